@@ -1,0 +1,72 @@
+"""Diagnosis model: hypotheses and the DiagnosisResult the analyst returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    TRAFFIC_SURGE = "traffic.surge"
+    RESOURCE_CPU = "resource.cpu"
+    RESOURCE_MEMORY = "resource.memory"
+    RESOURCE_DISK = "resource.disk"
+    NETWORK = "network"
+    DEPENDENCY_DATABASE = "dependency.database"
+    DEPENDENCY_SERVICE = "dependency.service"
+    CHANGE_DEPLOYMENT = "change.deployment"
+    MARKET_VOLATILITY = "market.volatility"
+    MARKET_FUNDING = "market.funding"
+    MARKET_LIQUIDITY = "market.liquidity"
+    STRATEGY_DEGRADATION = "strategy.degradation"
+    DATA_FEED = "data.feed"
+    UNKNOWN = "unknown"
+
+
+ANALYSIS_STEPS = (
+    "data_examination",
+    "pattern_recognition",
+    "hypothesis_formation",
+    "evidence_evaluation",
+    "root_cause_determination",
+    "recommendations",
+)
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    title: str
+    category: Category
+    suspect: str
+    confidence: float
+    supporting_evidence: tuple[str, ...] = ()
+    contradicting_evidence: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnalysisStep:
+    step: str
+    findings: str
+
+
+@dataclass(frozen=True)
+class DiagnosisResult:
+    incident_id: str
+    timestamp: float
+    primary_hypothesis: Hypothesis
+    alternative_hypotheses: tuple[Hypothesis, ...]
+    executive_summary: str
+    detailed_analysis: tuple[AnalysisStep, ...]
+    immediate_actions: tuple[str, ...]
+    preventive_measures: tuple[str, ...]
+    monitoring_recommendations: tuple[str, ...]
+    analysis_duration: float
+    llm_model_used: str | None
+    confidence_score: float
+    backend: str = "builtin"
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    fallback_reason: str | None = None
+    cached: bool = False
+    notes: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,5 @@
+"""Exceptions raised by the analyst package."""
+
+
+class AnalystError(Exception):
+    """Base class for analyst errors."""

@@ -1,0 +1,93 @@
+"""Evidence: what the analyst reasons from (built by the receiver from Prometheus and the detectors)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+SeriesRole = Literal["alert", "related", "context"]
+Direction = Literal["up", "down"]
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    """The alert that opened the incident (times are Unix seconds)."""
+
+    alertname: str
+    status: Literal["firing", "resolved"]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: float
+    ends_at: float | None = None
+    severity: str = "warning"
+    expr: str | None = None
+    source: Literal["alertmanager", "detector", "on_demand"] = "alertmanager"
+
+
+@dataclass(frozen=True)
+class SeriesEvidence:
+    """One series looked at around the alert, and what detection found in it.
+
+    `lag_seconds` > 0 means this series changed *before* the alert's own series (it leads).
+    `component` names where the series lives (service, pod, node...) for topology reasoning.
+    """
+
+    series_id: str
+    metric: str
+    labels: Mapping[str, str]
+    role: SeriesRole
+    query: str = ""
+    available: bool = True
+    unavailable_reason: str | None = None
+    anomalous: bool = False
+    anomaly_type: str | None = None
+    onset: float | None = None
+    direction: Direction | None = None
+    magnitude: float | None = None
+    baseline: float | None = None
+    current: float | None = None
+    z_score: float | None = None
+    p_value: float | None = None
+    score: float = 0.0
+    correlation: float | None = None
+    lag_seconds: float | None = None
+    component: str | None = None
+    points: int = 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """All series evidence for one incident, plus optional call-graph topology (caller -> callees)."""
+
+    incident_id: str
+    alert: AlertInfo
+    series: tuple[SeriesEvidence, ...]
+    window_start: float
+    window_end: float
+    alert_series_id: str | None = None
+    topology: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def anomalous(self) -> tuple[SeriesEvidence, ...]:
+        return tuple(s for s in self.series if s.anomalous)
+
+
+def evidence_to_dict(evidence: Evidence) -> dict[str, object]:
+    """JSON-ready form of Evidence (for storage and the API)."""
+    from dataclasses import asdict
+
+    data = asdict(evidence)
+    data["topology"] = {k: list(v) for k, v in evidence.topology.items()}
+    return data
+
+
+def evidence_from_dict(data: Mapping[str, object]) -> Evidence:
+    """Inverse of `evidence_to_dict`."""
+    raw = dict(data)
+    alert = AlertInfo(**dict(raw.pop("alert")))  # type: ignore[arg-type]
+    series = tuple(SeriesEvidence(**dict(s)) for s in raw.pop("series"))  # type: ignore[attr-defined]
+    topology = {k: tuple(v) for k, v in dict(raw.pop("topology", {}) or {}).items()}  # type: ignore[call-overload]
+    notes = tuple(raw.pop("notes", ()) or ())  # type: ignore[arg-type]
+    return Evidence(alert=alert, series=series, topology=topology, notes=notes, **raw)  # type: ignore[arg-type]

@@ -1,0 +1,140 @@
+"""Start Prometheus and Alertmanager binaries on loopback (used by the demo and the tests)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from receiver.errors import ReceiverError
+
+APT_HINT = "apt-get install -y prometheus prometheus-alertmanager"
+BINARIES = {
+    "prometheus": ("prometheus", "/usr/bin/prometheus"),
+    "alertmanager": ("prometheus-alertmanager", "alertmanager", "/usr/bin/prometheus-alertmanager"),
+    "amtool": ("amtool",),
+    "promtool": ("promtool",),
+    "victoria-metrics": ("victoria-metrics", "victoria-metrics-prod"),
+}
+
+
+class BinaryNotFound(ReceiverError):
+    """A required binary is not on PATH."""
+
+
+def find_binary(name: str) -> str:
+    """Path of a Prometheus-stack binary, or BinaryNotFound naming the apt-get line that installs it."""
+    for candidate in BINARIES.get(name, (name,)):
+        path = shutil.which(candidate)
+        if path:
+            return path
+    raise BinaryNotFound(f"{name} not found on PATH; install it with: {APT_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http_ok(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll `url` until it answers 200 (or raise, with the process's exit if it died)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ReceiverError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise ReceiverError(f"{url} not ready after {timeout}s: {last}")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process listening on 127.0.0.1:port; `stop()` terminates it."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+    log_path: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _spawn(name: str, argv: list[str], workdir: Path, port: int, ready_path: str) -> ManagedProcess:
+    log_path = workdir / f"{name}.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    managed = ManagedProcess(name, port, proc, workdir, log_path)
+    try:
+        wait_http_ok(f"{managed.url}{ready_path}", proc=proc)
+    except ReceiverError as exc:
+        managed.stop()
+        raise ReceiverError(f"{name} failed to start: {exc}\n{managed.log_tail()}") from exc
+    return managed
+
+
+def start_prometheus(
+    workdir: Path, config_yaml: str, port: int | None = None, extra_args: tuple[str, ...] = ()
+) -> ManagedProcess:
+    """Run Prometheus with `config_yaml` and a data dir under `workdir`; waits for /-/ready."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "prometheus.yml").write_text(config_yaml)
+    argv = [
+        find_binary("prometheus"),
+        f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+        *extra_args,
+    ]
+    return _spawn("prometheus", argv, workdir, port, "/-/ready")
+
+
+def start_alertmanager(
+    workdir: Path, config_yaml: str, port: int | None = None, extra_args: tuple[str, ...] = ()
+) -> ManagedProcess:
+    """Run Alertmanager (no clustering) with `config_yaml` and storage under `workdir`."""
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "alertmanager.yml").write_text(config_yaml)
+    argv = [
+        find_binary("alertmanager"),
+        f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.external-url=http://127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        *extra_args,
+    ]
+    return _spawn("alertmanager", argv, workdir, port, "/-/ready")
