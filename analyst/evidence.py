@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 SeriesRole = Literal["alert", "related", "context"]
 Direction = Literal["up", "down"]
@@ -74,7 +74,7 @@ class Evidence:
         return tuple(s for s in self.series if s.anomalous)
 
 
-def evidence_to_dict(evidence: Evidence) -> dict[str, object]:
+def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
     """JSON-ready form of Evidence (for storage and the API)."""
     from dataclasses import asdict
 
@@ -83,11 +83,11 @@ def evidence_to_dict(evidence: Evidence) -> dict[str, object]:
     return data
 
 
-def evidence_from_dict(data: Mapping[str, object]) -> Evidence:
+def evidence_from_dict(data: Mapping[str, Any]) -> Evidence:
     """Inverse of `evidence_to_dict`."""
     raw = dict(data)
-    alert = AlertInfo(**dict(raw.pop("alert")))  # type: ignore[arg-type]
-    series = tuple(SeriesEvidence(**dict(s)) for s in raw.pop("series"))  # type: ignore[attr-defined]
-    topology = {k: tuple(v) for k, v in dict(raw.pop("topology", {}) or {}).items()}  # type: ignore[call-overload]
-    notes = tuple(raw.pop("notes", ()) or ())  # type: ignore[arg-type]
-    return Evidence(alert=alert, series=series, topology=topology, notes=notes, **raw)  # type: ignore[arg-type]
+    alert = AlertInfo(**raw.pop("alert"))
+    series = tuple(SeriesEvidence(**s) for s in raw.pop("series"))
+    topology = {k: tuple(v) for k, v in (raw.pop("topology", None) or {}).items()}
+    notes = tuple(raw.pop("notes", None) or ())
+    return Evidence(alert=alert, series=series, topology=topology, notes=notes, **raw)

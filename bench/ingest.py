@@ -1,0 +1,178 @@
+"""Webhook ingest benchmark: `alert-analyst serve` against a bare aiohttp handler, same load, same run.
+
+    python -m bench.ingest [--requests 10000] [--concurrency 50]
+
+Each request is a corpus payload (1-31 alerts) with fresh fingerprints and startsAt, so every webhook
+creates incidents (the worst case: nothing is a duplicate). Prints p50/p99 ack latency, throughput and
+the receiver's RSS after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from receiver.processes import free_port, wait_http_ok
+
+CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "webhooks"
+
+BARE_SERVER = """
+import sys
+from aiohttp import web
+async def ok(request):
+    await request.read()
+    return web.json_response({"status": "ok"})
+app = web.Application(client_max_size=4 * 1024 * 1024)
+app.router.add_post("/webhook/alertmanager", ok)
+app.router.add_get("/-/ready", lambda r: web.Response(text="OK"))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+def make_bodies(count: int, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    templates = [json.loads(p.read_bytes()) for p in sorted(CORPUS.glob("*.json"))]
+    bodies = []
+    for n in range(count):
+        payload = json.loads(json.dumps(rng.choice(templates)))
+        for i, alert in enumerate(payload["alerts"]):
+            alert["fingerprint"] = f"{n:08x}{i:08x}"
+            alert["startsAt"] = f"2026-11-{1 + n % 28:02d}T{n % 24:02d}:{i % 60:02d}:00Z"
+        bodies.append(json.dumps(payload).encode())
+    return bodies
+
+
+async def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker() -> None:
+            while not queue.empty():
+                body = queue.get_nowait()
+                start = time.perf_counter()
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+                    await resp.read()
+                    if resp.status != 200:
+                        raise RuntimeError(f"HTTP {resp.status}")
+                latencies.append(time.perf_counter() - start)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return latencies, wall
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summarize(name: str, latencies: list[float], wall: float) -> dict[str, Any]:
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "name": name,
+        "requests": len(latencies),
+        "throughput": len(latencies) / wall,
+        "p50_ms": cuts[49] * 1000,
+        "p99_ms": cuts[98] * 1000,
+    }
+
+
+def start(argv: list[str], port: int, cwd: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_http_ok(f"http://127.0.0.1:{port}/-/ready", proc=proc)
+    return proc
+
+
+def run(requests: int, concurrency: int) -> int:
+    bodies = make_bodies(requests)
+    alerts = sum(len(json.loads(b)["alerts"]) for b in bodies)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        bare_port, aa_port = free_port(), free_port()
+        bare = start([sys.executable, "-c", BARE_SERVER, str(bare_port)], bare_port, tmp)
+        try:
+            asyncio.run(
+                drive(f"http://127.0.0.1:{bare_port}/webhook/alertmanager", bodies[:500], concurrency)
+            )
+            results.append(
+                summarize(
+                    "bare aiohttp handler",
+                    *asyncio.run(
+                        drive(f"http://127.0.0.1:{bare_port}/webhook/alertmanager", bodies, concurrency)
+                    ),
+                )
+            )
+        finally:
+            bare.terminate()
+            bare.wait()
+        serve = start(
+            [
+                sys.executable,
+                "-m",
+                "receiver",
+                "serve",
+                f"--web.listen-address=127.0.0.1:{aa_port}",
+                f"--storage.path={tmp}/bench.db",
+                "--log.level=warning",
+            ],
+            aa_port,
+            tmp,
+        )
+        try:
+            warm = make_bodies(500, seed=99)
+            asyncio.run(drive(f"http://127.0.0.1:{aa_port}/webhook/alertmanager", warm, concurrency))
+            results.append(
+                summarize(
+                    "alert-analyst serve",
+                    *asyncio.run(
+                        drive(f"http://127.0.0.1:{aa_port}/webhook/alertmanager", bodies, concurrency)
+                    ),
+                )
+            )
+            rss = rss_mb(serve.pid)
+        finally:
+            serve.terminate()
+            serve.wait()
+    print(f"{requests} webhooks ({alerts} alerts, 1-31 per webhook), concurrency {concurrency}")
+    for r in results:
+        print(
+            f"  {r['name']:<22} {r['throughput']:8.0f} webhooks/s"
+            f"   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
+        )
+    bare_r, aa = results
+    print(f"  p99 ratio (serve / bare): {aa['p99_ms'] / bare_r['p99_ms']:.2f}x   RSS after run: {rss:.0f} MB")
+    ok = aa["throughput"] >= 1000 and aa["p99_ms"] <= 3 * bare_r["p99_ms"] and rss <= 150
+    print("targets (>= 1000/s, p99 <= 3x bare, RSS <= 150 MB):", "met" if ok else "NOT met")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    return run(args.requests, args.concurrency)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

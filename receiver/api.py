@@ -1,0 +1,101 @@
+"""JSON API: incidents, their evidence, stages and diagnoses."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from receiver.auth import is_authorized
+from receiver.keys import COMPONENTS, CREDENTIALS, STORE
+from receiver.payload import parse_timestamp
+from receiver.storage import incidents as db_incidents
+from receiver.webhook import error_response
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_PAGE = 500
+
+
+@web.middleware
+async def require_api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API and UI use the webhook's credentials when they are configured."""
+    path = request.path
+    if (path.startswith("/api/") or path.startswith("/ui")) and not is_authorized(
+        request.headers.get("Authorization"), request.app[CREDENTIALS]
+    ):
+        response = error_response(401, "missing or wrong credentials")
+        if request.app[CREDENTIALS].username is not None:
+            response.headers["WWW-Authenticate"] = 'Basic realm="alert-analyst"'
+        return response
+    return await handler(request)
+
+
+def parse_time_param(value: str) -> float:
+    """Unix seconds or RFC 3339."""
+    try:
+        return float(value)
+    except ValueError:
+        return parse_timestamp(value)
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        message = f"{name} must be an integer in [{low}, {high}]"
+        raise web.HTTPBadRequest(
+            text=json.dumps({"status": "error", "error": message, "field": name}),
+            content_type="application/json",
+        )
+    return int(raw)
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status not in (None, "firing", "resolved"):
+        return error_response(400, "status must be firing or resolved", "status")
+    since = None
+    if "since" in request.query:
+        try:
+            since = parse_time_param(request.query["since"])
+        except ValueError:
+            return error_response(400, "since must be Unix seconds or RFC 3339", "since")
+    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    rows = await request.app[STORE].run(
+        db_incidents.list_incidents,
+        status=status,
+        alertname=request.query.get("alertname"),
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    next_offset = offset + limit if len(rows) == limit else None
+    return web.json_response({"incidents": rows, "next_offset": next_offset})
+
+
+async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any] | None:
+    """The incident with alerts, stages, evidence, diagnosis and (when delivery is on) deliveries."""
+    detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
+    if detail is None:
+        return None
+    delivery = app[COMPONENTS].get("delivery")
+    detail["deliveries"] = await delivery.list_deliveries(incident_id) if delivery is not None else []
+    return detail
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    detail = await incident_view(request.app, request.match_info["incident_id"])
+    if detail is None:
+        return error_response(404, "no such incident")
+    return web.json_response(detail)
+
+
+def api_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/incidents", list_incidents),
+        web.get("/api/v1/incidents/{incident_id}", get_incident),
+    ]

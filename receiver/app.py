@@ -1,0 +1,65 @@
+"""Application wiring: every shared object is created in one cleanup context and closed on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import structlog
+from aiohttp import web
+
+from receiver.api import api_routes, require_api_auth
+from receiver.auth import load_credentials
+from receiver.components import Components, build_components, close_components
+from receiver.config import Settings
+from receiver.health import health_routes
+from receiver.keys import COMPONENTS, CREDENTIALS, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.metrics import create_metrics
+from receiver.pipeline import Pipeline
+from receiver.storage.database import Store
+from receiver.ui import ui_routes
+from receiver.webhook import receive_alertmanager
+
+log = structlog.get_logger("receiver.app")
+
+ComponentsFactory = Callable[[web.Application, Settings, Store], Awaitable[Components]]
+COMPONENTS_FACTORY: web.AppKey[ComponentsFactory] = web.AppKey("components_factory")
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = await asyncio.to_thread(Store, settings.storage.path, settings.storage.synchronous)
+    app[STORE] = store
+    components = await app[COMPONENTS_FACTORY](app, settings, store)
+    app[COMPONENTS].update(components.extras)
+    pipeline = Pipeline(store, components.stages, settings.pipeline, app[METRICS], components.on_resolved)
+    app[PIPELINE] = pipeline
+    await pipeline.start()
+    await components.start()
+    log.info("started", listen=settings.web.listen_address, storage=settings.storage.path)
+    yield
+    log.info("stopping")
+    await components.stop_intake()
+    await pipeline.stop()
+    await close_components(components)
+    await asyncio.to_thread(store.close)
+
+
+def build_app(settings: Settings, components: ComponentsFactory = build_components) -> web.Application:
+    """The receiver's aiohttp application (not yet started); `components` builds the pipeline plug-ins."""
+    app = web.Application(client_max_size=settings.webhook.max_body_bytes, middlewares=[require_api_auth])
+    app[SETTINGS] = settings
+    app[CREDENTIALS] = load_credentials(settings.webhook)
+    app[METRICS] = create_metrics()
+    app[COMPONENTS] = {}
+    app[COMPONENTS_FACTORY] = components
+    app.cleanup_ctx.append(_resources)
+    app.add_routes(
+        [
+            web.post("/webhook/alertmanager", receive_alertmanager),
+            *health_routes(),
+            *api_routes(),
+            *ui_routes(),
+        ]
+    )
+    return app

@@ -1,0 +1,115 @@
+"""`alert-analyst` command line: serve, check-config, demo, backtest, diagnose (Prometheus-style flags)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from receiver import __version__
+from receiver.errors import ConfigError
+
+
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config.file", dest="config_file", help="YAML configuration file")
+    parser.add_argument("--web.listen-address", dest="listen_address", help="host:port to listen on")
+    parser.add_argument("--storage.path", dest="storage_path", help="SQLite database file")
+    parser.add_argument("--log.level", dest="log_level", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log.format", dest="log_format", choices=["json", "console"])
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    pairs = {
+        ("web", "listen_address"): args.listen_address,
+        ("storage", "path"): args.storage_path,
+        ("log", "level"): args.log_level,
+        ("log", "format"): args.log_format,
+    }
+    for (section, key), value in pairs.items():
+        if value is not None:
+            tree.setdefault(section, {})[key] = value
+    return tree
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from receiver.app import build_app
+    from receiver.config import load_settings
+    from receiver.logs import configure_logging
+
+    settings = load_settings(args.config_file, overrides=_overrides(args))
+    configure_logging(settings.log.level, settings.log.format)
+    app = build_app(settings)
+    web.run_app(
+        app,
+        host=settings.web.host,
+        port=settings.web.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=settings.pipeline.shutdown_timeout_seconds,
+    )
+    return 0
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from receiver.config import load_settings
+
+    load_settings(args.config_file, overrides=_overrides(args))
+    print(f"{args.config_file or '(defaults)'}: OK")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alert-analyst", description="Explains Prometheus alerts.")
+    parser.add_argument("--version", action="version", version=f"alert-analyst {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the webhook receiver, pipeline, API and UI")
+    _config_flags(serve)
+    serve.set_defaults(func=_serve)
+    check = sub.add_parser("check-config", help="validate a configuration file and exit")
+    _config_flags(check)
+    check.set_defaults(func=_check_config)
+    for name, help_text in (
+        ("demo", "run the live demo: Prometheus, Alertmanager, a trading exporter and the receiver"),
+        ("backtest", "replay detection rules over history and print what would have fired"),
+        ("diagnose", "diagnose one alert (JSON file) on demand and print the diagnosis"),
+    ):
+        passthrough = sub.add_parser(name, help=help_text, add_help=False)
+        passthrough.set_defaults(func=None)
+    return parser
+
+
+PASSTHROUGH = ("demo", "backtest", "diagnose")
+
+
+def _passthrough(command: str, argv: list[str]) -> int:
+    if command == "demo":
+        from receiver.demo.runner import run_demo
+
+        return run_demo(argv)
+    if command == "backtest":
+        from receiver.detection.backtest import run_backtest
+
+        return run_backtest(argv)
+    from receiver.ondemand import run_diagnose_cli
+
+    return run_diagnose_cli(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in PASSTHROUGH:
+        return _passthrough(args_list[0], args_list[1:])
+    args = build_parser().parse_args(args_list)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"configuration error:\n{exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,208 @@
+"""One validated settings model: YAML file, then ALERT_ANALYST_<SECTION>__<KEY> env vars, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from analyst.llm.settings import LLMSettings
+from analyst.settings import AnalystSettings
+from receiver.delivery.settings import (
+    GrafanaSettings,
+    NoiseSettings,
+    OutgoingWebhookSettings,
+    PagerDutySettings,
+    SlackSettings,
+)
+from receiver.detection.settings import DetectionSettings
+from receiver.errors import ConfigError
+from receiver.evidence.settings import ContextSettings, PrometheusSettings
+
+ENV_PREFIX = "ALERT_ANALYST_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebSettings(_Section):
+    listen_address: str = "127.0.0.1:9099"
+    external_url: str | None = Field(default=None, description="Base URL used in links (Slack, Grafana).")
+
+    @model_validator(mode="after")
+    def _check_address(self) -> WebSettings:
+        _, sep, port = self.listen_address.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen_address must be host:port, got {self.listen_address!r}")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen_address.rpartition(":")[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen_address.rpartition(":")[2])
+
+    @property
+    def public_url(self) -> str:
+        if self.external_url:
+            return self.external_url.rstrip("/")
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+
+class StorageSettings(_Section):
+    path: str = "alert-analyst.db"
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
+    )
+
+
+class BasicAuthSettings(_Section):
+    username: str
+    password: SecretStr | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuthSettings:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("set exactly one of password or password_file")
+        return self
+
+
+class WebhookSettings(_Section):
+    bearer_token: SecretStr | None = None
+    bearer_token_file: str | None = None
+    basic_auth: BasicAuthSettings | None = None
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+
+    @model_validator(mode="after")
+    def _one_token(self) -> WebhookSettings:
+        if self.bearer_token is not None and self.bearer_token_file is not None:
+            raise ValueError("set only one of bearer_token or bearer_token_file")
+        return self
+
+
+class PipelineSettings(_Section):
+    workers: int = Field(default=4, ge=1, le=256)
+    queue_size: int = Field(default=1000, ge=1)
+    stage_timeout_seconds: float = Field(default=120.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class Settings(_Section):
+    web: WebSettings = Field(default_factory=WebSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    analyst: AnalystSettings = Field(default_factory=AnalystSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    grafana: GrafanaSettings = Field(default_factory=GrafanaSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    pagerduty: PagerDutySettings = Field(default_factory=PagerDutySettings)
+    outgoing_webhook: OutgoingWebhookSettings = Field(default_factory=OutgoingWebhookSettings)
+    noise: NoiseSettings = Field(default_factory=NoiseSettings)
+
+
+def _env_value(raw: str) -> Any:
+    """Env values are strings (pydantic coerces numbers and booleans); YAML flow lists and maps are parsed."""
+    stripped = raw.strip()
+    if stripped[:1] in ("[", "{"):
+        return yaml.safe_load(stripped)
+    return raw
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Nested dict from ALERT_ANALYST_<SECTION>__<KEY>[__<SUBKEY>] variables."""
+    tree: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if len(path) < 2:
+            continue
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = _env_value(value)
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    """One line per problem: `key.path: reason`."""
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(root)"
+        lines.append(f"{path}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read, merge and validate the configuration; raise ConfigError naming the key path and the reason."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded or {}
+    data = _merge(data, env_overrides(os.environ if environ is None else environ))
+    data = _merge(data, overrides or {})
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc)) from exc
+    check_secret_files(settings)
+    return settings
+
+
+def check_secret_files(settings: Settings) -> None:
+    """Files named by *_file keys must be readable now, not at the first webhook."""
+    files = {
+        "webhook.bearer_token_file": settings.webhook.bearer_token_file,
+        "webhook.basic_auth.password_file": settings.webhook.basic_auth.password_file
+        if settings.webhook.basic_auth
+        else None,
+    }
+    for key, file in files.items():
+        if file is not None and not os.access(file, os.R_OK):
+            raise ConfigError(f"{key}: file {file!r} is not readable")
+
+
+def read_secret_file(path: str) -> str:
+    return Path(path).read_text().strip()

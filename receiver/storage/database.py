@@ -1,0 +1,145 @@
+"""SQLite through sqlite-utils: WAL mode, versioned migrations, one writer thread off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
+
+import sqlite_utils
+
+from receiver.storage.migrations import migrate
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def open_database(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Database:
+    """Open (creating if needed) and migrate the database at `path` (":memory:" allowed).
+
+    WAL with synchronous=NORMAL keeps every committed transaction across a process crash; FULL also
+    across power loss.
+    """
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+    db = sqlite_utils.Database(conn)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    migrate(db)
+    return db
+
+
+def run_in_transaction(db: sqlite_utils.Database, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """`fn(db, ...)` inside BEGIN IMMEDIATE ... COMMIT (rolled back if it raises)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(db, *args, **kwargs)
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+    return result
+
+
+class Store:
+    """Runs every database call on one dedicated thread, so the event loop never blocks on SQLite.
+
+    `write` group-commits: writes queued while the thread is busy share one transaction (each in its own
+    savepoint, so one failure does not undo the others), and every caller resumes only after COMMIT.
+    Functions given to `write` must not manage transactions themselves (raw SQL, no `with db.conn`).
+    """
+
+    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self.db = self._executor.submit(open_database, self.path, synchronous).result()
+        self._pending: list[tuple[Callable[..., object], tuple[object, ...], asyncio.Future[object]]] = []
+        self._lock = threading.Lock()
+        self._flush_scheduled = False
+
+    async def write(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(db, *args)` in a group-committed transaction; returns after the data is committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[object] = loop.create_future()
+
+        def call(db: sqlite_utils.Database) -> object:
+            return fn(db, *args, **kwargs)
+
+        with self._lock:
+            self._pending.append((call, (), future))
+            schedule = not self._flush_scheduled
+            self._flush_scheduled = True
+        if schedule:
+            self._executor.submit(self._flush, loop)
+        return await future  # type: ignore[return-value]
+
+    def write_sync(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`write` for synchronous code (CLI, tests): one transaction of its own."""
+        def call() -> T:
+            return run_in_transaction(self.db, lambda db: fn(db, *args, **kwargs))
+
+        return self._executor.submit(call).result()
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._flush_scheduled = False
+        if not batch:
+            return
+        conn = self.db.conn
+        outcomes: list[tuple[asyncio.Future[object], object, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for call, _, future in batch:
+                conn.execute("SAVEPOINT write")
+                try:
+                    outcomes.append((future, call(self.db), None))
+                    conn.execute("RELEASE write")
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+                    outcomes.append((future, None, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(future, None, exc) for _, _, future in batch]
+        for future, result, error in outcomes:
+            loop.call_soon_threadsafe(_settle, future, result, error)
+
+    async def run(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run `fn(db, *args, **kwargs)` on the database thread and return its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(self.db, *args, **kwargs))
+
+    def run_sync(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Same as `run`, from synchronous code (CLI, tests)."""
+        return self._executor.submit(fn, self.db, *args, **kwargs).result()
+
+    def close(self) -> None:
+        """Close the connection after every queued call has run."""
+        self._executor.submit(self.db.conn.close).result()
+        self._executor.shutdown(wait=True)
+
+
+def _settle(future: asyncio.Future[object], result: object, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

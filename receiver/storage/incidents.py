@@ -1,0 +1,356 @@
+"""Incident storage: idempotent ingestion of notifications, queries, stage results, evidence, diagnoses.
+
+Every function takes the sqlite-utils Database first and runs on the Store's database thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from receiver.models import Incident
+from receiver.payload import WebhookAlert, WebhookPayload
+
+STAGES = ("announce", "collect_evidence", "detect", "diagnose", "deliver")
+DONE = "done"
+
+
+def incident_id_for(fingerprint: str, starts_at: float) -> str:
+    """Deterministic id of one alert occurrence (fingerprint, startsAt)."""
+    digest = hashlib.sha256(f"{fingerprint}|{starts_at:.6f}".encode()).hexdigest()
+    return f"inc-{digest[:16]}"
+
+
+@dataclass
+class IngestResult:
+    notification_id: int
+    incident_ids: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    alerts_by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _alert_json(alert: WebhookAlert, status: str) -> str:
+    return json.dumps(
+        {
+            "status": status,
+            "labels": alert.labels,
+            "annotations": alert.annotations,
+            "startsAt": alert.starts_at,
+            "endsAt": alert.ends_at,
+            "generatorURL": alert.generator_url,
+            "fingerprint": alert.effective_fingerprint(),
+        },
+        sort_keys=True,
+    )
+
+
+def ingest_notification(
+    db: sqlite_utils.Database, payload: WebhookPayload, body: bytes, received_at: float | None = None
+) -> IngestResult:
+    """Store the raw notification and upsert one incident per alert occurrence (call through Store.write).
+
+    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once.
+    """
+    now = received_at or time.time()
+    group_key = payload.effective_group_key()
+    conn = db.conn
+    cur = conn.execute(
+        "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            now,
+            group_key,
+            payload.status,
+            payload.receiver,
+            len(payload.alerts),
+            hashlib.sha256(body).hexdigest(),
+            body.decode("utf-8", "replace"),
+        ),
+    )
+    notification_id = int(cur.lastrowid or 0)
+    result = IngestResult(notification_id)
+    for alert in payload.alerts:
+        status = payload.alert_status(alert)
+        result.alerts_by_status[status] = result.alerts_by_status.get(status, 0) + 1
+        _upsert_alert(conn, alert, status, group_key, notification_id, now, result)
+    return result
+
+
+def _upsert_alert(
+    conn: Any,
+    alert: WebhookAlert,
+    status: str,
+    group_key: str,
+    notification_id: int,
+    now: float,
+    result: IngestResult,
+) -> None:
+    fingerprint = alert.effective_fingerprint()
+    incident_id = incident_id_for(fingerprint, alert.starts_at)
+    row = conn.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+    result.incident_ids.append(incident_id)
+    if row is None:
+        conn.execute(
+            "INSERT INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity, labels,"
+            " annotations, generator_url, group_key, source, first_seen, last_seen, notification_id, stage,"
+            " alert, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                incident_id,
+                fingerprint,
+                alert.starts_at,
+                alert.ends_at if status == "resolved" else None,
+                status,
+                alert.alertname,
+                alert.labels.get("severity", "warning"),
+                json.dumps(alert.labels, sort_keys=True),
+                json.dumps(alert.annotations, sort_keys=True),
+                alert.generator_url,
+                group_key,
+                "alertmanager",
+                now,
+                now,
+                notification_id,
+                STAGES[0],
+                _alert_json(alert, status),
+                1 if status == "resolved" else 0,
+            ),
+        )
+        result.created.append(incident_id)
+        _event(conn, incident_id, notification_id, status, now)
+        return
+    if row[0] == "firing" and status == "resolved":
+        conn.execute(
+            "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, alert=?, resolve_pending=1"
+            " WHERE id=?",
+            (alert.ends_at or now, now, _alert_json(alert, status), incident_id),
+        )
+        result.resolved.append(incident_id)
+        _event(conn, incident_id, notification_id, status, now)
+        return
+    conn.execute("UPDATE incidents SET last_seen=? WHERE id=?", (now, incident_id))
+
+
+def _event(conn: Any, incident_id: str, notification_id: int, status: str, now: float) -> None:
+    conn.execute(
+        "INSERT INTO alert_events (incident_id, notification_id, status, received_at) VALUES (?,?,?,?)",
+        (incident_id, notification_id, status, now),
+    )
+
+
+def create_incident(db: sqlite_utils.Database, incident: Incident) -> bool:
+    """Insert an incident produced outside Alertmanager (scheduled detection); False if it already exists."""
+    with db.conn:
+        db.conn.execute("BEGIN IMMEDIATE")
+        if db.conn.execute("SELECT 1 FROM incidents WHERE id=?", (incident.id,)).fetchone():
+            return False
+        db.table("incidents").insert(
+            {
+                "id": incident.id,
+                "fingerprint": incident.fingerprint,
+                "starts_at": incident.starts_at,
+                "ends_at": incident.ends_at,
+                "status": incident.status,
+                "alertname": incident.alertname,
+                "severity": incident.severity,
+                "labels": json.dumps(dict(incident.labels), sort_keys=True),
+                "annotations": json.dumps(dict(incident.annotations), sort_keys=True),
+                "generator_url": incident.generator_url,
+                "group_key": incident.group_key,
+                "source": incident.source,
+                "first_seen": incident.first_seen,
+                "last_seen": incident.last_seen,
+                "stage": STAGES[0],
+                "resolve_pending": 0,
+            }
+        )
+    return True
+
+
+def row_to_incident(row: Mapping[str, Any]) -> Incident:
+    return Incident(
+        id=row["id"],
+        fingerprint=row["fingerprint"],
+        starts_at=row["starts_at"],
+        ends_at=row["ends_at"],
+        status=row["status"],
+        alertname=row["alertname"],
+        severity=row["severity"],
+        labels=json.loads(row["labels"] or "{}"),
+        annotations=json.loads(row["annotations"] or "{}"),
+        generator_url=row["generator_url"] or "",
+        group_key=row["group_key"] or "",
+        source=row["source"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        stage=row["stage"],
+    )
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    cur = db.conn.execute(sql, tuple(params))
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def get_incident(db: sqlite_utils.Database, incident_id: str) -> Incident | None:
+    rows = _rows(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
+    return row_to_incident(rows[0]) if rows else None
+
+
+INCIDENT_SUMMARY_COLUMNS = (
+    "id, fingerprint, alertname, severity, status, source, starts_at, ends_at, group_key, first_seen,"
+    " last_seen, stage, labels"
+)
+
+
+def list_incidents(
+    db: sqlite_utils.Database,
+    *,
+    status: str | None = None,
+    alertname: str | None = None,
+    since: float | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Newest first; `since` filters on first_seen (Unix seconds)."""
+    where: list[str] = []
+    params: list[Any] = []
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if alertname:
+        where.append("alertname = ?")
+        params.append(alertname)
+    if since is not None:
+        where.append("first_seen >= ?")
+        params.append(since)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = _rows(
+        db,
+        f"SELECT {INCIDENT_SUMMARY_COLUMNS} FROM incidents {clause}"
+        " ORDER BY first_seen DESC, id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    for row in rows:
+        row["labels"] = json.loads(row["labels"] or "{}")
+        diag = latest_diagnosis_row(db, row["id"])
+        row["diagnosis"] = (
+            {"category": diag["category"], "confidence": diag["confidence"], "backend": diag["backend"]}
+            if diag
+            else None
+        )
+    return rows
+
+
+def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+    """Everything the API shows about one incident (evidence and diagnosis as stored JSON)."""
+    rows = _rows(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
+    if not rows:
+        return None
+    row = rows[0]
+    evidence = json.loads(row.pop("evidence") or "null")
+    alert = json.loads(row.pop("alert") or "null")
+    row["labels"] = json.loads(row["labels"] or "{}")
+    row["annotations"] = json.loads(row["annotations"] or "{}")
+    events = _rows(
+        db,
+        "SELECT notification_id, status, received_at FROM alert_events WHERE incident_id=? ORDER BY id",
+        (incident_id,),
+    )
+    stages = _rows(
+        db,
+        "SELECT stage, outcome, detail, started_at, duration_seconds FROM stage_results"
+        " WHERE incident_id=? ORDER BY id",
+        (incident_id,),
+    )
+    diag = latest_diagnosis_row(db, incident_id)
+    return {
+        "incident": row,
+        "alerts": [alert] if alert else [],
+        "events": events,
+        "stages": stages,
+        "evidence": evidence,
+        "diagnosis": json.loads(diag["body"]) if diag else None,
+    }
+
+
+def latest_diagnosis_row(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+    rows = _rows(db, "SELECT * FROM diagnoses WHERE incident_id=? ORDER BY id DESC LIMIT 1", (incident_id,))
+    return rows[0] if rows else None
+
+
+def work_ids(db: sqlite_utils.Database, limit: int) -> list[str]:
+    """Incidents with a stage left to run or a resolution to deliver, oldest first."""
+    rows = db.conn.execute(
+        "SELECT id FROM incidents WHERE stage != ? OR resolve_pending = 1 ORDER BY first_seen LIMIT ?",
+        (DONE, limit),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def record_stage(
+    db: sqlite_utils.Database,
+    incident_id: str,
+    stage: str,
+    outcome: str,
+    detail: str,
+    started_at: float,
+    duration: float,
+    next_stage: str,
+) -> None:
+    """Store a stage's outcome and advance the incident's checkpoint (call through Store.write)."""
+    db.conn.execute(
+        "INSERT INTO stage_results (incident_id, stage, outcome, detail, started_at, duration_seconds)"
+        " VALUES (?,?,?,?,?,?)",
+        (incident_id, stage, outcome, detail, started_at, duration),
+    )
+    db.conn.execute("UPDATE incidents SET stage=? WHERE id=?", (next_stage, incident_id))
+
+
+def clear_resolve_pending(db: sqlite_utils.Database, incident_id: str) -> None:
+    with db.conn:
+        db.conn.execute("UPDATE incidents SET resolve_pending=0 WHERE id=?", (incident_id,))
+
+
+def save_evidence(db: sqlite_utils.Database, incident_id: str, evidence: Mapping[str, Any]) -> None:
+    with db.conn:
+        db.conn.execute("UPDATE incidents SET evidence=? WHERE id=?", (json.dumps(evidence), incident_id))
+
+
+def load_evidence(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+    row = db.conn.execute("SELECT evidence FROM incidents WHERE id=?", (incident_id,)).fetchone()
+    return json.loads(row[0]) if row and row[0] else None
+
+
+def save_diagnosis(
+    db: sqlite_utils.Database,
+    incident_id: str,
+    body: Mapping[str, Any],
+    *,
+    backend: str,
+    category: str,
+    confidence: float,
+    signature: str = "",
+) -> int:
+    with db.conn:
+        cur = db.conn.execute(
+            "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
+            " VALUES (?,?,?,?,?,?,?)",
+            (incident_id, time.time(), backend, category, confidence, signature, json.dumps(body)),
+        )
+    return int(cur.lastrowid or 0)
+
+
+def count_open(db: sqlite_utils.Database) -> int:
+    return int(db.conn.execute("SELECT count(*) FROM incidents WHERE status='firing'").fetchone()[0])
+
+
+def ping(db: sqlite_utils.Database) -> bool:
+    return db.conn.execute("SELECT 1").fetchone()[0] == 1

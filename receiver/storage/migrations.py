@@ -1,0 +1,111 @@
+"""Versioned schema migrations, tracked with PRAGMA user_version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+from receiver.delivery.schema import migrate_delivery
+from receiver.detection.schema import migrate_detection
+
+
+def _core_tables(db: sqlite_utils.Database) -> None:
+    db.table("notifications").create(
+        {
+            "id": int,
+            "received_at": float,
+            "group_key": str,
+            "status": str,
+            "receiver": str,
+            "alert_count": int,
+            "digest": str,
+            "body": str,
+        },
+        pk="id",
+    )
+    db.table("notifications").create_index(["digest"])
+    db.table("incidents").create(
+        {
+            "id": str,
+            "fingerprint": str,
+            "starts_at": float,
+            "ends_at": float,
+            "status": str,
+            "alertname": str,
+            "severity": str,
+            "labels": str,
+            "annotations": str,
+            "generator_url": str,
+            "group_key": str,
+            "source": str,
+            "first_seen": float,
+            "last_seen": float,
+            "notification_id": int,
+            "stage": str,
+            "alert": str,
+            "evidence": str,
+            "resolve_pending": int,
+        },
+        pk="id",
+        defaults={"resolve_pending": 0},
+    )
+    db.table("incidents").create_index(["fingerprint", "starts_at"], unique=True)
+    db.table("incidents").create_index(["status"])
+    db.table("incidents").create_index(["alertname"])
+    db.table("incidents").create_index(["stage"])
+    db.table("incidents").create_index(["group_key"])
+    db.table("alert_events").create(
+        {"id": int, "incident_id": str, "notification_id": int, "status": str, "received_at": float},
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("alert_events").create_index(["incident_id"])
+    db.table("stage_results").create(
+        {
+            "id": int,
+            "incident_id": str,
+            "stage": str,
+            "outcome": str,
+            "detail": str,
+            "started_at": float,
+            "duration_seconds": float,
+        },
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("stage_results").create_index(["incident_id"])
+    db.table("diagnoses").create(
+        {
+            "id": int,
+            "incident_id": str,
+            "created_at": float,
+            "backend": str,
+            "category": str,
+            "confidence": float,
+            "signature": str,
+            "body": str,
+        },
+        pk="id",
+        foreign_keys=[("incident_id", "incidents", "id")],
+    )
+    db.table("diagnoses").create_index(["incident_id"])
+    db.table("diagnoses").create_index(["signature"])
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
+    _core_tables,
+    migrate_delivery,
+    migrate_detection,
+)
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Apply every migration above the stored user_version, each in its own transaction."""
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        with db.conn:
+            db.conn.execute("BEGIN IMMEDIATE")
+            step(db)
+            db.conn.execute(f"PRAGMA user_version={number}")
+    return len(MIGRATIONS)

@@ -1,0 +1,94 @@
+"""POST /webhook/alertmanager: authenticate, validate, commit to SQLite, then answer."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import structlog
+from aiohttp import web
+
+from receiver.auth import is_authorized
+from receiver.errors import PayloadError
+from receiver.keys import CREDENTIALS, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.payload import WebhookPayload, parse_webhook
+from receiver.storage.incidents import ingest_notification
+
+log = structlog.get_logger("receiver.webhook")
+
+JSON_TYPES = ("application/json",)
+PARSE_IN_THREAD_BYTES = 256 * 1024
+
+
+def error_response(status: int, message: str, field: str | None = None) -> web.Response:
+    body: dict[str, object] = {"status": "error", "error": message}
+    if field:
+        body["field"] = field
+    headers = {"WWW-Authenticate": 'Bearer realm="alert-analyst"'} if status == 401 else None
+    return web.json_response(body, status=status, headers=headers)
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadError(
+            413, f"body of {request.content_length} bytes exceeds webhook.max_body_bytes={limit}"
+        )
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadError(413, f"body exceeds webhook.max_body_bytes={limit}")
+    return body
+
+
+async def _parse(body: bytes) -> WebhookPayload:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(parse_webhook, body)
+    return parse_webhook(body)
+
+
+async def receive_alertmanager(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    response = await _receive(request)
+    metrics.webhook_requests.labels(str(response.status)).inc()
+    return response
+
+
+async def _receive(request: web.Request) -> web.Response:
+    app = request.app
+    if not is_authorized(request.headers.get("Authorization"), app[CREDENTIALS]):
+        log.warning("webhook_unauthorized", remote=request.remote)
+        return error_response(401, "missing or wrong credentials")
+    if request.content_type not in JSON_TYPES:
+        return error_response(415, f"Content-Type must be application/json, got {request.content_type!r}")
+    try:
+        body = await _read_limited(request, app[SETTINGS].webhook.max_body_bytes)
+        payload = await _parse(body)
+    except PayloadError as exc:
+        log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
+        return error_response(exc.status, str(exc), exc.field)
+    try:
+        result = await app[STORE].write(ingest_notification, payload, body)
+    except sqlite3.Error as exc:
+        log.error("webhook_store_failed", error=str(exc))
+        return error_response(503, "storage unavailable; Alertmanager will retry")
+    metrics = app[METRICS]
+    for status, count in result.alerts_by_status.items():
+        metrics.alerts_received.labels(status).inc(count)
+    if result.created:
+        metrics.incidents_created.labels("alertmanager").inc(len(result.created))
+    app[PIPELINE].submit([*result.created, *result.resolved])
+    log.info(
+        "webhook_stored",
+        group_key=payload.effective_group_key(),
+        notification_id=result.notification_id,
+        created=len(result.created),
+        resolved=len(result.resolved),
+    )
+    return web.json_response(
+        {
+            "status": "ok",
+            "notification_id": result.notification_id,
+            "incidents": result.incident_ids,
+            "created": result.created,
+            "resolved": result.resolved,
+        }
+    )

@@ -1,0 +1,25 @@
+"""Shared fixtures: webhook corpus (copied into tests/data with its licences) and the shared datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parent / "data"
+WEBHOOKS = DATA / "webhooks"
+SHARED = Path(os.environ.get("ALERT_ANALYST_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+
+
+@pytest.fixture
+def webhook_corpus() -> Path:
+    return WEBHOOKS
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    """../shared (NAB, PetShop); tests that need it skip with the reason when it is absent."""
+    if not SHARED.exists():
+        pytest.skip(f"shared datasets not found at {SHARED} (set ALERT_ANALYST_SHARED)")
+    return SHARED

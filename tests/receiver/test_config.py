@@ -1,0 +1,89 @@
+"""Configuration: defaults that run, YAML + env overrides, errors naming the key path, check-config."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from receiver.auth import load_credentials
+from receiver.config import load_settings
+from receiver.errors import ConfigError
+
+
+def test_defaults_run_without_a_file() -> None:
+    settings = load_settings(None, environ={})
+    assert settings.web.listen_address == "127.0.0.1:9099"
+    assert settings.storage.path == "alert-analyst.db"
+    assert settings.analyst.backend == "builtin"
+    assert settings.webhook.max_body_bytes == 4 * 1024 * 1024
+
+
+def test_env_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("web:\n  listen_address: 127.0.0.1:1111\nwebhook:\n  max_body_bytes: 10\n")
+    settings = load_settings(
+        path,
+        environ={
+            "ALERT_ANALYST_WEBHOOK__MAX_BODY_BYTES": "2048",
+            "ALERT_ANALYST_WEBHOOK__BASIC_AUTH__USERNAME": "am",
+            "ALERT_ANALYST_WEBHOOK__BASIC_AUTH__PASSWORD": "pw",
+        },
+    )
+    assert settings.web.listen_address == "127.0.0.1:1111"
+    assert settings.webhook.max_body_bytes == 2048
+    assert load_credentials(settings.webhook).password == "pw"
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("webhook:\n  max_body_bytes: -1\n", "webhook.max_body_bytes: Input should be greater than 0"),
+        ("web:\n  listen_addres: x\n", "web.listen_addres: Extra inputs are not permitted"),
+        ("webhook:\n  basic_auth: {username: a}\n", "webhook.basic_auth: Value error, set exactly one"),
+        ("analyst:\n  backend: gpt\n", "analyst.backend: Input should be"),
+        ("- not a mapping\n", "the top level must be a mapping"),
+        ("web: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_errors_name_the_key_path_and_reason(tmp_path: Path, yaml_text: str, expected: str) -> None:
+    path = tmp_path / "bad.yml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert expected in str(info.value)
+
+
+def test_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"webhook\.bearer_token_file"):
+        load_settings(None, environ={"ALERT_ANALYST_WEBHOOK__BEARER_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_secrets_are_masked_in_repr() -> None:
+    settings = load_settings(None, environ={"ALERT_ANALYST_WEBHOOK__BEARER_TOKEN": "topsecret-123"})
+    assert "topsecret-123" not in repr(settings)
+    assert "topsecret-123" not in repr(load_credentials(settings.webhook))
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "receiver", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_config_exits_nonzero_on_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("pipeline:\n  workers: 0\n")
+    result = run_cli("check-config", f"--config.file={bad}")
+    assert result.returncode == 1
+    assert "pipeline.workers" in result.stderr
+
+
+def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text("web:\n  listen_address: 0.0.0.0:9099\nwebhook:\n  bearer_token: abc\n")
+    result = run_cli("check-config", f"--config.file={good}")
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout

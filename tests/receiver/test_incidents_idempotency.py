@@ -1,0 +1,113 @@
+"""Incidents are alert occurrences: re-sends never duplicate them or re-trigger work; resolve closes them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from receiver.components import Components
+from receiver.keys import PIPELINE
+from receiver.pipeline import StageContext, StageOutcome
+
+from .conftest import ClientFactory
+
+FIRING = "captured-am025-prom242-firing.json"
+RESOLVED = "captured-am025-prom242-resolved.json"
+
+
+def counting_components(calls: list[tuple[str, str]], resolved: list[str]) -> Any:
+    async def factory(app: Any, settings: Any, store: Any) -> Components:
+        def stage(name: str) -> Any:
+            async def run(ctx: StageContext) -> StageOutcome:
+                calls.append((ctx.incident.id, name))
+                return StageOutcome("ok")
+
+            return run
+
+        async def on_resolved(incident: Any) -> None:
+            resolved.append(incident.id)
+
+        names = ("announce", "collect_evidence", "detect", "diagnose", "deliver")
+        return Components(stages={n: stage(n) for n in names}, on_resolved=on_resolved)
+
+    return factory
+
+
+async def post(client: Any, data: bytes) -> Any:
+    return await client.post("/webhook/alertmanager", data=data, headers={"Content-Type": "application/json"})
+
+
+async def test_same_payload_five_times_gives_one_incident_per_alert(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    calls: list[tuple[str, str]] = []
+    client = await make_client(counting_components(calls, []))
+    data = (webhook_corpus / FIRING).read_bytes()
+    answers = [await (await post(client, data)).json() for _ in range(5)]
+    assert len(answers[0]["created"]) == 2
+    assert all(a["created"] == [] for a in answers[1:])
+    assert all(sorted(a["incidents"]) == sorted(answers[0]["incidents"]) for a in answers)
+    listing = await (await client.get("/api/v1/incidents")).json()
+    assert len(listing["incidents"]) == 2
+    await client.app[PIPELINE].wait_idle()
+    # Each stage ran exactly once per incident despite five deliveries.
+    assert len(calls) == 2 * 5
+    assert len(set(calls)) == len(calls)
+
+
+async def test_resend_updates_last_seen(make_client: ClientFactory, webhook_corpus: Path) -> None:
+    client = await make_client()
+    data = (webhook_corpus / FIRING).read_bytes()
+    first = await (await post(client, data)).json()
+    await post(client, data)
+    detail = await (await client.get(f"/api/v1/incidents/{first['incidents'][0]}")).json()
+    assert detail["incident"]["last_seen"] > detail["incident"]["first_seen"]
+
+
+async def test_resolved_alert_closes_its_incident_once(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    resolved: list[str] = []
+    client = await make_client(counting_components([], resolved))
+    first = await (await post(client, (webhook_corpus / FIRING).read_bytes())).json()
+    for _ in range(3):
+        await post(client, (webhook_corpus / RESOLVED).read_bytes())
+    await client.app[PIPELINE].wait_idle()
+    assert sorted(resolved) == sorted(first["incidents"])
+    detail = await (await client.get(f"/api/v1/incidents/{first['incidents'][0]}")).json()
+    assert detail["incident"]["status"] == "resolved"
+    assert detail["incident"]["ends_at"] == 1795550422.42
+    assert [e["status"] for e in detail["events"]] == ["firing", "resolved"]
+
+
+async def test_refire_with_new_starts_at_is_a_new_incident(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    client = await make_client()
+    data = json.loads((webhook_corpus / FIRING).read_bytes())
+    first = await (await post(client, json.dumps(data).encode())).json()
+    for alert in data["alerts"]:
+        alert["startsAt"] = "2026-11-24T21:00:00Z"
+    second = await (await post(client, json.dumps(data).encode())).json()
+    assert len(second["created"]) == 2
+    assert set(second["created"]).isdisjoint(first["created"])
+
+
+async def test_raw_notification_and_group_key_are_retained(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    client = await make_client()
+    data = (webhook_corpus / FIRING).read_bytes()
+    answer = await (await post(client, data)).json()
+    detail = await (await client.get(f"/api/v1/incidents/{answer['incidents'][0]}")).json()
+    assert detail["incident"]["group_key"] == '{}:{alertname="PnLDrawdownHigh"}'
+    import sqlite3
+
+    from receiver.keys import SETTINGS
+
+    with sqlite3.connect(client.app[SETTINGS].storage.path) as conn:
+        stored = conn.execute(
+            "SELECT body FROM notifications WHERE id=?", (answer["notification_id"],)
+        ).fetchone()
+    assert stored[0].encode() == data
