@@ -85,6 +85,7 @@ class Store:
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """`write` for synchronous code (CLI, tests): one transaction of its own."""
+
         def call() -> T:
             return run_in_transaction(self.db, lambda db: fn(db, *args, **kwargs))
 

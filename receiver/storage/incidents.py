@@ -94,43 +94,45 @@ def _upsert_alert(
 ) -> None:
     fingerprint = alert.effective_fingerprint()
     incident_id = incident_id_for(fingerprint, alert.starts_at)
-    row = conn.execute("SELECT status FROM incidents WHERE id = ?", (incident_id,)).fetchone()
     result.incident_ids.append(incident_id)
-    if row is None:
-        conn.execute(
-            "INSERT INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity, labels,"
-            " annotations, generator_url, group_key, source, first_seen, last_seen, notification_id, stage,"
-            " alert, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                incident_id,
-                fingerprint,
-                alert.starts_at,
-                alert.ends_at if status == "resolved" else None,
-                status,
-                alert.alertname,
-                alert.labels.get("severity", "warning"),
-                json.dumps(alert.labels, sort_keys=True),
-                json.dumps(alert.annotations, sort_keys=True),
-                alert.generator_url,
-                group_key,
-                "alertmanager",
-                now,
-                now,
-                notification_id,
-                STAGES[0],
-                _alert_json(alert, status),
-                1 if status == "resolved" else 0,
-            ),
-        )
+    inserted = conn.execute(
+        "INSERT OR IGNORE INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
+        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, notification_id,"
+        " stage, alert, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (
+            incident_id,
+            fingerprint,
+            alert.starts_at,
+            alert.ends_at if status == "resolved" else None,
+            status,
+            alert.alertname,
+            alert.labels.get("severity", "warning"),
+            json.dumps(alert.labels, sort_keys=True),
+            json.dumps(alert.annotations, sort_keys=True),
+            alert.generator_url,
+            group_key,
+            "alertmanager",
+            now,
+            now,
+            notification_id,
+            STAGES[0],
+            _alert_json(alert, status),
+            1 if status == "resolved" else 0,
+        ),
+    ).rowcount
+    if inserted:
         result.created.append(incident_id)
         _event(conn, incident_id, notification_id, status, now)
         return
-    if row[0] == "firing" and status == "resolved":
-        conn.execute(
+    if status == "resolved":
+        closed = conn.execute(
             "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, alert=?, resolve_pending=1"
-            " WHERE id=?",
+            " WHERE id=? AND status='firing'",
             (alert.ends_at or now, now, _alert_json(alert, status), incident_id),
-        )
+        ).rowcount
+        if not closed:
+            conn.execute("UPDATE incidents SET last_seen=? WHERE id=?", (now, incident_id))
+            return
         result.resolved.append(incident_id)
         _event(conn, incident_id, notification_id, status, now)
         return
@@ -289,8 +291,9 @@ def latest_diagnosis_row(db: sqlite_utils.Database, incident_id: str) -> dict[st
 def work_ids(db: sqlite_utils.Database, limit: int) -> list[str]:
     """Incidents with a stage left to run or a resolution to deliver, oldest first."""
     rows = db.conn.execute(
-        "SELECT id FROM incidents WHERE stage != ? OR resolve_pending = 1 ORDER BY first_seen LIMIT ?",
-        (DONE, limit),
+        # Same WHERE as the partial index idx_incidents_work, so SQLite uses it.
+        "SELECT id FROM incidents WHERE stage != 'done' OR resolve_pending = 1 ORDER BY first_seen LIMIT ?",
+        (limit,),
     ).fetchall()
     return [r[0] for r in rows]
 

@@ -6,9 +6,6 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-from receiver.delivery.schema import migrate_delivery
-from receiver.detection.schema import migrate_detection
-
 
 def _core_tables(db: sqlite_utils.Database) -> None:
     db.table("notifications").create(
@@ -24,7 +21,6 @@ def _core_tables(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db.table("notifications").create_index(["digest"])
     db.table("incidents").create(
         {
             "id": str,
@@ -50,10 +46,13 @@ def _core_tables(db: sqlite_utils.Database) -> None:
         pk="id",
         defaults={"resolve_pending": 0},
     )
-    db.table("incidents").create_index(["fingerprint", "starts_at"], unique=True)
+    # The id is a hash of (fingerprint, starts_at), so the primary key already makes occurrences unique.
     db.table("incidents").create_index(["status"])
     db.table("incidents").create_index(["alertname"])
-    db.table("incidents").create_index(["stage"])
+    db.execute(
+        "CREATE INDEX idx_incidents_work ON incidents (first_seen)"
+        " WHERE stage != 'done' OR resolve_pending = 1"
+    )
     db.table("incidents").create_index(["group_key"])
     db.table("alert_events").create(
         {"id": int, "incident_id": str, "notification_id": int, "status": str, "received_at": float},
@@ -93,10 +92,22 @@ def _core_tables(db: sqlite_utils.Database) -> None:
     db.table("diagnoses").create_index(["signature"])
 
 
+def _delivery_tables(db: sqlite_utils.Database) -> None:
+    from receiver.delivery.schema import migrate_delivery  # imported here: the package imports the Store
+
+    migrate_delivery(db)
+
+
+def _detection_tables(db: sqlite_utils.Database) -> None:
+    from receiver.detection.schema import migrate_detection
+
+    migrate_detection(db)
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
-    migrate_delivery,
-    migrate_detection,
+    _delivery_tables,
+    _detection_tables,
 )
 
 
