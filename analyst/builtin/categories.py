@@ -1,0 +1,136 @@
+"""Map a series (metric name + labels) to the metric family it measures and the cause category it suggests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import StrEnum
+
+from analyst.diagnosis import Category
+
+
+class MetricFamily(StrEnum):
+    """What a series measures; finer than a Category, used for ranking priors and playbook lookup."""
+
+    DEPLOYMENT = "deployment"
+    FUNDING = "funding"
+    VOLATILITY = "volatility"
+    PNL = "pnl"
+    FILL_LATENCY = "fill_latency"
+    DATA_FEED = "data_feed"
+    LIQUIDITY = "liquidity"
+    VOLUME = "volume"
+    DB_POOL = "db_pool"
+    DATABASE = "database"
+    CPU = "cpu"
+    MEMORY = "memory"
+    DISK = "disk"
+    NETWORK = "network"
+    LATENCY = "latency"
+    ERRORS = "errors"
+    REQUESTS = "requests"
+    OTHER = "other"
+
+
+# Checked in order: the first family whose pattern matches the metric name wins.
+_FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
+    (
+        MetricFamily.DEPLOYMENT,
+        r"process_start_time|deployment_(status_observed_|metadata_)?generation|restarts?(_total)?$"
+        r"|container_status_restarts|build_info|deploy|rollout|release",
+    ),
+    (MetricFamily.FUNDING, r"funding"),
+    (MetricFamily.VOLATILITY, r"volatil|(^|_)(realized|implied)_vol|(^|_)vix|(^|_)atr(_|$)|(^|_)iv(_|$)"),
+    (MetricFamily.PNL, r"pnl|profit|drawdown|(^|_)p_?and_?l(_|$)|strategy_return"),
+    (
+        MetricFamily.FILL_LATENCY,
+        r"(fill|execution|order_ack|exec|slippage).*(latency|delay|duration|seconds)",
+    ),
+    (MetricFamily.DATA_FEED, r"feed|(^|_)ticks?(_|$)|quote_age|stale|market_data|last_update|heartbeat_age"),
+    (MetricFamily.LIQUIDITY, r"liquidity|spread|order_?book|book_depth|(^|_)depth(_|$)"),
+    (MetricFamily.VOLUME, r"(^|_)volume(_|$)|traded_|notional"),
+    (
+        MetricFamily.DB_POOL,
+        r"(pool|connections?).*(in_?use|active|busy|pending|wait|exhaust|max|saturat)"
+        r"|hikaricp|pgbouncer|db_?pool|connection_pool",
+    ),
+    (MetricFamily.DATABASE, r"(^|_)(db|database|sql|pg|postgres|mysql|mongo|redis|dynamodb|rds)(_|$)|query_"),
+    (MetricFamily.CPU, r"cpu|node_load|load_?average|throttl"),
+    (MetricFamily.MEMORY, r"mem|heap|(^|_)gc(_|$)|garbage|oom|(^|_)rss(_|$)|swap"),
+    (MetricFamily.DISK, r"disk|filesystem|(^|_)fs_|inode|(^|_)io_|iops|volume_stats"),
+    (
+        MetricFamily.NETWORK,
+        r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans",
+    ),
+    (MetricFamily.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
+    (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout"),
+    (
+        MetricFamily.REQUESTS,
+        r"request|(^|_)(rps|qps|tps)(_|$)|throughput|traffic|(^|_)hits|orders?_(total|rate)",
+    ),
+)
+_COMPILED = tuple((family, re.compile(pattern)) for family, pattern in _FAMILY_PATTERNS)
+
+_DATABASE_WORDS = re.compile(
+    r"(^|[^a-z])(db|database|sql|pg|postgres|mysql|mongo|redis|dynamodb|rds|cassandra)"
+)
+_DATABASE_LABELS = ("db", "database", "db_system", "datname", "db_name")
+
+FAMILY_CATEGORY: Mapping[MetricFamily, Category] = {
+    MetricFamily.DEPLOYMENT: Category.CHANGE_DEPLOYMENT,
+    MetricFamily.FUNDING: Category.MARKET_FUNDING,
+    MetricFamily.VOLATILITY: Category.MARKET_VOLATILITY,
+    MetricFamily.PNL: Category.STRATEGY_DEGRADATION,
+    MetricFamily.FILL_LATENCY: Category.DEPENDENCY_SERVICE,
+    MetricFamily.DATA_FEED: Category.DATA_FEED,
+    MetricFamily.LIQUIDITY: Category.MARKET_LIQUIDITY,
+    MetricFamily.VOLUME: Category.MARKET_LIQUIDITY,
+    MetricFamily.DB_POOL: Category.DEPENDENCY_DATABASE,
+    MetricFamily.DATABASE: Category.DEPENDENCY_DATABASE,
+    MetricFamily.CPU: Category.RESOURCE_CPU,
+    MetricFamily.MEMORY: Category.RESOURCE_MEMORY,
+    MetricFamily.DISK: Category.RESOURCE_DISK,
+    MetricFamily.NETWORK: Category.NETWORK,
+    MetricFamily.LATENCY: Category.DEPENDENCY_SERVICE,
+    MetricFamily.ERRORS: Category.DEPENDENCY_SERVICE,
+    MetricFamily.REQUESTS: Category.TRAFFIC_SURGE,
+    MetricFamily.OTHER: Category.UNKNOWN,
+}
+
+# Families that usually show an effect (the alert's own kind of signal) rather than a cause.
+SYMPTOM_FAMILIES = frozenset(
+    {MetricFamily.LATENCY, MetricFamily.ERRORS, MetricFamily.PNL, MetricFamily.OTHER}
+)
+
+
+def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> MetricFamily:
+    """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label."""
+    names = [metric_name.lower()]
+    if labels and labels.get("__name__"):
+        names.append(labels["__name__"].lower())
+    for name in names:
+        for family, pattern in _COMPILED:
+            if pattern.search(name):
+                return family
+    return MetricFamily.OTHER
+
+
+def looks_like_database(component: str | None, labels: Mapping[str, str] | None = None) -> bool:
+    """True when a component name or the series labels say it is a database."""
+    if labels and any(labels.get(key) for key in _DATABASE_LABELS):
+        return True
+    return bool(component and _DATABASE_WORDS.search(component.lower()))
+
+
+def categorize_series(metric_name: str, labels: Mapping[str, str]) -> Category:
+    """Cause category a series suggests when it is the first thing that changed.
+
+    Latency and error series of a database (by name or labels) suggest the database;
+    of anything else, a failing dependency service.
+    """
+    family = metric_family(metric_name, labels)
+    if family in (MetricFamily.LATENCY, MetricFamily.ERRORS) and looks_like_database(
+        labels.get("service") or labels.get("job"), labels
+    ):
+        return Category.DEPENDENCY_DATABASE
+    return FAMILY_CATEGORY[family]

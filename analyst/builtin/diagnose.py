@@ -1,0 +1,199 @@
+"""The built-in diagnosis: ranked candidate causes -> hypotheses -> DiagnosisResult (pure, no I/O)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from analyst.builtin import narrative
+from analyst.builtin.calibration import (
+    NO_EVIDENCE_CONFIDENCE,
+    SELF_CAUSE_CEILING,
+    confidences_from_scores,
+)
+from analyst.builtin.categories import MetricFamily
+from analyst.builtin.playbooks import Playbook, Playbooks
+from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
+from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
+from analyst.evidence import Evidence
+
+DEFAULT_MAX_ALTERNATIVES = 4
+
+
+def diagnose_evidence(
+    evidence: Evidence,
+    playbooks: Playbooks,
+    *,
+    now: float | None = None,
+    max_alternatives: int = DEFAULT_MAX_ALTERNATIVES,
+) -> DiagnosisResult:
+    """Explain the alert from its evidence: best cause first, then alternatives, with playbook steps."""
+    started = time.perf_counter()
+    timestamp = time.time() if now is None else now
+    ranked = rank_candidate_causes(evidence)
+    if not ranked:
+        return _no_anomaly_result(evidence, playbooks, timestamp, started)
+
+    leaders = _one_per_hypothesis(ranked)[: max_alternatives + 1]
+    confidences = [
+        min(conf, SELF_CAUSE_CEILING) if cause.is_alert_series else conf
+        for cause, conf in zip(leaders, confidences_from_scores([c.score for c in leaders]), strict=True)
+    ]
+    values = _placeholder_values(evidence, leaders[0])
+    primary_playbook = playbooks.for_cause(leaders[0].category, leaders[0].family, values)
+    hypotheses = [
+        _hypothesis(cause, conf, playbooks, evidence)
+        for cause, conf in zip(leaders, confidences, strict=True)
+    ]
+    primary = hypotheses[0]
+    steps = _analysis_steps(evidence, ranked, leaders, hypotheses, primary_playbook)
+    return DiagnosisResult(
+        incident_id=evidence.incident_id,
+        timestamp=timestamp,
+        primary_hypothesis=primary,
+        alternative_hypotheses=tuple(hypotheses[1:]),
+        executive_summary=_executive_summary(evidence, primary, hypotheses[1:]),
+        detailed_analysis=steps,
+        immediate_actions=primary_playbook.immediate_actions,
+        preventive_measures=primary_playbook.preventive_measures,
+        monitoring_recommendations=primary_playbook.monitoring_recommendations,
+        analysis_duration=time.perf_counter() - started,
+        llm_model_used=None,
+        confidence_score=primary.confidence,
+        backend="builtin",
+    )
+
+
+def _one_per_hypothesis(ranked: Sequence[RankedCause]) -> list[RankedCause]:
+    """Best-ranked cause for each (category, suspect); the rest only add supporting evidence."""
+    seen: set[tuple[Category, str]] = set()
+    leaders = []
+    for cause in ranked:
+        key = (cause.category, cause.suspect)
+        if key not in seen:
+            seen.add(key)
+            leaders.append(cause)
+    return leaders
+
+
+def _placeholder_values(evidence: Evidence, cause: RankedCause | None) -> dict[str, str]:
+    alert_series = find_alert_series(evidence)
+    component = (
+        (cause.component if cause else None) or alert_component(evidence, alert_series) or "the service"
+    )
+    return {
+        "suspect": cause.suspect if cause else component,
+        "component": component,
+        "metric": cause.series.metric
+        if cause
+        else (alert_series.metric if alert_series else "the alert metric"),
+        "alertname": evidence.alert.alertname,
+    }
+
+
+def _hypothesis(
+    cause: RankedCause, confidence: float, playbooks: Playbooks, evidence: Evidence
+) -> Hypothesis:
+    playbook = playbooks.for_cause(cause.category, cause.family, _placeholder_values(evidence, cause))
+    return Hypothesis(
+        title=f"{playbook.title}: {cause.suspect}",
+        category=cause.category,
+        suspect=cause.suspect,
+        confidence=round(confidence, 3),
+        supporting_evidence=narrative.supporting_lines(cause),
+        contradicting_evidence=narrative.contradicting_lines(cause),
+    )
+
+
+def _executive_summary(evidence: Evidence, primary: Hypothesis, alternatives: Sequence[Hypothesis]) -> str:
+    where = alert_component(evidence, find_alert_series(evidence))
+    head = f"{evidence.alert.alertname} ({evidence.alert.status}{', on ' + where if where else ''})"
+    text = f"{head}: most likely {primary.title} (confidence {primary.confidence:.0%})."
+    if primary.supporting_evidence:
+        text += f" Key evidence: {primary.supporting_evidence[0]}."
+    if alternatives:
+        alts = ", ".join(f"{h.title} ({h.confidence:.0%})" for h in alternatives[:2])
+        text += f" Alternatives: {alts}."
+    return text
+
+
+def _analysis_steps(
+    evidence: Evidence,
+    ranked: Sequence[RankedCause],
+    leaders: Sequence[RankedCause],
+    hypotheses: Sequence[Hypothesis],
+    playbook: Playbook,
+) -> tuple[AnalysisStep, ...]:
+    primary = hypotheses[0]
+    formation = "; ".join(f"{h.category.value} -> {h.suspect}" for h in hypotheses)
+    determination = f"{primary.title} ranks first with confidence {primary.confidence:.0%}: " + "; ".join(
+        primary.supporting_evidence[:4]
+    )
+    if primary.contradicting_evidence:
+        determination += ". Against it: " + "; ".join(primary.contradicting_evidence)
+    evaluated = [(h.title, c, h.confidence) for h, c in zip(hypotheses, leaders, strict=True)]
+    return (
+        AnalysisStep("data_examination", narrative.data_examination(evidence)),
+        AnalysisStep("pattern_recognition", narrative.pattern_recognition(evidence, ranked)),
+        AnalysisStep(
+            "hypothesis_formation", f"{len(hypotheses)} hypotheses from the anomalous series: {formation}."
+        ),
+        AnalysisStep("evidence_evaluation", narrative.evidence_evaluation(evaluated)),
+        AnalysisStep("root_cause_determination", determination + "."),
+        AnalysisStep(
+            "recommendations",
+            f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
+        ),
+    )
+
+
+def _no_anomaly_result(
+    evidence: Evidence, playbooks: Playbooks, timestamp: float, started: float
+) -> DiagnosisResult:
+    checked = narrative.data_examination(evidence)
+    playbook = playbooks.for_cause(Category.UNKNOWN, MetricFamily.OTHER, _placeholder_values(evidence, None))
+    primary = Hypothesis(
+        title="No anomalous series found",
+        category=Category.UNKNOWN,
+        suspect=alert_component(evidence, find_alert_series(evidence)) or evidence.alert.alertname,
+        confidence=NO_EVIDENCE_CONFIDENCE,
+        supporting_evidence=(checked,),
+        contradicting_evidence=(
+            "the alert fired, so something changed that the collected metrics do not show",
+        ),
+    )
+    steps = (
+        AnalysisStep("data_examination", checked),
+        AnalysisStep(
+            "pattern_recognition", "No series deviated from its baseline; there is no onset order to read."
+        ),
+        AnalysisStep("hypothesis_formation", "No candidate causes: nothing to rank."),
+        AnalysisStep("evidence_evaluation", "The evidence neither supports nor rules out any category."),
+        AnalysisStep("root_cause_determination", "Undetermined from metrics alone (low confidence)."),
+        AnalysisStep("recommendations", " ".join(playbook.immediate_actions[:2])),
+    )
+    return DiagnosisResult(
+        incident_id=evidence.incident_id,
+        timestamp=timestamp,
+        primary_hypothesis=primary,
+        alternative_hypotheses=(),
+        executive_summary=(
+            f"{evidence.alert.alertname} ({evidence.alert.status}): none of the "
+            f"{len(evidence.series)} series checked ({_metric_list(evidence)}) is anomalous, "
+            "so the cause is undetermined "
+            f"(confidence {NO_EVIDENCE_CONFIDENCE:.0%})."
+        ),
+        detailed_analysis=steps,
+        immediate_actions=playbook.immediate_actions,
+        preventive_measures=playbook.preventive_measures,
+        monitoring_recommendations=playbook.monitoring_recommendations,
+        analysis_duration=time.perf_counter() - started,
+        llm_model_used=None,
+        confidence_score=NO_EVIDENCE_CONFIDENCE,
+        backend="builtin",
+    )
+
+
+def _metric_list(evidence: Evidence, limit: int = 6) -> str:
+    metrics = list(dict.fromkeys(s.metric for s in evidence.series))
+    return ", ".join(metrics[:limit]) + (", ..." if len(metrics) > limit else "")

@@ -1,0 +1,141 @@
+"""Call-graph reasoning: which component a series lives in, and which anomalous components explain others.
+
+The graph maps caller -> callees. Faults travel against the edges: a slow or failing callee makes its
+callers slow or failing, so the deepest anomalous component on an anomalous path from the alert explains
+everything above it.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import yaml
+
+from analyst.builtin.errors import DependencyGraphError
+from analyst.evidence import SeriesEvidence
+
+_COMPONENT_LABELS = ("component", "service", "app", "application", "job", "container", "deployment", "pod")
+_CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
+
+
+def component_of(series: SeriesEvidence) -> str | None:
+    """Where a series lives: its explicit component, else the first identifying label."""
+    if series.component:
+        return series.component
+    for key in _COMPONENT_LABELS:
+        value = series.labels.get(key)
+        if value:
+            return value
+    return None
+
+
+class CallGraph:
+    """Caller -> callees adjacency with the few traversals the ranking needs."""
+
+    def __init__(self, edges: Mapping[str, Iterable[str]]) -> None:
+        self._callees: dict[str, tuple[str, ...]] = {}
+        for caller, callees in edges.items():
+            merged = dict.fromkeys((*self._callees.get(caller, ()), *callees))
+            self._callees[caller] = tuple(c for c in merged if c != caller)
+
+    @classmethod
+    def from_evidence(
+        cls, topology: Mapping[str, Iterable[str]], series: Iterable[SeriesEvidence]
+    ) -> CallGraph:
+        """Configured topology plus edges that series labels reveal (e.g. `peer_service`)."""
+        edges: dict[str, list[str]] = {k: list(v) for k, v in topology.items()}
+        for s in series:
+            caller = component_of(s)
+            for key in _CALLEE_LABELS:
+                callee = s.labels.get(key)
+                if caller and callee and callee != caller:
+                    edges.setdefault(caller, []).append(callee)
+        return cls(edges)
+
+    def __bool__(self) -> bool:
+        return bool(self._callees)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._callees or any(node in v for v in self._callees.values())
+
+    def callees(self, node: str) -> tuple[str, ...]:
+        return self._callees.get(node, ())
+
+    def callers(self, node: str) -> tuple[str, ...]:
+        return tuple(caller for caller, callees in self._callees.items() if node in callees)
+
+    def siblings(self, node: str) -> set[str]:
+        """Other callees of this node's callers."""
+        return {c for caller in self.callers(node) for c in self.callees(caller)} - {node}
+
+    def distances_from(self, source: str) -> dict[str, int]:
+        """Hop count from `source` to every node reachable along call edges (source itself is 0)."""
+        seen = {source: 0}
+        queue = deque([source])
+        while queue:
+            node = queue.popleft()
+            for callee in self.callees(node):
+                if callee not in seen:
+                    seen[callee] = seen[node] + 1
+                    queue.append(callee)
+        return seen
+
+    def effective_callees(self, node: str, observed: set[str]) -> set[str]:
+        """Callees of `node`, looking through callees that have no data (they cannot testify either way)."""
+        found: set[str] = set()
+        stack = list(self.callees(node))
+        seen: set[str] = set()
+        while stack:
+            callee = stack.pop()
+            if callee in seen:
+                continue
+            seen.add(callee)
+            if callee in observed:
+                found.add(callee)
+            else:
+                stack.extend(self.callees(callee))
+        return found
+
+    def anomalous_paths_from(self, source: str, anomalous: set[str], observed: set[str]) -> dict[str, int]:
+        """Nodes reachable from `source` through anomalous (or unobserved) nodes only, with hop counts."""
+        seen = {source: 0}
+        queue = deque([source])
+        while queue:
+            node = queue.popleft()
+            for callee in self.callees(node):
+                if callee in seen:
+                    continue
+                if callee in anomalous or callee not in observed:
+                    seen[callee] = seen[node] + 1
+                    queue.append(callee)
+        return seen
+
+
+def load_dependency_graph(path: str) -> dict[str, tuple[str, ...]]:
+    """Read a YAML mapping `caller: [callee, ...]` (a single callee may be a plain string)."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DependencyGraphError(f"cannot read dependency graph {path!r}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise DependencyGraphError(f"dependency graph {path!r} is not valid YAML: {exc}") from exc
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise DependencyGraphError(
+            f"dependency graph {path!r} must map caller: [callees], got {type(raw).__name__}"
+        )
+    graph: dict[str, tuple[str, ...]] = {}
+    for caller, callees in raw.items():
+        if isinstance(callees, str):
+            callees = [callees]
+        if callees is None:
+            callees = []
+        if not isinstance(callees, list) or not all(isinstance(c, str) for c in callees):
+            raise DependencyGraphError(
+                f"dependency graph {path!r}: callees of {caller!r} must be a list of names"
+            )
+        graph[str(caller)] = tuple(callees)
+    return graph

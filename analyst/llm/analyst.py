@@ -1,0 +1,286 @@
+"""LLMAnalyst: built-in result first, then a budgeted, redacted LLM call; the built-in result as fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+import structlog
+from prometheus_client import CollectorRegistry
+from pydantic import BaseModel
+
+from analyst.diagnosis import DiagnosisResult
+from analyst.evidence import Evidence
+from analyst.llm.accounting import LLMMetrics, cost_usd, create_llm_metrics
+from analyst.llm.answer import (
+    MAX_ALTERNATIVES,
+    MAX_TEXT_CHARS,
+    display_items,
+    display_text,
+    parse_answer,
+    to_hypothesis,
+    to_steps,
+)
+from analyst.llm.backend import LLMBackend
+from analyst.llm.cache import DiagnosisCache, evidence_signature
+from analyst.llm.errors import LLMCallError, LLMConfigError, LLMError
+from analyst.llm.prompt import Prompt, build_diagnosis_prompt, build_verification_prompt
+from analyst.llm.retry import backoff_delay
+from analyst.llm.settings import LLM_BACKENDS, Backend, LLMSettings
+from analyst.llm.verify import VerificationAnswer, apply_verification, verification_json_schema
+from analyst.protocol import Analyst
+from analyst.schema import LLMAnswer, llm_answer_json_schema
+
+log = structlog.get_logger("analyst.llm")
+
+_KEY_ENV_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY")
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass
+class _Spend:
+    """Tokens and USD used for one diagnosis, failed attempts included."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    usd: float = 0.0
+
+
+class LLMAnalyst:
+    """Implements `Analyst` with an LLM backend, a diagnosis cache, accounting and a safe fallback."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        backend: str,
+        fallback: Analyst,
+        registry: CollectorRegistry | None = None,
+        *,
+        llm_backend: LLMBackend | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        known = _check_backend(backend)
+        self.name: str = known
+        self._settings = settings
+        self._fallback = fallback
+        self._backend = llm_backend if llm_backend is not None else create_backend(settings, known)
+        self._model = settings.model_for(known)
+        self._metrics: LLMMetrics = create_llm_metrics(registry)
+        self._cache = DiagnosisCache(settings.cache_ttl_seconds, settings.cache_max_entries, clock)
+        self._secrets = known_secrets(settings)
+        self._answer_schema = llm_answer_json_schema()
+        self._verify_schema = verification_json_schema()
+        if settings.temperature is not None and self.name == "anthropic":
+            log.warning("llm_temperature_ignored", backend=self.name, reason="the Anthropic API rejects it")
+        if self._model not in settings.prices:
+            log.warning(
+                "llm_price_unknown", model=self._model, hint="add it to llm.prices for cost accounting"
+            )
+
+    async def diagnose(self, evidence: Evidence) -> DiagnosisResult:
+        started = time.perf_counter()
+        builtin = await self._fallback.diagnose(evidence)
+        signature = evidence_signature(evidence)
+        async with self._cache.exclusive(signature):  # identical incidents arriving together: one call
+            return await self._diagnose_uncached_once(evidence, builtin, signature, started)
+
+    async def _diagnose_uncached_once(
+        self, evidence: Evidence, builtin: DiagnosisResult, signature: str, started: float
+    ) -> DiagnosisResult:
+        hit = self._cache.get(signature)
+        if hit is not None:
+            self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="cached").inc()
+            return replace(
+                hit,
+                incident_id=evidence.incident_id,
+                timestamp=time.time(),
+                analysis_duration=time.perf_counter() - started,
+                tokens_in=0,
+                tokens_out=0,
+                cost_usd=0.0,
+                cached=True,
+            )
+        prompt = build_diagnosis_prompt(
+            evidence,
+            builtin,
+            budget=self._settings.prompt_token_budget,
+            text_limit=self._settings.untrusted_text_max_chars,
+            extra_secrets=self._secrets,
+        )
+        spend = _Spend()
+        try:
+            answer = await self._ask(
+                prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer, spend
+            )
+        except LLMError as exc:
+            return self._fall_back(builtin, exc, spend, started)
+        result = self._to_result(evidence, answer, prompt)
+        if self._settings.verify:
+            result = await self._verify(prompt, result, spend)
+        result = replace(
+            result,
+            tokens_in=spend.tokens_in,
+            tokens_out=spend.tokens_out,
+            cost_usd=spend.usd,
+            timestamp=time.time(),
+            analysis_duration=time.perf_counter() - started,
+        )
+        self._cache.put(signature, result)
+        self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="llm").inc()
+        return result
+
+    async def aclose(self) -> None:
+        await self._backend.aclose()
+
+    async def _ask(
+        self, system: str, user: str, schema: dict[str, Any], schema_name: str, model: type[T], spend: _Spend
+    ) -> T:
+        """Up to `attempts` calls; backoff between them honours Retry-After up to the configured cap."""
+        attempts = self._settings.attempts
+        for attempt in range(1, attempts + 1):
+            outcome = await self._attempt(system, user, schema, schema_name, model, spend)
+            if not isinstance(outcome, LLMError):
+                self._metrics.record_request(self.name, self._model, "ok")
+                return outcome
+            error = outcome
+            self._metrics.record_request(self.name, self._model, error.outcome)
+            log.warning(
+                "llm_attempt_failed",
+                backend=self.name,
+                attempt=attempt,
+                outcome=error.outcome,
+                error=str(error),
+            )
+            if not error.retryable or attempt == attempts:
+                error.attempts = attempt
+                raise error
+            delay = error.retry_after
+            if delay is None:
+                delay = backoff_delay(
+                    attempt, self._settings.backoff_seconds, self._settings.backoff_max_seconds
+                )
+            elif delay > self._settings.max_retry_after_seconds:
+                error.attempts = attempt
+                raise error
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable: attempts >= 1")
+
+    async def _attempt(
+        self, system: str, user: str, schema: dict[str, Any], schema_name: str, model: type[T], spend: _Spend
+    ) -> T | LLMError:
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                completion = await self._backend.complete(system, user, schema, schema_name)
+        except TimeoutError:
+            return LLMCallError(f"no answer within {self._settings.timeout_seconds:g} s", outcome="timeout")
+        except LLMError as exc:
+            return exc
+        except Exception as exc:  # an SDK surprise must not cost the diagnosis: count it, fall back
+            log.exception("llm_backend_crashed", backend=self.name)
+            return LLMCallError(f"{type(exc).__name__}: {exc}", retryable=False)
+        self._account(completion.tokens_in, completion.tokens_out, spend)
+        try:
+            return parse_answer(completion.text, model)
+        except LLMError as exc:
+            return exc
+
+    def _account(self, tokens_in: int, tokens_out: int, spend: _Spend) -> None:
+        usd = cost_usd(self._settings.prices, self._model, tokens_in, tokens_out) or 0.0
+        spend.tokens_in += tokens_in
+        spend.tokens_out += tokens_out
+        spend.usd += usd
+        self._metrics.record_usage(self.name, self._model, tokens_in, tokens_out, usd)
+
+    async def _verify(self, prompt: Prompt, result: DiagnosisResult, spend: _Spend) -> DiagnosisResult:
+        hypotheses = [result.primary_hypothesis, *result.alternative_hypotheses]
+        system, user = build_verification_prompt(prompt, hypotheses)
+        try:
+            verdict = await self._ask(
+                system, user, self._verify_schema, "verification", VerificationAnswer, spend
+            )
+        except LLMError as exc:
+            return replace(result, notes=(*result.notes, f"verification skipped: {exc}"))
+        verdict = verdict.model_copy(update={"comment": display_text(verdict.comment, 300)})
+        return apply_verification(result, verdict)
+
+    def _to_result(self, evidence: Evidence, answer: LLMAnswer, prompt: Prompt) -> DiagnosisResult:
+        notes: tuple[str, ...] = ()
+        if prompt.series_omitted:
+            notes = (f"{prompt.series_omitted} lowest-ranked series left out of the prompt (token budget)",)
+        return DiagnosisResult(
+            incident_id=evidence.incident_id,
+            timestamp=time.time(),
+            primary_hypothesis=to_hypothesis(answer.primary_hypothesis),
+            alternative_hypotheses=tuple(
+                to_hypothesis(h) for h in answer.alternative_hypotheses[:MAX_ALTERNATIVES]
+            ),
+            executive_summary=display_text(answer.executive_summary, MAX_TEXT_CHARS),
+            detailed_analysis=to_steps(answer),
+            immediate_actions=display_items(answer.immediate_actions),
+            preventive_measures=display_items(answer.preventive_measures),
+            monitoring_recommendations=display_items(answer.monitoring_recommendations),
+            analysis_duration=0.0,
+            llm_model_used=self._model,
+            confidence_score=answer.confidence_score,
+            backend=self.name,
+            notes=notes,
+        )
+
+    def _fall_back(
+        self, builtin: DiagnosisResult, error: LLMError, spend: _Spend, started: float
+    ) -> DiagnosisResult:
+        reason = display_text(f"{error.outcome} after {error.attempts} attempt(s): {error}", 300)
+        log.warning("llm_fallback", backend=self.name, model=self._model, reason=reason)
+        self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="fallback").inc()
+        return replace(
+            builtin,
+            backend="builtin",
+            fallback_reason=reason,
+            tokens_in=spend.tokens_in,
+            tokens_out=spend.tokens_out,
+            cost_usd=spend.usd,
+            analysis_duration=time.perf_counter() - started,
+            notes=(*builtin.notes, f"LLM {self.name}/{self._model} not used: {reason}"),
+        )
+
+
+def create_backend(settings: LLMSettings, backend: Backend) -> LLMBackend:
+    """The SDK-backed implementation for `backend` (one line per backend)."""
+    from analyst.llm.anthropic_backend import AnthropicBackend
+    from analyst.llm.openai_backend import OpenAIBackend
+
+    if backend == "anthropic":
+        return AnthropicBackend(settings)
+    return OpenAIBackend(settings, backend)
+
+
+def build_analyst(
+    backend: str, llm_settings: LLMSettings, fallback: Analyst, registry: CollectorRegistry | None = None
+) -> Analyst:
+    """`fallback` itself for backend "builtin", otherwise an LLMAnalyst that falls back to it."""
+    if backend == "builtin":
+        return fallback
+    return LLMAnalyst(llm_settings, backend, fallback, registry)
+
+
+def _check_backend(backend: str) -> Backend:
+    for known in LLM_BACKENDS:
+        if backend == known:
+            return known
+    raise LLMConfigError(
+        f"unknown LLM backend {backend!r}: use one of {', '.join(LLM_BACKENDS)} (or builtin)"
+    )
+
+
+def known_secrets(settings: LLMSettings) -> tuple[str, ...]:
+    """Credential values this process knows; redacted verbatim from prompts as a last line of defence."""
+    values = [os.environ.get(name, "") for name in _KEY_ENV_VARS]
+    with contextlib.suppress(LLMConfigError):  # an unreadable key file is reported by create_backend
+        values.append(settings.resolve_api_key("anthropic") or "")
+    return tuple(v for v in values if len(v) >= 8)

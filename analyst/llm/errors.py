@@ -1,0 +1,59 @@
+"""Errors of the LLM analyst; each carries the outcome label it is counted under."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from analyst.errors import AnalystError
+from analyst.llm.retry import retry_after_seconds
+
+
+class LLMError(AnalystError):
+    """Base class for LLM backend failures (the analyst falls back to the built-in result)."""
+
+    outcome = "error"
+    retryable = True
+    retry_after: float | None = None
+    attempts = 1
+
+
+class LLMCallError(LLMError):
+    """The API call failed: connection, timeout or an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome: str = "error",
+        retryable: bool = True,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status = status
+
+
+class LLMOutputError(LLMError):
+    """The model answered, but not with JSON that validates against the diagnosis schema."""
+
+    outcome = "invalid_output"
+
+
+class LLMConfigError(LLMError):
+    """The llm.* settings cannot work (unknown backend, unreadable key file...)."""
+
+    retryable = False
+
+
+def status_error(backend: str, status: int, headers: Mapping[str, str], detail: str) -> LLMCallError:
+    """Map an HTTP error status to a countable LLMCallError; 408, 409, 429 and 5xx are retryable."""
+    return LLMCallError(
+        f"{backend}: HTTP {status}: {detail}",
+        outcome="rate_limited" if status == 429 else "error",
+        retryable=status in (408, 409, 429) or status >= 500,
+        retry_after=retry_after_seconds(headers),
+        status=status,
+    )

@@ -1,0 +1,1 @@
+"""Playbooks shipped with the built-in analyst (default.yaml)."""
