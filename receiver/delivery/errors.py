@@ -1,0 +1,28 @@
+"""Exceptions of the delivery package: sinks raise them, the outbox decides what happens next."""
+
+from __future__ import annotations
+
+from receiver.errors import ReceiverError
+
+
+class DeliveryError(ReceiverError):
+    """A delivery to a destination failed."""
+
+
+class RetryableDeliveryError(DeliveryError):
+    """The destination may accept the same request later (429, 5xx, timeouts, connection errors).
+
+    `retry_after` is the wait in seconds the destination asked for (Retry-After), if any.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Retrying cannot help (bad credentials, unknown channel, invalid payload): fix the config."""
+
+
+class OutcomeUnknownError(DeliveryError):
+    """A send was interrupted and the destination cannot tell whether it happened."""

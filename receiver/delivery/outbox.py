@@ -1,0 +1,409 @@
+"""The delivery outbox: durable rows, per-queue sequential workers, retries with backoff and jitter.
+
+Every request to a destination is first a `delivery_outbox` row. One worker per queue (a Slack
+channel, Grafana, PagerDuty, the outgoing webhook) sends that queue's rows in id order, so a Slack
+reply never overtakes its thread's parent and a failing destination only holds up its own queue.
+A row is marked `in_flight` (committed) before its request and `sent` with the result right after,
+so a restart knows exactly which requests may have happened and asks the sink to reconcile them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+import structlog
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from receiver.delivery.errors import OutcomeUnknownError, PermanentDeliveryError, RetryableDeliveryError
+from receiver.delivery.protocol import Delivery, Sink
+from receiver.storage.database import Store
+
+log = structlog.get_logger(__name__)
+
+PENDING, IN_FLIGHT, SENT, FAILED, SUPPRESSED = "pending", "in_flight", "sent", "failed", "suppressed"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff `base * 2**(attempt-1)` capped at `max_seconds`, ±`jitter` (a fraction)."""
+
+    base_seconds: float = 2.0
+    max_seconds: float = 300.0
+    max_attempts: int = 8
+    jitter: float = 0.3
+    idle_poll_seconds: float = 5.0
+
+    def delay(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return max(0.0, retry_after)
+        raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A row to insert; `depends_on` names the row whose result this one needs (Slack parent, annotation)."""
+
+    incident_id: str
+    group_key: str
+    destination: str
+    queue: str
+    kind: str
+    payload: Mapping[str, Any]
+    depends_on: int | None = None
+    status: str = PENDING
+    last_error: str | None = None
+    similarity_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery: Delivery | None
+    wait_seconds: float | None
+
+
+class DeliveryMetrics:
+    """`alert_analyst_deliveries_total{destination,outcome}` and `alert_analyst_deliveries_pending`."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.deliveries = Counter(
+            "alert_analyst_deliveries",
+            "Delivery attempts by destination and outcome (sent, retried, failed, suppressed).",
+            ["destination", "outcome"],
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "alert_analyst_deliveries_pending",
+            "Outbox rows not yet sent or given up (pending or in flight), by destination.",
+            ["destination"],
+            registry=registry,
+        )
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """An explicit IMMEDIATE transaction (raw SQL only: sqlite-utils helpers would commit early)."""
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def fetch_all(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.conn.execute(sql, list(params))
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def fetch_one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+    rows = fetch_all(db, sql, params)
+    return rows[0] if rows else None
+
+
+def insert_delivery(db: sqlite_utils.Database, row: NewDelivery, now: float) -> int:
+    """Insert one row (call inside a transaction) and return its id."""
+    cursor = db.conn.execute(
+        "INSERT INTO delivery_outbox (incident_id, group_key, destination, queue, kind, payload, depends_on,"
+        " status, attempts, next_attempt_at, last_error, similarity_key, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
+        [
+            row.incident_id,
+            row.group_key,
+            row.destination,
+            row.queue,
+            row.kind,
+            json.dumps(row.payload, separators=(",", ":")),
+            row.depends_on,
+            row.status,
+            now,
+            row.last_error,
+            row.similarity_key,
+            now,
+            now,
+        ],
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def _delivery(row: Mapping[str, Any], parent_result: Mapping[str, Any] | None) -> Delivery:
+    return Delivery(
+        id=int(row["id"]),
+        incident_id=row["incident_id"],
+        group_key=row["group_key"] or "",
+        destination=row["destination"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        attempts=int(row["attempts"]),
+        parent_result=parent_result,
+        reconcile=bool(row["reconcile"]),
+    )
+
+
+def _set_status(
+    db: sqlite_utils.Database, delivery_id: int, status: str, error: str | None, now: float
+) -> None:
+    db.conn.execute(
+        "UPDATE delivery_outbox SET status=?, last_error=?, updated_at=? WHERE id=?",
+        [status, error, now, delivery_id],
+    )
+
+
+def claim_next(db: sqlite_utils.Database, queue: str, now: float) -> Claim:
+    """Mark the queue's head row in flight and return it, or say how long to wait for it."""
+    with transaction(db):
+        row = fetch_one(
+            db,
+            "SELECT * FROM delivery_outbox WHERE queue=? AND status=? ORDER BY id LIMIT 1",
+            [queue, PENDING],
+        )
+        if row is None:
+            return Claim(None, None)
+        if row["next_attempt_at"] > now:
+            return Claim(None, row["next_attempt_at"] - now)
+        parent_result = None
+        if row["depends_on"] is not None:
+            parent = fetch_one(
+                db, "SELECT status, result, last_error FROM delivery_outbox WHERE id=?", [row["depends_on"]]
+            )
+            if parent is None or parent["status"] in (FAILED, SUPPRESSED):
+                reason = "missing" if parent is None else f"{parent['status']}: {parent['last_error']}"
+                _set_status(db, row["id"], FAILED, f"depends on delivery {row['depends_on']} ({reason})", now)
+                return Claim(None, 0.0)
+            if parent["status"] != SENT:
+                return Claim(None, 0.2)
+            parent_result = json.loads(parent["result"] or "{}")
+        db.conn.execute(
+            "UPDATE delivery_outbox SET status=?, attempts=attempts+1, updated_at=? WHERE id=?",
+            [IN_FLIGHT, now, row["id"]],
+        )
+        row["attempts"] += 1
+        return Claim(_delivery(row, parent_result), None)
+
+
+def mark_sent(
+    db: sqlite_utils.Database,
+    delivery: Delivery,
+    result: Mapping[str, Any],
+    now: float,
+    record: Callable[[sqlite_utils.Database, Delivery, Mapping[str, Any]], None],
+) -> None:
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE delivery_outbox SET status=?, result=?, last_error=NULL, reconcile=0, sent_at=?,"
+            " updated_at=? WHERE id=?",
+            [SENT, json.dumps(result), now, now, delivery.id],
+        )
+        record(db, delivery, result)
+
+
+def mark_retry(db: sqlite_utils.Database, delivery_id: int, error: str, next_at: float, now: float) -> None:
+    db.conn.execute(
+        "UPDATE delivery_outbox SET status=?, last_error=?, next_attempt_at=?, updated_at=? WHERE id=?",
+        [PENDING, error, next_at, now, delivery_id],
+    )
+
+
+def mark_failed(db: sqlite_utils.Database, delivery_id: int, error: str, now: float) -> None:
+    _set_status(db, delivery_id, FAILED, error, now)
+
+
+def flag_interrupted_for_reconcile(db: sqlite_utils.Database, now: float) -> int:
+    """Rows left in flight by a crash go back to pending, flagged so the sink checks before resending."""
+    cursor = db.conn.execute(
+        "UPDATE delivery_outbox SET status=?, reconcile=1, next_attempt_at=?, updated_at=? WHERE status=?",
+        [PENDING, now, now, IN_FLIGHT],
+    )
+    return cursor.rowcount
+
+
+def fail_disabled_destinations(db: sqlite_utils.Database, enabled: Sequence[str], now: float) -> int:
+    marks = ",".join("?" * len(enabled)) or "''"
+    cursor = db.conn.execute(
+        f"UPDATE delivery_outbox SET status=?, last_error=?, updated_at=?"
+        f" WHERE status IN (?, ?) AND destination NOT IN ({marks})",
+        [FAILED, "destination is no longer configured", now, PENDING, IN_FLIGHT, *enabled],
+    )
+    return cursor.rowcount
+
+
+def queues_with_work(db: sqlite_utils.Database) -> list[str]:
+    rows = fetch_all(
+        db, "SELECT DISTINCT queue FROM delivery_outbox WHERE status IN (?, ?)", [PENDING, IN_FLIGHT]
+    )
+    return [row["queue"] for row in rows]
+
+
+def unfinished_counts(db: sqlite_utils.Database) -> dict[str, int]:
+    rows = fetch_all(
+        db,
+        "SELECT destination, COUNT(*) AS n FROM delivery_outbox WHERE status IN (?, ?) GROUP BY destination",
+        [PENDING, IN_FLIGHT],
+    )
+    return {row["destination"]: int(row["n"]) for row in rows}
+
+
+def work_due_before(db: sqlite_utils.Database, deadline: float) -> int:
+    row = fetch_one(
+        db,
+        "SELECT COUNT(*) AS n FROM delivery_outbox WHERE status=? OR (status=? AND next_attempt_at<=?)",
+        [IN_FLIGHT, PENDING, deadline],
+    )
+    return int(row["n"]) if row else 0
+
+
+class Outbox:
+    """Runs one sequential worker per queue until `stop`; `wake(queue)` after inserting rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        sinks: Mapping[str, Sink],
+        policy: RetryPolicy,
+        metrics: DeliveryMetrics,
+    ) -> None:
+        self._store = store
+        self._sinks = dict(sinks)
+        self._policy = policy
+        self._metrics = metrics
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Reconcile rows a crash left in flight, then start a worker for every queue with work."""
+        self._stopping = False
+        now = time.time()
+        failed = await self._store.run(fail_disabled_destinations, list(self._sinks), now)
+        if failed:
+            log.warning("delivery.disabled_destination_rows_failed", count=failed)
+        interrupted = await self._store.run(flag_interrupted_for_reconcile, now)
+        if interrupted:
+            log.warning("delivery.interrupted_rows_to_reconcile", count=interrupted)
+        for destination in self._sinks:
+            self._metrics.pending.labels(destination).set(0)
+        for queue in await self._store.run(queues_with_work):
+            self.wake(queue)
+        await self._refresh_pending()
+
+    async def _reconcile(self, delivery: Delivery, sink: Sink) -> bool:
+        """For a row a crash left in flight: True if it is settled (found sent, or failed), else send it."""
+        try:
+            result = await sink.recover(delivery)
+        except OutcomeUnknownError as exc:
+            await self._give_up(delivery, f"interrupted mid-send, not resent to avoid a duplicate: {exc}")
+            return True
+        if result is None:
+            log.info(
+                "delivery.resend_after_restart", delivery_id=delivery.id, destination=delivery.destination
+            )
+            return False
+        log.info("delivery.reconciled_after_restart", delivery_id=delivery.id, result=result)
+        await self._store.run(mark_sent, delivery, result, time.time(), sink.record_result)
+        self._metrics.deliveries.labels(delivery.destination, SENT).inc()
+        return True
+
+    def wake(self, queue: str) -> None:
+        if self._stopping:
+            return
+        event = self._wakeups.setdefault(queue, asyncio.Event())
+        event.set()
+        task = self._workers.get(queue)
+        if task is None or task.done():
+            self._workers[queue] = asyncio.create_task(self._run_queue(queue), name=f"outbox:{queue}")
+
+    async def _run_queue(self, queue: str) -> None:
+        event = self._wakeups[queue]
+        while not self._stopping:
+            event.clear()
+            try:
+                claim = await self._store.run(claim_next, queue, time.time())
+                if claim.delivery is not None:
+                    await self._attempt(claim.delivery)
+                    continue
+            except Exception:
+                log.exception("delivery.worker_error", queue=queue)
+                claim = Claim(None, 1.0)
+            if claim.wait_seconds == 0.0:
+                continue
+            timeout = self._policy.idle_poll_seconds if claim.wait_seconds is None else claim.wait_seconds
+            with suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), timeout=min(timeout, self._policy.idle_poll_seconds))
+
+    async def _attempt(self, delivery: Delivery) -> None:
+        sink = self._sinks[delivery.destination]
+        destination = delivery.destination
+        try:
+            if delivery.reconcile and await self._reconcile(delivery, sink):
+                await self._refresh_pending()
+                return
+            result = await sink.send(delivery)
+        except PermanentDeliveryError as exc:
+            await self._give_up(delivery, str(exc))
+        except RetryableDeliveryError as exc:
+            await self._retry_later(delivery, str(exc), exc.retry_after)
+        except Exception as exc:
+            log.exception("delivery.unexpected_error", delivery_id=delivery.id, destination=destination)
+            await self._retry_later(delivery, f"{type(exc).__name__}: {exc}", None)
+        else:
+            await self._store.run(mark_sent, delivery, result, time.time(), sink.record_result)
+            self._metrics.deliveries.labels(destination, SENT).inc()
+            log.info("delivery.sent", delivery_id=delivery.id, destination=destination, kind=delivery.kind)
+        await self._refresh_pending()
+
+    async def _give_up(self, delivery: Delivery, error: str) -> None:
+        log.error("delivery.failed", delivery_id=delivery.id, destination=delivery.destination, error=error)
+        self._metrics.deliveries.labels(delivery.destination, FAILED).inc()
+        await self._store.run(mark_failed, delivery.id, error, time.time())
+
+    async def _retry_later(self, delivery: Delivery, error: str, retry_after: float | None) -> None:
+        if delivery.attempts >= self._policy.max_attempts:
+            await self._give_up(delivery, f"gave up after {delivery.attempts} attempts: {error}")
+            return
+        delay = self._policy.delay(delivery.attempts, retry_after)
+        log.warning(
+            "delivery.retry",
+            delivery_id=delivery.id,
+            destination=delivery.destination,
+            error=error,
+            retry_in_seconds=round(delay, 3),
+        )
+        self._metrics.deliveries.labels(delivery.destination, "retried").inc()
+        now = time.time()
+        await self._store.run(mark_retry, delivery.id, error, now + delay, now)
+
+    async def _refresh_pending(self) -> None:
+        counts = await self._store.run(unfinished_counts)
+        for destination in self._sinks:
+            self._metrics.pending.labels(destination).set(counts.get(destination, 0))
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait until no row is in flight or due before the deadline; TimeoutError otherwise."""
+        deadline = time.time() + timeout
+        while await self._store.run(work_due_before, deadline):
+            if time.time() >= deadline:
+                raise TimeoutError(f"delivery outbox not drained after {timeout}s")
+            await asyncio.sleep(0.02)
+
+    async def stop(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Let running sends finish (up to `timeout`), then cancel; unsent rows stay for the next start."""
+        self._stopping = True
+        for event in self._wakeups.values():
+            event.set()
+        tasks = [task for task in self._workers.values() if not task.done()]
+        if tasks:
+            _, still_running = await asyncio.wait(tasks, timeout=timeout)
+            for task in still_running:
+                task.cancel()
+            await asyncio.gather(*still_running, return_exceptions=True)
+        self._workers.clear()

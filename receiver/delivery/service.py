@@ -1,0 +1,120 @@
+"""DeliveryService: writes diagnoses back to Grafana, Slack, PagerDuty and a generic webhook.
+
+Events become outbox rows first (`DeliveryPlanner`, one transaction each), then per-queue workers
+send them (`Outbox`). The pipeline never waits for a destination.
+"""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import structlog
+from prometheus_client import CollectorRegistry
+
+from analyst.diagnosis import DiagnosisResult
+from receiver.delivery.grafana import GrafanaSink
+from receiver.delivery.outbox import SUPPRESSED, DeliveryMetrics, Outbox, RetryPolicy
+from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
+from receiver.delivery.pagerduty import PagerDutySink
+from receiver.delivery.planner import DeliveryPlanner, Plan, deliveries_of
+from receiver.delivery.protocol import Sink
+from receiver.delivery.settings import (
+    GrafanaSettings,
+    NoiseSettings,
+    OutgoingWebhookSettings,
+    PagerDutySettings,
+    SlackSettings,
+)
+from receiver.delivery.slack import SlackSink
+from receiver.models import Incident
+from receiver.storage.database import Store
+
+log = structlog.get_logger(__name__)
+
+
+class DeliveryService:
+    """Owns the outbox, its workers and the HTTP session of the sinks (unless one is passed in)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        grafana: GrafanaSettings,
+        slack: SlackSettings,
+        pagerduty: PagerDutySettings,
+        outgoing_webhook: OutgoingWebhookSettings,
+        noise: NoiseSettings,
+        public_url: str,
+        registry: CollectorRegistry | None = None,
+        session: aiohttp.ClientSession | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self._store = store
+        self._settings = (grafana, slack, pagerduty, outgoing_webhook)
+        self._planner = DeliveryPlanner(slack, grafana, pagerduty, outgoing_webhook, noise, public_url)
+        self._metrics = DeliveryMetrics(registry if registry is not None else CollectorRegistry())
+        self._policy = retry_policy or RetryPolicy()
+        self._session = session
+        self._owns_session = session is None
+        self._outbox: Outbox | None = None
+
+    def _build_sinks(self, session: aiohttp.ClientSession) -> dict[str, Sink]:
+        grafana, slack, pagerduty, outgoing_webhook = self._settings
+        sinks: list[Sink] = []
+        if grafana.enabled:
+            sinks.append(GrafanaSink(grafana, session))
+        if slack.enabled:
+            sinks.append(SlackSink(slack, session))
+        if pagerduty.enabled:
+            sinks.append(PagerDutySink(pagerduty, session))
+        if outgoing_webhook.enabled:
+            sinks.append(OutgoingWebhookSink(outgoing_webhook, session))
+        return {sink.destination: sink for sink in sinks}
+
+    async def start(self) -> None:
+        """Resume what a previous run left (reconciling interrupted sends) and start the queue workers."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        sinks = self._build_sinks(self._session)
+        self._outbox = Outbox(self._store, sinks, self._policy, self._metrics)
+        await self._outbox.start()
+        log.info("delivery.started", destinations=sorted(sinks))
+
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        if self._outbox is not None:
+            await self._outbox.stop(timeout)
+            self._outbox = None
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _dispatch(self, plan: Plan) -> None:
+        for destination in plan.suppressed:
+            self._metrics.deliveries.labels(destination, SUPPRESSED).inc()
+        if self._outbox is None:
+            return  # rows wait in the outbox until start()
+        for queue in plan.queues:
+            self._outbox.wake(queue)
+
+    async def on_incident_firing(self, incident: Incident) -> None:
+        """Parent message for a new alert group, or a reply in the group's thread."""
+        self._dispatch(await self._store.run(self._planner.plan_firing, incident, time.time()))
+
+    async def on_diagnosis(self, incident: Incident, diagnosis: DiagnosisResult) -> None:
+        """Thread reply, Grafana region, PagerDuty trigger (at or above min_severity), webhook."""
+        self._dispatch(await self._store.run(self._planner.plan_diagnosis, incident, diagnosis, time.time()))
+
+    async def on_incident_resolved(self, incident: Incident, diagnosis: DiagnosisResult | None) -> None:
+        """Close the Grafana region; once the whole group resolved, mark the Slack parent resolved,
+        post the closing summary and resolve PagerDuty."""
+        self._dispatch(await self._store.run(self._planner.plan_resolved, incident, diagnosis, time.time()))
+
+    async def list_deliveries(self, incident_id: str) -> list[dict[str, object]]:
+        return await self._store.run(deliveries_of, incident_id)
+
+    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Test helper: wait until no row is in flight or due within `timeout` (TimeoutError after it)."""
+        if self._outbox is None:
+            raise RuntimeError("DeliveryService.drain() called before start()")
+        await self._outbox.drain(timeout)

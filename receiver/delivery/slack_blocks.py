@@ -1,0 +1,238 @@
+"""Slack messages as Block Kit, within Slack's limits, with mrkdwn escaping of everything we insert.
+
+Limits: 50 blocks per message, 3000 characters per section, 150 per header, and an undocumented
+total (`msg_blocks_too_long`, seen near 13k characters), so long diagnoses become several thread
+replies (`paginate`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from analyst.diagnosis import DiagnosisResult
+from receiver.delivery.summary import (
+    IncidentLinks,
+    alert_summary,
+    cause_line,
+    format_duration,
+    hypothesis_line,
+    percent,
+)
+from receiver.models import Incident
+
+MAX_BLOCKS = 50
+SECTION_TEXT_LIMIT = 3000
+HEADER_TEXT_LIMIT = 150
+MESSAGE_BLOCK_BUDGET = 10_000
+FALLBACK_TEXT_LIMIT = 3000
+
+Block = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """`text` is the notification fallback (always sent); `blocks` the rendered message."""
+
+    text: str
+    blocks: list[Block]
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape exactly `&`, `<` and `>`, which Slack reserves for control sequences."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _safe_cut(text: str, cut: int) -> int:
+    """Move `cut` back so it does not split an `&amp;`-style entity."""
+    amp = text.rfind("&", max(0, cut - 5), cut)
+    if amp != -1 and ";" not in text[amp:cut]:
+        return amp
+    return cut
+
+
+def truncate(text: str, limit: int) -> str:
+    """Shorten already-escaped text to `limit` characters, ending in an ellipsis."""
+    if len(text) <= limit:
+        return text
+    return text[: _safe_cut(text, limit - 1)] + "…"
+
+
+def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
+    """Split escaped text into chunks of at most `limit`, preferring line breaks."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = _safe_cut(text, limit)
+        chunks.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    if text:
+        chunks.append(text)
+    return chunks
+
+
+def link(url: str, label: str) -> str:
+    return f"<{escape_mrkdwn(url)}|{escape_mrkdwn(label)}>"
+
+
+def header_block(text: str) -> Block:
+    plain = text if len(text) <= HEADER_TEXT_LIMIT else text[: HEADER_TEXT_LIMIT - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": plain, "emoji": True}}
+
+
+def section_blocks(mrkdwn: str) -> list[Block]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in split_text(mrkdwn)]
+
+
+def context_block(mrkdwn: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, SECTION_TEXT_LIMIT)}]}
+
+
+def paginate(
+    blocks: Sequence[Block], max_blocks: int = MAX_BLOCKS, budget: int = MESSAGE_BLOCK_BUDGET
+) -> list[list[Block]]:
+    """Group blocks into messages of at most `max_blocks` blocks and about `budget` characters."""
+    pages: list[list[Block]] = [[]]
+    size = 0
+    for block in blocks:
+        weight = len(json.dumps(block))
+        if pages[-1] and (len(pages[-1]) >= max_blocks or size + weight > budget):
+            pages.append([])
+            size = 0
+        pages[-1].append(block)
+        size += weight
+    return pages
+
+
+def _fallback(text: str) -> str:
+    return truncate(escape_mrkdwn(text), FALLBACK_TEXT_LIMIT)
+
+
+def _slack_date(ts: float) -> str:
+    iso = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time_secs}}|{iso}>"
+
+
+def _labels_line(labels: Mapping[str, str], skip: Iterable[str] = ("alertname", "severity")) -> str:
+    shown = [f"`{escape_mrkdwn(k)}={escape_mrkdwn(v)}`" for k, v in sorted(labels.items()) if k not in skip]
+    return " ".join(shown) or "_none_"
+
+
+def _bullets(items: Iterable[str], numbered: bool = False) -> str:
+    lines = []
+    for number, item in enumerate(items, start=1):
+        marker = f"{number}." if numbered else "•"
+        lines.append(f"{marker} {escape_mrkdwn(item)}")
+    return "\n".join(lines)
+
+
+def firing_parent(incident: Incident, links: IncidentLinks) -> SlackMessage:
+    """The thread's parent: posted when the alert group first fires."""
+    summary = alert_summary(incident)
+    blocks = [
+        header_block(f"🔥 FIRING: {incident.alertname} ({incident.severity})"),
+        *section_blocks(
+            f"{escape_mrkdwn(summary)}\n*Started:* {_slack_date(incident.starts_at)}\n"
+            f"*Labels:* {_labels_line(incident.labels)}"
+        ),
+        context_block(f"{link(links.ui, 'Open in alert-analyst')} · diagnosis follows in this thread"),
+    ]
+    return SlackMessage(_fallback(f"[FIRING] {incident.alertname} ({incident.severity}): {summary}"), blocks)
+
+
+def resolved_parent(
+    alertname: str, severity: str, summary: str, started_at: float, duration: float, links: IncidentLinks
+) -> SlackMessage:
+    """The parent rewritten by chat.update once the whole group has resolved."""
+    blocks = [
+        header_block(f"✅ RESOLVED: {alertname} ({severity})"),
+        *section_blocks(
+            f"~{escape_mrkdwn(summary)}~\n*Started:* {_slack_date(started_at)} · "
+            f"*Resolved after* {format_duration(duration)}"
+        ),
+        context_block(link(links.ui, "Open in alert-analyst")),
+    ]
+    return SlackMessage(_fallback(f"[RESOLVED] {alertname} ({severity}): {summary}"), blocks)
+
+
+def group_alert_reply(incident: Incident, links: IncidentLinks) -> SlackMessage:
+    """A later alert of the same group, as a thread reply."""
+    summary = alert_summary(incident)
+    text = (
+        f"🔥 *Another alert in this group:* {escape_mrkdwn(incident.alertname)}"
+        f" ({escape_mrkdwn(incident.severity)})\n{escape_mrkdwn(summary)}"
+        f"\n*Labels:* {_labels_line(incident.labels)}"
+    )
+    blocks = [*section_blocks(text), context_block(link(links.ui, "Open in alert-analyst"))]
+    return SlackMessage(_fallback(f"[FIRING] {incident.alertname}: {summary}"), blocks)
+
+
+def member_resolved_reply(incident: Incident, still_firing: int) -> SlackMessage:
+    duration = (incident.ends_at or incident.last_seen) - incident.starts_at
+    text = (
+        f"✅ {escape_mrkdwn(incident.alertname)} {_labels_line(incident.labels)} resolved after "
+        f"{format_duration(duration)}; {still_firing} alert(s) of this group still firing."
+    )
+    return SlackMessage(_fallback(f"[RESOLVED] {incident.alertname}"), section_blocks(text))
+
+
+def diagnosis_messages(
+    incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks
+) -> list[SlackMessage]:
+    """The diagnosis as one thread reply, or several when it exceeds Slack's per-message limits."""
+    primary = diagnosis.primary_hypothesis
+    blocks: list[Block] = [
+        header_block(f"🧭 Diagnosis: {primary.title}"),
+        *section_blocks(
+            f"*Primary cause:* {escape_mrkdwn(primary.title)}\n"
+            f"*Confidence:* {percent(diagnosis.confidence_score)} · *Category:* `{primary.category.value}`"
+            f" · *Suspect:* {escape_mrkdwn(primary.suspect)}"
+        ),
+    ]
+    if diagnosis.executive_summary:
+        blocks += section_blocks(escape_mrkdwn(diagnosis.executive_summary))
+    if primary.supporting_evidence:
+        blocks += section_blocks("*Evidence*\n" + _bullets(primary.supporting_evidence))
+    if diagnosis.alternative_hypotheses:
+        alternatives = (hypothesis_line(h) for h in diagnosis.alternative_hypotheses)
+        blocks += section_blocks("*Alternatives*\n" + _bullets(alternatives))
+    if diagnosis.immediate_actions:
+        blocks += section_blocks(
+            "*Immediate actions*\n" + _bullets(diagnosis.immediate_actions, numbered=True)
+        )
+    model = f" · model {escape_mrkdwn(diagnosis.llm_model_used)}" if diagnosis.llm_model_used else ""
+    blocks.append(
+        context_block(
+            f"{link(links.ui, 'Full diagnosis')} · {link(links.api, 'JSON')} · "
+            f"backend {escape_mrkdwn(diagnosis.backend)}{model}"
+        )
+    )
+    pages = paginate(blocks)
+    fallback = f"Diagnosis for {incident.alertname}: {cause_line(diagnosis)}"
+    if len(pages) == 1:
+        return [SlackMessage(_fallback(fallback), pages[0])]
+    return [
+        SlackMessage(_fallback(f"{fallback} (part {n}/{len(pages)})"), page)
+        for n, page in enumerate(pages, start=1)
+    ]
+
+
+def closing_summary(
+    incident: Incident, diagnosis: DiagnosisResult | None, duration: float, links: IncidentLinks
+) -> SlackMessage:
+    """The last reply of a thread: how long it lasted, the cause, the actions."""
+    lines = [f"✅ *Resolved* after {format_duration(duration)}."]
+    if diagnosis is not None:
+        lines.append(f"*Cause:* {escape_mrkdwn(cause_line(diagnosis))}")
+        if diagnosis.immediate_actions:
+            lines.append("*Actions:*\n" + _bullets(diagnosis.immediate_actions[:5], numbered=True))
+    else:
+        lines.append("*Cause:* no diagnosis was produced.")
+    blocks = [*section_blocks("\n".join(lines)), context_block(link(links.ui, "Open in alert-analyst"))]
+    return SlackMessage(
+        _fallback(f"[RESOLVED] {incident.alertname} after {format_duration(duration)}"), blocks
+    )

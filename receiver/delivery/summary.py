@@ -1,0 +1,70 @@
+"""Plain-text pieces every destination shares: diagnosis links, durations, the one-line cause."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from analyst.diagnosis import DiagnosisResult, Hypothesis
+from receiver.models import Incident
+
+
+@dataclass(frozen=True)
+class IncidentLinks:
+    ui: str
+    api: str
+
+
+def incident_links(public_url: str, incident_id: str) -> IncidentLinks:
+    base = public_url.rstrip("/")
+    return IncidentLinks(
+        ui=f"{base}/ui/incidents/{incident_id}", api=f"{base}/api/v1/incidents/{incident_id}"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """`1h 02m`, `5m 03s`, `42s`."""
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def percent(confidence: float) -> str:
+    return f"{round(confidence * 100)}%"
+
+
+def hypothesis_line(hypothesis: Hypothesis) -> str:
+    return f"{hypothesis.title} ({hypothesis.category.value}, {percent(hypothesis.confidence)})"
+
+
+def cause_line(diagnosis: DiagnosisResult) -> str:
+    primary = diagnosis.primary_hypothesis
+    return f"{primary.title} (confidence {percent(diagnosis.confidence_score)})"
+
+
+def alert_summary(incident: Incident) -> str:
+    """The alert's own summary annotation, or its name."""
+    annotations = incident.annotations
+    return annotations.get("summary") or annotations.get("description") or incident.alertname
+
+
+def group_of(incident: Incident) -> str:
+    """The alert group: Alertmanager's groupKey, or the incident itself for detector/on-demand incidents."""
+    return incident.group_key or f"incident:{incident.id}"
+
+
+def similarity_key(incident: Incident, category: str) -> str:
+    """Same alertname, labels and diagnosed category: the unit of the noise cooldown."""
+    canonical = json.dumps([incident.alertname, sorted(incident.labels.items()), category])
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def group_dedup_key(group_key: str) -> str:
+    """A stable, short key per alert group (PagerDuty dedup_key)."""
+    return "alert-analyst-" + hashlib.sha256(group_key.encode()).hexdigest()[:40]

@@ -1,0 +1,107 @@
+"""Grafana write-back: region annotations in ms with tags, dashboard checks, PATCH on resolve, auth."""
+
+from __future__ import annotations
+
+import base64
+
+from pydantic import SecretStr
+
+from receiver.delivery import GrafanaSettings
+from tests.delivery.builders import STARTS_AT, make_diagnosis, make_incident, resolved
+from tests.delivery.conftest import PUBLIC_URL
+from tests.fakes.grafana import FakeGrafana
+
+
+def _created(fake: FakeGrafana) -> list[dict]:
+    return [body for _, _, _, body in fake.requests_to("POST", "/api/annotations")]
+
+
+async def test_diagnosis_creates_a_region_annotation_in_ms_with_tags_and_link(grafana, make_service):
+    fake, url = grafana
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test"), org_id=3))
+    incident = make_incident(ends_at=STARTS_AT + 120.5)
+    await service.on_diagnosis(incident, make_diagnosis())
+    await service.drain(5)
+
+    [body] = _created(fake)
+    assert body["time"] == 1_764_000_000_250
+    assert body["timeEnd"] == 1_764_000_120_750
+    assert body["tags"] == ["alert-analyst", "PnLDrawdownHigh", "critical", "dependency.database"]
+    assert "Connection pool exhausted" in body["text"] and "82%" in body["text"]
+    assert "1. Raise the pool size to 50" in body["text"]
+    assert f"{PUBLIC_URL}/ui/incidents/inc-1" in body["text"]
+    assert "dashboardUID" not in body and "panelId" not in body
+    [(_, _, headers, _)] = fake.requests_to("POST", "/api/annotations")
+    assert headers["Authorization"] == "Bearer glsa_test"
+    assert headers["X-Grafana-Org-Id"] == "3"
+    [row] = await service.list_deliveries("inc-1")
+    assert (row["destination"], row["kind"], row["status"], row["result"]["id"]) == (
+        "grafana",
+        "annotation",
+        "sent",
+        1,
+    )
+
+
+async def test_firing_region_ends_now_and_resolve_patches_time_end(grafana, make_service):
+    fake, url = grafana
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
+    incident = make_incident()
+    await service.on_diagnosis(incident, make_diagnosis())
+    await service.drain(5)
+    assert fake.annotations[1]["timeEnd"] > fake.annotations[1]["time"]
+
+    await service.on_incident_resolved(resolved(incident, after=600), make_diagnosis())
+    await service.drain(5)
+    [(_, path, _, body)] = fake.requests_to("PATCH", "/api/annotations/")
+    assert path == "/api/annotations/1"
+    assert body == {"timeEnd": 1_764_000_600_250}
+    assert fake.annotations[1]["timeEnd"] == 1_764_000_600_250
+
+
+async def test_basic_auth(grafana, make_service):
+    fake, url = grafana
+    fake.token, fake.basic = None, ("admin", "s3cret")
+    service = await make_service(
+        grafana=GrafanaSettings(url=url, username="admin", password=SecretStr("s3cret"))
+    )
+    await service.on_diagnosis(make_incident(), make_diagnosis())
+    await service.drain(5)
+    expected = "Basic " + base64.b64encode(b"admin:s3cret").decode()
+    assert fake.requests[-1][2]["Authorization"] == expected
+    assert len(fake.annotations) == 1
+
+
+async def test_known_dashboard_and_panel_from_alert_annotations(grafana, make_service):
+    fake, url = grafana
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
+    annotations = {"summary": "x", "__dashboardUid__": "trading", "__panelId__": "4"}
+    await service.on_diagnosis(make_incident(annotations=annotations), make_diagnosis())
+    await service.drain(5)
+    [body] = _created(fake)
+    assert (body["dashboardUID"], body["panelId"]) == ("trading", 4)
+    assert fake.annotations[1]["dashboardUID"] == "trading"
+
+
+async def test_unknown_dashboard_uid_warns_and_posts_org_wide(grafana, make_service):
+    fake, url = grafana
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
+    annotations = {"summary": "x", "grafana_dashboard_uid": "no-such-board", "grafana_panel_id": "2"}
+    await service.on_diagnosis(make_incident(annotations=annotations), make_diagnosis())
+    await service.drain(5)
+    assert fake.requests_to("GET", "/api/dashboards/uid/no-such-board")
+    [body] = _created(fake)
+    assert "dashboardUID" not in body and "panelId" not in body
+    [row] = await service.list_deliveries("inc-1")
+    assert "unknown Grafana dashboard UID 'no-such-board'" in row["result"]["warning"]
+
+
+async def test_wrong_token_is_a_permanent_failure(grafana, make_service):
+    fake, url = grafana
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_wrong")))
+    await service.on_diagnosis(make_incident(), make_diagnosis())
+    await service.drain(5)
+    [row] = await service.list_deliveries("inc-1")
+    assert row["status"] == "failed" and row["attempts"] == 1
+    assert "HTTP 401" in row["last_error"] and "check grafana.token" in row["last_error"]
+    assert fake.annotations == {}

@@ -1,0 +1,128 @@
+"""The outbox: isolation between destinations, metrics, resuming after a restart."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
+
+from receiver.delivery import GrafanaSettings, PagerDutySettings, RetryPolicy, SlackSettings
+from tests.delivery.builders import make_diagnosis, make_incident, resolved
+from tests.delivery.conftest import FAST_RETRIES, eventually
+from tests.fakes.slack import WEBHOOK_PATH
+
+
+def all_destinations(slack_url: str, grafana_url: str, pagerduty_url: str) -> dict[str, object]:
+    return {
+        "slack": SlackSettings(token=SecretStr("xoxb-test-token"), channel="C0ALERTS", api_url=slack_url),
+        "grafana": GrafanaSettings(url=grafana_url, token=SecretStr("glsa_test")),
+        "pagerduty": PagerDutySettings(routing_key=SecretStr("R" * 32), url=pagerduty_url),
+    }
+
+
+def outcomes(registry: CollectorRegistry, destination: str, outcome: str) -> float:
+    labels = {"destination": destination, "outcome": outcome}
+    return registry.get_sample_value("alert_analyst_deliveries_total", labels) or 0.0
+
+
+async def test_a_failing_destination_does_not_block_the_others(slack, grafana, pagerduty, make_service):
+    fake_grafana, grafana_url = grafana
+    fake_grafana.failures = [(503, {"message": "down"})] * 1000
+    registry = CollectorRegistry()
+    service = await make_service(
+        **all_destinations(slack[1], grafana_url, pagerduty[1]),
+        registry=registry,
+        retry_policy=RetryPolicy(base_seconds=0.5, max_seconds=1, max_attempts=100),
+    )
+    incident = make_incident()
+    await service.on_incident_firing(incident)
+    await service.on_diagnosis(incident, make_diagnosis())
+    await eventually(lambda: len(slack[0].messages) == 2 and len(pagerduty[0].accepted) == 1)
+
+    def pending(destination: str) -> float | None:
+        return registry.get_sample_value("alert_analyst_deliveries_pending", {"destination": destination})
+
+    await eventually(lambda: pending("slack") == 0 and pending("pagerduty") == 0)
+    statuses = {r["destination"]: r["status"] for r in await service.list_deliveries("inc-1")}
+    assert statuses["grafana"] in ("pending", "in_flight")
+    assert pending("grafana") == 1
+    assert outcomes(registry, "slack", "sent") == 2
+    assert outcomes(registry, "grafana", "retried") >= 1
+
+
+async def test_retries_stop_after_max_attempts_and_show_as_failed(grafana, make_service):
+    fake, url = grafana
+    fake.failures = [(500, {"message": "boom"})] * 10
+    registry = CollectorRegistry()
+    service = await make_service(
+        grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")), registry=registry
+    )
+    await service.on_diagnosis(make_incident(), make_diagnosis())
+    await service.drain(5)
+    [row] = await service.list_deliveries("inc-1")
+    assert (row["status"], row["attempts"]) == ("failed", FAST_RETRIES.max_attempts)
+    assert row["last_error"].startswith(
+        "gave up after 4 attempts: grafana POST /api/annotations answered HTTP 500"
+    )
+    assert (
+        registry.get_sample_value(
+            "alert_analyst_deliveries_total", {"destination": "grafana", "outcome": "failed"}
+        )
+        == 1
+    )
+
+
+async def test_rows_queued_while_stopped_are_sent_after_the_next_start(slack, store, make_service):
+    fake, url = slack
+    settings = SlackSettings(token=SecretStr("xoxb-test-token"), channel="C0ALERTS", api_url=url)
+    service = await make_service(slack=settings)
+    await service.stop()
+    await service.on_incident_firing(make_incident())
+    assert fake.messages == []
+    restarted = await make_service(slack=settings)
+    await restarted.drain(5)
+    assert len(fake.parents()) == 1
+
+
+def simulate_crash_after_request(db, delivery_id: int) -> None:
+    """The request went out but the process died before recording the answer."""
+    db.conn.execute("UPDATE delivery_outbox SET status='in_flight', result=NULL WHERE id=?", [delivery_id])
+    db.conn.execute("DELETE FROM grafana_annotations")
+
+
+async def test_interrupted_grafana_create_is_found_by_its_delivery_id_not_posted_again(
+    grafana, store, make_service
+):
+    fake, url = grafana
+    settings = GrafanaSettings(url=url, token=SecretStr("glsa_test"))
+    service = await make_service(grafana=settings)
+    incident = make_incident()
+    await service.on_diagnosis(incident, make_diagnosis())
+    await service.drain(5)
+    await service.stop()
+    await store.run(simulate_crash_after_request, 1)
+
+    restarted = await make_service(grafana=settings)
+    await restarted.drain(5)
+    await restarted.on_incident_resolved(resolved(incident), None)
+    await restarted.drain(5)
+    assert len(fake.requests_to("POST", "/api/annotations")) == 1
+    assert fake.requests_to("GET", "/api/annotations?")
+    assert [r["status"] for r in await restarted.list_deliveries("inc-1")] == ["sent", "sent"]
+    assert fake.annotations[1]["timeEnd"] == 1_764_000_600_250
+
+
+async def test_interrupted_incoming_webhook_post_is_failed_not_repeated(slack, store, make_service):
+    fake, url = slack
+    settings = SlackSettings(webhook_url=SecretStr(url.replace("/api/", WEBHOOK_PATH)))
+    service = await make_service(slack=settings)
+    await service.on_incident_firing(make_incident())
+    await service.drain(5)
+    await service.stop()
+    await store.run(simulate_crash_after_request, 1)
+
+    restarted = await make_service(slack=settings)
+    await restarted.drain(5)
+    assert len(fake.webhook_posts) == 1
+    [row] = await restarted.list_deliveries("inc-1")
+    assert row["status"] == "failed"
+    assert "not resent to avoid a duplicate" in row["last_error"]
