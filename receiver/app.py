@@ -17,6 +17,7 @@ from receiver.keys import COMPONENTS, CREDENTIALS, METRICS, PIPELINE, SETTINGS, 
 from receiver.metrics import create_metrics
 from receiver.pipeline import Pipeline
 from receiver.storage.database import Store
+from receiver.ondemand import ondemand_routes
 from receiver.ui import ui_routes
 from receiver.webhook import receive_alertmanager
 
@@ -32,6 +33,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = store
     components = await app[COMPONENTS_FACTORY](app, settings, store)
     app[COMPONENTS].update(components.extras)
+    app[COMPONENTS]["routes"] = {(r.method, r.path): r.handler for r in components.routes}
     pipeline = Pipeline(store, components.stages, settings.pipeline, app[METRICS], components.on_resolved)
     app[PIPELINE] = pipeline
     await pipeline.start()
@@ -43,6 +45,22 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     await pipeline.stop()
     await close_components(components)
     await asyncio.to_thread(store.close)
+
+
+# Routes whose handlers only exist once the components are built (the router is frozen by then).
+LATE_BOUND_ROUTES = (("GET", "/api/v1/rules"), ("POST", "/api/v1/rules"), ("DELETE", "/api/v1/rules/{name}"))
+
+
+def _late_bound(method: str, path: str) -> web.RouteDef:
+    async def dispatch(request: web.Request) -> web.StreamResponse:
+        handler = request.app[COMPONENTS].get("routes", {}).get((method, path))
+        if handler is None:
+            return web.json_response(
+                {"status": "error", "error": "not available in this configuration"}, status=404
+            )
+        return await handler(request)  # type: ignore[no-any-return]
+
+    return web.route(method, path, dispatch)
 
 
 def build_app(settings: Settings, components: ComponentsFactory = build_components) -> web.Application:
@@ -59,7 +77,9 @@ def build_app(settings: Settings, components: ComponentsFactory = build_componen
             web.post("/webhook/alertmanager", receive_alertmanager),
             *health_routes(),
             *api_routes(),
+            *ondemand_routes(),
             *ui_routes(),
+            *(_late_bound(method, path) for method, path in LATE_BOUND_ROUTES),
         ]
     )
     return app

@@ -180,7 +180,7 @@ class Pipeline:
             return
         if self.on_resolved is not None:
             await self.on_resolved(incident)
-        await self.store.run(db_incidents.clear_resolve_pending, incident_id)
+        await self.store.write(db_incidents.clear_resolve_pending, incident_id)
 
     async def wait_idle(self, within: float = 30.0) -> None:
         """Test helper: wait until no incident is queued or in flight and none is left in SQLite."""

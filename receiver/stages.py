@@ -63,7 +63,10 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         if plugins.source is None:
             return StageOutcome("skipped", "no metric source configured")
         fetched = await _fetch(plugins, ctx)
-        return StageOutcome("ok", f"{fetched.series_count} series fetched")
+        detail = f"{fetched.series_count} series fetched"
+        if fetched.notes:
+            detail += "; " + "; ".join(fetched.notes)
+        return StageOutcome("ok" if fetched.series_count else "unavailable", detail)
 
     async def detect(ctx: StageContext) -> StageOutcome:
         if plugins.source is None:

@@ -147,32 +147,33 @@ def _event(conn: Any, incident_id: str, notification_id: int, status: str, now: 
 
 
 def create_incident(db: sqlite_utils.Database, incident: Incident) -> bool:
-    """Insert an incident produced outside Alertmanager (scheduled detection); False if it already exists."""
-    with db.conn:
-        db.conn.execute("BEGIN IMMEDIATE")
-        if db.conn.execute("SELECT 1 FROM incidents WHERE id=?", (incident.id,)).fetchone():
-            return False
-        db.table("incidents").insert(
-            {
-                "id": incident.id,
-                "fingerprint": incident.fingerprint,
-                "starts_at": incident.starts_at,
-                "ends_at": incident.ends_at,
-                "status": incident.status,
-                "alertname": incident.alertname,
-                "severity": incident.severity,
-                "labels": json.dumps(dict(incident.labels), sort_keys=True),
-                "annotations": json.dumps(dict(incident.annotations), sort_keys=True),
-                "generator_url": incident.generator_url,
-                "group_key": incident.group_key,
-                "source": incident.source,
-                "first_seen": incident.first_seen,
-                "last_seen": incident.last_seen,
-                "stage": STAGES[0],
-                "resolve_pending": 0,
-            }
-        )
-    return True
+    """Insert an incident produced outside Alertmanager (scheduled detection); False if it already exists.
+
+    Call through Store.write.
+    """
+    inserted = db.conn.execute(
+        "INSERT OR IGNORE INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
+        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, stage, resolve_pending)"
+        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+        (
+            incident.id,
+            incident.fingerprint,
+            incident.starts_at,
+            incident.ends_at,
+            incident.status,
+            incident.alertname,
+            incident.severity,
+            json.dumps(dict(incident.labels), sort_keys=True),
+            json.dumps(dict(incident.annotations), sort_keys=True),
+            incident.generator_url,
+            incident.group_key,
+            incident.source,
+            incident.first_seen,
+            incident.last_seen,
+            STAGES[0],
+        ),
+    ).rowcount
+    return bool(inserted)
 
 
 def row_to_incident(row: Mapping[str, Any]) -> Incident:
@@ -317,14 +318,15 @@ def record_stage(
     db.conn.execute("UPDATE incidents SET stage=? WHERE id=?", (next_stage, incident_id))
 
 
+# The writers below run inside Store.write's group-committed transaction: no transaction handling here.
+
+
 def clear_resolve_pending(db: sqlite_utils.Database, incident_id: str) -> None:
-    with db.conn:
-        db.conn.execute("UPDATE incidents SET resolve_pending=0 WHERE id=?", (incident_id,))
+    db.conn.execute("UPDATE incidents SET resolve_pending=0 WHERE id=?", (incident_id,))
 
 
 def save_evidence(db: sqlite_utils.Database, incident_id: str, evidence: Mapping[str, Any]) -> None:
-    with db.conn:
-        db.conn.execute("UPDATE incidents SET evidence=? WHERE id=?", (json.dumps(evidence), incident_id))
+    db.conn.execute("UPDATE incidents SET evidence=? WHERE id=?", (json.dumps(evidence), incident_id))
 
 
 def load_evidence(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
@@ -342,12 +344,11 @@ def save_diagnosis(
     confidence: float,
     signature: str = "",
 ) -> int:
-    with db.conn:
-        cur = db.conn.execute(
-            "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
-            " VALUES (?,?,?,?,?,?,?)",
-            (incident_id, time.time(), backend, category, confidence, signature, json.dumps(body)),
-        )
+    cur = db.conn.execute(
+        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
+        " VALUES (?,?,?,?,?,?,?)",
+        (incident_id, time.time(), backend, category, confidence, signature, json.dumps(body)),
+    )
     return int(cur.lastrowid or 0)
 
 
