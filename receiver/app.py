@@ -15,9 +15,9 @@ from receiver.config import Settings
 from receiver.health import health_routes
 from receiver.keys import COMPONENTS, CREDENTIALS, METRICS, PIPELINE, SETTINGS, STORE
 from receiver.metrics import create_metrics
+from receiver.ondemand import ondemand_routes
 from receiver.pipeline import Pipeline
 from receiver.storage.database import Store
-from receiver.ondemand import ondemand_routes
 from receiver.ui import ui_routes
 from receiver.webhook import receive_alertmanager
 

@@ -1,0 +1,29 @@
+"""The live demo: a synthetic trading exporter with scripted incidents, its alert rules, and the runner.
+
+`scenario` is pure (metric values over time), `exporter` serves them, `rules` is the single source of the
+trading alert rules, `runner` starts and stops the whole stack (`alert-analyst demo`).
+"""
+
+from receiver.demo.exporter import DemoExporter, ScenarioCollector
+from receiver.demo.rules import TRADING_RULES, AlertRule, demo_rules, trading_rules_yaml
+from receiver.demo.runner import alertmanager_config, prometheus_config, receiver_config, run_demo
+from receiver.demo.scenario import DEFAULT_SCHEDULE, METRICS, Phase, Schedule, phase_at, sample
+
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "METRICS",
+    "TRADING_RULES",
+    "AlertRule",
+    "DemoExporter",
+    "Phase",
+    "ScenarioCollector",
+    "Schedule",
+    "alertmanager_config",
+    "demo_rules",
+    "phase_at",
+    "prometheus_config",
+    "receiver_config",
+    "run_demo",
+    "sample",
+    "trading_rules_yaml",
+]

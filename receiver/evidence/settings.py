@@ -2,16 +2,128 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+DEFAULT_IDENTIFYING_LABELS = (
+    "pod",
+    "container",
+    "instance",
+    "service",
+    "deployment",
+    "node",
+    "job",
+    "namespace",
+)
+DEFAULT_EXTERNAL_LABELS = ("cluster", "replica", "prometheus", "prometheus_replica", "region", "tenant_id")
+DEFAULT_COMPONENT_LABELS = ("service", "pod", "instance", "container", "deployment", "node", "job")
+DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucket", ".*_created")
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class BasicAuth(_Section):
+    username: str = Field(min_length=1)
+    password: SecretStr | None = None
+    password_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuth:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("prometheus.basic_auth: set exactly one of password or password_file")
+        return self
+
+
+class TLSSettings(_Section):
+    ca_file: str | None = Field(default=None, description="PEM bundle used to verify the server.")
+    cert_file: str | None = Field(default=None, description="Client certificate (mutual TLS).")
+    key_file: str | None = None
+    insecure_skip_verify: bool = False
+
+
 class PrometheusSettings(_Section):
+    """Where PromQL goes. The same code serves Prometheus, VictoriaMetrics, Thanos and Mimir:
+    put any path prefix in `url` (Mimir: `http://mimir/prometheus`; VM cluster:
+    `http://vmselect:8481/select/0/prometheus`)."""
+
     url: str = "http://127.0.0.1:9090"
+    timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout (connect and read).")
+    retries: int = Field(default=1, ge=0, le=10, description="Retries on connection errors and 429/502/504.")
+    retry_backoff_seconds: float = Field(default=0.2, ge=0)
+    headers: dict[str, str] = Field(default_factory=dict, description="E.g. {X-Scope-OrgID: tenant}.")
+    basic_auth: BasicAuth | None = None
+    bearer_token: SecretStr | None = None
+    bearer_token_file: str | None = None
+    tls: TLSSettings = TLSSettings()
+    max_concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight at once.")
+    max_points_per_series: int = Field(
+        default=11_000, ge=100, description="Server limit per range query (Prometheus 11,000; VM 30,000)."
+    )
+    max_series_per_query: int = Field(
+        default=2_000, ge=1, description="A result with more series is refused as too_large."
+    )
+    method: Literal["GET", "POST"] = "GET"
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"prometheus.url must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> PrometheusSettings:
+        given = [
+            self.basic_auth is not None,
+            self.bearer_token is not None,
+            self.bearer_token_file is not None,
+        ]
+        if sum(given) > 1:
+            raise ValueError("prometheus: set only one of basic_auth, bearer_token or bearer_token_file")
+        return self
+
+
+class ContextQuery(_Section):
+    """An extra PromQL for matching alerts; `{{ $labels.NAME }}` is replaced by the alert's label value."""
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    match: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alert label -> anchored regular expression; all must match (empty: every alert).",
+    )
+    role: Literal["context", "related"] = "context"
 
 
 class ContextSettings(_Section):
-    lookback_seconds: float = 7200.0
+    lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
+    step_seconds: float | None = Field(
+        default=None, gt=0, description="Query step; None picks max(min_step, window / target_points)."
+    )
+    min_step_seconds: float = Field(default=15.0, gt=0)
+    target_points: int = Field(default=1000, ge=50, le=11_000)
+    identifying_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_IDENTIFYING_LABELS))
+    external_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTERNAL_LABELS))
+    detect_external_labels: bool = Field(
+        default=True, description="Also read external labels from /api/v1/status/config (Prometheus only)."
+    )
+    component_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPONENT_LABELS))
+    exclude_metrics: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXCLUDED_METRICS),
+        description="Related series whose metric name fully matches one of these regexes are skipped.",
+    )
+    max_related_series: int = Field(default=200, ge=0)
+    max_series_per_context_query: int = Field(default=20, ge=1)
+    max_peer_series: int = Field(
+        default=10,
+        ge=0,
+        description="Other result series of the alert expression kept (e.g. other instances).",
+    )
+    rate_window_seconds: float | None = Field(
+        default=None, gt=0, description="Window of rate() applied to counters; None: max(4 x step, 60 s)."
+    )
+    max_lag_seconds: float = Field(default=1800.0, gt=0, description="Largest lead/lag searched.")
+    context_queries: list[ContextQuery] = Field(default_factory=list)

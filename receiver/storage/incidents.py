@@ -153,8 +153,8 @@ def create_incident(db: sqlite_utils.Database, incident: Incident) -> bool:
     """
     inserted = db.conn.execute(
         "INSERT OR IGNORE INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
-        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, stage, resolve_pending)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, stage,"
+        " resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
         (
             incident.id,
             incident.fingerprint,
