@@ -58,7 +58,7 @@ def _late_bound(method: str, path: str) -> web.RouteDef:
             return web.json_response(
                 {"status": "error", "error": "not available in this configuration"}, status=404
             )
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
 
     return web.route(method, path, dispatch)
 

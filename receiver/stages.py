@@ -40,7 +40,7 @@ def _evidence_outcome(evidence: Evidence) -> StageOutcome:
 
 async def _load_evidence(ctx: StageContext) -> Evidence | None:
     if "evidence" in ctx.state:
-        return ctx.state["evidence"]  # type: ignore[no-any-return]
+        return ctx.state["evidence"]
     stored = await ctx.store.run(db_incidents.load_evidence, ctx.incident.id)
     return evidence_from_dict(stored) if stored else None
 
