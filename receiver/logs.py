@@ -28,3 +28,5 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     )
     logging.basicConfig(level=LEVELS[level], stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # urllib3 (under prometheus-api-client) logs every retry; failures are counted and noted in evidence.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
