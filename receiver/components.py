@@ -54,13 +54,7 @@ class Components:
 def detector_incident(finding: DetectorFinding, now: float) -> Incident:
     """The incident a scheduled-detection finding opens (source "detector", its own group)."""
     detection = finding.detection
-    labels = {
-        **dict(finding.series_labels),
-        **finding.rule.labels,
-        "alertname": finding.alertname,
-        "severity": finding.severity,
-    }
-    labels.pop("__name__", None)
+    labels = finding.labels
     summary = (
         f"{detection.anomaly_type} on {detection.series}: {detection.direction or 'change'}"
         f" (confidence {detection.confidence:.0%}, rule {finding.rule.name})"

@@ -54,6 +54,10 @@ class PrometheusSettings(_Section):
     retries: int = Field(default=1, ge=0, le=10, description="Retries on connection errors and 429/502/504.")
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
     headers: dict[str, str] = Field(default_factory=dict, description="E.g. {X-Scope-OrgID: tenant}.")
+    query_params: dict[str, str] = Field(
+        default_factory=dict,
+        description="Sent with every query, e.g. Thanos {dedup: 'true'}, VictoriaMetrics {nocache: '1'}.",
+    )
     basic_auth: BasicAuth | None = None
     bearer_token: SecretStr | None = None
     bearer_token_file: str | None = None
@@ -66,6 +70,10 @@ class PrometheusSettings(_Section):
         default=2_000, ge=1, description="A result with more series is refused as too_large."
     )
     method: Literal["GET", "POST"] = "GET"
+    compression: bool = Field(
+        default=False,
+        description="Ask for gzip: worth it over slow links; on a LAN it costs more CPU than it saves.",
+    )
 
     @field_validator("url")
     @classmethod

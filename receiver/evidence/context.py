@@ -1,0 +1,475 @@
+"""`collect_alert_context`: fetch the alert's series, related and configured context series, explain them.
+
+Steps: (1) the alert's expression from generatorURL `g0.expr` (parsed, never fetched), or the
+rule of the same name in /api/v1/rules, with its outer comparison stripped; (2) series sharing
+the alert's identifying labels (external, rule-added and `alertname` labels dropped first),
+counters under `rate()`; (3) configured context queries whose `match` fits the alert. Then
+`characterize_changes` runs on a worker thread and every series gets change, correlation and
+lead/lag relative to the alert's own series. Any failure marks the affected evidence
+unavailable with the reason; the incident always gets an Evidence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole
+from receiver.evidence.analysis import SeriesFinding, align, characterize, grid
+from receiver.evidence.prometheus import align_range, choose_step
+from receiver.evidence.promql import (
+    TemplateError,
+    is_counter_name,
+    parse_generator_url,
+    regex_selector,
+    render_template,
+    selector,
+    series_id,
+    strip_comparison,
+)
+from receiver.evidence.settings import ContextQuery, ContextSettings
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.models import Incident
+
+FATAL_KINDS = ("unreachable", "timeout")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    step: float
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched series and where it came from."""
+
+    data: SeriesData
+    role: SeriesRole
+    query: str
+    metric: str
+
+
+def context_window(incident: Incident, settings: ContextSettings, now: float) -> Window:
+    """From startsAt - lookback to endsAt (resolved) or now, on a step grid."""
+    end = incident.ends_at if incident.status == "resolved" and incident.ends_at else now
+    end = min(end, now)
+    start = min(incident.starts_at, end) - settings.lookback_seconds
+    step = settings.step_seconds or choose_step(
+        start, end, min_step=settings.min_step_seconds, target_points=settings.target_points
+    )
+    start, end = align_range(start, end, step, now)
+    return Window(start, end, step)
+
+
+@dataclass(frozen=True, eq=False)
+class AlertContext:
+    """Everything fetched for one incident (the I/O half); `build_evidence` does the numeric half."""
+
+    window: Window
+    expr: str | None
+    fetched: tuple[Fetched, ...]
+    alert_index: int | None
+    unavailable: tuple[SeriesEvidence, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def series_count(self) -> int:
+        return len(self.fetched)
+
+
+async def collect_alert_context(
+    incident: Incident, source: MetricSource, settings: ContextSettings, *, now: float | None = None
+) -> Evidence:
+    """Evidence for one incident; never raises for metric-source failures (they become notes)."""
+    context = await fetch_alert_context(incident, source, settings, now=now)
+    return await asyncio.to_thread(build_evidence, incident, context, settings)
+
+
+async def fetch_alert_context(
+    incident: Incident, source: MetricSource, settings: ContextSettings, *, now: float | None = None
+) -> AlertContext:
+    """Fetch the alert's, related and context series; failures become unavailable entries and notes."""
+    now = time.time() if now is None else now
+    window = context_window(incident, settings, now)
+    notes: list[str] = []
+    placeholders: list[SeriesEvidence] = []
+    context_task = asyncio.ensure_future(
+        _context_queries(dict(incident.labels), source, settings, window, notes, placeholders)
+    )
+    try:
+        expr, alert_index, fetched = await _fetch_alert_and_related(
+            incident, source, settings, window, notes, placeholders
+        )
+        fetched += await context_task
+    finally:
+        context_task.cancel()  # no-op when done; stops it if fetching failed
+    return AlertContext(window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes))
+
+
+def build_evidence(incident: Incident, context: AlertContext, settings: ContextSettings) -> Evidence:
+    """Characterize every fetched series against the alert's (CPU-bound: call it from a thread)."""
+    findings = _characterize(context.fetched, context.alert_index, context.window, settings)
+    series = [
+        _series_evidence(f, finding, settings) for f, finding in zip(context.fetched, findings, strict=True)
+    ]
+    alert_index = context.alert_index
+    return Evidence(
+        incident_id=incident.id,
+        alert=_alert_info(incident, context.expr),
+        series=tuple(_order(series, alert_index)) + context.unavailable,
+        window_start=context.window.start,
+        window_end=context.window.end,
+        alert_series_id=series[alert_index].series_id if alert_index is not None else None,
+        notes=context.notes,
+    )
+
+
+async def _fetch_alert_and_related(
+    incident: Incident,
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+    placeholders: list[SeriesEvidence],
+) -> tuple[str | None, int | None, list[Fetched]]:
+    labels = dict(incident.labels)
+    expr, rule_labels = await _alert_expression(incident, source, notes)
+    external = set(settings.external_labels)
+    if settings.detect_external_labels:
+        external |= set(await source.external_labels())
+
+    fetched: list[Fetched] = []
+    fatal: MetricSourceError | None = None
+    alert_index: int | None = None
+    if expr is not None:
+        base = strip_comparison(expr)
+        try:
+            results = await source.query_range(base, window.start, window.end, window.step)
+            alert_index, fetched = _alert_series(results, labels, base)
+            if len(fetched) > settings.max_peer_series + 1:
+                notes.append(
+                    f"kept {settings.max_peer_series} of {len(fetched) - 1} other series of the expression"
+                )
+                fetched = fetched[: settings.max_peer_series + 1]
+            if not results:
+                notes.append(f"the alert expression returned no data in the window: {base}")
+            elif alert_index is None:
+                notes.append("could not tell which result series of the alert expression fired")
+        except MetricSourceError as exc:
+            notes.append(f"alert expression unavailable ({exc})")
+            placeholders.append(_unavailable(f"expr:{base}", base, "alert", base, exc))
+            fatal = exc if exc.kind in FATAL_KINDS else None
+
+    if fatal is not None:
+        notes.append(f"related series skipped: the metric source is {fatal.kind}")
+        return expr, alert_index, fetched
+    drop = {"alertname"} | external | set(rule_labels)
+    if alert_index is not None:
+        drop |= set(labels) - set(fetched[alert_index].data.labels)
+    fetched += await _related_series(
+        labels, drop, expr, fetched, source, settings, window, notes, placeholders
+    )
+    return expr, alert_index, fetched
+
+
+async def _alert_expression(
+    incident: Incident, source: MetricSource, notes: list[str]
+) -> tuple[str | None, Mapping[str, str]]:
+    expr = parse_generator_url(incident.generator_url)
+    if expr is not None:
+        return expr, {}
+    try:
+        rules = await source.rules()
+    except MetricSourceError as exc:
+        notes.append(f"no PromQL in generatorURL and /api/v1/rules unavailable ({exc})")
+        return None, {}
+    candidates = [r for r in rules if r.type == "alerting" and r.name == incident.alertname]
+    fitting = [r for r in candidates if all(incident.labels.get(k) == v for k, v in r.labels.items())]
+    chosen = next(iter(fitting or candidates), None)
+    if chosen is None:
+        notes.append(f"no PromQL in generatorURL and no alerting rule named {incident.alertname!r}")
+        return None, {}
+    notes.append(f"expression taken from rule {chosen.name!r} in group {chosen.group!r}")
+    return chosen.query, chosen.labels
+
+
+def _alert_series(
+    results: Sequence[SeriesData], labels: Mapping[str, str], query: str
+) -> tuple[int | None, list[Fetched]]:
+    """All result series, the alert's own first (role 'alert'): no label contradicting the alert's,
+    most labels in common (labels the alert lacks are tolerated)."""
+    best, best_size = None, 0
+    for i, data in enumerate(results):
+        own = {k: v for k, v in data.labels.items() if k != "__name__"}
+        if any(k in labels and labels[k] != v for k, v in own.items()):
+            continue
+        shared = sum(1 for k in own if k in labels)
+        if shared > best_size:
+            best, best_size = i, shared
+    if best is None and len(results) == 1:
+        best = 0
+    ordered = ([results[best]] if best is not None else []) + [d for i, d in enumerate(results) if i != best]
+    fetched = [
+        Fetched(d, "alert" if best is not None and i == 0 else "related", query, d.metric or query)
+        for i, d in enumerate(ordered)
+    ]
+    return (0 if best is not None else None), fetched
+
+
+async def _related_series(
+    labels: Mapping[str, str],
+    drop: set[str],
+    expr: str | None,
+    already: Sequence[Fetched],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+    placeholders: list[SeriesEvidence],
+) -> list[Fetched]:
+    if settings.max_related_series == 0:
+        return []
+    identifying = identifying_matchers(labels, drop, settings)
+    if not identifying:
+        notes.append(
+            "the alert has no identifying labels (see context.identifying_labels): no related series"
+        )
+        return []
+    matchers = [selector({k: v}) for k, v in identifying]
+    try:
+        found = await source.series(
+            matchers, window.start, window.end, limit=settings.max_related_series * 10
+        )
+    except MetricSourceError as exc:
+        notes.append(f"related series unavailable ({exc})")
+        return []
+    candidates = _rank_related(found, identifying, expr, already, settings)
+    if len(candidates) > settings.max_related_series:
+        notes.append(f"related series limited to {settings.max_related_series} of {len(candidates)}")
+        candidates = candidates[: settings.max_related_series]
+    groups: dict[str, list[dict[str, str]]] = {}
+    for item in candidates:
+        groups.setdefault(item["__name__"], []).append(item)
+    results = await asyncio.gather(
+        *(
+            _fetch_group(name, members, source, settings, window, placeholders)
+            for name, members in groups.items()
+        )
+    )
+    return [f for group in results for f in group]
+
+
+def identifying_matchers(
+    labels: Mapping[str, str], drop: set[str], settings: ContextSettings
+) -> list[tuple[str, str]]:
+    """(label, value) pairs that find related series: identifying labels of the alert, minus `drop`
+    (alertname, external labels, rule-added labels), in the configured order (most specific first)."""
+    return [(k, labels[k]) for k in settings.identifying_labels if labels.get(k) and k not in drop]
+
+
+def _rank_related(
+    found: Sequence[Mapping[str, str]],
+    identifying: Sequence[tuple[str, str]],
+    expr: str | None,
+    already: Sequence[Fetched],
+    settings: ContextSettings,
+) -> list[dict[str, str]]:
+    """Related candidates, most specific first: more shared identifying labels, then earlier label."""
+    excluded = [re.compile(p) for p in settings.exclude_metrics]
+    seen = {_key(f.data.labels) for f in already}
+    seen_unnamed = {_key(f.data.labels, drop_name=True) for f in already}
+    ranked = []
+    for item in found:
+        name = item.get("__name__", "")
+        if not name or any(p.fullmatch(name) for p in excluded) or _key(item) in seen:
+            continue
+        if expr and name in expr and _key(item, drop_name=True) in seen_unnamed:
+            continue  # the raw series behind the alert's own expression
+        shared = [i for i, (k, v) in enumerate(identifying) if item.get(k) == v]
+        ranked.append(((-len(shared), min(shared, default=99), name, sorted(item.items())), dict(item)))
+    ranked.sort(key=lambda pair: pair[0])
+    unique: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
+    for _, item in ranked:
+        unique.setdefault(_key(item), item)
+    return list(unique.values())
+
+
+async def _fetch_group(
+    metric: str,
+    members: Sequence[Mapping[str, str]],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    placeholders: list[SeriesEvidence],
+) -> list[Fetched]:
+    """One query per metric name (exact common labels + alternations), filtered back to the members."""
+    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
+    common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
+    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
+    query = regex_selector(metric, common, varying)
+    counter = is_counter_name(metric)
+    if counter:
+        rate_window = settings.rate_window_seconds or max(4 * window.step, 60.0)
+        query = f"rate({query}[{rate_window:g}s])"
+    try:
+        results = await source.query_range(query, window.start, window.end, window.step)
+    except MetricSourceError as exc:
+        placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)
+        return []
+    wanted = {_key(m, drop_name=True) for m in members}
+    out = []
+    for data in results:
+        if _key(data.labels, drop_name=True) in wanted:
+            named = data if not counter else replace(data, labels={"__name__": metric, **data.labels})
+            out.append(Fetched(named, "related", query, metric))
+    return out
+
+
+async def _context_queries(
+    labels: Mapping[str, str],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+    placeholders: list[SeriesEvidence],
+) -> list[Fetched]:
+    selected = [q for q in settings.context_queries if context_query_matches(q, labels)]
+    results = await asyncio.gather(
+        *(_context_query(q, labels, source, settings, window, notes, placeholders) for q in selected)
+    )
+    return [f for group in results for f in group]
+
+
+def context_query_matches(query: ContextQuery, labels: Mapping[str, str]) -> bool:
+    """Every `match` entry is an anchored regex that the alert's label value must match."""
+    return all(re.fullmatch(pattern, labels.get(name, "")) for name, pattern in query.match.items())
+
+
+async def _context_query(
+    spec: ContextQuery,
+    labels: Mapping[str, str],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+    placeholders: list[SeriesEvidence],
+) -> list[Fetched]:
+    try:
+        query = render_template(spec.query, labels)
+    except TemplateError as exc:
+        notes.append(f"context query {spec.name!r} skipped: {exc}")
+        return []
+    try:
+        results = await source.query_range(query, window.start, window.end, window.step)
+    except MetricSourceError as exc:
+        placeholders.append(_unavailable(f"context:{spec.name}", spec.name, spec.role, query, exc))
+        return []
+    if len(results) > settings.max_series_per_context_query:
+        notes.append(
+            f"context query {spec.name!r}: kept {settings.max_series_per_context_query} of "
+            f"{len(results)} series"
+        )
+    return [
+        Fetched(d, spec.role, query, d.metric or spec.name)
+        for d in results[: settings.max_series_per_context_query]
+    ]
+
+
+def _characterize(
+    fetched: Sequence[Fetched], alert_index: int | None, window: Window, settings: ContextSettings
+) -> list[SeriesFinding]:
+    timestamps = grid(window.start, window.end, window.step)
+    values = align([f.data for f in fetched], timestamps, window.step)
+    return characterize(
+        timestamps, values, alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
+    )
+
+
+def _series_evidence(fetched: Fetched, finding: SeriesFinding, settings: ContextSettings) -> SeriesEvidence:
+    labels = dict(fetched.data.labels)
+    base = SeriesEvidence(
+        series_id=series_id(labels, fetched.metric if "__name__" not in labels else None),
+        metric=fetched.metric,
+        labels=labels,
+        role=fetched.role,
+        query=fetched.query,
+        points=finding.points,
+        correlation=_finite(finding.correlation),
+        lag_seconds=finding.lag_seconds,
+        component=next((labels[k] for k in settings.component_labels if labels.get(k)), None),
+    )
+    change = finding.change
+    if change is None:
+        return replace(base, available=False, unavailable_reason=f"insufficient data: {finding.insufficient}")
+    return replace(
+        base,
+        anomalous=change.anomalous,
+        anomaly_type=str(change.anomaly_type) if change.anomaly_type is not None else None,
+        onset=change.onset if change.anomalous else None,
+        direction=change.direction,
+        magnitude=_finite(change.magnitude),
+        baseline=_finite(change.baseline),
+        current=_finite(change.current),
+        z_score=_finite(change.z_score),
+        p_value=_finite(change.p_value),
+        score=float(change.score),
+    )
+
+
+def _order(series: list[SeriesEvidence], alert_index: int | None) -> list[SeriesEvidence]:
+    """The alert's series first, then anomalous ones by onset, then the rest."""
+    head = [series[alert_index]] if alert_index is not None else []
+    rest = [s for i, s in enumerate(series) if i != alert_index]
+    rest.sort(key=lambda s: (not s.anomalous, s.onset if s.onset is not None else float("inf"), -s.score))
+    return head + rest
+
+
+def _unavailable(
+    sid: str,
+    metric: str,
+    role: SeriesRole,
+    query: str,
+    exc: MetricSourceError,
+    labels: Mapping[str, str] | None = None,
+) -> SeriesEvidence:
+    return SeriesEvidence(
+        series_id=sid,
+        metric=metric,
+        labels=dict(labels or {}),
+        role=role,
+        query=query,
+        available=False,
+        unavailable_reason=str(exc),
+    )
+
+
+def _alert_info(incident: Incident, expr: str | None) -> AlertInfo:
+    return AlertInfo(
+        alertname=incident.alertname,
+        status=incident.status,
+        labels=dict(incident.labels),
+        annotations=dict(incident.annotations),
+        starts_at=incident.starts_at,
+        ends_at=incident.ends_at,
+        severity=incident.severity,
+        expr=expr,
+        source=incident.source,
+    )
+
+
+def _key(labels: Mapping[str, str], *, drop_name: bool = False) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if not (drop_name and k == "__name__"))
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,182 @@
+"""PromQL text helpers: read generatorURL, strip an alert's threshold, build selectors, fill templates.
+
+These are best-effort string operations, not a PromQL parser: they track brackets and quotes so
+operators inside `{...}`, `(...)`, `[...]` and strings are never mistaken for the outer one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import parse_qs, urlsplit
+
+_NUMBER = re.compile(r"^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+|[Ii]nf|NaN)$")
+_COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
+_SET_OPERATORS = ("or", "unless", "and")
+_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum")
+
+
+class TemplateError(ValueError):
+    """A context-query template names a label the alert doesn't have."""
+
+
+def parse_generator_url(url: str | None) -> str | None:
+    """The `g0.expr` PromQL of a Prometheus generatorURL (query escaping: `+` is a space), else None.
+
+    Only parses: the URL's host is never contacted.
+    """
+    if not url:
+        return None
+    try:
+        query = urlsplit(url.replace("\\u0026", "&")).query
+    except ValueError:
+        return None
+    values = parse_qs(query).get("g0.expr")
+    expr = values[0].strip() if values else ""
+    return expr or None
+
+
+def _top_level_tokens(expr: str) -> list[tuple[int, str]]:
+    """(position, operator) of binary operators outside brackets, strings and comments."""
+    found: list[tuple[int, str]] = []
+    depth, i, n = 0, 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch in "\"'`":
+            end = i + 1
+            while end < n and expr[end] != ch:
+                end += 2 if expr[end] == "\\" else 1
+            i = end + 1
+            continue
+        if ch == "#":
+            newline = expr.find("\n", i)
+            i = n if newline < 0 else newline
+            continue
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            op = next((c for c in _COMPARISONS if expr.startswith(c, i)), None)
+            if op is not None:
+                found.append((i, op))
+                i += len(op)
+                continue
+            word = re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", expr[i:])
+            if word:
+                if word.group(0).lower() in _SET_OPERATORS and (i == 0 or not expr[i - 1].isalnum()):
+                    found.append((i, word.group(0).lower()))
+                i += len(word.group(0))
+                continue
+        i += 1
+    return found
+
+
+def _strip_modifiers(side: str) -> str:
+    """Drop a leading `bool` and vector-matching modifiers (`on(...)`, `group_left(...)`...)."""
+    side = side.strip()
+    pattern = re.compile(r"^(?:bool\b|(?:on|ignoring|group_left|group_right)\s*(?:\([^)]*\))?)\s*", re.I)
+    while True:
+        match = pattern.match(side)
+        if not match or not match.group(0):
+            return side
+        side = side[match.end() :].strip()
+
+
+def is_number(text: str) -> bool:
+    return bool(_NUMBER.match(text.strip()))
+
+
+def strip_comparison(expr: str) -> str:
+    """The measured quantity of an alert expression: `rate(x[5m]) > 0.3` → `rate(x[5m])`.
+
+    With a top-level `and`/`unless`/`or` the left operand is kept (`a > 1 and b` → `a`). For a
+    comparison the non-literal side is kept (`0.3 < x` → `x`); `a > b` keeps `a`. Outer
+    parentheses are removed first. Anything else is returned unchanged.
+    """
+    expr = _unwrap(expr.strip())
+    tokens = _top_level_tokens(expr)
+    set_ops = [pos for pos, op in tokens if op in _SET_OPERATORS]
+    if set_ops:
+        return strip_comparison(expr[: set_ops[0]])
+    comparisons = [(pos, op) for pos, op in tokens if op in _COMPARISONS]
+    if not comparisons:
+        return expr
+    pos, op = comparisons[0]
+    left, right = expr[:pos].strip(), _strip_modifiers(expr[pos + len(op) :])
+    if is_number(left) and right:
+        return _unwrap(right)
+    return _unwrap(left) if left else expr
+
+
+def _unwrap(expr: str) -> str:
+    """Remove parentheses enclosing the whole expression."""
+    while expr.startswith("(") and expr.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(expr):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(expr) - 1:
+                return expr
+        expr = expr[1:-1].strip()
+    return expr
+
+
+def quote(value: str) -> str:
+    """A PromQL double-quoted string literal."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def selector(labels: Mapping[str, str], metric: str | None = None) -> str:
+    """`metric{a="x",b="y"}` (or `{__name__="..."...}` when the name isn't a valid identifier)."""
+    matchers = dict(labels)
+    name = metric if metric is not None else matchers.pop("__name__", None)
+    matchers.pop("__name__", None)
+    if name and not re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", name):
+        matchers = {"__name__": name, **matchers}
+        name = None
+    body = ",".join(
+        f"{k}={quote(v)}" for k, v in sorted(matchers.items()) if not k.startswith("__") or k == "__name__"
+    )
+    return f"{name or ''}{{{body}}}"
+
+
+def regex_selector(metric: str, exact: Mapping[str, str], alternatives: Mapping[str, Iterable[str]]) -> str:
+    """`metric{a="x", b=~"v1|v2"}`: exact matchers plus one escaped alternation per varying label."""
+    parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items()) if k != "__name__"]
+    for key, values in sorted(alternatives.items()):
+        parts.append(f"{key}=~{quote('|'.join(re.escape(v) for v in sorted(set(values))))}")
+    name = metric if re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", metric) else ""
+    if not name:
+        parts.insert(0, f"__name__={quote(metric)}")
+    return f"{name}{{{','.join(parts)}}}"
+
+
+def render_template(query: str, labels: Mapping[str, str]) -> str:
+    """Replace `{{ $labels.NAME }}` with the alert's label value, escaped for use inside a PromQL string."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in labels:
+            raise TemplateError(f"the alert has no label {name!r}")
+        return quote(labels[name])[1:-1]
+
+    return _TEMPLATE.sub(substitute, query)
+
+
+def is_counter_name(metric: str) -> bool:
+    """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum`)."""
+    return metric.endswith(_COUNTER_SUFFIXES)
+
+
+def series_id(labels: Mapping[str, str], metric: str | None = None) -> str:
+    """Stable, readable identity of a series: its selector with every label, sorted."""
+    return selector(labels, metric)
+
+
+def generator_url_for(base_url: str, expr: str) -> str:
+    """A Prometheus-style generatorURL (`<base>/graph?g0.expr=...&g0.tab=1`) for an expression."""
+    from urllib.parse import urlencode
+
+    return f"{base_url.rstrip('/')}/graph?{urlencode({'g0.expr': expr, 'g0.tab': '1'})}"

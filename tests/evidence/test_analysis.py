@@ -1,0 +1,50 @@
+"""Lead/lag and correlation on aligned arrays (pure numpy)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from receiver.evidence.analysis import align, characterize, grid, xcorr_lead
+from receiver.evidence.source import SeriesData
+
+
+def steps(n: int, at: int, seed: int, noise: float = 0.2) -> np.ndarray:
+    t = np.arange(n)
+    return np.where(t >= at, 10.0, 1.0) + np.random.default_rng(seed).normal(0, noise, n)
+
+
+def test_a_series_that_moves_first_has_a_positive_lag():
+    alert, cause = steps(500, 212, 1), steps(500, 200, 2)
+
+    assert xcorr_lead(alert, cause, 60)[0] == 12  # type: ignore[index]
+    assert xcorr_lead(cause, alert, 60)[0] == -12  # type: ignore[index]
+
+
+def test_gaps_do_not_break_the_lag_and_noise_has_none():
+    alert, cause = steps(500, 212, 1), steps(500, 200, 2)
+    cause[:20] = np.nan
+
+    assert xcorr_lead(alert, cause, 60)[0] == 12  # type: ignore[index]
+    assert xcorr_lead(alert, np.random.default_rng(3).normal(0, 1, 500), 60) is None
+    assert xcorr_lead(alert, np.full(500, 4.0), 60) is None
+
+
+def test_onset_difference_gives_the_lag_of_two_changed_series():
+    ts = grid(0, 15 * 499, 15)
+    values = np.vstack([steps(500, 300, 1), steps(500, 288, 2), np.random.default_rng(4).normal(5, 0.1, 500)])
+
+    alert, cause, flat = characterize(ts, values, 0, 15, max_lag_seconds=1800)
+
+    assert alert.lag_seconds == 0 and alert.correlation == 1
+    assert cause.change is not None and cause.change.anomalous and cause.lag_seconds == 12 * 15
+    assert flat.change is not None and not flat.change.anomalous
+
+
+def test_series_are_aligned_on_the_grid_with_gaps_as_nan():
+    ts = grid(100, 160, 15)
+    data = SeriesData({}, np.array([100.0, 130.0, 160.0, 175.0]), np.array([1.0, float("inf"), 3.0, 4.0]))
+
+    row = align([data], ts, 15)[0]
+
+    assert ts.tolist() == [100, 115, 130, 145, 160]
+    assert np.array_equal(row, [1.0, np.nan, np.nan, np.nan, 3.0], equal_nan=True)

@@ -1,0 +1,121 @@
+"""A failing metric source never stops an incident: evidence says what is missing and why; it is counted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.promql import generator_url_for
+from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.evidence.source import MetricSourceError
+from receiver.processes import ManagedProcess, free_port
+from tests.evidence.scenario import Scenario
+
+
+def errors(registry: CollectorRegistry, kind: str) -> float:
+    return registry.get_sample_value("alert_analyst_metric_source_errors_total", {"kind": kind}) or 0.0
+
+
+async def test_prometheus_down_fails_fast_and_marks_evidence_unavailable(scenario: Scenario):
+    registry = CollectorRegistry()
+    source = PrometheusSource(
+        PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0), registry=registry
+    )
+    started = time.monotonic()
+    evidence = await collect_alert_context(scenario.incident(), source, ContextSettings(), now=scenario.end)
+    await source.close()
+
+    assert time.monotonic() - started < 3
+    [alert] = evidence.series
+    assert alert.role == "alert" and not alert.available
+    assert alert.unavailable_reason is not None and alert.unavailable_reason.startswith("unreachable")
+    assert any("related series skipped" in note for note in evidence.notes)
+    assert errors(registry, "unreachable") >= 1
+
+
+async def test_a_slow_backend_times_out_without_holding_a_worker(aiohttp_server, scenario: Scenario):
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", slow)
+    server = await aiohttp_server(app)
+    registry = CollectorRegistry()
+    source = PrometheusSource(
+        PrometheusSettings(url=str(server.make_url("")), retries=0, timeout_seconds=0.3), registry=registry
+    )
+    started = time.monotonic()
+    evidence = await collect_alert_context(scenario.incident(), source, ContextSettings(), now=scenario.end)
+    await source.close()
+
+    assert time.monotonic() - started < 3
+    alert = evidence.series[0]
+    assert not alert.available and alert.unavailable_reason is not None
+    assert alert.unavailable_reason.startswith("timeout")
+    assert errors(registry, "timeout") >= 1
+
+
+async def test_a_bad_expression_is_a_bad_query_and_the_rest_still_comes(
+    scenario: Scenario, source: PrometheusSource, registry: CollectorRegistry
+):
+    incident = scenario.incident(
+        generator_url=generator_url_for("http://x", "rate(demo_order_error_ratio[5m] > 1")
+    )
+    evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
+
+    alert = next(s for s in evidence.series if s.role == "alert")
+    assert not alert.available and alert.unavailable_reason is not None
+    assert alert.unavailable_reason.startswith("bad_query") and "parse error" in alert.unavailable_reason
+    assert any(s.metric == "demo_db_pool_in_use" and s.available for s in evidence.series)
+    assert errors(registry, "bad_query") == 1
+
+
+async def test_an_expression_that_cannot_be_evaluated_is_an_execution_error(
+    scenario: Scenario, source: PrometheusSource, registry: CollectorRegistry
+):
+    with pytest.raises(MetricSourceError) as caught:
+        await source.query_range('{job="shop"} + on(job) {job="shop"}', scenario.end - 600, scenario.end, 15)
+
+    assert caught.value.kind == "execution" and "many-to-many" in str(caught.value)
+    assert errors(registry, "execution") == 1
+
+
+async def test_a_huge_result_is_refused_as_too_large(scenario: Scenario, prometheus: ManagedProcess):
+    registry = CollectorRegistry()
+    source = PrometheusSource(
+        PrometheusSettings(url=prometheus.url, retries=0, max_series_per_query=3), registry=registry
+    )
+    incident = scenario.incident(generator_url=generator_url_for("http://x", '{job="shop"} > 0'))
+    evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
+    await source.close()
+
+    alert = next(s for s in evidence.series if s.role == "alert")
+    assert alert.role == "alert" and not alert.available
+    assert alert.unavailable_reason is not None and alert.unavailable_reason.startswith("too_large")
+    assert errors(registry, "too_large") == 1
+
+
+async def test_long_ranges_are_split_to_respect_the_points_limit(
+    scenario: Scenario, source: PrometheusSource
+):
+    start, end = scenario.end - 6 * 3600, scenario.end
+    [series] = await source.query_range('demo_db_pool_in_use{job="shop"}', start, end, 1)
+
+    assert series.timestamps.size == 6 * 3600 + 1
+    assert series.timestamps[0] == start and series.timestamps[-1] == end
+    assert (series.timestamps[1:] > series.timestamps[:-1]).all()
+
+
+async def test_special_values_become_floats(source: PrometheusSource, scenario: Scenario):
+    [series] = await source.query_range("vector(1) / 0", scenario.end - 60, scenario.end, 30)
+    [nan] = await source.query_range("vector(0) / 0", scenario.end - 60, scenario.end, 30)
+
+    assert series.values.dtype.kind == "f" and (series.values == float("inf")).all()
+    assert (nan.values != nan.values).all()

@@ -1,0 +1,53 @@
+"""Full path on real binaries: a Prometheus rule fires, Alertmanager posts, the receiver collects evidence
+and stores a diagnosis that names the known cause, within about 20 s of the alert."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from receiver.demo.scenario import DEFAULT_SCHEDULE
+
+# Start 5 s before the PnL drawdown phase: volatility has already been rising for 25 s.
+DRAWDOWN_OFFSET = DEFAULT_SCHEDULE.starts()["pnl_drawdown"] - 5
+
+
+def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "receiver",
+            "demo",
+            "--duration",
+            "75",
+            "--workdir",
+            str(tmp_path),
+            "--scenario-offset",
+            str(DRAWDOWN_OFFSET),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "alert-analyst.db") as conn:
+        rows = conn.execute(
+            "SELECT i.id, i.starts_at, i.first_seen, d.created_at, d.body FROM incidents i"
+            " JOIN diagnoses d ON d.incident_id = i.id WHERE i.alertname = 'PnLDrawdownHigh'"
+        ).fetchall()
+        stages = conn.execute(
+            "SELECT stage, outcome FROM stage_results WHERE incident_id = ? ORDER BY id", (rows[0][0],)
+        ).fetchall() if rows else []
+    assert rows, run.stdout[-3000:]
+    _, starts_at, first_seen, diagnosed_at, body = rows[0]
+    diagnosis = json.loads(body)
+    primary = diagnosis["primary_hypothesis"]
+    assert primary["category"] == "market.volatility", diagnosis["executive_summary"]
+    assert "demo_volatility" in primary["suspect"]
+    assert diagnosed_at - starts_at <= 20, (starts_at, first_seen, diagnosed_at)
+    assert ("collect_evidence", "ok") in stages and ("detect", "ok") in stages
+    assert "PnLDrawdownHigh" in run.stdout
