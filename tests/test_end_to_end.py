@@ -39,9 +39,13 @@ def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path:
             "SELECT i.id, i.starts_at, i.first_seen, d.created_at, d.body FROM incidents i"
             " JOIN diagnoses d ON d.incident_id = i.id WHERE i.alertname = 'PnLDrawdownHigh'"
         ).fetchall()
-        stages = conn.execute(
-            "SELECT stage, outcome FROM stage_results WHERE incident_id = ? ORDER BY id", (rows[0][0],)
-        ).fetchall() if rows else []
+        stages = (
+            conn.execute(
+                "SELECT stage, outcome FROM stage_results WHERE incident_id = ? ORDER BY id", (rows[0][0],)
+            ).fetchall()
+            if rows
+            else []
+        )
     assert rows, run.stdout[-3000:]
     _, starts_at, first_seen, diagnosed_at, body = rows[0]
     diagnosis = json.loads(body)
