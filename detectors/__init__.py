@@ -1,0 +1,42 @@
+"""Statistical anomaly detection over time series: pure numpy/scipy/scikit-learn/ruptures, no I/O."""
+
+from detectors.adaptive import adaptive_threshold
+from detectors.anomaly_types import infer_anomaly_type
+from detectors.batch import detect_batch, detect_series
+from detectors.change import characterize_change, characterize_changes
+from detectors.errors import DetectorError
+from detectors.ranking import rank_detections
+from detectors.rules import DetectionRule, InvalidRuleError
+from detectors.seasonal import seasonal_baseline
+from detectors.streaming import StreamingDetector
+from detectors.types import (
+    AnomalyDetection,
+    AnomalyType,
+    BatchResult,
+    InsufficientData,
+    SeriesChange,
+    Severity,
+)
+from detectors.validation import InvalidInputError
+
+__all__ = [
+    "AnomalyDetection",
+    "AnomalyType",
+    "BatchResult",
+    "DetectionRule",
+    "DetectorError",
+    "InsufficientData",
+    "InvalidInputError",
+    "InvalidRuleError",
+    "SeriesChange",
+    "Severity",
+    "StreamingDetector",
+    "adaptive_threshold",
+    "characterize_change",
+    "characterize_changes",
+    "detect_batch",
+    "detect_series",
+    "infer_anomaly_type",
+    "rank_detections",
+    "seasonal_baseline",
+]

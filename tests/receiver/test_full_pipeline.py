@@ -77,7 +77,7 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
         )
         await client.app[PIPELINE].wait_idle()
         await eventually(lambda: len(slack.updates) == 1)
-        # One PagerDuty alert per alert group: both triggers share the group's dedup_key, one resolve closes it.
+        # One PagerDuty alert per group: both triggers share the group's dedup_key; one resolve closes it.
         await eventually(lambda: any(e["event_action"] == "resolve" for e in pagerduty.accepted))
         triggers = {e["dedup_key"] for e in pagerduty.accepted if e["event_action"] == "trigger"}
         resolves = {e["dedup_key"] for e in pagerduty.accepted if e["event_action"] == "resolve"}
