@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -191,16 +191,23 @@ def load_settings(
     return settings
 
 
+def _file_keys(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+    for name, value in model:
+        path = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            yield from _file_keys(value, f"{path}.")
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _file_keys(item, f"{path}[{index}].")
+        elif name.endswith("_file") and value is not None:
+            yield path, str(value)
+
+
 def check_secret_files(settings: Settings) -> None:
-    """Files named by *_file keys must be readable now, not at the first webhook."""
-    files = {
-        "webhook.bearer_token_file": settings.webhook.bearer_token_file,
-        "webhook.basic_auth.password_file": settings.webhook.basic_auth.password_file
-        if settings.webhook.basic_auth
-        else None,
-    }
-    for key, file in files.items():
-        if file is not None and not os.access(file, os.R_OK):
+    """Every `*_file` key (tokens, passwords, CA bundles, playbooks) must be readable now, not at first use."""
+    for key, file in _file_keys(settings):
+        if not os.access(file, os.R_OK):
             raise ConfigError(f"{key}: file {file!r} is not readable")
 
 

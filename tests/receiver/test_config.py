@@ -61,6 +61,18 @@ def test_unreadable_secret_file_is_a_config_error(tmp_path: Path) -> None:
         load_settings(None, environ={"ALERT_ANALYST_WEBHOOK__BEARER_TOKEN_FILE": str(tmp_path / "missing")})
 
 
+def test_every_file_key_is_checked_at_load(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"prometheus\.basic_auth\.password_file"):
+        load_settings(
+            None,
+            environ={},
+            overrides={"prometheus": {"basic_auth": {"username": "u", "password_file": missing}}},
+        )
+    with pytest.raises(ConfigError, match=r"slack\.token_file"):
+        load_settings(None, environ={}, overrides={"slack": {"token_file": missing, "channel": "C1"}})
+
+
 def test_secrets_are_masked_in_repr() -> None:
     settings = load_settings(None, environ={"ALERT_ANALYST_WEBHOOK__BEARER_TOKEN": "topsecret-123"})
     assert "topsecret-123" not in repr(settings)
