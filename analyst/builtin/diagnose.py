@@ -177,12 +177,7 @@ def _no_anomaly_result(
         timestamp=timestamp,
         primary_hypothesis=primary,
         alternative_hypotheses=(),
-        executive_summary=(
-            f"{evidence.alert.alertname} ({evidence.alert.status}): none of the "
-            f"{len(evidence.series)} series checked ({_metric_list(evidence)}) is anomalous, "
-            "so the cause is undetermined "
-            f"(confidence {NO_EVIDENCE_CONFIDENCE:.0%})."
-        ),
+        executive_summary=_no_anomaly_summary(evidence),
         detailed_analysis=steps,
         immediate_actions=playbook.immediate_actions,
         preventive_measures=playbook.preventive_measures,
@@ -192,6 +187,17 @@ def _no_anomaly_result(
         confidence_score=NO_EVIDENCE_CONFIDENCE,
         backend="builtin",
     )
+
+
+def _no_anomaly_summary(evidence: Evidence) -> str:
+    """Say plainly whether nothing changed, or the metrics could not be read at all."""
+    head = f"{evidence.alert.alertname} ({evidence.alert.status}): "
+    tail = f"so the cause is undetermined (confidence {NO_EVIDENCE_CONFIDENCE:.0%})."
+    if evidence.series and not any(s.available for s in evidence.series):
+        reason = "; ".join(evidence.notes) or "no series could be fetched"
+        return f"{head}the metric evidence is unavailable ({reason}), {tail}"
+    checked = sum(s.available for s in evidence.series)
+    return f"{head}none of the {checked} series checked ({_metric_list(evidence)}) is anomalous, {tail}"
 
 
 def _metric_list(evidence: Evidence, limit: int = 6) -> str:

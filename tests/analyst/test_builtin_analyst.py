@@ -105,3 +105,25 @@ async def test_max_alternatives_setting_limits_the_alternatives() -> None:
     analyst = BuiltinAnalyst(AnalystSettings(max_alternatives=0))
     result = await analyst.diagnose(frontend_incident())  # type: ignore[arg-type]
     assert result.alternative_hypotheses == ()
+
+
+def test_unavailable_evidence_is_reported_as_such_not_as_calm() -> None:
+    from analyst.builtin import diagnose_evidence, load_playbooks
+    from analyst.evidence import AlertInfo, Evidence, SeriesEvidence
+
+    evidence = Evidence(
+        incident_id="inc-1",
+        alert=AlertInfo("PnLDrawdownHigh", "firing", {}, {}, starts_at=1000.0),
+        series=(
+            SeriesEvidence(
+                "expr", "demo_pnl", {}, "alert", available=False, unavailable_reason="unreachable: refused"
+            ),
+        ),
+        window_start=0.0,
+        window_end=2000.0,
+        notes=("alert expression unavailable (unreachable: connection refused)",),
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None))
+    assert result.primary_hypothesis.category == "unknown"
+    assert "metric evidence is unavailable" in result.executive_summary
+    assert "connection refused" in result.executive_summary
