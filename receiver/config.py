@@ -205,7 +205,7 @@ def _file_keys(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
 
 
 def check_secret_files(settings: Settings) -> None:
-    """Every `*_file` key (tokens, passwords, CA bundles, playbooks) must be readable now, not at first use."""
+    """Every `*_file` key (tokens, passwords, CA bundles, playbooks) must be readable at load time."""
     for key, file in _file_keys(settings):
         if not os.access(file, os.R_OK):
             raise ConfigError(f"{key}: file {file!r} is not readable")
