@@ -137,6 +137,8 @@ class Pipeline:
         stage = incident.stage
         while stage != db_incidents.DONE and not self._stopping:
             stage = await self._run_stage(ctx, stage)
+        if ctx.state.get("outcomes"):
+            log.info("incident_processed", stages=ctx.state["outcomes"], checkpoint=stage)
         if stage == db_incidents.DONE:
             await self._deliver_resolution(incident_id)
 
@@ -166,7 +168,8 @@ class Pipeline:
             duration,
             next_stage,
         )
-        log.info("stage_done", stage=stage, outcome=result.outcome, seconds=round(duration, 4))
+        log.debug("stage_done", stage=stage, outcome=result.outcome, seconds=round(duration, 4))
+        ctx.state.setdefault("outcomes", {})[stage] = result.outcome
         return next_stage
 
     async def _deliver_resolution(self, incident_id: str) -> None:
