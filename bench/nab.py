@@ -1,0 +1,106 @@
+"""NAB benchmark: run a detector in streaming mode over NAB-layout data, and score result folders.
+
+    python -m bench.nab run --data /work/shared/nab/data --out /tmp/nab [--detector alert_analyst]
+    python -m bench.nab score --results /tmp/nab/alert_analyst \\
+        --labels /work/shared/nab/labels/combined_windows.json \\
+        --profiles /work/shared/nab/config/profiles.json \\
+        [--thresholds /work/shared/nab/config/thresholds.json]
+
+`score` picks, per profile, the threshold that maximises the corpus score (NAB's current exhaustive sweep),
+or, with --thresholds, the stored threshold of that detector when the file has one (to reproduce the
+published scoreboard, whose thresholds came from NAB's older hill-climbing optimiser).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from multiprocessing import Pool
+from pathlib import Path
+
+from bench.nab_detectors import DETECTORS, make_detector
+from bench.nab_scoring import best_threshold, load_file, load_profiles, normalised, raw_score
+
+
+def data_files(data: Path) -> list[Path]:
+    return sorted(p for p in data.glob("*/*.csv"))
+
+
+def _run_one(job: tuple[str, str, str]) -> str:
+    detector, src, dst = job
+    scorer = make_detector(detector)
+    with open(src, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    out = Path(dst)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["timestamp", "value", "anomaly_score"])
+        for row in rows:
+            ts = datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC).timestamp()
+            score = scorer.update(ts, float(row["value"]))
+            writer.writerow([row["timestamp"], row["value"], f"{score:.6f}"])
+    return dst
+
+
+def run(data: Path, out: Path, detector: str, processes: int) -> None:
+    jobs = [
+        (detector, str(src), str(out / detector / src.parent.name / f"{detector}_{src.name}"))
+        for src in data_files(data)
+    ]
+    jobs.sort(key=lambda j: -os.path.getsize(j[1]))
+    with Pool(processes) as pool:
+        for done in pool.imap_unordered(_run_one, jobs):
+            print(done, file=sys.stderr)
+
+
+def score(results: Path, labels: Path, profiles_path: Path, thresholds: Path | None) -> dict[str, float]:
+    detector = results.name
+    windows = json.loads(labels.read_text())
+    profiles = load_profiles(profiles_path)
+    stored = json.loads(thresholds.read_text()).get(detector, {}) if thresholds else {}
+    files = []
+    for key, label_windows in sorted(windows.items()):
+        category, name = key.split("/")
+        files.append(load_file(key, results / category / f"{detector}_{name}", label_windows, profiles))
+    n_windows = sum(f.n_windows for f in files)
+    out = {}
+    for profile in profiles:
+        if profile.name in stored:
+            t = float(stored[profile.name]["threshold"])
+            raw = raw_score(files, profile, t)
+        else:
+            t, raw = best_threshold(files, profile)
+        out[profile.name] = normalised(raw, n_windows, profile)
+        print(f"{profile.name}: {out[profile.name]:.1f}")
+        print(f"  threshold {t:.6g}, raw {raw:.3f}", file=sys.stderr)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.nab", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a detector over every CSV under --data")
+    r.add_argument("--data", type=Path, required=True)
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--detector", default="alert_analyst", choices=sorted(DETECTORS))
+    r.add_argument("--processes", type=int, default=2)
+    s = sub.add_parser("score", help="print the normalised score per profile of one result folder")
+    s.add_argument("--results", type=Path, required=True, help="OUT/<detector> folder")
+    s.add_argument("--labels", type=Path, required=True)
+    s.add_argument("--profiles", type=Path, required=True)
+    s.add_argument("--thresholds", type=Path, default=None)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.data, args.out, args.detector, args.processes)
+    else:
+        score(args.results, args.labels, args.profiles, args.thresholds)
+
+
+if __name__ == "__main__":
+    main()

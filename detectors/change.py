@@ -1,0 +1,171 @@
+"""Characterise a change for alert evidence: did it change, when did it START, which way, how much.
+
+Per series: the single best mean-shift split (CUSUM argmax, i.e. binary segmentation's first step on the
+L2 cost) is searched after the baseline region; the onset is then back-tracked from that split to the
+first point of the run that left the baseline band (median +- 2.5 robust sigma) in the change direction,
+which pins ramps and noisy steps to where they start. Significance is a Welch t-test baseline vs after.
+Everything is vectorised over rows (~1 ms per 1,000 points per series).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from detectors.anomaly_types import Shape, infer_anomaly_type
+from detectors.calibration import score_from_z
+from detectors.records import EPS
+from detectors.rolling import forward_fill, nan_quantiles
+from detectors.types import Direction, InsufficientData, SeriesChange
+from detectors.validation import as_float_array, row_problems, timestamp_problem
+
+BAND = 2.5
+Z_THRESHOLD = 3.0
+ALPHA = 0.01
+MIN_AFTER = 3
+
+
+def _masked_stats(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-row count, mean, variance and median of x where mask (NaN-safe)."""
+    keep = mask & np.isfinite(x)
+    sel = np.where(keep, x, 0.0)
+    count = keep.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = sel.sum(axis=1) / count
+        var = np.where(keep, (x - mean[:, None]) ** 2, 0.0).sum(axis=1) / (count - 1)
+    med = nan_quantiles(np.where(keep, x, np.nan), (0.5,), 1)[0]
+    return count, mean, np.where(count > 1, var, 0.0), med
+
+
+def _robust_sigma(x: np.ndarray, mask: np.ndarray, med: np.ndarray, var: np.ndarray) -> np.ndarray:
+    dev = np.where(mask & np.isfinite(x), np.abs(x - med[:, None]), np.nan)
+    mad = 1.4826 * nan_quantiles(dev, (0.5,), 1)[0]
+    sigma = np.where(mad > 0, mad, np.sqrt(np.nan_to_num(var)))
+    return np.maximum(sigma, EPS * np.maximum(1.0, np.abs(np.nan_to_num(med))))
+
+
+def _best_split(filled: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Per row, the split index in [lo, hi] maximising the standardised CUSUM statistic."""
+    n = filled.shape[1]
+    centred = filled - filled.mean(axis=1, keepdims=True)
+    cs = np.cumsum(centred, axis=1)[:, :-1]
+    t = np.arange(1, n, dtype=float)
+    stat = np.abs(cs) / np.sqrt(t * (n - t) / n)
+    return lo + np.argmax(stat[:, lo - 1 : hi], axis=1)
+
+
+def _search_range(ts: np.ndarray, split_at: float | None, min_samples: int) -> tuple[int, int]:
+    n = ts.size
+    lo = min_samples
+    if split_at is not None:
+        lo = max(lo, int(np.searchsorted(ts, ts[0] + 0.5 * (split_at - ts[0]))))
+    return min(lo, n - MIN_AFTER), n - MIN_AFTER
+
+
+def _welch_p(n1: np.ndarray, m1: np.ndarray, v1: np.ndarray, n2: np.ndarray, m2: np.ndarray, v2: np.ndarray):
+    se2 = v1 / np.maximum(n1, 1) + v2 / np.maximum(n2, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = (m2 - m1) / np.sqrt(se2)
+        df = se2**2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v2 / n2) ** 2 / np.maximum(n2 - 1, 1))
+    p = 2.0 * stats.t.sf(np.abs(t), np.where(np.isfinite(df), df, 1.0))
+    exact = se2 == 0
+    p = np.where(exact, np.where(m1 == m2, 1.0, 0.0), p)
+    return np.where(np.isfinite(p), p, 1.0)
+
+
+def _changes(
+    ts: np.ndarray, x: np.ndarray, split_at: float | None, min_samples: int, names: Sequence[str]
+) -> list[SeriesChange]:
+    k, n = x.shape
+    cols = np.arange(n)[None, :]
+    lo, hi = _search_range(ts, split_at, min_samples)
+    cp = _best_split(forward_fill(x), lo, hi)
+    before, after = cols < cp[:, None], cols >= cp[:, None]
+    n1, m1, v1, med1 = _masked_stats(x, before)
+    n2, m2, v2, med2 = _masked_stats(x, after)
+    sigma = _robust_sigma(x, before, med1, v1)
+    up = med2 >= med1
+    dev = (x - med1[:, None]) * np.where(up, 1.0, -1.0)[:, None]
+    outside = np.isfinite(x) & (dev > BAND * sigma[:, None])
+    inside_before = ~outside & np.isfinite(x) & (cols < cp[:, None])
+    onset = np.where(inside_before, cols, -1).max(axis=1) + 1
+    first_out = np.where(outside & (cols >= onset[:, None]), cols, n).min(axis=1)
+    onset = np.where(first_out < n, first_out, cp)
+    z = np.clip((med2 - med1) / sigma, -1e6, 1e6)
+    p = _welch_p(n1, m1, np.nan_to_num(v1), n2, m2, np.nan_to_num(v2))
+    score = np.minimum(score_from_z(z, Z_THRESHOLD), 1.0 - p)
+    back_to_base = ~outside[:, -MIN_AFTER:].any(axis=1)
+    out = []
+    for r in range(k):
+        direction: Direction = "up" if up[r] else "down"
+        anomalous = bool(abs(z[r]) >= Z_THRESHOLD and p[r] < ALPHA)
+        shape: Shape = "spike" if back_to_base[r] else "level_shift"
+        out.append(
+            SeriesChange(
+                anomalous=anomalous,
+                onset=float(ts[onset[r]]),
+                direction=direction if med2[r] != med1[r] else None,
+                magnitude=float((med2[r] - med1[r]) / max(abs(med1[r]), EPS)),
+                baseline=float(med1[r]),
+                current=float(med2[r]),
+                z_score=float(z[r]),
+                p_value=float(p[r]),
+                score=float(score[r]) if anomalous else float(min(score[r], 0.49)),
+                anomaly_type=infer_anomaly_type(names[r], direction, shape) if anomalous else None,
+            )
+        )
+    return out
+
+
+def characterize_changes(
+    timestamps: np.ndarray,
+    values: np.ndarray,
+    *,
+    split_at: float | None = None,
+    min_samples: int = 10,
+    names: Sequence[str] | None = None,
+) -> list[SeriesChange | InsufficientData]:
+    """Vectorised `characterize_change` over (k, n) series on a shared grid (NaN for gaps).
+
+    Optional `names` (one per row) let the anomaly type use the series name (e.g. LATENCY_SPIKE).
+    """
+    ts = as_float_array(timestamps).ravel()
+    x = as_float_array(values)
+    if x.ndim == 1:
+        x = x[None, :] if x.size else x.reshape(0, ts.size)
+    x = np.where(np.isinf(x), np.nan, x)
+    if x.ndim != 2 or x.shape[1] != ts.size:
+        return [InsufficientData("values must be (k, len(timestamps))", 0)] * (x.shape[0] if x.ndim else 0)
+    problem = timestamp_problem(ts)
+    if problem is not None:
+        return [problem] * x.shape[0]
+    min_samples = max(3, min_samples)
+    problems: list[InsufficientData | None] = list(row_problems(x, min_samples + MIN_AFTER))
+    rows = [i for i, p in enumerate(problems) if p is None]
+    results: list[SeriesChange | InsufficientData | None] = list(problems)
+    if rows:
+        row_names = [names[i] if names is not None else "" for i in rows]
+        for i, change in zip(rows, _changes(ts, x[rows], split_at, min_samples, row_names), strict=True):
+            results[i] = change
+    return [r for r in results if r is not None]
+
+
+def characterize_change(
+    timestamps: np.ndarray,
+    values: np.ndarray,
+    *,
+    split_at: float | None = None,
+    min_samples: int = 10,
+    name: str = "",
+) -> SeriesChange | InsufficientData:
+    """Change of one series (irregular steps allowed; NaN/inf points are dropped)."""
+    ts = as_float_array(timestamps).ravel()
+    x = as_float_array(values).ravel()
+    if ts.size != x.size:
+        return InsufficientData(f"{ts.size} timestamps but {x.size} values", int(min(ts.size, x.size)))
+    keep = np.isfinite(x)
+    return characterize_changes(
+        ts[keep], x[keep][None, :], split_at=split_at, min_samples=min_samples, names=[name]
+    )[0]

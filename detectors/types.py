@@ -1,0 +1,100 @@
+"""Typed records that cross the detectors package boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+
+Direction = Literal["up", "down"]
+
+
+class AnomalyType(StrEnum):
+    """What kind of anomaly a detection is; domain types first, generic shapes last."""
+
+    PERFORMANCE_DROP = "PERFORMANCE_DROP"
+    SUDDEN_LOSS = "SUDDEN_LOSS"
+    VOLUME_SPIKE = "VOLUME_SPIKE"
+    EXECUTION_DELAY = "EXECUTION_DELAY"
+    ERROR_RATE_SPIKE = "ERROR_RATE_SPIKE"
+    LATENCY_SPIKE = "LATENCY_SPIKE"
+    RESOURCE_SATURATION = "RESOURCE_SATURATION"
+    MARKET_VOLATILITY = "MARKET_VOLATILITY"
+    DATA_GAP = "DATA_GAP"
+    SPIKE = "SPIKE"
+    DIP = "DIP"
+    LEVEL_SHIFT = "LEVEL_SHIFT"
+    TREND = "TREND"
+
+
+class Severity(StrEnum):
+    """Severity levels, in increasing order."""
+
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    CRITICAL = "CRITICAL"
+
+    @property
+    def rank(self) -> int:
+        """1 for LOW .. 4 for CRITICAL."""
+        return list(Severity).index(self) + 1
+
+
+@dataclass(frozen=True)
+class AnomalyDetection:
+    """One anomaly found in one series (or several, for multivariate detections)."""
+
+    id: str
+    timestamp: float
+    anomaly_type: AnomalyType
+    severity: Severity
+    confidence: float
+    z_score: float
+    p_value: float
+    threshold_exceeded: bool
+    affected_metrics: tuple[str, ...]
+    data_sources: tuple[str, ...]
+    raw_data: Mapping[str, float]
+    onset: float | None
+    direction: Direction | None
+    magnitude: float | None
+    method: str
+    rule: str
+    series: str
+
+
+@dataclass(frozen=True)
+class InsufficientData:
+    """Typed outcome for input the detectors cannot judge (empty, all-NaN, constant, too short...)."""
+
+    reason: str
+    points: int
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Detections of one batch cycle; `scores[j]`: series j's latest score in [0, 1] (nan if insufficient)."""
+
+    detections: list[AnomalyDetection]
+    scores: np.ndarray
+    insufficient: Mapping[str, InsufficientData] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SeriesChange:
+    """Did a series change, when did the change start, which way, how much, how significant."""
+
+    anomalous: bool
+    onset: float | None
+    direction: Direction | None
+    magnitude: float | None
+    baseline: float | None
+    current: float | None
+    z_score: float | None
+    p_value: float | None
+    score: float
+    anomaly_type: AnomalyType | None

@@ -1,0 +1,75 @@
+"""Input checks that turn bad data into `InsufficientData` instead of exceptions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from detectors.errors import DetectorError
+from detectors.types import InsufficientData
+
+
+class InvalidInputError(DetectorError):
+    """Arrays whose shapes do not fit together (a caller bug, not bad data)."""
+
+
+def as_float_array(x: object) -> np.ndarray:
+    """Float copy of array-like input; non-numeric input becomes an empty array."""
+    try:
+        return np.array(x, dtype=float)
+    except (TypeError, ValueError):
+        return np.array([], dtype=float)
+
+
+def check_batch_shapes(timestamps: np.ndarray, values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """Return values as (k, n); raise `InvalidInputError` if shapes disagree."""
+    if values.size == 0 and values.ndim < 2:
+        values = values.reshape(len(names), timestamps.size if len(names) else 0)
+    if values.ndim == 1:
+        values = values[None, :]
+    if values.ndim != 2 or timestamps.ndim != 1:
+        raise InvalidInputError(
+            f"expected timestamps (n,) and values (k, n); got {timestamps.shape}, {values.shape}"
+        )
+    if values.shape != (len(names), timestamps.size):
+        raise InvalidInputError(
+            f"values shape {values.shape} must be (len(series_names), len(timestamps)) = "
+            f"({len(names)}, {timestamps.size})"
+        )
+    return values
+
+
+def timestamp_problem(timestamps: np.ndarray) -> InsufficientData | None:
+    """Why a timestamp axis cannot be used (non-finite, unsorted, duplicated), or None."""
+    if timestamps.size == 0:
+        return InsufficientData("no points", 0)
+    if not np.isfinite(timestamps).all():
+        return InsufficientData("timestamps contain NaN or inf", int(timestamps.size))
+    steps = np.diff(timestamps)
+    if (steps == 0).any():
+        return InsufficientData("duplicate timestamps: de-duplicate before detecting", int(timestamps.size))
+    if (steps < 0).any():
+        return InsufficientData("timestamps are not sorted: sort before detecting", int(timestamps.size))
+    return None
+
+
+def row_problems(values: np.ndarray, min_samples: int) -> list[InsufficientData | None]:
+    """Per row of a (k, n) block with inf already replaced by NaN: why it cannot be judged, or None."""
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        spread = np.nanmax(np.where(finite, values, -np.inf), axis=1) - np.nanmin(
+            np.where(finite, values, np.inf), axis=1
+        )
+    out: list[InsufficientData | None] = []
+    for c, s in zip(counts.tolist(), spread.tolist(), strict=True):
+        if c == 0:
+            out.append(InsufficientData("no finite values (empty, all NaN or inf)", 0))
+        elif c < min_samples:
+            out.append(InsufficientData(f"{c} finite points, fewer than min_samples={min_samples}", c))
+        elif s == 0:
+            out.append(InsufficientData("constant series: nothing to compare against", c))
+        else:
+            out.append(None)
+    return out

@@ -1,0 +1,59 @@
+"""Rolling z-score (mean/std) and its robust variant (median/MAD) over trailing windows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.calibration import directional, score_from_z
+from detectors.point_scores import PointScores
+from detectors.rolling import WindowOrderStats, hopped_order_stats, trailing_mean_std
+from detectors.rules import DetectionRule
+
+
+def block_hop(window: int) -> int:
+    """How often hopped order statistics are refreshed (points)."""
+    return max(1, window // 4)
+
+
+def scale_floor(center: np.ndarray) -> np.ndarray:
+    """Smallest spread used as a divisor: a flat baseline still yields finite z-scores."""
+    return np.maximum(1e-6 * np.abs(np.nan_to_num(center)), 1e-9)
+
+
+def order_stats(values: np.ndarray, rule: DetectionRule) -> WindowOrderStats:
+    """Trailing-window order statistics with the rule's window, refreshed every window/4 points."""
+    return hopped_order_stats(
+        values, rule.window_size, block_hop(rule.window_size), min(rule.min_samples, rule.window_size)
+    )
+
+
+def trailing_stats(values: np.ndarray, rule: DetectionRule) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the rule's trailing window (what zscore and the adaptive threshold share)."""
+    return trailing_mean_std(values, rule.window_size, min(rule.min_samples, rule.window_size))
+
+
+def zscore_points(
+    values: np.ndarray,
+    rule: DetectionRule,
+    threshold: np.ndarray,
+    trailing: tuple[np.ndarray, np.ndarray] | None = None,
+) -> PointScores:
+    """z = (x - mean) / std of the previous `window_size` points."""
+    mean, std = trailing if trailing is not None else trailing_stats(values, rule)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = directional((values - mean) / np.maximum(std, scale_floor(mean)), rule.direction)
+    return PointScores(z=z, score=score_from_z(z, threshold), baseline=mean, threshold=threshold)
+
+
+def robust_zscore_points(
+    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray, stats: WindowOrderStats | None = None
+) -> PointScores:
+    """z = (x - median) / (1.4826 MAD) of the previous `window_size` points (refreshed every window/4)."""
+    stats = stats or order_stats(values, rule)
+    med, scale = stats.median, stats.mad
+    if (scale == 0).any():
+        min_periods = min(rule.min_samples, rule.window_size)
+        scale = np.where(scale > 0, scale, trailing_mean_std(values, rule.window_size, min_periods)[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = directional((values - med) / np.maximum(scale, scale_floor(med)), rule.direction)
+    return PointScores(z=z, score=score_from_z(z, threshold), baseline=med, threshold=threshold)
