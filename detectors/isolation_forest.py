@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from detectors.calibration import directional
 from detectors.point_scores import PointScores
@@ -35,6 +34,8 @@ def isolation_forest_points(values: np.ndarray, rule: DetectionRule, threshold: 
         ok = np.isfinite(values[r])
         if ok.sum() < max(rule.min_samples, 8):
             continue
+        from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
+
         forest = IsolationForest(contamination=rule.contamination, random_state=0, n_estimators=100)
         forest.fit(x[ok])
         anomaly = -forest.score_samples(x[ok])

@@ -12,7 +12,6 @@ from typing import Literal
 
 import numpy as np
 from scipy import stats
-from sklearn.decomposition import PCA
 
 from detectors.calibration import score_from_z
 
@@ -47,6 +46,8 @@ def _fit_statistic(
     x: np.ndarray, fit: np.ndarray, statistic: Literal["spe", "t2"], variance: float
 ) -> tuple[np.ndarray, np.ndarray]:
     k = x.shape[1]
+    from sklearn.decomposition import PCA  # lazy: scikit-learn costs ~30 MB of RSS
+
     full = PCA().fit(x[fit])
     n_comp = int(np.searchsorted(np.cumsum(full.explained_variance_ratio_), variance) + 1)
     pca = PCA(n_components=max(1, min(n_comp, k - 1))).fit(x[fit])

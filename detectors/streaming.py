@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import IsolationForest
 
 from detectors.batch import score_points
 from detectors.errors import DetectorError
 from detectors.isolation_forest import window_features
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
 
 
 class StreamingDetector:
@@ -65,6 +68,8 @@ class StreamingDetector:
             past = feats[:-1][np.isfinite(buffer[0, :-1])]
             if past.shape[0] < self.rule.min_samples:
                 return 0.0
+            from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
+
             self._forest = IsolationForest(contamination=self.rule.contamination, random_state=0).fit(past)
             self._forest_cut = -float(self._forest.offset_)
         anomaly = -float(self._forest.score_samples(feats[-1:])[0])

@@ -16,6 +16,8 @@ from receiver.storage.migrations import migrate
 
 P = ParamSpec("P")
 T = TypeVar("T")
+_PendingWrite = tuple[Callable[[sqlite_utils.Database], object], tuple[object, ...], "asyncio.Future[object]"]
+_Outcome = tuple["asyncio.Future[object]", object, BaseException | None]
 
 
 def open_database(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Database:
@@ -50,8 +52,9 @@ def run_in_transaction(db: sqlite_utils.Database, fn: Callable[..., T], *args: o
 class Store:
     """Runs every database call on one dedicated thread, so the event loop never blocks on SQLite.
 
-    `write` group-commits: writes queued while the thread is busy share one transaction (each in its own
-    savepoint, so one failure does not undo the others), and every caller resumes only after COMMIT.
+    `write` group-commits: writes queued while the thread is busy share one transaction, and every caller
+    resumes only after COMMIT. If one of them raises, the batch is rolled back and each write is retried
+    in a transaction of its own, so one failure never undoes the others.
     Functions given to `write` must not manage transactions themselves (raw SQL, no `with db.conn`).
     """
 
@@ -59,7 +62,7 @@ class Store:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self.db = self._executor.submit(open_database, self.path, synchronous).result()
-        self._pending: list[tuple[Callable[..., object], tuple[object, ...], asyncio.Future[object]]] = []
+        self._pending: list[_PendingWrite] = []
         self._lock = threading.Lock()
         self._flush_scheduled = False
 
@@ -97,26 +100,31 @@ class Store:
             self._flush_scheduled = False
         if not batch:
             return
-        conn = self.db.conn
-        outcomes: list[tuple[asyncio.Future[object], object, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for call, _, future in batch:
-                conn.execute("SAVEPOINT write")
-                try:
-                    outcomes.append((future, call(self.db), None))
-                    conn.execute("RELEASE write")
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO write")
-                    conn.execute("RELEASE write")
-                    outcomes.append((future, None, exc))
+            outcomes = self._run_batch(batch)
+        except Exception:  # one call failed: the batch was rolled back; give each its own transaction
+            outcomes = [self._run_alone(call, future) for call, _, future in batch]
+        loop.call_soon_threadsafe(_settle_all, outcomes)
+
+    def _run_batch(self, batch: list[_PendingWrite]) -> list[_Outcome]:
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            outcomes: list[_Outcome] = [(future, call(self.db), None) for call, _, future in batch]
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            outcomes = [(future, None, exc) for _, _, future in batch]
-        for future, result, error in outcomes:
-            loop.call_soon_threadsafe(_settle, future, result, error)
+            raise
+        return outcomes
+
+    def _run_alone(
+        self, call: Callable[[sqlite_utils.Database], object], future: asyncio.Future[object]
+    ) -> _Outcome:
+        try:
+            return (future, run_in_transaction(self.db, call), None)
+        except Exception as exc:
+            return (future, None, exc)
 
     async def run(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
@@ -137,10 +145,11 @@ class Store:
         self._executor.shutdown(wait=True)
 
 
-def _settle(future: asyncio.Future[object], result: object, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
+def _settle_all(outcomes: list[_Outcome]) -> None:
+    for future, result, error in outcomes:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)

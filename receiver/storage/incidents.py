@@ -36,21 +36,6 @@ class IngestResult:
     alerts_by_status: dict[str, int] = field(default_factory=dict)
 
 
-def _alert_json(alert: WebhookAlert, status: str) -> str:
-    return json.dumps(
-        {
-            "status": status,
-            "labels": alert.labels,
-            "annotations": alert.annotations,
-            "startsAt": alert.starts_at,
-            "endsAt": alert.ends_at,
-            "generatorURL": alert.generator_url,
-            "fingerprint": alert.effective_fingerprint(),
-        },
-        sort_keys=True,
-    )
-
-
 def ingest_notification(
     db: sqlite_utils.Database, payload: WebhookPayload, body: bytes, received_at: float | None = None
 ) -> IngestResult:
@@ -98,7 +83,7 @@ def _upsert_alert(
     inserted = conn.execute(
         "INSERT OR IGNORE INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
         " labels, annotations, generator_url, group_key, source, first_seen, last_seen, notification_id,"
-        " stage, alert, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        " stage, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             incident_id,
             fingerprint,
@@ -107,8 +92,8 @@ def _upsert_alert(
             status,
             alert.alertname,
             alert.labels.get("severity", "warning"),
-            json.dumps(alert.labels, sort_keys=True),
-            json.dumps(alert.annotations, sort_keys=True),
+            json.dumps(alert.labels),
+            json.dumps(alert.annotations),
             alert.generator_url,
             group_key,
             "alertmanager",
@@ -116,7 +101,6 @@ def _upsert_alert(
             now,
             notification_id,
             STAGES[0],
-            _alert_json(alert, status),
             1 if status == "resolved" else 0,
         ),
     ).rowcount
@@ -126,9 +110,9 @@ def _upsert_alert(
         return
     if status == "resolved":
         closed = conn.execute(
-            "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, alert=?, resolve_pending=1"
+            "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1"
             " WHERE id=? AND status='firing'",
-            (alert.ends_at or now, now, _alert_json(alert, status), incident_id),
+            (alert.ends_at or now, now, incident_id),
         ).rowcount
         if not closed:
             conn.execute("UPDATE incidents SET last_seen=? WHERE id=?", (now, incident_id))
@@ -259,9 +243,17 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
         return None
     row = rows[0]
     evidence = json.loads(row.pop("evidence") or "null")
-    alert = json.loads(row.pop("alert") or "null")
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
+    alert = {
+        "status": row["status"],
+        "labels": row["labels"],
+        "annotations": row["annotations"],
+        "startsAt": row["starts_at"],
+        "endsAt": row["ends_at"],
+        "generatorURL": row["generator_url"],
+        "fingerprint": row["fingerprint"],
+    }
     events = _rows(
         db,
         "SELECT notification_id, status, received_at FROM alert_events WHERE incident_id=? ORDER BY id",
@@ -276,7 +268,7 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
     diag = latest_diagnosis_row(db, incident_id)
     return {
         "incident": row,
-        "alerts": [alert] if alert else [],
+        "alerts": [alert],
         "events": events,
         "stages": stages,
         "evidence": evidence,

@@ -39,7 +39,6 @@ def _core_tables(db: sqlite_utils.Database) -> None:
             "last_seen": float,
             "notification_id": int,
             "stage": str,
-            "alert": str,
             "evidence": str,
             "resolve_pending": int,
         },

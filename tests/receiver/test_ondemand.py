@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from receiver.components import build_components
+from receiver.keys import PIPELINE
 from receiver.processes import ManagedProcess
 from tests.evidence.scenario import ALERT_EXPR, Scenario, causal_scenario
 from tests.support.tsdb import start_backfilled_prometheus
@@ -65,6 +66,7 @@ async def test_rediagnosing_a_stored_incident_stores_a_new_diagnosis(
         headers={"Content-Type": "application/json"},
     )
     incident_id = (await answer.json())["created"][0]
+    await client.app[PIPELINE].wait_idle()  # the pipeline's own diagnosis comes first
     resp = await client.post("/api/v1/diagnoses", json={"incident_id": incident_id})
     assert resp.status == 200
     detail = await (await client.get(f"/api/v1/incidents/{incident_id}")).json()
