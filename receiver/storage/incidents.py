@@ -41,7 +41,8 @@ def ingest_notification(
 ) -> IngestResult:
     """Store the raw notification and upsert one incident per alert occurrence (call through Store.write).
 
-    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once.
+    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. Set-based: one
+    lookup and a few `executemany` calls per notification, whatever the number of alerts.
     """
     now = received_at or time.time()
     group_key = payload.effective_group_key()
@@ -59,74 +60,65 @@ def ingest_notification(
             body.decode("utf-8", "replace"),
         ),
     )
-    notification_id = int(cur.lastrowid or 0)
-    result = IngestResult(notification_id)
+    result = IngestResult(int(cur.lastrowid or 0))
+    occurrences: dict[str, tuple[WebhookAlert, str]] = {}
     for alert in payload.alerts:
         status = payload.alert_status(alert)
         result.alerts_by_status[status] = result.alerts_by_status.get(status, 0) + 1
-        _upsert_alert(conn, alert, status, group_key, notification_id, now, result)
+        incident_id = incident_id_for(alert.effective_fingerprint(), alert.starts_at)
+        result.incident_ids.append(incident_id)
+        occurrences[incident_id] = (alert, status)
+    known = _known_statuses(conn, list(occurrences))
+    new = [i for i in occurrences if i not in known]
+    closing = [i for i, (_, st) in occurrences.items() if st == "resolved" and known.get(i) == "firing"]
+    seen_again = [i for i in known if i not in closing]
+    conn.executemany(
+        "INSERT INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
+        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, notification_id,"
+        " stage, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,'alertmanager',?,?,?,?,?)",
+        [_new_incident_row(i, *occurrences[i], group_key, result.notification_id, now) for i in new],
+    )
+    conn.executemany(
+        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?",
+        [(occurrences[i][0].ends_at or now, now, i) for i in closing],
+    )
+    conn.executemany("UPDATE incidents SET last_seen=? WHERE id=?", [(now, i) for i in seen_again])
+    result.created = new
+    result.resolved = closing
     return result
 
 
-def _upsert_alert(
-    conn: Any,
-    alert: WebhookAlert,
-    status: str,
-    group_key: str,
-    notification_id: int,
-    now: float,
-    result: IngestResult,
-) -> None:
-    fingerprint = alert.effective_fingerprint()
-    incident_id = incident_id_for(fingerprint, alert.starts_at)
-    result.incident_ids.append(incident_id)
-    inserted = conn.execute(
-        "INSERT OR IGNORE INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
-        " labels, annotations, generator_url, group_key, source, first_seen, last_seen, notification_id,"
-        " stage, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            incident_id,
-            fingerprint,
-            alert.starts_at,
-            alert.ends_at if status == "resolved" else None,
-            status,
-            alert.alertname,
-            alert.labels.get("severity", "warning"),
-            json.dumps(alert.labels),
-            json.dumps(alert.annotations),
-            alert.generator_url,
-            group_key,
-            "alertmanager",
-            now,
-            now,
-            notification_id,
-            STAGES[0],
-            1 if status == "resolved" else 0,
-        ),
-    ).rowcount
-    if inserted:
-        result.created.append(incident_id)
-        _event(conn, incident_id, notification_id, status, now)
-        return
-    if status == "resolved":
-        closed = conn.execute(
-            "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1"
-            " WHERE id=? AND status='firing'",
-            (alert.ends_at or now, now, incident_id),
-        ).rowcount
-        if not closed:
-            conn.execute("UPDATE incidents SET last_seen=? WHERE id=?", (now, incident_id))
-            return
-        result.resolved.append(incident_id)
-        _event(conn, incident_id, notification_id, status, now)
-        return
-    conn.execute("UPDATE incidents SET last_seen=? WHERE id=?", (now, incident_id))
+def _known_statuses(conn: Any, ids: list[str], chunk: int = 500) -> dict[str, str]:
+    """Status of the incidents among `ids` that already exist (chunked under SQLite's variable limit)."""
+    known: dict[str, str] = {}
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        marks = ",".join("?" * len(part))
+        known.update(conn.execute(f"SELECT id, status FROM incidents WHERE id IN ({marks})", part))
+    return known
 
 
-def _event(conn: Any, incident_id: str, notification_id: int, status: str, now: float) -> None:
-    conn.execute(
-        "INSERT INTO alert_events (incident_id, notification_id, status, received_at) VALUES (?,?,?,?)",
-        (incident_id, notification_id, status, now),
+def _new_incident_row(
+    incident_id: str, alert: WebhookAlert, status: str, group_key: str, notification_id: int, now: float
+) -> tuple[object, ...]:
+    resolved = status == "resolved"
+    return (
+        incident_id,
+        alert.effective_fingerprint(),
+        alert.starts_at,
+        alert.ends_at if resolved else None,
+        status,
+        alert.alertname,
+        alert.labels.get("severity", "warning"),
+        json.dumps(alert.labels),
+        json.dumps(alert.annotations),
+        alert.generator_url,
+        group_key,
+        now,
+        now,
+        notification_id,
+        STAGES[0],
+        1 if resolved else 0,
     )
 
 
@@ -254,11 +246,9 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
         "generatorURL": row["generator_url"],
         "fingerprint": row["fingerprint"],
     }
-    events = _rows(
-        db,
-        "SELECT notification_id, status, received_at FROM alert_events WHERE incident_id=? ORDER BY id",
-        (incident_id,),
-    )
+    events = [{"status": "firing", "at": row["first_seen"]}]
+    if row["status"] == "resolved":
+        events.append({"status": "resolved", "at": row["ends_at"]})
     stages = _rows(
         db,
         "SELECT stage, outcome, detail, started_at, duration_seconds FROM stage_results"

@@ -46,19 +46,12 @@ def _core_tables(db: sqlite_utils.Database) -> None:
         defaults={"resolve_pending": 0},
     )
     # The id is a hash of (fingerprint, starts_at), so the primary key already makes occurrences unique.
-    db.table("incidents").create_index(["status"])
     db.table("incidents").create_index(["alertname"])
     db.execute(
         "CREATE INDEX idx_incidents_work ON incidents (first_seen)"
         " WHERE stage != 'done' OR resolve_pending = 1"
     )
     db.table("incidents").create_index(["group_key"])
-    db.table("alert_events").create(
-        {"id": int, "incident_id": str, "notification_id": int, "status": str, "received_at": float},
-        pk="id",
-        foreign_keys=[("incident_id", "incidents", "id")],
-    )
-    db.table("alert_events").create_index(["incident_id"])
     db.table("stage_results").create(
         {
             "id": int,
