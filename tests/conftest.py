@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.support.paths import SHARED
+
 DATA = Path(__file__).resolve().parent / "data"
 WEBHOOKS = DATA / "webhooks"
-SHARED = Path(os.environ.get("ALERT_ANALYST_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
 @pytest.fixture

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 
 from bench import petshop
+from tests.support.paths import SHARED
 
 NODES = ("PetSite", "search-lb_remote", "search_AWS::ECS::Fargate", "db_AWS::DynamoDB")
 EDGES = {
     "PetSite": ("search-lb_remote", "search_AWS::ECS::Fargate"),
     "search_AWS::ECS::Fargate": ("db_AWS::DynamoDB",),
 }
-REAL_DATA = Path("/work/shared/petshop")
+REAL_DATA = SHARED / "petshop"
 
 
 def write_metrics(path: Path, timestamps: np.ndarray, latency: dict[str, np.ndarray]) -> None:

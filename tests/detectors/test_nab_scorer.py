@@ -1,11 +1,11 @@
 import json
-from pathlib import Path
 
 import pytest
 
 from bench.nab import score
+from tests.support.paths import SHARED
 
-NAB = Path("/work/shared/nab")
+NAB = SHARED / "nab"
 PUBLISHED = json.loads((NAB / "results" / "final_results.json").read_text()) if NAB.exists() else {}
 
 pytestmark = pytest.mark.skipif(not NAB.exists(), reason="NAB data not present")
