@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
 from receiver.delivery.service import DeliveryService
-from receiver.evidence.context import AlertContext, build_evidence, fetch_alert_context
+from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.models import Incident
@@ -117,27 +118,14 @@ async def load_diagnosis(store: Store, incident_id: str) -> Any:
     row = await store.run(db_incidents.latest_diagnosis_row, incident_id)
     if row is None:
         return None
-    import json
-
     return diagnosis_from_dict(json.loads(row["body"]))
 
 
 def empty_evidence(incident: Incident) -> Evidence:
     """Evidence with no series (no metric source): the analyst still writes a low-confidence diagnosis."""
-    from analyst.evidence import AlertInfo
-
     return Evidence(
         incident_id=incident.id,
-        alert=AlertInfo(
-            alertname=incident.alertname,
-            status=incident.status,
-            labels=dict(incident.labels),
-            annotations=dict(incident.annotations),
-            starts_at=incident.starts_at,
-            ends_at=incident.ends_at,
-            severity=incident.severity,
-            source=incident.source,
-        ),
+        alert=alert_info(incident),
         series=(),
         window_start=incident.starts_at,
         window_end=incident.ends_at or time.time(),

@@ -122,7 +122,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     alert_index = context.alert_index
     return Evidence(
         incident_id=incident.id,
-        alert=_alert_info(incident, context.expr),
+        alert=alert_info(incident, context.expr),
         series=tuple(_order(series, alert_index)) + context.unavailable,
         window_start=context.window.start,
         window_end=context.window.end,
@@ -450,7 +450,8 @@ def _unavailable(
     )
 
 
-def _alert_info(incident: Incident, expr: str | None) -> AlertInfo:
+def alert_info(incident: Incident, expr: str | None = None) -> AlertInfo:
+    """The analyst's view of the alert that opened `incident`."""
     return AlertInfo(
         alertname=incident.alertname,
         status=incident.status,
