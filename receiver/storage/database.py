@@ -12,6 +12,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
+from receiver.storage.checkpoint import WalCheckpointer
 from receiver.storage.migrations import migrate
 
 P = ParamSpec("P")
@@ -62,6 +63,11 @@ class Store:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self.db = self._executor.submit(open_database, self.path, synchronous).result()
+        self._checkpointer: WalCheckpointer | None = None
+        if self.path != ":memory:":
+            self._executor.submit(self.db.conn.execute, "PRAGMA wal_autocheckpoint=0").result()
+            self._checkpointer = WalCheckpointer(self.path)
+            self._checkpointer.start()
         self._pending: list[_PendingWrite] = []
         self._lock = threading.Lock()
         self._flush_scheduled = False
@@ -141,6 +147,8 @@ class Store:
 
     def close(self) -> None:
         """Close the connection after every queued call has run."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._executor.submit(self.db.conn.close).result()
         self._executor.shutdown(wait=True)
 
