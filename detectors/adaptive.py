@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.rolling import trailing_mean_std
+from detectors.rolling import TrailingMoments, trailing_moments
+
+
+def short_window(window: int) -> int:
+    """Length of the recent-volatility window compared against the full `window`."""
+    return max(5, window // 4)
 
 
 def adaptive_threshold(
@@ -20,9 +25,15 @@ def adaptive_threshold(
 
     `window_std` may pass in an already computed trailing std over `window` points.
     """
-    short = max(5, window // 4)
-    s_long = window_std if window_std is not None else trailing_mean_std(values, window, min_periods=3)[1]
-    _, s_short = trailing_mean_std(values, short, min_periods=3)
+    return adaptive_threshold_from(trailing_moments(values), threshold, window, window_std)
+
+
+def adaptive_threshold_from(
+    moments: TrailingMoments, threshold: float, window: int, window_std: np.ndarray | None = None
+) -> np.ndarray:
+    """`adaptive_threshold` from running sums already computed for the block (no pass over the values)."""
+    s_long = window_std if window_std is not None else moments.mean_std(window, min_periods=3)[1]
+    _, s_short = moments.mean_std(short_window(window), min_periods=3)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = s_short / s_long
     factor = np.clip(np.sqrt(np.where(np.isfinite(ratio), ratio, 1.0)), 1.0, 2.0)

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from detectors.adaptive import adaptive_threshold
+from detectors.adaptive import adaptive_threshold_from
 from detectors.calibration import p_value_from_z
 from detectors.changepoint import ChangePoint, changepoint_points
 from detectors.ensemble import ensemble_points
@@ -18,6 +18,7 @@ from detectors.multivariate import multivariate_scores, top_contributors
 from detectors.novelty import novelty_points
 from detectors.point_scores import PointScores
 from detectors.records import change_point_detections, detection_id, gap_detections, run_detections
+from detectors.rolling import TrailingMoments, trailing_moments
 from detectors.rules import DetectionRule
 from detectors.seasonal import deseasonalise
 from detectors.types import AnomalyDetection, BatchResult, InsufficientData
@@ -25,22 +26,38 @@ from detectors.validation import as_float_array, check_batch_shapes, row_problem
 from detectors.zscore import robust_zscore_points, trailing_stats, zscore_points
 
 
+def _is_adaptive(rule: DetectionRule) -> bool:
+    return rule.adaptive and rule.method != "changepoint"
+
+
 def effective_threshold(
-    values: np.ndarray, rule: DetectionRule, window_std: np.ndarray | None = None
+    values: np.ndarray,
+    rule: DetectionRule,
+    window_std: np.ndarray | None = None,
+    moments: TrailingMoments | None = None,
 ) -> np.ndarray:
     """Per-point threshold: adaptive to the volatility regime if the rule asks for it (point methods only)."""
-    if rule.adaptive and rule.method != "changepoint":
-        return adaptive_threshold(values, rule.threshold, rule.window_size, window_std)
+    if _is_adaptive(rule):
+        moments = moments if moments is not None else trailing_moments(values)
+        return adaptive_threshold_from(moments, rule.threshold, rule.window_size, window_std)
     return np.full(values.shape, rule.threshold)
 
 
 def score_points(
     values: np.ndarray, rule: DetectionRule, threshold: np.ndarray | None = None
 ) -> tuple[PointScores, list[ChangePoint]]:
-    """Per-point scores of the rule's univariate method over a (k, n) block (and its change points)."""
-    trailing = trailing_stats(values, rule) if rule.method in ("zscore", "ensemble") else None
+    """Per-point scores of the rule's univariate method over a (k, n) block (and its change points).
+
+    The block's running sums are computed once and shared by the trailing mean/std and the adaptive
+    threshold's two windows.
+    """
+    uses_trailing = rule.method in ("zscore", "ensemble")
+    moments = None
+    if uses_trailing or (threshold is None and _is_adaptive(rule)):
+        moments = trailing_moments(values)
+    trailing = trailing_stats(values, rule, moments) if uses_trailing else None
     if threshold is None:
-        threshold = effective_threshold(values, rule, trailing[1] if trailing else None)
+        threshold = effective_threshold(values, rule, trailing[1] if trailing else None, moments)
     if rule.method == "changepoint":
         return changepoint_points(values, rule, threshold)
     if rule.method == "ensemble":

@@ -9,7 +9,13 @@ from scipy import stats
 def score_from_z(z: np.ndarray | float, threshold: float | np.ndarray) -> np.ndarray:
     """Score 1 - 2^-(z/threshold)^2: 0 at z = 0, exactly 0.5 at the threshold, -> 1 far beyond it."""
     with np.errstate(invalid="ignore", over="ignore"):
-        return 1.0 - np.exp2(-np.square(np.asarray(z, dtype=float) / threshold))
+        scaled = np.asarray(z, dtype=float) / threshold
+        if not isinstance(scaled, np.ndarray):
+            return 1.0 - np.exp2(-np.square(scaled))
+        np.square(scaled, out=scaled)  # in place: one temporary instead of four for (k, n) blocks
+        np.negative(scaled, out=scaled)
+        np.exp2(scaled, out=scaled)
+        return np.subtract(1.0, scaled, out=scaled)
 
 
 def p_value_from_z(z: np.ndarray | float) -> np.ndarray:

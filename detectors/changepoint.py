@@ -42,8 +42,9 @@ def noise_sigma(values: np.ndarray) -> np.ndarray:
     diffs = np.diff(values, axis=1)
     mad = row_nanmedian(np.abs(diffs - row_nanmedian(diffs)[:, None]))
     sigma = 1.4826 * mad / np.sqrt(2.0)
-    fallback = np.nanstd(values, axis=1)
-    sigma = np.where(sigma > 0, sigma, fallback)
+    flat = ~(sigma > 0)
+    if flat.any():
+        sigma[flat] = np.nanstd(values[flat], axis=1)
     return np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1e-9)
 
 
@@ -134,15 +135,16 @@ def row_change_points(
     profile: np.ndarray,
     filled: np.ndarray,
     sigma: float,
+    alpha: float,
 ) -> list[ChangePoint]:
     """Significant change points of one row (NaN allowed; `filled` is the row forward-filled).
 
     Change points where no step of the row's `step_profile` reaches the threshold within +-m/2 points
-    (typically the staircase Pelt lays over a smooth trend) are dropped before the step test.
+    (typically the staircase Pelt lays over a smooth trend) are dropped before the step test, and
+    the test must reach `alpha` (the two-sided p-value of the rule's threshold).
     """
     signal = (filled - np.median(filled)) / sigma
     min_size = max(2, min(rule.min_samples, rule.window_size) // 2)
-    alpha = float(p_value_from_z(rule.threshold))
     cps = find_change_indices(signal, rule.penalty, min_size)
     found = []
     bounds = [0, *cps, row.size]
@@ -180,11 +182,13 @@ def _screened_row_change_points(
     profile: np.ndarray,
     filled: np.ndarray,
     sigma: float,
+    alpha: float,
 ) -> list[ChangePoint]:
     """Pelt only where the step profile reaches the threshold (+-2 windows), not over the whole row."""
     found = []
     for lo, hi in step_regions(profile, rule.threshold, 2 * rule.window_size):
-        for cp in row_change_points(row[lo:hi], row_index, rule, profile[lo:hi], filled[lo:hi], sigma):
+        region = (row[lo:hi], row_index, rule, profile[lo:hi], filled[lo:hi], sigma, alpha)
+        for cp in row_change_points(*region):
             found.append(ChangePoint(cp.row, cp.index + lo, cp.before, cp.after, cp.t_stat, cp.p_value))
     return found
 
@@ -203,10 +207,11 @@ def changepoint_points(
     with np.errstate(invalid="ignore"):
         strongest = np.nanmax(np.where(np.isfinite(profile), profile, -np.inf), axis=1)
     screened = np.flatnonzero(strongest >= rule.threshold + 1.0)
+    alpha = float(p_value_from_z(rule.threshold))
     found: list[ChangePoint] = []
-    for r in screened:
+    for r in screened.tolist():
         for cp in _screened_row_change_points(
-            values[r], int(r), rule, profile[r], filled[r], float(sigma[r])
+            values[r], r, rule, profile[r], filled[r], float(sigma[r]), alpha
         ):
             end = min(n, cp.index + rule.window_size)
             z[r, cp.index : end] = cp.t_stat
@@ -215,6 +220,19 @@ def changepoint_points(
             found.append(cp)
     z = np.where(np.isfinite(values), directional(z, rule.direction), np.nan)
     scores = PointScores(
-        z=z, score=score_from_z(z, threshold), baseline=baseline, threshold=threshold, p_value=p_values
+        z=z,
+        score=_sparse_scores(z, threshold, found),
+        baseline=baseline,
+        threshold=threshold,
+        p_value=p_values,
     )
     return scores, [cp for cp in found if directional(np.array([cp.t_stat]), rule.direction)[0] != 0]
+
+
+def _sparse_scores(z: np.ndarray, threshold: np.ndarray, found: list[ChangePoint]) -> np.ndarray:
+    """`score_from_z(z, threshold)`, evaluated only on rows with a change point (z is 0 or NaN elsewhere)."""
+    score = np.where(np.isnan(z), np.nan, 0.0)
+    rows = np.unique(np.array([cp.row for cp in found], dtype=np.intp))
+    if rows.size:
+        score[rows] = score_from_z(z[rows], np.broadcast_to(threshold, z.shape)[rows])
+    return score

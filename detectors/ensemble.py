@@ -24,7 +24,7 @@ def ensemble_points(
 ) -> tuple[PointScores, list[ChangePoint]]:
     """Combined per-point score; z and baseline come from the member with the highest score."""
     first = zscore_points(values, rule, threshold, trailing)
-    total = np.nan_to_num(first.score, nan=0.0)
+    total = _score_or_zero(first.score)
     best = total.copy()
     z, baseline = first.z.copy(), first.baseline.copy()
     stats = order_stats(values, rule)
@@ -34,7 +34,7 @@ def ensemble_points(
         iqr_points(values, rule, threshold, stats),
         cp_scores,
     ):
-        score = np.nan_to_num(member.score, nan=0.0)
+        score = _score_or_zero(member.score)
         total += score
         better = score > best
         np.copyto(best, score, where=better)
@@ -43,3 +43,8 @@ def ensemble_points(
     total /= 4.0
     total[~np.isfinite(first.score)] = np.nan
     return PointScores(z=z, score=total, baseline=baseline, threshold=threshold), change_points
+
+
+def _score_or_zero(score: np.ndarray) -> np.ndarray:
+    """A member's scores (in [0, 1]) with NaN as 0, in one pass."""
+    return np.fmax(score, 0.0)

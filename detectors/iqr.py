@@ -31,7 +31,8 @@ def iqr_points(
         iqr = np.where(iqr > 0, iqr, 1.349 * trailing_mean_std(values, rule.window_size, min_periods)[1])
     iqr = np.maximum(iqr, scale_floor(med))
     with np.errstate(invalid="ignore"):
-        beyond = np.where(values > q3, (values - q3) / iqr, np.where(values < q1, (values - q1) / iqr, 0.0))
+        beyond = np.where(values > q3, values - q3, np.where(values < q1, values - q1, 0.0))
+        beyond /= iqr
     z_equiv = np.sign(beyond) * (Q3_Z + IQR_Z * np.abs(beyond))
     z = directional(np.where(np.isfinite(values) & np.isfinite(iqr), z_equiv, np.nan), rule.direction)
     return PointScores(z=z, score=score_from_z(z, threshold), baseline=med, threshold=threshold)

@@ -8,44 +8,77 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def trailing_mean_std(values: np.ndarray, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std of the `window` points before each point (the point itself excluded); NaN ignored."""
-    n = values.shape[1]
+@dataclass(frozen=True)
+class TrailingMoments:
+    """Running sums of a (k, n) block (centred on each row's first finite value), shared by every window.
+
+    `sum1[:, i]`, `sum2[:, i]`, `counts[:, i]`: sum, sum of squares and count of the finite points before i;
+    `counts` is None when every point is finite.
+    """
+
+    ref: np.ndarray
+    sum1: np.ndarray
+    sum2: np.ndarray
+    counts: np.ndarray | None
+
+    def mean_std(self, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the `window` points before each point (NaN where fewer than `min_periods`)."""
+        n = self.sum1.shape[1]
+        total = _window_sum(self.sum1, window)
+        total2 = _window_sum(self.sum2, window)
+        if self.counts is None:
+            count = np.minimum(np.arange(n, dtype=float), window)[None, :]
+        else:
+            count = _window_sum(self.counts, window)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+            total2 -= total * mean
+            total2 /= np.maximum(count - 1, 1)
+        np.maximum(total2, 0.0, out=total2)
+        std = np.sqrt(total2, out=total2)
+        mean += self.ref
+        short = np.broadcast_to(count < min_periods, mean.shape)
+        mean[short] = np.nan
+        std[short] = np.nan
+        return mean, std
+
+
+def trailing_moments(values: np.ndarray) -> TrailingMoments:
+    """One pass of running sums over a (k, n) block, for `TrailingMoments.mean_std` of any window."""
     finite = np.isfinite(values)
     dense = bool(finite.all())
     ref = _row_reference(values, finite)[:, None]
     centred = values - ref
     if not dense:
         centred[~finite] = 0.0
-    total = _trailing_sum(centred, window)
+    sum1 = _prefix_sum(centred)
     np.square(centred, out=centred)
-    total2 = _trailing_sum(centred, window)
-    if dense:
-        count = np.minimum(np.arange(n, dtype=float), window)[None, :]
-    else:
-        count = _trailing_sum(finite.astype(float), window)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-        total2 -= total * mean
-        total2 /= np.maximum(count - 1, 1)
-    np.maximum(total2, 0.0, out=total2)
-    std = np.sqrt(total2, out=total2)
-    mean += ref
-    short = np.broadcast_to(count < min_periods, mean.shape)
-    mean[short] = np.nan
-    std[short] = np.nan
-    return mean, std
+    sum2 = _prefix_sum(centred)
+    counts = None if dense else _prefix_sum(finite.astype(float))
+    return TrailingMoments(ref, sum1, sum2, counts)
 
 
-def _trailing_sum(x: np.ndarray, window: int) -> np.ndarray:
-    """Sum of x[:, i - window : i] for every column i (fewer points near the start)."""
+def trailing_mean_std(values: np.ndarray, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std of the `window` points before each point (the point itself excluded); NaN ignored."""
+    return trailing_moments(values).mean_std(window, min_periods)
+
+
+def _prefix_sum(x: np.ndarray) -> np.ndarray:
+    """out[:, i] = sum of x[:, :i] (0 for i = 0)."""
     k, n = x.shape
     cum = np.empty((k, n))
     cum[:, 0] = 0.0
     np.cumsum(x[:, :-1], axis=1, out=cum[:, 1:])
-    if window < n:
-        cum[:, window:] -= cum[:, : n - window].copy()
     return cum
+
+
+def _window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
+    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums."""
+    n = prefix.shape[1]
+    out = prefix.copy()
+    if window < n:
+        out[:, window:] -= prefix[:, : n - window]
+    return out
 
 
 def hopped_quantiles(
@@ -75,33 +108,67 @@ class WindowOrderStats:
 
 
 def hopped_order_stats(values: np.ndarray, window: int, hop: int, min_periods: int) -> WindowOrderStats:
-    """Order statistics of the `window` points before each block of `hop` points, one sort for all."""
+    """Order statistics of the `window` points before each block of `hop` points, one sort for all.
+
+    Windows of gap-free rows past the first `window` points (almost all of them) take a fast path:
+    in-place sorts and fixed ranks, whatever gaps other rows of the block have.
+    """
     k, n = values.shape
-    starts = np.arange(0, n, hop)
+    nblocks = -(-n // hop)
+    split = min(nblocks, -(-window // hop))  # blocks before `split` still see the NaN padding
     padded = np.concatenate([np.full((k, window), np.nan), values], axis=1)
-    windows = sliding_window_view(padded, window, axis=1)[:, starts, :]
-    split = int(np.searchsorted(starts, window))  # blocks before `split` still see the NaN padding
-    parts = [windows[:, :split], windows[:, split:]]
-    stats = [_order_stats_block(p, min_periods) for p in parts if p.shape[1]]
-    q1, med, q3, mad = (np.concatenate([s[i] for s in stats], axis=1) for i in range(4))
+    windows = sliding_window_view(padded, window, axis=1)[:, :n:hop]
+    blocks = np.full((4, k, nblocks), np.nan)
+    if split:
+        blocks[:, :, :split] = _order_stats_block(windows[:, :split], min_periods)
+    if split < nblocks:
+        tail = np.array(windows[:, split:], order="C")  # a writable copy: sorted in place
+        dense = np.isfinite(values).all(axis=1)
+        if dense.all():
+            blocks[:, :, split:] = _dense_order_stats(tail, min_periods)
+        else:
+            rows, gappy = np.flatnonzero(dense), np.flatnonzero(~dense)
+            blocks[:, rows, split:] = _dense_order_stats(tail[rows], min_periods)
+            blocks[:, gappy, split:] = _order_stats_block(tail[gappy], min_periods)
+    q1, med, q3, mad = np.repeat(blocks, hop, axis=2)[:, :, :n]
+    return WindowOrderStats(q1, med, q3, mad)
 
-    def expand(block: np.ndarray) -> np.ndarray:
-        return np.repeat(block, hop, axis=1)[:, :n]
 
-    return WindowOrderStats(expand(q1), expand(med), expand(q3), expand(mad))
-
-
-def _order_stats_block(windows: np.ndarray, min_periods: int) -> tuple[np.ndarray, ...]:
+def _order_stats_block(windows: np.ndarray, min_periods: int) -> np.ndarray:
     q1, med, q3 = nan_quantiles(windows, (0.25, 0.5, 0.75), min_periods)
     mad = nan_quantiles(np.abs(windows - med[..., None]), (0.5,), min_periods)[0] * 1.4826
-    return q1, med, q3, mad
+    return np.stack([q1, med, q3, mad])
+
+
+def _dense_order_stats(ordered: np.ndarray, min_periods: int) -> np.ndarray:
+    """`_order_stats_block` for NaN-free windows; sorts `ordered` in place and reuses it for the MAD."""
+    w = ordered.shape[-1]
+    if w < min_periods:
+        return np.full((4, *ordered.shape[:-1]), np.nan)
+    ordered.sort(axis=-1)
+    q1, med, q3 = (_interpolated_rank(ordered, q * (w - 1)) for q in (0.25, 0.5, 0.75))
+    deviations = np.abs(ordered - med[..., None], out=ordered)
+    deviations.sort(axis=-1)
+    return np.stack([q1, med, q3, _interpolated_rank(deviations, 0.5 * (w - 1)) * 1.4826])
+
+
+def _interpolated_rank(ordered: np.ndarray, position: float) -> np.ndarray:
+    """Value at fractional rank `position` of rows sorted along the last axis (linear interpolation)."""
+    lo = int(np.floor(position))
+    hi = min(lo + 1, ordered.shape[-1] - 1)
+    return ordered[..., lo] + (ordered[..., hi] - ordered[..., lo]) * (position - lo)
 
 
 def row_nanmedian(x: np.ndarray) -> np.ndarray:
     """Median of each row ignoring NaN (NaN for rows without finite values)."""
-    if np.isfinite(x).all():
+    dense = np.isfinite(x).all(axis=1)
+    if dense.all():
         return np.asarray(np.median(x, axis=1))
-    return nan_quantiles(np.where(np.isfinite(x), x, np.nan), (0.5,), 1)[0]
+    out = np.empty(x.shape[0])
+    out[dense] = np.median(x[dense], axis=1)
+    gappy = x[~dense]
+    out[~dense] = nan_quantiles(np.where(np.isfinite(gappy), gappy, np.nan), (0.5,), 1)[0]
+    return out
 
 
 def nan_quantiles(windows: np.ndarray, quantiles: tuple[float, ...], min_periods: int) -> np.ndarray:

@@ -6,7 +6,13 @@ import numpy as np
 
 from detectors.calibration import directional, score_from_z
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, hopped_order_stats, trailing_mean_std
+from detectors.rolling import (
+    TrailingMoments,
+    WindowOrderStats,
+    hopped_order_stats,
+    trailing_mean_std,
+    trailing_moments,
+)
 from detectors.rules import DetectionRule
 
 
@@ -15,9 +21,14 @@ def block_hop(window: int) -> int:
     return max(1, window // 4)
 
 
+LARGEST_FLOOR = float(np.finfo(float).max) * 1e-6
+
+
 def scale_floor(center: np.ndarray) -> np.ndarray:
     """Smallest spread used as a divisor: a flat baseline still yields finite z-scores."""
-    return np.maximum(1e-6 * np.abs(np.nan_to_num(center)), 1e-9)
+    floor = np.abs(center) * 1e-6
+    np.minimum(floor, LARGEST_FLOOR, out=floor)  # an infinite centre counts as the largest float
+    return np.fmax(floor, 1e-9, out=floor)  # NaN counts as 0
 
 
 def order_stats(values: np.ndarray, rule: DetectionRule) -> WindowOrderStats:
@@ -27,9 +38,12 @@ def order_stats(values: np.ndarray, rule: DetectionRule) -> WindowOrderStats:
     )
 
 
-def trailing_stats(values: np.ndarray, rule: DetectionRule) -> tuple[np.ndarray, np.ndarray]:
+def trailing_stats(
+    values: np.ndarray, rule: DetectionRule, moments: TrailingMoments | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of the rule's trailing window (what zscore and the adaptive threshold share)."""
-    return trailing_mean_std(values, rule.window_size, min(rule.min_samples, rule.window_size))
+    moments = moments if moments is not None else trailing_moments(values)
+    return moments.mean_std(rule.window_size, min(rule.min_samples, rule.window_size))
 
 
 def zscore_points(

@@ -120,7 +120,31 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def parse_webhook(body: bytes) -> WebhookPayload:
-    """Decode and validate a webhook body; raise PayloadError(400 or 422) naming the offending field."""
+    """Decode and validate a webhook body; raise PayloadError(400 or 422) naming the offending field.
+
+    The common case goes straight through pydantic's JSON parser; anything it rejects is decoded again
+    step by step so that the error names the right problem (JSON, version or field).
+    """
+    try:
+        payload = WebhookPayload.model_validate_json(body)
+    except ValueError:
+        return _parse_with_diagnostics(body)
+    if payload.version != SUPPORTED_VERSION:
+        raise _unsupported_version(payload.version)
+    return payload
+
+
+def _unsupported_version(version: object) -> PayloadError:
+    return PayloadError(
+        422,
+        f"unsupported payload version {version!r}: only Alertmanager webhook version "
+        f"{SUPPORTED_VERSION} is accepted (Grafana contact points: use an Alertmanager-compatible "
+        "receiver)",
+        field="version",
+    )
+
+
+def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
     try:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -129,13 +153,7 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         raise PayloadError(400, "the body must be a JSON object", field="(root)")
     version = data.get("version", SUPPORTED_VERSION)
     if str(version) != SUPPORTED_VERSION:
-        raise PayloadError(
-            422,
-            f"unsupported payload version {version!r}: only Alertmanager webhook version "
-            f"{SUPPORTED_VERSION} is accepted (Grafana contact points: use an Alertmanager-compatible "
-            "receiver)",
-            field="version",
-        )
+        raise _unsupported_version(version)
     try:
         return WebhookPayload.model_validate(data)
     except ValidationError as exc:

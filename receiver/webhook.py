@@ -76,7 +76,7 @@ async def _receive(request: web.Request) -> web.Response:
     if result.created:
         metrics.incidents_created.labels("alertmanager").inc(len(result.created))
     app[PIPELINE].submit([*result.created, *result.resolved])
-    log.info(
+    log.debug(
         "webhook_stored",
         group_key=payload.effective_group_key(),
         notification_id=result.notification_id,

@@ -1,0 +1,56 @@
+"""The batch fast paths compute exactly what the straightforward definitions say."""
+
+import numpy as np
+
+from detectors import DetectionRule
+from detectors.calibration import score_from_z
+from detectors.changepoint import changepoint_points
+from detectors.rolling import hopped_order_stats, trailing_mean_std, trailing_moments
+
+
+def _block(seed: int = 0, k: int = 8, n: int = 300) -> np.ndarray:
+    values = np.random.default_rng(seed).normal(100.0, 5.0, size=(k, n))
+    values[2, 50:80] = np.nan
+    values[5, 200] = np.nan
+    return values
+
+
+def test_order_stats_equal_numpy_quantiles_of_each_trailing_window():
+    values, window, hop = _block(), 60, 15
+    stats = hopped_order_stats(values, window, hop, min_periods=10)
+    for r in range(values.shape[0]):
+        for start in range(window, values.shape[1], hop):
+            past = values[r, start - window : start]
+            past = past[np.isfinite(past)]
+            q1, med, q3 = np.quantile(past, (0.25, 0.5, 0.75))
+            mad = 1.4826 * np.median(np.abs(past - med))
+            got = (stats.q1[r, start], stats.median[r, start], stats.q3[r, start], stats.mad[r, start])
+            np.testing.assert_allclose(got, (q1, med, q3, mad), rtol=1e-12)
+
+
+def test_order_stats_of_a_gap_free_row_do_not_depend_on_gaps_in_other_rows():
+    values = _block()
+    together = hopped_order_stats(values, 60, 15, 10)
+    alone = hopped_order_stats(values[:1], 60, 15, 10)
+    for name in ("q1", "median", "q3", "mad"):
+        np.testing.assert_array_equal(getattr(together, name)[:1], getattr(alone, name))
+
+
+def test_shared_running_sums_give_the_same_stats_as_one_pass_per_window():
+    values = _block()
+    moments = trailing_moments(values)
+    for window, min_periods in ((60, 10), (15, 3), (400, 3)):
+        shared = moments.mean_std(window, min_periods)
+        separate = trailing_mean_std(values, window, min_periods)
+        for a, b in zip(shared, separate, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_changepoint_scores_equal_the_calibrated_z_on_every_row():
+    values = _block(seed=3)
+    values[4, 150:] += 40.0
+    rule = DetectionRule("r", method="changepoint")
+    threshold = np.full(values.shape, rule.threshold)
+    points, change_points = changepoint_points(values, rule, threshold)
+    assert {cp.row for cp in change_points} == {4}
+    np.testing.assert_array_equal(points.score, score_from_z(points.z, threshold))
