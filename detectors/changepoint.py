@@ -16,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import ruptures as rpt
 from scipy import special
 
 from detectors.calibration import directional, p_value_from_z, score_from_z
@@ -80,6 +79,8 @@ def find_change_indices(signal: np.ndarray, penalty: float, min_size: int) -> li
     if n < 2 * min_size + 1:
         return []
     if n <= LONG_SERIES:
+        import ruptures as rpt  # lazy: only rows that pass the vectorised screen need it
+
         algo = rpt.KernelCPD(kernel="linear", min_size=min_size).fit(signal[:, None])
         return [int(b) for b in algo.predict(pen=penalty)[:-1]]
     block = int(np.ceil(n / 2000))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry
 from analyst.builtin import BuiltinAnalyst
 from analyst.llm import build_analyst
 from receiver.config import Settings
-from receiver.delivery.service import DeliveryService
 from receiver.detection.api import rule_routes
 from receiver.detection.scheduler import DetectionScheduler, DetectorFinding
 from receiver.evidence.prometheus import PrometheusSource
@@ -26,6 +25,9 @@ from receiver.pipeline import ResolveFn, StageFn
 from receiver.stages import StagePlugins, build_stages, load_diagnosis
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+
+if TYPE_CHECKING:
+    from receiver.delivery.service import DeliveryService
 
 log = structlog.get_logger("receiver.components")
 
@@ -85,6 +87,8 @@ def _delivery_service(
     destinations = (settings.grafana, settings.slack, settings.pagerduty, settings.outgoing_webhook)
     if not any(d.enabled for d in destinations):
         return None
+    from receiver.delivery.service import DeliveryService  # Slack SDK and sinks only when used
+
     return DeliveryService(
         store,
         grafana=settings.grafana,

@@ -6,12 +6,11 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
-from receiver.delivery.service import DeliveryService
 from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
@@ -19,6 +18,9 @@ from receiver.models import Incident
 from receiver.pipeline import StageContext, StageFn, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+
+if TYPE_CHECKING:
+    from receiver.delivery.service import DeliveryService
 
 
 @dataclass
