@@ -13,7 +13,8 @@ from receiver.auth import load_credentials
 from receiver.components import Components, build_components, close_components
 from receiver.config import Settings
 from receiver.health import health_routes
-from receiver.keys import COMPONENTS, CREDENTIALS, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.intake import IntakeActivity
+from receiver.keys import COMPONENTS, CREDENTIALS, INTAKE, METRICS, PIPELINE, SETTINGS, STORE
 from receiver.metrics import create_metrics
 from receiver.ondemand import ondemand_routes
 from receiver.pipeline import Pipeline
@@ -34,7 +35,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     components = await app[COMPONENTS_FACTORY](app, settings, store)
     app[COMPONENTS].update(components.extras)
     app[COMPONENTS]["routes"] = {(r.method, r.path): r.handler for r in components.routes}
-    pipeline = Pipeline(store, components.stages, settings.pipeline, app[METRICS], components.on_resolved)
+    pipeline = Pipeline(
+        store, components.stages, settings.pipeline, app[METRICS], components.on_resolved, app[INTAKE]
+    )
     app[PIPELINE] = pipeline
     await pipeline.start()
     await components.start()
@@ -70,6 +73,7 @@ def build_app(settings: Settings, components: ComponentsFactory = build_componen
     app[CREDENTIALS] = load_credentials(settings.webhook)
     app[METRICS] = create_metrics()
     app[COMPONENTS] = {}
+    app[INTAKE] = IntakeActivity()
     app[COMPONENTS_FACTORY] = components
     app.cleanup_ctx.append(_resources)
     app.add_routes(

@@ -95,6 +95,11 @@ class PipelineSettings(_Section):
     stage_timeout_seconds: float = Field(default=120.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    defer_to_intake_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="Before each stage, wait up to this long while webhooks are in flight.",
+    )
 
 
 class LogSettings(_Section):

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import structlog
 
 from receiver.config import PipelineSettings
+from receiver.intake import IntakeActivity
 from receiver.metrics import ReceiverMetrics
 from receiver.models import Incident
 from receiver.storage import incidents as db_incidents
@@ -59,6 +60,7 @@ class Pipeline:
         settings: PipelineSettings,
         metrics: ReceiverMetrics,
         on_resolved: ResolveFn | None = None,
+        intake: IntakeActivity | None = None,
     ) -> None:
         self.store = store
         self.stages = dict(stages)
@@ -66,6 +68,7 @@ class Pipeline:
         self.settings = settings
         self.metrics = metrics
         self.on_resolved = on_resolved
+        self.intake = intake
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.queue_size)
         self._queued: set[str] = set()
         self._workers: list[asyncio.Task[None]] = []
@@ -146,6 +149,8 @@ class Pipeline:
         position = self.order.index(stage) if stage in self.order else len(self.order) - 1
         next_stage = self.order[position + 1] if position + 1 < len(self.order) else db_incidents.DONE
         fn = self.stages.get(stage, skip_stage)
+        if self.intake is not None:  # acks first: Alertmanager is waiting for them, the analysis can wait
+            await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
         started, clock = time.time(), time.perf_counter()
         try:
             result = await asyncio.wait_for(fn(ctx), self.settings.stage_timeout_seconds)

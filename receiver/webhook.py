@@ -10,7 +10,7 @@ from aiohttp import web
 
 from receiver.auth import is_authorized
 from receiver.errors import PayloadError
-from receiver.keys import CREDENTIALS, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.keys import CREDENTIALS, INTAKE, METRICS, PIPELINE, SETTINGS, STORE
 from receiver.payload import WebhookPayload, parse_webhook
 from receiver.storage.incidents import ingest_notification
 
@@ -47,7 +47,8 @@ async def _parse(body: bytes) -> WebhookPayload:
 
 async def receive_alertmanager(request: web.Request) -> web.Response:
     metrics = request.app[METRICS]
-    response = await _receive(request)
+    with request.app[INTAKE].receiving():
+        response = await _receive(request)
     metrics.webhook_requests.labels(str(response.status)).inc()
     return response
 

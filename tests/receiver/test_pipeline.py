@@ -128,3 +128,26 @@ async def test_queue_is_bounded_and_the_sweeper_catches_up(tmp_path: Path, webho
         sweep_interval_seconds=0.01,
     )
     assert len(log) == total > 2
+
+
+async def test_stages_wait_while_webhooks_are_in_flight(tmp_path: Path, webhook_corpus: Path) -> None:
+    from receiver.intake import IntakeActivity
+
+    store = Store(tmp_path / "db.sqlite")
+    ingest(store, webhook_corpus)
+    log: list[tuple[str, str]] = []
+    intake = IntakeActivity()
+    pipeline = Pipeline(
+        store,
+        {n: recorder(log, n) for n in db_incidents.STAGES},
+        PipelineSettings(defer_to_intake_seconds=30),
+        create_metrics(),
+        intake=intake,
+    )
+    with intake.receiving():
+        await pipeline.start()
+        await asyncio.sleep(0.3)
+        assert log == []  # deferred: a webhook is being acknowledged
+    await pipeline.wait_idle()
+    await pipeline.stop()
+    assert len(log) == 2 * len(db_incidents.STAGES)
