@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from analyst.llm.settings import LLMSettings
 from analyst.settings import AnalystSettings
+from receiver.basic_auth import BasicAuthSettings
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -62,18 +63,6 @@ class StorageSettings(_Section):
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
     )
-
-
-class BasicAuthSettings(_Section):
-    username: str
-    password: SecretStr | None = None
-    password_file: str | None = None
-
-    @model_validator(mode="after")
-    def _one_password(self) -> BasicAuthSettings:
-        if (self.password is None) == (self.password_file is None):
-            raise ValueError("set exactly one of password or password_file")
-        return self
 
 
 class WebhookSettings(_Section):

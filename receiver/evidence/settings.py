@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from receiver.basic_auth import BasicAuthSettings
+
 DEFAULT_IDENTIFYING_LABELS = (
     "pod",
     "container",
@@ -25,16 +27,7 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BasicAuth(_Section):
-    username: str = Field(min_length=1)
-    password: SecretStr | None = None
-    password_file: str | None = None
-
-    @model_validator(mode="after")
-    def _one_password(self) -> BasicAuth:
-        if (self.password is None) == (self.password_file is None):
-            raise ValueError("prometheus.basic_auth: set exactly one of password or password_file")
-        return self
+BasicAuth = BasicAuthSettings
 
 
 class TLSSettings(_Section):
