@@ -68,6 +68,9 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
         assert "unreachable" in stages["collect_evidence"]["detail"]
         assert detail["diagnosis"]["backend"] == "builtin"
         assert {d["destination"] for d in detail["deliveries"]} >= {"slack", "pagerduty", "grafana"}
+        page = await (await client.get(f"/ui/incidents/{ids[0]}")).text()
+        assert detail["diagnosis"]["primary_hypothesis"]["title"] in page
+        assert "unreachable" in page  # the evidence table says why the series are missing
         metrics = await (await client.get("/metrics")).text()
         assert 'alert_analyst_metric_source_errors_total{kind="unreachable"}' in metrics
         assert 'alert_analyst_stage_duration_seconds_count{outcome="ok",stage="diagnose"} 2.0' in metrics
