@@ -208,6 +208,8 @@ class Pipeline:
         self._stopping = True
         if self._sweeper:
             self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         busy = [w for w in self._workers if w in self._busy]
         for worker in self._workers:
             if worker not in self._busy:
