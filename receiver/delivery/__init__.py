@@ -4,8 +4,6 @@
 does not import the sinks and the Slack SDK when no destination is configured.
 """
 
-from typing import Any
-
 from receiver.delivery.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
 from receiver.delivery.protocol import Delivery, Sink
 from receiver.delivery.settings import (
@@ -16,6 +14,7 @@ from receiver.delivery.settings import (
     SlackRoute,
     SlackSettings,
 )
+from receiver.lazy_exports import lazy_getattr
 
 __all__ = [
     "Delivery",
@@ -34,13 +33,6 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "DeliveryService":
-        from receiver.delivery.service import DeliveryService
-
-        return DeliveryService
-    if name == "RetryPolicy":
-        from receiver.delivery.outbox import RetryPolicy
-
-        return RetryPolicy
-    raise AttributeError(f"module 'receiver.delivery' has no attribute {name!r}")
+__getattr__ = lazy_getattr(
+    __name__, {"DeliveryService": "receiver.delivery.service", "RetryPolicy": "receiver.delivery.outbox"}
+)

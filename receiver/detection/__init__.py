@@ -6,8 +6,7 @@ pull in the detectors (scipy, scikit-learn).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from receiver.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "DetectionScheduler": "receiver.detection.scheduler",
@@ -21,7 +20,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'receiver.detection' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

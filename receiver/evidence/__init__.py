@@ -5,8 +5,7 @@ Exports are resolved lazily, so importing the settings (as the config loader doe
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from receiver.lazy_exports import lazy_getattr
 
 _EXPORTS = {
     "MetricSource": "receiver.evidence.source",
@@ -25,7 +24,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'receiver.evidence' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
