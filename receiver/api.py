@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from receiver.auth import is_authorized
-from receiver.keys import COMPONENTS, CREDENTIALS, STORE
+from receiver.keys import COMPONENTS, CREDENTIALS, MATERIALIZER, STORE
 from receiver.payload import parse_timestamp
 from receiver.storage import incidents as db_incidents
 from receiver.webhook import error_response
@@ -90,7 +90,9 @@ async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any
 async def get_incident(request: web.Request) -> web.Response:
     detail = await incident_view(request.app, request.match_info["incident_id"])
     if detail is None:
-        return error_response(404, "no such incident")
+        backlog = request.app[MATERIALIZER].backlog
+        hint = f" (yet: {backlog} acknowledged notifications are still being turned into incidents)"
+        return error_response(404, "no such incident" + (hint if backlog else ""))
     return web.json_response(detail)
 
 

@@ -14,7 +14,8 @@ from receiver.components import Components, build_components, close_components
 from receiver.config import Settings
 from receiver.health import health_routes
 from receiver.intake import IntakeActivity
-from receiver.keys import COMPONENTS, CREDENTIALS, INTAKE, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.keys import COMPONENTS, CREDENTIALS, INTAKE, MATERIALIZER, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.materializer import Materializer
 from receiver.metrics import create_metrics
 from receiver.ondemand import ondemand_routes
 from receiver.pipeline import Pipeline
@@ -39,12 +40,16 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         store, components.stages, settings.pipeline, app[METRICS], components.on_resolved, app[INTAKE]
     )
     app[PIPELINE] = pipeline
+    materializer = Materializer(store, pipeline, settings.pipeline, app[METRICS], app[INTAKE])
+    app[MATERIALIZER] = materializer
     await pipeline.start()
+    await materializer.start()
     await components.start()
     log.info("started", listen=settings.web.listen_address, storage=settings.storage.path)
     yield
     log.info("stopping")
     await components.stop_intake()
+    await materializer.stop()
     await pipeline.stop()
     await close_components(components)
     await asyncio.to_thread(store.close)

@@ -89,6 +89,14 @@ class PipelineSettings(_Section):
         ge=0,
         description="Before each stage, wait up to this long while webhooks are in flight.",
     )
+    materialize_batch: int = Field(
+        default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
+    )
+    max_deferred_notifications: int = Field(
+        default=20_000,
+        ge=0,
+        description="While more notifications than this wait, materialise them without deferring to intake.",
+    )
 
 
 class LogSettings(_Section):

@@ -21,6 +21,7 @@ class ReceiverMetrics:
     stage_duration: Histogram
     stage_failures: Counter
     incidents_created: Counter
+    notifications_pending: Gauge
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics:
@@ -64,6 +65,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "alert_analyst_incidents_created",
             "Incidents created, by source.",
             ["source"],
+            registry=registry,
+        ),
+        notifications_pending=Gauge(
+            "alert_analyst_notifications_pending",
+            "Acknowledged notifications not yet turned into incidents.",
             registry=registry,
         ),
     )

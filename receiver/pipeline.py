@@ -191,11 +191,15 @@ class Pipeline:
         await self.store.write(db_incidents.clear_resolve_pending, incident_id)
 
     async def wait_idle(self, within: float = 30.0) -> None:
-        """Test helper: wait until no incident is queued or in flight and none is left in SQLite."""
+        """Test helper: wait until no notification or incident is pending, queued or in flight."""
         deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             await self.sweep()
-            if not self._queued and not await self.store.run(db_incidents.work_ids, 1):
+            if (
+                not self._queued
+                and not await self.store.run(db_incidents.work_ids, 1)
+                and not await self.store.run(db_incidents.count_pending_notifications)
+            ):
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError("pipeline still busy")

@@ -1,4 +1,8 @@
-"""POST /webhook/alertmanager: authenticate, validate, commit to SQLite, then answer."""
+"""POST /webhook/alertmanager: authenticate, validate, commit the notification to SQLite, then answer.
+
+The answer names the incidents the notification touches; `Materializer` creates or closes them right
+behind it (in notification order, resumed after a restart).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ from aiohttp import web
 
 from receiver.auth import is_authorized
 from receiver.errors import PayloadError
-from receiver.keys import CREDENTIALS, INTAKE, METRICS, PIPELINE, SETTINGS, STORE
+from receiver.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
 from receiver.payload import WebhookPayload, parse_webhook
-from receiver.storage.incidents import ingest_notification
+from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
 
 log = structlog.get_logger("receiver.webhook")
 
@@ -67,29 +71,20 @@ async def _receive(request: web.Request) -> web.Response:
         log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
         return error_response(exc.status, str(exc), exc.field)
     try:
-        result = await app[STORE].write(ingest_notification, payload, body)
+        notification_id = await app[STORE].write(accept_notification, payload, body)
     except sqlite3.Error as exc:
         log.error("webhook_store_failed", error=str(exc))
         return error_response(503, "storage unavailable; Alertmanager will retry")
+    app[MATERIALIZER].accepted()
     metrics = app[METRICS]
-    for status, count in result.alerts_by_status.items():
+    for status, count in alerts_by_status(payload).items():
         metrics.alerts_received.labels(status).inc(count)
-    if result.created:
-        metrics.incidents_created.labels("alertmanager").inc(len(result.created))
-    app[PIPELINE].submit([*result.created, *result.resolved])
-    log.debug(
-        "webhook_stored",
-        group_key=payload.effective_group_key(),
-        notification_id=result.notification_id,
-        created=len(result.created),
-        resolved=len(result.resolved),
-    )
+    log.debug("webhook_stored", group_key=payload.effective_group_key(), notification_id=notification_id)
     return web.json_response(
         {
             "status": "ok",
-            "notification_id": result.notification_id,
-            "incidents": result.incident_ids,
-            "created": result.created,
-            "resolved": result.resolved,
+            "notification_id": notification_id,
+            "incidents": incident_ids(payload),
+            "alerts": len(payload.alerts),
         }
     )

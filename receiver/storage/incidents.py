@@ -13,12 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
+import structlog
 
+from receiver.errors import PayloadError
 from receiver.models import Incident
-from receiver.payload import WebhookAlert, WebhookPayload
+from receiver.payload import WebhookAlert, WebhookPayload, parse_webhook
 
 STAGES = ("announce", "collect_evidence", "detect", "diagnose", "deliver")
 DONE = "done"
+
+log = structlog.get_logger("receiver.storage")
 
 
 def incident_id_for(fingerprint: str, starts_at: float) -> str:
@@ -36,23 +40,20 @@ class IngestResult:
     alerts_by_status: dict[str, int] = field(default_factory=dict)
 
 
-def ingest_notification(
+def accept_notification(
     db: sqlite_utils.Database, payload: WebhookPayload, body: bytes, received_at: float | None = None
-) -> IngestResult:
-    """Store the raw notification and upsert one incident per alert occurrence (call through Store.write).
+) -> int:
+    """Store the raw notification, marked pending, and return its id (call through Store.write).
 
-    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. Set-based: one
-    lookup and a few `executemany` calls per notification, whatever the number of alerts.
+    This is all the webhook's answer waits for: `materialize_pending` turns it into incidents behind
+    the answer, in notification order, also after a restart.
     """
-    now = received_at or time.time()
-    group_key = payload.effective_group_key()
-    conn = db.conn
-    cur = conn.execute(
-        "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+    cur = db.conn.execute(
+        "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body,"
+        " pending) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
         (
-            now,
-            group_key,
+            received_at or time.time(),
+            payload.effective_group_key(),
             payload.status,
             payload.receiver,
             len(payload.alerts),
@@ -60,14 +61,70 @@ def ingest_notification(
             body.decode("utf-8", "replace"),
         ),
     )
-    result = IngestResult(int(cur.lastrowid or 0))
-    occurrences: dict[str, tuple[WebhookAlert, str]] = {}
+    return int(cur.lastrowid or 0)
+
+
+def incident_ids(payload: WebhookPayload) -> list[str]:
+    """The ids of the incidents a notification touches, in alert order (pure: no lookup)."""
+    return [incident_id_for(a.effective_fingerprint(), a.starts_at) for a in payload.alerts]
+
+
+def alerts_by_status(payload: WebhookPayload) -> dict[str, int]:
+    counts: dict[str, int] = {}
     for alert in payload.alerts:
         status = payload.alert_status(alert)
-        result.alerts_by_status[status] = result.alerts_by_status.get(status, 0) + 1
-        incident_id = incident_id_for(alert.effective_fingerprint(), alert.starts_at)
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def materialize_pending(db: sqlite_utils.Database, limit: int) -> list[IngestResult]:
+    """Turn up to `limit` pending notifications, oldest first, into incidents (call through Store.write).
+
+    A body that no longer parses (it was validated on arrival, so only a hand-edited row) is logged
+    and marked done rather than blocking the ones behind it.
+    """
+    conn = db.conn
+    rows = conn.execute(
+        "SELECT id, received_at, body FROM notifications WHERE pending = 1 ORDER BY id LIMIT ?", (limit,)
+    ).fetchall()
+    results = []
+    for notification_id, received_at, body in rows:
+        try:
+            payload = parse_webhook(body.encode())
+        except PayloadError as exc:
+            log.error("notification_unparseable", notification_id=notification_id, error=str(exc))
+            continue
+        results.append(_upsert_incidents(conn, payload, notification_id, received_at))
+    conn.executemany("UPDATE notifications SET pending = 0 WHERE id = ?", [(r[0],) for r in rows])
+    return results
+
+
+def count_pending_notifications(db: sqlite_utils.Database) -> int:
+    return int(db.conn.execute("SELECT count(*) FROM notifications WHERE pending = 1").fetchone()[0])
+
+
+def ingest_notification(
+    db: sqlite_utils.Database, payload: WebhookPayload, body: bytes, received_at: float | None = None
+) -> IngestResult:
+    """Accept and materialise one notification in the caller's transaction (tests, replay, tools)."""
+    now = received_at or time.time()
+    notification_id = accept_notification(db, payload, body, now)
+    db.conn.execute("UPDATE notifications SET pending = 0 WHERE id = ?", (notification_id,))
+    return _upsert_incidents(db.conn, payload, notification_id, now)
+
+
+def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, now: float) -> IngestResult:
+    """Upsert one incident per alert occurrence of a stored notification.
+
+    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. Set-based: one
+    lookup and a few `executemany` calls per notification, whatever the number of alerts.
+    """
+    group_key = payload.effective_group_key()
+    result = IngestResult(notification_id, alerts_by_status=alerts_by_status(payload))
+    occurrences: dict[str, tuple[WebhookAlert, str]] = {}
+    for alert, incident_id in zip(payload.alerts, incident_ids(payload), strict=True):
         result.incident_ids.append(incident_id)
-        occurrences[incident_id] = (alert, status)
+        occurrences[incident_id] = (alert, payload.alert_status(alert))
     known = _known_statuses(conn, list(occurrences))
     new = [i for i in occurrences if i not in known]
     closing = [i for i, (_, st) in occurrences.items() if st == "resolved" and known.get(i) == "firing"]
@@ -76,7 +133,7 @@ def ingest_notification(
         "INSERT INTO incidents (id, fingerprint, starts_at, ends_at, status, alertname, severity,"
         " labels, annotations, generator_url, group_key, source, first_seen, last_seen, notification_id,"
         " stage, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,'alertmanager',?,?,?,?,?)",
-        [_new_incident_row(i, *occurrences[i], group_key, result.notification_id, now) for i in new],
+        [_new_incident_row(i, *occurrences[i], group_key, notification_id, now) for i in new],
     )
     conn.executemany(
         "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?",

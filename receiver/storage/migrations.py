@@ -96,10 +96,17 @@ def _detection_tables(db: sqlite_utils.Database) -> None:
     migrate_detection(db)
 
 
+def _notification_backlog(db: sqlite_utils.Database) -> None:
+    """Notifications are acknowledged once stored and turned into incidents behind the answer."""
+    db.execute("ALTER TABLE notifications ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
+    db.execute("CREATE INDEX idx_notifications_pending ON notifications (id) WHERE pending = 1")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     _delivery_tables,
     _detection_tables,
+    _notification_backlog,
 )
 
 

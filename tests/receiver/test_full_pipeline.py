@@ -55,7 +55,7 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
         firing = await client.post(
             "/webhook/alertmanager", data=(webhook_corpus / FIRING).read_bytes(), headers=headers
         )
-        ids = (await firing.json())["created"]
+        ids = (await firing.json())["incidents"]
         await client.app[PIPELINE].wait_idle()
         await eventually(lambda: len(pagerduty.accepted) == 2 and len(grafana.annotations) == 2)
         await eventually(

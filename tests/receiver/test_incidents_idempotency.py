@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from receiver.components import Components
-from receiver.keys import PIPELINE
+from receiver.keys import MATERIALIZER, PIPELINE
 from receiver.pipeline import StageContext, StageOutcome
 
 from .conftest import ClientFactory
@@ -45,12 +45,13 @@ async def test_same_payload_five_times_gives_one_incident_per_alert(
     client = await make_client(counting_components(calls, []))
     data = (webhook_corpus / FIRING).read_bytes()
     answers = [await (await post(client, data)).json() for _ in range(5)]
-    assert len(answers[0]["created"]) == 2
-    assert all(a["created"] == [] for a in answers[1:])
+    assert len(answers[0]["incidents"]) == 2
     assert all(sorted(a["incidents"]) == sorted(answers[0]["incidents"]) for a in answers)
-    listing = await (await client.get("/api/v1/incidents")).json()
-    assert len(listing["incidents"]) == 2
     await client.app[PIPELINE].wait_idle()
+    listing = await (await client.get("/api/v1/incidents")).json()
+    assert sorted(i["id"] for i in listing["incidents"]) == sorted(answers[0]["incidents"])
+    metrics = await (await client.get("/metrics")).text()
+    assert 'alert_analyst_incidents_created_total{source="alertmanager"} 2.0' in metrics
     # Each stage ran exactly once per incident despite five deliveries.
     assert len(calls) == 2 * 5
     assert len(set(calls)) == len(calls)
@@ -60,7 +61,9 @@ async def test_resend_updates_last_seen(make_client: ClientFactory, webhook_corp
     client = await make_client()
     data = (webhook_corpus / FIRING).read_bytes()
     first = await (await post(client, data)).json()
+    await client.app[MATERIALIZER].drain(10)
     await post(client, data)
+    await client.app[MATERIALIZER].drain(10)
     detail = await (await client.get(f"/api/v1/incidents/{first['incidents'][0]}")).json()
     assert detail["incident"]["last_seen"] > detail["incident"]["first_seen"]
 
@@ -90,8 +93,10 @@ async def test_refire_with_new_starts_at_is_a_new_incident(
     for alert in data["alerts"]:
         alert["startsAt"] = "2026-11-24T21:00:00Z"
     second = await (await post(client, json.dumps(data).encode())).json()
-    assert len(second["created"]) == 2
-    assert set(second["created"]).isdisjoint(first["created"])
+    assert set(second["incidents"]).isdisjoint(first["incidents"])
+    await client.app[MATERIALIZER].drain(10)
+    listing = await (await client.get("/api/v1/incidents")).json()
+    assert {i["id"] for i in listing["incidents"]} == {*first["incidents"], *second["incidents"]}
 
 
 async def test_raw_notification_and_group_key_are_retained(
@@ -100,6 +105,7 @@ async def test_raw_notification_and_group_key_are_retained(
     client = await make_client()
     data = (webhook_corpus / FIRING).read_bytes()
     answer = await (await post(client, data)).json()
+    await client.app[MATERIALIZER].drain(10)
     detail = await (await client.get(f"/api/v1/incidents/{answer['incidents'][0]}")).json()
     assert detail["incident"]["group_key"] == '{}:{alertname="PnLDrawdownHigh"}'
     import sqlite3

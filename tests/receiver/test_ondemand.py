@@ -65,7 +65,7 @@ async def test_rediagnosing_a_stored_incident_stores_a_new_diagnosis(
         data=(webhook_corpus / "kubernaut-severity-p0.json").read_bytes(),
         headers={"Content-Type": "application/json"},
     )
-    incident_id = (await answer.json())["created"][0]
+    incident_id = (await answer.json())["incidents"][0]
     await client.app[PIPELINE].wait_idle()  # the pipeline's own diagnosis comes first
     resp = await client.post("/api/v1/diagnoses", json={"incident_id": incident_id})
     assert resp.status == 200

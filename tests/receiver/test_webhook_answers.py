@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.keys import SETTINGS
+from receiver.keys import MATERIALIZER, SETTINGS
 
 from .conftest import ClientFactory
 
@@ -21,10 +21,14 @@ def body(corpus: Path, name: str = FIRING) -> bytes:
     return (corpus / name).read_bytes()
 
 
-def count_incidents(client: object) -> int:
+def count_stored(client: object) -> int:
+    """Notifications plus incidents in SQLite (a rejected webhook must leave both empty)."""
     path = client.app[SETTINGS].storage.path  # type: ignore[attr-defined]
     with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM incidents").fetchone()[0])
+        return sum(
+            int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+            for table in ("notifications", "incidents")
+        )
 
 
 async def post(client: object, data: bytes, **headers: str) -> object:
@@ -45,15 +49,26 @@ async def test_every_valid_corpus_payload_is_accepted(
         assert len((await resp.json())["incidents"]) == expected
 
 
-async def test_200_is_sent_only_after_the_incidents_are_committed(
+async def test_200_is_sent_only_after_the_notification_is_committed(
     make_client: ClientFactory, webhook_corpus: Path
 ) -> None:
     client = await make_client()
     resp = await post(client, body(webhook_corpus))
     data = await resp.json()
-    assert resp.status == 200 and len(data["created"]) == 2
-    # Read with a separate connection: the rows must already be committed.
-    assert count_incidents(client) == 2
+    assert resp.status == 200 and len(data["incidents"]) == 2 and data["alerts"] == 2
+    # Read with a separate connection: the notification must already be committed.
+    path = client.app[SETTINGS].storage.path
+    with sqlite3.connect(path) as conn:
+        (stored,) = conn.execute(
+            "SELECT body FROM notifications WHERE id=?", (data["notification_id"],)
+        ).fetchone()
+    assert stored.encode() == body(webhook_corpus)
+    # ... and its incidents, with the ids the answer named, follow right behind it.
+    await client.app[MATERIALIZER].drain(10)
+    with sqlite3.connect(path) as conn:
+        ids = {r[0] for r in conn.execute("SELECT id FROM incidents")}
+        pending = conn.execute("SELECT count(*) FROM notifications WHERE pending = 1").fetchone()[0]
+    assert ids == set(data["incidents"]) and pending == 0
 
 
 async def test_malformed_json_is_400_and_nothing_is_stored(
@@ -63,7 +78,7 @@ async def test_malformed_json_is_400_and_nothing_is_stored(
     resp = await post(client, (webhook_corpus / "invalid" / "kubernaut-invalid-payload.json").read_bytes())
     assert resp.status == 400
     assert "malformed JSON" in (await resp.json())["error"]
-    assert count_incidents(client) == 0
+    assert count_stored(client) == 0
 
 
 async def test_schema_violation_is_400_naming_the_field(make_client: ClientFactory) -> None:
@@ -99,7 +114,7 @@ async def test_non_json_content_type_is_415(make_client: ClientFactory, webhook_
     client = await make_client()
     resp = await post(client, body(webhook_corpus), **{"Content-Type": "text/plain"})
     assert resp.status == 415
-    assert count_incidents(client) == 0
+    assert count_stored(client) == 0
 
 
 async def test_body_over_max_body_bytes_is_413(make_client: ClientFactory, webhook_corpus: Path) -> None:
@@ -108,7 +123,7 @@ async def test_body_over_max_body_bytes_is_413(make_client: ClientFactory, webho
     assert len(data) > 1024
     resp = await post(client, data)
     assert resp.status == 413
-    assert count_incidents(client) == 0
+    assert count_stored(client) == 0
 
 
 async def test_chunked_body_over_the_limit_is_413(make_client: ClientFactory, webhook_corpus: Path) -> None:
@@ -133,7 +148,7 @@ async def test_missing_or_wrong_bearer_is_401(
     headers = {"Authorization": header} if header else {}
     resp = await post(client, body(webhook_corpus), **headers)
     assert resp.status == 401
-    assert count_incidents(client) == 0
+    assert count_stored(client) == 0
 
 
 async def test_right_bearer_is_accepted(make_client: ClientFactory, webhook_corpus: Path) -> None:

@@ -1,0 +1,123 @@
+"""Stored notifications become incidents behind the ack: in order, after a restart, deferring to intake."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from receiver.config import PipelineSettings
+from receiver.intake import IntakeActivity
+from receiver.materializer import Materializer
+from receiver.metrics import create_metrics
+from receiver.payload import parse_webhook
+from receiver.pipeline import Pipeline
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store
+
+FIRING = "captured-am025-prom242-firing.json"
+RESOLVED = "captured-am025-prom242-resolved.json"
+
+
+def accept(store: Store, corpus: Path, name: str) -> list[str]:
+    """What the webhook commits before answering: the raw notification only."""
+    data = (corpus / name).read_bytes()
+    payload = parse_webhook(data)
+    store.write_sync(db_incidents.accept_notification, payload, data)
+    return db_incidents.incident_ids(payload)
+
+
+def make(
+    store: Store, intake: IntakeActivity | None = None, **settings: object
+) -> tuple[Materializer, Pipeline]:
+    pipeline_settings = PipelineSettings(**settings)  # type: ignore[arg-type]
+    metrics = create_metrics()
+    pipeline = Pipeline(store, {}, pipeline_settings, metrics)
+    return Materializer(store, pipeline, pipeline_settings, metrics, intake), pipeline
+
+
+def pending(store: Store) -> int:
+    return store.run_sync(db_incidents.count_pending_notifications)
+
+
+async def eventually(check: object, within: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not check():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+async def test_notifications_left_pending_by_a_crash_are_materialised_at_start(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    ids = accept(store, webhook_corpus, FIRING)
+    assert pending(store) == 1 and store.run_sync(db_incidents.get_incident, ids[0]) is None
+    store.close()
+
+    store = Store(tmp_path / "db.sqlite")  # "restart"
+    materializer, pipeline = make(store)
+    await materializer.start()
+    await eventually(lambda: pending(store) == 0)
+    await materializer.stop()
+    assert all(store.run_sync(db_incidents.get_incident, i) is not None for i in ids)
+    assert pipeline.queue.qsize() == len(ids)  # handed to the pipeline for analysis
+    value = materializer.metrics.registry.get_sample_value(
+        "alert_analyst_incidents_created_total", {"source": "alertmanager"}
+    )
+    assert value == 2.0
+
+
+async def test_firing_then_resolved_are_applied_in_arrival_order(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    ids = accept(store, webhook_corpus, FIRING)
+    accept(store, webhook_corpus, RESOLVED)
+    accept(store, webhook_corpus, FIRING)  # a late re-send of the firing group must not reopen it
+    materializer, _ = make(store, materialize_batch=1)
+    await materializer.start()
+    await materializer.drain(10)
+    await materializer.stop()
+    incident = store.run_sync(db_incidents.get_incident, ids[0])
+    assert incident is not None and incident.status == "resolved"
+    assert pending(store) == 0
+
+
+async def test_defers_while_webhooks_are_in_flight_unless_the_backlog_is_too_deep(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    accept(store, webhook_corpus, FIRING)
+    intake = IntakeActivity()
+    materializer, _ = make(store, intake, defer_to_intake_seconds=30)
+    with intake.receiving():
+        await materializer.start()
+        await asyncio.sleep(0.3)
+        assert pending(store) == 1  # deferred: a webhook is being acknowledged
+    await eventually(lambda: pending(store) == 0)
+    await materializer.stop()
+
+    accept(store, webhook_corpus, RESOLVED)
+    accept(store, webhook_corpus, FIRING)
+    deep, _ = make(store, intake, defer_to_intake_seconds=30, max_deferred_notifications=1)
+    with intake.receiving():
+        await deep.start()  # two waiting > 1: no deferring
+        await eventually(lambda: pending(store) == 0)
+    await deep.stop()
+
+
+async def test_the_pending_gauge_follows_the_backlog(tmp_path: Path, webhook_corpus: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    intake = IntakeActivity()
+    materializer, _ = make(store, intake, defer_to_intake_seconds=30, materialize_batch=2)
+    await materializer.start()
+    gauge = "alert_analyst_notifications_pending"
+    with intake.receiving():
+        for name in (FIRING, RESOLVED, FIRING):
+            accept(store, webhook_corpus, name)
+            materializer.accepted()
+        await asyncio.sleep(0.1)
+        assert materializer.metrics.registry.get_sample_value(gauge) == 3.0
+    await eventually(lambda: materializer.metrics.registry.get_sample_value(gauge) == 0.0)
+    await materializer.stop()
+    assert pending(store) == 0
