@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special  # not scipy.stats: same functions, ~45 MB less RSS in the receiver
 
 
 def score_from_z(z: np.ndarray | float, threshold: float | np.ndarray) -> np.ndarray:
@@ -20,12 +20,12 @@ def score_from_z(z: np.ndarray | float, threshold: float | np.ndarray) -> np.nda
 
 def p_value_from_z(z: np.ndarray | float) -> np.ndarray:
     """Two-sided normal tail probability of a z statistic."""
-    return np.asarray(2.0 * stats.norm.sf(np.abs(z)), dtype=float)
+    return np.asarray(2.0 * special.ndtr(-np.abs(z)), dtype=float)  # = 2 norm.sf(|z|)
 
 
 def z_from_p_value(p: np.ndarray | float) -> np.ndarray:
     """The |z| whose two-sided normal tail probability is `p`."""
-    return np.asarray(stats.norm.isf(np.clip(p, 1e-300, 1.0) / 2.0), dtype=float)
+    return np.asarray(-special.ndtri(np.clip(p, 1e-300, 1.0) / 2.0), dtype=float)  # = norm.isf(p / 2)
 
 
 def directional(z: np.ndarray, direction: str) -> np.ndarray:

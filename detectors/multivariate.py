@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from detectors.calibration import score_from_z
 
@@ -39,7 +39,8 @@ def _chi2_z(stat: np.ndarray, fit: np.ndarray) -> np.ndarray:
     if mean <= 0 or var <= 0:
         return np.where(stat > mean, 40.0, 0.0)
     g, h = var / (2.0 * mean), 2.0 * mean * mean / var
-    return np.clip(stats.norm.isf(np.maximum(stats.chi2.sf(stat / g, h), 1e-300)), -8.0, 40.0)
+    tail = np.maximum(special.chdtrc(h, stat / g), 1e-300)  # chi2.sf(stat / g, h)
+    return np.clip(-special.ndtri(tail), -8.0, 40.0)  # norm.isf(tail)
 
 
 def _fit_statistic(

@@ -28,7 +28,7 @@ from receiver.evidence.settings import ContextQuery, ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.keys import COMPONENTS, SETTINGS, STORE
 from receiver.models import Incident
-from receiver.payload import WebhookAlert, parse_timestamp
+from receiver.payload import parse_alert, parse_timestamp
 from receiver.storage import incidents as db_incidents
 from receiver.storage.incidents import incident_id_for
 from receiver.webhook import error_response
@@ -64,7 +64,7 @@ def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
     starts = _seconds(alert.start)
     ends = _seconds(alert.end) if alert.end is not None else None
     labels = {"alertname": alert.alertname, "severity": alert.severity, **alert.labels}
-    fingerprint = WebhookAlert.model_validate(
+    fingerprint = parse_alert(
         {"labels": labels, "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts))}
     ).effective_fingerprint()
     return Incident(
@@ -89,7 +89,7 @@ def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
 def incident_from_alert_json(data: Mapping[str, Any], now: float) -> Incident:
     """An Alertmanager alert object, or a whole webhook payload (its first alert)."""
     alert_data = data["alerts"][0] if "alerts" in data else data
-    alert = WebhookAlert.model_validate(alert_data)
+    alert = parse_alert(alert_data)
     status = alert.status or ("resolved" if alert.ends_at else "firing")
     return Incident(
         id=incident_id_for(alert.effective_fingerprint(), alert.starts_at),
@@ -191,7 +191,15 @@ def run_diagnose_cli(argv: list[str]) -> int:
             data = json.load(handle)
         now = time.time() if args.at is None else _seconds(args.at)
         incident = incident_from_alert_json(data, now)
-    except (OSError, json.JSONDecodeError, ValidationError, ValueError, KeyError, ConfigError) as exc:
+    except (
+        OSError,
+        json.JSONDecodeError,
+        ValidationError,
+        ValueError,
+        KeyError,
+        ConfigError,
+        PayloadError,
+    ) as exc:
         print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
         return 2
     return asyncio.run(_diagnose_and_print(settings, incident, now, args.format))

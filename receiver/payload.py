@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import PayloadError
 
@@ -33,39 +34,29 @@ def parse_timestamp(value: str) -> float:
 
 
 class WebhookAlert(BaseModel):
+    """One alert. Times are parsed natively by pydantic (RFC 3339, any precision, truncated to µs exactly
+    like `parse_timestamp`); senders' nulls and empty strings are normalised on the slow path."""
+
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"] | None = None
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
-    starts_at: float = Field(alias="startsAt")
-    ends_at: float | None = Field(default=None, alias="endsAt")
+    starts: AwareDatetime = Field(alias="startsAt", strict=True)  # strict: a string, not Unix seconds
+    ends: AwareDatetime | None = Field(default=None, alias="endsAt", strict=True)
     generator_url: str = Field(default="", alias="generatorURL")
     fingerprint: str = ""
 
-    @field_validator("annotations", mode="before")
-    @classmethod
-    def _null_annotations(cls, value: Any) -> Any:
-        return {} if value is None else value
+    @property
+    def starts_at(self) -> float:
+        return self.starts.timestamp()
 
-    @field_validator("starts_at", mode="before")
-    @classmethod
-    def _starts(cls, value: Any) -> float:
-        if not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 string")
-        seconds = parse_timestamp(value)
-        if seconds == 0.0:
-            raise ValueError("must be a real time, not the zero time")
-        return seconds
-
-    @field_validator("ends_at", mode="before")
-    @classmethod
-    def _ends(cls, value: Any) -> float | None:
-        if value is None or value == "":
+    @property
+    def ends_at(self) -> float | None:
+        """None for a missing end or Go's zero time (what Alertmanager sends while an alert fires)."""
+        if self.ends is None or self.ends.year <= GO_ZERO_TIME_YEAR:
             return None
-        if not isinstance(value, str):
-            raise ValueError("must be an RFC 3339 string")
-        return parse_timestamp(value) or None
+        return self.ends.timestamp()
 
     @property
     def alertname(self) -> str:
@@ -93,11 +84,6 @@ class WebhookPayload(BaseModel):
     external_url: str = Field(default="", alias="externalURL")
     alerts: list[WebhookAlert] = Field(min_length=1)
 
-    @field_validator("group_labels", "common_labels", "common_annotations", mode="before")
-    @classmethod
-    def _null_maps(cls, value: Any) -> Any:
-        return {} if value is None else value
-
     def effective_group_key(self) -> str:
         if self.group_key:
             return self.group_key
@@ -109,7 +95,7 @@ class WebhookPayload(BaseModel):
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
-    aliases = {"starts_at": "startsAt", "ends_at": "endsAt", "generator_url": "generatorURL"}
+    aliases = {"starts": "startsAt", "ends": "endsAt", "generator_url": "generatorURL"}
     parts: list[str] = []
     for part in loc:
         if isinstance(part, int):
@@ -131,7 +117,44 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         return _parse_with_diagnostics(body)
     if payload.version != SUPPORTED_VERSION:
         raise _unsupported_version(payload.version)
+    _check_start_times(payload.alerts)
     return payload
+
+
+def parse_alert(data: Mapping[str, Any]) -> WebhookAlert:
+    """Validate one alert object (nulls normalised as in webhooks); raises ValidationError or PayloadError."""
+    alert = WebhookAlert.model_validate_json(json.dumps(_normalised_alert(data)))
+    _check_start_times([alert])
+    return alert
+
+
+def _check_start_times(alerts: list[WebhookAlert]) -> None:
+    for i, alert in enumerate(alerts):
+        if alert.starts.year <= GO_ZERO_TIME_YEAR:
+            field = f"alerts[{i}].startsAt"
+            raise PayloadError(400, f"{field}: must be a real time, not the zero time", field=field)
+
+
+def _normalised_alert(data: Any) -> Any:
+    """Senders write null for empty maps and "" for no end time; the model wants {} and None."""
+    if not isinstance(data, dict):
+        return data
+    fixed = dict(data)
+    if fixed.get("annotations", {}) is None:
+        fixed["annotations"] = {}
+    if fixed.get("endsAt") == "":
+        fixed["endsAt"] = None
+    return fixed
+
+
+def _normalised(data: dict[str, Any]) -> dict[str, Any]:
+    fixed = dict(data)
+    for key in ("groupLabels", "commonLabels", "commonAnnotations"):
+        if key in fixed and fixed[key] is None:
+            fixed[key] = {}
+    if isinstance(fixed.get("alerts"), list):
+        fixed["alerts"] = [_normalised_alert(a) for a in fixed["alerts"]]
+    return fixed
 
 
 def _unsupported_version(version: object) -> PayloadError:
@@ -155,8 +178,11 @@ def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
     if str(version) != SUPPORTED_VERSION:
         raise _unsupported_version(version)
     try:
-        return WebhookPayload.model_validate(data)
+        # through JSON again: strict times accept RFC 3339 strings only in JSON mode
+        payload = WebhookPayload.model_validate_json(json.dumps(_normalised(data)))
     except ValidationError as exc:
         first = exc.errors()[0]
         field = _field_path(tuple(first["loc"]))
         raise PayloadError(400, f"{field}: {first['msg']}", field=field) from exc
+    _check_start_times(payload.alerts)
+    return payload
