@@ -7,7 +7,7 @@ import sqlite3
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from receiver.keys import METRICS, PIPELINE, STORE
+from receiver.keys import MATERIALIZER, METRICS, PIPELINE, STORE
 from receiver.storage.incidents import ping
 
 
@@ -23,6 +23,8 @@ async def ready(request: web.Request) -> web.Response:
         problems.append(f"database: {exc}")
     if not request.app[PIPELINE].alive:
         problems.append("pipeline workers are not running")
+    if not request.app[MATERIALIZER].alive:
+        problems.append("the notification materialiser is not running")
     if problems:
         return web.json_response({"status": "not ready", "problems": problems}, status=503)
     return web.Response(text="OK\n")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import time
 
 import structlog
@@ -55,6 +54,10 @@ class Materializer:
             self._wake.set()
         self._task = asyncio.create_task(self._run(), name="materializer")
 
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def accepted(self) -> None:
         """A notification was committed: materialise it soon."""
         self.backlog += 1
@@ -68,8 +71,9 @@ class Materializer:
                 await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
             try:
                 await self.step()
-            except sqlite3.Error as exc:  # the rows stay pending: retried, and resumed after a restart
-                log.error("materialize_failed", error=str(exc))
+            except Exception:  # the rows stay pending: retried, and resumed after a restart
+                log.exception("materialize_failed")
+                self._wake.set()
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def step(self) -> int:

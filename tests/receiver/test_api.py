@@ -101,3 +101,7 @@ async def test_ready_reports_db_and_workers(make_client: ClientFactory) -> None:
     text = await (await client.get("/metrics")).text()
     assert 'alert_analyst_build_info{version="0.1.0"} 1.0' in text
     assert "alert_analyst_queue_depth" in text
+    await client.app[MATERIALIZER].stop()
+    answer = await client.get("/-/ready")
+    assert answer.status == 503
+    assert "materialiser" in (await answer.json())["problems"][0]

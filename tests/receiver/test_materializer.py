@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from receiver import materializer as materializer_module
 from receiver.config import PipelineSettings
 from receiver.intake import IntakeActivity
 from receiver.materializer import Materializer
@@ -121,3 +126,27 @@ async def test_the_pending_gauge_follows_the_backlog(tmp_path: Path, webhook_cor
     await eventually(lambda: materializer.metrics.registry.get_sample_value(gauge) == 0.0)
     await materializer.stop()
     assert pending(store) == 0
+
+
+async def test_a_storage_failure_is_retried_and_nothing_is_lost(
+    tmp_path: Path, webhook_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    ids = accept(store, webhook_corpus, FIRING)
+    real = db_incidents.materialize_pending
+    calls: list[int] = []
+
+    def flaky(db: Any, limit: int) -> Any:
+        calls.append(limit)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return real(db, limit)
+
+    monkeypatch.setattr(db_incidents, "materialize_pending", flaky)
+    monkeypatch.setattr(materializer_module, "RETRY_SECONDS", 0.05)
+    materializer, _ = make(store)
+    await materializer.start()
+    await eventually(lambda: pending(store) == 0)
+    assert materializer.alive
+    await materializer.stop()
+    assert len(calls) >= 2 and store.run_sync(db_incidents.get_incident, ids[0]) is not None
