@@ -3,7 +3,8 @@
 The detector keeps the last `3 x window_size` points and scores the newest one with the same batch code
 (`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies.
 IsolationForest is refitted every `window_size` points on the buffer and scores each new point as it comes.
-`novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer.
+`novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
+it also gets the timestamps (for its day-over-day comparison).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class StreamingDetector:
         if not math.isfinite(v):
             v = float("nan")
         if self._novelty is not None:
-            return self._novelty.update(v) if math.isfinite(v) else 0.0
+            return self._novelty.update(v, float(timestamp)) if math.isfinite(v) else 0.0
         self._times.append(float(timestamp))
         self._values.append(v)
         self._seen += 1

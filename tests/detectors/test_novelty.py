@@ -46,3 +46,39 @@ def test_batch_novelty_flags_the_same_point(grid, noise):
     found = detect_series(DetectionRule("n", method="novelty", threshold=2.9, window_size=5), grid, x, "x")
     assert isinstance(found, list)
     assert any(d.timestamp == grid[900] and d.direction == "up" for d in found)
+
+
+def _daily_wave(days=12, step=300.0):
+    per_day = int(86_400 / step)
+    t = np.arange(days * per_day)
+    values = 100.0 + 20.0 * np.sin(2 * np.pi * t / per_day)
+    values += np.random.default_rng(3).normal(0.0, 1.0, size=t.size)
+    return step * t, values, per_day
+
+
+def test_a_day_that_loses_its_daily_shape_is_found_with_timestamps():
+    times, values, per_day = _daily_wave()
+    broken = values.copy()
+    day = slice(9 * per_day, 9 * per_day + per_day // 2)  # the day's bump flattened: no step, no new level
+    broken[day] = 100.0 + np.random.default_rng(4).normal(0.0, 1.0, size=broken[day].size)
+    det = StreamingDetector(RULE)
+    scores = np.array([det.update(t, v) for t, v in zip(times, broken, strict=True)])
+    assert scores[day].max() >= 0.5
+    assert scores[day].max() > scores[2 * per_day : 9 * per_day].max()
+
+
+def test_a_value_a_hair_below_a_flat_floor_is_not_novel(noise):
+    x = np.maximum(noise, 99.0)
+    x[800] = 99.0 - 1e-6
+    x[900] = 80.0
+    scores = _stream(x)
+    assert scores[800] < 0.5
+    assert scores[900] >= 0.5
+
+
+def test_scores_of_a_prefix_equal_the_full_run_on_that_prefix():
+    times, values, _ = _daily_wave(days=4)
+    full, prefix = StreamingDetector(RULE), StreamingDetector(RULE)
+    a = [full.update(t, v) for t, v in zip(times, values, strict=True)]
+    b = [prefix.update(t, v) for t, v in zip(times[:700], values[:700], strict=True)]
+    assert a[:700] == b
