@@ -2,7 +2,7 @@
 
 from detectors.adaptive import adaptive_threshold
 from detectors.anomaly_types import infer_anomaly_type
-from detectors.batch import detect_batch, detect_series
+from detectors.batch import detect_batch, detect_rules, detect_series
 from detectors.change import characterize_change, characterize_changes
 from detectors.errors import DetectorError
 from detectors.ranking import rank_detections
@@ -35,6 +35,7 @@ __all__ = [
     "characterize_change",
     "characterize_changes",
     "detect_batch",
+    "detect_rules",
     "detect_series",
     "infer_anomaly_type",
     "rank_detections",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
+from scipy import special  # not scipy.stats: the same function, ~45 MB less RSS in the receiver
 
 from detectors.anomaly_types import Shape, infer_anomaly_type
 from detectors.calibration import score_from_z
@@ -69,7 +69,7 @@ def _welch_p(n1: np.ndarray, m1: np.ndarray, v1: np.ndarray, n2: np.ndarray, m2:
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (m2 - m1) / np.sqrt(se2)
         df = se2**2 / ((v1 / n1) ** 2 / np.maximum(n1 - 1, 1) + (v2 / n2) ** 2 / np.maximum(n2 - 1, 1))
-    p = 2.0 * stats.t.sf(np.abs(t), np.where(np.isfinite(df), df, 1.0))
+    p = 2.0 * special.stdtr(np.where(np.isfinite(df), df, 1.0), -np.abs(t))  # = 2 t.sf(|t|, df)
     exact = se2 == 0
     p = np.where(exact, np.where(m1 == m2, 1.0, 0.0), p)
     return np.where(np.isfinite(p), p, 1.0)

@@ -166,14 +166,12 @@ def step_regions(profile: np.ndarray, level: float, margin: int) -> list[tuple[i
     """Merged [start, end) spans of +-margin points around every position where the step profile >= level."""
     with np.errstate(invalid="ignore"):
         hits = np.flatnonzero(profile >= level)
-    spans: list[tuple[int, int]] = []
-    for h in hits.tolist():
-        lo, hi = max(0, h - margin), min(profile.size, h + margin)
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], hi)
-        else:
-            spans.append((lo, hi))
-    return spans
+    lo, hi = np.maximum(hits - margin, 0), np.minimum(hits + margin, profile.size)
+    first = np.ones(hits.size, dtype=bool)
+    first[1:] = lo[1:] > hi[:-1]  # hi never decreases, so a span ends at the hi of its last hit
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], hits.size) - 1
+    return list(zip(lo[starts].tolist(), hi[ends].tolist(), strict=True))
 
 
 def _screened_row_change_points(
@@ -194,10 +192,34 @@ def _screened_row_change_points(
     return found
 
 
-def changepoint_points(
-    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray
-) -> tuple[PointScores, list[ChangePoint]]:
-    """Change points of every row; each one scores the `window_size` points that follow it."""
+@dataclass(frozen=True)
+class ChangeScan:
+    """Change points of a (k, n) block before scoring: what does not depend on the per-point threshold.
+
+    `found`: every significant change point; `reported`: those on the side the rule's direction keeps.
+    """
+
+    z: np.ndarray
+    baseline: np.ndarray
+    p_values: np.ndarray
+    found: list[ChangePoint]
+    reported: list[ChangePoint]
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Rows with at least one change point (elsewhere z is 0 or NaN)."""
+        return np.unique(np.array([cp.row for cp in self.found], dtype=np.intp))
+
+    def scores(self, threshold: np.ndarray) -> PointScores:
+        """Per-point scores against `threshold`: a change point scores the `window_size` points after it."""
+        score = _sparse_scores(self.z, threshold, self.found)
+        return PointScores(
+            z=self.z, score=score, baseline=self.baseline, threshold=threshold, p_value=self.p_values
+        )
+
+
+def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
+    """Significant change points of every row of a (k, n) block (see the module docstring)."""
     k, n = values.shape
     z = np.zeros((k, n))
     baseline = np.full((k, n), np.nan)
@@ -220,14 +242,16 @@ def changepoint_points(
             p_values[r, cp.index : end] = cp.p_value
             found.append(cp)
     z = np.where(np.isfinite(values), directional(z, rule.direction), np.nan)
-    scores = PointScores(
-        z=z,
-        score=_sparse_scores(z, threshold, found),
-        baseline=baseline,
-        threshold=threshold,
-        p_value=p_values,
-    )
-    return scores, [cp for cp in found if directional(np.array([cp.t_stat]), rule.direction)[0] != 0]
+    reported = [cp for cp in found if directional(np.array([cp.t_stat]), rule.direction)[0] != 0]
+    return ChangeScan(z, baseline, p_values, found, reported)
+
+
+def changepoint_points(
+    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray
+) -> tuple[PointScores, list[ChangePoint]]:
+    """Change points of every row; each one scores the `window_size` points that follow it."""
+    scan = scan_change_points(values, rule)
+    return scan.scores(threshold), scan.reported
 
 
 def _sparse_scores(z: np.ndarray, threshold: np.ndarray, found: list[ChangePoint]) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -13,16 +13,38 @@ class TrailingMoments:
     """Running sums of a (k, n) block (centred on each row's first finite value), shared by every window.
 
     `sum1[:, i]`, `sum2[:, i]`, `counts[:, i]`: sum, sum of squares and count of the finite points before i;
-    `counts` is None when every point is finite.
+    `counts` is None when every point is finite. `mean_std` results are cached per (window, min_periods)
+    and read-only, so every statistic of the block that needs the same window computes it once.
     """
 
     ref: np.ndarray
     sum1: np.ndarray
     sum2: np.ndarray
     counts: np.ndarray | None
+    _cache: dict[tuple[object, ...], tuple[np.ndarray, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def mean_std(self, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of the `window` points before each point (NaN where fewer than `min_periods`)."""
+        key = (window, min_periods)
+        if key not in self._cache:
+            mean, std, count = self._unmasked(window)
+            short = np.broadcast_to(count < min_periods, mean.shape)
+            if short.any():
+                mean, std = mean.copy(), std.copy()
+                mean[short] = np.nan
+                std[short] = np.nan
+                mean.flags.writeable = std.flags.writeable = False
+            self._cache[key] = (mean, std)
+        mean, std = self._cache[key]
+        return mean, std
+
+    def _unmasked(self, window: int) -> tuple[np.ndarray, ...]:
+        """Mean, std and count of the `window` points before each point, whatever the count."""
+        key = ("unmasked", window)
+        if key in self._cache:
+            return self._cache[key]
         n = self.sum1.shape[1]
         total = _window_sum(self.sum1, window)
         total2 = _window_sum(self.sum2, window)
@@ -37,10 +59,10 @@ class TrailingMoments:
         np.maximum(total2, 0.0, out=total2)
         std = np.sqrt(total2, out=total2)
         mean += self.ref
-        short = np.broadcast_to(count < min_periods, mean.shape)
-        mean[short] = np.nan
-        std[short] = np.nan
-        return mean, std
+        for array in (mean, std, count):
+            array.flags.writeable = False
+        self._cache[key] = (mean, std, count)
+        return mean, std, count
 
 
 def trailing_moments(values: np.ndarray) -> TrailingMoments:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from functools import cached_property
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -75,13 +76,42 @@ class InsufficientData:
     points: int
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """Detections of one batch cycle; `scores[j]`: series j's latest score in [0, 1] (nan if insufficient)."""
+class DetectionColumns(Protocol):
+    """Detections held as columns (`detectors.records.DetectionTable`); records are built on request."""
 
-    detections: list[AnomalyDetection]
+    def __len__(self) -> int: ...
+
+    def records(self, which: np.ndarray | None = None) -> list[AnomalyDetection]: ...
+
+    def latest_per_series(self, since: float) -> np.ndarray: ...
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult:
+    """Detections of one batch cycle; `scores[j]`: series j's latest score in [0, 1] (nan if insufficient).
+
+    Detections stay columnar (`table`) until asked for: `detections` builds every record (once),
+    `latest_per_series` only one per series, which is what the scheduled cycle acts on.
+    """
+
+    table: DetectionColumns
     scores: np.ndarray
     insufficient: Mapping[str, InsufficientData] = field(default_factory=dict)
+
+    @cached_property
+    def detections(self) -> list[AnomalyDetection]:
+        """Every detection as a record, in report order (series by series, then gaps)."""
+        return self.table.records()
+
+    @property
+    def detection_count(self) -> int:
+        """How many detections, without building their records."""
+        return len(self.table)
+
+    def latest_per_series(self, since: float) -> list[AnomalyDetection]:
+        """Each series' latest detection at or after `since` (the first one on ties), series in the order
+        of their first such detection: the same as filtering `detections`, but builds only these records."""
+        return self.table.records(self.table.latest_per_series(since))
 
 
 @dataclass(frozen=True)

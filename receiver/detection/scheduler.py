@@ -1,9 +1,10 @@
-"""Scheduled secondary detection: every interval, run every rule's query and `detect_batch` over it.
+"""Scheduled secondary detection: every interval, run every rule's query and detect over it.
 
 All rule queries of a cycle are fetched concurrently (bounded by `detection.max_concurrency`) and
-detected on a thread pool (`detection.workers`). Only anomalies newer than `freshness` open
-incidents, through `on_anomaly`; the same rule and series within `cooldown_seconds` of its
-last incident is the same incident (state in SQLite). Latest scores go to
+detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
+in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`;
+the same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
+SQLite). Latest scores go to
 `alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are removed.
 """
 
@@ -27,7 +28,7 @@ import sqlite_utils
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import ValidationError
 
-from detectors import AnomalyDetection, BatchResult, detect_batch
+from detectors import AnomalyDetection, BatchResult, detect_rules
 from receiver.detection.rules import (
     RuleConflict,
     delete_api_rule,
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RuleOrigin = Literal["config", "api"]
+Outcome = tuple[RuleSettings, list[SeriesData], list[str], BatchResult]
 
 
 @dataclass(frozen=True)
@@ -106,14 +108,23 @@ def default_step(lookback: float) -> float:
     return float(max(60, math.ceil(lookback / 1440)))
 
 
-def detect_rule(
-    rule: RuleSettings, series: Sequence[SeriesData], start: float, end: float, step: float
-) -> tuple[list[str], BatchResult]:
-    """Align a rule's series on one grid and run `detect_batch` (pure; runs on a worker thread)."""
+def detect_query(
+    rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
+) -> tuple[list[str], list[BatchResult]]:
+    """Align one query's series on one grid and run all its rules in one `detect_rules` pass, which shares
+    what the rules compute in common (pure; runs on a worker)."""
     timestamps = grid(start, end, step)
     values = align(series, timestamps, step)
     names = [series_id(s.labels) for s in series]
-    return names, detect_batch(to_detection_rule(rule), timestamps, values, names)
+    return names, detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
+
+
+def detect_rule(
+    rule: RuleSettings, series: Sequence[SeriesData], start: float, end: float, step: float
+) -> tuple[list[str], BatchResult]:
+    """`detect_query` of a single rule."""
+    names, [result] = detect_query([rule], series, start, end, step)
+    return names, result
 
 
 def fresh_findings(
@@ -125,22 +136,15 @@ def fresh_findings(
 ) -> list[DetectorFinding]:
     """One finding per series: its latest detection at or after `since` (older ones were seen before)."""
     by_name = dict(zip(names, labels, strict=True))
-    latest: dict[str, AnomalyDetection] = {}
-    for detection in result.detections:
-        if detection.timestamp < since:
-            continue
-        current = latest.get(detection.series)
-        if current is None or detection.timestamp > current.timestamp:
-            latest[detection.series] = detection
     findings = []
-    for name, detection in latest.items():
-        series_labels = dict(by_name.get(name, {}))
+    for detection in result.latest_per_series(since):
+        series_labels = dict(by_name.get(detection.series, {}))
         findings.append(
             DetectorFinding(
                 rule=rule,
                 series_labels=series_labels,
                 detection=detection,
-                fingerprint=finding_fingerprint(rule.name, series_labels or {"series": name}),
+                fingerprint=finding_fingerprint(rule.name, series_labels or {"series": detection.series}),
                 starts_at=float(detection.onset if detection.onset is not None else detection.timestamp),
             )
         )
@@ -249,7 +253,7 @@ class DetectionScheduler:
         findings: list[DetectorFinding] = []
         for rule, series, names, result in outcomes:
             report.series += len(series)
-            report.detections += len(result.detections)
+            report.detections += result.detection_count
             self._export_scores(rule.name, names, result.scores)
             findings += fresh_findings(rule, names, [s.labels for s in series], result, since)
         report.fresh = len(findings)
@@ -262,33 +266,42 @@ class DetectionScheduler:
 
     async def _fetch_and_detect(
         self, rules: Sequence[RuleSettings], start: float, end: float, step: float, report: CycleReport
-    ) -> list[tuple[RuleSettings, list[SeriesData], list[str], BatchResult]]:
-        """Each rule is detected as soon as its data arrives (fetches bounded, detection on the pool)."""
+    ) -> list[Outcome]:
+        """Each query is fetched once; its rules are detected together as soon as its data arrives.
+
+        Fetches are bounded, detection runs on the pool; outcomes come back in rule order.
+        """
         slots = asyncio.Semaphore(self.settings.max_concurrency)
         loop = asyncio.get_running_loop()
+        by_query: dict[str, list[int]] = {}
+        for i, rule in enumerate(rules):
+            by_query.setdefault(rule.query, []).append(i)
 
-        async def one(
-            rule: RuleSettings,
-        ) -> tuple[RuleSettings, list[SeriesData], list[str], BatchResult] | None:
+        async def one(query: str, members: list[int]) -> list[tuple[int, Outcome]]:
+            group = [rules[i] for i in members]
             async with slots:
                 try:
-                    series = await self.source.query_range(rule.query, start, end, step)
+                    series = await self.source.query_range(query, start, end, step)
                 except MetricSourceError as exc:
-                    report.errors[rule.name] = str(exc)
-                    return None
+                    report.errors.update({rule.name: str(exc) for rule in group})
+                    return []
             if not series:
-                return None
+                return []
             try:
-                names, result = await loop.run_in_executor(
-                    self._executor, detect_rule, rule, series, start, end, step
+                names, results = await loop.run_in_executor(
+                    self._executor, detect_query, group, series, start, end, step
                 )
             except Exception as exc:  # a detector bug must not stop the other rules
-                log.exception("detection of rule %s failed", rule.name)
-                report.errors[rule.name] = f"detection failed: {exc}"
-                return None
-            return rule, series, names, result
+                log.exception("detection of rules %s failed", ", ".join(rule.name for rule in group))
+                report.errors.update({rule.name: f"detection failed: {exc}" for rule in group})
+                return []
+            return [
+                (i, (rules[i], series, names, result)) for i, result in zip(members, results, strict=True)
+            ]
 
-        return [outcome for outcome in await asyncio.gather(*(one(r) for r in rules)) if outcome is not None]
+        done = await asyncio.gather(*(one(query, members) for query, members in by_query.items()))
+        ordered = sorted((pair for group in done for pair in group), key=lambda pair: pair[0])
+        return [outcome for _, outcome in ordered]
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
         state = await self.store.run(_load_state, finding.fingerprint)

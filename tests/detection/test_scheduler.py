@@ -13,6 +13,7 @@ from receiver.detection.scheduler import DetectionScheduler, DetectorFinding, fi
 from receiver.detection.settings import DetectionSettings, RuleSettings
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
+from receiver.evidence.source import SeriesData
 from receiver.processes import ManagedProcess, free_port
 from receiver.storage.database import Store
 from tests.detection.conftest import QUERY, Injected
@@ -90,6 +91,36 @@ async def test_latest_scores_are_exported_and_dropped_with_the_rule(injected: In
     await scheduler.delete_rule("fill_latency")
     assert registry.get_sample_value("alert_analyst_anomaly_score", labels) is None
     await scheduler.stop()
+
+
+class CountingSource(PrometheusSource):
+    """The real Prometheus source, counting range queries."""
+
+    queries: list[str]
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        self.queries = [*getattr(self, "queries", []), query]
+        return await super().query_range(query, start, end, step)
+
+
+async def test_rules_sharing_a_query_fetch_it_once_and_each_open_their_incident(
+    injected: Injected, prometheus: ManagedProcess, store
+):
+    source = CountingSource(PrometheusSettings(url=prometheus.url, retries=0))
+    zscore = RuleSettings(name="fill_latency_zscore", query=QUERY, method="zscore")
+    recorder = Recorder()
+    scheduler = DetectionScheduler(
+        store, source, DetectionSettings(rules=[RULE, zscore]), on_anomaly=recorder
+    )
+
+    report = await scheduler.run_cycle(now=injected.end)
+
+    assert source.queries == [QUERY]
+    assert sorted(f.rule.name for f in recorder.findings) == ["fill_latency", "fill_latency_zscore"]
+    assert {f.series_labels["venue"] for f in recorder.findings} == {"a"}
+    assert report.rules == 2 and not report.errors
+    await scheduler.stop()
+    await source.close()
 
 
 async def test_an_unreachable_source_is_reported_not_raised(store):
