@@ -8,9 +8,10 @@ comparison has a resolution tolerance (a fraction of the 5-95 % range of its own
 point beyond the past by a visible margin is rare; the newest 3 points stay out of the comparison set.
 With s = -log10 of the smallest p, the score is s / (threshold x sqrt(log10(n + 2))): the sqrt keeps a
 new extreme in a long history more alarming than in a short one, but not by the full log10(n) a raw
-p-value would give. After a score >= 0.5 the next 2 x window_size points score 0, so one anomaly is
-reported once, not at every point of it. Distribution-free, so one configuration fits series of any
-scale or shape (this is the NAB detector).
+p-value would give. After a score >= 0.5 the next 2 x window_size points, or 3 % of the points seen so
+far if that is more, score 0: one anomaly is reported once, not at every point of it, and a long history
+(which has shown more ordinary near-records) alarms at most about once per 3 % of its length.
+Distribution-free, so one configuration fits series of any scale or shape (this is the NAB detector).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ VALUE_TOLERANCE = 0.05
 STEP_TOLERANCE = 0.2
 DAILY_MOVE_TOLERANCE = 1.0
 ONSET_POINTS = 3
+QUIET_SHARE = 0.03
 
 
 class TailNoveltyScorer:
@@ -48,6 +50,7 @@ class TailNoveltyScorer:
         self._past_means: deque[float] = deque(maxlen=MAX_LAG)
         self._daily = DailyLag()
         self._previous: float | None = None
+        self._seen = 0
         self._quiet = 0
 
     def update(self, value: float, timestamp: float | None = None) -> float:
@@ -59,11 +62,12 @@ class TailNoveltyScorer:
         move = self._daily_move(mean, lag)
         score = min(1.0, self._surprise(value, mean, move) / (self.scale * math.sqrt(math.log10(n + 2))))
         self._learn(value, mean, move)
+        seen, self._seen = self._seen, self._seen + 1
         if self._quiet > 0:
             self._quiet -= 1
             return 0.0
         if score >= 0.5:
-            self._quiet = self.quiet_len
+            self._quiet = max(self.quiet_len, int(QUIET_SHARE * seen))
         return score
 
     def _daily_move(self, mean: float | None, lag: int) -> float | None:

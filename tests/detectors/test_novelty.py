@@ -26,6 +26,29 @@ def test_one_anomaly_is_reported_once_then_quiet(noise):
     assert (scores[701 : 700 + 2 * RULE.window_size + 1] == 0).all()
 
 
+def _spikes_after(history: int, gap: int) -> np.ndarray:
+    """Noise, a spike after `history` points and a twice-as-large spike `gap` points later."""
+    x = np.random.default_rng(11).normal(100.0, 2.0, size=history + gap + 50)
+    x[history] += 50.0
+    x[history + gap] += 100.0
+    return x
+
+
+def test_after_a_short_history_the_quiet_lasts_two_windows():
+    scores = _stream(_spikes_after(700, 2 * RULE.window_size + 10))
+    assert scores[700] >= 0.5
+    assert scores[700 + 2 * RULE.window_size + 10] >= 0.5
+
+
+def test_after_a_long_history_the_quiet_lasts_a_share_of_it():
+    quiet = int(0.03 * 6000)  # 180 points, longer than two windows (120)
+    hidden = _stream(_spikes_after(6000, 2 * RULE.window_size + 10))
+    shown = _stream(_spikes_after(6000, quiet + 1))
+    assert hidden[6000] >= 0.5 and shown[6000] >= 0.5
+    assert (hidden[6001 : 6000 + quiet + 1] == 0).all()
+    assert shown[6000 + quiet + 1] >= 0.5
+
+
 def test_novelty_never_looks_ahead(noise):
     a = noise.copy()
     b = noise.copy()
