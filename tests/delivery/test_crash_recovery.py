@@ -20,18 +20,19 @@ def outbox(db_path: Path) -> list[tuple[int, str, str]]:
 
 async def run_phase(db_path: Path, slack_url: str, phase: str, log: Path) -> asyncio.subprocess.Process:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.delivery.run_service",
-        str(db_path),
-        slack_url,
-        phase,
-        cwd=REPO,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.delivery.run_service",
+            str(db_path),
+            slack_url,
+            phase,
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+        )
 
 
 async def wait_for(condition, timeout: float = 20.0) -> None:

@@ -53,7 +53,6 @@ class FakeGrafana:
         if self.failures:
             status, answer = self.failures.pop(0)
             return web.json_response(answer, status=status)
-        request["body"] = body
         return await handler(request)
 
     async def _dashboard(self, request: web.Request) -> web.Response:
@@ -63,7 +62,7 @@ class FakeGrafana:
         return web.json_response({"dashboard": {"uid": uid, "title": uid}, "meta": {"slug": uid}})
 
     async def _create(self, request: web.Request) -> web.Response:
-        body = request["body"]
+        body = await request.json()  # aiohttp keeps the bytes the middleware read
         if not isinstance(body, dict):
             return web.json_response({"message": "bad request data"}, status=400)
         if not body.get("text"):
@@ -112,16 +111,18 @@ class FakeGrafana:
         found = self._lookup(request)
         if found is None:
             return web.json_response({"message": "Annotation not found"}, status=404)
+        body = await request.json()
         for key in ("text", "tags", "time", "timeEnd", "data"):
-            if key in request["body"]:
-                found[key] = request["body"][key]
+            if key in body:
+                found[key] = body[key]
         return web.json_response({"message": "Annotation patched"})
 
     async def _put(self, request: web.Request) -> web.Response:
         found = self._lookup(request)
         if found is None:
             return web.json_response({"message": "Annotation not found"}, status=404)
-        found.update({k: request["body"].get(k) for k in ("text", "tags", "time", "timeEnd", "data")})
+        body = await request.json()
+        found.update({k: body.get(k) for k in ("text", "tags", "time", "timeEnd", "data")})
         return web.json_response({"message": "Annotation updated"})
 
     async def _delete(self, request: web.Request) -> web.Response:
