@@ -94,18 +94,19 @@ def start_victoria_metrics(workdir: Path, series: Sequence[SyntheticSeries]) -> 
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = workdir / "victoria-metrics.log"
-    proc = subprocess.Popen(
-        [
-            find_binary("victoria-metrics"),
-            f"-storageDataPath={workdir / 'vm-data'}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-search.latencyOffset=0s",
-            "-retentionPeriod=100y",
-        ],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=workdir,
-    )
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [
+                find_binary("victoria-metrics"),
+                f"-storageDataPath={workdir / 'vm-data'}",
+                f"-httpListenAddr=127.0.0.1:{port}",
+                "-search.latencyOffset=0s",
+                "-retentionPeriod=100y",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
     managed = ManagedProcess("victoria-metrics", port, proc, workdir, log_path)
     try:
         wait_http_ok(f"{managed.url}/health", proc=proc)
