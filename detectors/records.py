@@ -198,15 +198,6 @@ def concat_tables(
     return DetectionTable(context, names, **columns, prebuilt=prebuilt)
 
 
-def severity_codes(rule: DetectionRule, z: np.ndarray) -> np.ndarray:
-    """Index into SEVERITIES of `rule.severities_for(z)`, without a Python object per value."""
-    levels = [s for s in Severity if s.value in rule.severity_thresholds]
-    limits = np.array([rule.severity_thresholds[s.value] for s in levels])
-    idx = np.searchsorted(limits, np.abs(np.nan_to_num(z)), side="right") - 1
-    codes = np.array([SEVERITIES.index(s) for s in levels], dtype=np.int8)
-    return np.where(idx >= 0, codes[np.maximum(idx, 0)], SEVERITIES.index(Severity.LOW)).astype(np.int8)
-
-
 def flagged_runs(score: np.ndarray, hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of points with score >= 0.5 in each row of `score`: (row, start, end) of each, row-major.
 
@@ -280,7 +271,7 @@ def run_table(
         baseline=points.baseline[rows, peaks],
         extra_a=np.broadcast_to(points.threshold, (k, n))[rows, peaks],
         extra_b=(ends - starts).astype(float),
-        severity=severity_codes(rule, z),
+        severity=rule.severity_codes(z),
         spike=ends - starts <= spike_len,
     )
 

@@ -107,13 +107,14 @@ class DetectionRule:
                 chosen = level
         return chosen
 
-    def severities_for(self, z: np.ndarray) -> list[Severity]:
-        """`severity_for` over an array of z values."""
+    def severity_codes(self, z: np.ndarray) -> np.ndarray:
+        """`severity_for` over an array of z values, as int8 indices into `tuple(Severity)`."""
         levels = self._severity_levels
         limits = np.array([limit for _, limit in levels])
         idx = np.searchsorted(limits, np.abs(np.nan_to_num(z)), side="right") - 1
-        names = [level for level, _ in levels]
-        return [names[i] if i >= 0 else Severity.LOW for i in idx.tolist()]
+        order = tuple(Severity)
+        codes = np.array([order.index(level) for level, _ in levels], dtype=np.int8)
+        return np.where(idx >= 0, codes[np.maximum(idx, 0)], order.index(Severity.LOW)).astype(np.int8)
 
     @property
     def _severity_levels(self) -> tuple[tuple[Severity, float], ...]:
