@@ -80,10 +80,12 @@ class Materializer:
         """Materialise one batch; returns how many notifications it took."""
         self._wake.clear()
         limit = self.settings.materialize_batch
-        results = await self.store.write(db_incidents.materialize_pending, limit)
-        if len(results) >= limit:
+        taken, results = await self.store.write(db_incidents.materialize_pending, limit)
+        if taken >= limit:  # there may be more
+            self.backlog = max(0, self.backlog - taken)
             self._wake.set()
-        self.backlog = max(0, self.backlog - len(results)) if len(results) >= limit else 0
+        else:
+            self.backlog = 0
         self.metrics.notifications_pending.set(self.backlog)
         for result in results:
             if result.created:
@@ -95,7 +97,7 @@ class Materializer:
                 created=len(result.created),
                 resolved=len(result.resolved),
             )
-        return len(results)
+        return taken
 
     async def drain(self, within: float) -> None:
         """Materialise what is pending, for at most `within` seconds (shutdown, tests)."""

@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -31,26 +31,30 @@ def incident_id_for(fingerprint: str, starts_at: float) -> str:
     return f"inc-{digest[:16]}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class IngestResult:
+    """What materialising one notification did: the incidents it created and the ones it closed."""
+
     notification_id: int
-    incident_ids: list[str] = field(default_factory=list)
-    created: list[str] = field(default_factory=list)
-    resolved: list[str] = field(default_factory=list)
-    alerts_by_status: dict[str, int] = field(default_factory=dict)
+    created: list[str]
+    resolved: list[str]
 
 
 def accept_notification(
-    db: sqlite_utils.Database, payload: WebhookPayload, body: bytes, received_at: float | None = None
+    db: sqlite_utils.Database,
+    payload: WebhookPayload,
+    body: bytes,
+    received_at: float | None = None,
+    pending: bool = True,
 ) -> int:
-    """Store the raw notification, marked pending, and return its id (call through Store.write).
+    """Store the raw notification and return its id (call through Store.write).
 
-    This is all the webhook's answer waits for: `materialize_pending` turns it into incidents behind
-    the answer, in notification order, also after a restart.
+    This is all the webhook's answer waits for: `materialize_pending` turns a pending notification into
+    incidents behind the answer, in notification order, also after a restart.
     """
     cur = db.conn.execute(
         "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body,"
-        " pending) VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
+        " pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (
             received_at or time.time(),
             payload.effective_group_key(),
@@ -59,6 +63,7 @@ def accept_notification(
             len(payload.alerts),
             hashlib.sha256(body).hexdigest(),
             body.decode("utf-8", "replace"),
+            int(pending),
         ),
     )
     return int(cur.lastrowid or 0)
@@ -77,11 +82,15 @@ def alerts_by_status(payload: WebhookPayload) -> dict[str, int]:
     return counts
 
 
-def materialize_pending(db: sqlite_utils.Database, limit: int) -> list[IngestResult]:
+def materialize_pending(db: sqlite_utils.Database, limit: int) -> tuple[int, list[IngestResult]]:
     """Turn up to `limit` pending notifications, oldest first, into incidents (call through Store.write).
 
-    A body that no longer parses (it was validated on arrival, so only a hand-edited row) is logged
-    and marked done rather than blocking the ones behind it.
+    Returns how many notifications it took (fewer than `limit`: none are left) and what each did.
+
+    The payload is parsed again from the stored body rather than kept from the webhook, so a backlog
+    costs disk, not memory, and a restart needs nothing else. A body that no longer parses (it was
+    validated on arrival, so only a hand-edited row) is logged and marked done rather than blocking the
+    ones behind it.
     """
     conn = db.conn
     rows = conn.execute(
@@ -96,7 +105,7 @@ def materialize_pending(db: sqlite_utils.Database, limit: int) -> list[IngestRes
             continue
         results.append(_upsert_incidents(conn, payload, notification_id, received_at))
     conn.executemany("UPDATE notifications SET pending = 0 WHERE id = ?", [(r[0],) for r in rows])
-    return results
+    return len(rows), results
 
 
 def count_pending_notifications(db: sqlite_utils.Database) -> int:
@@ -108,8 +117,7 @@ def ingest_notification(
 ) -> IngestResult:
     """Accept and materialise one notification in the caller's transaction (tests, replay, tools)."""
     now = received_at or time.time()
-    notification_id = accept_notification(db, payload, body, now)
-    db.conn.execute("UPDATE notifications SET pending = 0 WHERE id = ?", (notification_id,))
+    notification_id = accept_notification(db, payload, body, now, pending=False)
     return _upsert_incidents(db.conn, payload, notification_id, now)
 
 
@@ -120,11 +128,10 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
     lookup and a few `executemany` calls per notification, whatever the number of alerts.
     """
     group_key = payload.effective_group_key()
-    result = IngestResult(notification_id, alerts_by_status=alerts_by_status(payload))
-    occurrences: dict[str, tuple[WebhookAlert, str]] = {}
-    for alert, incident_id in zip(payload.alerts, incident_ids(payload), strict=True):
-        result.incident_ids.append(incident_id)
-        occurrences[incident_id] = (alert, payload.alert_status(alert))
+    occurrences = {
+        incident_id: (alert, payload.alert_status(alert))
+        for alert, incident_id in zip(payload.alerts, incident_ids(payload), strict=True)
+    }
     known = _known_statuses(conn, list(occurrences))
     new = [i for i in occurrences if i not in known]
     closing = [i for i, (_, st) in occurrences.items() if st == "resolved" and known.get(i) == "firing"]
@@ -140,9 +147,7 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
         [(occurrences[i][0].ends_at or now, now, i) for i in closing],
     )
     conn.executemany("UPDATE incidents SET last_seen=? WHERE id=?", [(now, i) for i in seen_again])
-    result.created = new
-    result.resolved = closing
-    return result
+    return IngestResult(notification_id, created=new, resolved=closing)
 
 
 def _known_statuses(conn: Any, ids: list[str], chunk: int = 500) -> dict[str, str]:

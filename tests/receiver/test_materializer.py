@@ -150,3 +150,22 @@ async def test_a_storage_failure_is_retried_and_nothing_is_lost(
     assert materializer.alive
     await materializer.stop()
     assert len(calls) >= 2 and store.run_sync(db_incidents.get_incident, ids[0]) is not None
+
+
+async def test_an_unparseable_stored_body_is_skipped_without_stalling_the_rest(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    ids = accept(store, webhook_corpus, FIRING)
+    with sqlite3.connect(tmp_path / "db.sqlite") as conn:  # a hand-edited row
+        conn.execute(
+            "INSERT INTO notifications (received_at, group_key, status, body, pending)"
+            " VALUES (1.0, 'g', 'firing', 'not json', 1)"
+        )
+    accept(store, webhook_corpus, RESOLVED)
+    materializer, _ = make(store, materialize_batch=1)
+    await materializer.start()
+    await eventually(lambda: pending(store) == 0)
+    await materializer.stop()
+    incident = store.run_sync(db_incidents.get_incident, ids[0])
+    assert incident is not None and incident.status == "resolved"
