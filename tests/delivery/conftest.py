@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -32,14 +30,6 @@ PUBLIC_URL = "http://alert-analyst.test:8080"
 FAST_RETRIES = RetryPolicy(
     base_seconds=0.05, max_seconds=0.2, max_attempts=4, jitter=0.2, idle_poll_seconds=0.2
 )
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll `condition` until it holds (the machine may be loaded: no fixed sleeps in assertions)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]

@@ -7,8 +7,9 @@ import os
 import signal
 import sqlite3
 import sys
-import time
 from pathlib import Path
+
+from tests.support.polling import eventually
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,13 +36,6 @@ async def run_phase(db_path: Path, slack_url: str, phase: str, log: Path) -> asy
         )
 
 
-async def wait_for(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 async def test_kill_9_after_parent_ack_then_restart_completes_thread_without_double_posts(slack, tmp_path):
     fake, url = slack
     fake.hold_replies = asyncio.Event()
@@ -49,8 +43,9 @@ async def test_kill_9_after_parent_ack_then_restart_completes_thread_without_dou
 
     first = await run_phase(db_path, url, "fire", log)
     try:
-        await wait_for(
-            lambda: len(fake.messages) == 2 and db_path.exists() and (1, "parent", "sent") in outbox(db_path)
+        await eventually(
+            lambda: len(fake.messages) == 2 and db_path.exists() and (1, "parent", "sent") in outbox(db_path),
+            within=20,
         )
     finally:
         first.send_signal(signal.SIGKILL)
@@ -79,10 +74,11 @@ async def test_kill_9_while_the_parent_is_in_flight_finds_it_in_the_channel_hist
 
     first = await run_phase(db_path, url, "fire", log)
     try:
-        await wait_for(
+        await eventually(
             lambda: (
                 len(fake.messages) == 1 and db_path.exists() and (1, "parent", "in_flight") in outbox(db_path)
-            )
+            ),
+            within=20,
         )
     finally:
         first.send_signal(signal.SIGKILL)

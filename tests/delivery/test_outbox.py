@@ -7,8 +7,9 @@ from pydantic import SecretStr
 
 from receiver.delivery import GrafanaSettings, PagerDutySettings, RetryPolicy, SlackSettings
 from tests.delivery.builders import make_diagnosis, make_incident, resolved
-from tests.delivery.conftest import FAST_RETRIES, eventually
+from tests.delivery.conftest import FAST_RETRIES
 from tests.fakes.slack import WEBHOOK_PATH
+from tests.support.polling import eventually
 
 
 def all_destinations(slack_url: str, grafana_url: str, pagerduty_url: str) -> dict[str, object]:

@@ -3,9 +3,6 @@ delivered to fake Slack, PagerDuty and Grafana servers; resolution closes the th
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +15,12 @@ from tests.fakes.grafana import FakeGrafana
 from tests.fakes.pagerduty import PATH as PD_PATH
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
+from tests.support.polling import eventually
 
 from .conftest import ClientFactory
 
 FIRING = "captured-am025-prom242-firing.json"
 RESOLVED = "captured-am025-prom242-resolved.json"
-
-
-async def eventually(condition: Callable[[], bool], within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def serve(app: Any) -> TestServer:
@@ -57,9 +48,10 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
         )
         ids = (await firing.json())["incidents"]
         await client.app[PIPELINE].wait_idle()
-        await eventually(lambda: len(pagerduty.accepted) == 2 and len(grafana.annotations) == 2)
+        await eventually(lambda: len(pagerduty.accepted) == 2 and len(grafana.annotations) == 2, within=20)
         await eventually(
-            lambda: len(slack.parents()) == 1 and len(slack.replies(slack.parents()[0]["ts"])) >= 2
+            lambda: len(slack.parents()) == 1 and len(slack.replies(slack.parents()[0]["ts"])) >= 2,
+            within=20,
         )
 
         detail = await (await client.get(f"/api/v1/incidents/{ids[0]}")).json()
@@ -79,9 +71,9 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
             "/webhook/alertmanager", data=(webhook_corpus / RESOLVED).read_bytes(), headers=headers
         )
         await client.app[PIPELINE].wait_idle()
-        await eventually(lambda: len(slack.updates) == 1)
+        await eventually(lambda: len(slack.updates) == 1, within=20)
         # One PagerDuty alert per group: both triggers share the group's dedup_key; one resolve closes it.
-        await eventually(lambda: any(e["event_action"] == "resolve" for e in pagerduty.accepted))
+        await eventually(lambda: any(e["event_action"] == "resolve" for e in pagerduty.accepted), within=20)
         triggers = {e["dedup_key"] for e in pagerduty.accepted if e["event_action"] == "trigger"}
         resolves = {e["dedup_key"] for e in pagerduty.accepted if e["event_action"] == "resolve"}
         assert len(triggers) == 1

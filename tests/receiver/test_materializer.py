@@ -18,6 +18,7 @@ from receiver.payload import parse_webhook
 from receiver.pipeline import Pipeline
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+from tests.support.polling import eventually
 
 FIRING = "captured-am025-prom242-firing.json"
 RESOLVED = "captured-am025-prom242-resolved.json"
@@ -44,13 +45,6 @@ def pending(store: Store) -> int:
     return store.run_sync(db_incidents.count_pending_notifications)
 
 
-async def eventually(check: object, within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not check():  # type: ignore[operator]
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached"
-        await asyncio.sleep(0.02)
-
-
 async def test_notifications_left_pending_by_a_crash_are_materialised_at_start(
     tmp_path: Path, webhook_corpus: Path
 ) -> None:
@@ -62,7 +56,7 @@ async def test_notifications_left_pending_by_a_crash_are_materialised_at_start(
     store = Store(tmp_path / "db.sqlite")  # "restart"
     materializer, pipeline = make(store)
     await materializer.start()
-    await eventually(lambda: pending(store) == 0)
+    await eventually(lambda: pending(store) == 0, within=5.0)
     await materializer.stop()
     assert all(store.run_sync(db_incidents.get_incident, i) is not None for i in ids)
     assert pipeline.queue.qsize() == len(ids)  # handed to the pipeline for analysis
@@ -99,7 +93,7 @@ async def test_defers_while_webhooks_are_in_flight_unless_the_backlog_is_too_dee
         await materializer.start()
         await asyncio.sleep(0.3)
         assert pending(store) == 1  # deferred: a webhook is being acknowledged
-    await eventually(lambda: pending(store) == 0)
+    await eventually(lambda: pending(store) == 0, within=5.0)
     await materializer.stop()
 
     accept(store, webhook_corpus, RESOLVED)
@@ -107,7 +101,7 @@ async def test_defers_while_webhooks_are_in_flight_unless_the_backlog_is_too_dee
     deep, _ = make(store, intake, defer_to_intake_seconds=30, max_deferred_notifications=1)
     with intake.receiving():
         await deep.start()  # two waiting > 1: no deferring
-        await eventually(lambda: pending(store) == 0)
+        await eventually(lambda: pending(store) == 0, within=5.0)
     await deep.stop()
 
 
@@ -123,7 +117,7 @@ async def test_the_pending_gauge_follows_the_backlog(tmp_path: Path, webhook_cor
             materializer.accepted()
         await asyncio.sleep(0.1)
         assert materializer.metrics.registry.get_sample_value(gauge) == 3.0
-    await eventually(lambda: materializer.metrics.registry.get_sample_value(gauge) == 0.0)
+    await eventually(lambda: materializer.metrics.registry.get_sample_value(gauge) == 0.0, within=5.0)
     await materializer.stop()
     assert pending(store) == 0
 
@@ -146,7 +140,7 @@ async def test_a_storage_failure_is_retried_and_nothing_is_lost(
     monkeypatch.setattr(materializer_module, "RETRY_SECONDS", 0.05)
     materializer, _ = make(store)
     await materializer.start()
-    await eventually(lambda: pending(store) == 0)
+    await eventually(lambda: pending(store) == 0, within=5.0)
     assert materializer.alive
     await materializer.stop()
     assert len(calls) >= 2 and store.run_sync(db_incidents.get_incident, ids[0]) is not None
@@ -165,7 +159,7 @@ async def test_an_unparseable_stored_body_is_skipped_without_stalling_the_rest(
     accept(store, webhook_corpus, RESOLVED)
     materializer, _ = make(store, materialize_batch=1)
     await materializer.start()
-    await eventually(lambda: pending(store) == 0)
+    await eventually(lambda: pending(store) == 0, within=5.0)
     await materializer.stop()
     incident = store.run_sync(db_incidents.get_incident, ids[0])
     assert incident is not None and incident.status == "resolved"
