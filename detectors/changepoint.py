@@ -8,11 +8,11 @@ L2 cost, compiled; penalty = `rule.penalty` in units of the noise variance). Eac
 kept only if the step test is significant: lines fitted to the `window_size` points either side
 (bounded by the neighbouring change points) are extrapolated to the boundary, and their gap is tested
 against its standard error (t test). A daily ramp therefore does not read as a string of level shifts.
+The step tests of a block run together (`step_tests`), with the same floats as one test at a time.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,15 +36,58 @@ class ChangePoint:
     p_value: float
 
 
+ROW_BLOCK = 1 << 17  # points per block of rows in the row-wise steps: temporaries stay in cache (~1.5x)
+
+
+def _row_blocks(k: int, n: int) -> list[slice]:
+    """Consecutive slices of the k rows, about ROW_BLOCK points (k x n) each."""
+    step = max(1, ROW_BLOCK // max(n, 1))
+    return [slice(r, r + step) for r in range(0, k, step)]
+
+
 def noise_sigma(values: np.ndarray) -> np.ndarray:
     """Per-row noise level from first differences (robust to level shifts), std as fallback."""
+    sigma = np.empty(values.shape[0])
+    for rows in _row_blocks(*values.shape):
+        sigma[rows] = _noise_sigma(values[rows])
+    return sigma
+
+
+def _noise_sigma(values: np.ndarray) -> np.ndarray:
+    """`noise_sigma` of one block of rows."""
     diffs = np.diff(values, axis=1)
-    mad = row_nanmedian(np.abs(diffs - row_nanmedian(diffs)[:, None]))
+    centre = _row_median(diffs)
+    np.subtract(diffs, centre[:, None], out=diffs)
+    mad = _row_median(np.abs(diffs, out=diffs))
     sigma = 1.4826 * mad / np.sqrt(2.0)
     flat = ~(sigma > 0)
     if flat.any():
         sigma[flat] = np.nanstd(values[flat], axis=1)
     return np.where(np.isfinite(sigma) & (sigma > 0), sigma, 1e-9)
+
+
+def _row_median(x: np.ndarray) -> np.ndarray:
+    """`row_nanmedian(x)` of a (k, n) block, reordering the rows of `x` in place (no copy of the block)."""
+    gappy = ~np.isfinite(x).all(axis=1)
+    out = median_inplace(x)
+    if gappy.any():
+        out[gappy] = row_nanmedian(x[gappy])  # order-free, so the partitioned rows give the same value
+    return out
+
+
+def median_inplace(x: np.ndarray) -> np.ndarray:
+    """`np.median(x, axis=-1)` of NaN-free `x` (same floats), partitioning `x` in place.
+
+    One partition at the upper middle: np.median also partitions at the last element to find NaN,
+    which makes it ~4x slower.
+    """
+    n = x.shape[-1]
+    if n == 0:
+        return np.full(x.shape[:-1], np.nan)
+    half = n // 2
+    x.partition(half, axis=-1)
+    middle = x[..., half] if n % 2 else x[..., :half].max(axis=-1) + x[..., half]
+    return (middle + 0.0) / (2 - n % 2)  # np.median's mean of the middle value(s), + 0.0 like its sum
 
 
 def step_profile(filled: np.ndarray, sigma: np.ndarray, block: int) -> np.ndarray:
@@ -53,17 +96,33 @@ def step_profile(filled: np.ndarray, sigma: np.ndarray, block: int) -> np.ndarra
     `filled`: gap-free rows (forward-filled), `sigma`: their noise level. NaN where the three blocks do
     not fit (the first 2m and last m - 1 points).
     """
-    filled = np.nan_to_num(filled)
     k, n = filled.shape
     m = max(2, block)
     out = np.full((k, n), np.nan)
     if n < 3 * m:
         return out
-    cum = np.concatenate([np.zeros((k, 1)), np.cumsum(filled - filled[:, :1], axis=1)], axis=1)
-    means = (cum[:, m:] - cum[:, :-m]) / m  # means[:, j] = mean of filled[:, j : j + m]
-    second = means[:, 2 * m :] - 2.0 * means[:, m:-m] + means[:, : -2 * m]
-    out[:, 2 * m : 2 * m + second.shape[1]] = np.abs(second) / (sigma * np.sqrt(6.0 / m))[:, None]
+    scale = sigma * np.sqrt(6.0 / m)
+    for rows in _row_blocks(k, n):
+        _second_differences(filled[rows], m, out[rows, 2 * m : n - m + 1])
+        out[rows, 2 * m : n - m + 1] /= scale[rows, None]
     return out
+
+
+def _second_differences(filled: np.ndarray, m: int, out: np.ndarray) -> None:
+    """out = |M[t, t+m) - 2 M[t-m, t) + M[t-2m, t-m)| for t = 2m .. n - m, from running sums."""
+    if not np.isfinite(filled).all():
+        filled = np.nan_to_num(filled)
+    k, n = filled.shape
+    cum = np.empty((k, n + 1))
+    cum[:, 0] = 0.0
+    np.subtract(filled, filled[:, :1], out=cum[:, 1:])
+    np.cumsum(cum[:, 1:], axis=1, out=cum[:, 1:])
+    means = np.subtract(cum[:, m:], cum[:, :-m])
+    means /= m  # means[:, j] = mean of filled[:, j : j + m]
+    np.multiply(means[:, m:-m], 2.0, out=out)
+    np.subtract(means[:, 2 * m :], out, out=out)
+    out += means[:, : -2 * m]
+    np.abs(out, out=out)
 
 
 LONG_SERIES = 4000
@@ -101,95 +160,159 @@ def _refine(signal: np.ndarray, guess: int, radius: int) -> int:
     return lo + 1 + window.start + int(np.argmax(stat[window]))
 
 
-def _boundary_fit(u: np.ndarray, y: np.ndarray, at: float) -> tuple[float, float]:
-    """Least-squares line through (u, y): its value at `at` and that value's variance factor."""
-    m = u.size
-    um, ym = u.sum() / m, y.sum() / m
-    du = u - um
-    sxx = float(du @ du)
-    slope = float(du @ (y - ym)) / sxx if sxx > 0 else 0.0
-    return ym + slope * (at - um), 1.0 / m + ((at - um) ** 2 / sxx if sxx > 0 else 0.0)
+@dataclass(frozen=True)
+class SideFits:
+    """Per span: the least-squares line's value at the boundary and that value's variance factor, the
+    variance of the differences of the finite points, their count (the rest is meaningless below 3), and
+    the span's mean (NaN ignored)."""
+
+    value: np.ndarray
+    factor: np.ndarray
+    diff_var: np.ndarray
+    count: np.ndarray
+    mean: np.ndarray
 
 
-def test_step(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
-    """t statistic of the jump between lines fitted either side, at the boundary; two-sided p-value."""
-    ok_b, ok_a = np.isfinite(before), np.isfinite(after)
-    yb, ya = before[ok_b], after[ok_a]
-    if yb.size < 3 or ya.size < 3:
-        return 0.0, 1.0
-    vb, fb = _boundary_fit(np.flatnonzero(ok_b) - float(before.size), yb, -0.5)
-    va, fa = _boundary_fit(np.flatnonzero(ok_a).astype(float), ya, -0.5)
-    db, da = np.diff(yb), np.diff(ya)
-    noise_var = (float(db.var()) + float(da.var())) / 4.0  # from differences: unaffected by the slopes
-    jump = va - vb
-    se = math.sqrt(noise_var * (fb + fa))
-    if se == 0:
-        return (0.0, 1.0) if jump == 0 else (math.copysign(1e6, jump), 0.0)
-    t = jump / se
-    return t, float(2.0 * special.stdtr(max(yb.size + ya.size - 4, 1), -abs(t)))
+def fit_sides(
+    values: np.ndarray, rows: np.ndarray, start: np.ndarray, stop: np.ndarray, origin: np.ndarray
+) -> SideFits:
+    """Line fits to the finite points of the spans values[rows, start:stop] (u = column - origin), at -0.5.
 
-
-def row_change_points(
-    row: np.ndarray,
-    row_index: int,
-    rule: DetectionRule,
-    profile: np.ndarray,
-    filled: np.ndarray,
-    sigma: float,
-    alpha: float,
-) -> list[ChangePoint]:
-    """Significant change points of one row (NaN allowed; `filled` is the row forward-filled).
-
-    Change points where no step of the row's `step_profile` reaches the threshold within +-m/2 points
-    (typically the staircase Pelt lays over a smooth trend) are dropped before the step test, and
-    the test must reach `alpha` (the two-sided p-value of the rule's threshold).
+    Elementwise steps run over all spans at once; the order-sensitive reductions (pairwise sums, BLAS
+    dots) run span by span on the same 1-D arrays as a fit of one span would, so results are the same.
     """
-    signal = (filled - np.median(filled)) / sigma
-    min_size = max(2, min(rule.min_samples, rule.window_size) // 2)
-    cps = find_change_indices(signal, rule.penalty, min_size)
-    found = []
-    bounds = [0, *cps, row.size]
-    half = max(1, rule.window_size // 4)
-    for i, b in enumerate(cps):
-        near = profile[max(0, b - half) : b + half + 1]
-        if np.isfinite(near).all() and near.max() < rule.threshold:
-            continue
-        lo, hi = max(bounds[i], b - rule.window_size), min(bounds[i + 2], b + rule.window_size)
-        t_stat, p = test_step(row[lo:b], row[b:hi])
-        if p < alpha and abs(t_stat) >= rule.threshold:
-            before, after = np.nanmean(row[lo:b]), np.nanmean(row[b:hi])
-            found.append(ChangePoint(row_index, b, float(before), float(after), t_stat, p))
-    return found
+    n = start.size
+    size = stop - start
+    span = np.repeat(np.arange(n), size)  # the span of each gathered point
+    cols = start[span] + np.arange(span.size) - np.repeat(np.cumsum(size) - size, size)
+    window = values[rows[span], cols]
+    finite, nan = np.isfinite(window), np.isnan(window)
+    y, u, owner = window[finite], (cols - origin[span])[finite].astype(float), span[finite]
+    count = np.bincount(owner, minlength=n)
+    c_hi = np.cumsum(count)
+    points, diffs = _slices(c_hi - count, c_hi), _slices(c_hi - count, c_hi - 1)  # of y, of np.diff(y)
+    d = np.diff(y)
+    at = -0.5
+    with np.errstate(invalid="ignore", divide="ignore"):
+        nanmean = _span_sums(np.where(nan, 0.0, window), _slices(np.cumsum(size) - size, np.cumsum(size)))
+        nanmean /= size - np.bincount(span[nan], minlength=n)
+        um = np.bincount(owner, u, minlength=n) / count  # sums of integers: exact in any order
+        ym = _span_sums(y, points) / count
+        dev = d - (_span_sums(d, diffs) / (count - 1))[owner[:-1]]
+        dev *= dev  # as np.var
+        du = u - um[owner]
+        sxx, sxy = _span_dots(du, du, points), _span_dots(du, y - ym[owner], points)
+        slope = np.where(sxx > 0, sxy / sxx, 0.0)
+        lever = np.power(at - um, np.full(n, 2.0))  # libm pow, as a scalar `** 2` (not x * x)
+        factor = 1.0 / count + np.where(sxx > 0, lever / sxx, 0.0)
+        diff_var = _span_sums(dev, diffs) / (count - 1)
+    return SideFits(ym + slope * (at - um), factor, diff_var, count, nanmean)
 
 
-def step_regions(profile: np.ndarray, level: float, margin: int) -> list[tuple[int, int]]:
-    """Merged [start, end) spans of +-margin points around every position where the step profile >= level."""
+def _slices(start: np.ndarray, stop: np.ndarray) -> list[slice]:
+    """slice(start, stop) of each span (empty where stop < start)."""
+    return [slice(a, b) for a, b in zip(start.tolist(), np.maximum(stop, start).tolist(), strict=True)]
+
+
+def _span_sums(x: np.ndarray, spans: list[slice]) -> np.ndarray:
+    """x[span].sum() of each span: a 1-D reduction each (numpy's pairwise sum), for the same floats."""
+    return np.array([np.add.reduce(x[s]) for s in spans], dtype=float)
+
+
+def _span_dots(x: np.ndarray, y: np.ndarray, spans: list[slice]) -> np.ndarray:
+    """x[span] @ y[span] of each span: a BLAS dot each, for the same floats."""
+    return np.array([x[s] @ y[s] for s in spans], dtype=float)
+
+
+@dataclass(frozen=True)
+class StepTests:
+    """Step tests of the change points `index` of rows `rows`: t, two-sided p-value, means either side."""
+
+    rows: np.ndarray
+    index: np.ndarray
+    t_stat: np.ndarray
+    p_value: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
+def step_tests(values: np.ndarray, tests: np.ndarray) -> StepTests:
+    """Step test of every (row, index, lo, hi) in `tests`, on the points [lo, index) and [index, hi).
+
+    Lines fitted either side are extrapolated to the boundary (half a point before `index`) and their gap
+    is tested against its standard error; the noise variance comes from the differences of each side, so
+    the slopes do not inflate it. Fewer than 3 finite points on a side: t = 0, p = 1.
+    """
+    rows, index, lo, hi = tests.T
+    before, after = fit_sides(values, rows, lo, index, index), fit_sides(values, rows, index, hi, index)
+    jump = after.value - before.value
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt((before.diff_var + after.diff_var) / 4.0 * (before.factor + after.factor))
+        t = np.where(se == 0, np.where(jump == 0, 0.0, np.copysign(1e6, jump)), jump / se)
+        df = np.maximum(before.count + after.count - 4, 1)
+        p = np.where(se == 0, np.where(jump == 0, 1.0, 0.0), 2.0 * special.stdtr(df, -np.abs(t)))
+    few = (before.count < 3) | (after.count < 3)
+    t, p = np.where(few, 0.0, t), np.where(few, 1.0, p)
+    return StepTests(rows, index, t, p, before.mean, after.mean)
+
+
+def region_tests(filled: np.ndarray, sigma: float, rule: DetectionRule) -> list[tuple[int, int, int]]:
+    """(index, lo, hi) of each Pelt change point of one gap-free span (`filled`): its step test takes the
+    `window_size` points either side, bounded by the neighbouring change points."""
+    signal = (filled - median_inplace(filled.copy())) / sigma
+    cps = find_change_indices(signal, rule.penalty, max(2, min(rule.min_samples, rule.window_size) // 2))
+    bounds = [0, *cps, filled.size]
+    w = rule.window_size
+    return [(b, max(bounds[i], b - w), min(bounds[i + 2], b + w)) for i, b in enumerate(cps)]
+
+
+def step_regions(profile: np.ndarray, level: float, margin: int) -> list[list[tuple[int, int]]]:
+    """Per row of a (k, n) step profile: merged [start, end) spans of +-margin points around every
+    position where it reaches `level`."""
     with np.errstate(invalid="ignore"):
-        hits = np.flatnonzero(profile >= level)
-    lo, hi = np.maximum(hits - margin, 0), np.minimum(hits + margin, profile.size)
+        rows, hits = np.nonzero(profile >= level)
+    spans: list[list[tuple[int, int]]] = [[] for _ in range(profile.shape[0])]
+    if hits.size == 0:
+        return spans
+    lo, hi = np.maximum(hits - margin, 0), np.minimum(hits + margin, profile.shape[1])
     first = np.ones(hits.size, dtype=bool)
-    first[1:] = lo[1:] > hi[:-1]  # hi never decreases, so a span ends at the hi of its last hit
+    first[1:] = (rows[1:] != rows[:-1]) | (lo[1:] > hi[:-1])  # in a row hi never decreases
     starts = np.flatnonzero(first)
     ends = np.append(starts[1:], hits.size) - 1
-    return list(zip(lo[starts].tolist(), hi[ends].tolist(), strict=True))
+    for r, start, end in zip(rows[starts].tolist(), lo[starts].tolist(), hi[ends].tolist(), strict=True):
+        spans[r].append((start, end))
+    return spans
 
 
-def _screened_row_change_points(
-    row: np.ndarray,
-    row_index: int,
-    rule: DetectionRule,
-    profile: np.ndarray,
-    filled: np.ndarray,
-    sigma: float,
-    alpha: float,
-) -> list[ChangePoint]:
-    """Pelt only where the step profile reaches the threshold (+-2 windows), not over the whole row."""
-    found = []
-    for lo, hi in step_regions(profile, rule.threshold, 2 * rule.window_size):
-        region = (row[lo:hi], row_index, rule, profile[lo:hi], filled[lo:hi], sigma, alpha)
-        for cp in row_change_points(*region):
-            found.append(ChangePoint(cp.row, cp.index + lo, cp.before, cp.after, cp.t_stat, cp.p_value))
-    return found
+def candidate_tests(
+    profile: np.ndarray, filled: np.ndarray, sigma: np.ndarray, rows: list[int], rule: DetectionRule
+) -> np.ndarray:
+    """(row, index, lo, hi) of the `region_tests` of `rows`, Pelt only on their `step_regions` (+-2 windows).
+
+    Change points where no step of their region's profile reaches the threshold within +-m/2 points
+    (typically the staircase Pelt lays over a smooth trend) are left out.
+    """
+    profile = profile[rows]
+    found = []  # (i, index, lo, hi, region start, region end) for row rows[i]
+    regions = step_regions(profile, rule.threshold, 2 * rule.window_size)
+    for i, (r, spans) in enumerate(zip(rows, regions, strict=True)):
+        for lo, hi in spans:
+            found += [
+                (i, b + lo, s + lo, e + lo, lo, hi)
+                for b, s, e in region_tests(filled[r, lo:hi], float(sigma[r]), rule)
+            ]
+    tests = np.array(found, dtype=np.intp).reshape(-1, 6)
+    which, index, region_lo, region_hi = tests[:, 0], tests[:, 1], tests[:, 4], tests[:, 5]
+    half = max(1, rule.window_size // 4)
+    with np.errstate(invalid="ignore"):
+        steps = ~(np.isfinite(profile) & (profile < rule.threshold))  # NaN (edges) counts as a step
+    seen = np.zeros((len(rows), profile.shape[1] + 1), dtype=np.intp)
+    np.cumsum(steps, axis=1, out=seen[:, 1:])  # seen[i, j]: steps in profile[i, :j]
+    near = (
+        seen[which, np.minimum(region_hi, index + half + 1)]
+        > seen[which, np.maximum(region_lo, index - half)]
+    )
+    return np.column_stack([np.asarray(rows, dtype=np.intp)[which], tests[:, 1:4]])[near]
 
 
 @dataclass(frozen=True)
@@ -221,29 +344,47 @@ class ChangeScan:
 def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
     """Significant change points of every row of a (k, n) block (see the module docstring)."""
     k, n = values.shape
-    z = np.zeros((k, n))
-    baseline = np.full((k, n), np.nan)
-    p_values = np.ones((k, n))
-    filled = forward_fill(values)
+    finite = np.isfinite(values)
+    filled = _forward_fill_gappy(values, finite)
     sigma = noise_sigma(values)
     profile = step_profile(filled, sigma, rule.window_size // 2)
     with np.errstate(invalid="ignore"):
-        strongest = np.nanmax(np.where(np.isfinite(profile), profile, -np.inf), axis=1)
-    screened = np.flatnonzero(strongest >= rule.threshold + 1.0)
-    alpha = float(p_value_from_z(rule.threshold))
-    found: list[ChangePoint] = []
-    for r in screened.tolist():
-        for cp in _screened_row_change_points(
-            values[r], r, rule, profile[r], filled[r], float(sigma[r]), alpha
-        ):
-            end = min(n, cp.index + rule.window_size)
-            z[r, cp.index : end] = cp.t_stat
-            baseline[r, cp.index : end] = cp.before
-            p_values[r, cp.index : end] = cp.p_value
-            found.append(cp)
-    z = np.where(np.isfinite(values), directional(z, rule.direction), np.nan)
-    reported = [cp for cp in found if directional(np.array([cp.t_stat]), rule.direction)[0] != 0]
+        strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
+    screened = np.flatnonzero(strong.any(axis=1)).tolist()
+    tests = candidate_tests(profile, filled, sigma, screened, rule) if screened else np.empty((0, 4), np.intp)
+    found = significant(step_tests(values, tests), rule) if tests.size else []
+    z = np.zeros((k, n))
+    baseline = np.full((k, n), np.nan)
+    p_values = np.ones((k, n))
+    reported = []
+    for cp in found:  # in order: a later change point overwrites the span of an earlier one
+        end = min(n, cp.index + rule.window_size)
+        kept = float(directional(np.array([cp.t_stat]), rule.direction)[0])
+        z[cp.row, cp.index : end] = kept
+        baseline[cp.row, cp.index : end] = cp.before
+        p_values[cp.row, cp.index : end] = cp.p_value
+        if kept != 0:
+            reported.append(cp)
+    z[~finite] = np.nan
     return ChangeScan(z, baseline, p_values, found, reported)
+
+
+def _forward_fill_gappy(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """`forward_fill(values)`, filling only the rows with a gap (the others are returned as they are)."""
+    gappy = np.flatnonzero(~finite.all(axis=1))
+    if gappy.size == 0:
+        return values
+    filled = values.copy()
+    filled[gappy] = forward_fill(values[gappy])
+    return filled
+
+
+def significant(tests: StepTests, rule: DetectionRule) -> list[ChangePoint]:
+    """The tested change points whose |t| reaches the rule's threshold and p-value its two-sided level."""
+    alpha = float(p_value_from_z(rule.threshold))
+    keep = (tests.p_value < alpha) & (np.abs(tests.t_stat) >= rule.threshold)
+    columns = (tests.rows, tests.index, tests.before, tests.after, tests.t_stat, tests.p_value)
+    return [ChangePoint(*cp) for cp in zip(*(c[keep].tolist() for c in columns), strict=True)]
 
 
 def changepoint_points(

@@ -1,0 +1,135 @@
+"""The vectorised pieces of detectors.changepoint give the same floats as the one-at-a-time computations
+they replace (reference implementations below)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special
+
+from detectors import DetectionRule
+from detectors.changepoint import (
+    median_inplace,
+    noise_sigma,
+    scan_change_points,
+    step_profile,
+    step_regions,
+    step_tests,
+)
+from detectors.rolling import forward_fill, row_nanmedian
+
+
+def _boundary_fit(u: np.ndarray, y: np.ndarray, at: float) -> tuple[float, float]:
+    m = u.size
+    um, ym = u.sum() / m, y.sum() / m
+    du = u - um
+    sxx = float(du @ du)
+    slope = float(du @ (y - ym)) / sxx if sxx > 0 else 0.0
+    return ym + slope * (at - um), 1.0 / m + ((at - um) ** 2 / sxx if sxx > 0 else 0.0)
+
+
+def _step_test(before: np.ndarray, after: np.ndarray) -> tuple[float, float]:
+    ok_b, ok_a = np.isfinite(before), np.isfinite(after)
+    yb, ya = before[ok_b], after[ok_a]
+    if yb.size < 3 or ya.size < 3:
+        return 0.0, 1.0
+    vb, fb = _boundary_fit(np.flatnonzero(ok_b) - float(before.size), yb, -0.5)
+    va, fa = _boundary_fit(np.flatnonzero(ok_a).astype(float), ya, -0.5)
+    noise_var = (float(np.diff(yb).var()) + float(np.diff(ya).var())) / 4.0
+    jump = va - vb
+    se = math.sqrt(noise_var * (fb + fa))
+    if se == 0:
+        return (0.0, 1.0) if jump == 0 else (math.copysign(1e6, jump), 0.0)
+    t = jump / se
+    return t, float(2.0 * special.stdtr(max(yb.size + ya.size - 4, 1), -abs(t)))
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal floats, NaN equal to NaN, signed zeros told apart."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return bool(np.array_equal(x, y, equal_nan=True) and np.array_equal(np.signbit(x), np.signbit(y)))
+
+
+def test_vectorised_step_tests_equal_one_by_one():
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=(6, 400)) * rng.uniform(0.1, 50, size=(6, 1)) + rng.uniform(-1e3, 1e3, (6, 1))
+    values[1, 50:90] = np.nan
+    values[2, ::3] = np.nan
+    values[3, 150:200], values[3, 200:] = 5.0, 7.0  # constant spans: zero noise
+    values[4, 100:] += np.linspace(0, 40, 300)
+    values[5, 10:14] = np.inf
+    tests = [(3, 200, 150, 260), (3, 250, 200, 300), (3, 200, 198, 260), (2, 30, 0, 400), (5, 12, 0, 20)]
+    for _ in range(400):
+        r, b = int(rng.integers(0, 6)), int(rng.integers(1, 399))
+        tests.append((r, b, max(0, b - int(rng.integers(0, 200))), min(400, b + int(rng.integers(0, 200)))))
+    got = step_tests(values, np.array(tests, dtype=np.intp))
+    for i, (r, b, lo, hi) in enumerate(tests):
+        t, p = _step_test(values[r, lo:b], values[r, b:hi])
+        assert _same(got.t_stat[i], t) and _same(got.p_value[i], p), (r, b, lo, hi)
+        if p < 1:  # 3+ finite points either side: the means are defined
+            assert _same(got.before[i], np.nanmean(values[r, lo:b]))
+            assert _same(got.after[i], np.nanmean(values[r, b:hi]))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 8, 9, 300, 301])
+def test_median_inplace_equals_np_median(n):
+    rng = np.random.default_rng(n)
+    x = np.round(rng.normal(size=(9, n)) * 3)  # ties
+    x[::2, ::3] = -0.0
+    assert _same(median_inplace(x.copy()), np.median(x, axis=1))
+    assert _same(median_inplace(x[0].copy()), np.median(x[0]))
+
+
+def test_step_regions_equal_row_by_row():
+    rng = np.random.default_rng(5)
+    profile = np.abs(rng.normal(size=(7, 600))) * 2
+    profile[:, :40] = np.nan
+    profile[3] = 0.0  # no hit
+    spans = step_regions(profile, 3.0, 25)
+    for r in range(7):
+        hits = np.flatnonzero(np.nan_to_num(profile[r]) >= 3.0)
+        expected: list[tuple[int, int]] = []
+        for h in hits.tolist():
+            lo, hi = max(h - 25, 0), min(h + 25, 600)
+            if expected and lo <= expected[-1][1]:
+                expected[-1] = (expected[-1][0], hi)
+            else:
+                expected.append((lo, hi))
+        assert spans[r] == expected
+
+
+def test_noise_sigma_and_step_profile_equal_whole_block_formulas():
+    rng = np.random.default_rng(9)
+    values = rng.normal(size=(300, 500)) * rng.uniform(0.5, 5, size=(300, 1)) + 100
+    values[::7, 100:130] = np.nan
+    values[5] = 3.0
+    diffs = np.diff(values, axis=1)
+    mad = row_nanmedian(np.abs(diffs - row_nanmedian(diffs)[:, None]))
+    sigma = 1.4826 * mad / np.sqrt(2.0)
+    sigma[5] = 1e-9  # constant row: std 0, floor
+    assert _same(noise_sigma(values), sigma)
+    filled, m = np.nan_to_num(forward_fill(values)), 30
+    cum = np.concatenate([np.zeros((300, 1)), np.cumsum(filled - filled[:, :1], axis=1)], axis=1)
+    means = (cum[:, m:] - cum[:, :-m]) / m
+    second = means[:, 2 * m :] - 2.0 * means[:, m:-m] + means[:, : -2 * m]
+    expected = np.full((300, 500), np.nan)
+    expected[:, 2 * m : 2 * m + second.shape[1]] = np.abs(second) / (sigma * np.sqrt(6.0 / m))[:, None]
+    assert _same(step_profile(forward_fill(values), sigma, m), expected)
+
+
+def test_scan_of_row_blocks_equals_scan_of_whole_block():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(40, 700)) + 10
+    values[::3, 300:] += 6
+    values[::5, 200:230] = np.nan
+    rule = DetectionRule("r", method="changepoint", window_size=40)
+    whole = scan_change_points(values, rule)
+    parts = [scan_change_points(values[s : s + 13], rule) for s in range(0, 40, 13)]
+    shifted = [
+        (cp.row + s, cp.index, cp.t_stat, cp.p_value)
+        for s, p in zip(range(0, 40, 13), parts, strict=True)
+        for cp in p.found
+    ]
+    assert [(cp.row, cp.index, cp.t_stat, cp.p_value) for cp in whole.found] == shifted
+    assert len(whole.found) >= 13
+    assert _same(whole.z, np.concatenate([p.z for p in parts]))
