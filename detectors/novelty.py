@@ -60,7 +60,7 @@ class TailNoveltyScorer:
         self._recent: deque[float] = deque(maxlen=self.mean_len)
         self._step_surprises: deque[float] = deque(maxlen=max(2, rule.window_size))
         self._past_means: deque[float] = deque(maxlen=MAX_LAG)
-        self._past_steps: deque[float] = deque(maxlen=MAX_LAG + 64)
+        self._past_steps: deque[float] = deque(maxlen=MAX_LAG + math.ceil(DAILY_STEP_SPAN * MAX_LAG) + 1)
         self._daily = DailyLag()
         self._previous: float | None = None
         self._seen = 0
@@ -79,7 +79,9 @@ class TailNoveltyScorer:
         burst = None
         if len(self._step_surprises) == self._step_surprises.maxlen:
             burst = sum(self._step_surprises) / len(self._step_surprises)
-        new_step = self._step_surprise(self._daily_step(step, lag)) if step is not None and lag else raw_step
+        new_step = raw_step
+        if step is not None and lag and (discounted := self._daily_step(step, lag)) != step:
+            new_step = self._step_surprise(discounted)
         s = self._surprise(value, new_step, mean, move, burst)
         score = min(1.0, s / (self.scale * math.sqrt(math.log10(n + 2))))
         self._learn(value, step, mean, move, burst)
