@@ -345,7 +345,7 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
     """Significant change points of every row of a (k, n) block (see the module docstring)."""
     k, n = values.shape
     finite = np.isfinite(values)
-    filled = _forward_fill_gappy(values, finite)
+    filled = forward_fill(values)
     sigma = noise_sigma(values)
     profile = step_profile(filled, sigma, rule.window_size // 2)
     with np.errstate(invalid="ignore"):
@@ -367,16 +367,6 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
             reported.append(cp)
     z[~finite] = np.nan
     return ChangeScan(z, baseline, p_values, found, reported)
-
-
-def _forward_fill_gappy(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
-    """`forward_fill(values)`, filling only the rows with a gap (the others are returned as they are)."""
-    gappy = np.flatnonzero(~finite.all(axis=1))
-    if gappy.size == 0:
-        return values
-    filled = values.copy()
-    filled[gappy] = forward_fill(values[gappy])
-    return filled
 
 
 def significant(tests: StepTests, rule: DetectionRule) -> list[ChangePoint]:

@@ -234,7 +234,19 @@ def _row_reference(values: np.ndarray, finite: np.ndarray) -> np.ndarray:
 
 
 def forward_fill(values: np.ndarray) -> np.ndarray:
-    """Carry the last finite value forward (leading gaps take the first finite value)."""
+    """Carry the last finite value forward (leading gaps take the first finite value); a new array.
+
+    Only rows with a gap are gathered; the others are copied as they are.
+    """
+    gappy = np.flatnonzero(~np.isfinite(values).all(axis=1))
+    filled = values.copy()
+    if gappy.size:
+        filled[gappy] = _fill_rows(values[gappy])
+    return filled
+
+
+def _fill_rows(values: np.ndarray) -> np.ndarray:
+    """`forward_fill` of rows that all have a gap."""
     k, n = values.shape
     finite = np.isfinite(values)
     idx = np.where(finite, np.arange(n), 0)
