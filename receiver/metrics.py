@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from receiver import __version__
 
@@ -24,10 +36,32 @@ class ReceiverMetrics:
     notifications_pending: Gauge
 
 
+@cache
+def build_revision() -> str:
+    """The source revision: $ALERT_ANALYST_REVISION (set by the image build), else the git checkout's HEAD."""
+    if revision := os.environ.get("ALERT_ANALYST_REVISION", "").strip():
+        return revision
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else "unknown"
+
+
 def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics:
+    """The receiver's metrics plus the process and platform collectors, on `registry` (new by default)."""
     registry = registry or CollectorRegistry()
-    build = Info("alert_analyst_build", "Version of alert-analyst.", registry=registry)
-    build.info({"version": __version__})
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    build = Info("alert_analyst_build", "Version and source revision of alert-analyst.", registry=registry)
+    build.info({"version": __version__, "revision": build_revision()})
     return ReceiverMetrics(
         registry=registry,
         webhook_requests=Counter(

@@ -34,7 +34,7 @@ def test_every_panel_has_a_prometheus_target(path: Path) -> None:
         assert panel["targets"], panel["title"]
         for target in panel["targets"]:
             assert target["expr"].strip() and target["refId"]
-            assert target["datasource"] == {"type": "prometheus", "uid": "prometheus"}
+            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
 
 
 def test_trading_dashboard_graphs_the_demo_metrics() -> None:
@@ -43,7 +43,7 @@ def test_trading_dashboard_graphs_the_demo_metrics() -> None:
         "demo_pnl_usd",
         "demo_volatility",
         "demo_order_error_ratio",
-        "demo_order_latency_seconds_bucket",
+        "demo_order_latency_seconds",
         "demo_db_pool_in_use",
     ):
         assert metric in text

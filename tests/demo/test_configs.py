@@ -52,7 +52,7 @@ def test_example_rule_files_pass_promtool(name: str) -> None:
 def test_example_prometheus_config_and_its_rule_files_pass_promtool() -> None:
     result = check("promtool", "check", "config", EXAMPLES / "prometheus.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 rule files found" in result.stdout
+    assert "3 rule files found" in result.stdout
 
 
 def test_generated_prometheus_config_and_demo_rules_pass_promtool(tmp_path: Path) -> None:
