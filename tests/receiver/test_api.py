@@ -100,7 +100,8 @@ async def test_ready_reports_db_and_workers(make_client: ClientFactory) -> None:
     client = await make_client()
     assert (await client.get("/-/ready")).status == 200
     text = await (await client.get("/metrics")).text()
-    assert re.search(r'alert_analyst_build_info\{revision="(?:[0-9a-f]{12}|unknown)",version="0.1.0"\} 1.0', text)
+    build_info = r'alert_analyst_build_info\{revision="(?:[0-9a-f]{12}|unknown)",version="0.1.0"\} 1.0'
+    assert re.search(build_info, text)
     assert "process_resident_memory_bytes" in text and "python_info" in text
     assert "alert_analyst_queue_depth" in text
     await client.app[MATERIALIZER].stop()
