@@ -251,13 +251,20 @@ class LLMAnalyst:
 
 
 def create_backend(settings: LLMSettings, backend: Backend) -> LLMBackend:
-    """The SDK-backed implementation for `backend` (one line per backend)."""
-    from analyst.llm.anthropic_backend import AnthropicBackend
-    from analyst.llm.openai_backend import OpenAIBackend
+    """The SDK-backed implementation for `backend` (one line per backend); the SDKs are the `llm` extra."""
+    try:
+        if backend == "anthropic":
+            from analyst.llm.anthropic_backend import AnthropicBackend
 
-    if backend == "anthropic":
-        return AnthropicBackend(settings)
-    return OpenAIBackend(settings, backend)
+            return AnthropicBackend(settings)
+        from analyst.llm.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(settings, backend)
+    except ImportError as exc:
+        raise LLMConfigError(
+            f"analyst.backend {backend!r} needs the {exc.name or 'SDK'} package: "
+            "pip install 'alert-analyst[llm]' (the built-in analyst needs no SDK)"
+        ) from exc
 
 
 def build_analyst(
