@@ -1,4 +1,5 @@
-"""`alert-analyst` command line: serve, check-config, demo, backtest, diagnose (Prometheus-style flags)."""
+"""`alert-analyst` command line: serve, check-config, healthcheck, demo, backtest, diagnose (Prometheus-style
+flags)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import argparse
 import gc
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from receiver import __version__
@@ -73,6 +75,37 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def serving_flags(pid: int) -> list[str]:
+    """The flags after `serve` in the command line of process `pid` (the container's PID 1), or []."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+    return words[words.index("serve") + 1 :] if "serve" in words else []
+
+
+def _healthcheck(args: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    from receiver.config import load_settings
+
+    if args.config_file is None and not _overrides(args):
+        flags = [word for word in serving_flags(args.pid) if word]
+        args = build_parser().parse_args(["healthcheck", *flags, f"--pid={args.pid}"])
+    settings = load_settings(args.config_file, overrides=_overrides(args))
+    host = settings.web.host if settings.web.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    url = f"http://{host}:{settings.web.port}/-/healthy"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as answer:
+            status = answer.status
+    except (OSError, urllib.error.URLError) as exc:
+        print(f"{url}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{url}: {status}")
+    return 0 if status == 200 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alert-analyst", description="Explains Prometheus alerts.")
     parser.add_argument("--version", action="version", version=f"alert-analyst {__version__}")
@@ -83,6 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a configuration file and exit")
     _config_flags(check)
     check.set_defaults(func=_check_config)
+    health = sub.add_parser(
+        "healthcheck",
+        help="exit 0 if the server answers /-/healthy (address from the flags, or from the running `serve`)",
+    )
+    _config_flags(health)
+    health.add_argument(
+        "--pid", type=int, default=1, help="read the flags of this `serve` process (default 1)"
+    )
+    health.add_argument("--timeout", type=float, default=2.0, help="seconds")
+    health.set_defaults(func=_healthcheck)
     for name, help_text in (
         ("demo", "run the live demo: Prometheus, Alertmanager, a trading exporter and the receiver"),
         ("backtest", "replay detection rules over history and print what would have fired"),
