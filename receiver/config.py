@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -130,20 +131,51 @@ def _env_value(raw: str) -> Any:
     return raw
 
 
+# Variables with the prefix that are not configuration keys.
+NOT_CONFIG_VARIABLES = frozenset({"ALERT_ANALYST_REVISION", "ALERT_ANALYST_SHARED"})
+
+
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Nested dict from ALERT_ANALYST_<SECTION>__<KEY>[__<SUBKEY>] variables."""
+    """Nested dict from ALERT_ANALYST_<SECTION>__<KEY>[__<SUBKEY>] variables; a variable with the prefix
+    but without a `__` (say ALERT_ANALYST_PROMETHEUS_URL) is an error that names the intended spelling."""
     tree: dict[str, Any] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name in NOT_CONFIG_VARIABLES:
             continue
         path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
         if len(path) < 2:
-            continue
+            hint = _env_spelling(name)
+            raise ConfigError(
+                f"environment variable {name}: not a configuration key: sections and keys are separated by "
+                f"two underscores, ALERT_ANALYST_<SECTION>__<KEY>"
+                + (f"; did you mean {hint}?" if hint else "")
+            )
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
         node[path[-1]] = _env_value(value)
     return tree
+
+
+def _env_spelling(name: str) -> str | None:
+    """ALERT_ANALYST_PROMETHEUS_URL -> ALERT_ANALYST_PROMETHEUS__URL, when that names a real key."""
+    rest = name[len(ENV_PREFIX) :].lower()
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        if rest.startswith(section + "_") and isinstance(model, type) and issubclass(model, BaseModel):
+            key = rest[len(section) + 1 :]
+            if (closest := _closest(key, list(model.model_fields))) is not None:
+                return f"{ENV_PREFIX}{section.upper()}__{closest.upper()}"
+    return None
+
+
+def _env_sources(environ: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Key path -> the environment variable that set it."""
+    return {
+        tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part): name
+        for name in environ
+        if name.startswith(ENV_PREFIX) and name not in NOT_CONFIG_VARIABLES
+    }
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,13 +188,44 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: `key.path: reason`."""
+def format_validation_error(
+    exc: ValidationError, sources: Mapping[tuple[str, ...], str] | None = None, file: str | Path | None = None
+) -> str:
+    """One line per problem: `key.path: reason`, with a "did you mean" for an unknown key and where the
+    value came from (the environment variable, or the file)."""
+    sources = sources or {}
     lines = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(root)"
-        lines.append(f"{path}: {err['msg']}")
+        loc = tuple(str(p) for p in err["loc"])
+        line = f"{'.'.join(loc) or '(root)'}: {err['msg']}"
+        if err["type"] == "extra_forbidden" and (hint := _closest_key(loc)):
+            line += f"; did you mean {'.'.join((*loc[:-1], hint))}?"
+        source = next((sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), None)
+        if source is not None:
+            line += f" (from environment variable {source})"
+        elif file is not None:
+            line += f" (in {file})"
+        lines.append(line)
     return "\n".join(lines)
+
+
+def _closest_key(loc: tuple[str, ...]) -> str | None:
+    """The field name closest to an unknown key, looked up in the model at the key's parent."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return _closest(loc[-1], list(model.model_fields))
+
+
+def _closest(key: str, names: list[str]) -> str | None:
+    """A name that extends `key` (timeout -> timeout_seconds), else the most similar one."""
+    extended = [name for name in names if name.startswith(f"{key}_")]
+    matches = extended or difflib.get_close_matches(key, names, n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def load_settings(
@@ -183,12 +246,13 @@ def load_settings(
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
         data = loaded or {}
-    data = _merge(data, env_overrides(os.environ if environ is None else environ))
+    environ = os.environ if environ is None else environ
+    data = _merge(data, env_overrides(environ))
     data = _merge(data, overrides or {})
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc)) from exc
+        raise ConfigError(format_validation_error(exc, _env_sources(environ), path)) from exc
     check_secret_files(settings)
     return settings
 

@@ -99,3 +99,43 @@ def test_check_config_accepts_a_valid_file(tmp_path: Path) -> None:
     result = run_cli("check-config", f"--config.file={good}")
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("web:\n  listen_addres: x\n", "did you mean web.listen_address? (in "),
+        ("prometheus:\n  timeout: 3\n", "did you mean prometheus.timeout_seconds?"),
+        ("prometheus:\n  tls:\n    ca: x\n", "did you mean prometheus.tls.ca_file?"),
+        ("slak:\n  channel: x\n", "slak: Extra inputs are not permitted; did you mean slack?"),
+    ],
+)
+def test_an_unknown_key_in_the_file_gets_the_closest_key_and_the_file(
+    tmp_path: Path, yaml_text: str, expected: str
+) -> None:
+    path = tmp_path / "typo.yml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, environ={})
+    assert expected in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_an_unknown_key_from_the_environment_names_the_variable() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={"ALERT_ANALYST_PROMETHEUS__URLL": "http://x"})
+    assert "prometheus.urll" in str(info.value)
+    assert "did you mean prometheus.url?" in str(info.value)
+    assert "(from environment variable ALERT_ANALYST_PROMETHEUS__URLL)" in str(info.value)
+
+
+def test_a_variable_with_one_underscore_is_an_error_not_ignored() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, environ={"ALERT_ANALYST_PROMETHEUS_URL": "http://prom:9090"})
+    assert "ALERT_ANALYST_PROMETHEUS_URL" in str(info.value)
+    assert "did you mean ALERT_ANALYST_PROMETHEUS__URL?" in str(info.value)
+
+
+def test_variables_that_are_not_configuration_keys_are_left_alone() -> None:
+    settings = load_settings(None, environ={"ALERT_ANALYST_REVISION": "abc", "ALERT_ANALYST_SHARED": "/x"})
+    assert settings.web.listen_address == "127.0.0.1:9099"
