@@ -12,7 +12,7 @@ COPY pyproject.toml README.md ./
 COPY receiver ./receiver
 COPY detectors ./detectors
 COPY analyst ./analyst
-COPY bench ./bench
+COPY demo ./demo
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /var/lib/alert-analyst --create-home alert-analyst
 

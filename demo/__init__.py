@@ -4,10 +4,10 @@
 trading alert rules, `runner` starts and stops the whole stack (`alert-analyst demo`).
 """
 
-from receiver.demo.exporter import DemoExporter, ScenarioCollector
-from receiver.demo.rules import TRADING_RULES, AlertRule, demo_rules, trading_rules_yaml
-from receiver.demo.runner import alertmanager_config, prometheus_config, receiver_config, run_demo
-from receiver.demo.scenario import DEFAULT_SCHEDULE, METRICS, Phase, Schedule, phase_at, sample
+from demo.exporter import DemoExporter, ScenarioCollector
+from demo.rules import TRADING_RULES, AlertRule, demo_rules, trading_rules_yaml
+from demo.runner import alertmanager_config, prometheus_config, receiver_config, run_demo
+from demo.scenario import DEFAULT_SCHEDULE, METRICS, Phase, Schedule, phase_at, sample
 
 __all__ = [
     "DEFAULT_SCHEDULE",

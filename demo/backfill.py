@@ -10,7 +10,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from receiver.demo.scenario import DEFAULT_SCHEDULE, METRICS, Schedule, sample
+from demo.scenario import DEFAULT_SCHEDULE, METRICS, Schedule, sample
 from receiver.errors import ReceiverError
 
 

@@ -11,7 +11,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from receiver.demo.scenario import DEFAULT_SCHEDULE, METRICS, SERIES_LABELS, Schedule, sample
+from demo.scenario import DEFAULT_SCHEDULE, METRICS, SERIES_LABELS, Schedule, sample
 
 
 class ScenarioCollector(Collector):

@@ -1,7 +1,7 @@
 """The trading alert rules: one source for alertmanager/rules/trading.rules.yml and the demo's rules.
 
 Regenerate the example file after editing (tests/demo checks they agree):
-`python -c "from receiver.demo.rules import write_example_rules; write_example_rules()"`.
+`python -c "from demo.rules import write_example_rules; write_example_rules()"`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ TRADING_GROUP = "trading"
 
 _HEADER = """\
 # Trading alert rules for alert-analyst (Prometheus rule file).
-# Generated from receiver/demo/rules.py (write_example_rules); edit that file, then regenerate.
+# Generated from demo/rules.py (write_example_rules); edit that file, then regenerate.
 # Metric names are those of the demo exporter (demo_*); replace them with your own series.
 # Labels `severity` and `team` drive routing; `summary`, `description`, `runbook_url` show up in diagnoses.
 """

@@ -26,12 +26,9 @@ from typing import Any, TextIO
 
 import yaml
 
-from receiver.demo.backfill import backfill_history, history_openmetrics
-from receiver.demo.exporter import DemoExporter
-from receiver.demo.rules import demo_rules
-from receiver.demo.scenario import DEFAULT_SCHEDULE, SERIES_LABELS, Phase, phase_at
-from receiver.errors import ReceiverError
-from receiver.processes import (
+from demo.backfill import backfill_history, history_openmetrics
+from demo.exporter import DemoExporter
+from demo.processes import (
     BinaryNotFound,
     ManagedProcess,
     find_binary,
@@ -40,6 +37,9 @@ from receiver.processes import (
     start_prometheus,
     wait_http_ok,
 )
+from demo.rules import demo_rules
+from demo.scenario import DEFAULT_SCHEDULE, SERIES_LABELS, Phase, phase_at
+from receiver.errors import ReceiverError
 
 __all__ = [
     "TRADING_CONTEXT_QUERIES",

@@ -46,9 +46,9 @@ def tune_gc_for_serving() -> None:
 def _serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from receiver.app import build_app
     from receiver.config import load_settings
     from receiver.logs import configure_logging
+    from receiver.web.app import build_app
 
     settings = load_settings(args.config_file, overrides=_overrides(args))
     configure_logging(settings.log.level, settings.log.format)
@@ -98,14 +98,14 @@ PASSTHROUGH = ("demo", "backtest", "diagnose")
 
 def _passthrough(command: str, argv: list[str]) -> int:
     if command == "demo":
-        from receiver.demo.runner import run_demo
+        from demo.runner import run_demo
 
         return run_demo(argv)
     if command == "backtest":
-        from receiver.detection.backtest import run_backtest
+        from receiver.scheduled.backtest import run_backtest
 
         return run_backtest(argv)
-    from receiver.ondemand import run_diagnose_cli
+    from receiver.web.ondemand import run_diagnose_cli
 
     return run_diagnose_cli(argv)
 

@@ -20,9 +20,9 @@ from receiver.delivery.settings import (
     PagerDutySettings,
     SlackSettings,
 )
-from receiver.detection.settings import DetectionSettings
 from receiver.errors import ConfigError
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.scheduled.settings import DetectionSettings
 
 ENV_PREFIX = "ALERT_ANALYST_"
 

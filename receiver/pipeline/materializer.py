@@ -14,9 +14,9 @@ import time
 import structlog
 
 from receiver.config import PipelineSettings
-from receiver.intake import IntakeActivity
 from receiver.metrics import ReceiverMetrics
-from receiver.pipeline import Pipeline
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.workers import Pipeline
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 

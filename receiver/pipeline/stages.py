@@ -15,7 +15,7 @@ from receiver.evidence.context import AlertContext, alert_info, build_evidence, 
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.models import Incident
-from receiver.pipeline import StageContext, StageFn, StageOutcome
+from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 

@@ -12,9 +12,9 @@ from typing import Any, Literal
 import structlog
 
 from receiver.config import PipelineSettings
-from receiver.intake import IntakeActivity
 from receiver.metrics import ReceiverMetrics
 from receiver.models import Incident
+from receiver.pipeline.intake import IntakeActivity
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from pydantic import ValidationError
 
-from receiver.detection.rules import RuleConflict, RuleNotFound, field_of
-from receiver.detection.settings import RuleSettings
+from receiver.scheduled.rules import RuleConflict, RuleNotFound, field_of
+from receiver.scheduled.settings import RuleSettings
 
 if TYPE_CHECKING:
-    from receiver.detection.scheduler import DetectionScheduler
+    from receiver.scheduled.scheduler import DetectionScheduler
+
+SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 
 
 def _error(status: int, message: str, field: str | None = None) -> web.Response:
@@ -30,11 +32,17 @@ def _validation_error(exc: ValidationError) -> web.Response:
     return _error(400, f"{field or 'rule'}: {message}" if field else message, field)
 
 
-def rule_routes(scheduler: DetectionScheduler) -> list[web.RouteDef]:
-    """GET/POST /api/v1/rules and DELETE /api/v1/rules/{name}, bound to `scheduler` (add auth in front)."""
+def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
+    """GET/POST /api/v1/rules and DELETE /api/v1/rules/{name} (add auth in front).
+
+    The handlers use `scheduler` when given, else the app's `SCHEDULER` (set when the app starts).
+    """
+
+    def scheduler_of(request: web.Request) -> DetectionScheduler:
+        return scheduler if scheduler is not None else request.app[SCHEDULER]
 
     async def list_rules(request: web.Request) -> web.Response:
-        rules = await scheduler.rules()
+        rules = await scheduler_of(request).rules()
         return web.json_response(
             {
                 "status": "success",
@@ -54,7 +62,7 @@ def rule_routes(scheduler: DetectionScheduler) -> list[web.RouteDef]:
         except ValidationError as exc:
             return _validation_error(exc)
         try:
-            await scheduler.add_rule(rule)
+            await scheduler_of(request).add_rule(rule)
         except RuleConflict as exc:
             return _error(409, str(exc), "name")
         return web.json_response(
@@ -63,7 +71,7 @@ def rule_routes(scheduler: DetectionScheduler) -> list[web.RouteDef]:
 
     async def delete_rule(request: web.Request) -> web.Response:
         try:
-            await scheduler.delete_rule(request.match_info["name"])
+            await scheduler_of(request).delete_rule(request.match_info["name"])
         except RuleConflict as exc:
             return _error(409, str(exc), "name")
         except RuleNotFound as exc:

@@ -22,15 +22,15 @@ from pydantic import ValidationError
 from tqdm import tqdm
 
 from detectors import detect_batch
-from receiver.detection.rules import to_detection_rule
-from receiver.detection.scheduler import DetectorFinding, default_step, fresh_findings
-from receiver.detection.settings import DetectionSettings, RuleSettings
+from detectors.grid import align, align_range, grid
 from receiver.errors import ConfigError
-from receiver.evidence.analysis import align, grid
-from receiver.evidence.prometheus import PrometheusSource, align_range
+from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import series_id
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import MetricSourceError, SeriesData
+from receiver.scheduled.rules import to_detection_rule
+from receiver.scheduled.scheduler import DetectorFinding, default_step, fresh_findings
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

@@ -13,7 +13,7 @@ from detectors import AnomalyType, DetectionRule, DetectorError
 from receiver.errors import ReceiverError
 
 if TYPE_CHECKING:
-    from receiver.detection.settings import RuleSettings
+    from receiver.scheduled.settings import RuleSettings
 
 
 class RuleConflict(ReceiverError):

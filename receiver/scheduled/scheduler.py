@@ -29,18 +29,17 @@ from prometheus_client import CollectorRegistry, Gauge
 from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
-from receiver.detection.rules import (
+from detectors.grid import align, align_range, grid
+from receiver.evidence.promql import series_id
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.scheduled.rules import (
     RuleConflict,
     delete_api_rule,
     insert_api_rule,
     load_api_rules,
     to_detection_rule,
 )
-from receiver.detection.settings import DetectionSettings, RuleSettings
-from receiver.evidence.analysis import align, grid
-from receiver.evidence.prometheus import align_range
-from receiver.evidence.promql import series_id
-from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
 if TYPE_CHECKING:
     from receiver.storage.database import Store

@@ -44,7 +44,7 @@ class RuleSettings(_Section):
 
     @model_validator(mode="after")
     def _check_detector_fields(self) -> RuleSettings:
-        from receiver.detection.rules import to_detection_rule
+        from receiver.scheduled.rules import to_detection_rule
 
         to_detection_rule(self)
         return self

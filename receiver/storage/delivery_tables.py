@@ -1,4 +1,4 @@
-"""Tables of the delivery outbox (migration owned by the delivery package).
+"""Tables of the delivery outbox (created by the storage migrations).
 
 - `delivery_outbox`: one row per request to a destination, with its retry state.
 - `delivery_group_members`: incidents per alert group, to know when a whole group has resolved.

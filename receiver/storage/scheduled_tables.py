@@ -1,4 +1,4 @@
-"""Tables of scheduled detection: rules and their state (migration owned by the detection package)."""
+"""Tables of scheduled detection: rules and their state (created by the storage migrations)."""
 
 from __future__ import annotations
 

@@ -8,11 +8,11 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.auth import is_authorized
-from receiver.keys import COMPONENTS, CREDENTIALS, MATERIALIZER, STORE
 from receiver.payload import parse_timestamp
 from receiver.storage import incidents as db_incidents
-from receiver.webhook import error_response
+from receiver.web.auth import is_authorized
+from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
+from receiver.web.webhook import error_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PAGE = 500
@@ -82,7 +82,7 @@ async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any
     detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
     if detail is None:
         return None
-    delivery = app[COMPONENTS].get("delivery")
+    delivery = app[DELIVERY]
     detail["deliveries"] = await delivery.list_deliveries(incident_id) if delivery is not None else []
     return detail
 

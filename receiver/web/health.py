@@ -7,8 +7,8 @@ import sqlite3
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from receiver.keys import MATERIALIZER, METRICS, PIPELINE, STORE
 from receiver.storage.incidents import ping
+from receiver.web.keys import MATERIALIZER, METRICS, PIPELINE, STORE
 
 
 async def healthy(request: web.Request) -> web.Response:

@@ -26,12 +26,12 @@ from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextQuery, ContextSettings
 from receiver.evidence.source import MetricSource
-from receiver.keys import COMPONENTS, SETTINGS, STORE
 from receiver.models import Incident
 from receiver.payload import parse_alert, parse_timestamp
 from receiver.storage import incidents as db_incidents
 from receiver.storage.incidents import incident_id_for
-from receiver.webhook import error_response
+from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
+from receiver.web.webhook import error_response
 
 
 class AdHocAlert(BaseModel):
@@ -141,7 +141,6 @@ async def post_diagnosis(request: web.Request) -> web.Response:
         return error_response(400, f"{field}: {err['msg']}", field)
     if (body.incident_id is None) == (body.alert is None):
         return error_response(400, "give exactly one of incident_id or alert", "incident_id")
-    components = app[COMPONENTS]
     settings: Settings = app[SETTINGS]
     context = settings.context
     now = time.time()
@@ -156,9 +155,7 @@ async def post_diagnosis(request: web.Request) -> web.Response:
         except (ValueError, PayloadError, ValidationError) as exc:
             return error_response(400, f"alert: {exc}", "alert")
         context = context_with_metrics(context, body.alert.metrics)
-    evidence, diagnosis = await diagnose_incident(
-        incident, components["source"], context, components["analyst"], now=now
-    )
+    evidence, diagnosis = await diagnose_incident(incident, app[SOURCE], context, app[ANALYST], now=now)
     if body.incident_id is not None:
         await app[STORE].write(db_incidents.save_evidence, incident.id, evidence)
         await app[STORE].write(

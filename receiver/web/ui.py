@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.api import incident_view
-from receiver.keys import STORE
 from receiver.storage import incidents as db_incidents
+from receiver.web.api import incident_view
+from receiver.web.keys import STORE
 
 STYLE = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330;padding:0 1rem}

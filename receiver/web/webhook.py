@@ -12,11 +12,11 @@ import sqlite3
 import structlog
 from aiohttp import web
 
-from receiver.auth import is_authorized
 from receiver.errors import PayloadError
-from receiver.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
 from receiver.payload import WebhookPayload, parse_webhook
 from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
+from receiver.web.auth import is_authorized
+from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
 
 log = structlog.get_logger("receiver.webhook")
 

@@ -14,7 +14,6 @@ import sys
 from pydantic import SecretStr
 
 from receiver.delivery import (
-    DeliveryService,
     GrafanaSettings,
     NoiseSettings,
     OutgoingWebhookSettings,
@@ -22,6 +21,7 @@ from receiver.delivery import (
     RetryPolicy,
     SlackSettings,
 )
+from receiver.delivery.service import DeliveryService
 from receiver.storage.database import Store
 from tests.delivery.builders import make_diagnosis, make_incident, resolved
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from receiver.keys import MATERIALIZER
+from receiver.web.keys import MATERIALIZER
 
 from .conftest import ClientFactory
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from receiver.components import build_components
-from receiver.keys import PIPELINE
-from receiver.processes import free_port
+from demo.processes import free_port
+from receiver.web.keys import PIPELINE
+from receiver.web.resources import pipeline_parts as build_components
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.pagerduty import PATH as PD_PATH
 from tests.fakes.pagerduty import FakePagerDuty

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from receiver.components import Components
-from receiver.keys import MATERIALIZER, PIPELINE
-from receiver.pipeline import StageContext, StageOutcome
+from receiver.pipeline.workers import StageContext, StageOutcome
+from receiver.web.keys import MATERIALIZER, PIPELINE
+from receiver.web.resources import PipelineParts as Components
 
 from .conftest import ClientFactory
 
@@ -110,7 +110,7 @@ async def test_raw_notification_and_group_key_are_retained(
     assert detail["incident"]["group_key"] == '{}:{alertname="PnLDrawdownHigh"}'
     import sqlite3
 
-    from receiver.keys import SETTINGS
+    from receiver.web.keys import SETTINGS
 
     with sqlite3.connect(client.app[SETTINGS].storage.path) as conn:
         stored = conn.execute(

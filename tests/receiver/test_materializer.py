@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from receiver import materializer as materializer_module
 from receiver.config import PipelineSettings
-from receiver.intake import IntakeActivity
-from receiver.materializer import Materializer
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
-from receiver.pipeline import Pipeline
+from receiver.pipeline import materializer as materializer_module
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.workers import Pipeline
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from tests.support.polling import eventually

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from receiver.components import build_components
-from receiver.keys import PIPELINE
-from receiver.processes import ManagedProcess
+from demo.processes import ManagedProcess
+from receiver.web.keys import PIPELINE
+from receiver.web.resources import pipeline_parts as build_components
 from tests.evidence.scenario import ALERT_EXPR, Scenario, causal_scenario
 from tests.support.tsdb import start_backfilled_prometheus
 

@@ -9,7 +9,7 @@ from typing import Any
 from receiver.config import PipelineSettings
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
-from receiver.pipeline import Pipeline, StageContext, StageOutcome
+from receiver.pipeline.workers import Pipeline, StageContext, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 
@@ -131,7 +131,7 @@ async def test_queue_is_bounded_and_the_sweeper_catches_up(tmp_path: Path, webho
 
 
 async def test_stages_wait_while_webhooks_are_in_flight(tmp_path: Path, webhook_corpus: Path) -> None:
-    from receiver.intake import IntakeActivity
+    from receiver.pipeline.intake import IntakeActivity
 
     store = Store(tmp_path / "db.sqlite")
     ingest(store, webhook_corpus)

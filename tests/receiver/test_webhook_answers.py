@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.keys import MATERIALIZER, SETTINGS
+from receiver.web.keys import MATERIALIZER, SETTINGS
 
 from .conftest import ClientFactory
 

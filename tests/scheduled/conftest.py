@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from receiver.processes import ManagedProcess
+from demo.processes import ManagedProcess
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_fill_latency_seconds"

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from receiver.detection.backtest import parse_duration, parse_time, run_backtest
-from receiver.processes import ManagedProcess
-from tests.detection.conftest import QUERY, Injected
+from demo.processes import ManagedProcess
+from receiver.scheduled.backtest import parse_duration, parse_time, run_backtest
+from tests.scheduled.conftest import QUERY, Injected
 
 
 def test_backtest_prints_the_injected_anomaly(prometheus: ManagedProcess, injected: Injected, capsys):

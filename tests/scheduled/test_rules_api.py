@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from receiver.detection.api import rule_routes
-from receiver.detection.scheduler import DetectionScheduler
-from receiver.detection.settings import DetectionSettings, RuleSettings
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
+from receiver.scheduled.api import rule_routes
+from receiver.scheduled.scheduler import DetectionScheduler
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 
 CONFIG_RULE = RuleSettings(name="from_config", query="up")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver.detection.scheduler import DetectionScheduler, DetectorFinding, finding_fingerprint
-from receiver.detection.settings import DetectionSettings, RuleSettings
+from demo.processes import ManagedProcess, free_port
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
-from receiver.processes import ManagedProcess, free_port
+from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, finding_fingerprint
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
-from tests.detection.conftest import QUERY, Injected
+from tests.scheduled.conftest import QUERY, Injected
 
 RULE = RuleSettings(name="fill_latency", query=QUERY, severity="critical", labels={"team": "trading"})
 
