@@ -102,12 +102,12 @@ def _passthrough(command: str, argv: list[str]) -> int:
 
         return run_demo(argv)
     if command == "backtest":
-        from receiver.scheduled.backtest import run_backtest
+        from receiver.cli.backtest import run_backtest
 
         return run_backtest(argv)
-    from receiver.web.ondemand import run_diagnose_cli
+    from receiver.cli.diagnose import run_diagnose
 
-    return run_diagnose_cli(argv)
+    return run_diagnose(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

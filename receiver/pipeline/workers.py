@@ -7,16 +7,21 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
 from receiver.config import PipelineSettings
 from receiver.metrics import ReceiverMetrics
-from receiver.models import Incident
+from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline.intake import IntakeActivity
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+
+if TYPE_CHECKING:
+    from analyst.diagnosis import DiagnosisResult
+    from analyst.evidence import Evidence
+    from receiver.evidence.context import AlertContext
 
 log = structlog.get_logger("receiver.pipeline")
 
@@ -30,12 +35,26 @@ class StageOutcome:
 
 
 @dataclass
+class StageState:
+    """What earlier stages of this run left for later ones; after a restart a stage reloads or refetches."""
+
+    context: AlertContext | None = None
+    evidence: Evidence | None = None
+    diagnosis: DiagnosisResult | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+@dataclass
 class StageContext:
-    """What a stage sees: the incident and whatever earlier stages left in `state` (evidence, diagnosis)."""
+    """What a stage sees: the incident, the store (None: keep nothing) and this run's `state`.
+
+    `now` fixes the evaluation time (on-demand `--at`); None means the wall clock.
+    """
 
     incident: Incident
-    store: Store
-    state: dict[str, Any] = field(default_factory=dict)
+    store: Store | None
+    state: StageState = field(default_factory=StageState)
+    now: float | None = None
 
 
 StageFn = Callable[[StageContext], Awaitable[StageOutcome]]
@@ -64,7 +83,7 @@ class Pipeline:
     ) -> None:
         self.store = store
         self.stages = dict(stages)
-        self.order = list(db_incidents.STAGES)
+        self.order = list(STAGES)
         self.settings = settings
         self.metrics = metrics
         self.on_resolved = on_resolved
@@ -138,16 +157,16 @@ class Pipeline:
             return
         ctx = StageContext(incident, self.store)
         stage = incident.stage
-        while stage != db_incidents.DONE and not self._stopping:
+        while stage != DONE and not self._stopping:
             stage = await self._run_stage(ctx, stage)
-        if ctx.state.get("outcomes"):
-            log.info("incident_processed", stages=ctx.state["outcomes"], checkpoint=stage)
-        if stage == db_incidents.DONE:
+        if ctx.state.outcomes:
+            log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
+        if stage == DONE:
             await self._deliver_resolution(incident_id)
 
     async def _run_stage(self, ctx: StageContext, stage: str) -> str:
         position = self.order.index(stage) if stage in self.order else len(self.order) - 1
-        next_stage = self.order[position + 1] if position + 1 < len(self.order) else db_incidents.DONE
+        next_stage = self.order[position + 1] if position + 1 < len(self.order) else DONE
         fn = self.stages.get(stage, skip_stage)
         if self.intake is not None:  # acks first: Alertmanager is waiting for them, the analysis can wait
             await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
@@ -174,16 +193,12 @@ class Pipeline:
             next_stage,
         )
         log.debug("stage_done", stage=stage, outcome=result.outcome, seconds=round(duration, 4))
-        ctx.state.setdefault("outcomes", {})[stage] = result.outcome
+        ctx.state.outcomes[stage] = result.outcome
         return next_stage
 
     async def _deliver_resolution(self, incident_id: str) -> None:
         incident = await self.store.run(db_incidents.get_incident, incident_id)
-        pending = await self.store.run(
-            lambda db: db.conn.execute(
-                "SELECT resolve_pending FROM incidents WHERE id=?", (incident_id,)
-            ).fetchone()[0]
-        )
+        pending = await self.store.run(db_incidents.resolve_pending, incident_id)
         if incident is None or not pending:
             return
         if self.on_resolved is not None:

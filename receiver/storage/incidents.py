@@ -16,19 +16,10 @@ import sqlite_utils
 import structlog
 
 from receiver.errors import PayloadError
-from receiver.models import Incident
+from receiver.models import STAGES, Incident, incident_id_for
 from receiver.payload import WebhookAlert, WebhookPayload, parse_webhook
 
-STAGES = ("announce", "collect_evidence", "detect", "diagnose", "deliver")
-DONE = "done"
-
 log = structlog.get_logger("receiver.storage")
-
-
-def incident_id_for(fingerprint: str, starts_at: float) -> str:
-    """Deterministic id of one alert occurrence (fingerprint, startsAt)."""
-    digest = hashlib.sha256(f"{fingerprint}|{starts_at:.6f}".encode()).hexdigest()
-    return f"inc-{digest[:16]}"
 
 
 @dataclass(frozen=True)
@@ -363,6 +354,12 @@ def record_stage(
 
 
 # The writers below run inside Store.write's group-committed transaction: no transaction handling here.
+
+
+def resolve_pending(db: sqlite_utils.Database, incident_id: str) -> bool:
+    """True while the incident's resolution has not been handed to delivery yet."""
+    row = db.conn.execute("SELECT resolve_pending FROM incidents WHERE id=?", (incident_id,)).fetchone()
+    return bool(row and row[0])
 
 
 def clear_resolve_pending(db: sqlite_utils.Database, incident_id: str) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from receiver.payload import parse_timestamp
 from receiver.storage import incidents as db_incidents
+from receiver.times import parse_time
 from receiver.web.auth import is_authorized
 from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
 from receiver.web.webhook import error_response
@@ -32,14 +32,6 @@ async def require_api_auth(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-def parse_time_param(value: str) -> float:
-    """Unix seconds or RFC 3339."""
-    try:
-        return float(value)
-    except ValueError:
-        return parse_timestamp(value)
-
-
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -60,7 +52,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     since = None
     if "since" in request.query:
         try:
-            since = parse_time_param(request.query["since"])
+            since = parse_time(request.query["since"])
         except ValueError:
             return error_response(400, "since must be Unix seconds or RFC 3339", "since")
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)

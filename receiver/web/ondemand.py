@@ -1,35 +1,24 @@
-"""On-demand diagnosis: POST /api/v1/diagnoses and `alert-analyst diagnose --alert FILE.json`."""
+"""On-demand diagnosis over HTTP: POST /api/v1/diagnoses runs the pipeline's evidence and diagnosis stages."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import json
-import sys
 import time
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote_plus
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyst.builtin import BuiltinAnalyst
 from analyst.evidence import evidence_to_dict
-from analyst.llm import build_analyst
-from analyst.protocol import Analyst
-from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
-from receiver.config import Settings, load_settings
-from receiver.errors import ConfigError, PayloadError
-from receiver.evidence.context import collect_alert_context
-from receiver.evidence.prometheus import PrometheusSource
+from receiver.config import Settings
+from receiver.errors import PayloadError
 from receiver.evidence.settings import ContextQuery, ContextSettings
-from receiver.evidence.source import MetricSource
-from receiver.models import Incident
-from receiver.payload import parse_alert, parse_timestamp
+from receiver.models import DONE, Incident, new_incident
+from receiver.payload import parse_alert
+from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.storage import incidents as db_incidents
-from receiver.storage.incidents import incident_id_for
+from receiver.times import parse_time
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
 from receiver.web.webhook import error_response
 
@@ -56,23 +45,17 @@ class DiagnosisRequest(BaseModel):
     alert: AdHocAlert | None = None
 
 
-def _seconds(value: float | str) -> float:
-    return float(value) if isinstance(value, int | float) else parse_timestamp(value)
-
-
 def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
-    starts = _seconds(alert.start)
-    ends = _seconds(alert.end) if alert.end is not None else None
+    starts = parse_time(alert.start)
+    ends = parse_time(alert.end) if alert.end is not None else None
     labels = {"alertname": alert.alertname, "severity": alert.severity, **alert.labels}
     fingerprint = parse_alert(
         {"labels": labels, "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts))}
     ).effective_fingerprint()
-    return Incident(
-        id=incident_id_for(fingerprint, starts),
+    return new_incident(
         fingerprint=fingerprint,
         starts_at=starts,
         ends_at=ends,
-        status="resolved" if ends is not None else "firing",
         alertname=alert.alertname,
         severity=alert.severity,
         labels=labels,
@@ -80,53 +63,14 @@ def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
         generator_url=f"/graph?g0.expr={quote_plus(alert.expr)}" if alert.expr else "",
         group_key=f"on-demand:{alert.alertname}",
         source="on_demand",
-        first_seen=now,
-        last_seen=now,
-        stage="done",
-    )
-
-
-def incident_from_alert_json(data: Mapping[str, Any], now: float) -> Incident:
-    """An Alertmanager alert object, or a whole webhook payload (its first alert)."""
-    alert_data = data["alerts"][0] if "alerts" in data else data
-    alert = parse_alert(alert_data)
-    status = alert.status or ("resolved" if alert.ends_at else "firing")
-    return Incident(
-        id=incident_id_for(alert.effective_fingerprint(), alert.starts_at),
-        fingerprint=alert.effective_fingerprint(),
-        starts_at=alert.starts_at,
-        ends_at=alert.ends_at if status == "resolved" else None,
-        status=status,
-        alertname=alert.alertname,
-        severity=alert.labels.get("severity", "warning"),
-        labels=alert.labels,
-        annotations=alert.annotations,
-        generator_url=alert.generator_url,
-        group_key=str(data.get("groupKey", f"on-demand:{alert.alertname}")),
-        source="on_demand",
-        first_seen=now,
-        last_seen=now,
-        stage="done",
+        now=now,
+        stage=DONE,
     )
 
 
 def context_with_metrics(context: ContextSettings, metrics: list[str]) -> ContextSettings:
     extra = [ContextQuery(name=f"requested_{i}", query=q) for i, q in enumerate(metrics)]
     return context.model_copy(update={"context_queries": [*context.context_queries, *extra]})
-
-
-async def diagnose_incident(
-    incident: Incident,
-    source: MetricSource,
-    context: ContextSettings,
-    analyst: Analyst,
-    *,
-    now: float | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Evidence and diagnosis (as JSON-ready dicts) for one incident, fetched now."""
-    evidence = await collect_alert_context(incident, source, context, now=now)
-    result = await analyst.diagnose(evidence)
-    return evidence_to_dict(evidence), diagnosis_to_dict(result)
 
 
 async def post_diagnosis(request: web.Request) -> web.Response:
@@ -155,69 +99,17 @@ async def post_diagnosis(request: web.Request) -> web.Response:
         except (ValueError, PayloadError, ValidationError) as exc:
             return error_response(400, f"alert: {exc}", "alert")
         context = context_with_metrics(context, body.alert.metrics)
-    evidence, diagnosis = await diagnose_incident(incident, app[SOURCE], context, app[ANALYST], now=now)
-    if body.incident_id is not None:
-        await app[STORE].write(db_incidents.save_evidence, incident.id, evidence)
-        await app[STORE].write(
-            db_incidents.save_diagnosis,
-            incident.id,
-            diagnosis,
-            backend=diagnosis["backend"],
-            category=diagnosis["primary_hypothesis"]["category"],
-            confidence=diagnosis["confidence_score"],
-        )
-    return web.json_response({"incident_id": incident.id, "evidence": evidence, "diagnosis": diagnosis})
+    plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
+    keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
+    evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    return web.json_response(
+        {
+            "incident_id": incident.id,
+            "evidence": evidence_to_dict(evidence),
+            "diagnosis": diagnosis_to_dict(diagnosis),
+        }
+    )
 
 
 def ondemand_routes() -> list[web.RouteDef]:
     return [web.post("/api/v1/diagnoses", post_diagnosis)]
-
-
-def run_diagnose_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="alert-analyst diagnose", description="Diagnose one alert now.")
-    parser.add_argument("--alert", required=True, help="JSON file: an Alertmanager alert or webhook payload")
-    parser.add_argument("--config.file", dest="config_file")
-    parser.add_argument("--prometheus", help="Prometheus base URL (overrides prometheus.url)")
-    parser.add_argument("--at", help="evaluate as of this time (RFC 3339 or Unix seconds); default now")
-    parser.add_argument("--format", choices=["json", "text"], default="text")
-    args = parser.parse_args(argv)
-    overrides = {"prometheus": {"url": args.prometheus}} if args.prometheus else {}
-    try:
-        settings = load_settings(args.config_file, overrides=overrides)
-        with open(args.alert, "rb") as handle:
-            data = json.load(handle)
-        now = time.time() if args.at is None else _seconds(args.at)
-        incident = incident_from_alert_json(data, now)
-    except (
-        OSError,
-        json.JSONDecodeError,
-        ValidationError,
-        ValueError,
-        KeyError,
-        ConfigError,
-        PayloadError,
-    ) as exc:
-        print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
-        return 2
-    return asyncio.run(_diagnose_and_print(settings, incident, now, args.format))
-
-
-async def _diagnose_and_print(settings: Settings, incident: Incident, now: float, fmt: str) -> int:
-    from analyst.evidence import evidence_from_dict
-    from analyst.schema import diagnosis_from_dict
-
-    source = PrometheusSource(settings.prometheus)
-    analyst = build_analyst(settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst))
-    try:
-        evidence, diagnosis = await diagnose_incident(incident, source, settings.context, analyst, now=now)
-    finally:
-        await source.close()
-        close = getattr(analyst, "aclose", None)
-        if close is not None:
-            await close()
-    if fmt == "json":
-        report = {"incident_id": incident.id, "evidence": evidence, "diagnosis": diagnosis}
-        print(json.dumps(report, indent=2))
-    else:
-        print(render_text_report(diagnosis_from_dict(diagnosis), evidence_from_dict(evidence)))
-    return 0

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from demo.processes import ManagedProcess
-from receiver.scheduled.backtest import parse_duration, parse_time, run_backtest
+from receiver.cli.backtest import run_backtest
+from receiver.times import parse_duration, parse_time
 from tests.scheduled.conftest import QUERY, Injected
 
 
