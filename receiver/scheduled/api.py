@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from pydantic import ValidationError
 
-from receiver.scheduled.rules import RuleConflict, RuleNotFound, field_of
+from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
 from receiver.scheduled.settings import RuleSettings
 
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ def _validation_error(exc: ValidationError) -> web.Response:
     first = exc.errors()[0]
     message = str(first.get("msg", "invalid rule"))
     loc = ".".join(str(part) for part in first.get("loc", ()))
-    field = loc or field_of(message)
+    cause = first.get("ctx", {}).get("error")
+    field = loc or (cause.field if isinstance(cause, InvalidRuleField) else None)
     return _error(400, f"{field or 'rule'}: {message}" if field else message, field)
 
 

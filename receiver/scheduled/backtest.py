@@ -20,9 +20,8 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import series_id
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
-from receiver.scheduled.rules import to_detection_rule
 from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
-from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import logging
 import math
 import multiprocessing
 import time
@@ -22,29 +21,26 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+from urllib.parse import quote_plus
 
 import numpy as np
-import sqlite_utils
+import structlog
 from prometheus_client import CollectorRegistry, Gauge
 from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
 from detectors.grid import align, align_range, grid
+from receiver.errors import RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
-from receiver.scheduled.rules import (
-    RuleConflict,
-    delete_api_rule,
-    insert_api_rule,
-    load_api_rules,
-    to_detection_rule,
-)
-from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.models import Incident, new_incident
+from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+from receiver.storage import rules as db_rules
 
 if TYPE_CHECKING:
     from receiver.storage.database import Store
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger("receiver.scheduled")
 RuleOrigin = Literal["config", "api"]
 Outcome = tuple[RuleSettings, list[SeriesData], list[str], BatchResult]
 
@@ -80,6 +76,28 @@ class DetectorFinding:
             "alertname": self.rule.name,
             "severity": self.rule.severity,
         }
+
+
+def detector_incident(finding: DetectorFinding, now: float) -> Incident:
+    """The incident a scheduled-detection finding opens (source "detector", its own group)."""
+    detection = finding.detection
+    summary = (
+        f"{detection.anomaly_type} on {detection.series}: {detection.direction or 'change'}"
+        f" (confidence {detection.confidence:.0%}, rule {finding.rule.name})"
+    )
+    return new_incident(
+        fingerprint=finding.fingerprint,
+        starts_at=finding.starts_at,
+        ends_at=None,
+        alertname=finding.alertname,
+        severity=finding.severity,
+        labels=finding.labels,
+        annotations={"summary": summary, "detector_method": detection.method},
+        generator_url=f"/graph?g0.expr={quote_plus(finding.rule.query)}",
+        group_key=f"detector:{finding.rule.name}:{finding.fingerprint}",
+        source="detector",
+        now=now,
+    )
 
 
 @dataclass
@@ -203,25 +221,25 @@ class DetectionScheduler:
             try:
                 report = await self.run_cycle()
                 log.info(
-                    "detection cycle: %d rules, %d series, %d new incidents, %d errors in %.2fs",
-                    report.rules,
-                    report.series,
-                    len(report.incidents),
-                    len(report.errors),
-                    report.duration_seconds,
+                    "detection_cycle",
+                    rules=report.rules,
+                    series=report.series,
+                    incidents=len(report.incidents),
+                    errors=len(report.errors),
+                    seconds=round(report.duration_seconds, 2),
                 )
             except Exception:
-                log.exception("detection cycle failed")
+                log.exception("detection_cycle_failed")
             await asyncio.sleep(max(0.0, self.settings.interval_seconds - (time.monotonic() - started)))
 
     async def rules(self) -> list[tuple[RuleSettings, RuleOrigin]]:
         """Config-file rules, then API rules (a stored rule that no longer validates is skipped, logged)."""
         out: list[tuple[RuleSettings, RuleOrigin]] = [(r, "config") for r in self._config_rules.values()]
-        for body in await self.store.run(load_api_rules):
+        for body in await self.store.run(db_rules.load_api_rules):
             try:
                 rule = RuleSettings.model_validate(body)
             except ValidationError as exc:
-                log.error("stored detection rule %r is invalid and skipped: %s", body.get("name"), exc)
+                log.error("stored_rule_invalid", rule=body.get("name"), error=str(exc))
                 continue
             if rule.name not in self._config_rules:
                 out.append((rule, "api"))
@@ -230,12 +248,12 @@ class DetectionScheduler:
     async def add_rule(self, rule: RuleSettings) -> None:
         if rule.name in self._config_rules:
             raise RuleConflict(f"a rule named {rule.name!r} exists already (in the configuration file)")
-        await self.store.run(insert_api_rule, rule.name, rule.model_dump(mode="json"))
+        await self.store.write(db_rules.insert_api_rule, rule.name, rule.model_dump(mode="json"))
 
     async def delete_rule(self, name: str) -> None:
         if name in self._config_rules:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
-        await self.store.run(delete_api_rule, name)
+        await self.store.write(db_rules.delete_api_rule, name)
         self._drop_scores(name, keep=set())
 
     async def run_cycle(self, *, now: float | None = None) -> CycleReport:
@@ -291,7 +309,7 @@ class DetectionScheduler:
                     self._executor, detect_query, group, series, start, end, step
                 )
             except Exception as exc:  # a detector bug must not stop the other rules
-                log.exception("detection of rules %s failed", ", ".join(rule.name for rule in group))
+                log.exception("detection_failed", rules=[rule.name for rule in group])
                 report.errors.update({rule.name: f"detection failed: {exc}" for rule in group})
                 return []
             return [
@@ -303,7 +321,7 @@ class DetectionScheduler:
         return [outcome for _, outcome in ordered]
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
-        state = await self.store.run(_load_state, finding.fingerprint)
+        state = await self.store.run(db_rules.load_state, finding.fingerprint)
         if state is not None and (
             now - state["last_fired_at"] < self.settings.cooldown_seconds
             or state["last_onset"] == finding.starts_at
@@ -313,10 +331,18 @@ class DetectionScheduler:
         try:
             incident_id = await self.on_anomaly(finding)
         except Exception as exc:
-            log.exception("on_anomaly failed for rule %s", finding.rule.name)
+            log.exception("on_anomaly_failed", rule=finding.rule.name)
             report.errors[finding.rule.name] = f"on_anomaly failed: {exc}"
             return
-        await self.store.run(_save_state, finding, now, incident_id)
+        await self.store.write(
+            db_rules.save_state,
+            fingerprint=finding.fingerprint,
+            rule=finding.rule.name,
+            series_labels=finding.series_labels,
+            fired_at=now,
+            onset=finding.starts_at,
+            incident_id=incident_id,
+        )
         if incident_id is not None:
             report.incidents.append(incident_id)
 
@@ -339,24 +365,3 @@ class DetectionScheduler:
                 self._scores.remove(rule, name)
         if not keep:
             self._exported.pop(rule, None)
-
-
-def _load_state(db: sqlite_utils.Database, fingerprint: str) -> dict[str, float] | None:
-    rows = list(db.table("detection_state").rows_where("fingerprint = ?", [fingerprint]))
-    return rows[0] if rows else None
-
-
-def _save_state(
-    db: sqlite_utils.Database, finding: DetectorFinding, now: float, incident_id: str | None
-) -> None:
-    db.table("detection_state").upsert(
-        {
-            "fingerprint": finding.fingerprint,
-            "rule": finding.rule.name,
-            "series": json.dumps(dict(finding.series_labels), sort_keys=True),
-            "last_fired_at": now,
-            "last_onset": finding.starts_at,
-            "incident_id": incident_id,
-        },
-        pk="fingerprint",
-    )

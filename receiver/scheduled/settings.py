@@ -7,6 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from detectors import AnomalyType, DetectionRule, InvalidRuleError
+from receiver.errors import InvalidRuleField
+
 RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 
 
@@ -44,10 +47,39 @@ class RuleSettings(_Section):
 
     @model_validator(mode="after")
     def _check_detector_fields(self) -> RuleSettings:
-        from receiver.scheduled.rules import to_detection_rule
-
         to_detection_rule(self)
         return self
+
+
+def to_detection_rule(rule: RuleSettings) -> DetectionRule:
+    """The detectors' rule for `rule`; an InvalidRuleField naming the field when a value is out of range."""
+    try:
+        anomaly_type = AnomalyType(rule.anomaly_type)
+    except ValueError:
+        names = ", ".join(t.value for t in AnomalyType)
+        raise InvalidRuleField(
+            f"anomaly_type={rule.anomaly_type!r}: use one of {names}", "anomaly_type"
+        ) from None
+    kwargs: dict[str, object] = {}
+    if rule.severity_thresholds is not None:
+        kwargs["severity_thresholds"] = dict(rule.severity_thresholds)
+    try:
+        return DetectionRule(
+            name=rule.name,
+            method=rule.method,
+            anomaly_type=anomaly_type,
+            metric=rule.metric,
+            query=rule.query,
+            threshold=rule.threshold,
+            window_size=rule.window_size,
+            min_samples=rule.min_samples,
+            direction=rule.direction,
+            contamination=rule.contamination,
+            penalty=rule.penalty,
+            **kwargs,  # type: ignore[arg-type]
+        )
+    except InvalidRuleError as exc:
+        raise InvalidRuleField(str(exc).replace("DetectionRule.", ""), exc.field) from None
 
 
 class DetectionSettings(_Section):

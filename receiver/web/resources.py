@@ -10,7 +10,6 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus
 
 import aiohttp
 import structlog
@@ -24,7 +23,7 @@ from receiver.models import Incident
 from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis
 from receiver.pipeline.workers import Pipeline, ResolveFn, StageFn
-from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
+from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detector_incident
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from receiver.web.keys import (
@@ -150,33 +149,6 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("stopping")
     await materializer.stop()
     await pipeline.stop()
-
-
-def detector_incident(finding: DetectorFinding, now: float) -> Incident:
-    """The incident a scheduled-detection finding opens (source "detector", its own group)."""
-    detection = finding.detection
-    labels = finding.labels
-    summary = (
-        f"{detection.anomaly_type} on {detection.series}: {detection.direction or 'change'}"
-        f" (confidence {detection.confidence:.0%}, rule {finding.rule.name})"
-    )
-    return Incident(
-        id=db_incidents.incident_id_for(finding.fingerprint, finding.starts_at),
-        fingerprint=finding.fingerprint,
-        starts_at=finding.starts_at,
-        ends_at=None,
-        status="firing",
-        alertname=finding.alertname,
-        severity=finding.severity,
-        labels=labels,
-        annotations={"summary": summary, "detector_method": detection.method},
-        generator_url=f"/graph?g0.expr={quote_plus(finding.rule.query)}",
-        group_key=f"detector:{finding.rule.name}:{finding.fingerprint}",
-        source="detector",
-        first_seen=now,
-        last_seen=now,
-        stage=db_incidents.STAGES[0],
-    )
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
