@@ -23,6 +23,7 @@ from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import GrafanaSettings
 from receiver.delivery.summary import IncidentLinks, percent
 from receiver.models import Incident
+from receiver.storage import outbox as db_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -163,8 +164,4 @@ class GrafanaSink:
 
     def record_result(self, db: sqlite_utils.Database, delivery: Delivery, result: Mapping[str, Any]) -> None:
         if delivery.kind == CREATE:
-            db.conn.execute(
-                "INSERT OR REPLACE INTO grafana_annotations"
-                " (incident_id, delivery_id, annotation_id, updated_at) VALUES (?, ?, ?, ?)",
-                [delivery.incident_id, delivery.id, result["id"], time.time()],
-            )
+            db_outbox.record_annotation(db, delivery.incident_id, delivery.id, result["id"], time.time())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -16,15 +16,6 @@ import sqlite_utils
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery import grafana, outgoing_webhook, pagerduty, slack, slack_blocks
 from receiver.delivery.noise import cooldown_suppression, incident_suppression, stored_suppression
-from receiver.delivery.outbox import (
-    FAILED,
-    SUPPRESSED,
-    NewDelivery,
-    fetch_all,
-    fetch_one,
-    insert_delivery,
-    transaction,
-)
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -35,8 +26,9 @@ from receiver.delivery.settings import (
 from receiver.delivery.severity import severity_at_least
 from receiver.delivery.summary import IncidentLinks, alert_summary, group_of, incident_links, similarity_key
 from receiver.models import Incident
-
-LIVE = f"status NOT IN ('{FAILED}', '{SUPPRESSED}')"
+from receiver.storage import outbox as db_outbox
+from receiver.storage.database import transaction
+from receiver.storage.outbox import SUPPRESSED, NewDelivery, insert_delivery
 
 
 @dataclass
@@ -170,21 +162,11 @@ class DeliveryPlanner:
         batch = self._batch(db, incident, now)
         ended = incident.ends_at if incident.ends_at is not None else now
         with transaction(db):
-            known = fetch_one(
-                db, "SELECT status FROM delivery_group_members WHERE incident_id=?", [incident.id]
-            )
-            if known is not None and known["status"] == "resolved":
+            if db_outbox.member_status(db, incident.id) == "resolved":
                 return batch.plan  # resolving twice (a resent webhook) changes nothing
             _join_group(batch)
-            db.conn.execute(
-                "UPDATE delivery_group_members SET status='resolved', ends_at=? WHERE incident_id=?",
-                [ended, incident.id],
-            )
-            members = fetch_all(
-                db,
-                "SELECT status, starts_at, ends_at FROM delivery_group_members WHERE group_key=?",
-                [batch.group],
-            )
+            db_outbox.resolve_member(db, incident.id, ended)
+            members = db_outbox.group_members(db, batch.group)
             still_firing = sum(1 for m in members if m["status"] != "resolved")
             reason = stored_suppression(db, incident.id)
             if self.grafana.enabled:
@@ -234,11 +216,7 @@ class DeliveryPlanner:
                 alert_summary(incident),
                 incident.starts_at,
             )
-            batch.db.conn.execute(
-                "INSERT OR REPLACE INTO slack_threads (group_key, incident_id, channel, parent_delivery_id,"
-                " alertname, severity, summary, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                astuple(thread),
-            )
+            db_outbox.save_thread(batch.db, asdict(thread))
             return thread
         if not _announced(batch.db, incident.id):
             self._slack_reply(batch, thread, "alert", slack_blocks.group_alert_reply(incident, batch.links))
@@ -293,9 +271,7 @@ class DeliveryPlanner:
             self._slack_reply(batch, thread, "update", parent, edit_parent=True)
         summary = slack_blocks.closing_summary(batch.incident, diagnosis, duration, links)
         self._slack_reply(batch, thread, "summary", summary)
-        batch.db.conn.execute(
-            "UPDATE slack_threads SET resolved_at=? WHERE group_key=?", [batch.now, batch.group]
-        )
+        db_outbox.close_thread(batch.db, batch.group, batch.now)
 
     # -- Grafana, PagerDuty, webhook --------------------------------------------------------------
 
@@ -320,13 +296,7 @@ class DeliveryPlanner:
 
     def _resolve_pagerduty(self, batch: Batch) -> None:
         """Resolve the group's PagerDuty alert if the last live event for it was a trigger."""
-        last = fetch_one(
-            batch.db,
-            f"SELECT kind FROM delivery_outbox WHERE group_key=? AND destination=? AND {LIVE}"
-            " ORDER BY id DESC LIMIT 1",
-            [batch.group, pagerduty.DESTINATION],
-        )
-        if last is not None and last["kind"] == pagerduty.TRIGGER:
+        if db_outbox.last_live_group_kind(batch.db, batch.group, pagerduty.DESTINATION) == pagerduty.TRIGGER:
             event = pagerduty.build_resolve(batch.group)
             batch.add(pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.RESOLVE, {"event": event})
 
@@ -347,56 +317,20 @@ def _content(message: slack_blocks.SlackMessage) -> dict[str, Any]:
 
 def _join_group(batch: Batch) -> None:
     """Count the incident in its group; it stays open until `plan_resolved` handles it."""
-    batch.db.conn.execute(
-        "INSERT OR IGNORE INTO delivery_group_members (incident_id, group_key, status, starts_at, ends_at)"
-        " VALUES (?, ?, 'firing', ?, ?)",
-        [batch.incident.id, batch.group, batch.incident.starts_at, batch.incident.ends_at],
-    )
+    incident = batch.incident
+    db_outbox.join_group(batch.db, incident.id, batch.group, incident.starts_at, incident.ends_at)
 
 
 def _open_thread(db: sqlite_utils.Database, group_key: str) -> Thread | None:
     """The group's unresolved thread, unless its parent message failed (then a new thread is opened)."""
-    row = fetch_one(
-        db,
-        "SELECT t.group_key, t.incident_id, t.channel, t.parent_delivery_id, t.alertname, t.severity,"
-        " t.summary, t.opened_at FROM slack_threads t JOIN delivery_outbox o ON o.id = t.parent_delivery_id"
-        f" WHERE t.group_key=? AND t.resolved_at IS NULL AND o.{LIVE}",
-        [group_key],
-    )
+    row = db_outbox.open_thread(db, group_key)
     return Thread(**row) if row else None
 
 
 def _announced(db: sqlite_utils.Database, incident_id: str) -> bool:
     """Whether this incident already has a live parent or 'another alert' message."""
-    row = fetch_one(
-        db,
-        f"SELECT 1 FROM delivery_outbox WHERE incident_id=? AND destination=? AND kind IN ('parent', 'alert')"
-        f" AND {LIVE}",
-        [incident_id, slack.DESTINATION],
-    )
-    return row is not None
+    return db_outbox.has_live(db, incident_id, slack.DESTINATION, ("parent", "alert"))
 
 
 def _annotation_row(db: sqlite_utils.Database, incident_id: str) -> int | None:
-    row = fetch_one(
-        db,
-        f"SELECT id FROM delivery_outbox WHERE incident_id=? AND destination=? AND kind=? AND {LIVE}"
-        " ORDER BY id DESC LIMIT 1",
-        [incident_id, grafana.DESTINATION, grafana.CREATE],
-    )
-    return int(row["id"]) if row else None
-
-
-def deliveries_of(db: sqlite_utils.Database, incident_id: str) -> list[dict[str, object]]:
-    """The outbox rows of one incident, for the API (payloads left out)."""
-    rows = fetch_all(
-        db,
-        "SELECT id, destination, kind, status, attempts, last_error, result, created_at, updated_at, sent_at,"
-        " next_attempt_at FROM delivery_outbox WHERE incident_id=? ORDER BY id",
-        [incident_id],
-    )
-    for row in rows:
-        row["result"] = json.loads(row["result"]) if row["result"] else None
-        if row["status"] != "pending":
-            row["next_attempt_at"] = None
-    return rows
+    return db_outbox.last_live_id(db, incident_id, grafana.DESTINATION, grafana.CREATE)

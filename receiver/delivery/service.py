@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery.grafana import GrafanaSink
-from receiver.delivery.outbox import SUPPRESSED, DeliveryMetrics, Outbox, RetryPolicy
+from receiver.delivery.outbox import DeliveryMetrics, Outbox, RetryPolicy
 from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
 from receiver.delivery.pagerduty import PagerDutySink
-from receiver.delivery.planner import DeliveryPlanner, Plan, deliveries_of
+from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
 from receiver.delivery.settings import (
     GrafanaSettings,
@@ -29,6 +29,7 @@ from receiver.delivery.settings import (
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
+from receiver.storage.outbox import SUPPRESSED, deliveries_of
 
 log = structlog.get_logger(__name__)
 

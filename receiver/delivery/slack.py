@@ -25,6 +25,7 @@ from receiver.delivery.errors import (
 from receiver.delivery.http_errors import error_for_status, parse_retry_after
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import SlackSettings
+from receiver.storage import outbox as db_outbox
 
 DESTINATION = "slack"
 METADATA_EVENT = "alert_analyst_delivery"
@@ -162,7 +163,4 @@ class SlackSink:
 
     def record_result(self, db: sqlite_utils.Database, delivery: Delivery, result: Mapping[str, Any]) -> None:
         if delivery.kind == "parent" and result.get("ts"):
-            db.conn.execute(
-                "UPDATE slack_threads SET channel_id=?, ts=? WHERE parent_delivery_id=?",
-                [result["channel"], result["ts"], delivery.id],
-            )
+            db_outbox.record_thread_message(db, delivery.id, result["channel"], result["ts"])
