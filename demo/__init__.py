@@ -1,12 +1,15 @@
 """The live demo: a synthetic trading exporter with scripted incidents, its alert rules, and the runner.
 
 `scenario` is pure (metric values over time), `exporter` serves them, `rules` is the single source of the
-trading alert rules, `runner` starts and stops the whole stack (`alert-analyst demo`).
+trading alert rules, `configs` writes the stack's configuration files, `processes` starts and stops
+Prometheus and Alertmanager binaries (the tests and benchmarks use it too), `stack` starts the demo's
+processes, `report` prints what happens, and `runner` is `alert-analyst demo`.
 """
 
 from demo.exporter import DemoExporter, ScenarioCollector
 from demo.rules import TRADING_RULES, AlertRule, demo_rules, trading_rules_yaml
-from demo.runner import alertmanager_config, prometheus_config, receiver_config, run_demo
+from demo.configs import alertmanager_config, prometheus_config, receiver_config
+from demo.runner import run_demo
 from demo.scenario import DEFAULT_SCHEDULE, METRICS, Phase, Schedule, phase_at, sample
 
 __all__ = [
