@@ -6,9 +6,9 @@ Prometheus and Alertmanager binaries (the tests and benchmarks use it too), `sta
 processes, `report` prints what happens, and `runner` is `alert-analyst demo`.
 """
 
+from demo.configs import alertmanager_config, prometheus_config, receiver_config
 from demo.exporter import DemoExporter, ScenarioCollector
 from demo.rules import TRADING_RULES, AlertRule, demo_rules, trading_rules_yaml
-from demo.configs import alertmanager_config, prometheus_config, receiver_config
 from demo.runner import run_demo
 from demo.scenario import DEFAULT_SCHEDULE, METRICS, Phase, Schedule, phase_at, sample
 
