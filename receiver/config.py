@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from analyst.llm.settings import LLMSettings
 from analyst.settings import AnalystSettings
@@ -23,15 +23,12 @@ from receiver.delivery.settings import (
 from receiver.errors import ConfigError
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.scheduled.settings import DetectionSettings
+from receiver.settings_base import Section
 
 ENV_PREFIX = "ALERT_ANALYST_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WebSettings(_Section):
+class WebSettings(Section):
     listen_address: str = "127.0.0.1:9099"
     external_url: str | None = Field(default=None, description="Base URL used in links (Slack, Grafana).")
 
@@ -58,14 +55,14 @@ class WebSettings(_Section):
         return f"http://{host}:{self.port}"
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     path: str = "alert-analyst.db"
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
     )
 
 
-class WebhookSettings(_Section):
+class WebhookSettings(Section):
     bearer_token: SecretStr | None = None
     bearer_token_file: str | None = None
     basic_auth: BasicAuthSettings | None = None
@@ -78,7 +75,7 @@ class WebhookSettings(_Section):
         return self
 
 
-class PipelineSettings(_Section):
+class PipelineSettings(Section):
     workers: int = Field(default=4, ge=1, le=256)
     queue_size: int = Field(default=1000, ge=1)
     stage_timeout_seconds: float = Field(default=120.0, gt=0)
@@ -99,12 +96,12 @@ class PipelineSettings(_Section):
     )
 
 
-class LogSettings(_Section):
+class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
 
 
-class Settings(_Section):
+class Settings(Section):
     web: WebSettings = Field(default_factory=WebSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -16,13 +16,14 @@ import sqlite_utils
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from analyst.retry_after import retry_after_seconds
 from receiver.delivery.errors import (
     DeliveryError,
     OutcomeUnknownError,
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from receiver.delivery.http_errors import error_for_status, parse_retry_after
+from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import SlackSettings
 from receiver.storage import outbox as db_outbox
@@ -58,7 +59,7 @@ def _api_error(method: str, exc: SlackApiError) -> DeliveryError:
     status = int(getattr(response, "status_code", None) or getattr(response, "status", 0) or 0)
     data = getattr(response, "data", None)
     error = str(data.get("error") if isinstance(data, dict) and data.get("error") else f"HTTP {status}")
-    retry_after = parse_retry_after(dict(getattr(response, "headers", None) or {}))
+    retry_after = retry_after_seconds(dict(getattr(response, "headers", None) or {}))
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
         return RetryableDeliveryError(f"slack {method}: {error}", retry_after=retry_after)
     hint = HINTS.get(error, "fix the message or the Slack configuration")

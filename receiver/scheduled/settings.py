@@ -5,19 +5,16 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from detectors import AnomalyType, DetectionRule, InvalidRuleError
 from receiver.errors import InvalidRuleField
+from receiver.settings_base import Section
 
 RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RuleSettings(_Section):
+class RuleSettings(Section):
     """One detection rule: a PromQL `query` plus the detectors' `DetectionRule` fields.
 
     `severity` and `labels` are copied onto the incident a finding opens.
@@ -82,7 +79,7 @@ def to_detection_rule(rule: RuleSettings) -> DetectionRule:
         raise InvalidRuleField(str(exc).replace("DetectionRule.", ""), exc.field) from None
 
 
-class DetectionSettings(_Section):
+class DetectionSettings(Section):
     enabled: bool = True
     interval_seconds: float = Field(default=300.0, gt=0)
     lookback_seconds: float = Field(default=86400.0, gt=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,8 +10,8 @@ from aiohttp import web
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
 from receiver.web.auth import is_authorized
+from receiver.web.json_errors import bad_request, error_response
 from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
-from receiver.web.webhook import error_response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_PAGE = 500
@@ -37,11 +36,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if raw is None:
         return default
     if not raw.isdigit() or not low <= int(raw) <= high:
-        message = f"{name} must be an integer in [{low}, {high}]"
-        raise web.HTTPBadRequest(
-            text=json.dumps({"status": "error", "error": message, "field": name}),
-            content_type="application/json",
-        )
+        raise bad_request(f"{name} must be an integer in [{low}, {high}]", name)
     return int(raw)
 
 

@@ -7,13 +7,13 @@ from aiohttp import web
 from receiver.config import Settings
 from receiver.metrics import create_metrics
 from receiver.pipeline.intake import IntakeActivity
-from receiver.scheduled.api import rule_routes
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
 from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
+from receiver.web.rules import rule_routes
 from receiver.web.ui import ui_routes
 from receiver.web.webhook import receive_alertmanager
 

@@ -18,12 +18,12 @@ from receiver.metrics import ReceiverMetrics
 from receiver.pipeline.intake import IntakeActivity
 from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.workers import Pipeline
-from receiver.scheduled.api import SCHEDULER
 from receiver.storage.database import Store
 from receiver.web.auth import Credentials
 
 if TYPE_CHECKING:
     from receiver.delivery.service import DeliveryService
+    from receiver.scheduled.scheduler import DetectionScheduler
 
 SETTINGS = web.AppKey("settings", Settings)
 CREDENTIALS = web.AppKey("credentials", Credentials)
@@ -34,6 +34,7 @@ HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 SOURCE: web.AppKey[MetricSource] = web.AppKey("metric_source")
 ANALYST: web.AppKey[Analyst] = web.AppKey("analyst")
 DELIVERY: web.AppKey[DeliveryService | None] = web.AppKey("delivery")
+SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 PIPELINE = web.AppKey("pipeline", Pipeline)
 MATERIALIZER = web.AppKey("materializer", Materializer)
 

@@ -19,8 +19,8 @@ from receiver.payload import parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
+from receiver.web.json_errors import error_response
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
-from receiver.web.webhook import error_response
 
 
 class AdHocAlert(BaseModel):

@@ -10,27 +10,20 @@ from pydantic import ValidationError
 
 from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
 from receiver.scheduled.settings import RuleSettings
+from receiver.web.json_errors import error_response
+from receiver.web.keys import SCHEDULER
 
 if TYPE_CHECKING:
     from receiver.scheduled.scheduler import DetectionScheduler
 
-SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 
-
-def _error(status: int, message: str, field: str | None = None) -> web.Response:
-    body: dict[str, object] = {"status": "error", "error": message}
-    if field:
-        body["field"] = field
-    return web.json_response(body, status=status)
-
-
-def _validation_error(exc: ValidationError) -> web.Response:
+def _validationerror_response(exc: ValidationError) -> web.Response:
     first = exc.errors()[0]
     message = str(first.get("msg", "invalid rule"))
     loc = ".".join(str(part) for part in first.get("loc", ()))
     cause = first.get("ctx", {}).get("error")
     field = loc or (cause.field if isinstance(cause, InvalidRuleField) else None)
-    return _error(400, f"{field or 'rule'}: {message}" if field else message, field)
+    return error_response(400, f"{field or 'rule'}: {message}" if field else message, field)
 
 
 def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
@@ -55,17 +48,17 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         try:
             body = await request.json()
         except json.JSONDecodeError as exc:
-            return _error(400, f"body is not JSON: {exc}")
+            return error_response(400, f"body is not JSON: {exc}")
         if not isinstance(body, dict):
-            return _error(400, "body must be a JSON object with the rule fields")
+            return error_response(400, "body must be a JSON object with the rule fields")
         try:
             rule = RuleSettings.model_validate(body)
         except ValidationError as exc:
-            return _validation_error(exc)
+            return _validationerror_response(exc)
         try:
             await scheduler_of(request).add_rule(rule)
         except RuleConflict as exc:
-            return _error(409, str(exc), "name")
+            return error_response(409, str(exc), "name")
         return web.json_response(
             {"status": "success", "data": {**rule.model_dump(mode="json"), "source": "api"}}, status=201
         )
@@ -74,9 +67,9 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         try:
             await scheduler_of(request).delete_rule(request.match_info["name"])
         except RuleConflict as exc:
-            return _error(409, str(exc), "name")
+            return error_response(409, str(exc), "name")
         except RuleNotFound as exc:
-            return _error(404, str(exc), "name")
+            return error_response(404, str(exc), "name")
         return web.Response(status=204)
 
     return [

@@ -16,20 +16,13 @@ from receiver.errors import PayloadError
 from receiver.payload import WebhookPayload, parse_webhook
 from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
 from receiver.web.auth import is_authorized
+from receiver.web.json_errors import error_response
 from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
 
 log = structlog.get_logger("receiver.webhook")
 
 JSON_TYPES = ("application/json",)
 PARSE_IN_THREAD_BYTES = 256 * 1024
-
-
-def error_response(status: int, message: str, field: str | None = None) -> web.Response:
-    body: dict[str, object] = {"status": "error", "error": message}
-    if field:
-        body["field"] = field
-    headers = {"WWW-Authenticate": 'Bearer realm="alert-analyst"'} if status == 401 else None
-    return web.json_response(body, status=status, headers=headers)
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:

@@ -9,10 +9,10 @@ from aiohttp import web
 
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
-from receiver.scheduled.api import rule_routes
 from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
+from receiver.web.rules import rule_routes
 
 CONFIG_RULE = RuleSettings(name="from_config", query="up")
 
