@@ -34,7 +34,6 @@ from receiver.storage.outbox import (
     mark_sent,
     queues_with_work,
     unfinished_counts,
-    work_due_before,
 )
 
 log = structlog.get_logger(__name__)
@@ -199,14 +198,6 @@ class Outbox:
         counts = await self._store.run(unfinished_counts)
         for destination in self._sinks:
             self._metrics.pending.labels(destination).set(counts.get(destination, 0))
-
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Wait until no row is in flight or due before the deadline; TimeoutError otherwise."""
-        deadline = time.time() + timeout
-        while await self._store.run(work_due_before, deadline):
-            if time.time() >= deadline:
-                raise TimeoutError(f"delivery outbox not drained after {timeout}s")
-            await asyncio.sleep(0.02)
 
     async def stop(self, timeout: float) -> None:  # noqa: ASYNC109
         """Let running sends finish (up to `timeout`), then cancel; unsent rows stay for the next start."""

@@ -114,8 +114,11 @@ class DeliveryService:
     async def list_deliveries(self, incident_id: str) -> list[dict[str, object]]:
         return await self._store.run(deliveries_of, incident_id)
 
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Test helper: wait until no row is in flight or due within `timeout` (TimeoutError after it)."""
-        if self._outbox is None:
-            raise RuntimeError("DeliveryService.drain() called before start()")
-        await self._outbox.drain(timeout)
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """The running outbox (None before `start` and after `stop`)."""
+        return self._outbox

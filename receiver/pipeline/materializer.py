@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 
 import structlog
 
@@ -98,12 +97,6 @@ class Materializer:
                 resolved=len(result.resolved),
             )
         return taken
-
-    async def drain(self, within: float) -> None:
-        """Materialise what is pending, for at most `within` seconds (shutdown, tests)."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline and await self.step() >= self.settings.materialize_batch:
-            pass
 
     async def stop(self) -> None:
         """Stop the task; what is still pending is durable and resumes at the next start."""

@@ -97,6 +97,11 @@ class Pipeline:
         metrics.queue_depth.set_function(self.queue.qsize)
 
     @property
+    def queued(self) -> int:
+        """Incidents queued or being processed by a worker."""
+        return len(self._queued)
+
+    @property
     def alive(self) -> bool:
         return bool(self._workers) and all(not w.done() for w in self._workers)
 
@@ -204,20 +209,6 @@ class Pipeline:
         if self.on_resolved is not None:
             await self.on_resolved(incident)
         await self.store.write(db_incidents.clear_resolve_pending, incident_id)
-
-    async def wait_idle(self, within: float = 30.0) -> None:
-        """Test helper: wait until no notification or incident is pending, queued or in flight."""
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline:
-            await self.sweep()
-            if (
-                not self._queued
-                and not await self.store.run(db_incidents.work_ids, 1)
-                and not await self.store.run(db_incidents.count_pending_notifications)
-            ):
-                return
-            await asyncio.sleep(0.05)
-        raise TimeoutError("pipeline still busy")
 
     async def stop(self) -> None:
         """Stop taking work; let in-flight stages finish within the shutdown timeout, then cancel them.
