@@ -380,12 +380,11 @@ def save_diagnosis(
     backend: str,
     category: str,
     confidence: float,
-    signature: str = "",
 ) -> int:
     cur = db.conn.execute(
-        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (incident_id, time.time(), backend, category, confidence, signature, json.dumps(body)),
+        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, body)"
+        " VALUES (?,?,?,?,?,?)",
+        (incident_id, time.time(), backend, category, confidence, json.dumps(body)),
     )
     return int(cur.lastrowid or 0)
 

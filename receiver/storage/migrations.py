@@ -93,11 +93,18 @@ def _notification_backlog(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_notifications_pending ON notifications (id) WHERE pending = 1")
 
 
+def _drop_diagnosis_signature(db: sqlite_utils.Database) -> None:
+    """The `diagnoses.signature` column was never filled; rows are kept (SQLite >= 3.35 drops in place)."""
+    db.execute("DROP INDEX IF EXISTS idx_diagnoses_signature")
+    db.execute("ALTER TABLE diagnoses DROP COLUMN signature")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     migrate_delivery,
     migrate_detection,
     _notification_backlog,
+    _drop_diagnosis_signature,
 )
 
 
