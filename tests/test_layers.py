@@ -158,3 +158,32 @@ def test_no_lazy_export_shim_or_component_locator_is_back(shim: str) -> None:
     for top in PACKAGES:
         for path in (ROOT / top).rglob("__init__.py"):
             assert "__getattr__" not in path.read_text(), path
+
+
+def readme_layout() -> set[str]:
+    """The folders the README's Layout block names (an indented entry is inside the one above it)."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    folders, parent = set(), ""
+    for line in block.splitlines():
+        entry = line.split()[0] if line.strip() else ""
+        if not entry.endswith("/"):
+            continue
+        if line.startswith(" "):
+            entry = parent + entry
+        else:
+            parent = entry
+        folders.add(entry)
+    return folders
+
+
+def test_readme_layout_names_every_package_and_only_real_ones() -> None:
+    named = readme_layout()
+    assert sorted(f for f in named if not (ROOT / f).is_dir()) == []
+    packages = {
+        f"{init.parent.relative_to(ROOT)}/"
+        for top in PACKAGES
+        for init in (ROOT / top).rglob("__init__.py")
+        if len(init.parent.relative_to(ROOT).parts) <= 2
+    }
+    assert sorted(packages - named - {"receiver/"}) == []
