@@ -254,7 +254,9 @@ def resolve_member(db: sqlite_utils.Database, incident_id: str, ended: float) ->
 
 def group_members(db: sqlite_utils.Database, group_key: str) -> list[dict[str, Any]]:
     return fetch_all(
-        db, "SELECT status, starts_at, ends_at FROM delivery_group_members WHERE group_key=?", [group_key]
+        db,
+        "SELECT incident_id, status, starts_at, ends_at FROM delivery_group_members WHERE group_key=?",
+        [group_key],
     )
 
 
