@@ -1,9 +1,10 @@
 """The layout is the architecture: lower floors never import higher ones, and packages import no circle.
 
 Floors, lowest first (README "Layout"): the numeric core `detectors`, the `analyst`, then storage with
-the receiver's shared records (`receiver.storage`, `errors`, `models`, `payload`, `times`), then the
-features (`evidence`, `scheduled`, `delivery`, `pipeline`, settings and metrics), then the edges
-(`receiver.web`, `receiver.cli`) and, outside the service, `demo` and `bench`.
+the receiver's shared records (`receiver.storage`, `errors`, `models`, `payload`, `times`, ...), then the
+features (`evidence`, `scheduled`, `delivery`, `pipeline`), then the wiring that composes them
+(`config`, `testing`), then the edges (`receiver.web`, `receiver.cli`) and, outside the service, `demo`
+and `bench`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("detectors", "analyst", "receiver", "demo", "bench")
 SHARED_RECORDS = ("receiver.errors", "receiver.models", "receiver.payload", "receiver.times")
 EDGES = ("receiver.web", "receiver.cli", "receiver.__main__")
+FEATURES = ("receiver.evidence", "receiver.scheduled", "receiver.delivery", "receiver.pipeline")
+WIRING = ("receiver.config", "receiver.testing")
 
 
 def module_name(path: Path) -> str:
@@ -100,6 +103,17 @@ def test_features_do_not_import_the_http_edge_or_the_cli() -> None:
         for module in features
         for target in GRAPH[module]
         if within(target, EDGES)
+    )
+    assert upward == []
+
+
+def test_features_do_not_import_the_wiring_that_composes_them() -> None:
+    upward = sorted(
+        f"{module} imports {target}"
+        for module in GRAPH
+        if within(module, FEATURES)
+        for target in GRAPH[module]
+        if within(target, WIRING)
     )
     assert upward == []
 

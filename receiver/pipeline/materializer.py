@@ -12,9 +12,9 @@ import contextlib
 
 import structlog
 
-from receiver.config import PipelineSettings
 from receiver.metrics import ReceiverMetrics
 from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.settings import PipelineSettings
 from receiver.pipeline.workers import Pipeline
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store

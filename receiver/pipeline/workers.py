@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import structlog
 
-from receiver.config import PipelineSettings
 from receiver.metrics import ReceiverMetrics
 from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.settings import PipelineSettings
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 
