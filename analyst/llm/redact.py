@@ -220,6 +220,10 @@ _RULES: tuple[_Rule, ...] = (
 )
 
 
+_UNTRIGGERED = tuple(rule for rule in _RULES if not rule.triggers)
+_ANY_TRIGGER = re.compile("|".join(sorted({re.escape(t) for rule in _RULES for t in rule.triggers})))
+
+
 def _bound(replacement: Replacement, context: str) -> str | Callable[[re.Match[str]], str]:
     if isinstance(replacement, str):
         return replacement
@@ -235,8 +239,9 @@ def redact_secrets(text: str, extra_secrets: Iterable[str] = (), *, context: str
         if len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     lowered = text.lower()
-    for rule in _RULES:
-        if rule.triggers and not any(trigger in lowered for trigger in rule.triggers):
+    rules = _RULES if _ANY_TRIGGER.search(lowered) else _UNTRIGGERED  # most log values: no trigger
+    for rule in rules:
+        if rule.triggers and not any(map(lowered.__contains__, rule.triggers)):
             continue
         text = rule.pattern.sub(_bound(rule.replacement, context), text)
     return text
@@ -252,6 +257,11 @@ def redact_label(name: str, value: str, extra_secrets: Iterable[str] = ()) -> st
     return REDACTED if is_sensitive_name(name) else redact_secrets(value, extra_secrets, context=name)
 
 
+def _redact_key(key: str) -> str:
+    """A short identifier (a field or label name) cannot hold any shape the rules look for."""
+    return key if len(key) <= 32 and key.isidentifier() else redact_secrets(key)
+
+
 def redact_document(value: Any, keep: Iterable[str] = ()) -> Any:
     """A JSON-like document with every string redacted (values of sensitive-named keys dropped whole).
 
@@ -263,7 +273,7 @@ def redact_document(value: Any, keep: Iterable[str] = ()) -> Any:
         if isinstance(node, str):
             return redact_label(name, node) if name else redact_secrets(node)
         if isinstance(node, Mapping):
-            return {redact_secrets(str(k)): v if k in kept else walk(v, str(k)) for k, v in node.items()}
+            return {_redact_key(str(k)): v if k in kept else walk(v, str(k)) for k, v in node.items()}
         if isinstance(node, list | tuple):
             return [walk(item, name) for item in node]
         return node

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import yaml
 
