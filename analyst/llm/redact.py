@@ -52,7 +52,7 @@ _HEX_ID_PREFIX = re.compile(
 )
 _HEX_ID_KEY = re.compile(
     r"(?<![a-z])(?:commit|revision|rev|sha\d*|digest|checksum|hash|image_?id|container_?id)"
-    r"[\w/.-]{0,16}[\"']?\s*[:=]?\s*[\"']?$",
+    r"[\w/.-]{0,16}\\?[\"']?\s*[:=]?\s*\\?[\"']?$",  # also inside JSON: revision=\"...
     re.IGNORECASE,
 )
 _WORD_PART = re.compile(r"[A-Z]?[a-z]{5,}")
