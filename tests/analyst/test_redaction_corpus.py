@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import string
 from collections.abc import AsyncIterator
 
 import pytest
@@ -85,6 +87,20 @@ def test_random_looking_runs_are_keys_and_word_runs_are_not() -> None:
     assert not looks_random("KubernetesPodCrashLoopingTooOftenCritical")
     assert not looks_random("d/rYdddlPWk9Z/kubernetes-compute-resources-namespace-pods")
     assert not looks_random("Ql0cV5Ac4NCbLrrWVWOi6AC4")  # too short to tell
+
+
+def _random_tokens(alphabet: str, length: int, count: int) -> list[str]:
+    rng = random.Random(17)
+    return ["".join(rng.choice(alphabet) for _ in range(length)) for _ in range(count)]
+
+
+def test_random_aws_shaped_keys_are_all_caught_and_short_base64url_tokens_nearly_all() -> None:
+    """The figures in README: 0 misses in 20,000 random 40-character base64 keys, and 5 in 20,000
+    random 32-character base64url tokens (the shortest run the detector looks at)."""
+    base64 = string.ascii_letters + string.digits + "+/"
+    base64url = string.ascii_letters + string.digits + "-_"
+    assert sum(not looks_random(t) for t in _random_tokens(base64, 40, 20_000)) == 0
+    assert sum(not looks_random(t) for t in _random_tokens(base64url, 32, 20_000)) <= 20
 
 
 @pytest.fixture
