@@ -56,14 +56,16 @@ _HEX_ID_KEY = re.compile(
     re.IGNORECASE,
 )
 _WORD_PART = re.compile(r"[A-Z]?[a-z]{5,}")
-_LOWER_RUN = re.compile(r"[a-z]{4,}")
+_NAME_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")  # Http, Error, AWS, 5, xx: CamelCase pieces
 _CARD_GROUPS = ((4, 4, 4, 4), (4, 6, 5), (4, 6, 4), (4, 4, 4, 4, 3), (4, 4, 5), (4, 4, 4, 1))
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2[2-7]|3[0-9]|6")
 
 MIN_RANDOM_RUN = 32
 MIN_RANDOM_ENTROPY = 4.0  # bits per character; 40 random base64 characters give about 4.9
 MIN_CLASS_CHANGES = 0.3  # share of neighbours in different classes; random base64 about 0.6, words 0.1-0.2
-MAX_WORD_SHARE = 0.6  # share of characters in lowercase runs of 4+; random base64 about 0.07, CamelCase 0.7
+# CamelCase pieces per character: random base64 about 0.52 (0.1 % below 0.33), names of words such as
+# EtcdHighNumberOfFailedGrpcRequestsCritical or ClickHouseErrorMetric_ALL_REPLICAS_LOST 0.15-0.27.
+MIN_PIECES_PER_CHAR = 0.3
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -116,8 +118,8 @@ def looks_random(token: str) -> bool:
         return False
     if sum(bool(_WORD_PART.fullmatch(part)) for part in re.split(r"[/_-]", token)) >= 2:
         return False  # a path or a name made of words: /subscriptions/.../providers, kube-state-metrics
-    if sum(map(len, _LOWER_RUN.findall(token))) >= MAX_WORD_SHARE * len(token):
-        return False  # CamelCase words: KubernetesPodCrashLoopingTooOften
+    if len(_NAME_TOKEN.findall(token)) < MIN_PIECES_PER_CHAR * len(token):
+        return False  # a name made of CamelCase words, not random characters
     changes = sum(_char_class(a) != _char_class(b) for a, b in itertools.pairwise(token))
     return changes / (len(token) - 1) >= MIN_CLASS_CHANGES and shannon_entropy(token) >= MIN_RANDOM_ENTROPY
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import random
 import string
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import yaml
 
 from analyst.evidence import Evidence
 from analyst.llm import LLMAnalyst, LLMSettings, redact_secrets
 from analyst.llm.redact import REDACTED, clean_mapping, looks_random
 from tests.fakes.llm import FakeLLMServer, FixedAnalyst, answer, answer_json, make_evidence, make_series
+from tests.support.paths import SHARED
 from tests.support.redaction_corpus import (
     BenignSample,
     SecretSample,
@@ -89,18 +91,53 @@ def test_random_looking_runs_are_keys_and_word_runs_are_not() -> None:
     assert not looks_random("Ql0cV5Ac4NCbLrrWVWOi6AC4")  # too short to tell
 
 
+def _strings_in(node: object, name: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings_in(value, str(key))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings_in(item, name)
+    elif isinstance(node, str):
+        yield name, node
+
+
+def test_no_string_of_the_shared_rule_webhook_and_benchmark_data_is_redacted() -> None:
+    """Real alert rules (awesome-prometheus-alerts, kube-prometheus), webhook bodies, PetShop and Nezha
+    metadata: thousands of alert names, PromQL, label values and annotations, none of them a secret."""
+    files = [
+        path
+        for folder in ("corpus", "petshop", "nezha")
+        for path in sorted((SHARED / folder).rglob("*"))
+        if path.suffix in (".json", ".yml", ".yaml") and path.stat().st_size <= 3_000_000
+    ]
+    if not files:
+        pytest.skip(f"shared data not found under {SHARED}")
+    strings: set[tuple[str, str]] = set()
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            document = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        except (ValueError, yaml.YAMLError):
+            continue  # the deliberately malformed webhook body
+        strings.update(_strings_in(document))
+    assert len(strings) > 5000
+    changed = [(name, value) for name, value in strings if redact_secrets(value, context=name) != value]
+    assert changed == []
+
+
 def _random_tokens(alphabet: str, length: int, count: int) -> list[str]:
     rng = random.Random(17)
     return ["".join(rng.choice(alphabet) for _ in range(length)) for _ in range(count)]
 
 
-def test_random_aws_shaped_keys_are_all_caught_and_short_base64url_tokens_nearly_all() -> None:
-    """The figures in README: 0 misses in 20,000 random 40-character base64 keys, and 5 in 20,000
-    random 32-character base64url tokens (the shortest run the detector looks at)."""
+def test_random_keys_are_nearly_all_caught() -> None:
+    """The figures in README: 1 miss in 20,000 random 40-character base64 keys (AWS secret key shape)
+    and 18 in 20,000 random 32-character base64url tokens (the shortest run the detector looks at)."""
     base64 = string.ascii_letters + string.digits + "+/"
     base64url = string.ascii_letters + string.digits + "-_"
-    assert sum(not looks_random(t) for t in _random_tokens(base64, 40, 20_000)) == 0
-    assert sum(not looks_random(t) for t in _random_tokens(base64url, 32, 20_000)) <= 20
+    assert sum(not looks_random(t) for t in _random_tokens(base64, 40, 20_000)) <= 1
+    assert sum(not looks_random(t) for t in _random_tokens(base64url, 32, 20_000)) <= 18
 
 
 @pytest.fixture
