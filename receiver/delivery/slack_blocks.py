@@ -2,7 +2,7 @@
 
 Untrusted text (labels, annotations, diagnoses) is redacted (`analyst.llm.redact`) and made inert:
 Slack has no escape for `*_~` and backticks, so they become look-alikes (`∗ ˍ ∼ ˋ`); an underscore
-between two word characters stays (it cannot start or end italics), so snake_case names stay copyable.
+between two letters or digits stays (it cannot start or end italics), so snake_case names stay copyable.
 
 Limits: 50 blocks per message, 3000 characters per section, 150 per header, and an undocumented
 total (`msg_blocks_too_long`, seen near 13k characters), so long diagnoses become several thread
@@ -48,7 +48,7 @@ class SlackMessage:
 
 
 _LOOKALIKES = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
-_EDGE_UNDERSCORE = re.compile(r"(?<!\w)_|_(?!\w)")  # an underscore that could open or close italics
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # could open or close italics
 _LINE_START_QUOTE = re.compile(r"^&gt;", re.MULTILINE)
 
 
