@@ -47,7 +47,8 @@ _PROSE_WORDS = (
 
 # A hex run right after one of these is an identifier operators need, not a secret.
 _HEX_ID_PREFIX = re.compile(
-    r"(?:(?:sha1|sha224|sha256|sha384|sha512|md5)[:=-]|://|/|(?:docker|crio|containerd|libpod)-)$",
+    r"(?:(?:sha1|sha224|sha256|sha384|sha512|md5)[:=-]|(?:containerd|docker|cri-o|crio)://|(?:^|[^/])/"
+    r"|(?:docker|crio|containerd|libpod)-)$",
     re.IGNORECASE,
 )
 _HEX_ID_KEY = re.compile(
@@ -153,12 +154,14 @@ _RULES: tuple[_Rule, ...] = (
         "-----begin",
         flags=re.DOTALL,
     ),
-    # DER (MII...) or OpenSSH key bodies without BEGIN/END lines, split by real or JSON-escaped newlines.
+    # DER (MII..., short MC4CAQ/MHcCAQ) or OpenSSH key bodies without BEGIN/END lines, split by real or
+    # JSON-escaped newlines.
     _rule(
-        r"(?<![A-Za-z0-9+/])(?:MII|b3BlbnNzaC1rZXktdj)[A-Za-z0-9+/]{16,}={0,2}"
+        r"(?<![A-Za-z0-9+/])(?:MII|M[A-H][A-Za-z0-9+/]CAQ|b3BlbnNzaC1rZXktdj)[A-Za-z0-9+/]{16,}={0,2}"
         rf"(?:(?:\s|\\[nr])+{_KEY_BODY_LINE}(?![A-Za-z0-9+/=]))*",
         REDACTED,
         "mii",
+        "caq",
         "b3blbnnzac1rzxktdj",
     ),
     _rule(
@@ -207,7 +210,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     # Prose: "the password is: hunter2", "password was 'x y z'", "passphrase is now ...".
     _rule(
-        r"\b((?:password|passwd|passphrase|passcode|pwd)\s+"
+        r"\b((?:password|passwd|passphrase|passcode|pwd)(?:\s+(?:for|of)\s+[\w.@-]+)?\s+"
         r"(?:is\s+now|is\s+set\s+to|was\s+changed\s+to|changed\s+to|set\s+to|is|was|:)\s*:?\s*)"
         rf"{_NOT_A_VALUE}(?!(?:{_PROSE_WORDS})(?:[\s.,;:!?)]|$))(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"'<>]+)",
         rf"\1{REDACTED}",
