@@ -8,7 +8,8 @@ webhook and the log. Three kinds of rule, applied in order:
 - key names: the value after `password=`, `token: `, `AccountKey=`, `?sig=`, "password is ...";
 - shape: card numbers (Luhn and an issuer prefix), `0x` + 64 hex, bare hex of 40+ digits (except
   after a revision/digest/container key or prefix), and long random-looking base64 runs (entropy,
-  mixed case and digits, no dictionary word), which is how a bare AWS secret key is caught.
+  mixed case, many short CamelCase pieces, not made of words), which is how a bare AWS secret key is
+  caught.
 """
 
 from __future__ import annotations
