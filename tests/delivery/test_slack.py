@@ -197,18 +197,42 @@ async def test_server_errors_and_proxy_html_pages_are_retried(slack, make_servic
     assert len(fake.parents()) == 1
 
 
-async def test_mrkdwn_escapes_only_ampersand_and_angle_brackets(slack, make_service):
+async def test_mrkdwn_escapes_entities_and_makes_formatting_characters_inert(slack, make_service):
     fake, url = slack
     service = await make_service(slack=web_api(url))
-    incident = make_incident(annotations={"summary": 'rate(x[5m]) > 0.3 & "spread" < 2 *bold*'})
-    await service.on_incident_firing(incident)
+    summary = 'rate(x[5m]) > 0.3 & "spread" < 2 *bold* _it_ ~gone~ `code` node_load1'
+    await service.on_incident_firing(make_incident(annotations={"summary": summary}))
     await drain(service, 5)
     [parent] = fake.parents()
-    assert (
-        parent["text"]
-        == '[FIRING] PnLDrawdownHigh (critical): rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 *bold*'
-    )
-    assert 'rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 *bold*' in parent["blocks"][1]["text"]["text"]
+    inert = 'rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 ∗bold∗ ˍitˍ ∼gone∼ ˋcodeˋ node_load1'
+    assert parent["text"] == f"[FIRING] PnLDrawdownHigh (critical): {inert}"
+    assert inert in parent["blocks"][1]["text"]["text"]
+
+
+async def test_label_with_backtick_and_mrkdwn_characters_stays_inside_its_code_span(slack, make_service):
+    fake, url = slack
+    service = await make_service(slack=web_api(url))
+    labels = {
+        "alertname": "PnLDrawdownHigh",
+        "severity": "critical",
+        "desk": "fx` *<!channel>* `x",
+        "we`ird_*key*": "a\n> quote",
+    }
+    await service.on_incident_firing(make_incident(labels=labels))
+    await drain(service, 5)
+    [parent] = fake.parents()
+    labels_line = all_text(parent).split("*Labels:* ")[1].split("\n")[0]
+    assert labels_line == "`desk=fxˋ *&lt;!channel&gt;* ˋx` `weˋird_*key*=a &gt; quote`"
+    assert labels_line.count("`") == 4  # two code spans, each opened and closed by us
+
+
+async def test_leading_quote_in_untrusted_text_does_not_become_a_blockquote(slack, make_service):
+    fake, url = slack
+    service = await make_service(slack=web_api(url))
+    await service.on_incident_firing(make_incident(annotations={"summary": "> injected quote"}))
+    await drain(service, 5)
+    [parent] = fake.parents()
+    assert parent["blocks"][1]["text"]["text"].startswith("\u00ad&gt; injected quote\n")
 
 
 async def test_huge_diagnosis_is_split_into_replies_within_block_kit_limits(slack, make_service):
