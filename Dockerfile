@@ -36,6 +36,7 @@ COPY README.md ./
 COPY receiver ./receiver
 COPY detectors ./detectors
 COPY analyst ./analyst
+COPY demo ./demo
 RUN pip install --no-deps .
 
 USER alert-analyst

@@ -1,9 +1,17 @@
-"""Diagnosis model: hypotheses and the DiagnosisResult the analyst returns."""
+"""Diagnosis model: hypotheses and the DiagnosisResult the analyst returns.
+
+These frozen dataclasses are the only definition of a diagnosis; `analyst.schema` reads and writes
+them as JSON through a pydantic TypeAdapter (unknown keys are rejected).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from pydantic import ConfigDict, with_config
+
+_JSON = ConfigDict(extra="forbid")
 
 
 class Category(StrEnum):
@@ -33,8 +41,11 @@ ANALYSIS_STEPS = (
 )
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class Hypothesis:
+    """A hypothesis as stored and served."""
+
     title: str
     category: Category
     suspect: str
@@ -43,14 +54,18 @@ class Hypothesis:
     contradicting_evidence: tuple[str, ...] = ()
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class AnalysisStep:
     step: str
     findings: str
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class DiagnosisResult:
+    """The analyst's answer for one incident, as stored in SQLite and served by the API."""
+
     incident_id: str
     timestamp: float
     primary_hypothesis: Hypothesis

@@ -6,10 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ConfigDict, TypeAdapter, with_config
+
 SeriesRole = Literal["alert", "related", "context"]
 Direction = Literal["up", "down"]
+_JSON = ConfigDict(ser_json_inf_nan="constants")
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class AlertInfo:
     """The alert that opened the incident (times are Unix seconds)."""
@@ -25,6 +29,7 @@ class AlertInfo:
     source: Literal["alertmanager", "detector", "on_demand"] = "alertmanager"
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class SeriesEvidence:
     """One series looked at around the alert, and what detection found in it.
@@ -56,6 +61,7 @@ class SeriesEvidence:
     points: int = 0
 
 
+@with_config(_JSON)
 @dataclass(frozen=True)
 class Evidence:
     """All series evidence for one incident, plus optional call-graph topology (caller -> callees)."""
@@ -75,19 +81,13 @@ class Evidence:
 
 
 def evidence_to_dict(evidence: Evidence) -> dict[str, Any]:
-    """JSON-ready form of Evidence (for storage and the API)."""
-    from dataclasses import asdict
-
-    data = asdict(evidence)
-    data["topology"] = {k: list(v) for k, v in evidence.topology.items()}
-    return data
+    """JSON-ready form of Evidence (for storage and the API); NaN and infinities stay floats."""
+    return EVIDENCE.dump_python(evidence, mode="json")
 
 
 def evidence_from_dict(data: Mapping[str, Any]) -> Evidence:
     """Inverse of `evidence_to_dict`."""
-    raw = dict(data)
-    alert = AlertInfo(**raw.pop("alert"))
-    series = tuple(SeriesEvidence(**s) for s in raw.pop("series"))
-    topology = {k: tuple(v) for k, v in (raw.pop("topology", None) or {}).items()}
-    notes = tuple(raw.pop("notes", None) or ())
-    return Evidence(alert=alert, series=series, topology=topology, notes=notes, **raw)
+    return EVIDENCE.validate_python(dict(data))
+
+
+EVIDENCE: TypeAdapter[Evidence] = TypeAdapter(Evidence)

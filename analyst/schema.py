@@ -1,8 +1,8 @@
-"""JSON form of DiagnosisResult: pydantic models, strict JSON Schemas and a lossless dict round trip.
+"""JSON form of DiagnosisResult: a lossless dict round trip, and the strict schemas.
 
-`diagnosis_to_dict` / `diagnosis_from_dict` serve storage and the API (lenient: any step names, any
-confidence); `llm_answer_json_schema` and `LLMAnswer` are what an LLM must produce (strict: the six
-steps, confidences in 0..1).
+`diagnosis_to_dict` / `diagnosis_from_dict` serve storage and the API through a TypeAdapter over the
+dataclasses of `analyst.diagnosis` (lenient: any step names, any confidence). `LLMAnswer` is the one
+separate model: what an LLM must produce (strict: the six steps, confidences in 0..1).
 Run `python -m analyst.schema > docs/diagnosis.schema.json` to regenerate the documented schema.
 """
 
@@ -12,88 +12,34 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-from analyst.diagnosis import ANALYSIS_STEPS, AnalysisStep, Category, DiagnosisResult, Hypothesis
+from analyst.diagnosis import ANALYSIS_STEPS, Category, DiagnosisResult
 
 _STRICT_DROPPED_KEYS = ("title", "default", "minimum", "maximum", "minItems", "maxItems", "minLength")
 
+DIAGNOSIS: TypeAdapter[DiagnosisResult] = TypeAdapter(DiagnosisResult)
+"""Reads and writes the `DiagnosisResult` dataclasses as JSON (storage, API, reports)."""
 
-class HypothesisModel(BaseModel):
-    """A hypothesis as stored and served."""
+
+class LLMHypothesis(BaseModel):
+    """A hypothesis as an LLM must write it: confidence within 0..1."""
 
     model_config = ConfigDict(extra="forbid")
 
     title: str
     category: Category
     suspect: str
-    confidence: float
+    confidence: float = Field(ge=0.0, le=1.0)
     supporting_evidence: list[str]
     contradicting_evidence: list[str]
 
-    @classmethod
-    def from_hypothesis(cls, hypothesis: Hypothesis) -> HypothesisModel:
-        return cls(
-            title=hypothesis.title,
-            category=hypothesis.category,
-            suspect=hypothesis.suspect,
-            confidence=hypothesis.confidence,
-            supporting_evidence=list(hypothesis.supporting_evidence),
-            contradicting_evidence=list(hypothesis.contradicting_evidence),
-        )
 
-    def to_hypothesis(self) -> Hypothesis:
-        return Hypothesis(
-            title=self.title,
-            category=Category(self.category),
-            suspect=self.suspect,
-            confidence=self.confidence,
-            supporting_evidence=tuple(self.supporting_evidence),
-            contradicting_evidence=tuple(self.contradicting_evidence),
-        )
-
-
-class AnalysisStepModel(BaseModel):
+class LLMAnalysisStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    step: str
-    findings: str
-
-
-class DiagnosisModel(BaseModel):
-    """Every field of DiagnosisResult, as stored in SQLite and served by the API."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    incident_id: str
-    timestamp: float
-    primary_hypothesis: HypothesisModel
-    alternative_hypotheses: list[HypothesisModel]
-    executive_summary: str
-    detailed_analysis: list[AnalysisStepModel]
-    immediate_actions: list[str]
-    preventive_measures: list[str]
-    monitoring_recommendations: list[str]
-    analysis_duration: float
-    llm_model_used: str | None
-    confidence_score: float
-    backend: str = "builtin"
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
-    fallback_reason: str | None = None
-    cached: bool = False
-    notes: list[str] = Field(default_factory=list)
-
-
-class LLMHypothesis(HypothesisModel):
-    """A hypothesis as an LLM must write it: confidence within 0..1."""
-
-    confidence: float = Field(ge=0.0, le=1.0)
-
-
-class LLMAnalysisStep(AnalysisStepModel):
     step: str = Field(json_schema_extra={"enum": list(ANALYSIS_STEPS)})
+    findings: str
 
     @field_validator("step")
     @classmethod
@@ -128,58 +74,17 @@ class LLMAnswer(BaseModel):
 
 def diagnosis_to_dict(result: DiagnosisResult) -> dict[str, Any]:
     """JSON-ready dict of a DiagnosisResult (enums as values, tuples as lists)."""
-    return {
-        "incident_id": result.incident_id,
-        "timestamp": result.timestamp,
-        "primary_hypothesis": _hypothesis_to_dict(result.primary_hypothesis),
-        "alternative_hypotheses": [_hypothesis_to_dict(h) for h in result.alternative_hypotheses],
-        "executive_summary": result.executive_summary,
-        "detailed_analysis": [{"step": s.step, "findings": s.findings} for s in result.detailed_analysis],
-        "immediate_actions": list(result.immediate_actions),
-        "preventive_measures": list(result.preventive_measures),
-        "monitoring_recommendations": list(result.monitoring_recommendations),
-        "analysis_duration": result.analysis_duration,
-        "llm_model_used": result.llm_model_used,
-        "confidence_score": result.confidence_score,
-        "backend": result.backend,
-        "tokens_in": result.tokens_in,
-        "tokens_out": result.tokens_out,
-        "cost_usd": result.cost_usd,
-        "fallback_reason": result.fallback_reason,
-        "cached": result.cached,
-        "notes": list(result.notes),
-    }
+    return DIAGNOSIS.dump_python(result, mode="json")
 
 
 def diagnosis_from_dict(data: Mapping[str, Any]) -> DiagnosisResult:
     """Inverse of `diagnosis_to_dict`; raises pydantic.ValidationError on a malformed record."""
-    model = DiagnosisModel.model_validate(dict(data))
-    return DiagnosisResult(
-        incident_id=model.incident_id,
-        timestamp=model.timestamp,
-        primary_hypothesis=model.primary_hypothesis.to_hypothesis(),
-        alternative_hypotheses=tuple(h.to_hypothesis() for h in model.alternative_hypotheses),
-        executive_summary=model.executive_summary,
-        detailed_analysis=tuple(AnalysisStep(s.step, s.findings) for s in model.detailed_analysis),
-        immediate_actions=tuple(model.immediate_actions),
-        preventive_measures=tuple(model.preventive_measures),
-        monitoring_recommendations=tuple(model.monitoring_recommendations),
-        analysis_duration=model.analysis_duration,
-        llm_model_used=model.llm_model_used,
-        confidence_score=model.confidence_score,
-        backend=model.backend,
-        tokens_in=model.tokens_in,
-        tokens_out=model.tokens_out,
-        cost_usd=model.cost_usd,
-        fallback_reason=model.fallback_reason,
-        cached=model.cached,
-        notes=tuple(model.notes),
-    )
+    return DIAGNOSIS.validate_python(dict(data))
 
 
 def diagnosis_json_schema() -> dict[str, Any]:
     """Strict JSON Schema of a stored/served DiagnosisResult (every field required, no extras)."""
-    return strict_json_schema(DiagnosisModel, "DiagnosisResult")
+    return strict_json_schema(DiagnosisResult, "DiagnosisResult")
 
 
 def llm_answer_json_schema() -> dict[str, Any]:
@@ -187,20 +92,9 @@ def llm_answer_json_schema() -> dict[str, Any]:
     return strict_json_schema(LLMAnswer, "LLMAnswer")
 
 
-def _hypothesis_to_dict(hypothesis: Hypothesis) -> dict[str, Any]:
-    return {
-        "title": hypothesis.title,
-        "category": Category(hypothesis.category).value,
-        "suspect": hypothesis.suspect,
-        "confidence": hypothesis.confidence,
-        "supporting_evidence": list(hypothesis.supporting_evidence),
-        "contradicting_evidence": list(hypothesis.contradicting_evidence),
-    }
-
-
-def strict_json_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
-    """Pydantic's schema made strict-compatible: all properties required, no extras, no bounds."""
-    schema = _make_strict(model.model_json_schema())
+def strict_json_schema(model: type[Any], title: str) -> dict[str, Any]:
+    """Pydantic's schema of `model` made strict-compatible: all properties required, no extras, no bounds."""
+    schema = _make_strict(TypeAdapter(model).json_schema())
     return {"title": title, **schema}
 
 

@@ -21,14 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from detectors import characterize_change
-from receiver.detection.scheduler import DetectionScheduler, DetectorFinding, detect_rule
-from receiver.detection.settings import DetectionSettings, RuleSettings
 from receiver.evidence.context import collect_alert_context, context_window
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for, selector
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
+from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detect_rule
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 METRICS, INSTANCES = 20, 10  # 200 related series

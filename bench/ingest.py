@@ -27,7 +27,7 @@ from typing import Any
 
 import aiohttp
 
-from receiver.processes import free_port, wait_http_ok
+from demo.processes import free_port, wait_http_ok
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "data" / "webhooks"
 

@@ -4,9 +4,9 @@ from detectors.adaptive import adaptive_threshold
 from detectors.anomaly_types import infer_anomaly_type
 from detectors.batch import detect_batch, detect_rules, detect_series
 from detectors.change import characterize_change, characterize_changes
-from detectors.errors import DetectorError
+from detectors.errors import DetectorError, InvalidRuleError
 from detectors.ranking import rank_detections
-from detectors.rules import DetectionRule, InvalidRuleError
+from detectors.rules import DetectionRule
 from detectors.seasonal import seasonal_baseline
 from detectors.streaming import StreamingDetector
 from detectors.types import (

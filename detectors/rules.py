@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from detectors.errors import DetectorError
+from detectors.errors import InvalidRuleError
 from detectors.types import AnomalyType, Severity
 
 METHODS = (
@@ -27,10 +27,6 @@ METHODS = (
 DEFAULT_SEVERITY_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     {"LOW": 3.0, "MEDIUM": 4.0, "HIGH": 6.0, "CRITICAL": 10.0}
 )
-
-
-class InvalidRuleError(DetectorError):
-    """A `DetectionRule` field is out of range; the message names the field and the accepted values."""
 
 
 def _default_severity_thresholds() -> Mapping[str, float]:
@@ -63,26 +59,42 @@ class DetectionRule:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise InvalidRuleError("DetectionRule.name must be a non-empty string")
+            raise InvalidRuleError("DetectionRule.name must be a non-empty string", field="name")
         if self.method not in METHODS:
-            raise InvalidRuleError(f"DetectionRule.method={self.method!r}: use one of {', '.join(METHODS)}")
+            raise InvalidRuleError(
+                f"DetectionRule.method={self.method!r}: use one of {', '.join(METHODS)}", field="method"
+            )
         if not (math.isfinite(self.threshold) and self.threshold > 0):
-            raise InvalidRuleError(f"DetectionRule.threshold={self.threshold!r}: must be a finite number > 0")
+            raise InvalidRuleError(
+                f"DetectionRule.threshold={self.threshold!r}: must be a finite number > 0", field="threshold"
+            )
         if self.window_size < 3:
-            raise InvalidRuleError(f"DetectionRule.window_size={self.window_size!r}: must be >= 3 points")
+            raise InvalidRuleError(
+                f"DetectionRule.window_size={self.window_size!r}: must be >= 3 points", field="window_size"
+            )
         if self.min_samples < 3:
-            raise InvalidRuleError(f"DetectionRule.min_samples={self.min_samples!r}: must be >= 3 points")
+            raise InvalidRuleError(
+                f"DetectionRule.min_samples={self.min_samples!r}: must be >= 3 points", field="min_samples"
+            )
         if self.direction not in ("up", "down", "both"):
-            raise InvalidRuleError(f"DetectionRule.direction={self.direction!r}: use 'up', 'down' or 'both'")
+            raise InvalidRuleError(
+                f"DetectionRule.direction={self.direction!r}: use 'up', 'down' or 'both'", field="direction"
+            )
         if not 0.0 < self.contamination <= 0.5:
-            raise InvalidRuleError(f"DetectionRule.contamination={self.contamination!r}: must be in (0, 0.5]")
+            raise InvalidRuleError(
+                f"DetectionRule.contamination={self.contamination!r}: must be in (0, 0.5]",
+                field="contamination",
+            )
         if not (math.isfinite(self.penalty) and self.penalty > 0):
-            raise InvalidRuleError(f"DetectionRule.penalty={self.penalty!r}: must be a finite number > 0")
+            raise InvalidRuleError(
+                f"DetectionRule.penalty={self.penalty!r}: must be a finite number > 0", field="penalty"
+            )
         try:
             AnomalyType(self.anomaly_type)
         except ValueError:
             raise InvalidRuleError(
-                f"DetectionRule.anomaly_type={self.anomaly_type!r}: use an AnomalyType value"
+                f"DetectionRule.anomaly_type={self.anomaly_type!r}: use an AnomalyType value",
+                field="anomaly_type",
             ) from None
         self._check_severity_thresholds()
 
@@ -90,12 +102,14 @@ class DetectionRule:
         unknown = set(self.severity_thresholds) - {s.value for s in Severity}
         if unknown:
             raise InvalidRuleError(
-                f"DetectionRule.severity_thresholds: unknown keys {sorted(unknown)}; use LOW..CRITICAL"
+                f"DetectionRule.severity_thresholds: unknown keys {sorted(unknown)}; use LOW..CRITICAL",
+                field="severity_thresholds",
             )
         levels = [self.severity_thresholds[s.value] for s in Severity if s.value in self.severity_thresholds]
         if not levels or any(not math.isfinite(v) or v < 0 for v in levels) or levels != sorted(levels):
             raise InvalidRuleError(
-                "DetectionRule.severity_thresholds must be non-negative and increase from LOW to CRITICAL"
+                "DetectionRule.severity_thresholds must be non-negative and increase from LOW to CRITICAL",
+                field="severity_thresholds",
             )
 
     def severity_for(self, z: float) -> Severity:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 
 from analyst.llm.settings import LLMSettings
 from analyst.settings import AnalystSettings
@@ -21,18 +21,16 @@ from receiver.delivery.settings import (
     PagerDutySettings,
     SlackSettings,
 )
-from receiver.detection.settings import DetectionSettings
 from receiver.errors import ConfigError
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.pipeline.settings import PipelineSettings
+from receiver.scheduled.settings import DetectionSettings
+from receiver.settings_base import Section
 
 ENV_PREFIX = "ALERT_ANALYST_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class WebSettings(_Section):
+class WebSettings(Section):
     listen_address: str = "127.0.0.1:9099"
     external_url: str | None = Field(default=None, description="Base URL used in links (Slack, Grafana).")
 
@@ -59,14 +57,14 @@ class WebSettings(_Section):
         return f"http://{host}:{self.port}"
 
 
-class StorageSettings(_Section):
+class StorageSettings(Section):
     path: str = "alert-analyst.db"
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
     )
 
 
-class WebhookSettings(_Section):
+class WebhookSettings(Section):
     bearer_token: SecretStr | None = None
     bearer_token_file: str | None = None
     basic_auth: BasicAuthSettings | None = None
@@ -79,33 +77,12 @@ class WebhookSettings(_Section):
         return self
 
 
-class PipelineSettings(_Section):
-    workers: int = Field(default=4, ge=1, le=256)
-    queue_size: int = Field(default=1000, ge=1)
-    stage_timeout_seconds: float = Field(default=120.0, gt=0)
-    shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
-    sweep_interval_seconds: float = Field(default=5.0, gt=0)
-    defer_to_intake_seconds: float = Field(
-        default=0.25,
-        ge=0,
-        description="Before each stage, wait up to this long while webhooks are in flight.",
-    )
-    materialize_batch: int = Field(
-        default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
-    )
-    max_deferred_notifications: int = Field(
-        default=20_000,
-        ge=0,
-        description="While more notifications than this wait, materialise them without deferring to intake.",
-    )
-
-
-class LogSettings(_Section):
+class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["json", "console"] = "json"
 
 
-class Settings(_Section):
+class Settings(Section):
     web: WebSettings = Field(default_factory=WebSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -1,4 +1,14 @@
-"""Exceptions raised by the receiver package."""
+"""Exceptions of the receiver package, in a module of their own so every layer can raise them.
+
+ReceiverError
+├── ConfigError
+├── PayloadError (status, field)
+├── RuleConflict
+├── RuleNotFound
+└── InvalidRuleField (field; also a ValueError)
+
+Feature packages add their own subclasses (DeliveryError, MetricSourceError, BinaryNotFound).
+"""
 
 
 class ReceiverError(Exception):
@@ -15,4 +25,20 @@ class PayloadError(ReceiverError):
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
+
+
+class RuleConflict(ReceiverError):
+    """The detection rule exists already, or is read-only (defined in the configuration file)."""
+
+
+class RuleNotFound(ReceiverError):
+    """No detection rule has that name."""
+
+
+class InvalidRuleField(ReceiverError, ValueError):
+    """A detection rule's `field` is out of range (a ValueError, so pydantic reports it as invalid)."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
         self.field = field

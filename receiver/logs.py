@@ -1,4 +1,7 @@
-"""structlog configuration: JSON lines (or console) with context variables such as incident_id."""
+"""structlog configuration: JSON lines (or console) with context variables such as incident_id.
+
+Every event (and the stdlib records of aiohttp and friends) is redacted before it is rendered.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,33 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
+from analyst.llm.redact import redact_document, redact_secrets
+
+_PLAIN = (str, int, float, bool, type(None), dict, list, tuple)
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+def redact_event(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: the same redaction as every sink, over every string in the event (other
+    objects, such as exceptions, are rendered with repr first so their text is redacted too)."""
+    plain = {k: v if isinstance(v, _PLAIN) else repr(v) for k, v in event_dict.items()}
+    return dict(redact_document(plain))
+
+
+class RedactingFilter(logging.Filter):
+    """Redacts a stdlib record's message and traceback (formatted here, so the handler prints ours)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True  # the handler reports the bad format string itself
+        record.msg, record.args = redact_secrets(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
+        return True
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
@@ -20,6 +48,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
@@ -27,6 +56,9 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=LEVELS[level], stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # urllib3 (under prometheus-api-client) logs every retry; failures are counted and noted in evidence.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)

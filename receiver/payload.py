@@ -5,32 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import PayloadError
+from receiver.times import GO_ZERO_TIME_YEAR
 
 SUPPORTED_VERSION = "4"
-GO_ZERO_TIME_YEAR = 1
-
-
-def parse_timestamp(value: str) -> float:
-    """RFC 3339 with any precision or offset (as Alertmanager and other senders write it) to Unix seconds."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    head, dot, rest = text.partition(".")
-    if dot:  # trim fractional digits beyond microseconds (Go writes nanoseconds)
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        raise ValueError("timestamp needs a UTC offset or Z")
-    if parsed.year <= GO_ZERO_TIME_YEAR:
-        return 0.0
-    return parsed.timestamp()
 
 
 class WebhookAlert(BaseModel):

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from receiver.demo.scenario import DEFAULT_SCHEDULE
+from demo.scenario import DEFAULT_SCHEDULE
 
 # Start 5 s before the PnL drawdown phase: volatility has already been rising for 25 s.
 DRAWDOWN_OFFSET = DEFAULT_SCHEDULE.starts()["pnl_drawdown"] - 5

@@ -8,10 +8,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from analyst.diagnosis import AnalysisStep, Hypothesis
+from analyst.diagnosis import AnalysisStep, Category, Hypothesis
 from analyst.llm.errors import LLMOutputError
 from analyst.llm.redact import cap_length
-from analyst.schema import HypothesisModel, LLMAnswer
+from analyst.schema import LLMAnswer, LLMHypothesis
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -52,13 +52,12 @@ def display_items(items: list[str]) -> tuple[str, ...]:
     return tuple(display_text(item, MAX_ITEM_CHARS) for item in items[:MAX_ITEMS])
 
 
-def to_hypothesis(model: HypothesisModel) -> Hypothesis:
-    h = model.to_hypothesis()
+def to_hypothesis(model: LLMHypothesis) -> Hypothesis:
     return Hypothesis(
-        title=display_text(h.title, MAX_TITLE_CHARS),
-        category=h.category,
-        suspect=display_text(h.suspect, MAX_TITLE_CHARS),
-        confidence=h.confidence,
+        title=display_text(model.title, MAX_TITLE_CHARS),
+        category=Category(model.category),
+        suspect=display_text(model.suspect, MAX_TITLE_CHARS),
+        confidence=model.confidence,
         supporting_evidence=display_items(model.supporting_evidence),
         contradicting_evidence=display_items(model.contradicting_evidence),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from analyst.errors import AnalystError
-from analyst.llm.retry import retry_after_seconds
+from analyst.retry_after import retry_after_seconds
 
 
 class LLMError(AnalystError):

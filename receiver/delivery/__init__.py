@@ -1,10 +1,11 @@
 """Write-back of diagnoses: Grafana annotations, Slack threads, PagerDuty events, a signed webhook.
 
-`DeliveryService` and `RetryPolicy` load on first use, so reading the settings (as the config loader does)
-does not import the sinks and the Slack SDK when no destination is configured.
+The package root holds only the light parts (settings, errors, the `Sink` protocol, the retry policy);
+import `DeliveryService` from `receiver.delivery.service`, which loads the sinks and the Slack SDK.
 """
 
 from receiver.delivery.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from receiver.delivery.outbox import RetryPolicy
 from receiver.delivery.protocol import Delivery, Sink
 from receiver.delivery.settings import (
     GrafanaSettings,
@@ -14,12 +15,10 @@ from receiver.delivery.settings import (
     SlackRoute,
     SlackSettings,
 )
-from receiver.lazy_exports import lazy_getattr
 
 __all__ = [
     "Delivery",
     "DeliveryError",
-    "DeliveryService",
     "GrafanaSettings",
     "NoiseSettings",
     "OutgoingWebhookSettings",
@@ -31,8 +30,3 @@ __all__ = [
     "SlackRoute",
     "SlackSettings",
 ]
-
-
-__getattr__ = lazy_getattr(
-    __name__, {"DeliveryService": "receiver.delivery.service", "RetryPolicy": "receiver.delivery.outbox"}
-)

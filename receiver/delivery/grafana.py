@@ -17,12 +17,14 @@ import sqlite_utils
 import structlog
 
 from analyst.diagnosis import DiagnosisResult
+from analyst.llm.redact import redact_secrets
 from receiver.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
 from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import GrafanaSettings
 from receiver.delivery.summary import IncidentLinks, percent
 from receiver.models import Incident
+from receiver.storage import outbox as db_outbox
 
 log = structlog.get_logger(__name__)
 
@@ -46,20 +48,29 @@ def _first(annotations: Mapping[str, str], keys: tuple[str, ...]) -> str | None:
     return next((annotations[k].strip() for k in keys if annotations.get(k, "").strip()), None)
 
 
+def _inert_html(text: str) -> str:
+    """Untrusted text in an annotation: redacted, then HTML-escaped (redacting after would miss quotes)."""
+    return html.escape(redact_secrets(text))
+
+
 def build_annotation(
     incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks, now: float
 ) -> dict[str, Any]:
     """The POST /api/annotations body: a region from startsAt to endsAt (or now), in ms."""
     primary = diagnosis.primary_hypothesis
-    actions = "".join(f"<br>{n}. {html.escape(a)}" for n, a in enumerate(diagnosis.immediate_actions[:3], 1))
+    actions = "".join(f"<br>{n}. {_inert_html(a)}" for n, a in enumerate(diagnosis.immediate_actions[:3], 1))
     text = (
-        f"<b>{html.escape(incident.alertname)}</b>: {html.escape(primary.title)}"
+        f"<b>{_inert_html(incident.alertname)}</b>: {_inert_html(primary.title)}"
         f"<br>Confidence: {percent(diagnosis.confidence_score)} ({html.escape(primary.category.value)})"
         + (f"<br>Top actions:{actions}" if actions else "")
         + f'<br><a href="{html.escape(links.ui)}">Open the diagnosis in alert-analyst</a>'
     )
     tags = list(
-        dict.fromkeys(t for t in (TAG, incident.alertname, incident.severity, primary.category.value) if t)
+        dict.fromkeys(
+            redact_secrets(t)
+            for t in (TAG, incident.alertname, incident.severity, primary.category.value)
+            if t
+        )
     )
     body: dict[str, Any] = {
         "time": to_ms(incident.starts_at),
@@ -163,8 +174,4 @@ class GrafanaSink:
 
     def record_result(self, db: sqlite_utils.Database, delivery: Delivery, result: Mapping[str, Any]) -> None:
         if delivery.kind == CREATE:
-            db.conn.execute(
-                "INSERT OR REPLACE INTO grafana_annotations"
-                " (incident_id, delivery_id, annotation_id, updated_at) VALUES (?, ?, ?, ?)",
-                [delivery.incident_id, delivery.id, result["id"], time.time()],
-            )
+            db_outbox.record_annotation(db, delivery.incident_id, delivery.id, result["id"], time.time())

@@ -10,25 +10,33 @@ so a restart knows exactly which requests may have happened and asks the sink to
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any
 
-import sqlite_utils
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from receiver.delivery.errors import OutcomeUnknownError, PermanentDeliveryError, RetryableDeliveryError
 from receiver.delivery.protocol import Delivery, Sink
 from receiver.storage.database import Store
+from receiver.storage.outbox import (
+    FAILED,
+    SENT,
+    Claim,
+    claim_next,
+    fail_disabled_destinations,
+    flag_interrupted_for_reconcile,
+    mark_failed,
+    mark_retry,
+    mark_sent,
+    queues_with_work,
+    unfinished_counts,
+)
 
 log = structlog.get_logger(__name__)
-
-PENDING, IN_FLIGHT, SENT, FAILED, SUPPRESSED = "pending", "in_flight", "sent", "failed", "suppressed"
 
 
 @dataclass(frozen=True)
@@ -48,28 +56,6 @@ class RetryPolicy:
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
 
 
-@dataclass(frozen=True)
-class NewDelivery:
-    """A row to insert; `depends_on` names the row whose result this one needs (Slack parent, annotation)."""
-
-    incident_id: str
-    group_key: str
-    destination: str
-    queue: str
-    kind: str
-    payload: Mapping[str, Any]
-    depends_on: int | None = None
-    status: str = PENDING
-    last_error: str | None = None
-    similarity_key: str | None = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    delivery: Delivery | None
-    wait_seconds: float | None
-
-
 class DeliveryMetrics:
     """`alert_analyst_deliveries_total{destination,outcome}` and `alert_analyst_deliveries_pending`."""
 
@@ -86,180 +72,6 @@ class DeliveryMetrics:
             ["destination"],
             registry=registry,
         )
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """An explicit IMMEDIATE transaction (raw SQL only: sqlite-utils helpers would commit early)."""
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
-
-
-def fetch_all(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, list(params))
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def fetch_one(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
-    rows = fetch_all(db, sql, params)
-    return rows[0] if rows else None
-
-
-def insert_delivery(db: sqlite_utils.Database, row: NewDelivery, now: float) -> int:
-    """Insert one row (call inside a transaction) and return its id."""
-    cursor = db.conn.execute(
-        "INSERT INTO delivery_outbox (incident_id, group_key, destination, queue, kind, payload, depends_on,"
-        " status, attempts, next_attempt_at, last_error, similarity_key, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)",
-        [
-            row.incident_id,
-            row.group_key,
-            row.destination,
-            row.queue,
-            row.kind,
-            json.dumps(row.payload, separators=(",", ":")),
-            row.depends_on,
-            row.status,
-            now,
-            row.last_error,
-            row.similarity_key,
-            now,
-            now,
-        ],
-    )
-    return int(cursor.lastrowid or 0)
-
-
-def _delivery(row: Mapping[str, Any], parent_result: Mapping[str, Any] | None) -> Delivery:
-    return Delivery(
-        id=int(row["id"]),
-        incident_id=row["incident_id"],
-        group_key=row["group_key"] or "",
-        destination=row["destination"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        attempts=int(row["attempts"]),
-        parent_result=parent_result,
-        reconcile=bool(row["reconcile"]),
-    )
-
-
-def _set_status(
-    db: sqlite_utils.Database, delivery_id: int, status: str, error: str | None, now: float
-) -> None:
-    db.conn.execute(
-        "UPDATE delivery_outbox SET status=?, last_error=?, updated_at=? WHERE id=?",
-        [status, error, now, delivery_id],
-    )
-
-
-def claim_next(db: sqlite_utils.Database, queue: str, now: float) -> Claim:
-    """Mark the queue's head row in flight and return it, or say how long to wait for it."""
-    with transaction(db):
-        row = fetch_one(
-            db,
-            "SELECT * FROM delivery_outbox WHERE queue=? AND status=? ORDER BY id LIMIT 1",
-            [queue, PENDING],
-        )
-        if row is None:
-            return Claim(None, None)
-        if row["next_attempt_at"] > now:
-            return Claim(None, row["next_attempt_at"] - now)
-        parent_result = None
-        if row["depends_on"] is not None:
-            parent = fetch_one(
-                db, "SELECT status, result, last_error FROM delivery_outbox WHERE id=?", [row["depends_on"]]
-            )
-            if parent is None or parent["status"] in (FAILED, SUPPRESSED):
-                reason = "missing" if parent is None else f"{parent['status']}: {parent['last_error']}"
-                _set_status(db, row["id"], FAILED, f"depends on delivery {row['depends_on']} ({reason})", now)
-                return Claim(None, 0.0)
-            if parent["status"] != SENT:
-                return Claim(None, 0.2)
-            parent_result = json.loads(parent["result"] or "{}")
-        db.conn.execute(
-            "UPDATE delivery_outbox SET status=?, attempts=attempts+1, updated_at=? WHERE id=?",
-            [IN_FLIGHT, now, row["id"]],
-        )
-        row["attempts"] += 1
-        return Claim(_delivery(row, parent_result), None)
-
-
-def mark_sent(
-    db: sqlite_utils.Database,
-    delivery: Delivery,
-    result: Mapping[str, Any],
-    now: float,
-    record: Callable[[sqlite_utils.Database, Delivery, Mapping[str, Any]], None],
-) -> None:
-    with transaction(db):
-        db.conn.execute(
-            "UPDATE delivery_outbox SET status=?, result=?, last_error=NULL, reconcile=0, sent_at=?,"
-            " updated_at=? WHERE id=?",
-            [SENT, json.dumps(result), now, now, delivery.id],
-        )
-        record(db, delivery, result)
-
-
-def mark_retry(db: sqlite_utils.Database, delivery_id: int, error: str, next_at: float, now: float) -> None:
-    db.conn.execute(
-        "UPDATE delivery_outbox SET status=?, last_error=?, next_attempt_at=?, updated_at=? WHERE id=?",
-        [PENDING, error, next_at, now, delivery_id],
-    )
-
-
-def mark_failed(db: sqlite_utils.Database, delivery_id: int, error: str, now: float) -> None:
-    _set_status(db, delivery_id, FAILED, error, now)
-
-
-def flag_interrupted_for_reconcile(db: sqlite_utils.Database, now: float) -> int:
-    """Rows left in flight by a crash go back to pending, flagged so the sink checks before resending."""
-    cursor = db.conn.execute(
-        "UPDATE delivery_outbox SET status=?, reconcile=1, next_attempt_at=?, updated_at=? WHERE status=?",
-        [PENDING, now, now, IN_FLIGHT],
-    )
-    return cursor.rowcount
-
-
-def fail_disabled_destinations(db: sqlite_utils.Database, enabled: Sequence[str], now: float) -> int:
-    marks = ",".join("?" * len(enabled)) or "''"
-    cursor = db.conn.execute(
-        f"UPDATE delivery_outbox SET status=?, last_error=?, updated_at=?"
-        f" WHERE status IN (?, ?) AND destination NOT IN ({marks})",
-        [FAILED, "destination is no longer configured", now, PENDING, IN_FLIGHT, *enabled],
-    )
-    return cursor.rowcount
-
-
-def queues_with_work(db: sqlite_utils.Database) -> list[str]:
-    rows = fetch_all(
-        db, "SELECT DISTINCT queue FROM delivery_outbox WHERE status IN (?, ?)", [PENDING, IN_FLIGHT]
-    )
-    return [row["queue"] for row in rows]
-
-
-def unfinished_counts(db: sqlite_utils.Database) -> dict[str, int]:
-    rows = fetch_all(
-        db,
-        "SELECT destination, COUNT(*) AS n FROM delivery_outbox WHERE status IN (?, ?) GROUP BY destination",
-        [PENDING, IN_FLIGHT],
-    )
-    return {row["destination"]: int(row["n"]) for row in rows}
-
-
-def work_due_before(db: sqlite_utils.Database, deadline: float) -> int:
-    row = fetch_one(
-        db,
-        "SELECT COUNT(*) AS n FROM delivery_outbox WHERE status=? OR (status=? AND next_attempt_at<=?)",
-        [IN_FLIGHT, PENDING, deadline],
-    )
-    return int(row["n"]) if row else 0
 
 
 class Outbox:
@@ -386,14 +198,6 @@ class Outbox:
         counts = await self._store.run(unfinished_counts)
         for destination in self._sinks:
             self._metrics.pending.labels(destination).set(counts.get(destination, 0))
-
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Wait until no row is in flight or due before the deadline; TimeoutError otherwise."""
-        deadline = time.time() + timeout
-        while await self._store.run(work_due_before, deadline):
-            if time.time() >= deadline:
-                raise TimeoutError(f"delivery outbox not drained after {timeout}s")
-            await asyncio.sleep(0.02)
 
     async def stop(self, timeout: float) -> None:  # noqa: ASYNC109
         """Let running sends finish (up to `timeout`), then cancel; unsent rows stay for the next start."""

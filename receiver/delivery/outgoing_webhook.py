@@ -19,6 +19,7 @@ import aiohttp
 import sqlite_utils
 
 from analyst.diagnosis import DiagnosisResult
+from analyst.llm.redact import redact_document
 from receiver.delivery.errors import RetryableDeliveryError
 from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
@@ -51,8 +52,8 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance: 
 def build_event(
     event: str, incident: Incident, diagnosis: DiagnosisResult | None, links: IncidentLinks
 ) -> dict[str, Any]:
-    """The JSON document posted for `diagnosis` and `resolved` events."""
-    return {
+    """The JSON document posted for `diagnosis` and `resolved` events, secrets redacted."""
+    document = {
         "event": event,
         "incident": {
             "id": incident.id,
@@ -69,6 +70,7 @@ def build_event(
         "diagnosis": asdict(diagnosis) if diagnosis is not None else None,
         "links": {"ui": links.ui, "api": links.api},
     }
+    return dict(redact_document(document))
 
 
 class OutgoingWebhookSink:

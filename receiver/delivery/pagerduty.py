@@ -14,6 +14,7 @@ import aiohttp
 import sqlite_utils
 
 from analyst.diagnosis import DiagnosisResult
+from analyst.llm.redact import redact_document, redact_secrets
 from receiver.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
 from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
@@ -29,7 +30,7 @@ SUMMARY_LIMIT = 1024
 
 
 def _summary(incident: Incident, diagnosis: DiagnosisResult) -> str:
-    text = (
+    text = redact_secrets(
         f"[{incident.severity}] {incident.alertname}: {diagnosis.primary_hypothesis.title} "
         f"(confidence {percent(diagnosis.confidence_score)})"
     )
@@ -37,7 +38,7 @@ def _summary(incident: Incident, diagnosis: DiagnosisResult) -> str:
 
 
 def build_trigger(incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks) -> dict[str, Any]:
-    """A trigger event without `routing_key` (added when sending)."""
+    """A trigger event without `routing_key` (added when sending), secrets redacted."""
     primary = diagnosis.primary_hypothesis
     labels = incident.labels
     group = labels.get("team") or labels.get("namespace") or labels.get("cluster")
@@ -78,7 +79,7 @@ def build_trigger(incident: Incident, diagnosis: DiagnosisResult, links: Inciden
     }
     if group:
         event["payload"]["group"] = group
-    return event
+    return dict(redact_document(event, keep=("dedup_key",)))
 
 
 def build_resolve(group_key: str) -> dict[str, Any]:

@@ -1,30 +1,23 @@
 """Turns incident events into outbox rows: which destinations, which messages, in which order.
 
-Each `plan_*` method runs on the database thread in one transaction, so a decision (thread parent
-or reply, annotation create or patch, PagerDuty resolve) and its rows are stored together.
+The planning is pure: `firing`, `diagnosis` and `resolved` take a `Snapshot` of what is stored about the
+incident's group and return a `Plan` (rows and state to record). `plan_*` is the thin I/O around it: read
+the snapshot, plan, and apply the plan, in one transaction on the database thread, so a decision (thread
+parent or reply, annotation create or patch, PagerDuty resolve) and its rows are stored together.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import astuple, dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import sqlite_utils
 
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery import grafana, outgoing_webhook, pagerduty, slack, slack_blocks
-from receiver.delivery.noise import cooldown_suppression, incident_suppression, stored_suppression
-from receiver.delivery.outbox import (
-    FAILED,
-    SUPPRESSED,
-    NewDelivery,
-    fetch_all,
-    fetch_one,
-    insert_delivery,
-    transaction,
-)
+from receiver.delivery.noise import cooldown_reason, verdict
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -35,23 +28,85 @@ from receiver.delivery.settings import (
 from receiver.delivery.severity import severity_at_least
 from receiver.delivery.summary import IncidentLinks, alert_summary, group_of, incident_links, similarity_key
 from receiver.models import Incident
+from receiver.storage import outbox as db_outbox
+from receiver.storage.database import transaction
+from receiver.storage.outbox import SUPPRESSED, NewDelivery, insert_delivery
 
-LIVE = f"status NOT IN ('{FAILED}', '{SUPPRESSED}')"
+
+@dataclass(frozen=True)
+class Pending:
+    """A row of this plan, by its place in `Plan.rows`, until the database gives it an id."""
+
+    index: int
+
+
+RowId = int | Pending
+
+
+@dataclass(frozen=True)
+class Thread:
+    """An alert group's open Slack thread."""
+
+    group_key: str
+    incident_id: str
+    channel: str
+    parent_delivery_id: RowId
+    alertname: str
+    severity: str
+    summary: str
+    opened_at: float
+
+
+@dataclass(frozen=True)
+class Member:
+    incident_id: str
+    status: str
+    starts_at: float
+    ends_at: float | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What is stored about an incident and its alert group, read at the start of the planning transaction."""
+
+    decided: bool = False
+    decision: str | None = None  # the stored suppression reason (None: notify)
+    notified_last_hour: int = 0  # incidents of this alertname notified in the last hour
+    member_status: str | None = None  # this incident's status in its group (None: not a member yet)
+    members: tuple[Member, ...] = ()
+    thread: Thread | None = None
+    announced: bool = False  # this incident already has a live Slack parent or "another alert" reply
+    annotation_id: int | None = None  # the live Grafana create row of this incident
+    last_pagerduty_kind: str | None = None  # the group's last live PagerDuty event
+    similar: Mapping[str, Any] | None = None  # the last live row with the diagnosis' similarity key
+
+
+@dataclass(frozen=True)
+class PlannedRow:
+    row: NewDelivery
+    depends_on: Pending | None = None  # set instead of `row.depends_on` when the parent is in this plan
 
 
 @dataclass
 class Plan:
-    """What the service does after the transaction: wake these queues, count these suppressions."""
+    """Rows and state one incident event records, then what the service does after the transaction:
+    wake these queues, count these suppressions."""
 
+    rows: list[PlannedRow] = field(default_factory=list)
+    join: tuple[str, str, float, float | None] | None = None  # (incident, group, starts, ends)
+    resolve: tuple[str, float] | None = None  # (incident, ended)
+    decision: tuple[str, str, str | None] | None = None  # (incident, alertname, suppression reason)
+    new_thread: Thread | None = None
+    close_thread: str | None = None  # group key
     queues: set[str] = field(default_factory=set)
     suppressed: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Batch:
-    """The rows one incident event adds, inside its transaction."""
+    """The rows one incident event adds, planned from its snapshot."""
 
-    db: sqlite_utils.Database
+    snapshot: Snapshot
     incident: Incident
     links: IncidentLinks
     now: float
@@ -67,14 +122,17 @@ class Batch:
         queue: str,
         kind: str,
         payload: Mapping[str, Any],
-        depends_on: int | None = None,
+        depends_on: RowId | None = None,
         key: str | None = None,
-    ) -> int:
+    ) -> Pending:
+        stored = depends_on if isinstance(depends_on, int) else None
         row = NewDelivery(
-            self.incident.id, self.group, destination, queue, kind, payload, depends_on, similarity_key=key
+            self.incident.id, self.group, destination, queue, kind, payload, stored, similarity_key=key
         )
+        pending = depends_on if isinstance(depends_on, Pending) else None
+        self.plan.rows.append(PlannedRow(row, pending))
         self.plan.queues.add(queue)
-        return insert_delivery(self.db, row, self.now)
+        return Pending(len(self.plan.rows) - 1)
 
     def suppress(self, destinations: Iterable[str], kind: str, reason: str, key: str | None = None) -> None:
         for destination in destinations:
@@ -90,22 +148,21 @@ class Batch:
                 reason,
                 key,
             )
-            insert_delivery(self.db, row, self.now)
+            self.plan.rows.append(PlannedRow(row))
             self.plan.suppressed.append(destination)
 
+    def join_group(self) -> None:
+        """Count the incident in its group; it stays open until `resolved` handles it."""
+        incident = self.incident
+        self.plan.join = (incident.id, self.group, incident.starts_at, incident.ends_at)
 
-@dataclass(frozen=True)
-class Thread:
-    """An alert group's open Slack thread."""
-
-    group_key: str
-    incident_id: str
-    channel: str
-    parent_delivery_id: int
-    alertname: str
-    severity: str
-    summary: str
-    opened_at: float
+    def incident_suppression(self, noise: NoiseSettings) -> str | None:
+        """The stored verdict for this incident (made now, and recorded, if new)."""
+        if self.snapshot.decided:
+            return self.snapshot.decision
+        reason = verdict(noise, self.incident, self.snapshot.notified_last_hour)
+        self.plan.decision = (self.incident.id, self.incident.alertname, reason)
+        return reason
 
 
 @dataclass(frozen=True)
@@ -117,85 +174,94 @@ class DeliveryPlanner:
     noise: NoiseSettings
     public_url: str
 
-    def _batch(self, db: sqlite_utils.Database, incident: Incident, now: float) -> Batch:
-        return Batch(db, incident, incident_links(self.public_url, incident.id), now)
+    def _batch(self, snapshot: Snapshot, incident: Incident, now: float) -> Batch:
+        return Batch(snapshot, incident, incident_links(self.public_url, incident.id), now)
 
-    # -- events -----------------------------------------------------------------------------------
+    # -- events (pure: snapshot in, plan out) -----------------------------------------------------
+
+    def firing(self, snapshot: Snapshot, incident: Incident, now: float) -> Plan:
+        batch = self._batch(snapshot, incident, now)
+        batch.join_group()
+        reason = batch.incident_suppression(self.noise)
+        if not self.slack.enabled:
+            pass
+        elif reason is not None:
+            batch.suppress([slack.DESTINATION], "firing", reason)
+        else:
+            self._announce(batch)
+        return batch.plan
+
+    def diagnosis(
+        self, snapshot: Snapshot, incident: Incident, diagnosis: DiagnosisResult, now: float
+    ) -> Plan:
+        batch = self._batch(snapshot, incident, now)
+        key = self.similarity_key(incident, diagnosis)
+        batch.join_group()
+        targets = self._diagnosis_targets(incident)
+        reason = batch.incident_suppression(self.noise) or cooldown_reason(self.noise, snapshot.similar, now)
+        if reason is not None:
+            batch.suppress(targets, "diagnosis", reason, key)
+            return batch.plan
+        if slack.DESTINATION in targets:
+            thread = self._announce(batch)
+            for message in slack_blocks.diagnosis_messages(incident, diagnosis, batch.links):
+                self._slack_reply(batch, thread, "diagnosis", message, key)
+        if grafana.DESTINATION in targets:
+            self._annotate(batch, diagnosis, key)
+        if pagerduty.DESTINATION in targets:
+            event = pagerduty.build_trigger(incident, diagnosis, batch.links)
+            batch.add(pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.TRIGGER, {"event": event}, key=key)
+        if outgoing_webhook.DESTINATION in targets:
+            self._post_webhook(batch, "diagnosis", diagnosis, key)
+        return batch.plan
+
+    def resolved(
+        self, snapshot: Snapshot, incident: Incident, diagnosis: DiagnosisResult | None, now: float
+    ) -> Plan:
+        batch = self._batch(snapshot, incident, now)
+        if snapshot.member_status == "resolved":
+            return batch.plan  # resolving twice (a resent webhook) changes nothing
+        ended = incident.ends_at if incident.ends_at is not None else now
+        batch.join_group()
+        batch.plan.resolve = (incident.id, ended)
+        members = _members_after_resolve(snapshot, incident, ended)
+        still_firing = sum(1 for m in members if m.status != "resolved")
+        reason = snapshot.decision if snapshot.decided else None
+        if self.grafana.enabled:
+            self._close_annotation(batch, diagnosis, ended, reason)
+        if self.slack.enabled:
+            self._close_thread(batch, diagnosis, members, still_firing)
+        if self.pagerduty.enabled and still_firing == 0:
+            self._resolve_pagerduty(batch)
+        if self.outgoing_webhook.enabled and reason is None:
+            self._post_webhook(batch, "resolved", diagnosis)
+        return batch.plan
+
+    def similarity_key(self, incident: Incident, diagnosis: DiagnosisResult) -> str:
+        return similarity_key(incident, diagnosis.primary_hypothesis.category.value)
+
+    # -- the same events on the database thread: read the snapshot, plan, apply ---------------------
 
     def plan_firing(self, db: sqlite_utils.Database, incident: Incident, now: float) -> Plan:
-        batch = self._batch(db, incident, now)
         with transaction(db):
-            _join_group(batch)
-            reason = incident_suppression(db, self.noise, incident, now)
-            if not self.slack.enabled:
-                pass
-            elif reason is not None:
-                batch.suppress([slack.DESTINATION], "firing", reason)
-            else:
-                self._announce(batch)
-        return batch.plan
+            return apply_plan(db, self.firing(read_snapshot(db, incident, now), incident, now), now)
 
     def plan_diagnosis(
         self, db: sqlite_utils.Database, incident: Incident, diagnosis: DiagnosisResult, now: float
     ) -> Plan:
-        batch = self._batch(db, incident, now)
-        key = similarity_key(incident, diagnosis.primary_hypothesis.category.value)
+        key = self.similarity_key(incident, diagnosis)
+        cooldown = self.noise.cooldown_minutes * 60 if self.noise.cooldown_minutes > 0 else None
         with transaction(db):
-            _join_group(batch)
-            targets = self._diagnosis_targets(incident)
-            reason = incident_suppression(db, self.noise, incident, now) or cooldown_suppression(
-                db, self.noise, key, now
-            )
-            if reason is not None:
-                batch.suppress(targets, "diagnosis", reason, key)
-                return batch.plan
-            if slack.DESTINATION in targets:
-                thread = self._announce(batch)
-                for message in slack_blocks.diagnosis_messages(incident, diagnosis, batch.links):
-                    self._slack_reply(batch, thread, "diagnosis", message, key)
-            if grafana.DESTINATION in targets:
-                self._annotate(batch, diagnosis, key)
-            if pagerduty.DESTINATION in targets:
-                event = pagerduty.build_trigger(incident, diagnosis, batch.links)
-                batch.add(
-                    pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.TRIGGER, {"event": event}, key=key
-                )
-            if outgoing_webhook.DESTINATION in targets:
-                self._post_webhook(batch, "diagnosis", diagnosis, key)
-        return batch.plan
+            snapshot = read_snapshot(db, incident, now, similar=(key, cooldown))
+            return apply_plan(db, self.diagnosis(snapshot, incident, diagnosis, now), now)
 
     def plan_resolved(
         self, db: sqlite_utils.Database, incident: Incident, diagnosis: DiagnosisResult | None, now: float
     ) -> Plan:
-        batch = self._batch(db, incident, now)
-        ended = incident.ends_at if incident.ends_at is not None else now
         with transaction(db):
-            known = fetch_one(
-                db, "SELECT status FROM delivery_group_members WHERE incident_id=?", [incident.id]
+            return apply_plan(
+                db, self.resolved(read_snapshot(db, incident, now), incident, diagnosis, now), now
             )
-            if known is not None and known["status"] == "resolved":
-                return batch.plan  # resolving twice (a resent webhook) changes nothing
-            _join_group(batch)
-            db.conn.execute(
-                "UPDATE delivery_group_members SET status='resolved', ends_at=? WHERE incident_id=?",
-                [ended, incident.id],
-            )
-            members = fetch_all(
-                db,
-                "SELECT status, starts_at, ends_at FROM delivery_group_members WHERE group_key=?",
-                [batch.group],
-            )
-            still_firing = sum(1 for m in members if m["status"] != "resolved")
-            reason = stored_suppression(db, incident.id)
-            if self.grafana.enabled:
-                self._close_annotation(batch, diagnosis, ended, reason)
-            if self.slack.enabled:
-                self._close_thread(batch, diagnosis, members, still_firing)
-            if self.pagerduty.enabled and still_firing == 0:
-                self._resolve_pagerduty(batch)
-            if self.outgoing_webhook.enabled and reason is None:
-                self._post_webhook(batch, "resolved", diagnosis)
-        return batch.plan
 
     def _diagnosis_targets(self, incident: Incident) -> list[str]:
         pages = self.pagerduty.enabled and severity_at_least(incident.severity, self.pagerduty.min_severity)
@@ -212,7 +278,7 @@ class DeliveryPlanner:
     def _announce(self, batch: Batch) -> Thread:
         """The group's open thread: open it with a parent message, or add this alert to it as a reply."""
         incident = batch.incident
-        thread = _open_thread(batch.db, batch.group)
+        thread = batch.plan.new_thread or batch.snapshot.thread
         if thread is None:
             channel = self.slack.channel_for(incident.labels)
             message = slack_blocks.firing_parent(incident, batch.links)
@@ -234,13 +300,9 @@ class DeliveryPlanner:
                 alert_summary(incident),
                 incident.starts_at,
             )
-            batch.db.conn.execute(
-                "INSERT OR REPLACE INTO slack_threads (group_key, incident_id, channel, parent_delivery_id,"
-                " alertname, severity, summary, opened_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                astuple(thread),
-            )
+            batch.plan.new_thread = thread
             return thread
-        if not _announced(batch.db, incident.id):
+        if not batch.snapshot.announced:
             self._slack_reply(batch, thread, "alert", slack_blocks.group_alert_reply(incident, batch.links))
         return thread
 
@@ -271,20 +333,20 @@ class DeliveryPlanner:
         self,
         batch: Batch,
         diagnosis: DiagnosisResult | None,
-        members: list[dict[str, Any]],
+        members: Sequence[Member],
         still_firing: int,
     ) -> None:
         """Say this alert resolved; once the whole group has, mark the parent resolved and summarise."""
-        thread = _open_thread(batch.db, batch.group)
+        thread = batch.snapshot.thread
         if thread is None:
             return
         if still_firing:
-            if _announced(batch.db, batch.incident.id):
+            if batch.snapshot.announced:
                 message = slack_blocks.member_resolved_reply(batch.incident, still_firing)
                 self._slack_reply(batch, thread, "resolved", message)
             return
-        episode = [m for m in members if m["starts_at"] >= thread.opened_at] or members
-        duration = max((m["ends_at"] or batch.now) for m in episode) - min(m["starts_at"] for m in episode)
+        episode = [m for m in members if m.starts_at >= thread.opened_at] or list(members)
+        duration = max((m.ends_at or batch.now) for m in episode) - min(m.starts_at for m in episode)
         links = incident_links(self.public_url, thread.incident_id)
         if self.slack.uses_web_api:
             parent = slack_blocks.resolved_parent(
@@ -293,15 +355,13 @@ class DeliveryPlanner:
             self._slack_reply(batch, thread, "update", parent, edit_parent=True)
         summary = slack_blocks.closing_summary(batch.incident, diagnosis, duration, links)
         self._slack_reply(batch, thread, "summary", summary)
-        batch.db.conn.execute(
-            "UPDATE slack_threads SET resolved_at=? WHERE group_key=?", [batch.now, batch.group]
-        )
+        batch.plan.close_thread = batch.group
 
     # -- Grafana, PagerDuty, webhook --------------------------------------------------------------
 
     def _annotate(self, batch: Batch, diagnosis: DiagnosisResult, key: str | None) -> None:
         body = grafana.build_annotation(batch.incident, diagnosis, batch.links, batch.now)
-        existing = _annotation_row(batch.db, batch.incident.id)
+        existing = batch.snapshot.annotation_id
         if existing is None:
             batch.add(grafana.DESTINATION, grafana.QUEUE, grafana.CREATE, {"body": body}, key=key)
         else:
@@ -311,7 +371,7 @@ class DeliveryPlanner:
     def _close_annotation(
         self, batch: Batch, diagnosis: DiagnosisResult | None, ended: float, reason: str | None
     ) -> None:
-        existing = _annotation_row(batch.db, batch.incident.id)
+        existing = batch.snapshot.annotation_id
         if existing is not None:
             body = {"timeEnd": grafana.to_ms(ended)}
             batch.add(grafana.DESTINATION, grafana.QUEUE, grafana.PATCH, {"body": body}, existing)
@@ -320,13 +380,7 @@ class DeliveryPlanner:
 
     def _resolve_pagerduty(self, batch: Batch) -> None:
         """Resolve the group's PagerDuty alert if the last live event for it was a trigger."""
-        last = fetch_one(
-            batch.db,
-            f"SELECT kind FROM delivery_outbox WHERE group_key=? AND destination=? AND {LIVE}"
-            " ORDER BY id DESC LIMIT 1",
-            [batch.group, pagerduty.DESTINATION],
-        )
-        if last is not None and last["kind"] == pagerduty.TRIGGER:
+        if batch.snapshot.last_pagerduty_kind == pagerduty.TRIGGER:
             event = pagerduty.build_resolve(batch.group)
             batch.add(pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.RESOLVE, {"event": event})
 
@@ -345,58 +399,57 @@ def _content(message: slack_blocks.SlackMessage) -> dict[str, Any]:
     return {"text": message.text, "blocks": message.blocks}
 
 
-def _join_group(batch: Batch) -> None:
-    """Count the incident in its group; it stays open until `plan_resolved` handles it."""
-    batch.db.conn.execute(
-        "INSERT OR IGNORE INTO delivery_group_members (incident_id, group_key, status, starts_at, ends_at)"
-        " VALUES (?, ?, 'firing', ?, ?)",
-        [batch.incident.id, batch.group, batch.incident.starts_at, batch.incident.ends_at],
+def _members_after_resolve(snapshot: Snapshot, incident: Incident, ended: float) -> list[Member]:
+    """The group's members once this incident is counted in it and marked resolved."""
+    others = [m for m in snapshot.members if m.incident_id != incident.id]
+    own = next((m for m in snapshot.members if m.incident_id == incident.id), None)
+    starts = own.starts_at if own is not None else incident.starts_at
+    return [*others, Member(incident.id, "resolved", starts, ended)]
+
+
+def read_snapshot(
+    db: sqlite_utils.Database, incident: Incident, now: float, similar: tuple[str, float | None] | None = None
+) -> Snapshot:
+    """What the planner needs to know, read inside the planning transaction; `similar` is the diagnosis'
+    (similarity key, cooldown seconds), the cooldown None when it is off."""
+    group = group_of(incident)
+    decided, decision = db_outbox.stored_decision(db, incident.id)
+    thread = db_outbox.open_thread(db, group)
+    key, cooldown = similar if similar is not None else (None, None)
+    return Snapshot(
+        decided=decided,
+        decision=decision,
+        notified_last_hour=0 if decided else db_outbox.notified_since(db, incident.alertname, now - 3600),
+        member_status=db_outbox.member_status(db, incident.id),
+        members=tuple(Member(**m) for m in db_outbox.group_members(db, group)),
+        thread=Thread(**thread) if thread else None,
+        announced=db_outbox.has_live(db, incident.id, slack.DESTINATION, ("parent", "alert")),
+        annotation_id=db_outbox.last_live_id(db, incident.id, grafana.DESTINATION, grafana.CREATE),
+        last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
+        similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
     )
 
 
-def _open_thread(db: sqlite_utils.Database, group_key: str) -> Thread | None:
-    """The group's unresolved thread, unless its parent message failed (then a new thread is opened)."""
-    row = fetch_one(
-        db,
-        "SELECT t.group_key, t.incident_id, t.channel, t.parent_delivery_id, t.alertname, t.severity,"
-        " t.summary, t.opened_at FROM slack_threads t JOIN delivery_outbox o ON o.id = t.parent_delivery_id"
-        f" WHERE t.group_key=? AND t.resolved_at IS NULL AND o.{LIVE}",
-        [group_key],
-    )
-    return Thread(**row) if row else None
-
-
-def _announced(db: sqlite_utils.Database, incident_id: str) -> bool:
-    """Whether this incident already has a live parent or 'another alert' message."""
-    row = fetch_one(
-        db,
-        f"SELECT 1 FROM delivery_outbox WHERE incident_id=? AND destination=? AND kind IN ('parent', 'alert')"
-        f" AND {LIVE}",
-        [incident_id, slack.DESTINATION],
-    )
-    return row is not None
-
-
-def _annotation_row(db: sqlite_utils.Database, incident_id: str) -> int | None:
-    row = fetch_one(
-        db,
-        f"SELECT id FROM delivery_outbox WHERE incident_id=? AND destination=? AND kind=? AND {LIVE}"
-        " ORDER BY id DESC LIMIT 1",
-        [incident_id, grafana.DESTINATION, grafana.CREATE],
-    )
-    return int(row["id"]) if row else None
-
-
-def deliveries_of(db: sqlite_utils.Database, incident_id: str) -> list[dict[str, object]]:
-    """The outbox rows of one incident, for the API (payloads left out)."""
-    rows = fetch_all(
-        db,
-        "SELECT id, destination, kind, status, attempts, last_error, result, created_at, updated_at, sent_at,"
-        " next_attempt_at FROM delivery_outbox WHERE incident_id=? ORDER BY id",
-        [incident_id],
-    )
-    for row in rows:
-        row["result"] = json.loads(row["result"]) if row["result"] else None
-        if row["status"] != "pending":
-            row["next_attempt_at"] = None
-    return rows
+def apply_plan(db: sqlite_utils.Database, plan: Plan, now: float) -> Plan:
+    """Record what `plan` says (call inside the planning transaction) and return it."""
+    if plan.join is not None:
+        db_outbox.join_group(db, *plan.join)
+    if plan.decision is not None:
+        incident_id, alertname, reason = plan.decision
+        db_outbox.record_decision(db, incident_id, alertname, now, reason)
+    if plan.resolve is not None:
+        db_outbox.resolve_member(db, *plan.resolve)
+    ids: list[int] = []
+    for planned in plan.rows:
+        row = planned.row
+        if planned.depends_on is not None:
+            row = replace(row, depends_on=ids[planned.depends_on.index])
+        ids.append(insert_delivery(db, row, now))
+    if plan.new_thread is not None:
+        thread = plan.new_thread
+        parent = thread.parent_delivery_id
+        stored = ids[parent.index] if isinstance(parent, Pending) else parent
+        db_outbox.save_thread(db, asdict(replace(thread, parent_delivery_id=stored)))
+    if plan.close_thread is not None:
+        db_outbox.close_thread(db, plan.close_thread, now)
+    return plan

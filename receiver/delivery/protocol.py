@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import sqlite_utils
 
-
-@dataclass(frozen=True)
-class Delivery:
-    """One outbox row as a sink sees it.
-
-    `parent_result` is the result of the row it depends on; `reconcile` is set when a crash
-    interrupted an earlier attempt, so the outbox calls `Sink.recover` before sending again.
-    """
-
-    id: int
-    incident_id: str
-    group_key: str
-    destination: str
-    kind: str
-    payload: Mapping[str, Any]
-    attempts: int
-    parent_result: Mapping[str, Any] | None = None
-    reconcile: bool = False
+from receiver.storage.outbox import Delivery
 
 
 class Sink(Protocol):

@@ -14,10 +14,10 @@ from prometheus_client import CollectorRegistry
 
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery.grafana import GrafanaSink
-from receiver.delivery.outbox import SUPPRESSED, DeliveryMetrics, Outbox, RetryPolicy
+from receiver.delivery.outbox import DeliveryMetrics, Outbox, RetryPolicy
 from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
 from receiver.delivery.pagerduty import PagerDutySink
-from receiver.delivery.planner import DeliveryPlanner, Plan, deliveries_of
+from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
 from receiver.delivery.settings import (
     GrafanaSettings,
@@ -29,6 +29,7 @@ from receiver.delivery.settings import (
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
+from receiver.storage.outbox import SUPPRESSED, deliveries_of
 
 log = structlog.get_logger(__name__)
 
@@ -113,8 +114,11 @@ class DeliveryService:
     async def list_deliveries(self, incident_id: str) -> list[dict[str, object]]:
         return await self._store.run(deliveries_of, incident_id)
 
-    async def drain(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Test helper: wait until no row is in flight or due within `timeout` (TimeoutError after it)."""
-        if self._outbox is None:
-            raise RuntimeError("DeliveryService.drain() called before start()")
-        await self._outbox.drain(timeout)
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def outbox(self) -> Outbox | None:
+        """The running outbox (None before `start` and after `stop`)."""
+        return self._outbox

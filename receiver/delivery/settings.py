@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from receiver.delivery.severity import PagerDutySeverity
+from receiver.settings_base import Section
 
 
-class _Section(BaseModel):
+class _Section(Section):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

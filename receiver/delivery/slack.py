@@ -16,15 +16,17 @@ import sqlite_utils
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from analyst.retry_after import retry_after_seconds
 from receiver.delivery.errors import (
     DeliveryError,
     OutcomeUnknownError,
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from receiver.delivery.http_errors import error_for_status, parse_retry_after
+from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import SlackSettings
+from receiver.storage import outbox as db_outbox
 
 DESTINATION = "slack"
 METADATA_EVENT = "alert_analyst_delivery"
@@ -57,7 +59,7 @@ def _api_error(method: str, exc: SlackApiError) -> DeliveryError:
     status = int(getattr(response, "status_code", None) or getattr(response, "status", 0) or 0)
     data = getattr(response, "data", None)
     error = str(data.get("error") if isinstance(data, dict) and data.get("error") else f"HTTP {status}")
-    retry_after = parse_retry_after(dict(getattr(response, "headers", None) or {}))
+    retry_after = retry_after_seconds(dict(getattr(response, "headers", None) or {}))
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
         return RetryableDeliveryError(f"slack {method}: {error}", retry_after=retry_after)
     hint = HINTS.get(error, "fix the message or the Slack configuration")
@@ -162,7 +164,4 @@ class SlackSink:
 
     def record_result(self, db: sqlite_utils.Database, delivery: Delivery, result: Mapping[str, Any]) -> None:
         if delivery.kind == "parent" and result.get("ts"):
-            db.conn.execute(
-                "UPDATE slack_threads SET channel_id=?, ts=? WHERE parent_delivery_id=?",
-                [result["channel"], result["ts"], delivery.id],
-            )
+            db_outbox.record_thread_message(db, delivery.id, result["channel"], result["ts"])

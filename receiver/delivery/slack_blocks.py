@@ -1,5 +1,9 @@
 """Slack messages as Block Kit, within Slack's limits, with mrkdwn escaping of everything we insert.
 
+Untrusted text (labels, annotations, diagnoses) is redacted (`analyst.llm.redact`) and made inert:
+Slack has no escape for `*_~` and backticks, so they become look-alikes (`∗ ˍ ∼ ˋ`); an underscore
+between two letters or digits stays (it cannot start or end italics), so snake_case names stay copyable.
+
 Limits: 50 blocks per message, 3000 characters per section, 150 per header, and an undocumented
 total (`msg_blocks_too_long`, seen near 13k characters), so long diagnoses become several thread
 replies (`paginate`).
@@ -8,12 +12,14 @@ replies (`paginate`).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from analyst.diagnosis import DiagnosisResult
+from analyst.llm.redact import redact_label, redact_secrets
 from receiver.delivery.summary import (
     IncidentLinks,
     alert_summary,
@@ -41,9 +47,27 @@ class SlackMessage:
     blocks: list[Block]
 
 
-def escape_mrkdwn(text: str) -> str:
+_LOOKALIKES = str.maketrans({"*": "\u2217", "~": "\u223c", "`": "\u02cb"})
+_EDGE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")  # could open or close italics
+_LINE_START_QUOTE = re.compile(r"^&gt;", re.MULTILINE)
+
+
+def escape_entities(text: str) -> str:
     """Escape exactly `&`, `<` and `>`, which Slack reserves for control sequences."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Untrusted text as inert mrkdwn: secrets redacted, `&<>` as entities, no bold, italics, strike,
+    code or quote."""
+    inert = escape_entities(redact_secrets(text)).translate(_LOOKALIKES)
+    inert = _EDGE_UNDERSCORE.sub("\u02cd", inert)
+    return _LINE_START_QUOTE.sub("\u00ad&gt;", inert)  # a soft hyphen keeps a leading > from quoting
+
+
+def inline_code(text: str) -> str:
+    """Text inside a `code span`: only a backtick (or a line break) could end it; `*_~` are inert there."""
+    return escape_entities(" ".join(text.splitlines())).replace("`", "\u02cb")
 
 
 def _safe_cut(text: str, cut: int) -> int:
@@ -76,10 +100,12 @@ def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
 
 
 def link(url: str, label: str) -> str:
-    return f"<{escape_mrkdwn(url)}|{escape_mrkdwn(label)}>"
+    return f"<{escape_entities(redact_secrets(url)).replace('|', '%7C')}|{escape_mrkdwn(label)}>"
 
 
 def header_block(text: str) -> Block:
+    """A plain_text header (no formatting to escape), redacted before it is cut."""
+    text = redact_secrets(text)
     plain = text if len(text) <= HEADER_TEXT_LIMIT else text[: HEADER_TEXT_LIMIT - 1] + "…"
     return {"type": "header", "text": {"type": "plain_text", "text": plain, "emoji": True}}
 
@@ -118,7 +144,11 @@ def _slack_date(ts: float) -> str:
 
 
 def _labels_line(labels: Mapping[str, str], skip: Iterable[str] = ("alertname", "severity")) -> str:
-    shown = [f"`{escape_mrkdwn(k)}={escape_mrkdwn(v)}`" for k, v in sorted(labels.items()) if k not in skip]
+    shown = [
+        f"`{inline_code(redact_secrets(k))}={inline_code(redact_label(k, v))}`"
+        for k, v in sorted(labels.items())
+        if k not in skip
+    ]
     return " ".join(shown) or "_none_"
 
 

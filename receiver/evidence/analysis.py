@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from detectors import InsufficientData, SeriesChange, characterize_changes
-from receiver.evidence.source import SeriesData
 
 MIN_LAG_CORRELATION = 0.3
 
@@ -22,23 +20,6 @@ class SeriesFinding:
     insufficient: str | None
     correlation: float | None
     lag_seconds: float | None
-
-
-def grid(start: float, end: float, step: float) -> np.ndarray:
-    n = round((end - start) / step) + 1
-    return start + step * np.arange(max(n, 1), dtype=np.float64)
-
-
-def align(series: Sequence[SeriesData], timestamps: np.ndarray, step: float) -> np.ndarray:
-    """(k, n) matrix of values on `timestamps`; NaN where a series had no point."""
-    out = np.full((len(series), timestamps.size), np.nan)
-    start = timestamps[0] if timestamps.size else 0.0
-    for row, data in enumerate(series):
-        idx = np.rint((data.timestamps - start) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < timestamps.size)
-        out[row, idx[keep]] = data.values[keep]
-    out[~np.isfinite(out)] = np.nan
-    return out
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float | None:

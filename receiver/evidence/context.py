@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole
-from receiver.evidence.analysis import SeriesFinding, align, characterize, grid
-from receiver.evidence.prometheus import align_range, choose_step
+from detectors.grid import align, align_range, grid
+from receiver.evidence.analysis import SeriesFinding, characterize
+from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
     is_counter_name,

@@ -12,7 +12,6 @@ import asyncio
 import json
 import math
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -374,11 +373,3 @@ class PrometheusSource:
 def choose_step(start: float, end: float, *, min_step: float, target_points: int) -> float:
     """A whole-second step giving at most `target_points` points, never below `min_step`."""
     return float(max(math.ceil(min_step), math.ceil((end - start) / max(target_points, 1))))
-
-
-def align_range(start: float, end: float, step: float, now: float | None = None) -> tuple[float, float]:
-    """Snap start down and end up to step multiples (stable, cache-friendly), never past `now`."""
-    now = time.time() if now is None else now
-    aligned_start = math.floor(start / step) * step
-    aligned_end = min(math.ceil(end / step) * step, math.floor(now / step) * step)
-    return aligned_start, max(aligned_end, aligned_start)

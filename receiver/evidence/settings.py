@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from receiver.basic_auth import BasicAuthSettings
+from receiver.settings_base import Section
 
 DEFAULT_IDENTIFYING_LABELS = (
     "pod",
@@ -23,21 +24,17 @@ DEFAULT_COMPONENT_LABELS = ("service", "pod", "instance", "container", "deployme
 DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucket", ".*_created")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 BasicAuth = BasicAuthSettings
 
 
-class TLSSettings(_Section):
+class TLSSettings(Section):
     ca_file: str | None = Field(default=None, description="PEM bundle used to verify the server.")
     cert_file: str | None = Field(default=None, description="Client certificate (mutual TLS).")
     key_file: str | None = None
     insecure_skip_verify: bool = False
 
 
-class PrometheusSettings(_Section):
+class PrometheusSettings(Section):
     """Where PromQL goes. The same code serves Prometheus, VictoriaMetrics, Thanos and Mimir:
     put any path prefix in `url` (Mimir: `http://mimir/prometheus`; VM cluster:
     `http://vmselect:8481/select/0/prometheus`)."""
@@ -87,7 +84,7 @@ class PrometheusSettings(_Section):
         return self
 
 
-class ContextQuery(_Section):
+class ContextQuery(Section):
     """An extra PromQL for matching alerts; `{{ $labels.NAME }}` is replaced by the alert's label value."""
 
     name: str = Field(min_length=1)
@@ -99,7 +96,7 @@ class ContextQuery(_Section):
     role: Literal["context", "related"] = "context"
 
 
-class ContextSettings(_Section):
+class ContextSettings(Section):
     lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
     step_seconds: float | None = Field(
         default=None, gt=0, description="Query step; None picks max(min_step, window / target_points)."

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 
-log = logging.getLogger(__name__)
+import structlog
+
+log = structlog.get_logger("receiver.storage")
 
 
 class WalCheckpointer:
@@ -32,10 +33,10 @@ class WalCheckpointer:
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
-                    log.warning("wal checkpoint failed: %s", exc)
+                    log.warning("wal_checkpoint_failed", error=str(exc))
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
-            log.warning("final wal checkpoint failed: %s", exc)
+            log.warning("final_wal_checkpoint_failed", error=str(exc))
         finally:
             conn.close()
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
 
@@ -38,16 +39,36 @@ def open_database(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils
     return db
 
 
-def run_in_transaction(db: sqlite_utils.Database, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
-    """`fn(db, ...)` inside BEGIN IMMEDIATE ... COMMIT (rolled back if it raises)."""
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back if the body raises (raw SQL only inside: sqlite-utils
+    helpers such as `table.insert` would commit early)."""
     db.conn.execute("BEGIN IMMEDIATE")
     try:
-        result = fn(db, *args, **kwargs)
+        yield
     except BaseException:
-        db.conn.execute("ROLLBACK")
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
         raise
     db.conn.execute("COMMIT")
-    return result
+
+
+def run_in_transaction(db: sqlite_utils.Database, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """`fn(db, ...)` inside one `transaction`."""
+    with transaction(db):
+        return fn(db, *args, **kwargs)
+
+
+def fetch_all(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    """Rows of a query as dicts keyed by column name."""
+    cursor = db.conn.execute(sql, tuple(params))
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def fetch_one(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+    rows = fetch_all(db, sql, params)
+    return rows[0] if rows else None
 
 
 class Store:
@@ -113,16 +134,8 @@ class Store:
         loop.call_soon_threadsafe(_settle_all, outcomes)
 
     def _run_batch(self, batch: list[_PendingWrite]) -> list[_Outcome]:
-        conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            outcomes: list[_Outcome] = [(future, call(self.db), None) for call, _, future in batch]
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        return outcomes
+        with transaction(self.db):
+            return [(future, call(self.db), None) for call, _, future in batch]
 
     def _run_alone(
         self, call: Callable[[sqlite_utils.Database], object], future: asyncio.Future[object]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,19 +16,11 @@ import sqlite_utils
 import structlog
 
 from receiver.errors import PayloadError
-from receiver.models import Incident
+from receiver.models import STAGES, Incident, incident_id_for
 from receiver.payload import WebhookAlert, WebhookPayload, parse_webhook
-
-STAGES = ("announce", "collect_evidence", "detect", "diagnose", "deliver")
-DONE = "done"
+from receiver.storage.database import fetch_all
 
 log = structlog.get_logger("receiver.storage")
-
-
-def incident_id_for(fingerprint: str, starts_at: float) -> str:
-    """Deterministic id of one alert occurrence (fingerprint, startsAt)."""
-    digest = hashlib.sha256(f"{fingerprint}|{starts_at:.6f}".encode()).hexdigest()
-    return f"inc-{digest[:16]}"
 
 
 @dataclass(frozen=True)
@@ -234,14 +226,8 @@ def row_to_incident(row: Mapping[str, Any]) -> Incident:
     )
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    cur = db.conn.execute(sql, tuple(params))
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-
-
 def get_incident(db: sqlite_utils.Database, incident_id: str) -> Incident | None:
-    rows = _rows(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
+    rows = fetch_all(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
     return row_to_incident(rows[0]) if rows else None
 
 
@@ -273,7 +259,7 @@ def list_incidents(
         where.append("first_seen >= ?")
         params.append(since)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = _rows(
+    rows = fetch_all(
         db,
         f"SELECT {INCIDENT_SUMMARY_COLUMNS} FROM incidents {clause}"
         " ORDER BY first_seen DESC, id LIMIT ? OFFSET ?",
@@ -292,7 +278,7 @@ def list_incidents(
 
 def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
     """Everything the API shows about one incident (evidence and diagnosis as stored JSON)."""
-    rows = _rows(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
+    rows = fetch_all(db, "SELECT * FROM incidents WHERE id=?", (incident_id,))
     if not rows:
         return None
     row = rows[0]
@@ -311,7 +297,7 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
     events = [{"status": "firing", "at": row["first_seen"]}]
     if row["status"] == "resolved":
         events.append({"status": "resolved", "at": row["ends_at"]})
-    stages = _rows(
+    stages = fetch_all(
         db,
         "SELECT stage, outcome, detail, started_at, duration_seconds FROM stage_results"
         " WHERE incident_id=? ORDER BY id",
@@ -329,7 +315,9 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
 
 
 def latest_diagnosis_row(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
-    rows = _rows(db, "SELECT * FROM diagnoses WHERE incident_id=? ORDER BY id DESC LIMIT 1", (incident_id,))
+    rows = fetch_all(
+        db, "SELECT * FROM diagnoses WHERE incident_id=? ORDER BY id DESC LIMIT 1", (incident_id,)
+    )
     return rows[0] if rows else None
 
 
@@ -365,6 +353,12 @@ def record_stage(
 # The writers below run inside Store.write's group-committed transaction: no transaction handling here.
 
 
+def resolve_pending(db: sqlite_utils.Database, incident_id: str) -> bool:
+    """True while the incident's resolution has not been handed to delivery yet."""
+    row = db.conn.execute("SELECT resolve_pending FROM incidents WHERE id=?", (incident_id,)).fetchone()
+    return bool(row and row[0])
+
+
 def clear_resolve_pending(db: sqlite_utils.Database, incident_id: str) -> None:
     db.conn.execute("UPDATE incidents SET resolve_pending=0 WHERE id=?", (incident_id,))
 
@@ -386,12 +380,11 @@ def save_diagnosis(
     backend: str,
     category: str,
     confidence: float,
-    signature: str = "",
 ) -> int:
     cur = db.conn.execute(
-        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
-        " VALUES (?,?,?,?,?,?,?)",
-        (incident_id, time.time(), backend, category, confidence, signature, json.dumps(body)),
+        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, body)"
+        " VALUES (?,?,?,?,?,?)",
+        (incident_id, time.time(), backend, category, confidence, json.dumps(body)),
     )
     return int(cur.lastrowid or 0)
 

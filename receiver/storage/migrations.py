@@ -1,10 +1,13 @@
-"""Versioned schema migrations, tracked with PRAGMA user_version."""
+"""Versioned schema migrations of every table, tracked with PRAGMA user_version."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import sqlite_utils
+
+from receiver.storage.delivery_tables import migrate_delivery
+from receiver.storage.scheduled_tables import migrate_detection
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
@@ -84,29 +87,24 @@ def _core_tables(db: sqlite_utils.Database) -> None:
     db.table("diagnoses").create_index(["signature"])
 
 
-def _delivery_tables(db: sqlite_utils.Database) -> None:
-    from receiver.delivery.schema import migrate_delivery  # imported here: the package imports the Store
-
-    migrate_delivery(db)
-
-
-def _detection_tables(db: sqlite_utils.Database) -> None:
-    from receiver.detection.schema import migrate_detection
-
-    migrate_detection(db)
-
-
 def _notification_backlog(db: sqlite_utils.Database) -> None:
     """Notifications are acknowledged once stored and turned into incidents behind the answer."""
     db.execute("ALTER TABLE notifications ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
     db.execute("CREATE INDEX idx_notifications_pending ON notifications (id) WHERE pending = 1")
 
 
+def _drop_diagnosis_signature(db: sqlite_utils.Database) -> None:
+    """The `diagnoses.signature` column was never filled; rows are kept (SQLite >= 3.35 drops in place)."""
+    db.execute("DROP INDEX IF EXISTS idx_diagnoses_signature")
+    db.execute("ALTER TABLE diagnoses DROP COLUMN signature")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
-    _delivery_tables,
-    _detection_tables,
+    migrate_delivery,
+    migrate_detection,
     _notification_backlog,
+    _drop_diagnosis_signature,
 )
 
 

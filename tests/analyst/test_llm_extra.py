@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from analyst.llm import LLMConfigError, LLMSettings, create_backend
-from receiver.processes import free_port, wait_http_ok
+from demo.processes import free_port, wait_http_ok
 
 # Runs the CLI with both SDKs unimportable, as in an install without the `llm` extra.
 WITHOUT_SDKS = (

@@ -7,7 +7,8 @@ from email.utils import formatdate
 
 import pytest
 
-from analyst.llm.retry import backoff_delay, retry_after_seconds
+from analyst.llm.retry import backoff_delay
+from analyst.retry_after import retry_after_seconds
 
 
 def test_retry_after_ms_wins_over_seconds() -> None:

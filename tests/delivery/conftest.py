@@ -12,7 +12,6 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 
 from receiver.delivery import (
-    DeliveryService,
     GrafanaSettings,
     NoiseSettings,
     OutgoingWebhookSettings,
@@ -20,6 +19,7 @@ from receiver.delivery import (
     RetryPolicy,
     SlackSettings,
 )
+from receiver.delivery.service import DeliveryService
 from receiver.storage.database import Store
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.pagerduty import PATH as PAGERDUTY_PATH

@@ -14,7 +14,6 @@ import sys
 from pydantic import SecretStr
 
 from receiver.delivery import (
-    DeliveryService,
     GrafanaSettings,
     NoiseSettings,
     OutgoingWebhookSettings,
@@ -22,7 +21,9 @@ from receiver.delivery import (
     RetryPolicy,
     SlackSettings,
 )
+from receiver.delivery.service import DeliveryService
 from receiver.storage.database import Store
+from receiver.testing import drain
 from tests.delivery.builders import make_diagnosis, make_incident, resolved
 
 
@@ -46,7 +47,7 @@ async def main(db_path: str, slack_url: str, phase: str) -> None:
         print("queued", flush=True)
         await asyncio.Event().wait()
     await service.on_incident_resolved(resolved(incident), make_diagnosis())
-    await service.drain(20)
+    await drain(service, 20)
     await service.stop()
     store.close()
     print("drained", flush=True)

@@ -7,6 +7,7 @@ import base64
 from pydantic import SecretStr
 
 from receiver.delivery import GrafanaSettings
+from receiver.testing import drain
 from tests.delivery.builders import STARTS_AT, make_diagnosis, make_incident, resolved
 from tests.delivery.conftest import PUBLIC_URL
 from tests.fakes.grafana import FakeGrafana
@@ -21,7 +22,7 @@ async def test_diagnosis_creates_a_region_annotation_in_ms_with_tags_and_link(gr
     service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test"), org_id=3))
     incident = make_incident(ends_at=STARTS_AT + 120.5)
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
 
     [body] = _created(fake)
     assert body["time"] == 1_764_000_000_250
@@ -48,11 +49,11 @@ async def test_firing_region_ends_now_and_resolve_patches_time_end(grafana, make
     service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
     incident = make_incident()
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert fake.annotations[1]["timeEnd"] > fake.annotations[1]["time"]
 
     await service.on_incident_resolved(resolved(incident, after=600), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [(_, path, _, body)] = fake.requests_to("PATCH", "/api/annotations/")
     assert path == "/api/annotations/1"
     assert body == {"timeEnd": 1_764_000_600_250}
@@ -66,7 +67,7 @@ async def test_basic_auth(grafana, make_service):
         grafana=GrafanaSettings(url=url, username="admin", password=SecretStr("s3cret"))
     )
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     expected = "Basic " + base64.b64encode(b"admin:s3cret").decode()
     assert fake.requests[-1][2]["Authorization"] == expected
     assert len(fake.annotations) == 1
@@ -77,7 +78,7 @@ async def test_known_dashboard_and_panel_from_alert_annotations(grafana, make_se
     service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
     annotations = {"summary": "x", "__dashboardUid__": "trading", "__panelId__": "4"}
     await service.on_diagnosis(make_incident(annotations=annotations), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [body] = _created(fake)
     assert (body["dashboardUID"], body["panelId"]) == ("trading", 4)
     assert fake.annotations[1]["dashboardUID"] == "trading"
@@ -88,7 +89,7 @@ async def test_unknown_dashboard_uid_warns_and_posts_org_wide(grafana, make_serv
     service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
     annotations = {"summary": "x", "grafana_dashboard_uid": "no-such-board", "grafana_panel_id": "2"}
     await service.on_diagnosis(make_incident(annotations=annotations), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert fake.requests_to("GET", "/api/dashboards/uid/no-such-board")
     [body] = _created(fake)
     assert "dashboardUID" not in body and "panelId" not in body
@@ -100,7 +101,7 @@ async def test_wrong_token_is_a_permanent_failure(grafana, make_service):
     fake, url = grafana
     service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_wrong")))
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert row["status"] == "failed" and row["attempts"] == 1
     assert "HTTP 401" in row["last_error"] and "check grafana.token" in row["last_error"]

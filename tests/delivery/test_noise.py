@@ -7,6 +7,7 @@ from pydantic import SecretStr
 
 from analyst.diagnosis import Category, Hypothesis
 from receiver.delivery import NoiseSettings, OutgoingWebhookSettings, SlackSettings
+from receiver.testing import drain
 from tests.delivery.builders import make_diagnosis, make_incident
 
 
@@ -23,7 +24,7 @@ async def test_below_severity_threshold_is_recorded_as_suppressed(slack, make_se
     incident = make_incident(severity="warning")
     await service.on_incident_firing(incident)
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert fake.messages == []
     rows = await service.list_deliveries("inc-1")
     assert [(r["kind"], r["status"]) for r in rows] == [("firing", "suppressed"), ("diagnosis", "suppressed")]
@@ -40,7 +41,7 @@ async def test_hourly_budget_per_alertname(slack, make_service):
     for n in range(3):
         await service.on_incident_firing(make_incident(id=f"inc-{n}", fingerprint=f"f{n}", group_key=f"g{n}"))
     await service.on_incident_firing(make_incident(id="other", alertname="Other", group_key="g-other"))
-    await service.drain(5)
+    await drain(service, 5)
     assert len(fake.parents()) == 3
     [row] = await service.list_deliveries("inc-2")
     assert row["status"] == "suppressed" and "noise.max_alerts_per_hour=2" in row["last_error"]
@@ -58,7 +59,7 @@ async def test_cooldown_suppresses_a_similar_diagnosis_but_not_a_different_cause
     await service.on_diagnosis(
         other_cause, make_diagnosis(incident_id="inc-3", primary_hypothesis=volatility)
     )
-    await service.drain(5)
+    await drain(service, 5)
     suppressed = [r for r in await service.list_deliveries("inc-2") if r["kind"] == "diagnosis"]
     assert [r["status"] for r in suppressed] == ["suppressed"]
     assert "same alertname, labels and category" in suppressed[0]["last_error"]
@@ -73,6 +74,6 @@ async def test_suppression_covers_every_destination(serve, make_service):
         noise=NoiseSettings(severity_threshold="critical"),
     )
     await service.on_diagnosis(make_incident(severity="info"), make_diagnosis())
-    await service.drain(1)
+    await drain(service, 1)
     [row] = await service.list_deliveries("inc-1")
     assert (row["destination"], row["status"]) == ("webhook", "suppressed")

@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from receiver.delivery import GrafanaSettings, PagerDutySettings, RetryPolicy, SlackSettings
+from receiver.testing import drain
 from tests.delivery.builders import make_diagnosis, make_incident, resolved
 from tests.delivery.conftest import FAST_RETRIES
 from tests.fakes.slack import WEBHOOK_PATH
@@ -58,7 +59,7 @@ async def test_retries_stop_after_max_attempts_and_show_as_failed(grafana, make_
         grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")), registry=registry
     )
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert (row["status"], row["attempts"]) == ("failed", FAST_RETRIES.max_attempts)
     assert row["last_error"].startswith(
@@ -80,7 +81,7 @@ async def test_rows_queued_while_stopped_are_sent_after_the_next_start(slack, st
     await service.on_incident_firing(make_incident())
     assert fake.messages == []
     restarted = await make_service(slack=settings)
-    await restarted.drain(5)
+    await drain(restarted, 5)
     assert len(fake.parents()) == 1
 
 
@@ -98,14 +99,14 @@ async def test_interrupted_grafana_create_is_found_by_its_delivery_id_not_posted
     service = await make_service(grafana=settings)
     incident = make_incident()
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     await service.stop()
     await store.run(simulate_crash_after_request, 1)
 
     restarted = await make_service(grafana=settings)
-    await restarted.drain(5)
+    await drain(restarted, 5)
     await restarted.on_incident_resolved(resolved(incident), None)
-    await restarted.drain(5)
+    await drain(restarted, 5)
     assert len(fake.requests_to("POST", "/api/annotations")) == 1
     assert fake.requests_to("GET", "/api/annotations?")
     assert [r["status"] for r in await restarted.list_deliveries("inc-1")] == ["sent", "sent"]
@@ -117,12 +118,12 @@ async def test_interrupted_incoming_webhook_post_is_failed_not_repeated(slack, s
     settings = SlackSettings(webhook_url=SecretStr(url.replace("/api/", WEBHOOK_PATH)))
     service = await make_service(slack=settings)
     await service.on_incident_firing(make_incident())
-    await service.drain(5)
+    await drain(service, 5)
     await service.stop()
     await store.run(simulate_crash_after_request, 1)
 
     restarted = await make_service(slack=settings)
-    await restarted.drain(5)
+    await drain(restarted, 5)
     assert len(fake.webhook_posts) == 1
     [row] = await restarted.list_deliveries("inc-1")
     assert row["status"] == "failed"

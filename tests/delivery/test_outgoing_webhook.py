@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from receiver.delivery import OutgoingWebhookSettings
 from receiver.delivery.outgoing_webhook import verify
+from receiver.testing import drain
 from tests.delivery.builders import make_diagnosis, make_incident, resolved
 
 SECRET = "whsec-test"
@@ -35,7 +36,7 @@ async def test_diagnosis_is_posted_with_a_verifiable_signature(serve, make_servi
     incident = make_incident()
     await service.on_diagnosis(incident, make_diagnosis())
     await service.on_incident_resolved(resolved(incident), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
 
     (headers, body), (_, resolved_body) = received
     timestamp = headers["X-Alert-Analyst-Timestamp"]
@@ -56,11 +57,11 @@ async def test_server_errors_are_retried_and_client_errors_are_not(serve, make_s
     received, url = await start_receiver(serve, [500, 204, 422])
     service = await make_service(outgoing_webhook=OutgoingWebhookSettings(url=url))
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     await service.on_diagnosis(
         make_incident(id="inc-2", fingerprint="b"), make_diagnosis(incident_id="inc-2")
     )
-    await service.drain(5)
+    await drain(service, 5)
     [first] = await service.list_deliveries("inc-1")
     [second] = await service.list_deliveries("inc-2")
     assert (first["status"], first["attempts"]) == ("sent", 2)

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from analyst.diagnosis import Category, Hypothesis
 from receiver.delivery import PagerDutySettings
+from receiver.testing import drain
 from tests.delivery.builders import GROUP_KEY, make_diagnosis, make_incident, resolved
 from tests.delivery.conftest import PUBLIC_URL
 
@@ -24,7 +25,7 @@ async def test_trigger_then_resolve_with_the_same_group_dedup_key(pagerduty, mak
     incident = make_incident()
     await service.on_diagnosis(incident, make_diagnosis())
     await service.on_incident_resolved(resolved(incident), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
 
     trigger, resolve = fake.accepted
     dedup_key = "alert-analyst-" + hashlib.sha256(GROUP_KEY.encode()).hexdigest()[:40]
@@ -74,7 +75,7 @@ async def test_below_min_severity_sends_nothing(pagerduty, make_service):
     incident = make_incident(severity="warning")
     await service.on_diagnosis(incident, make_diagnosis())
     await service.on_incident_resolved(resolved(incident), None)
-    await service.drain(5)
+    await drain(service, 5)
     assert fake.events == []
 
 
@@ -85,10 +86,10 @@ async def test_resolve_waits_until_the_whole_group_resolved(pagerduty, make_serv
     await service.on_diagnosis(first, make_diagnosis())
     await service.on_diagnosis(second, make_diagnosis())
     await service.on_incident_resolved(resolved(first), None)
-    await service.drain(5)
+    await drain(service, 5)
     assert [e["event_action"] for e in fake.accepted] == ["trigger", "trigger"]
     await service.on_incident_resolved(resolved(second), None)
-    await service.drain(5)
+    await drain(service, 5)
     assert [e["event_action"] for e in fake.accepted] == ["trigger", "trigger", "resolve"]
     assert len({e["dedup_key"] for e in fake.accepted}) == 1
 
@@ -98,7 +99,7 @@ async def test_summary_is_cut_to_1024_characters(pagerduty, make_service):
     service = await make_service(pagerduty=settings(url))
     long_title = Hypothesis("x" * 5000, Category.UNKNOWN, "?", 0.4)
     await service.on_diagnosis(make_incident(), make_diagnosis(primary_hypothesis=long_title))
-    await service.drain(5)
+    await drain(service, 5)
     [event] = fake.accepted
     assert len(event["payload"]["summary"]) == 1024
 
@@ -108,7 +109,7 @@ async def test_400_is_permanent_and_not_retried(pagerduty, make_service):
     fake.fail_next(400)
     service = await make_service(pagerduty=settings(url))
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert (row["status"], row["attempts"]) == ("failed", 1)
     assert "HTTP 400" in row["last_error"]
@@ -121,7 +122,7 @@ async def test_429_and_5xx_are_retried_until_202(pagerduty, make_service):
     fake.fail_next(503)
     service = await make_service(pagerduty=settings(url))
     await service.on_diagnosis(make_incident(), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert (row["status"], row["attempts"]) == ("sent", 3)
     assert len(fake.accepted) == 1

@@ -7,6 +7,7 @@ import time
 from pydantic import SecretStr
 
 from receiver.delivery import SlackRoute, SlackSettings
+from receiver.testing import drain
 from tests.delivery.builders import GROUP_KEY, make_diagnosis, make_incident, resolved
 from tests.delivery.conftest import PUBLIC_URL
 from tests.fakes.slack import WEBHOOK_PATH, FakeSlack
@@ -34,7 +35,7 @@ async def test_group_thread_parent_diagnosis_reply_later_alert_and_resolution(sl
     await service.on_incident_firing(first)
     await service.on_diagnosis(first, make_diagnosis())
     await service.on_incident_firing(second)
-    await service.drain(5)
+    await drain(service, 5)
 
     [parent] = fake.parents()
     assert parent["channel"] == "C0ALERTS"
@@ -56,12 +57,12 @@ async def test_group_thread_parent_diagnosis_reply_later_alert_and_resolution(sl
     assert "Another alert in this group" in all_text(later_alert) and "`book=gbpusd`" in all_text(later_alert)
 
     await service.on_incident_resolved(resolved(first, after=300), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert fake.updates == []  # the group still has a firing alert
     assert "1 alert(s) of this group still firing" in all_text(fake.replies(parent["ts"])[-1])
 
     await service.on_incident_resolved(resolved(second, after=900), None)
-    await service.drain(5)
+    await drain(service, 5)
     [update] = fake.updates
     assert (update["channel"], update["ts"]) == ("C0ALERTS", parent["ts"])
     assert update["blocks"][0]["text"]["text"] == "✅ RESOLVED: PnLDrawdownHigh (critical)"
@@ -79,7 +80,7 @@ async def test_repeated_events_do_not_repeat_messages(slack, make_service):
         await service.on_incident_firing(incident)
     for _ in range(2):
         await service.on_incident_resolved(resolved(incident), None)
-    await service.drain(5)
+    await drain(service, 5)
     [parent] = fake.parents()
     assert len(fake.replies(parent["ts"])) == 1
     assert len(fake.updates) == 1
@@ -94,7 +95,7 @@ async def test_group_that_fires_again_after_resolving_opens_a_new_thread(slack, 
     again = make_incident(id="inc-2", starts_at=first.starts_at + 3600)
     await service.on_incident_firing(again)
     await service.on_incident_resolved(resolved(again, after=120), None)
-    await service.drain(5)
+    await drain(service, 5)
     assert len(fake.parents()) == 2
     closing = fake.replies(fake.parents()[1]["ts"])[-1]
     assert "*Resolved* after 2m 00s." in all_text(closing)
@@ -109,7 +110,7 @@ async def test_routes_pick_the_channel_by_label_regex_and_replies_use_the_return
     incident = make_incident()
     await service.on_incident_firing(incident)
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     posts = [args for method, args in fake.requests if method == "chat.postMessage"]
     assert posts[0]["channel"] == "#fx-oncall"
     assert posts[1]["channel"] == "CFXONCALL" and posts[1]["thread_ts"] == fake.parents()[0]["ts"]
@@ -120,12 +121,12 @@ async def test_thread_survives_a_restart(slack, make_service):
     first_run = await make_service(slack=web_api(url))
     incident = make_incident()
     await first_run.on_incident_firing(incident)
-    await first_run.drain(5)
+    await drain(first_run, 5)
     await first_run.stop()
 
     second_run = await make_service(slack=web_api(url))
     await second_run.on_diagnosis(incident, make_diagnosis())
-    await second_run.drain(5)
+    await drain(second_run, 5)
     [parent] = fake.parents()
     assert len(fake.replies(parent["ts"])) == 1
 
@@ -137,7 +138,7 @@ async def test_invalid_auth_fails_permanently_without_retry_and_fails_the_thread
     incident = make_incident()
     await service.on_incident_firing(incident)
     await service.on_diagnosis(incident, make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert [m for m, _ in fake.requests] == ["chat.postMessage"]
     parent, reply = await service.list_deliveries("inc-1")
     assert (parent["status"], parent["attempts"]) == ("failed", 1)
@@ -151,12 +152,12 @@ async def test_after_a_failed_parent_the_next_alert_of_the_group_opens_a_new_thr
         slack=SlackSettings(token=SecretStr("xoxb-revoked"), channel="C0ALERTS", api_url=url)
     )
     await broken.on_incident_firing(make_incident())
-    await broken.drain(5)
+    await drain(broken, 5)
     await broken.stop()
 
     fixed = await make_service(slack=web_api(url))
     await fixed.on_incident_firing(make_incident(id="inc-2", fingerprint="bbbb"))
-    await fixed.drain(5)
+    await drain(fixed, 5)
     [parent] = fake.parents()
     assert "inc-2" in all_text(parent)
 
@@ -165,7 +166,7 @@ async def test_channel_not_found_fails_permanently(slack, make_service):
     fake, url = slack
     service = await make_service(slack=web_api(url, channel="#missing"))
     await service.on_incident_firing(make_incident())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert row["status"] == "failed" and "channel_not_found" in row["last_error"]
     assert len(fake.requests) == 1
@@ -177,7 +178,7 @@ async def test_rate_limit_waits_for_retry_after_then_succeeds(slack, make_servic
     service = await make_service(slack=web_api(url))
     started = time.monotonic()
     await service.on_incident_firing(make_incident())
-    await service.drain(5)
+    await drain(service, 5)
     assert time.monotonic() - started >= 1.0
     assert len([m for m, _ in fake.requests if m == "chat.postMessage"]) == 2
     [row] = await service.list_deliveries("inc-1")
@@ -190,24 +191,48 @@ async def test_server_errors_and_proxy_html_pages_are_retried(slack, make_servic
     fake.fail_next("chat.postMessage", error="internal_error")
     service = await make_service(slack=web_api(url))
     await service.on_incident_firing(make_incident())
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-1")
     assert (row["status"], row["attempts"]) == ("sent", 3)
     assert len(fake.parents()) == 1
 
 
-async def test_mrkdwn_escapes_only_ampersand_and_angle_brackets(slack, make_service):
+async def test_mrkdwn_escapes_entities_and_makes_formatting_characters_inert(slack, make_service):
     fake, url = slack
     service = await make_service(slack=web_api(url))
-    incident = make_incident(annotations={"summary": 'rate(x[5m]) > 0.3 & "spread" < 2 *bold*'})
-    await service.on_incident_firing(incident)
-    await service.drain(5)
+    summary = 'rate(x[5m]) > 0.3 & "spread" < 2 *bold* _it_ ~gone~ `code` node_load1'
+    await service.on_incident_firing(make_incident(annotations={"summary": summary}))
+    await drain(service, 5)
     [parent] = fake.parents()
-    assert (
-        parent["text"]
-        == '[FIRING] PnLDrawdownHigh (critical): rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 *bold*'
-    )
-    assert 'rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 *bold*' in parent["blocks"][1]["text"]["text"]
+    inert = 'rate(x[5m]) &gt; 0.3 &amp; "spread" &lt; 2 ∗bold∗ ˍitˍ ∼gone∼ ˋcodeˋ node_load1'
+    assert parent["text"] == f"[FIRING] PnLDrawdownHigh (critical): {inert}"
+    assert inert in parent["blocks"][1]["text"]["text"]
+
+
+async def test_label_with_backtick_and_mrkdwn_characters_stays_inside_its_code_span(slack, make_service):
+    fake, url = slack
+    service = await make_service(slack=web_api(url))
+    labels = {
+        "alertname": "PnLDrawdownHigh",
+        "severity": "critical",
+        "desk": "fx` *<!channel>* `x",
+        "we`ird_*key*": "a\n> quote",
+    }
+    await service.on_incident_firing(make_incident(labels=labels))
+    await drain(service, 5)
+    [parent] = fake.parents()
+    labels_line = all_text(parent).split("*Labels:* ")[1].split("\n")[0]
+    assert labels_line == "`desk=fxˋ *&lt;!channel&gt;* ˋx` `weˋird_*key*=a &gt; quote`"
+    assert labels_line.count("`") == 4  # two code spans, each opened and closed by us
+
+
+async def test_leading_quote_in_untrusted_text_does_not_become_a_blockquote(slack, make_service):
+    fake, url = slack
+    service = await make_service(slack=web_api(url))
+    await service.on_incident_firing(make_incident(annotations={"summary": "> injected quote"}))
+    await drain(service, 5)
+    [parent] = fake.parents()
+    assert parent["blocks"][1]["text"]["text"].startswith("\u00ad&gt; injected quote\n")
 
 
 async def test_huge_diagnosis_is_split_into_replies_within_block_kit_limits(slack, make_service):
@@ -223,7 +248,7 @@ async def test_huge_diagnosis_is_split_into_replies_within_block_kit_limits(slac
     )
     incident = make_incident()
     await service.on_diagnosis(incident, diagnosis)
-    await service.drain(10)
+    await drain(service, 10)
 
     [parent] = fake.parents()
     replies = fake.replies(parent["ts"])
@@ -250,7 +275,7 @@ async def test_incoming_webhook_mode_posts_messages_without_threads(slack, serve
     await service.on_incident_firing(incident)
     await service.on_diagnosis(incident, make_diagnosis())
     await service.on_incident_resolved(resolved(incident), make_diagnosis())
-    await service.drain(5)
+    await drain(service, 5)
     assert [p["text"].split(" ")[0] for p in fake.webhook_posts] == ["[FIRING]", "Diagnosis", "[RESOLVED]"]
     assert fake.requests == []
 
@@ -262,11 +287,11 @@ async def test_incoming_webhook_404_fails_permanently_and_500_is_retried(slack, 
         slack=SlackSettings(webhook_url=SecretStr(url.replace("/api/", WEBHOOK_PATH)))
     )
     await service.on_incident_firing(make_incident())
-    await service.drain(5)
+    await drain(service, 5)
     assert len(fake.webhook_posts) == 1
     fake.fail_next("webhook", status=404, error="channel_not_found")
     await service.on_incident_firing(make_incident(id="inc-2", group_key="other"))
-    await service.drain(5)
+    await drain(service, 5)
     [row] = await service.list_deliveries("inc-2")
     assert row["status"] == "failed" and "HTTP 404: channel_not_found" in row["last_error"]
 

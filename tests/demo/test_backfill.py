@@ -8,9 +8,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from receiver.demo.backfill import backfill_history, history_openmetrics
-from receiver.demo.scenario import DEFAULT_SCHEDULE, METRICS, sample
-from receiver.processes import find_binary, start_prometheus
+from demo.backfill import backfill_history, history_openmetrics
+from demo.processes import find_binary, start_prometheus
+from demo.scenario import DEFAULT_SCHEDULE, METRICS, sample
 
 LABELS = {"job": "trading-exporter", "instance": "127.0.0.1:9100", "desk": "fx-spot", "book": "eurusd"}
 

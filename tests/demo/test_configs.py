@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from receiver.demo.rules import TRADING_RULES, demo_rules, trading_rules_yaml
-from receiver.demo.runner import alertmanager_config, prometheus_config, receiver_config
-from receiver.processes import find_binary
+from demo.processes import find_binary
+from demo.rules import TRADING_RULES, demo_rules, trading_rules_yaml
+from demo.runner import alertmanager_config, prometheus_config, receiver_config
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "alertmanager"

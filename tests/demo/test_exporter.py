@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver.demo.exporter import DemoExporter
-from receiver.demo.scenario import METRICS, sample
+from demo.exporter import DemoExporter
+from demo.scenario import METRICS, sample
 
 OFFSET = 60.0
 

@@ -9,11 +9,11 @@ from typing import Any
 from aiohttp import web
 from pytest_aiohttp import AiohttpServer
 
-from receiver.demo.exporter import DemoExporter
-from receiver.demo.rules import demo_rules
-from receiver.demo.runner import alertmanager_config, prometheus_config
-from receiver.demo.scenario import DEFAULT_SCHEDULE
-from receiver.processes import ManagedProcess, start_alertmanager, start_prometheus
+from demo.exporter import DemoExporter
+from demo.processes import ManagedProcess, start_alertmanager, start_prometheus
+from demo.rules import demo_rules
+from demo.runner import alertmanager_config, prometheus_config
+from demo.scenario import DEFAULT_SCHEDULE
 
 TOKEN = "demo-test-token"
 FAST = DEFAULT_SCHEDULE.scaled(0.5)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from receiver.demo import runner
-from receiver.demo.runner import run_demo
-from receiver.demo.scenario import DEFAULT_SCHEDULE
-from receiver.processes import BinaryNotFound
+from demo import runner
+from demo.processes import BinaryNotFound
+from demo.runner import run_demo
+from demo.scenario import DEFAULT_SCHEDULE
 
 STUB = Path(__file__).with_name("stub_receiver.py")
 # 20 s into the drawdown phase the drawdown is above 0.3: PnLDrawdownHigh fires a few seconds after start.
@@ -82,7 +82,7 @@ def test_a_stop_signal_ends_the_demo_and_all_its_children(
 ) -> None:
     script = (
         "import sys\n"
-        "from receiver.demo.runner import run_demo\n"
+        "from demo.runner import run_demo\n"
         f"cmd = lambda cfg: [sys.executable, {str(STUB)!r}, f'--config.file={{cfg}}']\n"
         f"sys.exit(run_demo(['--workdir', {str(tmp_path)!r}], receiver_command=cmd))\n"
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from receiver.demo.scenario import DB_POOL_MAX, DEFAULT_SCHEDULE, METRICS, phase_at, sample
+from demo.scenario import DB_POOL_MAX, DEFAULT_SCHEDULE, METRICS, phase_at, sample
 
 STEP = 0.5
 ONE_CYCLE = [i * STEP for i in range(int(DEFAULT_SCHEDULE.period / STEP))]

@@ -5,9 +5,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from prometheus_client import CollectorRegistry
 
+from demo.processes import ManagedProcess
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
-from receiver.processes import ManagedProcess
 from tests.evidence.scenario import Scenario, causal_scenario
 from tests.support.tsdb import start_backfilled_prometheus
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from receiver.evidence.analysis import align, characterize, grid, xcorr_lead
+from detectors.grid import align, grid
+from receiver.evidence.analysis import characterize, xcorr_lead
 from receiver.evidence.source import SeriesData
 
 

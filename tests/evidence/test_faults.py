@@ -9,12 +9,12 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from demo.processes import ManagedProcess, free_port
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.evidence.source import MetricSourceError
-from receiver.processes import ManagedProcess, free_port
 from tests.evidence.scenario import Scenario
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from receiver.detection.settings import DetectionSettings, RuleSettings
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
 
 def test_defaults_run():

@@ -12,8 +12,8 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver.demo.scenario import METRICS as DEMO_METRICS
-from receiver.processes import free_port
+from demo.processes import free_port
+from demo.scenario import METRICS as DEMO_METRICS
 from tests.monitoring.promql_names import metric_names
 from tests.support.receiver_process import start_receiver
 

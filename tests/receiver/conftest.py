@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from receiver.app import build_app
-from receiver.components import Components
 from receiver.config import Settings, load_settings
+from receiver.web.app import build_app
+from receiver.web.resources import PipelineParts as Components
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from receiver.processes import ManagedProcess, start_alertmanager
+from demo.processes import ManagedProcess, start_alertmanager
 from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 TOKEN = "s3cr3t-token"

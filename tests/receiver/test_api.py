@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from receiver.keys import MATERIALIZER
+from receiver.testing import drain
+from receiver.web.keys import MATERIALIZER
 
 from .conftest import ClientFactory
 
@@ -20,7 +21,7 @@ async def load_corpus(client: Any, corpus: Path, headers: dict[str, str] | None 
             headers={"Content-Type": "application/json", **(headers or {})},
         )
         assert resp.status == 200
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
 
 
 async def test_filters_by_status_and_alertname(make_client: ClientFactory, webhook_corpus: Path) -> None:

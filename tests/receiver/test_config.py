@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from receiver.auth import load_credentials
 from receiver.config import load_settings
 from receiver.errors import ConfigError
+from receiver.web.auth import load_credentials
 
 
 def test_defaults_run_without_a_file() -> None:

@@ -8,9 +8,10 @@ from typing import Any
 
 from aiohttp.test_utils import TestServer
 
-from receiver.components import build_components
-from receiver.keys import PIPELINE
-from receiver.processes import free_port
+from demo.processes import free_port
+from receiver.testing import wait_idle
+from receiver.web.keys import PIPELINE
+from receiver.web.resources import pipeline_parts as build_components
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.pagerduty import PATH as PD_PATH
 from tests.fakes.pagerduty import FakePagerDuty
@@ -47,7 +48,7 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
             "/webhook/alertmanager", data=(webhook_corpus / FIRING).read_bytes(), headers=headers
         )
         ids = (await firing.json())["incidents"]
-        await client.app[PIPELINE].wait_idle()
+        await wait_idle(client.app[PIPELINE])
         await eventually(lambda: len(pagerduty.accepted) == 2 and len(grafana.annotations) == 2, within=20)
         await eventually(
             lambda: len(slack.parents()) == 1 and len(slack.replies(slack.parents()[0]["ts"])) >= 2,
@@ -70,7 +71,7 @@ async def test_prometheus_down_still_diagnoses_and_delivers_everywhere(
         await client.post(
             "/webhook/alertmanager", data=(webhook_corpus / RESOLVED).read_bytes(), headers=headers
         )
-        await client.app[PIPELINE].wait_idle()
+        await wait_idle(client.app[PIPELINE])
         await eventually(lambda: len(slack.updates) == 1, within=20)
         # One PagerDuty alert per group: both triggers share the group's dedup_key; one resolve closes it.
         await eventually(lambda: any(e["event_action"] == "resolve" for e in pagerduty.accepted), within=20)

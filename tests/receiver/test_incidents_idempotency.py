@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from receiver.components import Components
-from receiver.keys import MATERIALIZER, PIPELINE
-from receiver.pipeline import StageContext, StageOutcome
+from receiver.pipeline.workers import StageContext, StageOutcome
+from receiver.testing import drain, wait_idle
+from receiver.web.keys import MATERIALIZER, PIPELINE
+from receiver.web.resources import PipelineParts as Components
 
 from .conftest import ClientFactory
 
@@ -47,7 +48,7 @@ async def test_same_payload_five_times_gives_one_incident_per_alert(
     answers = [await (await post(client, data)).json() for _ in range(5)]
     assert len(answers[0]["incidents"]) == 2
     assert all(sorted(a["incidents"]) == sorted(answers[0]["incidents"]) for a in answers)
-    await client.app[PIPELINE].wait_idle()
+    await wait_idle(client.app[PIPELINE])
     listing = await (await client.get("/api/v1/incidents")).json()
     assert sorted(i["id"] for i in listing["incidents"]) == sorted(answers[0]["incidents"])
     metrics = await (await client.get("/metrics")).text()
@@ -61,9 +62,9 @@ async def test_resend_updates_last_seen(make_client: ClientFactory, webhook_corp
     client = await make_client()
     data = (webhook_corpus / FIRING).read_bytes()
     first = await (await post(client, data)).json()
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
     await post(client, data)
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
     detail = await (await client.get(f"/api/v1/incidents/{first['incidents'][0]}")).json()
     assert detail["incident"]["last_seen"] > detail["incident"]["first_seen"]
 
@@ -76,7 +77,7 @@ async def test_resolved_alert_closes_its_incident_once(
     first = await (await post(client, (webhook_corpus / FIRING).read_bytes())).json()
     for _ in range(3):
         await post(client, (webhook_corpus / RESOLVED).read_bytes())
-    await client.app[PIPELINE].wait_idle()
+    await wait_idle(client.app[PIPELINE])
     assert sorted(resolved) == sorted(first["incidents"])
     detail = await (await client.get(f"/api/v1/incidents/{first['incidents'][0]}")).json()
     assert detail["incident"]["status"] == "resolved"
@@ -94,7 +95,7 @@ async def test_refire_with_new_starts_at_is_a_new_incident(
         alert["startsAt"] = "2026-11-24T21:00:00Z"
     second = await (await post(client, json.dumps(data).encode())).json()
     assert set(second["incidents"]).isdisjoint(first["incidents"])
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
     listing = await (await client.get("/api/v1/incidents")).json()
     assert {i["id"] for i in listing["incidents"]} == {*first["incidents"], *second["incidents"]}
 
@@ -105,12 +106,12 @@ async def test_raw_notification_and_group_key_are_retained(
     client = await make_client()
     data = (webhook_corpus / FIRING).read_bytes()
     answer = await (await post(client, data)).json()
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
     detail = await (await client.get(f"/api/v1/incidents/{answer['incidents'][0]}")).json()
     assert detail["incident"]["group_key"] == '{}:{alertname="PnLDrawdownHigh"}'
     import sqlite3
 
-    from receiver.keys import SETTINGS
+    from receiver.web.keys import SETTINGS
 
     with sqlite3.connect(client.app[SETTINGS].storage.path) as conn:
         stored = conn.execute(

@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 
-from receiver import materializer as materializer_module
 from receiver.config import PipelineSettings
-from receiver.intake import IntakeActivity
-from receiver.materializer import Materializer
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
-from receiver.pipeline import Pipeline
+from receiver.pipeline import materializer as materializer_module
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.workers import Pipeline
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+from receiver.testing import drain
 from tests.support.polling import eventually
 
 FIRING = "captured-am025-prom242-firing.json"
@@ -75,7 +76,7 @@ async def test_firing_then_resolved_are_applied_in_arrival_order(
     accept(store, webhook_corpus, FIRING)  # a late re-send of the firing group must not reopen it
     materializer, _ = make(store, materialize_batch=1)
     await materializer.start()
-    await materializer.drain(10)
+    await drain(materializer, 10)
     await materializer.stop()
     incident = store.run_sync(db_incidents.get_incident, ids[0])
     assert incident is not None and incident.status == "resolved"

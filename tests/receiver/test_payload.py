@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from receiver.errors import PayloadError
-from receiver.payload import parse_alert, parse_timestamp, parse_webhook
+from receiver.payload import parse_alert, parse_webhook
+from receiver.times import parse_timestamp
 
 FIRING = "captured-am025-prom242-firing.json"
 

@@ -9,9 +9,10 @@ from typing import Any
 from receiver.config import PipelineSettings
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
-from receiver.pipeline import Pipeline, StageContext, StageOutcome
+from receiver.pipeline.workers import Pipeline, StageContext, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
+from receiver.testing import wait_idle
 
 FIRING = "captured-am025-prom242-firing.json"
 
@@ -34,7 +35,7 @@ def recorder(log: list[tuple[str, str]], name: str, outcome: str = "ok", exc: Ex
 async def run_pipeline(store: Store, stages: dict[str, Any], **settings: Any) -> Pipeline:
     pipeline = Pipeline(store, stages, PipelineSettings(**settings), create_metrics())
     await pipeline.start()
-    await pipeline.wait_idle()
+    await wait_idle(pipeline)
     await pipeline.stop()
     return pipeline
 
@@ -131,7 +132,7 @@ async def test_queue_is_bounded_and_the_sweeper_catches_up(tmp_path: Path, webho
 
 
 async def test_stages_wait_while_webhooks_are_in_flight(tmp_path: Path, webhook_corpus: Path) -> None:
-    from receiver.intake import IntakeActivity
+    from receiver.pipeline.intake import IntakeActivity
 
     store = Store(tmp_path / "db.sqlite")
     ingest(store, webhook_corpus)
@@ -148,6 +149,6 @@ async def test_stages_wait_while_webhooks_are_in_flight(tmp_path: Path, webhook_
         await pipeline.start()
         await asyncio.sleep(0.3)
         assert log == []  # deferred: a webhook is being acknowledged
-    await pipeline.wait_idle()
+    await wait_idle(pipeline)
     await pipeline.stop()
     assert len(log) == 2 * len(db_incidents.STAGES)

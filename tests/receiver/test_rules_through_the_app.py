@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from receiver.components import build_components
+from receiver.web.resources import pipeline_parts as build_components
 
 from .conftest import ClientFactory
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.keys import MATERIALIZER, SETTINGS
+from receiver.testing import drain
+from receiver.web.keys import MATERIALIZER, SETTINGS
 
 from .conftest import ClientFactory
 
@@ -64,7 +65,7 @@ async def test_200_is_sent_only_after_the_notification_is_committed(
         ).fetchone()
     assert stored.encode() == body(webhook_corpus)
     # ... and its incidents, with the ids the answer named, follow right behind it.
-    await client.app[MATERIALIZER].drain(10)
+    await drain(client.app[MATERIALIZER], 10)
     with sqlite3.connect(path) as conn:
         ids = {r[0] for r in conn.execute("SELECT id FROM incidents")}
         pending = conn.execute("SELECT count(*) FROM notifications WHERE pending = 1").fetchone()[0]

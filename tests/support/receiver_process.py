@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from receiver.processes import free_port, wait_http_ok
+from demo.processes import free_port, wait_http_ok
 
 
 @dataclass

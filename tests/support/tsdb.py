@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from receiver.processes import ManagedProcess, find_binary, free_port, start_prometheus, wait_http_ok
+from demo.processes import ManagedProcess, find_binary, free_port, start_prometheus, wait_http_ok
 
 
 @dataclass(frozen=True, eq=False)

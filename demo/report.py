@@ -1,0 +1,160 @@
+"""What the demo prints: the banner, scenario phases, incidents and diagnoses from the receiver's API."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from demo.configs import UI_USERNAME
+from demo.exporter import DemoExporter
+from demo.scenario import DEFAULT_SCHEDULE, Phase, phase_at
+
+if TYPE_CHECKING:
+    from demo.stack import DemoPorts, DemoStack
+
+POLL_SECONDS = 1.0
+
+KNOWN_CAUSES: dict[str, str] = {
+    "PnLDrawdownHigh": "demo_volatility (scenario 1: volatility spike)",
+    "OrderErrorRateHigh": "demo_db_pool_in_use (scenario 2: DB pool exhaustion)",
+    "OrderLatencyHigh": "demo_db_pool_in_use (scenario 2: DB pool exhaustion)",
+}
+
+
+@dataclass
+class Session:
+    """What the watch loop needs: where the receiver is, how to authenticate, what was printed."""
+
+    out: TextIO
+    receiver_url: str
+    token: str
+    exporter: DemoExporter
+    started: float
+    started_unix: float
+    phase: Phase | None = None
+    incidents: dict[str, tuple[str, str]] = field(default_factory=dict)
+    diagnosed: set[str] = field(default_factory=set)
+    first_alert_reported: bool = False
+    poll_failures: int = 0
+
+
+def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack, ui_password: str) -> None:
+    pids = {managed.name: managed.proc.pid for managed in stack.processes}
+    base = f"http://127.0.0.1:{ports.receiver}"
+    lines = [
+        "alert-analyst demo is running on 127.0.0.1 (Ctrl-C stops everything)",
+        f"  UI             {base}/ui/   (login {UI_USERNAME} / {ui_password})",
+        f"  incidents API  {base}/api/v1/incidents   (same login)",
+        f"  Prometheus     http://127.0.0.1:{ports.prometheus}/alerts",
+        f"  Alertmanager   http://127.0.0.1:{ports.alertmanager}/",
+        f"  exporter       http://127.0.0.1:{ports.exporter}/metrics",
+        f"  workdir        {workdir}   (configs and logs)",
+        "  pids           " + ", ".join(f"{name} {pid}" for name, pid in pids.items()),
+        f"Scenarios repeat every {DEFAULT_SCHEDULE.period:.0f} s: 1) a volatility spike drags PnL down, "
+        "2) DB pool exhaustion drives order errors and latency.",
+        "The first alert (PnLDrawdownHigh) fires about 70 s after start.",
+    ]
+    for line in lines:
+        print(line, file=out, flush=True)
+
+
+def watch(session: Session, stack: DemoStack, duration: float, stop: Callable[[], bool]) -> None:
+    deadline = session.started + duration if duration > 0 else None
+    next_poll = 0.0
+    while not stop() and (deadline is None or time.monotonic() < deadline):
+        stack.check_alive()
+        _report_phase(session)
+        if time.monotonic() >= next_poll:
+            _report_incidents(session)
+            next_poll = time.monotonic() + POLL_SECONDS
+        time.sleep(0.2)
+
+
+def _elapsed(session: Session) -> str:
+    seconds = int(time.monotonic() - session.started)
+    return f"[+{seconds // 60:02d}:{seconds % 60:02d}]"
+
+
+def say(out: TextIO, text: str) -> None:
+    print(text, file=out, flush=True)
+
+
+def _report_phase(session: Session) -> None:
+    phase = phase_at(session.exporter.collector.scenario_time(), session.exporter.collector.schedule)
+    if phase != session.phase:
+        session.phase = phase
+        say(session.out, f"{_elapsed(session)} scenario  {phase.description}")
+
+
+def _get_json(session: Session, path: str) -> Any:
+    request = urllib.request.Request(
+        session.receiver_url + path, headers={"Authorization": f"Bearer {session.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=3) as response:
+        return json.load(response)
+
+
+def _report_incidents(session: Session) -> None:
+    since = urllib.parse.quote(str(int(session.started_unix) - 1))
+    try:
+        listing = _get_json(session, f"/api/v1/incidents?since={since}&limit=500")
+        for incident in listing.get("incidents", []):
+            _report_incident(session, incident)
+    except (OSError, ValueError) as exc:
+        session.poll_failures += 1
+        if session.poll_failures in (3, 30) or session.poll_failures % 300 == 0:
+            say(session.out, f"{_elapsed(session)} warning   receiver API not answering: {exc}")
+
+
+def _report_incident(session: Session, incident: dict[str, Any]) -> None:
+    incident_id = str(incident.get("id"))
+    state = (str(incident.get("status")), str(incident.get("stage")))
+    if session.incidents.get(incident_id) != state:
+        if incident_id not in session.incidents and not session.first_alert_reported:
+            session.first_alert_reported = True
+            say(session.out, f"{_elapsed(session)} first alert received by the receiver")
+        session.incidents[incident_id] = state
+        say(
+            session.out,
+            f"{_elapsed(session)} incident  {incident.get('alertname')} [{incident.get('severity')}] "
+            f"{state[0]}, stage {state[1]}  (id {incident_id})",
+        )
+    if incident_id not in session.diagnosed:
+        detail = _get_json(session, f"/api/v1/incidents/{urllib.parse.quote(incident_id)}")
+        if detail.get("diagnosis"):
+            session.diagnosed.add(incident_id)
+            for line in format_diagnosis(incident, detail["diagnosis"], session.receiver_url):
+                say(session.out, f"{_elapsed(session)} {line}")
+
+
+def format_diagnosis(incident: dict[str, Any], diagnosis: dict[str, Any], receiver_url: str) -> list[str]:
+    """The lines printed for one diagnosis: primary hypothesis, summary, actions, known cause, links."""
+    alertname = str(incident.get("alertname"))
+    primary = diagnosis.get("primary_hypothesis") or {}
+    confidence = primary.get("confidence")
+    confidence_text = f"{confidence:.0%}" if isinstance(confidence, int | float) else "?"
+    suspect = str(primary.get("suspect"))
+    title = str(primary.get("title", "(no title)")).removesuffix(f": {suspect}")
+    lines = [
+        f"diagnosis {alertname}: {title} ({primary.get('category')}, confidence {confidence_text})",
+        f"            suspect: {suspect}",
+    ]
+    if diagnosis.get("executive_summary"):
+        lines.append(f"            summary: {_shorten(str(diagnosis['executive_summary']))}")
+    for action in (diagnosis.get("immediate_actions") or [])[:3]:
+        lines.append(f"            action: {_shorten(str(action))}")
+    if alertname in KNOWN_CAUSES:
+        lines.append(f"            known cause in this scenario: {KNOWN_CAUSES[alertname]}")
+    lines.append(f"            details: {receiver_url}/ui/incidents/{incident.get('id')}")
+    return lines
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,146 @@
+"""The demo's processes: the exporter, the receiver, Alertmanager and Prometheus, started and stopped."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import yaml
+
+from demo.backfill import backfill_history, history_openmetrics
+from demo.configs import (
+    HISTORY_SECONDS,
+    WEBHOOK_PATH,
+    alertmanager_config,
+    prometheus_config,
+    receiver_config,
+)
+from demo.exporter import DemoExporter
+from demo.processes import (
+    ManagedProcess,
+    find_binary,
+    free_port,
+    start_alertmanager,
+    start_prometheus,
+    wait_http_ok,
+)
+from demo.report import Session, print_banner, say
+from demo.rules import demo_rules
+from demo.scenario import DEFAULT_SCHEDULE, SERIES_LABELS
+from receiver.errors import ReceiverError
+
+ReceiverCommand = Callable[[Path], list[str]]
+
+
+def default_receiver_command(config_path: Path) -> list[str]:
+    """`alert-analyst serve` from this interpreter."""
+    return [sys.executable, "-m", "receiver", "serve", f"--config.file={config_path}"]
+
+
+@dataclass(frozen=True)
+class DemoPorts:
+    receiver: int
+    prometheus: int
+    alertmanager: int
+    exporter: int
+
+    @classmethod
+    def from_base(cls, base: int | None) -> DemoPorts:
+        """Four consecutive ports from `base`, or four free ports when `base` is None."""
+        if base is None:
+            return cls(free_port(), free_port(), free_port(), free_port())
+        return cls(base, base + 1, base + 2, base + 3)
+
+
+@dataclass
+class DemoStack:
+    """Everything the demo started, stopped in reverse order by `stop()`."""
+
+    exporter: DemoExporter | None = None
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    def check_alive(self) -> None:
+        for managed in self.processes:
+            if managed.proc.poll() is not None:
+                raise ReceiverError(
+                    f"{managed.name} exited with {managed.proc.returncode}; last log lines "
+                    f"({managed.log_path}):\n{managed.log_tail()}"
+                )
+
+    def stop(self) -> None:
+        for managed in reversed(self.processes):
+            managed.stop(timeout=10)
+        if self.exporter is not None:
+            self.exporter.stop()
+
+
+def start_stack(
+    stack: DemoStack,
+    port_base: int | None,
+    scenario_offset: float,
+    workdir: Path,
+    receiver_command: ReceiverCommand,
+    stop: Callable[[], bool],
+    out: TextIO,
+) -> Session | None:
+    """Start exporter, receiver, Alertmanager, Prometheus in that order; None if a stop came meanwhile."""
+    ports = DemoPorts.from_base(port_base)
+    token, ui_password = secrets.token_urlsafe(24), secrets.token_urlsafe(12)
+    started, started_unix = time.monotonic(), time.time()
+    stack.exporter = DemoExporter(DEFAULT_SCHEDULE, offset=scenario_offset)
+    stack.exporter.start(ports.exporter)
+    prometheus_url = f"http://127.0.0.1:{ports.prometheus}"
+    receiver_url = f"http://127.0.0.1:{ports.receiver}"
+    config_path = workdir / "alert-analyst.yml"
+    settings = receiver_config(ports.receiver, prometheus_url, workdir, token, ui_password)
+    config_path.write_text(yaml.safe_dump(settings, sort_keys=False))
+    steps: list[Callable[[], ManagedProcess]] = [
+        lambda: _start_receiver(workdir, receiver_command(config_path), ports.receiver),
+        lambda: start_alertmanager(
+            workdir / "alertmanager",
+            alertmanager_config(receiver_url + WEBHOOK_PATH, token),
+            ports.alertmanager,
+        ),
+        lambda: _start_prometheus(workdir / "prometheus", ports, started_unix, out),
+    ]
+    for step in steps:
+        if stop():
+            return None
+        stack.processes.append(step())
+    print_banner(out, workdir, ports, stack, ui_password)
+    return Session(out, receiver_url, token, stack.exporter, started, started_unix)
+
+
+def _start_receiver(workdir: Path, argv: list[str], port: int) -> ManagedProcess:
+    log_path = workdir / "receiver.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir
+        )
+    managed = ManagedProcess("receiver", port, proc, workdir, log_path)
+    try:
+        wait_http_ok(f"{managed.url}/-/ready", timeout=30, proc=proc)
+    except ReceiverError as exc:
+        managed.stop()
+        raise ReceiverError(f"the receiver failed to start: {exc}\n{managed.log_tail()}") from exc
+    return managed
+
+
+def _start_prometheus(workdir: Path, ports: DemoPorts, started_unix: float, out: TextIO) -> ManagedProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    labels = {"job": "trading-exporter", "instance": f"127.0.0.1:{ports.exporter}", **SERIES_LABELS}
+    try:
+        history = history_openmetrics(started_unix, HISTORY_SECONDS, labels)
+        backfill_history(find_binary("promtool"), history, workdir / "data")
+    except ReceiverError as exc:  # BinaryNotFound included: the demo still runs, with a short baseline
+        say(out, f"note: no calm history backfilled ({exc})")
+    rules_path = workdir / "trading-demo.rules.yml"
+    rules_path.write_text(demo_rules())
+    config = prometheus_config(ports.exporter, ports.alertmanager, rules_path, ports.receiver)
+    return start_prometheus(workdir, config, ports.prometheus)

@@ -1,0 +1,45 @@
+"""Regular time grids: snap a range to a step, lay series on one grid (NaN where a series has no point)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+
+class TimedValues(Protocol):
+    """A series as two parallel arrays (seconds, values), e.g. a PromQL range-query result."""
+
+    @property
+    def timestamps(self) -> np.ndarray: ...
+
+    @property
+    def values(self) -> np.ndarray: ...
+
+
+def grid(start: float, end: float, step: float) -> np.ndarray:
+    n = round((end - start) / step) + 1
+    return start + step * np.arange(max(n, 1), dtype=np.float64)
+
+
+def align(series: Sequence[TimedValues], timestamps: np.ndarray, step: float) -> np.ndarray:
+    """(k, n) matrix of values on `timestamps`; NaN where a series had no point."""
+    out = np.full((len(series), timestamps.size), np.nan)
+    start = timestamps[0] if timestamps.size else 0.0
+    for row, data in enumerate(series):
+        idx = np.rint((data.timestamps - start) / step).astype(np.int64)
+        keep = (idx >= 0) & (idx < timestamps.size)
+        out[row, idx[keep]] = data.values[keep]
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def align_range(start: float, end: float, step: float, now: float | None = None) -> tuple[float, float]:
+    """Snap start down and end up to step multiples (stable, cache-friendly), never past `now`."""
+    now = time.time() if now is None else now
+    aligned_start = math.floor(start / step) * step
+    aligned_end = min(math.ceil(end / step) * step, math.floor(now / step) * step)
+    return aligned_start, max(aligned_end, aligned_start)

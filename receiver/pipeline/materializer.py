@@ -1,0 +1,107 @@
+"""Acknowledged notifications become incidents behind the answer, oldest first, also after a restart.
+
+The webhook answers once the raw notification is committed (durable); this task then upserts the
+incidents in small transactions and hands new and resolved ones to the pipeline. While webhooks are in
+flight it defers (acks first), unless more than `max_deferred_notifications` are waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+
+from receiver.metrics import ReceiverMetrics
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.settings import PipelineSettings
+from receiver.pipeline.workers import Pipeline
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store
+
+log = structlog.get_logger("receiver.materializer")
+
+RETRY_SECONDS = 1.0
+
+
+class Materializer:
+    """One task draining the `pending` notifications; `accepted` wakes it."""
+
+    def __init__(
+        self,
+        store: Store,
+        pipeline: Pipeline,
+        settings: PipelineSettings,
+        metrics: ReceiverMetrics,
+        intake: IntakeActivity | None = None,
+    ) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.settings = settings
+        self.metrics = metrics
+        self.intake = intake
+        self.backlog = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        self.backlog = await self.store.run(db_incidents.count_pending_notifications)
+        self.metrics.notifications_pending.set(self.backlog)
+        if self.backlog:
+            log.info("resuming_notifications", pending=self.backlog)
+            self._wake.set()
+        self._task = asyncio.create_task(self._run(), name="materializer")
+
+    @property
+    def alive(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def accepted(self) -> None:
+        """A notification was committed: materialise it soon."""
+        self.backlog += 1
+        self.metrics.notifications_pending.set(self.backlog)
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            if self.intake is not None and self.backlog <= self.settings.max_deferred_notifications:
+                await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
+            try:
+                await self.step()
+            except Exception:  # the rows stay pending: retried, and resumed after a restart
+                log.exception("materialize_failed")
+                self._wake.set()
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def step(self) -> int:
+        """Materialise one batch; returns how many notifications it took."""
+        self._wake.clear()
+        limit = self.settings.materialize_batch
+        taken, results = await self.store.write(db_incidents.materialize_pending, limit)
+        if taken >= limit:  # there may be more
+            self.backlog = max(0, self.backlog - taken)
+            self._wake.set()
+        else:
+            self.backlog = 0
+        self.metrics.notifications_pending.set(self.backlog)
+        for result in results:
+            if result.created:
+                self.metrics.incidents_created.labels("alertmanager").inc(len(result.created))
+            self.pipeline.submit([*result.created, *result.resolved])
+            log.debug(
+                "notification_materialized",
+                notification_id=result.notification_id,
+                created=len(result.created),
+                resolved=len(result.resolved),
+            )
+        return taken
+
+    async def stop(self) -> None:
+        """Stop the task; what is still pending is durable and resumes at the next start."""
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -1,0 +1,28 @@
+"""Settings of the incident pipeline and the materializer (pipeline.*)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from receiver.settings_base import Section
+
+
+class PipelineSettings(Section):
+    workers: int = Field(default=4, ge=1, le=256)
+    queue_size: int = Field(default=1000, ge=1)
+    stage_timeout_seconds: float = Field(default=120.0, gt=0)
+    shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
+    sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    defer_to_intake_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        description="Before each stage, wait up to this long while webhooks are in flight.",
+    )
+    materialize_batch: int = Field(
+        default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
+    )
+    max_deferred_notifications: int = Field(
+        default=20_000,
+        ge=0,
+        description="While more notifications than this wait, materialise them without deferring to intake.",
+    )

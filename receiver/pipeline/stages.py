@@ -1,0 +1,163 @@
+"""The pipeline's stages: announce, collect evidence, detect, diagnose, deliver (and resolution).
+
+The order is `receiver.models.STAGES`; on-demand diagnosis runs the middle three (`ON_DEMAND_STAGES`)
+through the same functions, with no store when nothing is to be kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from analyst.diagnosis import DiagnosisResult
+from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
+from analyst.protocol import Analyst
+from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
+from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
+from receiver.evidence.settings import ContextSettings
+from receiver.evidence.source import MetricSource
+from receiver.models import STAGES, Incident
+from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store
+
+if TYPE_CHECKING:
+    from receiver.delivery.service import DeliveryService
+
+ON_DEMAND_STAGES = ("collect_evidence", "detect", "diagnose")
+
+
+@dataclass
+class StagePlugins:
+    """What the stages call; None disables a plug-in (its stage is recorded as skipped)."""
+
+    source: MetricSource | None
+    context: ContextSettings
+    analyst: Analyst
+    delivery: DeliveryService | None
+
+
+def _evidence_outcome(evidence: Evidence) -> StageOutcome:
+    available = [s for s in evidence.series if s.available]
+    detail = f"{len(evidence.series)} series, {len(evidence.anomalous)} anomalous"
+    if evidence.notes:
+        detail += "; " + "; ".join(evidence.notes)
+    return StageOutcome("ok" if available else "unavailable", detail)
+
+
+async def _load_evidence(ctx: StageContext) -> Evidence | None:
+    if ctx.state.evidence is not None or ctx.store is None:
+        return ctx.state.evidence
+    stored = await ctx.store.run(db_incidents.load_evidence, ctx.incident.id)
+    return evidence_from_dict(stored) if stored else None
+
+
+async def _fetch(plugins: StagePlugins, ctx: StageContext) -> AlertContext:
+    assert plugins.source is not None
+    fetched = await fetch_alert_context(ctx.incident, plugins.source, plugins.context, now=ctx.now)
+    ctx.state.context = fetched
+    return fetched
+
+
+def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
+    """One function per name in `STAGES`."""
+
+    async def announce(ctx: StageContext) -> StageOutcome:
+        if plugins.delivery is None:
+            return StageOutcome("skipped", "no destination configured")
+        await plugins.delivery.on_incident_firing(ctx.incident)
+        return StageOutcome("ok", "queued")
+
+    async def collect_evidence(ctx: StageContext) -> StageOutcome:
+        if plugins.source is None:
+            return StageOutcome("skipped", "no metric source configured")
+        fetched = await _fetch(plugins, ctx)
+        detail = f"{fetched.series_count} series fetched"
+        if fetched.notes:
+            detail += "; " + "; ".join(fetched.notes)
+        return StageOutcome("ok" if fetched.series_count else "unavailable", detail)
+
+    async def detect(ctx: StageContext) -> StageOutcome:
+        if plugins.source is None:
+            return StageOutcome("skipped", "no metric source configured")
+        fetched = ctx.state.context or await _fetch(plugins, ctx)  # re-fetch after a restart
+        evidence = await asyncio.to_thread(build_evidence, ctx.incident, fetched, plugins.context)
+        ctx.state.evidence = evidence
+        if ctx.store is not None:
+            await ctx.store.write(db_incidents.save_evidence, ctx.incident.id, evidence_to_dict(evidence))
+        return _evidence_outcome(evidence)
+
+    async def diagnose(ctx: StageContext) -> StageOutcome:
+        evidence = await _load_evidence(ctx) or empty_evidence(ctx.incident)
+        ctx.state.evidence = evidence
+        result = await plugins.analyst.diagnose(evidence)
+        ctx.state.diagnosis = result
+        if ctx.store is not None:
+            await ctx.store.write(
+                db_incidents.save_diagnosis,
+                ctx.incident.id,
+                diagnosis_to_dict(result),
+                backend=result.backend,
+                category=str(result.primary_hypothesis.category),
+                confidence=result.confidence_score,
+            )
+        primary = result.primary_hypothesis
+        detail = f"{primary.category} ({primary.confidence:.0%}) suspect {primary.suspect}"
+        if result.fallback_reason:
+            detail += f"; fell back to built-in: {result.fallback_reason}"
+        return StageOutcome("ok", detail)
+
+    async def deliver(ctx: StageContext) -> StageOutcome:
+        if plugins.delivery is None:
+            return StageOutcome("skipped", "no destination configured")
+        diagnosis = ctx.state.diagnosis
+        if diagnosis is None and ctx.store is not None:
+            diagnosis = await load_diagnosis(ctx.store, ctx.incident.id)
+        if diagnosis is None:
+            return StageOutcome("skipped", "no diagnosis to deliver")
+        await plugins.delivery.on_diagnosis(ctx.incident, diagnosis)
+        return StageOutcome("ok", "queued")
+
+    stages: dict[str, StageFn] = {
+        "announce": announce,
+        "collect_evidence": collect_evidence,
+        "detect": detect,
+        "diagnose": diagnose,
+        "deliver": deliver,
+    }
+    assert tuple(stages) == STAGES
+    return stages
+
+
+async def diagnose_now(
+    incident: Incident, plugins: StagePlugins, *, store: Store | None = None, now: float | None = None
+) -> tuple[Evidence, DiagnosisResult]:
+    """Evidence and diagnosis for one incident through `ON_DEMAND_STAGES`; kept in `store` when given."""
+    ctx = StageContext(incident, store, now=now)
+    stages = build_stages(plugins)
+    for name in ON_DEMAND_STAGES:
+        ctx.state.outcomes[name] = (await stages[name](ctx)).outcome
+    assert ctx.state.evidence is not None and ctx.state.diagnosis is not None
+    return ctx.state.evidence, ctx.state.diagnosis
+
+
+async def load_diagnosis(store: Store, incident_id: str) -> DiagnosisResult | None:
+    row = await store.run(db_incidents.latest_diagnosis_row, incident_id)
+    if row is None:
+        return None
+    return diagnosis_from_dict(json.loads(row["body"]))
+
+
+def empty_evidence(incident: Incident) -> Evidence:
+    """Evidence with no series (no metric source): the analyst still writes a low-confidence diagnosis."""
+    return Evidence(
+        incident_id=incident.id,
+        alert=alert_info(incident),
+        series=(),
+        window_start=incident.starts_at,
+        window_end=incident.ends_at or time.time(),
+        notes=("no metric source configured",),
+    )

@@ -1,0 +1,233 @@
+"""Bounded worker pool that takes incidents through the stages, checkpointing each stage in SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+
+from receiver.metrics import ReceiverMetrics
+from receiver.models import DONE, STAGES, Incident
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.settings import PipelineSettings
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store
+
+if TYPE_CHECKING:
+    from analyst.diagnosis import DiagnosisResult
+    from analyst.evidence import Evidence
+    from receiver.evidence.context import AlertContext
+
+log = structlog.get_logger("receiver.pipeline")
+
+Outcome = Literal["ok", "skipped", "unavailable", "error"]
+
+
+@dataclass
+class StageOutcome:
+    outcome: Outcome
+    detail: str = ""
+
+
+@dataclass
+class StageState:
+    """What earlier stages of this run left for later ones; after a restart a stage reloads or refetches."""
+
+    context: AlertContext | None = None
+    evidence: Evidence | None = None
+    diagnosis: DiagnosisResult | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+@dataclass
+class StageContext:
+    """What a stage sees: the incident, the store (None: keep nothing) and this run's `state`.
+
+    `now` fixes the evaluation time (on-demand `--at`); None means the wall clock.
+    """
+
+    incident: Incident
+    store: Store | None
+    state: StageState = field(default_factory=StageState)
+    now: float | None = None
+
+
+StageFn = Callable[[StageContext], Awaitable[StageOutcome]]
+ResolveFn = Callable[[Incident], Awaitable[None]]
+
+
+async def skip_stage(ctx: StageContext) -> StageOutcome:
+    return StageOutcome("skipped", "not configured")
+
+
+class Pipeline:
+    """Runs `stages` in order for each incident with `workers` concurrent tasks and a bounded queue.
+
+    The incident's `stage` column is the checkpoint: after a restart, work resumes at the stage that
+    had not completed. A stage that raises or times out is recorded as an error and the next stage runs.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        stages: Mapping[str, StageFn],
+        settings: PipelineSettings,
+        metrics: ReceiverMetrics,
+        on_resolved: ResolveFn | None = None,
+        intake: IntakeActivity | None = None,
+    ) -> None:
+        self.store = store
+        self.stages = dict(stages)
+        self.order = list(STAGES)
+        self.settings = settings
+        self.metrics = metrics
+        self.on_resolved = on_resolved
+        self.intake = intake
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.queue_size)
+        self._queued: set[str] = set()
+        self._workers: list[asyncio.Task[None]] = []
+        self._sweeper: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._busy: set[asyncio.Task[Any]] = set()
+        metrics.queue_depth.set_function(self.queue.qsize)
+
+    @property
+    def queued(self) -> int:
+        """Incidents queued or being processed by a worker."""
+        return len(self._queued)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._workers) and all(not w.done() for w in self._workers)
+
+    async def start(self) -> None:
+        self._workers = [
+            asyncio.create_task(self._work(n), name=f"pipeline-worker-{n}")
+            for n in range(self.settings.workers)
+        ]
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="pipeline-sweeper")
+
+    def submit(self, incident_ids: Iterable[str]) -> None:
+        """Queue incidents now if there is room; the sweeper picks up the rest from SQLite later."""
+        for incident_id in incident_ids:
+            if incident_id in self._queued or self._stopping:
+                continue
+            try:
+                self.queue.put_nowait(incident_id)
+            except asyncio.QueueFull:
+                return
+            self._queued.add(incident_id)
+
+    async def sweep(self) -> None:
+        room = self.queue.maxsize - self.queue.qsize()
+        if room > 0:
+            ids = await self.store.run(db_incidents.work_ids, room + len(self._queued))
+            self.submit(ids)
+        self.metrics.open_incidents.set(await self.store.run(db_incidents.count_open))
+
+    async def _sweep_forever(self) -> None:
+        while not self._stopping:
+            try:
+                await self.sweep()
+            except Exception:  # a sweep failure must not kill the pipeline; it is retried
+                log.exception("pipeline_sweep_failed")
+            await asyncio.sleep(self.settings.sweep_interval_seconds)
+
+    async def _work(self, number: int) -> None:
+        while not self._stopping:
+            incident_id = await self.queue.get()
+            task = asyncio.current_task()
+            if task is not None:
+                self._busy.add(task)
+            try:
+                with structlog.contextvars.bound_contextvars(incident_id=incident_id):
+                    await self.process(incident_id)
+            except Exception:
+                log.exception("pipeline_incident_failed")
+            finally:
+                self._queued.discard(incident_id)
+                self.queue.task_done()
+                if task is not None:
+                    self._busy.discard(task)
+
+    async def process(self, incident_id: str) -> None:
+        """Run every remaining stage of one incident, then deliver its resolution if pending."""
+        incident = await self.store.run(db_incidents.get_incident, incident_id)
+        if incident is None:
+            return
+        ctx = StageContext(incident, self.store)
+        stage = incident.stage
+        while stage != DONE and not self._stopping:
+            stage = await self._run_stage(ctx, stage)
+        if ctx.state.outcomes:
+            log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
+        if stage == DONE:
+            await self._deliver_resolution(incident_id)
+
+    async def _run_stage(self, ctx: StageContext, stage: str) -> str:
+        position = self.order.index(stage) if stage in self.order else len(self.order) - 1
+        next_stage = self.order[position + 1] if position + 1 < len(self.order) else DONE
+        fn = self.stages.get(stage, skip_stage)
+        if self.intake is not None:  # acks first: Alertmanager is waiting for them, the analysis can wait
+            await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
+        started, clock = time.time(), time.perf_counter()
+        try:
+            result = await asyncio.wait_for(fn(ctx), self.settings.stage_timeout_seconds)
+        except TimeoutError:
+            result = StageOutcome("error", f"timed out after {self.settings.stage_timeout_seconds}s")
+            self.metrics.stage_failures.labels(stage).inc()
+        except Exception as exc:
+            log.exception("stage_failed", stage=stage)
+            result = StageOutcome("error", f"{type(exc).__name__}: {exc}")
+            self.metrics.stage_failures.labels(stage).inc()
+        duration = time.perf_counter() - clock
+        self.metrics.stage_duration.labels(stage, result.outcome).observe(duration)
+        await self.store.write(
+            db_incidents.record_stage,
+            ctx.incident.id,
+            stage,
+            result.outcome,
+            result.detail[:2000],
+            started,
+            duration,
+            next_stage,
+        )
+        log.debug("stage_done", stage=stage, outcome=result.outcome, seconds=round(duration, 4))
+        ctx.state.outcomes[stage] = result.outcome
+        return next_stage
+
+    async def _deliver_resolution(self, incident_id: str) -> None:
+        incident = await self.store.run(db_incidents.get_incident, incident_id)
+        pending = await self.store.run(db_incidents.resolve_pending, incident_id)
+        if incident is None or not pending:
+            return
+        if self.on_resolved is not None:
+            await self.on_resolved(incident)
+        await self.store.write(db_incidents.clear_resolve_pending, incident_id)
+
+    async def stop(self) -> None:
+        """Stop taking work; let in-flight stages finish within the shutdown timeout, then cancel them.
+
+        A cancelled stage is not recorded, so it runs again after a restart (its checkpoint is kept).
+        """
+        self._stopping = True
+        if self._sweeper:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+        busy = [w for w in self._workers if w in self._busy]
+        for worker in self._workers:
+            if worker not in self._busy:
+                worker.cancel()
+        if busy:
+            _, pending = await asyncio.wait(busy, timeout=self.settings.shutdown_timeout_seconds)
+            for task in pending:
+                task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,367 @@
+"""Scheduled secondary detection: every interval, run every rule's query and detect over it.
+
+All rule queries of a cycle are fetched concurrently (bounded by `detection.max_concurrency`) and
+detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
+in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`;
+the same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
+SQLite). Latest scores go to
+`alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import math
+import multiprocessing
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import quote_plus
+
+import numpy as np
+import structlog
+from prometheus_client import CollectorRegistry, Gauge
+from pydantic import ValidationError
+
+from detectors import AnomalyDetection, BatchResult, detect_rules
+from detectors.grid import align, align_range, grid
+from receiver.errors import RuleConflict
+from receiver.evidence.promql import series_id
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.models import Incident, new_incident
+from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+from receiver.storage import rules as db_rules
+
+if TYPE_CHECKING:
+    from receiver.storage.database import Store
+
+log = structlog.get_logger("receiver.scheduled")
+RuleOrigin = Literal["config", "api"]
+Outcome = tuple[RuleSettings, list[SeriesData], list[str], BatchResult]
+
+
+@dataclass(frozen=True)
+class DetectorFinding:
+    """A new anomaly that should become an incident (source "detector")."""
+
+    rule: RuleSettings
+    series_labels: Mapping[str, str]
+    detection: AnomalyDetection
+    fingerprint: str
+    starts_at: float
+
+    @property
+    def alertname(self) -> str:
+        return self.rule.name
+
+    @property
+    def severity(self) -> str:
+        return self.rule.severity
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Incident labels: the series' labels, the rule's `labels`, then alertname and severity."""
+        own = {k: v for k, v in self.series_labels.items() if k != "__name__"}
+        metric = self.series_labels.get("__name__")
+        extra = {"metric": metric} if metric else {}
+        return {
+            **own,
+            **extra,
+            **self.rule.labels,
+            "alertname": self.rule.name,
+            "severity": self.rule.severity,
+        }
+
+
+def detector_incident(finding: DetectorFinding, now: float) -> Incident:
+    """The incident a scheduled-detection finding opens (source "detector", its own group)."""
+    detection = finding.detection
+    summary = (
+        f"{detection.anomaly_type} on {detection.series}: {detection.direction or 'change'}"
+        f" (confidence {detection.confidence:.0%}, rule {finding.rule.name})"
+    )
+    return new_incident(
+        fingerprint=finding.fingerprint,
+        starts_at=finding.starts_at,
+        ends_at=None,
+        alertname=finding.alertname,
+        severity=finding.severity,
+        labels=finding.labels,
+        annotations={"summary": summary, "detector_method": detection.method},
+        generator_url=f"/graph?g0.expr={quote_plus(finding.rule.query)}",
+        group_key=f"detector:{finding.rule.name}:{finding.fingerprint}",
+        source="detector",
+        now=now,
+    )
+
+
+@dataclass
+class CycleReport:
+    """What one detection cycle did."""
+
+    started_at: float
+    duration_seconds: float = 0.0
+    rules: int = 0
+    series: int = 0
+    detections: int = 0
+    fresh: int = 0
+    incidents: list[str] = field(default_factory=list)
+    deduplicated: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def finding_fingerprint(rule: str, labels: Mapping[str, str]) -> str:
+    """Stable hash of rule name + series labels."""
+    text = json.dumps([rule, sorted(labels.items())], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def default_step(lookback: float) -> float:
+    return float(max(60, math.ceil(lookback / 1440)))
+
+
+def detect_query(
+    rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
+) -> tuple[list[str], list[BatchResult]]:
+    """Align one query's series on one grid and run all its rules in one `detect_rules` pass, which shares
+    what the rules compute in common (pure; runs on a worker)."""
+    timestamps = grid(start, end, step)
+    values = align(series, timestamps, step)
+    names = [series_id(s.labels) for s in series]
+    return names, detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
+
+
+def detect_rule(
+    rule: RuleSettings, series: Sequence[SeriesData], start: float, end: float, step: float
+) -> tuple[list[str], BatchResult]:
+    """`detect_query` of a single rule."""
+    names, [result] = detect_query([rule], series, start, end, step)
+    return names, result
+
+
+def fresh_findings(
+    rule: RuleSettings,
+    names: Sequence[str],
+    labels: Sequence[Mapping[str, str]],
+    result: BatchResult,
+    since: float,
+) -> list[DetectorFinding]:
+    """One finding per series: its latest detection at or after `since` (older ones were seen before)."""
+    by_name = dict(zip(names, labels, strict=True))
+    findings = []
+    for detection in result.latest_per_series(since):
+        series_labels = dict(by_name.get(detection.series, {}))
+        findings.append(
+            DetectorFinding(
+                rule=rule,
+                series_labels=series_labels,
+                detection=detection,
+                fingerprint=finding_fingerprint(rule.name, series_labels or {"series": detection.series}),
+                starts_at=float(detection.onset if detection.onset is not None else detection.timestamp),
+            )
+        )
+    return findings
+
+
+class DetectionScheduler:
+    """Runs detection rules on a timer; rules come from the config file (read-only) and the API (SQLite)."""
+
+    def __init__(
+        self,
+        store: Store,
+        source: MetricSource,
+        settings: DetectionSettings,
+        *,
+        on_anomaly: Callable[[DetectorFinding], Awaitable[str | None]],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.source = source
+        self.settings = settings
+        self.on_anomaly = on_anomaly
+        self._config_rules = {r.name: r for r in settings.rules}
+        self._executor: Executor = (
+            ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn"))
+            if settings.pool == "process"
+            else ThreadPoolExecutor(settings.workers, thread_name_prefix="detect")
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._exported: dict[str, set[str]] = {}
+        self._scores = (
+            Gauge(
+                "alert_analyst_anomaly_score",
+                "Latest anomaly score in [0, 1] of each series of each detection rule.",
+                ["rule", "series"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
+
+    async def start(self) -> None:
+        if self.settings.enabled and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="detection-scheduler")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _loop(self) -> None:
+        while True:
+            started = time.monotonic()
+            try:
+                report = await self.run_cycle()
+                log.info(
+                    "detection_cycle",
+                    rules=report.rules,
+                    series=report.series,
+                    incidents=len(report.incidents),
+                    errors=len(report.errors),
+                    seconds=round(report.duration_seconds, 2),
+                )
+            except Exception:
+                log.exception("detection_cycle_failed")
+            await asyncio.sleep(max(0.0, self.settings.interval_seconds - (time.monotonic() - started)))
+
+    async def rules(self) -> list[tuple[RuleSettings, RuleOrigin]]:
+        """Config-file rules, then API rules (a stored rule that no longer validates is skipped, logged)."""
+        out: list[tuple[RuleSettings, RuleOrigin]] = [(r, "config") for r in self._config_rules.values()]
+        for body in await self.store.run(db_rules.load_api_rules):
+            try:
+                rule = RuleSettings.model_validate(body)
+            except ValidationError as exc:
+                log.error("stored_rule_invalid", rule=body.get("name"), error=str(exc))
+                continue
+            if rule.name not in self._config_rules:
+                out.append((rule, "api"))
+        return out
+
+    async def add_rule(self, rule: RuleSettings) -> None:
+        if rule.name in self._config_rules:
+            raise RuleConflict(f"a rule named {rule.name!r} exists already (in the configuration file)")
+        await self.store.write(db_rules.insert_api_rule, rule.name, rule.model_dump(mode="json"))
+
+    async def delete_rule(self, name: str) -> None:
+        if name in self._config_rules:
+            raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
+        await self.store.write(db_rules.delete_api_rule, name)
+        self._drop_scores(name, keep=set())
+
+    async def run_cycle(self, *, now: float | None = None) -> CycleReport:
+        """Fetch, detect, dedupe and report once (the timer calls this; tests call it directly)."""
+        clock = time.monotonic()
+        now = time.time() if now is None else now
+        report = CycleReport(started_at=now)
+        rules = [rule for rule, _ in await self.rules()]
+        report.rules = len(rules)
+        step = self.settings.step_seconds or default_step(self.settings.lookback_seconds)
+        start, end = align_range(now - self.settings.lookback_seconds, now, step, now)
+        outcomes = await self._fetch_and_detect(rules, start, end, step, report)
+        since = now - self.settings.effective_freshness
+        findings: list[DetectorFinding] = []
+        for rule, series, names, result in outcomes:
+            report.series += len(series)
+            report.detections += result.detection_count
+            self._export_scores(rule.name, names, result.scores)
+            findings += fresh_findings(rule, names, [s.labels for s in series], result, since)
+        report.fresh = len(findings)
+        for finding in findings:
+            await self._open_incident(finding, now, report)
+        for name in set(self._exported) - {r.name for r in rules}:
+            self._drop_scores(name, keep=set())
+        report.duration_seconds = time.monotonic() - clock
+        return report
+
+    async def _fetch_and_detect(
+        self, rules: Sequence[RuleSettings], start: float, end: float, step: float, report: CycleReport
+    ) -> list[Outcome]:
+        """Each query is fetched once; its rules are detected together as soon as its data arrives.
+
+        Fetches are bounded, detection runs on the pool; outcomes come back in rule order.
+        """
+        slots = asyncio.Semaphore(self.settings.max_concurrency)
+        loop = asyncio.get_running_loop()
+        by_query: dict[str, list[int]] = {}
+        for i, rule in enumerate(rules):
+            by_query.setdefault(rule.query, []).append(i)
+
+        async def one(query: str, members: list[int]) -> list[tuple[int, Outcome]]:
+            group = [rules[i] for i in members]
+            async with slots:
+                try:
+                    series = await self.source.query_range(query, start, end, step)
+                except MetricSourceError as exc:
+                    report.errors.update({rule.name: str(exc) for rule in group})
+                    return []
+            if not series:
+                return []
+            try:
+                names, results = await loop.run_in_executor(
+                    self._executor, detect_query, group, series, start, end, step
+                )
+            except Exception as exc:  # a detector bug must not stop the other rules
+                log.exception("detection_failed", rules=[rule.name for rule in group])
+                report.errors.update({rule.name: f"detection failed: {exc}" for rule in group})
+                return []
+            return [
+                (i, (rules[i], series, names, result)) for i, result in zip(members, results, strict=True)
+            ]
+
+        done = await asyncio.gather(*(one(query, members) for query, members in by_query.items()))
+        ordered = sorted((pair for group in done for pair in group), key=lambda pair: pair[0])
+        return [outcome for _, outcome in ordered]
+
+    async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
+        state = await self.store.run(db_rules.load_state, finding.fingerprint)
+        if state is not None and (
+            now - state["last_fired_at"] < self.settings.cooldown_seconds
+            or state["last_onset"] == finding.starts_at
+        ):
+            report.deduplicated += 1
+            return
+        try:
+            incident_id = await self.on_anomaly(finding)
+        except Exception as exc:
+            log.exception("on_anomaly_failed", rule=finding.rule.name)
+            report.errors[finding.rule.name] = f"on_anomaly failed: {exc}"
+            return
+        await self.store.write(
+            db_rules.save_state,
+            fingerprint=finding.fingerprint,
+            rule=finding.rule.name,
+            series_labels=finding.series_labels,
+            fired_at=now,
+            onset=finding.starts_at,
+            incident_id=incident_id,
+        )
+        if incident_id is not None:
+            report.incidents.append(incident_id)
+
+    def _export_scores(self, rule: str, names: Sequence[str], scores: np.ndarray) -> None:
+        if self._scores is None:
+            return
+        current = set()
+        for name, score in zip(names, scores, strict=True):
+            if np.isfinite(score):
+                self._scores.labels(rule, name).set(float(score))
+                current.add(name)
+        self._drop_scores(rule, keep=current)
+        self._exported[rule] = current
+
+    def _drop_scores(self, rule: str, keep: set[str]) -> None:
+        if self._scores is None:
+            return
+        for name in self._exported.get(rule, set()) - keep:
+            with contextlib.suppress(KeyError):
+                self._scores.remove(rule, name)
+        if not keep:
+            self._exported.pop(rule, None)

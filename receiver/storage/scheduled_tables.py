@@ -1,0 +1,26 @@
+"""Tables of scheduled detection: rules and their state (created by the storage migrations)."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+
+def migrate_detection(db: sqlite_utils.Database) -> None:
+    """Create the detection tables (called once by the versioned migrations).
+
+    `detection_rules`: rules added through the API (config-file rules are not stored).
+    `detection_state`: per (rule, series) fingerprint, when it last opened an incident.
+    """
+    db.table("detection_rules").create({"name": str, "body": str, "created_at": float}, pk="name")
+    db.table("detection_state").create(
+        {
+            "fingerprint": str,
+            "rule": str,
+            "series": str,
+            "last_fired_at": float,
+            "last_onset": float,
+            "incident_id": str,
+        },
+        pk="fingerprint",
+    )
+    db.table("detection_state").create_index(["rule"])

@@ -1,0 +1,67 @@
+"""Time parsing for every interface: webhook timestamps, API parameters, CLI flags."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+
+GO_ZERO_TIME_YEAR = 1
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def _rfc3339(value: str) -> datetime:
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    head, dot, rest = text.partition(".")
+    if dot:  # trim fractional digits beyond microseconds (Go writes nanoseconds)
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
+    return datetime.fromisoformat(text)
+
+
+def parse_timestamp(value: str) -> float:
+    """RFC 3339 with any precision or offset (as Alertmanager and other senders write it) to Unix seconds."""
+    parsed = _rfc3339(value)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp needs a UTC offset or Z")
+    if parsed.year <= GO_ZERO_TIME_YEAR:
+        return 0.0
+    return parsed.timestamp()
+
+
+def parse_duration(text: str) -> float:
+    """`90s`, `5m`, `1h30m`, `2d` → seconds."""
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 5m, 6h, 2d")
+    return sum(float(n) * _UNITS[u] for n, u in parts)
+
+
+def parse_time(value: float | str, now: float | None = None) -> float:
+    """Unix seconds, RFC 3339 (without an offset: UTC), `now`, or relative to now (`-6h`, `now-6h`)."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = value.strip()
+    if text == "now" or (re.fullmatch(r"(?:now)?-\d.*", text) and not _is_number(text)):
+        current = time.time() if now is None else now
+        return current if text == "now" else current - parse_duration(text.split("-", 1)[1])
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        parsed = _rfc3339(text)
+    except ValueError:
+        raise ValueError(f"invalid time {text!r}: use RFC 3339, Unix seconds, now or -6h") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

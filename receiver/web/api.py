@@ -1,0 +1,90 @@
+"""JSON API: incidents, their evidence, stages and diagnoses."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from receiver.storage import incidents as db_incidents
+from receiver.times import parse_time
+from receiver.web.auth import is_authorized
+from receiver.web.json_errors import bad_request, error_response
+from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_PAGE = 500
+
+
+@web.middleware
+async def require_api_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The API and UI use the webhook's credentials when they are configured."""
+    path = request.path
+    if (path.startswith("/api/") or path.startswith("/ui")) and not is_authorized(
+        request.headers.get("Authorization"), request.app[CREDENTIALS]
+    ):
+        response = error_response(401, "missing or wrong credentials")
+        if request.app[CREDENTIALS].username is not None:
+            response.headers["WWW-Authenticate"] = 'Basic realm="alert-analyst"'
+        return response
+    return await handler(request)
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise bad_request(f"{name} must be an integer in [{low}, {high}]", name)
+    return int(raw)
+
+
+async def list_incidents(request: web.Request) -> web.Response:
+    status = request.query.get("status")
+    if status not in (None, "firing", "resolved"):
+        return error_response(400, "status must be firing or resolved", "status")
+    since = None
+    if "since" in request.query:
+        try:
+            since = parse_time(request.query["since"])
+        except ValueError:
+            return error_response(400, "since must be Unix seconds or RFC 3339", "since")
+    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 0, 10**9)
+    rows = await request.app[STORE].run(
+        db_incidents.list_incidents,
+        status=status,
+        alertname=request.query.get("alertname"),
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    next_offset = offset + limit if len(rows) == limit else None
+    return web.json_response({"incidents": rows, "next_offset": next_offset})
+
+
+async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any] | None:
+    """The incident with alerts, stages, evidence, diagnosis and (when delivery is on) deliveries."""
+    detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
+    if detail is None:
+        return None
+    delivery = app[DELIVERY]
+    detail["deliveries"] = await delivery.list_deliveries(incident_id) if delivery is not None else []
+    return detail
+
+
+async def get_incident(request: web.Request) -> web.Response:
+    detail = await incident_view(request.app, request.match_info["incident_id"])
+    if detail is None:
+        backlog = request.app[MATERIALIZER].backlog
+        hint = f" (yet: {backlog} acknowledged notifications are still being turned into incidents)"
+        return error_response(404, "no such incident" + (hint if backlog else ""))
+    return web.json_response(detail)
+
+
+def api_routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/incidents", list_incidents),
+        web.get("/api/v1/incidents/{incident_id}", get_incident),
+    ]

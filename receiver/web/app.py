@@ -1,0 +1,40 @@
+"""Application wiring: settings and routes here, each long-lived resource in its own cleanup context."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from receiver.config import Settings
+from receiver.metrics import create_metrics
+from receiver.pipeline.intake import IntakeActivity
+from receiver.web.api import api_routes, require_api_auth
+from receiver.web.auth import load_credentials
+from receiver.web.health import health_routes
+from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
+from receiver.web.ondemand import ondemand_routes
+from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
+from receiver.web.rules import rule_routes
+from receiver.web.ui import ui_routes
+from receiver.web.webhook import receive_alertmanager
+
+
+def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.Application:
+    """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs."""
+    app = web.Application(client_max_size=settings.webhook.max_body_bytes, middlewares=[require_api_auth])
+    app[SETTINGS] = settings
+    app[CREDENTIALS] = load_credentials(settings.webhook)
+    app[METRICS] = create_metrics()
+    app[INTAKE] = IntakeActivity()
+    app[PARTS_FACTORY] = parts
+    app.cleanup_ctx.extend(RESOURCES)
+    app.add_routes(
+        [
+            web.post("/webhook/alertmanager", receive_alertmanager),
+            *health_routes(),
+            *api_routes(),
+            *ondemand_routes(),
+            *ui_routes(),
+            *rule_routes(),
+        ]
+    )
+    return app

@@ -1,0 +1,54 @@
+"""Typed application keys: one `web.AppKey` per shared object of the aiohttp app.
+
+Settings, credentials, metrics and intake activity are set by `build_app`; every other key is set by the
+cleanup context that opens the resource (`receiver.web.resources`), and is there only while the app runs.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from analyst.protocol import Analyst
+from receiver.config import Settings
+from receiver.evidence.source import MetricSource
+from receiver.metrics import ReceiverMetrics
+from receiver.pipeline.intake import IntakeActivity
+from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.workers import Pipeline
+from receiver.storage.database import Store
+from receiver.web.auth import Credentials
+
+if TYPE_CHECKING:
+    from receiver.delivery.service import DeliveryService
+    from receiver.scheduled.scheduler import DetectionScheduler
+
+SETTINGS = web.AppKey("settings", Settings)
+CREDENTIALS = web.AppKey("credentials", Credentials)
+METRICS = web.AppKey("metrics", ReceiverMetrics)
+INTAKE = web.AppKey("intake", IntakeActivity)
+STORE = web.AppKey("store", Store)
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+SOURCE: web.AppKey[MetricSource] = web.AppKey("metric_source")
+ANALYST: web.AppKey[Analyst] = web.AppKey("analyst")
+DELIVERY: web.AppKey[DeliveryService | None] = web.AppKey("delivery")
+SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
+PIPELINE = web.AppKey("pipeline", Pipeline)
+MATERIALIZER = web.AppKey("materializer", Materializer)
+
+__all__ = [
+    "ANALYST",
+    "CREDENTIALS",
+    "DELIVERY",
+    "HTTP_SESSION",
+    "INTAKE",
+    "MATERIALIZER",
+    "METRICS",
+    "PIPELINE",
+    "SCHEDULER",
+    "SETTINGS",
+    "SOURCE",
+    "STORE",
+]

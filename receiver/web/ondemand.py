@@ -1,0 +1,115 @@
+"""On-demand diagnosis over HTTP: POST /api/v1/diagnoses runs the pipeline's evidence and diagnosis stages."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import quote_plus
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from analyst.evidence import evidence_to_dict
+from analyst.schema import diagnosis_to_dict
+from receiver.config import Settings
+from receiver.errors import PayloadError
+from receiver.evidence.settings import ContextQuery, ContextSettings
+from receiver.models import DONE, Incident, new_incident
+from receiver.payload import parse_alert
+from receiver.pipeline.stages import StagePlugins, diagnose_now
+from receiver.storage import incidents as db_incidents
+from receiver.times import parse_time
+from receiver.web.json_errors import error_response
+from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
+
+
+class AdHocAlert(BaseModel):
+    """An alert described by hand, like the reference design's diagnose_anomaly_on_demand."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alertname: str = Field(min_length=1)
+    expr: str | None = None
+    start: float | str
+    end: float | str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    metrics: list[str] = Field(default_factory=list, description="PromQL of affected metrics to include.")
+    severity: str = "warning"
+
+
+class DiagnosisRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str | None = None
+    alert: AdHocAlert | None = None
+
+
+def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
+    starts = parse_time(alert.start)
+    ends = parse_time(alert.end) if alert.end is not None else None
+    labels = {"alertname": alert.alertname, "severity": alert.severity, **alert.labels}
+    fingerprint = parse_alert(
+        {"labels": labels, "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts))}
+    ).effective_fingerprint()
+    return new_incident(
+        fingerprint=fingerprint,
+        starts_at=starts,
+        ends_at=ends,
+        alertname=alert.alertname,
+        severity=alert.severity,
+        labels=labels,
+        annotations=alert.annotations,
+        generator_url=f"/graph?g0.expr={quote_plus(alert.expr)}" if alert.expr else "",
+        group_key=f"on-demand:{alert.alertname}",
+        source="on_demand",
+        now=now,
+        stage=DONE,
+    )
+
+
+def context_with_metrics(context: ContextSettings, metrics: list[str]) -> ContextSettings:
+    extra = [ContextQuery(name=f"requested_{i}", query=q) for i, q in enumerate(metrics)]
+    return context.model_copy(update={"context_queries": [*context.context_queries, *extra]})
+
+
+async def post_diagnosis(request: web.Request) -> web.Response:
+    app = request.app
+    try:
+        body = DiagnosisRequest.model_validate(await request.json())
+    except json.JSONDecodeError as exc:
+        return error_response(400, f"malformed JSON: {exc}")
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        return error_response(400, f"{field}: {err['msg']}", field)
+    if (body.incident_id is None) == (body.alert is None):
+        return error_response(400, "give exactly one of incident_id or alert", "incident_id")
+    settings: Settings = app[SETTINGS]
+    context = settings.context
+    now = time.time()
+    if body.incident_id is not None:
+        incident = await app[STORE].run(db_incidents.get_incident, body.incident_id)
+        if incident is None:
+            return error_response(404, "no such incident")
+    else:
+        assert body.alert is not None
+        try:
+            incident = incident_from_adhoc(body.alert, now)
+        except (ValueError, PayloadError, ValidationError) as exc:
+            return error_response(400, f"alert: {exc}", "alert")
+        context = context_with_metrics(context, body.alert.metrics)
+    plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
+    keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
+    evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    return web.json_response(
+        {
+            "incident_id": incident.id,
+            "evidence": evidence_to_dict(evidence),
+            "diagnosis": diagnosis_to_dict(diagnosis),
+        }
+    )
+
+
+def ondemand_routes() -> list[web.RouteDef]:
+    return [web.post("/api/v1/diagnoses", post_diagnosis)]

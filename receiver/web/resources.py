@@ -1,0 +1,187 @@
+"""The app's long-lived resources, one cleanup context each (aiohttp's "Cleanup Context" pattern).
+
+`build_app` appends them in this order; aiohttp runs each cleanup (only if its startup finished) in
+reverse, so intake stops first and the store closes last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+import structlog
+from aiohttp import web
+
+from analyst.builtin import BuiltinAnalyst
+from analyst.llm import build_analyst
+from receiver.config import Settings
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.models import Incident
+from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis
+from receiver.pipeline.workers import Pipeline, ResolveFn, StageFn
+from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detector_incident
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store
+from receiver.web.keys import (
+    ANALYST,
+    DELIVERY,
+    HTTP_SESSION,
+    INTAKE,
+    MATERIALIZER,
+    METRICS,
+    PIPELINE,
+    SCHEDULER,
+    SETTINGS,
+    SOURCE,
+    STORE,
+)
+
+log = structlog.get_logger("receiver.app")
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+
+
+@dataclass(frozen=True)
+class PipelineParts:
+    """What the pipeline runs: a function per stage name (a missing one is skipped) and the resolve hook."""
+
+    stages: Mapping[str, StageFn] = field(default_factory=dict)
+    on_resolved: ResolveFn | None = None
+
+
+PartsFactory = Callable[[web.Application, Settings, Store], Awaitable[PipelineParts]]
+PARTS_FACTORY: web.AppKey[PartsFactory] = web.AppKey("pipeline_parts_factory")
+
+
+async def pipeline_parts(app: web.Application, settings: Settings, store: Store) -> PipelineParts:
+    """The real stages over the app's metric source, analyst and delivery."""
+    delivery = app[DELIVERY]
+
+    async def on_resolved(incident: Incident) -> None:
+        if delivery is not None:
+            await delivery.on_incident_resolved(incident, await load_diagnosis(store, incident.id))
+
+    plugins = StagePlugins(app[SOURCE], settings.context, app[ANALYST], delivery)
+    return PipelineParts(stages=build_stages(plugins), on_resolved=on_resolved)
+
+
+async def _closing(name: str, close: Callable[[], Awaitable[object]]) -> None:
+    try:
+        await close()
+    except Exception:  # keep closing the others; the failure is logged
+        log.exception("close_failed", hook=name)
+
+
+async def store_ctx(app: web.Application) -> AsyncIterator[None]:
+    storage = app[SETTINGS].storage
+    app[STORE] = await asyncio.to_thread(Store, storage.path, storage.synchronous)
+    yield
+    await asyncio.to_thread(app[STORE].close)
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[HTTP_SESSION] = aiohttp.ClientSession()
+    yield
+    await _closing("http_session", app[HTTP_SESSION].close)
+
+
+async def metric_source_ctx(app: web.Application) -> AsyncIterator[None]:
+    source = PrometheusSource(app[SETTINGS].prometheus, registry=app[METRICS].registry)
+    app[SOURCE] = source
+    yield
+    await _closing("metric_source", source.close)
+
+
+async def analyst_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    analyst = build_analyst(
+        settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst), app[METRICS].registry
+    )
+    app[ANALYST] = analyst
+    yield
+    close = getattr(analyst, "aclose", None)
+    if close is not None:
+        await _closing("analyst", close)
+
+
+async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox-backed delivery service, or None when no destination is configured."""
+    settings = app[SETTINGS]
+    destinations = (settings.grafana, settings.slack, settings.pagerduty, settings.outgoing_webhook)
+    if not any(d.enabled for d in destinations):
+        app[DELIVERY] = None
+        yield
+        return
+    from receiver.delivery.service import DeliveryService  # Slack SDK and sinks only when used
+
+    delivery = DeliveryService(
+        app[STORE],
+        grafana=settings.grafana,
+        slack=settings.slack,
+        pagerduty=settings.pagerduty,
+        outgoing_webhook=settings.outgoing_webhook,
+        noise=settings.noise,
+        public_url=settings.web.public_url,
+        registry=app[METRICS].registry,
+        session=app[HTTP_SESSION],
+    )
+    app[DELIVERY] = delivery
+    await delivery.start()
+    yield
+    await _closing("delivery", delivery.stop)
+
+
+async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The stage workers and the materializer that feeds them from acknowledged notifications."""
+    settings, store = app[SETTINGS], app[STORE]
+    parts = await app[PARTS_FACTORY](app, settings, store)
+    pipeline = Pipeline(store, parts.stages, settings.pipeline, app[METRICS], parts.on_resolved, app[INTAKE])
+    materializer = Materializer(store, pipeline, settings.pipeline, app[METRICS], app[INTAKE])
+    app[PIPELINE], app[MATERIALIZER] = pipeline, materializer
+    await pipeline.start()
+    await materializer.start()
+    log.info("started", listen=settings.web.listen_address, storage=settings.storage.path)
+    yield
+    log.info("stopping")
+    await materializer.stop()
+    await pipeline.stop()
+
+
+async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled detection; its findings open incidents and go to the pipeline."""
+    store = app[STORE]
+
+    async def on_anomaly(finding: DetectorFinding) -> str | None:
+        incident = detector_incident(finding, time.time())
+        if await store.write(db_incidents.create_incident, incident):
+            app[METRICS].incidents_created.labels("detector").inc()
+            app[PIPELINE].submit([incident.id])
+            log.info("detector_incident", incident_id=incident.id, rule=finding.rule.name)
+        return incident.id
+
+    scheduler = DetectionScheduler(
+        store,
+        app[SOURCE],
+        app[SETTINGS].detection,
+        on_anomaly=on_anomaly,
+        registry=app[METRICS].registry,
+    )
+    app[SCHEDULER] = scheduler
+    await scheduler.start()
+    yield
+    await _closing("scheduler", scheduler.stop)
+
+
+RESOURCES: tuple[CleanupContext, ...] = (
+    store_ctx,
+    http_session_ctx,
+    metric_source_ctx,
+    analyst_ctx,
+    delivery_ctx,
+    pipeline_ctx,
+    scheduler_ctx,
+)

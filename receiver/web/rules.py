@@ -1,0 +1,79 @@
+"""`/api/v1/rules`: list, add and delete detection rules at runtime (config-file rules are read-only)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
+from receiver.scheduled.settings import RuleSettings
+from receiver.web.json_errors import error_response
+from receiver.web.keys import SCHEDULER
+
+if TYPE_CHECKING:
+    from receiver.scheduled.scheduler import DetectionScheduler
+
+
+def _validationerror_response(exc: ValidationError) -> web.Response:
+    first = exc.errors()[0]
+    message = str(first.get("msg", "invalid rule"))
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    cause = first.get("ctx", {}).get("error")
+    field = loc or (cause.field if isinstance(cause, InvalidRuleField) else None)
+    return error_response(400, f"{field or 'rule'}: {message}" if field else message, field)
+
+
+def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
+    """GET/POST /api/v1/rules and DELETE /api/v1/rules/{name} (add auth in front).
+
+    The handlers use `scheduler` when given, else the app's `SCHEDULER` (set when the app starts).
+    """
+
+    def scheduler_of(request: web.Request) -> DetectionScheduler:
+        return scheduler if scheduler is not None else request.app[SCHEDULER]
+
+    async def list_rules(request: web.Request) -> web.Response:
+        rules = await scheduler_of(request).rules()
+        return web.json_response(
+            {
+                "status": "success",
+                "data": [{**r.model_dump(mode="json"), "source": origin} for r, origin in rules],
+            }
+        )
+
+    async def add_rule(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError as exc:
+            return error_response(400, f"body is not JSON: {exc}")
+        if not isinstance(body, dict):
+            return error_response(400, "body must be a JSON object with the rule fields")
+        try:
+            rule = RuleSettings.model_validate(body)
+        except ValidationError as exc:
+            return _validationerror_response(exc)
+        try:
+            await scheduler_of(request).add_rule(rule)
+        except RuleConflict as exc:
+            return error_response(409, str(exc), "name")
+        return web.json_response(
+            {"status": "success", "data": {**rule.model_dump(mode="json"), "source": "api"}}, status=201
+        )
+
+    async def delete_rule(request: web.Request) -> web.Response:
+        try:
+            await scheduler_of(request).delete_rule(request.match_info["name"])
+        except RuleConflict as exc:
+            return error_response(409, str(exc), "name")
+        except RuleNotFound as exc:
+            return error_response(404, str(exc), "name")
+        return web.Response(status=204)
+
+    return [
+        web.get("/api/v1/rules", list_rules),
+        web.post("/api/v1/rules", add_rule),
+        web.delete("/api/v1/rules/{name}", delete_rule),
+    ]

@@ -1,0 +1,83 @@
+"""POST /webhook/alertmanager: authenticate, validate, commit the notification to SQLite, then answer.
+
+The answer names the incidents the notification touches; `Materializer` creates or closes them right
+behind it (in notification order, resumed after a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import structlog
+from aiohttp import web
+
+from receiver.errors import PayloadError
+from receiver.payload import WebhookPayload, parse_webhook
+from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
+from receiver.web.auth import is_authorized
+from receiver.web.json_errors import error_response
+from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
+
+log = structlog.get_logger("receiver.webhook")
+
+JSON_TYPES = ("application/json",)
+PARSE_IN_THREAD_BYTES = 256 * 1024
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadError(
+            413, f"body of {request.content_length} bytes exceeds webhook.max_body_bytes={limit}"
+        )
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadError(413, f"body exceeds webhook.max_body_bytes={limit}")
+    return body
+
+
+async def _parse(body: bytes) -> WebhookPayload:
+    if len(body) > PARSE_IN_THREAD_BYTES:
+        return await asyncio.to_thread(parse_webhook, body)
+    return parse_webhook(body)
+
+
+async def receive_alertmanager(request: web.Request) -> web.Response:
+    metrics = request.app[METRICS]
+    with request.app[INTAKE].receiving():
+        response = await _receive(request)
+    metrics.webhook_requests.labels(str(response.status)).inc()
+    return response
+
+
+async def _receive(request: web.Request) -> web.Response:
+    app = request.app
+    if not is_authorized(request.headers.get("Authorization"), app[CREDENTIALS]):
+        log.warning("webhook_unauthorized", remote=request.remote)
+        return error_response(401, "missing or wrong credentials")
+    if request.content_type not in JSON_TYPES:
+        return error_response(415, f"Content-Type must be application/json, got {request.content_type!r}")
+    try:
+        body = await _read_limited(request, app[SETTINGS].webhook.max_body_bytes)
+        payload = await _parse(body)
+    except PayloadError as exc:
+        log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
+        return error_response(exc.status, str(exc), exc.field)
+    try:
+        notification_id = await app[STORE].write(accept_notification, payload, body)
+    except sqlite3.Error as exc:
+        log.error("webhook_store_failed", error=str(exc))
+        return error_response(503, "storage unavailable; Alertmanager will retry")
+    app[MATERIALIZER].accepted()
+    metrics = app[METRICS]
+    for status, count in alerts_by_status(payload).items():
+        metrics.alerts_received.labels(status).inc(count)
+    log.debug("webhook_stored", group_key=payload.effective_group_key(), notification_id=notification_id)
+    return web.json_response(
+        {
+            "status": "ok",
+            "notification_id": notification_id,
+            "incidents": incident_ids(payload),
+            "alerts": len(payload.alerts),
+        }
+    )

@@ -1,0 +1,32 @@
+"""Schema migrations upgrade a database in place and keep its rows."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from receiver.storage import migrations
+
+
+def test_dropping_the_unused_signature_column_keeps_diagnoses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+    migrations.migrate(db)  # the schema as version 4 left it
+    conn.execute("INSERT INTO incidents (id, stage) VALUES ('inc-1', 'done')")
+    conn.execute(
+        "INSERT INTO diagnoses (incident_id, created_at, backend, category, confidence, signature, body)"
+        " VALUES ('inc-1', 1.0, 'builtin', 'network', 0.5, '', '{}')"
+    )
+    monkeypatch.undo()
+
+    assert migrations.migrate(db) == conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("SELECT incident_id, category, body FROM diagnoses").fetchall() == [
+        ("inc-1", "network", "{}")
+    ]
+    assert "signature" not in {row[1] for row in conn.execute("PRAGMA table_info(diagnoses)")}

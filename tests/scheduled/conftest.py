@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from demo.processes import ManagedProcess
+from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+
+QUERY = "demo_fill_latency_seconds"
+
+
+@dataclass(frozen=True)
+class Injected:
+    end: float
+    anomaly_at: float
+    series: tuple[SyntheticSeries, ...]
+
+
+@pytest.fixture(scope="package")
+def injected() -> Injected:
+    """Fill latency of three venues over 26 h; venue "a" jumps tenfold 4 minutes before the end."""
+    end = math.floor(time.time() / 60) * 60 - 60
+    ts = np.arange(end - 26 * 3600, end + 15, 15.0)
+    anomaly_at = end - 240
+    series = tuple(
+        SyntheticSeries(
+            QUERY,
+            {"job": "trading", "venue": venue},
+            ts,
+            noisy(ts, 0.05, 0.004, seed, steps=[(anomaly_at, 0.5)] if venue == "a" else []),
+        )
+        for seed, venue in enumerate("abc", start=11)
+    )
+    return Injected(end, anomaly_at, series)
+
+
+@pytest.fixture(scope="package")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, injected: Injected) -> Iterator[ManagedProcess]:
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), injected.series)
+    yield proc
+    proc.stop()

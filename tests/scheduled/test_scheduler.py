@@ -1,0 +1,151 @@
+"""Scheduled detection over a real Prometheus: one incident per anomaly, cooldown, scores on /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from demo.processes import ManagedProcess, free_port
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import PrometheusSettings
+from receiver.evidence.source import SeriesData
+from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, finding_fingerprint
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.storage.database import Store
+from tests.scheduled.conftest import QUERY, Injected
+
+RULE = RuleSettings(name="fill_latency", query=QUERY, severity="critical", labels={"team": "trading"})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.findings: list[DetectorFinding] = []
+
+    async def __call__(self, finding: DetectorFinding) -> str:
+        self.findings.append(finding)
+        return f"inc-{len(self.findings)}"
+
+
+@pytest.fixture
+async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
+    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
+    yield src
+    await src.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "analyst.db")
+
+
+@pytest.mark.parametrize("pool", ["thread", "process"])
+async def test_an_injected_anomaly_opens_one_incident(injected: Injected, source, store, pool):
+    recorder = Recorder()
+    settings = DetectionSettings(rules=[RULE], pool=pool)
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=recorder)
+
+    report = await scheduler.run_cycle(now=injected.end)
+
+    [finding] = recorder.findings
+    assert finding.series_labels == {"__name__": QUERY, "job": "trading", "venue": "a"}
+    assert abs(finding.starts_at - injected.anomaly_at) <= 60
+    assert finding.fingerprint == finding_fingerprint("fill_latency", finding.series_labels)
+    assert finding.labels["alertname"] == "fill_latency" and finding.labels["team"] == "trading"
+    assert finding.detection.direction == "up"
+    assert report.incidents == ["inc-1"] and report.rules == 1 and report.series == 3 and not report.errors
+    await scheduler.stop()
+
+
+async def test_a_second_cycle_within_the_cooldown_opens_nothing(injected: Injected, source, store):
+    recorder = Recorder()
+    scheduler = DetectionScheduler(store, source, DetectionSettings(rules=[RULE]), on_anomaly=recorder)
+
+    await scheduler.run_cycle(now=injected.end)
+    second = await scheduler.run_cycle(now=injected.end + 60)
+
+    assert len(recorder.findings) == 1
+    assert second.incidents == [] and second.deduplicated == 1
+    await scheduler.stop()
+
+
+async def test_latest_scores_are_exported_and_dropped_with_the_rule(injected: Injected, source, store):
+    registry = CollectorRegistry()
+    scheduler = DetectionScheduler(
+        store, source, DetectionSettings(), on_anomaly=Recorder(), registry=registry
+    )
+    await scheduler.add_rule(RULE)
+
+    await scheduler.run_cycle(now=injected.end)
+    labels = {"rule": "fill_latency", "series": f'{QUERY}{{job="trading",venue="a"}}'}
+    score = registry.get_sample_value("alert_analyst_anomaly_score", labels)
+    calm = registry.get_sample_value(
+        "alert_analyst_anomaly_score", {**labels, "series": labels["series"].replace('"a"', '"b"')}
+    )
+    assert score is not None and score > 0.8
+    assert calm is not None and calm < 0.5
+
+    await scheduler.delete_rule("fill_latency")
+    assert registry.get_sample_value("alert_analyst_anomaly_score", labels) is None
+    await scheduler.stop()
+
+
+class CountingSource(PrometheusSource):
+    """The real Prometheus source, counting range queries."""
+
+    queries: list[str]
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        self.queries = [*getattr(self, "queries", []), query]
+        return await super().query_range(query, start, end, step)
+
+
+async def test_rules_sharing_a_query_fetch_it_once_and_each_open_their_incident(
+    injected: Injected, prometheus: ManagedProcess, store
+):
+    source = CountingSource(PrometheusSettings(url=prometheus.url, retries=0))
+    zscore = RuleSettings(name="fill_latency_zscore", query=QUERY, method="zscore")
+    recorder = Recorder()
+    scheduler = DetectionScheduler(
+        store, source, DetectionSettings(rules=[RULE, zscore]), on_anomaly=recorder
+    )
+
+    report = await scheduler.run_cycle(now=injected.end)
+
+    assert source.queries == [QUERY]
+    assert sorted(f.rule.name for f in recorder.findings) == ["fill_latency", "fill_latency_zscore"]
+    assert {f.series_labels["venue"] for f in recorder.findings} == {"a"}
+    assert report.rules == 2 and not report.errors
+    await scheduler.stop()
+    await source.close()
+
+
+async def test_an_unreachable_source_is_reported_not_raised(store):
+    source = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
+    scheduler = DetectionScheduler(store, source, DetectionSettings(rules=[RULE]), on_anomaly=Recorder())
+
+    report = await scheduler.run_cycle()
+
+    assert report.errors["fill_latency"].startswith("unreachable")
+    await scheduler.stop()
+    await source.close()
+
+
+async def test_the_timer_runs_cycles_until_stopped(injected: Injected, source, store):
+    recorder = Recorder()
+    settings = DetectionSettings(
+        rules=[RULE], interval_seconds=0.05, cooldown_seconds=0, freshness_seconds=1e9
+    )
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=recorder)
+
+    await scheduler.start()
+    for _ in range(200):
+        if recorder.findings:
+            break
+        await asyncio.sleep(0.05)
+    await scheduler.stop()
+
+    assert recorder.findings and recorder.findings[0].rule.name == "fill_latency"
