@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -40,8 +41,22 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
+# Times outside the years 1..9999 (what datetime and time.gmtime can represent) are rejected.
+EARLIEST_TIME, LATEST_TIME = -62_135_596_800.0, 253_402_300_799.0
+
+
 def parse_time(value: float | str, now: float | None = None) -> float:
-    """Unix seconds, RFC 3339 (without an offset: UTC), `now`, or relative to now (`-6h`, `now-6h`)."""
+    """Unix seconds, RFC 3339 (without an offset: UTC), `now`, or relative to now (`-6h`, `now-6h`); a time
+    that is not finite or lies outside the years 1..9999 is a ValueError."""
+    seconds = _parse_time(value, now)
+    if not (math.isfinite(seconds) and EARLIEST_TIME <= seconds <= LATEST_TIME):
+        raise ValueError(f"time {value!r} is out of range: use a time between the years 1 and 9999")
+    return seconds
+
+
+def _parse_time(value: float | str, now: float | None) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"invalid time {value!r}: use RFC 3339, Unix seconds, now or -6h")
     if isinstance(value, int | float):
         return float(value)
     text = value.strip()

@@ -46,21 +46,43 @@ def incident_from_alert_json(data: Mapping[str, Any], now: float) -> Incident:
     )
 
 
+def alert_window_end(incident: Incident, settings: Settings, now: float) -> float:
+    """Where the alert's own window ends: its endsAt when resolved; else now, but no later than
+    context.lookback_seconds after startsAt (an old saved payload is analysed around its alert)."""
+    if incident.ends_at:
+        return min(incident.ends_at, now)
+    return min(now, incident.starts_at + settings.context.lookback_seconds)
+
+
 def run_diagnose(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="alert-analyst diagnose", description="Diagnose one alert now.")
     parser.add_argument("--alert", required=True, help="JSON file: an Alertmanager alert or webhook payload")
     parser.add_argument("--config.file", dest="config_file")
-    parser.add_argument("--prometheus", help="Prometheus base URL (overrides prometheus.url)")
-    parser.add_argument("--at", help="evaluate as of this time (RFC 3339 or Unix seconds); default now")
+    parser.add_argument(
+        "--prometheus.url",
+        "--prometheus",
+        dest="prometheus_url",
+        help="Prometheus base URL (overrides prometheus.url)",
+    )
+    parser.add_argument(
+        "--at",
+        help="evaluate as of this time: RFC 3339, Unix seconds, now or -1h; default: the alert's own window "
+        "(its endsAt when resolved, else now but at most context.lookback_seconds after startsAt)",
+    )
     parser.add_argument("--format", choices=["json", "text"], default="text")
     args = parser.parse_args(argv)
-    overrides = {"prometheus": {"url": args.prometheus}} if args.prometheus else {}
+    overrides = {"prometheus": {"url": args.prometheus_url}} if args.prometheus_url else {}
     try:
         settings = load_settings(args.config_file, overrides=overrides)
         with open(args.alert, "rb") as handle:
             data = json.load(handle)
-        now = time.time() if args.at is None else parse_time(args.at)
-        incident = incident_from_alert_json(data, now)
+        current = time.time()
+        incident = incident_from_alert_json(data, current)
+        now = (
+            parse_time(args.at, current)
+            if args.at is not None
+            else alert_window_end(incident, settings, current)
+        )
     except (
         OSError,
         json.JSONDecodeError,

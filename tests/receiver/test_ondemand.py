@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,43 @@ def test_cli_diagnose_rejects_an_unreadable_alert(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "alert-analyst diagnose:" in result.stderr
+
+
+def _diagnose_json(alert_path: Path, prometheus: ManagedProcess, *extra: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "receiver", "diagnose", "--alert", str(alert_path), "--format", "json"]
+    result = subprocess.run(
+        [*cmd, "--prometheus.url", prometheus.url, *extra], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_cli_diagnose_times_now_unix_and_the_alerts_own_window(
+    tmp_path: Path, prometheus: ManagedProcess, scenario: Scenario
+) -> None:
+    import datetime
+
+    starts = scenario.effect_at + 60
+    labels = {"alertname": "OrderErrorsHigh", "service": "orders", "job": "shop", "severity": "critical"}
+    alert = {
+        "status": "firing",
+        "labels": labels,
+        "startsAt": datetime.datetime.fromtimestamp(starts, datetime.UTC).isoformat(),
+        "generatorURL": "http://prometheus.invalid/graph?g0.expr="
+        + "demo_order_error_ratio%7Bservice%3D%22orders%22%7D+%3E+0.1",
+    }
+    path = tmp_path / "alert.json"
+    path.write_text(json.dumps(alert))
+    # A lookback shorter than the alert's age: without --at the window ends lookback after startsAt.
+    lookback = 600
+    config = tmp_path / "c.yml"
+    config.write_text(f"context:\n  lookback_seconds: {lookback}\n")
+    own = _diagnose_json(path, prometheus, f"--config.file={config}")["evidence"]
+    assert starts < own["window_end"] <= starts + lookback + 60
+    assert own["window_start"] <= starts - lookback
+    at_unix = _diagnose_json(path, prometheus, f"--config.file={config}", "--at", str(int(starts + 300)))
+    assert at_unix["evidence"]["window_end"] <= starts + 360
+    at_now = _diagnose_json(path, prometheus, f"--config.file={config}", "--at", "now")["evidence"]
+    assert at_now["window_end"] > starts + lookback + 60
+    relative = _diagnose_json(path, prometheus, f"--config.file={config}", "--at=-5m")["evidence"]
+    assert abs(relative["window_end"] - (at_now["window_end"] - 300)) < 120
