@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -14,18 +15,37 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    Metric,
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.registry import Collector
 
 from receiver import __version__
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
+class ReplaceableCollectors(Collector):
+    """Exposes the collectors of `current`, a registry that a configuration reload replaces whole: the
+    metric source and the analyst are rebuilt then, and their counters start again from zero."""
+
+    def __init__(self) -> None:
+        self.current = CollectorRegistry()
+
+    def collect(self) -> Iterable[Metric]:
+        return self.current.collect()
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # names are not reserved in the parent registry: they change with each reload
+
+
 @dataclass(frozen=True)
 class ReceiverMetrics:
     registry: CollectorRegistry
+    reloadable: ReplaceableCollectors
+    config_reload_successful: Gauge
+    config_reload_success_time: Gauge
     webhook_requests: Counter
     alerts_received: Counter
     open_incidents: Gauge
@@ -62,8 +82,21 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
     PlatformCollector(registry=registry)
     build = Info("alert_analyst_build", "Version and source revision of alert-analyst.", registry=registry)
     build.info({"version": __version__, "revision": build_revision()})
+    reloadable = ReplaceableCollectors()
+    registry.register(reloadable)
     return ReceiverMetrics(
         registry=registry,
+        reloadable=reloadable,
+        config_reload_successful=Gauge(
+            "alert_analyst_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1 also before any reload).",
+            registry=registry,
+        ),
+        config_reload_success_time=Gauge(
+            "alert_analyst_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (start-up or reload).",
+            registry=registry,
+        ),
         webhook_requests=Counter(
             "alert_analyst_webhook_requests",
             "Webhook requests answered, by HTTP status code.",

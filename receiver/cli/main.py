@@ -17,6 +17,9 @@ from receiver.errors import ConfigError
 def _config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config.file", dest="config_file", help="YAML configuration file")
     parser.add_argument("--web.listen-address", dest="listen_address", help="host:port to listen on")
+    parser.add_argument(
+        "--web.external-url", dest="external_url", help="URL under which alert-analyst is reached (links)"
+    )
     parser.add_argument("--storage.path", dest="storage_path", help="SQLite database file")
     parser.add_argument("--log.level", dest="log_level", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--log.format", dest="log_format", choices=["json", "console"])
@@ -26,6 +29,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     tree: dict[str, Any] = {}
     pairs = {
         ("web", "listen_address"): args.listen_address,
+        ("web", "external_url"): args.external_url,
         ("storage", "path"): args.storage_path,
         ("log", "level"): args.log_level,
         ("log", "format"): args.log_format,
@@ -51,10 +55,12 @@ def _serve(args: argparse.Namespace) -> int:
     from receiver.config import load_settings
     from receiver.logs import configure_logging
     from receiver.web.app import build_app
+    from receiver.web.reload import ConfigSource
 
-    settings = load_settings(args.config_file, overrides=_overrides(args))
+    source = ConfigSource(args.config_file, _overrides(args))
+    settings = load_settings(source.path, overrides=source.overrides)
     configure_logging(settings.log.level, settings.log.format)
-    app = build_app(settings)
+    app = build_app(settings, config_source=source)
     tune_gc_for_serving()
     web.run_app(
         app,

@@ -60,6 +60,23 @@ class DeliveryService:
         self._owns_session = session is None
         self._outbox: Outbox | None = None
 
+    async def reconfigure(
+        self,
+        *,
+        grafana: GrafanaSettings,
+        slack: SlackSettings,
+        pagerduty: PagerDutySettings,
+        outgoing_webhook: OutgoingWebhookSettings,
+        noise: NoiseSettings,
+        public_url: str,
+    ) -> None:
+        """New destinations' settings (a configuration reload): the outbox workers stop, the planner and
+        sinks are rebuilt, and the workers resume every pending row with the new sinks."""
+        await self.stop()
+        self._settings = (grafana, slack, pagerduty, outgoing_webhook)
+        self._planner = DeliveryPlanner(slack, grafana, pagerduty, outgoing_webhook, noise, public_url)
+        await self.start()
+
     def _build_sinks(self, session: aiohttp.ClientSession) -> dict[str, Sink]:
         grafana, slack, pagerduty, outgoing_webhook = self._settings
         sinks: list[Sink] = []

@@ -168,6 +168,12 @@ def fresh_findings(
     return findings
 
 
+def _detection_executor(settings: DetectionSettings) -> Executor:
+    if settings.pool == "process":
+        return ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn"))
+    return ThreadPoolExecutor(settings.workers, thread_name_prefix="detect")
+
+
 class DetectionScheduler:
     """Runs detection rules on a timer; rules come from the config file (read-only) and the API (SQLite)."""
 
@@ -185,11 +191,7 @@ class DetectionScheduler:
         self.settings = settings
         self.on_anomaly = on_anomaly
         self._config_rules = {r.name: r for r in settings.rules}
-        self._executor: Executor = (
-            ProcessPoolExecutor(settings.workers, mp_context=multiprocessing.get_context("spawn"))
-            if settings.pool == "process"
-            else ThreadPoolExecutor(settings.workers, thread_name_prefix="detect")
-        )
+        self._executor = _detection_executor(settings)
         self._task: asyncio.Task[None] | None = None
         self._exported: dict[str, set[str]] = {}
         self._scores = (
@@ -214,6 +216,15 @@ class DetectionScheduler:
                 await self._task
             self._task = None
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def reconfigure(self, settings: DetectionSettings) -> None:
+        """Run with new settings (a configuration reload): the loop stops, then starts again with the new
+        config-file rules, interval and worker pool; rules added through the API stay."""
+        await self.stop()
+        self.settings = settings
+        self._config_rules = {r.name: r for r in settings.rules}
+        self._executor = _detection_executor(settings)
+        await self.start()
 
     async def _loop(self) -> None:
         while True:

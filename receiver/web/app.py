@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from aiohttp import web
 
 from receiver.config import Settings
@@ -12,18 +15,26 @@ from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
 from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
 from receiver.web.ondemand import ondemand_routes
+from receiver.web.reload import CONFIG_SOURCE, RELOAD_LOCK, ConfigSource, reload_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
 from receiver.web.rules import rule_routes
 from receiver.web.ui import ui_routes
 from receiver.web.webhook import receive_alertmanager
 
 
-def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.Application:
-    """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs."""
+def build_app(
+    settings: Settings, parts: PartsFactory = pipeline_parts, config_source: ConfigSource | None = None
+) -> web.Application:
+    """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs.
+    With `config_source` (what `serve` read), SIGHUP reloads the configuration as POST /-/reload does."""
     app = web.Application(client_max_size=settings.webhook.max_body_bytes, middlewares=[require_api_auth])
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)
     app[METRICS] = create_metrics()
+    app[METRICS].config_reload_successful.set(1)
+    app[METRICS].config_reload_success_time.set(time.time())
+    app[CONFIG_SOURCE] = config_source
+    app[RELOAD_LOCK] = asyncio.Lock()
     app[INTAKE] = IntakeActivity()
     app[PARTS_FACTORY] = parts
     app.cleanup_ctx.extend(RESOURCES)
@@ -31,6 +42,7 @@ def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.A
         [
             web.post("/webhook/alertmanager", receive_alertmanager),
             *health_routes(),
+            *reload_routes(),
             *api_routes(),
             *ondemand_routes(),
             *ui_routes(),

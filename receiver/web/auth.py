@@ -10,11 +10,15 @@ from dataclasses import dataclass
 from receiver.config import WebhookSettings, read_secret_file
 
 
-@dataclass(frozen=True)
+@dataclass
 class Credentials:
     bearer_token: str | None = None
     username: str | None = None
     password: str | None = None
+
+    def replace_with(self, other: Credentials) -> None:
+        """Take `other`'s values (a configuration reload; the app holds this one object)."""
+        self.bearer_token, self.username, self.password = other.bearer_token, other.username, other.password
 
     @property
     def required(self) -> bool:

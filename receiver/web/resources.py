@@ -15,10 +15,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from analyst.builtin import BuiltinAnalyst
-from analyst.llm import build_analyst
 from receiver.config import Settings
-from receiver.evidence.prometheus import PrometheusSource
 from receiver.models import Incident
 from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis
@@ -38,6 +35,13 @@ from receiver.web.keys import (
     SETTINGS,
     SOURCE,
     STORE,
+)
+from receiver.web.reload import (
+    SwitchableAnalyst,
+    SwitchableSource,
+    build_analyst_for,
+    build_source_for,
+    reload_context,
 )
 
 log = structlog.get_logger("receiver.app")
@@ -90,22 +94,19 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def metric_source_ctx(app: web.Application) -> AsyncIterator[None]:
-    source = PrometheusSource(app[SETTINGS].prometheus, registry=app[METRICS].registry)
+    """The metric source, behind a switch that a configuration reload points at a new one."""
+    source = SwitchableSource(build_source_for(app[SETTINGS], app[METRICS].reloadable.current))
     app[SOURCE] = source
     yield
     await _closing("metric_source", source.close)
 
 
 async def analyst_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    analyst = build_analyst(
-        settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst), app[METRICS].registry
-    )
+    """The analyst, behind a switch that a configuration reload points at a new one."""
+    analyst = SwitchableAnalyst(build_analyst_for(app[SETTINGS], app[METRICS].reloadable.current))
     app[ANALYST] = analyst
     yield
-    close = getattr(analyst, "aclose", None)
-    if close is not None:
-        await _closing("analyst", close)
+    await _closing("analyst", analyst.aclose)
 
 
 async def delivery_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -177,6 +178,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 RESOURCES: tuple[CleanupContext, ...] = (
+    reload_context,
     store_ctx,
     http_session_ctx,
     metric_source_ctx,

@@ -1,0 +1,248 @@
+"""Configuration reload with Prometheus' semantics, on SIGHUP and on `POST /-/reload`.
+
+The file (and the environment and flags given at start) is read and validated again. A configuration that
+does not load is rejected: the error is logged, `alert_analyst_config_last_reload_successful` drops to 0 and
+the running configuration stays. A good one is applied live: webhook/API credentials, the metric source
+(`prometheus`, `context`), the analyst (`analyst`, `llm`), scheduled detection (`detection`), the delivery
+destinations and `noise`, and `log`. What cannot change while running (`web`, `storage`, `pipeline`,
+adding the first or removing the last delivery destination) keeps its old value and is named in the answer
+and the log as needing a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from analyst.builtin import BuiltinAnalyst
+from analyst.diagnosis import DiagnosisResult
+from analyst.evidence import Evidence
+from analyst.llm import LLMError, build_analyst
+from analyst.protocol import Analyst
+from receiver.config import Settings, load_settings
+from receiver.errors import ConfigError
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
+from receiver.logs import configure_logging
+from receiver.web.auth import is_authorized, load_credentials
+from receiver.web.keys import ANALYST, CREDENTIALS, DELIVERY, METRICS, SCHEDULER, SETTINGS, SOURCE
+
+log = structlog.get_logger("receiver.reload")
+
+RESTART_ONLY = ("web", "storage", "pipeline")
+DESTINATIONS = ("grafana", "slack", "pagerduty", "outgoing_webhook")
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """Where the running configuration came from: the file and the flag overrides (the environment is
+    read again at each reload)."""
+
+    path: str | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReloadOutcome:
+    applied: tuple[str, ...]
+    needs_restart: tuple[str, ...]
+
+
+class SwitchableSource:
+    """The app's MetricSource: forwards to the current source, which a reload replaces."""
+
+    def __init__(self, current: MetricSource) -> None:
+        self.current = current
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        return await self.current.query_range(query, start, end, step)
+
+    async def series(
+        self, matchers: Sequence[str], start: float, end: float, limit: int | None = None
+    ) -> list[dict[str, str]]:
+        return await self.current.series(matchers, start, end, limit)
+
+    async def rules(self) -> list[RuleInfo]:
+        return await self.current.rules()
+
+    async def external_labels(self) -> dict[str, str]:
+        return await self.current.external_labels()
+
+    async def close(self) -> None:
+        await self.current.close()
+
+
+class SwitchableAnalyst:
+    """The app's Analyst: forwards to the current analyst, which a reload replaces."""
+
+    def __init__(self, current: Analyst) -> None:
+        self.current = current
+        self.name = current.name
+
+    def switch_to(self, analyst: Analyst) -> None:
+        self.current, self.name = analyst, analyst.name
+
+    async def diagnose(self, evidence: Evidence) -> DiagnosisResult:
+        return await self.current.diagnose(evidence)
+
+    async def aclose(self) -> None:
+        await close_analyst(self.current)
+
+
+async def close_analyst(analyst: Analyst) -> None:
+    close = getattr(analyst, "aclose", None)
+    if close is not None:
+        await close()
+
+
+CONFIG_SOURCE: web.AppKey[ConfigSource | None] = web.AppKey("config_source")
+RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
+RETIRED: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("retired_plugins")
+
+
+def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricSource:
+    return PrometheusSource(settings.prometheus, registry=registry)
+
+
+def build_analyst_for(settings: Settings, registry: CollectorRegistry) -> Analyst:
+    return build_analyst(settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst), registry)
+
+
+def changed_sections(old: Settings, new: Settings) -> list[str]:
+    return [name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)]
+
+
+async def reload_config(app: web.Application) -> ReloadOutcome:
+    """Load the configuration again and apply it; raise ConfigError (nothing changed) if it does not load."""
+    metrics = app[METRICS]
+    async with app[RELOAD_LOCK]:
+        source = app[CONFIG_SOURCE] or ConfigSource()
+        old = app[SETTINGS]
+        try:
+            new = await asyncio.to_thread(load_settings, source.path, overrides=source.overrides)
+            registry = CollectorRegistry()
+            new_source = build_source_for(new, registry)
+            try:
+                new_analyst = build_analyst_for(new, registry)
+            except BaseException:
+                await new_source.close()
+                raise
+        except (ConfigError, LLMError, ValueError) as exc:
+            metrics.config_reload_successful.set(0)
+            log.error("config_reload_failed", error=str(exc))
+            raise ConfigError(str(exc)) from exc
+        changed = changed_sections(old, new)
+        needs_restart = [name for name in RESTART_ONLY if name in changed]
+        delivery = app[DELIVERY]
+        if (delivery is None) != (not any(getattr(new, d).enabled for d in DESTINATIONS)):
+            needs_restart.append("delivery destinations added or removed")
+        kept = {name: getattr(old, name) for name in RESTART_ONLY}
+        if delivery is None:
+            kept.update({name: getattr(old, name) for name in DESTINATIONS})
+        for name, value in kept.items():
+            setattr(new, name, value)
+
+        switchable_source, switchable_analyst = app[SOURCE], app[ANALYST]
+        assert isinstance(switchable_source, SwitchableSource)
+        assert isinstance(switchable_analyst, SwitchableAnalyst)
+        old_source, old_analyst = switchable_source.current, switchable_analyst.current
+        switchable_source.current = new_source
+        switchable_analyst.switch_to(new_analyst)
+        metrics.reloadable.current = registry
+        _update(app, new)
+        if delivery is not None and any(name in changed for name in (*DESTINATIONS, "noise", "web")):
+            await delivery.reconfigure(
+                grafana=new.grafana,
+                slack=new.slack,
+                pagerduty=new.pagerduty,
+                outgoing_webhook=new.outgoing_webhook,
+                noise=new.noise,
+                public_url=new.web.public_url,
+            )
+        if "detection" in changed:
+            await app[SCHEDULER].reconfigure(new.detection)
+        if "log" in changed:
+            configure_logging(new.log.level, new.log.format)
+        # Stages already running keep the old source and analyst: close them once those may have finished.
+        grace = min(new.pipeline.stage_timeout_seconds, 60.0)
+        app[RETIRED].add(asyncio.create_task(_retire(old_source, old_analyst, grace)))
+        metrics.config_reload_successful.set(1)
+        metrics.config_reload_success_time.set(time.time())
+        applied = tuple(name for name in changed if name not in RESTART_ONLY)
+        log.info("config_reloaded", applied=applied, needs_restart=needs_restart)
+        return ReloadOutcome(applied, tuple(needs_restart))
+
+
+def _update(app: web.Application, new: Settings) -> None:
+    """Settings and credentials are updated in place: the app is frozen once it runs, its keys stay."""
+    settings = app[SETTINGS]
+    for name in Settings.model_fields:
+        setattr(settings, name, getattr(new, name))
+    app[CREDENTIALS].replace_with(load_credentials(new.webhook))
+
+
+async def _retire(source: MetricSource, analyst: Analyst, grace: float) -> None:
+    try:
+        await asyncio.sleep(grace)
+    finally:
+        await source.close()
+        await close_analyst(analyst)
+
+
+async def post_reload(request: web.Request) -> web.Response:
+    """POST /-/reload: 200 with what was applied and what needs a restart; 500 with the reason if the new
+    configuration does not load (as Prometheus answers), the old one still running. It takes the API's
+    credentials when they are configured."""
+    if not is_authorized(request.headers.get("Authorization"), request.app[CREDENTIALS]):
+        return web.json_response({"status": "error", "error": "missing or wrong credentials"}, status=401)
+    try:
+        outcome = await reload_config(request.app)
+    except ConfigError as exc:
+        return web.json_response({"status": "error", "error": f"failed to reload config: {exc}"}, status=500)
+    return web.json_response(
+        {"status": "success", "applied": list(outcome.applied), "needs_restart": list(outcome.needs_restart)}
+    )
+
+
+def reload_routes() -> list[web.RouteDef]:
+    return [web.post("/-/reload", post_reload), web.put("/-/reload", post_reload)]
+
+
+async def reload_context(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: SIGHUP reloads (where the loop can take signals); retired plug-ins close at exit."""
+    app[RETIRED] = set()
+    loop = asyncio.get_running_loop()
+    installed = False
+    if app[CONFIG_SOURCE] is not None:
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: _spawn(app, loop))
+            installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            log.debug("sighup_not_installed")
+    yield
+    if installed:
+        loop.remove_signal_handler(signal.SIGHUP)
+    for task in app[RETIRED]:
+        task.cancel()
+    await asyncio.gather(*app[RETIRED], return_exceptions=True)
+
+
+def _spawn(app: web.Application, loop: asyncio.AbstractEventLoop) -> None:
+    task = loop.create_task(_reload_quietly(app))
+    app[RETIRED].add(task)
+    task.add_done_callback(app[RETIRED].discard)
+
+
+async def _reload_quietly(app: web.Application) -> None:
+    """SIGHUP: the outcome is in the log and the metrics."""
+    with contextlib.suppress(ConfigError):  # logged and counted by reload_config
+        await reload_config(app)
