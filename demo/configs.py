@@ -89,13 +89,26 @@ def alertmanager_config(
 
 
 def receiver_config(
-    port: int, prometheus_url: str, workdir: Path, bearer_token: str, ui_password: str | None = None
+    port: int,
+    prometheus_url: str,
+    workdir: Path,
+    bearer_token: str,
+    ui_password: str | None = None,
+    standins_url: str | None = None,
 ) -> dict[str, Any]:
-    """The receiver's YAML settings for the demo: SQLite in `workdir`, built-in analyst, trading context."""
+    """The receiver's YAML settings for the demo: SQLite in `workdir`, built-in analyst, trading context;
+    with `standins_url`, Slack and Grafana write-back to the demo's local stand-ins."""
     webhook: dict[str, Any] = {"bearer_token": bearer_token}
     if ui_password is not None:
         webhook["basic_auth"] = {"username": UI_USERNAME, "password": ui_password}
+    destinations: dict[str, Any] = {}
+    if standins_url is not None:
+        destinations = {
+            "slack": {"token": "demo-stand-in", "channel": "C0DEMO", "api_url": f"{standins_url}/slack/api/"},
+            "grafana": {"url": f"{standins_url}/grafana", "token": "demo-stand-in"},
+        }
     return {
+        **destinations,
         "web": {"listen_address": f"127.0.0.1:{port}", "external_url": f"http://127.0.0.1:{port}"},
         "storage": {"path": str(workdir / "alert-analyst.db")},
         "webhook": webhook,

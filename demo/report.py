@@ -47,12 +47,14 @@ class Session:
 def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack, ui_password: str) -> None:
     pids = {managed.name: managed.proc.pid for managed in stack.processes}
     base = f"http://127.0.0.1:{ports.receiver}"
+    prometheus = prometheus_links(f"http://127.0.0.1:{ports.prometheus}")
     lines = [
         "alert-analyst demo is running on 127.0.0.1 (Ctrl-C stops everything)",
         f"  UI             {base}/ui/   (login {UI_USERNAME} / {ui_password})",
         f"  incidents API  {base}/api/v1/incidents   (same login)",
-        f"  Prometheus     http://127.0.0.1:{ports.prometheus}/alerts",
-        f"  Alertmanager   http://127.0.0.1:{ports.alertmanager}/",
+        f"  Prometheus     {prometheus.alerts}   (graph: {prometheus.graph})",
+        f"  Alertmanager   {alertmanager_link(f'http://127.0.0.1:{ports.alertmanager}')}",
+        f"  Slack, Grafana http://127.0.0.1:{ports.standins}/   (local stand-ins: what would be posted)",
         f"  exporter       http://127.0.0.1:{ports.exporter}/metrics",
         f"  workdir        {workdir}   (configs and logs)",
         "  pids           " + ", ".join(f"{name} {pid}" for name, pid in pids.items()),
@@ -62,6 +64,36 @@ def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack,
     ]
     for line in lines:
         print(line, file=out, flush=True)
+
+
+@dataclass(frozen=True)
+class PrometheusLinks:
+    alerts: str
+    graph: str
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def prometheus_links(url: str) -> PrometheusLinks:
+    """The alerts and graph pages this Prometheus serves: the React UI's, or the classic UI's (Debian's
+    package ships only the classic one: /alerts is 404 there, /classic/alerts answers)."""
+    if not _answers(f"{url}/alerts") and _answers(f"{url}/classic/alerts"):
+        return PrometheusLinks(f"{url}/classic/alerts", f"{url}/classic/graph")
+    return PrometheusLinks(f"{url}/alerts", f"{url}/graph")
+
+
+def alertmanager_link(url: str) -> str:
+    """Its web UI, or (Debian's package ships a placeholder page instead: its script.js is 404) the API and
+    the amtool command that list the alerts."""
+    if _answers(f"{url}/script.js"):
+        return f"{url}/"
+    return f"{url}/api/v2/alerts   (no web UI here; or: amtool --alertmanager.url={url} alert query)"
 
 
 def watch(session: Session, stack: DemoStack, duration: float, stop: Callable[[], bool]) -> None:

@@ -33,6 +33,7 @@ from demo.processes import (
 from demo.report import Session, print_banner, say
 from demo.rules import demo_rules
 from demo.scenario import DEFAULT_SCHEDULE, SERIES_LABELS
+from demo.standins import StandIns
 from receiver.errors import ReceiverError
 
 ReceiverCommand = Callable[[Path], list[str]]
@@ -49,13 +50,14 @@ class DemoPorts:
     prometheus: int
     alertmanager: int
     exporter: int
+    standins: int
 
     @classmethod
     def from_base(cls, base: int | None) -> DemoPorts:
-        """Four consecutive ports from `base`, or four free ports when `base` is None."""
+        """Five consecutive ports from `base`, or five free ports when `base` is None."""
         if base is None:
-            return cls(free_port(), free_port(), free_port(), free_port())
-        return cls(base, base + 1, base + 2, base + 3)
+            return cls(free_port(), free_port(), free_port(), free_port(), free_port())
+        return cls(base, base + 1, base + 2, base + 3, base + 4)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class DemoStack:
     """Everything the demo started, stopped in reverse order by `stop()`."""
 
     exporter: DemoExporter | None = None
+    standins: StandIns | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
 
     def check_alive(self) -> None:
@@ -78,6 +81,8 @@ class DemoStack:
             managed.stop(timeout=10)
         if self.exporter is not None:
             self.exporter.stop()
+        if self.standins is not None:
+            self.standins.stop()
 
 
 def start_stack(
@@ -95,10 +100,14 @@ def start_stack(
     started, started_unix = time.monotonic(), time.time()
     stack.exporter = DemoExporter(DEFAULT_SCHEDULE, offset=scenario_offset)
     stack.exporter.start(ports.exporter)
+    stack.standins = StandIns(ports.standins)
+    stack.standins.start()
     prometheus_url = f"http://127.0.0.1:{ports.prometheus}"
     receiver_url = f"http://127.0.0.1:{ports.receiver}"
     config_path = workdir / "alert-analyst.yml"
-    settings = receiver_config(ports.receiver, prometheus_url, workdir, token, ui_password)
+    settings = receiver_config(
+        ports.receiver, prometheus_url, workdir, token, ui_password, standins_url=stack.standins.url
+    )
     config_path.write_text(yaml.safe_dump(settings, sort_keys=False))
     steps: list[Callable[[], ManagedProcess]] = [
         lambda: _start_receiver(workdir, receiver_command(config_path), ports.receiver),
