@@ -20,9 +20,11 @@ SECRETS = secret_samples()
 
 @pytest.fixture
 def restore_structlog() -> Iterator[None]:
-    saved = structlog.get_config()
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
     yield
     structlog.configure(**saved)
+    root.handlers, root.level = handlers, level
 
 
 def test_no_secret_kind_leaks_into_structlog_lines(capsys, restore_structlog) -> None:
