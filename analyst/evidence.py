@@ -31,11 +31,22 @@ class AlertInfo:
 
 @with_config(_JSON)
 @dataclass(frozen=True)
+class SeriesValues:
+    """A series' values on a regular grid: `values[i]` at `start + i * step` (None: no sample there)."""
+
+    start: float
+    step: float
+    values: tuple[float | None, ...]
+
+
+@with_config(_JSON)
+@dataclass(frozen=True)
 class SeriesEvidence:
     """One series looked at around the alert, and what detection found in it.
 
     `lag_seconds` > 0 means this series changed *before* the alert's own series (it leads).
     `component` names where the series lives (service, pod, node...) for topology reasoning.
+    `values` are the fetched points themselves (possibly coarsened), for analysts that score their own way.
     """
 
     series_id: str
@@ -59,6 +70,7 @@ class SeriesEvidence:
     lag_seconds: float | None = None
     component: str | None = None
     points: int = 0
+    values: SeriesValues | None = None
 
 
 @with_config(_JSON)

@@ -146,6 +146,8 @@ def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
 
 
 def start_backfilled(days: Sequence[Day], workdir: Path) -> ManagedProcess:
+    if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
+        return _start(workdir)
     source = workdir / "nezha.om"
     samples = write_openmetrics(days, source)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
@@ -163,6 +165,10 @@ def start_backfilled(days: Sequence[Day], workdir: Path) -> ManagedProcess:
         capture_output=True,
     )
     source.unlink()
+    return _start(workdir)
+
+
+def _start(workdir: Path) -> ManagedProcess:
     config = "global:\n  evaluation_interval: 1h\nscrape_configs: []\n"
     # The days are months apart: time-based retention would drop the older blocks.
     return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
