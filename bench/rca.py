@@ -216,9 +216,9 @@ def accuracy(outcomes: Sequence[Outcome], baseline: bool = False) -> dict[str, f
     n = max(len(outcomes), 1)
     hits = {}
     for k in range(1, 6):
-        hits[k] = 100.0 * sum(
-            o.fault.service in (o.baseline if baseline else o.ranking)[:k] for o in outcomes
-        ) / n
+        hits[k] = (
+            100.0 * sum(o.fault.service in (o.baseline if baseline else o.ranking)[:k] for o in outcomes) / n
+        )
     return {**{f"AS@{k}": hits[k] for k in KS}, "Avg@5": sum(hits.values()) / 5}
 
 
@@ -231,7 +231,8 @@ def _row(label: str, outcomes: Sequence[Outcome]) -> str:
 
 def report(outcomes: Sequence[Outcome]) -> str:
     lines = [
-        "| system / fault type | n | analyst AS@1 / AS@3 / AS@5 / Avg@5 | largest jump AS@1 / AS@3 / AS@5 / Avg@5 |",
+        "| system / fault type | n | analyst AS@1 / AS@3 / AS@5 / Avg@5 "
+        "| largest jump AS@1 / AS@3 / AS@5 / Avg@5 |",
         "|---|---|---|---|",
     ]
     for system in sorted({o.system for o in outcomes}):
@@ -244,7 +245,8 @@ def report(outcomes: Sequence[Outcome]) -> str:
     lines.append("")
     lines.append(
         f"diagnose (CLI, fetch + evidence + analyst) per incident: median {np.median(seconds):.2f} s, "
-        f"max {seconds.max():.2f} s; analyst alone: median {np.median(analyst):.3f} s, max {analyst.max():.3f} s"
+        f"max {seconds.max():.2f} s; analyst alone: median {np.median(analyst):.3f} s, "
+        f"max {analyst.max():.3f} s"
     )
     return "\n".join(lines)
 
@@ -294,7 +296,9 @@ def write_rows(outcomes: Iterable[Outcome], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.rca", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of Nezha days (e.g. ../shared/nezha)")
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
+    )
     parser.add_argument("--out", type=Path, help="write one JSON row per fault here")
     parser.add_argument("--keep-workdir", type=Path, help="put Prometheus's data here and keep it")
     args = parser.parse_args(argv)

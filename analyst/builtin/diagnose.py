@@ -241,7 +241,9 @@ def _entity_result(
             f"Components by their strongest change against their own history (robust z, weighted by kind): "
             f"{ranking}.",
         ),
-        AnalysisStep("hypothesis_formation", f"{len(hypotheses)} hypotheses, one per component: {formation}."),
+        AnalysisStep(
+            "hypothesis_formation", f"{len(hypotheses)} hypotheses, one per component: {formation}."
+        ),
         AnalysisStep(
             "evidence_evaluation",
             "; ".join(f"{h.title}: confidence {h.confidence:.0%}" for h in hypotheses) + ".",

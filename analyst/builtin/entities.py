@@ -67,10 +67,16 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
-    (SeriesKind.SATURATION, r"cpu|throttl|(^|_)load|mem|heap|(^|_)gc(_|$)|oom|rss|swap|disk_(usage|used)"
-     r"|(^|_)fs_|inode|saturat|pool.*(use|active|wait)|queue|threads"),
-    (SeriesKind.THROUGHPUT, r"bytes|packets|(^|_)ops|syscall|request|(^|_)(rps|qps|tps)(_|$)|throughput"
-     r"|workload|(^|_)io_|iops|network|transmit|receive"),
+    (
+        SeriesKind.SATURATION,
+        r"cpu|throttl|(^|_)load|mem|heap|(^|_)gc(_|$)|oom|rss|swap|disk_(usage|used)"
+        r"|(^|_)fs_|inode|saturat|pool.*(use|active|wait)|queue|threads",
+    ),
+    (
+        SeriesKind.THROUGHPUT,
+        r"bytes|packets|(^|_)ops|syscall|request|(^|_)(rps|qps|tps)(_|$)|throughput"
+        r"|workload|(^|_)io_|iops|network|transmit|receive",
+    ),
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 # Kinds whose bad direction is down (a success ratio falling); the rest hurt when they rise.
@@ -219,6 +225,4 @@ def _explaining_callees(
     if not graph or own < CHANGE_Z:
         return ()
     callees = graph.effective_callees(name, set(shifts))
-    return tuple(
-        sorted(c for c in callees if max((s.weighted for s in shifts[c]), default=0.0) >= own)
-    )
+    return tuple(sorted(c for c in callees if max((s.weighted for s in shifts[c]), default=0.0) >= own))

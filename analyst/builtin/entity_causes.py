@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
-from analyst.builtin.entities import CHANGE_Z, RankedEntity, SeriesKind, SeriesShift, SYMPTOM_KINDS
+from analyst.builtin.entities import CHANGE_Z, SYMPTOM_KINDS, RankedEntity, SeriesKind, SeriesShift
 from analyst.builtin.narrative import format_offset
 from analyst.diagnosis import Category
 
