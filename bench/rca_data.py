@@ -188,3 +188,22 @@ def write_openmetrics(days: Sequence[Day], path: Path) -> int:
             out.write("\n".join(lines) + "\n")
         out.write("# EOF\n")
     return sum(len(v) for v in families.values())
+
+
+def _sliced_table(table: Table, start: float, end: float) -> Table:
+    keep = (table.times >= start) & (table.times <= end)
+    return Table(table.times[keep], {k: v[keep] for k, v in table.columns.items()})
+
+
+def sliced(day: Day, start: float, end: float) -> Day:
+    """The day's samples and faults between `start` and `end` only (small backfills for tests)."""
+    return Day(
+        name=day.name,
+        system=day.system,
+        namespace=day.namespace,
+        entry=day.entry,
+        pods={pod: _sliced_table(t, start, end) for pod, t in day.pods.items()},
+        front=_sliced_table(day.front, start, end),
+        faults=tuple(f for f in day.faults if start <= f.at <= end),
+        graph=day.graph,
+    )

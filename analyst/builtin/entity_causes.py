@@ -1,7 +1,8 @@
 """From ranked components to hypotheses: the category and suspect follow from the component's evidence.
 
-A component whose strongest shift is saturation (CPU, memory, disk) or a network series gets that
-resource's category and the series as suspect. One whose strongest shift is latency or errors, with its
+A component with a saturation shift (CPU, memory, disk) beyond noise that changed no later than its
+strongest shift, or whose strongest shift is another non-symptom series (network, traffic), gets that
+series' category and the series as suspect. One whose strongest shift is latency or errors, with its
 resources quiet, is a failing service: `dependency.service` (or `dependency.database`) when it is not
 the alerting component, `change.deployment` (a code or configuration change) when it is.
 """
@@ -33,9 +34,24 @@ class EntityCause:
     is_alert_component: bool
 
 
-def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCause:
+def cause_shift(entity: RankedEntity) -> SeriesShift:
+    """The shift that names the category: the strongest saturation shift beyond noise that changed no
+    later than the strongest shift (a saturated component explains its own latency and errors), else
+    the strongest shift itself."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
+    for shift in entity.shifts:
+        if shift.kind is SeriesKind.SATURATION and shift.z >= CHANGE_Z and _no_later(shift, top):
+            return shift
+    return top
+
+
+def _no_later(shift: SeriesShift, other: SeriesShift) -> bool:
+    return shift.onset is not None and (other.onset is None or shift.onset <= other.onset)
+
+
+def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCause:
+    top = cause_shift(entity)
     family = metric_family(top.series.metric, top.series.labels)
     own = entity.name == alert_component
     if top.kind in SYMPTOM_KINDS:
