@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from analyst.builtin.ranking import alert_component, find_alert_series
+from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence
 
@@ -131,8 +131,8 @@ def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | Non
         return None
     centre = float(np.median(before))
     recent = values[recent_mask]
-    scale = noise_scale(before, centre, float(np.max(np.abs(recent))))
     kind = series_kind(series.metric)
+    scale = noise_scale(before, centre, float(np.max(np.abs(recent))))
     deviation = (recent - centre) / scale
     if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
         directed = np.abs(deviation)
@@ -220,9 +220,15 @@ def _symptom_strength(members: Iterable[SeriesShift]) -> float:
 def _explaining_callees(
     name: str, members: Sequence[SeriesShift], shifts: Mapping[str, Sequence[SeriesShift]], graph: CallGraph
 ) -> tuple[str, ...]:
-    """Callees whose own strongest shift is at least as strong as this component's symptoms."""
+    """Callees whose strongest shift is strong enough to account for this component's symptoms."""
     own = _symptom_strength(members)
     if not graph or own < CHANGE_Z:
         return ()
     callees = graph.effective_callees(name, set(shifts))
-    return tuple(sorted(c for c in callees if max((s.weighted for s in shifts[c]), default=0.0) >= own))
+    return tuple(
+        sorted(
+            c
+            for c in callees
+            if max((s.weighted for s in shifts[c]), default=0.0) >= EXPLAINING_STRENGTH_RATIO * own
+        )
+    )
