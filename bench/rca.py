@@ -17,7 +17,6 @@ import contextlib
 import io
 import json
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ import yaml
 
 from bench.rca_data import Day, Fault, Table, find_days, write_openmetrics
 from receiver.ondemand import run_diagnose_cli
-from receiver.processes import ManagedProcess, find_binary, start_prometheus
+from demo.processes import ManagedProcess, create_blocks, start_prometheus
 
 ALERT_DELAY = 60.0
 DIAGNOSE_DELAY = 180.0
@@ -151,19 +150,7 @@ def start_backfilled(days: Sequence[Day], workdir: Path) -> ManagedProcess:
     source = workdir / "nezha.om"
     samples = write_openmetrics(days, source)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
-    subprocess.run(
-        [
-            find_binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=24h",
-            str(source),
-            str(workdir / "data"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    create_blocks(source, workdir / "data")
     source.unlink()
     return _start(workdir)
 

@@ -54,8 +54,20 @@ def diagnose_evidence(
         _hypothesis(cause, conf, playbooks, evidence)
         for cause, conf in zip(leaders, confidences, strict=True)
     ]
-    primary = hypotheses[0]
     steps = _analysis_steps(evidence, ranked, leaders, hypotheses, primary_playbook)
+    return _diagnosis(evidence, hypotheses, steps, primary_playbook, timestamp, started)
+
+
+def _diagnosis(
+    evidence: Evidence,
+    hypotheses: Sequence[Hypothesis],
+    steps: tuple[AnalysisStep, ...],
+    playbook: Playbook,
+    timestamp: float,
+    started: float,
+) -> DiagnosisResult:
+    """The result for ranked hypotheses (primary first) with the primary's playbook."""
+    primary = hypotheses[0]
     return DiagnosisResult(
         incident_id=evidence.incident_id,
         timestamp=timestamp,
@@ -63,9 +75,9 @@ def diagnose_evidence(
         alternative_hypotheses=tuple(hypotheses[1:]),
         executive_summary=_executive_summary(evidence, primary, hypotheses[1:]),
         detailed_analysis=steps,
-        immediate_actions=primary_playbook.immediate_actions,
-        preventive_measures=primary_playbook.preventive_measures,
-        monitoring_recommendations=primary_playbook.monitoring_recommendations,
+        immediate_actions=playbook.immediate_actions,
+        preventive_measures=playbook.preventive_measures,
+        monitoring_recommendations=playbook.monitoring_recommendations,
         analysis_duration=time.perf_counter() - started,
         llm_model_used=None,
         confidence_score=primary.confidence,
@@ -259,21 +271,7 @@ def _entity_result(
             f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
         ),
     )
-    return DiagnosisResult(
-        incident_id=evidence.incident_id,
-        timestamp=timestamp,
-        primary_hypothesis=primary,
-        alternative_hypotheses=tuple(hypotheses[1:]),
-        executive_summary=_executive_summary(evidence, primary, hypotheses[1:]),
-        detailed_analysis=steps,
-        immediate_actions=playbook.immediate_actions,
-        preventive_measures=playbook.preventive_measures,
-        monitoring_recommendations=playbook.monitoring_recommendations,
-        analysis_duration=time.perf_counter() - started,
-        llm_model_used=None,
-        confidence_score=primary.confidence,
-        backend="builtin",
-    )
+    return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started)
 
 
 def _entity_values(evidence: Evidence, cause: EntityCause) -> dict[str, str]:
