@@ -227,14 +227,16 @@ def report(outcomes: Sequence[Outcome]) -> str:
         lines.append(_row(f"**{system}**", members))
         for kind in sorted({o.fault.kind for o in members}):
             lines.append(_row(f"{system} {kind}", [o for o in members if o.fault.kind == kind]))
-    seconds = np.array([o.seconds for o in outcomes])
-    analyst = np.array([o.analyst_seconds for o in outcomes])
     lines.append("")
-    lines.append(
-        f"diagnose (CLI, fetch + evidence + analyst) per incident: median {np.median(seconds):.2f} s, "
-        f"max {seconds.max():.2f} s; analyst alone: median {np.median(analyst):.3f} s, "
-        f"max {analyst.max():.3f} s"
-    )
+    for system in sorted({o.system for o in outcomes}):
+        members = [o for o in outcomes if o.system == system]
+        seconds = np.array([o.seconds for o in members])
+        analyst = np.array([o.analyst_seconds for o in members])
+        lines.append(
+            f"{system}: diagnose (CLI: fetch + evidence + analyst + JSON) per incident median "
+            f"{np.median(seconds):.2f} s, max {seconds.max():.2f} s; analyst alone median "
+            f"{np.median(analyst):.3f} s, max {analyst.max():.3f} s"
+        )
     return "\n".join(lines)
 
 
