@@ -2,9 +2,10 @@
 
 Each series is judged against its own history (BARO-style robust scoring): its values since shortly
 before the alert, in units of the spread (IQR) of its values before that, counted only in the direction
-that hurts for its kind of metric. A small taxonomy weighs the kinds: saturation, latency and errors
-describe a component's own health; a component's outbound (client) latency mostly reflects its callees;
-throughput-like series (bytes, packets, operations, syscalls) move with load wherever it comes from.
+that hurts for its kind of metric. A small taxonomy weighs the kinds: saturation (CPU, memory...) stays
+in the component where it happens; latency and errors also show in every caller; a component's outbound
+(client) latency mostly reflects its callees; throughput-like series (bytes, packets, operations,
+syscalls) move with load wherever it comes from.
 A component's score is its strongest weighted series. With a call graph, a component whose callees
 show comparable symptoms gets its own latency and errors discounted (they are explained from below);
 its saturation never is. The alerting component competes like any other.
@@ -52,13 +53,15 @@ class SeriesKind(StrEnum):
     OTHER = "other"
 
 
+# Each step down halves: saturation stays where it happens; latency and errors also travel to every
+# caller; outbound latency is mostly the callees'; throughput moves with load wherever it comes from.
 KIND_WEIGHT: Mapping[SeriesKind, float] = {
     SeriesKind.SATURATION: 1.0,
-    SeriesKind.LATENCY: 1.0,
-    SeriesKind.ERRORS: 1.0,
-    SeriesKind.OUTBOUND_LATENCY: 0.5,
-    SeriesKind.THROUGHPUT: 0.25,
-    SeriesKind.OTHER: 0.25,
+    SeriesKind.LATENCY: 0.5,
+    SeriesKind.ERRORS: 0.5,
+    SeriesKind.OUTBOUND_LATENCY: 0.25,
+    SeriesKind.THROUGHPUT: 0.125,
+    SeriesKind.OTHER: 0.125,
 }
 # Kinds that describe symptoms a failing callee can cause in its callers.
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
