@@ -13,7 +13,7 @@ from analyst.builtin.calibration import (
     confidences_from_scores,
 )
 from analyst.builtin.categories import MetricFamily
-from analyst.builtin.entities import CHANGE_Z, RankedEntity, rank_entities
+from analyst.builtin.entities import RankedEntity, rank_entities
 from analyst.builtin.entity_causes import EntityCause, entity_cause
 from analyst.builtin.playbooks import Playbook, Playbooks
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
@@ -37,7 +37,7 @@ def diagnose_evidence(
     started = time.perf_counter()
     timestamp = time.time() if now is None else now
     entities = rank_entities(evidence)
-    if len(entities) >= MIN_COMPARED_ENTITIES and entities[0].score >= CHANGE_Z:
+    if len(entities) >= MIN_COMPARED_ENTITIES and any(e.changed for e in entities):
         return _entity_result(evidence, entities, playbooks, timestamp, started, max_alternatives)
     ranked = rank_candidate_causes(evidence)
     if not ranked:

@@ -118,6 +118,11 @@ class RankedEntity:
     def strongest(self) -> SeriesShift | None:
         return self.shifts[0] if self.shifts else None
 
+    @property
+    def changed(self) -> bool:
+        """Some series of the component moved beyond its usual noise."""
+        return any(s.z >= CHANGE_Z for s in self.shifts)
+
 
 def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | None:
     """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history."""

@@ -101,7 +101,7 @@ def contradicting_lines(cause: EntityCause, others: Sequence[EntityCause]) -> tu
             f"its callees {', '.join(cause.entity.explained_by)} changed as strongly, so they may explain "
             "its latency and errors"
         )
-    if cause.entity.score < CHANGE_Z:
+    if not cause.entity.changed:
         lines.append(f"no series of {cause.entity.name} moved beyond its usual noise")
     close = [o.entity.name for o in others if o is not cause and o.entity.score >= 0.8 * cause.entity.score]
     if close:
