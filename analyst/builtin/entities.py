@@ -171,11 +171,39 @@ def noise_scale(before: np.ndarray, centre: float, recent_size: float) -> float:
     return max(float(q3 - q1) / 1.349, tail, RELATIVE_SCALE_FLOOR * level, 1e-12)
 
 
+# Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
+# series, say) joins the component that other series with the same value name.
+INSTANCE_LABELS = ("pod", "container", "instance")
+
+
+def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
+    """Instance label value -> component, where every series carrying that value agrees on the component."""
+    seen: dict[str, set[str]] = {}
+    for s in series:
+        component = component_of(s)
+        if component == s.labels.get("job"):
+            continue  # a scrape job may span many components: too weak to name an instance's owner
+        for key in INSTANCE_LABELS:
+            value = s.labels.get(key)
+            if component and value and value != component:
+                seen.setdefault(value, set()).add(component)
+    return {value: next(iter(found)) for value, found in seen.items() if len(found) == 1}
+
+
+def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | None:
+    for key in INSTANCE_LABELS:
+        value = series.labels.get(key)
+        if value and value in aliases:
+            return aliases[value]
+    return component_of(series)
+
+
 def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     """Components best-first by their strongest weighted shift (all components with usable series)."""
     shifts: dict[str, list[SeriesShift]] = {}
+    names = instance_aliases(evidence.series)
     for series in evidence.series:
-        entity = component_of(series)
+        entity = _entity_name(series, names)
         shift = series_shift(series, evidence.alert.starts_at) if entity else None
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)

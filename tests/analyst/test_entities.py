@@ -177,3 +177,18 @@ def test_without_values_the_series_ranking_is_used() -> None:
     assert rank_entities(_evidence([bare])) == []
     result = diagnose_evidence(_evidence([bare]), load_playbooks(None), now=ALERT_AT)
     assert result.primary_hypothesis.category is Category.RESOURCE_CPU
+
+
+def test_series_of_one_pod_from_another_job_join_its_service() -> None:
+    import dataclasses
+
+    cpu = _series("container_cpu_usage_seconds_total", "cart", 20.0, 1.0, 200, after=90.0)
+    only_pod = dataclasses.replace(cpu, labels={"pod": "cart-7d9f-x2x", "job": "cadvisor"}, component=None)
+    latency = _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 210)
+    with_pod = dataclasses.replace(latency, labels={**latency.labels, "pod": "cart-7d9f-x2x"})
+    ranked = rank_entities(_evidence([only_pod, with_pod, *_quiet("payment", 220)]))
+    assert ranked[0].name == "cart"
+    assert {s.series.metric for s in ranked[0].shifts} == {
+        "container_cpu_usage_seconds_total",
+        "pod_server_latency_p90_seconds",
+    }
