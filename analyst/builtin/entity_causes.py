@@ -79,7 +79,7 @@ def describe_shift(shift: SeriesShift) -> str:
     verb = "fell" if shift.peak < shift.baseline else "rose"
     return (
         f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g} "
-        f"(robust z={shift.z:.1f} against its own history, a {shift.kind.value} signal)"
+        f"(robust z={shift.z:.1f} against its own history; {shift.kind.value.replace('_', ' ')})"
     )
 
 
@@ -103,7 +103,11 @@ def contradicting_lines(cause: EntityCause, others: Sequence[EntityCause]) -> tu
         )
     if not cause.entity.changed:
         lines.append(f"no series of {cause.entity.name} moved beyond its usual noise")
-    close = [o.entity.name for o in others if o is not cause and o.entity.score >= 0.8 * cause.entity.score]
+    own = cause.entity.score
+    stronger = [o.entity.name for o in others if o is not cause and o.entity.score > own]
+    close = [o.entity.name for o in others if o is not cause and 0.8 * own <= o.entity.score <= own]
+    if stronger:
+        lines.append(f"{', '.join(stronger[:3])} changed more strongly")
     if close:
         lines.append(f"{', '.join(close[:3])} changed almost as strongly")
     return tuple(lines)

@@ -192,3 +192,16 @@ def test_series_of_one_pod_from_another_job_join_its_service() -> None:
         "container_cpu_usage_seconds_total",
         "pod_server_latency_p90_seconds",
     }
+
+
+def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 230, after=90.0),
+            _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 240, after=0.06),
+        ]
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+    primary, second = result.primary_hypothesis, result.alternative_hypotheses[0]
+    assert primary.supporting_evidence[0].startswith('pod_cpu_usage_percent{service="payment"} rose from')
+    assert "payment changed more strongly" in second.contradicting_evidence
