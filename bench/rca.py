@@ -30,8 +30,8 @@ import numpy as np
 import yaml
 
 from bench.rca_data import Day, Fault, Table, find_days, write_openmetrics
-from receiver.ondemand import run_diagnose_cli
 from demo.processes import ManagedProcess, create_blocks, start_prometheus
+from receiver.cli.diagnose import run_diagnose
 
 ALERT_DELAY = 60.0
 DIAGNOSE_DELAY = 180.0
@@ -180,7 +180,7 @@ def diagnose_fault(day: Day, fault: Fault, url: str, config: Path, workdir: Path
     out = io.StringIO()
     started = time.perf_counter()
     with contextlib.redirect_stdout(out):
-        code = run_diagnose_cli(argv)
+        code = run_diagnose(argv)
     seconds = time.perf_counter() - started
     if code != 0:
         raise SystemExit(f"diagnose failed for {fault}: exit {code}")

@@ -14,7 +14,7 @@ import pytest
 
 from bench import rca
 from bench.rca_data import Day, Fault, read_day, sliced
-from receiver.processes import ManagedProcess
+from demo.processes import ManagedProcess
 from tests.support.paths import SHARED
 
 NEZHA = SHARED / "nezha"
