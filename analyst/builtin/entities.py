@@ -129,7 +129,7 @@ def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | Non
     if series.values is None or not series.available:
         return None
     grid = series.values
-    values = np.array([np.nan if v is None else v for v in grid.values], dtype=np.float64)
+    values = np.array(grid.values, dtype=np.float64)  # None becomes NaN
     times = grid.start + grid.step * np.arange(values.size)
     cut = alert_time - ONSET_MARGIN_SECONDS
     finite = np.isfinite(values)
