@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import math
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, TypeAdapter, with_config
+from pydantic import BeforeValidator, ConfigDict, PlainSerializer, TypeAdapter, with_config
 
 SeriesRole = Literal["alert", "related", "context"]
 Direction = Literal["up", "down"]
@@ -29,6 +32,37 @@ class AlertInfo:
     source: Literal["alertmanager", "detector", "on_demand"] = "alertmanager"
 
 
+def _pack_points(points: tuple[float | None, ...]) -> str:
+    packed = struct.pack(f"<{len(points)}d", *(math.nan if v is None else v for v in points))
+    return base64.b64encode(packed).decode("ascii")
+
+
+def _unpack_points(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    raw = base64.b64decode(value)
+    return tuple(None if math.isnan(v) else v for v in struct.unpack(f"<{len(raw) // 8}d", raw))
+
+
+# In JSON, the points are one base64 string of little-endian float64 (NaN: no sample): a fraction of the
+# size of a JSON list and one value to encode, which matters with hundreds of series per incident.
+PackedPoints = Annotated[
+    tuple[float | None, ...],
+    BeforeValidator(_unpack_points),
+    PlainSerializer(_pack_points, return_type=str, when_used="json"),
+]
+
+
+@with_config(_JSON)
+@dataclass(frozen=True)
+class SeriesValues:
+    """A series' values on a regular grid: `values[i]` at `start + i * step` (None: no sample there)."""
+
+    start: float
+    step: float
+    values: PackedPoints
+
+
 @with_config(_JSON)
 @dataclass(frozen=True)
 class SeriesEvidence:
@@ -36,6 +70,7 @@ class SeriesEvidence:
 
     `lag_seconds` > 0 means this series changed *before* the alert's own series (it leads).
     `component` names where the series lives (service, pod, node...) for topology reasoning.
+    `values` are the fetched points themselves (possibly coarsened), for analysts that score their own way.
     """
 
     series_id: str
@@ -59,6 +94,7 @@ class SeriesEvidence:
     lag_seconds: float | None = None
     component: str | None = None
     points: int = 0
+    values: SeriesValues | None = None
 
 
 @with_config(_JSON)

@@ -113,6 +113,23 @@ def _spawn(name: str, argv: list[str], workdir: Path, port: int, ready_path: str
     return managed
 
 
+def create_blocks(openmetrics: Path, data_dir: Path) -> None:
+    """Backfill an OpenMetrics file into TSDB blocks (up to a day each) for a Prometheus not yet running."""
+    subprocess.run(
+        [
+            find_binary("promtool"),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(openmetrics),
+            str(data_dir),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def start_prometheus(
     workdir: Path, config_yaml: str, port: int | None = None, extra_args: tuple[str, ...] = ()
 ) -> ManagedProcess:

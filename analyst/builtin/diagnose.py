@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from analyst.builtin import entity_causes as entity_narrative
 from analyst.builtin import narrative
 from analyst.builtin.calibration import (
     NO_EVIDENCE_CONFIDENCE,
@@ -12,12 +13,17 @@ from analyst.builtin.calibration import (
     confidences_from_scores,
 )
 from analyst.builtin.categories import MetricFamily
+from analyst.builtin.entities import RankedEntity, rank_entities
+from analyst.builtin.entity_causes import EntityCause, entity_cause
 from analyst.builtin.playbooks import Playbook, Playbooks
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
 
 DEFAULT_MAX_ALTERNATIVES = 4
+# With series of at least this many components, the components are ranked (analyst.builtin.entities);
+# with fewer, there is no "which component" question and the series themselves are ranked.
+MIN_COMPARED_ENTITIES = 2
 
 
 def diagnose_evidence(
@@ -30,6 +36,9 @@ def diagnose_evidence(
     """Explain the alert from its evidence: best cause first, then alternatives, with playbook steps."""
     started = time.perf_counter()
     timestamp = time.time() if now is None else now
+    entities = rank_entities(evidence)
+    if len(entities) >= MIN_COMPARED_ENTITIES and any(e.changed for e in entities):
+        return _entity_result(evidence, entities, playbooks, timestamp, started, max_alternatives)
     ranked = rank_candidate_causes(evidence)
     if not ranked:
         return _no_anomaly_result(evidence, playbooks, timestamp, started)
@@ -45,8 +54,20 @@ def diagnose_evidence(
         _hypothesis(cause, conf, playbooks, evidence)
         for cause, conf in zip(leaders, confidences, strict=True)
     ]
-    primary = hypotheses[0]
     steps = _analysis_steps(evidence, ranked, leaders, hypotheses, primary_playbook)
+    return _diagnosis(evidence, hypotheses, steps, primary_playbook, timestamp, started)
+
+
+def _diagnosis(
+    evidence: Evidence,
+    hypotheses: Sequence[Hypothesis],
+    steps: tuple[AnalysisStep, ...],
+    playbook: Playbook,
+    timestamp: float,
+    started: float,
+) -> DiagnosisResult:
+    """The result for ranked hypotheses (primary first) with the primary's playbook."""
+    primary = hypotheses[0]
     return DiagnosisResult(
         incident_id=evidence.incident_id,
         timestamp=timestamp,
@@ -54,9 +75,9 @@ def diagnose_evidence(
         alternative_hypotheses=tuple(hypotheses[1:]),
         executive_summary=_executive_summary(evidence, primary, hypotheses[1:]),
         detailed_analysis=steps,
-        immediate_actions=primary_playbook.immediate_actions,
-        preventive_measures=primary_playbook.preventive_measures,
-        monitoring_recommendations=primary_playbook.monitoring_recommendations,
+        immediate_actions=playbook.immediate_actions,
+        preventive_measures=playbook.preventive_measures,
+        monitoring_recommendations=playbook.monitoring_recommendations,
         analysis_duration=time.perf_counter() - started,
         llm_model_used=None,
         confidence_score=primary.confidence,
@@ -203,3 +224,79 @@ def _no_anomaly_summary(evidence: Evidence) -> str:
 def _metric_list(evidence: Evidence, limit: int = 6) -> str:
     metrics = list(dict.fromkeys(s.metric for s in evidence.series))
     return ", ".join(metrics[:limit]) + (", ..." if len(metrics) > limit else "")
+
+
+def _entity_result(
+    evidence: Evidence,
+    entities: Sequence[RankedEntity],
+    playbooks: Playbooks,
+    timestamp: float,
+    started: float,
+    max_alternatives: int,
+) -> DiagnosisResult:
+    """The diagnosis when components compete: one hypothesis per component, best first."""
+    where = alert_component(evidence, find_alert_series(evidence))
+    causes = [entity_cause(e, where) for e in entities[: max_alternatives + 1]]
+    confidences = confidences_from_scores([c.score for c in causes])
+    hypotheses = [
+        _entity_hypothesis(evidence, cause, conf, causes, playbooks)
+        for cause, conf in zip(causes, confidences, strict=True)
+    ]
+    primary = hypotheses[0]
+    playbook = playbooks.for_cause(causes[0].category, causes[0].family, _entity_values(evidence, causes[0]))
+    formation = "; ".join(f"{h.category.value} -> {h.suspect}" for h in hypotheses)
+    ranking = ", ".join(f"{e.name} ({e.score:.1f})" for e in entities[:10])
+    steps = (
+        AnalysisStep("data_examination", narrative.data_examination(evidence)),
+        AnalysisStep(
+            "pattern_recognition",
+            f"Components by their strongest change against their own history (robust z, weighted by kind): "
+            f"{ranking}.",
+        ),
+        AnalysisStep(
+            "hypothesis_formation", f"{len(hypotheses)} hypotheses, one per component: {formation}."
+        ),
+        AnalysisStep(
+            "evidence_evaluation",
+            "; ".join(f"{h.title}: confidence {h.confidence:.0%}" for h in hypotheses) + ".",
+        ),
+        AnalysisStep(
+            "root_cause_determination",
+            f"{primary.title} ranks first with confidence {primary.confidence:.0%}: "
+            + "; ".join(primary.supporting_evidence[:4])
+            + ".",
+        ),
+        AnalysisStep(
+            "recommendations",
+            f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
+        ),
+    )
+    return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started)
+
+
+def _entity_values(evidence: Evidence, cause: EntityCause) -> dict[str, str]:
+    top = cause.entity.strongest
+    return {
+        "suspect": cause.suspect,
+        "component": cause.entity.name,
+        "metric": top.series.metric if top else "the alert metric",
+        "alertname": evidence.alert.alertname,
+    }
+
+
+def _entity_hypothesis(
+    evidence: Evidence,
+    cause: EntityCause,
+    confidence: float,
+    causes: Sequence[EntityCause],
+    playbooks: Playbooks,
+) -> Hypothesis:
+    playbook = playbooks.for_cause(cause.category, cause.family, _entity_values(evidence, cause))
+    return Hypothesis(
+        title=f"{playbook.title}: {cause.entity.name}",
+        category=cause.category,
+        suspect=cause.suspect,
+        confidence=round(confidence, 3),
+        supporting_evidence=entity_narrative.supporting_lines(cause, evidence.alert.starts_at),
+        contradicting_evidence=entity_narrative.contradicting_lines(cause, causes),
+    )

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from analyst.builtin.entities import rank_entities
 from analyst.diagnosis import DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence, SeriesEvidence
 from analyst.llm.redact import clean_mapping, clean_untrusted, redact_secrets
@@ -24,6 +25,7 @@ MAX_SERIES_LABELS = 4
 MAX_UNAVAILABLE_LISTED = 5
 MAX_TOPOLOGY_EDGES = 20
 MAX_NOTES = 5
+MAX_ENTITIES = 8
 OMITTED_LINE_RESERVE = 24
 SERIES_RESERVE = 200  # shrink the fixed part until at least a few series fit
 
@@ -145,10 +147,13 @@ def _fixed_lines(
     }
     if alert.expr:
         alert_info["expr"] = clean_untrusted(alert.expr, limit * 2, secrets)
-    builtin_info = {
+    builtin_info: dict[str, Any] = {
         "builtin": [_hypothesis_summary(h, limit, secrets) for h in _hypotheses(builtin)],
         "builtin_confidence": round(builtin.confidence_score, 2),
     }
+    entities = _entity_ranking(evidence, limit, secrets)
+    if entities:
+        builtin_info["components_by_change"] = entities
     lines = [_line(alert_info), _line(builtin_info), _line({"series_columns": SERIES_COLUMNS})]
     unavailable = [s for s in evidence.series if not s.available]
     if unavailable:
@@ -208,6 +213,26 @@ def _series_row(s: SeriesEvidence, evidence: Evidence, limit: int, secrets: tupl
     if extra:
         row.append(extra)
     return row
+
+
+def _entity_ranking(evidence: Evidence, limit: int, secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The built-in component ranking: strongest change against own history, weighted by metric kind."""
+    rows = []
+    for entity in rank_entities(evidence)[:MAX_ENTITIES]:
+        top = entity.strongest
+        row: dict[str, Any] = {
+            "component": clean_untrusted(entity.name, 48, secrets),
+            "score": _round(entity.score),
+        }
+        if top is not None:
+            row["strongest"] = clean_untrusted(top.series.series_id, limit, secrets)
+            row["kind"] = top.kind.value
+        if entity.onset is not None:
+            row["onset_s"] = round(entity.onset - evidence.alert.starts_at)
+        if entity.explained_by:
+            row["explained_by"] = [clean_untrusted(c, 48, secrets) for c in entity.explained_by]
+        rows.append(row)
+    return rows
 
 
 def _hypotheses(result: DiagnosisResult) -> list[Hypothesis]:

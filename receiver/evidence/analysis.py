@@ -22,6 +22,24 @@ class SeriesFinding:
     lag_seconds: float | None
 
 
+def coarsened(row: np.ndarray, step: float, max_points: int) -> tuple[float, tuple[float | None, ...]]:
+    """(new step, values) with at most `max_points` points: medians of consecutive blocks of the grid.
+
+    The median keeps a block's typical sample (a 1-minute series queried every 15 s stays itself) and
+    ignores a lone outlier less than a mean would; None where a block has no sample.
+    """
+    factor = max(1, -(-row.size // max(max_points, 1)))
+    if factor == 1:
+        return step, tuple(float(v) if np.isfinite(v) else None for v in row)
+    padded = np.full(-(-row.size // factor) * factor, np.nan)
+    padded[: row.size] = row
+    blocks = padded.reshape(-1, factor)
+    filled = np.isfinite(blocks).any(axis=1)
+    medians = np.full(blocks.shape[0], np.nan)
+    medians[filled] = np.nanmedian(blocks[filled], axis=1)
+    return step * factor, tuple(float(v) if ok else None for v, ok in zip(medians, filled, strict=True))
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     mask = np.isfinite(a) & np.isfinite(b)
     if mask.sum() < 3:

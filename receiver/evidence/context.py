@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole
+from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
-from receiver.evidence.analysis import SeriesFinding, characterize
+from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -116,9 +116,15 @@ async def fetch_alert_context(
 
 def build_evidence(incident: Incident, context: AlertContext, settings: ContextSettings) -> Evidence:
     """Characterize every fetched series against the alert's (CPU-bound: call it from a thread)."""
-    findings = _characterize(context.fetched, context.alert_index, context.window, settings)
+    window = context.window
+    timestamps = grid(window.start, window.end, window.step)
+    values = align([f.data for f in context.fetched], timestamps, window.step)
+    findings = characterize(
+        timestamps, values, context.alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
+    )
     series = [
-        _series_evidence(f, finding, settings) for f, finding in zip(context.fetched, findings, strict=True)
+        _series_evidence(f, finding, settings, _values(timestamps, row, window.step, settings))
+        for f, finding, row in zip(context.fetched, findings, values, strict=True)
     ]
     alert_index = context.alert_index
     return Evidence(
@@ -383,17 +389,18 @@ async def _context_query(
     ]
 
 
-def _characterize(
-    fetched: Sequence[Fetched], alert_index: int | None, window: Window, settings: ContextSettings
-) -> list[SeriesFinding]:
-    timestamps = grid(window.start, window.end, window.step)
-    values = align([f.data for f in fetched], timestamps, window.step)
-    return characterize(
-        timestamps, values, alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
-    )
+def _values(
+    timestamps: np.ndarray, row: np.ndarray, step: float, settings: ContextSettings
+) -> SeriesValues | None:
+    if settings.max_values_per_series == 0 or not timestamps.size:
+        return None
+    coarse_step, values = coarsened(row, step, settings.max_values_per_series)
+    return SeriesValues(float(timestamps[0]), coarse_step, values)
 
 
-def _series_evidence(fetched: Fetched, finding: SeriesFinding, settings: ContextSettings) -> SeriesEvidence:
+def _series_evidence(
+    fetched: Fetched, finding: SeriesFinding, settings: ContextSettings, values: SeriesValues | None
+) -> SeriesEvidence:
     labels = dict(fetched.data.labels)
     base = SeriesEvidence(
         series_id=series_id(labels, fetched.metric if "__name__" not in labels else None),
@@ -405,6 +412,7 @@ def _series_evidence(fetched: Fetched, finding: SeriesFinding, settings: Context
         correlation=_finite(finding.correlation),
         lag_seconds=finding.lag_seconds,
         component=next((labels[k] for k in settings.component_labels if labels.get(k)), None),
+        values=values,
     )
     change = finding.change
     if change is None:

@@ -124,4 +124,10 @@ class ContextSettings(Section):
         default=None, gt=0, description="Window of rate() applied to counters; None: max(4 x step, 60 s)."
     )
     max_lag_seconds: float = Field(default=1800.0, gt=0, description="Largest lead/lag searched.")
+    max_values_per_series: int = Field(
+        default=240,
+        ge=0,
+        description="Points of each series handed to the analyst (block medians when the window has more; "
+        "0: none). The analyst scores every series against its own history from them.",
+    )
     context_queries: list[ContextQuery] = Field(default_factory=list)

@@ -126,3 +126,16 @@ async def test_normal_series_rank_by_correlation_after_anomalous_ones() -> None:
         series[1].series_id,
         series[0].series_id,
     ]
+
+
+async def test_prompt_carries_the_component_ranking() -> None:
+    from tests.analyst.test_entities import _evidence, _quiet, _series
+
+    evidence = _evidence(
+        [*_quiet("cart", 1), _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 10, after=80.0)]
+    )
+    prompt = await prompt_for(evidence, budget=4000)
+    line = next(json.loads(x) for x in prompt.user.splitlines() if '"components_by_change"' in x)
+    ranking = line["components_by_change"]
+    assert [row["component"] for row in ranking] == ["payment", "cart"]
+    assert ranking[0]["kind"] == "saturation" and "pod_cpu_usage_percent" in ranking[0]["strongest"]

@@ -16,7 +16,14 @@ from typing import Literal
 
 import numpy as np
 
-from demo.processes import ManagedProcess, find_binary, free_port, start_prometheus, wait_http_ok
+from demo.processes import (
+    ManagedProcess,
+    create_blocks,
+    find_binary,
+    free_port,
+    start_prometheus,
+    wait_http_ok,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,19 +73,7 @@ def start_backfilled_prometheus(
     workdir.mkdir(parents=True, exist_ok=True)
     source = workdir / "series.om"
     write_openmetrics(series, source)
-    subprocess.run(
-        [
-            find_binary("promtool"),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=24h",
-            str(source),
-            str(workdir / "data"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    create_blocks(source, workdir / "data")
     config = "global:\n  evaluation_interval: 1h\n"
     if external_labels:
         config += "  external_labels:\n" + "".join(f"    {k}: {v}\n" for k, v in external_labels.items())

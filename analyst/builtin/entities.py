@@ -1,0 +1,270 @@
+"""Rank the components of an incident (service, pod, instance...) as its cause, from all of their series.
+
+Each series is judged against its own history (BARO-style robust scoring): its values since shortly
+before the alert, in units of the spread (IQR) of its values before that, counted only in the direction
+that hurts for its kind of metric. A small taxonomy weighs the kinds: saturation (CPU, memory...) stays
+in the component where it happens; latency and errors also show in every caller; a component's outbound
+(client) latency mostly reflects its callees; throughput-like series (bytes, packets, operations,
+syscalls) move with load wherever it comes from.
+A component's score is its strongest weighted series. With a call graph, a component whose callees
+show comparable symptoms gets its own latency and errors discounted (they are explained from below);
+its saturation never is. The alerting component competes like any other.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
+from analyst.builtin.topology import CallGraph, component_of
+from analyst.evidence import Evidence, SeriesEvidence
+
+# A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals).
+ONSET_MARGIN_SECONDS = 300.0
+# History before that used as each series' normal behaviour.
+BASELINE_SECONDS = 3600.0
+MIN_BASELINE_POINTS = 5
+# Spread floor as a share of the level: a series that never moved is not infinitely surprised by 1 %.
+RELATIVE_SCALE_FLOOR = 0.01
+# Spiky series: the spread is at least what makes this share of the history's deviations ordinary
+# (1.645 = the normal 90 % two-sided quantile), so a series that often spikes is not news when it spikes.
+TAIL_QUANTILE = 90.0
+TAIL_Z = 1.645
+# A robust z below this is ordinary noise; at or above it the series counts as changed (onset).
+CHANGE_Z = 3.0
+MIN_ENTITIES = 5
+# Latency and errors that something else explains (a callee that changed as strongly, or the alert
+# itself, which is what needs explaining) count this much.
+SYMPTOM_DISCOUNT = 0.5
+
+
+class SeriesKind(StrEnum):
+    SATURATION = "saturation"
+    LATENCY = "latency"
+    ERRORS = "errors"
+    OUTBOUND_LATENCY = "outbound_latency"
+    THROUGHPUT = "throughput"
+    OTHER = "other"
+
+
+# Each step down halves: saturation stays where it happens; latency and errors also travel to every
+# caller; outbound latency is mostly the callees'; throughput moves with load wherever it comes from.
+KIND_WEIGHT: Mapping[SeriesKind, float] = {
+    SeriesKind.SATURATION: 1.0,
+    SeriesKind.LATENCY: 0.5,
+    SeriesKind.ERRORS: 0.5,
+    SeriesKind.OUTBOUND_LATENCY: 0.25,
+    SeriesKind.THROUGHPUT: 0.125,
+    SeriesKind.OTHER: 0.125,
+}
+# Kinds that describe symptoms a failing callee can cause in its callers.
+SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
+
+_KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
+    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
+    (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
+    (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
+    (
+        SeriesKind.SATURATION,
+        r"cpu|throttl|(^|_)load|mem|heap|(^|_)gc(_|$)|oom|rss|swap|disk_(usage|used)"
+        r"|(^|_)fs_|inode|saturat|pool.*(use|active|wait)|queue|threads",
+    ),
+    (
+        SeriesKind.THROUGHPUT,
+        r"bytes|packets|(^|_)ops|syscall|request|(^|_)(rps|qps|tps)(_|$)|throughput"
+        r"|workload|(^|_)io_|iops|network|transmit|receive",
+    ),
+)
+_COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
+# Kinds whose bad direction is down (a success ratio falling); the rest hurt when they rise.
+_DOWN_IS_BAD = re.compile(r"success|availab|apdex")
+
+
+def series_kind(metric: str) -> SeriesKind:
+    name = metric.lower()
+    return next((kind for kind, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
+
+
+@dataclass(frozen=True)
+class SeriesShift:
+    """How far one series moved since shortly before the alert, against its own history."""
+
+    series: SeriesEvidence
+    kind: SeriesKind
+    z: float
+    weighted: float
+    onset: float | None
+    baseline: float
+    peak: float
+
+
+@dataclass(frozen=True)
+class RankedEntity:
+    """One component with the series that placed it; `score` is its strongest weighted shift."""
+
+    name: str
+    score: float
+    onset: float | None
+    shifts: tuple[SeriesShift, ...]
+    explained_by: tuple[str, ...] = ()
+
+    @property
+    def strongest(self) -> SeriesShift | None:
+        return self.shifts[0] if self.shifts else None
+
+    @property
+    def changed(self) -> bool:
+        """Some series of the component moved beyond its usual noise."""
+        return any(s.z >= CHANGE_Z for s in self.shifts)
+
+
+def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | None:
+    """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history."""
+    if series.values is None or not series.available:
+        return None
+    grid = series.values
+    values = np.array(grid.values, dtype=np.float64)  # None becomes NaN
+    times = grid.start + grid.step * np.arange(values.size)
+    cut = alert_time - ONSET_MARGIN_SECONDS
+    finite = np.isfinite(values)
+    before = values[finite & (times < cut) & (times >= cut - BASELINE_SECONDS)]
+    recent_mask = finite & (times >= cut)
+    if before.size < MIN_BASELINE_POINTS or not recent_mask.any():
+        return None
+    centre = float(np.median(before))
+    recent = values[recent_mask]
+    kind = series_kind(series.metric)
+    scale = noise_scale(before, centre, float(np.max(np.abs(recent))))
+    deviation = (recent - centre) / scale
+    if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
+        directed = np.abs(deviation)
+    elif _DOWN_IS_BAD.search(series.metric.lower()):
+        directed = -deviation
+    else:
+        directed = deviation
+    best = int(np.argmax(directed))
+    z = max(0.0, float(directed[best]))
+    changed = np.flatnonzero(directed >= CHANGE_Z)
+    onset = float(times[recent_mask][changed[0]]) if changed.size else None
+    return SeriesShift(
+        series=series,
+        kind=kind,
+        z=z,
+        weighted=KIND_WEIGHT[kind] * z,
+        onset=onset,
+        baseline=centre,
+        peak=float(values[recent_mask][best]),
+    )
+
+
+def noise_scale(before: np.ndarray, centre: float, recent_size: float) -> float:
+    """Robust spread of the history: IQR, widened for spiky series and floored relative to the level."""
+    q1, q3 = np.percentile(before, [25, 75])
+    tail = float(np.percentile(np.abs(before - centre), TAIL_QUANTILE)) / TAIL_Z
+    level = max(abs(centre), recent_size)
+    return max(float(q3 - q1) / 1.349, tail, RELATIVE_SCALE_FLOOR * level, 1e-12)
+
+
+# Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
+# series, say) joins the component that other series with the same value name.
+INSTANCE_LABELS = ("pod", "container", "instance")
+
+
+def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
+    """Instance label value -> component, where every series carrying that value agrees on the component."""
+    seen: dict[str, set[str]] = {}
+    for s in series:
+        component = component_of(s)
+        if component == s.labels.get("job"):
+            continue  # a scrape job may span many components: too weak to name an instance's owner
+        for key in INSTANCE_LABELS:
+            value = s.labels.get(key)
+            if component and value and value != component:
+                seen.setdefault(value, set()).add(component)
+    return {value: next(iter(found)) for value, found in seen.items() if len(found) == 1}
+
+
+def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | None:
+    for key in INSTANCE_LABELS:
+        value = series.labels.get(key)
+        if value and value in aliases:
+            return aliases[value]
+    return component_of(series)
+
+
+def rank_entities(evidence: Evidence) -> list[RankedEntity]:
+    """Components best-first by their strongest weighted shift (all components with usable series)."""
+    shifts: dict[str, list[SeriesShift]] = {}
+    names = instance_aliases(evidence.series)
+    for series in evidence.series:
+        entity = _entity_name(series, names)
+        shift = series_shift(series, evidence.alert.starts_at) if entity else None
+        if entity and shift is not None:
+            shifts.setdefault(entity, []).append(shift)
+    graph = CallGraph.from_evidence(evidence.topology, evidence.series)
+    alerting = alert_component(evidence, find_alert_series(evidence))
+    ranked = [_entity(name, members, shifts, graph, name == alerting) for name, members in shifts.items()]
+    ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
+    return ranked
+
+
+def _entity(
+    name: str,
+    members: Sequence[SeriesShift],
+    shifts: Mapping[str, Sequence[SeriesShift]],
+    graph: CallGraph,
+    alerting: bool,
+) -> RankedEntity:
+    explained_by = _explaining_callees(name, members, shifts, graph)
+    discount = SYMPTOM_DISCOUNT if explained_by or alerting else 1.0
+    scored = sorted(
+        (_discounted(s, discount) for s in members), key=lambda s: (-s.weighted, s.series.series_id)
+    )
+    onsets = [s.onset for s in scored if s.onset is not None]
+    return RankedEntity(
+        name=name,
+        score=entity_score(scored),
+        onset=min(onsets) if onsets else None,
+        shifts=tuple(scored),
+        explained_by=explained_by,
+    )
+
+
+def entity_score(shifts: Sequence[SeriesShift]) -> float:
+    """A component's score: its strongest weighted shift (`shifts` sorted strongest first)."""
+    return shifts[0].weighted if shifts else 0.0
+
+
+def _discounted(shift: SeriesShift, factor: float) -> SeriesShift:
+    if factor == 1.0 or shift.kind not in SYMPTOM_KINDS:
+        return shift
+    return SeriesShift(
+        shift.series, shift.kind, shift.z, shift.weighted * factor, shift.onset, shift.baseline, shift.peak
+    )
+
+
+def _symptom_strength(members: Iterable[SeriesShift]) -> float:
+    return max((s.weighted for s in members if s.kind in SYMPTOM_KINDS), default=0.0)
+
+
+def _explaining_callees(
+    name: str, members: Sequence[SeriesShift], shifts: Mapping[str, Sequence[SeriesShift]], graph: CallGraph
+) -> tuple[str, ...]:
+    """Callees whose strongest shift is strong enough to account for this component's symptoms."""
+    own = _symptom_strength(members)
+    if not graph or own < CHANGE_Z:
+        return ()
+    callees = graph.effective_callees(name, set(shifts))
+    return tuple(
+        sorted(
+            c
+            for c in callees
+            if max((s.weighted for s in shifts[c]), default=0.0) >= EXPLAINING_STRENGTH_RATIO * own
+        )
+    )

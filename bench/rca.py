@@ -1,0 +1,305 @@
+"""Root-cause benchmark on the Nezha fault-injection days, through the product's own `diagnose` path.
+
+Every pod's CSV columns are backfilled into a real Prometheus with promtool; per fault an Alertmanager
+alert on the entry service's SLO (startsAt = injection + 60 s) goes through `alert-analyst diagnose
+--alert FILE --config.file CFG --prometheus URL --at <injection + 180 s> --format json` (the CLI function
+itself, in-process). The ranking is the primary hypothesis's suspect then the alternatives', mapped to
+services; AS@k and Avg@5 per system and fault type, beside the largest-jump baseline. Protocol:
+../shared/nezha/README.md.
+
+    python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import yaml
+
+from bench.rca_data import Day, Fault, Table, find_days, write_openmetrics
+from demo.processes import ManagedProcess, create_blocks, start_prometheus
+from receiver.cli.diagnose import run_diagnose
+
+ALERT_DELAY = 60.0
+DIAGNOSE_DELAY = 180.0
+SHIFT_BEFORE = 600.0
+SHIFT_AFTER = 180.0
+KS = (1, 3, 5)
+MAX_ALTERNATIVES = 9
+# Largest-jump baseline: per service, the largest jump in these columns against its previous 10 minutes.
+BASELINE_COLUMNS = ("CpuUsageRate(%)", "PodServerLatencyP90(s)", "PodSuccessRate(%)")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fault: Fault
+    system: str
+    ranking: tuple[str, ...]
+    baseline: tuple[str, ...]
+    seconds: float
+    analyst_seconds: float
+    category: str
+    alertname: str
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def robust_shift(table: Table, column: str, at: float) -> float:
+    """Median of the 3 minutes after `at` minus the 10 minutes before, in units of the before-MAD."""
+    values, times = table.columns[column], table.times
+    before = values[(times >= at - SHIFT_BEFORE) & (times < at) & np.isfinite(values)]
+    after = values[(times >= at) & (times <= at + SHIFT_AFTER) & np.isfinite(values)]
+    if before.size == 0 or after.size == 0:
+        return 0.0
+    centre = float(np.median(before))
+    scale = 1.4826 * float(np.median(np.abs(before - centre)))
+    scale = max(scale, 1e-3 * max(abs(centre), 1e-9))
+    return (float(np.median(after)) - centre) / scale
+
+
+def alert_for(day: Day, fault: Fault) -> dict[str, object]:
+    """The Alertmanager v4 alert on the entry SLO a minute after the injection (README protocol)."""
+    selector = f'{{namespace="{day.namespace}",service="{day.entry}"}}'
+    success_fall = -robust_shift(day.front, "SuccessRate(%)", fault.at)
+    latency_rise = robust_shift(day.front, "LatencyP90(s)", fault.at)
+    if success_fall > latency_rise:
+        name, expr = "EntrySuccessRateLow", f"entry_success_rate_percent{selector} < 95"
+    else:
+        name, expr = "EntryLatencyHigh", f"entry_latency_p90_seconds{selector} > 0.5"
+    return {
+        "status": "firing",
+        "labels": {
+            "alertname": name,
+            "namespace": day.namespace,
+            "service": day.entry,
+            "severity": "critical",
+        },
+        "annotations": {"summary": f"{day.entry} SLO breached"},
+        "startsAt": iso(fault.at + ALERT_DELAY),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": f"http://prometheus/graph?g0.expr={quote(expr)}&g0.tab=1",
+    }
+
+
+def config_for(day: Day, workdir: Path) -> Path:
+    analyst: dict[str, object] = {"max_alternatives": MAX_ALTERNATIVES}
+    if day.graph:
+        graph_file = workdir / f"graph-{day.name}.yml"
+        graph_file.write_text(yaml.safe_dump({k: list(v) for k, v in day.graph.items()}))
+        analyst["dependency_graph_file"] = str(graph_file)
+    path = workdir / f"config-{day.name}.yml"
+    path.write_text(yaml.safe_dump({"context": {"max_related_series": 1000}, "analyst": analyst}))
+    return path
+
+
+def service_of_suspect(suspect: str, services: Sequence[str]) -> str | None:
+    """The suspect's `service` label, else the longest known service name inside it."""
+    if match := re.search(r'service="([^"]+)"', suspect):
+        return match.group(1)
+    inside = [s for s in services if s in suspect]
+    return max(inside, key=len) if inside else None
+
+
+def ranking_of(diagnosis: Mapping[str, object], services: Sequence[str]) -> tuple[str, ...]:
+    primary = diagnosis["primary_hypothesis"]
+    alternatives = diagnosis["alternative_hypotheses"]
+    assert isinstance(primary, dict) and isinstance(alternatives, list)
+    ranked: list[str] = []
+    for hypothesis in [primary, *alternatives]:
+        service = service_of_suspect(str(hypothesis["suspect"]), services)
+        if service is not None and service not in ranked:
+            ranked.append(service)
+    return tuple(ranked)
+
+
+def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
+    """Services by their largest |jump| (max after `at` vs mean/std of the 10 minutes before)."""
+    scores: dict[str, float] = {}
+    for pod, table in day.pods.items():
+        service = pod.rsplit("-", 2)[0]
+        for column in BASELINE_COLUMNS:
+            values, times = table.columns[column], table.times
+            before = values[(times >= at - SHIFT_BEFORE) & (times < at) & np.isfinite(values)]
+            after = values[(times >= at) & (times <= at + DIAGNOSE_DELAY) & np.isfinite(values)]
+            if before.size < 2 or after.size == 0:
+                continue
+            scale = max(float(before.std()), 1e-3 * max(abs(float(before.mean())), 1e-9), 1e-9)
+            jump = float(np.max(np.abs(after - before.mean()))) / scale
+            scores[service] = max(scores.get(service, 0.0), jump)
+    return tuple(sorted(scores, key=lambda s: -scores[s]))
+
+
+def start_backfilled(days: Sequence[Day], workdir: Path) -> ManagedProcess:
+    if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
+        return _start(workdir)
+    source = workdir / "nezha.om"
+    samples = write_openmetrics(days, source)
+    print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
+    create_blocks(source, workdir / "data")
+    source.unlink()
+    return _start(workdir)
+
+
+def _start(workdir: Path) -> ManagedProcess:
+    config = "global:\n  evaluation_interval: 1h\nscrape_configs: []\n"
+    # The days are months apart: time-based retention would drop the older blocks.
+    return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
+
+
+def diagnose_fault(day: Day, fault: Fault, url: str, config: Path, workdir: Path) -> Outcome:
+    alert = alert_for(day, fault)
+    alert_file = workdir / "alert.json"
+    alert_file.write_text(json.dumps(alert))
+    argv = [
+        "--alert",
+        str(alert_file),
+        "--config.file",
+        str(config),
+        "--prometheus",
+        url,
+        "--at",
+        iso(fault.at + DIAGNOSE_DELAY),
+        "--format",
+        "json",
+    ]
+    out = io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(out):
+        code = run_diagnose(argv)
+    seconds = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"diagnose failed for {fault}: exit {code}")
+    report = json.loads(out.getvalue())
+    diagnosis = report["diagnosis"]
+    return Outcome(
+        fault=fault,
+        system=day.system,
+        ranking=ranking_of(diagnosis, day.services),
+        baseline=largest_jump_ranking(day, fault.at),
+        seconds=seconds,
+        analyst_seconds=float(diagnosis["analysis_duration"]),
+        category=str(diagnosis["primary_hypothesis"]["category"]),
+        alertname=str(alert["labels"]["alertname"]),  # type: ignore[index]
+    )
+
+
+def accuracy(outcomes: Sequence[Outcome], baseline: bool = False) -> dict[str, float]:
+    """AS@1/3/5 and Avg@5 (mean of AS@1..5), in %."""
+    n = max(len(outcomes), 1)
+    hits = {}
+    for k in range(1, 6):
+        hits[k] = (
+            100.0 * sum(o.fault.service in (o.baseline if baseline else o.ranking)[:k] for o in outcomes) / n
+        )
+    return {**{f"AS@{k}": hits[k] for k in KS}, "Avg@5": sum(hits.values()) / 5}
+
+
+def _row(label: str, outcomes: Sequence[Outcome]) -> str:
+    a, b = accuracy(outcomes), accuracy(outcomes, baseline=True)
+    fmt = " / ".join(f"{a[k]:5.1f}" for k in ("AS@1", "AS@3", "AS@5", "Avg@5"))
+    fmt_b = " / ".join(f"{b[k]:5.1f}" for k in ("AS@1", "AS@3", "AS@5", "Avg@5"))
+    return f"| {label} | {len(outcomes)} | {fmt} | {fmt_b} |"
+
+
+def report(outcomes: Sequence[Outcome]) -> str:
+    lines = [
+        "| system / fault type | n | analyst AS@1 / AS@3 / AS@5 / Avg@5 "
+        "| largest jump AS@1 / AS@3 / AS@5 / Avg@5 |",
+        "|---|---|---|---|",
+    ]
+    for system in sorted({o.system for o in outcomes}):
+        members = [o for o in outcomes if o.system == system]
+        lines.append(_row(f"**{system}**", members))
+        for kind in sorted({o.fault.kind for o in members}):
+            lines.append(_row(f"{system} {kind}", [o for o in members if o.fault.kind == kind]))
+    lines.append("")
+    for system in sorted({o.system for o in outcomes}):
+        members = [o for o in outcomes if o.system == system]
+        seconds = np.array([o.seconds for o in members])
+        analyst = np.array([o.analyst_seconds for o in members])
+        lines.append(
+            f"{system}: diagnose (CLI: fetch + evidence + analyst + JSON) per incident median "
+            f"{np.median(seconds):.2f} s, max {seconds.max():.2f} s; analyst alone median "
+            f"{np.median(analyst):.3f} s, max {analyst.max():.3f} s"
+        )
+    return "\n".join(lines)
+
+
+def run(data: Path, workdir: Path, out: Path | None) -> list[Outcome]:
+    days = find_days(data)
+    if not days:
+        raise SystemExit(f"no days under {data}")
+    prometheus = start_backfilled(days, workdir)
+    outcomes = []
+    try:
+        for day in days:
+            config = config_for(day, workdir)
+            for fault in day.faults:
+                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir)
+                outcomes.append(outcome)
+                hit = outcome.ranking.index(fault.service) + 1 if fault.service in outcome.ranking else "-"
+                print(
+                    f"{day.name} {fault.kind:15s} {fault.service:28s} rank {hit!s:2s} "
+                    f"top {','.join(outcome.ranking[:3])} [{outcome.category}] {outcome.seconds:.2f}s",
+                    file=sys.stderr,
+                )
+    finally:
+        prometheus.stop()
+    if out is not None:
+        write_rows(outcomes, out)
+    return outcomes
+
+
+def write_rows(outcomes: Iterable[Outcome], path: Path) -> None:
+    with path.open("w") as handle:
+        for o in outcomes:
+            row = {
+                "day": o.fault.day,
+                "system": o.system,
+                "at": o.fault.at,
+                "service": o.fault.service,
+                "kind": o.fault.kind,
+                "alertname": o.alertname,
+                "ranking": list(o.ranking),
+                "baseline": list(o.baseline),
+                "category": o.category,
+                "seconds": round(o.seconds, 3),
+            }
+            handle.write(json.dumps(row) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rca", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
+    )
+    parser.add_argument("--out", type=Path, help="write one JSON row per fault here")
+    parser.add_argument("--keep-workdir", type=Path, help="put Prometheus's data here and keep it")
+    args = parser.parse_args(argv)
+    if args.keep_workdir:
+        args.keep_workdir.mkdir(parents=True, exist_ok=True)
+        outcomes = run(args.data, args.keep_workdir, args.out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
+            outcomes = run(args.data, Path(tmp), args.out)
+    print(report(outcomes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""Nezha fault-injection days: read the pod CSVs, faults and call graph; render them for promtool.
+
+Layout and protocol: ../shared/nezha/README.md. One `Day` per `<day>/` folder; the system is told by its
+entry pod (`frontend` -> OnlineBoutique, `ts-ui-dashboard` -> TrainTicket).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+# CSV column -> Prometheus gauge (README "The protocol"); node columns are not used.
+POD_COLUMNS = {
+    "CpuUsage(m)": "pod_cpu_usage_millicores",
+    "CpuUsageRate(%)": "pod_cpu_usage_percent",
+    "MemoryUsage(Mi)": "pod_memory_usage_mebibytes",
+    "MemoryUsageRate(%)": "pod_memory_usage_percent",
+    "SyscallRead": "pod_syscall_reads",
+    "SyscallWrite": "pod_syscall_writes",
+    "NetworkReceiveBytes": "pod_network_receive_bytes",
+    "NetworkTransmitBytes": "pod_network_transmit_bytes",
+    "PodClientLatencyP90(s)": "pod_client_latency_p90_seconds",
+    "PodServerLatencyP90(s)": "pod_server_latency_p90_seconds",
+    "PodClientLatencyP99(s)": "pod_client_latency_p99_seconds",
+    "PodServerLatencyP99(s)": "pod_server_latency_p99_seconds",
+    "PodWorkload(Ops)": "pod_workload_ops",
+    "PodSuccessRate(%)": "pod_success_rate_percent",
+}
+ENTRY_COLUMNS = {
+    "SuccessRate(%)": "entry_success_rate_percent",
+    "LatencyP50(s)": "entry_latency_p50_seconds",
+    "LatencyP90(s)": "entry_latency_p90_seconds",
+    "LatencyP99(s)": "entry_latency_p99_seconds",
+}
+SYSTEMS = {"frontend": ("OnlineBoutique", "hipster"), "ts-ui-dashboard": ("TrainTicket", "ts")}
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """Columns of one CSV on its `Time` axis (Unix seconds)."""
+
+    times: np.ndarray
+    columns: Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Fault:
+    day: str
+    at: float
+    pod: str
+    service: str
+    kind: str
+
+
+@dataclass(frozen=True, eq=False)
+class Day:
+    name: str
+    system: str
+    namespace: str
+    entry: str
+    pods: Mapping[str, Table]
+    front: Table
+    faults: tuple[Fault, ...]
+    graph: Mapping[str, tuple[str, ...]]
+
+    @property
+    def services(self) -> list[str]:
+        return sorted({service_of_pod(p) for p in self.pods})
+
+
+def service_of_pod(pod: str) -> str:
+    """`cartservice-579f59597d-wc2lz` -> `cartservice` (the pod name without its last two parts)."""
+    return pod.rsplit("-", 2)[0]
+
+
+def parse_time(text: str) -> float:
+    """`2022-08-22 03:51:19.640328427 +0000 UTC m=+0.146` -> Unix seconds."""
+    head, _, rest = text.partition(".")
+    seconds = datetime.strptime(head[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+    digits = "".join(ch for ch in rest.split(" ")[0] if ch.isdigit())
+    return seconds + (float(f"0.{digits}") if digits else 0.0)
+
+
+def _number(cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def read_table(path: Path, columns: Sequence[str]) -> Table:
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = [r for r in rows if r.get("Time")]
+    times = np.array([parse_time(r["Time"]) for r in rows])
+    order = np.argsort(times, kind="stable")
+    data = {c: np.array([_number(r.get(c) or "") for r in rows])[order] for c in columns}
+    return Table(times[order], data)
+
+
+def read_day(folder: Path) -> Day:
+    metric_dir = folder / "metric"
+    pods = {
+        p.name.removesuffix("_metric.csv"): read_table(p, list(POD_COLUMNS))
+        for p in sorted(metric_dir.glob("*_metric.csv"))
+    }
+    entry = next(s for s in SYSTEMS if any(service_of_pod(p) == s for p in pods))
+    system, namespace = SYSTEMS[entry]
+    raw = json.loads(next(folder.glob("*-fault_list.json")).read_text())
+    faults = sorted(
+        (
+            Fault(
+                folder.name,
+                datetime.strptime(f["inject_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp(),
+                f["inject_pod"],
+                service_of_pod(f["inject_pod"]),
+                f["inject_type"],
+            )
+            for hour in raw.values()
+            for f in hour
+        ),
+        key=lambda f: f.at,
+    )
+    return Day(
+        name=folder.name,
+        system=system,
+        namespace=namespace,
+        entry=entry,
+        pods=pods,
+        front=read_table(metric_dir / "front_service.csv", list(ENTRY_COLUMNS)),
+        faults=tuple(faults),
+        graph=read_graph(metric_dir / "dependency.csv"),
+    )
+
+
+def read_graph(path: Path) -> dict[str, tuple[str, ...]]:
+    """{caller: callees} from dependency.csv, without loadgenerator and self-loops (empty if absent)."""
+    if not path.exists():
+        return {}
+    graph: dict[str, list[str]] = {}
+    with path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            source, target = row["Source"].strip(), row["Target"].strip()
+            if source == target or "loadgenerator" in (source, target):
+                continue
+            graph.setdefault(source, [])
+            if target not in graph[source]:
+                graph[source].append(target)
+    return {k: tuple(v) for k, v in graph.items()}
+
+
+def find_days(data: Path) -> list[Day]:
+    return [read_day(d) for d in sorted(data.iterdir()) if d.is_dir() and (d / "metric").is_dir()]
+
+
+def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:
+    """(metric, sample line) for every non-missing CSV cell of the day."""
+    for pod, table in day.pods.items():
+        labels = f'namespace="{day.namespace}",pod="{pod}",service="{service_of_pod(pod)}"'
+        for column, metric in POD_COLUMNS.items():
+            for t, v in zip(table.times, table.columns[column], strict=True):
+                if math.isfinite(v):
+                    yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+    labels = f'namespace="{day.namespace}",service="{day.entry}"'
+    for column, metric in ENTRY_COLUMNS.items():
+        for t, v in zip(day.front.times, day.front.columns[column], strict=True):
+            if math.isfinite(v):
+                yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+
+
+def write_openmetrics(days: Sequence[Day], path: Path) -> int:
+    """All days as one OpenMetrics file (one family block per metric); returns the sample count."""
+    families: dict[str, list[str]] = {}
+    for day in days:
+        for metric, line in openmetrics_lines(day):
+            families.setdefault(metric, []).append(line)
+    with path.open("w") as out:
+        for metric, lines in families.items():
+            out.write(f"# TYPE {metric} gauge\n")
+            out.write("\n".join(lines) + "\n")
+        out.write("# EOF\n")
+    return sum(len(v) for v in families.values())
+
+
+def _sliced_table(table: Table, start: float, end: float) -> Table:
+    keep = (table.times >= start) & (table.times <= end)
+    return Table(table.times[keep], {k: v[keep] for k, v in table.columns.items()})
+
+
+def sliced(day: Day, start: float, end: float) -> Day:
+    """The day's samples and faults between `start` and `end` only (small backfills for tests)."""
+    return Day(
+        name=day.name,
+        system=day.system,
+        namespace=day.namespace,
+        entry=day.entry,
+        pods={pod: _sliced_table(t, start, end) for pod, t in day.pods.items()},
+        front=_sliced_table(day.front, start, end),
+        faults=tuple(f for f in day.faults if start <= f.at <= end),
+        graph=day.graph,
+    )

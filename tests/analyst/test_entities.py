@@ -1,0 +1,207 @@
+"""Component (entity) ranking: every series against its own history, weighted by kind, per component."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from analyst.builtin import diagnose_evidence, load_playbooks
+from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
+from analyst.diagnosis import Category
+from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues
+
+STEP = 60.0
+START = 1_700_000_000.0
+POINTS = 120  # two hours a minute apart
+ALERT_AT = START + 115 * STEP  # the change below starts 2 minutes before the alert
+
+
+def _series(
+    metric: str, service: str, level: float, noise: float, seed: int, after: float | None = None
+) -> SeriesEvidence:
+    """`level` + noise for two hours; from 2 minutes before the alert on, `after` (if given)."""
+    values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
+    if after is not None:
+        values[113:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - 113)
+    labels = {"__name__": metric, "service": service}
+    return SeriesEvidence(
+        series_id=f'{metric}{{service="{service}"}}',
+        metric=metric,
+        labels=labels,
+        role="related",
+        component=service,
+        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
+        points=POINTS,
+    )
+
+
+def _evidence(
+    series: Sequence[SeriesEvidence],
+    alert_service: str = "frontend",
+    topology: Mapping[str, tuple[str, ...]] | None = None,
+) -> Evidence:
+    alert = AlertInfo(
+        alertname="EntryLatencyHigh",
+        status="firing",
+        labels={"alertname": "EntryLatencyHigh", "service": alert_service},
+        annotations={},
+        starts_at=ALERT_AT,
+    )
+    return Evidence(
+        incident_id="inc-1",
+        alert=alert,
+        series=tuple(series),
+        window_start=START,
+        window_end=START + (POINTS - 1) * STEP,
+        topology=dict(topology or {}),
+    )
+
+
+def _quiet(service: str, seed: int) -> list[SeriesEvidence]:
+    return [
+        _series("pod_cpu_usage_percent", service, 20.0, 1.0, seed),
+        _series("pod_server_latency_p90_seconds", service, 0.05, 0.002, seed + 2),
+    ]
+
+
+def test_metric_kinds_follow_the_taxonomy() -> None:
+    assert series_kind("pod_cpu_usage_percent") is SeriesKind.SATURATION
+    assert series_kind("container_memory_working_set_bytes") is SeriesKind.SATURATION
+    assert series_kind("pod_server_latency_p90_seconds") is SeriesKind.LATENCY
+    assert series_kind("pod_client_latency_p99_seconds") is SeriesKind.OUTBOUND_LATENCY
+    assert series_kind("pod_success_rate_percent") is SeriesKind.ERRORS
+    assert series_kind("pod_network_transmit_bytes") is SeriesKind.THROUGHPUT
+    assert series_kind("pod_workload_ops") is SeriesKind.THROUGHPUT
+
+
+def test_cpu_jump_outranks_an_equal_relative_jump_in_bytes() -> None:
+    evidence = _evidence(
+        [
+            *_quiet("cart", 1),
+            _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 10, after=40.0),
+            _series("pod_network_transmit_bytes", "email", 20.0, 1.0, 20, after=40.0),
+            *_quiet("email", 30),
+        ]
+    )
+    ranked = rank_entities(evidence)
+    assert [e.name for e in ranked[:2]] == ["payment", "email"]
+    assert ranked[0].strongest is not None and ranked[0].strongest.kind is SeriesKind.SATURATION
+
+
+def test_a_series_that_always_wobbles_is_not_news_at_its_usual_size() -> None:
+    evidence = _evidence(
+        [
+            # latency that always wobbles by about 30 %, now 30 % up
+            _series("pod_server_latency_p90_seconds", "search", 1.0, 0.3, 40, after=1.3),
+            # steady CPU, now 30 % up
+            _series("pod_cpu_usage_percent", "catalog", 10.0, 0.2, 50, after=13.0),
+        ]
+    )
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "catalog"
+    assert ranked[1].score < 3.0  # the wobbly one stays within its noise
+
+
+def test_success_rate_counts_when_it_falls_not_when_it_rises() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_success_rate_percent", "recovering", 90.0, 0.5, 60, after=99.0),
+            _series("pod_success_rate_percent", "failing", 99.0, 0.5, 70, after=90.0),
+        ]
+    )
+    assert rank_entities(evidence)[0].name == "failing"
+
+
+def test_every_component_with_history_is_ranked() -> None:
+    services = ["a", "b", "c", "d", "e", "f"]
+    evidence = _evidence([s for i, name in enumerate(services) for s in _quiet(name, 100 + 10 * i)])
+    assert sorted(e.name for e in rank_entities(evidence)) == services
+
+
+def test_a_caller_whose_callee_changed_as_strongly_is_explained() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_server_latency_p90_seconds", "checkout", 0.05, 0.002, 80, after=0.5),
+            _series("pod_server_latency_p90_seconds", "shipping", 0.05, 0.002, 90, after=0.5),
+        ],
+        topology={"frontend": ("checkout",), "checkout": ("shipping",)},
+    )
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "shipping"
+    assert ranked[1].name == "checkout" and ranked[1].explained_by == ("shipping",)
+
+
+def test_the_alerting_component_can_itself_be_the_cause() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_cpu_usage_percent", "frontend", 20.0, 1.0, 110, after=95.0),
+            _series("pod_server_latency_p90_seconds", "frontend", 0.05, 0.002, 120, after=0.4),
+            *_quiet("cart", 130),
+            *_quiet("payment", 140),
+        ]
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+    assert result.primary_hypothesis.category is Category.RESOURCE_CPU
+    assert result.primary_hypothesis.suspect == 'pod_cpu_usage_percent{service="frontend"}'
+
+
+def test_latency_with_quiet_resources_is_a_failing_dependency() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_server_latency_p90_seconds", "inventory", 0.05, 0.002, 150, after=0.8),
+            _series("pod_cpu_usage_percent", "inventory", 20.0, 1.0, 160),
+            *_quiet("cart", 170),
+            *_quiet("frontend", 180),
+        ]
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT, max_alternatives=9)
+    primary = result.primary_hypothesis
+    assert (primary.category, primary.suspect) == (Category.DEPENDENCY_SERVICE, "inventory")
+    assert len(result.alternative_hypotheses) == 2  # one hypothesis per component
+
+
+def test_without_values_the_series_ranking_is_used() -> None:
+    series = _series("pod_cpu_usage_percent", "cart", 20.0, 1.0, 190, after=60.0)
+    bare = SeriesEvidence(
+        series_id=series.series_id,
+        metric=series.metric,
+        labels=series.labels,
+        role="related",
+        component="cart",
+        anomalous=True,
+        z_score=12.0,
+        onset=ALERT_AT - 120,
+        direction="up",
+    )
+    assert rank_entities(_evidence([bare])) == []
+    result = diagnose_evidence(_evidence([bare]), load_playbooks(None), now=ALERT_AT)
+    assert result.primary_hypothesis.category is Category.RESOURCE_CPU
+
+
+def test_series_of_one_pod_from_another_job_join_its_service() -> None:
+    import dataclasses
+
+    cpu = _series("container_cpu_usage_seconds_total", "cart", 20.0, 1.0, 200, after=90.0)
+    only_pod = dataclasses.replace(cpu, labels={"pod": "cart-7d9f-x2x", "job": "cadvisor"}, component=None)
+    latency = _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 210)
+    with_pod = dataclasses.replace(latency, labels={**latency.labels, "pod": "cart-7d9f-x2x"})
+    ranked = rank_entities(_evidence([only_pod, with_pod, *_quiet("payment", 220)]))
+    assert ranked[0].name == "cart"
+    assert {s.series.metric for s in ranked[0].shifts} == {
+        "container_cpu_usage_seconds_total",
+        "pod_server_latency_p90_seconds",
+    }
+
+
+def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 230, after=90.0),
+            _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 240, after=0.06),
+        ]
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+    primary, second = result.primary_hypothesis, result.alternative_hypotheses[0]
+    assert primary.supporting_evidence[0].startswith('pod_cpu_usage_percent{service="payment"} rose from')
+    assert "payment changed more strongly" in second.contradicting_evidence

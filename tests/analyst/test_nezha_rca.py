@@ -1,0 +1,83 @@
+"""The analyst names the injected service on real fault-injection days, through a real Prometheus.
+
+A few hours of the Nezha development days are backfilled with promtool; each fault's alert goes through
+the `alert-analyst diagnose` CLI function exactly as `python -m bench.rca` runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bench import rca
+from bench.rca_data import Day, Fault, read_day, sliced
+from demo.processes import ManagedProcess
+from tests.support.paths import SHARED
+
+NEZHA = SHARED / "nezha"
+# (day, first sample kept, last sample kept): an hour of history before each fault tested below.
+SLICES = (("2022-08-22", "04:10", "07:15"), ("2023-01-29", "12:25", "14:55"))
+# (day, injection time, injected service, fault type) that the analyst must rank first.
+CASES = (
+    ("2022-08-22", "05:18:", "currencyservice", "cpu_contention"),
+    ("2022-08-22", "05:35:", "emailservice", "cpu_contention"),
+    ("2022-08-22", "06:01:", "paymentservice", "cpu_contention"),
+    ("2023-01-29", "13:31:", "ts-contacts-service", "cpu_contention"),
+    ("2023-01-29", "14:49:", "ts-food-service", "cpu_contention"),
+    ("2022-08-22", "06:35:", "productcatalogservice", "cpu_consumed"),
+    ("2022-08-22", "07:10:", "recommendationservice", "cpu_consumed"),
+    ("2022-08-22", "05:27:", "currencyservice", "network_delay"),
+    ("2022-08-22", "05:43:", "emailservice", "network_delay"),
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not NEZHA.is_dir(), reason="Nezha data not present"),
+]
+
+
+def _at(day: str, clock: str) -> float:
+    return datetime.fromisoformat(f"{day}T{clock}:00+00:00").timestamp()
+
+
+@pytest.fixture(scope="module")
+def days() -> dict[str, Day]:
+    return {
+        name: sliced(read_day(NEZHA / name), _at(name, start), _at(name, end)) for name, start, end in SLICES
+    }
+
+
+@pytest.fixture(scope="module")
+def prometheus(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("nezha"))
+    yield process
+    process.stop()
+
+
+def _fault(day: Day, clock: str) -> Fault:
+    return next(
+        f for f in day.faults if datetime.fromtimestamp(f.at, UTC).strftime("%H:%M:").startswith(clock)
+    )
+
+
+@pytest.mark.parametrize(("day_name", "clock", "service", "kind"), CASES)
+def test_ranks_the_injected_service_first(
+    days: dict[str, Day],
+    prometheus: ManagedProcess,
+    tmp_path: Path,
+    day_name: str,
+    clock: str,
+    service: str,
+    kind: str,
+) -> None:
+    day = days[day_name]
+    fault = _fault(day, clock)
+    assert (fault.service, fault.kind) == (service, kind)
+    outcome = rca.diagnose_fault(day, fault, prometheus.url, rca.config_for(day, tmp_path), tmp_path)
+    assert outcome.ranking[0] == service, outcome.ranking[:5]
+    assert len(outcome.ranking) >= 5
+    if kind.startswith("cpu"):
+        assert outcome.category.startswith("resource."), outcome

@@ -1,0 +1,77 @@
+"""The Nezha benchmark harness: alert choice, ranking extraction, scoring and the largest-jump baseline."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import numpy as np
+
+from bench import rca
+from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, service_of_pod
+
+START = 1_661_140_000.0
+TIMES = START + 60.0 * np.arange(40)
+AT = START + 60.0 * 30 + 5  # the injection, between two samples
+
+
+def _table(columns: list[str], jump: dict[str, float] | None = None) -> Table:
+    data = {c: 10.0 + np.sin(np.arange(40)) * 0.1 for c in columns}
+    for column, after in (jump or {}).items():
+        data[column] = data[column].copy()
+        data[column][TIMES >= AT] = after
+    return Table(TIMES, data)
+
+
+def _day(front_jump: dict[str, float], pod_jumps: dict[str, dict[str, float]]) -> Day:
+    pods = {
+        pod: _table(list(POD_COLUMNS), pod_jumps.get(pod))
+        for pod in ("frontend-5b9-t2dbm", "cartservice-579f-wc2lz", "adservice-5f6-fnmft")
+    }
+    return Day(
+        name="day",
+        system="OnlineBoutique",
+        namespace="hipster",
+        entry="frontend",
+        pods=pods,
+        front=_table(["SuccessRate(%)", "LatencyP90(s)"], front_jump),
+        faults=(Fault("day", AT, "cartservice-579f-wc2lz", "cartservice", "cpu_contention"),),
+        graph={"frontend": ("cartservice", "adservice")},
+    )
+
+
+def test_pod_names_and_times_parse_as_the_readme_says() -> None:
+    assert service_of_pod("cartservice-579f59597d-wc2lz") == "cartservice"
+    assert service_of_pod("ts-ui-dashboard-5477b965f-2chkr") == "ts-ui-dashboard"
+    assert parse_time("2022-08-22 03:51:19.640328427 +0000 UTC m=+0.146282408") == 1661140279.640328427
+
+
+def test_the_alert_follows_the_larger_robust_shift_of_the_entry_slo() -> None:
+    falling = rca.alert_for(_day({"SuccessRate(%)": 1.0}, {}), _day({}, {}).faults[0])
+    rising = rca.alert_for(_day({"LatencyP90(s)": 30.0}, {}), _day({}, {}).faults[0])
+    assert falling["labels"]["alertname"] == "EntrySuccessRateLow"  # type: ignore[index]
+    assert rising["labels"]["alertname"] == "EntryLatencyHigh"  # type: ignore[index]
+    assert "entry_latency_p90_seconds" in unquote(str(rising["generatorURL"]))
+    assert rising["startsAt"] == rca.iso(AT + 60)
+
+
+def test_the_ranking_maps_suspects_to_services_and_drops_duplicates() -> None:
+    diagnosis = {
+        "primary_hypothesis": {"suspect": 'pod_cpu_usage_percent{pod="cartservice-1",service="cartservice"}'},
+        "alternative_hypotheses": [{"suspect": "cartservice"}, {"suspect": "adservice"}, {"suspect": "?"}],
+    }
+    assert rca.ranking_of(diagnosis, ["adservice", "cartservice", "frontend"]) == ("cartservice", "adservice")
+
+
+def test_largest_jump_baseline_ranks_the_service_that_jumped() -> None:
+    day = _day({}, {"adservice-5f6-fnmft": {"CpuUsageRate(%)": 90.0}})
+    assert rca.largest_jump_ranking(day, AT)[0] == "adservice"
+
+
+def test_accuracy_counts_the_true_service_within_the_first_k() -> None:
+    fault = _day({}, {}).faults[0]
+    hit_second = rca.Outcome(
+        fault, "OnlineBoutique", ("a", "cartservice"), ("cartservice",), 1.0, 0.1, "x", "y"
+    )
+    scores = rca.accuracy([hit_second])
+    assert (scores["AS@1"], scores["AS@3"], scores["Avg@5"]) == (0.0, 100.0, 80.0)
+    assert rca.accuracy([hit_second], baseline=True)["AS@1"] == 100.0
