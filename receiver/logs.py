@@ -9,6 +9,8 @@ import logging
 import sys
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from structlog.typing import EventDict, WrappedLogger
 
 from analyst.llm.redact import redact_document, redact_secrets
@@ -35,6 +37,23 @@ class RedactingFilter(logging.Filter):
         record.msg, record.args = redact_secrets(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact_secrets(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a request it could not parse (bad headers, a body that does not decode as its
+    Content-Encoding, also while draining an unread body after the answer) with a traceback: that is the
+    client's error, not ours, so it becomes one warning line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, RequestPayloadError):
+            error = error.__cause__ if isinstance(error.__cause__, HttpProcessingError) else None
+            error = error or HttpProcessingError(code=400, message="request body does not decode")
+        if isinstance(error, HttpProcessingError) and 400 <= (error.code or 0) < 500:
+            record.msg, record.args = f"bad request answered {error.code}: {error.message}", None
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 
@@ -76,6 +95,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             ],
         )
     )
+    handler.addFilter(ClientErrorFilter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers = [handler]

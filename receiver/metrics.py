@@ -47,6 +47,7 @@ class ReceiverMetrics:
     config_reload_successful: Gauge
     config_reload_success_time: Gauge
     webhook_requests: Counter
+    http_responses: Counter
     alerts_received: Counter
     open_incidents: Gauge
     queue_depth: Gauge
@@ -95,6 +96,12 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
         config_reload_success_time=Gauge(
             "alert_analyst_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful configuration load (start-up or reload).",
+            registry=registry,
+        ),
+        http_responses=Counter(
+            "alert_analyst_http_responses",
+            "Answers of every HTTP endpoint, by route template and status code.",
+            ["route", "code"],
             registry=registry,
         ),
         webhook_requests=Counter(

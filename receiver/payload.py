@@ -154,6 +154,8 @@ def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
         data = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PayloadError(400, f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PayloadError(400, "JSON nested too deeply") from exc
     if not isinstance(data, dict):
         raise PayloadError(400, "the body must be a JSON object", field="(root)")
     version = data.get("version", SUPPORTED_VERSION)

@@ -10,7 +10,7 @@ from aiohttp import web
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
 from receiver.web.auth import is_authorized
-from receiver.web.json_errors import bad_request, error_response
+from receiver.web.json_errors import bad_request, error_response, is_unicode
 from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -35,7 +35,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise bad_request(f"{name} must be an integer in [{low}, {high}]", name)
     return int(raw)
 
@@ -66,6 +66,8 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any] | None:
     """The incident with alerts, stages, evidence, diagnosis and (when delivery is on) deliveries."""
+    if not is_unicode(incident_id):
+        return None
     detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
     if detail is None:
         return None

@@ -10,6 +10,7 @@ from aiohttp import web
 from receiver.config import Settings
 from receiver.metrics import create_metrics
 from receiver.pipeline.intake import IntakeActivity
+from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
@@ -27,7 +28,9 @@ def build_app(
 ) -> web.Application:
     """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs.
     With `config_source` (what `serve` read), SIGHUP reloads the configuration as POST /-/reload does."""
-    app = web.Application(client_max_size=settings.webhook.max_body_bytes, middlewares=[require_api_auth])
+    app = web.Application(
+        client_max_size=settings.webhook.max_body_bytes, middlewares=[count_answers, require_api_auth]
+    )
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)
     app[METRICS] = create_metrics()

@@ -1,10 +1,16 @@
-"""The one JSON error answer of every route: `{"status": "error", "error": message, "field": ...}`."""
+"""The one JSON error answer of every route (`{"status": "error", "error": message, "field": ...}`), and
+the one way request bodies are read and decoded, so malformed input is a 4xx naming the problem."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
+from aiohttp.web_protocol import RequestPayloadError
+
+from receiver.errors import PayloadError
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, object]:
@@ -23,3 +29,47 @@ def error_response(status: int, message: str, field: str | None = None) -> web.R
 def bad_request(message: str, field: str | None = None) -> web.HTTPBadRequest:
     """The error as an exception to raise from a helper deep in a handler."""
     return web.HTTPBadRequest(text=json.dumps(error_body(message, field)), content_type="application/json")
+
+
+async def read_body(request: web.Request, limit: int | None = None) -> bytes:
+    """The request body, decompressed as its Content-Encoding says; a body that does not decode (gzip
+    bytes sent as deflate, garbage as br) or is over `limit` raises PayloadError (400 / 413)."""
+    if limit is not None and request.content_length is not None and request.content_length > limit:
+        raise PayloadError(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
+    try:
+        body = await (request.content.read(limit + 1) if limit is not None else request.read())
+    except (ContentEncodingError, RequestPayloadError) as exc:
+        encoding = request.headers.get("Content-Encoding", "identity")
+        raise PayloadError(400, f"the body does not decode as Content-Encoding {encoding!r}") from exc
+    if limit is not None and len(body) > limit:
+        raise PayloadError(413, f"body exceeds the limit of {limit} bytes")
+    return body
+
+
+def decode_json(body: bytes) -> Any:
+    """JSON of a UTF-8 body; malformed JSON, invalid UTF-8, nesting past Python's limit and strings that
+    are not valid Unicode (lone surrogates) raise PayloadError(400) naming the problem."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PayloadError(400, f"the body is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise PayloadError(400, f"malformed JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise PayloadError(400, "JSON nested too deeply") from exc
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PayloadError(400, "a JSON string is not valid Unicode (a lone surrogate escape)") from exc
+    except RecursionError as exc:
+        raise PayloadError(400, "JSON nested too deeply") from exc
+    return data
+
+
+def is_unicode(text: str) -> bool:
+    """False for text with lone surrogates (what a percent-encoded invalid UTF-8 path decodes to)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

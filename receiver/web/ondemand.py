@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import quote_plus
 
@@ -19,7 +18,7 @@ from receiver.payload import parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
-from receiver.web.json_errors import error_response
+from receiver.web.json_errors import decode_json, error_response, read_body
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
 
 
@@ -76,9 +75,9 @@ def context_with_metrics(context: ContextSettings, metrics: list[str]) -> Contex
 async def post_diagnosis(request: web.Request) -> web.Response:
     app = request.app
     try:
-        body = DiagnosisRequest.model_validate(await request.json())
-    except json.JSONDecodeError as exc:
-        return error_response(400, f"malformed JSON: {exc}")
+        body = DiagnosisRequest.model_validate(decode_json(await read_body(request)))
+    except PayloadError as exc:
+        return error_response(exc.status, str(exc), exc.field)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
@@ -96,9 +95,9 @@ async def post_diagnosis(request: web.Request) -> web.Response:
         assert body.alert is not None
         try:
             incident = incident_from_adhoc(body.alert, now)
+            context = context_with_metrics(context, body.alert.metrics)
         except (ValueError, PayloadError, ValidationError) as exc:
             return error_response(400, f"alert: {exc}", "alert")
-        context = context_with_metrics(context, body.alert.metrics)
     plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
     keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
     evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)

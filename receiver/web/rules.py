@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import ValidationError
 
-from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
+from receiver.errors import InvalidRuleField, PayloadError, RuleConflict, RuleNotFound
 from receiver.scheduled.settings import RuleSettings
-from receiver.web.json_errors import error_response
+from receiver.web.json_errors import decode_json, error_response, is_unicode, read_body
 from receiver.web.keys import SCHEDULER
 
 if TYPE_CHECKING:
@@ -46,9 +45,9 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
 
     async def add_rule(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except json.JSONDecodeError as exc:
-            return error_response(400, f"body is not JSON: {exc}")
+            body = decode_json(await read_body(request))
+        except PayloadError as exc:
+            return error_response(exc.status, str(exc), exc.field)
         if not isinstance(body, dict):
             return error_response(400, "body must be a JSON object with the rule fields")
         try:
@@ -64,8 +63,11 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         )
 
     async def delete_rule(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not is_unicode(name):
+            return error_response(404, "no such rule (the name is not valid UTF-8)", "name")
         try:
-            await scheduler_of(request).delete_rule(request.match_info["name"])
+            await scheduler_of(request).delete_rule(name)
         except RuleConflict as exc:
             return error_response(409, str(exc), "name")
         except RuleNotFound as exc:

@@ -16,24 +16,13 @@ from receiver.errors import PayloadError
 from receiver.payload import WebhookPayload, parse_webhook
 from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
 from receiver.web.auth import is_authorized
-from receiver.web.json_errors import error_response
+from receiver.web.json_errors import error_response, read_body
 from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
 
 log = structlog.get_logger("receiver.webhook")
 
 JSON_TYPES = ("application/json",)
 PARSE_IN_THREAD_BYTES = 256 * 1024
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadError(
-            413, f"body of {request.content_length} bytes exceeds webhook.max_body_bytes={limit}"
-        )
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadError(413, f"body exceeds webhook.max_body_bytes={limit}")
-    return body
 
 
 async def _parse(body: bytes) -> WebhookPayload:
@@ -58,7 +47,7 @@ async def _receive(request: web.Request) -> web.Response:
     if request.content_type not in JSON_TYPES:
         return error_response(415, f"Content-Type must be application/json, got {request.content_type!r}")
     try:
-        body = await _read_limited(request, app[SETTINGS].webhook.max_body_bytes)
+        body = await read_body(request, app[SETTINGS].webhook.max_body_bytes)
         payload = await _parse(body)
     except PayloadError as exc:
         log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
