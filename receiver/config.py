@@ -62,6 +62,14 @@ class StorageSettings(Section):
     synchronous: Literal["NORMAL", "FULL"] = Field(
         default="NORMAL", description="NORMAL survives a process crash; FULL also survives power loss."
     )
+    busy_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How long a write waits for a lock held elsewhere, then 503."
+    )
+    wal_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        description="A WAL larger than this is checkpointed and truncated at once (writers wait).",
+    )
 
 
 class WebhookSettings(Section):

@@ -55,6 +55,8 @@ class ReceiverMetrics:
     stage_failures: Counter
     incidents_created: Counter
     notifications_pending: Gauge
+    storage_wal_bytes: Gauge
+    storage_database_bytes: Gauge
 
 
 @cache
@@ -145,5 +147,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "alert_analyst_notifications_pending",
             "Acknowledged notifications not yet turned into incidents.",
             registry=registry,
+        ),
+        storage_wal_bytes=Gauge(
+            "alert_analyst_storage_wal_bytes", "Size of the SQLite write-ahead log.", registry=registry
+        ),
+        storage_database_bytes=Gauge(
+            "alert_analyst_storage_database_bytes", "Size of the SQLite database file.", registry=registry
         ),
     )

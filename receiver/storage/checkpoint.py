@@ -1,39 +1,77 @@
-"""WAL checkpoints on a connection and thread of their own, so no commit on the writer thread pays for one."""
+"""WAL checkpoints on a connection and thread of their own, so no commit on the writer thread pays for one,
+and a WAL that stays bounded under continuous writes."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 
 import structlog
 
 log = structlog.get_logger("receiver.storage")
 
+DEFAULT_MAX_WAL_BYTES = 64 * 1024 * 1024
+IDLE_SECONDS = 1.0
+
+
+def file_bytes(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
 
 class WalCheckpointer:
-    """Runs `PRAGMA wal_checkpoint(PASSIVE)` every `interval` seconds; PASSIVE never blocks the writer.
+    """Every `interval` seconds: `wal_checkpoint(PASSIVE)`, which never blocks the writer; and
+    `wal_checkpoint(TRUNCATE)`, which resets the WAL file to zero bytes, once the writer has been idle
+    for a second or whenever the WAL is over `max_wal_bytes` (then writers wait for it, up to the busy
+    timeout). PASSIVE alone cannot keep up with continuous writes: the WAL grew to gigabytes.
 
-    The writer connection turns automatic checkpoints off (`wal_autocheckpoint=0`); without this thread
-    the WAL would grow without bound, so a failed checkpoint is logged and retried at the next tick.
+    The writer connection turns automatic checkpoints off (`wal_autocheckpoint=0`); a failed checkpoint is
+    logged and retried at the next tick.
     """
 
-    def __init__(self, path: str, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: str,
+        last_write: Callable[[], float],
+        *,
+        interval: float = 1.0,
+        max_wal_bytes: int = DEFAULT_MAX_WAL_BYTES,
+        busy_timeout: float = 5.0,
+    ) -> None:
         self._path = path
+        self._last_write = last_write
         self._interval = interval
+        self._max_wal_bytes = max_wal_bytes
+        self._busy_timeout = busy_timeout
+        self.truncations = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def mode(self, wal_bytes: int, now: float) -> str:
+        """TRUNCATE over the cap, or when idle with anything in the WAL; else PASSIVE."""
+        idle = now - self._last_write() >= IDLE_SECONDS
+        return "TRUNCATE" if wal_bytes > self._max_wal_bytes or (idle and wal_bytes > 0) else "PASSIVE"
+
     def _run(self) -> None:
-        conn = sqlite3.connect(self._path, check_same_thread=False, timeout=5)
+        conn = sqlite3.connect(self._path, check_same_thread=False, timeout=self._busy_timeout)
         try:
             while not self._stop.wait(self._interval):
+                mode = self.mode(file_bytes(self._path + "-wal"), time.monotonic())
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    busy = conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()[0]
                 except sqlite3.Error as exc:
-                    log.warning("wal_checkpoint_failed", error=str(exc))
+                    log.warning("wal_checkpoint_failed", mode=mode, error=str(exc))
+                    continue
+                if mode == "TRUNCATE" and not busy:
+                    self.truncations += 1
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             log.warning("final_wal_checkpoint_failed", error=str(exc))

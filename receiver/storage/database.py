@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -12,9 +13,12 @@ from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlite_utils
+import structlog
 
-from receiver.storage.checkpoint import WalCheckpointer
+from receiver.storage.checkpoint import DEFAULT_MAX_WAL_BYTES, WalCheckpointer, file_bytes
 from receiver.storage.migrations import migrate
+
+log = structlog.get_logger("receiver.storage")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -22,19 +26,21 @@ _PendingWrite = tuple[Callable[[sqlite_utils.Database], object], tuple[object, .
 _Outcome = tuple["asyncio.Future[object]", object, BaseException | None]
 
 
-def open_database(path: str | Path, synchronous: str = "NORMAL") -> sqlite_utils.Database:
+def open_database(
+    path: str | Path, synchronous: str = "NORMAL", busy_timeout: float = 5.0
+) -> sqlite_utils.Database:
     """Open (creating if needed) and migrate the database at `path` (":memory:" allowed).
 
     WAL with synchronous=NORMAL keeps every committed transaction across a process crash; FULL also
     across power loss.
     """
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=busy_timeout)
     db = sqlite_utils.Database(conn)
     if str(path) != ":memory:":
         db.enable_wal()
     conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     migrate(db)
     return db
 
@@ -80,18 +86,56 @@ class Store:
     Functions given to `write` must not manage transactions themselves (raw SQL, no `with db.conn`).
     """
 
-    def __init__(self, path: str | Path, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: str = "NORMAL",
+        *,
+        busy_timeout: float = 5.0,
+        max_wal_bytes: int = DEFAULT_MAX_WAL_BYTES,
+    ) -> None:
         self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self.max_wal_bytes = max_wal_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self.db = self._executor.submit(open_database, self.path, synchronous).result()
-        self._checkpointer: WalCheckpointer | None = None
+        self.db = self._executor.submit(open_database, self.path, synchronous, busy_timeout).result()
+        self.last_write = time.monotonic()
+        self.last_write_error: tuple[float, str] | None = None
+        self.checkpointer: WalCheckpointer | None = None
         if self.path != ":memory:":
             self._executor.submit(self.db.conn.execute, "PRAGMA wal_autocheckpoint=0").result()
-            self._checkpointer = WalCheckpointer(self.path)
-            self._checkpointer.start()
+            self.checkpointer = WalCheckpointer(
+                self.path, lambda: self.last_write, max_wal_bytes=max_wal_bytes, busy_timeout=busy_timeout
+            )
+            self.checkpointer.start()
         self._pending: list[_PendingWrite] = []
         self._lock = threading.Lock()
         self._flush_scheduled = False
+
+    def wal_bytes(self) -> int:
+        return file_bytes(self.path + "-wal")
+
+    def database_bytes(self) -> int:
+        return file_bytes(self.path)
+
+    def write_problem(self, recent: float = 30.0) -> str | None:
+        """Why a write would fail now, or None: a write that failed in the last `recent` seconds (disk full,
+        read-only), a write lock held elsewhere past the busy timeout, or a database that cannot be
+        opened for writing. Call from a thread: the probe may wait up to the busy timeout."""
+        if self.last_write_error is not None and time.monotonic() - self.last_write_error[0] < recent:
+            return self.last_write_error[1]
+        if self.path == ":memory:":
+            return None
+        try:
+            probe = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            finally:
+                probe.close()
+        except sqlite3.Error as exc:
+            return f"cannot take the write lock: {exc}"
+        return None
 
     async def write(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
@@ -131,7 +175,33 @@ class Store:
             outcomes = self._run_batch(batch)
         except Exception:  # one call failed: the batch was rolled back; give each its own transaction
             outcomes = [self._run_alone(call, future) for call, _, future in batch]
+        self._note_outcomes(outcomes)
         loop.call_soon_threadsafe(_settle_all, outcomes)
+        if self.checkpointer is not None and self.wal_bytes() > self.max_wal_bytes:
+            self._truncate_wal()
+
+    def _truncate_wal(self) -> None:
+        """Over the cap: checkpoint and truncate here, on the writer's own thread, between two batches (a
+        checkpoint from another connection rarely wins the lock from a writer that never pauses)."""
+        try:
+            busy = self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        except sqlite3.Error as exc:
+            log.warning("wal_checkpoint_failed", mode="TRUNCATE", error=str(exc))
+            return
+        if not busy and self.checkpointer is not None:
+            self.checkpointer.truncations += 1
+
+    def _note_outcomes(self, outcomes: list[_Outcome]) -> None:
+        """Remember when writes last happened and whether the database refused them (for readiness)."""
+        self.last_write = time.monotonic()
+        # A lock held elsewhere is not remembered: the readiness probe sees it while it lasts.
+        refused = [
+            e for _, _, e in outcomes if isinstance(e, sqlite3.OperationalError) and "locked" not in str(e)
+        ]
+        if refused:
+            self.last_write_error = (self.last_write, f"writes fail: {refused[0]}")
+        elif len(refused) < len(outcomes):
+            self.last_write_error = None
 
     def _run_batch(self, batch: list[_PendingWrite]) -> list[_Outcome]:
         with transaction(self.db):
@@ -160,8 +230,8 @@ class Store:
 
     def close(self) -> None:
         """Close the connection after every queued call has run."""
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self._executor.submit(self.db.conn.close).result()
         self._executor.shutdown(wait=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from aiohttp import web
@@ -17,10 +18,14 @@ async def healthy(request: web.Request) -> web.Response:
 
 async def ready(request: web.Request) -> web.Response:
     problems = []
+    store = request.app[STORE]
     try:
-        await request.app[STORE].run(ping)
+        await store.run(ping)
     except (sqlite3.Error, RuntimeError) as exc:
         problems.append(f"database: {exc}")
+    else:
+        if (problem := await asyncio.to_thread(store.write_problem)) is not None:
+            problems.append(f"database: {problem}")
     if not request.app[PIPELINE].alive:
         problems.append("pipeline workers are not running")
     if not request.app[MATERIALIZER].alive:

@@ -82,7 +82,16 @@ async def _closing(name: str, close: Callable[[], Awaitable[object]]) -> None:
 
 async def store_ctx(app: web.Application) -> AsyncIterator[None]:
     storage = app[SETTINGS].storage
-    app[STORE] = await asyncio.to_thread(Store, storage.path, storage.synchronous)
+    store = await asyncio.to_thread(
+        Store,
+        storage.path,
+        storage.synchronous,
+        busy_timeout=storage.busy_timeout_seconds,
+        max_wal_bytes=storage.wal_max_bytes,
+    )
+    app[STORE] = store
+    app[METRICS].storage_wal_bytes.set_function(store.wal_bytes)
+    app[METRICS].storage_database_bytes.set_function(store.database_bytes)
     yield
     await asyncio.to_thread(app[STORE].close)
 

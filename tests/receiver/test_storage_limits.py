@@ -1,0 +1,88 @@
+"""SQLite under pressure: the WAL stays bounded under continuous writes and is truncated when idle;
+/-/ready tells the truth when the database cannot take a write (locked elsewhere, full), quickly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+from receiver.storage.database import Store
+from receiver.web.keys import STORE
+from tests.support.polling import eventually
+
+from .conftest import ClientFactory
+
+WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "webhooks"
+FIRING = (WEBHOOKS / "captured-am025-prom242-firing.json").read_bytes()
+MIB = 1024 * 1024
+
+
+def _scratch(db, blob: bytes) -> None:  # type: ignore[no-untyped-def]
+    db.conn.execute("CREATE TABLE IF NOT EXISTS scratch (x BLOB)")
+    db.conn.execute("INSERT INTO scratch VALUES (?)", (blob,))
+    db.conn.execute("DELETE FROM scratch WHERE rowid < (SELECT max(rowid) - 8 FROM scratch)")
+
+
+async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_idle(tmp_path: Path) -> None:
+    store = await asyncio.to_thread(Store, tmp_path / "wal.db", max_wal_bytes=2 * MIB)
+    try:
+        written, largest, blob = 0, 0, bytes(256 * 1024)
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:  # never idle for a second: only the cap can truncate
+            await store.write(_scratch, blob)
+            written += len(blob)
+            largest = max(largest, store.wal_bytes())
+        assert written > 60 * MIB, written
+        assert store.checkpointer is not None and store.checkpointer.truncations >= 1
+        assert largest < 4 * MIB, (largest, written)  # the 2-MiB cap plus one batch
+        await eventually(lambda: store.wal_bytes() == 0, within=5)
+    finally:
+        await asyncio.to_thread(store.close)
+
+
+async def test_wal_size_is_on_metrics(make_client: ClientFactory) -> None:
+    client = await make_client()
+    text = await (await client.get("/metrics")).text()
+    assert "alert_analyst_storage_wal_bytes " in text and "alert_analyst_storage_database_bytes " in text
+
+
+async def test_a_write_lock_held_elsewhere_makes_ready_503_quickly(make_client: ClientFactory) -> None:
+    client = await make_client(storage={"busy_timeout_seconds": 1})
+    path = client.app[STORE].path
+    assert (await client.get("/-/ready")).status == 200
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.monotonic()
+        ready = await client.get("/-/ready")
+        assert ready.status == 503
+        assert "cannot take the write lock" in json.dumps(await ready.json())
+        webhook = await client.post(
+            "/webhook/alertmanager", data=FIRING, headers={"Content-Type": "application/json"}
+        )
+        assert webhook.status == 503
+        assert time.monotonic() - started < 6  # the 1-s busy timeout, twice, not 30-s waits
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert (await client.get("/-/ready")).status == 200
+
+
+async def test_a_full_database_makes_ready_503_until_a_write_succeeds(make_client: ClientFactory) -> None:
+    client = await make_client()
+    store = client.app[STORE]
+    pages = await store.run(lambda db: db.conn.execute("PRAGMA page_count").fetchone()[0])
+    await store.run(lambda db: db.conn.execute(f"PRAGMA max_page_count={pages}"))
+    headers = {"Content-Type": "application/json"}
+    big = json.loads(FIRING)
+    big["commonAnnotations"] = {"padding": "x" * 200_000}
+    assert (await client.post("/webhook/alertmanager", json=big, headers=headers)).status == 503
+    ready = await client.get("/-/ready")
+    assert ready.status == 503
+    assert "full" in json.dumps(await ready.json())
+    await store.run(lambda db: db.conn.execute("PRAGMA max_page_count=1073741823"))
+    assert (await client.post("/webhook/alertmanager", data=FIRING, headers=headers)).status == 200
+    assert (await client.get("/-/ready")).status == 200
