@@ -22,7 +22,9 @@ METHODS = (
     "multivariate",
     "ensemble",
     "novelty",
+    "level_step",
 )
+DEFAULT_METHOD = "level_step"
 
 DEFAULT_SEVERITY_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     {"LOW": 3.0, "MEDIUM": 4.0, "HIGH": 6.0, "CRITICAL": 10.0}
@@ -47,7 +49,7 @@ class DetectionRule:
     """
 
     name: str
-    method: str = "ensemble"
+    method: str = DEFAULT_METHOD
     anomaly_type: AnomalyType = AnomalyType.SPIKE
     metric: str | None = None
     query: str | None = None

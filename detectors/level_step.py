@@ -1,0 +1,158 @@
+"""Level-step, the default detector: how far a point is from the recent level, and how much of that
+distance arrived in one step, each against its typical size over the last day (streaming, no
+look-ahead, no quiet period after an alarm).
+
+- deviation e = x - median of the previous `window_size` values (refreshed every window_size / 4 points,
+  on the same schedule in batch and streaming, as for robust_zscore);
+- arrived a = the part of e that the last step (x - previous finite x) brought, clipped to [0, |e|]: a
+  step back towards the level counts 0, so the return from a spike is not a second anomaly;
+- z = sign(e) x max(|e| / s_e, a / s_step), where s_e and s_step are 1.2533 x the mean |e| and the mean
+  |step| of the previous `SCALE_WINDOWS x window_size` points (the sd for Gaussian noise; one day at
+  one-minute steps with the default window). A long scale horizon ranks a point against the whole daily
+  cycle rather than the last hour, and one earlier anomaly barely moves it, so a repeat scores like the
+  first; a slow ramp scores by its distance from the level even when no single step is large;
+- score = 1 - 2^-(|z| / threshold): 0.5 at the threshold, and only 1.0 in floating point beyond about
+  50 x the threshold, so scores still rank large anomalies against each other.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from detectors.calibration import directional
+from detectors.point_scores import PointScores
+from detectors.rolling import forward_fill, hopped_order_stats, nan_quantiles, trailing_mean_std
+from detectors.rules import DetectionRule
+from detectors.zscore import LARGEST_FLOOR, block_hop, scale_floor
+
+SCALE_WINDOWS = 24
+MEAN_ABS_TO_SD = 1.2533  # sqrt(pi / 2): sd / mean |N(0, sd)|
+
+
+def score_from_level_step(z: np.ndarray | float, threshold: float | np.ndarray) -> np.ndarray:
+    """1 - 2^-(|z| / threshold): 0.5 at the threshold."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.asarray(1.0 - np.exp2(-np.abs(np.asarray(z, dtype=float)) / threshold))
+
+
+def steps(values: np.ndarray) -> np.ndarray:
+    """x - previous finite x (NaN at a gap and up to the first finite point)."""
+    previous = np.concatenate([np.full((values.shape[0], 1), np.nan), forward_fill(values)[:, :-1]], axis=1)
+    previous[np.cumsum(np.isfinite(values), axis=1) <= 1] = np.nan
+    return values - previous
+
+
+def arrived(deviation: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """The part of the deviation that the step brought: step along the deviation, clipped to [0, |e|]."""
+    return np.clip(step * np.sign(deviation), 0.0, np.abs(deviation))
+
+
+def combine(
+    deviation: np.ndarray, step: np.ndarray, deviation_scale: np.ndarray, step_scale: np.ndarray
+) -> np.ndarray:
+    """sign(e) x max(|e| / s_e, arrived / s_step); NaN while either scale is unknown."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        size = np.maximum(np.abs(deviation) / deviation_scale, np.nan_to_num(arrived(deviation, step)) / step_scale)
+        return np.sign(deviation) * size
+
+
+def level_step_z(values: np.ndarray, rule: DetectionRule) -> tuple[np.ndarray, np.ndarray]:
+    """Signed z and the level (trailing median) of every point of a (k, n) block."""
+    window, min_periods = rule.window_size, min(rule.min_samples, rule.window_size)
+    level = hopped_order_stats(values, window, block_hop(window), min_periods).median
+    deviation = values - level
+    d = steps(values)
+    horizon = SCALE_WINDOWS * window
+    floor = scale_floor(level)
+    deviation_scale = trailing_mean_std(np.abs(deviation), horizon, min_periods)[0] * MEAN_ABS_TO_SD
+    step_scale = trailing_mean_std(np.abs(d), horizon, min_periods)[0] * MEAN_ABS_TO_SD
+    z = combine(deviation, d, np.maximum(deviation_scale, floor), np.maximum(step_scale, floor))
+    return z, level
+
+
+def level_step_points(values: np.ndarray, rule: DetectionRule, threshold: np.ndarray) -> PointScores:
+    """Batch form over a (k, n) block; equal to `LevelStepScorer` run over each row."""
+    z, level = level_step_z(values, rule)
+    z = np.where(np.isnan(z), np.nan, directional(z, rule.direction))
+    score = score_from_level_step(z, rule.threshold)
+    score[~np.isfinite(values)] = np.nan
+    return PointScores(z=z, score=score, baseline=level, threshold=threshold)
+
+
+class _TrailingMean:
+    """Mean of the finite values among the last `size` pushed (NaN below `min_periods`), O(1) a point."""
+
+    def __init__(self, size: int, min_periods: int) -> None:
+        self._items: deque[float] = deque(maxlen=size)
+        self._sum = 0.0
+        self._count = 0
+        self._min_periods = min_periods
+
+    @property
+    def mean(self) -> float:
+        return self._sum / self._count if self._count >= max(self._min_periods, 1) else math.nan
+
+    def push(self, value: float) -> None:
+        if len(self._items) == self._items.maxlen:
+            old = self._items[0]
+            if math.isfinite(old):
+                self._sum -= old
+                self._count -= 1
+        self._items.append(value)
+        if math.isfinite(value):
+            self._sum += value
+            self._count += 1
+
+
+class LevelStepScorer:
+    """Streaming level-step score of each new point: O(window x SCALE_WINDOWS) memory, O(1) a point
+    plus one sort of `window_size` values every window_size / 4 points."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self.rule = rule
+        self.hop = block_hop(rule.window_size)
+        self.min_periods = min(rule.min_samples, rule.window_size)
+        self._recent: deque[float] = deque([math.nan] * rule.window_size, maxlen=rule.window_size)
+        horizon = SCALE_WINDOWS * rule.window_size
+        self._deviation_size = _TrailingMean(horizon, self.min_periods)
+        self._step_size = _TrailingMean(horizon, self.min_periods)
+        self._previous = math.nan
+        self._seen = 0
+        self._level = math.nan
+
+    def update(self, value: float) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        if self._seen % self.hop == 0:
+            self._level = self._median()
+        self._seen += 1
+        deviation, step = value - self._level, value - self._previous
+        z = self._z(deviation, step)
+        self._deviation_size.push(abs(deviation))
+        self._step_size.push(abs(step))
+        self._recent.append(value)
+        if math.isfinite(value):
+            self._previous = value
+        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
+            z = 0.0
+        return 1.0 - 2.0 ** (-abs(z) / self.rule.threshold), z
+
+    def _z(self, deviation: float, step: float) -> float:
+        """`combine` for one point (NaN while the level or a scale is unknown, and for a gap)."""
+        floor = max(min(abs(self._level) * 1e-6, LARGEST_FLOOR), 1e-9) if math.isfinite(self._level) else 1e-9
+        deviation_scale = max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor)
+        step_scale = max(self._step_size.mean * MEAN_ABS_TO_SD, floor)
+        if not (math.isfinite(deviation) and math.isfinite(deviation_scale) and math.isfinite(step_scale)):
+            return math.nan
+        size = abs(deviation) / deviation_scale
+        along = step if deviation > 0 else -step
+        if math.isfinite(along):
+            size = max(size, min(max(along, 0.0), abs(deviation)) / step_scale)
+        return math.copysign(size, deviation) if deviation else 0.0
+
+    def _median(self) -> float:
+        """Median of the last `window_size` values (NaN below min_periods), as `hopped_order_stats` has it."""
+        window = np.array(self._recent)[None, :]
+        return float(nan_quantiles(window, (0.5,), self.min_periods)[0, 0])
