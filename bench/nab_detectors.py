@@ -1,15 +1,58 @@
-"""Detectors `bench.nab run` can use: each is a library `StreamingDetector` with one fixed rule."""
+"""Detectors `bench.nab run` can use: library `StreamingDetector`s with one fixed rule each.
+
+`alert_analyst` is what the service raises: the default rule's scores (`detectors.DEFAULT_RULE`) through
+the alert layer the scheduler applies (`AlertLayer`); the others are raw per-point scores.
+"""
 
 from __future__ import annotations
 
-from detectors import DetectionRule, StreamingDetector
+from dataclasses import dataclass, field
+
+from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
+
+COOLDOWN_SECONDS = 3600.0  # the scheduler's default detection.cooldown_seconds
+
+
+@dataclass
+class AlertLayer:
+    """The scheduler's dedupe over one series' scores: an alert opens at the first flagged point
+    (score >= 0.5) of a new run, unless an alert opened less than `cooldown` seconds before.
+
+    Flagged points within `hole` points of the previous one continue its run (its onset is unchanged, so
+    the scheduler treats it as the same incident), as `detectors.records.flagged_runs` merges them.
+    Alerts carry the detector's score; every other point scores 0.
+    """
+
+    detector: StreamingDetector
+    hole: int
+    cooldown: float = COOLDOWN_SECONDS
+    _since_flag: int = field(default=1 << 30, init=False)
+    _last_alert: float = field(default=float("-inf"), init=False)
+
+    def update(self, timestamp: float, value: float) -> float:
+        score = self.detector.update(timestamp, value)
+        if score < 0.5:
+            self._since_flag += 1
+            return 0.0
+        new_run = self._since_flag > self.hole
+        self._since_flag = 0
+        if not new_run or timestamp - self._last_alert < self.cooldown:
+            return 0.0
+        self._last_alert = timestamp
+        return score
+
 
 DETECTORS = {
-    "alert_analyst": DetectionRule("nab", method="novelty", threshold=2.9, window_size=60),
+    "alert_analyst": DEFAULT_RULE,
+    "level_step_raw": DEFAULT_RULE,
+    "novelty": DetectionRule("nab-novelty", method="novelty", threshold=2.9, window_size=60),
     "ensemble": DetectionRule("nab-ensemble", method="ensemble"),
     "zscore": DetectionRule("nab-zscore", method="zscore"),
 }
 
 
-def make_detector(name: str) -> StreamingDetector:
-    return StreamingDetector(DETECTORS[name])
+def make_detector(name: str) -> StreamingDetector | AlertLayer:
+    detector = StreamingDetector(DETECTORS[name])
+    if name == "alert_analyst":
+        return AlertLayer(detector, hole=max(3, DEFAULT_RULE.window_size // 10))
+    return detector

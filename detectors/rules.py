@@ -123,3 +123,7 @@ class DetectionRule:
         return tuple(
             (s, self.severity_thresholds[s.value]) for s in Severity if s.value in self.severity_thresholds
         )
+
+
+DEFAULT_RULE = DetectionRule("default")
+"""The one default configuration: what the service schedules and NAB scores as `alert_analyst`."""

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from detectors import DEFAULT_METHOD
+
 RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 
 
@@ -22,7 +24,7 @@ class RuleSettings(_Section):
 
     name: str
     query: str = Field(min_length=1)
-    method: str = "ensemble"
+    method: str = DEFAULT_METHOD
     anomaly_type: str = "SPIKE"
     metric: str | None = None
     threshold: float = 3.0
