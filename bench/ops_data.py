@@ -46,7 +46,11 @@ def _base(kind: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, floa
         x = shape + noise
     elif kind == "latency":
         level = rng.uniform(0.05, 0.8)
-        x = level * (1 + rng.uniform(0.0, 0.3) * daily) * np.exp(rng.uniform(0.03, 0.1) * rng.standard_t(4, n))
+        x = (
+            level
+            * (1 + rng.uniform(0.0, 0.3) * daily)
+            * np.exp(rng.uniform(0.03, 0.1) * rng.standard_t(4, n))
+        )
     elif kind == "errors":
         mean = rng.uniform(2, 40) * (1 + 0.5 * daily)
         x = rng.poisson(np.maximum(mean, 0.1)).astype(float)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Sequence
+from functools import partial
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -32,7 +33,7 @@ def make_series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return 1.7e9 + 60.0 * t, x
 
 
-def _median_time(call, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def _median_time(call: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -63,12 +64,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             continue
         rule = DetectionRule(f"speed-{method}", method=method)
         detect_series(rule, ts[:2000], x[:2000])
-        batch = _median_time(lambda rule=rule: detect_series(rule, ts, x), args.repeat)
+        batch = _median_time(partial(detect_series, rule, ts, x), args.repeat)
         if method in NATIVE_STREAMING:
             stream, note = stream_time(rule, ts, x), ""
         else:
             m = min(args.stream_sample, x.size)
-            stream, note = stream_time(rule, ts[:m], x[:m]) * x.size / m, f"  (first {m:,} points, extrapolated)"
+            stream, note = (
+                stream_time(rule, ts[:m], x[:m]) * x.size / m,
+                f"  (first {m:,} points, extrapolated)",
+            )
         print(f"{method:18s}{batch:9.2f}{stream:13.1f}{note}", flush=True)
 
 

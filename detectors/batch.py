@@ -16,8 +16,8 @@ from detectors.changepoint import ChangePoint, ChangeScan, scan_change_points
 from detectors.ensemble import combine_members
 from detectors.iqr import iqr_points
 from detectors.isolation_forest import isolation_forest_points
-from detectors.multivariate import multivariate_scores, top_contributors
 from detectors.level_step import level_step_points
+from detectors.multivariate import multivariate_scores, top_contributors
 from detectors.novelty import novelty_points
 from detectors.point_scores import PointScores
 from detectors.records import (

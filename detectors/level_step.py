@@ -55,7 +55,9 @@ def combine(
 ) -> np.ndarray:
     """sign(e) x max(|e| / s_e, arrived / s_step); NaN while either scale is unknown."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        size = np.maximum(np.abs(deviation) / deviation_scale, np.nan_to_num(arrived(deviation, step)) / step_scale)
+        size = np.maximum(
+            np.abs(deviation) / deviation_scale, np.nan_to_num(arrived(deviation, step)) / step_scale
+        )
         return np.sign(deviation) * size
 
 
