@@ -1,14 +1,17 @@
 """Detectors `bench.nab run` can use: library `StreamingDetector`s with one fixed rule each.
 
 `alert_analyst` is what the service raises: the default rule's scores (`detectors.DEFAULT_RULE`) through
-the alert layer the scheduler applies (`AlertLayer`); the others are raw per-point scores.
+the alert layer the scheduler applies (`AlertLayer`). `novelty_alerts` is the NAB-tuned novelty scorer
+without its quiet period, through the same alert layer; the others are raw per-point scores.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
+from detectors.novelty import TailNoveltyScorer
 
 COOLDOWN_SECONDS = 3600.0  # the scheduler's default detection.cooldown_seconds
 
@@ -23,7 +26,7 @@ class AlertLayer:
     Alerts carry the detector's score; every other point scores 0.
     """
 
-    detector: StreamingDetector
+    detector: StreamingDetector | NoveltyWithoutQuiet
     hole: int
     cooldown: float = COOLDOWN_SECONDS
     _since_flag: int = field(default=1 << 30, init=False)
@@ -42,17 +45,31 @@ class AlertLayer:
         return score
 
 
+class NoveltyWithoutQuiet:
+    """The novelty scorer with its quiet period after an alarm switched off."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self._scorer = TailNoveltyScorer(rule, quiet=False)
+
+    def update(self, timestamp: float, value: float) -> float:
+        return self._scorer.update(value, timestamp) if math.isfinite(value) else 0.0
+
+
+NOVELTY = DetectionRule("nab-novelty", method="novelty", threshold=2.9, window_size=60)
 DETECTORS = {
     "alert_analyst": DEFAULT_RULE,
     "level_step_raw": DEFAULT_RULE,
-    "novelty": DetectionRule("nab-novelty", method="novelty", threshold=2.9, window_size=60),
+    "novelty": NOVELTY,
+    "novelty_alerts": NOVELTY,
     "ensemble": DetectionRule("nab-ensemble", method="ensemble"),
     "zscore": DetectionRule("nab-zscore", method="zscore"),
 }
 
 
 def make_detector(name: str) -> StreamingDetector | AlertLayer:
-    detector = StreamingDetector(DETECTORS[name])
+    hole = max(3, DETECTORS[name].window_size // 10)
     if name == "alert_analyst":
-        return AlertLayer(detector, hole=max(3, DEFAULT_RULE.window_size // 10))
-    return detector
+        return AlertLayer(StreamingDetector(DEFAULT_RULE), hole=hole)
+    if name == "novelty_alerts":
+        return AlertLayer(NoveltyWithoutQuiet(NOVELTY), hole=hole)
+    return StreamingDetector(DETECTORS[name])
