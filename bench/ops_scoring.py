@@ -47,15 +47,23 @@ def _found_at(scores: np.ndarray, spans: Sequence[tuple[int, int]], delay: int) 
     return np.array([scores[a : min(b, a + delay + 1)].max() for a, b in spans])
 
 
+def _segments_found(
+    scores: np.ndarray, labels: np.ndarray, delay: int
+) -> tuple[np.ndarray, list[tuple[int, int]], np.ndarray] | None:
+    """Cleaned scores, the labelled segments and the score that finds each (None without a segment)."""
+    s = _clean(scores)
+    spans = segments(labels)
+    return (s, spans, _found_at(s, spans, delay)) if spans else None
+
+
 def best_f1_point_adjusted(
     scores: np.ndarray, labels: np.ndarray, ignore: np.ndarray | None = None, delay: int = DELAY
 ) -> float:
     """Best F1 over thresholds with point adjustment and `delay` (NaN without a labelled segment)."""
-    s = _clean(scores)
-    spans = segments(labels)
-    if not spans:
+    prepared = _segments_found(scores, labels, delay)
+    if prepared is None:
         return float("nan")
-    found = _found_at(s, spans, delay)
+    s, spans, found = prepared
     lengths = np.array([b - a for a, b in spans], dtype=float)
     positives = lengths.sum()
     negative = ~labels.astype(bool) if ignore is None else ~(labels.astype(bool) | ignore)
@@ -72,11 +80,11 @@ def composite_f1(
     scores: np.ndarray, labels: np.ndarray, ignore: np.ndarray | None = None, delay: int = DELAY
 ) -> float:
     """Best composite F1 over thresholds: point-wise precision, event-wise recall (found within `delay`)."""
-    s = _clean(scores)
-    spans = segments(labels)
-    if not spans:
+    prepared = _segments_found(scores, labels, delay)
+    if prepared is None:
         return float("nan")
-    found = np.sort(_found_at(s, spans, delay))
+    s, _, found = prepared
+    found = np.sort(found)
     counted = np.ones(s.size, dtype=bool) if ignore is None else ~ignore | labels.astype(bool)
     order = np.argsort(-s[counted], kind="stable")
     ranked = s[counted][order]
