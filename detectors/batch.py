@@ -173,7 +173,7 @@ def score_points(
     if rule.method == "novelty":
         return novelty_points(values, rule, threshold), []
     if rule.method == "level_step":
-        return level_step_points(values, rule, threshold), []
+        return level_step_points(values, rule, threshold, stats.order_stats(rule)), []
     return isolation_forest_points(values, rule, threshold), []
 
 

@@ -24,9 +24,9 @@ import numpy as np
 
 from detectors.calibration import directional
 from detectors.point_scores import PointScores
-from detectors.rolling import forward_fill, hopped_order_stats, nan_quantiles, trailing_mean_std
+from detectors.rolling import WindowOrderStats, forward_fill, nan_quantiles, trailing_mean_std
 from detectors.rules import DetectionRule
-from detectors.zscore import LARGEST_FLOOR, block_hop, scale_floor
+from detectors.zscore import LARGEST_FLOOR, block_hop, order_stats, scale_floor
 
 SCALE_WINDOWS = 24
 MEAN_ABS_TO_SD = 1.2533  # sqrt(pi / 2): sd / mean |N(0, sd)|
@@ -61,10 +61,15 @@ def combine(
         return np.sign(deviation) * size
 
 
-def level_step_z(values: np.ndarray, rule: DetectionRule) -> tuple[np.ndarray, np.ndarray]:
-    """Signed z and the level (trailing median) of every point of a (k, n) block."""
+def level_step_z(
+    values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed z and the level (trailing median) of every point of a (k, n) block.
+
+    `stats`: the block's `order_stats` for this rule, when already computed (robust_zscore and iqr share it).
+    """
     window, min_periods = rule.window_size, min(rule.min_samples, rule.window_size)
-    level = hopped_order_stats(values, window, block_hop(window), min_periods).median
+    level = (stats or order_stats(values, rule)).median
     deviation = values - level
     d = steps(values)
     horizon = SCALE_WINDOWS * window
@@ -75,9 +80,11 @@ def level_step_z(values: np.ndarray, rule: DetectionRule) -> tuple[np.ndarray, n
     return z, level
 
 
-def level_step_points(values: np.ndarray, rule: DetectionRule, threshold: np.ndarray) -> PointScores:
+def level_step_points(
+    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray, stats: WindowOrderStats | None = None
+) -> PointScores:
     """Batch form over a (k, n) block; equal to `LevelStepScorer` run over each row."""
-    z, level = level_step_z(values, rule)
+    z, level = level_step_z(values, rule, stats)
     z = np.where(np.isnan(z), np.nan, directional(z, rule.direction))
     score = score_from_level_step(z, rule.threshold)
     score[~np.isfinite(values)] = np.nan
