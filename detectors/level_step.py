@@ -11,8 +11,9 @@ look-ahead, no quiet period after an alarm).
   one-minute steps with the default window). A long scale horizon ranks a point against the whole daily
   cycle rather than the last hour, and one earlier anomaly barely moves it, so a repeat scores like the
   first; a slow ramp scores by its distance from the level even when no single step is large;
-- score = 1 - 2^-(|z| / threshold): 0.5 at the threshold, and only 1.0 in floating point beyond about
-  50 x the threshold, so scores still rank large anomalies against each other.
+- score = |z| / (|z| + threshold), i.e. 1 - p for a Pareto tail p = threshold / (|z| + threshold): 0.5 at
+  the threshold, 0.75 at 3 x, 0.9 at 9 x, and below 1.0 for any finite z, so scores still rank even
+  enormous anomalies (disk-write bursts at z in the thousands) against each other.
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ MEAN_ABS_TO_SD = 1.2533  # sqrt(pi / 2): sd / mean |N(0, sd)|
 
 
 def score_from_level_step(z: np.ndarray | float, threshold: float | np.ndarray) -> np.ndarray:
-    """1 - 2^-(|z| / threshold): 0.5 at the threshold."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        return np.asarray(1.0 - np.exp2(-np.abs(np.asarray(z, dtype=float)) / threshold))
+    """|z| / (|z| + threshold): 0.5 at the threshold, never 1.0 for a finite z."""
+    size = np.abs(np.asarray(z, dtype=float))
+    with np.errstate(invalid="ignore"):
+        return np.asarray(size / (size + threshold))
 
 
 def steps(values: np.ndarray) -> np.ndarray:
@@ -146,7 +148,7 @@ class LevelStepScorer:
             self._previous = value
         if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
             z = 0.0
-        return 1.0 - 2.0 ** (-abs(z) / self.rule.threshold), z
+        return abs(z) / (abs(z) + self.rule.threshold), z
 
     def _z(self, deviation: float, step: float) -> float:
         """`combine` for one point (NaN while the level or a scale is unknown, and for a gap)."""
