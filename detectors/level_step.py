@@ -25,7 +25,7 @@ import numpy as np
 
 from detectors.calibration import directional
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, nan_quantiles, trailing_mean_std
+from detectors.rolling import WindowOrderStats, forward_fill, nan_quantiles, trailing_mean
 from detectors.rules import DetectionRule
 from detectors.zscore import LARGEST_FLOOR, block_hop, order_stats, scale_floor
 
@@ -76,8 +76,8 @@ def level_step_z(
     d = steps(values)
     horizon = SCALE_WINDOWS * window
     floor = scale_floor(level)
-    deviation_scale = trailing_mean_std(np.abs(deviation), horizon, min_periods)[0] * MEAN_ABS_TO_SD
-    step_scale = trailing_mean_std(np.abs(d), horizon, min_periods)[0] * MEAN_ABS_TO_SD
+    deviation_scale = trailing_mean(np.abs(deviation), horizon, min_periods) * MEAN_ABS_TO_SD
+    step_scale = trailing_mean(np.abs(d), horizon, min_periods) * MEAN_ABS_TO_SD
     z = combine(deviation, d, np.maximum(deviation_scale, floor), np.maximum(step_scale, floor))
     return z, level
 
