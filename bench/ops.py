@@ -109,14 +109,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.ops", description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=60, help="synthetic series")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nab", type=Path, default=Path("/work/shared/nab"), help="NAB root ('' skips)")
+    parser.add_argument("--nab", default="/work/shared/nab", help="NAB root ('' skips the NAB part)")
     parser.add_argument("--methods", default="", help="more library methods, comma-separated")
     args = parser.parse_args(argv)
     parts: list[tuple[str, list[LabelledSeries], list[np.ndarray | None]]] = []
     synthetic = make_corpus(args.series, args.seed)
     parts.append((f"synthetic ({args.series} series, seed {args.seed})", synthetic, [None] * len(synthetic)))
-    if str(args.nab) and (args.nab / "labels").exists():
-        real = nab_real(args.nab)
+    if args.nab and (Path(args.nab) / "labels").exists():
+        real = nab_real(Path(args.nab))
         parts.append((f"NAB real ({len(real)} files)", [s for s, _ in real], [ig for _, ig in real]))
     extra = [m for m in args.methods.split(",") if m]
     for title, corpus, ignores in parts:

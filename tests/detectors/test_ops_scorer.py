@@ -84,3 +84,12 @@ def test_the_synthetic_corpus_is_seeded():
     a, b = make_series(3, seed=1), make_series(3, seed=1)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.labels.any() and a.labels[a.labels.size // 2 :].any()
+
+
+def test_the_ops_benchmark_prints_the_default_beside_both_baselines(capsys):
+    from bench.ops import main
+
+    main(["--series", "3", "--nab", ""])
+    out = capsys.readouterr().out
+    for name in ("alert_analyst (default)", "baseline: windowed z-score", "baseline: step magnitude"):
+        assert name in out
