@@ -58,7 +58,7 @@ class NoveltyWithoutQuiet:
 NOVELTY = DetectionRule("nab-novelty", method="novelty", threshold=2.9, window_size=60)
 DETECTORS = {
     "alert_analyst": DEFAULT_RULE,
-    "level_step_raw": DEFAULT_RULE,
+    "level_step_raw": DetectionRule("nab-level-step", method="level_step"),
     "novelty": NOVELTY,
     "novelty_alerts": NOVELTY,
     "ensemble": DetectionRule("nab-ensemble", method="ensemble"),

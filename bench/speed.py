@@ -21,7 +21,7 @@ import numpy as np
 from detectors import DetectionRule, StreamingDetector, detect_series
 from detectors.rules import METHODS
 
-NATIVE_STREAMING = ("level_step", "novelty")
+NATIVE_STREAMING = ("level_step", "level_step_tail", "novelty")
 
 
 def make_series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

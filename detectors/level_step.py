@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,10 +64,24 @@ def combine(
         return np.sign(deviation) * size
 
 
-def level_step_z(
+@dataclass(frozen=True)
+class LevelStepParts:
+    """A (k, n) block's trailing level, deviation e, step, and the day-long scales s_e and s_step."""
+
+    level: np.ndarray
+    deviation: np.ndarray
+    step: np.ndarray
+    deviation_scale: np.ndarray
+    step_scale: np.ndarray
+
+    def z(self) -> np.ndarray:
+        return combine(self.deviation, self.step, self.deviation_scale, self.step_scale)
+
+
+def level_step_parts(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Signed z and the level (trailing median) of every point of a (k, n) block.
+) -> LevelStepParts:
+    """Level, deviation, step and their scales of every point of a (k, n) block.
 
     `stats`: the block's `order_stats` for this rule, when already computed (robust_zscore and iqr share it).
     """
@@ -78,8 +93,17 @@ def level_step_z(
     floor = scale_floor(level)
     deviation_scale = trailing_mean(np.abs(deviation), horizon, min_periods) * MEAN_ABS_TO_SD
     step_scale = trailing_mean(np.abs(d), horizon, min_periods) * MEAN_ABS_TO_SD
-    z = combine(deviation, d, np.maximum(deviation_scale, floor), np.maximum(step_scale, floor))
-    return z, level
+    return LevelStepParts(
+        level, deviation, d, np.maximum(deviation_scale, floor), np.maximum(step_scale, floor)
+    )
+
+
+def level_step_z(
+    values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Signed z and the level (trailing median) of every point of a (k, n) block."""
+    parts = level_step_parts(values, rule, stats)
+    return parts.z(), parts.level
 
 
 def level_step_points(
@@ -136,25 +160,38 @@ class LevelStepScorer:
 
     def update(self, value: float) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        z = self.observe(value)[-1]
+        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
+            z = 0.0
+        return abs(z) / (abs(z) + self.rule.threshold), z
+
+    def observe(self, value: float) -> tuple[float, float, float, float, float, float]:
+        """(level, deviation, step, s_e, s_step, z) of `value` given only the past, then learn it."""
         if self._seen % self.hop == 0:
             self._level = self._median()
         self._seen += 1
         deviation, step = value - self._level, value - self._previous
-        z = self._z(deviation, step)
+        deviation_scale, step_scale = self._scales()
+        z = self._z(deviation, step, deviation_scale, step_scale)
         self._deviation_size.push(abs(deviation))
         self._step_size.push(abs(step))
         self._recent.append(value)
         if math.isfinite(value):
             self._previous = value
-        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
-            z = 0.0
-        return abs(z) / (abs(z) + self.rule.threshold), z
+        return self._level, deviation, step, deviation_scale, step_scale, z
 
-    def _z(self, deviation: float, step: float) -> float:
+    def _scales(self) -> tuple[float, float]:
+        """s_e and s_step as `level_step_parts` has them (NaN below min_periods)."""
+        level = self._level
+        floor = max(min(abs(level) * 1e-6, LARGEST_FLOOR), 1e-9) if math.isfinite(level) else 1e-9
+        return (
+            max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor),
+            max(self._step_size.mean * MEAN_ABS_TO_SD, floor),
+        )
+
+    @staticmethod
+    def _z(deviation: float, step: float, deviation_scale: float, step_scale: float) -> float:
         """`combine` for one point (NaN while the level or a scale is unknown, and for a gap)."""
-        floor = max(min(abs(self._level) * 1e-6, LARGEST_FLOOR), 1e-9) if math.isfinite(self._level) else 1e-9
-        deviation_scale = max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor)
-        step_scale = max(self._step_size.mean * MEAN_ABS_TO_SD, floor)
         if not (math.isfinite(deviation) and math.isfinite(deviation_scale) and math.isfinite(step_scale)):
             return math.nan
         size = abs(deviation) / deviation_scale

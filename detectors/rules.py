@@ -23,8 +23,9 @@ METHODS = (
     "ensemble",
     "novelty",
     "level_step",
+    "level_step_tail",
 )
-DEFAULT_METHOD = "level_step"
+DEFAULT_METHOD = "level_step_tail"
 
 DEFAULT_SEVERITY_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     {"LOW": 3.0, "MEDIUM": 4.0, "HIGH": 6.0, "CRITICAL": 10.0}

@@ -3,18 +3,20 @@
 import numpy as np
 import pytest
 
-from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_series
+from detectors import DetectionRule, StreamingDetector, detect_series
 from detectors.level_step import LevelStepScorer, level_step_points
 
+LEVEL_STEP = DetectionRule("level-step", method="level_step")
 
-def _stream(values, rule=DEFAULT_RULE):
+
+def _stream(values, rule=LEVEL_STEP):
     det = StreamingDetector(rule)
     return np.array([det.update(60.0 * i, v) for i, v in enumerate(values)])
 
 
 def _score_of(z):
     """The default's score at |z| (threshold 3)."""
-    return z / (z + DEFAULT_RULE.threshold)
+    return z / (z + LEVEL_STEP.threshold)
 
 
 def _noise(n=3000, seed=3):
@@ -103,7 +105,7 @@ def test_batch_equals_streaming_with_gaps_and_flat_stretches(direction):
 def test_detect_series_reports_the_spike_with_its_direction(grid, noise):
     x = noise.copy()
     x[900] -= 30.0
-    found = detect_series(DEFAULT_RULE, grid, x, "x")
+    found = detect_series(LEVEL_STEP, grid, x, "x")
     assert isinstance(found, list)
     assert any(d.timestamp == grid[900] and d.direction == "down" for d in found)
 
