@@ -65,8 +65,10 @@ def earlier_at_least(bins: np.ndarray) -> np.ndarray:
 
 def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
     """Sum of the last `size` values up to and including each point (NaN before `size` points)."""
-    c = np.cumsum(x, axis=1)
     out = np.full(x.shape, np.nan)
+    if x.shape[1] < size:
+        return out
+    c = np.cumsum(x, axis=1)
     out[:, size - 1] = c[:, size - 1]
     out[:, size:] = c[:, size:] - c[:, :-size]
     return out
