@@ -38,29 +38,50 @@ FEATURES = 5
 
 def feature_bins(feature: np.ndarray) -> np.ndarray:
     """Log-spaced bin of each feature value (-1 below TAIL_BASE or NaN)."""
-    finite = np.isfinite(feature) & (feature >= TAIL_BASE)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b = np.floor(np.log(np.where(finite, feature, TAIL_BASE) / TAIL_BASE) / math.log(BIN_RATIO))
-    return np.where(finite, np.minimum(b, BINS - 1), -1).astype(np.int64)
+    out = np.full(feature.shape, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        tail = feature >= TAIL_BASE
+    out[tail] = _bins_of(feature[tail])
+    return out
+
+
+def _bins_of(tail: np.ndarray) -> np.ndarray:
+    """Bins of feature values >= TAIL_BASE."""
+    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / math.log(BIN_RATIO)), BINS - 1).astype(np.int64)
 
 
 def earlier_at_least(bins: np.ndarray) -> np.ndarray:
-    """Per point of a (k, n) block with bin >= 0: how many earlier points of its row have a bin >= its own.
+    """Per point of a (k, n) block with bin >= 0: how many earlier points of its row have a bin >= its own."""
+    out = np.zeros(bins.shape)
+    rows, cols = np.nonzero(bins >= 0)
+    out[rows, cols] = _earlier_at_least(rows, bins[rows, cols])
+    return out
+
+
+def _earlier_at_least(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """`earlier_at_least` over the tail points only, given row-major (row, bin) of each.
 
     Level by level from the lowest bin: among the points still in play (bin >= level, row-major order),
     a point of this level has as many such earlier points as it has predecessors in its row; then its
     level leaves play. O(sum over levels of the points at or above it).
     """
-    out = np.zeros(bins.shape)
-    rows, cols = np.nonzero(bins >= 0)
-    b = bins[rows, cols]
-    for level in range(int(b.max(initial=-1)) + 1):
-        ask = np.flatnonzero(b == level)
+    count = np.zeros(rows.size)
+    where = np.arange(rows.size)
+    for level in range(int(bins.max(initial=-1)) + 1):
+        ask = np.flatnonzero(bins == level)
         if ask.size:
-            out[rows[ask], cols[ask]] = ask - np.searchsorted(rows, rows[ask])
-            keep = b != level
-            rows, cols, b = rows[keep], cols[keep], b[keep]
-    return out
+            count[where[ask]] = ask - np.searchsorted(rows, rows[ask])
+            keep = bins != level
+            rows, bins, where = rows[keep], bins[keep], where[keep]
+    return count
+
+
+def tail_surprise(feature: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, -log10 p) of the points whose feature reaches TAIL_BASE (p = 1 everywhere else)."""
+    with np.errstate(invalid="ignore"):
+        rows, cols = np.nonzero(feature >= TAIL_BASE)
+    count = _earlier_at_least(rows, _bins_of(feature[rows, cols]))
+    return rows, cols, -np.log10((count + 1.0) / (earlier[rows, cols] + 1.0))
 
 
 def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
@@ -122,12 +143,16 @@ def level_step_tail_points(
     earlier = np.cumsum(finite, axis=1) - finite
     surprise = np.zeros(values.shape)
     for f in features:
-        bins = feature_bins(f)
-        s = -np.log10((earlier_at_least(bins) + 1.0) / (earlier + 1.0))
-        np.maximum(surprise, np.where(bins >= 0, s, 0.0), out=surprise)
+        rows, cols, s = tail_surprise(f, earlier)
+        surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
     z = np.where(np.isnan(z), np.nan, directional(z, rule.direction))
-    score = (1 - TIE_BREAK) * tail_score(surprise, earlier, rule.threshold)
-    score += TIE_BREAK * np.nan_to_num(score_from_level_step(z, rule.threshold))
+    score = score_from_level_step(z, rule.threshold)
+    np.nan_to_num(score, copy=False)
+    score *= TIE_BREAK
+    rows, cols = np.nonzero(surprise)
+    score[rows, cols] += (1 - TIE_BREAK) * tail_score(
+        surprise[rows, cols], earlier[rows, cols], rule.threshold
+    )
     if rule.direction != "both":
         score = np.where(np.nan_to_num(z) == 0, np.minimum(score, 0.49), score)
     score[~finite] = np.nan
