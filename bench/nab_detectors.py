@@ -1,8 +1,9 @@
 """Detectors `bench.nab run` can use: library `StreamingDetector`s with one fixed rule each.
 
 `alert_analyst` is what the service raises: the default rule's scores (`detectors.DEFAULT_RULE`) through
-the alert layer the scheduler applies (`AlertLayer`). `novelty_alerts` is the NAB-tuned novelty scorer
-without its quiet period, through the same alert layer; the others are raw per-point scores.
+the alert layer the scheduler applies (`AlertLayer`). `level_step_alerts` is the previous default
+(level_step) through the same layer, `novelty_alerts` the NAB-tuned novelty scorer without its quiet
+period through it; the others are raw per-point scores.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class NoveltyWithoutQuiet:
 NOVELTY = DetectionRule("nab-novelty", method="novelty", threshold=2.9, window_size=60)
 DETECTORS = {
     "alert_analyst": DEFAULT_RULE,
+    "level_step_alerts": DetectionRule("nab-level-step", method="level_step"),
     "level_step_raw": DetectionRule("nab-level-step", method="level_step"),
     "novelty": NOVELTY,
     "novelty_alerts": NOVELTY,
@@ -68,8 +70,8 @@ DETECTORS = {
 
 def make_detector(name: str) -> StreamingDetector | AlertLayer:
     hole = max(3, DETECTORS[name].window_size // 10)
-    if name == "alert_analyst":
-        return AlertLayer(StreamingDetector(DEFAULT_RULE), hole=hole)
+    if name in ("alert_analyst", "level_step_alerts"):
+        return AlertLayer(StreamingDetector(DETECTORS[name]), hole=hole)
     if name == "novelty_alerts":
         return AlertLayer(NoveltyWithoutQuiet(NOVELTY), hole=hole)
     return StreamingDetector(DETECTORS[name])
