@@ -95,14 +95,23 @@ def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _earlier_extreme(filled: np.ndarray, accumulate: np.ufunc) -> np.ndarray:
+    """Running max or min (np.fmax / np.fmin) of the values before each point (NaN at the first)."""
+    out = np.empty(filled.shape)
+    out[:, 0] = np.nan
+    accumulate.accumulate(filled[:, :-1], axis=1, out=out[:, 1:])
+    return out
+
+
 def _record(values: np.ndarray, filled: np.ndarray, deviation_scale: np.ndarray) -> np.ndarray:
     """How far each value lies beyond the range of all earlier values, / s_e (0 inside or unknown)."""
-    k = values.shape[0]
-    high = np.concatenate([np.full((k, 1), np.nan), np.fmax.accumulate(filled, axis=1)[:, :-1]], axis=1)
-    low = np.concatenate([np.full((k, 1), np.nan), np.fmin.accumulate(filled, axis=1)[:, :-1]], axis=1)
     with np.errstate(invalid="ignore"):
-        beyond = np.fmax(values - high, low - values) / deviation_scale
-    return np.where(beyond > 0, beyond, 0.0)
+        beyond = np.fmax(
+            values - _earlier_extreme(filled, np.fmax), _earlier_extreme(filled, np.fmin) - values
+        )
+        beyond /= deviation_scale
+    beyond[~(beyond > 0)] = 0.0
+    return beyond
 
 
 def tail_features(
@@ -111,21 +120,23 @@ def tail_features(
     """The five features of a (k, n) block (NaN at gaps), the level-step z and the level."""
     parts = level_step_parts(values, rule, stats)
     e, d, se, ss = parts.deviation, parts.step, parts.deviation_scale, parts.step_scale
-    filled = forward_fill(values)
+    finite = np.isfinite(values)
+    first = np.argmax(finite, axis=1)[:, None]
+    before_first = np.arange(values.shape[1])[None, :] < first
+    filled = forward_fill(values)  # leading gaps take the first finite value: reset them below
+    filled[before_first] = np.nan
     m = max(2, rule.window_size // 3)
-    known = np.isfinite(filled)
     with np.errstate(invalid="ignore", divide="ignore"):
         deviation = np.abs(e) / se
         along = np.nan_to_num(arrived(e, d)) / ss
         burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
-        mean = _trailing_sum(np.where(known, filled, 0.0), m) / m
-        mean[_trailing_sum(known.astype(float), m) < m] = np.nan
+        mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
+        mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
         shift = np.abs(mean - parts.level) / se
     record = _record(values, filled, se)
-    gap = ~np.isfinite(values)
     features = [deviation, along, burst, record, shift]
     for f in features:
-        f[gap] = np.nan
+        f[~finite] = np.nan
     return features, parts.z(), parts.level
 
 
@@ -225,7 +236,7 @@ class LevelStepTailScorer:
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
         if self._known.push(float(known)) < self._mean_len:
             mean = math.nan
-        along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if e else 0.0)
+        along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
         beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
         features = np.array(
             [abs(e) / se, along / ss, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
