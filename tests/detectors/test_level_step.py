@@ -54,14 +54,6 @@ def test_a_slow_ramp_with_steps_three_times_the_usual_scores_above_the_noise(hei
     assert scores[2000:2060].max() > scores[1000:2000].max()
 
 
-def test_the_highest_score_of_a_daily_series_is_its_one_off_spike():
-    t = np.arange(4 * 1440)
-    x = 100 + 30 * np.sin(2 * np.pi * t / 1440) + np.random.default_rng(5).normal(0, 2, t.size)
-    x[4000] += 20.0
-    scores = _stream(x)
-    assert int(np.argmax(scores[1440:])) + 1440 == 4000
-
-
 def test_the_step_back_from_a_spike_is_not_a_second_anomaly():
     x = _noise()
     x[1500] += 40.0

@@ -71,9 +71,10 @@ def test_a_slow_ramp_alarms_where_no_single_step_is_large():
     assert scores[2000:2060].max() > scores[1000:2000].max()
 
 
-def test_the_highest_score_of_a_daily_series_is_its_one_off_spike():
+@pytest.mark.parametrize("method", ["level_step_tail", "level_step"])
+def test_the_highest_score_of_a_daily_series_is_its_one_off_spike(method):
     t = np.arange(4 * 1440)
     x = 100 + 30 * np.sin(2 * np.pi * t / 1440) + np.random.default_rng(5).normal(0, 2, t.size)
     x[4000] += 20.0
-    scores = _stream(x)
+    scores = _stream(x, DetectionRule("daily", method=method))
     assert int(np.argmax(scores[1440:])) + 1440 == 4000
