@@ -8,7 +8,7 @@ runs once in batch over all series; the naive loop calls `detect_series` series 
 subsample (the same rows for every method) and is extrapolated linearly to all series (printed as such).
 Before timing anything the batch records of the subsample are checked equal to the naive loop's.
 
-The cycle is what the scheduler runs each interval for five rules (the default level_step, zscore, iqr,
+The cycle is what the scheduler runs each interval for five rules (the default level_step_tail, zscore, iqr,
 changepoint, ensemble)
 over the same series: one `detect_rules` call, then each rule's `latest_per_series` (the only records
 the service builds). Batch times are given without building records ("columnar"), with the records the
