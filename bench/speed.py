@@ -4,9 +4,9 @@
 
 One-minute synthetic series (daily cycle, noise, a level shift and spikes). Batch times are the median
 of `--repeat` runs after one warm-up call (imports). Streaming is timed over every point for the natively
-incremental methods (level_step_tail, level_step, novelty) and over the first `--stream-sample` points for the others,
-which re-run the batch code over a 3 x window buffer per point; those are extrapolated linearly and
-marked so.
+incremental methods (level_step_tail, level_step, novelty) and over the first `--stream-sample` points
+for the others, which re-run the batch code over a 3 x window buffer per point; those are extrapolated
+linearly and marked so.
 """
 
 from __future__ import annotations
