@@ -9,11 +9,13 @@ Five dimensionless features per point, each in units of the series' day-long typ
 - shift: |mean of the last window_size / 3 values - level| / s_e.
 Each feature is ranked against the same feature at every earlier point of the series (a histogram of
 log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier
-points + 1), 1 below 2), so a heavy-tailed or periodic series that often shows a large deviation learns
-that it is ordinary, while on a quiet series the same deviation is new. With s = -log10 of the smallest p,
-the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's normalisation),
-plus 0.01 x the level-step score so that ties still rank. Streaming, no look-ahead, no quiet period
-after an alarm (repeats score on their own merit); batch equals streaming; O(n x bins) in batch.
+points + 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the
+largest value seen, so a far record outranks a near one). A heavy-tailed or periodic series that often
+shows a large deviation learns that it is ordinary, while on a quiet series the same deviation is new.
+With s = -log10 of the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier
+points; novelty's normalisation), plus 0.01 x the level-step score so that ties still rank. Streaming,
+no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming;
+O(n x bins) in batch.
 """
 
 from __future__ import annotations
@@ -77,11 +79,27 @@ def _earlier_at_least(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 
 def tail_surprise(feature: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rows, cols, -log10 p) of the points whose feature reaches TAIL_BASE (p = 1 everywhere else)."""
+    """(rows, cols, -log10 p) of the points whose feature reaches TAIL_BASE (p = 1 everywhere else).
+
+    Beyond every earlier bin of its row, p falls further by BIN_RATIO per bin past the highest earlier
+    one (a Pareto tail of index 1 beyond the largest value seen), so far records outrank near ones.
+    """
     with np.errstate(invalid="ignore"):
         rows, cols = np.nonzero(feature >= TAIL_BASE)
-    count = _earlier_at_least(rows, _bins_of(feature[rows, cols]))
-    return rows, cols, -np.log10((count + 1.0) / (earlier[rows, cols] + 1.0))
+    bins = _bins_of(feature[rows, cols])
+    count = _earlier_at_least(rows, bins)
+    s = -np.log10((count + 1.0) / (earlier[rows, cols] + 1.0))
+    new = count == 0
+    s[new] += (bins[new] - _earlier_highest(rows, bins)[new]) * math.log10(BIN_RATIO)
+    return rows, cols, s
+
+
+def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Per tail point (row-major), the highest bin among the earlier tail points of its row (-1 if none)."""
+    keyed = rows * (2 * BINS) + bins
+    running = np.maximum.accumulate(keyed)
+    previous = np.concatenate([[-1], running[:-1]]) - rows * (2 * BINS)
+    return np.where(previous >= 0, previous, -1)
 
 
 def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
@@ -201,6 +219,7 @@ class LevelStepTailScorer:
         self._known = _TrailingSum(self._mean_len)
         self._high = self._low = self._filled = math.nan
         self._counts = np.zeros((FEATURES, BINS), dtype=np.int64)
+        self._highest = [-1] * FEATURES
         self._earlier = 0
 
     def update(self, value: float) -> tuple[float, float]:
@@ -211,8 +230,12 @@ class LevelStepTailScorer:
         for f, b in enumerate(bins.tolist()):
             if b >= 0:
                 at_least = int(self._counts[f, b:].sum())
-                surprise = max(surprise, -math.log10((at_least + 1.0) / (self._earlier + 1.0)))
+                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
+                if at_least == 0:
+                    s += (b - self._highest[f]) * math.log10(BIN_RATIO)
+                surprise = max(surprise, s)
                 self._counts[f, b] += 1
+                self._highest[f] = max(self._highest[f], b)
         finite = math.isfinite(value)
         score = (1 - TIE_BREAK) * float(
             tail_score(np.array(surprise), np.array(self._earlier), self.rule.threshold)
