@@ -6,7 +6,7 @@ from detectors.batch import detect_batch, detect_rules, detect_series
 from detectors.change import characterize_change, characterize_changes
 from detectors.errors import DetectorError, InvalidRuleError
 from detectors.ranking import rank_detections
-from detectors.rules import DetectionRule
+from detectors.rules import DEFAULT_METHOD, DEFAULT_RULE, DetectionRule
 from detectors.seasonal import seasonal_baseline
 from detectors.streaming import StreamingDetector
 from detectors.types import (
@@ -20,6 +20,8 @@ from detectors.types import (
 from detectors.validation import InvalidInputError
 
 __all__ = [
+    "DEFAULT_METHOD",
+    "DEFAULT_RULE",
     "AnomalyDetection",
     "AnomalyType",
     "BatchResult",

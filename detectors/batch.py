@@ -16,6 +16,8 @@ from detectors.changepoint import ChangePoint, ChangeScan, scan_change_points
 from detectors.ensemble import combine_members
 from detectors.iqr import iqr_points
 from detectors.isolation_forest import isolation_forest_points
+from detectors.level_step import level_step_points
+from detectors.level_step_tail import level_step_tail_points
 from detectors.multivariate import multivariate_scores, top_contributors
 from detectors.novelty import novelty_points
 from detectors.point_scores import PointScores
@@ -38,7 +40,8 @@ from detectors.zscore import order_stats, robust_zscore_points, zscore_points
 
 
 def _is_adaptive(rule: DetectionRule) -> bool:
-    return rule.adaptive and rule.method != "changepoint"
+    """The adaptive threshold applies to the point methods whose scale does not adapt by itself."""
+    return rule.adaptive and rule.method not in ("changepoint", "level_step", "level_step_tail")
 
 
 def effective_threshold(
@@ -170,6 +173,10 @@ def score_points(
         return stats.points(rule.method, rule, key, threshold), []
     if rule.method == "novelty":
         return novelty_points(values, rule, threshold), []
+    if rule.method == "level_step_tail":
+        return level_step_tail_points(values, rule, threshold, stats.order_stats(rule)), []
+    if rule.method == "level_step":
+        return level_step_points(values, rule, threshold, stats.order_stats(rule)), []
     return isolation_forest_points(values, rule, threshold), []
 
 

@@ -18,11 +18,12 @@ from detectors.anomaly_types import Shape, infer_anomaly_type
 from detectors.calibration import score_from_z
 from detectors.records import EPS
 from detectors.rolling import forward_fill, nan_quantiles
+from detectors.rules import DEFAULT_RULE
 from detectors.types import Direction, InsufficientData, SeriesChange
 from detectors.validation import as_float_array, row_problems, timestamp_problem
 
 BAND = 2.5
-Z_THRESHOLD = 3.0
+Z_THRESHOLD = DEFAULT_RULE.threshold  # evidence calls a change anomalous where the default rule would
 ALPHA = 0.01
 MIN_AFTER = 3
 
@@ -124,7 +125,7 @@ def characterize_changes(
     values: np.ndarray,
     *,
     split_at: float | None = None,
-    min_samples: int = 10,
+    min_samples: int = DEFAULT_RULE.min_samples,
     names: Sequence[str] | None = None,
 ) -> list[SeriesChange | InsufficientData]:
     """Vectorised `characterize_change` over (k, n) series on a shared grid (NaN for gaps).
@@ -157,7 +158,7 @@ def characterize_change(
     values: np.ndarray,
     *,
     split_at: float | None = None,
-    min_samples: int = 10,
+    min_samples: int = DEFAULT_RULE.min_samples,
     name: str = "",
 ) -> SeriesChange | InsufficientData:
     """Change of one series (irregular steps allowed; NaN/inf points are dropped)."""

@@ -1,6 +1,13 @@
-"""scikit-learn IsolationForest on windowed features: value, differences, rolling mean deviation and std."""
+"""scikit-learn IsolationForest on windowed features: value, differences, rolling mean deviation and std.
+
+One forest per call (per rule and block of series), not one per series: each row's features are
+standardised by its own median and MAD, so series of any scale share one model; the forest is fitted on
+at most `FIT_SAMPLES` pooled feature vectors and scores every point. Cost is linear in the points scored.
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -8,6 +15,8 @@ from detectors.calibration import directional
 from detectors.point_scores import PointScores
 from detectors.rolling import trailing_mean_std
 from detectors.rules import DetectionRule
+
+FIT_SAMPLES = 4096
 
 
 def window_features(values: np.ndarray, window: int) -> np.ndarray:
@@ -18,10 +27,21 @@ def window_features(values: np.ndarray, window: int) -> np.ndarray:
     return np.stack([values, d1, d2, values - mean, std], axis=-1)
 
 
+def standardised_features(values: np.ndarray, window: int) -> np.ndarray:
+    """`window_features` with each row's features centred on their median and divided by their MAD."""
+    feats = window_features(values, window)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN feature columns of empty rows
+        med = np.nanmedian(feats, axis=1, keepdims=True)
+        mad = np.nanmedian(np.abs(feats - med), axis=1, keepdims=True)
+        std = np.nanstd(feats, axis=1, keepdims=True)
+        scale = np.where(mad > 0, mad, np.where(std > 0, std, 1.0))
+        return np.nan_to_num((feats - med) / scale, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def isolation_forest_points(values: np.ndarray, rule: DetectionRule, threshold: np.ndarray) -> PointScores:
-    """Fit one forest per row over its finite feature vectors; score 0.5 at the contamination cut."""
+    """Fit one forest over the block's pooled, standardised feature vectors; score 0.5 at the cut."""
     k, n = values.shape
-    feats = window_features(values, rule.window_size)
     score = np.full((k, n), np.nan)
     z = np.full((k, n), np.nan)
     med = np.nanmedian(values, axis=1, keepdims=True)
@@ -29,19 +49,19 @@ def isolation_forest_points(values: np.ndarray, rule: DetectionRule, threshold: 
     scale = np.where(mad > 0, mad, np.nanstd(values, axis=1, keepdims=True))
     with np.errstate(invalid="ignore", divide="ignore"):
         robust_z = directional((values - med) / np.maximum(scale, 1e-9), rule.direction)
-    for r in range(k):
-        x = np.nan_to_num(feats[r], nan=0.0)
-        ok = np.isfinite(values[r])
-        if ok.sum() < max(rule.min_samples, 8):
-            continue
-        from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
+    ok = np.isfinite(values) & (np.isfinite(values).sum(axis=1, keepdims=True) >= max(rule.min_samples, 8))
+    if not ok.any():
+        return PointScores(z=z, score=score, baseline=np.broadcast_to(med, (k, n)), threshold=threshold)
+    x = standardised_features(values, rule.window_size)[ok]
+    from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
 
-        forest = IsolationForest(contamination=rule.contamination, random_state=0, n_estimators=100)
-        forest.fit(x[ok])
-        anomaly = -forest.score_samples(x[ok])
-        cut = -forest.offset_
-        score[r, ok] = np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0)
-        z[r, ok] = robust_z[r, ok]
+    rng = np.random.default_rng(0)
+    fit = x[rng.choice(x.shape[0], size=FIT_SAMPLES, replace=False)] if x.shape[0] > FIT_SAMPLES else x
+    forest = IsolationForest(contamination=rule.contamination, random_state=0, n_estimators=100).fit(fit)
+    anomaly = -forest.score_samples(x)
+    cut = -forest.offset_
+    score[ok] = np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0)
+    z[ok] = robust_z[ok]
     if rule.direction != "both":
         score = np.where(z == 0, 0.0, score)
     return PointScores(z=z, score=score, baseline=np.broadcast_to(med, (k, n)), threshold=threshold)

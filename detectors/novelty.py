@@ -48,8 +48,10 @@ DAILY_STEP_SPAN = 0.01
 class TailNoveltyScorer:
     """Streaming tail-novelty score in [0, 1]; O(log n) search + O(n) memmove insert per point."""
 
-    def __init__(self, rule: DetectionRule) -> None:
+    def __init__(self, rule: DetectionRule, *, quiet: bool = True) -> None:
+        """`quiet=False` drops the quiet period after an alarm (leave dedupe to the alert layer)."""
         self.scale = rule.threshold
+        self.quiet = quiet
         self.mean_len = max(2, rule.window_size // 3)
         self.quiet_len = 2 * rule.window_size
         self._values = SortedHistory(VALUE_TOLERANCE, ONSET_POINTS)
@@ -89,7 +91,7 @@ class TailNoveltyScorer:
         if self._quiet > 0:
             self._quiet -= 1
             return 0.0
-        if score >= 0.5:
+        if score >= 0.5 and self.quiet:
             self._quiet = max(self.quiet_len, int(QUIET_SHARE * seen))
         return score
 

@@ -22,7 +22,10 @@ METHODS = (
     "multivariate",
     "ensemble",
     "novelty",
+    "level_step",
+    "level_step_tail",
 )
+DEFAULT_METHOD = "level_step_tail"
 
 DEFAULT_SEVERITY_THRESHOLDS: Mapping[str, float] = MappingProxyType(
     {"LOW": 3.0, "MEDIUM": 4.0, "HIGH": 6.0, "CRITICAL": 10.0}
@@ -43,7 +46,7 @@ class DetectionRule:
     """
 
     name: str
-    method: str = "ensemble"
+    method: str = DEFAULT_METHOD
     anomaly_type: AnomalyType = AnomalyType.SPIKE
     metric: str | None = None
     query: str | None = None
@@ -135,3 +138,7 @@ class DetectionRule:
         return tuple(
             (s, self.severity_thresholds[s.value]) for s in Severity if s.value in self.severity_thresholds
         )
+
+
+DEFAULT_RULE = DetectionRule("default")
+"""The one default configuration: what the service schedules and NAB scores as `alert_analyst`."""

@@ -18,6 +18,8 @@ import numpy as np
 from detectors.batch import score_points
 from detectors.errors import DetectorError
 from detectors.isolation_forest import window_features
+from detectors.level_step import LevelStepScorer
+from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
 
@@ -39,6 +41,8 @@ class StreamingDetector:
         self._forest: IsolationForest | None = None
         self._forest_cut = 0.0
         self._novelty = TailNoveltyScorer(rule) if rule.method == "novelty" else None
+        self._level_step = LevelStepScorer(rule) if rule.method == "level_step" else None
+        self._level_step_tail = LevelStepTailScorer(rule) if rule.method == "level_step_tail" else None
 
     def update(self, timestamp: float, value: float) -> float:
         """Score of this point given only the points before it (0.0 while warming up or for a gap)."""
@@ -50,6 +54,12 @@ class StreamingDetector:
             v = float("nan")
         if self._novelty is not None:
             return self._novelty.update(v, float(timestamp)) if math.isfinite(v) else 0.0
+        if self._level_step_tail is not None:
+            score = self._level_step_tail.update(v)[0]
+            return score if math.isfinite(score) else 0.0
+        if self._level_step is not None:
+            score = self._level_step.update(v)[0]
+            return score if math.isfinite(score) else 0.0
         self._times.append(float(timestamp))
         self._values.append(v)
         self._seen += 1

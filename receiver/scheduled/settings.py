@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from detectors import AnomalyType, DetectionRule, InvalidRuleError
+from detectors import DEFAULT_METHOD, AnomalyType, DetectionRule, InvalidRuleError
 from receiver.errors import InvalidRuleField
 from receiver.settings_base import Section
 
@@ -22,7 +22,7 @@ class RuleSettings(Section):
 
     name: str
     query: str = Field(min_length=1)
-    method: str = "ensemble"
+    method: str = DEFAULT_METHOD
     anomaly_type: str = "SPIKE"
     metric: str | None = None
     threshold: float = 3.0

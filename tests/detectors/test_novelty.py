@@ -148,3 +148,14 @@ def test_the_same_step_at_an_unusual_time_is_novel():
     det = StreamingDetector(RULE)
     scores = np.array([det.update(t, v) for t, v in zip(times, x, strict=True)])
     assert scores[early] >= 0.5
+
+
+def test_without_the_quiet_period_a_repeat_right_after_an_alarm_scores_on_its_merit():
+    from detectors.novelty import TailNoveltyScorer
+
+    x = _spikes_after(1000, 20)
+    quiet, open_ = TailNoveltyScorer(RULE), TailNoveltyScorer(RULE, quiet=False)
+    hidden = [quiet.update(v) for v in x]
+    shown = [open_.update(v) for v in x]
+    assert hidden[1020] == 0.0  # inside the quiet period of an earlier alarm
+    assert shown[1000] >= 0.5 and shown[1020] >= 0.5

@@ -23,9 +23,14 @@ def test_invalid_rule_field_raises_detector_error_naming_it(field):
         DetectionRule("r", **field)
 
 
-def test_default_rule_is_a_valid_ensemble():
+def test_default_rule_is_the_level_step_tail_detector():
     rule = DetectionRule("r")
-    assert (rule.method, rule.threshold, rule.window_size, rule.direction) == ("ensemble", 3.0, 60, "both")
+    assert (rule.method, rule.threshold, rule.window_size, rule.direction) == (
+        "level_step_tail",
+        3.0,
+        60,
+        "both",
+    )
 
 
 def test_severity_grows_with_abs_z():

@@ -87,7 +87,7 @@ async def test_api_rules_survive_a_store_reopen(tmp_path: Path):
     rules = await second.rules()
 
     assert [(r.name, r.method, origin) for r, origin in rules] == [
-        ("from_config", "ensemble", "config"),
+        ("from_config", "level_step_tail", "config"),
         ("pnl", "zscore", "api"),
     ]
     second.store.close()

@@ -85,7 +85,7 @@ async def test_latest_scores_are_exported_and_dropped_with_the_rule(injected: In
     calm = registry.get_sample_value(
         "alert_analyst_anomaly_score", {**labels, "series": labels["series"].replace('"a"', '"b"')}
     )
-    assert score is not None and score > 0.8
+    assert score is not None and score >= 0.5  # flagged: the shift's 4th minute, 4th such deviation seen
     assert calm is not None and calm < 0.5
 
     await scheduler.delete_rule("fill_latency")

@@ -1,0 +1,155 @@
+"""Seeded operations-like series with known anomaly labels, for `bench.ops`.
+
+One-minute series of a week (10,080 points) shaped like what Prometheus scrapes from web services:
+request rates with a daily cycle, latencies with heavy-tailed noise, error counts (small Poisson counts),
+saturation gauges that wander (AR(1)), some quantised like rates of counters, some with missed scrapes
+(NaN gaps) and stale repeats. Anomalies are drawn on both halves (the first is a streaming detector's
+warm-up, as in the KPI protocol), in the patterns operators report:
+- spikes and dips of 1-5 points, 6-25 sd;
+- repeats: a second spike 15-800 points after the first;
+- drops of 30-40x the usual step, 65-133 points after an earlier anomaly;
+- slow ramps of +1 to +6 sd whose steps are only 2-4x the usual step, held for 5-40 points;
+- level shifts of 3-10 sd lasting 10-200 points (labelled for their whole length);
+- one-off spikes on a strong daily cycle, at its busiest.
+Labels are the anomaly's points (median about 10); sd is the series' noise sd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+POINTS = 10_080
+DAY = 1_440
+KINDS = ("rate", "latency", "errors", "gauge", "counter_rate")
+
+
+@dataclass(frozen=True)
+class LabelledSeries:
+    """One series: values (NaN = missed scrape), its labels and how it was made."""
+
+    name: str
+    values: np.ndarray
+    labels: np.ndarray
+
+
+def _base(kind: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, float]:
+    """Anomaly-free series, its noise sd and its usual absolute step (median |step|)."""
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi)
+    daily = np.sin(2 * np.pi * t / DAY + phase) + 0.3 * np.sin(4 * np.pi * t / DAY + 2 * phase)
+    if kind == "rate":
+        level = rng.uniform(200, 5000)
+        shape = level * (1 + rng.uniform(0.2, 0.6) * daily)
+        noise = rng.uniform(0.01, 0.04) * np.sqrt(shape / level) * level * rng.standard_normal(n)
+        x = shape + noise
+    elif kind == "latency":
+        level = rng.uniform(0.05, 0.8)
+        x = (
+            level
+            * (1 + rng.uniform(0.0, 0.3) * daily)
+            * np.exp(rng.uniform(0.03, 0.1) * rng.standard_t(4, n))
+        )
+    elif kind == "errors":
+        mean = rng.uniform(2, 40) * (1 + 0.5 * daily)
+        x = rng.poisson(np.maximum(mean, 0.1)).astype(float)
+    elif kind == "gauge":
+        phi, sd = rng.uniform(0.7, 0.98), rng.uniform(0.5, 3.0)
+        e = rng.standard_normal(n) * sd
+        x = np.empty(n)
+        x[0] = e[0]
+        for i in range(1, n):
+            x[i] = phi * x[i - 1] + e[i]
+        x += rng.uniform(30, 80) + rng.uniform(0, 10) * daily
+    else:  # a rate of a counter scraped every 15 s: multiples of 1/60 per second
+        mean = rng.uniform(0.5, 20) * (1 + 0.4 * daily)
+        x = rng.poisson(np.maximum(mean * 60, 0.1)) / 60.0
+    steps = np.abs(np.diff(x))
+    return x, _noise_sd(x), float(max(np.median(steps), 0.5 * steps.mean(), 1e-9))
+
+
+def _noise_sd(x: np.ndarray) -> float:
+    """Robust sd of the detrended series (the residual of a 61-point moving median proxy)."""
+    kernel = np.ones(61) / 61
+    smooth = np.convolve(x, kernel, mode="same")
+    r = (x - smooth)[61:-61]
+    return float(1.4826 * np.median(np.abs(r - np.median(r))) or r.std() or 1.0)
+
+
+def _inject(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, sd: float, step: float, at: int) -> int:
+    """One anomaly (pattern drawn at random) starting at `at`; returns where it ends."""
+    n = x.size
+    sign = rng.choice([-1.0, 1.0])
+    pattern = rng.choice(["spike", "repeat", "drop_after", "ramp", "shift", "peak_spike"])
+    if pattern in ("spike", "peak_spike"):
+        if pattern == "peak_spike":
+            sign = 1.0
+        length = int(rng.integers(1, 6))
+        x[at : at + length] += sign * rng.uniform(6, 25) * sd
+        y[at : at + length] = True
+        return at + length
+    if pattern == "repeat":
+        gap = int(rng.integers(15, 801))
+        for start in (at, min(at + gap, n - 5)):
+            length = int(rng.integers(1, 4))
+            x[start : start + length] += sign * rng.uniform(8, 20) * sd
+            y[start : start + length] = True
+        return min(at + gap, n - 5) + 3
+    if pattern == "drop_after":
+        length = int(rng.integers(1, 4))
+        x[at : at + length] += rng.uniform(8, 20) * sd
+        y[at : at + length] = True
+        later = min(at + int(rng.integers(65, 134)), n - 20)
+        drop_len = int(rng.integers(3, 16))
+        x[later : later + drop_len] -= rng.uniform(30, 40) * step
+        y[later : later + drop_len] = True
+        return later + drop_len
+    if pattern == "ramp":
+        height = rng.uniform(1, 6) * sd
+        per_step = rng.uniform(2, 4) * step
+        length = max(2, int(np.ceil(height / per_step)))
+        hold = int(rng.integers(5, 41))
+        end = min(at + length + hold, n)
+        rise = np.minimum(np.arange(1, end - at + 1) * per_step, height)
+        x[at:end] += sign * rise
+        y[at:end] = True
+        return end
+    length = int(rng.integers(10, 201))
+    x[at : at + length] += sign * rng.uniform(3, 10) * sd
+    y[at : at + length] = True
+    return at + length
+
+
+def _scrape_artefacts(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Missed scrapes (NaN runs of 1-20 points) and stale repeats (the previous value again)."""
+    x = x.copy()
+    for _ in range(int(rng.integers(0, 4))):
+        start = int(rng.integers(1, x.size - 25))
+        x[start : start + int(rng.integers(1, 21))] = np.nan
+    stale = np.flatnonzero(rng.random(x.size) < rng.uniform(0, 0.01))
+    stale = stale[stale > 0]
+    x[stale] = x[stale - 1]
+    return x
+
+
+def make_series(index: int, seed: int = 0, n: int = POINTS) -> LabelledSeries:
+    """Series `index` of the seeded corpus: a base of one kind and 4-8 anomalies spread over both halves."""
+    rng = np.random.default_rng([seed, index])
+    kind = KINDS[index % len(KINDS)]
+    x, sd, step = _base(kind, rng, n)
+    y = np.zeros(n, dtype=bool)
+    events = int(rng.integers(4, 9))
+    at = int(rng.integers(300, 900))
+    for _ in range(events):
+        if at >= n - 300:
+            break
+        end = _inject(x, y, rng, sd, step, at)
+        at = end + int(rng.integers(200, max(201, (n - end) // 2)))
+    if kind in ("errors", "counter_rate", "rate"):
+        x = np.maximum(x, 0.0)
+    return LabelledSeries(f"{kind}_{index}", _scrape_artefacts(x, rng), y)
+
+
+def make_corpus(count: int, seed: int = 0, n: int = POINTS) -> list[LabelledSeries]:
+    return [make_series(i, seed, n) for i in range(count)]

@@ -1,0 +1,80 @@
+"""Per-detector time on one long series: batch (`detect_series`) and streaming (`StreamingDetector`).
+
+    python -m bench.speed [--points 40000] [--repeat 3] [--stream-sample 2000]
+
+One-minute synthetic series (daily cycle, noise, a level shift and spikes). Batch times are the median
+of `--repeat` runs after one warm-up call (imports). Streaming is timed over every point for the natively
+incremental methods (level_step_tail, level_step, novelty) and over the first `--stream-sample` points
+for the others, which re-run the batch code over a 3 x window buffer per point; those are extrapolated
+linearly and marked so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+
+from detectors import DetectionRule, StreamingDetector, detect_series
+from detectors.rules import METHODS
+
+NATIVE_STREAMING = ("level_step", "level_step_tail", "novelty")
+
+
+def make_series(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    x = 100 + 10 * np.sin(2 * np.pi * t / 1440) + rng.normal(0, 2, n)
+    x[n // 2 :] += 15
+    x[rng.integers(0, n, 20)] += 40
+    return 1.7e9 + 60.0 * t, x
+
+
+def _median_time(call: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def stream_time(rule: DetectionRule, ts: np.ndarray, x: np.ndarray) -> float:
+    detector = StreamingDetector(rule)
+    start = time.perf_counter()
+    for t, v in zip(ts.tolist(), x.tolist(), strict=True):
+        detector.update(t, v)
+    return time.perf_counter() - start
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n")[0])
+    parser.add_argument("--points", type=int, default=40_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--stream-sample", type=int, default=2_000)
+    args = parser.parse_args(argv)
+    ts, x = make_series(args.points)
+    print(f"one series of {args.points:,} points; batch: median of {args.repeat} runs after a warm-up")
+    print(f"{'method':18s}{'batch s':>9s}{'streaming s':>13s}")
+    for method in METHODS:
+        if method == "multivariate":
+            continue
+        rule = DetectionRule(f"speed-{method}", method=method)
+        detect_series(rule, ts[:2000], x[:2000])
+        batch = _median_time(partial(detect_series, rule, ts, x), args.repeat)
+        if method in NATIVE_STREAMING:
+            stream, note = stream_time(rule, ts, x), ""
+        else:
+            m = min(args.stream_sample, x.size)
+            stream, note = (
+                stream_time(rule, ts[:m], x[:m]) * x.size / m,
+                f"  (first {m:,} points, extrapolated)",
+            )
+        print(f"{method:18s}{batch:9.2f}{stream:13.1f}{note}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

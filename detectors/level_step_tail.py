@@ -1,0 +1,276 @@
+"""Level-step tail, the default detector: level-step evidence calibrated against the series' own past.
+
+Five dimensionless features per point, each in units of the series' day-long typical size
+(`detectors.level_step`: s_e = typical |x - level|, s_step = typical |step|):
+- deviation |e| / s_e, e = x - median of the previous window_size values;
+- arrived / s_step, the part of e the last step brought;
+- burst: the mean of |step| / s_step over the last window_size points;
+- record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
+- shift: |mean of the last window_size / 3 values - level| / s_e.
+Each feature is ranked against the same feature at every earlier point of the series (a histogram of
+log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier
+points + 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the
+largest value seen, so a far record outranks a near one). A heavy-tailed or periodic series that often
+shows a large deviation learns that it is ordinary, while on a quiet series the same deviation is new.
+With s = -log10 of the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier
+points; novelty's normalisation), plus 0.01 x the level-step score so that ties still rank. Streaming,
+no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming;
+O(n x bins) in batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+
+from detectors.calibration import directional
+from detectors.level_step import LevelStepScorer, arrived, level_step_parts, score_from_level_step
+from detectors.point_scores import PointScores
+from detectors.rolling import WindowOrderStats, forward_fill
+from detectors.rules import DetectionRule
+
+TAIL_BASE = 2.0  # a feature below 2 typical sizes is ordinary (p = 1)
+BIN_RATIO = 1.1  # resolution of the ranking: 10 % wider beats a past point
+BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
+TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
+FEATURES = 5
+
+
+def feature_bins(feature: np.ndarray) -> np.ndarray:
+    """Log-spaced bin of each feature value (-1 below TAIL_BASE or NaN)."""
+    out = np.full(feature.shape, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        tail = feature >= TAIL_BASE
+    out[tail] = _bins_of(feature[tail])
+    return out
+
+
+def _bins_of(tail: np.ndarray) -> np.ndarray:
+    """Bins of feature values >= TAIL_BASE."""
+    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / math.log(BIN_RATIO)), BINS - 1).astype(np.int64)
+
+
+def earlier_at_least(bins: np.ndarray) -> np.ndarray:
+    """Per point of a (k, n) block with bin >= 0: how many earlier points of its row have a bin >= its own."""
+    out = np.zeros(bins.shape)
+    rows, cols = np.nonzero(bins >= 0)
+    out[rows, cols] = _earlier_at_least(rows, bins[rows, cols])
+    return out
+
+
+def _earlier_at_least(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """`earlier_at_least` over the tail points only, given row-major (row, bin) of each.
+
+    Level by level from the lowest bin: among the points still in play (bin >= level, row-major order),
+    a point of this level has as many such earlier points as it has predecessors in its row; then its
+    level leaves play. O(sum over levels of the points at or above it).
+    """
+    count = np.zeros(rows.size)
+    where = np.arange(rows.size)
+    for level in range(int(bins.max(initial=-1)) + 1):
+        ask = np.flatnonzero(bins == level)
+        if ask.size:
+            count[where[ask]] = ask - np.searchsorted(rows, rows[ask])
+            keep = bins != level
+            rows, bins, where = rows[keep], bins[keep], where[keep]
+    return count
+
+
+def tail_surprise(feature: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, -log10 p) of the points whose feature reaches TAIL_BASE (p = 1 everywhere else).
+
+    Beyond every earlier bin of its row, p falls further by BIN_RATIO per bin past the highest earlier
+    one (a Pareto tail of index 1 beyond the largest value seen), so far records outrank near ones.
+    """
+    with np.errstate(invalid="ignore"):
+        rows, cols = np.nonzero(feature >= TAIL_BASE)
+    bins = _bins_of(feature[rows, cols])
+    count = _earlier_at_least(rows, bins)
+    s = -np.log10((count + 1.0) / (earlier[rows, cols] + 1.0))
+    new = count == 0
+    s[new] += (bins[new] - _earlier_highest(rows, bins)[new]) * math.log10(BIN_RATIO)
+    return rows, cols, s
+
+
+def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Per tail point (row-major), the highest bin among the earlier tail points of its row (-1 if none)."""
+    keyed = rows * (2 * BINS) + bins
+    running = np.maximum.accumulate(keyed)
+    previous = np.concatenate([[-1], running[:-1]]) - rows * (2 * BINS)
+    return np.where(previous >= 0, previous, -1)
+
+
+def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
+    """Sum of the last `size` values up to and including each point (NaN before `size` points)."""
+    out = np.full(x.shape, np.nan)
+    if x.shape[1] < size:
+        return out
+    c = np.cumsum(x, axis=1)
+    out[:, size - 1] = c[:, size - 1]
+    out[:, size:] = c[:, size:] - c[:, :-size]
+    return out
+
+
+def _earlier_extreme(filled: np.ndarray, accumulate: np.ufunc) -> np.ndarray:
+    """Running max or min (np.fmax / np.fmin) of the values before each point (NaN at the first)."""
+    out = np.empty(filled.shape)
+    out[:, 0] = np.nan
+    accumulate.accumulate(filled[:, :-1], axis=1, out=out[:, 1:])
+    return out
+
+
+def _record(values: np.ndarray, filled: np.ndarray, deviation_scale: np.ndarray) -> np.ndarray:
+    """How far each value lies beyond the range of all earlier values, / s_e (0 inside or unknown)."""
+    with np.errstate(invalid="ignore"):
+        beyond = np.fmax(
+            values - _earlier_extreme(filled, np.fmax), _earlier_extreme(filled, np.fmin) - values
+        )
+        beyond /= deviation_scale
+    beyond[~(beyond > 0)] = 0.0
+    return beyond
+
+
+def tail_features(
+    values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """The five features of a (k, n) block (NaN at gaps), the level-step z and the level."""
+    parts = level_step_parts(values, rule, stats)
+    e, d, se, ss = parts.deviation, parts.step, parts.deviation_scale, parts.step_scale
+    finite = np.isfinite(values)
+    first = np.argmax(finite, axis=1)[:, None]
+    before_first = np.arange(values.shape[1])[None, :] < first
+    filled = forward_fill(values)  # leading gaps take the first finite value: reset them below
+    filled[before_first] = np.nan
+    m = max(2, rule.window_size // 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deviation = np.abs(e) / se
+        along = np.nan_to_num(arrived(e, d)) / ss
+        burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
+        mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
+        mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
+        shift = np.abs(mean - parts.level) / se
+    record = _record(values, filled, se)
+    features = [deviation, along, burst, record, shift]
+    for f in features:
+        f[~finite] = np.nan
+    return features, parts.z(), parts.level
+
+
+def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
+    """min(1, s / (threshold x sqrt(log10(n + 2))))."""
+    return np.minimum(surprise / (threshold * np.sqrt(np.log10(earlier + 2.0))), 1.0)
+
+
+def level_step_tail_points(
+    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray, stats: WindowOrderStats | None = None
+) -> PointScores:
+    """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row."""
+    features, z, level = tail_features(values, rule, stats)
+    finite = np.isfinite(values)
+    earlier = np.cumsum(finite, axis=1) - finite
+    surprise = np.zeros(values.shape)
+    for f in features:
+        rows, cols, s = tail_surprise(f, earlier)
+        surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
+    z = np.where(np.isnan(z), np.nan, directional(z, rule.direction))
+    score = score_from_level_step(z, rule.threshold)
+    np.nan_to_num(score, copy=False)
+    score *= TIE_BREAK
+    rows, cols = np.nonzero(surprise)
+    score[rows, cols] += (1 - TIE_BREAK) * tail_score(
+        surprise[rows, cols], earlier[rows, cols], rule.threshold
+    )
+    if rule.direction != "both":
+        score = np.where(np.nan_to_num(z) == 0, np.minimum(score, 0.49), score)
+    score[~finite] = np.nan
+    return PointScores(z=z, score=score, baseline=level, threshold=threshold)
+
+
+class _TrailingSum:
+    """Sum of the last `size` pushed values (NaN before `size`), by the same running total as np.cumsum."""
+
+    def __init__(self, size: int) -> None:
+        self._totals: deque[float] = deque([math.nan], maxlen=size + 1)
+        self._total = 0.0
+        self._pushed = 0
+        self._size = size
+
+    def push(self, x: float) -> float:
+        self._total += x
+        self._pushed += 1
+        self._totals.append(self._total)
+        if self._pushed < self._size:
+            return math.nan
+        return self._total if self._pushed == self._size else self._total - self._totals[0]
+
+
+class LevelStepTailScorer:
+    """Streaming level-step tail score: O(window x SCALE_WINDOWS + FEATURES x BINS) memory and time."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self.rule = rule
+        self._level_step = LevelStepScorer(rule)
+        self._window = rule.window_size
+        self._mean_len = max(2, rule.window_size // 3)
+        self._burst = _TrailingSum(rule.window_size)
+        self._mean = _TrailingSum(self._mean_len)
+        self._known = _TrailingSum(self._mean_len)
+        self._high = self._low = self._filled = math.nan
+        self._counts = np.zeros((FEATURES, BINS), dtype=np.int64)
+        self._highest = [-1] * FEATURES
+        self._earlier = 0
+
+    def update(self, value: float) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        features, z = self._features(value)
+        bins = feature_bins(features)
+        surprise = 0.0
+        for f, b in enumerate(bins.tolist()):
+            if b >= 0:
+                at_least = int(self._counts[f, b:].sum())
+                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
+                if at_least == 0:
+                    s += (b - self._highest[f]) * math.log10(BIN_RATIO)
+                surprise = max(surprise, s)
+                self._counts[f, b] += 1
+                self._highest[f] = max(self._highest[f], b)
+        finite = math.isfinite(value)
+        score = (1 - TIE_BREAK) * float(
+            tail_score(np.array(surprise), np.array(self._earlier), self.rule.threshold)
+        )
+        self._earlier += finite
+        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
+            z = 0.0
+        if math.isfinite(z):
+            score += TIE_BREAK * abs(z) / (abs(z) + self.rule.threshold)
+        if self.rule.direction != "both" and not (math.isfinite(z) and z != 0):
+            score = min(score, 0.49)
+        return (score if finite else math.nan), z
+
+    def _features(self, value: float) -> tuple[np.ndarray, float]:
+        level, e, d, se, ss, z = self._level_step.observe(value)
+        finite = math.isfinite(value)
+        if finite:
+            self._filled = value
+        known = math.isfinite(self._filled)
+        burst = self._burst.push(_finite_or_zero(abs(d) / ss)) / self._window
+        mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
+        if self._known.push(float(known)) < self._mean_len:
+            mean = math.nan
+        along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
+        beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
+        features = np.array(
+            [abs(e) / se, along / ss, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
+        )
+        if finite:
+            self._high = value if not math.isfinite(self._high) else max(self._high, value)
+            self._low = value if not math.isfinite(self._low) else min(self._low, value)
+        else:
+            features[:] = math.nan
+        return features, z
+
+
+def _finite_or_zero(x: float) -> float:
+    return x if math.isfinite(x) else 0.0

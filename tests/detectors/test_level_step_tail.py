@@ -1,0 +1,80 @@
+"""The default detector (level_step_tail): level-step evidence ranked against the series' own past."""
+
+import numpy as np
+import pytest
+
+from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
+from detectors.level_step_tail import earlier_at_least, level_step_tail_points
+
+
+def _stream(values, rule=DEFAULT_RULE):
+    det = StreamingDetector(rule)
+    return np.array([det.update(60.0 * i, v) for i, v in enumerate(values)])
+
+
+def _batch(values, rule=DEFAULT_RULE):
+    return level_step_tail_points(values[None, :], rule, np.full((1, values.size), rule.threshold)).score[0]
+
+
+def _noise(n=3000, seed=3):
+    return np.random.default_rng(seed).normal(100.0, 2.0, size=n)
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_on_a_heavy_tailed_series_with_gaps(direction):
+    rng = np.random.default_rng(7)
+    n = 4000
+    x = 50 + 5 * np.sin(np.arange(n) / 150) + rng.standard_t(3, n)
+    x[rng.integers(0, n, 40)] = np.nan
+    x[:37] = np.nan  # a series that starts with missed scrapes
+    x[2500:2510] += 30
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
+    assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
+def test_earlier_at_least_counts_earlier_points_of_the_same_row_in_an_equal_or_higher_bin():
+    bins = np.random.default_rng(2).integers(-1, 6, size=(4, 300))
+    brute = np.zeros(bins.shape)
+    for r in range(4):
+        for i in range(300):
+            if bins[r, i] >= 0:
+                brute[r, i] = np.sum(bins[r, :i] >= bins[r, i])
+    assert np.array_equal(earlier_at_least(bins), brute)
+
+
+def test_a_second_spike_450_points_after_the_first_alarms_too():
+    x = _noise()
+    x[1500] += 34.0  # +17 sd
+    x[1950] += 34.0
+    scores = _stream(x)
+    assert scores[1500] >= 0.5
+    assert scores[1950] >= 0.5
+    assert scores[1950] > scores[1501:1950].max()
+
+
+def test_a_deviation_the_series_shows_often_scores_lower_than_on_a_quiet_series():
+    quiet = _noise(seed=11)
+    spiky = quiet.copy()
+    spiky[np.arange(200, 2800, 40)] += 16.0  # the series' own habit: an 8 sd blip every 40 points
+    for x in (quiet, spiky):
+        x[2900] += 16.0
+    assert _stream(quiet)[2900] >= 0.5
+    assert _stream(spiky)[2900] < 0.5
+
+
+def test_a_slow_ramp_alarms_where_no_single_step_is_large():
+    x = _noise(seed=4)
+    per_step = 3 * np.median(np.abs(np.diff(x[:1000])))
+    x[2000:2060] += np.minimum(np.arange(1, 61) * per_step, 12.0)  # +6 sd
+    scores = _stream(x)
+    assert scores[2000:2060].max() >= 0.5
+    assert scores[2000:2060].max() > scores[1000:2000].max()
+
+
+@pytest.mark.parametrize("method", ["level_step_tail", "level_step"])
+def test_the_highest_score_of_a_daily_series_is_its_one_off_spike(method):
+    t = np.arange(4 * 1440)
+    x = 100 + 30 * np.sin(2 * np.pi * t / 1440) + np.random.default_rng(5).normal(0, 2, t.size)
+    x[4000] += 20.0
+    scores = _stream(x, DetectionRule("daily", method=method))
+    assert int(np.argmax(scores[1440:])) + 1440 == 4000

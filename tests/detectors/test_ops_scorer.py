@@ -1,0 +1,95 @@
+"""`bench.ops_scoring` on hand-made cases whose figures can be worked out by hand."""
+
+import numpy as np
+import pytest
+
+from bench.ops_data import make_series
+from bench.ops_scoring import (
+    best_f1_point_adjusted,
+    composite_f1,
+    score_series,
+    segments,
+    top_on_anomaly,
+)
+
+LABELS = np.array([0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0], dtype=bool)
+
+
+def test_segments_are_half_open_runs():
+    assert segments(LABELS) == [(2, 6), (10, 12)]
+
+
+def test_one_early_point_finds_the_whole_segment():
+    scores = np.zeros(LABELS.size)
+    scores[3] = scores[10] = 1.0
+    assert best_f1_point_adjusted(scores, LABELS) == 1.0
+
+
+def test_a_segment_found_only_after_the_delay_counts_as_missed():
+    labels = np.zeros(200, dtype=bool)
+    labels[2:15] = True
+    scores = np.zeros(200)
+    scores[2 + 8] = 1.0  # the 9th point of the segment: past a 7-point delay
+    # only flagging every point (threshold 0) finds it: F1 = 2 x 13 / (2 x 13 + 187)
+    assert best_f1_point_adjusted(scores, labels, delay=7) == pytest.approx(26 / 213)
+    assert best_f1_point_adjusted(scores, labels, delay=8) == 1.0
+
+
+def test_false_positives_cost_precision_at_the_best_threshold():
+    scores = np.zeros(LABELS.size)
+    scores[2] = 0.9  # finds the 4-point segment
+    scores[0] = 0.8  # a false positive above the second segment's score
+    scores[10] = 0.7
+    # best: threshold 0.9 -> tp 4, fp 0, fn 2 -> F1 8/10; threshold 0.7 -> tp 6, fp 1 -> 12/13
+    assert best_f1_point_adjusted(scores, LABELS) == pytest.approx(12 / 13)
+
+
+def test_ignored_points_count_neither_way():
+    scores = np.zeros(LABELS.size)
+    scores[2] = scores[10] = 0.9
+    scores[7] = 1.0
+    ignore = np.zeros(LABELS.size, dtype=bool)
+    ignore[7] = True
+    assert best_f1_point_adjusted(scores, LABELS) == pytest.approx(12 / 13)
+    assert best_f1_point_adjusted(scores, LABELS, ignore) == 1.0
+
+
+def test_composite_f1_is_point_precision_against_event_recall():
+    scores = np.zeros(LABELS.size)
+    scores[2] = scores[10] = 1.0  # both events found, 2 of 2 flagged points inside
+    assert composite_f1(scores, LABELS) == 1.0
+    scores[0] = 1.0  # one false point: precision 2/3, recall 1 -> 0.8
+    assert composite_f1(scores, LABELS) == pytest.approx(0.8)
+
+
+def test_the_top_score_must_land_on_a_labelled_point():
+    scores = np.zeros(LABELS.size)
+    scores[4] = 1.0
+    assert top_on_anomaly(scores, LABELS)
+    scores[8] = 2.0
+    assert not top_on_anomaly(scores, LABELS)
+
+
+def test_only_the_second_half_is_scored():
+    labels = np.zeros(20, dtype=bool)
+    labels[3] = labels[15] = True
+    scores = np.zeros(20)
+    scores[15] = 1.0
+    scores[5] = 5.0  # a false alarm in the warm-up half does not count
+    result = score_series(scores, labels)
+    assert result.best_f1 == 1.0 and result.top_on_anomaly
+
+
+def test_the_synthetic_corpus_is_seeded():
+    a, b = make_series(3, seed=1), make_series(3, seed=1)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.labels.any() and a.labels[a.labels.size // 2 :].any()
+
+
+def test_the_ops_benchmark_prints_the_default_beside_both_baselines(capsys):
+    from bench.ops import main
+
+    main(["--series", "3", "--nab", ""])
+    out = capsys.readouterr().out
+    for name in ("alert_analyst (default)", "baseline: windowed z-score", "baseline: step magnitude"):
+        assert name in out
