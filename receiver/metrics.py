@@ -22,6 +22,7 @@ class ReceiverMetrics:
     stage_failures: Counter
     incidents_created: Counter
     notifications_pending: Gauge
+    feedback: Counter
 
 
 def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics:
@@ -70,6 +71,12 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
         notifications_pending=Gauge(
             "alert_analyst_notifications_pending",
             "Acknowledged notifications not yet turned into incidents.",
+            registry=registry,
+        ),
+        feedback=Counter(
+            "alert_analyst_feedback",
+            "Judgements of diagnoses, by verdict and the judged diagnosis' category and backend.",
+            ["verdict", "category", "backend"],
             registry=registry,
         ),
     )

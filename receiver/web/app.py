@@ -9,6 +9,7 @@ from receiver.metrics import create_metrics
 from receiver.pipeline.intake import IntakeActivity
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
+from receiver.web.feedback import feedback_routes
 from receiver.web.health import health_routes
 from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
 from receiver.web.ondemand import ondemand_routes
@@ -35,6 +36,7 @@ def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.A
             *ondemand_routes(),
             *ui_routes(),
             *rule_routes(),
+            *feedback_routes(),
         ]
     )
     return app

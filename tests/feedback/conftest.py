@@ -1,0 +1,47 @@
+"""Feedback fixtures: incidents with a stored diagnosis, written straight into the app's store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.models import new_incident
+from receiver.storage import incidents as db_incidents
+from receiver.web.keys import STORE
+from tests.receiver.conftest import make_client  # noqa: F401  (fixture)
+
+
+async def stored_incident(
+    client: Any,
+    fingerprint: str = "fp-1",
+    *,
+    alertname: str = "LatencyHigh",
+    category: str = "resource.cpu",
+    confidence: float = 0.7,
+    backend: str = "builtin",
+    starts_at: float = 1_790_000_000.0,
+) -> str:
+    """An incident and a minimal diagnosis of it; returns the incident id."""
+    incident = new_incident(
+        fingerprint=fingerprint,
+        starts_at=starts_at,
+        ends_at=None,
+        labels={"alertname": alertname, "service": "checkout"},
+        annotations={"summary": f"{alertname} on checkout"},
+        generator_url="",
+        group_key="{}:{}",
+        source="alertmanager",
+        now=starts_at,
+        stage="done",
+    )
+    store = client.app[STORE]
+    await store.write(db_incidents.create_incident, incident)
+    body = {"primary_hypothesis": {"category": category, "suspect": "cart-db", "confidence": confidence}}
+    await store.write(
+        db_incidents.save_diagnosis,
+        incident.id,
+        body,
+        backend=backend,
+        category=category,
+        confidence=confidence,
+    )
+    return incident.id
