@@ -9,9 +9,9 @@ from receiver.metrics import create_metrics
 from receiver.pipeline.intake import IntakeActivity
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
-from receiver.web.feedback import feedback_routes
 from receiver.web.health import health_routes
 from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
+from receiver.web.learning import install_learning
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
 from receiver.web.rules import rule_routes
@@ -36,7 +36,7 @@ def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.A
             *ondemand_routes(),
             *ui_routes(),
             *rule_routes(),
-            *feedback_routes(),
         ]
     )
+    install_learning(app)
     return app
