@@ -13,6 +13,7 @@ from analyst.builtin.calibration import (
 )
 from analyst.builtin.categories import MetricFamily
 from analyst.builtin.playbooks import Playbook, Playbooks
+from analyst.builtin.precedent import weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
@@ -30,7 +31,7 @@ def diagnose_evidence(
     """Explain the alert from its evidence: best cause first, then alternatives, with playbook steps."""
     started = time.perf_counter()
     timestamp = time.time() if now is None else now
-    ranked = rank_candidate_causes(evidence)
+    ranked, precedent_notes = weigh_precedents(rank_candidate_causes(evidence), evidence.precedents)
     if not ranked:
         return _no_anomaly_result(evidence, playbooks, timestamp, started)
 
@@ -61,6 +62,7 @@ def diagnose_evidence(
         llm_model_used=None,
         confidence_score=primary.confidence,
         backend="builtin",
+        notes=precedent_notes,
     )
 
 
