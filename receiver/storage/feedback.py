@@ -12,6 +12,7 @@ from typing import Any, Literal
 import sqlite_utils
 
 from receiver.storage.database import fetch_all, fetch_one
+from receiver.storage.memory import index_notes
 
 Verdict = Literal["correct", "wrong", "partly"]
 VERDICTS: tuple[Verdict, ...] = ("correct", "wrong", "partly")
@@ -94,6 +95,7 @@ def record_feedback(
             " VALUES (?,?,?,?,?,?)",
             (feedback_id, incident_id, feedback.who, now, feedback.source, json.dumps(changes)),
         )
+        index_notes(db, incident_id)
     row = fetch_one(db, "SELECT * FROM feedback WHERE id=?", (feedback_id,))
     assert row is not None
     return FeedbackOutcome(row, changes, old is None, diagnosis)

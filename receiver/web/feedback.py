@@ -11,7 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from analyst.diagnosis import Category
+from analyst.evidence import evidence_from_dict
+from analyst.memory import evidence_signature
+from receiver.pipeline.memory import recall_line
 from receiver.storage import feedback as db_feedback
+from receiver.storage import incidents as db_incidents
+from receiver.storage import memory as db_memory
 from receiver.storage.feedback import VERDICTS, Feedback, FeedbackOutcome
 from receiver.web.json_errors import bad_request, error_response
 from receiver.web.keys import METRICS, STORE
@@ -103,6 +108,75 @@ async def post_feedback_form(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
 
 
+async def similar_view(app: web.Application, incident_id: str, limit: int = 10) -> dict[str, Any] | None:
+    """Past incidents like this one (signature + full text), or None when the incident does not exist."""
+    store = app[STORE]
+    if not await store.run(db_feedback.incident_exists, incident_id):
+        return None
+    signature = await store.run(db_memory.signature_of, incident_id)
+    if signature is None:
+        stored = await store.run(db_incidents.load_evidence, incident_id)
+        if stored is None:
+            return {"signature": None, "similar": [], "recall": None}
+        signature = evidence_signature(evidence_from_dict(stored))
+    text = await store.run(db_memory.incident_text, incident_id)
+    similar = await store.run(db_memory.similar_incidents, signature, text, exclude=incident_id, limit=limit)
+    return {
+        "signature": {"key": signature.key, "alert": signature.alert, "moved": list(signature.moved)},
+        "similar": similar,
+        "recall": recall_line(similar),
+    }
+
+
+async def get_similar(request: web.Request) -> web.Response:
+    limit = request.query.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        return error_response(400, "limit must be an integer in [1, 100]", "limit")
+    view = await similar_view(request.app, request.match_info["incident_id"], int(limit))
+    if view is None:
+        return error_response(404, "no such incident")
+    return web.json_response(view)
+
+
+async def get_problems(request: web.Request) -> web.Response:
+    return web.json_response({"problems": await request.app[STORE].run(db_memory.problems)})
+
+
+async def problems_page(request: web.Request) -> web.Response:
+    """Recurring problems, plain server-rendered HTML."""
+    rows = await request.app[STORE].run(db_memory.problems)
+    body = "".join(
+        "<tr>"
+        f"<td>{_e(p['alertname'])}</td><td>{_e(', '.join(p['moved']) or '(nothing moved)')}</td>"
+        f"<td>{p['count']}</td><td>{_e(_day(p['first_seen']))}</td><td>{_e(_day(p['last_seen']))}</td>"
+        f"<td>{_e(p['confirmed_cause'] or 'not confirmed')}</td>"
+        f"<td>{_e(_duration(p['mean_time_to_resolve_seconds']))}</td>"
+        f"<td>{' '.join(_incident_link(i) for i in p['incidents'][:5])}</td>"
+        "</tr>"
+        for p in rows
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Recurring problems</title></head><body>"
+        "<h1>Recurring problems</h1><p><a href='/ui/'>Incidents</a></p>"
+        "<table><tr><th>Alert</th><th>What moved</th><th>Count</th><th>First seen</th><th>Last seen</th>"
+        "<th>Confirmed cause</th><th>Mean time to resolve</th><th>Incidents</th></tr>"
+        f"{body}</table></body></html>"
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+def _day(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(ts))) if ts else ""
+
+
+def _duration(seconds: float | None) -> str:
+    return f"{seconds / 60:.0f} min" if seconds else ""
+
+
+def _incident_link(incident_id: str) -> str:
+    return f'<a href="/ui/incidents/{_e(incident_id)}">{_e(incident_id)}</a>'
+
+
 async def get_accuracy(request: web.Request) -> web.Response:
     return web.json_response(await request.app[STORE].run(db_feedback.accuracy))
 
@@ -165,6 +239,9 @@ def feedback_routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/incidents/{incident_id}/feedback", post_feedback),
         web.get("/api/v1/incidents/{incident_id}/feedback", get_feedback),
+        web.get("/api/v1/incidents/{incident_id}/similar", get_similar),
         web.get("/api/v1/accuracy", get_accuracy),
+        web.get("/api/v1/problems", get_problems),
+        web.get("/ui/problems", problems_page),
         web.post("/ui/incidents/{incident_id}/feedback", post_feedback_form),
     ]

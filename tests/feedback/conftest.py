@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+from analyst.builtin import BuiltinAnalyst
+from analyst.evidence import Evidence, evidence_to_dict
+from receiver.evidence.settings import ContextSettings
 from receiver.models import new_incident
+from receiver.pipeline.stages import StagePlugins, build_stages
+from receiver.pipeline.workers import StageContext
 from receiver.storage import incidents as db_incidents
 from receiver.web.keys import STORE
 from tests.receiver.conftest import make_client  # noqa: F401  (fixture)
@@ -44,4 +50,30 @@ async def stored_incident(
         category=category,
         confidence=confidence,
     )
+    return incident.id
+
+
+async def diagnose_with_memory(
+    client: Any, evidence: Evidence, fingerprint: str, starts_at: float, *, reuse: bool = True
+) -> str:
+    """Store an incident with `evidence` and run the real diagnose stage over the app's store."""
+    incident = new_incident(
+        fingerprint=fingerprint,
+        starts_at=starts_at,
+        ends_at=None,
+        labels=dict(evidence.alert.labels),
+        annotations=dict(evidence.alert.annotations),
+        generator_url="",
+        group_key="{}:{}",
+        source="alertmanager",
+        now=starts_at,
+        stage="diagnose",
+    )
+    store = client.app[STORE]
+    await store.write(db_incidents.create_incident, incident)
+    evidence = dataclasses.replace(evidence, incident_id=incident.id)
+    await store.write(db_incidents.save_evidence, incident.id, evidence_to_dict(evidence))
+    plugins = StagePlugins(None, ContextSettings(), BuiltinAnalyst(), None, reuse_confirmed=reuse)
+    outcome = await build_stages(plugins)["diagnose"](StageContext(incident, store))
+    assert outcome.outcome == "ok"
     return incident.id

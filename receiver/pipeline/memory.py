@@ -1,0 +1,137 @@
+"""Memory in the diagnose stage: recall similar judged incidents as precedent, reuse a confirmed
+diagnosis when the evidence signature is the same, and remember each diagnosis for next time."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from analyst.diagnosis import DiagnosisResult
+from analyst.evidence import Evidence, Precedent
+from analyst.memory import EvidenceSignature, evidence_signature
+from analyst.schema import diagnosis_from_dict
+from receiver.models import Incident
+from receiver.storage import memory as db_memory
+from receiver.storage.database import Store
+
+# Precedents handed to the analyst (most similar first); the LLM prompt trims further to its budget.
+MAX_PRECEDENTS = 5
+RECALL_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Recall:
+    """What memory knows about an incident before it is diagnosed."""
+
+    signature: EvidenceSignature
+    similar: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def precedents(self) -> tuple[Precedent, ...]:
+        judged = [row for row in self.similar if row.get("verdict")]
+        return tuple(_precedent(row) for row in judged[:MAX_PRECEDENTS])
+
+    def confirmed_twin(self) -> dict[str, Any] | None:
+        """The newest past incident with the same signature whose diagnosis was judged correct."""
+        twins = [r for r in self.similar if r["same_signature"] and r.get("verdict") == "correct"]
+        return max(twins, key=lambda r: r["created_at"]) if twins else None
+
+
+def _precedent(row: dict[str, Any]) -> Precedent:
+    return Precedent(
+        incident_id=row["incident_id"],
+        similarity=float(row["similarity"]),
+        verdict=row["verdict"],
+        category=row["category"] or "unknown",
+        suspect=row["suspect"] or "",
+        actual_category=row.get("actual_category"),
+        actual_cause=row.get("actual_cause"),
+        note=row.get("note"),
+        seen_at=float(row["created_at"]),
+    )
+
+
+def alert_text(evidence: Evidence) -> str:
+    alert = evidence.alert
+    parts = [alert.alertname, *alert.labels.values(), *alert.annotations.values()]
+    return " ".join(str(p) for p in parts)
+
+
+def diagnosis_text(result: DiagnosisResult) -> str:
+    primary = result.primary_hypothesis
+    return " ".join([primary.title, primary.category.value, primary.suspect, result.executive_summary])
+
+
+async def recall(store: Store, evidence: Evidence) -> Recall:
+    signature = evidence_signature(evidence)
+    similar = await store.run(
+        db_memory.similar_incidents,
+        signature,
+        alert_text(evidence),
+        exclude=evidence.incident_id,
+        limit=RECALL_LIMIT,
+    )
+    return Recall(signature, similar)
+
+
+def recall_line(similar: list[dict[str, Any]]) -> str | None:
+    """ "seen 3 times since 2026-11-02; last confirmed cause: ..." (None for a first occurrence)."""
+    if not similar:
+        return None
+    first = min(float(r["first_seen"] or r["created_at"]) for r in similar)
+    day = datetime.fromtimestamp(first, UTC).strftime("%Y-%m-%d")
+    times = "once" if len(similar) == 1 else f"{len(similar)} times"
+    line = f"seen {times} since {day}"
+    confirmed = [r for r in similar if r.get("confirmed_cause")]
+    if confirmed:
+        newest = max(confirmed, key=lambda r: r["created_at"])
+        line += f"; last confirmed cause: {newest['confirmed_cause']} ({newest['incident_id']})"
+    return line
+
+
+async def reuse_confirmed(store: Store, memory: Recall, incident_id: str) -> DiagnosisResult | None:
+    """The confirmed diagnosis of a past incident with the same evidence signature, for this incident."""
+    twin = memory.confirmed_twin()
+    if twin is None or twin.get("diagnosis_id") is None:
+        return None
+    body = await store.run(db_memory.diagnosis_body, int(twin["diagnosis_id"]))
+    if body is None:
+        return None
+    past = diagnosis_from_dict(body)
+    return dataclasses.replace(
+        past,
+        incident_id=incident_id,
+        timestamp=time.time(),
+        analysis_duration=0.0,
+        backend="memory",
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        cached=True,
+        fallback_reason=None,
+        notes=(f"reused the confirmed diagnosis of {twin['incident_id']} (same evidence signature)",),
+    )
+
+
+async def remember(
+    store: Store,
+    incident: Incident,
+    evidence: Evidence,
+    result: DiagnosisResult,
+    signature: EvidenceSignature,
+    diagnosis_id: int,
+) -> None:
+    primary = result.primary_hypothesis
+    await store.write(
+        db_memory.save_signature,
+        incident.id,
+        signature,
+        diagnosis_id=diagnosis_id,
+        category=primary.category.value,
+        suspect=primary.suspect,
+        now=time.time(),
+    )
+    await store.write(db_memory.index_text, incident.id, alert_text(evidence), diagnosis_text(result))
