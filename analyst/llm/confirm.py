@@ -14,11 +14,12 @@ from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, Precedent
 from analyst.llm.prompt import rank_series_for_prompt
 from analyst.llm.redact import clean_untrusted
+from analyst.memory import SIMILAR
 from analyst.schema import strict_json_schema
 
-# Only a close resemblance is worth a short prompt (signature similarity, analyst.memory).
-CONFIRM_SIMILARITY = 0.8
-CONFIRM_SERIES = 2
+# The short prompt is for a similar incident (analyst.memory.SIMILAR) whose cause leads the ranking again.
+CONFIRM_SIMILARITY = SIMILAR
+CONFIRM_SERIES = 1
 CONFIRM_TEXT_CHARS = 64
 
 # Kept terse on purpose: the whole exchange must stay under a tenth of a full diagnosis.
@@ -62,17 +63,19 @@ def build_confirmation_prompt(
     def clean(text: str) -> str:
         return clean_untrusted(text, CONFIRM_TEXT_CHARS, extra)
 
-    names = {primary.suspect.lower()}
+    cause = primary.suspect.lower()
     ranked = [s for s in rank_series_for_prompt(evidence) if s.anomalous]
-    shown = [s for s in ranked if s.series_id.lower() in names or s.metric.lower() in names] or ranked
-    facts = {
-        "alert": clean(evidence.alert.alertname),
-        "cause": clean(primary.suspect),
-        "now[id,dir,z,lead_s]": [
+    own = [s for s in ranked if cause in (s.series_id.lower(), s.metric.lower(), (s.component or "").lower())]
+    facts: dict[str, Any] = {"alert": clean(evidence.alert.alertname), "cause": clean(primary.suspect)}
+    if own:  # how the cause's own series moved now; the id is the cause's, not repeated
+        facts["now[dir,z,lead_s]"] = [
+            [s.direction, _round(s.z_score), _round(s.lag_seconds)] for s in own[:1]
+        ]
+    else:
+        facts["now[id,dir,z,lead_s]"] = [
             [clean(s.series_id), s.direction, _round(s.z_score), _round(s.lag_seconds)]
-            for s in shown[:CONFIRM_SERIES]
-        ],
-    }
+            for s in ranked[:CONFIRM_SERIES]
+        ]
     text = json.dumps(facts, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return CONFIRM_SYSTEM_PROMPT, f"<evidence>{text}</evidence>Same cause?"
 

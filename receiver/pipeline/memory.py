@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from analyst.diagnosis import DiagnosisResult
+from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence, Precedent
 from analyst.memory import EvidenceSignature, evidence_signature
 from analyst.schema import diagnosis_from_dict
@@ -20,6 +20,10 @@ from receiver.storage.database import Store
 # Precedents handed to the analyst (most similar first); the LLM prompt trims further to its budget.
 MAX_PRECEDENTS = 5
 RECALL_LIMIT = 50
+# A cause given by a judge is recalled without analysis, even when its series did not move now, only for
+# a near twin (no two incidents with different true causes came this close in bench.feedback's stream).
+RECALL_SIMILARITY = 0.8
+RECALL_CONFIDENCE_SHARE = 0.6  # its confidence: similarity x this (the metrics do not show the cause)
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,18 @@ class Recall:
     def precedents(self) -> tuple[Precedent, ...]:
         judged = [row for row in self.similar if row.get("verdict")]
         return tuple(_precedent(row) for row in judged[:MAX_PRECEDENTS])
+
+    def corrected_twin(self, evidence: Evidence) -> dict[str, Any] | None:
+        """The closest near twin judged wrong with the true cause given, when that cause did not move now
+        (a cause that moved is raised by the analyst instead)."""
+        moved = {n.lower() for s in evidence.anomalous for n in (s.series_id, s.metric, s.component) if n}
+        for row in self.similar:  # best first
+            if row["similarity"] < RECALL_SIMILARITY:
+                return None
+            cause = row.get("actual_cause")
+            if row.get("verdict") in ("wrong", "partly") and cause and cause.lower() not in moved:
+                return row
+        return None
 
     def confirmed_twin(self) -> dict[str, Any] | None:
         """The newest past incident with the same signature whose diagnosis was judged correct."""
@@ -92,10 +108,15 @@ def recall_line(similar: list[dict[str, Any]]) -> str | None:
     return line
 
 
-async def reuse_confirmed(store: Store, memory: Recall, incident_id: str) -> DiagnosisResult | None:
-    """The confirmed diagnosis of a past incident with the same evidence signature, for this incident."""
+async def reuse_confirmed(store: Store, memory: Recall, evidence: Evidence) -> DiagnosisResult | None:
+    """Recall instead of analysis: the confirmed diagnosis of a past incident with the same evidence
+    signature, or the cause a judge gave for a near twin; None when memory has neither."""
     twin = memory.confirmed_twin()
-    if twin is None or twin.get("diagnosis_id") is None:
+    if twin is None:
+        corrected = memory.corrected_twin(evidence)
+        return await _recalled_cause(store, corrected, evidence.incident_id) if corrected else None
+    incident_id = evidence.incident_id
+    if twin.get("diagnosis_id") is None:
         return None
     body = await store.run(db_memory.diagnosis_body, int(twin["diagnosis_id"]))
     if body is None:
@@ -114,6 +135,59 @@ async def reuse_confirmed(store: Store, memory: Recall, incident_id: str) -> Dia
         fallback_reason=None,
         notes=(f"reused the confirmed diagnosis of {twin['incident_id']} (same evidence signature)",),
     )
+
+
+async def _recalled_cause(store: Store, twin: dict[str, Any], incident_id: str) -> DiagnosisResult | None:
+    body = (
+        await store.run(db_memory.diagnosis_body, int(twin["diagnosis_id"]))
+        if twin.get("diagnosis_id")
+        else None
+    )
+    if body is None:
+        return None
+    past = diagnosis_from_dict(body)
+    cause = str(twin["actual_cause"])
+    category = twin.get("actual_category") or next(
+        (h.category.value for h in past.alternative_hypotheses if h.suspect.lower() == cause.lower()),
+        Category.UNKNOWN.value,
+    )
+    confidence = round(float(twin["similarity"]) * RECALL_CONFIDENCE_SHARE, 3)
+    why = f"judged the cause of near-identical incident {twin['incident_id']}"
+    primary = Hypothesis(
+        title=f"Recalled cause: {cause}",
+        category=Category(category),
+        suspect=cause,
+        confidence=confidence,
+        supporting_evidence=(why + (f": {twin['note']}" if twin.get("note") else ""),),
+        contradicting_evidence=("its series did not move in the metrics collected now",),
+    )
+    demoted = replace_confidence(
+        past.primary_hypothesis, min(past.primary_hypothesis.confidence, 1 - confidence)
+    )
+    return dataclasses.replace(
+        past,
+        incident_id=incident_id,
+        timestamp=time.time(),
+        primary_hypothesis=primary,
+        alternative_hypotheses=(demoted, *(h for h in past.alternative_hypotheses if h.suspect != cause)),
+        executive_summary=f"Recalled from feedback: {cause} ({why}); the collected metrics do not show it.",
+        confidence_score=confidence,
+        analysis_duration=0.0,
+        backend="memory",
+        tokens_in=0,
+        tokens_out=0,
+        cost_usd=0.0,
+        cached=True,
+        fallback_reason=None,
+        notes=(
+            f"recalled the cause given for {twin['incident_id']}"
+            f" (similarity {float(twin['similarity']):.2f})",
+        ),
+    )
+
+
+def replace_confidence(hypothesis: Hypothesis, confidence: float) -> Hypothesis:
+    return dataclasses.replace(hypothesis, confidence=round(confidence, 3))
 
 
 async def remember(

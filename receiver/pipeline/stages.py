@@ -102,7 +102,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         ctx.state.evidence = evidence
         reused = None
         if recall is not None and plugins.reuse_confirmed and ctx.store is not None:
-            reused = await memory.reuse_confirmed(ctx.store, recall, ctx.incident.id)
+            reused = await memory.reuse_confirmed(ctx.store, recall, evidence)
         result = reused or await plugins.analyst.diagnose(evidence)
         if recall is not None:
             result = dataclasses.replace(result, recall=memory.recall_line(recall.similar))

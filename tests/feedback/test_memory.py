@@ -118,3 +118,22 @@ async def test_incident_fragment_escapes_history_and_similar_incidents(make_clie
     assert "<script>" not in fragment and "&lt;script&gt;" in fragment
     assert f'action="/ui/incidents/{first}/feedback"' in fragment
     assert f'href="/ui/incidents/{first}"' in fragment
+
+
+async def test_a_cause_given_for_a_near_twin_is_recalled_even_when_its_series_did_not_move(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    first = await diagnose_with_memory(client, deploy_errors(), "fp-a", T0)
+    await client.post(
+        f"/api/v1/incidents/{first}/feedback",
+        json={"verdict": "wrong", "actual_cause": "orders-db", "actual_category": "dependency.database"},
+    )
+    repeat = await diagnose_with_memory(client, deploy_errors(), "fp-b", T0 + DAY)
+    answer = await diagnosis(client, repeat)
+    assert answer["backend"] == "memory"
+    assert answer["primary_hypothesis"]["suspect"] == "orders-db"
+    assert answer["primary_hypothesis"]["category"] == "dependency.database"
+    assert answer["alternative_hypotheses"][0]["suspect"] == "process_start_time_seconds"
+    unrelated = await diagnose_with_memory(client, traffic_surge(), "fp-c", T0 + 2 * DAY)
+    assert (await diagnosis(client, unrelated))["primary_hypothesis"]["category"] == "traffic.surge"
