@@ -115,15 +115,23 @@ async def reuse_confirmed(store: Store, memory: Recall, evidence: Evidence) -> D
     if twin is None:
         corrected = memory.corrected_twin(evidence)
         return await _recalled_cause(store, corrected, evidence.incident_id) if corrected else None
-    incident_id = evidence.incident_id
-    if twin.get("diagnosis_id") is None:
+    past = await _past_diagnosis(store, twin)
+    if past is None:
         return None
-    body = await store.run(db_memory.diagnosis_body, int(twin["diagnosis_id"]))
-    if body is None:
-        return None
-    past = diagnosis_from_dict(body)
+    note = f"reused the confirmed diagnosis of {twin['incident_id']} (same evidence signature)"
+    return _from_memory(past, evidence.incident_id, note)
+
+
+async def _past_diagnosis(store: Store, row: dict[str, Any]) -> DiagnosisResult | None:
+    diagnosis_id = row.get("diagnosis_id")
+    body = await store.run(db_memory.diagnosis_body, int(diagnosis_id)) if diagnosis_id else None
+    return diagnosis_from_dict(body) if body is not None else None
+
+
+def _from_memory(result: DiagnosisResult, incident_id: str, note: str) -> DiagnosisResult:
+    """A remembered diagnosis for this incident: backend `memory`, no analysis time, no tokens."""
     return dataclasses.replace(
-        past,
+        result,
         incident_id=incident_id,
         timestamp=time.time(),
         analysis_duration=0.0,
@@ -133,19 +141,14 @@ async def reuse_confirmed(store: Store, memory: Recall, evidence: Evidence) -> D
         cost_usd=0.0,
         cached=True,
         fallback_reason=None,
-        notes=(f"reused the confirmed diagnosis of {twin['incident_id']} (same evidence signature)",),
+        notes=(note,),
     )
 
 
 async def _recalled_cause(store: Store, twin: dict[str, Any], incident_id: str) -> DiagnosisResult | None:
-    body = (
-        await store.run(db_memory.diagnosis_body, int(twin["diagnosis_id"]))
-        if twin.get("diagnosis_id")
-        else None
-    )
-    if body is None:
+    past = await _past_diagnosis(store, twin)
+    if past is None:
         return None
-    past = diagnosis_from_dict(body)
     cause = str(twin["actual_cause"])
     category = twin.get("actual_category") or next(
         (h.category.value for h in past.alternative_hypotheses if h.suspect.lower() == cause.lower()),
@@ -164,26 +167,16 @@ async def _recalled_cause(store: Store, twin: dict[str, Any], incident_id: str) 
     demoted = replace_confidence(
         past.primary_hypothesis, min(past.primary_hypothesis.confidence, 1 - confidence)
     )
-    return dataclasses.replace(
+    recalled = dataclasses.replace(
         past,
-        incident_id=incident_id,
-        timestamp=time.time(),
         primary_hypothesis=primary,
         alternative_hypotheses=(demoted, *(h for h in past.alternative_hypotheses if h.suspect != cause)),
         executive_summary=f"Recalled from feedback: {cause} ({why}); the collected metrics do not show it.",
         confidence_score=confidence,
-        analysis_duration=0.0,
-        backend="memory",
-        tokens_in=0,
-        tokens_out=0,
-        cost_usd=0.0,
-        cached=True,
-        fallback_reason=None,
-        notes=(
-            f"recalled the cause given for {twin['incident_id']}"
-            f" (similarity {float(twin['similarity']):.2f})",
-        ),
     )
+    similarity = float(twin["similarity"])
+    note = f"recalled the cause given for {twin['incident_id']} (similarity {similarity:.2f})"
+    return _from_memory(recalled, incident_id, note)
 
 
 def replace_confidence(hypothesis: Hypothesis, confidence: float) -> Hypothesis:

@@ -6,19 +6,8 @@ import dataclasses
 
 from analyst.builtin import Playbooks, diagnose_evidence
 from analyst.diagnosis import Category
-from analyst.evidence import Evidence, Precedent
-
-from .conftest import incident, series
-
-
-def traffic_surge() -> Evidence:
-    """The scenario the analyst calls a traffic surge, with CPU as the runner-up."""
-    return incident(
-        series("http_request_duration_seconds", component="web", onset_min=0, z=6),
-        series("http_requests_total", component="web", onset_min=-8, z=7, corr=0.9),
-        series("container_cpu_usage_seconds_total", component="web", onset_min=-4, z=5, corr=0.8),
-        alertname="HighLatency",
-    )
+from analyst.evidence import Precedent
+from tests.feedback.test_memory import traffic_surge
 
 
 def judged(verdict: str, suspect: str, category: str, **extra: object) -> Precedent:

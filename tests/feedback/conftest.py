@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 from analyst.builtin import BuiltinAnalyst
 from analyst.evidence import Evidence, evidence_to_dict
 from receiver.evidence.settings import ContextSettings
-from receiver.models import new_incident
+from receiver.models import Incident, new_incident
 from receiver.pipeline.stages import StagePlugins, build_stages
 from receiver.pipeline.workers import StageContext
 from receiver.storage import incidents as db_incidents
 from receiver.web.keys import STORE
 from tests.receiver.conftest import make_client  # noqa: F401  (fixture)
+
+
+def firing(
+    fingerprint: str, starts_at: float, labels: Mapping[str, str], annotations: Mapping[str, str], stage: str
+) -> Incident:
+    return new_incident(
+        fingerprint=fingerprint,
+        starts_at=starts_at,
+        ends_at=None,
+        labels=dict(labels),
+        annotations=dict(annotations),
+        generator_url="",
+        group_key="{}:{}",
+        source="alertmanager",
+        now=starts_at,
+        stage=stage,
+    )
 
 
 async def stored_incident(
@@ -27,18 +45,8 @@ async def stored_incident(
     starts_at: float = 1_790_000_000.0,
 ) -> str:
     """An incident and a minimal diagnosis of it; returns the incident id."""
-    incident = new_incident(
-        fingerprint=fingerprint,
-        starts_at=starts_at,
-        ends_at=None,
-        labels={"alertname": alertname, "service": "checkout"},
-        annotations={"summary": f"{alertname} on checkout"},
-        generator_url="",
-        group_key="{}:{}",
-        source="alertmanager",
-        now=starts_at,
-        stage="done",
-    )
+    labels = {"alertname": alertname, "service": "checkout"}
+    incident = firing(fingerprint, starts_at, labels, {"summary": f"{alertname} on checkout"}, "done")
     store = client.app[STORE]
     await store.write(db_incidents.create_incident, incident)
     body = {"primary_hypothesis": {"category": category, "suspect": "cart-db", "confidence": confidence}}
@@ -57,18 +65,7 @@ async def diagnose_with_memory(
     client: Any, evidence: Evidence, fingerprint: str, starts_at: float, *, reuse: bool = True
 ) -> str:
     """Store an incident with `evidence` and run the real diagnose stage over the app's store."""
-    incident = new_incident(
-        fingerprint=fingerprint,
-        starts_at=starts_at,
-        ends_at=None,
-        labels=dict(evidence.alert.labels),
-        annotations=dict(evidence.alert.annotations),
-        generator_url="",
-        group_key="{}:{}",
-        source="alertmanager",
-        now=starts_at,
-        stage="diagnose",
-    )
+    incident = firing(fingerprint, starts_at, evidence.alert.labels, evidence.alert.annotations, "diagnose")
     store = client.app[STORE]
     await store.write(db_incidents.create_incident, incident)
     evidence = dataclasses.replace(evidence, incident_id=incident.id)

@@ -14,6 +14,7 @@ T0 = 1_793_577_600.0  # 2026-11-02
 
 
 def traffic_surge() -> Evidence:
+    """The scenario the built-in analyst calls a traffic surge, with CPU as the runner-up."""
     return incident(
         series("http_request_duration_seconds", component="web", onset_min=0, z=6),
         series("http_requests_total", component="web", onset_min=-8, z=7, corr=0.9),
