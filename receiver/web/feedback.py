@@ -235,6 +235,40 @@ def incident_extras_html(
     return "".join(parts)
 
 
+def accuracy_extras_html(accuracy: Mapping[str, Any]) -> str:
+    """An escaped HTML fragment for the overview page from `GET /api/v1/accuracy`: how many diagnoses were
+    judged, precision by category and backend, and the calibration table."""
+
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    parts = [
+        '<section class="accuracy"><h2>Accuracy from feedback</h2>',
+        f"<p>{int(accuracy['judged'])} of {int(accuracy['diagnosed'])} diagnosed incidents judged;"
+        f" precision {percent(accuracy['precision'])}.</p>",
+    ]
+    for key, title in (("by_category", "Category"), ("by_backend", "Backend")):
+        rows = "".join(
+            f"<tr><td>{_e(r[key.removeprefix('by_')])}</td><td>{r['judged']}</td><td>{r['correct']}</td>"
+            f"<td>{r['partly']}</td><td>{r['wrong']}</td><td>{percent(r['precision'])}</td></tr>"
+            for r in accuracy[key]
+        )
+        parts.append(
+            f"<table><tr><th>{title}</th><th>judged</th><th>correct</th><th>partly</th><th>wrong</th>"
+            f"<th>precision</th></tr>{rows}</table>"
+        )
+    calibration = "".join(
+        f"<tr><td>{b['confidence_from']:.0%}-{b['confidence_to']:.0%}</td><td>{b['judged']}</td>"
+        f"<td>{percent(b['mean_stated'])}</td><td>{percent(b['observed'])}</td></tr>"
+        for b in accuracy["calibration"]
+    )
+    parts.append(
+        "<table><tr><th>stated confidence</th><th>judged</th><th>mean stated</th><th>observed</th></tr>"
+        f"{calibration}</table></section>"
+    )
+    return "".join(parts)
+
+
 def feedback_routes() -> list[web.RouteDef]:
     return [
         web.post("/api/v1/incidents/{incident_id}/feedback", post_feedback),

@@ -113,3 +113,15 @@ async def test_accuracy_counts_judged_diagnoses_by_category_backend_and_confiden
         'alert_analyst_feedback_total{backend="openai",category="dependency.database",verdict="wrong"} 1.0'
         in metrics
     )
+
+
+async def test_accuracy_fragment_escapes_what_it_shows(make_client: ClientFactory) -> None:
+    from receiver.web.feedback import accuracy_extras_html
+
+    client = await make_client()
+    judged = await stored_incident(client, "fp-1", backend="<b>x</b>", confidence=0.9)
+    await client.post(f"/api/v1/incidents/{judged}/feedback", json={"verdict": "correct"})
+    fragment = accuracy_extras_html(await (await client.get("/api/v1/accuracy")).json())
+    assert "1 of 1 diagnosed incidents judged; precision 100%" in fragment
+    assert "&lt;b&gt;x&lt;/b&gt;" in fragment and "<b>x</b>" not in fragment
+    assert "<td>80%-100%</td><td>1</td><td>90%</td><td>100%</td>" in fragment
