@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, cast
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import structlog
@@ -83,10 +83,20 @@ def judged_blocks(blocks: list[dict[str, Any]], verdict: str, who: str) -> list[
     return [*kept[:at], line, *kept[at:]]
 
 
+def trusted_response_url(url: str, api_url: str) -> bool:
+    """Slack's own hosts over https, or the host of `slack.api_url` (a proxy or a test server)."""
+    target, api = urlsplit(url), urlsplit(api_url)
+    slack = target.scheme == "https" and (target.hostname or "").endswith(".slack.com")
+    return slack or (target.hostname, target.port) == (api.hostname, api.port)
+
+
 async def _update_message(app: web.Application, payload: Mapping[str, Any], verdict: str, who: str) -> None:
-    url = payload.get("response_url")
+    url = str(payload.get("response_url") or "")
     message = payload.get("message") or {}
     if not url or not message.get("blocks"):
+        return
+    if not trusted_response_url(url, app[SETTINGS].slack.api_url):
+        log.warning("slack_response_url_refused", host=urlsplit(url).hostname)
         return
     body = {
         "replace_original": True,
@@ -95,7 +105,7 @@ async def _update_message(app: web.Application, payload: Mapping[str, Any], verd
     }
     try:
         timeout = aiohttp.ClientTimeout(total=RESPONSE_TIMEOUT_SECONDS)
-        async with app[HTTP_SESSION].post(str(url), json=body, timeout=timeout) as response:
+        async with app[HTTP_SESSION].post(url, json=body, timeout=timeout) as response:
             if response.status >= 300:
                 log.warning("slack_response_url_failed", status=response.status)
     except (aiohttp.ClientError, TimeoutError) as exc:

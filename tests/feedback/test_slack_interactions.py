@@ -125,3 +125,14 @@ async def test_interactions_are_off_without_a_signing_secret(make_client: Client
     answer = await client.post("/slack/interactions", data=b"payload=%7B%7D")
     assert answer.status == 404
     assert "signing_secret" in (await answer.json())["error"]
+
+
+def test_message_updates_go_only_to_slack_or_the_configured_api_host() -> None:
+    from receiver.web.slack_interactions import trusted_response_url
+
+    api = "https://slack.com/api/"
+    assert trusted_response_url("https://hooks.slack.com/actions/T1/2/abc", api)
+    assert not trusted_response_url("http://hooks.slack.com/actions/T1/2/abc", api)
+    assert not trusted_response_url("https://169.254.169.254/latest/meta-data", api)
+    assert not trusted_response_url("https://evil.example/slack.com", api)
+    assert trusted_response_url("http://127.0.0.1:8080/actions/x", "http://127.0.0.1:8080/api/")
