@@ -26,23 +26,33 @@ def _names(cause: RankedCause) -> set[str]:
     return {n.lower() for n in (cause.suspect, cause.component, series.series_id, series.metric) if n}
 
 
-def _matches(cause: RankedCause, name: str | None, category: str | None) -> bool:
+def _matches(names: set[str], own_category: str, name: str | None, category: str | None) -> bool:
     if name:
-        return name.lower() in _names(cause)
-    return category is not None and cause.category.value == category
+        return name.lower() in names
+    return category is not None and own_category == category
 
 
-def _shift(cause: RankedCause, precedent: Precedent) -> tuple[float, str | None]:
-    name, category = precedent.confirmed_cause
-    if (name or category) and _matches(cause, name, category):
-        share = 1.0 if name else CATEGORY_ONLY_SHARE
-        boost = CONFIRMED_BOOST * share * precedent.similarity
-        return boost, f"raised {cause.suspect}: confirmed cause of similar incident {precedent.incident_id}"
-    wrong = precedent.verdict == "wrong" and _matches(cause, precedent.suspect, None)
-    if wrong and cause.category.value == precedent.category:
-        penalty = WRONG_PENALTY * precedent.similarity
-        return -penalty, f"lowered {cause.suspect}: judged wrong on similar incident {precedent.incident_id}"
-    return 0.0, None
+def precedent_shift(
+    names: set[str], category: str, label: str, precedents: Sequence[Precedent]
+) -> tuple[float, tuple[str, ...]]:
+    """Score shift, in units of a top ranking score, for a candidate known by `names` (lower case) with
+    `category`, and a note per precedent that moved it. Usable for any ranked candidate (series or entity)."""
+    total = 0.0
+    notes: list[str] = []
+    for precedent in precedents:
+        name, confirmed_category = precedent.confirmed_cause
+        if (name or confirmed_category) and _matches(names, category, name, confirmed_category):
+            share = 1.0 if name else CATEGORY_ONLY_SHARE
+            total += CONFIRMED_BOOST * share * precedent.similarity
+            notes.append(f"raised {label}: confirmed cause of similar incident {precedent.incident_id}")
+        elif (
+            precedent.verdict == "wrong"
+            and _matches(names, category, precedent.suspect, None)
+            and category == precedent.category
+        ):
+            total -= WRONG_PENALTY * precedent.similarity
+            notes.append(f"lowered {label}: judged wrong on similar incident {precedent.incident_id}")
+    return total, tuple(notes)
 
 
 def weigh_precedents(
@@ -54,12 +64,8 @@ def weigh_precedents(
     notes: list[str] = []
     weighed = []
     for cause in ranked:
-        total = 0.0
-        for precedent in precedents:
-            shift, note = _shift(cause, precedent)
-            total += shift
-            if note and note not in notes:
-                notes.append(note)
-        weighed.append(dataclasses.replace(cause, score=cause.score + total) if total else cause)
+        shift, moved = precedent_shift(_names(cause), cause.category.value, cause.suspect, precedents)
+        notes += [note for note in moved if note not in notes]
+        weighed.append(dataclasses.replace(cause, score=cause.score + shift) if shift else cause)
     weighed.sort(key=lambda r: (-r.score, r.onset_offset if r.onset_offset is not None else float("inf")))
     return weighed, tuple(notes)
