@@ -85,3 +85,4 @@ class DiagnosisResult:
     fallback_reason: str | None = None
     cached: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    recall: str | None = None  # memory: "seen 3 times since ...; last confirmed cause: ..."

@@ -99,6 +99,34 @@ class SeriesEvidence:
 
 @with_config(_JSON)
 @dataclass(frozen=True)
+class Precedent:
+    """A judged past incident that looked like this one (from the receiver's memory).
+
+    `suspect`/`category` are what was diagnosed then; `actual_*` what the judge said it really was.
+    """
+
+    incident_id: str
+    similarity: float
+    verdict: Literal["correct", "wrong", "partly"]
+    category: str
+    suspect: str
+    actual_category: str | None = None
+    actual_cause: str | None = None
+    note: str | None = None
+    seen_at: float = 0.0
+
+    @property
+    def confirmed_cause(self) -> tuple[str | None, str | None]:
+        """(cause, category) known to be right, or (None, None)."""
+        if self.verdict == "correct":
+            return self.actual_cause or self.suspect, self.actual_category or self.category
+        if self.actual_cause or self.actual_category:
+            return self.actual_cause, self.actual_category
+        return None, None
+
+
+@with_config(_JSON)
+@dataclass(frozen=True)
 class Evidence:
     """All series evidence for one incident, plus optional call-graph topology (caller -> callees)."""
 
@@ -110,6 +138,7 @@ class Evidence:
     alert_series_id: str | None = None
     topology: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    precedents: tuple[Precedent, ...] = ()
 
     @property
     def anomalous(self) -> tuple[SeriesEvidence, ...]:

@@ -24,3 +24,8 @@ class AnalystSettings(BaseModel):
     max_alternatives: int = Field(
         default=4, ge=0, le=20, description="Alternative hypotheses kept besides the primary."
     )
+    reuse_confirmed: bool = Field(
+        default=True,
+        description="A repeat with the same evidence signature as a diagnosis judged correct reuses it"
+        " (no analyst, no LLM call).",
+    )

@@ -57,6 +57,7 @@ class ReceiverMetrics:
     notifications_pending: Gauge
     storage_wal_bytes: Gauge
     storage_database_bytes: Gauge
+    feedback: Counter
 
 
 @cache
@@ -153,5 +154,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
         ),
         storage_database_bytes=Gauge(
             "alert_analyst_storage_database_bytes", "Size of the SQLite database file.", registry=registry
+        ),
+        feedback=Counter(
+            "alert_analyst_feedback",
+            "Judgements of diagnoses, by verdict and the judged diagnosis' category and backend.",
+            ["verdict", "category", "backend"],
+            registry=registry,
         ),
     )

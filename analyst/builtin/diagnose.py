@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -16,6 +17,7 @@ from analyst.builtin.categories import MetricFamily
 from analyst.builtin.entities import RankedEntity, rank_entities
 from analyst.builtin.entity_causes import EntityCause, entity_cause
 from analyst.builtin.playbooks import Playbook, Playbooks
+from analyst.builtin.precedent import precedent_shift, weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
@@ -39,7 +41,7 @@ def diagnose_evidence(
     entities = rank_entities(evidence)
     if len(entities) >= MIN_COMPARED_ENTITIES and any(e.changed for e in entities):
         return _entity_result(evidence, entities, playbooks, timestamp, started, max_alternatives)
-    ranked = rank_candidate_causes(evidence)
+    ranked, precedent_notes = weigh_precedents(rank_candidate_causes(evidence), evidence.precedents)
     if not ranked:
         return _no_anomaly_result(evidence, playbooks, timestamp, started)
 
@@ -55,7 +57,7 @@ def diagnose_evidence(
         for cause, conf in zip(leaders, confidences, strict=True)
     ]
     steps = _analysis_steps(evidence, ranked, leaders, hypotheses, primary_playbook)
-    return _diagnosis(evidence, hypotheses, steps, primary_playbook, timestamp, started)
+    return _diagnosis(evidence, hypotheses, steps, primary_playbook, timestamp, started, precedent_notes)
 
 
 def _diagnosis(
@@ -65,6 +67,7 @@ def _diagnosis(
     playbook: Playbook,
     timestamp: float,
     started: float,
+    notes: tuple[str, ...] = (),
 ) -> DiagnosisResult:
     """The result for ranked hypotheses (primary first) with the primary's playbook."""
     primary = hypotheses[0]
@@ -82,6 +85,7 @@ def _diagnosis(
         llm_model_used=None,
         confidence_score=primary.confidence,
         backend="builtin",
+        notes=notes,
     )
 
 
@@ -236,7 +240,8 @@ def _entity_result(
 ) -> DiagnosisResult:
     """The diagnosis when components compete: one hypothesis per component, best first."""
     where = alert_component(evidence, find_alert_series(evidence))
-    causes = [entity_cause(e, where) for e in entities[: max_alternatives + 1]]
+    causes, notes = _weigh_entity_precedents([entity_cause(e, where) for e in entities], evidence)
+    causes = causes[: max_alternatives + 1]
     confidences = confidences_from_scores([c.score for c in causes])
     hypotheses = [
         _entity_hypothesis(evidence, cause, conf, causes, playbooks)
@@ -271,7 +276,26 @@ def _entity_result(
             f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
         ),
     )
-    return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started)
+    return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started, notes)
+
+
+def _weigh_entity_precedents(
+    causes: Sequence[EntityCause], evidence: Evidence
+) -> tuple[list[EntityCause], tuple[str, ...]]:
+    """Components raised by a similar incident's confirmed cause, lowered by one judged wrong (shifts in
+    units of the top score, as on the series path), re-sorted; one note per shift."""
+    if not evidence.precedents or not causes:
+        return list(causes), ()
+    top = max(c.score for c in causes)
+    notes: list[str] = []
+    weighed = []
+    for cause in causes:
+        names = {n.lower() for n in (cause.entity.name, cause.suspect) if n}
+        shift, moved = precedent_shift(names, cause.category.value, cause.entity.name, evidence.precedents)
+        notes += [note for note in moved if note not in notes]
+        weighed.append(dataclasses.replace(cause, score=cause.score + top * shift) if shift else cause)
+    weighed.sort(key=lambda c: -c.score)
+    return weighed, tuple(notes)
 
 
 def _entity_values(evidence: Evidence, cause: EntityCause) -> dict[str, str]:

@@ -28,6 +28,13 @@ from analyst.llm.answer import (
 )
 from analyst.llm.backend import LLMBackend
 from analyst.llm.cache import DiagnosisCache, evidence_signature
+from analyst.llm.confirm import (
+    ConfirmAnswer,
+    build_confirmation_prompt,
+    confirm_json_schema,
+    confirmable_precedent,
+    confirmed_result,
+)
 from analyst.llm.errors import LLMCallError, LLMConfigError, LLMError
 from analyst.llm.prompt import Prompt, build_diagnosis_prompt, build_verification_prompt
 from analyst.llm.retry import backoff_delay
@@ -76,6 +83,7 @@ class LLMAnalyst:
         self._secrets = known_secrets(settings)
         self._answer_schema = llm_answer_json_schema()
         self._verify_schema = verification_json_schema()
+        self._confirm_schema = confirm_json_schema()
         if settings.temperature is not None and self.name == "anthropic":
             log.warning("llm_temperature_ignored", backend=self.name, reason="the Anthropic API rejects it")
         if self._model not in settings.prices:
@@ -106,6 +114,10 @@ class LLMAnalyst:
                 cost_usd=0.0,
                 cached=True,
             )
+        spend = _Spend()
+        confirmed = await self._confirm(evidence, builtin, spend, started)
+        if confirmed is not None:
+            return confirmed
         prompt = build_diagnosis_prompt(
             evidence,
             builtin,
@@ -113,7 +125,6 @@ class LLMAnalyst:
             text_limit=self._settings.untrusted_text_max_chars,
             extra_secrets=self._secrets,
         )
-        spend = _Spend()
         try:
             answer = await self._ask(
                 prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer, spend
@@ -134,6 +145,33 @@ class LLMAnalyst:
         self._cache.put(signature, result)
         self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="llm").inc()
         return result
+
+    async def _confirm(
+        self, evidence: Evidence, builtin: DiagnosisResult, spend: _Spend, started: float
+    ) -> DiagnosisResult | None:
+        """A short confirm-or-reject call when a confirmed precedent leads again; None: analyse in full."""
+        precedent = confirmable_precedent(evidence, builtin)
+        if precedent is None:
+            return None
+        system, user = build_confirmation_prompt(evidence, builtin, precedent, self._secrets)
+        try:
+            answer = await self._ask(system, user, self._confirm_schema, "confirmation", ConfirmAnswer, spend)
+        except LLMError as exc:
+            log.warning("llm_confirmation_failed", backend=self.name, error=str(exc))
+            return None
+        if not answer.same_cause:
+            return None
+        self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="confirmed").inc()
+        return replace(
+            confirmed_result(builtin, answer, precedent),
+            backend=self.name,
+            llm_model_used=self._model,
+            tokens_in=spend.tokens_in,
+            tokens_out=spend.tokens_out,
+            cost_usd=spend.usd,
+            timestamp=time.time(),
+            analysis_duration=time.perf_counter() - started,
+        )
 
     async def aclose(self) -> None:
         await self._backend.aclose()

@@ -24,7 +24,10 @@ def evidence_signature(evidence: Evidence) -> str:
     parts = sorted(
         (s.series_id, s.direction or "", _magnitude_bucket(s.magnitude)) for s in evidence.anomalous
     )
-    payload = json.dumps([evidence.alert.alertname, parts], separators=(",", ":"))
+    key: list[object] = [evidence.alert.alertname, parts]
+    if evidence.precedents:  # feedback given since must not be answered from the cache
+        key.append(sorted((p.incident_id, p.verdict, p.actual_cause or "") for p in evidence.precedents))
+    payload = json.dumps(key, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -26,6 +26,7 @@ MAX_UNAVAILABLE_LISTED = 5
 MAX_TOPOLOGY_EDGES = 20
 MAX_NOTES = 5
 MAX_ENTITIES = 8
+MAX_PRECEDENTS = 3  # judged similar past incidents in the prompt (most similar first)
 OMITTED_LINE_RESERVE = 24
 SERIES_RESERVE = 200  # shrink the fixed part until at least a few series fit
 
@@ -179,7 +180,27 @@ def _fixed_lines(
         lines.append(
             _line({"notes": [clean_untrusted(n, limit, secrets) for n in evidence.notes[:MAX_NOTES]]})
         )
+    if evidence.precedents:
+        lines.append(_line({"precedents": _precedents(evidence, limit, secrets)}))
     return lines
+
+
+def _precedents(evidence: Evidence, limit: int, secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Judged similar incidents: what was diagnosed, the verdict, and the cause the judge gave."""
+    rows = []
+    for p in sorted(evidence.precedents, key=lambda p: -p.similarity)[:MAX_PRECEDENTS]:
+        row: dict[str, Any] = {
+            "similarity": round(p.similarity, 2),
+            "diagnosed": f"{p.category} {clean_untrusted(p.suspect, limit // 2, secrets)}",
+            "verdict": p.verdict,
+        }
+        cause, category = p.confirmed_cause
+        if cause or category:
+            row["confirmed"] = f"{category or ''} {clean_untrusted(cause or '', limit // 2, secrets)}".strip()
+        if p.note:
+            row["note"] = clean_untrusted(p.note, limit // 2, secrets)
+        rows.append(row)
+    return rows
 
 
 SERIES_COLUMNS = ("id", "type", "dir", "mag", "base", "cur", "z", "p", "corr", "lag_s", "onset_s", "extra")

@@ -101,10 +101,13 @@ class SlackSettings(_Section):
     webhook_url: SecretStr | None = None
     webhook_url_file: Path | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)
+    signing_secret: SecretStr | None = None
+    signing_secret_file: Path | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SlackSettings:
         _exclusive("slack", "token", self.token, self.token_file)
+        _exclusive("slack", "signing_secret", self.signing_secret, self.signing_secret_file)
         _exclusive("slack", "webhook_url", self.webhook_url, self.webhook_url_file)
         has_token = self.token is not None or self.token_file is not None
         if has_token and not self.channel and not self.routes:
@@ -124,6 +127,10 @@ class SlackSettings(_Section):
 
     def webhook_url_value(self) -> str | None:
         return _read_secret(self.webhook_url, self.webhook_url_file)
+
+    def signing_secret_value(self) -> str | None:
+        """The Slack app's signing secret: `/slack/interactions` answers only requests signed with it."""
+        return _read_secret(self.signing_secret, self.signing_secret_file)
 
     def channel_for(self, labels: Mapping[str, str]) -> str:
         """First matching route's channel, else `channel`."""

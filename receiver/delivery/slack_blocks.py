@@ -118,6 +118,31 @@ def context_block(mrkdwn: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, SECTION_TEXT_LIMIT)}]}
 
 
+FEEDBACK_ACTION_PREFIX = "feedback_"
+FEEDBACK_BLOCK_ID = "alert_analyst_feedback"
+FEEDBACK_BUTTONS = (
+    ("correct", "✅ Correct", "primary"),
+    ("wrong", "❌ Wrong", "danger"),
+    ("partly", "➗ Partly", None),
+)
+
+
+def feedback_actions(incident_id: str) -> Block:
+    """Buttons that judge the diagnosis; Slack posts the click to `/slack/interactions` (value: incident)."""
+    buttons: list[Block] = []
+    for verdict, label, style in FEEDBACK_BUTTONS:
+        button: Block = {
+            "type": "button",
+            "action_id": FEEDBACK_ACTION_PREFIX + verdict,
+            "text": {"type": "plain_text", "text": label, "emoji": True},
+            "value": incident_id,
+        }
+        if style:
+            button["style"] = style
+        buttons.append(button)
+    return {"type": "actions", "block_id": FEEDBACK_BLOCK_ID, "elements": buttons}
+
+
 def paginate(
     blocks: Sequence[Block], max_blocks: int = MAX_BLOCKS, budget: int = MESSAGE_BLOCK_BUDGET
 ) -> list[list[Block]]:
@@ -234,6 +259,8 @@ def diagnosis_messages(
         blocks += section_blocks(
             "*Immediate actions*\n" + _bullets(diagnosis.immediate_actions, numbered=True)
         )
+    if diagnosis.recall:
+        blocks.append(context_block("🧠 " + escape_mrkdwn(diagnosis.recall)))
     model = f" · model {escape_mrkdwn(diagnosis.llm_model_used)}" if diagnosis.llm_model_used else ""
     blocks.append(
         context_block(
@@ -241,7 +268,8 @@ def diagnosis_messages(
             f"backend {escape_mrkdwn(diagnosis.backend)}{model}"
         )
     )
-    pages = paginate(blocks)
+    pages = paginate(blocks, max_blocks=MAX_BLOCKS - 1)  # room for the feedback buttons
+    pages[-1].append(feedback_actions(incident.id))
     fallback = f"Diagnosis for {incident.alertname}: {cause_line(diagnosis)}"
     if len(pages) == 1:
         return [SlackMessage(_fallback(fallback), pages[0])]

@@ -7,6 +7,7 @@ through the same functions, with no store when nothing is to be kept.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from receiver.evidence.context import AlertContext, alert_info, build_evidence, 
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.models import STAGES, Incident
+from receiver.pipeline import memory
 from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
@@ -38,6 +40,8 @@ class StagePlugins:
     context: ContextSettings
     analyst: Analyst
     delivery: DeliveryService | None
+    remember: bool = True  # recall similar incidents as precedent, and remember each diagnosis
+    reuse_confirmed: bool = True  # same evidence signature as a confirmed diagnosis: reuse it, no analyst
 
 
 def _evidence_outcome(evidence: Evidence) -> StageOutcome:
@@ -92,11 +96,19 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
 
     async def diagnose(ctx: StageContext) -> StageOutcome:
         evidence = await _load_evidence(ctx) or empty_evidence(ctx.incident)
+        recall = await memory.recall(ctx.store, evidence) if ctx.store and plugins.remember else None
+        if recall is not None:
+            evidence = dataclasses.replace(evidence, precedents=recall.precedents)
         ctx.state.evidence = evidence
-        result = await plugins.analyst.diagnose(evidence)
+        reused = None
+        if recall is not None and plugins.reuse_confirmed and ctx.store is not None:
+            reused = await memory.reuse_confirmed(ctx.store, recall, evidence)
+        result = reused or await plugins.analyst.diagnose(evidence)
+        if recall is not None:
+            result = dataclasses.replace(result, recall=memory.recall_line(recall.similar))
         ctx.state.diagnosis = result
         if ctx.store is not None:
-            await ctx.store.write(
+            diagnosis_id = await ctx.store.write(
                 db_incidents.save_diagnosis,
                 ctx.incident.id,
                 diagnosis_to_dict(result),
@@ -104,6 +116,10 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
                 category=str(result.primary_hypothesis.category),
                 confidence=result.confidence_score,
             )
+            if recall is not None:
+                await memory.remember(
+                    ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
+                )
         primary = result.primary_hypothesis
         detail = f"{primary.category} ({primary.confidence:.0%}) suspect {primary.suspect}"
         if result.fallback_reason:

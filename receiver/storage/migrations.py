@@ -99,12 +99,40 @@ def _drop_diagnosis_signature(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE diagnoses DROP COLUMN signature")
 
 
+def _feedback_and_memory(db: sqlite_utils.Database) -> None:
+    """Judged diagnoses with their history, Slack replay guard, evidence signatures, full-text memory."""
+    db.execute(
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, incident_id TEXT NOT NULL REFERENCES incidents(id),"
+        " diagnosis_id INTEGER, who TEXT NOT NULL, verdict TEXT NOT NULL, actual_category TEXT,"
+        " actual_cause TEXT, note TEXT, source TEXT NOT NULL, created_at REAL NOT NULL,"
+        " updated_at REAL NOT NULL, UNIQUE (incident_id, who))"
+    )
+    db.execute(
+        "CREATE TABLE feedback_history (id INTEGER PRIMARY KEY, feedback_id INTEGER NOT NULL"
+        " REFERENCES feedback(id), incident_id TEXT NOT NULL, who TEXT NOT NULL, at REAL NOT NULL,"
+        " source TEXT NOT NULL, changes TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_feedback_history_incident ON feedback_history (incident_id)")
+    db.execute("CREATE TABLE slack_replays (signature TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE incident_signatures (incident_id TEXT PRIMARY KEY REFERENCES incidents(id),"
+        " diagnosis_id INTEGER, evidence_key TEXT NOT NULL, alert_key TEXT NOT NULL, category TEXT,"
+        " suspect TEXT, moved TEXT NOT NULL, created_at REAL NOT NULL)"
+    )
+    db.execute("CREATE INDEX idx_signatures_evidence ON incident_signatures (evidence_key)")
+    db.execute("CREATE INDEX idx_signatures_alert ON incident_signatures (alert_key)")
+    db.execute(
+        "CREATE VIRTUAL TABLE incident_text USING fts5(incident_id UNINDEXED, alert, diagnosis, notes)"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     migrate_delivery,
     migrate_detection,
     _notification_backlog,
     _drop_diagnosis_signature,
+    _feedback_and_memory,
 )
 
 

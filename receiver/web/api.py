@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
 from receiver.web.auth import is_authorized
@@ -71,6 +72,7 @@ async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any
     detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
     if detail is None:
         return None
+    detail["feedback"] = await app[STORE].run(db_feedback.incident_feedback, incident_id)
     delivery = app[DELIVERY]
     detail["deliveries"] = await delivery.list_deliveries(incident_id) if delivery is not None else []
     return detail

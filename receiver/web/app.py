@@ -15,6 +15,7 @@ from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
 from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
+from receiver.web.learning import install_learning
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.reload import CONFIG_SOURCE, RELOAD_LOCK, ConfigSource, reload_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
@@ -52,4 +53,5 @@ def build_app(
             *rule_routes(),
         ]
     )
+    install_learning(app)
     return app

@@ -69,7 +69,13 @@ async def pipeline_parts(app: web.Application, settings: Settings, store: Store)
         if delivery is not None:
             await delivery.on_incident_resolved(incident, await load_diagnosis(store, incident.id))
 
-    plugins = StagePlugins(app[SOURCE], settings.context, app[ANALYST], delivery)
+    plugins = StagePlugins(
+        app[SOURCE],
+        settings.context,
+        app[ANALYST],
+        delivery,
+        reuse_confirmed=settings.analyst.reuse_confirmed,
+    )
     return PipelineParts(stages=build_stages(plugins), on_resolved=on_resolved)
 
 

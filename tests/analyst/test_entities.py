@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.diagnosis import Category
-from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues
+from analyst.evidence import AlertInfo, Evidence, Precedent, SeriesEvidence, SeriesValues
 
 STEP = 60.0
 START = 1_700_000_000.0
@@ -205,3 +206,43 @@ def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
     primary, second = result.primary_hypothesis, result.alternative_hypotheses[0]
     assert primary.supporting_evidence[0].startswith('pod_cpu_usage_percent{service="payment"} rose from')
     assert "payment changed more strongly" in second.contradicting_evidence
+
+
+def _two_services_changed() -> Evidence:
+    return _evidence(
+        [
+            _series("pod_cpu_usage_percent", "cartservice", 20, 1, 1, after=80),
+            _series("pod_cpu_usage_percent", "currencyservice", 20, 1, 3, after=35),
+            _series("pod_cpu_usage_percent", "frontend", 20, 1, 5),
+        ]
+    )
+
+
+def test_a_confirmed_past_cause_raises_its_component_when_it_moved_now() -> None:
+    evidence = _two_services_changed()
+    first = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+    assert first.primary_hypothesis.title.endswith(": cartservice")
+    precedent = Precedent(
+        incident_id="inc-past",
+        similarity=0.9,
+        verdict="wrong",
+        category="resource.cpu",
+        suspect="cartservice",
+        actual_cause="currencyservice",
+    )
+    judged = diagnose_evidence(dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT)
+    assert judged.primary_hypothesis.title.endswith(": currencyservice")
+    assert any("inc-past" in note for note in judged.notes)
+
+
+def test_a_precedent_about_a_component_that_did_not_move_changes_nothing() -> None:
+    evidence = _two_services_changed()
+    precedent = Precedent(
+        incident_id="inc-past",
+        similarity=0.9,
+        verdict="correct",
+        category="resource.cpu",
+        suspect="paymentservice",
+    )
+    judged = diagnose_evidence(dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT)
+    assert judged.primary_hypothesis.title.endswith(": cartservice")

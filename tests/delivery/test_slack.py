@@ -23,7 +23,9 @@ def all_text(message: dict) -> str:
     for block in message.get("blocks") or []:
         text = block.get("text") or {}
         parts.append(text.get("text", ""))
-        parts.extend(element.get("text", "") for element in block.get("elements", []))
+        for element in block.get("elements", []):
+            label = element.get("text", "")  # a button's label is a plain_text object
+            parts.append(label if isinstance(label, str) else label.get("text", ""))
     return "\n".join(parts)
 
 

@@ -1,15 +1,19 @@
 """Fake LLM APIs on 127.0.0.1: OpenAI `POST /v1/chat/completions` and Anthropic `POST /v1/messages`.
 
-Replies are scripted per request (FIFO, the last one repeats); every request's raw body and headers
-are recorded so tests can assert on exactly what left the process.
+Replies are scripted per request (FIFO, the last one repeats), or computed by a `responder`; every
+request's raw body and headers are recorded so tests can assert on exactly what left the process.
+With `count_tokens`, usage reports tokens counted from the request and reply text (one per 4 bytes,
+a common tokenizer average) instead of the scripted numbers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiohttp import web
@@ -57,7 +61,12 @@ class RecordedRequest:
 class FakeLLMServer:
     """`async with FakeLLMServer() as fake:`, then point an SDK at its openai or anthropic base URL."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, responder: Callable[[RecordedRequest], Reply] | None = None, *, count_tokens: bool = False
+    ) -> None:
+        self.responder = responder
+        self.count_tokens = count_tokens
+        self.tokens: list[tuple[int, int]] = []  # (in, out) of every answered request
         self.requests: list[RecordedRequest] = []
         self._script: deque[Reply] = deque()
         self._last = Reply(text="{}")
@@ -99,7 +108,15 @@ class FakeLLMServer:
             return None, web.json_response({"error": {"message": "missing credentials"}}, status=401)
         if self._script:
             self._last = self._script.popleft()
+        elif self.responder is not None:
+            self._last = self.responder(self.requests[-1])
         reply = self._last
+        if self.count_tokens and reply.text is not None:
+            reply = replace(
+                reply, tokens_in=count_tokens(body), tokens_out=math.ceil(len(reply.text.encode()) / 4)
+            )
+        if reply.status == 200:
+            self.tokens.append((reply.tokens_in, reply.tokens_out))
         if reply.delay_seconds:
             await asyncio.sleep(reply.delay_seconds)
         return reply, None
@@ -150,6 +167,29 @@ class FakeLLMServer:
             "usage": {"input_tokens": reply.tokens_in, "output_tokens": reply.tokens_out},
         }
         return web.json_response(payload, headers=reply.headers)
+
+
+def count_tokens(data: bytes) -> int:
+    """Tokens of a request or answer, one per 4 bytes of its message text (or of the raw body)."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return math.ceil(len(data) / 4)
+    if not isinstance(body, dict):
+        return math.ceil(len(data) / 4)
+    texts = [str(body.get("system") or "")]
+    for message in body.get("messages") or ():
+        content = message.get("content")
+        texts.append(content if isinstance(content, str) else json.dumps(content))
+    return math.ceil(len("".join(texts).encode()) / 4)
+
+
+def prompt_text(request: RecordedRequest) -> str:
+    """System and user text of an OpenAI or Anthropic request."""
+    body = request.json
+    parts = [str(body.get("system") or "")]
+    parts += [str(m.get("content")) for m in body.get("messages") or ()]
+    return "\n".join(parts)
 
 
 def request_model(request: RecordedRequest) -> str:

@@ -1,14 +1,20 @@
 """A fake Slack speaking the documented Web API (chat.postMessage, chat.update, conversations.history and
-.replies) and an incoming webhook, recording every request. Errors are HTTP 200 `ok:false`, except
+.replies) and an incoming webhook, recording every request. It also plays Slack's side of interactivity:
+`signed_click` builds a `block_actions` request signed with the app's signing secret, and `response_url`
+posts (`/actions/...`) replace the original message as Slack does. Errors are HTTP 200 `ok:false`, except
 rate limiting (HTTP 429 + Retry-After), as Slack does."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -33,6 +39,8 @@ class FakeSlack:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     hold_replies: asyncio.Event | None = None
     hold_parents: asyncio.Event | None = None
+    signing_secret: str = "8f742231b10e8888abcd99yyyzzz85a5"  # the example secret of Slack's docs
+    responses: list[dict[str, Any]] = field(default_factory=list)
     _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail_next(
@@ -64,7 +72,65 @@ class FakeSlack:
         app.router.add_route("*", "/api/conversations.history", self._history)
         app.router.add_route("*", "/api/conversations.replies", self._replies)
         app.router.add_post(WEBHOOK_PATH, self._webhook)
+        app.router.add_post("/actions/{channel}/{ts}/{token}", self._response_url)
         return app
+
+    def signed_click(
+        self,
+        message: dict[str, Any],
+        verdict: str,
+        base_url: str,
+        *,
+        user: str = "ana",
+        timestamp: int | None = None,
+        secret: str | None = None,
+    ) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of Slack's request when `user` clicks the `verdict` button of `message`."""
+        action = next(
+            element
+            for block in message["blocks"]
+            if block["type"] == "actions"
+            for element in block["elements"]
+            if element["action_id"] == f"feedback_{verdict}"
+        )
+        payload = {
+            "type": "block_actions",
+            "user": {"id": "U" + user.upper(), "username": user, "name": user, "team_id": "T000"},
+            "api_app_id": "A000",
+            "token": "legacy-verification-token",
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": message["channel"]},
+            "trigger_id": "1.2.3",
+            "team": {"id": "T000", "domain": "example"},
+            "channel": {"id": message["channel"], "name": "alerts"},
+            "message": {
+                "type": "message",
+                "ts": message["ts"],
+                "text": message["text"],
+                "blocks": message["blocks"],
+            },
+            "response_url": f"{base_url}/actions/{message['channel']}/{message['ts']}/{next(self._clock)}",
+            "actions": [{**action, "block_id": "alert_analyst_feedback", "action_ts": str(time.time())}],
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        digest = hmac.new(
+            (secret or self.signing_secret).encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256
+        )
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": "v0=" + digest.hexdigest(),
+        }
+        return body, headers
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.responses.append(body)
+        channel, ts = request.match_info["channel"], request.match_info["ts"]
+        target = next((m for m in self.messages if m["ts"] == ts and m["channel"] == channel), None)
+        if target is not None and body.get("replace_original"):
+            target.update(text=body.get("text"), blocks=body.get("blocks"))
+        return web.Response(text="ok")
 
     async def _call(self, request: web.Request, method: str) -> tuple[dict[str, Any], web.Response | None]:
         if request.method == "POST" and request.content_type == "application/json":

@@ -1,0 +1,71 @@
+"""Precedent: judged past incidents that looked like this one move the ranking (pure).
+
+A cause confirmed on a similar past incident is raised, but only when it is among the anomalous
+candidates now (its evidence is present); a cause judged wrong is lowered. Both shifts scale with
+the precedent's signature similarity, so a loose resemblance moves little.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from analyst.builtin.ranking import RankedCause
+from analyst.evidence import Precedent
+
+# Score shifts at similarity 1 (ranking scores are in [0, 1]); chosen on bench.feedback's development
+# stream so that one confirmed precedent overturns a ranking, and one wrong judgement demotes it.
+CONFIRMED_BOOST = 0.5
+WRONG_PENALTY = 0.3
+# A precedent that names only a category (no series or entity) raises every cause of that category less.
+CATEGORY_ONLY_SHARE = 0.5
+
+
+def _names(cause: RankedCause) -> set[str]:
+    series = cause.series
+    return {n.lower() for n in (cause.suspect, cause.component, series.series_id, series.metric) if n}
+
+
+def _matches(names: set[str], own_category: str, name: str | None, category: str | None) -> bool:
+    if name:
+        return name.lower() in names
+    return category is not None and own_category == category
+
+
+def precedent_shift(
+    names: set[str], category: str, label: str, precedents: Sequence[Precedent]
+) -> tuple[float, tuple[str, ...]]:
+    """Score shift, in units of a top ranking score, for a candidate known by `names` (lower case) with
+    `category`, and a note per precedent that moved it. Usable for any ranked candidate (series or entity)."""
+    total = 0.0
+    notes: list[str] = []
+    for precedent in precedents:
+        name, confirmed_category = precedent.confirmed_cause
+        if (name or confirmed_category) and _matches(names, category, name, confirmed_category):
+            share = 1.0 if name else CATEGORY_ONLY_SHARE
+            total += CONFIRMED_BOOST * share * precedent.similarity
+            notes.append(f"raised {label}: confirmed cause of similar incident {precedent.incident_id}")
+        elif (
+            precedent.verdict == "wrong"
+            and _matches(names, category, precedent.suspect, None)
+            and category == precedent.category
+        ):
+            total -= WRONG_PENALTY * precedent.similarity
+            notes.append(f"lowered {label}: judged wrong on similar incident {precedent.incident_id}")
+    return total, tuple(notes)
+
+
+def weigh_precedents(
+    ranked: Sequence[RankedCause], precedents: Sequence[Precedent]
+) -> tuple[list[RankedCause], tuple[str, ...]]:
+    """The ranking with precedent shifts applied and re-sorted, and one note per shift."""
+    if not precedents:
+        return list(ranked), ()
+    notes: list[str] = []
+    weighed = []
+    for cause in ranked:
+        shift, moved = precedent_shift(_names(cause), cause.category.value, cause.suspect, precedents)
+        notes += [note for note in moved if note not in notes]
+        weighed.append(dataclasses.replace(cause, score=cause.score + shift) if shift else cause)
+    weighed.sort(key=lambda r: (-r.score, r.onset_offset if r.onset_offset is not None else float("inf")))
+    return weighed, tuple(notes)

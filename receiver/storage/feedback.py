@@ -1,0 +1,204 @@
+"""Feedback on diagnoses: one judgement per (incident, user), every change kept in feedback_history.
+
+The writers run inside `Store.write`'s transaction (raw SQL only); the readers through `Store.run`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import sqlite_utils
+
+from receiver.storage.database import fetch_all, fetch_one
+from receiver.storage.memory import index_notes
+
+Verdict = Literal["correct", "wrong", "partly"]
+VERDICTS: tuple[Verdict, ...] = ("correct", "wrong", "partly")
+JUDGED_FIELDS = ("verdict", "actual_category", "actual_cause", "note")
+# Confidence bins of the calibration table: [0, 0.2), [0.2, 0.4), ... [0.8, 1].
+CALIBRATION_BINS = 5
+# A "partly" right diagnosis counts half in precision and calibration.
+VERDICT_SCORE = {"correct": 1.0, "partly": 0.5, "wrong": 0.0}
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One user's judgement of an incident's diagnosis."""
+
+    who: str
+    verdict: Verdict
+    actual_category: str | None = None
+    actual_cause: str | None = None
+    note: str | None = None
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class FeedbackOutcome:
+    """What `record_feedback` stored: `changes` maps field -> [old, new] (empty when nothing changed)."""
+
+    feedback: dict[str, Any]
+    changes: dict[str, list[Any]]
+    created: bool
+    diagnosis: dict[str, Any] | None
+
+
+def record_feedback(
+    db: sqlite_utils.Database, incident_id: str, feedback: Feedback, now: float
+) -> FeedbackOutcome | None:
+    """Insert or update `feedback.who`'s judgement; None when the incident does not exist.
+
+    Sending the same judgement twice changes nothing and adds no history.
+    """
+    if not incident_exists(db, incident_id):
+        return None
+    diagnosis = fetch_one(
+        db,
+        "SELECT id, backend, category, confidence FROM diagnoses WHERE incident_id=?"
+        " ORDER BY id DESC LIMIT 1",
+        (incident_id,),
+    )
+    diagnosis_id = diagnosis["id"] if diagnosis else None
+    old = fetch_one(db, "SELECT * FROM feedback WHERE incident_id=? AND who=?", (incident_id, feedback.who))
+    new = asdict(feedback)
+    before = {name: old[name] if old else None for name in JUDGED_FIELDS}
+    changes = {name: [before[name], new[name]] for name in JUDGED_FIELDS if before[name] != new[name]}
+    if old is None:
+        cur = db.conn.execute(
+            "INSERT INTO feedback (incident_id, diagnosis_id, who, verdict, actual_category, actual_cause,"
+            " note, source, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                incident_id,
+                diagnosis_id,
+                feedback.who,
+                *(new[n] for n in JUDGED_FIELDS),
+                feedback.source,
+                now,
+                now,
+            ),
+        )
+        feedback_id = int(cur.lastrowid or 0)
+    elif changes:
+        feedback_id = int(old["id"])
+        db.conn.execute(
+            "UPDATE feedback SET diagnosis_id=?, verdict=?, actual_category=?, actual_cause=?, note=?,"
+            " source=?, updated_at=? WHERE id=?",
+            (diagnosis_id, *(new[n] for n in JUDGED_FIELDS), feedback.source, now, feedback_id),
+        )
+    else:
+        feedback_id = int(old["id"])
+    if changes:
+        db.conn.execute(
+            "INSERT INTO feedback_history (feedback_id, incident_id, who, at, source, changes)"
+            " VALUES (?,?,?,?,?,?)",
+            (feedback_id, incident_id, feedback.who, now, feedback.source, json.dumps(changes)),
+        )
+        index_notes(db, incident_id)
+    row = fetch_one(db, "SELECT * FROM feedback WHERE id=?", (feedback_id,))
+    assert row is not None
+    return FeedbackOutcome(row, changes, old is None, diagnosis)
+
+
+def incident_exists(db: sqlite_utils.Database, incident_id: str) -> bool:
+    return fetch_one(db, "SELECT 1 AS one FROM incidents WHERE id=?", (incident_id,)) is not None
+
+
+def incident_feedback(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any]:
+    """Current judgements (one per user, newest first) and the full history of changes."""
+    current = fetch_all(
+        db,
+        "SELECT who, verdict, actual_category, actual_cause, note, source, created_at, updated_at,"
+        " diagnosis_id FROM feedback WHERE incident_id=? ORDER BY updated_at DESC, id DESC",
+        (incident_id,),
+    )
+    history = fetch_all(
+        db,
+        "SELECT who, at, source, changes FROM feedback_history WHERE incident_id=? ORDER BY id",
+        (incident_id,),
+    )
+    for entry in history:
+        entry["changes"] = json.loads(entry["changes"])
+    return {"verdict": consensus_verdict(current), "current": current, "history": history}
+
+
+def consensus_verdict(current: list[dict[str, Any]]) -> str | None:
+    """The newest judgement decides (users correct each other); None when nobody judged."""
+    return str(current[0]["verdict"]) if current else None
+
+
+def accuracy(db: sqlite_utils.Database) -> dict[str, Any]:
+    """Precision by category and by backend, and observed correctness per stated-confidence bin.
+
+    Each judged diagnosis counts once, with its newest judgement.
+    """
+    rows = fetch_all(
+        db,
+        "SELECT d.category, d.backend, d.confidence, f.verdict FROM feedback f"
+        " JOIN diagnoses d ON d.id = f.diagnosis_id"
+        " WHERE f.id = (SELECT g.id FROM feedback g WHERE g.diagnosis_id = f.diagnosis_id"
+        " ORDER BY g.updated_at DESC, g.id DESC LIMIT 1)",
+    )
+    diagnosed = fetch_one(db, "SELECT count(DISTINCT incident_id) AS n FROM diagnoses")
+    return {
+        "judged": len(rows),
+        "diagnosed": int(diagnosed["n"]) if diagnosed else 0,
+        "precision": _precision(rows),
+        "by_category": _grouped(rows, "category"),
+        "by_backend": _grouped(rows, "backend"),
+        "calibration": _calibration(rows),
+    }
+
+
+def _precision(rows: list[dict[str, Any]]) -> float | None:
+    if not rows:
+        return None
+    return round(sum(VERDICT_SCORE[r["verdict"]] for r in rows) / len(rows), 4)
+
+
+def _grouped(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(str(row[key]), []).append(row)
+    return [
+        {
+            key: name,
+            "judged": len(members),
+            **{verdict: sum(m["verdict"] == verdict for m in members) for verdict in VERDICTS},
+            "precision": _precision(members),
+        }
+        for name, members in sorted(groups.items())
+    ]
+
+
+def _calibration(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    table = []
+    for index in range(CALIBRATION_BINS):
+        low, high = index / CALIBRATION_BINS, (index + 1) / CALIBRATION_BINS
+        members = [
+            r
+            for r in rows
+            if low <= float(r["confidence"] or 0.0) < high
+            or (index == CALIBRATION_BINS - 1 and float(r["confidence"] or 0.0) >= high)
+        ]
+        stated = sum(float(r["confidence"] or 0.0) for r in members) / len(members) if members else None
+        table.append(
+            {
+                "confidence_from": low,
+                "confidence_to": high,
+                "judged": len(members),
+                "mean_stated": round(stated, 4) if stated is not None else None,
+                "observed": _precision(members),
+            }
+        )
+    return table
+
+
+def remember_replay(db: sqlite_utils.Database, signature: str, now: float, keep_seconds: float) -> bool:
+    """True the first time a Slack request signature is seen; old signatures are forgotten."""
+    db.conn.execute("DELETE FROM slack_replays WHERE seen_at < ?", (now - keep_seconds,))
+    cur = db.conn.execute(
+        "INSERT OR IGNORE INTO slack_replays (signature, seen_at) VALUES (?, ?)", (signature, now)
+    )
+    return cur.rowcount == 1

@@ -1,0 +1,220 @@
+"""Memory of past incidents: evidence signatures, FTS5 text, similar incidents and recurring problems.
+
+Writers run inside `Store.write`'s transaction; readers through `Store.run`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import sqlite_utils
+
+from analyst.memory import SIMILAR, EvidenceSignature, similarity
+from receiver.storage.database import fetch_all
+
+# Full text ranks at most this many candidates; the signature score decides among them.
+TEXT_CANDIDATES = 50
+# Share of the final score that comes from the full-text match (the rest is signature similarity).
+TEXT_WEIGHT = 0.1
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
+
+
+def save_signature(
+    db: sqlite_utils.Database,
+    incident_id: str,
+    signature: EvidenceSignature,
+    *,
+    diagnosis_id: int | None,
+    category: str,
+    suspect: str,
+    now: float,
+) -> None:
+    db.conn.execute(
+        "INSERT OR REPLACE INTO incident_signatures (incident_id, diagnosis_id, evidence_key, alert_key,"
+        " category, suspect, moved, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        (
+            incident_id,
+            diagnosis_id,
+            signature.key,
+            signature.alert,
+            category,
+            suspect,
+            json.dumps(signature.moved),
+            now,
+        ),
+    )
+
+
+def index_text(db: sqlite_utils.Database, incident_id: str, alert: str, diagnosis: str) -> None:
+    """(Re)index an incident's alert text and diagnosis; feedback notes are kept."""
+    notes = db.conn.execute("SELECT notes FROM incident_text WHERE incident_id=?", (incident_id,)).fetchone()
+    db.conn.execute("DELETE FROM incident_text WHERE incident_id=?", (incident_id,))
+    db.conn.execute(
+        "INSERT INTO incident_text (incident_id, alert, diagnosis, notes) VALUES (?,?,?,?)",
+        (incident_id, alert, diagnosis, notes[0] if notes else ""),
+    )
+
+
+def index_notes(db: sqlite_utils.Database, incident_id: str) -> None:
+    """Feedback notes and given causes of an incident into its full-text row."""
+    rows = db.conn.execute(
+        "SELECT coalesce(note, ''), coalesce(actual_cause, ''), coalesce(actual_category, '')"
+        " FROM feedback WHERE incident_id=?",
+        (incident_id,),
+    ).fetchall()
+    text = " ".join(" ".join(row) for row in rows).strip()
+    if db.conn.execute("SELECT 1 FROM incident_text WHERE incident_id=?", (incident_id,)).fetchone():
+        db.conn.execute("UPDATE incident_text SET notes=? WHERE incident_id=?", (text, incident_id))
+    else:
+        db.conn.execute(
+            "INSERT INTO incident_text (incident_id, alert, diagnosis, notes) VALUES (?, '', '', ?)",
+            (incident_id, text),
+        )
+
+
+def fts_query(text: str, limit: int = 24) -> str:
+    """An FTS5 OR-query of the words of `text` (quoted: no operator in user text reaches FTS5)."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:limit]
+    return " OR ".join(f'"{w}"' for w in words)
+
+
+def _text_scores(db: sqlite_utils.Database, text: str, exclude: str) -> dict[str, float]:
+    query = fts_query(text)
+    if not query:
+        return {}
+    rows = db.conn.execute(
+        "SELECT incident_id, bm25(incident_text) FROM incident_text WHERE incident_text MATCH ?"
+        " AND incident_id != ? ORDER BY bm25(incident_text) LIMIT ?",
+        (query, exclude, TEXT_CANDIDATES),
+    ).fetchall()
+    if not rows:
+        return {}
+    best = min(r[1] for r in rows)  # bm25 is negative: lower is better
+    return {r[0]: (r[1] / best if best else 0.0) for r in rows}
+
+
+def similar_incidents(
+    db: sqlite_utils.Database,
+    signature: EvidenceSignature,
+    text: str,
+    *,
+    exclude: str,
+    limit: int = 10,
+    min_similarity: float = SIMILAR,
+    before: float | None = None,
+) -> list[dict[str, Any]]:
+    """Past incidents most like `signature` (+ full text), best first, each with its newest judgement."""
+    text_scores = _text_scores(db, text, exclude)
+    candidates = fetch_all(
+        db,
+        "SELECT s.*, i.alertname, i.first_seen, i.ends_at, i.status FROM incident_signatures s"
+        " JOIN incidents i ON i.id = s.incident_id"
+        f" WHERE s.incident_id != ? AND (i.alertname = ? OR s.incident_id IN ({_marks(text_scores)}))"
+        " ORDER BY s.created_at DESC LIMIT 2000",
+        (exclude, signature.alertname, *text_scores),
+    )
+    scored = []
+    for row in candidates:
+        if before is not None and row["created_at"] >= before:
+            continue
+        past = EvidenceSignature(row["alertname"] or "", row["alert_key"], tuple(json.loads(row["moved"])))
+        score = (1 - TEXT_WEIGHT) * similarity(signature, past) + TEXT_WEIGHT * text_scores.get(
+            row["incident_id"], 0.0
+        )
+        if score >= min_similarity:
+            row["similarity"] = round(score, 4)
+            row["same_signature"] = past.key == signature.key
+            row["moved"] = list(past.moved)
+            scored.append(row)
+    scored.sort(key=lambda r: (-r["similarity"], -r["created_at"]))
+    return _with_judgements(db, scored[:limit])
+
+
+def _marks(values: Iterable[object]) -> str:
+    return ",".join("?" for _ in values) or "NULL"
+
+
+def _with_judgements(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for row in rows:
+        judged = fetch_all(
+            db,
+            "SELECT verdict, actual_category, actual_cause, note, who, updated_at FROM feedback"
+            " WHERE incident_id=? ORDER BY updated_at DESC, id DESC LIMIT 1",
+            (row["incident_id"],),
+        )
+        judgement = judged[0] if judged else {}
+        row["verdict"] = judgement.get("verdict")
+        row["actual_category"] = judgement.get("actual_category")
+        row["actual_cause"] = judgement.get("actual_cause")
+        row["note"] = judgement.get("note")
+        row["confirmed_cause"] = confirmed_cause(row)
+    return rows
+
+
+def confirmed_cause(row: dict[str, Any]) -> str | None:
+    """The cause a judgement vouches for: the diagnosed suspect if correct, else the one given."""
+    if row.get("verdict") == "correct":
+        return str(row.get("actual_cause") or row.get("suspect") or "") or None
+    return row.get("actual_cause") or None
+
+
+def signature_of(db: sqlite_utils.Database, incident_id: str) -> EvidenceSignature | None:
+    rows = fetch_all(
+        db,
+        "SELECT s.alert_key, s.moved, i.alertname FROM incident_signatures s JOIN incidents i"
+        " ON i.id = s.incident_id WHERE s.incident_id=?",
+        (incident_id,),
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return EvidenceSignature(row["alertname"] or "", row["alert_key"], tuple(json.loads(row["moved"])))
+
+
+def incident_text(db: sqlite_utils.Database, incident_id: str) -> str:
+    row = db.conn.execute(
+        "SELECT alert || ' ' || diagnosis FROM incident_text WHERE incident_id=?", (incident_id,)
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def diagnosis_body(db: sqlite_utils.Database, diagnosis_id: int) -> dict[str, Any] | None:
+    row = db.conn.execute("SELECT body FROM diagnoses WHERE id=?", (diagnosis_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def problems(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]]:
+    """Incidents grouped by evidence signature: count, first/last seen, confirmed cause, mean time to
+    resolve (over resolved members)."""
+    groups = fetch_all(
+        db,
+        "SELECT s.evidence_key, min(i.alertname) AS alertname, min(s.alert_key) AS alert_key,"
+        " min(s.moved) AS moved, count(*) AS count, min(i.first_seen) AS first_seen,"
+        " max(i.first_seen) AS last_seen,"
+        " avg(CASE WHEN i.status='resolved' AND i.ends_at > i.starts_at THEN i.ends_at - i.starts_at END)"
+        " AS mean_time_to_resolve_seconds,"
+        " sum(i.status='resolved') AS resolved"
+        " FROM incident_signatures s JOIN incidents i ON i.id = s.incident_id"
+        " GROUP BY s.evidence_key ORDER BY count(*) DESC, max(i.first_seen) DESC LIMIT ?",
+        (limit,),
+    )
+    for group in groups:
+        group["moved"] = json.loads(group["moved"])
+        members = fetch_all(
+            db,
+            "SELECT s.incident_id, s.suspect, s.category, f.verdict, f.actual_cause, f.actual_category"
+            " FROM incident_signatures s LEFT JOIN feedback f ON f.incident_id = s.incident_id"
+            " WHERE s.evidence_key=? ORDER BY s.created_at DESC, f.updated_at DESC",
+            (group["evidence_key"],),
+        )
+        confirmed = next((m for m in members if confirmed_cause(m)), None)
+        group["confirmed_cause"] = confirmed_cause(confirmed) if confirmed else None
+        group["confirmed_category"] = (
+            (confirmed.get("actual_category") or confirmed["category"]) if confirmed else None
+        )
+        group["incidents"] = list(dict.fromkeys(m["incident_id"] for m in members))[:20]
+        group["categories"] = sorted({m["category"] for m in members if m["category"]})
+    return groups

@@ -1,0 +1,281 @@
+"""Feedback on diagnoses: the JSON API, the incident page's form handler and its HTML fragment."""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from analyst.diagnosis import Category
+from analyst.evidence import evidence_from_dict
+from analyst.memory import evidence_signature
+from receiver.pipeline.memory import recall_line
+from receiver.storage import feedback as db_feedback
+from receiver.storage import incidents as db_incidents
+from receiver.storage import memory as db_memory
+from receiver.storage.feedback import VERDICTS, Feedback, FeedbackOutcome
+from receiver.web.json_errors import bad_request, error_response
+from receiver.web.keys import METRICS, STORE
+
+FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
+CATEGORIES = tuple(c.value for c in Category)
+
+
+def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
+    """Validate a judgement; a bad field raises 400 naming it."""
+    unknown = sorted(set(body) - {"verdict", "who", "actual_category", "actual_cause", "note"})
+    if unknown:
+        raise bad_request(f"unknown field {unknown[0]!r}", unknown[0])
+    verdict = body.get("verdict")
+    if verdict not in VERDICTS:
+        raise bad_request(f"verdict must be one of {', '.join(VERDICTS)}", "verdict")
+    values: dict[str, str | None] = {}
+    for name, limit in FIELD_LIMITS.items():
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise bad_request(f"{name} must be a string", name)
+        value = (value or "").strip() or None
+        if value is not None and len(value) > limit:
+            raise bad_request(f"{name} is longer than {limit} characters", name)
+        values[name] = value
+    category = body.get("actual_category") or None
+    if category is not None and category not in CATEGORIES:
+        raise bad_request(f"actual_category must be one of {', '.join(CATEGORIES)}", "actual_category")
+    return Feedback(
+        who=values["who"] or "anonymous",
+        verdict=verdict,
+        actual_category=category,
+        actual_cause=values["actual_cause"],
+        note=values["note"],
+        source=source,
+    )
+
+
+async def store_feedback(
+    app: web.Application, incident_id: str, feedback: Feedback
+) -> FeedbackOutcome | None:
+    """Store a judgement and count it on /metrics when it changed the verdict."""
+    outcome = await app[STORE].write(db_feedback.record_feedback, incident_id, feedback, time.time())
+    if outcome is not None and "verdict" in outcome.changes:
+        diagnosis = outcome.diagnosis or {}
+        app[METRICS].feedback.labels(
+            verdict=feedback.verdict,
+            category=diagnosis.get("category") or "none",
+            backend=diagnosis.get("backend") or "none",
+        ).inc()
+    return outcome
+
+
+async def post_feedback(request: web.Request) -> web.Response:
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return error_response(400, "body must be a JSON object", "body")
+    if not isinstance(body, dict):
+        return error_response(400, "body must be a JSON object", "body")
+    feedback = parse_feedback(body, "api")
+    incident_id = request.match_info["incident_id"]
+    outcome = await store_feedback(request.app, incident_id, feedback)
+    if outcome is None:
+        return error_response(404, "no such incident")
+    answer = {"feedback": outcome.feedback, "changes": outcome.changes, "created": outcome.created}
+    return web.json_response(answer, status=201 if outcome.created else 200)
+
+
+async def get_feedback(request: web.Request) -> web.Response:
+    incident_id = request.match_info["incident_id"]
+    if not await request.app[STORE].run(db_feedback.incident_exists, incident_id):
+        return error_response(404, "no such incident")
+    return web.json_response(await request.app[STORE].run(db_feedback.incident_feedback, incident_id))
+
+
+async def post_feedback_form(request: web.Request) -> web.StreamResponse:
+    """The incident page's form (form-encoded); answers with a redirect back to the page."""
+    form = await request.post()
+    body = {
+        k: str(v)
+        for k, v in form.items()
+        if k in ("verdict", "who", "actual_category", "actual_cause", "note")
+    }
+    incident_id = request.match_info["incident_id"]
+    outcome = await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))
+    if outcome is None:
+        return error_response(404, "no such incident")
+    raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
+
+
+async def similar_view(app: web.Application, incident_id: str, limit: int = 10) -> dict[str, Any] | None:
+    """Past incidents like this one (signature + full text), or None when the incident does not exist."""
+    store = app[STORE]
+    if not await store.run(db_feedback.incident_exists, incident_id):
+        return None
+    signature = await store.run(db_memory.signature_of, incident_id)
+    if signature is None:
+        stored = await store.run(db_incidents.load_evidence, incident_id)
+        if stored is None:
+            return {"signature": None, "similar": [], "recall": None}
+        signature = evidence_signature(evidence_from_dict(stored))
+    text = await store.run(db_memory.incident_text, incident_id)
+    similar = await store.run(db_memory.similar_incidents, signature, text, exclude=incident_id, limit=limit)
+    return {
+        "signature": {"key": signature.key, "alert": signature.alert, "moved": list(signature.moved)},
+        "similar": similar,
+        "recall": recall_line(similar),
+    }
+
+
+async def get_similar(request: web.Request) -> web.Response:
+    limit = request.query.get("limit", "10")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        return error_response(400, "limit must be an integer in [1, 100]", "limit")
+    view = await similar_view(request.app, request.match_info["incident_id"], int(limit))
+    if view is None:
+        return error_response(404, "no such incident")
+    return web.json_response(view)
+
+
+async def get_problems(request: web.Request) -> web.Response:
+    return web.json_response({"problems": await request.app[STORE].run(db_memory.problems)})
+
+
+async def problems_page(request: web.Request) -> web.Response:
+    """Recurring problems, plain server-rendered HTML."""
+    rows = await request.app[STORE].run(db_memory.problems)
+    body = "".join(
+        "<tr>"
+        f"<td>{_e(p['alertname'])}</td><td>{_e(', '.join(p['moved']) or '(nothing moved)')}</td>"
+        f"<td>{p['count']}</td><td>{_e(_day(p['first_seen']))}</td><td>{_e(_day(p['last_seen']))}</td>"
+        f"<td>{_e(p['confirmed_cause'] or 'not confirmed')}</td>"
+        f"<td>{_e(_duration(p['mean_time_to_resolve_seconds']))}</td>"
+        f"<td>{' '.join(_incident_link(i) for i in p['incidents'][:5])}</td>"
+        "</tr>"
+        for p in rows
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Recurring problems</title></head><body>"
+        "<h1>Recurring problems</h1><p><a href='/ui/'>Incidents</a></p>"
+        "<table><tr><th>Alert</th><th>What moved</th><th>Count</th><th>First seen</th><th>Last seen</th>"
+        "<th>Confirmed cause</th><th>Mean time to resolve</th><th>Incidents</th></tr>"
+        f"{body}</table></body></html>"
+    )
+    return web.Response(text=page, content_type="text/html")
+
+
+def _day(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(ts))) if ts else ""
+
+
+def _duration(seconds: float | None) -> str:
+    return f"{seconds / 60:.0f} min" if seconds else ""
+
+
+def _incident_link(incident_id: str) -> str:
+    return f'<a href="/ui/incidents/{_e(incident_id)}">{_e(incident_id)}</a>'
+
+
+async def get_accuracy(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[STORE].run(db_feedback.accuracy))
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def incident_extras_html(
+    incident_id: str,
+    feedback: Mapping[str, Any] | None = None,
+    similar: list[Mapping[str, Any]] | None = None,
+) -> str:
+    """An escaped HTML fragment for the incident page: the feedback form, its history, similar incidents.
+
+    `feedback` is `GET /api/v1/incidents/{id}/feedback`, `similar` the `similar` list of
+    `GET /api/v1/incidents/{id}/similar`.
+    """
+    verdicts = "".join(
+        f'<label><input type="radio" name="verdict" value="{v}" required> {v}</label> ' for v in VERDICTS
+    )
+    categories = '<option value="">(same as diagnosed)</option>' + "".join(
+        f'<option value="{_e(c)}">{_e(c)}</option>' for c in CATEGORIES
+    )
+    parts = [
+        '<section class="feedback"><h2>Was this diagnosis right?</h2>',
+        f'<form method="post" action="/ui/incidents/{_e(incident_id)}/feedback">',
+        verdicts,
+        f'<label>Actual category <select name="actual_category">{categories}</select></label> ',
+        '<label>Actual cause (series or entity) <input name="actual_cause" maxlength="500"></label> ',
+        '<label>Note <input name="note" maxlength="4000"></label> ',
+        '<label>Who <input name="who" maxlength="200"></label> ',
+        '<button type="submit">Send</button></form>',
+    ]
+    history = (feedback or {}).get("history") or []
+    if history:
+        parts.append("<h3>Feedback history</h3><ul>")
+        for entry in history:
+            changes = "; ".join(
+                f"{_e(name)}: {_e(old)} &rarr; {_e(new)}" for name, (old, new) in entry["changes"].items()
+            )
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(entry["at"])))
+            parts.append(f"<li>{_e(when)} UTC, {_e(entry['who'])} ({_e(entry['source'])}): {changes}</li>")
+        parts.append("</ul>")
+    if similar:
+        parts.append("<h3>Similar past incidents</h3><ul>")
+        for item in similar:
+            link = f'<a href="/ui/incidents/{_e(item["incident_id"])}">{_e(item["incident_id"])}</a>'
+            cause = item.get("confirmed_cause") or item.get("suspect")
+            parts.append(
+                f"<li>{link} {_e(item.get('alertname'))}, similarity {float(item['similarity']):.2f},"
+                f" verdict {_e(item.get('verdict') or 'not judged')}, cause {_e(cause)}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def accuracy_extras_html(accuracy: Mapping[str, Any]) -> str:
+    """An escaped HTML fragment for the overview page from `GET /api/v1/accuracy`: how many diagnoses were
+    judged, precision by category and backend, and the calibration table."""
+
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0%}"
+
+    parts = [
+        '<section class="accuracy"><h2>Accuracy from feedback</h2>',
+        f"<p>{int(accuracy['judged'])} of {int(accuracy['diagnosed'])} diagnosed incidents judged;"
+        f" precision {percent(accuracy['precision'])}.</p>",
+    ]
+    for key, title in (("by_category", "Category"), ("by_backend", "Backend")):
+        rows = "".join(
+            f"<tr><td>{_e(r[key.removeprefix('by_')])}</td><td>{r['judged']}</td><td>{r['correct']}</td>"
+            f"<td>{r['partly']}</td><td>{r['wrong']}</td><td>{percent(r['precision'])}</td></tr>"
+            for r in accuracy[key]
+        )
+        parts.append(
+            f"<table><tr><th>{title}</th><th>judged</th><th>correct</th><th>partly</th><th>wrong</th>"
+            f"<th>precision</th></tr>{rows}</table>"
+        )
+    calibration = "".join(
+        f"<tr><td>{b['confidence_from']:.0%}-{b['confidence_to']:.0%}</td><td>{b['judged']}</td>"
+        f"<td>{percent(b['mean_stated'])}</td><td>{percent(b['observed'])}</td></tr>"
+        for b in accuracy["calibration"]
+    )
+    parts.append(
+        "<table><tr><th>stated confidence</th><th>judged</th><th>mean stated</th><th>observed</th></tr>"
+        f"{calibration}</table></section>"
+    )
+    return "".join(parts)
+
+
+def feedback_routes() -> list[web.RouteDef]:
+    return [
+        web.post("/api/v1/incidents/{incident_id}/feedback", post_feedback),
+        web.get("/api/v1/incidents/{incident_id}/feedback", get_feedback),
+        web.get("/api/v1/incidents/{incident_id}/similar", get_similar),
+        web.get("/api/v1/accuracy", get_accuracy),
+        web.get("/api/v1/problems", get_problems),
+        web.get("/ui/problems", problems_page),
+        web.post("/ui/incidents/{incident_id}/feedback", post_feedback_form),
+    ]

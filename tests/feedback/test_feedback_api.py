@@ -1,0 +1,127 @@
+"""POST/GET /api/v1/incidents/{id}/feedback: validation, idempotence per user, history, accuracy."""
+
+from __future__ import annotations
+
+from tests.receiver.conftest import ClientFactory
+
+from .conftest import stored_incident
+
+
+async def test_feedback_is_stored_and_shown_with_the_incident(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    answer = await client.post(
+        f"/api/v1/incidents/{incident_id}/feedback",
+        json={
+            "verdict": "wrong",
+            "actual_category": "dependency.database",
+            "actual_cause": "orders-db",
+            "note": "the database was locked",
+            "who": "ana",
+        },
+    )
+    assert answer.status == 201
+    detail = await (await client.get(f"/api/v1/incidents/{incident_id}")).json()
+    assert detail["feedback"]["verdict"] == "wrong"
+    assert detail["feedback"]["current"][0]["actual_cause"] == "orders-db"
+    listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert [h["changes"]["verdict"] for h in listed["history"]] == [[None, "wrong"]]
+
+
+async def test_same_judgement_twice_adds_no_history(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    url = f"/api/v1/incidents/{incident_id}/feedback"
+    first = await client.post(url, json={"verdict": "correct", "who": "ana"})
+    again = await client.post(url, json={"verdict": "correct", "who": "ana"})
+    assert (first.status, again.status) == (201, 200)
+    assert (await again.json())["changes"] == {}
+    changed = await client.post(url, json={"verdict": "partly", "who": "ana", "note": "half of it"})
+    assert (await changed.json())["changes"] == {
+        "verdict": ["correct", "partly"],
+        "note": [None, "half of it"],
+    }
+    other = await client.post(url, json={"verdict": "wrong", "who": "bo"})
+    assert other.status == 201
+    listed = await (await client.get(url)).json()
+    assert [(h["who"], sorted(h["changes"])) for h in listed["history"]] == [
+        ("ana", ["verdict"]),
+        ("ana", ["note", "verdict"]),
+        ("bo", ["verdict"]),
+    ]
+    assert {(c["who"], c["verdict"]) for c in listed["current"]} == {("ana", "partly"), ("bo", "wrong")}
+
+
+async def test_bad_feedback_names_the_field(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    url = f"/api/v1/incidents/{incident_id}/feedback"
+    cases = [
+        ({"verdict": "maybe"}, "verdict"),
+        ({"verdict": "wrong", "actual_category": "cosmic.rays"}, "actual_category"),
+        ({"verdict": "wrong", "note": 5}, "note"),
+        ({"verdict": "wrong", "who": "x" * 201}, "who"),
+        ({"verdict": "wrong", "colour": "red"}, "colour"),
+    ]
+    for body, field in cases:
+        answer = await client.post(url, json=body)
+        assert answer.status == 400, body
+        assert (await answer.json())["field"] == field
+    assert (await client.post(url, data=b"[1]")).status == 400
+    assert (
+        await client.post("/api/v1/incidents/inc-nope/feedback", json={"verdict": "correct"})
+    ).status == 404
+    assert (await (await client.get(url)).json())["current"] == []
+
+
+async def test_ui_form_stores_feedback_and_redirects_back(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    answer = await client.post(
+        f"/ui/incidents/{incident_id}/feedback",
+        data={"verdict": "correct", "who": "ana", "note": "<b>yes</b>"},
+        allow_redirects=False,
+    )
+    assert answer.status == 303
+    assert answer.headers["Location"] == f"/ui/incidents/{incident_id}"
+    listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert listed["current"][0]["note"] == "<b>yes</b>"
+
+
+async def test_accuracy_counts_judged_diagnoses_by_category_backend_and_confidence(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    cpu = await stored_incident(client, "fp-1", category="resource.cpu", confidence=0.9)
+    db = await stored_incident(
+        client, "fp-2", category="dependency.database", confidence=0.3, backend="openai"
+    )
+    await stored_incident(client, "fp-3")
+    await client.post(f"/api/v1/incidents/{cpu}/feedback", json={"verdict": "correct", "who": "ana"})
+    await client.post(f"/api/v1/incidents/{db}/feedback", json={"verdict": "wrong", "who": "ana"})
+    accuracy = await (await client.get("/api/v1/accuracy")).json()
+    assert (accuracy["judged"], accuracy["diagnosed"], accuracy["precision"]) == (2, 3, 0.5)
+    assert {r["backend"]: r["precision"] for r in accuracy["by_backend"]} == {"builtin": 1.0, "openai": 0.0}
+    assert {r["category"]: r["judged"] for r in accuracy["by_category"]} == {
+        "dependency.database": 1,
+        "resource.cpu": 1,
+    }
+    bins = {(b["confidence_from"], b["observed"]) for b in accuracy["calibration"] if b["judged"]}
+    assert bins == {(0.2, 0.0), (0.8, 1.0)}
+    metrics = await (await client.get("/metrics")).text()
+    assert (
+        'alert_analyst_feedback_total{backend="openai",category="dependency.database",verdict="wrong"} 1.0'
+        in metrics
+    )
+
+
+async def test_accuracy_fragment_escapes_what_it_shows(make_client: ClientFactory) -> None:
+    from receiver.web.feedback import accuracy_extras_html
+
+    client = await make_client()
+    judged = await stored_incident(client, "fp-1", backend="<b>x</b>", confidence=0.9)
+    await client.post(f"/api/v1/incidents/{judged}/feedback", json={"verdict": "correct"})
+    fragment = accuracy_extras_html(await (await client.get("/api/v1/accuracy")).json())
+    assert "1 of 1 diagnosed incidents judged; precision 100%" in fragment
+    assert "&lt;b&gt;x&lt;/b&gt;" in fragment and "<b>x</b>" not in fragment
+    assert "<td>80%-100%</td><td>1</td><td>90%</td><td>100%</td>" in fragment
