@@ -39,6 +39,9 @@ TAIL_Z = 1.645
 # A robust z below this is ordinary noise; at or above it the series counts as changed (onset).
 CHANGE_Z = 3.0
 MIN_ENTITIES = 5
+# A series already beyond its noise when the window opens changed before any cause of this alert could
+# start (temporal precedence): a leftover of something earlier. Its shift counts this much.
+EARLIER_CHANGE_DISCOUNT = 0.5
 # Latency and errors that something else explains (a callee that changed as strongly, or the alert
 # itself, which is what needs explaining) count this much.
 SYMPTOM_DISCOUNT = 0.5
@@ -151,12 +154,13 @@ def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | Non
     best = int(np.argmax(directed))
     z = max(0.0, float(directed[best]))
     changed = np.flatnonzero(directed >= CHANGE_Z)
+    earlier = EARLIER_CHANGE_DISCOUNT if changed.size and changed[0] == 0 else 1.0
     onset = float(times[recent_mask][changed[0]]) if changed.size else None
     return SeriesShift(
         series=series,
         kind=kind,
         z=z,
-        weighted=KIND_WEIGHT[kind] * z,
+        weighted=KIND_WEIGHT[kind] * z * earlier,
         onset=onset,
         baseline=centre,
         peak=float(values[recent_mask][best]),
