@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -205,3 +206,18 @@ def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
     primary, second = result.primary_hypothesis, result.alternative_hypotheses[0]
     assert primary.supporting_evidence[0].startswith('pod_cpu_usage_percent{service="payment"} rose from')
     assert "payment changed more strongly" in second.contradicting_evidence
+
+
+def test_a_change_already_under_way_when_the_window_opens_counts_less() -> None:
+    # Both CPUs jump by the same amount: "leftover" from 8 minutes before the alert (before the window
+    # that opens 5 minutes before it), "new" from 2 minutes before the alert.
+    leftover = _series("pod_cpu_usage_percent", "leftover", 20.0, 1.0, 80)
+    values = list(leftover.values.values)  # type: ignore[union-attr]
+    noise = np.random.default_rng(81).normal(0.0, 1.0, POINTS)
+    values[107:] = [40.0 + float(n) for n in noise[107:]]
+    leftover = dataclasses.replace(leftover, values=SeriesValues(START, STEP, tuple(values)))
+    evidence = _evidence([leftover, _series("pod_cpu_usage_percent", "new", 20.0, 1.0, 90, after=40.0)])
+    ranked = rank_entities(evidence)
+    assert [e.name for e in ranked] == ["new", "leftover"]
+    assert ranked[1].score < 0.75 * ranked[0].score
+    assert ranked[1].shifts[0].z > 0.75 * ranked[0].shifts[0].z  # the shift itself is as large
