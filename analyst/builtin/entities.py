@@ -39,6 +39,9 @@ TAIL_Z = 1.645
 # A robust z below this is ordinary noise; at or above it the series counts as changed (onset).
 CHANGE_Z = 3.0
 MIN_ENTITIES = 5
+# A series already beyond its noise when the window opens changed before any cause of this alert could
+# start (temporal precedence): a leftover of something earlier. Its shift counts this much.
+EARLIER_CHANGE_DISCOUNT = 0.5
 # Latency and errors that something else explains (a callee that changed as strongly, or the alert
 # itself, which is what needs explaining) count this much.
 SYMPTOM_DISCOUNT = 0.5
@@ -126,22 +129,72 @@ class RankedEntity:
 
 def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | None:
     """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history."""
-    if series.values is None or not series.available:
-        return None
-    grid = series.values
-    values = np.array(grid.values, dtype=np.float64)  # None becomes NaN
-    times = grid.start + grid.step * np.arange(values.size)
+    return series_shifts([series], alert_time)[0]
+
+
+def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[SeriesShift | None]:
+    """`series_shift` of each series; the baselines of series on one time grid are summarised at once."""
+    shifts: list[SeriesShift | None] = [None] * len(series)
+    grids: dict[tuple[float, float, int], list[int]] = {}
+    for i, s in enumerate(series):
+        if s.values is not None and s.available and s.values.values:
+            grids.setdefault((s.values.start, s.values.step, len(s.values.values)), []).append(i)
     cut = alert_time - ONSET_MARGIN_SECONDS
-    finite = np.isfinite(values)
-    before = values[finite & (times < cut) & (times >= cut - BASELINE_SECONDS)]
-    recent_mask = finite & (times >= cut)
-    if before.size < MIN_BASELINE_POINTS or not recent_mask.any():
+    for (start, step, size), members in grids.items():
+        matrix = np.array([series[i].values.values for i in members], dtype=np.float64)  # type: ignore[union-attr]
+        times = start + step * np.arange(size)
+        in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
+        recent = times >= cut
+        if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
+            continue
+        centre, spread = baseline_summary(matrix[:, in_baseline])
+        for row, i in enumerate(members):
+            if np.isfinite(centre[row]):
+                shifts[i] = _shift(
+                    series[i], matrix[row], times, recent, float(centre[row]), float(spread[row])
+                )
+    return shifts
+
+
+def baseline_summary(before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `before` (NaN = missing): median and robust spread (IQR / 1.349, widened for spiky
+    series to the TAIL_QUANTILE absolute deviation / TAIL_Z); NaN where fewer than
+    MIN_BASELINE_POINTS values. Rows with the same gaps (usually all) are summarised in one pass."""
+    centre = np.full(before.shape[0], np.nan)
+    spread = np.full(before.shape[0], np.nan)
+    present = np.isfinite(before)
+    patterns: dict[bytes, list[int]] = {}
+    for row in range(before.shape[0]):
+        patterns.setdefault(present[row].tobytes(), []).append(row)
+    for rows in patterns.values():
+        columns = present[rows[0]]
+        if columns.sum() < MIN_BASELINE_POINTS:
+            continue
+        values = before[np.ix_(rows, columns)]
+        mid = np.median(values, axis=1)
+        q1, q3 = np.percentile(values, [25, 75], axis=1)
+        tail = np.percentile(np.abs(values - mid[:, None]), TAIL_QUANTILE, axis=1) / TAIL_Z
+        centre[rows], spread[rows] = mid, np.maximum((q3 - q1) / 1.349, tail)
+    return centre, spread
+
+
+def _shift(
+    series: SeriesEvidence,
+    values: np.ndarray,
+    times: np.ndarray,
+    recent: np.ndarray,
+    centre: float,
+    spread: float,
+) -> SeriesShift | None:
+    recent_mask = recent & np.isfinite(values)
+    if not recent_mask.any():
         return None
-    centre = float(np.median(before))
-    recent = values[recent_mask]
+    after = values[recent_mask]
     kind = series_kind(series.metric)
-    scale = noise_scale(before, centre, float(np.max(np.abs(recent))))
-    deviation = (recent - centre) / scale
+    # Floored relative to the level: a series that never moved is not infinitely surprised by 1 %.
+    level = max(abs(centre), float(np.max(np.abs(after))))
+    scale = max(spread, RELATIVE_SCALE_FLOOR * level, 1e-12)
+    deviation = (after - centre) / scale
     if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
         directed = np.abs(deviation)
     elif _DOWN_IS_BAD.search(series.metric.lower()):
@@ -151,24 +204,17 @@ def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | Non
     best = int(np.argmax(directed))
     z = max(0.0, float(directed[best]))
     changed = np.flatnonzero(directed >= CHANGE_Z)
+    earlier = EARLIER_CHANGE_DISCOUNT if changed.size and changed[0] == 0 else 1.0
     onset = float(times[recent_mask][changed[0]]) if changed.size else None
     return SeriesShift(
         series=series,
         kind=kind,
         z=z,
-        weighted=KIND_WEIGHT[kind] * z,
+        weighted=KIND_WEIGHT[kind] * z * earlier,
         onset=onset,
         baseline=centre,
-        peak=float(values[recent_mask][best]),
+        peak=float(after[best]),
     )
-
-
-def noise_scale(before: np.ndarray, centre: float, recent_size: float) -> float:
-    """Robust spread of the history: IQR, widened for spiky series and floored relative to the level."""
-    q1, q3 = np.percentile(before, [25, 75])
-    tail = float(np.percentile(np.abs(before - centre), TAIL_QUANTILE)) / TAIL_Z
-    level = max(abs(centre), recent_size)
-    return max(float(q3 - q1) / 1.349, tail, RELATIVE_SCALE_FLOOR * level, 1e-12)
 
 
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
@@ -202,9 +248,10 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     """Components best-first by their strongest weighted shift (all components with usable series)."""
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
-    for series in evidence.series:
+    for series, shift in zip(
+        evidence.series, series_shifts(evidence.series, evidence.alert.starts_at), strict=True
+    ):
         entity = _entity_name(series, names)
-        shift = series_shift(series, evidence.alert.starts_at) if entity else None
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)

@@ -230,7 +230,9 @@ def test_a_confirmed_past_cause_raises_its_component_when_it_moved_now() -> None
         suspect="cartservice",
         actual_cause="currencyservice",
     )
-    judged = diagnose_evidence(dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT)
+    judged = diagnose_evidence(
+        dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT
+    )
     assert judged.primary_hypothesis.title.endswith(": currencyservice")
     assert any("inc-past" in note for note in judged.notes)
 
@@ -244,5 +246,22 @@ def test_a_precedent_about_a_component_that_did_not_move_changes_nothing() -> No
         category="resource.cpu",
         suspect="paymentservice",
     )
-    judged = diagnose_evidence(dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT)
+    judged = diagnose_evidence(
+        dataclasses.replace(evidence, precedents=(precedent,)), load_playbooks(None), now=ALERT_AT
+    )
     assert judged.primary_hypothesis.title.endswith(": cartservice")
+
+
+def test_a_change_already_under_way_when_the_window_opens_counts_less() -> None:
+    # Both CPUs jump by the same amount: "leftover" from 8 minutes before the alert (before the window
+    # that opens 5 minutes before it), "new" from 2 minutes before the alert.
+    leftover = _series("pod_cpu_usage_percent", "leftover", 20.0, 1.0, 80)
+    values = list(leftover.values.values)  # type: ignore[union-attr]
+    noise = np.random.default_rng(81).normal(0.0, 1.0, POINTS)
+    values[107:] = [40.0 + float(n) for n in noise[107:]]
+    leftover = dataclasses.replace(leftover, values=SeriesValues(START, STEP, tuple(values)))
+    evidence = _evidence([leftover, _series("pod_cpu_usage_percent", "new", 20.0, 1.0, 90, after=40.0)])
+    ranked = rank_entities(evidence)
+    assert [e.name for e in ranked] == ["new", "leftover"]
+    assert ranked[1].score < 0.75 * ranked[0].score
+    assert ranked[1].shifts[0].z > 0.75 * ranked[0].shifts[0].z  # the shift itself is as large

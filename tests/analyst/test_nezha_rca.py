@@ -18,10 +18,12 @@ from demo.processes import ManagedProcess
 from tests.support.paths import SHARED
 
 NEZHA = SHARED / "nezha"
-# (day, first sample kept, last sample kept): an hour of history before each fault tested below.
-SLICES = (("2022-08-22", "04:10", "07:15"), ("2023-01-29", "12:25", "14:55"))
+# (day, first sample kept, last sample kept): an hour of history before each fault tested below
+# (the 04:44 fault has an hour before its baseline window closes).
+SLICES = (("2022-08-22", "03:40", "07:15"), ("2023-01-29", "12:25", "14:55"))
 # (day, injection time, injected service, fault type) that the analyst must rank first.
 CASES = (
+    ("2022-08-22", "04:44:", "checkoutservice", "cpu_contention"),
     ("2022-08-22", "05:18:", "currencyservice", "cpu_contention"),
     ("2022-08-22", "05:35:", "emailservice", "cpu_contention"),
     ("2022-08-22", "06:01:", "paymentservice", "cpu_contention"),
@@ -31,6 +33,7 @@ CASES = (
     ("2022-08-22", "07:10:", "recommendationservice", "cpu_consumed"),
     ("2022-08-22", "05:27:", "currencyservice", "network_delay"),
     ("2022-08-22", "05:43:", "emailservice", "network_delay"),
+    ("2022-08-22", "05:01:", "checkoutservice", "exception"),
 )
 
 pytestmark = [
