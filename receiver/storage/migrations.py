@@ -8,6 +8,7 @@ import sqlite_utils
 
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_detection
+from receiver.storage.workbench_tables import migrate_workbench
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
@@ -105,6 +106,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     migrate_detection,
     _notification_backlog,
     _drop_diagnosis_signature,
+    migrate_workbench,
 )
 
 

@@ -10,21 +10,26 @@ from receiver.pipeline.intake import IntakeActivity
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
-from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
+from receiver.web.keys import CREDENTIALS, INCIDENT_EXTRAS, INTAKE, METRICS, SETTINGS
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
 from receiver.web.rules import rule_routes
+from receiver.web.templating import security_headers, setup_templates
 from receiver.web.ui import ui_routes
 from receiver.web.webhook import receive_alertmanager
 
 
 def build_app(settings: Settings, parts: PartsFactory = pipeline_parts) -> web.Application:
     """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs."""
-    app = web.Application(client_max_size=settings.webhook.max_body_bytes, middlewares=[require_api_auth])
+    app = web.Application(
+        client_max_size=settings.webhook.max_body_bytes, middlewares=[security_headers, require_api_auth]
+    )
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)
     app[METRICS] = create_metrics()
     app[INTAKE] = IntakeActivity()
+    app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (app, incident_id) -> str
+    setup_templates(app)
     app[PARTS_FACTORY] = parts
     app.cleanup_ctx.extend(RESOURCES)
     app.add_routes(
