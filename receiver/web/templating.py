@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -45,6 +46,14 @@ def duration(seconds: float | None) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
+_SELECTOR = re.compile(r"([A-Za-z_:][\w:]*)\{[^{}]*\}")
+
+
+def brief(text: str | None) -> str:
+    """Text with every `metric{labels...}` selector shortened to `metric` (the full one is on the page)."""
+    return _SELECTOR.sub(r"\1", text or "")
+
+
 def utc(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "-"
 
@@ -55,7 +64,7 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.PackageLoader("receiver.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters.update(reltime=relative_time, duration=duration, utc=utc)
+    env.filters.update(reltime=relative_time, duration=duration, utc=utc, brief=brief)
 
 
 @web.middleware

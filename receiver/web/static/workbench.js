@@ -27,7 +27,7 @@
       hooks: {
         draw: [function (u) {
           var ctx = u.ctx;
-          Object.keys(marks).forEach(function (name) {
+          Object.keys(marks).forEach(function (name, i) {
             var t = marks[name];
             if (t === null || t === undefined) return;
             var x = u.valToPos(t, "x", true);
@@ -42,12 +42,23 @@
             ctx.stroke();
             ctx.fillStyle = ctx.strokeStyle;
             ctx.font = (11 * devicePixelRatio) + "px system-ui";
-            ctx.fillText(name, x + 4, u.bbox.top + 12 * devicePixelRatio);
+            var label = ctx.measureText(name).width;
+            var right = x + 4 + label > u.bbox.left + u.bbox.width;
+            ctx.fillText(name, right ? x - 4 - label : x + 4, u.bbox.top + (12 + 13 * i) * devicePixelRatio);
             ctx.restore();
           });
         }]
       }
     };
+  }
+
+  function compact(v) {
+    if (v === null) return "";
+    var a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(a >= 1e10 ? 0 : 1) + "G";
+    if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
+    if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
+    return String(Math.round(v * 1e4) / 1e4);
   }
 
   function drawChart(fig) {
@@ -76,7 +87,8 @@
           height: 200,
           legend: { show: true },
           scales: { x: { time: true, range: [Number(fig.getAttribute("data-start")), Number(fig.getAttribute("data-end"))] } },
-          series: [{}, { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false }],
+          axes: [{}, { size: 60, values: function (u, splits) { return splits.map(compact); } }],
+          series: [{}, { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false, value: function (u, v) { return compact(v); } }],
           plugins: [markPlugin(marks)]
         };
         var chart = new uPlot(opts, [s.t, s.v], plot);
