@@ -39,47 +39,40 @@ class IncidentFilter:
     text: str | None = None
 
 
-_LATEST_DIAGNOSIS = "d.id = (SELECT max(id) FROM diagnoses WHERE incident_id = i.id)"
-
-
 def filtered_incidents(
     db: sqlite_utils.Database, where: IncidentFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """One page of incidents, newest first, each with its latest diagnosis' headline (one query)."""
+    """One page of incidents, newest first, with the latest diagnosis' headline (one query, no JSON)."""
     clauses: list[str] = []
     params: list[Any] = []
-    for column, value in (("status", where.status), ("severity", where.severity)):
+    for column, value in (
+        ("status", where.status),
+        ("severity", where.severity),
+        ("alertname", where.alertname),
+        ("diagnosis_category", where.category),
+    ):
         if value:
-            clauses.append(f"i.{column} = ?")
+            clauses.append(f"{column} = ?")
             params.append(value)
-    if where.alertname:
-        clauses.append("i.alertname = ?")
-        params.append(where.alertname)
     if where.since is not None:
-        clauses.append("i.first_seen >= ?")
+        clauses.append("first_seen >= ?")
         params.append(where.since)
     if where.until is not None:
-        clauses.append("i.first_seen < ?")
+        clauses.append("first_seen < ?")
         params.append(where.until)
-    if where.category:
-        clauses.append("d.category = ?")
-        params.append(where.category)
     match = fts_query(where.text or "")
     if match is not None:
-        clauses.append("i.id IN (SELECT incident_id FROM incident_search WHERE incident_search MATCH ?)")
+        clauses.append("rowid IN (SELECT rowid FROM incident_search WHERE incident_search MATCH ?)")
         params.append(match)
-    join = "JOIN" if where.category else "LEFT JOIN"
-    sql = (
-        "SELECT i.id, i.alertname, i.severity, i.status, i.source, i.starts_at, i.ends_at, i.first_seen,"
-        " i.stage, json_extract(i.annotations, '$.summary') AS summary,"
-        " d.category, d.confidence, d.backend, d.created_at AS diagnosed_at,"
-        " json_extract(d.body, '$.primary_hypothesis.title') AS title,"
-        " json_extract(d.body, '$.primary_hypothesis.suspect') AS suspect"
-        f" FROM incidents i {join} diagnoses d ON {_LATEST_DIAGNOSIS}"
-        f" {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
-        " ORDER BY i.first_seen DESC, i.id LIMIT ? OFFSET ?"
+    return fetch_all(
+        db,
+        "SELECT id, alertname, severity, status, source, starts_at, ends_at, first_seen, stage,"
+        " json_extract(annotations, '$.summary') AS summary, diagnosis_category AS category,"
+        " diagnosis_confidence AS confidence, diagnosis_title AS title, diagnosis_suspect AS suspect"
+        f" FROM incidents {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+        " ORDER BY first_seen DESC, id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
     )
-    return fetch_all(db, sql, [*params, limit, offset])
 
 
 def filter_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
@@ -87,7 +80,7 @@ def filter_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
     return {
         "alertname": _distinct(db, "SELECT DISTINCT alertname FROM incidents WHERE alertname IS NOT NULL"),
         "severity": _distinct(db, "SELECT DISTINCT severity FROM incidents"),
-        "category": _distinct(db, "SELECT DISTINCT category FROM diagnoses"),
+        "category": _distinct(db, "SELECT DISTINCT diagnosis_category FROM incidents"),
     }
 
 
@@ -142,27 +135,23 @@ def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
         ),
         "by_category": fetch_all(
             db,
-            f"SELECT {day} AS day, d.category AS key, count(*) AS n FROM incidents i"
-            f" JOIN diagnoses d ON {_LATEST_DIAGNOSIS} WHERE i.first_seen >= ? GROUP BY 1, 2 ORDER BY 1",
+            f"SELECT {day} AS day, i.diagnosis_category AS key, count(*) AS n FROM incidents i"
+            " WHERE i.first_seen >= ? AND i.diagnosis_category IS NOT NULL GROUP BY 1, 2 ORDER BY 1",
             [since],
         ),
         "delays": [
             r[0]
             for r in db.conn.execute(
-                "SELECT min(d.created_at) - i.starts_at FROM incidents i JOIN diagnoses d"
-                " ON d.incident_id = i.id WHERE i.first_seen >= ? GROUP BY i.id",
+                "SELECT first_diagnosed_at - starts_at FROM incidents"
+                " WHERE first_seen >= ? AND first_diagnosed_at IS NOT NULL",
                 [since],
             )
         ],
         "llm": fetch_all(
             db,
-            "SELECT backend, coalesce(json_extract(body, '$.llm_model_used'), '-') AS model,"
-            " count(*) AS calls, sum(json_extract(body, '$.tokens_in')) AS tokens_in,"
-            " sum(json_extract(body, '$.tokens_out')) AS tokens_out,"
-            " sum(json_extract(body, '$.cost_usd')) AS cost_usd,"
-            " sum(json_extract(body, '$.fallback_reason') IS NOT NULL) AS fallbacks,"
-            " sum(json_extract(body, '$.cached')) AS cached"
-            " FROM diagnoses WHERE created_at >= ? GROUP BY 1, 2 ORDER BY calls DESC",
+            "SELECT backend, coalesce(model, '-') AS model, count(*) AS calls, sum(tokens_in) AS tokens_in,"
+            " sum(tokens_out) AS tokens_out, sum(cost_usd) AS cost_usd, sum(fallback) AS fallbacks,"
+            " sum(cached) AS cached FROM diagnoses WHERE created_at >= ? GROUP BY 1, 2 ORDER BY calls DESC",
             [since],
         ),
         "diagnose_outcomes": fetch_all(

@@ -1,42 +1,102 @@
-"""DDL of the web workbench: indexes for the incident list's filters and the FTS5 search table."""
+"""DDL of the web workbench: list indexes, the latest diagnosis' headline on its incident, FTS5 search.
+
+Everything is kept by triggers, so no writer has to remember it:
+- a new diagnosis copies its headline (category, confidence, title, suspect, time) onto the incident and
+  its accounting (model, tokens, cost, fallback) into columns of its own row, so the list and the
+  overview never parse diagnosis JSON;
+- `incident_search` holds one document per incident (rowid = the incident's rowid): the alert's name,
+  labels and annotations, plus the latest diagnosis' category, summary, title and suspect.
+"""
 
 from __future__ import annotations
 
 import sqlite_utils
 
+INCIDENT_COLUMNS = {
+    "diagnosis_category": "TEXT",
+    "diagnosis_confidence": "REAL",
+    "diagnosis_title": "TEXT",
+    "diagnosis_suspect": "TEXT",
+    "diagnosed_at": "REAL",
+    "first_diagnosed_at": "REAL",
+}
+DIAGNOSIS_COLUMNS = {
+    "model": "TEXT",
+    "tokens_in": "INTEGER",
+    "tokens_out": "INTEGER",
+    "cost_usd": "REAL",
+    "fallback": "INTEGER",
+    "cached": "INTEGER",
+}
 _INCIDENT_TEXT = (
-    "coalesce(new.alertname, '') || ' ' || coalesce(new.labels, '') || ' ' || coalesce(new.annotations, '')"
+    "coalesce(i.alertname, '') || ' ' || coalesce(i.labels, '') || ' ' || coalesce(i.annotations, '')"
 )
 _DIAGNOSIS_TEXT = (
-    "coalesce(new.category, '') || ' ' || coalesce(json_extract(new.body, '$.executive_summary'), '')"
-    " || ' ' || coalesce(json_extract(new.body, '$.primary_hypothesis.title'), '')"
-    " || ' ' || coalesce(json_extract(new.body, '$.primary_hypothesis.suspect'), '')"
+    "coalesce({d}.category, '') || ' ' || coalesce(json_extract({d}.body, '$.executive_summary'), '')"
+    " || ' ' || coalesce(json_extract({d}.body, '$.primary_hypothesis.title'), '')"
+    " || ' ' || coalesce(json_extract({d}.body, '$.primary_hypothesis.suspect'), '')"
+)
+_HEADLINE = (
+    "diagnosis_category = {d}.category, diagnosis_confidence = {d}.confidence,"
+    " diagnosis_title = json_extract({d}.body, '$.primary_hypothesis.title'),"
+    " diagnosis_suspect = json_extract({d}.body, '$.primary_hypothesis.suspect'),"
+    " diagnosed_at = {d}.created_at, first_diagnosed_at = coalesce(first_diagnosed_at, {d}.created_at)"
+)
+_ACCOUNTING = (
+    "model = json_extract(body, '$.llm_model_used'), tokens_in = json_extract(body, '$.tokens_in'),"
+    " tokens_out = json_extract(body, '$.tokens_out'), cost_usd = json_extract(body, '$.cost_usd'),"
+    " fallback = json_extract(body, '$.fallback_reason') IS NOT NULL, cached = json_extract(body, '$.cached')"
 )
 
 
 def migrate_workbench(db: sqlite_utils.Database) -> None:
-    """Indexes for the list's filters (newest first) and the FTS5 search table with its triggers."""
-    for column in ("first_seen", "status, first_seen", "severity, first_seen", "alertname, first_seen"):
-        name = "idx_incidents_wb_" + column.replace(", ", "_")
-        db.execute(f"CREATE INDEX {name} ON incidents ({column})")
-    db.execute("CREATE INDEX idx_diagnoses_category ON diagnoses (category, incident_id)")
+    """Add the columns, indexes, search table and triggers, and fill them from the rows already stored."""
+    for column, kind in INCIDENT_COLUMNS.items():
+        db.execute(f"ALTER TABLE incidents ADD COLUMN {column} {kind}")
+    for column, kind in DIAGNOSIS_COLUMNS.items():
+        db.execute(f"ALTER TABLE diagnoses ADD COLUMN {column} {kind}")
+    for columns in ("first_seen", "status, first_seen", "severity, first_seen", "alertname, first_seen",
+                    "diagnosis_category, first_seen", "source, alertname"):  # fmt: skip
+        name = "idx_incidents_list_" + columns.replace(", ", "_")
+        db.execute(f"CREATE INDEX {name} ON incidents ({columns})")
     db.execute("CREATE INDEX idx_diagnoses_created ON diagnoses (created_at)")
-    db.execute("CREATE VIRTUAL TABLE incident_search USING fts5(incident_id UNINDEXED, body)")
+    db.execute("CREATE VIRTUAL TABLE incident_search USING fts5(body)")
     db.execute(
-        "CREATE TRIGGER incident_search_incident AFTER INSERT ON incidents BEGIN"
-        f" INSERT INTO incident_search (incident_id, body) VALUES (new.id, {_INCIDENT_TEXT}); END"
+        "CREATE TRIGGER incident_search_new AFTER INSERT ON incidents BEGIN"
+        " INSERT INTO incident_search (rowid, body) SELECT i.rowid, "
+        + _INCIDENT_TEXT
+        + " FROM incidents i WHERE i.rowid = new.rowid; END"
     )
     db.execute(
-        "CREATE TRIGGER incident_search_diagnosis AFTER INSERT ON diagnoses BEGIN"
-        f" INSERT INTO incident_search (incident_id, body) VALUES (new.incident_id, {_DIAGNOSIS_TEXT}); END"
+        "CREATE TRIGGER diagnosis_headline AFTER INSERT ON diagnoses BEGIN"
+        f" UPDATE diagnoses SET {_ACCOUNTING} WHERE id = new.id;"
+        f" UPDATE incidents SET {_HEADLINE.format(d='new')} WHERE id = new.incident_id;"
+        " DELETE FROM incident_search WHERE rowid = (SELECT rowid FROM incidents WHERE id = new.incident_id);"
+        " INSERT INTO incident_search (rowid, body) SELECT i.rowid, "
+        + _INCIDENT_TEXT
+        + " || ' ' || "
+        + _DIAGNOSIS_TEXT.format(d="new")
+        + " FROM incidents i WHERE i.id = new.incident_id; END"
+    )
+    _backfill(db)
+
+
+def _backfill(db: sqlite_utils.Database) -> None:
+    latest = "d.id = (SELECT max(id) FROM diagnoses WHERE incident_id = incidents.id)"
+    db.execute(f"UPDATE diagnoses SET {_ACCOUNTING}")
+    db.execute(
+        "UPDATE incidents SET (diagnosis_category, diagnosis_confidence, diagnosis_title,"
+        " diagnosis_suspect, diagnosed_at) = (SELECT d.category, d.confidence,"
+        " json_extract(d.body, '$.primary_hypothesis.title'),"
+        " json_extract(d.body, '$.primary_hypothesis.suspect'), d.created_at"
+        f" FROM diagnoses d WHERE {latest}),"
+        " first_diagnosed_at = (SELECT min(created_at) FROM diagnoses WHERE incident_id = incidents.id)"
     )
     db.execute(
-        "INSERT INTO incident_search (incident_id, body) SELECT id, "
-        + _INCIDENT_TEXT.replace("new.", "")
-        + " FROM incidents"
-    )
-    db.execute(
-        "INSERT INTO incident_search (incident_id, body) SELECT incident_id, "
-        + _DIAGNOSIS_TEXT.replace("new.", "")
-        + " FROM diagnoses"
+        "INSERT INTO incident_search (rowid, body) SELECT i.rowid, "
+        + _INCIDENT_TEXT
+        + " || ' ' || coalesce((SELECT "
+        + _DIAGNOSIS_TEXT.format(d="d")
+        + " FROM diagnoses d WHERE d.id = (SELECT max(id) FROM diagnoses WHERE incident_id = i.id)), '')"
+        " FROM incidents i"
     )
