@@ -146,12 +146,13 @@ async def run(count: int, repeat: int, keep: Path | None) -> None:
         started = time.perf_counter()
         if keep is not None and keep.exists():
             ids = [f"inc-{n:012x}" for n in range(count)]
+            print(f"reusing {db_path} ({db_path.stat().st_size >> 20} MiB)")
         else:
             ids = seed(db_path, count)
-        print(
-            f"seeded {count} incidents in {time.perf_counter() - started:.1f} s"
-            f" ({db_path.stat().st_size >> 20} MiB)"
-        )
+            print(
+                f"seeded {count} incidents in {time.perf_counter() - started:.1f} s"
+                f" ({db_path.stat().st_size >> 20} MiB)"
+            )
         settings = load_settings(
             None,
             environ={},
@@ -196,7 +197,7 @@ async def run(count: int, repeat: int, keep: Path | None) -> None:
         await server.close()
     print(f"\n{'page':44} {'p50 ms':>8} {'p95 ms':>8} {'HTML KB':>8}")
     for name, r in results.items():
-        print(f"{name:44} {r['p50_ms']:8.1f} {r['p95_ms']:8.1f} {r['bytes'] / 1024:8.1f}")
+        print(f"{name:44} {r['p50_ms']:8.2f} {r['p95_ms']:8.2f} {r['bytes'] / 1024:8.1f}")
     common = asset_bytes("workbench.css", "workbench.js")
     charts = asset_bytes("uplot/uPlot.iife.min.js", "uplot/uPlot.min.css")
     list_kb = (results["list: no filter"]["bytes"] + common) / 1024

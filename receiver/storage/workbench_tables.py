@@ -28,6 +28,15 @@ DIAGNOSIS_COLUMNS = {
     "fallback": "INTEGER",
     "cached": "INTEGER",
 }
+# Newest first under each filter; the first also covers the overview's aggregates (rows are large).
+LIST_INDEXES = {
+    "idx_incidents_first_seen": "first_seen, severity, diagnosis_category, starts_at, first_diagnosed_at",
+    "idx_incidents_status_first_seen": "status, first_seen",
+    "idx_incidents_severity_first_seen": "severity, first_seen",
+    "idx_incidents_alertname_first_seen": "alertname, first_seen",
+    "idx_incidents_category_first_seen": "diagnosis_category, first_seen",
+    "idx_incidents_source_alertname": "source, alertname",
+}
 _INCIDENT_TEXT = (
     "coalesce(i.alertname, '') || ' ' || coalesce(i.labels, '') || ' ' || coalesce(i.annotations, '')"
 )
@@ -55,11 +64,12 @@ def migrate_workbench(db: sqlite_utils.Database) -> None:
         db.execute(f"ALTER TABLE incidents ADD COLUMN {column} {kind}")
     for column, kind in DIAGNOSIS_COLUMNS.items():
         db.execute(f"ALTER TABLE diagnoses ADD COLUMN {column} {kind}")
-    for columns in ("first_seen", "status, first_seen", "severity, first_seen", "alertname, first_seen",
-                    "diagnosis_category, first_seen", "source, alertname"):  # fmt: skip
-        name = "idx_incidents_list_" + columns.replace(", ", "_")
+    for name, columns in LIST_INDEXES.items():
         db.execute(f"CREATE INDEX {name} ON incidents ({columns})")
-    db.execute("CREATE INDEX idx_diagnoses_created ON diagnoses (created_at)")
+    db.execute(
+        "CREATE INDEX idx_diagnoses_accounting ON diagnoses"
+        " (created_at, backend, model, tokens_in, tokens_out, cost_usd, fallback, cached)"
+    )
     db.execute("CREATE VIRTUAL TABLE incident_search USING fts5(body)")
     db.execute(
         "CREATE TRIGGER incident_search_new AFTER INSERT ON incidents BEGIN"
