@@ -18,10 +18,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from demo.processes import ManagedProcess
-from tests.evidence.scenario import ALERT_EXPR, Scenario, causal_scenario
+from tests.evidence.scenario import ALERT_EXPR, Scenario
 from tests.support.browser import browser_available, chromium, console_errors
 from tests.support.receiver_process import ReceiverProcess, start_receiver
-from tests.support.tsdb import start_backfilled_prometheus
 
 pytestmark = [
     pytest.mark.slow,
@@ -87,18 +86,6 @@ def _diagnosed(url: str) -> bool:
         if exc.code != 404:
             raise
         return False
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Scenario:
-    return causal_scenario()
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), scenario.series)
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
