@@ -91,13 +91,27 @@ def _chart(
     }
 
 
+def chart_range(window: tuple[float, float], ends_at: float | None, now: float) -> tuple[float, float]:
+    """The analysed window, extended past its end to the resolve time (or now), at most one window more,
+    so the chart shows what happened after the alert too."""
+    start, end = window
+    after = min(ends_at or now, end + (end - start))
+    return start, max(end, after + 0.05 * (after - start))
+
+
 def build_incident_page(
-    data: Mapping[str, Any], *, prometheus_url: str, grafana_url: str | None, extras: Sequence[str] = ()
+    data: Mapping[str, Any],
+    *,
+    prometheus_url: str,
+    grafana_url: str | None,
+    now: float,
+    extras: Sequence[str] = (),
 ) -> IncidentPage:
     """The page of one stored incident (`data` from `storage.workbench.incident_page_data`)."""
     inc = data["incident"]
     evidence = inc.get("evidence") or {}
     window = (evidence["window_start"], evidence["window_end"]) if evidence else None
+    shown = chart_range(window, inc.get("ends_at"), now) if window else None
     rows = unique_series(evidence.get("series", []))
     shared = common_labels([s.get("labels", {}) for s in rows])
     marks = {"alert start": inc.get("starts_at"), "resolved": inc.get("ends_at")}
@@ -114,7 +128,7 @@ def build_incident_page(
                 },
                 role=s["role"],
                 data=s,
-                chart=_chart(s, window, marks) if charted and window else None,
+                chart=_chart(s, shown, marks) if charted and shown else None,
                 graph_url=prometheus_graph(prometheus_url, query, *window) if window else None,
                 explore_url=grafana_explore(grafana_url, query, *window) if window else None,
             )

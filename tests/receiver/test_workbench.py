@@ -14,6 +14,7 @@ from receiver.storage import migrations
 from receiver.storage.database import open_database
 from receiver.storage.incidents import save_diagnosis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents, fts_query, overview
+from receiver.web.incident_page import chart_range
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url
 from receiver.web.templating import brief, duration
 
@@ -168,3 +169,9 @@ async def test_the_ui_needs_the_webhook_credentials(make_client: ClientFactory) 
     client = await make_client(webhook={"basic_auth": {"username": "u", "password": "p"}})
     assert (await client.get("/ui/")).status == 401
     assert (await client.get("/ui/static/workbench.css")).status == 401
+
+
+def test_charts_run_past_the_window_to_the_resolve_time_or_now() -> None:
+    assert chart_range((0, 100), ends_at=150, now=1000) == (0, 157.5)
+    assert chart_range((0, 100), ends_at=None, now=120) == (0, 126.0)
+    assert chart_range((0, 100), ends_at=None, now=10_000) == (0, 210.0)  # at most one window more
