@@ -114,7 +114,9 @@ async def series_json(request: web.Request) -> web.Response:
     q = request.query
     try:
         start, end = float(q["start"]), float(q["end"])
-        wanted: dict[str, str] = json.loads(q.get("match", "{}"))
+        wanted = json.loads(q.get("match", "{}"))
+        if not isinstance(wanted, dict):
+            raise ValueError("match must be a JSON object")
     except (KeyError, ValueError) as exc:
         raise web.HTTPBadRequest(
             text="query, start, end (Unix seconds) and match (JSON labels) needed"

@@ -175,3 +175,9 @@ def test_charts_run_past_the_window_to_the_resolve_time_or_now() -> None:
     assert chart_range((0, 100), ends_at=150, now=1000) == (0, 157.5)
     assert chart_range((0, 100), ends_at=None, now=120) == (0, 126.0)
     assert chart_range((0, 100), ends_at=None, now=10_000) == (0, 210.0)  # at most one window more
+
+
+@pytest.mark.parametrize("query", ["start=1&end=2&match=[1]", "start=x&end=2", "end=2"])
+async def test_series_json_refuses_malformed_parameters(make_client: ClientFactory, query: str) -> None:
+    client = await make_client()
+    assert (await client.get(f"/ui/series.json?query=up&{query}")).status == 400
