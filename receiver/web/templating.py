@@ -54,6 +54,10 @@ def brief(text: str | None) -> str:
     return _SELECTOR.sub(r"\1", text or "")
 
 
+def hms(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "-"
+
+
 def utc(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "-"
 
@@ -64,7 +68,7 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.PackageLoader("receiver.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters.update(reltime=relative_time, duration=duration, utc=utc, brief=brief)
+    env.filters.update(reltime=relative_time, duration=duration, utc=utc, hms=hms, brief=brief)
 
 
 @web.middleware

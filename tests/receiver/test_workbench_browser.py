@@ -129,6 +129,16 @@ def _open(browser: Any, url: str) -> None:
     browser.implicitly_wait(5)
 
 
+def _submit(browser: Any) -> None:
+    """Click the form's button and wait until the next page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    button = browser.find_element("css selector", "form.diagnose button")
+    button.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+
+
 def _rows(browser: Any) -> list[str]:
     return [r.text for r in browser.find_elements("css selector", "#rows tr")]
 
@@ -201,11 +211,11 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
     end = browser.find_element("name", "end")
     end.clear()
     end.send_keys(str(int(scenario.effect_at + 120)))
-    browser.find_element("css selector", "form.diagnose button").click()
+    _submit(browser)
     assert "Most likely cause" in browser.find_element("tag name", "main").text
     assert browser.find_elements("css selector", "figure.chart .plot[data-points]")
     _open(browser, f"{proc.url}/ui/diagnose?incident_id={incident_id}")
-    browser.find_element("css selector", "form.diagnose button").click()
+    _submit(browser)
     assert browser.current_url.endswith(f"/ui/incidents/{incident_id}")
     assert "Earlier diagnoses" in browser.find_element("tag name", "main").text
     assert console_errors(browser) == []

@@ -27,7 +27,7 @@
       hooks: {
         draw: [function (u) {
           var ctx = u.ctx;
-          Object.keys(marks).forEach(function (name, i) {
+          Object.keys(marks).forEach(function (name) {
             var t = marks[name];
             if (t === null || t === undefined) return;
             var x = u.valToPos(t, "x", true);
@@ -40,11 +40,6 @@
             ctx.moveTo(x, u.bbox.top);
             ctx.lineTo(x, u.bbox.top + u.bbox.height);
             ctx.stroke();
-            ctx.fillStyle = ctx.strokeStyle;
-            ctx.font = (11 * devicePixelRatio) + "px system-ui";
-            var label = ctx.measureText(name).width;
-            var right = x + 4 + label > u.bbox.left + u.bbox.width;
-            ctx.fillText(name, right ? x - 4 - label : x + 4, u.bbox.top + (12 + 13 * i) * devicePixelRatio);
             ctx.restore();
           });
         }]
