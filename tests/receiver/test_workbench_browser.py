@@ -212,7 +212,8 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
     end.clear()
     end.send_keys(str(int(scenario.effect_at + 120)))
     _submit(browser)
-    assert "Most likely cause" in browser.find_element("tag name", "main").text
+    result = browser.find_element("tag name", "main").text
+    assert "On-demand diagnosis" in result and "Most likely cause" in result
     assert browser.find_elements("css selector", "figure.chart .plot[data-points]")
     _open(browser, f"{proc.url}/ui/diagnose?incident_id={incident_id}")
     _submit(browser)
