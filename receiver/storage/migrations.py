@@ -8,6 +8,7 @@ import sqlite_utils
 
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_detection
+from receiver.storage.workbench_tables import migrate_workbench
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
@@ -133,6 +134,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _notification_backlog,
     _drop_diagnosis_signature,
     _feedback_and_memory,
+    migrate_workbench,
 )
 
 

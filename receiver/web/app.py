@@ -14,12 +14,13 @@ from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
-from receiver.web.keys import CREDENTIALS, INTAKE, METRICS, SETTINGS
+from receiver.web.keys import CREDENTIALS, INCIDENT_EXTRAS, INTAKE, METRICS, OVERVIEW_EXTRAS, SETTINGS
 from receiver.web.learning import install_learning
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.reload import CONFIG_SOURCE, RELOAD_LOCK, ConfigSource, reload_routes
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
 from receiver.web.rules import rule_routes
+from receiver.web.templating import security_headers, setup_templates
 from receiver.web.ui import ui_routes
 from receiver.web.webhook import receive_alertmanager
 
@@ -30,7 +31,8 @@ def build_app(
     """The receiver's aiohttp application (not yet started); `parts` builds what the pipeline runs.
     With `config_source` (what `serve` read), SIGHUP reloads the configuration as POST /-/reload does."""
     app = web.Application(
-        client_max_size=settings.webhook.max_body_bytes, middlewares=[count_answers, require_api_auth]
+        client_max_size=settings.webhook.max_body_bytes,
+        middlewares=[security_headers, count_answers, require_api_auth],
     )
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)
@@ -40,6 +42,9 @@ def build_app(
     app[CONFIG_SOURCE] = config_source
     app[RELOAD_LOCK] = asyncio.Lock()
     app[INTAKE] = IntakeActivity()
+    app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (app, incident_id) -> str
+    app[OVERVIEW_EXTRAS] = []  # and for the overview page: (app) -> str
+    setup_templates(app)
     app[PARTS_FACTORY] = parts
     app.cleanup_ctx.extend(RESOURCES)
     app.add_routes(

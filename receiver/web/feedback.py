@@ -128,6 +128,20 @@ async def similar_view(app: web.Application, incident_id: str, limit: int = 10) 
     }
 
 
+async def incident_learning_html(app: web.Application, incident_id: str) -> str:
+    """The incident page's feedback section: the form, the judgements so far, similar past incidents."""
+    view = await similar_view(app, incident_id, limit=5)
+    if view is None:
+        return ""
+    feedback = await app[STORE].run(db_feedback.incident_feedback, incident_id)
+    return incident_extras_html(incident_id, feedback, view["similar"])
+
+
+async def overview_accuracy_html(app: web.Application) -> str:
+    """The overview page's accuracy section: judged diagnoses, precision, calibration."""
+    return accuracy_extras_html(await app[STORE].run(db_feedback.accuracy))
+
+
 async def get_similar(request: web.Request) -> web.Response:
     limit = request.query.get("limit", "10")
     if not limit.isdigit() or not 1 <= int(limit) <= 100:

@@ -6,6 +6,7 @@ cleanup context that opens the resource (`receiver.web.resources`), and is there
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -46,9 +47,17 @@ __all__ = [
     "INTAKE",
     "MATERIALIZER",
     "METRICS",
+    "OVERVIEW_EXTRAS",
     "PIPELINE",
     "SCHEDULER",
     "SETTINGS",
     "SOURCE",
     "STORE",
 ]
+
+IncidentExtra = Callable[[web.Application, str], Awaitable[str]]
+"""An HTML fragment (already escaped) shown on an incident's page, e.g. feedback and similar incidents."""
+INCIDENT_EXTRAS: web.AppKey[list[IncidentExtra]] = web.AppKey("incident_extras")
+# HTML fragments (already escaped) other features add to the overview page: async (app) -> str.
+OverviewExtra = Callable[[web.Application], Awaitable[str]]
+OVERVIEW_EXTRAS: web.AppKey[list[OverviewExtra]] = web.AppKey("overview_extras")

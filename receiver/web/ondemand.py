@@ -8,7 +8,8 @@ from urllib.parse import quote_plus
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from analyst.evidence import evidence_to_dict
+from analyst.diagnosis import DiagnosisResult
+from analyst.evidence import Evidence, evidence_to_dict
 from analyst.schema import diagnosis_to_dict
 from receiver.config import Settings
 from receiver.errors import PayloadError
@@ -72,8 +73,41 @@ def context_with_metrics(context: ContextSettings, metrics: list[str]) -> Contex
     return context.model_copy(update={"context_queries": [*context.context_queries, *extra]})
 
 
+class OnDemandError(Exception):
+    """A request the on-demand path refuses: HTTP status, message, offending field."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+async def run_on_demand(
+    app: web.Application, body: DiagnosisRequest
+) -> tuple[Incident, Evidence, DiagnosisResult]:
+    """Evidence and diagnosis for a stored incident (kept with it) or an ad-hoc alert (not stored)."""
+    if (body.incident_id is None) == (body.alert is None):
+        raise OnDemandError(400, "give exactly one of incident_id or alert", "incident_id")
+    settings: Settings = app[SETTINGS]
+    context = settings.context
+    now = time.time()
+    if body.incident_id is not None:
+        incident = await app[STORE].run(db_incidents.get_incident, body.incident_id)
+        if incident is None:
+            raise OnDemandError(404, "no such incident")
+    else:
+        assert body.alert is not None
+        try:
+            incident = incident_from_adhoc(body.alert, now)
+            context = context_with_metrics(context, body.alert.metrics)
+        except (ValueError, PayloadError, ValidationError) as exc:
+            raise OnDemandError(400, f"alert: {exc}", "alert") from exc
+    plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
+    keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
+    evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    return incident, evidence, diagnosis
+
+
 async def post_diagnosis(request: web.Request) -> web.Response:
-    app = request.app
     try:
         body = DiagnosisRequest.model_validate(decode_json(await read_body(request)))
     except PayloadError as exc:
@@ -82,25 +116,10 @@ async def post_diagnosis(request: web.Request) -> web.Response:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         return error_response(400, f"{field}: {err['msg']}", field)
-    if (body.incident_id is None) == (body.alert is None):
-        return error_response(400, "give exactly one of incident_id or alert", "incident_id")
-    settings: Settings = app[SETTINGS]
-    context = settings.context
-    now = time.time()
-    if body.incident_id is not None:
-        incident = await app[STORE].run(db_incidents.get_incident, body.incident_id)
-        if incident is None:
-            return error_response(404, "no such incident")
-    else:
-        assert body.alert is not None
-        try:
-            incident = incident_from_adhoc(body.alert, now)
-            context = context_with_metrics(context, body.alert.metrics)
-        except (ValueError, PayloadError, ValidationError) as exc:
-            return error_response(400, f"alert: {exc}", "alert")
-    plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
-    keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
-    evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    try:
+        incident, evidence, diagnosis = await run_on_demand(request.app, body)
+    except OnDemandError as exc:
+        return error_response(exc.status, exc.message, exc.field)
     return web.json_response(
         {
             "incident_id": incident.id,

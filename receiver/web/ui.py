@@ -1,157 +1,242 @@
-"""A small server-rendered web UI of incidents and their diagnoses (no JavaScript)."""
+"""The web workbench: incident list, incident page, on-demand diagnosis, overview (server-rendered).
+
+Queries live in `receiver.storage.workbench`; what a page shows is computed in `incident_page`; this module
+only reads the request, runs the query on the Store's thread and renders a template.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import time
-from html import escape
+from dataclasses import asdict
 from typing import Any
+from urllib.parse import urlencode
 
+import aiohttp_jinja2
+import numpy as np
 from aiohttp import web
+from markupsafe import Markup
+from pydantic import ValidationError
 
-from receiver.storage import incidents as db_incidents
-from receiver.web.api import incident_view
-from receiver.web.keys import STORE
+from analyst.evidence import evidence_to_dict
+from analyst.schema import diagnosis_to_dict
+from receiver.evidence.prometheus import choose_step
+from receiver.evidence.source import MetricSourceError
+from receiver.storage import rules as db_rules
+from receiver.storage import workbench as db_workbench
+from receiver.times import parse_time
+from receiver.web.incident_page import build_incident_page
+from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SETTINGS, SOURCE, STORE
+from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
+from receiver.web.templating import static_routes
 
-STYLE = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330;padding:0 1rem}
-table{border-collapse:collapse;width:100%}td,th{padding:.35rem .5rem;border-bottom:1px solid #e3e6ec;
-text-align:left;vertical-align:top}th{background:#f4f6f9}a{color:#1f5fbf;text-decoration:none}
-.firing{color:#b3261e;font-weight:600}.resolved{color:#2e7d32}.muted{color:#6b7280}
-.card{border:1px solid #e3e6ec;border-radius:6px;padding:1rem;margin:1rem 0}
-code{background:#f4f6f9;padding:0 .2rem}
-"""
-
-
-def _time(value: float | None) -> str:
-    if not value:
-        return "-"
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(value))
+PAGE_SIZE = 50
+FILTERS = ("status", "severity", "category", "alertname", "q", "since", "until")
+CHART_POINTS = 600
+OVERVIEW_DAYS = 14
 
 
-def _page(title: str, body: str, refresh: bool = True) -> web.Response:
-    meta = '<meta http-equiv="refresh" content="10">' if refresh else ""
-    html = (
-        f"<!doctype html><html><head><meta charset='utf-8'>{meta}<title>{escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>"
+def _time_param(request: web.Request, name: str) -> float | None:
+    raw = request.query.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_time(raw)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"{name}: {exc} (Unix seconds, RFC 3339, now or -6h)") from exc
+
+
+def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]:
+    q = request.query
+    page = int(q["page"]) if q.get("page", "").isdigit() else 1
+    where = db_workbench.IncidentFilter(
+        status=q.get("status") or None,
+        severity=q.get("severity") or None,
+        category=q.get("category") or None,
+        alertname=q.get("alertname") or None,
+        since=_time_param(request, "since"),
+        until=_time_param(request, "until"),
+        text=q.get("q") or None,
     )
-    return web.Response(text=html, content_type="text/html")
+    return where, max(page, 1)
 
 
-def _diagnosis_cell(diag: dict[str, Any] | None) -> str:
-    if not diag:
-        return "<span class='muted'>pending</span>"
-    return (
-        f"{escape(str(diag['category']))} ({float(diag['confidence']):.0%}, {escape(str(diag['backend']))})"
+async def _list_context(request: web.Request) -> dict[str, Any]:
+    where, page = _list_query(request)
+    store = request.app[STORE]
+    rows = await store.run(
+        db_workbench.filtered_incidents, where, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
+    kept = {k: request.query[k] for k in FILTERS if request.query.get(k)}
+    return {
+        "rows": rows[:PAGE_SIZE],
+        "page": page,
+        "has_next": len(rows) > PAGE_SIZE,
+        "filters": kept,
+        "page_url": lambda n: "/ui/?" + urlencode({**kept, "page": n}),
+        "rows_url": "/ui/rows?" + urlencode({**kept, "page": page}),
+        "now": time.time(),
+    }
 
 
 async def incidents_page(request: web.Request) -> web.Response:
-    rows = await request.app[STORE].run(db_incidents.list_incidents, limit=200)
-    lines = "".join(
-        f"<tr><td><a href='/ui/incidents/{escape(r['id'])}'>{escape(r['alertname'] or r['id'])}</a></td>"
-        f"<td>{escape(r['severity'])}</td><td class='{escape(r['status'])}'>{escape(r['status'])}</td>"
-        f"<td>{_time(r['starts_at'])}</td><td>{escape(r['stage'])}</td><td>{_diagnosis_cell(r['diagnosis'])}</td>"
-        "</tr>"
-        for r in rows
-    )
-    body = (
-        "<p class='muted'>Newest first. JSON: <a href='/api/v1/incidents'>/api/v1/incidents</a></p>"
-        "<table><tr><th>Alert</th><th>Severity</th><th>Status</th><th>Started</th><th>Stage</th>"
-        f"<th>Diagnosis</th></tr>{lines or '<tr><td colspan=6>No incidents yet.</td></tr>'}</table>"
-    )
-    return _page("alert-analyst: incidents", body)
+    context = await _list_context(request)
+    context["choices"] = await request.app[STORE].run(db_workbench.filter_choices)
+    return aiohttp_jinja2.render_template("incidents.html", request, context)
 
 
-def _list(items: list[Any]) -> str:
-    return "<ul>" + "".join(f"<li>{escape(str(i))}</li>" for i in items) + "</ul>" if items else "<p>-</p>"
-
-
-def _hypothesis(h: dict[str, Any]) -> str:
-    return (
-        f"<b>{escape(h['title'])}</b> <span class='muted'>{escape(h['category'])}, suspect "
-        f"<code>{escape(h['suspect'])}</code>, confidence {float(h['confidence']):.0%}</span>"
-        f"{_list(h.get('supporting_evidence', []))}"
-    )
-
-
-def _diagnosis_html(diag: dict[str, Any] | None) -> str:
-    if not diag:
-        return "<div class='card'>No diagnosis yet.</div>"
-    steps = "".join(
-        f"<li><b>{escape(s['step'].replace('_', ' '))}</b>: {escape(s['findings'])}</li>"
-        for s in diag.get("detailed_analysis", [])
-    )
-    alternatives = "".join(f"<li>{_hypothesis(h)}</li>" for h in diag.get("alternative_hypotheses", []))
-    return (
-        f"<div class='card'><h2>Diagnosis</h2><p>{escape(diag.get('executive_summary', ''))}</p>"
-        f"<h3>Primary cause</h3>{_hypothesis(diag['primary_hypothesis'])}"
-        f"<h3>Alternatives</h3><ol>{alternatives or '<li>-</li>'}</ol>"
-        f"<h3>Immediate actions</h3>{_list(diag.get('immediate_actions', []))}"
-        f"<h3>Analysis</h3><ol>{steps}</ol>"
-        f"<h3>Preventive measures</h3>{_list(diag.get('preventive_measures', []))}"
-        f"<h3>Monitoring</h3>{_list(diag.get('monitoring_recommendations', []))}"
-        f"<p class='muted'>backend {escape(str(diag.get('backend')))}, model "
-        f"{escape(str(diag.get('llm_model_used')))}, {float(diag.get('analysis_duration', 0)):.3f}s</p></div>"
-    )
-
-
-def _number(value: float | None, spec: str) -> str:
-    return "" if value is None else format(value, spec)
-
-
-def _availability(series: dict[str, Any]) -> str:
-    if not series["available"]:
-        return "n/a: " + escape(series.get("unavailable_reason") or "")
-    return "yes" if series["anomalous"] else "no"
-
-
-def _evidence_html(evidence: dict[str, Any] | None) -> str:
-    if not evidence:
-        return ""
-    rows = "".join(
-        f"<tr><td><code>{escape(s['series_id'])}</code></td><td>{escape(s['role'])}</td>"
-        f"<td>{_availability(s)}</td>"
-        f"<td>{_time(s.get('onset'))}</td><td>{escape(str(s.get('direction') or '-'))}</td>"
-        f"<td>{_number(s.get('magnitude'), '+.1%')}</td><td>{_number(s.get('p_value'), '.2g')}</td></tr>"
-        for s in sorted(evidence.get("series", []), key=lambda s: (not s["anomalous"], s.get("onset") or 0))
-    )
-    return (
-        "<div class='card'><h2>Evidence</h2><table><tr><th>Series</th><th>Role</th><th>Anomalous</th>"
-        f"<th>Onset</th><th>Dir.</th><th>Change</th><th>p</th></tr>{rows}</table></div>"
-    )
+async def incident_rows(request: web.Request) -> web.Response:
+    """The list's rows alone, polled by workbench.js for live updates."""
+    return aiohttp_jinja2.render_template("rows.html", request, await _list_context(request))
 
 
 async def incident_page(request: web.Request) -> web.Response:
-    detail = await incident_view(request.app, request.match_info["incident_id"])
-    if detail is None:
+    incident_id = request.match_info["incident_id"]
+    data = await request.app[STORE].run(db_workbench.incident_page_data, incident_id)
+    if data is None:
         raise web.HTTPNotFound(text="no such incident")
-    inc = detail["incident"]
-    labels = ", ".join(f"{escape(k)}={escape(v)}" for k, v in sorted(inc["labels"].items()))
-    stages = "".join(
-        f"<tr><td>{escape(s['stage'])}</td><td>{escape(s['outcome'])}</td>"
-        f"<td>{s['duration_seconds']:.3f}s</td><td>{escape(s['detail'] or '')}</td></tr>"
-        for s in detail["stages"]
+    extras = [Markup(await extra(request.app, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
+    return _render_incident(request, data, extras)
+
+
+def _render_incident(request: web.Request, data: dict[str, Any], extras: list[Markup]) -> web.Response:
+    settings = request.app[SETTINGS]
+    now = time.time()
+    page = build_incident_page(
+        data, prometheus_url=settings.prometheus.url, grafana_url=settings.grafana.url, now=now, extras=extras
     )
-    body = (
-        f"<p><a href='/ui/'>All incidents</a> · <a href='/api/v1/incidents/{escape(inc['id'])}'>JSON</a></p>"
-        f"<p class='{escape(inc['status'])}'>{escape(inc['status'])}</p><p>{labels}</p>"
-        f"<p>Started {_time(inc['starts_at'])}, ended {_time(inc['ends_at'])}; group "
-        f"<code>{escape(inc['group_key'])}</code></p>"
-        f"{_diagnosis_html(detail['diagnosis'])}{_evidence_html(detail['evidence'])}"
-        "<div class='card'><h2>Pipeline</h2><table><tr><th>Stage</th><th>Outcome</th><th>Time</th>"
-        f"<th>Detail</th></tr>{stages}</table></div>"
+    return aiohttp_jinja2.render_template("incident.html", request, {"page": page, "now": now})
+
+
+async def series_json(request: web.Request) -> web.Response:
+    """Points of one chart: the evidence query over the window, the series matching `match` labels."""
+    q = request.query
+    try:
+        start, end = float(q["start"]), float(q["end"])
+        wanted = json.loads(q.get("match", "{}"))
+        if not isinstance(wanted, dict):
+            raise ValueError("match must be a JSON object")
+    except (KeyError, ValueError) as exc:
+        raise web.HTTPBadRequest(
+            text="query, start, end (Unix seconds) and match (JSON labels) needed"
+        ) from exc
+    step = choose_step(start, end, min_step=1, target_points=CHART_POINTS)
+    try:
+        found = await request.app[SOURCE].query_range(q.get("query", ""), start, end, step)
+    except MetricSourceError as exc:
+        return web.json_response({"error": str(exc), "series": []}, status=502)
+    chosen = [s for s in found if all(s.labels.get(k) == v for k, v in wanted.items())] or found[:1]
+    return web.json_response(
+        {
+            "series": [
+                {
+                    "labels": dict(s.labels),
+                    "t": s.timestamps.tolist(),
+                    "v": [None if not math.isfinite(v) else v for v in np.asarray(s.values).tolist()],
+                }
+                for s in chosen[:4]
+            ]
+        }
     )
-    return _page(f"{inc['alertname'] or inc['id']}", body)
+
+
+async def diagnose_page(request: web.Request) -> web.Response:
+    """GET: the form; POST: an incident id redirects to its page, an expression renders its diagnosis."""
+    form: dict[str, str] = {"start": "-1h", "end": "now", "expr": "", "incident_id": ""}
+    if request.method == "GET":
+        form.update({k: v for k, v in request.query.items() if k in form})
+        return aiohttp_jinja2.render_template("diagnose.html", request, {"form": form, "error": None})
+    posted = await request.post()
+    form.update({k: str(v).strip() for k, v in posted.items() if k in form})
+    try:
+        if form["incident_id"]:
+            await run_on_demand(request.app, DiagnosisRequest(incident_id=form["incident_id"]))
+            raise web.HTTPSeeOther(f"/ui/incidents/{form['incident_id']}")
+        alert = AdHocAlert(
+            alertname="OnDemand",
+            expr=form["expr"] or None,
+            start=form["start"],
+            end=form["end"] or None,
+            metrics=[form["expr"]] if form["expr"] else [],
+        )
+        incident, evidence, diagnosis = await run_on_demand(request.app, DiagnosisRequest(alert=alert))
+    except OnDemandError as exc:
+        return _form_error(request, form, exc.message)
+    except ValidationError as exc:
+        return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
+    row = asdict(incident)
+    row["labels"], row["annotations"] = dict(incident.labels), dict(incident.annotations)
+    row["evidence"] = evidence_to_dict(evidence)
+    diag = {**diagnosis_to_dict(diagnosis), "created_at": time.time()}
+    data = {"incident": row, "diagnoses": [diag], "stages": [], "deliveries": [], "alertmanager_url": None}
+    return _render_incident(request, data, [])
+
+
+def _form_error(request: web.Request, form: dict[str, str], message: str) -> web.Response:
+    return aiohttp_jinja2.render_template(
+        "diagnose.html", request, {"form": form, "error": message}, status=400
+    )
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+async def overview_page(request: web.Request) -> web.Response:
+    now = time.time()
+    store = request.app[STORE]
+    data = await store.run(db_workbench.overview, now - OVERVIEW_DAYS * 86400)
+    settings = request.app[SETTINGS]
+    configured = [r.name for r in settings.detection.rules]
+    added = [str(r["name"]) for r in await store.run(db_rules.load_api_rules)]
+    hits = {r["rule"]: r for r in data["rule_hits"]}
+    rules = [
+        {"name": n, **hits.get(n, {"hits": 0, "last_at": None, "latest": None})} for n in configured + added
+    ]
+    delays = [d for d in data["delays"] if d is not None and d >= 0]
+    context = {
+        "days": OVERVIEW_DAYS,
+        "by_severity": _pivot(data["by_severity"]),
+        "by_category": _pivot(data["by_category"]),
+        "delay": {"n": len(delays), "p50": percentile(delays, 50), "p95": percentile(delays, 95)},
+        "llm": data["llm"],
+        "diagnose_outcomes": data["diagnose_outcomes"],
+        "rules": rules,
+        "delivery_failures": data["delivery_failures"],
+        "delivery_counts": data["delivery_counts"],
+        "now": now,
+        "extras": [Markup(await extra(request.app)) for extra in request.app[OVERVIEW_EXTRAS]],
+    }
+    return aiohttp_jinja2.render_template("overview.html", request, context)
+
+
+def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Day x key counts as a table: sorted keys, one row per day, and the largest day's total."""
+    keys = sorted({str(r["key"]) for r in rows})
+    days: dict[str, dict[str, int]] = {}
+    for r in rows:
+        days.setdefault(r["day"], {})[str(r["key"])] = r["n"]
+    table = [
+        {"day": d, "counts": [c.get(k, 0) for k in keys], "total": sum(c.values())} for d, c in days.items()
+    ]
+    return {"keys": keys, "rows": table, "max": max((sum(c.values()) for c in days.values()), default=0)}
 
 
 async def ui_root(request: web.Request) -> web.Response:
     raise web.HTTPFound("/ui/")
 
 
-def ui_routes() -> list[web.RouteDef]:
+def ui_routes() -> list[web.AbstractRouteDef]:
     return [
         web.get("/", ui_root),
         web.get("/ui", ui_root),
         web.get("/ui/", incidents_page),
+        web.get("/ui/rows", incident_rows),
         web.get("/ui/incidents/{incident_id}", incident_page),
+        web.get("/ui/series.json", series_json),
+        web.get("/ui/diagnose", diagnose_page),
+        web.post("/ui/diagnose", diagnose_page),
+        web.get("/ui/overview", overview_page),
+        *static_routes(),
     ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from analyst.schema import diagnosis_to_dict
+from receiver.storage import incidents as db_incidents
+from receiver.web.keys import STORE
+from tests.delivery.builders import make_diagnosis
 from tests.receiver.conftest import ClientFactory
 
 from .conftest import stored_incident
@@ -125,3 +129,27 @@ async def test_accuracy_fragment_escapes_what_it_shows(make_client: ClientFactor
     assert "1 of 1 diagnosed incidents judged; precision 100%" in fragment
     assert "&lt;b&gt;x&lt;/b&gt;" in fragment and "<b>x</b>" not in fragment
     assert "<td>80%-100%</td><td>1</td><td>90%</td><td>100%</td>" in fragment
+
+
+async def test_the_incident_page_and_overview_show_the_feedback_sections(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    diagnosis = make_diagnosis(incident_id=incident_id)
+    await client.app[STORE].write(
+        db_incidents.save_diagnosis,
+        incident_id,
+        diagnosis_to_dict(diagnosis),
+        backend="builtin",
+        category=diagnosis.primary_hypothesis.category.value,
+        confidence=diagnosis.primary_hypothesis.confidence,
+    )
+    await client.post(
+        f"/ui/incidents/{incident_id}/feedback",
+        data={"verdict": "wrong", "who": "ana", "note": "<script>alert(1)</script>"},
+        allow_redirects=False,
+    )
+    page = await (await client.get(f"/ui/incidents/{incident_id}")).text()
+    assert f'action="/ui/incidents/{incident_id}/feedback"' in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    overview = await (await client.get("/ui/overview")).text()
+    assert "Accuracy from feedback" in overview and "judged" in overview

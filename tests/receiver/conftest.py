@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from demo.processes import ManagedProcess
 from receiver.config import Settings, load_settings
 from receiver.web.app import build_app
 from receiver.web.resources import PipelineParts as Components
+from tests.evidence.scenario import Scenario, causal_scenario
+from tests.support.tsdb import start_backfilled_prometheus
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
@@ -36,3 +39,17 @@ def make_client(aiohttp_client: Any, tmp_path: Path) -> ClientFactory:
         return await aiohttp_client(build_app(settings, components))
 
     return factory
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    """The DB pool saturates 3 minutes before order errors rise (a known cause)."""
+    return causal_scenario()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> Iterator[ManagedProcess]:
+    """A real Prometheus backfilled with `scenario`'s series."""
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), scenario.series)
+    yield proc
+    proc.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,9 @@ from demo.processes import ManagedProcess
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
 from receiver.web.resources import pipeline_parts as build_components
-from tests.evidence.scenario import ALERT_EXPR, Scenario, causal_scenario
-from tests.support.tsdb import start_backfilled_prometheus
+from tests.evidence.scenario import ALERT_EXPR, Scenario
 
 from .conftest import ClientFactory
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Scenario:
-    return causal_scenario()
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), scenario.series)
-    yield proc
-    proc.stop()
 
 
 def adhoc_alert(scenario: Scenario) -> dict[str, object]:

@@ -1,0 +1,179 @@
+"""Queries of the web workbench: the filtered incident list, full-text search, the overview's aggregates.
+
+The search index (`incident_search`, SQLite FTS5) is kept by triggers (`workbench_tables.py`), so no
+writer has to remember it. Every function runs on the Store's thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from receiver.storage.database import fetch_all, fetch_one
+
+
+def fts_query(text: str) -> str | None:
+    """A user's words as an FTS5 query: every word must match (prefix match on the last one)."""
+    words = re.findall(r"\w+", text)
+    if not words:
+        return None
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    quoted[-1] += "*"
+    return " AND ".join(quoted)
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What the list page filters on; empty fields do not filter. Times are Unix seconds (first_seen)."""
+
+    status: str | None = None
+    severity: str | None = None
+    category: str | None = None
+    alertname: str | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None
+
+
+def filtered_incidents(
+    db: sqlite_utils.Database, where: IncidentFilter, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """One page of incidents, newest first, with the latest diagnosis' headline (one query, no JSON)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("status", where.status),
+        ("severity", where.severity),
+        ("alertname", where.alertname),
+        ("diagnosis_category", where.category),
+    ):
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if where.since is not None:
+        clauses.append("first_seen >= ?")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("first_seen < ?")
+        params.append(where.until)
+    match = fts_query(where.text or "")
+    if match is not None:
+        clauses.append("rowid IN (SELECT rowid FROM incident_search WHERE incident_search MATCH ?)")
+        params.append(match)
+    return fetch_all(
+        db,
+        "SELECT id, alertname, severity, status, source, starts_at, ends_at, first_seen, stage,"
+        " json_extract(annotations, '$.summary') AS summary, diagnosis_category AS category,"
+        " diagnosis_confidence AS confidence, diagnosis_title AS title, diagnosis_suspect AS suspect"
+        f" FROM incidents {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
+        " ORDER BY first_seen DESC, id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+
+
+def filter_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
+    """Distinct alert names, severities and categories for the filter menus (index-only scans)."""
+    return {
+        "alertname": _distinct(db, "SELECT DISTINCT alertname FROM incidents WHERE alertname IS NOT NULL"),
+        "severity": _distinct(db, "SELECT DISTINCT severity FROM incidents"),
+        "category": _distinct(db, "SELECT DISTINCT diagnosis_category FROM incidents"),
+    }
+
+
+def _distinct(db: sqlite_utils.Database, sql: str) -> list[str]:
+    return sorted(str(r[0]) for r in db.conn.execute(sql) if r[0])
+
+
+def incident_page_data(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+    """The incident row, every diagnosis (newest first), its stages, deliveries and Alertmanager URL."""
+    row = fetch_one(db, "SELECT * FROM incidents WHERE id = ?", [incident_id])
+    if row is None:
+        return None
+    row["labels"] = json.loads(row["labels"] or "{}")
+    row["annotations"] = json.loads(row["annotations"] or "{}")
+    row["evidence"] = json.loads(row["evidence"] or "null")
+    diagnoses = fetch_all(
+        db, "SELECT id, created_at, body FROM diagnoses WHERE incident_id = ? ORDER BY id DESC", [incident_id]
+    )
+    stages = fetch_all(
+        db,
+        "SELECT stage, outcome, detail, started_at, duration_seconds FROM stage_results"
+        " WHERE incident_id = ? ORDER BY id",
+        [incident_id],
+    )
+    deliveries = fetch_all(
+        db,
+        "SELECT destination, kind, status, attempts, last_error, result, updated_at FROM delivery_outbox"
+        " WHERE incident_id = ? ORDER BY id",
+        [incident_id],
+    )
+    external = db.conn.execute(
+        "SELECT json_extract(body, '$.externalURL') FROM notifications WHERE id = ?", [row["notification_id"]]
+    ).fetchone()
+    return {
+        "incident": row,
+        "diagnoses": [{**json.loads(d.pop("body")), **d} for d in diagnoses],
+        "stages": stages,
+        "deliveries": [{**d, "result": json.loads(d["result"]) if d["result"] else None} for d in deliveries],
+        "alertmanager_url": external[0] if external else None,
+    }
+
+
+def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
+    """Aggregates since `since`: incidents per day, alert-to-diagnosis delays, LLM use, rules, deliveries."""
+    day = "date(i.first_seen, 'unixepoch')"
+    return {
+        "by_severity": fetch_all(
+            db,
+            f"SELECT {day} AS day, i.severity AS key, count(*) AS n FROM incidents i"
+            " WHERE i.first_seen >= ? GROUP BY 1, 2 ORDER BY 1",
+            [since],
+        ),
+        "by_category": fetch_all(
+            db,
+            f"SELECT {day} AS day, i.diagnosis_category AS key, count(*) AS n FROM incidents i"
+            " WHERE i.first_seen >= ? AND i.diagnosis_category IS NOT NULL GROUP BY 1, 2 ORDER BY 1",
+            [since],
+        ),
+        "delays": [
+            r[0]
+            for r in db.conn.execute(
+                "SELECT first_diagnosed_at - starts_at FROM incidents"
+                " WHERE first_seen >= ? AND first_diagnosed_at IS NOT NULL",
+                [since],
+            )
+        ],
+        "llm": fetch_all(
+            db,
+            "SELECT backend, coalesce(model, '-') AS model, count(*) AS calls, sum(tokens_in) AS tokens_in,"
+            " sum(tokens_out) AS tokens_out, sum(cost_usd) AS cost_usd, sum(fallback) AS fallbacks,"
+            " sum(cached) AS cached FROM diagnoses WHERE created_at >= ? GROUP BY 1, 2 ORDER BY calls DESC",
+            [since],
+        ),
+        "diagnose_outcomes": fetch_all(
+            db,
+            "SELECT outcome, count(*) AS n FROM stage_results WHERE stage = 'diagnose' AND started_at >= ?"
+            " GROUP BY 1 ORDER BY 2 DESC",
+            [since],
+        ),
+        "rule_hits": fetch_all(
+            db,
+            "SELECT alertname AS rule, count(*) AS hits, max(first_seen) AS last_at,"
+            " (SELECT json_extract(annotations, '$.summary') FROM incidents j WHERE j.source = 'detector'"
+            "  AND j.alertname = i.alertname ORDER BY first_seen DESC LIMIT 1) AS latest"
+            " FROM incidents i WHERE source = 'detector' GROUP BY alertname",
+        ),
+        "delivery_failures": fetch_all(
+            db,
+            "SELECT destination, kind, incident_id, attempts, last_error, updated_at FROM delivery_outbox"
+            " WHERE status = 'failed' ORDER BY updated_at DESC LIMIT 20",
+        ),
+        "delivery_counts": fetch_all(
+            db,
+            "SELECT destination, status, count(*) AS n FROM delivery_outbox GROUP BY 1, 2 ORDER BY 1, 2",
+        ),
+    }

@@ -1,0 +1,113 @@
+/* alert-analyst workbench: live list rows and evidence charts (uPlot). No inline script: CSP script-src 'self'. */
+(function () {
+  "use strict";
+  var REFRESH_MS = 10000;
+
+  function liveRows() {
+    var body = document.getElementById("rows");
+    if (!body) return;
+    var url = body.getAttribute("data-rows-url");
+    var status = document.getElementById("live");
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
+        .then(function (html) {
+          body.innerHTML = html; /* server-rendered, autoescaped rows of our own origin */
+          if (status) status.textContent = "live: updated " + new Date().toLocaleTimeString();
+        })
+        .catch(function (e) { if (status) status.textContent = "live: " + e.message; });
+    }, REFRESH_MS);
+  }
+
+  var MARK_COLORS = { onset: "#a15c00", "alert start": "#b3261e", resolved: "#2e7d32" };
+
+  function markPlugin(marks) {
+    return {
+      hooks: {
+        draw: [function (u) {
+          var ctx = u.ctx;
+          Object.keys(marks).forEach(function (name) {
+            var t = marks[name];
+            if (t === null || t === undefined) return;
+            var x = u.valToPos(t, "x", true);
+            if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+            ctx.save();
+            ctx.strokeStyle = MARK_COLORS[name] || "#555";
+            ctx.setLineDash([5, 4]);
+            ctx.lineWidth = 1.5 * devicePixelRatio;
+            ctx.beginPath();
+            ctx.moveTo(x, u.bbox.top);
+            ctx.lineTo(x, u.bbox.top + u.bbox.height);
+            ctx.stroke();
+            ctx.restore();
+          });
+        }]
+      }
+    };
+  }
+
+  function compact(v) {
+    if (v === null) return "";
+    var a = Math.abs(v);
+    if (a >= 1e9) return (v / 1e9).toFixed(a >= 1e10 ? 0 : 1) + "G";
+    if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
+    if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
+    return String(Math.round(v * 1e4) / 1e4);
+  }
+
+  function drawChart(fig) {
+    var plot = fig.querySelector(".plot");
+    var q = new URLSearchParams({
+      query: fig.getAttribute("data-query"),
+      match: fig.getAttribute("data-match"),
+      start: fig.getAttribute("data-start"),
+      end: fig.getAttribute("data-end")
+    });
+    var marks = JSON.parse(fig.getAttribute("data-marks") || "{}");
+    fetch("/ui/series.json?" + q.toString(), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (!data.series || !data.series.length) {
+          var p = document.createElement("p");
+          p.className = "fail";
+          p.textContent = data.error ? "no data: " + data.error : "no data in the window (retention?)";
+          plot.appendChild(p);
+          return;
+        }
+        var s = data.series[0];
+        var width = Math.max(300, plot.clientWidth || fig.clientWidth - 12);
+        var opts = {
+          width: width,
+          height: 200,
+          legend: { show: true },
+          scales: { x: { time: true, range: [Number(fig.getAttribute("data-start")), Number(fig.getAttribute("data-end"))] } },
+          axes: [{}, { size: 60, values: function (u, splits) { return splits.map(compact); } }],
+          series: [{}, { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false, value: function (u, v) { return compact(v); } }],
+          plugins: [markPlugin(marks)]
+        };
+        var chart = new uPlot(opts, [s.t, s.v], plot);
+        plot.setAttribute("data-points", String(s.t.length));
+        fig.uplot = chart;
+      })
+      .catch(function (e) {
+        var p = document.createElement("p");
+        p.className = "fail";
+        p.textContent = "chart failed: " + e.message;
+        plot.appendChild(p);
+      });
+  }
+
+  function charts() {
+    var figs = document.querySelectorAll("figure.chart");
+    if (!figs.length) return;
+    var load = function () { figs.forEach(drawChart); };
+    if (window.uPlot) { load(); return; }
+    var script = document.createElement("script");
+    script.src = "/ui/static/uplot/uPlot.iife.min.js";
+    script.onload = load;
+    document.head.appendChild(script);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { liveRows(); charts(); });
+})();

@@ -1,0 +1,90 @@
+"""Jinja2 templates (autoescaped), the workbench's static files and its Content-Security-Policy."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+STATIC_DIR = Path(__file__).parent / "static"
+STATIC_PREFIX = "/ui/static/"
+STATIC_MAX_AGE = 86400
+# Nothing inline: scripts, styles and data come from this origin only; no frames, no plugins.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
+    " font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def relative_time(ts: float | None, now: float | None = None) -> str:
+    """`3m ago`, `in 2h` (None: `-`)."""
+    if not ts:
+        return "-"
+    delta = (now or time.time()) - ts
+    text = duration(abs(delta))
+    return f"{text} ago" if delta >= 0 else f"in {text}"
+
+
+def duration(seconds: float | None) -> str:
+    """`45s`, `12m`, `3h 5m`, `2d 4h`."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s" if s < 600 and s % 60 else f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+_SELECTOR = re.compile(r"([A-Za-z_:][\w:]*)\{[^{}]*\}")
+
+
+def brief(text: str | None) -> str:
+    """Text with every `metric{labels...}` selector shortened to `metric` (the full one is on the page)."""
+    return _SELECTOR.sub(r"\1", text or "")
+
+
+def hms(ts: float | None) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "-"
+
+
+def utc(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "-"
+
+
+def setup_templates(app: web.Application) -> None:
+    env = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("receiver.web", "templates"),
+        autoescape=jinja2.select_autoescape(default=True),
+    )
+    env.filters.update(reltime=relative_time, duration=duration, utc=utc, hms=hms, brief=brief)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """CSP and friends on every workbench answer; long caching for the versioned static files."""
+    response = await handler(request)
+    if request.path.startswith("/ui"):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.path.startswith(STATIC_PREFIX):
+            response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
+        else:
+            response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def static_routes() -> list[web.AbstractRouteDef]:
+    return [web.static(STATIC_PREFIX.rstrip("/"), STATIC_DIR)]

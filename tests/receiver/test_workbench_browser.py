@@ -1,0 +1,238 @@
+"""The web workbench in headless Chromium, against `alert-analyst serve` and a real, backfilled Prometheus.
+
+One diagnosed incident carries hostile labels and annotations (<script>, <img onerror>, a javascript:
+runbook); a second, different one lets the filters and the search show that they narrow the list.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from demo.processes import ManagedProcess
+from tests.evidence.scenario import ALERT_EXPR, Scenario
+from tests.support.browser import browser_available, chromium, console_errors
+from tests.support.receiver_process import ReceiverProcess, start_receiver
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not browser_available(), reason="needs chromium, chromium-driver and selenium"),
+]
+
+AUTH = ("sre", "wb-secret")
+BASIC = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()}
+DISK = {"job": "node", "instance": "db-1:9100", "device": "sda"}
+ALERTMANAGER = "http://127.0.0.1:9093"
+HOSTILE = {
+    "note": "<script>window.__pwned = 1</script>",
+    "description": '<img src=x onerror="window.__pwned = 2">',
+    "runbook_url": "javascript:window.__pwned = 3",
+}
+
+
+def _rfc3339(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _notification(prom: str, alertname: str, severity: str, starts: float, extra: dict[str, Any]) -> bytes:
+    labels = {"alertname": alertname, "severity": severity, "note": extra.get("note", "plain")}
+    labels.update(extra.get("target") or {"job": "shop", "service": "orders", "instance": "orders-1:8080"})
+    alert = {
+        "status": "firing",
+        "labels": labels,
+        "annotations": {
+            "summary": f"{alertname} summary",
+            "description": extra.get("description", "plain description"),
+            "runbook_url": extra.get("runbook_url", "https://runbooks.example/orders"),
+        },
+        "startsAt": _rfc3339(starts),
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": f"{prom}/graph?g0.expr={ALERT_EXPR}",
+        "fingerprint": f"{abs(hash(alertname)):016x}"[:16],
+    }
+    body = {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{alertname}"}}',
+        "truncatedAlerts": 0,
+        "status": "firing",
+        "receiver": "alert-analyst",
+        "groupLabels": {"alertname": alertname},
+        "commonLabels": labels,
+        "commonAnnotations": {},
+        "externalURL": ALERTMANAGER,
+        "alerts": [alert],
+    }
+    return json.dumps(body).encode()
+
+
+def _call(url: str, data: bytes | None = None) -> Any:
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json", **BASIC})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def _diagnosed(url: str) -> bool:
+    try:
+        return _call(url)["diagnosis"] is not None
+    except urllib.error.HTTPError as exc:  # 404 until the notification is turned into an incident
+        if exc.code != 404:
+            raise
+        return False
+
+
+@pytest.fixture(scope="module")
+def receiver(
+    tmp_path_factory: pytest.TempPathFactory, prometheus: ManagedProcess, scenario: Scenario
+) -> Iterator[tuple[ReceiverProcess, str]]:
+    config = {
+        "prometheus": {"url": prometheus.url, "retries": 0},
+        "webhook": {"basic_auth": {"username": AUTH[0], "password": AUTH[1]}},
+        "detection": {"enabled": False},
+    }
+    proc = start_receiver(tmp_path_factory.mktemp("receiver"), config)
+    try:
+        hook = f"{proc.url}/webhook/alertmanager"
+        starts = scenario.effect_at + 60
+        answer = _call(hook, _notification(prometheus.url, "OrderErrorsHigh", "critical", starts, HOSTILE))
+        _call(
+            hook, _notification(prometheus.url, "DiskAlmostFull", "warning", starts - 300, {"target": DISK})
+        )
+        incident_id = answer["incidents"][0]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if _diagnosed(f"{proc.url}/api/v1/incidents/{incident_id}"):
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail("no diagnosis within 30 s:\n" + proc.log()[-3000:])
+        yield proc, incident_id
+    finally:
+        proc.terminate()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium(auth=AUTH) as driver:
+        yield driver
+
+
+def _open(browser: Any, url: str) -> None:
+    browser.get(url)
+    browser.implicitly_wait(5)
+
+
+def _submit(browser: Any) -> None:
+    """Click the form's button and wait until the next page has replaced this one."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    button = browser.find_element("css selector", "form.diagnose button")
+    button.click()
+    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+
+
+def _rows(browser: Any) -> list[str]:
+    return [r.text for r in browser.find_elements("css selector", "#rows tr")]
+
+
+def test_list_loads_without_console_errors_and_filters_narrow_it(browser: Any, receiver: Any) -> None:
+    proc, _ = receiver
+    _open(browser, f"{proc.url}/ui/")
+    assert len(_rows(browser)) == 2
+    assert console_errors(browser) == []
+    _open(browser, f"{proc.url}/ui/?severity=critical")
+    rows = _rows(browser)
+    assert len(rows) == 1 and "OrderErrorsHigh" in rows[0], rows
+    _open(browser, f"{proc.url}/ui/?q=disk")
+    assert "DiskAlmostFull" in _rows(browser)[0] and len(_rows(browser)) == 1
+    _open(browser, f"{proc.url}/ui/?q=postgres")  # words of the diagnosis, not of the alert
+    rows = _rows(browser)
+    assert len(rows) == 1 and "OrderErrorsHigh" in rows[0], rows
+
+
+def test_the_incident_chart_holds_the_alert_series_points(browser: Any, receiver: Any) -> None:
+    proc, incident_id = receiver
+    _open(browser, f"{proc.url}/ui/incidents/{incident_id}")
+    first = browser.find_element("css selector", "figure.chart")
+    assert "demo_order_error_ratio" in first.text  # the alert's own series comes first
+    browser.find_element("css selector", "figure.chart .plot[data-points]")
+    values = browser.execute_script("return document.querySelector('figure.chart').uplot.data[1]")
+    finite = [v for v in values if v is not None]
+    assert len(finite) > 100
+    assert min(finite) < 0.05 and max(finite) > 0.2  # the step from ~1% to ~25% errors is in the window
+    assert console_errors(browser) == []
+
+
+def test_links_point_to_prometheus_and_an_alertmanager_silence(
+    browser: Any, receiver: Any, prometheus: ManagedProcess
+) -> None:
+    proc, incident_id = receiver
+    _open(browser, f"{proc.url}/ui/incidents/{incident_id}")
+    links = {a.text: a.get_attribute("href") for a in browser.find_elements("css selector", "nav.links a")}
+    graph = urlsplit(links["Prometheus graph"])
+    assert f"{graph.scheme}://{graph.netloc}" == prometheus.url and graph.path == "/graph"
+    assert parse_qs(graph.query)["g0.expr"] == [ALERT_EXPR]
+    silence = links["Silence in Alertmanager"]
+    assert silence.startswith(f"{ALERTMANAGER}/#/silences/new?filter=")
+    assert 'alertname="OrderErrorsHigh"' in unquote(silence)
+    assert "Runbook" not in links  # a javascript: runbook_url is shown as text, not linked
+    assert links["JSON"].endswith(f"/api/v1/incidents/{incident_id}")
+
+
+def test_hostile_labels_and_annotations_render_inert(browser: Any, receiver: Any) -> None:
+    proc, incident_id = receiver
+    for path in ("/ui/?q=orders", f"/ui/incidents/{incident_id}"):
+        _open(browser, proc.url + path)
+        assert browser.execute_script("return window.__pwned === undefined")
+        assert browser.execute_script("return document.querySelectorAll('main img, main script').length") == 0
+        hrefs = [a.get_attribute("href") or "" for a in browser.find_elements("css selector", "a")]
+        assert not [h for h in hrefs if h.lower().startswith("javascript")]
+    page = browser.find_element("tag name", "main").text
+    assert "<script>window.__pwned = 1</script>" in page  # shown as text
+
+
+def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
+    browser: Any, receiver: Any, scenario: Scenario
+) -> None:
+    proc, incident_id = receiver
+    _open(browser, f"{proc.url}/ui/diagnose")
+    browser.find_element("name", "expr").send_keys('demo_order_error_ratio{service="orders"}')
+    start = browser.find_element("name", "start")
+    start.clear()
+    start.send_keys(str(int(scenario.effect_at - 1800)))
+    end = browser.find_element("name", "end")
+    end.clear()
+    end.send_keys(str(int(scenario.effect_at + 120)))
+    _submit(browser)
+    result = browser.find_element("tag name", "main").text
+    assert "On-demand diagnosis" in result and "Most likely cause" in result
+    assert browser.find_elements("css selector", "figure.chart .plot[data-points]")
+    _open(browser, f"{proc.url}/ui/diagnose?incident_id={incident_id}")
+    _submit(browser)
+    assert browser.current_url.endswith(f"/ui/incidents/{incident_id}")
+    assert "Earlier diagnoses" in browser.find_element("tag name", "main").text
+    assert console_errors(browser) == []
+
+
+def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:
+    proc, _ = receiver
+    _open(browser, f"{proc.url}/ui/overview")
+    text = browser.find_element("tag name", "main").text
+    assert "builtin" in text and "Alert to diagnosis" in text
+    assert console_errors(browser) == []
+
+
+def test_pages_carry_a_strict_content_security_policy(receiver: Any) -> None:
+    proc, _ = receiver
+    request = urllib.request.Request(f"{proc.url}/ui/overview", headers=BASIC)
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        csp = answer.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp

@@ -1,0 +1,64 @@
+"""Headless Debian Chromium through chromium-driver and selenium (browser tests and README screenshots)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+
+
+def browser_available() -> bool:
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    return bool(browser and shutil.which("chromedriver"))
+
+
+@contextmanager
+def chromium(
+    auth: tuple[str, str] | None = None, width: int = 1280, height: int = 900, scale: float = 1.0
+) -> Iterator[Any]:
+    """A fresh headless Chromium (own profile directory) that sends `auth` as Basic credentials."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    with tempfile.TemporaryDirectory(prefix="aa-chromium-") as profile:
+        options = webdriver.ChromeOptions()
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+            options.add_argument(flag)
+        options.add_argument(f"--force-device-scale-factor={scale}")
+        options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or ""
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+        try:
+            if auth is not None:
+                token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+                driver.execute_cdp_cmd("Network.enable", {})
+                driver.execute_cdp_cmd(
+                    "Network.setExtraHTTPHeaders", {"headers": {"Authorization": f"Basic {token}"}}
+                )
+            yield driver
+        finally:
+            driver.quit()
+
+
+def console_errors(driver: Any) -> list[str]:
+    """Console entries of level SEVERE since the last call (CSP violations and script errors included)."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
