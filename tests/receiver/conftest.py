@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 
 from demo.processes import ManagedProcess
@@ -53,3 +55,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> 
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), scenario.series)
     yield proc
     proc.stop()
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging binds the test's captured stderr: put the previous set-up back afterwards."""
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers, root.level = handlers, level

@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
 import structlog
 
 from analyst.llm.redact import REDACTED
@@ -18,16 +16,7 @@ from tests.support.redaction_corpus import leak_counts, secret_samples
 SECRETS = secret_samples()
 
 
-@pytest.fixture
-def restore_structlog() -> Iterator[None]:
-    saved, root = structlog.get_config(), logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers, root.level = handlers, level
-
-
-def test_no_secret_kind_leaks_into_structlog_lines(capsys, restore_structlog) -> None:
+def test_no_secret_kind_leaks_into_structlog_lines(capsys, restore_logging) -> None:
     configure_logging("info", "json")
     log = structlog.get_logger("test.redaction")
     for sample in SECRETS:
@@ -75,7 +64,7 @@ def test_no_secret_kind_leaks_through_stdlib_records() -> None:
     assert counts == dict.fromkeys(counts, 0)
 
 
-def test_configure_logging_puts_the_filter_on_the_root_handlers(restore_structlog) -> None:
+def test_configure_logging_puts_the_filter_on_the_root_handlers(restore_logging) -> None:
     configure_logging("info", "json")
     configure_logging("info", "json")
     for handler in logging.getLogger().handlers:
