@@ -31,7 +31,11 @@ def test_feedback_migration_keeps_every_existing_row(tmp_path: Path, monkeypatch
     before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
     monkeypatch.undo()
 
-    assert migrations.migrate(db) == conn.execute("PRAGMA user_version").fetchone()[0] == 6
+    assert (
+        migrations.migrate(db)
+        == conn.execute("PRAGMA user_version").fetchone()[0]
+        == len(migrations.MIGRATIONS)
+    )
     assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables} == before
     assert sum(len(rows) for rows in before.values()) >= 4
     conn.execute(
