@@ -28,7 +28,13 @@ def test_feedback_migration_keeps_every_existing_row(tmp_path: Path, monkeypatch
         " VALUES ('inc-1', 1.0, 'builtin', 'network', 0.5, '{}')"
     )
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-    before = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+    columns = {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+
+    def rows(table: str) -> list[tuple[object, ...]]:
+        """The table's rows in the columns it had before the migration (later ones may add columns)."""
+        return conn.execute(f"SELECT {', '.join(columns[table])} FROM {table} ORDER BY rowid").fetchall()
+
+    before = {t: rows(t) for t in tables}
     monkeypatch.undo()
 
     assert (
@@ -36,7 +42,7 @@ def test_feedback_migration_keeps_every_existing_row(tmp_path: Path, monkeypatch
         == conn.execute("PRAGMA user_version").fetchone()[0]
         == len(migrations.MIGRATIONS)
     )
-    assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables} == before
+    assert {t: rows(t) for t in tables} == before
     assert sum(len(rows) for rows in before.values()) >= 4
     conn.execute(
         "INSERT INTO feedback (incident_id, who, verdict, source, created_at, updated_at)"
