@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -238,6 +239,8 @@ class PrometheusSource:
             + 1.0
         )
         self._external: dict[str, str] | None = None
+        self._failures_in_a_row = 0
+        self._open_until = 0.0
         self.errors: Counter | None = None
         if registry is not None:
             self.errors = Counter(
@@ -305,7 +308,41 @@ class PrometheusSource:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
+    def _circuit_check(self) -> None:
+        """Fail at once while the circuit is open: a hung or dead backend then costs the pipeline
+        nothing per incident, instead of a timeout per query (the diagnosis goes on without evidence)."""
+        wait = self._open_until - time.monotonic()
+        if wait > 0:
+            raise MetricSourceError(
+                "circuit_open",
+                f"{self.settings.url} failed {self._failures_in_a_row} times in a row; not asked again for "
+                f"{wait:.0f}s (prometheus.circuit_open_seconds)",
+            )
+
+    def _circuit_record(self, error: MetricSourceError | None) -> None:
+        if error is None or error.kind not in ("timeout", "unreachable"):
+            self._failures_in_a_row = 0
+            return
+        self._failures_in_a_row += 1
+        if self._failures_in_a_row >= self.settings.circuit_failures:
+            self._open_until = time.monotonic() + self.settings.circuit_open_seconds
+
     async def _call(self, fn: Callable[..., T], *args: Any, count: bool = True) -> T:
+        try:
+            self._circuit_check()
+        except MetricSourceError as error:
+            if count:
+                self._count(error)
+            raise
+        try:
+            result = await self._call_backend(fn, *args, count=count)
+        except MetricSourceError as error:
+            self._circuit_record(error)
+            raise
+        self._circuit_record(None)
+        return result
+
+    async def _call_backend(self, fn: Callable[..., T], *args: Any, count: bool) -> T:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.settings.max_concurrency)
         slots = self._slots

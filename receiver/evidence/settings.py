@@ -64,6 +64,14 @@ class PrometheusSettings(Section):
         default=False,
         description="Ask for gzip: worth it over slow links; on a LAN it costs more CPU than it saves.",
     )
+    circuit_failures: int = Field(
+        default=5,
+        ge=1,
+        description="After this many timeouts or unreachable answers in a row, calls fail at once.",
+    )
+    circuit_open_seconds: float = Field(
+        default=30.0, gt=0, description="How long the circuit stays open before one call may try again."
+    )
 
     @field_validator("url")
     @classmethod

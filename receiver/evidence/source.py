@@ -10,10 +10,11 @@ import numpy as np
 
 from receiver.errors import ReceiverError
 
-ErrorKind = Literal["unreachable", "timeout", "bad_query", "execution", "too_large", "other"]
+ErrorKind = Literal["unreachable", "timeout", "circuit_open", "bad_query", "execution", "too_large", "other"]
 ERROR_KINDS: tuple[ErrorKind, ...] = (
     "unreachable",
     "timeout",
+    "circuit_open",
     "bad_query",
     "execution",
     "too_large",

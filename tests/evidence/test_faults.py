@@ -119,3 +119,46 @@ async def test_special_values_become_floats(source: PrometheusSource, scenario: 
 
     assert series.values.dtype.kind == "f" and (series.values == float("inf")).all()
     assert (nan.values != nan.values).all()
+
+
+async def test_a_hung_backend_opens_the_circuit_and_a_recovered_one_closes_it(aiohttp_server) -> None:
+    """A backend that accepts and never answers costs a timeout per query only until the circuit opens;
+    then calls fail at once, and after the open period one call may try again."""
+    answering = asyncio.Event()
+
+    async def hang_until_told(request: web.Request) -> web.Response:
+        await answering.wait()
+        return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", hang_until_told)
+    server = await aiohttp_server(app)
+    registry = CollectorRegistry()
+    settings = PrometheusSettings(
+        url=str(server.make_url("")),
+        retries=0,
+        timeout_seconds=0.2,
+        circuit_failures=3,
+        circuit_open_seconds=1.0,
+    )
+    source = PrometheusSource(settings, registry=registry)
+    try:
+        kinds = []
+        for _ in range(3):
+            with pytest.raises(MetricSourceError) as failed:
+                await source.query_range("up", 1000.0, 1060.0, 15.0)
+            kinds.append(failed.value.kind)
+        assert kinds == ["timeout"] * 3
+        started = time.monotonic()
+        with pytest.raises(MetricSourceError, match="not asked again") as fast:
+            await source.query_range("up", 1000.0, 1060.0, 15.0)
+        assert fast.value.kind == "circuit_open" and time.monotonic() - started < 0.1
+        assert errors(registry, "circuit_open") == 1 and errors(registry, "timeout") == 3
+
+        answering.set()
+        await asyncio.sleep(1.1)
+        assert await source.query_range("up", 1000.0, 1060.0, 15.0) == []
+        assert await source.query_range("up", 1000.0, 1060.0, 15.0) == []  # closed again
+    finally:
+        answering.set()
+        await source.close()
