@@ -2,13 +2,17 @@
 
 The webhook answers once the raw notification is committed (durable); this task then upserts the
 incidents in small transactions and hands new and resolved ones to the pipeline. While webhooks are in
-flight it defers (acks first), unless more than `max_deferred_notifications` are waiting.
+flight it defers (acks first), but a notification waits at most `max_materialize_delay_seconds` for a
+quiet moment (a steady stream of webhooks is never quiet: deferring every batch capped materialisation at
+one batch per `defer_to_intake_seconds`, and the backlog grew), nor while more than
+`max_deferred_notifications` are waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 import structlog
 
@@ -41,6 +45,7 @@ class Materializer:
         self.metrics = metrics
         self.intake = intake
         self.backlog = 0
+        self._waiting_since: float | None = None  # when the backlog last went from empty to not
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -50,6 +55,7 @@ class Materializer:
         self.metrics.notifications_pending.set(self.backlog)
         if self.backlog:
             log.info("resuming_notifications", pending=self.backlog)
+            self._waiting_since = time.monotonic()
             self._wake.set()
         self._task = asyncio.create_task(self._run(), name="materializer")
 
@@ -59,6 +65,8 @@ class Materializer:
 
     def accepted(self) -> None:
         """A notification was committed: materialise it soon."""
+        if self._waiting_since is None:
+            self._waiting_since = time.monotonic()
         self.backlog += 1
         self.metrics.notifications_pending.set(self.backlog)
         self._wake.set()
@@ -66,14 +74,22 @@ class Materializer:
     async def _run(self) -> None:
         while not self._stopping:
             await self._wake.wait()
-            if self.intake is not None and self.backlog <= self.settings.max_deferred_notifications:
-                await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
+            if (defer := self._deferral()) > 0 and self.intake is not None:
+                await self.intake.wait_quiet(defer)
             try:
                 await self.step()
             except Exception:  # the rows stay pending: retried, and resumed after a restart
                 log.exception("materialize_failed")
                 self._wake.set()
                 await asyncio.sleep(RETRY_SECONDS)
+
+    def _deferral(self) -> float:
+        """How long to wait for intake to be quiet before the next batch (0: go now)."""
+        if self.backlog > self.settings.max_deferred_notifications:
+            return 0.0
+        waited = time.monotonic() - self._waiting_since if self._waiting_since is not None else 0.0
+        left = self.settings.max_materialize_delay_seconds - waited
+        return max(0.0, min(self.settings.defer_to_intake_seconds, left))
 
     async def step(self) -> int:
         """Materialise one batch; returns how many notifications it took."""
@@ -85,6 +101,7 @@ class Materializer:
             self._wake.set()
         else:
             self.backlog = 0
+            self._waiting_since = None
         self.metrics.notifications_pending.set(self.backlog)
         for result in results:
             if result.created:

@@ -21,6 +21,11 @@ class PipelineSettings(Section):
     materialize_batch: int = Field(
         default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
     )
+    max_materialize_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="A notification waits at most this long for a quiet intake before it is materialised.",
+    )
     max_deferred_notifications: int = Field(
         default=20_000,
         ge=0,

@@ -164,3 +164,34 @@ async def test_an_unparseable_stored_body_is_skipped_without_stalling_the_rest(
     await materializer.stop()
     incident = store.run_sync(db_incidents.get_incident, ids[0])
     assert incident is not None and incident.status == "resolved"
+
+
+async def test_a_steady_stream_of_webhooks_does_not_outgrow_materialisation(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    """Intake is never quiet: deferring each batch would materialise one batch per defer period (64/s here,
+    less than the 150/s arriving); a notification waits at most max_materialize_delay_seconds instead."""
+    store = Store(tmp_path / "db.sqlite")
+    intake = IntakeActivity()
+    materializer, _ = make(store, intake, defer_to_intake_seconds=0.25, max_materialize_delay_seconds=0.5)
+    await materializer.start()
+    body = (webhook_corpus / FIRING).read_bytes()
+    payload = parse_webhook(body)
+    stop = asyncio.Event()
+
+    async def stream() -> None:  # 150 notifications/s, each acknowledged while another is in flight
+        with intake.receiving():
+            while not stop.is_set():
+                await store.write(db_incidents.accept_notification, payload, body)
+                materializer.accepted()
+                await asyncio.sleep(1 / 150)
+
+    sender = asyncio.create_task(stream())
+    await asyncio.sleep(4)
+    during = pending(store)
+    stop.set()
+    await sender
+    assert during < 150, during  # under a second of arrivals waits, not a growing backlog
+    await eventually(lambda: pending(store) == 0, within=3.0)
+    await materializer.stop()
+    store.close()
