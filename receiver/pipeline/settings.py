@@ -22,7 +22,7 @@ class PipelineSettings(Section):
         default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
     )
     max_materialize_delay_seconds: float = Field(
-        default=1.0,
+        default=2.0,
         ge=0,
         description="A notification waits at most this long for a quiet intake before it is materialised.",
     )
