@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -17,7 +16,7 @@ from analyst.builtin.categories import MetricFamily
 from analyst.builtin.entities import RankedEntity, rank_entities
 from analyst.builtin.entity_causes import EntityCause, entity_cause
 from analyst.builtin.playbooks import Playbook, Playbooks
-from analyst.builtin.precedent import precedent_shift, weigh_precedents
+from analyst.builtin.precedent import weigh_entity_precedents, weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
@@ -240,7 +239,7 @@ def _entity_result(
 ) -> DiagnosisResult:
     """The diagnosis when components compete: one hypothesis per component, best first."""
     where = alert_component(evidence, find_alert_series(evidence))
-    causes, notes = _weigh_entity_precedents([entity_cause(e, where) for e in entities], evidence)
+    causes, notes = weigh_entity_precedents([entity_cause(e, where) for e in entities], evidence.precedents)
     causes = causes[: max_alternatives + 1]
     confidences = confidences_from_scores([c.score for c in causes])
     hypotheses = [
@@ -277,25 +276,6 @@ def _entity_result(
         ),
     )
     return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started, notes)
-
-
-def _weigh_entity_precedents(
-    causes: Sequence[EntityCause], evidence: Evidence
-) -> tuple[list[EntityCause], tuple[str, ...]]:
-    """Components raised by a similar incident's confirmed cause, lowered by one judged wrong (shifts in
-    units of the top score, as on the series path), re-sorted; one note per shift."""
-    if not evidence.precedents or not causes:
-        return list(causes), ()
-    top = max(c.score for c in causes)
-    notes: list[str] = []
-    weighed = []
-    for cause in causes:
-        names = {n.lower() for n in (cause.entity.name, cause.suspect) if n}
-        shift, moved = precedent_shift(names, cause.category.value, cause.entity.name, evidence.precedents)
-        notes += [note for note in moved if note not in notes]
-        weighed.append(dataclasses.replace(cause, score=cause.score + top * shift) if shift else cause)
-    weighed.sort(key=lambda c: -c.score)
-    return weighed, tuple(notes)
 
 
 def _entity_values(evidence: Evidence, cause: EntityCause) -> dict[str, str]:

@@ -8,8 +8,10 @@ the precedent's signature similarity, so a loose resemblance moves little.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+from analyst.builtin.entity_causes import EntityCause
 from analyst.builtin.ranking import RankedCause
 from analyst.evidence import Precedent
 
@@ -61,11 +63,43 @@ def weigh_precedents(
     """The ranking with precedent shifts applied and re-sorted, and one note per shift."""
     if not precedents:
         return list(ranked), ()
-    notes: list[str] = []
-    weighed = []
-    for cause in ranked:
-        shift, moved = precedent_shift(_names(cause), cause.category.value, cause.suspect, precedents)
-        notes += [note for note in moved if note not in notes]
-        weighed.append(dataclasses.replace(cause, score=cause.score + shift) if shift else cause)
+    weighed, notes = _shifted(
+        ranked, lambda c: precedent_shift(_names(c), c.category.value, c.suspect, precedents)
+    )
     weighed.sort(key=lambda r: (-r.score, r.onset_offset if r.onset_offset is not None else float("inf")))
-    return weighed, tuple(notes)
+    return weighed, notes
+
+
+def weigh_entity_precedents(
+    causes: Sequence[EntityCause], precedents: Sequence[Precedent]
+) -> tuple[list[EntityCause], tuple[str, ...]]:
+    """The same for the component ranking, whose scores are not in [0, 1]: shifts are in units of the top
+    component's score."""
+    if not precedents or not causes:
+        return list(causes), ()
+    top = max(c.score for c in causes)
+
+    def shift(cause: EntityCause) -> tuple[float, tuple[str, ...]]:
+        names = {n.lower() for n in (cause.entity.name, cause.suspect) if n}
+        amount, moved = precedent_shift(names, cause.category.value, cause.entity.name, precedents)
+        return top * amount, moved
+
+    weighed, notes = _shifted(causes, shift)
+    weighed.sort(key=lambda c: -c.score)
+    return weighed, notes
+
+
+Scored = TypeVar("Scored", RankedCause, EntityCause)
+
+
+def _shifted(
+    candidates: Sequence[Scored], shift_of: Callable[[Scored], tuple[float, tuple[str, ...]]]
+) -> tuple[list[Scored], tuple[str, ...]]:
+    """Each candidate's score moved by its shift (unsorted), and the notes of every shift, once each."""
+    notes: list[str] = []
+    out = []
+    for candidate in candidates:
+        shift, moved = shift_of(candidate)
+        notes += [note for note in moved if note not in notes]
+        out.append(dataclasses.replace(candidate, score=candidate.score + shift) if shift else candidate)
+    return out, tuple(notes)
