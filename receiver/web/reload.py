@@ -106,7 +106,8 @@ async def close_analyst(analyst: Analyst) -> None:
 
 CONFIG_SOURCE: web.AppKey[ConfigSource | None] = web.AppKey("config_source")
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
-RETIRED: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("retired_plugins")
+# Tasks a reload leaves running (SIGHUP reloads, closing retired plug-ins); cancelled at exit.
+RELOAD_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("reload_tasks")
 
 
 def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricSource:
@@ -174,7 +175,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             configure_logging(new.log.level, new.log.format)
         # Stages already running keep the old source and analyst: close them once those may have finished.
         grace = min(new.pipeline.stage_timeout_seconds, 60.0)
-        app[RETIRED].add(asyncio.create_task(_retire(old_source, old_analyst, grace)))
+        _keep(app, asyncio.create_task(_retire(old_source, old_analyst, grace)))
         metrics.config_reload_successful.set(1)
         metrics.config_reload_success_time.set(time.time())
         applied = tuple(name for name in changed if name not in RESTART_ONLY)
@@ -219,7 +220,7 @@ def reload_routes() -> list[web.RouteDef]:
 
 async def reload_context(app: web.Application) -> AsyncIterator[None]:
     """Cleanup context: SIGHUP reloads (where the loop can take signals); retired plug-ins close at exit."""
-    app[RETIRED] = set()
+    app[RELOAD_TASKS] = set()
     loop = asyncio.get_running_loop()
     installed = False
     if app[CONFIG_SOURCE] is not None:
@@ -231,15 +232,18 @@ async def reload_context(app: web.Application) -> AsyncIterator[None]:
     yield
     if installed:
         loop.remove_signal_handler(signal.SIGHUP)
-    for task in app[RETIRED]:
+    for task in app[RELOAD_TASKS]:
         task.cancel()
-    await asyncio.gather(*app[RETIRED], return_exceptions=True)
+    await asyncio.gather(*app[RELOAD_TASKS], return_exceptions=True)
 
 
 def _spawn(app: web.Application, loop: asyncio.AbstractEventLoop) -> None:
-    task = loop.create_task(_reload_quietly(app))
-    app[RETIRED].add(task)
-    task.add_done_callback(app[RETIRED].discard)
+    _keep(app, loop.create_task(_reload_quietly(app)))
+
+
+def _keep(app: web.Application, task: asyncio.Task[None]) -> None:
+    app[RELOAD_TASKS].add(task)
+    task.add_done_callback(app[RELOAD_TASKS].discard)
 
 
 async def _reload_quietly(app: web.Application) -> None:
