@@ -139,21 +139,39 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
     for i, s in enumerate(series):
         if s.values is not None and s.available and s.values.values:
             grids.setdefault((s.values.start, s.values.step, len(s.values.values)), []).append(i)
-    cut = alert_time - ONSET_MARGIN_SECONDS
     for (start, step, size), members in grids.items():
         matrix = np.array([series[i].values.values for i in members], dtype=np.float64)  # type: ignore[union-attr]
         times = start + step * np.arange(size)
-        in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
-        recent = times >= cut
-        if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
-            continue
-        centre, spread = baseline_summary(matrix[:, in_baseline])
-        for row, i in enumerate(members):
-            if np.isfinite(centre[row]):
-                shifts[i] = _shift(
-                    series[i], matrix[row], times, recent, float(centre[row]), float(spread[row])
-                )
+        by_cut: dict[float, list[int]] = {}
+        for row in range(len(members)):
+            cut = window_start(times[np.isfinite(matrix[row])], alert_time)
+            by_cut.setdefault(cut, []).append(row)
+        for cut, rows in by_cut.items():
+            in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
+            recent = times >= cut
+            if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
+                continue
+            centre, spread = baseline_summary(matrix[np.ix_(rows, in_baseline)])
+            for k, row in enumerate(rows):
+                if np.isfinite(centre[k]):
+                    shifts[members[row]] = _shift(
+                        series[members[row]], matrix[row], times, recent, float(centre[k]), float(spread[k])
+                    )
     return shifts
+
+
+def window_start(sampled: np.ndarray, alert_time: float) -> float:
+    """Where a series' recent window opens (`sampled`: the times of its points, ascending).
+
+    ONSET_MARGIN_SECONDS before the alert; but a series that began too recently to have
+    MIN_BASELINE_POINTS points before that (a cold start: a new deployment, a recording that just
+    began) has its window opened right after its first MIN_BASELINE_POINTS points instead, if they
+    came before the alert: the history it has is the only normal it has shown."""
+    cut = alert_time - ONSET_MARGIN_SECONDS
+    if sampled.size <= MIN_BASELINE_POINTS or np.count_nonzero(sampled < cut) >= MIN_BASELINE_POINTS:
+        return cut
+    opened = float(sampled[MIN_BASELINE_POINTS])
+    return opened if opened < alert_time else cut
 
 
 def baseline_summary(before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
