@@ -151,7 +151,7 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
             recent = times >= cut
             if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
                 continue
-            centre, spread = baseline_summary(matrix[np.ix_(rows, in_baseline)])
+            centre, spread = baseline_summary(matrix[rows][:, in_baseline])
             for k, row in enumerate(rows):
                 if np.isfinite(centre[k]):
                     shifts[members[row]] = _shift(
