@@ -6,7 +6,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from bench import rca
+from bench import rca, rca_signal
 from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, service_of_pod
 
 START = 1_661_140_000.0
@@ -75,3 +75,13 @@ def test_accuracy_counts_the_true_service_within_the_first_k() -> None:
     scores = rca.accuracy([hit_second])
     assert (scores["AS@1"], scores["AS@3"], scores["Avg@5"]) == (0.0, 100.0, 80.0)
     assert rca.accuracy([hit_second], baseline=True)["AS@1"] == 100.0
+
+
+def test_the_signal_audit_finds_the_injected_service_only_where_its_own_series_moved() -> None:
+    moved = _day({}, {"cartservice-579f-wc2lz": {"CpuUsageRate(%)": 60.0}})
+    largest, ranks = rca_signal.fault_signal(moved, moved.faults[0])
+    assert largest > 100 and min(ranks) == 0.0  # first on its CPU column
+    quiet = _day({}, {"adservice-5f6-fnmft": {"CpuUsageRate(%)": 60.0}})
+    largest, ranks = rca_signal.fault_signal(quiet, quiet.faults[0])
+    assert largest < 3 and max(ranks) > 0.0  # nothing of its own moved; adservice is ahead on CPU
+    assert "| OnlineBoutique cpu_contention | 1 | 1 |" in rca_signal.signal_table([moved])
