@@ -288,3 +288,12 @@ def test_too_short_a_history_before_the_alert_judges_nothing() -> None:
     # Three minutes of points before the alert: fewer than a baseline needs, so no shift is claimed.
     hot = _recording_from(112, _series("pod_cpu_usage_percent", "hot", 20.0, 1.0, 104, after=60.0))
     assert rank_entities(_evidence([hot])) == []
+
+
+def test_a_young_series_among_older_ones_is_not_judged_on_its_first_minutes() -> None:
+    # A pod started 8 minutes before the alert whose memory grows as it warms up, beside services with
+    # two hours of history: only the old services carry the incident.
+    young = _recording_from(107, _series("pod_memory_usage_percent", "young", 20.0, 1.0, 106, after=60.0))
+    old = _series("pod_cpu_usage_percent", "old", 20.0, 1.0, 108, after=30.0)
+    ranked = rank_entities(_evidence([young, old, *_quiet("calm", 110)]))
+    assert [e.name for e in ranked] == ["old", "calm"]
