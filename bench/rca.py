@@ -7,13 +7,17 @@ itself, in-process). The ranking is the primary hypothesis's suspect then the al
 services; AS@k and Avg@5 per system and fault type, beside the largest-jump baseline. Protocol:
 ../shared/nezha/README.md.
 
-    python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR]
+    python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
+
+`--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
+seconds without Prometheus.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import re
@@ -53,6 +57,7 @@ class Outcome:
     analyst_seconds: float
     category: str
     alertname: str
+    evidence: Mapping[str, object] | None = None  # the collected evidence, when asked to keep it
 
 
 def iso(seconds: float) -> str:
@@ -161,7 +166,9 @@ def _start(workdir: Path) -> ManagedProcess:
     return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
 
 
-def diagnose_fault(day: Day, fault: Fault, url: str, config: Path, workdir: Path) -> Outcome:
+def diagnose_fault(
+    day: Day, fault: Fault, url: str, config: Path, workdir: Path, keep_evidence: bool = False
+) -> Outcome:
     alert = alert_for(day, fault)
     alert_file = workdir / "alert.json"
     alert_file.write_text(json.dumps(alert))
@@ -195,6 +202,7 @@ def diagnose_fault(day: Day, fault: Fault, url: str, config: Path, workdir: Path
         analyst_seconds=float(diagnosis["analysis_duration"]),
         category=str(diagnosis["primary_hypothesis"]["category"]),
         alertname=str(alert["labels"]["alertname"]),  # type: ignore[index]
+        evidence=report["evidence"] if keep_evidence else None,
     )
 
 
@@ -240,17 +248,26 @@ def report(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def run(data: Path, workdir: Path, out: Path | None) -> list[Outcome]:
+def run(data: Path, workdir: Path, out: Path | None, evidence_out: Path | None = None) -> list[Outcome]:
     days = find_days(data)
     if not days:
         raise SystemExit(f"no days under {data}")
     prometheus = start_backfilled(days, workdir)
     outcomes = []
+    kept = evidence_out.open("w") if evidence_out is not None else None
     try:
         for day in days:
             config = config_for(day, workdir)
             for fault in day.faults:
-                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir)
+                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None)
+                if kept is not None:
+                    kept.write(
+                        json.dumps(
+                            {**outcome_row(outcome), "services": day.services, "evidence": outcome.evidence}
+                        )
+                        + "\n"
+                    )
+                    outcome = dataclasses.replace(outcome, evidence=None)
                 outcomes.append(outcome)
                 hit = outcome.ranking.index(fault.service) + 1 if fault.service in outcome.ranking else "-"
                 print(
@@ -260,27 +277,33 @@ def run(data: Path, workdir: Path, out: Path | None) -> list[Outcome]:
                 )
     finally:
         prometheus.stop()
+        if kept is not None:
+            kept.close()
     if out is not None:
         write_rows(outcomes, out)
     return outcomes
 
 
+def outcome_row(o: Outcome) -> dict[str, object]:
+    return {
+        "day": o.fault.day,
+        "system": o.system,
+        "at": o.fault.at,
+        "pod": o.fault.pod,
+        "service": o.fault.service,
+        "kind": o.fault.kind,
+        "alertname": o.alertname,
+        "ranking": list(o.ranking),
+        "baseline": list(o.baseline),
+        "category": o.category,
+        "seconds": round(o.seconds, 3),
+    }
+
+
 def write_rows(outcomes: Iterable[Outcome], path: Path) -> None:
     with path.open("w") as handle:
         for o in outcomes:
-            row = {
-                "day": o.fault.day,
-                "system": o.system,
-                "at": o.fault.at,
-                "service": o.fault.service,
-                "kind": o.fault.kind,
-                "alertname": o.alertname,
-                "ranking": list(o.ranking),
-                "baseline": list(o.baseline),
-                "category": o.category,
-                "seconds": round(o.seconds, 3),
-            }
-            handle.write(json.dumps(row) + "\n")
+            handle.write(json.dumps(outcome_row(o)) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -290,13 +313,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="write one JSON row per fault here")
     parser.add_argument("--keep-workdir", type=Path, help="put Prometheus's data here and keep it")
+    parser.add_argument(
+        "--evidence-out", type=Path, help="also write each fault's evidence here (for bench.rca_replay)"
+    )
     args = parser.parse_args(argv)
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
-        outcomes = run(args.data, args.keep_workdir, args.out)
+        outcomes = run(args.data, args.keep_workdir, args.out, args.evidence_out)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
-            outcomes = run(args.data, Path(tmp), args.out)
+            outcomes = run(args.data, Path(tmp), args.out, args.evidence_out)
     print(report(outcomes))
     return 0
 

@@ -133,27 +133,55 @@ def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | Non
 
 
 def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[SeriesShift | None]:
-    """`series_shift` of each series; the baselines of series on one time grid are summarised at once."""
+    """`series_shift` of each series; the baselines of series on one time grid are summarised at once.
+
+    When no series has MIN_BASELINE_POINTS points before the usual window (a cold start: the recording,
+    or the whole system, began just before the alert), each series' window opens after its own first
+    MIN_BASELINE_POINTS points instead, if they came before the alert: the history it has is the only
+    normal it has shown. A single young series among older ones (a pod started minutes ago) is not
+    judged on so little; the others carry the incident."""
     shifts: list[SeriesShift | None] = [None] * len(series)
     grids: dict[tuple[float, float, int], list[int]] = {}
     for i, s in enumerate(series):
         if s.values is not None and s.available and s.values.values:
             grids.setdefault((s.values.start, s.values.step, len(s.values.values)), []).append(i)
-    cut = alert_time - ONSET_MARGIN_SECONDS
+    usual = alert_time - ONSET_MARGIN_SECONDS
+    sampled: dict[tuple[float, float, int], tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
     for (start, step, size), members in grids.items():
         matrix = np.array([series[i].values.values for i in members], dtype=np.float64)  # type: ignore[union-attr]
         times = start + step * np.arange(size)
-        in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
-        recent = times >= cut
-        if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
-            continue
-        centre, spread = baseline_summary(matrix[:, in_baseline])
-        for row, i in enumerate(members):
-            if np.isfinite(centre[row]):
-                shifts[i] = _shift(
-                    series[i], matrix[row], times, recent, float(centre[row]), float(spread[row])
-                )
+        sampled[(start, step, size)] = (matrix, times, [times[np.isfinite(row)] for row in matrix])
+    cold = not any(
+        np.count_nonzero(when < usual) >= MIN_BASELINE_POINTS
+        for _, _, rows_times in sampled.values()
+        for when in rows_times
+    )
+    for grid, members in grids.items():
+        matrix, times, row_times = sampled[grid]
+        by_cut: dict[float, list[int]] = {}
+        for row, when in enumerate(row_times):
+            by_cut.setdefault(cold_start_window(when, alert_time) if cold else usual, []).append(row)
+        for cut, rows in by_cut.items():
+            in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
+            recent = times >= cut
+            if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
+                continue
+            centre, spread = baseline_summary(matrix[rows][:, in_baseline])
+            for k, row in enumerate(rows):
+                if np.isfinite(centre[k]):
+                    shifts[members[row]] = _shift(
+                        series[members[row]], matrix[row], times, recent, float(centre[k]), float(spread[k])
+                    )
     return shifts
+
+
+def cold_start_window(sampled: np.ndarray, alert_time: float) -> float:
+    """Where a series' window opens at a cold start (`sampled`: the times of its points, ascending):
+    right after its first MIN_BASELINE_POINTS points if they came before the alert, else the usual
+    ONSET_MARGIN_SECONDS before the alert (where it has too little history to be judged)."""
+    if sampled.size > MIN_BASELINE_POINTS and sampled[MIN_BASELINE_POINTS] < alert_time:
+        return float(sampled[MIN_BASELINE_POINTS])
+    return alert_time - ONSET_MARGIN_SECONDS
 
 
 def baseline_summary(before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

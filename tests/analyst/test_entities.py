@@ -265,3 +265,35 @@ def test_a_change_already_under_way_when_the_window_opens_counts_less() -> None:
     assert [e.name for e in ranked] == ["new", "leftover"]
     assert ranked[1].score < 0.75 * ranked[0].score
     assert ranked[1].shifts[0].z > 0.75 * ranked[0].shifts[0].z  # the shift itself is as large
+
+
+def _recording_from(first: int, series: SeriesEvidence) -> SeriesEvidence:
+    """`series` with no points before index `first` (the recording, or the deployment, began then)."""
+    values = [None] * first + list(series.values.values)[first:]  # type: ignore[union-attr]
+    return dataclasses.replace(series, values=SeriesValues(START, STEP, tuple(values)))
+
+
+def test_a_series_that_began_just_before_the_alert_is_judged_on_the_history_it_has() -> None:
+    # The recording began 8 minutes before the alert: no point lies before the usual window (5 minutes
+    # before the alert), but 6 quiet minutes came before the change 2 minutes before it.
+    hot = _recording_from(107, _series("pod_cpu_usage_percent", "hot", 20.0, 1.0, 100, after=60.0))
+    calm = _recording_from(107, _series("pod_cpu_usage_percent", "calm", 20.0, 1.0, 102))
+    ranked = rank_entities(_evidence([calm, hot]))
+    assert [e.name for e in ranked] == ["hot", "calm"]
+    assert ranked[0].shifts[0].z > 10
+    assert ranked[0].onset == START + 113 * STEP
+
+
+def test_too_short_a_history_before_the_alert_judges_nothing() -> None:
+    # Three minutes of points before the alert: fewer than a baseline needs, so no shift is claimed.
+    hot = _recording_from(112, _series("pod_cpu_usage_percent", "hot", 20.0, 1.0, 104, after=60.0))
+    assert rank_entities(_evidence([hot])) == []
+
+
+def test_a_young_series_among_older_ones_is_not_judged_on_its_first_minutes() -> None:
+    # A pod started 8 minutes before the alert whose memory grows as it warms up, beside services with
+    # two hours of history: only the old services carry the incident.
+    young = _recording_from(107, _series("pod_memory_usage_percent", "young", 20.0, 1.0, 106, after=60.0))
+    old = _series("pod_cpu_usage_percent", "old", 20.0, 1.0, 108, after=30.0)
+    ranked = rank_entities(_evidence([young, old, *_quiet("calm", 110)]))
+    assert [e.name for e in ranked] == ["old", "calm"]

@@ -23,6 +23,8 @@ NEZHA = SHARED / "nezha"
 SLICES = (("2022-08-22", "03:40", "07:15"), ("2023-01-29", "12:25", "14:55"))
 # (day, injection time, injected service, fault type) that the analyst must rank first.
 CASES = (
+    # The day's first fault: the recording began 2.5 minutes before it (a cold start).
+    ("2022-08-22", "03:53:", "frontend", "cpu_contention"),
     ("2022-08-22", "04:44:", "checkoutservice", "cpu_contention"),
     ("2022-08-22", "05:18:", "currencyservice", "cpu_contention"),
     ("2022-08-22", "05:35:", "emailservice", "cpu_contention"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote
 
 import numpy as np
 
-from bench import rca
+from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues, evidence_to_dict
+from bench import rca, rca_replay, rca_signal
 from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, service_of_pod
 
 START = 1_661_140_000.0
@@ -75,3 +77,39 @@ def test_accuracy_counts_the_true_service_within_the_first_k() -> None:
     scores = rca.accuracy([hit_second])
     assert (scores["AS@1"], scores["AS@3"], scores["Avg@5"]) == (0.0, 100.0, 80.0)
     assert rca.accuracy([hit_second], baseline=True)["AS@1"] == 100.0
+
+
+def test_the_signal_audit_finds_the_injected_service_only_where_its_own_series_moved() -> None:
+    moved = _day({}, {"cartservice-579f-wc2lz": {"CpuUsageRate(%)": 60.0}})
+    largest, ranks = rca_signal.fault_signal(moved, moved.faults[0])
+    assert largest > 100 and min(ranks) == 0.0  # first on its CPU column
+    quiet = _day({}, {"adservice-5f6-fnmft": {"CpuUsageRate(%)": 60.0}})
+    largest, ranks = rca_signal.fault_signal(quiet, quiet.faults[0])
+    assert largest < 3 and max(ranks) > 0.0  # nothing of its own moved; adservice is ahead on CPU
+    assert "| OnlineBoutique cpu_contention | 1 | 1 |" in rca_signal.signal_table([moved])
+
+
+def test_replay_ranks_captured_evidence_with_the_entity_ranking() -> None:
+    def cpu(service: str, after: float) -> SeriesEvidence:
+        values = 20.0 + np.sin(np.arange(120.0))
+        values[112:] = after
+        return SeriesEvidence(
+            series_id=f'pod_cpu_usage_percent{{service="{service}"}}',
+            metric="pod_cpu_usage_percent",
+            labels={"__name__": "pod_cpu_usage_percent", "service": service},
+            role="related",
+            component=service,
+            values=SeriesValues(START, 60.0, tuple(float(v) for v in values)),
+            points=120,
+        )
+
+    alert_at = START + 115 * 60.0
+    alert = AlertInfo("EntryLatencyHigh", "firing", {"service": "frontend"}, {}, alert_at)
+    evidence = Evidence("inc", alert, (cpu("adservice", 21.0), cpu("cartservice", 90.0)), START, alert_at)
+    fault = Fault("day", alert_at - 60, "cartservice-579f-wc2lz", "cartservice", "cpu_contention")
+    outcome = rca.Outcome(fault, "OnlineBoutique", (), ("adservice",), 1.0, 0.1, "", "EntryLatencyHigh")
+    row = {**rca.outcome_row(outcome), "services": ["adservice", "cartservice"]}
+    row["evidence"] = json.loads(json.dumps(evidence_to_dict(evidence)))
+    replayed = rca_replay.replay_row(row)
+    assert replayed.ranking == ("cartservice", "adservice")
+    assert replayed.fault == fault and replayed.baseline == ("adservice",)
