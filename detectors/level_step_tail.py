@@ -39,6 +39,7 @@ from detectors.level_step import (
     _TrailingMean,
     arrived,
     level_step_parts,
+    point_scale_floor,
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
@@ -316,9 +317,8 @@ class LevelStepTailScorer:
                 self._counts[f, b] += 1
                 self._highest[f] = max(self._highest[f], b)
         finite = math.isfinite(value)
-        score = (1 - TIE_BREAK) * float(
-            tail_score(np.array(surprise), np.array(self._earlier), self.rule.threshold)
-        )
+        normaliser = self.rule.threshold * math.sqrt(math.log10(self._earlier + 2.0))
+        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
         self._earlier += finite
         if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
             z = 0.0
@@ -378,7 +378,7 @@ class _SeasonalResidual:
         if self._size is not None:
             size = self._size.mean
             if math.isfinite(size):
-                scale = max(size * MEAN_ABS_TO_SD, float(scale_floor(np.array([level]))[0]))
+                scale = max(size * MEAN_ABS_TO_SD, point_scale_floor(level))
             self._size.push(abs(residual))
         recent = self._recent.push(_finite_or_zero(residual)) / self._mean_len
         if math.isfinite(deviation):
