@@ -35,6 +35,7 @@ from detectors.calibration import directional
 from detectors.level_step import (
     MEAN_ABS_TO_SD,
     SCALE_WINDOWS,
+    LevelStepParts,
     LevelStepScorer,
     _TrailingMean,
     arrived,
@@ -46,6 +47,7 @@ from detectors.point_scores import PointScores
 from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean
 from detectors.rules import DetectionRule
 from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
+from detectors.value_tail import ValueTail, value_tail_surprise
 from detectors.zscore import scale_floor
 
 TAIL_BASE = 2.0  # a feature below 2 typical sizes is ordinary (p = 1)
@@ -193,10 +195,26 @@ def _record(values: np.ndarray, filled: np.ndarray, deviation_scale: np.ndarray)
     return beyond
 
 
+def _against_yesterday(
+    parts: LevelStepParts, rule: DetectionRule, day_points: int, deviation: np.ndarray, shift: np.ndarray
+) -> None:
+    """Where daily periodicity is evident, measure the deviation and the shift against the seasonal
+    reference instead (in place)."""
+    m = max(2, rule.window_size // 3)
+    residual = parts.deviation - seasonal_reference(parts.deviation, day_points)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual_scale = np.maximum(seasonal_scale(residual, rule, day_points), scale_floor(parts.level))
+        seasonal = residual_scale < EVIDENT * parts.deviation_scale
+        deviation[seasonal] = (np.abs(residual) / residual_scale)[seasonal]
+        recent_residual = _trailing_sum(np.nan_to_num(residual), m) / m
+        shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
+
+
 def tail_features(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """The five features of a (k, n) block (NaN at gaps), the level-step z and the level.
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The five features of a (k, n) block (NaN at gaps), the level-step z, the level and the recent mean
+    (of the last window_size / 3 values; NaN at gaps).
 
     `day_points` (points per day, 0 when unknown) enables the seasonal residual.
     """
@@ -215,18 +233,14 @@ def tail_features(
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
         mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
         shift = np.abs(mean - parts.level) / se
-        reference = seasonal_reference(e, day_points)
-        residual = e - reference
-        residual_scale = np.maximum(seasonal_scale(residual, rule, day_points), scale_floor(parts.level))
-        seasonal = residual_scale < EVIDENT * se
-        deviation[seasonal] = (np.abs(residual) / residual_scale)[seasonal]
-        recent_residual = _trailing_sum(np.nan_to_num(residual), m) / m
-        shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
+        if day_points > 0 and values.shape[1] > day_points + reference_half_width(day_points):
+            _against_yesterday(parts, rule, day_points, deviation, shift)
     record = _record(values, filled, se)
     features = [deviation, along, burst, record, shift]
     for f in features:
         f[~finite] = np.nan
-    return features, parts.z(), parts.level
+    mean[~finite] = np.nan
+    return features, parts.z(), parts.level, mean
 
 
 def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
@@ -243,10 +257,10 @@ def level_step_tail_points(
 ) -> PointScores:
     """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row (`day_points`: points
     per day of the block's grid, 0 when unknown)."""
-    features, z, level = tail_features(values, rule, stats, day_points)
+    features, z, level, mean = tail_features(values, rule, stats, day_points)
     finite = np.isfinite(values)
     earlier = np.cumsum(finite, axis=1) - finite
-    surprise = np.zeros(values.shape)
+    surprise = value_tail_surprise(mean)
     for f in features:
         rows, cols, s = tail_surprise(f, earlier)
         surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
@@ -289,6 +303,7 @@ class LevelStepTailScorer:
         self.rule = rule
         self._level_step = LevelStepScorer(rule)
         self._seasonal = _SeasonalResidual(rule)
+        self._mean_tail = ValueTail()
         self._window = rule.window_size
         self._mean_len = max(2, rule.window_size // 3)
         self._burst = _TrailingSum(rule.window_size)
@@ -304,9 +319,9 @@ class LevelStepTailScorer:
 
         Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
         """
-        features, z = self._features(value, timestamp)
+        features, z, mean_surprise = self._features(value, timestamp)
         bins = feature_bins(features)
-        surprise = 0.0
+        surprise = mean_surprise
         for f, b in enumerate(bins.tolist()):
             if b >= 0:
                 at_least = int(self._counts[f, b:].sum())
@@ -328,7 +343,8 @@ class LevelStepTailScorer:
             score = min(score, 0.49)
         return (score if finite else math.nan), z
 
-    def _features(self, value: float, timestamp: float | None) -> tuple[np.ndarray, float]:
+    def _features(self, value: float, timestamp: float | None) -> tuple[np.ndarray, float, float]:
+        """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
         residual, residual_scale, recent_residual = self._seasonal.observe(e, level, timestamp)
         finite = math.isfinite(value)
@@ -352,7 +368,7 @@ class LevelStepTailScorer:
             self._low = value if not math.isfinite(self._low) else min(self._low, value)
         else:
             features[:] = math.nan
-        return features, z
+        return features, z, self._mean_tail.observe(mean if finite else math.nan)
 
 
 class _SeasonalResidual:
