@@ -7,7 +7,7 @@ values (the Gaussian identity; a running sd costs two prefix sums, running quant
 Only rare values matter, so c is counted among the TAIL_COUNT most extreme earlier values of each side: a
 value with at least TAIL_COUNT earlier values beyond it on both sides is ordinary (surprise 0); with
 TAIL_COUNT = 4 such a value would score below the alarm level (novelty's normalisation, threshold 3) on any
-series up to about 12,000 points anyway (the scheduler's default window holds 1,440).
+series up to about 10,000 points anyway (the scheduler's default window holds 1,440).
 Batch keeps the k-th smallest earlier value for k = 1..TAIL_COUNT (each a running minimum over the previous
 order's: O(TAIL_COUNT x n), vectorised over rows); streaming keeps the TAIL_COUNT extremes of each side.
 """
