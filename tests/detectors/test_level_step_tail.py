@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
+from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_batch
 from detectors.level_step_tail import (
     LevelStepTailScorer,
     earlier_at_least,
@@ -120,3 +120,17 @@ def test_a_daily_series_that_stalls_where_it_usually_rises_alarms_only_against_y
     without_timestamps = LevelStepTailScorer(DEFAULT_RULE)
     scores = [without_timestamps.update(v)[0] for v in x[: stall.stop].tolist()]
     assert max(scores[stall]) < 0.5
+
+
+def test_the_scheduled_batch_takes_the_points_per_day_from_its_grid_as_streaming_does_from_timestamps():
+    x = _daily(days=4, seed=4, noise=1.0, amplitude=50.0)
+    stall = slice(3 * 1440 + 200, 3 * 1440 + 380)
+    x[stall] = x[stall.start]
+    x = x[: stall.start + 39]  # the cycle's latest point is inside the stall
+    ts = 1_700_000_000.0 + 60.0 * np.arange(x.size)
+    rule = DetectionRule("d", seasonal=False)  # no hour-of-day profile: the same values in both modes
+    latest = detect_batch(rule, ts, x[None, :], ["s"]).scores[0]
+    det = StreamingDetector(rule)
+    streamed = [det.update(t, v) for t, v in zip(ts.tolist(), x.tolist(), strict=True)]
+    assert latest >= 0.5
+    assert latest == pytest.approx(streamed[-1], abs=1e-12)
