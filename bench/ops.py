@@ -9,9 +9,10 @@ the first being warm-up):
 - NAB real: the 45 real-world NAB files (realAWSCloudwatch, realAdExchange, realKnownCause, realTraffic,
   realTweets); each labelled timestamp starts a 10-point segment (the median length of labelled
   segments in web-service KPI data) and the rest of its NAB window counts neither way.
-Every detector sees only the past (the default runs in batch, which equals streaming for it). The two
-baselines are always printed: a windowed z-score (|x - mean| / std of the previous 60 points) and the
-one-step difference magnitude |x - previous x|.
+Every detector sees only the past (the default runs in batch, which equals streaming for it) and is told
+the series' points per day, as timestamps tell the service (1,440 for the synthetic one-minute series,
+from the timestamps for NAB). The two baselines are always printed: a windowed z-score (|x - mean| / std
+of the previous 60 points) and the one-step difference magnitude |x - previous x|.
 """
 
 from __future__ import annotations
@@ -20,30 +21,32 @@ import argparse
 import csv
 import json
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from bench.ops_data import LabelledSeries, make_corpus
 from bench.ops_scoring import SeriesScore, Summary, score_series, summarise
-from detectors.batch import score_points
+from detectors.batch import BlockStats, score_points
 from detectors.rolling import forward_fill, trailing_mean_std
 from detectors.rules import DetectionRule
+from detectors.sampling_interval import day_points_of
 
 NAB_REAL = ("realAWSCloudwatch", "realAdExchange", "realKnownCause", "realTraffic", "realTweets")
 NAB_SEGMENT = 10
 BASELINE_WINDOW = 60
-Scorer = Callable[[np.ndarray], np.ndarray]
+Scorer = Callable[[np.ndarray, int], np.ndarray]  # (values, points per day) -> per-point scores
 
 
-def windowed_zscore(values: np.ndarray) -> np.ndarray:
+def windowed_zscore(values: np.ndarray, day_points: int = 0) -> np.ndarray:
     """Baseline: |x - mean| / std of the previous 60 points."""
     mean, std = trailing_mean_std(values[None, :], BASELINE_WINDOW, 10)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(values - mean[0]) / np.maximum(std[0], 1e-12)
 
 
-def step_magnitude(values: np.ndarray) -> np.ndarray:
+def step_magnitude(values: np.ndarray, day_points: int = 0) -> np.ndarray:
     """Baseline: |x - previous finite x|."""
     filled = forward_fill(values[None, :])[0]
     return np.abs(values - np.concatenate([[np.nan], filled[:-1]]))
@@ -52,8 +55,9 @@ def step_magnitude(values: np.ndarray) -> np.ndarray:
 def rule_scorer(rule: DetectionRule) -> Scorer:
     """Per-point scores of a library rule (no seasonal profile: that one would look ahead)."""
 
-    def run(values: np.ndarray) -> np.ndarray:
-        return np.asarray(score_points(values[None, :], rule)[0].score[0])
+    def run(values: np.ndarray, day_points: int) -> np.ndarray:
+        block = values[None, :]
+        return np.asarray(score_points(block, rule, stats=BlockStats(block, day_points))[0].score[0])
 
     return run
 
@@ -70,6 +74,7 @@ def nab_real(root: Path) -> list[tuple[LabelledSeries, np.ndarray]]:
             rows = list(csv.DictReader(fh))
         stamps = [r["timestamp"] for r in rows]
         values = np.array([float(r["value"]) for r in rows])
+        seconds = np.array([datetime.fromisoformat(t).replace(tzinfo=UTC).timestamp() for t in stamps])
         labels = np.zeros(values.size, dtype=bool)
         ignore = np.zeros(values.size, dtype=bool)
         for stamp in points[key]:
@@ -77,14 +82,17 @@ def nab_real(root: Path) -> list[tuple[LabelledSeries, np.ndarray]]:
             labels[i : i + NAB_SEGMENT] = True
         for a, b in windows[key]:
             ignore[stamps.index(a.split(".")[0]) : stamps.index(b.split(".")[0]) + 1] = True
-        out.append((LabelledSeries(key, values, labels), ignore & ~labels))
+        out.append((LabelledSeries(key, values, labels, day_points_of(seconds)), ignore & ~labels))
     return out
 
 
 def evaluate(
     scorer: Scorer, corpus: Sequence[LabelledSeries], ignores: Sequence[np.ndarray | None]
 ) -> list[SeriesScore]:
-    return [score_series(scorer(s.values), s.labels, ig) for s, ig in zip(corpus, ignores, strict=True)]
+    return [
+        score_series(scorer(s.values, s.day_points), s.labels, ig)
+        for s, ig in zip(corpus, ignores, strict=True)
+    ]
 
 
 def detectors(extra: Sequence[str]) -> dict[str, Scorer]:

@@ -27,11 +27,12 @@ KINDS = ("rate", "latency", "errors", "gauge", "counter_rate")
 
 @dataclass(frozen=True)
 class LabelledSeries:
-    """One series: values (NaN = missed scrape), its labels and how it was made."""
+    """One series: values (NaN = missed scrape), its labels and its points per day (0: unknown)."""
 
     name: str
     values: np.ndarray
     labels: np.ndarray
+    day_points: int = DAY
 
 
 def _base(kind: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, float]:

@@ -33,6 +33,7 @@ from detectors.records import (
 )
 from detectors.rolling import TrailingMoments, WindowOrderStats, trailing_moments
 from detectors.rules import DetectionRule
+from detectors.sampling_interval import day_points_of
 from detectors.seasonal import deseasonalise
 from detectors.types import AnomalyDetection, BatchResult, InsufficientData
 from detectors.validation import as_float_array, check_batch_shapes, row_problems, timestamp_problem
@@ -74,8 +75,10 @@ class BlockStats:
     alone; scores that differ only in the threshold are rescored from the shared z.
     """
 
-    def __init__(self, values: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, day_points: int = 0) -> None:
+        """`day_points`: points per day of the block's time grid (0 when unknown; `day_points_of`)."""
         self.values = values
+        self.day_points = day_points
         self._memo: dict[tuple[object, ...], Any] = {}
 
     def _get(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
@@ -174,7 +177,10 @@ def score_points(
     if rule.method == "novelty":
         return novelty_points(values, rule, threshold), []
     if rule.method == "level_step_tail":
-        return level_step_tail_points(values, rule, threshold, stats.order_stats(rule)), []
+        return (
+            level_step_tail_points(values, rule, threshold, stats.order_stats(rule), stats.day_points),
+            [],
+        )
     if rule.method == "level_step":
         return level_step_points(values, rule, threshold, stats.order_stats(rule)), []
     return isolation_forest_points(values, rule, threshold), []
@@ -205,10 +211,11 @@ def _univariate_chunked(
     Row blocks are independent, so results equal a single call; blocks also keep temporaries in cache.
     """
     bounds = list(range(0, raw.shape[0], CHUNK_ROWS))
+    day = day_points_of(ts)
 
     def one(start: int) -> list[Found]:
         end = start + CHUNK_ROWS
-        stats = BlockStats(work[start:end])
+        stats = BlockStats(work[start:end], day)
         return [_univariate(rule, ts, raw[start:end], stats, names, start) for rule in rules]
 
     if workers > 1 and len(bounds) > 1:

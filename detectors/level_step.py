@@ -117,6 +117,11 @@ def level_step_points(
     return PointScores(z=z, score=score, baseline=level, threshold=threshold)
 
 
+def point_scale_floor(level: float) -> float:
+    """`scale_floor` of one finite level (1e-9 for an unknown one), for the streaming scorers."""
+    return max(min(abs(level) * 1e-6, LARGEST_FLOOR), 1e-9) if math.isfinite(level) else 1e-9
+
+
 class _TrailingMean:
     """Mean of the finite values among the last `size` pushed (NaN below `min_periods`), O(1) a point."""
 
@@ -182,8 +187,7 @@ class LevelStepScorer:
 
     def _scales(self) -> tuple[float, float]:
         """s_e and s_step as `level_step_parts` has them (NaN below min_periods)."""
-        level = self._level
-        floor = max(min(abs(level) * 1e-6, LARGEST_FLOOR), 1e-9) if math.isfinite(level) else 1e-9
+        floor = point_scale_floor(self._level)
         return (
             max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor),
             max(self._step_size.mean * MEAN_ABS_TO_SD, floor),

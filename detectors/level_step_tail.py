@@ -7,6 +7,12 @@ Five dimensionless features per point, each in units of the series' day-long typ
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
+Seasonal residual: with the number of points per day known (from timestamps) and daily periodicity evident,
+the deviation and the shift are measured against what the same hour yesterday showed: the residual e - r,
+r = the mean deviation over the hour around the same time one day earlier (deviation |e - r| / s_r, shift
+|mean residual over the last window_size / 3 points| / s_r, s_r = 1.2533 x the mean |e - r| over the
+scale horizon). Daily periodicity is evident when s_r < s_e / sqrt(2) (yesterday explains at least
+half of the deviation's variance), judged once half a day of residuals is known; otherwise e is used as is.
 Each feature is ranked against the same feature at every earlier point of the series (a histogram of
 log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier
 points + 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the
@@ -26,16 +32,73 @@ from collections import deque
 import numpy as np
 
 from detectors.calibration import directional
-from detectors.level_step import LevelStepScorer, arrived, level_step_parts, score_from_level_step
+from detectors.level_step import (
+    MEAN_ABS_TO_SD,
+    SCALE_WINDOWS,
+    LevelStepParts,
+    LevelStepScorer,
+    _TrailingMean,
+    arrived,
+    level_step_parts,
+    point_scale_floor,
+    score_from_level_step,
+)
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill
+from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean
 from detectors.rules import DetectionRule
+from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
+from detectors.value_tail import ValueTail, value_tail_surprise
+from detectors.zscore import scale_floor
 
 TAIL_BASE = 2.0  # a feature below 2 typical sizes is ordinary (p = 1)
 BIN_RATIO = 1.1  # resolution of the ranking: 10 % wider beats a past point
 BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
+HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
+EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
+
+
+def reference_half_width(day_points: int) -> int:
+    """Half of the seasonal reference's width: half an hour of points (the hour around the same time)."""
+    return day_points // (2 * HOURS_PER_DAY)
+
+
+def seasonal_reference(deviation: np.ndarray, day_points: int) -> np.ndarray:
+    """Mean finite deviation over the hour around the same time one day earlier (NaN where unknown).
+
+    Known from point max(INTERVALS_NEEDED, day + half) on: the streaming scorer learns the day's length
+    from the first INTERVALS_NEEDED timestamps (`detectors.sampling_interval.DailyLag`).
+    """
+    k, n = deviation.shape
+    out = np.full((k, n), np.nan)
+    half = reference_half_width(day_points)
+    start = max(INTERVALS_NEEDED, day_points + half)
+    if day_points <= 0 or n <= start:
+        return out
+    finite = np.isfinite(deviation)
+    total = np.cumsum(np.where(finite, deviation, 0.0), axis=1)
+    count = np.cumsum(finite, axis=1)
+    end = np.arange(start, n) - day_points + half  # last point of the reference window
+    before = end - 2 * half - 1  # the point before its first (-1: none)
+    ref_total = total[:, end] - np.where(before >= 0, total[:, np.maximum(before, 0)], 0.0)
+    ref_count = count[:, end] - np.where(before >= 0, count[:, np.maximum(before, 0)], 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[:, start:] = np.where(ref_count > 0, ref_total / ref_count, np.nan)
+    return out
+
+
+def residual_min_periods(day_points: int, horizon: int) -> int:
+    """Residuals s_r needs: half a day's points (or of the horizon, if shorter), so gaps do not block it."""
+    return max(1, min(day_points, horizon) // 2)
+
+
+def seasonal_scale(residual: np.ndarray, rule: DetectionRule, day_points: int) -> np.ndarray:
+    """s_r: 1.2533 x the mean |residual| over the scale horizon, once half a day of residuals is known."""
+    horizon = SCALE_WINDOWS * rule.window_size
+    return (
+        trailing_mean(np.abs(residual), horizon, residual_min_periods(day_points, horizon)) * MEAN_ABS_TO_SD
+    )
 
 
 def feature_bins(feature: np.ndarray) -> np.ndarray:
@@ -132,10 +195,29 @@ def _record(values: np.ndarray, filled: np.ndarray, deviation_scale: np.ndarray)
     return beyond
 
 
+def _against_yesterday(
+    parts: LevelStepParts, rule: DetectionRule, day_points: int, deviation: np.ndarray, shift: np.ndarray
+) -> None:
+    """Where daily periodicity is evident, measure the deviation and the shift against the seasonal
+    reference instead (in place)."""
+    m = max(2, rule.window_size // 3)
+    residual = parts.deviation - seasonal_reference(parts.deviation, day_points)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual_scale = np.maximum(seasonal_scale(residual, rule, day_points), scale_floor(parts.level))
+        seasonal = residual_scale < EVIDENT * parts.deviation_scale
+        deviation[seasonal] = (np.abs(residual) / residual_scale)[seasonal]
+        recent_residual = _trailing_sum(np.nan_to_num(residual), m) / m
+        shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
+
+
 def tail_features(
-    values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None
-) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """The five features of a (k, n) block (NaN at gaps), the level-step z and the level."""
+    values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
+) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The five features of a (k, n) block (NaN at gaps), the level-step z, the level and the recent mean
+    (of the last window_size / 3 values; NaN at gaps).
+
+    `day_points` (points per day, 0 when unknown) enables the seasonal residual.
+    """
     parts = level_step_parts(values, rule, stats)
     e, d, se, ss = parts.deviation, parts.step, parts.deviation_scale, parts.step_scale
     finite = np.isfinite(values)
@@ -151,11 +233,14 @@ def tail_features(
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
         mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
         shift = np.abs(mean - parts.level) / se
+        if day_points > 0 and values.shape[1] > day_points + reference_half_width(day_points):
+            _against_yesterday(parts, rule, day_points, deviation, shift)
     record = _record(values, filled, se)
     features = [deviation, along, burst, record, shift]
     for f in features:
         f[~finite] = np.nan
-    return features, parts.z(), parts.level
+    mean[~finite] = np.nan
+    return features, parts.z(), parts.level, mean
 
 
 def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
@@ -164,13 +249,18 @@ def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> n
 
 
 def level_step_tail_points(
-    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray, stats: WindowOrderStats | None = None
+    values: np.ndarray,
+    rule: DetectionRule,
+    threshold: np.ndarray,
+    stats: WindowOrderStats | None = None,
+    day_points: int = 0,
 ) -> PointScores:
-    """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row."""
-    features, z, level = tail_features(values, rule, stats)
+    """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row (`day_points`: points
+    per day of the block's grid, 0 when unknown)."""
+    features, z, level, mean = tail_features(values, rule, stats, day_points)
     finite = np.isfinite(values)
     earlier = np.cumsum(finite, axis=1) - finite
-    surprise = np.zeros(values.shape)
+    surprise = value_tail_surprise(mean)
     for f in features:
         rows, cols, s = tail_surprise(f, earlier)
         surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
@@ -212,6 +302,8 @@ class LevelStepTailScorer:
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
         self._level_step = LevelStepScorer(rule)
+        self._seasonal = _SeasonalResidual(rule)
+        self._mean_tail = ValueTail()
         self._window = rule.window_size
         self._mean_len = max(2, rule.window_size // 3)
         self._burst = _TrailingSum(rule.window_size)
@@ -222,11 +314,14 @@ class LevelStepTailScorer:
         self._highest = [-1] * FEATURES
         self._earlier = 0
 
-    def update(self, value: float) -> tuple[float, float]:
-        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
-        features, z = self._features(value)
+    def update(self, value: float, timestamp: float | None = None) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN).
+
+        Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
+        """
+        features, z, mean_surprise = self._features(value, timestamp)
         bins = feature_bins(features)
-        surprise = 0.0
+        surprise = mean_surprise
         for f, b in enumerate(bins.tolist()):
             if b >= 0:
                 at_least = int(self._counts[f, b:].sum())
@@ -237,9 +332,8 @@ class LevelStepTailScorer:
                 self._counts[f, b] += 1
                 self._highest[f] = max(self._highest[f], b)
         finite = math.isfinite(value)
-        score = (1 - TIE_BREAK) * float(
-            tail_score(np.array(surprise), np.array(self._earlier), self.rule.threshold)
-        )
+        normaliser = self.rule.threshold * math.sqrt(math.log10(self._earlier + 2.0))
+        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
         self._earlier += finite
         if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
             z = 0.0
@@ -249,8 +343,10 @@ class LevelStepTailScorer:
             score = min(score, 0.49)
         return (score if finite else math.nan), z
 
-    def _features(self, value: float) -> tuple[np.ndarray, float]:
+    def _features(self, value: float, timestamp: float | None) -> tuple[np.ndarray, float, float]:
+        """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
+        residual, residual_scale, recent_residual = self._seasonal.observe(e, level, timestamp)
         finite = math.isfinite(value)
         if finite:
             self._filled = value
@@ -264,12 +360,61 @@ class LevelStepTailScorer:
         features = np.array(
             [abs(e) / se, along / ss, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         )
+        if residual_scale < EVIDENT * se:
+            features[0] = abs(residual) / residual_scale
+            features[4] = abs(recent_residual) / residual_scale
         if finite:
             self._high = value if not math.isfinite(self._high) else max(self._high, value)
             self._low = value if not math.isfinite(self._low) else min(self._low, value)
         else:
             features[:] = math.nan
-        return features, z
+        return features, z, self._mean_tail.observe(mean if finite else math.nan)
+
+
+class _SeasonalResidual:
+    """Streaming `seasonal_reference` and `seasonal_scale`: the residual e - r, s_r and the mean residual over
+    the last window_size / 3 points (gaps count 0). O(1) a point, O(MAX_LAG) memory."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self._daily = DailyLag()
+        self._horizon = SCALE_WINDOWS * rule.window_size
+        self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
+        self._recent = _TrailingSum(max(2, rule.window_size // 3))
+        self._mean_len = max(2, rule.window_size // 3)
+        self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
+        self._total, self._count, self._seen = 0.0, 0, 0
+
+    def observe(self, deviation: float, level: float, timestamp: float | None) -> tuple[float, float, float]:
+        """(residual, s_r, mean recent residual) of this point given only the past, then learn it."""
+        day = self._daily.update(timestamp) if timestamp is not None else 0
+        residual = deviation - self._reference(day)
+        scale = math.nan
+        if day > 0 and self._size is None:
+            self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
+        if self._size is not None:
+            size = self._size.mean
+            if math.isfinite(size):
+                scale = max(size * MEAN_ABS_TO_SD, point_scale_floor(level))
+            self._size.push(abs(residual))
+        recent = self._recent.push(_finite_or_zero(residual)) / self._mean_len
+        if math.isfinite(deviation):
+            self._total += deviation
+            self._count += 1
+        self._cumulative.append((self._total, self._count))
+        self._seen += 1
+        return residual, scale, recent
+
+    def _reference(self, day: int) -> float:
+        """Mean finite deviation over the hour around this point's time one day earlier (NaN: unknown)."""
+        half = reference_half_width(day)
+        if day <= 0 or self._seen < max(INTERVALS_NEEDED, day + half):
+            return math.nan
+        end_total, end_count = self._cumulative[-(day - half)]
+        before_total, before_count = (
+            self._cumulative[-(day + half + 1)] if self._seen - day - half - 1 >= 0 else (0.0, 0)
+        )
+        count = end_count - before_count
+        return (end_total - before_total) / count if count > 0 else math.nan
 
 
 def _finite_or_zero(x: float) -> float:

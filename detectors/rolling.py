@@ -73,10 +73,10 @@ def trailing_moments(values: np.ndarray) -> TrailingMoments:
     centred = values - ref
     if not dense:
         centred[~finite] = 0.0
-    sum1 = _prefix_sum(centred)
+    sum1 = prefix_sum(centred)
     np.square(centred, out=centred)
-    sum2 = _prefix_sum(centred)
-    counts = None if dense else _prefix_sum(finite.astype(float))
+    sum2 = prefix_sum(centred)
+    counts = None if dense else prefix_sum(finite.astype(float))
     return TrailingMoments(ref, sum1, sum2, counts)
 
 
@@ -92,13 +92,13 @@ def trailing_mean(values: np.ndarray, window: int, min_periods: int) -> np.ndarr
     `trailing_mean_std`'s cost.
     """
     finite = np.isfinite(values)
-    total = _window_sum(_prefix_sum(np.where(finite, values, 0.0)), window)
-    count = _window_sum(_prefix_sum(finite.astype(float)), window)
+    total = _window_sum(prefix_sum(np.where(finite, values, 0.0)), window)
+    count = _window_sum(prefix_sum(finite.astype(float)), window)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= max(min_periods, 1), total / count, np.nan)
 
 
-def _prefix_sum(x: np.ndarray) -> np.ndarray:
+def prefix_sum(x: np.ndarray) -> np.ndarray:
     """out[:, i] = sum of x[:, :i] (0 for i = 0)."""
     k, n = x.shape
     cum = np.empty((k, n))

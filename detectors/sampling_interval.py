@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 
+import numpy as np
+
 DAY_SECONDS = 86_400.0
 INTERVALS_NEEDED = 50
 MIN_LAG, MAX_LAG = 4, 5_000
@@ -30,6 +32,15 @@ class DailyLag:
                     self.points = lag_for(statistics.median(self._gaps))
             self._last = timestamp
         return self.points
+
+
+def day_points_of(timestamps: np.ndarray) -> int:
+    """What `DailyLag` learns from a grid of timestamps (seconds): points per day (0: unknown, too short)."""
+    ts = np.asarray(timestamps, dtype=float).ravel()
+    ts = ts[np.isfinite(ts)][: INTERVALS_NEEDED + 1]
+    if ts.size < INTERVALS_NEEDED + 1:
+        return 0
+    return lag_for(statistics.median(np.diff(ts).tolist()))
 
 
 def lag_for(interval: float) -> int:

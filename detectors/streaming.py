@@ -4,7 +4,8 @@ The detector keeps the last `3 x window_size` points and scores the newest one w
 (`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies.
 IsolationForest is refitted every `window_size` points on the buffer and scores each new point as it comes.
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
-it also gets the timestamps (for its day-over-day comparison).
+it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
+residual).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class StreamingDetector:
         if self._novelty is not None:
             return self._novelty.update(v, float(timestamp)) if math.isfinite(v) else 0.0
         if self._level_step_tail is not None:
-            score = self._level_step_tail.update(v)[0]
+            score = self._level_step_tail.update(v, float(timestamp))[0]
             return score if math.isfinite(score) else 0.0
         if self._level_step is not None:
             score = self._level_step.update(v)[0]

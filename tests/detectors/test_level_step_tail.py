@@ -3,8 +3,13 @@
 import numpy as np
 import pytest
 
-from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
-from detectors.level_step_tail import earlier_at_least, level_step_tail_points
+from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_batch
+from detectors.level_step_tail import (
+    LevelStepTailScorer,
+    earlier_at_least,
+    level_step_tail_points,
+    tail_features,
+)
 
 
 def _stream(values, rule=DEFAULT_RULE):
@@ -12,8 +17,15 @@ def _stream(values, rule=DEFAULT_RULE):
     return np.array([det.update(60.0 * i, v) for i, v in enumerate(values)])
 
 
-def _batch(values, rule=DEFAULT_RULE):
-    return level_step_tail_points(values[None, :], rule, np.full((1, values.size), rule.threshold)).score[0]
+def _batch(values, rule=DEFAULT_RULE, day_points=1440):  # _stream's one-minute steps: 1,440 points a day
+    threshold = np.full((1, values.size), rule.threshold)
+    return level_step_tail_points(values[None, :], rule, threshold, day_points=day_points).score[0]
+
+
+def _daily(days=5, seed=5, noise=2.0, amplitude=30.0):
+    t = np.arange(days * 1440)
+    cycle = amplitude * np.sin(2 * np.pi * t / 1440)
+    return 100 + cycle + np.random.default_rng(seed).normal(0, noise, t.size)
 
 
 def _noise(n=3000, seed=3):
@@ -30,6 +42,26 @@ def test_batch_equals_streaming_on_a_heavy_tailed_series_with_gaps(direction):
     x[2500:2510] += 30
     rule = DetectionRule("d", method="level_step_tail", direction=direction)
     assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_with_the_seasonal_residual_on_a_daily_series_with_gaps(direction):
+    rng = np.random.default_rng(8)
+    x = _daily(days=4, seed=9, noise=0.5, amplitude=100.0) + 0.5 * rng.standard_t(3, 4 * 1440)
+    x[rng.integers(0, x.size, 60)] = np.nan
+    x[3000:3030] = np.nan  # a missed half hour, inside the reference of the same time a day later
+    x[:45] = np.nan
+    x[5000:5100] -= 25
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
+    assert seasonal_residual_in_use(x)
+    assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
+def seasonal_residual_in_use(x):
+    """Whether the daily pattern is evident somewhere: the deviation feature changes with the day known."""
+    with_day = tail_features(x[None, :], DEFAULT_RULE, day_points=1440)[0][0][0]
+    without = tail_features(x[None, :], DEFAULT_RULE, day_points=0)[0][0][0]
+    return bool(np.any(np.isfinite(with_day) & (with_day != without)))
 
 
 def test_earlier_at_least_counts_earlier_points_of_the_same_row_in_an_equal_or_higher_bin():
@@ -78,3 +110,27 @@ def test_the_highest_score_of_a_daily_series_is_its_one_off_spike(method):
     x[4000] += 20.0
     scores = _stream(x, DetectionRule("daily", method=method))
     assert int(np.argmax(scores[1440:])) + 1440 == 4000
+
+
+def test_a_daily_series_that_stalls_where_it_usually_rises_alarms_only_against_yesterday():
+    x = _daily(days=4, seed=4, noise=1.0, amplitude=50.0)
+    stall = slice(3 * 1440 + 200, 3 * 1440 + 380)  # three hours held flat on the daily rise
+    x[stall] = x[stall.start]
+    assert _stream(x)[stall].max() >= 0.5
+    without_timestamps = LevelStepTailScorer(DEFAULT_RULE)
+    scores = [without_timestamps.update(v)[0] for v in x[: stall.stop].tolist()]
+    assert max(scores[stall]) < 0.5
+
+
+def test_the_scheduled_batch_takes_the_points_per_day_from_its_grid_as_streaming_does_from_timestamps():
+    x = _daily(days=4, seed=4, noise=1.0, amplitude=50.0)
+    stall = slice(3 * 1440 + 200, 3 * 1440 + 380)
+    x[stall] = x[stall.start]
+    x = x[: stall.start + 39]  # the cycle's latest point is inside the stall
+    ts = 1_700_000_000.0 + 60.0 * np.arange(x.size)
+    rule = DetectionRule("d", seasonal=False)  # no hour-of-day profile: the same values in both modes
+    latest = detect_batch(rule, ts, x[None, :], ["s"]).scores[0]
+    det = StreamingDetector(rule)
+    streamed = [det.update(t, v) for t, v in zip(ts.tolist(), x.tolist(), strict=True)]
+    assert latest >= 0.5
+    assert latest == pytest.approx(streamed[-1], abs=1e-12)
