@@ -210,6 +210,23 @@ def _against_yesterday(
         shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
 
 
+def _previous(x: np.ndarray) -> np.ndarray:
+    """Each row shifted one point later (NaN first)."""
+    out = np.full(x.shape, np.nan)
+    out[:, 1:] = x[:, :-1]
+    return out
+
+
+def held_step(along: np.ndarray, e: np.ndarray, d: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """The arrived step of the previous point, as far as it still holds: min(arrived_(t-1) / s_step,
+    max(0, sign(e_(t-1)) (d_(t-1) + d_t)) / s_step), 0 where unknown. A step that reverts at once (a burst
+    of a count series) scores nothing here; the deviation still sees the spike. One point late, no look-ahead.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = np.maximum(np.sign(_previous(e)) * (_previous(d) + d), 0.0) / _previous(ss)
+        return np.nan_to_num(np.minimum(_previous(along), kept))
+
+
 def tail_features(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -228,7 +245,7 @@ def tail_features(
     m = max(2, rule.window_size // 3)
     with np.errstate(invalid="ignore", divide="ignore"):
         deviation = np.abs(e) / se
-        along = np.nan_to_num(arrived(e, d)) / ss
+        along = held_step(np.nan_to_num(arrived(e, d)) / ss, e, d, ss)
         burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
         mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
@@ -307,6 +324,7 @@ class LevelStepTailScorer:
         self._window = rule.window_size
         self._mean_len = max(2, rule.window_size // 3)
         self._burst = _TrailingSum(rule.window_size)
+        self._held = _HeldStep()
         self._mean = _TrailingSum(self._mean_len)
         self._known = _TrailingSum(self._mean_len)
         self._high = self._low = self._filled = math.nan
@@ -356,9 +374,10 @@ class LevelStepTailScorer:
         if self._known.push(float(known)) < self._mean_len:
             mean = math.nan
         along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
+        held = self._held.observe(along / ss, e, d, ss)
         beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
         features = np.array(
-            [abs(e) / se, along / ss, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
+            [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         )
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
@@ -369,6 +388,22 @@ class LevelStepTailScorer:
         else:
             features[:] = math.nan
         return features, z, self._mean_tail.observe(mean if finite else math.nan)
+
+
+class _HeldStep:
+    """Streaming `held_step`: remembers the previous point's arrived step, step, sign of e and s_step."""
+
+    def __init__(self) -> None:
+        self._along = self._step = self._sign = self._scale = math.nan
+
+    def observe(self, along: float, e: float, d: float, ss: float) -> float:
+        """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
+        moved = self._sign * (self._step + d)
+        kept = max(moved, 0.0) / self._scale if math.isfinite(moved) else math.nan
+        held = min(self._along, kept) if math.isfinite(self._along) and math.isfinite(kept) else 0.0
+        self._along, self._step, self._scale = along, d, ss
+        self._sign = (math.copysign(1.0, e) if e else 0.0) if math.isfinite(e) else math.nan
+        return held
 
 
 class _SeasonalResidual:
