@@ -376,9 +376,7 @@ class LevelStepTailScorer:
         along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
         beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
-        features = np.array(
-            [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
-        )
+        features = np.array([abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se])
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
