@@ -265,6 +265,19 @@ def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> n
     return np.minimum(surprise / (threshold * np.sqrt(np.log10(earlier + 2.0))), 1.0)
 
 
+def counts_so_far(values: np.ndarray) -> np.ndarray:
+    """Per point of a (k, n) block: every finite value up to it is a non-negative integer (a count)."""
+    with np.errstate(invalid="ignore"):
+        other = np.isfinite(values) & ~((values >= 0) & (values == np.round(values)))
+    return np.cumsum(other, axis=1) == 0
+
+
+def stabilised(values: np.ndarray) -> np.ndarray:
+    """Anscombe's transform 2 sqrt(x + 3/8): Poisson counts get a variance of about 1 at every level."""
+    with np.errstate(invalid="ignore"):
+        return 2.0 * np.sqrt(values + 0.375)
+
+
 def level_step_tail_points(
     values: np.ndarray,
     rule: DetectionRule,
@@ -273,7 +286,36 @@ def level_step_tail_points(
     day_points: int = 0,
 ) -> PointScores:
     """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row (`day_points`: points
-    per day of the block's grid, 0 when unknown)."""
+    per day of the block's grid, 0 when unknown).
+
+    While a row has shown only counts, its score is that of the stabilised counts (z and baseline stay in
+    the row's units); both are computed over that prefix only, so the choice never looks ahead.
+    """
+    points = _tail_points(values, rule, threshold, stats, day_points)
+    counting = counts_so_far(values)
+    rows = np.flatnonzero(counting[:, 0])
+    if rows.size:
+        prefix = int(counting[rows].sum(axis=1).max())
+        counted = _tail_points(
+            stabilised(values[rows, :prefix]),
+            rule,
+            np.broadcast_to(threshold, values.shape)[rows, :prefix],
+            None,
+            day_points,
+        )
+        block = points.score[rows, :prefix]
+        points.score[rows, :prefix] = np.where(counting[rows, :prefix], counted.score, block)
+    return points
+
+
+def _tail_points(
+    values: np.ndarray,
+    rule: DetectionRule,
+    threshold: np.ndarray,
+    stats: WindowOrderStats | None,
+    day_points: int,
+) -> PointScores:
+    """The tail score of a (k, n) block in its own units."""
     features, z, level, mean = tail_features(values, rule, stats, day_points)
     finite = np.isfinite(values)
     earlier = np.cumsum(finite, axis=1) - finite
@@ -314,7 +356,31 @@ class _TrailingSum:
 
 
 class LevelStepTailScorer:
-    """Streaming level-step tail score: O(window x SCALE_WINDOWS + FEATURES x BINS) memory and time."""
+    """Streaming level-step tail score: O(window x SCALE_WINDOWS + FEATURES x BINS) memory and time (twice
+    that while the series has shown only counts: a second scorer follows the stabilised counts)."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self.rule = rule
+        self._plain = _TailScorer(rule)
+        self._counts: _TailScorer | None = _TailScorer(rule)
+
+    def update(self, value: float, timestamp: float | None = None) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN).
+
+        Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
+        """
+        score, z = self._plain.update(value, timestamp)
+        if self._counts is not None and math.isfinite(value) and not (value >= 0 and value == round(value)):
+            self._counts = None
+        if self._counts is not None:
+            score = self._counts.update(
+                2.0 * math.sqrt(value + 0.375) if math.isfinite(value) else value, timestamp
+            )[0]
+        return score, z
+
+
+class _TailScorer:
+    """The streaming tail score of a series in its own units."""
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule

@@ -96,6 +96,31 @@ def test_on_a_bursty_count_series_a_held_step_alarms_and_a_burst_of_the_same_siz
     assert scores[3701] >= 0.5  # one point after it arrived: no look-ahead
 
 
+def _daily_counts(seed=21):
+    """Four days of Poisson counts whose mean swings between 5 at night and 195 at noon."""
+    t = np.arange(4 * 1440)
+    return np.random.default_rng(seed).poisson(100 + 95 * np.sin(2 * np.pi * t / 1440)).astype(float)
+
+
+def test_a_count_burst_alarms_at_night_where_poisson_noise_is_small_and_not_at_the_peak():
+    x = _daily_counts()
+    night, peak = 3 * 1440 + 1080, 3 * 1440 + 360  # mean 5 and 195: +30 is 13 sd and 2 sd
+    x[night] += 30
+    x[peak] += 30
+    scores = _stream(x)
+    assert scores[night] >= 0.5
+    assert scores[peak] < 0.5
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_when_a_count_series_shows_a_fraction(direction):
+    x = _daily_counts(seed=22)
+    x[np.random.default_rng(23).integers(0, x.size, 50)] = np.nan
+    x[3000] = 10.5  # from here on the series is no count: its own units again
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
+    assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
 def seasonal_residual_in_use(x):
     """Whether the daily pattern is evident somewhere: the deviation feature changes with the day known."""
     with_day = tail_features(x[None, :], DEFAULT_RULE, day_points=1440)[0][0][0]
