@@ -292,19 +292,16 @@ def level_step_tail_points(
     the row's units); both are computed over that prefix only, so the choice never looks ahead.
     """
     points = _tail_points(values, rule, threshold, stats, day_points)
-    counting = counts_so_far(values)
-    rows = np.flatnonzero(counting[:, 0])
+    first = values[np.arange(values.shape[0]), np.argmax(np.isfinite(values), axis=1)]
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero((first >= 0) & (first == np.round(first)))  # the rows that start as counts
     if rows.size:
-        prefix = int(counting[rows].sum(axis=1).max())
-        counted = _tail_points(
-            stabilised(values[rows, :prefix]),
-            rule,
-            np.broadcast_to(threshold, values.shape)[rows, :prefix],
-            None,
-            day_points,
-        )
-        block = points.score[rows, :prefix]
-        points.score[rows, :prefix] = np.where(counting[rows, :prefix], counted.score, block)
+        counting = counts_so_far(values[rows])
+        prefix = int(counting.sum(axis=1).max())
+        counting = counting[:, :prefix]
+        threshold = np.broadcast_to(threshold, values.shape)[rows, :prefix]
+        counted = _tail_points(stabilised(values[rows, :prefix]), rule, threshold, None, day_points)
+        points.score[rows, :prefix] = np.where(counting, counted.score, points.score[rows, :prefix])
     return points
 
 
