@@ -3,7 +3,8 @@
 Five dimensionless features per point, each in units of the series' day-long typical size
 (`detectors.level_step`: s_e = typical |x - level|, s_step = typical |step|):
 - deviation |e| / s_e, e = x - median of the previous window_size values;
-- arrived / s_step, the part of e the last step brought;
+- held step: the part of e the previous point's step brought, as far as it still holds at this point,
+  / s_step (a one-point burst that reverts is left to the deviation; a level step counts a point late);
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
@@ -13,15 +14,17 @@ r = the mean deviation over the hour around the same time one day earlier (devia
 |mean residual over the last window_size / 3 points| / s_r, s_r = 1.2533 x the mean |e - r| over the
 scale horizon). Daily periodicity is evident when s_r < s_e / sqrt(2) (yesterday explains at least
 half of the deviation's variance), judged once half a day of residuals is known; otherwise e is used as is.
-Each feature is ranked against the same feature at every earlier point of the series (a histogram of
-log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier
-points + 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the
-largest value seen, so a far record outranks a near one). A heavy-tailed or periodic series that often
-shows a large deviation learns that it is ordinary, while on a quiet series the same deviation is new.
-With s = -log10 of the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier
-points; novelty's normalisation), plus 0.01 x the level-step score so that ties still rank. Streaming,
-no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming;
-O(n x bins) in batch.
+Each feature is ranked against the same feature at every earlier point of the series (a histogram of log-
+spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier points + 1),
+1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the largest value
+seen, so a far record outranks a near one). A heavy-tailed or periodic series that often shows a large
+deviation learns that it is ordinary, while on a quiet series the same deviation is new. With s = -log10 of
+the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's
+normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a non-
+negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose Poisson
+noise is about 1 at every level; from the first other value on, that of the values themselves. Streaming, no
+look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming; O(n x
+bins) in batch.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
+COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
 
 
@@ -275,7 +279,7 @@ def counts_so_far(values: np.ndarray) -> np.ndarray:
 def stabilised(values: np.ndarray) -> np.ndarray:
     """Anscombe's transform 2 sqrt(x + 3/8): Poisson counts get a variance of about 1 at every level."""
     with np.errstate(invalid="ignore"):
-        return 2.0 * np.sqrt(values + 0.375)
+        return 2.0 * np.sqrt(values + COUNT_OFFSET)
 
 
 def level_step_tail_points(
@@ -371,7 +375,7 @@ class LevelStepTailScorer:
             self._counts = None
         if self._counts is not None:
             score = self._counts.update(
-                2.0 * math.sqrt(value + 0.375) if math.isfinite(value) else value, timestamp
+                2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value, timestamp
             )[0]
         return score, z
 
