@@ -14,17 +14,17 @@ r = the mean deviation over the hour around the same time one day earlier (devia
 |mean residual over the last window_size / 3 points| / s_r, s_r = 1.2533 x the mean |e - r| over the
 scale horizon). Daily periodicity is evident when s_r < s_e / sqrt(2) (yesterday explains at least
 half of the deviation's variance), judged once half a day of residuals is known; otherwise e is used as is.
-Each feature is ranked against the same feature at every earlier point of the series (a histogram of log-
-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier points + 1),
-1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the largest value
+Each feature is ranked against the same feature at every earlier point of the series (a histogram of
+log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier points +
+1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the largest value
 seen, so a far record outranks a near one). A heavy-tailed or periodic series that often shows a large
 deviation learns that it is ordinary, while on a quiet series the same deviation is new. With s = -log10 of
 the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's
-normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a non-
-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose Poisson
-noise is about 1 at every level; from the first other value on, that of the values themselves. Streaming, no
-look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming; O(n x
-bins) in batch.
+normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a
+non-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose
+Poisson noise is about 1 at every level; from the first other value on, that of the values themselves.
+Streaming, no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals
+streaming; O(n x bins) in batch.
 """
 
 from __future__ import annotations
