@@ -214,21 +214,19 @@ def _against_yesterday(
         shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
 
 
-def _previous(x: np.ndarray) -> np.ndarray:
-    """Each row shifted one point later (NaN first)."""
-    out = np.full(x.shape, np.nan)
-    out[:, 1:] = x[:, :-1]
-    return out
-
-
 def held_step(along: np.ndarray, e: np.ndarray, d: np.ndarray, ss: np.ndarray) -> np.ndarray:
     """The arrived step of the previous point, as far as it still holds: min(arrived_(t-1) / s_step,
     max(0, sign(e_(t-1)) (d_(t-1) + d_t)) / s_step), 0 where unknown. A step that reverts at once (a burst
     of a count series) scores nothing here; the deviation still sees the spike. One point late, no look-ahead.
     """
+    out = np.zeros(along.shape)
     with np.errstate(invalid="ignore", divide="ignore"):
-        kept = np.maximum(np.sign(_previous(e)) * (_previous(d) + d), 0.0) / _previous(ss)
-        return np.nan_to_num(np.minimum(_previous(along), kept))
+        kept = np.add(d[:, :-1], d[:, 1:], out=out[:, 1:])
+        kept *= np.sign(e[:, :-1])
+        np.maximum(kept, 0.0, out=kept)
+        kept /= ss[:, :-1]
+        np.minimum(along[:, :-1], kept, out=kept)
+    return np.nan_to_num(out, copy=False)
 
 
 def tail_features(
