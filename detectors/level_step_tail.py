@@ -3,7 +3,8 @@
 Five dimensionless features per point, each in units of the series' day-long typical size
 (`detectors.level_step`: s_e = typical |x - level|, s_step = typical |step|):
 - deviation |e| / s_e, e = x - median of the previous window_size values;
-- arrived / s_step, the part of e the last step brought;
+- held step: the part of e the previous point's step brought, as far as it still holds at this point,
+  / s_step (a one-point burst that reverts is left to the deviation; a level step counts a point late);
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
@@ -14,14 +15,16 @@ r = the mean deviation over the hour around the same time one day earlier (devia
 scale horizon). Daily periodicity is evident when s_r < s_e / sqrt(2) (yesterday explains at least
 half of the deviation's variance), judged once half a day of residuals is known; otherwise e is used as is.
 Each feature is ranked against the same feature at every earlier point of the series (a histogram of
-log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier
-points + 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the
-largest value seen, so a far record outranks a near one). A heavy-tailed or periodic series that often
-shows a large deviation learns that it is ordinary, while on a quiet series the same deviation is new.
-With s = -log10 of the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier
-points; novelty's normalisation), plus 0.01 x the level-step score so that ties still rank. Streaming,
-no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals streaming;
-O(n x bins) in batch.
+log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier points +
+1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the largest value
+seen, so a far record outranks a near one). A heavy-tailed or periodic series that often shows a large
+deviation learns that it is ordinary, while on a quiet series the same deviation is new. With s = -log10 of
+the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's
+normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a
+non-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose
+Poisson noise is about 1 at every level; from the first other value on, that of the values themselves.
+Streaming, no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals
+streaming; O(n x bins) in batch.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
+COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
 
 
@@ -210,6 +214,21 @@ def _against_yesterday(
         shift[seasonal] = (np.abs(recent_residual) / residual_scale)[seasonal]
 
 
+def held_step(along: np.ndarray, e: np.ndarray, d: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """The arrived step of the previous point, as far as it still holds: min(arrived_(t-1) / s_step,
+    max(0, sign(e_(t-1)) (d_(t-1) + d_t)) / s_step), 0 where unknown. A step that reverts at once (a burst
+    of a count series) scores nothing here; the deviation still sees the spike. One point late, no look-ahead.
+    """
+    out = np.zeros(along.shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        kept = np.add(d[:, :-1], d[:, 1:], out=out[:, 1:])
+        kept *= np.sign(e[:, :-1])
+        np.maximum(kept, 0.0, out=kept)
+        kept /= ss[:, :-1]
+        np.minimum(along[:, :-1], kept, out=kept)
+    return np.nan_to_num(out, copy=False)
+
+
 def tail_features(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -228,7 +247,7 @@ def tail_features(
     m = max(2, rule.window_size // 3)
     with np.errstate(invalid="ignore", divide="ignore"):
         deviation = np.abs(e) / se
-        along = np.nan_to_num(arrived(e, d)) / ss
+        along = held_step(np.nan_to_num(arrived(e, d)) / ss, e, d, ss)
         burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
         mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
@@ -248,6 +267,19 @@ def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> n
     return np.minimum(surprise / (threshold * np.sqrt(np.log10(earlier + 2.0))), 1.0)
 
 
+def counts_so_far(values: np.ndarray) -> np.ndarray:
+    """Per point of a (k, n) block: every finite value up to it is a non-negative integer (a count)."""
+    with np.errstate(invalid="ignore"):
+        other = np.isfinite(values) & ~((values >= 0) & (values == np.round(values)))
+    return np.cumsum(other, axis=1) == 0
+
+
+def stabilised(values: np.ndarray) -> np.ndarray:
+    """Anscombe's transform 2 sqrt(x + 3/8): Poisson counts get a variance of about 1 at every level."""
+    with np.errstate(invalid="ignore"):
+        return 2.0 * np.sqrt(values + COUNT_OFFSET)
+
+
 def level_step_tail_points(
     values: np.ndarray,
     rule: DetectionRule,
@@ -256,7 +288,33 @@ def level_step_tail_points(
     day_points: int = 0,
 ) -> PointScores:
     """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row (`day_points`: points
-    per day of the block's grid, 0 when unknown)."""
+    per day of the block's grid, 0 when unknown).
+
+    While a row has shown only counts, its score is that of the stabilised counts (z and baseline stay in
+    the row's units); both are computed over that prefix only, so the choice never looks ahead.
+    """
+    points = _tail_points(values, rule, threshold, stats, day_points)
+    first = values[np.arange(values.shape[0]), np.argmax(np.isfinite(values), axis=1)]
+    with np.errstate(invalid="ignore"):
+        rows = np.flatnonzero((first >= 0) & (first == np.round(first)))  # the rows that start as counts
+    if rows.size:
+        counting = counts_so_far(values[rows])
+        prefix = int(counting.sum(axis=1).max())
+        counting = counting[:, :prefix]
+        threshold = np.broadcast_to(threshold, values.shape)[rows, :prefix]
+        counted = _tail_points(stabilised(values[rows, :prefix]), rule, threshold, None, day_points)
+        points.score[rows, :prefix] = np.where(counting, counted.score, points.score[rows, :prefix])
+    return points
+
+
+def _tail_points(
+    values: np.ndarray,
+    rule: DetectionRule,
+    threshold: np.ndarray,
+    stats: WindowOrderStats | None,
+    day_points: int,
+) -> PointScores:
+    """The tail score of a (k, n) block in its own units."""
     features, z, level, mean = tail_features(values, rule, stats, day_points)
     finite = np.isfinite(values)
     earlier = np.cumsum(finite, axis=1) - finite
@@ -297,7 +355,31 @@ class _TrailingSum:
 
 
 class LevelStepTailScorer:
-    """Streaming level-step tail score: O(window x SCALE_WINDOWS + FEATURES x BINS) memory and time."""
+    """Streaming level-step tail score: O(window x SCALE_WINDOWS + FEATURES x BINS) memory and time (twice
+    that while the series has shown only counts: a second scorer follows the stabilised counts)."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        self.rule = rule
+        self._plain = _TailScorer(rule)
+        self._counts: _TailScorer | None = _TailScorer(rule)
+
+    def update(self, value: float, timestamp: float | None = None) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN).
+
+        Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
+        """
+        score, z = self._plain.update(value, timestamp)
+        if self._counts is not None and math.isfinite(value) and not (value >= 0 and value == round(value)):
+            self._counts = None
+        if self._counts is not None:
+            score = self._counts.update(
+                2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value, timestamp
+            )[0]
+        return score, z
+
+
+class _TailScorer:
+    """The streaming tail score of a series in its own units."""
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
@@ -307,6 +389,7 @@ class LevelStepTailScorer:
         self._window = rule.window_size
         self._mean_len = max(2, rule.window_size // 3)
         self._burst = _TrailingSum(rule.window_size)
+        self._held = _HeldStep()
         self._mean = _TrailingSum(self._mean_len)
         self._known = _TrailingSum(self._mean_len)
         self._high = self._low = self._filled = math.nan
@@ -356,10 +439,9 @@ class LevelStepTailScorer:
         if self._known.push(float(known)) < self._mean_len:
             mean = math.nan
         along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
+        held = self._held.observe(along / ss, e, d, ss)
         beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
-        features = np.array(
-            [abs(e) / se, along / ss, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
-        )
+        features = np.array([abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se])
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
@@ -369,6 +451,22 @@ class LevelStepTailScorer:
         else:
             features[:] = math.nan
         return features, z, self._mean_tail.observe(mean if finite else math.nan)
+
+
+class _HeldStep:
+    """Streaming `held_step`: remembers the previous point's arrived step, step, sign of e and s_step."""
+
+    def __init__(self) -> None:
+        self._along = self._step = self._sign = self._scale = math.nan
+
+    def observe(self, along: float, e: float, d: float, ss: float) -> float:
+        """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
+        moved = self._sign * (self._step + d)
+        kept = max(moved, 0.0) / self._scale if math.isfinite(moved) else math.nan
+        held = min(self._along, kept) if math.isfinite(self._along) and math.isfinite(kept) else 0.0
+        self._along, self._step, self._scale = along, d, ss
+        self._sign = (math.copysign(1.0, e) if e else 0.0) if math.isfinite(e) else math.nan
+        return held
 
 
 class _SeasonalResidual:

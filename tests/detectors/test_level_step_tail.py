@@ -5,6 +5,7 @@ import pytest
 
 from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_batch
 from detectors.level_step_tail import (
+    TAIL_BASE,
     LevelStepTailScorer,
     earlier_at_least,
     level_step_tail_points,
@@ -54,6 +55,69 @@ def test_batch_equals_streaming_with_the_seasonal_residual_on_a_daily_series_wit
     x[5000:5100] -= 25
     rule = DetectionRule("d", method="level_step_tail", direction=direction)
     assert seasonal_residual_in_use(x)
+    assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
+def _bursty_counts(seed=12):
+    """Poisson counts (mean 20) with a one-point burst of +25 to +44 every 97 points, as tweet volumes."""
+    rng = np.random.default_rng(seed)
+    x = rng.poisson(20, 4000).astype(float)
+    bursts = np.arange(300, 3600, 97)
+    x[bursts] += rng.integers(25, 45, bursts.size)
+    return x
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_on_a_bursty_count_series_with_gaps(direction):
+    x = _bursty_counts()
+    x[np.random.default_rng(13).integers(0, x.size, 50)] = np.nan
+    x[3000:] += 30
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
+    assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
+
+
+def test_the_step_feature_counts_a_step_once_it_has_held_one_point():
+    x = _noise(n=2000, seed=6)
+    x[1000] += 20.0  # a one-point burst: reverts at once
+    x[1500:] += 20.0  # a level shift: holds
+    held = tail_features(x[None, :], DEFAULT_RULE)[0][1][0]
+    ordinary = TAIL_BASE  # below it a feature is never ranked
+    assert held[1000] < ordinary and held[1001] < ordinary
+    assert held[1500] < ordinary  # arrived, not yet held
+    assert held[1501] > 5
+
+
+def test_on_a_bursty_count_series_a_held_step_alarms_and_a_burst_of_the_same_size_does_not():
+    x = _bursty_counts()
+    x[3650] += 30
+    x[3700:] += 30
+    scores = _stream(x)
+    assert scores[3650] < 0.5
+    assert scores[3701] >= 0.5  # one point after it arrived: no look-ahead
+
+
+def _daily_counts(seed=21):
+    """Four days of Poisson counts whose mean swings between 5 at night and 195 at noon."""
+    t = np.arange(4 * 1440)
+    return np.random.default_rng(seed).poisson(100 + 95 * np.sin(2 * np.pi * t / 1440)).astype(float)
+
+
+def test_a_count_burst_alarms_at_night_where_poisson_noise_is_small_and_not_at_the_peak():
+    x = _daily_counts()
+    night, peak = 3 * 1440 + 1080, 3 * 1440 + 360  # mean 5 and 195: +30 is 13 sd and 2 sd
+    x[night] += 30
+    x[peak] += 30
+    scores = _stream(x)
+    assert scores[night] >= 0.5
+    assert scores[peak] < 0.5
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_when_a_count_series_shows_a_fraction(direction):
+    x = _daily_counts(seed=22)
+    x[np.random.default_rng(23).integers(0, x.size, 50)] = np.nan
+    x[3000] = 10.5  # from here on the series is no count: its own units again
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
     assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
 
 

@@ -23,12 +23,11 @@ def nab_scores(tmp_path_factory):
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 goal not met: the default scores 68.2 on NAB standard")
 def test_alert_analyst_reaches_the_issue_13_goal_on_standard(nab_scores):
     assert nab_scores["standard"] >= 72.0
 
 
-def test_alert_analyst_does_not_fall_below_its_measured_nab_scores(nab_scores):
-    assert nab_scores["standard"] >= 68.0
-    assert nab_scores["reward_low_FP_rate"] >= 55.0
-    assert nab_scores["reward_low_FN_rate"] >= 74.5
+def test_alert_analyst_does_not_fall_below_its_measured_nab_scores(nab_scores):  # measured 72.9 / 62.3 / 79.0
+    assert nab_scores["standard"] >= 72.5
+    assert nab_scores["reward_low_FP_rate"] >= 62.0
+    assert nab_scores["reward_low_FN_rate"] >= 78.5
