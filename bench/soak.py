@@ -314,16 +314,22 @@ class Soak:
                 await asyncio.sleep(0.1)
         return float("inf")
 
-    async def seconds_until_pipeline_idle(self, within: float) -> float:
-        """After the load: seconds until no incident waits for pipeline work (inf: not within)."""
+    async def pipeline_after_load(self, within: float) -> tuple[float, int, float]:
+        """After the load: seconds until no incident waits for pipeline work (inf: not within), how many
+        still wait then, and the deliver-stage rate meanwhile (incidents/s)."""
         if self.db_path is None:
-            return float("nan")
+            return float("nan"), 0, float("nan")
         started = time.monotonic()
-        while time.monotonic() - started < within:
-            if await asyncio.to_thread(count_pipeline_waiting, self.db_path) == 0:
-                return time.monotonic() - started
-            await asyncio.sleep(0.5)
-        return float("inf")
+        async with aiohttp.ClientSession() as session:
+            first = await self.sample(session)
+            while True:
+                waiting = await asyncio.to_thread(count_pipeline_waiting, self.db_path)
+                elapsed = time.monotonic() - started
+                if waiting == 0 or elapsed >= within:
+                    last = await self.sample(session)
+                    rate = (last.delivered - first.delivered) / max(last.at - first.at, 1e-3)
+                    return (elapsed if waiting == 0 else float("inf")), waiting, rate
+                await asyncio.sleep(0.5)
 
 
 def overall(windows: list[Window], label: str) -> Window:
@@ -445,6 +451,8 @@ class SoakReport:
     kinds: dict[str, int]
     drain_seconds: float
     pipeline_idle_seconds: float
+    pipeline_left: int
+    pipeline_rate_after: float
     rss_warm_mb: float
     rss_end_mb: float
     rss_range_mb: tuple[float, float]
@@ -485,6 +493,7 @@ def run_soak(
     groups: int = 300,
     window_seconds: float = 60.0,
     drain_timeout: float = 120.0,
+    pipeline_wait: float = 60.0,
 ) -> SoakReport:
     cpu_before = time.process_time()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -498,7 +507,7 @@ def run_soak(
             traffic = AlertmanagerTraffic(max_groups=groups)
             asyncio.run(soak.run(traffic, minutes * 60))
             drained = asyncio.run(soak.seconds_until_drained(drain_timeout))
-            idle = asyncio.run(soak.seconds_until_pipeline_idle(drain_timeout))
+            idle, still_waiting, after_rate = asyncio.run(soak.pipeline_after_load(pipeline_wait))
             slack_calls = read_json(f"{slack_url}/stats")
             log_errors = count_log_errors(receiver.log())
     samples = [s for w in soak.windows for s in w.samples]
@@ -515,6 +524,8 @@ def run_soak(
         kinds=dict(soak.kinds),
         drain_seconds=drained,
         pipeline_idle_seconds=idle,
+        pipeline_left=still_waiting,
+        pipeline_rate_after=after_rate,
         rss_warm_mb=warm[0].rss_mb,
         rss_end_mb=warm[-1].rss_mb,
         rss_range_mb=(min(s.rss_mb for s in warm), max(s.rss_mb for s in warm)),
@@ -576,6 +587,7 @@ def print_report(report: SoakReport, minutes: float, rate: float, warmup: float)
     print(
         f"after the load: no notification pending after {report.drain_seconds:.1f} s;"
         f" pipeline idle after {report.pipeline_idle_seconds:.1f} s"
+        f" ({report.pipeline_left} incidents still waiting, {report.pipeline_rate_after:.1f} incidents/s)"
     )
     low, high = report.rss_range_mb
     print(

@@ -38,7 +38,9 @@ def test_the_stream_is_three_quarters_unchanged_resends_of_firing_groups() -> No
 
 @pytest.mark.slow
 def test_a_short_soak_reports_sane_figures_and_drains_its_backlog() -> None:
-    report = run_soak(minutes=0.2, rate=30, warmup_minutes=0.05, baseline_minutes=0.05, window_seconds=6)
+    report = run_soak(
+        minutes=0.2, rate=30, warmup_minutes=0.05, baseline_minutes=0.05, window_seconds=6, pipeline_wait=3
+    )
 
     assert report.total["5xx"] == 0 and report.total["failed"] == 0
     assert 0.9 * 30 * 12 <= report.total["acks"] <= 30 * 12 + 1
