@@ -226,6 +226,7 @@ class Soak:
         self.window_seconds = window_seconds
         self.windows: list[Window] = []
         self.duration = 0.0
+        self.live = False
         self.kinds: collections.Counter[str] = collections.Counter()
         self._inflight: set[asyncio.Task[None]] = set()
 
@@ -285,6 +286,8 @@ class Soak:
             now = time.monotonic()
             sample = await self.sample(session, count_waiting=tick % 5 == 0)
             window = self._window(started, now)
+            if self.live and len(self.windows) > 1 and window is self.windows[-1] and not window.samples:
+                print(format_row(self.windows[-2].summary()), flush=True)  # as it goes; the table at the end
             window.samples.append(sample)
             window.load = os.getloadavg()[0]
             tick += 1
@@ -494,6 +497,7 @@ def run_soak(
     window_seconds: float = 60.0,
     drain_timeout: float = 120.0,
     pipeline_wait: float = 60.0,
+    live: bool = False,
 ) -> SoakReport:
     cpu_before = time.process_time()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -505,6 +509,9 @@ def run_soak(
                 f"{receiver.url}/webhook/alertmanager", receiver.proc.pid, db_path, rate, window_seconds
             )
             traffic = AlertmanagerTraffic(max_groups=groups)
+            soak.live = live
+            if live:
+                print(HEADER, flush=True)
             asyncio.run(soak.run(traffic, minutes * 60))
             drained = asyncio.run(soak.seconds_until_drained(drain_timeout))
             idle, still_waiting, after_rate = asyncio.run(soak.pipeline_after_load(pipeline_wait))
@@ -613,7 +620,9 @@ def main() -> int:
     parser.add_argument("--baseline-minutes", type=float, default=1.0)
     parser.add_argument("--groups", type=int, default=300, help="firing groups at most")
     args = parser.parse_args()
-    report = run_soak(args.minutes, args.rate, args.warmup_minutes, args.baseline_minutes, args.groups)
+    report = run_soak(
+        args.minutes, args.rate, args.warmup_minutes, args.baseline_minutes, args.groups, live=True
+    )
     print_report(report, args.minutes, args.rate, args.warmup_minutes)
     return 0
 
