@@ -83,7 +83,7 @@ def diagnosis_text(result: DiagnosisResult) -> str:
 
 async def recall(store: Store, evidence: Evidence) -> Recall:
     signature = evidence_signature(evidence)
-    similar = await store.run(
+    similar = await store.read(
         db_memory.similar_incidents,
         signature,
         alert_text(evidence),

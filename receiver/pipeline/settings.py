@@ -16,7 +16,7 @@ class PipelineSettings(Section):
     defer_to_intake_seconds: float = Field(
         default=0.25,
         ge=0,
-        description="Before each stage, wait up to this long while webhooks are in flight.",
+        description="An incident's stages wait, in all, up to this long while webhooks are in flight.",
     )
     materialize_batch: int = Field(
         default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."

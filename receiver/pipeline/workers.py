@@ -162,19 +162,22 @@ class Pipeline:
             return
         ctx = StageContext(incident, self.store)
         stage = incident.stage
+        # Acks first, but an incident defers to intake at most defer_to_intake_seconds in all: a steady
+        # stream is never quiet, and deferring every stage capped the pipeline at one stage per period.
+        defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
         while stage != DONE and not self._stopping:
-            stage = await self._run_stage(ctx, stage)
+            stage = await self._run_stage(ctx, stage, defer_until)
         if ctx.state.outcomes:
             log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
         if stage == DONE:
             await self._deliver_resolution(incident_id)
 
-    async def _run_stage(self, ctx: StageContext, stage: str) -> str:
+    async def _run_stage(self, ctx: StageContext, stage: str, defer_until: float) -> str:
         position = self.order.index(stage) if stage in self.order else len(self.order) - 1
         next_stage = self.order[position + 1] if position + 1 < len(self.order) else DONE
         fn = self.stages.get(stage, skip_stage)
-        if self.intake is not None:  # acks first: Alertmanager is waiting for them, the analysis can wait
-            await self.intake.wait_quiet(self.settings.defer_to_intake_seconds)
+        if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
+            await self.intake.wait_quiet(defer)  # Alertmanager is waiting for acks, the analysis can wait
         started, clock = time.time(), time.perf_counter()
         try:
             result = await asyncio.wait_for(fn(ctx), self.settings.stage_timeout_seconds)

@@ -45,6 +45,15 @@ def open_database(
     return db
 
 
+def open_reader(path: str, writer: sqlite_utils.Database, busy_timeout: float) -> sqlite_utils.Database:
+    """A query-only connection to the (migrated) database at `path`; the writer's own for ":memory:"."""
+    if path == ":memory:":
+        return writer
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=busy_timeout)
+    conn.execute("PRAGMA query_only=ON")
+    return sqlite_utils.Database(conn)
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """BEGIN IMMEDIATE ... COMMIT, rolled back if the body raises (raw SQL only inside: sqlite-utils
@@ -111,6 +120,8 @@ class Store:
         self._pending: list[_PendingWrite] = []
         self._lock = threading.Lock()
         self._flush_scheduled = False
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-read")
+        self._reader_db = self._reader.submit(open_reader, self.path, self.db, busy_timeout).result()
 
     def wal_bytes(self) -> int:
         return file_bytes(self.path + "-wal")
@@ -228,10 +239,23 @@ class Store:
         """Same as `run`, from synchronous code (CLI, tests)."""
         return self._executor.submit(fn, self.db, *args, **kwargs).result()
 
+    async def read(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run a read-only `fn(db, *args, **kwargs)` on a second connection and thread: a long read (WAL
+        lets it run beside the writer) never holds up the thread every webhook's commit waits for."""
+        if self._reader_db is self.db:  # ":memory:": one connection, so its thread
+            return await self.run(fn, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader, lambda: fn(self._reader_db, *args, **kwargs))
+
     def close(self) -> None:
         """Close the connection after every queued call has run."""
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        if self._reader_db is not self.db:
+            self._reader.submit(self._reader_db.conn.close).result()
+        self._reader.shutdown(wait=True)
         self._executor.submit(self.db.conn.close).result()
         self._executor.shutdown(wait=True)
 

@@ -120,7 +120,7 @@ async def similar_view(app: web.Application, incident_id: str, limit: int = 10) 
             return {"signature": None, "similar": [], "recall": None}
         signature = evidence_signature(evidence_from_dict(stored))
     text = await store.run(db_memory.incident_text, incident_id)
-    similar = await store.run(db_memory.similar_incidents, signature, text, exclude=incident_id, limit=limit)
+    similar = await store.read(db_memory.similar_incidents, signature, text, exclude=incident_id, limit=limit)
     return {
         "signature": {"key": signature.key, "alert": signature.alert, "moved": list(signature.moved)},
         "similar": similar,

@@ -152,3 +152,32 @@ async def test_stages_wait_while_webhooks_are_in_flight(tmp_path: Path, webhook_
     await wait_idle(pipeline)
     await pipeline.stop()
     assert len(log) == 2 * len(db_incidents.STAGES)
+
+
+async def test_a_steady_stream_of_webhooks_defers_each_incident_once_not_each_stage(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    """Intake is never quiet: deferring before every stage ran one stage per defer period (a worker
+    finished an incident every 1.25 s here); an incident defers defer_to_intake_seconds in all instead."""
+    from receiver.pipeline.intake import IntakeActivity
+
+    store = Store(tmp_path / "db.sqlite")
+    body = (webhook_corpus / FIRING).read_bytes()
+    for n in range(6):  # 2 alerts each: 12 incidents
+        data = body.replace(b'"fingerprint":"', f'"fingerprint":"{n}'.encode())
+        store.write_sync(db_incidents.ingest_notification, parse_webhook(data), data)
+    log: list[tuple[str, str]] = []
+    intake = IntakeActivity()
+    pipeline = Pipeline(
+        store,
+        {n: recorder(log, n) for n in db_incidents.STAGES},
+        PipelineSettings(defer_to_intake_seconds=0.25, workers=1),
+        create_metrics(),
+        intake=intake,
+    )
+    with intake.receiving():  # a webhook always in flight
+        await pipeline.start()
+        await asyncio.sleep(2.0)
+        done = sum(stage == "deliver" for _, stage in log)
+    await pipeline.stop()
+    assert done >= 5, done  # about 8 (one 0.25-s deferral each); deferring every stage finished 1

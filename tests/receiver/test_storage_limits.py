@@ -9,6 +9,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from receiver.storage.database import Store
 from receiver.web.keys import STORE
 from tests.support.polling import eventually
@@ -86,3 +88,26 @@ async def test_a_full_database_makes_ready_503_until_a_write_succeeds(make_clien
     await store.run(lambda db: db.conn.execute("PRAGMA max_page_count=1073741823"))
     assert (await client.post("/webhook/alertmanager", data=FIRING, headers=headers)).status == 200
     assert (await client.get("/-/ready")).status == 200
+
+
+def _slow_count(db, seconds: float) -> int:  # type: ignore[no-untyped-def]
+    time.sleep(seconds)  # a long analytical read (similar incidents over a large history)
+    return int(db.conn.execute("SELECT count(*) FROM notifications").fetchone()[0])
+
+
+async def test_a_long_read_does_not_hold_up_the_writes_webhooks_wait_for(tmp_path: Path) -> None:
+    from receiver.payload import parse_webhook
+    from receiver.storage.incidents import accept_notification
+
+    store = await asyncio.to_thread(Store, tmp_path / "read.db")
+    payload = parse_webhook(FIRING)
+    await store.write(accept_notification, payload, FIRING)
+    reading = asyncio.create_task(store.read(_slow_count, 1.5))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await store.write(accept_notification, payload, FIRING)
+    assert time.monotonic() - started < 0.5  # on the writer's thread it would wait out the read
+    assert await reading >= 1  # and the read sees committed data
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        await store.read(lambda db: db.conn.execute("DELETE FROM notifications"))
+    await asyncio.to_thread(store.close)
