@@ -1,7 +1,7 @@
 """Soak: `alert-analyst serve` with a real Prometheus and a Slack destination under a steady
 Alertmanager-like stream, minute by minute; the same stream against a bare aiohttp handler first.
 
-    python -m bench.soak [--minutes 30] [--rate 150] [--warmup-minutes 2] [--baseline-minutes 1]
+    python -m bench.soak [--minutes 30] [--rate 150] [--warmup-minutes 2] [--baseline-minutes 1] [--workers N]
 
 The stream (`AlertmanagerTraffic`): 75 % re-sends of a firing group unchanged, 15 % new occurrences (a
 new group, or new `startsAt` for every alert of a group once `--groups` are firing), 10 % resolutions (a
@@ -414,8 +414,12 @@ def prometheus_config(receiver_port: int) -> str:
 
 
 @contextmanager
-def soak_stack(workdir: Path) -> Iterator[tuple[ReceiverProcess, ManagedProcess, str]]:
-    """Prometheus, the fake Slack and `alert-analyst serve` configured with both; stopped on exit."""
+def soak_stack(
+    workdir: Path, workers: int | None = None
+) -> Iterator[tuple[ReceiverProcess, ManagedProcess, str]]:
+    """Prometheus, the fake Slack and `alert-analyst serve` configured with both; stopped on exit.
+
+    `workers`: the receiver's `pipeline.workers` (its default when None)."""
     receiver_port, prom_port = free_port(), free_port()
     config = prometheus_config(receiver_port).replace("__PROM__", str(prom_port))
     prometheus = start_prometheus(workdir / "prometheus", config, port=prom_port)
@@ -429,6 +433,7 @@ def soak_stack(workdir: Path) -> Iterator[tuple[ReceiverProcess, ManagedProcess,
                 "prometheus": {"url": prometheus.url},
                 "slack": {"token": FakeSlack.token, "channel": "C0ALERTS", "api_url": f"{slack_url}/api/"},
                 "log": {"level": "warning"},
+                **({"pipeline": {"workers": workers}} if workers else {}),
             },
             port=receiver_port,
         )
@@ -498,12 +503,13 @@ def run_soak(
     drain_timeout: float = 120.0,
     pipeline_wait: float = 60.0,
     live: bool = False,
+    workers: int | None = None,
 ) -> SoakReport:
     cpu_before = time.process_time()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
         workdir = Path(tmp)
         baseline = run_baseline(baseline_minutes * 60, rate, workdir)
-        with soak_stack(workdir) as (receiver, _, slack_url):
+        with soak_stack(workdir, workers) as (receiver, _, slack_url):
             db_path = workdir / "receiver" / "alert-analyst.db"
             soak = Soak(
                 f"{receiver.url}/webhook/alertmanager", receiver.proc.pid, db_path, rate, window_seconds
@@ -619,9 +625,16 @@ def main() -> int:
     parser.add_argument("--warmup-minutes", type=float, default=2.0)
     parser.add_argument("--baseline-minutes", type=float, default=1.0)
     parser.add_argument("--groups", type=int, default=300, help="firing groups at most")
+    parser.add_argument("--workers", type=int, help="the receiver's pipeline.workers (default: its own)")
     args = parser.parse_args()
     report = run_soak(
-        args.minutes, args.rate, args.warmup_minutes, args.baseline_minutes, args.groups, live=True
+        args.minutes,
+        args.rate,
+        args.warmup_minutes,
+        args.baseline_minutes,
+        args.groups,
+        live=True,
+        workers=args.workers,
     )
     print_report(report, args.minutes, args.rate, args.warmup_minutes)
     return 0
