@@ -58,6 +58,7 @@ BIN_RATIO = 1.1  # resolution of the ranking: 10 % wider beats a past point
 BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
+LOG10_BIN_RATIO = math.log10(BIN_RATIO)
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
 COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
@@ -360,6 +361,7 @@ class LevelStepTailScorer:
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
+        self._daily = DailyLag()
         self._plain = _TailScorer(rule)
         self._counts: _TailScorer | None = _TailScorer(rule)
 
@@ -368,18 +370,18 @@ class LevelStepTailScorer:
 
         Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
         """
-        score, z = self._plain.update(value, timestamp)
+        day = self._daily.update(timestamp) if timestamp is not None else 0
+        score, z = self._plain.update(value, day)
         if self._counts is not None and math.isfinite(value) and not (value >= 0 and value == round(value)):
             self._counts = None
         if self._counts is not None:
-            score = self._counts.update(
-                2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value, timestamp
-            )[0]
+            stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value
+            score = self._counts.update(stabilised_value, day)[0]
         return score, z
 
 
 class _TailScorer:
-    """The streaming tail score of a series in its own units."""
+    """The streaming tail score of a series in its own units (`day`: points per day, 0 while unknown)."""
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
@@ -393,26 +395,24 @@ class _TailScorer:
         self._mean = _TrailingSum(self._mean_len)
         self._known = _TrailingSum(self._mean_len)
         self._high = self._low = self._filled = math.nan
-        self._counts = np.zeros((FEATURES, BINS), dtype=np.int64)
+        self._counts = [[0] * BINS for _ in range(FEATURES)]
         self._highest = [-1] * FEATURES
         self._earlier = 0
 
-    def update(self, value: float, timestamp: float | None = None) -> tuple[float, float]:
-        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN).
-
-        Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
-        """
-        features, z, mean_surprise = self._features(value, timestamp)
-        bins = feature_bins(features)
-        surprise = mean_surprise
-        for f, b in enumerate(bins.tolist()):
-            if b >= 0:
-                at_least = int(self._counts[f, b:].sum())
+    def update(self, value: float, day: int) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        features, z, surprise = self._features(value, day)
+        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]  # rare: most points bin nowhere
+        if tail:
+            bins = _bins_of(np.array([features[f] for f in tail])).tolist()
+            for f, b in zip(tail, bins, strict=True):
+                counts = self._counts[f]
+                at_least = sum(counts[b:])
                 s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
                 if at_least == 0:
-                    s += (b - self._highest[f]) * math.log10(BIN_RATIO)
+                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
                 surprise = max(surprise, s)
-                self._counts[f, b] += 1
+                counts[b] += 1
                 self._highest[f] = max(self._highest[f], b)
         finite = math.isfinite(value)
         normaliser = self.rule.threshold * math.sqrt(math.log10(self._earlier + 2.0))
@@ -426,10 +426,10 @@ class _TailScorer:
             score = min(score, 0.49)
         return (score if finite else math.nan), z
 
-    def _features(self, value: float, timestamp: float | None) -> tuple[np.ndarray, float, float]:
+    def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
         """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
-        residual, residual_scale, recent_residual = self._seasonal.observe(e, level, timestamp)
+        residual, residual_scale, recent_residual = self._seasonal.observe(e, level, day)
         finite = math.isfinite(value)
         if finite:
             self._filled = value
@@ -440,17 +440,16 @@ class _TailScorer:
             mean = math.nan
         along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
+        if not finite:
+            return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
         beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
-        features = np.array([abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se])
+        features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
-        if finite:
-            self._high = value if not math.isfinite(self._high) else max(self._high, value)
-            self._low = value if not math.isfinite(self._low) else min(self._low, value)
-        else:
-            features[:] = math.nan
-        return features, z, self._mean_tail.observe(mean if finite else math.nan)
+        self._high = value if not math.isfinite(self._high) else max(self._high, value)
+        self._low = value if not math.isfinite(self._low) else min(self._low, value)
+        return features, z, self._mean_tail.observe(mean)
 
 
 class _HeldStep:
@@ -474,7 +473,6 @@ class _SeasonalResidual:
     the last window_size / 3 points (gaps count 0). O(1) a point, O(MAX_LAG) memory."""
 
     def __init__(self, rule: DetectionRule) -> None:
-        self._daily = DailyLag()
         self._horizon = SCALE_WINDOWS * rule.window_size
         self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
         self._recent = _TrailingSum(max(2, rule.window_size // 3))
@@ -482,9 +480,9 @@ class _SeasonalResidual:
         self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
         self._total, self._count, self._seen = 0.0, 0, 0
 
-    def observe(self, deviation: float, level: float, timestamp: float | None) -> tuple[float, float, float]:
-        """(residual, s_r, mean recent residual) of this point given only the past, then learn it."""
-        day = self._daily.update(timestamp) if timestamp is not None else 0
+    def observe(self, deviation: float, level: float, day: int) -> tuple[float, float, float]:
+        """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown)
+        given only the past, then learn it."""
         residual = deviation - self._reference(day)
         scale = math.nan
         if day > 0 and self._size is None:
