@@ -393,7 +393,7 @@ class _TailScorer:
         self._burst = _TrailingSum(rule.window_size)
         self._held = _HeldStep()
         self._mean = _TrailingSum(self._mean_len)
-        self._known = _TrailingSum(self._mean_len)
+        self._known = 0  # points since the first finite value: the recent mean needs window_size / 3
         self._high = self._low = self._filled = math.nan
         self._counts = [[0] * BINS for _ in range(FEATURES)]
         self._highest = [-1] * FEATURES
@@ -436,7 +436,8 @@ class _TailScorer:
         known = math.isfinite(self._filled)
         burst = self._burst.push(_finite_or_zero(abs(d) / ss)) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
-        if self._known.push(float(known)) < self._mean_len:
+        self._known += known
+        if self._known < self._mean_len:
             mean = math.nan
         along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
         held = self._held.observe(along / ss, e, d, ss)

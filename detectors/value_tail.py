@@ -97,9 +97,10 @@ class ValueTail:
         self._sum += d
         self._squares += d * d
         for side, x in ((self._low, value), (self._high, -value)):
-            insort(side, x)
-            if len(side) > TAIL_COUNT:
-                side.pop()
+            if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
+                insort(side, x)
+                if len(side) > TAIL_COUNT:
+                    side.pop()
         return surprise
 
     def _surprise(self, value: float) -> float:
