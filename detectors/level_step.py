@@ -127,6 +127,7 @@ class _TrailingMean:
 
     def __init__(self, size: int, min_periods: int) -> None:
         self._items: deque[float] = deque(maxlen=size)
+        self._size = size
         self._sum = 0.0
         self._count = 0
         self._min_periods = min_periods
@@ -136,12 +137,13 @@ class _TrailingMean:
         return self._sum / self._count if self._count >= max(self._min_periods, 1) else math.nan
 
     def push(self, value: float) -> None:
-        if len(self._items) == self._items.maxlen:
-            old = self._items[0]
+        items = self._items
+        if len(items) == self._size:
+            old = items[0]
             if math.isfinite(old):
                 self._sum -= old
                 self._count -= 1
-        self._items.append(value)
+        items.append(value)
         if math.isfinite(value):
             self._sum += value
             self._count += 1

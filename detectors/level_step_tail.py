@@ -434,12 +434,14 @@ class _TailScorer:
         if finite:
             self._filled = value
         known = math.isfinite(self._filled)
-        burst = self._burst.push(_finite_or_zero(abs(d) / ss)) / self._window
+        step_size = abs(d) / ss
+        burst = self._burst.push(step_size if math.isfinite(step_size) else 0.0) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
         self._known += known
         if self._known < self._mean_len:
             mean = math.nan
-        along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
+        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if math.isfinite(e) else 0.0
+        along = along if math.isfinite(along) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
             return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
@@ -493,7 +495,7 @@ class _SeasonalResidual:
             if math.isfinite(size):
                 scale = max(size * MEAN_ABS_TO_SD, point_scale_floor(level))
             self._size.push(abs(residual))
-        recent = self._recent.push(_finite_or_zero(residual)) / self._mean_len
+        recent = self._recent.push(residual if math.isfinite(residual) else 0.0) / self._mean_len
         if math.isfinite(deviation):
             self._total += deviation
             self._count += 1
@@ -512,7 +514,3 @@ class _SeasonalResidual:
         )
         count = end_count - before_count
         return (end_total - before_total) / count if count > 0 else math.nan
-
-
-def _finite_or_zero(x: float) -> float:
-    return x if math.isfinite(x) else 0.0
