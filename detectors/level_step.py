@@ -164,6 +164,7 @@ class LevelStepScorer:
         self._previous = math.nan
         self._seen = 0
         self._level = math.nan
+        self.floor = point_scale_floor(self._level)  # of the current level, refreshed with it
 
     def update(self, value: float) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
@@ -176,6 +177,7 @@ class LevelStepScorer:
         """(level, deviation, step, s_e, s_step, z) of `value` given only the past, then learn it."""
         if self._seen % self.hop == 0:
             self._level = self._median()
+            self.floor = point_scale_floor(self._level)
         self._seen += 1
         deviation, step = value - self._level, value - self._previous
         deviation_scale, step_scale = self._scales()
@@ -189,7 +191,7 @@ class LevelStepScorer:
 
     def _scales(self) -> tuple[float, float]:
         """s_e and s_step as `level_step_parts` has them (NaN below min_periods)."""
-        floor = point_scale_floor(self._level)
+        floor = self.floor
         return (
             max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor),
             max(self._step_size.mean * MEAN_ABS_TO_SD, floor),

@@ -43,7 +43,6 @@ from detectors.level_step import (
     _TrailingMean,
     arrived,
     level_step_parts,
-    point_scale_floor,
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
@@ -429,7 +428,7 @@ class _TailScorer:
     def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
         """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
-        residual, residual_scale, recent_residual = self._seasonal.observe(e, level, day)
+        residual, residual_scale, recent_residual = self._seasonal.observe(e, self._level_step.floor, day)
         finite = math.isfinite(value)
         if finite:
             self._filled = value
@@ -483,9 +482,9 @@ class _SeasonalResidual:
         self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
         self._total, self._count, self._seen = 0.0, 0, 0
 
-    def observe(self, deviation: float, level: float, day: int) -> tuple[float, float, float]:
-        """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown)
-        given only the past, then learn it."""
+    def observe(self, deviation: float, floor: float, day: int) -> tuple[float, float, float]:
+        """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown;
+        `floor`: `point_scale_floor` of the level) given only the past, then learn it."""
         residual = deviation - self._reference(day)
         scale = math.nan
         if day > 0 and self._size is None:
@@ -493,7 +492,7 @@ class _SeasonalResidual:
         if self._size is not None:
             size = self._size.mean
             if math.isfinite(size):
-                scale = max(size * MEAN_ABS_TO_SD, point_scale_floor(level))
+                scale = max(size * MEAN_ABS_TO_SD, floor)
             self._size.push(abs(residual))
         recent = self._recent.push(residual if math.isfinite(residual) else 0.0) / self._mean_len
         if math.isfinite(deviation):
