@@ -130,13 +130,11 @@ class _TrailingMean:
         self._size = size
         self._sum = 0.0
         self._count = 0
-        self._min_periods = min_periods
+        self._needed = max(min_periods, 1)
 
-    @property
-    def mean(self) -> float:
-        return self._sum / self._count if self._count >= max(self._min_periods, 1) else math.nan
-
-    def push(self, value: float) -> None:
+    def push(self, value: float) -> float:
+        """The mean before `value` (of the earlier values), then take `value` in."""
+        mean = self._sum / self._count if self._count >= self._needed else math.nan
         items = self._items
         if len(items) == self._size:
             old = items[0]
@@ -147,6 +145,7 @@ class _TrailingMean:
         if math.isfinite(value):
             self._sum += value
             self._count += 1
+        return mean
 
 
 class LevelStepScorer:
@@ -180,22 +179,14 @@ class LevelStepScorer:
             self.floor = point_scale_floor(self._level)
         self._seen += 1
         deviation, step = value - self._level, value - self._previous
-        deviation_scale, step_scale = self._scales()
+        # s_e and s_step as `level_step_parts` has them (NaN below min_periods): of the earlier points only
+        deviation_scale = max(self._deviation_size.push(abs(deviation)) * MEAN_ABS_TO_SD, self.floor)
+        step_scale = max(self._step_size.push(abs(step)) * MEAN_ABS_TO_SD, self.floor)
         z = self._z(deviation, step, deviation_scale, step_scale)
-        self._deviation_size.push(abs(deviation))
-        self._step_size.push(abs(step))
         self._recent.append(value)
         if math.isfinite(value):
             self._previous = value
         return self._level, deviation, step, deviation_scale, step_scale, z
-
-    def _scales(self) -> tuple[float, float]:
-        """s_e and s_step as `level_step_parts` has them (NaN below min_periods)."""
-        floor = self.floor
-        return (
-            max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor),
-            max(self._step_size.mean * MEAN_ABS_TO_SD, floor),
-        )
 
     @staticmethod
     def _z(deviation: float, step: float, deviation_scale: float, step_scale: float) -> float:

@@ -490,10 +490,9 @@ class _SeasonalResidual:
         if day > 0 and self._size is None:
             self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
         if self._size is not None:
-            size = self._size.mean
+            size = self._size.push(abs(residual))
             if math.isfinite(size):
                 scale = max(size * MEAN_ABS_TO_SD, floor)
-            self._size.push(abs(residual))
         recent = self._recent.push(residual if math.isfinite(residual) else 0.0) / self._mean_len
         if math.isfinite(deviation):
             self._total += deviation
