@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from math import isfinite
 
 import numpy as np
 
@@ -370,13 +371,13 @@ class LevelStepTailScorer:
         Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
         """
         day = self._daily.update(timestamp) if timestamp is not None else 0
-        score, z = self._plain.update(value, day)
-        if self._counts is not None and math.isfinite(value) and not (value >= 0 and value == round(value)):
+        if self._counts is not None and isfinite(value) and not (value >= 0 and value == round(value)):
             self._counts = None
-        if self._counts is not None:
-            stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value
-            score = self._counts.update(stabilised_value, day)[0]
-        return score, z
+        if self._counts is None:
+            return self._plain.update(value, day)
+        z = self._plain.learn(value, day)[1]
+        stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if isfinite(value) else value
+        return self._counts.update(stabilised_value, day)[0], z
 
 
 class _TailScorer:
@@ -397,9 +398,22 @@ class _TailScorer:
         self._counts = [[0] * BINS for _ in range(FEATURES)]
         self._highest = [-1] * FEATURES
         self._earlier = 0
+        self._direction, self._threshold = rule.direction, rule.threshold
 
     def update(self, value: float, day: int) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        normaliser = self._threshold * math.sqrt(math.log10(self._earlier + 2.0))
+        surprise, z = self.learn(value, day)
+        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
+        if isfinite(z):
+            score += TIE_BREAK * abs(z) / (abs(z) + self._threshold)
+        if self._direction != "both" and not (isfinite(z) and z != 0):
+            score = min(score, 0.49)
+        return (score if isfinite(value) else math.nan), z
+
+    def learn(self, value: float, day: int) -> tuple[float, float]:
+        """(surprise, signed z of the rule's direction) of `value` given only the past, then learn it:
+        `update` without the score, for the scorer whose score is not used."""
         features, z, surprise = self._features(value, day)
         tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]  # rare: most points bin nowhere
         if tail:
@@ -413,44 +427,37 @@ class _TailScorer:
                 surprise = max(surprise, s)
                 counts[b] += 1
                 self._highest[f] = max(self._highest[f], b)
-        finite = math.isfinite(value)
-        normaliser = self.rule.threshold * math.sqrt(math.log10(self._earlier + 2.0))
-        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
-        self._earlier += finite
-        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
+        self._earlier += isfinite(value)
+        if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
-        if math.isfinite(z):
-            score += TIE_BREAK * abs(z) / (abs(z) + self.rule.threshold)
-        if self.rule.direction != "both" and not (math.isfinite(z) and z != 0):
-            score = min(score, 0.49)
-        return (score if finite else math.nan), z
+        return surprise, z
 
     def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
         """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
         residual, residual_scale, recent_residual = self._seasonal.observe(e, self._level_step.floor, day)
-        finite = math.isfinite(value)
+        finite = isfinite(value)
         if finite:
             self._filled = value
-        known = math.isfinite(self._filled)
+        known = isfinite(self._filled)
         step_size = abs(d) / ss
-        burst = self._burst.push(step_size if math.isfinite(step_size) else 0.0) / self._window
+        burst = self._burst.push(step_size if isfinite(step_size) else 0.0) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
         self._known += known
         if self._known < self._mean_len:
             mean = math.nan
-        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if math.isfinite(e) else 0.0
-        along = along if math.isfinite(along) else 0.0
+        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if isfinite(e) else 0.0
+        along = along if isfinite(along) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
             return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
-        beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
+        beyond = max(value - self._high, self._low - value) / se if isfinite(self._high) else math.nan
         features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
-        self._high = value if not math.isfinite(self._high) else max(self._high, value)
-        self._low = value if not math.isfinite(self._low) else min(self._low, value)
+        self._high = value if not isfinite(self._high) else max(self._high, value)
+        self._low = value if not isfinite(self._low) else min(self._low, value)
         return features, z, self._mean_tail.observe(mean)
 
 
@@ -463,10 +470,10 @@ class _HeldStep:
     def observe(self, along: float, e: float, d: float, ss: float) -> float:
         """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
         moved = self._sign * (self._step + d)
-        kept = max(moved, 0.0) / self._scale if math.isfinite(moved) else math.nan
-        held = min(self._along, kept) if math.isfinite(self._along) and math.isfinite(kept) else 0.0
+        kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
+        held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
         self._along, self._step, self._scale = along, d, ss
-        self._sign = (math.copysign(1.0, e) if e else 0.0) if math.isfinite(e) else math.nan
+        self._sign = (math.copysign(1.0, e) if e else 0.0) if isfinite(e) else math.nan
         return held
 
 
@@ -491,10 +498,10 @@ class _SeasonalResidual:
             self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
         if self._size is not None:
             size = self._size.push(abs(residual))
-            if math.isfinite(size):
+            if isfinite(size):
                 scale = max(size * MEAN_ABS_TO_SD, floor)
-        recent = self._recent.push(residual if math.isfinite(residual) else 0.0) / self._mean_len
-        if math.isfinite(deviation):
+        recent = self._recent.push(residual if isfinite(residual) else 0.0) / self._mean_len
+        if isfinite(deviation):
             self._total += deviation
             self._count += 1
         self._cumulative.append((self._total, self._count))
