@@ -3,11 +3,11 @@
     python -m bench.speed [--points 40000] [--repeat 3] [--stream-sample 2000] [--counts]
 
 One-minute synthetic series (daily cycle, noise, a level shift and spikes); `--counts` rounds it to
-integers, the slowest path of level_step_tail (a second scorer follows the stabilised counts). Batch times are the median
-of `--repeat` runs after one warm-up call (imports). Streaming is timed over every point for the natively
-incremental methods (level_step_tail, level_step, novelty) and over the first `--stream-sample` points
-for the others, which re-run the batch code over a 3 x window buffer per point; those are extrapolated
-linearly and marked so.
+integers, the slowest path of level_step_tail (a second scorer follows the stabilised counts). Batch
+times are the median of `--repeat` runs after one warm-up call (imports). Streaming is timed over every
+point for the natively incremental methods (level_step_tail, level_step, novelty) and over the first
+`--stream-sample` points for the others, which re-run the batch code over a 3 x window buffer per point;
+those are extrapolated linearly and marked so.
 """
 
 from __future__ import annotations
