@@ -106,15 +106,6 @@ def seasonal_scale(residual: np.ndarray, rule: DetectionRule, day_points: int) -
     )
 
 
-def feature_bins(feature: np.ndarray) -> np.ndarray:
-    """Log-spaced bin of each feature value (-1 below TAIL_BASE or NaN)."""
-    out = np.full(feature.shape, -1, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        tail = feature >= TAIL_BASE
-    out[tail] = _bins_of(feature[tail])
-    return out
-
-
 def _bins_of(tail: np.ndarray) -> np.ndarray:
     """Bins of feature values >= TAIL_BASE."""
     return np.minimum(np.floor(np.log(tail / TAIL_BASE) / math.log(BIN_RATIO)), BINS - 1).astype(np.int64)
