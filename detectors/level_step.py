@@ -127,24 +127,25 @@ class _TrailingMean:
 
     def __init__(self, size: int, min_periods: int) -> None:
         self._items: deque[float] = deque(maxlen=size)
+        self._size = size
         self._sum = 0.0
         self._count = 0
-        self._min_periods = min_periods
+        self._needed = max(min_periods, 1)
 
-    @property
-    def mean(self) -> float:
-        return self._sum / self._count if self._count >= max(self._min_periods, 1) else math.nan
-
-    def push(self, value: float) -> None:
-        if len(self._items) == self._items.maxlen:
-            old = self._items[0]
+    def push(self, value: float) -> float:
+        """The mean before `value` (of the earlier values), then take `value` in."""
+        mean = self._sum / self._count if self._count >= self._needed else math.nan
+        items = self._items
+        if len(items) == self._size:
+            old = items[0]
             if math.isfinite(old):
                 self._sum -= old
                 self._count -= 1
-        self._items.append(value)
+        items.append(value)
         if math.isfinite(value):
             self._sum += value
             self._count += 1
+        return mean
 
 
 class LevelStepScorer:
@@ -162,6 +163,7 @@ class LevelStepScorer:
         self._previous = math.nan
         self._seen = 0
         self._level = math.nan
+        self.floor = point_scale_floor(self._level)  # of the current level, refreshed with it
 
     def update(self, value: float) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
@@ -174,24 +176,17 @@ class LevelStepScorer:
         """(level, deviation, step, s_e, s_step, z) of `value` given only the past, then learn it."""
         if self._seen % self.hop == 0:
             self._level = self._median()
+            self.floor = point_scale_floor(self._level)
         self._seen += 1
         deviation, step = value - self._level, value - self._previous
-        deviation_scale, step_scale = self._scales()
+        # s_e and s_step as `level_step_parts` has them (NaN below min_periods): of the earlier points only
+        deviation_scale = max(self._deviation_size.push(abs(deviation)) * MEAN_ABS_TO_SD, self.floor)
+        step_scale = max(self._step_size.push(abs(step)) * MEAN_ABS_TO_SD, self.floor)
         z = self._z(deviation, step, deviation_scale, step_scale)
-        self._deviation_size.push(abs(deviation))
-        self._step_size.push(abs(step))
         self._recent.append(value)
         if math.isfinite(value):
             self._previous = value
         return self._level, deviation, step, deviation_scale, step_scale, z
-
-    def _scales(self) -> tuple[float, float]:
-        """s_e and s_step as `level_step_parts` has them (NaN below min_periods)."""
-        floor = point_scale_floor(self._level)
-        return (
-            max(self._deviation_size.mean * MEAN_ABS_TO_SD, floor),
-            max(self._step_size.mean * MEAN_ABS_TO_SD, floor),
-        )
 
     @staticmethod
     def _z(deviation: float, step: float, deviation_scale: float, step_scale: float) -> float:

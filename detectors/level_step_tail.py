@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from math import isfinite
 
 import numpy as np
 
@@ -43,7 +44,6 @@ from detectors.level_step import (
     _TrailingMean,
     arrived,
     level_step_parts,
-    point_scale_floor,
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
@@ -58,6 +58,7 @@ BIN_RATIO = 1.1  # resolution of the ranking: 10 % wider beats a past point
 BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
+LOG10_BIN_RATIO = math.log10(BIN_RATIO)
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
 COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
@@ -103,15 +104,6 @@ def seasonal_scale(residual: np.ndarray, rule: DetectionRule, day_points: int) -
     return (
         trailing_mean(np.abs(residual), horizon, residual_min_periods(day_points, horizon)) * MEAN_ABS_TO_SD
     )
-
-
-def feature_bins(feature: np.ndarray) -> np.ndarray:
-    """Log-spaced bin of each feature value (-1 below TAIL_BASE or NaN)."""
-    out = np.full(feature.shape, -1, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        tail = feature >= TAIL_BASE
-    out[tail] = _bins_of(feature[tail])
-    return out
 
 
 def _bins_of(tail: np.ndarray) -> np.ndarray:
@@ -360,6 +352,7 @@ class LevelStepTailScorer:
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
+        self._daily = DailyLag()
         self._plain = _TailScorer(rule)
         self._counts: _TailScorer | None = _TailScorer(rule)
 
@@ -368,18 +361,18 @@ class LevelStepTailScorer:
 
         Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
         """
-        score, z = self._plain.update(value, timestamp)
-        if self._counts is not None and math.isfinite(value) and not (value >= 0 and value == round(value)):
+        day = self._daily.update(timestamp) if timestamp is not None else 0
+        if self._counts is not None and isfinite(value) and not (value >= 0 and value == round(value)):
             self._counts = None
-        if self._counts is not None:
-            score = self._counts.update(
-                2.0 * math.sqrt(value + COUNT_OFFSET) if math.isfinite(value) else value, timestamp
-            )[0]
-        return score, z
+        if self._counts is None:
+            return self._plain.update(value, day)
+        z = self._plain.learn(value, day)[1]
+        stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if isfinite(value) else value
+        return self._counts.update(stabilised_value, day)[0], z
 
 
 class _TailScorer:
-    """The streaming tail score of a series in its own units."""
+    """The streaming tail score of a series in its own units (`day`: points per day, 0 while unknown)."""
 
     def __init__(self, rule: DetectionRule) -> None:
         self.rule = rule
@@ -391,66 +384,72 @@ class _TailScorer:
         self._burst = _TrailingSum(rule.window_size)
         self._held = _HeldStep()
         self._mean = _TrailingSum(self._mean_len)
-        self._known = _TrailingSum(self._mean_len)
+        self._known = 0  # points since the first finite value: the recent mean needs window_size / 3
         self._high = self._low = self._filled = math.nan
-        self._counts = np.zeros((FEATURES, BINS), dtype=np.int64)
+        self._counts = [[0] * BINS for _ in range(FEATURES)]
         self._highest = [-1] * FEATURES
         self._earlier = 0
+        self._direction, self._threshold = rule.direction, rule.threshold
 
-    def update(self, value: float, timestamp: float | None = None) -> tuple[float, float]:
-        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN).
+    def update(self, value: float, day: int) -> tuple[float, float]:
+        """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
+        normaliser = self._threshold * math.sqrt(math.log10(self._earlier + 2.0))
+        surprise, z = self.learn(value, day)
+        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
+        if isfinite(z):
+            score += TIE_BREAK * abs(z) / (abs(z) + self._threshold)
+        if self._direction != "both" and not (isfinite(z) and z != 0):
+            score = min(score, 0.49)
+        return (score if isfinite(value) else math.nan), z
 
-        Timestamps (seconds) teach the scorer the points per day, which enables the seasonal residual.
-        """
-        features, z, mean_surprise = self._features(value, timestamp)
-        bins = feature_bins(features)
-        surprise = mean_surprise
-        for f, b in enumerate(bins.tolist()):
-            if b >= 0:
-                at_least = int(self._counts[f, b:].sum())
+    def learn(self, value: float, day: int) -> tuple[float, float]:
+        """(surprise, signed z of the rule's direction) of `value` given only the past, then learn it:
+        `update` without the score, for the scorer whose score is not used."""
+        features, z, surprise = self._features(value, day)
+        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]  # rare: most points bin nowhere
+        if tail:
+            bins = _bins_of(np.array([features[f] for f in tail])).tolist()
+            for f, b in zip(tail, bins, strict=True):
+                counts = self._counts[f]
+                at_least = sum(counts[b:])
                 s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
                 if at_least == 0:
-                    s += (b - self._highest[f]) * math.log10(BIN_RATIO)
+                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
                 surprise = max(surprise, s)
-                self._counts[f, b] += 1
+                counts[b] += 1
                 self._highest[f] = max(self._highest[f], b)
-        finite = math.isfinite(value)
-        normaliser = self.rule.threshold * math.sqrt(math.log10(self._earlier + 2.0))
-        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
-        self._earlier += finite
-        if (self.rule.direction == "up" and z < 0) or (self.rule.direction == "down" and z > 0):
+        self._earlier += isfinite(value)
+        if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
-        if math.isfinite(z):
-            score += TIE_BREAK * abs(z) / (abs(z) + self.rule.threshold)
-        if self.rule.direction != "both" and not (math.isfinite(z) and z != 0):
-            score = min(score, 0.49)
-        return (score if finite else math.nan), z
+        return surprise, z
 
-    def _features(self, value: float, timestamp: float | None) -> tuple[np.ndarray, float, float]:
+    def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
         """The five features, the level-step z and the recent mean's value surprise."""
         level, e, d, se, ss, z = self._level_step.observe(value)
-        residual, residual_scale, recent_residual = self._seasonal.observe(e, level, timestamp)
-        finite = math.isfinite(value)
+        residual, residual_scale, recent_residual = self._seasonal.observe(e, self._level_step.floor, day)
+        finite = isfinite(value)
         if finite:
             self._filled = value
-        known = math.isfinite(self._filled)
-        burst = self._burst.push(_finite_or_zero(abs(d) / ss)) / self._window
+        known = isfinite(self._filled)
+        step_size = abs(d) / ss
+        burst = self._burst.push(step_size if isfinite(step_size) else 0.0) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
-        if self._known.push(float(known)) < self._mean_len:
+        self._known += known
+        if self._known < self._mean_len:
             mean = math.nan
-        along = _finite_or_zero(min(max(d * math.copysign(1.0, e), 0.0), abs(e))) if math.isfinite(e) else 0.0
+        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if isfinite(e) else 0.0
+        along = along if isfinite(along) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
-        beyond = max(value - self._high, self._low - value) / se if math.isfinite(self._high) else math.nan
-        features = np.array([abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se])
+        if not finite:
+            return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
+        beyond = max(value - self._high, self._low - value) / se if isfinite(self._high) else math.nan
+        features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
-        if finite:
-            self._high = value if not math.isfinite(self._high) else max(self._high, value)
-            self._low = value if not math.isfinite(self._low) else min(self._low, value)
-        else:
-            features[:] = math.nan
-        return features, z, self._mean_tail.observe(mean if finite else math.nan)
+        self._high = value if not isfinite(self._high) else max(self._high, value)
+        self._low = value if not isfinite(self._low) else min(self._low, value)
+        return features, z, self._mean_tail.observe(mean)
 
 
 class _HeldStep:
@@ -462,10 +461,10 @@ class _HeldStep:
     def observe(self, along: float, e: float, d: float, ss: float) -> float:
         """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
         moved = self._sign * (self._step + d)
-        kept = max(moved, 0.0) / self._scale if math.isfinite(moved) else math.nan
-        held = min(self._along, kept) if math.isfinite(self._along) and math.isfinite(kept) else 0.0
+        kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
+        held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
         self._along, self._step, self._scale = along, d, ss
-        self._sign = (math.copysign(1.0, e) if e else 0.0) if math.isfinite(e) else math.nan
+        self._sign = (math.copysign(1.0, e) if e else 0.0) if isfinite(e) else math.nan
         return held
 
 
@@ -474,7 +473,6 @@ class _SeasonalResidual:
     the last window_size / 3 points (gaps count 0). O(1) a point, O(MAX_LAG) memory."""
 
     def __init__(self, rule: DetectionRule) -> None:
-        self._daily = DailyLag()
         self._horizon = SCALE_WINDOWS * rule.window_size
         self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
         self._recent = _TrailingSum(max(2, rule.window_size // 3))
@@ -482,20 +480,19 @@ class _SeasonalResidual:
         self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
         self._total, self._count, self._seen = 0.0, 0, 0
 
-    def observe(self, deviation: float, level: float, timestamp: float | None) -> tuple[float, float, float]:
-        """(residual, s_r, mean recent residual) of this point given only the past, then learn it."""
-        day = self._daily.update(timestamp) if timestamp is not None else 0
+    def observe(self, deviation: float, floor: float, day: int) -> tuple[float, float, float]:
+        """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown;
+        `floor`: `point_scale_floor` of the level) given only the past, then learn it."""
         residual = deviation - self._reference(day)
         scale = math.nan
         if day > 0 and self._size is None:
             self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
         if self._size is not None:
-            size = self._size.mean
-            if math.isfinite(size):
-                scale = max(size * MEAN_ABS_TO_SD, point_scale_floor(level))
-            self._size.push(abs(residual))
-        recent = self._recent.push(_finite_or_zero(residual)) / self._mean_len
-        if math.isfinite(deviation):
+            size = self._size.push(abs(residual))
+            if isfinite(size):
+                scale = max(size * MEAN_ABS_TO_SD, floor)
+        recent = self._recent.push(residual if isfinite(residual) else 0.0) / self._mean_len
+        if isfinite(deviation):
             self._total += deviation
             self._count += 1
         self._cumulative.append((self._total, self._count))
@@ -513,7 +510,3 @@ class _SeasonalResidual:
         )
         count = end_count - before_count
         return (end_total - before_total) / count if count > 0 else math.nan
-
-
-def _finite_or_zero(x: float) -> float:
-    return x if math.isfinite(x) else 0.0

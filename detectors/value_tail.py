@@ -45,15 +45,19 @@ def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """Per point: how many of the TAIL_COUNT smallest earlier values are <= its bound (NaN values skipped)."""
     x = np.where(np.isfinite(values), values, np.inf)
     count = np.zeros(values.shape)
+    count[:, 0] = TAIL_COUNT * (np.inf <= bound[:, 0])  # before the first point every order is +inf
     order = np.minimum.accumulate(x, axis=1)  # the k-th smallest up to and including each point, k = 1
-    before = np.empty(values.shape)
-    before[:, 0] = np.inf
-    for _ in range(TAIL_COUNT):
-        before[:, 1:] = order[:, :-1]  # the k-th smallest before each point
-        np.add(count, before <= bound, out=count)
-        # the (k+1)-th smallest up to t = min over j <= t of max(k-th smallest before j, x_j)
-        np.maximum(before, x, out=order)
-        np.minimum.accumulate(order, axis=1, out=order)
+    merged = np.empty(values.shape)
+    merged[:, 0] = np.inf
+    hit = np.empty((values.shape[0], values.shape[1] - 1), dtype=bool)
+    for k in range(TAIL_COUNT):
+        before = order[:, :-1]  # the k-th smallest before each point (from the second on)
+        np.less_equal(before, bound[:, 1:], out=hit)
+        np.add(count[:, 1:], hit, out=count[:, 1:])
+        if k + 1 < TAIL_COUNT:
+            # the (k+1)-th smallest up to t = min over j <= t of max(k-th smallest before j, x_j)
+            np.maximum(before, x[:, 1:], out=merged[:, 1:])
+            np.minimum.accumulate(merged, axis=1, out=order)
     return count
 
 
@@ -93,9 +97,10 @@ class ValueTail:
         self._sum += d
         self._squares += d * d
         for side, x in ((self._low, value), (self._high, -value)):
-            insort(side, x)
-            if len(side) > TAIL_COUNT:
-                side.pop()
+            if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
+                insort(side, x)
+                if len(side) > TAIL_COUNT:
+                    side.pop()
         return surprise
 
     def _surprise(self, value: float) -> float:
