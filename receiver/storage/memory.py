@@ -21,6 +21,8 @@ TEXT_CANDIDATES = 50
 # unbounded search costs time in proportion to the whole history (1.1 s at 200,000 alike incidents against
 # 0.2 s with this window); older incidents still count through their evidence signature.
 TEXT_WINDOW = 20_000
+# Signature candidates of the same alertname, newest first.
+CANDIDATES = 2000
 # Share of the final score that comes from the full-text match (the rest is signature similarity).
 TEXT_WEIGHT = 0.1
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
@@ -38,7 +40,7 @@ def save_signature(
 ) -> None:
     db.conn.execute(
         "INSERT OR REPLACE INTO incident_signatures (incident_id, diagnosis_id, evidence_key, alert_key,"
-        " category, suspect, moved, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        " category, suspect, moved, created_at, alertname) VALUES (?,?,?,?,?,?,?,?,?)",
         (
             incident_id,
             diagnosis_id,
@@ -48,6 +50,7 @@ def save_signature(
             suspect,
             json.dumps(signature.moved),
             now,
+            signature.alertname,
         ),
     )
 
@@ -113,13 +116,18 @@ def similar_incidents(
 ) -> list[dict[str, Any]]:
     """Past incidents most like `signature` (+ full text), best first, each with its newest judgement."""
     text_scores = _text_scores(db, text, exclude)
+    # The newest CANDIDATES of the same alertname (an index range, whatever the history) and the text matches.
+    columns = (
+        "SELECT s.incident_id, s.diagnosis_id, s.evidence_key, s.alert_key, s.category, s.suspect, s.moved,"
+        " s.created_at, i.alertname, i.first_seen, i.ends_at, i.status FROM incident_signatures s"
+    )
+    joined = " JOIN incidents i ON i.id = s.incident_id WHERE s.incident_id != ?"
     candidates = fetch_all(
         db,
-        "SELECT s.*, i.alertname, i.first_seen, i.ends_at, i.status FROM incident_signatures s"
-        " JOIN incidents i ON i.id = s.incident_id"
-        f" WHERE s.incident_id != ? AND (i.alertname = ? OR s.incident_id IN ({_marks(text_scores)}))"
-        " ORDER BY s.created_at DESC LIMIT 2000",
-        (exclude, signature.alertname, *text_scores),
+        f"SELECT * FROM ({columns}{joined} AND s.alertname = ?"
+        " ORDER BY s.created_at DESC LIMIT ?)"
+        f" UNION SELECT * FROM ({columns}{joined} AND s.incident_id IN ({_marks(text_scores)}))",
+        (exclude, signature.alertname, CANDIDATES, exclude, *text_scores),
     )
     scored = []
     for row in candidates:
