@@ -2,18 +2,23 @@
 Alertmanager-like stream, minute by minute; the same stream against a bare aiohttp handler first.
 
     python -m bench.soak [--minutes 30] [--rate 150] [--warmup-minutes 2] [--baseline-minutes 1] [--workers N]
+                         [--distinct-labels]
 
 The stream (`AlertmanagerTraffic`): 75 % re-sends of a firing group unchanged, 15 % new occurrences (a
 new group, or new `startsAt` for every alert of a group once `--groups` are firing), 10 % resolutions (a
 firing group sent as resolved, which leaves the set). Groups are corpus payloads (tests/data/webhooks)
-with their own group key and fingerprints; bodies are built once per occurrence and re-sent as bytes.
+with their own group key and fingerprints, so groups made from one corpus payload carry the same alert
+labels; with `--distinct-labels` each group's alerts also carry its number as a label (`soak_group`), so
+every new group is a set of alerts never seen before. Bodies are built once per occurrence and re-sent.
 Requests are sent on schedule (open loop) over one keep-alive session, whatever the answers take.
 
 Printed per minute and overall: ack latency p50/p99/max, webhooks/s, 5xx and failed requests, the
 notifications waiting to become incidents (`alert_analyst_notifications_pending`), incidents through the
-pipeline per second (deliver stage), incidents waiting for pipeline work, receiver RSS, WAL and database
-sizes, load average. At the end: seconds until no notification waits after the load stops, RSS change
-after warm-up, the largest WAL against max(64 MB, database size).
+pipeline per second (deliver stage) and superseded per second (their alert fired again before the
+pipeline reached them), incidents waiting for pipeline work, receiver RSS, WAL and database
+sizes, load average. At the end: seconds until no notification waits after the load stops and until
+no incident waits for the pipeline, RSS change after warm-up, the largest WAL against
+max(64 MB, database size).
 """
 
 from __future__ import annotations
@@ -66,9 +71,10 @@ class Group:
 class AlertmanagerTraffic:
     """Bodies of an Alertmanager-like stream: re-sends, new occurrences and resolutions of groups."""
 
-    def __init__(self, seed: int = 17, max_groups: int = 300) -> None:
+    def __init__(self, seed: int = 17, max_groups: int = 300, distinct_labels: bool = False) -> None:
         self.rng = random.Random(seed)
         self.max_groups = max_groups
+        self.distinct_labels = distinct_labels
         self.templates = [
             json.loads(p.read_bytes()) for p in sorted(CORPUS.glob("*.json")) if "resolved" not in p.name
         ]
@@ -110,6 +116,8 @@ class AlertmanagerTraffic:
         payload["groupLabels"] = {**payload.get("groupLabels", {}), "soak_group": str(number)}
         for i, alert in enumerate(payload["alerts"]):
             alert.update(status="firing", endsAt="0001-01-01T00:00:00Z", fingerprint=f"{number:08x}{i:08x}")
+            if self.distinct_labels:
+                alert["labels"] = {**alert["labels"], "soak_group": str(number)}
         return payload
 
     @staticmethod
@@ -136,6 +144,7 @@ class Sample:
     at: float
     pending: float  # notifications waiting to become incidents
     delivered: float  # deliver-stage completions so far
+    superseded: float  # incidents closed by a newer occurrence of their alert so far
     rss_mb: float
     wal_bytes: int
     db_bytes: int
@@ -166,6 +175,10 @@ class Window:
     def summary(self) -> dict[str, Any]:
         first, last = (self.samples[0], self.samples[-1]) if self.samples else (None, None)
         span = (last.at - first.at) if first and last and last.at > first.at else float("nan")
+
+        def rate(field: str) -> float:
+            return (getattr(last, field) - getattr(first, field)) / span if first and last else float("nan")
+
         waiting = [s.pipeline_waiting for s in self.samples if s.pipeline_waiting is not None]
         return {
             "window": self.label,
@@ -178,7 +191,8 @@ class Window:
             "failed": self.failures,
             "pending_max": max((s.pending for s in self.samples), default=float("nan")),
             "pending_end": last.pending if last else float("nan"),
-            "incidents_per_s": (last.delivered - first.delivered) / span if first and last else float("nan"),
+            "incidents_per_s": rate("delivered"),
+            "superseded_per_s": rate("superseded"),
             "pipeline_waiting_end": waiting[-1] if waiting else None,
             "rss_mb": last.rss_mb if last else float("nan"),
             "wal_mb_max": max((s.wal_bytes for s in self.samples), default=0) / 2**20,
@@ -187,15 +201,17 @@ class Window:
         }
 
 
-def parse_metrics(text: str) -> tuple[float, float]:
-    """Notifications pending and deliver-stage completions, from the receiver's /metrics."""
-    pending = delivered = 0.0
+def parse_metrics(text: str) -> tuple[float, float, float]:
+    """Notifications pending, deliver-stage completions and superseded incidents, from /metrics."""
+    pending = delivered = superseded = 0.0
     for line in text.splitlines():
         if line.startswith("alert_analyst_notifications_pending "):
             pending = float(line.split()[-1])
         elif line.startswith("alert_analyst_stage_duration_seconds_count{") and 'stage="deliver"' in line:
             delivered += float(line.split()[-1])
-    return pending, delivered
+        elif line.startswith("alert_analyst_incidents_superseded_total "):
+            superseded = float(line.split()[-1])
+    return pending, delivered, superseded
 
 
 def file_size(path: Path) -> int:
@@ -294,17 +310,17 @@ class Soak:
             await asyncio.sleep(max(0.0, started + tick - time.monotonic()))
 
     async def sample(self, session: aiohttp.ClientSession, count_waiting: bool = False) -> Sample:
-        pending = delivered = float("nan")
+        pending = delivered = superseded = float("nan")
         if self.db_path is not None:
             base = self.url.rsplit("/webhook/", 1)[0]
             async with session.get(f"{base}/metrics") as resp:
-                pending, delivered = parse_metrics(await resp.text())
+                pending, delivered, superseded = parse_metrics(await resp.text())
         waiting = None
         if self.db_path is not None and count_waiting:
             waiting = await asyncio.to_thread(count_pipeline_waiting, self.db_path)
         wal = file_size(Path(f"{self.db_path}-wal")) if self.db_path else 0
         db = file_size(self.db_path) if self.db_path else 0
-        return Sample(time.monotonic(), pending, delivered, rss_mb(self.pid), wal, db, waiting)
+        return Sample(time.monotonic(), pending, delivered, superseded, rss_mb(self.pid), wal, db, waiting)
 
     async def seconds_until_drained(self, within: float) -> float:
         """After the load: seconds until no notification waits to become an incident (inf: not within)."""
@@ -473,7 +489,8 @@ class SoakReport:
     def goals(self) -> dict[str, bool]:
         return {
             "ack p99 <= 100 ms": self.after_warmup["p99_ms"] <= 100,
-            "backlog 0 within 10 s": self.drain_seconds <= 10,
+            "notifications backlog 0 within 10 s": self.drain_seconds <= 10,
+            "pipeline idle within 10 s": self.pipeline_idle_seconds <= 10,
             "RSS +-10 MB after warm-up": max(abs(r - self.rss_warm_mb) for r in self.rss_range_mb) <= 10,
             "WAL <= max(64 MB, db)": self.wal_max_mb <= self.wal_limit_mb,
             "no 5xx": self.total["5xx"] == 0 and self.total["failed"] == 0,
@@ -504,6 +521,7 @@ def run_soak(
     pipeline_wait: float = 60.0,
     live: bool = False,
     workers: int | None = None,
+    distinct_labels: bool = False,
 ) -> SoakReport:
     cpu_before = time.process_time()
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -514,7 +532,7 @@ def run_soak(
             soak = Soak(
                 f"{receiver.url}/webhook/alertmanager", receiver.proc.pid, db_path, rate, window_seconds
             )
-            traffic = AlertmanagerTraffic(max_groups=groups)
+            traffic = AlertmanagerTraffic(max_groups=groups, distinct_labels=distinct_labels)
             soak.live = live
             if live:
                 print(HEADER, flush=True)
@@ -570,7 +588,7 @@ def count_log_errors(log: str) -> int:
 
 HEADER = (
     f"{'minute':>8} {'webhooks/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'5xx':>4} {'fail':>4}"
-    f" {'pending max/end':>15} {'incidents/s':>11} {'pipeline wait':>13} {'RSS MB':>6}"
+    f" {'pending max/end':>15} {'incidents/s':>11} {'superseded/s':>12} {'pipeline wait':>13} {'RSS MB':>6}"
     f" {'WAL MB max':>10} {'db MB':>6} {'load':>5}"
 )
 
@@ -581,6 +599,7 @@ def format_row(row: dict[str, Any]) -> str:
         f"{row['window']:>8} {row['webhooks_per_s']:10.1f} {row['p50_ms']:7.1f} {row['p99_ms']:7.1f}"
         f" {row['max_ms']:7.0f} {row['5xx']:4d} {row['failed']:4d}"
         f" {row['pending_max']:7.0f}/{row['pending_end']:<7.0f} {row['incidents_per_s']:11.1f}"
+        f" {row['superseded_per_s']:12.1f}"
         f" {waiting:>13} {row['rss_mb']:6.0f} {row['wal_mb_max']:10.1f} {row['db_mb']:6.1f}"
         f" {row['load']:5.2f}"
     )
@@ -626,6 +645,9 @@ def main() -> int:
     parser.add_argument("--baseline-minutes", type=float, default=1.0)
     parser.add_argument("--groups", type=int, default=300, help="firing groups at most")
     parser.add_argument("--workers", type=int, help="the receiver's pipeline.workers (default: its own)")
+    parser.add_argument(
+        "--distinct-labels", action="store_true", help="label each group's alerts with its number"
+    )
     args = parser.parse_args()
     report = run_soak(
         args.minutes,
@@ -635,6 +657,7 @@ def main() -> int:
         args.groups,
         live=True,
         workers=args.workers,
+        distinct_labels=args.distinct_labels,
     )
     print_report(report, args.minutes, args.rate, args.warmup_minutes)
     return 0

@@ -54,6 +54,7 @@ class ReceiverMetrics:
     stage_duration: Histogram
     stage_failures: Counter
     incidents_created: Counter
+    incidents_superseded: Counter
     notifications_pending: Gauge
     storage_wal_bytes: Gauge
     storage_database_bytes: Gauge
@@ -142,6 +143,11 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "alert_analyst_incidents_created",
             "Incidents created, by source.",
             ["source"],
+            registry=registry,
+        ),
+        incidents_superseded=Counter(
+            "alert_analyst_incidents_superseded",
+            "Incidents closed because their alert fired again (a newer startsAt for the same fingerprint).",
             registry=registry,
         ),
         notifications_pending=Gauge(

@@ -41,3 +41,14 @@ def cooldown_reason(noise: NoiseSettings, similar: Mapping[str, Any] | None, now
         f"{format_duration(now - similar['created_at'])} ago for incident {similar['incident_id']}"
         f" (noise.cooldown_minutes={noise.cooldown_minutes:g})"
     )
+
+
+def repeat_reason(repeat_of: str | None) -> str | None:
+    """A reason when the diagnosis repeats an earlier incident's analysis (the same alert fired again
+    within pipeline.reuse_analysis_seconds): that one was notified, this one is announced in its thread."""
+    if repeat_of is None:
+        return None
+    return (
+        f"the same analysis as incident {repeat_of} (the alert fired again within"
+        " pipeline.reuse_analysis_seconds)"
+    )

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery import grafana, outgoing_webhook, pagerduty, slack, slack_blocks
-from receiver.delivery.noise import cooldown_reason, verdict
+from receiver.delivery.noise import cooldown_reason, repeat_reason, verdict
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -192,13 +192,22 @@ class DeliveryPlanner:
         return batch.plan
 
     def diagnosis(
-        self, snapshot: Snapshot, incident: Incident, diagnosis: DiagnosisResult, now: float
+        self,
+        snapshot: Snapshot,
+        incident: Incident,
+        diagnosis: DiagnosisResult,
+        now: float,
+        repeat_of: str | None = None,
     ) -> Plan:
         batch = self._batch(snapshot, incident, now)
         key = self.similarity_key(incident, diagnosis)
         batch.join_group()
         targets = self._diagnosis_targets(incident)
-        reason = batch.incident_suppression(self.noise) or cooldown_reason(self.noise, snapshot.similar, now)
+        reason = (
+            batch.incident_suppression(self.noise)
+            or cooldown_reason(self.noise, snapshot.similar, now)
+            or repeat_reason(repeat_of)
+        )
         if reason is not None:
             batch.suppress(targets, "diagnosis", reason, key)
             return batch.plan
@@ -244,16 +253,24 @@ class DeliveryPlanner:
 
     def plan_firing(self, db: sqlite_utils.Database, incident: Incident, now: float) -> Plan:
         with transaction(db):
-            return apply_plan(db, self.firing(read_snapshot(db, incident, now), incident, now), now)
+            snapshot = read_snapshot(db, incident, now, budget=self.noise.max_alerts_per_hour)
+            return apply_plan(db, self.firing(snapshot, incident, now), now)
 
     def plan_diagnosis(
-        self, db: sqlite_utils.Database, incident: Incident, diagnosis: DiagnosisResult, now: float
+        self,
+        db: sqlite_utils.Database,
+        incident: Incident,
+        diagnosis: DiagnosisResult,
+        now: float,
+        repeat_of: str | None = None,
     ) -> Plan:
         key = self.similarity_key(incident, diagnosis)
         cooldown = self.noise.cooldown_minutes * 60 if self.noise.cooldown_minutes > 0 else None
         with transaction(db):
-            snapshot = read_snapshot(db, incident, now, similar=(key, cooldown))
-            return apply_plan(db, self.diagnosis(snapshot, incident, diagnosis, now), now)
+            snapshot = read_snapshot(
+                db, incident, now, similar=(key, cooldown), budget=self.noise.max_alerts_per_hour
+            )
+            return apply_plan(db, self.diagnosis(snapshot, incident, diagnosis, now, repeat_of), now)
 
     def plan_resolved(
         self, db: sqlite_utils.Database, incident: Incident, diagnosis: DiagnosisResult | None, now: float
@@ -408,10 +425,15 @@ def _members_after_resolve(snapshot: Snapshot, incident: Incident, ended: float)
 
 
 def read_snapshot(
-    db: sqlite_utils.Database, incident: Incident, now: float, similar: tuple[str, float | None] | None = None
+    db: sqlite_utils.Database,
+    incident: Incident,
+    now: float,
+    similar: tuple[str, float | None] | None = None,
+    budget: int | None = None,
 ) -> Snapshot:
     """What the planner needs to know, read inside the planning transaction; `similar` is the diagnosis'
-    (similarity key, cooldown seconds), the cooldown None when it is off."""
+    (similarity key, cooldown seconds), the cooldown None when it is off; `budget` the hourly budget per
+    alertname (None: none, so the past hour is not counted)."""
     group = group_of(incident)
     decided, decision = db_outbox.stored_decision(db, incident.id)
     thread = db_outbox.open_thread(db, group)
@@ -419,7 +441,7 @@ def read_snapshot(
     return Snapshot(
         decided=decided,
         decision=decision,
-        notified_last_hour=0 if decided else db_outbox.notified_since(db, incident.alertname, now - 3600),
+        notified_last_hour=0 if decided or budget is None else hour_count(db, incident, now, budget),
         member_status=db_outbox.member_status(db, incident.id),
         members=tuple(Member(**m) for m in db_outbox.group_members(db, group)),
         thread=Thread(**thread) if thread else None,
@@ -428,6 +450,10 @@ def read_snapshot(
         last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
         similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
     )
+
+
+def hour_count(db: sqlite_utils.Database, incident: Incident, now: float, budget: int) -> int:
+    return db_outbox.notified_since(db, incident.alertname, now - 3600, budget)
 
 
 def apply_plan(db: sqlite_utils.Database, plan: Plan, now: float) -> Plan:

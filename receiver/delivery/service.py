@@ -119,9 +119,15 @@ class DeliveryService:
         """Parent message for a new alert group, or a reply in the group's thread."""
         self._dispatch(await self._store.run(self._planner.plan_firing, incident, time.time()))
 
-    async def on_diagnosis(self, incident: Incident, diagnosis: DiagnosisResult) -> None:
-        """Thread reply, Grafana region, PagerDuty trigger (at or above min_severity), webhook."""
-        self._dispatch(await self._store.run(self._planner.plan_diagnosis, incident, diagnosis, time.time()))
+    async def on_diagnosis(
+        self, incident: Incident, diagnosis: DiagnosisResult, repeat_of: str | None = None
+    ) -> None:
+        """Thread reply, Grafana region, PagerDuty trigger (at or above min_severity), webhook; recorded as
+        suppressed when the analysis repeats `repeat_of`'s (the same alert, analysed moments ago)."""
+        plan = await self._store.run(
+            self._planner.plan_diagnosis, incident, diagnosis, time.time(), repeat_of
+        )
+        self._dispatch(plan)
 
     async def on_incident_resolved(self, incident: Incident, diagnosis: DiagnosisResult | None) -> None:
         """Close the Grafana region; once the whole group resolved, mark the Slack parent resolved,

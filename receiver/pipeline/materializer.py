@@ -106,6 +106,8 @@ class Materializer:
         for result in results:
             if result.created:
                 self.metrics.incidents_created.labels("alertmanager").inc(len(result.created))
+            if result.superseded:
+                self.metrics.incidents_superseded.inc(len(result.superseded))
             self.pipeline.submit([*result.created, *result.resolved])
             log.debug(
                 "notification_materialized",

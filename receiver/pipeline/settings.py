@@ -8,7 +8,18 @@ from receiver.settings_base import Section
 
 
 class PipelineSettings(Section):
-    workers: int = Field(default=4, ge=1, le=256)
+    workers: int = Field(
+        default=16,
+        ge=1,
+        le=256,
+        description="Incidents in the pipeline at once (announcing, reusing an analysis, delivering).",
+    )
+    max_concurrent_analyses: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Of those, how many query Prometheus, detect or diagnose at once.",
+    )
     queue_size: int = Field(default=1000, ge=1)
     stage_timeout_seconds: float = Field(default=120.0, gt=0)
     shutdown_timeout_seconds: float = Field(default=20.0, ge=0)
@@ -17,6 +28,14 @@ class PipelineSettings(Section):
         default=0.25,
         ge=0,
         description="An incident's stages wait, in all, up to this long while webhooks are in flight.",
+    )
+    reuse_analysis_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "An alert that fires again (same labels) within this long of its last full analysis reuses"
+            " that evidence and diagnosis instead of querying and diagnosing again; 0 turns this off."
+        ),
     )
     materialize_batch: int = Field(
         default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."

@@ -17,6 +17,7 @@ from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
+from receiver.delivery.summary import format_duration
 from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
@@ -24,6 +25,7 @@ from receiver.models import STAGES, Incident
 from receiver.pipeline import memory
 from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
 from receiver.storage import incidents as db_incidents
+from receiver.storage import reuse as db_reuse
 from receiver.storage.database import Store
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ class StagePlugins:
     delivery: DeliveryService | None
     remember: bool = True  # recall similar incidents as precedent, and remember each diagnosis
     reuse_confirmed: bool = True  # same evidence signature as a confirmed diagnosis: reuse it, no analyst
+    reuse_analysis_seconds: float = 0.0  # the same labels fully analysed this recently: reuse that analysis
 
 
 def _evidence_outcome(evidence: Evidence) -> StageOutcome:
@@ -66,6 +69,35 @@ async def _fetch(plugins: StagePlugins, ctx: StageContext) -> AlertContext:
     return fetched
 
 
+async def _reuse_recent(plugins: StagePlugins, ctx: StageContext) -> StageOutcome | None:
+    """Take the evidence (by reference) and diagnosis of the newest full analysis of the same labels, if
+    recent enough.
+
+    Only in the live pipeline (a store, the wall clock): an alert that fires again minutes after its last
+    analysis would fetch and judge nearly the same data.
+    """
+    if plugins.reuse_analysis_seconds <= 0 or ctx.store is None or ctx.now is not None:
+        return None
+    now, incident = time.time(), ctx.incident
+    key = db_reuse.labels_key(incident.labels)
+    since = now - plugins.reuse_analysis_seconds
+    prior = await ctx.store.read(db_reuse.recent_analysis, key, since, incident.id)
+    if prior is None:
+        return None
+    note = (
+        f"reused the analysis of {prior.incident_id}: the same alert (same labels) was analysed"
+        f" {format_duration(max(0.0, now - prior.analysed_at))} earlier"
+        f" (pipeline.reuse_analysis_seconds={plugins.reuse_analysis_seconds:g})"
+    )
+    diagnosis = diagnosis_from_dict(prior.diagnosis)
+    ctx.state.diagnosis = dataclasses.replace(
+        diagnosis, incident_id=incident.id, cached=True, notes=(*diagnosis.notes, note)
+    )
+    ctx.state.reused_from = prior.incident_id
+    await ctx.store.write(db_incidents.link_evidence, incident.id, prior.incident_id)
+    return StageOutcome("reused", note)
+
+
 def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
     """One function per name in `STAGES`."""
 
@@ -76,25 +108,33 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         return StageOutcome("ok", "queued")
 
     async def collect_evidence(ctx: StageContext) -> StageOutcome:
+        if (reused := await _reuse_recent(plugins, ctx)) is not None:
+            return reused
         if plugins.source is None:
             return StageOutcome("skipped", "no metric source configured")
-        fetched = await _fetch(plugins, ctx)
+        async with ctx.heavy_work():
+            fetched = await _fetch(plugins, ctx)
         detail = f"{fetched.series_count} series fetched"
         if fetched.notes:
             detail += "; " + "; ".join(fetched.notes)
         return StageOutcome("ok" if fetched.series_count else "unavailable", detail)
 
     async def detect(ctx: StageContext) -> StageOutcome:
+        if ctx.state.reused_from is not None:
+            return StageOutcome("reused", f"evidence of {ctx.state.reused_from}")
         if plugins.source is None:
             return StageOutcome("skipped", "no metric source configured")
-        fetched = ctx.state.context or await _fetch(plugins, ctx)  # re-fetch after a restart
-        evidence = await asyncio.to_thread(build_evidence, ctx.incident, fetched, plugins.context)
+        async with ctx.heavy_work():
+            fetched = ctx.state.context or await _fetch(plugins, ctx)  # re-fetch after a restart
+            evidence = await asyncio.to_thread(build_evidence, ctx.incident, fetched, plugins.context)
         ctx.state.evidence = evidence
         if ctx.store is not None:
             await ctx.store.write(db_incidents.save_evidence, ctx.incident.id, evidence_to_dict(evidence))
         return _evidence_outcome(evidence)
 
     async def diagnose(ctx: StageContext) -> StageOutcome:
+        if ctx.state.reused_from is not None and ctx.state.diagnosis is not None:
+            return await _save_reused(ctx, ctx.state.reused_from, ctx.state.diagnosis)
         evidence = await _load_evidence(ctx) or empty_evidence(ctx.incident)
         recall = await memory.recall(ctx.store, evidence) if ctx.store and plugins.remember else None
         if recall is not None:
@@ -103,7 +143,11 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         reused = None
         if recall is not None and plugins.reuse_confirmed and ctx.store is not None:
             reused = await memory.reuse_confirmed(ctx.store, recall, evidence)
-        result = reused or await plugins.analyst.diagnose(evidence)
+        if reused is None:
+            async with ctx.heavy_work():
+                result = await plugins.analyst.diagnose(evidence)
+        else:
+            result = reused
         if recall is not None:
             result = dataclasses.replace(result, recall=memory.recall_line(recall.similar))
         ctx.state.diagnosis = result
@@ -120,6 +164,9 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
                 await memory.remember(
                     ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
                 )
+            if reused is None and plugins.reuse_analysis_seconds > 0:
+                key = db_reuse.labels_key(ctx.incident.labels)
+                await ctx.store.write(db_reuse.note_analysis, key, ctx.incident.id, time.time())
         primary = result.primary_hypothesis
         detail = f"{primary.category} ({primary.confidence:.0%}) suspect {primary.suspect}"
         if result.fallback_reason:
@@ -134,7 +181,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
             diagnosis = await load_diagnosis(ctx.store, ctx.incident.id)
         if diagnosis is None:
             return StageOutcome("skipped", "no diagnosis to deliver")
-        await plugins.delivery.on_diagnosis(ctx.incident, diagnosis)
+        await plugins.delivery.on_diagnosis(ctx.incident, diagnosis, repeat_of=ctx.state.reused_from)
         return StageOutcome("ok", "queued")
 
     stages: dict[str, StageFn] = {
@@ -146,6 +193,19 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
     }
     assert tuple(stages) == STAGES
     return stages
+
+
+async def _save_reused(ctx: StageContext, source: str, diagnosis: DiagnosisResult) -> StageOutcome:
+    if ctx.store is not None:
+        await ctx.store.write(
+            db_incidents.save_diagnosis,
+            ctx.incident.id,
+            diagnosis_to_dict(diagnosis),
+            backend=diagnosis.backend,
+            category=str(diagnosis.primary_hypothesis.category),
+            confidence=diagnosis.confidence_score,
+        )
+    return StageOutcome("reused", f"diagnosis of {source}")
 
 
 async def diagnose_now(

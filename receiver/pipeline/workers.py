@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("receiver.pipeline")
 
-Outcome = Literal["ok", "skipped", "unavailable", "error"]
+Outcome = Literal["ok", "skipped", "unavailable", "error", "reused"]
 
 
 @dataclass
@@ -41,20 +42,30 @@ class StageState:
     context: AlertContext | None = None
     evidence: Evidence | None = None
     diagnosis: DiagnosisResult | None = None
+    reused_from: str | None = None  # the incident whose analysis this one reuses
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def _unlimited() -> AsyncIterator[None]:
+    yield
 
 
 @dataclass
 class StageContext:
     """What a stage sees: the incident, the store (None: keep nothing) and this run's `state`.
 
-    `now` fixes the evaluation time (on-demand `--at`); None means the wall clock.
+    `now` fixes the evaluation time (on-demand `--at`); None means the wall clock. A stage does heavy
+    work (PromQL, detection, the analyst) inside `async with ctx.heavy_work():`, which first waits while
+    webhooks are in flight (within the incident's deferral budget: Alertmanager is waiting for their acks)
+    and then for one of the pipeline's analysis slots.
     """
 
     incident: Incident
     store: Store | None
     state: StageState = field(default_factory=StageState)
     now: float | None = None
+    heavy_work: Callable[[], AbstractAsyncContextManager[None]] = field(default=lambda: _unlimited())
 
 
 StageFn = Callable[[StageContext], Awaitable[StageOutcome]]
@@ -66,7 +77,8 @@ async def skip_stage(ctx: StageContext) -> StageOutcome:
 
 
 class Pipeline:
-    """Runs `stages` in order for each incident with `workers` concurrent tasks and a bounded queue.
+    """Runs `stages` in order for each incident with `workers` concurrent tasks and a bounded queue; of
+    those, at most `max_concurrent_analyses` do heavy work at once (`StageContext.heavy_work`).
 
     The incident's `stage` column is the checkpoint: after a restart, work resumes at the stage that
     had not completed. A stage that raises or times out is recorded as an error and the next stage runs.
@@ -94,6 +106,7 @@ class Pipeline:
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._busy: set[asyncio.Task[Any]] = set()
+        self._analysis_slots = asyncio.Semaphore(settings.max_concurrent_analyses)
         metrics.queue_depth.set_function(self.queue.qsize)
 
     @property
@@ -157,27 +170,35 @@ class Pipeline:
 
     async def process(self, incident_id: str) -> None:
         """Run every remaining stage of one incident, then deliver its resolution if pending."""
-        incident = await self.store.run(db_incidents.get_incident, incident_id)
+        incident = await self.store.read(db_incidents.get_incident, incident_id)
         if incident is None:
             return
-        ctx = StageContext(incident, self.store)
-        stage = incident.stage
         # Acks first, but an incident defers to intake at most defer_to_intake_seconds in all: a steady
         # stream is never quiet, and deferring every stage capped the pipeline at one stage per period.
+        # Only heavy work defers (the stages call `yield_to_intake`): a reused analysis does not.
         defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
+
+        @contextlib.asynccontextmanager
+        async def heavy_work() -> AsyncIterator[None]:
+            if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
+                await self.intake.wait_quiet(defer)
+            async with self._analysis_slots:
+                yield
+
+        ctx = StageContext(incident, self.store, heavy_work=heavy_work)
+        stage = incident.stage
         while stage != DONE and not self._stopping:
-            stage = await self._run_stage(ctx, stage, defer_until)
+            stage = await self._run_stage(ctx, stage)
         if ctx.state.outcomes:
             log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
         if stage == DONE:
             await self._deliver_resolution(incident_id)
 
-    async def _run_stage(self, ctx: StageContext, stage: str, defer_until: float) -> str:
+    async def _run_stage(self, ctx: StageContext, stage: str) -> str:
+        """Run one stage and record it; returns the next stage (DONE when superseded meanwhile)."""
         position = self.order.index(stage) if stage in self.order else len(self.order) - 1
         next_stage = self.order[position + 1] if position + 1 < len(self.order) else DONE
         fn = self.stages.get(stage, skip_stage)
-        if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
-            await self.intake.wait_quiet(defer)  # Alertmanager is waiting for acks, the analysis can wait
         started, clock = time.time(), time.perf_counter()
         try:
             result = await asyncio.wait_for(fn(ctx), self.settings.stage_timeout_seconds)
@@ -190,7 +211,7 @@ class Pipeline:
             self.metrics.stage_failures.labels(stage).inc()
         duration = time.perf_counter() - clock
         self.metrics.stage_duration.labels(stage, result.outcome).observe(duration)
-        await self.store.write(
+        advanced = await self.store.write(
             db_incidents.record_stage,
             ctx.incident.id,
             stage,
@@ -202,11 +223,14 @@ class Pipeline:
         )
         log.debug("stage_done", stage=stage, outcome=result.outcome, seconds=round(duration, 4))
         ctx.state.outcomes[stage] = result.outcome
+        if not advanced:  # a newer occurrence superseded it meanwhile (counted by the materializer)
+            log.info("incident_superseded", stage=stage)
+            return DONE
         return next_stage
 
     async def _deliver_resolution(self, incident_id: str) -> None:
-        incident = await self.store.run(db_incidents.get_incident, incident_id)
-        pending = await self.store.run(db_incidents.resolve_pending, incident_id)
+        incident = await self.store.read(db_incidents.get_incident, incident_id)
+        pending = await self.store.read(db_incidents.resolve_pending, incident_id)
         if incident is None or not pending:
             return
         if self.on_resolved is not None:

@@ -9,7 +9,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlite_utils
@@ -30,6 +30,7 @@ class IngestResult:
     notification_id: int
     created: list[str]
     resolved: list[str]
+    superseded: list[str] = field(default_factory=list)  # closed by a newer occurrence of their alert
 
 
 def accept_notification(
@@ -139,7 +140,54 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
         [(occurrences[i][0].ends_at or now, now, i) for i in closing],
     )
     conn.executemany("UPDATE incidents SET last_seen=? WHERE id=?", [(now, i) for i in seen_again])
-    return IngestResult(notification_id, created=new, resolved=closing)
+    firing_new = {i: occurrences[i][0] for i in new if occurrences[i][1] == "firing"}
+    superseded, announced = _supersede(conn, firing_new, now)
+    return IngestResult(notification_id, new, [*closing, *announced], superseded)
+
+
+def _supersede(
+    conn: Any, newer: Mapping[str, WebhookAlert], now: float, chunk: int = 500
+) -> tuple[list[str], list[str]]:
+    """Close the older firing occurrences of the alerts that start again in `newer` (id -> alert).
+
+    Alertmanager keeps one alert per fingerprint: when it fires again, the webhook carries only the new
+    `startsAt`, never the old occurrence's resolution. The old incident ends where the new one starts.
+    One not yet announced leaves the pipeline silently (the newer one is analysed instead); one already
+    announced gets its resolution delivered like any other. Returns the ids whose resolution is pending.
+    """
+    newest: dict[str, tuple[float, str]] = {}
+    for incident_id, alert in newer.items():
+        fingerprint = alert.effective_fingerprint()
+        if fingerprint not in newest or alert.starts_at > newest[fingerprint][0]:
+            newest[fingerprint] = (alert.starts_at, incident_id)
+    fingerprints = list(newest)
+    rows: list[tuple[str, str, float, str]] = []
+    for start in range(0, len(fingerprints), chunk):
+        part = fingerprints[start : start + chunk]
+        marks = ",".join("?" * len(part))
+        rows.extend(
+            conn.execute(  # the partial index idx_incidents_firing_fingerprint
+                "SELECT id, fingerprint, starts_at, stage FROM incidents"
+                f" WHERE status = 'firing' AND fingerprint IN ({marks})",
+                part,
+            )
+        )
+    updates, superseded, announced = [], [], []
+    for incident_id, fingerprint, starts_at, stage in rows:
+        successor_starts, successor = newest[fingerprint]
+        if incident_id == successor or starts_at >= successor_starts:
+            continue
+        pending = int(stage != STAGES[0])
+        updates.append((successor_starts, now, successor, pending, incident_id))
+        superseded.append(incident_id)
+        if pending:
+            announced.append(incident_id)
+    conn.executemany(
+        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, superseded_by=?, stage='done',"
+        " resolve_pending=? WHERE id=?",
+        updates,
+    )
+    return superseded, announced
 
 
 def _known_statuses(conn: Any, ids: list[str], chunk: int = 500) -> dict[str, str]:
@@ -340,14 +388,25 @@ def record_stage(
     started_at: float,
     duration: float,
     next_stage: str,
-) -> None:
-    """Store a stage's outcome and advance the incident's checkpoint (call through Store.write)."""
+) -> bool:
+    """Store a stage's outcome and advance the incident's checkpoint (call through Store.write).
+
+    False when the checkpoint had moved meanwhile (a newer occurrence superseded the incident): the
+    caller stops. An announcement that raced the supersession still gets its resolution delivered.
+    """
     db.conn.execute(
         "INSERT INTO stage_results (incident_id, stage, outcome, detail, started_at, duration_seconds)"
         " VALUES (?,?,?,?,?,?)",
         (incident_id, stage, outcome, detail, started_at, duration),
     )
-    db.conn.execute("UPDATE incidents SET stage=? WHERE id=?", (next_stage, incident_id))
+    moved = db.conn.execute(
+        "UPDATE incidents SET stage=? WHERE id=? AND stage=?", (next_stage, incident_id, stage)
+    ).rowcount
+    if not moved and stage == STAGES[0]:
+        db.conn.execute(
+            "UPDATE incidents SET resolve_pending=1 WHERE id=? AND superseded_by IS NOT NULL", (incident_id,)
+        )
+    return bool(moved)
 
 
 # The writers below run inside Store.write's group-committed transaction: no transaction handling here.
@@ -368,8 +427,29 @@ def save_evidence(db: sqlite_utils.Database, incident_id: str, evidence: Mapping
 
 
 def load_evidence(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
-    row = db.conn.execute("SELECT evidence FROM incidents WHERE id=?", (incident_id,)).fetchone()
-    return json.loads(row[0]) if row and row[0] else None
+    """The incident's evidence: its own, or that of the incident whose analysis it reused."""
+    row = db.conn.execute(EVIDENCE_SQL + " WHERE i.id=?", (incident_id,)).fetchone()
+    return evidence_of(incident_id, row[0] if row else None)
+
+
+# An incident's evidence, its own or by reference (`evidence_of`: a reused analysis is not copied).
+EVIDENCE_SQL = (
+    "SELECT COALESCE(i.evidence, s.evidence) FROM incidents i LEFT JOIN incidents s ON s.id = i.evidence_of"
+)
+
+
+def evidence_of(incident_id: str, stored: str | None) -> dict[str, Any] | None:
+    """Stored evidence as a dict, named after `incident_id` (a referenced one names its source)."""
+    if not stored:
+        return None
+    evidence = json.loads(stored)
+    evidence["incident_id"] = incident_id
+    return evidence
+
+
+def link_evidence(db: sqlite_utils.Database, incident_id: str, source_id: str) -> None:
+    """`incident_id` reuses the evidence of `source_id` (call through Store.write)."""
+    db.conn.execute("UPDATE incidents SET evidence_of=? WHERE id=?", (source_id, incident_id))
 
 
 def save_diagnosis(

@@ -138,6 +138,21 @@ def _signature_alertname(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_signatures_alertname ON incident_signatures (alertname, created_at)")
 
 
+def _occurrences(db: sqlite_utils.Database) -> None:
+    """A newer occurrence of a fingerprint closes the older one (`superseded_by`, found through the
+    firing incidents' fingerprints); the newest full analysis of each label set, for re-fired alerts,
+    whose evidence they reference (`evidence_of`) rather than copy."""
+    db.execute("ALTER TABLE incidents ADD COLUMN superseded_by TEXT")
+    db.execute("ALTER TABLE incidents ADD COLUMN evidence_of TEXT")
+    db.execute(
+        "CREATE INDEX idx_incidents_firing_fingerprint ON incidents (fingerprint) WHERE status = 'firing'"
+    )
+    db.execute(
+        "CREATE TABLE recent_analyses (labels_key TEXT PRIMARY KEY, incident_id TEXT NOT NULL,"
+        " analysed_at REAL NOT NULL)"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     migrate_delivery,
@@ -147,6 +162,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _feedback_and_memory,
     migrate_workbench,
     _signature_alertname,
+    _occurrences,
 )
 
 

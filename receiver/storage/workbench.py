@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
+from receiver.storage import incidents as db_incidents
 from receiver.storage.database import fetch_all, fetch_one
 
 
@@ -95,7 +96,8 @@ def incident_page_data(db: sqlite_utils.Database, incident_id: str) -> dict[str,
         return None
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
-    row["evidence"] = json.loads(row["evidence"] or "null")
+    stored = db.conn.execute(db_incidents.EVIDENCE_SQL + " WHERE i.id = ?", [incident_id]).fetchone()
+    row["evidence"] = db_incidents.evidence_of(incident_id, stored[0] if stored else None)
     diagnoses = fetch_all(
         db, "SELECT id, created_at, body FROM diagnoses WHERE incident_id = ? ORDER BY id DESC", [incident_id]
     )

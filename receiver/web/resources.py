@@ -75,6 +75,7 @@ async def pipeline_parts(app: web.Application, settings: Settings, store: Store)
         app[ANALYST],
         delivery,
         reuse_confirmed=settings.analyst.reuse_confirmed,
+        reuse_analysis_seconds=settings.pipeline.reuse_analysis_seconds,
     )
     return PipelineParts(stages=build_stages(plugins), on_resolved=on_resolved)
 

@@ -43,10 +43,10 @@ async def test_a_failing_destination_does_not_block_the_others(slack, grafana, p
     def pending(destination: str) -> float | None:
         return registry.get_sample_value("alert_analyst_deliveries_pending", {"destination": destination})
 
-    await eventually(lambda: pending("slack") == 0 and pending("pagerduty") == 0)
+    # The gauge is recounted at most once a second: it settles on the counts below.
+    await eventually(lambda: (pending("slack"), pending("pagerduty"), pending("grafana")) == (0, 0, 1))
     statuses = {r["destination"]: r["status"] for r in await service.list_deliveries("inc-1")}
     assert statuses["grafana"] in ("pending", "in_flight")
-    assert pending("grafana") == 1
     assert outcomes(registry, "slack", "sent") == 2
     assert outcomes(registry, "grafana", "retried") >= 1
 

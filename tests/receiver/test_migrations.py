@@ -34,3 +34,28 @@ def test_dropping_the_unused_signature_column_keeps_diagnoses(
         ("inc-1", "network", "{}")
     ]
     assert "signature" not in {row[1] for row in conn.execute("PRAGMA table_info(diagnoses)")}
+
+
+def test_occurrence_columns_are_added_to_a_version_8_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn = sqlite3.connect(tmp_path / "v8.db", isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:8])
+    assert migrations.migrate(db) == 8
+    conn.execute(
+        "INSERT INTO incidents (id, fingerprint, status, stage) VALUES ('inc-1', 'f1', 'firing', 'done')"
+    )
+    monkeypatch.undo()
+
+    assert migrations.migrate(db) == len(migrations.MIGRATIONS)
+    row = conn.execute("SELECT id, status, superseded_by, evidence_of FROM incidents").fetchall()
+    assert row == [("inc-1", "firing", None, None)]
+    plan = " ".join(
+        str(r)
+        for r in conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM incidents WHERE status = 'firing' AND fingerprint IN ('f1')"
+        )
+    )
+    assert "idx_incidents_firing_fingerprint" in plan
+    assert conn.execute("SELECT count(*) FROM recent_analyses").fetchone() == (0,)

@@ -24,7 +24,8 @@ def ingest(store: Store, corpus: Path) -> list[str]:
 
 def recorder(log: list[tuple[str, str]], name: str, outcome: str = "ok", exc: Exception | None = None) -> Any:
     async def run(ctx: StageContext) -> StageOutcome:
-        log.append((ctx.incident.id, name))
+        async with ctx.heavy_work():  # as the real stages do around heavy work
+            log.append((ctx.incident.id, name))
         if exc is not None:
             raise exc
         return StageOutcome(outcome, f"{name} detail")  # type: ignore[arg-type]
