@@ -221,6 +221,15 @@ def file_size(path: Path) -> int:
         return 0
 
 
+def table_sizes(db_path: Path, top: int = 8) -> dict[str, float]:
+    """The largest tables and indexes of the database, in MB (SQLite's dbstat)."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as conn:
+        rows = conn.execute(
+            "SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC LIMIT ?", (top,)
+        ).fetchall()
+    return {name: size / 2**20 for name, size in rows}
+
+
 def count_pipeline_waiting(db_path: Path) -> int:
     """Incidents with a stage left to run or a resolution to deliver (a read-only look at the database)."""
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5) as conn:
@@ -483,6 +492,7 @@ class SoakReport:
     wal_max_mb: float
     wal_limit_mb: float
     slack_calls: dict[str, int]
+    tables_mb: dict[str, float]
     generator_cpu_seconds: float
     log_errors: int
 
@@ -540,6 +550,7 @@ def run_soak(
             drained = asyncio.run(soak.seconds_until_drained(drain_timeout))
             idle, still_waiting, after_rate = asyncio.run(soak.pipeline_after_load(pipeline_wait))
             slack_calls = read_json(f"{slack_url}/stats")
+            tables = table_sizes(db_path)
             log_errors = count_log_errors(receiver.log())
     samples = [s for w in soak.windows for s in w.samples]
     warm_at = samples[0].at + warmup_minutes * 60 if samples else 0.0
@@ -563,6 +574,7 @@ def run_soak(
         wal_max_mb=wal_max / 2**20,
         wal_limit_mb=max(WAL_FLOOR_BYTES, db_max) / 2**20,
         slack_calls=slack_calls,
+        tables_mb=tables,
         generator_cpu_seconds=time.process_time() - cpu_before,
         log_errors=log_errors,
     )
@@ -631,6 +643,7 @@ def print_report(report: SoakReport, minutes: float, rate: float, warmup: float)
         f"Slack calls {report.slack_calls}; receiver log errors {report.log_errors};"
         f" load generator CPU {report.generator_cpu_seconds:.0f} s"
     )
+    print("largest tables (MB):", ", ".join(f"{name} {mb:.1f}" for name, mb in report.tables_mb.items()))
     goals = report.goals()
     print("goals:", "; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in goals.items()))
 

@@ -52,7 +52,24 @@ def test_a_short_soak_reports_sane_figures_and_drains_its_backlog() -> None:
     assert report.total["pending_end"] >= 0 and not math.isnan(report.total["pending_max"])
     assert report.total["incidents_per_s"] > 0  # the pipeline did work ...
     assert report.slack_calls.get("chat.postMessage", 0) > 0  # ... and delivered to Slack
+    assert report.tables_mb.get("notifications", 0) > 0  # every raw notification is kept
     assert 30 < report.rss_warm_mb < 1000 and report.rss_range_mb[0] <= report.rss_end_mb
     assert 0 < report.wal_max_mb <= report.wal_limit_mb
     assert report.log_errors == 0
     assert set(report.kinds) == {RESEND, NEW, RESOLVED}
+
+
+def test_distinct_labels_give_every_group_alerts_never_seen_before() -> None:
+    seen: dict[str, str] = {}  # label set -> group key
+    for distinct in (False, True):
+        traffic = AlertmanagerTraffic(seed=2, max_groups=40, distinct_labels=distinct)
+        seen.clear()
+        shared = 0
+        for _ in range(2_000):
+            _, body = traffic.next_body()
+            payload = json.loads(body)
+            for alert in payload["alerts"]:
+                key = json.dumps(alert["labels"], sort_keys=True)
+                shared += seen.setdefault(key, payload["groupKey"]) != payload["groupKey"]
+        # Groups made from one corpus payload share label sets, unless each group labels its own.
+        assert (shared > 0) is (not distinct)
