@@ -330,7 +330,9 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
     if not rows:
         return None
     row = rows[0]
-    evidence = json.loads(row.pop("evidence") or "null")
+    row.pop("evidence")
+    stored = db.conn.execute(EVIDENCE_SQL + " WHERE i.id=?", (incident_id,)).fetchone()
+    evidence = evidence_of(incident_id, stored[0] if stored else None)
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
     alert = {

@@ -9,18 +9,21 @@ from typing import Any
 
 from analyst.builtin.analyst import BuiltinAnalyst
 from analyst.diagnosis import DiagnosisResult
-from analyst.evidence import Evidence
+from analyst.evidence import Evidence, evidence_to_dict
 from receiver.evidence.settings import ContextSettings
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
 from receiver.pipeline.settings import PipelineSettings
-from receiver.pipeline.stages import StagePlugins, build_stages
+from receiver.pipeline.stages import StagePlugins, build_stages, empty_evidence
 from receiver.pipeline.workers import Pipeline, StageContext, StageOutcome
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store, fetch_all
-from receiver.testing import wait_idle
+from receiver.testing import drain, wait_idle
+from receiver.web.keys import MATERIALIZER, STORE
 from tests.delivery.builders import STARTS_AT, make_diagnosis, make_incident
 from tests.delivery.test_planner import planner
+
+from .conftest import ClientFactory
 
 FIRING = "captured-am025-prom242-firing.json"
 
@@ -200,3 +203,40 @@ def _announced_snapshot() -> Any:
 
     thread = Thread("g", "inc-0", "#alerts", 41, "PnLDrawdownHigh", "critical", "drawdown", STARTS_AT - 60)
     return Snapshot(decided=True, thread=thread)
+
+
+async def test_the_api_and_the_page_name_the_successor_and_the_reused_analysis(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    client = await make_client()
+    store = client.app[STORE]
+    headers = {"Content-Type": "application/json"}
+    first = await (
+        await client.post("/webhook/alertmanager", data=occurrence(webhook_corpus), headers=headers)
+    ).json()
+    await drain(client.app[MATERIALIZER], 10)
+    old = first["incidents"][0]
+    incident = await store.run(db_incidents.get_incident, old)
+    stored = evidence_to_dict(empty_evidence(incident))
+    await store.write(db_incidents.save_evidence, old, stored)
+    again = await (
+        await client.post("/webhook/alertmanager", data=occurrence(webhook_corpus, shift=60), headers=headers)
+    ).json()
+    await drain(client.app[MATERIALIZER], 10)
+    new = next(i for i in again["incidents"] if i not in first["incidents"] and _same_alert(store, i, old))
+    await store.write(db_incidents.link_evidence, new, old)  # what a reused analysis records
+
+    detail = await (await client.get(f"/api/v1/incidents/{old}")).json()
+    assert detail["incident"]["superseded_by"] == new and detail["incident"]["status"] == "resolved"
+    detail = await (await client.get(f"/api/v1/incidents/{new}")).json()
+    assert detail["incident"]["evidence_of"] == old
+    assert detail["evidence"] == {**json.loads(json.dumps(stored)), "incident_id": new}
+    page = await (await client.get(f"/ui/incidents/{old}")).text()
+    assert f'ended when the alert fired again: <a href="/ui/incidents/{new}">' in page
+    page = await (await client.get(f"/ui/incidents/{new}")).text()
+    assert f'analysis reused from <a href="/ui/incidents/{old}">' in page
+
+
+def _same_alert(store: Store, a: str, b: str) -> bool:
+    fingerprints = rows(store, "SELECT DISTINCT fingerprint FROM incidents WHERE id IN (?, ?)", a, b)
+    return len(fingerprints) == 1
