@@ -39,27 +39,34 @@ def accept_notification(
     body: bytes,
     received_at: float | None = None,
     pending: bool = True,
+    same_as: int | None = None,
 ) -> int:
     """Store the raw notification and return its id (call through Store.write).
 
     This is all the webhook's answer waits for: `materialize_pending` turns a pending notification into
-    incidents behind the answer, in notification order, also after a restart.
+    incidents behind the answer, in notification order, also after a restart. `same_as`: the id of a
+    stored notification with the same bytes; the body is then not stored again.
     """
     cur = db.conn.execute(
         "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body,"
-        " pending) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        " pending, same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             received_at or time.time(),
             payload.effective_group_key(),
             payload.status,
             payload.receiver,
             len(payload.alerts),
-            hashlib.sha256(body).hexdigest(),
-            body.decode("utf-8", "replace"),
+            body_digest(body),
+            "" if same_as is not None else body.decode("utf-8", "replace"),
             int(pending),
+            same_as,
         ),
     )
     return int(cur.lastrowid or 0)
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
 
 
 def incident_ids(payload: WebhookPayload) -> list[str]:
@@ -75,6 +82,13 @@ def alerts_by_status(payload: WebhookPayload) -> dict[str, int]:
     return counts
 
 
+# Pending notifications, oldest first, with the stored body of the notification a re-send repeats.
+PENDING_SQL = (
+    "SELECT n.id, n.received_at, COALESCE(o.body, n.body) FROM notifications n"
+    " LEFT JOIN notifications o ON o.id = n.same_as WHERE n.pending = 1 ORDER BY n.id LIMIT ?"
+)
+
+
 def materialize_pending(db: sqlite_utils.Database, limit: int) -> tuple[int, list[IngestResult]]:
     """Turn up to `limit` pending notifications, oldest first, into incidents (call through Store.write).
 
@@ -86,9 +100,7 @@ def materialize_pending(db: sqlite_utils.Database, limit: int) -> tuple[int, lis
     ones behind it.
     """
     conn = db.conn
-    rows = conn.execute(
-        "SELECT id, received_at, body FROM notifications WHERE pending = 1 ORDER BY id LIMIT ?", (limit,)
-    ).fetchall()
+    rows = conn.execute(PENDING_SQL, (limit,)).fetchall()
     results = []
     for notification_id, received_at, body in rows:
         try:

@@ -141,9 +141,11 @@ def _signature_alertname(db: sqlite_utils.Database) -> None:
 def _occurrences(db: sqlite_utils.Database) -> None:
     """A newer occurrence of a fingerprint closes the older one (`superseded_by`, found through the
     firing incidents' fingerprints); the newest full analysis of each label set, for re-fired alerts,
-    whose evidence they reference (`evidence_of`) rather than copy."""
+    whose evidence they reference (`evidence_of`) rather than copy; a re-sent notification with the same
+    bytes references the stored copy (`same_as`) instead of storing its body again."""
     db.execute("ALTER TABLE incidents ADD COLUMN superseded_by TEXT")
     db.execute("ALTER TABLE incidents ADD COLUMN evidence_of TEXT")
+    db.execute("ALTER TABLE notifications ADD COLUMN same_as INTEGER")
     db.execute(
         "CREATE INDEX idx_incidents_firing_fingerprint ON incidents (fingerprint) WHERE status = 'firing'"
     )

@@ -14,10 +14,19 @@ from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.health import health_routes
-from receiver.web.keys import CREDENTIALS, INCIDENT_EXTRAS, INTAKE, METRICS, OVERVIEW_EXTRAS, SETTINGS
+from receiver.web.keys import (
+    CREDENTIALS,
+    INCIDENT_EXTRAS,
+    INTAKE,
+    METRICS,
+    OVERVIEW_EXTRAS,
+    RECENT_BODIES,
+    SETTINGS,
+)
 from receiver.web.learning import install_learning
 from receiver.web.ondemand import ondemand_routes
 from receiver.web.reload import CONFIG_SOURCE, RELOAD_LOCK, ConfigSource, reload_routes
+from receiver.web.resends import RecentBodies
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
 from receiver.web.rules import rule_routes
 from receiver.web.templating import security_headers, setup_templates
@@ -42,6 +51,7 @@ def build_app(
     app[CONFIG_SOURCE] = config_source
     app[RELOAD_LOCK] = asyncio.Lock()
     app[INTAKE] = IntakeActivity()
+    app[RECENT_BODIES] = RecentBodies()
     app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (app, incident_id) -> str
     app[OVERVIEW_EXTRAS] = []  # and for the overview page: (app) -> str
     setup_templates(app)

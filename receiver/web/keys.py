@@ -21,6 +21,7 @@ from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.workers import Pipeline
 from receiver.storage.database import Store
 from receiver.web.auth import Credentials
+from receiver.web.resends import RecentBodies
 
 if TYPE_CHECKING:
     from receiver.delivery.service import DeliveryService
@@ -38,6 +39,7 @@ DELIVERY: web.AppKey[DeliveryService | None] = web.AppKey("delivery")
 SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 PIPELINE = web.AppKey("pipeline", Pipeline)
 MATERIALIZER = web.AppKey("materializer", Materializer)
+RECENT_BODIES = web.AppKey("recent_bodies", RecentBodies)
 
 __all__ = [
     "ANALYST",
@@ -49,6 +51,7 @@ __all__ = [
     "METRICS",
     "OVERVIEW_EXTRAS",
     "PIPELINE",
+    "RECENT_BODIES",
     "SCHEDULER",
     "SETTINGS",
     "SOURCE",

@@ -14,10 +14,11 @@ from aiohttp import web
 
 from receiver.errors import PayloadError
 from receiver.payload import WebhookPayload, parse_webhook
-from receiver.storage.incidents import accept_notification, alerts_by_status, incident_ids
+from receiver.storage.incidents import accept_notification, body_digest
 from receiver.web.auth import is_authorized
 from receiver.web.json_errors import error_response, read_body
-from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, SETTINGS, STORE
+from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, RECENT_BODIES, SETTINGS, STORE
+from receiver.web.resends import accepted
 
 log = structlog.get_logger("receiver.webhook")
 
@@ -48,25 +49,38 @@ async def _receive(request: web.Request) -> web.Response:
         return error_response(415, f"Content-Type must be application/json, got {request.content_type!r}")
     try:
         body = await read_body(request, app[SETTINGS].webhook.max_body_bytes)
-        payload = await _parse(body)
     except PayloadError as exc:
         log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
         return error_response(exc.status, str(exc), exc.field)
+    digest = body_digest(body)
+    seen = app[RECENT_BODIES].get(digest)  # a re-send of bytes validated and stored before
+    if seen is None:
+        try:
+            payload = await _parse(body)
+        except PayloadError as exc:
+            log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
+            return error_response(exc.status, str(exc), exc.field)
+    else:
+        payload = seen.payload
+    same_as = seen.notification_id if seen is not None else None
     try:
-        notification_id = await app[STORE].write(accept_notification, payload, body)
+        notification_id = await app[STORE].write(accept_notification, payload, body, same_as=same_as)
     except sqlite3.Error as exc:
         log.error("webhook_store_failed", error=str(exc))
         return error_response(503, "storage unavailable; Alertmanager will retry")
+    if seen is None:
+        seen = accepted(notification_id, payload)
+        app[RECENT_BODIES].put(digest, seen)
     app[MATERIALIZER].accepted()
     metrics = app[METRICS]
-    for status, count in alerts_by_status(payload).items():
+    for status, count in seen.statuses.items():
         metrics.alerts_received.labels(status).inc(count)
     log.debug("webhook_stored", group_key=payload.effective_group_key(), notification_id=notification_id)
     return web.json_response(
         {
             "status": "ok",
             "notification_id": notification_id,
-            "incidents": incident_ids(payload),
+            "incidents": list(seen.incident_ids),
             "alerts": len(payload.alerts),
         }
     )

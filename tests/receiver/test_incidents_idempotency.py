@@ -6,9 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from receiver.payload import parse_webhook
 from receiver.pipeline.workers import StageContext, StageOutcome
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import fetch_all
 from receiver.testing import drain, wait_idle
-from receiver.web.keys import MATERIALIZER, PIPELINE
+from receiver.web import webhook
+from receiver.web.keys import MATERIALIZER, PIPELINE, STORE
+from receiver.web.resends import RecentBodies, accepted
 from receiver.web.resources import PipelineParts as Components
 
 from .conftest import ClientFactory
@@ -118,3 +123,58 @@ async def test_raw_notification_and_group_key_are_retained(
             "SELECT body FROM notifications WHERE id=?", (answer["notification_id"],)
         ).fetchone()
     assert stored[0].encode() == data
+
+
+async def test_an_identical_resend_is_answered_without_parsing_and_stored_as_a_reference(
+    make_client: ClientFactory, webhook_corpus: Path, monkeypatch: Any
+) -> None:
+    parsed: list[int] = []
+    real_parse = webhook.parse_webhook
+
+    def counting_parse(body: bytes) -> Any:
+        parsed.append(len(body))
+        return real_parse(body)
+
+    monkeypatch.setattr(webhook, "parse_webhook", counting_parse)
+    client = await make_client()
+    data = (webhook_corpus / FIRING).read_bytes()
+    answers = [await (await post(client, data)).json() for _ in range(3)]
+    changed = data.replace(b'"firing"', b'"firing" ', 1)  # other bytes, same meaning: parsed and stored
+    assert (await post(client, changed)).status == 200
+
+    assert len(parsed) == 2  # the first body and the changed one; the re-sends were not parsed again
+    assert [a["incidents"] for a in answers[1:]] == [answers[0]["incidents"]] * 2
+    await drain(client.app[MATERIALIZER], 10)
+    store = client.app[STORE]
+    rows = await store.run(fetch_all, "SELECT id, same_as, length(body) AS size, pending FROM notifications")
+    first = answers[0]["notification_id"]
+    assert [(r["same_as"], r["size"] > 0) for r in rows] == [
+        (None, True),
+        (first, False),
+        (first, False),
+        (None, True),
+    ]
+    assert all(r["pending"] == 0 for r in rows)  # materialised: the reference's body was used
+    incident = await store.run(db_incidents.get_incident, answers[0]["incidents"][0])
+    assert incident is not None and incident.last_seen > incident.first_seen  # re-sends still count as seen
+
+
+def test_recent_bodies_forget_the_least_recently_seen_first(webhook_corpus: Path) -> None:
+    payload = parse_webhook((webhook_corpus / FIRING).read_bytes())
+    bodies = RecentBodies(size=2)
+    for n, digest in enumerate(("a", "b")):
+        bodies.put(digest, accepted(n, payload))
+    assert bodies.get("a") is not None  # "a" seen again: "b" is now the oldest
+    bodies.put("c", accepted(2, payload))
+    assert bodies.get("b") is None and len(bodies) == 2
+    seen = bodies.get("a")
+    assert seen is not None and seen.notification_id == 0 and seen.statuses == {"firing": 2}
+
+
+def test_materialising_reads_pending_notifications_through_their_index(tmp_path: Path) -> None:
+    from receiver.storage.database import open_database
+
+    db = open_database(tmp_path / "db.sqlite")
+    sql = "EXPLAIN QUERY PLAN " + db_incidents.PENDING_SQL
+    plan = " ".join(str(row) for row in db.conn.execute(sql, (16,)))
+    assert "idx_notifications_pending" in plan

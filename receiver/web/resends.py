@@ -1,0 +1,52 @@
+"""Identical re-sends: Alertmanager re-sends an unchanged group every `group_interval`/`repeat_interval`,
+and each HA replica sends it too. The same bytes were validated and stored before, so a re-send is
+answered from what was kept then, and stored as a reference to the first copy instead of a second body.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from receiver.payload import WebhookPayload
+from receiver.storage.incidents import alerts_by_status, incident_ids
+
+DEFAULT_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A stored notification, as much of it as a re-send of the same bytes needs."""
+
+    notification_id: int
+    payload: WebhookPayload
+    incident_ids: tuple[str, ...]
+    statuses: Mapping[str, int]
+
+
+def accepted(notification_id: int, payload: WebhookPayload) -> Accepted:
+    return Accepted(notification_id, payload, tuple(incident_ids(payload)), alerts_by_status(payload))
+
+
+class RecentBodies:
+    """The last `size` distinct bodies stored, by SHA-256 digest (least recently seen forgotten first)."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._seen: collections.OrderedDict[str, Accepted] = collections.OrderedDict()
+
+    def get(self, digest: str) -> Accepted | None:
+        found = self._seen.get(digest)
+        if found is not None:
+            self._seen.move_to_end(digest)
+        return found
+
+    def put(self, digest: str, stored: Accepted) -> None:
+        self._seen[digest] = stored
+        self._seen.move_to_end(digest)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._seen)
