@@ -26,7 +26,7 @@ import numpy as np
 
 from detectors.calibration import directional
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, nan_quantiles, trailing_mean
+from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean, window_median
 from detectors.rules import DetectionRule
 from detectors.zscore import LARGEST_FLOOR, block_hop, order_stats, scale_floor
 
@@ -201,5 +201,4 @@ class LevelStepScorer:
 
     def _median(self) -> float:
         """Median of the last `window_size` values (NaN below min_periods), as `hopped_order_stats` has it."""
-        window = np.array(self._recent)[None, :]
-        return float(nan_quantiles(window, (0.5,), self.min_periods)[0, 0])
+        return window_median(self._recent, self.min_periods)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -222,6 +224,24 @@ def nan_quantiles(windows: np.ndarray, quantiles: tuple[float, ...], min_periods
         b = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
         out.append(np.where(count >= min_periods, a + (b - a) * frac, np.nan))
     return np.stack(out)
+
+
+def window_median(window: Iterable[float], min_periods: int) -> float:
+    """`nan_quantiles(window, (0.5,), min_periods)` of one window (NaN = gap), bit for bit, without numpy.
+
+    The streaming scorers refresh a level every few points; numpy's per-call overhead outweighs a short sort.
+    """
+    values = list(window)
+    ordered = sorted(v for v in values if math.isfinite(v))
+    count = len(ordered)
+    if count < len(values) and any(math.isinf(v) for v in values):
+        return float(nan_quantiles(np.array(values)[None, :], (0.5,), min_periods)[0, 0])  # inf sorts in
+    if count < min_periods or count == 0:
+        return math.nan
+    position = 0.5 * (count - 1)
+    lo = math.floor(position)
+    hi = min(lo + 1, count - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo)
 
 
 def _dense_quantiles(windows: np.ndarray, quantiles: tuple[float, ...], min_periods: int) -> np.ndarray:
