@@ -477,13 +477,21 @@ class _SeasonalResidual:
         self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
         self._recent = _TrailingSum(max(2, rule.window_size // 3))
         self._mean_len = max(2, rule.window_size // 3)
-        self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
+        # running total and count of the finite deviations after each point: a ring of the last `_capacity`
+        self._capacity = MAX_LAG + reference_half_width(MAX_LAG) + 1
+        self._totals = [0.0] * self._capacity
+        self._counts = [0] * self._capacity
         self._total, self._count, self._seen = 0.0, 0, 0
+        self._day = self._half = 0
+        self._start = INTERVALS_NEEDED
 
     def observe(self, deviation: float, floor: float, day: int) -> tuple[float, float, float]:
         """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown;
         `floor`: `point_scale_floor` of the level) given only the past, then learn it."""
-        residual = deviation - self._reference(day)
+        if day != self._day:
+            self._day, self._half = day, reference_half_width(day)
+            self._start = max(INTERVALS_NEEDED, day + self._half)
+        residual = deviation - self._reference() if day > 0 and self._seen >= self._start else math.nan
         scale = math.nan
         if day > 0 and self._size is None:
             self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
@@ -495,18 +503,17 @@ class _SeasonalResidual:
         if isfinite(deviation):
             self._total += deviation
             self._count += 1
-        self._cumulative.append((self._total, self._count))
+        at = self._seen % self._capacity
+        self._totals[at], self._counts[at] = self._total, self._count
         self._seen += 1
         return residual, scale, recent
 
-    def _reference(self, day: int) -> float:
-        """Mean finite deviation over the hour around this point's time one day earlier (NaN: unknown)."""
-        half = reference_half_width(day)
-        if day <= 0 or self._seen < max(INTERVALS_NEEDED, day + half):
-            return math.nan
-        end_total, end_count = self._cumulative[-(day - half)]
-        before_total, before_count = (
-            self._cumulative[-(day + half + 1)] if self._seen - day - half - 1 >= 0 else (0.0, 0)
-        )
-        count = end_count - before_count
-        return (end_total - before_total) / count if count > 0 else math.nan
+    def _reference(self) -> float:
+        """Mean finite deviation over the hour around this point's time one day earlier (NaN: none)."""
+        end = (self._seen - self._day + self._half) % self._capacity
+        count, total = self._counts[end], self._totals[end]
+        if self._seen - self._day - self._half - 1 >= 0:
+            before = (self._seen - self._day - self._half - 1) % self._capacity
+            count -= self._counts[before]
+            return (total - self._totals[before]) / count if count > 0 else math.nan
+        return total / count if count > 0 else math.nan
