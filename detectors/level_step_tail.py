@@ -332,18 +332,14 @@ class _TrailingSum:
     """Sum of the last `size` pushed values (NaN before `size`), by the same running total as np.cumsum."""
 
     def __init__(self, size: int) -> None:
-        self._totals: deque[float] = deque([math.nan], maxlen=size + 1)
+        # the running totals `size` pushes back: NaN until the first push is that far back, then 0 before it
+        self._totals: deque[float] = deque([math.nan] * (size - 1) + [0.0], maxlen=size + 1)
         self._total = 0.0
-        self._pushed = 0
-        self._size = size
 
     def push(self, x: float) -> float:
         self._total += x
-        self._pushed += 1
         self._totals.append(self._total)
-        if self._pushed < self._size:
-            return math.nan
-        return self._total if self._pushed == self._size else self._total - self._totals[0]
+        return self._total - self._totals[0]
 
 
 class LevelStepTailScorer:
@@ -366,7 +362,7 @@ class LevelStepTailScorer:
             self._counts = None
         if self._counts is None:
             return self._plain.update(value, day)
-        z = self._plain.learn(value, day)[1]
+        z = self._plain.learn(value, day)
         stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if isfinite(value) else value
         return self._counts.update(stabilised_value, day)[0], z
 
@@ -394,7 +390,7 @@ class _TailScorer:
     def update(self, value: float, day: int) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
         normaliser = self._threshold * math.sqrt(math.log10(self._earlier + 2.0))
-        surprise, z = self.learn(value, day)
+        surprise, z = self._observe(value, day, scored=True)
         score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
         if isfinite(z):
             score += TIE_BREAK * abs(z) / (abs(z) + self._threshold)
@@ -402,29 +398,47 @@ class _TailScorer:
             score = min(score, 0.49)
         return (score if isfinite(value) else math.nan), z
 
-    def learn(self, value: float, day: int) -> tuple[float, float]:
-        """(surprise, signed z of the rule's direction) of `value` given only the past, then learn it:
-        `update` without the score, for the scorer whose score is not used."""
-        features, z, surprise = self._features(value, day)
-        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]  # rare: most points bin nowhere
-        if tail:
-            bins = _bins_of(np.array([features[f] for f in tail])).tolist()
-            for f, b in zip(tail, bins, strict=True):
-                counts = self._counts[f]
-                at_least = sum(counts[b:])
-                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
-                if at_least == 0:
-                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
-                surprise = max(surprise, s)
-                counts[b] += 1
-                self._highest[f] = max(self._highest[f], b)
+    def learn(self, value: float, day: int) -> float:
+        """The signed z (of the rule's direction) of `value` given only the past, then learn it: `update`
+        without the score, for the scorer whose score is not used."""
+        return self._observe(value, day, scored=False)[1]
+
+    def _observe(self, value: float, day: int, scored: bool) -> tuple[float, float]:
+        """(surprise, signed z of the rule's direction) of `value`, then learn it (surprise 0 unless `scored`)."""
+        features, z, mean = self._features(value, day)
+        if scored:
+            surprise = self._mean_tail.observe(mean)
+        else:
+            self._mean_tail.learn(mean)
+            surprise = 0.0
+        deviation, held, burst, record, shift = features
+        base = TAIL_BASE  # rare: most points bin nowhere
+        if deviation >= base or held >= base or burst >= base or record >= base or shift >= base:
+            surprise = self._rank(features, surprise, scored)
         self._earlier += isfinite(value)
         if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
         return surprise, z
 
+    def _rank(self, features: list[float], surprise: float, scored: bool) -> float:
+        """Count each feature that reaches the tail in its histogram; with `scored`, the largest of
+        `surprise` and their surprises among the earlier points (else `surprise` as it is)."""
+        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]
+        bins = _bins_of(np.array([features[f] for f in tail])).tolist()
+        for f, b in zip(tail, bins, strict=True):
+            counts = self._counts[f]
+            if scored:
+                at_least = sum(counts[b:])
+                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
+                if at_least == 0:
+                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
+                surprise = max(surprise, s)
+            counts[b] += 1
+            self._highest[f] = max(self._highest[f], b)
+        return surprise
+
     def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
-        """The five features, the level-step z and the recent mean's value surprise."""
+        """The five features, the level-step z and the recent mean (NaN features and mean at a gap)."""
         level, e, d, se, ss, z = self._level_step.observe(value)
         residual, residual_scale, recent_residual = self._seasonal.observe(e, self._level_step.floor, day)
         finite = isfinite(value)
@@ -441,7 +455,7 @@ class _TailScorer:
         along = along if isfinite(along) else 0.0
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
-            return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
+            return [math.nan] * FEATURES, z, math.nan
         beyond = max(value - self._high, self._low - value) / se if isfinite(self._high) else math.nan
         features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
@@ -449,7 +463,7 @@ class _TailScorer:
             features[4] = abs(recent_residual) / residual_scale
         self._high = value if not isfinite(self._high) else max(self._high, value)
         self._low = value if not isfinite(self._low) else min(self._low, value)
-        return features, z, self._mean_tail.observe(mean)
+        return features, z, mean
 
 
 class _HeldStep:

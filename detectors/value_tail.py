@@ -90,6 +90,13 @@ class ValueTail:
         if not math.isfinite(value):
             return 0.0
         surprise = self._surprise(value)
+        self.learn(value)
+        return surprise
+
+    def learn(self, value: float) -> None:
+        """Learn `value` without ranking it (NaN: not learnt)."""
+        if not math.isfinite(value):
+            return
         if not math.isfinite(self._first):
             self._first = value
         d = value - self._first
@@ -101,7 +108,6 @@ class ValueTail:
                 insort(side, x)
                 if len(side) > TAIL_COUNT:
                     side.pop()
-        return surprise
 
     def _surprise(self, value: float) -> float:
         if self._n < MIN_HISTORY:
