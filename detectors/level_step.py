@@ -126,8 +126,7 @@ class _TrailingMean:
     """Mean of the finite values among the last `size` pushed (NaN below `min_periods`), O(1) a point."""
 
     def __init__(self, size: int, min_periods: int) -> None:
-        self._items: deque[float] = deque(maxlen=size)
-        self._size = size
+        self._items: deque[float] = deque([math.nan] * size, maxlen=size)  # NaN: nothing pushed yet
         self._sum = 0.0
         self._count = 0
         self._needed = max(min_periods, 1)
@@ -135,13 +134,11 @@ class _TrailingMean:
     def push(self, value: float) -> float:
         """The mean before `value` (of the earlier values), then take `value` in."""
         mean = self._sum / self._count if self._count >= self._needed else math.nan
-        items = self._items
-        if len(items) == self._size:
-            old = items[0]
-            if math.isfinite(old):
-                self._sum -= old
-                self._count -= 1
-        items.append(value)
+        old = self._items[0]
+        if math.isfinite(old):
+            self._sum -= old
+            self._count -= 1
+        self._items.append(value)
         if math.isfinite(value):
             self._sum += value
             self._count += 1
@@ -195,8 +192,10 @@ class LevelStepScorer:
             return math.nan
         size = abs(deviation) / deviation_scale
         along = step if deviation > 0 else -step
-        if math.isfinite(along):
-            size = max(size, min(max(along, 0.0), abs(deviation)) / step_scale)
+        if along > 0.0 and math.isfinite(along):  # else the arrived part is 0, never above |e| / s_e
+            arrived = along if along <= abs(deviation) else abs(deviation)
+            if arrived / step_scale > size:
+                size = arrived / step_scale
         return math.copysign(size, deviation) if deviation else 0.0
 
     def _median(self) -> float:
