@@ -444,7 +444,7 @@ class _TailScorer:
         finite = isfinite(value)
         if finite:
             self._filled = value
-        known = isfinite(self._filled)
+        known = finite or self._known > 0  # a finite value so far
         step_size = abs(d) / ss
         burst = self._burst.push(step_size if isfinite(step_size) else 0.0) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
@@ -456,13 +456,20 @@ class _TailScorer:
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
-        beyond = max(value - self._high, self._low - value) / se if isfinite(self._high) else math.nan
+        high, low = self._high, self._low
+        if isfinite(high):
+            beyond = max(value - high, low - value) / se
+            if value > high:
+                self._high = value
+            if value < low:
+                self._low = value
+        else:
+            beyond = math.nan
+            self._high = self._low = value
         features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
-        self._high = value if not isfinite(self._high) else max(self._high, value)
-        self._low = value if not isfinite(self._low) else min(self._low, value)
         return features, z, mean
 
 
@@ -474,9 +481,11 @@ class _HeldStep:
 
     def observe(self, along: float, e: float, d: float, ss: float) -> float:
         """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
-        moved = self._sign * (self._step + d)
-        kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
-        held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
+        held = 0.0  # below TAIL_BASE (held <= the arrived step) every value ranks alike: p = 1
+        if self._along >= TAIL_BASE:
+            moved = self._sign * (self._step + d)
+            kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
+            held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
         self._along, self._step, self._scale = along, d, ss
         self._sign = (math.copysign(1.0, e) if e else 0.0) if isfinite(e) else math.nan
         return held
@@ -505,7 +514,16 @@ class _SeasonalResidual:
         if day != self._day:
             self._day, self._half = day, reference_half_width(day)
             self._start = max(INTERVALS_NEEDED, day + self._half)
-        residual = deviation - self._reference() if day > 0 and self._seen >= self._start else math.nan
+        residual = math.nan
+        if day > 0 and self._seen >= self._start:  # the reference: the hour around this time a day ago
+            end = (self._seen - day + self._half) % self._capacity
+            count, total = self._counts[end], self._totals[end]
+            if self._seen - day - self._half - 1 >= 0:
+                before = (self._seen - day - self._half - 1) % self._capacity
+                count -= self._counts[before]
+                total -= self._totals[before]
+            if count > 0:
+                residual = deviation - total / count
         scale = math.nan
         if day > 0 and self._size is None:
             self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
@@ -521,13 +539,3 @@ class _SeasonalResidual:
         self._totals[at], self._counts[at] = self._total, self._count
         self._seen += 1
         return residual, scale, recent
-
-    def _reference(self) -> float:
-        """Mean finite deviation over the hour around this point's time one day earlier (NaN: none)."""
-        end = (self._seen - self._day + self._half) % self._capacity
-        count, total = self._counts[end], self._totals[end]
-        if self._seen - self._day - self._half - 1 >= 0:
-            before = (self._seen - self._day - self._half - 1) % self._capacity
-            count -= self._counts[before]
-            return (total - self._totals[before]) / count if count > 0 else math.nan
-        return total / count if count > 0 else math.nan
