@@ -59,6 +59,7 @@ BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
 LOG10_BIN_RATIO = math.log10(BIN_RATIO)
+LOG_BIN_RATIO = math.log(BIN_RATIO)
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
 COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
@@ -108,7 +109,13 @@ def seasonal_scale(residual: np.ndarray, rule: DetectionRule, day_points: int) -
 
 def _bins_of(tail: np.ndarray) -> np.ndarray:
     """Bins of feature values >= TAIL_BASE."""
-    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / math.log(BIN_RATIO)), BINS - 1).astype(np.int64)
+    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / LOG_BIN_RATIO), BINS - 1).astype(np.int64)
+
+
+def _point_bins(tail: list[float]) -> list[int]:
+    """`_bins_of` of a point's few tail features: numpy's log as in batch, the rest in Python (bit for bit)."""
+    logs = np.log([f / TAIL_BASE for f in tail]).tolist()
+    return [math.floor(min(x / LOG_BIN_RATIO, BINS - 1)) for x in logs]
 
 
 def earlier_at_least(bins: np.ndarray) -> np.ndarray:
@@ -424,7 +431,7 @@ class _TailScorer:
         """Count each feature that reaches the tail in its histogram; with `scored`, the largest of
         `surprise` and their surprises among the earlier points (else `surprise` as it is)."""
         tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]
-        bins = _bins_of(np.array([features[f] for f in tail])).tolist()
+        bins = _point_bins([features[f] for f in tail])
         for f, b in zip(tail, bins, strict=True):
             counts = self._counts[f]
             if scored:
