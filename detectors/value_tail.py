@@ -44,7 +44,7 @@ def earlier_spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """Per point: how many of the TAIL_COUNT smallest earlier values are <= its bound (NaN values skipped)."""
     x = np.where(np.isfinite(values), values, np.inf)
-    count = np.zeros(values.shape)
+    count = np.zeros(values.shape, dtype=np.int8)  # at most TAIL_COUNT: small integers add fastest
     count[:, 0] = TAIL_COUNT * (np.inf <= bound[:, 0])  # before the first point every order is +inf
     order = np.minimum.accumulate(x, axis=1)  # the k-th smallest up to and including each point, k = 1
     merged = np.empty(values.shape)
@@ -53,7 +53,7 @@ def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
     for k in range(TAIL_COUNT):
         before = order[:, :-1]  # the k-th smallest before each point (from the second on)
         np.less_equal(before, bound[:, 1:], out=hit)
-        np.add(count[:, 1:], hit, out=count[:, 1:])
+        np.add(count[:, 1:], hit, out=count[:, 1:], casting="unsafe")
         if k + 1 < TAIL_COUNT:
             # the (k+1)-th smallest up to t = min over j <= t of max(k-th smallest before j, x_j)
             np.maximum(before, x[:, 1:], out=merged[:, 1:])
