@@ -47,7 +47,7 @@ from detectors.level_step import (
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean
+from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean, window_sum
 from detectors.rules import DetectionRule
 from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
 from detectors.value_tail import ValueTail, value_tail_surprise
@@ -170,12 +170,8 @@ def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
     """Sum of the last `size` values up to and including each point (NaN before `size` points)."""
-    out = np.full(x.shape, np.nan)
-    if x.shape[1] < size:
-        return out
-    c = np.cumsum(x, axis=1)
-    out[:, size - 1] = c[:, size - 1]
-    out[:, size:] = c[:, size:] - c[:, :-size]
+    out = window_sum(np.cumsum(x, axis=1), size)
+    out[:, : size - 1] = np.nan
     return out
 
 

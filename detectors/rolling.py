@@ -48,12 +48,12 @@ class TrailingMoments:
         if key in self._cache:
             return self._cache[key]
         n = self.sum1.shape[1]
-        total = _window_sum(self.sum1, window)
-        total2 = _window_sum(self.sum2, window)
+        total = window_sum(self.sum1, window)
+        total2 = window_sum(self.sum2, window)
         if self.counts is None:
             count = np.minimum(np.arange(n, dtype=float), window)[None, :]
         else:
-            count = _window_sum(self.counts, window)
+            count = window_sum(self.counts, window)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
             total2 -= total * mean
@@ -94,8 +94,8 @@ def trailing_mean(values: np.ndarray, window: int, min_periods: int) -> np.ndarr
     `trailing_mean_std`'s cost.
     """
     finite = np.isfinite(values)
-    total = _window_sum(prefix_sum(np.where(finite, values, 0.0)), window)
-    count = _window_sum(prefix_sum(finite.astype(float)), window)
+    total = window_sum(prefix_sum(np.where(finite, values, 0.0)), window)
+    count = window_sum(prefix_sum(finite.astype(float)), window)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= max(min_periods, 1), total / count, np.nan)
 
@@ -109,8 +109,9 @@ def prefix_sum(x: np.ndarray) -> np.ndarray:
     return cum
 
 
-def _window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
-    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums."""
+def window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
+    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums
+    (`prefix_sum`; from np.cumsum's inclusive sums: of x[:, i - window + 1 : i + 1])."""
     n = prefix.shape[1]
     out = prefix.copy()
     if window < n:
