@@ -113,7 +113,7 @@ def _bins_of(tail: np.ndarray) -> np.ndarray:
 
 
 def _point_bins(tail: list[float]) -> list[int]:
-    """`_bins_of` of a point's few tail features: numpy's log as in batch, the rest in Python (bit for bit)."""
+    """`_bins_of` of one point's tail features: numpy's log as in batch, the rest in Python (bit for bit)."""
     logs = np.log([f / TAIL_BASE for f in tail]).tolist()
     return [math.floor(min(x / LOG_BIN_RATIO, BINS - 1)) for x in logs]
 
@@ -407,7 +407,7 @@ class _TailScorer:
         return self._observe(value, day, scored=False)[1]
 
     def _observe(self, value: float, day: int, scored: bool) -> tuple[float, float]:
-        """(surprise, signed z of the rule's direction) of `value`, then learn it (surprise 0 unless `scored`)."""
+        """(surprise, signed z of the rule's direction) of `value`, then learn it (surprise 0 unscored)."""
         features, z, mean = self._features(value, day)
         if scored:
             surprise = self._mean_tail.observe(mean)
