@@ -103,11 +103,8 @@ class ValueTail:
         self._n += 1
         self._sum += d
         self._squares += d * d
-        for side, x in ((self._low, value), (self._high, -value)):
-            if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
-                insort(side, x)
-                if len(side) > TAIL_COUNT:
-                    side.pop()
+        _keep_smallest(self._low, value)
+        _keep_smallest(self._high, -value)
 
     def _surprise(self, value: float) -> float:
         if self._n < MIN_HISTORY:
@@ -120,3 +117,11 @@ class ValueTail:
         if c >= TAIL_COUNT:
             return 0.0
         return -math.log10(min(1.0, 2.0 * (c + 1.0) / (self._n + 1.0)))
+
+
+def _keep_smallest(side: list[float], x: float) -> None:
+    """Insert `x` into the ascending list of the TAIL_COUNT smallest values so far."""
+    if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
+        insort(side, x)
+        if len(side) > TAIL_COUNT:
+            side.pop()
