@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from math import isfinite
 
 import numpy as np
 
@@ -135,11 +136,11 @@ class _TrailingMean:
         """The mean before `value` (of the earlier values), then take `value` in."""
         mean = self._sum / self._count if self._count >= self._needed else math.nan
         old = self._items[0]
-        if math.isfinite(old):
+        if isfinite(old):
             self._sum -= old
             self._count -= 1
         self._items.append(value)
-        if math.isfinite(value):
+        if isfinite(value):
             self._sum += value
             self._count += 1
         return mean
@@ -179,24 +180,19 @@ class LevelStepScorer:
         # s_e and s_step as `level_step_parts` has them (NaN below min_periods): of the earlier points only
         deviation_scale = max(self._deviation_size.push(abs(deviation)) * MEAN_ABS_TO_SD, self.floor)
         step_scale = max(self._step_size.push(abs(step)) * MEAN_ABS_TO_SD, self.floor)
-        z = self._z(deviation, step, deviation_scale, step_scale)
+        z = math.nan  # `combine` for one point: NaN while the level or a scale is unknown, and for a gap
+        if isfinite(deviation) and isfinite(deviation_scale) and isfinite(step_scale):
+            size = abs(deviation) / deviation_scale
+            along = step if deviation > 0 else -step
+            if along > 0.0 and isfinite(along):  # else the arrived part is 0, never above |e| / s_e
+                arrived = along if along <= abs(deviation) else abs(deviation)
+                if arrived / step_scale > size:
+                    size = arrived / step_scale
+            z = math.copysign(size, deviation) if deviation else 0.0
         self._recent.append(value)
-        if math.isfinite(value):
+        if isfinite(value):
             self._previous = value
         return self._level, deviation, step, deviation_scale, step_scale, z
-
-    @staticmethod
-    def _z(deviation: float, step: float, deviation_scale: float, step_scale: float) -> float:
-        """`combine` for one point (NaN while the level or a scale is unknown, and for a gap)."""
-        if not (math.isfinite(deviation) and math.isfinite(deviation_scale) and math.isfinite(step_scale)):
-            return math.nan
-        size = abs(deviation) / deviation_scale
-        along = step if deviation > 0 else -step
-        if along > 0.0 and math.isfinite(along):  # else the arrived part is 0, never above |e| / s_e
-            arrived = along if along <= abs(deviation) else abs(deviation)
-            if arrived / step_scale > size:
-                size = arrived / step_scale
-        return math.copysign(size, deviation) if deviation else 0.0
 
     def _median(self) -> float:
         """Median of the last `window_size` values (NaN below min_periods), as `hopped_order_stats` has it."""

@@ -392,9 +392,11 @@ class _TailScorer:
 
     def update(self, value: float, day: int) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
-        normaliser = self._threshold * math.sqrt(math.log10(self._earlier + 2.0))
+        earlier = self._earlier
         surprise, z = self._observe(value, day, scored=True)
-        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
+        if surprise:  # else the term is surprise itself (0.0 or -0.0)
+            surprise = min(surprise / (self._threshold * math.sqrt(math.log10(earlier + 2.0))), 1.0)
+        score = (1 - TIE_BREAK) * surprise
         if isfinite(z):
             score += TIE_BREAK * abs(z) / (abs(z) + self._threshold)
         if self._direction != "both" and not (isfinite(z) and z != 0):
