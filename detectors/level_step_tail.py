@@ -517,21 +517,17 @@ class _SeasonalResidual:
         """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown;
         `floor`: `point_scale_floor` of the level) given only the past, then learn it."""
         if day != self._day:
-            self._day, self._half = day, reference_half_width(day)
-            self._start = max(INTERVALS_NEEDED, day + self._half)
-        residual = math.nan
-        if day > 0 and self._seen >= self._start:  # the reference: the hour around this time a day ago
-            end = (self._seen - day + self._half) % self._capacity
+            self._learn_day(day)
+        residual, scale, seen = math.nan, math.nan, self._seen
+        if day > 0 and seen >= self._start:  # the reference: the hour around this time a day ago
+            end = (seen - day + self._half) % self._capacity
             count, total = self._counts[end], self._totals[end]
-            if self._seen - day - self._half - 1 >= 0:
-                before = (self._seen - day - self._half - 1) % self._capacity
+            if seen - day - self._half - 1 >= 0:
+                before = (seen - day - self._half - 1) % self._capacity
                 count -= self._counts[before]
                 total -= self._totals[before]
             if count > 0:
                 residual = deviation - total / count
-        scale = math.nan
-        if day > 0 and self._size is None:
-            self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
         if self._size is not None:
             size = self._size.push(abs(residual))
             if isfinite(size):
@@ -544,3 +540,10 @@ class _SeasonalResidual:
         self._totals[at], self._counts[at] = self._total, self._count
         self._seen += 1
         return residual, scale, recent
+
+    def _learn_day(self, day: int) -> None:
+        """The reference's offsets for `day` points a day; s_r's mean starts with the first known day."""
+        self._day, self._half = day, reference_half_width(day)
+        self._start = max(INTERVALS_NEEDED, day + self._half)
+        if day > 0 and self._size is None:
+            self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
