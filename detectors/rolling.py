@@ -233,9 +233,9 @@ def window_median(window: Iterable[float], min_periods: int) -> float:
     The streaming scorers refresh a level every few points; numpy's per-call overhead outweighs a short sort.
     """
     values = list(window)
-    ordered = sorted(v for v in values if math.isfinite(v))
+    ordered = sorted(filter(math.isfinite, values))
     count = len(ordered)
-    if count < len(values) and any(math.isinf(v) for v in values):
+    if count < len(values) and any(map(math.isinf, values)):
         return float(nan_quantiles(np.array(values)[None, :], (0.5,), min_periods)[0, 0])  # inf sorts in
     if count < min_periods or count == 0:
         return math.nan
