@@ -134,15 +134,17 @@ class _TrailingMean:
 
     def push(self, value: float) -> float:
         """The mean before `value` (of the earlier values), then take `value` in."""
-        mean = self._sum / self._count if self._count >= self._needed else math.nan
-        old = self._items[0]
+        total, count, items = self._sum, self._count, self._items
+        mean = total / count if count >= self._needed else math.nan
+        old = items[0]
         if isfinite(old):
-            self._sum -= old
-            self._count -= 1
-        self._items.append(value)
+            total -= old
+            count -= 1
+        items.append(value)
         if isfinite(value):
-            self._sum += value
-            self._count += 1
+            total += value
+            count += 1
+        self._sum, self._count = total, count
         return mean
 
 

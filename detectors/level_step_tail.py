@@ -456,8 +456,11 @@ class _TailScorer:
         self._known += known
         if self._known < self._mean_len:
             mean = math.nan
-        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if isfinite(e) else 0.0
-        along = along if isfinite(along) else 0.0
+        along = 0.0  # the arrived step: the step along e, clipped to [0, |e|] (0 where unknown)
+        if e and isfinite(e):
+            toward = d if e > 0 else -d
+            if toward > 0.0:
+                along = toward if toward <= abs(e) else abs(e)
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
