@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from math import isfinite
 
 import numpy as np
 
 from detectors.calibration import directional
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, nan_quantiles, trailing_mean
+from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean, window_median
 from detectors.rules import DetectionRule
 from detectors.zscore import LARGEST_FLOOR, block_hop, order_stats, scale_floor
 
@@ -126,25 +127,24 @@ class _TrailingMean:
     """Mean of the finite values among the last `size` pushed (NaN below `min_periods`), O(1) a point."""
 
     def __init__(self, size: int, min_periods: int) -> None:
-        self._items: deque[float] = deque(maxlen=size)
-        self._size = size
+        self._items: deque[float] = deque([math.nan] * size, maxlen=size)  # NaN: nothing pushed yet
         self._sum = 0.0
         self._count = 0
         self._needed = max(min_periods, 1)
 
     def push(self, value: float) -> float:
         """The mean before `value` (of the earlier values), then take `value` in."""
-        mean = self._sum / self._count if self._count >= self._needed else math.nan
-        items = self._items
-        if len(items) == self._size:
-            old = items[0]
-            if math.isfinite(old):
-                self._sum -= old
-                self._count -= 1
+        total, count, items = self._sum, self._count, self._items
+        mean = total / count if count >= self._needed else math.nan
+        old = items[0]
+        if isfinite(old):
+            total -= old
+            count -= 1
         items.append(value)
-        if math.isfinite(value):
-            self._sum += value
-            self._count += 1
+        if isfinite(value):
+            total += value
+            count += 1
+        self._sum, self._count = total, count
         return mean
 
 
@@ -182,24 +182,20 @@ class LevelStepScorer:
         # s_e and s_step as `level_step_parts` has them (NaN below min_periods): of the earlier points only
         deviation_scale = max(self._deviation_size.push(abs(deviation)) * MEAN_ABS_TO_SD, self.floor)
         step_scale = max(self._step_size.push(abs(step)) * MEAN_ABS_TO_SD, self.floor)
-        z = self._z(deviation, step, deviation_scale, step_scale)
+        z = math.nan  # `combine` for one point: NaN while the level or a scale is unknown, and for a gap
+        if isfinite(deviation) and isfinite(deviation_scale) and isfinite(step_scale):
+            size = abs(deviation) / deviation_scale
+            along = step if deviation > 0 else -step
+            if along > 0.0 and isfinite(along):  # else the arrived part is 0, never above |e| / s_e
+                arrived = along if along <= abs(deviation) else abs(deviation)
+                if arrived / step_scale > size:
+                    size = arrived / step_scale
+            z = math.copysign(size, deviation) if deviation else 0.0
         self._recent.append(value)
-        if math.isfinite(value):
+        if isfinite(value):
             self._previous = value
         return self._level, deviation, step, deviation_scale, step_scale, z
 
-    @staticmethod
-    def _z(deviation: float, step: float, deviation_scale: float, step_scale: float) -> float:
-        """`combine` for one point (NaN while the level or a scale is unknown, and for a gap)."""
-        if not (math.isfinite(deviation) and math.isfinite(deviation_scale) and math.isfinite(step_scale)):
-            return math.nan
-        size = abs(deviation) / deviation_scale
-        along = step if deviation > 0 else -step
-        if math.isfinite(along):
-            size = max(size, min(max(along, 0.0), abs(deviation)) / step_scale)
-        return math.copysign(size, deviation) if deviation else 0.0
-
     def _median(self) -> float:
         """Median of the last `window_size` values (NaN below min_periods), as `hopped_order_stats` has it."""
-        window = np.array(self._recent)[None, :]
-        return float(nan_quantiles(window, (0.5,), self.min_periods)[0, 0])
+        return window_median(self._recent, self.min_periods)

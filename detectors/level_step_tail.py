@@ -47,7 +47,7 @@ from detectors.level_step import (
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean
+from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean, window_sum
 from detectors.rules import DetectionRule
 from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
 from detectors.value_tail import ValueTail, value_tail_surprise
@@ -59,6 +59,7 @@ BINS = 96  # 2 x 1.1^95 ~ 17,000 typical sizes and above share the top bin
 TIE_BREAK = 0.01  # chosen on NAB and bench.ops among 0.001 / 0.01 / 0.05 / 0.1 / 0.2
 FEATURES = 5
 LOG10_BIN_RATIO = math.log10(BIN_RATIO)
+LOG_BIN_RATIO = math.log(BIN_RATIO)
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
 COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
@@ -108,7 +109,13 @@ def seasonal_scale(residual: np.ndarray, rule: DetectionRule, day_points: int) -
 
 def _bins_of(tail: np.ndarray) -> np.ndarray:
     """Bins of feature values >= TAIL_BASE."""
-    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / math.log(BIN_RATIO)), BINS - 1).astype(np.int64)
+    return np.minimum(np.floor(np.log(tail / TAIL_BASE) / LOG_BIN_RATIO), BINS - 1).astype(np.int64)
+
+
+def _point_bins(tail: list[float]) -> list[int]:
+    """`_bins_of` of one point's tail features: numpy's log as in batch, the rest in Python (bit for bit)."""
+    logs = np.log([f / TAIL_BASE for f in tail]).tolist()
+    return [math.floor(min(x / LOG_BIN_RATIO, BINS - 1)) for x in logs]
 
 
 def earlier_at_least(bins: np.ndarray) -> np.ndarray:
@@ -163,12 +170,8 @@ def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
 
 def _trailing_sum(x: np.ndarray, size: int) -> np.ndarray:
     """Sum of the last `size` values up to and including each point (NaN before `size` points)."""
-    out = np.full(x.shape, np.nan)
-    if x.shape[1] < size:
-        return out
-    c = np.cumsum(x, axis=1)
-    out[:, size - 1] = c[:, size - 1]
-    out[:, size:] = c[:, size:] - c[:, :-size]
+    out = window_sum(np.cumsum(x, axis=1), size)
+    out[:, : size - 1] = np.nan
     return out
 
 
@@ -332,18 +335,14 @@ class _TrailingSum:
     """Sum of the last `size` pushed values (NaN before `size`), by the same running total as np.cumsum."""
 
     def __init__(self, size: int) -> None:
-        self._totals: deque[float] = deque([math.nan], maxlen=size + 1)
+        # the running totals `size` pushes back: NaN until the first push is that far back, then 0 before it
+        self._totals: deque[float] = deque([math.nan] * (size - 1) + [0.0], maxlen=size + 1)
         self._total = 0.0
-        self._pushed = 0
-        self._size = size
 
     def push(self, x: float) -> float:
         self._total += x
-        self._pushed += 1
         self._totals.append(self._total)
-        if self._pushed < self._size:
-            return math.nan
-        return self._total if self._pushed == self._size else self._total - self._totals[0]
+        return self._total - self._totals[0]
 
 
 class LevelStepTailScorer:
@@ -366,7 +365,7 @@ class LevelStepTailScorer:
             self._counts = None
         if self._counts is None:
             return self._plain.update(value, day)
-        z = self._plain.learn(value, day)[1]
+        z = self._plain.learn(value, day)
         stabilised_value = 2.0 * math.sqrt(value + COUNT_OFFSET) if isfinite(value) else value
         return self._counts.update(stabilised_value, day)[0], z
 
@@ -393,63 +392,93 @@ class _TailScorer:
 
     def update(self, value: float, day: int) -> tuple[float, float]:
         """(score, signed z) of `value` given only the past, then learn it (a NaN gap scores NaN)."""
-        normaliser = self._threshold * math.sqrt(math.log10(self._earlier + 2.0))
-        surprise, z = self.learn(value, day)
-        score = (1 - TIE_BREAK) * min(surprise / normaliser, 1.0)
+        earlier = self._earlier
+        surprise, z = self._observe(value, day, scored=True)
+        if surprise:  # else the term is surprise itself (0.0 or -0.0)
+            surprise = min(surprise / (self._threshold * math.sqrt(math.log10(earlier + 2.0))), 1.0)
+        score = (1 - TIE_BREAK) * surprise
         if isfinite(z):
             score += TIE_BREAK * abs(z) / (abs(z) + self._threshold)
         if self._direction != "both" and not (isfinite(z) and z != 0):
             score = min(score, 0.49)
         return (score if isfinite(value) else math.nan), z
 
-    def learn(self, value: float, day: int) -> tuple[float, float]:
-        """(surprise, signed z of the rule's direction) of `value` given only the past, then learn it:
-        `update` without the score, for the scorer whose score is not used."""
-        features, z, surprise = self._features(value, day)
-        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]  # rare: most points bin nowhere
-        if tail:
-            bins = _bins_of(np.array([features[f] for f in tail])).tolist()
-            for f, b in zip(tail, bins, strict=True):
-                counts = self._counts[f]
-                at_least = sum(counts[b:])
-                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
-                if at_least == 0:
-                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
-                surprise = max(surprise, s)
-                counts[b] += 1
-                self._highest[f] = max(self._highest[f], b)
+    def learn(self, value: float, day: int) -> float:
+        """The signed z (of the rule's direction) of `value` given only the past, then learn it: `update`
+        without the score, for the scorer whose score is not used."""
+        return self._observe(value, day, scored=False)[1]
+
+    def _observe(self, value: float, day: int, scored: bool) -> tuple[float, float]:
+        """(surprise, signed z of the rule's direction) of `value`, then learn it (surprise 0 unscored)."""
+        features, z, mean = self._features(value, day)
+        if scored:
+            surprise = self._mean_tail.observe(mean)
+        else:
+            self._mean_tail.learn(mean)
+            surprise = 0.0
+        deviation, held, burst, record, shift = features
+        base = TAIL_BASE  # rare: most points bin nowhere
+        if deviation >= base or held >= base or burst >= base or record >= base or shift >= base:
+            surprise = self._rank(features, surprise, scored)
         self._earlier += isfinite(value)
         if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
         return surprise, z
 
+    def _rank(self, features: list[float], surprise: float, scored: bool) -> float:
+        """Count each feature that reaches the tail in its histogram; with `scored`, the largest of
+        `surprise` and their surprises among the earlier points (else `surprise` as it is)."""
+        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]
+        bins = _point_bins([features[f] for f in tail])
+        for f, b in zip(tail, bins, strict=True):
+            counts = self._counts[f]
+            if scored:
+                at_least = sum(counts[b:])
+                s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
+                if at_least == 0:
+                    s += (b - self._highest[f]) * LOG10_BIN_RATIO
+                surprise = max(surprise, s)
+            counts[b] += 1
+            self._highest[f] = max(self._highest[f], b)
+        return surprise
+
     def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
-        """The five features, the level-step z and the recent mean's value surprise."""
+        """The five features, the level-step z and the recent mean (NaN features and mean at a gap)."""
         level, e, d, se, ss, z = self._level_step.observe(value)
         residual, residual_scale, recent_residual = self._seasonal.observe(e, self._level_step.floor, day)
         finite = isfinite(value)
         if finite:
             self._filled = value
-        known = isfinite(self._filled)
+        known = finite or self._known > 0  # a finite value so far
         step_size = abs(d) / ss
         burst = self._burst.push(step_size if isfinite(step_size) else 0.0) / self._window
         mean = self._mean.push(self._filled if known else 0.0) / self._mean_len
         self._known += known
         if self._known < self._mean_len:
             mean = math.nan
-        along = min(max(d * math.copysign(1.0, e), 0.0), abs(e)) if isfinite(e) else 0.0
-        along = along if isfinite(along) else 0.0
+        along = 0.0  # the arrived step: the step along e, clipped to [0, |e|] (0 where unknown)
+        if e and isfinite(e):
+            toward = d if e > 0 else -d
+            if toward > 0.0:
+                along = toward if toward <= abs(e) else abs(e)
         held = self._held.observe(along / ss, e, d, ss)
         if not finite:
-            return [math.nan] * FEATURES, z, self._mean_tail.observe(math.nan)
-        beyond = max(value - self._high, self._low - value) / se if isfinite(self._high) else math.nan
+            return [math.nan] * FEATURES, z, math.nan
+        high, low = self._high, self._low
+        if isfinite(high):
+            beyond = max(value - high, low - value) / se
+            if value > high:
+                self._high = value
+            if value < low:
+                self._low = value
+        else:
+            beyond = math.nan
+            self._high = self._low = value
         features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
-        self._high = value if not isfinite(self._high) else max(self._high, value)
-        self._low = value if not isfinite(self._low) else min(self._low, value)
-        return features, z, self._mean_tail.observe(mean)
+        return features, z, mean
 
 
 class _HeldStep:
@@ -460,9 +489,11 @@ class _HeldStep:
 
     def observe(self, along: float, e: float, d: float, ss: float) -> float:
         """The held part of the previous point's arrived step (/ s_step), then remember this point's."""
-        moved = self._sign * (self._step + d)
-        kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
-        held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
+        held = 0.0  # below TAIL_BASE (held <= the arrived step) every value ranks alike: p = 1
+        if self._along >= TAIL_BASE:
+            moved = self._sign * (self._step + d)
+            kept = max(moved, 0.0) / self._scale if isfinite(moved) else math.nan
+            held = min(self._along, kept) if isfinite(self._along) and isfinite(kept) else 0.0
         self._along, self._step, self._scale = along, d, ss
         self._sign = (math.copysign(1.0, e) if e else 0.0) if isfinite(e) else math.nan
         return held
@@ -477,16 +508,29 @@ class _SeasonalResidual:
         self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
         self._recent = _TrailingSum(max(2, rule.window_size // 3))
         self._mean_len = max(2, rule.window_size // 3)
-        self._cumulative: deque[tuple[float, int]] = deque(maxlen=MAX_LAG + reference_half_width(MAX_LAG) + 1)
+        # running total and count of the finite deviations after each point: a ring of the last `_capacity`
+        self._capacity = MAX_LAG + reference_half_width(MAX_LAG) + 1
+        self._totals = [0.0] * self._capacity
+        self._counts = [0] * self._capacity
         self._total, self._count, self._seen = 0.0, 0, 0
+        self._day = self._half = 0
+        self._start = INTERVALS_NEEDED
 
     def observe(self, deviation: float, floor: float, day: int) -> tuple[float, float, float]:
         """(residual, s_r, mean recent residual) of this point (`day`: points per day, 0 while unknown;
         `floor`: `point_scale_floor` of the level) given only the past, then learn it."""
-        residual = deviation - self._reference(day)
-        scale = math.nan
-        if day > 0 and self._size is None:
-            self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))
+        if day != self._day:
+            self._learn_day(day)
+        residual, scale, seen = math.nan, math.nan, self._seen
+        if day > 0 and seen >= self._start:  # the reference: the hour around this time a day ago
+            end = (seen - day + self._half) % self._capacity
+            count, total = self._counts[end], self._totals[end]
+            if seen - day - self._half - 1 >= 0:
+                before = (seen - day - self._half - 1) % self._capacity
+                count -= self._counts[before]
+                total -= self._totals[before]
+            if count > 0:
+                residual = deviation - total / count
         if self._size is not None:
             size = self._size.push(abs(residual))
             if isfinite(size):
@@ -495,18 +539,14 @@ class _SeasonalResidual:
         if isfinite(deviation):
             self._total += deviation
             self._count += 1
-        self._cumulative.append((self._total, self._count))
+        at = self._seen % self._capacity
+        self._totals[at], self._counts[at] = self._total, self._count
         self._seen += 1
         return residual, scale, recent
 
-    def _reference(self, day: int) -> float:
-        """Mean finite deviation over the hour around this point's time one day earlier (NaN: unknown)."""
-        half = reference_half_width(day)
-        if day <= 0 or self._seen < max(INTERVALS_NEEDED, day + half):
-            return math.nan
-        end_total, end_count = self._cumulative[-(day - half)]
-        before_total, before_count = (
-            self._cumulative[-(day + half + 1)] if self._seen - day - half - 1 >= 0 else (0.0, 0)
-        )
-        count = end_count - before_count
-        return (end_total - before_total) / count if count > 0 else math.nan
+    def _learn_day(self, day: int) -> None:
+        """The reference's offsets for `day` points a day; s_r's mean starts with the first known day."""
+        self._day, self._half = day, reference_half_width(day)
+        self._start = max(INTERVALS_NEEDED, day + self._half)
+        if day > 0 and self._size is None:
+            self._size = _TrailingMean(self._horizon, residual_min_periods(day, self._horizon))

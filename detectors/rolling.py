@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,12 +48,12 @@ class TrailingMoments:
         if key in self._cache:
             return self._cache[key]
         n = self.sum1.shape[1]
-        total = _window_sum(self.sum1, window)
-        total2 = _window_sum(self.sum2, window)
+        total = window_sum(self.sum1, window)
+        total2 = window_sum(self.sum2, window)
         if self.counts is None:
             count = np.minimum(np.arange(n, dtype=float), window)[None, :]
         else:
-            count = _window_sum(self.counts, window)
+            count = window_sum(self.counts, window)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
             total2 -= total * mean
@@ -92,8 +94,8 @@ def trailing_mean(values: np.ndarray, window: int, min_periods: int) -> np.ndarr
     `trailing_mean_std`'s cost.
     """
     finite = np.isfinite(values)
-    total = _window_sum(prefix_sum(np.where(finite, values, 0.0)), window)
-    count = _window_sum(prefix_sum(finite.astype(float)), window)
+    total = window_sum(prefix_sum(np.where(finite, values, 0.0)), window)
+    count = window_sum(prefix_sum(finite.astype(float)), window)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= max(min_periods, 1), total / count, np.nan)
 
@@ -107,8 +109,9 @@ def prefix_sum(x: np.ndarray) -> np.ndarray:
     return cum
 
 
-def _window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
-    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums."""
+def window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
+    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums
+    (`prefix_sum`; from np.cumsum's inclusive sums: of x[:, i - window + 1 : i + 1])."""
     n = prefix.shape[1]
     out = prefix.copy()
     if window < n:
@@ -222,6 +225,24 @@ def nan_quantiles(windows: np.ndarray, quantiles: tuple[float, ...], min_periods
         b = np.take_along_axis(ordered, hi[..., None], axis=-1)[..., 0]
         out.append(np.where(count >= min_periods, a + (b - a) * frac, np.nan))
     return np.stack(out)
+
+
+def window_median(window: Iterable[float], min_periods: int) -> float:
+    """`nan_quantiles(window, (0.5,), min_periods)` of one window (NaN = gap), bit for bit, without numpy.
+
+    The streaming scorers refresh a level every few points; numpy's per-call overhead outweighs a short sort.
+    """
+    values = list(window)
+    ordered = sorted(filter(math.isfinite, values))
+    count = len(ordered)
+    if count < len(values) and any(map(math.isinf, values)):
+        return float(nan_quantiles(np.array(values)[None, :], (0.5,), min_periods)[0, 0])  # inf sorts in
+    if count < min_periods or count == 0:
+        return math.nan
+    position = 0.5 * (count - 1)
+    lo = math.floor(position)
+    hi = min(lo + 1, count - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo)
 
 
 def _dense_quantiles(windows: np.ndarray, quantiles: tuple[float, ...], min_periods: int) -> np.ndarray:

@@ -44,7 +44,7 @@ def earlier_spread(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """Per point: how many of the TAIL_COUNT smallest earlier values are <= its bound (NaN values skipped)."""
     x = np.where(np.isfinite(values), values, np.inf)
-    count = np.zeros(values.shape)
+    count = np.zeros(values.shape, dtype=np.int8)  # at most TAIL_COUNT: small integers add fastest
     count[:, 0] = TAIL_COUNT * (np.inf <= bound[:, 0])  # before the first point every order is +inf
     order = np.minimum.accumulate(x, axis=1)  # the k-th smallest up to and including each point, k = 1
     merged = np.empty(values.shape)
@@ -53,7 +53,7 @@ def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
     for k in range(TAIL_COUNT):
         before = order[:, :-1]  # the k-th smallest before each point (from the second on)
         np.less_equal(before, bound[:, 1:], out=hit)
-        np.add(count[:, 1:], hit, out=count[:, 1:])
+        np.add(count[:, 1:], hit, out=count[:, 1:], casting="unsafe")
         if k + 1 < TAIL_COUNT:
             # the (k+1)-th smallest up to t = min over j <= t of max(k-th smallest before j, x_j)
             np.maximum(before, x[:, 1:], out=merged[:, 1:])
@@ -90,18 +90,21 @@ class ValueTail:
         if not math.isfinite(value):
             return 0.0
         surprise = self._surprise(value)
+        self.learn(value)
+        return surprise
+
+    def learn(self, value: float) -> None:
+        """Learn `value` without ranking it (NaN: not learnt)."""
+        if not math.isfinite(value):
+            return
         if not math.isfinite(self._first):
             self._first = value
         d = value - self._first
         self._n += 1
         self._sum += d
         self._squares += d * d
-        for side, x in ((self._low, value), (self._high, -value)):
-            if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
-                insort(side, x)
-                if len(side) > TAIL_COUNT:
-                    side.pop()
-        return surprise
+        _keep_smallest(self._low, value)
+        _keep_smallest(self._high, -value)
 
     def _surprise(self, value: float) -> float:
         if self._n < MIN_HISTORY:
@@ -114,3 +117,11 @@ class ValueTail:
         if c >= TAIL_COUNT:
             return 0.0
         return -math.log10(min(1.0, 2.0 * (c + 1.0) / (self._n + 1.0)))
+
+
+def _keep_smallest(side: list[float], x: float) -> None:
+    """Insert `x` into the ascending list of the TAIL_COUNT smallest values so far."""
+    if len(side) < TAIL_COUNT or x < side[-1]:  # else it would be inserted last and dropped at once
+        insort(side, x)
+        if len(side) > TAIL_COUNT:
+            side.pop()

@@ -5,6 +5,7 @@ import pytest
 
 from detectors import DetectionRule, StreamingDetector, detect_series
 from detectors.level_step import LevelStepScorer, level_step_points
+from detectors.rolling import nan_quantiles, window_median
 
 LEVEL_STEP = DetectionRule("level-step", method="level_step")
 
@@ -105,3 +106,18 @@ def test_detect_series_reports_the_spike_with_its_direction(grid, noise):
 def test_pure_noise_rarely_reaches_the_threshold():
     scores = _stream(_noise(5000, seed=11))
     assert (scores >= 0.5).mean() < 0.005
+
+
+@pytest.mark.parametrize("min_periods", [1, 10, 60])
+def test_the_streaming_levels_median_is_the_batch_quantile_bit_for_bit(min_periods):
+    rng = np.random.default_rng(4)
+    windows = [rng.normal(100.0, 5.0, 60) for _ in range(50)] + [np.round(rng.poisson(3.0, 60) * 1.0)]
+    windows += [np.where(rng.random(60) < share, np.nan, rng.normal(size=60)) for share in (0.1, 0.5, 0.9)]
+    windows += [
+        np.full(60, np.nan),
+        np.r_[np.inf, -np.inf, np.nan, rng.normal(size=57)],
+        np.r_[-0.0, 0.0, 1.0],
+    ]
+    for window in windows:
+        batch = nan_quantiles(window[None, :], (0.5,), min_periods)[0]
+        assert np.array([window_median(window.tolist(), min_periods)]).tobytes() == batch.tobytes()

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
+from bench.ops_data import make_series
 from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_batch
 from detectors.level_step_tail import (
     TAIL_BASE,
     LevelStepTailScorer,
+    _TailScorer,
+    counts_so_far,
     earlier_at_least,
     level_step_tail_points,
     tail_features,
@@ -198,3 +201,56 @@ def test_the_scheduled_batch_takes_the_points_per_day_from_its_grid_as_streaming
     streamed = [det.update(t, v) for t, v in zip(ts.tolist(), x.tolist(), strict=True)]
     assert latest >= 0.5
     assert latest == pytest.approx(streamed[-1], abs=1e-12)
+
+
+def _stream_points(values, rule=DEFAULT_RULE):
+    """Streaming (score, z) of every point, NaN at gaps, with one-minute timestamps."""
+    scorer = LevelStepTailScorer(rule)
+    return np.array([scorer.update(v, 60.0 * i) for i, v in enumerate(values.tolist())]).T
+
+
+def _batch_points(values, rule=DEFAULT_RULE):
+    threshold = np.full((1, values.size), rule.threshold)
+    points = level_step_tail_points(values[None, :], rule, threshold, day_points=1440)
+    return points.score[0], points.z[0]
+
+
+def _poisson_errors(seed):
+    """The operations generator's Poisson `errors` series (bursts, stale repeats) with missed scrapes."""
+    x = np.round(make_series(2, seed=seed, n=6 * 1440).values)
+    x[np.random.default_rng(seed).integers(0, x.size, 40)] = np.nan
+    x[2000:2030] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_streaming_scores_and_z_equal_batch_on_the_generators_poisson_error_counts(seed):
+    x = _poisson_errors(seed)
+    assert counts_so_far(x[None, :])[0, -1]  # the stabilised path scored every point
+    assert np.isnan(x).any()
+    score, z = _stream_points(x)
+    batch_score, batch_z = _batch_points(x)
+    assert np.array_equal(np.isnan(score), np.isnan(batch_score))
+    assert np.allclose(score, batch_score, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.allclose(z, batch_z, rtol=0, atol=1e-12, equal_nan=True)
+    assert np.nanmax(score) >= 0.5  # its bursts alarm: the comparison covers tail points too
+
+
+def test_after_a_long_count_stretch_a_fraction_scores_as_batch_does_in_the_series_units():
+    x = _poisson_errors(2)
+    x[5000] += 0.5  # the plain scorer only learned up to here
+    score, z = _stream_points(x)
+    batch_score, batch_z = _batch_points(x)
+    assert np.allclose(score[5000:], batch_score[5000:], rtol=0, atol=1e-12, equal_nan=True)
+    assert np.allclose(z, batch_z, rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_a_scorer_that_only_learned_then_scores_exactly_as_one_that_scored_throughout():
+    x = _poisson_errors(3)
+    learner, scorer = _TailScorer(DEFAULT_RULE), _TailScorer(DEFAULT_RULE)
+    before = [(learner.learn(v, 1440), scorer.update(v, 1440)[1]) for v in x[:5000].tolist()]
+    assert np.array_equal(*np.array(before).T, equal_nan=True)  # the same z
+    after = [(learner.update(v, 1440), scorer.update(v, 1440)) for v in x[5000:].tolist()]
+    learnt, scored = np.array(after).transpose(1, 0, 2)
+    assert learnt.tobytes() == scored.tobytes()  # bit for bit, NaN for NaN
+    assert np.nanmax(scored[:, 0]) >= 0.5
