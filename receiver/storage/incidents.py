@@ -33,31 +33,69 @@ class IngestResult:
     superseded: list[str] = field(default_factory=list)  # closed by a newer occurrence of their alert
 
 
+@dataclass(frozen=True)
+class NotificationHead:
+    """What the notifications table keeps beside the body."""
+
+    group_key: str
+    status: str
+    receiver: str
+    alert_count: int
+
+    @classmethod
+    def of(cls, payload: WebhookPayload) -> NotificationHead:
+        return cls(payload.effective_group_key(), payload.status, payload.receiver, len(payload.alerts))
+
+
 def accept_notification(
     db: sqlite_utils.Database,
     payload: WebhookPayload,
     body: bytes,
     received_at: float | None = None,
     pending: bool = True,
-    same_as: int | None = None,
 ) -> int:
     """Store the raw notification and return its id (call through Store.write).
 
     This is all the webhook's answer waits for: `materialize_pending` turns a pending notification into
-    incidents behind the answer, in notification order, also after a restart. `same_as`: the id of a
-    stored notification with the same bytes; the body is then not stored again.
+    incidents behind the answer, in notification order, also after a restart.
     """
+    body_text = body.decode("utf-8", "replace")
+    return _insert_notification(
+        db, NotificationHead.of(payload), body_digest(body), body_text, pending, None, received_at
+    )
+
+
+def accept_resend(
+    db: sqlite_utils.Database,
+    same_as: int,
+    head: NotificationHead,
+    digest: str,
+    received_at: float | None = None,
+) -> int:
+    """Store a re-send of the stored notification `same_as` (the same bytes) as a reference to it."""
+    return _insert_notification(db, head, digest, "", True, same_as, received_at)
+
+
+def _insert_notification(
+    db: sqlite_utils.Database,
+    head: NotificationHead,
+    digest: str,
+    body: str,
+    pending: bool,
+    same_as: int | None,
+    received_at: float | None,
+) -> int:
     cur = db.conn.execute(
         "INSERT INTO notifications (received_at, group_key, status, receiver, alert_count, digest, body,"
         " pending, same_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             received_at or time.time(),
-            payload.effective_group_key(),
-            payload.status,
-            payload.receiver,
-            len(payload.alerts),
-            body_digest(body),
-            "" if same_as is not None else body.decode("utf-8", "replace"),
+            head.group_key,
+            head.status,
+            head.receiver,
+            head.alert_count,
+            digest,
+            body,
             int(pending),
             same_as,
         ),

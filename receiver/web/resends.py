@@ -10,23 +10,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from receiver.payload import WebhookPayload
-from receiver.storage.incidents import alerts_by_status, incident_ids
+from receiver.storage.incidents import NotificationHead, alerts_by_status, incident_ids
 
 DEFAULT_SIZE = 4096
 
 
 @dataclass(frozen=True)
 class Accepted:
-    """A stored notification, as much of it as a re-send of the same bytes needs."""
+    """A stored notification, as much of it as a re-send of the same bytes needs (not the payload)."""
 
     notification_id: int
-    payload: WebhookPayload
+    head: NotificationHead
     incident_ids: tuple[str, ...]
     statuses: Mapping[str, int]
 
 
 def accepted(notification_id: int, payload: WebhookPayload) -> Accepted:
-    return Accepted(notification_id, payload, tuple(incident_ids(payload)), alerts_by_status(payload))
+    head = NotificationHead.of(payload)
+    return Accepted(notification_id, head, tuple(incident_ids(payload)), alerts_by_status(payload))
 
 
 class RecentBodies:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from receiver.errors import PayloadError
 from receiver.payload import WebhookPayload, parse_webhook
-from receiver.storage.incidents import accept_notification, body_digest
+from receiver.storage.incidents import accept_notification, accept_resend, body_digest
 from receiver.web.auth import is_authorized
 from receiver.web.json_errors import error_response, read_body
 from receiver.web.keys import CREDENTIALS, INTAKE, MATERIALIZER, METRICS, RECENT_BODIES, SETTINGS, STORE
@@ -54,33 +54,36 @@ async def _receive(request: web.Request) -> web.Response:
         return error_response(exc.status, str(exc), exc.field)
     digest = body_digest(body)
     seen = app[RECENT_BODIES].get(digest)  # a re-send of bytes validated and stored before
+    payload: WebhookPayload | None = None
     if seen is None:
         try:
             payload = await _parse(body)
         except PayloadError as exc:
             log.warning("webhook_rejected", status=exc.status, error=str(exc), field=exc.field)
             return error_response(exc.status, str(exc), exc.field)
-    else:
-        payload = seen.payload
-    same_as = seen.notification_id if seen is not None else None
     try:
-        notification_id = await app[STORE].write(accept_notification, payload, body, same_as=same_as)
+        if payload is not None:
+            notification_id = await app[STORE].write(accept_notification, payload, body)
+        else:
+            assert seen is not None
+            notification_id = await app[STORE].write(accept_resend, seen.notification_id, seen.head, digest)
     except sqlite3.Error as exc:
         log.error("webhook_store_failed", error=str(exc))
         return error_response(503, "storage unavailable; Alertmanager will retry")
-    if seen is None:
+    if payload is not None:
         seen = accepted(notification_id, payload)
         app[RECENT_BODIES].put(digest, seen)
+    assert seen is not None
     app[MATERIALIZER].accepted()
     metrics = app[METRICS]
     for status, count in seen.statuses.items():
         metrics.alerts_received.labels(status).inc(count)
-    log.debug("webhook_stored", group_key=payload.effective_group_key(), notification_id=notification_id)
+    log.debug("webhook_stored", group_key=seen.head.group_key, notification_id=notification_id)
     return web.json_response(
         {
             "status": "ok",
             "notification_id": notification_id,
             "incidents": list(seen.incident_ids),
-            "alerts": len(payload.alerts),
+            "alerts": seen.head.alert_count,
         }
     )

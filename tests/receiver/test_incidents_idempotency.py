@@ -169,6 +169,7 @@ def test_recent_bodies_forget_the_least_recently_seen_first(webhook_corpus: Path
     assert bodies.get("b") is None and len(bodies) == 2
     seen = bodies.get("a")
     assert seen is not None and seen.notification_id == 0 and seen.statuses == {"firing": 2}
+    assert seen.head.alert_count == 2 and seen.head.status == "firing"
 
 
 def test_materialising_reads_pending_notifications_through_their_index(tmp_path: Path) -> None:
