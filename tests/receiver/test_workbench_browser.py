@@ -236,3 +236,43 @@ def test_pages_carry_a_strict_content_security_policy(receiver: Any) -> None:
     with urllib.request.urlopen(request, timeout=10) as answer:
         csp = answer.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
+    browser: Any, tmp_path: Any, prometheus: ManagedProcess, scenario: Scenario
+) -> None:
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    config = {
+        "prometheus": {"url": prometheus.url, "retries": 0},
+        "webhook": {"basic_auth": {"username": AUTH[0], "password": AUTH[1]}},
+        "detection": {"enabled": False},
+    }
+    proc = start_receiver(tmp_path / "receiver", config)
+    try:
+        hook, starts = f"{proc.url}/webhook/alertmanager", scenario.effect_at + 60
+        ids = []
+        for again in (0, 120):  # the same alert, firing again two minutes later
+            notification = _notification(prometheus.url, "OrderErrorsHigh", "critical", starts + again, {})
+            ids.append(_call(hook, notification)["incidents"][0])
+            deadline = time.monotonic() + 30
+            while not _diagnosed(f"{proc.url}/api/v1/incidents/{ids[-1]}"):
+                assert time.monotonic() < deadline, proc.log()[-3000:]
+                time.sleep(0.3)
+        old, new = ids
+        _open(browser, f"{proc.url}/ui/incidents/{old}")
+        link = browser.find_element("link text", new)
+        assert "ended when the alert fired again" in browser.find_element("css selector", "main p.muted").text
+        link.click()
+        WebDriverWait(browser, 10).until(lambda b: new in b.current_url)
+        header = browser.find_element("css selector", "main p.muted").text
+        assert f"analysis reused from {old}" in header
+        assert browser.find_elements("css selector", "figure.chart")  # the referenced evidence is charted
+        stages = browser.find_element("xpath", "//summary[text()='Pipeline stages']/..").get_attribute(
+            "textContent"
+        )
+        assert stages.count("reused") >= 3
+        assert console_errors(browser) == []
+        browser.save_screenshot(str(tmp_path / "refired.png"))
+    finally:
+        proc.terminate()
