@@ -164,7 +164,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
                 await memory.remember(
                     ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
                 )
-            if reused is None and plugins.reuse_analysis_seconds > 0:
+            if reused is None and plugins.reuse_analysis_seconds > 0 and _complete(plugins, evidence, result):
                 key = db_reuse.labels_key(ctx.incident.labels)
                 await ctx.store.write(db_reuse.note_analysis, key, ctx.incident.id, time.time())
         primary = result.primary_hypothesis
@@ -193,6 +193,13 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
     }
     assert tuple(stages) == STAGES
     return stages
+
+
+def _complete(plugins: StagePlugins, evidence: Evidence, result: DiagnosisResult) -> bool:
+    """Whether an analysis may be reused: made by the configured analyst (no fallback) on metrics that
+    could be read (a Prometheus that was down must not leave its gap in the next occurrences too)."""
+    metrics_read = plugins.source is None or any(s.available for s in evidence.series)
+    return metrics_read and result.fallback_reason is None
 
 
 async def _save_reused(ctx: StageContext, source: str, diagnosis: DiagnosisResult) -> StageOutcome:

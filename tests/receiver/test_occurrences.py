@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -240,3 +241,39 @@ async def test_the_api_and_the_page_name_the_successor_and_the_reused_analysis(
 def _same_alert(store: Store, a: str, b: str) -> bool:
     fingerprints = rows(store, "SELECT DISTINCT fingerprint FROM incidents WHERE id IN (?, ?)", a, b)
     return len(fingerprints) == 1
+
+
+class FallingBackAnalyst(CountingAnalyst):
+    async def diagnose(self, evidence: Evidence) -> DiagnosisResult:
+        result = await super().diagnose(evidence)
+        return dataclasses.replace(result, fallback_reason="LLM timed out")
+
+
+async def test_an_analysis_that_fell_back_is_not_reused(tmp_path: Path, webhook_corpus: Path) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    analyst = FallingBackAnalyst()
+    ingest(store, occurrence(webhook_corpus))
+    await run_real_stages(store, analyst, reuse_seconds=300)
+    ingest(store, occurrence(webhook_corpus, shift=60))
+    await run_real_stages(store, analyst, reuse_seconds=300)
+    assert len(analyst.calls) == 4  # the re-fired alerts are analysed again, not given the fallback
+
+
+async def test_an_analysis_without_metrics_is_not_reused(tmp_path: Path, webhook_corpus: Path) -> None:
+    from demo.processes import free_port
+    from receiver.evidence.prometheus import PrometheusSource
+    from receiver.evidence.settings import PrometheusSettings
+
+    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
+    store, analyst = Store(tmp_path / "db.sqlite"), CountingAnalyst()
+    plugins = StagePlugins(down, ContextSettings(), analyst, None, reuse_analysis_seconds=300)
+    for shift in (0, 60):  # Prometheus is down both times: the second is analysed again, not reused
+        ingest(store, occurrence(webhook_corpus, shift=shift))
+        pipeline = Pipeline(store, build_stages(plugins), PipelineSettings(), create_metrics())
+        await pipeline.start()
+        await wait_idle(pipeline)
+        await pipeline.stop()
+    await down.close()
+    assert len(analyst.calls) == 4
+    outcomes = rows(store, "SELECT DISTINCT outcome FROM stage_results WHERE stage='collect_evidence'")
+    assert "reused" not in {r["outcome"] for r in outcomes}
