@@ -441,7 +441,11 @@ def read_snapshot(
     return Snapshot(
         decided=decided,
         decision=decision,
-        notified_last_hour=0 if decided or budget is None else hour_count(db, incident, now, budget),
+        notified_last_hour=(
+            0
+            if decided or budget is None
+            else db_outbox.notified_since(db, incident.alertname, now - 3600, budget)
+        ),
         member_status=db_outbox.member_status(db, incident.id),
         members=tuple(Member(**m) for m in db_outbox.group_members(db, group)),
         thread=Thread(**thread) if thread else None,
@@ -450,10 +454,6 @@ def read_snapshot(
         last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
         similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
     )
-
-
-def hour_count(db: sqlite_utils.Database, incident: Incident, now: float, budget: int) -> int:
-    return db_outbox.notified_since(db, incident.alertname, now - 3600, budget)
 
 
 def apply_plan(db: sqlite_utils.Database, plan: Plan, now: float) -> Plan:

@@ -152,14 +152,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
             result = dataclasses.replace(result, recall=memory.recall_line(recall.similar))
         ctx.state.diagnosis = result
         if ctx.store is not None:
-            diagnosis_id = await ctx.store.write(
-                db_incidents.save_diagnosis,
-                ctx.incident.id,
-                diagnosis_to_dict(result),
-                backend=result.backend,
-                category=str(result.primary_hypothesis.category),
-                confidence=result.confidence_score,
-            )
+            diagnosis_id = await _save_diagnosis(ctx.store, ctx.incident.id, result)
             if recall is not None:
                 await memory.remember(
                     ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
@@ -204,15 +197,19 @@ def _complete(plugins: StagePlugins, evidence: Evidence, result: DiagnosisResult
 
 async def _save_reused(ctx: StageContext, source: str, diagnosis: DiagnosisResult) -> StageOutcome:
     if ctx.store is not None:
-        await ctx.store.write(
-            db_incidents.save_diagnosis,
-            ctx.incident.id,
-            diagnosis_to_dict(diagnosis),
-            backend=diagnosis.backend,
-            category=str(diagnosis.primary_hypothesis.category),
-            confidence=diagnosis.confidence_score,
-        )
+        await _save_diagnosis(ctx.store, ctx.incident.id, diagnosis)
     return StageOutcome("reused", f"diagnosis of {source}")
+
+
+async def _save_diagnosis(store: Store, incident_id: str, result: DiagnosisResult) -> int:
+    return await store.write(
+        db_incidents.save_diagnosis,
+        incident_id,
+        diagnosis_to_dict(result),
+        backend=result.backend,
+        category=str(result.primary_hypothesis.category),
+        confidence=result.confidence_score,
+    )
 
 
 async def diagnose_now(

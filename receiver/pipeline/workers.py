@@ -175,7 +175,7 @@ class Pipeline:
             return
         # Acks first, but an incident defers to intake at most defer_to_intake_seconds in all: a steady
         # stream is never quiet, and deferring every stage capped the pipeline at one stage per period.
-        # Only heavy work defers (the stages call `yield_to_intake`): a reused analysis does not.
+        # Only heavy work defers (the stages wrap it in `heavy_work`): a reused analysis does not.
         defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
 
         @contextlib.asynccontextmanager

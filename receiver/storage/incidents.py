@@ -195,33 +195,26 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
     return IngestResult(notification_id, new, [*closing, *announced], superseded)
 
 
-def _supersede(
-    conn: Any, newer: Mapping[str, WebhookAlert], now: float, chunk: int = 500
-) -> tuple[list[str], list[str]]:
+def _supersede(conn: Any, newer: Mapping[str, WebhookAlert], now: float) -> tuple[list[str], list[str]]:
     """Close the older firing occurrences of the alerts that start again in `newer` (id -> alert).
 
     Alertmanager keeps one alert per fingerprint: when it fires again, the webhook carries only the new
     `startsAt`, never the old occurrence's resolution. The old incident ends where the new one starts.
     One not yet announced leaves the pipeline silently (the newer one is analysed instead); one already
-    announced gets its resolution delivered like any other. Returns the ids whose resolution is pending.
+    announced gets its resolution delivered like any other. Returns the superseded ids and, among them,
+    those whose resolution is pending.
     """
     newest: dict[str, tuple[float, str]] = {}
     for incident_id, alert in newer.items():
         fingerprint = alert.effective_fingerprint()
         if fingerprint not in newest or alert.starts_at > newest[fingerprint][0]:
             newest[fingerprint] = (alert.starts_at, incident_id)
-    fingerprints = list(newest)
-    rows: list[tuple[str, str, float, str]] = []
-    for start in range(0, len(fingerprints), chunk):
-        part = fingerprints[start : start + chunk]
-        marks = ",".join("?" * len(part))
-        rows.extend(
-            conn.execute(  # the partial index idx_incidents_firing_fingerprint
-                "SELECT id, fingerprint, starts_at, stage FROM incidents"
-                f" WHERE status = 'firing' AND fingerprint IN ({marks})",
-                part,
-            )
-        )
+    rows = _rows_in(  # through the partial index idx_incidents_firing_fingerprint
+        conn,
+        "SELECT id, fingerprint, starts_at, stage FROM incidents"
+        " WHERE status = 'firing' AND fingerprint IN ({marks})",
+        list(newest),
+    )
     updates, superseded, announced = [], [], []
     for incident_id, fingerprint, starts_at, stage in rows:
         successor_starts, successor = newest[fingerprint]
@@ -240,14 +233,18 @@ def _supersede(
     return superseded, announced
 
 
-def _known_statuses(conn: Any, ids: list[str], chunk: int = 500) -> dict[str, str]:
-    """Status of the incidents among `ids` that already exist (chunked under SQLite's variable limit)."""
-    known: dict[str, str] = {}
-    for start in range(0, len(ids), chunk):
-        part = ids[start : start + chunk]
-        marks = ",".join("?" * len(part))
-        known.update(conn.execute(f"SELECT id, status FROM incidents WHERE id IN ({marks})", part))
-    return known
+def _known_statuses(conn: Any, ids: list[str]) -> dict[str, str]:
+    """Status of the incidents among `ids` that already exist."""
+    return dict(_rows_in(conn, "SELECT id, status FROM incidents WHERE id IN ({marks})", ids))
+
+
+def _rows_in(conn: Any, sql: str, values: list[str], chunk: int = 500) -> list[Any]:
+    """Rows of `sql` whose `IN ({marks})` takes `values`, chunked under SQLite's variable limit."""
+    rows: list[Any] = []
+    for start in range(0, len(values), chunk):
+        part = values[start : start + chunk]
+        rows.extend(conn.execute(sql.format(marks=",".join("?" * len(part))), part))
+    return rows
 
 
 def _new_incident_row(
@@ -381,8 +378,7 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
         return None
     row = rows[0]
     row.pop("evidence")
-    stored = db.conn.execute(EVIDENCE_SQL + " WHERE i.id=?", (incident_id,)).fetchone()
-    evidence = evidence_of(incident_id, stored[0] if stored else None)
+    evidence = load_evidence(db, incident_id)
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
     alert = {
@@ -479,22 +475,16 @@ def save_evidence(db: sqlite_utils.Database, incident_id: str, evidence: Mapping
 
 
 def load_evidence(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
-    """The incident's evidence: its own, or that of the incident whose analysis it reused."""
-    row = db.conn.execute(EVIDENCE_SQL + " WHERE i.id=?", (incident_id,)).fetchone()
-    return evidence_of(incident_id, row[0] if row else None)
-
-
-# An incident's evidence, its own or by reference (`evidence_of`: a reused analysis is not copied).
-EVIDENCE_SQL = (
-    "SELECT COALESCE(i.evidence, s.evidence) FROM incidents i LEFT JOIN incidents s ON s.id = i.evidence_of"
-)
-
-
-def evidence_of(incident_id: str, stored: str | None) -> dict[str, Any] | None:
-    """Stored evidence as a dict, named after `incident_id` (a referenced one names its source)."""
-    if not stored:
+    """The incident's evidence: its own, or that of the incident whose analysis it reused (`evidence_of`:
+    a reused analysis is not copied), named after `incident_id` either way."""
+    row = db.conn.execute(
+        "SELECT COALESCE(i.evidence, s.evidence) FROM incidents i"
+        " LEFT JOIN incidents s ON s.id = i.evidence_of WHERE i.id=?",
+        (incident_id,),
+    ).fetchone()
+    if not row or not row[0]:
         return None
-    evidence = json.loads(stored)
+    evidence: dict[str, Any] = json.loads(row[0])
     evidence["incident_id"] = incident_id
     return evidence
 

@@ -96,8 +96,7 @@ def incident_page_data(db: sqlite_utils.Database, incident_id: str) -> dict[str,
         return None
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
-    stored = db.conn.execute(db_incidents.EVIDENCE_SQL + " WHERE i.id = ?", [incident_id]).fetchone()
-    row["evidence"] = db_incidents.evidence_of(incident_id, stored[0] if stored else None)
+    row["evidence"] = db_incidents.load_evidence(db, incident_id)
     diagnoses = fetch_all(
         db, "SELECT id, created_at, body FROM diagnoses WHERE incident_id = ? ORDER BY id DESC", [incident_id]
     )

@@ -133,8 +133,10 @@ class CountingAnalyst(BuiltinAnalyst):
         return await super().diagnose(evidence)
 
 
-async def run_real_stages(store: Store, analyst: CountingAnalyst, reuse_seconds: float) -> None:
-    plugins = StagePlugins(None, ContextSettings(), analyst, None, reuse_analysis_seconds=reuse_seconds)
+async def run_real_stages(
+    store: Store, analyst: CountingAnalyst, reuse_seconds: float, source: Any = None
+) -> None:
+    plugins = StagePlugins(source, ContextSettings(), analyst, None, reuse_analysis_seconds=reuse_seconds)
     pipeline = Pipeline(store, build_stages(plugins), PipelineSettings(workers=2), create_metrics())
     await pipeline.start()
     await wait_idle(pipeline)
@@ -266,13 +268,9 @@ async def test_an_analysis_without_metrics_is_not_reused(tmp_path: Path, webhook
 
     down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
     store, analyst = Store(tmp_path / "db.sqlite"), CountingAnalyst()
-    plugins = StagePlugins(down, ContextSettings(), analyst, None, reuse_analysis_seconds=300)
     for shift in (0, 60):  # Prometheus is down both times: the second is analysed again, not reused
         ingest(store, occurrence(webhook_corpus, shift=shift))
-        pipeline = Pipeline(store, build_stages(plugins), PipelineSettings(), create_metrics())
-        await pipeline.start()
-        await wait_idle(pipeline)
-        await pipeline.stop()
+        await run_real_stages(store, analyst, reuse_seconds=300, source=down)
     await down.close()
     assert len(analyst.calls) == 4
     outcomes = rows(store, "SELECT DISTINCT outcome FROM stage_results WHERE stage='collect_evidence'")
