@@ -53,15 +53,18 @@ def accept_notification(
     body: bytes,
     received_at: float | None = None,
     pending: bool = True,
+    digest: str | None = None,
 ) -> int:
     """Store the raw notification and return its id (call through Store.write).
 
     This is all the webhook's answer waits for: `materialize_pending` turns a pending notification into
-    incidents behind the answer, in notification order, also after a restart.
+    incidents behind the answer, in notification order, also after a restart. `digest`: the body's
+    `body_digest`, when the caller has it already.
     """
     body_text = body.decode("utf-8", "replace")
+    digest = digest or body_digest(body)
     return _insert_notification(
-        db, NotificationHead.of(payload), body_digest(body), body_text, pending, None, received_at
+        db, NotificationHead.of(payload), digest, body_text, pending, None, received_at
     )
 
 

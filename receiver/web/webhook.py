@@ -63,7 +63,7 @@ async def _receive(request: web.Request) -> web.Response:
             return error_response(exc.status, str(exc), exc.field)
     try:
         if payload is not None:
-            notification_id = await app[STORE].write(accept_notification, payload, body)
+            notification_id = await app[STORE].write(accept_notification, payload, body, digest=digest)
         else:
             assert seen is not None
             notification_id = await app[STORE].write(accept_resend, seen.notification_id, seen.head, digest)
