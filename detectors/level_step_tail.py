@@ -18,7 +18,11 @@ Each feature is ranked against the same feature at every earlier point of the se
 log-spaced bins, 10 % wide from 2 up: p = (earlier points in the same or a higher bin + 1) / (earlier points +
 1), 1 below 2; past every earlier bin, p falls by 1.1 per further bin, a Pareto tail beyond the largest value
 seen, so a far record outranks a near one). A heavy-tailed or periodic series that often shows a large
-deviation learns that it is ordinary, while on a quiet series the same deviation is new. With s = -log10 of
+deviation learns that it is ordinary, while on a quiet series the same deviation is new. Within an
+excursion (the run of consecutive present points at which a feature stays at or above 2; a missed scrape
+does not end it) a point counts for that feature only where it reaches a higher bin than the excursion
+so far: a level that stays shifted, or a window that still holds a past burst, is news once, not at every
+point (a larger move within it is news again). With s = -log10 of
 the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's
 normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a
 non-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose
@@ -154,10 +158,26 @@ def tail_surprise(feature: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray,
         rows, cols = np.nonzero(feature >= TAIL_BASE)
     bins = _bins_of(feature[rows, cols])
     count = _earlier_at_least(rows, bins)
-    s = -np.log10((count + 1.0) / (earlier[rows, cols] + 1.0))
+    position = earlier[rows, cols]
+    s = -np.log10((count + 1.0) / (position + 1.0))
     new = count == 0
     s[new] += (bins[new] - _earlier_highest(rows, bins)[new]) * math.log10(BIN_RATIO)
+    s[~beyond_excursion(rows, position, bins)] = 0.0
     return rows, cols, s
+
+
+def beyond_excursion(rows: np.ndarray, position: np.ndarray, bins: np.ndarray) -> np.ndarray:
+    """Per tail point (row-major; `position`: finite points before it): whether its bin is above every
+    earlier bin of its excursion, the run of consecutive finite points of its row in the tail (a gap does
+    not end a run). The first point of an excursion is news; a level that stays shifted is not news again.
+    """
+    start = np.ones(rows.size, dtype=bool)
+    start[1:] = (rows[1:] != rows[:-1]) | (position[1:] != position[:-1] + 1)
+    run = np.cumsum(start) - 1
+    keyed = run * (2 * BINS) + bins
+    highest = np.maximum.accumulate(keyed)
+    before = np.concatenate([[-1], highest[:-1]]) - run * (2 * BINS)
+    return start | (bins > before)
 
 
 def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -387,6 +407,8 @@ class _TailScorer:
         self._high = self._low = self._filled = math.nan
         self._counts = [[0] * BINS for _ in range(FEATURES)]
         self._highest = [-1] * FEATURES
+        self._excursion = [-1] * FEATURES  # per feature, the highest bin of its excursion (-1: none)
+        self._in_excursion = False
         self._earlier = 0
         self._direction, self._threshold = rule.direction, rule.threshold
 
@@ -420,6 +442,9 @@ class _TailScorer:
         base = TAIL_BASE  # rare: most points bin nowhere
         if deviation >= base or held >= base or burst >= base or record >= base or shift >= base:
             surprise = self._rank(features, surprise, scored)
+        elif self._in_excursion and isfinite(value):
+            self._excursion = [-1] * FEATURES
+            self._in_excursion = False
         self._earlier += isfinite(value)
         if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
@@ -430,9 +455,13 @@ class _TailScorer:
         `surprise` and their surprises among the earlier points (else `surprise` as it is)."""
         tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]
         bins = _point_bins([features[f] for f in tail])
+        excursion = self._excursion
+        for f in range(FEATURES):
+            if not features[f] >= TAIL_BASE:  # NaN too: a feature unknown at a value ends its excursion
+                excursion[f] = -1
         for f, b in zip(tail, bins, strict=True):
             counts = self._counts[f]
-            if scored:
+            if scored and b > excursion[f]:
                 at_least = sum(counts[b:])
                 s = -math.log10((at_least + 1.0) / (self._earlier + 1.0))
                 if at_least == 0:
@@ -440,6 +469,8 @@ class _TailScorer:
                 surprise = max(surprise, s)
             counts[b] += 1
             self._highest[f] = max(self._highest[f], b)
+            excursion[f] = max(excursion[f], b)
+        self._in_excursion = True
         return surprise
 
     def _features(self, value: float, day: int) -> tuple[list[float], float, float]:
