@@ -6,6 +6,8 @@ Two parts, scored the same way (`bench.ops_scoring`: best F1 with point adjustme
 composite F1, share of series whose highest score is on a labelled anomaly; second half of each series,
 the first being warm-up):
 - synthetic: `bench.ops_data`, a seeded corpus of operations-like one-minute series with known labels;
+- synthetic KPI-like: the same module's second family (smooth daily cycles, short anomalies, level
+  changes that persist after their labelled first points), two weeks each;
 - NAB real: the 45 real-world NAB files (realAWSCloudwatch, realAdExchange, realKnownCause, realTraffic,
   realTweets); each labelled timestamp starts a 10-point segment (the median length of labelled
   segments in web-service KPI data) and the rest of its NAB window counts neither way.
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.ops_data import LabelledSeries, make_corpus
+from bench.ops_data import LabelledSeries, make_corpus, make_kpi_corpus
 from bench.ops_scoring import SeriesScore, Summary, score_series, summarise
 from detectors.batch import BlockStats, score_points
 from detectors.rolling import forward_fill, trailing_mean_std
@@ -123,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parts: list[tuple[str, list[LabelledSeries], list[np.ndarray | None]]] = []
     synthetic = make_corpus(args.series, args.seed)
     parts.append((f"synthetic ({args.series} series, seed {args.seed})", synthetic, [None] * len(synthetic)))
+    kpi = make_kpi_corpus(args.series, args.seed)
+    parts.append((f"synthetic KPI-like ({args.series} series, seed {args.seed})", kpi, [None] * len(kpi)))
     if args.nab and (Path(args.nab) / "labels").exists():
         real = nab_real(Path(args.nab))
         parts.append((f"NAB real ({len(real)} files)", [s for s, _ in real], [ig for _, ig in real]))

@@ -12,6 +12,12 @@ warm-up, as in the KPI protocol), in the patterns operators report:
 - level shifts of 3-10 sd lasting 10-200 points (labelled for their whole length);
 - one-off spikes on a strong daily cycle, at its busiest.
 Labels are the anomaly's points (median about 10); sd is the series' noise sd.
+
+A second family (`make_kpi_series`) is shaped like the web-service KPI benchmarks the issue describes,
+where a one-step difference beats a windowed z-score: two weeks of smooth daily (and weekly) cycles with
+little noise (0.3-10 % of the level, or small counts), and short anomalies (segment length log-normal,
+median 10 points): spikes and dips of 5-40 usual steps, multiplicative level shifts over the segment,
+drops towards zero, and level changes that persist after their labelled first points (a new normal).
 """
 
 from __future__ import annotations
@@ -154,3 +160,43 @@ def make_series(index: int, seed: int = 0, n: int = POINTS) -> LabelledSeries:
 
 def make_corpus(count: int, seed: int = 0, n: int = POINTS) -> list[LabelledSeries]:
     return [make_series(i, seed, n) for i in range(count)]
+
+
+KPI_KINDS = ("spike", "dip", "shift", "drop", "new_normal")
+
+
+def make_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSeries:
+    """Series `index` of the KPI-like family: a smooth cycle with short anomalies every 300-3,000 points."""
+    rng = np.random.default_rng([seed, index, 1])
+    t = np.arange(n)
+    phase = rng.uniform(0, 2 * np.pi)
+    daily = np.sin(2 * np.pi * t / DAY + phase)
+    daily += rng.uniform(0, 0.5) * np.sin(4 * np.pi * t / DAY + 2 * phase)
+    weekly = 1 + rng.uniform(0, 0.2) * np.sin(2 * np.pi * t / (7 * DAY))
+    shape = (1 + rng.uniform(0.2, 0.8) * daily / 1.5) * weekly
+    if rng.random() < 0.3:  # small counts
+        x = rng.poisson(np.maximum(shape * rng.uniform(5, 50), 0.1)).astype(float)
+    else:
+        x = 10 ** rng.uniform(1, 4) * shape * (1 + 10 ** rng.uniform(-2.5, -1) * rng.standard_normal(n))
+    step = float(np.median(np.abs(np.diff(x)))) / 0.954 + 1e-9  # the usual step, as an sd of noise
+    y = np.zeros(n, dtype=bool)
+    at = int(rng.integers(200, 2000))
+    while at < n - 200:
+        length = int(np.clip(np.round(rng.lognormal(np.log(10), 1.0)), 1, 150))
+        kind = KPI_KINDS[int(rng.integers(len(KPI_KINDS)))]
+        span = slice(at, at + length)
+        if kind in ("spike", "dip"):
+            x[span] += (1.0 if kind == "spike" else -1.0) * rng.uniform(5, 40) * step
+        elif kind == "shift":
+            x[span] *= 1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.5)
+        elif kind == "drop":
+            x[span] *= rng.uniform(0, 0.3)
+        else:
+            x[at:] *= 1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.4)
+        y[span] = True
+        at += length + int(rng.integers(300, 3000))
+    return LabelledSeries(f"kpi_{index}", _scrape_artefacts(np.maximum(x, 0.0), rng), y)
+
+
+def make_kpi_corpus(count: int, seed: int = 0) -> list[LabelledSeries]:
+    return [make_kpi_series(i, seed) for i in range(count)]

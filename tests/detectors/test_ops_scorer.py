@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.ops_data import make_series
+from bench.ops_data import make_kpi_corpus, make_kpi_series, make_series
 from bench.ops_scoring import (
     best_f1_point_adjusted,
     composite_f1,
@@ -86,10 +86,20 @@ def test_the_synthetic_corpus_is_seeded():
     assert a.labels.any() and a.labels[a.labels.size // 2 :].any()
 
 
+def test_the_kpi_like_family_is_seeded_with_short_segments_in_both_halves():
+    a, b = make_kpi_series(4, seed=2), make_kpi_series(4, seed=2)
+    np.testing.assert_array_equal(a.values, b.values)
+    corpus = make_kpi_corpus(10)
+    lengths = [end - start for s in corpus for start, end in segments(s.labels)]
+    assert 5 <= np.median(lengths) <= 20  # log-normal around 10 points, as in web-service KPI labels
+    assert all(s.labels[: s.labels.size // 2].any() and s.labels[s.labels.size // 2 :].any() for s in corpus)
+
+
 def test_the_ops_benchmark_prints_the_default_beside_both_baselines(capsys):
     from bench.ops import main
 
     main(["--series", "3", "--nab", ""])
     out = capsys.readouterr().out
+    assert "synthetic (3 series" in out and "synthetic KPI-like (3 series" in out
     for name in ("alert_analyst (default)", "baseline: windowed z-score", "baseline: step magnitude"):
         assert name in out
