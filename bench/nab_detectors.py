@@ -1,7 +1,8 @@
 """Detectors `bench.nab run` can use: library `StreamingDetector`s with one fixed rule each.
 
 `alert_analyst` is what the service raises: the default rule's scores (`detectors.DEFAULT_RULE`) through
-the alert layer the scheduler applies (`AlertLayer`). `level_step_alerts` is the previous default
+the alert layer the scheduler applies (`AlertLayer`): the points where the scheduler would open an alert
+first, then every other point in the detector's own order. `level_step_alerts` is the previous default
 (level_step) through the same layer, `novelty_alerts` the NAB-tuned novelty scorer without its quiet
 period through it; the others are raw per-point scores.
 """
@@ -15,6 +16,10 @@ from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector
 from detectors.novelty import TailNoveltyScorer
 
 COOLDOWN_SECONDS = 3600.0  # the scheduler's default detection.cooldown_seconds
+# Points that open no alert score this share of the detector's score: below 0.5, so under every alert.
+# Any share below 0.5 gives the same order of points, and so the same figures (NAB's threshold sweep and
+# best F1 depend only on which points reach a threshold).
+UNDER_ALERTS = 0.49
 
 
 @dataclass
@@ -24,7 +29,10 @@ class AlertLayer:
 
     Flagged points within `hole` points of the previous one continue its run (its onset is unchanged, so
     the scheduler treats it as the same incident), as `detectors.records.flagged_runs` merges them.
-    Alerts carry the detector's score; every other point scores 0.
+    Alerts carry the detector's score; every other point scores UNDER_ALERTS x its score, so at any
+    threshold of 0.5 or more only the alerts count (NAB's reward for one detection per window), and below
+    that the rest rank in the detector's order (a point-wise benchmark still sees every point's score;
+    nothing is zeroed).
     """
 
     detector: StreamingDetector | NoveltyWithoutQuiet
@@ -37,11 +45,11 @@ class AlertLayer:
         score = self.detector.update(timestamp, value)
         if score < 0.5:
             self._since_flag += 1
-            return 0.0
+            return UNDER_ALERTS * max(score, 0.0)
         new_run = self._since_flag > self.hole
         self._since_flag = 0
         if not new_run or timestamp - self._last_alert < self.cooldown:
-            return 0.0
+            return UNDER_ALERTS * min(score, 1.0)
         self._last_alert = timestamp
         return score
 
