@@ -31,9 +31,9 @@ INCIDENT_BATCH = 200
 ROW_BATCH = 1000
 
 _END = "coalesce(ends_at, last_seen)"  # the expression idx_incidents_resolved_end indexes
-_EXPIRED_INCIDENTS = (
-    f"SELECT {_END}, id, rowid, group_key FROM incidents i"
-    f" WHERE status = 'resolved' AND {_END} < ? AND ({_END}, id) > (?, ?)"
+EXPIRED_INCIDENTS_SQL = (
+    f"SELECT {_END}, id, rowid, group_key FROM incidents i INDEXED BY idx_incidents_resolved_end"
+    f" WHERE status = 'resolved' AND {_END} < ? AND {_END} >= ? AND ({_END} > ? OR id > ?)"
     " AND stage = 'done' AND resolve_pending = 0"
     " AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.incident_id = i.id)"
     " AND NOT EXISTS (SELECT 1 FROM incidents r WHERE r.evidence_of = i.id)"
@@ -81,7 +81,7 @@ def prune_incident_batch(
     db: sqlite_utils.Database, cut: float, after: tuple[float, str], limit: int = INCIDENT_BATCH
 ) -> PruneBatch[tuple[float, str]]:
     """Delete up to `limit` expired incidents ordered by end after `after` (end, id), with their rows."""
-    rows = db.conn.execute(_EXPIRED_INCIDENTS, (cut, *after, limit)).fetchall()
+    rows = db.conn.execute(EXPIRED_INCIDENTS_SQL, (cut, after[0], *after, limit)).fetchall()
     if not rows:
         return PruneBatch({})
     ids = [r[1] for r in rows]

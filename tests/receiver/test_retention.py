@@ -22,7 +22,11 @@ from receiver.storage import outbox
 from receiver.storage.database import Store, fetch_all
 from receiver.storage.feedback import Feedback, record_feedback
 from receiver.storage.memory import index_text, save_signature
-from receiver.storage.retention import INCIDENT_ROWS, prune_before, prune_incident_batch
+from receiver.storage.retention import (
+    EXPIRED_INCIDENTS_SQL,
+    prune_before,
+    prune_incident_batch,
+)
 from receiver.storage.reuse import note_analysis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
 from receiver.web.keys import STORE
@@ -71,7 +75,9 @@ def ingest(store: Store, body: bytes, at: float) -> db_incidents.IngestResult:
     return store.write_sync(db_incidents.ingest_notification, parse_webhook(body), body, at)
 
 
-def finished_incident(store: Store, name: str, ended: float, instance: str = "web-1") -> str:
+def finished_incident(
+    store: Store, name: str, ended: float, instance: str = "web-1", opens_thread: bool = True
+) -> str:
     """An incident that fired, was analysed and delivered, and resolved at `ended`: a row in every table
     keyed by incident id, written through the storage functions the pipeline and delivery use."""
     starts = ended - 600
@@ -112,20 +118,21 @@ def finished_incident(store: Store, name: str, ended: float, instance: str = "we
         outbox.resolve_member(db, incident_id, ended)
         outbox.record_decision(db, incident_id, name, starts, None)
         outbox.record_annotation(db, incident_id, parent, 7, starts)
-        outbox.save_thread(
-            db,
-            {
-                "group_key": incident.group_key,
-                "incident_id": incident_id,
-                "channel": "C1",
-                "parent_delivery_id": parent,
-                "alertname": name,
-                "severity": "warning",
-                "summary": "",
-                "opened_at": starts,
-            },
-        )
-        outbox.close_thread(db, incident.group_key, ended)
+        if opens_thread:
+            outbox.save_thread(
+                db,
+                {
+                    "group_key": incident.group_key,
+                    "incident_id": incident_id,
+                    "channel": "C1",
+                    "parent_delivery_id": parent,
+                    "alertname": name,
+                    "severity": "warning",
+                    "summary": "",
+                    "opened_at": starts,
+                },
+            )
+            outbox.close_thread(db, incident.group_key, ended)
 
     store.write_sync(analysed)
     return incident_id
@@ -135,7 +142,18 @@ def rows_of(store: Store, incident_id: str) -> dict[str, int]:
     """How many rows each incident-keyed table holds for `incident_id`."""
 
     def count(db: Any) -> dict[str, int]:
-        tables = [*INCIDENT_ROWS, "incidents", "slack_threads"]
+        tables = [
+            "incidents",
+            "stage_results",
+            "diagnoses",
+            "incident_signatures",
+            "delivery_outbox",
+            "delivery_group_members",
+            "delivery_decisions",
+            "grafana_annotations",
+            "recent_analyses",
+            "slack_threads",
+        ]
         counts = {
             t: db.conn.execute(
                 f"SELECT count(*) FROM {t} WHERE {'id' if t == 'incidents' else 'incident_id'} = ?",
@@ -258,6 +276,19 @@ def test_a_batch_resumes_after_the_last_incident_it_deleted(store: Store) -> Non
     )
 
 
+def test_a_slack_thread_stays_while_its_group_has_incidents(store: Store) -> None:
+    opener = finished_incident(store, "DiskFull", OLD, instance="a")
+    finished_incident(store, "DiskFull", RECENT, instance="b", opens_thread=False)  # same alert group
+    threads = "SELECT incident_id FROM slack_threads"
+
+    prune(store)
+    assert rows_of(store, opener)["incidents"] == 0
+    assert store.run_sync(fetch_all, threads) == [{"incident_id": opener}]
+
+    prune(store, now=RECENT + 91 * DAY_SECONDS)
+    assert store.run_sync(fetch_all, threads) == []
+
+
 def test_retention_zero_prunes_nothing(store: Store) -> None:
     old = finished_incident(store, "DiskFull", OLD - 3650 * DAY_SECONDS)
 
@@ -336,3 +367,15 @@ async def test_a_kept_incident_whose_successor_was_pruned_still_renders(
     page = await client.get(f"/ui/incidents/{older}")
     assert page.status == 200 and older in await page.text()
     assert (await client.get(f"/api/v1/incidents/{successor}")).status == 404
+
+
+def test_expired_incidents_are_found_through_an_index_range(store: Store) -> None:
+    plan = " ".join(
+        str(row)
+        for row in store.run_sync(
+            lambda db: db.conn.execute(
+                "EXPLAIN QUERY PLAN " + EXPIRED_INCIDENTS_SQL, (NOW, 0.0, 0.0, "", 10)
+            ).fetchall()
+        )
+    )
+    assert "idx_incidents_resolved_end (<expr>>? AND <expr><?)" in plan
