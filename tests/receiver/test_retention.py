@@ -365,7 +365,10 @@ async def test_a_kept_incident_whose_successor_was_pruned_still_renders(
     assert api.status == 200
     assert (await api.json())["incident"]["superseded_by"] == successor
     page = await client.get(f"/ui/incidents/{older}")
-    assert page.status == 200 and older in await page.text()
+    html = await page.text()
+    assert page.status == 200 and older in html
+    assert f"<code>{successor}</code> (deleted by retention)" in html
+    assert f'href="/ui/incidents/{successor}"' not in html
     assert (await client.get(f"/api/v1/incidents/{successor}")).status == 404
 
 
