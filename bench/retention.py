@@ -28,7 +28,7 @@ import sqlite_utils
 from aiohttp import web
 
 from analyst.memory import EvidenceSignature
-from bench.ingest import make_bodies
+from bench.ingest import make_bodies, timed_post
 from demo.processes import free_port
 from receiver.config import load_settings
 from receiver.logs import configure_logging
@@ -118,12 +118,7 @@ async def send_at_rate(url: str, bodies: list[bytes], rate: float, until: asynci
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
 
         async def post(body: bytes) -> None:
-            started = time.perf_counter()
-            async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
-                await resp.read()
-                if resp.status != 200:
-                    raise RuntimeError(f"HTTP {resp.status}")
-            latencies.append(time.perf_counter() - started)
+            latencies.append(await timed_post(session, url, body))
 
         tasks = []
         began = time.perf_counter()
