@@ -109,18 +109,20 @@ def prune_incident_batch(
 def prune_notification_batch(
     db: sqlite_utils.Database, cut: float, after_id: int, limit: int = ROW_BATCH
 ) -> PruneBatch[int]:
-    """Delete up to `limit` notifications received before `cut` (ids above `after_id`) that no incident
-    was created from and no kept re-send refers to."""
-    candidates = [
-        r[0]
-        for r in db.conn.execute(
-            "SELECT id FROM notifications n WHERE id > ? AND received_at < ? AND pending = 0"
-            " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.notification_id = n.id) ORDER BY id LIMIT ?",
-            (after_id, cut, limit),
-        )
-    ]
-    if not candidates:
-        return PruneBatch({})
+    """Delete, among the next `limit` notifications after `after_id`, those received before `cut` that no
+    incident was created from and no kept re-send refers to.
+
+    Ids follow arrival, so the walk stops at the first one received after the cut rather than reading
+    the rest of the table (nothing is indexed by time)."""
+    rows = db.conn.execute(
+        "SELECT id, received_at >= ?, pending = 0"
+        " AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.notification_id = n.id)"
+        " FROM notifications n WHERE id > ? ORDER BY id LIMIT ?",
+        (cut, after_id, limit),
+    ).fetchall()
+    newer = next((index for index, row in enumerate(rows) if row[1]), None)
+    walked = rows if newer is None else rows[:newer]
+    candidates = [row[0] for row in walked if row[2]]
     referenced = {
         r[0]
         for r in db.conn.execute(
@@ -131,7 +133,8 @@ def prune_notification_batch(
     }
     gone = [n for n in candidates if n not in referenced]
     deleted = {"notifications": _delete_in(db, "notifications", "id", gone)}
-    return PruneBatch(deleted, candidates[-1] if len(candidates) == limit else None)
+    more = newer is None and len(rows) == limit
+    return PruneBatch(deleted, walked[-1][0] if more else None)
 
 
 def prune_orphan_text_batch(

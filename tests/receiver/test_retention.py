@@ -26,6 +26,7 @@ from receiver.storage.retention import (
     EXPIRED_INCIDENTS_SQL,
     prune_before,
     prune_incident_batch,
+    prune_notification_batch,
 )
 from receiver.storage.reuse import note_analysis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
@@ -250,6 +251,26 @@ def test_a_stored_body_stays_while_a_kept_resend_refers_to_it(store: Store) -> N
 
     prune(store, now=RECENT + 91 * DAY_SECONDS)
     assert store.run_sync(fetch_all, "SELECT id FROM notifications") == []
+
+
+def test_the_body_walk_stops_at_the_first_body_received_after_the_cut(store: Store) -> None:
+    def body(at: float) -> int:
+        data = webhook("DiskFull", at - 60, at)
+        return store.write_sync(
+            db_incidents.accept_notification, parse_webhook(data), data, at, pending=False
+        )
+
+    first, second = body(OLD), body(OLD + 1)
+    body(RECENT)
+    late_old = body(OLD + 2)  # stored after a recent one (a replay): left for a later prune
+    cut = NOW - 90 * DAY_SECONDS
+
+    batch = store.write_sync(prune_notification_batch, cut, 0, 1)
+    assert batch.deleted == {"notifications": 1} and batch.resume_after == first
+    batch = store.write_sync(prune_notification_batch, cut, first, 10)
+    assert batch.deleted == {"notifications": 1} and batch.resume_after is None
+    left = [r["id"] for r in store.run_sync(fetch_all, "SELECT id FROM notifications")]
+    assert second not in left and late_old in left
 
 
 def test_batches_are_bounded(store: Store) -> None:
