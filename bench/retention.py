@@ -7,8 +7,10 @@ pipeline and delivery write (two webhook bodies, five stage results, evidence, a
 signature and full-text row, a sent delivery, group membership, a noise decision), through the storage
 functions the receiver uses. Then runs the real receiver app (no analysis stages) in this process and
 sends webhooks at a fixed `--rate` (open loop; corpus payloads, 1-31 alerts, every one new): first for
-`--seconds` without pruning, then while one whole prune (retention 90 days) runs. Prints the prune's
-duration and rows/s, and ack p50/p99/max in both phases. The load generator shares the event loop with
+`--seconds` without pruning, then while one whole prune (retention 90 days) runs. Then as many expired
+incidents again are pruned with no load and no pauses: the prune's own speed and its longest transaction
+(their webhook bodies stay: stored after recent ones, they wait until those expire too). Prints the
+prune's duration and rows/s, and ack p50/p99/max in both phases. The load generator shares the event loop with
 the receiver, so absolute latencies are higher than in `bench.ingest`; the two phases are comparable.
 """
 

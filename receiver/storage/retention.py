@@ -31,6 +31,8 @@ from receiver.storage.database import Store
 INCIDENT_BATCH = 100
 # Notifications (and full-text rows) per transaction: cheaper rows, larger batches.
 ROW_BATCH = 1000
+# Full-text rows read per step of the walk for orphans (on the reader connection: no write lock held).
+TEXT_SCAN = 20_000
 
 _END = "coalesce(ends_at, last_seen)"  # the expression idx_incidents_resolved_end indexes
 EXPIRED_INCIDENTS_SQL = (
@@ -137,10 +139,11 @@ def prune_notification_batch(
     return PruneBatch(deleted, walked[-1][0] if more else None)
 
 
-def prune_orphan_text_batch(
-    db: sqlite_utils.Database, after_rowid: int, limit: int = ROW_BATCH
-) -> PruneBatch[int]:
-    """Delete the full-text memory rows (`incident_text`) among the next `limit` whose incident is gone.
+def orphan_text_rows(
+    db: sqlite_utils.Database, after_rowid: int, limit: int = TEXT_SCAN
+) -> tuple[list[int], int | None]:
+    """Rowids of full-text memory rows (`incident_text`) among the next `limit` whose incident is gone,
+    and where the walk goes on (None: done). Read-only: run it on the reader connection.
 
     Its incident id is an unindexed FTS5 column, so orphans are found by walking the table in rowid
     order rather than by a lookup per pruned incident."""
@@ -149,9 +152,11 @@ def prune_orphan_text_batch(
         " WHERE t.rowid > ? ORDER BY t.rowid LIMIT ?",
         (after_rowid, limit),
     ).fetchall()
-    orphans = [r[0] for r in rows if not r[1]]
-    deleted = {"incident_text": _delete_in(db, "incident_text", "rowid", orphans)}
-    return PruneBatch(deleted, rows[-1][0] if len(rows) == limit else None)
+    return [r[0] for r in rows if not r[1]], rows[-1][0] if len(rows) == limit else None
+
+
+def delete_text_rows(db: sqlite_utils.Database, rowids: Sequence[int]) -> PruneBatch[None]:
+    return PruneBatch({"incident_text": _delete_in(db, "incident_text", "rowid", rowids)})
 
 
 def prune_small_tables(db: sqlite_utils.Database, cut: float) -> PruneBatch[None]:
@@ -187,7 +192,7 @@ async def prune_before(
         after_id = notifications.resume_after
     after_rowid: int | None = 0 if pruned_incidents else None
     while after_rowid is not None:
-        text = await store.write(prune_orphan_text_batch, after_rowid, row_batch)
-        yield text.deleted
-        after_rowid = text.resume_after
+        orphans, after_rowid = await store.read(orphan_text_rows, after_rowid)
+        for start in range(0, len(orphans), row_batch):
+            yield (await store.write(delete_text_rows, orphans[start : start + row_batch])).deleted
     yield (await store.write(prune_small_tables, cut)).deleted
