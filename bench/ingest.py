@@ -58,6 +58,16 @@ def make_bodies(count: int, seed: int = 7, first: int = 0) -> list[bytes]:
     return bodies
 
 
+async def timed_post(session: aiohttp.ClientSession, url: str, body: bytes) -> float:
+    """Seconds until `url` answered the POST of `body` (anything but 200 raises)."""
+    started = time.perf_counter()
+    async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
+        await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"HTTP {resp.status}")
+    return time.perf_counter() - started
+
+
 async def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     queue: asyncio.Queue[bytes] = asyncio.Queue()
@@ -68,13 +78,7 @@ async def drive(url: str, bodies: list[bytes], concurrency: int) -> tuple[list[f
 
         async def worker() -> None:
             while not queue.empty():
-                body = queue.get_nowait()
-                start = time.perf_counter()
-                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        raise RuntimeError(f"HTTP {resp.status}")
-                latencies.append(time.perf_counter() - start)
+                latencies.append(await timed_post(session, url, queue.get_nowait()))
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -70,6 +70,11 @@ class StorageSettings(Section):
         ge=1024 * 1024,
         description="A WAL larger than this is checkpointed and truncated at once (writers wait).",
     )
+    retention_days: float = Field(
+        default=90.0,
+        ge=0,
+        description="Incidents resolved longer ago than this are pruned hourly with their rows; 0 keeps all.",
+    )
 
 
 class WebhookSettings(Section):

@@ -59,6 +59,10 @@ class ReceiverMetrics:
     storage_wal_bytes: Gauge
     storage_database_bytes: Gauge
     feedback: Counter
+    retention_deleted: Counter
+    retention_last_prune: Gauge
+    retention_prune_duration: Gauge
+    retention_failures: Counter
 
 
 @cache
@@ -165,6 +169,27 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "alert_analyst_feedback",
             "Judgements of diagnoses, by verdict and the judged diagnosis' category and backend.",
             ["verdict", "category", "backend"],
+            registry=registry,
+        ),
+        retention_deleted=Counter(
+            "alert_analyst_retention_deleted",
+            "Rows deleted by the retention prune (storage.retention_days), by table.",
+            ["table"],
+            registry=registry,
+        ),
+        retention_last_prune=Gauge(
+            "alert_analyst_retention_last_prune_timestamp_seconds",
+            "Unix time the last retention prune finished (0: none yet).",
+            registry=registry,
+        ),
+        retention_prune_duration=Gauge(
+            "alert_analyst_retention_prune_duration_seconds",
+            "How long the last retention prune took, batches and pauses between them included.",
+            registry=registry,
+        ),
+        retention_failures=Counter(
+            "alert_analyst_retention_failures",
+            "Retention prunes that raised (logged; retried at the next interval).",
             registry=registry,
         ),
     )

@@ -155,6 +155,21 @@ def _occurrences(db: sqlite_utils.Database) -> None:
     )
 
 
+def _retention_indexes(db: sqlite_utils.Database) -> None:
+    """Indexes the retention prune needs to find expired rows and the references that keep them, without
+    scanning whole tables: resolved incidents by their end, and who points at an incident or notification."""
+    db.execute(
+        "CREATE INDEX idx_incidents_resolved_end ON incidents (coalesce(ends_at, last_seen), id)"
+        " WHERE status = 'resolved'"
+    )
+    db.execute(
+        "CREATE INDEX idx_incidents_evidence_of ON incidents (evidence_of) WHERE evidence_of IS NOT NULL"
+    )
+    db.execute("CREATE INDEX idx_incidents_notification ON incidents (notification_id)")
+    db.execute("CREATE INDEX idx_notifications_same_as ON notifications (same_as) WHERE same_as IS NOT NULL")
+    db.execute("CREATE INDEX idx_slack_threads_incident ON slack_threads (incident_id)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     migrate_delivery,
@@ -165,6 +180,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     migrate_workbench,
     _signature_alertname,
     _occurrences,
+    _retention_indexes,
 )
 
 

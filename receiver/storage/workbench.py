@@ -15,6 +15,7 @@ import sqlite_utils
 
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import fetch_all, fetch_one
+from receiver.storage.feedback import incident_exists
 
 
 def fts_query(text: str) -> str | None:
@@ -97,6 +98,8 @@ def incident_page_data(db: sqlite_utils.Database, incident_id: str) -> dict[str,
     row["labels"] = json.loads(row["labels"] or "{}")
     row["annotations"] = json.loads(row["annotations"] or "{}")
     row["evidence"] = db_incidents.load_evidence(db, incident_id)
+    successor = row["superseded_by"]
+    row["successor_pruned"] = bool(successor) and not incident_exists(db, successor)
     diagnoses = fetch_all(
         db, "SELECT id, created_at, body FROM diagnoses WHERE incident_id = ? ORDER BY id DESC", [incident_id]
     )

@@ -18,6 +18,7 @@ from receiver.evidence.source import MetricSource
 from receiver.metrics import ReceiverMetrics
 from receiver.pipeline.intake import IntakeActivity
 from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.retention import RetentionPruner
 from receiver.pipeline.workers import Pipeline
 from receiver.storage.database import Store
 from receiver.web.auth import Credentials
@@ -40,6 +41,7 @@ SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 PIPELINE = web.AppKey("pipeline", Pipeline)
 MATERIALIZER = web.AppKey("materializer", Materializer)
 RECENT_BODIES = web.AppKey("recent_bodies", RecentBodies)
+RETENTION = web.AppKey("retention", RetentionPruner)
 
 __all__ = [
     "ANALYST",
@@ -52,6 +54,7 @@ __all__ = [
     "OVERVIEW_EXTRAS",
     "PIPELINE",
     "RECENT_BODIES",
+    "RETENTION",
     "SCHEDULER",
     "SETTINGS",
     "SOURCE",

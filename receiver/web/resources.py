@@ -18,6 +18,7 @@ from aiohttp import web
 from receiver.config import Settings
 from receiver.models import Incident
 from receiver.pipeline.materializer import Materializer
+from receiver.pipeline.retention import RetentionPruner
 from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis
 from receiver.pipeline.workers import Pipeline, ResolveFn, StageFn
 from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detector_incident
@@ -31,6 +32,7 @@ from receiver.web.keys import (
     MATERIALIZER,
     METRICS,
     PIPELINE,
+    RETENTION,
     SCHEDULER,
     SETTINGS,
     SOURCE,
@@ -168,6 +170,15 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
     await pipeline.stop()
 
 
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The hourly prune of what ended more than `storage.retention_days` ago."""
+    pruner = RetentionPruner(app[STORE], app[SETTINGS].storage.retention_days, app[METRICS], app[INTAKE])
+    app[RETENTION] = pruner
+    await pruner.start()
+    yield
+    await _closing("retention", pruner.stop)
+
+
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     """Scheduled detection; its findings open incidents and go to the pipeline."""
     store = app[STORE]
@@ -201,5 +212,6 @@ RESOURCES: tuple[CleanupContext, ...] = (
     analyst_ctx,
     delivery_ctx,
     pipeline_ctx,
+    retention_ctx,
     scheduler_ctx,
 )
