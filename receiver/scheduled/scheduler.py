@@ -4,7 +4,9 @@ All rule queries of a cycle are fetched concurrently (bounded by `detection.max_
 detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
 in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`;
 the same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
-SQLite). Latest scores go to
+SQLite). Once that cooldown has passed and a cycle that evaluated the rule finds no fresh anomaly on the
+series (or a newer incident of the series was opened), the incident resolves (`on_resolved` hands the
+resolution to the pipeline). Latest scores go to
 `alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are removed.
 """
 
@@ -35,6 +37,7 @@ from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+from receiver.storage import incidents as db_incidents
 from receiver.storage import rules as db_rules
 
 if TYPE_CHECKING:
@@ -94,7 +97,7 @@ def detector_incident(finding: DetectorFinding, now: float) -> Incident:
         labels=finding.labels,
         annotations={"summary": summary, "detector_method": detection.method},
         generator_url=f"/graph?g0.expr={quote_plus(finding.rule.query)}",
-        group_key=f"detector:{finding.rule.name}:{finding.fingerprint}",
+        group_key=db_incidents.detector_group_key(finding.rule.name, finding.fingerprint),
         source="detector",
         now=now,
     )
@@ -111,6 +114,7 @@ class CycleReport:
     detections: int = 0
     fresh: int = 0
     incidents: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)  # detector incidents whose anomaly is over
     deduplicated: int = 0
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -184,12 +188,14 @@ class DetectionScheduler:
         settings: DetectionSettings,
         *,
         on_anomaly: Callable[[DetectorFinding], Awaitable[str | None]],
+        on_resolved: Callable[[list[str]], None] | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.store = store
         self.source = source
         self.settings = settings
         self.on_anomaly = on_anomaly
+        self.on_resolved = on_resolved
         self._config_rules = {r.name: r for r in settings.rules}
         self._executor = _detection_executor(settings)
         self._task: asyncio.Task[None] | None = None
@@ -287,6 +293,15 @@ class DetectionScheduler:
         report.fresh = len(findings)
         for finding in findings:
             await self._open_incident(finding, now, report)
+        report.resolved = await self.store.write(
+            db_incidents.resolve_quiet_detector_incidents,
+            evaluated_rules=sorted({r.name for r in rules} - set(report.errors)),
+            active=sorted({f.fingerprint for f in findings}),
+            opened_before=now - self.settings.cooldown_seconds,
+            now=now,
+        )
+        if report.resolved and self.on_resolved is not None:
+            self.on_resolved(report.resolved)
         for name in set(self._exported) - {r.name for r in rules}:
             self._drop_scores(name, keep=set())
         report.duration_seconds = time.monotonic() - clock

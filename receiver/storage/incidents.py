@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,6 +272,49 @@ def _new_incident_row(
         STAGES[0],
         1 if resolved else 0,
     )
+
+
+DETECTOR_GROUP_PREFIX = "detector:"  # group key of a detector incident: detector:<rule>:<fingerprint>
+
+
+def detector_group_key(rule: str, fingerprint: str) -> str:
+    return f"{DETECTOR_GROUP_PREFIX}{rule}:{fingerprint}"
+
+
+def resolve_quiet_detector_incidents(
+    db: sqlite_utils.Database,
+    *,
+    evaluated_rules: Sequence[str],
+    active: Sequence[str],
+    opened_before: float,
+    now: float,
+) -> list[str]:
+    """Resolve the firing incidents scheduled detection opened whose anomaly is over; their ids.
+
+    Only incidents of rules evaluated this cycle are judged (a rule whose query failed says nothing). One
+    is over when it opened before `opened_before` (its rule's cooldown, within which the series' findings
+    are the same incident, has passed) and its series (fingerprint) has no fresh anomaly (`active`), or
+    when a newer incident of the same series was opened since. It ends `now`, its resolution pending
+    (delivered like an Alertmanager resolution). Call through Store.write.
+    """
+    rules, fresh = set(evaluated_rules), set(active)
+    rows = db.conn.execute(
+        "SELECT id, fingerprint, group_key, first_seen FROM incidents"
+        " WHERE status = 'firing' AND source = 'detector' ORDER BY first_seen"
+    ).fetchall()
+    newest = {fingerprint: incident_id for incident_id, fingerprint, _, _ in rows}
+    over = [
+        incident_id
+        for incident_id, fingerprint, group_key, first_seen in rows
+        if group_key.removeprefix(DETECTOR_GROUP_PREFIX).rsplit(":", 1)[0] in rules
+        and first_seen < opened_before
+        and (fingerprint not in fresh or newest[fingerprint] != incident_id)
+    ]
+    db.conn.executemany(
+        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?",
+        [(now, now, incident_id) for incident_id in over],
+    )
+    return over
 
 
 def create_incident(db: sqlite_utils.Database, incident: Incident) -> bool:

@@ -196,6 +196,7 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
         app[SOURCE],
         app[SETTINGS].detection,
         on_anomaly=on_anomaly,
+        on_resolved=lambda ids: app[PIPELINE].submit(ids),
         registry=app[METRICS].registry,
     )
     app[SCHEDULER] = scheduler

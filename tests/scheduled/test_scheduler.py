@@ -13,8 +13,14 @@ from demo.processes import ManagedProcess, free_port
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
-from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, finding_fingerprint
+from receiver.scheduled.scheduler import (
+    DetectionScheduler,
+    DetectorFinding,
+    detector_incident,
+    finding_fingerprint,
+)
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from tests.scheduled.conftest import QUERY, Injected
 
@@ -69,6 +75,31 @@ async def test_a_second_cycle_within_the_cooldown_opens_nothing(injected: Inject
 
     assert len(recorder.findings) == 1
     assert second.incidents == [] and second.deduplicated == 1
+    await scheduler.stop()
+
+
+async def test_a_detector_incident_resolves_after_its_cooldown_once_its_series_is_quiet(
+    injected: Injected, source, store
+):
+    async def open_incident(finding: DetectorFinding) -> str:
+        incident = detector_incident(finding, injected.end)
+        await store.write(db_incidents.create_incident, incident)
+        return incident.id
+
+    resolved: list[list[str]] = []
+    settings = DetectionSettings(rules=[RULE], cooldown_seconds=600)
+    scheduler = DetectionScheduler(
+        store, source, settings, on_anomaly=open_incident, on_resolved=resolved.append
+    )
+    [incident_id] = (await scheduler.run_cycle(now=injected.end)).incidents
+    within = await scheduler.run_cycle(now=injected.end + 300)  # the cooldown has not passed
+    assert within.resolved == [] and store.run_sync(db_incidents.get_incident, incident_id).status == "firing"  # type: ignore[union-attr]
+
+    later = await scheduler.run_cycle(now=injected.end + 720)  # past it, and the jump is no longer fresh
+    assert later.resolved == [incident_id] and resolved == [[incident_id]]
+    incident = store.run_sync(db_incidents.get_incident, incident_id)
+    assert incident is not None and incident.status == "resolved" and incident.ends_at == injected.end + 720
+    assert store.run_sync(db_incidents.resolve_pending, incident_id)  # its resolution goes to delivery
     await scheduler.stop()
 
 
