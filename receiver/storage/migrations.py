@@ -157,10 +157,12 @@ def _occurrences(db: sqlite_utils.Database) -> None:
 
 def _retention_indexes(db: sqlite_utils.Database) -> None:
     """Indexes the retention prune needs to find expired rows and the references that keep them, without
-    scanning whole tables: resolved incidents by their end, and who points at an incident or notification."""
+    scanning whole tables: resolved incidents by their end (or when last heard of, if later: a resolution
+    replayed today of an alert that ended years ago is kept as long as one that ended today), and who
+    points at an incident or notification."""
     db.execute(
-        "CREATE INDEX idx_incidents_resolved_end ON incidents (coalesce(ends_at, last_seen), id)"
-        " WHERE status = 'resolved'"
+        "CREATE INDEX idx_incidents_resolved_end"
+        " ON incidents (max(coalesce(ends_at, last_seen), last_seen), id) WHERE status = 'resolved'"
     )
     db.execute(
         "CREATE INDEX idx_incidents_evidence_of ON incidents (evidence_of) WHERE evidence_of IS NOT NULL"

@@ -34,7 +34,10 @@ ROW_BATCH = 1000
 # Full-text rows read per step of the walk for orphans (on the reader connection: no write lock held).
 TEXT_SCAN = 20_000
 
-_END = "coalesce(ends_at, last_seen)"  # the expression idx_incidents_resolved_end indexes
+# An incident's end for retention: when it ended, or when it was last heard of if later (a resolution
+# replayed today of an alert that ended long ago is not deleted a minute after it arrives). The
+# expression idx_incidents_resolved_end indexes.
+_END = "max(coalesce(ends_at, last_seen), last_seen)"
 EXPIRED_INCIDENTS_SQL = (
     f"SELECT {_END}, id, rowid, group_key FROM incidents i INDEXED BY idx_incidents_resolved_end"
     f" WHERE status = 'resolved' AND {_END} < ? AND {_END} >= ? AND ({_END} > ? OR id > ?)"

@@ -208,6 +208,22 @@ def test_firing_incidents_are_kept_however_old(store: Store) -> None:
     assert store.run_sync(fetch_all, "SELECT id FROM notifications") != []  # it was created by that body
 
 
+def test_an_alert_that_ended_long_ago_but_arrived_recently_is_kept(store: Store) -> None:
+    # a replayed (or long-delayed) notification: the alert ended 120 days ago, the receiver heard of it
+    # 10 days ago; retention counts from when it was last heard of, not only from its end
+    (replayed,) = ingest(store, webhook("Replayed", OLD - 600), RECENT - 600).created
+    ingest(store, webhook("Replayed", OLD - 600, OLD), RECENT)
+
+    def analysed(db: Any) -> None:
+        for stage, following in zip(STAGES, [*STAGES[1:], "done"], strict=True):
+            db_incidents.record_stage(db, replayed, stage, "ok", "", RECENT, 0.1, following)
+        db_incidents.clear_resolve_pending(db, replayed)
+
+    store.write_sync(analysed)
+    assert prune(store).get("incidents", 0) == 0
+    assert rows_of(store, replayed)["incidents"] == 1
+
+
 def test_a_judged_incident_keeps_its_diagnosis_and_evidence(store: Store) -> None:
     judged = finished_incident(store, "DiskFull", OLD)
     store.write_sync(record_feedback, judged, Feedback(who="ana", verdict="correct"), NOW)
