@@ -9,7 +9,9 @@ times are the median of `--repeat` runs after one warm-up call (imports). Stream
 point for the natively incremental methods (level_step_tail, level_step, novelty) and over the first
 `--stream-sample` points for the others, which re-run the batch code over a 3 x window buffer per point;
 those are extrapolated linearly and marked so. Streaming is the best of `--stream-repeat` runs, wall and CPU
-(`time.process_time`: on a shared box the CPU time moves less than the wall time).
+(`time.process_time`: on a shared box the CPU time moves less than the wall time). Replay is
+`StreamingDetector.replay` over the whole recorded series (the same scores as streaming; the buffer methods
+score every buffer in columnar passes), as `bench.nab run` uses it.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def stream_time(rule: DetectionRule, ts: np.ndarray, x: np.ndarray, repeat: int 
     return wall, cpu
 
 
+def replay_time(rule: DetectionRule, ts: np.ndarray, x: np.ndarray) -> float:
+    """Wall seconds of `StreamingDetector.replay` over the whole series (a fresh detector)."""
+    start = time.perf_counter()
+    StreamingDetector(rule).replay(ts, x)
+    return time.perf_counter() - start
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.speed", description=__doc__.split("\n")[0])
     parser.add_argument("--points", type=int, default=40_000)
@@ -75,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     kind = "integer " if args.counts else ""
     print(f"one {kind}series of {args.points:,} points; batch: median of {args.repeat} runs after a warm-up;")
     print(f"streaming: best of {args.stream_repeat} run(s), wall and CPU")
-    print(f"{'method':18s}{'batch s':>9s}{'streaming s':>13s}{'CPU s':>8s}")
+    print(f"{'method':18s}{'batch s':>9s}{'streaming s':>13s}{'CPU s':>8s}{'replay s':>10s}")
     for method in methods:
         rule = DetectionRule(f"speed-{method}", method=method)
         detect_series(rule, ts[:2000], x[:2000])
@@ -85,7 +94,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             m = min(args.stream_sample, x.size)
             note = f"  (first {m:,} points, extrapolated)"
         wall, cpu = (t * x.size / m for t in stream_time(rule, ts[:m], x[:m], args.stream_repeat))
-        print(f"{method:18s}{batch:9.2f}{wall:13.2f}{cpu:8.2f}{note}", flush=True)
+        replay = (
+            replay_time(rule, ts, x)
+            if method not in NATIVE_STREAMING and method != "isolation_forest"
+            else math.nan  # replay is the per-point loop for these: the streaming column
+        )
+        print(f"{method:18s}{batch:9.2f}{wall:13.2f}{cpu:8.2f}{replay:10.2f}{note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ The detector keeps the last `3 x window_size` points and scores the newest one w
 IsolationForest is refitted every `window_size` points on the buffer and scores each new point as it comes.
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
-residual).
+residual). `replay` scores a recorded series as a run of `update` calls would; for the buffer methods it
+scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from detectors.batch import score_points
 from detectors.errors import DetectorError
@@ -26,6 +28,10 @@ from detectors.rules import DetectionRule
 
 if TYPE_CHECKING:
     from sklearn.ensemble import IsolationForest
+
+
+REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
+_BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble"})
 
 
 class StreamingDetector:
@@ -74,6 +80,29 @@ class StreamingDetector:
         score = float(score_points(buffer, self.rule)[0].score[0, -1])
         return score if np.isfinite(score) else 0.0
 
+    def replay(self, timestamps: np.ndarray, values: np.ndarray, block: int = REPLAY_BLOCK) -> np.ndarray:
+        """The scores `update` would give each point of a recorded series, in order, leaving the detector
+        as those calls would. zscore, robust_zscore, iqr, changepoint and ensemble score each full buffer
+        as one row of a columnar block (`block` rows at a time); the others call `update` per point."""
+        v = np.asarray(values, dtype=np.float64).copy()
+        v[~np.isfinite(v)] = np.nan
+        size = self._values.maxlen or 1
+        batched = self._seen == 0 and self.rule.method in _BUFFERED and v.size >= size
+        head = size - 1 if batched else v.size  # the buffer is not full yet: one update at a time
+        out = np.array(
+            [self.update(float(t), float(x)) for t, x in zip(timestamps[:head], v[:head], strict=True)]
+        )
+        if not batched:
+            return out
+        rows = sliding_window_view(v, size)  # row j: the buffer when point j + size - 1 arrives
+        scores = np.concatenate(
+            [out, *(_buffer_scores(rows[a : a + block], self.rule) for a in range(0, len(rows), block))]
+        )
+        self._times.extend(float(t) for t in timestamps[-size:])
+        self._values.extend(v[-size:].tolist())
+        self._seen = v.size
+        return scores
+
     def _forest_score(self, buffer: np.ndarray) -> float:
         feats = np.nan_to_num(window_features(buffer, self.rule.window_size)[0], nan=0.0)
         if self._forest is None or self._seen % self.rule.window_size == 0:
@@ -87,3 +116,17 @@ class StreamingDetector:
         anomaly = -float(self._forest.score_samples(feats[-1:])[0])
         cut = self._forest_cut
         return float(np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0))
+
+
+def _buffer_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
+    """Score of the last point of each buffer (row), as `StreamingDetector.update` gives it: 0 for a gap,
+    fewer than `min_samples` values or a flat buffer."""
+    block = np.ascontiguousarray(buffers)
+    finite = np.isfinite(block)
+    ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
+    ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
+    scores = np.zeros(block.shape[0])
+    if ok.any():
+        last = score_points(block[ok], rule)[0].score[:, -1]
+        scores[ok] = np.where(np.isfinite(last), last, 0.0)
+    return scores
