@@ -97,7 +97,7 @@ def detector_incident(finding: DetectorFinding, now: float) -> Incident:
         labels=finding.labels,
         annotations={"summary": summary, "detector_method": detection.method},
         generator_url=f"/graph?g0.expr={quote_plus(finding.rule.query)}",
-        group_key=db_incidents.detector_group_key(finding.rule.name, finding.fingerprint),
+        group_key=f"detector:{finding.rule.name}:{finding.fingerprint}",
         source="detector",
         now=now,
     )

@@ -130,6 +130,10 @@ PENDING_SQL = (
 )
 
 
+# Close an incident (ends_at, last_seen, id) with its resolution still to deliver.
+RESOLVE_SQL = "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?"
+
+
 def materialize_pending(db: sqlite_utils.Database, limit: int) -> tuple[int, list[IngestResult]]:
     """Turn up to `limit` pending notifications, oldest first, into incidents (call through Store.write).
 
@@ -188,10 +192,7 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
         " stage, resolve_pending) VALUES (?,?,?,?,?,?,?,?,?,?,?,'alertmanager',?,?,?,?,?)",
         [_new_incident_row(i, *occurrences[i], group_key, notification_id, now) for i in new],
     )
-    conn.executemany(
-        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?",
-        [(occurrences[i][0].ends_at or now, now, i) for i in closing],
-    )
+    conn.executemany(RESOLVE_SQL, [(occurrences[i][0].ends_at or now, now, i) for i in closing])
     conn.executemany("UPDATE incidents SET last_seen=? WHERE id=?", [(now, i) for i in seen_again])
     firing_new = {i: occurrences[i][0] for i in new if occurrences[i][1] == "firing"}
     superseded, announced = _supersede(conn, firing_new, now)
@@ -274,13 +275,6 @@ def _new_incident_row(
     )
 
 
-DETECTOR_GROUP_PREFIX = "detector:"  # group key of a detector incident: detector:<rule>:<fingerprint>
-
-
-def detector_group_key(rule: str, fingerprint: str) -> str:
-    return f"{DETECTOR_GROUP_PREFIX}{rule}:{fingerprint}"
-
-
 def resolve_quiet_detector_incidents(
     db: sqlite_utils.Database,
     *,
@@ -291,29 +285,28 @@ def resolve_quiet_detector_incidents(
 ) -> list[str]:
     """Resolve the firing incidents scheduled detection opened whose anomaly is over; their ids.
 
-    Only incidents of rules evaluated this cycle are judged (a rule whose query failed says nothing). One
-    is over when it opened before `opened_before` (its rule's cooldown, within which the series' findings
-    are the same incident, has passed) and its series (fingerprint) has no fresh anomaly (`active`), or
-    when a newer incident of the same series was opened since. It ends `now`, its resolution pending
+    Only incidents of rules evaluated this cycle are judged (a rule whose query failed says nothing; a
+    detector incident's alertname is its rule's name). One is over when it opened before `opened_before`
+    (its rule's cooldown, within which the series' findings are the same incident, has passed) and its
+    series (fingerprint) has no fresh anomaly (`active`), or when a newer incident of the same series was
+    opened since. It ends `now`, its resolution pending
     (delivered like an Alertmanager resolution). Call through Store.write.
     """
-    rules, fresh = set(evaluated_rules), set(active)
-    rows = db.conn.execute(
-        "SELECT id, fingerprint, group_key, first_seen FROM incidents"
-        " WHERE status = 'firing' AND source = 'detector' ORDER BY first_seen"
-    ).fetchall()
-    newest = {fingerprint: incident_id for incident_id, fingerprint, _, _ in rows}
+    fresh = set(active)
+    rows = _rows_in(
+        db.conn,
+        "SELECT id, fingerprint, first_seen FROM incidents"
+        " WHERE status = 'firing' AND source = 'detector' AND alertname IN ({marks})",
+        list(evaluated_rules),
+    )
+    rows.sort(key=lambda row: row[2])
+    newest = {fingerprint: incident_id for incident_id, fingerprint, _ in rows}
     over = [
         incident_id
-        for incident_id, fingerprint, group_key, first_seen in rows
-        if group_key.removeprefix(DETECTOR_GROUP_PREFIX).rsplit(":", 1)[0] in rules
-        and first_seen < opened_before
-        and (fingerprint not in fresh or newest[fingerprint] != incident_id)
+        for incident_id, fingerprint, first_seen in rows
+        if first_seen < opened_before and (fingerprint not in fresh or newest[fingerprint] != incident_id)
     ]
-    db.conn.executemany(
-        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, resolve_pending=1 WHERE id=?",
-        [(now, now, incident_id) for incident_id in over],
-    )
+    db.conn.executemany(RESOLVE_SQL, [(now, now, incident_id) for incident_id in over])
     return over
 
 

@@ -17,7 +17,7 @@ def _open(store: Store, rule: str, fingerprint: str, opened: float, source: str 
         labels={"alertname": rule},
         annotations={},
         generator_url="",
-        group_key=db_incidents.detector_group_key(rule, fingerprint),
+        group_key=f"detector:{rule}:{fingerprint}",
         source=source,  # type: ignore[arg-type]
         now=opened,
     )
