@@ -34,19 +34,23 @@ def data_files(data: Path) -> list[Path]:
     return sorted(p for p in data.glob("*/*.csv"))
 
 
+def detector_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """What `run` writes for one series: a fresh `detector` fed every point in time order (the buffer
+    methods replay in columnar passes, with the same scores)."""
+    scorer = make_detector(detector)
+    if isinstance(scorer, StreamingDetector):
+        return scorer.replay(stamps, values)
+    return np.array([scorer.update(ts, v) for ts, v in zip(stamps.tolist(), values.tolist(), strict=True)])
+
+
 def _run_one(job: tuple[str, str, str]) -> str:
     detector, src, dst = job
-    scorer = make_detector(detector)
     with open(src, newline="") as fh:
         rows = list(csv.DictReader(fh))
     out = Path(dst)
     out.parent.mkdir(parents=True, exist_ok=True)
     stamps = [datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC).timestamp() for row in rows]
-    values = [float(row["value"]) for row in rows]
-    if isinstance(scorer, StreamingDetector):  # the buffer methods replay in columnar passes, same scores
-        scores = scorer.replay(np.array(stamps), np.array(values)).tolist()
-    else:
-        scores = [scorer.update(ts, v) for ts, v in zip(stamps, values, strict=True)]
+    scores = detector_scores(detector, np.array(stamps), np.array([float(row["value"]) for row in rows]))
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["timestamp", "value", "anomaly_score"])

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.nab_detectors import make_detector
+from bench.nab import detector_scores
 from bench.ops_data import LabelledSeries, make_corpus, make_kpi_corpus
 from bench.ops_scoring import SeriesScore, Summary, score_series, summarise
 from detectors.batch import BlockStats, score_points
@@ -73,9 +73,8 @@ def runner_scorer(name: str) -> Scorer:
     (a point every day / points-per-day seconds; a minute when unknown)."""
 
     def run(values: np.ndarray, day_points: int) -> np.ndarray:
-        detector = make_detector(name)
         step = 86_400.0 / day_points if day_points else 60.0
-        return np.array([detector.update(step * i, float(v)) for i, v in enumerate(values)])
+        return detector_scores(name, step * np.arange(values.size), values)
 
     return run
 
