@@ -173,11 +173,7 @@ def beyond_excursion(rows: np.ndarray, position: np.ndarray, bins: np.ndarray) -
     """
     start = np.ones(rows.size, dtype=bool)
     start[1:] = (rows[1:] != rows[:-1]) | (position[1:] != position[:-1] + 1)
-    run = np.cumsum(start) - 1
-    keyed = run * (2 * BINS) + bins
-    highest = np.maximum.accumulate(keyed)
-    before = np.concatenate([[-1], highest[:-1]]) - run * (2 * BINS)
-    return start | (bins > before)
+    return bins > _earlier_highest(np.cumsum(start) - 1, bins)  # each run as a row of its own
 
 
 def _earlier_highest(rows: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -453,12 +449,14 @@ class _TailScorer:
     def _rank(self, features: list[float], surprise: float, scored: bool) -> float:
         """Count each feature that reaches the tail in its histogram; with `scored`, the largest of
         `surprise` and their surprises among the earlier points (else `surprise` as it is)."""
-        tail = [f for f in range(FEATURES) if features[f] >= TAIL_BASE]
-        bins = _point_bins([features[f] for f in tail])
         excursion = self._excursion
+        tail = []
         for f in range(FEATURES):
-            if not features[f] >= TAIL_BASE:  # NaN too: a feature unknown at a value ends its excursion
+            if features[f] >= TAIL_BASE:
+                tail.append(f)
+            else:  # NaN too: a feature unknown at a value ends its excursion
                 excursion[f] = -1
+        bins = _point_bins([features[f] for f in tail])
         for f, b in zip(tail, bins, strict=True):
             counts = self._counts[f]
             if scored and b > excursion[f]:
