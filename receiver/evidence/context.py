@@ -108,10 +108,23 @@ async def fetch_alert_context(
         expr, alert_index, fetched = await _fetch_alert_and_related(
             incident, source, settings, window, notes, placeholders
         )
-        fetched += await context_task
+        fetched = _first_of_each(fetched + await context_task)
     finally:
         context_task.cancel()  # no-op when done; stops it if fetching failed
     return AlertContext(window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes))
+
+
+def _first_of_each(fetched: Sequence[Fetched]) -> list[Fetched]:
+    """Each series once (by the id the analyst and the reader see): a context query that returns a series
+    already fetched as the alert's or a related one adds nothing. The alert's series, first, stays first."""
+    seen: set[str] = set()
+    out = []
+    for f in fetched:
+        sid = series_id(f.data.labels, f.metric if "__name__" not in f.data.labels else None)
+        if sid not in seen:
+            seen.add(sid)
+            out.append(f)
+    return out
 
 
 def build_evidence(incident: Incident, context: AlertContext, settings: ContextSettings) -> Evidence:
@@ -422,6 +435,7 @@ def _series_evidence(
         anomalous=change.anomalous,
         anomaly_type=str(change.anomaly_type) if change.anomaly_type is not None else None,
         onset=change.onset if change.anomalous else None,
+        recovered=change.recovered,
         direction=change.direction,
         magnitude=_finite(change.magnitude),
         baseline=_finite(change.baseline),

@@ -93,6 +93,25 @@ async def test_context_queries_are_filled_with_the_alert_labels(scenario: Scenar
     assert any("missing label" in note and "'pod'" in note for note in evidence.notes)
 
 
+async def test_a_context_query_adds_no_series_already_fetched(scenario: Scenario, source: PrometheusSource):
+    plain = await collect_alert_context(scenario.incident(), source, ContextSettings(), now=scenario.end)
+    settings = ContextSettings(
+        context_queries=[
+            ContextQuery(name="pool", query="demo_db_pool_in_use"),  # also a related series
+            ContextQuery(name="pool again", query="demo_db_pool_in_use"),
+            ContextQuery(name="errors", query="demo_order_error_ratio"),  # the alert's own series
+            ContextQuery(name="pool total", query="sum(demo_db_pool_in_use)"),  # a new series
+        ]
+    )
+    evidence = await collect_alert_context(scenario.incident(), source, settings, now=scenario.end)
+
+    ids = [s.series_id for s in evidence.series]
+    assert len(ids) == len(set(ids)) == len(plain.series) + 1
+    assert [s.metric for s in evidence.series if s.role == "context"] == ["pool total"]
+    assert by_metric(evidence, "demo_db_pool_in_use").role == "related"
+    assert evidence.series[0].role == "alert" and evidence.alert_series_id == evidence.series[0].series_id
+
+
 async def test_fetching_and_building_can_run_as_separate_stages(scenario: Scenario, source: PrometheusSource):
     fetched = await fetch_alert_context(scenario.incident(), source, ContextSettings(), now=scenario.end)
     evidence = build_evidence(scenario.incident(), fetched, ContextSettings())
