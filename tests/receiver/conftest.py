@@ -26,7 +26,8 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
         "storage": {"path": str(tmp_path / "aa.db")},
         "detection": {"enabled": False},
     }
-    overrides.update(sections)
+    for name, section in sections.items():  # a test's storage options keep the temporary path
+        overrides[name] = {**overrides.get(name, {}), **section}
     return load_settings(None, environ={}, overrides=overrides)
 
 
