@@ -69,6 +69,7 @@ class SeriesEvidence:
     """One series looked at around the alert, and what detection found in it.
 
     `lag_seconds` > 0 means this series changed *before* the alert's own series (it leads).
+    `recovered` is when an anomalous series came back within its baseline band for good (None: it had not).
     `component` names where the series lives (service, pod, node...) for topology reasoning.
     `values` are the fetched points themselves (possibly coarsened), for analysts that score their own way.
     """
@@ -83,6 +84,7 @@ class SeriesEvidence:
     anomalous: bool = False
     anomaly_type: str | None = None
     onset: float | None = None
+    recovered: float | None = None
     direction: Direction | None = None
     magnitude: float | None = None
     baseline: float | None = None

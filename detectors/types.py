@@ -128,3 +128,4 @@ class SeriesChange:
     p_value: float | None
     score: float
     anomaly_type: AnomalyType | None
+    recovered: float | None = None  # when the last excursion beyond the band ended (None: not ended)

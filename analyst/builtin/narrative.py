@@ -8,13 +8,17 @@ from analyst.builtin.ranking import RankedCause
 from analyst.evidence import Evidence, SeriesEvidence
 
 
+def _duration(seconds: float) -> str:
+    """'4m 10s' / '4m' / '30s'."""
+    minutes, secs = divmod(round(abs(seconds)), 60)
+    return f"{minutes}m {secs}s" if minutes and secs else (f"{minutes}m" if minutes else f"{secs}s")
+
+
 def format_offset(seconds: float) -> str:
     """'4m 10s before the alert' / '30s after the alert' / 'at the alert'."""
     if abs(seconds) < 1:
         return "at the alert"
-    minutes, secs = divmod(round(abs(seconds)), 60)
-    span = f"{minutes}m {secs}s" if minutes and secs else (f"{minutes}m" if minutes else f"{secs}s")
-    return f"{span} {'before' if seconds < 0 else 'after'} the alert"
+    return f"{_duration(seconds)} {'before' if seconds < 0 else 'after'} the alert"
 
 
 def _number(value: float) -> str:
@@ -67,6 +71,11 @@ def contradicting_lines(cause: RankedCause) -> tuple[str, ...]:
         lines.append(f"modest deviation (z={s.z_score:.1f})")
     if cause.topology_score < 0.5:
         lines.append(f"topology: {cause.topology_note}")
+    if cause.ended_before is not None:
+        lines.append(
+            f"{s.series_id} was back to normal {_duration(cause.ended_before)} before the alert's series "
+            "began to change: an earlier episode, not an ongoing cause"
+        )
     if cause.is_alert_series:
         lines.append("only the alert's own series is anomalous; nothing upstream of it was seen changing")
     elif cause.family_score < 0.5:
@@ -98,9 +107,7 @@ def pattern_recognition(evidence: Evidence, ranked: Sequence[RankedCause]) -> st
     start = evidence.alert.starts_at
     timed = sorted((s for s in evidence.anomalous if s.onset is not None), key=lambda s: s.onset or 0.0)
     if timed:
-        order = ", then ".join(
-            f"{s.series_id} ({format_offset((s.onset or start) - start)})" for s in timed[:6]
-        )
+        order = ", then ".join(f"{s.series_id} ({_onset_note(s, start)})" for s in timed[:6])
         text = f"Onset order: {order}."
     else:
         text = "No onset times were available, so the order of changes is unknown."
@@ -117,6 +124,14 @@ def pattern_recognition(evidence: Evidence, ranked: Sequence[RankedCause]) -> st
             + "."
         )
     return text
+
+
+def _onset_note(series: SeriesEvidence, start: float) -> str:
+    """'2m before the alert' and, for a change that was over, when it was back to normal."""
+    note = format_offset((series.onset or start) - start)
+    if series.recovered is not None:
+        note += f", back to normal {format_offset(series.recovered - start)}"
+    return note
 
 
 def evidence_evaluation(hypotheses: Sequence[tuple[str, RankedCause, float]]) -> str:

@@ -4,7 +4,8 @@ Each candidate gets five scores in [0, 1], combined with fixed weights:
 topology (deepest anomalous component on an anomalous call path from the alert's component),
 onset (what changed first), strength (|z|), correlation with the alert series, and a family prior
 (resource, change and market signals are causes; latency and errors in the alert's own component
-are effects).
+are effects). A candidate whose change was over (back within its usual range) more than a minute before the
+alert's own series began to change is a past episode rather than a cause of this one: its score is halved.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ NEUTRAL = 0.5
 EXPLAINING_STRENGTH_RATIO = 1 / 3
 # Changes this close together count as simultaneous.
 SIMULTANEOUS_SECONDS = 60.0
+# A candidate that was back to normal before the alert's series changed keeps this share of its score.
+ENDED_BEFORE_DISCOUNT = 0.5
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class RankedCause:
     topology_note: str
     explained_by: tuple[str, ...] = ()
     is_alert_series: bool = False
+    ended_before: float | None = None  # seconds it was back to normal before the alert's series changed
 
 
 def find_alert_series(evidence: Evidence) -> SeriesEvidence | None:
@@ -107,11 +111,8 @@ class _RankingContext:
         if self.alert_component:
             self.anomalous.add(self.alert_component)
             self.observed.add(self.alert_component)
-        self.alert_onset = (
-            alert_series.onset
-            if alert_series is not None and alert_series.onset is not None
-            else evidence.alert.starts_at
-        )
+        self.alert_change = alert_series.onset if alert_series is not None else None
+        self.alert_onset = self.alert_change if self.alert_change is not None else evidence.alert.starts_at
         self.leads = {s.series_id: self._lead(s) for s in candidates}
         self.on_path: dict[str, int] = {}
         self.reachable: dict[str, int] = {}
@@ -141,13 +142,15 @@ class _RankingContext:
             "correlation": abs(c) if (c := finite(series.correlation)) is not None else NEUTRAL,
             "family": self._family_score(series, component, family, is_alert),
         }
+        ended_before = None if is_alert else self._ended_before(series)
+        discount = ENDED_BEFORE_DISCOUNT if ended_before is not None else 1.0
         return RankedCause(
             series=series,
             component=component,
             family=family,
             category=category,
             suspect=suspect,
-            score=sum(WEIGHTS[k] * v for k, v in scores.items()),
+            score=discount * sum(WEIGHTS[k] * v for k, v in scores.items()),
             onset_offset=None if series.onset is None else series.onset - self.evidence.alert.starts_at,
             lead_seconds=self.leads.get(series.series_id),
             strength=scores["strength"],
@@ -158,7 +161,16 @@ class _RankingContext:
             topology_note=note,
             explained_by=explained_by,
             is_alert_series=is_alert,
+            ended_before=ended_before,
         )
+
+    def _ended_before(self, series: SeriesEvidence) -> float | None:
+        """How long `series` had been back to normal when the alert's series began to change, if that is
+        more than `SIMULTANEOUS_SECONDS` (None otherwise, or when either time is unknown)."""
+        if series.recovered is None or self.alert_change is None:
+            return None
+        gap = self.alert_change - series.recovered
+        return gap if gap > SIMULTANEOUS_SECONDS else None
 
     def _category_and_suspect(
         self, series: SeriesEvidence, component: str | None, family: MetricFamily, is_alert: bool
@@ -296,6 +308,7 @@ def _component_strength_and_onset(
 
 _OPTIONAL_FLOATS = (
     "onset",
+    "recovered",
     "magnitude",
     "baseline",
     "current",

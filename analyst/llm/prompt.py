@@ -224,6 +224,8 @@ def _series_row(s: SeriesEvidence, evidence: Evidence, limit: int, secrets: tupl
     extra: dict[str, Any] = {}
     if s.role != "related":
         extra["role"] = s.role
+    if s.recovered is not None and math.isfinite(s.recovered):
+        extra["recovered_s"] = round(s.recovered - evidence.alert.starts_at)
     if s.component and s.component not in s.series_id:
         extra["component"] = clean_untrusted(s.component, 48, secrets)
     if s.metric and s.metric not in s.series_id:

@@ -26,8 +26,10 @@ def series(
     current: float = 3.0,
     role: str = "related",
     labels: Mapping[str, str] | None = None,
+    recovered_min: float | None = None,
 ) -> SeriesEvidence:
-    """A series; `onset_min` is minutes relative to the alert (negative = before)."""
+    """A series; `onset_min` and `recovered_min` (back to normal) are minutes relative to the alert
+    (negative = before)."""
     return SeriesEvidence(
         series_id=series_id,
         metric=metric or series_id.split("{")[0],
@@ -36,6 +38,7 @@ def series(
         anomalous=anomalous,
         anomaly_type="level_shift" if anomalous else None,
         onset=None if onset_min is None or not anomalous else ALERT_AT + 60 * onset_min,
+        recovered=None if recovered_min is None or not anomalous else ALERT_AT + 60 * recovered_min,
         direction=direction if anomalous else None,  # type: ignore[arg-type]
         baseline=baseline,
         current=current if anomalous else baseline,

@@ -80,3 +80,41 @@ def test_database_component_latency_is_dependency_database() -> None:
         topology={"api": ["orders-postgres"]},
     )
     assert rank_candidate_causes(evidence)[0].category is Category.DEPENDENCY_DATABASE
+
+
+def _earlier_episode(recovered_min: float | None) -> object:
+    """A market spike 10 minutes before an order-error alert (ended `recovered_min` before the alert, or
+    still on), and a DB pool that filled a minute before the errors began."""
+    return incident(
+        series("order_error_ratio", onset_min=-1),
+        series("volatility", onset_min=-10, z=40, corr=0.3, recovered_min=recovered_min),
+        series("db_pool_in_use", onset_min=-2, z=8, corr=0.6),
+        alertname="OrderErrorRateHigh",
+    )
+
+
+def test_a_change_that_was_over_before_the_alert_series_moved_is_an_earlier_episode() -> None:
+    still_on = rank_candidate_causes(_earlier_episode(None))  # type: ignore[arg-type]
+    assert still_on[0].suspect == "volatility" and still_on[0].ended_before is None
+    over = rank_candidate_causes(_earlier_episode(-5))  # type: ignore[arg-type]
+    assert [c.suspect for c in over] == ["db_pool_in_use", "volatility"]
+    assert over[1].ended_before == 240.0
+    assert over[1].score == 0.5 * still_on[0].score
+
+
+def test_a_change_that_ended_as_the_alert_series_moved_still_counts() -> None:
+    # back to normal 30 s before the errors began: within SIMULTANEOUS_SECONDS, so not over before them
+    ranked = rank_candidate_causes(_earlier_episode(-1.5))  # type: ignore[arg-type]
+    assert ranked[0].suspect == "volatility" and ranked[0].ended_before is None
+
+
+def test_the_diagnosis_says_an_earlier_episode_was_over(playbooks: object) -> None:
+    from analyst.builtin import diagnose_evidence
+
+    result = diagnose_evidence(_earlier_episode(-5), playbooks)  # type: ignore[arg-type]
+    assert "db_pool_in_use" in result.primary_hypothesis.suspect
+    volatility = next(h for h in result.alternative_hypotheses if h.suspect == "volatility")
+    said = volatility.contradicting_evidence
+    assert any("back to normal 4m before the alert's series" in line for line in said)
+    order = next(s.findings for s in result.detailed_analysis if s.step == "pattern_recognition")
+    assert "volatility (10m before the alert, back to normal 5m before the alert)" in order

@@ -71,6 +71,18 @@ async def test_series_rows_carry_statistics_in_column_order() -> None:
     assert f'"series_columns":{json.dumps(list(SERIES_COLUMNS), separators=(",", ":"))}' in prompt.user
 
 
+async def test_a_change_that_was_over_says_when() -> None:
+    from dataclasses import replace
+
+    evidence = make_evidence(2)
+    over = replace(evidence.series[0], recovered=evidence.alert.starts_at - 240)
+    prompt = await prompt_for(replace(evidence, series=(over, *evidence.series[1:])))
+    rows = {row[0]: row for row in series_rows(prompt)}
+    assert rows[over.series_id][-1]["recovered_s"] == -240
+    others = [row for sid, row in rows.items() if sid != over.series_id]
+    assert others and not any(isinstance(row[-1], dict) and "recovered_s" in row[-1] for row in others)
+
+
 async def test_builtin_ranking_is_in_the_prompt() -> None:
     prompt = await prompt_for(make_evidence(2))
     assert '"builtin":[{"title":"CPU saturation on api"' in prompt.user

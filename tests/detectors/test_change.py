@@ -67,3 +67,16 @@ def test_series_name_refines_the_change_type(grid, noise):
     noise[700:] += 15.0
     c = _change(grid, noise, split_at=grid[720], name="api_request_latency_seconds")
     assert c.anomaly_type == "LATENCY_SPIKE"
+
+
+def test_a_spike_that_came_back_says_when_it_ended(grid, noise):
+    noise[850:960] += 30.0  # an episode before the alert, over for the last 40 points
+    c = _change(grid, noise)
+    assert c.anomalous and c.anomaly_type is not None
+    assert c.recovered == grid[960]
+
+
+def test_a_change_that_holds_has_not_ended(grid, noise):
+    noise[700:] += 30.0
+    c = _change(grid, noise)
+    assert c.anomalous and c.recovered is None
