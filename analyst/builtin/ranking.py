@@ -4,14 +4,16 @@ Each candidate gets five scores in [0, 1], combined with fixed weights:
 topology (deepest anomalous component on an anomalous call path from the alert's component),
 onset (what changed first), strength (|z|), correlation with the alert series, and a family prior
 (resource, change and market signals are causes; latency and errors in the alert's own component
-are effects). A candidate whose change was over (back within its usual range) more than a minute before the
-alert's own series began to change is a past episode rather than a cause of this one: its score is halved.
+are effects). A candidate whose change was over (back within its usual range) before the alert's own series
+began to change is a past episode rather than a cause of this one: its score is halved. "Before" allows a
+minute, or the longest range window of the alert's expression (`rate(x[5m])` can lag its cause by 5m).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,6 +38,10 @@ EXPLAINING_STRENGTH_RATIO = 1 / 3
 SIMULTANEOUS_SECONDS = 60.0
 # A candidate that was back to normal before the alert's series changed keeps this share of its score.
 ENDED_BEFORE_DISCOUNT = 0.5
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800, "y": 31_536_000}
+_DURATION = r"(?:\d+(?:ms|[smhdwy]))+"
+_RANGE = re.compile(rf"\[\s*({_DURATION})\s*(?::\s*(?:{_DURATION})?\s*)?\]")
+_DURATION_PART = re.compile(r"(\d+)(ms|[smhdwy])")
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,11 @@ class _RankingContext:
             self.anomalous.add(self.alert_component)
             self.observed.add(self.alert_component)
         self.alert_change = alert_series.onset if alert_series is not None else None
+        self.ended_tolerance = max(
+            SIMULTANEOUS_SECONDS,
+            longest_range_seconds(alert_series.query if alert_series is not None else ""),
+            longest_range_seconds(evidence.alert.expr or ""),
+        )
         self.alert_onset = self.alert_change if self.alert_change is not None else evidence.alert.starts_at
         self.leads = {s.series_id: self._lead(s) for s in candidates}
         self.on_path: dict[str, int] = {}
@@ -166,11 +177,11 @@ class _RankingContext:
 
     def _ended_before(self, series: SeriesEvidence) -> float | None:
         """How long `series` had been back to normal when the alert's series began to change, if that is
-        more than `SIMULTANEOUS_SECONDS` (None otherwise, or when either time is unknown)."""
+        more than the tolerance (None otherwise, or when either time is unknown)."""
         if series.recovered is None or self.alert_change is None:
             return None
         gap = self.alert_change - series.recovered
-        return gap if gap > SIMULTANEOUS_SECONDS else None
+        return gap if gap > self.ended_tolerance else None
 
     def _category_and_suspect(
         self, series: SeriesEvidence, component: str | None, family: MetricFamily, is_alert: bool
@@ -287,6 +298,18 @@ class _RankingContext:
         if component is not None and component != self.alert_component:
             return 0.8
         return 0.3
+
+
+def longest_range_seconds(query: str) -> float:
+    """The longest range window of a PromQL expression's range selectors and subqueries, in seconds
+    (`rate(x[5m])` 300, `max_over_time(y[1h:1m])` 3,600; 0 without any)."""
+    return max(
+        (
+            sum(int(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(m.group(1)))
+            for m in _RANGE.finditer(query)
+        ),
+        default=0.0,
+    )
 
 
 def _component_strength_and_onset(

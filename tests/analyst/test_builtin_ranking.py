@@ -82,11 +82,13 @@ def test_database_component_latency_is_dependency_database() -> None:
     assert rank_candidate_causes(evidence)[0].category is Category.DEPENDENCY_DATABASE
 
 
-def _earlier_episode(recovered_min: float | None) -> object:
+def _earlier_episode(recovered_min: float | None, alert_query: str = "order_error_ratio") -> object:
     """A market spike 10 minutes before an order-error alert (ended `recovered_min` before the alert, or
     still on), and a DB pool that filled a minute before the errors began."""
+    from dataclasses import replace
+
     return incident(
-        series("order_error_ratio", onset_min=-1),
+        replace(series("order_error_ratio", onset_min=-1), query=alert_query),
         series("volatility", onset_min=-10, z=40, corr=0.3, recovered_min=recovered_min),
         series("db_pool_in_use", onset_min=-2, z=8, corr=0.6),
         alertname="OrderErrorRateHigh",
@@ -106,6 +108,24 @@ def test_a_change_that_ended_as_the_alert_series_moved_still_counts() -> None:
     # back to normal 30 s before the errors began: within SIMULTANEOUS_SECONDS, so not over before them
     ranked = rank_candidate_causes(_earlier_episode(-1.5))  # type: ignore[arg-type]
     assert ranked[0].suspect == "volatility" and ranked[0].ended_before is None
+
+
+def test_a_rate_window_in_the_alert_expression_widens_what_counts_as_simultaneous() -> None:
+    # the errors are rate(...[5m]): they may cross their band up to 5 minutes after the cause began
+    slow = rank_candidate_causes(_earlier_episode(-5, "sum(rate(order_errors_total[5m]))"))  # type: ignore[arg-type]
+    assert slow[0].suspect == "volatility" and slow[0].ended_before is None
+    quick = rank_candidate_causes(_earlier_episode(-5, "sum(rate(order_errors_total[1m]))"))  # type: ignore[arg-type]
+    assert quick[0].suspect == "db_pool_in_use"
+
+
+def test_longest_range_of_an_expression() -> None:
+    from analyst.builtin.ranking import longest_range_seconds
+
+    assert longest_range_seconds("up") == 0
+    assert longest_range_seconds("rate(a[5m]) / rate(b[1h30m])") == 5400
+    assert longest_range_seconds("max_over_time(rate(a[2m])[1d:5m])") == 86_400
+    assert longest_range_seconds('x{path="/a[1]"} offset 5m') == 0
+    assert longest_range_seconds("rate(a[500ms])") == 0.5
 
 
 def test_the_diagnosis_says_an_earlier_episode_was_over(playbooks: object) -> None:
