@@ -86,7 +86,7 @@ def _chart(
         "match": json.dumps(labels, sort_keys=True),
         "start": window[0],
         "end": window[1],
-        "marks": json.dumps({**marks, "onset": s.get("onset")}),
+        "marks": json.dumps({**marks, "onset": s.get("onset"), "back to normal": s.get("recovered")}),
         "title": s.get("metric") or s["series_id"],
     }
 

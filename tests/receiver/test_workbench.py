@@ -181,3 +181,21 @@ def test_charts_run_past_the_window_to_the_resolve_time_or_now() -> None:
 async def test_series_json_refuses_malformed_parameters(make_client: ClientFactory, query: str) -> None:
     client = await make_client()
     assert (await client.get(f"/ui/series.json?query=up&{query}")).status == 400
+
+
+def test_a_change_that_was_over_is_marked_where_it_ended() -> None:
+    from receiver.web.incident_page import build_incident_page
+
+    def row(sid: str, **extra: Any) -> dict[str, Any]:
+        return {"series_id": sid, "metric": sid, "labels": {}, "role": "related", "anomalous": True, **extra}
+
+    evidence = {
+        "window_start": 1000.0,
+        "window_end": 2000.0,
+        "series": [row("spike", onset=1200.0, recovered=1300.0), row("shift", onset=1900.0)],
+    }
+    data = {"incident": {"starts_at": 1950.0, "ends_at": None, "evidence": evidence, "annotations": {}}}
+    page = build_incident_page(data, prometheus_url="http://prom:9090", grafana_url=None, now=2100.0)
+    marks = {s.series_id: json.loads(s.chart["marks"]) for s in page.series if s.chart}
+    assert marks["spike"]["back to normal"] == 1300.0 and marks["spike"]["onset"] == 1200.0
+    assert marks["shift"]["back to normal"] is None

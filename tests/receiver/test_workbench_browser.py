@@ -171,6 +171,29 @@ def test_the_incident_chart_holds_the_alert_series_points(browser: Any, receiver
     assert console_errors(browser) == []
 
 
+def test_chart_captions_never_overlap_their_plot(browser: Any, receiver: Any) -> None:
+    # narrow enough that the marks (onset, alert start, ...) drop below the series' name
+    proc, incident_id = receiver
+    browser.set_window_size(600, 900)
+    try:
+        _open(browser, f"{proc.url}/ui/incidents/{incident_id}")
+        browser.find_element("css selector", "figure.chart .plot[data-points]")
+        boxes = browser.execute_script(
+            """function box(e) { var r = e.getBoundingClientRect(); return [r.top, r.bottom]; }
+               return Array.from(document.querySelectorAll('figure.chart')).filter(function (f) {
+                 return f.querySelector('canvas'); }).map(function (f) { return {
+                 caption: box(f.querySelector('figcaption')), name: box(f.querySelector('figcaption b')),
+                 marks: box(f.querySelector('.marks')), canvas: box(f.querySelector('canvas')),
+                 legend: box(f.querySelector('.u-legend'))}; });"""
+        )
+    finally:
+        browser.set_window_size(1280, 900)
+    assert boxes and any(b["marks"][0] >= b["name"][1] for b in boxes), boxes  # the marks did drop
+    for b in boxes:
+        assert b["marks"][1] <= b["caption"][1] + 1, b  # the caption holds its marks ...
+        assert b["legend"][0] >= b["canvas"][1] - 1, b  # ... so the legend stays below the axis labels
+
+
 def test_links_point_to_prometheus_and_an_alertmanager_silence(
     browser: Any, receiver: Any, prometheus: ManagedProcess
 ) -> None:

@@ -20,7 +20,7 @@
     }, REFRESH_MS);
   }
 
-  var MARK_COLORS = { onset: "#a15c00", "alert start": "#b3261e", resolved: "#2e7d32" };
+  var MARK_COLORS = { onset: "#a15c00", "back to normal": "#5b6b7a", "alert start": "#b3261e", resolved: "#2e7d32" };
 
   function markPlugin(marks) {
     return {
