@@ -59,7 +59,9 @@ def xcorr_lead(alert: np.ndarray, other: np.ndarray, max_lag: int) -> tuple[int,
 def xcorr_leads(alert: np.ndarray, others: np.ndarray, max_lag: int) -> list[tuple[int, float] | None]:
     """`xcorr_lead` for every row of `others` at once (differenced, standardized series; one matmul).
 
-    None where no lag within ±max_lag reaches |r| >= 0.3 or a series is (nearly) constant.
+    None where no lag within ±max_lag reaches |r| >= 0.3 or a series is (nearly) constant. Each lag's sum
+    of products is divided by the pairs at lag 0, not by its own overlap (the usual biased estimator): a
+    lag that leaves a few points of overlap cannot win on one coincident jump.
     """
     da, do = np.diff(alert), np.diff(others, axis=1)
     a = _standardized(da)
@@ -78,7 +80,7 @@ def xcorr_leads(alert: np.ndarray, others: np.ndarray, max_lag: int) -> list[tup
         counts = np.broadcast_to((n - np.abs(lags)).astype(np.float64), sums.shape)
     else:
         counts = np.isfinite(do).astype(np.float32) @ mask.T.astype(np.float32)
-    r = sums / np.maximum(counts, 1.0)
+    r = sums / np.maximum(np.maximum(counts, counts[:, [max_lag]]), 1.0)
     best = np.argmax(np.abs(r), axis=1)
     out: list[tuple[int, float] | None] = []
     for row, col in enumerate(best):

@@ -21,6 +21,14 @@ def test_a_series_that_moves_first_has_a_positive_lag():
     assert xcorr_lead(cause, alert, 60)[0] == -12  # type: ignore[index]
 
 
+def test_a_change_at_the_end_of_the_window_is_not_matched_at_a_lag_of_almost_the_window():
+    # the alert fired 10 points before the window's end; max_lag longer than the window (1800 s at 2 s)
+    alert, cause = steps(500, 490, 1), steps(500, 475, 2)
+
+    lag, r = xcorr_lead(alert, cause, 900)  # type: ignore[misc]
+    assert lag == 15 and 0.3 <= r <= 1.0
+
+
 def test_gaps_do_not_break_the_lag_and_noise_has_none():
     alert, cause = steps(500, 212, 1), steps(500, 200, 2)
     cause[:20] = np.nan
