@@ -18,6 +18,7 @@ import sqlite_utils
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery import grafana, outgoing_webhook, pagerduty, slack, slack_blocks
 from receiver.delivery.noise import cooldown_reason, repeat_reason, verdict
+from receiver.delivery.readable import readable_diagnosis
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -211,14 +212,15 @@ class DeliveryPlanner:
         if reason is not None:
             batch.suppress(targets, "diagnosis", reason, key)
             return batch.plan
+        shown = readable_diagnosis(diagnosis, incident.labels)  # what people read; the webhook gets all
         if slack.DESTINATION in targets:
             thread = self._announce(batch)
-            for message in slack_blocks.diagnosis_messages(incident, diagnosis, batch.links):
+            for message in slack_blocks.diagnosis_messages(incident, shown, batch.links):
                 self._slack_reply(batch, thread, "diagnosis", message, key)
         if grafana.DESTINATION in targets:
-            self._annotate(batch, diagnosis, key)
+            self._annotate(batch, diagnosis, key)  # org-wide: it names the series in full
         if pagerduty.DESTINATION in targets:
-            event = pagerduty.build_trigger(incident, diagnosis, batch.links)
+            event = pagerduty.build_trigger(incident, shown, batch.links)
             batch.add(pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.TRIGGER, {"event": event}, key=key)
         if outgoing_webhook.DESTINATION in targets:
             self._post_webhook(batch, "diagnosis", diagnosis, key)
@@ -370,7 +372,8 @@ class DeliveryPlanner:
                 thread.alertname, thread.severity, thread.summary, thread.opened_at, duration, links
             )
             self._slack_reply(batch, thread, "update", parent, edit_parent=True)
-        summary = slack_blocks.closing_summary(batch.incident, diagnosis, duration, links)
+        shown = readable_diagnosis(diagnosis, batch.incident.labels) if diagnosis is not None else None
+        summary = slack_blocks.closing_summary(batch.incident, shown, duration, links)
         self._slack_reply(batch, thread, "summary", summary)
         batch.plan.close_thread = batch.group
 
