@@ -3,7 +3,7 @@
 from detectors.adaptive import adaptive_threshold
 from detectors.anomaly_types import infer_anomaly_type
 from detectors.batch import detect_batch, detect_rules, detect_series
-from detectors.change import characterize_change, characterize_changes
+from detectors.change import characterize_change, characterize_changes, fresh_change
 from detectors.errors import DetectorError, InvalidRuleError
 from detectors.ranking import rank_detections
 from detectors.rules import DEFAULT_METHOD, DEFAULT_RULE, DetectionRule
@@ -39,6 +39,7 @@ __all__ = [
     "detect_batch",
     "detect_rules",
     "detect_series",
+    "fresh_change",
     "infer_anomaly_type",
     "rank_detections",
     "seasonal_baseline",

@@ -4,7 +4,8 @@ Per series: the single best mean-shift split (CUSUM argmax, i.e. binary segmenta
 L2 cost) is searched after the baseline region; the onset is then back-tracked from that split to the
 first point of the run that left the baseline band (median +- 2.5 robust sigma) in the change direction,
 which pins ramps and noisy steps to where they start. Significance is a Welch t-test baseline vs after.
-Everything is vectorised over rows (~1 ms per 1,000 points per series).
+Everything is vectorised over rows (~1 ms per 1,000 points per series). `fresh_change` looks at what the
+split cannot confirm yet: a run of a few points at the very end, for a series known to matter now.
 """
 
 from __future__ import annotations
@@ -173,3 +174,60 @@ def characterize_change(
     return characterize_changes(
         ts[keep], x[keep][None, :], split_at=split_at, min_samples=min_samples, names=[name]
     )[0]
+
+
+def fresh_change(timestamps: np.ndarray, values: np.ndarray, *, name: str = "") -> SeriesChange | None:
+    """A change at the very end of a series, for when `characterize_change` cannot confirm it yet (one or two
+    points, or a ramp of a few whose spread defeats the t-test): the trailing run of points beyond the band
+    of what came before (median +- BAND robust sigma), all on one side. It is anomalous when the run's median
+    lies Z_THRESHOLD sigmas out and a rank test puts the run beyond that history:
+    p = 2 ((m + 1) / (n + 1))^k, with m of the n earlier points at least as far out (same side) as the
+    run's nearest point, k the run's length (x 2 for either side). None when the end holds no such run
+    (or too little history).
+
+    For a series already known to matter now (an alert's own series, the finding that opened a detector
+    incident at the newest point), where waiting for more points would say "nothing changed".
+    """
+    ts = as_float_array(timestamps).ravel()
+    x = as_float_array(values).ravel()
+    keep = np.isfinite(x) & np.isfinite(ts)
+    ts, x = ts[keep], x[keep]
+    if x.size < DEFAULT_RULE.min_samples + MIN_AFTER:
+        return None
+    k = MIN_AFTER
+    for _ in range(2):  # the band of what precedes the run, then the run beyond that band
+        centre, sigma = _centre_and_sigma(x[:-k])
+        side = 1.0 if x[-1] >= centre else -1.0
+        out = side * (x - centre) > BAND * sigma
+        k = int(np.argmin(out[::-1])) if not out.all() else x.size
+        if not 1 <= k <= x.size - DEFAULT_RULE.min_samples:
+            return None
+    history, run = x[:-k], x[-k:]
+    current = float(np.median(run))
+    z = (current - centre) / sigma
+    nearest = float(np.min(side * (run - centre)))
+    m = int(np.count_nonzero(side * (history - centre) >= nearest))
+    p = min(1.0, 2.0 * ((m + 1) / (history.size + 1)) ** k)  # x 2: the side was read off the run
+    if abs(z) < Z_THRESHOLD or p >= ALPHA:
+        return None
+    direction: Direction = "up" if side > 0 else "down"
+    return SeriesChange(
+        anomalous=True,
+        onset=float(ts[-k]),
+        direction=direction,
+        magnitude=float((current - centre) / max(abs(centre), EPS)),
+        baseline=centre,
+        current=current,
+        z_score=float(np.clip(z, -1e6, 1e6)),
+        p_value=float(p),
+        score=float(min(score_from_z(z, Z_THRESHOLD), 1.0 - p)),
+        anomaly_type=infer_anomaly_type(name, direction, "level_shift"),
+    )
+
+
+def _centre_and_sigma(x: np.ndarray) -> tuple[float, float]:
+    """Median and robust sigma of one series (as the band of `characterize_changes`)."""
+    row = x[None, :]
+    mask = np.ones(row.shape, dtype=bool)
+    _, _, var, med = _masked_stats(row, mask)
+    return float(med[0]), float(_robust_sigma(row, mask, med, var)[0])

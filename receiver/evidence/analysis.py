@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors import InsufficientData, SeriesChange, characterize_changes
+from detectors import InsufficientData, SeriesChange, characterize_changes, fresh_change
 
 MIN_LAG_CORRELATION = 0.3
 
@@ -131,6 +131,8 @@ def characterize(
     if values.shape[0] == 0:
         return []
     changes = characterize_changes(timestamps, values, split_at=None, min_samples=min_samples)
+    if alert_row is not None:  # the alert says its series matters now: a change at the newest points counts
+        changes[alert_row] = _with_fresh_change(changes[alert_row], timestamps, values[alert_row])
     alert_change = changes[alert_row] if alert_row is not None else None
     alert_onset = (
         alert_change.onset if isinstance(alert_change, SeriesChange) and alert_change.anomalous else None
@@ -152,6 +154,16 @@ def characterize(
         else:
             findings.append(SeriesFinding(points, change, None, correlation, lag))
     return findings
+
+
+def _with_fresh_change(
+    change: SeriesChange | InsufficientData, timestamps: np.ndarray, row: np.ndarray
+) -> SeriesChange | InsufficientData:
+    """`change`, or a change too recent for it at the end of the window (`detectors.fresh_change`)."""
+    if isinstance(change, SeriesChange) and change.anomalous:
+        return change
+    fresh = fresh_change(timestamps, row)
+    return fresh if fresh is not None else change
 
 
 def _lag(

@@ -3,7 +3,7 @@ import time
 import numpy as np
 import pytest
 
-from detectors import InsufficientData, SeriesChange, characterize_change, characterize_changes
+from detectors import InsufficientData, SeriesChange, characterize_change, characterize_changes, fresh_change
 
 
 def _change(ts, x, **kw) -> SeriesChange:
@@ -80,3 +80,35 @@ def test_a_change_that_holds_has_not_ended(grid, noise):
     noise[700:] += 30.0
     c = _change(grid, noise)
     assert c.anomalous and c.recovered is None
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_change_in_the_last_points_is_a_fresh_change(grid, noise, k):
+    noise[-k:] += 30.0
+    assert not _change(grid, noise).anomalous  # too recent for the split: fewer than MIN_AFTER points
+    fresh = fresh_change(grid, noise, name="demo_volatility")
+    assert fresh is not None and fresh.anomalous and fresh.direction == "up"
+    assert fresh.onset == grid[-k] and fresh.recovered is None
+    assert fresh.z_score > 10 and fresh.p_value < 0.01
+    assert fresh.anomaly_type == "MARKET_VOLATILITY"
+
+
+def test_no_fresh_change_without_a_run_at_the_end(grid, noise):
+    assert fresh_change(grid, noise) is None
+    noise[-30:-10] += 30.0  # over before the end
+    assert fresh_change(grid, noise) is None
+
+
+def test_a_ramp_of_a_few_points_the_t_test_cannot_confirm_is_a_fresh_change(grid, noise):
+    noise[-4:] += np.array([8.0, 20.0, 45.0, 70.0])  # a jump still rising: the after-split spread is large
+    assert not _change(grid, noise).anomalous
+    fresh = fresh_change(grid, noise)
+    assert fresh is not None and fresh.onset == grid[-4] and fresh.direction == "up"
+
+
+def test_fresh_changes_in_pure_noise_are_rare(grid):
+    found = sum(
+        fresh_change(grid, np.random.default_rng(seed).normal(100.0, 2.0, grid.size)) is not None
+        for seed in range(1000)
+    )
+    assert found <= 10  # 1 %: about 2/1000 for the last point being the most extreme, both sides

@@ -57,3 +57,16 @@ def test_series_are_aligned_on_the_grid_with_gaps_as_nan():
 
     assert ts.tolist() == [100, 115, 130, 145, 160]
     assert np.array_equal(row, [1.0, np.nan, np.nan, np.nan, 3.0], equal_nan=True)
+
+
+def test_the_alert_series_counts_a_change_at_its_newest_point_other_series_do_not():
+    ts = grid(0, 15 * 499, 15)
+    rng = np.random.default_rng(5)
+    alert, other = rng.normal(1.0, 0.05, 500), rng.normal(1.0, 0.05, 500)
+    alert[-1] += 5.0  # a detector's finding at the newest point, diagnosed at once
+    other[-1] += 5.0
+
+    first, second = characterize(ts, np.vstack([alert, other]), 0, 15, max_lag_seconds=1800)
+
+    assert first.change is not None and first.change.anomalous and first.change.onset == ts[-1]
+    assert second.change is not None and not second.change.anomalous
