@@ -88,6 +88,29 @@ def alertmanager_config(
     return yaml.safe_dump(config, sort_keys=False)
 
 
+# Scheduled detection in the demo: one rule over a series no alerting rule watches (volatility: the PnL
+# rules see only its effect). Every 5 s over the backfilled history on the context grid, so it opens its
+# incident at the spike's onset, about a minute before PnLDrawdownHigh fires.
+DETECTION_RULE_NAME = "MarketVolatilityAnomaly"
+DETECTION: dict[str, Any] = {
+    "enabled": True,
+    "interval_seconds": 5,
+    "lookback_seconds": HISTORY_SECONDS,
+    "step_seconds": 2,
+    "cooldown_seconds": 120,
+    "rules": [
+        {
+            "name": DETECTION_RULE_NAME,
+            "query": "demo_volatility",
+            "anomaly_type": "MARKET_VOLATILITY",
+            "direction": "up",
+            "severity": "warning",
+            "labels": {"team": "trading"},
+        }
+    ],
+}
+
+
 def receiver_config(
     port: int,
     prometheus_url: str,
@@ -96,8 +119,9 @@ def receiver_config(
     ui_password: str | None = None,
     standins_url: str | None = None,
 ) -> dict[str, Any]:
-    """The receiver's YAML settings for the demo: SQLite in `workdir`, built-in analyst, trading context;
-    with `standins_url`, Slack and Grafana write-back to the demo's local stand-ins."""
+    """The receiver's YAML settings for the demo: SQLite in `workdir`, built-in analyst, trading context,
+    one scheduled detection rule; with `standins_url`, Slack and Grafana write-back to the demo's local
+    stand-ins."""
     webhook: dict[str, Any] = {"bearer_token": bearer_token}
     if ui_password is not None:
         webhook["basic_auth"] = {"username": UI_USERNAME, "password": ui_password}
@@ -114,6 +138,7 @@ def receiver_config(
         "webhook": webhook,
         "prometheus": {"url": prometheus_url},
         "analyst": {"backend": "builtin"},
+        "detection": DETECTION,
         "log": {"format": "console"},
         "context": {
             "lookback_seconds": HISTORY_SECONDS,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 POLL_SECONDS = 1.0
 
 KNOWN_CAUSES: dict[str, str] = {
+    "MarketVolatilityAnomaly": "demo_volatility (scenario 1: volatility spike, seen by a detection rule)",
     "PnLDrawdownHigh": "demo_volatility (scenario 1: volatility spike)",
     "OrderErrorRateHigh": "demo_db_pool_in_use (scenario 2: DB pool exhaustion)",
     "OrderLatencyHigh": "demo_db_pool_in_use (scenario 2: DB pool exhaustion)",
@@ -60,7 +61,8 @@ def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack,
         "  pids           " + ", ".join(f"{name} {pid}" for name, pid in pids.items()),
         f"Scenarios repeat every {DEFAULT_SCHEDULE.period:.0f} s: 1) a volatility spike drags PnL down, "
         "2) DB pool exhaustion drives order errors and latency.",
-        "The first alert (PnLDrawdownHigh) fires about 70 s after start.",
+        "Scheduled detection flags the volatility spike about 10 s after start (no alert rule watches it);",
+        "the first Prometheus alert (PnLDrawdownHigh) fires about 70 s after start.",
     ]
     for line in lines:
         print(line, file=out, flush=True)
@@ -150,12 +152,13 @@ def _report_incident(session: Session, incident: dict[str, Any]) -> None:
     if session.incidents.get(incident_id) != state:
         if incident_id not in session.incidents and not session.first_alert_reported:
             session.first_alert_reported = True
-            say(session.out, f"{_elapsed(session)} first alert received by the receiver")
+            say(session.out, f"{_elapsed(session)} first incident opened by the receiver")
         session.incidents[incident_id] = state
+        origin = ", from scheduled detection" if incident.get("source") == "detector" else ""
         say(
             session.out,
             f"{_elapsed(session)} incident  {incident.get('alertname')} [{incident.get('severity')}] "
-            f"{state[0]}, stage {state[1]}  (id {incident_id})",
+            f"{state[0]}, stage {state[1]}  (id {incident_id}{origin})",
         )
     if incident_id not in session.diagnosed:
         detail = _get_json(session, f"/api/v1/incidents/{urllib.parse.quote(incident_id)}")

@@ -55,3 +55,29 @@ def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path:
     assert diagnosed_at - starts_at <= 20, (starts_at, first_seen, diagnosed_at)
     assert ("collect_evidence", "ok") in stages and ("detect", "ok") in stages
     assert "PnLDrawdownHigh" in run.stdout
+
+
+def test_the_demo_detection_rule_opens_and_diagnoses_the_volatility_spike_no_alert_rule_watches(
+    tmp_path: Path,
+) -> None:
+    # the volatility spike comes 10 s after start; no alerting rule watches volatility
+    run = subprocess.run(
+        [sys.executable, "-m", "receiver", "demo", "--duration", "25", "--workdir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    with sqlite3.connect(tmp_path / "alert-analyst.db") as conn:
+        rows = conn.execute(
+            "SELECT i.source, i.severity, i.labels, i.starts_at, d.created_at, d.body FROM incidents i"
+            " JOIN diagnoses d ON d.incident_id = i.id WHERE i.alertname = 'MarketVolatilityAnomaly'"
+        ).fetchall()
+    assert len(rows) == 1, run.stdout[-3000:]
+    source, severity, labels, starts_at, diagnosed_at, body = rows[0]
+    assert (source, severity) == ("detector", "warning")
+    assert json.loads(labels)["team"] == "trading"
+    primary = json.loads(body)["primary_hypothesis"]
+    assert primary["category"] == "market.volatility" and "demo_volatility" in primary["suspect"]
+    assert diagnosed_at - starts_at <= 10
+    assert "from scheduled detection" in run.stdout

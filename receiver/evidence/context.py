@@ -140,6 +140,8 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
         for f, finding, row in zip(context.fetched, findings, values, strict=True)
     ]
     alert_index = context.alert_index
+    if alert_index is not None and incident.source == "detector":
+        series[alert_index] = detector_finding(series[alert_index], incident)
     return Evidence(
         incident_id=incident.id,
         alert=alert_info(incident, context.expr),
@@ -444,6 +446,35 @@ def _series_evidence(
         p_value=_finite(change.p_value),
         score=float(change.score),
     )
+
+
+def detector_finding(series: SeriesEvidence, incident: Incident) -> SeriesEvidence:
+    """A detector incident's own series as its detector judged it, where the change characterisation could
+    not confirm it yet (diagnosed at once, the finding may be the newest point or two): anomalous from the
+    incident's start, with the finding's direction, type, z and confidence (its annotations)."""
+    if series.anomalous:
+        return series
+    notes = incident.annotations
+    direction = notes.get("detector_direction")
+    return replace(
+        series,
+        anomalous=True,
+        onset=incident.starts_at,
+        recovered=None,
+        direction=direction if direction in ("up", "down") else None,  # type: ignore[arg-type]
+        anomaly_type=notes.get("detector_anomaly_type") or series.anomaly_type,
+        z_score=_number(notes.get("detector_z")),
+        p_value=None,
+        score=_number(notes.get("detector_confidence")) or 0.5,
+    )
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and np.isfinite(value) else None
 
 
 def _order(series: list[SeriesEvidence], alert_index: int | None) -> list[SeriesEvidence]:

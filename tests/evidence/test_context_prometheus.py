@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from analyst.evidence import Evidence, SeriesEvidence
 from receiver.evidence.context import build_evidence, collect_alert_context, fetch_alert_context
 from receiver.evidence.prometheus import PrometheusSource
@@ -135,3 +137,21 @@ async def test_other_result_series_of_the_expression_are_bounded(
     assert evidence.series[0].metric == "demo_order_error_ratio"
     assert len(evidence.series) == 3
     assert any("kept 2 of 5 other series" in note for note in evidence.notes)
+
+
+def test_a_detector_incident_series_is_anomalous_as_its_detector_found_it(scenario: Scenario) -> None:
+    from receiver.evidence.context import detector_finding
+
+    quiet = SeriesEvidence(series_id="demo_volatility", metric="demo_volatility", labels={}, role="alert")
+    finding = {
+        "detector_direction": "up",
+        "detector_anomaly_type": "MARKET_VOLATILITY",
+        "detector_z": "7.5",
+        "detector_confidence": "0.71",
+    }
+    detector = scenario.incident(source="detector", annotations={"summary": "s", **finding})
+    seen = detector_finding(quiet, detector)
+    assert seen.anomalous and seen.onset == detector.starts_at and seen.direction == "up"
+    assert (seen.anomaly_type, seen.z_score, seen.score) == ("MARKET_VOLATILITY", 7.5, 0.71)
+    already = replace(quiet, anomalous=True, onset=detector.starts_at - 60)
+    assert detector_finding(already, detector) == already  # the characterisation's own finding stands
