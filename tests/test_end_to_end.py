@@ -15,25 +15,20 @@ from demo.scenario import DEFAULT_SCHEDULE
 DRAWDOWN_OFFSET = DEFAULT_SCHEDULE.starts()["pnl_drawdown"] - 5
 
 
-def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path: Path) -> None:
+def run_demo(workdir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """`alert-analyst demo` with these flags, as a user runs it; fails the test if it does not exit 0."""
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "receiver",
-            "demo",
-            "--duration",
-            "75",
-            "--workdir",
-            str(tmp_path),
-            "--scenario-offset",
-            str(DRAWDOWN_OFFSET),
-        ],
+        [sys.executable, "-m", "receiver", "demo", "--workdir", str(workdir), *flags],
         capture_output=True,
         text=True,
         timeout=180,
     )
     assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path: Path) -> None:
+    run = run_demo(tmp_path, "--duration", "75", "--scenario-offset", str(DRAWDOWN_OFFSET))
     with sqlite3.connect(tmp_path / "alert-analyst.db") as conn:
         rows = conn.execute(
             "SELECT i.id, i.starts_at, i.first_seen, d.created_at, d.body FROM incidents i"
@@ -60,14 +55,7 @@ def test_pnl_drawdown_is_diagnosed_as_the_volatility_spike_within_20_s(tmp_path:
 def test_the_demo_detection_rule_opens_and_diagnoses_the_volatility_spike_no_alert_rule_watches(
     tmp_path: Path,
 ) -> None:
-    # the volatility spike comes 10 s after start; no alerting rule watches volatility
-    run = subprocess.run(
-        [sys.executable, "-m", "receiver", "demo", "--duration", "25", "--workdir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    run = run_demo(tmp_path, "--duration", "25")  # the spike comes 10 s after start
     with sqlite3.connect(tmp_path / "alert-analyst.db") as conn:
         rows = conn.execute(
             "SELECT i.source, i.severity, i.labels, i.starts_at, d.created_at, d.body FROM incidents i"
