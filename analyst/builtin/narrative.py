@@ -51,7 +51,7 @@ def supporting_lines(cause: RankedCause) -> tuple[str, ...]:
         lines.append(f"{s.series_id} changed {format_offset(cause.onset_offset)}")
     if cause.lead_seconds is not None and cause.lead_seconds > 0:
         lines.append(f"it leads the alert's series by {cause.lead_seconds:.0f}s (changed first)")
-    if s.correlation is not None and abs(s.correlation) >= 0.5:
+    if s.correlation is not None and abs(s.correlation) >= 0.5 and not cause.is_alert_series:
         lines.append(f"correlation with the alert's series {s.correlation:+.2f}")
     if cause.topology_score >= 0.6:
         lines.append(f"topology: {cause.topology_note}")

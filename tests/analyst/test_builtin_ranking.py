@@ -138,3 +138,12 @@ def test_the_diagnosis_says_an_earlier_episode_was_over(playbooks: object) -> No
     assert any("back to normal 4m before the alert's series" in line for line in said)
     order = next(s.findings for s in result.detailed_analysis if s.step == "pattern_recognition")
     assert "volatility (10m before the alert, back to normal 5m before the alert)" in order
+
+
+def test_when_only_the_alert_series_moved_it_is_not_said_to_correlate_with_itself(playbooks: object) -> None:
+    from analyst.builtin import diagnose_evidence
+
+    evidence = incident(series("volatility", onset_min=0, corr=1.0), alertname="MarketVolatilityAnomaly")
+    result = diagnose_evidence(evidence, playbooks)  # type: ignore[arg-type]
+    assert result.primary_hypothesis.suspect == "volatility" and result.confidence_score <= 0.5
+    assert not any("correlation" in line for line in result.primary_hypothesis.supporting_evidence)
