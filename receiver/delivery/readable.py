@@ -17,9 +17,13 @@ from pydantic import TypeAdapter
 
 from analyst.diagnosis import DiagnosisResult
 
-_VALUE = r'"(?:[^"\\]|\\.)*"'
-_SELECTOR = re.compile(rf"([A-Za-z_:][\w:]*)\{{((?:\s*[A-Za-z_]\w*\s*=\s*{_VALUE}\s*,?)*)\}}")
-_PAIR = re.compile(rf"([A-Za-z_]\w*)\s*=\s*({_VALUE})")
+_VALUE = r'"(?:[^"\\]|\\.)*+"'
+_LABEL = rf"[A-Za-z_]\w*+\s*+=\s*+{_VALUE}"
+# A name from the start of a word, pairs separated by commas, every quantifier possessive: linear on any
+# text (an LLM's included).
+_LABELS = rf"\s*+(?:{_LABEL}(?:\s*+,\s*+{_LABEL})*+)?+\s*+,?\s*+"
+_SELECTOR = re.compile(rf"(?<![\w:])([A-Za-z_:][\w:]*+)\{{({_LABELS})\}}")
+_PAIR = re.compile(rf"([A-Za-z_]\w*+)\s*+=\s*+({_VALUE})")
 _DIAGNOSIS = TypeAdapter(DiagnosisResult)
 
 

@@ -70,3 +70,15 @@ def test_slack_and_pagerduty_read_short_names_grafana_and_the_webhook_the_full_o
         assert "Pool exhaustion: db_pool_in_use" in payloads[destination], destination
         assert full not in payloads[destination], destination
     assert full in payloads["webhook"] and "job=&quot;orders&quot;}" in payloads["grafana"]  # HTML there
+
+
+def test_hostile_text_is_left_alone_in_linear_time() -> None:
+    # each of these took exponential or quadratic time with a first, naive pattern (30 s and more)
+    hostile = [
+        "m{" + ('a="1"' + " " * 6) * 2000,  # pairs without commas, no closing brace
+        'm{a="' + "x" * 100_000,  # an unterminated value
+        "x" * 100_000 + "{",
+        "ab{" * 30_000,
+    ]
+    for text in hostile:
+        assert without_alert_labels(text, ALERT) == text
