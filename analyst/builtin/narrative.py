@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from analyst.builtin.ranking import RankedCause
+from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause
 from analyst.evidence import Evidence, SeriesEvidence
 
 
@@ -65,7 +65,7 @@ def contradicting_lines(cause: RankedCause) -> tuple[str, ...]:
     lines = []
     if cause.lead_seconds is not None and cause.lead_seconds < 0:
         lines.append(f"{s.series_id} changed {-cause.lead_seconds:.0f}s after the alert's series (lags it)")
-    if s.correlation is not None and abs(s.correlation) < 0.3:
+    if s.correlation is not None and abs(s.correlation) < WEAK_CORRELATION:
         lines.append(f"weak correlation with the alert's series ({s.correlation:+.2f})")
     if s.z_score is not None and abs(s.z_score) < 3:
         lines.append(f"modest deviation (z={s.z_score:.1f})")

@@ -2,7 +2,8 @@
 
 Each candidate gets five scores in [0, 1], combined with fixed weights:
 topology (deepest anomalous component on an anomalous call path from the alert's component),
-onset (what changed first), strength (|z|), correlation with the alert series, and a family prior
+onset (what changed first, for candidates that move with the alert's series), strength (|z|),
+correlation with the alert series, and a family prior
 (resource, change and market signals are causes; latency and errors in the alert's own component
 are effects). A candidate whose change was over (back within its usual range) before the alert's own series
 began to change is a past episode rather than a cause of this one: its score is halved. "Before" allows a
@@ -34,6 +35,9 @@ NEUTRAL = 0.5
 # An anomalous callee explains its caller only if its own deviation is at least this share as strong:
 # a marginal blip below an extreme caller is more likely a side effect than the cause.
 EXPLAINING_STRENGTH_RATIO = 1 / 3
+# Below this |correlation| with the alert's series a candidate does not move with it (said "weak" in its
+# evidence; the same 0.3 as the cross-correlation lead's floor).
+WEAK_CORRELATION = 0.3
 # Changes this close together count as simultaneous.
 SIMULTANEOUS_SECONDS = 60.0
 # A candidate that was back to normal before the alert's series changed keeps this share of its score.
@@ -278,9 +282,18 @@ class _RankingContext:
         return twins[0] if twins else None
 
     def _onset_score(self, series: SeriesEvidence) -> float:
+        """Rank of the candidate's lead among all leads, and whether it leads at all; a candidate that does
+        not move with the alert's series (|correlation| < WEAK_CORRELATION) gains nothing from having come
+        first: precedence without association is no evidence of cause (capped at NEUTRAL)."""
         lead = self.leads.get(series.series_id)
         if lead is None:
             return NEUTRAL
+        score = self._precedence(lead)
+        correlation = finite(series.correlation)
+        unrelated = correlation is not None and abs(correlation) < WEAK_CORRELATION
+        return min(score, NEUTRAL) if unrelated else score
+
+    def _precedence(self, lead: float) -> float:
         known = sorted({v for v in self.leads.values() if v is not None}, reverse=True)
         rank_score = 1.0 if len(known) == 1 else 1.0 - known.index(lead) / (len(known) - 1)
         sign_score = 1.0 if lead > 0 else (0.5 if lead == 0 else 0.0)

@@ -147,3 +147,17 @@ def test_when_only_the_alert_series_moved_it_is_not_said_to_correlate_with_itsel
     result = diagnose_evidence(evidence, playbooks)  # type: ignore[arg-type]
     assert result.primary_hypothesis.suspect == "volatility" and result.confidence_score <= 0.5
     assert not any("correlation" in line for line in result.primary_hypothesis.supporting_evidence)
+
+
+def test_coming_first_counts_only_for_a_change_that_moves_with_the_alert_series() -> None:
+    def ranked(corr: float) -> list[str]:
+        evidence = incident(
+            series("order_error_ratio", onset_min=-1),
+            series("volatility", onset_min=-10, z=12, corr=corr),  # first, but does it move with the errors?
+            series("db_pool_in_use", onset_min=-2, z=10, corr=0.5),
+            alertname="OrderErrorRateHigh",
+        )
+        return [c.suspect for c in rank_candidate_causes(evidence)]
+
+    assert ranked(0.5)[0] == "volatility"
+    assert ranked(0.05)[0] == "db_pool_in_use"
