@@ -129,6 +129,11 @@ class _RankingContext:
         )
         self.alert_onset = self.alert_change if self.alert_change is not None else evidence.alert.starts_at
         self.leads = {s.series_id: self._lead(s) for s in candidates}
+        # who came first is judged among the candidates that move with the alert's series
+        self.related_leads = sorted(
+            {lead for s in candidates if (lead := self.leads[s.series_id]) is not None and not _unrelated(s)},
+            reverse=True,
+        )
         self.on_path: dict[str, int] = {}
         self.reachable: dict[str, int] = {}
         if self.graph and self.alert_component:
@@ -282,19 +287,19 @@ class _RankingContext:
         return twins[0] if twins else None
 
     def _onset_score(self, series: SeriesEvidence) -> float:
-        """Rank of the candidate's lead among all leads, and whether it leads at all; a candidate that does
-        not move with the alert's series (|correlation| < WEAK_CORRELATION) gains nothing from having come
-        first: precedence without association is no evidence of cause (capped at NEUTRAL)."""
+        """Rank of the candidate's lead among the leads of the candidates that move with the alert's series,
+        and whether it leads at all. One that does not (|correlation| < WEAK_CORRELATION) neither competes
+        nor gains from having come first: precedence without association is no evidence of cause (it scores
+        at most NEUTRAL)."""
         lead = self.leads.get(series.series_id)
         if lead is None:
             return NEUTRAL
-        score = self._precedence(lead)
-        correlation = finite(series.correlation)
-        unrelated = correlation is not None and abs(correlation) < WEAK_CORRELATION
-        return min(score, NEUTRAL) if unrelated else score
+        if _unrelated(series):
+            return min(self._precedence(lead, sorted({*self.related_leads, lead}, reverse=True)), NEUTRAL)
+        return self._precedence(lead, self.related_leads)
 
-    def _precedence(self, lead: float) -> float:
-        known = sorted({v for v in self.leads.values() if v is not None}, reverse=True)
+    @staticmethod
+    def _precedence(lead: float, known: Sequence[float]) -> float:
         rank_score = 1.0 if len(known) == 1 else 1.0 - known.index(lead) / (len(known) - 1)
         sign_score = 1.0 if lead > 0 else (0.5 if lead == 0 else 0.0)
         return 0.7 * rank_score + 0.3 * sign_score
@@ -311,6 +316,12 @@ class _RankingContext:
         if component is not None and component != self.alert_component:
             return 0.8
         return 0.3
+
+
+def _unrelated(series: SeriesEvidence) -> bool:
+    """The series does not move with the alert's (|correlation| known and below WEAK_CORRELATION)."""
+    correlation = finite(series.correlation)
+    return correlation is not None and abs(correlation) < WEAK_CORRELATION
 
 
 def longest_range_seconds(query: str) -> float:

@@ -161,3 +161,16 @@ def test_coming_first_counts_only_for_a_change_that_moves_with_the_alert_series(
 
     assert ranked(0.5)[0] == "volatility"
     assert ranked(0.05)[0] == "db_pool_in_use"
+
+
+def test_unrelated_early_changes_do_not_push_a_related_one_down_the_onset_order() -> None:
+    evidence = incident(
+        series("order_error_ratio", onset_min=-1),
+        series("volatility", onset_min=-12, z=12, corr=0.03),
+        series("volume", onset_min=-11, z=12, corr=0.03),
+        series("db_pool_in_use", onset_min=-2, z=10, corr=0.5),
+        alertname="OrderErrorRateHigh",
+    )
+    ranked = {c.suspect: c for c in rank_candidate_causes(evidence)}
+    assert ranked["db_pool_in_use"].onset_score == 1.0  # the first of the changes that move with the errors
+    assert ranked["volatility"].onset_score <= 0.5 and ranked["volume"].onset_score <= 0.5
