@@ -34,7 +34,6 @@ from bench.ingest import make_bodies, timed_post
 from demo.processes import free_port
 from receiver.config import load_settings
 from receiver.logs import configure_logging
-from receiver.models import STAGES
 from receiver.payload import parse_webhook
 from receiver.pipeline import retention as pipeline_retention
 from receiver.storage import incidents as db_incidents
@@ -42,6 +41,7 @@ from receiver.storage import outbox
 from receiver.storage.database import Store
 from receiver.storage.memory import index_text, save_signature
 from receiver.storage.retention import prune_before
+from receiver.testing import complete_stages
 from receiver.web.app import build_app
 from receiver.web.keys import RETENTION, STORE
 from receiver.web.resources import PipelineParts
@@ -90,9 +90,7 @@ def fill_expired(db: sqlite_utils.Database, first: int, count: int, ended: float
         at = ended + n % 3600
         (incident_id,) = db_incidents.ingest_notification(db, parse_webhook(firing), firing, at - 600).created
         db_incidents.ingest_notification(db, parse_webhook(resolved), resolved, at)
-        for stage, following in zip(STAGES, [*STAGES[1:], "done"], strict=True):
-            db_incidents.record_stage(db, incident_id, stage, "ok", "", at - 600, 0.1, following)
-        db_incidents.clear_resolve_pending(db, incident_id)
+        complete_stages(db, incident_id, at - 600)
         db_incidents.save_evidence(db, incident_id, EVIDENCE)
         diagnosis = db_incidents.save_diagnosis(
             db,

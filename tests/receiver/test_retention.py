@@ -13,7 +13,6 @@ import pytest
 
 from analyst.memory import EvidenceSignature
 from receiver.metrics import create_metrics
-from receiver.models import STAGES
 from receiver.payload import parse_webhook
 from receiver.pipeline import retention as pipeline_retention
 from receiver.pipeline.retention import DAY_SECONDS, RetentionPruner
@@ -30,6 +29,7 @@ from receiver.storage.retention import (
 )
 from receiver.storage.reuse import note_analysis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
+from receiver.testing import complete_stages
 from receiver.web.keys import STORE
 
 from .conftest import ClientFactory
@@ -88,9 +88,7 @@ def finished_incident(
     assert incident is not None
 
     def analysed(db: Any) -> None:
-        for stage, following in zip(STAGES, [*STAGES[1:], "done"], strict=True):
-            db_incidents.record_stage(db, incident_id, stage, "ok", "", starts, 0.1, following)
-        db_incidents.clear_resolve_pending(db, incident_id)
+        complete_stages(db, incident_id, starts)
         db_incidents.save_evidence(db, incident_id, {"series": [], "note": f"evidence of {name}"})
         diagnosis_id = db_incidents.save_diagnosis(
             db,
@@ -215,9 +213,7 @@ def test_an_alert_that_ended_long_ago_but_arrived_recently_is_kept(store: Store)
     ingest(store, webhook("Replayed", OLD - 600, OLD), RECENT)
 
     def analysed(db: Any) -> None:
-        for stage, following in zip(STAGES, [*STAGES[1:], "done"], strict=True):
-            db_incidents.record_stage(db, replayed, stage, "ok", "", RECENT, 0.1, following)
-        db_incidents.clear_resolve_pending(db, replayed)
+        complete_stages(db, replayed, RECENT)
 
     store.write_sync(analysed)
     assert prune(store).get("incidents", 0) == 0
