@@ -114,13 +114,19 @@ async def fetch_alert_context(
     return AlertContext(window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes))
 
 
+def _fetched_id(fetched: Fetched) -> str:
+    """The id the analyst and the reader see: the series' labels, named by the metric when unnamed."""
+    labels = fetched.data.labels
+    return series_id(labels, fetched.metric if "__name__" not in labels else None)
+
+
 def _first_of_each(fetched: Sequence[Fetched]) -> list[Fetched]:
     """Each series once (by the id the analyst and the reader see): a context query that returns a series
     already fetched as the alert's or a related one adds nothing. The alert's series, first, stays first."""
     seen: set[str] = set()
     out = []
     for f in fetched:
-        sid = series_id(f.data.labels, f.metric if "__name__" not in f.data.labels else None)
+        sid = _fetched_id(f)
         if sid not in seen:
             seen.add(sid)
             out.append(f)
@@ -418,7 +424,7 @@ def _series_evidence(
 ) -> SeriesEvidence:
     labels = dict(fetched.data.labels)
     base = SeriesEvidence(
-        series_id=series_id(labels, fetched.metric if "__name__" not in labels else None),
+        series_id=_fetched_id(fetched),
         metric=fetched.metric,
         labels=labels,
         role=fetched.role,
@@ -470,11 +476,11 @@ def detector_finding(series: SeriesEvidence, incident: Incident) -> SeriesEviden
 
 
 def _number(text: str | None) -> float | None:
+    """A finite number written in an annotation, else None."""
     try:
-        value = float(text) if text else None
+        return _finite(float(text)) if text else None
     except ValueError:
         return None
-    return value if value is not None and np.isfinite(value) else None
 
 
 def _order(series: list[SeriesEvidence], alert_index: int | None) -> list[SeriesEvidence]:
