@@ -2,36 +2,33 @@
 
 The detector keeps the last `3 x window_size` points and scores the newest one with the same batch code
 (`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies.
-IsolationForest is refitted every `window_size` points on the buffer and scores each new point as it comes.
+Isolation Forest keeps a longer history and is refitted each time it has doubled (`detectors.forest_stream`).
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
 residual). `replay` scores a recorded series as a run of `update` calls would; for the buffer methods it
-scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time.
+scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time,
+and Isolation Forest scores the points between two refits in one call.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from detectors.batch import score_points
 from detectors.errors import DetectorError
-from detectors.isolation_forest import window_features
+from detectors.forest_stream import StreamingForest
 from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
 
-if TYPE_CHECKING:
-    from sklearn.ensemble import IsolationForest
-
-
 REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
-_BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble"})
+_BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest"})
 
 
 class StreamingDetector:
@@ -45,8 +42,7 @@ class StreamingDetector:
         self._times: deque[float] = deque(maxlen=size)
         self._values: deque[float] = deque(maxlen=size)
         self._seen = 0
-        self._forest: IsolationForest | None = None
-        self._forest_cut = 0.0
+        self._forest = StreamingForest(rule) if rule.method == "isolation_forest" else None
         self._novelty = TailNoveltyScorer(rule) if rule.method == "novelty" else None
         self._level_step = LevelStepScorer(rule) if rule.method == "level_step" else None
         self._level_step_tail = LevelStepTailScorer(rule) if rule.method == "level_step_tail" else None
@@ -70,63 +66,66 @@ class StreamingDetector:
         self._times.append(float(timestamp))
         self._values.append(v)
         self._seen += 1
-        if not np.isfinite(v):
-            return 0.0
-        buffer = np.array(self._values)[None, :]
-        if np.isfinite(buffer).sum() < self.rule.min_samples or np.nanmax(buffer) == np.nanmin(buffer):
-            return 0.0
-        if self.rule.method == "isolation_forest":
-            return self._forest_score(buffer)
-        score = float(score_points(buffer, self.rule)[0].score[0, -1])
-        return score if np.isfinite(score) else 0.0
+        if self._forest is not None:
+            self._forest.observe(v)
+        return float(self._gated_scores(np.array(self._values)[None, :])[0])
 
     def replay(self, timestamps: np.ndarray, values: np.ndarray, block: int = REPLAY_BLOCK) -> np.ndarray:
         """The scores `update` would give each point of a recorded series, in order, leaving the detector
         as those calls would. zscore, robust_zscore, iqr, changepoint and ensemble score each full buffer
-        as one row of a columnar block (`block` rows at a time); the others call `update` per point."""
+        as one row of a columnar block (`block` rows at a time), Isolation Forest the points between two
+        refits in one call; the others call `update` per point."""
         v = np.asarray(values, dtype=np.float64).copy()
         v[~np.isfinite(v)] = np.nan
         size = self._values.maxlen or 1
-        batched = self._seen == 0 and self.rule.method in _BUFFERED and v.size >= size
-        head = size - 1 if batched else v.size  # the buffer is not full yet: one update at a time
-        out = np.array(
-            [self.update(float(t), float(x)) for t, x in zip(timestamps[:head], v[:head], strict=True)]
-        )
-        if not batched:
-            return out
-        rows = sliding_window_view(v, size)  # row j: the buffer when point j + size - 1 arrives
-        scores = np.concatenate(
-            [out, *(_buffer_scores(rows[a : a + block], self.rule) for a in range(0, len(rows), block))]
-        )
+        if self._seen == 0 and self._forest is not None:
+            # buffers padded with NaN at the front: the first points' buffers, as update sees them
+            padded = np.concatenate([np.full(size - 1, np.nan), v])
+            scores = np.concatenate([[], *self._replay_forest(v, sliding_window_view(padded, size), block)])
+        elif self._seen == 0 and self.rule.method in _BUFFERED and v.size >= size:
+            head = size - 1  # the buffer is not full yet: one update at a time
+            out = [self.update(float(t), float(x)) for t, x in zip(timestamps[:head], v[:head], strict=True)]
+            rows = sliding_window_view(v, size)  # row j: the buffer when point j + size - 1 arrives
+            tail = [self._gated_scores(rows[a : a + block]) for a in range(0, len(rows), block)]
+            scores = np.concatenate([out, *tail])
+        else:
+            return np.array([self.update(float(t), float(x)) for t, x in zip(timestamps, v, strict=True)])
         self._times.extend(float(t) for t in timestamps[-size:])
         self._values.extend(v[-size:].tolist())
         self._seen = v.size
         return scores
 
-    def _forest_score(self, buffer: np.ndarray) -> float:
-        feats = np.nan_to_num(window_features(buffer, self.rule.window_size)[0], nan=0.0)
-        if self._forest is None or self._seen % self.rule.window_size == 0:
-            past = feats[:-1][np.isfinite(buffer[0, :-1])]
-            if past.shape[0] < self.rule.min_samples:
-                return 0.0
-            from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
+    def _replay_forest(self, values: np.ndarray, rows: np.ndarray, block: int) -> list[np.ndarray]:
+        """Observe `values` (row j of `rows` is the buffer of values[j]) and score them: each run of points
+        between two refits with the forest fitted before its first point, `block` buffers per call."""
+        assert self._forest is not None
+        scores: list[np.ndarray] = []
+        j = 0
+        while j < values.size:
+            self._forest.observe(float(values[j]))  # may refit on the history before it
+            end = min(values.size, j + self._forest.points_until_fit)
+            self._forest.extend(values[j + 1 : end].tolist())
+            scores += [self._gated_scores(rows[a : min(a + block, end)]) for a in range(j, end, block)]
+            j = end
+        return scores
 
-            self._forest = IsolationForest(contamination=self.rule.contamination, random_state=0).fit(past)
-            self._forest_cut = -float(self._forest.offset_)
-        anomaly = -float(self._forest.score_samples(feats[-1:])[0])
-        cut = self._forest_cut
-        return float(np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0))
+    def _gated_scores(self, buffers: np.ndarray) -> np.ndarray:
+        """Score of the last point of each buffer (row), as `update` gives it: 0 for a gap, fewer than
+        `min_samples` values or a flat buffer. The forest scores with its current fit."""
+        if self._forest is not None:
+            return _gated(buffers, self.rule, self._forest.score)
+        return _gated(buffers, self.rule, lambda block: score_points(block, self.rule)[0].score[:, -1])
 
 
-def _buffer_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
-    """Score of the last point of each buffer (row), as `StreamingDetector.update` gives it: 0 for a gap,
-    fewer than `min_samples` values or a flat buffer."""
+def _gated(
+    buffers: np.ndarray, rule: DetectionRule, last_scores: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
     block = np.ascontiguousarray(buffers)
     finite = np.isfinite(block)
     ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
     ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
     scores = np.zeros(block.shape[0])
     if ok.any():
-        last = score_points(block[ok], rule)[0].score[:, -1]
+        last = last_scores(block[ok])
         scores[ok] = np.where(np.isfinite(last), last, 0.0)
     return scores

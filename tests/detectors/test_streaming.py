@@ -1,7 +1,11 @@
+import itertools
+
 import numpy as np
 import pytest
 
 from detectors import DetectionRule, StreamingDetector, detect_batch
+from detectors.forest_stream import StreamingForest
+from detectors.isolation_forest import FIT_SAMPLES
 
 RULE = DetectionRule("r", window_size=20)
 
@@ -50,7 +54,8 @@ def _replay_series(n: int = 900) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "method", ["zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "level_step_tail"]
+    "method",
+    ["zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest", "level_step_tail"],
 )
 def test_replay_scores_a_recorded_series_as_update_does_point_by_point(method):
     x = _replay_series()
@@ -66,3 +71,40 @@ def test_replay_scores_a_recorded_series_as_update_does_point_by_point(method):
     after = [replayed.update(ts, v) for ts, v in zip(t[800:], x[800:], strict=True)]
     more = [one_by_one.update(ts, v) for ts, v in zip(t[800:], x[800:], strict=True)]
     np.testing.assert_allclose(after, more, rtol=0, atol=1e-12)
+
+
+def test_streaming_forest_refits_as_its_history_grows_and_flags_a_spike():
+    rng = np.random.default_rng(5)
+    x = 50 + rng.normal(0, 1, 12_000)
+    x[10_500] += 25.0
+    rule = DetectionRule("r", method="isolation_forest", window_size=20)
+    det = StreamingDetector(rule)
+    fits = []
+    with_fit = StreamingForest.observe
+
+    def counting(self, value):
+        before = self._forest
+        with_fit(self, value)
+        if self._forest is not before:
+            fits.append(self._seen)
+
+    StreamingForest.observe = counting
+    try:
+        scores = det.replay(60.0 * np.arange(x.size), x)
+    finally:
+        StreamingForest.observe = with_fit
+    # first fit once min_samples points came before, then once as many new points came as it learnt
+    # from: the history doubles while it is under FIT_SAMPLES points, then a fit every FIT_SAMPLES
+    assert fits[:4] == [11, 21, 41, 81]
+    assert all(b - a == min(a - 1, FIT_SAMPLES) for a, b in itertools.pairwise(fits))
+    assert fits[-1] + min(fits[-1] - 1, FIT_SAMPLES) > x.size
+    # flagged, and in the top 1 % (a forest only splits within the range it learnt, so a point beyond it
+    # scores like the most extreme points it learnt: noise extremes in 5 features come close)
+    assert scores[10_500] >= 0.5
+    assert scores[10_500] >= np.quantile(scores, 0.99)
+
+
+def test_streaming_forest_rejects_values_that_are_due_to_refit():
+    forest = StreamingForest(DetectionRule("r", method="isolation_forest"))
+    with pytest.raises(ValueError, match="refit is due"):
+        forest.extend([1.0])
