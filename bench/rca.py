@@ -24,6 +24,7 @@ import re
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -184,13 +185,27 @@ def diagnose_fault(
         "--format",
         "json",
     ]
-    out = io.StringIO()
+    out, err = io.StringIO(), io.StringIO()
     started = time.perf_counter()
-    with contextlib.redirect_stdout(out):
-        code = run_diagnose(argv)
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = run_diagnose(argv)
+        except Exception:  # reported below with its traceback, and counted as a miss
+            traceback.print_exc()
+            code = -1
     seconds = time.perf_counter() - started
-    if code != 0:
-        raise SystemExit(f"diagnose failed for {fault}: exit {code}")
+    if code != 0:  # counted as a miss, so one bad case neither stops the run nor goes unreported
+        print(f"diagnose failed for {fault}: exit {code}: {err.getvalue().strip()[-500:]}", file=sys.stderr)
+        return Outcome(
+            fault=fault,
+            system=day.system,
+            ranking=(),
+            baseline=largest_jump_ranking(day, fault.at),
+            seconds=seconds,
+            analyst_seconds=0.0,
+            category="failed",
+            alertname=str(alert["labels"]["alertname"]),  # type: ignore[index]
+        )
     report = json.loads(out.getvalue())
     diagnosis = report["diagnosis"]
     return Outcome(

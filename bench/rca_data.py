@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,7 +81,11 @@ def service_of_pod(pod: str) -> str:
 
 
 def parse_time(text: str) -> float:
-    """`2022-08-22 03:51:19.640328427 +0000 UTC m=+0.146` -> Unix seconds."""
+    """`2022-08-22 03:51:19.640328427 +0000 UTC m=+0.146` -> Unix seconds (UTC; also `2022-08-22 03:51:19`,
+    with or without a fraction, or with a `T`). Raises ValueError for anything else."""
+    text = text.strip()
+    if text[10:11] == "T":
+        text = f"{text[:10]} {text[11:]}"
     head, _, rest = text.partition(".")
     seconds = datetime.strptime(head[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
     digits = "".join(ch for ch in rest.split(" ")[0] if ch.isdigit())
@@ -96,10 +100,18 @@ def _number(cell: str) -> float:
     return value if math.isfinite(value) else math.nan
 
 
+def _parses(cell: str | None) -> bool:
+    try:
+        parse_time(cell or "")
+    except ValueError:
+        return False
+    return True
+
+
 def read_table(path: Path, columns: Sequence[str]) -> Table:
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    rows = [r for r in rows if r.get("Time")]
+    rows = [r for r in rows if _parses(r.get("Time"))]  # a torn last line, a repeated header
     times = np.array([parse_time(r["Time"]) for r in rows])
     order = np.argsort(times, kind="stable")
     data = {c: np.array([_number(r.get(c) or "") for r in rows])[order] for c in columns}
@@ -112,14 +124,13 @@ def read_day(folder: Path) -> Day:
         p.name.removesuffix("_metric.csv"): read_table(p, list(POD_COLUMNS))
         for p in sorted(metric_dir.glob("*_metric.csv"))
     }
-    entry = next(s for s in SYSTEMS if any(service_of_pod(p) == s for p in pods))
-    system, namespace = SYSTEMS[entry]
+    system, namespace, entry = system_of(pods)
     raw = json.loads(next(folder.glob("*-fault_list.json")).read_text())
     faults = sorted(
         (
             Fault(
                 folder.name,
-                datetime.strptime(f["inject_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp(),
+                parse_time(f["inject_time"]),
                 f["inject_pod"],
                 service_of_pod(f["inject_pod"]),
                 f["inject_type"],
@@ -139,6 +150,16 @@ def read_day(folder: Path) -> Day:
         faults=tuple(faults),
         graph=read_graph(metric_dir / "dependency.csv"),
     )
+
+
+def system_of(pods: Iterable[str]) -> tuple[str, str, str]:
+    """(system, namespace, entry service) of a day's pods: by its entry pod, else by its services' names
+    (TrainTicket's all start with `ts-`), so a day without the entry pod's own CSV still reads."""
+    services = {service_of_pod(p) for p in pods}
+    entry = next((e for e in SYSTEMS if e in services), None)
+    if entry is None:
+        entry = "ts-ui-dashboard" if services and all(s.startswith("ts-") for s in services) else "frontend"
+    return (*SYSTEMS[entry], entry)
 
 
 def read_graph(path: Path) -> dict[str, tuple[str, ...]]:

@@ -9,7 +9,7 @@ import numpy as np
 
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues, evidence_to_dict
 from bench import rca, rca_replay, rca_signal
-from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, service_of_pod
+from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, read_day, service_of_pod
 
 START = 1_661_140_000.0
 TIMES = START + 60.0 * np.arange(40)
@@ -113,3 +113,51 @@ def test_replay_ranks_captured_evidence_with_the_entity_ranking() -> None:
     replayed = rca_replay.replay_row(row)
     assert replayed.ranking == ("cartservice", "adservice")
     assert replayed.fault == fault and replayed.baseline == ("adservice",)
+
+
+def test_held_out_days_read_even_when_their_files_differ_a_little(tmp_path) -> None:
+    assert parse_time("2022-08-22 03:51:19") == parse_time("2022-08-22T03:51:19") == 1661140279.0
+    assert parse_time("2022-08-22 03:51:19.5") == 1661140279.5
+    metric = tmp_path / "2023-02-01" / "metric"
+    metric.mkdir(parents=True)
+    header = "Time," + ",".join(POD_COLUMNS)
+    good = ",".join(["1.0"] * len(POD_COLUMNS))
+    for pod in ("ts-order-service-1a-b2", "ts-route-service-3c-d4"):  # no ts-ui-dashboard pod file
+        (metric / f"{pod}_metric.csv").write_text(
+            f"{header}\n2023-02-01 10:00:00.1 +0000 UTC,{good}\n{header}\n"  # a repeated header
+            f"2023-02-01 10:01:00,{good}\n2023-02-01 10:0"  # and a torn last line
+        )
+    (metric / "front_service.csv").write_text(
+        "Time,SuccessRate(%),LatencyP90(s)\n2023-02-01 10:00:00,0,0.1\n"
+    )
+    faults = {
+        "10": [
+            {
+                "inject_time": "2023-02-01 10:00:30",
+                "inject_pod": "ts-order-service-9z-x",
+                "inject_type": "return",
+            }
+        ]
+    }
+    (metric.parent / "2023-02-01-fault_list.json").write_text(json.dumps(faults))
+    day = read_day(metric.parent)
+    assert (day.system, day.namespace, day.entry) == ("TrainTicket", "ts", "ts-ui-dashboard")
+    assert day.pods["ts-order-service-1a-b2"].times.size == 2  # the repeated header and torn line skipped
+    assert day.faults == (
+        Fault("2023-02-01", 1675245630.0, "ts-order-service-9z-x", "ts-order-service", "return"),
+    )
+
+
+def test_a_diagnosis_that_fails_counts_as_a_miss_and_the_run_goes_on(tmp_path, monkeypatch, capsys) -> None:
+    day = _day({}, {"cartservice-579f-wc2lz": {"CpuUsageRate(%)": 90.0}})
+
+    def broken(argv: list[str]) -> int:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(rca, "run_diagnose", broken)
+    outcome = rca.diagnose_fault(day, day.faults[0], "http://127.0.0.1:9", tmp_path / "c.yml", tmp_path)
+    assert outcome.ranking == () and outcome.category == "failed"
+    assert outcome.baseline[0] == "cartservice"  # the baseline is still scored
+    assert "RuntimeError: boom" in capsys.readouterr().err
+    monkeypatch.setattr(rca, "run_diagnose", lambda argv: 2)
+    assert rca.diagnose_fault(day, day.faults[0], "http://x", tmp_path / "c.yml", tmp_path).ranking == ()
