@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from multiprocessing import Pool
@@ -43,20 +45,63 @@ def detector_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np
     return np.array([scorer.update(ts, v) for ts, v in zip(stamps.tolist(), values.tolist(), strict=True)])
 
 
-def _run_one(job: tuple[str, str, str]) -> str:
+def parse_stamp(cell: str | None) -> float:
+    """A NAB timestamp (`2014-04-01 00:00:00` or any ISO form; UTC unless it says otherwise) or Unix
+    seconds; NaN for anything else."""
+    text = (cell or "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return math.nan
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def parse_value(cell: str | None) -> float:
+    """A value; NaN (a missed point) for an empty, non-numeric or infinite cell."""
+    try:
+        value = float((cell or "").strip())
+    except ValueError:
+        return math.nan
+    return value if math.isfinite(value) else math.nan
+
+
+def file_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Scores in the file's row order: the points go to the detector in time order (ties in file order);
+    a row without a usable timestamp scores 0."""
+    timed = np.flatnonzero(np.isfinite(stamps))
+    order = timed[np.argsort(stamps[timed], kind="stable")]
+    scores = np.zeros(stamps.size)
+    if order.size:
+        scores[order] = detector_scores(detector, stamps[order], values[order])
+    return scores
+
+
+def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
+    """Score one file; (its output path, None) or (its output path, the error) when it could not be
+    scored (every row then scores 0, so the scorer still finds the file)."""
     detector, src, dst = job
     with open(src, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+        rows = [row for row in csv.DictReader(fh) if row]
     out = Path(dst)
     out.parent.mkdir(parents=True, exist_ok=True)
-    stamps = [datetime.fromisoformat(row["timestamp"]).replace(tzinfo=UTC).timestamp() for row in rows]
-    scores = detector_scores(detector, np.array(stamps), np.array([float(row["value"]) for row in rows]))
+    error = None
+    try:
+        stamps = np.array([parse_stamp(row.get("timestamp")) for row in rows], dtype=np.float64)
+        values = np.array([parse_value(row.get("value")) for row in rows], dtype=np.float64)
+        scores = file_scores(detector, stamps, values)
+    except Exception:  # reported with its traceback; the run goes on with the other files
+        error = traceback.format_exc()
+        scores = np.zeros(len(rows))
     with out.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["timestamp", "value", "anomaly_score"])
         for row, score in zip(rows, scores, strict=True):
-            writer.writerow([row["timestamp"], row["value"], f"{score:.6f}"])
-    return dst
+            writer.writerow([row.get("timestamp"), row.get("value"), f"{score:.6f}"])
+    return dst, error
 
 
 def run(data: Path, out: Path, detector: str, processes: int) -> None:
@@ -65,9 +110,13 @@ def run(data: Path, out: Path, detector: str, processes: int) -> None:
         for src in data_files(data)
     ]
     jobs.sort(key=lambda j: -os.path.getsize(j[1]))
+    failed = 0
     with Pool(processes) as pool:
-        for done in pool.imap_unordered(_run_one, jobs):
-            print(done, file=sys.stderr)
+        for done, error in pool.imap_unordered(_run_one, jobs):
+            print(done if error is None else f"{done}: FAILED, scored 0\n{error}", file=sys.stderr)
+            failed += error is not None
+    if failed:
+        print(f"{failed} of {len(jobs)} files could not be scored (see above)", file=sys.stderr)
 
 
 def score(results: Path, labels: Path, profiles_path: Path, thresholds: Path | None) -> dict[str, float]:
