@@ -45,10 +45,6 @@ def detector_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np
     return np.array([scorer.update(ts, v) for ts, v in zip(stamps.tolist(), values.tolist(), strict=True)])
 
 
-OFF_GRID = 0.1  # a timestamp within this share of the interval from its grid point lies on the grid
-MAX_GRID_GROWTH = 10  # memory guard: a grid at most this many times the rows
-
-
 def parse_stamp(cell: str | None) -> float:
     """A NAB timestamp (`2014-04-01 00:00:00` or any ISO form; UTC unless it says otherwise) or Unix
     seconds; NaN for anything else."""
@@ -74,29 +70,13 @@ def parse_value(cell: str | None) -> float:
 
 
 def file_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Scores in the file's row order, a row without a usable timestamp scoring 0. A series sampled on a
-    grid (every timestamp within OFF_GRID of the usual interval, the median step, from a grid point) goes
-    to the detector on that grid, as a Prometheus range query gives the service its series: every grid
-    point no row falls on is a missed point (NaN), so "a day earlier" stays a day earlier across gaps;
-    where two rows share a point the later one is scored and both get its score. Irregularly sampled
-    series (event streams) go row by row in time order."""
+    """Scores in the file's row order: the points go to the detector in time order (ties in file order);
+    a row without a usable timestamp scores 0."""
     timed = np.flatnonzero(np.isfinite(stamps))
     order = timed[np.argsort(stamps[timed], kind="stable")]
     scores = np.zeros(stamps.size)
-    if order.size == 0:
-        return scores
-    t = stamps[order]
-    steps = np.diff(t)
-    step = float(np.median(steps[steps > 0])) if (steps > 0).any() else 0.0
-    slot = np.round((t - t[0]) / step).astype(np.int64) if step > 0 else np.arange(t.size)
-    off_grid = np.abs((t - t[0]) / step - slot).max() if step > 0 else 1.0
-    if off_grid > OFF_GRID or slot[-1] + 1 > MAX_GRID_GROWTH * t.size:
-        scores[order] = detector_scores(detector, t, values[order])
-        return scores
-    grid = np.full(int(slot[-1]) + 1, np.nan)
-    grid[slot] = values[order]  # the later of two rows on one point wins
-    scored = detector_scores(detector, t[0] + step * np.arange(grid.size), grid)
-    scores[order] = scored[slot]
+    if order.size:
+        scores[order] = detector_scores(detector, stamps[order], values[order])
     return scores
 
 

@@ -96,25 +96,3 @@ def test_a_file_that_cannot_be_scored_is_reported_and_the_run_goes_on(tmp_path, 
     assert len(got) == 30 and {s for _, _, s in got} == {0.0}
     err = capsys.readouterr().err
     assert "FAILED" in err and "RuntimeError: boom" in err and "1 of 1 files could not be scored" in err
-
-
-def test_absent_rows_of_a_gridded_series_are_missed_points_and_irregular_series_go_row_by_row():
-    from bench.nab import detector_scores, file_scores
-
-    rng = np.random.default_rng(3)
-    n = 3 * 1440
-    t = 1_704_067_200.0 + 60.0 * np.arange(n)
-    x = 100 + 20 * np.sin(2 * np.pi * np.arange(n) / 1440) + rng.normal(0, 1, n)
-    x[2 * 1440 + 700] += 15.0
-    kept = np.sort(rng.choice(n, size=int(0.9 * n), replace=False))  # a tenth of the rows absent
-    kept = np.union1d(kept, [0, 2 * 1440 + 700])
-    with_gaps = x.copy()
-    with_gaps[np.setdiff1d(np.arange(n), kept)] = np.nan
-    full = detector_scores("alert_analyst", t, with_gaps)  # the grid with its missed points
-    np.testing.assert_array_equal(file_scores("alert_analyst", t[kept], x[kept]), full[kept])
-    # the old way (row by row) sees the day's cycle shifted by the absent rows: different scores
-    assert not np.array_equal(detector_scores("alert_analyst", t[kept], x[kept]), full[kept])
-    jittered = t[kept] + rng.uniform(0, 30, kept.size)  # off the grid: row by row, in time order
-    np.testing.assert_array_equal(
-        file_scores("alert_analyst", jittered, x[kept]), detector_scores("alert_analyst", jittered, x[kept])
-    )
