@@ -80,6 +80,16 @@ def file_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.nda
     return scores
 
 
+def _columns(row: dict[str, str]) -> tuple[str, str]:
+    """The keys of a file's `timestamp` and `value` columns, in any case, spaces around ignored
+    (ValueError naming the columns there are if one is missing)."""
+    keys = {str(k).strip().lower(): k for k in row}
+    missing = [c for c in ("timestamp", "value") if c not in keys]
+    if row and missing:
+        raise ValueError(f"no {' or '.join(missing)} column (columns: {', '.join(map(str, row))})")
+    return keys.get("timestamp", "timestamp"), keys.get("value", "value")
+
+
 def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
     """Score one file; (its output path, None) or (its output path, the error) when it could not be
     scored (every row then scores 0, so the scorer still finds the file)."""
@@ -89,9 +99,11 @@ def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
     out = Path(dst)
     out.parent.mkdir(parents=True, exist_ok=True)
     error = None
+    stamp_key, value_key = "timestamp", "value"
     try:
-        stamps = np.array([parse_stamp(row.get("timestamp")) for row in rows], dtype=np.float64)
-        values = np.array([parse_value(row.get("value")) for row in rows], dtype=np.float64)
+        stamp_key, value_key = _columns(rows[0] if rows else {})
+        stamps = np.array([parse_stamp(row.get(stamp_key)) for row in rows], dtype=np.float64)
+        values = np.array([parse_value(row.get(value_key)) for row in rows], dtype=np.float64)
         scores = file_scores(detector, stamps, values)
     except Exception:  # reported with its traceback; the run goes on with the other files
         error = traceback.format_exc()
@@ -100,7 +112,7 @@ def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
         writer = csv.writer(fh)
         writer.writerow(["timestamp", "value", "anomaly_score"])
         for row, score in zip(rows, scores, strict=True):
-            writer.writerow([row.get("timestamp"), row.get("value"), f"{score:.6f}"])
+            writer.writerow([row.get(stamp_key), row.get(value_key), f"{score:.6f}"])
     return dst, error
 
 

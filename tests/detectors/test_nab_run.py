@@ -96,3 +96,21 @@ def test_a_file_that_cannot_be_scored_is_reported_and_the_run_goes_on(tmp_path, 
     assert len(got) == 30 and {s for _, _, s in got} == {0.0}
     err = capsys.readouterr().err
     assert "FAILED" in err and "RuntimeError: boom" in err and "1 of 1 files could not be scored" in err
+
+
+def test_columns_are_found_in_any_case_and_a_file_without_them_is_reported(tmp_path, capsys):
+    data = tmp_path / "data" / "kpi"
+    data.mkdir(parents=True)
+    x = np.random.default_rng(4).normal(10.0, 1.0, 400)
+    x[300] += 20.0
+    stamps = [f"2024-01-01 {i // 60:02d}:{i % 60:02d}:00" for i in range(x.size)]
+    with (data / "upper.csv").open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Timestamp ", "Value", "label"])
+        writer.writerows([t, repr(float(v)), 0] for t, v in zip(stamps, x, strict=True))
+    (data / "wrong.csv").write_text("time,reading\n2024-01-01 00:00:00,1.0\n")
+    run(tmp_path / "data", tmp_path / "out", "alert_analyst", processes=1)
+    got = _scores(tmp_path / "out" / "alert_analyst" / "kpi" / "alert_analyst_upper.csv")
+    assert max(range(len(got)), key=lambda i: got[i][2]) == 300
+    err = capsys.readouterr().err
+    assert "no timestamp or value column (columns: time, reading)" in err
