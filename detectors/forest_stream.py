@@ -62,7 +62,7 @@ class StreamingForest:
         0 before the first fit."""
         if self._forest is None:
             return np.zeros(buffers.shape[0])
-        recent = buffers[:, -(self.rule.window_size + 2) :]  # all the last point's features depend on
+        recent = buffers[:, -(self.rule.window_size + 2) :]  # the last point's features need no more
         feats = np.nan_to_num(window_features(recent, self.rule.window_size)[:, -1, :], nan=0.0)
         anomaly = -self._forest.score_samples(feats)
         return np.clip(0.5 + (anomaly - self._cut) / (2.0 * max(1.0 - self._cut, 1e-6)), 0.0, 1.0)

@@ -2,7 +2,7 @@
 
 The detector keeps the last `3 x window_size` points and scores the newest one with the same batch code
 (`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies.
-Isolation Forest keeps a longer history and is refitted each time it has doubled (`detectors.forest_stream`).
+Isolation Forest keeps a longer history and is refitted as it grows (`detectors.forest_stream`).
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
 residual). `replay` scores a recorded series as a run of `update` calls would; for the buffer methods it
@@ -120,6 +120,8 @@ class StreamingDetector:
 def _gated(
     buffers: np.ndarray, rule: DetectionRule, last_scores: Callable[[np.ndarray], np.ndarray]
 ) -> np.ndarray:
+    """`last_scores` of the buffers that can be scored (a value last, `min_samples` values, not flat); 0
+    for the others and where it gives NaN."""
     block = np.ascontiguousarray(buffers)
     finite = np.isfinite(block)
     ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
