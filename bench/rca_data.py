@@ -168,8 +168,11 @@ def read_graph(path: Path) -> dict[str, tuple[str, ...]]:
         return {}
     graph: dict[str, list[str]] = {}
     with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            source, target = row["Source"].strip(), row["Target"].strip()
+        for raw in csv.DictReader(handle):
+            row = {str(k).strip().lower(): (v or "").strip() for k, v in raw.items()}
+            source, target = row.get("source", ""), row.get("target", "")
+            if not source or not target:
+                continue
             if source == target or "loadgenerator" in (source, target):
                 continue
             graph.setdefault(source, [])

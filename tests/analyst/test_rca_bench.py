@@ -140,7 +140,11 @@ def test_held_out_days_read_even_when_their_files_differ_a_little(tmp_path) -> N
         ]
     }
     (metric.parent / "2023-02-01-fault_list.json").write_text(json.dumps(faults))
+    (metric / "dependency.csv").write_text(
+        "source, target\nts-order-service,ts-route-service\n,\nloadgenerator,ts-order-service\n"
+    )
     day = read_day(metric.parent)
+    assert day.graph == {"ts-order-service": ("ts-route-service",)}  # any case; blank rows skipped
     assert (day.system, day.namespace, day.entry) == ("TrainTicket", "ts", "ts-ui-dashboard")
     assert day.pods["ts-order-service-1a-b2"].times.size == 2  # the repeated header and torn line skipped
     assert day.faults == (
