@@ -26,8 +26,12 @@ from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
+from detectors.zscore import block_hop
 
 REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
+# Methods whose score of a buffer's last point uses only its last window and hop (`_local_start`): the
+# trailing moments and the order statistics of the block the point falls in.
+_LOCAL = frozenset({"zscore", "robust_zscore", "iqr"})
 _BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest"})
 
 
@@ -114,7 +118,17 @@ class StreamingDetector:
         `min_samples` values or a flat buffer. The forest scores with its current fit."""
         if self._forest is not None:
             return _gated(buffers, self.rule, self._forest.score)
-        return _gated(buffers, self.rule, lambda block: score_points(block, self.rule)[0].score[:, -1])
+        start = _local_start(buffers.shape[1], self.rule) if self.rule.method in _LOCAL else 0
+        rule = self.rule
+        return _gated(buffers, rule, lambda block: score_points(block[:, start:], rule)[0].score[:, -1])
+
+
+def _local_start(length: int, rule: DetectionRule) -> int:
+    """Where the columns a `_LOCAL` method's last score depends on begin in a buffer of `length`: the
+    last window plus one order-statistic hop, from a whole number of hops (so the order statistics keep
+    the phase they have over the whole buffer)."""
+    hop = block_hop(rule.window_size)
+    return max(0, (length - rule.window_size - hop) // hop * hop)
 
 
 def _gated(

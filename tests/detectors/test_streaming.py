@@ -108,3 +108,17 @@ def test_streaming_forest_rejects_values_that_are_due_to_refit():
     forest = StreamingForest(DetectionRule("r", method="isolation_forest"))
     with pytest.raises(ValueError, match="refit is due"):
         forest.extend([1.0])
+
+
+@pytest.mark.parametrize("method", ["zscore", "robust_zscore", "iqr"])
+@pytest.mark.parametrize("window", [60, 22])
+def test_a_local_method_scores_the_newest_point_from_the_buffers_last_window_and_hop_alone(method, window):
+    from detectors.batch import score_points
+
+    rng = np.random.default_rng(window)
+    buffers = 100 + rng.standard_t(3, (300, 3 * window))
+    buffers[rng.random(buffers.shape) < 0.05] = np.nan
+    buffers[:, -1] = 100 + rng.standard_t(3, 300)  # a value at the newest point
+    rule = DetectionRule("r", method=method, window_size=window)
+    whole = np.nan_to_num(score_points(buffers, rule)[0].score[:, -1])
+    np.testing.assert_allclose(StreamingDetector(rule)._gated_scores(buffers), whole, rtol=0, atol=1e-12)
