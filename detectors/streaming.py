@@ -1,7 +1,9 @@
 """Streaming detection: one point at a time per series, state kept, no look-ahead.
 
 The detector keeps the last `3 x window_size` points and scores the newest one with the same batch code
-(`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies.
+(`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies
+(zscore, robust_zscore and iqr over the buffer's last window and one hop of it, all the newest point's
+score depends on).
 Isolation Forest keeps a longer history and is refitted as it grows (`detectors.forest_stream`).
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
