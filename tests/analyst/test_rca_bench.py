@@ -165,3 +165,25 @@ def test_a_diagnosis_that_fails_counts_as_a_miss_and_the_run_goes_on(tmp_path, m
     assert "RuntimeError: boom" in capsys.readouterr().err
     monkeypatch.setattr(rca, "run_diagnose", lambda argv: 2)
     assert rca.diagnose_fault(day, day.faults[0], "http://x", tmp_path / "c.yml", tmp_path).ranking == ()
+
+
+def test_the_disturbed_copy_renames_pods_everywhere_and_drops_minutes(tmp_path) -> None:
+    from bench import rca_disturb
+
+    day = tmp_path / "in" / "2022-08-22"
+    (day / "metric").mkdir(parents=True)
+    header = "Time," + ",".join(POD_COLUMNS)
+    lines = [f"2022-08-22 04:{m:02d}:00," + ",".join(["1.0"] * len(POD_COLUMNS)) for m in range(60)]
+    pod_csv = day / "metric" / "cartservice-579f59597d-wc2lz_metric.csv"
+    pod_csv.write_text("\n".join([header, *lines]) + "\n")
+    (day / "metric" / "front_service.csv").write_text("Time,SuccessRate(%)\n2022-08-22 04:00:00,100\n")
+    faults = {"04": [{"inject_time": "2022-08-22 04:30:00", "inject_pod": "cartservice-579f59597d-wc2lz"}]}
+    (day / "2022-08-22-fault_list.json").write_text(json.dumps(faults))
+    rca_disturb.main(["--data", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--missing", "0.5"])
+    out = tmp_path / "out" / "2022-08-22"
+    (pod_file,) = (out / "metric").glob("cartservice-*_metric.csv")
+    pod = pod_file.name.removesuffix("_metric.csv")
+    assert pod != "cartservice-579f59597d-wc2lz" and service_of_pod(pod) == "cartservice"
+    assert 10 < len(pod_file.read_text().splitlines()) - 1 < 50  # about half the minutes kept
+    assert json.loads((out / "2022-08-22-fault_list.json").read_text())["04"][0]["inject_pod"] == pod
+    assert (out / "metric" / "front_service.csv").exists()
