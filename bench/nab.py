@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.csv_cells import number
 from bench.nab_detectors import DETECTORS, make_detector
 from bench.nab_scoring import best_threshold, load_file, load_profiles, normalised, raw_score
 from detectors import StreamingDetector
@@ -58,15 +59,6 @@ def parse_stamp(cell: str | None) -> float:
     except ValueError:
         return math.nan
     return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
-
-
-def parse_value(cell: str | None) -> float:
-    """A value; NaN (a missed point) for an empty, non-numeric or infinite cell."""
-    try:
-        value = float((cell or "").strip())
-    except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
 
 
 def file_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -103,7 +95,7 @@ def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
     try:
         stamp_key, value_key = _columns(rows[0] if rows else {})
         stamps = np.array([parse_stamp(row.get(stamp_key)) for row in rows], dtype=np.float64)
-        values = np.array([parse_value(row.get(value_key)) for row in rows], dtype=np.float64)
+        values = np.array([number(row.get(value_key)) for row in rows], dtype=np.float64)
         scores = file_scores(detector, stamps, values)
     except Exception:  # reported with its traceback; the run goes on with the other files
         error = traceback.format_exc()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.csv_cells import number
+
 # CSV column -> Prometheus gauge (README "The protocol"); node columns are not used.
 POD_COLUMNS = {
     "CpuUsage(m)": "pod_cpu_usage_millicores",
@@ -92,29 +94,21 @@ def parse_time(text: str) -> float:
     return seconds + (float(f"0.{digits}") if digits else 0.0)
 
 
-def _number(cell: str) -> float:
+def _time(cell: str | None) -> float | None:
+    """`parse_time` of a cell, None where it holds no time (a torn last line, a repeated header)."""
     try:
-        value = float(cell)
+        return parse_time(cell or "")
     except ValueError:
-        return math.nan
-    return value if math.isfinite(value) else math.nan
-
-
-def _parses(cell: str | None) -> bool:
-    try:
-        parse_time(cell or "")
-    except ValueError:
-        return False
-    return True
+        return None
 
 
 def read_table(path: Path, columns: Sequence[str]) -> Table:
     with path.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    rows = [r for r in rows if _parses(r.get("Time"))]  # a torn last line, a repeated header
-    times = np.array([parse_time(r["Time"]) for r in rows])
+    timed = [(t, r) for r in rows if (t := _time(r.get("Time"))) is not None]
+    times = np.array([t for t, _ in timed])
     order = np.argsort(times, kind="stable")
-    data = {c: np.array([_number(r.get(c) or "") for r in rows])[order] for c in columns}
+    data = {c: np.array([number(r.get(c)) for _, r in timed])[order] for c in columns}
     return Table(times[order], data)
 
 
