@@ -73,7 +73,7 @@ def test_replay_scores_a_recorded_series_as_update_does_point_by_point(method):
     np.testing.assert_allclose(after, more, rtol=0, atol=1e-12)
 
 
-def test_streaming_forest_refits_as_its_history_grows_and_flags_a_spike():
+def test_streaming_forest_refits_as_its_history_grows_and_flags_a_spike(monkeypatch):
     rng = np.random.default_rng(5)
     x = 50 + rng.normal(0, 1, 12_000)
     x[10_500] += 25.0
@@ -88,11 +88,8 @@ def test_streaming_forest_refits_as_its_history_grows_and_flags_a_spike():
         if self._forest is not before:
             fits.append(self._seen)
 
-    StreamingForest.observe = counting
-    try:
-        scores = det.replay(60.0 * np.arange(x.size), x)
-    finally:
-        StreamingForest.observe = with_fit
+    monkeypatch.setattr(StreamingForest, "observe", counting)
+    scores = det.replay(60.0 * np.arange(x.size), x)
     # first fit once min_samples points came before, then once as many new points came as it learnt
     # from: the history doubles while it is under FIT_SAMPLES points, then a fit every FIT_SAMPLES
     assert fits[:4] == [11, 21, 41, 81]
