@@ -18,6 +18,14 @@ where a one-step difference beats a windowed z-score: two weeks of smooth daily 
 little noise (0.3-10 % of the level, or small counts), and short anomalies (segment length log-normal,
 median 10 points): spikes and dips of 5-40 usual steps, multiplicative level shifts over the segment,
 drops towards zero, and level changes that persist after their labelled first points (a new normal).
+
+A third (`make_smooth_kpi_series`) gives the same cycle and anomalies an autocorrelated wander (AR(1),
+phi 0.5-0.995) instead of independent noise, and labels each anomaly until the series is back (the first
+point after it). On the first two families the windowed z-score beats the one-step difference, and the
+difference's top score lands on an anomaly in under half the series (on the return from a spike); on the
+held-out KPIs the difference leads, 0.845 to 0.752, with its top on an anomaly in 96 % of series. The
+smooth family is the one that reproduces both: a series whose last value predicts it better than its
+last hour does, and big steps (returns too) inside the labels.
 """
 
 from __future__ import annotations
@@ -165,19 +173,20 @@ def make_corpus(count: int, seed: int = 0, n: int = POINTS) -> list[LabelledSeri
 KPI_KINDS = ("spike", "dip", "shift", "drop", "new_normal")
 
 
-def make_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSeries:
-    """Series `index` of the KPI-like family: a smooth cycle with short anomalies every 300-3,000 points."""
-    rng = np.random.default_rng([seed, index, 1])
+def _kpi_shape(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A smooth daily cycle (with a second harmonic) and a weekly one, around 1."""
     t = np.arange(n)
     phase = rng.uniform(0, 2 * np.pi)
     daily = np.sin(2 * np.pi * t / DAY + phase)
     daily += rng.uniform(0, 0.5) * np.sin(4 * np.pi * t / DAY + 2 * phase)
     weekly = 1 + rng.uniform(0, 0.2) * np.sin(2 * np.pi * t / (7 * DAY))
-    shape = (1 + rng.uniform(0.2, 0.8) * daily / 1.5) * weekly
-    if rng.random() < 0.3:  # small counts
-        x = rng.poisson(np.maximum(shape * rng.uniform(5, 50), 0.1)).astype(float)
-    else:
-        x = 10 ** rng.uniform(1, 4) * shape * (1 + 10 ** rng.uniform(-2.5, -1) * rng.standard_normal(n))
+    return np.asarray((1 + rng.uniform(0.2, 0.8) * daily / 1.5) * weekly)
+
+
+def _kpi_anomalies(x: np.ndarray, rng: np.random.Generator, label_return: bool = False) -> np.ndarray:
+    """Short anomalies every 300-3,000 points, in place; their labels. With `label_return`, the first point
+    after an anomaly that ends (all but a new normal) is labelled too: the series is anomalous until back."""
+    n = x.size
     step = float(np.median(np.abs(np.diff(x)))) / 0.954 + 1e-9  # the usual step, as an sd of noise
     y = np.zeros(n, dtype=bool)
     at = int(rng.integers(200, 2000))
@@ -194,9 +203,50 @@ def make_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSer
         else:
             x[at:] *= 1 + rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.4)
         y[span] = True
+        if label_return and kind != "new_normal":
+            y[at + length] = True
         at += length + int(rng.integers(300, 3000))
+    return y
+
+
+def make_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSeries:
+    """Series `index` of the KPI-like family: a smooth cycle with short anomalies every 300-3,000 points."""
+    rng = np.random.default_rng([seed, index, 1])
+    shape = _kpi_shape(rng, n)
+    if rng.random() < 0.3:  # small counts
+        x = rng.poisson(np.maximum(shape * rng.uniform(5, 50), 0.1)).astype(float)
+    else:
+        x = 10 ** rng.uniform(1, 4) * shape * (1 + 10 ** rng.uniform(-2.5, -1) * rng.standard_normal(n))
+    y = _kpi_anomalies(x, rng)
     return LabelledSeries(f"kpi_{index}", _scrape_artefacts(np.maximum(x, 0.0), rng), y)
+
+
+def _ar1(rng: np.random.Generator, phi: float, sd: float, n: int) -> np.ndarray:
+    """An AR(1) series x_t = phi x_(t-1) + e_t, e ~ N(0, sd), from 0."""
+    e = rng.standard_normal(n) * sd
+    x = np.empty(n)
+    x[0] = 0.0
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x
+
+
+def make_smooth_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSeries:
+    """Series `index` of the smooth KPI-like family: the KPI-like cycle times 1 + an AR(1) wander (phi
+    0.5-0.995, innovations 0.1-3 % of the level) + a little white noise, with the KPI-like anomalies,
+    labelled until the series is back (the first point after an anomaly that ends)."""
+    rng = np.random.default_rng([seed, index, 2])
+    shape = _kpi_shape(rng, n)
+    wander = _ar1(rng, rng.uniform(0.5, 0.995), 10 ** rng.uniform(-3, -1.5), n)
+    white = 10 ** rng.uniform(-3.5, -2) * rng.standard_normal(n)
+    x = 10 ** rng.uniform(1, 4) * shape * (1 + wander + white)
+    y = _kpi_anomalies(x, rng, label_return=True)
+    return LabelledSeries(f"smooth_kpi_{index}", _scrape_artefacts(np.maximum(x, 0.0), rng), y)
 
 
 def make_kpi_corpus(count: int, seed: int = 0) -> list[LabelledSeries]:
     return [make_kpi_series(i, seed) for i in range(count)]
+
+
+def make_smooth_kpi_corpus(count: int, seed: int = 0) -> list[LabelledSeries]:
+    return [make_smooth_kpi_series(i, seed) for i in range(count)]

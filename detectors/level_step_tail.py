@@ -4,7 +4,12 @@ Five dimensionless features per point, each in units of the series' day-long typ
 (`detectors.level_step`: s_e = typical |x - level|, s_step = typical |step|):
 - deviation |e| / s_e, e = x - median of the previous window_size values;
 - held step: the part of e the previous point's step brought, as far as it still holds at this point,
-  / s_step (a one-point burst that reverts is left to the deviation; a level step counts a point late);
+  / s_step (a one-point burst that reverts is left to the deviation; a level step counts a point late).
+  In a smooth series, where the previous value predicts better than the window's median (s_step < s_e /
+  sqrt(2), the same "explains half the variance" test as the seasonal one below), the step counts at its
+  own point instead, as far as it leads away from the recent level (the median of the previous
+  window_size / 3 values): a wandering series' jump back across its hour-old median is still a jump,
+  and the return from a spike of a point or two is not;
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
@@ -51,11 +56,18 @@ from detectors.level_step import (
     score_from_level_step,
 )
 from detectors.point_scores import PointScores
-from detectors.rolling import WindowOrderStats, forward_fill, trailing_mean, window_sum
+from detectors.rolling import (
+    WindowOrderStats,
+    forward_fill,
+    hopped_order_stats,
+    trailing_mean,
+    window_median,
+    window_sum,
+)
 from detectors.rules import DetectionRule
 from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
 from detectors.value_tail import ValueTail, value_tail_surprise
-from detectors.zscore import scale_floor
+from detectors.zscore import block_hop, scale_floor
 
 TAIL_BASE = 2.0  # a feature below 2 typical sizes is ordinary (p = 1)
 BIN_RATIO = 1.1  # resolution of the ranking: 10 % wider beats a past point
@@ -215,7 +227,7 @@ def _against_yesterday(
 ) -> None:
     """Where daily periodicity is evident, measure the deviation and the shift against the seasonal
     reference instead (in place)."""
-    m = max(2, rule.window_size // 3)
+    m = recent_window(rule)
     residual = parts.deviation - seasonal_reference(parts.deviation, day_points)
     with np.errstate(invalid="ignore", divide="ignore"):
         residual_scale = np.maximum(seasonal_scale(residual, rule, day_points), scale_floor(parts.level))
@@ -240,6 +252,31 @@ def held_step(along: np.ndarray, e: np.ndarray, d: np.ndarray, ss: np.ndarray) -
     return np.nan_to_num(out, copy=False)
 
 
+def recent_window(rule: DetectionRule) -> int:
+    """How many points the recent mean and the recent level span: window_size / 3 (at least 2)."""
+    return max(2, rule.window_size // 3)
+
+
+def smooth(step_scale: np.ndarray, deviation_scale: np.ndarray) -> np.ndarray:
+    """Where the previous value predicts the series better than the window's median: s_step < s_e / sqrt(2),
+    i.e. the last value explains at least half of the deviation's variance (False where either is unknown)."""
+    with np.errstate(invalid="ignore"):
+        return step_scale < EVIDENT * deviation_scale
+
+
+def sudden_step(values: np.ndarray, d: np.ndarray, ss: np.ndarray, rule: DetectionRule) -> np.ndarray:
+    """The step at its own point as far as it leads away from the recent level (the median of the
+    previous window_size / 3 values, refreshed as the level is), / s_step; 0 where unknown.
+
+    Against the recent level, not the window's: in a series that wanders, a jump back across an
+    hour-old median is still a jump, while the return from a spike of a point or two is not.
+    """
+    m = recent_window(rule)
+    recent = hopped_order_stats(values, m, block_hop(m), min(rule.min_samples, m)).median
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(arrived(values - recent, d) / ss)
+
+
 def tail_features(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -255,10 +292,15 @@ def tail_features(
     before_first = np.arange(values.shape[1])[None, :] < first
     filled = forward_fill(values)  # leading gaps take the first finite value: reset them below
     filled[before_first] = np.nan
-    m = max(2, rule.window_size // 3)
+    m = recent_window(rule)
     with np.errstate(invalid="ignore", divide="ignore"):
         deviation = np.abs(e) / se
         along = held_step(np.nan_to_num(arrived(e, d)) / ss, e, d, ss)
+        steady = smooth(ss, se)
+        rows = np.flatnonzero(steady.any(axis=1))
+        if rows.size:  # where the previous value predicts better, a step counts at once
+            sudden = sudden_step(values[rows], d[rows], ss[rows], rule)
+            along[rows] = np.where(steady[rows], sudden, along[rows])
         burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
         mean[np.arange(values.shape[1])[None, :] < first + m - 1] = np.nan
@@ -395,7 +437,8 @@ class _TailScorer:
         self._seasonal = _SeasonalResidual(rule)
         self._mean_tail = ValueTail()
         self._window = rule.window_size
-        self._mean_len = max(2, rule.window_size // 3)
+        self._mean_len = recent_window(rule)
+        self._recent_level = _RecentLevel(rule)
         self._burst = _TrailingSum(rule.window_size)
         self._held = _HeldStep()
         self._mean = _TrailingSum(self._mean_len)
@@ -491,6 +534,14 @@ class _TailScorer:
             if toward > 0.0:
                 along = toward if toward <= abs(e) else abs(e)
         held = self._held.observe(along / ss, e, d, ss)
+        recent = self._recent_level.observe(value)
+        if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
+            held = 0.0
+            away = value - recent
+            if away and isfinite(away):
+                toward = d if away > 0 else -d
+                if toward > 0.0:
+                    held = (toward if toward <= abs(away) else abs(away)) / ss
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
         high, low = self._high, self._low
@@ -528,6 +579,27 @@ class _HeldStep:
         return held
 
 
+class _RecentLevel:
+    """Streaming recent level of `sudden_step`: the median of the previous window_size / 3 values, refreshed
+    every `block_hop` of them (as `hopped_order_stats` has it)."""
+
+    def __init__(self, rule: DetectionRule) -> None:
+        size = recent_window(rule)
+        self._values: deque[float] = deque([math.nan] * size, maxlen=size)
+        self._hop = block_hop(size)
+        self._min_periods = min(rule.min_samples, size)
+        self._seen = 0
+        self._level = math.nan
+
+    def observe(self, value: float) -> float:
+        """The recent level before `value`, then learn it."""
+        if self._seen % self._hop == 0:
+            self._level = window_median(self._values, self._min_periods)
+        self._seen += 1
+        self._values.append(value)
+        return self._level
+
+
 class _SeasonalResidual:
     """Streaming `seasonal_reference` and `seasonal_scale`: the residual e - r, s_r and the mean residual over
     the last window_size / 3 points (gaps count 0). O(1) a point, O(MAX_LAG) memory."""
@@ -535,8 +607,8 @@ class _SeasonalResidual:
     def __init__(self, rule: DetectionRule) -> None:
         self._horizon = SCALE_WINDOWS * rule.window_size
         self._size: _TrailingMean | None = None  # of |e - r|, made once the day's length is known
-        self._recent = _TrailingSum(max(2, rule.window_size // 3))
-        self._mean_len = max(2, rule.window_size // 3)
+        self._mean_len = recent_window(rule)
+        self._recent = _TrailingSum(self._mean_len)
         # running total and count of the finite deviations after each point: a ring of the last `_capacity`
         self._capacity = MAX_LAG + reference_half_width(MAX_LAG) + 1
         self._totals = [0.0] * self._capacity
