@@ -9,7 +9,7 @@ Five dimensionless features per point, each in units of the series' day-long typ
   sqrt(2), the same "explains half the variance" test as the seasonal one below), the step counts at its
   own point instead, as far as it leads away from the recent level (the median of the previous
   window_size / 3 values): a wandering series' jump back across its hour-old median is still a jump,
-  and the return from a spike of a point or two is not;
+  and the return from a spike of a point or two is not (nor the first point after a missed scrape);
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
@@ -269,12 +269,15 @@ def sudden_step(values: np.ndarray, d: np.ndarray, ss: np.ndarray, rule: Detecti
     previous window_size / 3 values, refreshed as the level is), / s_step; 0 where unknown.
 
     Against the recent level, not the window's: in a series that wanders, a jump back across an
-    hour-old median is still a jump, while the return from a spike of a point or two is not.
+    hour-old median is still a jump, while the return from a spike of a point or two is not. The first
+    point after a missed scrape has no one-step change (0): the series moved for longer than a step.
     """
     m = recent_window(rule)
     recent = hopped_order_stats(values, m, block_hop(m), min(rule.min_samples, m)).median
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nan_to_num(arrived(values - recent, d) / ss)
+        out = np.nan_to_num(arrived(values - recent, d) / ss)
+    out[:, 1:][~np.isfinite(values[:, :-1])] = 0.0
+    return out
 
 
 def tail_features(
@@ -534,11 +537,11 @@ class _TailScorer:
             if toward > 0.0:
                 along = toward if toward <= abs(e) else abs(e)
         held = self._held.observe(along / ss, e, d, ss)
-        recent = self._recent_level.observe(value)
+        recent, after_gap = self._recent_level.observe(value)
         if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
             held = 0.0
             away = value - recent
-            if away and isfinite(away):
+            if away and isfinite(away) and not after_gap:
                 toward = d if away > 0 else -d
                 if toward > 0.0:
                     held = (toward if toward <= abs(away) else abs(away)) / ss
@@ -591,13 +594,14 @@ class _RecentLevel:
         self._seen = 0
         self._level = math.nan
 
-    def observe(self, value: float) -> float:
-        """The recent level before `value`, then learn it."""
+    def observe(self, value: float) -> tuple[float, bool]:
+        """(the recent level before `value`, whether a missed scrape came just before it); then learn it."""
         if self._seen % self._hop == 0:
             self._level = window_median(self._values, self._min_periods)
+        after_gap = self._seen > 0 and not isfinite(self._values[-1])
         self._seen += 1
         self._values.append(value)
-        return self._level
+        return self._level, after_gap
 
 
 class _SeasonalResidual:

@@ -167,6 +167,17 @@ def test_in_a_smooth_series_the_return_from_a_two_point_spike_is_seldom_news():
     assert returns <= 3
 
 
+def test_in_a_smooth_series_the_first_points_after_missed_scrapes_alarm_no_more_than_elsewhere():
+    after_gap = elsewhere = 0
+    for seed in range(60):
+        x = _wandering(seed=300 + seed) + 20 * np.sin(2 * np.pi * np.arange(4000) / 1440)
+        x[3000:3005] = np.nan  # five missed scrapes: the series moved for six steps, not one
+        scores = _batch(x)
+        after_gap += np.nanmax(scores[3005:3010]) >= 0.5
+        elsewhere += np.nanmax(scores[2000:2005]) >= 0.5
+    assert after_gap <= elsewhere + 2  # 1 and 1 (a step across the gap alarmed after 7 of the 60)
+
+
 def test_on_a_bursty_count_series_a_held_step_alarms_and_a_burst_of_the_same_size_does_not():
     x = _bursty_counts()
     x[3650] += 30
