@@ -536,15 +536,15 @@ class _TailScorer:
             toward = d if e > 0 else -d
             if toward > 0.0:
                 along = toward if toward <= abs(e) else abs(e)
-        held = self._held.observe(along / ss, e, d, ss)
+        stepped = self._held.observe(along / ss, e, d, ss)  # the held step, or where smooth the sudden one
         recent, after_gap = self._recent_level.observe(value)
         if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
-            held = 0.0
+            stepped = 0.0
             away = value - recent
             if away and isfinite(away) and not after_gap:
                 toward = d if away > 0 else -d
                 if toward > 0.0:
-                    held = (toward if toward <= abs(away) else abs(away)) / ss
+                    stepped = (toward if toward <= abs(away) else abs(away)) / ss
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
         high, low = self._high, self._low
@@ -557,7 +557,7 @@ class _TailScorer:
         else:
             beyond = math.nan
             self._high = self._low = value
-        features = [abs(e) / se, held, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
+        features = [abs(e) / se, stepped, burst, beyond if beyond > 0 else 0.0, abs(mean - level) / se]
         if residual_scale < EVIDENT * se:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale

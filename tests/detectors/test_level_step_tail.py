@@ -5,6 +5,7 @@ import pytest
 
 from bench.ops_data import make_series
 from detectors import DEFAULT_RULE, DetectionRule, StreamingDetector, detect_batch
+from detectors.level_step import level_step_parts
 from detectors.level_step_tail import (
     TAIL_BASE,
     LevelStepTailScorer,
@@ -12,6 +13,7 @@ from detectors.level_step_tail import (
     counts_so_far,
     earlier_at_least,
     level_step_tail_points,
+    smooth,
     tail_features,
     tail_surprise,
 )
@@ -103,6 +105,12 @@ def _wandering(n=4000, seed=21, phi=0.99):
     return 500.0 + x
 
 
+def smooth_in_use(x):
+    """The series counts as smooth (`level_step_tail.smooth`) at 90 % of its points past 1,500."""
+    parts = level_step_parts(x[None, :], DEFAULT_RULE)
+    return smooth(parts.step_scale, parts.deviation_scale)[0, 1500:].mean() > 0.9
+
+
 @pytest.mark.parametrize("direction", ["both", "up", "down"])
 def test_batch_equals_streaming_on_a_wandering_series_with_gaps_jumps_and_spikes(direction):
     x = _wandering()
@@ -115,14 +123,6 @@ def test_batch_equals_streaming_on_a_wandering_series_with_gaps_jumps_and_spikes
     rule = DetectionRule("d", method="level_step_tail", direction=direction)
     assert smooth_in_use(x)
     assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
-
-
-def smooth_in_use(x):
-    from detectors.level_step import level_step_parts
-    from detectors.level_step_tail import smooth
-
-    parts = level_step_parts(x[None, :], DEFAULT_RULE)
-    return smooth(parts.step_scale, parts.deviation_scale)[0, 1500:].mean() > 0.9
 
 
 def _jump_back_across_the_hours_median():
