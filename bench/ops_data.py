@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 POINTS = 10_080
 DAY = 1_440
@@ -47,6 +48,11 @@ class LabelledSeries:
     values: np.ndarray
     labels: np.ndarray
     day_points: int = DAY
+
+
+def ar1(rng: np.random.Generator, phi: float, sd: float, n: int) -> np.ndarray:
+    """An AR(1) series x_t = phi x_(t-1) + e_t, e ~ N(0, sd), x_0 = e_0 (`scipy.signal.lfilter`)."""
+    return np.asarray(lfilter([1.0], [1.0, -phi], rng.standard_normal(n) * sd))
 
 
 def _base(kind: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, float, float]:
@@ -70,12 +76,7 @@ def _base(kind: str, rng: np.random.Generator, n: int) -> tuple[np.ndarray, floa
         mean = rng.uniform(2, 40) * (1 + 0.5 * daily)
         x = rng.poisson(np.maximum(mean, 0.1)).astype(float)
     elif kind == "gauge":
-        phi, sd = rng.uniform(0.7, 0.98), rng.uniform(0.5, 3.0)
-        e = rng.standard_normal(n) * sd
-        x = np.empty(n)
-        x[0] = e[0]
-        for i in range(1, n):
-            x[i] = phi * x[i - 1] + e[i]
+        x = ar1(rng, rng.uniform(0.7, 0.98), rng.uniform(0.5, 3.0), n)
         x += rng.uniform(30, 80) + rng.uniform(0, 10) * daily
     else:  # a rate of a counter scraped every 15 s: multiples of 1/60 per second
         mean = rng.uniform(0.5, 20) * (1 + 0.4 * daily)
@@ -221,23 +222,13 @@ def make_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSer
     return LabelledSeries(f"kpi_{index}", _scrape_artefacts(np.maximum(x, 0.0), rng), y)
 
 
-def _ar1(rng: np.random.Generator, phi: float, sd: float, n: int) -> np.ndarray:
-    """An AR(1) series x_t = phi x_(t-1) + e_t, e ~ N(0, sd), from 0."""
-    e = rng.standard_normal(n) * sd
-    x = np.empty(n)
-    x[0] = 0.0
-    for i in range(1, n):
-        x[i] = phi * x[i - 1] + e[i]
-    return x
-
-
 def make_smooth_kpi_series(index: int, seed: int = 0, n: int = 14 * DAY) -> LabelledSeries:
     """Series `index` of the smooth KPI-like family: the KPI-like cycle times 1 + an AR(1) wander (phi
     0.5-0.995, innovations 0.1-3 % of the level) + a little white noise, with the KPI-like anomalies,
     labelled until the series is back (the first point after an anomaly that ends)."""
     rng = np.random.default_rng([seed, index, 2])
     shape = _kpi_shape(rng, n)
-    wander = _ar1(rng, rng.uniform(0.5, 0.995), 10 ** rng.uniform(-3, -1.5), n)
+    wander = ar1(rng, rng.uniform(0.5, 0.995), 10 ** rng.uniform(-3, -1.5), n)
     white = 10 ** rng.uniform(-3.5, -2) * rng.standard_normal(n)
     x = 10 ** rng.uniform(1, 4) * shape * (1 + wander + white)
     y = _kpi_anomalies(x, rng, label_return=True)
