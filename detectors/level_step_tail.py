@@ -531,20 +531,11 @@ class _TailScorer:
         self._known += known
         if self._known < self._mean_len:
             mean = math.nan
-        along = 0.0  # the arrived step: the step along e, clipped to [0, |e|] (0 where unknown)
-        if e and isfinite(e):
-            toward = d if e > 0 else -d
-            if toward > 0.0:
-                along = toward if toward <= abs(e) else abs(e)
-        stepped = self._held.observe(along / ss, e, d, ss)  # the held step, or where smooth the sudden one
+        # the held step, or where smooth the sudden one
+        stepped = self._held.observe(_arrived(e, d) / ss, e, d, ss)
         recent, after_gap = self._recent_level.observe(value)
         if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
-            stepped = 0.0
-            away = value - recent
-            if away and isfinite(away) and not after_gap:
-                toward = d if away > 0 else -d
-                if toward > 0.0:
-                    stepped = (toward if toward <= abs(away) else abs(away)) / ss
+            stepped = 0.0 if after_gap else _arrived(value - recent, d) / ss
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
         high, low = self._high, self._low
@@ -562,6 +553,15 @@ class _TailScorer:
             features[0] = abs(residual) / residual_scale
             features[4] = abs(recent_residual) / residual_scale
         return features, z, mean
+
+
+def _arrived(deviation: float, step: float) -> float:
+    """`arrived` of one point: the step along the deviation, clipped to [0, |deviation|] (0 where unknown)."""
+    if deviation and isfinite(deviation):
+        toward = step if deviation > 0 else -step
+        if toward > 0.0:
+            return toward if toward <= abs(deviation) else abs(deviation)
+    return 0.0
 
 
 class _HeldStep:
