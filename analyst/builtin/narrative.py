@@ -7,6 +7,9 @@ from collections.abc import Sequence
 from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause
 from analyst.evidence import Evidence, SeriesEvidence
 
+# detectors.change clips z here when the history had no spread (a flat series): no number is honest
+OFF_SCALE_Z = 1e6
+
 
 def _duration(seconds: float) -> str:
     """'4m 10s' / '4m' / '30s'."""
@@ -25,6 +28,13 @@ def _number(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _z_text(z: float) -> str:
+    """z as text; the detectors' bound (a change against a history with no spread) reads as such."""
+    if abs(z) >= OFF_SCALE_Z:
+        return "z off scale: no spread before it"
+    return f"z={z:.1f}"
+
+
 def describe_change(series: SeriesEvidence) -> str:
     """What the detector saw in a series: direction, baseline -> current, z, p."""
     verb = {"up": "rose", "down": "fell"}.get(series.direction or "", "changed")
@@ -35,7 +45,7 @@ def describe_change(series: SeriesEvidence) -> str:
         parts.append(f"by {_number(series.magnitude)}")
     stats = []
     if series.z_score is not None:
-        stats.append(f"z={series.z_score:.1f}")
+        stats.append(_z_text(series.z_score))
     if series.p_value is not None:
         stats.append(f"p={series.p_value:.2g}" if series.p_value >= 1e-16 else "p<1e-16")
     if series.anomaly_type:

@@ -127,3 +127,21 @@ def test_unavailable_evidence_is_reported_as_such_not_as_calm() -> None:
     assert result.primary_hypothesis.category == "unknown"
     assert "metric evidence is unavailable" in result.executive_summary
     assert "connection refused" in result.executive_summary
+
+
+def test_a_change_against_a_flat_history_reads_as_off_scale_not_as_a_number(playbooks: Playbooks) -> None:
+    import numpy as np
+
+    from analyst.builtin.narrative import OFF_SCALE_Z
+    from detectors import InsufficientData, characterize_change
+
+    stamps = np.arange(20) * 60.0
+    values = np.r_[np.full(14, 6183.0), np.full(6, 5341.0)]  # a rate that never moved, then fell
+    change = characterize_change(stamps, values)
+    assert not isinstance(change, InsufficientData)
+    assert change.z_score == -OFF_SCALE_Z  # the detectors' bound, as the text assumes
+    fell = series("net_rx{pod='a'}", component="a", direction="down", z=change.z_score, current=5341.0)
+    result = diagnose_evidence(incident(series("latency{svc='front'}", component="front"), fell), playbooks)
+    text = result.executive_summary + " ".join(result.primary_hypothesis.supporting_evidence)
+    assert "1000000" not in text and "1e+06" not in text
+    assert "z off scale: no spread before it" in text
