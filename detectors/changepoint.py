@@ -333,16 +333,28 @@ class ChangeScan:
         """Rows with at least one change point (elsewhere z is 0 or NaN)."""
         return np.unique(np.array([cp.row for cp in self.found], dtype=np.intp))
 
-    def scores(self, threshold: np.ndarray) -> PointScores:
-        """Per-point scores against `threshold`: a change point scores the `window_size` points after it."""
-        score = _sparse_scores(self.z, threshold, self.found)
+    def scores(self, threshold: np.ndarray, columns: slice = slice(None)) -> PointScores:
+        """Per-point scores against `threshold`: a change point scores the `window_size` points after it.
+
+        `columns` narrows them to those columns (`threshold` then has their shape)."""
+        z = self.z[:, columns]
         return PointScores(
-            z=self.z, score=score, baseline=self.baseline, threshold=threshold, p_value=self.p_values
+            z=z,
+            score=_sparse_scores(z, threshold, self.found),
+            baseline=self.baseline[:, columns],
+            threshold=threshold,
+            p_value=self.p_values[:, columns],
         )
 
 
-def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
-    """Significant change points of every row of a (k, n) block (see the module docstring)."""
+def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) -> ChangeScan:
+    """Significant change points of every row of a (k, n) block (see the module docstring).
+
+    With `since` > 0 only the change points at column `since` or later are tested, so the scores are
+    those of the whole scan from column `since + window_size - 1` on (a change point scores the
+    `window_size` points after it): what a streaming detector needs for its newest point, without the
+    step tests of the rest of its buffer.
+    """
     k, n = values.shape
     finite = np.isfinite(values)
     filled = forward_fill(values)
@@ -352,6 +364,8 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule) -> ChangeScan:
         strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
     screened = np.flatnonzero(strong.any(axis=1)).tolist()
     tests = candidate_tests(profile, filled, sigma, screened, rule) if screened else np.empty((0, 4), np.intp)
+    if since > 0:
+        tests = tests[tests[:, 1] >= since]
     found = significant(step_tests(values, tests), rule) if tests.size else []
     z = np.zeros((k, n))
     baseline = np.full((k, n), np.nan)

@@ -2,8 +2,9 @@
 
 The detector keeps the last `3 x window_size` points and scores the newest one with the same batch code
 (`score_points`) run over that buffer, so streaming and batch agree on what a point's past implies
-(zscore, robust_zscore and iqr over the buffer's last window and one hop of it, all the newest point's
-score depends on).
+(`newest_scores`: zscore, robust_zscore and iqr over the buffer's last window and one hop of it, all the
+newest point's score depends on; changepoint and ensemble step-test only the change points close enough
+to reach it).
 Isolation Forest keeps a longer history and is refitted as it grows (`detectors.forest_stream`).
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
@@ -21,12 +22,15 @@ from collections.abc import Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from detectors.batch import score_points
+from detectors.batch import BlockStats, score_points
+from detectors.changepoint import scan_change_points
+from detectors.ensemble import combine_members
 from detectors.errors import DetectorError
 from detectors.forest_stream import StreamingForest
 from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
+from detectors.point_scores import PointScores
 from detectors.rules import DetectionRule
 from detectors.zscore import block_hop
 
@@ -34,6 +38,7 @@ REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB pe
 # Methods whose score of a buffer's last point uses only its last window and hop (`_local_start`): the
 # trailing moments and the order statistics of the block the point falls in.
 _LOCAL = frozenset({"zscore", "robust_zscore", "iqr"})
+_LOCAL_ORDER = ("zscore", "robust_zscore", "iqr")  # the ensemble's members, in its order
 _BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest"})
 
 
@@ -120,9 +125,41 @@ class StreamingDetector:
         `min_samples` values or a flat buffer. The forest scores with its current fit."""
         if self._forest is not None:
             return _gated(buffers, self.rule, self._forest.score)
-        start = _local_start(buffers.shape[1], self.rule) if self.rule.method in _LOCAL else 0
         rule = self.rule
-        return _gated(buffers, rule, lambda block: score_points(block[:, start:], rule)[0].score[:, -1])
+        return _gated(buffers, rule, lambda block: newest_scores(block, rule))
+
+
+def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
+    """The batch score of each buffer's (row's) newest point, from only what that score depends on.
+
+    zscore, robust_zscore and iqr: the buffer's last window and one hop (`_local_start`). changepoint:
+    the change points in the last `window_size` columns (a change point scores the `window_size` points
+    after it; Pelt still segments the whole buffer, which places them). ensemble: those members' parts.
+    """
+    n = buffers.shape[1]
+    if rule.method in _LOCAL:
+        return score_points(buffers[:, _local_start(n, rule) :], rule)[0].score[:, -1]
+    if rule.method not in ("changepoint", "ensemble"):
+        return score_points(buffers, rule)[0].score[:, -1]
+    scan = scan_change_points(buffers, rule, since=n - rule.window_size)
+    newest = slice(n - 1, n)
+    if rule.method == "changepoint":
+        return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
+    local = BlockStats(buffers[:, _local_start(n, rule) :])
+    key, threshold = local.threshold(rule)
+    zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL_ORDER)
+    change = scan.scores(threshold[:, -1:], columns=newest)
+    return combine_members(zscore, robust, iqr, change, change_rows=scan.rows).score[:, 0]
+
+
+def _newest(points: PointScores) -> PointScores:
+    """The last column of `points`."""
+    return PointScores(
+        z=points.z[:, -1:],
+        score=points.score[:, -1:],
+        baseline=points.baseline[:, -1:],
+        threshold=points.threshold[:, -1:],
+    )
 
 
 def _local_start(length: int, rule: DetectionRule) -> int:

@@ -119,3 +119,23 @@ def test_a_local_method_scores_the_newest_point_from_the_buffers_last_window_and
     rule = DetectionRule("r", method=method, window_size=window)
     whole = np.nan_to_num(score_points(buffers, rule)[0].score[:, -1])
     np.testing.assert_allclose(StreamingDetector(rule)._gated_scores(buffers), whole, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["changepoint", "ensemble"])
+def test_changepoint_and_ensemble_score_the_newest_point_from_the_change_points_that_reach_it(method):
+    from detectors.batch import score_points
+    from detectors.streaming import newest_scores
+
+    rng = np.random.default_rng(7)
+    rule = DetectionRule("r", method=method)
+    n = 3 * rule.window_size
+    buffers = 100 + rng.normal(0, 1, (400, n))
+    buffers[:200] += np.cumsum(rng.normal(0, 1, (200, n)), axis=1)  # wandering rows: Pelt finds many
+    at = rng.integers(n - rule.window_size - 10, n - 2, 400)  # steps around the oldest column that counts
+    sign = rng.choice([-8.0, 8.0], 400)
+    buffers += np.where(np.arange(n)[None, :] >= at[:, None], sign[:, None], 0.0)
+    buffers[:, :-1][rng.random((400, n - 1)) < 0.03] = np.nan  # missed scrapes, a value last
+    whole = score_points(buffers, rule)[0].score[:, -1]
+    got = newest_scores(buffers, rule)
+    np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12, equal_nan=True)
+    assert (np.nan_to_num(whole) >= 0.5).sum() >= 100  # the steps are found, so the test can tell
