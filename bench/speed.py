@@ -1,10 +1,12 @@
 """Per-detector time on one long series: batch (`detect_series`) and streaming (`StreamingDetector`).
 
-    python -m bench.speed [--points 40000] [--repeat 3] [--stream-sample 2000] [--counts]
+    python -m bench.speed [--points 40000] [--repeat 3] [--stream-sample 2000] [--counts] [--wander]
                           [--stream-repeat 1] [--methods level_step_tail,novelty]
 
 One-minute synthetic series (daily cycle, noise, a level shift and spikes); `--counts` rounds it to
-integers, the slowest path of level_step_tail (a second scorer follows the stabilised counts). Batch
+integers, the slowest path of level_step_tail (a second scorer follows the stabilised counts); `--wander`
+adds an AR(1) drift (phi 0.999, as real gauges wander), where Pelt finds change points in most buffers
+(the slowest path of changepoint and ensemble). Batch
 times are the median of `--repeat` runs after one warm-up call (imports). Streaming is timed over every
 point for the natively incremental methods (level_step_tail, level_step, novelty) and over the first
 `--stream-sample` points for the others, which re-run the batch code over a 3 x window buffer per point;
@@ -25,16 +27,21 @@ from functools import partial
 
 import numpy as np
 
+from bench.ops_data import ar1
 from detectors import DetectionRule, StreamingDetector, detect_series
 from detectors.rules import METHODS
 
 NATIVE_STREAMING = ("level_step", "level_step_tail", "novelty")
 
 
-def make_series(n: int, seed: int = 0, counts: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def make_series(
+    n: int, seed: int = 0, counts: bool = False, wander: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     t = np.arange(n)
     x = 100 + 10 * np.sin(2 * np.pi * t / 1440) + rng.normal(0, 2, n)
+    if wander:
+        x += ar1(rng, 0.999, 1.0, n)
     x[n // 2 :] += 15
     x[rng.integers(0, n, 20)] += 40
     return 1.7e9 + 60.0 * t, np.round(x) if counts else x
@@ -75,14 +82,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--stream-sample", type=int, default=2_000)
     parser.add_argument("--counts", action="store_true", help="round the series to integers (counts)")
+    parser.add_argument("--wander", action="store_true", help="add an AR(1) drift (phi 0.999)")
     parser.add_argument("--stream-repeat", type=int, default=1, help="streaming: best of this many runs")
     parser.add_argument(
         "--methods", default="", help="comma-separated methods (default: all but multivariate)"
     )
     args = parser.parse_args(argv)
     methods = args.methods.split(",") if args.methods else [m for m in METHODS if m != "multivariate"]
-    ts, x = make_series(args.points, counts=args.counts)
-    kind = "integer " if args.counts else ""
+    ts, x = make_series(args.points, counts=args.counts, wander=args.wander)
+    kind = ("integer " if args.counts else "") + ("wandering " if args.wander else "")
     print(f"one {kind}series of {args.points:,} points; batch: median of {args.repeat} runs after a warm-up;")
     print(f"streaming: best of {args.stream_repeat} run(s), wall and CPU")
     print(f"{'method':18s}{'batch s':>9s}{'streaming s':>13s}{'CPU s':>8s}{'replay s':>10s}")
