@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import math
 import re
 import sys
 import tempfile
@@ -34,6 +35,7 @@ from urllib.parse import quote
 import numpy as np
 import yaml
 
+from analyst.builtin import expected_calibration_error
 from bench.rca_data import Day, Fault, Table, find_days, write_openmetrics
 from demo.processes import ManagedProcess, create_blocks, start_prometheus
 from receiver.cli.diagnose import run_diagnose
@@ -58,6 +60,7 @@ class Outcome:
     analyst_seconds: float
     category: str
     alertname: str
+    confidence: float = math.nan  # the primary hypothesis's (NaN where no diagnosis gave one)
     evidence: Mapping[str, object] | None = None  # the collected evidence, when asked to keep it
 
 
@@ -217,6 +220,7 @@ def diagnose_fault(
         analyst_seconds=float(diagnosis["analysis_duration"]),
         category=str(diagnosis["primary_hypothesis"]["category"]),
         alertname=str(alert["labels"]["alertname"]),  # type: ignore[index]
+        confidence=float(diagnosis["primary_hypothesis"]["confidence"]),
         evidence=report["evidence"] if keep_evidence else None,
     )
 
@@ -260,7 +264,26 @@ def report(outcomes: Sequence[Outcome]) -> str:
             f"{np.median(seconds):.2f} s, max {seconds.max():.2f} s; analyst alone median "
             f"{np.median(analyst):.3f} s, max {analyst.max():.3f} s"
         )
+        if line := calibration_line(system, members):
+            lines.append(line)
     return "\n".join(lines)
+
+
+def calibration_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
+    """How well the primary hypothesis's confidence matches how often it names the faulty service."""
+    rated = [o for o in outcomes if math.isfinite(o.confidence)]
+    if not rated:
+        return None
+    hits = [bool(o.ranking) and o.ranking[0] == o.fault.service for o in rated]
+    confidences = [o.confidence for o in rated]
+    right = [c for c, h in zip(confidences, hits, strict=True) if h]
+    wrong = [c for c, h in zip(confidences, hits, strict=True) if not h]
+    return (
+        f"{system}: primary confidence mean {np.mean(confidences):.2f} against a first-place hit rate of "
+        f"{np.mean(hits):.2f} (median {np.median(right) if right else math.nan:.2f} when right, "
+        f"{np.median(wrong) if wrong else math.nan:.2f} when wrong); expected calibration error "
+        f"{expected_calibration_error(confidences, hits):.3f} (10 bins)"
+    )
 
 
 def run(data: Path, workdir: Path, out: Path | None, evidence_out: Path | None = None) -> list[Outcome]:
@@ -311,6 +334,7 @@ def outcome_row(o: Outcome) -> dict[str, object]:
         "ranking": list(o.ranking),
         "baseline": list(o.baseline),
         "category": o.category,
+        "confidence": round(o.confidence, 4) if math.isfinite(o.confidence) else None,
         "seconds": round(o.seconds, 3),
     }
 

@@ -79,6 +79,29 @@ def test_accuracy_counts_the_true_service_within_the_first_k() -> None:
     assert rca.accuracy([hit_second], baseline=True)["AS@1"] == 100.0
 
 
+def test_the_report_says_how_well_the_confidence_matches_the_first_place_hits() -> None:
+    fault = _day({}, {}).faults[0]
+
+    def outcome(first: str, confidence: float) -> rca.Outcome:
+        return rca.Outcome(fault, "OnlineBoutique", (first,), (), 1.0, 0.1, "x", "y", confidence=confidence)
+
+    # right at 0.9 and 0.7, wrong at 0.9 and 0.3: mean 0.70 against a hit rate of 0.50
+    outcomes = [
+        outcome("cartservice", 0.9),
+        outcome("cartservice", 0.7),
+        outcome("a", 0.9),
+        outcome("a", 0.3),
+    ]
+    line = rca.calibration_line("OnlineBoutique", outcomes)
+    assert line is not None
+    assert "mean 0.70 against a first-place hit rate of 0.50" in line
+    assert "median 0.80 when right, 0.60 when wrong" in line
+    # bins: 0.3 (1 wrong: 0.3 off), 0.7 (1 right: 0.3 off), 0.9 (1 of 2 right: 0.4 off) -> (0.3+0.3+0.8)/4
+    assert "expected calibration error 0.350" in line
+    assert rca.calibration_line("OnlineBoutique", [rca.Outcome(fault, "x", (), (), 1.0, 0.1, "", "")]) is None
+    assert "primary confidence" in rca.report(outcomes)
+
+
 def test_the_signal_audit_finds_the_injected_service_only_where_its_own_series_moved() -> None:
     moved = _day({}, {"cartservice-579f-wc2lz": {"CpuUsageRate(%)": 60.0}})
     largest, ranks = rca_signal.fault_signal(moved, moved.faults[0])
