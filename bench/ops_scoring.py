@@ -7,7 +7,9 @@ Per series only the second half is scored (the first half is warm-up for a strea
 - composite F1 (Garg et al. 2021): point-wise precision against event-wise recall (an event counts as
   found under the same delay rule), best threshold per series. Point adjustment flatters every method,
   since one early point buys a long segment; this one does not;
-- whether the series' highest score lands on a labelled point (ranking, not thresholding).
+- whether the series' highest score lands on a labelled point (ranking, not thresholding);
+- at the library's own alarm threshold (score >= 0.5, what a rule fires on): the share of segments found
+  (same delay rule) and the false-alarm episodes (runs of alarms outside segments) per 1,000 normal points.
 Points in `ignore` (e.g. the rest of a NAB window around a labelled point) count neither way.
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DELAY = 7
+ALARM = 0.5  # a library score fires a rule from here
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,10 @@ class SeriesScore:
     best_f1: float
     composite_f1: float
     top_on_anomaly: bool
+    events_found: int = 0  # at ALARM
+    events: int = 0
+    false_alarms: int = 0  # episodes at ALARM outside segments (and `ignore`)
+    normal_points: int = 0
 
 
 def segments(labels: np.ndarray) -> list[tuple[int, int]]:
@@ -115,9 +122,30 @@ def score_series(
     y = labels[half:].astype(bool)
     skip = None if ignore is None else ignore[half:].astype(bool)
     s = scores[half:]
+    found, events, false_alarms, normal = alarms(s, y, skip, delay)
     return SeriesScore(
-        best_f1_point_adjusted(s, y, skip, delay), composite_f1(s, y, skip, delay), top_on_anomaly(s, y, skip)
+        best_f1_point_adjusted(s, y, skip, delay),
+        composite_f1(s, y, skip, delay),
+        top_on_anomaly(s, y, skip),
+        found,
+        events,
+        false_alarms,
+        normal,
     )
+
+
+def alarms(
+    scores: np.ndarray, labels: np.ndarray, ignore: np.ndarray | None = None, delay: int = DELAY
+) -> tuple[int, int, int, int]:
+    """At ALARM: segments found (within `delay`), segments, false-alarm episodes, normal points."""
+    s = _clean(scores)
+    y = labels.astype(bool)
+    spans = segments(y)
+    found = int((_found_at(s, spans, delay) >= ALARM).sum()) if spans else 0
+    normal = ~y if ignore is None else ~(y | ignore)
+    alarm = (s >= ALARM) & normal
+    episodes = int(np.count_nonzero(alarm[1:] & ~alarm[:-1]) + bool(alarm[:1].any()))
+    return found, len(spans), episodes, int(normal.sum())
 
 
 @dataclass(frozen=True)
@@ -128,6 +156,8 @@ class Summary:
     best_f1: float
     composite_f1: float
     top_share: float
+    event_recall: float = float("nan")  # at ALARM, over all series' segments
+    false_alarms_per_1000: float = float("nan")  # at ALARM, episodes per 1,000 normal points
 
 
 def summarise(results: Sequence[SeriesScore]) -> Summary:
@@ -139,4 +169,6 @@ def summarise(results: Sequence[SeriesScore]) -> Summary:
         float(np.mean([r.best_f1 for r in kept])),
         float(np.mean([r.composite_f1 for r in kept])),
         float(np.mean([r.top_on_anomaly for r in kept])),
+        sum(r.events_found for r in results) / max(1, sum(r.events for r in results)),
+        1000.0 * sum(r.false_alarms for r in results) / max(1, sum(r.normal_points for r in results)),
     )

@@ -9,6 +9,12 @@ kept only if the step test is significant: lines fitted to the `window_size` poi
 (bounded by the neighbouring change points) are extrapolated to the boundary, and their gap is tested
 against its standard error (t test). A daily ramp therefore does not read as a string of level shifts.
 The step tests of a block run together (`step_tests`), with the same floats as one test at a time.
+
+A level that wanders (a gauge, a price, a PnL) is not a string of steps either: for the rows that pass
+the screen, a local-level model (white noise around a level that random-walks, up to the series' own
+spread; `wander_of`, from robust second differences) gives what the wander adds to the profile's and to
+each gap's variance, and both are measured against that (without it a random walk had a "change"
+flagged at 99 % of its points).
 """
 
 from __future__ import annotations
@@ -73,6 +79,84 @@ def _row_median(x: np.ndarray) -> np.ndarray:
     if gappy.any():
         out[gappy] = row_nanmedian(x[gappy])  # order-free, so the partitioned rows give the same value
     return out
+
+
+MEDIAN_CHI2_1 = (
+    0.454936423119572  # median of chi-squared with 1 df: a Gaussian d has E[d^2] = median(d^2) / this
+)
+
+
+@dataclass(frozen=True)
+class Wander:
+    """Per row, how its level wanders beyond white noise: the semivariogram grows by `drift` / 2 a step
+    (a random walk's) up to `cap` (the series' own spread: a stationary series stops wandering there)."""
+
+    noise: np.ndarray
+    drift: np.ndarray
+    cap: np.ndarray
+
+
+def semivariogram(lag: np.ndarray, drift: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
+    """The wander's semivariogram (beyond white noise) at `lag`: min(drift lag / 2, cap)."""
+    return np.minimum(np.multiply(drift, lag) / 2.0, cap)
+
+
+def wander_of(values: np.ndarray, lag: int, reach: int) -> Wander:
+    """`Wander` of each row of a (k, n) block (NaN at gaps), from robust second differences at lags 1 and
+    `lag`: E(x[t + h] - 2 x[t] + x[t - h])^2 = 6 noise + 2 h drift under white noise around a level that
+    random-walks (second differences cancel a straight trend, so a steady rise or a ramp is not taken
+    for drift). The cap is the semivariogram at `reach` points, less the noise: a stationary series
+    stops wandering there, and a level shift moves few of its pairs.
+    """
+    with np.errstate(invalid="ignore"):
+        one = row_nanmedian(_second_difference(values, 1) ** 2) / MEDIAN_CHI2_1
+        far = row_nanmedian(_second_difference(values, lag) ** 2) / MEDIAN_CHI2_1
+        sill = row_nanmedian((values[:, reach:] - values[:, :-reach]) ** 2) / (2.0 * MEDIAN_CHI2_1)
+    drift = np.nan_to_num(np.maximum((far - one) / (2.0 * (lag - 1)), 0.0))
+    noise = np.nan_to_num(np.maximum((one - 2.0 * drift) / 6.0, 0.0))
+    return Wander(noise, drift, np.nan_to_num(np.maximum(sill - noise, 0.0)))
+
+
+def _second_difference(values: np.ndarray, lag: int) -> np.ndarray:
+    """x[t + lag] - 2 x[t] + x[t - lag] of each row."""
+    return values[:, 2 * lag :] - 2.0 * values[:, lag:-lag] + values[:, : -2 * lag]
+
+
+def wander_profile_variance(wander: Wander, block: int) -> np.ndarray:
+    """Per row, what the wander adds to the variance of the step profile's second difference of block
+    means: -sum_ij b_i b_j gamma(|i - j|) over its weights b (1, -2, 1 / block; they sum to 0)."""
+    weights = np.repeat([1.0, -2.0, 1.0], block) / block
+    pairs = np.correlate(weights, weights, mode="full")[weights.size :]  # sum_i b_i b_(i+h), h >= 1
+    lags = np.arange(1, weights.size, dtype=float)
+    return -2.0 * (semivariogram(lags[None, :], wander.drift[:, None], wander.cap[:, None]) @ pairs)
+
+
+def wander_gap_variances(
+    values: np.ndarray, rows: np.ndarray, lo: np.ndarray, index: np.ndarray, hi: np.ndarray, wander: Wander
+) -> np.ndarray:
+    """Per step test (the lines fitted to [lo, index) and [index, hi) of row `rows`, extrapolated to
+    index - 0.5): what the row's wander adds to the variance of their gap, -sum_ij a_i a_j gamma(|c_i -
+    c_j|) over the gap's weights a on the finite points (columns c), one test at a time."""
+    out = np.zeros(lo.size)
+    for i, (r, a, b, c) in enumerate(
+        zip(rows.tolist(), lo.tolist(), index.tolist(), hi.tolist(), strict=True)
+    ):
+        cols = np.flatnonzero(np.isfinite(values[r, a:c])) + a
+        before, after = cols[cols < b], cols[cols >= b]
+        if before.size < 3 or after.size < 3:
+            continue
+        weights = np.concatenate([-_boundary_weights(before - b), _boundary_weights(after - b)])
+        lags = np.abs(cols[:, None] - cols[None, :]).astype(float)
+        out[i] = -(weights @ semivariogram(lags, wander.drift[r], wander.cap[r]) @ weights)
+    return out
+
+
+def _boundary_weights(u: np.ndarray) -> np.ndarray:
+    """Weights of a least-squares line through points at `u` for its value at -0.5."""
+    du = u - u.mean()
+    sxx = float(du @ du)
+    lever = (-0.5 - u.mean()) * du / sxx if sxx > 0 else np.zeros(u.size)
+    return np.asarray(1.0 / u.size + lever)
 
 
 def median_inplace(x: np.ndarray) -> np.ndarray:
@@ -236,18 +320,25 @@ class StepTests:
     after: np.ndarray
 
 
-def step_tests(values: np.ndarray, tests: np.ndarray) -> StepTests:
+def step_tests(values: np.ndarray, tests: np.ndarray, wander: Wander | None = None) -> StepTests:
     """Step test of every (row, index, lo, hi) in `tests`, on the points [lo, index) and [index, hi).
 
     Lines fitted either side are extrapolated to the boundary (half a point before `index`) and their gap
     is tested against its standard error; the noise variance comes from the differences of each side, so
-    the slopes do not inflate it. Fewer than 3 finite points on a side: t = 0, p = 1.
+    the slopes do not inflate it. `wander` (per row of `values`, `wander_of`) adds what a wandering level
+    moves the gap by (`wander_gap_variances`). Fewer than 3 finite points on a side: t = 0, p = 1.
     """
     rows, index, lo, hi = tests.T
     before, after = fit_sides(values, rows, lo, index, index), fit_sides(values, rows, index, hi, index)
     jump = after.value - before.value
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = np.sqrt((before.diff_var + after.diff_var) / 4.0 * (before.factor + after.factor))
+        variance = (before.diff_var + after.diff_var) / 4.0 * (before.factor + after.factor)
+        if wander is not None:
+            wandering = (wander.drift[rows] > 0) & (wander.cap[rows] > 0)
+            variance[wandering] += wander_gap_variances(
+                values, rows[wandering], lo[wandering], index[wandering], hi[wandering], wander
+            )
+        se = np.sqrt(variance)
         t = np.where(se == 0, np.where(jump == 0, 0.0, np.copysign(1e6, jump)), jump / se)
         df = np.maximum(before.count + after.count - 4, 1)
         p = np.where(se == 0, np.where(jump == 0, 1.0, 0.0), 2.0 * special.stdtr(df, -np.abs(t)))
@@ -347,6 +438,19 @@ class ChangeScan:
         )
 
 
+def widen_for_wander(
+    profile: np.ndarray, values: np.ndarray, sigma: np.ndarray, rows: np.ndarray, block: int, wander: Wander
+) -> None:
+    """Measure the step profile of `rows` against its variance under their wander (`wander_of`, written
+    into `wander`) where that is wider than under white noise (in place)."""
+    found = wander_of(values[rows], max(2, block // 3), block)
+    wander.noise[rows], wander.drift[rows], wander.cap[rows] = found.noise, found.drift, found.cap
+    white = sigma[rows] ** 2 * 6.0 / block
+    wide = found.noise * 6.0 / block + wander_profile_variance(found, block)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile[rows] /= np.sqrt(np.fmax(wide / white, 1.0))[:, None]
+
+
 def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) -> ChangeScan:
     """Significant change points of every row of a (k, n) block (see the module docstring).
 
@@ -359,14 +463,25 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) 
     finite = np.isfinite(values)
     filled = forward_fill(values)
     sigma = noise_sigma(values)
-    profile = step_profile(filled, sigma, rule.window_size // 2)
+    block = max(2, rule.window_size // 2)
+    profile = step_profile(filled, sigma, block)
     with np.errstate(invalid="ignore"):
         strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
-    screened = np.flatnonzero(strong.any(axis=1)).tolist()
-    tests = candidate_tests(profile, filled, sigma, screened, rule) if screened else np.empty((0, 4), np.intp)
+    wander = Wander(np.zeros(k), np.zeros(k), np.zeros(k))
+    screened = np.flatnonzero(strong.any(axis=1))
+    if screened.size:  # where the level wanders, a step must stand out of the wander too
+        widen_for_wander(profile, values, sigma, screened, block, wander)
+        with np.errstate(invalid="ignore"):
+            strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
+        screened = np.flatnonzero(strong.any(axis=1))
+    tests = (
+        candidate_tests(profile, filled, sigma, screened.tolist(), rule)
+        if screened.size
+        else np.empty((0, 4), np.intp)
+    )
     if since > 0:
         tests = tests[tests[:, 1] >= since]
-    found = significant(step_tests(values, tests), rule) if tests.size else []
+    found = significant(step_tests(values, tests, wander), rule) if tests.size else []
     z = np.zeros((k, n))
     baseline = np.full((k, n), np.nan)
     p_values = np.ones((k, n))

@@ -44,3 +44,31 @@ def test_long_series_change_point_is_found_quickly():
     found = detect_series(DetectionRule("r", method="changepoint"), np.arange(x.size, dtype=float), x)
     assert isinstance(found, list)
     assert any(abs(d.onset - 31_000) <= 60 for d in found)
+
+
+def _walk(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A level that random-walks (unit steps) under unit white noise: a memory gauge, a price, a PnL."""
+    return 100 + np.cumsum(rng.normal(0, 1, n)) + rng.normal(0, 1, n)
+
+
+def test_a_wandering_level_is_not_a_string_of_change_points_but_a_jump_in_it_is_one():
+    from detectors.batch import score_points
+
+    rng = np.random.default_rng(4)
+    rule = DetectionRule("r", method="changepoint")
+    walk = _walk(rng, 5000)
+    assert np.mean(np.nan_to_num(score_points(walk[None, :], rule)[0].score[0]) >= 0.5) < 0.01  # was 0.99
+    walk[3000:] += 40.0
+    found = detect_series(rule, 60.0 * np.arange(walk.size), walk, "x")
+    assert isinstance(found, list)
+    assert [round(d.onset / 60) for d in found] == [3000]
+    gauge = 50 + _ar1(rng, 0.9, 5000)  # stationary, but wanders over a window: queue depth, pool usage
+    assert np.mean(np.nan_to_num(score_points(gauge[None, :], rule)[0].score[0]) >= 0.5) < 0.01  # was 0.9+
+
+
+def _ar1(rng: np.random.Generator, phi: float, n: int) -> np.ndarray:
+    x = np.zeros(n)
+    e = rng.normal(0, 1, n)
+    for i in range(1, n):
+        x[i] = phi * x[i - 1] + e[i]
+    return x

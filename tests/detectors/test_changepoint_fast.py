@@ -133,3 +133,72 @@ def test_scan_of_row_blocks_equals_scan_of_whole_block():
     assert [(cp.row, cp.index, cp.t_stat, cp.p_value) for cp in whole.found] == shifted
     assert len(whole.found) >= 13
     assert _same(whole.z, np.concatenate([p.z for p in parts]))
+
+
+def test_wander_is_estimated_from_second_differences_and_capped_at_the_series_spread():
+    from detectors.changepoint import wander_of
+
+    rng = np.random.default_rng(8)
+    n = 20_000
+    white = rng.normal(0, 2, (1, n))
+    trend = white + np.linspace(0, 500, n)  # a steady rise is not drift
+    walk = np.cumsum(rng.normal(0, 1, (1, n)), axis=1) + rng.normal(0, 1, (1, n))
+    w = wander_of(np.vstack([white, trend, walk]), 10, 30)
+    assert w.drift[0] < 0.1 and w.drift[1] < 0.1  # estimation noise, of a noise variance of 4
+    assert w.cap[0] < 0.2  # and white noise has nowhere further to wander
+    assert w.noise[0] == pytest.approx(4.0, rel=0.1) and w.noise[1] == pytest.approx(4.0, rel=0.1)
+    assert w.drift[2] == pytest.approx(1.0, rel=0.15) and w.noise[2] == pytest.approx(1.0, rel=0.3)
+    assert w.cap[2] == pytest.approx(15.0, rel=0.2)  # 30 drift steps of variance 1, halved
+
+
+def _gap(y: np.ndarray, index: int) -> float:
+    """Lines fitted either side of `index`, their values at index - 0.5, after minus before."""
+    u = np.arange(y.size) - index
+    before = np.polyval(np.polyfit(u[:index], y[:index], 1), -0.5)
+    after = np.polyval(np.polyfit(u[index:], y[index:], 1), -0.5)
+    return after - before
+
+
+def test_the_wander_adds_to_the_step_tests_variance_what_simulation_shows():
+    from detectors.changepoint import Wander, wander_gap_variances, wander_profile_variance
+
+    rng = np.random.default_rng(12)
+    sims, n, index, drift, cap = 6000, 120, 60, 0.5, 6.0
+    steps = rng.normal(0, np.sqrt(drift), (sims, n))
+    walks = np.cumsum(steps, axis=1)
+    wander = Wander(np.zeros(1), np.array([drift]), np.array([1e9]))  # uncapped: a plain random walk
+    one = np.array([0])
+    predicted = wander_gap_variances(walks[:1], one, np.array([0]), np.array([index]), np.array([n]), wander)[
+        0
+    ]
+    simulated = np.var([_gap(w, index) for w in walks])
+    assert predicted == pytest.approx(simulated, rel=0.08)
+    # the profile: a second difference of block means of 30, uncapped: drift (m + 1 / m)
+    assert wander_profile_variance(wander, 30)[0] == pytest.approx(drift * (30 + 1 / 30), rel=1e-9)
+    # capped: a moving sum of white noise over 2 cap / drift points has a triangular covariance whose
+    # semivariogram is min(drift h / 2, cap)
+    width = int(2 * cap / drift)
+    noise = rng.normal(0, np.sqrt(drift / 2), (sims, n + width - 1))
+    tents = np.cumsum(noise, axis=1)
+    tents = tents[:, width - 1 :] - np.concatenate([np.zeros((sims, 1)), tents[:, : n - 1]], axis=1)
+    capped = Wander(np.zeros(1), np.array([drift]), np.array([cap]))
+    predicted = wander_gap_variances(tents[:1], one, np.array([0]), np.array([index]), np.array([n]), capped)[
+        0
+    ]
+    assert predicted == pytest.approx(np.var([_gap(w, index) for w in tents]), rel=0.08)
+
+
+def test_the_screen_sends_a_step_to_pelt_but_not_a_wandering_level(monkeypatch):
+    import detectors.changepoint as changepoint
+
+    calls = []
+    real = changepoint.find_change_indices
+    monkeypatch.setattr(changepoint, "find_change_indices", lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(6)
+    rule = DetectionRule("r", method="changepoint")
+    walks = 100 + np.cumsum(rng.normal(0, 1, (20, 1440)), axis=1) + rng.normal(0, 1, (20, 1440))
+    scan_change_points(walks, rule)
+    assert calls == []  # a white-noise screen would send all 20 (their block means drift apart)
+    steps = rng.normal(0, 1, (20, 1440))
+    steps[:, 700:] += 6.0
+    assert len(scan_change_points(steps, rule).found) == 20 and len(calls) >= 20

@@ -136,3 +136,20 @@ def test_the_ops_benchmark_prints_the_default_beside_both_baselines(capsys):
     assert "synthetic smooth KPI-like (3 series" in out
     for name in ("alert_analyst (default)", "baseline: windowed z-score", "baseline: step magnitude"):
         assert name in out
+
+
+def test_at_the_alarm_threshold_found_segments_and_false_alarm_episodes_are_counted():
+    from bench.ops_scoring import alarms
+
+    labels = np.zeros(40, dtype=bool)
+    labels[10:15] = labels[30:32] = True
+    scores = np.zeros(40)
+    scores[12] = 0.7  # finds the first segment within the delay
+    scores[31] = 0.4  # below the threshold: the second is missed
+    scores[20:23] = 0.9  # one episode of three points
+    scores[25] = 0.5  # a second one
+    scores[38] = np.nan
+    ignore = np.zeros(40, dtype=bool)
+    ignore[25] = True
+    assert alarms(scores, labels) == (1, 2, 2, 33)
+    assert alarms(scores, labels, ignore) == (1, 2, 1, 32)

@@ -138,4 +138,4 @@ def test_changepoint_and_ensemble_score_the_newest_point_from_the_change_points_
     whole = score_points(buffers, rule)[0].score[:, -1]
     got = newest_scores(buffers, rule)
     np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12, equal_nan=True)
-    assert (np.nan_to_num(whole) >= 0.5).sum() >= 100  # the steps are found, so the test can tell
+    assert (np.nan_to_num(whole) >= 0.5).sum() >= 60  # steps are found, so the test can tell
