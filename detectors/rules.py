@@ -55,7 +55,7 @@ class DetectionRule:
     severity_thresholds: Mapping[str, float] = field(default_factory=_default_severity_thresholds, hash=False)
     min_samples: int = 10
     direction: Literal["up", "down", "both"] = "both"
-    contamination: float = 0.1
+    contamination: float = 0.01  # expected share of anomalous points (sklearn's 0.1: 1 point in 10 fires)
     penalty: float = 10.0
     adaptive: bool = True
     seasonal: bool = True

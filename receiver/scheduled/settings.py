@@ -30,7 +30,7 @@ class RuleSettings(Section):
     severity_thresholds: dict[str, float] | None = None
     min_samples: int = 10
     direction: Literal["up", "down", "both"] = "both"
-    contamination: float = 0.1
+    contamination: float = 0.01  # as DetectionRule's
     penalty: float = 10.0
     severity: str = "warning"
     labels: dict[str, str] = Field(default_factory=dict)

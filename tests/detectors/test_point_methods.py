@@ -38,6 +38,16 @@ def test_isolation_forest_flags_injected_outliers(grid, noise):
     assert {grid[i] for i in outliers} <= flagged
 
 
+def test_an_isolation_forest_rule_by_default_fires_on_few_points_of_quiet_noise():
+    from detectors.batch import score_points
+
+    quiet = np.random.default_rng(11).normal(100, 2, (20, 1440))
+    flagged = np.mean(
+        np.nan_to_num(score_points(quiet, DetectionRule("r", method="isolation_forest"))[0].score) >= 0.5
+    )
+    assert flagged <= 0.02  # the cut is the contamination's quantile: 0.1 flagged one point in ten
+
+
 def test_detection_magnitude_is_relative_to_baseline(grid, noise):
     noise[600] = 150.0
     found = detect_series(DetectionRule("r", method="zscore"), grid, noise, "x")
