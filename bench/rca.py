@@ -266,7 +266,28 @@ def report(outcomes: Sequence[Outcome]) -> str:
         )
         if line := calibration_line(system, members):
             lines.append(line)
+        if line := category_line(system, members):
+            lines.append(line)
     return "\n".join(lines)
+
+
+# The category a diagnosis that names the right service should give, per injected resource fault.
+EXPECTED_CATEGORY = {
+    "cpu_contention": "resource.cpu",
+    "cpu_consumed": "resource.cpu",
+    "network_delay": "network",
+}
+
+
+def category_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
+    """Of the resource faults whose service is named first, how many the category names too."""
+    parts = []
+    for kind, expected in EXPECTED_CATEGORY.items():
+        first = [o for o in outcomes if o.fault.kind == kind and o.ranking[:1] == (o.fault.service,)]
+        if first:
+            right = sum(o.category == expected for o in first)
+            parts.append(f"{kind} {right} of {len(first)} as {expected}")
+    return f"{system}: category of the faults named first: {'; '.join(parts)}" if parts else None
 
 
 def calibration_line(system: str, outcomes: Sequence[Outcome]) -> str | None:

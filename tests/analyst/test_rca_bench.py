@@ -210,3 +210,20 @@ def test_the_disturbed_copy_renames_pods_everywhere_and_drops_minutes(tmp_path) 
     assert 10 < len(pod_file.read_text().splitlines()) - 1 < 50  # about half the minutes kept
     assert json.loads((out / "2022-08-22-fault_list.json").read_text())["04"][0]["inject_pod"] == pod
     assert (out / "metric" / "front_service.csv").exists()
+
+
+def test_the_report_says_whether_the_faults_named_first_get_their_category() -> None:
+    fault = _day({}, {}).faults[0]  # a cartservice cpu_contention
+
+    def outcome(first: str, category: str) -> rca.Outcome:
+        return rca.Outcome(fault, "OnlineBoutique", (first,), (), 1.0, 0.1, category, "y")
+
+    outcomes = [
+        outcome("cartservice", "resource.cpu"),
+        outcome("cartservice", "resource.memory"),
+        outcome("a", "x"),
+    ]
+    assert rca.category_line("OnlineBoutique", outcomes) == (
+        "OnlineBoutique: category of the faults named first: cpu_contention 1 of 2 as resource.cpu"
+    )
+    assert rca.category_line("OnlineBoutique", outcomes[2:]) is None
