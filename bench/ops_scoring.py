@@ -150,7 +150,8 @@ def alarms(
 
 @dataclass(frozen=True)
 class Summary:
-    """Means over the series whose scored half has a labelled segment."""
+    """Means over the series whose scored half has a labelled segment; the figures at ALARM pool every
+    series' segments and normal points."""
 
     series: int
     best_f1: float

@@ -81,9 +81,8 @@ def _row_median(x: np.ndarray) -> np.ndarray:
     return out
 
 
-MEDIAN_CHI2_1 = (
-    0.454936423119572  # median of chi-squared with 1 df: a Gaussian d has E[d^2] = median(d^2) / this
-)
+# The median of chi-squared with 1 degree of freedom: a Gaussian d has E[d^2] = median(d^2) / this.
+MEDIAN_CHI2_1 = 0.454936423119572
 
 
 @dataclass(frozen=True)
