@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from bench.ops_data import ar1
 from detectors import AnomalyType, DetectionRule, detect_series
 
 
@@ -62,13 +63,5 @@ def test_a_wandering_level_is_not_a_string_of_change_points_but_a_jump_in_it_is_
     found = detect_series(rule, 60.0 * np.arange(walk.size), walk, "x")
     assert isinstance(found, list)
     assert [round(d.onset / 60) for d in found] == [3000]
-    gauge = 50 + _ar1(rng, 0.9, 5000)  # stationary, but wanders over a window: queue depth, pool usage
+    gauge = 50 + ar1(rng, 0.9, 1.0, 5000)  # stationary, but wanders over a window: queue depth, pool usage
     assert np.mean(np.nan_to_num(score_points(gauge[None, :], rule)[0].score[0]) >= 0.5) < 0.01  # was 0.9+
-
-
-def _ar1(rng: np.random.Generator, phi: float, n: int) -> np.ndarray:
-    x = np.zeros(n)
-    e = rng.normal(0, 1, n)
-    for i in range(1, n):
-        x[i] = phi * x[i - 1] + e[i]
-    return x
