@@ -271,6 +271,11 @@ def report(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
+def named_first(outcome: Outcome) -> bool:
+    """The analyst's first service is the faulty one (an AS@1 hit)."""
+    return outcome.ranking[:1] == (outcome.fault.service,)
+
+
 # The category a diagnosis that names the right service should give, per injected resource fault.
 EXPECTED_CATEGORY = {
     "cpu_contention": "resource.cpu",
@@ -283,7 +288,7 @@ def category_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
     """Of the resource faults whose service is named first, how many the category names too."""
     parts = []
     for kind, expected in EXPECTED_CATEGORY.items():
-        first = [o for o in outcomes if o.fault.kind == kind and o.ranking[:1] == (o.fault.service,)]
+        first = [o for o in outcomes if o.fault.kind == kind and named_first(o)]
         if first:
             right = sum(o.category == expected for o in first)
             parts.append(f"{kind} {right} of {len(first)} as {expected}")
@@ -295,7 +300,7 @@ def calibration_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
     rated = [o for o in outcomes if math.isfinite(o.confidence)]
     if not rated:
         return None
-    hits = [bool(o.ranking) and o.ranking[0] == o.fault.service for o in rated]
+    hits = [named_first(o) for o in rated]
     confidences = [o.confidence for o in rated]
     right = [c for c, h in zip(confidences, hits, strict=True) if h]
     wrong = [c for c, h in zip(confidences, hits, strict=True) if not h]

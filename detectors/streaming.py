@@ -36,9 +36,9 @@ from detectors.zscore import block_hop
 
 REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
 # Methods whose score of a buffer's last point uses only its last window and hop (`_local_start`): the
-# trailing moments and the order statistics of the block the point falls in.
-_LOCAL = frozenset({"zscore", "robust_zscore", "iqr"})
-_LOCAL_ORDER = ("zscore", "robust_zscore", "iqr")  # the ensemble's members, in its order
+# trailing moments and the order statistics of the block the point falls in; the ensemble's other members,
+# in its order.
+_LOCAL = ("zscore", "robust_zscore", "iqr")
 _BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest"})
 
 
@@ -147,7 +147,7 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
         return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
     local = BlockStats(buffers[:, _local_start(n, rule) :])
     key, threshold = local.threshold(rule)
-    zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL_ORDER)
+    zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL)
     change = scan.scores(threshold[:, -1:], columns=newest)
     return combine_members(zscore, robust, iqr, change, change_rows=scan.rows).score[:, 0]
 
