@@ -450,6 +450,12 @@ def widen_for_wander(
         profile[rows] /= np.sqrt(np.fmax(wide / white, 1.0))[:, None]
 
 
+def _screened(profile: np.ndarray, rule: DetectionRule) -> np.ndarray:
+    """The rows whose step profile reaches `threshold + 1` somewhere (those Pelt is run on)."""
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(((profile >= rule.threshold + 1.0) & np.isfinite(profile)).any(axis=1))
+
+
 def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) -> ChangeScan:
     """Significant change points of every row of a (k, n) block (see the module docstring).
 
@@ -464,15 +470,11 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) 
     sigma = noise_sigma(values)
     block = max(2, rule.window_size // 2)
     profile = step_profile(filled, sigma, block)
-    with np.errstate(invalid="ignore"):
-        strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
     wander = Wander(np.zeros(k), np.zeros(k), np.zeros(k))
-    screened = np.flatnonzero(strong.any(axis=1))
+    screened = _screened(profile, rule)
     if screened.size:  # where the level wanders, a step must stand out of the wander too
         widen_for_wander(profile, values, sigma, screened, block, wander)
-        with np.errstate(invalid="ignore"):
-            strong = (profile >= rule.threshold + 1.0) & np.isfinite(profile)
-        screened = np.flatnonzero(strong.any(axis=1))
+        screened = screened[_screened(profile[screened], rule)]  # widening only lowers a profile
     tests = (
         candidate_tests(profile, filled, sigma, screened.tolist(), rule)
         if screened.size
