@@ -153,10 +153,8 @@ def test_wander_is_estimated_from_second_differences_and_capped_at_the_series_sp
 
 def _gap(y: np.ndarray, index: int) -> float:
     """Lines fitted either side of `index`, their values at index - 0.5, after minus before."""
-    u = np.arange(y.size) - index
-    before = np.polyval(np.polyfit(u[:index], y[:index], 1), -0.5)
-    after = np.polyval(np.polyfit(u[index:], y[index:], 1), -0.5)
-    return after - before
+    u = (np.arange(y.size) - index).astype(float)
+    return _boundary_fit(u[index:], y[index:], -0.5)[0] - _boundary_fit(u[:index], y[:index], -0.5)[0]
 
 
 def test_the_wander_adds_to_the_step_tests_variance_what_simulation_shows():
