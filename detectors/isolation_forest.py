@@ -1,4 +1,5 @@
-"""scikit-learn IsolationForest on windowed features: value, differences, rolling mean deviation and std.
+"""Isolation Forest (`detectors.isolation_trees`) on windowed features: value, differences, rolling mean
+deviation and std.
 
 One forest per call (per rule and block of series), not one per series: each row's features are
 standardised by its own median and MAD, so series of any scale share one model; the forest is fitted on
@@ -12,6 +13,7 @@ import warnings
 import numpy as np
 
 from detectors.calibration import directional
+from detectors.isolation_trees import IsolationTrees, anomaly_scores, grow_trees
 from detectors.point_scores import PointScores
 from detectors.rolling import trailing_mean_std
 from detectors.rules import DetectionRule
@@ -39,6 +41,18 @@ def standardised_features(values: np.ndarray, window: int) -> np.ndarray:
         return np.nan_to_num((feats - med) / scale, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def fit_forest(features: np.ndarray, contamination: float) -> tuple[IsolationTrees, float]:
+    """Trees grown on `features` and the cut: the anomaly score the `contamination` share of them exceed."""
+    forest = grow_trees(features)
+    return forest, float(np.percentile(anomaly_scores(forest, features), 100.0 * (1.0 - contamination)))
+
+
+def forest_scores(forest: IsolationTrees, cut: float, features: np.ndarray) -> np.ndarray:
+    """Scores in [0, 1] of `features`' rows: 0.5 at the cut, 1 at the highest anomaly score."""
+    anomaly = anomaly_scores(forest, features)
+    return np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0)
+
+
 def isolation_forest_points(values: np.ndarray, rule: DetectionRule, threshold: np.ndarray) -> PointScores:
     """Fit one forest over the block's pooled, standardised feature vectors; score 0.5 at the cut."""
     k, n = values.shape
@@ -53,14 +67,10 @@ def isolation_forest_points(values: np.ndarray, rule: DetectionRule, threshold: 
     if not ok.any():
         return PointScores(z=z, score=score, baseline=np.broadcast_to(med, (k, n)), threshold=threshold)
     x = standardised_features(values, rule.window_size)[ok]
-    from sklearn.ensemble import IsolationForest  # lazy: scikit-learn costs ~30 MB of RSS
-
     rng = np.random.default_rng(0)
     fit = x[rng.choice(x.shape[0], size=FIT_SAMPLES, replace=False)] if x.shape[0] > FIT_SAMPLES else x
-    forest = IsolationForest(contamination=rule.contamination, random_state=0, n_estimators=100).fit(fit)
-    anomaly = -forest.score_samples(x)
-    cut = -forest.offset_
-    score[ok] = np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0)
+    forest, cut = fit_forest(fit, rule.contamination)
+    score[ok] = forest_scores(forest, cut, x)
     z[ok] = robust_z[ok]
     if rule.direction != "both":
         score = np.where(z == 0, 0.0, score)
