@@ -107,10 +107,10 @@ def wander_of(values: np.ndarray, lag: int, reach: int) -> Wander:
     for drift). The cap is the semivariogram at `reach` points, less the noise: a stationary series
     stops wandering there, and a level shift moves few of its pairs.
     """
-    with np.errstate(invalid="ignore"):
-        one = row_nanmedian(_second_difference(values, 1) ** 2) / MEDIAN_CHI2_1
-        far = row_nanmedian(_second_difference(values, lag) ** 2) / MEDIAN_CHI2_1
-        sill = row_nanmedian((values[:, reach:] - values[:, :-reach]) ** 2) / (2.0 * MEDIAN_CHI2_1)
+    with np.errstate(invalid="ignore"):  # each median partitions its own temporary
+        one = _row_median(_second_difference(values, 1) ** 2) / MEDIAN_CHI2_1
+        far = _row_median(_second_difference(values, lag) ** 2) / MEDIAN_CHI2_1
+        sill = _row_median((values[:, reach:] - values[:, :-reach]) ** 2) / (2.0 * MEDIAN_CHI2_1)
     drift = np.nan_to_num(np.maximum((far - one) / (2.0 * (lag - 1)), 0.0))
     noise = np.nan_to_num(np.maximum((one - 2.0 * drift) / 6.0, 0.0))
     return Wander(noise, drift, np.nan_to_num(np.maximum(sill - noise, 0.0)))
@@ -135,11 +135,26 @@ def wander_gap_variances(
 ) -> np.ndarray:
     """Per step test (the lines fitted to [lo, index) and [index, hi) of row `rows`, extrapolated to
     index - 0.5): what the row's wander adds to the variance of their gap, -sum_ij a_i a_j gamma(|c_i -
-    c_j|) over the gap's weights a on the finite points (columns c), one test at a time."""
+    c_j|) over the gap's weights a on the finite points (columns c). Tests without a gap share their
+    weights by span lengths, and the sum runs over lags (`_lag_pairs`); the others are summed one by one."""
     out = np.zeros(lo.size)
-    for i, (r, a, b, c) in enumerate(
-        zip(rows.tolist(), lo.tolist(), index.tolist(), hi.tolist(), strict=True)
-    ):
+    missing = np.zeros((values.shape[0], values.shape[1] + 1), dtype=np.intp)
+    np.cumsum(~np.isfinite(values), axis=1, out=missing[:, 1:])
+    whole = missing[rows, hi] == missing[rows, lo]
+    spans = np.column_stack([index - lo, hi - index])
+    whole &= (spans >= 3).all(axis=1)
+    if whole.any():
+        shapes, which = np.unique(spans[whole], axis=0, return_inverse=True)
+        at = np.flatnonzero(whole)
+        for j, (before, after) in enumerate(shapes.tolist()):
+            tests = at[which.ravel() == j]
+            pairs = _lag_pairs(np.arange(-before, 0), np.arange(after))
+            lags = np.arange(1, pairs.size + 1, dtype=float)
+            drift, cap = wander.drift[rows[tests], None], wander.cap[rows[tests], None]
+            # a row-wise sum, not a matrix product: the same floats however many tests share the shape
+            out[tests] = -2.0 * (semivariogram(lags[None, :], drift, cap) * pairs).sum(axis=1)
+    for i in np.flatnonzero(~whole).tolist():
+        r, a, b, c = int(rows[i]), int(lo[i]), int(index[i]), int(hi[i])
         cols = np.flatnonzero(np.isfinite(values[r, a:c])) + a
         before, after = cols[cols < b], cols[cols >= b]
         if before.size < 3 or after.size < 3:
@@ -148,6 +163,14 @@ def wander_gap_variances(
         lags = np.abs(cols[:, None] - cols[None, :]).astype(float)
         out[i] = -(weights @ semivariogram(lags, wander.drift[r], wander.cap[r]) @ weights)
     return out
+
+
+def _lag_pairs(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """sum_i a_i a_(i+h) for h = 1, 2, ... over the gap weights a of consecutive points at `before` and
+    `after` (offsets from the boundary): the gap's variance under a stationary-increment wander is
+    -2 sum_h of these times gamma(h)."""
+    weights = np.concatenate([-_boundary_weights(before), _boundary_weights(after)])
+    return np.correlate(weights, weights, mode="full")[weights.size :]
 
 
 def _boundary_weights(u: np.ndarray) -> np.ndarray:

@@ -186,6 +186,37 @@ def test_the_wander_adds_to_the_step_tests_variance_what_simulation_shows():
     assert predicted == pytest.approx(np.var([_gap(w, index) for w in tents]), rel=0.08)
 
 
+def test_the_gap_variances_summed_over_lags_equal_the_quadratic_form():
+    from detectors.changepoint import Wander, semivariogram, wander_gap_variances
+
+    rng = np.random.default_rng(13)
+    values = np.cumsum(rng.normal(size=(30, 300)), axis=1)
+    values[::4, 100:106] = np.nan
+    wander = Wander(np.zeros(30), rng.uniform(0, 2, 30), rng.uniform(0.5, 20, 30))
+    rows, index = rng.integers(0, 30, 400), rng.integers(60, 240, 400)
+    lo, hi = index - rng.integers(1, 50, 400), index + rng.integers(1, 50, 400)
+    found = wander_gap_variances(values, rows, lo, index, hi, wander)
+    expected = np.zeros(400)
+    for i, (r, a, b, c) in enumerate(zip(rows, lo, index, hi, strict=True)):
+        cols = np.flatnonzero(np.isfinite(values[r, a:c])) + a
+        before, after = cols[cols < b].astype(float) - b, cols[cols >= b].astype(float) - b
+        if before.size < 3 or after.size < 3:
+            continue
+        weights = np.concatenate(
+            [-_boundary_fit_weights(before), _boundary_fit_weights(after)]
+        )  # the gap's weights on each point
+        lags = np.abs(cols[:, None] - cols[None, :]).astype(float)
+        expected[i] = -(weights @ semivariogram(lags, wander.drift[r], wander.cap[r]) @ weights)
+    gappy = np.array([not np.isfinite(values[r, a:c]).all() for r, a, c in zip(rows, lo, hi, strict=True)])
+    assert gappy.sum() > 20 and (~gappy & (expected != 0)).sum() > 200
+    assert np.allclose(found, expected, rtol=1e-9, atol=1e-12)
+
+
+def _boundary_fit_weights(u: np.ndarray) -> np.ndarray:
+    """The weights of `_boundary_fit`'s value at -0.5 on each y (it is linear in y)."""
+    return np.array([_boundary_fit(u, np.eye(u.size)[j], -0.5)[0] for j in range(u.size)])
+
+
 def test_the_screen_sends_a_step_to_pelt_but_not_a_wandering_level(monkeypatch):
     import detectors.changepoint as changepoint
 
