@@ -75,10 +75,14 @@ class BlockStats:
     alone; scores that differ only in the threshold are rescored from the shared z.
     """
 
-    def __init__(self, values: np.ndarray, day_points: int = 0) -> None:
-        """`day_points`: points per day of the block's time grid (0 when unknown; `day_points_of`)."""
+    def __init__(self, values: np.ndarray, day_points: int = 0, since: int = 0) -> None:
+        """`day_points`: points per day of the block's time grid (0 when unknown; `day_points_of`).
+        `since`: the first column whose scores are wanted; the order statistics of the hop blocks before
+        it are not computed (NaN), so the scores there are meaningless (a streaming detector's newest
+        point needs only the last column)."""
         self.values = values
         self.day_points = day_points
+        self.since = since
         self._memo: dict[tuple[object, ...], Any] = {}
 
     def _get(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
@@ -119,7 +123,7 @@ class BlockStats:
 
     def order_stats(self, rule: DetectionRule) -> WindowOrderStats:
         key = ("order_stats", rule.window_size, rule.min_samples)
-        return cast(WindowOrderStats, self._get(key, lambda: order_stats(self.values, rule)))
+        return cast(WindowOrderStats, self._get(key, lambda: order_stats(self.values, rule, self.since)))
 
     def change_scan(self, rule: DetectionRule) -> ChangeScan:
         return cast(ChangeScan, self._get(_change_key(rule), lambda: scan_change_points(self.values, rule)))

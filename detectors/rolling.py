@@ -145,20 +145,24 @@ class WindowOrderStats:
     mad: np.ndarray
 
 
-def hopped_order_stats(values: np.ndarray, window: int, hop: int, min_periods: int) -> WindowOrderStats:
+def hopped_order_stats(
+    values: np.ndarray, window: int, hop: int, min_periods: int, since: int = 0
+) -> WindowOrderStats:
     """Order statistics of the `window` points before each block of `hop` points, one sort for all.
 
     Windows of gap-free rows past the first `window` points (almost all of them) take a fast path:
-    in-place sorts and fixed ranks, whatever gaps other rows of the block have.
+    in-place sorts and fixed ranks, whatever gaps other rows of the block have. Blocks that end before
+    column `since` are left NaN (a caller that needs only the last columns skips the rest).
     """
     k, n = values.shape
     nblocks = -(-n // hop)
-    split = min(nblocks, -(-window // hop))  # blocks before `split` still see the NaN padding
+    first = min(since // hop, nblocks)
+    split = max(first, min(nblocks, -(-window // hop)))  # blocks before `split` still see the NaN padding
     padded = np.concatenate([np.full((k, window), np.nan), values], axis=1)
     windows = sliding_window_view(padded, window, axis=1)[:, :n:hop]
     blocks = np.full((4, k, nblocks), np.nan)
-    if split:
-        blocks[:, :, :split] = _order_stats_block(windows[:, :split], min_periods)
+    if first < split:
+        blocks[:, :, first:split] = _order_stats_block(windows[:, first:split], min_periods)
     if split < nblocks:
         tail = np.array(windows[:, split:], order="C")  # a writable copy: sorted in place
         dense = np.isfinite(values).all(axis=1)

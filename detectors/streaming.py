@@ -132,20 +132,23 @@ class StreamingDetector:
 def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
     """The batch score of each buffer's (row's) newest point, from only what that score depends on.
 
-    zscore, robust_zscore and iqr: the buffer's last window and one hop (`_local_start`). changepoint:
+    zscore, robust_zscore and iqr: the buffer's last window and one hop (`_local_start`), with the order
+    statistics of the newest point's hop block only (`BlockStats(since=)`). changepoint:
     the change points in the last `window_size` columns (a change point scores the `window_size` points
     after it; Pelt still segments the whole buffer, which places them). ensemble: those members' parts.
     """
     n = buffers.shape[1]
+    start = _local_start(n, rule)
     if rule.method in _LOCAL:
-        return score_points(buffers[:, _local_start(n, rule) :], rule)[0].score[:, -1]
+        recent = buffers[:, start:]
+        return score_points(recent, rule, stats=BlockStats(recent, since=n - 1 - start))[0].score[:, -1]
     if rule.method not in ("changepoint", "ensemble"):
         return score_points(buffers, rule)[0].score[:, -1]
     scan = scan_change_points(buffers, rule, since=n - rule.window_size)
     newest = slice(n - 1, n)
     if rule.method == "changepoint":
         return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
-    local = BlockStats(buffers[:, _local_start(n, rule) :])
+    local = BlockStats(buffers[:, start:], since=n - 1 - start)
     key, threshold = local.threshold(rule)
     zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL)
     change = scan.scores(threshold[:, -1:], columns=newest)

@@ -31,11 +31,11 @@ def scale_floor(center: np.ndarray) -> np.ndarray:
     return np.fmax(floor, 1e-9, out=floor)  # NaN counts as 0
 
 
-def order_stats(values: np.ndarray, rule: DetectionRule) -> WindowOrderStats:
-    """Trailing-window order statistics with the rule's window, refreshed every window/4 points."""
-    return hopped_order_stats(
-        values, rule.window_size, block_hop(rule.window_size), min(rule.min_samples, rule.window_size)
-    )
+def order_stats(values: np.ndarray, rule: DetectionRule, since: int = 0) -> WindowOrderStats:
+    """Trailing-window order statistics with the rule's window, refreshed every window/4 points (NaN in
+    the hop blocks that end before column `since`)."""
+    window = rule.window_size
+    return hopped_order_stats(values, window, block_hop(window), min(rule.min_samples, window), since)
 
 
 def trailing_stats(

@@ -1,6 +1,7 @@
 """The batch fast paths compute exactly what the straightforward definitions say."""
 
 import numpy as np
+import pytest
 
 from detectors import DetectionRule
 from detectors.calibration import score_from_z
@@ -34,6 +35,17 @@ def test_order_stats_of_a_gap_free_row_do_not_depend_on_gaps_in_other_rows():
     alone = hopped_order_stats(values[:1], 60, 15, 10)
     for name in ("q1", "median", "q3", "mad"):
         np.testing.assert_array_equal(getattr(together, name)[:1], getattr(alone, name))
+
+
+@pytest.mark.parametrize("since", [0, 14, 15, 40, 70, 299])
+def test_order_stats_since_a_column_are_those_of_the_whole_block_there(since: int):
+    values = _block()
+    whole = hopped_order_stats(values, 60, 15, 10)
+    part = hopped_order_stats(values, 60, 15, 10, since=since)
+    kept = since // 15 * 15  # the hop block that holds `since` onwards
+    for name in ("q1", "median", "q3", "mad"):
+        np.testing.assert_array_equal(getattr(part, name)[:, kept:], getattr(whole, name)[:, kept:])
+        assert np.isnan(getattr(part, name)[:, :kept]).all()
 
 
 def test_shared_running_sums_give_the_same_stats_as_one_pass_per_window():
