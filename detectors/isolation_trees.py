@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.errors import DetectorError
+
 TREES = 100
 SAMPLE = 256  # points per tree (scikit-learn's max_samples="auto")
 _SCORE_CHUNK = 256  # points scored per pass: (chunk, trees) arrays stay in cache (1,024: twice as slow)
@@ -47,9 +49,11 @@ def average_path_length(n: np.ndarray | float) -> np.ndarray:
 
 
 def grow_trees(x: np.ndarray, trees: int = TREES, sample: int = SAMPLE, seed: int = 0) -> IsolationTrees:
-    """Grow `trees` isolation trees on the rows of `x` (points x features, finite)."""
+    """Grow `trees` isolation trees on the rows of `x` (points x features, finite; at least one)."""
     rng = np.random.default_rng(seed)
     m, d = x.shape
+    if m == 0:
+        raise DetectorError("isolation trees need at least one point to learn from")
     psi = min(sample, m)
     depth = int(np.ceil(np.log2(max(psi, 2))))
     if m > psi:

@@ -9,6 +9,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.ensemble._iforest import _average_path_length
 from sklearn.metrics import roc_auc_score
 
+from detectors.errors import DetectorError
 from detectors.isolation_forest import fit_forest
 from detectors.isolation_trees import anomaly_scores, average_path_length, grow_trees
 
@@ -68,6 +69,11 @@ def test_the_cut_leaves_the_contamination_share_above_it() -> None:
     forest, cut = fit_forest(train, 0.01)
     above = (anomaly_scores(forest, train) > cut).mean()
     assert 0.005 <= above <= 0.011
+
+
+def test_no_points_is_a_clear_error() -> None:
+    with pytest.raises(DetectorError, match="at least one point"):
+        grow_trees(np.empty((0, 5)))
 
 
 def test_the_trees_are_seeded() -> None:
