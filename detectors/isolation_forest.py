@@ -48,7 +48,7 @@ def fit_forest(features: np.ndarray, contamination: float) -> tuple[IsolationTre
 
 
 def forest_scores(forest: IsolationTrees, cut: float, features: np.ndarray) -> np.ndarray:
-    """Scores in [0, 1] of `features`' rows: 0.5 at the cut, 1 at the highest anomaly score."""
+    """Scores in [0, 1] of `features`' rows: 0.5 at the cut, rising linearly to 1 at an anomaly score of 1."""
     anomaly = anomaly_scores(forest, features)
     return np.clip(0.5 + (anomaly - cut) / (2.0 * max(1.0 - cut, 1e-6)), 0.0, 1.0)
 
