@@ -24,6 +24,7 @@ from bench.ops_data import ar1
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.scheduled.backtest import BacktestPlan, replay
+from receiver.scheduled.scheduler import default_step
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
 DAY = 86_400.0
@@ -49,7 +50,7 @@ def incidents_per_series_day(
     method: str, threshold: float, values: np.ndarray, days: float, detection: DetectionSettings
 ) -> float:
     """The scheduler's incidents over `days` after the first day, per series and day."""
-    step = detection.step_seconds or max(STEP, detection.lookback_seconds / 1440)
+    step = detection.step_seconds or default_step(detection.lookback_seconds)  # as the scheduler picks it
     timestamps = np.arange(values.shape[1]) * step
     series = [SeriesData({"__name__": "quiet", "i": str(i)}, timestamps, row) for i, row in enumerate(values)]
     rule = RuleSettings(name="quiet", query="quiet", method=method, threshold=threshold)
