@@ -124,9 +124,8 @@ def _second_difference(values: np.ndarray, lag: int) -> np.ndarray:
 def wander_profile_variance(wander: Wander, block: int) -> np.ndarray:
     """Per row, what the wander adds to the variance of the step profile's second difference of block
     means: -sum_ij b_i b_j gamma(|i - j|) over its weights b (1, -2, 1 / block; they sum to 0)."""
-    weights = np.repeat([1.0, -2.0, 1.0], block) / block
-    pairs = np.correlate(weights, weights, mode="full")[weights.size :]  # sum_i b_i b_(i+h), h >= 1
-    lags = np.arange(1, weights.size, dtype=float)
+    pairs = _lag_products(np.repeat([1.0, -2.0, 1.0], block) / block)
+    lags = np.arange(1, pairs.size + 1, dtype=float)
     return -2.0 * (semivariogram(lags[None, :], wander.drift[:, None], wander.cap[:, None]) @ pairs)
 
 
@@ -166,10 +165,13 @@ def wander_gap_variances(
 
 
 def _lag_pairs(before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """sum_i a_i a_(i+h) for h = 1, 2, ... over the gap weights a of consecutive points at `before` and
-    `after` (offsets from the boundary): the gap's variance under a stationary-increment wander is
-    -2 sum_h of these times gamma(h)."""
-    weights = np.concatenate([-_boundary_weights(before), _boundary_weights(after)])
+    """`_lag_products` of the gap weights of consecutive points at `before` and `after` (offsets from the
+    boundary): the gap's variance under a stationary-increment wander is -2 sum_h of these times gamma(h)."""
+    return _lag_products(np.concatenate([-_boundary_weights(before), _boundary_weights(after)]))
+
+
+def _lag_products(weights: np.ndarray) -> np.ndarray:
+    """sum_i w_i w_(i+h) for h = 1, 2, ... (weights of consecutive points)."""
     return np.correlate(weights, weights, mode="full")[weights.size :]
 
 

@@ -139,16 +139,15 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
     """
     n = buffers.shape[1]
     start = _local_start(n, rule)
+    local = BlockStats(buffers[:, start:], since=n - 1 - start)  # statistics of the newest point's hop only
     if rule.method in _LOCAL:
-        recent = buffers[:, start:]
-        return score_points(recent, rule, stats=BlockStats(recent, since=n - 1 - start))[0].score[:, -1]
+        return score_points(local.values, rule, stats=local)[0].score[:, -1]
     if rule.method not in ("changepoint", "ensemble"):
         return score_points(buffers, rule)[0].score[:, -1]
     scan = scan_change_points(buffers, rule, since=n - rule.window_size)
     newest = slice(n - 1, n)
     if rule.method == "changepoint":
         return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
-    local = BlockStats(buffers[:, start:], since=n - 1 - start)
     key, threshold = local.threshold(rule)
     zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL)
     change = scan.scores(threshold[:, -1:], columns=newest)
