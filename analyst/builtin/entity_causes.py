@@ -2,13 +2,17 @@
 
 A component with a saturation shift (CPU, memory, disk) beyond noise that changed no later than its
 strongest shift, or whose strongest shift is another non-symptom series (network, traffic), gets that
-series' category and the series as suspect. One whose strongest shift is latency or errors, with its
-resources quiet, is a failing service: `dependency.service` (or `dependency.database`) when it is not
-the alerting component, `change.deployment` (a code or configuration change) when it is.
+series' category and the series as suspect. Of several such saturation shifts, one whose resource
+reached its limit (a utilisation series at 90 % or more) names the category: a pod at 100 % of its CPU
+is throttled, one whose memory rose to 70 % is not short of memory, however far each moved.
+A component whose strongest shift is latency or errors, with its resources quiet, is a failing
+service: `dependency.service` (or `dependency.database`) when it is not the alerting component,
+`change.deployment` (a code or configuration change) when it is.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +24,13 @@ from analyst.diagnosis import Category
 # Entity score -> [0, 1] for the softmax confidences: z / (z + ENTITY_SCORE_HALF) (z = 10 gives 0.5).
 ENTITY_SCORE_HALF = 10.0
 MAX_LINES = 4
+# A resource at this share of its limit or more is saturated: the level of most saturation alerts in
+# the rule corpus (`used / max * 100 > 90`, `> 0.9 * limit`), not chosen on any benchmark.
+AT_LIMIT = 0.9
+_PERCENT = re.compile(r"percent|pct")
+_SHARE = re.compile(r"ratio|fraction|utili[sz]ation")
+# A share of 1 can overshoot a little (CPU above its request); above this it can only be a percentage.
+_SHARE_CEILING = 1.5
 
 
 @dataclass(frozen=True)
@@ -36,14 +47,31 @@ class EntityCause:
 
 def cause_shift(entity: RankedEntity) -> SeriesShift:
     """The shift that names the category: the strongest saturation shift beyond noise that changed no
-    later than the strongest shift (a saturated component explains its own latency and errors), else
-    the strongest shift itself."""
+    later than the strongest shift (a saturated component explains its own latency and errors),
+    preferring one whose resource reached its limit (`at_limit`); else the strongest shift itself."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
-    for shift in entity.shifts:
-        if shift.kind is SeriesKind.SATURATION and shift.z >= CHANGE_Z and _no_later(shift, top):
-            return shift
-    return top
+    saturated = [
+        s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
+    ]
+    return next((s for s in saturated if at_limit(s)), saturated[0] if saturated else top)
+
+
+def utilisation(metric: str, value: float) -> float | None:
+    """`value` of a series as a share of its limit, when its name says it is one: a percent (/ 100), or a
+    ratio, fraction or utilisation (as is; / 100 above 1.5, where it can only be a percentage)."""
+    name = metric.lower()
+    if _PERCENT.search(name):
+        return value / 100.0
+    if _SHARE.search(name):
+        return value / 100.0 if value > _SHARE_CEILING else value
+    return None
+
+
+def at_limit(shift: SeriesShift) -> bool:
+    """The shift's peak is a utilisation of AT_LIMIT or more."""
+    share = utilisation(shift.series.metric, shift.peak)
+    return share is not None and share >= AT_LIMIT
 
 
 def _no_later(shift: SeriesShift, other: SeriesShift) -> bool:

@@ -9,6 +9,7 @@ import numpy as np
 
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
+from analyst.builtin.entity_causes import utilisation
 from analyst.diagnosis import Category
 from analyst.evidence import AlertInfo, Evidence, Precedent, SeriesEvidence, SeriesValues
 
@@ -145,6 +146,48 @@ def test_the_alerting_component_can_itself_be_the_cause() -> None:
     result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
     assert result.primary_hypothesis.category is Category.RESOURCE_CPU
     assert result.primary_hypothesis.suspect == 'pod_cpu_usage_percent{service="frontend"}'
+
+
+def _cpu_at_limit_memory_further(memory_after: float) -> Evidence:
+    """frontend's CPU rises to its limit (100 %) while its memory moves further in robust z."""
+    return _evidence(
+        [
+            _series("pod_cpu_usage_percent", "frontend", 30.0, 3.0, 300, after=100.0),
+            _series("pod_memory_usage_percent", "frontend", 15.0, 0.3, 310, after=memory_after),
+            _series("pod_server_latency_p90_seconds", "frontend", 0.05, 0.002, 320, after=0.2),
+            *_quiet("cart", 330),
+        ]
+    )
+
+
+def test_the_resource_at_its_limit_names_the_category() -> None:
+    evidence = _cpu_at_limit_memory_further(memory_after=70.0)
+    entity = next(e for e in rank_entities(evidence) if e.name == "frontend")
+    z = {s.series.metric: s.z for s in entity.shifts}
+    assert z["pod_memory_usage_percent"] > z["pod_cpu_usage_percent"] >= 3.0  # memory moved further
+    primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
+    assert primary.category is Category.RESOURCE_CPU
+    assert primary.suspect == 'pod_cpu_usage_percent{service="frontend"}'
+
+
+def test_without_a_resource_at_its_limit_the_strongest_saturation_names_it() -> None:
+    evidence = _evidence(
+        [
+            _series("pod_cpu_usage_percent", "frontend", 30.0, 3.0, 300, after=60.0),
+            _series("pod_memory_usage_percent", "frontend", 15.0, 0.3, 310, after=70.0),
+            *_quiet("cart", 330),
+        ]
+    )
+    primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
+    assert primary.category is Category.RESOURCE_MEMORY
+
+
+def test_utilisation_reads_percentages_and_shares() -> None:
+    assert utilisation("pod_cpu_usage_percent", 95.0) == 0.95
+    assert utilisation("db_pool_utilization", 0.92) == 0.92
+    assert utilisation("node_cpu_utilisation", 92.0) == 0.92  # 0-100 where a share cannot be
+    assert utilisation("demo_cpu_usage_ratio", 1.1) == 1.1  # above its request, a share still
+    assert utilisation("container_memory_working_set_bytes", 9e8) is None
 
 
 def test_latency_with_quiet_resources_is_a_failing_dependency() -> None:
