@@ -105,15 +105,20 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
 
 def describe_shift(shift: SeriesShift) -> str:
     verb = "fell" if shift.peak < shift.baseline else "rose"
+    limit = f", {utilisation(shift.series.metric, shift.peak):.0%} of its limit" if at_limit(shift) else ""
     return (
-        f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g} "
+        f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g}{limit} "
         f"(robust z={shift.z:.1f} against its own history; {shift.kind.value.replace('_', ' ')})"
     )
 
 
 def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
+    """What moved (the shift that names the category first), when the component changed, and, for a
+    failing service, that its resources stayed quiet."""
     entity = cause.entity
-    lines = [describe_shift(s) for s in entity.shifts[:MAX_LINES] if s.z >= CHANGE_Z]
+    named = cause_shift(entity)
+    shifts = [named, *(s for s in entity.shifts if s is not named)]
+    lines = [describe_shift(s) for s in shifts[:MAX_LINES] if s.z >= CHANGE_Z]
     if entity.onset is not None:
         lines.append(f"{entity.name} first changed {format_offset(entity.onset - alert_time)}")
     quiet = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z < CHANGE_Z]

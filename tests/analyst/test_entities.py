@@ -168,6 +168,8 @@ def test_the_resource_at_its_limit_names_the_category() -> None:
     primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
     assert primary.category is Category.RESOURCE_CPU
     assert primary.suspect == 'pod_cpu_usage_percent{service="frontend"}'
+    first = primary.supporting_evidence[0]  # the evidence for the named cause comes first
+    assert first.startswith('pod_cpu_usage_percent{service="frontend"} rose from') and "of its limit" in first
 
 
 def test_without_a_resource_at_its_limit_the_strongest_saturation_names_it() -> None:
