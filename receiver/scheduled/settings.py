@@ -7,11 +7,12 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from detectors import DEFAULT_METHOD, AnomalyType, DetectionRule, InvalidRuleError
+from detectors import AnomalyType, DetectionRule, InvalidRuleError
 from receiver.errors import InvalidRuleField
 from receiver.settings_base import Section
 
 RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
+_DEFAULTS = DetectionRule("defaults")  # the detectors' defaults: a rule that leaves a field out gets these
 
 
 class RuleSettings(Section):
@@ -22,16 +23,16 @@ class RuleSettings(Section):
 
     name: str
     query: str = Field(min_length=1)
-    method: str = DEFAULT_METHOD
-    anomaly_type: str = "SPIKE"
+    method: str = _DEFAULTS.method
+    anomaly_type: str = _DEFAULTS.anomaly_type.value
     metric: str | None = None
-    threshold: float = 3.0
-    window_size: int = 60
+    threshold: float = _DEFAULTS.threshold
+    window_size: int = _DEFAULTS.window_size
     severity_thresholds: dict[str, float] | None = None
-    min_samples: int = 10
-    direction: Literal["up", "down", "both"] = "both"
-    contamination: float = 0.01  # as DetectionRule's
-    penalty: float = 10.0
+    min_samples: int = _DEFAULTS.min_samples
+    direction: Literal["up", "down", "both"] = _DEFAULTS.direction
+    contamination: float = _DEFAULTS.contamination
+    penalty: float = _DEFAULTS.penalty
     severity: str = "warning"
     labels: dict[str, str] = Field(default_factory=dict)
 

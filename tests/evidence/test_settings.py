@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from detectors import DetectionRule
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
-from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
 
 
 def test_defaults_run():
@@ -40,3 +41,8 @@ def test_detection_rules_are_checked_by_the_detectors():
         DetectionSettings.model_validate(
             {"rules": [{"name": "r", "query": "a"}, {"name": "r", "query": "b"}]}
         )
+
+
+def test_a_rule_that_leaves_fields_out_gets_the_detectors_defaults():
+    configured = to_detection_rule(RuleSettings(name="r", query="up"))
+    assert configured == DetectionRule("r", query="up")  # every field, severity thresholds included
