@@ -19,10 +19,12 @@ flagged at 99 % of its points).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy import ndimage, special
 
 from detectors.calibration import directional, p_value_from_z, score_from_z
 from detectors.point_scores import PointScores
@@ -94,6 +96,14 @@ class Wander:
     drift: np.ndarray
     cap: np.ndarray
 
+    def rows(self, start: int, stop: int) -> Wander:
+        """The wander of rows start to stop."""
+        return Wander(self.noise[start:stop], self.drift[start:stop], self.cap[start:stop])
+
+    def rows_where(self, mask: np.ndarray) -> Wander:
+        """The wander of the rows where `mask` holds."""
+        return Wander(self.noise[mask], self.drift[mask], self.cap[mask])
+
 
 def semivariogram(lag: np.ndarray, drift: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
     """The wander's semivariogram (beyond white noise) at `lag`: min(drift lag / 2, cap)."""
@@ -108,17 +118,63 @@ def wander_of(values: np.ndarray, lag: int, reach: int) -> Wander:
     stops wandering there, and a level shift moves few of its pairs.
     """
     with np.errstate(invalid="ignore"):  # each median partitions its own temporary
-        one = _row_median(_second_difference(values, 1) ** 2) / MEDIAN_CHI2_1
-        far = _row_median(_second_difference(values, lag) ** 2) / MEDIAN_CHI2_1
-        sill = _row_median((values[:, reach:] - values[:, :-reach]) ** 2) / (2.0 * MEDIAN_CHI2_1)
+        one = _row_median(_second_difference(values, 1) ** 2)
+        far = _row_median(_second_difference(values, lag) ** 2)
+        sill = _row_median(_lag_difference(values, reach) ** 2)
+    return _wander_from(one, far, sill, lag)
+
+
+def _wander_from(one: np.ndarray, far: np.ndarray, sill: np.ndarray, lag: int) -> Wander:
+    """`Wander` from the medians of the squared second differences at lags 1 and `lag` and of the squared
+    differences at the cap's reach."""
+    one, far = one / MEDIAN_CHI2_1, far / MEDIAN_CHI2_1
+    sill = sill / (2.0 * MEDIAN_CHI2_1)
     drift = np.nan_to_num(np.maximum((far - one) / (2.0 * (lag - 1)), 0.0))
     noise = np.nan_to_num(np.maximum((one - 2.0 * drift) / 6.0, 0.0))
     return Wander(noise, drift, np.nan_to_num(np.maximum(sill - noise, 0.0)))
 
 
+def sliding_wander(series: np.ndarray, size: int, lag: int, reach: int) -> Wander:
+    """`wander_of` of every window series[j : j + size] (row j of `sliding_window_view(series, size)`),
+    the same floats, from running order statistics of the whole series (`scipy.ndimage.rank_filter`,
+    O(n log size)) instead of one partition per window; windows with a missing value are measured one by
+    one as `wander_of` measures them."""
+    rows = series.size - size + 1
+    with np.errstate(invalid="ignore"):
+        one = _running_median(_second_difference(series[None, :], 1)[0] ** 2, size - 2, rows)
+        far = _running_median(_second_difference(series[None, :], lag)[0] ** 2, size - 2 * lag, rows)
+        sill = _running_median(_lag_difference(series[None, :], reach)[0] ** 2, size - reach, rows)
+    wander = _wander_from(one, far, sill, lag)
+    gappy = np.flatnonzero(sliding_window_view(~np.isfinite(series), size).any(axis=1))
+    if gappy.size:
+        found = wander_of(sliding_window_view(series, size)[gappy], lag, reach)
+        wander.noise[gappy], wander.drift[gappy], wander.cap[gappy] = found.noise, found.drift, found.cap
+    return wander
+
+
+def _running_median(x: np.ndarray, width: int, count: int) -> np.ndarray:
+    """`median_inplace` of x[j : j + width] for j < count (NaN-free windows; others are meaningless)."""
+    if width <= 0:
+        return np.full(count, np.nan)
+    finite = np.where(np.isfinite(x), x, 0.0)  # a missing value would upset the running order
+    half = width // 2
+
+    def rank(r: int) -> np.ndarray:  # the r-th smallest of each window, window j centred at j + half
+        return ndimage.rank_filter(finite, rank=r, size=width, mode="nearest")[half : half + count]
+
+    upper = rank(half)
+    middle = upper if width % 2 else rank(half - 1) + upper
+    return (middle + 0.0) / (2 - width % 2)
+
+
 def _second_difference(values: np.ndarray, lag: int) -> np.ndarray:
     """x[t + lag] - 2 x[t] + x[t - lag] of each row."""
     return values[:, 2 * lag :] - 2.0 * values[:, lag:-lag] + values[:, : -2 * lag]
+
+
+def _lag_difference(values: np.ndarray, lag: int) -> np.ndarray:
+    """x[t + lag] - x[t] of each row."""
+    return values[:, lag:] - values[:, :-lag]
 
 
 def wander_profile_variance(wander: Wander, block: int) -> np.ndarray:
@@ -137,9 +193,11 @@ def wander_gap_variances(
     c_j|) over the gap's weights a on the finite points (columns c). Tests without a gap share their
     weights by span lengths, and the sum runs over lags (`_lag_pairs`); the others are summed one by one."""
     out = np.zeros(lo.size)
-    missing = np.zeros((values.shape[0], values.shape[1] + 1), dtype=np.intp)
-    np.cumsum(~np.isfinite(values), axis=1, out=missing[:, 1:])
-    whole = missing[rows, hi] == missing[rows, lo]
+    tested, row_of = np.unique(rows, return_inverse=True)  # missing points counted on these rows only
+    missing = np.zeros((tested.size, values.shape[1] + 1), dtype=np.intp)
+    np.cumsum(~np.isfinite(values[tested]), axis=1, out=missing[:, 1:])
+    row_of = row_of.ravel()
+    whole = missing[row_of, hi] == missing[row_of, lo]
     spans = np.column_stack([index - lo, hi - index])
     whole &= (spans >= 3).all(axis=1)
     if whole.any():
@@ -147,7 +205,7 @@ def wander_gap_variances(
         at = np.flatnonzero(whole)
         for j, (before, after) in enumerate(shapes.tolist()):
             tests = at[which.ravel() == j]
-            pairs = _lag_pairs(np.arange(-before, 0), np.arange(after))
+            pairs = _span_lag_pairs(before, after)
             lags = np.arange(1, pairs.size + 1, dtype=float)
             drift, cap = wander.drift[rows[tests], None], wander.cap[rows[tests], None]
             # a row-wise sum, not a matrix product: the same floats however many tests share the shape
@@ -162,6 +220,15 @@ def wander_gap_variances(
         lags = np.abs(cols[:, None] - cols[None, :]).astype(float)
         out[i] = -(weights @ semivariogram(lags, wander.drift[r], wander.cap[r]) @ weights)
     return out
+
+
+@functools.lru_cache(maxsize=8192)
+def _span_lag_pairs(before: int, after: int) -> np.ndarray:
+    """`_lag_pairs` of gap-free spans of `before` and `after` points, kept (read-only) for the next tests of
+    that shape."""
+    pairs = _lag_pairs(np.arange(-before, 0), np.arange(after))
+    pairs.flags.writeable = False
+    return pairs
 
 
 def _lag_pairs(before: np.ndarray, after: np.ndarray) -> np.ndarray:
@@ -462,12 +529,32 @@ class ChangeScan:
         )
 
 
+def profile_block(rule: DetectionRule) -> int:
+    """Points per block mean of the step profile: half a window."""
+    return max(2, rule.window_size // 2)
+
+
+def wander_lag(block: int) -> int:
+    """The far lag of the wander estimate for a step profile of `block`-point means (its reach: `block`)."""
+    return max(2, block // 3)
+
+
 def widen_for_wander(
-    profile: np.ndarray, values: np.ndarray, sigma: np.ndarray, rows: np.ndarray, block: int, wander: Wander
+    profile: np.ndarray,
+    values: np.ndarray,
+    sigma: np.ndarray,
+    rows: np.ndarray,
+    block: int,
+    wander: Wander,
+    known: Wander | None = None,
 ) -> None:
-    """Measure the step profile of `rows` against its variance under their wander (`wander_of`, written
-    into `wander`) where that is wider than under white noise (in place)."""
-    found = wander_of(values[rows], max(2, block // 3), block)
+    """Measure the step profile of `rows` against its variance under their wander (`wander_of`, or taken
+    from `known`, the wander of every row; written into `wander`) where that is wider than under white
+    noise (in place)."""
+    if known is None:
+        found = wander_of(values[rows], wander_lag(block), block)
+    else:
+        found = Wander(known.noise[rows], known.drift[rows], known.cap[rows])
     wander.noise[rows], wander.drift[rows], wander.cap[rows] = found.noise, found.drift, found.cap
     white = sigma[rows] ** 2 * 6.0 / block
     wide = found.noise * 6.0 / block + wander_profile_variance(found, block)
@@ -481,24 +568,28 @@ def _screened(profile: np.ndarray, rule: DetectionRule) -> np.ndarray:
         return np.flatnonzero(((profile >= rule.threshold + 1.0) & np.isfinite(profile)).any(axis=1))
 
 
-def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) -> ChangeScan:
+def scan_change_points(
+    values: np.ndarray, rule: DetectionRule, since: int = 0, wander: Wander | None = None
+) -> ChangeScan:
     """Significant change points of every row of a (k, n) block (see the module docstring).
 
     With `since` > 0 only the change points at column `since` or later are tested, so the scores are
     those of the whole scan from column `since + window_size - 1` on (a change point scores the
     `window_size` points after it): what a streaming detector needs for its newest point, without the
-    step tests of the rest of its buffer.
+    step tests of the rest of its buffer. `wander`, if given, is what `wander_of` gives every row for
+    the step profile's blocks (lag `wander_lag(block)`, reach `block`, `block = profile_block(rule)`),
+    measured beforehand: `sliding_wander` measures the windows of one series at once.
     """
     k, n = values.shape
     finite = np.isfinite(values)
     filled = forward_fill(values)
     sigma = noise_sigma(values)
-    block = max(2, rule.window_size // 2)
+    block = profile_block(rule)
     profile = step_profile(filled, sigma, block)
-    wander = Wander(np.zeros(k), np.zeros(k), np.zeros(k))
+    measured = Wander(np.zeros(k), np.zeros(k), np.zeros(k))
     screened = _screened(profile, rule)
     if screened.size:  # where the level wanders, a step must stand out of the wander too
-        widen_for_wander(profile, values, sigma, screened, block, wander)
+        widen_for_wander(profile, values, sigma, screened, block, measured, wander)
         screened = screened[_screened(profile[screened], rule)]  # widening only lowers a profile
     tests = (
         candidate_tests(profile, filled, sigma, screened.tolist(), rule)
@@ -507,7 +598,7 @@ def scan_change_points(values: np.ndarray, rule: DetectionRule, since: int = 0) 
     )
     if since > 0:
         tests = tests[tests[:, 1] >= since]
-    found = significant(step_tests(values, tests, wander), rule) if tests.size else []
+    found = significant(step_tests(values, tests, measured), rule) if tests.size else []
     z = np.zeros((k, n))
     baseline = np.full((k, n), np.nan)
     p_values = np.ones((k, n))

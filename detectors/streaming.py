@@ -9,8 +9,10 @@ Isolation Forest keeps a longer history and is refitted as it grows (`detectors.
 `novelty` is natively streaming (`detectors.novelty`) and keeps its whole history instead of a buffer;
 it also gets the timestamps (for its day-over-day comparison), as does `level_step_tail` (its seasonal
 residual). `replay` scores a recorded series as a run of `update` calls would; for the buffer methods it
-scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time,
-and Isolation Forest scores the points between two refits in one call.
+scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time
+(changepoint and ensemble measure every buffer's wander at once from running medians of the series,
+`detectors.changepoint.sliding_wander`), and Isolation Forest scores the points between two refits in one
+call.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from detectors.batch import BlockStats, score_points
-from detectors.changepoint import scan_change_points
+from detectors.changepoint import Wander, profile_block, scan_change_points, sliding_wander, wander_lag
 from detectors.ensemble import combine_members
 from detectors.errors import DetectorError
 from detectors.forest_stream import StreamingForest
@@ -97,7 +99,11 @@ class StreamingDetector:
             head = size - 1  # the buffer is not full yet: one update at a time
             out = [self.update(float(t), float(x)) for t, x in zip(timestamps[:head], v[:head], strict=True)]
             rows = sliding_window_view(v, size)  # row j: the buffer when point j + size - 1 arrives
-            tail = [self._gated_scores(rows[a : a + block]) for a in range(0, len(rows), block)]
+            wander = self._buffer_wander(v, size)
+            tail = [
+                self._gated_scores(rows[a : a + block], None if wander is None else wander.rows(a, a + block))
+                for a in range(0, len(rows), block)
+            ]
             scores = np.concatenate([out, *tail])
         else:
             return np.array([self.update(float(t), float(x)) for t, x in zip(timestamps, v, strict=True)])
@@ -120,16 +126,26 @@ class StreamingDetector:
             j = end
         return scores
 
-    def _gated_scores(self, buffers: np.ndarray) -> np.ndarray:
+    def _buffer_wander(self, values: np.ndarray, size: int) -> Wander | None:
+        """For changepoint and ensemble: the wander of every buffer of `values` (`sliding_wander`)."""
+        if self.rule.method not in ("changepoint", "ensemble"):
+            return None
+        block = profile_block(self.rule)
+        return sliding_wander(values, size, wander_lag(block), block)
+
+    def _gated_scores(self, buffers: np.ndarray, wander: Wander | None = None) -> np.ndarray:
         """Score of the last point of each buffer (row), as `update` gives it: 0 for a gap, fewer than
-        `min_samples` values or a flat buffer. The forest scores with its current fit."""
-        if self._forest is not None:
-            return _gated(buffers, self.rule, self._forest.score)
-        rule = self.rule
-        return _gated(buffers, rule, lambda block: newest_scores(block, rule))
+        `min_samples` values or a flat buffer. The forest scores with its current fit. `wander`: the
+        buffers' wander for changepoint and ensemble, if measured beforehand."""
+        forest, rule = self._forest, self.rule
+        if forest is not None:
+            return _gated(buffers, rule, lambda block, _: forest.score(block))
+        if wander is None:
+            return _gated(buffers, rule, lambda block, _: newest_scores(block, rule))
+        return _gated(buffers, rule, lambda block, ok: newest_scores(block, rule, wander.rows_where(ok)))
 
 
-def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
+def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None) -> np.ndarray:
     """The batch score of each buffer's (row's) newest point, from only what that score depends on.
 
     zscore, robust_zscore and iqr: the buffer's last window and one hop (`_local_start`), with the order
@@ -144,7 +160,7 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule) -> np.ndarray:
         return score_points(local.values, rule, stats=local)[0].score[:, -1]
     if rule.method not in ("changepoint", "ensemble"):
         return score_points(buffers, rule)[0].score[:, -1]
-    scan = scan_change_points(buffers, rule, since=n - rule.window_size)
+    scan = scan_change_points(buffers, rule, since=n - rule.window_size, wander=wander)
     newest = slice(n - 1, n)
     if rule.method == "changepoint":
         return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
@@ -173,16 +189,16 @@ def _local_start(length: int, rule: DetectionRule) -> int:
 
 
 def _gated(
-    buffers: np.ndarray, rule: DetectionRule, last_scores: Callable[[np.ndarray], np.ndarray]
+    buffers: np.ndarray, rule: DetectionRule, last_scores: Callable[[np.ndarray, np.ndarray], np.ndarray]
 ) -> np.ndarray:
-    """`last_scores` of the buffers that can be scored (a value last, `min_samples` values, not flat); 0
-    for the others and where it gives NaN."""
+    """`last_scores(scorable buffers, their mask)` for the buffers that can be scored (a value last,
+    `min_samples` values, not flat); 0 for the others and where it gives NaN."""
     block = np.ascontiguousarray(buffers)
     finite = np.isfinite(block)
     ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
     ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
     scores = np.zeros(block.shape[0])
     if ok.any():
-        last = last_scores(block[ok])
+        last = last_scores(block[ok], ok)
         scores[ok] = np.where(np.isfinite(last), last, 0.0)
     return scores

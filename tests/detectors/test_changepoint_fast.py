@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy import special
 
 from detectors import DetectionRule
@@ -12,9 +13,11 @@ from detectors.changepoint import (
     median_inplace,
     noise_sigma,
     scan_change_points,
+    sliding_wander,
     step_profile,
     step_regions,
     step_tests,
+    wander_of,
 )
 from detectors.rolling import forward_fill, row_nanmedian
 
@@ -231,3 +234,16 @@ def test_the_screen_sends_a_step_to_pelt_but_not_a_wandering_level(monkeypatch):
     steps = rng.normal(0, 1, (20, 1440))
     steps[:, 700:] += 6.0
     assert len(scan_change_points(steps, rule).found) == 20 and len(calls) >= 20
+
+
+@pytest.mark.parametrize(("size", "lag", "reach"), [(180, 10, 30), (181, 10, 30), (61, 5, 15), (9, 2, 3)])
+def test_sliding_wander_equals_wander_of_every_window(size, lag, reach):
+    rng = np.random.default_rng(size)
+    x = np.cumsum(rng.normal(size=2_000)) + rng.normal(size=2_000)
+    x[rng.integers(0, 2_000, 15)] = np.nan  # windows with a missed scrape are measured one by one
+    x[700:705] += 30.0
+    got = sliding_wander(x, size, lag, reach)
+    expected = wander_of(sliding_window_view(x, size).copy(), lag, reach)
+    for part in ("noise", "drift", "cap"):
+        assert _same(getattr(got, part), getattr(expected, part)), part
+    assert (got.drift > 0).mean() > 0.5  # a random walk: most windows wander

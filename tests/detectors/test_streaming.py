@@ -73,6 +73,21 @@ def test_replay_scores_a_recorded_series_as_update_does_point_by_point(method):
     np.testing.assert_allclose(after, more, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["changepoint", "ensemble"])
+def test_replay_of_a_wandering_series_scores_as_update_does(method):
+    rng = np.random.default_rng(8)
+    x = 100 + np.cumsum(rng.normal(0, 0.3, 900)) + rng.normal(0, 1, 900)  # a level that wanders
+    x[[150, 700]] = np.nan  # missed scrapes; the buffers between them are measured by the running medians
+    x[500:] += 20.0  # and a step that stands out of it
+    t = 60.0 * np.arange(x.size)
+    rule = DetectionRule("r", method=method)
+    one_by_one = StreamingDetector(rule)
+    expected = np.array([one_by_one.update(ts, v) for ts, v in zip(t, x, strict=True)])
+    got = StreamingDetector(rule).replay(t, x, block=97)  # the buffers' wander measured at once
+    np.testing.assert_array_equal(got, expected)
+    assert got[500:580].max() >= 0.5
+
+
 def test_streaming_forest_refits_as_its_history_grows_and_flags_a_spike(monkeypatch):
     rng = np.random.default_rng(5)
     x = 50 + rng.normal(0, 1, 12_000)
