@@ -190,6 +190,8 @@ def test_utilisation_reads_percentages_and_shares() -> None:
     assert utilisation("node_cpu_utilisation", 92.0) == 0.92  # 0-100 where a share cannot be
     assert utilisation("demo_cpu_usage_ratio", 1.1) == 1.1  # above its request, a share still
     assert utilisation("container_memory_working_set_bytes", 9e8) is None
+    assert utilisation("node_memory_available_percent", 95.0) is None  # what is left, not what is used
+    assert utilisation("node_cpu_idle_ratio", 0.97) is None
 
 
 def test_latency_with_quiet_resources_is_a_failing_dependency() -> None:
