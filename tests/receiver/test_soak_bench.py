@@ -54,7 +54,10 @@ def test_a_short_soak_reports_sane_figures_and_drains_its_backlog() -> None:
     assert report.slack_calls.get("chat.postMessage", 0) > 0  # ... and delivered to Slack
     assert report.tables_mb.get("notifications", 0) > 0  # every raw notification is kept
     assert 30 < report.rss_warm_mb < 1000 and report.rss_range_mb[0] <= report.rss_end_mb
-    assert 0 <= report.wal_max_mb <= report.wal_limit_mb  # 0 when every sample fell after a checkpoint
+    # 0 when every sample fell after a checkpoint. The store truncates the WAL after the batch that
+    # crossed the cap (the next one if a reader held the checkpoint off), so it can pass the cap by a few
+    # batches (a CI run saw 64.2 MB against 64 MB on a loaded box; test_storage_limits allows 8 MiB on 2).
+    assert 0 <= report.wal_max_mb <= report.wal_limit_mb + 8
     assert report.log_errors == 0
     assert set(report.kinds) == {RESEND, NEW, RESOLVED}
 
