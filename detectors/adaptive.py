@@ -29,11 +29,16 @@ def adaptive_threshold(
 
 
 def adaptive_threshold_from(
-    moments: TrailingMoments, threshold: float, window: int, window_std: np.ndarray | None = None
+    moments: TrailingMoments,
+    threshold: float,
+    window: int,
+    window_std: np.ndarray | None = None,
+    start: int = 0,
 ) -> np.ndarray:
-    """`adaptive_threshold` from running sums already computed for the block (no pass over the values)."""
-    s_long = window_std if window_std is not None else moments.mean_std(window, min_periods=3)[1]
-    _, s_short = moments.mean_std(short_window(window), min_periods=3)
+    """`adaptive_threshold` from running sums already computed for the block (no pass over the values),
+    of the columns from `start` on (`window_std`, if given, is of those columns too)."""
+    s_long = window_std if window_std is not None else moments.mean_std(window, 3, start)[1]
+    _, s_short = moments.mean_std(short_window(window), 3, start)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = s_short / s_long
     factor = np.clip(np.sqrt(np.where(np.isfinite(ratio), ratio, 1.0)), 1.0, 2.0)

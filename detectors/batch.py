@@ -77,12 +77,14 @@ class BlockStats:
 
     def __init__(self, values: np.ndarray, day_points: int = 0, since: int = 0) -> None:
         """`day_points`: points per day of the block's time grid (0 when unknown; `day_points_of`).
-        `since`: the first column whose scores are wanted; the order statistics of the hop blocks before
-        it are not computed (NaN), so the scores there are meaningless (a streaming detector's newest
-        point needs only the last column)."""
+        `since`: the first column whose scores are wanted. With `since` > 0 the trailing statistics, the
+        threshold and the zscore, robust_zscore and iqr scores cover the columns from `since` on only (the
+        same floats as those columns of the whole block's), and the order statistics of the hop blocks
+        before it are not computed: what a streaming detector's newest point needs (its last column)."""
         self.values = values
         self.day_points = day_points
         self.since = since
+        self.scored = values[:, since:]  # the columns whose scores are wanted
         self._memo: dict[tuple[object, ...], Any] = {}
 
     def _get(self, key: tuple[object, ...], compute: Callable[[], Any]) -> Any:
@@ -95,23 +97,24 @@ class BlockStats:
 
     def trailing(self, rule: DetectionRule) -> tuple[np.ndarray, np.ndarray]:
         """Mean and std of the rule's trailing window (what zscore and the adaptive threshold share)."""
-        return self.moments().mean_std(rule.window_size, min(rule.min_samples, rule.window_size))
+        return self.moments().mean_std(rule.window_size, min(rule.min_samples, rule.window_size), self.since)
 
     def threshold(self, rule: DetectionRule) -> tuple[ThresholdKey, np.ndarray]:
         """The rule's per-point threshold (`effective_threshold`) and a key naming it."""
         if not _is_adaptive(rule):
             flat: ThresholdKey = ("flat", rule.threshold)
-            return flat, cast(np.ndarray, self._get(flat, lambda: np.full(self.values.shape, rule.threshold)))
+            return flat, cast(np.ndarray, self._get(flat, lambda: np.full(self.scored.shape, rule.threshold)))
         # zscore and ensemble pass their trailing std in; the other methods let it use min_periods=3
         uses_trailing = rule.method in ("zscore", "ensemble")
         min_periods = min(rule.min_samples, rule.window_size) if uses_trailing else 3
         key: ThresholdKey = ("adaptive", rule.threshold, rule.window_size, min_periods)
-        window_std = self.moments().mean_std(rule.window_size, min_periods)[1]
+        moments, since = self.moments(), self.since
+        window_std = moments.mean_std(rule.window_size, min_periods, since)[1]
         return key, cast(
             np.ndarray,
             self._get(
                 key,
-                lambda: adaptive_threshold_from(self.moments(), rule.threshold, rule.window_size, window_std),
+                lambda: adaptive_threshold_from(moments, rule.threshold, rule.window_size, window_std, since),
             ),
         )
 
@@ -122,8 +125,16 @@ class BlockStats:
         return key
 
     def order_stats(self, rule: DetectionRule) -> WindowOrderStats:
+        """The rule's trailing order statistics (of the block's every column)."""
         key = ("order_stats", rule.window_size, rule.min_samples)
         return cast(WindowOrderStats, self._get(key, lambda: order_stats(self.values, rule, self.since)))
+
+    def scored_order_stats(self, rule: DetectionRule) -> WindowOrderStats:
+        """`order_stats` of the columns from `since` on."""
+        found, since = self.order_stats(rule), self.since
+        if since == 0:
+            return found
+        return WindowOrderStats(*(part[:, since:] for part in (found.q1, found.median, found.q3, found.mad)))
 
     def change_scan(self, rule: DetectionRule) -> ChangeScan:
         return cast(ChangeScan, self._get(_change_key(rule), lambda: scan_change_points(self.values, rule)))
@@ -142,10 +153,11 @@ class BlockStats:
             if base is not None:
                 return replace(base, score=score_from_z(base.z, threshold), threshold=threshold)
             if method == "zscore":
-                fresh = zscore_points(self.values, rule, threshold, self.trailing(rule))
+                fresh = zscore_points(self.scored, rule, threshold, self.trailing(rule))
             else:
                 member = robust_zscore_points if method == "robust_zscore" else iqr_points
-                fresh = member(self.values, rule, threshold, self.order_stats(rule))
+                stats = self.scored_order_stats(rule)
+                fresh = member(self.scored, rule, threshold, stats, lambda: self.trailing(rule)[1])
             self._memo[base_key] = fresh
             return fresh
 

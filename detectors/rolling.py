@@ -27,11 +27,12 @@ class TrailingMoments:
         default_factory=dict, compare=False, repr=False
     )
 
-    def mean_std(self, window: int, min_periods: int) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the `window` points before each point (NaN where fewer than `min_periods`)."""
-        key = (window, min_periods)
+    def mean_std(self, window: int, min_periods: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the `window` points before each point (NaN where fewer than `min_periods`), of
+        the columns from `start` on (the same floats as those columns of the whole block's)."""
+        key = (window, min_periods, start)
         if key not in self._cache:
-            mean, std, count = self._unmasked(window)
+            mean, std, count = self._unmasked(window, start)
             short = np.broadcast_to(count < min_periods, mean.shape)
             if short.any():
                 mean, std = mean.copy(), std.copy()
@@ -42,18 +43,19 @@ class TrailingMoments:
         mean, std = self._cache[key]
         return mean, std
 
-    def _unmasked(self, window: int) -> tuple[np.ndarray, ...]:
-        """Mean, std and count of the `window` points before each point, whatever the count."""
-        key = ("unmasked", window)
+    def _unmasked(self, window: int, start: int = 0) -> tuple[np.ndarray, ...]:
+        """Mean, std and count of the `window` points before each point from column `start` on, whatever
+        the count."""
+        key = ("unmasked", window, start)
         if key in self._cache:
             return self._cache[key]
         n = self.sum1.shape[1]
-        total = window_sum(self.sum1, window)
-        total2 = window_sum(self.sum2, window)
+        total = window_sum(self.sum1, window, start)
+        total2 = window_sum(self.sum2, window, start)
         if self.counts is None:
-            count = np.minimum(np.arange(n, dtype=float), window)[None, :]
+            count = np.minimum(np.arange(start, n, dtype=float), window)[None, :]
         else:
-            count = window_sum(self.counts, window)
+            count = window_sum(self.counts, window, start)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = total / count
             total2 -= total * mean
@@ -109,13 +111,14 @@ def prefix_sum(x: np.ndarray) -> np.ndarray:
     return cum
 
 
-def window_sum(prefix: np.ndarray, window: int) -> np.ndarray:
-    """Sum of x[:, i - window : i] for every column i (fewer points near the start) from its prefix sums
-    (`prefix_sum`; from np.cumsum's inclusive sums: of x[:, i - window + 1 : i + 1])."""
+def window_sum(prefix: np.ndarray, window: int, start: int = 0) -> np.ndarray:
+    """Sum of x[:, i - window : i] for every column i from `start` on (fewer points near the beginning) from
+    its prefix sums (`prefix_sum`; from np.cumsum's inclusive sums: of x[:, i - window + 1 : i + 1])."""
     n = prefix.shape[1]
-    out = prefix.copy()
-    if window < n:
-        out[:, window:] -= prefix[:, : n - window]
+    out = prefix[:, start:].copy()
+    first = max(window, start)  # the first column with a full window behind it
+    if first < n:
+        out[:, first - start :] -= prefix[:, first - window : n - window]
     return out
 
 

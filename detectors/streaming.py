@@ -32,7 +32,6 @@ from detectors.forest_stream import StreamingForest
 from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
-from detectors.point_scores import PointScores
 from detectors.rules import DetectionRule
 from detectors.zscore import block_hop
 
@@ -148,14 +147,16 @@ class StreamingDetector:
 def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None) -> np.ndarray:
     """The batch score of each buffer's (row's) newest point, from only what that score depends on.
 
-    zscore, robust_zscore and iqr: the buffer's last window and one hop (`_local_start`), with the order
-    statistics of the newest point's hop block only (`BlockStats(since=)`). changepoint:
+    zscore, robust_zscore and iqr: the running sums of the buffer's last window and one hop
+    (`_local_start`), the order statistics of the newest point's hop block, and the threshold and member
+    scores of the newest column only (`BlockStats(since=)`: the same floats as that column of the whole
+    block's). changepoint:
     the change points in the last `window_size` columns (a change point scores the `window_size` points
     after it; Pelt still segments the whole buffer, which places them). ensemble: those members' parts.
     """
     n = buffers.shape[1]
     start = _local_start(n, rule)
-    local = BlockStats(buffers[:, start:], since=n - 1 - start)  # statistics of the newest point's hop only
+    local = BlockStats(buffers[:, start:], since=n - 1 - start)  # the newest column's statistics only
     if rule.method in _LOCAL:
         return score_points(local.values, rule, stats=local)[0].score[:, -1]
     if rule.method not in ("changepoint", "ensemble"):
@@ -164,20 +165,10 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     newest = slice(n - 1, n)
     if rule.method == "changepoint":
         return scan.scores(np.full((buffers.shape[0], 1), rule.threshold), columns=newest).score[:, 0]
-    key, threshold = local.threshold(rule)
-    zscore, robust, iqr = (_newest(local.points(m, rule, key, threshold)) for m in _LOCAL)
-    change = scan.scores(threshold[:, -1:], columns=newest)
+    key, threshold = local.threshold(rule)  # of the newest column, as the members' scores below
+    zscore, robust, iqr = (local.points(m, rule, key, threshold) for m in _LOCAL)
+    change = scan.scores(threshold, columns=newest)
     return combine_members(zscore, robust, iqr, change, change_rows=scan.rows).score[:, 0]
-
-
-def _newest(points: PointScores) -> PointScores:
-    """The last column of `points`."""
-    return PointScores(
-        z=points.z[:, -1:],
-        score=points.score[:, -1:],
-        baseline=points.baseline[:, -1:],
-        threshold=points.threshold[:, -1:],
-    )
 
 
 def _local_start(length: int, rule: DetectionRule) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from detectors.calibration import directional, score_from_z
@@ -59,15 +61,27 @@ def zscore_points(
     return PointScores(z=z, score=score_from_z(z, threshold), baseline=mean, threshold=threshold)
 
 
+StdOf = Callable[[], np.ndarray]  # the trailing std of the rule's window, computed when first needed
+
+
+def trailing_std_of(values: np.ndarray, rule: DetectionRule) -> StdOf:
+    """The std of the `window_size` points before each point of `values`, computed on demand."""
+    return lambda: trailing_mean_std(values, rule.window_size, min(rule.min_samples, rule.window_size))[1]
+
+
 def robust_zscore_points(
-    values: np.ndarray, rule: DetectionRule, threshold: np.ndarray, stats: WindowOrderStats | None = None
+    values: np.ndarray,
+    rule: DetectionRule,
+    threshold: np.ndarray,
+    stats: WindowOrderStats | None = None,
+    trailing_std: StdOf | None = None,
 ) -> PointScores:
-    """z = (x - median) / (1.4826 MAD) of the previous `window_size` points (refreshed every window/4)."""
+    """z = (x - median) / (1.4826 MAD) of the previous `window_size` points (refreshed every window/4);
+    where the MAD is 0, the trailing std (`trailing_std`, by default of `values`) is the scale."""
     stats = stats or order_stats(values, rule)
     med, scale = stats.median, stats.mad
     if (scale == 0).any():
-        min_periods = min(rule.min_samples, rule.window_size)
-        scale = np.where(scale > 0, scale, trailing_mean_std(values, rule.window_size, min_periods)[1])
+        scale = np.where(scale > 0, scale, (trailing_std or trailing_std_of(values, rule))())
     with np.errstate(invalid="ignore", divide="ignore"):
         z = directional((values - med) / np.maximum(scale, scale_floor(med)), rule.direction)
     return PointScores(z=z, score=score_from_z(z, threshold), baseline=med, threshold=threshold)

@@ -4,9 +4,12 @@ import numpy as np
 import pytest
 
 from detectors import DetectionRule
+from detectors.batch import BlockStats, score_points
 from detectors.calibration import score_from_z
 from detectors.changepoint import changepoint_points
+from detectors.iqr import iqr_points
 from detectors.rolling import hopped_order_stats, trailing_mean_std, trailing_moments
+from detectors.zscore import robust_zscore_points, zscore_points
 
 
 def _block(seed: int = 0, k: int = 8, n: int = 300) -> np.ndarray:
@@ -48,6 +51,30 @@ def test_order_stats_since_a_column_are_those_of_the_whole_block_there(since: in
         assert np.isnan(getattr(part, name)[:, :kept]).all()
 
 
+MEMBERS = {"zscore": zscore_points, "robust_zscore": robust_zscore_points, "iqr": iqr_points}
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.array_equal(a, b, equal_nan=True))
+
+
+@pytest.mark.parametrize("since", [1, 14, 59, 60, 61, 200, 299])
+@pytest.mark.parametrize("method", ["zscore", "robust_zscore", "iqr"])
+def test_scores_since_a_column_are_those_of_the_whole_block_there(method: str, since: int):
+    values = _block()
+    values[6, 100:190] = 7.0  # flat: the MAD and the IQR are 0 there, and the trailing std stands in
+    values[3, :] = np.arange(300) % 2  # two values only: spreads of 0 and 1
+    for direction in ("both", "up"):
+        rule = DetectionRule("r", method=method, direction=direction)
+        whole = score_points(values, rule)[0]
+        alone = MEMBERS[method](values, rule, whole.threshold)  # each statistic of its own, no sharing
+        assert _same(whole.z, alone.z) and _same(whole.score, alone.score)
+        part = score_points(values, rule, stats=BlockStats(values, since=since))[0]
+        for name in ("z", "score", "baseline", "threshold"):
+            assert getattr(part, name).shape == (8, 300 - since)
+            assert _same(getattr(part, name), getattr(whole, name)[:, since:]), name
+
+
 def test_shared_running_sums_give_the_same_stats_as_one_pass_per_window():
     values = _block()
     moments = trailing_moments(values)
@@ -56,6 +83,9 @@ def test_shared_running_sums_give_the_same_stats_as_one_pass_per_window():
         separate = trailing_mean_std(values, window, min_periods)
         for a, b in zip(shared, separate, strict=True):
             np.testing.assert_array_equal(a, b)
+        for start in (1, window - 1, window, window + 1, 299):  # the columns from `start` on only
+            for a, b in zip(moments.mean_std(window, min_periods, start), shared, strict=True):
+                np.testing.assert_array_equal(a, b[:, start:])
 
 
 def test_changepoint_scores_equal_the_calibrated_z_on_every_row():
