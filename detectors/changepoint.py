@@ -100,9 +100,9 @@ class Wander:
         """The wander of rows start to stop."""
         return Wander(self.noise[start:stop], self.drift[start:stop], self.cap[start:stop])
 
-    def rows_where(self, mask: np.ndarray) -> Wander:
-        """The wander of the rows where `mask` holds."""
-        return Wander(self.noise[mask], self.drift[mask], self.cap[mask])
+    def select(self, which: np.ndarray) -> Wander:
+        """The wander of the rows `which` selects (a mask or row indices)."""
+        return Wander(self.noise[which], self.drift[which], self.cap[which])
 
 
 def semivariogram(lag: np.ndarray, drift: np.ndarray | float, cap: np.ndarray | float) -> np.ndarray:
@@ -551,10 +551,7 @@ def widen_for_wander(
     """Measure the step profile of `rows` against its variance under their wander (`wander_of`, or taken
     from `known`, the wander of every row; written into `wander`) where that is wider than under white
     noise (in place)."""
-    if known is None:
-        found = wander_of(values[rows], wander_lag(block), block)
-    else:
-        found = Wander(known.noise[rows], known.drift[rows], known.cap[rows])
+    found = wander_of(values[rows], wander_lag(block), block) if known is None else known.select(rows)
     wander.noise[rows], wander.drift[rows], wander.cap[rows] = found.noise, found.drift, found.cap
     white = sigma[rows] ** 2 * 6.0 / block
     wide = found.noise * 6.0 / block + wander_profile_variance(found, block)

@@ -141,7 +141,7 @@ class StreamingDetector:
             return _gated(buffers, rule, lambda block, _: forest.score(block))
         if wander is None:
             return _gated(buffers, rule, lambda block, _: newest_scores(block, rule))
-        return _gated(buffers, rule, lambda block, ok: newest_scores(block, rule, wander.rows_where(ok)))
+        return _gated(buffers, rule, lambda block, ok: newest_scores(block, rule, wander.select(ok)))
 
 
 def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None) -> np.ndarray:
