@@ -41,6 +41,7 @@ REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB pe
 # in its order.
 _LOCAL = ("zscore", "robust_zscore", "iqr")
 _BUFFERED = frozenset({"zscore", "robust_zscore", "iqr", "changepoint", "ensemble", "isolation_forest"})
+_SCANNED = ("changepoint", "ensemble")  # the methods that scan their buffers for change points
 
 
 class StreamingDetector:
@@ -127,7 +128,7 @@ class StreamingDetector:
 
     def _buffer_wander(self, values: np.ndarray, size: int) -> Wander | None:
         """For changepoint and ensemble: the wander of every buffer of `values` (`sliding_wander`)."""
-        if self.rule.method not in ("changepoint", "ensemble"):
+        if self.rule.method not in _SCANNED:
             return None
         block = profile_block(self.rule)
         return sliding_wander(values, size, wander_lag(block), block)
@@ -159,7 +160,7 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     local = BlockStats(buffers[:, start:], since=n - 1 - start)  # the newest column's statistics only
     if rule.method in _LOCAL:
         return score_points(local.values, rule, stats=local)[0].score[:, -1]
-    if rule.method not in ("changepoint", "ensemble"):
+    if rule.method not in _SCANNED:
         return score_points(buffers, rule)[0].score[:, -1]
     scan = scan_change_points(buffers, rule, since=n - rule.window_size, wander=wander)
     newest = slice(n - 1, n)

@@ -12,7 +12,6 @@ from detectors.rolling import (
     TrailingMoments,
     WindowOrderStats,
     hopped_order_stats,
-    trailing_mean_std,
     trailing_moments,
 )
 from detectors.rules import DetectionRule
@@ -66,7 +65,7 @@ StdOf = Callable[[], np.ndarray]  # the trailing std of the rule's window, compu
 
 def trailing_std_of(values: np.ndarray, rule: DetectionRule) -> StdOf:
     """The std of the `window_size` points before each point of `values`, computed on demand."""
-    return lambda: trailing_mean_std(values, rule.window_size, min(rule.min_samples, rule.window_size))[1]
+    return lambda: trailing_stats(values, rule)[1]
 
 
 def robust_zscore_points(

@@ -36,9 +36,11 @@ _SHARE_CEILING = 1.5
 
 @dataclass(frozen=True)
 class EntityCause:
-    """A ranked component as a cause: its category, suspect and the score the confidences use."""
+    """A ranked component as a cause: its category, the shift that names it, its suspect and the score the
+    confidences use."""
 
     entity: RankedEntity
+    shift: SeriesShift
     category: Category
     family: MetricFamily
     suspect: str
@@ -99,6 +101,7 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
         suspect = top.series.series_id
     return EntityCause(
         entity=entity,
+        shift=top,
         category=category,
         family=family,
         suspect=suspect,
@@ -109,7 +112,8 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
 
 def describe_shift(shift: SeriesShift) -> str:
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    limit = f", {utilisation(shift.series.metric, shift.peak):.0%} of its limit" if at_limit(shift) else ""
+    share = utilisation(shift.series.metric, shift.peak)
+    limit = f", {share:.0%} of its limit" if share is not None and share >= AT_LIMIT else ""
     return (
         f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g}{limit} "
         f"(robust z={shift.z:.1f} against its own history; {shift.kind.value.replace('_', ' ')})"
@@ -120,8 +124,7 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
     """What moved (the shift that names the category first), when the component changed, and, for a
     failing service, that its resources stayed quiet."""
     entity = cause.entity
-    named = cause_shift(entity)
-    shifts = [named, *(s for s in entity.shifts if s is not named)]
+    shifts = [cause.shift, *(s for s in entity.shifts if s is not cause.shift)]
     lines = [describe_shift(s) for s in shifts[:MAX_LINES] if s.z >= CHANGE_Z]
     if entity.onset is not None:
         lines.append(f"{entity.name} first changed {format_offset(entity.onset - alert_time)}")
