@@ -7,7 +7,7 @@ import dataclasses
 
 from analyst.builtin.diagnose import diagnose_evidence
 from analyst.builtin.playbooks import Playbooks, load_playbooks
-from analyst.builtin.topology import load_dependency_graph
+from analyst.builtin.topology import load_dependency_graph, merge_graphs
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence
 from analyst.settings import AnalystSettings
@@ -28,10 +28,10 @@ class BuiltinAnalyst:
         )
 
     def with_configured_topology(self, evidence: Evidence) -> Evidence:
-        """Evidence whose topology is completed by the configured dependency graph (evidence edges win)."""
+        """Evidence whose topology also holds the configured dependency graph's edges (the union)."""
         if not self.dependency_graph:
             return evidence
-        topology = {**self.dependency_graph, **{k: tuple(v) for k, v in evidence.topology.items()}}
+        topology = merge_graphs([self.dependency_graph, evidence.topology])
         return dataclasses.replace(evidence, topology=topology)
 
     async def diagnose(self, evidence: Evidence) -> DiagnosisResult:

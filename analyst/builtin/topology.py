@@ -113,6 +113,15 @@ class CallGraph:
         return seen
 
 
+def merge_graphs(graphs: Iterable[Mapping[str, Iterable[str]]]) -> dict[str, tuple[str, ...]]:
+    """The union of several caller -> callees graphs (callees sorted)."""
+    out: dict[str, set[str]] = {}
+    for graph in graphs:
+        for caller, callees in graph.items():
+            out.setdefault(caller, set()).update(callees)
+    return {caller: tuple(sorted(callees)) for caller, callees in sorted(out.items())}
+
+
 def load_dependency_graph(path: str) -> dict[str, tuple[str, ...]]:
     """Read a YAML mapping `caller: [callee, ...]` (a single callee may be a plain string)."""
     try:

@@ -15,13 +15,14 @@ import asyncio
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
+from receiver.evidence.call_graph import discover_call_graph, labels_match
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -79,6 +80,7 @@ class AlertContext:
     alert_index: int | None
     unavailable: tuple[SeriesEvidence, ...]
     notes: tuple[str, ...]
+    topology: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def series_count(self) -> int:
@@ -101,17 +103,24 @@ async def fetch_alert_context(
     window = context_window(incident, settings, now)
     notes: list[str] = []
     placeholders: list[SeriesEvidence] = []
+    labels = dict(incident.labels)
+    span = (window.start, window.end, window.step)
     context_task = asyncio.ensure_future(
-        _context_queries(dict(incident.labels), source, settings, window, notes, placeholders)
+        _context_queries(labels, source, settings, window, notes, placeholders)
     )
+    graph_task = asyncio.ensure_future(discover_call_graph(labels, source, settings.call_graph, span, notes))
     try:
         expr, alert_index, fetched = await _fetch_alert_and_related(
             incident, source, settings, window, notes, placeholders
         )
         fetched = _first_of_each(fetched + await context_task)
+        topology = await graph_task
     finally:
-        context_task.cancel()  # no-op when done; stops it if fetching failed
-    return AlertContext(window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes))
+        context_task.cancel()  # no-op when done; stops them if fetching failed
+        graph_task.cancel()
+    return AlertContext(
+        window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
+    )
 
 
 def _fetched_id(fetched: Fetched) -> str:
@@ -156,6 +165,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
         window_end=context.window.end,
         alert_series_id=series[alert_index].series_id if alert_index is not None else None,
         notes=context.notes,
+        topology=dict(context.topology),
     )
 
 
@@ -377,7 +387,7 @@ async def _context_queries(
 
 def context_query_matches(query: ContextQuery, labels: Mapping[str, str]) -> bool:
     """Every `match` entry is an anchored regex that the alert's label value must match."""
-    return all(re.fullmatch(pattern, labels.get(name, "")) for name, pattern in query.match.items())
+    return labels_match(query.match, labels)
 
 
 async def _context_query(

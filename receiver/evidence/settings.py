@@ -104,6 +104,55 @@ class ContextQuery(Section):
     role: Literal["context", "related"] = "context"
 
 
+# Call graphs that service meshes and trace pipelines export: (query, caller label, callee label).
+CALL_GRAPH_PRESETS: dict[str, tuple[str, str, str]] = {
+    "istio": (
+        "group by (source_workload, destination_workload) (istio_requests_total)",
+        "source_workload",
+        "destination_workload",
+    ),
+    "linkerd": (
+        'group by (deployment, dst_deployment) (request_total{direction="outbound"})',
+        "deployment",
+        "dst_deployment",
+    ),
+    "tempo": ("group by (client, server) (traces_service_graph_request_total)", "client", "server"),
+}
+
+
+class CallGraphQuery(Section):
+    """Where caller -> callee edges come from: a `preset` (istio, linkerd, tempo: Tempo's or the OpenTelemetry
+    Collector's service graph), or a `query` whose result series name the caller and the callee in two
+    labels. `{{ $labels.NAME }}` is replaced by the alert's label value, as in context queries."""
+
+    preset: Literal["istio", "linkerd", "tempo"] | None = None
+    query: str | None = Field(default=None, min_length=1)
+    caller_label: str | None = Field(default=None, min_length=1)
+    callee_label: str | None = Field(default=None, min_length=1)
+    match: dict[str, str] = Field(
+        default_factory=dict,
+        description="Alert label -> anchored regular expression; all must match (empty: every alert).",
+    )
+
+    @model_validator(mode="after")
+    def _fill_from_preset(self) -> CallGraphQuery:
+        if self.preset is not None:
+            query, caller, callee = CALL_GRAPH_PRESETS[self.preset]
+            self.query = self.query or query
+            self.caller_label = self.caller_label or caller
+            self.callee_label = self.callee_label or callee
+        if not (self.query and self.caller_label and self.callee_label):
+            raise ValueError(
+                "call_graph: set a preset (istio, linkerd, tempo), "
+                "or all of query, caller_label and callee_label"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.preset or str(self.query)
+
+
 class ContextSettings(Section):
     lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
     step_seconds: float | None = Field(
@@ -139,3 +188,7 @@ class ContextSettings(Section):
         "0: none). The analyst scores every series against its own history from them.",
     )
     context_queries: list[ContextQuery] = Field(default_factory=list)
+    call_graph: list[CallGraphQuery] = Field(
+        default_factory=list,
+        description="Queries for the call graph (caller -> callees) the analyst reasons with; empty: none.",
+    )

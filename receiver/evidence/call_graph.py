@@ -1,0 +1,84 @@
+"""The call graph from the metrics backend: caller -> callee edges that service meshes (Istio, Linkerd) and
+trace pipelines (Tempo's or the OpenTelemetry Collector's service graph) already export to Prometheus.
+
+`discover_call_graph` runs the configured `context.call_graph` queries over the alert's window and merges
+what they return; a query that fails or cannot be filled in becomes a note, never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from analyst.builtin.topology import merge_graphs
+from receiver.evidence.promql import TemplateError, render_template
+from receiver.evidence.settings import CallGraphQuery
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+
+# Peer names meshes use when they cannot tell who called (Istio: "unknown").
+UNKNOWN_PEERS = frozenset({"", "unknown"})
+# Instants at which the window is asked (its start, end and between): edges active at any of them count.
+INSTANTS = 5
+
+
+def labels_match(match: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    """Every `match` entry is an anchored regex that the alert's label value must match."""
+    return all(re.fullmatch(pattern, labels.get(name, "")) for name, pattern in match.items())
+
+
+def edges_from(
+    results: Iterable[SeriesData], caller_label: str, callee_label: str
+) -> dict[str, tuple[str, ...]]:
+    """Caller -> callees (sorted) of the result series that carry a sample (self-calls and unknown peers
+    dropped)."""
+    edges: dict[str, set[str]] = {}
+    for series in results:
+        caller = series.labels.get(caller_label, "")
+        callee = series.labels.get(callee_label, "")
+        if caller in UNKNOWN_PEERS or callee in UNKNOWN_PEERS or caller == callee:
+            continue
+        if np.isfinite(series.values).any():
+            edges.setdefault(caller, set()).add(callee)
+    return {caller: tuple(sorted(callees)) for caller, callees in sorted(edges.items())}
+
+
+async def discover_call_graph(
+    labels: Mapping[str, str],
+    source: MetricSource,
+    queries: Sequence[CallGraphQuery],
+    span: tuple[float, float, float],
+    notes: list[str],
+) -> dict[str, tuple[str, ...]]:
+    """The union of the edges the queries matching the alert return within `span` (start, end, step)."""
+    selected = [q for q in queries if labels_match(q.match, labels)]
+    graphs = await asyncio.gather(*(_call_graph_query(q, labels, source, span, notes) for q in selected))
+    graph = merge_graphs(graphs)
+    if selected:
+        edges = sum(len(callees) for callees in graph.values())
+        notes.append(f"call graph from {', '.join(q.name for q in selected)}: {edges} edges")
+    return graph
+
+
+async def _call_graph_query(
+    spec: CallGraphQuery,
+    labels: Mapping[str, str],
+    source: MetricSource,
+    span: tuple[float, float, float],
+    notes: list[str],
+) -> dict[str, tuple[str, ...]]:
+    assert spec.query and spec.caller_label and spec.callee_label, "filled in by CallGraphQuery"
+    try:
+        query = render_template(spec.query, labels)
+    except TemplateError as exc:
+        notes.append(f"call graph {spec.name!r} skipped: {exc}")
+        return {}
+    start, end, step = span
+    try:
+        results = await source.query_range(query, start, end, max(step, (end - start) / (INSTANTS - 1)))
+    except MetricSourceError as exc:
+        notes.append(f"call graph {spec.name!r} unavailable ({exc})")
+        return {}
+    return edges_from(results, spec.caller_label, spec.callee_label)
