@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from math import isfinite
 
 import numpy as np
@@ -176,6 +177,10 @@ def tail_surprise(feature: np.ndarray, earlier: np.ndarray) -> tuple[np.ndarray,
     s[new] += (bins[new] - _earlier_highest(rows, bins)[new]) * math.log10(BIN_RATIO)
     s[~beyond_excursion(rows, position, bins)] = 0.0
     return rows, cols, s
+
+
+# (feature, earlier points) of a (k, n) block -> (rows, cols, -log10 p) of its points in the tail
+TailRank = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def beyond_excursion(rows: np.ndarray, position: np.ndarray, bins: np.ndarray) -> np.ndarray:
@@ -342,14 +347,16 @@ def level_step_tail_points(
     threshold: np.ndarray,
     stats: WindowOrderStats | None = None,
     day_points: int = 0,
+    rank: TailRank = tail_surprise,
 ) -> PointScores:
     """Batch form over a (k, n) block; equal to `LevelStepTailScorer` run over each row (`day_points`: points
-    per day of the block's grid, 0 when unknown).
+    per day of the block's grid, 0 when unknown). `rank` ranks a feature among its earlier values (another
+    one is for experiments: `bench.tail_fit`).
 
     While a row has shown only counts, its score is that of the stabilised counts (z and baseline stay in
     the row's units); both are computed over that prefix only, so the choice never looks ahead.
     """
-    points = _tail_points(values, rule, threshold, stats, day_points)
+    points = _tail_points(values, rule, threshold, stats, day_points, rank)
     first = values[np.arange(values.shape[0]), np.argmax(np.isfinite(values), axis=1)]
     with np.errstate(invalid="ignore"):
         rows = np.flatnonzero((first >= 0) & (first == np.round(first)))  # the rows that start as counts
@@ -358,7 +365,7 @@ def level_step_tail_points(
         prefix = int(counting.sum(axis=1).max())
         counting = counting[:, :prefix]
         threshold = np.broadcast_to(threshold, values.shape)[rows, :prefix]
-        counted = _tail_points(stabilised(values[rows, :prefix]), rule, threshold, None, day_points)
+        counted = _tail_points(stabilised(values[rows, :prefix]), rule, threshold, None, day_points, rank)
         points.score[rows, :prefix] = np.where(counting, counted.score, points.score[rows, :prefix])
     return points
 
@@ -369,6 +376,7 @@ def _tail_points(
     threshold: np.ndarray,
     stats: WindowOrderStats | None,
     day_points: int,
+    rank: TailRank,
 ) -> PointScores:
     """The tail score of a (k, n) block in its own units."""
     features, z, level, mean = tail_features(values, rule, stats, day_points)
@@ -376,7 +384,7 @@ def _tail_points(
     earlier = np.cumsum(finite, axis=1) - finite
     surprise = value_tail_surprise(mean)
     for f in features:
-        rows, cols, s = tail_surprise(f, earlier)
+        rows, cols, s = rank(f, earlier)
         surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
     z = np.where(np.isnan(z), np.nan, directional(z, rule.direction))
     score = score_from_level_step(z, rule.threshold)
