@@ -45,6 +45,20 @@ def edges_from(
     return {caller: tuple(sorted(callees)) for caller, callees in sorted(edges.items())}
 
 
+def unmatched_graph_note(topology: Mapping[str, Sequence[str]], components: Iterable[str]) -> str | None:
+    """A note when no node of the graph names a component of the evidence's series (the graph then cannot
+    help the analyst: its labels and `context.component_labels` name different things)."""
+    nodes = set(topology) | {callee for callees in topology.values() for callee in callees}
+    named = sorted(set(components))
+    if not nodes or nodes & set(named):
+        return None
+    return (
+        f"no service of the call graph ({', '.join(sorted(nodes)[:3])}, ...) is a component of the "
+        f"evidence's series ({', '.join(named[:3]) or 'none'}, ...): make the graph's caller_label / "
+        "callee_label and context.component_labels name the same things"
+    )
+
+
 async def discover_call_graph(
     labels: Mapping[str, str],
     source: MetricSource,

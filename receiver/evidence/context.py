@@ -22,7 +22,7 @@ import numpy as np
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
-from receiver.evidence.call_graph import discover_call_graph, labels_match
+from receiver.evidence.call_graph import discover_call_graph, labels_match, unmatched_graph_note
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -157,6 +157,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     alert_index = context.alert_index
     if alert_index is not None and incident.source == "detector":
         series[alert_index] = detector_finding(series[alert_index], incident)
+    unmatched = unmatched_graph_note(context.topology, (s.component for s in series if s.component))
     return Evidence(
         incident_id=incident.id,
         alert=alert_info(incident, context.expr),
@@ -164,7 +165,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
         window_start=context.window.start,
         window_end=context.window.end,
         alert_series_id=series[alert_index].series_id if alert_index is not None else None,
-        notes=context.notes,
+        notes=(*context.notes, unmatched) if unmatched else context.notes,
         topology=dict(context.topology),
     )
 

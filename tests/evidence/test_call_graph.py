@@ -254,6 +254,28 @@ async def test_a_query_is_filled_with_the_alert_labels_and_limited_by_match(
     assert dict(evidence.topology) == {"frontend": MESH["frontend"]}
 
 
+async def test_a_graph_that_names_none_of_the_components_says_so(mesh: Mesh, source: PrometheusSource):
+    renamed = CallGraphQuery(
+        query='group by (src, dst) (label_replace(label_replace(istio_requests_total, "src", "k8s-$1", '
+        '"source_workload", "(.+)"), "dst", "k8s-$1", "destination_workload", "(.+)"))',
+        caller_label="src",
+        callee_label="dst",
+    )
+
+    evidence = await collect_alert_context(mesh.incident(), source, with_graph(renamed), now=mesh.end)
+
+    assert evidence.topology["k8s-frontend"] == ("k8s-cart", "k8s-checkout")
+    assert any(n.startswith("no service of the call graph (k8s-cart, k8s-checkout") for n in evidence.notes)
+
+
+async def test_a_matching_graph_adds_no_such_note(mesh: Mesh, source: PrometheusSource):
+    evidence = await collect_alert_context(
+        mesh.incident(), source, with_graph(CallGraphQuery(preset="istio")), now=mesh.end
+    )
+
+    assert not any(n.startswith("no service of the call graph") for n in evidence.notes)
+
+
 async def test_a_failing_graph_query_is_a_note_and_the_evidence_is_still_built(
     mesh: Mesh, source: PrometheusSource
 ):
