@@ -22,7 +22,7 @@ def test_a_far_repeat_outranks_a_near_record_only_with_the_fitted_tail():
     near = int(np.argmax(feature[0, 2001:])) + 2001  # the largest noise value after it
     earlier = np.arange(3000, dtype=float)[None, :]
 
-    rows, cols, plain = tail_surprise(feature, earlier)
+    _, cols, plain = tail_surprise(feature, earlier)
     _, _, fitted = fitted_rank(0.5)(feature, earlier)
     at = {int(c): i for i, c in enumerate(cols)}
 
