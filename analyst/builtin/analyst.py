@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from analyst.builtin.diagnose import diagnose_evidence
 from analyst.builtin.playbooks import Playbooks, load_playbooks
-from analyst.builtin.topology import load_dependency_graph, merge_graphs
+from analyst.builtin.topology import load_dependency_graph, with_dependency_graph
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence
 from analyst.settings import AnalystSettings
@@ -29,10 +28,7 @@ class BuiltinAnalyst:
 
     def with_configured_topology(self, evidence: Evidence) -> Evidence:
         """Evidence whose topology also holds the configured dependency graph's edges (the union)."""
-        if not self.dependency_graph:
-            return evidence
-        topology = merge_graphs([self.dependency_graph, evidence.topology])
-        return dataclasses.replace(evidence, topology=topology)
+        return with_dependency_graph(evidence, self.dependency_graph)
 
     async def diagnose(self, evidence: Evidence) -> DiagnosisResult:
         return await asyncio.to_thread(

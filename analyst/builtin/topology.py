@@ -7,6 +7,7 @@ everything above it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from analyst.builtin.errors import DependencyGraphError
-from analyst.evidence import SeriesEvidence
+from analyst.evidence import Evidence, SeriesEvidence
 
 _COMPONENT_LABELS = ("component", "service", "app", "application", "job", "container", "deployment", "pod")
 _CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
@@ -120,6 +121,13 @@ def merge_graphs(graphs: Iterable[Mapping[str, Iterable[str]]]) -> dict[str, tup
         for caller, callees in graph.items():
             out.setdefault(caller, set()).update(callees)
     return {caller: tuple(sorted(callees)) for caller, callees in sorted(out.items())}
+
+
+def with_dependency_graph(evidence: Evidence, graph: Mapping[str, Iterable[str]]) -> Evidence:
+    """`evidence` whose topology also holds `graph`'s edges (the union; `evidence` itself when empty)."""
+    if not graph:
+        return evidence
+    return dataclasses.replace(evidence, topology=merge_graphs([graph, evidence.topology]))
 
 
 def load_dependency_graph(path: str) -> dict[str, tuple[str, ...]]:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -14,6 +14,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
+from analyst.builtin.topology import with_dependency_graph
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence
 from analyst.llm.accounting import LLMMetrics, cost_usd, create_llm_metrics
@@ -71,11 +72,13 @@ class LLMAnalyst:
         *,
         llm_backend: LLMBackend | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dependency_graph: Mapping[str, tuple[str, ...]] | None = None,
     ) -> None:
         known = _check_backend(backend)
         self.name: str = known
         self._settings = settings
         self._fallback = fallback
+        self._dependency_graph = dict(dependency_graph or {})
         self._backend = llm_backend if llm_backend is not None else create_backend(settings, known)
         self._model = settings.model_for(known)
         self._metrics: LLMMetrics = create_llm_metrics(registry)
@@ -93,6 +96,7 @@ class LLMAnalyst:
 
     async def diagnose(self, evidence: Evidence) -> DiagnosisResult:
         started = time.perf_counter()
+        evidence = with_dependency_graph(evidence, self._dependency_graph)  # as the built-in analyst sees it
         builtin = await self._fallback.diagnose(evidence)
         signature = evidence_signature(evidence)
         async with self._cache.exclusive(signature):  # identical incidents arriving together: one call
@@ -306,12 +310,17 @@ def create_backend(settings: LLMSettings, backend: Backend) -> LLMBackend:
 
 
 def build_analyst(
-    backend: str, llm_settings: LLMSettings, fallback: Analyst, registry: CollectorRegistry | None = None
+    backend: str,
+    llm_settings: LLMSettings,
+    fallback: Analyst,
+    registry: CollectorRegistry | None = None,
+    dependency_graph: Mapping[str, tuple[str, ...]] | None = None,
 ) -> Analyst:
-    """`fallback` itself for backend "builtin", otherwise an LLMAnalyst that falls back to it."""
+    """`fallback` itself for backend "builtin", otherwise an LLMAnalyst that falls back to it (and adds
+    `dependency_graph`, `analyst.dependency_graph_file`'s edges, to the evidence it prompts with)."""
     if backend == "builtin":
         return fallback
-    return LLMAnalyst(llm_settings, backend, fallback, registry)
+    return LLMAnalyst(llm_settings, backend, fallback, registry, dependency_graph=dependency_graph)
 
 
 def _check_backend(backend: str) -> Backend:

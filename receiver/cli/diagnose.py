@@ -99,7 +99,10 @@ def run_diagnose(argv: list[str]) -> int:
 
 async def _diagnose_and_print(settings: Settings, incident: Incident, now: float, fmt: str) -> int:
     source = PrometheusSource(settings.prometheus)
-    analyst = build_analyst(settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst))
+    builtin = BuiltinAnalyst(settings.analyst)
+    analyst = build_analyst(
+        settings.analyst.backend, settings.llm, builtin, dependency_graph=builtin.dependency_graph
+    )
     try:
         plugins = StagePlugins(source, settings.context, analyst, delivery=None)
         evidence, diagnosis = await diagnose_now(incident, plugins, now=now)

@@ -115,7 +115,10 @@ def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricS
 
 
 def build_analyst_for(settings: Settings, registry: CollectorRegistry) -> Analyst:
-    return build_analyst(settings.analyst.backend, settings.llm, BuiltinAnalyst(settings.analyst), registry)
+    builtin = BuiltinAnalyst(settings.analyst)
+    return build_analyst(
+        settings.analyst.backend, settings.llm, builtin, registry, dependency_graph=builtin.dependency_graph
+    )
 
 
 def changed_sections(old: Settings, new: Settings) -> list[str]:

@@ -11,7 +11,16 @@ from prometheus_client import CollectorRegistry
 
 from analyst.diagnosis import Category
 from analyst.llm import LLMAnalyst, LLMConfigError, LLMSettings, build_analyst
-from tests.fakes.llm import FakeLLMServer, FixedAnalyst, Reply, answer, answer_json, error, make_evidence
+from tests.fakes.llm import (
+    FakeLLMServer,
+    FixedAnalyst,
+    Reply,
+    answer,
+    answer_json,
+    error,
+    make_evidence,
+    prompt_text,
+)
 
 API_KEY = "test-key-0123456789"
 
@@ -228,3 +237,24 @@ async def test_unexpected_backend_exception_falls_back_without_retry() -> None:
     assert backend.calls == 1
     assert result.backend == "builtin"
     assert result.fallback_reason is not None and "ValueError" in result.fallback_reason
+
+
+async def test_the_prompt_has_the_configured_dependency_graph_too(fake: FakeLLMServer) -> None:
+    fake.enqueue(answer(answer_json()))
+    graph = {"api": ("cache",), "postgres": ("disk",)}
+    analyst = LLMAnalyst(settings_for(fake, "openai"), "openai", FixedAnalyst(), dependency_graph=graph)
+    try:
+        await analyst.diagnose(make_evidence(topology={"api": ("postgres",)}))
+    finally:
+        await analyst.aclose()
+
+    prompt = prompt_text(fake.requests[-1])
+    assert all(edge in prompt for edge in ("api→cache", "api→postgres", "postgres→disk"))
+
+
+def test_build_analyst_hands_the_dependency_graph_to_the_llm_analyst() -> None:
+    analyst = build_analyst(
+        "openai", LLMSettings(api_key=API_KEY), FixedAnalyst(), dependency_graph={"api": ("cache",)}
+    )
+
+    assert isinstance(analyst, LLMAnalyst) and analyst._dependency_graph == {"api": ("cache",)}
