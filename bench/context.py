@@ -2,6 +2,8 @@
 
 Runs against a local Prometheus backfilled with synthetic data, and compares with a baseline measured
 in the same run: one query per series, sequential, one connection, one `characterize_change` per series.
+The context is also timed with `context.call_graph: [{preset: istio}]` over a synthetic mesh (50
+services, 4 callees each, 3 response codes: 600 `istio_requests_total` series).
 
     python -m bench.context [--runs 10] [--rules 1000]
 """
@@ -24,7 +26,7 @@ from detectors import characterize_change
 from receiver.evidence.context import collect_alert_context, context_window
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for, selector
-from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.evidence.settings import CallGraphQuery, ContextSettings, PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
 from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detect_rule
@@ -32,6 +34,7 @@ from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 METRICS, INSTANCES = 20, 10  # 200 related series
+MESH_SERVICES, MESH_CALLEES, MESH_CODES = 50, 4, ("200", "500", "503")
 HISTORY = 26 * 3600.0
 STEP = 15.0
 
@@ -56,6 +59,17 @@ def synthetic(end: float) -> list[SyntheticSeries]:
                     noisy(ts, 10 + m, 1.0, 1000 * m + i),
                 )
             )
+    minutes = np.arange(end - HISTORY, end + 60.0, 60.0)
+    for caller in range(MESH_SERVICES):
+        for k in range(1, MESH_CALLEES + 1):
+            for code in MESH_CODES:
+                labels = {
+                    "source_workload": f"svc-{caller}",
+                    "destination_workload": f"svc-{(caller + k) % MESH_SERVICES}",
+                    "response_code": code,
+                }
+                counts = np.cumsum(np.full(minutes.size, 10.0))
+                out.append(SyntheticSeries("istio_requests_total", labels, minutes, counts, kind="counter"))
     return out
 
 
@@ -101,21 +115,28 @@ async def baseline_context(url: str, inc: Incident, settings: ContextSettings, e
     await source.close()
 
 
-async def bench_context(url: str, end: float, runs: int) -> tuple[list[float], list[float], list[float], int]:
+Timings = list[float]
+
+
+async def bench_context(url: str, end: float, runs: int) -> tuple[Timings, Timings, Timings, Timings, int]:
     settings = ContextSettings(
         lookback_seconds=6 * 3600, step_seconds=STEP, max_related_series=200, detect_external_labels=False
     )
+    meshed = settings.model_copy(update={"call_graph": [CallGraphQuery(preset="istio")]})
     inc = incident(end, url)
     source = PrometheusSource(PrometheusSettings(url=url, retries=0, max_concurrency=8))
     evidence = await collect_alert_context(inc, source, settings, now=end)
     assert len(evidence.series) == 201, len(evidence.series)
     ours = await timed(runs, lambda: collect_alert_context(inc, source, settings, now=end))
+    graph = (await collect_alert_context(inc, source, meshed, now=end)).topology
+    assert sum(map(len, graph.values())) == MESH_SERVICES * MESH_CALLEES, graph
+    with_graph = await timed(runs, lambda: collect_alert_context(inc, source, meshed, now=end))
     await source.close()
     gzip = PrometheusSource(PrometheusSettings(url=url, retries=0, max_concurrency=8, compression=True))
     compressed = await timed(runs, lambda: collect_alert_context(inc, gzip, settings, now=end))
     await gzip.close()
     base = await timed(runs, lambda: baseline_context(url, inc, settings, end))
-    return ours, compressed, base, len(evidence.series)
+    return ours, with_graph, compressed, base, len(evidence.series)
 
 
 async def bench_cycle(url: str, end: float, rules: int, store_dir: Path) -> tuple[list[float], int]:
@@ -183,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         prometheus = start_backfilled_prometheus(Path(tmp) / "prometheus", synthetic(end))
         print(
-            f"backfilled {METRICS * INSTANCES + 1} series x {HISTORY / 3600:g} h and started Prometheus in "
+            f"backfilled {METRICS * INSTANCES + 1} series x {HISTORY / 3600:g} h (and a mesh) and started "
+            "Prometheus in "
             f"{time.perf_counter() - started:.1f}s",
             file=sys.stderr,
         )
         try:
-            ours, compressed, base, count = asyncio.run(bench_context(prometheus.url, end, args.runs))
+            ours, meshed, compressed, base, count = asyncio.run(bench_context(prometheus.url, end, args.runs))
             (threads, processes, sequential), rules = asyncio.run(
                 bench_cycle(prometheus.url, end, args.rules, Path(tmp))
             )
@@ -196,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             prometheus.stop()
     print(f"alert context, {count} series x 6 h at 15 s ({args.runs} runs):")
     print(f"  collect_alert_context   p50 {p(ours, 50) * 1000:7.0f} ms   p90 {p(ours, 90) * 1000:7.0f} ms")
+    print(
+        f"    with the istio graph  p50 {p(meshed, 50) * 1000:7.0f} ms   p90 {p(meshed, 90) * 1000:7.0f} ms"
+        f"   ({MESH_SERVICES * MESH_CALLEES} edges from "
+        f"{MESH_SERVICES * MESH_CALLEES * len(MESH_CODES)} series)"
+    )
     print(
         f"    with gzip             p50 {p(compressed, 50) * 1000:7.0f} ms   p90 "
         f"{p(compressed, 90) * 1000:7.0f} ms"
