@@ -69,10 +69,11 @@ async def discover_call_graph(
     """The union of the edges the queries matching the alert return within `span` (start, end, step)."""
     selected = [q for q in queries if labels_match(q.match, labels)]
     graphs = await asyncio.gather(*(_call_graph_query(q, labels, source, span, notes) for q in selected))
-    graph = merge_graphs(graphs)
-    if selected:
+    answered = [(q, g) for q, g in zip(selected, graphs, strict=True) if g is not None]
+    graph = merge_graphs(g for _, g in answered)
+    if answered:
         edges = sum(len(callees) for callees in graph.values())
-        notes.append(f"call graph from {', '.join(q.name for q in selected)}: {edges} edges")
+        notes.append(f"call graph from {', '.join(q.name for q, _ in answered)}: {edges} edges")
     return graph
 
 
@@ -82,17 +83,18 @@ async def _call_graph_query(
     source: MetricSource,
     span: tuple[float, float, float],
     notes: list[str],
-) -> dict[str, tuple[str, ...]]:
+) -> dict[str, tuple[str, ...]] | None:
+    """The query's edges; None (and a note) when it could not be filled in or failed."""
     assert spec.query and spec.caller_label and spec.callee_label, "filled in by CallGraphQuery"
     try:
         query = render_template(spec.query, labels)
     except TemplateError as exc:
         notes.append(f"call graph {spec.name!r} skipped: {exc}")
-        return {}
+        return None
     start, end, step = span
     try:
         results = await source.query_range(query, start, end, max(step, (end - start) / (INSTANTS - 1)))
     except MetricSourceError as exc:
         notes.append(f"call graph {spec.name!r} unavailable ({exc})")
-        return {}
+        return None
     return edges_from(results, spec.caller_label, spec.callee_label)

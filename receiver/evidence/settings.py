@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -25,6 +27,15 @@ DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucke
 
 
 BasicAuth = BasicAuthSettings
+
+
+def regular_expressions(patterns: Iterable[str], where: str) -> None:
+    """ValueError naming the first of `patterns` that is not a valid regular expression."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{where}: {pattern!r} is not a regular expression ({exc})") from exc
 
 
 class TLSSettings(Section):
@@ -103,6 +114,12 @@ class ContextQuery(Section):
     )
     role: Literal["context", "related"] = "context"
 
+    @field_validator("match")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        regular_expressions(value.values(), "match")
+        return value
+
 
 # Call graphs that service meshes and trace pipelines export: (query, caller label, callee label).
 CALL_GRAPH_PRESETS: dict[str, tuple[str, str, str]] = {
@@ -133,6 +150,12 @@ class CallGraphQuery(Section):
         default_factory=dict,
         description="Alert label -> anchored regular expression; all must match (empty: every alert).",
     )
+
+    @field_validator("match")
+    @classmethod
+    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
+        regular_expressions(value.values(), "match")
+        return value
 
     @model_validator(mode="after")
     def _fill_from_preset(self) -> CallGraphQuery:
@@ -192,3 +215,9 @@ class ContextSettings(Section):
         default_factory=list,
         description="Queries for the call graph (caller -> callees) the analyst reasons with; empty: none.",
     )
+
+    @field_validator("exclude_metrics")
+    @classmethod
+    def _metric_patterns(cls, value: list[str]) -> list[str]:
+        regular_expressions(value, "exclude_metrics")
+        return value

@@ -21,7 +21,7 @@ from receiver.evidence.call_graph import edges_from
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for
-from receiver.evidence.settings import CallGraphQuery, ContextSettings, PrometheusSettings
+from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings, PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
@@ -60,6 +60,19 @@ def test_a_preset_keeps_what_is_set_explicitly():
 def test_a_query_without_a_preset_needs_both_labels(fields: dict[str, str]):
     with pytest.raises(ValidationError, match="caller_label and callee_label"):
         CallGraphQuery(**fields)
+
+
+@pytest.mark.parametrize("query", [CallGraphQuery, ContextQuery])
+def test_a_match_that_is_not_a_regular_expression_is_refused_when_loaded(query: type):
+    fields = {"preset": "istio"} if query is CallGraphQuery else {"name": "n", "query": "up"}
+
+    with pytest.raises(ValidationError, match=r"match: 'shop\(' is not a regular expression"):
+        query(**fields, match={"namespace": "shop("})
+
+
+def test_an_excluded_metric_that_is_not_a_regular_expression_is_refused():
+    with pytest.raises(ValidationError, match=r"exclude_metrics: '\*_total' is not a regular expression"):
+        ContextSettings(exclude_metrics=["*_total"])
 
 
 def test_an_unknown_preset_is_refused():
@@ -288,6 +301,7 @@ async def test_a_failing_graph_query_is_a_note_and_the_evidence_is_still_built(
 
     assert dict(evidence.topology) == {}
     assert any(n.startswith("call graph 'group by (a, b) (' unavailable (bad_query") for n in evidence.notes)
+    assert not any(n.startswith("call graph from") for n in evidence.notes)
     assert any("skipped: the alert has no label 'team'" in n for n in evidence.notes)
     assert any(s.metric == "service_latency_p90_seconds" and s.anomalous for s in evidence.series)
 
