@@ -54,6 +54,7 @@ class IncidentPage:
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     stages: list[dict[str, Any]] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what collecting the evidence noted
 
 
 def common_labels(label_sets: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -143,6 +144,7 @@ def build_incident_page(
         deliveries=list(data.get("deliveries", [])),
         stages=list(data.get("stages", [])),
         extras=list(extras),
+        notes=[str(n) for n in evidence.get("notes", [])],
     )
 
 

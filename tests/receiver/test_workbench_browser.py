@@ -261,6 +261,29 @@ def test_pages_carry_a_strict_content_security_policy(receiver: Any) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
 
+def test_the_incident_page_shows_what_collecting_the_evidence_noted(
+    browser: Any, receiver: Any, prometheus: ManagedProcess, scenario: Scenario, tmp_path: Any
+) -> None:
+    proc, _ = receiver
+    body = json.loads(_notification(prometheus.url, "NoSuchSeries", "warning", scenario.effect_at, {}))
+    body["alerts"][0]["generatorURL"] = f"{prometheus.url}/graph?g0.expr=no_such_metric_total%20%3E%201"
+    incident_id = _call(f"{proc.url}/webhook/alertmanager", json.dumps(body).encode())["incidents"][0]
+    deadline = time.monotonic() + 30
+    while not _diagnosed(f"{proc.url}/api/v1/incidents/{incident_id}"):
+        assert time.monotonic() < deadline, proc.log()[-3000:]
+        time.sleep(0.3)
+    expected = _call(f"{proc.url}/api/v1/incidents/{incident_id}")["evidence"]["notes"]
+    assert any("returned no data" in n for n in expected), expected
+
+    _open(browser, f"{proc.url}/ui/incidents/{incident_id}")
+    shown = [li.text for li in browser.find_elements("css selector", "ul.evidence-notes li")]
+
+    assert shown == expected
+    assert console_errors(browser) == []
+    browser.execute_script("document.querySelector('ul.evidence-notes').closest('section').scrollIntoView()")
+    browser.save_screenshot(str(tmp_path / "evidence-notes.png"))
+
+
 def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
     browser: Any, tmp_path: Any, prometheus: ManagedProcess, scenario: Scenario
 ) -> None:
@@ -295,6 +318,8 @@ def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
             "textContent"
         )
         assert stages.count("reused") >= 3
+        notes = browser.find_element("css selector", "ul.diagnosis-notes").text
+        assert f"reused the analysis of {old}" in notes
         assert console_errors(browser) == []
         browser.save_screenshot(str(tmp_path / "refired.png"))
     finally:
