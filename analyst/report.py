@@ -21,7 +21,8 @@ _STEP_TITLES = {
 
 
 def render_text_report(result: DiagnosisResult, evidence: Evidence | None = None) -> str:
-    """A readable report: alert header, summary, primary cause, alternatives, the six steps, actions."""
+    """A readable report: alert header, summary, primary cause, alternatives, the six steps, actions, and
+    what the analyst and the evidence collection noted."""
     lines: list[str] = []
     lines += _header(result, evidence)
     lines += _section("Summary", _wrap(result.executive_summary))
@@ -41,6 +42,8 @@ def render_text_report(result: DiagnosisResult, evidence: Evidence | None = None
     lines += _section("Monitoring", _bullets(result.monitoring_recommendations))
     if result.notes:
         lines += _section("Notes", _bullets(result.notes))
+    if evidence is not None and evidence.notes:
+        lines += _section("Evidence notes", _bullets(evidence.notes))
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from analyst.builtin import Playbooks, diagnose_evidence
 from analyst.report import render_text_report
 
@@ -36,3 +38,15 @@ def test_report_without_evidence_still_renders(playbooks: Playbooks) -> None:
     text = render_text_report(result)
     assert text.startswith("incident: inc-1")
     assert "MOST LIKELY CAUSE" in text
+
+
+def test_report_ends_with_what_collecting_the_evidence_noted(playbooks: Playbooks) -> None:
+    evidence = dataclasses.replace(
+        pool_incident(),  # type: ignore[type-var]
+        notes=("call graph 'istio' unavailable (unreachable: connection refused)",),
+    )
+    result = diagnose_evidence(evidence, playbooks, now=0.0)
+    text = render_text_report(result, evidence)
+
+    assert "\nEVIDENCE NOTES\n" in text
+    assert "call graph 'istio' unavailable (unreachable: connection refused)" in text
