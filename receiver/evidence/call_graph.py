@@ -46,8 +46,8 @@ def edges_from(
 
 
 def unmatched_graph_note(topology: Mapping[str, Sequence[str]], components: Iterable[str]) -> str | None:
-    """A note when no node of the graph names a component of the evidence's series (the graph then cannot
-    help the analyst: its labels and `context.component_labels` name different things)."""
+    """A note when no node of the graph names a component of the evidence's series, as the analyst reads
+    them (`analyst.builtin.topology.component_of`): the graph then cannot help it."""
     nodes = set(topology) | {callee for callees in topology.values() for callee in callees}
     named = sorted(set(components))
     if not nodes or nodes & set(named):

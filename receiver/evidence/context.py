@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from analyst.builtin.topology import component_of
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
@@ -157,7 +158,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     alert_index = context.alert_index
     if alert_index is not None and incident.source == "detector":
         series[alert_index] = detector_finding(series[alert_index], incident)
-    unmatched = unmatched_graph_note(context.topology, (s.component for s in series if s.component))
+    unmatched = unmatched_graph_note(context.topology, filter(None, map(component_of, series)))
     return Evidence(
         incident_id=incident.id,
         alert=alert_info(incident, context.expr),
