@@ -8,9 +8,12 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 ../shared/nezha/README.md.
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
+                        [--graph-from-metrics]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
-seconds without Prometheus.
+seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
+as Tempo-style service-graph counters and reads it per alert with `context.call_graph`, the path of a user
+whose tracing exports that graph, instead of handing it over as a file.
 """
 
 from __future__ import annotations
@@ -105,14 +108,25 @@ def alert_for(day: Day, fault: Fault) -> dict[str, object]:
     }
 
 
-def config_for(day: Day, workdir: Path) -> Path:
+# With --graph-from-metrics: the call graph read from the backfilled service-graph counters of the day.
+GRAPH_QUERY = (
+    'group by (client, server) (traces_service_graph_request_total{graph="{{ $labels.namespace }}"})'
+)
+
+
+def config_for(day: Day, workdir: Path, graph_from_metrics: bool = False) -> Path:
+    """The protocol's configuration: the call graph as `analyst.dependency_graph_file`, or with
+    `graph_from_metrics` as `context.call_graph` (Tempo's preset, scoped to the day's namespace)."""
     analyst: dict[str, object] = {"max_alternatives": MAX_ALTERNATIVES}
-    if day.graph:
+    context: dict[str, object] = {"max_related_series": 1000}
+    if day.graph and graph_from_metrics:
+        context["call_graph"] = [{"preset": "tempo", "query": GRAPH_QUERY}]
+    elif day.graph:
         graph_file = workdir / f"graph-{day.name}.yml"
         graph_file.write_text(yaml.safe_dump({k: list(v) for k, v in day.graph.items()}))
         analyst["dependency_graph_file"] = str(graph_file)
     path = workdir / f"config-{day.name}.yml"
-    path.write_text(yaml.safe_dump({"context": {"max_related_series": 1000}, "analyst": analyst}))
+    path.write_text(yaml.safe_dump({"context": context, "analyst": analyst}))
     return path
 
 
@@ -153,11 +167,11 @@ def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
     return tuple(sorted(scores, key=lambda s: -scores[s]))
 
 
-def start_backfilled(days: Sequence[Day], workdir: Path) -> ManagedProcess:
+def start_backfilled(days: Sequence[Day], workdir: Path, graph_metrics: bool = False) -> ManagedProcess:
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
         return _start(workdir)
     source = workdir / "nezha.om"
-    samples = write_openmetrics(days, source)
+    samples = write_openmetrics(days, source, graph_metrics)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
@@ -312,16 +326,22 @@ def calibration_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
     )
 
 
-def run(data: Path, workdir: Path, out: Path | None, evidence_out: Path | None = None) -> list[Outcome]:
+def run(
+    data: Path,
+    workdir: Path,
+    out: Path | None,
+    evidence_out: Path | None = None,
+    graph_from_metrics: bool = False,
+) -> list[Outcome]:
     days = find_days(data)
     if not days:
         raise SystemExit(f"no days under {data}")
-    prometheus = start_backfilled(days, workdir)
+    prometheus = start_backfilled(days, workdir, graph_from_metrics)
     outcomes = []
     kept = evidence_out.open("w") if evidence_out is not None else None
     try:
         for day in days:
-            config = config_for(day, workdir)
+            config = config_for(day, workdir, graph_from_metrics)
             for fault in day.faults:
                 outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None)
                 if kept is not None:
@@ -381,13 +401,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--evidence-out", type=Path, help="also write each fault's evidence here (for bench.rca_replay)"
     )
+    parser.add_argument(
+        "--graph-from-metrics",
+        action="store_true",
+        help="backfill the call graph as service-graph counters and read it with context.call_graph "
+        "(instead of analyst.dependency_graph_file)",
+    )
     args = parser.parse_args(argv)
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
-        outcomes = run(args.data, args.keep_workdir, args.out, args.evidence_out)
+        outcomes = run(args.data, args.keep_workdir, args.out, args.evidence_out, args.graph_from_metrics)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
-            outcomes = run(args.data, Path(tmp), args.out, args.evidence_out)
+            outcomes = run(args.data, Path(tmp), args.out, args.evidence_out, args.graph_from_metrics)
     print(report(outcomes))
     return 0
 

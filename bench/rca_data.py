@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -194,15 +195,31 @@ def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:
                 yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
 
 
-def write_openmetrics(days: Sequence[Day], path: Path) -> int:
-    """All days as one OpenMetrics file (one family block per metric); returns the sample count."""
+GRAPH_METRIC = "traces_service_graph_request_total"  # as Tempo's service graph names its request counter
+
+
+def graph_lines(day: Day) -> Iterator[tuple[str, str]]:
+    """The day's call graph as service-graph request counters, one sample a minute per edge (labels
+    `client`, `server` and `graph` = the day's namespace: not `namespace`, so that they are not related
+    series of the alert)."""
+    for client, servers in day.graph.items():
+        for server in servers:
+            labels = f'client="{client}",graph="{day.namespace}",server="{server}"'
+            for i, t in enumerate(day.front.times):
+                yield GRAPH_METRIC, f"{GRAPH_METRIC}{{{labels}}} {float(i + 1)!r} {float(t):.3f}"
+
+
+def write_openmetrics(days: Sequence[Day], path: Path, graph_metrics: bool = False) -> int:
+    """All days as one OpenMetrics file (one family block per metric); returns the sample count. With
+    `graph_metrics`, the call graphs too, as `graph_lines` renders them."""
     families: dict[str, list[str]] = {}
     for day in days:
-        for metric, line in openmetrics_lines(day):
+        for metric, line in chain(openmetrics_lines(day), graph_lines(day) if graph_metrics else ()):
             families.setdefault(metric, []).append(line)
     with path.open("w") as out:
         for metric, lines in families.items():
-            out.write(f"# TYPE {metric} gauge\n")
+            kind = "counter" if metric == GRAPH_METRIC else "gauge"
+            out.write(f"# TYPE {metric.removesuffix('_total') if kind == 'counter' else metric} {kind}\n")
             out.write("\n".join(lines) + "\n")
         out.write("# EOF\n")
     return sum(len(v) for v in families.values())

@@ -57,7 +57,8 @@ def days() -> dict[str, Day]:
 
 @pytest.fixture(scope="module")
 def prometheus(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("nezha"))
+    # with OnlineBoutique's call graph as service-graph counters too (not related series of any alert)
+    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("nezha"), graph_metrics=True)
     yield process
     process.stop()
 
@@ -86,3 +87,26 @@ def test_ranks_the_injected_service_first(
     assert len(outcome.ranking) >= 5
     if kind.startswith("cpu"):  # named by the CPU at its limit, not by memory that moved further
         assert outcome.category == "resource.cpu", outcome
+
+
+@pytest.mark.parametrize(("clock", "service"), [("05:01:", "checkoutservice"), ("05:27:", "currencyservice")])
+def test_the_call_graph_read_from_prometheus_ranks_as_the_file_does(
+    days: dict[str, Day], prometheus: ManagedProcess, tmp_path: Path, clock: str, service: str
+) -> None:
+    day = days["2022-08-22"]
+    fault = _fault(day, clock)
+    from_file = rca.diagnose_fault(day, fault, prometheus.url, rca.config_for(day, tmp_path), tmp_path)
+    (tmp_path / "metrics").mkdir()
+    metrics_config = rca.config_for(day, tmp_path / "metrics", graph_from_metrics=True)
+    from_metrics = rca.diagnose_fault(
+        day, fault, prometheus.url, metrics_config, tmp_path, keep_evidence=True
+    )
+
+    assert from_metrics.ranking == from_file.ranking and from_metrics.ranking[0] == service
+    evidence = from_metrics.evidence
+    assert evidence is not None
+    edges = sum(len(callees) for callees in day.graph.values())
+    assert f"call graph from tempo: {edges} edges" in evidence["notes"]
+    assert {k: tuple(v) for k, v in evidence["topology"].items()} == {
+        k: tuple(sorted(v)) for k, v in day.graph.items()
+    }
