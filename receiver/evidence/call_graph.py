@@ -8,7 +8,6 @@ what they return; a query that fails or cannot be filled in becomes a note, neve
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -22,11 +21,6 @@ from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 UNKNOWN_PEERS = frozenset({"", "unknown"})
 # Instants at which the window is asked (its start, end and between): edges active at any of them count.
 INSTANTS = 5
-
-
-def labels_match(match: Mapping[str, str], labels: Mapping[str, str]) -> bool:
-    """Every `match` entry is an anchored regex that the alert's label value must match."""
-    return all(re.fullmatch(pattern, labels.get(name, "")) for name, pattern in match.items())
 
 
 def edges_from(
@@ -67,7 +61,7 @@ async def discover_call_graph(
     notes: list[str],
 ) -> dict[str, tuple[str, ...]]:
     """The union of the edges the queries matching the alert return within `span` (start, end, step)."""
-    selected = [q for q in queries if labels_match(q.match, labels)]
+    selected = [q for q in queries if q.matches(labels)]
     graphs = await asyncio.gather(*(_call_graph_query(q, labels, source, span, notes) for q in selected))
     answered = [(q, g) for q, g in zip(selected, graphs, strict=True) if g is not None]
     graph = merge_graphs(g for _, g in answered)

@@ -23,7 +23,7 @@ from analyst.builtin.topology import component_of
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
-from receiver.evidence.call_graph import discover_call_graph, labels_match, unmatched_graph_note
+from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -380,16 +380,11 @@ async def _context_queries(
     notes: list[str],
     placeholders: list[SeriesEvidence],
 ) -> list[Fetched]:
-    selected = [q for q in settings.context_queries if context_query_matches(q, labels)]
+    selected = [q for q in settings.context_queries if q.matches(labels)]
     results = await asyncio.gather(
         *(_context_query(q, labels, source, settings, window, notes, placeholders) for q in selected)
     )
     return [f for group in results for f in group]
-
-
-def context_query_matches(query: ContextQuery, labels: Mapping[str, str]) -> bool:
-    """Every `match` entry is an anchored regex that the alert's label value must match."""
-    return labels_match(query.match, labels)
 
 
 async def _context_query(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -103,22 +103,31 @@ class PrometheusSettings(Section):
         return self
 
 
-class ContextQuery(Section):
-    """An extra PromQL for matching alerts; `{{ $labels.NAME }}` is replaced by the alert's label value."""
+class ForMatchingAlerts(Section):
+    """A query that runs for the alerts whose labels `match` (checked as regular expressions on load)."""
 
-    name: str = Field(min_length=1)
-    query: str = Field(min_length=1)
     match: dict[str, str] = Field(
         default_factory=dict,
         description="Alert label -> anchored regular expression; all must match (empty: every alert).",
     )
-    role: Literal["context", "related"] = "context"
 
     @field_validator("match")
     @classmethod
     def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
         regular_expressions(value.values(), "match")
         return value
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Every `match` entry is an anchored regex that the alert's label value must match."""
+        return all(re.fullmatch(pattern, labels.get(name, "")) for name, pattern in self.match.items())
+
+
+class ContextQuery(ForMatchingAlerts):
+    """An extra PromQL for matching alerts; `{{ $labels.NAME }}` is replaced by the alert's label value."""
+
+    name: str = Field(min_length=1)
+    query: str = Field(min_length=1)
+    role: Literal["context", "related"] = "context"
 
 
 # Call graphs that service meshes and trace pipelines export: (query, caller label, callee label).
@@ -137,7 +146,7 @@ CALL_GRAPH_PRESETS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class CallGraphQuery(Section):
+class CallGraphQuery(ForMatchingAlerts):
     """Where caller -> callee edges come from: a `preset` (istio, linkerd, tempo: Tempo's or the OpenTelemetry
     Collector's service graph), or a `query` whose result series name the caller and the callee in two
     labels. `{{ $labels.NAME }}` is replaced by the alert's label value, as in context queries."""
@@ -146,16 +155,6 @@ class CallGraphQuery(Section):
     query: str | None = Field(default=None, min_length=1)
     caller_label: str | None = Field(default=None, min_length=1)
     callee_label: str | None = Field(default=None, min_length=1)
-    match: dict[str, str] = Field(
-        default_factory=dict,
-        description="Alert label -> anchored regular expression; all must match (empty: every alert).",
-    )
-
-    @field_validator("match")
-    @classmethod
-    def _patterns(cls, value: dict[str, str]) -> dict[str, str]:
-        regular_expressions(value.values(), "match")
-        return value
 
     @model_validator(mode="after")
     def _fill_from_preset(self) -> CallGraphQuery:
