@@ -8,12 +8,15 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 ../shared/nezha/README.md.
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
-                        [--graph-from-metrics]
+                        [--graph-from-metrics] [--layout kubernetes]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
 seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
 as Tempo-style service-graph counters and reads it per alert with `context.call_graph`, the path of a user
-whose tracing exports that graph, instead of handing it over as a file.
+whose tracing exports that graph, instead of handing it over as a file. `--layout kubernetes` backfills
+the same cells as a kube-prometheus-stack cluster exposes them (`bench.rca_data.kubernetes_lines`): CPU,
+memory and network from cAdvisor, under the kubelet's `job` and `service` labels, usage as counters; the
+application's latency, success rate and request counter under its own Service.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import numpy as np
 import yaml
 
 from analyst.builtin import expected_calibration_error
-from bench.rca_data import Day, Fault, Table, find_days, write_openmetrics
+from bench.rca_data import LAYOUTS, Day, Fault, Table, find_days, service_of_pod, write_openmetrics
 from demo.processes import ManagedProcess, create_blocks, start_prometheus
 from receiver.cli.diagnose import run_diagnose
 
@@ -131,7 +134,11 @@ def config_for(day: Day, workdir: Path, graph_from_metrics: bool = False) -> Pat
 
 
 def service_of_suspect(suspect: str, services: Sequence[str]) -> str | None:
-    """The suspect's `service` label, else the longest known service name inside it."""
+    """The service of the suspect's `pod` label, else its `service` label, else the longest known service
+    name inside it. The pod first: under `--layout kubernetes` a cAdvisor series' `service` label is the
+    kubelet's (in the protocol's layout the two agree)."""
+    if (match := re.search(r'pod="([^"]+)"', suspect)) and service_of_pod(match.group(1)) in services:
+        return service_of_pod(match.group(1))
     if match := re.search(r'service="([^"]+)"', suspect):
         return match.group(1)
     inside = [s for s in services if s in suspect]
@@ -167,11 +174,13 @@ def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
     return tuple(sorted(scores, key=lambda s: -scores[s]))
 
 
-def start_backfilled(days: Sequence[Day], workdir: Path, graph_metrics: bool = False) -> ManagedProcess:
+def start_backfilled(
+    days: Sequence[Day], workdir: Path, graph_metrics: bool = False, layout: str = "protocol"
+) -> ManagedProcess:
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
         return _start(workdir)
     source = workdir / "nezha.om"
-    samples = write_openmetrics(days, source, graph_metrics)
+    samples = write_openmetrics(days, source, graph_metrics, layout)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
@@ -332,11 +341,12 @@ def run(
     out: Path | None,
     evidence_out: Path | None = None,
     graph_from_metrics: bool = False,
+    layout: str = "protocol",
 ) -> list[Outcome]:
     days = find_days(data)
     if not days:
         raise SystemExit(f"no days under {data}")
-    prometheus = start_backfilled(days, workdir, graph_from_metrics)
+    prometheus = start_backfilled(days, workdir, graph_from_metrics, layout)
     outcomes = []
     kept = evidence_out.open("w") if evidence_out is not None else None
     try:
@@ -407,13 +417,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="backfill the call graph as service-graph counters and read it with context.call_graph "
         "(instead of analyst.dependency_graph_file)",
     )
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="protocol",
+        help="protocol: every column a gauge labelled {namespace, pod, service} (the held-out protocol); "
+        "kubernetes: as kube-prometheus-stack exposes them (cAdvisor counters under the kubelet's job and "
+        "service, the application's metrics under its own)",
+    )
     args = parser.parse_args(argv)
+    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout)
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
-        outcomes = run(args.data, args.keep_workdir, args.out, args.evidence_out, args.graph_from_metrics)
+        outcomes = run(args.data, args.keep_workdir, *options)
     else:
         with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
-            outcomes = run(args.data, Path(tmp), args.out, args.evidence_out, args.graph_from_metrics)
+            outcomes = run(args.data, Path(tmp), *options)
     print(report(outcomes))
     return 0
 

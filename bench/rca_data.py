@@ -195,6 +195,83 @@ def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:
                 yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
 
 
+# The `kubernetes` layout: the same cells as a kube-prometheus-stack deployment would expose them. cAdvisor
+# (scraped from the kubelet) carries the scrape target's `job` and `service` and the subject's `namespace`,
+# `pod` and, on container series, `container`; its usage figures are counters (CPU seconds, bytes) and its
+# memory a gauge in bytes. The application's own metrics, scraped from its pods through its Service, carry
+# that Service as `job` and `service`; its requests are a counter. Percent-of-limit and syscall columns have
+# no standard exporter and are left out.
+KUBELET_LABELS = 'job="kubelet",service="kube-prometheus-stack-kubelet",endpoint="https-metrics"'
+CADVISOR_COUNTERS = {  # CSV column -> (metric, factor to the exported unit per second of the minute)
+    "CpuUsage(m)": ("container_cpu_usage_seconds_total", 1e-3),
+    "NetworkReceiveBytes": ("container_network_receive_bytes_total", 1.0),
+    "NetworkTransmitBytes": ("container_network_transmit_bytes_total", 1.0),
+}
+APP_GAUGES = (
+    "PodClientLatencyP90(s)",
+    "PodServerLatencyP90(s)",
+    "PodClientLatencyP99(s)",
+    "PodServerLatencyP99(s)",
+    "PodSuccessRate(%)",
+)
+APP_REQUESTS = "http_server_requests_total"
+MEBIBYTE = 1_048_576.0
+NODES = 3
+
+
+def _cumulative(times: np.ndarray, per_second: np.ndarray) -> np.ndarray:
+    """A counter from a per-second rate sampled each minute: the rate times the seconds since the previous
+    sample, summed (a missing cell adds nothing, as a counter that was not scraped)."""
+    seconds = np.diff(times, prepend=times[0] - 60.0) if times.size else times
+    return np.cumsum(np.where(np.isfinite(per_second), per_second, 0.0) * seconds)
+
+
+def kubernetes_lines(day: Day) -> Iterator[tuple[str, str]]:
+    """(metric, sample line) for the day's pods as `kubernetes` lays them out (see KUBELET_LABELS)."""
+    for index, pod in enumerate(sorted(day.pods)):
+        table, service = day.pods[pod], service_of_pod(pod)
+        node = f"node-{index % NODES}"
+        subject = f'namespace="{day.namespace}",pod="{pod}",node="{node}"'
+        kubelet = f'{KUBELET_LABELS},instance="10.0.0.{index % NODES}:10250",{subject}'
+        app = f'job="{service}",service="{service}",endpoint="http",instance="10.1.0.{index}:8080",{subject}'
+        columns = table.columns
+        series: list[tuple[str, str, np.ndarray]] = [
+            (
+                metric,
+                f'{kubelet},container="{service}"' if "cpu" in metric else f'{kubelet},interface="eth0"',
+                _cumulative(table.times, columns[column] * factor),
+            )
+            for column, (metric, factor) in CADVISOR_COUNTERS.items()
+        ]
+        series.append(
+            (
+                "container_memory_working_set_bytes",
+                f'{kubelet},container="{service}"',
+                columns["MemoryUsage(Mi)"] * MEBIBYTE,
+            )
+        )
+        series += [(POD_COLUMNS[c], f'{app},container="{service}"', columns[c]) for c in APP_GAUGES]
+        series.append(
+            (
+                APP_REQUESTS,
+                f'{app},container="{service}"',
+                _cumulative(table.times, columns["PodWorkload(Ops)"]),
+            )
+        )
+        for metric, labels, values in series:
+            for t, v in zip(table.times, values, strict=True):
+                if math.isfinite(v):
+                    yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+    labels = f'namespace="{day.namespace}",service="{day.entry}"'
+    for column, metric in ENTRY_COLUMNS.items():
+        for t, v in zip(day.front.times, day.front.columns[column], strict=True):
+            if math.isfinite(v):
+                yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+
+
+LAYOUTS = ("protocol", "kubernetes")
+
+
 GRAPH_METRIC = "traces_service_graph_request_total"  # as Tempo's service graph names its request counter
 
 
@@ -209,16 +286,22 @@ def graph_lines(day: Day) -> Iterator[tuple[str, str]]:
                 yield GRAPH_METRIC, f"{GRAPH_METRIC}{{{labels}}} {float(i + 1)!r} {float(t):.3f}"
 
 
-def write_openmetrics(days: Sequence[Day], path: Path, graph_metrics: bool = False) -> int:
+def write_openmetrics(
+    days: Sequence[Day], path: Path, graph_metrics: bool = False, layout: str = "protocol"
+) -> int:
     """All days as one OpenMetrics file (one family block per metric); returns the sample count. With
-    `graph_metrics`, the call graphs too, as `graph_lines` renders them."""
+    `graph_metrics`, the call graphs too, as `graph_lines` renders them. `layout`: `protocol` (the
+    benchmark's gauges, `openmetrics_lines`) or `kubernetes` (`kubernetes_lines`)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
+    render = kubernetes_lines if layout == "kubernetes" else openmetrics_lines
     families: dict[str, list[str]] = {}
     for day in days:
-        for metric, line in chain(openmetrics_lines(day), graph_lines(day) if graph_metrics else ()):
+        for metric, line in chain(render(day), graph_lines(day) if graph_metrics else ()):
             families.setdefault(metric, []).append(line)
     with path.open("w") as out:
         for metric, lines in families.items():
-            kind = "counter" if metric == GRAPH_METRIC else "gauge"
+            kind = "counter" if metric.endswith("_total") else "gauge"
             out.write(f"# TYPE {metric.removesuffix('_total') if kind == 'counter' else metric} {kind}\n")
             out.write("\n".join(lines) + "\n")
         out.write("# EOF\n")

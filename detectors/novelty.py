@@ -43,6 +43,7 @@ ONSET_POINTS = 3
 QUIET_SHARE = 0.03
 DAILY_STEP_SHARE = 0.6
 DAILY_STEP_SPAN = 0.01
+PAST_STEPS = MAX_LAG + math.ceil(DAILY_STEP_SPAN * MAX_LAG) + 1  # the steps `_daily_step` can reach back to
 
 
 class TailNoveltyScorer:
@@ -62,7 +63,7 @@ class TailNoveltyScorer:
         self._recent: deque[float] = deque(maxlen=self.mean_len)
         self._step_surprises: deque[float] = deque(maxlen=max(2, rule.window_size))
         self._past_means: deque[float] = deque(maxlen=MAX_LAG)
-        self._past_steps: deque[float] = deque(maxlen=MAX_LAG + math.ceil(DAILY_STEP_SPAN * MAX_LAG) + 1)
+        self._past_steps: list[float] = []  # the last PAST_STEPS steps at least (trimmed in _learn)
         self._daily = DailyLag()
         self._previous: float | None = None
         self._seen = 0
@@ -104,9 +105,10 @@ class TailNoveltyScorer:
     def _daily_step(self, step: float, lag: int) -> float:
         """The step less the largest step near the same time one day earlier, when that one was comparable."""
         span = max(1, round(DAILY_STEP_SPAN * lag))
-        if lag <= span or lag + span > len(self._past_steps):
+        n = len(self._past_steps)
+        if lag <= span or lag + span > min(n, PAST_STEPS):
             return step
-        past = max(self._past_steps[-j] for j in range(lag - span, lag + span + 1))
+        past = max(self._past_steps[n - lag - span : n - lag + span + 1])  # steps lag +- span points ago
         return max(0.0, step - past) if past >= DAILY_STEP_SHARE * step else step
 
     def _step_surprise(self, step: float | None) -> float:
@@ -134,6 +136,8 @@ class TailNoveltyScorer:
     ) -> None:
         self._values.add(value)
         self._past_steps.append(step if step is not None else 0.0)
+        if len(self._past_steps) > 2 * PAST_STEPS:  # trimmed in batches: a slice is cheaper than a deque walk
+            del self._past_steps[:-PAST_STEPS]
         if step is not None:
             self._steps.add(step)
         self._previous = value

@@ -12,6 +12,7 @@ unavailable with the reason; the incident always gets an Evidence.
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from analyst.builtin.exporters import with_subject_components
 from analyst.builtin.topology import component_of
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
@@ -40,6 +42,10 @@ from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident
 
 FATAL_KINDS = ("unreachable", "timeout")
+# A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
+# always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
+# is sharper: a change shows in full one window after it starts.
+RATE_INTERVALS = 2.5
 
 
 @dataclass(frozen=True)
@@ -151,10 +157,12 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     findings = characterize(
         timestamps, values, context.alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
     )
-    series = [
-        _series_evidence(f, finding, settings, _values(timestamps, row, window.step, settings))
-        for f, finding, row in zip(context.fetched, findings, values, strict=True)
-    ]
+    series = with_subject_components(
+        [
+            _series_evidence(f, finding, settings, _values(timestamps, row, window.step, settings))
+            for f, finding, row in zip(context.fetched, findings, values, strict=True)
+        ]
+    )
     alert_index = context.alert_index
     if alert_index is not None and incident.source == "detector":
         series[alert_index] = detector_finding(series[alert_index], incident)
@@ -299,7 +307,7 @@ async def _related_series(
         groups.setdefault(item["__name__"], []).append(item)
     results = await asyncio.gather(
         *(
-            _fetch_group(name, members, source, settings, window, placeholders)
+            _fetch_group(name, members, source, settings, window, notes, placeholders)
             for name, members in groups.items()
         )
     )
@@ -347,18 +355,20 @@ async def _fetch_group(
     source: MetricSource,
     settings: ContextSettings,
     window: Window,
+    notes: list[str],
     placeholders: list[SeriesEvidence],
 ) -> list[Fetched]:
-    """One query per metric name (exact common labels + alternations), filtered back to the members."""
+    """One query per metric name (exact common labels + alternations), filtered back to the members;
+    counters under rate() (`counter_rate_window`)."""
     keys = set().union(*(m.keys() for m in members)) - {"__name__"}
     common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
     varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
     query = regex_selector(metric, common, varying)
     counter = is_counter_name(metric)
-    if counter:
-        rate_window = settings.rate_window_seconds or max(4 * window.step, 60.0)
-        query = f"rate({query}[{rate_window:g}s])"
     try:
+        if counter:
+            rate_window = settings.rate_window_seconds or await counter_rate_window(query, source, window)
+            query = f"rate({query}[{rate_window:g}s])"
         results = await source.query_range(query, window.start, window.end, window.step)
     except MetricSourceError as exc:
         placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)
@@ -369,7 +379,30 @@ async def _fetch_group(
         if _key(data.labels, drop_name=True) in wanted:
             named = data if not counter else replace(data, labels={"__name__": metric, **data.labels})
             out.append(Fetched(named, "related", query, metric))
+    if counter and len(out) < len(members):
+        notes.append(
+            f"{len(members) - len(out)} of {len(members)} {metric} series gave no rate() in the window "
+            f"({query}): fewer than two samples in each window (set context.rate_window_seconds)"
+        )
     return out
+
+
+async def counter_rate_window(selector: str, source: MetricSource, window: Window) -> float:
+    """The rate() window for a counter selector: RATE_INTERVALS of its scrape interval, as measured by
+    `count_over_time` over the evidence window (the median over its series), and at least RATE_INTERVALS
+    query steps and 60 s. With one-minute scrapes, a window of 4 x a 15-s step holds one sample or none,
+    and rate() needs two: every such series would be lost."""
+    floor = max(RATE_INTERVALS * window.step, 60.0)
+    span = window.end - window.start
+    if span <= 0:
+        return floor
+    probe = f"count_over_time({selector}[{math.ceil(span):d}s])"
+    results = await source.query_range(probe, window.end, window.end, window.step)
+    counts = [float(r.values[-1]) for r in results if r.values.size and np.isfinite(r.values[-1])]
+    samples = float(np.median(counts)) if counts else 0.0
+    if samples < 2:
+        return floor
+    return float(max(floor, math.ceil(RATE_INTERVALS * span / (samples - 1))))
 
 
 async def _context_queries(

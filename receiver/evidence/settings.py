@@ -200,7 +200,10 @@ class ContextSettings(Section):
         description="Other result series of the alert expression kept (e.g. other instances).",
     )
     rate_window_seconds: float | None = Field(
-        default=None, gt=0, description="Window of rate() applied to counters; None: max(4 x step, 60 s)."
+        default=None,
+        gt=0,
+        description="Window of rate() applied to counters; None: 2.5 scrape intervals of the counter "
+        "(measured with count_over_time over the window), at least 2.5 query steps and 60 s.",
     )
     max_lag_seconds: float = Field(default=1800.0, gt=0, description="Largest lead/lag searched.")
     max_values_per_series: int = Field(

@@ -110,3 +110,33 @@ def test_the_call_graph_read_from_prometheus_ranks_as_the_file_does(
     assert {k: tuple(v) for k, v in evidence["topology"].items()} == {
         k: tuple(sorted(v)) for k, v in day.graph.items()
     }
+
+
+@pytest.fixture(scope="module")
+def kubernetes(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    """The same hours laid out as kube-prometheus-stack exposes them (`bench.rca_data.kubernetes_lines`)."""
+    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("k8s"), layout="kubernetes")
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    ("day_name", "clock", "service"),
+    [
+        ("2022-08-22", "04:44:", "checkoutservice"),
+        ("2022-08-22", "05:35:", "emailservice"),
+        ("2023-01-29", "13:31:", "ts-contacts-service"),
+    ],
+)
+def test_cpu_faults_are_found_from_cadvisor_counters_under_the_kubelets_labels(
+    days: dict[str, Day], kubernetes: ManagedProcess, tmp_path: Path, day_name: str, clock: str, service: str
+) -> None:
+    day = days[day_name]
+    outcome = rca.diagnose_fault(
+        day, _fault(day, clock), kubernetes.url, rca.config_for(day, tmp_path), tmp_path, keep_evidence=True
+    )
+    assert outcome.ranking[0] == service, outcome.ranking[:5]
+    assert outcome.evidence is not None
+    cpu = [s for s in outcome.evidence["series"] if s["metric"] == "container_cpu_usage_seconds_total"]
+    assert len(cpu) == len(day.pods)  # every pod's CPU counter, under rate()
+    assert "kube-prometheus-stack-kubelet" not in {s["component"] for s in outcome.evidence["series"]}

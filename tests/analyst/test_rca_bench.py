@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 from urllib.parse import unquote
 
 import numpy as np
+import pytest
 
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues, evidence_to_dict
 from bench import rca, rca_replay, rca_signal
-from bench.rca_data import POD_COLUMNS, Day, Fault, Table, parse_time, read_day, service_of_pod
+from bench.rca_data import (
+    ENTRY_COLUMNS,
+    POD_COLUMNS,
+    Day,
+    Fault,
+    Table,
+    parse_time,
+    read_day,
+    service_of_pod,
+    write_openmetrics,
+)
 
 START = 1_661_140_000.0
 TIMES = START + 60.0 * np.arange(40)
@@ -62,6 +75,31 @@ def test_the_ranking_maps_suspects_to_services_and_drops_duplicates() -> None:
         "alternative_hypotheses": [{"suspect": "cartservice"}, {"suspect": "adservice"}, {"suspect": "?"}],
     }
     assert rca.ranking_of(diagnosis, ["adservice", "cartservice", "frontend"]) == ("cartservice", "adservice")
+
+
+def test_a_suspect_maps_by_its_pod_before_its_service_label() -> None:
+    kubelet = 'cpu_seconds_total{pod="cartservice-579f-wc2lz",service="kube-prometheus-stack-kubelet"}'
+    assert rca.service_of_suspect(kubelet, ["adservice", "cartservice"]) == "cartservice"
+    assert rca.service_of_suspect('x{service="adservice"}', ["adservice", "cartservice"]) == "adservice"
+
+
+def test_the_kubernetes_layout_writes_cadvisor_counters_under_the_kubelets_labels(tmp_path) -> None:
+    day = dataclasses.replace(
+        _day({}, {"cartservice-579f-wc2lz": {"CpuUsage(m)": 500.0}}), front=_table(list(ENTRY_COLUMNS))
+    )
+    path = tmp_path / "k8s.om"
+    samples = write_openmetrics([day], path, layout="kubernetes")
+    text = path.read_text()
+    assert "# TYPE container_cpu_usage_seconds counter" in text and "pod_cpu_usage_percent" not in text
+    cart = [
+        float(line.split(" ")[1])
+        for line in text.splitlines()
+        if line.startswith("container_cpu_usage_seconds_total{") and 'pod="cartservice-579f-wc2lz"' in line
+    ]
+    assert 'service="kube-prometheus-stack-kubelet"' in text and len(cart) == TIMES.size
+    assert all(b >= a for a, b in itertools.pairwise(cart))  # a counter
+    assert cart[-1] - cart[-2] == pytest.approx(0.5 * 60.0)  # 500 millicores for a minute
+    assert samples == sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
 def test_largest_jump_baseline_ranks_the_service_that_jumped() -> None:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from detectors import DetectionRule, StreamingDetector, detect_series
 
@@ -121,30 +122,34 @@ def test_a_burst_of_moderate_spikes_is_found_behind_bigger_early_ones():
 
 
 def _square_days(days: int, per_day: int = 288) -> tuple[np.ndarray, np.ndarray]:
-    """A daily square wave (low 20, high 80) that rises in two steps (+40, +20) and falls in one."""
+    """A daily square wave (low 20, high 80) that rises in two steps (+40, +20) at a quarter of the day
+    and falls in one at three quarters."""
     t = np.arange(days * per_day)
     phase = t % per_day
-    x = np.where((phase >= 72) & (phase < 216), 80.0, 20.0)
-    x[phase == 72] = 60.0
+    x = np.where((phase >= per_day // 4) & (phase < 3 * per_day // 4), 80.0, 20.0)
+    x[phase == per_day // 4] = 60.0
     x += np.random.default_rng(8).normal(0.0, 1.0, size=t.size)
-    return 300.0 * t, x
+    return 86_400.0 / per_day * t, x
 
 
-def test_a_daily_step_that_comes_out_larger_is_not_novel_at_its_usual_time():
-    per_day = 288
+# 1,440 a day: nine days are more than twice the steps the scorer keeps (PAST_STEPS), so the last day's
+# comparison with yesterday runs on a history that has been trimmed
+@pytest.mark.parametrize("per_day", [288, 1440])
+def test_a_daily_step_that_comes_out_larger_is_not_novel_at_its_usual_time(per_day):
     times, x = _square_days(9, per_day)
-    usual = 8 * per_day + 72  # today's rise comes in one step of 60 instead of 40 then 20
+    usual = 8 * per_day + per_day // 4  # today's rise comes in one step of 60 instead of 40 then 20
     x[usual] = 80.0 + (x[usual] - 60.0)
     det = StreamingDetector(RULE)
     scores = np.array([det.update(t, v) for t, v in zip(times, x, strict=True)])
     assert scores[usual] < 0.5
 
 
-def test_the_same_step_at_an_unusual_time_is_novel():
-    per_day = 288
+@pytest.mark.parametrize("per_day", [288, 1440])
+def test_the_same_step_at_an_unusual_time_is_novel(per_day):
     times, x = _square_days(9, per_day)
-    early = 8 * per_day + 36  # the day's rise, in one step of 60, three hours early
-    x[early : 8 * per_day + 73] = 80.0 + np.random.default_rng(9).normal(0.0, 1.0, size=37)
+    early = 8 * per_day + per_day // 8  # the day's rise, in one step of 60, three hours early
+    rise = 8 * per_day + per_day // 4
+    x[early : rise + 1] = 80.0 + np.random.default_rng(9).normal(0.0, 1.0, size=rise + 1 - early)
     det = StreamingDetector(RULE)
     scores = np.array([det.update(t, v) for t, v in zip(times, x, strict=True)])
     assert scores[early] >= 0.5
@@ -159,3 +164,18 @@ def test_without_the_quiet_period_a_repeat_right_after_an_alarm_scores_on_its_me
     shown = [open_.update(v) for v in x]
     assert hidden[1020] == 0.0  # inside the quiet period of an earlier alarm
     assert shown[1000] >= 0.5 and shown[1020] >= 0.5
+
+
+def test_yesterdays_steps_are_still_found_after_the_history_is_trimmed():
+    from detectors.novelty import DAILY_STEP_SPAN, PAST_STEPS, TailNoveltyScorer
+
+    per_day, rng = 1440, np.random.default_rng(3)
+    x = np.cumsum(rng.normal(0.0, 1.0, size=2 * PAST_STEPS + per_day))  # past the first trim
+    scorer = TailNoveltyScorer(RULE)
+    for i, v in enumerate(x):
+        scorer.update(float(v), 60.0 * i)
+    steps = np.abs(np.diff(x))
+    span = round(DAILY_STEP_SPAN * per_day)
+    yesterday = steps[steps.size - per_day - span : steps.size - per_day + span + 1].max()
+    # a step 1.5 x the largest one near this time yesterday counts only by its excess
+    assert scorer._daily_step(1.5 * yesterday, per_day) == pytest.approx(0.5 * yesterday)

@@ -1,0 +1,61 @@
+"""Which component a series describes, when its component label names the exporter that reported it.
+
+Under kube-prometheus-stack every cAdvisor series carries the kubelet's scrape labels (`job="kubelet"`,
+`service="kube-prometheus-stack-kubelet"`) beside the labels of the pod it measures (`namespace`, `pod`,
+`container`), and kube-state-metrics' series likewise. Taken as the component, that `service` puts every
+pod's CPU and memory in one component named after the kubelet. A component value is an exporter's when
+its series describe at least two pods and none of those pods is named after it (a Service's pods are named
+after their workload, which is usually named like the Service; an exporter's are everybody's); those series
+then belong to the workload of their pod instead, so a pod's CPU joins its own service's latency.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+
+from analyst.evidence import SeriesEvidence
+
+# Kubernetes-generated pod names: Deployment (ReplicaSet hash, then a 5-character suffix), StatefulSet
+# (ordinal), DaemonSet and Job (5-character suffix). Kubernetes draws suffixes and hashes from an alphabet
+# without vowels (older ReplicaSet hashes are hex), so `node-exporter` is not a name plus a hash.
+_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+_HASH = f"(?:{_SAFE}{{6,10}}|(?=[0-9a-f]*[0-9])[0-9a-f]{{6,10}})"
+_POD_NAMES = (
+    re.compile(rf"(.+)-{_HASH}-{_SAFE}{{5}}"),
+    re.compile(r"(.+)-\d+"),
+    re.compile(rf"(.+)-{_SAFE}{{5}}"),
+)
+
+
+def workload_of_pod(pod: str) -> str:
+    """`cartservice-579f59597d-wc2lz` -> `cartservice`, `db-0` -> `db`, `node-exporter-x7k2p` ->
+    `node-exporter`; a name without such a suffix as it is."""
+    for pattern in _POD_NAMES:
+        if match := pattern.fullmatch(pod):
+            return match.group(1)
+    return pod
+
+
+def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
+    """Component values carried by series of two pods or more, none of them named after the value."""
+    pods: dict[str, set[str]] = {}
+    for s in series:
+        pod = s.labels.get("pod")
+        if s.component and pod:
+            pods.setdefault(s.component, set()).add(pod)
+    return {c for c, named in pods.items() if len(named) >= 2 and not any(p.startswith(c) for p in named)}
+
+
+def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvidence]:
+    """`series` with each exporter-labelled one (`exporter_components`) moved to the workload of its pod."""
+    exporters = exporter_components(series)
+    if not exporters:
+        return list(series)
+    return [
+        dataclasses.replace(s, component=workload_of_pod(s.labels["pod"]))
+        if s.component in exporters and s.labels.get("pod")
+        else s
+        for s in series
+    ]

@@ -1,0 +1,59 @@
+"""Components named by an exporter's scrape labels go to the workload of the pod the series describes."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyst.builtin.exporters import exporter_components, with_subject_components, workload_of_pod
+from analyst.evidence import SeriesEvidence
+
+
+def _series(metric: str, component: str, **labels: str) -> SeriesEvidence:
+    return SeriesEvidence(
+        series_id=f"{metric}{labels}", metric=metric, labels=labels, role="related", component=component
+    )
+
+
+@pytest.mark.parametrize(
+    ("pod", "workload"),
+    [
+        ("cartservice-579f59597d-wc2lz", "cartservice"),  # Deployment: ReplicaSet hash, pod suffix
+        ("ts-travel2-service-5c66d57d58-6mp2b", "ts-travel2-service"),
+        ("postgres-0", "postgres"),  # StatefulSet
+        ("node-exporter-x7k2p", "node-exporter"),  # DaemonSet
+        ("standalone", "standalone"),  # no generated suffix
+    ],
+)
+def test_the_workload_of_a_pod_is_its_name_without_the_generated_suffixes(pod, workload):
+    assert workload_of_pod(pod) == workload
+
+
+KUBELET = "kube-prometheus-stack-kubelet"
+
+
+def test_a_service_label_shared_by_the_pods_of_several_workloads_is_an_exporters():
+    series = [
+        _series("container_cpu_usage_seconds_total", KUBELET, pod="cart-5d9f8b6c5d-x2k4p", service=KUBELET),
+        _series("container_cpu_usage_seconds_total", KUBELET, pod="pay-7c8d7f9b4-qw7zt", service=KUBELET),
+        _series("latency_seconds", "cart", pod="cart-5d9f8b6c5d-x2k4p", service="cart"),
+        _series("latency_seconds", "cart", pod="cart-5d9f8b6c5d-h8j2k", service="cart"),  # a second replica
+    ]
+    assert exporter_components(series) == {KUBELET}
+    moved = with_subject_components(series)
+    assert [s.component for s in moved] == ["cart", "pay", "cart", "cart"]
+
+
+def test_components_named_like_their_pods_are_left_alone():
+    series = [
+        _series("cpu_percent", "cartservice", pod="cartservice-579f59597d-wc2lz", service="cartservice"),
+        _series("cpu_percent", "cartservice", pod="cartservice-579f59597d-abcde", service="cartservice"),
+        _series("cpu_percent", "frontend", pod="frontend-579b9bff58-t2dbm", service="frontend"),
+        _series("queue_depth", "billing", service="billing"),  # no pod: nothing to go by
+    ]
+    assert exporter_components(series) == set()
+    assert with_subject_components(series) == series
+
+
+def test_a_single_pod_under_another_name_is_not_enough_to_call_it_an_exporter():
+    series = [_series("latency_seconds", "api", pod="backend-5d9f8b6c5d-x2k4p", service="api")]
+    assert exporter_components(series) == set()

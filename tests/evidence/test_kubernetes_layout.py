@@ -1,0 +1,166 @@
+"""An incident in a kube-prometheus-stack layout, through a real Prometheus and the built-in analyst.
+
+cAdvisor series are counters scraped once a minute and carry the kubelet's `job` and `service` beside the
+pod they describe; the applications' own series carry their Service. The CPU of one pod rises two
+minutes before its caller's latency alert fires.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from analyst.builtin import BuiltinAnalyst
+from analyst.builtin.entities import rank_entities
+from analyst.diagnosis import Category
+from analyst.evidence import Evidence
+from demo.processes import ManagedProcess
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.promql import generator_url_for
+from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.models import Incident
+from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+
+SCRAPE = 60.0
+HISTORY = 4 * 3600.0
+KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet", "endpoint": "https-metrics"}
+PODS = {  # service -> (pod, CPU cores before, after the cause)
+    "orders": ("orders-7d9f8b6c5d-x2k4p", 0.20, 0.20),
+    "payments": ("payments-5c8d7f9b4-qw7zt", 0.10, 0.95),
+    "catalog": ("catalog-6b7c9d8f5-m4n8r", 0.30, 0.30),
+}
+ALERT_EXPR = 'app_server_latency_p90_seconds{namespace="shop",service="orders"} > 0.5'
+
+
+@pytest.fixture(scope="module")
+def times() -> tuple[np.ndarray, float]:
+    end = math.floor(time.time() / SCRAPE) * SCRAPE - 120
+    return np.arange(end - HISTORY, end + SCRAPE, SCRAPE), end
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, times: tuple[np.ndarray, float]
+) -> Iterator[ManagedProcess]:
+    ts, end = times
+    cause = end - 20 * 60
+    series = []
+    for seed, (service, (pod, before, after)) in enumerate(PODS.items()):
+        subject = {"namespace": "shop", "pod": pod}
+        cores = np.clip(noisy(ts, before, 0.01, seed, steps=[(cause, after)]), 0.0, None)
+        series.append(
+            SyntheticSeries(
+                "container_cpu_usage_seconds_total",
+                {**KUBELET, **subject, "container": "server"},
+                ts,
+                np.cumsum(cores * SCRAPE),
+                kind="counter",
+            )
+        )
+        memory = noisy(ts, 3e8, 2e6, 10 + seed)
+        series.append(
+            SyntheticSeries(
+                "container_memory_working_set_bytes",
+                {**KUBELET, **subject, "container": "server"},
+                ts,
+                memory,
+            )
+        )
+        slow = [(cause + 120, 1.2)] if service == "orders" else []
+        series.append(
+            SyntheticSeries(
+                "app_server_latency_p90_seconds",
+                {"job": service, "service": service, **subject},
+                ts,
+                np.clip(noisy(ts, 0.1, 0.005, 20 + seed, steps=slow), 0.0, None),
+            )
+        )
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("kubernetes"), series)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
+    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5))
+    yield src
+    await src.close()
+
+
+def _incident(end: float) -> Incident:
+    at = end - 20 * 60 + 180
+    return Incident(
+        id="inc-k8s",
+        fingerprint="k8s",
+        starts_at=at,
+        ends_at=None,
+        status="firing",
+        alertname="OrdersSlow",
+        severity="critical",
+        labels={"alertname": "OrdersSlow", "namespace": "shop", "service": "orders", "severity": "critical"},
+        annotations={},
+        generator_url=generator_url_for("http://prometheus.invalid:9090", ALERT_EXPR),
+        group_key="{}:{}",
+        source="alertmanager",
+        first_seen=at,
+        last_seen=at,
+        stage="received",
+    )
+
+
+async def _evidence(
+    source: PrometheusSource, end: float, settings: ContextSettings | None = None
+) -> Evidence:
+    incident = _incident(end)
+    return await collect_alert_context(
+        incident, source, settings or ContextSettings(), now=incident.starts_at + 120
+    )
+
+
+async def test_counters_scraped_once_a_minute_are_rated_over_enough_samples(
+    source: PrometheusSource, times: tuple[np.ndarray, float]
+):
+    evidence = await _evidence(source, times[1])
+
+    cpu = [s for s in evidence.series if s.metric == "container_cpu_usage_seconds_total"]
+    assert len(cpu) == 3 and all(s.available for s in cpu)  # before: a 60-s window held one sample, no rate
+    window = float(cpu[0].query.rsplit("[", 1)[1].rstrip("s])"))
+    assert 2 * SCRAPE <= window <= 3 * SCRAPE
+    assert not [n for n in evidence.notes if "gave no rate()" in n]
+
+
+async def test_a_rate_window_too_short_for_the_scrapes_is_a_note(
+    source: PrometheusSource, times: tuple[np.ndarray, float]
+):
+    evidence = await _evidence(source, times[1], ContextSettings(rate_window_seconds=30))
+
+    assert not [s for s in evidence.series if s.metric == "container_cpu_usage_seconds_total"]
+    assert any("3 of 3 container_cpu_usage_seconds_total series gave no rate()" in n for n in evidence.notes)
+
+
+async def test_cadvisor_series_belong_to_their_pods_workload_not_to_the_kubelet(
+    source: PrometheusSource, times: tuple[np.ndarray, float]
+):
+    evidence = await _evidence(source, times[1])
+
+    components = {
+        s.labels.get("pod"): s.component for s in evidence.series if s.metric.startswith("container_")
+    }
+    assert components == {pod: service for service, (pod, _, _) in PODS.items()}
+
+
+async def test_the_analyst_blames_the_pod_whose_cpu_rose(
+    source: PrometheusSource, times: tuple[np.ndarray, float]
+):
+    evidence = await _evidence(source, times[1])
+    diagnosis = await BuiltinAnalyst().diagnose(evidence)
+
+    assert [e.name for e in rank_entities(evidence)][:1] == ["payments"]  # before: the kubelet, all pods' CPU
+    primary = diagnosis.primary_hypothesis
+    assert primary.category is Category.RESOURCE_CPU
+    assert 'pod="payments-5c8d7f9b4-qw7zt"' in primary.suspect
