@@ -103,12 +103,26 @@ SYMPTOM_FAMILIES = frozenset(
 )
 
 
+_TIMED = re.compile(r"latency|duration|response_time|delay|_seconds$")
+
+
+def timed_part(name: str) -> str | None:
+    """`_count` or `_sum` when `name` (lower case) is that part of a histogram or summary of durations."""
+    for suffix in ("_count", "_sum"):
+        if name.endswith(suffix) and _TIMED.search(name.removesuffix(suffix)):
+            return suffix
+    return None
+
+
 def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> MetricFamily:
     """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label."""
     names = [metric_name.lower()]
     if labels and labels.get("__name__"):
         names.append(labels["__name__"].lower())
     for name in names:
+        if (timed := timed_part(name)) is not None:  # a timing histogram's request count or busy time
+            return MetricFamily.REQUESTS if timed == "_count" else MetricFamily.OTHER
+        name = name.removesuffix(":mean")  # the mean the evidence derives: the base's family
         for family, pattern in _COMPILED:
             if pattern.search(name):
                 return family

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from analyst.builtin.categories import timed_part
 from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence
@@ -90,7 +91,13 @@ _DOWN_IS_BAD = re.compile(r"success|availab|apdex")
 
 
 def series_kind(metric: str) -> SeriesKind:
+    """The kind of a series by its metric name. Of a timing histogram or summary, `_count` counts requests
+    (throughput) and `_sum` is busy time (more of it with more traffic as with slower requests); its latency
+    is the mean the evidence derives, `<base>:mean`, whose kind is the base's."""
     name = metric.lower()
+    if (timed := timed_part(name)) is not None:
+        return SeriesKind.THROUGHPUT if timed == "_count" else SeriesKind.OTHER
+    name = name.removesuffix(":mean")
     return next((kind for kind, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
 
 

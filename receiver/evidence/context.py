@@ -46,6 +46,8 @@ FATAL_KINDS = ("unreachable", "timeout")
 # always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
 # is sharper: a change shows in full one window after it starts.
 RATE_INTERVALS = 2.5
+# The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
+MEAN_SUFFIX = ":mean"
 
 
 @dataclass(frozen=True)
@@ -309,9 +311,61 @@ async def _related_series(
         *(
             _fetch_group(name, members, source, settings, window, notes, placeholders)
             for name, members in groups.items()
-        )
+        ),
+        *(
+            _fetch_mean(base, members, source, settings, window, notes)
+            for base, members in histogram_families(groups).items()
+        ),
     )
     return [f for group in results for f in group]
+
+
+def histogram_families(
+    groups: Mapping[str, Sequence[Mapping[str, str]]],
+) -> dict[str, list[Mapping[str, str]]]:
+    """Histograms and summaries among the related series: base name -> the label sets that have both a
+    `_sum` and a `_count` series."""
+    out: dict[str, list[Mapping[str, str]]] = {}
+    for name, members in groups.items():
+        base = name.removesuffix("_count")
+        if base == name or f"{base}_sum" not in groups:
+            continue
+        sums = {_key(m, drop_name=True) for m in groups[f"{base}_sum"]}
+        both = [m for m in members if _key(m, drop_name=True) in sums]
+        if both:
+            out[base] = both
+    return out
+
+
+async def _fetch_mean(
+    base: str,
+    members: Sequence[Mapping[str, str]],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+) -> list[Fetched]:
+    """A histogram's or summary's mean, `rate(base_sum) / rate(base_count)`, as the series `base:mean`: the
+    latency itself, which neither rate alone is (more traffic raises both). A failure is a note."""
+    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
+    common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
+    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
+    sums, counts = (regex_selector(f"{base}{suffix}", common, varying) for suffix in ("_sum", "_count"))
+    metric = f"{base}{MEAN_SUFFIX}"
+    query = ""
+    try:
+        span = settings.rate_window_seconds or await counter_rate_window(counts, source, window)
+        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
+        results = await source.query_range(query, window.start, window.end, window.step)
+    except MetricSourceError as exc:
+        notes.append(f"{metric} unavailable ({exc})")
+        return []
+    wanted = {_key(m, drop_name=True) for m in members}
+    return [
+        Fetched(replace(data, labels={"__name__": metric, **data.labels}), "related", query, metric)
+        for data in results
+        if _key(data.labels, drop_name=True) in wanted
+    ]
 
 
 def identifying_matchers(
