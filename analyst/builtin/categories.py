@@ -114,19 +114,58 @@ def timed_part(name: str) -> str | None:
     return None
 
 
+# Labels that carry a request's outcome, and the values that mean the server failed: HTTP 5xx (Prometheus
+# client libraries, Istio, OpenTelemetry's semantic conventions), gRPC's server-side error codes (by name
+# or number), Spring's outcome.
+_HTTP_STATUS = (
+    "code",
+    "status",
+    "status_code",
+    "response_code",
+    "http_status",
+    "http_status_code",
+    "http_response_status_code",
+)
+_GRPC_STATUS = ("grpc_code", "grpc_status", "rpc_grpc_status_code")
+_SERVER_ERRORS = (
+    (_HTTP_STATUS, re.compile(r"5\d\d|5xx", re.IGNORECASE)),
+    (
+        _GRPC_STATUS,
+        re.compile(
+            r"unknown|deadline_?exceeded|unimplemented|internal|unavailable|data_?loss|2|4|12|13|14|15", re.I
+        ),
+    ),
+    (("outcome",), re.compile(r"server_error", re.IGNORECASE)),
+)
+
+
+def server_error(labels: Mapping[str, str] | None) -> bool:
+    """Whether a series counts failed requests by its outcome label (`code="503"`,
+    `grpc_code="Unavailable"`, `outcome="SERVER_ERROR"`)."""
+    if not labels:
+        return False
+    return any(
+        pattern.fullmatch(labels[key]) for keys, pattern in _SERVER_ERRORS for key in keys if key in labels
+    )
+
+
 def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> MetricFamily:
-    """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label."""
+    """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label; a
+    count of requests that failed by their outcome label (`server_error`) is an error series."""
     names = [metric_name.lower()]
     if labels and labels.get("__name__"):
         names.append(labels["__name__"].lower())
+    failed = server_error(labels)
     for name in names:
         if (timed := timed_part(name)) is not None:  # a timing histogram's request count or busy time
-            return MetricFamily.REQUESTS if timed == "_count" else MetricFamily.OTHER
+            if timed == "_sum":
+                return MetricFamily.OTHER
+            return MetricFamily.ERRORS if failed else MetricFamily.REQUESTS
         name = name.removesuffix(":mean")  # the mean the evidence derives: the base's family
         for family, pattern in _COMPILED:
             if pattern.search(name):
-                return family
-    return MetricFamily.OTHER
+                return MetricFamily.ERRORS if failed and family is MetricFamily.REQUESTS else family
+    return MetricFamily.ERRORS if failed else MetricFamily.OTHER
 
 
 def looks_like_database(component: str | None, labels: Mapping[str, str] | None = None) -> bool:

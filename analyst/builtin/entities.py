@@ -21,7 +21,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from analyst.builtin.categories import timed_part
+from analyst.builtin.categories import server_error, timed_part
 from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence
@@ -90,15 +90,21 @@ _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERN
 _DOWN_IS_BAD = re.compile(r"success|availab|apdex")
 
 
-def series_kind(metric: str) -> SeriesKind:
+def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesKind:
     """The kind of a series by its metric name. Of a timing histogram or summary, `_count` counts requests
     (throughput) and `_sum` is busy time (more of it with more traffic as with slower requests); its latency
-    is the mean the evidence derives, `<base>:mean`, whose kind is the base's."""
+    is the mean the evidence derives, `<base>:mean`, whose kind is the base's. A count of requests whose
+    outcome label says the server failed (`code="503"`, `grpc_code="Unavailable"`) counts errors."""
     name = metric.lower()
-    if (timed := timed_part(name)) is not None:
-        return SeriesKind.THROUGHPUT if timed == "_count" else SeriesKind.OTHER
-    name = name.removesuffix(":mean")
-    return next((kind for kind, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
+    if (timed := timed_part(name)) == "_sum":
+        return SeriesKind.OTHER
+    if timed == "_count":
+        kind = SeriesKind.THROUGHPUT
+    else:
+        name = name.removesuffix(":mean")
+        kind = next((k for k, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
+    counted = kind in (SeriesKind.THROUGHPUT, SeriesKind.OTHER)
+    return SeriesKind.ERRORS if counted and server_error(labels) else kind
 
 
 @dataclass(frozen=True)
@@ -225,7 +231,7 @@ def _shift(
     if not recent_mask.any():
         return None
     after = values[recent_mask]
-    kind = series_kind(series.metric)
+    kind = series_kind(series.metric, series.labels)
     # Floored relative to the level: a series that never moved is not infinitely surprised by 1 %.
     level = max(abs(centre), float(np.max(np.abs(after))))
     scale = max(spread, RELATIVE_SCALE_FLOOR * level, 1e-12)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pytest
 
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
@@ -113,6 +114,39 @@ def test_success_rate_counts_when_it_falls_not_when_it_rises() -> None:
         ]
     )
     assert rank_entities(evidence)[0].name == "failing"
+
+
+def _coded(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
+    return dataclasses.replace(series, labels={**series.labels, **labels})
+
+
+@pytest.mark.parametrize(
+    ("metric", "labels"),
+    [
+        ("http_requests_total", {"code": "503"}),
+        ("istio_requests_total", {"response_code": "504"}),
+        ("grpc_server_handled_total", {"grpc_code": "Unavailable"}),
+        ("http_server_request_duration_seconds_count", {"http_response_status_code": "500"}),
+    ],
+)
+def test_requests_that_failed_by_their_outcome_label_are_errors(metric, labels) -> None:
+    assert series_kind(metric, labels) is SeriesKind.ERRORS
+    ok = {key: "OK" if "grpc" in key else "200" for key in labels}
+    assert series_kind(metric, ok) is not SeriesKind.ERRORS
+
+
+def test_failing_requests_outrank_more_of_the_good_ones() -> None:
+    evidence = _evidence(
+        [
+            _coded(_series("http_requests_total", "orders", 100.0, 0.5, 80), code="200"),
+            _coded(_series("http_requests_total", "orders", 0.2, 0.1, 81, after=4.2), code="503"),
+            _coded(_series("http_requests_total", "search", 100.0, 0.5, 82, after=200.0), code="200"),
+        ]
+    )
+    ranked = rank_entities(evidence)
+    # before: the 503s counted as traffic, weighted as little as search's doubled 200s, and came second
+    assert [e.name for e in ranked] == ["orders", "search"]
+    assert ranked[0].strongest is not None and ranked[0].strongest.kind is SeriesKind.ERRORS
 
 
 def test_every_component_with_history_is_ranked() -> None:
