@@ -200,7 +200,8 @@ def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:
 # `pod` and, on container series, `container`; its usage figures are counters (CPU seconds, bytes) and its
 # memory a gauge in bytes. The application's own metrics, scraped from its pods through its Service, carry
 # that Service as `job` and `service`; its requests are a counter. Percent-of-limit and syscall columns have
-# no standard exporter and are left out.
+# no standard exporter and are left out; the percentages give each container's limits instead, as
+# kube-state-metrics exposes them (`kube_pod_container_resource_limits`).
 KUBELET_LABELS = 'job="kubelet",service="kube-prometheus-stack-kubelet",endpoint="https-metrics"'
 CADVISOR_COUNTERS = {  # CSV column -> (metric, factor to the exported unit per second of the minute)
     "CpuUsage(m)": ("container_cpu_usage_seconds_total", 1e-3),
@@ -217,6 +218,24 @@ APP_GAUGES = (
 APP_REQUESTS = "http_server_requests_total"
 MEBIBYTE = 1_048_576.0
 NODES = 3
+
+
+KSM_LABELS = (
+    'job="kube-state-metrics",service="kube-prometheus-stack-kube-state-metrics",instance="10.2.0.1:8080"'
+)
+LIMITS_METRIC = "kube_pod_container_resource_limits"
+# (resource, unit, usage column, its percent-of-limit column, factor from the usage column to the unit)
+LIMIT_COLUMNS = (
+    ("cpu", "core", "CpuUsage(m)", "CpuUsageRate(%)", 1e-3),
+    ("memory", "byte", "MemoryUsage(Mi)", "MemoryUsageRate(%)", MEBIBYTE),
+)
+
+
+def _limit(used: np.ndarray, percent: np.ndarray) -> float | None:
+    """The limit a usage and its percent of that limit imply (the median over the day's minutes where the
+    percentage is at least 1, so rounding does not dominate); None where they never are."""
+    ok = np.isfinite(used) & np.isfinite(percent) & (percent >= 1.0)
+    return float(np.median(used[ok] / (percent[ok] / 100.0))) if ok.any() else None
 
 
 def _cumulative(times: np.ndarray, per_second: np.ndarray) -> np.ndarray:
@@ -251,6 +270,11 @@ def kubernetes_lines(day: Day) -> Iterator[tuple[str, str]]:
             )
         )
         series += [(POD_COLUMNS[c], f'{app},container="{service}"', columns[c]) for c in APP_GAUGES]
+        for resource, unit, used, share, factor in LIMIT_COLUMNS:
+            limit = _limit(columns[used] * factor, columns[share])
+            if limit is not None:
+                labels = f'{KSM_LABELS},{subject},container="{service}",resource="{resource}",unit="{unit}"'
+                series.append((LIMITS_METRIC, labels, np.full(table.times.size, limit)))
         series.append(
             (
                 APP_REQUESTS,

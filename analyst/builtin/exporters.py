@@ -6,7 +6,8 @@ Under kube-prometheus-stack every cAdvisor series carries the kubelet's scrape l
 pod's CPU and memory in one component named after the kubelet. A component value is an exporter's when
 its series describe at least two pods and none of those pods is named after it (a Service's pods are named
 after their workload, which is usually named like the Service; an exporter's are everybody's); those series
-then belong to the workload of their pod instead, so a pod's CPU joins its own service's latency.
+then belong to the workload of their pod instead, so a pod's CPU joins its own service's latency. A
+series named only by its pod joins the component the other series of that pod agree on.
 """
 
 from __future__ import annotations
@@ -49,13 +50,24 @@ def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
 
 
 def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvidence]:
-    """`series` with each exporter-labelled one (`exporter_components`) moved to the workload of its pod."""
+    """`series` with each exporter-labelled one (`exporter_components`) moved to the workload of its pod,
+    and each one named only by its pod (a derived per-container series, say) moved to the component the
+    other series of that pod agree on."""
     exporters = exporter_components(series)
-    if not exporters:
-        return list(series)
-    return [
+    moved = [
         dataclasses.replace(s, component=workload_of_pod(s.labels["pod"]))
         if s.component in exporters and s.labels.get("pod")
         else s
         for s in series
+    ]
+    owners: dict[str, set[str]] = {}
+    for s in moved:
+        pod = s.labels.get("pod")
+        if pod and s.component and s.component != pod:
+            owners.setdefault(pod, set()).add(s.component)
+    return [
+        dataclasses.replace(s, component=next(iter(owners[pod])))
+        if (pod := s.labels.get("pod")) and s.component in (None, pod) and len(owners.get(pod, ())) == 1
+        else s
+        for s in moved
     ]

@@ -12,7 +12,6 @@ unavailable with the reason; the incident always gets an Evidence.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -26,12 +25,13 @@ from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, Se
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
+from receiver.evidence.derived import fetch_limit_ratio, fetch_mean, histogram_families, limited_usage
+from receiver.evidence.fetching import Fetched, Window, counter_rate_window, label_key, members_selector
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
     is_counter_name,
     parse_generator_url,
-    regex_selector,
     render_template,
     selector,
     series_id,
@@ -42,29 +42,6 @@ from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident
 
 FATAL_KINDS = ("unreachable", "timeout")
-# A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
-# always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
-# is sharper: a change shows in full one window after it starts.
-RATE_INTERVALS = 2.5
-# The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
-MEAN_SUFFIX = ":mean"
-
-
-@dataclass(frozen=True)
-class Window:
-    start: float
-    end: float
-    step: float
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A fetched series and where it came from."""
-
-    data: SeriesData
-    role: SeriesRole
-    query: str
-    metric: str
 
 
 def context_window(incident: Incident, settings: ContextSettings, now: float) -> Window:
@@ -313,59 +290,15 @@ async def _related_series(
             for name, members in groups.items()
         ),
         *(
-            _fetch_mean(base, members, source, settings, window, notes)
+            fetch_mean(base, members, source, settings, window, notes)
             for base, members in histogram_families(groups).items()
+        ),
+        *(
+            fetch_limit_ratio(usage, members, limits, source, settings, window, notes)
+            for usage, (members, limits) in limited_usage(groups).items()
         ),
     )
     return [f for group in results for f in group]
-
-
-def histogram_families(
-    groups: Mapping[str, Sequence[Mapping[str, str]]],
-) -> dict[str, list[Mapping[str, str]]]:
-    """Histograms and summaries among the related series: base name -> the label sets that have both a
-    `_sum` and a `_count` series."""
-    out: dict[str, list[Mapping[str, str]]] = {}
-    for name, members in groups.items():
-        base = name.removesuffix("_count")
-        if base == name or f"{base}_sum" not in groups:
-            continue
-        sums = {_key(m, drop_name=True) for m in groups[f"{base}_sum"]}
-        both = [m for m in members if _key(m, drop_name=True) in sums]
-        if both:
-            out[base] = both
-    return out
-
-
-async def _fetch_mean(
-    base: str,
-    members: Sequence[Mapping[str, str]],
-    source: MetricSource,
-    settings: ContextSettings,
-    window: Window,
-    notes: list[str],
-) -> list[Fetched]:
-    """A histogram's or summary's mean, `rate(base_sum) / rate(base_count)`, as the series `base:mean`: the
-    latency itself, which neither rate alone is (more traffic raises both). A failure is a note."""
-    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
-    common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
-    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
-    sums, counts = (regex_selector(f"{base}{suffix}", common, varying) for suffix in ("_sum", "_count"))
-    metric = f"{base}{MEAN_SUFFIX}"
-    query = ""
-    try:
-        span = settings.rate_window_seconds or await counter_rate_window(counts, source, window)
-        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
-        results = await source.query_range(query, window.start, window.end, window.step)
-    except MetricSourceError as exc:
-        notes.append(f"{metric} unavailable ({exc})")
-        return []
-    wanted = {_key(m, drop_name=True) for m in members}
-    return [
-        Fetched(replace(data, labels={"__name__": metric, **data.labels}), "related", query, metric)
-        for data in results
-        if _key(data.labels, drop_name=True) in wanted
-    ]
 
 
 def identifying_matchers(
@@ -385,21 +318,21 @@ def _rank_related(
 ) -> list[dict[str, str]]:
     """Related candidates, most specific first: more shared identifying labels, then earlier label."""
     excluded = [re.compile(p) for p in settings.exclude_metrics]
-    seen = {_key(f.data.labels) for f in already}
-    seen_unnamed = {_key(f.data.labels, drop_name=True) for f in already}
+    seen = {label_key(f.data.labels) for f in already}
+    seen_unnamed = {label_key(f.data.labels, drop_name=True) for f in already}
     ranked = []
     for item in found:
         name = item.get("__name__", "")
-        if not name or any(p.fullmatch(name) for p in excluded) or _key(item) in seen:
+        if not name or any(p.fullmatch(name) for p in excluded) or label_key(item) in seen:
             continue
-        if expr and name in expr and _key(item, drop_name=True) in seen_unnamed:
+        if expr and name in expr and label_key(item, drop_name=True) in seen_unnamed:
             continue  # the raw series behind the alert's own expression
         shared = [i for i, (k, v) in enumerate(identifying) if item.get(k) == v]
         ranked.append(((-len(shared), min(shared, default=99), name, sorted(item.items())), dict(item)))
     ranked.sort(key=lambda pair: pair[0])
     unique: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
     for _, item in ranked:
-        unique.setdefault(_key(item), item)
+        unique.setdefault(label_key(item), item)
     return list(unique.values())
 
 
@@ -414,10 +347,7 @@ async def _fetch_group(
 ) -> list[Fetched]:
     """One query per metric name (exact common labels + alternations), filtered back to the members;
     counters under rate() (`counter_rate_window`)."""
-    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
-    common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
-    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
-    query = regex_selector(metric, common, varying)
+    query = members_selector(metric, members)
     counter = is_counter_name(metric)
     try:
         if counter:
@@ -427,10 +357,10 @@ async def _fetch_group(
     except MetricSourceError as exc:
         placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)
         return []
-    wanted = {_key(m, drop_name=True) for m in members}
+    wanted = {label_key(m, drop_name=True) for m in members}
     out = []
     for data in results:
-        if _key(data.labels, drop_name=True) in wanted:
+        if label_key(data.labels, drop_name=True) in wanted:
             named = data if not counter else replace(data, labels={"__name__": metric, **data.labels})
             out.append(Fetched(named, "related", query, metric))
     if counter and len(out) < len(members):
@@ -439,24 +369,6 @@ async def _fetch_group(
             f"({query}): fewer than two samples in each window (set context.rate_window_seconds)"
         )
     return out
-
-
-async def counter_rate_window(selector: str, source: MetricSource, window: Window) -> float:
-    """The rate() window for a counter selector: RATE_INTERVALS of its scrape interval, as measured by
-    `count_over_time` over the evidence window (the median over its series), and at least RATE_INTERVALS
-    query steps and 60 s. With one-minute scrapes, a window of 4 x a 15-s step holds one sample or none,
-    and rate() needs two: every such series would be lost."""
-    floor = max(RATE_INTERVALS * window.step, 60.0)
-    span = window.end - window.start
-    if span <= 0:
-        return floor
-    probe = f"count_over_time({selector}[{math.ceil(span):d}s])"
-    results = await source.query_range(probe, window.end, window.end, window.step)
-    counts = [float(r.values[-1]) for r in results if r.values.size and np.isfinite(r.values[-1])]
-    samples = float(np.median(counts)) if counts else 0.0
-    if samples < 2:
-        return floor
-    return float(max(floor, math.ceil(RATE_INTERVALS * span / (samples - 1))))
 
 
 async def _context_queries(
@@ -617,10 +529,6 @@ def alert_info(incident: Incident, expr: str | None = None) -> AlertInfo:
         expr=expr,
         source=incident.source,
     )
-
-
-def _key(labels: Mapping[str, str], *, drop_name: bool = False) -> frozenset[tuple[str, str]]:
-    return frozenset((k, v) for k, v in labels.items() if not (drop_name and k == "__name__"))
 
 
 def _finite(value: float | None) -> float | None:

@@ -1,8 +1,9 @@
 """An incident in a kube-prometheus-stack layout, through a real Prometheus and the built-in analyst.
 
 cAdvisor series are counters scraped once a minute and carry the kubelet's `job` and `service` beside the
-pod they describe; the applications' own series carry their Service. The CPU of one pod rises two
-minutes before its caller's latency alert fires.
+pod they describe, kube-state-metrics' limits likewise; the applications' own series carry their Service.
+The CPU of one pod rises to 95 % of its limit two minutes before its caller's latency alert fires; its
+memory rises too, further in its own noise but to 45 % of its limit.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_promethe
 SCRAPE = 60.0
 HISTORY = 4 * 3600.0
 KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet", "endpoint": "https-metrics"}
+KSM = {"job": "kube-state-metrics", "service": "kube-prometheus-stack-kube-state-metrics"}
+CPU_LIMIT, MEMORY_LIMIT = 1.0, 1e9  # cores, bytes
 PODS = {  # service -> (pod, CPU cores before, after the cause)
     "orders": ("orders-7d9f8b6c5d-x2k4p", 0.20, 0.20),
     "payments": ("payments-5c8d7f9b4-qw7zt", 0.10, 0.95),
@@ -62,7 +65,13 @@ def prometheus(
                 kind="counter",
             )
         )
-        memory = noisy(ts, 3e8, 2e6, 10 + seed)
+        grows = [(cause, 4.5e8)] if service == "payments" else []
+        memory = noisy(ts, 3e8, 1e5, 10 + seed, steps=grows)
+        for resource, unit, limit in (("cpu", "core", CPU_LIMIT), ("memory", "byte", MEMORY_LIMIT)):
+            labels = {**KSM, **subject, "container": "server", "resource": resource, "unit": unit}
+            series.append(
+                SyntheticSeries("kube_pod_container_resource_limits", labels, ts, np.full(ts.size, limit))
+            )
         series.append(
             SyntheticSeries(
                 "container_memory_working_set_bytes",
@@ -154,7 +163,22 @@ async def test_cadvisor_series_belong_to_their_pods_workload_not_to_the_kubelet(
     assert components == {pod: service for service, (pod, _, _) in PODS.items()}
 
 
-async def test_the_analyst_blames_the_pod_whose_cpu_rose(
+async def test_usage_over_the_limit_is_derived_per_container(
+    source: PrometheusSource, times: tuple[np.ndarray, float]
+):
+    evidence = await _evidence(source, times[1])
+
+    ratios = {
+        s.labels["pod"]: s for s in evidence.series if s.metric == "container_cpu_limit_ratio" and s.available
+    }
+    assert set(ratios) == {pod for pod, _, _ in PODS.values()}
+    payments = ratios[PODS["payments"][0]]
+    assert payments.baseline == pytest.approx(0.10 / CPU_LIMIT, abs=0.02)
+    assert payments.current == pytest.approx(0.95 / CPU_LIMIT, abs=0.05)
+    assert any(s.metric == "container_memory_limit_ratio" for s in evidence.series)
+
+
+async def test_the_analyst_blames_the_pod_whose_cpu_reached_its_limit(
     source: PrometheusSource, times: tuple[np.ndarray, float]
 ):
     evidence = await _evidence(source, times[1])
@@ -162,5 +186,9 @@ async def test_the_analyst_blames_the_pod_whose_cpu_rose(
 
     assert [e.name for e in rank_entities(evidence)][:1] == ["payments"]  # before: the kubelet, all pods' CPU
     primary = diagnosis.primary_hypothesis
+    # the memory moved further in its noise; the CPU is the resource at its limit (before: resource.memory)
     assert primary.category is Category.RESOURCE_CPU
-    assert 'pod="payments-5c8d7f9b4-qw7zt"' in primary.suspect
+    assert (
+        primary.suspect.startswith("container_cpu_limit_ratio{")
+        and 'pod="payments-5c8d7f9b4-qw7zt"' in primary.suspect
+    )

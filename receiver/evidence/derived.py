@@ -1,0 +1,113 @@
+"""Series the evidence derives from related ones, where the raw series do not say what a reader needs.
+
+- A histogram's or summary's mean, `rate(X_sum) / rate(X_count)`, as `X:mean`: the latency of a timing
+  histogram, which neither rate alone is (more traffic raises both).
+- A Kubernetes container's CPU and memory as a share of its limit (cAdvisor's usage over
+  kube-state-metrics' `kube_pod_container_resource_limits`), as `container_cpu_limit_ratio` and
+  `container_memory_limit_ratio`: a pod at its CPU limit is throttled, one whose usage doubled from 10 % is
+  not, and the analyst names the category from the resource at its limit.
+Each is one query per family over the same members as the related series; a failure is a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from receiver.evidence.fetching import Fetched, Window, counter_rate_window, label_key, members_selector
+from receiver.evidence.settings import ContextSettings
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+
+# The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
+MEAN_SUFFIX = ":mean"
+LIMITS = "kube_pod_container_resource_limits"
+LIMIT_KEYS = ("namespace", "pod", "container")
+# usage metric -> (the `resource` of its limit, the derived series' name)
+LIMITED = {
+    "container_cpu_usage_seconds_total": ("cpu", "container_cpu_limit_ratio"),
+    "container_memory_working_set_bytes": ("memory", "container_memory_limit_ratio"),
+}
+
+Groups = Mapping[str, Sequence[Mapping[str, str]]]
+
+
+def named(data: SeriesData, metric: str, query: str) -> Fetched:
+    """A derived query's result series as the related series `metric`."""
+    return Fetched(replace(data, labels={"__name__": metric, **data.labels}), "related", query, metric)
+
+
+def histogram_families(groups: Groups) -> dict[str, list[Mapping[str, str]]]:
+    """Histograms and summaries among the related series: base name -> the label sets that have both a
+    `_sum` and a `_count` series."""
+    out: dict[str, list[Mapping[str, str]]] = {}
+    for name, members in groups.items():
+        base = name.removesuffix("_count")
+        if base == name or f"{base}_sum" not in groups:
+            continue
+        sums = {label_key(m, drop_name=True) for m in groups[f"{base}_sum"]}
+        both = [m for m in members if label_key(m, drop_name=True) in sums]
+        if both:
+            out[base] = both
+    return out
+
+
+async def fetch_mean(
+    base: str,
+    members: Sequence[Mapping[str, str]],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+) -> list[Fetched]:
+    """`rate(base_sum) / rate(base_count)` of `members` (label sets of `base_count`), as `base:mean`."""
+    sums, counts = (members_selector(f"{base}{suffix}", members) for suffix in ("_sum", "_count"))
+    metric = f"{base}{MEAN_SUFFIX}"
+    try:
+        span = settings.rate_window_seconds or await counter_rate_window(counts, source, window)
+        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
+        results = await source.query_range(query, window.start, window.end, window.step)
+    except MetricSourceError as exc:
+        notes.append(f"{metric} unavailable ({exc})")
+        return []
+    wanted = {label_key(m, drop_name=True) for m in members}
+    return [
+        named(data, metric, query) for data in results if label_key(data.labels, drop_name=True) in wanted
+    ]
+
+
+def limited_usage(groups: Groups) -> dict[str, tuple[list[Mapping[str, str]], list[Mapping[str, str]]]]:
+    """Usage metrics among the related series whose containers' limits are also there: metric -> (its
+    members, the limit series of that resource)."""
+    out = {}
+    for usage, (resource, _) in LIMITED.items():
+        limits = [m for m in groups.get(LIMITS, ()) if m.get("resource") == resource]
+        limited = {tuple(m.get(k) for k in LIMIT_KEYS) for m in limits}
+        members = [m for m in groups.get(usage, ()) if tuple(m.get(k) for k in LIMIT_KEYS) in limited]
+        if members:
+            out[usage] = (members, limits)
+    return out
+
+
+async def fetch_limit_ratio(
+    usage: str,
+    members: Sequence[Mapping[str, str]],
+    limits: Sequence[Mapping[str, str]],
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+) -> list[Fetched]:
+    """Each container's `usage` (under rate() when a counter) over its limit, summed by LIMIT_KEYS."""
+    metric = LIMITED[usage][1]
+    by = f"sum by ({', '.join(LIMIT_KEYS)})"
+    selector = members_selector(usage, members)
+    try:
+        if usage.endswith("_total"):
+            span = settings.rate_window_seconds or await counter_rate_window(selector, source, window)
+            selector = f"rate({selector}[{span:g}s])"
+        query = f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})"
+        results = await source.query_range(query, window.start, window.end, window.step)
+    except MetricSourceError as exc:
+        notes.append(f"{metric} unavailable ({exc})")
+        return []
+    return [named(data, metric, query) for data in results]

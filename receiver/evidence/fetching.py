@@ -1,0 +1,66 @@
+"""What evidence collection fetches with: the window, a fetched series, selectors for a group of series
+and the `rate()` window of a counter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from analyst.evidence import SeriesRole
+from receiver.evidence.promql import regex_selector
+from receiver.evidence.source import MetricSource, SeriesData
+
+# A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
+# always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
+# is sharper: a change shows in full one window after it starts.
+RATE_INTERVALS = 2.5
+
+
+@dataclass(frozen=True)
+class Window:
+    start: float
+    end: float
+    step: float
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched series and where it came from."""
+
+    data: SeriesData
+    role: SeriesRole
+    query: str
+    metric: str
+
+
+def label_key(labels: Mapping[str, str], *, drop_name: bool = False) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if not (drop_name and k == "__name__"))
+
+
+def members_selector(metric: str, members: Sequence[Mapping[str, str]]) -> str:
+    """One selector for `members` of `metric`: their common labels exactly, the others as alternations."""
+    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
+    common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
+    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
+    return regex_selector(metric, common, varying)
+
+
+async def counter_rate_window(selector: str, source: MetricSource, window: Window) -> float:
+    """The rate() window for a counter selector: RATE_INTERVALS of its scrape interval, as measured by
+    `count_over_time` over the evidence window (the median over its series), and at least RATE_INTERVALS
+    query steps and 60 s. With one-minute scrapes, a window of 4 x a 15-s step holds one sample or none,
+    and rate() needs two: every such series would be lost."""
+    floor = max(RATE_INTERVALS * window.step, 60.0)
+    span = window.end - window.start
+    if span <= 0:
+        return floor
+    probe = f"count_over_time({selector}[{math.ceil(span):d}s])"
+    results = await source.query_range(probe, window.end, window.end, window.step)
+    counts = [float(r.values[-1]) for r in results if r.values.size and np.isfinite(r.values[-1])]
+    samples = float(np.median(counts)) if counts else 0.0
+    if samples < 2:
+        return floor
+    return float(max(floor, math.ceil(RATE_INTERVALS * span / (samples - 1))))
