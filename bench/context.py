@@ -5,7 +5,11 @@ in the same run: one query per series, sequential, one connection, one `characte
 The context is also timed with `context.call_graph: [{preset: istio}]` over a synthetic mesh (50
 services, 4 callees each, 3 response codes: 600 `istio_requests_total` series).
 
-    python -m bench.context [--runs 10] [--rules 1000]
+    python -m bench.context [--runs 10] [--rules 1000] [--counters 6]
+
+`--counters N` adds N related metrics of counters scraped once a minute (10 instances each): N - 2 plain
+ones and one timing histogram's `_sum` and `_count`, whose mean the evidence derives (10 more series); each
+counter metric costs the evidence one `count_over_time` probe for its rate() window.
 """
 
 from __future__ import annotations
@@ -39,7 +43,15 @@ HISTORY = 26 * 3600.0
 STEP = 15.0
 
 
-def synthetic(end: float) -> list[SyntheticSeries]:
+def counter_names(counters: int) -> list[str]:
+    """The `--counters` metrics: plain counters, then a timing histogram's `_sum` and `_count`."""
+    if counters < 3:
+        return [f"bench_requests_{k:02d}_total" for k in range(counters)]
+    plain = [f"bench_requests_{k:02d}_total" for k in range(counters - 2)]
+    return [*plain, "bench_request_duration_seconds_sum", "bench_request_duration_seconds_count"]
+
+
+def synthetic(end: float, counters: int = 0) -> list[SyntheticSeries]:
     ts = np.arange(end - HISTORY, end + STEP, STEP)
     out = [
         SyntheticSeries(
@@ -60,6 +72,12 @@ def synthetic(end: float) -> list[SyntheticSeries]:
                 )
             )
     minutes = np.arange(end - HISTORY, end + 60.0, 60.0)
+    for k, name in enumerate(counter_names(counters)):
+        for i in range(INSTANCES):
+            rate = np.clip(noisy(minutes, 10.0 + k, 1.0, 50_000 + 100 * k + i), 0.0, None)
+            per_minute = rate * 60.0 * (0.05 if name.endswith("_sum") else 1.0)
+            labels = {"job": "bench", "instance": f"i-{i}"}
+            out.append(SyntheticSeries(name, labels, minutes, np.cumsum(per_minute), kind="counter"))
     for caller in range(MESH_SERVICES):
         for k in range(1, MESH_CALLEES + 1):
             for code in MESH_CODES:
@@ -118,25 +136,31 @@ async def baseline_context(url: str, inc: Incident, settings: ContextSettings, e
 Timings = list[float]
 
 
-async def bench_context(url: str, end: float, runs: int) -> tuple[Timings, Timings, Timings, Timings, int]:
+async def bench_context(
+    url: str, end: float, runs: int, counters: int = 0
+) -> tuple[Timings, Timings, Timings, Timings, Timings, int]:
+    related = (METRICS + counters) * INSTANCES
     settings = ContextSettings(
-        lookback_seconds=6 * 3600, step_seconds=STEP, max_related_series=200, detect_external_labels=False
+        lookback_seconds=6 * 3600, step_seconds=STEP, max_related_series=related, detect_external_labels=False
     )
     meshed = settings.model_copy(update={"call_graph": [CallGraphQuery(preset="istio")]})
     inc = incident(end, url)
     source = PrometheusSource(PrometheusSettings(url=url, retries=0, max_concurrency=8))
     evidence = await collect_alert_context(inc, source, settings, now=end)
-    assert len(evidence.series) == 201, len(evidence.series)
+    derived = INSTANCES if counters >= 3 else 0  # the histogram's means
+    assert len(evidence.series) == related + 1 + derived, len(evidence.series)
     ours = await timed(runs, lambda: collect_alert_context(inc, source, settings, now=end))
     graph = (await collect_alert_context(inc, source, meshed, now=end)).topology
     assert sum(map(len, graph.values())) == MESH_SERVICES * MESH_CALLEES, graph
     with_graph = await timed(runs, lambda: collect_alert_context(inc, source, meshed, now=end))
+    fixed = settings.model_copy(update={"rate_window_seconds": 150.0})  # no count_over_time probes
+    without_probes = await timed(runs, lambda: collect_alert_context(inc, source, fixed, now=end))
     await source.close()
     gzip = PrometheusSource(PrometheusSettings(url=url, retries=0, max_concurrency=8, compression=True))
     compressed = await timed(runs, lambda: collect_alert_context(inc, gzip, settings, now=end))
     await gzip.close()
     base = await timed(runs, lambda: baseline_context(url, inc, settings, end))
-    return ours, with_graph, compressed, base, len(evidence.series)
+    return ours, with_graph, compressed, base, without_probes, len(evidence.series)
 
 
 async def bench_cycle(url: str, end: float, rules: int, store_dir: Path) -> tuple[list[float], int]:
@@ -198,11 +222,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rules", type=int, default=1000)
+    parser.add_argument("--counters", type=int, default=0, help="related counter metrics (see above)")
     args = parser.parse_args(argv)
     end = math.floor(time.time() / 60) * 60 - 60
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        prometheus = start_backfilled_prometheus(Path(tmp) / "prometheus", synthetic(end))
+        prometheus = start_backfilled_prometheus(Path(tmp) / "prometheus", synthetic(end, args.counters))
         print(
             f"backfilled {METRICS * INSTANCES + 1} series x {HISTORY / 3600:g} h (and a mesh) and started "
             "Prometheus in "
@@ -210,7 +235,9 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         try:
-            ours, meshed, compressed, base, count = asyncio.run(bench_context(prometheus.url, end, args.runs))
+            ours, meshed, compressed, base, fixed, count = asyncio.run(
+                bench_context(prometheus.url, end, args.runs, args.counters)
+            )
             (threads, processes, sequential), rules = asyncio.run(
                 bench_cycle(prometheus.url, end, args.rules, Path(tmp))
             )
@@ -223,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         f"   ({MESH_SERVICES * MESH_CALLEES} edges from "
         f"{MESH_SERVICES * MESH_CALLEES * len(MESH_CODES)} series)"
     )
+    if args.counters:
+        print(
+            f"    rate windows fixed    p50 {p(fixed, 50) * 1000:7.0f} ms   p90 {p(fixed, 90) * 1000:7.0f} ms"
+            "   (context.rate_window_seconds set: no count_over_time probes)"
+        )
     print(
         f"    with gzip             p50 {p(compressed, 50) * 1000:7.0f} ms   p90 "
         f"{p(compressed, 90) * 1000:7.0f} ms"
