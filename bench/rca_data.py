@@ -185,14 +185,22 @@ def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:
     for pod, table in day.pods.items():
         labels = f'namespace="{day.namespace}",pod="{pod}",service="{service_of_pod(pod)}"'
         for column, metric in POD_COLUMNS.items():
-            for t, v in zip(table.times, table.columns[column], strict=True):
-                if math.isfinite(v):
-                    yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+            yield from _samples(metric, labels, table.times, table.columns[column])
+    yield from _entry_lines(day)
+
+
+def _samples(metric: str, labels: str, times: np.ndarray, values: np.ndarray) -> Iterator[tuple[str, str]]:
+    """(metric, sample line) of each finite value."""
+    for t, v in zip(times, values, strict=True):
+        if math.isfinite(v):
+            yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+
+
+def _entry_lines(day: Day) -> Iterator[tuple[str, str]]:
+    """The entry service's SLO gauges, labelled `{namespace, service}`."""
     labels = f'namespace="{day.namespace}",service="{day.entry}"'
     for column, metric in ENTRY_COLUMNS.items():
-        for t, v in zip(day.front.times, day.front.columns[column], strict=True):
-            if math.isfinite(v):
-                yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+        yield from _samples(metric, labels, day.front.times, day.front.columns[column])
 
 
 # The `kubernetes` layout: the same cells as a kube-prometheus-stack deployment would expose them. cAdvisor
@@ -283,14 +291,8 @@ def kubernetes_lines(day: Day) -> Iterator[tuple[str, str]]:
             )
         )
         for metric, labels, values in series:
-            for t, v in zip(table.times, values, strict=True):
-                if math.isfinite(v):
-                    yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
-    labels = f'namespace="{day.namespace}",service="{day.entry}"'
-    for column, metric in ENTRY_COLUMNS.items():
-        for t, v in zip(day.front.times, day.front.columns[column], strict=True):
-            if math.isfinite(v):
-                yield metric, f"{metric}{{{labels}}} {float(v)!r} {float(t):.3f}"
+            yield from _samples(metric, labels, table.times, values)
+    yield from _entry_lines(day)
 
 
 LAYOUTS = ("protocol", "kubernetes")

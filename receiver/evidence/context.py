@@ -26,7 +26,14 @@ from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.derived import fetch_limit_ratio, fetch_mean, histogram_families, limited_usage
-from receiver.evidence.fetching import Fetched, Window, counter_rate_window, label_key, members_selector
+from receiver.evidence.fetching import (
+    Fetched,
+    FetchScope,
+    Window,
+    counter_rate_window,
+    label_key,
+    members_selector,
+)
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -284,17 +291,15 @@ async def _related_series(
     groups: dict[str, list[dict[str, str]]] = {}
     for item in candidates:
         groups.setdefault(item["__name__"], []).append(item)
+    scope = FetchScope(source, settings, window, notes)
     results = await asyncio.gather(
         *(
             _fetch_group(name, members, source, settings, window, notes, placeholders)
             for name, members in groups.items()
         ),
+        *(fetch_mean(base, members, scope) for base, members in histogram_families(groups).items()),
         *(
-            fetch_mean(base, members, source, settings, window, notes)
-            for base, members in histogram_families(groups).items()
-        ),
-        *(
-            fetch_limit_ratio(usage, members, limits, source, settings, window, notes)
+            fetch_limit_ratio(usage, members, limits, scope)
             for usage, (members, limits) in limited_usage(groups).items()
         ),
     )

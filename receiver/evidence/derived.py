@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from receiver.evidence.fetching import Fetched, Window, counter_rate_window, label_key, members_selector
-from receiver.evidence.settings import ContextSettings
-from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.evidence.fetching import Fetched, FetchScope, counter_rate_window, label_key, members_selector
+from receiver.evidence.source import MetricSourceError, SeriesData
 
 # The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
 MEAN_SUFFIX = ":mean"
@@ -51,27 +50,21 @@ def histogram_families(groups: Groups) -> dict[str, list[Mapping[str, str]]]:
     return out
 
 
-async def fetch_mean(
-    base: str,
-    members: Sequence[Mapping[str, str]],
-    source: MetricSource,
-    settings: ContextSettings,
-    window: Window,
-    notes: list[str],
-) -> list[Fetched]:
+async def fetch_mean(base: str, members: Sequence[Mapping[str, str]], scope: FetchScope) -> list[Fetched]:
     """`rate(base_sum) / rate(base_count)` of `members` (label sets of `base_count`), as `base:mean`."""
     sums, counts = (members_selector(f"{base}{suffix}", members) for suffix in ("_sum", "_count"))
     metric = f"{base}{MEAN_SUFFIX}"
     try:
-        span = settings.rate_window_seconds or await counter_rate_window(counts, source, window)
-        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
-        results = await source.query_range(query, window.start, window.end, window.step)
+        span = await _rate_span(counts, scope)
+        results = await _range(f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])", scope)
     except MetricSourceError as exc:
-        notes.append(f"{metric} unavailable ({exc})")
+        scope.notes.append(f"{metric} unavailable ({exc})")
         return []
     wanted = {label_key(m, drop_name=True) for m in members}
     return [
-        named(data, metric, query) for data in results if label_key(data.labels, drop_name=True) in wanted
+        named(data, metric, query)
+        for data, query in results
+        if label_key(data.labels, drop_name=True) in wanted
     ]
 
 
@@ -89,13 +82,7 @@ def limited_usage(groups: Groups) -> dict[str, tuple[list[Mapping[str, str]], li
 
 
 async def fetch_limit_ratio(
-    usage: str,
-    members: Sequence[Mapping[str, str]],
-    limits: Sequence[Mapping[str, str]],
-    source: MetricSource,
-    settings: ContextSettings,
-    window: Window,
-    notes: list[str],
+    usage: str, members: Sequence[Mapping[str, str]], limits: Sequence[Mapping[str, str]], scope: FetchScope
 ) -> list[Fetched]:
     """Each container's `usage` (under rate() when a counter) over its limit, summed by LIMIT_KEYS."""
     metric = LIMITED[usage][1]
@@ -103,11 +90,24 @@ async def fetch_limit_ratio(
     selector = members_selector(usage, members)
     try:
         if usage.endswith("_total"):
-            span = settings.rate_window_seconds or await counter_rate_window(selector, source, window)
-            selector = f"rate({selector}[{span:g}s])"
-        query = f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})"
-        results = await source.query_range(query, window.start, window.end, window.step)
+            selector = f"rate({selector}[{await _rate_span(selector, scope):g}s])"
+        results = await _range(f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})", scope)
     except MetricSourceError as exc:
-        notes.append(f"{metric} unavailable ({exc})")
+        scope.notes.append(f"{metric} unavailable ({exc})")
         return []
-    return [named(data, metric, query) for data in results]
+    return [named(data, metric, query) for data, query in results]
+
+
+async def _rate_span(counter: str, scope: FetchScope) -> float:
+    """The configured rate() window, else `counter_rate_window` of the counter selector."""
+    return scope.settings.rate_window_seconds or await counter_rate_window(
+        counter, scope.source, scope.window
+    )
+
+
+async def _range(query: str, scope: FetchScope) -> list[tuple[SeriesData, str]]:
+    """`query` over the scope's window, each result with the query."""
+    window = scope.window
+    return [
+        (data, query) for data in await scope.source.query_range(query, window.start, window.end, window.step)
+    ]

@@ -11,6 +11,7 @@ import numpy as np
 
 from analyst.evidence import SeriesRole
 from receiver.evidence.promql import regex_selector
+from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource, SeriesData
 
 # A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
@@ -24,6 +25,16 @@ class Window:
     start: float
     end: float
     step: float
+
+
+@dataclass(frozen=True)
+class FetchScope:
+    """Where and over what a fetch runs, and where its notes go."""
+
+    source: MetricSource
+    settings: ContextSettings
+    window: Window
+    notes: list[str]
 
 
 @dataclass(frozen=True)

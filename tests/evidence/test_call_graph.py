@@ -20,10 +20,10 @@ from demo.processes import ManagedProcess
 from receiver.evidence.call_graph import edges_from
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.promql import generator_url_for
 from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings, PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
+from tests.evidence.alerts import firing_incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -186,23 +186,7 @@ class Mesh:
             "service": "frontend",
             "severity": "critical",
         }
-        return Incident(
-            id="inc-mesh",
-            fingerprint="mesh",
-            starts_at=self.alert_at,
-            ends_at=None,
-            status="firing",
-            alertname="FrontendSlow",
-            severity="critical",
-            labels=labels,
-            annotations={},
-            generator_url=generator_url_for("http://prometheus.invalid:9090", ALERT_EXPR),
-            group_key="{}:{}",
-            source="alertmanager",
-            first_seen=self.alert_at,
-            last_seen=self.alert_at,
-            stage="received",
-        )
+        return firing_incident(self.alert_at, labels, ALERT_EXPR, "inc-mesh")
 
 
 @pytest.fixture(scope="module")

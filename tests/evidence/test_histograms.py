@@ -19,9 +19,8 @@ from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.promql import generator_url_for
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
-from receiver.models import Incident
+from tests.evidence.alerts import firing_incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -72,23 +71,8 @@ async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
 
 async def _evidence(source: PrometheusSource, end: float) -> Evidence:
     at = end - 20 * 60 + 180
-    incident = Incident(
-        id="inc-hist",
-        fingerprint="hist",
-        starts_at=at,
-        ends_at=None,
-        status="firing",
-        alertname="FrontendSlow",
-        severity="critical",
-        labels={"alertname": "FrontendSlow", "namespace": "shop", "service": "frontend"},
-        annotations={},
-        generator_url=generator_url_for("http://prometheus.invalid:9090", ALERT_EXPR),
-        group_key="{}:{}",
-        source="alertmanager",
-        first_seen=at,
-        last_seen=at,
-        stage="received",
-    )
+    labels = {"alertname": "FrontendSlow", "namespace": "shop", "service": "frontend"}
+    incident = firing_incident(at, labels, ALERT_EXPR, "inc-hist")
     return await collect_alert_context(incident, source, ContextSettings(), now=at + 120)
 
 

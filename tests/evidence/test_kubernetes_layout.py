@@ -23,9 +23,9 @@ from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.promql import generator_url_for
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.models import Incident
+from tests.evidence.alerts import firing_incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 
 SCRAPE = 60.0
@@ -112,24 +112,8 @@ async def source(backend: ManagedProcess) -> AsyncIterator[PrometheusSource]:
 
 
 def _incident(end: float) -> Incident:
-    at = end - 20 * 60 + 180
-    return Incident(
-        id="inc-k8s",
-        fingerprint="k8s",
-        starts_at=at,
-        ends_at=None,
-        status="firing",
-        alertname="OrdersSlow",
-        severity="critical",
-        labels={"alertname": "OrdersSlow", "namespace": "shop", "service": "orders", "severity": "critical"},
-        annotations={},
-        generator_url=generator_url_for("http://prometheus.invalid:9090", ALERT_EXPR),
-        group_key="{}:{}",
-        source="alertmanager",
-        first_seen=at,
-        last_seen=at,
-        stage="received",
-    )
+    labels = {"alertname": "OrdersSlow", "namespace": "shop", "service": "orders", "severity": "critical"}
+    return firing_incident(end - 20 * 60 + 180, labels, ALERT_EXPR, "inc-k8s")
 
 
 async def _evidence(
