@@ -8,7 +8,7 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 ../shared/nezha/README.md.
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
-                        [--graph-from-metrics] [--layout kubernetes]
+                        [--graph-from-metrics] [--layout kubernetes] [--max-related 200]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
 seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
@@ -117,11 +117,17 @@ GRAPH_QUERY = (
 )
 
 
-def config_for(day: Day, workdir: Path, graph_from_metrics: bool = False) -> Path:
+PROTOCOL_RELATED = 1000  # context.max_related_series in the protocol: every pod is seen
+
+
+def config_for(
+    day: Day, workdir: Path, graph_from_metrics: bool = False, max_related: int = PROTOCOL_RELATED
+) -> Path:
     """The protocol's configuration: the call graph as `analyst.dependency_graph_file`, or with
-    `graph_from_metrics` as `context.call_graph` (Tempo's preset, scoped to the day's namespace)."""
+    `graph_from_metrics` as `context.call_graph` (Tempo's preset, scoped to the day's namespace);
+    `max_related` related series (the protocol's 1,000: every pod's)."""
     analyst: dict[str, object] = {"max_alternatives": MAX_ALTERNATIVES}
-    context: dict[str, object] = {"max_related_series": 1000}
+    context: dict[str, object] = {"max_related_series": max_related}
     if day.graph and graph_from_metrics:
         context["call_graph"] = [{"preset": "tempo", "query": GRAPH_QUERY}]
     elif day.graph:
@@ -342,6 +348,7 @@ def run(
     evidence_out: Path | None = None,
     graph_from_metrics: bool = False,
     layout: str = "protocol",
+    max_related: int = PROTOCOL_RELATED,
 ) -> list[Outcome]:
     days = find_days(data)
     if not days:
@@ -351,7 +358,7 @@ def run(
     kept = evidence_out.open("w") if evidence_out is not None else None
     try:
         for day in days:
-            config = config_for(day, workdir, graph_from_metrics)
+            config = config_for(day, workdir, graph_from_metrics, max_related)
             for fault in day.faults:
                 outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None)
                 if kept is not None:
@@ -425,8 +432,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "kubernetes: as kube-prometheus-stack exposes them (cAdvisor counters under the kubelet's job and "
         "service, the application's metrics under its own)",
     )
+    parser.add_argument(
+        "--max-related",
+        type=int,
+        default=PROTOCOL_RELATED,
+        help="context.max_related_series (the protocol's 1000 sees every pod; the receiver's default is 200)",
+    )
     args = parser.parse_args(argv)
-    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout)
+    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout, args.max_related)
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
         outcomes = run(args.data, args.keep_workdir, *options)

@@ -12,6 +12,7 @@ unavailable with the reason; the incident always gets an Evidence.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind
 from analyst.builtin.exporters import with_subject_components
 from analyst.builtin.topology import component_of
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
@@ -321,7 +323,8 @@ def _rank_related(
     already: Sequence[Fetched],
     settings: ContextSettings,
 ) -> list[dict[str, str]]:
-    """Related candidates, most specific first: more shared identifying labels, then earlier label."""
+    """Related candidates, most specific first: more shared identifying labels, then earlier label; among
+    equally specific ones, breadth first (`_breadth_first`)."""
     excluded = [re.compile(p) for p in settings.exclude_metrics]
     seen = {label_key(f.data.labels) for f in already}
     seen_unnamed = {label_key(f.data.labels, drop_name=True) for f in already}
@@ -335,10 +338,43 @@ def _rank_related(
         shared = [i for i, (k, v) in enumerate(identifying) if item.get(k) == v]
         ranked.append(((-len(shared), min(shared, default=99), name, sorted(item.items())), dict(item)))
     ranked.sort(key=lambda pair: pair[0])
-    unique: dict[frozenset[tuple[str, str]], dict[str, str]] = {}
-    for _, item in ranked:
-        unique.setdefault(label_key(item), item)
-    return list(unique.values())
+    tiers: dict[tuple[int, int], dict[frozenset[tuple[str, str]], dict[str, str]]] = {}
+    for (fewer, first, *_), item in ranked:
+        tiers.setdefault((fewer, first), {}).setdefault(label_key(item), item)
+    seen_keys: set[frozenset[tuple[str, str]]] = set()
+    out = []
+    for tier in tiers.values():
+        fresh = [item for key, item in tier.items() if key not in seen_keys]
+        seen_keys.update(tier)
+        out += _breadth_first(fresh, settings)
+    return out
+
+
+def _breadth_first(tier: Sequence[dict[str, str]], settings: ContextSettings) -> list[dict[str, str]]:
+    """Equally specific candidates interleaved by subject (the `pod`, else the first component label):
+    every subject's most telling series (by kind: saturation, then latency and errors, then traffic), then
+    every subject's second, and so on. Under `max_related_series` every component of a large namespace
+    keeps its CPU, memory and latency, instead of the alphabetically first metrics of every pod."""
+    subjects: dict[str, list[dict[str, str]]] = {}
+    for item in tier:
+        subject = item.get("pod") or next((item[k] for k in settings.component_labels if item.get(k)), "")
+        subjects.setdefault(subject, []).append(item)
+    return _interleaved([_telling_first(items) for items in subjects.values()])
+
+
+def _telling_first(items: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """One subject's series, a kind at a time: the first of each kind (saturation, latency, errors,
+    outbound latency, traffic, other, in that order), then the second of each, and so on (by name within
+    a kind)."""
+    kinds: dict[SeriesKind, list[dict[str, str]]] = {}
+    for item in sorted(items, key=lambda i: i.get("__name__", "")):
+        kinds.setdefault(series_kind(item.get("__name__", ""), item), []).append(item)
+    return _interleaved([queue for _, queue in sorted(kinds.items(), key=lambda p: -KIND_WEIGHT[p[0]])])
+
+
+def _interleaved(queues: Sequence[Sequence[dict[str, str]]]) -> list[dict[str, str]]:
+    """The first of each queue, then the second of each, and so on."""
+    return [item for turn in itertools.zip_longest(*queues) for item in turn if item is not None]
 
 
 async def _fetch_group(
