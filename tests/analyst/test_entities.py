@@ -149,6 +149,39 @@ def test_failing_requests_outrank_more_of_the_good_ones() -> None:
     assert ranked[0].strongest is not None and ranked[0].strongest.kind is SeriesKind.ERRORS
 
 
+def _values(metric: str, service: str, values: np.ndarray) -> SeriesEvidence:
+    return dataclasses.replace(
+        _series(metric, service, 0.0, 0.0, 0), values=SeriesValues(START, STEP, tuple(map(float, values)))
+    )
+
+
+def test_an_oom_kill_is_named_by_the_memory_that_reached_its_limit() -> None:
+    """Memory climbs to its limit, the container is killed and restarts (memory falls, a restart is
+    counted, its latency jumps): the cause is the memory, though the restart and latency moved further."""
+    rng = np.random.default_rng(1)
+    memory = 0.6 + rng.normal(0.0, 0.005, POINTS)
+    memory[100:113] = np.linspace(0.6, 1.0, 13)  # killed at its limit
+    memory[113:] = 0.3 + 0.01 * np.arange(POINTS - 113)
+    restarts = np.zeros(POINTS)
+    restarts[113:117] = 1 / 240
+    latency = 0.05 + rng.normal(0.0, 0.002, POINTS)
+    latency[112:] = 0.8
+    evidence = _evidence(
+        [
+            _values("container_memory_limit_ratio", "payments", memory),
+            _values("kube_pod_container_status_restarts_total", "payments", restarts),
+            _values("app_server_latency_seconds", "payments", latency),
+            _series("app_server_latency_seconds", "orders", 0.1, 0.005, 4, after=0.9),
+        ],
+        alert_service="orders",
+    )
+    diagnosis = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+
+    assert rank_entities(evidence)[0].name == "payments"
+    assert diagnosis.primary_hypothesis.category is Category.RESOURCE_MEMORY
+    assert diagnosis.primary_hypothesis.suspect.startswith("container_memory_limit_ratio")
+
+
 def test_every_component_with_history_is_ranked() -> None:
     services = ["a", "b", "c", "d", "e", "f"]
     evidence = _evidence([s for i, name in enumerate(services) for s in _quiet(name, 100 + 10 * i)])
