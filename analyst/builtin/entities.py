@@ -13,8 +13,10 @@ its saturation never is. The alerting component competes like any other.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,7 +26,7 @@ import numpy as np
 from analyst.builtin.categories import server_error, timed_part
 from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
-from analyst.evidence import Evidence, SeriesEvidence
+from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 
 # A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals).
 ONSET_MARGIN_SECONDS = 300.0
@@ -118,6 +120,7 @@ class SeriesShift:
     onset: float | None
     baseline: float
     peak: float
+    replaced_at: float | None = None  # judged as the continuation of replaced pods' series, from then
 
 
 @dataclass(frozen=True)
@@ -289,10 +292,10 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     """Components best-first by their strongest weighted shift (all components with usable series)."""
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
-    for series, shift in zip(
-        evidence.series, series_shifts(evidence.series, evidence.alert.starts_at), strict=True
-    ):
-        entity = _entity_name(series, names)
+    entities = [_entity_name(series, names) for series in evidence.series]
+    judged = series_shifts(evidence.series, evidence.alert.starts_at)
+    judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
+    for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
@@ -300,6 +303,70 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     ranked = [_entity(name, members, shifts, graph, name == alerting) for name, members in shifts.items()]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
+
+
+def with_predecessors(
+    series: Sequence[SeriesEvidence],
+    shifts: Sequence[SeriesShift | None],
+    entities: Sequence[str | None],
+    alert_time: float,
+) -> list[SeriesShift | None]:
+    """`shifts`, with a series too young to be judged on its own (a pod that replaced others: a redeploy,
+    a restart under a new name) judged as the continuation of the series it replaced: the same metric of
+    the same component, on the same grid, with history before the window and no points later than
+    ONSET_MARGIN_SECONDS after the young one's first (so a replica added beside running ones is not
+    compared with them). Before its first point the young series takes the median of theirs."""
+    out = list(shifts)
+    spans = [_span(s, alert_time - ONSET_MARGIN_SECONDS) for s in series]
+    for i, (young, span) in enumerate(zip(series, spans, strict=True)):
+        if shifts[i] is not None or span is None or not entities[i] or span.history >= MIN_BASELINE_POINTS:
+            continue
+        donors = [
+            donor.values
+            for j, donor in enumerate(spans)
+            if j != i
+            and donor is not None
+            and entities[j] == entities[i]
+            and series[j].metric == young.metric
+            and donor.grid == span.grid
+            and donor.history >= MIN_BASELINE_POINTS
+            and donor.last <= span.first + ONSET_MARGIN_SECONDS
+        ]
+        if donors:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # columns where no predecessor has a value
+                before = np.nanmedian(np.vstack(donors), axis=0)
+            joined = np.where(np.isfinite(span.values), span.values, before)
+            values = SeriesValues(span.grid[0], span.grid[1], tuple(float(v) for v in joined))
+            shift = series_shift(dataclasses.replace(young, values=values), alert_time)
+            out[i] = dataclasses.replace(shift, series=young, replaced_at=span.first) if shift else None
+    return out
+
+
+@dataclass(frozen=True)
+class _Span:
+    """A series' values on its grid (start, step, size), its first and last finite times, and how many
+    finite points it has before the usual window (`history`)."""
+
+    grid: tuple[float, float, int]
+    values: np.ndarray
+    first: float
+    last: float
+    history: int
+
+
+def _span(series: SeriesEvidence, cut: float) -> _Span | None:
+    if series.values is None or not series.available or not series.values.values:
+        return None
+    raw = series.values
+    values = np.array(raw.values, dtype=np.float64)
+    times = raw.start + raw.step * np.arange(values.size)
+    finite = np.isfinite(values)
+    if not finite.any():
+        return None
+    when = times[finite]
+    history = int(np.count_nonzero(when < cut))
+    return _Span((raw.start, raw.step, values.size), values, float(when[0]), float(when[-1]), history)
 
 
 def _entity(
@@ -332,9 +399,7 @@ def entity_score(shifts: Sequence[SeriesShift]) -> float:
 def _discounted(shift: SeriesShift, factor: float) -> SeriesShift:
     if factor == 1.0 or shift.kind not in SYMPTOM_KINDS:
         return shift
-    return SeriesShift(
-        shift.series, shift.kind, shift.z, shift.weighted * factor, shift.onset, shift.baseline, shift.peak
-    )
+    return dataclasses.replace(shift, weighted=shift.weighted * factor)
 
 
 def _symptom_strength(members: Iterable[SeriesShift]) -> float:

@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
-from analyst.builtin.entities import CHANGE_Z, SYMPTOM_KINDS, RankedEntity, SeriesKind, SeriesShift
+from analyst.builtin.entities import (
+    CHANGE_Z,
+    ONSET_MARGIN_SECONDS,
+    SYMPTOM_KINDS,
+    RankedEntity,
+    SeriesKind,
+    SeriesShift,
+)
 from analyst.builtin.narrative import format_offset
 from analyst.diagnosis import Category
 
@@ -89,7 +96,7 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     family = metric_family(top.series.metric, top.series.labels)
     own = entity.name == alert_component
     if top.kind in SYMPTOM_KINDS:
-        if own:
+        if own or redeployed(top):
             category = Category.CHANGE_DEPLOYMENT
         elif looks_like_database(entity.name, top.series.labels):
             category = Category.DEPENDENCY_DATABASE
@@ -110,13 +117,26 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     )
 
 
+def redeployed(shift: SeriesShift) -> bool:
+    """The shift is that of a pod that replaced others (`with_predecessors`), and it began with it: the
+    new pods behave differently from the ones they replaced (a new version, or new configuration)."""
+    return (
+        shift.replaced_at is not None
+        and shift.onset is not None
+        and shift.onset <= shift.replaced_at + ONSET_MARGIN_SECONDS
+    )
+
+
 def describe_shift(shift: SeriesShift) -> str:
     verb = "fell" if shift.peak < shift.baseline else "rose"
     share = utilisation(shift.series.metric, shift.peak)
     limit = f", {share:.0%} of its limit" if share is not None and share >= AT_LIMIT else ""
+    history = "against its own history"
+    if shift.replaced_at is not None:
+        history = "against the history of the pods it replaced"
     return (
         f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g}{limit} "
-        f"(robust z={shift.z:.1f} against its own history; {shift.kind.value.replace('_', ' ')})"
+        f"(robust z={shift.z:.1f} {history}; {shift.kind.value.replace('_', ' ')})"
     )
 
 

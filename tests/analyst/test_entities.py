@@ -182,6 +182,71 @@ def test_an_oom_kill_is_named_by_the_memory_that_reached_its_limit() -> None:
     assert diagnosis.primary_hypothesis.suspect.startswith("container_memory_limit_ratio")
 
 
+def _pod(metric: str, service: str, pod: str, values: np.ndarray) -> SeriesEvidence:
+    labels = {"__name__": metric, "service": service, "pod": pod}
+    return dataclasses.replace(
+        _values(metric, service, values), series_id=f"{metric}{{pod={pod!r}}}", labels=labels
+    )
+
+
+def _replica(level: float, noise: float, seed: int, alive: slice, after: float | None = None) -> np.ndarray:
+    """A pod's series: NaN outside `alive`; from the redeploy (index 108) on, `after` if given."""
+    values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
+    if after is not None:
+        values[108:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - 108)
+    out = np.full(POINTS, np.nan)
+    out[alive] = values[alive]
+    return out
+
+
+OLD, NEW = slice(0, 108), slice(108, POINTS)  # pods replaced 7 minutes before the alert
+
+
+def test_pods_that_replaced_others_are_judged_against_their_history() -> None:
+    """A redeploy 7 minutes before the alert: the new pods fail where the old ones did not. They have
+    too little history of their own; judged as the old pods' continuation, they name a deployment."""
+    old, new = "checkout-5d9f8b6c5d-x2k4p", "checkout-7c8d7f9b4-qw7zt"
+    evidence = _evidence(
+        [
+            _pod("http_error_ratio", "checkout", old, _replica(0.01, 0.002, 1, OLD)),
+            _pod("http_error_ratio", "checkout", new, _replica(0.01, 0.002, 1, NEW, after=0.3)),
+            _pod("http_latency_seconds", "checkout", old, _replica(0.05, 0.002, 3, OLD)),
+            _pod("http_latency_seconds", "checkout", new, _replica(0.05, 0.002, 3, NEW, after=0.4)),
+            _series("http_latency_seconds", "frontend", 0.1, 0.005, 5, after=0.9),
+            _series("pod_cpu_usage_percent", "search", 20.0, 1.0, 6, after=24.0),
+        ]
+    )
+    diagnosis = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+
+    # before: the new pods were too young to judge, and the alerting frontend was blamed
+    assert rank_entities(evidence)[0].name == "checkout"
+    primary = diagnosis.primary_hypothesis
+    assert (primary.category, primary.suspect) == (Category.CHANGE_DEPLOYMENT, "checkout")
+    assert any("against the history of the pods it replaced" in line for line in primary.supporting_evidence)
+
+
+def test_a_replica_added_beside_running_ones_is_not_judged_against_them() -> None:
+    """Scaled out: the new pod's warm-up CPU is its own, not a change of the service (the old pod runs on)."""
+    evidence = _evidence(
+        [
+            _pod(
+                "pod_cpu_usage_percent",
+                "search",
+                "search-5d9f8b6c5d-x2k4p",
+                _replica(20.0, 1.0, 7, slice(0, POINTS)),
+            ),
+            _pod(
+                "pod_cpu_usage_percent",
+                "search",
+                "search-5d9f8b6c5d-h8j2k",
+                _replica(20.0, 1.0, 8, NEW, after=90.0),
+            ),
+            _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 9, after=40.0),
+        ]
+    )
+    assert [e.name for e in rank_entities(evidence)][:1] == ["payment"]
+
+
 def test_every_component_with_history_is_ranked() -> None:
     services = ["a", "b", "c", "d", "e", "f"]
     evidence = _evidence([s for i, name in enumerate(services) for s in _quiet(name, 100 + 10 * i)])
