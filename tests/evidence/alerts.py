@@ -1,10 +1,15 @@
-"""A firing Alertmanager incident for evidence tests: its labels, its start and its rule's expression."""
+"""Helpers of evidence tests: a firing Alertmanager incident, the end of a synthetic grid, a source."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
+from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for
+from receiver.evidence.settings import PrometheusSettings
 from receiver.models import Incident
 
 
@@ -27,3 +32,18 @@ def firing_incident(at: float, labels: Mapping[str, str], expr: str, incident_id
         last_seen=at,
         stage="received",
     )
+
+
+def grid_end(step: float, margin: float) -> float:
+    """The newest time on a `step` grid, `margin` seconds back from now (the series' last sample)."""
+    return math.floor(time.time() / step) * step - margin
+
+
+@asynccontextmanager
+async def source_at(url: str, **settings: object) -> AsyncIterator[PrometheusSource]:
+    """A PrometheusSource on `url` without retries, closed afterwards."""
+    source = PrometheusSource(PrometheusSettings(url=url, retries=0, timeout_seconds=5, **settings))  # type: ignore[arg-type]
+    try:
+        yield source
+    finally:
+        await source.close()

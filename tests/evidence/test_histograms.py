@@ -7,8 +7,6 @@ busier at the same latency, and the entry service's latency alert fires two minu
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -19,8 +17,8 @@ from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import ContextSettings, PrometheusSettings
-from tests.evidence.alerts import firing_incident
+from receiver.evidence.settings import ContextSettings
+from tests.evidence.alerts import firing_incident, grid_end, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -33,7 +31,7 @@ ALERT_EXPR = 'frontend_latency_p90_seconds{namespace="shop",service="frontend"} 
 
 @pytest.fixture(scope="module")
 def end() -> float:
-    return math.floor(time.time() / STEP) * STEP - 60
+    return grid_end(STEP, 60)
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +62,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
 
 @pytest.fixture
 async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5))
-    yield src
-    await src.close()
+    async with source_at(prometheus.url) as src:
+        yield src
 
 
 async def _evidence(source: PrometheusSource, end: float) -> Evidence:

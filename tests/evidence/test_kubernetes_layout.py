@@ -23,9 +23,9 @@ from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.evidence.settings import ContextSettings
 from receiver.models import Incident
-from tests.evidence.alerts import firing_incident
+from tests.evidence.alerts import firing_incident, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 
 SCRAPE = 60.0
@@ -105,10 +105,8 @@ def backend(
 
 @pytest.fixture
 async def source(backend: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    settings = PrometheusSettings(url=backend.url, retries=0, timeout_seconds=5, max_points_per_series=30_000)
-    src = PrometheusSource(settings)
-    yield src
-    await src.close()
+    async with source_at(backend.url, max_points_per_series=30_000) as src:
+        yield src
 
 
 def _incident(end: float) -> Incident:

@@ -7,8 +7,6 @@ metrics of every pod.
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -17,8 +15,8 @@ import pytest
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import ContextSettings, PrometheusSettings
-from tests.evidence.alerts import firing_incident
+from receiver.evidence.settings import ContextSettings
+from tests.evidence.alerts import firing_incident, grid_end, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 60.0
@@ -29,7 +27,7 @@ ALERT_EXPR = 'entry_latency_seconds{namespace="shop",service="web"} > 1'
 
 @pytest.fixture(scope="module")
 def end() -> float:
-    return math.floor(time.time() / STEP) * STEP - 120
+    return grid_end(STEP, 120)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +49,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
 
 @pytest.fixture
 async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5))
-    yield src
-    await src.close()
+    async with source_at(prometheus.url) as src:
+        yield src
 
 
 async def test_the_budget_keeps_each_pods_most_telling_series(source: PrometheusSource, end: float):
