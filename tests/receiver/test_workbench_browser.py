@@ -130,13 +130,21 @@ def _open(browser: Any, url: str) -> None:
 
 
 def _submit(browser: Any) -> None:
-    """Click the form's button and wait until the next page has replaced this one."""
-    from selenium.webdriver.support import expected_conditions
+    """Click the form's button and wait until the next page has replaced this one and has loaded.
+
+    The old page is told apart by a mark set on its window, not by asking whether the button's element
+    is stale: while the next page loads, Chrome may answer that question with an inspector error
+    ("Node with given id does not belong to the document") instead of a stale-element one."""
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
-    button = browser.find_element("css selector", "form.diagnose button")
-    button.click()
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(button))
+    browser.execute_script("window.__before_submit = true")
+    browser.find_element("css selector", "form.diagnose button").click()
+    WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda driver: driver.execute_script(
+            "return window.__before_submit === undefined && document.readyState === 'complete'"
+        )
+    )
 
 
 def _rows(browser: Any) -> list[str]:
@@ -287,6 +295,7 @@ def test_the_incident_page_shows_what_collecting_the_evidence_noted(
 def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
     browser: Any, tmp_path: Any, prometheus: ManagedProcess, scenario: Scenario
 ) -> None:
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.wait import WebDriverWait
 
     config = {
@@ -310,7 +319,9 @@ def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
         link = browser.find_element("link text", new)
         assert "ended when the alert fired again" in browser.find_element("css selector", "main p.muted").text
         link.click()
-        WebDriverWait(browser, 10).until(lambda b: new in b.current_url)
+        WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(
+            lambda b: new in b.current_url and b.execute_script("return document.readyState") == "complete"
+        )
         header = browser.find_element("css selector", "main p.muted").text
         assert f"analysis reused from {old}" in header
         assert browser.find_elements("css selector", "figure.chart")  # the referenced evidence is charted
