@@ -263,7 +263,7 @@ def _shift(
 
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
 # series, say) joins the component that other series with the same value name.
-INSTANCE_LABELS = ("pod", "container", "instance")
+INSTANCE_LABELS = ("pod", "k8s_pod_name", "container", "instance")  # k8s_pod_name: OpenTelemetry's
 
 
 def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:

@@ -43,7 +43,7 @@ def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
     """Component values carried by series of two pods or more, none of them named after the value."""
     pods: dict[str, set[str]] = {}
     for s in series:
-        pod = s.labels.get("pod")
+        pod = pod_of(s)
         if s.component and pod:
             pods.setdefault(s.component, set()).add(pod)
     return {c for c, named in pods.items() if len(named) >= 2 and not any(p.startswith(c) for p in named)}
@@ -55,19 +55,24 @@ def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvid
     other series of that pod agree on."""
     exporters = exporter_components(series)
     moved = [
-        dataclasses.replace(s, component=workload_of_pod(s.labels["pod"]))
-        if s.component in exporters and s.labels.get("pod")
+        dataclasses.replace(s, component=workload_of_pod(pod))
+        if s.component in exporters and (pod := pod_of(s))
         else s
         for s in series
     ]
     owners: dict[str, set[str]] = {}
     for s in moved:
-        pod = s.labels.get("pod")
+        pod = pod_of(s)
         if pod and s.component and s.component != pod:
             owners.setdefault(pod, set()).add(s.component)
     return [
         dataclasses.replace(s, component=next(iter(owners[pod])))
-        if (pod := s.labels.get("pod")) and s.component in (None, pod) and len(owners.get(pod, ())) == 1
+        if (pod := pod_of(s)) and s.component in (None, pod) and len(owners.get(pod, ())) == 1
         else s
         for s in moved
     ]
+
+
+def pod_of(series: SeriesEvidence) -> str | None:
+    """The pod a series describes: `pod`, or OpenTelemetry's `k8s_pod_name`."""
+    return series.labels.get("pod") or series.labels.get("k8s_pod_name")

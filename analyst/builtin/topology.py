@@ -17,7 +17,17 @@ import yaml
 from analyst.builtin.errors import DependencyGraphError
 from analyst.evidence import Evidence, SeriesEvidence
 
-_COMPONENT_LABELS = ("component", "service", "app", "application", "job", "container", "deployment", "pod")
+_COMPONENT_LABELS = (
+    "component",
+    "service",
+    "service_name",
+    "app",
+    "application",
+    "job",
+    "container",
+    "deployment",
+    "pod",
+)
 _CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
 
 

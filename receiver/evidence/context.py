@@ -46,7 +46,7 @@ from receiver.evidence.promql import (
     series_id,
     strip_comparison,
 )
-from receiver.evidence.settings import ContextQuery, ContextSettings
+from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident
 
@@ -312,8 +312,17 @@ def identifying_matchers(
     labels: Mapping[str, str], drop: set[str], settings: ContextSettings
 ) -> list[tuple[str, str]]:
     """(label, value) pairs that find related series: identifying labels of the alert, minus `drop`
-    (alertname, external labels, rule-added labels), in the configured order (most specific first)."""
-    return [(k, labels[k]) for k in settings.identifying_labels if labels.get(k) and k not in drop]
+    (alertname, external labels, rule-added labels), in the configured order (most specific first), each
+    followed by its equivalent among the identifying labels (`EQUIVALENT_LABELS`: OpenTelemetry's
+    `k8s_namespace_name` finds cAdvisor's `namespace`) where the alert has no such label of its own."""
+    pairs = []
+    for key in settings.identifying_labels:
+        if labels.get(key) and key not in drop:
+            pairs.append((key, labels[key]))
+            twin = EQUIVALENT_LABELS.get(key)
+            if twin and twin in settings.identifying_labels and twin not in labels:
+                pairs.append((twin, labels[key]))
+    return list(dict.fromkeys(pairs))
 
 
 def _rank_related(

@@ -13,16 +13,43 @@ from receiver.settings_base import Section
 
 DEFAULT_IDENTIFYING_LABELS = (
     "pod",
+    "k8s_pod_name",
     "container",
+    "k8s_container_name",
     "instance",
     "service",
+    "service_name",
+    "deployment",
+    "k8s_deployment_name",
+    "node",
+    "k8s_node_name",
+    "job",
+    "namespace",
+    "k8s_namespace_name",
+)
+DEFAULT_EXTERNAL_LABELS = ("cluster", "replica", "prometheus", "prometheus_replica", "region", "tenant_id")
+DEFAULT_COMPONENT_LABELS = (
+    "service",
+    "service_name",
+    "pod",
+    "k8s_pod_name",
+    "instance",
+    "container",
     "deployment",
     "node",
     "job",
-    "namespace",
 )
-DEFAULT_EXTERNAL_LABELS = ("cluster", "replica", "prometheus", "prometheus_replica", "region", "tenant_id")
-DEFAULT_COMPONENT_LABELS = ("service", "pod", "instance", "container", "deployment", "node", "job")
+# OpenTelemetry's resource attributes as its Prometheus exporters name them, and the labels Prometheus'
+# Kubernetes discovery and exporters give the same thing: a related series may carry either.
+EQUIVALENT_LABELS = {
+    "k8s_pod_name": "pod",
+    "k8s_container_name": "container",
+    "service_name": "service",
+    "k8s_deployment_name": "deployment",
+    "k8s_node_name": "node",
+    "k8s_namespace_name": "namespace",
+}
+EQUIVALENT_LABELS |= {v: k for k, v in EQUIVALENT_LABELS.items()}
 DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucket", ".*_created")
 
 
