@@ -7,7 +7,7 @@ busier at the same latency, and the entry service's latency alert fires two minu
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
-from tests.evidence.alerts import firing_incident, grid_end, source_at
+from tests.evidence.alerts import firing_incident, grid_end
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -58,12 +58,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("histograms"), series)
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    async with source_at(prometheus.url) as src:
-        yield src
 
 
 async def _evidence(source: PrometheusSource, end: float) -> Evidence:
