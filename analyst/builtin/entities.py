@@ -318,28 +318,28 @@ def with_predecessors(
     compared with them). Before its first point the young series takes the median of theirs."""
     out = list(shifts)
     spans = [_span(s, alert_time - ONSET_MARGIN_SECONDS) for s in series]
-    for i, (young, span) in enumerate(zip(series, spans, strict=True)):
-        if shifts[i] is not None or span is None or not entities[i] or span.history >= MIN_BASELINE_POINTS:
-            continue
-        donors = [
-            donor.values
-            for j, donor in enumerate(spans)
-            if j != i
-            and donor is not None
-            and entities[j] == entities[i]
-            and series[j].metric == young.metric
-            and donor.grid == span.grid
-            and donor.history >= MIN_BASELINE_POINTS
-            and donor.last <= span.first + ONSET_MARGIN_SECONDS
-        ]
+    young = [
+        (i, span)
+        for i, span in enumerate(spans)
+        if shifts[i] is None and span is not None and entities[i] and span.history < MIN_BASELINE_POINTS
+    ]
+    if not young:
+        return out
+    elders: dict[tuple[str | None, str, tuple[float, float, int]], list[_Span]] = {}
+    for j, span in enumerate(spans):
+        if span is not None and span.history >= MIN_BASELINE_POINTS:
+            elders.setdefault((entities[j], series[j].metric, span.grid), []).append(span)
+    for i, span in young:
+        key = (entities[i], series[i].metric, span.grid)
+        donors = [d.values for d in elders.get(key, ()) if d.last <= span.first + ONSET_MARGIN_SECONDS]
         if donors:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # columns where no predecessor has a value
                 before = np.nanmedian(np.vstack(donors), axis=0)
             joined = np.where(np.isfinite(span.values), span.values, before)
             values = SeriesValues(span.grid[0], span.grid[1], tuple(float(v) for v in joined))
-            shift = series_shift(dataclasses.replace(young, values=values), alert_time)
-            out[i] = dataclasses.replace(shift, series=young, replaced_at=span.first) if shift else None
+            shift = series_shift(dataclasses.replace(series[i], values=values), alert_time)
+            out[i] = dataclasses.replace(shift, series=series[i], replaced_at=span.first) if shift else None
     return out
 
 
