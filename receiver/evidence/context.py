@@ -32,9 +32,9 @@ from receiver.evidence.fetching import (
     Fetched,
     FetchScope,
     Window,
-    counter_rate_window,
     label_key,
     members_selector,
+    named,
 )
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
@@ -295,10 +295,7 @@ async def _related_series(
         groups.setdefault(item["__name__"], []).append(item)
     scope = FetchScope(source, settings, window, notes)
     results = await asyncio.gather(
-        *(
-            _fetch_group(name, members, source, settings, window, notes, placeholders)
-            for name, members in groups.items()
-        ),
+        *(_fetch_group(name, members, scope, placeholders) for name, members in groups.items()),
         *(fetch_mean(base, members, scope) for base, members in histogram_families(groups).items()),
         *(
             fetch_limit_ratio(usage, members, limits, scope)
@@ -387,34 +384,27 @@ def _interleaved(queues: Sequence[Sequence[dict[str, str]]]) -> list[dict[str, s
 
 
 async def _fetch_group(
-    metric: str,
-    members: Sequence[Mapping[str, str]],
-    source: MetricSource,
-    settings: ContextSettings,
-    window: Window,
-    notes: list[str],
-    placeholders: list[SeriesEvidence],
+    metric: str, members: Sequence[Mapping[str, str]], scope: FetchScope, placeholders: list[SeriesEvidence]
 ) -> list[Fetched]:
     """One query per metric name (exact common labels + alternations), filtered back to the members;
-    counters under rate() (`counter_rate_window`)."""
+    counters under rate() (`FetchScope.rate_span`)."""
     query = members_selector(metric, members)
     counter = is_counter_name(metric)
     try:
         if counter:
-            rate_window = settings.rate_window_seconds or await counter_rate_window(query, source, window)
-            query = f"rate({query}[{rate_window:g}s])"
-        results = await source.query_range(query, window.start, window.end, window.step)
+            query = f"rate({query}[{await scope.rate_span(query):g}s])"
+        results = await scope.query_range(query)
     except MetricSourceError as exc:
         placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)
         return []
     wanted = {label_key(m, drop_name=True) for m in members}
-    out = []
-    for data in results:
-        if label_key(data.labels, drop_name=True) in wanted:
-            named = data if not counter else replace(data, labels={"__name__": metric, **data.labels})
-            out.append(Fetched(named, "related", query, metric))
+    out = [
+        named(data, metric, query) if counter else Fetched(data, "related", query, metric)
+        for data in results
+        if label_key(data.labels, drop_name=True) in wanted
+    ]
     if counter and len(out) < len(members):
-        notes.append(
+        scope.notes.append(
             f"{len(members) - len(out)} of {len(members)} {metric} series gave no rate() in the window "
             f"({query}): fewer than two samples in each window (set context.rate_window_seconds)"
         )

@@ -12,10 +12,9 @@ Each is one query per family over the same members as the related series; a fail
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
-from receiver.evidence.fetching import Fetched, FetchScope, counter_rate_window, label_key, members_selector
-from receiver.evidence.source import MetricSourceError, SeriesData
+from receiver.evidence.fetching import Fetched, FetchScope, label_key, members_selector, named
+from receiver.evidence.source import MetricSourceError
 
 # The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
 MEAN_SUFFIX = ":mean"
@@ -28,11 +27,6 @@ LIMITED = {
 }
 
 Groups = Mapping[str, Sequence[Mapping[str, str]]]
-
-
-def named(data: SeriesData, metric: str, query: str) -> Fetched:
-    """A derived query's result series as the related series `metric`."""
-    return Fetched(replace(data, labels={"__name__": metric, **data.labels}), "related", query, metric)
 
 
 def histogram_families(groups: Groups) -> dict[str, list[Mapping[str, str]]]:
@@ -55,16 +49,15 @@ async def fetch_mean(base: str, members: Sequence[Mapping[str, str]], scope: Fet
     sums, counts = (members_selector(f"{base}{suffix}", members) for suffix in ("_sum", "_count"))
     metric = f"{base}{MEAN_SUFFIX}"
     try:
-        span = await _rate_span(counts, scope)
-        results = await _range(f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])", scope)
+        span = await scope.rate_span(counts)
+        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
+        results = await scope.query_range(query)
     except MetricSourceError as exc:
         scope.notes.append(f"{metric} unavailable ({exc})")
         return []
     wanted = {label_key(m, drop_name=True) for m in members}
     return [
-        named(data, metric, query)
-        for data, query in results
-        if label_key(data.labels, drop_name=True) in wanted
+        named(data, metric, query) for data in results if label_key(data.labels, drop_name=True) in wanted
     ]
 
 
@@ -90,24 +83,10 @@ async def fetch_limit_ratio(
     selector = members_selector(usage, members)
     try:
         if usage.endswith("_total"):
-            selector = f"rate({selector}[{await _rate_span(selector, scope):g}s])"
-        results = await _range(f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})", scope)
+            selector = f"rate({selector}[{await scope.rate_span(selector):g}s])"
+        query = f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})"
+        results = await scope.query_range(query)
     except MetricSourceError as exc:
         scope.notes.append(f"{metric} unavailable ({exc})")
         return []
-    return [named(data, metric, query) for data, query in results]
-
-
-async def _rate_span(counter: str, scope: FetchScope) -> float:
-    """The configured rate() window, else `counter_rate_window` of the counter selector."""
-    return scope.settings.rate_window_seconds or await counter_rate_window(
-        counter, scope.source, scope.window
-    )
-
-
-async def _range(query: str, scope: FetchScope) -> list[tuple[SeriesData, str]]:
-    """`query` over the scope's window, each result with the query."""
-    window = scope.window
-    return [
-        (data, query) for data in await scope.source.query_range(query, window.start, window.end, window.step)
-    ]
+    return [named(data, metric, query) for data in results]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -36,6 +36,17 @@ class FetchScope:
     window: Window
     notes: list[str]
 
+    async def query_range(self, query: str) -> list[SeriesData]:
+        """`query` over the window."""
+        return await self.source.query_range(query, self.window.start, self.window.end, self.window.step)
+
+    async def rate_span(self, counter: str) -> float:
+        """The rate() window of a counter selector: `context.rate_window_seconds`, else
+        `counter_rate_window`."""
+        return self.settings.rate_window_seconds or await counter_rate_window(
+            counter, self.source, self.window
+        )
+
 
 @dataclass(frozen=True)
 class Fetched:
@@ -45,6 +56,12 @@ class Fetched:
     role: SeriesRole
     query: str
     metric: str
+
+
+def named(data: SeriesData, metric: str, query: str) -> Fetched:
+    """A result series of a query over a counter or derived from others, as the related series `metric`
+    (rate() and arithmetic drop the name)."""
+    return Fetched(replace(data, labels={"__name__": metric, **data.labels}), "related", query, metric)
 
 
 def label_key(labels: Mapping[str, str], *, drop_name: bool = False) -> frozenset[tuple[str, str]]:
