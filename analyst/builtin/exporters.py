@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+from analyst.builtin.entities import instance_aliases
 from analyst.evidence import SeriesEvidence
 
 # Kubernetes-generated pod names: Deployment (ReplicaSet hash, then a 5-character suffix), StatefulSet
@@ -60,19 +61,20 @@ def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvid
         else s
         for s in series
     ]
-    owners: dict[str, set[str]] = {}
-    for s in moved:
-        pod = pod_of(s)
-        if pod and s.component and s.component != pod:
-            owners.setdefault(pod, set()).add(s.component)
+    owners = instance_aliases(moved)
     return [
-        dataclasses.replace(s, component=next(iter(owners[pod])))
-        if (pod := pod_of(s)) and s.component in (None, pod) and len(owners.get(pod, ())) == 1
+        dataclasses.replace(s, component=owners[pod])
+        if (pod := pod_of(s)) and s.component in (None, pod) and pod in owners
         else s
         for s in moved
     ]
 
 
 def pod_of(series: SeriesEvidence) -> str | None:
-    """The pod a series describes: `pod`, or OpenTelemetry's `k8s_pod_name`."""
-    return series.labels.get("pod") or series.labels.get("k8s_pod_name")
+    """The pod a series describes (`pod_label`)."""
+    return pod_label(series.labels)
+
+
+def pod_label(labels: Mapping[str, str]) -> str | None:
+    """The pod a label set describes: `pod`, or OpenTelemetry's `k8s_pod_name`."""
+    return labels.get("pod") or labels.get("k8s_pod_name")
