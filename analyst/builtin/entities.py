@@ -317,18 +317,23 @@ def with_predecessors(
     ONSET_MARGIN_SECONDS after the young one's first (so a replica added beside running ones is not
     compared with them). Before its first point the young series takes the median of theirs."""
     out = list(shifts)
-    spans = [_span(s, alert_time - ONSET_MARGIN_SECONDS) for s in series]
+    cut = alert_time - ONSET_MARGIN_SECONDS
     young = [
         (i, span)
-        for i, span in enumerate(spans)
-        if shifts[i] is None and span is not None and entities[i] and span.history < MIN_BASELINE_POINTS
+        for i, shift in enumerate(shifts)
+        if shift is None
+        and entities[i]
+        and (span := _span(series[i], cut)) is not None
+        and span.history < MIN_BASELINE_POINTS
     ]
-    if not young:
+    if not young:  # the usual case: no series is read twice
         return out
+    wanted = {(entities[i], series[i].metric) for i, _ in young}
     elders: dict[tuple[str | None, str, tuple[float, float, int]], list[_Span]] = {}
-    for j, span in enumerate(spans):
-        if span is not None and span.history >= MIN_BASELINE_POINTS:
-            elders.setdefault((entities[j], series[j].metric, span.grid), []).append(span)
+    for j, other in enumerate(series):
+        kin = (entities[j], other.metric)
+        if kin in wanted and (span := _span(other, cut)) is not None and span.history >= MIN_BASELINE_POINTS:
+            elders.setdefault((*kin, span.grid), []).append(span)
     for i, span in young:
         key = (entities[i], series[i].metric, span.grid)
         donors = [d.values for d in elders.get(key, ()) if d.last <= span.first + ONSET_MARGIN_SECONDS]
