@@ -312,14 +312,14 @@ def identifying_matchers(
     (alertname, external labels, rule-added labels), in the configured order (most specific first), each
     followed by its equivalent among the identifying labels (`EQUIVALENT_LABELS`: OpenTelemetry's
     `k8s_namespace_name` finds cAdvisor's `namespace`) where the alert has no such label of its own."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for key in settings.identifying_labels:
         if labels.get(key) and key not in drop:
             pairs.append((key, labels[key]))
             twin = EQUIVALENT_LABELS.get(key)
             if twin and twin in settings.identifying_labels and twin not in labels:
                 pairs.append((twin, labels[key]))
-    return list(dict.fromkeys(pairs))
+    return pairs
 
 
 def _rank_related(
