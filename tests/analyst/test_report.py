@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from analyst.builtin import Playbooks, diagnose_evidence
+from analyst.evidence import Evidence
 from analyst.report import render_text_report
 
 from .conftest import incident, series
 
 
-def pool_incident() -> object:
+def pool_incident() -> Evidence:
     return incident(
         series("order_errors_ratio", component="orders", onset_min=0, z=8),
         series("db_pool_connections_in_use", component="orders", onset_min=-4, z=6.5, corr=0.9),
@@ -21,8 +22,8 @@ def pool_incident() -> object:
 
 def test_report_has_header_summary_cause_alternatives_steps_and_actions(playbooks: Playbooks) -> None:
     evidence = pool_incident()
-    result = diagnose_evidence(evidence, playbooks, now=0.0)  # type: ignore[arg-type]
-    text = render_text_report(result, evidence)  # type: ignore[arg-type]
+    result = diagnose_evidence(evidence, playbooks, now=0.0)
+    text = render_text_report(result, evidence)
     assert text.startswith("ALERT OrderErrors [firing, warning]")
     for heading in ("SUMMARY", "MOST LIKELY CAUSE", "ALTERNATIVES", "ANALYSIS", "IMMEDIATE ACTIONS"):
         assert f"\n{heading}\n" in text
@@ -34,7 +35,7 @@ def test_report_has_header_summary_cause_alternatives_steps_and_actions(playbook
 
 
 def test_report_without_evidence_still_renders(playbooks: Playbooks) -> None:
-    result = diagnose_evidence(pool_incident(), playbooks, now=0.0)  # type: ignore[arg-type]
+    result = diagnose_evidence(pool_incident(), playbooks, now=0.0)
     text = render_text_report(result)
     assert text.startswith("incident: inc-1")
     assert "MOST LIKELY CAUSE" in text
@@ -42,7 +43,7 @@ def test_report_without_evidence_still_renders(playbooks: Playbooks) -> None:
 
 def test_report_ends_with_what_collecting_the_evidence_noted(playbooks: Playbooks) -> None:
     evidence = dataclasses.replace(
-        pool_incident(),  # type: ignore[type-var]
+        pool_incident(),
         notes=("call graph 'istio' unavailable (unreachable: connection refused)",),
     )
     result = diagnose_evidence(evidence, playbooks, now=0.0)

@@ -54,7 +54,7 @@ async def test_the_receiver_posts_to_the_standins_and_their_page_shows_it(
             headers={"Content-Type": "application/json", "Authorization": "Bearer t0ken"},
         )
         assert await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=10).status) == 200
-        await eventually(lambda: standins.posted.messages and standins.posted.annotations, within=30)
+        await eventually(lambda: bool(standins.posted.messages and standins.posted.annotations), within=30)
     finally:
         receiver.terminate()
     status, page = fetch(f"{standins.url}/")

@@ -1,5 +1,7 @@
 """The batch fast paths compute exactly what the straightforward definitions say."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,7 @@ from detectors.batch import BlockStats, score_points
 from detectors.calibration import score_from_z
 from detectors.changepoint import changepoint_points
 from detectors.iqr import iqr_points
+from detectors.point_scores import PointScores
 from detectors.rolling import hopped_order_stats, trailing_mean_std, trailing_moments
 from detectors.zscore import robust_zscore_points, zscore_points
 
@@ -51,7 +54,11 @@ def test_order_stats_since_a_column_are_those_of_the_whole_block_there(since: in
         assert np.isnan(getattr(part, name)[:, :kept]).all()
 
 
-MEMBERS = {"zscore": zscore_points, "robust_zscore": robust_zscore_points, "iqr": iqr_points}
+MEMBERS: dict[str, Callable[[np.ndarray, DetectionRule, np.ndarray], PointScores]] = {
+    "zscore": zscore_points,
+    "robust_zscore": robust_zscore_points,
+    "iqr": iqr_points,
+}
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:

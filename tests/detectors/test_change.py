@@ -17,7 +17,7 @@ def test_step_down_has_precise_onset_direction_and_significance(grid, noise):
     c = _change(grid, noise, split_at=grid[720])
     assert c.anomalous and c.direction == "down"
     assert abs(c.onset - grid[700]) <= 60
-    assert c.p_value < 0.01 and c.score > 0.9
+    assert c.p_value is not None and c.p_value < 0.01 and c.score > 0.9
     assert c.magnitude == pytest.approx(-0.15, abs=0.01)
 
 
@@ -39,7 +39,8 @@ def test_onsets_order_series_by_which_changed_first(grid, noise):
     second[870:] += 20.0
     out = characterize_changes(grid, np.stack([first, second]), split_at=grid[900])
     assert isinstance(out[0], SeriesChange) and isinstance(out[1], SeriesChange)
-    assert out[0].onset < out[1].onset
+    first_onset, second_onset = out[0].onset, out[1].onset
+    assert first_onset is not None and second_onset is not None and first_onset < second_onset
 
 
 def test_batch_characterisation_equals_single(grid):
@@ -89,7 +90,8 @@ def test_a_change_in_the_last_points_is_a_fresh_change(grid, noise, k):
     fresh = fresh_change(grid, noise, name="demo_volatility")
     assert fresh is not None and fresh.anomalous and fresh.direction == "up"
     assert fresh.onset == grid[-k] and fresh.recovered is None
-    assert fresh.z_score > 10 and fresh.p_value < 0.01
+    assert fresh.z_score is not None and fresh.z_score > 10
+    assert fresh.p_value is not None and fresh.p_value < 0.01
     assert fresh.anomaly_type == "MARKET_VOLATILITY"
 
 

@@ -225,7 +225,12 @@ def test_the_screen_sends_a_step_to_pelt_but_not_a_wandering_level(monkeypatch):
 
     calls = []
     real = changepoint.find_change_indices
-    monkeypatch.setattr(changepoint, "find_change_indices", lambda *a: calls.append(1) or real(*a))
+
+    def counted(*a):
+        calls.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(changepoint, "find_change_indices", counted)
     rng = np.random.default_rng(6)
     rule = DetectionRule("r", method="changepoint")
     walks = 100 + np.cumsum(rng.normal(0, 1, (20, 1440)), axis=1) + rng.normal(0, 1, (20, 1440))

@@ -365,7 +365,8 @@ def test_a_scorer_that_only_learned_then_scores_exactly_as_one_that_scored_throu
     x = _poisson_errors(3)
     learner, scorer = _TailScorer(DEFAULT_RULE), _TailScorer(DEFAULT_RULE)
     before = [(learner.learn(v, 1440), scorer.update(v, 1440)[1]) for v in x[:5000].tolist()]
-    assert np.array_equal(*np.array(before).T, equal_nan=True)  # the same z
+    learnt_z, scored_z = np.array(before).T
+    assert np.array_equal(learnt_z, scored_z, equal_nan=True)  # the same z
     after = [(learner.update(v, 1440), scorer.update(v, 1440)) for v in x[5000:].tolist()]
     learnt, scored = np.array(after).transpose(1, 0, 2)
     assert learnt.tobytes() == scored.tobytes()  # bit for bit, NaN for NaN

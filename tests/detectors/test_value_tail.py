@@ -10,7 +10,7 @@ from detectors.value_tail import MIN_HISTORY, TAIL_COUNT, TOLERANCE, ValueTail, 
 def _brute(row):
     """The definition, point by point over the whole history (no truncation below TAIL_COUNT)."""
     out = np.zeros(row.size)
-    past = []
+    past: list[float] = []
     for i, v in enumerate(row.tolist()):
         if not math.isfinite(v):
             continue

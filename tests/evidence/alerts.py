@@ -42,7 +42,7 @@ def grid_end(step: float, margin: float) -> float:
 @asynccontextmanager
 async def source_at(url: str, **settings: object) -> AsyncIterator[PrometheusSource]:
     """A PrometheusSource on `url` without retries, closed afterwards."""
-    source = PrometheusSource(PrometheusSettings(url=url, retries=0, timeout_seconds=5, **settings))  # type: ignore[arg-type]
+    source = PrometheusSource(PrometheusSettings(url=url, retries=0, timeout_seconds=5, **settings))
     try:
         yield source
     finally:

@@ -82,8 +82,8 @@ def mutated(document: Any, path: list[Any], value: Any) -> Any:
     if not path or not isinstance(document, (dict, list)) or not document:
         return value
     copy = dict(document) if isinstance(document, dict) else list(document)
-    key = sorted(copy)[path[0] % len(copy)] if isinstance(copy, dict) else path[0] % len(copy)  # type: ignore[index]
-    copy[key] = mutated(copy[key], path[1:], value)  # type: ignore[index]
+    key = sorted(copy)[path[0] % len(copy)] if isinstance(copy, dict) else path[0] % len(copy)
+    copy[key] = mutated(copy[key], path[1:], value)
     return copy
 
 

@@ -36,7 +36,7 @@ def accept(store: Store, corpus: Path, name: str) -> list[str]:
 def make(
     store: Store, intake: IntakeActivity | None = None, **settings: object
 ) -> tuple[Materializer, Pipeline]:
-    pipeline_settings = PipelineSettings(**settings)  # type: ignore[arg-type]
+    pipeline_settings = PipelineSettings(**settings)
     metrics = create_metrics()
     pipeline = Pipeline(store, {}, pipeline_settings, metrics)
     return Materializer(store, pipeline, pipeline_settings, metrics, intake), pipeline

@@ -170,8 +170,8 @@ async def test_an_alert_that_fires_again_soon_reuses_its_analysis(
         assert any(old in note for note in body["notes"])
         (row,) = rows(store, "SELECT evidence, evidence_of FROM incidents WHERE id=?", new)
         assert row == {"evidence": None, "evidence_of": old}  # referenced, not copied
-        evidence = store.write_sync(db_incidents.load_evidence, new)
-        assert evidence == {"incident_id": new, "series": [{"series_id": f"up of {old}"}]}
+        kept = store.write_sync(db_incidents.load_evidence, new)
+        assert kept == {"incident_id": new, "series": [{"series_id": f"up of {old}"}]}
 
 
 async def test_reuse_is_off_at_zero_and_ends_with_its_window(tmp_path: Path, webhook_corpus: Path) -> None:

@@ -238,7 +238,8 @@ def test_an_evidence_source_stays_while_a_kept_incident_refers_to_it(store: Stor
 
     prune(store)
     assert rows_of(store, source)["incidents"] == 1
-    assert store.run_sync(db_incidents.load_evidence, reuser)["note"] == "evidence of DiskFull"
+    evidence = store.run_sync(db_incidents.load_evidence, reuser)
+    assert evidence is not None and evidence["note"] == "evidence of DiskFull"
 
     later = RECENT + 91 * DAY_SECONDS  # both expired: the referrer goes first, its source at the next prune
     prune(store, now=later)
@@ -361,7 +362,7 @@ async def test_the_receiver_prunes_after_start_and_exposes_its_metrics(
     monkeypatch.setattr(pipeline_retention, "START_DELAY_SECONDS", 0.0)
 
     client = await make_client(storage={"path": str(tmp_path / "aa.db"), "retention_days": 90})
-    running = client.server.app[STORE]
+    running = client.app[STORE]
 
     async def gone() -> bool:
         return not await running.read(fetch_all, "SELECT id FROM incidents WHERE id = ?", [old])
@@ -388,7 +389,8 @@ async def test_a_kept_incident_whose_successor_was_pruned_still_renders(
     (older,) = ingest(store, webhook("DiskFull", OLD - 7200), OLD - 7200).created
     store.write_sync(record_feedback, older, Feedback(who="ana", verdict="wrong", note="disk"), OLD)
     successor = finished_incident(store, "DiskFull", OLD)  # a newer start of the same alert supersedes it
-    assert store.run_sync(db_incidents.get_incident, older).status == "resolved"
+    incident = store.run_sync(db_incidents.get_incident, older)
+    assert incident is not None and incident.status == "resolved"
     await RetentionPruner(store, 90, create_metrics()).prune_once(NOW)
     store.close()
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
 from receiver.storage.database import Store
 from receiver.web.keys import STORE
@@ -22,7 +23,7 @@ FIRING = (WEBHOOKS / "captured-am025-prom242-firing.json").read_bytes()
 MIB = 1024 * 1024
 
 
-def _scratch(db, blob: bytes) -> None:  # type: ignore[no-untyped-def]
+def _scratch(db: sqlite_utils.Database, blob: bytes) -> None:
     db.conn.execute("CREATE TABLE IF NOT EXISTS scratch (x BLOB)")
     db.conn.execute("INSERT INTO scratch VALUES (?)", (blob,))
     db.conn.execute("DELETE FROM scratch WHERE rowid < (SELECT max(rowid) - 8 FROM scratch)")
@@ -92,7 +93,7 @@ async def test_a_full_database_makes_ready_503_until_a_write_succeeds(make_clien
     assert (await client.get("/-/ready")).status == 200
 
 
-def _slow_count(db, seconds: float) -> int:  # type: ignore[no-untyped-def]
+def _slow_count(db: sqlite_utils.Database, seconds: float) -> int:
     time.sleep(seconds)  # a long analytical read (similar incidents over a large history)
     return int(db.conn.execute("SELECT count(*) FROM notifications").fetchone()[0])
 

@@ -6,8 +6,11 @@ import base64
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
 
 from receiver.testing import drain
 from receiver.web.keys import MATERIALIZER, SETTINGS
@@ -22,9 +25,9 @@ def body(corpus: Path, name: str = FIRING) -> bytes:
     return (corpus / name).read_bytes()
 
 
-def count_stored(client: object) -> int:
+def count_stored(client: TestClient[Any, Any]) -> int:
     """Notifications plus incidents in SQLite (a rejected webhook must leave both empty)."""
-    path = client.app[SETTINGS].storage.path  # type: ignore[attr-defined]
+    path = client.app[SETTINGS].storage.path
     with sqlite3.connect(path) as conn:
         return sum(
             int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
@@ -32,9 +35,9 @@ def count_stored(client: object) -> int:
         )
 
 
-async def post(client: object, data: bytes, **headers: str) -> object:
+async def post(client: TestClient[Any, Any], data: bytes, **headers: str) -> ClientResponse:
     headers.setdefault("Content-Type", "application/json")
-    return await client.post("/webhook/alertmanager", data=data, headers=headers)  # type: ignore[attr-defined]
+    return await client.post("/webhook/alertmanager", data=data, headers=headers)
 
 
 async def test_every_valid_corpus_payload_is_accepted(

@@ -93,7 +93,7 @@ async def test_a_detector_incident_resolves_after_its_cooldown_once_its_series_i
     )
     [incident_id] = (await scheduler.run_cycle(now=injected.end)).incidents
     within = await scheduler.run_cycle(now=injected.end + 300)  # the cooldown has not passed
-    assert within.resolved == [] and store.run_sync(db_incidents.get_incident, incident_id).status == "firing"  # type: ignore[union-attr]
+    assert within.resolved == [] and store.run_sync(db_incidents.get_incident, incident_id).status == "firing"
 
     later = await scheduler.run_cycle(now=injected.end + 720)  # past it, and the jump is no longer fresh
     assert later.resolved == [incident_id] and resolved == [[incident_id]]
