@@ -3,7 +3,9 @@
 Runs against a local Prometheus backfilled with synthetic data, and compares with a baseline measured
 in the same run: one query per series, sequential, one connection, one `characterize_change` per series.
 The context is also timed with `context.call_graph: [{preset: istio}]` over a synthetic mesh (50
-services, 4 callees each, 3 response codes: 600 `istio_requests_total` series).
+services, 4 callees each, 3 response codes: 600 `istio_requests_total` series), and with
+`context.call_latency: [{preset: istio}]` over its duration histograms (`_sum` and `_count` of each call from
+both reporters: 800 series; the alerting job `bench` is one of the services, so its 8 calls are kept).
 
     python -m bench.context [--runs 10] [--rules 1000] [--counters 6]
 
@@ -30,7 +32,7 @@ from detectors import characterize_change
 from receiver.evidence.context import collect_alert_context, context_window
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import generator_url_for, selector
-from receiver.evidence.settings import CallGraphQuery, ContextSettings, PrometheusSettings
+from receiver.evidence.settings import CallGraphQuery, CallLatencyQuery, ContextSettings, PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
 from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detect_rule
@@ -39,6 +41,7 @@ from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_promethe
 
 METRICS, INSTANCES = 20, 10  # 200 related series
 MESH_SERVICES, MESH_CALLEES, MESH_CODES = 50, 4, ("200", "500", "503")
+MESH_LATENCY = "istio_request_duration_milliseconds"
 HISTORY = 26 * 3600.0
 STEP = 15.0
 
@@ -78,17 +81,25 @@ def synthetic(end: float, counters: int = 0) -> list[SyntheticSeries]:
             per_minute = rate * 60.0 * (0.05 if name.endswith("_sum") else 1.0)
             labels = {"job": "bench", "instance": f"i-{i}"}
             out.append(SyntheticSeries(name, labels, minutes, np.cumsum(per_minute), kind="counter"))
+    counts = np.cumsum(np.full(minutes.size, 10.0))
     for caller in range(MESH_SERVICES):
         for k in range(1, MESH_CALLEES + 1):
+            edge = {"source_workload": mesh_service(caller), "destination_workload": mesh_service(caller + k)}
             for code in MESH_CODES:
-                labels = {
-                    "source_workload": f"svc-{caller}",
-                    "destination_workload": f"svc-{(caller + k) % MESH_SERVICES}",
-                    "response_code": code,
-                }
-                counts = np.cumsum(np.full(minutes.size, 10.0))
+                labels = {**edge, "response_code": code}
                 out.append(SyntheticSeries("istio_requests_total", labels, minutes, counts, kind="counter"))
+            for reporter in ("source", "destination"):
+                labels = {**edge, "reporter": reporter}
+                ms = np.clip(noisy(minutes, 20.0, 2.0, 70_000 + 10 * caller + k), 1.0, None)
+                out.append(SyntheticSeries(f"{MESH_LATENCY}_count", labels, minutes, counts))
+                out.append(SyntheticSeries(f"{MESH_LATENCY}_sum", labels, minutes, np.cumsum(10.0 * ms)))
     return out
+
+
+def mesh_service(index: int) -> str:
+    """The mesh's services: `bench` (the alerting job's name) and svc-1 ... svc-49."""
+    index %= MESH_SERVICES
+    return "bench" if index == 0 else f"svc-{index}"
 
 
 def incident(end: float, prometheus_url: str) -> Incident:
@@ -138,7 +149,7 @@ Timings = list[float]
 
 async def bench_context(
     url: str, end: float, runs: int, counters: int = 0
-) -> tuple[Timings, Timings, Timings, Timings, Timings, int]:
+) -> tuple[Timings, Timings, Timings, Timings, Timings, Timings, int]:
     related = (METRICS + counters) * INSTANCES
     settings = ContextSettings(
         lookback_seconds=6 * 3600, step_seconds=STEP, max_related_series=related, detect_external_labels=False
@@ -153,6 +164,10 @@ async def bench_context(
     graph = (await collect_alert_context(inc, source, meshed, now=end)).topology
     assert sum(map(len, graph.values())) == MESH_SERVICES * MESH_CALLEES, graph
     with_graph = await timed(runs, lambda: collect_alert_context(inc, source, meshed, now=end))
+    timed_calls = settings.model_copy(update={"call_latency": [CallLatencyQuery(preset="istio")]})
+    called = await collect_alert_context(inc, source, timed_calls, now=end)
+    assert sum(s.metric == "call_latency" for s in called.series) == 2 * 2 * MESH_CALLEES, called.notes
+    with_calls = await timed(runs, lambda: collect_alert_context(inc, source, timed_calls, now=end))
     fixed = settings.model_copy(update={"rate_window_seconds": 150.0})  # no count_over_time probes
     without_probes = await timed(runs, lambda: collect_alert_context(inc, source, fixed, now=end))
     await source.close()
@@ -160,7 +175,7 @@ async def bench_context(
     compressed = await timed(runs, lambda: collect_alert_context(inc, gzip, settings, now=end))
     await gzip.close()
     base = await timed(runs, lambda: baseline_context(url, inc, settings, end))
-    return ours, with_graph, compressed, base, without_probes, len(evidence.series)
+    return ours, with_graph, with_calls, compressed, base, without_probes, len(evidence.series)
 
 
 async def bench_cycle(url: str, end: float, rules: int, store_dir: Path) -> tuple[list[float], int]:
@@ -235,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         try:
-            ours, meshed, compressed, base, fixed, count = asyncio.run(
+            ours, meshed, calls, compressed, base, fixed, count = asyncio.run(
                 bench_context(prometheus.url, end, args.runs, args.counters)
             )
             (threads, processes, sequential), rules = asyncio.run(
@@ -249,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         f"    with the istio graph  p50 {p(meshed, 50) * 1000:7.0f} ms   p90 {p(meshed, 90) * 1000:7.0f} ms"
         f"   ({MESH_SERVICES * MESH_CALLEES} edges from "
         f"{MESH_SERVICES * MESH_CALLEES * len(MESH_CODES)} series)"
+    )
+    print(
+        f"    with istio call latency p50 {p(calls, 50) * 1000:5.0f} ms   p90 {p(calls, 90) * 1000:7.0f} ms"
+        f"   (16 of {MESH_SERVICES * MESH_CALLEES * 2} calls' series kept)"
     )
     if args.counters:
         print(

@@ -8,7 +8,7 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 ../shared/nezha/README.md.
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
-                        [--graph-from-metrics] [--layout kubernetes] [--max-related 200]
+                        [--graph-from-metrics] [--layout kubernetes] [--max-related 200] [--mesh]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
 seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
@@ -16,7 +16,9 @@ as Tempo-style service-graph counters and reads it per alert with `context.call_
 whose tracing exports that graph, instead of handing it over as a file. `--layout kubernetes` backfills
 the same cells as a kube-prometheus-stack cluster exposes them (`bench.rca_data.kubernetes_lines`): CPU,
 memory and network from cAdvisor, under the kubelet's `job` and `service` labels, usage as counters; the
-application's latency, success rate and request counter under its own Service.
+application's latency, success rate and request counter under its own Service. `--mesh` adds each call's
+latency as Istio's sidecars report it (`bench.rca_data.mesh_lines`, OnlineBoutique only: its per-call p50
+files from both sides of each call) and reads it with `context.call_latency: [{preset: istio}]`.
 """
 
 from __future__ import annotations
@@ -121,13 +123,20 @@ PROTOCOL_RELATED = 1000  # context.max_related_series in the protocol: every pod
 
 
 def config_for(
-    day: Day, workdir: Path, graph_from_metrics: bool = False, max_related: int = PROTOCOL_RELATED
+    day: Day,
+    workdir: Path,
+    graph_from_metrics: bool = False,
+    max_related: int = PROTOCOL_RELATED,
+    mesh: bool = False,
 ) -> Path:
     """The protocol's configuration: the call graph as `analyst.dependency_graph_file`, or with
     `graph_from_metrics` as `context.call_graph` (Tempo's preset, scoped to the day's namespace);
-    `max_related` related series (the protocol's 1,000: every pod's)."""
+    `max_related` related series (the protocol's 1,000: every pod's); with `mesh`, Istio's per-call
+    latency where the day has it."""
     analyst: dict[str, object] = {"max_alternatives": MAX_ALTERNATIVES}
     context: dict[str, object] = {"max_related_series": max_related}
+    if mesh and day.calls:
+        context["call_latency"] = [{"preset": "istio"}]
     if day.graph and graph_from_metrics:
         context["call_graph"] = [{"preset": "tempo", "query": GRAPH_QUERY}]
     elif day.graph:
@@ -181,12 +190,16 @@ def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
 
 
 def start_backfilled(
-    days: Sequence[Day], workdir: Path, graph_metrics: bool = False, layout: str = "protocol"
+    days: Sequence[Day],
+    workdir: Path,
+    graph_metrics: bool = False,
+    layout: str = "protocol",
+    mesh: bool = False,
 ) -> ManagedProcess:
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
         return _start(workdir)
     source = workdir / "nezha.om"
-    samples = write_openmetrics(days, source, graph_metrics, layout)
+    samples = write_openmetrics(days, source, graph_metrics, layout, mesh)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
@@ -349,16 +362,17 @@ def run(
     graph_from_metrics: bool = False,
     layout: str = "protocol",
     max_related: int = PROTOCOL_RELATED,
+    mesh: bool = False,
 ) -> list[Outcome]:
     days = find_days(data)
     if not days:
         raise SystemExit(f"no days under {data}")
-    prometheus = start_backfilled(days, workdir, graph_from_metrics, layout)
+    prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh)
     outcomes = []
     kept = evidence_out.open("w") if evidence_out is not None else None
     try:
         for day in days:
-            config = config_for(day, workdir, graph_from_metrics, max_related)
+            config = config_for(day, workdir, graph_from_metrics, max_related, mesh)
             for fault in day.faults:
                 outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None)
                 if kept is not None:
@@ -438,8 +452,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=PROTOCOL_RELATED,
         help="context.max_related_series (the protocol's 1000 sees every pod; the receiver's default is 200)",
     )
+    parser.add_argument(
+        "--mesh",
+        action="store_true",
+        help="also backfill each call's latency as Istio reports it from both sides (OnlineBoutique's "
+        "per-call files) and read it with context.call_latency",
+    )
     args = parser.parse_args(argv)
-    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout, args.max_related)
+    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout, args.max_related, args.mesh)
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
         outcomes = run(args.data, args.keep_workdir, *options)

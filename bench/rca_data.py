@@ -10,7 +10,7 @@ import csv
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
 from pathlib import Path
@@ -72,6 +72,9 @@ class Day:
     front: Table
     faults: tuple[Fault, ...]
     graph: Mapping[str, tuple[str, ...]]
+    # reporter ("source": the caller's proxy, "destination": the callee's) -> per-call p50 latency (s),
+    # one column per `caller_callee` (OnlineBoutique only: source_50.csv, destination_50.csv)
+    calls: Mapping[str, Table] = field(default_factory=dict)
 
     @property
     def services(self) -> list[str]:
@@ -144,7 +147,26 @@ def read_day(folder: Path) -> Day:
         front=read_table(metric_dir / "front_service.csv", list(ENTRY_COLUMNS)),
         faults=tuple(faults),
         graph=read_graph(metric_dir / "dependency.csv"),
+        calls={
+            reporter: read_calls(path)
+            for reporter in CALL_REPORTERS
+            if (path := metric_dir / f"{reporter}_50.csv").exists()
+        },
     )
+
+
+CALL_REPORTERS = ("source", "destination")
+
+
+def read_calls(path: Path) -> Table:
+    """A per-call latency file: its `time` axis and one column per `caller_callee` pair."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    timed = [(t, r) for r in rows if (t := _time(r.get("time"))) is not None]
+    pairs = [c for c in (rows[0] if rows else {}) if c not in ("time", "timestamp") and c.count("_") == 1]
+    order = np.argsort([t for t, _ in timed], kind="stable")
+    times = np.array([t for t, _ in timed])[order]
+    return Table(times, {c: np.array([number(r.get(c)) for _, r in timed])[order] for c in pairs})
 
 
 def system_of(pods: Iterable[str]) -> tuple[str, str, str]:
@@ -312,18 +334,43 @@ def graph_lines(day: Day) -> Iterator[tuple[str, str]]:
                 yield GRAPH_METRIC, f"{GRAPH_METRIC}{{{labels}}} {float(i + 1)!r} {float(t):.3f}"
 
 
+MESH_METRIC = "istio_request_duration_milliseconds"
+MESH_REQUESTS_PER_SECOND = 1.0  # the files hold latency only: every call gets the same steady traffic
+
+
+def mesh_lines(day: Day) -> Iterator[tuple[str, str]]:
+    """The day's per-call latency as Istio's duration histogram reports it (`_sum` and `_count` counters by
+    `reporter`, `source_workload`, `destination_workload`): each minute adds its calls and their time at
+    the file's p50. Istio's namespace labels, not `namespace`: they are not related series of the alert.
+    A missing minute is a missed scrape."""
+    for reporter, table in day.calls.items():
+        for pair, latency in table.columns.items():
+            caller, callee = pair.split("_")
+            labels = (
+                f'destination_workload="{callee}",destination_workload_namespace="{day.namespace}",'
+                f'reporter="{reporter}",source_workload="{caller}",source_workload_namespace="{day.namespace}"'
+            )
+            seen = np.isfinite(latency)
+            times, ms = table.times[seen], 1000.0 * latency[seen]
+            calls = MESH_REQUESTS_PER_SECOND * np.diff(times, prepend=times[0] - 60.0)
+            yield from _samples(f"{MESH_METRIC}_count", labels, times, np.cumsum(calls))
+            yield from _samples(f"{MESH_METRIC}_sum", labels, times, np.cumsum(calls * ms))
+
+
 def write_openmetrics(
-    days: Sequence[Day], path: Path, graph_metrics: bool = False, layout: str = "protocol"
+    days: Sequence[Day], path: Path, graph_metrics: bool = False, layout: str = "protocol", mesh: bool = False
 ) -> int:
     """All days as one OpenMetrics file (one family block per metric); returns the sample count. With
-    `graph_metrics`, the call graphs too, as `graph_lines` renders them. `layout`: `protocol` (the
-    benchmark's gauges, `openmetrics_lines`) or `kubernetes` (`kubernetes_lines`)."""
+    `graph_metrics`, the call graphs too, as `graph_lines` renders them; with `mesh`, the per-call latency
+    (`mesh_lines`). `layout`: `protocol` (the benchmark's gauges, `openmetrics_lines`) or `kubernetes`
+    (`kubernetes_lines`)."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}: one of {', '.join(LAYOUTS)}")
     render = kubernetes_lines if layout == "kubernetes" else openmetrics_lines
     families: dict[str, list[str]] = {}
     for day in days:
-        for metric, line in chain(render(day), graph_lines(day) if graph_metrics else ()):
+        extra = chain(graph_lines(day) if graph_metrics else (), mesh_lines(day) if mesh else ())
+        for metric, line in chain(render(day), extra):
             families.setdefault(metric, []).append(line)
     with path.open("w") as out:
         for metric, lines in families.items():
@@ -350,4 +397,5 @@ def sliced(day: Day, start: float, end: float) -> Day:
         front=_sliced_table(day.front, start, end),
         faults=tuple(f for f in day.faults if start <= f.at <= end),
         graph=day.graph,
+        calls={reporter: _sliced_table(t, start, end) for reporter, t in day.calls.items()},
     )

@@ -5,9 +5,11 @@ strongest shift, or whose strongest shift is another non-symptom series (network
 series' category and the series as suspect. Of several such saturation shifts, one whose resource
 reached its limit (a utilisation series at 90 % or more) names the category: a pod at 100 % of its CPU
 is throttled, one whose memory rose to 70 % is not short of memory, however far each moved.
-A component whose strongest shift is latency or errors, with its resources quiet, is a failing
-service: `dependency.service` (or `dependency.database`) when it is not the alerting component,
-`change.deployment` (a code or configuration change) when it is.
+A component whose callers' view of their calls to it rose while its own view of the same calls rose by
+less than half as much lost the time on the way: `network`. Otherwise one whose strongest shift is
+latency or errors, with its resources quiet, is a failing service: `dependency.service` (or
+`dependency.database`) when it is not the alerting component, `change.deployment` (a code or
+configuration change) when it is.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ _SHARE = re.compile(r"ratio|fraction|utili[sz]ation")
 _HEADROOM = re.compile(r"free|avail|idle|remaining|headroom")  # a share left over, not one in use
 # A share of 1 can overshoot a little (CPU above its request); above this it can only be a percentage.
 _SHARE_CEILING = 1.5
+# A call whose callee saw less than this share of the time its caller's view added lost most of it on the
+# way (the majority, not a fitted constant).
+ON_THE_WAY_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,9 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     family = metric_family(top.series.metric, top.series.labels)
     own = entity.name == alert_component
     if top.kind in SYMPTOM_KINDS:
-        if own or redeployed(top):
+        if delayed_on_the_way(entity, top):
+            category = Category.NETWORK
+        elif own or redeployed(top):
             category = Category.CHANGE_DEPLOYMENT
         elif looks_like_database(entity.name, top.series.labels):
             category = Category.DEPENDENCY_DATABASE
@@ -115,6 +122,28 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
         score=entity.score / (entity.score + ENTITY_SCORE_HALF),
         is_alert_component=own,
     )
+
+
+def measured_by_caller(shift: SeriesShift) -> bool:
+    """The series times calls to the component from the caller's side (a mesh's client-side latency,
+    `receiver.evidence.call_latency`): the network both ways and the component's own work."""
+    return shift.series.labels.get("measured_by") == "caller"
+
+
+def delayed_on_the_way(entity: RankedEntity, top: SeriesShift) -> bool:
+    """The component's strongest shift is a caller's view of its calls to it, and the callee's own view of
+    the same calls rose by less than half as much: most of the added time was spent between the two, on
+    the network (or in the callee's proxy). Without the callee's view nothing tells the two apart."""
+    if not measured_by_caller(top):
+        return False
+    caller = top.series.labels.get("caller")
+    inside = [
+        s
+        for s in entity.shifts
+        if s.series.labels.get("measured_by") == "callee" and s.series.labels.get("caller") in (None, caller)
+    ]
+    added = top.peak - top.baseline
+    return bool(inside) and added > 0 and all(s.peak - s.baseline < ON_THE_WAY_SHARE * added for s in inside)
 
 
 def redeployed(shift: SeriesShift) -> bool:

@@ -21,12 +21,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind
-from analyst.builtin.exporters import with_subject_components
-from analyst.builtin.topology import component_of
+from analyst.builtin.exporters import with_subject_components, workload_of_pod
+from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
+from receiver.evidence.call_latency import calls_of, fetch_call_latency, touching
 from receiver.evidence.derived import fetch_limit_ratio, fetch_mean, histogram_families, limited_usage
 from receiver.evidence.fetching import (
     Fetched,
@@ -109,13 +110,30 @@ async def fetch_alert_context(
             incident, source, settings, window, notes, placeholders
         )
         fetched = _first_of_each(fetched + await context_task)
-        topology = await graph_task
+        components = _components(fetched, settings)
+        scope = FetchScope(source, settings, window, notes)
+        calls = await fetch_call_latency(labels, scope, settings.call_latency, components)
+        calls = touching(calls, components, notes)
+        fetched = _first_of_each(fetched + calls)
+        topology = merge_graphs([await graph_task, calls_of(calls)])
     finally:
-        context_task.cancel()  # no-op when done; stops them if fetching failed
-        graph_task.cancel()
+        for task in (context_task, graph_task):
+            task.cancel()  # no-op when done; stops them if fetching failed
     return AlertContext(
         window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
     )
+
+
+def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[str]:
+    """What the fetched series may name as their component: each component label's value, and the
+    workload of each pod."""
+    names: set[str] = set()
+    for f in fetched:
+        labels = f.data.labels
+        names.update(labels[k] for k in settings.component_labels if labels.get(k))
+        if pod := labels.get("pod") or labels.get("k8s_pod_name"):
+            names.add(workload_of_pod(pod))
+    return names
 
 
 def _fetched_id(fetched: Fetched) -> str:
@@ -478,7 +496,8 @@ def _series_evidence(
         points=finding.points,
         correlation=_finite(finding.correlation),
         lag_seconds=finding.lag_seconds,
-        component=next((labels[k] for k in settings.component_labels if labels.get(k)), None),
+        component=fetched.component
+        or next((labels[k] for k in settings.component_labels if labels.get(k)), None),
         values=values,
     )
     change = finding.change

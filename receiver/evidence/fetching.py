@@ -50,12 +50,13 @@ class FetchScope:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A fetched series and where it came from."""
+    """A fetched series and where it came from (`component`: where it lives, when its labels do not say)."""
 
     data: SeriesData
     role: SeriesRole
     query: str
     metric: str
+    component: str | None = None
 
 
 def named(data: SeriesData, metric: str, query: str) -> Fetched:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -202,6 +203,134 @@ class CallGraphQuery(ForMatchingAlerts):
         return self.preset or str(self.query)
 
 
+# Per-call latency that meshes and trace pipelines export, as measured by each side of the call: the
+# caller's proxy sees the network and the callee; the callee's sees only its own work. `{{ $rate_window }}`
+# is the rate() window measured on `counter` (`receiver.evidence.fetching.counter_rate_window`).
+RATE_WINDOW_TOKEN = re.compile(r"\{\{\s*\$rate_window\s*\}\}")
+# `{{ $calls }}` inside a selector's braces: the matchers that keep only the calls to or from the incident's
+# components (the query then runs once for calls to them and once for calls from them to others).
+CALLS_TOKEN = re.compile(r"\{\{\s*\$calls\s*\}\}")
+
+
+def _mean_by(metric: str, matchers: str, by: str) -> str:
+    """Mean latency per group: rate of the histogram's sum over rate of its count, of the incident's calls."""
+    selected = f"{{{matchers},{{{{ $calls }}}}}}" if matchers else "{{{ $calls }}}"
+    return " / ".join(
+        f"sum by ({by}) (rate({metric}_{part}{selected}[{{{{ $rate_window }}}}]))"
+        for part in ("sum", "count")
+    )
+
+
+_ISTIO = "istio_request_duration_milliseconds"
+_ISTIO_EDGE = ("source_workload", "destination_workload")
+_TEMPO_EDGE = ("client", "server")
+# preset -> (counter, {measured_by: (query, caller label or None, callee label)}). Linkerd's inbound
+# metrics do not name the caller: the callee's side is one series per callee.
+CALL_LATENCY_PRESETS: dict[str, tuple[str, dict[str, tuple[str, str | None, str]]]] = {
+    "istio": (
+        f"{_ISTIO}_count",
+        {
+            side: (_mean_by(_ISTIO, f'reporter="{reporter}"', ", ".join(_ISTIO_EDGE)), *_ISTIO_EDGE)
+            for side, reporter in (("caller", "source"), ("callee", "destination"))
+        },
+    ),
+    "linkerd": (
+        "response_latency_ms_count",
+        {
+            "caller": (
+                _mean_by("response_latency_ms", 'direction="outbound"', "deployment, dst_deployment"),
+                "deployment",
+                "dst_deployment",
+            ),
+            "callee": (
+                _mean_by("response_latency_ms", 'direction="inbound"', "deployment"),
+                None,
+                "deployment",
+            ),
+        },
+    ),
+    "tempo": (
+        "traces_service_graph_request_client_seconds_count",
+        {
+            "caller": (
+                _mean_by("traces_service_graph_request_client_seconds", "", "client, server"),
+                *_TEMPO_EDGE,
+            ),
+            "callee": (
+                _mean_by("traces_service_graph_request_server_seconds", "", "client, server"),
+                *_TEMPO_EDGE,
+            ),
+        },
+    ),
+}
+
+
+@dataclass(frozen=True)
+class CallLatencySpec:
+    """One concrete per-call latency query: its result series name the callee (and the caller, if
+    `caller_label`) and were measured by `measured_by`'s side of the call."""
+
+    name: str
+    query: str
+    caller_label: str | None
+    callee_label: str
+    measured_by: Literal["caller", "callee"]
+    counter: str | None
+
+
+class CallLatencyQuery(ForMatchingAlerts):
+    """Where per-call latency comes from: a `preset` (istio, linkerd, tempo: both sides of each call), or a
+    `query` whose result series name the callee in `callee_label` (and the caller in `caller_label`),
+    measured by the `measured_by` side. `{{ $rate_window }}` in a query becomes the rate() window of
+    `counter` (2.5 of its scrape intervals), `{{ $calls }}` (inside a selector's braces) the matchers of the
+    calls to or from the incident's components, `{{ $labels.NAME }}` the alert's label value."""
+
+    preset: Literal["istio", "linkerd", "tempo"] | None = None
+    query: str | None = Field(default=None, min_length=1)
+    caller_label: str | None = Field(default=None, min_length=1)
+    callee_label: str | None = Field(default=None, min_length=1)
+    measured_by: Literal["caller", "callee"] | None = None
+    counter: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _complete(self) -> CallLatencyQuery:
+        if self.preset is None and not (self.query and self.callee_label and self.measured_by):
+            raise ValueError(
+                "call_latency: set a preset (istio, linkerd, tempo), or query, callee_label and measured_by"
+            )
+        if self.preset is None and self.measured_by == "caller" and not self.caller_label:
+            raise ValueError("call_latency: a query measured by the caller needs caller_label")
+        return self
+
+    def specs(self) -> tuple[CallLatencySpec, ...]:
+        """The concrete queries: both sides of a preset (or the one `measured_by` names), or the query."""
+        if self.preset is None:
+            assert self.query and self.callee_label and self.measured_by, "checked on load"
+            return (
+                CallLatencySpec(
+                    self.query,
+                    self.query,
+                    self.caller_label,
+                    self.callee_label,
+                    self.measured_by,
+                    self.counter,
+                ),
+            )
+        counter, sides = CALL_LATENCY_PRESETS[self.preset]
+        return tuple(
+            CallLatencySpec(
+                f"{self.preset} ({side})",
+                self.query or query,
+                self.caller_label or caller,
+                self.callee_label or callee,
+                side,  # type: ignore[arg-type]
+                self.counter or counter,
+            )
+            for side, (query, caller, callee) in sides.items()
+            if self.measured_by in (None, side)
+        )
+
+
 class ContextSettings(Section):
     lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
     step_seconds: float | None = Field(
@@ -243,6 +372,11 @@ class ContextSettings(Section):
     call_graph: list[CallGraphQuery] = Field(
         default_factory=list,
         description="Queries for the call graph (caller -> callees) the analyst reasons with; empty: none.",
+    )
+    call_latency: list[CallLatencyQuery] = Field(
+        default_factory=list,
+        description="Queries for each call's latency as its caller and its callee measure it (a mesh's or "
+        "a trace pipeline's metrics); their edges also join the call graph. Empty: none.",
     )
 
     @field_validator("exclude_metrics")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analyst.evidence import evidence_from_dict
 from bench import rca
 from bench.rca_data import Day, Fault, read_day, sliced
 from demo.processes import ManagedProcess
@@ -57,8 +58,11 @@ def days() -> dict[str, Day]:
 
 @pytest.fixture(scope="module")
 def prometheus(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    # with OnlineBoutique's call graph as service-graph counters too (not related series of any alert)
-    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("nezha"), graph_metrics=True)
+    # with OnlineBoutique's call graph as service-graph counters, and its per-call latency as Istio's
+    # histograms, too (not related series of any alert; read only where a config asks for them)
+    process = rca.start_backfilled(
+        list(days.values()), tmp_path_factory.mktemp("nezha"), graph_metrics=True, mesh=True
+    )
     yield process
     process.stop()
 
@@ -103,13 +107,30 @@ def test_the_call_graph_read_from_prometheus_ranks_as_the_file_does(
     )
 
     assert from_metrics.ranking == from_file.ranking and from_metrics.ranking[0] == service
-    evidence = from_metrics.evidence
-    assert evidence is not None
+    assert from_metrics.evidence is not None
+    evidence = evidence_from_dict(from_metrics.evidence)
     edges = sum(len(callees) for callees in day.graph.values())
-    assert f"call graph from tempo: {edges} edges" in evidence["notes"]
-    assert {k: tuple(v) for k, v in evidence["topology"].items()} == {
-        k: tuple(sorted(v)) for k, v in day.graph.items()
-    }
+    assert f"call graph from tempo: {edges} edges" in evidence.notes
+    assert dict(evidence.topology) == {k: tuple(sorted(v)) for k, v in day.graph.items()}
+
+
+@pytest.mark.parametrize(("clock", "service"), [("04:27:", "cartservice"), ("05:52:", "paymentservice")])
+def test_a_network_delay_is_found_and_named_from_the_meshs_view_of_each_call(
+    days: dict[str, Day], prometheus: ManagedProcess, tmp_path: Path, clock: str, service: str
+) -> None:
+    day = days["2022-08-22"]
+    fault = _fault(day, clock)
+    assert (fault.service, fault.kind) == (service, "network_delay")
+    plain = rca.diagnose_fault(day, fault, prometheus.url, rca.config_for(day, tmp_path), tmp_path)
+    (tmp_path / "mesh").mkdir()
+    mesh_config = rca.config_for(day, tmp_path / "mesh", mesh=True)
+    meshed = rca.diagnose_fault(day, fault, prometheus.url, mesh_config, tmp_path, keep_evidence=True)
+
+    assert plain.category != "network"  # the delayed pod's own metrics do not show it
+    assert (meshed.ranking[0], meshed.category) == (service, "network"), meshed.ranking[:5]
+    assert meshed.evidence is not None
+    notes = evidence_from_dict(meshed.evidence).notes
+    assert any(n.startswith("call latency from istio (caller), istio (callee)") for n in notes)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +158,7 @@ def test_cpu_faults_are_found_from_cadvisor_counters_under_the_kubelets_labels(
     )
     assert outcome.ranking[0] == service, outcome.ranking[:5]
     assert outcome.evidence is not None
-    cpu = [s for s in outcome.evidence["series"] if s["metric"] == "container_cpu_usage_seconds_total"]
+    series = evidence_from_dict(outcome.evidence).series
+    cpu = [s for s in series if s.metric == "container_cpu_usage_seconds_total"]
     assert len(cpu) == len(day.pods)  # every pod's CPU counter, under rate()
-    assert "kube-prometheus-stack-kubelet" not in {s["component"] for s in outcome.evidence["series"]}
+    assert "kube-prometheus-stack-kubelet" not in {s.component for s in series}

@@ -102,6 +102,36 @@ def test_the_kubernetes_layout_writes_cadvisor_counters_under_the_kubelets_label
     assert samples == sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
+def test_the_mesh_writes_each_calls_latency_as_istios_histogram_from_both_sides(tmp_path) -> None:
+    latency = {"frontend_cartservice": 0.004 + 0.0 * TIMES}
+    latency["frontend_cartservice"][-1] = 0.25
+    calls = {
+        "source": Table(TIMES, latency),
+        "destination": Table(TIMES, {"frontend_cartservice": 0.003 + 0.0 * TIMES}),
+    }
+    day = dataclasses.replace(_day({}, {}), front=_table(list(ENTRY_COLUMNS)), calls=calls)
+    path = tmp_path / "mesh.om"
+    write_openmetrics([day], path, mesh=True)
+    text = path.read_text()
+
+    def counter(part: str, reporter: str) -> list[float]:
+        head = f"istio_request_duration_milliseconds_{part}{{"
+        return [
+            float(line.split(" ")[1])
+            for line in text.splitlines()
+            if line.startswith(head) and f'reporter="{reporter}"' in line
+        ]
+
+    count, total = counter("count", "source"), counter("sum", "source")
+    istio = [line for line in text.splitlines() if line.startswith("istio_")]
+    assert len(count) == TIMES.size and all('source_workload="frontend",' in line for line in istio)
+    assert not any("{namespace=" in line or ",namespace=" in line for line in istio)  # not related series
+    assert (total[-2] - total[-3]) / (count[-2] - count[-3]) == pytest.approx(4.0)  # ms
+    assert (total[-1] - total[-2]) / (count[-1] - count[-2]) == pytest.approx(250.0)
+    inside = counter("sum", "destination")
+    assert inside[-1] - inside[-2] == pytest.approx(3.0 * 60)  # a call a second at 3 ms
+
+
 def test_largest_jump_baseline_ranks_the_service_that_jumped() -> None:
     day = _day({}, {"adservice-5f6-fnmft": {"CpuUsageRate(%)": 90.0}})
     assert rca.largest_jump_ranking(day, AT)[0] == "adservice"

@@ -1,0 +1,308 @@
+"""Per-call latency from a mesh, as each side of the call measured it: settings, series, and a real
+Prometheus end to end (Istio's duration histograms, backfilled)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+from pydantic import ValidationError
+
+from analyst.builtin import BuiltinAnalyst
+from demo.processes import ManagedProcess
+from receiver.evidence.call_latency import call_series, scoped
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, ContextSettings, PrometheusSettings
+from receiver.evidence.source import SeriesData
+from receiver.models import Incident
+from tests.evidence.alerts import firing_incident
+from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+
+STEP = 15.0
+ISTIO = "istio_request_duration_milliseconds"
+
+# --- settings ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("preset", "caller", "callee"),
+    [("istio", "source_workload", "destination_workload"), ("tempo", "client", "server")],
+)
+def test_a_preset_reads_both_sides_of_each_call(preset: str, caller: str, callee: str):
+    specs = CallLatencyQuery(preset=preset).specs()
+
+    assert [s.measured_by for s in specs] == ["caller", "callee"]
+    assert all((s.caller_label, s.callee_label) == (caller, callee) for s in specs)
+    assert all("{{ $rate_window }}" in s.query and s.counter for s in specs)
+
+
+def test_linkerds_inbound_side_names_no_caller():
+    caller_side, callee_side = CallLatencyQuery(preset="linkerd").specs()
+
+    assert (caller_side.caller_label, caller_side.callee_label) == ("deployment", "dst_deployment")
+    assert 'direction="outbound"' in caller_side.query
+    assert (callee_side.caller_label, callee_side.callee_label) == (None, "deployment")
+    assert 'direction="inbound"' in callee_side.query
+
+
+def test_a_preset_can_be_limited_to_one_side():
+    (spec,) = CallLatencyQuery(preset="istio", measured_by="callee").specs()
+
+    assert spec.measured_by == "callee" and 'reporter="destination"' in spec.query
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({}, "query, callee_label and measured_by"),
+        ({"query": "x", "callee_label": "dst"}, "query, callee_label and measured_by"),
+        ({"query": "x", "callee_label": "dst", "measured_by": "caller"}, "needs caller_label"),
+        ({"query": "x", "callee_label": "dst", "measured_by": "server"}, "'caller' or 'callee'"),
+    ],
+)
+def test_a_query_without_a_preset_must_say_what_it_measures(fields: dict[str, str], message: str):
+    with pytest.raises(ValidationError, match=message):
+        CallLatencyQuery(**fields)
+
+
+# --- series -----------------------------------------------------------------------------------------------
+
+
+def _data(labels: dict[str, str]) -> SeriesData:
+    return SeriesData(labels, np.arange(3.0), np.ones(3))
+
+
+def test_a_result_series_becomes_its_callees_call_latency():
+    spec = CallLatencyQuery(preset="istio", measured_by="caller").specs()[0]
+
+    fetched = call_series(
+        _data({"source_workload": "checkout", "destination_workload": "payment"}), spec, "q"
+    )
+
+    assert fetched is not None
+    assert fetched.component == "payment"
+    assert dict(fetched.data.labels) == {
+        "__name__": "call_latency",
+        "callee": "payment",
+        "caller": "checkout",
+        "measured_by": "caller",
+    }
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"source_workload": "unknown", "destination_workload": "payment"},
+        {"source_workload": "cart-api", "destination_workload": "cart-api"},
+        {"source_workload": "cart-api"},
+    ],
+)
+def test_unknown_peers_and_self_calls_are_dropped(labels: dict[str, str]):
+    spec = CallLatencyQuery(preset="istio").specs()[0]
+
+    assert call_series(_data(labels), spec, "q") is None
+
+
+def test_a_callee_side_without_a_caller_label_keeps_the_callee():
+    spec = CallLatencySpec("inbound", "q", None, "deployment", "callee", None)
+
+    fetched = call_series(_data({"deployment": "payment"}), spec, "q")
+
+    assert fetched is not None and "caller" not in fetched.data.labels and fetched.component == "payment"
+
+
+def test_calls_fills_in_the_calls_to_the_components_and_from_them_to_others():
+    caller_side, _ = CallLatencyQuery(preset="istio").specs()
+
+    to, away = scoped('x{reporter="source",{{ $calls }}}', caller_side, {"cart", "check-out"})
+
+    assert to == r'x{reporter="source",destination_workload=~"cart|check\\-out"}'
+    assert away == (
+        r'x{reporter="source",source_workload=~"cart|check\\-out",destination_workload!~"cart|check\\-out"}'
+    )
+    assert scoped("x{{{ $calls }}}", caller_side, set()) == []
+    assert scoped("x", caller_side, set()) == ["x"]
+
+
+def test_a_side_that_names_no_caller_asks_once():
+    _, inbound = CallLatencyQuery(preset="linkerd").specs()
+
+    assert scoped("x{{{ $calls }}}", inbound, {"cart"}) == ['x{deployment=~"cart"}']
+
+
+# --- a real Prometheus ------------------------------------------------------------------------------------
+
+
+class Shop:
+    """Frontend -> checkout -> payment, and frontend -> cart-api, behind Istio sidecars. In namespace `shop`
+    the calls from checkout to payment slow down on the way (payment's own proxy sees nothing new); in
+    `bank` (web -> orders -> ledger) the callee itself slows down, as both sides see."""
+
+    def __init__(self) -> None:
+        self.end = math.floor(time.time() / STEP) * STEP - 60
+        self.ts = np.arange(self.end - 4 * 3600.0, self.end + STEP, STEP)
+        self.cause_at = self.end - 30 * 60
+        self.alert_at = self.cause_at + 120
+
+    def gauge(self, namespace: str, service: str, level: float, peak: float, seed: int) -> SyntheticSeries:
+        values = noisy(self.ts, level, level / 20, seed, steps=[(self.cause_at, peak)])
+        labels = {"namespace": namespace, "service": service}
+        return SyntheticSeries("service_latency_p90_seconds", labels, self.ts, values)
+
+    def calls(
+        self, caller: str, callee: str, reporter: str, ms: float, peak: float, seed: int
+    ) -> list[SyntheticSeries]:
+        """Istio's duration histogram of one side of a call: 10 calls a scrape, `ms` each, `peak` later."""
+        latency = np.maximum(noisy(self.ts, ms, ms / 20, seed, steps=[(self.cause_at, peak)]), 0.1)
+        labels = {"reporter": reporter, "source_workload": caller, "destination_workload": callee}
+        count = np.cumsum(np.full(self.ts.size, 10.0))
+        return [
+            SyntheticSeries(f"{ISTIO}_count", labels, self.ts, count),
+            SyntheticSeries(f"{ISTIO}_sum", labels, self.ts, np.cumsum(10.0 * latency)),
+        ]
+
+    def both_sides(
+        self, caller: str, callee: str, ms: float, outside: float, inside: float, seed: int
+    ) -> list[SyntheticSeries]:
+        return [
+            *self.calls(caller, callee, "source", ms + 5, outside, seed),
+            *self.calls(caller, callee, "destination", ms, inside, seed + 1),
+        ]
+
+    def series(self) -> list[SyntheticSeries]:
+        return [
+            self.gauge("shop", "frontend", 0.2, 0.9, 1),
+            self.gauge("shop", "checkout", 0.1, 0.7, 2),
+            self.gauge("shop", "payment", 0.02, 0.02, 3),
+            self.gauge("shop", "cart-api", 0.01, 0.01, 4),
+            *self.both_sides("frontend", "checkout", 100, 700, 690, 10),
+            *self.both_sides("checkout", "payment", 20, 600, 20, 20),
+            *self.both_sides("frontend", "cart-api", 10, 10, 10, 30),
+            self.gauge("bank", "web", 0.2, 0.9, 5),
+            self.gauge("bank", "orders", 0.1, 0.7, 6),
+            self.gauge("bank", "ledger", 0.02, 0.02, 7),
+            *self.both_sides("web", "orders", 100, 700, 690, 40),
+            *self.both_sides("orders", "ledger", 20, 600, 590, 50),
+        ]
+
+    def incident(self, namespace: str, service: str) -> Incident:
+        labels = {"alertname": "Slow", "namespace": namespace, "service": service, "severity": "critical"}
+        expr = f'service_latency_p90_seconds{{namespace="{namespace}",service="{service}"}} > 0.5'
+        return firing_incident(self.alert_at, labels, expr, f"inc-{namespace}")
+
+
+@pytest.fixture(scope="module")
+def shop() -> Shop:
+    return Shop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator[ManagedProcess]:
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("calls"), shop.series())
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
+    src = PrometheusSource(
+        PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5), registry=CollectorRegistry()
+    )
+    yield src
+    await src.close()
+
+
+def with_calls(*queries: CallLatencyQuery) -> ContextSettings:
+    return ContextSettings(call_latency=list(queries), detect_external_labels=False)
+
+
+async def test_the_istio_preset_adds_each_calls_latency_from_both_sides(shop: Shop, source: PrometheusSource):
+    evidence = await collect_alert_context(
+        shop.incident("shop", "frontend"), source, with_calls(CallLatencyQuery(preset="istio")), now=shop.end
+    )
+
+    calls = {
+        (s.labels["caller"], s.labels["callee"], s.labels["measured_by"]): s
+        for s in evidence.series
+        if s.metric == "call_latency"
+    }
+    outside, inside = calls["checkout", "payment", "caller"], calls["checkout", "payment", "callee"]
+    assert outside.component == inside.component == "payment"
+    assert outside.current is not None and 450 < outside.current < 750  # ms, the mean over the rate window
+    assert inside.current is not None and 10 < inside.current < 40
+    assert "[60s]" in outside.query  # 2.5 scrape intervals of 15 s, at least 60 s
+    # bank's calls touch none of this incident's components (the preset's `{{ $calls }}` leaves them in
+    # Prometheus); the others join the call graph
+    assert "call latency from istio (caller), istio (callee): 6 series" in evidence.notes
+    assert dict(evidence.topology) == {"checkout": ("payment",), "frontend": ("cart-api", "checkout")}
+
+
+async def test_a_query_that_does_not_say_which_calls_is_filtered_after_the_fetch(
+    shop: Shop, source: PrometheusSource
+):
+    everything = CallLatencyQuery(
+        query=f'sum by (source_workload, destination_workload) (rate({ISTIO}_sum{{reporter="source"}}[1m]))'
+        f' / sum by (source_workload, destination_workload) (rate({ISTIO}_count{{reporter="source"}}[1m]))',
+        caller_label="source_workload",
+        callee_label="destination_workload",
+        measured_by="caller",
+    )
+
+    evidence = await collect_alert_context(
+        shop.incident("shop", "frontend"), source, with_calls(everything), now=shop.end
+    )
+
+    assert "call latency: kept the 3 of 5 series to or from this incident's components" in evidence.notes
+    assert {s.labels["callee"] for s in evidence.series if s.metric == "call_latency"} == {
+        "cart-api",
+        "checkout",
+        "payment",
+    }
+
+
+async def test_time_lost_on_the_way_to_a_callee_names_the_callee_and_the_network(
+    shop: Shop, source: PrometheusSource
+):
+    analyst = BuiltinAnalyst()
+    incident = shop.incident("shop", "frontend")
+    plain = await collect_alert_context(incident, source, with_calls(), now=shop.end)
+    meshed = await collect_alert_context(
+        incident, source, with_calls(CallLatencyQuery(preset="istio")), now=shop.end
+    )
+
+    without = (await analyst.diagnose(plain)).primary_hypothesis
+    with_mesh = (await analyst.diagnose(meshed)).primary_hypothesis
+
+    assert without.suspect != "payment"  # payment's own latency never moved
+    assert (with_mesh.suspect, with_mesh.category) == ("payment", "network")
+
+
+async def test_a_callee_slow_on_both_sides_is_a_failing_dependency(shop: Shop, source: PrometheusSource):
+    evidence = await collect_alert_context(
+        shop.incident("bank", "web"), source, with_calls(CallLatencyQuery(preset="istio")), now=shop.end
+    )
+
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+
+    assert (primary.suspect, primary.category) == ("ledger", "dependency.service")
+
+
+async def test_a_failing_call_latency_query_is_a_note_and_the_evidence_is_still_built(
+    shop: Shop, source: PrometheusSource
+):
+    broken = CallLatencyQuery(query="sum by (a) (", callee_label="a", measured_by="callee")
+    missing = CallLatencyQuery(query='x{team="{{ $labels.team }}"}', callee_label="a", measured_by="callee")
+
+    evidence = await collect_alert_context(
+        shop.incident("shop", "frontend"), source, with_calls(broken, missing), now=shop.end
+    )
+
+    assert any(n.startswith("call latency 'sum by (a) (' unavailable (bad_query") for n in evidence.notes)
+    assert any("skipped: the alert has no label 'team'" in n for n in evidence.notes)
+    assert not any(s.metric == "call_latency" for s in evidence.series)
+    assert any(s.metric == "service_latency_p90_seconds" and s.anomalous for s in evidence.series)
