@@ -1,8 +1,10 @@
 """A disturbed copy of Nezha days: how much `bench.rca`'s figures depend on the files being tidy.
 
 Every pod is renamed with new hash suffixes (as after a redeploy; the fault list follows the renames)
-and a share of each pod's minutes is deleted at random (seeded). Entry-service files and the call graph
-are copied as they are.
+and a share of each pod's minutes is deleted at random (seeded). The per-call latency files (`*_50.csv`,
+read by `bench.rca --mesh`) lose the same share of their cells, each call's on its own (a sidecar's
+missed scrape), from a second seeded generator, so the pods' draws stay those of earlier copies.
+Entry-service files and the call graph are copied as they are.
 
     python -m bench.rca_disturb --data ../shared/nezha --out /tmp/nezha_disturbed [--missing 0.05] [--seed 7]
     python -m bench.rca --data /tmp/nezha_disturbed
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 POD_SUFFIX = "_metric.csv"
+CALLS_SUFFIX = "_50.csv"
 
 
 def renamed(pod: str, rnd: random.Random) -> str:
@@ -29,12 +32,24 @@ def renamed(pod: str, rnd: random.Random) -> str:
     return f"{service}-{hexes}-{letters}"
 
 
-def disturb_day(day: Path, out: Path, missing: float, rnd: random.Random) -> dict[str, str]:
-    """Write `day` disturbed under `out`; returns the pod renames."""
+def disturb_day(
+    day: Path, out: Path, missing: float, rnd: random.Random, cells: random.Random | None = None
+) -> dict[str, str]:
+    """Write `day` disturbed under `out`; returns the pod renames. `cells` blanks the per-call files'
+    cells (copied as they are without it)."""
     metric = out / day.name / "metric"
     metric.mkdir(parents=True, exist_ok=True)
     renames: dict[str, str] = {}
     for path in sorted((day / "metric").glob("*.csv")):
+        if path.name.endswith(CALLS_SUFFIX) and cells is not None:
+            with path.open(newline="") as handle:
+                header, *rows = list(csv.reader(handle))
+            blanked = [
+                [*row[:2], *("" if cells.random() < missing else cell for cell in row[2:])] for row in rows
+            ]
+            with (metric / path.name).open("w", newline="") as handle:
+                csv.writer(handle).writerows([header, *blanked])
+            continue
         if not path.name.endswith(POD_SUFFIX):
             shutil.copy(path, metric / path.name)
             continue
@@ -57,12 +72,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.rca_disturb", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, required=True, help="folder of Nezha days")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--missing", type=float, default=0.05, help="share of each pod's minutes deleted")
+    parser.add_argument(
+        "--missing", type=float, default=0.05, help="share of each pod's minutes (and per-call cells) deleted"
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    rnd = random.Random(args.seed)
+    rnd, cells = random.Random(args.seed), random.Random(args.seed + 1)
     for day in sorted(d for d in args.data.iterdir() if (d / "metric").is_dir()):
-        renames = disturb_day(day, args.out, args.missing, rnd)
+        renames = disturb_day(day, args.out, args.missing, rnd, cells)
         print(f"{day.name}: {len(renames)} pods renamed, {args.missing:.0%} of their minutes deleted")
 
 

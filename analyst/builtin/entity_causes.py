@@ -136,14 +136,19 @@ def delayed_on_the_way(entity: RankedEntity, top: SeriesShift) -> bool:
     the network (or in the callee's proxy). Without the callee's view nothing tells the two apart."""
     if not measured_by_caller(top):
         return False
-    caller = top.series.labels.get("caller")
-    inside = [
+    inside = _inside_views(entity, top)
+    added = top.peak - top.baseline
+    return bool(inside) and added > 0 and all(s.peak - s.baseline < ON_THE_WAY_SHARE * added for s in inside)
+
+
+def _inside_views(entity: RankedEntity, outside: SeriesShift) -> list[SeriesShift]:
+    """The component's own (callee-side) views of the calls `outside` times from the caller's side."""
+    caller = outside.series.labels.get("caller")
+    return [
         s
         for s in entity.shifts
         if s.series.labels.get("measured_by") == "callee" and s.series.labels.get("caller") in (None, caller)
     ]
-    added = top.peak - top.baseline
-    return bool(inside) and added > 0 and all(s.peak - s.baseline < ON_THE_WAY_SHARE * added for s in inside)
 
 
 def redeployed(shift: SeriesShift) -> bool:
@@ -177,6 +182,12 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
     lines = [describe_shift(s) for s in shifts[:MAX_LINES] if s.z >= CHANGE_Z]
     if entity.onset is not None:
         lines.append(f"{entity.name} first changed {format_offset(entity.onset - alert_time)}")
+    if cause.category is Category.NETWORK and (inside := _inside_views(entity, cause.shift)):
+        own = max(inside, key=lambda s: s.peak - s.baseline)
+        lines.append(
+            f"{entity.name}'s own view of the same calls went from {own.baseline:.4g} to {own.peak:.4g} "
+            "only: the time was lost on the way (network, or its proxy)"
+        )
     quiet = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z < CHANGE_Z]
     if cause.category in (Category.DEPENDENCY_SERVICE, Category.CHANGE_DEPLOYMENT) and quiet:
         lines.append(f"its resources stayed within their normal range ({quiet[0].series.metric})")

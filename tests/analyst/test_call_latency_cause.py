@@ -83,10 +83,13 @@ def test_time_lost_between_caller_and_callee_is_network() -> None:
     result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT, max_alternatives=9)
 
     assert rank_entities(evidence)[0].name == "payment"
-    assert (result.primary_hypothesis.suspect, result.primary_hypothesis.category) == (
-        "payment",
-        Category.NETWORK,
+    primary = result.primary_hypothesis
+    assert (primary.suspect, primary.category) == ("payment", Category.NETWORK)
+    assert primary.supporting_evidence[0].startswith(
+        'call_latency{callee="payment",caller="checkout",measured_by="caller"} rose from 24.86 to 594.3'
     )
+    own_view = "payment's own view of the same calls went from 20"
+    assert any(line.startswith(own_view) for line in primary.supporting_evidence)
 
 
 def test_a_callee_slow_from_both_sides_is_a_failing_dependency() -> None:

@@ -270,6 +270,9 @@ def test_the_disturbed_copy_renames_pods_everywhere_and_drops_minutes(tmp_path) 
     (day / "metric" / "front_service.csv").write_text("Time,SuccessRate(%)\n2022-08-22 04:00:00,100\n")
     faults = {"04": [{"inject_time": "2022-08-22 04:30:00", "inject_pod": "cartservice-579f59597d-wc2lz"}]}
     (day / "2022-08-22-fault_list.json").write_text(json.dumps(faults))
+    calls = ["time,timestamp,frontend_cartservice,checkoutservice_cartservice"]
+    calls += [f"2022-08-22 04:{m:02d}:00.1 +0000 UTC,{m},0.004,0.005" for m in range(60)]
+    (day / "metric" / "source_50.csv").write_text("\n".join(calls) + "\n")
     rca_disturb.main(["--data", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--missing", "0.5"])
     out = tmp_path / "out" / "2022-08-22"
     (pod_file,) = (out / "metric").glob("cartservice-*_metric.csv")
@@ -278,6 +281,10 @@ def test_the_disturbed_copy_renames_pods_everywhere_and_drops_minutes(tmp_path) 
     assert 10 < len(pod_file.read_text().splitlines()) - 1 < 50  # about half the minutes kept
     assert json.loads((out / "2022-08-22-fault_list.json").read_text())["04"][0]["inject_pod"] == pod
     assert (out / "metric" / "front_service.csv").exists()
+    rows = (out / "metric" / "source_50.csv").read_text().splitlines()
+    cells = [cell for row in rows[1:] for cell in row.split(",")[2:]]
+    assert rows[0] == calls[0] and len(rows) == 61 and all(row.split(",")[1] for row in rows[1:])
+    assert 20 < cells.count("") < 100  # about half of the 120 calls' cells blanked, each on its own
 
 
 def test_the_report_says_whether_the_faults_named_first_get_their_category() -> None:
