@@ -174,8 +174,42 @@ class Shop:
             *self.calls(caller, callee, "destination", ms, inside, seed + 1),
         ]
 
+    def histogram(
+        self, metric: str, labels: dict[str, str], ms: float, peak: float, seed: int
+    ) -> list[SyntheticSeries]:
+        """A latency histogram's `_sum` and `_count` (10 calls a scrape at `ms`, from the cause `peak`)."""
+        latency = np.maximum(noisy(self.ts, ms, ms / 20, seed, steps=[(self.cause_at, peak)]), ms / 10)
+        count = np.cumsum(np.full(self.ts.size, 10.0))
+        return [
+            SyntheticSeries(f"{metric}_count", labels, self.ts, count),
+            SyntheticSeries(f"{metric}_sum", labels, self.ts, np.cumsum(10.0 * latency)),
+        ]
+
+    def other_meshes(self) -> list[SyntheticSeries]:
+        """The same delay on the way (api -> db) as Tempo's service graph and as Linkerd's proxies see it,
+        in namespaces `traced` and `linked`."""
+        graph = "traces_service_graph_request"
+        linkerd = "response_latency_ms"
+        return [
+            self.gauge("traced", "api", 0.2, 0.9, 8),
+            self.gauge("traced", "db", 0.02, 0.02, 9),
+            *self.histogram(f"{graph}_client_seconds", {"client": "api", "server": "db"}, 0.02, 0.6, 60),
+            *self.histogram(f"{graph}_server_seconds", {"client": "api", "server": "db"}, 0.015, 0.015, 61),
+            self.gauge("linked", "web-api", 0.2, 0.9, 10),
+            self.gauge("linked", "store", 0.02, 0.02, 11),
+            *self.histogram(
+                linkerd,
+                {"direction": "outbound", "deployment": "web-api", "dst_deployment": "store"},
+                20,
+                600,
+                70,
+            ),
+            *self.histogram(linkerd, {"direction": "inbound", "deployment": "store"}, 15, 15, 71),
+        ]
+
     def series(self) -> list[SyntheticSeries]:
         return [
+            *self.other_meshes(),
             self.gauge("shop", "frontend", 0.2, 0.9, 1),
             self.gauge("shop", "checkout", 0.1, 0.7, 2),
             self.gauge("shop", "payment", 0.02, 0.02, 3),
@@ -280,6 +314,24 @@ async def test_time_lost_on_the_way_to_a_callee_names_the_callee_and_the_network
 
     assert without.suspect != "payment"  # payment's own latency never moved
     assert (with_mesh.suspect, with_mesh.category) == ("payment", "network")
+
+
+@pytest.mark.parametrize(
+    ("preset", "namespace", "caller", "callee"),
+    [("tempo", "traced", "api", "db"), ("linkerd", "linked", "web-api", "store")],
+)
+async def test_the_tempo_and_linkerd_presets_tell_a_delay_on_the_way(
+    shop: Shop, source: PrometheusSource, preset: str, namespace: str, caller: str, callee: str
+):
+    evidence = await collect_alert_context(
+        shop.incident(namespace, caller), source, with_calls(CallLatencyQuery(preset=preset)), now=shop.end
+    )
+
+    sides = {s.labels["measured_by"]: s for s in evidence.series if s.metric == "call_latency"}
+    assert set(sides) == {"caller", "callee"} and sides["callee"].component == callee
+    assert dict(evidence.topology) == {caller: (callee,)}
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    assert (primary.suspect, primary.category) == (callee, "network")
 
 
 async def test_a_callee_slow_on_both_sides_is_a_failing_dependency(shop: Shop, source: PrometheusSource):
