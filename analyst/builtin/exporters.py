@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from analyst.builtin.entities import instance_aliases
 from analyst.evidence import SeriesEvidence
@@ -71,5 +71,10 @@ def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvid
 
 
 def pod_of(series: SeriesEvidence) -> str | None:
-    """The pod a series describes: `pod`, or OpenTelemetry's `k8s_pod_name`."""
-    return series.labels.get("pod") or series.labels.get("k8s_pod_name")
+    """The pod a series describes (`pod_in` its labels)."""
+    return pod_in(series.labels)
+
+
+def pod_in(labels: Mapping[str, str]) -> str | None:
+    """The pod labels name: `pod`, or OpenTelemetry's `k8s_pod_name`."""
+    return labels.get("pod") or labels.get("k8s_pod_name")

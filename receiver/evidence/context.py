@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind
-from analyst.builtin.exporters import with_subject_components, workload_of_pod
+from analyst.builtin.exporters import pod_in, with_subject_components, workload_of_pod
 from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
@@ -131,7 +131,7 @@ def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[st
     for f in fetched:
         labels = f.data.labels
         names.update(labels[k] for k in settings.component_labels if labels.get(k))
-        if pod := labels.get("pod") or labels.get("k8s_pod_name"):
+        if pod := pod_in(labels):
             names.add(workload_of_pod(pod))
     return names
 
@@ -375,13 +375,13 @@ def _rank_related(
 
 
 def _breadth_first(tier: Sequence[dict[str, str]], settings: ContextSettings) -> list[dict[str, str]]:
-    """Equally specific candidates interleaved by subject (the `pod`, else the first component label):
+    """Equally specific candidates interleaved by subject (the pod, else the first component label):
     every subject's most telling series (by kind: saturation, then latency and errors, then traffic), then
     every subject's second, and so on. Under `max_related_series` every component of a large namespace
     keeps its CPU, memory and latency, instead of the alphabetically first metrics of every pod."""
     subjects: dict[str, list[dict[str, str]]] = {}
     for item in tier:
-        subject = item.get("pod") or next((item[k] for k in settings.component_labels if item.get(k)), "")
+        subject = pod_in(item) or next((item[k] for k in settings.component_labels if item.get(k)), "")
         subjects.setdefault(subject, []).append(item)
     return _interleaved([_telling_first(items) for items in subjects.values()])
 

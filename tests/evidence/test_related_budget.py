@@ -36,12 +36,21 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
     series = [
         SyntheticSeries(
             "entry_latency_seconds", {"namespace": "shop", "service": "web"}, ts, noisy(ts, 1, 0.1, 0)
-        )
+        ),
+        SyntheticSeries(
+            "entry_latency_seconds",
+            {"k8s_namespace_name": "otel", "service_name": "storefront"},
+            ts,
+            noisy(ts, 1, 0.1, 0),
+        ),
     ]
     for p, pod in enumerate(PODS):
         for m, metric in enumerate(METRICS):
             labels = {"namespace": "shop", "pod": pod}
             series.append(SyntheticSeries(metric, labels, ts, noisy(ts, 10.0 + m, 1.0, 10 * p + m)))
+            # the same pods as OpenTelemetry names them, one service over all three
+            otel = {"k8s_namespace_name": "otel", "service_name": "backend", "k8s_pod_name": pod}
+            series.append(SyntheticSeries(metric, otel, ts, noisy(ts, 10.0 + m, 1.0, 10 * p + m)))
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("budget"), series)
     yield proc
     proc.stop()
@@ -57,3 +66,14 @@ async def test_the_budget_keeps_each_pods_most_telling_series(source: Prometheus
     # before: the alphabetically first names, a_received_bytes and b_handled_ops of every pod
     assert kept == {(pod, metric) for pod in PODS for metric in ("cpu_usage_cores", "server_latency_seconds")}
     assert any("related series limited to 6 of 12" in note for note in evidence.notes)
+
+
+async def test_opentelemetry_pods_each_keep_their_most_telling_series(source: PrometheusSource, end: float):
+    labels = {"alertname": "StorefrontSlow", "k8s_namespace_name": "otel", "service_name": "storefront"}
+    expr = 'entry_latency_seconds{k8s_namespace_name="otel",service_name="storefront"} > 1'
+    incident = firing_incident(end - 600, labels, expr)
+    evidence = await collect_alert_context(incident, source, ContextSettings(max_related_series=6), now=end)
+
+    kept = {(s.labels["k8s_pod_name"], s.metric) for s in evidence.series if "k8s_pod_name" in s.labels}
+    # by service_name (one subject for all three pods) the first pod would keep all four and the third none
+    assert kept == {(pod, metric) for pod in PODS for metric in ("cpu_usage_cores", "server_latency_seconds")}
