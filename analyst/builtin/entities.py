@@ -23,7 +23,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from analyst.builtin.categories import server_error, timed_part
+from analyst.builtin.categories import caller_side, server_error, timed_part
 from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
@@ -96,7 +96,8 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
     """The kind of a series by its metric name. Of a timing histogram or summary, `_count` counts requests
     (throughput) and `_sum` is busy time (more of it with more traffic as with slower requests); its latency
     is the mean the evidence derives, `<base>:mean`, whose kind is the base's. A count of requests whose
-    outcome label says the server failed (`code="503"`, `grpc_code="Unavailable"`) counts errors."""
+    outcome label says the server failed (`code="503"`, `grpc_code="Unavailable"`) counts errors; a latency
+    the calling side measured (`reporter="source"`, `direction="outbound"`, a client span) is outbound."""
     name = metric.lower()
     if (timed := timed_part(name)) == "_sum":
         return SeriesKind.OTHER
@@ -106,7 +107,9 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
         name = name.removesuffix(":mean")
         kind = next((k for k, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
     counted = kind in (SeriesKind.THROUGHPUT, SeriesKind.OTHER)
-    return SeriesKind.ERRORS if counted and server_error(labels) else kind
+    if counted and server_error(labels):
+        return SeriesKind.ERRORS
+    return SeriesKind.OUTBOUND_LATENCY if kind is SeriesKind.LATENCY and caller_side(labels) else kind
 
 
 @dataclass(frozen=True)

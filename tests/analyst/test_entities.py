@@ -116,6 +116,20 @@ def test_success_rate_counts_when_it_falls_not_when_it_rises() -> None:
     assert rank_entities(evidence)[0].name == "failing"
 
 
+@pytest.mark.parametrize(
+    ("metric", "caller", "callee"),
+    [
+        ("istio_request_duration_milliseconds:mean", {"reporter": "source"}, {"reporter": "destination"}),
+        ("response_latency_ms:mean", {"direction": "outbound"}, {"direction": "inbound"}),
+        ("duration_milliseconds:mean", {"span_kind": "SPAN_KIND_CLIENT"}, {"span_kind": "SPAN_KIND_SERVER"}),
+    ],
+)
+def test_latency_the_calling_side_measured_is_outbound(metric, caller, callee) -> None:
+    # a mesh's series carry the reporting proxy's pod: on the caller's side, its wait on its callees
+    assert series_kind(metric, caller) is SeriesKind.OUTBOUND_LATENCY
+    assert series_kind(metric, callee) is SeriesKind.LATENCY
+
+
 def _coded(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
     return dataclasses.replace(series, labels={**series.labels, **labels})
 

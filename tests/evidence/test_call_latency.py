@@ -207,8 +207,39 @@ class Shop:
             *self.histogram(linkerd, {"direction": "inbound", "deployment": "store"}, 15, 15, 71),
         ]
 
+    def scraped_mesh(self) -> list[SyntheticSeries]:
+        """Istio's histograms as a kubernetes-pods scrape labels them: with the reporting proxy's
+        `namespace` and `pod`, so they are related series of an alert in `pods`. web -> api -> store; store
+        is slow (its own proxy sees it), and api's proxy sees its calls to store slower still."""
+        out = [self.gauge("pods", "web", 0.2, 0.9, 12)]
+        pods = {
+            "web": "web-7d9c8b6f5d-x2k4p",
+            "api": "api-6b7c9d8f5-m4n8r",
+            "store": "store-5d9f8b6c5d-q7zt2",
+        }
+        for caller, callee, ms, inside, outside, seed in (
+            ("web", "api", 100, 700, 720, 80),
+            ("api", "store", 20, 400, 650, 90),
+        ):
+            for reporter, peak, pod in (
+                ("source", outside, pods[caller]),
+                ("destination", inside, pods[callee]),
+            ):
+                labels = {
+                    "namespace": "pods",
+                    "pod": pod,
+                    "reporter": reporter,
+                    "source_workload": caller,
+                    "destination_workload": callee,
+                }
+                out += self.histogram(
+                    ISTIO, labels, ms + 5 * (reporter == "source"), peak, seed + len(reporter)
+                )
+        return out
+
     def series(self) -> list[SyntheticSeries]:
         return [
+            *self.scraped_mesh(),
             *self.other_meshes(),
             self.gauge("shop", "frontend", 0.2, 0.9, 1),
             self.gauge("shop", "checkout", 0.1, 0.7, 2),
@@ -291,7 +322,8 @@ async def test_a_query_that_does_not_say_which_calls_is_filtered_after_the_fetch
         shop.incident("shop", "frontend"), source, with_calls(everything), now=shop.end
     )
 
-    assert "call latency: kept the 3 of 5 series to or from this incident's components" in evidence.notes
+    # five calls in all (`pods` has two more): those of `shop` are kept
+    assert "call latency: kept the 3 of 7 series to or from this incident's components" in evidence.notes
     assert {s.labels["callee"] for s in evidence.series if s.metric == "call_latency"} == {
         "cart-api",
         "checkout",
@@ -332,6 +364,28 @@ async def test_the_tempo_and_linkerd_presets_tell_a_delay_on_the_way(
     assert dict(evidence.topology) == {caller: (callee,)}
     primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
     assert (primary.suspect, primary.category) == (callee, "network")
+
+
+async def test_a_mesh_scraped_with_its_proxies_pods_blames_the_callee_not_the_caller_that_waits(
+    shop: Shop, source: PrometheusSource
+):
+    # no call_latency: the histograms are related series of the alert, each under the reporting pod
+    evidence = await collect_alert_context(shop.incident("pods", "web"), source, with_calls(), now=shop.end)
+
+    means = {
+        (s.labels["pod"].split("-")[0], s.labels["reporter"]): s
+        for s in evidence.series
+        if s.metric == f"{ISTIO}:mean"
+    }
+    assert set(means) == {
+        ("web", "source"),
+        ("api", "destination"),
+        ("api", "source"),
+        ("store", "destination"),
+    }
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    # the component is the pod (no service label); api's proxy timing its calls to store is api's wait
+    assert primary.suspect.startswith("store-"), primary
 
 
 async def test_a_callee_slow_on_both_sides_is_a_failing_dependency(shop: Shop, source: PrometheusSource):
