@@ -341,13 +341,17 @@ MESH_REQUESTS_PER_SECOND = 1.0  # the files hold latency only: every call gets t
 def mesh_lines(day: Day) -> Iterator[tuple[str, str]]:
     """The day's per-call latency as Istio's duration histogram reports it (`_sum` and `_count` counters by
     `reporter`, `source_workload`, `destination_workload`): each minute adds its calls and their time at
-    the file's p50. Istio's namespace labels, not `namespace`: they are not related series of the alert.
-    A missing minute is a missed scrape."""
+    the file's p50. Scraped from the sidecars as kubernetes-pods discovery labels them, with the reporting
+    proxy's `namespace` and `pod` (the caller's for `reporter="source"`, the callee's for "destination"), so
+    they are related series of the day's alerts too. A missing minute is a missed scrape."""
+    pods = {service_of_pod(p): p for p in day.pods}
     for reporter, table in day.calls.items():
         for pair, latency in table.columns.items():
             caller, callee = pair.split("_")
+            pod = pods.get(caller if reporter == "source" else callee, "")
             labels = (
                 f'destination_workload="{callee}",destination_workload_namespace="{day.namespace}",'
+                f'namespace="{day.namespace}",pod="{pod}",'
                 f'reporter="{reporter}",source_workload="{caller}",source_workload_namespace="{day.namespace}"'
             )
             seen = np.isfinite(latency)

@@ -125,7 +125,11 @@ def test_the_mesh_writes_each_calls_latency_as_istios_histogram_from_both_sides(
     count, total = counter("count", "source"), counter("sum", "source")
     istio = [line for line in text.splitlines() if line.startswith("istio_")]
     assert len(count) == TIMES.size and all('source_workload="frontend",' in line for line in istio)
-    assert not any("{namespace=" in line or ",namespace=" in line for line in istio)  # not related series
+    # as scraped from the sidecars: the reporting proxy's pod (the caller's for reporter="source")
+    source = [line for line in istio if 'reporter="source"' in line]
+    destination = [line for line in istio if 'reporter="destination"' in line]
+    assert source and all('namespace="hipster",pod="frontend-5b9-t2dbm",' in line for line in source)
+    assert destination and all('pod="cartservice-579f-wc2lz",' in line for line in destination)
     assert (total[-2] - total[-3]) / (count[-2] - count[-3]) == pytest.approx(4.0)  # ms
     assert (total[-1] - total[-2]) / (count[-1] - count[-2]) == pytest.approx(250.0)
     inside = counter("sum", "destination")
