@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
@@ -20,10 +19,10 @@ from demo.processes import ManagedProcess
 from receiver.evidence.call_graph import edges_from
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings, PrometheusSettings
+from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
-from tests.evidence.alerts import firing_incident
+from tests.evidence.alerts import firing_incident, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -203,11 +202,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, mesh: Mesh) -> Iterator
 
 @pytest.fixture
 async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(
-        PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5), registry=CollectorRegistry()
-    )
-    yield src
-    await src.close()
+    async with source_at(prometheus.url) as src:
+        yield src
 
 
 def with_graph(*queries: CallGraphQuery) -> ContextSettings:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
@@ -17,10 +16,10 @@ from demo.processes import ManagedProcess
 from receiver.evidence.call_latency import call_series, scoped
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, ContextSettings, PrometheusSettings
+from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, ContextSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
-from tests.evidence.alerts import firing_incident
+from tests.evidence.alerts import firing_incident, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -275,11 +274,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator
 
 @pytest.fixture
 async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(
-        PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5), registry=CollectorRegistry()
-    )
-    yield src
-    await src.close()
+    async with source_at(prometheus.url) as src:
+        yield src
 
 
 def with_calls(*queries: CallLatencyQuery) -> ContextSettings:
