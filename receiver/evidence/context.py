@@ -42,6 +42,7 @@ from receiver.evidence.promql import (
     TemplateError,
     is_counter_name,
     parse_generator_url,
+    range_duration,
     render_template,
     selector,
     series_id,
@@ -410,7 +411,7 @@ async def _fetch_group(
     counter = is_counter_name(metric)
     try:
         if counter:
-            query = f"rate({query}[{await scope.rate_span(query):g}s])"
+            query = f"rate({query}[{range_duration(await scope.rate_span(query))}])"
         results = await scope.query_range(query)
     except MetricSourceError as exc:
         placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)

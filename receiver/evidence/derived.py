@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from receiver.evidence.fetching import Fetched, FetchScope, label_key, members_selector, named
+from receiver.evidence.promql import range_duration
 from receiver.evidence.source import MetricSourceError
 
 # The series a histogram's or summary's mean is named as: `<base>:mean`, after the recording-rule convention.
@@ -50,7 +51,8 @@ async def fetch_mean(base: str, members: Sequence[Mapping[str, str]], scope: Fet
     metric = f"{base}{MEAN_SUFFIX}"
     try:
         span = await scope.rate_span(counts)
-        query = f"rate({sums}[{span:g}s]) / rate({counts}[{span:g}s])"
+        window = range_duration(span)
+        query = f"rate({sums}[{window}]) / rate({counts}[{window}])"
         results = await scope.query_range(query)
     except MetricSourceError as exc:
         scope.notes.append(f"{metric} unavailable ({exc})")
@@ -83,7 +85,7 @@ async def fetch_limit_ratio(
     selector = members_selector(usage, members)
     try:
         if usage.endswith("_total"):
-            selector = f"rate({selector}[{await scope.rate_span(selector):g}s])"
+            selector = f"rate({selector}[{range_duration(await scope.rate_span(selector))}])"
         query = f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})"
         results = await scope.query_range(query)
     except MetricSourceError as exc:

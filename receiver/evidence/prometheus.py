@@ -222,7 +222,10 @@ def _utc(ts: float) -> datetime:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:g}s"
+    """An API duration parameter (`step`, `timeout`) as plain seconds: Prometheus reads `1803.75` and `15`,
+    but not `1803.75s` or `1e+06s`."""
+    value = float(seconds)
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 class PrometheusSource:

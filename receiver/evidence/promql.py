@@ -6,6 +6,7 @@ operators inside `{...}`, `(...)`, `[...]` and strings are never mistaken for th
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit
@@ -121,6 +122,13 @@ def _unwrap(expr: str) -> str:
                 return expr
         expr = expr[1:-1].strip()
     return expr
+
+
+def range_duration(seconds: float) -> str:
+    """A PromQL range (`[...]`) of at least `seconds`: whole seconds, else whole milliseconds (PromQL has no
+    fractional durations: `62.5s` is a parse error, `62500ms` is not)."""
+    millis = math.ceil(seconds * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
 def quote(value: str) -> str:

@@ -60,11 +60,29 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
     proc.stop()
 
 
-async def _evidence(source: PrometheusSource, end: float) -> Evidence:
+async def _evidence(source: PrometheusSource, end: float, **settings: float) -> Evidence:
     at = end - 20 * 60 + 180
     labels = {"alertname": "FrontendSlow", "namespace": "shop", "service": "frontend"}
     incident = firing_incident(at, labels, ALERT_EXPR, "inc-hist")
-    return await collect_alert_context(incident, source, ContextSettings(), now=at + 120)
+    return await collect_alert_context(incident, source, ContextSettings(**settings), now=at + 120)
+
+
+@pytest.mark.parametrize(
+    ("settings", "window"),
+    [
+        ({"step_seconds": 25.0}, "[62500ms]"),  # rate() over 2.5 steps: PromQL has no `62.5s`
+        ({"step_seconds": 7.5}, "[60s]"),  # the API's step: `7.5`, not `7.5s`
+        ({"rate_window_seconds": 90.25}, "[90250ms]"),
+    ],
+)
+async def test_fractional_steps_and_rate_windows_are_valid_promql(
+    source: PrometheusSource, end: float, settings: dict[str, float], window: str
+):
+    evidence = await _evidence(source, end, **settings)
+
+    means = [s for s in evidence.series if s.metric == f"{HISTOGRAM}:mean"]
+    assert len(means) == 2 and all(window in s.query and s.available for s in means), [s.query for s in means]
+    assert not any("bad_query" in (s.unavailable_reason or "") for s in evidence.series)
 
 
 async def test_the_mean_of_a_timing_histogram_is_derived_per_series(source: PrometheusSource, end: float):

@@ -59,7 +59,7 @@ async def test_mimir_style_prefix_tenant_header_and_bearer_token(aiohttp_server)
     request = seen[0]
     assert request.headers["X-Scope-OrgID"] == "tenant-1"
     assert request.headers["Authorization"] == "Bearer s3cret"
-    assert request.query["step"] == "15s" and request.query["start"] == "100"
+    assert request.query["step"] == "15" and request.query["start"] == "100"
     assert request.query["dedup"] == "true"
 
 
