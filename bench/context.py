@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"    with istio call latency p50 {p(calls, 50) * 1000:5.0f} ms   p90 {p(calls, 90) * 1000:7.0f} ms"
-        f"   (16 of {MESH_SERVICES * MESH_CALLEES * 2} calls' series kept)"
+        f"   ({2 * 2 * MESH_CALLEES} of {MESH_SERVICES * MESH_CALLEES * 2} calls' series kept)"
     )
     if args.counters:
         print(

@@ -355,6 +355,8 @@ def mesh_lines(day: Day) -> Iterator[tuple[str, str]]:
                 f'reporter="{reporter}",source_workload="{caller}",source_workload_namespace="{day.namespace}"'
             )
             seen = np.isfinite(latency)
+            if not seen.any():
+                continue
             times, ms = table.times[seen], 1000.0 * latency[seen]
             calls = MESH_REQUESTS_PER_SECOND * np.diff(times, prepend=times[0] - 60.0)
             yield from _samples(f"{MESH_METRIC}_count", labels, times, np.cumsum(calls))

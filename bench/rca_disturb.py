@@ -22,6 +22,7 @@ from pathlib import Path
 
 POD_SUFFIX = "_metric.csv"
 CALLS_SUFFIX = "_50.csv"
+TIME_COLUMNS = ("time", "timestamp")
 
 
 def renamed(pod: str, rnd: random.Random) -> str:
@@ -42,13 +43,7 @@ def disturb_day(
     renames: dict[str, str] = {}
     for path in sorted((day / "metric").glob("*.csv")):
         if path.name.endswith(CALLS_SUFFIX) and cells is not None:
-            with path.open(newline="") as handle:
-                header, *rows = list(csv.reader(handle))
-            blanked = [
-                [*row[:2], *("" if cells.random() < missing else cell for cell in row[2:])] for row in rows
-            ]
-            with (metric / path.name).open("w", newline="") as handle:
-                csv.writer(handle).writerows([header, *blanked])
+            _blank_call_cells(path, metric / path.name, missing, cells)
             continue
         if not path.name.endswith(POD_SUFFIX):
             shutil.copy(path, metric / path.name)
@@ -66,6 +61,19 @@ def disturb_day(
                 fault["inject_pod"] = renames.get(fault["inject_pod"], fault["inject_pod"])
         (out / day.name / path.name).write_text(json.dumps(faults, indent=1))
     return renames
+
+
+def _blank_call_cells(source: Path, target: Path, missing: float, cells: random.Random) -> None:
+    """Copy a per-call latency file with each call's cell blanked at the rate `missing` (not its times)."""
+    with source.open(newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    calls = [i for i, name in enumerate(header) if name not in TIME_COLUMNS]
+    for row in rows:
+        for i in calls:
+            if i < len(row) and cells.random() < missing:
+                row[i] = ""
+    with target.open("w", newline="") as handle:
+        csv.writer(handle).writerows([header, *rows])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

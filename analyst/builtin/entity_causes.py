@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from analyst.builtin.calls import CALLER, callee_view, measured_by_caller
 from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
 from analyst.builtin.entities import (
     CHANGE_Z,
@@ -124,17 +125,11 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     )
 
 
-def measured_by_caller(shift: SeriesShift) -> bool:
-    """The series times calls to the component from the caller's side (a mesh's client-side latency,
-    `receiver.evidence.call_latency`): the network both ways and the component's own work."""
-    return shift.series.labels.get("measured_by") == "caller"
-
-
 def delayed_on_the_way(entity: RankedEntity, top: SeriesShift) -> bool:
     """The component's strongest shift is a caller's view of its calls to it, and the callee's own view of
     the same calls rose by less than half as much: most of the added time was spent between the two, on
     the network (or in the callee's proxy). Without the callee's view nothing tells the two apart."""
-    if not measured_by_caller(top):
+    if not measured_by_caller(top.series.labels):
         return False
     inside = _inside_views(entity, top)
     added = top.peak - top.baseline
@@ -143,12 +138,8 @@ def delayed_on_the_way(entity: RankedEntity, top: SeriesShift) -> bool:
 
 def _inside_views(entity: RankedEntity, outside: SeriesShift) -> list[SeriesShift]:
     """The component's own (callee-side) views of the calls `outside` times from the caller's side."""
-    caller = outside.series.labels.get("caller")
-    return [
-        s
-        for s in entity.shifts
-        if s.series.labels.get("measured_by") == "callee" and s.series.labels.get("caller") in (None, caller)
-    ]
+    caller = outside.series.labels.get(CALLER)
+    return [s for s in entity.shifts if callee_view(s.series.labels, caller)]
 
 
 def redeployed(shift: SeriesShift) -> bool:

@@ -2,9 +2,10 @@
 
 The caller's proxy (Istio's `reporter="source"`, Linkerd's outbound, Tempo's client spans) times the whole
 call: the network both ways and the callee's work. The callee's proxy times only the callee's work. Each
-result series becomes a related series named `call_latency`, labelled `callee`, `caller` (when the query
-names it) and `measured_by`, whose component is the callee: the analyst can tell a slow callee (both sides
-rose) from a slow path to it (only the caller's side rose). The calls also join the call graph.
+result series becomes a related series named `call_latency` (`analyst.builtin.calls`), labelled `callee`,
+`caller` (when the query names it) and `measured_by`, whose component is the callee: the analyst can
+tell a slow callee (both sides rose) from a slow path to it (only the caller's side rose). The calls
+also join the call graph.
 """
 
 from __future__ import annotations
@@ -14,24 +15,24 @@ import re
 from collections.abc import Mapping, Sequence, Set
 from dataclasses import replace
 
+from analyst.builtin.calls import CALL_LATENCY_METRIC, CALLEE, CALLER, MEASURED_BY
 from analyst.builtin.topology import merge_graphs
 from receiver.evidence.call_graph import UNKNOWN_PEERS
-from receiver.evidence.fetching import RATE_INTERVALS, Fetched, FetchScope
-from receiver.evidence.promql import TemplateError, quote, render_template
+from receiver.evidence.fetching import RATE_INTERVALS, Fetched, FetchScope, counter_rate_window
+from receiver.evidence.promql import TemplateError, quote, range_duration, render_template
 from receiver.evidence.settings import CALLS_TOKEN, RATE_WINDOW_TOKEN, CallLatencyQuery, CallLatencySpec
 from receiver.evidence.source import MetricSourceError, SeriesData
-
-CALL_LATENCY_METRIC = "call_latency"
 
 
 async def fetch_call_latency(
     labels: Mapping[str, str], scope: FetchScope, queries: Sequence[CallLatencyQuery], components: Set[str]
 ) -> list[Fetched]:
     """The per-call latency series of the queries matching the alert, of the calls to or from
-    `components` where a query says where (`{{ $calls }}`). A query that fails or cannot be filled in
-    becomes a note."""
+    `components` where a query says where (`{{ $calls }}`). A query that fails, cannot be filled in or
+    finds nothing becomes a note."""
     specs = [spec for q in queries if q.matches(labels) for spec in q.specs()]
-    groups = await asyncio.gather(*(_fetch(spec, labels, scope, components) for spec in specs))
+    windows = await _rate_windows(specs, scope, components)
+    groups = await asyncio.gather(*(_fetch(spec, labels, scope, components, windows) for spec in specs))
     fetched = [f for group in groups for f in group]
     answered = [spec.name for spec, group in zip(specs, groups, strict=True) if group]
     if answered:
@@ -39,7 +40,7 @@ async def fetch_call_latency(
     return fetched
 
 
-def scoped(query: str, spec: CallLatencySpec, components: Set[str]) -> list[str]:
+def scoped_queries(query: str, spec: CallLatencySpec, components: Set[str]) -> list[str]:
     """`query` with `{{ $calls }}` filled in: once for the calls to `components` and, when the query names
     the caller, once for their calls to others (PromQL cannot "or" two labels in one selector). Without
     the token, the query as it is; without components, nothing."""
@@ -47,25 +48,17 @@ def scoped(query: str, spec: CallLatencySpec, components: Set[str]) -> list[str]
         return [query]
     if not components:
         return []
-    names = quote("|".join(re.escape(c) for c in sorted(components)))
+    names = _alternatives(components)
     to = f"{spec.callee_label}=~{names}"
-    matchers = (
-        [to]
-        if spec.caller_label is None
-        else [to, f"{spec.caller_label}=~{names},{spec.callee_label}!~{names}"]
-    )
-    return [_filled(query, m) for m in matchers]
+    if spec.caller_label is None:
+        return [_filled(query, to)]
+    return [_filled(query, to), _filled(query, f"{spec.caller_label}=~{names},{spec.callee_label}!~{names}")]
 
 
-def _filled(query: str, matchers: str) -> str:
-    """`{{ $calls }}` replaced by `matchers` as they are (a replacement string would read their escapes)."""
-    return CALLS_TOKEN.sub(lambda _: matchers, query)
-
-
-def touching(calls: Sequence[Fetched], components: Set[str], notes: list[str]) -> list[Fetched]:
+def calls_touching(calls: Sequence[Fetched], components: Set[str], notes: list[str]) -> list[Fetched]:
     """The calls from or to one of `components` (those the incident's other series describe): a mesh holds
     every service's calls, and the rest are other teams' news. A note says how many were left out."""
-    kept = [f for f in calls if {f.data.labels["callee"], f.data.labels.get("caller")} & components]
+    kept = [f for f in calls if {f.data.labels[CALLEE], f.data.labels.get(CALLER)} & components]
     if len(kept) < len(calls):
         notes.append(
             f"call latency: kept the {len(kept)} of {len(calls)} series to or from this incident's components"
@@ -75,9 +68,7 @@ def touching(calls: Sequence[Fetched], components: Set[str], notes: list[str]) -
 
 def calls_of(fetched: Sequence[Fetched]) -> dict[str, tuple[str, ...]]:
     """Caller -> callees of the per-call series that name both."""
-    edges = [
-        {f.data.labels["caller"]: (f.data.labels["callee"],)} for f in fetched if "caller" in f.data.labels
-    ]
+    edges = [{f.data.labels[CALLER]: (f.data.labels[CALLEE],)} for f in fetched if CALLER in f.data.labels]
     return merge_graphs(edges)
 
 
@@ -87,35 +78,72 @@ def call_series(data: SeriesData, spec: CallLatencySpec, query: str) -> Fetched 
     caller = data.labels.get(spec.caller_label, "") if spec.caller_label else None
     if callee in UNKNOWN_PEERS or caller in UNKNOWN_PEERS or caller == callee:
         return None
-    named = {"__name__": CALL_LATENCY_METRIC, "callee": callee, "measured_by": spec.measured_by}
+    named = {"__name__": CALL_LATENCY_METRIC, CALLEE: callee, MEASURED_BY: spec.measured_by}
     if caller:
-        named["caller"] = caller
+        named[CALLER] = caller
     return Fetched(replace(data, labels=named), "related", query, CALL_LATENCY_METRIC, component=callee)
 
 
+def _alternatives(components: Set[str]) -> str:
+    """A quoted, escaped regex alternation of `components`."""
+    return quote("|".join(re.escape(c) for c in sorted(components)))
+
+
+def _filled(query: str, matchers: str) -> str:
+    """`{{ $calls }}` replaced by `matchers` as they are (a replacement string would read their escapes)."""
+    return CALLS_TOKEN.sub(lambda _: matchers, query)
+
+
 async def _fetch(
-    spec: CallLatencySpec, labels: Mapping[str, str], scope: FetchScope, components: Set[str]
+    spec: CallLatencySpec,
+    labels: Mapping[str, str],
+    scope: FetchScope,
+    components: Set[str],
+    windows: Mapping[str, float],
 ) -> list[Fetched]:
+    """One spec's series: its query filled in (alert labels, rate window, the incident's calls) and run."""
     try:
         query = render_template(spec.query, labels)
     except TemplateError as exc:
         scope.notes.append(f"call latency {spec.name!r} skipped: {exc}")
         return []
+    query = RATE_WINDOW_TOKEN.sub(range_duration(windows.get(spec.name, _floor(scope))), query)
     out: list[Fetched] = []
     try:
-        if RATE_WINDOW_TOKEN.search(query):
-            query = RATE_WINDOW_TOKEN.sub(f"{await _rate_window(spec, scope):g}s", query)
-        for part in scoped(query, spec, components):
+        for part in scoped_queries(query, spec, components):
             out.extend(f for data in await scope.query_range(part) if (f := call_series(data, spec, part)))
     except MetricSourceError as exc:
         scope.notes.append(f"call latency {spec.name!r} unavailable ({exc})")
         return []
+    if not out:
+        scope.notes.append(f"call latency {spec.name!r}: no series of this incident's calls")
     return out
 
 
-async def _rate_window(spec: CallLatencySpec, scope: FetchScope) -> float:
-    """The rate() window of the spec's counter; without one, `context.rate_window_seconds` or the floor
-    `counter_rate_window` keeps (RATE_INTERVALS query steps, at least 60 s)."""
-    if spec.counter:
-        return await scope.rate_span(spec.counter)
+async def _rate_windows(
+    specs: Sequence[CallLatencySpec], scope: FetchScope, components: Set[str]
+) -> dict[str, float]:
+    """Per spec that needs one, the rate() window of its counter: `context.rate_window_seconds`, else 2.5
+    scrape intervals measured on the incident's calls only (a mesh holds thousands of such series; one
+    probe per counter and callee label), else the floor."""
+    wanted = {
+        spec.name: f"{spec.counter}{{{spec.callee_label}=~{_alternatives(components)}}}"
+        for spec in specs
+        if spec.counter and components and RATE_WINDOW_TOKEN.search(spec.query)
+    }
+    if scope.settings.rate_window_seconds or not wanted:
+        return {}
+    probes = sorted(set(wanted.values()))
+    try:
+        found = await asyncio.gather(*(counter_rate_window(p, scope.source, scope.window) for p in probes))
+    except MetricSourceError as exc:
+        scope.notes.append(f"call latency: scrape interval unknown ({exc}); rate() over the floor")
+        return {}
+    by_probe = dict(zip(probes, found, strict=True))
+    return {name: by_probe[probe] for name, probe in wanted.items()}
+
+
+def _floor(scope: FetchScope) -> float:
+    """`context.rate_window_seconds`, else `counter_rate_window`'s floor: RATE_INTERVALS query steps, at
+    least 60 s."""
     return scope.settings.rate_window_seconds or max(RATE_INTERVALS * scope.window.step, 60.0)

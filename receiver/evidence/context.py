@@ -27,7 +27,7 @@ from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, Se
 from detectors.grid import align, align_range, grid
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
-from receiver.evidence.call_latency import calls_of, fetch_call_latency, touching
+from receiver.evidence.call_latency import calls_of, calls_touching, fetch_call_latency
 from receiver.evidence.derived import fetch_limit_ratio, fetch_mean, histogram_families, limited_usage
 from receiver.evidence.fetching import (
     Fetched,
@@ -114,7 +114,7 @@ async def fetch_alert_context(
         components = _components(fetched, settings)
         scope = FetchScope(source, settings, window, notes)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components)
-        calls = touching(calls, components, notes)
+        calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
         topology = merge_graphs([await graph_task, calls_of(calls)])
     finally:
@@ -125,13 +125,18 @@ async def fetch_alert_context(
     )
 
 
+# Labels that name one running instance (a pod, a container, a target), never a workload a mesh names.
+_INSTANCE_LABELS = frozenset({"pod", "k8s_pod_name", "instance", "container", "k8s_container_name", "node"})
+
+
 def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[str]:
-    """What the fetched series may name as their component: each component label's value, and the
-    workload of each pod."""
+    """The workloads the fetched series may describe, as a mesh names them: each component label's value
+    but an instance's, and the workload of each pod."""
     names: set[str] = set()
+    keys = [k for k in settings.component_labels if k not in _INSTANCE_LABELS]
     for f in fetched:
         labels = f.data.labels
-        names.update(labels[k] for k in settings.component_labels if labels.get(k))
+        names.update(labels[k] for k in keys if labels.get(k))
         if pod := pod_in(labels):
             names.add(workload_of_pod(pod))
     return names

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from analyst.builtin.calls import Side
 from receiver.basic_auth import BasicAuthSettings
 from receiver.settings_base import Section
 
@@ -212,70 +213,79 @@ RATE_WINDOW_TOKEN = re.compile(r"\{\{\s*\$rate_window\s*\}\}")
 CALLS_TOKEN = re.compile(r"\{\{\s*\$calls\s*\}\}")
 
 
-def _mean_by(metric: str, matchers: str, by: str) -> str:
-    """Mean latency per group: rate of the histogram's sum over rate of its count, of the incident's calls."""
+def _mean_by(metric: str, matchers: str, by: str, per_second: float = 1.0) -> str:
+    """Mean latency per group in seconds: the rate of the histogram's sum over the rate of its count (over
+    `per_second`, for a histogram in milliseconds), of the incident's calls."""
     selected = f"{{{matchers},{{{{ $calls }}}}}}" if matchers else "{{{ $calls }}}"
-    return " / ".join(
+    mean = " / ".join(
         f"sum by ({by}) (rate({metric}_{part}{selected}[{{{{ $rate_window }}}}]))"
         for part in ("sum", "count")
     )
-
-
-_ISTIO = "istio_request_duration_milliseconds"
-_ISTIO_EDGE = ("source_workload", "destination_workload")
-_TEMPO_EDGE = ("client", "server")
-# preset -> (counter, {measured_by: (query, caller label or None, callee label)}). Linkerd's inbound
-# metrics do not name the caller: the callee's side is one series per callee.
-CALL_LATENCY_PRESETS: dict[str, tuple[str, dict[str, tuple[str, str | None, str]]]] = {
-    "istio": (
-        f"{_ISTIO}_count",
-        {
-            side: (_mean_by(_ISTIO, f'reporter="{reporter}"', ", ".join(_ISTIO_EDGE)), *_ISTIO_EDGE)
-            for side, reporter in (("caller", "source"), ("callee", "destination"))
-        },
-    ),
-    "linkerd": (
-        "response_latency_ms_count",
-        {
-            "caller": (
-                _mean_by("response_latency_ms", 'direction="outbound"', "deployment, dst_deployment"),
-                "deployment",
-                "dst_deployment",
-            ),
-            "callee": (
-                _mean_by("response_latency_ms", 'direction="inbound"', "deployment"),
-                None,
-                "deployment",
-            ),
-        },
-    ),
-    "tempo": (
-        "traces_service_graph_request_client_seconds_count",
-        {
-            "caller": (
-                _mean_by("traces_service_graph_request_client_seconds", "", "client, server"),
-                *_TEMPO_EDGE,
-            ),
-            "callee": (
-                _mean_by("traces_service_graph_request_server_seconds", "", "client, server"),
-                *_TEMPO_EDGE,
-            ),
-        },
-    ),
-}
+    return f"({mean}) / {per_second:g}" if per_second != 1.0 else mean
 
 
 @dataclass(frozen=True)
 class CallLatencySpec:
     """One concrete per-call latency query: its result series name the callee (and the caller, if
-    `caller_label`) and were measured by `measured_by`'s side of the call."""
+    `caller_label`) and were timed by `measured_by`'s side of the call; `counter` sets the rate window."""
 
     name: str
     query: str
     caller_label: str | None
     callee_label: str
-    measured_by: Literal["caller", "callee"]
+    measured_by: Side
     counter: str | None
+
+
+_ISTIO = "istio_request_duration_milliseconds"
+_ISTIO_EDGE = ("source_workload", "destination_workload")
+_LINKERD = "response_latency_ms"
+_TEMPO = "traces_service_graph_request"
+_ISTIO_REPORTERS: tuple[tuple[Side, str], ...] = (("caller", "source"), ("callee", "destination"))
+_TEMPO_SIDES: tuple[tuple[Side, str], ...] = (("caller", "client"), ("callee", "server"))
+# preset -> both sides' queries, in seconds. Linkerd's inbound metrics do not name the caller: the
+# callee's side is one series per callee.
+CALL_LATENCY_PRESETS: dict[str, tuple[CallLatencySpec, ...]] = {
+    "istio": tuple(
+        CallLatencySpec(
+            f"istio ({side})",
+            _mean_by(_ISTIO, f'reporter="{reporter}"', ", ".join(_ISTIO_EDGE), 1000.0),
+            *_ISTIO_EDGE,
+            side,
+            f"{_ISTIO}_count",
+        )
+        for side, reporter in _ISTIO_REPORTERS
+    ),
+    "linkerd": (
+        CallLatencySpec(
+            "linkerd (caller)",
+            _mean_by(_LINKERD, 'direction="outbound"', "deployment, dst_deployment", 1000.0),
+            "deployment",
+            "dst_deployment",
+            "caller",
+            f"{_LINKERD}_count",
+        ),
+        CallLatencySpec(
+            "linkerd (callee)",
+            _mean_by(_LINKERD, 'direction="inbound"', "deployment", 1000.0),
+            None,
+            "deployment",
+            "callee",
+            f"{_LINKERD}_count",
+        ),
+    ),
+    "tempo": tuple(
+        CallLatencySpec(
+            f"tempo ({side})",
+            _mean_by(f"{_TEMPO}_{part}_seconds", "", "client, server"),
+            "client",
+            "server",
+            side,
+            f"{_TEMPO}_{part}_seconds_count",
+        )
+        for side, part in _TEMPO_SIDES
+    ),
+}
 
 
 class CallLatencyQuery(ForMatchingAlerts):
@@ -289,11 +299,17 @@ class CallLatencyQuery(ForMatchingAlerts):
     query: str | None = Field(default=None, min_length=1)
     caller_label: str | None = Field(default=None, min_length=1)
     callee_label: str | None = Field(default=None, min_length=1)
-    measured_by: Literal["caller", "callee"] | None = None
+    measured_by: Side | None = None
     counter: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _complete(self) -> CallLatencyQuery:
+        overrides = self.query or self.caller_label or self.callee_label or self.counter
+        if self.preset is not None and overrides and self.measured_by is None:
+            raise ValueError(
+                "call_latency: a preset's query, labels or counter replace one side's: set measured_by "
+                "(caller or callee) to say which"
+            )
         if self.preset is None and not (self.query and self.callee_label and self.measured_by):
             raise ValueError(
                 "call_latency: set a preset (istio, linkerd, tempo), or query, callee_label and measured_by"
@@ -303,7 +319,8 @@ class CallLatencyQuery(ForMatchingAlerts):
         return self
 
     def specs(self) -> tuple[CallLatencySpec, ...]:
-        """The concrete queries: both sides of a preset (or the one `measured_by` names), or the query."""
+        """The concrete queries: both sides of a preset (or the one `measured_by` names, with what is set
+        here replacing its own), or the query."""
         if self.preset is None:
             assert self.query and self.callee_label and self.measured_by, "checked on load"
             return (
@@ -316,18 +333,17 @@ class CallLatencyQuery(ForMatchingAlerts):
                     self.counter,
                 ),
             )
-        counter, sides = CALL_LATENCY_PRESETS[self.preset]
         return tuple(
             CallLatencySpec(
-                f"{self.preset} ({side})",
-                self.query or query,
-                self.caller_label or caller,
-                self.callee_label or callee,
-                side,  # type: ignore[arg-type]
-                self.counter or counter,
+                spec.name,
+                self.query or spec.query,
+                self.caller_label or spec.caller_label,
+                self.callee_label or spec.callee_label,
+                spec.measured_by,
+                self.counter or spec.counter,
             )
-            for side, (query, caller, callee) in sides.items()
-            if self.measured_by in (None, side)
+            for spec in CALL_LATENCY_PRESETS[self.preset]
+            if self.measured_by in (None, spec.measured_by)
         )
 
 

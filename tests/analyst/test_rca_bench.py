@@ -103,8 +103,8 @@ def test_the_kubernetes_layout_writes_cadvisor_counters_under_the_kubelets_label
 
 
 def test_the_mesh_writes_each_calls_latency_as_istios_histogram_from_both_sides(tmp_path) -> None:
-    latency = {"frontend_cartservice": 0.004 + 0.0 * TIMES}
-    latency["frontend_cartservice"][-1] = 0.25
+    latency = {"frontend_cartservice": 0.004 + 0.0 * TIMES, "frontend_adservice": np.full(TIMES.size, np.nan)}
+    latency["frontend_cartservice"][-1] = 0.25  # a call never seen in the slice (adservice) writes nothing
     calls = {
         "source": Table(TIMES, latency),
         "destination": Table(TIMES, {"frontend_cartservice": 0.003 + 0.0 * TIMES}),
@@ -129,6 +129,7 @@ def test_the_mesh_writes_each_calls_latency_as_istios_histogram_from_both_sides(
     source = [line for line in istio if 'reporter="source"' in line]
     destination = [line for line in istio if 'reporter="destination"' in line]
     assert source and all('namespace="hipster",pod="frontend-5b9-t2dbm",' in line for line in source)
+    assert not any('destination_workload="adservice"' in line for line in istio)
     assert destination and all('pod="cartservice-579f-wc2lz",' in line for line in destination)
     assert (total[-2] - total[-3]) / (count[-2] - count[-3]) == pytest.approx(4.0)  # ms
     assert (total[-1] - total[-2]) / (count[-1] - count[-2]) == pytest.approx(250.0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import cast
 
 import numpy as np
 import pytest
@@ -13,11 +14,12 @@ from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
 from demo.processes import ManagedProcess
-from receiver.evidence.call_latency import call_series, scoped
+from receiver.evidence.call_latency import call_series, fetch_call_latency, scoped_queries
 from receiver.evidence.context import collect_alert_context
+from receiver.evidence.fetching import FetchScope, Window
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, ContextSettings
-from receiver.evidence.source import SeriesData
+from receiver.evidence.source import MetricSource, SeriesData
 from receiver.models import Incident
 from tests.evidence.alerts import firing_incident, source_at
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
@@ -69,6 +71,64 @@ def test_a_query_without_a_preset_must_say_what_it_measures(fields: dict[str, st
         CallLatencyQuery(**fields)
 
 
+def test_a_presets_query_labels_or_counter_must_name_the_side_they_replace():
+    with pytest.raises(ValidationError, match="set measured_by"):
+        CallLatencyQuery(preset="istio", query="x")
+    with pytest.raises(ValidationError, match="set measured_by"):
+        CallLatencyQuery(preset="linkerd", caller_label="src")
+
+    (spec,) = CallLatencyQuery(preset="istio", measured_by="caller", counter="my_count").specs()
+    assert spec.counter == "my_count" and 'reporter="source"' in spec.query
+
+
+def test_every_preset_gives_seconds():
+    specs = [
+        spec for preset in ("istio", "linkerd", "tempo") for spec in CallLatencyQuery(preset=preset).specs()
+    ]
+
+    assert all(
+        spec.query.endswith(") / 1000")
+        for spec in specs
+        if "_ms" in spec.query or "milliseconds" in spec.query
+    )
+    assert all("/ 1000" not in spec.query for spec in specs if "_seconds" in spec.query)
+
+
+class Recording:
+    """A metric source that records the queries it is asked and answers none."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        self.queries.append(query)
+        return []
+
+
+async def _asked(components: set[str]) -> tuple[list[str], list[str]]:
+    source = Recording()
+    notes: list[str] = []
+    scope = FetchScope(cast(MetricSource, source), ContextSettings(), Window(0.0, 7200.0, 15.0), notes)
+    await fetch_call_latency({}, scope, [CallLatencyQuery(preset="istio")], components)
+    return source.queries, notes
+
+
+async def test_the_scrape_interval_probe_reads_only_the_incidents_calls_once():
+    queries, notes = await _asked({"cart"})
+
+    probes = [q for q in queries if q.startswith("count_over_time(")]
+    assert probes == [f'count_over_time({ISTIO}_count{{destination_workload=~"cart"}}[7200s])']
+    assert len(queries) == 1 + 4  # each side: calls to cart, and cart's calls to others
+    assert "call latency 'istio (callee)': no series of this incident's calls" in notes
+
+
+async def test_without_components_a_preset_asks_nothing():
+    queries, notes = await _asked(set())
+
+    assert queries == []
+    assert "call latency 'istio (caller)': no series of this incident's calls" in notes
+
+
 # --- series -----------------------------------------------------------------------------------------------
 
 
@@ -118,20 +178,20 @@ def test_a_callee_side_without_a_caller_label_keeps_the_callee():
 def test_calls_fills_in_the_calls_to_the_components_and_from_them_to_others():
     caller_side, _ = CallLatencyQuery(preset="istio").specs()
 
-    to, away = scoped('x{reporter="source",{{ $calls }}}', caller_side, {"cart", "check-out"})
+    to, away = scoped_queries('x{reporter="source",{{ $calls }}}', caller_side, {"cart", "check-out"})
 
     assert to == r'x{reporter="source",destination_workload=~"cart|check\\-out"}'
     assert away == (
         r'x{reporter="source",source_workload=~"cart|check\\-out",destination_workload!~"cart|check\\-out"}'
     )
-    assert scoped("x{{{ $calls }}}", caller_side, set()) == []
-    assert scoped("x", caller_side, set()) == ["x"]
+    assert scoped_queries("x{{{ $calls }}}", caller_side, set()) == []
+    assert scoped_queries("x", caller_side, set()) == ["x"]
 
 
 def test_a_side_that_names_no_caller_asks_once():
     _, inbound = CallLatencyQuery(preset="linkerd").specs()
 
-    assert scoped("x{{{ $calls }}}", inbound, {"cart"}) == ['x{deployment=~"cart"}']
+    assert scoped_queries("x{{{ $calls }}}", inbound, {"cart"}) == ['x{deployment=~"cart"}']
 
 
 # --- a real Prometheus ------------------------------------------------------------------------------------
@@ -294,8 +354,9 @@ async def test_the_istio_preset_adds_each_calls_latency_from_both_sides(shop: Sh
     }
     outside, inside = calls["checkout", "payment", "caller"], calls["checkout", "payment", "callee"]
     assert outside.component == inside.component == "payment"
-    assert outside.current is not None and 450 < outside.current < 750  # ms, the mean over the rate window
-    assert inside.current is not None and 10 < inside.current < 40
+    # Istio's milliseconds in seconds, the mean over the rate window
+    assert outside.current is not None and 0.45 < outside.current < 0.75
+    assert inside.current is not None and 0.01 < inside.current < 0.04
     assert "[60s]" in outside.query  # 2.5 scrape intervals of 15 s, at least 60 s
     # bank's calls touch none of this incident's components (the preset's `{{ $calls }}` leaves them in
     # Prometheus); the others join the call graph
