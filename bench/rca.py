@@ -8,7 +8,8 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 ../shared/nezha/README.md.
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
-                        [--graph-from-metrics] [--layout kubernetes] [--max-related 200] [--mesh]
+                        [--graph-from-metrics] [--layout kubernetes] [--max-related 200]
+                        [--mesh [calls|scraped]]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
 seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
@@ -119,6 +120,7 @@ GRAPH_QUERY = (
 )
 
 
+MESH_MODES = ("calls", "scraped")
 PROTOCOL_RELATED = 1000  # context.max_related_series in the protocol: every pod is seen
 
 
@@ -127,15 +129,16 @@ def config_for(
     workdir: Path,
     graph_from_metrics: bool = False,
     max_related: int = PROTOCOL_RELATED,
-    mesh: bool = False,
+    mesh: str | None = None,
 ) -> Path:
     """The protocol's configuration: the call graph as `analyst.dependency_graph_file`, or with
     `graph_from_metrics` as `context.call_graph` (Tempo's preset, scoped to the day's namespace);
-    `max_related` related series (the protocol's 1,000: every pod's); with `mesh`, Istio's per-call
-    latency where the day has it."""
+    `max_related` related series (the protocol's 1,000: every pod's); with `mesh="calls"`, Istio's
+    per-call latency through `context.call_latency` where the day has it (`"scraped"`: only as the related
+    series its scrape makes them)."""
     analyst: dict[str, object] = {"max_alternatives": MAX_ALTERNATIVES}
     context: dict[str, object] = {"max_related_series": max_related}
-    if mesh and day.calls:
+    if mesh == "calls" and day.calls:
         context["call_latency"] = [{"preset": "istio"}]
     if day.graph and graph_from_metrics:
         context["call_graph"] = [{"preset": "tempo", "query": GRAPH_QUERY}]
@@ -194,12 +197,12 @@ def start_backfilled(
     workdir: Path,
     graph_metrics: bool = False,
     layout: str = "protocol",
-    mesh: bool = False,
+    mesh: str | None = None,
 ) -> ManagedProcess:
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
         return _start(workdir)
     source = workdir / "nezha.om"
-    samples = write_openmetrics(days, source, graph_metrics, layout, mesh)
+    samples = write_openmetrics(days, source, graph_metrics, layout, mesh is not None)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
@@ -362,7 +365,7 @@ def run(
     graph_from_metrics: bool = False,
     layout: str = "protocol",
     max_related: int = PROTOCOL_RELATED,
-    mesh: bool = False,
+    mesh: str | None = None,
 ) -> list[Outcome]:
     days = find_days(data)
     if not days:
@@ -454,9 +457,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--mesh",
-        action="store_true",
-        help="also backfill each call's latency as Istio reports it from both sides (OnlineBoutique's "
-        "per-call files) and read it with context.call_latency",
+        nargs="?",
+        const="calls",
+        choices=MESH_MODES,
+        help="also backfill each call's latency as Istio's sidecars report it from both sides "
+        "(OnlineBoutique's per-call files); calls (the default): read it with context.call_latency too; "
+        "scraped: only as the related series a scrape of the sidecars makes them",
     )
     args = parser.parse_args(argv)
     options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout, args.max_related, args.mesh)

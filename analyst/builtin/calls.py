@@ -1,9 +1,14 @@
-"""Per-call latency series: how the evidence names them and how the analyst reads them.
+"""Series that time calls, and which side of the call timed them.
 
-The evidence turns each call's latency, as the caller's or the callee's side of the call timed it (a
-mesh's or a trace pipeline's metrics: `receiver.evidence.call_latency`), into a series of the callee named
-CALL_LATENCY_METRIC, labelled CALLEE, CALLER (when the source names it) and MEASURED_BY (the side).
-The caller's side times the network both ways and the callee's work; the callee's side only its work.
+Two shapes carry it. The evidence's own (`receiver.evidence.call_latency`): each call's latency as the
+caller's or the callee's side timed it, a series named CALL_LATENCY_METRIC labelled CALLEE, CALLER (when
+the source names it) and MEASURED_BY. And a mesh's histograms as scraped from its proxies: labelled with
+the reporting proxy's pod, both ends of the call (Istio's `source_workload` / `destination_workload`,
+Linkerd's outbound `deployment` / `dst_deployment`) and the side (Istio's `reporter`, Linkerd's
+`direction`; OpenTelemetry's span metrics say `span_kind` but name no callee).
+The caller's side times the network both ways and the callee's work; the callee's side only its work. A
+series timed by the caller that names its callee is evidence about the callee (its callers' view of it);
+one that names no callee is the reporting pod's wait on others.
 """
 
 from __future__ import annotations
@@ -18,13 +23,56 @@ MEASURED_BY = "measured_by"
 
 Side = Literal["caller", "callee"]
 
+# (label, values) saying which side timed a series, per mesh or span convention.
+_SIDES: tuple[tuple[str, Mapping[str, Side]], ...] = (
+    ("reporter", {"source": "caller", "destination": "callee"}),
+    ("direction", {"outbound": "caller", "inbound": "callee"}),
+    (
+        "span_kind",
+        {"SPAN_KIND_CLIENT": "caller", "client": "caller", "SPAN_KIND_SERVER": "callee", "server": "callee"},
+    ),
+)
+# (caller label, callee label) of the calls a mesh's series time.
+_CALL_ENDS = (("source_workload", "destination_workload"), ("deployment", "dst_deployment"))
+
+
+def side_of(labels: Mapping[str, str] | None) -> Side | None:
+    """Which side of its calls timed a series: `measured_by`, else a mesh's `reporter` (source: the
+    caller), `direction` (outbound) or `span_kind` (client); None for anything else."""
+    if not labels:
+        return None
+    measured = labels.get(MEASURED_BY)
+    if measured == "caller":
+        return "caller"
+    if measured == "callee":
+        return "callee"
+    for key, sides in _SIDES:
+        if (side := sides.get(labels.get(key, ""))) is not None:
+            return side
+    return None
+
+
+def call_ends(labels: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(caller, callee) of the calls a series times, as far as its labels name them."""
+    if MEASURED_BY in labels:
+        return labels.get(CALLER), labels.get(CALLEE)
+    for caller, callee in _CALL_ENDS:
+        if labels.get(callee):
+            return labels.get(caller) or None, labels[callee]
+    return None, None
+
+
+def callers_view_of(labels: Mapping[str, str]) -> str | None:
+    """The callee a series is its callers' view of: timed by the caller and naming the callee."""
+    return call_ends(labels)[1] if side_of(labels) == "caller" else None
+
 
 def measured_by_caller(labels: Mapping[str, str]) -> bool:
     """The series times calls from the caller's side."""
-    return labels.get(MEASURED_BY) == "caller"
+    return side_of(labels) == "caller"
 
 
 def callee_view(labels: Mapping[str, str], caller: str | None) -> bool:
     """The series is the callee's own view of the calls from `caller` (or of all its calls, where the
     source does not name callers)."""
-    return labels.get(MEASURED_BY) == "callee" and labels.get(CALLER) in (None, caller)
+    return side_of(labels) == "callee" and call_ends(labels)[0] in (None, caller)

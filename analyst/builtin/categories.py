@@ -149,23 +149,6 @@ def server_error(labels: Mapping[str, str] | None) -> bool:
     )
 
 
-# Labels saying that the calling side timed a series: a mesh proxy's view of its pod's outgoing calls
-# (Istio's reporter, Linkerd's direction) or a client span (OpenTelemetry's span metrics).
-_CALLER_SIDE: tuple[tuple[str, frozenset[str]], ...] = (
-    ("reporter", frozenset({"source"})),
-    ("direction", frozenset({"outbound"})),
-    ("span_kind", frozenset({"SPAN_KIND_CLIENT", "client"})),
-)
-
-
-def caller_side(labels: Mapping[str, str] | None) -> bool:
-    """Whether a series was measured on the calling side of its calls (`reporter="source"`,
-    `direction="outbound"`, `span_kind="SPAN_KIND_CLIENT"`): its latency is the pod's wait on others."""
-    if not labels:
-        return False
-    return any(labels.get(key, "") in values for key, values in _CALLER_SIDE)
-
-
 def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> MetricFamily:
     """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label; a
     count of requests that failed by their outcome label (`server_error`) is an error series."""

@@ -23,7 +23,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from analyst.builtin.categories import caller_side, server_error, timed_part
+from analyst.builtin.calls import callers_view_of, side_of
+from analyst.builtin.categories import server_error, timed_part
 from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
@@ -96,8 +97,9 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
     """The kind of a series by its metric name. Of a timing histogram or summary, `_count` counts requests
     (throughput) and `_sum` is busy time (more of it with more traffic as with slower requests); its latency
     is the mean the evidence derives, `<base>:mean`, whose kind is the base's. A count of requests whose
-    outcome label says the server failed (`code="503"`, `grpc_code="Unavailable"`) counts errors; a latency
-    the calling side measured (`reporter="source"`, `direction="outbound"`, a client span) is outbound."""
+    outcome label says the server failed (`code="503"`, `grpc_code="Unavailable"`) counts errors. A latency
+    the calling side timed (`reporter="source"`, `direction="outbound"`, a client span) is outbound, unless
+    it names the callee: then it is the callee's latency as its callers see it (`analyst.builtin.calls`)."""
     name = metric.lower()
     if (timed := timed_part(name)) == "_sum":
         return SeriesKind.OTHER
@@ -109,7 +111,9 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
     counted = kind in (SeriesKind.THROUGHPUT, SeriesKind.OTHER)
     if counted and server_error(labels):
         return SeriesKind.ERRORS
-    return SeriesKind.OUTBOUND_LATENCY if kind is SeriesKind.LATENCY and caller_side(labels) else kind
+    if kind is SeriesKind.LATENCY and labels and side_of(labels) == "caller" and not callers_view_of(labels):
+        return SeriesKind.OUTBOUND_LATENCY  # the reporting pod's wait on its callees
+    return kind
 
 
 @dataclass(frozen=True)
@@ -284,6 +288,10 @@ def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
 
 
 def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | None:
+    """The callee of a callers' view of calls (not the reporting proxy's pod), else the component its
+    instance labels agree on, else its own."""
+    if callee := callers_view_of(series.labels):
+        return callee
     for key in INSTANCE_LABELS:
         value = series.labels.get(key)
         if value and value in aliases:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analyst.builtin.calls import CALLER, callee_view, measured_by_caller
+from analyst.builtin.calls import call_ends, callee_view, measured_by_caller
 from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
 from analyst.builtin.entities import (
     CHANGE_Z,
@@ -138,7 +138,7 @@ def delayed_on_the_way(entity: RankedEntity, top: SeriesShift) -> bool:
 
 def _inside_views(entity: RankedEntity, outside: SeriesShift) -> list[SeriesShift]:
     """The component's own (callee-side) views of the calls `outside` times from the caller's side."""
-    caller = outside.series.labels.get(CALLER)
+    caller, _ = call_ends(outside.series.labels)
     return [s for s in entity.shifts if callee_view(s.series.labels, caller)]
 
 

@@ -16,6 +16,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from analyst.builtin.calls import callers_view_of
 from analyst.builtin.entities import instance_aliases
 from analyst.evidence import SeriesEvidence
 
@@ -53,7 +54,8 @@ def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
 def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvidence]:
     """`series` with each exporter-labelled one (`exporter_components`) moved to the workload of its pod,
     and each one named only by its pod (a derived per-container series, say) moved to the component the
-    other series of that pod agree on."""
+    other series of that pod agree on, else to its workload where a mesh's callers name that workload
+    (`analyst.builtin.calls.callers_view_of`), so a callee's own series and its callers' view meet."""
     exporters = exporter_components(series)
     moved = [
         dataclasses.replace(s, component=workload_of_pod(pod))
@@ -62,11 +64,18 @@ def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvid
         for s in series
     ]
     owners = instance_aliases(moved)
-    return [
+    owned = [
         dataclasses.replace(s, component=owners[pod])
         if (pod := pod_of(s)) and s.component in (None, pod) and pod in owners
         else s
         for s in moved
+    ]
+    called = {callee for s in owned if (callee := callers_view_of(s.labels))}
+    return [
+        dataclasses.replace(s, component=workload)
+        if (pod := pod_of(s)) and s.component in (None, pod) and (workload := workload_of_pod(pod)) in called
+        else s
+        for s in owned
     ]
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from analyst.builtin import diagnose_evidence, load_playbooks
-from analyst.builtin.entities import rank_entities
+from analyst.builtin.calls import call_ends, callee_view, callers_view_of, side_of
+from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.diagnosis import Category
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues
 
@@ -115,3 +116,28 @@ def test_without_a_view_from_inside_the_callee_the_delay_is_not_called_network()
 
     primary = result.primary_hypothesis
     assert (primary.suspect, primary.category) == ("payment", Category.DEPENDENCY_SERVICE)
+
+
+def test_a_meshs_own_series_say_which_side_timed_them_and_which_call():
+    source = {"reporter": "source", "source_workload": "checkout", "destination_workload": "payment"}
+    destination = {**source, "reporter": "destination"}
+    outbound = {"direction": "outbound", "deployment": "web", "dst_deployment": "store"}
+
+    assert (side_of(source), call_ends(source), callers_view_of(source)) == (
+        "caller",
+        ("checkout", "payment"),
+        "payment",
+    )
+    assert (side_of(destination), callers_view_of(destination)) == ("callee", None)
+    assert callee_view(destination, "checkout") and not callee_view(destination, "frontend")
+    assert callers_view_of(outbound) == "store"
+    assert side_of({"span_kind": "SPAN_KIND_CLIENT"}) == "caller" and side_of({"pod": "x"}) is None
+
+
+def test_a_callers_view_of_a_named_callee_is_the_callees_latency_else_the_callers_wait():
+    named = {"reporter": "source", "source_workload": "checkout", "destination_workload": "payment"}
+
+    assert series_kind("istio_request_duration_milliseconds:mean", named) is SeriesKind.LATENCY
+    assert series_kind("duration_milliseconds:mean", {"span_kind": "SPAN_KIND_CLIENT"}) is (
+        SeriesKind.OUTBOUND_LATENCY
+    )

@@ -58,11 +58,8 @@ def days() -> dict[str, Day]:
 
 @pytest.fixture(scope="module")
 def prometheus(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    # with OnlineBoutique's call graph as service-graph counters, and its per-call latency as Istio's
-    # histograms, too (not related series of any alert; read only where a config asks for them)
-    process = rca.start_backfilled(
-        list(days.values()), tmp_path_factory.mktemp("nezha"), graph_metrics=True, mesh=True
-    )
+    # with OnlineBoutique's call graph as service-graph counters too (not related series of any alert)
+    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("nezha"), graph_metrics=True)
     yield process
     process.stop()
 
@@ -114,23 +111,40 @@ def test_the_call_graph_read_from_prometheus_ranks_as_the_file_does(
     assert dict(evidence.topology) == {k: tuple(sorted(v)) for k, v in day.graph.items()}
 
 
+@pytest.fixture(scope="module")
+def meshed(days: dict[str, Day], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    """The same hours with each call's latency as Istio's sidecars report it, scraped with their pods."""
+    process = rca.start_backfilled(list(days.values()), tmp_path_factory.mktemp("mesh"), mesh="calls")
+    yield process
+    process.stop()
+
+
 @pytest.mark.parametrize(("clock", "service"), [("04:27:", "cartservice"), ("05:52:", "paymentservice")])
+@pytest.mark.parametrize("mesh", ["calls", "scraped"])
 def test_a_network_delay_is_found_and_named_from_the_meshs_view_of_each_call(
-    days: dict[str, Day], prometheus: ManagedProcess, tmp_path: Path, clock: str, service: str
+    days: dict[str, Day],
+    prometheus: ManagedProcess,
+    meshed: ManagedProcess,
+    tmp_path: Path,
+    clock: str,
+    service: str,
+    mesh: str,
 ) -> None:
     day = days["2022-08-22"]
     fault = _fault(day, clock)
     assert (fault.service, fault.kind) == (service, "network_delay")
     plain = rca.diagnose_fault(day, fault, prometheus.url, rca.config_for(day, tmp_path), tmp_path)
     (tmp_path / "mesh").mkdir()
-    mesh_config = rca.config_for(day, tmp_path / "mesh", mesh=True)
-    meshed = rca.diagnose_fault(day, fault, prometheus.url, mesh_config, tmp_path, keep_evidence=True)
+    mesh_config = rca.config_for(day, tmp_path / "mesh", mesh=mesh)
+    found = rca.diagnose_fault(day, fault, meshed.url, mesh_config, tmp_path, keep_evidence=True)
 
     assert plain.category != "network"  # the delayed pod's own metrics do not show it
-    assert (meshed.ranking[0], meshed.category) == (service, "network"), meshed.ranking[:5]
-    assert meshed.evidence is not None
-    notes = evidence_from_dict(meshed.evidence).notes
-    assert any(n.startswith("call latency from istio (caller), istio (callee)") for n in notes)
+    # the callers' view of their calls to it, read by call_latency or as the sidecars' scraped histograms
+    assert (found.ranking[0], found.category) == (service, "network"), found.ranking[:5]
+    assert found.evidence is not None
+    notes = evidence_from_dict(found.evidence).notes
+    read = any(n.startswith("call latency from istio (caller), istio (callee)") for n in notes)
+    assert read == (mesh == "calls")
 
 
 @pytest.fixture(scope="module")
