@@ -8,12 +8,8 @@ from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.calls import call_ends, callee_view, callers_view_of, side_of
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.diagnosis import Category
-from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues
-
-STEP = 60.0
-START = 1_700_000_000.0
-POINTS = 120
-ALERT_AT = START + 115 * STEP  # the change starts 2 minutes before the alert
+from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
 
 
 def _values(level: float, seed: int, after: float | None) -> SeriesValues:
@@ -61,21 +57,7 @@ def _incident(payment_inside: float | None, payment_outside: float) -> Evidence:
         _call("checkout", "payment", "caller", 25.0, 7, after=payment_outside),
         _call("checkout", "payment", "callee", 20.0, 8, after=payment_inside),
     ]
-    alert = AlertInfo(
-        alertname="FrontendSlow",
-        status="firing",
-        labels={"alertname": "FrontendSlow", "service": "frontend"},
-        annotations={},
-        starts_at=ALERT_AT,
-    )
-    return Evidence(
-        incident_id="inc-calls",
-        alert=alert,
-        series=tuple(series),
-        window_start=START,
-        window_end=START + (POINTS - 1) * STEP,
-        topology={"frontend": ("checkout",), "checkout": ("payment",)},
-    )
+    return grid_evidence(series, topology={"frontend": ("checkout",), "checkout": ("payment",)})
 
 
 def test_time_lost_between_caller_and_callee_is_network() -> None:

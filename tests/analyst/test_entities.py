@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pytest
@@ -12,12 +11,8 @@ from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.builtin.entity_causes import utilisation
 from analyst.diagnosis import Category
-from analyst.evidence import AlertInfo, Evidence, Precedent, SeriesEvidence, SeriesValues
-
-STEP = 60.0
-START = 1_700_000_000.0
-POINTS = 120  # two hours a minute apart
-ALERT_AT = START + 115 * STEP  # the change below starts 2 minutes before the alert
+from analyst.evidence import Evidence, Precedent, SeriesEvidence, SeriesValues
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
 
 
 def _series(
@@ -39,28 +34,6 @@ def _series(
     )
 
 
-def _evidence(
-    series: Sequence[SeriesEvidence],
-    alert_service: str = "frontend",
-    topology: Mapping[str, tuple[str, ...]] | None = None,
-) -> Evidence:
-    alert = AlertInfo(
-        alertname="EntryLatencyHigh",
-        status="firing",
-        labels={"alertname": "EntryLatencyHigh", "service": alert_service},
-        annotations={},
-        starts_at=ALERT_AT,
-    )
-    return Evidence(
-        incident_id="inc-1",
-        alert=alert,
-        series=tuple(series),
-        window_start=START,
-        window_end=START + (POINTS - 1) * STEP,
-        topology=dict(topology or {}),
-    )
-
-
 def _quiet(service: str, seed: int) -> list[SeriesEvidence]:
     return [
         _series("pod_cpu_usage_percent", service, 20.0, 1.0, seed),
@@ -79,7 +52,7 @@ def test_metric_kinds_follow_the_taxonomy() -> None:
 
 
 def test_cpu_jump_outranks_an_equal_relative_jump_in_bytes() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             *_quiet("cart", 1),
             _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 10, after=40.0),
@@ -93,7 +66,7 @@ def test_cpu_jump_outranks_an_equal_relative_jump_in_bytes() -> None:
 
 
 def test_a_series_that_always_wobbles_is_not_news_at_its_usual_size() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             # latency that always wobbles by about 30 %, now 30 % up
             _series("pod_server_latency_p90_seconds", "search", 1.0, 0.3, 40, after=1.3),
@@ -107,7 +80,7 @@ def test_a_series_that_always_wobbles_is_not_news_at_its_usual_size() -> None:
 
 
 def test_success_rate_counts_when_it_falls_not_when_it_rises() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_success_rate_percent", "recovering", 90.0, 0.5, 60, after=99.0),
             _series("pod_success_rate_percent", "failing", 99.0, 0.5, 70, after=90.0),
@@ -150,7 +123,7 @@ def test_requests_that_failed_by_their_outcome_label_are_errors(metric, labels) 
 
 
 def test_failing_requests_outrank_more_of_the_good_ones() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _coded(_series("http_requests_total", "orders", 100.0, 0.5, 80), code="200"),
             _coded(_series("http_requests_total", "orders", 0.2, 0.1, 81, after=4.2), code="503"),
@@ -180,7 +153,7 @@ def test_an_oom_kill_is_named_by_the_memory_that_reached_its_limit() -> None:
     restarts[113:117] = 1 / 240
     latency = 0.05 + rng.normal(0.0, 0.002, POINTS)
     latency[112:] = 0.8
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _values("container_memory_limit_ratio", "payments", memory),
             _values("kube_pod_container_status_restarts_total", "payments", restarts),
@@ -220,7 +193,7 @@ def test_pods_that_replaced_others_are_judged_against_their_history() -> None:
     """A redeploy 7 minutes before the alert: the new pods fail where the old ones did not. They have
     too little history of their own; judged as the old pods' continuation, they name a deployment."""
     old, new = "checkout-5d9f8b6c5d-x2k4p", "checkout-7c8d7f9b4-qw7zt"
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _pod("http_error_ratio", "checkout", old, _replica(0.01, 0.002, 1, OLD)),
             _pod("http_error_ratio", "checkout", new, _replica(0.01, 0.002, 1, NEW, after=0.3)),
@@ -241,7 +214,7 @@ def test_pods_that_replaced_others_are_judged_against_their_history() -> None:
 
 def test_a_replica_added_beside_running_ones_is_not_judged_against_them() -> None:
     """Scaled out: the new pod's warm-up CPU is its own, not a change of the service (the old pod runs on)."""
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _pod(
                 "pod_cpu_usage_percent",
@@ -263,12 +236,12 @@ def test_a_replica_added_beside_running_ones_is_not_judged_against_them() -> Non
 
 def test_every_component_with_history_is_ranked() -> None:
     services = ["a", "b", "c", "d", "e", "f"]
-    evidence = _evidence([s for i, name in enumerate(services) for s in _quiet(name, 100 + 10 * i)])
+    evidence = grid_evidence([s for i, name in enumerate(services) for s in _quiet(name, 100 + 10 * i)])
     assert sorted(e.name for e in rank_entities(evidence)) == services
 
 
 def test_a_caller_whose_callee_changed_as_strongly_is_explained() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_server_latency_p90_seconds", "checkout", 0.05, 0.002, 80, after=0.5),
             _series("pod_server_latency_p90_seconds", "shipping", 0.05, 0.002, 90, after=0.5),
@@ -281,7 +254,7 @@ def test_a_caller_whose_callee_changed_as_strongly_is_explained() -> None:
 
 
 def test_the_alerting_component_can_itself_be_the_cause() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_cpu_usage_percent", "frontend", 20.0, 1.0, 110, after=95.0),
             _series("pod_server_latency_p90_seconds", "frontend", 0.05, 0.002, 120, after=0.4),
@@ -296,7 +269,7 @@ def test_the_alerting_component_can_itself_be_the_cause() -> None:
 
 def _cpu_at_limit_memory_further(memory_after: float) -> Evidence:
     """frontend's CPU rises to its limit (100 %) while its memory moves further in robust z."""
-    return _evidence(
+    return grid_evidence(
         [
             _series("pod_cpu_usage_percent", "frontend", 30.0, 3.0, 300, after=100.0),
             _series("pod_memory_usage_percent", "frontend", 15.0, 0.3, 310, after=memory_after),
@@ -319,7 +292,7 @@ def test_the_resource_at_its_limit_names_the_category() -> None:
 
 
 def test_without_a_resource_at_its_limit_the_strongest_saturation_names_it() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_cpu_usage_percent", "frontend", 30.0, 3.0, 300, after=60.0),
             _series("pod_memory_usage_percent", "frontend", 15.0, 0.3, 310, after=70.0),
@@ -341,7 +314,7 @@ def test_utilisation_reads_percentages_and_shares() -> None:
 
 
 def test_latency_with_quiet_resources_is_a_failing_dependency() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_server_latency_p90_seconds", "inventory", 0.05, 0.002, 150, after=0.8),
             _series("pod_cpu_usage_percent", "inventory", 20.0, 1.0, 160),
@@ -368,8 +341,8 @@ def test_without_values_the_series_ranking_is_used() -> None:
         onset=ALERT_AT - 120,
         direction="up",
     )
-    assert rank_entities(_evidence([bare])) == []
-    result = diagnose_evidence(_evidence([bare]), load_playbooks(None), now=ALERT_AT)
+    assert rank_entities(grid_evidence([bare])) == []
+    result = diagnose_evidence(grid_evidence([bare]), load_playbooks(None), now=ALERT_AT)
     assert result.primary_hypothesis.category is Category.RESOURCE_CPU
 
 
@@ -380,7 +353,7 @@ def test_series_of_one_pod_from_another_job_join_its_service() -> None:
     only_pod = dataclasses.replace(cpu, labels={"pod": "cart-7d9f-x2x", "job": "cadvisor"}, component=None)
     latency = _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 210)
     with_pod = dataclasses.replace(latency, labels={**latency.labels, "pod": "cart-7d9f-x2x"})
-    ranked = rank_entities(_evidence([only_pod, with_pod, *_quiet("payment", 220)]))
+    ranked = rank_entities(grid_evidence([only_pod, with_pod, *_quiet("payment", 220)]))
     assert ranked[0].name == "cart"
     assert {s.series.metric for s in ranked[0].shifts} == {
         "container_cpu_usage_seconds_total",
@@ -389,7 +362,7 @@ def test_series_of_one_pod_from_another_job_join_its_service() -> None:
 
 
 def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
-    evidence = _evidence(
+    evidence = grid_evidence(
         [
             _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 230, after=90.0),
             _series("pod_server_latency_p90_seconds", "cart", 0.05, 0.002, 240, after=0.06),
@@ -402,7 +375,7 @@ def test_hypotheses_say_what_moved_and_who_moved_more() -> None:
 
 
 def _two_services_changed() -> Evidence:
-    return _evidence(
+    return grid_evidence(
         [
             _series("pod_cpu_usage_percent", "cartservice", 20, 1, 1, after=80),
             _series("pod_cpu_usage_percent", "currencyservice", 20, 1, 3, after=35),
@@ -453,7 +426,7 @@ def test_a_change_already_under_way_when_the_window_opens_counts_less() -> None:
     noise = np.random.default_rng(81).normal(0.0, 1.0, POINTS)
     values[107:] = [40.0 + float(n) for n in noise[107:]]
     leftover = dataclasses.replace(leftover, values=SeriesValues(START, STEP, tuple(values)))
-    evidence = _evidence([leftover, _series("pod_cpu_usage_percent", "new", 20.0, 1.0, 90, after=40.0)])
+    evidence = grid_evidence([leftover, _series("pod_cpu_usage_percent", "new", 20.0, 1.0, 90, after=40.0)])
     ranked = rank_entities(evidence)
     assert [e.name for e in ranked] == ["new", "leftover"]
     assert ranked[1].score < 0.75 * ranked[0].score
@@ -471,7 +444,7 @@ def test_a_series_that_began_just_before_the_alert_is_judged_on_the_history_it_h
     # before the alert), but 6 quiet minutes came before the change 2 minutes before it.
     hot = _recording_from(107, _series("pod_cpu_usage_percent", "hot", 20.0, 1.0, 100, after=60.0))
     calm = _recording_from(107, _series("pod_cpu_usage_percent", "calm", 20.0, 1.0, 102))
-    ranked = rank_entities(_evidence([calm, hot]))
+    ranked = rank_entities(grid_evidence([calm, hot]))
     assert [e.name for e in ranked] == ["hot", "calm"]
     assert ranked[0].shifts[0].z > 10
     assert ranked[0].onset == START + 113 * STEP
@@ -480,7 +453,7 @@ def test_a_series_that_began_just_before_the_alert_is_judged_on_the_history_it_h
 def test_too_short_a_history_before_the_alert_judges_nothing() -> None:
     # Three minutes of points before the alert: fewer than a baseline needs, so no shift is claimed.
     hot = _recording_from(112, _series("pod_cpu_usage_percent", "hot", 20.0, 1.0, 104, after=60.0))
-    assert rank_entities(_evidence([hot])) == []
+    assert rank_entities(grid_evidence([hot])) == []
 
 
 def test_a_young_series_among_older_ones_is_not_judged_on_its_first_minutes() -> None:
@@ -488,5 +461,5 @@ def test_a_young_series_among_older_ones_is_not_judged_on_its_first_minutes() ->
     # two hours of history: only the old services carry the incident.
     young = _recording_from(107, _series("pod_memory_usage_percent", "young", 20.0, 1.0, 106, after=60.0))
     old = _series("pod_cpu_usage_percent", "old", 20.0, 1.0, 108, after=30.0)
-    ranked = rank_entities(_evidence([young, old, *_quiet("calm", 110)]))
+    ranked = rank_entities(grid_evidence([young, old, *_quiet("calm", 110)]))
     assert [e.name for e in ranked] == ["old", "calm"]

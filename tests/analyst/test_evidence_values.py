@@ -6,7 +6,8 @@ import dataclasses
 import json
 
 from analyst.evidence import SeriesValues, evidence_from_dict, evidence_to_dict
-from tests.analyst.test_entities import _evidence, _series
+from tests.analyst.grid_evidence import grid_evidence as _evidence
+from tests.analyst.test_entities import _series
 
 
 def test_points_round_trip_through_json_with_their_gaps() -> None:

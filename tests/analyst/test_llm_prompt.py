@@ -141,7 +141,8 @@ async def test_normal_series_rank_by_correlation_after_anomalous_ones() -> None:
 
 
 async def test_prompt_carries_the_component_ranking() -> None:
-    from tests.analyst.test_entities import _evidence, _quiet, _series
+    from tests.analyst.grid_evidence import grid_evidence as _evidence
+    from tests.analyst.test_entities import _quiet, _series
 
     evidence = _evidence(
         [*_quiet("cart", 1), _series("pod_cpu_usage_percent", "payment", 20.0, 1.0, 10, after=80.0)]
