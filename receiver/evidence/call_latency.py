@@ -32,8 +32,21 @@ async def fetch_call_latency(
     finds nothing becomes a note."""
     specs = [spec for q in queries if q.matches(labels) for spec in q.specs()]
     windows = await _rate_windows(specs, scope, components)
-    groups = await asyncio.gather(*(_fetch(spec, labels, scope, components, windows) for spec in specs))
-    fetched = [f for group in groups for f in group]
+    groups = list(await asyncio.gather(*(_fetch(spec, labels, scope, components, windows) for spec in specs)))
+    # A side that names no caller (Linkerd's inbound) was asked about the components only: ask it about
+    # the callees the other sides found outside them too, or those would never have a view of their own.
+    outside = {f.data.labels[CALLEE] for g in groups for f in g or () if CALLER in f.data.labels} - set(
+        components
+    )
+    blind = [i for i, spec in enumerate(specs) if spec.caller_label is None and groups[i] is not None]
+    if outside and blind:
+        more = await asyncio.gather(*(_fetch(specs[i], labels, scope, outside, windows) for i in blind))
+        for i, extra in zip(blind, more, strict=True):
+            groups[i] = [*(groups[i] or ()), *(extra or ())]
+    for spec, group in zip(specs, groups, strict=True):
+        if group == []:
+            scope.notes.append(f"call latency {spec.name!r}: no series of this incident's calls")
+    fetched = [f for group in groups for f in group or ()]
     answered = [spec.name for spec, group in zip(specs, groups, strict=True) if group]
     if answered:
         scope.notes.append(f"call latency from {', '.join(answered)}: {len(fetched)} series")
@@ -56,9 +69,15 @@ def scoped_queries(query: str, spec: CallLatencySpec, components: Set[str]) -> l
 
 
 def calls_touching(calls: Sequence[Fetched], components: Set[str], notes: list[str]) -> list[Fetched]:
-    """The calls from or to one of `components` (those the incident's other series describe): a mesh holds
-    every service's calls, and the rest are other teams' news. A note says how many were left out."""
-    kept = [f for f in calls if {f.data.labels[CALLEE], f.data.labels.get(CALLER)} & components]
+    """The calls from or to one of `components` (those the incident's other series describe), and a
+    callee's own view of its calls where one of them calls it: a mesh holds every service's calls, and the
+    rest are other teams' news. A note says how many were left out."""
+    called = {f.data.labels[CALLEE] for f in calls if f.data.labels.get(CALLER) in components}
+    kept = [
+        f
+        for f in calls
+        if f.data.labels.get(CALLER) in components or f.data.labels[CALLEE] in called | components
+    ]
     if len(kept) < len(calls):
         notes.append(
             f"call latency: kept the {len(kept)} of {len(calls)} series to or from this incident's components"
@@ -100,13 +119,14 @@ async def _fetch(
     scope: FetchScope,
     components: Set[str],
     windows: Mapping[str, float],
-) -> list[Fetched]:
-    """One spec's series: its query filled in (alert labels, rate window, the incident's calls) and run."""
+) -> list[Fetched] | None:
+    """One spec's series: its query filled in (alert labels, rate window, the calls of `components`) and
+    run; None (and a note) when it could not be filled in or failed."""
     try:
         query = render_template(spec.query, labels)
     except TemplateError as exc:
         scope.notes.append(f"call latency {spec.name!r} skipped: {exc}")
-        return []
+        return None
     query = RATE_WINDOW_TOKEN.sub(range_duration(windows.get(spec.name, _floor(scope))), query)
     out: list[Fetched] = []
     try:
@@ -114,9 +134,7 @@ async def _fetch(
             out.extend(f for data in await scope.query_range(part) if (f := call_series(data, spec, part)))
     except MetricSourceError as exc:
         scope.notes.append(f"call latency {spec.name!r} unavailable ({exc})")
-        return []
-    if not out:
-        scope.notes.append(f"call latency {spec.name!r}: no series of this incident's calls")
+        return None
     return out
 
 

@@ -264,6 +264,16 @@ class Shop:
                 70,
             ),
             *self.histogram(linkerd, {"direction": "inbound", "deployment": "store"}, 15, 15, 71),
+            # `vault` has no series in `vaulted` but Linkerd's: the inbound side is asked about it too
+            self.gauge("vaulted", "teller", 0.2, 0.9, 13),
+            *self.histogram(
+                linkerd,
+                {"direction": "outbound", "deployment": "teller", "dst_deployment": "vault"},
+                20,
+                600,
+                72,
+            ),
+            *self.histogram(linkerd, {"direction": "inbound", "deployment": "vault"}, 15, 15, 73),
         ]
 
     def scraped_mesh(self) -> list[SyntheticSeries]:
@@ -407,7 +417,11 @@ async def test_time_lost_on_the_way_to_a_callee_names_the_callee_and_the_network
 
 @pytest.mark.parametrize(
     ("preset", "namespace", "caller", "callee"),
-    [("tempo", "traced", "api", "db"), ("linkerd", "linked", "web-api", "store")],
+    [
+        ("tempo", "traced", "api", "db"),
+        ("linkerd", "linked", "web-api", "store"),
+        ("linkerd", "vaulted", "teller", "vault"),  # a callee outside the incident's components
+    ],
 )
 async def test_the_tempo_and_linkerd_presets_tell_a_delay_on_the_way(
     shop: Shop, source: PrometheusSource, preset: str, namespace: str, caller: str, callee: str
