@@ -199,13 +199,29 @@ def start_backfilled(
     layout: str = "protocol",
     mesh: str | None = None,
 ) -> ManagedProcess:
+    """Prometheus over the days' samples: backfilled into `workdir`, or the blocks a kept workdir holds if
+    they were backfilled the same way (a SystemExit says so if not: its figures would be another run's)."""
+    backfill = {
+        "days": [d.name for d in days],
+        "graph_metrics": graph_metrics,
+        "layout": layout,
+        "mesh": mesh is not None,
+    }
+    marker = workdir / "backfill.json"
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
+        kept = json.loads(marker.read_text()) if marker.exists() else None
+        if kept != backfill:
+            raise SystemExit(
+                f"{workdir} holds data backfilled as {kept or 'unknown'}, not as {backfill}: "
+                "use another --keep-workdir"
+            )
         return _start(workdir)
     source = workdir / "nezha.om"
     samples = write_openmetrics(days, source, graph_metrics, layout, mesh is not None)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
+    marker.write_text(json.dumps(backfill))
     return _start(workdir)
 
 

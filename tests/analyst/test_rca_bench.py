@@ -307,3 +307,15 @@ def test_the_report_says_whether_the_faults_named_first_get_their_category() -> 
         "OnlineBoutique: category of the faults named first: cpu_contention 1 of 2 as resource.cpu"
     )
     assert rca.category_line("OnlineBoutique", outcomes[2:]) is None
+
+
+def test_a_kept_workdir_backfilled_another_way_is_refused(tmp_path) -> None:
+    day = _day({}, {})
+    (tmp_path / "data").mkdir()
+    with pytest.raises(SystemExit, match="holds data backfilled as unknown"):
+        rca.start_backfilled([day], tmp_path, mesh="calls")
+    (tmp_path / "backfill.json").write_text(
+        json.dumps({"days": ["day"], "graph_metrics": False, "layout": "protocol", "mesh": False})
+    )
+    with pytest.raises(SystemExit, match="use another --keep-workdir"):
+        rca.start_backfilled([day], tmp_path, mesh="calls")  # the kept one has no mesh
