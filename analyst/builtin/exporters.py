@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 
 from analyst.builtin.calls import callers_view_of
 from analyst.builtin.entities import instance_aliases
@@ -64,19 +64,20 @@ def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvid
         for s in series
     ]
     owners = instance_aliases(moved)
-    owned = [
-        dataclasses.replace(s, component=owners[pod])
-        if (pod := pod_of(s)) and s.component in (None, pod) and pod in owners
-        else s
-        for s in moved
-    ]
-    called = {callee for s in owned if (callee := callers_view_of(s.labels))}
-    return [
-        dataclasses.replace(s, component=workload)
-        if (pod := pod_of(s)) and s.component in (None, pod) and (workload := workload_of_pod(pod)) in called
-        else s
-        for s in owned
-    ]
+    called = {callee for s in series if (callee := callers_view_of(s.labels))}
+    return [_joined(s, owners, called) for s in moved]
+
+
+def _joined(series: SeriesEvidence, owners: Mapping[str, str], called: Set[str]) -> SeriesEvidence:
+    """A series named only by its pod, moved to the pod's owner, else to its workload if callers name it."""
+    pod = pod_of(series)
+    if not pod or series.component not in (None, pod):
+        return series
+    if pod in owners:
+        return dataclasses.replace(series, component=owners[pod])
+    if (workload := workload_of_pod(pod)) in called:
+        return dataclasses.replace(series, component=workload)
+    return series
 
 
 def pod_of(series: SeriesEvidence) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import replace
 from analyst.builtin.calls import CALL_LATENCY_METRIC, CALLEE, CALLER, MEASURED_BY
 from analyst.builtin.topology import merge_graphs
 from receiver.evidence.call_graph import UNKNOWN_PEERS
-from receiver.evidence.fetching import RATE_INTERVALS, Fetched, FetchScope, counter_rate_window
+from receiver.evidence.fetching import Fetched, FetchScope, rate_floor
 from receiver.evidence.promql import TemplateError, quote, range_duration, render_template
 from receiver.evidence.settings import CALLS_TOKEN, RATE_WINDOW_TOKEN, CallLatencyQuery, CallLatencySpec
 from receiver.evidence.source import MetricSourceError, SeriesData
@@ -149,11 +149,11 @@ async def _rate_windows(
         for spec in specs
         if spec.counter and components and RATE_WINDOW_TOKEN.search(spec.query)
     }
-    if scope.settings.rate_window_seconds or not wanted:
+    if not wanted:
         return {}
     probes = sorted(set(wanted.values()))
     try:
-        found = await asyncio.gather(*(counter_rate_window(p, scope.source, scope.window) for p in probes))
+        found = await asyncio.gather(*(scope.rate_span(p) for p in probes))
     except MetricSourceError as exc:
         scope.notes.append(f"call latency: scrape interval unknown ({exc}); rate() over the floor")
         return {}
@@ -162,6 +162,5 @@ async def _rate_windows(
 
 
 def _floor(scope: FetchScope) -> float:
-    """`context.rate_window_seconds`, else `counter_rate_window`'s floor: RATE_INTERVALS query steps, at
-    least 60 s."""
-    return scope.settings.rate_window_seconds or max(RATE_INTERVALS * scope.window.step, 60.0)
+    """`context.rate_window_seconds`, else the shortest rate() window (`rate_floor`)."""
+    return scope.settings.rate_window_seconds or rate_floor(scope.window)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind
+from analyst.builtin.entities import INSTANCE_LABELS, KIND_WEIGHT, SeriesKind, series_kind
 from analyst.builtin.exporters import pod_in, with_subject_components, workload_of_pod
 from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
@@ -125,15 +125,15 @@ async def fetch_alert_context(
     )
 
 
-# Labels that name one running instance (a pod, a container, a target), never a workload a mesh names.
-_INSTANCE_LABELS = frozenset({"pod", "k8s_pod_name", "instance", "container", "k8s_container_name", "node"})
+# Labels that never name a workload a mesh names: an instance's (a pod, a container, a target) and a node.
+_NOT_WORKLOADS = frozenset({*INSTANCE_LABELS, "k8s_container_name", "node"})
 
 
 def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[str]:
     """The workloads the fetched series may describe, as a mesh names them: each component label's value
     but an instance's, and the workload of each pod."""
     names: set[str] = set()
-    keys = [k for k in settings.component_labels if k not in _INSTANCE_LABELS]
+    keys = [k for k in settings.component_labels if k not in _NOT_WORKLOADS]
     for f in fetched:
         labels = f.data.labels
         names.update(labels[k] for k in keys if labels.get(k))

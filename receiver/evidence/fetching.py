@@ -77,12 +77,17 @@ def members_selector(metric: str, members: Sequence[Mapping[str, str]]) -> str:
     return regex_selector(metric, common, varying)
 
 
+def rate_floor(window: Window) -> float:
+    """The shortest rate() window of a counter: RATE_INTERVALS query steps, and at least 60 s."""
+    return max(RATE_INTERVALS * window.step, 60.0)
+
+
 async def counter_rate_window(selector: str, source: MetricSource, window: Window) -> float:
     """The rate() window for a counter selector: RATE_INTERVALS of its scrape interval, as measured by
     `count_over_time` over the evidence window (the median over its series), and at least RATE_INTERVALS
     query steps and 60 s. With one-minute scrapes, a window of 4 x a 15-s step holds one sample or none,
     and rate() needs two: every such series would be lost."""
-    floor = max(RATE_INTERVALS * window.step, 60.0)
+    floor = rate_floor(window)
     span = window.end - window.start
     if span <= 0:
         return floor

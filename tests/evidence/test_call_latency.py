@@ -216,14 +216,9 @@ class Shop:
     def calls(
         self, caller: str, callee: str, reporter: str, ms: float, peak: float, seed: int
     ) -> list[SyntheticSeries]:
-        """Istio's duration histogram of one side of a call: 10 calls a scrape, `ms` each, `peak` later."""
-        latency = np.maximum(noisy(self.ts, ms, ms / 20, seed, steps=[(self.cause_at, peak)]), 0.1)
+        """Istio's duration histogram of one side of a call (`histogram`)."""
         labels = {"reporter": reporter, "source_workload": caller, "destination_workload": callee}
-        count = np.cumsum(np.full(self.ts.size, 10.0))
-        return [
-            SyntheticSeries(f"{ISTIO}_count", labels, self.ts, count),
-            SyntheticSeries(f"{ISTIO}_sum", labels, self.ts, np.cumsum(10.0 * latency)),
-        ]
+        return self.histogram(ISTIO, labels, ms, peak, seed)
 
     def both_sides(
         self, caller: str, callee: str, ms: float, outside: float, inside: float, seed: int
