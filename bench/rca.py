@@ -45,7 +45,7 @@ import numpy as np
 import yaml
 
 from analyst.builtin import expected_calibration_error
-from bench.rca_data import LAYOUTS, Day, Fault, Table, find_days, service_of_pod, write_openmetrics
+from bench.rca_data import LAYOUTS, Day, Fault, Table, find_days, service_of_pod, twin, write_openmetrics
 from demo.processes import ManagedProcess, create_blocks, start_prometheus
 from receiver.cli.diagnose import run_diagnose
 
@@ -198,14 +198,17 @@ def start_backfilled(
     graph_metrics: bool = False,
     layout: str = "protocol",
     mesh: str | None = None,
+    twins: bool = False,
 ) -> ManagedProcess:
-    """Prometheus over the days' samples: backfilled into `workdir`, or the blocks a kept workdir holds if
-    they were backfilled the same way (a SystemExit says so if not: its figures would be another run's)."""
+    """Prometheus over the days' samples (and with `twins` each day's `twin` too): backfilled into `workdir`,
+    or the blocks a kept workdir holds if they were backfilled the same way (a SystemExit says so if not:
+    its figures would be another run's)."""
     backfill = {
         "days": [d.name for d in days],
         "graph_metrics": graph_metrics,
         "layout": layout,
         "mesh": mesh is not None,
+        "twins": twins,
     }
     marker = workdir / "backfill.json"
     if (workdir / "data").is_dir():  # a kept workdir: its blocks are already there
@@ -217,7 +220,8 @@ def start_backfilled(
             )
         return _start(workdir)
     source = workdir / "nezha.om"
-    samples = write_openmetrics(days, source, graph_metrics, layout, mesh is not None)
+    backfilled = [*days, *(twin(d) for d in days)] if twins else days
+    samples = write_openmetrics(backfilled, source, graph_metrics, layout, mesh is not None)
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
@@ -382,11 +386,12 @@ def run(
     layout: str = "protocol",
     max_related: int = PROTOCOL_RELATED,
     mesh: str | None = None,
+    twins: bool = False,
 ) -> list[Outcome]:
     days = find_days(data)
     if not days:
         raise SystemExit(f"no days under {data}")
-    prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh)
+    prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh, twins)
     outcomes = []
     kept = evidence_out.open("w") if evidence_out is not None else None
     try:
@@ -480,8 +485,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         "(OnlineBoutique's per-call files); calls (the default): read it with context.call_latency too; "
         "scraped: only as the related series a scrape of the sidecars makes them",
     )
+    parser.add_argument(
+        "--twin",
+        action="store_true",
+        help="also backfill each day's system a second time in namespace <namespace>-staging, every series "
+        "one fault gap late: same-named workloads in two namespaces, other services moving at each fault",
+    )
     args = parser.parse_args(argv)
-    options = (args.out, args.evidence_out, args.graph_from_metrics, args.layout, args.max_related, args.mesh)
+    options = (
+        args.out,
+        args.evidence_out,
+        args.graph_from_metrics,
+        args.layout,
+        args.max_related,
+        args.mesh,
+        args.twin,
+    )
     if args.keep_workdir:
         args.keep_workdir.mkdir(parents=True, exist_ok=True)
         outcomes = run(args.data, args.keep_workdir, *options)

@@ -387,6 +387,45 @@ def write_openmetrics(
     return sum(len(v) for v in families.values())
 
 
+TWIN_SUFFIX = "-staging"
+
+
+def _shifted(table: Table, lag: float) -> Table:
+    return Table(table.times + lag, table.columns)
+
+
+def _twin_pod(pod: str) -> str:
+    """`cartservice-579f59597d-wc2lz` -> `cartservice-d79595f975-zl2cw`: the same workload's pod in another
+    namespace (another ReplicaSet hash and instance suffix)."""
+    service, replica_set, instance = pod.rsplit("-", 2)
+    return f"{service}-{replica_set[::-1]}-{instance[::-1]}"
+
+
+def fault_gap(day: Day) -> float:
+    """The median time between the day's consecutive faults, in whole minutes (at least one)."""
+    gaps = np.diff([f.at for f in day.faults])
+    return max(60.0, 60.0 * round(float(np.median(gaps)) / 60.0)) if gaps.size else 60.0
+
+
+def twin(day: Day, lag: float | None = None) -> Day:
+    """The day's system running a second time in namespace `<namespace>-staging`: the same workloads (their
+    pods renamed), every series `lag` seconds late (by default the median gap between faults, so that at each
+    fault the twin replays the previous one: other services moving at the same time). No faults of its own
+    to diagnose; same call graph."""
+    lag = fault_gap(day) if lag is None else lag
+    return Day(
+        name=f"{day.name}{TWIN_SUFFIX}",
+        system=day.system,
+        namespace=f"{day.namespace}{TWIN_SUFFIX}",
+        entry=day.entry,
+        pods={_twin_pod(pod): _shifted(t, lag) for pod, t in day.pods.items()},
+        front=_shifted(day.front, lag),
+        faults=(),
+        graph=day.graph,
+        calls={reporter: _shifted(t, lag) for reporter, t in day.calls.items()},
+    )
+
+
 def _sliced_table(table: Table, start: float, end: float) -> Table:
     keep = (table.times >= start) & (table.times <= end)
     return Table(table.times[keep], {k: v[keep] for k, v in table.columns.items()})

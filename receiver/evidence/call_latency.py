@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence, Set
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from analyst.builtin.calls import CALL_LATENCY_METRIC, CALLEE, CALLER, MEASURED_BY
 from analyst.builtin.topology import merge_graphs
@@ -25,14 +25,19 @@ from receiver.evidence.source import MetricSourceError, SeriesData
 
 
 async def fetch_call_latency(
-    labels: Mapping[str, str], scope: FetchScope, queries: Sequence[CallLatencyQuery], components: Set[str]
+    labels: Mapping[str, str],
+    scope: FetchScope,
+    queries: Sequence[CallLatencyQuery],
+    components: Set[str],
+    namespace: str | None = None,
 ) -> list[Fetched]:
     """The per-call latency series of the queries matching the alert, of the calls to or from
-    `components` where a query says where (`{{ $calls }}`). A query that fails, cannot be filled in or
-    finds nothing becomes a note."""
+    `components` (in `namespace`, where the query's side names one) where a query says where
+    (`{{ $calls }}`). A query that fails, cannot be filled in or finds nothing becomes a note."""
     specs = [spec for q in queries if q.matches(labels) for spec in q.specs()]
-    windows = await _rate_windows(specs, scope, components)
-    groups = list(await asyncio.gather(*(_fetch(spec, labels, scope, components, windows) for spec in specs)))
+    where = Where(components, namespace)
+    windows = await _rate_windows(specs, scope, where)
+    groups = list(await asyncio.gather(*(_fetch(spec, labels, scope, where, windows) for spec in specs)))
     # A side that names no caller (Linkerd's inbound) was asked about the components only: ask it about
     # the callees the other sides found outside them too, or those would never have a view of their own.
     outside = {f.data.labels[CALLEE] for g in groups for f in g or () if CALLER in f.data.labels} - set(
@@ -40,7 +45,9 @@ async def fetch_call_latency(
     )
     blind = [i for i, spec in enumerate(specs) if spec.caller_label is None and groups[i] is not None]
     if outside and blind:
-        more = await asyncio.gather(*(_fetch(specs[i], labels, scope, outside, windows) for i in blind))
+        more = await asyncio.gather(
+            *(_fetch(specs[i], labels, scope, Where(outside, None), windows) for i in blind)
+        )
         for i, extra in zip(blind, more, strict=True):
             groups[i] = [*(groups[i] or ()), *(extra or ())]
     for spec, group in zip(specs, groups, strict=True):
@@ -53,19 +60,37 @@ async def fetch_call_latency(
     return fetched
 
 
-def scoped_queries(query: str, spec: CallLatencySpec, components: Set[str]) -> list[str]:
-    """`query` with `{{ $calls }}` filled in: once for the calls to `components` and, when the query names
-    the caller, once for their calls to others (PromQL cannot "or" two labels in one selector). Without
-    the token, the query as it is; without components, nothing."""
+@dataclass(frozen=True)
+class Where:
+    """The incident's end of its calls: its components, in `namespace` when known."""
+
+    components: Set[str]
+    namespace: str | None = None
+
+    def end(self, name_label: str, namespace_label: str | None) -> str:
+        """Matchers of a call end among the components: `name=~"a|b"`, and where the spec names the end's
+        namespace label, that label at the namespace or absent."""
+        out = f"{name_label}=~{_alternatives(self.components)}"
+        if namespace_label and self.namespace:
+            out += f",{namespace_label}=~{quote(re.escape(self.namespace) + '|')}"
+        return out
+
+
+def scoped_queries(query: str, spec: CallLatencySpec, where: Where) -> list[str]:
+    """`query` with `{{ $calls }}` filled in: once for the calls to the components and, when the query names
+    the caller, once for their calls to others (PromQL cannot "or" two labels in one selector); the
+    components' end kept to the namespace (a same-named workload in another namespace is another
+    deployment). Without the token, the query as it is; without components, nothing."""
     if not CALLS_TOKEN.search(query):
         return [query]
-    if not components:
+    if not where.components:
         return []
-    names = _alternatives(components)
-    to = f"{spec.callee_label}=~{names}"
+    to = where.end(spec.callee_label, spec.callee_namespace_label)
     if spec.caller_label is None:
         return [_filled(query, to)]
-    return [_filled(query, to), _filled(query, f"{spec.caller_label}=~{names},{spec.callee_label}!~{names}")]
+    names = _alternatives(where.components)
+    others = f"{where.end(spec.caller_label, spec.caller_namespace_label)},{spec.callee_label}!~{names}"
+    return [_filled(query, to), _filled(query, others)]
 
 
 def calls_touching(calls: Sequence[Fetched], components: Set[str], notes: list[str]) -> list[Fetched]:
@@ -117,11 +142,11 @@ async def _fetch(
     spec: CallLatencySpec,
     labels: Mapping[str, str],
     scope: FetchScope,
-    components: Set[str],
+    where: Where,
     windows: Mapping[str, float],
 ) -> list[Fetched] | None:
-    """One spec's series: its query filled in (alert labels, rate window, the calls of `components`) and
-    run; None (and a note) when it could not be filled in or failed."""
+    """One spec's series: its query filled in (alert labels, rate window, the calls `where` says) and run;
+    None (and a note) when it could not be filled in or failed."""
     try:
         query = render_template(spec.query, labels)
     except TemplateError as exc:
@@ -130,7 +155,7 @@ async def _fetch(
     query = RATE_WINDOW_TOKEN.sub(range_duration(windows.get(spec.name, _floor(scope))), query)
     out: list[Fetched] = []
     try:
-        for part in scoped_queries(query, spec, components):
+        for part in scoped_queries(query, spec, where):
             out.extend(f for data in await scope.query_range(part) if (f := call_series(data, spec, part)))
     except MetricSourceError as exc:
         scope.notes.append(f"call latency {spec.name!r} unavailable ({exc})")
@@ -139,15 +164,15 @@ async def _fetch(
 
 
 async def _rate_windows(
-    specs: Sequence[CallLatencySpec], scope: FetchScope, components: Set[str]
+    specs: Sequence[CallLatencySpec], scope: FetchScope, where: Where
 ) -> dict[str, float]:
     """Per spec that needs one, the rate() window of its counter: `context.rate_window_seconds`, else 2.5
     scrape intervals measured on the incident's calls only (a mesh holds thousands of such series; one
     probe per counter and callee label), else the floor."""
     wanted = {
-        spec.name: f"{spec.counter}{{{spec.callee_label}=~{_alternatives(components)}}}"
+        spec.name: f"{spec.counter}{{{where.end(spec.callee_label, spec.callee_namespace_label)}}}"
         for spec in specs
-        if spec.counter and components and RATE_WINDOW_TOKEN.search(spec.query)
+        if spec.counter and where.components and RATE_WINDOW_TOKEN.search(spec.query)
     }
     if not wanted:
         return {}

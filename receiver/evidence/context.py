@@ -44,7 +44,7 @@ from receiver.evidence.promql import (
     parse_generator_url,
     range_duration,
     render_template,
-    selector,
+    scoped_selector,
     series_id,
     strip_comparison,
 )
@@ -113,7 +113,8 @@ async def fetch_alert_context(
         fetched = _first_of_each(fetched + await context_task)
         components = _components(fetched, settings)
         scope = FetchScope(source, settings, window, notes)
-        calls = await fetch_call_latency(labels, scope, settings.call_latency, components)
+        namespace = next(iter(scope_matchers(labels, set(), settings).values()), None)
+        calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
         topology = merge_graphs([await graph_task, calls_of(calls)])
@@ -302,7 +303,8 @@ async def _related_series(
             "the alert has no identifying labels (see context.identifying_labels): no related series"
         )
         return []
-    matchers = [selector({k: v}) for k, v in identifying]
+    agreed = scope_matchers(labels, drop, settings)
+    matchers = [scoped_selector({k: v}, agreed) for k, v in identifying]
     try:
         found = await source.series(
             matchers, window.start, window.end, limit=settings.max_related_series * 10
@@ -344,6 +346,19 @@ def identifying_matchers(
             if twin and twin in settings.identifying_labels and twin not in labels:
                 pairs.append((twin, labels[key]))
     return pairs
+
+
+def scope_matchers(labels: Mapping[str, str], drop: set[str], settings: ContextSettings) -> dict[str, str]:
+    """The alert's values of `scope_labels` (minus `drop`), each also under its equivalent scope label where
+    the alert has none: related series must agree with them or lack the label."""
+    scope: dict[str, str] = {}
+    for key in settings.scope_labels:
+        if labels.get(key) and key not in drop:
+            scope[key] = labels[key]
+            twin = EQUIVALENT_LABELS.get(key)
+            if twin and twin in settings.scope_labels and not labels.get(twin):
+                scope.setdefault(twin, labels[key])
+    return scope
 
 
 def _rank_related(

@@ -150,6 +150,14 @@ def selector(labels: Mapping[str, str], metric: str | None = None) -> str:
     return f"{name or ''}{{{body}}}"
 
 
+def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str]) -> str:
+    """`{a="x",ns=~"v|"}`: the exact matchers, and each scope label at its value or absent (a label the exact
+    matchers already fix is left to them)."""
+    parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items())]
+    parts += [f"{k}=~{quote(re.escape(v) + '|')}" for k, v in sorted(scope.items()) if k not in exact]
+    return "{" + ",".join(parts) + "}"
+
+
 def regex_selector(metric: str, exact: Mapping[str, str], alternatives: Mapping[str, Iterable[str]]) -> str:
     """`metric{a="x", b=~"v1|v2"}`: exact matchers plus one escaped alternation per varying label."""
     parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items()) if k != "__name__"]

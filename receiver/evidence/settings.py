@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -30,6 +30,9 @@ DEFAULT_IDENTIFYING_LABELS = (
     "k8s_namespace_name",
 )
 DEFAULT_EXTERNAL_LABELS = ("cluster", "replica", "prometheus", "prometheus_replica", "region", "tenant_id")
+# A series whose value of one of these differs from the alert's belongs to another deployment of the same
+# components (another namespace), not to the incident.
+DEFAULT_SCOPE_LABELS = ("namespace", "k8s_namespace_name")
 DEFAULT_COMPONENT_LABELS = (
     "service",
     "service_name",
@@ -227,7 +230,9 @@ def _mean_by(metric: str, matchers: str, by: str, per_second: float = 1.0) -> st
 @dataclass(frozen=True)
 class CallLatencySpec:
     """One concrete per-call latency query: its result series name the callee (and the caller, if
-    `caller_label`) and were timed by `measured_by`'s side of the call; `counter` sets the rate window."""
+    `caller_label`) and were timed by `measured_by`'s side of the call; `counter` sets the rate window.
+    `{{ $calls }}` also keeps each end of the incident's calls to the alert's namespace through the
+    namespace labels, where set."""
 
     name: str
     query: str
@@ -235,10 +240,14 @@ class CallLatencySpec:
     callee_label: str
     measured_by: Side
     counter: str | None
+    # the labels of the caller's and the callee's namespace on the raw series (presets only)
+    caller_namespace_label: str | None = None
+    callee_namespace_label: str | None = None
 
 
 _ISTIO = "istio_request_duration_milliseconds"
 _ISTIO_EDGE = ("source_workload", "destination_workload")
+_ISTIO_NAMESPACES = ("source_workload_namespace", "destination_workload_namespace")
 _LINKERD = "response_latency_ms"
 _TEMPO = "traces_service_graph_request"
 _ISTIO_REPORTERS: tuple[tuple[Side, str], ...] = (("caller", "source"), ("callee", "destination"))
@@ -253,6 +262,7 @@ CALL_LATENCY_PRESETS: dict[str, tuple[CallLatencySpec, ...]] = {
             *_ISTIO_EDGE,
             side,
             f"{_ISTIO}_count",
+            *_ISTIO_NAMESPACES,
         )
         for side, reporter in _ISTIO_REPORTERS
     ),
@@ -264,6 +274,8 @@ CALL_LATENCY_PRESETS: dict[str, tuple[CallLatencySpec, ...]] = {
             "dst_deployment",
             "caller",
             f"{_LINKERD}_count",
+            "namespace",  # outbound series are the caller's proxy's: its pod's namespace
+            "dst_namespace",
         ),
         CallLatencySpec(
             "linkerd (callee)",
@@ -272,6 +284,8 @@ CALL_LATENCY_PRESETS: dict[str, tuple[CallLatencySpec, ...]] = {
             "deployment",
             "callee",
             f"{_LINKERD}_count",
+            None,
+            "namespace",
         ),
     ),
     "tempo": tuple(
@@ -334,13 +348,12 @@ class CallLatencyQuery(ForMatchingAlerts):
                 ),
             )
         return tuple(
-            CallLatencySpec(
-                spec.name,
-                self.query or spec.query,
-                self.caller_label or spec.caller_label,
-                self.callee_label or spec.callee_label,
-                spec.measured_by,
-                self.counter or spec.counter,
+            replace(
+                spec,
+                query=self.query or spec.query,
+                caller_label=self.caller_label or spec.caller_label,
+                callee_label=self.callee_label or spec.callee_label,
+                counter=self.counter or spec.counter,
             )
             for spec in CALL_LATENCY_PRESETS[self.preset]
             if self.measured_by in (None, spec.measured_by)
@@ -360,6 +373,11 @@ class ContextSettings(Section):
         default=True, description="Also read external labels from /api/v1/status/config (Prometheus only)."
     )
     component_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_COMPONENT_LABELS))
+    scope_labels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SCOPE_LABELS),
+        description="Related series and the incident's end of mesh calls agree with the alert's value of "
+        "these, or lack the label: a same-named service in another namespace is another deployment.",
+    )
     exclude_metrics: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXCLUDED_METRICS),
         description="Related series whose metric name fully matches one of these regexes are skipped.",

@@ -21,6 +21,7 @@ from bench.rca_data import (
     parse_time,
     read_day,
     service_of_pod,
+    twin,
     write_openmetrics,
 )
 
@@ -135,6 +136,29 @@ def test_the_mesh_writes_each_calls_latency_as_istios_histogram_from_both_sides(
     assert (total[-1] - total[-2]) / (count[-1] - count[-2]) == pytest.approx(250.0)
     inside = counter("sum", "destination")
     assert inside[-1] - inside[-2] == pytest.approx(3.0 * 60)  # a call a second at 3 ms
+
+
+def test_the_twin_runs_the_same_workloads_in_another_namespace_one_fault_gap_late(tmp_path) -> None:
+    day = dataclasses.replace(
+        _day({}, {}),
+        front=_table(list(ENTRY_COLUMNS)),
+        faults=(
+            Fault("day", AT, "cartservice-579f-wc2lz", "cartservice", "cpu_contention"),
+            Fault("day", AT + 430, "adservice-5f6-fnmft", "adservice", "exception"),
+        ),
+    )
+
+    staging = twin(day)
+
+    assert staging.namespace == "hipster-staging" and staging.faults == ()
+    assert sorted(map(service_of_pod, staging.pods)) == sorted(map(service_of_pod, day.pods))
+    assert not set(staging.pods) & set(day.pods)  # another ReplicaSet's pods
+    (cart,) = [t for pod, t in staging.pods.items() if pod.startswith("cartservice-")]
+    assert np.array_equal(cart.times, TIMES + 420.0)  # 430 s between the faults, in whole minutes
+    path = tmp_path / "twins.om"
+    write_openmetrics([day, staging], path)
+    cpu = [line for line in path.read_text().splitlines() if line.startswith("pod_cpu_usage_percent{")]
+    assert {line.split('namespace="')[1].split('"')[0] for line in cpu} == {"hipster", "hipster-staging"}
 
 
 def test_largest_jump_baseline_ranks_the_service_that_jumped() -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
 from demo.processes import ManagedProcess
-from receiver.evidence.call_latency import call_series, fetch_call_latency, scoped_queries
+from receiver.evidence.call_latency import Where, call_series, fetch_call_latency, scoped_queries
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.fetching import FetchScope, Window
 from receiver.evidence.prometheus import PrometheusSource
@@ -178,20 +178,35 @@ def test_a_callee_side_without_a_caller_label_keeps_the_callee():
 def test_calls_fills_in_the_calls_to_the_components_and_from_them_to_others():
     caller_side, _ = CallLatencyQuery(preset="istio").specs()
 
-    to, away = scoped_queries('x{reporter="source",{{ $calls }}}', caller_side, {"cart", "check-out"})
+    to, away = scoped_queries('x{reporter="source",{{ $calls }}}', caller_side, Where({"cart", "check-out"}))
 
     assert to == r'x{reporter="source",destination_workload=~"cart|check\\-out"}'
     assert away == (
         r'x{reporter="source",source_workload=~"cart|check\\-out",destination_workload!~"cart|check\\-out"}'
     )
-    assert scoped_queries("x{{{ $calls }}}", caller_side, set()) == []
-    assert scoped_queries("x", caller_side, set()) == ["x"]
+    assert scoped_queries("x{{{ $calls }}}", caller_side, Where(set())) == []
+    assert scoped_queries("x", caller_side, Where(set())) == ["x"]
+
+
+def test_the_incidents_end_of_its_calls_stays_in_its_namespace():
+    caller_side, _ = CallLatencyQuery(preset="istio").specs()
+
+    to, away = scoped_queries("x{{{ $calls }}}", caller_side, Where({"cart"}, "shop-prod"))
+
+    # the components' end in the namespace (or not labelled with one); the other end anywhere
+    assert to == r'x{destination_workload=~"cart",destination_workload_namespace=~"shop\\-prod|"}'
+    assert away == (
+        r'x{source_workload=~"cart",source_workload_namespace=~"shop\\-prod|",destination_workload!~"cart"}'
+    )
 
 
 def test_a_side_that_names_no_caller_asks_once():
     _, inbound = CallLatencyQuery(preset="linkerd").specs()
 
-    assert scoped_queries("x{{{ $calls }}}", inbound, {"cart"}) == ['x{deployment=~"cart"}']
+    assert scoped_queries("x{{{ $calls }}}", inbound, Where({"cart"})) == ['x{deployment=~"cart"}']
+    assert scoped_queries("x{{{ $calls }}}", inbound, Where({"cart"}, "shop")) == [
+        'x{deployment=~"cart",namespace=~"shop|"}'
+    ]
 
 
 # --- a real Prometheus ------------------------------------------------------------------------------------
@@ -200,7 +215,8 @@ def test_a_side_that_names_no_caller_asks_once():
 class Shop:
     """Frontend -> checkout -> payment, and frontend -> cart-api, behind Istio sidecars. In namespace `shop`
     the calls from checkout to payment slow down on the way (payment's own proxy sees nothing new); in
-    `bank` (web -> orders -> ledger) the callee itself slows down, as both sides see."""
+    `bank` (web -> orders -> ledger) the callee itself slows down, as both sides see. `shop-staging` runs
+    the same workloads, and there payment itself slows down, ten times as much, at the same time."""
 
     def __init__(self) -> None:
         self.end = math.floor(time.time() / STEP) * STEP - 60
@@ -301,8 +317,23 @@ class Shop:
                 )
         return out
 
+    def staging(self) -> list[SyntheticSeries]:
+        """`shop`'s twin in `shop-staging`: its sidecars label each call with both ends' namespaces."""
+        out = [
+            self.gauge("shop-staging", "frontend", 0.2, 3.0, 14),
+            self.gauge("shop-staging", "checkout", 0.1, 2.9, 15),
+            self.gauge("shop-staging", "payment", 0.02, 2.8, 16),
+        ]
+        ends = {"source_workload_namespace": "shop-staging", "destination_workload_namespace": "shop-staging"}
+        for caller, callee, seed in (("frontend", "checkout", 100), ("checkout", "payment", 110)):
+            for reporter, ms in (("source", 25), ("destination", 20)):
+                labels = {"reporter": reporter, "source_workload": caller, "destination_workload": callee}
+                out += self.histogram(ISTIO, labels | ends, ms, 6000, seed + len(reporter))
+        return out
+
     def series(self) -> list[SyntheticSeries]:
         return [
+            *self.staging(),
             *self.scraped_mesh(),
             *self.other_meshes(),
             self.gauge("shop", "frontend", 0.2, 0.9, 1),
@@ -367,6 +398,25 @@ async def test_the_istio_preset_adds_each_calls_latency_from_both_sides(shop: Sh
     # Prometheus); the others join the call graph
     assert "call latency from istio (caller), istio (callee): 6 series" in evidence.notes
     assert dict(evidence.topology) == {"checkout": ("payment",), "frontend": ("cart-api", "checkout")}
+
+
+async def test_a_same_named_deployment_in_another_namespace_is_left_out(shop: Shop, source: PrometheusSource):
+    evidence = await collect_alert_context(
+        shop.incident("shop", "frontend"), source, with_calls(CallLatencyQuery(preset="istio")), now=shop.end
+    )
+
+    # staging's frontend shares the alert's `service` label, but not its namespace
+    assert all(s.labels.get("namespace") in (None, "shop") for s in evidence.series)
+    # its calls carry their ends' namespaces: payment's own view is shop's alone (staging's took 6 s)
+    inside = next(
+        s
+        for s in evidence.series
+        if s.metric == "call_latency"
+        and s.labels["callee"] == "payment"
+        and s.labels["measured_by"] == "callee"
+    )
+    assert inside.current is not None and inside.current < 0.04
+    assert all("shop-staging" not in s.query for s in evidence.series)
 
 
 async def test_a_query_that_does_not_say_which_calls_is_filtered_after_the_fetch(

@@ -6,13 +6,14 @@ import json
 
 import pytest
 
-from receiver.evidence.context import identifying_matchers
+from receiver.evidence.context import identifying_matchers, scope_matchers
 from receiver.evidence.promql import (
     TemplateError,
     generator_url_for,
     parse_generator_url,
     regex_selector,
     render_template,
+    scoped_selector,
     selector,
     strip_comparison,
 )
@@ -93,6 +94,24 @@ def test_related_selectors_drop_external_rule_and_alertname_labels():
         ("service", "orders"),
         ("job", "shop"),
     ]
+
+
+def test_related_series_stay_in_the_alerts_namespace_or_carry_none():
+    settings = ContextSettings()
+
+    # OpenTelemetry's namespace label is the same scope: a series may carry either
+    assert scope_matchers({"namespace": "shop", "service": "cart"}, set(), settings) == {
+        "namespace": "shop",
+        "k8s_namespace_name": "shop",
+    }
+    assert scope_matchers({"namespace": "shop"}, {"namespace"}, settings) == {}
+    assert scope_matchers({"service": "cart"}, set(), settings) == {}
+    assert scope_matchers({"namespace": "shop"}, set(), ContextSettings(scope_labels=[])) == {}
+    assert (
+        scoped_selector({"service": "cart"}, {"namespace": "shop-1"})
+        == r'{service="cart",namespace=~"shop\\-1|"}'
+    )
+    assert scoped_selector({"namespace": "shop"}, {"namespace": "shop"}) == '{namespace="shop"}'
 
 
 def test_templates_use_alert_labels_escaped():
