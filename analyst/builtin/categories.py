@@ -63,7 +63,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans",
     ),
     (MetricFamily.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
-    (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout"),
+    (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$"),
     (
         MetricFamily.REQUESTS,
         r"request|(^|_)(rps|qps|tps)(_|$)|throughput|traffic|(^|_)hits|orders?_(total|rate)",

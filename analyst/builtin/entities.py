@@ -74,7 +74,8 @@ KIND_WEIGHT: Mapping[SeriesKind, float] = {
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
 
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
-    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
+    # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
+    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout|(^|_)up$"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
     (
@@ -90,7 +91,7 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 # Kinds whose bad direction is down (a success ratio falling); the rest hurt when they rise.
-_DOWN_IS_BAD = re.compile(r"success|availab|apdex")
+_DOWN_IS_BAD = re.compile(r"success|availab|apdex|(^|_)up$")
 
 
 def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesKind:

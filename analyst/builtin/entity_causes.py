@@ -45,6 +45,7 @@ _SHARE_CEILING = 1.5
 # A call whose callee saw less than this share of the time its caller's view added lost most of it on the
 # way (the majority, not a fitted constant).
 ON_THE_WAY_SHARE = 0.5
+_TARGET_UP = re.compile(r"(^|_)up$")  # Prometheus' `up` of a scrape target, an exporter's `mysql_up`
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,12 @@ def redeployed(shift: SeriesShift) -> bool:
     )
 
 
+def went_down(shift: SeriesShift) -> bool:
+    """The shift is a scrape target's `up` (or an exporter's `*_up`) falling: the component stopped
+    answering."""
+    return bool(_TARGET_UP.search(shift.series.metric.lower())) and shift.peak < shift.baseline
+
+
 def describe_shift(shift: SeriesShift) -> str:
     verb = "fell" if shift.peak < shift.baseline else "rose"
     share = utilisation(shift.series.metric, shift.peak)
@@ -179,6 +186,12 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
             f"{entity.name}'s own view of the same calls went from {own.baseline:.4g} to {own.peak:.4g} "
             "only: the time was lost on the way (network, or its proxy)"
         )
+    if went_down(cause.shift):
+        lines.append(
+            f"{entity.name} stopped answering ({cause.shift.series.metric} fell to {cause.shift.peak:.4g}): "
+            "what it would have reported since is missing, so its quiet series say nothing of that time"
+        )
+        return tuple(lines)
     quiet = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z < CHANGE_Z]
     if cause.category in (Category.DEPENDENCY_SERVICE, Category.CHANGE_DEPLOYMENT) and quiet:
         lines.append(f"its resources stayed within their normal range ({quiet[0].series.metric})")

@@ -17,6 +17,8 @@ throughput 1/8); onset_s is when the component first changed.
 - A call_latency series times calls to its callee as measured_by one side: the caller's side includes \
 the network both ways, the callee's side only its own work. The caller's view rising while the \
 callee's stays flat points at the network between them.
+- An "up" series (or an exporter's "*_up") falling to 0 means that target stopped answering scrapes: \
+its other series are missing from then on, which is not the same as normal.
 - Series rows follow series_columns, best-ranked first: type=anomaly found (null: none), \
 mag=relative change, base/cur=baseline/current value, z=z-score, p=p-value, corr=correlation with \
 the alert series, lag_s>0=changed before the alert series, onset_s=onset relative to alert start; \

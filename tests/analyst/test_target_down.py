@@ -1,0 +1,132 @@
+"""A component whose scrape target went down (`up` fell to 0, its own series stopped) is the suspect, not the
+callers that saw it fail; through a real Prometheus."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from analyst.builtin import BuiltinAnalyst
+from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
+from demo.processes import ManagedProcess
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import ContextSettings
+from receiver.models import Incident
+from tests.evidence.alerts import firing_incident, source_at
+from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+
+STEP = 15.0
+PODS = {
+    "frontend": "frontend-7d9c8b6f5d-x2k4p",
+    "checkout": "checkout-6b7c9d8f5-m4n8r",
+    "payment": "payment-5d9f8b6c5d-q7zt2",
+    "cart": "cart-8f5d9c7b6-z2w4k",
+}
+
+
+class Crash:
+    """frontend -> checkout -> payment, frontend -> cart, in namespace `shop`. At `cause_at` checkout's
+    process dies: its target's `up` falls to 0 and its own series stop (Prometheus marks them stale);
+    frontend's errors and latency rise (its calls to checkout fail), payment's traffic falls."""
+
+    def __init__(self) -> None:
+        self.end = math.floor(time.time() / STEP) * STEP - 60
+        self.ts = np.arange(self.end - 4 * 3600.0, self.end + STEP, STEP)
+        self.cause_at = self.end - 30 * 60
+        self.alert_at = self.cause_at + 120
+
+    def _labels(self, service: str) -> dict[str, str]:
+        return {"namespace": "shop", "service": service, "pod": PODS[service], "job": service}
+
+    def gauge(
+        self, metric: str, service: str, level: float, after: float, seed: int, stops: bool = False
+    ) -> SyntheticSeries:
+        values = noisy(self.ts, level, level / 20, seed, steps=[(self.cause_at, after)])
+        keep = self.ts < self.cause_at if stops else np.ones(self.ts.size, dtype=bool)
+        return SyntheticSeries(metric, self._labels(service), self.ts[keep], values[keep])
+
+    def up(self, service: str) -> SyntheticSeries:
+        down = service == "checkout"
+        values = np.where(down & (self.ts >= self.cause_at), 0.0, 1.0)
+        return SyntheticSeries("up", self._labels(service), self.ts, values)
+
+    def series(self) -> list[SyntheticSeries]:
+        out = [self.up(service) for service in PODS]
+        for i, (service, error_after, latency_after) in enumerate(
+            (("frontend", 0.3, 0.9), ("checkout", 0.01, 0.1), ("payment", 0.01, 0.05), ("cart", 0.01, 0.02))
+        ):
+            stops = service == "checkout"
+            out += [
+                self.gauge("http_error_ratio", service, 0.01, error_after, 10 * i, stops),
+                self.gauge(
+                    "http_latency_p90_seconds",
+                    service,
+                    latency_after / 2 if i else 0.2,
+                    latency_after,
+                    10 * i + 1,
+                    stops,
+                ),
+                self.gauge(
+                    "process_cpu_usage_ratio",
+                    service,
+                    0.3,
+                    0.2 if service == "payment" else 0.3,
+                    10 * i + 2,
+                    stops,
+                ),
+                self.gauge("process_resident_memory_bytes", service, 2e8, 2e8, 10 * i + 3, stops),
+            ]
+        return out
+
+    def incident(self) -> Incident:
+        labels = {
+            "alertname": "FrontendErrors",
+            "namespace": "shop",
+            "service": "frontend",
+            "severity": "critical",
+        }
+        expr = 'http_error_ratio{namespace="shop",service="frontend"} > 0.1'
+        return firing_incident(self.alert_at, labels, expr, "inc-crash")
+
+
+@pytest.fixture(scope="module")
+def crash() -> Crash:
+    return Crash()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, crash: Crash) -> Iterator[ManagedProcess]:
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("crash"), crash.series())
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
+    async with source_at(prometheus.url) as src:
+        yield src
+
+
+def test_a_scrape_targets_up_is_an_availability_series_whose_fall_hurts():
+    assert series_kind("up") is SeriesKind.ERRORS
+    assert series_kind("upstream_latency_seconds") is not SeriesKind.ERRORS
+
+
+async def test_the_component_whose_target_went_down_is_the_suspect(crash: Crash, source: PrometheusSource):
+    settings = ContextSettings(detect_external_labels=False)
+    evidence = await collect_alert_context(crash.incident(), source, settings, now=crash.end)
+
+    up = next(s for s in evidence.series if s.metric == "up" and s.labels["service"] == "checkout")
+    assert up.direction == "down"
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "checkout", [(e.name, round(e.score, 1)) for e in ranked[:4]]
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    assert (primary.suspect, primary.category) == ("checkout", "dependency.service"), primary
+    # its memory series stopped with it: they do not say its resources were fine
+    assert any("checkout stopped answering (up fell to 0)" in line for line in primary.supporting_evidence)
+    assert not any("resources stayed within" in line for line in primary.supporting_evidence)
