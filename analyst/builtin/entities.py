@@ -53,6 +53,7 @@ SYMPTOM_DISCOUNT = 0.5
 
 class SeriesKind(StrEnum):
     SATURATION = "saturation"
+    AVAILABILITY = "availability"
     LATENCY = "latency"
     ERRORS = "errors"
     OUTBOUND_LATENCY = "outbound_latency"
@@ -60,10 +61,12 @@ class SeriesKind(StrEnum):
     OTHER = "other"
 
 
-# Each step down halves: saturation stays where it happens; latency and errors also travel to every
-# caller; outbound latency is mostly the callees'; throughput moves with load wherever it comes from.
+# Each step down halves: saturation stays where it happens, and so does a target's `up` (a caller's stays 1
+# when its callee dies); latency and errors also travel to every caller; outbound latency is mostly the
+# callees'; throughput moves with load wherever it comes from.
 KIND_WEIGHT: Mapping[SeriesKind, float] = {
     SeriesKind.SATURATION: 1.0,
+    SeriesKind.AVAILABILITY: 1.0,
     SeriesKind.LATENCY: 0.5,
     SeriesKind.ERRORS: 0.5,
     SeriesKind.OUTBOUND_LATENCY: 0.25,
@@ -75,7 +78,8 @@ SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUT
 
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
-    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout|(^|_)up$"),
+    (SeriesKind.AVAILABILITY, r"(^|_)up$"),
+    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
     (

@@ -112,6 +112,9 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
         else:
             category = Category.DEPENDENCY_SERVICE
         suspect = entity.name
+    elif top.kind is SeriesKind.AVAILABILITY:  # the component stopped answering: it is the suspect
+        category = categorize_series(top.series.metric, top.series.labels)
+        suspect = entity.name
     else:
         category = categorize_series(top.series.metric, top.series.labels)
         suspect = top.series.series_id

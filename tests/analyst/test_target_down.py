@@ -113,8 +113,9 @@ async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
 
 
 def test_a_scrape_targets_up_is_an_availability_series_whose_fall_hurts():
-    assert series_kind("up") is SeriesKind.ERRORS
-    assert series_kind("upstream_latency_seconds") is not SeriesKind.ERRORS
+    assert series_kind("up") is series_kind("mysql_up") is SeriesKind.AVAILABILITY
+    assert series_kind("upstream_latency_seconds") is not SeriesKind.AVAILABILITY
+    assert series_kind("backup_duration_seconds") is not SeriesKind.AVAILABILITY
 
 
 async def test_the_component_whose_target_went_down_is_the_suspect(crash: Crash, source: PrometheusSource):
@@ -130,3 +131,18 @@ async def test_the_component_whose_target_went_down_is_the_suspect(crash: Crash,
     # its memory series stopped with it: they do not say its resources were fine
     assert any("checkout stopped answering (up fell to 0)" in line for line in primary.supporting_evidence)
     assert not any("resources stayed within" in line for line in primary.supporting_evidence)
+
+
+async def test_a_target_down_alert_blames_the_target_not_the_callers_it_fails(
+    crash: Crash, source: PrometheusSource
+):
+    labels = {"alertname": "TargetDown", "namespace": "shop", "job": "checkout", "severity": "warning"}
+    incident = firing_incident(crash.cause_at + 60, labels, 'up{job="checkout"} == 0', "inc-down")
+    settings = ContextSettings(detect_external_labels=False)
+    evidence = await collect_alert_context(incident, source, settings, now=crash.end)
+
+    # its own `up` is the alert: not discounted as a symptom to explain, since nothing else's going down
+    # explains it (frontend's errors rose by z 97, at half weight)
+    assert rank_entities(evidence)[0].name == "checkout"
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    assert primary.suspect == "checkout", primary
