@@ -37,7 +37,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     (
         MetricFamily.DEPLOYMENT,
         r"process_start_time|deployment_(status_observed_|metadata_)?generation|restarts?(_total)?$"
-        r"|container_status_restarts|build_info|deploy|rollout|release",
+        r"|container_status_restarts|(terminated|waiting)_reason|build_info|deploy|rollout|release",
     ),
     (MetricFamily.FUNDING, r"funding"),
     (MetricFamily.VOLATILITY, r"volatil|(^|_)(realized|implied)_vol|(^|_)vix|(^|_)atr(_|$)|(^|_)iv(_|$)"),
@@ -70,6 +70,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     ),
 )
 _COMPILED = tuple((family, re.compile(pattern)) for family, pattern in _FAMILY_PATTERNS)
+_OOM_REASON = re.compile(r"oom", re.IGNORECASE)
 
 _DATABASE_WORDS = re.compile(
     r"(^|[^a-z])(db|database|sql|pg|postgres|mysql|mongo|redis|dynamodb|rds|cassandra)"
@@ -155,6 +156,8 @@ def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> 
     names = [metric_name.lower()]
     if labels and labels.get("__name__"):
         names.append(labels["__name__"].lower())
+    if labels and _OOM_REASON.search(labels.get("reason", "")):  # kube-state-metrics' termination reason
+        return MetricFamily.MEMORY
     failed = server_error(labels)
     for name in names:
         if (timed := timed_part(name)) is not None:  # a timing histogram's request count or busy time

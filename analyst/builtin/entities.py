@@ -61,9 +61,9 @@ class SeriesKind(StrEnum):
     OTHER = "other"
 
 
-# Each step down halves: saturation stays where it happens, and so does a target's `up` (a caller's stays 1
-# when its callee dies); latency and errors also travel to every caller; outbound latency is mostly the
-# callees'; throughput moves with load wherever it comes from.
+# Each step down halves: saturation stays where it happens, and so does availability (a target's `up`, a
+# container's restarts: a caller's stay as they were when its callee dies); latency and errors also travel
+# to every caller; outbound latency is mostly the callees'; throughput moves with load wherever it comes from.
 KIND_WEIGHT: Mapping[SeriesKind, float] = {
     SeriesKind.SATURATION: 1.0,
     SeriesKind.AVAILABILITY: 1.0,
@@ -77,8 +77,9 @@ KIND_WEIGHT: Mapping[SeriesKind, float] = {
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
 
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
-    # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
-    (SeriesKind.AVAILABILITY, r"(^|_)up$"),
+    # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers;
+    # kube-state-metrics' container restarts and why a container was terminated or is waiting
+    (SeriesKind.AVAILABILITY, r"(^|_)up$|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill"),
     (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),

@@ -65,13 +65,18 @@ class EntityCause:
 def cause_shift(entity: RankedEntity) -> SeriesShift:
     """The shift that names the category: the strongest saturation shift beyond noise that changed no
     later than the strongest shift (a saturated component explains its own latency and errors),
-    preferring one whose resource reached its limit (`at_limit`); else the strongest shift itself."""
+    preferring one whose resource reached its limit (`at_limit`); else the strongest shift itself. A
+    component that stopped answering or restarted (availability) is explained only by a resource at its
+    limit."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
     saturated = [
         s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
     ]
-    return next((s for s in saturated if at_limit(s)), saturated[0] if saturated else top)
+    limited = next((s for s in saturated if at_limit(s)), None)
+    if top.kind is SeriesKind.AVAILABILITY:
+        return limited or top
+    return limited or (saturated[0] if saturated else top)
 
 
 def utilisation(metric: str, value: float) -> float | None:
@@ -194,6 +199,12 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
             f"{entity.name} stopped answering ({cause.shift.series.metric} fell to {cause.shift.peak:.4g}): "
             "what it would have reported since is missing, so its quiet series say nothing of that time"
         )
+    if cause.shift.kind is SeriesKind.AVAILABILITY:  # it stopped or restarted: a scrape's quiet says little
+        if cause.category is Category.RESOURCE_MEMORY:
+            lines.append(
+                f"{entity.name}'s container was killed for memory: a spike between two scrapes does not "
+                "show in its memory series"
+            )
         return tuple(lines)
     quiet = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z < CHANGE_Z]
     if cause.category in (Category.DEPENDENCY_SERVICE, Category.CHANGE_DEPLOYMENT) and quiet:

@@ -1,5 +1,5 @@
-"""A component whose scrape target went down (`up` fell to 0, its own series stopped) is the suspect, not the
-callers that saw it fail; through a real Prometheus."""
+"""A component that stopped answering (its target's `up` fell to 0, its own series stopped) or whose container
+was killed and restarted is the suspect, not the callers that saw it fail; through a real Prometheus."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 from analyst.builtin import BuiltinAnalyst
+from analyst.builtin.categories import categorize_series
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
+from analyst.diagnosis import Category
 from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
@@ -55,8 +57,43 @@ class Crash:
         values = np.where(down & (self.ts >= self.cause_at), 0.0, 1.0)
         return SyntheticSeries("up", self._labels(service), self.ts, values)
 
+    def oom_killed(self) -> list[SyntheticSeries]:
+        """In namespace `oom`, cart's container is OOM-killed at `cause_at` and restarts; the spike fell
+        between two scrapes, so its memory series shows nothing. kube-state-metrics reports both, under its
+        own `job` and `service`."""
+        exporter = {"job": "kube-state-metrics", "service": "kube-prometheus-stack-kube-state-metrics"}
+        out = []
+        for i, service in enumerate(("frontend", "cart", "payment")):
+            subject = {"namespace": "oom", "pod": PODS[service], "container": service}
+            restarts = np.where(self.ts >= self.cause_at, 1.0, 0.0) if service == "cart" else 0.0 * self.ts
+            out += [
+                SyntheticSeries(
+                    "kube_pod_container_status_restarts_total",
+                    exporter | subject,
+                    self.ts,
+                    restarts,
+                    "counter",
+                ),
+                SyntheticSeries(
+                    "kube_pod_container_status_last_terminated_reason",
+                    exporter | subject | {"reason": "OOMKilled"},
+                    self.ts,
+                    restarts,
+                ),
+            ]
+            own = {"namespace": "oom", "service": service, "pod": PODS[service], "job": service}
+            error_after = 0.2 if service == "frontend" else 0.01
+            for metric, level, after, seed in (
+                ("http_error_ratio", 0.01, error_after, 100 + 10 * i),
+                ("process_resident_memory_bytes", 2e8, 2e8, 101 + 10 * i),
+                ("process_cpu_usage_ratio", 0.3, 0.3, 102 + 10 * i),
+            ):
+                values = noisy(self.ts, level, level / 20, seed, steps=[(self.cause_at, after)])
+                out.append(SyntheticSeries(metric, own, self.ts, values))
+        return out
+
     def series(self) -> list[SyntheticSeries]:
-        out = [self.up(service) for service in PODS]
+        out = [self.up(service) for service in PODS] + self.oom_killed()
         for i, (service, error_after, latency_after) in enumerate(
             (("frontend", 0.3, 0.9), ("checkout", 0.01, 0.1), ("payment", 0.01, 0.05), ("cart", 0.01, 0.02))
         ):
@@ -146,3 +183,32 @@ async def test_a_target_down_alert_blames_the_target_not_the_callers_it_fails(
     assert rank_entities(evidence)[0].name == "checkout"
     primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
     assert primary.suspect == "checkout", primary
+
+
+def test_a_container_restart_is_an_availability_series():
+    assert series_kind("kube_pod_container_status_restarts_total") is SeriesKind.AVAILABILITY
+    assert series_kind("kube_pod_container_status_last_terminated_reason") is SeriesKind.AVAILABILITY
+    waiting = "kube_pod_container_status_waiting_reason"
+    assert categorize_series(waiting, {"reason": "ImagePullBackOff"}) is Category.CHANGE_DEPLOYMENT
+    assert categorize_series(waiting, {"reason": "OOMKilled"}) is Category.RESOURCE_MEMORY
+
+
+async def test_a_container_killed_for_memory_between_two_scrapes_is_named_by_its_kill(
+    crash: Crash, source: PrometheusSource
+):
+    labels = {
+        "alertname": "FrontendErrors",
+        "namespace": "oom",
+        "service": "frontend",
+        "severity": "critical",
+    }
+    expr = 'http_error_ratio{namespace="oom",service="frontend"} > 0.1'
+    incident = firing_incident(crash.alert_at, labels, expr, "inc-oom")
+    settings = ContextSettings(detect_external_labels=False)
+    evidence = await collect_alert_context(incident, source, settings, now=crash.end)
+
+    # kube-state-metrics' series are the pod's, not its own service's
+    assert rank_entities(evidence)[0].name == "cart"
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    assert (primary.suspect, primary.category) == ("cart", "resource.memory"), primary
+    assert not any("resources stayed within" in line for line in primary.supporting_evidence)
