@@ -214,6 +214,8 @@ async def _fetch_alert_and_related(
         try:
             results = await source.query_range(base, window.start, window.end, window.step)
             alert_index, fetched = _alert_series(results, labels, base)
+            if alert_index is not None:
+                fetched = _in_scope(fetched, scope_matchers(labels, set(), settings), notes)
             if len(fetched) > settings.max_peer_series + 1:
                 notes.append(
                     f"kept {settings.max_peer_series} of {len(fetched) - 1} other series of the expression"
@@ -359,6 +361,17 @@ def scope_matchers(labels: Mapping[str, str], drop: set[str], settings: ContextS
             if twin and twin in settings.scope_labels and not labels.get(twin):
                 scope.setdefault(twin, labels[key])
     return scope
+
+
+def _in_scope(fetched: list[Fetched], scope: Mapping[str, str], notes: list[str]) -> list[Fetched]:
+    """The alert series and its peers that agree with `scope` (or lack its labels): the expression's series
+    in another namespace are another deployment's. A note says how many were left out."""
+    kept = [fetched[0]] + [
+        f for f in fetched[1:] if all(f.data.labels.get(k, v) == v for k, v in scope.items())
+    ]
+    if len(kept) < len(fetched):
+        notes.append(f"left out {len(fetched) - len(kept)} series of the expression in another namespace")
+    return kept
 
 
 def _rank_related(

@@ -419,6 +419,19 @@ async def test_a_same_named_deployment_in_another_namespace_is_left_out(shop: Sh
     assert all("shop-staging" not in s.query for s in evidence.series)
 
 
+async def test_the_expressions_series_in_another_namespace_are_not_peers(
+    shop: Shop, source: PrometheusSource
+):
+    labels = {"alertname": "Slow", "namespace": "shop", "service": "frontend", "severity": "critical"}
+    expr = 'service_latency_p90_seconds{service="frontend"} > 0.5'  # the rule does not say which namespace
+    incident = firing_incident(shop.alert_at, labels, expr, "inc-unscoped")
+
+    evidence = await collect_alert_context(incident, source, with_calls(), now=shop.end)
+
+    assert {s.labels.get("namespace") for s in evidence.series} <= {"shop", None}
+    assert "left out 1 series of the expression in another namespace" in evidence.notes
+
+
 async def test_a_query_that_does_not_say_which_calls_is_filtered_after_the_fetch(
     shop: Shop, source: PrometheusSource
 ):
