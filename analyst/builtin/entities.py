@@ -317,7 +317,11 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
     alerting = alert_component(evidence, find_alert_series(evidence))
-    ranked = [_entity(name, members, shifts, graph, name == alerting) for name, members in shifts.items()]
+    own_errors = alerting is not None and not _errors_elsewhere(alerting, shifts)
+    ranked = [
+        _entity(name, members, shifts, graph, name == alerting, own_errors and name == alerting)
+        for name, members in shifts.items()
+    ]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
 
@@ -391,17 +395,31 @@ def _span(series: SeriesEvidence, cut: float) -> _Span | None:
     return _Span((raw.start, raw.step, values.size), values, float(when[0]), float(when[-1]), history)
 
 
+def _errors_elsewhere(name: str, shifts: Mapping[str, Sequence[SeriesShift]]) -> bool:
+    """Another component's errors or availability moved beyond noise: something else could have made the
+    alerting component's errors (errors travel as errors; a callee that only slowed down returns none)."""
+    return any(
+        s.kind in (SeriesKind.ERRORS, SeriesKind.AVAILABILITY) and s.z >= CHANGE_Z
+        for other, members in shifts.items()
+        if other != name
+        for s in members
+    )
+
+
 def _entity(
     name: str,
     members: Sequence[SeriesShift],
     shifts: Mapping[str, Sequence[SeriesShift]],
     graph: CallGraph,
     alerting: bool,
+    own_errors: bool = False,
 ) -> RankedEntity:
+    """`own_errors`: the alerting component's errors count fully (nothing else's errors moved)."""
     explained_by = _explaining_callees(name, members, shifts, graph)
     discount = SYMPTOM_DISCOUNT if explained_by or alerting else 1.0
     scored = sorted(
-        (_discounted(s, discount) for s in members), key=lambda s: (-s.weighted, s.series.series_id)
+        (s if own_errors and s.kind is SeriesKind.ERRORS else _discounted(s, discount) for s in members),
+        key=lambda s: (-s.weighted, s.series.series_id),
     )
     onsets = [s.onset for s in scored if s.onset is not None]
     return RankedEntity(

@@ -267,6 +267,28 @@ def test_the_alerting_component_can_itself_be_the_cause() -> None:
     assert result.primary_hypothesis.suspect == 'pod_cpu_usage_percent{service="frontend"}'
 
 
+def _errors_at_the_entry(callee_errors: float) -> Evidence:
+    """frontend's success rate falls (the alert); its callee shipping's latency rises 60 % (5 -> 8 ms, far
+    beyond its noise), and its success rate falls to `callee_errors`."""
+    return grid_evidence(
+        [
+            _series("entry_success_rate_percent", "frontend", 100.0, 0.2, 150, after=50.0),
+            _series("pod_server_latency_p90_seconds", "shipping", 0.005, 0.0001, 160, after=0.008),
+            _series("pod_success_rate_percent", "shipping", 100.0, 0.2, 170, after=callee_errors),
+            *_quiet("cart", 180),
+        ],
+        topology={"frontend": ("shipping", "cart")},
+        alertname="EntrySuccessRateLow",
+    )
+
+
+def test_the_alerts_own_errors_count_fully_unless_something_else_errs() -> None:
+    # no other component's errors moved: a callee's latency cannot have made frontend's errors
+    assert rank_entities(_errors_at_the_entry(callee_errors=100.0))[0].name == "frontend"
+    # shipping's own errors explain frontend's: its errors count half, as the alert's symptom
+    assert rank_entities(_errors_at_the_entry(callee_errors=50.0))[0].name == "shipping"
+
+
 def _cpu_at_limit_memory_further(memory_after: float) -> Evidence:
     """frontend's CPU rises to its limit (100 %) while its memory moves further in robust z."""
     return grid_evidence(
