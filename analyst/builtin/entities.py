@@ -76,10 +76,15 @@ KIND_WEIGHT: Mapping[SeriesKind, float] = {
 # Kinds that describe symptoms a failing callee can cause in its callers.
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
 
+# `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
+TARGET_UP = re.compile(r"(^|_)up$")
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
-    # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers;
-    # kube-state-metrics' container restarts and why a container was terminated or is waiting
-    (SeriesKind.AVAILABILITY, r"(^|_)up$|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill"),
+    # a target that answers; kube-state-metrics' container restarts and why a container was terminated or
+    # is waiting
+    (
+        SeriesKind.AVAILABILITY,
+        rf"{TARGET_UP.pattern}|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill",
+    ),
     (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
@@ -96,7 +101,7 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
 # Kinds whose bad direction is down (a success ratio falling); the rest hurt when they rise.
-_DOWN_IS_BAD = re.compile(r"success|availab|apdex|(^|_)up$")
+_DOWN_IS_BAD = re.compile(rf"success|availab|apdex|{TARGET_UP.pattern}")
 
 
 def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesKind:

@@ -24,6 +24,7 @@ from analyst.builtin.entities import (
     CHANGE_Z,
     ONSET_MARGIN_SECONDS,
     SYMPTOM_KINDS,
+    TARGET_UP,
     RankedEntity,
     SeriesKind,
     SeriesShift,
@@ -45,7 +46,6 @@ _SHARE_CEILING = 1.5
 # A call whose callee saw less than this share of the time its caller's view added lost most of it on the
 # way (the majority, not a fitted constant).
 ON_THE_WAY_SHARE = 0.5
-_TARGET_UP = re.compile(r"(^|_)up$")  # Prometheus' `up` of a scrape target, an exporter's `mysql_up`
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def redeployed(shift: SeriesShift) -> bool:
 def went_down(shift: SeriesShift) -> bool:
     """The shift is a scrape target's `up` (or an exporter's `*_up`) falling: the component stopped
     answering."""
-    return bool(_TARGET_UP.search(shift.series.metric.lower())) and shift.peak < shift.baseline
+    return bool(TARGET_UP.search(shift.series.metric.lower())) and shift.peak < shift.baseline
 
 
 def describe_shift(shift: SeriesShift) -> str:

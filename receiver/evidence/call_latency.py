@@ -19,7 +19,7 @@ from analyst.builtin.calls import CALL_LATENCY_METRIC, CALLEE, CALLER, MEASURED_
 from analyst.builtin.topology import merge_graphs
 from receiver.evidence.call_graph import UNKNOWN_PEERS
 from receiver.evidence.fetching import Fetched, FetchScope, rate_floor
-from receiver.evidence.promql import TemplateError, quote, range_duration, render_template
+from receiver.evidence.promql import TemplateError, or_absent, quote, range_duration, render_template
 from receiver.evidence.settings import CALLS_TOKEN, RATE_WINDOW_TOKEN, CallLatencyQuery, CallLatencySpec
 from receiver.evidence.source import MetricSourceError, SeriesData
 
@@ -72,7 +72,7 @@ class Where:
         namespace label, that label at the namespace or absent."""
         out = f"{name_label}=~{_alternatives(self.components)}"
         if namespace_label and self.namespace:
-            out += f",{namespace_label}=~{quote(re.escape(self.namespace) + '|')}"
+            out += f",{or_absent(namespace_label, self.namespace)}"
         return out
 
 

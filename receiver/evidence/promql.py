@@ -150,11 +150,16 @@ def selector(labels: Mapping[str, str], metric: str | None = None) -> str:
     return f"{name or ''}{{{body}}}"
 
 
+def or_absent(label: str, value: str) -> str:
+    """`label=~"value|"`: the label at `value`, or not set (PromQL's empty value)."""
+    return f"{label}=~{quote(re.escape(value) + '|')}"
+
+
 def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str]) -> str:
     """`{a="x",ns=~"v|"}`: the exact matchers, and each scope label at its value or absent (a label the exact
     matchers already fix is left to them)."""
     parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items())]
-    parts += [f"{k}=~{quote(re.escape(v) + '|')}" for k, v in sorted(scope.items()) if k not in exact]
+    parts += [or_absent(k, v) for k, v in sorted(scope.items()) if k not in exact]
     return "{" + ",".join(parts) + "}"
 
 
