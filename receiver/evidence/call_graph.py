@@ -8,13 +8,14 @@ what they return; a query that fails or cannot be filled in becomes a note, neve
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from analyst.builtin.topology import merge_graphs
-from receiver.evidence.promql import TemplateError, render_template
-from receiver.evidence.settings import CallGraphQuery
+from receiver.evidence.promql import TemplateError, fill_token, or_absent, render_template
+from receiver.evidence.settings import ENDS_TOKEN, CallGraphQuery
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 
 # Peer names meshes use when they cannot tell who called (Istio: "unknown").
@@ -59,10 +60,14 @@ async def discover_call_graph(
     queries: Sequence[CallGraphQuery],
     span: tuple[float, float, float],
     notes: list[str],
+    namespace: str | None = None,
 ) -> dict[str, tuple[str, ...]]:
-    """The union of the edges the queries matching the alert return within `span` (start, end, step)."""
+    """The union of the edges the queries matching the alert return within `span` (start, end, step); a
+    preset's edges with an end in `namespace` (or without a namespace label) where it is known."""
     selected = [q for q in queries if q.matches(labels)]
-    graphs = await asyncio.gather(*(_call_graph_query(q, labels, source, span, notes) for q in selected))
+    graphs = await asyncio.gather(
+        *(_call_graph_query(q, labels, source, span, notes, namespace) for q in selected)
+    )
     answered = [(q, g) for q, g in zip(selected, graphs, strict=True) if g is not None]
     graph = merge_graphs(g for _, g in answered)
     if answered:
@@ -77,6 +82,7 @@ async def _call_graph_query(
     source: MetricSource,
     span: tuple[float, float, float],
     notes: list[str],
+    namespace: str | None,
 ) -> dict[str, tuple[str, ...]] | None:
     """The query's edges; None (and a note) when it could not be filled in or failed."""
     assert spec.query and spec.caller_label and spec.callee_label, "filled in by CallGraphQuery"
@@ -86,9 +92,29 @@ async def _call_graph_query(
         notes.append(f"call graph {spec.name!r} skipped: {exc}")
         return None
     start, end, step = span
+    step = max(step, (end - start) / (INSTANTS - 1))
     try:
-        results = await source.query_range(query, start, end, max(step, (end - start) / (INSTANTS - 1)))
+        results = [
+            series
+            for part in ends_queries(query, spec.namespace_labels, namespace)
+            for series in await source.query_range(part, start, end, step)
+        ]
     except MetricSourceError as exc:
         notes.append(f"call graph {spec.name!r} unavailable ({exc})")
         return None
     return edges_from(results, spec.caller_label, spec.callee_label)
+
+
+def ends_queries(query: str, labels: tuple[str | None, str | None], namespace: str | None) -> list[str]:
+    """`query` with `{{ $ends }}` filled in: with a namespace and both ends' namespace labels, once for the
+    edges whose callee is in it and once for those whose caller is (or that name no namespace: a
+    same-named workload in another namespace is another deployment's); else without the token."""
+    if not ENDS_TOKEN.search(query):
+        return [query]
+    if namespace is None or None in labels:
+        return [_ENDS_WITH_COMMA.sub("", query)]
+    return [fill_token(ENDS_TOKEN, query, or_absent(label, namespace)) for label in reversed(labels) if label]
+
+
+# The token with the comma that separates it from other matchers, for dropping it.
+_ENDS_WITH_COMMA = re.compile(r",\s*\{\{\s*\$ends\s*\}\}|\{\{\s*\$ends\s*\}\}\s*,?")

@@ -19,7 +19,14 @@ from analyst.builtin.calls import CALL_LATENCY_METRIC, CALLEE, CALLER, MEASURED_
 from analyst.builtin.topology import merge_graphs
 from receiver.evidence.call_graph import UNKNOWN_PEERS
 from receiver.evidence.fetching import Fetched, FetchScope, rate_floor
-from receiver.evidence.promql import TemplateError, or_absent, quote, range_duration, render_template
+from receiver.evidence.promql import (
+    TemplateError,
+    fill_token,
+    or_absent,
+    quote,
+    range_duration,
+    render_template,
+)
 from receiver.evidence.settings import CALLS_TOKEN, RATE_WINDOW_TOKEN, CallLatencyQuery, CallLatencySpec
 from receiver.evidence.source import MetricSourceError, SeriesData
 
@@ -134,8 +141,8 @@ def _alternatives(components: Set[str]) -> str:
 
 
 def _filled(query: str, matchers: str) -> str:
-    """`{{ $calls }}` replaced by `matchers` as they are (a replacement string would read their escapes)."""
-    return CALLS_TOKEN.sub(lambda _: matchers, query)
+    """`{{ $calls }}` replaced by `matchers`."""
+    return fill_token(CALLS_TOKEN, query, matchers)
 
 
 async def _fetch(

@@ -105,7 +105,10 @@ async def fetch_alert_context(
     context_task = asyncio.ensure_future(
         _context_queries(labels, source, settings, window, notes, placeholders)
     )
-    graph_task = asyncio.ensure_future(discover_call_graph(labels, source, settings.call_graph, span, notes))
+    namespace = next(iter(scope_matchers(labels, set(), settings).values()), None)
+    graph_task = asyncio.ensure_future(
+        discover_call_graph(labels, source, settings.call_graph, span, notes, namespace)
+    )
     try:
         expr, alert_index, fetched = await _fetch_alert_and_related(
             incident, source, settings, window, notes, placeholders
@@ -113,7 +116,6 @@ async def fetch_alert_context(
         fetched = _first_of_each(fetched + await context_task)
         components = _components(fetched, settings)
         scope = FetchScope(source, settings, window, notes)
-        namespace = next(iter(scope_matchers(labels, set(), settings).values()), None)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)

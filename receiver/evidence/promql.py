@@ -150,6 +150,11 @@ def selector(labels: Mapping[str, str], metric: str | None = None) -> str:
     return f"{name or ''}{{{body}}}"
 
 
+def fill_token(token: re.Pattern[str], query: str, text: str) -> str:
+    """`query` with each `token` replaced by `text` as it is (a replacement string would read its escapes)."""
+    return token.sub(lambda _: text, query)
+
+
 def or_absent(label: str, value: str) -> str:
     """`label=~"value|"`: the label at `value`, or not set (PromQL's empty value)."""
     return f"{label}=~{quote(re.escape(value) + '|')}"

@@ -162,19 +162,41 @@ class ContextQuery(ForMatchingAlerts):
     role: Literal["context", "related"] = "context"
 
 
-# Call graphs that service meshes and trace pipelines export: (query, caller label, callee label).
-CALL_GRAPH_PRESETS: dict[str, tuple[str, str, str]] = {
-    "istio": (
-        "group by (source_workload, destination_workload) (istio_requests_total)",
+# `{{ $ends }}` inside a preset's selector braces: the matchers that keep one end of each edge in the alert's
+# namespace (the query then runs once with the callee's end there and once with the caller's).
+ENDS_TOKEN = re.compile(r"\{\{\s*\$ends\s*\}\}")
+
+
+@dataclass(frozen=True)
+class CallGraphPreset:
+    """A mesh's or trace pipeline's call graph: the query, the labels naming each end, and the labels of
+    each end's namespace (None: the metrics name none)."""
+
+    query: str
+    caller_label: str
+    callee_label: str
+    caller_namespace_label: str | None = None
+    callee_namespace_label: str | None = None
+
+
+CALL_GRAPH_PRESETS: dict[str, CallGraphPreset] = {
+    "istio": CallGraphPreset(
+        "group by (source_workload, destination_workload) (istio_requests_total{{{ $ends }}})",
         "source_workload",
         "destination_workload",
+        "source_workload_namespace",
+        "destination_workload_namespace",
     ),
-    "linkerd": (
-        'group by (deployment, dst_deployment) (request_total{direction="outbound"})',
+    "linkerd": CallGraphPreset(
+        'group by (deployment, dst_deployment) (request_total{direction="outbound",{{ $ends }}})',
         "deployment",
         "dst_deployment",
+        "namespace",  # outbound series are the caller's proxy's: its pod's namespace
+        "dst_namespace",
     ),
-    "tempo": ("group by (client, server) (traces_service_graph_request_total)", "client", "server"),
+    "tempo": CallGraphPreset(
+        "group by (client, server) (traces_service_graph_request_total)", "client", "server"
+    ),
 }
 
 
@@ -191,10 +213,10 @@ class CallGraphQuery(ForMatchingAlerts):
     @model_validator(mode="after")
     def _fill_from_preset(self) -> CallGraphQuery:
         if self.preset is not None:
-            query, caller, callee = CALL_GRAPH_PRESETS[self.preset]
-            self.query = self.query or query
-            self.caller_label = self.caller_label or caller
-            self.callee_label = self.callee_label or callee
+            preset = CALL_GRAPH_PRESETS[self.preset]
+            self.query = self.query or preset.query
+            self.caller_label = self.caller_label or preset.caller_label
+            self.callee_label = self.callee_label or preset.callee_label
         if not (self.query and self.caller_label and self.callee_label):
             raise ValueError(
                 "call_graph: set a preset (istio, linkerd, tempo), "
@@ -205,6 +227,14 @@ class CallGraphQuery(ForMatchingAlerts):
     @property
     def name(self) -> str:
         return self.preset or str(self.query)
+
+    @property
+    def namespace_labels(self) -> tuple[str | None, str | None]:
+        """The labels of the caller's and the callee's namespace, for `{{ $ends }}` (a preset's only)."""
+        if self.preset is None:
+            return None, None
+        preset = CALL_GRAPH_PRESETS[self.preset]
+        return preset.caller_namespace_label, preset.callee_namespace_label
 
 
 # Per-call latency that meshes and trace pipelines export, as measured by each side of the call: the

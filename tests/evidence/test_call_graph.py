@@ -16,7 +16,7 @@ from analyst.builtin.topology import merge_graphs
 from analyst.evidence import AlertInfo, Evidence
 from analyst.settings import AnalystSettings
 from demo.processes import ManagedProcess
-from receiver.evidence.call_graph import edges_from
+from receiver.evidence.call_graph import edges_from, ends_queries
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings
@@ -168,6 +168,16 @@ class Mesh:
                 {"source_workload": "unknown", "destination_workload": "frontend", "response_code": "200"},
             )
         )
+        # the same workloads in `shop-staging`, with a call of their own; payment calls a vault in `infra`
+        for caller, callee, ends in (
+            ("checkout", "fraud-check", ("shop-staging", "shop-staging")),
+            ("payment", "vault", ("shop", "infra")),
+        ):
+            labels = {"source_workload": caller, "destination_workload": callee, "response_code": "200"}
+            namespaces = dict(
+                zip(("source_workload_namespace", "destination_workload_namespace"), ends, strict=True)
+            )
+            istio.append(self.calls("istio_requests_total", labels | namespaces))
         tempo = [self.calls("traces_service_graph_request_total", {"client": "cart", "server": "redis"})]
         return [
             self.latency("frontend", 0.2, 0.9, 1),
@@ -215,8 +225,25 @@ async def test_the_istio_preset_puts_the_mesh_into_the_evidence(mesh: Mesh, sour
         mesh.incident(), source, with_graph(CallGraphQuery(preset="istio")), now=mesh.end
     )
 
-    assert dict(evidence.topology) == MESH
-    assert "call graph from istio: 3 edges" in evidence.notes
+    # staging's own call is another deployment's; the call out of the namespace is this one's
+    assert dict(evidence.topology) == {**MESH, "payment": ("vault",)}
+    assert "call graph from istio: 4 edges" in evidence.notes
+
+
+def test_a_presets_edges_keep_one_end_in_the_alerts_namespace():
+    istio, linkerd = CallGraphQuery(preset="istio"), CallGraphQuery(preset="linkerd")
+
+    assert ends_queries(str(istio.query), istio.namespace_labels, "shop") == [
+        "group by (source_workload, destination_workload) "
+        '(istio_requests_total{destination_workload_namespace=~"shop|"})',
+        "group by (source_workload, destination_workload) "
+        '(istio_requests_total{source_workload_namespace=~"shop|"})',
+    ]
+    assert ends_queries(str(linkerd.query), linkerd.namespace_labels, None) == [
+        'group by (deployment, dst_deployment) (request_total{direction="outbound"})'
+    ]
+    tempo = CallGraphQuery(preset="tempo")
+    assert ends_queries(str(tempo.query), tempo.namespace_labels, "shop") == [str(tempo.query)]
 
 
 async def test_several_sources_merge_into_one_graph(mesh: Mesh, source: PrometheusSource):
@@ -226,7 +253,7 @@ async def test_several_sources_merge_into_one_graph(mesh: Mesh, source: Promethe
 
     evidence = await collect_alert_context(mesh.incident(), source, settings, now=mesh.end)
 
-    assert dict(evidence.topology) == {**MESH, "cart": ("redis",)}
+    assert dict(evidence.topology) == {**MESH, "cart": ("redis",), "payment": ("vault",)}
 
 
 async def test_a_query_is_filled_with_the_alert_labels_and_limited_by_match(
