@@ -263,6 +263,8 @@ def _shift(
         directed = -deviation
     else:
         directed = deviation
+    if TARGET_UP.search(series.metric.lower()) and directed[-1] < CHANGE_Z:
+        directed = np.minimum(directed, 0.0)  # answering again: a missed scrape, not a target that stopped
     best = int(np.argmax(directed))
     z = max(0.0, float(directed[best]))
     changed = np.flatnonzero(directed >= CHANGE_Z)

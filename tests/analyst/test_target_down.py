@@ -53,8 +53,10 @@ class Crash:
         return SyntheticSeries(metric, self._labels(service), self.ts[keep], values[keep])
 
     def up(self, service: str) -> SyntheticSeries:
-        down = service == "checkout"
-        values = np.where(down & (self.ts >= self.cause_at), 0.0, 1.0)
+        """checkout's stays at 0 from the cause on; cart's target misses two scrapes just after it."""
+        values = np.where((service == "checkout") & (self.ts >= self.cause_at), 0.0, 1.0)
+        if service == "cart":
+            values[(self.ts >= self.cause_at + 60) & (self.ts < self.cause_at + 90)] = 0.0
         return SyntheticSeries("up", self._labels(service), self.ts, values)
 
     def oom_killed(self) -> list[SyntheticSeries]:
@@ -163,6 +165,9 @@ async def test_the_component_whose_target_went_down_is_the_suspect(crash: Crash,
     assert up.direction == "down"
     ranked = rank_entities(evidence)
     assert ranked[0].name == "checkout", [(e.name, round(e.score, 1)) for e in ranked[:4]]
+    # cart's target missed two scrapes and answers again: not a component that stopped
+    cart = next(e for e in ranked if e.name == "cart")
+    assert all(s.z == 0.0 for s in cart.shifts if s.series.metric == "up")
     primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
     assert (primary.suspect, primary.category) == ("checkout", "dependency.service"), primary
     # its memory series stopped with it: they do not say its resources were fine
