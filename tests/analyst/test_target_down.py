@@ -175,11 +175,21 @@ async def test_the_component_whose_target_went_down_is_the_suspect(crash: Crash,
     assert not any("resources stayed within" in line for line in primary.supporting_evidence)
 
 
+# kube-prometheus' own TargetDown (shared/corpus/alert-rules/kube-prometheus), and the plain form
+KUBE_PROMETHEUS_TARGET_DOWN = (
+    "100 * (count(up == 0) BY (cluster, job, namespace, service) / count(up) BY (cluster, job, namespace, "
+    "service)) > 10"
+)
+
+
+@pytest.mark.parametrize(
+    ("expr", "pending"), [('up{job="checkout"} == 0', 60), (KUBE_PROMETHEUS_TARGET_DOWN, 600)]
+)
 async def test_a_target_down_alert_blames_the_target_not_the_callers_it_fails(
-    crash: Crash, source: PrometheusSource
+    crash: Crash, source: PrometheusSource, expr: str, pending: float
 ):
     labels = {"alertname": "TargetDown", "namespace": "shop", "job": "checkout", "severity": "warning"}
-    incident = firing_incident(crash.cause_at + 60, labels, 'up{job="checkout"} == 0', "inc-down")
+    incident = firing_incident(crash.cause_at + pending, labels, expr, "inc-down")
     settings = ContextSettings(detect_external_labels=False)
     evidence = await collect_alert_context(incident, source, settings, now=crash.end)
 
@@ -187,7 +197,7 @@ async def test_a_target_down_alert_blames_the_target_not_the_callers_it_fails(
     # explains it (frontend's errors rose by z 97, at half weight)
     assert rank_entities(evidence)[0].name == "checkout"
     primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
-    assert primary.suspect == "checkout", primary
+    assert (primary.suspect, primary.category) == ("checkout", "dependency.service"), primary
 
 
 def test_a_container_restart_is_an_availability_series():
