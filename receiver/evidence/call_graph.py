@@ -117,4 +117,4 @@ def ends_queries(query: str, labels: tuple[str | None, str | None], namespace: s
 
 
 # The token with the comma that separates it from other matchers, for dropping it.
-_ENDS_WITH_COMMA = re.compile(r",\s*\{\{\s*\$ends\s*\}\}|\{\{\s*\$ends\s*\}\}\s*,?")
+_ENDS_WITH_COMMA = re.compile(rf",\s*{ENDS_TOKEN.pattern}|{ENDS_TOKEN.pattern}\s*,?")

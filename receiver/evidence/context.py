@@ -342,27 +342,28 @@ def identifying_matchers(
     (alertname, external labels, rule-added labels), in the configured order (most specific first), each
     followed by its equivalent among the identifying labels (`EQUIVALENT_LABELS`: OpenTelemetry's
     `k8s_namespace_name` finds cAdvisor's `namespace`) where the alert has no such label of its own."""
-    pairs: list[tuple[str, str]] = []
-    for key in settings.identifying_labels:
-        if labels.get(key) and key not in drop:
-            pairs.append((key, labels[key]))
-            twin = EQUIVALENT_LABELS.get(key)
-            if twin and twin in settings.identifying_labels and twin not in labels:
-                pairs.append((twin, labels[key]))
-    return pairs
+    return _with_equivalents(labels, drop, settings.identifying_labels)
 
 
 def scope_matchers(labels: Mapping[str, str], drop: set[str], settings: ContextSettings) -> dict[str, str]:
     """The alert's values of `scope_labels` (minus `drop`), each also under its equivalent scope label where
     the alert has none: related series must agree with them or lack the label."""
-    scope: dict[str, str] = {}
-    for key in settings.scope_labels:
+    return dict(_with_equivalents(labels, drop, settings.scope_labels))
+
+
+def _with_equivalents(
+    labels: Mapping[str, str], drop: set[str], keys: Sequence[str]
+) -> list[tuple[str, str]]:
+    """(label, value) of each of `keys` the alert has (minus `drop`), in `keys`' order, each followed by its
+    equivalent (`EQUIVALENT_LABELS`) where that is among `keys` and the alert has no value of its own."""
+    pairs: list[tuple[str, str]] = []
+    for key in keys:
         if labels.get(key) and key not in drop:
-            scope[key] = labels[key]
+            pairs.append((key, labels[key]))
             twin = EQUIVALENT_LABELS.get(key)
-            if twin and twin in settings.scope_labels and not labels.get(twin):
-                scope.setdefault(twin, labels[key])
-    return scope
+            if twin and twin in keys and not labels.get(twin):
+                pairs.append((twin, labels[key]))
+    return pairs
 
 
 def _in_scope(fetched: list[Fetched], scope: Mapping[str, str], notes: list[str]) -> list[Fetched]:

@@ -162,6 +162,12 @@ class ContextQuery(ForMatchingAlerts):
     role: Literal["context", "related"] = "context"
 
 
+# The labels meshes name each end of a call with, and its namespace with.
+_ISTIO_EDGE = ("source_workload", "destination_workload")
+_ISTIO_NAMESPACES = ("source_workload_namespace", "destination_workload_namespace")
+_LINKERD_EDGE = ("deployment", "dst_deployment")
+_LINKERD_NAMESPACES = ("namespace", "dst_namespace")  # outbound series are the caller's proxy's: its pod's
+
 # `{{ $ends }}` inside a preset's selector braces: the matchers that keep one end of each edge in the alert's
 # namespace (the query then runs once with the callee's end there and once with the caller's).
 ENDS_TOKEN = re.compile(r"\{\{\s*\$ends\s*\}\}")
@@ -182,17 +188,13 @@ class CallGraphPreset:
 CALL_GRAPH_PRESETS: dict[str, CallGraphPreset] = {
     "istio": CallGraphPreset(
         "group by (source_workload, destination_workload) (istio_requests_total{{{ $ends }}})",
-        "source_workload",
-        "destination_workload",
-        "source_workload_namespace",
-        "destination_workload_namespace",
+        *_ISTIO_EDGE,
+        *_ISTIO_NAMESPACES,
     ),
     "linkerd": CallGraphPreset(
         'group by (deployment, dst_deployment) (request_total{direction="outbound",{{ $ends }}})',
-        "deployment",
-        "dst_deployment",
-        "namespace",  # outbound series are the caller's proxy's: its pod's namespace
-        "dst_namespace",
+        *_LINKERD_EDGE,
+        *_LINKERD_NAMESPACES,
     ),
     "tempo": CallGraphPreset(
         "group by (client, server) (traces_service_graph_request_total)", "client", "server"
@@ -276,8 +278,6 @@ class CallLatencySpec:
 
 
 _ISTIO = "istio_request_duration_milliseconds"
-_ISTIO_EDGE = ("source_workload", "destination_workload")
-_ISTIO_NAMESPACES = ("source_workload_namespace", "destination_workload_namespace")
 _LINKERD = "response_latency_ms"
 _TEMPO = "traces_service_graph_request"
 _ISTIO_REPORTERS: tuple[tuple[Side, str], ...] = (("caller", "source"), ("callee", "destination"))
@@ -299,23 +299,21 @@ CALL_LATENCY_PRESETS: dict[str, tuple[CallLatencySpec, ...]] = {
     "linkerd": (
         CallLatencySpec(
             "linkerd (caller)",
-            _mean_by(_LINKERD, 'direction="outbound"', "deployment, dst_deployment", 1000.0),
-            "deployment",
-            "dst_deployment",
+            _mean_by(_LINKERD, 'direction="outbound"', ", ".join(_LINKERD_EDGE), 1000.0),
+            *_LINKERD_EDGE,
             "caller",
             f"{_LINKERD}_count",
-            "namespace",  # outbound series are the caller's proxy's: its pod's namespace
-            "dst_namespace",
+            *_LINKERD_NAMESPACES,
         ),
-        CallLatencySpec(
+        CallLatencySpec(  # inbound series are the callee's proxy's: its deployment and namespace
             "linkerd (callee)",
-            _mean_by(_LINKERD, 'direction="inbound"', "deployment", 1000.0),
+            _mean_by(_LINKERD, 'direction="inbound"', _LINKERD_EDGE[0], 1000.0),
             None,
-            "deployment",
+            _LINKERD_EDGE[0],
             "callee",
             f"{_LINKERD}_count",
             None,
-            "namespace",
+            _LINKERD_NAMESPACES[0],
         ),
     ),
     "tempo": tuple(
