@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSettings
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
-from tests.evidence.alerts import firing_incident, source_at
+from tests.evidence.alerts import firing_incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -208,12 +208,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, mesh: Mesh) -> Iterator
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("mesh"), mesh.series())
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    async with source_at(prometheus.url) as src:
-        yield src
 
 
 def with_graph(*queries: CallGraphQuery) -> ContextSettings:

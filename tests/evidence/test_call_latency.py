@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import cast
 
 import numpy as np
@@ -21,7 +21,7 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, ContextSettings
 from receiver.evidence.source import MetricSource, SeriesData
 from receiver.models import Incident
-from tests.evidence.alerts import firing_incident, source_at
+from tests.evidence.alerts import firing_incident
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
@@ -259,7 +259,6 @@ class Shop:
         """The same delay on the way (api -> db) as Tempo's service graph and as Linkerd's proxies see it,
         in namespaces `traced` and `linked`."""
         graph = "traces_service_graph_request"
-        linkerd = "response_latency_ms"
         return [
             self.gauge("traced", "api", 0.2, 0.9, 8),
             self.gauge("traced", "db", 0.02, 0.02, 9),
@@ -267,24 +266,20 @@ class Shop:
             *self.histogram(f"{graph}_server_seconds", {"client": "api", "server": "db"}, 0.015, 0.015, 61),
             self.gauge("linked", "web-api", 0.2, 0.9, 10),
             self.gauge("linked", "store", 0.02, 0.02, 11),
-            *self.histogram(
-                linkerd,
-                {"direction": "outbound", "deployment": "web-api", "dst_deployment": "store"},
-                20,
-                600,
-                70,
-            ),
-            *self.histogram(linkerd, {"direction": "inbound", "deployment": "store"}, 15, 15, 71),
+            *self.linkerd_delay("web-api", "store", 70),
             # `vault` has no series in `vaulted` but Linkerd's: the inbound side is asked about it too
             self.gauge("vaulted", "teller", 0.2, 0.9, 13),
-            *self.histogram(
-                linkerd,
-                {"direction": "outbound", "deployment": "teller", "dst_deployment": "vault"},
-                20,
-                600,
-                72,
-            ),
-            *self.histogram(linkerd, {"direction": "inbound", "deployment": "vault"}, 15, 15, 73),
+            *self.linkerd_delay("teller", "vault", 72),
+        ]
+
+    def linkerd_delay(self, caller: str, callee: str, seed: int) -> list[SyntheticSeries]:
+        """Linkerd's view of a call slowed down on the way: the caller's (outbound) proxy sees 20 -> 600 ms,
+        the callee's (inbound, which names no caller) a steady 15 ms."""
+        linkerd = "response_latency_ms"
+        outbound = {"direction": "outbound", "deployment": caller, "dst_deployment": callee}
+        return [
+            *self.histogram(linkerd, outbound, 20, 600, seed),
+            *self.histogram(linkerd, {"direction": "inbound", "deployment": callee}, 15, 15, seed + 1),
         ]
 
     def scraped_mesh(self) -> list[SyntheticSeries]:
@@ -366,12 +361,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, shop: Shop) -> Iterator
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("calls"), shop.series())
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    async with source_at(prometheus.url) as src:
-        yield src
 
 
 def with_calls(*queries: CallLatencyQuery) -> ContextSettings:
