@@ -179,6 +179,18 @@ def test_the_incident_chart_holds_the_alert_series_points(browser: Any, receiver
     assert console_errors(browser) == []
 
 
+def test_charts_draw_when_the_page_was_opened_with_credentials_in_its_url(receiver: Any) -> None:
+    # http://user:password@host/... : fetch() refuses a relative URL resolved against such a page
+    proc, incident_id = receiver
+    split = urlsplit(proc.url)
+    with chromium() as driver:  # no Authorization header of its own: only the URL's credentials
+        _open(driver, f"{split.scheme}://{AUTH[0]}:{AUTH[1]}@{split.netloc}/ui/incidents/{incident_id}")
+        driver.find_element("css selector", "figure.chart .plot[data-points]")
+        failed = driver.find_elements("css selector", "figure.chart .plot .fail")
+        assert failed == [], [f.text for f in failed]
+        assert console_errors(driver) == []
+
+
 def test_chart_captions_never_overlap_their_plot(browser: Any, receiver: Any) -> None:
     # narrow enough that the marks (onset, alert start, ...) drop below the series' name
     proc, incident_id = receiver

@@ -3,6 +3,13 @@
   "use strict";
   var REFRESH_MS = 10000;
 
+  /* Our own path as an absolute URL on the page's origin. fetch() refuses a relative URL when the page was
+     opened as http://user:password@host/... (the credentials would be resolved into it); the origin never
+     carries them, and the browser still sends the Basic credentials it holds for this origin. */
+  function own(path) {
+    return new URL(path, window.location.origin).toString();
+  }
+
   function liveRows() {
     var body = document.getElementById("rows");
     if (!body) return;
@@ -10,7 +17,7 @@
     var status = document.getElementById("live");
     setInterval(function () {
       if (document.hidden) return;
-      fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      fetch(own(url), { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
         .then(function (html) {
           body.innerHTML = html; /* server-rendered, autoescaped rows of our own origin */
@@ -65,7 +72,7 @@
       end: fig.getAttribute("data-end")
     });
     var marks = JSON.parse(fig.getAttribute("data-marks") || "{}");
-    fetch("/ui/series.json?" + q.toString(), { credentials: "same-origin" })
+    fetch(own("/ui/series.json?" + q.toString()), { credentials: "same-origin" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
         if (!data.series || !data.series.length) {
