@@ -171,10 +171,19 @@ class DetectionTable:
             out[self.kind == PREBUILT] = built
         return out
 
-    def latest_per_series(self, since: float) -> np.ndarray:
+    def material(self, min_delta: float = 0.0, min_change: float = 0.0) -> np.ndarray:
+        """Per entry: whether its value moved from its baseline by at least max(`min_delta`, `min_change` x
+        |baseline|). Entries without both (data gaps, multivariate findings) always count."""
+        with np.errstate(invalid="ignore"):
+            floor = np.maximum(min_delta, min_change * np.abs(self.baseline))
+            moved = np.abs(self.value - self.baseline) >= floor
+        return moved | ~(np.isfinite(self.value) & np.isfinite(self.baseline))
+
+    def latest_per_series(self, since: float, among: np.ndarray | None = None) -> np.ndarray:
         """Entries that are each series' latest detection at or after `since` (the first such on ties),
-        ordered by each series' first detection at or after `since`."""
-        keep = np.flatnonzero(self.timestamp >= since)
+        ordered by each series' first detection at or after `since`; `among`: only these entries (a mask)."""
+        fresh = self.timestamp >= since
+        keep = np.flatnonzero(fresh if among is None else fresh & among)
         if keep.size == 0:
             return keep
         codes = self.series_codes()[keep]

@@ -83,7 +83,9 @@ class DetectionColumns(Protocol):
 
     def records(self, which: np.ndarray | None = None) -> list[AnomalyDetection]: ...
 
-    def latest_per_series(self, since: float) -> np.ndarray: ...
+    def material(self, min_delta: float = 0.0, min_change: float = 0.0) -> np.ndarray: ...
+
+    def latest_per_series(self, since: float, among: np.ndarray | None = None) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,10 +110,14 @@ class BatchResult:
         """How many detections, without building their records."""
         return len(self.table)
 
-    def latest_per_series(self, since: float) -> list[AnomalyDetection]:
+    def latest_per_series(
+        self, since: float, min_delta: float = 0.0, min_change: float = 0.0
+    ) -> list[AnomalyDetection]:
         """Each series' latest detection at or after `since` (the first one on ties), series in the order
-        of their first such detection: the same as filtering `detections`, but builds only these records."""
-        return self.table.records(self.table.latest_per_series(since))
+        of their first such detection: the same as filtering `detections`, but builds only these records.
+        With `min_delta` / `min_change`, only detections that moved that far (`DetectionTable.material`)."""
+        among = self.table.material(min_delta, min_change) if min_delta > 0 or min_change > 0 else None
+        return self.table.records(self.table.latest_per_series(since, among))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config.file", dest="config_file", help="alert-analyst YAML configuration")
     parser.add_argument("--prometheus.url", dest="prometheus_url", help="overrides prometheus.url")
     parser.add_argument("--method", help="detection method (overrides the rule's)")
+    parser.add_argument(
+        "--min-delta", type=float, help="smallest move from the baseline that counts, in the series' units"
+    )
+    parser.add_argument(
+        "--min-change", type=float, help="smallest move from the baseline that counts, as a fraction of it"
+    )
     parser.add_argument("--lookback", help="history per evaluation (default detection.lookback_seconds)")
     parser.add_argument("--step", help="query step (default detection.step_seconds or auto)")
     parser.add_argument("--interval", help="time between evaluations (default detection.interval_seconds)")
@@ -51,8 +57,9 @@ def _plan(args: argparse.Namespace, now: float) -> BacktestPlan:
             raise ConfigError(f"no rule named {args.rule!r} in detection.rules")
     else:
         rule = RuleSettings(name="backtest", query=args.query)
-    if args.method:
-        rule = RuleSettings.model_validate({**rule.model_dump(), "method": args.method})
+    given = {"method": args.method, "min_delta": args.min_delta, "min_change": args.min_change}
+    if overridden := {field: value for field, value in given.items() if value is not None}:
+        rule = RuleSettings.model_validate({**rule.model_dump(), **overridden})
     lookback = parse_duration(args.lookback) if args.lookback else detection.lookback_seconds
     step = parse_duration(args.step) if args.step else detection.step_seconds or default_step(lookback)
     interval = parse_duration(args.interval) if args.interval else detection.interval_seconds

@@ -162,10 +162,11 @@ def fresh_findings(
     result: BatchResult,
     since: float,
 ) -> list[DetectorFinding]:
-    """One finding per series: its latest detection at or after `since` (older ones were seen before)."""
+    """One finding per series: its latest detection at or after `since` (older ones were seen before) that
+    moved as far as the rule's `min_delta` and `min_change` ask."""
     by_name = dict(zip(names, labels, strict=True))
     findings = []
-    for detection in result.latest_per_series(since):
+    for detection in result.latest_per_series(since, rule.min_delta, rule.min_change):
         series_labels = dict(by_name.get(detection.series, {}))
         findings.append(
             DetectorFinding(

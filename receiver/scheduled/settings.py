@@ -35,6 +35,10 @@ class RuleSettings(Section):
     penalty: float = _DEFAULTS.penalty
     severity: str = "warning"
     labels: dict[str, str] = Field(default_factory=dict)
+    # Materiality, beside significance: an anomaly opens an incident only if its value moved from the
+    # detector's baseline by at least this much, in the series' own units / as a fraction of the baseline.
+    min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    min_change: float = Field(default=0.0, ge=0, allow_inf_nan=False)
 
     @field_validator("name")
     @classmethod

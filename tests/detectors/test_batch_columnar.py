@@ -74,6 +74,26 @@ def test_latest_per_series_equals_filtering_every_record(workload, method):
         assert result.latest_per_series(float(since)) == _latest_by_filtering(result.detections, since)
 
 
+@pytest.mark.parametrize("method", ["zscore", "changepoint"])
+def test_a_floor_keeps_the_latest_of_the_detections_that_moved_that_far_and_every_gap(workload, method):
+    ts, values, names = workload
+    result = detect_batch(DetectionRule("r", method=method), ts, values[:60], names[:60])
+    delta, change = 5.0, 0.04
+
+    def moved(d: AnomalyDetection) -> bool:
+        if "value" not in d.raw_data or "baseline" not in d.raw_data:
+            return True  # a data gap: no value to measure
+        size = abs(d.raw_data["value"] - d.raw_data["baseline"])
+        return size >= max(delta, change * abs(d.raw_data["baseline"]))
+
+    kept = [d for d in result.detections if moved(d)]
+    assert 0 < len(kept) < len(result.detections)  # the floor is neither everything nor nothing here
+    assert any(d.anomaly_type == "DATA_GAP" for d in kept)
+    for since in (ts[0], ts[400]):
+        floored = result.latest_per_series(float(since), min_delta=delta, min_change=change)
+        assert floored == _latest_by_filtering(kept, since)
+
+
 def test_a_cycle_of_rules_equals_each_rule_alone(workload):
     ts, values, names = workload
     base = [DetectionRule(f"r-{m}", method=m) for m in ("zscore", "iqr", "changepoint", "ensemble")]

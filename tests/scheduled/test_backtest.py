@@ -40,6 +40,31 @@ def test_backtest_prints_the_injected_anomaly(prometheus: ManagedProcess, inject
     assert "backtest" in out.err  # the tqdm progress bar
 
 
+@pytest.mark.parametrize(
+    ("floor", "fired"),
+    [
+        (["--min-delta", "0.2"], 1),
+        (["--min-delta", "0.6"], 0),
+        (["--min-change", "5"], 1),
+        (["--min-change", "12"], 0),
+    ],
+)
+def test_backtest_counts_only_moves_as_large_as_the_floor(
+    prometheus: ManagedProcess, injected: Injected, capsys, floor: list[str], fired: int
+):
+    # venue a: 0.05 s -> 0.5 s, a move of 0.45 s or 9 x its baseline
+    window = ["--from", str(injected.end - 3600), "--to", str(injected.end), "--lookback", "6h"]
+    args = ["--query", QUERY, *window, "--prometheus.url", prometheus.url, "--method", "zscore", *floor]
+
+    assert run_backtest(args) == 0
+    assert f"{fired} anomalies would have fired" in capsys.readouterr().out
+
+
+def test_backtest_rejects_a_negative_floor(capsys):
+    assert run_backtest(["--query", "up", "--from=-1h", "--min-change=-1"]) == 2
+    assert "min_change" in capsys.readouterr().err
+
+
 def test_backtest_rejects_a_bad_time(capsys):
     assert run_backtest(["--query", "up", "--from", "yesterday-ish"]) == 2
     assert "invalid time" in capsys.readouterr().err

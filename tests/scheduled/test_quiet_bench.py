@@ -1,5 +1,6 @@
 """bench.quiet counts what the scheduler would open: a planted spike is one incident, a quiet series none
-at a threshold nothing reaches, and the cooldown holds repeats back."""
+at a threshold nothing reaches, the cooldown holds repeats back, and a rule's min_change keeps the
+records of noise out while a move that matters still opens one."""
 
 import numpy as np
 
@@ -25,3 +26,14 @@ def test_the_cooldown_holds_back_repeats_within_the_hour():
         "zscore", 3.0, values, 1.0, DetectionSettings(cooldown_seconds=0.0)
     )
     assert every_cycle > hourly
+
+
+def test_min_change_drops_the_noise_records_and_keeps_a_move_that_matters():
+    rng = np.random.default_rng(3)
+    values = quiet_series("white noise", 4, 2 * 1440 + 1, rng)  # level 100, sd 1
+    values[0, 1440 + 700 : 1440 + 730] += 10.0  # half an hour 10 % higher on the evaluated day
+    step = incidents_per_series_day("level_step_tail", 3.0, values[:1], 1.0, DetectionSettings(), 0.05)
+    noise = incidents_per_series_day("level_step_tail", 3.0, values[1:], 1.0, DetectionSettings())
+    floored = incidents_per_series_day("level_step_tail", 3.0, values[1:], 1.0, DetectionSettings(), 0.05)
+    assert step == 1.0
+    assert noise >= 1.0 and floored == 0.0

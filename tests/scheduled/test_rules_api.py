@@ -38,12 +38,13 @@ async def client(aiohttp_client, tmp_path: Path):
 
 
 async def test_rules_are_added_listed_and_deleted(client):
-    created = await client.post("/api/v1/rules", json={"name": "pnl", "query": "demo_pnl", "threshold": 4})
+    body = {"name": "pnl", "query": "demo_pnl", "threshold": 4, "min_delta": 50_000}
+    created = await client.post("/api/v1/rules", json=body)
     assert created.status == 201
 
     listed = await (await client.get("/api/v1/rules")).json()
     assert [(r["name"], r["source"]) for r in listed["data"]] == [("from_config", "config"), ("pnl", "api")]
-    assert listed["data"][1]["threshold"] == 4
+    assert listed["data"][1]["threshold"] == 4 and listed["data"][1]["min_delta"] == 50_000
 
     assert (await client.delete("/api/v1/rules/pnl")).status == 204
     assert [r["name"] for r in (await (await client.get("/api/v1/rules")).json())["data"]] == ["from_config"]
@@ -58,6 +59,8 @@ async def test_rules_are_added_listed_and_deleted(client):
         ({"name": "x"}, "query"),
         ({"name": "bad name!", "query": "up"}, "name"),
         ({"name": "x", "query": "up", "colour": "red"}, "colour"),
+        ({"name": "x", "query": "up", "min_change": -0.1}, "min_change"),
+        ({"name": "x", "query": "up", "min_delta": "lots"}, "min_delta"),
     ],
 )
 async def test_an_invalid_rule_is_a_400_naming_the_field(client, body, field):
