@@ -106,11 +106,11 @@ def render_page(posted: Posted) -> str:
     for parent in reversed(parents):
         shown = updates.get(parent["ts"], parent)
         replies = [m for m in posted.messages if m.get("thread_ts") == parent["ts"]]
-        items = "".join(f"<li><pre>{esc(_message_text(r))}</pre></li>" for r in replies)
+        items = "".join(f"<li><pre>{slack_html(_message_text(r))}</pre></li>" for r in replies)
         updated = " <em>(updated)</em>" if parent["ts"] in updates else ""
         threads.append(
             f"<section><h3>#{esc(str(parent.get('channel')))} {updated}</h3>"
-            f"<pre>{esc(_message_text(shown))}</pre><ol>{items}</ol></section>"
+            f"<pre>{slack_html(_message_text(shown))}</pre><ol>{items}</ol></section>"
         )
     regions = []
     for annotation in sorted(posted.annotations.values(), key=lambda a: -int(a["id"])):
@@ -136,7 +136,8 @@ def render_page(posted: Posted) -> str:
 
 
 def _message_text(message: dict[str, Any]) -> str:
-    """What Slack would show: the text of the message's blocks (sections, context), else its `text`."""
+    """The message as Slack mrkdwn: the text of its blocks (sections, context; buttons as `[label]`), else its
+    `text`."""
     blocks = message.get("blocks")
     if isinstance(blocks, str):  # form-encoded posts carry blocks as JSON text
         blocks = json.loads(blocks)
@@ -144,8 +145,39 @@ def _message_text(message: dict[str, Any]) -> str:
     for block in blocks or []:
         if isinstance(block.get("text"), dict):
             parts.append(str(block["text"].get("text", "")))
-        parts += [str(e.get("text", "")) for e in block.get("elements", []) if isinstance(e, dict)]
+        elements = [e for e in block.get("elements", []) if isinstance(e, dict)]
+        buttons = [e["text"] for e in elements if isinstance(e.get("text"), dict)]
+        parts += [str(e.get("text", "")) for e in elements if not isinstance(e.get("text"), dict)]
+        if buttons:
+            parts.append(" ".join(f"[{b.get('text', '')}]" for b in buttons))
     return "\n".join(p for p in parts if p) or str(message.get("text", ""))
+
+
+_CONTROL = re.compile(r"<([^<>]*)>")
+
+
+def slack_html(mrkdwn: str) -> str:
+    """Slack mrkdwn as the page shows it, escaped: `<url|label>` a link, `<!date^...|fallback>` its fallback,
+    `<!here>` @here, and Slack's own `&lt;` `&gt;` `&amp;` the characters they stand for."""
+    out, at = [], 0
+    for match in _CONTROL.finditer(mrkdwn):
+        out.append(_plain_slack(mrkdwn[at : match.start()]))
+        target, _, label = match.group(1).partition("|")
+        if target.startswith("!"):
+            out.append(_plain_slack(label) if label else html.escape("@" + target[1:]))
+        elif target.startswith(("http://", "https://")):
+            shown = _plain_slack(label) if label else html.escape(target)
+            out.append(f'<a href="{html.escape(html.unescape(target))}">{shown}</a>')
+        else:  # a user or channel mention
+            out.append(_plain_slack(label or target))
+        at = match.end()
+    out.append(_plain_slack(mrkdwn[at:]))
+    return "".join(out)
+
+
+def _plain_slack(text: str) -> str:
+    """Text outside Slack's control sequences, escaped for the page (Slack's three entities decoded first)."""
+    return html.escape(text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
 
 
 def _plain(annotation_html: str) -> str:

@@ -16,7 +16,7 @@ import yaml
 from demo.configs import receiver_config
 from demo.processes import free_port, start_alertmanager, start_prometheus
 from demo.report import alertmanager_link, prometheus_links
-from demo.standins import StandIns
+from demo.standins import StandIns, slack_html
 from tests.support.polling import eventually
 from tests.support.receiver_process import start_receiver
 
@@ -62,7 +62,22 @@ async def test_the_receiver_posts_to_the_standins_and_their_page_shows_it(
     assert "not Slack or Grafana" in page
     assert "PnLDrawdownHigh" in page and "FIRING" in page
     assert "alert(1)" in page and "<script>alert(1)</script>" not in page
+    assert "&amp;lt;" not in page  # Slack's own escaping is decoded once, not shown
+    assert "{'type'" not in page and "[✅ Correct]" in page  # the feedback buttons, by their labels
+    assert '<a href="http://127.0.0.1:' in page and "|Open in alert-analyst" not in page  # a link
     assert yaml.safe_load(receiver.config_path.read_text())["slack"]["api_url"].startswith(standins.url)
+
+
+def test_slack_mrkdwn_shows_as_slack_shows_it() -> None:
+    text = (
+        "*Started:* <!date^1796426942^{date_short_pretty}|2026-12-04 23:29:02 UTC> <!here>\n"
+        "p&lt;1e-16 &amp; <https://ui.example/i?a=1&amp;b=2|Open> <script>x</script>"
+    )
+    shown = slack_html(text)
+    assert shown.startswith("*Started:* 2026-12-04 23:29:02 UTC @here\n")
+    assert "p&lt;1e-16 &amp; " in shown  # p<1e-16 & , escaped once for the page
+    assert '<a href="https://ui.example/i?a=1&amp;b=2">Open</a>' in shown
+    assert "<script>" not in shown
 
 
 def test_prometheus_links_point_at_pages_that_answer(tmp_path: Path) -> None:
