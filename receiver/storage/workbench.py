@@ -164,12 +164,13 @@ def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
             " GROUP BY 1 ORDER BY 2 DESC",
             [since],
         ),
-        "rule_hits": fetch_all(
+        "rule_hits": fetch_all(  # incidents in the window; the last one and its finding of all time
             db,
-            "SELECT alertname AS rule, count(*) AS hits, max(first_seen) AS last_at,"
+            "SELECT alertname AS rule, sum(first_seen >= ?) AS hits, max(first_seen) AS last_at,"
             " (SELECT json_extract(annotations, '$.summary') FROM incidents j WHERE j.source = 'detector'"
             "  AND j.alertname = i.alertname ORDER BY first_seen DESC LIMIT 1) AS latest"
             " FROM incidents i WHERE source = 'detector' GROUP BY alertname",
+            [since],
         ),
         "delivery_failures": fetch_all(
             db,

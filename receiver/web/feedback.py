@@ -261,6 +261,13 @@ def accuracy_extras_html(accuracy: Mapping[str, Any]) -> str:
         f"<p>{int(accuracy['judged'])} of {int(accuracy['diagnosed'])} diagnosed incidents judged;"
         f" precision {percent(accuracy['precision'])}.</p>",
     ]
+    if not accuracy["judged"]:  # no table of empty rows: say where judgements come from
+        parts.append(
+            '<p class="small muted">Judge a diagnosis on its incident page (or with the Slack buttons) to see'
+            " precision by category and backend, and how stated confidence compares with what was right.</p>"
+            "</section>"
+        )
+        return "".join(parts)
     for key, title in (("by_category", "Category"), ("by_backend", "Backend")):
         rows = "".join(
             f"<tr><td>{_e(r[key.removeprefix('by_')])}</td><td>{r['judged']}</td><td>{r['correct']}</td>"

@@ -23,6 +23,7 @@ from analyst.evidence import evidence_to_dict
 from analyst.schema import diagnosis_to_dict
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.source import MetricSourceError
+from receiver.scheduled.settings import RuleSettings
 from receiver.storage import rules as db_rules
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
@@ -188,11 +189,12 @@ async def overview_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     data = await store.run(db_workbench.overview, now - OVERVIEW_DAYS * 86400)
     settings = request.app[SETTINGS]
-    configured = [r.name for r in settings.detection.rules]
-    added = [str(r["name"]) for r in await store.run(db_rules.load_api_rules)]
+    added = await store.run(db_rules.load_api_rules)
     hits = {r["rule"]: r for r in data["rule_hits"]}
     rules = [
-        {"name": n, **hits.get(n, {"hits": 0, "last_at": None, "latest": None})} for n in configured + added
+        rule_row(rule, origin, hits.get(name), OVERVIEW_DAYS)
+        for rule, origin, name in [(r, "config", r.name) for r in settings.detection.rules]
+        + [(_api_rule(body), "api", str(body.get("name"))) for body in added]
     ]
     delays = [d for d in data["delays"] if d is not None and d >= 0]
     context = {
@@ -209,6 +211,34 @@ async def overview_page(request: web.Request) -> web.Response:
         "extras": [Markup(await extra(request.app)) for extra in request.app[OVERVIEW_EXTRAS]],
     }
     return aiohttp_jinja2.render_template("overview.html", request, context)
+
+
+def _api_rule(body: dict[str, object]) -> RuleSettings | dict[str, object]:
+    """A stored API rule as its settings; the raw body if it no longer validates (the scheduler skips it)."""
+    try:
+        return RuleSettings.model_validate(body)
+    except ValidationError:
+        return body
+
+
+def rule_row(
+    rule: RuleSettings | dict[str, object], origin: str, hits: dict[str, Any] | None, days: int
+) -> dict[str, Any]:
+    """One row of the overview's rules table: what the rule asks, and how often it opened an incident."""
+    found = hits or {"hits": 0, "last_at": None, "latest": None}
+    count = int(found["hits"] or 0)
+    row = {**found, "hits": count, "per_day": count / days, "source": origin}
+    if not isinstance(rule, RuleSettings):
+        return {**row, "name": str(rule.get("name")), "query": "", "how": "invalid: skipped", "floor": ""}
+    floors = [f"±{rule.min_delta:g}"] if rule.min_delta else []
+    floors += [f"±{100 * rule.min_change:g} %"] if rule.min_change else []
+    return {
+        **row,
+        "name": rule.name,
+        "query": rule.query,
+        "how": f"{rule.method}, threshold {rule.threshold:g}, {rule.direction}",
+        "floor": " and ".join(floors) or "none",
+    }
 
 
 def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -131,6 +131,16 @@ async def test_accuracy_fragment_escapes_what_it_shows(make_client: ClientFactor
     assert "<td>80%-100%</td><td>1</td><td>90%</td><td>100%</td>" in fragment
 
 
+async def test_accuracy_without_judgements_says_where_they_come_from(make_client: ClientFactory) -> None:
+    from receiver.web.feedback import accuracy_extras_html
+
+    client = await make_client()
+    await stored_incident(client, "fp-1")
+    fragment = accuracy_extras_html(await (await client.get("/api/v1/accuracy")).json())
+    assert "0 of 1 diagnosed incidents judged" in fragment
+    assert "<table" not in fragment and "Judge a diagnosis on its incident page" in fragment
+
+
 async def test_the_incident_page_and_overview_show_the_feedback_sections(make_client: ClientFactory) -> None:
     client = await make_client()
     incident_id = await stored_incident(client)

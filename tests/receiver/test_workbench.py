@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -15,6 +16,7 @@ from receiver.storage.database import open_database
 from receiver.storage.incidents import save_diagnosis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents, fts_query, overview
 from receiver.web.incident_page import chart_range
+from receiver.web.keys import STORE
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url
 from receiver.web.templating import brief, duration
 
@@ -121,6 +123,43 @@ def test_overview_counts_usage_per_backend_and_model(db: sqlite_utils.Database) 
     assert llm["builtin", "-"]["calls"] == 2 and llm["builtin", "-"]["fallbacks"] == 1
     assert sorted(r["key"] for r in data["by_category"]) == ["dependency.database", "resource.disk"]
     assert len(data["delays"]) == 2
+
+
+def _detector_incident(db: sqlite_utils.Database, n: int, rule: str, first_seen: float) -> None:
+    db.conn.execute(
+        "INSERT INTO incidents (id, fingerprint, starts_at, status, alertname, severity, labels, annotations,"
+        " source, first_seen, last_seen, stage) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'done')",
+        [f"inc-d{n}", f"d{n}", first_seen, "resolved", rule, "warning", "{}",
+         json.dumps({"summary": f"finding {n}"}), "detector", first_seen, first_seen],
+    )  # fmt: skip
+
+
+def test_overview_counts_a_rules_incidents_in_its_window_and_its_last(db: sqlite_utils.Database) -> None:
+    for n, seen in enumerate((100.0, 2000.0, 3000.0)):
+        _detector_incident(db, n, "pnl_drop", seen)
+    hits = {r["rule"]: r for r in overview(db, since=1500.0)["rule_hits"]}
+    assert hits["pnl_drop"]["hits"] == 2  # the one at 100 s is before the window
+    assert hits["pnl_drop"]["last_at"] == 3000.0 and hits["pnl_drop"]["latest"] == "finding 2"
+    assert "OrderErrorsHigh" not in hits  # an Alertmanager alert is no rule's
+
+
+async def test_the_overview_shows_each_rule_with_its_floor_and_daily_rate(
+    make_client: ClientFactory,
+) -> None:
+    rule = {"name": "pnl_drop", "query": "sum(demo_pnl_usd)", "direction": "down", "min_change": 0.05}
+    client = await make_client(detection={"enabled": False, "rules": [rule]})
+    now = time.time()
+
+    def seed(db: sqlite_utils.Database) -> None:
+        for n in range(7):  # seven in the last week: 0.5 a day over the 14-day overview
+            _detector_incident(db, n, "pnl_drop", now - 86400 * n - 60)
+
+    await client.app[STORE].write(seed)
+    page = await (await client.get("/ui/overview")).text()
+    row = page.split('href="/ui/?alertname=pnl_drop"')[1].split("</tr>")[0]
+    assert "sum(demo_pnl_usd)" in row and "level_step_tail, threshold 3, down" in row
+    assert "±5 %" in row and "<td>7</td><td>0.5</td>" in row
+    assert "finding 0" in row  # the latest finding
 
 
 def test_links_carry_the_expression_range_and_matchers() -> None:
