@@ -27,7 +27,7 @@ from urllib.parse import quote_plus
 
 import numpy as np
 import structlog
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
@@ -110,6 +110,9 @@ def detector_incident(finding: DetectorFinding, now: float) -> Incident:
     )
 
 
+FINDING_OUTCOMES = ("opened", "deduplicated", "below_floor")
+
+
 @dataclass
 class CycleReport:
     """What one detection cycle did."""
@@ -123,6 +126,7 @@ class CycleReport:
     incidents: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)  # detector incidents whose anomaly is over
     deduplicated: int = 0
+    below_floor: int = 0  # series with a fresh anomaly that moved less than its rule's min_delta / min_change
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -218,6 +222,18 @@ class DetectionScheduler:
             if registry is not None
             else None
         )
+        self._findings = (
+            Counter(
+                "alert_analyst_detector_findings",
+                "Fresh anomalies of each detection rule, by outcome: opened (an incident), deduplicated"
+                " (within the cooldown of one), below_floor (moved less than the rule's min_delta /"
+                " min_change).",
+                ["rule", "outcome"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
 
     async def start(self) -> None:
         if self.settings.enabled and self._task is None:
@@ -250,6 +266,7 @@ class DetectionScheduler:
                     rules=report.rules,
                     series=report.series,
                     incidents=len(report.incidents),
+                    below_floor=report.below_floor,
                     errors=len(report.errors),
                     seconds=round(report.duration_seconds, 2),
                 )
@@ -279,7 +296,7 @@ class DetectionScheduler:
         if name in self._config_rules:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
         await self.store.write(db_rules.delete_api_rule, name)
-        self._drop_scores(name, keep=set())
+        self._forget_rule(name)
 
     async def run_cycle(self, *, now: float | None = None) -> CycleReport:
         """Fetch, detect, dedupe and report once (the timer calls this; tests call it directly)."""
@@ -297,7 +314,12 @@ class DetectionScheduler:
             report.series += len(series)
             report.detections += result.detection_count
             self._export_scores(rule.name, names, result.scores)
-            findings += fresh_findings(rule, names, [s.labels for s in series], result, since)
+            found = fresh_findings(rule, names, [s.labels for s in series], result, since)
+            if rule.min_delta > 0 or rule.min_change > 0:
+                below = len(result.table.latest_per_series(since)) - len(found)
+                report.below_floor += below
+                self._count(rule.name, "below_floor", below)
+            findings += found
         report.fresh = len(findings)
         for finding in findings:
             await self._open_incident(finding, now, report)
@@ -311,7 +333,7 @@ class DetectionScheduler:
         if report.resolved and self.on_resolved is not None:
             self.on_resolved(report.resolved)
         for name in set(self._exported) - {r.name for r in rules}:
-            self._drop_scores(name, keep=set())
+            self._forget_rule(name)
         report.duration_seconds = time.monotonic() - clock
         return report
 
@@ -361,6 +383,7 @@ class DetectionScheduler:
             or state["last_onset"] == finding.starts_at
         ):
             report.deduplicated += 1
+            self._count(finding.rule.name, "deduplicated")
             return
         try:
             incident_id = await self.on_anomaly(finding)
@@ -379,6 +402,11 @@ class DetectionScheduler:
         )
         if incident_id is not None:
             report.incidents.append(incident_id)
+            self._count(finding.rule.name, "opened")
+
+    def _count(self, rule: str, outcome: str, n: int = 1) -> None:
+        if self._findings is not None and n > 0:
+            self._findings.labels(rule, outcome).inc(n)
 
     def _export_scores(self, rule: str, names: Sequence[str], scores: np.ndarray) -> None:
         if self._scores is None:
@@ -390,6 +418,14 @@ class DetectionScheduler:
                 current.add(name)
         self._drop_scores(rule, keep=current)
         self._exported[rule] = current
+
+    def _forget_rule(self, rule: str) -> None:
+        """The rule is gone: so are its scores and counts on /metrics."""
+        self._drop_scores(rule, keep=set())
+        if self._findings is not None:
+            for outcome in FINDING_OUTCOMES:
+                with contextlib.suppress(KeyError):
+                    self._findings.remove(rule, outcome)
 
     def _drop_scores(self, rule: str, keep: set[str]) -> None:
         if self._scores is None:

@@ -124,6 +124,29 @@ async def test_latest_scores_are_exported_and_dropped_with_the_rule(injected: In
     await scheduler.stop()
 
 
+async def test_findings_are_counted_per_rule_by_outcome(injected: Injected, source, store):
+    registry = CollectorRegistry()
+    floored = RuleSettings(name="fill_latency_big", query=QUERY, min_delta=1.0)  # the jump is 0.45 s
+    settings = DetectionSettings(rules=[RULE])
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
+    await scheduler.add_rule(floored)
+
+    first = await scheduler.run_cycle(now=injected.end)
+    second = await scheduler.run_cycle(now=injected.end + 60)
+
+    def count(rule: str, outcome: str) -> float | None:
+        return registry.get_sample_value(
+            "alert_analyst_detector_findings_total", {"rule": rule, "outcome": outcome}
+        )
+
+    assert first.incidents == ["inc-1"] and first.below_floor == 1 and second.below_floor == 1
+    assert count("fill_latency", "opened") == 1 and count("fill_latency", "deduplicated") == 1
+    assert count("fill_latency_big", "below_floor") == 2 and count("fill_latency_big", "opened") is None
+    await scheduler.delete_rule("fill_latency_big")
+    assert count("fill_latency_big", "below_floor") is None and count("fill_latency", "opened") == 1
+    await scheduler.stop()
+
+
 class CountingSource(PrometheusSource):
     """The real Prometheus source, counting range queries."""
 
