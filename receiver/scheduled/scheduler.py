@@ -292,6 +292,13 @@ class DetectionScheduler:
             raise RuleConflict(f"a rule named {rule.name!r} exists already (in the configuration file)")
         await self.store.write(db_rules.insert_api_rule, rule.name, rule.model_dump(mode="json"))
 
+    async def replace_rule(self, rule: RuleSettings) -> None:
+        """New fields for an API rule of the same name; what it opened, and its cooldowns, stay."""
+        if rule.name in self._config_rules:
+            raise RuleConflict(f"rule {rule.name!r} comes from the configuration file; change it there")
+        await self.store.write(db_rules.replace_api_rule, rule.name, rule.model_dump(mode="json"))
+        self._forget_rule(rule.name)  # its scores and counts start again under the new fields
+
     async def delete_rule(self, name: str) -> None:
         if name in self._config_rules:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")

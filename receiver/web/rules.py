@@ -1,4 +1,4 @@
-"""`/api/v1/rules`: list, add and delete detection rules at runtime (config-file rules are read-only)."""
+"""`/api/v1/rules`: list, add, replace and delete detection rules at runtime (config-file ones: read-only)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _validationerror_response(exc: ValidationError) -> web.Response:
 
 
 def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
-    """GET/POST /api/v1/rules and DELETE /api/v1/rules/{name} (add auth in front).
+    """GET/POST /api/v1/rules and PUT/DELETE /api/v1/rules/{name} (add auth in front).
 
     The handlers use `scheduler` when given, else the app's `SCHEDULER` (set when the app starts).
     """
@@ -43,24 +43,49 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
             }
         )
 
-    async def add_rule(request: web.Request) -> web.Response:
+    async def rule_of(request: web.Request, name: str | None = None) -> RuleSettings | web.Response:
+        """The body's rule, or the 4xx answer; `name`: the path's, which the body may omit or repeat."""
         try:
             body = decode_json(await read_body(request))
         except PayloadError as exc:
             return error_response(exc.status, str(exc), exc.field)
         if not isinstance(body, dict):
             return error_response(400, "body must be a JSON object with the rule fields")
+        if name is not None and body.setdefault("name", name) != name:
+            return error_response(400, "name: the body names another rule than the path", "name")
         try:
-            rule = RuleSettings.model_validate(body)
+            return RuleSettings.model_validate(body)
         except ValidationError as exc:
             return _validationerror_response(exc)
+
+    def answer(rule: RuleSettings, status: int) -> web.Response:
+        data = {**rule.model_dump(mode="json"), "source": "api"}
+        return web.json_response({"status": "success", "data": data}, status=status)
+
+    async def add_rule(request: web.Request) -> web.Response:
+        rule = await rule_of(request)
+        if isinstance(rule, web.Response):
+            return rule
         try:
             await scheduler_of(request).add_rule(rule)
         except RuleConflict as exc:
             return error_response(409, str(exc), "name")
-        return web.json_response(
-            {"status": "success", "data": {**rule.model_dump(mode="json"), "source": "api"}}, status=201
-        )
+        return answer(rule, 201)
+
+    async def replace_rule(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not is_unicode(name):
+            return error_response(404, "no such rule (the name is not valid UTF-8)", "name")
+        rule = await rule_of(request, name)
+        if isinstance(rule, web.Response):
+            return rule
+        try:
+            await scheduler_of(request).replace_rule(rule)
+        except RuleConflict as exc:
+            return error_response(409, str(exc), "name")
+        except RuleNotFound as exc:
+            return error_response(404, str(exc), "name")
+        return answer(rule, 200)
 
     async def delete_rule(request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -77,5 +102,6 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
     return [
         web.get("/api/v1/rules", list_rules),
         web.post("/api/v1/rules", add_rule),
+        web.put("/api/v1/rules/{name}", replace_rule),
         web.delete("/api/v1/rules/{name}", delete_rule),
     ]
