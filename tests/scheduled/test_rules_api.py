@@ -109,8 +109,15 @@ async def test_a_put_that_cannot_replace_says_why(client, path, body, status, fi
 async def test_replacing_a_rule_keeps_its_cooldowns(tmp_path: Path):
     scheduler = make_scheduler(tmp_path / "analyst.db")
     await scheduler.add_rule(RuleSettings(name="pnl", query="demo_pnl"))
-    state = {"fingerprint": "fp", "rule": "pnl", "series_labels": {"desk": "fx"}, "fired_at": 5.0}
-    await scheduler.store.write(db_rules.save_state, **state, onset=4.0, incident_id="inc-1")
+    await scheduler.store.write(
+        db_rules.save_state,
+        fingerprint="fp",
+        rule="pnl",
+        series_labels={"desk": "fx"},
+        fired_at=5.0,
+        onset=4.0,
+        incident_id="inc-1",
+    )
 
     await scheduler.replace_rule(RuleSettings(name="pnl", query="demo_pnl", min_change=0.2))
 
