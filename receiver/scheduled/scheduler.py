@@ -297,7 +297,7 @@ class DetectionScheduler:
         if rule.name in self._config_rules:
             raise RuleConflict(f"rule {rule.name!r} comes from the configuration file; change it there")
         await self.store.write(db_rules.replace_api_rule, rule.name, rule.model_dump(mode="json"))
-        self._forget_rule(rule.name)  # its scores and counts start again under the new fields
+        self._drop_scores(rule.name, keep=set())  # a new query may read other series; the counts go on
 
     async def delete_rule(self, name: str) -> None:
         if name in self._config_rules:
