@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -43,8 +44,17 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
             }
         )
 
-    async def rule_of(request: web.Request, name: str | None = None) -> RuleSettings | web.Response:
-        """The body's rule, or the 4xx answer; `name`: the path's, which the body may omit or repeat."""
+    def path_name(request: web.Request) -> str | web.Response:
+        name = request.match_info["name"]
+        if is_unicode(name):
+            return name
+        return error_response(404, "no such rule (the name is not valid UTF-8)", "name")
+
+    async def rule_of(request: web.Request) -> RuleSettings | web.Response:
+        """The body's rule, or the 4xx answer. Under /rules/{name} the body may omit the name or repeat it."""
+        name = path_name(request) if "name" in request.match_info else None
+        if isinstance(name, web.Response):
+            return name
         try:
             body = decode_json(await read_body(request))
         except PayloadError as exc:
@@ -62,42 +72,33 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         data = {**rule.model_dump(mode="json"), "source": "api"}
         return web.json_response({"status": "success", "data": data}, status=status)
 
+    async def refused(change: Awaitable[None]) -> web.Response | None:
+        """None once `change` is made; else the answer saying why not (409 in use or read-only, 404)."""
+        try:
+            await change
+        except RuleConflict as exc:
+            return error_response(409, str(exc), "name")
+        except RuleNotFound as exc:
+            return error_response(404, str(exc), "name")
+        return None
+
     async def add_rule(request: web.Request) -> web.Response:
         rule = await rule_of(request)
         if isinstance(rule, web.Response):
             return rule
-        try:
-            await scheduler_of(request).add_rule(rule)
-        except RuleConflict as exc:
-            return error_response(409, str(exc), "name")
-        return answer(rule, 201)
+        return await refused(scheduler_of(request).add_rule(rule)) or answer(rule, 201)
 
     async def replace_rule(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if not is_unicode(name):
-            return error_response(404, "no such rule (the name is not valid UTF-8)", "name")
-        rule = await rule_of(request, name)
+        rule = await rule_of(request)
         if isinstance(rule, web.Response):
             return rule
-        try:
-            await scheduler_of(request).replace_rule(rule)
-        except RuleConflict as exc:
-            return error_response(409, str(exc), "name")
-        except RuleNotFound as exc:
-            return error_response(404, str(exc), "name")
-        return answer(rule, 200)
+        return await refused(scheduler_of(request).replace_rule(rule)) or answer(rule, 200)
 
     async def delete_rule(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if not is_unicode(name):
-            return error_response(404, "no such rule (the name is not valid UTF-8)", "name")
-        try:
-            await scheduler_of(request).delete_rule(name)
-        except RuleConflict as exc:
-            return error_response(409, str(exc), "name")
-        except RuleNotFound as exc:
-            return error_response(404, str(exc), "name")
-        return web.Response(status=204)
+        name = path_name(request)
+        if isinstance(name, web.Response):
+            return name
+        return await refused(scheduler_of(request).delete_rule(name)) or web.Response(status=204)
 
     return [
         web.get("/api/v1/rules", list_rules),
