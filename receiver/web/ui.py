@@ -24,11 +24,10 @@ from analyst.schema import diagnosis_to_dict
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
-from receiver.storage import rules as db_rules
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
 from receiver.web.incident_page import build_incident_page
-from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SETTINGS, SOURCE, STORE
+from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SCHEDULER, SETTINGS, SOURCE, STORE
 from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
 from receiver.web.templating import static_routes
 
@@ -188,13 +187,10 @@ async def overview_page(request: web.Request) -> web.Response:
     now = time.time()
     store = request.app[STORE]
     data = await store.run(db_workbench.overview, now - OVERVIEW_DAYS * 86400)
-    settings = request.app[SETTINGS]
-    added = await store.run(db_rules.load_api_rules)
     hits = {r["rule"]: r for r in data["rule_hits"]}
-    rules = [
-        rule_row(rule, origin, hits.get(name), OVERVIEW_DAYS)
-        for rule, origin, name in [(r, "config", r.name) for r in settings.detection.rules]
-        + [(_api_rule(body), "api", str(body.get("name"))) for body in added]
+    rules = [  # the scheduler's own list: config rules, then the stored API rules that validate
+        rule_row(rule, origin, hits.get(rule.name), OVERVIEW_DAYS)
+        for rule, origin in await request.app[SCHEDULER].rules()
     ]
     delays = [d for d in data["delays"] if d is not None and d >= 0]
     context = {
@@ -213,23 +209,11 @@ async def overview_page(request: web.Request) -> web.Response:
     return aiohttp_jinja2.render_template("overview.html", request, context)
 
 
-def _api_rule(body: dict[str, object]) -> RuleSettings | dict[str, object]:
-    """A stored API rule as its settings; the raw body if it no longer validates (the scheduler skips it)."""
-    try:
-        return RuleSettings.model_validate(body)
-    except ValidationError:
-        return body
-
-
-def rule_row(
-    rule: RuleSettings | dict[str, object], origin: str, hits: dict[str, Any] | None, days: int
-) -> dict[str, Any]:
+def rule_row(rule: RuleSettings, origin: str, hits: dict[str, Any] | None, days: int) -> dict[str, Any]:
     """One row of the overview's rules table: what the rule asks, and how often it opened an incident."""
     found = hits or {"hits": 0, "last_at": None, "latest": None}
     count = int(found["hits"] or 0)
     row = {**found, "hits": count, "per_day": count / days, "source": origin}
-    if not isinstance(rule, RuleSettings):
-        return {**row, "name": str(rule.get("name")), "query": "", "how": "invalid: skipped", "floor": ""}
     floors = [f"±{rule.min_delta:g}"] if rule.min_delta else []
     floors += [f"±{100 * rule.min_change:g} %"] if rule.min_change else []
     return {
