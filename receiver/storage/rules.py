@@ -25,17 +25,20 @@ def insert_api_rule(db: sqlite_utils.Database, name: str, body: dict[str, object
     db.table("detection_rules").insert({"name": name, "body": json.dumps(body), "created_at": time.time()})
 
 
-def replace_api_rule(db: sqlite_utils.Database, name: str, body: dict[str, object]) -> None:
-    """Replace an API rule's fields; its firing state (cooldowns, open incidents) stays."""
+def _existing(db: sqlite_utils.Database, name: str) -> None:
     if not db.table("detection_rules").count_where("name = ?", [name]):
         raise RuleNotFound(f"no rule named {name!r}")
+
+
+def replace_api_rule(db: sqlite_utils.Database, name: str, body: dict[str, object]) -> None:
+    """Replace an API rule's fields; its firing state (cooldowns, open incidents) stays."""
+    _existing(db, name)
     db.table("detection_rules").update(name, {"body": json.dumps(body)})
 
 
 def delete_api_rule(db: sqlite_utils.Database, name: str) -> None:
     """Delete the rule and its firing state (call through Store.write: both go in one transaction)."""
-    if not db.table("detection_rules").count_where("name = ?", [name]):
-        raise RuleNotFound(f"no rule named {name!r}")
+    _existing(db, name)
     db.table("detection_rules").delete(name)
     db.table("detection_state").delete_where("rule = ?", [name])
 
