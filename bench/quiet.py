@@ -23,7 +23,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.ops_data import ar1
-from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
 from receiver.scheduled.backtest import BacktestPlan, replay
 from receiver.scheduled.scheduler import default_step
@@ -65,7 +64,6 @@ def incidents_per_series_day(
     )
     plan = BacktestPlan(
         rule=rule,
-        prometheus=PrometheusSettings(),
         detection=detection,
         start=detection.lookback_seconds,
         end=float(timestamps[-1]),

@@ -13,9 +13,17 @@ from pydantic import ValidationError
 
 from receiver.config import load_settings
 from receiver.errors import ConfigError
-from receiver.evidence.source import MetricSourceError
-from receiver.scheduled.backtest import BacktestPlan, evaluation_times, fetch_history, replay
-from receiver.scheduled.scheduler import DetectorFinding, default_step
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import PrometheusSettings
+from receiver.evidence.source import MetricSourceError, SeriesData
+from receiver.scheduled.backtest import (
+    BacktestPlan,
+    evaluation_times,
+    fetch_history,
+    plan_backtest,
+    replay,
+)
+from receiver.scheduled.scheduler import DetectorFinding
 from receiver.scheduled.settings import RuleSettings
 from receiver.times import parse_duration, parse_time
 
@@ -47,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _plan(args: argparse.Namespace, now: float) -> BacktestPlan:
+def _plan(args: argparse.Namespace, now: float) -> tuple[BacktestPlan, PrometheusSettings]:
     overrides = {"prometheus": {"url": args.prometheus_url}} if args.prometheus_url else {}
     settings = load_settings(args.config_file, overrides=overrides)
     detection = settings.detection
@@ -60,13 +68,24 @@ def _plan(args: argparse.Namespace, now: float) -> BacktestPlan:
     given = {"method": args.method, "min_delta": args.min_delta, "min_change": args.min_change}
     if overridden := {field: value for field, value in given.items() if value is not None}:
         rule = RuleSettings.model_validate({**rule.model_dump(), **overridden})
-    lookback = parse_duration(args.lookback) if args.lookback else detection.lookback_seconds
-    step = parse_duration(args.step) if args.step else detection.step_seconds or default_step(lookback)
-    interval = parse_duration(args.interval) if args.interval else detection.interval_seconds
-    start, end = parse_time(args.start, now), parse_time(args.end, now)
-    if end <= start:
-        raise ValueError(f"--to ({args.end}) must be after --from ({args.start})")
-    return BacktestPlan(rule, settings.prometheus, detection, start, end, lookback, step, interval)
+    plan = plan_backtest(
+        rule,
+        detection,
+        parse_time(args.start, now),
+        parse_time(args.end, now),
+        lookback=parse_duration(args.lookback) if args.lookback else None,
+        step=parse_duration(args.step) if args.step else None,
+        interval=parse_duration(args.interval) if args.interval else None,
+    )
+    return plan, settings.prometheus
+
+
+async def _fetch(plan: BacktestPlan, settings: PrometheusSettings) -> tuple[list[SeriesData], float]:
+    source = PrometheusSource(settings)
+    try:
+        return await fetch_history(plan, source)
+    finally:
+        await source.close()
 
 
 def format_findings(findings: Sequence[DetectorFinding]) -> str:
@@ -88,12 +107,12 @@ def run_backtest(argv: list[str]) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     try:
-        plan = _plan(args, time.time())
+        plan, prometheus = _plan(args, time.time())
     except (ConfigError, ValueError, ValidationError) as exc:
         print(f"alert-analyst backtest: {exc}", file=sys.stderr)
         return 2
     try:
-        series, fetched_start = asyncio.run(fetch_history(plan))
+        series, fetched_start = asyncio.run(_fetch(plan, prometheus))
     except MetricSourceError as exc:
         print(f"alert-analyst backtest: cannot fetch {plan.rule.query!r}: {exc}", file=sys.stderr)
         return 1

@@ -1,5 +1,5 @@
 """Backtest: replay a detection rule over history and find what would have fired (the CLI is
-`receiver.cli.backtest`).
+`receiver.cli.backtest`, the API and the workbench page `receiver.web.backtest`).
 
 The range [from - lookback, to] is fetched once; then, every `interval` from `from` to `to`, the rule
 is detected on the trailing `lookback` window exactly as the scheduler would, with the same
@@ -9,25 +9,34 @@ freshness and cooldown, so the output is what the live scheduler would have open
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from detectors import detect_batch
 from detectors.grid import align, align_range, grid
-from receiver.evidence.prometheus import PrometheusSource
+from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
-from receiver.evidence.settings import PrometheusSettings
-from receiver.evidence.source import SeriesData
-from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
+from receiver.evidence.source import MetricSource, SeriesData
+from receiver.scheduled.scheduler import DetectorFinding, default_step, fresh_findings
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+
+DAY = 86400.0
+
+
+class BacktestError(ReceiverError, ValueError):
+    """A backtest that cannot run as asked (`field`: the parameter to change)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
 class BacktestPlan:
     rule: RuleSettings
-    prometheus: PrometheusSettings
     detection: DetectionSettings
     start: float
     end: float
@@ -36,9 +45,43 @@ class BacktestPlan:
     interval: float
 
 
+def plan_backtest(
+    rule: RuleSettings,
+    detection: DetectionSettings,
+    start: float,
+    end: float,
+    *,
+    lookback: float | None = None,
+    step: float | None = None,
+    interval: float | None = None,
+) -> BacktestPlan:
+    """The plan the scheduler's settings give, with any of lookback, step and interval overridden."""
+    if not end > start:
+        raise BacktestError("the end of the range must be after its start", "to")
+    for name, value in (("lookback", lookback), ("step", step), ("interval", interval)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise BacktestError(f"{name} must be a positive duration", name)
+    lookback = lookback or detection.lookback_seconds
+    step = step or detection.step_seconds or default_step(lookback)
+    if step > lookback / 3:
+        raise BacktestError(f"step ({step:g} s) leaves fewer than 3 points in the lookback", "step")
+    return BacktestPlan(rule, detection, start, end, lookback, step, interval or detection.interval_seconds)
+
+
 def evaluation_times(plan: BacktestPlan) -> np.ndarray:
     """Every `interval` from `start` to `end` (both included when they fall on the grid)."""
     return plan.start + plan.interval * np.arange(math.floor((plan.end - plan.start) / plan.interval) + 1)
+
+
+def window_points(plan: BacktestPlan) -> int:
+    """Points in each evaluation's trailing window."""
+    return int(plan.lookback // plan.step)
+
+
+def work(plan: BacktestPlan, series: int) -> int:
+    """Point-scores a replay computes: series x evaluations x points per window (its cost is about linear
+    in this: about 0.3 s per 1 M on one core with the default detector)."""
+    return series * len(evaluation_times(plan)) * window_points(plan)
 
 
 def replay(plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: float) -> list[DetectorFinding]:
@@ -64,11 +107,59 @@ def replay(plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: floa
     return fired
 
 
-async def fetch_history(plan: BacktestPlan) -> tuple[list[SeriesData], float]:
+@dataclass(frozen=True)
+class BacktestReport:
+    """What a replay found: the incidents the scheduler would have opened, and over how much."""
+
+    plan: BacktestPlan
+    series: list[SeriesData]
+    findings: list[DetectorFinding]
+    seconds: float = 0.0
+    per_series: Counter[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_series", Counter(f.detection.series for f in self.findings))
+
+    @property
+    def evaluations(self) -> int:
+        return len(evaluation_times(self.plan))
+
+    @property
+    def series_days(self) -> float:
+        return len(self.series) * (self.plan.end - self.plan.start) / DAY
+
+    @property
+    def per_series_day(self) -> float | None:
+        """Incidents per series and day of the range (None without series)."""
+        return len(self.findings) / self.series_days if self.series_days else None
+
+
+def rises_only(values: np.ndarray, least: int = 20) -> bool:
+    """Whether a series looks like a counter: at least `least` rises, and at most one fall (a counter's
+    reset) or 2 % of its moves. A gauge's noise falls about as often as it rises."""
+    steps = np.diff(values[np.isfinite(values)])
+    rises, falls = int((steps > 0).sum()), int((steps < 0).sum())
+    return rises >= least and falls <= max(1.0, 0.02 * (rises + falls))
+
+
+def report_notes(report: BacktestReport) -> list[str]:
+    """What the user should know about a backtest beside its findings (no series, counters)."""
+    query = report.plan.rule.query
+    if not report.series:
+        return [
+            f"{query!r} returned no series over the range (a typo in a name or label, or beyond retention?)"
+        ]
+    counters = sum(rises_only(np.asarray(s.values, dtype=float)) for s in report.series)
+    if not counters:
+        return []
+    share = "every series" if counters == len(report.series) else f"{counters} of {len(report.series)} series"
+    return [
+        f"{share} only rose over the range, as counters do: the anomalies of a running total are its"
+        f" resets and its slope; detect on its rate instead, e.g. rate({query}[5m])"
+    ]
+
+
+async def fetch_history(plan: BacktestPlan, source: MetricSource) -> tuple[list[SeriesData], float]:
     """The rule's series over [start - lookback, end] and the aligned start of that range."""
-    source = PrometheusSource(plan.prometheus)
-    try:
-        start, end = align_range(plan.start - plan.lookback, plan.end, plan.step, plan.end)
-        return await source.query_range(plan.rule.query, start, end, plan.step), start
-    finally:
-        await source.close()
+    start, end = align_range(plan.start - plan.lookback, plan.end, plan.step, plan.end)
+    return await source.query_range(plan.rule.query, start, end, plan.step), start

@@ -22,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 from urllib.parse import quote_plus
 
 import numpy as np
@@ -42,6 +42,8 @@ from receiver.storage import rules as db_rules
 
 if TYPE_CHECKING:
     from receiver.storage.database import Store
+
+T = TypeVar("T")
 
 log = structlog.get_logger("receiver.scheduled")
 RuleOrigin = Literal["config", "api"]
@@ -304,6 +306,10 @@ class DetectionScheduler:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
         await self.store.write(db_rules.delete_api_rule, name)
         self._forget_rule(name)
+
+    async def run_in_pool(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` on the detection pool (threads or processes, as `detection.pool` says)."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def run_cycle(self, *, now: float | None = None) -> CycleReport:
         """Fetch, detect, dedupe and report once (the timer calls this; tests call it directly)."""

@@ -13,6 +13,7 @@ from receiver.pipeline.intake import IntakeActivity
 from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
+from receiver.web.backtest import backtest_routes
 from receiver.web.health import health_routes
 from receiver.web.keys import (
     CREDENTIALS,
@@ -66,6 +67,7 @@ def build_app(
             *ondemand_routes(),
             *ui_routes(),
             *rule_routes(),
+            *backtest_routes(),
         ]
     )
     install_learning(app)

@@ -214,15 +214,19 @@ def rule_row(rule: RuleSettings, origin: str, hits: dict[str, Any] | None, days:
     found = hits or {"hits": 0, "last_at": None, "latest": None}
     count = int(found["hits"] or 0)
     row = {**found, "hits": count, "per_day": count / days, "source": origin}
+    return {**row, "name": rule.name, "query": rule.query, "how": rule_how(rule), "floor": rule_floor(rule)}
+
+
+def rule_how(rule: RuleSettings) -> str:
+    """What a rule detects with: `level_step_tail, threshold 3, up`."""
+    return f"{rule.method}, threshold {rule.threshold:g}, {rule.direction}"
+
+
+def rule_floor(rule: RuleSettings) -> str:
+    """The move a rule asks before it opens an incident: `±0.5 and ±5 %`, or `none`."""
     floors = [f"±{rule.min_delta:g}"] if rule.min_delta else []
     floors += [f"±{100 * rule.min_change:g} %"] if rule.min_change else []
-    return {
-        **row,
-        "name": rule.name,
-        "query": rule.query,
-        "how": f"{rule.method}, threshold {rule.threshold:g}, {rule.direction}",
-        "floor": " and ".join(floors) or "none",
-    }
+    return " and ".join(floors) or "none"
 
 
 def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:

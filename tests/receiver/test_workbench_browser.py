@@ -7,6 +7,7 @@ runbook); a second, different one lets the filters and the search show that they
 from __future__ import annotations
 
 import base64
+import calendar
 import json
 import time
 import urllib.error
@@ -262,6 +263,28 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
     _submit(browser)
     assert browser.current_url.endswith(f"/ui/incidents/{incident_id}")
     assert "Earlier diagnoses" in browser.find_element("tag name", "main").text
+    assert console_errors(browser) == []
+
+
+def test_the_backtest_form_lists_what_a_rule_would_have_opened_and_charts_it(
+    browser: Any, receiver: Any, scenario: Scenario
+) -> None:
+    proc, _ = receiver
+    _open(browser, f"{proc.url}/ui/backtest")
+    browser.find_element("name", "query").send_keys("demo_db_pool_in_use")
+    for name, value in (("from", scenario.cause_at - 3600), ("to", scenario.end), ("interval", "5m")):
+        field = browser.find_element("name", name)
+        field.clear()
+        field.send_keys(str(int(value)) if isinstance(value, float) else value)
+    _submit(browser)
+
+    assert browser.find_element("css selector", ".backtest-result h2").text == "1 incident would have opened"
+    [row] = browser.find_elements("css selector", "table.findings tbody tr")
+    starts = calendar.timegm(time.strptime(row.find_element("css selector", "td").text, "%Y-%m-%dT%H:%M:%SZ"))
+    assert abs(starts - scenario.cause_at) <= 300  # the pool saturating, not noise
+    assert 'service="postgres"' in row.text
+    plot = browser.find_element("css selector", "figure.chart .plot[data-points]")
+    assert int(plot.get_attribute("data-points")) > 100
     assert console_errors(browser) == []
 
 

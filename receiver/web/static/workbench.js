@@ -27,7 +27,7 @@
     }, REFRESH_MS);
   }
 
-  var MARK_COLORS = { onset: "#a15c00", "back to normal": "#5b6b7a", "alert start": "#b3261e", resolved: "#2e7d32" };
+  var MARK_COLORS = { onset: "#a15c00", "back to normal": "#5b6b7a", "alert start": "#b3261e", resolved: "#2e7d32", fired: "#b3261e" };
 
   function markPlugin(marks) {
     return {
@@ -40,7 +40,7 @@
             var x = u.valToPos(t, "x", true);
             if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
             ctx.save();
-            ctx.strokeStyle = MARK_COLORS[name] || "#555";
+            ctx.strokeStyle = MARK_COLORS[name] || MARK_COLORS[name.split(" ")[0]] || "#555";
             ctx.setLineDash([5, 4]);
             ctx.lineWidth = 1.5 * devicePixelRatio;
             ctx.beginPath();

@@ -1,0 +1,302 @@
+"""Try a detection rule on history before it pages anyone: POST /api/v1/backtest and the /ui/backtest page.
+
+Both replay the rule as the scheduler would (`receiver.scheduled.backtest`) over the scheduler's own
+metric source and pool, one backtest at a time, within a budget of point-scores per request (the
+`alert-analyst backtest` CLI has none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import aiohttp_jinja2
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from receiver.errors import PayloadError
+from receiver.evidence.promql import series_id
+from receiver.evidence.source import MetricSourceError
+from receiver.scheduled.backtest import (
+    DAY,
+    BacktestError,
+    BacktestPlan,
+    BacktestReport,
+    fetch_history,
+    plan_backtest,
+    replay,
+    report_notes,
+    work,
+)
+from receiver.scheduled.settings import RuleSettings
+from receiver.times import parse_duration, parse_time
+from receiver.web.json_errors import decode_json, error_response, read_body
+from receiver.web.keys import SCHEDULER
+from receiver.web.ui import rule_floor, rule_how
+
+if TYPE_CHECKING:
+    from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
+
+MAX_POINT_SCORES = 50_000_000  # about 15 s of one core with the default detector
+MAX_FINDINGS = 500  # listed in an answer (all are counted)
+MAX_CHARTS = 12  # series charted on the page, those with the most incidents first
+NEW_RULE = "backtest"  # the name of a rule tried without one
+
+
+class BacktestRequest(BaseModel):
+    """`rule`: the fields of a detection rule; with the name of an existing rule, the others override it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    rule: dict[str, Any]
+    start: float | str = Field(default="-24h", alias="from")
+    end: float | str = Field(default="now", alias="to")
+    lookback: float | str | None = None
+    step: float | str | None = None
+    interval: float | str | None = None
+
+
+class Refused(Exception):
+    """A backtest request answered with `status` (4xx, 502) and a message naming `field`."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+def _seconds(value: float | str | None, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value) if not isinstance(value, str) else parse_duration(value.strip())
+    except ValueError as exc:
+        raise Refused(400, f"{name}: {exc}", name) from None
+
+
+async def rule_to_try(scheduler: DetectionScheduler, fields: Mapping[str, Any]) -> RuleSettings:
+    """The rule `fields` describe: an existing rule (config or API) with `fields` over it, else a new one."""
+    name = fields.get("name") or NEW_RULE
+    known = {rule.name: rule for rule, _ in await scheduler.rules()}
+    base = known[name].model_dump() if isinstance(name, str) and name in known else None
+    if base is None and "query" not in fields and fields.get("name"):
+        raise Refused(404, f"no rule named {name!r}; give a query to try a new rule", "rule.name")
+    try:
+        return RuleSettings.model_validate({**(base or {}), **fields, "name": name})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        cause = first.get("ctx", {}).get("error")
+        where = ".".join(str(p) for p in first.get("loc", ())) or getattr(cause, "field", None) or "rule"
+        raise Refused(400, f"rule.{where}: {first.get('msg', 'invalid')}", f"rule.{where}") from None
+
+
+def plan_of(request: BacktestRequest, rule: RuleSettings, scheduler: DetectionScheduler) -> BacktestPlan:
+    now = time.time()
+    try:
+        start, end = parse_time(request.start, now), parse_time(request.end, now)
+    except ValueError as exc:
+        raise Refused(400, f"from/to: {exc}", "from") from None
+    try:
+        plan = plan_backtest(
+            rule,
+            scheduler.settings,
+            start,
+            end,
+            lookback=_seconds(request.lookback, "lookback"),
+            step=_seconds(request.step, "step"),
+            interval=_seconds(request.interval, "interval"),
+        )
+    except BacktestError as exc:
+        raise Refused(400, str(exc), exc.field) from None
+    _within_budget(plan, 1)
+    return plan
+
+
+def _within_budget(plan: BacktestPlan, series: int) -> None:
+    asked = work(plan, series)
+    if asked > MAX_POINT_SCORES:
+        raise Refused(
+            400,
+            f"this backtest would compute {asked / 1e6:,.0f} M point-scores ({series} series), more than the"
+            f" {MAX_POINT_SCORES / 1e6:,.0f} M a request may: shorten the range, widen the interval or"
+            " narrow the query (the alert-analyst backtest command has no limit)",
+            "from",
+        )
+
+
+async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestRequest) -> BacktestReport:
+    """Resolve, plan, fetch and replay; Refused with the answer when it cannot."""
+    rule = await rule_to_try(scheduler, body.rule)
+    plan = plan_of(body, rule, scheduler)
+    if busy.locked():
+        raise Refused(429, "a backtest is running already; try again when it is done")
+    async with busy:
+        clock = time.monotonic()
+        try:
+            series, fetched_start = await fetch_history(plan, scheduler.source)
+        except MetricSourceError as exc:
+            raise Refused(502, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
+        _within_budget(plan, len(series))
+        findings = await scheduler.run_in_pool(replay, plan, series, fetched_start) if series else []
+        return BacktestReport(plan, series, findings, time.monotonic() - clock)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def finding_to_dict(finding: DetectorFinding) -> dict[str, Any]:
+    d = finding.detection
+    return {
+        "starts_at": _iso(finding.starts_at),
+        "detected_at": _iso(d.timestamp),
+        "series": d.series,
+        "labels": {k: v for k, v in finding.series_labels.items()},
+        "anomaly_type": str(d.anomaly_type),
+        "detector_severity": str(d.severity),
+        "confidence": round(d.confidence, 4),
+        "direction": d.direction,
+        "value": _finite(d.raw_data.get("value")),
+        "baseline": _finite(d.raw_data.get("baseline")),
+        "change": _finite(d.magnitude),
+    }
+
+
+def report_to_dict(report: BacktestReport) -> dict[str, Any]:
+    plan = report.plan
+    per_day = report.per_series_day
+    return {
+        "rule": plan.rule.model_dump(mode="json"),
+        "from": _iso(plan.start),
+        "to": _iso(plan.end),
+        "days": round((plan.end - plan.start) / DAY, 4),
+        "lookback_seconds": plan.lookback,
+        "step_seconds": plan.step,
+        "interval_seconds": plan.interval,
+        "cooldown_seconds": plan.detection.cooldown_seconds,
+        "evaluations": report.evaluations,
+        "series": len(report.series),
+        "incidents": len(report.findings),
+        "incidents_per_series_day": round(per_day, 4) if per_day is not None else None,
+        "per_series": [{"series": s, "incidents": n} for s, n in report.per_series.most_common()],
+        "findings": [finding_to_dict(f) for f in report.findings[:MAX_FINDINGS]],
+        "truncated": len(report.findings) > MAX_FINDINGS,
+        "notes": report_notes(report),
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def chart_rows(report: BacktestReport) -> list[dict[str, Any]]:
+    """The page's charts: the series with the most incidents, each with its incidents marked."""
+    by_name = {series_id(s.labels): s for s in report.series}
+    rows = []
+    for name, count in report.per_series.most_common(MAX_CHARTS):
+        labels = dict(by_name[name].labels) if name in by_name else {}
+        starts = [f.starts_at for f in report.findings if f.detection.series == name]
+        rows.append(
+            {
+                "series": name,
+                "incidents": count,
+                "query": report.plan.rule.query,
+                "match": json.dumps({k: v for k, v in labels.items() if k != "__name__"}),
+                "start": report.plan.start - report.plan.lookback / 4,
+                "end": report.plan.end,
+                "marks": json.dumps({f"fired {i + 1}": t for i, t in enumerate(starts)}),
+            }
+        )
+    return rows
+
+
+FORM_FIELDS = (
+    "name",
+    "query",
+    "method",
+    "threshold",
+    "direction",
+    "min_delta",
+    "min_change",
+    "window_size",
+    "from",
+    "to",
+    "interval",
+)
+RULE_FIELDS = ("name", "query", "method", "threshold", "direction", "min_delta", "min_change", "window_size")
+
+
+def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
+    """POST /api/v1/backtest and GET/POST /ui/backtest (add auth in front)."""
+    busy = asyncio.Lock()
+
+    def scheduler_of(request: web.Request) -> DetectionScheduler:
+        return scheduler if scheduler is not None else request.app[SCHEDULER]
+
+    async def post_backtest(request: web.Request) -> web.Response:
+        try:
+            body = BacktestRequest.model_validate(decode_json(await read_body(request)))
+        except PayloadError as exc:
+            return error_response(exc.status, str(exc), exc.field)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            return error_response(400, f"{field}: {first['msg']}", field)
+        try:
+            report = await run(scheduler_of(request), busy, body)
+        except Refused as exc:
+            return error_response(exc.status, exc.message, exc.field)
+        return web.json_response({"status": "success", "data": report_to_dict(report)})
+
+    async def backtest_page(request: web.Request) -> web.Response:
+        """GET: the form (`?rule=NAME` fills it from that rule); POST: the form and what it would open."""
+        form = {"from": "-24h", "to": "now", "interval": ""}
+        rules = [rule for rule, _ in await scheduler_of(request).rules()]
+        if request.method == "GET":
+            chosen = next((r for r in rules if r.name == request.query.get("rule")), None)
+            if chosen is not None:
+                form.update({k: str(v) for k, v in chosen.model_dump().items() if k in RULE_FIELDS})
+            return _page(request, form, rules)
+        posted = await request.post()
+        form.update({k: str(v).strip() for k, v in posted.items() if k in FORM_FIELDS})
+        fields = {k: form[k] for k in RULE_FIELDS if form.get(k)}
+        body = BacktestRequest.model_validate(
+            {"rule": fields, "from": form["from"] or "-24h", "to": form["to"] or "now"}
+            | ({"interval": form["interval"]} if form.get("interval") else {})
+        )
+        try:
+            report = await run(scheduler_of(request), busy, body)
+        except Refused as exc:
+            return _page(request, form, rules, error=exc.message, status=exc.status)
+        return _page(request, form, rules, report=report)
+
+    return [
+        web.post("/api/v1/backtest", post_backtest),
+        web.get("/ui/backtest", backtest_page),
+        web.post("/ui/backtest", backtest_page),
+    ]
+
+
+def _page(
+    request: web.Request,
+    form: dict[str, str],
+    rules: list[RuleSettings],
+    *,
+    report: BacktestReport | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    context = {
+        "form": form,
+        "rules": [r.name for r in rules],
+        "error": error,
+        "result": report_to_dict(report) if report is not None else None,
+        "how": rule_how(report.plan.rule) if report is not None else "",
+        "floor": rule_floor(report.plan.rule) if report is not None else "",
+        "charts": chart_rows(report) if report is not None else [],
+    }
+    return aiohttp_jinja2.render_template("backtest.html", request, context, status=status)
