@@ -20,6 +20,7 @@ from detectors.grid import align, align_range, grid
 from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
+from receiver.scheduled.probe import query_notes
 from receiver.scheduled.scheduler import DetectorFinding, default_step, fresh_findings
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
 
@@ -134,29 +135,9 @@ class BacktestReport:
         return len(self.findings) / self.series_days if self.series_days else None
 
 
-def rises_only(values: np.ndarray, least: int = 20) -> bool:
-    """Whether a series looks like a counter: at least `least` rises, and at most one fall (a counter's
-    reset) or 2 % of its moves. A gauge's noise falls about as often as it rises."""
-    steps = np.diff(values[np.isfinite(values)])
-    rises, falls = int((steps > 0).sum()), int((steps < 0).sum())
-    return rises >= least and falls <= max(1.0, 0.02 * (rises + falls))
-
-
 def report_notes(report: BacktestReport) -> list[str]:
     """What the user should know about a backtest beside its findings (no series, counters)."""
-    query = report.plan.rule.query
-    if not report.series:
-        return [
-            f"{query!r} returned no series over the range (a typo in a name or label, or beyond retention?)"
-        ]
-    counters = sum(rises_only(np.asarray(s.values, dtype=float)) for s in report.series)
-    if not counters:
-        return []
-    share = "every series" if counters == len(report.series) else f"{counters} of {len(report.series)} series"
-    return [
-        f"{share} only rose over the range, as counters do: the anomalies of a running total are its"
-        f" resets and its slope; detect on its rate instead, e.g. rate({query}[5m])"
-    ]
+    return query_notes(report.plan.rule.query, report.series, "the range")
 
 
 async def fetch_history(plan: BacktestPlan, source: MetricSource) -> tuple[list[SeriesData], float]:

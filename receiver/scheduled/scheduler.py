@@ -32,10 +32,11 @@ from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
 from detectors.grid import align, align_range, grid
-from receiver.errors import RuleConflict
+from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
+from receiver.scheduled.probe import query_notes
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
 from receiver.storage import incidents as db_incidents
 from receiver.storage import rules as db_rules
@@ -47,6 +48,8 @@ T = TypeVar("T")
 
 log = structlog.get_logger("receiver.scheduled")
 RuleOrigin = Literal["config", "api"]
+PROBE_SPAN = 3600.0  # what a new rule's query is tried over
+PROBE_SECONDS = 5.0  # and how long a rule change waits for the answer
 Outcome = tuple[RuleSettings, list[SeriesData], list[str], BatchResult]
 
 
@@ -306,6 +309,23 @@ class DetectionScheduler:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
         await self.store.write(db_rules.delete_api_rule, name)
         self._forget_rule(name)
+
+    async def probe(self, rule: RuleSettings, *, now: float | None = None) -> list[str]:
+        """Notes on what the rule's query returns over the last hour (no series, counters), for whoever
+        writes the rule; InvalidRuleField on `query` when the backend rejects it as PromQL. A backend that
+        fails otherwise, or does not answer within PROBE_SECONDS, leaves it unjudged (a note says so)."""
+        now = time.time() if now is None else now
+        step = self.settings.step_seconds or default_step(self.settings.lookback_seconds)
+        asked = self.source.query_range(rule.query, now - PROBE_SPAN, now, step)
+        try:
+            series = await asyncio.wait_for(asked, PROBE_SECONDS)
+        except MetricSourceError as exc:
+            if exc.kind == "bad_query":
+                raise InvalidRuleField(f"the backend rejects it: {exc}", "query") from None
+            return [f"the query could not be tried ({exc}); the cycles will report it until it can"]
+        except TimeoutError:
+            return [f"the query was not answered within {PROBE_SECONDS:g} s; the cycles will try it"]
+        return query_notes(rule.query, series, "the last hour")
 
     async def run_in_pool(self, function: Callable[..., T], *args: object) -> T:
         """`function(*args)` on the detection pool (threads or processes, as `detection.pool` says)."""

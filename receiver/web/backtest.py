@@ -137,8 +137,9 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
         clock = time.monotonic()
         try:
             series, fetched_start = await fetch_history(plan, scheduler.source)
-        except MetricSourceError as exc:
-            raise Refused(502, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
+        except MetricSourceError as exc:  # invalid PromQL is the request's fault, the rest the backend's
+            status = 400 if exc.kind == "bad_query" else 502
+            raise Refused(status, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
         _within_budget(plan, len(series))
         findings = await scheduler.run_in_pool(replay, plan, series, fetched_start) if series else []
         return BacktestReport(plan, series, findings, time.monotonic() - clock)

@@ -68,9 +68,19 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         except ValidationError as exc:
             return _validationerror_response(exc)
 
-    def answer(rule: RuleSettings, status: int) -> web.Response:
+    def answer(rule: RuleSettings, status: int, notes: list[str]) -> web.Response:
         data = {**rule.model_dump(mode="json"), "source": "api"}
-        return web.json_response({"status": "success", "data": data}, status=status)
+        return web.json_response({"status": "success", "data": data, "notes": notes}, status=status)
+
+    async def tried(request: web.Request) -> tuple[RuleSettings, list[str]] | web.Response:
+        """The body's rule and the notes on what its query returns, or the 4xx answer (invalid PromQL too)."""
+        rule = await rule_of(request)
+        if isinstance(rule, web.Response):
+            return rule
+        try:
+            return rule, await scheduler_of(request).probe(rule)
+        except InvalidRuleField as exc:
+            return error_response(400, f"{exc.field}: {exc}", exc.field)
 
     async def refused(change: Awaitable[None]) -> web.Response | None:
         """None once `change` is made; else the answer saying why not (409 in use or read-only, 404)."""
@@ -83,16 +93,18 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         return None
 
     async def add_rule(request: web.Request) -> web.Response:
-        rule = await rule_of(request)
-        if isinstance(rule, web.Response):
-            return rule
-        return await refused(scheduler_of(request).add_rule(rule)) or answer(rule, 201)
+        got = await tried(request)
+        if isinstance(got, web.Response):
+            return got
+        rule, notes = got
+        return await refused(scheduler_of(request).add_rule(rule)) or answer(rule, 201, notes)
 
     async def replace_rule(request: web.Request) -> web.Response:
-        rule = await rule_of(request)
-        if isinstance(rule, web.Response):
-            return rule
-        return await refused(scheduler_of(request).replace_rule(rule)) or answer(rule, 200)
+        got = await tried(request)
+        if isinstance(got, web.Response):
+            return got
+        rule, notes = got
+        return await refused(scheduler_of(request).replace_rule(rule)) or answer(rule, 200, notes)
 
     async def delete_rule(request: web.Request) -> web.Response:
         name = path_name(request)

@@ -12,6 +12,7 @@ from demo.processes import ManagedProcess
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_fill_latency_seconds"
+COUNTER = "demo_fills_total"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ class Injected:
 
 @pytest.fixture(scope="package")
 def injected() -> Injected:
-    """Fill latency of three venues over 26 h; venue "a" jumps tenfold 4 minutes before the end."""
+    """Fill latency of three venues over 26 h; venue "a" jumps tenfold 4 minutes before the end. Also a
+    counter of venue a's fills."""
     end = math.floor(time.time() / 60) * 60 - 60
     ts = np.arange(end - 26 * 3600, end + 15, 15.0)
     anomaly_at = end - 240
@@ -36,7 +38,9 @@ def injected() -> Injected:
         )
         for seed, venue in enumerate("abc", start=11)
     )
-    return Injected(end, anomaly_at, series)
+    fills = np.cumsum(np.random.default_rng(5).poisson(3, ts.size)).astype(float)  # a counter
+    counter = SyntheticSeries(COUNTER, {"job": "trading", "venue": "a"}, ts, fills)
+    return Injected(end, anomaly_at, (*series, counter))
 
 
 @pytest.fixture(scope="package")

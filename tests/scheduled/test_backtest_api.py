@@ -17,13 +17,13 @@ from demo.processes import ManagedProcess, free_port
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import SeriesData
-from receiver.scheduled.backtest import rises_only
+from receiver.scheduled.probe import rises_only
 from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 from receiver.web.backtest import backtest_routes
 from receiver.web.rules import rule_routes
-from tests.scheduled.conftest import QUERY, Injected
+from tests.scheduled.conftest import COUNTER, QUERY, Injected
 
 FILLS = RuleSettings(name="fills", query=QUERY, method="zscore", severity="critical")
 
@@ -223,7 +223,7 @@ async def test_a_query_without_series_says_so(aiohttp_client, tmp_path: Path):
     answer = await client.post("/api/v1/backtest", json={"rule": {"query": "ordres_total"}, "from": "-1h"})
 
     data = (await answer.json())["data"]
-    assert data["incidents"] == 0 and "'ordres_total' returned no series" in data["notes"][0]
+    assert data["incidents"] == 0 and "'ordres_total' returned no series over the range" in data["notes"][0]
 
 
 @pytest.mark.parametrize(
@@ -239,3 +239,48 @@ async def test_a_query_without_series_says_so(aiohttp_client, tmp_path: Path):
 )
 def test_rises_only_tells_counters_from_gauges(values: np.ndarray, counter: bool):
     assert rises_only(values) is counter
+
+
+async def test_a_rule_whose_promql_the_backend_rejects_is_a_400_and_not_stored(client):
+    answer = await client.post("/api/v1/rules", json={"name": "broken", "query": f"rate({QUERY}[5m]"})
+
+    assert answer.status == 400
+    body = await answer.json()
+    assert body["field"] == "query" and "bad_query" in body["error"]
+    names = [r["name"] for r in (await (await client.get("/api/v1/rules")).json())["data"]]
+    assert "broken" not in names
+
+
+@pytest.mark.parametrize(
+    ("query", "note"),
+    [
+        (QUERY, None),
+        ("demo_fill_latency_secnods", "returned no series over the last hour"),
+        (COUNTER, "every series only rose over the last hour"),
+    ],
+)
+async def test_a_new_rule_is_told_what_its_query_returns(client, query: str, note: str | None):
+    answer = await client.post("/api/v1/rules", json={"name": "tried", "query": query})
+
+    assert answer.status == 201
+    notes = (await answer.json())["notes"]
+    assert notes == [] if note is None else note in notes[0]
+
+
+async def test_a_backtest_of_invalid_promql_is_a_400(client):
+    answer = await client.post("/api/v1/backtest", json={"rule": {"query": f"sum({QUERY}"}, "from": "-1h"})
+
+    assert answer.status == 400 and (await answer.json())["field"] == "rule.query"
+
+
+async def test_a_rule_change_waits_no_longer_than_the_probe_allows(
+    aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("receiver.scheduled.scheduler.PROBE_SECONDS", 0.2)
+    source = HeldSource()  # never answers
+    client = await _client(aiohttp_client, _scheduler(tmp_path, source))
+
+    answer = await asyncio.wait_for(client.post("/api/v1/rules", json={"name": "slow", "query": QUERY}), 10)
+
+    assert answer.status == 201
+    assert "not answered within 0.2 s" in (await answer.json())["notes"][0]
