@@ -41,7 +41,7 @@ from receiver.web.ui import rule_floor, rule_how
 if TYPE_CHECKING:
     from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
 
-MAX_POINT_SCORES = 50_000_000  # about 15 s of one core with the default detector
+MAX_POINT_SCORES = 50_000_000  # about 14 s of one core with the default detector (bench.backtest)
 MAX_FINDINGS = 500  # listed in an answer (all are counted)
 MAX_CHARTS = 12  # series charted on the page, those with the most incidents first
 NEW_RULE = "backtest"  # the name of a rule tried without one
