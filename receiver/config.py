@@ -33,6 +33,10 @@ ENV_PREFIX = "ALERT_ANALYST_"
 class WebSettings(Section):
     listen_address: str = "127.0.0.1:9099"
     external_url: str | None = Field(default=None, description="Base URL used in links (Slack, Grafana).")
+    trusted_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host:port) of other pages that may POST here (external_url's is).",
+    )
 
     @model_validator(mode="after")
     def _check_address(self) -> WebSettings:

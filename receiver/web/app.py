@@ -14,6 +14,7 @@ from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.backtest import backtest_routes
+from receiver.web.cross_origin import refuse_cross_origin
 from receiver.web.health import health_routes
 from receiver.web.keys import (
     CREDENTIALS,
@@ -42,7 +43,7 @@ def build_app(
     With `config_source` (what `serve` read), SIGHUP reloads the configuration as POST /-/reload does."""
     app = web.Application(
         client_max_size=settings.webhook.max_body_bytes,
-        middlewares=[security_headers, count_answers, require_api_auth],
+        middlewares=[security_headers, count_answers, refuse_cross_origin, require_api_auth],
     )
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)

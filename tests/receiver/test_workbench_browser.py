@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import calendar
+import http.server
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -286,6 +288,39 @@ def test_the_backtest_form_lists_what_a_rule_would_have_opened_and_charts_it(
     plot = browser.find_element("css selector", "figure.chart .plot[data-points]")
     assert int(plot.get_attribute("data-points")) > 100
     assert console_errors(browser) == []
+
+
+def test_a_page_on_another_site_cannot_add_a_rule_with_the_browsers_credentials(receiver: Any) -> None:
+    """CSRF: the browser holds the credentials (sent with every request, as a cached Basic login is); a
+    page on another site auto-submits a text/plain form that reads as a rule's JSON."""
+    proc, _ = receiver
+    page = f"""<form method="post" action="{proc.url}/api/v1/rules" enctype="text/plain">
+      <input name='{{"name": "csrf", "query": "up&gt;' value='0"}}'></form>
+      <script>document.forms[0].submit()</script>""".encode()
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium(auth=AUTH) as driver:  # localhost is another site than 127.0.0.1
+            driver.get(f"http://localhost:{server.server_address[1]}/")
+            deadline = time.monotonic() + 10
+            while "/api/v1/rules" not in driver.current_url and time.monotonic() < deadline:
+                time.sleep(0.1)
+            answer = driver.find_element("tag name", "body").text
+    finally:
+        server.shutdown()
+    assert "cross-origin request refused" in answer, answer
+    assert "csrf" not in {r["name"] for r in _call(f"{proc.url}/api/v1/rules")["data"]}
 
 
 def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:

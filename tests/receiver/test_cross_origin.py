@@ -1,0 +1,77 @@
+"""A page on another site cannot make a browser that holds the receiver's credentials change anything
+(CSRF); the receiver's own pages, non-browser clients and trusted origins can."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.web.cross_origin import refusal
+from receiver.web.resources import pipeline_parts as build_components
+
+from .conftest import ClientFactory
+
+AUTH = {"Authorization": "Bearer tok"}
+RULE = {"name": "pnl_drop", "query": "demo_pnl_usd"}
+HOST = "alerts.internal:9099"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        ("POST", {}, False),  # Alertmanager, Slack, curl: no browser headers
+        ("POST", {"Sec-Fetch-Site": "same-origin", "Origin": f"http://{HOST}"}, False),
+        ("POST", {"Sec-Fetch-Site": "none"}, False),  # typed or bookmarked by the user
+        ("POST", {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, True),
+        ("POST", {"Sec-Fetch-Site": "same-site", "Origin": "http://wiki.internal:80"}, True),
+        ("DELETE", {"Sec-Fetch-Site": "cross-site"}, True),
+        ("GET", {"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, False),
+        ("HEAD", {"Sec-Fetch-Site": "cross-site"}, False),
+        ("POST", {"Origin": f"http://{HOST}"}, False),  # an older browser, same host
+        ("POST", {"Origin": "https://evil.example"}, True),
+        ("POST", {"Origin": "null"}, True),  # a sandboxed frame or a file
+        ("POST", {"Sec-Fetch-Site": "cross-site", "Origin": "https://portal.internal"}, False),  # trusted
+        ("PUT", {"Origin": "HTTPS://PORTAL.INTERNAL"}, False),
+    ],
+)
+def test_refusal_follows_fetch_metadata_then_origin(method: str, headers: dict[str, str], refused: bool):
+    why = refusal(method, headers, HOST, {"https://portal.internal"})
+
+    assert (why is not None) is refused
+
+
+async def test_a_cross_site_form_post_changes_nothing_and_says_why(make_client: ClientFactory) -> None:
+    client = await make_client(
+        build_components,
+        webhook={"bearer_token": "tok"},
+        prometheus={"url": "http://127.0.0.1:9", "retries": 0},
+        detection={"enabled": False},
+    )
+    attack = {**AUTH, "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+
+    answer = await client.post("/api/v1/rules", json=RULE, headers=attack)
+
+    assert answer.status == 403
+    assert "cross-origin request refused" in (await answer.json())["error"]
+    assert (await (await client.get("/api/v1/rules", headers=attack)).json())["data"] == []
+    same = {**AUTH, "Sec-Fetch-Site": "same-origin"}
+    assert (await client.post("/api/v1/rules", json=RULE, headers=same)).status == 201
+
+
+async def test_external_url_and_trusted_origins_may_post(make_client: ClientFactory) -> None:
+    client = await make_client(
+        build_components,
+        webhook={"bearer_token": "tok"},
+        web={
+            "external_url": "https://alerts.example.com/analyst/",
+            "trusted_origins": ["https://portal.example"],
+        },
+        prometheus={"url": "http://127.0.0.1:9", "retries": 0},
+        detection={"enabled": False},
+    )
+    for origin, status in (
+        ("https://alerts.example.com", 201),
+        ("https://portal.example", 409),  # allowed through: the name is taken by then
+        ("https://evil.example", 403),
+    ):
+        headers = {**AUTH, "Sec-Fetch-Site": "cross-site", "Origin": origin}
+        assert (await client.post("/api/v1/rules", json=RULE, headers=headers)).status == status
