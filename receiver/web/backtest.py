@@ -18,7 +18,6 @@ import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from receiver.errors import PayloadError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.backtest import (
@@ -34,7 +33,7 @@ from receiver.scheduled.backtest import (
 )
 from receiver.scheduled.settings import RuleSettings
 from receiver.times import parse_duration, parse_time
-from receiver.web.json_errors import decode_json, error_response, read_body
+from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import SCHEDULER
 from receiver.web.ui import rule_floor, rule_how
 
@@ -239,14 +238,9 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
         return scheduler if scheduler is not None else request.app[SCHEDULER]
 
     async def post_backtest(request: web.Request) -> web.Response:
-        try:
-            body = BacktestRequest.model_validate(decode_json(await read_body(request)))
-        except PayloadError as exc:
-            return error_response(exc.status, str(exc), exc.field)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            return error_response(400, f"{field}: {first['msg']}", field)
+        body = await read_model(request, BacktestRequest)
+        if isinstance(body, web.Response):
+            return body
         try:
             report = await run(scheduler_of(request), busy, body)
         except Refused as exc:

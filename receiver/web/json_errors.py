@@ -4,13 +4,16 @@ the one way request bodies are read and decoded, so malformed input is a 4xx nam
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.web_protocol import RequestPayloadError
+from pydantic import BaseModel, ValidationError
 
 from receiver.errors import PayloadError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, object]:
@@ -73,3 +76,16 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+async def read_model(request: web.Request, model: type[Model]) -> Model | web.Response:
+    """The JSON body as `model`, or the 4xx answer: the body's own problem, or the first invalid field
+    (`field` is its dotted path)."""
+    try:
+        return model.model_validate(decode_json(await read_body(request)))
+    except PayloadError as exc:
+        return error_response(exc.status, str(exc), exc.field)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        return error_response(400, f"{field}: {first['msg']}", field)

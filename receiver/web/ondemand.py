@@ -19,7 +19,7 @@ from receiver.payload import parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
-from receiver.web.json_errors import decode_json, error_response, read_body
+from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
 
 
@@ -108,14 +108,9 @@ async def run_on_demand(
 
 
 async def post_diagnosis(request: web.Request) -> web.Response:
-    try:
-        body = DiagnosisRequest.model_validate(decode_json(await read_body(request)))
-    except PayloadError as exc:
-        return error_response(exc.status, str(exc), exc.field)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        return error_response(400, f"{field}: {err['msg']}", field)
+    body = await read_model(request, DiagnosisRequest)
+    if isinstance(body, web.Response):
+        return body
     try:
         incident, evidence, diagnosis = await run_on_demand(request.app, body)
     except OnDemandError as exc:

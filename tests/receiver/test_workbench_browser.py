@@ -150,6 +150,14 @@ def _submit(browser: Any) -> None:
     )
 
 
+def _fill(browser: Any, **fields: str) -> None:
+    """Replace what the form's named fields hold."""
+    for name, value in fields.items():
+        field = browser.find_element("name", name)
+        field.clear()
+        field.send_keys(value)
+
+
 def _rows(browser: Any) -> list[str]:
     return [r.text for r in browser.find_elements("css selector", "#rows tr")]
 
@@ -251,12 +259,7 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
     proc, incident_id = receiver
     _open(browser, f"{proc.url}/ui/diagnose")
     browser.find_element("name", "expr").send_keys('demo_order_error_ratio{service="orders"}')
-    start = browser.find_element("name", "start")
-    start.clear()
-    start.send_keys(str(int(scenario.effect_at - 1800)))
-    end = browser.find_element("name", "end")
-    end.clear()
-    end.send_keys(str(int(scenario.effect_at + 120)))
+    _fill(browser, start=str(int(scenario.effect_at - 1800)), end=str(int(scenario.effect_at + 120)))
     _submit(browser)
     result = browser.find_element("tag name", "main").text
     assert "On-demand diagnosis" in result and "Most likely cause" in result
@@ -274,10 +277,10 @@ def test_the_backtest_form_lists_what_a_rule_would_have_opened_and_charts_it(
     proc, _ = receiver
     _open(browser, f"{proc.url}/ui/backtest")
     browser.find_element("name", "query").send_keys("demo_db_pool_in_use")
-    for name, value in (("from", scenario.cause_at - 3600), ("to", scenario.end), ("interval", "5m")):
-        field = browser.find_element("name", name)
-        field.clear()
-        field.send_keys(str(int(value)) if isinstance(value, float) else value)
+    _fill(
+        browser,
+        **{"from": str(int(scenario.cause_at - 3600)), "to": str(int(scenario.end)), "interval": "5m"},
+    )
     _submit(browser)
 
     assert browser.find_element("css selector", ".backtest-result h2").text == "1 incident would have opened"
