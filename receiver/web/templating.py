@@ -54,6 +54,21 @@ def brief(text: str | None) -> str:
     return _SELECTOR.sub(r"\1", text or "")
 
 
+def number(x: float | None) -> str:
+    """A value in G / M / k from 10,000 up (`100.01M`), else with 4 significant digits; empty for None."""
+    if x is None:
+        return ""
+    for unit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= max(unit, 1e4):
+            return f"{x / unit:.5g}{suffix}"
+    return f"{x:.4g}"
+
+
+def percent(fraction: float | None) -> str:
+    """A signed change as a percentage with 3 significant digits (`+48.3%`, `+0.034%`)."""
+    return "" if fraction is None else f"{fraction * 100:+.3g}%"
+
+
 def hms(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "-"
 
@@ -68,7 +83,15 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.PackageLoader("receiver.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters.update(reltime=relative_time, duration=duration, utc=utc, hms=hms, brief=brief)
+    env.filters.update(
+        reltime=relative_time,
+        duration=duration,
+        utc=utc,
+        hms=hms,
+        brief=brief,
+        number=number,
+        percent=percent,
+    )
 
 
 @web.middleware

@@ -40,9 +40,11 @@ async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_i
             largest = max(largest, store.wal_bytes())
         assert written > 60 * MIB, written
         assert store.checkpointer is not None and store.checkpointer.truncations >= 1
-        # The 2-MiB cap plus a few batches: the writer's TRUNCATE answers busy while the background
-        # checkpoint holds the checkpoint lock, and the next batch retries (4.1 MiB seen in CI).
-        assert largest < 8 * MIB, (largest, written)
+        # The 2-MiB cap plus the batches written while the writer's TRUNCATE answers busy (the background
+        # checkpoint holds the checkpoint lock; the next batch retries): 4.1 MiB seen in CI with about
+        # 100 MiB written, 10.3 MiB on a faster disk with 590 MiB written in the 6 s. Without the cap the
+        # WAL holds most of what was written (457 MiB of 768).
+        assert largest < max(8 * MIB, written // 32), (largest, written)
         await eventually(lambda: store.wal_bytes() == 0, within=5)
     finally:
         await asyncio.to_thread(store.close)

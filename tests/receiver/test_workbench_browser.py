@@ -408,3 +408,28 @@ def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
         browser.save_screenshot(str(tmp_path / "refired.png"))
     finally:
         proc.terminate()
+
+
+@pytest.mark.parametrize(
+    ("values", "step", "labels"),
+    [
+        ([2.130e9, 2.135e9, 2.140e9], 5e6, ["2.130G", "2.135G", "2.140G"]),  # memory moving by megabytes
+        ([100_010_000, 100_030_000], 20_000, ["100.01M", "100.03M"]),  # a large counter
+        ([15_000, 15_100], 100, ["15.0k", "15.1k"]),
+        ([0.25, 0.5], 0.25, ["0.25", "0.5"]),
+        ([2e9, 4e9], 2e9, ["2G", "4G"]),
+    ],
+)
+def test_axis_ticks_keep_the_decimals_that_tell_them_apart(
+    browser: Any, receiver: Any, values: list[float], step: float, labels: list[str]
+) -> None:
+    proc, _ = receiver
+    if not browser.current_url.startswith(proc.url):
+        _open(browser, f"{proc.url}/ui/overview")
+    shown = browser.execute_script(
+        "var step = arguments[1];"
+        " return arguments[0].map(function (v) { return window.alertAnalyst.compact(v, step); })",
+        values,
+        step,
+    )
+    assert shown == labels

@@ -54,14 +54,34 @@
     };
   }
 
-  function compact(v) {
-    if (v === null) return "";
+  var UNITS = [[1e9, 1e9, "G"], [1e6, 1e6, "M"], [1e3, 1e4, "k"]]; /* unit, from, suffix */
+
+  /* A value in G/M/k. With `step` (the spacing of an axis' ticks), as many decimals as tell neighbouring
+     ticks apart: a 2.13 GB series that moves by 5 MB reads 2.130G, 2.135G, not 2.1G four times. */
+  function compact(v, step) {
+    if (v === null || v === undefined) return "";
     var a = Math.abs(v);
-    if (a >= 1e9) return (v / 1e9).toFixed(a >= 1e10 ? 0 : 1) + "G";
-    if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
-    if (a >= 1e4) return (v / 1e3).toFixed(0) + "k";
+    for (var i = 0; i < UNITS.length; i++) {
+      var unit = UNITS[i][0];
+      if (a >= UNITS[i][1]) {
+        var digits = step > 0 ? Math.ceil(-Math.log10(step / unit) - 1e-9) : (a >= 10 * unit ? 0 : 1);
+        return (v / unit).toFixed(Math.min(6, Math.max(0, digits))) + UNITS[i][2];
+      }
+    }
     return String(Math.round(v * 1e4) / 1e4);
   }
+
+  function axisValues(u, splits) {
+    var step = splits.length > 1 ? Math.abs(splits[1] - splits[0]) : 0;
+    return splits.map(function (v) { return compact(v, step); });
+  }
+
+  function axisSize(u, values) { /* wide enough for the longest tick label (px) */
+    var longest = (values || []).reduce(function (n, v) { return Math.max(n, String(v).length); }, 0);
+    return Math.max(50, 8 * longest + 16);
+  }
+
+  window.alertAnalyst = { compact: compact }; /* for the browser tests */
 
   function drawChart(fig) {
     var plot = fig.querySelector(".plot");
@@ -89,7 +109,7 @@
           height: 200,
           legend: { show: true },
           scales: { x: { time: true, range: [Number(fig.getAttribute("data-start")), Number(fig.getAttribute("data-end"))] } },
-          axes: [{}, { size: 60, values: function (u, splits) { return splits.map(compact); } }],
+          axes: [{}, { size: axisSize, values: axisValues }],
           series: [{}, { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false, value: function (u, v) { return compact(v); } }],
           plugins: [markPlugin(marks)]
         };
