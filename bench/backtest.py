@@ -21,7 +21,7 @@ import numpy as np
 
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import SeriesData
-from receiver.scheduled.backtest import BacktestPlan, evaluation_times, plan_backtest, replay, work
+from receiver.scheduled.backtest import BacktestPlan, evaluation_count, plan_backtest, replay, work
 from receiver.scheduled.scheduler import DetectorFinding
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     naive_seconds, _ = timed(one_by_one, args.repeat)
     naive_all = naive_seconds * len(series) / len(picked)
     scores = work(plan, len(series))
-    evaluations = len(evaluation_times(plan))
+    evaluations = evaluation_count(plan)
     print(
         f"backtest of the default rule: {len(series)} series, {evaluations} evaluations every"
         f" {plan.interval:g} s over {plan.lookback:g} s at {plan.step:g} s:"

@@ -18,7 +18,7 @@ from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import MetricSourceError, SeriesData
 from receiver.scheduled.backtest import (
     BacktestPlan,
-    evaluation_times,
+    evaluation_count,
     fetch_history,
     plan_backtest,
     replay,
@@ -116,7 +116,7 @@ def run_backtest(argv: list[str]) -> int:
     except MetricSourceError as exc:
         print(f"alert-analyst backtest: cannot fetch {plan.rule.query!r}: {exc}", file=sys.stderr)
         return 1
-    total = len(evaluation_times(plan))
+    total = evaluation_count(plan)
     print(f"backtest {plan.rule.name}: replaying {total} evaluations", file=sys.stderr)
     findings = replay(plan, series, fetched_start)
     print(format_findings(findings))

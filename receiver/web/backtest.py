@@ -26,6 +26,7 @@ from receiver.scheduled.backtest import (
     BacktestPlan,
     BacktestReport,
     fetch_history,
+    fetched_points,
     plan_backtest,
     replay,
     report_notes,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
 
 MAX_POINT_SCORES = 50_000_000  # about 14 s of one core with the default detector (bench.backtest)
+MAX_FETCHED_POINTS = 200_000  # per series: 139 days at one minute
 MAX_FINDINGS = 500  # listed in an answer (all are counted)
 MAX_CHARTS = 12  # series charted on the page, those with the most incidents first
 NEW_RULE = "backtest"  # the name of a rule tried without one
@@ -115,6 +117,14 @@ def plan_of(request: BacktestRequest, rule: RuleSettings, scheduler: DetectionSc
 
 
 def _within_budget(plan: BacktestPlan, series: int) -> None:
+    points = fetched_points(plan)
+    if points > MAX_FETCHED_POINTS:
+        raise Refused(
+            400,
+            f"the range and its lookback hold {points:,} points per series at a {plan.step:g} s step, more"
+            f" than the {MAX_FETCHED_POINTS:,} a request may fetch: shorten the range or raise the step",
+            "from",
+        )
     asked = work(plan, series)
     if asked > MAX_POINT_SCORES:
         raise Refused(

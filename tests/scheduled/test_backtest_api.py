@@ -129,6 +129,12 @@ async def test_an_api_rule_can_be_tried_by_name(client, injected: Injected):
         ({"rule": {"query": QUERY}, "interval": "soon"}, 400, "interval"),
         ({"rule": {"query": QUERY}, "step": "1h", "lookback": "2h"}, 400, "step"),
         ({"rule": {"query": QUERY}, "from": "-365d", "step": "15s", "interval": "1m"}, 400, "from"),
+        ({"rule": {"query": QUERY}, "from": "-3650000d", "interval": "1s"}, 400, "from"),  # not listed first
+        (
+            {"rule": {"query": QUERY}, "from": "-3650d", "interval": "3650d"},
+            400,
+            "from",
+        ),  # 5 M points fetched
     ],
 )
 async def test_a_request_that_cannot_run_says_why(client, body: dict[str, Any], status: int, field: str):
@@ -150,6 +156,18 @@ async def test_too_much_work_is_refused_before_anything_is_fetched(aiohttp_clien
     source = HeldSource()
     client = await _client(aiohttp_client, _scheduler(tmp_path, source))
     body = {"rule": {"query": QUERY}, "from": "-365d", "step": "15s", "interval": "1m"}
+
+    answer = await asyncio.wait_for(client.post("/api/v1/backtest", json=body), 10)
+
+    message = (await answer.json())["error"]
+    assert answer.status == 400 and "fetch" in message and "shorten the range" in message
+    assert not source.asked.is_set()
+
+
+async def test_too_many_point_scores_are_refused_before_anything_is_fetched(aiohttp_client, tmp_path: Path):
+    source = HeldSource()
+    client = await _client(aiohttp_client, _scheduler(tmp_path, source))
+    body = {"rule": {"query": QUERY}, "from": "-60d", "interval": "1m"}  # 86,401 x 1,440 for one series
 
     answer = await asyncio.wait_for(client.post("/api/v1/backtest", json=body), 10)
 
