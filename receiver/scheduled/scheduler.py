@@ -36,7 +36,7 @@ from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
-from receiver.scheduled.probe import query_notes
+from receiver.scheduled.probe import counter_rows, query_notes, rule_notes
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
 from receiver.storage import incidents as db_incidents
 from receiver.storage import rules as db_rules
@@ -133,6 +133,17 @@ class CycleReport:
     deduplicated: int = 0
     below_floor: int = 0  # series with a fresh anomaly that moved less than its rule's min_delta / min_change
     errors: dict[str, str] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)  # per rule, its series that look like counters
+
+
+@dataclass(frozen=True)
+class RuleStatus:
+    """How a rule's latest cycle went: its query's series, or the error; notes for whoever wrote it."""
+
+    evaluated_at: float
+    series: int
+    error: str | None = None
+    notes: tuple[str, ...] = ()
 
 
 def finding_fingerprint(rule: str, labels: Mapping[str, str]) -> str:
@@ -147,20 +158,21 @@ def default_step(lookback: float) -> float:
 
 def detect_query(
     rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
-) -> tuple[list[str], list[BatchResult]]:
+) -> tuple[list[str], list[BatchResult], int]:
     """Align one query's series on one grid and run all its rules in one `detect_rules` pass, which shares
-    what the rules compute in common (pure; runs on a worker)."""
+    what the rules compute in common; also how many series look like counters (pure; runs on a worker)."""
     timestamps = grid(start, end, step)
     values = align(series, timestamps, step)
     names = [series_id(s.labels) for s in series]
-    return names, detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
+    results = detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
+    return names, results, int(counter_rows(values).sum())
 
 
 def detect_rule(
     rule: RuleSettings, series: Sequence[SeriesData], start: float, end: float, step: float
 ) -> tuple[list[str], BatchResult]:
     """`detect_query` of a single rule."""
-    names, [result] = detect_query([rule], series, start, end, step)
+    names, [result], _ = detect_query([rule], series, start, end, step)
     return names, result
 
 
@@ -217,6 +229,7 @@ class DetectionScheduler:
         self._executor = _detection_executor(settings)
         self._task: asyncio.Task[None] | None = None
         self._exported: dict[str, set[str]] = {}
+        self._status: dict[str, RuleStatus] = {}
         self._scores = (
             Gauge(
                 "alert_analyst_anomaly_score",
@@ -303,6 +316,7 @@ class DetectionScheduler:
             raise RuleConflict(f"rule {rule.name!r} comes from the configuration file; change it there")
         await self.store.write(db_rules.replace_api_rule, rule.name, rule.model_dump(mode="json"))
         self._drop_scores(rule.name, keep=set())  # a new query may read other series; the counts go on
+        self._status.pop(rule.name, None)
 
     async def delete_rule(self, name: str) -> None:
         if name in self._config_rules:
@@ -343,6 +357,7 @@ class DetectionScheduler:
         outcomes = await self._fetch_and_detect(rules, start, end, step, report)
         since = now - self.settings.effective_freshness
         findings: list[DetectorFinding] = []
+        self._note_status(rules, outcomes, report, now)
         for rule, series, names, result in outcomes:
             report.series += len(series)
             report.detections += result.detection_count
@@ -365,7 +380,7 @@ class DetectionScheduler:
         )
         if report.resolved and self.on_resolved is not None:
             self.on_resolved(report.resolved)
-        for name in set(self._exported) - {r.name for r in rules}:
+        for name in (set(self._exported) | set(self._status)) - {r.name for r in rules}:
             self._forget_rule(name)
         report.duration_seconds = time.monotonic() - clock
         return report
@@ -394,9 +409,10 @@ class DetectionScheduler:
             if not series:
                 return []
             try:
-                names, results = await loop.run_in_executor(
+                names, results, counters = await loop.run_in_executor(
                     self._executor, detect_query, group, series, start, end, step
                 )
+                report.counters.update({rule.name: counters for rule in group})
             except Exception as exc:  # a detector bug must not stop the other rules
                 log.exception("detection_failed", rules=[rule.name for rule in group])
                 report.errors.update({rule.name: f"detection failed: {exc}" for rule in group})
@@ -408,6 +424,23 @@ class DetectionScheduler:
         done = await asyncio.gather(*(one(query, members) for query, members in by_query.items()))
         ordered = sorted((pair for group in done for pair in group), key=lambda pair: pair[0])
         return [outcome for _, outcome in ordered]
+
+    def statuses(self) -> dict[str, RuleStatus]:
+        """Per rule, how its latest cycle went (rules not evaluated yet are absent)."""
+        return dict(self._status)
+
+    def _note_status(
+        self, rules: Sequence[RuleSettings], outcomes: Sequence[Outcome], report: CycleReport, now: float
+    ) -> None:
+        span = "the lookback"
+        fetched = {rule.name: len(series) for rule, series, _, _ in outcomes}
+        for rule in rules:
+            if rule.name in report.errors:
+                self._status[rule.name] = RuleStatus(now, 0, report.errors[rule.name])
+                continue
+            count = fetched.get(rule.name, 0)
+            notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
+            self._status[rule.name] = RuleStatus(now, count, None, tuple(notes))
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
         state = await self.store.run(db_rules.load_state, finding.fingerprint)
@@ -453,8 +486,9 @@ class DetectionScheduler:
         self._exported[rule] = current
 
     def _forget_rule(self, rule: str) -> None:
-        """The rule is gone: so are its scores and counts on /metrics."""
+        """The rule is gone: so are its scores and counts on /metrics, and its status."""
         self._drop_scores(rule, keep=set())
+        self._status.pop(rule, None)
         if self._findings is not None:
             for outcome in FINDING_OUTCOMES:
                 with contextlib.suppress(KeyError):

@@ -188,9 +188,11 @@ async def overview_page(request: web.Request) -> web.Response:
     store = request.app[STORE]
     data = await store.run(db_workbench.overview, now - OVERVIEW_DAYS * 86400)
     hits = {r["rule"]: r for r in data["rule_hits"]}
+    scheduler = request.app[SCHEDULER]
+    statuses = scheduler.statuses()
     rules = [  # the scheduler's own list: config rules, then the stored API rules that validate
-        rule_row(rule, origin, hits.get(rule.name), OVERVIEW_DAYS)
-        for rule, origin in await request.app[SCHEDULER].rules()
+        {**rule_row(rule, origin, hits.get(rule.name), OVERVIEW_DAYS), "status": statuses.get(rule.name)}
+        for rule, origin in await scheduler.rules()
     ]
     delays = [d for d in data["delays"] if d is not None and d >= 0]
     context = {

@@ -16,7 +16,7 @@ from receiver.storage.database import open_database
 from receiver.storage.incidents import save_diagnosis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents, fts_query, overview
 from receiver.web.incident_page import chart_range
-from receiver.web.keys import STORE
+from receiver.web.keys import SCHEDULER, STORE
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url
 from receiver.web.templating import brief, duration
 
@@ -160,6 +160,21 @@ async def test_the_overview_shows_each_rule_with_its_floor_and_daily_rate(
     assert "sum(demo_pnl_usd)" in row and "level_step_tail, threshold 3, down" in row
     assert "±5 %" in row and "<td>7</td><td>0.5</td>" in row
     assert "finding 0" in row  # the latest finding
+
+
+async def test_the_overview_shows_how_each_rules_last_cycle_went(make_client: ClientFactory) -> None:
+    rules = [{"name": "pnl_drop", "query": "sum(demo_pnl_usd)"}, {"name": "idle", "query": "up"}]
+    client = await make_client(
+        prometheus={"url": "http://127.0.0.1:9", "retries": 0}, detection={"enabled": False, "rules": rules}
+    )
+    page = await (await client.get("/ui/overview")).text()
+    assert page.count("not run yet") == 2
+
+    await client.app[SCHEDULER].run_cycle()
+    page = await (await client.get("/ui/overview")).text()
+
+    row = page.split('href="/ui/?alertname=pnl_drop"')[1].split("</tr>")[0]
+    assert 'class="error-text">unreachable' in row  # nothing listens on port 9
 
 
 def test_links_carry_the_expression_range_and_matchers() -> None:

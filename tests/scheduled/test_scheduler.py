@@ -22,7 +22,7 @@ from receiver.scheduled.scheduler import (
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
-from tests.scheduled.conftest import QUERY, Injected
+from tests.scheduled.conftest import COUNTER, QUERY, Injected
 
 RULE = RuleSettings(name="fill_latency", query=QUERY, severity="critical", labels={"team": "trading"})
 
@@ -203,3 +203,43 @@ async def test_the_timer_runs_cycles_until_stopped(injected: Injected, source, s
     await scheduler.stop()
 
     assert recorder.findings and recorder.findings[0].rule.name == "fill_latency"
+
+
+async def test_each_rules_last_cycle_is_kept_with_its_series_error_and_notes(
+    injected: Injected, source, store
+):
+    rules = [
+        RULE,
+        RuleSettings(name="fills", query=COUNTER),
+        RuleSettings(name="typo", query="demo_fill_latency_secnods"),
+        RuleSettings(name="broken", query=f"rate({QUERY}[5m]"),
+    ]
+    scheduler = DetectionScheduler(store, source, DetectionSettings(rules=rules), on_anomaly=Recorder())
+
+    await scheduler.run_cycle(now=injected.end)
+    status = scheduler.statuses()
+
+    assert (status["fill_latency"].series, status["fill_latency"].error, status["fill_latency"].notes) == (
+        3,
+        None,
+        (),
+    )
+    assert (
+        status["fills"].series == 1 and "every series only rose over the lookback" in status["fills"].notes[0]
+    )
+    assert status["typo"].series == 0 and "returned no series" in status["typo"].notes[0]
+    assert status["broken"].error is not None and "bad_query" in status["broken"].error
+    assert {s.evaluated_at for s in status.values()} == {injected.end}
+    await scheduler.stop()
+
+
+async def test_a_deleted_rules_status_goes_with_it(injected: Injected, source, store):
+    scheduler = DetectionScheduler(store, source, DetectionSettings(), on_anomaly=Recorder())
+    await scheduler.add_rule(RuleSettings(name="api_rule", query=QUERY))
+    await scheduler.run_cycle(now=injected.end)
+    assert scheduler.statuses()["api_rule"].series == 3
+
+    await scheduler.delete_rule("api_rule")
+
+    assert "api_rule" not in scheduler.statuses()
+    await scheduler.stop()
