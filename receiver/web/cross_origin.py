@@ -1,5 +1,7 @@
 """Refuse cross-origin writes from browsers (CSRF): a page on another site must not be able to make an
-SRE's browser, which holds the receiver's Basic credentials, add rules, judge diagnoses or reload.
+SRE's browser, which holds the receiver's Basic credentials, add rules, judge diagnoses or reload. And,
+while the receiver listens on loopback only, refuse the API, the workbench and reload under any other
+name (DNS rebinding: a site whose name resolves to 127.0.0.1 would read and write them as its own origin).
 
 The check is Go 1.25's `http.CrossOriginProtection`: safe methods (GET, HEAD, OPTIONS) always pass; a
 request from a trusted origin passes; else `Sec-Fetch-Site` decides where the browser sends it
@@ -9,7 +11,8 @@ A request with neither header is not from a browser (Alertmanager, Slack, curl, 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Container, Mapping
+import ipaddress
+from collections.abc import Awaitable, Callable, Container, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -46,13 +49,53 @@ def refusal(method: str, headers: Mapping[str, str], host: str, trusted: Contain
     return f"a request from {origin} may not change anything on {host}"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (no port; IPv6 with or without brackets) names this machine only."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port (`[::1]:9099` -> `::1`)."""
+    return (urlsplit(f"//{host}").hostname or "").lower()
+
+
+GUARDED = ("/api/", "/ui", "/-/reload")  # what a rebound page would read or change
+
+
+def stranger(path: str, host: str, known: Iterable[str]) -> str | None:
+    """Why a request to `path` under `host` is refused on a loopback-only listener (DNS rebinding), or
+    None: loopback names, `known` names, and the webhook, health and metrics paths pass. (Browsers send no
+    fetch metadata to a plain-HTTP name, so every client is held to this on the guarded paths.)"""
+    if not path.startswith(GUARDED):
+        return None
+    name = host_name(host)
+    if is_loopback(name) or name in known:
+        return None
+    return (
+        f"this service listens on loopback only and does not answer under the name {name!r} (DNS"
+        " rebinding); open it as localhost, or set web.external_url to the URL users open"
+    )
+
+
 @web.middleware
 async def refuse_cross_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """403 for a browser's write that another site started (see the module's doc)."""
+    """421 under a stranger's name on a loopback listener; 403 for a browser's write that another site
+    started (see the module's doc)."""
     settings = request.app[SETTINGS].web
     trusted = {origin_of(o) for o in settings.trusted_origins}
     if settings.external_url:
         trusted.add(origin_of(settings.external_url))
+    if is_loopback(settings.host):
+        known = {host_name(urlsplit(o).netloc) for o in trusted}
+        why = stranger(request.path, request.host, known)
+        if why is not None:
+            return error_response(421, f"request refused: {why}")
     why = refusal(request.method, request.headers, request.host, trusted)
     if why is not None:
         return error_response(403, f"cross-origin request refused: {why}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.web.cross_origin import refusal
+from receiver.web.cross_origin import refusal, stranger
 from receiver.web.resources import pipeline_parts as build_components
 
 from .conftest import ClientFactory
@@ -75,3 +75,38 @@ async def test_external_url_and_trusted_origins_may_post(make_client: ClientFact
     ):
         headers = {**AUTH, "Sec-Fetch-Site": "cross-site", "Origin": origin}
         assert (await client.post("/api/v1/rules", json=RULE, headers=headers)).status == status
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "refused"),
+    [
+        ("/ui/", "127.0.0.1:9099", False),
+        ("/ui/", "localhost:8080", False),  # an ssh tunnel or a port-forward
+        ("/api/v1/incidents", "[::1]:9099", False),
+        ("/api/v1/incidents", "evil.test:9099", True),  # a name rebound to 127.0.0.1
+        ("/ui/overview", "EVIL.test", True),
+        ("/-/reload", "evil.test", True),
+        ("/ui/", "alerts.example.com", False),  # external_url's
+        ("/webhook/alertmanager", "alert-analyst:9099", False),  # not a browser's business
+        ("/-/healthy", "evil.test", False),
+        ("/metrics", "evil.test", False),
+    ],
+)
+def test_a_loopback_listener_answers_its_pages_only_under_loopback_and_known_names(
+    path: str, host: str, refused: bool
+):
+    assert (stranger(path, host, {"alerts.example.com"}) is not None) is refused
+
+
+@pytest.mark.parametrize(("listen", "status"), [("127.0.0.1:9099", 421), ("0.0.0.0:9099", 200)])
+async def test_a_rebound_name_is_refused_only_while_listening_on_loopback(
+    make_client: ClientFactory, listen: str, status: int
+) -> None:
+    client = await make_client(web={"listen_address": listen})
+
+    answer = await client.get("/api/v1/incidents", headers={"Host": "evil.test:9099"})
+
+    assert answer.status == status
+    if status == 421:
+        assert "DNS rebinding" in (await answer.json())["error"]
+    assert (await client.get("/-/healthy", headers={"Host": "evil.test:9099"})).status == 200

@@ -326,6 +326,20 @@ def test_a_page_on_another_site_cannot_add_a_rule_with_the_browsers_credentials(
     assert "csrf" not in {r["name"] for r in _call(f"{proc.url}/api/v1/rules")["data"]}
 
 
+def test_a_name_that_resolves_to_loopback_does_not_open_the_workbench(receiver: Any) -> None:
+    """DNS rebinding: a site's name made to resolve to 127.0.0.1 would read the workbench as its own
+    origin; a receiver listening on loopback answers browsers only under loopback names."""
+    proc, _ = receiver
+    rebound = ("--host-resolver-rules=MAP evil.test 127.0.0.1",)
+    with chromium(auth=AUTH, flags=rebound) as driver:
+        driver.get(f"http://evil.test:{proc.port}/ui/")
+        refused = driver.find_element("tag name", "body").text
+        driver.get(f"http://localhost:{proc.port}/ui/")
+        opened = driver.find_element("tag name", "body").text
+    assert "DNS rebinding" in refused and "Incidents" not in refused, refused
+    assert "OrderErrorsHigh" in opened
+
+
 def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:
     proc, _ = receiver
     _open(browser, f"{proc.url}/ui/overview")

@@ -33,15 +33,25 @@ def browser_available() -> bool:
 
 @contextmanager
 def chromium(
-    auth: tuple[str, str] | None = None, width: int = 1280, height: int = 900, scale: float = 1.0
+    auth: tuple[str, str] | None = None,
+    width: int = 1280,
+    height: int = 900,
+    scale: float = 1.0,
+    flags: tuple[str, ...] = (),
 ) -> Iterator[Any]:
-    """A fresh headless Chromium (own profile directory) that sends `auth` as Basic credentials."""
+    """A fresh headless Chromium (own profile directory) that sends `auth` as Basic credentials; `flags`
+    are added to its command line (e.g. `--host-resolver-rules=MAP evil.test 127.0.0.1`)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
     with tempfile.TemporaryDirectory(prefix="aa-chromium-") as profile:
         options = webdriver.ChromeOptions()
-        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+        for flag in (
+            *CHROMIUM_FLAGS,
+            *flags,
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+        ):
             options.add_argument(flag)
         options.add_argument(f"--force-device-scale-factor={scale}")
         options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or ""
