@@ -83,15 +83,8 @@ def setup_templates(app: web.Application) -> None:
         loader=jinja2.PackageLoader("receiver.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
-    env.filters.update(
-        reltime=relative_time,
-        duration=duration,
-        utc=utc,
-        hms=hms,
-        brief=brief,
-        number=number,
-        percent=percent,
-    )
+    filters = (relative_time, duration, utc, hms, brief, number, percent)
+    env.filters.update({f.__name__: f for f in filters}, reltime=relative_time)
 
 
 @web.middleware

@@ -258,8 +258,8 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
 ) -> None:
     proc, incident_id = receiver
     _open(browser, f"{proc.url}/ui/diagnose")
-    browser.find_element("name", "expr").send_keys('demo_order_error_ratio{service="orders"}')
-    _fill(browser, start=str(int(scenario.effect_at - 1800)), end=str(int(scenario.effect_at + 120)))
+    window = {"start": str(int(scenario.effect_at - 1800)), "end": str(int(scenario.effect_at + 120))}
+    _fill(browser, expr='demo_order_error_ratio{service="orders"}', **window)
     _submit(browser)
     result = browser.find_element("tag name", "main").text
     assert "On-demand diagnosis" in result and "Most likely cause" in result
@@ -276,11 +276,8 @@ def test_the_backtest_form_lists_what_a_rule_would_have_opened_and_charts_it(
 ) -> None:
     proc, _ = receiver
     _open(browser, f"{proc.url}/ui/backtest")
-    browser.find_element("name", "query").send_keys("demo_db_pool_in_use")
-    _fill(
-        browser,
-        **{"from": str(int(scenario.cause_at - 3600)), "to": str(int(scenario.end)), "interval": "5m"},
-    )
+    span = {"from": str(int(scenario.cause_at - 3600)), "to": str(int(scenario.end)), "interval": "5m"}
+    _fill(browser, query="demo_db_pool_in_use", **span)
     _submit(browser)
 
     assert browser.find_element("css selector", ".backtest-result h2").text == "1 incident would have opened"
