@@ -18,6 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.backtest import (
@@ -269,6 +270,13 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
         posted = await request.post()
         form.update({k: str(v).strip() for k, v in posted.items() if k in FORM_FIELDS})
         fields = {k: form[k] for k in RULE_FIELDS if form.get(k)}
+        if posted.get("action") == "save":
+            try:
+                saved = await save_rule(scheduler_of(request), fields)
+            except Refused as exc:
+                return _page(request, form, rules, error=exc.message, status=exc.status)
+            rules = [rule for rule, _ in await scheduler_of(request).rules()]
+            return _page(request, form, rules, saved=saved)
         body = BacktestRequest.model_validate(
             {"rule": fields, "from": form["from"] or "-24h", "to": form["to"] or "now"}
             | ({"interval": form["interval"]} if form.get("interval") else {})
@@ -286,16 +294,38 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
     ]
 
 
+async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Add the form's rule, or replace the API rule of its name, as the rules API would (its query tried
+    first); what was done and the probe's notes. A config-file rule is changed in the file, not here."""
+    name = fields.get("name")
+    if not name:
+        raise Refused(400, "give the rule a name to save it", "rule.name")
+    origins = {rule.name: origin for rule, origin in await scheduler.rules()}
+    if origins.get(name) == "config":
+        raise Refused(409, f"rule {name!r} comes from the configuration file; change it there", "rule.name")
+    rule = await rule_to_try(scheduler, fields)
+    try:
+        notes = await scheduler.probe(rule)
+        await (scheduler.replace_rule(rule) if name in origins else scheduler.add_rule(rule))
+    except InvalidRuleField as exc:
+        raise Refused(400, f"{exc.field}: {exc}", f"rule.{exc.field}") from None
+    except (RuleConflict, RuleNotFound) as exc:  # changed by someone else meanwhile
+        raise Refused(409, str(exc), "rule.name") from None
+    return {"name": name, "done": "replaced" if name in origins else "added", "notes": notes}
+
+
 def _page(
     request: web.Request,
     form: dict[str, str],
     rules: list[RuleSettings],
     *,
     report: BacktestReport | None = None,
+    saved: dict[str, Any] | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
     context = {
+        "saved": saved,
         "form": form,
         "rules": [r.name for r in rules],
         "error": error,

@@ -132,7 +132,7 @@ def _open(browser: Any, url: str) -> None:
     browser.implicitly_wait(5)
 
 
-def _submit(browser: Any) -> None:
+def _submit(browser: Any, button: str = "form.diagnose button") -> None:
     """Click the form's button and wait until the next page has replaced this one and has loaded.
 
     The old page is told apart by a mark set on its window, not by asking whether the button's element
@@ -142,7 +142,7 @@ def _submit(browser: Any) -> None:
     from selenium.webdriver.support.wait import WebDriverWait
 
     browser.execute_script("window.__before_submit = true")
-    browser.find_element("css selector", "form.diagnose button").click()
+    browser.find_element("css selector", button).click()
     WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
         lambda driver: driver.execute_script(
             "return window.__before_submit === undefined && document.readyState === 'complete'"
@@ -335,6 +335,38 @@ def test_a_name_that_resolves_to_loopback_does_not_open_the_workbench(receiver: 
         opened = driver.find_element("tag name", "body").text
     assert "DNS rebinding" in refused and "Incidents" not in refused, refused
     assert "OrderErrorsHigh" in opened
+
+
+def test_a_backtested_rule_is_saved_from_the_page_and_changed_there_again(
+    browser: Any, receiver: Any
+) -> None:
+    proc, _ = receiver
+    save = "button[value=save]"
+    _open(browser, f"{proc.url}/ui/backtest")
+    _fill(browser, name="pool_saturation", query="demo_db_pool_in_use", min_change="0.5")
+    _submit(browser, save)
+    assert "Rule pool_saturation added" in browser.find_element("css selector", "p.saved").text
+
+    _open(browser, f"{proc.url}/ui/backtest?rule=pool_saturation")  # the form comes back filled
+    assert browser.find_element("name", "query").get_attribute("value") == "demo_db_pool_in_use"
+    _fill(browser, threshold="4")
+    _submit(browser, save)
+    assert "Rule pool_saturation replaced" in browser.find_element("css selector", "p.saved").text
+
+    [rule] = [r for r in _call(f"{proc.url}/api/v1/rules")["data"] if r["name"] == "pool_saturation"]
+    assert (rule["query"], rule["min_change"], rule["threshold"], rule["source"]) == (
+        "demo_db_pool_in_use",
+        0.5,
+        4.0,
+        "api",
+    )
+    assert console_errors(browser) == []
+    _fill(browser, name="")
+    _submit(browser, save)  # a 400 page
+    assert "give the rule a name" in browser.find_element("css selector", "p.error").text
+    assert all(
+        "status of 400" in e for e in console_errors(browser)
+    )  # the page's own answer, no script error
 
 
 def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:

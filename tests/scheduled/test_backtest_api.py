@@ -23,6 +23,7 @@ from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 from receiver.web.backtest import backtest_routes
 from receiver.web.rules import rule_routes
+from receiver.web.templating import setup_templates
 from tests.scheduled.conftest import COUNTER, QUERY, Injected
 
 FILLS = RuleSettings(name="fills", query=QUERY, method="zscore", severity="critical")
@@ -40,6 +41,7 @@ def _scheduler(path: Path, source: Any) -> DetectionScheduler:
 
 async def _client(aiohttp_client: Any, scheduler: DetectionScheduler) -> Any:
     app = web.Application()
+    setup_templates(app)
     app.add_routes([*backtest_routes(scheduler), *rule_routes(scheduler)])
     return await aiohttp_client(app)
 
@@ -302,3 +304,23 @@ async def test_a_rule_change_waits_no_longer_than_the_probe_allows(
 
     assert answer.status == 201
     assert "not answered within 0.2 s" in (await answer.json())["notes"][0]
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "says"),
+    [
+        ({"name": "fills", "query": QUERY}, 409, "comes from the configuration file"),
+        ({"name": "new_rule", "query": f"sum({QUERY}"}, 400, "the backend rejects it"),
+        ({"name": "new_rule", "query": QUERY, "threshold": "-1"}, 400, "rule.threshold"),
+        ({"name": "new_rule", "query": QUERY}, 200, "Rule <a"),
+    ],
+)
+async def test_saving_from_the_page_answers_as_the_rules_api(
+    client, form: dict[str, str], status: int, says: str
+):
+    answer = await client.post("/ui/backtest", data={**form, "action": "save"})
+
+    assert answer.status == status
+    assert says in await answer.text()
+    names = [r["name"] for r in (await (await client.get("/api/v1/rules")).json())["data"]]
+    assert ("new_rule" in names) is (status == 200)
