@@ -253,6 +253,28 @@ class DetectionScheduler:
             else None
         )
 
+        self._rule_failures = (
+            Counter(
+                "alert_analyst_detection_rule_failures",
+                "Cycles in which a detection rule could not be evaluated (its query failed, or detection"
+                " raised); the error is on the workbench overview and in the detection_cycle log.",
+                ["rule"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
+        self._rule_series = (
+            Gauge(
+                "alert_analyst_detection_rule_series",
+                "Series a detection rule's query returned at its latest cycle (0: nothing to detect on).",
+                ["rule"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
+
     async def start(self) -> None:
         if self.settings.enabled and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="detection-scheduler")
@@ -437,10 +459,14 @@ class DetectionScheduler:
         for rule in rules:
             if rule.name in report.errors:
                 self._status[rule.name] = RuleStatus(now, 0, report.errors[rule.name])
+                if self._rule_failures is not None:
+                    self._rule_failures.labels(rule.name).inc()
                 continue
             count = fetched.get(rule.name, 0)
             notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
             self._status[rule.name] = RuleStatus(now, count, None, tuple(notes))
+            if self._rule_series is not None:
+                self._rule_series.labels(rule.name).set(count)
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
         state = await self.store.run(db_rules.load_state, finding.fingerprint)
@@ -489,6 +515,10 @@ class DetectionScheduler:
         """The rule is gone: so are its scores and counts on /metrics, and its status."""
         self._drop_scores(rule, keep=set())
         self._status.pop(rule, None)
+        for family in (self._rule_failures, self._rule_series):
+            if family is not None:
+                with contextlib.suppress(KeyError):
+                    family.remove(rule)
         if self._findings is not None:
             for outcome in FINDING_OUTCOMES:
                 with contextlib.suppress(KeyError):

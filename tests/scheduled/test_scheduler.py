@@ -214,9 +214,12 @@ async def test_each_rules_last_cycle_is_kept_with_its_series_error_and_notes(
         RuleSettings(name="typo", query="demo_fill_latency_secnods"),
         RuleSettings(name="broken", query=f"rate({QUERY}[5m]"),
     ]
-    scheduler = DetectionScheduler(store, source, DetectionSettings(rules=rules), on_anomaly=Recorder())
+    registry = CollectorRegistry()
+    settings = DetectionSettings(rules=rules)
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
 
     await scheduler.run_cycle(now=injected.end)
+    await scheduler.run_cycle(now=injected.end + 300)
     status = scheduler.statuses()
 
     assert (status["fill_latency"].series, status["fill_latency"].error, status["fill_latency"].notes) == (
@@ -229,17 +232,30 @@ async def test_each_rules_last_cycle_is_kept_with_its_series_error_and_notes(
     )
     assert status["typo"].series == 0 and "returned no series" in status["typo"].notes[0]
     assert status["broken"].error is not None and "bad_query" in status["broken"].error
-    assert {s.evaluated_at for s in status.values()} == {injected.end}
+    assert {s.evaluated_at for s in status.values()} == {injected.end + 300}
+    series = "alert_analyst_detection_rule_series"
+    assert [registry.get_sample_value(series, {"rule": r}) for r in ("fill_latency", "fills", "typo")] == [
+        3,
+        1,
+        0,
+    ]
+    failures = "alert_analyst_detection_rule_failures_total"
+    assert registry.get_sample_value(failures, {"rule": "broken"}) == 2
+    assert registry.get_sample_value(failures, {"rule": "fill_latency"}) is None  # never failed
     await scheduler.stop()
 
 
 async def test_a_deleted_rules_status_goes_with_it(injected: Injected, source, store):
-    scheduler = DetectionScheduler(store, source, DetectionSettings(), on_anomaly=Recorder())
+    registry = CollectorRegistry()
+    scheduler = DetectionScheduler(
+        store, source, DetectionSettings(), on_anomaly=Recorder(), registry=registry
+    )
     await scheduler.add_rule(RuleSettings(name="api_rule", query=QUERY))
     await scheduler.run_cycle(now=injected.end)
-    assert scheduler.statuses()["api_rule"].series == 3
+    series = ("alert_analyst_detection_rule_series", {"rule": "api_rule"})
+    assert scheduler.statuses()["api_rule"].series == 3 and registry.get_sample_value(*series) == 3
 
     await scheduler.delete_rule("api_rule")
 
-    assert "api_rule" not in scheduler.statuses()
+    assert "api_rule" not in scheduler.statuses() and registry.get_sample_value(*series) is None
     await scheduler.stop()
