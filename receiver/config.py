@@ -7,9 +7,10 @@ import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from analyst.llm.settings import LLMSettings
 from analyst.settings import AnalystSettings
@@ -37,6 +38,21 @@ class WebSettings(Section):
         default_factory=list,
         description="Origins (scheme://host:port) of other pages that may POST here (external_url's is).",
     )
+
+    @field_validator("trusted_origins")
+    @classmethod
+    def _check_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            try:
+                parts = urlsplit(origin)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.path in ("", "/")
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"{origin!r} is no origin: use scheme://host[:port], e.g. https://portal.example"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _check_address(self) -> WebSettings:

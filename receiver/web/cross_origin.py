@@ -25,8 +25,11 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def origin_of(url: str) -> str:
-    """`scheme://host[:port]` of a URL, lower-cased (what a browser sends as `Origin`)."""
-    parts = urlsplit(url.strip())
+    """`scheme://host[:port]` of a URL, lower-cased (what a browser sends as `Origin`); "" if unparsable."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # "http://[::1" and the like
+        return ""
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
@@ -44,7 +47,7 @@ def refusal(method: str, headers: Mapping[str, str], host: str, trusted: Contain
         return f"a {site} request from {origin or 'another site'} may not change anything here"
     if origin is None:
         return None
-    if urlsplit(origin).netloc.lower() == host.lower():
+    if origin_of(origin).partition("://")[2] == host.lower():
         return None
     return f"a request from {origin} may not change anything on {host}"
 
@@ -62,7 +65,10 @@ def is_loopback(host: str) -> bool:
 
 def host_name(host: str) -> str:
     """The name in a Host header, without its port (`[::1]:9099` -> `::1`)."""
-    return (urlsplit(f"//{host}").hostname or "").lower()
+    try:
+        return (urlsplit(f"//{host}").hostname or "").lower()
+    except ValueError:  # a Host header that is no host ("[::1", "a]b")
+        return ""
 
 
 GUARDED = ("/api/", "/ui", "/-/reload")  # what a rebound page would read or change
@@ -92,7 +98,7 @@ async def refuse_cross_origin(request: web.Request, handler: Handler) -> web.Str
     if settings.external_url:
         trusted.add(origin_of(settings.external_url))
     if is_loopback(settings.host):
-        known = {host_name(urlsplit(o).netloc) for o in trusted}
+        known = {host_name(o.partition("://")[2]) for o in trusted}
         why = stranger(request.path, request.host, known)
         if why is not None:
             return error_response(421, f"request refused: {why}")

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from receiver.config import WebSettings
 from receiver.web.cross_origin import refusal, stranger
 from receiver.web.resources import pipeline_parts as build_components
 
@@ -110,3 +112,30 @@ async def test_a_rebound_name_is_refused_only_while_listening_on_loopback(
     if status == 421:
         assert "DNS rebinding" in (await answer.json())["error"]
     assert (await client.get("/-/healthy", headers={"Host": "evil.test:9099"})).status == 200
+
+
+@pytest.mark.parametrize("host", ["[::1", "a]b:9099", "", ":::"])
+async def test_a_host_header_that_is_no_host_is_refused_not_a_server_error(
+    make_client: ClientFactory, host: str
+) -> None:
+    client = await make_client()
+
+    answer = await client.get("/api/v1/incidents", headers={"Host": host})
+
+    assert answer.status == 421
+
+
+async def test_an_origin_that_is_no_url_is_refused_not_a_server_error(make_client: ClientFactory) -> None:
+    client = await make_client(prometheus={"url": "http://127.0.0.1:9", "retries": 0})
+
+    answer = await client.post("/api/v1/rules", json=RULE, headers={"Origin": "http://[::1"})
+
+    assert answer.status == 403
+
+
+@pytest.mark.parametrize(
+    "origin", ["portal.example", "ftp://portal.example", "https://portal.example/path", "http://[::1"]
+)
+def test_trusted_origins_must_be_origins(origin: str) -> None:
+    with pytest.raises(ValidationError, match="is no origin"):
+        WebSettings(trusted_origins=[origin])
