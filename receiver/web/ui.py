@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from analyst.evidence import evidence_to_dict
 from analyst.schema import diagnosis_to_dict
+from receiver.errors import RuleConflict, RuleNotFound
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
@@ -207,6 +208,7 @@ async def overview_page(request: web.Request) -> web.Response:
         "delivery_counts": data["delivery_counts"],
         "now": now,
         "extras": [Markup(await extra(request.app)) for extra in request.app[OVERVIEW_EXTRAS]],
+        "said": {"rule": request.query.get("rule", ""), "what": request.query.get("said")},
     }
     return aiohttp_jinja2.render_template("overview.html", request, context)
 
@@ -243,6 +245,20 @@ def _pivot(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"keys": keys, "rows": table, "max": max((sum(c.values()) for c in days.values()), default=0)}
 
 
+async def delete_rule_form(request: web.Request) -> web.Response:
+    """POST /ui/rules/{name}/delete (the overview's button): delete an API rule, then show the overview
+    saying what happened (a config-file rule, or one already gone, is refused and stays as it is)."""
+    name = request.match_info["name"]
+    try:
+        await request.app[SCHEDULER].delete_rule(name)
+        said = "deleted"
+    except RuleConflict:
+        said = "config"
+    except RuleNotFound:
+        said = "missing"
+    raise web.HTTPSeeOther(f"/ui/overview?{urlencode({'rule': name, 'said': said})}#rules")
+
+
 async def ui_root(request: web.Request) -> web.Response:
     raise web.HTTPFound("/ui/")
 
@@ -258,5 +274,6 @@ def ui_routes() -> list[web.AbstractRouteDef]:
         web.get("/ui/diagnose", diagnose_page),
         web.post("/ui/diagnose", diagnose_page),
         web.get("/ui/overview", overview_page),
+        web.post("/ui/rules/{name}/delete", delete_rule_form),
         *static_routes(),
     ]

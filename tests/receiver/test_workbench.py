@@ -177,6 +177,24 @@ async def test_the_overview_shows_how_each_rules_last_cycle_went(make_client: Cl
     assert 'class="error-text">unreachable' in row  # nothing listens on port 9
 
 
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [("from_config", "comes from the configuration file"), ("nope", "There is no rule <code>nope</code>")],
+)
+async def test_deleting_a_config_rule_or_none_from_the_overview_says_why(
+    make_client: ClientFactory, name: str, says: str
+) -> None:
+    client = await make_client(
+        detection={"enabled": False, "rules": [{"name": "from_config", "query": "up"}]}
+    )
+
+    answer = await client.post(f"/ui/rules/{name}/delete")
+
+    assert answer.status == 200 and answer.url.path == "/ui/overview"
+    assert says in await answer.text()
+    assert [r.name for r, _ in await client.app[SCHEDULER].rules()] == ["from_config"]
+
+
 def test_links_carry_the_expression_range_and_matchers() -> None:
     graph = urlsplit(prometheus_graph("http://prom:9090/", 'up{job="a"} == 0', 1000, 4600) or "")
     assert (graph.netloc, graph.path) == ("prom:9090", "/graph")

@@ -132,8 +132,9 @@ def _open(browser: Any, url: str) -> None:
     browser.implicitly_wait(5)
 
 
-def _submit(browser: Any, button: str = "form.diagnose button") -> None:
-    """Click the form's button and wait until the next page has replaced this one and has loaded.
+def _submit(browser: Any, button: str = "form.diagnose button", confirm: bool = False) -> None:
+    """Click the form's button (`confirm`: and accept the question it asks) and wait until the next page
+    has replaced this one and has loaded.
 
     The old page is told apart by a mark set on its window, not by asking whether the button's element
     is stale: while the next page loads, Chrome may answer that question with an inspector error
@@ -143,6 +144,8 @@ def _submit(browser: Any, button: str = "form.diagnose button") -> None:
 
     browser.execute_script("window.__before_submit = true")
     browser.find_element("css selector", button).click()
+    if confirm:
+        browser.switch_to.alert.accept()
     WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
         lambda driver: driver.execute_script(
             "return window.__before_submit === undefined && document.readyState === 'complete'"
@@ -367,6 +370,24 @@ def test_a_backtested_rule_is_saved_from_the_page_and_changed_there_again(
     assert all(
         "status of 400" in e for e in console_errors(browser)
     )  # the page's own answer, no script error
+
+
+def test_an_api_rule_is_deleted_from_the_overview_after_a_confirmation(browser: Any, receiver: Any) -> None:
+    proc, _ = receiver
+    rule = json.dumps({"name": "to_delete", "query": "demo_db_pool_in_use"}).encode()
+    _call(f"{proc.url}/api/v1/rules", rule)
+    button = 'form[action="/ui/rules/to_delete/delete"] button'
+
+    _open(browser, f"{proc.url}/ui/overview")
+    browser.find_element("css selector", button).click()
+    browser.switch_to.alert.dismiss()  # asked, and said no
+    assert "to_delete" in {r["name"] for r in _call(f"{proc.url}/api/v1/rules")["data"]}
+
+    _submit(browser, button, confirm=True)
+
+    assert "Rule to_delete deleted" in browser.find_element("css selector", "#rules p.saved").text
+    assert "to_delete" not in {r["name"] for r in _call(f"{proc.url}/api/v1/rules")["data"]}
+    assert console_errors(browser) == []
 
 
 def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:

@@ -136,5 +136,13 @@
     document.head.appendChild(script);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { liveRows(); charts(); });
+  function confirmations() { /* forms that change something ask first (data-confirm: the question) */
+    document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+      form.addEventListener("submit", function (e) {
+        if (!window.confirm(form.getAttribute("data-confirm"))) e.preventDefault();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { liveRows(); charts(); confirmations(); });
 })();
