@@ -229,6 +229,8 @@ def test_any_incident_or_rule_id_in_the_path_is_answered_without_a_server_error(
         ("GET", f"/api/v1/incidents/{encoded}"),
         ("GET", f"/ui/incidents/{encoded}"),
         ("DELETE", f"/api/v1/rules/{encoded}"),
+        ("POST", f"/ui/rules/{encoded}/delete"),
+        ("GET", f"/ui/backtest?rule={encoded}"),
     ):
         status, body = request(receiver, method, path)
         assert_client_error(status, body, f"{method} {path}")
