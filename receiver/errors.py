@@ -7,7 +7,8 @@ ReceiverError
 ├── RuleNotFound
 └── InvalidRuleField (field; also a ValueError)
 
-Feature packages add their own subclasses (DeliveryError, MetricSourceError, BinaryNotFound).
+Feature packages add their own subclasses (DeliveryError, MetricSourceError, BinaryNotFound, BacktestError,
+and the web layer's Refused: a request answered with a 4xx or 502).
 """
 
 

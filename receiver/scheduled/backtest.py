@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -126,10 +126,11 @@ class BacktestReport:
     series: list[SeriesData]
     findings: list[DetectorFinding]
     seconds: float = 0.0
-    per_series: Counter[str] = field(init=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "per_series", Counter(f.detection.series for f in self.findings))
+    @property
+    def per_series(self) -> Counter[str]:
+        """Incidents per series."""
+        return Counter(f.detection.series for f in self.findings)
 
     @property
     def evaluations(self) -> int:

@@ -12,13 +12,14 @@ import json
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from receiver.errors import InvalidRuleField, RuleConflict, RuleNotFound
+from receiver.errors import InvalidRuleField, ReceiverError, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.backtest import (
@@ -62,8 +63,8 @@ class BacktestRequest(BaseModel):
     interval: float | str | None = None
 
 
-class Refused(Exception):
-    """A backtest request answered with `status` (4xx, 502) and a message naming `field`."""
+class Refused(ReceiverError):
+    """A backtest or rule-saving request answered with `status` (4xx, 502) and a message naming `field`."""
 
     def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
@@ -294,7 +295,16 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
     ]
 
 
-async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SavedRule:
+    """What Save as rule did: `done` is "added" or "replaced"; `notes` are the probe's."""
+
+    name: str
+    done: str
+    notes: list[str]
+
+
+async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) -> SavedRule:
     """Add the form's rule, or replace the API rule of its name, as the rules API would (its query tried
     first); what was done and the probe's notes. A config-file rule is changed in the file, not here."""
     name = fields.get("name")
@@ -311,7 +321,7 @@ async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) ->
         raise Refused(400, f"{exc.field}: {exc}", f"rule.{exc.field}") from None
     except (RuleConflict, RuleNotFound) as exc:  # changed by someone else meanwhile
         raise Refused(409, str(exc), "rule.name") from None
-    return {"name": name, "done": "replaced" if name in origins else "added", "notes": notes}
+    return SavedRule(name, "replaced" if name in origins else "added", notes)
 
 
 def _page(
@@ -320,7 +330,7 @@ def _page(
     rules: list[RuleSettings],
     *,
     report: BacktestReport | None = None,
-    saved: dict[str, Any] | None = None,
+    saved: SavedRule | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> web.Response:
