@@ -23,6 +23,11 @@ def _rfc3339(value: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+def format_time(ts: float) -> str:
+    """Unix seconds as RFC 3339 in UTC, to the second (`2026-12-05T01:36:38Z`)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
 def parse_timestamp(value: str) -> float:
     """RFC 3339 with any precision or offset (as Alertmanager and other senders write it) to Unix seconds."""
     parsed = _rfc3339(value)

@@ -7,7 +7,6 @@ import asyncio
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
@@ -25,7 +24,7 @@ from receiver.scheduled.backtest import (
 )
 from receiver.scheduled.scheduler import DetectorFinding
 from receiver.scheduled.settings import RuleSettings
-from receiver.times import parse_duration, parse_time
+from receiver.times import format_time, parse_duration, parse_time
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +90,7 @@ async def _fetch(plan: BacktestPlan, settings: PrometheusSettings) -> tuple[list
 def format_findings(findings: Sequence[DetectorFinding]) -> str:
     rows = [("TIME (UTC)", "SERIES", "TYPE", "SEVERITY", "CONFIDENCE")]
     for f in findings:
-        when = datetime.fromtimestamp(f.starts_at, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = format_time(f.starts_at)
         d = f.detection
         rows.append((when, d.series, str(d.anomaly_type), str(d.severity), f"{d.confidence:.2f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
@@ -120,13 +119,9 @@ def run_backtest(argv: list[str]) -> int:
     print(f"backtest {plan.rule.name}: replaying {total} evaluations", file=sys.stderr)
     findings = replay(plan, series, fetched_start)
     print(format_findings(findings))
-    span = f"{_iso(plan.start)} .. {_iso(plan.end)}"
+    span = f"{format_time(plan.start)} .. {format_time(plan.end)}"
     print(
         f"\n{len(findings)} anomalies would have fired for rule {plan.rule.name!r} over {span} "
         f"({len(series)} series, lookback {plan.lookback:g}s, step {plan.step:g}s, every {plan.interval:g}s)"
     )
     return 0
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -35,7 +35,7 @@ from receiver.scheduled.backtest import (
     work,
 )
 from receiver.scheduled.settings import RuleSettings
-from receiver.times import parse_duration, parse_time
+from receiver.times import format_time, parse_duration, parse_time
 from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import SCHEDULER
 from receiver.web.ui import rule_floor, rule_how
@@ -156,10 +156,6 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
         return BacktestReport(plan, series, findings, time.monotonic() - clock)
 
 
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
@@ -167,8 +163,8 @@ def _finite(x: float | None) -> float | None:
 def finding_to_dict(finding: DetectorFinding) -> dict[str, Any]:
     d = finding.detection
     return {
-        "starts_at": _iso(finding.starts_at),
-        "detected_at": _iso(d.timestamp),
+        "starts_at": format_time(finding.starts_at),
+        "detected_at": format_time(d.timestamp),
         "series": d.series,
         "labels": {k: v for k, v in finding.series_labels.items()},
         "anomaly_type": str(d.anomaly_type),
@@ -186,8 +182,8 @@ def report_to_dict(report: BacktestReport) -> dict[str, Any]:
     per_day = report.per_series_day
     return {
         "rule": plan.rule.model_dump(mode="json"),
-        "from": _iso(plan.start),
-        "to": _iso(plan.end),
+        "from": format_time(plan.start),
+        "to": format_time(plan.end),
         "days": round((plan.end - plan.start) / DAY, 4),
         "lookback_seconds": plan.lookback,
         "step_seconds": plan.step,

@@ -18,7 +18,7 @@ from receiver.models import DONE, Incident, new_incident
 from receiver.payload import parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.storage import incidents as db_incidents
-from receiver.times import parse_time
+from receiver.times import format_time, parse_time
 from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
 
@@ -49,9 +49,7 @@ def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
     starts = parse_time(alert.start)
     ends = parse_time(alert.end) if alert.end is not None else None
     labels = {"alertname": alert.alertname, "severity": alert.severity, **alert.labels}
-    fingerprint = parse_alert(
-        {"labels": labels, "startsAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(starts))}
-    ).effective_fingerprint()
+    fingerprint = parse_alert({"labels": labels, "startsAt": format_time(starts)}).effective_fingerprint()
     return new_incident(
         fingerprint=fingerprint,
         starts_at=starts,
