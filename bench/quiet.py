@@ -25,7 +25,6 @@ import numpy as np
 from bench.ops_data import ar1
 from receiver.evidence.source import SeriesData
 from receiver.scheduled.backtest import BacktestPlan, replay
-from receiver.scheduled.scheduler import default_step
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 
 DAY = 86_400.0
@@ -56,7 +55,7 @@ def incidents_per_series_day(
     min_change: float = 0.0,
 ) -> float:
     """The scheduler's incidents over `days` after the first day, per series and day."""
-    step = detection.step_seconds or default_step(detection.lookback_seconds)  # as the scheduler picks it
+    step = detection.effective_step  # as the scheduler picks it
     timestamps = np.arange(values.shape[1]) * step
     series = [SeriesData({"__name__": "quiet", "i": str(i)}, timestamps, row) for i, row in enumerate(values)]
     rule = RuleSettings(

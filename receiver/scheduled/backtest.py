@@ -21,8 +21,8 @@ from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
 from receiver.scheduled.probe import query_notes
-from receiver.scheduled.scheduler import DetectorFinding, default_step, fresh_findings
-from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
+from receiver.scheduled.settings import DetectionSettings, RuleSettings, default_step, to_detection_rule
 
 DAY = 86400.0
 

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import math
 import multiprocessing
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -150,10 +149,6 @@ def finding_fingerprint(rule: str, labels: Mapping[str, str]) -> str:
     """Stable hash of rule name + series labels."""
     text = json.dumps([rule, sorted(labels.items())], separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def default_step(lookback: float) -> float:
-    return float(max(60, math.ceil(lookback / 1440)))
 
 
 def detect_query(
@@ -351,7 +346,7 @@ class DetectionScheduler:
         writes the rule; InvalidRuleField on `query` when the backend rejects it as PromQL. A backend that
         fails otherwise, or does not answer within PROBE_SECONDS, leaves it unjudged (a note says so)."""
         now = time.time() if now is None else now
-        step = self.settings.step_seconds or default_step(self.settings.lookback_seconds)
+        step = self.settings.effective_step
         asked = self.source.query_range(rule.query, now - PROBE_SPAN, now, step)
         try:
             series = await asyncio.wait_for(asked, PROBE_SECONDS)
@@ -374,7 +369,7 @@ class DetectionScheduler:
         report = CycleReport(started_at=now)
         rules = [rule for rule, _ in await self.rules()]
         report.rules = len(rules)
-        step = self.settings.step_seconds or default_step(self.settings.lookback_seconds)
+        step = self.settings.effective_step
         start, end = align_range(now - self.settings.lookback_seconds, now, step, now)
         outcomes = await self._fetch_and_detect(rules, start, end, step, report)
         since = now - self.settings.effective_freshness

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Literal
 
@@ -114,3 +115,12 @@ class DetectionSettings(Section):
     @property
     def effective_freshness(self) -> float:
         return self.freshness_seconds or 2 * self.interval_seconds
+
+    @property
+    def effective_step(self) -> float:
+        return self.step_seconds or default_step(self.lookback_seconds)
+
+
+def default_step(lookback: float) -> float:
+    """The query step when none is set: 1,440 points per lookback, at least a minute."""
+    return float(max(60, math.ceil(lookback / 1440)))
