@@ -358,6 +358,13 @@ class DetectionScheduler:
             return [f"the query was not answered within {PROBE_SECONDS:g} s; the cycles will try it"]
         return query_notes(rule.query, series, "the last hour")
 
+    async def store_rule(self, rule: RuleSettings, *, replace: bool) -> list[str]:
+        """Try the rule's query (`probe`), then add it or replace the API rule of its name; the probe's
+        notes. Raises as `probe` (rejected PromQL: nothing is stored), `add_rule` and `replace_rule` do."""
+        notes = await self.probe(rule)
+        await (self.replace_rule(rule) if replace else self.add_rule(rule))
+        return notes
+
     async def run_in_pool(self, function: Callable[..., T], *args: object) -> T:
         """`function(*args)` on the detection pool (threads or processes, as `detection.pool` says)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)

@@ -311,8 +311,7 @@ async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) ->
         raise Refused(409, f"rule {name!r} comes from the configuration file; change it there", "rule.name")
     rule = await rule_to_try(scheduler, fields)
     try:
-        notes = await scheduler.probe(rule)
-        await (scheduler.replace_rule(rule) if name in origins else scheduler.add_rule(rule))
+        notes = await scheduler.store_rule(rule, replace=name in origins)
     except InvalidRuleField as exc:
         raise Refused(400, f"{exc.field}: {exc}", f"rule.{exc.field}") from None
     except (RuleConflict, RuleNotFound) as exc:  # changed by someone else meanwhile

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -15,6 +15,8 @@ from receiver.web.keys import SCHEDULER
 
 if TYPE_CHECKING:
     from receiver.scheduled.scheduler import DetectionScheduler
+
+T = TypeVar("T")
 
 
 def _validationerror_response(exc: ValidationError) -> web.Response:
@@ -72,45 +74,40 @@ def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDe
         data = {**rule.model_dump(mode="json"), "source": "api"}
         return web.json_response({"status": "success", "data": data, "notes": notes}, status=status)
 
-    async def tried(request: web.Request) -> tuple[RuleSettings, list[str]] | web.Response:
-        """The body's rule and the notes on what its query returns, or the 4xx answer (invalid PromQL too)."""
-        rule = await rule_of(request)
-        if isinstance(rule, web.Response):
-            return rule
+    async def refused(change: Awaitable[T]) -> T | web.Response:
+        """What `change` gives once made; else the answer saying why not (400 PromQL the backend rejects,
+        409 in use or read-only, 404)."""
         try:
-            return rule, await scheduler_of(request).probe(rule)
+            return await change
         except InvalidRuleField as exc:
             return error_response(400, f"{exc.field}: {exc}", exc.field)
-
-    async def refused(change: Awaitable[None]) -> web.Response | None:
-        """None once `change` is made; else the answer saying why not (409 in use or read-only, 404)."""
-        try:
-            await change
         except RuleConflict as exc:
             return error_response(409, str(exc), "name")
         except RuleNotFound as exc:
             return error_response(404, str(exc), "name")
-        return None
+
+    async def store(request: web.Request, *, replace: bool) -> web.Response:
+        """Add (201) or replace (200) the body's rule, its query tried first (`notes` in the answer)."""
+        rule = await rule_of(request)
+        if isinstance(rule, web.Response):
+            return rule
+        notes = await refused(scheduler_of(request).store_rule(rule, replace=replace))
+        if isinstance(notes, web.Response):
+            return notes
+        return answer(rule, 200 if replace else 201, notes)
 
     async def add_rule(request: web.Request) -> web.Response:
-        got = await tried(request)
-        if isinstance(got, web.Response):
-            return got
-        rule, notes = got
-        return await refused(scheduler_of(request).add_rule(rule)) or answer(rule, 201, notes)
+        return await store(request, replace=False)
 
     async def replace_rule(request: web.Request) -> web.Response:
-        got = await tried(request)
-        if isinstance(got, web.Response):
-            return got
-        rule, notes = got
-        return await refused(scheduler_of(request).replace_rule(rule)) or answer(rule, 200, notes)
+        return await store(request, replace=True)
 
     async def delete_rule(request: web.Request) -> web.Response:
         name = path_name(request)
         if isinstance(name, web.Response):
             return name
-        return await refused(scheduler_of(request).delete_rule(name)) or web.Response(status=204)
+        refusal = await refused(scheduler_of(request).delete_rule(name))
+        return refusal if isinstance(refusal, web.Response) else web.Response(status=204)
 
     return [
         web.get("/api/v1/rules", list_rules),
