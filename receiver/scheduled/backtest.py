@@ -20,7 +20,7 @@ from detectors.grid import align, align_range, grid
 from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
-from receiver.scheduled.probe import query_notes
+from receiver.scheduled.probe import counter_rows, rule_notes
 from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
 from receiver.scheduled.settings import DetectionSettings, RuleSettings, default_step, to_detection_rule
 
@@ -98,7 +98,22 @@ def work(plan: BacktestPlan, series: int) -> int:
 def replay(plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: float) -> list[DetectorFinding]:
     """Evaluate the rule every `interval` over its trailing window; fresh, cooled-down findings only."""
     timestamps = grid(fetched_start, plan.end, plan.step)
+    return _replay(plan, series, timestamps, align(series, timestamps, plan.step))
+
+
+def replay_counting(
+    plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: float
+) -> tuple[list[DetectorFinding], int]:
+    """`replay`, and how many of the series look like counters on the grid it aligns them to (pure; the
+    API runs it on the detection pool)."""
+    timestamps = grid(fetched_start, plan.end, plan.step)
     values = align(series, timestamps, plan.step)
+    return _replay(plan, series, timestamps, values), int(counter_rows(values).sum())
+
+
+def _replay(
+    plan: BacktestPlan, series: Sequence[SeriesData], timestamps: np.ndarray, values: np.ndarray
+) -> list[DetectorFinding]:
     names = [series_id(s.labels) for s in series]
     labels = [s.labels for s in series]
     rule = to_detection_rule(plan.rule)
@@ -126,6 +141,7 @@ class BacktestReport:
     series: list[SeriesData]
     findings: list[DetectorFinding]
     seconds: float = 0.0
+    counters: int = 0  # series that look like counters
 
     @property
     def per_series(self) -> Counter[str]:
@@ -148,7 +164,7 @@ class BacktestReport:
 
 def report_notes(report: BacktestReport) -> list[str]:
     """What the user should know about a backtest beside its findings (no series, counters)."""
-    return query_notes(report.plan.rule.query, report.series, "the range")
+    return rule_notes(report.plan.rule.query, len(report.series), report.counters, "the range")
 
 
 async def fetch_history(plan: BacktestPlan, source: MetricSource) -> tuple[list[SeriesData], float]:

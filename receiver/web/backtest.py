@@ -30,7 +30,7 @@ from receiver.scheduled.backtest import (
     fetch_history,
     fetched_points,
     plan_backtest,
-    replay,
+    replay_counting,
     report_notes,
     work,
 )
@@ -152,8 +152,10 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
             status = 400 if exc.kind == "bad_query" else 502
             raise Refused(status, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
         _within_budget(plan, len(series))
-        findings = await scheduler.run_in_pool(replay, plan, series, fetched_start) if series else []
-        return BacktestReport(plan, series, findings, time.monotonic() - clock)
+        findings, counters = (
+            await scheduler.run_in_pool(replay_counting, plan, series, fetched_start) if series else ([], 0)
+        )
+        return BacktestReport(plan, series, findings, time.monotonic() - clock, counters)
 
 
 def _finite(x: float | None) -> float | None:
