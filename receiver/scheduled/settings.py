@@ -6,7 +6,7 @@ import math
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from detectors import AnomalyType, DetectionRule, InvalidRuleError
 from receiver.errors import InvalidRuleField
@@ -52,6 +52,17 @@ class RuleSettings(Section):
     def _check_detector_fields(self) -> RuleSettings:
         to_detection_rule(self)
         return self
+
+
+def rule_error(exc: ValidationError) -> tuple[str | None, str]:
+    """(field, message) of the first problem pydantic found in a rule: the field's dotted path, or the one
+    an InvalidRuleField named from the model's own check (None when neither says)."""
+    first = exc.errors()[0]
+    loc = ".".join(str(part) for part in first.get("loc", ()))
+    cause = first.get("ctx", {}).get("error")
+    return loc or (cause.field if isinstance(cause, InvalidRuleField) else None), str(
+        first.get("msg", "invalid")
+    )
 
 
 def to_detection_rule(rule: RuleSettings) -> DetectionRule:

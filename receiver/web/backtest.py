@@ -34,7 +34,7 @@ from receiver.scheduled.backtest import (
     report_notes,
     work,
 )
-from receiver.scheduled.settings import RuleSettings
+from receiver.scheduled.settings import RuleSettings, rule_error
 from receiver.times import format_time, parse_duration, parse_time
 from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import SCHEDULER
@@ -90,10 +90,9 @@ async def rule_to_try(scheduler: DetectionScheduler, fields: Mapping[str, Any]) 
     try:
         return RuleSettings.model_validate({**(base or {}), **fields, "name": name})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        cause = first.get("ctx", {}).get("error")
-        where = ".".join(str(p) for p in first.get("loc", ())) or getattr(cause, "field", None) or "rule"
-        raise Refused(400, f"rule.{where}: {first.get('msg', 'invalid')}", f"rule.{where}") from None
+        field, message = rule_error(exc)
+        where = f"rule.{field}" if field else "rule"
+        raise Refused(400, f"{where}: {message}", where) from None
 
 
 def plan_of(request: BacktestRequest, rule: RuleSettings, scheduler: DetectionScheduler) -> BacktestPlan:

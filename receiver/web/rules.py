@@ -9,7 +9,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from receiver.errors import InvalidRuleField, PayloadError, RuleConflict, RuleNotFound
-from receiver.scheduled.settings import RuleSettings
+from receiver.scheduled.settings import RuleSettings, rule_error
 from receiver.web.json_errors import decode_json, error_response, is_unicode, read_body
 from receiver.web.keys import SCHEDULER
 
@@ -20,12 +20,8 @@ T = TypeVar("T")
 
 
 def _validationerror_response(exc: ValidationError) -> web.Response:
-    first = exc.errors()[0]
-    message = str(first.get("msg", "invalid rule"))
-    loc = ".".join(str(part) for part in first.get("loc", ()))
-    cause = first.get("ctx", {}).get("error")
-    field = loc or (cause.field if isinstance(cause, InvalidRuleField) else None)
-    return error_response(400, f"{field or 'rule'}: {message}" if field else message, field)
+    field, message = rule_error(exc)
+    return error_response(400, f"{field}: {message}" if field else message, field)
 
 
 def rule_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
