@@ -80,10 +80,10 @@ def _seconds(value: float | str | None, name: str) -> float | None:
         raise Refused(400, f"{name}: {exc}", name) from None
 
 
-async def rule_to_try(scheduler: DetectionScheduler, fields: Mapping[str, Any]) -> RuleSettings:
-    """The rule `fields` describe: an existing rule (config or API) with `fields` over it, else a new one."""
+def rule_to_try(known: Mapping[str, RuleSettings], fields: Mapping[str, Any]) -> RuleSettings:
+    """The rule `fields` describe: a `known` rule (config or API, by name) with `fields` over it, else a
+    new one."""
     name = fields.get("name") or NEW_RULE
-    known = {rule.name: rule for rule, _ in await scheduler.rules()}
     base = known[name].model_dump() if isinstance(name, str) and name in known else None
     if base is None and "query" not in fields and fields.get("name"):
         raise Refused(404, f"no rule named {name!r}; give a query to try a new rule", "rule.name")
@@ -139,7 +139,7 @@ def _within_budget(plan: BacktestPlan, series: int) -> None:
 
 async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestRequest) -> BacktestReport:
     """Resolve, plan, fetch and replay; Refused with the answer when it cannot."""
-    rule = await rule_to_try(scheduler, body.rule)
+    rule = rule_to_try({r.name: r for r, _ in await scheduler.rules()}, body.rule)
     plan = plan_of(body, rule, scheduler)
     if busy.locked():
         raise Refused(429, "a backtest is running already; try again when it is done")
@@ -307,10 +307,11 @@ async def save_rule(scheduler: DetectionScheduler, fields: Mapping[str, Any]) ->
     name = fields.get("name")
     if not name:
         raise Refused(400, "give the rule a name to save it", "rule.name")
-    origins = {rule.name: origin for rule, origin in await scheduler.rules()}
+    rules = await scheduler.rules()
+    origins = {rule.name: origin for rule, origin in rules}
     if origins.get(name) == "config":
         raise Refused(409, f"rule {name!r} comes from the configuration file; change it there", "rule.name")
-    rule = await rule_to_try(scheduler, fields)
+    rule = rule_to_try({r.name: r for r, _ in rules}, fields)
     try:
         notes = await scheduler.store_rule(rule, replace=name in origins)
     except InvalidRuleField as exc:
