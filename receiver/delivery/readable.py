@@ -18,24 +18,26 @@ from pydantic import TypeAdapter
 from analyst.diagnosis import DiagnosisResult
 
 _VALUE = r'"(?:[^"\\]|\\.)*+"'
-_LABEL = rf"[A-Za-z_]\w*+\s*+=\s*+{_VALUE}"
+_NAME = rf"(?:[A-Za-z_]\w*+|{_VALUE})"  # a label name, or a quoted one (Prometheus 3's UTF-8 names)
+_LABEL = rf"{_NAME}\s*+=\s*+{_VALUE}"
 # A name from the start of a word, pairs separated by commas, every quantifier possessive: linear on any
 # text (an LLM's included).
 _LABELS = rf"\s*+(?:{_LABEL}(?:\s*+,\s*+{_LABEL})*+)?+\s*+,?\s*+"
 _SELECTOR = re.compile(rf"(?<![\w:])([A-Za-z_:][\w:]*+)\{{({_LABELS})\}}")
-_PAIR = re.compile(rf"([A-Za-z_]\w*+)\s*+=\s*+({_VALUE})")
+_PAIR = re.compile(rf"({_NAME})\s*+=\s*+({_VALUE})")
 _DIAGNOSIS = TypeAdapter(DiagnosisResult)
 
 
 def _unquoted(value: str) -> str:
-    return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return re.sub(r"\\(.)", r"\1", value[1:-1]) if value.startswith('"') else value
 
 
 def without_alert_labels(text: str, labels: Mapping[str, str]) -> str:
     """`text` with every selector's label pairs that equal the alert's removed (and `{}` with them)."""
 
     def shorten(match: re.Match[str]) -> str:
-        kept = [f"{k}={v}" for k, v in _PAIR.findall(match.group(2)) if labels.get(k) != _unquoted(v)]
+        pairs = _PAIR.findall(match.group(2))
+        kept = [f"{k}={v}" for k, v in pairs if labels.get(_unquoted(k)) != _unquoted(v)]
         return f"{match.group(1)}{{{','.join(kept)}}}" if kept else match.group(1)
 
     return _SELECTOR.sub(shorten, text)

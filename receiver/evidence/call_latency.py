@@ -22,6 +22,7 @@ from receiver.evidence.fetching import Fetched, FetchScope, rate_floor
 from receiver.evidence.promql import (
     TemplateError,
     fill_token,
+    label_name,
     or_absent,
     quote,
     range_duration,
@@ -77,7 +78,7 @@ class Where:
     def end(self, name_label: str, namespace_label: str | None) -> str:
         """Matchers of a call end among the components: `name=~"a|b"`, and where the spec names the end's
         namespace label, that label at the namespace or absent."""
-        out = f"{name_label}=~{_alternatives(self.components)}"
+        out = f"{label_name(name_label)}=~{_alternatives(self.components)}"
         if namespace_label and self.namespace:
             out += f",{or_absent(namespace_label, self.namespace)}"
         return out
@@ -96,7 +97,8 @@ def scoped_queries(query: str, spec: CallLatencySpec, where: Where) -> list[str]
     if spec.caller_label is None:
         return [_filled(query, to)]
     names = _alternatives(where.components)
-    others = f"{where.end(spec.caller_label, spec.caller_namespace_label)},{spec.callee_label}!~{names}"
+    callee = label_name(spec.callee_label)
+    others = f"{where.end(spec.caller_label, spec.caller_namespace_label)},{callee}!~{names}"
     return [_filled(query, to), _filled(query, others)]
 
 

@@ -14,7 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 _NUMBER = re.compile(r"^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|0[xX][0-9a-fA-F]+|[Ii]nf|NaN)$")
 _COMPARISONS = ("==", "!=", ">=", "<=", ">", "<")
 _SET_OPERATORS = ("or", "unless", "and")
-_TEMPLATE = re.compile(r"\{\{\s*\$labels\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# `{{ $labels.name }}`, or Go's `{{ index $labels "name" }}` for a name that is not an identifier (UTF-8).
+_TEMPLATE = re.compile(
+    r"\{\{\s*(?:\$labels\.([A-Za-z_][A-Za-z0-9_]*)|index\s+\$labels\s+\"((?:[^\"\\]|\\.)*)\")\s*\}\}"
+)
+_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_METRIC_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
 _COUNTER_SUFFIXES = ("_total", "_count", "_sum")
 
 
@@ -136,16 +141,29 @@ def quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+def label_name(name: str) -> str:
+    """A label name as a matcher or a `by (...)` clause writes it: as it is when it is a classic identifier,
+    else double-quoted, as Prometheus 3 reads UTF-8 names (`"service.name"="cart"`; Prometheus 2 has no
+    such labels)."""
+    return name if _LABEL_NAME.fullmatch(name) else quote(name)
+
+
+def matcher(name: str, value: str, op: str = "=") -> str:
+    """`name="value"` (or `name=~"value"`...), the name quoted where it has to be."""
+    return f"{label_name(name)}{op}{quote(value)}"
+
+
 def selector(labels: Mapping[str, str], metric: str | None = None) -> str:
-    """`metric{a="x",b="y"}` (or `{__name__="..."...}` when the name isn't a valid identifier)."""
+    """`metric{a="x",b="y"}` (or `{__name__="..."...}` when the name isn't a valid identifier, which both
+    Prometheus 2 and 3 read); label names that aren't identifiers are quoted (`label_name`)."""
     matchers = dict(labels)
     name = metric if metric is not None else matchers.pop("__name__", None)
     matchers.pop("__name__", None)
-    if name and not re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", name):
+    if name and not _METRIC_NAME.fullmatch(name):
         matchers = {"__name__": name, **matchers}
         name = None
     body = ",".join(
-        f"{k}={quote(v)}" for k, v in sorted(matchers.items()) if not k.startswith("__") or k == "__name__"
+        matcher(k, v) for k, v in sorted(matchers.items()) if not k.startswith("__") or k == "__name__"
     )
     return f"{name or ''}{{{body}}}"
 
@@ -157,33 +175,34 @@ def fill_token(token: re.Pattern[str], query: str, text: str) -> str:
 
 def or_absent(label: str, value: str) -> str:
     """`label=~"value|"`: the label at `value`, or not set (PromQL's empty value)."""
-    return f"{label}=~{quote(re.escape(value) + '|')}"
+    return matcher(label, re.escape(value) + "|", "=~")
 
 
 def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str]) -> str:
     """`{a="x",ns=~"v|"}`: the exact matchers, and each scope label at its value or absent (a label the exact
     matchers already fix is left to them)."""
-    parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items())]
+    parts = [matcher(k, v) for k, v in sorted(exact.items())]
     parts += [or_absent(k, v) for k, v in sorted(scope.items()) if k not in exact]
     return "{" + ",".join(parts) + "}"
 
 
 def regex_selector(metric: str, exact: Mapping[str, str], alternatives: Mapping[str, Iterable[str]]) -> str:
     """`metric{a="x", b=~"v1|v2"}`: exact matchers plus one escaped alternation per varying label."""
-    parts = [f"{k}={quote(v)}" for k, v in sorted(exact.items()) if k != "__name__"]
+    parts = [matcher(k, v) for k, v in sorted(exact.items()) if k != "__name__"]
     for key, values in sorted(alternatives.items()):
-        parts.append(f"{key}=~{quote('|'.join(re.escape(v) for v in sorted(set(values))))}")
-    name = metric if re.fullmatch(r"[A-Za-z_:][A-Za-z0-9_:]*", metric) else ""
+        parts.append(matcher(key, "|".join(re.escape(v) for v in sorted(set(values))), "=~"))
+    name = metric if _METRIC_NAME.fullmatch(metric) else ""
     if not name:
-        parts.insert(0, f"__name__={quote(metric)}")
+        parts.insert(0, matcher("__name__", metric))
     return f"{name}{{{','.join(parts)}}}"
 
 
 def render_template(query: str, labels: Mapping[str, str]) -> str:
-    """Replace `{{ $labels.NAME }}` with the alert's label value, escaped for use inside a PromQL string."""
+    """Replace `{{ $labels.NAME }}` (or `{{ index $labels "NAME" }}`) with the alert's label value, escaped
+    for use inside a PromQL string."""
 
     def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name = match.group(1) or re.sub(r"\\(.)", r"\1", match.group(2))
         if name not in labels:
             raise TemplateError(f"the alert has no label {name!r}")
         return quote(labels[name])[1:-1]

@@ -11,6 +11,8 @@ import time
 from collections.abc import Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
+from receiver.evidence.promql import label_name
+
 
 def safe_url(url: str | None) -> str | None:
     """The URL if it is absolute http(s), else None (a runbook_url of `javascript:...` is not a link)."""
@@ -49,10 +51,11 @@ def grafana_explore(base: str | None, expr: str, start: float, end: float) -> st
 
 
 def alertmanager_silence(base: str | None, labels: Mapping[str, str]) -> str | None:
-    """Alertmanager's new-silence form with one equality matcher per label of the alert."""
+    """Alertmanager's new-silence form with one equality matcher per label of the alert (a name that is not
+    an identifier quoted, as Alertmanager 0.27+ reads UTF-8 names)."""
     if not base:
         return None
-    matchers = ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items()))
+    matchers = ",".join(f"{label_name(k)}={json.dumps(v)}" for k, v in sorted(labels.items()))
     return safe_url(f"{base.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}', safe='')}")
 
 

@@ -35,6 +35,14 @@ def test_selectors_keep_only_the_labels_that_differ_from_the_alert() -> None:
     assert without_alert_labels(POOL, {"job": "other"}) == POOL
 
 
+def test_quoted_utf8_label_names_are_shortened_too() -> None:
+    alert = {"alertname": "CartSlow", "service.name": "cart", "job": "shop"}
+    text = 'cpu{job="shop","k8s.pod.name"="cart-1","service.name"="cart"} rose'
+    assert without_alert_labels(text, alert) == 'cpu{"k8s.pod.name"="cart-1"} rose'
+    # a quoted name that equals an identifier is the same label
+    assert without_alert_labels('cpu{"job"="shop"} rose', alert) == "cpu rose"
+
+
 def test_every_text_of_the_diagnosis_is_shortened_and_the_rest_kept() -> None:
     primary = Hypothesis(
         f"Pool exhaustion: {POOL}", Category.DEPENDENCY_DATABASE, POOL, 0.7, (f"{POOL} rose",), ()
