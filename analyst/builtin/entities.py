@@ -283,7 +283,7 @@ def _shift(
 
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
 # series, say) joins the component that other series with the same value name.
-INSTANCE_LABELS = ("pod", "k8s_pod_name", "container", "instance")  # k8s_pod_name: OpenTelemetry's
+INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance")  # k8s_*: OpenTelemetry's
 
 
 def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:

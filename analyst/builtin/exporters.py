@@ -86,5 +86,5 @@ def pod_of(series: SeriesEvidence) -> str | None:
 
 
 def pod_in(labels: Mapping[str, str]) -> str | None:
-    """The pod labels name: `pod`, or OpenTelemetry's `k8s_pod_name`."""
-    return labels.get("pod") or labels.get("k8s_pod_name")
+    """The pod labels name: `pod`, or OpenTelemetry's `k8s_pod_name` (`k8s.pod.name` in Prometheus 3)."""
+    return labels.get("pod") or labels.get("k8s_pod_name") or labels.get("k8s.pod.name")

@@ -21,6 +21,7 @@ _COMPONENT_LABELS = (
     "component",
     "service",
     "service_name",
+    "service.name",
     "app",
     "application",
     "job",

@@ -355,14 +355,16 @@ def _with_equivalents(
     labels: Mapping[str, str], drop: set[str], keys: Sequence[str]
 ) -> list[tuple[str, str]]:
     """(label, value) of each of `keys` the alert has (minus `drop`), in `keys`' order, each followed by its
-    equivalent (`EQUIVALENT_LABELS`) where that is among `keys` and the alert has no value of its own."""
+    equivalents (`EQUIVALENT_LABELS`) that are among `keys` and have no value of the alert's own."""
     pairs: list[tuple[str, str]] = []
     for key in keys:
         if labels.get(key) and key not in drop:
             pairs.append((key, labels[key]))
-            twin = EQUIVALENT_LABELS.get(key)
-            if twin and twin in keys and not labels.get(twin):
-                pairs.append((twin, labels[key]))
+            pairs += [
+                (twin, labels[key])
+                for twin in EQUIVALENT_LABELS.get(key, ())
+                if twin in keys and not labels.get(twin)
+            ]
     return pairs
 
 

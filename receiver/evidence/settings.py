@@ -44,17 +44,20 @@ DEFAULT_COMPONENT_LABELS = (
     "node",
     "job",
 )
-# OpenTelemetry's resource attributes as its Prometheus exporters name them, and the labels Prometheus'
-# Kubernetes discovery and exporters give the same thing: a related series may carry either.
+# The labels Prometheus' Kubernetes discovery and exporters give a thing, and OpenTelemetry's resource
+# attribute for it as its Prometheus exporters name it and as Prometheus 3 keeps it unescaped (UTF-8): a
+# related series may carry any of them.
+EQUIVALENT_GROUPS = (
+    ("pod", "k8s_pod_name", "k8s.pod.name"),
+    ("container", "k8s_container_name", "k8s.container.name"),
+    ("service", "service_name", "service.name"),
+    ("deployment", "k8s_deployment_name", "k8s.deployment.name"),
+    ("node", "k8s_node_name", "k8s.node.name"),
+    ("namespace", "k8s_namespace_name", "k8s.namespace.name"),
+)
 EQUIVALENT_LABELS = {
-    "k8s_pod_name": "pod",
-    "k8s_container_name": "container",
-    "service_name": "service",
-    "k8s_deployment_name": "deployment",
-    "k8s_node_name": "node",
-    "k8s_namespace_name": "namespace",
+    label: tuple(x for x in group if x != label) for group in EQUIVALENT_GROUPS for label in group
 }
-EQUIVALENT_LABELS |= {v: k for k, v in EQUIVALENT_LABELS.items()}
 DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucket", ".*_created")
 
 

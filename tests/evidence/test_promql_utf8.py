@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pytest
 
-from receiver.evidence.context import collect_alert_context
+from analyst.builtin.exporters import pod_in
+from receiver.evidence.context import collect_alert_context, identifying_matchers, scope_matchers
 from receiver.evidence.promql import (
     TemplateError,
     label_name,
@@ -164,3 +165,28 @@ async def test_the_evidence_queries_for_an_otel_alert_parse_under_prometheus_3()
         "http_server_duration_p90_seconds",
         "process_cpu_utilization_ratio",
     }
+
+
+def test_utf8_attribute_names_are_equivalent_to_the_classic_labels_when_listed():
+    settings = ContextSettings(
+        identifying_labels=["k8s.pod.name", "pod", "service.name", "service"],
+        scope_labels=["namespace", "k8s_namespace_name", "k8s.namespace.name"],
+    )
+    # cAdvisor's pod and namespace find the same pod's and namespace's OpenTelemetry series, and back
+    assert identifying_matchers({"pod": "cart-1", "service.name": "cart"}, set(), settings) == [
+        ("pod", "cart-1"),
+        ("k8s.pod.name", "cart-1"),
+        ("service.name", "cart"),
+        ("service", "cart"),
+    ]
+    assert scope_matchers({"k8s.namespace.name": "shop"}, set(), settings) == {
+        "namespace": "shop",
+        "k8s_namespace_name": "shop",
+        "k8s.namespace.name": "shop",
+    }
+    # not listed, not used: the defaults hold no quoted name, which Prometheus 2 could not parse
+    assert scope_matchers({"namespace": "shop"}, set(), ContextSettings()) == {
+        "namespace": "shop",
+        "k8s_namespace_name": "shop",
+    }
+    assert pod_in({"k8s.pod.name": "cart-1"}) == "cart-1"
