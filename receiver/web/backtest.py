@@ -19,6 +19,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from detectors import AnomalyType
 from receiver.errors import InvalidRuleField, ReceiverError, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSourceError
@@ -223,7 +224,7 @@ def chart_rows(report: BacktestReport) -> list[dict[str, Any]]:
     return rows
 
 
-FORM_FIELDS = (
+RULE_FIELDS = (
     "name",
     "query",
     "method",
@@ -232,11 +233,42 @@ FORM_FIELDS = (
     "min_delta",
     "min_change",
     "window_size",
-    "from",
-    "to",
-    "interval",
+    "severity",
+    "anomaly_type",
+    "labels",
 )
-RULE_FIELDS = ("name", "query", "method", "threshold", "direction", "min_delta", "min_change", "window_size")
+FORM_FIELDS = (*RULE_FIELDS, "from", "to", "interval")
+
+
+def labels_text(labels: Mapping[str, str]) -> str:
+    """A rule's labels as the form shows them: `team=risk, desk=fx-spot`."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def labels_of(text: str) -> dict[str, str]:
+    """The form's `name=value, ...` as labels; Refused (400, rule.labels) for a pair without `=` or a name."""
+    labels: dict[str, str] = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise Refused(400, f"rule.labels: {pair!r} is not name=value", "rule.labels")
+        labels[name.strip()] = value.strip()
+    return labels
+
+
+def form_of(rule: RuleSettings) -> dict[str, str]:
+    """The form's fields filled from `rule`."""
+    data = rule.model_dump(mode="json")
+    form = {k: str(v) for k, v in data.items() if k in RULE_FIELDS and k != "labels" and v is not None}
+    return form | {"labels": labels_text(rule.labels)}
+
+
+def rule_fields(form: Mapping[str, str]) -> dict[str, Any]:
+    """The rule fields the form gives (an empty field keeps the rule's), labels parsed."""
+    fields: dict[str, Any] = {k: form[k] for k in RULE_FIELDS if form.get(k)}
+    if "labels" in fields:
+        fields["labels"] = labels_of(fields["labels"])
+    return fields
 
 
 def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
@@ -263,11 +295,14 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
         if request.method == "GET":
             chosen = next((r for r in rules if r.name == request.query.get("rule")), None)
             if chosen is not None:
-                form.update({k: str(v) for k, v in chosen.model_dump().items() if k in RULE_FIELDS})
+                form.update(form_of(chosen))
             return _page(request, form, rules)
         posted = await request.post()
         form.update({k: str(v).strip() for k, v in posted.items() if k in FORM_FIELDS})
-        fields = {k: form[k] for k in RULE_FIELDS if form.get(k)}
+        try:
+            fields = rule_fields(form)
+        except Refused as exc:
+            return _page(request, form, rules, error=exc.message, status=exc.status)
         if posted.get("action") == "save":
             try:
                 saved = await save_rule(scheduler_of(request), fields)
@@ -335,6 +370,7 @@ def _page(
         "saved": saved,
         "form": form,
         "rules": [r.name for r in rules],
+        "anomaly_types": [t.value for t in AnomalyType],
         "error": error,
         "result": report_to_dict(report) if report is not None else None,
         "how": rule_how(report.plan.rule) if report is not None else "",

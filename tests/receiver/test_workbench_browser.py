@@ -343,10 +343,14 @@ def test_a_name_that_resolves_to_loopback_does_not_open_the_workbench(receiver: 
 def test_a_backtested_rule_is_saved_from_the_page_and_changed_there_again(
     browser: Any, receiver: Any
 ) -> None:
+    from selenium.webdriver.support.ui import Select
+
     proc, _ = receiver
     save = "button[value=save]"
     _open(browser, f"{proc.url}/ui/backtest")
     _fill(browser, name="pool_saturation", query="demo_db_pool_in_use", min_change="0.5")
+    _fill(browser, severity="critical", labels="team=trading, desk=fx-spot")
+    Select(browser.find_element("name", "anomaly_type")).select_by_value("RESOURCE_SATURATION")
     _submit(browser, save)
     assert "Rule pool_saturation added" in browser.find_element("css selector", "p.saved").text
 
@@ -362,6 +366,12 @@ def test_a_backtested_rule_is_saved_from_the_page_and_changed_there_again(
         0.5,
         4.0,
         "api",
+    )
+    # routing set on the page, kept through the second save
+    assert (rule["severity"], rule["anomaly_type"], rule["labels"]) == (
+        "critical",
+        "RESOURCE_SATURATION",
+        {"team": "trading", "desk": "fx-spot"},
     )
     assert console_errors(browser) == []
     _fill(browser, name="")

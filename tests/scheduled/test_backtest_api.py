@@ -324,3 +324,46 @@ async def test_saving_from_the_page_answers_as_the_rules_api(
     assert says in await answer.text()
     names = [r["name"] for r in (await (await client.get("/api/v1/rules")).json())["data"]]
     assert ("new_rule" in names) is (status == 200)
+
+
+async def test_the_page_sets_a_rules_severity_type_and_labels_and_shows_them_again(client):
+    form = {
+        "name": "routed",
+        "query": QUERY,
+        "severity": "critical",
+        "anomaly_type": "SUDDEN_LOSS",
+        "labels": "team=risk, desk = fx-spot",
+        "action": "save",
+    }
+    assert (await client.post("/ui/backtest", data=form)).status == 200
+
+    [rule] = [r for r in (await (await client.get("/api/v1/rules")).json())["data"] if r["name"] == "routed"]
+    assert (rule["severity"], rule["anomaly_type"], rule["labels"]) == (
+        "critical",
+        "SUDDEN_LOSS",
+        {"team": "risk", "desk": "fx-spot"},
+    )
+    page = await (await client.get("/ui/backtest?rule=routed")).text()
+    assert 'value="desk=fx-spot, team=risk"' in page  # sorted
+    assert '<option value="SUDDEN_LOSS" selected>' in page
+
+    # an empty field keeps the rule's: a threshold changed alone leaves the routing as it was
+    form = {"name": "routed", "threshold": "4", "action": "save"}
+    assert (await client.post("/ui/backtest", data=form)).status == 200
+    [rule] = [r for r in (await (await client.get("/api/v1/rules")).json())["data"] if r["name"] == "routed"]
+    assert (rule["threshold"], rule["severity"], rule["labels"]) == (
+        4.0,
+        "critical",
+        {"team": "risk", "desk": "fx-spot"},
+    )
+
+
+@pytest.mark.parametrize("labels", ["team", "=risk", "team=risk, desk"])
+async def test_labels_that_are_not_name_value_pairs_are_a_400_naming_the_field(client, labels: str):
+    answer = await client.post(
+        "/ui/backtest", data={"name": "bad", "query": QUERY, "labels": labels, "action": "save"}
+    )
+
+    assert answer.status == 400
+    assert "rule.labels" in await answer.text()
+    assert "bad" not in [r["name"] for r in (await (await client.get("/api/v1/rules")).json())["data"]]
