@@ -48,6 +48,7 @@ from receiver.evidence.promql import (
     series_id,
     strip_comparison,
 )
+from receiver.evidence.resources import fetch_resources, joined, targets_of
 from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident
@@ -119,6 +120,7 @@ async def fetch_alert_context(
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
+        fetched = await _with_resources(fetched, scope)
         topology = merge_graphs([await graph_task, calls_of(calls)])
     finally:
         for task in (context_task, graph_task):
@@ -126,6 +128,12 @@ async def fetch_alert_context(
     return AlertContext(
         window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
     )
+
+
+async def _with_resources(fetched: list[Fetched], scope: FetchScope) -> list[Fetched]:
+    """Each series with the resource labels its info series adds (`resources.joined`)."""
+    resources = await fetch_resources(scope, targets_of(f.data.labels for f in fetched))
+    return [replace(f, joined=extra) if (extra := joined(f.data.labels, resources)) else f for f in fetched]
 
 
 # Labels that never name a workload a mesh names: an instance's (a pod, a container, a target) and a node.
@@ -238,6 +246,10 @@ async def _fetch_alert_and_related(
     drop = {"alertname"} | external | set(rule_labels)
     if alert_index is not None:
         drop |= set(labels) - set(fetched[alert_index].data.labels)
+    # the alert's resource attributes find what its own labels cannot (its pod's cAdvisor series)
+    own = fetched[alert_index].data.labels if alert_index is not None else labels
+    scope = FetchScope(source, settings, window, notes)
+    labels = {**joined(own, await fetch_resources(scope, targets_of([own]))), **labels}
     fetched += await _related_series(
         labels, drop, expr, fetched, source, settings, window, notes, placeholders
     )
@@ -525,7 +537,7 @@ def _values(
 def _series_evidence(
     fetched: Fetched, finding: SeriesFinding, settings: ContextSettings, values: SeriesValues | None
 ) -> SeriesEvidence:
-    labels = dict(fetched.data.labels)
+    labels = {**fetched.joined, **fetched.data.labels}
     base = SeriesEvidence(
         series_id=_fetched_id(fetched),
         metric=fetched.metric,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -50,13 +50,15 @@ class FetchScope:
 
 @dataclass(frozen=True)
 class Fetched:
-    """A fetched series and where it came from (`component`: where it lives, when its labels do not say)."""
+    """A fetched series and where it came from (`component`: where it lives, when its labels do not say;
+    `joined`: labels its info series adds, which the analyst sees beside its own but its id does not)."""
 
     data: SeriesData
     role: SeriesRole
     query: str
     metric: str
     component: str | None = None
+    joined: Mapping[str, str] = field(default_factory=dict)
 
 
 def named(data: SeriesData, metric: str, query: str) -> Fetched:

@@ -433,6 +433,13 @@ class ContextSettings(Section):
         description="Points of each series handed to the analyst (block medians when the window has more; "
         "0: none). The analyst scores every series against its own history from them.",
     )
+    info_metric: str | None = Field(
+        default="target_info",
+        min_length=1,
+        description="OpenTelemetry's info metric: its labels among the identifying, component and scope "
+        "labels are joined onto series with the same job and instance, as Prometheus 3's info() does; null: "
+        "no join.",
+    )
     context_queries: list[ContextQuery] = Field(default_factory=list)
     call_graph: list[CallGraphQuery] = Field(
         default_factory=list,

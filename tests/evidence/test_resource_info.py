@@ -1,0 +1,141 @@
+"""OpenTelemetry metrics that carry only `job` and `instance`, their resource attributes on `target_info`.
+
+This is how Prometheus' OTLP receiver and the Collector's Prometheus exporters store an instrumented
+service by default: `job` = namespace/service, `instance` = the instance's id, and the attributes
+(`k8s_pod_name`, `k8s_namespace_name`, `service_name`) on one `target_info` series per instance. cAdvisor
+names the same pods `pod` and `namespace`. The alert comes from the frontend's latency; the cause is the
+payments pod's CPU, which only cAdvisor measures. Through a real Prometheus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from analyst.builtin.entities import rank_entities
+from analyst.evidence import Evidence
+from demo.processes import ManagedProcess
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.resources import info_selector, joined, resources_by_target, targets_of
+from receiver.evidence.settings import ContextSettings
+from tests.evidence.alerts import firing_incident, grid_end
+from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+
+STEP = 60.0
+KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet"}
+PODS = {  # service -> (pod, instance id, CPU cores after the cause)
+    "frontend": ("frontend-5d9f8b6c5d-x2k4p", "0b7e6a52-1c3d-4e8f-9a0b-000000000001", 0.2),
+    "payments": ("payments-7c8d7f9b4-qw7zt", "0b7e6a52-1c3d-4e8f-9a0b-000000000002", 0.9),
+    "catalog": ("catalog-6b7c9d8f5-m4n8r", "0b7e6a52-1c3d-4e8f-9a0b-000000000003", 0.2),
+}
+FRONTEND = {"job": "shop/frontend", "instance": PODS["frontend"][1]}
+ALERT_EXPR = 'http_server_latency_p90_seconds{job="shop/frontend"} > 1'
+
+
+@pytest.fixture(scope="module")
+def end() -> float:
+    return grid_end(STEP, 120)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator[ManagedProcess]:
+    ts = np.arange(end - 4 * 3600, end + STEP, STEP)
+    cause = end - 20 * 60
+    series = []
+    for seed, (service, (pod, instance, cores)) in enumerate(PODS.items()):
+        target = {"job": f"shop/{service}", "instance": instance}
+        info = {
+            **target,
+            "service_name": service,
+            "service_namespace": "shop",
+            "k8s_pod_name": pod,
+            "k8s_namespace_name": "shop",
+            "telemetry_sdk_version": "1.27.0",  # not an identifying label: never joined
+        }
+        series.append(SyntheticSeries("target_info", info, ts, np.ones(ts.size)))
+        slow = [(cause + 120, 1.5)] if service == "frontend" else []
+        latency = np.clip(noisy(ts, 0.1, 0.005, seed, steps=slow), 0.0, None)
+        series.append(SyntheticSeries("http_server_latency_p90_seconds", target, ts, latency))
+        busy = np.clip(noisy(ts, 0.2, 0.01, 10 + seed, steps=[(cause, cores)]), 0.0, None)
+        cadvisor = {**KUBELET, "namespace": "shop", "pod": pod, "container": "server"}
+        series.append(
+            SyntheticSeries(
+                "container_cpu_usage_seconds_total", cadvisor, ts, np.cumsum(busy * STEP), kind="counter"
+            )
+        )
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("target-info"), series)
+    yield proc
+    proc.stop()
+
+
+async def _evidence(source: PrometheusSource, end: float, settings: ContextSettings) -> Evidence:
+    labels = {"alertname": "FrontendSlow", **FRONTEND}
+    incident = firing_incident(end - 20 * 60 + 180, labels, ALERT_EXPR, "inc-target-info")
+    return await collect_alert_context(incident, source, settings, now=incident.starts_at + 120)
+
+
+def _cadvisor_pods(evidence: Evidence) -> set[str]:
+    return {s.labels["pod"] for s in evidence.series if s.metric == "container_cpu_usage_seconds_total"}
+
+
+async def test_the_alerts_resource_attributes_find_its_namespaces_cadvisor_series(
+    source: PrometheusSource, end: float
+):
+    evidence = await _evidence(source, end, ContextSettings())
+
+    assert _cadvisor_pods(evidence) == {pod for pod, _, _ in PODS.values()}
+    [alert] = [s for s in evidence.series if s.role == "alert"]
+    # the analyst sees the attributes and names the component; the id stays the series' own selector
+    assert alert.component == "frontend"
+    assert alert.labels["k8s_pod_name"] == PODS["frontend"][0]
+    assert "telemetry_sdk_version" not in alert.labels
+    assert alert.series_id == (
+        f'http_server_latency_p90_seconds{{instance="{FRONTEND["instance"]}",job="shop/frontend"}}'
+    )
+
+
+async def test_without_the_join_the_cause_is_out_of_sight(source: PrometheusSource, end: float):
+    evidence = await _evidence(source, end, ContextSettings(info_metric=None))
+
+    assert _cadvisor_pods(evidence) == set()
+    [alert] = [s for s in evidence.series if s.role == "alert"]
+    # named by its instance's id, which tells a reader nothing
+    assert alert.component == FRONTEND["instance"] and "k8s_pod_name" not in alert.labels
+
+
+async def test_the_payments_pods_cpu_is_ranked_first(source: PrometheusSource, end: float):
+    ranked = rank_entities(await _evidence(source, end, ContextSettings()))
+
+    assert "payments" in ranked[0].name
+    assert {s.series.metric for s in ranked[0].shifts} >= {"container_cpu_usage_seconds_total"}
+
+
+def test_attributes_that_changed_within_the_window_are_left_out():
+    target = ("shop/cart", "id-1")
+    info = [
+        {
+            "__name__": "target_info",
+            "job": "shop/cart",
+            "instance": "id-1",
+            "k8s_pod_name": "cart-a",
+            "service_name": "cart",
+        },
+        {
+            "__name__": "target_info",
+            "job": "shop/cart",
+            "instance": "id-1",
+            "k8s_pod_name": "cart-b",
+            "service_name": "cart",
+        },
+        {"__name__": "target_info", "job": "shop/other", "instance": "id-1", "service_name": "other"},
+    ]
+    found = resources_by_target(info, {target}, {"k8s_pod_name", "service_name"})
+
+    assert found == {target: {"service_name": "cart"}}
+    assert joined({"job": "shop/cart", "instance": "id-1", "service_name": "mine"}, found) == {}
+    assert joined({"job": "shop/cart"}, found) == {}  # no instance: no target
+    assert targets_of([{"job": "a", "instance": "b"}, {"job": "a"}]) == {("a", "b")}
+    assert info_selector("target_info", {target}) == 'target_info{instance=~"id\\\\-1",job=~"shop/cart"}'
