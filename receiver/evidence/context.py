@@ -115,12 +115,12 @@ async def fetch_alert_context(
             incident, source, settings, window, notes, placeholders
         )
         fetched = _first_of_each(fetched + await context_task)
-        components = _components(fetched, settings)
         scope = FetchScope(source, settings, window, notes)
+        fetched = await _with_resources(fetched, scope)
+        components = _components(fetched, settings)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
-        fetched = await _with_resources(fetched, scope)
         topology = merge_graphs([await graph_task, calls_of(calls)])
     finally:
         for task in (context_task, graph_task):
@@ -146,7 +146,7 @@ def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[st
     names: set[str] = set()
     keys = [k for k in settings.component_labels if k not in _NOT_WORKLOADS]
     for f in fetched:
-        labels = f.data.labels
+        labels = {**f.joined, **f.data.labels}
         names.update(labels[k] for k in keys if labels.get(k))
         if pod := pod_in(labels):
             names.add(workload_of_pod(pod))

@@ -58,7 +58,14 @@ EQUIVALENT_GROUPS = (
 EQUIVALENT_LABELS = {
     label: tuple(x for x in group if x != label) for group in EQUIVALENT_GROUPS for label in group
 }
-DEFAULT_EXCLUDED_METRICS = ("ALERTS", "ALERTS_FOR_STATE", "scrape_.*", ".*_bucket", ".*_created")
+DEFAULT_EXCLUDED_METRICS = (
+    "ALERTS",
+    "ALERTS_FOR_STATE",
+    "scrape_.*",
+    ".*_bucket",
+    ".*_created",
+    "target_info",
+)
 
 
 BasicAuth = BasicAuthSettings

@@ -20,7 +20,7 @@ from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.resources import info_selector, joined, resources_by_target, targets_of
-from receiver.evidence.settings import ContextSettings
+from receiver.evidence.settings import CallLatencyQuery, ContextSettings
 from tests.evidence.alerts import firing_incident, grid_end
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
@@ -66,6 +66,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
                 "container_cpu_usage_seconds_total", cadvisor, ts, np.cumsum(busy * STEP), kind="counter"
             )
         )
+    # Tempo's service graph names services by service.name: frontend -> payments slows on the way
+    graph = "traces_service_graph_request"
+    calls = {"client": "frontend", "server": "payments"}
+    for side, ms, peak, seed in (("client", 0.02, 0.6, 60), ("server", 0.015, 0.015, 61)):
+        latency = np.maximum(noisy(ts, ms, ms / 20, seed, steps=[(cause, peak)]), ms / 10)
+        count = np.cumsum(np.full(ts.size, 10.0))
+        metric = f"{graph}_{side}_seconds"
+        series.append(SyntheticSeries(f"{metric}_count", calls, ts, count))
+        series.append(SyntheticSeries(f"{metric}_sum", calls, ts, np.cumsum(10.0 * latency)))
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("target-info"), series)
     yield proc
     proc.stop()
@@ -139,3 +148,15 @@ def test_attributes_that_changed_within_the_window_are_left_out():
     assert joined({"job": "shop/cart"}, found) == {}  # no instance: no target
     assert targets_of([{"job": "a", "instance": "b"}, {"job": "a"}]) == {("a", "b")}
     assert info_selector("target_info", {target}) == 'target_info{instance=~"id\\\\-1",job=~"shop/cart"}'
+
+
+@pytest.mark.parametrize("info_metric", ["target_info", None])
+async def test_the_services_tempo_names_are_the_joined_ones(
+    source: PrometheusSource, end: float, info_metric: str | None
+):
+    settings = ContextSettings(call_latency=[CallLatencyQuery(preset="tempo")], info_metric=info_metric)
+    evidence = await _evidence(source, end, settings)
+
+    calls = {(s.labels["caller"], s.labels["callee"]) for s in evidence.series if s.metric == "call_latency"}
+    # the incident's components are the services its series name: with the join, frontend
+    assert calls == ({("frontend", "payments")} if info_metric else set())
