@@ -17,38 +17,45 @@ from receiver.evidence.promql import regex_selector
 from receiver.evidence.source import MetricSourceError
 
 TARGET = ("job", "instance")
+# (job, instance), instance "" for a series aggregated over a job's instances (`sum by (job) (...)`)
 Target = tuple[str, str]
+INFO_PER_TARGET = 10  # info series asked for per target (an attribute that changed makes a second one)
+
+
+def target_of(labels: Mapping[str, str]) -> Target | None:
+    """The (job, instance) `labels` name: instance "" when only the job is known; None without a job."""
+    job = labels.get("job")
+    return (job, labels.get("instance", "")) if job else None
 
 
 def targets_of(label_sets: Iterable[Mapping[str, str]]) -> set[Target]:
-    """The (job, instance) of each label set that has both."""
-    return {
-        (labels["job"], labels["instance"])
-        for labels in label_sets
-        if labels.get("job") and labels.get("instance")
-    }
+    """The target of each label set that names a job."""
+    return {t for labels in label_sets if (t := target_of(labels)) is not None}
 
 
 def info_selector(metric: str, targets: Collection[Target]) -> str:
-    """`target_info{job=~"a|b",instance=~"x|y"}`: the info series of `targets` (and perhaps a few more
-    pairs of the same jobs and instances, which `resources_by_target` ignores)."""
-    return regex_selector(metric, {}, {"job": [j for j, _ in targets], "instance": [i for _, i in targets]})
+    """`target_info{job=~"a|b",instance=~"x|y"}`: the info series of `targets` (perhaps a few more pairs
+    of the same jobs and instances, which `resources_by_target` ignores); every instance of the jobs when a
+    target names none."""
+    instances = [i for _, i in targets]
+    varying = {"job": [j for j, _ in targets]} | ({"instance": instances} if all(instances) else {})
+    return regex_selector(metric, {}, varying)
 
 
 def resources_by_target(
     info_series: Sequence[Mapping[str, str]], targets: Collection[Target], keys: Collection[str]
 ) -> dict[Target, dict[str, str]]:
-    """Per target, the info series' labels among `keys`. A label whose value differs between two info series
-    of one target (attributes that changed within the window) is left out: it names no one thing."""
+    """Per target, the info series' labels among `keys`; a job's target (no instance) gets those all its
+    instances agree on. A label with two values for one target (instances on different pods, or
+    attributes that changed within the window) is left out: it names no one thing."""
     seen: dict[Target, dict[str, set[str]]] = {}
     for labels in info_series:
-        target = (labels.get("job", ""), labels.get("instance", ""))
-        if target not in targets:
-            continue
-        found = seen.setdefault(target, {})
-        for key, value in labels.items():
-            if key in keys and key not in TARGET and value:
-                found.setdefault(key, set()).add(value)
+        job, instance = labels.get("job", ""), labels.get("instance", "")
+        for target in {(job, instance), (job, "")} & set(targets):
+            found = seen.setdefault(target, {})
+            for key, value in labels.items():
+                if key in keys and key not in TARGET and value:
+                    found.setdefault(key, set()).add(value)
     return {
         target: {k: next(iter(v)) for k, v in sorted(values.items()) if len(v) == 1}
         for target, values in seen.items()
@@ -57,8 +64,9 @@ def resources_by_target(
 
 def joined(labels: Mapping[str, str], resources: Mapping[Target, Mapping[str, str]]) -> dict[str, str]:
     """The resource labels of `labels`' target that `labels` lacks ({} without a target or its info)."""
-    target = (labels.get("job", ""), labels.get("instance", ""))
-    return {k: v for k, v in resources.get(target, {}).items() if k not in labels}
+    target = target_of(labels)
+    found = resources.get(target, {}) if target is not None else {}
+    return {k: v for k, v in found.items() if k not in labels}
 
 
 async def fetch_resources(scope: FetchScope, targets: Collection[Target]) -> dict[Target, dict[str, str]]:
@@ -72,7 +80,10 @@ async def fetch_resources(scope: FetchScope, targets: Collection[Target]) -> dic
     keys = {*settings.identifying_labels, *settings.component_labels, *settings.scope_labels}
     try:
         found = await scope.source.series(
-            [info_selector(metric, targets)], scope.window.start, scope.window.end, limit=10 * len(targets)
+            [info_selector(metric, targets)],
+            scope.window.start,
+            scope.window.end,
+            limit=INFO_PER_TARGET * len(targets),
         )
     except MetricSourceError as exc:
         scope.notes.append(f"resource attributes from {metric} unavailable ({exc})")

@@ -80,9 +80,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
     proc.stop()
 
 
-async def _evidence(source: PrometheusSource, end: float, settings: ContextSettings) -> Evidence:
+async def _evidence(
+    source: PrometheusSource, end: float, settings: ContextSettings, expr: str = ALERT_EXPR
+) -> Evidence:
     labels = {"alertname": "FrontendSlow", **FRONTEND}
-    incident = firing_incident(end - 20 * 60 + 180, labels, ALERT_EXPR, "inc-target-info")
+    if "by (job)" in expr:  # an aggregated alert carries its job only
+        del labels["instance"]
+    incident = firing_incident(end - 20 * 60 + 180, labels, expr, "inc-target-info")
     return await collect_alert_context(incident, source, settings, now=incident.starts_at + 120)
 
 
@@ -104,6 +108,17 @@ async def test_the_alerts_resource_attributes_find_its_namespaces_cadvisor_serie
     assert alert.series_id == (
         f'http_server_latency_p90_seconds{{instance="{FRONTEND["instance"]}",job="shop/frontend"}}'
     )
+
+
+async def test_an_alert_aggregated_by_job_joins_what_its_instances_agree_on(
+    source: PrometheusSource, end: float
+):
+    expr = 'max by (job) (http_server_latency_p90_seconds{job="shop/frontend"}) > 1'
+    evidence = await _evidence(source, end, ContextSettings(), expr)
+
+    assert _cadvisor_pods(evidence) == {pod for pod, _, _ in PODS.values()}
+    [alert] = [s for s in evidence.series if s.role == "alert"]
+    assert alert.component == "frontend"
 
 
 async def test_without_the_join_the_cause_is_out_of_sight(source: PrometheusSource, end: float):
@@ -145,9 +160,26 @@ def test_attributes_that_changed_within_the_window_are_left_out():
 
     assert found == {target: {"service_name": "cart"}}
     assert joined({"job": "shop/cart", "instance": "id-1", "service_name": "mine"}, found) == {}
-    assert joined({"job": "shop/cart"}, found) == {}  # no instance: no target
-    assert targets_of([{"job": "a", "instance": "b"}, {"job": "a"}]) == {("a", "b")}
+    assert joined({"job": "shop/cart"}, found) == {}  # the job's target was not asked for
     assert info_selector("target_info", {target}) == 'target_info{instance=~"id\\\\-1",job=~"shop/cart"}'
+    assert targets_of([{"job": "a", "instance": "b"}, {"job": "a"}, {"instance": "c"}]) == {
+        ("a", "b"),
+        ("a", ""),
+    }
+
+
+def test_a_jobs_series_gets_what_all_its_instances_agree_on():
+    info = [
+        {"job": "shop/cart", "instance": f"id-{i}", "k8s_pod_name": f"cart-{i}", "service_name": "cart"}
+        for i in range(3)
+    ]
+    found = resources_by_target(info, {("shop/cart", "")}, {"k8s_pod_name", "service_name"})
+
+    assert found == {("shop/cart", ""): {"service_name": "cart"}}  # three pods: none of them
+    assert joined({"job": "shop/cart"}, found) == {"service_name": "cart"}
+    assert info_selector("target_info", {("shop/cart", ""), ("shop/web", "id-9")}) == (
+        'target_info{job=~"shop/cart|shop/web"}'
+    )
 
 
 @pytest.mark.parametrize("info_metric", ["target_info", None])
