@@ -9,7 +9,10 @@ Five dimensionless features per point, each in units of the series' day-long typ
   sqrt(2), the same "explains half the variance" test as the seasonal one below), the step counts at its
   own point instead, as far as it leads away from the recent level (the median of the previous
   window_size / 3 values): a wandering series' jump back across its hour-old median is still a jump,
-  and the return from a spike of a point or two is not (nor the first point after a missed scrape);
+  and the return from a spike of a point or two is not (nor the first point after a missed scrape).
+  Where the last three points were calm (each within 2 typical sizes of the level), it counts at least
+  as far as x lies from the nearest of them: a drop while the series climbs lands near the lagging
+  median and leads nowhere away from it, yet it is a step (the return from an excursion is not calm);
 - burst: the mean of |step| / s_step over the last window_size points;
 - record: how far x lies beyond the range of every earlier value, / s_e (0 inside it);
 - shift: |mean of the last window_size / 3 values - level| / s_e.
@@ -78,6 +81,7 @@ FEATURES = 5
 LOG10_BIN_RATIO = math.log10(BIN_RATIO)
 LOG_BIN_RATIO = math.log(BIN_RATIO)
 HOURS_PER_DAY = 24  # the seasonal reference: the hour around the same time yesterday
+CALM_LAGS = 3  # a calm step is measured from each of the last 3 values: a spike of a point or two returns
 COUNT_OFFSET = 3 / 8  # Anscombe's: 2 sqrt(x + 3/8) of Poisson counts has a variance of about 1
 EVIDENT = 1 / math.sqrt(2)  # s_r below s_e / sqrt(2): yesterday explains half the deviation's variance
 
@@ -285,6 +289,31 @@ def sudden_step(values: np.ndarray, d: np.ndarray, ss: np.ndarray, rule: Detecti
     return out
 
 
+def calm_step(values: np.ndarray, deviation: np.ndarray, ss: np.ndarray) -> np.ndarray:
+    """Where each of the last CALM_LAGS points lay within TAIL_BASE typical sizes of the level (deviation
+    below it): how far x lies from the nearest of them, / s_step; 0 elsewhere, where unknown, and at the
+    first point after a missed scrape.
+
+    `sudden_step` counts a step only as far as it leads away from the recent level, so a drop while the
+    series climbs, which lands near the hour's median, counted nothing. From a calm stretch it is a step
+    all the same; the return from an excursion is not (its last points were not calm), nor the return
+    from a spike of a point or two (x is back near a value of the last three).
+    """
+    filled = forward_fill(values)
+    far = np.full(values.shape, np.inf)
+    calm = np.ones(values.shape, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for lag in range(1, CALM_LAGS + 1):
+            np.minimum(far[:, lag:], np.abs(values[:, lag:] - filled[:, :-lag]), out=far[:, lag:])
+            calm[:, lag:] &= deviation[:, :-lag] < TAIL_BASE
+        calm[:, :CALM_LAGS] = False
+        out = np.where(calm, far / ss, 0.0)
+    out = np.nan_to_num(out, nan=0.0, posinf=0.0)
+    out[:, 1:][~np.isfinite(values[:, :-1])] = 0.0
+    out[~np.isfinite(values)] = 0.0
+    return out
+
+
 def tail_features(
     values: np.ndarray, rule: DetectionRule, stats: WindowOrderStats | None = None, day_points: int = 0
 ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
@@ -308,6 +337,7 @@ def tail_features(
         rows = np.flatnonzero(steady.any(axis=1))
         if rows.size:  # where the previous value predicts better, a step counts at once
             sudden = sudden_step(values[rows], d[rows], ss[rows], rule)
+            np.maximum(sudden, calm_step(values[rows], deviation[rows], ss[rows]), out=sudden)
             along[rows] = np.where(steady[rows], sudden, along[rows])
         burst = _trailing_sum(np.nan_to_num(np.abs(d) / ss), rule.window_size) / rule.window_size
         mean = _trailing_sum(np.where(before_first, 0.0, filled), m) / m
@@ -452,6 +482,7 @@ class _TailScorer:
         self._recent_level = _RecentLevel(rule)
         self._burst = _TrailingSum(rule.window_size)
         self._held = _HeldStep()
+        self._calm = _CalmStep()
         self._mean = _TrailingSum(self._mean_len)
         self._known = 0  # points since the first finite value: the recent mean needs window_size / 3
         self._high = self._low = self._filled = math.nan
@@ -542,8 +573,9 @@ class _TailScorer:
         # the held step, or where smooth the sudden one
         stepped = self._held.observe(_arrived(e, d) / ss, e, d, ss)
         recent, after_gap = self._recent_level.observe(value)
+        calm = self._calm.observe(value, self._filled, abs(e) / se if se > 0 else math.nan, ss)
         if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
-            stepped = 0.0 if after_gap else _arrived(value - recent, d) / ss
+            stepped = 0.0 if after_gap else max(_arrived(value - recent, d) / ss, calm)
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
         high, low = self._high, self._low
@@ -588,6 +620,30 @@ class _HeldStep:
         self._along, self._step, self._scale = along, d, ss
         self._sign = (math.copysign(1.0, e) if e else 0.0) if isfinite(e) else math.nan
         return held
+
+
+class _CalmStep:
+    """Streaming `calm_step` (CALM_LAGS = 3): the last three values (forward-filled) and deviations."""
+
+    def __init__(self) -> None:
+        self._values = (math.nan, math.nan, math.nan)
+        self._deviations = (math.nan, math.nan, math.nan)
+        self._after_gap = False
+
+    def observe(self, value: float, filled: float, deviation: float, ss: float) -> float:
+        """The calm step of `value` (/ `ss`), then remember its filled value and deviation (NaN at a gap)."""
+        out = 0.0
+        d1, d2, d3 = self._deviations
+        if d1 < TAIL_BASE and d2 < TAIL_BASE and d3 < TAIL_BASE and not self._after_gap and isfinite(value):
+            x1, x2, x3 = self._values  # each finite: its deviation was
+            far = min(abs(value - x1), abs(value - x2), abs(value - x3))
+            if ss > 0 and isfinite(far / ss):
+                out = far / ss
+        finite = isfinite(value)
+        self._after_gap = not finite
+        self._values = (self._values[1], self._values[2], filled)
+        self._deviations = (d2, d3, deviation if finite else math.nan)
+        return out
 
 
 class _RecentLevel:

@@ -10,6 +10,7 @@ from detectors.level_step_tail import (
     TAIL_BASE,
     LevelStepTailScorer,
     _TailScorer,
+    calm_step,
     counts_so_far,
     earlier_at_least,
     level_step_tail_points,
@@ -159,6 +160,47 @@ def test_in_a_smooth_series_the_return_from_a_two_point_spike_is_seldom_news():
     # back near the recent level: a return, not a jump (2 of 20 here, where the series drifted meanwhile
     # and the return lands beyond its recent median; the raw step would alarm at every return)
     assert returns <= 3
+
+
+def _drop_while_climbing(seed: int, drop: float = 4.5) -> np.ndarray:
+    """A daily cycle of 100 around 500 and an AR(0.9) wander (innovation sd 0.5), its steepest climb (0.44
+    a point) at 3000, where the series drops by `drop` and goes on climbing: it lands about 1 from the
+    median of its last 20 values, which lags the climb."""
+    t = np.arange(4000)
+    x = 500 + 100 * np.sin(2 * np.pi * (t - 3000) / 1440) + ar1(np.random.default_rng(seed), 0.9, 0.5, t.size)
+    x[3000:] -= drop
+    return x
+
+
+def test_in_a_smooth_series_a_drop_while_it_climbs_is_a_step():
+    alarms = tops = 0
+    for seed in range(20):
+        x = _drop_while_climbing(500 + seed)
+        scores = _stream(x)
+        alarms += scores[3000] >= 0.5
+        tops += scores[3000] > np.nanmax(scores[1560:3000])
+    # before: 11 and 6 of 20 (counted only as far as it led away from the lagging median)
+    assert alarms >= 18 and tops >= 15
+
+
+def test_batch_equals_streaming_on_drops_while_climbing_with_gaps():
+    x = _drop_while_climbing(520)
+    x[np.random.default_rng(9).integers(100, x.size, 30)] = np.nan
+    x[2997] = np.nan  # a missed scrape among the three points a calm step is measured from
+    assert np.allclose(np.nan_to_num(_batch(x)), _stream(x), rtol=0, atol=1e-12)
+
+
+def test_a_calm_step_is_measured_from_the_last_three_points_when_they_were_calm():
+    values = np.array([[10.0, 10.5, 11.0, 11.5, 7.0, 7.5, 20.0, 20.0, 20.0, 8.0, np.nan, 12.0, 11.0]])
+    deviation = np.array([[0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 3.0, 3.0, 3.0, 0.5, np.nan, 0.5, 0.5]])
+    out = calm_step(values, deviation, np.full(values.shape, 0.5))[0]
+
+    assert list(out[:3]) == [0.0, 0.0, 0.0]  # fewer than three points before
+    assert out[4] == pytest.approx((10.5 - 7.0) / 0.5)  # a drop of 4.5, 3.5 from the nearest of the three
+    assert out[6] == pytest.approx((20.0 - 11.5) / 0.5)  # from calm points: a step of 8.5 at its nearest
+    assert out[9] == 0.0  # the return from an excursion: its last points were not calm
+    assert out[11] == 0.0  # the first point after a missed scrape
+    assert out[12] == 0.0  # a missed scrape among the last three: its deviation is unknown
 
 
 def test_in_a_smooth_series_the_first_points_after_missed_scrapes_alarm_no_more_than_elsewhere():

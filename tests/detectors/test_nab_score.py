@@ -28,7 +28,8 @@ def test_alert_analyst_reaches_the_issue_13_goal_on_standard(nab_scores):
 
 
 def test_alert_analyst_does_not_fall_below_its_measured_nab_scores(nab_scores):
-    # measured 72.1 / 62.5 / 78.2 (72.9 / 62.4 / 79.1 before the sudden step of smooth series, session 24)
-    assert nab_scores["standard"] >= 72.0
-    assert nab_scores["reward_low_FP_rate"] >= 62.0
-    assert nab_scores["reward_low_FN_rate"] >= 78.0
+    # measured 72.8 / 63.3 / 79.0 (session 34: a calm step in a smooth series); 72.1 / 62.5 / 78.2 before,
+    # 72.9 / 62.4 / 79.1 before the sudden step of smooth series (session 24)
+    assert nab_scores["standard"] >= 72.5
+    assert nab_scores["reward_low_FP_rate"] >= 63.0
+    assert nab_scores["reward_low_FN_rate"] >= 78.5
