@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import pytest
 
 from analyst.builtin.entities import rank_entities
@@ -19,48 +18,31 @@ from demo.processes import ManagedProcess
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
-from tests.evidence.alerts import firing_incident, grid_end
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+from tests.evidence.alerts import firing_incident
+from tests.evidence.otel_shop import PODS, shop_end, shop_series
+from tests.support.tsdb import start_backfilled_prometheus
 
-STEP = 60.0
-KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet"}
-PODS = {  # service -> (pod, CPU cores after the cause)
-    "frontend": ("frontend-5d9f8b6c5d-x2k4p", 0.2),
-    "payments": ("payments-7c8d7f9b4-qw7zt", 0.9),
-    "catalog": ("catalog-6b7c9d8f5-m4n8r", 0.2),
-}
 ALERT_EXPR = 'http_server_latency_p90_seconds{k8s_namespace_name="shop",service_name="frontend"} > 1'
 
 
 @pytest.fixture(scope="module")
 def end() -> float:
-    return grid_end(STEP, 120)
+    return shop_end()
+
+
+def _otel(index: int, service: str, pod: str) -> dict[str, str]:
+    return {
+        "job": f"shop/{service}",
+        "instance": f"5f0c{index}a1e-93b2-4c1d-8e7f-{index:012d}",
+        "service_name": service,
+        "k8s_pod_name": pod,
+        "k8s_namespace_name": "shop",
+    }
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator[ManagedProcess]:
-    ts = np.arange(end - 4 * 3600, end + STEP, STEP)
-    cause = end - 20 * 60
-    series = []
-    for seed, (service, (pod, cores)) in enumerate(PODS.items()):
-        otel = {
-            "job": f"shop/{service}",
-            "instance": f"5f0c{seed}a1e-93b2-4c1d-8e7f-{seed:012d}",
-            "service_name": service,
-            "k8s_pod_name": pod,
-            "k8s_namespace_name": "shop",
-        }
-        slow = [(cause + 120, 1.5)] if service == "frontend" else []
-        latency = np.clip(noisy(ts, 0.1, 0.005, seed, steps=slow), 0.0, None)
-        series.append(SyntheticSeries("http_server_latency_p90_seconds", otel, ts, latency))
-        busy = np.clip(noisy(ts, 0.2, 0.01, 10 + seed, steps=[(cause, cores)]), 0.0, None)
-        cadvisor = {**KUBELET, "namespace": "shop", "pod": pod, "container": "server"}
-        series.append(
-            SyntheticSeries(
-                "container_cpu_usage_seconds_total", cadvisor, ts, np.cumsum(busy * STEP), kind="counter"
-            )
-        )
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("otel"), series)
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("otel"), shop_series(end, _otel))
     yield proc
     proc.stop()
 

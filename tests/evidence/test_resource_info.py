@@ -21,34 +21,32 @@ from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.resources import info_selector, joined, resources_by_target, targets_of
 from receiver.evidence.settings import CallLatencyQuery, ContextSettings
-from tests.evidence.alerts import firing_incident, grid_end
+from tests.evidence.alerts import firing_incident
+from tests.evidence.otel_shop import PODS, shop_end, shop_series, timeline
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
-STEP = 60.0
-KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet"}
-PODS = {  # service -> (pod, instance id, CPU cores after the cause)
-    "frontend": ("frontend-5d9f8b6c5d-x2k4p", "0b7e6a52-1c3d-4e8f-9a0b-000000000001", 0.2),
-    "payments": ("payments-7c8d7f9b4-qw7zt", "0b7e6a52-1c3d-4e8f-9a0b-000000000002", 0.9),
-    "catalog": ("catalog-6b7c9d8f5-m4n8r", "0b7e6a52-1c3d-4e8f-9a0b-000000000003", 0.2),
-}
-FRONTEND = {"job": "shop/frontend", "instance": PODS["frontend"][1]}
+INSTANCES = {service: f"0b7e6a52-1c3d-4e8f-9a0b-00000000000{i}" for i, service in enumerate(PODS)}
+FRONTEND = {"job": "shop/frontend", "instance": INSTANCES["frontend"]}
 ALERT_EXPR = 'http_server_latency_p90_seconds{job="shop/frontend"} > 1'
 
 
 @pytest.fixture(scope="module")
 def end() -> float:
-    return grid_end(STEP, 120)
+    return shop_end()
+
+
+def _target(index: int, service: str, pod: str) -> dict[str, str]:
+    """What OTLP puts on a service's metrics: its job and instance only."""
+    return {"job": f"shop/{service}", "instance": INSTANCES[service]}
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator[ManagedProcess]:
-    ts = np.arange(end - 4 * 3600, end + STEP, STEP)
-    cause = end - 20 * 60
-    series = []
-    for seed, (service, (pod, instance, cores)) in enumerate(PODS.items()):
-        target = {"job": f"shop/{service}", "instance": instance}
+    ts, cause = timeline(end)
+    series = shop_series(end, _target)
+    for service, (pod, _) in PODS.items():
         info = {
-            **target,
+            **_target(0, service, pod),
             "service_name": service,
             "service_namespace": "shop",
             "k8s_pod_name": pod,
@@ -56,16 +54,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, end: float) -> Iterator
             "telemetry_sdk_version": "1.27.0",  # not an identifying label: never joined
         }
         series.append(SyntheticSeries("target_info", info, ts, np.ones(ts.size)))
-        slow = [(cause + 120, 1.5)] if service == "frontend" else []
-        latency = np.clip(noisy(ts, 0.1, 0.005, seed, steps=slow), 0.0, None)
-        series.append(SyntheticSeries("http_server_latency_p90_seconds", target, ts, latency))
-        busy = np.clip(noisy(ts, 0.2, 0.01, 10 + seed, steps=[(cause, cores)]), 0.0, None)
-        cadvisor = {**KUBELET, "namespace": "shop", "pod": pod, "container": "server"}
-        series.append(
-            SyntheticSeries(
-                "container_cpu_usage_seconds_total", cadvisor, ts, np.cumsum(busy * STEP), kind="counter"
-            )
-        )
     # Tempo's service graph names services by service.name: frontend -> payments slows on the way
     graph = "traces_service_graph_request"
     calls = {"client": "frontend", "server": "payments"}
@@ -99,7 +87,7 @@ async def test_the_alerts_resource_attributes_find_its_namespaces_cadvisor_serie
 ):
     evidence = await _evidence(source, end, ContextSettings())
 
-    assert _cadvisor_pods(evidence) == {pod for pod, _, _ in PODS.values()}
+    assert _cadvisor_pods(evidence) == {pod for pod, _ in PODS.values()}
     [alert] = [s for s in evidence.series if s.role == "alert"]
     # the analyst sees the attributes and names the component; the id stays the series' own selector
     assert alert.component == "frontend"
@@ -116,7 +104,7 @@ async def test_an_alert_aggregated_by_job_joins_what_its_instances_agree_on(
     expr = 'max by (job) (http_server_latency_p90_seconds{job="shop/frontend"}) > 1'
     evidence = await _evidence(source, end, ContextSettings(), expr)
 
-    assert _cadvisor_pods(evidence) == {pod for pod, _, _ in PODS.values()}
+    assert _cadvisor_pods(evidence) == {pod for pod, _ in PODS.values()}
     [alert] = [s for s in evidence.series if s.role == "alert"]
     assert alert.component == "frontend"
 
