@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import random
 import shutil
 import signal
 import socket
@@ -38,7 +39,36 @@ def find_binary(name: str) -> str:
     raise BinaryNotFound(f"{name} not found on PATH; install it with: {APT_HINT}")
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_SPAN = 16_384  # ports tried below the kernel's ephemeral range
+_ports = random.Random()
+
+
+def ephemeral_low() -> int:
+    """The lowest port the kernel hands out on its own (to client sockets and port-0 listeners)."""
+    try:
+        return int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_port() -> int:
+    """A free loopback port below the kernel's ephemeral range.
+
+    A port the kernel picked (bind to 0) is free when asked, but between the check and the server's own
+    bind, any client socket or port-0 listener may be given the same number (Alertmanager once failed
+    with "address already in use" that way). The kernel never hands out ports below its ephemeral range,
+    so a free one there stays free unless another caller of this function picks the same one.
+    """
+    low = ephemeral_low()
+    for _ in range(64):
+        port = _ports.randrange(max(1024, low - PORT_SPAN), low) if low > 1024 + 64 else 0
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
