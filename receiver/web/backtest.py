@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from analyst.builtin.ranking import finite
 from detectors import AnomalyType
 from receiver.errors import InvalidRuleField, ReceiverError, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
@@ -158,10 +158,6 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
         return BacktestReport(plan, series, findings, time.monotonic() - clock, counters)
 
 
-def _finite(x: float | None) -> float | None:
-    return x if x is not None and math.isfinite(x) else None
-
-
 def finding_to_dict(finding: DetectorFinding) -> dict[str, Any]:
     d = finding.detection
     return {
@@ -173,9 +169,9 @@ def finding_to_dict(finding: DetectorFinding) -> dict[str, Any]:
         "detector_severity": str(d.severity),
         "confidence": round(d.confidence, 4),
         "direction": d.direction,
-        "value": _finite(d.raw_data.get("value")),
-        "baseline": _finite(d.raw_data.get("baseline")),
-        "change": _finite(d.magnitude),
+        "value": finite(d.raw_data.get("value")),
+        "baseline": finite(d.raw_data.get("baseline")),
+        "change": finite(d.magnitude),
     }
 
 
