@@ -48,7 +48,7 @@ from receiver.evidence.promql import (
     series_id,
     strip_comparison,
 )
-from receiver.evidence.resources import fetch_resources, joined, targets_of
+from receiver.evidence.resources import ResourceInfo, joined
 from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident
@@ -110,13 +110,14 @@ async def fetch_alert_context(
     graph_task = asyncio.ensure_future(
         discover_call_graph(labels, source, settings.call_graph, span, notes, namespace)
     )
+    scope = FetchScope(source, settings, window, notes)
+    resources = ResourceInfo(scope)
     try:
         expr, alert_index, fetched = await _fetch_alert_and_related(
-            incident, source, settings, window, notes, placeholders
+            incident, source, settings, window, notes, placeholders, resources
         )
         fetched = _first_of_each(fetched + await context_task)
-        scope = FetchScope(source, settings, window, notes)
-        fetched = await _with_resources(fetched, scope)
+        fetched = await _with_resources(fetched, resources)
         components = _components(fetched, settings)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
@@ -130,10 +131,10 @@ async def fetch_alert_context(
     )
 
 
-async def _with_resources(fetched: list[Fetched], scope: FetchScope) -> list[Fetched]:
+async def _with_resources(fetched: list[Fetched], resources: ResourceInfo) -> list[Fetched]:
     """Each series with the resource labels its info series adds (`resources.joined`)."""
-    resources = await fetch_resources(scope, targets_of(f.data.labels for f in fetched))
-    return [replace(f, joined=extra) if (extra := joined(f.data.labels, resources)) else f for f in fetched]
+    found = await resources.of(f.data.labels for f in fetched)
+    return [replace(f, joined=extra) if (extra := joined(f.data.labels, found)) else f for f in fetched]
 
 
 # Labels that never name a workload a mesh names: an instance's (a pod, a container, a target) and a node.
@@ -209,6 +210,7 @@ async def _fetch_alert_and_related(
     window: Window,
     notes: list[str],
     placeholders: list[SeriesEvidence],
+    resources: ResourceInfo,
 ) -> tuple[str | None, int | None, list[Fetched]]:
     labels = dict(incident.labels)
     expr, rule_labels = await _alert_expression(incident, source, notes)
@@ -248,8 +250,7 @@ async def _fetch_alert_and_related(
         drop |= set(labels) - set(fetched[alert_index].data.labels)
     # the alert's resource attributes find what its own labels cannot (its pod's cAdvisor series)
     own = fetched[alert_index].data.labels if alert_index is not None else labels
-    scope = FetchScope(source, settings, window, notes)
-    labels = {**joined(own, await fetch_resources(scope, targets_of([own]))), **labels}
+    labels = {**joined(own, await resources.of([own])), **labels}
     fetched += await _related_series(
         labels, drop, expr, fetched, source, settings, window, notes, placeholders
     )

@@ -11,6 +11,7 @@ added to every series with the same `job` and `instance`, beside the series' own
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from receiver.evidence.fetching import FetchScope
 from receiver.evidence.promql import regex_selector
@@ -89,3 +90,21 @@ async def fetch_resources(scope: FetchScope, targets: Collection[Target]) -> dic
         scope.notes.append(f"resource attributes from {metric} unavailable ({exc})")
         return {}
     return resources_by_target(found, targets, keys)
+
+
+@dataclass
+class ResourceInfo:
+    """The info metric's labels over one incident's window, each target asked for once however many of its
+    series are fetched (the alert's before the related series are looked up, the others after)."""
+
+    scope: FetchScope
+    found: dict[Target, dict[str, str]] = field(default_factory=dict)
+    asked: set[Target] = field(default_factory=set)
+
+    async def of(self, label_sets: Iterable[Mapping[str, str]]) -> Mapping[Target, Mapping[str, str]]:
+        """The resource labels of the targets `label_sets` name, asking only for those not asked yet."""
+        new = targets_of(label_sets) - self.asked
+        if new:
+            self.asked |= new
+            self.found.update(await fetch_resources(self.scope, new))
+        return self.found

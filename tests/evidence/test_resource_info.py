@@ -180,3 +180,19 @@ async def test_the_services_tempo_names_are_the_joined_ones(
     calls = {(s.labels["caller"], s.labels["callee"]) for s in evidence.series if s.metric == "call_latency"}
     # the incident's components are the services its series name: with the join, frontend
     assert calls == ({("frontend", "payments")} if info_metric else set())
+
+
+async def test_each_target_is_asked_for_once_per_incident(source: PrometheusSource, end: float):
+    asked: list[str] = []
+    series = source.series
+
+    async def spy(matchers, start, stop, limit=None):
+        asked.extend(m for m in matchers if m.startswith("target_info"))
+        return await series(matchers, start, stop, limit)
+
+    source.series = spy  # type: ignore[method-assign]
+    evidence = await _evidence(source, end, ContextSettings())
+
+    assert _cadvisor_pods(evidence)  # the join still found them
+    # the alert's target is asked for before the related series are looked up, and not again after
+    assert len([m for m in asked if FRONTEND["job"] in m]) == 1, asked
