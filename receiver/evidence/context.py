@@ -147,7 +147,7 @@ def _components(fetched: Sequence[Fetched], settings: ContextSettings) -> set[st
     names: set[str] = set()
     keys = [k for k in settings.component_labels if k not in _NOT_WORKLOADS]
     for f in fetched:
-        labels = {**f.joined, **f.data.labels}
+        labels = f.evidence_labels
         names.update(labels[k] for k in keys if labels.get(k))
         if pod := pod_in(labels):
             names.add(workload_of_pod(pod))
@@ -538,7 +538,7 @@ def _values(
 def _series_evidence(
     fetched: Fetched, finding: SeriesFinding, settings: ContextSettings, values: SeriesValues | None
 ) -> SeriesEvidence:
-    labels = {**fetched.joined, **fetched.data.labels}
+    labels = fetched.evidence_labels
     base = SeriesEvidence(
         series_id=_fetched_id(fetched),
         metric=fetched.metric,

@@ -60,6 +60,11 @@ class Fetched:
     component: str | None = None
     joined: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def evidence_labels(self) -> dict[str, str]:
+        """The labels the analyst sees: the series' own, and the joined ones it lacks."""
+        return {**self.joined, **self.data.labels}
+
 
 def named(data: SeriesData, metric: str, query: str) -> Fetched:
     """A result series of a query over a counter or derived from others, as the related series `metric`
