@@ -573,9 +573,9 @@ class _TailScorer:
         # the held step, or where smooth the sudden one
         stepped = self._held.observe(_arrived(e, d) / ss, e, d, ss)
         recent, after_gap = self._recent_level.observe(value)
-        calm = self._calm.observe(value, self._filled, abs(e) / se if se > 0 else math.nan, ss)
         if ss < EVIDENT * se:  # `smooth`: the step counts at once, against the recent level (`sudden_step`)
-            stepped = 0.0 if after_gap else max(_arrived(value - recent, d) / ss, calm)
+            stepped = 0.0 if after_gap else max(_arrived(value - recent, d) / ss, self._calm.step(value, ss))
+        self._calm.learn(value, self._filled, abs(e) / se if se > 0 else math.nan)
         if not finite:
             return [math.nan] * FEATURES, z, math.nan
         high, low = self._high, self._low
@@ -630,20 +630,22 @@ class _CalmStep:
         self._deviations = (math.nan, math.nan, math.nan)
         self._after_gap = False
 
-    def observe(self, value: float, filled: float, deviation: float, ss: float) -> float:
-        """The calm step of `value` (/ `ss`), then remember its filled value and deviation (NaN at a gap)."""
-        out = 0.0
+    def step(self, value: float, ss: float) -> float:
+        """The calm step of `value` (/ `ss`): asked only where the series is smooth."""
         d1, d2, d3 = self._deviations
         if d1 < TAIL_BASE and d2 < TAIL_BASE and d3 < TAIL_BASE and not self._after_gap and isfinite(value):
             x1, x2, x3 = self._values  # each finite: its deviation was
             far = min(abs(value - x1), abs(value - x2), abs(value - x3))
             if ss > 0 and isfinite(far / ss):
-                out = far / ss
+                return far / ss
+        return 0.0
+
+    def learn(self, value: float, filled: float, deviation: float) -> None:
+        """Remember the point's filled value and deviation (NaN at a gap)."""
         finite = isfinite(value)
         self._after_gap = not finite
         self._values = (self._values[1], self._values[2], filled)
-        self._deviations = (d2, d3, deviation if finite else math.nan)
-        return out
+        self._deviations = (self._deviations[1], self._deviations[2], deviation if finite else math.nan)
 
 
 class _RecentLevel:
