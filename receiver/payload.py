@@ -151,8 +151,12 @@ def _unsupported_version(version: object) -> PayloadError:
 
 def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # UTF-8 only (RFC 8259): json.loads(bytes) would also take UTF-16 and UTF-32, which the store's
+        # UTF-8 copy of the body cannot give back
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PayloadError(400, f"the body is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
+    except json.JSONDecodeError as exc:
         raise PayloadError(400, f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise PayloadError(400, "JSON nested too deeply") from exc

@@ -25,7 +25,8 @@ def _rfc3339(value: str) -> datetime:
 
 def format_time(ts: float) -> str:
     """Unix seconds as RFC 3339 in UTC, to the second (`2026-12-05T01:36:38Z`)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    t = time.gmtime(ts)  # not strftime: glibc writes year 1 as "1", which no RFC 3339 parser takes
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
 
 
 def parse_timestamp(value: str) -> float:

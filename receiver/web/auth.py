@@ -43,7 +43,8 @@ def load_credentials(settings: WebhookSettings) -> Credentials:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode(), expected.encode())
+    # surrogateescape: a header with bytes that are not UTF-8 reaches here as lone surrogates
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode())
 
 
 def is_authorized(header: str | None, creds: Credentials) -> bool:
@@ -59,7 +60,7 @@ def is_authorized(header: str | None, creds: Credentials) -> bool:
     if scheme == "basic" and creds.username is not None and creds.password is not None:
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError):  # ValueError: not ASCII; UnicodeDecodeError is one
             return False
         user, sep, password = decoded.partition(":")
         return bool(sep) and _same(user, creds.username) & _same(password, creds.password)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -13,12 +12,13 @@ from aiohttp import web
 from analyst.diagnosis import Category
 from analyst.evidence import evidence_from_dict
 from analyst.memory import evidence_signature
+from receiver.errors import PayloadError
 from receiver.pipeline.memory import recall_line
 from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.storage import memory as db_memory
 from receiver.storage.feedback import VERDICTS, Feedback, FeedbackOutcome
-from receiver.web.json_errors import bad_request, error_response
+from receiver.web.json_errors import bad_request, decode_json, error_response, read_body
 from receiver.web.keys import METRICS, STORE
 
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
@@ -72,9 +72,9 @@ async def store_feedback(
 
 async def post_feedback(request: web.Request) -> web.Response:
     try:
-        body = json.loads(await request.read() or b"null")
-    except ValueError:
-        return error_response(400, "body must be a JSON object", "body")
+        body = decode_json(await read_body(request))
+    except PayloadError as exc:
+        return error_response(exc.status, str(exc), exc.field)
     if not isinstance(body, dict):
         return error_response(400, "body must be a JSON object", "body")
     feedback = parse_feedback(body, "api")

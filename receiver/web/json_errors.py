@@ -40,13 +40,27 @@ async def read_body(request: web.Request, limit: int | None = None) -> bytes:
     if limit is not None and request.content_length is not None and request.content_length > limit:
         raise PayloadError(413, f"body of {request.content_length} bytes exceeds the limit of {limit}")
     try:
-        body = await (request.content.read(limit + 1) if limit is not None else request.read())
+        body = await (_read_at_most(request, limit + 1) if limit is not None else request.read())
     except (ContentEncodingError, RequestPayloadError) as exc:
         encoding = request.headers.get("Content-Encoding", "identity")
         raise PayloadError(400, f"the body does not decode as Content-Encoding {encoding!r}") from exc
     if limit is not None and len(body) > limit:
         raise PayloadError(413, f"body exceeds the limit of {limit} bytes")
     return body
+
+
+async def _read_at_most(request: web.Request, size: int) -> bytes:
+    """The body up to `size` bytes. One `content.read(size)` returns only what has arrived so far: a body
+    that comes in several TCP segments (anything past the socket's buffer, or a slow sender) was cut."""
+    chunks: list[bytes] = []
+    received = 0
+    while received < size:
+        chunk = await request.content.read(size - received)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    return b"".join(chunks)
 
 
 def decode_json(body: bytes) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import asdict
 from typing import Any
@@ -50,7 +51,8 @@ def _time_param(request: web.Request, name: str) -> float | None:
 
 def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]:
     q = request.query
-    page = int(q["page"]) if q.get("page", "").isdigit() else 1
+    # ASCII digits only ("²".isdigit() is true), and few enough that the offset fits SQLite's integers
+    page = int(q["page"]) if re.fullmatch(r"[0-9]{1,9}", q.get("page", "")) else 1
     where = db_workbench.IncidentFilter(
         status=q.get("status") or None,
         severity=q.get("severity") or None,

@@ -78,6 +78,25 @@ async def test_bad_feedback_names_the_field(make_client: ClientFactory) -> None:
     assert (await (await client.get(url)).json())["current"] == []
 
 
+async def test_feedback_that_is_not_storable_json_is_400_and_stores_nothing(
+    make_client: ClientFactory,
+) -> None:
+    """A lone surrogate escape (valid JSON, not storable text) and nesting past Python's limit were 500s."""
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    url = f"/api/v1/incidents/{incident_id}/feedback"
+    for body in (
+        b'{"verdict": "correct", "note": "\\ud800"}',
+        b'{"verdict": "correct", "who": "\\udfff ana"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b"\xff\xfe{}",
+    ):
+        answer = await client.post(url, data=body, headers={"Content-Type": "application/json"})
+        assert answer.status == 400, body[:40]
+        assert (await answer.json())["error"]
+    assert (await (await client.get(url)).json())["current"] == []
+
+
 async def test_ui_form_stores_feedback_and_redirects_back(make_client: ClientFactory) -> None:
     client = await make_client()
     incident_id = await stored_incident(client)

@@ -27,7 +27,13 @@ FUZZ = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-JSON_ENDPOINTS = ("/webhook/alertmanager", "/api/v1/diagnoses", "/api/v1/rules", "/api/v1/backtest")
+JSON_ENDPOINTS = (
+    "/webhook/alertmanager",
+    "/api/v1/diagnoses",
+    "/api/v1/rules",
+    "/api/v1/backtest",
+    "/api/v1/incidents/inc-nope/feedback",
+)
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "webhooks"
 FIRING = json.loads((WEBHOOKS / "captured-am025-prom242-firing.json").read_text())
 
@@ -198,7 +204,9 @@ query_values = st.one_of(
 
 @FUZZ
 @given(
-    params=st.dictionaries(st.sampled_from(["status", "alertname", "since", "limit", "offset"]), query_values)
+    params=st.dictionaries(
+        st.sampled_from(["status", "alertname", "since", "limit", "offset", "page"]), query_values
+    )
 )
 def test_any_incident_list_query_is_answered_without_a_server_error(
     receiver: ReceiverProcess, params: dict[str, str]
@@ -206,6 +214,15 @@ def test_any_incident_list_query_is_answered_without_a_server_error(
     for path in ("/api/v1/incidents", "/ui/"):
         status, body = request(receiver, "GET", f"{path}?{urlencode(params)}")
         assert_client_error(status, body, f"{path} {params}")
+
+
+@pytest.mark.parametrize("page", ["²", "9" * 20, "-3", "1e3"])
+def test_a_workbench_page_number_that_is_no_page_shows_the_first(
+    receiver: ReceiverProcess, page: str
+) -> None:
+    """int("²") raised although "²".isdigit(), and twenty nines overflowed SQLite's OFFSET: both were 500s."""
+    status, body = request(receiver, "GET", f"/ui/?page={quote(page)}")
+    assert status == 200, body[:300]
 
 
 @pytest.mark.parametrize("value", ["nan", "-inf", "inf", "1e400", "²", "1e18"])

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from receiver.times import parse_time
+from receiver.times import EARLIEST_TIME, LATEST_TIME, format_time, parse_time
 
 NOW = 1_764_000_000.0
 
@@ -58,3 +58,11 @@ def test_rejected_forms_say_what_is_accepted(text: str) -> None:
 def test_relative_times_before_the_year_1_are_out_of_range() -> None:
     with pytest.raises(ValueError, match="out of range"):
         parse_time("-10000000w", now=NOW)
+
+
+@pytest.mark.parametrize("seconds", [EARLIEST_TIME, -1.0, 0.0, NOW, LATEST_TIME])
+def test_format_time_writes_rfc3339_that_parses_back_at_every_year(seconds: float) -> None:
+    """glibc's strftime wrote the year 1 as "1-01-01", which the on-demand request then refused."""
+    text = format_time(seconds)
+    assert len(text) == 20 and text.endswith("Z")
+    assert parse_time(text) == seconds

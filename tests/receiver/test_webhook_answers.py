@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import sqlite3
@@ -142,6 +143,107 @@ async def test_chunked_body_over_the_limit_is_413(make_client: ClientFactory, we
         "/webhook/alertmanager", data=chunks(), headers={"Content-Type": "application/json"}
     )
     assert resp.status == 413
+
+
+async def raw_post(
+    client: TestClient[Any, Any], head: bytes, parts: list[bytes], pause: float = 0.2
+) -> bytes:
+    """POST over a plain socket, the body in `parts` written `pause` s apart (TCP segments that arrive
+    one by one, as from a slow or distant sender); the answer's status line and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(head)
+    for part in parts:
+        await writer.drain()
+        await asyncio.sleep(pause)
+        writer.write(part)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    return answer
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+async def test_a_body_that_arrives_in_several_segments_is_read_whole(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    """One read of the stream returned only the first segment: the rest of the body was cut and a valid
+    webhook got 400 ("malformed JSON"), each time Alertmanager retried."""
+    client = await make_client()
+    data = (webhook_corpus / "calert-mock-payload-31-alerts.json").read_bytes()
+    head = (
+        "POST /webhook/alertmanager HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer = await raw_post(client, head, [data[:1000], data[1000:]])
+    assert status_of(answer) == 200, answer[-300:]
+    chunked = head.replace(f"Content-Length: {len(data)}".encode(), b"Transfer-Encoding: chunked")
+    parts = [f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in (data[:1000], data[1000:])] + [b"0\r\n\r\n"]
+    assert status_of(await raw_post(client, chunked, parts)) == 200
+    await drain(client.app[MATERIALIZER], 10)
+    with sqlite3.connect(client.app[SETTINGS].storage.path) as conn:
+        (incidents,) = conn.execute("SELECT count(*) FROM incidents").fetchone()
+    assert incidents == len({json.dumps(a["labels"], sort_keys=True) for a in json.loads(data)["alerts"]})
+
+
+async def test_a_webhook_of_several_megabytes_under_the_limit_is_accepted(make_client: ClientFactory) -> None:
+    client = await make_client()
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "Big", "pod": ""},
+        "annotations": {"description": "x" * 400},
+    }
+    alerts = [
+        {**alert, "labels": {"alertname": "Big", "pod": f"p-{i}"}, "startsAt": "2026-01-01T00:00:00Z"}
+        for i in range(5000)
+    ]
+    data = json.dumps({"version": "4", "status": "firing", "receiver": "r", "alerts": alerts}).encode()
+    assert 2_000_000 < len(data) < client.app[SETTINGS].webhook.max_body_bytes
+    resp = await post(client, data)
+    assert resp.status == 200, await resp.text()
+    assert len((await resp.json())["incidents"]) == 5000
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+async def test_a_body_in_another_unicode_encoding_is_400_not_accepted_and_lost(
+    make_client: ClientFactory, webhook_corpus: Path, encoding: str
+) -> None:
+    """json.loads(bytes) reads UTF-16 and UTF-32 too: such a body got 200, was stored as mangled UTF-8,
+    and its incidents never appeared."""
+    client = await make_client()
+    data = body(webhook_corpus).decode("utf-8").encode(encoding)
+    resp = await post(client, data)
+    assert resp.status == 400
+    assert "not UTF-8" in (await resp.json())["error"]
+    assert count_stored(client) == 0
+
+
+@pytest.mark.parametrize(
+    ("section", "header"),
+    [
+        (BEARER, b"Bearer \xff\xfe"),
+        ({"webhook": {"basic_auth": {"username": "am", "password": "pw"}}}, b"Basic \xff"),
+    ],
+)
+async def test_an_authorization_header_that_is_not_text_is_401(
+    make_client: ClientFactory, webhook_corpus: Path, section: dict[str, Any], header: bytes
+) -> None:
+    client = await make_client(**section)
+    data = body(webhook_corpus)
+    for path in (b"/webhook/alertmanager", b"/api/v1/incidents"):
+        method = b"POST" if path.startswith(b"/webhook") else b"GET"
+        head = (
+            method + b" " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: "
+            + header
+            + b"\r\nContent-Length: "
+            + str(len(data)).encode()
+            + b"\r\nConnection: close\r\n\r\n"
+        )
+        assert status_of(await raw_post(client, head, [data], 0)) == 401, path
+    assert count_stored(client) == 0
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic dXNlcjpwYXNz", "Bearer"])
