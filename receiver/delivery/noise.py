@@ -45,7 +45,8 @@ def cooldown_reason(noise: NoiseSettings, similar: Mapping[str, Any] | None, now
 
 def repeat_reason(repeat_of: str | None) -> str | None:
     """A reason when the diagnosis repeats an earlier incident's analysis (the same alert fired again
-    within pipeline.reuse_analysis_seconds): that one was notified, this one is announced in its thread."""
+    within pipeline.reuse_analysis_seconds), for the destinations that still show that one's (its open
+    Slack thread, its PagerDuty alert while triggered)."""
     if repeat_of is None:
         return None
     return (

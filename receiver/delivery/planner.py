@@ -204,14 +204,14 @@ class DeliveryPlanner:
         key = self.similarity_key(incident, diagnosis)
         batch.join_group()
         targets = self._diagnosis_targets(incident)
-        reason = (
-            batch.incident_suppression(self.noise)
-            or cooldown_reason(self.noise, snapshot.similar, now)
-            or repeat_reason(repeat_of)
-        )
+        reason = batch.incident_suppression(self.noise) or cooldown_reason(self.noise, snapshot.similar, now)
         if reason is not None:
             batch.suppress(targets, "diagnosis", reason, key)
             return batch.plan
+        if repeat_of is not None:
+            told = _showing(batch, repeat_of, targets)
+            batch.suppress(told, "diagnosis", repeat_reason(repeat_of), key)
+            targets = [t for t in targets if t not in told]
         shown = readable_diagnosis(diagnosis, incident.labels)  # what people read; the webhook gets all
         if slack.DESTINATION in targets:
             thread = self._announce(batch)
@@ -413,6 +413,24 @@ class DeliveryPlanner:
         batch.add(
             outgoing_webhook.DESTINATION, outgoing_webhook.QUEUE, event, {"document": document}, key=key
         )
+
+
+def _showing(batch: Batch, earlier: str, targets: Sequence[str]) -> list[str]:
+    """Of `targets`, those that still show `earlier`'s analysis, which a repeat shares: the group's open
+    Slack thread if `earlier` was in it (not a thread this repeat opened after that one closed), and the
+    group's PagerDuty alert while its last event is a trigger. A Grafana region and a webhook event belong
+    to each occurrence, and a PagerDuty alert that was resolved must be triggered again to page."""
+    thread = batch.plan.new_thread or batch.snapshot.thread
+    in_thread = (
+        thread is not None
+        and thread.incident_id != batch.incident.id
+        and any(m.incident_id == earlier and m.starts_at >= thread.opened_at for m in batch.snapshot.members)
+    )
+    showing = {
+        slack.DESTINATION: in_thread,
+        pagerduty.DESTINATION: batch.snapshot.last_pagerduty_kind == pagerduty.TRIGGER,
+    }
+    return [t for t in targets if showing.get(t, False)]
 
 
 def _content(message: slack_blocks.SlackMessage) -> dict[str, Any]:

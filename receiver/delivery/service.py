@@ -122,8 +122,9 @@ class DeliveryService:
     async def on_diagnosis(
         self, incident: Incident, diagnosis: DiagnosisResult, repeat_of: str | None = None
     ) -> None:
-        """Thread reply, Grafana region, PagerDuty trigger (at or above min_severity), webhook; recorded as
-        suppressed when the analysis repeats `repeat_of`'s (the same alert, analysed moments ago)."""
+        """Thread reply, Grafana region, PagerDuty trigger (at or above min_severity), webhook. When the
+        analysis repeats `repeat_of`'s (the same alert, analysed moments ago), recorded as suppressed where
+        that one's still shows: its open Slack thread, its PagerDuty alert while triggered."""
         plan = await self._store.run(
             self._planner.plan_diagnosis, incident, diagnosis, time.time(), repeat_of
         )

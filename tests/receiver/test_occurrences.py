@@ -190,22 +190,28 @@ async def test_reuse_is_off_at_zero_and_ends_with_its_window(tmp_path: Path, web
     assert len(analyst.calls) == 6
 
 
-def test_a_repeated_analysis_is_recorded_as_suppressed_not_posted_again() -> None:
+def test_a_repeated_analysis_is_suppressed_in_the_thread_that_shows_the_earlier_one() -> None:
     incident = make_incident()
     plan = planner().diagnosis(
-        _announced_snapshot(), incident, make_diagnosis(), STARTS_AT + 60, repeat_of="inc-earlier"
+        _announced_snapshot(earlier="inc-earlier"), incident, make_diagnosis(), STARTS_AT + 60, "inc-earlier"
     )
     assert plan.rows and all(r.row.status == "suppressed" for r in plan.rows)
     assert all("inc-earlier" in (r.row.last_error or "") for r in plan.rows)
+    # The earlier incident was in a thread that has since closed: this one's is new and gets the analysis.
+    elsewhere = planner().diagnosis(
+        _announced_snapshot(), incident, make_diagnosis(), STARTS_AT + 60, repeat_of="inc-earlier"
+    )
     fresh = planner().diagnosis(_announced_snapshot(), incident, make_diagnosis(), STARTS_AT + 60)
-    assert fresh.rows and all(r.row.status != "suppressed" for r in fresh.rows)
+    for plan in (elsewhere, fresh):
+        assert plan.rows and all(r.row.status != "suppressed" for r in plan.rows)
 
 
-def _announced_snapshot() -> Any:
-    from receiver.delivery.planner import Snapshot, Thread
+def _announced_snapshot(earlier: str | None = None) -> Any:
+    from receiver.delivery.planner import Member, Snapshot, Thread
 
     thread = Thread("g", "inc-0", "#alerts", 41, "PnLDrawdownHigh", "critical", "drawdown", STARTS_AT - 60)
-    return Snapshot(decided=True, thread=thread)
+    members = (Member(earlier, "resolved", STARTS_AT - 30, STARTS_AT - 10),) if earlier else ()
+    return Snapshot(decided=True, thread=thread, members=members)
 
 
 async def test_the_api_and_the_page_name_the_successor_and_the_reused_analysis(
