@@ -208,9 +208,10 @@ class DeliveryPlanner:
         if reason is not None:
             batch.suppress(targets, "diagnosis", reason, key)
             return batch.plan
-        if repeat_of is not None:
+        repeat = repeat_reason(repeat_of)
+        if repeat_of is not None and repeat is not None:
             told = _showing(batch, repeat_of, targets)
-            batch.suppress(told, "diagnosis", repeat_reason(repeat_of), key)
+            batch.suppress(told, "diagnosis", repeat, key)
             targets = [t for t in targets if t not in told]
         shown = readable_diagnosis(diagnosis, incident.labels)  # what people read; the webhook gets all
         if slack.DESTINATION in targets:
