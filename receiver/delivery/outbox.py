@@ -44,17 +44,20 @@ PENDING_REFRESH_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff `base * 2**(attempt-1)` capped at `max_seconds`, ±`jitter` (a fraction)."""
+    """Exponential backoff `base * 2**(attempt-1)` capped at `max_seconds`, ±`jitter` (a fraction); a
+    destination's `Retry-After` is honoured up to `max_seconds`. The defaults keep trying for about an hour
+    (2 + 4 + ... + 256 s, then every 5 min): a Slack or PagerDuty outage, or a rate limit, of minutes must
+    not lose the page (8 attempts gave up after about 4 minutes)."""
 
     base_seconds: float = 2.0
     max_seconds: float = 300.0
-    max_attempts: int = 8
+    max_attempts: int = 20
     jitter: float = 0.3
     idle_poll_seconds: float = 5.0
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return max(0.0, retry_after)
+        if retry_after is not None:  # capped: a proxy's `Retry-After: 86400` would stall the queue a day
+            return min(self.max_seconds, max(0.0, retry_after))
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
 

@@ -128,3 +128,16 @@ async def test_interrupted_incoming_webhook_post_is_failed_not_repeated(slack, s
     [row] = await restarted.list_deliveries("inc-1")
     assert row["status"] == "failed"
     assert "not resent to avoid a duplicate" in row["last_error"]
+
+
+def test_the_default_policy_keeps_trying_for_about_an_hour_and_caps_retry_after() -> None:
+    """8 attempts gave up after about 4 minutes (2 + 4 + ... + 128 s): a PagerDuty or Slack outage, or a
+    rate limit, of minutes lost the page for good. A proxy's `Retry-After: 86400` stalled the queue a day."""
+    policy = RetryPolicy(jitter=0.0)
+    waits = [policy.delay(attempt, None) for attempt in range(1, policy.max_attempts)]
+    assert 55 * 60 <= sum(waits) <= 75 * 60
+    assert max(waits) == policy.max_seconds
+    assert policy.delay(1, 86_400.0) == policy.max_seconds
+    assert policy.delay(1, 30.0) == 30.0 and policy.delay(1, -5.0) == 0.0
+    jittered = RetryPolicy()
+    assert all(0.7 * w <= jittered.delay(a, None) <= 1.3 * w for a, w in enumerate(waits, start=1))
