@@ -12,12 +12,15 @@ class DeliveryError(ReceiverError):
 class RetryableDeliveryError(DeliveryError):
     """The destination may accept the same request later (429, 5xx, timeouts, connection errors).
 
-    `retry_after` is the wait in seconds the destination asked for (Retry-After), if any.
+    `retry_after` is the wait in seconds the destination asked for (Retry-After), if any. `maybe_sent`:
+    the request may have reached the destination (no answer in time, the connection lost after sending,
+    Slack's `fatal_error`), so the next attempt asks the sink's `recover` before sending it again.
     """
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, maybe_sent: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.maybe_sent = maybe_sent
 
 
 class PermanentDeliveryError(DeliveryError):

@@ -19,7 +19,7 @@ import structlog
 from analyst.diagnosis import DiagnosisResult
 from analyst.llm.redact import redact_secrets
 from receiver.delivery.errors import PermanentDeliveryError, RetryableDeliveryError
-from receiver.delivery.http_errors import error_for_status
+from receiver.delivery.http_errors import error_for_status, maybe_sent
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import GrafanaSettings
 from receiver.delivery.summary import IncidentLinks, percent
@@ -105,9 +105,12 @@ class GrafanaSink:
             self._headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
         if settings.org_id is not None:
             self._headers["X-Grafana-Org-Id"] = str(settings.org_id)
-        self._known_dashboards: dict[str, bool] = {}
+        self._known_dashboards: dict[str, bool | None] = {}
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    async def _request(
+        self, method: str, path: str, answered: tuple[int, ...] = (404,), **kwargs: Any
+    ) -> tuple[int, Any]:
+        """(status, JSON) of a request; a GET answered with a status in `answered` returns (status, None)."""
         try:
             async with self._session.request(
                 method,
@@ -118,8 +121,8 @@ class GrafanaSink:
                 **kwargs,
             ) as response:
                 text = await response.text()
-                if response.status == 404 and method == "GET":
-                    return 404, None
+                if response.status in answered and method == "GET":
+                    return response.status, None
                 if response.status >= 300:
                     detail = text + AUTH_HINTS.get(response.status, "")
                     raise error_for_status(
@@ -127,12 +130,16 @@ class GrafanaSink:
                     )
                 return response.status, await response.json(content_type=None) if text else None
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryableDeliveryError(f"grafana {method} {path}: {type(exc).__name__}: {exc}") from exc
+            raise RetryableDeliveryError(
+                f"grafana {method} {path}: {type(exc).__name__}: {exc}", maybe_sent=maybe_sent(exc)
+            ) from exc
 
-    async def dashboard_exists(self, uid: str) -> bool:
+    async def dashboard_exists(self, uid: str) -> bool | None:
+        """Whether the dashboard exists; None when the token may not read dashboards (403: the annotation
+        permissions are all it needs), so the UID cannot be checked."""
         if uid not in self._known_dashboards:
-            status, _ = await self._request("GET", f"/api/dashboards/uid/{uid}")
-            self._known_dashboards[uid] = status == 200
+            status, _ = await self._request("GET", f"/api/dashboards/uid/{uid}", answered=(403, 404))
+            self._known_dashboards[uid] = None if status == 403 else status == 200
         return self._known_dashboards[uid]
 
     async def send(self, delivery: Delivery) -> dict[str, Any]:
@@ -148,7 +155,16 @@ class GrafanaSink:
         body["data"] = {**body.get("data", {}), "delivery_id": delivery.id}
         result: dict[str, Any] = {}
         uid = body.get("dashboardUID")
-        if uid and self._verify_dashboards and not await self.dashboard_exists(uid):
+        exists = await self.dashboard_exists(uid) if uid and self._verify_dashboards else True
+        if exists is None:
+            result["warning"] = (
+                f"could not check Grafana dashboard UID {uid!r} (the token may not read dashboards: grant"
+                " dashboards:read, or set grafana.verify_dashboards: false): posted with it as given"
+            )
+            log.warning(
+                "grafana.dashboard_uid_unchecked", dashboard_uid=uid, incident_id=delivery.incident_id
+            )
+        elif not exists:
             warning = f"unknown Grafana dashboard UID {uid!r}: posted an organisation-wide annotation instead"
             log.warning("grafana.unknown_dashboard_uid", dashboard_uid=uid, incident_id=delivery.incident_id)
             body.pop("dashboardUID")

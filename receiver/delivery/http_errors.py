@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import aiohttp
+
 from analyst.retry_after import retry_after_seconds
 from receiver.delivery.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+
+
+def maybe_sent(exc: BaseException) -> bool:
+    """Whether a request that raised `exc` may still have reached the destination: anything but a
+    connection that was never made (a timeout may come after the server stored the request)."""
+    return not isinstance(exc, aiohttp.ClientConnectorError)
 
 
 def error_for_status(destination: str, status: int, body: str, headers: Mapping[str, str]) -> DeliveryError:

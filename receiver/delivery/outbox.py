@@ -4,7 +4,8 @@ Every request to a destination is first a `delivery_outbox` row. One worker per 
 channel, Grafana, PagerDuty, the outgoing webhook) sends that queue's rows in id order, so a Slack
 reply never overtakes its thread's parent and a failing destination only holds up its own queue.
 A row is marked `in_flight` (committed) before its request and `sent` with the result right after,
-so a restart knows exactly which requests may have happened and asks the sink to reconcile them.
+so a restart knows exactly which requests may have happened and asks the sink to reconcile them; an
+attempt that may have reached the destination without an answer (a timeout) is reconciled the same way.
 """
 
 from __future__ import annotations
@@ -45,19 +46,20 @@ PENDING_REFRESH_SECONDS = 1.0
 @dataclass(frozen=True)
 class RetryPolicy:
     """Exponential backoff `base * 2**(attempt-1)` capped at `max_seconds`, ±`jitter` (a fraction); a
-    destination's `Retry-After` is honoured up to `max_seconds`. The defaults keep trying for about an hour
-    (2 + 4 + ... + 256 s, then every 5 min): a Slack or PagerDuty outage, or a rate limit, of minutes must
-    not lose the page (8 attempts gave up after about 4 minutes)."""
+    destination's `Retry-After` is honoured up to `max_retry_after_seconds`. The defaults keep trying
+    for about an hour (2 + 4 + ... + 256 s, then every 5 min): a Slack or PagerDuty outage, or a rate
+    limit, of minutes must not lose the page (8 attempts gave up after about 4 minutes)."""
 
     base_seconds: float = 2.0
     max_seconds: float = 300.0
     max_attempts: int = 20
+    max_retry_after_seconds: float = 300.0
     jitter: float = 0.3
     idle_poll_seconds: float = 5.0
 
     def delay(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:  # capped: a proxy's `Retry-After: 86400` would stall the queue a day
-            return min(self.max_seconds, max(0.0, retry_after))
+            return min(self.max_retry_after_seconds, max(0.0, retry_after))
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
 
@@ -117,18 +119,17 @@ class Outbox:
         await self._refresh_pending()
 
     async def _reconcile(self, delivery: Delivery, sink: Sink) -> bool:
-        """For a row a crash left in flight: True if it is settled (found sent, or failed), else send it."""
+        """For a row a crash left in flight, or whose last attempt may have reached the destination: True
+        if it is settled (found sent, or failed), else send it."""
         try:
             result = await sink.recover(delivery)
         except OutcomeUnknownError as exc:
-            await self._give_up(delivery, f"interrupted mid-send, not resent to avoid a duplicate: {exc}")
+            await self._give_up(delivery, f"maybe sent already, not resent to avoid a duplicate: {exc}")
             return True
         if result is None:
-            log.info(
-                "delivery.resend_after_restart", delivery_id=delivery.id, destination=delivery.destination
-            )
+            log.info("delivery.resend_after_check", delivery_id=delivery.id, destination=delivery.destination)
             return False
-        log.info("delivery.reconciled_after_restart", delivery_id=delivery.id, result=result)
+        log.info("delivery.found_sent", delivery_id=delivery.id, result=result)
         await self._store.run(mark_sent, delivery, result, time.time(), sink.record_result)
         self._metrics.deliveries.labels(delivery.destination, SENT).inc()
         return True
@@ -163,18 +164,20 @@ class Outbox:
     async def _attempt(self, delivery: Delivery) -> None:
         sink = self._sinks[delivery.destination]
         destination = delivery.destination
+        checking = delivery.reconcile  # until `recover` answers, whether it was sent is still unknown
         try:
-            if delivery.reconcile and await self._reconcile(delivery, sink):
+            if checking and await self._reconcile(delivery, sink):
                 await self._refresh_pending()
                 return
+            checking = False
             result = await sink.send(delivery)
         except PermanentDeliveryError as exc:
             await self._give_up(delivery, str(exc))
         except RetryableDeliveryError as exc:
-            await self._retry_later(delivery, str(exc), exc.retry_after)
+            await self._retry_later(delivery, str(exc), exc.retry_after, checking or exc.maybe_sent)
         except Exception as exc:
             log.exception("delivery.unexpected_error", delivery_id=delivery.id, destination=destination)
-            await self._retry_later(delivery, f"{type(exc).__name__}: {exc}", None)
+            await self._retry_later(delivery, f"{type(exc).__name__}: {exc}", None, checking)
         else:
             await self._store.run(mark_sent, delivery, result, time.time(), sink.record_result)
             self._metrics.deliveries.labels(destination, SENT).inc()
@@ -186,7 +189,12 @@ class Outbox:
         self._metrics.deliveries.labels(delivery.destination, FAILED).inc()
         await self._store.run(mark_failed, delivery.id, error, time.time())
 
-    async def _retry_later(self, delivery: Delivery, error: str, retry_after: float | None) -> None:
+    async def _retry_later(
+        self, delivery: Delivery, error: str, retry_after: float | None, maybe_sent: bool = False
+    ) -> None:
+        """Pending again after the policy's delay; `maybe_sent`: the next attempt asks the sink's `recover`
+        first (a timeout may come after the destination stored the request: sending again blindly
+        posted a second Slack reply or Grafana region)."""
         if delivery.attempts >= self._policy.max_attempts:
             await self._give_up(delivery, f"gave up after {delivery.attempts} attempts: {error}")
             return
@@ -200,7 +208,7 @@ class Outbox:
         )
         self._metrics.deliveries.labels(delivery.destination, "retried").inc()
         now = time.time()
-        await self._store.run(mark_retry, delivery.id, error, now + delay, now)
+        await self._store.run(mark_retry, delivery.id, error, now + delay, now, maybe_sent)
 
     async def _refresh_pending(self) -> None:
         """Recount the pending gauge, at most once per `PENDING_REFRESH_SECONDS`: the count reads every

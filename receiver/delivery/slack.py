@@ -7,6 +7,7 @@ message that a crash interrupted before its `ts` was stored (needs `channels:his
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,7 @@ from receiver.delivery.errors import (
     PermanentDeliveryError,
     RetryableDeliveryError,
 )
-from receiver.delivery.http_errors import error_for_status
+from receiver.delivery.http_errors import error_for_status, maybe_sent
 from receiver.delivery.protocol import Delivery
 from receiver.delivery.settings import SlackSettings
 from receiver.storage import outbox as db_outbox
@@ -34,6 +35,9 @@ POST, UPDATE, WEBHOOK = "chat.postMessage", "chat.update", "webhook"
 RETRYABLE_ERRORS = frozenset(
     {"ratelimited", "rate_limited", "internal_error", "service_unavailable", "fatal_error", "request_timeout"}
 )
+# Slack: "the server could not complete your operation(s) without encountering an error, likely due to a
+# transient issue on our end", and the post may have half-succeeded: look for it before posting again.
+HALF_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
 HINTS = {
     "invalid_auth": "check slack.token",
     "not_authed": "check slack.token",
@@ -61,7 +65,9 @@ def _api_error(method: str, exc: SlackApiError) -> DeliveryError:
     error = str(data.get("error") if isinstance(data, dict) and data.get("error") else f"HTTP {status}")
     retry_after = retry_after_seconds(dict(getattr(response, "headers", None) or {}))
     if status == 429 or status >= 500 or error in RETRYABLE_ERRORS:
-        return RetryableDeliveryError(f"slack {method}: {error}", retry_after=retry_after)
+        return RetryableDeliveryError(
+            f"slack {method}: {error}", retry_after=retry_after, maybe_sent=error in HALF_DONE_ERRORS
+        )
     hint = HINTS.get(error, "fix the message or the Slack configuration")
     return PermanentDeliveryError(f"slack {method}: {error} ({hint})")
 
@@ -101,18 +107,24 @@ class SlackSink:
         if parent is not None:
             body["channel"] = parent["channel"]
             body["thread_ts" if method == POST else "ts"] = parent["ts"]
+        client = self._web_client()
         try:
-            if method == POST:
-                metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": delivery.id}}
-                response = await self._web_client().chat_postMessage(
-                    **body, metadata=metadata, unfurl_links=False, unfurl_media=False
-                )
-            else:
-                response = await self._web_client().chat_update(**body)
+            # slack_sdk applies its own timeout only to a session it creates: with ours it waited up to
+            # aiohttp's default of 5 minutes
+            async with asyncio.timeout(self._timeout):
+                if method == POST:
+                    metadata = {"event_type": METADATA_EVENT, "event_payload": {"delivery_id": delivery.id}}
+                    response = await client.chat_postMessage(
+                        **body, metadata=metadata, unfurl_links=False, unfurl_media=False
+                    )
+                else:
+                    response = await client.chat_update(**body)
         except SlackApiError as exc:
             raise _api_error(method, exc) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryableDeliveryError(f"slack {method}: {type(exc).__name__}: {exc}") from exc
+            raise RetryableDeliveryError(
+                f"slack {method}: {type(exc).__name__}: {exc}", maybe_sent=maybe_sent(exc)
+            ) from exc
         return {"channel": str(response["channel"]), "ts": str(response["ts"])}
 
     async def _post_webhook(self, message: Mapping[str, Any]) -> None:
@@ -139,14 +151,17 @@ class SlackSink:
         parent = delivery.parent_result
         client = self._web_client()
         try:
-            if parent is not None:
-                response = await client.conversations_replies(
-                    channel=parent["channel"], ts=parent["ts"], include_all_metadata=True, limit=200
-                )
-            else:
-                response = await client.conversations_history(
-                    channel=delivery.payload["body"]["channel"], include_all_metadata=True, limit=200
-                )
+            async with asyncio.timeout(self._timeout):
+                if parent is not None:
+                    response = await client.conversations_replies(
+                        channel=parent["channel"], ts=parent["ts"], include_all_metadata=True, limit=200
+                    )
+                else:
+                    response = await client.conversations_history(
+                        channel=delivery.payload["body"]["channel"], include_all_metadata=True, limit=200
+                    )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryableDeliveryError(f"slack recover: {type(exc).__name__}: {exc}") from exc
         except SlackApiError as exc:
             error = _api_error("recover", exc)
             if isinstance(error, RetryableDeliveryError):

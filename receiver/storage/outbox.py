@@ -156,10 +156,15 @@ def mark_sent(
         record(db, delivery, result)
 
 
-def mark_retry(db: sqlite_utils.Database, delivery_id: int, error: str, next_at: float, now: float) -> None:
+def mark_retry(
+    db: sqlite_utils.Database, delivery_id: int, error: str, next_at: float, now: float, check: bool = False
+) -> None:
+    """Pending again at `next_at`; `check`: the last attempt may have been sent, so the next one asks the
+    sink first (as after a crash)."""
     db.conn.execute(
-        "UPDATE delivery_outbox SET status=?, last_error=?, next_attempt_at=?, updated_at=? WHERE id=?",
-        [PENDING, error, next_at, now, delivery_id],
+        "UPDATE delivery_outbox SET status=?, last_error=?, next_attempt_at=?, updated_at=?, reconcile=?"
+        " WHERE id=?",
+        [PENDING, error, next_at, now, int(check), delivery_id],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 from pydantic import SecretStr
@@ -106,3 +107,42 @@ async def test_wrong_token_is_a_permanent_failure(grafana, make_service):
     assert row["status"] == "failed" and row["attempts"] == 1
     assert "HTTP 401" in row["last_error"] and "check grafana.token" in row["last_error"]
     assert fake.annotations == {}
+
+
+async def test_a_token_that_may_not_read_dashboards_still_annotates_with_the_uid_as_given(
+    grafana, make_service
+):
+    """The check's 403 failed the annotation for good, blaming the annotation permissions."""
+    fake, url = grafana
+    fake.failures.append((403, {"message": "Access denied to this dashboard"}))  # the dashboard lookup
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("glsa_test")))
+    annotations = {"summary": "x", "grafana_dashboard_uid": "trading", "grafana_panel_id": "2"}
+    await service.on_diagnosis(make_incident(annotations=annotations), make_diagnosis())
+    await drain(service, 5)
+    [body] = _created(fake)
+    assert (body["dashboardUID"], body["panelId"]) == ("trading", 2)
+    [row] = await service.list_deliveries("inc-1")
+    assert row["status"] == "sent" and "dashboards:read" in row["result"]["warning"]
+    [annotation] = fake.annotations.values()
+    assert annotation["dashboardUID"] == "trading"
+
+
+async def test_a_create_answered_after_the_timeout_is_found_not_posted_twice(grafana, make_service):
+    """Grafana stored the region but answered late: the retry posted it again (four regions in all for
+    one diagnosis, and the row still failed). The next attempt now looks for it by its delivery id."""
+    fake, url = grafana
+    fake.hold_creates = asyncio.Event()
+    settings = GrafanaSettings(url=url, token=SecretStr("glsa_test"), timeout_seconds=0.3)
+    service = await make_service(grafana=settings)
+    await service.on_diagnosis(make_incident(), make_diagnosis())
+    await drain(service, 5)
+    fake.hold_creates.set()
+    [annotation] = fake.annotations.values()
+    [row] = await service.list_deliveries("inc-1")
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert row["result"]["id"] == annotation["id"]
+    assert len(_created(fake)) == 1 and fake.requests_to("GET", "/api/annotations?")
+
+    await service.on_incident_resolved(resolved(make_incident()), make_diagnosis())
+    await drain(service, 5)
+    assert len(fake.annotations) == 1 and fake.requests_to("PATCH", f"/api/annotations/{annotation['id']}")

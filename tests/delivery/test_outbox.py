@@ -137,7 +137,7 @@ def test_the_default_policy_keeps_trying_for_about_an_hour_and_caps_retry_after(
     waits = [policy.delay(attempt, None) for attempt in range(1, policy.max_attempts)]
     assert 55 * 60 <= sum(waits) <= 75 * 60
     assert max(waits) == policy.max_seconds
-    assert policy.delay(1, 86_400.0) == policy.max_seconds
+    assert policy.delay(1, 86_400.0) == policy.max_retry_after_seconds == 300.0
     assert policy.delay(1, 30.0) == 30.0 and policy.delay(1, -5.0) == 0.0
     jittered = RetryPolicy()
     assert all(0.7 * w <= jittered.delay(a, None) <= 1.3 * w for a, w in enumerate(waits, start=1))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from pydantic import SecretStr
@@ -301,3 +302,49 @@ async def test_incoming_webhook_404_fails_permanently_and_500_is_retried(slack, 
 def test_group_key_is_the_thread_key() -> None:
     assert GROUP_KEY.startswith("{}:")
     assert FakeSlack.channel_id("#a-b") == "CAB"
+
+
+async def test_a_post_answered_after_the_timeout_is_found_not_posted_twice(slack, make_service):
+    """slack_sdk ignores its timeout when given our session: a slow Slack held the channel's queue for
+    aiohttp's default of 5 minutes per attempt. Now the attempt ends after slack.timeout_seconds, and as
+    the post may have gone through, the next attempt finds it by its metadata before posting again."""
+    fake, url = slack
+    fake.hold_parents = asyncio.Event()
+    service = await make_service(slack=web_api(url, timeout_seconds=0.5))
+    started = time.monotonic()
+    await service.on_incident_firing(make_incident())
+    await drain(service, 5)
+    assert time.monotonic() - started < 4.0
+    fake.hold_parents.set()
+    [parent] = fake.parents()
+    [row] = await service.list_deliveries("inc-1")
+    assert (row["status"], row["attempts"]) == ("sent", 2)
+    assert row["result"]["ts"] == parent["ts"]
+    assert [m for m, _ in fake.requests].count("chat.postMessage") == 1
+    assert "conversations.history" in [m for m, _ in fake.requests]
+
+
+def test_only_slack_errors_that_may_have_half_succeeded_ask_before_posting_again() -> None:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.slack_response import SlackResponse
+
+    from receiver.delivery.errors import RetryableDeliveryError
+    from receiver.delivery.slack import _api_error
+
+    def classified(error: str, status: int = 200) -> RetryableDeliveryError:
+        response = SlackResponse(
+            client=None,
+            http_verb="POST",
+            api_url="",
+            req_args={},
+            data={"ok": False, "error": error},
+            headers={},
+            status_code=status,
+        )
+        exc = _api_error("chat.postMessage", SlackApiError(error, response))
+        assert isinstance(exc, RetryableDeliveryError)
+        return exc
+
+    assert classified("fatal_error").maybe_sent and classified("internal_error").maybe_sent
+    assert not classified("ratelimited", 429).maybe_sent
+    assert not classified("service_unavailable").maybe_sent

@@ -4,6 +4,7 @@ dropped on create, as Grafana does."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class FakeGrafana:
     annotations: dict[int, dict[str, Any]] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, str], Any]] = field(default_factory=list)
     failures: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    hold_creates: asyncio.Event | None = None  # set: a create is stored, its answer waits for the event
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def app(self) -> web.Application:
@@ -83,6 +85,8 @@ class FakeGrafana:
             "tags": list(body.get("tags") or []),
             "data": body.get("data") or {},
         }
+        if self.hold_creates is not None:
+            await self.hold_creates.wait()  # stored, but the answer is late: past the client's timeout
         return web.json_response({"message": "Annotation added", "id": annotation_id})
 
     async def _find(self, request: web.Request) -> web.Response:
