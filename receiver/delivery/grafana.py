@@ -176,13 +176,20 @@ class GrafanaSink:
         return {"id": int(answer["id"]), "dashboardUID": body.get("dashboardUID"), **result}
 
     async def recover(self, delivery: Delivery) -> dict[str, Any] | None:
-        """Look for the annotation an interrupted POST may have created (by `data.delivery_id`)."""
+        """Look for the annotation an interrupted POST may have created (by `data.delivery_id`). A token
+        that may not read annotations (403) cannot tell: post again (a second region rather than none)."""
         if delivery.kind == PATCH:
             return None
         start = delivery.payload["body"]["time"]
-        _, found = await self._request(
-            "GET", "/api/annotations", params={"tags": TAG, "from": start, "to": start, "limit": 1000}
+        status, found = await self._request(
+            "GET",
+            "/api/annotations",
+            answered=(403,),
+            params={"tags": TAG, "from": start, "to": start, "limit": 1000},
         )
+        if status == 403:
+            log.warning("grafana.recover_unreadable", delivery_id=delivery.id)
+            return None
         for item in found or []:
             if (item.get("data") or {}).get("delivery_id") == delivery.id:
                 return {"id": int(item["id"]), "dashboardUID": item.get("dashboardUID") or None}

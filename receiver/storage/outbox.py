@@ -23,8 +23,9 @@ LIVE = f"status NOT IN ('{FAILED}', '{SUPPRESSED}')"
 class Delivery:
     """One outbox row as a sink sees it.
 
-    `parent_result` is the result of the row it depends on; `reconcile` is set when a crash
-    interrupted an earlier attempt, so the outbox calls `Sink.recover` before sending again.
+    `parent_result` is the result of the row it depends on; `reconcile` is set when an earlier attempt
+    may have reached the destination (a crash interrupted it, or it timed out), so the outbox calls
+    `Sink.recover` before sending again.
     """
 
     id: int

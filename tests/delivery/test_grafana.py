@@ -146,3 +146,21 @@ async def test_a_create_answered_after_the_timeout_is_found_not_posted_twice(gra
     await service.on_incident_resolved(resolved(make_incident()), make_diagnosis())
     await drain(service, 5)
     assert len(fake.annotations) == 1 and fake.requests_to("PATCH", f"/api/annotations/{annotation['id']}")
+
+
+async def test_a_lookup_the_token_may_not_make_lets_the_create_be_sent_again(grafana):
+    """Finding an earlier attempt's region needs annotations:read; without it, post again (a second
+    region rather than none) instead of failing the row."""
+    import aiohttp
+
+    from receiver.delivery.grafana import CREATE, GrafanaSink
+    from receiver.storage.outbox import Delivery
+
+    fake, url = grafana
+    fake.failures.append((403, {"message": "You'll need additional permissions: annotations:read"}))
+    body = {"time": 1_764_000_000_250, "text": "x", "tags": ["alert-analyst"]}
+    delivery = Delivery(7, "inc-1", "g", "grafana", CREATE, {"body": body}, 1, reconcile=True)
+    async with aiohttp.ClientSession() as session:
+        sink = GrafanaSink(GrafanaSettings(url=url, token=SecretStr("glsa_test")), session)
+        assert await sink.recover(delivery) is None
+    assert fake.requests_to("GET", "/api/annotations?")
