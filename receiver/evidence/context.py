@@ -321,10 +321,9 @@ async def _related_series(
         )
         return []
     agreed = scope_matchers(labels, drop, settings)
-    matchers = [scoped_selector({k: v}, agreed) for k, v in identifying]
     try:
-        found = await source.series(
-            matchers, window.start, window.end, limit=settings.max_related_series * 10
+        found = await _series_by_matcher(
+            [scoped_selector({k: v}, agreed) for k, v in identifying], source, window, settings
         )
     except MetricSourceError as exc:
         notes.append(f"related series unavailable ({exc})")
@@ -346,6 +345,19 @@ async def _related_series(
         ),
     )
     return [f for group in results for f in group]
+
+
+async def _series_by_matcher(
+    matchers: Sequence[str], source: MetricSource, window: Window, settings: ContextSettings
+) -> list[dict[str, str]]:
+    """The series of each matcher, asked one matcher at a time, each up to its own limit: in one call for
+    all, the backend's list (sorted by name and labels) was cut at the limit before ranking, so a busy
+    namespace's series could push out the alerting pod's own."""
+    limit = settings.max_related_series * 10
+    answers = await asyncio.gather(
+        *(source.series([m], window.start, window.end, limit=limit) for m in matchers)
+    )
+    return [item for answer in answers for item in answer]
 
 
 def identifying_matchers(
