@@ -132,6 +132,18 @@ class Settings(Section):
     outgoing_webhook: OutgoingWebhookSettings = Field(default_factory=OutgoingWebhookSettings)
     noise: NoiseSettings = Field(default_factory=NoiseSettings)
 
+    @model_validator(mode="after")
+    def _llm_within_the_stage(self) -> Settings:
+        """The LLM's time limit must leave the diagnose stage time to deliver the built-in fallback: a
+        stage timeout cancels the stage, fallback and all."""
+        llm, stage = self.llm.total_timeout_seconds, self.pipeline.stage_timeout_seconds
+        if self.analyst.backend != "builtin" and llm >= stage:
+            raise ValueError(
+                f"llm.total_timeout_seconds ({llm:g}) must be below pipeline.stage_timeout_seconds ({stage:g}):"
+                " the stage timeout would cancel the diagnosis, built-in fallback included"
+            )
+        return self
+
 
 def _env_value(raw: str) -> Any:
     """Env values are strings (pydantic coerces numbers and booleans); YAML flow lists and maps are parsed."""

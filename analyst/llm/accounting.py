@@ -40,7 +40,8 @@ def create_llm_metrics(registry: CollectorRegistry | None = None) -> LLMMetrics:
     return LLMMetrics(
         requests=Counter(
             "alert_analyst_llm_requests",
-            "LLM API requests, by outcome (ok, invalid_output, timeout, rate_limited, error).",
+            "LLM API requests, by outcome (ok, invalid_output, truncated, refused, timeout, rate_limited,"
+            " error).",
             ["backend", "model", "outcome"],
             registry=registry,
         ),

@@ -36,10 +36,13 @@ from analyst.llm.confirm import (
     confirmable_precedent,
     confirmed_result,
 )
+from analyst.llm.deadline import Deadline
 from analyst.llm.errors import LLMCallError, LLMConfigError, LLMError
 from analyst.llm.prompt import Prompt, build_diagnosis_prompt, build_verification_prompt
+from analyst.llm.redact import redact_secrets
 from analyst.llm.retry import backoff_delay
 from analyst.llm.settings import LLM_BACKENDS, Backend, LLMSettings
+from analyst.llm.stop import refusal_error, truncation_error
 from analyst.llm.verify import VerificationAnswer, apply_verification, verification_json_schema
 from analyst.protocol import Analyst
 from analyst.schema import LLMAnswer, llm_answer_json_schema
@@ -99,11 +102,15 @@ class LLMAnalyst:
         evidence = with_dependency_graph(evidence, self._dependency_graph)  # as the built-in analyst sees it
         builtin = await self._fallback.diagnose(evidence)
         signature = evidence_signature(evidence)
-        async with self._cache.exclusive(signature):  # identical incidents arriving together: one call
-            return await self._diagnose_uncached_once(evidence, builtin, signature, started)
+        deadline = Deadline.after(self._settings.total_timeout_seconds)
+        try:  # identical incidents arriving together: one call, the wait for it within the deadline
+            async with self._cache.exclusive(signature, max_wait=deadline.remaining()):
+                return await self._diagnose_uncached_once(evidence, builtin, signature, started, deadline)
+        except TimeoutError:
+            return self._fall_back(builtin, deadline.expired_error(0), _Spend(), started)
 
     async def _diagnose_uncached_once(
-        self, evidence: Evidence, builtin: DiagnosisResult, signature: str, started: float
+        self, evidence: Evidence, builtin: DiagnosisResult, signature: str, started: float, deadline: Deadline
     ) -> DiagnosisResult:
         hit = self._cache.get(signature)
         if hit is not None:
@@ -119,7 +126,7 @@ class LLMAnalyst:
                 cached=True,
             )
         spend = _Spend()
-        confirmed = await self._confirm(evidence, builtin, spend, started)
+        confirmed = await self._confirm(evidence, builtin, spend, started, deadline)
         if confirmed is not None:
             return confirmed
         prompt = build_diagnosis_prompt(
@@ -131,13 +138,13 @@ class LLMAnalyst:
         )
         try:
             answer = await self._ask(
-                prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer, spend
+                prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer, spend, deadline
             )
         except LLMError as exc:
             return self._fall_back(builtin, exc, spend, started)
         result = self._to_result(evidence, answer, prompt)
         if self._settings.verify:
-            result = await self._verify(prompt, result, spend)
+            result = await self._verify(prompt, result, spend, deadline)
         result = replace(
             result,
             tokens_in=spend.tokens_in,
@@ -151,7 +158,7 @@ class LLMAnalyst:
         return result
 
     async def _confirm(
-        self, evidence: Evidence, builtin: DiagnosisResult, spend: _Spend, started: float
+        self, evidence: Evidence, builtin: DiagnosisResult, spend: _Spend, started: float, deadline: Deadline
     ) -> DiagnosisResult | None:
         """A short confirm-or-reject call when a confirmed precedent leads again; None: analyse in full."""
         precedent = confirmable_precedent(evidence, builtin)
@@ -159,9 +166,11 @@ class LLMAnalyst:
             return None
         system, user = build_confirmation_prompt(evidence, builtin, precedent, self._secrets)
         try:
-            answer = await self._ask(system, user, self._confirm_schema, "confirmation", ConfirmAnswer, spend)
+            answer = await self._ask(
+                system, user, self._confirm_schema, "confirmation", ConfirmAnswer, spend, deadline
+            )
         except LLMError as exc:
-            log.warning("llm_confirmation_failed", backend=self.name, error=str(exc))
+            log.warning("llm_confirmation_failed", backend=self.name, error=self._redact(str(exc)))
             return None
         if not answer.same_cause:
             return None
@@ -181,12 +190,21 @@ class LLMAnalyst:
         await self._backend.aclose()
 
     async def _ask(
-        self, system: str, user: str, schema: dict[str, Any], schema_name: str, model: type[T], spend: _Spend
+        self,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        schema_name: str,
+        model: type[T],
+        spend: _Spend,
+        deadline: Deadline,
     ) -> T:
-        """Up to `attempts` calls; backoff between them honours Retry-After up to the configured cap."""
+        """Up to `attempts` calls within `deadline`; backoff honours Retry-After up to the configured cap."""
         attempts = self._settings.attempts
         for attempt in range(1, attempts + 1):
-            outcome = await self._attempt(system, user, schema, schema_name, model, spend)
+            if deadline.remaining() <= 0:
+                raise deadline.expired_error(attempt - 1)
+            outcome = await self._attempt(system, user, schema, schema_name, model, spend, deadline)
             if not isinstance(outcome, LLMError):
                 self._metrics.record_request(self.name, self._model, "ok")
                 return outcome
@@ -197,7 +215,7 @@ class LLMAnalyst:
                 backend=self.name,
                 attempt=attempt,
                 outcome=error.outcome,
-                error=str(error),
+                error=self._redact(str(error)),
             )
             if not error.retryable or attempt == attempts:
                 error.attempts = attempt
@@ -210,16 +228,28 @@ class LLMAnalyst:
             elif delay > self._settings.max_retry_after_seconds:
                 error.attempts = attempt
                 raise error
+            if delay >= deadline.remaining():  # waiting would pass the deadline: fall back now
+                raise deadline.expired_error(attempt, error)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: attempts >= 1")
 
     async def _attempt(
-        self, system: str, user: str, schema: dict[str, Any], schema_name: str, model: type[T], spend: _Spend
+        self,
+        system: str,
+        user: str,
+        schema: dict[str, Any],
+        schema_name: str,
+        model: type[T],
+        spend: _Spend,
+        deadline: Deadline,
     ) -> T | LLMError:
+        limit = min(self._settings.timeout_seconds, deadline.remaining())
         try:
-            async with asyncio.timeout(self._settings.timeout_seconds):
+            async with asyncio.timeout(limit):
                 completion = await self._backend.complete(system, user, schema, schema_name)
         except TimeoutError:
+            if limit < self._settings.timeout_seconds:
+                return deadline.expired_error(0)  # attempts are set by _ask
             return LLMCallError(f"no answer within {self._settings.timeout_seconds:g} s", outcome="timeout")
         except LLMError as exc:
             return exc
@@ -227,10 +257,13 @@ class LLMAnalyst:
             log.exception("llm_backend_crashed", backend=self.name)
             return LLMCallError(f"{type(exc).__name__}: {exc}", retryable=False)
         self._account(completion.tokens_in, completion.tokens_out, spend)
+        refused = refusal_error(completion)
+        if refused is not None:
+            return refused
         try:
             return parse_answer(completion.text, model)
-        except LLMError as exc:
-            return exc
+        except LLMError as exc:  # a complete answer is used whatever the stop reason; a cut one is not
+            return truncation_error(completion.stop_reason, self._settings.max_tokens) or exc
 
     def _account(self, tokens_in: int, tokens_out: int, spend: _Spend) -> None:
         usd = cost_usd(self._settings.prices, self._model, tokens_in, tokens_out) or 0.0
@@ -239,15 +272,18 @@ class LLMAnalyst:
         spend.usd += usd
         self._metrics.record_usage(self.name, self._model, tokens_in, tokens_out, usd)
 
-    async def _verify(self, prompt: Prompt, result: DiagnosisResult, spend: _Spend) -> DiagnosisResult:
+    async def _verify(
+        self, prompt: Prompt, result: DiagnosisResult, spend: _Spend, deadline: Deadline
+    ) -> DiagnosisResult:
         hypotheses = [result.primary_hypothesis, *result.alternative_hypotheses]
         system, user = build_verification_prompt(prompt, hypotheses)
         try:
             verdict = await self._ask(
-                system, user, self._verify_schema, "verification", VerificationAnswer, spend
+                system, user, self._verify_schema, "verification", VerificationAnswer, spend, deadline
             )
         except LLMError as exc:
-            return replace(result, notes=(*result.notes, f"verification skipped: {exc}"))
+            skipped = display_text(self._redact(f"verification skipped: {exc}"), 300)
+            return replace(result, notes=(*result.notes, skipped))
         verdict = verdict.model_copy(update={"comment": display_text(verdict.comment, 300)})
         return apply_verification(result, verdict)
 
@@ -277,7 +313,7 @@ class LLMAnalyst:
     def _fall_back(
         self, builtin: DiagnosisResult, error: LLMError, spend: _Spend, started: float
     ) -> DiagnosisResult:
-        reason = display_text(f"{error.outcome} after {error.attempts} attempt(s): {error}", 300)
+        reason = display_text(self._redact(fallback_reason(error)), 300)
         log.warning("llm_fallback", backend=self.name, model=self._model, reason=reason)
         self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="fallback").inc()
         return replace(
@@ -290,6 +326,17 @@ class LLMAnalyst:
             analysis_duration=time.perf_counter() - started,
             notes=(*builtin.notes, f"LLM {self.name}/{self._model} not used: {reason}"),
         )
+
+    def _redact(self, text: str) -> str:
+        """`text` without the configured keys (an error body may echo the key it was sent)."""
+        return redact_secrets(text, self._secrets)
+
+
+def fallback_reason(error: LLMError) -> str:
+    """Why the built-in result is used: the error, its outcome and how many attempts it took."""
+    if error.attempts < 1:
+        return str(error)
+    return f"{error.outcome} after {error.attempts} attempt(s): {error}"
 
 
 def create_backend(settings: LLMSettings, backend: Backend) -> LLMBackend:

@@ -20,13 +20,32 @@ MAX_TEXT_CHARS = 2000
 MAX_ITEM_CHARS = 500
 MAX_ITEMS = 10
 MAX_ALTERNATIVES = 5
-_CODE_FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL | re.IGNORECASE)
+_FENCES = (  # the first fenced block; else from the first opening to the last close (``` in strings)
+    re.compile(r"```(?:json)?(.*?)```", re.DOTALL | re.IGNORECASE),
+    re.compile(r"```(?:json)?(.*)```", re.DOTALL | re.IGNORECASE),
+)
+
+
+def json_body(text: str) -> str:
+    """The JSON of an answer: the text itself, or the body of its ``` fence, prose around it or not."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):  # bare JSON, whose strings may hold ``` themselves
+        return stripped
+    bodies = [found.group(1).strip() for fence in _FENCES if (found := fence.search(stripped))]
+    return next((body for body in bodies if _is_json(body)), bodies[0] if bodies else stripped)
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return True
 
 
 def parse_answer(text: str, model: type[T]) -> T:
     """JSON text (optionally in a ``` fence, as local models like to add) validated against `model`."""
-    fenced = _CODE_FENCE.match(text)
-    body = fenced.group(1) if fenced else text.strip()
+    body = json_body(text)
     if not body:
         raise LLMOutputError("the model returned no text")
     try:

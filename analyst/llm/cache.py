@@ -58,13 +58,20 @@ class DiagnosisCache:
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @contextlib.asynccontextmanager
-    async def exclusive(self, signature: str) -> AsyncIterator[None]:
-        """Serialise work on one signature, so concurrent twins wait for the first one's result."""
+    async def exclusive(self, signature: str, max_wait: float | None = None) -> AsyncIterator[None]:
+        """Serialise work on one signature, so concurrent twins wait for the first one's result.
+
+        Raises TimeoutError when the lock is not had within `max_wait` seconds (None: no limit).
+        """
         lock, users = self._locks.get(signature, (asyncio.Lock(), 0))
         self._locks[signature] = (lock, users + 1)
         try:
-            async with lock:
+            async with asyncio.timeout(max_wait):
+                await lock.acquire()
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             lock, users = self._locks[signature]
             if users == 1:

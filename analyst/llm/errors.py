@@ -42,6 +42,16 @@ class LLMOutputError(LLMError):
     outcome = "invalid_output"
 
 
+class LLMStopError(LLMOutputError):
+    """The model stopped early (cut at max_tokens, refused, content filtered): asking again won't help."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, outcome: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+
+
 class LLMConfigError(LLMError):
     """The llm.* settings cannot work (unknown backend, unreadable key file...)."""
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import openai
+from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import ResponseFormat
 
 from analyst.llm.backend import Completion
-from analyst.llm.errors import LLMCallError, LLMOutputError, status_error
+from analyst.llm.errors import LLMCallError, LLMConfigError, LLMOutputError, status_error
 from analyst.llm.settings import LLMSettings
 
 
@@ -26,12 +27,18 @@ class OpenAIBackend:
         self._max_tokens_param = settings.max_tokens_param or (
             "max_completion_tokens" if backend == "openai" else "max_tokens"
         )
-        self._client = openai.AsyncOpenAI(
-            api_key=settings.resolve_api_key(backend),
-            base_url=settings.base_url_for(backend),
-            timeout=settings.timeout_seconds,
-            max_retries=0,
-        )
+        try:
+            self._client = openai.AsyncOpenAI(
+                api_key=settings.resolve_api_key(backend),
+                base_url=settings.base_url_for(backend),
+                timeout=settings.timeout_seconds,
+                max_retries=0,
+            )
+        except openai.OpenAIError as exc:  # no key: neither llm.api_key(_file) nor OPENAI_API_KEY
+            raise LLMConfigError(
+                f"analyst.backend {backend!r} has no API key: set llm.api_key, llm.api_key_file or "
+                "OPENAI_API_KEY"
+            ) from exc
 
     async def complete(self, system: str, user: str, schema: dict[str, Any], schema_name: str) -> Completion:
         try:
@@ -45,18 +52,19 @@ class OpenAIBackend:
             )
         except openai.APIError as exc:
             raise _call_error(self.name, exc) from exc
+        if not isinstance(response, ChatCompletion):  # a stream or plain text the SDK hands back as str
+            raise _not_json_error(self.name, str(response))
         if not response.choices:
-            raise LLMOutputError(f"{self.name}: the response has no choices")
+            raise _no_choices_error(self.name, response)
         choice = response.choices[0]
-        if choice.message.refusal:
-            raise LLMOutputError(f"{self.name}: the model refused: {choice.message.refusal[:200]}")
         usage = response.usage
+        refusal = choice.message.refusal
         return Completion(
-            text=choice.message.content or "",
+            text=refusal or choice.message.content or "",
             model=response.model or self.model,
             tokens_in=(usage.prompt_tokens or 0) if usage else 0,
             tokens_out=(usage.completion_tokens or 0) if usage else 0,
-            stop_reason=choice.finish_reason,
+            stop_reason="refusal" if refusal else choice.finish_reason,
         )
 
     async def aclose(self) -> None:
@@ -78,3 +86,22 @@ def _call_error(backend: str, exc: openai.APIError) -> LLMCallError:
     if isinstance(exc, openai.APIStatusError):
         return status_error(backend, exc.status_code, exc.response.headers, str(exc))
     return LLMCallError(f"{backend}: {exc}")
+
+
+def _not_json_error(backend: str, text: str) -> LLMCallError:
+    """A 200 whose body is not JSON: an event stream (a server or proxy that always streams) or text."""
+    if text.lstrip().startswith(("data:", "event:")):
+        detail = "an event stream (text/event-stream), but no stream was asked for: turn streaming off"
+    else:
+        detail = f"text, not JSON: {text.strip()[:100]!r}"
+    return LLMCallError(f"{backend}: the server answered with {detail}", retryable=False)
+
+
+def _no_choices_error(backend: str, response: ChatCompletion) -> LLMCallError | LLMOutputError:
+    """A 200 without choices; its `error` (some gateways and local servers answer errors so) is named."""
+    error: object = getattr(response, "error", None)
+    if isinstance(error, dict):
+        error = error.get("message") or error
+    if error:
+        return LLMCallError(f"{backend}: the server answered 200 with an error: {str(error)[:300]}")
+    return LLMOutputError(f"{backend}: the response has no choices")

@@ -66,7 +66,15 @@ class LLMSettings(BaseModel):
     response_format: Literal["json_schema", "json_object"] = Field(
         "json_schema", description="OpenAI-style structured output mode (json_object for older servers)."
     )
-    timeout_seconds: float = Field(60.0, gt=0)
+    timeout_seconds: float = Field(60.0, gt=0, description="Limit of each attempt.")
+    total_timeout_seconds: float = Field(
+        90.0,
+        gt=0,
+        le=3600,
+        description="Limit of one diagnosis's LLM work (attempts, waits, confirm and verify calls, waiting"
+        " for an identical incident's call); then the built-in result. Keep it below"
+        " pipeline.stage_timeout_seconds.",
+    )
     attempts: int = Field(3, ge=1, le=10)
     backoff_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(8.0, ge=0)

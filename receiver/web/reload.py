@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from analyst.builtin import BuiltinAnalyst
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence
-from analyst.llm import LLMError, build_analyst
+from analyst.llm import LLMConfigError, LLMError, build_analyst
 from analyst.protocol import Analyst
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
@@ -115,10 +115,18 @@ def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricS
 
 
 def build_analyst_for(settings: Settings, registry: CollectorRegistry) -> Analyst:
+    """The configured analyst; llm.* settings that cannot work (no API key...) are a ConfigError."""
     builtin = BuiltinAnalyst(settings.analyst)
-    return build_analyst(
-        settings.analyst.backend, settings.llm, builtin, registry, dependency_graph=builtin.dependency_graph
-    )
+    try:
+        return build_analyst(
+            settings.analyst.backend,
+            settings.llm,
+            builtin,
+            registry,
+            dependency_graph=builtin.dependency_graph,
+        )
+    except LLMConfigError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def changed_sections(old: Settings, new: Settings) -> list[str]:

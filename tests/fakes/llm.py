@@ -35,7 +35,11 @@ class Reply:
     thinking_first: bool = False
     tokens_in: int = 100
     tokens_out: int = 50
-    include_usage: bool = True
+    include_usage: bool = True  # False: no `usage` in the answer (local servers, some gateways)
+    stop_reason: str | None = None  # OpenAI finish_reason / Anthropic stop_reason; None: stop / end_turn
+    refusal: str | None = None  # OpenAI `message.refusal`
+    raw_body: str | None = None  # sent as is with `content_type` and status 200 (odd servers)
+    content_type: str = "application/json"
 
 
 def answer(text: str, **kwargs: Any) -> Reply:
@@ -128,14 +132,17 @@ class FakeLLMServer:
         if reply.status != 200:
             body = {"error": {"type": "scripted", "param": None, "code": None, **(reply.error_body or {})}}
             return web.json_response(body, status=reply.status, headers=reply.headers)
+        if reply.raw_body is not None:
+            return web.Response(text=reply.raw_body, content_type=reply.content_type, headers=reply.headers)
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+        if reply.refusal is not None:
+            message["refusal"] = reply.refusal
         payload: dict[str, Any] = {
             "id": "chatcmpl-1",
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": request_model(self.requests[-1]),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": reply.text}, "finish_reason": "stop"}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": reply.stop_reason or "stop"}],
         }
         if reply.include_usage:
             payload["usage"] = {
@@ -152,20 +159,23 @@ class FakeLLMServer:
         if reply.status != 200:
             body = {"type": "error", "error": {"type": "api_error", **(reply.error_body or {})}}
             return web.json_response(body, status=reply.status, headers=reply.headers)
+        if reply.raw_body is not None:
+            return web.Response(text=reply.raw_body, content_type=reply.content_type, headers=reply.headers)
         content: list[dict[str, Any]] = []
         if reply.thinking_first:
             content.append({"type": "thinking", "thinking": "", "signature": "sig-1"})
         content.append({"type": "text", "text": reply.text})
-        payload = {
+        payload: dict[str, Any] = {
             "id": "msg_1",
             "type": "message",
             "role": "assistant",
             "model": request_model(self.requests[-1]),
             "content": content,
-            "stop_reason": "end_turn",
+            "stop_reason": reply.stop_reason or "end_turn",
             "stop_sequence": None,
-            "usage": {"input_tokens": reply.tokens_in, "output_tokens": reply.tokens_out},
         }
+        if reply.include_usage:
+            payload["usage"] = {"input_tokens": reply.tokens_in, "output_tokens": reply.tokens_out}
         return web.json_response(payload, headers=reply.headers)
 
 

@@ -46,6 +46,10 @@ def test_env_overrides_the_file(tmp_path: Path) -> None:
         ("analyst:\n  backend: gpt\n", "analyst.backend: Input should be"),
         ("- not a mapping\n", "the top level must be a mapping"),
         ("web: [unclosed\n", "invalid YAML"),
+        (
+            "analyst: {backend: openai_compatible}\nllm: {total_timeout_seconds: 150}\n",
+            "llm.total_timeout_seconds (150) must be below pipeline.stage_timeout_seconds (120)",
+        ),
     ],
 )
 def test_errors_name_the_key_path_and_reason(tmp_path: Path, yaml_text: str, expected: str) -> None:
