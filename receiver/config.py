@@ -139,8 +139,8 @@ class Settings(Section):
         llm, stage = self.llm.total_timeout_seconds, self.pipeline.stage_timeout_seconds
         if self.analyst.backend != "builtin" and llm >= stage:
             raise ValueError(
-                f"llm.total_timeout_seconds ({llm:g}) must be below pipeline.stage_timeout_seconds ({stage:g}):"
-                " the stage timeout would cancel the diagnosis, built-in fallback included"
+                f"llm.total_timeout_seconds ({llm:g}) must be below pipeline.stage_timeout_seconds"
+                f" ({stage:g}): the stage timeout would cancel the diagnosis, built-in fallback included"
             )
         return self
 
