@@ -33,6 +33,7 @@ from receiver.evidence.fetching import (
     Fetched,
     FetchScope,
     Window,
+    counter_metrics,
     label_key,
     members_selector,
     named,
@@ -40,7 +41,7 @@ from receiver.evidence.fetching import (
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
-    is_counter_name,
+    having_labels,
     parse_generator_url,
     range_duration,
     render_template,
@@ -50,7 +51,13 @@ from receiver.evidence.promql import (
 )
 from receiver.evidence.resources import ResourceInfo, joined
 from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
-from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.evidence.source import (
+    MetricSource,
+    MetricSourceError,
+    SeriesData,
+    collecting_warnings,
+    warning_notes,
+)
 from receiver.models import Incident
 
 FATAL_KINDS = ("unreachable", "timeout")
@@ -96,8 +103,16 @@ async def collect_alert_context(
 async def fetch_alert_context(
     incident: Incident, source: MetricSource, settings: ContextSettings, *, now: float | None = None
 ) -> AlertContext:
-    """Fetch the alert's, related and context series; failures become unavailable entries and notes."""
-    now = time.time() if now is None else now
+    """Fetch the alert's, related and context series; failures become unavailable entries and notes, and so
+    do the backend's warnings (a partial response's)."""
+    with collecting_warnings() as warnings:
+        context = await _fetch_alert_context(incident, source, settings, time.time() if now is None else now)
+    return replace(context, notes=(*context.notes, *warning_notes(warnings)))
+
+
+async def _fetch_alert_context(
+    incident: Incident, source: MetricSource, settings: ContextSettings, now: float
+) -> AlertContext:
     window = context_window(incident, settings, now)
     notes: list[str] = []
     placeholders: list[SeriesEvidence] = []
@@ -218,14 +233,17 @@ async def _fetch_alert_and_related(
     if settings.detect_external_labels:
         external |= set(await source.external_labels())
 
+    drop = {"alertname"} | external | set(rule_labels)
     fetched: list[Fetched] = []
     fatal: MetricSourceError | None = None
     alert_index: int | None = None
     if expr is not None:
         base = strip_comparison(expr)
         try:
-            results = await source.query_range(base, window.start, window.end, window.step)
-            alert_index, fetched = _alert_series(results, labels, base)
+            query, results = await _expression_series(
+                base, labels, drop, FetchScope(source, settings, window, notes)
+            )
+            alert_index, fetched = _alert_series(results, labels, query)
             if alert_index is not None:
                 fetched = _in_scope(fetched, scope_matchers(labels, set(), settings), notes)
             if len(fetched) > settings.max_peer_series + 1:
@@ -245,7 +263,6 @@ async def _fetch_alert_and_related(
     if fatal is not None:
         notes.append(f"related series skipped: the metric source is {fatal.kind}")
         return expr, alert_index, fetched
-    drop = {"alertname"} | external | set(rule_labels)
     if alert_index is not None:
         drop |= set(labels) - set(fetched[alert_index].data.labels)
     # the alert's resource attributes find what its own labels cannot (its pod's cAdvisor series)
@@ -276,6 +293,36 @@ async def _alert_expression(
         return None, {}
     notes.append(f"expression taken from rule {chosen.name!r} in group {chosen.group!r}")
     return chosen.query, chosen.labels
+
+
+async def _expression_series(
+    base: str, labels: Mapping[str, str], drop: set[str], scope: FetchScope
+) -> tuple[str, list[SeriesData]]:
+    """The result series of the alert's expression `base`, and the query that gave them. When `base` has
+    too many (`up` of `up == 0` over a fleet), only those with the alert's values of the labels its series
+    carry (`having_labels`): the alert's own series is still found."""
+    try:
+        return base, await scope.query_range(base)
+    except MetricSourceError as exc:
+        if exc.kind != "too_large" or not (own := await _own_labels(base, labels, drop, scope)):
+            raise
+        scope.notes.append(f"the alert expression has too many series ({exc}): fetched the alert's own only")
+        narrowed = having_labels(base, own)
+        return narrowed, await scope.query_range(narrowed)
+
+
+async def _own_labels(
+    base: str, labels: Mapping[str, str], drop: set[str], scope: FetchScope
+) -> dict[str, str]:
+    """The alert's values of the labels a result series of `base` has (one, at the window's end), but
+    `drop`; {} when there is none or the source fails."""
+    end, step = scope.window.end, scope.window.step
+    try:
+        probe = await scope.source.query_range(f"topk(1, {base})", end, end, step)
+    except MetricSourceError:
+        return {}
+    names = {k for series in probe for k in series.labels} - drop - {"__name__"}
+    return {k: v for k, v in labels.items() if k in names}
 
 
 def _alert_series(
@@ -336,8 +383,12 @@ async def _related_series(
     for item in candidates:
         groups.setdefault(item["__name__"], []).append(item)
     scope = FetchScope(source, settings, window, notes)
+    counters = await counter_metrics(groups, {item.get("__name__", "") for item in found}, scope)
     results = await asyncio.gather(
-        *(_fetch_group(name, members, scope, placeholders) for name, members in groups.items()),
+        *(
+            _fetch_group(name, members, name in counters, scope, placeholders)
+            for name, members in groups.items()
+        ),
         *(fetch_mean(base, members, scope) for base, members in histogram_families(groups).items()),
         *(
             fetch_limit_ratio(usage, members, limits, scope)
@@ -466,12 +517,15 @@ def _interleaved(queues: Sequence[Sequence[dict[str, str]]]) -> list[dict[str, s
 
 
 async def _fetch_group(
-    metric: str, members: Sequence[Mapping[str, str]], scope: FetchScope, placeholders: list[SeriesEvidence]
+    metric: str,
+    members: Sequence[Mapping[str, str]],
+    counter: bool,
+    scope: FetchScope,
+    placeholders: list[SeriesEvidence],
 ) -> list[Fetched]:
     """One query per metric name (exact common labels + alternations), filtered back to the members;
-    counters under rate() (`FetchScope.rate_span`)."""
+    a counter under rate() (`FetchScope.rate_span`)."""
     query = members_selector(metric, members)
-    counter = is_counter_name(metric)
     try:
         if counter:
             query = f"rate({query}[{range_duration(await scope.rate_span(query))}])"

@@ -3,16 +3,17 @@ and the `rate()` window of a counter."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from analyst.evidence import SeriesRole
-from receiver.evidence.promql import regex_selector
+from receiver.evidence.promql import family_siblings, is_counter_name, regex_selector
 from receiver.evidence.settings import ContextSettings
-from receiver.evidence.source import MetricSource, SeriesData
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 
 # A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
 # always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
@@ -77,11 +78,35 @@ def label_key(labels: Mapping[str, str], *, drop_name: bool = False) -> frozense
 
 
 def members_selector(metric: str, members: Sequence[Mapping[str, str]]) -> str:
-    """One selector for `members` of `metric`: their common labels exactly, the others as alternations."""
+    """One selector for `members` of `metric`: their common labels exactly, the others as alternations, with
+    the empty value where a member lacks the label (`container=~"app|"`: in PromQL an absent label is empty,
+    so cAdvisor's pod-level series, which has no `container`, still matches beside its containers')."""
     keys = set().union(*(m.keys() for m in members)) - {"__name__"}
     common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
-    varying = {k: [m[k] for m in members if k in m] for k in keys - set(common)}
+    varying = {k: [m.get(k, "") for m in members] for k in keys - set(common)}
     return regex_selector(metric, common, varying)
+
+
+async def counter_metrics(
+    groups: Mapping[str, Sequence[Mapping[str, str]]], known: Collection[str], scope: FetchScope
+) -> set[str]:
+    """The metrics of `groups` (name -> members) to put under rate(): those named as counters
+    (`is_counter_name`), but a `_count` or `_sum` only when its histogram's or summary's sibling is among
+    the `known` metric names or, asked for, has series of the same members."""
+    unsure = [m for m in groups if (sibs := family_siblings(m)) and not any(s in known for s in sibs)]
+    confirmed = await asyncio.gather(*(_has_siblings(m, groups[m], scope) for m in unsure))
+    gauges = {m for m, yes in zip(unsure, confirmed, strict=True) if not yes}
+    return {m for m in groups if is_counter_name(m)} - gauges
+
+
+async def _has_siblings(metric: str, members: Sequence[Mapping[str, str]], scope: FetchScope) -> bool:
+    """Whether the members of `metric` have `family_siblings` series in the window (the naming convention
+    decides when the source fails)."""
+    selectors = [members_selector(sibling, members) for sibling in family_siblings(metric)]
+    try:
+        return bool(await scope.source.series(selectors, scope.window.start, scope.window.end, limit=1))
+    except MetricSourceError:
+        return True
 
 
 def rate_floor(window: Window) -> float:

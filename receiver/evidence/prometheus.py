@@ -1,4 +1,5 @@
-"""`PrometheusSource`: the Prometheus HTTP API through prometheus-api-client, off the event loop.
+"""`PrometheusSource`: the Prometheus HTTP API through requests (prometheus-api-client's session), off the
+event loop.
 
 Serves Prometheus, VictoriaMetrics, Thanos and Mimir alike (path prefix in `prometheus.url`).
 The client is synchronous (requests), so every call runs on a bounded thread pool, with at most
@@ -15,9 +16,9 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode
 
 import numpy as np
 import requests
@@ -28,10 +29,20 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from receiver.evidence.settings import PrometheusSettings
-from receiver.evidence.source import ERROR_KINDS, ErrorKind, MetricSourceError, RuleInfo, SeriesData
+from receiver.evidence.source import (
+    ERROR_KINDS,
+    ErrorKind,
+    MetricSourceError,
+    RuleInfo,
+    SeriesData,
+    report_warnings,
+)
 
 T = TypeVar("T")
 _STATUS_MESSAGE = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
+# Longer query strings go in a form body (POST): a proxy in front of the backend may refuse a long URL (nginx:
+# 8 KB, with its headers); Prometheus, Thanos, Mimir and VictoriaMetrics read either.
+MAX_QUERY_STRING = 4096
 
 
 class BearerTokenFileAuth(requests.auth.AuthBase):
@@ -134,13 +145,13 @@ def _classify_http_error(message: str) -> MetricSourceError:
     if not match:
         return MetricSourceError("other", message[:300])
     status, body_repr = int(match.group(1)), match.group(2)
-    error_type, detail = "", body_repr[:300]
+    error_type, detail = "", elided(body_repr, 300)
     try:
         body = ast.literal_eval(body_repr)
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        detail = text.strip()[:300]
+        detail = elided(text.strip(), 300)
         envelope = json.loads(text)
-        error_type, detail = str(envelope.get("errorType", "")), str(envelope.get("error", detail))[:500]
+        error_type, detail = str(envelope.get("errorType", "")), elided(str(envelope.get("error", text)), 500)
     except (ValueError, SyntaxError, AttributeError):
         pass
     kind = _kind_for_status(status, error_type, detail)
@@ -154,9 +165,21 @@ def _classify_http_error(message: str) -> MetricSourceError:
     return MetricSourceError(kind, f"HTTP {status} {error_type or ''}: {detail} ({hint})".replace("  ", " "))
 
 
+def elided(text: str, limit: int) -> str:
+    """`text` in at most about `limit` characters: its start and its end, where a backend says why (an error
+    that quotes a long query gives the reason after it)."""
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return f"{text[:head]} … {text[-(limit - head) :]}"
+
+
 def _kind_for_status(status: int, error_type: str, detail: str) -> ErrorKind:
     lowered = detail.lower()
-    if "maximum resolution" in lowered or "too many samples" in lowered or "too many series" in lowered:
+    if any(
+        phrase in lowered
+        for phrase in ("maximum resolution", "too many samples", "too many series", "too long query")
+    ):
         return "too_large"
     if status == 400:
         return "bad_query"
@@ -167,6 +190,22 @@ def _kind_for_status(status: int, error_type: str, detail: str) -> ErrorKind:
     if status in (502, 503):
         return "unreachable"
     return "other"
+
+
+def warnings_of(envelope: Mapping[str, Any]) -> list[str]:
+    """The `warnings` of an API answer (a partial response's, from Thanos or Prometheus), as strings."""
+    warnings = envelope.get("warnings")
+    return [str(w) for w in warnings] if isinstance(warnings, list) else []
+
+
+def external_labels_of(config_yaml: str) -> dict[str, str]:
+    """`global.external_labels` of a Prometheus configuration ({} when it has none or is no YAML mapping)."""
+    try:
+        config = yaml.safe_load(config_yaml) or {}
+        labels = (config.get("global") or {}).get("external_labels") or {}
+        return {str(k): str(v) for k, v in labels.items()}
+    except (yaml.YAMLError, AttributeError):
+        return {}
 
 
 def parse_matrix(result: Sequence[Mapping[str, Any]]) -> list[SeriesData]:
@@ -217,13 +256,9 @@ def split_range(start: float, end: float, step: float, max_points: int) -> list[
     return ranges or [(start, end)]
 
 
-def _utc(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, tz=UTC)
-
-
 def _duration(seconds: float) -> str:
-    """An API duration parameter (`step`, `timeout`) as plain seconds: Prometheus reads `1803.75` and `15`,
-    but not `1803.75s` or `1e+06s`."""
+    """An API time or duration parameter (`start`, `step`, `timeout`) as plain seconds: Prometheus reads
+    `1803.75` and `15`, but not `1803.75s` or `1e+06s`."""
     value = float(seconds)
     return str(int(value)) if value.is_integer() else repr(value)
 
@@ -260,21 +295,25 @@ class PrometheusSource:
             raise MetricSourceError("bad_query", f"invalid range: start={start} end={end} step={step}")
         ranges = split_range(start, end, step, self.settings.max_points_per_series)
         try:
-            chunks = await asyncio.gather(
+            answers = await asyncio.gather(
                 *(self._call(self._range_chunk, query, s, e, step, count=False) for s, e in ranges)
             )
         except MetricSourceError as exc:
             self._count(exc)  # once per query, however many chunks failed
             raise
-        return merge_chunks(chunks)
+        report_warnings(w for _, warnings in answers for w in warnings)
+        return merge_chunks([chunk for chunk, _ in answers])
 
     async def series(
         self, matchers: Sequence[str], start: float, end: float, limit: int | None = None
     ) -> list[dict[str, str]]:
-        return await self._call(self._series_blocking, list(matchers), start, end, limit)
+        found, warnings = await self._call(self._series_blocking, list(matchers), start, end, limit)
+        report_warnings(warnings)
+        return found
 
     async def rules(self) -> list[RuleInfo]:
-        data = await self._call(self._api_get, "/api/v1/rules", {})
+        data, warnings = await self._call(self._api, "/api/v1/rules", {})
+        report_warnings(warnings)
         out = []
         for group in data.get("groups", []):
             for rule in group.get("rules", []):
@@ -295,16 +334,11 @@ class PrometheusSource:
     async def external_labels(self) -> dict[str, str]:
         if self._external is None:
             try:
-                data = await self._call(self._api_get, "/api/v1/status/config", {}, count=False)
-                config = yaml.safe_load(data.get("yaml", "")) or {}
-                labels = (config.get("global") or {}).get("external_labels") or {}
-                self._external = {str(k): str(v) for k, v in labels.items()}
+                self._external = await self._call(self._external_blocking, count=False)
             except MetricSourceError as exc:
                 if exc.kind in ("unreachable", "timeout"):
                     return {}  # ask again next time
                 self._external = {}  # VictoriaMetrics, Thanos, Mimir: no status/config; don't ask again
-            except (yaml.YAMLError, AttributeError):
-                self._external = {}
         return self._external
 
     async def close(self) -> None:
@@ -370,44 +404,73 @@ class PrometheusSource:
         if self.errors is not None:
             self.errors.labels(error.kind).inc()
 
-    def _range_chunk(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
-        result = self._client.custom_query_range(
-            query,
-            _utc(start),
-            _utc(end),
-            _duration(step),
-            params={"timeout": _duration(self.settings.timeout_seconds), **self.settings.query_params},
-        )
+    def _range_chunk(
+        self, query: str, start: float, end: float, step: float
+    ) -> tuple[list[SeriesData], list[str]]:
+        params = {
+            "query": query,
+            "start": _duration(start),
+            "end": _duration(end),
+            "step": _duration(step),
+            "timeout": _duration(self.settings.timeout_seconds),
+            **self.settings.query_params,
+        }
+        data, warnings = self._api("/api/v1/query_range", params, post=self._post(params))
+        result = data["result"]
         if len(result) > self.settings.max_series_per_query:
             raise MetricSourceError(
                 "too_large",
                 f"{len(result)} series returned, more than prometheus.max_series_per_query="
                 f"{self.settings.max_series_per_query}; narrow the selector or aggregate",
             )
-        return parse_matrix(result)
+        return parse_matrix(result), warnings
 
     def _series_blocking(
         self, matchers: list[str], start: float, end: float, limit: int | None
-    ) -> list[dict[str, str]]:
-        params: dict[str, Any] = {**self.settings.query_params, "match[]": matchers}
+    ) -> tuple[list[dict[str, str]], list[str]]:
+        params: dict[str, Any] = {
+            **self.settings.query_params,
+            "match[]": matchers,
+            "start": _duration(start),
+            "end": _duration(end),
+        }
         if limit:
             params["limit"] = limit  # honoured by Prometheus >= 2.54 and VictoriaMetrics, ignored before
-        labels = self._client.get_series(_utc(start), _utc(end), params=params)
-        return [dict(item) for item in labels[: limit or None]]
+        labels, warnings = self._api("/api/v1/series", params, post=self._post(params))
+        return [dict(item) for item in labels[: limit or None]], warnings
 
-    def _api_get(self, path: str, params: Mapping[str, Any]) -> Any:
-        response = self._session.get(
+    def _external_blocking(self) -> dict[str, str]:
+        data, _ = self._api("/api/v1/status/config", {})
+        return external_labels_of(data.get("yaml", ""))
+
+    def _post(self, params: Mapping[str, Any]) -> bool:
+        """Whether a query call sends its parameters as a form body: `prometheus.method: POST`, or a query
+        string longer than MAX_QUERY_STRING."""
+        return self.settings.method == "POST" or len(urlencode(params, doseq=True)) > MAX_QUERY_STRING
+
+    def _api(self, path: str, params: Mapping[str, Any], *, post: bool = False) -> tuple[Any, list[str]]:
+        """The `data` and `warnings` of one API call, the parameters in the URL or (`post`) a form body.
+        TLS is passed with each call, as prometheus-api-client does: else requests lets REQUESTS_CA_BUNDLE or
+        CURL_CA_BUNDLE override `prometheus.tls` (ca_file, insecure_skip_verify)."""
+        response = self._session.request(
+            "POST" if post else "GET",
             f"{self.settings.url}{path}",
-            params=dict(params),
+            params=None if post else dict(params),
+            data=dict(params) if post else None,
             headers=self._client.headers,
             auth=self._client.auth,
             timeout=self.settings.timeout_seconds,
+            verify=self._session.verify,
+            cert=self._session.cert,
         )
         if response.status_code != 200:
             raise PrometheusApiClientException(
                 f"HTTP Status Code {response.status_code} ({response.content!r})"
             )
-        return response.json()["data"]
+        envelope = response.json()
+        if envelope.get("status") == "error":  # a proxy's 200 with an error envelope
+            raise PrometheusApiClientException(f"HTTP Status Code 200 ({response.content!r})")
+        return envelope["data"], warnings_of(envelope)
 
 
 def choose_step(start: float, end: float, *, min_step: float, target_points: int) -> float:

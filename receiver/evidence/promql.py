@@ -187,14 +187,26 @@ def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str]) -> str:
 
 
 def regex_selector(metric: str, exact: Mapping[str, str], alternatives: Mapping[str, Iterable[str]]) -> str:
-    """`metric{a="x", b=~"v1|v2"}`: exact matchers plus one escaped alternation per varying label."""
+    """`metric{a="x", b=~"v1|v2"}`: exact matchers plus one escaped alternation per varying label (an empty
+    value, last, also matches series without the label: `b=~"v1|"`)."""
     parts = [matcher(k, v) for k, v in sorted(exact.items()) if k != "__name__"]
     for key, values in sorted(alternatives.items()):
-        parts.append(matcher(key, "|".join(re.escape(v) for v in sorted(set(values))), "=~"))
+        ordered = sorted(set(values), key=lambda v: (not v, v))
+        parts.append(matcher(key, "|".join(re.escape(v) for v in ordered), "=~"))
     name = metric if _METRIC_NAME.fullmatch(metric) else ""
     if not name:
         parts.insert(0, matcher("__name__", metric))
     return f"{name}{{{','.join(parts)}}}"
+
+
+def having_labels(expr: str, labels: Mapping[str, str]) -> str:
+    """The series of `expr` with `labels`' values: `(expr) and on(a) label_replace(vector(1), "a", "x", "",
+    "")`, a vector of one series with those labels (a `$` is written `$$`, which label_replace reads as
+    itself)."""
+    one = "vector(1)"
+    for name, value in sorted(labels.items()):
+        one = f'label_replace({one}, {quote(name)}, {quote(value.replace("$", "$$"))}, "", "")'
+    return f"({expr}) and on({', '.join(label_name(k) for k in sorted(labels))}) {one}"
 
 
 def render_template(query: str, labels: Mapping[str, str]) -> str:
@@ -211,8 +223,20 @@ def render_template(query: str, labels: Mapping[str, str]) -> str:
 
 
 def is_counter_name(metric: str) -> bool:
-    """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum`)."""
+    """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum`; a gauge may end in
+    `_count` too: see `family_siblings`)."""
     return metric.endswith(_COUNTER_SUFFIXES)
+
+
+def family_siblings(metric: str) -> tuple[str, ...]:
+    """The other series of the histogram or summary a `_count` or `_sum` name would belong to (`X_sum` or
+    `X_count`, and `X_bucket`); () for any other name. Without them, the name is a gauge's
+    (postgres_exporter's `pg_stat_activity_count`)."""
+    for suffix, other in (("_count", "_sum"), ("_sum", "_count")):
+        if metric.endswith(suffix):
+            base = metric.removesuffix(suffix)
+            return f"{base}{other}", f"{base}_bucket"
+    return ()
 
 
 def series_id(labels: Mapping[str, str], metric: str | None = None) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -11,6 +13,8 @@ import numpy as np
 from receiver.errors import ReceiverError
 
 ErrorKind = Literal["unreachable", "timeout", "circuit_open", "bad_query", "execution", "too_large", "other"]
+WARNING_NOTES = 5  # distinct backend warnings an incident's notes show
+_WARNINGS: ContextVar[list[str] | None] = ContextVar("metric_source_warnings", default=None)
 ERROR_KINDS: tuple[ErrorKind, ...] = (
     "unreachable",
     "timeout",
@@ -79,3 +83,32 @@ class MetricSource(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """The `warnings` of successful backend answers (Thanos' "partial response...") to calls made in this
+    context and in the tasks it starts: a source reports them with `report_warnings`."""
+    found: list[str] = []
+    token = _WARNINGS.set(found)
+    try:
+        yield found
+    finally:
+        _WARNINGS.reset(token)
+
+
+def report_warnings(warnings: Iterable[object]) -> None:
+    """Add a backend answer's warnings to the collection in progress, if any."""
+    found = _WARNINGS.get()
+    if found is not None:
+        found.extend(str(w) for w in warnings)
+
+
+def warning_notes(warnings: Iterable[str], limit: int = WARNING_NOTES) -> list[str]:
+    """Evidence notes for backend warnings: each distinct one once (up to `limit`, each cut to 300
+    characters), then how many more there were."""
+    distinct = list(dict.fromkeys(w.strip()[:300] for w in warnings if w.strip()))
+    notes = [f"the metric source warned (the data may be partial): {w}" for w in distinct[:limit]]
+    if len(distinct) > limit:
+        notes.append(f"the metric source gave {len(distinct) - limit} more warnings")
+    return notes

@@ -92,14 +92,21 @@ async def test_a_huge_result_is_refused_as_too_large(scenario: Scenario, prometh
     source = PrometheusSource(
         PrometheusSettings(url=prometheus.url, retries=0, max_series_per_query=3), registry=registry
     )
+    with pytest.raises(MetricSourceError) as refused:
+        await source.query_range('{job="shop"}', scenario.end - 600, scenario.end, 60)
     incident = scenario.incident(generator_url=generator_url_for("http://x", '{job="shop"} > 0'))
     evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
     await source.close()
 
-    alert = next(s for s in evidence.series if s.role == "alert")
-    assert alert.role == "alert" and not alert.available
-    assert alert.unavailable_reason is not None and alert.unavailable_reason.startswith("too_large")
-    assert errors(registry, "too_large") == 1
+    assert refused.value.kind == "too_large"
+    alert = next(s for s in evidence.series if s.role == "alert")  # narrowed to the alert's own labels
+    assert (
+        alert.available and alert.labels["service"] == "orders" and alert.query.startswith('({job="shop"})')
+    )
+    assert any(
+        note.startswith("the alert expression has too many series (too_large") for note in evidence.notes
+    )
+    assert errors(registry, "too_large") == 2
 
 
 async def test_long_ranges_are_split_to_respect_the_points_limit(
