@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -138,6 +138,13 @@ class DetectionRule:
         return tuple(
             (s, self.severity_thresholds[s.value]) for s in Severity if s.value in self.severity_thresholds
         )
+
+
+def fit_window(rule: DetectionRule, points: int) -> DetectionRule:
+    """`rule` with its `window_size` cut to `points` (at least 3): a window longer than the series holds
+    no more of it, only buffers that grow with its size (a window of 10^9 points would exhaust memory)."""
+    size = max(3, points)
+    return rule if rule.window_size <= size else replace(rule, window_size=size)
 
 
 DEFAULT_RULE = DetectionRule("default")

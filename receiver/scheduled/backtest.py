@@ -22,7 +22,14 @@ from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
 from receiver.scheduled.probe import counter_rows, rule_notes
 from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
-from receiver.scheduled.settings import DetectionSettings, RuleSettings, default_step, to_detection_rule
+from receiver.scheduled.settings import (
+    DetectionSettings,
+    RuleSettings,
+    default_step,
+    grid_points,
+    to_detection_rule,
+    unreachable_min_samples,
+)
 
 DAY = 86400.0
 
@@ -66,6 +73,9 @@ def plan_backtest(
     step = step or detection.step_seconds or default_step(lookback)
     if step > lookback / 3:
         raise BacktestError(f"step ({step:g} s) leaves fewer than 3 points in the lookback", "step")
+    never = unreachable_min_samples(rule, grid_points(lookback, step))
+    if never is not None:
+        raise BacktestError(never, "rule.min_samples")
     return BacktestPlan(rule, detection, start, end, lookback, step, interval or detection.interval_seconds)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from detectors.rolling import forward_fill
 from receiver.evidence.source import SeriesData
+from receiver.scheduled.settings import RuleSettings, unreachable_min_samples
 
 
 def counter_rows(values: np.ndarray, least: int = 20) -> np.ndarray:
@@ -46,3 +47,28 @@ def rule_notes(query: str, series: int, counters: int, span: str) -> list[str]:
 def query_notes(query: str, series: Sequence[SeriesData], span: str) -> list[str]:
     """`rule_notes` of the series a query returned."""
     return rule_notes(query, len(series), count_counters(series), span)
+
+
+def shape_notes(rule: RuleSettings, points: int) -> list[str]:
+    """Notes on a rule the lookback's `points` cannot hold: a min_samples above them (it never fires), a
+    window longer than them (the window is the whole lookback)."""
+    never = unreachable_min_samples(rule, points)
+    if never is not None:
+        return [f"this rule never fires: {never}"]
+    if rule.window_size > points:
+        return [
+            f"window_size={rule.window_size} is longer than the {points} points the lookback holds: the"
+            " window is the whole lookback"
+        ]
+    return []
+
+
+def gap_notes(gappy: int, longest: float, series: int, span: str) -> list[str]:
+    """A note on the `gappy` of `series` series that miss data over `span` (the longest hole `longest` s)."""
+    if not gappy:
+        return []
+    share = "every series" if gappy == series else f"{gappy} of {series} series"
+    return [
+        f"{share} miss data over {span} (the longest gap {longest / 60:.0f} min): missing data opens no"
+        " incident unless the rule sets alert_on_gaps"
+    ]

@@ -2,11 +2,13 @@
 
 All rule queries of a cycle are fetched concurrently (bounded by `detection.max_concurrency`) and
 detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
-in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`;
-the same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
-SQLite). Once that cooldown has passed and a cycle that evaluated the rule finds no fresh anomaly on the
-series (or a newer incident of the series was opened), the incident resolves (`on_resolved` hands the
-resolution to the pipeline). Latest scores go to
+in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`
+(after cycles in which a rule's query failed, anomalies since its last evaluated cycle); data gaps only
+for rules with `alert_on_gaps`. The same rule and series within `cooldown_seconds` of its last incident
+is the same incident (state in SQLite). Once that cooldown has passed and a cycle that evaluated the rule
+finds no fresh anomaly on the series (or a newer incident of the series was opened), the incident
+resolves (`on_resolved` hands the resolution to the pipeline); so do the incidents of a rule deleted or
+gone from the configuration. Latest scores go to
 `alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are removed.
 """
 
@@ -30,13 +32,19 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
+from detectors.batch import gap_entries, gap_summary
 from detectors.grid import align, align_range, grid
 from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
-from receiver.scheduled.probe import counter_rows, query_notes, rule_notes
-from receiver.scheduled.settings import DetectionSettings, RuleSettings, to_detection_rule
+from receiver.scheduled.probe import counter_rows, gap_notes, query_notes, rule_notes, shape_notes
+from receiver.scheduled.settings import (
+    DetectionSettings,
+    RuleSettings,
+    to_detection_rule,
+    unreachable_min_samples,
+)
 from receiver.storage import incidents as db_incidents
 from receiver.storage import rules as db_rules
 
@@ -171,6 +179,22 @@ def detect_rule(
     return names, result
 
 
+def counted(rule: RuleSettings, result: BatchResult, *, floor: bool = True) -> np.ndarray | None:
+    """Which of `result`'s detections may open an incident (None: all): no data gap unless the rule has
+    `alert_on_gaps`, and with `floor`, only those that moved as far as its `min_delta` and `min_change`."""
+    masks = [] if rule.alert_on_gaps else [~gap_entries(result.table)]
+    if floor and (rule.min_delta > 0 or rule.min_change > 0):
+        masks.append(result.table.material(rule.min_delta, rule.min_change))
+    return np.logical_and.reduce(masks) if masks else None
+
+
+def latest_counted(
+    rule: RuleSettings, result: BatchResult, since: float, *, floor: bool = True
+) -> np.ndarray:
+    """Entries of `result.table` that are each series' latest `counted` detection at or after `since`."""
+    return result.table.latest_per_series(since, counted(rule, result, floor=floor))
+
+
 def fresh_findings(
     rule: RuleSettings,
     names: Sequence[str],
@@ -179,10 +203,11 @@ def fresh_findings(
     since: float,
 ) -> list[DetectorFinding]:
     """One finding per series: its latest detection at or after `since` (older ones were seen before) that
-    moved as far as the rule's `min_delta` and `min_change` ask."""
+    may open an incident (`counted`: no data gap unless the rule asks, as far as `min_delta` and
+    `min_change` ask)."""
     by_name = dict(zip(names, labels, strict=True))
     findings = []
-    for detection in result.latest_per_series(since, rule.min_delta, rule.min_change):
+    for detection in result.table.records(latest_counted(rule, result, since)):
         series_labels = dict(by_name.get(detection.series, {}))
         findings.append(
             DetectorFinding(
@@ -225,6 +250,7 @@ class DetectionScheduler:
         self._task: asyncio.Task[None] | None = None
         self._exported: dict[str, set[str]] = {}
         self._status: dict[str, RuleStatus] = {}
+        self._unseen: dict[str, float] = {}  # rules whose cycles failed: where the first one's window began
         self._scores = (
             Gauge(
                 "alert_analyst_anomaly_score",
@@ -284,12 +310,17 @@ class DetectionScheduler:
 
     async def reconfigure(self, settings: DetectionSettings) -> None:
         """Run with new settings (a configuration reload): the loop stops, then starts again with the new
-        config-file rules, interval and worker pool; rules added through the API stay."""
+        config-file rules, interval and worker pool; rules added through the API stay. The incidents of
+        config-file rules the reload removed resolve."""
         await self.stop()
         self.settings = settings
+        changed = {r.name for r in settings.rules if self._config_rules.get(r.name) != r}
         self._config_rules = {r.name: r for r in settings.rules}
+        for name in changed:  # a new definition has missed nothing yet
+            self._unseen.pop(name, None)
         self._executor = _detection_executor(settings)
         await self.start()
+        self._resolved(await self._resolve_removed(time.time()))
 
     async def _loop(self) -> None:
         while True:
@@ -334,11 +365,13 @@ class DetectionScheduler:
         await self.store.write(db_rules.replace_api_rule, rule.name, rule.model_dump(mode="json"))
         self._drop_scores(rule.name, keep=set())  # a new query may read other series; the counts go on
         self._status.pop(rule.name, None)
+        self._unseen.pop(rule.name, None)  # nor has it missed anything
 
     async def delete_rule(self, name: str) -> None:
+        """Delete an API rule; the incidents it has firing resolve (their resolution is delivered)."""
         if name in self._config_rules:
             raise RuleConflict(f"rule {name!r} comes from the configuration file; remove it there")
-        await self.store.write(db_rules.delete_api_rule, name)
+        self._resolved(await self.store.write(db_rules.delete_api_rule, name, time.time()))
         self._forget_rule(name)
 
     async def probe(self, rule: RuleSettings, *, now: float | None = None) -> list[str]:
@@ -361,9 +394,12 @@ class DetectionScheduler:
     async def store_rule(self, rule: RuleSettings, *, replace: bool) -> list[str]:
         """Try the rule's query (`probe`), then add it or replace the API rule of its name; the probe's
         notes. Raises as `probe` (rejected PromQL: nothing is stored), `add_rule` and `replace_rule` do."""
+        problem = unreachable_min_samples(rule, self.settings.lookback_points)
+        if problem is not None:
+            raise InvalidRuleField(problem, "min_samples")
         notes = await self.probe(rule)
         await (self.replace_rule(rule) if replace else self.add_rule(rule))
-        return notes
+        return notes + shape_notes(rule, self.settings.lookback_points)
 
     async def run_in_pool(self, function: Callable[..., T], *args: object) -> T:
         """`function(*args)` on the detection pool (threads or processes, as `detection.pool` says)."""
@@ -379,16 +415,17 @@ class DetectionScheduler:
         step = self.settings.effective_step
         start, end = align_range(now - self.settings.lookback_seconds, now, step, now)
         outcomes = await self._fetch_and_detect(rules, start, end, step, report)
-        since = now - self.settings.effective_freshness
+        fresh = now - self.settings.effective_freshness
         findings: list[DetectorFinding] = []
         self._note_status(rules, outcomes, report, now)
         for rule, series, names, result in outcomes:
             report.series += len(series)
             report.detections += result.detection_count
             self._export_scores(rule.name, names, result.scores)
+            since = self._since(rule.name, fresh, start)
             found = fresh_findings(rule, names, [s.labels for s in series], result, since)
             if rule.min_delta > 0 or rule.min_change > 0:
-                below = len(result.table.latest_per_series(since)) - len(found)
+                below = len(latest_counted(rule, result, since, floor=False)) - len(found)
                 report.below_floor += below
                 self._count(rule.name, "below_floor", below)
             findings += found
@@ -402,8 +439,9 @@ class DetectionScheduler:
             opened_before=now - self.settings.cooldown_seconds,
             now=now,
         )
-        if report.resolved and self.on_resolved is not None:
-            self.on_resolved(report.resolved)
+        report.resolved += await self._resolve_removed(now)
+        self._resolved(report.resolved)
+        self._note_evaluated(rules, report, fresh)
         for name in (set(self._exported) | set(self._status)) - {r.name for r in rules}:
             self._forget_rule(name)
         report.duration_seconds = time.monotonic() - clock
@@ -449,6 +487,35 @@ class DetectionScheduler:
         ordered = sorted((pair for group in done for pair in group), key=lambda pair: pair[0])
         return [outcome for _, outcome in ordered]
 
+    def _since(self, rule: str, fresh: float, start: float) -> float:
+        """Where the rule's new anomalies begin: `fresh`, or, after cycles that could not evaluate it, where
+        the first of those would have begun (not before the grid's `start`): what happened since is new."""
+        if rule not in self._unseen:
+            return fresh
+        return max(start, min(fresh, self._unseen[rule]))
+
+    def _note_evaluated(self, rules: Sequence[RuleSettings], report: CycleReport, fresh: float) -> None:
+        """Remember, per rule this cycle could not evaluate (or act on), the window it left unseen."""
+        for rule in rules:
+            if rule.name in report.errors:
+                self._unseen.setdefault(rule.name, fresh)
+            else:
+                self._unseen.pop(rule.name, None)
+
+    async def _defined(self, rule: str) -> bool:
+        """Whether a rule of this name is still configured or stored (a cycle may outlive a DELETE)."""
+        return rule in self._config_rules or await self.store.run(db_rules.api_rule_exists, rule)
+
+    async def _resolve_removed(self, now: float) -> list[str]:
+        """Resolve the firing incidents of rules deleted or gone from the configuration; their ids."""
+        configured = list(self._config_rules)
+        return await self.store.write(db_rules.resolve_removed_rules, configured=configured, now=now)
+
+    def _resolved(self, incident_ids: list[str]) -> None:
+        """Hand resolved incidents to the pipeline (their resolutions are delivered)."""
+        if incident_ids and self.on_resolved is not None:
+            self.on_resolved(incident_ids)
+
     def statuses(self) -> dict[str, RuleStatus]:
         """Per rule, how its latest cycle went (rules not evaluated yet are absent)."""
         return dict(self._status)
@@ -457,20 +524,27 @@ class DetectionScheduler:
         self, rules: Sequence[RuleSettings], outcomes: Sequence[Outcome], report: CycleReport, now: float
     ) -> None:
         span = "the lookback"
-        fetched = {rule.name: len(series) for rule, series, _, _ in outcomes}
+        fetched = {rule.name: (len(series), result) for rule, series, _, result in outcomes}
+        points = self.settings.lookback_points
         for rule in rules:
             if rule.name in report.errors:
                 self._status[rule.name] = RuleStatus(now, 0, report.errors[rule.name])
                 if self._rule_failures is not None:
                     self._rule_failures.labels(rule.name).inc()
                 continue
-            count = fetched.get(rule.name, 0)
+            count, result = fetched.get(rule.name, (0, None))
             notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
+            notes += shape_notes(rule, points)
+            if result is not None and not rule.alert_on_gaps:
+                notes += gap_notes(*gap_summary(result.table), count, span)
             self._status[rule.name] = RuleStatus(now, count, None, tuple(notes))
             if self._rule_series is not None:
                 self._rule_series.labels(rule.name).set(count)
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
+        if not await self._defined(finding.rule.name):
+            log.info("detector_finding_dropped", rule=finding.rule.name, reason="the rule was deleted")
+            return
         state = await self.store.run(db_rules.load_state, finding.fingerprint)
         if state is not None and (
             now - state["last_fired_at"] < self.settings.cooldown_seconds
@@ -514,9 +588,10 @@ class DetectionScheduler:
         self._exported[rule] = current
 
     def _forget_rule(self, rule: str) -> None:
-        """The rule is gone: so are its scores and counts on /metrics, and its status."""
+        """The rule is gone: so are its scores and counts on /metrics, its status and its last cycles."""
         self._drop_scores(rule, keep=set())
         self._status.pop(rule, None)
+        self._unseen.pop(rule, None)
         for family in (self._rule_failures, self._rule_series):
             if family is not None:
                 with contextlib.suppress(KeyError):

@@ -14,6 +14,7 @@ from receiver.settings_base import Section
 
 RULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 _DEFAULTS = DetectionRule("defaults")  # the detectors' defaults: a rule that leaves a field out gets these
+MAX_WINDOW_POINTS = 10_080  # a week of one-minute points: the most a rule's window or min_samples may ask
 
 
 class RuleSettings(Section):
@@ -28,9 +29,9 @@ class RuleSettings(Section):
     anomaly_type: str = _DEFAULTS.anomaly_type.value
     metric: str | None = None
     threshold: float = _DEFAULTS.threshold
-    window_size: int = _DEFAULTS.window_size
+    window_size: int = Field(default=_DEFAULTS.window_size, le=MAX_WINDOW_POINTS)
     severity_thresholds: dict[str, float] | None = None
-    min_samples: int = _DEFAULTS.min_samples
+    min_samples: int = Field(default=_DEFAULTS.min_samples, le=MAX_WINDOW_POINTS)
     direction: Literal["up", "down", "both"] = _DEFAULTS.direction
     contamination: float = _DEFAULTS.contamination
     penalty: float = _DEFAULTS.penalty
@@ -40,6 +41,9 @@ class RuleSettings(Section):
     # detector's baseline by at least this much, in the series' own units / as a fraction of the baseline.
     min_delta: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     min_change: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    # A hole in a series' data (a restart, a ratio that is 0/0 at night) is a note on the rule's status;
+    # true: it opens a DATA_GAP incident per series, like an anomaly.
+    alert_on_gaps: bool = False
 
     @field_validator("name")
     @classmethod
@@ -123,6 +127,14 @@ class DetectionSettings(Section):
             seen.add(rule.name)
         return self
 
+    @model_validator(mode="after")
+    def _rules_can_fire(self) -> DetectionSettings:
+        for rule in self.rules:
+            problem = unreachable_min_samples(rule, self.lookback_points)
+            if problem is not None:
+                raise ValueError(f"detection.rules: rule {rule.name!r}: {problem}")
+        return self
+
     @property
     def effective_freshness(self) -> float:
         return self.freshness_seconds or 2 * self.interval_seconds
@@ -131,7 +143,27 @@ class DetectionSettings(Section):
     def effective_step(self) -> float:
         return self.step_seconds or default_step(self.lookback_seconds)
 
+    @property
+    def lookback_points(self) -> int:
+        """The most points a cycle's grid holds."""
+        return grid_points(self.lookback_seconds, self.effective_step)
+
 
 def default_step(lookback: float) -> float:
     """The query step when none is set: 1,440 points per lookback, at least a minute."""
     return float(max(60, math.ceil(lookback / 1440)))
+
+
+def grid_points(lookback: float, step: float) -> int:
+    """The most points a grid over `lookback` at `step` holds once its ends are snapped to the step."""
+    return math.ceil(lookback / step) + 1
+
+
+def unreachable_min_samples(rule: RuleSettings, points: int) -> str | None:
+    """Why `rule` can never fire on grids of at most `points` points (its min_samples is more), or None."""
+    if rule.min_samples <= points:
+        return None
+    return (
+        f"min_samples={rule.min_samples} is more than the {points} points the lookback holds at its step:"
+        " no series could be judged; lower it, or give the lookback more points (a shorter step)"
+    )
