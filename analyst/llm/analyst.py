@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -52,6 +52,17 @@ log = structlog.get_logger("analyst.llm")
 _KEY_ENV_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "OPENAI_API_KEY")
 
 T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class _Question(Generic[T]):
+    """One structured request: the prompts, the answer's JSON schema (by name) and its model."""
+
+    system: str
+    user: str
+    schema: dict[str, Any]
+    name: str
+    model: type[T]
 
 
 @dataclass
@@ -137,9 +148,8 @@ class LLMAnalyst:
             extra_secrets=self._secrets,
         )
         try:
-            answer = await self._ask(
-                prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer, spend, deadline
-            )
+            question = _Question(prompt.system, prompt.user, self._answer_schema, "diagnosis", LLMAnswer)
+            answer = await self._ask(question, spend, deadline)
         except LLMError as exc:
             return self._fall_back(builtin, exc, spend, started)
         result = self._to_result(evidence, answer, prompt)
@@ -166,9 +176,8 @@ class LLMAnalyst:
             return None
         system, user = build_confirmation_prompt(evidence, builtin, precedent, self._secrets)
         try:
-            answer = await self._ask(
-                system, user, self._confirm_schema, "confirmation", ConfirmAnswer, spend, deadline
-            )
+            question = _Question(system, user, self._confirm_schema, "confirmation", ConfirmAnswer)
+            answer = await self._ask(question, spend, deadline)
         except LLMError as exc:
             log.warning("llm_confirmation_failed", backend=self.name, error=self._redact(str(exc)))
             return None
@@ -189,22 +198,13 @@ class LLMAnalyst:
     async def aclose(self) -> None:
         await self._backend.aclose()
 
-    async def _ask(
-        self,
-        system: str,
-        user: str,
-        schema: dict[str, Any],
-        schema_name: str,
-        model: type[T],
-        spend: _Spend,
-        deadline: Deadline,
-    ) -> T:
+    async def _ask(self, question: _Question[T], spend: _Spend, deadline: Deadline) -> T:
         """Up to `attempts` calls within `deadline`; backoff honours Retry-After up to the configured cap."""
         attempts = self._settings.attempts
         for attempt in range(1, attempts + 1):
             if deadline.remaining() <= 0:
                 raise deadline.expired_error(attempt - 1)
-            outcome = await self._attempt(system, user, schema, schema_name, model, spend, deadline)
+            outcome = await self._attempt(question, spend, deadline)
             if not isinstance(outcome, LLMError):
                 self._metrics.record_request(self.name, self._model, "ok")
                 return outcome
@@ -233,20 +233,13 @@ class LLMAnalyst:
             await asyncio.sleep(delay)
         raise AssertionError("unreachable: attempts >= 1")
 
-    async def _attempt(
-        self,
-        system: str,
-        user: str,
-        schema: dict[str, Any],
-        schema_name: str,
-        model: type[T],
-        spend: _Spend,
-        deadline: Deadline,
-    ) -> T | LLMError:
+    async def _attempt(self, question: _Question[T], spend: _Spend, deadline: Deadline) -> T | LLMError:
         limit = min(self._settings.timeout_seconds, deadline.remaining())
         try:
             async with asyncio.timeout(limit):
-                completion = await self._backend.complete(system, user, schema, schema_name)
+                completion = await self._backend.complete(
+                    question.system, question.user, question.schema, question.name
+                )
         except TimeoutError:
             if limit < self._settings.timeout_seconds:
                 return deadline.expired_error(0)  # attempts are set by _ask
@@ -261,7 +254,7 @@ class LLMAnalyst:
         if refused is not None:
             return refused
         try:
-            return parse_answer(completion.text, model)
+            return parse_answer(completion.text, question.model)
         except LLMError as exc:  # a complete answer is used whatever the stop reason; a cut one is not
             return truncation_error(completion.stop_reason, self._settings.max_tokens) or exc
 
@@ -278,9 +271,8 @@ class LLMAnalyst:
         hypotheses = [result.primary_hypothesis, *result.alternative_hypotheses]
         system, user = build_verification_prompt(prompt, hypotheses)
         try:
-            verdict = await self._ask(
-                system, user, self._verify_schema, "verification", VerificationAnswer, spend, deadline
-            )
+            question = _Question(system, user, self._verify_schema, "verification", VerificationAnswer)
+            verdict = await self._ask(question, spend, deadline)
         except LLMError as exc:
             skipped = display_text(self._redact(f"verification skipped: {exc}"), 300)
             return replace(result, notes=(*result.notes, skipped))

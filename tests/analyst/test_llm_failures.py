@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
-from analyst.diagnosis import DiagnosisResult
 from analyst.llm import LLMAnalyst, LLMConfigError, LLMSettings, build_analyst, evidence_signature
 from analyst.llm.answer import parse_answer
 from receiver.config import load_settings
@@ -24,9 +23,9 @@ from receiver.errors import ConfigError
 from receiver.pipeline.settings import PipelineSettings
 from receiver.web.app import build_app
 from receiver.web.reload import ConfigSource, build_analyst_for
+from tests.analyst.test_llm_analyst import diagnose_once, settings_for
 from tests.fakes.llm import FakeLLMServer, FixedAnalyst, Reply, answer, answer_json, error, make_evidence
 
-API_KEY = "test-key-0123456789"
 KEY_ENV_VARS = (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
@@ -47,30 +46,7 @@ async def fake() -> AsyncIterator[FakeLLMServer]:
 def make_analyst(
     fake: FakeLLMServer, backend: str, registry: CollectorRegistry | None = None, **overrides: Any
 ) -> LLMAnalyst:
-    fields: dict[str, Any] = {
-        "base_url": fake.anthropic_base_url if backend == "anthropic" else fake.openai_base_url,
-        "api_key": API_KEY,
-        "timeout_seconds": 2.0,
-        "backoff_seconds": 0.01,
-        "backoff_max_seconds": 0.02,
-        **overrides,
-    }
-    return LLMAnalyst(LLMSettings(**fields), backend, FixedAnalyst(), registry)
-
-
-async def diagnose_once(
-    fake: FakeLLMServer,
-    backend: str,
-    *replies: Reply,
-    registry: CollectorRegistry | None = None,
-    **settings: Any,
-) -> DiagnosisResult:
-    fake.enqueue(*replies)
-    analyst = make_analyst(fake, backend, registry, **settings)
-    try:
-        return await analyst.diagnose(make_evidence())
-    finally:
-        await analyst.aclose()
+    return LLMAnalyst(settings_for(fake, backend, **overrides), backend, FixedAnalyst(), registry)
 
 
 def requests_by_outcome(registry: CollectorRegistry, outcome: str) -> float:

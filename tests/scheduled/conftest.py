@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import PrometheusSettings
+from receiver.scheduled.scheduler import DetectorFinding
+from receiver.storage.database import Store
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_fill_latency_seconds"
@@ -48,3 +53,27 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, injected: Injected) -> 
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), injected.series)
     yield proc
     proc.stop()
+
+
+class Recorder:
+    """`on_anomaly` that keeps the findings and names an incident for each."""
+
+    def __init__(self) -> None:
+        self.findings: list[DetectorFinding] = []
+
+    async def __call__(self, finding: DetectorFinding) -> str:
+        self.findings.append(finding)
+        return f"inc-{len(self.findings)}"
+
+
+@pytest.fixture
+async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
+    """The module's `prometheus` (this package's, unless the module has its own)."""
+    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
+    yield src
+    await src.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "analyst.db")

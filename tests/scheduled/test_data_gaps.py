@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +13,11 @@ import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess
-from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import PrometheusSettings
 from receiver.scheduled.backtest import fetch_history, plan_backtest, replay
-from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
+from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
+from tests.scheduled.conftest import Recorder
 from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_queue_depth"
@@ -50,22 +49,6 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, holed: Holed) -> Iterat
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("holed"), holed.series)
     yield proc
     proc.stop()
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    yield src
-    await src.close()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.findings: list[DetectorFinding] = []
-
-    async def __call__(self, finding: DetectorFinding) -> str:
-        self.findings.append(finding)
-        return f"inc-{len(self.findings)}"
 
 
 async def test_a_hole_in_a_series_opens_no_incident_by_default(holed: Holed, source, tmp_path: Path):

@@ -5,11 +5,8 @@ when the rule goes opens nothing for it. Over a real Prometheus."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 
 from demo.processes import ManagedProcess
@@ -48,18 +45,6 @@ class Harness:
 
     def firing(self) -> list[str]:
         return [row["id"] for row in self.store.run_sync(db_incidents.list_incidents, status="firing")]
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    yield src
-    await src.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "analyst.db")
 
 
 async def test_deleting_a_rule_through_the_api_resolves_its_firing_incident(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -21,31 +19,9 @@ from receiver.scheduled.scheduler import (
 )
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage import incidents as db_incidents
-from receiver.storage.database import Store
-from tests.scheduled.conftest import COUNTER, QUERY, Injected
+from tests.scheduled.conftest import COUNTER, QUERY, Injected, Recorder
 
 RULE = RuleSettings(name="fill_latency", query=QUERY, severity="critical", labels={"team": "trading"})
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.findings: list[DetectorFinding] = []
-
-    async def __call__(self, finding: DetectorFinding) -> str:
-        self.findings.append(finding)
-        return f"inc-{len(self.findings)}"
-
-
-@pytest.fixture
-async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    yield src
-    await src.close()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "analyst.db")
 
 
 @pytest.mark.parametrize("pool", ["thread", "process"])
