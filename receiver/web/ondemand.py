@@ -46,8 +46,13 @@ class DiagnosisRequest(BaseModel):
 
 
 def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
-    starts = parse_time(alert.start)
-    ends = parse_time(alert.end) if alert.end is not None else None
+    starts = parse_time(alert.start, now)
+    ends = parse_time(alert.end, now) if alert.end is not None else None
+    if ends is not None and ends < starts:
+        raise ValueError(
+            f"end {format_time(ends)} is before start {format_time(starts)}: give the range oldest first"
+            " (e.g. start -1h, end now)"
+        )
     labels = {"alertname": alert.alertname, "severity": alert.severity, **alert.labels}
     fingerprint = parse_alert({"labels": labels, "startsAt": format_time(starts)}).effective_fingerprint()
     return new_incident(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,11 @@ from aiohttp import web
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/ui/static/"
-STATIC_MAX_AGE = 86400
+# A static URL carries its file's content hash (`?v=`, see static_url): such an answer may be kept for a year,
+# as a changed file gets a new URL. Anything else under the prefix (no or a stale `v`, a 404) is revalidated.
+STATIC_MAX_AGE = 365 * 86400
+STATIC_IMMUTABLE = f"public, max-age={STATIC_MAX_AGE}, immutable"
+STATIC_REVALIDATE = "no-cache"
 # Nothing inline: scripts, styles and data come from this origin only; no frames, no plugins.
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self';"
@@ -70,11 +75,39 @@ def percent(fraction: float | None) -> str:
 
 
 def hms(ts: float | None) -> str:
+    """The time of day in UTC, `07:02:00` (the pages say UTC next to it, as the charts draw UTC too)."""
     return time.strftime("%H:%M:%S", time.gmtime(ts)) if ts else "-"
 
 
 def utc(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts)) if ts else "-"
+
+
+_versions: dict[tuple[str, int, int], str] = {}
+
+
+def static_version(name: str) -> str | None:
+    """The first 12 hex digits of the SHA-256 of static file `name` (`uplot/uPlot.iife.min.js`), None when
+    there is no such file under STATIC_DIR. Computed once per file content (size and mtime)."""
+    path = (STATIC_DIR / name).resolve()
+    if not path.is_relative_to(STATIC_DIR.resolve()):
+        return None
+    try:
+        stat = path.stat()
+    except (OSError, ValueError):
+        return None
+    if not path.is_file():
+        return None
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _versions:
+        _versions[key] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    return _versions[key]
+
+
+def static_url(name: str) -> str:
+    """`/ui/static/<name>?v=<content hash>`: a new URL whenever the file changes, so it may be cached long."""
+    version = static_version(name)
+    return f"{STATIC_PREFIX}{name}" + (f"?v={version}" if version else "")
 
 
 def setup_templates(app: web.Application) -> None:
@@ -85,20 +118,40 @@ def setup_templates(app: web.Application) -> None:
     )
     filters = (relative_time, duration, utc, hms, brief, number, percent)
     env.filters.update({f.__name__: f for f in filters}, reltime=relative_time)
+    env.globals["static_url"] = static_url
+
+
+def _static_cache_control(request: web.Request, status: int) -> str:
+    """Long caching only for a found file asked for under its current version; revalidate the rest."""
+    if status not in (200, 206, 304):  # a 404 (or any error) is never kept
+        return STATIC_REVALIDATE
+    version = request.query.get("v")
+    current = static_version(request.path.removeprefix(STATIC_PREFIX))
+    return STATIC_IMMUTABLE if version and version == current else STATIC_REVALIDATE
+
+
+def _set_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(STATIC_PREFIX):
+        response.headers["Cache-Control"] = _static_cache_control(request, response.status)
+    else:
+        response.headers.setdefault("Cache-Control", "no-store")
 
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """CSP and friends on every workbench answer; long caching for the versioned static files."""
-    response = await handler(request)
-    if request.path.startswith("/ui"):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if request.path.startswith(STATIC_PREFIX):
-            response.headers["Cache-Control"] = f"public, max-age={STATIC_MAX_AGE}"
-        else:
-            response.headers.setdefault("Cache-Control", "no-store")
+    """CSP and friends on every workbench answer (a raised HTTP error too); long caching only for the
+    versioned static files."""
+    if not request.path.startswith("/ui"):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        _set_headers(request, exc)
+        raise
+    _set_headers(request, response)
     return response
 
 

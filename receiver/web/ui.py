@@ -39,6 +39,14 @@ CHART_POINTS = 600
 OVERVIEW_DAYS = 14
 
 
+class FilterError(ValueError):
+    """A list filter that does not parse: which one, and why (parse_time's message says what to write)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+
+
 def _time_param(request: web.Request, name: str) -> float | None:
     raw = request.query.get(name, "").strip()
     if not raw:
@@ -46,7 +54,7 @@ def _time_param(request: web.Request, name: str) -> float | None:
     try:
         return parse_time(raw)
     except ValueError as exc:
-        raise web.HTTPBadRequest(text=f"{name}: {exc} (Unix seconds, RFC 3339, now or -6h)") from exc
+        raise FilterError(name, str(exc)) from exc
 
 
 def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]:
@@ -84,14 +92,25 @@ async def _list_context(request: web.Request) -> dict[str, Any]:
 
 
 async def incidents_page(request: web.Request) -> web.Response:
-    context = await _list_context(request)
-    context["choices"] = await request.app[STORE].run(db_workbench.filter_choices)
+    """The list; a filter that does not parse gives the form again, saying what is wrong (HTTP 400)."""
+    choices = await request.app[STORE].run(db_workbench.filter_choices)
+    try:
+        context = await _list_context(request)
+    except FilterError as exc:
+        kept = {k: request.query[k] for k in FILTERS if request.query.get(k)}
+        context = {"filters": kept, "error": str(exc), "invalid": exc.name, "choices": choices}
+        return aiohttp_jinja2.render_template("incidents.html", request, context, status=400)
+    context["choices"] = choices
     return aiohttp_jinja2.render_template("incidents.html", request, context)
 
 
 async def incident_rows(request: web.Request) -> web.Response:
     """The list's rows alone, polled by workbench.js for live updates."""
-    return aiohttp_jinja2.render_template("rows.html", request, await _list_context(request))
+    try:
+        context = await _list_context(request)
+    except FilterError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+    return aiohttp_jinja2.render_template("rows.html", request, context)
 
 
 async def incident_page(request: web.Request) -> web.Response:
@@ -116,20 +135,29 @@ async def series_json(request: web.Request) -> web.Response:
     """Points of one chart: the evidence query over the window, the series matching `match` labels."""
     q = request.query
     try:
-        start, end = float(q["start"]), float(q["end"])
+        start, end = parse_time(q["start"]), parse_time(q["end"])  # finite, within the years 1..9999
         wanted = json.loads(q.get("match", "{}"))
         if not isinstance(wanted, dict):
             raise ValueError("match must be a JSON object")
     except (KeyError, ValueError) as exc:
+        reason = f" ({exc})" if isinstance(exc, ValueError) else ""
         raise web.HTTPBadRequest(
-            text="query, start, end (Unix seconds) and match (JSON labels) needed"
+            text=f"query, start, end (Unix seconds) and match (JSON labels) needed{reason}"
         ) from exc
+    if end < start:
+        raise web.HTTPBadRequest(text="end is before start")
     step = choose_step(start, end, min_step=1, target_points=CHART_POINTS)
     try:
         found = await request.app[SOURCE].query_range(q.get("query", ""), start, end, step)
     except MetricSourceError as exc:
         return web.json_response({"error": str(exc), "series": []}, status=502)
-    chosen = [s for s in found if all(s.labels.get(k) == v for k, v in wanted.items())] or found[:1]
+    # Only the series the chart's caption names: another one drawn under that caption would mislead.
+    chosen = [s for s in found if all(s.labels.get(k) == v for k, v in wanted.items())]
+    if found and not chosen:
+        missing = (
+            f"none of the query's {len(found)} series has the labels {json.dumps(wanted, sort_keys=True)}"
+        )
+        return web.json_response({"error": missing, "series": []})
     return web.json_response(
         {
             "series": [

@@ -18,7 +18,7 @@ from receiver.storage.workbench import IncidentFilter, filtered_incidents, fts_q
 from receiver.web.incident_page import chart_range
 from receiver.web.keys import SCHEDULER, STORE
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url
-from receiver.web.templating import brief, duration
+from receiver.web.templating import brief, duration, static_url
 
 from .conftest import ClientFactory
 
@@ -232,8 +232,8 @@ async def test_pages_have_a_csp_and_static_files_are_cached(make_client: ClientF
         assert answer.status == 200, path
         assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
         assert "<script>" not in await answer.text()  # no inline script
-    asset = await client.get("/ui/static/uplot/uPlot.iife.min.js")
-    assert asset.status == 200 and asset.headers["Cache-Control"] == "public, max-age=86400"
+    asset = await client.get(static_url("uplot/uPlot.iife.min.js"))  # versioned: kept long
+    assert asset.status == 200 and asset.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert (await client.get("/ui/?since=yesterday-ish")).status == 400
 
 

@@ -2,6 +2,9 @@
 (function () {
   "use strict";
   var REFRESH_MS = 10000;
+  /* uPlot's URL with its version (the page's script tag says it), loaded only by pages that chart */
+  var here = document.currentScript;
+  var UPLOT_SRC = (here && here.getAttribute("data-uplot")) || "/ui/static/uplot/uPlot.iife.min.js";
 
   /* Our own path as an absolute URL on the page's origin. fetch() refuses a relative URL when the page was
      opened as http://user:password@host/... (the credentials would be resolved into it); the origin never
@@ -54,21 +57,51 @@
     };
   }
 
-  var UNITS = [[1e9, 1e9, "G"], [1e6, 1e6, "M"], [1e3, 1e4, "k"]]; /* unit, from, suffix */
+  var UNITS = [[1e12, 1e12, "T"], [1e9, 1e9, "G"], [1e6, 1e6, "M"], [1e3, 1e4, "k"]]; /* unit, from, suffix */
+  var EXPONENT_FROM = 1e15; /* 1000T and up, and below 1e-6: 6e19, 2.5e-7 */
 
-  /* A value in G/M/k. With `step` (the spacing of an axis' ticks), as many decimals as tell neighbouring
-     ticks apart: a 2.13 GB series that moves by 5 MB reads 2.130G, 2.135G, not 2.1G four times. */
+  function decimalsOf(x) { /* decimals that write x (> 0) exactly, at most 12: 0.25 -> 2, 5e-6 -> 6, 100 -> 0 */
+    for (var d = 0; d < 12; d++) {
+      var scaled = x * Math.pow(10, d);
+      if (Math.abs(scaled - Math.round(scaled)) <= 1e-6 * scaled) return d;
+    }
+    return 12;
+  }
+
+  function trimZeros(text) { /* "0.000100" -> "0.0001", "2.50e-7" -> "2.5e-7", "40" stays */
+    var parts = text.split("e");
+    if (parts[0].indexOf(".") >= 0) parts[0] = parts[0].replace(/0+$/, "").replace(/\.$/, "");
+    return parts.join("e").replace("e+", "e");
+  }
+
+  function exponentForm(v, step) { /* the mantissa's digits reach down to the step's last digit */
+    var stepExp = Math.floor(Math.log10(step));
+    var digits = Math.floor(Math.log10(Math.abs(v))) - stepExp + decimalsOf(step / Math.pow(10, stepExp));
+    return trimZeros(v.toExponential(Math.min(12, Math.max(0, digits))));
+  }
+
+  /* A value for an axis tick or the legend: from 10,000 up in k/M/G/T, from 1000T in exponent form; below,
+     plain (in exponent form below 1e-6). With `step` (the spacing of an axis' ticks) as many digits as tell
+     neighbouring ticks apart: a 2.13 GB series that moves by 5 MB reads 2.130G, 2.135G, not 2.1G four times;
+     a funding rate near 1e-4 that moves by 5e-6 reads 0.000095, 0.0001. Without a step (the legend's value)
+     5 significant digits in k/M/G/T, else 6. */
   function compact(v, step) {
     if (v === null || v === undefined) return "";
+    if (!isFinite(v) || v === 0) return String(v);
     var a = Math.abs(v);
+    var stepped = step > 0 && isFinite(step);
+    if (stepped && a < step * 1e-6) return "0"; /* a tick at zero, off by rounding */
+    if (a >= EXPONENT_FROM) return stepped ? exponentForm(v, step) : trimZeros(v.toExponential(4));
     for (var i = 0; i < UNITS.length; i++) {
       var unit = UNITS[i][0];
       if (a >= UNITS[i][1]) {
-        var digits = step > 0 ? Math.ceil(-Math.log10(step / unit) - 1e-9) : (a >= 10 * unit ? 0 : 1);
-        return (v / unit).toFixed(Math.min(6, Math.max(0, digits))) + UNITS[i][2];
+        if (!stepped) return trimZeros((v / unit).toPrecision(5)) + UNITS[i][2];
+        return (v / unit).toFixed(Math.min(6, decimalsOf(step / unit))) + UNITS[i][2];
       }
     }
-    return String(Math.round(v * 1e4) / 1e4);
+    if (!stepped) return String(Number(v.toPrecision(6))).replace("e+", "e");
+    var decimals = decimalsOf(step);
+    return decimals <= 6 ? trimZeros(v.toFixed(decimals)) : exponentForm(v, step);
   }
 
   function axisValues(u, splits) {
@@ -81,7 +114,23 @@
     return Math.max(50, 8 * longest + 16);
   }
 
-  window.alertAnalyst = { compact: compact }; /* for the browser tests */
+  /* Charts draw UTC, as the captions and tables do, in 24-hour time. uPlot's table of time-axis formats:
+     [from this tick spacing (s), tick format, then the format on a new year, month, day, hour, minute,
+     second, 1: appended to the tick format]. The first tick says the date and UTC. */
+  var TIME_TICKS = [
+    [86400 * 365, "{YYYY}", null, null, null, null, null, null, 1],
+    [86400 * 28, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
+    [86400, "{MM}-{DD}", "\n{YYYY}", null, null, null, null, null, 1],
+    [3600, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD} UTC", null, "\n{MM}-{DD}", null, null, null, 1],
+    [60, "{HH}:{mm}", "\n{YYYY}-{MM}-{DD} UTC", null, "\n{MM}-{DD}", null, null, null, 1],
+    [1, ":{ss}", "\n{YYYY}-{MM}-{DD} {HH}:{mm} UTC", null, "\n{MM}-{DD} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1]
+  ];
+
+  function utcDate(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); }
+
+  function plotWidth(plot) { return Math.max(160, plot.clientWidth); } /* the container's, not a fixed one */
+
+  window.alertAnalyst = { compact: compact, timeTicks: TIME_TICKS }; /* for the browser tests */
 
   function drawChart(fig) {
     var plot = fig.querySelector(".plot");
@@ -103,14 +152,17 @@
           return;
         }
         var s = data.series[0];
-        var width = Math.max(300, plot.clientWidth || fig.clientWidth - 12);
         var opts = {
-          width: width,
+          width: plotWidth(plot),
           height: 200,
+          tzDate: utcDate,
           legend: { show: true },
           scales: { x: { time: true, range: [Number(fig.getAttribute("data-start")), Number(fig.getAttribute("data-end"))] } },
-          axes: [{}, { size: axisSize, values: axisValues }],
-          series: [{}, { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false, value: function (u, v) { return compact(v); } }],
+          axes: [{ values: TIME_TICKS }, { size: axisSize, values: axisValues }],
+          series: [
+            { label: "time (UTC)", value: "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" },
+            { label: "value", stroke: "#1f5fbf", width: 1.5, spanGaps: false, value: function (u, v) { return compact(v); } }
+          ],
           plugins: [markPlugin(marks)]
         };
         var chart = new uPlot(opts, [s.t, s.v], plot);
@@ -129,9 +181,19 @@
     var figs = document.querySelectorAll("figure.chart");
     if (!figs.length) return;
     var load = function () { figs.forEach(drawChart); };
+    var pending = null;
+    window.addEventListener("resize", function () { /* charts follow their container's width */
+      clearTimeout(pending);
+      pending = setTimeout(function () {
+        figs.forEach(function (fig) {
+          var plot = fig.querySelector(".plot");
+          if (fig.uplot && fig.uplot.width !== plotWidth(plot)) fig.uplot.setSize({ width: plotWidth(plot), height: 200 });
+        });
+      }, 100);
+    });
     if (window.uPlot) { load(); return; }
     var script = document.createElement("script");
-    script.src = "/ui/static/uplot/uPlot.iife.min.js";
+    script.src = UPLOT_SRC;
     script.onload = load;
     document.head.appendChild(script);
   }
@@ -144,5 +206,33 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { liveRows(); charts(); confirmations(); });
+  /* A form that posts is sent once: a second click while the answer is on its way would cancel the first
+     request's page and start the work again (a second backtest is refused while one runs, and the first
+     one's result is lost). Its buttons are disabled after the browser has read the clicked one's value. */
+  function sendOnce() {
+    document.querySelectorAll("form").forEach(function (form) {
+      if ((form.getAttribute("method") || "").toLowerCase() !== "post") return; /* not form.method: a field may be named so */
+      form.addEventListener("submit", function (e) {
+        if (e.defaultPrevented) return; /* a confirmation said no */
+        if (form.getAttribute("data-sent")) { e.preventDefault(); return; }
+        form.setAttribute("data-sent", "1");
+        form.setAttribute("aria-busy", "true");
+        var clicked = e.submitter;
+        setTimeout(function () {
+          form.querySelectorAll("button, input[type=submit]").forEach(function (b) { b.disabled = true; });
+          if (clicked && clicked.tagName === "BUTTON") clicked.setAttribute("data-busy", "1");
+        }, 0);
+      });
+    });
+    window.addEventListener("pageshow", function (e) { /* back to this page from the browser's cache */
+      if (!e.persisted) return;
+      document.querySelectorAll("form[data-sent]").forEach(function (form) {
+        form.removeAttribute("data-sent");
+        form.removeAttribute("aria-busy");
+        form.querySelectorAll("button, input[type=submit]").forEach(function (b) { b.disabled = false; b.removeAttribute("data-busy"); });
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { liveRows(); charts(); confirmations(); sendOnce(); });
 })();
