@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -72,6 +73,13 @@ StageFn = Callable[[StageContext], Awaitable[StageOutcome]]
 ResolveFn = Callable[[Incident], Awaitable[None]]
 
 
+def storage_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says SQLite could not do the work now (locked past the busy timeout, disk full, read
+    only, I/O error, a damaged file): worth retrying later. Errors of the statement itself (a constraint,
+    a misuse) would fail the same way on every retry."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
 async def skip_stage(ctx: StageContext) -> StageOutcome:
     return StageOutcome("skipped", "not configured")
 
@@ -81,7 +89,9 @@ class Pipeline:
     those, at most `max_concurrent_analyses` do heavy work at once (`StageContext.heavy_work`).
 
     The incident's `stage` column is the checkpoint: after a restart, work resumes at the stage that
-    had not completed. A stage that raises or times out is recorded as an error and the next stage runs.
+    had not completed. A stage that raises or times out is recorded as an error and the next stage runs,
+    except when SQLite could not do the stage's work (`storage_unavailable`: locked, disk full, I/O
+    error): then nothing is recorded, the checkpoint stays at that stage and the sweeper retries it.
     """
 
     def __init__(
@@ -188,14 +198,18 @@ class Pipeline:
         ctx = StageContext(incident, self.store, heavy_work=heavy_work)
         stage = incident.stage
         while stage != DONE and not self._stopping:
-            stage = await self._run_stage(ctx, stage)
+            next_stage = await self._run_stage(ctx, stage)
+            if next_stage is None:  # storage error: the checkpoint stays, the sweeper retries the stage
+                break
+            stage = next_stage
         if ctx.state.outcomes:
             log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
         if stage == DONE:
             await self._deliver_resolution(incident_id)
 
-    async def _run_stage(self, ctx: StageContext, stage: str) -> str:
-        """Run one stage and record it; returns the next stage (DONE when superseded meanwhile)."""
+    async def _run_stage(self, ctx: StageContext, stage: str) -> str | None:
+        """Run one stage and record it; returns the next stage (DONE when superseded meanwhile), or None
+        when the stage failed on the database: not recorded, its checkpoint kept for the sweeper to retry."""
         position = self.order.index(stage) if stage in self.order else len(self.order) - 1
         next_stage = self.order[position + 1] if position + 1 < len(self.order) else DONE
         fn = self.stages.get(stage, skip_stage)
@@ -206,9 +220,19 @@ class Pipeline:
             result = StageOutcome("error", f"timed out after {self.settings.stage_timeout_seconds}s")
             self.metrics.stage_failures.labels(stage).inc()
         except Exception as exc:
+            self.metrics.stage_failures.labels(stage).inc()
+            if storage_unavailable(exc):
+                # Recording an error would move the checkpoint on and lose the stage's work for good
+                # (an announcement or delivery never planned); the write would likely fail too.
+                log.warning(
+                    "stage_storage_error_will_retry",
+                    stage=stage,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in_seconds=self.settings.sweep_interval_seconds,
+                )
+                return None
             log.exception("stage_failed", stage=stage)
             result = StageOutcome("error", f"{type(exc).__name__}: {exc}")
-            self.metrics.stage_failures.labels(stage).inc()
         duration = time.perf_counter() - clock
         self.metrics.stage_duration.labels(stage, result.outcome).observe(duration)
         advanced = await self.store.write(

@@ -91,7 +91,8 @@ class Store:
 
     `write` group-commits: writes queued while the thread is busy share one transaction, and every caller
     resumes only after COMMIT. If one of them raises, the batch is rolled back and each write is retried
-    in a transaction of its own, so one failure never undoes the others.
+    in a transaction of its own, so one failure never undoes the others; if the transaction cannot start
+    (the write lock held elsewhere past the busy timeout), the whole batch fails at once.
     Functions given to `write` must not manage transactions themselves (raw SQL, no `with db.conn`).
     """
 
@@ -215,8 +216,18 @@ class Store:
             self.last_write_error = None
 
     def _run_batch(self, batch: list[_PendingWrite]) -> list[_Outcome]:
-        with transaction(self.db):
-            return [(future, call(self.db), None) for call, _, future in batch]
+        """The batch in one transaction. If the transaction cannot even start (the write lock held
+        elsewhere past the busy timeout, a file that refuses writes), every write fails with that error:
+        retried alone, each would wait the busy timeout again, so waits grew with the queue."""
+        begun = False
+        try:
+            with transaction(self.db):
+                begun = True
+                return [(future, call(self.db), None) for call, _, future in batch]
+        except sqlite3.Error as exc:
+            if begun:
+                raise
+            return [(future, None, exc) for _, _, future in batch]
 
     def _run_alone(
         self, call: Callable[[sqlite_utils.Database], object], future: asyncio.Future[object]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_detection
 from receiver.storage.workbench_tables import migrate_workbench
@@ -186,9 +187,27 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 )
 
 
+class NewerSchemaError(ConfigError):
+    """The database was written by a newer alert-analyst: its schema version is above the migrations
+    known here. A ConfigError, so `serve` exits with the message instead of writing to a schema it does
+    not know (every write would fail, or worse, succeed half)."""
+
+
 def migrate(db: sqlite_utils.Database) -> int:
-    """Apply every migration above the stored user_version, each in its own transaction."""
+    """Apply every migration above the stored user_version, each in its own transaction.
+
+    Raises NewerSchemaError, changing nothing, when the stored version is above the known migrations.
+    """
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        rows = db.execute("PRAGMA database_list").fetchall()
+        where = next((str(r[2]) for r in rows if r[1] == "main" and r[2]), "")
+        raise NewerSchemaError(
+            (f"storage.path {where}: " if where else "")
+            + f"the database is at schema version {version}, this alert-analyst knows up to"
+            f" {len(MIGRATIONS)}: it was written by a newer version; use that version or a fresh"
+            " storage.path"
+        )
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.conn:
             db.conn.execute("BEGIN IMMEDIATE")

@@ -20,7 +20,7 @@ async def ready(request: web.Request) -> web.Response:
     problems = []
     store = request.app[STORE]
     try:
-        await store.run(ping)
+        await store.read(ping)  # the reader's thread: the writer's may be waiting for a lock
     except (sqlite3.Error, RuntimeError) as exc:
         problems.append(f"database: {exc}")
     else:

@@ -1,0 +1,68 @@
+"""A database written by a newer alert-analyst (a schema version above the known migrations) is refused."""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from receiver.errors import ConfigError
+from receiver.storage import migrations
+from receiver.storage.database import Store, open_database
+from receiver.storage.migrations import NewerSchemaError
+
+KNOWN = len(migrations.MIGRATIONS)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def newer_database(path: Path) -> Path:
+    open_database(path).conn.close()
+    db = open_database(path)  # the current version opens again
+    assert db.execute("PRAGMA user_version").fetchone()[0] == KNOWN
+    db.conn.close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={KNOWN + 1}")
+    conn.close()
+    return path
+
+
+def expected_message(path: Path) -> str:
+    return (
+        f"storage.path {path}: the database is at schema version {KNOWN + 1}, this alert-analyst knows"
+        f" up to {KNOWN}: it was written by a newer version; use that version or a fresh storage.path"
+    )
+
+
+def test_opening_a_database_of_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
+    path = newer_database(tmp_path / "db.sqlite")
+    with pytest.raises(NewerSchemaError) as raised:
+        open_database(path)
+    assert str(raised.value) == expected_message(path)
+    assert isinstance(raised.value, ConfigError)
+    with pytest.raises(NewerSchemaError):
+        Store(path)
+    conn = sqlite3.connect(path)  # left as it was
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == KNOWN + 1
+    conn.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_exits_with_the_message_on_a_newer_database(tmp_path: Path) -> None:
+    path = newer_database(tmp_path / "db.sqlite")
+    command = [sys.executable, "-m", "receiver", "serve", "--storage.path", str(path)]
+    command += ["--web.listen-address", f"127.0.0.1:{free_port()}", "--log.level", "error"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=REPO)
+    except subprocess.TimeoutExpired:
+        pytest.fail("serve kept running on a database of a newer schema version")
+    assert done.returncode == 1
+    assert expected_message(path) in done.stderr
