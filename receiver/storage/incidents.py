@@ -174,15 +174,14 @@ def ingest_notification(
 def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, now: float) -> IngestResult:
     """Upsert one incident per alert occurrence of a stored notification.
 
-    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. Set-based: one
-    lookup and a few `executemany` calls per notification, whatever the number of alerts.
+    A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. An occurrence
+    firing again after its resolution opens a new incident, and one older than a firing occurrence of its
+    alert is stored already superseded (`_occurrences`). Set-based: a few lookups and `executemany` calls
+    per notification, whatever the number of alerts.
     """
     group_key = payload.effective_group_key()
-    occurrences = {
-        incident_id: (alert, payload.alert_status(alert))
-        for alert, incident_id in zip(payload.alerts, incident_ids(payload), strict=True)
-    }
-    known = _known_statuses(conn, list(occurrences))
+    alerts = [(alert, payload.alert_status(alert)) for alert in payload.alerts]
+    occurrences, known, late = _occurrences(conn, dict(zip(incident_ids(payload), alerts, strict=True)), now)
     new = [i for i in occurrences if i not in known]
     closing = [i for i, (_, st) in occurrences.items() if st == "resolved" and known.get(i) == "firing"]
     seen_again = [i for i in known if i not in closing]
@@ -194,9 +193,101 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
     )
     conn.executemany(RESOLVE_SQL, [(occurrences[i][0].ends_at or now, now, i) for i in closing])
     conn.executemany("UPDATE incidents SET last_seen=? WHERE id=?", [(now, i) for i in seen_again])
-    firing_new = {i: occurrences[i][0] for i in new if occurrences[i][1] == "firing"}
+    conn.executemany(
+        SUPERSEDE_SQL, [(starts, now, successor, 0, i) for i, (starts, successor) in late.items()]
+    )
+    firing_new = {i: occurrences[i][0] for i in new if occurrences[i][1] == "firing" and i not in late}
     superseded, announced = _supersede(conn, firing_new, now)
-    return IngestResult(notification_id, new, [*closing, *announced], superseded)
+    return IngestResult(notification_id, new, [*closing, *announced], [*late, *superseded])
+
+
+# Close an incident superseded by a newer occurrence (ends_at, last_seen, superseded_by, resolve_pending, id).
+SUPERSEDE_SQL = (
+    "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, superseded_by=?, stage='done',"
+    " resolve_pending=? WHERE id=?"
+)
+
+
+def _occurrences(
+    conn: Any, alerts: Mapping[str, tuple[WebhookAlert, str]], now: float
+) -> tuple[dict[str, tuple[WebhookAlert, str]], dict[str, str], dict[str, tuple[float, str]]]:
+    """The incident each alert is about, the status of those that exist, and the late ones among the new.
+
+    `alerts`: (alert, status) by the id of its occurrence (`incident_ids`). Returns (alert, status) by
+    incident id; the status of the incidents that exist; and (ends_at, superseded_by) of the new firing
+    incidents to store already superseded.
+
+    - An alert firing again with the same startsAt after its incident was resolved (Alertmanager resolved
+      it while Prometheus was out of reach, and it came back) opens a new incident, `_refire_id` of the
+      resolved one, when the notification comes after the resolution (notification order) and was
+      received after the resolution's end. Re-sends before the resolution only bump `last_seen`.
+    - A new firing occurrence older than a firing occurrence of the same fingerprint arrived late (an HA
+      replica lagging, a retry): Alertmanager holds the newer one only, so the older one is over. It is
+      stored superseded by the next newer one, ending where that one starts, and never announced.
+    - An occurrence whose first incident was pruned by retention while its re-fire still fires is that
+      re-fire (found, like late ones, through the firing incidents of the fingerprint).
+    """
+    heads = _newest_refires(conn, list(alerts))
+    occurrences: dict[str, tuple[WebhookAlert, str]] = {}
+    known: dict[str, str] = {}
+    for incident_id, (alert, status) in alerts.items():
+        head = heads.get(incident_id)
+        if head is None:
+            occurrences[incident_id] = (alert, status)
+        elif status == "firing" and head[1] == "resolved" and now > head[2]:
+            occurrences[_refire_id(head[0])] = (alert, status)
+        else:
+            occurrences[head[0]] = (alert, status)
+            known[head[0]] = head[1]
+    new = {i: alert for i, (alert, _) in occurrences.items() if i not in known}
+    firing = _rows_in(  # through the partial index idx_incidents_firing_fingerprint
+        conn,
+        "SELECT id, fingerprint, starts_at FROM incidents"
+        " WHERE status = 'firing' AND fingerprint IN ({marks})",
+        sorted({alert.effective_fingerprint() for alert in new.values()}),
+    )
+    late: dict[str, tuple[float, str]] = {}
+    for incident_id, alert in new.items():
+        same = [row for row in firing if row[1] == alert.effective_fingerprint()]
+        pruned = [row[0] for row in same if row[2] == alert.starts_at and incident_id in alerts]
+        newer = sorted((row[2], row[0]) for row in same if row[2] > alert.starts_at)
+        if pruned:
+            occurrences[pruned[0]] = occurrences.pop(incident_id)
+            known[pruned[0]] = "firing"
+        elif newer and occurrences[incident_id][1] == "firing":
+            late[incident_id] = newer[0]
+    return occurrences, known, late
+
+
+def _newest_refires(conn: Any, ids: list[str]) -> dict[str, tuple[str, str, float]]:
+    """For each of `ids` that exists: (id, status, end) of its newest re-fire, or of itself if none.
+
+    Only a resolved incident can have a re-fire, so the chain is followed from resolved ones only.
+    """
+    heads: dict[str, tuple[str, str, float]] = {}
+    todo = {incident_id: incident_id for incident_id in ids}
+    while todo:
+        found = {
+            row[0]: (row[0], row[1], row[2])
+            for row in _rows_in(
+                conn,
+                "SELECT id, status, COALESCE(ends_at, last_seen) FROM incidents WHERE id IN ({marks})",
+                list(todo.values()),
+            )
+        }
+        following = {}
+        for first, candidate in todo.items():
+            if candidate in found:
+                heads[first] = found[candidate]
+                if found[candidate][1] == "resolved":
+                    following[first] = _refire_id(candidate)
+        todo = following
+    return heads
+
+
+def _refire_id(incident_id: str) -> str:
+    """The id of the incident an occurrence opens when it fires again after `incident_id` resolved."""
+    return f"inc-{hashlib.sha256(f'{incident_id}|refire'.encode()).hexdigest()[:16]}"
 
 
 def _supersede(conn: Any, newer: Mapping[str, WebhookAlert], now: float) -> tuple[list[str], list[str]]:
@@ -229,17 +320,8 @@ def _supersede(conn: Any, newer: Mapping[str, WebhookAlert], now: float) -> tupl
         superseded.append(incident_id)
         if pending:
             announced.append(incident_id)
-    conn.executemany(
-        "UPDATE incidents SET status='resolved', ends_at=?, last_seen=?, superseded_by=?, stage='done',"
-        " resolve_pending=? WHERE id=?",
-        updates,
-    )
+    conn.executemany(SUPERSEDE_SQL, updates)
     return superseded, announced
-
-
-def _known_statuses(conn: Any, ids: list[str]) -> dict[str, str]:
-    """Status of the incidents among `ids` that already exist."""
-    return dict(_rows_in(conn, "SELECT id, status FROM incidents WHERE id IN ({marks})", ids))
 
 
 def _rows_in(conn: Any, sql: str, values: list[str], chunk: int = 500) -> list[Any]:

@@ -73,13 +73,18 @@ async def test_firing_then_resolved_are_applied_in_arrival_order(
     store = Store(tmp_path / "db.sqlite")
     ids = accept(store, webhook_corpus, FIRING)
     accept(store, webhook_corpus, RESOLVED)
-    accept(store, webhook_corpus, FIRING)  # a late re-send of the firing group must not reopen it
+    # Firing again after the resolution (Alertmanager sends the group's state as it is now: a firing
+    # alert after a resolved one fires again, if with its first startsAt) is a new occurrence; the
+    # resolved incident stays resolved.
+    accept(store, webhook_corpus, FIRING)
     materializer, _ = make(store, materialize_batch=1)
     await materializer.start()
     await drain(materializer, 10)
     await materializer.stop()
     incident = store.run_sync(db_incidents.get_incident, ids[0])
     assert incident is not None and incident.status == "resolved"
+    firing = store.run_sync(db_incidents.list_incidents, status="firing")
+    assert len(firing) == len(ids) and ids[0] not in {row["id"] for row in firing}
     assert pending(store) == 0
 
 
