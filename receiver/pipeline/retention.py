@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 
 import structlog
 
@@ -35,11 +36,15 @@ class RetentionPruner:
         retention_days: float,
         metrics: ReceiverMetrics,
         intake: IntakeActivity | None = None,
+        on_notifications_pruned: Callable[[], None] | None = None,
     ) -> None:
+        """`on_notifications_pruned`: called after a prune deleted raw notifications (the webhook's cache of
+        recent bodies forgets them: a re-send answered from it would point at a deleted row, and be lost)."""
         self.store = store
         self.retention_days = retention_days
         self.metrics = metrics
         self.intake = intake
+        self.on_notifications_pruned = on_notifications_pruned
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -60,6 +65,8 @@ class RetentionPruner:
                     totals[table] = totals.get(table, 0) + count
             if self.intake is not None:
                 await self.intake.wait_quiet(DEFER_TO_INTAKE_SECONDS)
+        if totals.get("notifications") and self.on_notifications_pruned is not None:
+            self.on_notifications_pruned()
         seconds = time.monotonic() - started
         self.metrics.retention_prune_duration.set(seconds)
         self.metrics.retention_last_prune.set(time.time())

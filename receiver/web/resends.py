@@ -49,5 +49,9 @@ class RecentBodies:
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)
 
+    def clear(self) -> None:
+        """Forget every body (after a prune deleted notifications: a remembered id may be gone)."""
+        self._seen.clear()
+
     def __len__(self) -> int:
         return len(self._seen)

@@ -32,6 +32,7 @@ from receiver.web.keys import (
     MATERIALIZER,
     METRICS,
     PIPELINE,
+    RECENT_BODIES,
     RETENTION,
     SCHEDULER,
     SETTINGS,
@@ -172,7 +173,13 @@ async def pipeline_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     """The hourly prune of what ended more than `storage.retention_days` ago."""
-    pruner = RetentionPruner(app[STORE], app[SETTINGS].storage.retention_days, app[METRICS], app[INTAKE])
+    pruner = RetentionPruner(
+        app[STORE],
+        app[SETTINGS].storage.retention_days,
+        app[METRICS],
+        app[INTAKE],
+        on_notifications_pruned=app[RECENT_BODIES].clear,
+    )
     app[RETENTION] = pruner
     await pruner.start()
     yield

@@ -29,8 +29,8 @@ from receiver.storage.retention import (
 )
 from receiver.storage.reuse import note_analysis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
-from receiver.testing import complete_stages
-from receiver.web.keys import STORE
+from receiver.testing import complete_stages, drain
+from receiver.web.keys import MATERIALIZER, RETENTION, STORE
 
 from .conftest import ClientFactory
 
@@ -417,3 +417,32 @@ def test_expired_incidents_are_found_through_an_index_range(store: Store) -> Non
         )
     )
     assert "idx_incidents_resolved_end (<expr>>? AND <expr><?)" in plan
+
+
+async def test_a_resend_after_a_prune_is_stored_again_not_answered_from_a_deleted_row(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """The webhook's cache of recent bodies outlived the prune: a byte-identical re-send was answered from
+    it, stored as a copy (`same_as`) of a notification retention had deleted, and then dropped as
+    unparseable: 200, and no incident."""
+    client = await make_client(storage={"path": str(tmp_path / "aa.db"), "retention_days": 90})
+    store = client.app[STORE]
+    body = webhook("DiskFull", NOW - 600)
+    headers = {"Content-Type": "application/json"}
+    first = await client.post("/webhook/alertmanager", data=body, headers=headers)
+    assert first.status == 200
+    await drain(client.app[MATERIALIZER], 10)
+    resolved = webhook("DiskFull", NOW - 600, NOW - 300)
+    assert (await client.post("/webhook/alertmanager", data=resolved, headers=headers)).status == 200
+    await drain(client.app[MATERIALIZER], 10)
+    for row in await store.read(fetch_all, "SELECT id FROM incidents", []):
+        await store.write(complete_stages, row["id"], NOW)
+
+    deleted = await client.app[RETENTION].prune_once(NOW + 100 * DAY_SECONDS)
+    assert deleted.get("notifications") and deleted.get("incidents")
+    again = await client.post("/webhook/alertmanager", data=body, headers=headers)
+    assert again.status == 200
+    await drain(client.app[MATERIALIZER], 10)
+    rows = await store.read(fetch_all, "SELECT id, status FROM incidents", [])
+    assert [r["status"] for r in rows] == ["firing"], rows
+    assert not await store.read(fetch_all, "SELECT id FROM notifications WHERE pending = 1", [])
