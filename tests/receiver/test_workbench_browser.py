@@ -492,6 +492,13 @@ def test_a_refired_alert_links_both_occurrences_and_shows_its_reused_analysis(
         ([15_000, 15_100], 100, ["15.0k", "15.1k"]),
         ([0.25, 0.5], 0.25, ["0.25", "0.5"]),
         ([2e9, 4e9], 2e9, ["2G", "4G"]),
+        # small and huge magnitudes: every tick of a rate near 1e-4 read "0.0001", 6e10 read "60000000000G"
+        ([0.00009, 0.000095, 0.0001, 0.000105], 0.000005, ["0.00009", "0.000095", "0.0001", "0.000105"]),
+        ([2.5e-7, 3e-7, 3.5e-7], 5e-8, ["2.5e-7", "3e-7", "3.5e-7"]),  # finer than 1e-6: exponent form
+        ([6e10, 7e10], 1e10, ["60G", "70G"]),
+        ([1.5e13, 2e13], 5e12, ["15T", "20T"]),
+        ([6e19, 6.5e19], 5e18, ["6e19", "6.5e19"]),
+        ([0.00009512, 1.23456e-7, 6e19, 2.13456e9], 0, ["0.00009512", "1.23456e-7", "6e19", "2.1346G"]),
     ],
 )
 def test_axis_ticks_keep_the_decimals_that_tell_them_apart(

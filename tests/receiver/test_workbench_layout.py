@@ -100,32 +100,6 @@ def _overflow(driver: Any) -> dict[str, int]:
     )
 
 
-@pytest.mark.parametrize(
-    ("values", "step", "labels"),
-    [
-        ([0.00009, 0.000095, 0.0001, 0.000105], 0.000005, ["0.00009", "0.000095", "0.0001", "0.000105"]),
-        ([2.5e-7, 3e-7, 3.5e-7], 5e-8, ["2.5e-7", "3e-7", "3.5e-7"]),  # finer than 1e-6: exponent form
-        ([6e10, 7e10], 1e10, ["60G", "70G"]),
-        ([1.5e13, 2e13], 5e12, ["15T", "20T"]),
-        ([6e19, 6.5e19], 5e18, ["6e19", "6.5e19"]),
-        ([0.00009512, 1.23456e-7, 6e19, 2.13456e9], 0, ["0.00009512", "1.23456e-7", "6e19", "2.1346G"]),
-    ],
-)
-def test_axis_ticks_and_values_keep_small_and_huge_magnitudes_apart(
-    browser: Any, served: Any, values: list[float], step: float, labels: list[str]
-) -> None:
-    proc, _ = served
-    if not browser.current_url.startswith(proc.url):
-        _open(browser, f"{proc.url}/ui/overview")
-    shown = browser.execute_script(
-        "var step = arguments[1];"
-        " return arguments[0].map(function (v) { return window.alertAnalyst.compact(v, step); })",
-        values,
-        step,
-    )
-    assert shown == labels
-
-
 def test_a_chart_of_a_small_rate_has_ticks_that_differ(browser: Any, served: Any, scenario: Scenario) -> None:
     # a funding rate: around 0.0001, moving by millionths (the order error ratio, 1% .. 25%, scaled down)
     proc, _ = served
