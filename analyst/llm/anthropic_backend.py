@@ -8,7 +8,7 @@ import anthropic
 from anthropic.types import Message, Usage
 
 from analyst.llm.backend import Completion
-from analyst.llm.errors import LLMCallError, LLMConfigError, status_error
+from analyst.llm.errors import LLMCallError, LLMConfigError, not_json_error, status_error
 from analyst.llm.settings import LLMSettings
 
 
@@ -47,7 +47,7 @@ class AnthropicBackend:
         except anthropic.APIError as exc:
             raise _call_error(exc) from exc
         if not isinstance(message, Message):  # a stream or plain text the SDK hands back as str
-            raise LLMCallError(f"anthropic: the server answered with text, not JSON: {str(message)[:100]!r}")
+            raise not_json_error("anthropic", str(message))
         tokens_in, tokens_out = usage_tokens(message.usage)
         return Completion(
             text="".join(block.text for block in message.content or () if block.type == "text"),

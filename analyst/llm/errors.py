@@ -58,6 +58,16 @@ class LLMConfigError(LLMError):
     retryable = False
 
 
+def not_json_error(backend: str, text: str) -> LLMCallError:
+    """A 200 whose body is not JSON, which the SDK hands back as text: an event stream (a server or proxy
+    that always streams) or plain text. Asking again gets the same: not retried."""
+    if text.lstrip().startswith(("data:", "event:")):
+        detail = "an event stream (text/event-stream), but no stream was asked for: turn streaming off"
+    else:
+        detail = f"text, not JSON: {text.strip()[:100]!r}"
+    return LLMCallError(f"{backend}: the server answered with {detail}", retryable=False)
+
+
 def status_error(backend: str, status: int, headers: Mapping[str, str], detail: str) -> LLMCallError:
     """Map an HTTP error status to a countable LLMCallError; 408, 409, 429 and 5xx are retryable."""
     return LLMCallError(

@@ -13,7 +13,7 @@ from openai.types.chat import ChatCompletion
 from openai.types.chat.completion_create_params import ResponseFormat
 
 from analyst.llm.backend import Completion
-from analyst.llm.errors import LLMCallError, LLMConfigError, LLMOutputError, status_error
+from analyst.llm.errors import LLMCallError, LLMConfigError, LLMOutputError, not_json_error, status_error
 from analyst.llm.settings import LLMSettings
 
 
@@ -53,7 +53,7 @@ class OpenAIBackend:
         except openai.APIError as exc:
             raise _call_error(self.name, exc) from exc
         if not isinstance(response, ChatCompletion):  # a stream or plain text the SDK hands back as str
-            raise _not_json_error(self.name, str(response))
+            raise not_json_error(self.name, str(response))
         if not response.choices:
             raise _no_choices_error(self.name, response)
         choice = response.choices[0]
@@ -86,15 +86,6 @@ def _call_error(backend: str, exc: openai.APIError) -> LLMCallError:
     if isinstance(exc, openai.APIStatusError):
         return status_error(backend, exc.status_code, exc.response.headers, str(exc))
     return LLMCallError(f"{backend}: {exc}")
-
-
-def _not_json_error(backend: str, text: str) -> LLMCallError:
-    """A 200 whose body is not JSON: an event stream (a server or proxy that always streams) or text."""
-    if text.lstrip().startswith(("data:", "event:")):
-        detail = "an event stream (text/event-stream), but no stream was asked for: turn streaming off"
-    else:
-        detail = f"text, not JSON: {text.strip()[:100]!r}"
-    return LLMCallError(f"{backend}: the server answered with {detail}", retryable=False)
 
 
 def _no_choices_error(backend: str, response: ChatCompletion) -> LLMCallError | LLMOutputError:

@@ -306,12 +306,13 @@ async def test_http_200_with_an_error_body_names_the_upstream_error(fake: FakeLL
     assert "answered 200 with an error: model 'llama3.1' not found" in result.fallback_reason
 
 
-async def test_stream_only_server_gets_a_clear_reason_without_retries(fake: FakeLLMServer) -> None:
+@pytest.mark.parametrize("backend", ["openai_compatible", "anthropic"])
+async def test_stream_only_server_gets_a_clear_reason_without_retries(
+    fake: FakeLLMServer, backend: str
+) -> None:
     chunk = {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": "{}"}}]}
     sse = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n"
-    result = await diagnose_once(
-        fake, "openai_compatible", Reply(raw_body=sse, content_type="text/event-stream")
-    )
+    result = await diagnose_once(fake, backend, Reply(raw_body=sse, content_type="text/event-stream"))
 
     assert len(fake.requests) == 1
     assert result.backend == "builtin" and result.fallback_reason is not None
