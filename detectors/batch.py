@@ -22,7 +22,6 @@ from detectors.multivariate import multivariate_scores, top_contributors
 from detectors.novelty import novelty_points
 from detectors.point_scores import PointScores
 from detectors.records import (
-    GAP,
     DetectionTable,
     RecordContext,
     change_point_table,
@@ -36,7 +35,7 @@ from detectors.rolling import TrailingMoments, WindowOrderStats, trailing_moment
 from detectors.rules import DetectionRule, fit_window
 from detectors.sampling_interval import day_points_of
 from detectors.seasonal import deseasonalise
-from detectors.types import AnomalyDetection, AnomalyType, BatchResult, DetectionColumns, InsufficientData
+from detectors.types import AnomalyDetection, BatchResult, InsufficientData
 from detectors.validation import as_float_array, check_batch_shapes, row_problems, timestamp_problem
 from detectors.zscore import order_stats, robust_zscore_points, zscore_points
 
@@ -370,25 +369,6 @@ def _detect_group(
         table = concat_tables(context, sub_names, [table, replace(gaps, context=context)])
         out.append(BatchResult(table, scores, dict(insufficient)))
     return out
-
-
-def gap_entries(table: DetectionColumns) -> np.ndarray:
-    """Per detection of `table`: whether it is a DATA_GAP (a hole in the data rather than a value)."""
-    if isinstance(table, DetectionTable):
-        return np.asarray(table.kind == GAP)
-    return np.array([d.anomaly_type == AnomalyType.DATA_GAP for d in table.records()], dtype=bool)
-
-
-def gap_summary(table: DetectionColumns) -> tuple[int, float]:
-    """How many series of `table` have a DATA_GAP, and the longest gap in seconds (0 without)."""
-    if isinstance(table, DetectionTable):
-        mask = gap_entries(table)
-        series, lengths = table.series_codes()[mask], table.extra_a[mask]
-    else:
-        gaps = [d for d in table.records() if d.anomaly_type == AnomalyType.DATA_GAP]
-        series = np.array([d.series for d in gaps])
-        lengths = np.array([d.raw_data.get("gap_seconds", 0.0) for d in gaps], dtype=float)
-    return int(np.unique(series).size), float(lengths.max()) if lengths.size else 0.0
 
 
 def detect_batch(

@@ -179,6 +179,16 @@ class DetectionTable:
             moved = np.abs(self.value - self.baseline) >= floor
         return moved | ~(np.isfinite(self.value) & np.isfinite(self.baseline))
 
+    def gaps(self) -> np.ndarray:
+        """Per entry: whether it is a DATA_GAP (a hole in the data rather than a value)."""
+        return np.asarray(self.kind == GAP)
+
+    def gap_summary(self) -> tuple[int, float]:
+        """How many series have a DATA_GAP, and the longest gap in seconds (0 without)."""
+        mask = self.gaps()
+        lengths = self.extra_a[mask]
+        return int(np.unique(self.series_codes()[mask]).size), float(lengths.max()) if lengths.size else 0.0
+
     def latest_per_series(self, since: float, among: np.ndarray | None = None) -> np.ndarray:
         """Entries that are each series' latest detection at or after `since` (the first such on ties),
         ordered by each series' first detection at or after `since`; `among`: only these entries (a mask)."""

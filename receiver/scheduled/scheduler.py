@@ -32,7 +32,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
 from detectors import AnomalyDetection, BatchResult, detect_rules
-from detectors.batch import gap_entries, gap_summary
 from detectors.grid import align, align_range, grid
 from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
@@ -182,7 +181,7 @@ def detect_rule(
 def counted(rule: RuleSettings, result: BatchResult, *, floor: bool = True) -> np.ndarray | None:
     """Which of `result`'s detections may open an incident (None: all): no data gap unless the rule has
     `alert_on_gaps`, and with `floor`, only those that moved as far as its `min_delta` and `min_change`."""
-    masks = [] if rule.alert_on_gaps else [~gap_entries(result.table)]
+    masks = [] if rule.alert_on_gaps else [~result.table.gaps()]
     if floor and (rule.min_delta > 0 or rule.min_change > 0):
         masks.append(result.table.material(rule.min_delta, rule.min_change))
     return np.logical_and.reduce(masks) if masks else None
@@ -536,7 +535,7 @@ class DetectionScheduler:
             notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
             notes += shape_notes(rule, points)
             if result is not None and not rule.alert_on_gaps:
-                notes += gap_notes(*gap_summary(result.table), count, span)
+                notes += gap_notes(*result.table.gap_summary(), count, span)
             self._status[rule.name] = RuleStatus(now, count, None, tuple(notes))
             if self._rule_series is not None:
                 self._rule_series.labels(rule.name).set(count)
