@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp_jinja2
 from aiohttp import web
 
 from analyst.diagnosis import Category
@@ -157,38 +158,9 @@ async def get_problems(request: web.Request) -> web.Response:
 
 
 async def problems_page(request: web.Request) -> web.Response:
-    """Recurring problems, plain server-rendered HTML."""
+    """Recurring problems, in the workbench's layout."""
     rows = await request.app[STORE].run(db_memory.problems)
-    body = "".join(
-        "<tr>"
-        f"<td>{_e(p['alertname'])}</td><td>{_e(', '.join(p['moved']) or '(nothing moved)')}</td>"
-        f"<td>{p['count']}</td><td>{_e(_day(p['first_seen']))}</td><td>{_e(_day(p['last_seen']))}</td>"
-        f"<td>{_e(p['confirmed_cause'] or 'not confirmed')}</td>"
-        f"<td>{_e(_duration(p['mean_time_to_resolve_seconds']))}</td>"
-        f"<td>{' '.join(_incident_link(i) for i in p['incidents'][:5])}</td>"
-        "</tr>"
-        for p in rows
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Recurring problems</title></head><body>"
-        "<h1>Recurring problems</h1><p><a href='/ui/'>Incidents</a></p>"
-        "<table><tr><th>Alert</th><th>What moved</th><th>Count</th><th>First seen</th><th>Last seen</th>"
-        "<th>Confirmed cause</th><th>Mean time to resolve</th><th>Incidents</th></tr>"
-        f"{body}</table></body></html>"
-    )
-    return web.Response(text=page, content_type="text/html")
-
-
-def _day(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(ts))) if ts else ""
-
-
-def _duration(seconds: float | None) -> str:
-    return f"{seconds / 60:.0f} min" if seconds else ""
-
-
-def _incident_link(incident_id: str) -> str:
-    return f'<a href="/ui/incidents/{_e(incident_id)}">{_e(incident_id)}</a>'
+    return aiohttp_jinja2.render_template("problems.html", request, {"problems": rows, "now": time.time()})
 
 
 async def get_accuracy(request: web.Request) -> web.Response:

@@ -30,7 +30,15 @@ from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
 from receiver.web.incident_page import build_incident_page
 from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SCHEDULER, SETTINGS, SOURCE, STORE
-from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
+from receiver.web.ondemand import (
+    KEPT_RESULTS,
+    RECENT_RESULTS,
+    AdHocAlert,
+    DiagnosisRequest,
+    OnDemandError,
+    OnDemandResult,
+    run_on_demand,
+)
 from receiver.web.templating import static_routes
 
 PAGE_SIZE = 50
@@ -173,8 +181,9 @@ async def series_json(request: web.Request) -> web.Response:
 
 
 async def diagnose_page(request: web.Request) -> web.Response:
-    """GET: the form; POST: an incident id redirects to its page, an expression renders its diagnosis."""
-    form: dict[str, str] = {"start": "-1h", "end": "now", "expr": "", "incident_id": ""}
+    """GET: the form; POST: runs the diagnosis and redirects (303) to what it made, an incident id to its
+    page, an expression to its result, so a reload or Back shows the result instead of running it again."""
+    form = _diagnose_form()
     if request.method == "GET":
         form.update({k: v for k, v in request.query.items() if k in form})
         return aiohttp_jinja2.render_template("diagnose.html", request, {"form": form, "error": None})
@@ -196,17 +205,34 @@ async def diagnose_page(request: web.Request) -> web.Response:
         return _form_error(request, form, exc.message)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
-    row = asdict(incident)
-    row["labels"], row["annotations"] = dict(incident.labels), dict(incident.annotations)
-    row["evidence"] = evidence_to_dict(evidence)
-    diag = {**diagnosis_to_dict(diagnosis), "created_at": time.time()}
+    result_id = request.app[RECENT_RESULTS].keep(OnDemandResult(incident, evidence, diagnosis, time.time()))
+    raise web.HTTPSeeOther(f"/ui/diagnoses/{result_id}")
+
+
+async def diagnosis_result_page(request: web.Request) -> web.Response:
+    """An ad-hoc diagnosis the form ran, shown like an incident; one no longer kept gives the form (404)."""
+    found = request.app[RECENT_RESULTS].get(request.match_info["result_id"])
+    if found is None:
+        gone = (
+            f"That on-demand result is no longer kept (the receiver keeps its last {KEPT_RESULTS}, until it"
+            " restarts): diagnose again."
+        )
+        return _form_error(request, _diagnose_form(), gone, status=404)
+    row = asdict(found.incident)
+    row["labels"], row["annotations"] = dict(found.incident.labels), dict(found.incident.annotations)
+    row["evidence"] = evidence_to_dict(found.evidence)
+    diag = {**diagnosis_to_dict(found.diagnosis), "created_at": found.created_at}
     data = {"incident": row, "diagnoses": [diag], "stages": [], "deliveries": [], "alertmanager_url": None}
     return _render_incident(request, data, [])
 
 
-def _form_error(request: web.Request, form: dict[str, str], message: str) -> web.Response:
+def _diagnose_form() -> dict[str, str]:
+    return {"start": "-1h", "end": "now", "expr": "", "incident_id": ""}
+
+
+def _form_error(request: web.Request, form: dict[str, str], message: str, status: int = 400) -> web.Response:
     return aiohttp_jinja2.render_template(
-        "diagnose.html", request, {"form": form, "error": message}, status=400
+        "diagnose.html", request, {"form": form, "error": message}, status=status
     )
 
 
@@ -303,6 +329,7 @@ def ui_routes() -> list[web.AbstractRouteDef]:
         web.get("/ui/series.json", series_json),
         web.get("/ui/diagnose", diagnose_page),
         web.post("/ui/diagnose", diagnose_page),
+        web.get("/ui/diagnoses/{result_id}", diagnosis_result_page),
         web.get("/ui/overview", overview_page),
         web.post("/ui/rules/{name}/delete", delete_rule_form),
         *static_routes(),

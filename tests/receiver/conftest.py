@@ -16,6 +16,7 @@ from receiver.config import Settings, load_settings
 from receiver.web.app import build_app
 from receiver.web.resources import PipelineParts as Components
 from tests.evidence.scenario import Scenario, causal_scenario
+from tests.support.browser import WORKBENCH_AUTH, chromium
 from tests.support.tsdb import start_backfilled_prometheus
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
@@ -56,6 +57,13 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> 
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), scenario.series)
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for a test module's pages, logged in as WORKBENCH_AUTH."""
+    with chromium(auth=WORKBENCH_AUTH) as driver:
+        yield driver
 
 
 @pytest.fixture

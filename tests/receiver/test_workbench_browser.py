@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import calendar
+import collections
 import http.server
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -19,10 +21,11 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from demo.processes import ManagedProcess
 from tests.evidence.scenario import ALERT_EXPR, Scenario
-from tests.support.browser import browser_available, chromium, console_errors
+from tests.support.browser import WORKBENCH_AUTH, browser_available, chromium, console_errors
 from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 pytestmark = [
@@ -30,7 +33,7 @@ pytestmark = [
     pytest.mark.skipif(not browser_available(), reason="needs chromium, chromium-driver and selenium"),
 ]
 
-AUTH = ("sre", "wb-secret")
+AUTH = WORKBENCH_AUTH
 BASIC = {"Authorization": "Basic " + base64.b64encode(":".join(AUTH).encode()).decode()}
 DISK = {"job": "node", "instance": "db-1:9100", "device": "sda"}
 ALERTMANAGER = "http://127.0.0.1:9093"
@@ -121,12 +124,6 @@ def receiver(
         proc.terminate()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium(auth=AUTH) as driver:
-        yield driver
-
-
 def _open(browser: Any, url: str) -> None:
     browser.get(url)
     browser.implicitly_wait(5)
@@ -151,6 +148,19 @@ def _submit(browser: Any, button: str = "form.diagnose button", confirm: bool = 
             "return window.__before_submit === undefined && document.readyState === 'complete'"
         )
     )
+
+
+def _answers(proc: ReceiverProcess) -> collections.Counter[str]:
+    """How many requests the receiver has answered, by route (from its /metrics)."""
+    with urllib.request.urlopen(f"{proc.url}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    counts: collections.Counter[str] = collections.Counter()
+    for family in text_string_to_metric_families(text):
+        if family.name == "alert_analyst_http_responses":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts[sample.labels["route"]] += int(sample.value)
+    return counts
 
 
 def _fill(browser: Any, **fields: str) -> None:
@@ -256,7 +266,7 @@ def test_hostile_labels_and_annotations_render_inert(browser: Any, receiver: Any
     assert "<script>window.__pwned = 1</script>" in page  # shown as text
 
 
-def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
+def test_the_ondemand_form_redirects_to_its_result_and_rediagnosis_keeps_history(
     browser: Any, receiver: Any, scenario: Scenario
 ) -> None:
     proc, incident_id = receiver
@@ -264,9 +274,18 @@ def test_the_ondemand_form_returns_a_diagnosis_and_rediagnosis_keeps_history(
     window = {"start": str(int(scenario.effect_at - 1800)), "end": str(int(scenario.effect_at + 120))}
     _fill(browser, expr='demo_order_error_ratio{service="orders"}', **window)
     _submit(browser)
+    result_url = browser.current_url  # the result's own GET URL, not the form's
+    assert re.fullmatch(rf"{re.escape(proc.url)}/ui/diagnoses/[\w-]+", result_url), result_url
     result = browser.find_element("tag name", "main").text
     assert "On-demand diagnosis" in result and "Most likely cause" in result
     assert browser.find_elements("css selector", "figure.chart .plot[data-points]")
+    before = _answers(proc)
+    browser.refresh()  # a GET of the result: no form to send again, no second diagnosis
+    assert browser.current_url == result_url
+    assert "Most likely cause" in browser.find_element("tag name", "main").text
+    after = _answers(proc)
+    assert after["/ui/diagnose"] == before["/ui/diagnose"], (before, after)
+    assert after["/ui/diagnoses/{result_id}"] == before["/ui/diagnoses/{result_id}"] + 1
     _open(browser, f"{proc.url}/ui/diagnose?incident_id={incident_id}")
     _submit(browser)
     assert browser.current_url.endswith(f"/ui/incidents/{incident_id}")

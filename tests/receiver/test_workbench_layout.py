@@ -65,12 +65,6 @@ def served(
         proc.terminate()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium(auth=AUTH) as driver:
-        yield driver
-
-
 def _charts_drawn(driver: Any) -> list[Any]:
     """Wait until every chart on the page is drawn (or said why not); the drawn ones' uPlot objects."""
     from selenium.webdriver.support.wait import WebDriverWait
@@ -156,10 +150,13 @@ def test_pages_fit_a_phone_screen(served: Any) -> None:
             "/ui/backtest",
             "/ui/overview",
             "/ui/diagnose",
+            "/ui/problems",
         ):
             _open(driver, proc.url + path)
             if "incidents/" in path:
                 assert _charts_drawn(driver)
+            if path == "/ui/problems":  # both incidents' groups, the long strings' one included
+                assert len(driver.find_elements("css selector", "main tbody tr")) == len(ids)
             size = _overflow(driver)
             assert size["scroll"] <= size["inner"], (path, size)
         assert console_errors(driver) == []

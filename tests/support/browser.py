@@ -20,6 +20,8 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--disable-dev-shm-usage",
 )
+WORKBENCH_AUTH = ("sre", "wb-secret")
+"""The Basic login of the receivers the workbench's browser tests start, and that their `browser` sends."""
 
 
 def browser_available() -> bool:
