@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import PayloadError
-from receiver.times import GO_ZERO_TIME_YEAR
+from receiver.times import GO_ZERO_TIME_YEAR, in_time_range
 
 SUPPORTED_VERSION = "4"
 
@@ -99,19 +99,26 @@ def parse_webhook(body: bytes) -> WebhookPayload:
         return _parse_with_diagnostics(body)
     if payload.version != SUPPORTED_VERSION:
         raise _unsupported_version(payload.version)
-    _check_start_times(payload.alerts)
+    _check_times(payload.alerts)
     return payload
 
 
 def parse_alert(data: Mapping[str, Any]) -> WebhookAlert:
     """Validate one alert object (nulls normalised as in webhooks); raises ValidationError or PayloadError."""
     alert = WebhookAlert.model_validate_json(json.dumps(_normalised_alert(data)))
-    _check_start_times([alert])
+    _check_times([alert])
     return alert
 
 
-def _check_start_times(alerts: list[WebhookAlert]) -> None:
+def _check_times(alerts: list[WebhookAlert]) -> None:
+    """A start must be a real time, and both times must fall in the years 1..9999 in UTC, what every
+    reader of the stored Unix seconds can show (an end in the year 1 is Go's zero time: still firing)."""
     for i, alert in enumerate(alerts):
+        for name, seconds in (("startsAt", alert.starts_at), ("endsAt", alert.ends_at)):
+            if seconds is not None and not in_time_range(seconds):
+                field = f"alerts[{i}].{name}"
+                message = f"{field}: out of range: use a time between the years 1 and 9999 UTC"
+                raise PayloadError(400, message, field=field)
         if alert.starts.year <= GO_ZERO_TIME_YEAR:
             field = f"alerts[{i}].startsAt"
             raise PayloadError(400, f"{field}: must be a real time, not the zero time", field=field)
@@ -172,5 +179,5 @@ def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
         first = exc.errors()[0]
         field = _field_path(tuple(first["loc"]))
         raise PayloadError(400, f"{field}: {first['msg']}", field=field) from exc
-    _check_start_times(payload.alerts)
+    _check_times(payload.alerts)
     return payload

@@ -51,6 +51,11 @@ def parse_duration(text: str) -> float:
 EARLIEST_TIME, LATEST_TIME = -62_135_596_800.0, 253_402_300_799.0
 
 
+def in_time_range(seconds: float) -> bool:
+    """Whether Unix `seconds` fall in the years 1..9999 UTC (9999-12-31T23:59:59-01:00 does not)."""
+    return EARLIEST_TIME <= seconds < LATEST_TIME + 1
+
+
 def parse_time(value: float | str, now: float | None = None) -> float:
     """Unix seconds, RFC 3339 (without an offset: UTC), `now`, or relative to now (`-6h`, `now-6h`); a time
     that is not finite or lies outside the years 1..9999 is a ValueError."""

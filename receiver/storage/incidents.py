@@ -175,7 +175,7 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
     """Upsert one incident per alert occurrence of a stored notification.
 
     A re-sent alert only bumps `last_seen`; a resolved alert closes its incident once. An occurrence
-    firing again after its resolution opens a new incident, and one older than a firing occurrence of its
+    firing again after its resolution opens a new incident, and one older than another occurrence of its
     alert is stored already superseded (`_occurrences`). Set-based: a few lookups and `executemany` calls
     per notification, whatever the number of alerts.
     """
@@ -220,12 +220,15 @@ def _occurrences(
     - An alert firing again with the same startsAt after its incident was resolved (Alertmanager resolved
       it while Prometheus was out of reach, and it came back) opens a new incident, `_refire_id` of the
       resolved one, when the notification comes after the resolution (notification order) and was
-      received after the resolution's end. Re-sends before the resolution only bump `last_seen`.
-    - A new firing occurrence older than a firing occurrence of the same fingerprint arrived late (an HA
-      replica lagging, a retry): Alertmanager holds the newer one only, so the older one is over. It is
-      stored superseded by the next newer one, ending where that one starts, and never announced.
+      received after the resolution's end. Re-sends before the resolution only bump `last_seen`. A
+      superseded incident never fires again: a notification still carrying it is stale (a retry, an HA
+      replica) and only bumps `last_seen` too.
+    - A new firing occurrence older than another occurrence of the same fingerprint, firing or resolved,
+      arrived late (an HA replica lagging, a retry): Alertmanager holds the newer one only and will never
+      resolve the older. It is stored superseded by the next newer one, ending where that one starts, and
+      never announced.
     - An occurrence whose first incident was pruned by retention while its re-fire still fires is that
-      re-fire (found, like late ones, through the firing incidents of the fingerprint).
+      re-fire (found, like late ones, among the incidents of the fingerprint from its start on).
     """
     heads = _newest_refires(conn, list(alerts))
     occurrences: dict[str, tuple[WebhookAlert, str]] = {}
@@ -234,24 +237,19 @@ def _occurrences(
         head = heads.get(incident_id)
         if head is None:
             occurrences[incident_id] = (alert, status)
-        elif status == "firing" and head[1] == "resolved" and now > head[2]:
-            occurrences[_refire_id(head[0])] = (alert, status)
+        elif status == "firing" and head.refires(now):
+            occurrences[_refire_id(head.id)] = (alert, status)
         else:
-            occurrences[head[0]] = (alert, status)
-            known[head[0]] = head[1]
+            occurrences[head.id] = (alert, status)
+            known[head.id] = head.status
     new = {i: alert for i, (alert, _) in occurrences.items() if i not in known}
-    firing = _rows_in(  # through the partial index idx_incidents_firing_fingerprint
-        conn,
-        "SELECT id, fingerprint, starts_at FROM incidents"
-        " WHERE status = 'firing' AND fingerprint IN ({marks})",
-        sorted({alert.effective_fingerprint() for alert in new.values()}),
-    )
+    around = _occurrences_around(conn, {(a.effective_fingerprint(), a.starts_at) for a in new.values()})
     late: dict[str, tuple[float, str]] = {}
     for incident_id, alert in new.items():
-        same = [row for row in firing if row[1] == alert.effective_fingerprint()]
-        pruned = [row[0] for row in same if row[2] == alert.starts_at and incident_id in alerts]
-        newer = sorted((row[2], row[0]) for row in same if row[2] > alert.starts_at)
-        if pruned:
+        rows = around.get((alert.effective_fingerprint(), alert.starts_at), [])
+        pruned = [i for i, starts, status in rows if starts == alert.starts_at and status == "firing"]
+        newer = [(starts, i) for i, starts, _ in rows if starts > alert.starts_at]
+        if pruned and incident_id in alerts:
             occurrences[pruned[0]] = occurrences.pop(incident_id)
             known[pruned[0]] = "firing"
         elif newer and occurrences[incident_id][1] == "firing":
@@ -259,19 +257,62 @@ def _occurrences(
     return occurrences, known, late
 
 
-def _newest_refires(conn: Any, ids: list[str]) -> dict[str, tuple[str, str, float]]:
-    """For each of `ids` that exists: (id, status, end) of its newest re-fire, or of itself if none.
+# The incidents of each wanted (fingerprint, start): those starting then and those of the next newer start,
+# whatever their status, first seen first (through idx_incidents_fingerprint_starts, a seek per pair).
+OCCURRENCES_AROUND_SQL = (
+    "WITH wanted (fingerprint, starts_at) AS (VALUES {marks})"
+    " SELECT w.fingerprint, w.starts_at, i.id, i.starts_at, i.status FROM wanted w"
+    " JOIN incidents i ON i.fingerprint = w.fingerprint AND i.starts_at >= w.starts_at"
+    " AND i.starts_at <= coalesce((SELECT min(n.starts_at) FROM incidents n"
+    " WHERE n.fingerprint = w.fingerprint AND n.starts_at > w.starts_at), w.starts_at)"
+    " ORDER BY i.starts_at, i.first_seen, i.id"
+)
+
+
+def _occurrences_around(
+    conn: Any, wanted: set[tuple[str, float]], chunk: int = 250
+) -> dict[tuple[str, float], list[tuple[str, float, str]]]:
+    """(id, starts_at, status) of the incidents `OCCURRENCES_AROUND_SQL` finds, by wanted pair."""
+    found: dict[tuple[str, float], list[tuple[str, float, str]]] = {}
+    pairs = sorted(wanted)
+    for start in range(0, len(pairs), chunk):
+        part = pairs[start : start + chunk]
+        sql = OCCURRENCES_AROUND_SQL.format(marks=",".join(["(?, ?)"] * len(part)))
+        for fingerprint, starts, incident_id, incident_starts, status in conn.execute(
+            sql, [value for pair in part for value in pair]
+        ):
+            found.setdefault((fingerprint, starts), []).append((incident_id, incident_starts, status))
+    return found
+
+
+@dataclass(frozen=True)
+class _Head:
+    """The newest incident of an occurrence's re-fire chain."""
+
+    id: str
+    status: str
+    end: float  # ends_at, or last_seen while firing
+    superseded: bool
+
+    def refires(self, now: float) -> bool:
+        """Whether a firing notification received `now` opens a re-fire of this incident."""
+        return self.status == "resolved" and not self.superseded and now > self.end
+
+
+def _newest_refires(conn: Any, ids: list[str]) -> dict[str, _Head]:
+    """For each of `ids` that exists: the newest re-fire, or itself if none.
 
     Only a resolved incident can have a re-fire, so the chain is followed from resolved ones only.
     """
-    heads: dict[str, tuple[str, str, float]] = {}
+    heads: dict[str, _Head] = {}
     todo = {incident_id: incident_id for incident_id in ids}
     while todo:
         found = {
-            row[0]: (row[0], row[1], row[2])
+            row[0]: _Head(row[0], row[1], row[2], row[3] is not None)
             for row in _rows_in(
                 conn,
-                "SELECT id, status, COALESCE(ends_at, last_seen) FROM incidents WHERE id IN ({marks})",
+                "SELECT id, status, COALESCE(ends_at, last_seen), superseded_by FROM incidents"
+                " WHERE id IN ({marks})",
                 list(todo.values()),
             )
         }
@@ -279,7 +320,7 @@ def _newest_refires(conn: Any, ids: list[str]) -> dict[str, tuple[str, str, floa
         for first, candidate in todo.items():
             if candidate in found:
                 heads[first] = found[candidate]
-                if found[candidate][1] == "resolved":
+                if found[candidate].status == "resolved":
                     following[first] = _refire_id(candidate)
         todo = following
     return heads
@@ -288,6 +329,15 @@ def _newest_refires(conn: Any, ids: list[str]) -> dict[str, tuple[str, str, floa
 def _refire_id(incident_id: str) -> str:
     """The id of the incident an occurrence opens when it fires again after `incident_id` resolved."""
     return f"inc-{hashlib.sha256(f'{incident_id}|refire'.encode()).hexdigest()[:16]}"
+
+
+# The firing incidents of some fingerprints. The index is named: given several fingerprints the planner
+# took idx_incidents_status_first_seen (reading every firing incident), or now
+# idx_incidents_fingerprint_starts (every past occurrence of each).
+FIRING_OF_FINGERPRINTS_SQL = (
+    "SELECT id, fingerprint, starts_at, stage FROM incidents INDEXED BY idx_incidents_firing_fingerprint"
+    " WHERE status = 'firing' AND fingerprint IN ({marks})"
+)
 
 
 def _supersede(conn: Any, newer: Mapping[str, WebhookAlert], now: float) -> tuple[list[str], list[str]]:
@@ -304,12 +354,7 @@ def _supersede(conn: Any, newer: Mapping[str, WebhookAlert], now: float) -> tupl
         fingerprint = alert.effective_fingerprint()
         if fingerprint not in newest or alert.starts_at > newest[fingerprint][0]:
             newest[fingerprint] = (alert.starts_at, incident_id)
-    rows = _rows_in(  # through the partial index idx_incidents_firing_fingerprint
-        conn,
-        "SELECT id, fingerprint, starts_at, stage FROM incidents"
-        " WHERE status = 'firing' AND fingerprint IN ({marks})",
-        list(newest),
-    )
+    rows = _rows_in(conn, FIRING_OF_FINGERPRINTS_SQL, list(newest))
     updates, superseded, announced = [], [], []
     for incident_id, fingerprint, starts_at, stage in rows:
         successor_starts, successor = newest[fingerprint]

@@ -8,7 +8,7 @@ import sqlite_utils
 
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
-from receiver.storage.scheduled_tables import migrate_detection
+from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
 from receiver.storage.workbench_tables import migrate_workbench
 
 
@@ -173,6 +173,13 @@ def _retention_indexes(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_slack_threads_incident ON slack_threads (incident_id)")
 
 
+def _occurrence_starts(db: sqlite_utils.Database) -> None:
+    """The occurrences of a fingerprint in start order: a late older occurrence is superseded by the next
+    newer one whatever its status, and finding it (or a re-fire whose first incident was pruned) is a
+    seek, not a scan of the fingerprint's history."""
+    db.execute("CREATE INDEX idx_incidents_fingerprint_starts ON incidents (fingerprint, starts_at)")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _core_tables,
     migrate_delivery,
@@ -184,6 +191,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _signature_alertname,
     _occurrences,
     _retention_indexes,
+    _occurrence_starts,
+    migrate_catch_up,
 )
 
 

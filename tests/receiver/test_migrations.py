@@ -9,6 +9,7 @@ import pytest
 import sqlite_utils
 
 from receiver.storage import migrations
+from receiver.storage.incidents import FIRING_OF_FINGERPRINTS_SQL, OCCURRENCES_AROUND_SQL
 
 
 def test_dropping_the_unused_signature_column_keeps_diagnoses(
@@ -51,11 +52,31 @@ def test_occurrence_columns_are_added_to_a_version_8_database(
     assert migrations.migrate(db) == len(migrations.MIGRATIONS)
     row = conn.execute("SELECT id, status, superseded_by, evidence_of FROM incidents").fetchall()
     assert row == [("inc-1", "firing", None, None)]
-    plan = " ".join(
-        str(r)
-        for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM incidents WHERE status = 'firing' AND fingerprint IN ('f1')"
-        )
-    )
+    sql = FIRING_OF_FINGERPRINTS_SQL.format(marks="?, ?, ?")  # not idx_incidents_status_first_seen
+    assert conn.execute(sql, ("f1", "f2", "f3")).fetchall() == [("inc-1", "f1", None, "done")]
+    plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("f1", "f2", "f3")))
     assert "idx_incidents_firing_fingerprint" in plan
     assert conn.execute("SELECT count(*) FROM recent_analyses").fetchone() == (0,)
+
+
+def test_occurrences_of_a_fingerprint_are_found_by_start_after_the_upgrade(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A late older occurrence looks up the next newer start of its fingerprint, whatever that one's
+    status: an index seek, not a scan of the fingerprint's history."""
+    conn = sqlite3.connect(tmp_path / "v10.db", isolation_level=None)
+    db = sqlite_utils.Database(conn)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+    assert migrations.migrate(db) == 10
+    conn.execute(
+        "INSERT INTO incidents (id, fingerprint, starts_at, status, stage)"
+        " VALUES ('inc-1', 'f1', 5, 'resolved', 'done')"
+    )
+    monkeypatch.undo()
+
+    assert migrations.migrate(db) == len(migrations.MIGRATIONS)
+    sql = OCCURRENCES_AROUND_SQL.format(marks="(?, ?)")
+    assert conn.execute(sql, ("f1", 1.0)).fetchall() == [("f1", 1.0, "inc-1", 5.0, "resolved")]
+    plan = " ".join(str(row) for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("f1", 1.0)))
+    assert "SCAN i" not in plan and "SCAN n" not in plan
+    assert plan.count("idx_incidents_fingerprint_starts") == 2

@@ -36,7 +36,7 @@ def test_times_are_exactly_those_of_parse_timestamp(webhook_corpus: Path) -> Non
 
 
 def test_go_zero_and_empty_end_times_mean_still_firing(webhook_corpus: Path) -> None:
-    for ends in ("0001-01-01T00:00:00Z", "", None):
+    for ends in ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00+01:00", "", None):
         assert parse_webhook(payload_with(webhook_corpus, endsAt=ends)).alerts[1].ends_at is None
 
 
@@ -57,6 +57,8 @@ def test_null_maps_become_empty(webhook_corpus: Path) -> None:
     ("starts", "reason"),
     [
         ("0001-01-01T00:00:00Z", "zero time"),
+        ("0001-01-01T00:00:00+01:00", "out of range"),  # the year 0 in UTC
+        ("9999-12-31T23:59:59-01:00", "out of range"),  # the year 10000 in UTC
         ("2026-11-24T20:49:52", "timezone"),
         ("yesterday", "datetime"),
         (1795553392, "datetime"),
@@ -68,6 +70,33 @@ def test_a_bad_start_time_is_400_naming_the_alert(webhook_corpus: Path, starts: 
     assert caught.value.status == 400
     assert caught.value.field == "alerts[1].startsAt"
     assert reason in str(caught.value)
+
+
+@pytest.mark.parametrize("null_map", [False, True], ids=["fast-path", "slow-path"])
+def test_an_end_time_after_the_year_9999_in_utc_is_400_naming_the_alert(
+    webhook_corpus: Path, null_map: bool
+) -> None:
+    """It was stored; `format_time` then wrote it as "10000-01-01T00:59:59Z", which is not RFC 3339."""
+    data = json.loads(payload_with(webhook_corpus, endsAt="9999-12-31T23:59:59-01:00"))
+    if null_map:
+        data["commonAnnotations"] = None
+    with pytest.raises(PayloadError) as caught:
+        parse_webhook(json.dumps(data).encode())
+    assert caught.value.status == 400 and caught.value.field == "alerts[1].endsAt"
+    assert "out of range" in str(caught.value) and "9999" in str(caught.value)
+
+
+def test_a_bare_alert_after_the_year_9999_in_utc_is_refused(webhook_corpus: Path) -> None:
+    raw = json.loads((webhook_corpus / FIRING).read_bytes())["alerts"][0]
+    with pytest.raises(PayloadError, match="out of range"):
+        parse_alert({**raw, "startsAt": "9999-12-31T23:59:59-01:00"})
+
+
+def test_the_last_second_of_the_year_9999_in_utc_is_accepted(webhook_corpus: Path) -> None:
+    last = "9999-12-31T23:59:59Z"
+    data = payload_with(webhook_corpus, startsAt=last, endsAt="9999-12-31T23:59:59+01:00")
+    alert = parse_webhook(data).alerts[1]
+    assert alert.starts_at == parse_timestamp(last) and alert.ends_at == parse_timestamp(last) - 3600
 
 
 def test_fast_and_slow_paths_agree_on_every_corpus_payload(webhook_corpus: Path) -> None:

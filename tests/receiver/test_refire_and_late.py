@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from receiver.payload import parse_webhook
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store, fetch_all
@@ -151,3 +153,70 @@ async def test_a_late_notification_of_an_older_occurrence_is_stored_superseded(
     await wait_idle(client.app[PIPELINE])
     assert await client.app[STORE].run(db_incidents.count_open) == 0
     assert sorted(resolved) == sorted(newer)
+
+
+async def test_a_late_older_occurrence_after_the_newer_one_resolved_is_stored_superseded(
+    make_client: ClientFactory, webhook_corpus: Path
+) -> None:
+    """It was opened firing and stayed so for ever: Alertmanager, holding the newer one, never resolves it."""
+    calls: list[tuple[str, str]] = []
+    resolved: list[str] = []
+    client = await make_client(counting_components(calls, resolved))
+    now = time.time()
+    newer = (await (await post(client, notification(webhook_corpus, now - 60))).json())["incidents"]
+    await post(client, notification(webhook_corpus, now - 60, ends=now - 5))
+    await wait_idle(client.app[PIPELINE])
+    older = (await (await post(client, notification(webhook_corpus, now - 600))).json())["incidents"]
+    await wait_idle(client.app[PIPELINE])
+
+    rows = await incidents(client)
+    assert set(rows) == {*newer, *older}
+    for incident_id in older:
+        row = rows[incident_id]
+        assert row["status"] == "resolved" and row["superseded_by"] in newer
+        assert row["stage"] == "done" and row["resolve_pending"] == 0
+        successor = rows[row["superseded_by"]]
+        assert successor["fingerprint"] == row["fingerprint"] and row["ends_at"] == successor["starts_at"]
+    assert not [i for i, _ in calls if i in older]  # never analysed nor announced
+    assert await client.app[STORE].run(db_incidents.count_open) == 0
+    assert sorted(resolved) == sorted(newer)
+
+
+def test_a_late_older_occurrence_is_superseded_by_the_next_newer_one_not_the_newest(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    store = Store(tmp_path / "db.sqlite")
+    now = time.time()
+    newest = ingest(store, notification(webhook_corpus, now - 60), now - 50).created
+    ingest(store, notification(webhook_corpus, now - 60, ends=now - 40), now - 40)
+    middle = ingest(store, notification(webhook_corpus, now - 300), now - 30)  # late: superseded by newest
+    assert sorted(middle.superseded) == sorted(middle.created)
+    oldest = ingest(store, notification(webhook_corpus, now - 600), now - 20)
+    assert sorted(oldest.superseded) == sorted(oldest.created) and oldest.resolved == []
+    rows = {r["id"]: r for r in store.run_sync(fetch_all, "SELECT * FROM incidents")}
+    for incident_id in oldest.created:
+        successor = rows[rows[incident_id]["superseded_by"]]
+        assert successor["id"] in middle.created and successor["id"] not in newest
+        assert rows[incident_id]["ends_at"] == successor["starts_at"]
+    assert store.run_sync(db_incidents.count_open) == 0
+    store.close()
+
+
+@pytest.mark.parametrize("newer_resolved", [False, True], ids=["newer-firing", "newer-resolved"])
+def test_a_re_send_of_a_superseded_occurrence_opens_nothing(
+    tmp_path: Path, webhook_corpus: Path, newer_resolved: bool
+) -> None:
+    """Each re-send of the late notification (a retry, an HA replica) counted as a re-fire of the
+    superseded occurrence: one more incident, stored superseded, every time."""
+    store = Store(tmp_path / "db.sqlite")
+    now = time.time()
+    ingest(store, notification(webhook_corpus, now - 60), now - 50)
+    if newer_resolved:
+        ingest(store, notification(webhook_corpus, now - 60, ends=now - 40), now - 40)
+    late = ingest(store, notification(webhook_corpus, now - 600), now - 30)
+    assert len(late.created) == 2 and sorted(late.superseded) == sorted(late.created)
+    for at in (now - 20, now - 10):
+        again = ingest(store, notification(webhook_corpus, now - 600), at)
+        assert again.created == again.superseded == again.resolved == []
+    assert len(store.run_sync(fetch_all, "SELECT id FROM incidents")) == 4
+    store.close()
