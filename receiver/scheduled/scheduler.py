@@ -3,13 +3,14 @@
 All rule queries of a cycle are fetched concurrently (bounded by `detection.max_concurrency`) and
 detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
 in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`
-(after cycles in which a rule's query failed, anomalies since its last evaluated cycle); data gaps only
-for rules with `alert_on_gaps`. The same rule and series within `cooldown_seconds` of its last incident
-is the same incident (state in SQLite). Once that cooldown has passed and a cycle that evaluated the rule
-finds no fresh anomaly on the series (or a newer incident of the series was opened), the incident
-resolves (`on_resolved` hands the resolution to the pipeline); so do the incidents of a rule deleted or
-gone from the configuration. Latest scores go to
-`alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are removed.
+(after cycles in which a rule's query failed, anomalies since its last evaluated cycle, also across a
+restart: SQLite keeps where its failed cycles began); data gaps only for rules with `alert_on_gaps`.
+The same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
+SQLite). Once that cooldown has passed and a cycle that evaluated the rule finds no fresh anomaly on the
+series (or a newer incident of the series was opened), the incident resolves (`on_resolved` hands the
+resolution to the pipeline); so do the incidents of a rule deleted or gone from the configuration.
+Latest scores go to `alert_analyst_anomaly_score{rule,series}`; label sets of series that went away are
+removed.
 """
 
 from __future__ import annotations
@@ -158,6 +159,11 @@ def finding_fingerprint(rule: str, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def rule_definition(rule: RuleSettings) -> str:
+    """Stable hash of everything a rule says: a catch-up kept across a restart is only for the same one."""
+    return hashlib.sha256(rule.model_dump_json().encode()).hexdigest()[:16]
+
+
 def detect_query(
     rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
 ) -> tuple[list[str], list[BatchResult], int]:
@@ -250,6 +256,7 @@ class DetectionScheduler:
         self._exported: dict[str, set[str]] = {}
         self._status: dict[str, RuleStatus] = {}
         self._unseen: dict[str, float] = {}  # rules whose cycles failed: where the first one's window began
+        self._unseen_loaded = False  # the first cycle reads what a previous run left in SQLite
         self._scores = (
             Gauge(
                 "alert_analyst_anomaly_score",
@@ -317,6 +324,8 @@ class DetectionScheduler:
         self._config_rules = {r.name: r for r in settings.rules}
         for name in changed:  # a new definition has missed nothing yet
             self._unseen.pop(name, None)
+        if changed:
+            await self.store.write(db_rules.clear_catch_up, sorted(changed))
         self._executor = _detection_executor(settings)
         await self.start()
         self._resolved(await self._resolve_removed(time.time()))
@@ -364,7 +373,7 @@ class DetectionScheduler:
         await self.store.write(db_rules.replace_api_rule, rule.name, rule.model_dump(mode="json"))
         self._drop_scores(rule.name, keep=set())  # a new query may read other series; the counts go on
         self._status.pop(rule.name, None)
-        self._unseen.pop(rule.name, None)  # nor has it missed anything
+        self._unseen.pop(rule.name, None)  # nor has it missed anything (replace_api_rule cleared SQLite's)
 
     async def delete_rule(self, name: str) -> None:
         """Delete an API rule; the incidents it has firing resolve (their resolution is delivered)."""
@@ -411,6 +420,7 @@ class DetectionScheduler:
         report = CycleReport(started_at=now)
         rules = [rule for rule, _ in await self.rules()]
         report.rules = len(rules)
+        await self._load_unseen(rules)
         step = self.settings.effective_step
         start, end = align_range(now - self.settings.lookback_seconds, now, step, now)
         outcomes = await self._fetch_and_detect(rules, start, end, step, report)
@@ -440,7 +450,7 @@ class DetectionScheduler:
         )
         report.resolved += await self._resolve_removed(now)
         self._resolved(report.resolved)
-        self._note_evaluated(rules, report, fresh)
+        await self._note_evaluated(rules, report, fresh)
         for name in (set(self._exported) | set(self._status)) - {r.name for r in rules}:
             self._forget_rule(name)
         report.duration_seconds = time.monotonic() - clock
@@ -493,13 +503,34 @@ class DetectionScheduler:
             return fresh
         return max(start, min(fresh, self._unseen[rule]))
 
-    def _note_evaluated(self, rules: Sequence[RuleSettings], report: CycleReport, fresh: float) -> None:
-        """Remember, per rule this cycle could not evaluate (or act on), the window it left unseen."""
-        for rule in rules:
-            if rule.name in report.errors:
-                self._unseen.setdefault(rule.name, fresh)
-            else:
-                self._unseen.pop(rule.name, None)
+    async def _load_unseen(self, rules: Sequence[RuleSettings]) -> None:
+        """Once per scheduler: the windows a previous run's failing cycles left unseen, of the rules still
+        defined as they were then (SQLite forgets those of rules changed since)."""
+        if self._unseen_loaded:
+            return
+        definitions = {rule.name: rule_definition(rule) for rule in rules}
+        self._unseen = await self.store.write(db_rules.resume_catch_up, definitions)
+        self._unseen_loaded = True
+
+    async def _note_evaluated(self, rules: Sequence[RuleSettings], report: CycleReport, fresh: float) -> None:
+        """Remember, per rule this cycle could not evaluate (or act on), the window it left unseen; forget
+        it once a cycle evaluates the rule. Kept in SQLite too (only the changes are written), so a restart
+        during an outage loses nothing; a removed rule's row goes with its firing state."""
+        failed = {
+            rule.name: rule_definition(rule)
+            for rule in rules
+            if rule.name in report.errors and rule.name not in self._unseen
+        }
+        caught_up = [
+            rule.name for rule in rules if rule.name not in report.errors and rule.name in self._unseen
+        ]
+        if failed:
+            await self.store.write(db_rules.save_catch_up, failed, fresh)
+        if caught_up:
+            await self.store.write(db_rules.clear_catch_up, caught_up)
+        self._unseen.update(dict.fromkeys(failed, fresh))
+        for name in caught_up:
+            del self._unseen[name]
 
     async def _defined(self, rule: str) -> bool:
         """Whether a rule of this name is still configured or stored (a cycle may outlive a DELETE)."""

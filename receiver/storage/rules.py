@@ -1,4 +1,5 @@
-"""Scheduled-detection tables: rules added through the API, and per-series firing state.
+"""Scheduled-detection tables: rules added through the API, per-series firing state, and the outage
+catch-up of rules whose cycles fail.
 
 Every function takes the sqlite-utils Database first; writes go through `Store.write` (one transaction).
 """
@@ -33,9 +34,11 @@ def _existing(db: sqlite_utils.Database, name: str) -> None:
 
 
 def replace_api_rule(db: sqlite_utils.Database, name: str, body: dict[str, object]) -> None:
-    """Replace an API rule's fields; its firing state (cooldowns, open incidents) stays."""
+    """Replace an API rule's fields; its firing state (cooldowns, open incidents) stays, its catch-up
+    goes (the new definition has missed nothing)."""
     _existing(db, name)
     db.table("detection_rules").update(name, {"body": json.dumps(body)})
+    clear_catch_up(db, [name])
 
 
 def delete_api_rule(db: sqlite_utils.Database, name: str, now: float) -> list[str]:
@@ -58,23 +61,27 @@ def api_rule_names(db: sqlite_utils.Database) -> list[str]:
 def resolve_removed_rules(db: sqlite_utils.Database, *, configured: Iterable[str], now: float) -> list[str]:
     """Resolve (ending `now`) the firing detector incidents of rules neither `configured` nor stored any
     more (deleted, or gone from the configuration: no cycle evaluates them, so nothing else would), and
-    drop those rules' firing state; the incidents' ids. Call through Store.write."""
+    drop those rules' firing state and catch-up; the incidents' ids. Call through Store.write."""
     kept = {*configured, *api_rule_names(db)}
     firing = db.execute(
         "SELECT DISTINCT alertname FROM incidents WHERE status = 'firing' AND source = 'detector'"
     ).fetchall()
-    stateful = db.execute("SELECT DISTINCT rule FROM detection_state").fetchall()
+    stateful = db.execute(
+        "SELECT DISTINCT rule FROM detection_state UNION SELECT rule FROM detection_catch_up"
+    ).fetchall()
     gone = sorted({name for (name,) in [*firing, *stateful]} - kept)
     return _resolve_rules(db, gone, now) if gone else []
 
 
 def _resolve_rules(db: sqlite_utils.Database, names: list[str], now: float) -> list[str]:
-    """Resolve every firing incident of the rules `names` and drop their firing state (cooldowns)."""
+    """Resolve every firing incident of the rules `names`; drop their firing state (cooldowns) and
+    catch-up."""
     resolved = resolve_quiet_detector_incidents(
         db, evaluated_rules=names, active=(), opened_before=math.inf, now=now
     )
     for name in names:
         db.table("detection_state").delete_where("rule = ?", [name])
+    clear_catch_up(db, names)
     return resolved
 
 
@@ -105,3 +112,28 @@ def save_state(
         },
         pk="fingerprint",
     )
+
+
+def resume_catch_up(db: sqlite_utils.Database, definitions: Mapping[str, str]) -> dict[str, float]:
+    """Per rule whose cycles failed, where the first failed cycle's window began: of the rules still
+    defined as they were (`definitions`: name to definition). The rows of rules defined otherwise now are
+    dropped (a changed rule has missed nothing); those of removed rules go with `resolve_removed_rules`.
+    Call through Store.write."""
+    rows = db.execute("SELECT rule, since, definition FROM detection_catch_up").fetchall()
+    changed = [rule for rule, _, definition in rows if definitions.get(rule, definition) != definition]
+    clear_catch_up(db, changed)
+    return {rule: since for rule, since, definition in rows if definitions.get(rule) == definition}
+
+
+def save_catch_up(db: sqlite_utils.Database, definitions: Mapping[str, str], since: float) -> None:
+    """The rules `definitions` (name: definition) failed a cycle whose window began at `since`, and had
+    not failed since their last evaluated one (any older row is of another definition: replaced)."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO detection_catch_up (rule, since, definition) VALUES (?, ?, ?)",
+        [(rule, since, definition) for rule, definition in definitions.items()],
+    )
+
+
+def clear_catch_up(db: sqlite_utils.Database, rules: Iterable[str]) -> None:
+    """The rules were evaluated again (or changed, or removed): nothing left to catch up on."""
+    db.conn.executemany("DELETE FROM detection_catch_up WHERE rule = ?", [(rule,) for rule in rules])

@@ -24,3 +24,10 @@ def migrate_detection(db: sqlite_utils.Database) -> None:
         pk="fingerprint",
     )
     db.table("detection_state").create_index(["rule"])
+
+
+def migrate_catch_up(db: sqlite_utils.Database) -> None:
+    """Create `detection_catch_up`: per rule whose cycles are failing (a backend down), where the first
+    failed cycle's window began and which definition of the rule failed, so a restart during the outage
+    still has the next cycle that answers look back over all of it."""
+    db.table("detection_catch_up").create({"rule": str, "since": float, "definition": str}, pk="rule")
