@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -35,8 +36,8 @@ from receiver.evidence.fetching import (
     Window,
     counter_metrics,
     label_key,
-    members_selector,
     named,
+    rated_selector,
 )
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
@@ -523,26 +524,29 @@ async def _fetch_group(
     scope: FetchScope,
     placeholders: list[SeriesEvidence],
 ) -> list[Fetched]:
-    """One query per metric name (exact common labels + alternations), filtered back to the members;
-    a counter under rate() (`FetchScope.rate_span`)."""
-    query = members_selector(metric, members)
+    """One query per metric name (exact common labels + alternations; several when too long:
+    `FetchScope.query_members`), filtered back to the members; a counter under rate()
+    (`FetchScope.members_rate_span`)."""
+    render = partial(rated_selector, metric, None)
     try:
         if counter:
-            query = f"rate({query}[{range_duration(await scope.rate_span(query))}])"
-        results = await scope.query_range(query)
+            window = range_duration(await scope.members_rate_span(metric, members))
+            render = partial(rated_selector, metric, window)
+        results = await scope.query_members(members, render)
     except MetricSourceError as exc:
+        query = render(members)
         placeholders.extend(_unavailable(series_id(m), metric, "related", query, exc, m) for m in members)
         return []
     wanted = {label_key(m, drop_name=True) for m in members}
     out = [
         named(data, metric, query) if counter else Fetched(data, "related", query, metric)
-        for data in results
+        for query, data in results
         if label_key(data.labels, drop_name=True) in wanted
     ]
     if counter and len(out) < len(members):
         scope.notes.append(
             f"{len(members) - len(out)} of {len(members)} {metric} series gave no rate() in the window "
-            f"({query}): fewer than two samples in each window (set context.rate_window_seconds)"
+            f"({render(members)}): fewer than two samples in each window (set context.rate_window_seconds)"
         )
     return out
 

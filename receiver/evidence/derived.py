@@ -12,8 +12,17 @@ Each is one query per family over the same members as the related series; a fail
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 
-from receiver.evidence.fetching import Fetched, FetchScope, label_key, members_selector, named
+from receiver.evidence.fetching import (
+    Fetched,
+    FetchScope,
+    Members,
+    label_key,
+    members_selector,
+    named,
+    rated_selector,
+)
 from receiver.evidence.promql import range_duration
 from receiver.evidence.source import MetricSourceError
 
@@ -47,20 +56,24 @@ def histogram_families(groups: Groups) -> dict[str, list[Mapping[str, str]]]:
 
 async def fetch_mean(base: str, members: Sequence[Mapping[str, str]], scope: FetchScope) -> list[Fetched]:
     """`rate(base_sum) / rate(base_count)` of `members` (label sets of `base_count`), as `base:mean`."""
-    sums, counts = (members_selector(f"{base}{suffix}", members) for suffix in ("_sum", "_count"))
     metric = f"{base}{MEAN_SUFFIX}"
     try:
-        span = await scope.rate_span(counts)
-        window = range_duration(span)
-        query = f"rate({sums}[{window}]) / rate({counts}[{window}])"
-        results = await scope.query_range(query)
+        window = range_duration(await scope.members_rate_span(f"{base}_count", members))
+        results = await scope.query_members(members, partial(_mean_query, base, window))
     except MetricSourceError as exc:
         scope.notes.append(f"{metric} unavailable ({exc})")
         return []
     wanted = {label_key(m, drop_name=True) for m in members}
     return [
-        named(data, metric, query) for data in results if label_key(data.labels, drop_name=True) in wanted
+        named(data, metric, query)
+        for query, data in results
+        if label_key(data.labels, drop_name=True) in wanted
     ]
+
+
+def _mean_query(base: str, window: str, members: Members) -> str:
+    sums, counts = (members_selector(f"{base}{suffix}", members) for suffix in ("_sum", "_count"))
+    return f"rate({sums}[{window}]) / rate({counts}[{window}])"
 
 
 def limited_usage(groups: Groups) -> dict[str, tuple[list[Mapping[str, str]], list[Mapping[str, str]]]]:
@@ -79,16 +92,28 @@ def limited_usage(groups: Groups) -> dict[str, tuple[list[Mapping[str, str]], li
 async def fetch_limit_ratio(
     usage: str, members: Sequence[Mapping[str, str]], limits: Sequence[Mapping[str, str]], scope: FetchScope
 ) -> list[Fetched]:
-    """Each container's `usage` (under rate() when a counter) over its limit, summed by LIMIT_KEYS."""
+    """Each container's `usage` (under rate() when a counter) over its limit, summed by LIMIT_KEYS (a query
+    too long is cut along one of them, so each container's sums stay in one query)."""
     metric = LIMITED[usage][1]
-    by = f"sum by ({', '.join(LIMIT_KEYS)})"
-    selector = members_selector(usage, members)
     try:
+        window = None
         if usage.endswith("_total"):
-            selector = f"rate({selector}[{range_duration(await scope.rate_span(selector))}])"
-        query = f"{by} ({selector}) / {by} ({members_selector(LIMITS, limits)})"
-        results = await scope.query_range(query)
+            window = range_duration(await scope.members_rate_span(usage, members))
+        render = partial(_limit_ratio_query, usage, window, members, limits)
+        results = await scope.query_members(members, render, split=LIMIT_KEYS)
     except MetricSourceError as exc:
         scope.notes.append(f"{metric} unavailable ({exc})")
         return []
-    return [named(data, metric, query) for data in results]
+    return [named(data, metric, query) for query, data in results]
+
+
+def _limit_ratio_query(
+    usage: str, window: str | None, members: Members, limits: Members, part: Members
+) -> str:
+    """The limit ratio of `part` of the usage `members`: over all the `limits`, or for a part, over the
+    limits of its containers."""
+    if len(part) < len(members):
+        containers = {tuple(m.get(k) for k in LIMIT_KEYS) for m in part}
+        limits = [m for m in limits if tuple(m.get(k) for k in LIMIT_KEYS) in containers]
+    by = f"sum by ({', '.join(LIMIT_KEYS)})"
+    return f"{by} ({rated_selector(usage, window, part)}) / {by} ({members_selector(LIMITS, limits)})"

@@ -1,12 +1,13 @@
 """What evidence collection fetches with: the window, a fetched series, selectors for a group of series
-and the `rate()` window of a counter."""
+(cut into several queries when one would be too long for the backend) and the `rate()` window of a counter."""
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
 import numpy as np
 
@@ -19,6 +20,11 @@ from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 # always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
 # is sharper: a change shows in full one window after it starts.
 RATE_INTERVALS = 2.5
+
+T = TypeVar("T")
+# The label sets of a group of series of one metric, and a query over some of them.
+Members = Sequence[Mapping[str, str]]
+MemberQuery = Callable[[Members], str]
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,30 @@ class FetchScope:
         return self.settings.rate_window_seconds or await counter_rate_window(
             counter, self.source, self.window
         )
+
+    async def members_rate_span(self, metric: str, members: Members) -> float:
+        """`rate_span` of the counter `metric`'s `members`, its probe cut like their queries
+        (`member_queries`)."""
+        if self.settings.rate_window_seconds:
+            return self.settings.rate_window_seconds
+        probes = member_queries(
+            members,
+            lambda part: rate_probe(members_selector(metric, part), self.window),
+            self.settings.max_query_length,
+        )
+        return await probed_rate_window([query for _, query in probes], self.source, self.window)
+
+    async def query_members(
+        self, members: Members, render: MemberQuery, *, split: Collection[str] | None = None
+    ) -> list[tuple[str, SeriesData]]:
+        """`render(members)` over the window, each result series with the query that returned it: one
+        query, or the chunks `member_queries` cuts for `context.max_query_length`, run at once (the source
+        bounds the calls in flight) and merged as one query's answer."""
+        queries = [q for _, q in member_queries(members, render, self.settings.max_query_length, split)]
+        if len(queries) == 1:
+            return [(queries[0], data) for data in await self.query_range(queries[0])]
+        answers = await asyncio.gather(*(self.query_range(q) for q in queries))
+        return merged_answers(queries, answers)
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,95 @@ def members_selector(metric: str, members: Sequence[Mapping[str, str]]) -> str:
     return regex_selector(metric, common, varying)
 
 
+def query_fits(query: str, max_length: int) -> bool:
+    """Whether `query` is at most `max_length` bytes, as VictoriaMetrics counts (UTF-8)."""
+    return len(query.encode()) <= max_length
+
+
+def chunk_alternatives(alternatives: Sequence[T], fits: Callable[[Sequence[T]], bool]) -> list[Sequence[T]]:
+    """`alternatives` cut, in order, into consecutive runs, each the longest from where the last ended that
+    `fits` (which must hold for every shorter run too); an alternative that does not fit alone is a run of
+    its own."""
+    chunks: list[Sequence[T]] = []
+    start = 0
+    while start < len(alternatives):
+        size = _longest_fitting_run(alternatives, start, fits)
+        chunks.append(alternatives[start : start + size])
+        start += size
+    return chunks
+
+
+def _longest_fitting_run(alternatives: Sequence[T], start: int, fits: Callable[[Sequence[T]], bool]) -> int:
+    """The length of the longest run from `start` that fits (at least 1): doubling, then bisecting, so a run
+    of n costs about 2 log2(n) renderings."""
+    remaining = len(alternatives) - start
+    good, size = 0, 1
+    while size <= remaining and fits(alternatives[start : start + size]):
+        good, size = size, size * 2
+    bad = min(size, remaining + 1)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if fits(alternatives[start : start + middle]):
+            good = middle
+        else:
+            bad = middle
+    return max(good, 1)
+
+
+def longest_alternation(members: Members, labels: Collection[str] | None = None) -> str | None:
+    """The label (of `labels`, if given) with the longest alternation in `members_selector(members)`; None
+    when the members agree on all of them."""
+    keys = set().union(*(m.keys() for m in members)) - {"__name__"}
+    lengths: dict[str, int] = {}
+    for key in sorted(keys if labels is None else keys & set(labels)):
+        values = {m.get(key, "") for m in members}
+        if len(values) > 1:
+            lengths[key] = sum(len(v) + 1 for v in values)
+    return max(lengths, key=lengths.__getitem__) if lengths else None
+
+
+def member_queries(
+    members: Members, render: MemberQuery, max_length: int, split: Collection[str] | None = None
+) -> list[tuple[Members, str]]:
+    """(members, query) pairs covering `members`: all of them when `render`'s query fits `max_length`, else
+    chunks cut along the alternatives of their longest alternation (of the `split` labels, if given), each
+    value's members in one chunk: a chunk's selector matches only its own values of that label, so a group
+    of an aggregation by it stays whole. A value whose members alone do not fit is sent alone, for the
+    backend to say why it refuses."""
+    whole = render(members)
+    key = None if query_fits(whole, max_length) else longest_alternation(members, split)
+    if key is None:
+        return [(members, whole)]
+    by_value: dict[str, list[Mapping[str, str]]] = {}
+    for member in members:
+        by_value.setdefault(member.get(key, ""), []).append(member)
+    values = sorted(by_value, key=lambda v: (not v, v))  # as `regex_selector` orders the alternation
+
+    def of(run: Sequence[str]) -> list[Mapping[str, str]]:
+        return [member for value in run for member in by_value[value]]
+
+    runs = chunk_alternatives(values, lambda run: query_fits(render(of(run)), max_length))
+    return [(part, render(part)) for part in map(of, runs)]
+
+
+def merged_answers(
+    queries: Sequence[str], answers: Sequence[Sequence[SeriesData]]
+) -> list[tuple[str, SeriesData]]:
+    """The series of several queries' answers, each once (with the first query that returned it), sorted by
+    their labels as Prometheus sorts one range query's series."""
+    found: dict[frozenset[tuple[str, str]], tuple[str, SeriesData]] = {}
+    for query, answer in zip(queries, answers, strict=True):
+        for data in answer:
+            found.setdefault(label_key(data.labels), (query, data))
+    return sorted(found.values(), key=lambda pair: sorted(pair[1].labels.items()))
+
+
+def rated_selector(metric: str, window: str | None, members: Members) -> str:
+    """`members_selector`, under rate() over `window` (a PromQL range) when one is given."""
+    selector = members_selector(metric, members)
+    return f"rate({selector}[{window}])" if window else selector
+
+
 async def counter_metrics(
     groups: Mapping[str, Sequence[Mapping[str, str]]], known: Collection[str], scope: FetchScope
 ) -> set[str]:
@@ -119,12 +238,28 @@ async def counter_rate_window(selector: str, source: MetricSource, window: Windo
     `count_over_time` over the evidence window (the median over its series), and at least RATE_INTERVALS
     query steps and 60 s. With one-minute scrapes, a window of 4 x a 15-s step holds one sample or none,
     and rate() needs two: every such series would be lost."""
+    return await probed_rate_window([rate_probe(selector, window)], source, window)
+
+
+def rate_probe(selector: str, window: Window) -> str:
+    """The query measuring a counter selector's samples per evidence window (`counter_rate_window`)."""
+    return f"count_over_time({selector}[{math.ceil(window.end - window.start):d}s])"
+
+
+async def probed_rate_window(probes: Sequence[str], source: MetricSource, window: Window) -> float:
+    """`counter_rate_window` from `rate_probe` queries over parts of one counter's series (the median over
+    all their series)."""
     floor = rate_floor(window)
     span = window.end - window.start
     if span <= 0:
         return floor
-    probe = f"count_over_time({selector}[{math.ceil(span):d}s])"
-    results = await source.query_range(probe, window.end, window.end, window.step)
+    if len(probes) == 1:
+        results = await source.query_range(probes[0], window.end, window.end, window.step)
+    else:
+        answers = await asyncio.gather(
+            *(source.query_range(p, window.end, window.end, window.step) for p in probes)
+        )
+        results = [data for _, data in merged_answers(probes, answers)]
     counts = [float(r.values[-1]) for r in results if r.values.size and np.isfinite(r.values[-1])]
     samples = float(np.median(counts)) if counts else 0.0
     if samples < 2:

@@ -162,6 +162,11 @@ def _classify_http_error(message: str) -> MetricSourceError:
         "timeout": "raise prometheus.timeout_seconds or simplify the query",
         "unreachable": "the backend or a proxy in front of it is unavailable",
     }.get(kind, "check prometheus.url, credentials and the path prefix")
+    if "too long query" in detail.lower():
+        hint = (
+            "set context.max_query_length no higher than the backend's limit (VictoriaMetrics "
+            "-search.maxQueryLen), or raise that limit for what cannot be split"
+        )
     return MetricSourceError(kind, f"HTTP {status} {error_type or ''}: {detail} ({hint})".replace("  ", " "))
 
 

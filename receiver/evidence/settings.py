@@ -422,6 +422,12 @@ class ContextSettings(Section):
     )
     max_related_series: int = Field(default=200, ge=0)
     max_series_per_context_query: int = Field(default=20, ge=1)
+    max_query_length: int = Field(
+        default=16_384,
+        ge=1024,
+        description="Longest query sent for related series, in UTF-8 bytes (VictoriaMetrics refuses longer "
+        "ones: -search.maxQueryLen, 16384); a longer one is sent as several, each over part of the series.",
+    )
     max_peer_series: int = Field(
         default=10,
         ge=0,

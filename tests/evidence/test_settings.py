@@ -30,6 +30,12 @@ def test_invalid_prometheus_settings_say_why(data, message):
         PrometheusSettings.model_validate(data)
 
 
+def test_the_query_length_limit_is_at_least_a_kilobyte():
+    assert ContextSettings().max_query_length == 16_384  # VictoriaMetrics' -search.maxQueryLen
+    with pytest.raises(ValidationError, match="max_query_length"):
+        ContextSettings(max_query_length=100)
+
+
 def test_a_trailing_slash_in_the_url_is_dropped():
     assert PrometheusSettings(url="http://mimir/prometheus/").url == "http://mimir/prometheus"
 
