@@ -21,6 +21,9 @@ VOLATILE_LABELS = frozenset({"severity", "instance", "pod", "pod_name", "contain
 # train, Nezha development days) to keep incidents with different true causes apart.
 ALERT_WEIGHT = 0.3
 SIMILAR = 0.7
+# Escapes that keep an alert identity unambiguous (see alert_identity).
+_IN_LABELS = str.maketrans({c: "\\" + c for c in "\\,="})
+_IN_ALERTNAME = str.maketrans({c: "\\" + c for c in "\\{"})
 
 
 @dataclass(frozen=True)
@@ -39,8 +42,11 @@ class EvidenceSignature:
 
 
 def alert_identity(alertname: str, labels: Mapping[str, str]) -> str:
+    """`alertname{k=v,...}` over the stable labels, escaped so that two label sets never read the same
+    (`{a="1,b=2"}` is not `{a="1", b="2"}`); labels without `\\`, `,` or `=` read as they always did."""
     stable = sorted((k, v) for k, v in labels.items() if k != "alertname" and k not in VOLATILE_LABELS)
-    return alertname + "{" + ",".join(f"{k}={v}" for k, v in stable) + "}"
+    pairs = ",".join(f"{k.translate(_IN_LABELS)}={v.translate(_IN_LABELS)}" for k, v in stable)
+    return alertname.translate(_IN_ALERTNAME) + "{" + pairs + "}"
 
 
 def evidence_signature(evidence: Evidence) -> EvidenceSignature:

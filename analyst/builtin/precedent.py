@@ -43,15 +43,18 @@ def precedent_shift(
     notes: list[str] = []
     for precedent in precedents:
         name, confirmed_category = precedent.confirmed_cause
-        if (name or confirmed_category) and _matches(names, category, name, confirmed_category):
-            share = 1.0 if name else CATEGORY_ONLY_SHARE
-            total += CONFIRMED_BOOST * share * precedent.similarity
-            notes.append(f"raised {label}: confirmed cause of similar incident {precedent.incident_id}")
-        elif (
+        named = bool(name) and _matches(names, category, name, None)
+        judged_wrong = (
             precedent.verdict == "wrong"
             and _matches(names, category, precedent.suspect, None)
             and category == precedent.category
-        ):
+        )
+        # The suspect judged wrong stays lowered when the judge gave only its (right) category.
+        if named or (not name and not judged_wrong and _matches(names, category, None, confirmed_category)):
+            share = 1.0 if name else CATEGORY_ONLY_SHARE
+            total += CONFIRMED_BOOST * share * precedent.similarity
+            notes.append(f"raised {label}: confirmed cause of similar incident {precedent.incident_id}")
+        elif judged_wrong:
             total -= WRONG_PENALTY * precedent.similarity
             notes.append(f"lowered {label}: judged wrong on similar incident {precedent.incident_id}")
     return total, tuple(notes)

@@ -48,23 +48,22 @@ class FeedbackOutcome:
 def record_feedback(
     db: sqlite_utils.Database, incident_id: str, feedback: Feedback, now: float
 ) -> FeedbackOutcome | None:
-    """Insert or update `feedback.who`'s judgement; None when the incident does not exist.
+    """Insert or update `feedback.who`'s judgement of the incident's newest diagnosis; None when the
+    incident does not exist.
 
-    Sending the same judgement twice changes nothing and adds no history.
+    Sending the same judgement twice changes nothing and adds no history; sending it again after the
+    incident was re-diagnosed moves it to the new diagnosis (a change of `diagnosis_id`).
     """
     if not incident_exists(db, incident_id):
         return None
-    diagnosis = fetch_one(
-        db,
-        "SELECT id, backend, category, confidence FROM diagnoses WHERE incident_id=?"
-        " ORDER BY id DESC LIMIT 1",
-        (incident_id,),
-    )
+    diagnosis = latest_diagnosis(db, incident_id)
     diagnosis_id = diagnosis["id"] if diagnosis else None
     old = fetch_one(db, "SELECT * FROM feedback WHERE incident_id=? AND who=?", (incident_id, feedback.who))
     new = asdict(feedback)
     before = {name: old[name] if old else None for name in JUDGED_FIELDS}
     changes = {name: [before[name], new[name]] for name in JUDGED_FIELDS if before[name] != new[name]}
+    if old is not None and old["diagnosis_id"] != diagnosis_id:
+        changes["diagnosis_id"] = [old["diagnosis_id"], diagnosis_id]
     if old is None:
         cur = db.conn.execute(
             "INSERT INTO feedback (incident_id, diagnosis_id, who, verdict, actual_category, actual_cause,"
@@ -99,6 +98,16 @@ def record_feedback(
     row = fetch_one(db, "SELECT * FROM feedback WHERE id=?", (feedback_id,))
     assert row is not None
     return FeedbackOutcome(row, changes, old is None, diagnosis)
+
+
+def latest_diagnosis(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+    """The incident's newest diagnosis (id, backend, category, confidence): the one a judgement is about."""
+    return fetch_one(
+        db,
+        "SELECT id, backend, category, confidence FROM diagnoses WHERE incident_id=?"
+        " ORDER BY id DESC LIMIT 1",
+        (incident_id,),
+    )
 
 
 def incident_exists(db: sqlite_utils.Database, incident_id: str) -> bool:

@@ -25,7 +25,8 @@ TEXT_WINDOW = 20_000
 CANDIDATES = 2000
 # Share of the final score that comes from the full-text match (the rest is signature similarity).
 TEXT_WEIGHT = 0.1
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_]{2,}")
+# Words of three or more characters in any script (FTS5's unicode61 tokenizer indexes them all).
+_WORD = re.compile(r"[^\W\d_]\w{2,}")
 
 
 def save_signature(
@@ -150,15 +151,27 @@ def _marks(values: Iterable[object]) -> str:
     return ",".join("?" for _ in values) or "NULL"
 
 
+# The primary suspect of the judged diagnosis `d` (a judgement is about the diagnosis it was given on).
+_JUDGED_SUSPECT = "json_extract(d.body, '$.primary_hypothesis.suspect')"
+
+
 def _with_judgements(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row with its newest judgement. A judgement speaks of the diagnosis it was given on: after a
+    re-diagnosis, `diagnosis_id`, `suspect` and `category` are that diagnosis', not the newest one's."""
     for row in rows:
         judged = fetch_all(
             db,
-            "SELECT verdict, actual_category, actual_cause, note, who, updated_at FROM feedback"
-            " WHERE incident_id=? ORDER BY updated_at DESC, id DESC LIMIT 1",
+            "SELECT f.verdict, f.actual_category, f.actual_cause, f.note, f.who, f.updated_at,"
+            f" f.diagnosis_id, {_JUDGED_SUSPECT} AS judged_suspect,"
+            " d.category AS judged_category FROM feedback f LEFT JOIN diagnoses d ON d.id = f.diagnosis_id"
+            " WHERE f.incident_id=? ORDER BY f.updated_at DESC, f.id DESC LIMIT 1",
             (row["incident_id"],),
         )
         judgement = judged[0] if judged else {}
+        if judgement.get("diagnosis_id") not in (None, row["diagnosis_id"]):
+            row["diagnosis_id"] = judgement["diagnosis_id"]
+            row["suspect"] = judgement["judged_suspect"]
+            row["category"] = judgement["judged_category"]
         row["verdict"] = judgement.get("verdict")
         row["actual_category"] = judgement.get("actual_category")
         row["actual_cause"] = judgement.get("actual_cause")
@@ -218,8 +231,11 @@ def problems(db: sqlite_utils.Database, limit: int = 100) -> list[dict[str, Any]
         group["moved"] = json.loads(group["moved"])
         members = fetch_all(
             db,
-            "SELECT s.incident_id, s.suspect, s.category, f.verdict, f.actual_cause, f.actual_category"
+            "SELECT s.incident_id, f.verdict, f.actual_cause, f.actual_category,"
+            f" coalesce({_JUDGED_SUSPECT}, s.suspect) AS suspect,"
+            " coalesce(d.category, s.category) AS category"
             " FROM incident_signatures s LEFT JOIN feedback f ON f.incident_id = s.incident_id"
+            " LEFT JOIN diagnoses d ON d.id = f.diagnosis_id"
             " WHERE s.evidence_key=? ORDER BY s.created_at DESC, f.updated_at DESC",
             (group["evidence_key"],),
         )

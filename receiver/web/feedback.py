@@ -13,7 +13,7 @@ from aiohttp import web
 from analyst.diagnosis import Category
 from analyst.evidence import evidence_from_dict
 from analyst.memory import evidence_signature
-from receiver.errors import PayloadError
+from receiver.errors import PayloadError, ReceiverError
 from receiver.pipeline.memory import recall_line
 from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
@@ -23,15 +23,26 @@ from receiver.web.json_errors import bad_request, decode_json, error_response, r
 from receiver.web.keys import METRICS, STORE
 
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
+FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note")
 CATEGORIES = tuple(c.value for c in Category)
+
+
+class FeedbackRefused(ReceiverError):
+    """A judgement that cannot be stored: `status` 404 (no such incident) or 409 (not diagnosed yet)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
     """Validate a judgement; a bad field raises 400 naming it."""
-    unknown = sorted(set(body) - {"verdict", "who", "actual_category", "actual_cause", "note"})
+    unknown = sorted(set(body) - set(FIELDS))
     if unknown:
         raise bad_request(f"unknown field {unknown[0]!r}", unknown[0])
     verdict = body.get("verdict")
+    if verdict is None:
+        raise bad_request(f"verdict is required: one of {', '.join(VERDICTS)}", "verdict")
     if verdict not in VERDICTS:
         raise bad_request(f"verdict must be one of {', '.join(VERDICTS)}", "verdict")
     values: dict[str, str | None] = {}
@@ -56,12 +67,20 @@ def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
     )
 
 
-async def store_feedback(
-    app: web.Application, incident_id: str, feedback: Feedback
-) -> FeedbackOutcome | None:
-    """Store a judgement and count it on /metrics when it changed the verdict."""
-    outcome = await app[STORE].write(db_feedback.record_feedback, incident_id, feedback, time.time())
-    if outcome is not None and "verdict" in outcome.changes:
+async def store_feedback(app: web.Application, incident_id: str, feedback: Feedback) -> FeedbackOutcome:
+    """Store a judgement of the incident's newest diagnosis and count it on /metrics when it gave a diagnosis
+    a new verdict. Raises FeedbackRefused for an incident that is not stored or not diagnosed yet."""
+    store = app[STORE]
+    if await store.run(db_feedback.latest_diagnosis, incident_id) is None:
+        if await store.run(db_feedback.incident_exists, incident_id):
+            raise FeedbackRefused(
+                409, f"incident {incident_id} has no diagnosis yet: judge it once it is diagnosed"
+            )
+        raise FeedbackRefused(404, f"incident {incident_id} is not stored (unknown, or pruned by retention)")
+    outcome = await store.write(db_feedback.record_feedback, incident_id, feedback, time.time())
+    if outcome is None:  # pruned in between
+        raise FeedbackRefused(404, f"incident {incident_id} is not stored (unknown, or pruned by retention)")
+    if "verdict" in outcome.changes or "diagnosis_id" in outcome.changes:  # a verdict on a new diagnosis
         diagnosis = outcome.diagnosis or {}
         app[METRICS].feedback.labels(
             verdict=feedback.verdict,
@@ -79,10 +98,10 @@ async def post_feedback(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         return error_response(400, "body must be a JSON object", "body")
     feedback = parse_feedback(body, "api")
-    incident_id = request.match_info["incident_id"]
-    outcome = await store_feedback(request.app, incident_id, feedback)
-    if outcome is None:
-        return error_response(404, "no such incident")
+    try:
+        outcome = await store_feedback(request.app, request.match_info["incident_id"], feedback)
+    except FeedbackRefused as exc:
+        return error_response(exc.status, str(exc))
     answer = {"feedback": outcome.feedback, "changes": outcome.changes, "created": outcome.created}
     return web.json_response(answer, status=201 if outcome.created else 200)
 
@@ -97,15 +116,18 @@ async def get_feedback(request: web.Request) -> web.Response:
 async def post_feedback_form(request: web.Request) -> web.StreamResponse:
     """The incident page's form (form-encoded); answers with a redirect back to the page."""
     form = await request.post()
-    body = {
-        k: str(v)
-        for k, v in form.items()
-        if k in ("verdict", "who", "actual_category", "actual_cause", "note")
-    }
+    body: dict[str, str] = {}
+    for name, value in form.items():
+        if name not in FIELDS:
+            continue
+        if not isinstance(value, str):  # a file upload (multipart/form-data)
+            return error_response(400, f"{name} must be text, not a file", name)
+        body[name] = value
     incident_id = request.match_info["incident_id"]
-    outcome = await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))
-    if outcome is None:
-        return error_response(404, "no such incident")
+    try:
+        await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))
+    except FeedbackRefused as exc:
+        return error_response(exc.status, str(exc))
     raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
 
 
@@ -145,7 +167,7 @@ async def overview_accuracy_html(app: web.Application) -> str:
 
 async def get_similar(request: web.Request) -> web.Response:
     limit = request.query.get("limit", "10")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+    if not (limit.isascii() and limit.isdigit()) or not 1 <= int(limit) <= 100:
         return error_response(400, "limit must be an integer in [1, 100]", "limit")
     view = await similar_view(request.app, request.match_info["incident_id"], int(limit))
     if view is None:

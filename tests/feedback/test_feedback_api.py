@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import aiohttp
+
 from analyst.schema import diagnosis_to_dict
 from receiver.storage import incidents as db_incidents
 from receiver.web.keys import STORE
 from tests.delivery.builders import make_diagnosis
 from tests.receiver.conftest import ClientFactory
 
-from .conftest import stored_incident
+from .conftest import firing, stored_incident
 
 
 async def test_feedback_is_stored_and_shown_with_the_incident(make_client: ClientFactory) -> None:
@@ -182,3 +184,77 @@ async def test_the_incident_page_and_overview_show_the_feedback_sections(make_cl
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
     overview = await (await client.get("/ui/overview")).text()
     assert "Accuracy from feedback" in overview and "judged" in overview
+
+
+async def test_an_incident_not_yet_diagnosed_cannot_be_judged(make_client: ClientFactory) -> None:
+    """A judgement stored with no diagnosis was counted nowhere, and a "correct" later vouched for a
+    diagnosis that nobody had seen."""
+    client = await make_client()
+    incident = firing("fp-new", 1_790_000_000.0, {"alertname": "LatencyHigh"}, {}, "diagnose")
+    await client.app[STORE].write(db_incidents.create_incident, incident)
+    url = f"/api/v1/incidents/{incident.id}/feedback"
+    answer = await client.post(url, json={"verdict": "correct", "who": "ana"})
+    assert answer.status == 409
+    assert "no diagnosis yet" in (await answer.json())["error"]
+    form = await client.post(
+        f"/ui/incidents/{incident.id}/feedback", data={"verdict": "correct"}, allow_redirects=False
+    )
+    assert form.status == 409
+    assert (await (await client.get(url)).json())["current"] == []
+
+
+async def test_judging_a_pruned_or_unknown_incident_is_404_naming_it(make_client: ClientFactory) -> None:
+    client = await make_client()
+    answer = await client.post("/api/v1/incidents/inc-gone/feedback", json={"verdict": "wrong"})
+    assert answer.status == 404
+    assert "inc-gone" in (await answer.json())["error"]
+
+
+async def test_a_missing_verdict_is_400_saying_it_is_required(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    answer = await client.post(f"/api/v1/incidents/{incident_id}/feedback", json={"who": "ana"})
+    assert answer.status == 400
+    assert await answer.json() == {
+        "status": "error",
+        "error": "verdict is required: one of correct, wrong, partly",
+        "field": "verdict",
+    }
+
+
+async def test_a_file_sent_to_the_form_is_400_and_stores_nothing(make_client: ClientFactory) -> None:
+    """A multipart file field was stored as the repr of aiohttp's FileField."""
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    form = aiohttp.FormData()
+    form.add_field("verdict", "wrong")
+    form.add_field("note", b"the pool", filename="note.txt")
+    answer = await client.post(f"/ui/incidents/{incident_id}/feedback", data=form, allow_redirects=False)
+    assert answer.status == 400
+    assert (await answer.json())["field"] == "note"
+    listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert listed["current"] == []
+
+
+async def test_the_form_refuses_another_site_and_missing_credentials(make_client: ClientFactory) -> None:
+    client = await make_client(webhook={"bearer_token": "s3cret"})
+    incident_id = await stored_incident(client)
+    url = f"/ui/incidents/{incident_id}/feedback"
+    auth = {"Authorization": "Bearer s3cret"}
+    cross_site = {**auth, "Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}
+    answer = await client.post(url, data={"verdict": "correct"}, headers=cross_site, allow_redirects=False)
+    assert answer.status == 403
+    assert (await client.post(url, data={"verdict": "correct"}, allow_redirects=False)).status == 401
+    listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback", headers=auth)).json()
+    assert listed["current"] == []
+    same_site = {**auth, "Sec-Fetch-Site": "same-origin"}
+    answer = await client.post(url, data={"verdict": "correct"}, headers=same_site, allow_redirects=False)
+    assert answer.status == 303
+
+
+async def test_a_limit_in_other_digits_is_400_not_a_crash(make_client: ClientFactory) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    answer = await client.get(f"/api/v1/incidents/{incident_id}/similar", params={"limit": "\u00b2"})
+    assert answer.status == 400
+    assert (await answer.json())["field"] == "limit"

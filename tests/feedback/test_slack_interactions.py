@@ -3,15 +3,20 @@ a bad signature, a stale timestamp or a replay is refused with 401 and stores no
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from demo.processes import free_port
+from receiver.delivery.slack_blocks import feedback_actions
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
 from receiver.web.resources import pipeline_parts
@@ -19,7 +24,10 @@ from tests.fakes.slack import FakeSlack
 from tests.receiver.conftest import ClientFactory
 from tests.support.polling import eventually
 
+from .conftest import stored_incident
+
 FIRING = "captured-am025-prom242-firing.json"
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
 @pytest.fixture
@@ -136,3 +144,99 @@ def test_message_updates_go_only_to_slack_or_the_configured_api_host() -> None:
     assert not trusted_response_url("https://169.254.169.254/latest/meta-data", api)
     assert not trusted_response_url("https://evil.example/slack.com", api)
     assert trusted_response_url("http://127.0.0.1:8080/actions/x", "http://127.0.0.1:8080/api/")
+    assert not trusted_response_url("https://[::1/actions/x", api)  # was a ValueError in the follow-up task
+
+
+def signed_payload(
+    payload: object, secret: str, timestamp: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """A request as Slack signs it, with any payload (Slack's own shape or not)."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    stamp = timestamp or str(int(time.time()))
+    digest = hmac.new(secret.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": "v0=" + digest,
+    }
+    return body, headers
+
+
+def click(incident_id: str, action_id: str = "feedback_wrong", **fields: object) -> dict[str, object]:
+    return {
+        "type": "block_actions",
+        "user": {"id": "UANA", "username": "ana"},
+        "actions": [{"action_id": action_id, "block_id": "alert_analyst_feedback", "value": incident_id}],
+        **fields,
+    }
+
+
+async def test_signed_payloads_of_the_wrong_shape_are_answered_and_store_nothing(
+    make_client: ClientFactory,
+) -> None:
+    """Every one of these was a 500 (AttributeError, TypeError, UnicodeEncodeError in SQLite)."""
+    client = await make_client(slack={"signing_secret": SECRET})
+    incident_id = await stored_incident(client)
+    cases: list[tuple[object, int]] = [
+        ([1], 400),
+        ("block_actions", 400),
+        (click(incident_id, user={"username": "\ud800"}), 400),  # a lone surrogate: not storable text
+        ({"type": "block_actions", "actions": 5}, 200),
+        ({"type": "block_actions", "actions": ["feedback_wrong"]}, 200),
+        (click(incident_id, actions=[{"action_id": ["feedback_wrong"], "value": incident_id}]), 200),
+        (click(incident_id, actions=[{"action_id": "feedback_wrong", "value": {"id": incident_id}}]), 200),
+        (click(incident_id, type="view_submission"), 200),  # our action id in another kind of interaction
+        (click(incident_id, "feedback_maybe"), 200),  # an action id we do not know
+        (click(incident_id, "other_app_button"), 200),
+    ]
+    for payload, status in cases:
+        body, headers = signed_payload(payload, SECRET)
+        answer = await client.post("/slack/interactions", data=body, headers=headers)
+        assert answer.status == status, payload
+        if status == 400:
+            assert (await answer.json())["field"] == "payload"
+    feedback = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert feedback["current"] == [] and feedback["history"] == []
+
+
+async def test_a_click_whose_user_is_not_an_object_is_stored_as_unknown(make_client: ClientFactory) -> None:
+    client = await make_client(slack={"signing_secret": SECRET})
+    incident_id = await stored_incident(client)
+    body, headers = signed_payload(click(incident_id, user="ana"), SECRET)
+    assert (await client.post("/slack/interactions", data=body, headers=headers)).status == 200
+    feedback = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert [(c["who"], c["verdict"]) for c in feedback["current"]] == [("slack:unknown", "wrong")]
+
+
+async def test_a_timestamp_in_other_digits_is_refused_not_a_crash(make_client: ClientFactory) -> None:
+    """A timestamp of "²" passes str.isdigit() and int() refuses it: this was a 500."""
+    client = await make_client(slack={"signing_secret": SECRET})
+    incident_id = await stored_incident(client)
+    for stamp in ("\u00b2", "1" * 5000, "-1", f" {int(time.time())}"):
+        body, headers = signed_payload(click(incident_id), SECRET, timestamp=stamp)
+        answer = await client.post("/slack/interactions", data=body, headers=headers)
+        assert answer.status == 401, stamp[:10]
+    feedback = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
+    assert feedback["current"] == []
+
+
+async def test_a_click_on_an_incident_no_longer_stored_tells_the_clicker_through_response_url(
+    make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]
+) -> None:
+    """Slack shows nothing of the body that answers a block_actions request: the ephemeral text that
+    was put there never reached anyone. It goes through response_url, and the message stays as it is."""
+    fake, server = slack
+    client = await make_client(
+        slack={"api_url": str(server.make_url("/api/")), "signing_secret": fake.signing_secret}
+    )
+    message = {"channel": "C0ALERTS", "ts": "1700000001.000001", "text": "Diagnosis", "blocks": []}
+    message["blocks"] = [feedback_actions("inc-pruned")]
+    fake.messages.append(message)
+    body, headers = fake.signed_click(message, "correct", str(server.make_url("")))
+    answer = await client.post("/slack/interactions", data=body, headers=headers)
+    assert answer.status == 200
+    await eventually(lambda: len(fake.responses) == 1, within=10)
+    (response,) = fake.responses
+    assert response["response_type"] == "ephemeral" and response["replace_original"] is False
+    assert "inc-pruned" in response["text"] and "not stored" in response["text"]
+    assert message["blocks"] == [feedback_actions("inc-pruned")]
