@@ -54,12 +54,13 @@ class WebSettings(Section):
                 )
         return origins
 
-    @model_validator(mode="after")
-    def _check_address(self) -> WebSettings:
-        _, sep, port = self.listen_address.rpartition(":")
+    @field_validator("listen_address")
+    @classmethod
+    def _check_address(cls, address: str) -> str:
+        _, sep, port = address.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"listen_address must be host:port, got {self.listen_address!r}")
-        return self
+            raise ValueError(f"must be host:port with a port from 1 to 65535, got {address!r}")
+        return address
 
     @property
     def host(self) -> str:
@@ -109,6 +110,21 @@ class WebhookSettings(Section):
             raise ValueError("set only one of bearer_token or bearer_token_file")
         return self
 
+    @field_validator("bearer_token")
+    @classmethod
+    def _token_not_empty(cls, token: SecretStr | None) -> SecretStr | None:
+        """An empty token would let in any request that sends `Authorization: Bearer` with no value."""
+        if token is not None and not token.get_secret_value().strip():
+            raise ValueError("is empty: set a token, or remove the key to accept unauthenticated requests")
+        return token
+
+    @field_validator("basic_auth")
+    @classmethod
+    def _password_not_empty(cls, auth: BasicAuthSettings | None) -> BasicAuthSettings | None:
+        if auth is not None and auth.password is not None and not auth.password.get_secret_value():
+            raise ValueError("password is empty: set one, or remove basic_auth")
+        return auth
+
 
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
@@ -145,11 +161,16 @@ class Settings(Section):
         return self
 
 
-def _env_value(raw: str) -> Any:
+def _env_value(name: str, raw: str) -> Any:
     """Env values are strings (pydantic coerces numbers and booleans); YAML flow lists and maps are parsed."""
     stripped = raw.strip()
     if stripped[:1] in ("[", "{"):
-        return yaml.safe_load(stripped)
+        try:
+            return yaml.safe_load(stripped)
+        except yaml.YAMLError as exc:
+            raise ConfigError(
+                f"environment variable {name}: not a YAML flow list or map: {_yaml_problem(exc)}"
+            ) from exc
     return raw
 
 
@@ -175,7 +196,7 @@ def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = _env_value(value)
+        node[path[-1]] = _env_value(name, value)
     return tree
 
 
@@ -223,12 +244,24 @@ def format_validation_error(
         if err["type"] == "extra_forbidden" and (hint := _closest_key(loc)):
             line += f"; did you mean {'.'.join((*loc[:-1], hint))}?"
         source = next((sources[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in sources), None)
+        # a variable below the key (ALERT_ANALYST_PROMETHEUS__URL__X made prometheus.url a map)
+        source = source or next((name for path, name in sources.items() if path[: len(loc)] == loc), None)
         if source is not None:
             line += f" (from environment variable {source})"
         elif file is not None:
             line += f" (in {file})"
         lines.append(line)
     return "\n".join(lines)
+
+
+def validation_summary(exc: ValidationError, prefix: str = "") -> str:
+    """A pydantic error as one line, `field: reason; field: reason`, without pydantic's input dump and
+    documentation links; `prefix` names the object validated (`rule` gives `rule.method: ...`)."""
+    problems = []
+    for err in exc.errors():
+        key = ".".join([prefix, *(str(part) for part in err["loc"])] if prefix else map(str, err["loc"]))
+        problems.append(f"{key or '(top level)'}: {err['msg']}")
+    return "; ".join(problems)
 
 
 def _closest_key(loc: tuple[str, ...]) -> str | None:
@@ -259,15 +292,7 @@ def load_settings(
     """Read, merge and validate the configuration; raise ConfigError naming the key path and the reason."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text())
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        data = loaded or {}
+        data = read_config_file(path)
     environ = os.environ if environ is None else environ
     data = _merge(data, env_overrides(environ))
     data = _merge(data, overrides or {})
@@ -279,7 +304,38 @@ def load_settings(
     return settings
 
 
-def _file_keys(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """The file's sections; a file that cannot be read, is not UTF-8 YAML or is not a mapping is a
+    ConfigError of one line."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}): a YAML file is expected") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {_yaml_problem(exc)}") from exc
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(
+            f"{path}: the top level must be a mapping of sections (web:, prometheus:, ...),"
+            f" not a {type(loaded).__name__}"
+        )
+    return loaded or {}
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: the problem and where (line and column from 1)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = "; ".join(part for part in (exc.context, exc.problem) if part)
+        return f"{where}{what}"
+    return " ".join(str(exc).split())
+
+
+def _file_keys(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(key path, file, is a secret) for every `*_file` key that is set; a secret file is one standing in
+    for a sibling key (`token_file` for `token`), rather than a CA bundle or a playbook."""
     for name, value in model:
         path = f"{prefix}{name}"
         if isinstance(value, BaseModel):
@@ -289,15 +345,30 @@ def _file_keys(model: BaseModel, prefix: str = "") -> Iterator[tuple[str, str]]:
                 if isinstance(item, BaseModel):
                     yield from _file_keys(item, f"{path}[{index}].")
         elif name.endswith("_file") and value is not None:
-            yield path, str(value)
+            yield path, str(value), name.removesuffix("_file") in type(model).model_fields
 
 
 def check_secret_files(settings: Settings) -> None:
-    """Every `*_file` key (tokens, passwords, CA bundles, playbooks) must be readable at load time."""
-    for key, file in _file_keys(settings):
+    """Every `*_file` key (tokens, passwords, CA bundles, playbooks) must name a readable file at load
+    time; a secret file must hold UTF-8 text that is not empty (an empty webhook token would let in
+    any request sending `Authorization: Bearer` with no value)."""
+    for key, file, secret in _file_keys(settings):
+        if os.path.isdir(file):
+            raise ConfigError(f"{key}: {file!r} is a directory, not a file")
         if not os.access(file, os.R_OK):
             raise ConfigError(f"{key}: file {file!r} is not readable")
+        if not secret:
+            continue
+        try:
+            text = read_secret_file(file)
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot read {file!r}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{key}: {file!r} is not UTF-8 text") from exc
+        if not text:
+            raise ConfigError(f"{key}: {file!r} is empty (or only whitespace): write the secret into it")
 
 
 def read_secret_file(path: str) -> str:
-    return Path(path).read_text().strip()
+    """A secret from its file, without the trailing newline editors and `echo` add."""
+    return Path(path).read_text(encoding="utf-8").strip()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from receiver.config import load_settings
+from receiver.config import load_settings, validation_summary
 from receiver.errors import ConfigError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
@@ -107,7 +107,10 @@ def run_backtest(argv: list[str]) -> int:
         return int(exc.code or 0)
     try:
         plan, prometheus = _plan(args, time.time())
-    except (ConfigError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        print(f"alert-analyst backtest: {validation_summary(exc, 'rule')}", file=sys.stderr)
+        return 2
+    except (ConfigError, ValueError) as exc:
         print(f"alert-analyst backtest: {exc}", file=sys.stderr)
         return 2
     try:

@@ -7,29 +7,69 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
 
 from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
 from analyst.evidence import evidence_to_dict
-from analyst.llm import build_analyst
+from analyst.llm import LLMConfigError, build_analyst
 from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
-from receiver.config import Settings, load_settings
-from receiver.errors import ConfigError, PayloadError
+from receiver.config import Settings, load_settings, validation_summary
+from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.models import DONE, Incident, new_incident
-from receiver.payload import parse_alert
+from receiver.payload import SUPPORTED_VERSION, WebhookAlert, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.times import parse_time
 
 
-def incident_from_alert_json(data: Mapping[str, Any], now: float) -> Incident:
-    """An Alertmanager alert object, or a whole webhook payload (its first alert)."""
-    alert_data = data["alerts"][0] if "alerts" in data else data
-    alert = parse_alert(alert_data)
+class AlertFileError(ReceiverError):
+    """The --alert file is not an Alertmanager alert or webhook payload; the message says why, in one line."""
+
+
+JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+
+
+def read_alert_file(path: str) -> tuple[WebhookAlert, str, int]:
+    """The alert in `path` (an Alertmanager alert object, or a whole version-4 webhook payload: its first
+    alert), the payload's group key, and how many alerts the file holds."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise AlertFileError(f"{path}: {exc.strerror}") from exc
+    if not raw.strip():
+        raise AlertFileError(f"{path}: empty: an Alertmanager alert or webhook payload (JSON) is expected")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise AlertFileError(f"{path}: not UTF-8 (byte {exc.start}): JSON is expected") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise AlertFileError(f"{path}: not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        kind = JSON_TYPES.get(type(data), "null")
+        raise AlertFileError(f"{path}: {kind}, not an Alertmanager alert or webhook payload (a JSON object)")
+    group_key, count = data.get("groupKey"), 1
+    if "alerts" in data:  # a webhook payload: its first alert
+        alerts, version = data["alerts"], str(data.get("version", SUPPORTED_VERSION))
+        if version != SUPPORTED_VERSION:
+            raise AlertFileError(f"{path}: webhook payload version {version!r}: only version 4 is supported")
+        if not isinstance(alerts, list) or not alerts:
+            raise AlertFileError(f"{path}: the webhook payload's `alerts` holds no alerts")
+        data, count = alerts[0], len(alerts)
+        if not isinstance(data, dict):
+            raise AlertFileError(f"{path}: alerts[0] is not an alert (a JSON object)")
+    try:
+        alert = parse_alert(data)
+    except ValidationError as exc:
+        raise AlertFileError(f"{path}: not an Alertmanager alert: {validation_summary(exc)}") from exc
+    except PayloadError as exc:
+        raise AlertFileError(f"{path}: {exc}") from exc
+    return alert, str(group_key or ""), count
+
+
+def incident_from_alert(alert: WebhookAlert, group_key: str, now: float) -> Incident:
     status = alert.status or ("resolved" if alert.ends_at else "firing")
     return new_incident(
         fingerprint=alert.effective_fingerprint(),
@@ -39,7 +79,7 @@ def incident_from_alert_json(data: Mapping[str, Any], now: float) -> Incident:
         labels=alert.labels,
         annotations=alert.annotations,
         generator_url=alert.generator_url,
-        group_key=str(data.get("groupKey", f"on-demand:{alert.alertname}")),
+        group_key=group_key or f"on-demand:{alert.alertname}",
         source="on_demand",
         now=now,
         stage=DONE,
@@ -74,35 +114,36 @@ def run_diagnose(argv: list[str]) -> int:
     overrides = {"prometheus": {"url": args.prometheus_url}} if args.prometheus_url else {}
     try:
         settings = load_settings(args.config_file, overrides=overrides)
-        with open(args.alert, "rb") as handle:
-            data = json.load(handle)
+        alert, group_key, count = read_alert_file(args.alert)
         current = time.time()
-        incident = incident_from_alert_json(data, current)
+        incident = incident_from_alert(alert, group_key, current)
         now = (
             parse_time(args.at, current)
             if args.at is not None
             else alert_window_end(incident, settings, current)
         )
-    except (
-        OSError,
-        json.JSONDecodeError,
-        ValidationError,
-        ValueError,
-        KeyError,
-        ConfigError,
-        PayloadError,
-    ) as exc:
+    except (ValueError, ConfigError, AlertFileError) as exc:
         print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
         return 2
+    if count > 1:
+        print(
+            f"alert-analyst diagnose: {args.alert} holds {count} alerts; diagnosing the first,"
+            f" {alert.alertname or '(no alertname)'}",
+            file=sys.stderr,
+        )
     return asyncio.run(_diagnose_and_print(settings, incident, now, args.format))
 
 
 async def _diagnose_and_print(settings: Settings, incident: Incident, now: float, fmt: str) -> int:
-    source = PrometheusSource(settings.prometheus)
     builtin = BuiltinAnalyst(settings.analyst)
-    analyst = build_analyst(
-        settings.analyst.backend, settings.llm, builtin, dependency_graph=builtin.dependency_graph
-    )
+    try:
+        analyst = build_analyst(
+            settings.analyst.backend, settings.llm, builtin, dependency_graph=builtin.dependency_graph
+        )
+    except LLMConfigError as exc:
+        print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
+        return 2
+    source = PrometheusSource(settings.prometheus)
     try:
         plugins = StagePlugins(source, settings.context, analyst, delivery=None)
         evidence, diagnosis = await diagnose_now(incident, plugins, now=now)

@@ -4,7 +4,6 @@ flags)."""
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,43 +39,17 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return tree
 
 
-def tune_gc_for_serving() -> None:
-    """Keep the cyclic GC off the ack path: the objects of start-up (modules, settings) are frozen out of
-    every collection, and young collections run every 20,000 allocations instead of 700. Measured with
-    `python -m bench.ingest`: p99 ack latency about halves under load (docs/benchmarks/ingest.md)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
-
-
 def _serve(args: argparse.Namespace) -> int:
-    from aiohttp import web
+    from receiver.cli.serve import run_serve
 
-    from receiver.config import load_settings
-    from receiver.logs import configure_logging
-    from receiver.web.app import build_app
-    from receiver.web.reload import ConfigSource
-
-    source = ConfigSource(args.config_file, _overrides(args))
-    settings = load_settings(source.path, overrides=source.overrides)
-    configure_logging(settings.log.level, settings.log.format)
-    app = build_app(settings, config_source=source)
-    tune_gc_for_serving()
-    web.run_app(
-        app,
-        host=settings.web.host,
-        port=settings.web.port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=settings.pipeline.shutdown_timeout_seconds,
-    )
-    return 0
+    return run_serve(args.config_file, _overrides(args))
 
 
 def _check_config(args: argparse.Namespace) -> int:
+    from receiver.cli.serve import check_analyst
     from receiver.config import load_settings
 
-    load_settings(args.config_file, overrides=_overrides(args))
+    check_analyst(load_settings(args.config_file, overrides=_overrides(args)))
     print(f"{args.config_file or '(defaults)'}: OK")
     return 0
 

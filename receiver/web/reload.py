@@ -33,7 +33,7 @@ from receiver.errors import ConfigError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
 from receiver.logs import configure_logging
-from receiver.web.auth import is_authorized, load_credentials
+from receiver.web.auth import Credentials, is_authorized, load_credentials
 from receiver.web.keys import ANALYST, CREDENTIALS, DELIVERY, METRICS, SCHEDULER, SETTINGS, SOURCE
 
 log = structlog.get_logger("receiver.reload")
@@ -141,6 +141,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         old = app[SETTINGS]
         try:
             new = await asyncio.to_thread(load_settings, source.path, overrides=source.overrides)
+            credentials = await asyncio.to_thread(_credentials_for, new)
             registry = CollectorRegistry()
             new_source = build_source_for(new, registry)
             try:
@@ -148,7 +149,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             except BaseException:
                 await new_source.close()
                 raise
-        except (ConfigError, LLMError, ValueError) as exc:
+        except (ConfigError, LLMError, ValueError, OSError) as exc:
             metrics.config_reload_successful.set(0)
             log.error("config_reload_failed", error=str(exc))
             raise ConfigError(str(exc)) from exc
@@ -170,7 +171,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         switchable_source.current = new_source
         switchable_analyst.switch_to(new_analyst)
         metrics.reloadable.current = registry
-        _update(app, new)
+        _update(app, new, credentials)
         if delivery is not None and any(name in changed for name in (*DESTINATIONS, "noise", "web")):
             await delivery.reconfigure(
                 grafana=new.grafana,
@@ -194,12 +195,21 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         return ReloadOutcome(applied, tuple(needs_restart))
 
 
-def _update(app: web.Application, new: Settings) -> None:
+def _credentials_for(settings: Settings) -> Credentials:
+    """The webhook/API credentials, read before anything is switched: a secret file that changed since it
+    was checked (removed, now a directory, not UTF-8) rejects the reload instead of failing half-way."""
+    try:
+        return load_credentials(settings.webhook)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"webhook: cannot read a credential file: {exc}") from exc
+
+
+def _update(app: web.Application, new: Settings, credentials: Credentials) -> None:
     """Settings and credentials are updated in place: the app is frozen once it runs, its keys stay."""
     settings = app[SETTINGS]
     for name in Settings.model_fields:
         setattr(settings, name, getattr(new, name))
-    app[CREDENTIALS].replace_with(load_credentials(new.webhook))
+    app[CREDENTIALS].replace_with(credentials)
 
 
 async def _retire(source: MetricSource, analyst: Analyst, grace: float) -> None:
