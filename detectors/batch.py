@@ -36,7 +36,13 @@ from detectors.rules import DetectionRule, fit_window
 from detectors.sampling_interval import day_points_of
 from detectors.seasonal import deseasonalise
 from detectors.types import AnomalyDetection, BatchResult, InsufficientData
-from detectors.validation import as_float_array, check_batch_shapes, row_problems, timestamp_problem
+from detectors.validation import (
+    as_float_array,
+    check_batch_shapes,
+    overflow_scales,
+    row_problems,
+    timestamp_problem,
+)
 from detectors.zscore import order_stats, robust_zscore_points, zscore_points
 
 
@@ -221,10 +227,12 @@ def _univariate_chunked(
     work: np.ndarray,
     names: Sequence[str],
     workers: int,
+    scales: np.ndarray,
 ) -> list[Found]:
     """Run every rule on blocks of CHUNK_ROWS series, on `workers` threads (numpy releases the GIL).
 
     Row blocks are independent, so results equal a single call; blocks also keep temporaries in cache.
+    `work` is `raw` divided by `scales` (`overflow_scales`), the baselines found are in `raw`'s units.
     """
     bounds = list(range(0, raw.shape[0], CHUNK_ROWS))
     day = day_points_of(ts)
@@ -232,7 +240,9 @@ def _univariate_chunked(
     def one(start: int) -> list[Found]:
         end = start + CHUNK_ROWS
         stats = BlockStats(work[start:end], day)
-        return [_univariate(rule, ts, raw[start:end], stats, names, start) for rule in rules]
+        return [
+            _univariate(rule, ts, raw[start:end], stats, names, start, scales[start:end]) for rule in rules
+        ]
 
     if workers > 1 and len(bounds) > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -249,9 +259,21 @@ def _univariate_chunked(
 
 
 def _univariate(
-    rule: DetectionRule, ts: np.ndarray, raw: np.ndarray, stats: BlockStats, names: Sequence[str], offset: int
+    rule: DetectionRule,
+    ts: np.ndarray,
+    raw: np.ndarray,
+    stats: BlockStats,
+    names: Sequence[str],
+    offset: int,
+    scales: np.ndarray,
 ) -> Found:
     points, change_points = score_points(stats.values, rule, stats=stats)
+    if (scales != 1.0).any():
+        points = replace(points, baseline=points.baseline * scales[:, None])
+        change_points = [
+            replace(cp, before=cp.before * scales[cp.row], after=cp.after * scales[cp.row])
+            for cp in change_points
+        ]
     if rule.method == "changepoint":
         found = change_point_table(rule, ts, names, change_points, offset)
     else:
@@ -352,14 +374,24 @@ def _detect_group(
         return [_empty(rule, names, insufficient) for rule in rules]
     sub_names = [names[i] for i in rows.tolist()]
     sub_raw = raw[rows]
-    work = deseasonalise(ts, sub_raw) if first.seasonal else sub_raw
+    scales = overflow_scales(sub_raw)
+    scaled = sub_raw / scales[:, None] if (scales != 1.0).any() else sub_raw
+    work = deseasonalise(ts, scaled) if first.seasonal else scaled
     if first.method == "multivariate":
         if rows.size < 2:
             too_few = {n: InsufficientData("multivariate needs at least two series", 0) for n in sub_names}
             return [_empty(rule, names, {**insufficient, **too_few}) for rule in rules]
+        complete = int(np.isfinite(work).all(axis=0).sum())
+        if complete < rows.size + 2:
+            reason = (
+                f"multivariate needs {rows.size + 2} time points at which all {rows.size} series have "
+                f"a value (k + 2); {complete} have"
+            )
+            sparse = {n: InsufficientData(reason, complete) for n in sub_names}
+            return [_empty(rule, names, {**insufficient, **sparse}) for rule in rules]
         found = [_multivariate(rule, ts, sub_raw, work, sub_names) for rule in rules]
     else:
-        found = _univariate_chunked(rules, ts, sub_raw, work, sub_names, threads)
+        found = _univariate_chunked(rules, ts, sub_raw, work, sub_names, threads, scales)
     gaps = gap_table(first, ts, sub_raw, sub_names)
     out = []
     for rule, (table, latest) in zip(rules, found, strict=True):

@@ -11,6 +11,7 @@ split cannot confirm yet: a run of a few points at the very end, for a series kn
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 from scipy import special  # not scipy.stats: the same function, ~45 MB less RSS in the receiver
@@ -21,7 +22,7 @@ from detectors.records import EPS
 from detectors.rolling import forward_fill, nan_quantiles
 from detectors.rules import DEFAULT_RULE
 from detectors.types import Direction, InsufficientData, SeriesChange
-from detectors.validation import as_float_array, row_problems, timestamp_problem
+from detectors.validation import as_float_array, overflow_scales, row_problems, timestamp_problem
 
 BAND = 2.5
 Z_THRESHOLD = DEFAULT_RULE.threshold  # evidence calls a change anomalous where the default rule would
@@ -152,9 +153,17 @@ def characterize_changes(
     results: list[SeriesChange | InsufficientData | None] = list(problems)
     if rows:
         row_names = [names[i] if names is not None else "" for i in rows]
-        for i, change in zip(rows, _changes(ts, x[rows], split_at, min_samples, row_names), strict=True):
-            results[i] = change
+        scales = overflow_scales(x[rows])  # 1 but for rows of 1e300s, whose squares would overflow
+        changes = _changes(ts, x[rows] / scales[:, None], split_at, min_samples, row_names)
+        for i, change, scale in zip(rows, changes, scales.tolist(), strict=True):
+            results[i] = change if scale == 1.0 else _in_units(change, scale)
     return [r for r in results if r is not None]
+
+
+def _in_units(change: SeriesChange, scale: float) -> SeriesChange:
+    """`change` of a series divided by `scale`, in the series' own units."""
+    assert change.baseline is not None and change.current is not None
+    return replace(change, baseline=change.baseline * scale, current=change.current * scale)
 
 
 def characterize_change(
@@ -194,6 +203,13 @@ def fresh_change(timestamps: np.ndarray, values: np.ndarray, *, name: str = "") 
     ts, x = ts[keep], x[keep]
     if x.size < DEFAULT_RULE.min_samples + MIN_AFTER:
         return None
+    scale = float(overflow_scales(x[None, :])[0])
+    change = _fresh_change(ts, x / scale, name)
+    return change if change is None or scale == 1.0 else _in_units(change, scale)
+
+
+def _fresh_change(ts: np.ndarray, x: np.ndarray, name: str) -> SeriesChange | None:
+    """`fresh_change` of finite values whose squares do not overflow."""
     k = MIN_AFTER
     for _ in range(2):  # the band of what precedes the run, then the run beyond that band
         centre, sigma = _centre_and_sigma(x[:-k])
@@ -220,7 +236,7 @@ def fresh_change(timestamps: np.ndarray, values: np.ndarray, *, name: str = "") 
         current=current,
         z_score=float(np.clip(z, -1e6, 1e6)),
         p_value=float(p),
-        score=float(min(score_from_z(z, Z_THRESHOLD), 1.0 - p)),
+        score=min(float(score_from_z(z, Z_THRESHOLD)), 1.0 - p),
         anomaly_type=infer_anomaly_type(name, direction, "level_shift"),
     )
 

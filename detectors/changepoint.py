@@ -279,7 +279,8 @@ def step_profile(filled: np.ndarray, sigma: np.ndarray, block: int) -> np.ndarra
     scale = sigma * np.sqrt(6.0 / m)
     for rows in _row_blocks(k, n):
         _second_differences(filled[rows], m, out[rows, 2 * m : n - m + 1])
-        out[rows, 2 * m : n - m + 1] /= scale[rows, None]
+        with np.errstate(divide="ignore", invalid="ignore"):  # sigma 0: subnormal steps round to nothing
+            out[rows, 2 * m : n - m + 1] /= scale[rows, None]
     return out
 
 

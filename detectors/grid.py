@@ -30,9 +30,9 @@ def align(series: Sequence[TimedValues], timestamps: np.ndarray, step: float) ->
     out = np.full((len(series), timestamps.size), np.nan)
     start = timestamps[0] if timestamps.size else 0.0
     for row, data in enumerate(series):
-        idx = np.rint((data.timestamps - start) / step).astype(np.int64)
-        keep = (idx >= 0) & (idx < timestamps.size)
-        out[row, idx[keep]] = data.values[keep]
+        pos = np.rint((data.timestamps - start) / step)
+        keep = (pos >= 0) & (pos < timestamps.size)  # False for a NaN timestamp; no cast of one to int
+        out[row, pos[keep].astype(np.int64)] = data.values[keep]
     out[~np.isfinite(out)] = np.nan
     return out
 

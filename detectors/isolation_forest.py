@@ -29,6 +29,9 @@ def window_features(values: np.ndarray, window: int) -> np.ndarray:
     return np.stack([values, d1, d2, values - mean, std], axis=-1)
 
 
+FEATURE_LIMIT = 1e100  # MADs: no real point is this far out; beyond it, high - low of a split overflows
+
+
 def standardised_features(values: np.ndarray, window: int) -> np.ndarray:
     """`window_features` with each row's features centred on their median and divided by their MAD."""
     feats = window_features(values, window)
@@ -38,7 +41,8 @@ def standardised_features(values: np.ndarray, window: int) -> np.ndarray:
         mad = np.nanmedian(np.abs(feats - med), axis=1, keepdims=True)
         std = np.nanstd(feats, axis=1, keepdims=True)
         scale = np.where(mad > 0, mad, np.where(std > 0, std, 1.0))
-        return np.nan_to_num((feats - med) / scale, nan=0.0, posinf=0.0, neginf=0.0)
+        standard = np.nan_to_num((feats - med) / scale, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(standard, -FEATURE_LIMIT, FEATURE_LIMIT)  # a tree's split range must stay finite
 
 
 def fit_forest(features: np.ndarray, contamination: float) -> tuple[IsolationTrees, float]:

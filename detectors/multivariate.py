@@ -15,6 +15,8 @@ from scipy import special
 
 from detectors.calibration import score_from_z
 
+LIMIT = 1e50  # MADs: no real point is this far out; beyond, the statistic's variance would overflow
+
 
 @dataclass(frozen=True)
 class MultivariateScores:
@@ -30,7 +32,9 @@ def _robust_standardise(x: np.ndarray) -> np.ndarray:
     med = np.median(x, axis=0)
     mad = 1.4826 * np.median(np.abs(x - med), axis=0)
     scale = np.where(mad > 0, mad, x.std(axis=0))
-    return (x - med) / np.where(scale > 0, scale, 1.0)
+    with np.errstate(over="ignore"):  # a MAD of 1e-300 and a spike: inf, clipped to LIMIT
+        standard = (x - med) / np.where(scale > 0, scale, 1.0)
+    return np.clip(standard, -LIMIT, LIMIT)
 
 
 def _chi2_z(stat: np.ndarray, fit: np.ndarray) -> np.ndarray:
@@ -49,9 +53,10 @@ def _fit_statistic(
     k = x.shape[1]
     from sklearn.decomposition import PCA  # lazy: scikit-learn costs ~30 MB of RSS
 
-    full = PCA().fit(x[fit])
-    n_comp = int(np.searchsorted(np.cumsum(full.explained_variance_ratio_), variance) + 1)
-    pca = PCA(n_components=max(1, min(n_comp, k - 1))).fit(x[fit])
+    with np.errstate(invalid="ignore", divide="ignore"):  # identical fit points: variance ratios 0 / 0
+        full = PCA().fit(x[fit])
+        n_comp = int(np.searchsorted(np.cumsum(full.explained_variance_ratio_), variance) + 1)
+        pca = PCA(n_components=max(1, min(n_comp, k - 1))).fit(x[fit])
     scores = pca.transform(x)
     residual = x - pca.inverse_transform(scores)
     contributions = residual**2

@@ -33,6 +33,7 @@ from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
+from detectors.validation import InvalidInputError, as_float_array
 from detectors.zscore import block_hop
 
 REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
@@ -62,21 +63,16 @@ class StreamingDetector:
 
     def update(self, timestamp: float, value: float) -> float:
         """Score of this point given only the points before it (0.0 while warming up or for a gap)."""
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            v = float("nan")
-        if not math.isfinite(v):
-            v = float("nan")
+        v, t = _finite_or_nan(value), _finite_or_nan(timestamp)
         if self._novelty is not None:
-            return self._novelty.update(v, float(timestamp)) if math.isfinite(v) else 0.0
+            return self._novelty.update(v, t) if math.isfinite(v) else 0.0
         if self._level_step_tail is not None:
-            score = self._level_step_tail.update(v, float(timestamp))[0]
+            score = self._level_step_tail.update(v, t)[0]
             return score if math.isfinite(score) else 0.0
         if self._level_step is not None:
             score = self._level_step.update(v)[0]
             return score if math.isfinite(score) else 0.0
-        self._times.append(float(timestamp))
+        self._times.append(t)
         self._values.append(v)
         self._seen += 1
         if self._forest is not None:
@@ -88,8 +84,15 @@ class StreamingDetector:
         as those calls would. zscore, robust_zscore, iqr, changepoint and ensemble score each full buffer
         as one row of a columnar block (`block` rows at a time), Isolation Forest the points between two
         refits in one call; the others call `update` per point."""
-        v = np.asarray(values, dtype=np.float64).copy()
+        v = as_float_array(values).ravel()
         v[~np.isfinite(v)] = np.nan
+        timestamps = as_float_array(timestamps).ravel()
+        if timestamps.size != v.size:
+            raise InvalidInputError(
+                f"replay needs one timestamp per value: got {timestamps.size} and {v.size}"
+            )
+        if v.size == 0:
+            return np.zeros(0)
         size = self._values.maxlen or 1
         if self._seen == 0 and self._forest is not None:
             # buffers padded with NaN at the front: the first points' buffers, as update sees them
@@ -131,7 +134,8 @@ class StreamingDetector:
         if self.rule.method not in _SCANNED:
             return None
         block = profile_block(self.rule)
-        return sliding_wander(values, size, wander_lag(block), block)
+        with np.errstate(over="ignore", invalid="ignore"):  # squares of 1e300s: inf, scored 0 by `_gated`
+            return sliding_wander(values, size, wander_lag(block), block)
 
     def _gated_scores(self, buffers: np.ndarray, wander: Wander | None = None) -> np.ndarray:
         """Score of the last point of each buffer (row), as `update` gives it: 0 for a gap, fewer than
@@ -143,6 +147,15 @@ class StreamingDetector:
         if wander is None:
             return _gated(buffers, rule, lambda block, _: newest_scores(block, rule))
         return _gated(buffers, rule, lambda block, ok: newest_scores(block, rule, wander.select(ok)))
+
+
+def _finite_or_nan(x: object) -> float:
+    """`x` as a float; NaN for anything not a finite number (a gap, not an error)."""
+    try:
+        f = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return f if math.isfinite(f) else math.nan
 
 
 def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None) -> np.ndarray:
@@ -191,6 +204,7 @@ def _gated(
     ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
     scores = np.zeros(block.shape[0])
     if ok.any():
-        last = last_scores(block[ok], ok)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # 1e300s: inf, scored 0 below
+            last = last_scores(block[ok], ok)
         scores[ok] = np.where(np.isfinite(last), last, 0.0)
     return scores

@@ -40,6 +40,18 @@ def check_batch_shapes(timestamps: np.ndarray, values: np.ndarray, names: Sequen
     return values
 
 
+HUGE = 2.0**500  # rows beyond it are scaled down: their squares and running sums would overflow
+
+
+def overflow_scales(values: np.ndarray) -> np.ndarray:
+    """Per row of a (k, n) block, the power of two to divide it by so that squares and sums of its finite
+    values stay finite: 1 for every row within `HUGE` (left exactly as it is), and exact otherwise, so
+    a series of 1e300s scores as the same series in units a power of two smaller."""
+    finite = np.isfinite(values)
+    peak = np.max(np.abs(np.where(finite, values, 0.0)), axis=1, initial=0.0)
+    return np.where(peak > HUGE, np.ldexp(1.0, np.frexp(peak)[1] - 10), 1.0)  # |x| / scale < 1024
+
+
 def timestamp_problem(timestamps: np.ndarray) -> InsufficientData | None:
     """Why a timestamp axis cannot be used (non-finite, unsorted, duplicated), or None."""
     if timestamps.size == 0:
@@ -58,7 +70,7 @@ def row_problems(values: np.ndarray, min_samples: int) -> list[InsufficientData 
     """Per row of a (k, n) block with inf already replaced by NaN: why it cannot be judged, or None."""
     finite = np.isfinite(values)
     counts = finite.sum(axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # 1e308 - -1e308 is inf: a spread all the same
         spread = np.nanmax(np.where(finite, values, -np.inf), axis=1) - np.nanmin(
             np.where(finite, values, np.inf), axis=1
         )
