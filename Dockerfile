@@ -29,10 +29,11 @@ extras = [e for e in sys.argv[1].split(',') if e]; \
 print('\n'.join(p['dependencies'] + [d for e in extras for d in p['optional-dependencies'][e]]))" "${EXTRAS}" \
       > /tmp/requirements.txt \
     && pip install -r /tmp/requirements.txt \
-    && useradd --system --uid 10001 --home-dir /var/lib/alert-analyst --create-home alert-analyst
+    && groupadd --system --gid 10001 alert-analyst \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/alert-analyst --create-home alert-analyst
 
 # The code (bench/ and tests/ stay out: see .dockerignore and pyproject's package list).
-COPY README.md ./
+COPY README.md LICENSE ./
 COPY receiver ./receiver
 COPY detectors ./detectors
 COPY analyst ./analyst

@@ -27,6 +27,7 @@ from receiver.storage.database import Store
 from receiver.storage.outbox import (
     FAILED,
     SENT,
+    SUPPRESSED,
     Claim,
     claim_next,
     fail_disabled_destinations,
@@ -62,6 +63,10 @@ class RetryPolicy:
             return min(self.max_retry_after_seconds, max(0.0, retry_after))
         raw = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
         return raw * random.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+# The outcomes `alert_analyst_deliveries_total` counts, each exported at 0 for every configured destination.
+OUTCOMES = (SENT, "retried", FAILED, SUPPRESSED)
 
 
 class DeliveryMetrics:
@@ -114,6 +119,8 @@ class Outbox:
             log.warning("delivery.interrupted_rows_to_reconcile", count=interrupted)
         for destination in self._sinks:
             self._metrics.pending.labels(destination).set(0)
+            for outcome in OUTCOMES:  # at 0 from the start: increase() of a series born at 1 is 0
+                self._metrics.deliveries.labels(destination, outcome)
         for queue in await self._store.run(queues_with_work):
             self.wake(queue)
         await self._refresh_pending()

@@ -66,11 +66,11 @@ def test_self_dashboard_graphs_alert_analyst_metrics() -> None:
         assert metric in text
 
 
-def test_provisioning_datasource_uid_matches_the_dashboards() -> None:
+def test_provisioning_files_name_a_prometheus_datasource_and_the_dashboard_folder() -> None:
     datasources = yaml.safe_load((GRAFANA / "provisioning/datasources/prometheus.yaml").read_text())
     assert datasources["apiVersion"] == 1
     [prometheus] = datasources["datasources"]
-    assert (prometheus["type"], prometheus["uid"]) == ("prometheus", "prometheus")
+    assert (prometheus["type"], prometheus["uid"]) == ("prometheus", "alert-analyst-prometheus")
     providers = yaml.safe_load((GRAFANA / "provisioning/dashboards/alert-analyst.yaml").read_text())
     [provider] = providers["providers"]
     assert provider["type"] == "file" and provider["options"]["path"]

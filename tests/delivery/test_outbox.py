@@ -51,6 +51,19 @@ async def test_a_failing_destination_does_not_block_the_others(slack, grafana, p
     assert outcomes(registry, "grafana", "retried") >= 1
 
 
+async def test_every_outcome_of_each_destination_is_exported_at_zero_before_any_delivery(
+    slack, grafana, pagerduty, make_service
+):
+    """A series born at 1 makes `increase()` read 0: the first failed delivery would not alert
+    (AlertAnalystDeliveriesFailing)."""
+    registry = CollectorRegistry()
+    await make_service(**all_destinations(slack[1], grafana[1], pagerduty[1]), registry=registry)
+    for destination in ("slack", "grafana", "pagerduty"):
+        for outcome in ("sent", "retried", "failed", "suppressed"):
+            labels = {"destination": destination, "outcome": outcome}
+            assert registry.get_sample_value("alert_analyst_deliveries_total", labels) == 0.0
+
+
 async def test_retries_stop_after_max_attempts_and_show_as_failed(grafana, make_service):
     fake, url = grafana
     fake.failures = [(500, {"message": "boom"})] * 10

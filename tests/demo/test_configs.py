@@ -28,6 +28,24 @@ def test_example_alertmanager_config_passes_amtool() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (["alertname=PnLDrawdownHigh", "team=trading", "severity=critical"], "alert-analyst,trading-oncall"),
+        (["alertname=DiskFull", "severity=warning"], "alert-analyst,team-default"),
+        (["alertname=AlertAnalystDown", "severity=critical"], "team-default"),
+        (["alertname=AlertAnalystDeliveriesFailing", "team=trading", "severity=critical"], "trading-oncall"),
+    ],
+)
+def test_example_routes_send_every_alert_but_its_own_to_alert_analyst(
+    labels: list[str], receivers: str
+) -> None:
+    result = check(
+        "amtool", "config", "routes", "test", f"--config.file={EXAMPLES / 'alertmanager.yml'}", *labels
+    )
+    assert result.stdout.strip() == receivers, result.stdout + result.stderr
+
+
 def test_amtool_rejects_an_option_alertmanager_0_25_lacks(tmp_path: Path) -> None:
     broken = (EXAMPLES / "alertmanager.yml").read_text().replace("send_resolved: true", "url_file: /x")
     (tmp_path / "am.yml").write_text(broken)

@@ -4,6 +4,7 @@ PrometheusRule == alertmanager/rules/alert-analyst.rules.yml."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -133,3 +134,40 @@ def test_prometheus_rule_carries_the_shipped_health_rules() -> None:
     assert OBJECTS["PrometheusRule"]["spec"] == rules
     # The ServiceMonitor's job label is the Service's name: the rules' job matcher must use it.
     assert f'job="{OBJECTS["Service"]["metadata"]["name"]}"' in rules["groups"][0]["rules"][0]["expr"]
+
+
+def dockerfile_uid() -> int:
+    """The uid `useradd --uid` gives the image's user, which the Dockerfile's USER runs as."""
+    text = (REPO / "Dockerfile").read_text()
+    [uid] = re.findall(r"useradd\b[^\n]*--uid (\d+)", text)
+    assert re.search(r"^USER \S+", text, re.MULTILINE)
+    return int(uid)
+
+
+def test_pod_runs_as_the_images_non_root_user() -> None:
+    pod = OBJECTS["Deployment"]["spec"]["template"]["spec"]["securityContext"]
+    assert pod["runAsNonRoot"] is True
+    assert pod["runAsUser"] == dockerfile_uid() != 0
+    assert pod["fsGroup"] == pod["runAsGroup"]  # the data volume is writable by the pod's group
+    [gid] = re.findall(r"useradd\b[^\n]*--gid (\d+)", (REPO / "Dockerfile").read_text())
+    assert pod["runAsGroup"] == int(gid)  # the image's own files and home belong to the same group
+    main = container()["securityContext"]
+    assert main["allowPrivilegeEscalation"] is False and main["readOnlyRootFilesystem"] is True
+    assert main["capabilities"]["drop"] == ["ALL"]
+
+
+def test_probes_reach_the_port_the_receiver_listens_on() -> None:
+    main = container()
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    config = yaml.safe_load(OBJECTS["ConfigMap"]["data"]["alert-analyst.yml"])
+    listening = int(Settings.model_validate(config).web.listen_address.rsplit(":", 1)[1])
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        port = main[probe]["httpGet"]["port"]
+        assert ports.get(port, port) == listening, probe
+    assert main["startupProbe"]["httpGet"]["path"] == "/-/healthy"
+
+
+def test_container_requests_resources_and_caps_memory() -> None:
+    resources = container()["resources"]
+    assert {"cpu", "memory"} <= set(resources["requests"])
+    assert "memory" in resources["limits"]
