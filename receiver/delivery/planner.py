@@ -31,6 +31,7 @@ from receiver.delivery.summary import IncidentLinks, alert_summary, group_of, in
 from receiver.models import Incident
 from receiver.storage import outbox as db_outbox
 from receiver.storage.database import transaction
+from receiver.storage.feedback import latest_diagnosis
 from receiver.storage.outbox import SUPPRESSED, NewDelivery, insert_delivery
 
 
@@ -80,6 +81,7 @@ class Snapshot:
     annotation_id: int | None = None  # the live Grafana create row of this incident
     last_pagerduty_kind: str | None = None  # the group's last live PagerDuty event
     similar: Mapping[str, Any] | None = None  # the last live row with the diagnosis' similarity key
+    diagnosis_id: int | None = None  # the incident's newest stored diagnosis: the one being delivered
 
 
 @dataclass(frozen=True)
@@ -216,7 +218,9 @@ class DeliveryPlanner:
         shown = readable_diagnosis(diagnosis, incident.labels)  # what people read; the webhook gets all
         if slack.DESTINATION in targets:
             thread = self._announce(batch)
-            for message in slack_blocks.diagnosis_messages(incident, shown, batch.links):
+            for message in slack_blocks.diagnosis_messages(
+                incident, shown, batch.links, snapshot.diagnosis_id
+            ):
                 self._slack_reply(batch, thread, "diagnosis", message, key)
         if grafana.DESTINATION in targets:
             self._annotate(batch, diagnosis, key)  # org-wide: it names the series in full
@@ -475,7 +479,13 @@ def read_snapshot(
         annotation_id=db_outbox.last_live_id(db, incident.id, grafana.DESTINATION, grafana.CREATE),
         last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
         similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
+        diagnosis_id=_newest_diagnosis_id(db, incident.id),
     )
+
+
+def _newest_diagnosis_id(db: sqlite_utils.Database, incident_id: str) -> int | None:
+    row = latest_diagnosis(db, incident_id)
+    return int(row["id"]) if row else None
 
 
 def apply_plan(db: sqlite_utils.Database, plan: Plan, now: float) -> Plan:

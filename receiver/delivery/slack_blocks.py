@@ -127,15 +127,35 @@ FEEDBACK_BUTTONS = (
 )
 
 
-def feedback_actions(incident_id: str) -> Block:
-    """Buttons that judge the diagnosis; Slack posts the click to `/slack/interactions` (value: incident)."""
+# A button's value: "{incident id}:{diagnosis id}" (Slack allows 2000 characters). Buttons posted before
+# the diagnosis id was added carry the incident id alone, which judges the incident's newest diagnosis.
+DIAGNOSIS_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits within SQLite's INTEGER
+
+
+def feedback_value(incident_id: str, diagnosis_id: int | None) -> str:
+    """What a feedback button carries: the incident and the diagnosis the message shows."""
+    return incident_id if diagnosis_id is None else f"{incident_id}:{diagnosis_id}"
+
+
+def parse_feedback_value(value: str) -> tuple[str, int | None]:
+    """(incident id, diagnosis id) of a feedback button's value; the diagnosis id is None in buttons
+    posted before it was added (incident ids never hold a colon)."""
+    incident_id, colon, diagnosis_id = value.rpartition(":")
+    if colon and incident_id and DIAGNOSIS_ID.fullmatch(diagnosis_id):
+        return incident_id, int(diagnosis_id)
+    return value, None
+
+
+def feedback_actions(incident_id: str, diagnosis_id: int | None = None) -> Block:
+    """Buttons that judge the diagnosis; Slack posts the click to `/slack/interactions` with the value
+    `feedback_value(incident_id, diagnosis_id)`, so a click judges the diagnosis the clicker read."""
     buttons: list[Block] = []
     for verdict, label, style in FEEDBACK_BUTTONS:
         button: Block = {
             "type": "button",
             "action_id": FEEDBACK_ACTION_PREFIX + verdict,
             "text": {"type": "plain_text", "text": label, "emoji": True},
-            "value": incident_id,
+            "value": feedback_value(incident_id, diagnosis_id),
         }
         if style:
             button["style"] = style
@@ -236,9 +256,10 @@ def member_resolved_reply(incident: Incident, still_firing: int) -> SlackMessage
 
 
 def diagnosis_messages(
-    incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks
+    incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks, diagnosis_id: int | None = None
 ) -> list[SlackMessage]:
-    """The diagnosis as one thread reply, or several when it exceeds Slack's per-message limits."""
+    """The diagnosis as one thread reply, or several when it exceeds Slack's per-message limits; the
+    feedback buttons judge stored diagnosis `diagnosis_id` (None: whichever is the incident's newest)."""
     primary = diagnosis.primary_hypothesis
     blocks: list[Block] = [
         header_block(f"🧭 Diagnosis: {primary.title}"),
@@ -269,7 +290,7 @@ def diagnosis_messages(
         )
     )
     pages = paginate(blocks, max_blocks=MAX_BLOCKS - 1)  # room for the feedback buttons
-    pages[-1].append(feedback_actions(incident.id))
+    pages[-1].append(feedback_actions(incident.id, diagnosis_id))
     fallback = f"Diagnosis for {incident.alertname}: {cause_line(diagnosis)}"
     if len(pages) == 1:
         return [SlackMessage(_fallback(fallback), pages[0])]

@@ -25,7 +25,8 @@ VERDICT_SCORE = {"correct": 1.0, "partly": 0.5, "wrong": 0.0}
 
 @dataclass(frozen=True)
 class Feedback:
-    """One user's judgement of an incident's diagnosis."""
+    """One user's judgement of an incident's diagnosis: `diagnosis_id` names the one judged (the one the
+    judge read); None judges the incident's newest."""
 
     who: str
     verdict: Verdict
@@ -33,6 +34,7 @@ class Feedback:
     actual_cause: str | None = None
     note: str | None = None
     source: str = "api"
+    diagnosis_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,15 +50,21 @@ class FeedbackOutcome:
 def record_feedback(
     db: sqlite_utils.Database, incident_id: str, feedback: Feedback, now: float
 ) -> FeedbackOutcome | None:
-    """Insert or update `feedback.who`'s judgement of the incident's newest diagnosis; None when the
-    incident does not exist.
+    """Insert or update `feedback.who`'s judgement of diagnosis `feedback.diagnosis_id` (None: the
+    incident's newest); None when the incident, or that diagnosis of it, does not exist.
 
-    Sending the same judgement twice changes nothing and adds no history; sending it again after the
-    incident was re-diagnosed moves it to the new diagnosis (a change of `diagnosis_id`).
+    Sending the same judgement twice changes nothing and adds no history; sending it again without a
+    diagnosis id after the incident was re-diagnosed moves it to the new diagnosis (a change of
+    `diagnosis_id`), while one pinned to the older diagnosis stays on it.
     """
     if not incident_exists(db, incident_id):
         return None
-    diagnosis = latest_diagnosis(db, incident_id)
+    if feedback.diagnosis_id is None:
+        diagnosis = latest_diagnosis(db, incident_id)
+    else:
+        diagnosis = incident_diagnosis(db, incident_id, feedback.diagnosis_id)
+        if diagnosis is None:
+            return None
     diagnosis_id = diagnosis["id"] if diagnosis else None
     old = fetch_one(db, "SELECT * FROM feedback WHERE incident_id=? AND who=?", (incident_id, feedback.who))
     new = asdict(feedback)
@@ -107,6 +115,17 @@ def latest_diagnosis(db: sqlite_utils.Database, incident_id: str) -> dict[str, A
         "SELECT id, backend, category, confidence FROM diagnoses WHERE incident_id=?"
         " ORDER BY id DESC LIMIT 1",
         (incident_id,),
+    )
+
+
+def incident_diagnosis(
+    db: sqlite_utils.Database, incident_id: str, diagnosis_id: int
+) -> dict[str, Any] | None:
+    """Diagnosis `diagnosis_id` (id, backend, category, confidence) if it is one of the incident's."""
+    return fetch_one(
+        db,
+        "SELECT id, backend, category, confidence FROM diagnoses WHERE id=? AND incident_id=?",
+        (diagnosis_id, incident_id),
     )
 
 

@@ -23,16 +23,19 @@ from receiver.web.json_errors import bad_request, decode_json, error_response, r
 from receiver.web.keys import METRICS, STORE
 
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
-FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note")
+FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note", "diagnosis_id")
+DIAGNOSIS_ID_DIGITS = 18  # ASCII digits; 18 stay within SQLite's INTEGER
 CATEGORIES = tuple(c.value for c in Category)
 
 
 class FeedbackRefused(ReceiverError):
-    """A judgement that cannot be stored: `status` 404 (no such incident) or 409 (not diagnosed yet)."""
+    """A judgement that cannot be stored: `status` 404 (no such incident), 400 naming `diagnosis_id` (not
+    one of the incident's diagnoses) or 409 (not diagnosed yet)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.field = field
 
 
 def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
@@ -64,22 +67,47 @@ def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
         actual_cause=values["actual_cause"],
         note=values["note"],
         source=source,
+        diagnosis_id=parse_diagnosis_id(body.get("diagnosis_id")),
+    )
+
+
+def parse_diagnosis_id(value: object) -> int | None:
+    """The diagnosis a judgement is about: an integer, or its digits (a form field); None or "" for the
+    incident's newest. Anything else raises 400 naming `diagnosis_id`."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= DIAGNOSIS_ID_DIGITS:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**DIAGNOSIS_ID_DIGITS:
+        return value
+    raise bad_request(
+        "diagnosis_id must be a positive integer: one of the incident's diagnoses", "diagnosis_id"
     )
 
 
 async def store_feedback(app: web.Application, incident_id: str, feedback: Feedback) -> FeedbackOutcome:
-    """Store a judgement of the incident's newest diagnosis and count it on /metrics when it gave a diagnosis
-    a new verdict. Raises FeedbackRefused for an incident that is not stored or not diagnosed yet."""
+    """Store a judgement of diagnosis `feedback.diagnosis_id` (None: the incident's newest) and count it
+    on /metrics when it gave a diagnosis a new verdict. Raises FeedbackRefused for an incident that is not
+    stored or not diagnosed yet, or a diagnosis id that is not one of the incident's."""
     store = app[STORE]
-    if await store.run(db_feedback.latest_diagnosis, incident_id) is None:
-        if await store.run(db_feedback.incident_exists, incident_id):
+    not_stored = f"incident {incident_id} is not stored (unknown, or pruned by retention)"
+    if not await store.run(db_feedback.incident_exists, incident_id):
+        raise FeedbackRefused(404, not_stored)
+    if feedback.diagnosis_id is not None:
+        if await store.run(db_feedback.incident_diagnosis, incident_id, feedback.diagnosis_id) is None:
             raise FeedbackRefused(
-                409, f"incident {incident_id} has no diagnosis yet: judge it once it is diagnosed"
+                400,
+                f"diagnosis {feedback.diagnosis_id} is not stored for incident {incident_id}"
+                " (another incident's, unknown, or pruned by retention)",
+                "diagnosis_id",
             )
-        raise FeedbackRefused(404, f"incident {incident_id} is not stored (unknown, or pruned by retention)")
+    elif await store.run(db_feedback.latest_diagnosis, incident_id) is None:
+        raise FeedbackRefused(
+            409, f"incident {incident_id} has no diagnosis yet: judge it once it is diagnosed"
+        )
     outcome = await store.write(db_feedback.record_feedback, incident_id, feedback, time.time())
     if outcome is None:  # pruned in between
-        raise FeedbackRefused(404, f"incident {incident_id} is not stored (unknown, or pruned by retention)")
+        raise FeedbackRefused(404, not_stored)
     if "verdict" in outcome.changes or "diagnosis_id" in outcome.changes:  # a verdict on a new diagnosis
         diagnosis = outcome.diagnosis or {}
         app[METRICS].feedback.labels(
@@ -101,7 +129,7 @@ async def post_feedback(request: web.Request) -> web.Response:
     try:
         outcome = await store_feedback(request.app, request.match_info["incident_id"], feedback)
     except FeedbackRefused as exc:
-        return error_response(exc.status, str(exc))
+        return error_response(exc.status, str(exc), exc.field)
     answer = {"feedback": outcome.feedback, "changes": outcome.changes, "created": outcome.created}
     return web.json_response(answer, status=201 if outcome.created else 200)
 
@@ -127,7 +155,7 @@ async def post_feedback_form(request: web.Request) -> web.StreamResponse:
     try:
         await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))
     except FeedbackRefused as exc:
-        return error_response(exc.status, str(exc))
+        return error_response(exc.status, str(exc), exc.field)
     raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
 
 
@@ -152,12 +180,15 @@ async def similar_view(app: web.Application, incident_id: str, limit: int = 10) 
 
 
 async def incident_learning_html(app: web.Application, incident_id: str) -> str:
-    """The incident page's feedback section: the form, the judgements so far, similar past incidents."""
+    """The incident page's feedback section: the form (once there is a diagnosis to judge; it judges the
+    newest, which the page shows first), the judgements so far, similar past incidents."""
     view = await similar_view(app, incident_id, limit=5)
     if view is None:
         return ""
     feedback = await app[STORE].run(db_feedback.incident_feedback, incident_id)
-    return incident_extras_html(incident_id, feedback, view["similar"])
+    diagnosis = await app[STORE].run(db_feedback.latest_diagnosis, incident_id)
+    diagnosis_id = int(diagnosis["id"]) if diagnosis else None
+    return incident_extras_html(incident_id, feedback, view["similar"], diagnosis_id=diagnosis_id)
 
 
 async def overview_accuracy_html(app: web.Application) -> str:
@@ -197,11 +228,15 @@ def incident_extras_html(
     incident_id: str,
     feedback: Mapping[str, Any] | None = None,
     similar: list[Mapping[str, Any]] | None = None,
+    *,
+    diagnosis_id: int | None = None,
 ) -> str:
     """An escaped HTML fragment for the incident page: the feedback form, its history, similar incidents.
 
     `feedback` is `GET /api/v1/incidents/{id}/feedback`, `similar` the `similar` list of
-    `GET /api/v1/incidents/{id}/similar`.
+    `GET /api/v1/incidents/{id}/similar`. The form judges diagnosis `diagnosis_id` (a hidden field, so a
+    re-diagnosis made while the page was open does not take the judgement); without one there is nothing
+    to judge yet, and no form.
     """
     verdicts = "".join(
         f'<label><input type="radio" name="verdict" value="{v}" required> {v}</label> ' for v in VERDICTS
@@ -209,16 +244,20 @@ def incident_extras_html(
     categories = '<option value="">(same as diagnosed)</option>' + "".join(
         f'<option value="{_e(c)}">{_e(c)}</option>' for c in CATEGORIES
     )
-    parts = [
-        '<section class="feedback"><h2>Was this diagnosis right?</h2>',
-        f'<form method="post" action="/ui/incidents/{_e(incident_id)}/feedback">',
-        verdicts,
-        f'<label>Actual category <select name="actual_category">{categories}</select></label> ',
-        '<label>Actual cause (series or entity) <input name="actual_cause" maxlength="500"></label> ',
-        '<label>Note <input name="note" maxlength="4000"></label> ',
-        '<label>Who <input name="who" maxlength="200"></label> ',
-        '<button type="submit">Send</button></form>',
-    ]
+    parts = ['<section class="feedback"><h2>Was this diagnosis right?</h2>']
+    if diagnosis_id is None:
+        parts.append('<p class="small muted">Not diagnosed yet: judge it once the diagnosis is here.</p>')
+    else:
+        parts += [
+            f'<form method="post" action="/ui/incidents/{_e(incident_id)}/feedback">',
+            f'<input type="hidden" name="diagnosis_id" value="{int(diagnosis_id)}">',
+            verdicts,
+            f'<label>Actual category <select name="actual_category">{categories}</select></label> ',
+            '<label>Actual cause (series or entity) <input name="actual_cause" maxlength="500"></label> ',
+            '<label>Note <input name="note" maxlength="4000"></label> ',
+            '<label>Who <input name="who" maxlength="200"></label> ',
+            '<button type="submit">Send</button></form>',
+        ]
     history = (feedback or {}).get("history") or []
     if history:
         parts.append("<h3>Feedback history</h3><ul>")

@@ -27,6 +27,7 @@ from receiver.delivery.slack_blocks import (
     FEEDBACK_BLOCK_ID,
     context_block,
     escape_mrkdwn,
+    parse_feedback_value,
 )
 from receiver.errors import PayloadError
 from receiver.storage import feedback as db_feedback
@@ -65,7 +66,7 @@ def signature_problem(secret: str, body: bytes, headers: Mapping[str, str], now:
 
 
 def _feedback_action(payload: Mapping[str, Any]) -> tuple[str, str] | None:
-    """(verdict, incident id) of a click on one of our buttons; None for any other interaction (another
+    """(verdict, button value) of a click on one of our buttons; None for any other interaction (another
     type, an action id we do not know, fields of the wrong type)."""
     actions = payload.get("actions")
     if payload.get("type") != "block_actions" or not isinstance(actions, list):
@@ -167,9 +168,10 @@ async def slack_interactions(request: web.Request) -> web.Response:
     if action is None:
         log.info("slack_interaction_ignored", type=str(payload.get("type"))[:100])
         return web.Response(status=200)  # another interaction: acknowledged, nothing to do
-    verdict, incident_id = action
+    verdict, value = action
+    incident_id, diagnosis_id = parse_feedback_value(value)  # no diagnosis id: a button posted before it
     who = _who(payload)
-    feedback = Feedback(who=who, verdict=cast(Verdict, verdict), source="slack")
+    feedback = Feedback(who=who, verdict=cast(Verdict, verdict), source="slack", diagnosis_id=diagnosis_id)
     try:
         await store_feedback(request.app, incident_id, feedback)
     except FeedbackRefused as exc:

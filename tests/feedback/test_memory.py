@@ -123,7 +123,8 @@ async def test_incident_fragment_escapes_history_and_similar_incidents(make_clie
     repeat = await diagnose_with_memory(client, traffic_surge(), "fp-b", T0 + DAY)
     feedback = await (await client.get(f"/api/v1/incidents/{first}/feedback")).json()
     similar = (await (await client.get(f"/api/v1/incidents/{repeat}/similar")).json())["similar"]
-    fragment = incident_extras_html(first, feedback, similar)
+    diagnosis_id = feedback["current"][0]["diagnosis_id"]
+    fragment = incident_extras_html(first, feedback, similar, diagnosis_id=diagnosis_id)
     assert "<script>" not in fragment and "&lt;script&gt;" in fragment
     assert f'action="/ui/incidents/{first}/feedback"' in fragment
     assert f'href="/ui/incidents/{first}"' in fragment

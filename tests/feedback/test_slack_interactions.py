@@ -16,7 +16,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from demo.processes import free_port
-from receiver.delivery.slack_blocks import feedback_actions
+from receiver.delivery.slack_blocks import feedback_actions, parse_feedback_value
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
 from receiver.web.resources import pipeline_parts
@@ -69,7 +69,7 @@ async def diagnosed(
                 for m in fake.messages
                 if any(
                     b.get("block_id") == "alert_analyst_feedback"
-                    and any(e["value"] == incident_id for e in b["elements"])
+                    and any(parse_feedback_value(e["value"])[0] == incident_id for e in b["elements"])
                     for b in m["blocks"] or []
                 )
             ),
