@@ -24,6 +24,9 @@ from prometheus_client.registry import Collector
 from receiver import __version__
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# The webhook's rejections (README, "Webhook"): exported at 0 from the start, so that the first one is an
+# increase that AlertAnalystWebhookRejected sees, not a series born at 1.
+WEBHOOK_REJECTION_CODES = ("400", "401", "413", "415", "422")
 
 
 class ReplaceableCollectors(Collector):
@@ -93,6 +96,14 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
     build.info({"version": __version__, "revision": build_revision()})
     reloadable = ReplaceableCollectors()
     registry.register(reloadable)
+    webhook_requests = Counter(
+        "alert_analyst_webhook_requests",
+        "Webhook requests answered, by HTTP status code.",
+        ["code"],
+        registry=registry,
+    )
+    for code in WEBHOOK_REJECTION_CODES:
+        webhook_requests.labels(code)
     return ReceiverMetrics(
         registry=registry,
         reloadable=reloadable,
@@ -112,12 +123,7 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             ["route", "code"],
             registry=registry,
         ),
-        webhook_requests=Counter(
-            "alert_analyst_webhook_requests",
-            "Webhook requests answered, by HTTP status code.",
-            ["code"],
-            registry=registry,
-        ),
+        webhook_requests=webhook_requests,
         alerts_received=Counter(
             "alert_analyst_alerts_received",
             "Alerts received in accepted webhooks, by alert status.",

@@ -291,6 +291,17 @@ class DetectionScheduler:
             if registry is not None
             else None
         )
+        self._rule_evaluated = (
+            Gauge(
+                "alert_analyst_detection_rule_last_cycle_successful",
+                "Whether the latest cycle evaluated a detection rule (1) or could not (0: its query failed,"
+                " or detection raised).",
+                ["rule"],
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
         self._rule_series = (
             Gauge(
                 "alert_analyst_detection_rule_series",
@@ -561,6 +572,8 @@ class DetectionScheduler:
                 self._status[rule.name] = RuleStatus(now, 0, report.errors[rule.name])
                 if self._rule_failures is not None:
                     self._rule_failures.labels(rule.name).inc()
+                if self._rule_evaluated is not None:
+                    self._rule_evaluated.labels(rule.name).set(0)
                 continue
             count, result = fetched.get(rule.name, (0, None))
             notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
@@ -570,6 +583,8 @@ class DetectionScheduler:
             self._status[rule.name] = RuleStatus(now, count, None, tuple(notes))
             if self._rule_series is not None:
                 self._rule_series.labels(rule.name).set(count)
+            if self._rule_evaluated is not None:
+                self._rule_evaluated.labels(rule.name).set(1)
 
     async def _open_incident(self, finding: DetectorFinding, now: float, report: CycleReport) -> None:
         if not await self._defined(finding.rule.name):
@@ -622,7 +637,7 @@ class DetectionScheduler:
         self._drop_scores(rule, keep=set())
         self._status.pop(rule, None)
         self._unseen.pop(rule, None)
-        for family in (self._rule_failures, self._rule_series):
+        for family in (self._rule_failures, self._rule_evaluated, self._rule_series):
             if family is not None:
                 with contextlib.suppress(KeyError):
                     family.remove(rule)

@@ -1,0 +1,106 @@
+"""Each cycle says on /metrics whether it could evaluate each rule
+(`alert_analyst_detection_rule_last_cycle_successful`), whatever the interval; the series goes with its
+rule. Over a real Prometheus, and a port nobody listens on."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from demo.processes import free_port
+from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.settings import PrometheusSettings
+from receiver.scheduled.scheduler import DetectionScheduler
+from receiver.scheduled.settings import DetectionSettings, RuleSettings
+from receiver.storage.database import Store
+from tests.scheduled.conftest import QUERY, Injected, Recorder
+
+SUCCESSFUL = "alert_analyst_detection_rule_last_cycle_successful"
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[PrometheusSource]:
+    src = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
+    yield src
+    await src.close()
+
+
+async def test_a_cycle_against_an_unreachable_prometheus_marks_the_rule_failed(
+    injected: Injected, unreachable: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    settings = DetectionSettings(enabled=False, rules=[RuleSettings(name="fill_latency", query=QUERY)])
+    scheduler = DetectionScheduler(store, unreachable, settings, on_anomaly=Recorder(), registry=registry)
+
+    report = await scheduler.run_cycle(now=injected.end)
+
+    assert "fill_latency" in report.errors
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "fill_latency"}) == 0
+    await scheduler.stop()
+
+
+async def test_the_next_cycle_that_evaluates_the_rule_marks_it_successful_again(
+    injected: Injected, source: PrometheusSource, unreachable: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    settings = DetectionSettings(enabled=False, rules=[RuleSettings(name="fill_latency", query=QUERY)])
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
+    seen = []
+    for src, now in ((source, injected.end - 600), (unreachable, injected.end - 300), (source, injected.end)):
+        scheduler.source = src
+        await scheduler.run_cycle(now=now)
+        seen.append(registry.get_sample_value(SUCCESSFUL, {"rule": "fill_latency"}))
+
+    assert seen == [1, 0, 1]
+    await scheduler.stop()
+
+
+async def test_a_rule_that_returns_no_series_was_still_evaluated(
+    injected: Injected, source: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    settings = DetectionSettings(
+        enabled=False, rules=[RuleSettings(name="typo", query="demo_no_such_metric")]
+    )
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
+
+    await scheduler.run_cycle(now=injected.end)
+
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "typo"}) == 1  # AlertAnalystDetectionRuleEmpty's
+    await scheduler.stop()
+
+
+async def test_a_deleted_rules_series_goes_with_it(
+    injected: Injected, unreachable: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    scheduler = DetectionScheduler(
+        store, unreachable, DetectionSettings(enabled=False), on_anomaly=Recorder(), registry=registry
+    )
+    await scheduler.add_rule(RuleSettings(name="api_rule", query=QUERY))
+    await scheduler.run_cycle(now=injected.end)
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "api_rule"}) == 0
+
+    await scheduler.delete_rule("api_rule")
+
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "api_rule"}) is None
+    await scheduler.stop()
+
+
+async def test_a_rule_removed_from_the_configuration_loses_its_series_at_the_next_cycle(
+    injected: Injected, unreachable: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    kept, dropped = RuleSettings(name="kept", query=QUERY), RuleSettings(name="dropped", query="up")
+    settings = DetectionSettings(enabled=False, rules=[kept, dropped])
+    scheduler = DetectionScheduler(store, unreachable, settings, on_anomaly=Recorder(), registry=registry)
+    await scheduler.run_cycle(now=injected.end)
+
+    await scheduler.reconfigure(DetectionSettings(enabled=False, rules=[kept]))
+    await scheduler.run_cycle(now=injected.end + 300)
+
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "kept"}) == 0
+    assert registry.get_sample_value(SUCCESSFUL, {"rule": "dropped"}) is None
+    await scheduler.stop()
