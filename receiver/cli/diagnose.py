@@ -7,22 +7,28 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
-from analyst.evidence import evidence_to_dict
+from analyst.evidence import Evidence, evidence_to_dict
 from analyst.llm import LLMConfigError, build_analyst
+from analyst.llm.redact import redact_secrets
 from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
 from receiver.config import Settings, load_settings, validation_summary
 from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.source import MetricSource, MetricSourceError, RuleInfo, SeriesData
 from receiver.models import DONE, Incident, new_incident
 from receiver.payload import SUPPORTED_VERSION, WebhookAlert, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.times import parse_time
+
+T = TypeVar("T")
 
 
 class AlertFileError(ReceiverError):
@@ -94,6 +100,49 @@ def alert_window_end(incident: Incident, settings: Settings, now: float) -> floa
     return min(now, incident.starts_at + settings.context.lookback_seconds)
 
 
+class FailureRecordingSource:
+    """A MetricSource that passes every call on to `inner` and keeps the first MetricSourceError raised,
+    so the command can say why the evidence is missing."""
+
+    def __init__(self, inner: MetricSource) -> None:
+        self.inner = inner
+        self.first_error: MetricSourceError | None = None
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        return await self._recorded(self.inner.query_range(query, start, end, step))
+
+    async def series(
+        self, matchers: Sequence[str], start: float, end: float, limit: int | None = None
+    ) -> list[dict[str, str]]:
+        return await self._recorded(self.inner.series(matchers, start, end, limit))
+
+    async def rules(self) -> list[RuleInfo]:
+        return await self._recorded(self.inner.rules())
+
+    async def external_labels(self) -> dict[str, str]:
+        return await self._recorded(self.inner.external_labels())
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+    async def _recorded(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except MetricSourceError as exc:
+            self.first_error = self.first_error or exc
+            raise
+
+
+def no_evidence_warning(evidence: Evidence, error: MetricSourceError | None, url: str) -> str | None:
+    """The stderr line for a diagnosis made without any series because the metric source failed."""
+    if error is None or any(series.available for series in evidence.series):
+        return None
+    return redact_secrets(
+        f"alert-analyst diagnose: warning: no evidence from {url} ({error}); "
+        "the diagnosis rests on the alert alone"
+    )
+
+
 def run_diagnose(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="alert-analyst diagnose", description="Diagnose one alert now.")
     parser.add_argument("--alert", required=True, help="JSON file: an Alertmanager alert or webhook payload")
@@ -143,7 +192,7 @@ async def _diagnose_and_print(settings: Settings, incident: Incident, now: float
     except LLMConfigError as exc:
         print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
         return 2
-    source = PrometheusSource(settings.prometheus)
+    source = FailureRecordingSource(PrometheusSource(settings.prometheus))
     try:
         plugins = StagePlugins(source, settings.context, analyst, delivery=None)
         evidence, diagnosis = await diagnose_now(incident, plugins, now=now)
@@ -152,6 +201,8 @@ async def _diagnose_and_print(settings: Settings, incident: Incident, now: float
         close = getattr(analyst, "aclose", None)
         if close is not None:
             await close()
+    if warning := no_evidence_warning(evidence, source.first_error, settings.prometheus.url):
+        print(warning, file=sys.stderr)
     if fmt == "json":
         report = {
             "incident_id": incident.id,

@@ -29,7 +29,7 @@ from receiver.evidence.promql import (
     render_template,
 )
 from receiver.evidence.settings import CALLS_TOKEN, RATE_WINDOW_TOKEN, CallLatencyQuery, CallLatencySpec
-from receiver.evidence.source import MetricSourceError, SeriesData
+from receiver.evidence.source import MetricSourceError, SeriesData, gather_then_raise
 
 
 async def fetch_call_latency(
@@ -187,7 +187,7 @@ async def _rate_windows(
         return {}
     probes = sorted(set(wanted.values()))
     try:
-        found = await asyncio.gather(*(scope.rate_span(p) for p in probes))
+        found = await gather_then_raise(scope.rate_span(p) for p in probes)
     except MetricSourceError as exc:
         scope.notes.append(f"call latency: scrape interval unknown ({exc}); rate() over the floor")
         return {}

@@ -57,6 +57,7 @@ from receiver.evidence.source import (
     MetricSourceError,
     SeriesData,
     collecting_warnings,
+    gather_then_raise,
     warning_notes,
 )
 from receiver.models import Incident
@@ -406,8 +407,8 @@ async def _series_by_matcher(
     all, the backend's list (sorted by name and labels) was cut at the limit before ranking, so a busy
     namespace's series could push out the alerting pod's own."""
     limit = settings.max_related_series * 10
-    answers = await asyncio.gather(
-        *(source.series([m], window.start, window.end, limit=limit) for m in matchers)
+    answers = await gather_then_raise(
+        source.series([m], window.start, window.end, limit=limit) for m in matchers
     )
     return [item for answer in answers for item in answer]
 

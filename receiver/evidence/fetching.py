@@ -14,7 +14,7 @@ import numpy as np
 from analyst.evidence import SeriesRole
 from receiver.evidence.promql import family_siblings, is_counter_name, regex_selector
 from receiver.evidence.settings import ContextSettings
-from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
+from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData, gather_then_raise
 
 # A counter's rate() window spans this many scrape intervals (and query steps): the shortest window that
 # always holds two samples (rate() needs two), with half an interval to spare for scrape jitter. Shorter
@@ -75,7 +75,7 @@ class FetchScope:
         queries = [q for _, q in member_queries(members, render, self.settings.max_query_length, split)]
         if len(queries) == 1:
             return [(queries[0], data) for data in await self.query_range(queries[0])]
-        answers = await asyncio.gather(*(self.query_range(q) for q in queries))
+        answers = await gather_then_raise(self.query_range(q) for q in queries)
         return merged_answers(queries, answers)
 
 
@@ -256,8 +256,8 @@ async def probed_rate_window(probes: Sequence[str], source: MetricSource, window
     if len(probes) == 1:
         results = await source.query_range(probes[0], window.end, window.end, window.step)
     else:
-        answers = await asyncio.gather(
-            *(source.query_range(p, window.end, window.end, window.step) for p in probes)
+        answers = await gather_then_raise(
+            source.query_range(p, window.end, window.end, window.step) for p in probes
         )
         results = [data for _, data in merged_answers(probes, answers)]
     counts = [float(r.values[-1]) for r in results if r.values.size and np.isfinite(r.values[-1])]

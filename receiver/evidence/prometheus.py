@@ -35,6 +35,7 @@ from receiver.evidence.source import (
     MetricSourceError,
     RuleInfo,
     SeriesData,
+    gather_then_raise,
     report_warnings,
 )
 
@@ -43,6 +44,7 @@ _STATUS_MESSAGE = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
 # Longer query strings go in a form body (POST): a proxy in front of the backend may refuse a long URL (nginx:
 # 8 KB, with its headers); Prometheus, Thanos, Mimir and VictoriaMetrics read either.
 MAX_QUERY_STRING = 4096
+NOT_THE_API = "not a Prometheus API answer"
 
 
 class BearerTokenFileAuth(requests.auth.AuthBase):
@@ -136,8 +138,15 @@ def classify_error(exc: BaseException) -> MetricSourceError:
 
 def _root_cause(exc: BaseException) -> str:
     text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] [^')\]]+|Connection refused|Name or service not known", text)
+    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Connection refused|Name or service not known", text)
     return match.group(0) if match else text[:200]
+
+
+def unexpected_answer(url: str, what: str) -> MetricSourceError:
+    """A 200 answer that is not the Prometheus API's: `prometheus.url` names another service (or a page)."""
+    return MetricSourceError(
+        "other", f"unexpected response from {url}: {what} (is prometheus.url the PromQL API?)"
+    )
 
 
 def _classify_http_error(message: str) -> MetricSourceError:
@@ -167,7 +176,7 @@ def _classify_http_error(message: str) -> MetricSourceError:
             "set context.max_query_length no higher than the backend's limit (VictoriaMetrics "
             "-search.maxQueryLen), or raise that limit for what cannot be split"
         )
-    return MetricSourceError(kind, f"HTTP {status} {error_type or ''}: {detail} ({hint})".replace("  ", " "))
+    return MetricSourceError(kind, f"{f'HTTP {status} {error_type}'.rstrip()}: {detail} ({hint})")
 
 
 def elided(text: str, limit: int) -> str:
@@ -230,6 +239,26 @@ def parse_matrix(result: Sequence[Mapping[str, Any]]) -> list[SeriesData]:
                 np.asarray(vs, dtype=np.float64),
             )
         )
+    return out
+
+
+def parse_rules(data: Mapping[str, Any]) -> list[RuleInfo]:
+    """The rules of /api/v1/rules' `data` (its groups' alerting and recording rules, in order)."""
+    out = []
+    for group in data.get("groups", []):
+        for rule in group.get("rules", []):
+            kind: Literal["alerting", "recording"] = (
+                "alerting" if rule.get("type") == "alerting" else "recording"
+            )
+            out.append(
+                RuleInfo(
+                    rule.get("name", ""),
+                    rule.get("query", ""),
+                    kind,
+                    dict(rule.get("labels") or {}),
+                    group.get("name", ""),
+                )
+            )
     return out
 
 
@@ -300,8 +329,8 @@ class PrometheusSource:
             raise MetricSourceError("bad_query", f"invalid range: start={start} end={end} step={step}")
         ranges = split_range(start, end, step, self.settings.max_points_per_series)
         try:
-            answers = await asyncio.gather(
-                *(self._call(self._range_chunk, query, s, e, step, count=False) for s, e in ranges)
+            answers = await gather_then_raise(
+                self._call(self._range_chunk, query, s, e, step, count=False) for s, e in ranges
             )
         except MetricSourceError as exc:
             self._count(exc)  # once per query, however many chunks failed
@@ -317,24 +346,9 @@ class PrometheusSource:
         return found
 
     async def rules(self) -> list[RuleInfo]:
-        data, warnings = await self._call(self._api, "/api/v1/rules", {})
+        found, warnings = await self._call(self._rules_blocking)
         report_warnings(warnings)
-        out = []
-        for group in data.get("groups", []):
-            for rule in group.get("rules", []):
-                kind: Literal["alerting", "recording"] = (
-                    "alerting" if rule.get("type") == "alerting" else "recording"
-                )
-                out.append(
-                    RuleInfo(
-                        rule.get("name", ""),
-                        rule.get("query", ""),
-                        kind,
-                        dict(rule.get("labels") or {}),
-                        group.get("name", ""),
-                    )
-                )
-        return out
+        return found
 
     async def external_labels(self) -> dict[str, str]:
         if self._external is None:
@@ -420,8 +434,10 @@ class PrometheusSource:
             "timeout": _duration(self.settings.timeout_seconds),
             **self.settings.query_params,
         }
-        data, warnings = self._api("/api/v1/query_range", params, post=self._post(params))
-        result = data["result"]
+        data, warnings = self._api("/api/v1/query_range", params, post=self._post(params), expect=dict)
+        result = data.get("result")
+        if not (isinstance(result, list) and all(isinstance(item, dict) for item in result)):
+            raise unexpected_answer(f"{self.settings.url}/api/v1/query_range", NOT_THE_API)
         if len(result) > self.settings.max_series_per_query:
             raise MetricSourceError(
                 "too_large",
@@ -441,11 +457,20 @@ class PrometheusSource:
         }
         if limit:
             params["limit"] = limit  # honoured by Prometheus >= 2.54 and VictoriaMetrics, ignored before
-        labels, warnings = self._api("/api/v1/series", params, post=self._post(params))
+        labels, warnings = self._api("/api/v1/series", params, post=self._post(params), expect=list)
+        if not all(isinstance(item, dict) for item in labels):
+            raise unexpected_answer(f"{self.settings.url}/api/v1/series", NOT_THE_API)
         return [dict(item) for item in labels[: limit or None]], warnings
 
+    def _rules_blocking(self) -> tuple[list[RuleInfo], list[str]]:
+        data, warnings = self._api("/api/v1/rules", {}, expect=dict)
+        try:
+            return parse_rules(data), warnings
+        except (AttributeError, TypeError, ValueError):
+            raise unexpected_answer(f"{self.settings.url}/api/v1/rules", NOT_THE_API) from None
+
     def _external_blocking(self) -> dict[str, str]:
-        data, _ = self._api("/api/v1/status/config", {})
+        data, _ = self._api("/api/v1/status/config", {}, expect=dict)
         return external_labels_of(data.get("yaml", ""))
 
     def _post(self, params: Mapping[str, Any]) -> bool:
@@ -453,13 +478,17 @@ class PrometheusSource:
         string longer than MAX_QUERY_STRING."""
         return self.settings.method == "POST" or len(urlencode(params, doseq=True)) > MAX_QUERY_STRING
 
-    def _api(self, path: str, params: Mapping[str, Any], *, post: bool = False) -> tuple[Any, list[str]]:
-        """The `data` and `warnings` of one API call, the parameters in the URL or (`post`) a form body.
+    def _api(
+        self, path: str, params: Mapping[str, Any], *, post: bool = False, expect: type[T]
+    ) -> tuple[T, list[str]]:
+        """The `data` (an `expect`) and `warnings` of one API call, the parameters in the URL or (`post`) a
+        form body; an answer of another shape is an `unexpected_answer`.
         TLS is passed with each call, as prometheus-api-client does: else requests lets REQUESTS_CA_BUNDLE or
         CURL_CA_BUNDLE override `prometheus.tls` (ca_file, insecure_skip_verify)."""
+        url = f"{self.settings.url}{path}"
         response = self._session.request(
             "POST" if post else "GET",
-            f"{self.settings.url}{path}",
+            url,
             params=None if post else dict(params),
             data=dict(params) if post else None,
             headers=self._client.headers,
@@ -472,10 +501,18 @@ class PrometheusSource:
             raise PrometheusApiClientException(
                 f"HTTP Status Code {response.status_code} ({response.content!r})"
             )
-        envelope = response.json()
+        try:
+            envelope = response.json()
+        except ValueError:
+            raise unexpected_answer(url, "not JSON") from None
+        if not isinstance(envelope, dict):
+            raise unexpected_answer(url, NOT_THE_API)
         if envelope.get("status") == "error":  # a proxy's 200 with an error envelope
             raise PrometheusApiClientException(f"HTTP Status Code 200 ({response.content!r})")
-        return envelope["data"], warnings_of(envelope)
+        data = envelope.get("data")
+        if not isinstance(data, expect):
+            raise unexpected_answer(url, NOT_THE_API)
+        return data, warnings_of(envelope)
 
 
 def choose_step(start: float, end: float, *, min_step: float, target_points: int) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -80,11 +82,56 @@ def regular_expressions(patterns: Iterable[str], where: str) -> None:
             raise ValueError(f"{where}: {pattern!r} is not a regular expression ({exc})") from exc
 
 
+def _readable(path: str) -> bool:
+    """Whether `path` is a readable file; the other cases are reported by `check_secret_files`."""
+    return os.path.isfile(path) and os.access(path, os.R_OK)
+
+
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    """OpenSSL's reason without the `(_ssl.c:1234)` suffix."""
+    text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+
+
 class TLSSettings(Section):
+    """TLS towards the metric source; the files are loaded as OpenSSL would at the first query, so a
+    file that is not PEM fails at load time (check-config, serve, reload) instead."""
+
     ca_file: str | None = Field(default=None, description="PEM bundle used to verify the server.")
     cert_file: str | None = Field(default=None, description="Client certificate (mutual TLS).")
     key_file: str | None = None
     insecure_skip_verify: bool = False
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: str | None) -> str | None:
+        if value is None or not _readable(value):
+            return value
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=value)
+        except ssl.SSLError as exc:
+            raise ValueError(
+                f"{value!r} holds no PEM certificate ({_ssl_reason(exc)}): give the PEM bundle of the CA "
+                "that signed the server's certificate"
+            ) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_client_certificate(self) -> TLSSettings:
+        cert, key = self.cert_file, self.key_file
+        if key is not None and cert is None:
+            raise ValueError("key_file is set without cert_file: set both for mutual TLS")
+        if cert is None or not _readable(cert) or (key is not None and not _readable(key)):
+            return self
+        try:  # an encrypted key cannot be used (no password setting): refuse it rather than prompt
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key, password=lambda: b"")
+        except ssl.SSLError as exc:
+            files = f"cert_file {cert!r} and key_file {key!r} are" if key else f"cert_file {cert!r} is"
+            raise ValueError(
+                f"{files} not a PEM certificate and its unencrypted private key ({_ssl_reason(exc)})"
+                + ("" if key else ": set key_file when the key is in a file of its own")
+            ) from exc
+        return self
 
 
 class PrometheusSettings(Section):

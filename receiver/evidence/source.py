@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import asyncio
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 import numpy as np
 
 from receiver.errors import ReceiverError
+
+T = TypeVar("T")
 
 ErrorKind = Literal["unreachable", "timeout", "circuit_open", "bad_query", "execution", "too_large", "other"]
 WARNING_NOTES = 5  # distinct backend warnings an incident's notes show
@@ -83,6 +86,16 @@ class MetricSource(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def gather_then_raise(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """The answers of `calls`, run at once; a failure is raised only when every call is done, so none is
+    left running behind its caller (asyncio.run would report it on exit, `diagnose` as a traceback)."""
+    answers = await asyncio.gather(*calls, return_exceptions=True)
+    failures = [answer for answer in answers if isinstance(answer, BaseException)]
+    if failures:
+        raise failures[0]
+    return [answer for answer in answers if not isinstance(answer, BaseException)]
 
 
 @contextmanager
