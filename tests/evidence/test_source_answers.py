@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -16,19 +17,34 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import MetricSourceError, gather_then_raise
 
+SourceCall = Callable[[PrometheusSource], Awaitable[object]]
+
+
+def range_query(source: PrometheusSource) -> Awaitable[object]:
+    return source.query_range("up", 100, 130, 15)
+
+
+async def raised(
+    url: str, call: SourceCall = range_query, registry: CollectorRegistry | None = None
+) -> MetricSourceError:
+    """The MetricSourceError a PrometheusSource at `url` raises for `call` (a range query by default)."""
+    prometheus = PrometheusSource(PrometheusSettings(url=url, retries=0), registry=registry)
+    try:
+        with pytest.raises(MetricSourceError) as caught:
+            await call(prometheus)
+    finally:
+        await prometheus.close()
+    return caught.value
+
 
 async def test_a_closed_port_is_unreachable_with_the_os_reason_and_the_setting_to_check() -> None:
-    source = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
+    error = await raised(f"http://127.0.0.1:{free_port()}")
 
-    with pytest.raises(MetricSourceError) as caught:
-        await source.query_range("up", 100, 130, 15)
-    await source.close()
-
-    assert caught.value.kind == "unreachable"
+    assert error.kind == "unreachable"
     assert re.fullmatch(
         r"unreachable: cannot connect: \[Errno \d+\] Connection refused; check prometheus\.url",
-        str(caught.value),
-    ), str(caught.value)
+        str(error),
+    ), str(error)
 
 
 def answering(body: Any) -> web.Application:
@@ -50,13 +66,10 @@ async def test_json_of_another_shape_is_an_unexpected_response_naming_the_url(ai
     server = await aiohttp_server(answering(body))
     url = str(server.make_url("/api")).rstrip("/")
     registry = CollectorRegistry()
-    source = PrometheusSource(PrometheusSettings(url=url, retries=0), registry=registry)
 
-    with pytest.raises(MetricSourceError) as caught:
-        await source.query_range("up", 100, 130, 15)
-    await source.close()
+    error = await raised(url, registry=registry)
 
-    assert str(caught.value) == (
+    assert str(error) == (
         f"other: unexpected response from {url}/api/v1/query_range: not a Prometheus API answer "
         "(is prometheus.url the PromQL API?)"
     )
@@ -77,14 +90,11 @@ async def test_series_and_rules_of_another_shape_are_unexpected_responses(
 ) -> None:
     server = await aiohttp_server(answering(body))
     url = str(server.make_url("")).rstrip("/")
-    source = PrometheusSource(PrometheusSettings(url=url, retries=0))
 
-    with pytest.raises(MetricSourceError) as caught:
-        await call(source)
-    await source.close()
+    error = await raised(url, call)
 
-    assert caught.value.kind == "other"
-    assert str(caught.value).startswith(f"other: unexpected response from {url}{path}: not a Prometheus API")
+    assert error.kind == "other"
+    assert str(error).startswith(f"other: unexpected response from {url}{path}: not a Prometheus API")
 
 
 async def test_a_page_that_is_not_json_is_an_unexpected_response(aiohttp_server) -> None:
@@ -95,13 +105,10 @@ async def test_a_page_that_is_not_json_is_an_unexpected_response(aiohttp_server)
     app.router.add_get("/api/v1/query_range", login_page)
     server = await aiohttp_server(app)
     url = str(server.make_url("")).rstrip("/")
-    source = PrometheusSource(PrometheusSettings(url=url, retries=0))
 
-    with pytest.raises(MetricSourceError) as caught:
-        await source.query_range("up", 100, 130, 15)
-    await source.close()
+    error = await raised(url)
 
-    assert str(caught.value) == (
+    assert str(error) == (
         f"other: unexpected response from {url}/api/v1/query_range: not JSON "
         "(is prometheus.url the PromQL API?)"
     )

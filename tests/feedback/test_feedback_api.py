@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import aiohttp
 
-from analyst.schema import diagnosis_to_dict
 from receiver.storage import incidents as db_incidents
 from receiver.web.keys import STORE
-from tests.delivery.builders import make_diagnosis
 from tests.receiver.conftest import ClientFactory
 
-from .conftest import firing, stored_incident
+from .conftest import firing, rediagnose, stored_incident
 
 
 async def test_feedback_is_stored_and_shown_with_the_incident(make_client: ClientFactory) -> None:
@@ -165,15 +163,7 @@ async def test_accuracy_without_judgements_says_where_they_come_from(make_client
 async def test_the_incident_page_and_overview_show_the_feedback_sections(make_client: ClientFactory) -> None:
     client = await make_client()
     incident_id = await stored_incident(client)
-    diagnosis = make_diagnosis(incident_id=incident_id)
-    await client.app[STORE].write(
-        db_incidents.save_diagnosis,
-        incident_id,
-        diagnosis_to_dict(diagnosis),
-        backend="builtin",
-        category=diagnosis.primary_hypothesis.category.value,
-        confidence=diagnosis.primary_hypothesis.confidence,
-    )
+    await rediagnose(client, incident_id)
     await client.post(
         f"/ui/incidents/{incident_id}/feedback",
         data={"verdict": "wrong", "who": "ana", "note": "<script>alert(1)</script>"},

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from receiver.storage import migrations
+from tests.receiver.conftest import open_with_first_migrations
 
 
 def test_feedback_migration_keeps_every_existing_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = sqlite3.connect(tmp_path / "v5.db", isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
+    conn, db = open_with_first_migrations(tmp_path / "v5.db", 5, monkeypatch)
     assert migrations.migrate(db) == 5
     conn.execute(
         "INSERT INTO notifications (received_at, group_key, status, body) VALUES (1.0, 'g', 'firing', '{}')"

@@ -4,49 +4,18 @@ id, so a re-diagnosis made in between does not take the judgement."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from aiohttp.test_utils import TestServer
-
-from analyst.schema import diagnosis_to_dict
 from receiver.delivery.slack_blocks import feedback_actions
 from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.web.keys import STORE
-from tests.delivery.builders import make_diagnosis
-from tests.fakes.slack import FakeSlack
 from tests.receiver.conftest import ClientFactory
 from tests.support.polling import eventually
 
-from .conftest import firing, stored_incident
+from .conftest import SlackServer, click_button, firing, posted, rediagnose, slack_client, stored_incident
 
 HIDDEN_DIAGNOSIS_ID = re.compile(r'<input type="hidden" name="diagnosis_id" value="([0-9]+)">')
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[FakeSlack, TestServer]]:
-    fake = FakeSlack()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    yield fake, server
-    await server.close()
-
-
-async def rediagnose(client: Any, incident_id: str) -> int:
-    """A second, full diagnosis of the incident (the page can render it); returns its id."""
-    diagnosis = make_diagnosis(incident_id=incident_id)
-    return int(
-        await client.app[STORE].write(
-            db_incidents.save_diagnosis,
-            incident_id,
-            diagnosis_to_dict(diagnosis),
-            backend="builtin",
-            category=diagnosis.primary_hypothesis.category.value,
-            confidence=diagnosis.primary_hypothesis.confidence,
-        )
-    )
 
 
 async def newest_diagnosis_id(client: Any, incident_id: str) -> int:
@@ -59,25 +28,11 @@ async def judgements(client: Any, incident_id: str) -> dict[str, Any]:
     return dict(await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json())
 
 
-def posted(fake: FakeSlack, blocks: list[dict[str, Any]], ts: str) -> dict[str, Any]:
-    """A diagnosis reply as Slack holds it, so its buttons can be clicked."""
-    message = {"channel": "C0ALERTS", "ts": ts, "text": "Diagnosis", "blocks": blocks}
-    fake.messages.append(message)
-    return message
-
-
-async def slack_client(make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]) -> Any:
-    fake, server = slack
-    return await make_client(
-        slack={"api_url": str(server.make_url("/api/")), "signing_secret": fake.signing_secret}
-    )
-
-
 async def test_a_click_on_an_older_diagnosis_reply_judges_that_diagnosis(
-    make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, slack: SlackServer
 ) -> None:
     """The thread holds both replies; the click on the first one judged the re-diagnosis nobody had read."""
-    fake, server = slack
+    fake, _ = slack
     client = await slack_client(make_client, slack)
     incident_id = await stored_incident(client)
     first = await newest_diagnosis_id(client, incident_id)
@@ -85,8 +40,7 @@ async def test_a_click_on_an_older_diagnosis_reply_judges_that_diagnosis(
     second = await rediagnose(client, incident_id)
     posted(fake, [feedback_actions(incident_id, second)], "1700000002.000001")
 
-    body, headers = fake.signed_click(old_reply, "wrong", str(server.make_url("")), user="ana")
-    assert (await client.post("/slack/interactions", data=body, headers=headers)).status == 200
+    assert await click_button(client, slack, old_reply, "wrong", user="ana") == 200
 
     current = (await judgements(client, incident_id))["current"]
     assert [(c["who"], c["verdict"], c["diagnosis_id"]) for c in current] == [("slack:ana", "wrong", first)]
@@ -96,33 +50,31 @@ async def test_a_click_on_an_older_diagnosis_reply_judges_that_diagnosis(
 
 
 async def test_a_button_posted_before_diagnosis_ids_judges_the_newest_diagnosis(
-    make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, slack: SlackServer
 ) -> None:
-    fake, server = slack
+    fake, _ = slack
     client = await slack_client(make_client, slack)
     incident_id = await stored_incident(client)
     reply = posted(fake, [feedback_actions(incident_id)], "1700000001.000001")
     assert reply["blocks"][0]["elements"][0]["value"] == incident_id  # the old format: the incident alone
     second = await rediagnose(client, incident_id)
 
-    body, headers = fake.signed_click(reply, "correct", str(server.make_url("")))
-    assert (await client.post("/slack/interactions", data=body, headers=headers)).status == 200
+    assert await click_button(client, slack, reply, "correct") == 200
 
     current = (await judgements(client, incident_id))["current"]
     assert [(c["verdict"], c["diagnosis_id"]) for c in current] == [("correct", second)]
 
 
 async def test_a_click_on_a_diagnosis_no_longer_stored_tells_the_clicker_and_stores_nothing(
-    make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, slack: SlackServer
 ) -> None:
-    fake, server = slack
+    fake, _ = slack
     client = await slack_client(make_client, slack)
     incident_id = await stored_incident(client)
     gone = await newest_diagnosis_id(client, incident_id) + 1000
     reply = posted(fake, [feedback_actions(incident_id, gone)], "1700000001.000001")
 
-    body, headers = fake.signed_click(reply, "correct", str(server.make_url("")))
-    assert (await client.post("/slack/interactions", data=body, headers=headers)).status == 200
+    assert await click_button(client, slack, reply, "correct") == 200
 
     await eventually(lambda: len(fake.responses) == 1, within=10)
     (response,) = fake.responses

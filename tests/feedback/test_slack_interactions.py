@@ -7,40 +7,26 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-
-import pytest
-from aiohttp.test_utils import TestServer
 
 from demo.processes import free_port
 from receiver.delivery.slack_blocks import feedback_actions, parse_feedback_value
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
 from receiver.web.resources import pipeline_parts
-from tests.fakes.slack import FakeSlack
 from tests.receiver.conftest import ClientFactory
 from tests.support.polling import eventually
 
-from .conftest import stored_incident
+from .conftest import SlackServer, click_button, posted, slack_client, stored_incident
 
 FIRING = "captured-am025-prom242-firing.json"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[tuple[FakeSlack, TestServer]]:
-    fake = FakeSlack()
-    server = TestServer(fake.app(), host="127.0.0.1")
-    await server.start_server()
-    yield fake, server
-    await server.close()
-
-
 async def diagnosed(
-    make_client: ClientFactory, webhook_corpus: Path, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, webhook_corpus: Path, slack: SlackServer
 ) -> tuple[Any, dict[str, Any], str]:
     """A client whose first incident's diagnosis reply reached Slack: (client, reply, incident id)."""
     fake, server = slack
@@ -83,7 +69,7 @@ async def diagnosed(
 
 
 async def test_a_signed_click_stores_the_verdict_and_updates_the_message(
-    make_client: ClientFactory, webhook_corpus: Path, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, webhook_corpus: Path, slack: SlackServer
 ) -> None:
     fake, server = slack
     client, message, incident_id = await diagnosed(make_client, webhook_corpus, slack)
@@ -103,7 +89,7 @@ async def test_a_signed_click_stores_the_verdict_and_updates_the_message(
 
 
 async def test_bad_signature_stale_timestamp_and_replay_are_refused(
-    make_client: ClientFactory, webhook_corpus: Path, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, webhook_corpus: Path, slack: SlackServer
 ) -> None:
     fake, server = slack
     client, message, incident_id = await diagnosed(make_client, webhook_corpus, slack)
@@ -221,20 +207,14 @@ async def test_a_timestamp_in_other_digits_is_refused_not_a_crash(make_client: C
 
 
 async def test_a_click_on_an_incident_no_longer_stored_tells_the_clicker_through_response_url(
-    make_client: ClientFactory, slack: tuple[FakeSlack, TestServer]
+    make_client: ClientFactory, slack: SlackServer
 ) -> None:
     """Slack shows nothing of the body that answers a block_actions request: the ephemeral text that
     was put there never reached anyone. It goes through response_url, and the message stays as it is."""
-    fake, server = slack
-    client = await make_client(
-        slack={"api_url": str(server.make_url("/api/")), "signing_secret": fake.signing_secret}
-    )
-    message = {"channel": "C0ALERTS", "ts": "1700000001.000001", "text": "Diagnosis", "blocks": []}
-    message["blocks"] = [feedback_actions("inc-pruned")]
-    fake.messages.append(message)
-    body, headers = fake.signed_click(message, "correct", str(server.make_url("")))
-    answer = await client.post("/slack/interactions", data=body, headers=headers)
-    assert answer.status == 200
+    fake, _ = slack
+    client = await slack_client(make_client, slack)
+    message = posted(fake, [feedback_actions("inc-pruned")], "1700000001.000001")
+    assert await click_button(client, slack, message, "correct") == 200
     await eventually(lambda: len(fake.responses) == 1, within=10)
     (response,) = fake.responses
     assert response["response_type"] == "ephemeral" and response["replace_original"] is False

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 import structlog
 from aiohttp.test_utils import TestClient
 
 from demo.processes import ManagedProcess
 from receiver.config import Settings, load_settings
+from receiver.storage import migrations
 from receiver.web.app import build_app
 from receiver.web.resources import PipelineParts as Components
 from tests.evidence.scenario import Scenario, causal_scenario
@@ -30,6 +33,16 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Settings:
     for name, section in sections.items():  # a test's storage options keep the temporary path
         overrides[name] = {**overrides.get(name, {}), **section}
     return load_settings(None, environ={}, overrides=overrides)
+
+
+def open_with_first_migrations(
+    path: Path, version: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[sqlite3.Connection, sqlite_utils.Database]:
+    """A database at `path`, with `migrations.MIGRATIONS` cut to the first `version` until
+    `monkeypatch.undo()`: what `migrate` builds then is the schema an older release left."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:version])
+    return conn, sqlite_utils.Database(conn)
 
 
 async def no_components(app: Any, settings: Settings, store: Any) -> Components:

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 
 from receiver.storage import migrations
 from receiver.storage.incidents import FIRING_OF_FINGERPRINTS_SQL, OCCURRENCES_AROUND_SQL
+from tests.receiver.conftest import open_with_first_migrations
 
 
 def test_dropping_the_unused_signature_column_keeps_diagnoses(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:4])
+    conn, db = open_with_first_migrations(tmp_path / "old.db", 4, monkeypatch)
     migrations.migrate(db)  # the schema as version 4 left it
     conn.execute("INSERT INTO incidents (id, stage) VALUES ('inc-1', 'done')")
     conn.execute(
@@ -40,9 +37,7 @@ def test_dropping_the_unused_signature_column_keeps_diagnoses(
 def test_occurrence_columns_are_added_to_a_version_8_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conn = sqlite3.connect(tmp_path / "v8.db", isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:8])
+    conn, db = open_with_first_migrations(tmp_path / "v8.db", 8, monkeypatch)
     assert migrations.migrate(db) == 8
     conn.execute(
         "INSERT INTO incidents (id, fingerprint, status, stage) VALUES ('inc-1', 'f1', 'firing', 'done')"
@@ -64,9 +59,7 @@ def test_occurrences_of_a_fingerprint_are_found_by_start_after_the_upgrade(
 ) -> None:
     """A late older occurrence looks up the next newer start of its fingerprint, whatever that one's
     status: an index seek, not a scan of the fingerprint's history."""
-    conn = sqlite3.connect(tmp_path / "v10.db", isolation_level=None)
-    db = sqlite_utils.Database(conn)
-    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:10])
+    conn, db = open_with_first_migrations(tmp_path / "v10.db", 10, monkeypatch)
     assert migrations.migrate(db) == 10
     conn.execute(
         "INSERT INTO incidents (id, fingerprint, starts_at, status, stage)"

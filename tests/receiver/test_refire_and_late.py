@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from receiver.payload import parse_webhook
 from receiver.storage import incidents as db_incidents
@@ -18,6 +20,16 @@ from receiver.web.keys import PIPELINE, STORE
 
 from .conftest import ClientFactory
 from .test_incidents_idempotency import FIRING, counting_components, post
+
+CountingClient = tuple[TestClient[Any, Any], list[tuple[str, str]], list[str]]
+
+
+@pytest.fixture
+async def counting_client(make_client: ClientFactory) -> CountingClient:
+    """A client whose stages only record (incident, stage) in `calls`, and resolutions in `resolved`."""
+    calls: list[tuple[str, str]] = []
+    resolved: list[str] = []
+    return await make_client(counting_components(calls, resolved)), calls, resolved
 
 
 def iso(at: float) -> str:
@@ -35,6 +47,18 @@ def notification(corpus: Path, starts: float, ends: float | None = None) -> byte
     return json.dumps(payload).encode()
 
 
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(tmp_path / "db.sqlite")
+    yield store
+    store.close()
+
+
+async def opened(client: Any, data: bytes) -> list[str]:
+    """Posts `data`; the incidents the answer names."""
+    return list((await (await post(client, data)).json())["incidents"])
+
+
 def ingest(store: Store, data: bytes, at: float) -> db_incidents.IngestResult:
     return store.write_sync(db_incidents.ingest_notification, parse_webhook(data), data, at)
 
@@ -44,16 +68,29 @@ async def incidents(client: Any) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in rows}
 
 
+def assert_stored_superseded(
+    rows: dict[str, dict[str, Any]], older: list[str], newer: list[str], calls: list[tuple[str, str]]
+) -> None:
+    """Each `older` incident is resolved, done, and ends where its `newer` successor starts; none of
+    them went through a stage."""
+    assert set(rows) == {*newer, *older}
+    for incident_id in older:
+        row = rows[incident_id]
+        assert row["status"] == "resolved" and row["superseded_by"] in newer
+        assert row["stage"] == "done" and row["resolve_pending"] == 0
+        successor = rows[row["superseded_by"]]
+        assert successor["fingerprint"] == row["fingerprint"] and row["ends_at"] == successor["starts_at"]
+    assert not [i for i, _ in calls if i in older]  # never analysed nor announced
+
+
 async def test_an_alert_firing_again_after_its_resolution_with_the_same_start_is_a_new_incident(
-    make_client: ClientFactory, webhook_corpus: Path
+    counting_client: CountingClient, webhook_corpus: Path
 ) -> None:
     """Prometheus out of reach: Alertmanager resolves the alert, then it comes back with its startsAt."""
-    calls: list[tuple[str, str]] = []
-    resolved: list[str] = []
-    client = await make_client(counting_components(calls, resolved))
+    client, calls, resolved = counting_client
     starts = round(time.time() - 600, 3)
     firing = notification(webhook_corpus, starts)
-    first = (await (await post(client, firing)).json())["incidents"]
+    first = await opened(client, firing)
     await post(client, firing)  # a re-send before the resolution: idempotent
     await wait_idle(client.app[PIPELINE])
     assert set(await incidents(client)) == set(first) and len(calls) == 2 * 5
@@ -92,9 +129,8 @@ async def test_an_alert_firing_again_after_its_resolution_with_the_same_start_is
 
 
 def test_a_firing_notification_received_before_the_resolution_ended_does_not_reopen(
-    tmp_path: Path, webhook_corpus: Path
+    store: Store, webhook_corpus: Path
 ) -> None:
-    store = Store(tmp_path / "db.sqlite")
     starts = time.time() - 600
     first = ingest(store, notification(webhook_corpus, starts), starts + 10).created
     ingest(store, notification(webhook_corpus, starts, ends=starts + 100), starts + 110)
@@ -104,12 +140,10 @@ def test_a_firing_notification_received_before_the_resolution_ended_does_not_reo
     assert len(again.created) == 2 and set(again.created).isdisjoint(first)
     assert ingest(store, notification(webhook_corpus, starts), starts + 210).created == []
     assert store.run_sync(db_incidents.count_open) == 2
-    store.close()
 
 
-def test_a_re_fire_outlives_the_pruning_of_the_first_incident(tmp_path: Path, webhook_corpus: Path) -> None:
+def test_a_re_fire_outlives_the_pruning_of_the_first_incident(store: Store, webhook_corpus: Path) -> None:
     """Retention deletes the resolved first incident while its re-fire fires: re-sends find the re-fire."""
-    store = Store(tmp_path / "db.sqlite")
     starts = time.time() - 600
     first = ingest(store, notification(webhook_corpus, starts), starts + 10).created
     ingest(store, notification(webhook_corpus, starts, ends=starts + 100), starts + 110)
@@ -119,31 +153,21 @@ def test_a_re_fire_outlives_the_pruning_of_the_first_incident(tmp_path: Path, we
     closed = ingest(store, notification(webhook_corpus, starts, ends=starts + 400), starts + 410)
     assert sorted(closed.resolved) == sorted(again)
     assert store.run_sync(db_incidents.count_open) == 0
-    store.close()
 
 
 async def test_a_late_notification_of_an_older_occurrence_is_stored_superseded(
-    make_client: ClientFactory, webhook_corpus: Path
+    counting_client: CountingClient, webhook_corpus: Path
 ) -> None:
     """An HA replica lagging or a retry: the older startsAt arrives after the newer one is firing."""
-    calls: list[tuple[str, str]] = []
-    resolved: list[str] = []
-    client = await make_client(counting_components(calls, resolved))
+    client, calls, resolved = counting_client
     now = time.time()
-    newer = (await (await post(client, notification(webhook_corpus, now - 60))).json())["incidents"]
+    newer = await opened(client, notification(webhook_corpus, now - 60))
     await wait_idle(client.app[PIPELINE])
-    older = (await (await post(client, notification(webhook_corpus, now - 600))).json())["incidents"]
+    older = await opened(client, notification(webhook_corpus, now - 600))
     await wait_idle(client.app[PIPELINE])
 
     rows = await incidents(client)
-    assert set(rows) == {*newer, *older}
-    for incident_id in older:
-        row = rows[incident_id]
-        assert row["status"] == "resolved" and row["superseded_by"] in newer
-        assert row["stage"] == "done" and row["resolve_pending"] == 0
-        successor = rows[row["superseded_by"]]
-        assert successor["fingerprint"] == row["fingerprint"] and row["ends_at"] == successor["starts_at"]
-    assert not [i for i, _ in calls if i in older]  # never analysed nor announced
+    assert_stored_superseded(rows, older, newer, calls)
     firing = [i for i, row in rows.items() if row["status"] == "firing"]
     assert sorted(firing) == sorted(newer)
     metrics = await (await client.get("/metrics")).text()
@@ -156,36 +180,26 @@ async def test_a_late_notification_of_an_older_occurrence_is_stored_superseded(
 
 
 async def test_a_late_older_occurrence_after_the_newer_one_resolved_is_stored_superseded(
-    make_client: ClientFactory, webhook_corpus: Path
+    counting_client: CountingClient, webhook_corpus: Path
 ) -> None:
     """It was opened firing and stayed so for ever: Alertmanager, holding the newer one, never resolves it."""
-    calls: list[tuple[str, str]] = []
-    resolved: list[str] = []
-    client = await make_client(counting_components(calls, resolved))
+    client, calls, resolved = counting_client
     now = time.time()
-    newer = (await (await post(client, notification(webhook_corpus, now - 60))).json())["incidents"]
+    newer = await opened(client, notification(webhook_corpus, now - 60))
     await post(client, notification(webhook_corpus, now - 60, ends=now - 5))
     await wait_idle(client.app[PIPELINE])
-    older = (await (await post(client, notification(webhook_corpus, now - 600))).json())["incidents"]
+    older = await opened(client, notification(webhook_corpus, now - 600))
     await wait_idle(client.app[PIPELINE])
 
     rows = await incidents(client)
-    assert set(rows) == {*newer, *older}
-    for incident_id in older:
-        row = rows[incident_id]
-        assert row["status"] == "resolved" and row["superseded_by"] in newer
-        assert row["stage"] == "done" and row["resolve_pending"] == 0
-        successor = rows[row["superseded_by"]]
-        assert successor["fingerprint"] == row["fingerprint"] and row["ends_at"] == successor["starts_at"]
-    assert not [i for i, _ in calls if i in older]  # never analysed nor announced
+    assert_stored_superseded(rows, older, newer, calls)
     assert await client.app[STORE].run(db_incidents.count_open) == 0
     assert sorted(resolved) == sorted(newer)
 
 
 def test_a_late_older_occurrence_is_superseded_by_the_next_newer_one_not_the_newest(
-    tmp_path: Path, webhook_corpus: Path
+    store: Store, webhook_corpus: Path
 ) -> None:
-    store = Store(tmp_path / "db.sqlite")
     now = time.time()
     newest = ingest(store, notification(webhook_corpus, now - 60), now - 50).created
     ingest(store, notification(webhook_corpus, now - 60, ends=now - 40), now - 40)
@@ -199,16 +213,14 @@ def test_a_late_older_occurrence_is_superseded_by_the_next_newer_one_not_the_new
         assert successor["id"] in middle.created and successor["id"] not in newest
         assert rows[incident_id]["ends_at"] == successor["starts_at"]
     assert store.run_sync(db_incidents.count_open) == 0
-    store.close()
 
 
 @pytest.mark.parametrize("newer_resolved", [False, True], ids=["newer-firing", "newer-resolved"])
 def test_a_re_send_of_a_superseded_occurrence_opens_nothing(
-    tmp_path: Path, webhook_corpus: Path, newer_resolved: bool
+    store: Store, webhook_corpus: Path, newer_resolved: bool
 ) -> None:
     """Each re-send of the late notification (a retry, an HA replica) counted as a re-fire of the
     superseded occurrence: one more incident, stored superseded, every time."""
-    store = Store(tmp_path / "db.sqlite")
     now = time.time()
     ingest(store, notification(webhook_corpus, now - 60), now - 50)
     if newer_resolved:
@@ -219,4 +231,3 @@ def test_a_re_send_of_a_superseded_occurrence_opens_nothing(
         again = ingest(store, notification(webhook_corpus, now - 600), at)
         assert again.created == again.superseded == again.resolved == []
     assert len(store.run_sync(fetch_all, "SELECT id FROM incidents")) == 4
-    store.close()

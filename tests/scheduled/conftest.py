@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from demo.processes import ManagedProcess
+from demo.processes import ManagedProcess, free_port
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.scheduled.scheduler import DetectorFinding
@@ -70,6 +70,14 @@ class Recorder:
 async def source(prometheus: ManagedProcess) -> AsyncIterator[PrometheusSource]:
     """The module's `prometheus` (this package's, unless the module has its own)."""
     src = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
+    yield src
+    await src.close()
+
+
+@pytest.fixture
+async def unreachable() -> AsyncIterator[PrometheusSource]:
+    """A Prometheus nobody listens for: every query fails, as in an outage."""
+    src = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
     yield src
     await src.close()
 

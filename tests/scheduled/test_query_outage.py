@@ -4,81 +4,18 @@ changed or removed meanwhile has missed nothing, and keeps no row. Over a real P
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from demo.processes import ManagedProcess, free_port
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import PrometheusSettings
-from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding
+from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store, fetch_all
-from tests.scheduled.conftest import QUERY, Injected
+from tests.scheduled.conftest import QUERY, Injected, Recorder
+
+RULE = RuleSettings(name="fill_latency", query=QUERY)
 
 
-async def test_a_jump_during_a_query_outage_opens_one_incident_once_queries_answer(
-    injected: Injected, prometheus: ManagedProcess, tmp_path: Path
-):
-    findings: list[DetectorFinding] = []
-
-    async def record(finding: DetectorFinding) -> str:
-        findings.append(finding)
-        return f"inc-{len(findings)}"
-
-    up = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    settings = DetectionSettings(enabled=False, rules=[RuleSettings(name="fill_latency", query=QUERY)])
-    scheduler = DetectionScheduler(Store(tmp_path / "analyst.db"), up, settings, on_anomaly=record)
-    first = await scheduler.run_cycle(now=injected.end - 1800)  # before venue a jumps (end - 240 s)
-    scheduler.source = down
-    failed = [await scheduler.run_cycle(now=injected.end - 1800 + 300 * k) for k in range(1, 6)]
-    assert first.incidents == [] and all("fill_latency" in report.errors for report in failed)
-
-    scheduler.source = up  # back 10 minutes after the jump: older than freshness (2 x 300 s)
-    back = await scheduler.run_cycle(now=injected.end + 600)
-    later = await scheduler.run_cycle(now=injected.end + 900)
-
-    assert back.incidents == ["inc-1"] and later.incidents == [] and len(findings) == 1
-    assert findings[0].series_labels["venue"] == "a"
-    assert abs(findings[0].starts_at - injected.anomaly_at) <= 60
-    await scheduler.stop()
-    await up.close()
-    await down.close()
-
-
-async def test_a_jump_during_an_outage_across_a_restart_opens_its_incident_once_queries_answer(
-    injected: Injected, prometheus: ManagedProcess, tmp_path: Path
-):
-    findings: list[DetectorFinding] = []
-
-    async def record(finding: DetectorFinding) -> str:
-        findings.append(finding)
-        return f"inc-{len(findings)}"
-
-    up = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    settings = DetectionSettings(enabled=False, rules=[RuleSettings(name="fill_latency", query=QUERY)])
-    store = Store(tmp_path / "analyst.db")
-    before = DetectionScheduler(store, up, settings, on_anomaly=record)
-    await before.run_cycle(now=injected.end - 1800)
-    before.source = down  # fails from 20 minutes before venue a jumps (end - 240 s) ...
-    failed = [await before.run_cycle(now=injected.end - 1200 + 300 * k) for k in range(2)]
-    await before.stop()
-    store.close()
-
-    store = Store(tmp_path / "analyst.db")  # ... and after the restart too, until 15 minutes past it
-    after = DetectionScheduler(store, down, settings, on_anomaly=record)
-    failed.append(await after.run_cycle(now=injected.end + 600))
-    after.source = up
-    back = await after.run_cycle(now=injected.end + 900)
-
-    assert all("fill_latency" in report.errors for report in failed)
-    assert back.incidents == ["inc-1"] and len(findings) == 1
-    assert findings[0].series_labels["venue"] == "a"
-    assert abs(findings[0].starts_at - injected.anomaly_at) <= 60
-    await after.stop()
-    store.close()
-    await up.close()
-    await down.close()
+def detecting(*rules: RuleSettings) -> DetectionSettings:
+    """`rules`, with the scheduler's own loop off: each test runs the cycles itself."""
+    return DetectionSettings(enabled=False, rules=list(rules))
 
 
 def caught_up_rules(store: Store) -> list[str]:
@@ -86,70 +23,95 @@ def caught_up_rules(store: Store) -> list[str]:
     return [row["rule"] for row in store.run_sync(fetch_all, "SELECT rule FROM detection_catch_up")]
 
 
-async def test_a_rule_changed_across_a_restart_during_an_outage_has_missed_nothing(
-    injected: Injected, prometheus: ManagedProcess, tmp_path: Path
+async def restart(scheduler: DetectionScheduler) -> Store:
+    """Stops `scheduler` and closes its store, as a shutdown does; the store opened again."""
+    await scheduler.stop()
+    scheduler.store.close()
+    return Store(scheduler.store.path)
+
+
+async def test_a_jump_during_a_query_outage_opens_one_incident_once_queries_answer(
+    injected: Injected, source: PrometheusSource, unreachable: PrometheusSource, store: Store
 ):
-    findings: list[DetectorFinding] = []
+    recorder = Recorder()
+    scheduler = DetectionScheduler(store, source, detecting(RULE), on_anomaly=recorder)
+    first = await scheduler.run_cycle(now=injected.end - 1800)  # before venue a jumps (end - 240 s)
+    scheduler.source = unreachable
+    failed = [await scheduler.run_cycle(now=injected.end - 1800 + 300 * k) for k in range(1, 6)]
+    assert first.incidents == [] and all("fill_latency" in report.errors for report in failed)
 
-    async def record(finding: DetectorFinding) -> str:
-        findings.append(finding)
-        return f"inc-{len(findings)}"
+    scheduler.source = source  # back 10 minutes after the jump: older than freshness (2 x 300 s)
+    back = await scheduler.run_cycle(now=injected.end + 600)
+    later = await scheduler.run_cycle(now=injected.end + 900)
 
-    up = PrometheusSource(PrometheusSettings(url=prometheus.url, retries=0))
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    rule = RuleSettings(name="fill_latency", query=QUERY)
-    store = Store(tmp_path / "analyst.db")
-    before = DetectionScheduler(
-        store, down, DetectionSettings(enabled=False, rules=[rule]), on_anomaly=record
-    )
-    assert "fill_latency" in (await before.run_cycle(now=injected.end - 1200)).errors
-    await before.stop()
-    store.close()
+    assert back.incidents == ["inc-1"] and later.incidents == [] and len(recorder.findings) == 1
+    assert recorder.findings[0].series_labels["venue"] == "a"
+    assert abs(recorder.findings[0].starts_at - injected.anomaly_at) <= 60
+    await scheduler.stop()
 
-    store = Store(tmp_path / "analyst.db")
-    changed = DetectionSettings(enabled=False, rules=[rule.model_copy(update={"threshold": 3.5})])
-    after = DetectionScheduler(store, up, changed, on_anomaly=record)
+
+async def test_a_jump_during_an_outage_across_a_restart_opens_its_incident_once_queries_answer(
+    injected: Injected, source: PrometheusSource, unreachable: PrometheusSource, store: Store
+):
+    recorder = Recorder()
+    before = DetectionScheduler(store, source, detecting(RULE), on_anomaly=recorder)
+    await before.run_cycle(now=injected.end - 1800)
+    before.source = unreachable  # fails from 20 minutes before venue a jumps (end - 240 s) ...
+    failed = [await before.run_cycle(now=injected.end - 1200 + 300 * k) for k in range(2)]
+    store = await restart(before)
+
+    after = DetectionScheduler(store, unreachable, detecting(RULE), on_anomaly=recorder)
+    failed.append(await after.run_cycle(now=injected.end + 600))  # ... and after it, until 15 minutes past
+    after.source = source
     back = await after.run_cycle(now=injected.end + 900)
 
-    assert back.errors == {} and back.incidents == [] and findings == []
+    assert all("fill_latency" in report.errors for report in failed)
+    assert back.incidents == ["inc-1"] and len(recorder.findings) == 1
+    assert recorder.findings[0].series_labels["venue"] == "a"
+    assert abs(recorder.findings[0].starts_at - injected.anomaly_at) <= 60
+    await after.stop()
+    store.close()
+
+
+async def test_a_rule_changed_across_a_restart_during_an_outage_has_missed_nothing(
+    injected: Injected, source: PrometheusSource, unreachable: PrometheusSource, store: Store
+):
+    recorder = Recorder()
+    before = DetectionScheduler(store, unreachable, detecting(RULE), on_anomaly=recorder)
+    assert "fill_latency" in (await before.run_cycle(now=injected.end - 1200)).errors
+    store = await restart(before)
+
+    changed = RULE.model_copy(update={"threshold": 3.5})
+    after = DetectionScheduler(store, source, detecting(changed), on_anomaly=recorder)
+    back = await after.run_cycle(now=injected.end + 900)
+
+    assert back.errors == {} and back.incidents == [] and recorder.findings == []
     assert caught_up_rules(store) == []
     await after.stop()
     store.close()
-    await up.close()
-    await down.close()
 
 
-async def test_a_rule_removed_from_the_configuration_during_an_outage_leaves_no_catch_up(tmp_path: Path):
-    async def record(finding: DetectorFinding) -> str:
-        return "never"
-
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    settings = DetectionSettings(enabled=False, rules=[RuleSettings(name="fill_latency", query=QUERY)])
-    store = Store(tmp_path / "analyst.db")
-    before = DetectionScheduler(store, down, settings, on_anomaly=record)
+async def test_a_rule_removed_from_the_configuration_during_an_outage_leaves_no_catch_up(
+    unreachable: PrometheusSource, store: Store
+):
+    before = DetectionScheduler(store, unreachable, detecting(RULE), on_anomaly=Recorder())
     await before.run_cycle()
     assert caught_up_rules(store) == ["fill_latency"]
-    await before.stop()
-    store.close()
+    store = await restart(before)
 
-    store = Store(tmp_path / "analyst.db")
-    after = DetectionScheduler(store, down, DetectionSettings(enabled=False), on_anomaly=record)
+    after = DetectionScheduler(store, unreachable, detecting(), on_anomaly=Recorder())
     await after.run_cycle()
 
     assert caught_up_rules(store) == []
     await after.stop()
     store.close()
-    await down.close()
 
 
-async def test_a_rule_deleted_during_an_outage_leaves_no_catch_up(tmp_path: Path):
-    async def record(finding: DetectorFinding) -> str:
-        return "never"
-
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    store = Store(tmp_path / "analyst.db")
-    scheduler = DetectionScheduler(store, down, DetectionSettings(enabled=False), on_anomaly=record)
-    await scheduler.add_rule(RuleSettings(name="fill_latency", query=QUERY))
+async def test_a_rule_deleted_during_an_outage_leaves_no_catch_up(
+    unreachable: PrometheusSource, store: Store
+):
+    scheduler = DetectionScheduler(store, unreachable, detecting(), on_anomaly=Recorder())
+    await scheduler.add_rule(RULE)
     assert "fill_latency" in (await scheduler.run_cycle()).errors
     assert caught_up_rules(store) == ["fill_latency"]
 
@@ -158,26 +120,17 @@ async def test_a_rule_deleted_during_an_outage_leaves_no_catch_up(tmp_path: Path
     assert caught_up_rules(store) == []
     await scheduler.stop()
     store.close()
-    await down.close()
 
 
-async def test_a_rule_changed_by_a_reload_during_an_outage_leaves_no_catch_up(tmp_path: Path):
-    async def record(finding: DetectorFinding) -> str:
-        return "never"
-
-    down = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    rule = RuleSettings(name="fill_latency", query=QUERY)
-    store = Store(tmp_path / "analyst.db")
-    scheduler = DetectionScheduler(
-        store, down, DetectionSettings(enabled=False, rules=[rule]), on_anomaly=record
-    )
+async def test_a_rule_changed_by_a_reload_during_an_outage_leaves_no_catch_up(
+    unreachable: PrometheusSource, store: Store
+):
+    scheduler = DetectionScheduler(store, unreachable, detecting(RULE), on_anomaly=Recorder())
     await scheduler.run_cycle()
     assert caught_up_rules(store) == ["fill_latency"]
 
-    changed = rule.model_copy(update={"threshold": 3.5})
-    await scheduler.reconfigure(DetectionSettings(enabled=False, rules=[changed]))
+    await scheduler.reconfigure(detecting(RULE.model_copy(update={"threshold": 3.5})))
 
     assert caught_up_rules(store) == []
     await scheduler.stop()
     store.close()
-    await down.close()

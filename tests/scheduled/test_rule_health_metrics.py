@@ -4,27 +4,15 @@ rule. Over a real Prometheus, and a port nobody listens on."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from prometheus_client import CollectorRegistry
 
-from demo.processes import free_port
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.settings import PrometheusSettings
 from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 from tests.scheduled.conftest import QUERY, Injected, Recorder
 
 SUCCESSFUL = "alert_analyst_detection_rule_last_cycle_successful"
-
-
-@pytest.fixture
-async def unreachable() -> AsyncIterator[PrometheusSource]:
-    src = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    yield src
-    await src.close()
 
 
 async def test_a_cycle_against_an_unreachable_prometheus_marks_the_rule_failed(
