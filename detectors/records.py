@@ -220,8 +220,10 @@ def concat_tables(
 def flagged_runs(score: np.ndarray, hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of points with score >= 0.5 in each row of `score`: (row, start, end) of each, row-major.
 
-    An unflagged point also joins when flagged points lie within `hole` points before and after it,
-    so runs separated by short holes merge. Works on the flagged points only (sparse), not per point.
+    Runs separated by a hole of at most `hole` unflagged points merge, the hole joining the run (as the
+    scheduler continues an incident within its cooldown). A longer hole is left open whole: filling the
+    points within `hole` of both sides made an island "run" of unflagged points between two runs.
+    Works on the flagged points only (sparse), not per point.
     """
     n = score.shape[1]
     flat = np.flatnonzero(score >= 0.5)
@@ -230,8 +232,8 @@ def flagged_runs(score: np.ndarray, hole: int) -> tuple[np.ndarray, np.ndarray, 
     rows, cols = np.divmod(flat, n)
     same_row = rows[1:] == rows[:-1]
     row, before, after = rows[1:][same_row], cols[:-1][same_row], cols[1:][same_row]
-    lo, hi = np.maximum(before + 1, after - hole), np.minimum(after - 1, before + hole)
-    fill = hi >= lo
+    lo, hi = before + 1, after - 1
+    fill = (hi >= lo) & (hi - lo + 1 <= hole)
     if fill.any():
         lengths = hi[fill] - lo[fill] + 1
         step = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)

@@ -1,5 +1,6 @@
 """Columnar batch results: records built on demand equal the per-series path; cycles equal single rules."""
 
+import itertools
 import pickle
 from dataclasses import replace
 
@@ -122,14 +123,14 @@ def test_a_batch_result_pickles_for_process_pools(workload):
 
 
 def _dense_runs(score: np.ndarray, hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The definition: close holes point by point, runs from edges, peaks by np.argmax per run."""
+    """The definition: close holes of at most `hole` points between flagged points, runs from edges,
+    peaks by np.argmax per run."""
     flagged = np.nan_to_num(score, nan=0.0) >= 0.5
-    k, n = flagged.shape
-    counts = np.concatenate([np.zeros((k, 1)), np.cumsum(flagged, axis=1)], axis=1)
-    idx = np.arange(n)
-    before = counts[:, idx] - counts[:, np.maximum(idx - hole, 0)] > 0
-    after = counts[:, np.minimum(idx + hole + 1, n)] - counts[:, idx + 1] > 0
-    flagged |= before & after
+    for row in flagged:
+        marks = np.flatnonzero(row)
+        for left, right in itertools.pairwise(marks):
+            if right - left - 1 <= hole:
+                row[left:right] = True
     edges = np.diff(np.pad(flagged, ((0, 0), (1, 1))).astype(np.int8), axis=1)
     rows, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)
@@ -148,3 +149,13 @@ def test_sparse_runs_and_peaks_follow_the_point_by_point_definition():
         for want, have in zip((rows, starts, ends), got, strict=True):
             np.testing.assert_array_equal(want, have)
         np.testing.assert_array_equal(peaks, run_peaks(score, *got))
+
+
+@pytest.mark.parametrize("gap", [4, 5, 6, 7, 8])
+def test_a_hole_longer_than_hole_stays_open_whole_and_makes_no_island_run(gap: int) -> None:
+    hole = 4
+    score = np.zeros((1, 30))
+    score[0, [5, 5 + gap + 1]] = 0.9
+    _, starts, ends = flagged_runs(score, hole)
+    runs = list(zip(starts.tolist(), ends.tolist(), strict=True))
+    assert runs == ([(5, 5 + gap + 2)] if gap <= hole else [(5, 6), (5 + gap + 1, 5 + gap + 2)])
