@@ -302,6 +302,25 @@ class DetectionScheduler:
             if registry is not None
             else None
         )
+        self._cycle_done = (
+            Gauge(
+                "alert_analyst_detection_last_cycle_timestamp_seconds",
+                "When the latest detection cycle finished (0: none yet); it stops moving when the loop"
+                " hangs or every cycle raises.",
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
+        self._interval = (
+            Gauge(
+                "alert_analyst_detection_interval_seconds",
+                "detection.interval_seconds while scheduled detection runs (0: disabled).",
+                registry=registry,
+            )
+            if registry is not None
+            else None
+        )
         self._rule_series = (
             Gauge(
                 "alert_analyst_detection_rule_series",
@@ -314,6 +333,8 @@ class DetectionScheduler:
         )
 
     async def start(self) -> None:
+        if self._interval is not None:
+            self._interval.set(self.settings.interval_seconds if self.settings.enabled else 0)
         if self.settings.enabled and self._task is None:
             self._task = asyncio.create_task(self._loop(), name="detection-scheduler")
 
@@ -465,6 +486,8 @@ class DetectionScheduler:
         for name in (set(self._exported) | set(self._status)) - {r.name for r in rules}:
             self._forget_rule(name)
         report.duration_seconds = time.monotonic() - clock
+        if self._cycle_done is not None:
+            self._cycle_done.set(time.time())
         return report
 
     async def _fetch_and_detect(

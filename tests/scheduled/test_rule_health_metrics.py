@@ -4,6 +4,8 @@ rule. Over a real Prometheus, and a port nobody listens on."""
 
 from __future__ import annotations
 
+import time
+
 from prometheus_client import CollectorRegistry
 
 from receiver.evidence.prometheus import PrometheusSource
@@ -11,6 +13,7 @@ from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 from tests.scheduled.conftest import QUERY, Injected, Recorder
+from tests.support.polling import eventually
 
 SUCCESSFUL = "alert_analyst_detection_rule_last_cycle_successful"
 
@@ -91,4 +94,60 @@ async def test_a_rule_removed_from_the_configuration_loses_its_series_at_the_nex
 
     assert registry.get_sample_value(SUCCESSFUL, {"rule": "kept"}) == 0
     assert registry.get_sample_value(SUCCESSFUL, {"rule": "dropped"}) is None
+    await scheduler.stop()
+
+
+LAST_CYCLE = "alert_analyst_detection_last_cycle_timestamp_seconds"
+INTERVAL = "alert_analyst_detection_interval_seconds"
+
+
+async def test_the_loop_stamps_each_finished_cycle_and_exports_its_interval(
+    source: PrometheusSource, store: Store
+):
+    registry = CollectorRegistry()
+    settings = DetectionSettings(interval_seconds=0.2, rules=[RuleSettings(name="fill_latency", query=QUERY)])
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
+    before = time.time()
+
+    await scheduler.start()
+    await eventually(lambda: (registry.get_sample_value(LAST_CYCLE) or 0) >= before, within=20)
+
+    assert registry.get_sample_value(INTERVAL) == 0.2
+    await scheduler.stop()
+
+
+async def test_a_loop_whose_cycles_raise_leaves_the_stamp_where_it_was(
+    source: PrometheusSource, store: Store
+):
+    """What AlertAnalystDetectionStalled watches: the per-rule gauges keep their last values then."""
+    registry = CollectorRegistry()
+    settings = DetectionSettings(
+        interval_seconds=0.05, rules=[RuleSettings(name="fill_latency", query=QUERY)]
+    )
+    scheduler = DetectionScheduler(store, source, settings, on_anomaly=Recorder(), registry=registry)
+    calls = []
+
+    async def broken() -> list[object]:
+        calls.append(1)
+        raise RuntimeError("rules table unreadable")
+
+    scheduler.rules = broken  # type: ignore[method-assign]
+    await scheduler.start()
+    await eventually(lambda: len(calls) >= 3, within=10)
+
+    assert registry.get_sample_value(LAST_CYCLE) == 0
+    assert registry.get_sample_value(INTERVAL) == 0.05
+    await scheduler.stop()
+
+
+async def test_disabled_detection_exports_an_interval_of_zero(source: PrometheusSource, store: Store):
+    registry = CollectorRegistry()
+    scheduler = DetectionScheduler(
+        store, source, DetectionSettings(enabled=False), on_anomaly=Recorder(), registry=registry
+    )
+
+    await scheduler.start()
+
+    assert registry.get_sample_value(INTERVAL) == 0
+    assert registry.get_sample_value(LAST_CYCLE) == 0
     await scheduler.stop()
