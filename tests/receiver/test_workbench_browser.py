@@ -94,16 +94,20 @@ def _diagnosed(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def receiver(
-    tmp_path_factory: pytest.TempPathFactory, prometheus: ManagedProcess, scenario: Scenario
-) -> Iterator[tuple[ReceiverProcess, str]]:
-    config = {
+def _config(prometheus: ManagedProcess) -> dict[str, Any]:
+    """A receiver on `prometheus` behind the workbench's Basic login, without scheduled detection."""
+    return {
         "prometheus": {"url": prometheus.url, "retries": 0},
         "webhook": {"basic_auth": {"username": AUTH[0], "password": AUTH[1]}},
         "detection": {"enabled": False},
     }
-    proc = start_receiver(tmp_path_factory.mktemp("receiver"), config)
+
+
+@pytest.fixture(scope="module")
+def receiver(
+    tmp_path_factory: pytest.TempPathFactory, prometheus: ManagedProcess, scenario: Scenario
+) -> Iterator[tuple[ReceiverProcess, str]]:
+    proc = start_receiver(tmp_path_factory.mktemp("receiver"), _config(prometheus))
     try:
         hook = f"{proc.url}/webhook/alertmanager"
         starts = scenario.effect_at + 60

@@ -19,7 +19,7 @@ from tests.evidence.scenario import Scenario
 from tests.support.browser import browser_available, chromium, console_errors
 from tests.support.receiver_process import ReceiverProcess, start_receiver
 
-from .test_workbench_browser import AUTH, _call, _diagnosed, _fill, _notification, _open, _submit
+from .test_workbench_browser import AUTH, _call, _config, _diagnosed, _fill, _notification, _open, _submit
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,12 +40,7 @@ def served(
 ) -> Iterator[tuple[ReceiverProcess, dict[str, str]]]:
     """A receiver with two diagnosed incidents: `charted`, of the scenario's alert, and `long`, whose
     summary, description, another annotation and a label are each one unbroken string."""
-    config = {
-        "prometheus": {"url": prometheus.url, "retries": 0},
-        "webhook": {"basic_auth": {"username": AUTH[0], "password": AUTH[1]}},
-        "detection": {"enabled": False},
-    }
-    proc = start_receiver(tmp_path_factory.mktemp("receiver"), config)
+    proc = start_receiver(tmp_path_factory.mktemp("receiver"), _config(prometheus))
     try:
         hook, starts = f"{proc.url}/webhook/alertmanager", scenario.effect_at + 60
         charted = _call(hook, _notification(prometheus.url, "OrderErrorsHigh", "critical", starts, {}))

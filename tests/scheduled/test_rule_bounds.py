@@ -4,7 +4,6 @@ detection never allocates beyond the data, and a rule the lookback cannot hold s
 from __future__ import annotations
 
 import tracemalloc
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from aiohttp import web
 from pydantic import ValidationError
 
-from demo.processes import ManagedProcess, free_port
+from demo.processes import ManagedProcess
 from detectors import DetectionRule, detect_batch
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
@@ -32,17 +31,9 @@ async def _nothing(finding: object) -> None:
 
 
 @pytest.fixture
-async def dead_source() -> AsyncIterator[PrometheusSource]:
-    """Nothing listens: no data could be fetched, so nothing is allocated whatever the rule asks."""
-    source = PrometheusSource(PrometheusSettings(url=f"http://127.0.0.1:{free_port()}", retries=0))
-    yield source
-    await source.close()
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, tmp_path: Path, dead_source: PrometheusSource) -> Any:
+async def client(aiohttp_client: Any, tmp_path: Path, unreachable: PrometheusSource) -> Any:
     scheduler = DetectionScheduler(
-        Store(tmp_path / "analyst.db"), dead_source, DetectionSettings(), on_anomaly=_nothing
+        Store(tmp_path / "analyst.db"), unreachable, DetectionSettings(), on_anomaly=_nothing
     )
     app = web.Application()
     app.add_routes([*rule_routes(scheduler), *backtest_routes(scheduler)])
