@@ -81,7 +81,7 @@ class Snapshot:
     annotation_id: int | None = None  # the live Grafana create row of this incident
     last_pagerduty_kind: str | None = None  # the group's last live PagerDuty event
     similar: Mapping[str, Any] | None = None  # the last live row with the diagnosis' similarity key
-    diagnosis_id: int | None = None  # the incident's newest stored diagnosis: the one being delivered
+    diagnosis_id: int | None = None  # for a diagnosis: the incident's newest stored one, being delivered
 
 
 @dataclass(frozen=True)
@@ -274,8 +274,11 @@ class DeliveryPlanner:
         key = self.similarity_key(incident, diagnosis)
         cooldown = self.noise.cooldown_minutes * 60 if self.noise.cooldown_minutes > 0 else None
         with transaction(db):
-            snapshot = read_snapshot(
-                db, incident, now, similar=(key, cooldown), budget=self.noise.max_alerts_per_hour
+            snapshot = replace(
+                read_snapshot(
+                    db, incident, now, similar=(key, cooldown), budget=self.noise.max_alerts_per_hour
+                ),
+                diagnosis_id=_newest_diagnosis_id(db, incident.id),
             )
             return apply_plan(db, self.diagnosis(snapshot, incident, diagnosis, now, repeat_of), now)
 
@@ -479,7 +482,6 @@ def read_snapshot(
         annotation_id=db_outbox.last_live_id(db, incident.id, grafana.DESTINATION, grafana.CREATE),
         last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
         similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
-        diagnosis_id=_newest_diagnosis_id(db, incident.id),
     )
 
 
