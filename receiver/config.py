@@ -26,7 +26,7 @@ from receiver.errors import ConfigError
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.pipeline.settings import PipelineSettings
 from receiver.scheduled.settings import DetectionSettings
-from receiver.settings_base import Section
+from receiver.settings_base import Section, read_secret_file
 
 ENV_PREFIX = "ALERT_ANALYST_"
 
@@ -367,8 +367,3 @@ def check_secret_files(settings: Settings) -> None:
             raise ConfigError(f"{key}: {file!r} is not UTF-8 text") from exc
         if not text:
             raise ConfigError(f"{key}: {file!r} is empty (or only whitespace): write the secret into it")
-
-
-def read_secret_file(path: str) -> str:
-    """A secret from its file, without the trailing newline editors and `echo` add."""
-    return Path(path).read_text(encoding="utf-8").strip()

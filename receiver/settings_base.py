@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def read_secret_file(path: str | Path) -> str:
+    """A secret from its file, without the trailing newline editors and `echo` add."""
+    return Path(path).read_text(encoding="utf-8").strip()

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from receiver.delivery.severity import PagerDutySeverity
-from receiver.settings_base import Section
+from receiver.settings_base import Section, read_secret_file
 
 
 class _Section(Section):
@@ -26,7 +26,7 @@ def _read_secret(value: SecretStr | None, path: Path | None) -> str | None:
     if value is not None:
         return value.get_secret_value()
     if path is not None:
-        return path.read_text().strip()
+        return read_secret_file(path)
     return None
 
 

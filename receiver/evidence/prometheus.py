@@ -38,6 +38,7 @@ from receiver.evidence.source import (
     gather_then_raise,
     report_warnings,
 )
+from receiver.settings_base import read_secret_file
 
 T = TypeVar("T")
 _STATUS_MESSAGE = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
@@ -58,7 +59,7 @@ class BearerTokenFileAuth(requests.auth.AuthBase):
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         mtime = self._path.stat().st_mtime
         if mtime != self._mtime:
-            self._token, self._mtime = self._path.read_text().strip(), mtime
+            self._token, self._mtime = read_secret_file(self._path), mtime
         request.headers["Authorization"] = f"Bearer {self._token}"
         return request
 
@@ -86,7 +87,7 @@ def build_client(settings: PrometheusSettings) -> tuple[PrometheusConnect, reque
         password = (
             basic.password.get_secret_value()
             if basic.password is not None
-            else Path(basic.password_file or "").read_text().strip()
+            else read_secret_file(basic.password_file or "")
         )
         auth = (basic.username, password)
     retry = Retry(

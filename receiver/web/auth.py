@@ -7,7 +7,8 @@ import binascii
 import hmac
 from dataclasses import dataclass
 
-from receiver.config import WebhookSettings, read_secret_file
+from receiver.config import WebhookSettings
+from receiver.settings_base import read_secret_file
 
 
 @dataclass
