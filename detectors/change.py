@@ -153,8 +153,9 @@ def characterize_changes(
     results: list[SeriesChange | InsufficientData | None] = list(problems)
     if rows:
         row_names = [names[i] if names is not None else "" for i in rows]
-        scales = overflow_scales(x[rows])  # 1 but for rows of 1e300s, whose squares would overflow
-        changes = _changes(ts, x[rows] / scales[:, None], split_at, min_samples, row_names)
+        block = x[rows]
+        scales = overflow_scales(block)  # 1 but for rows of 1e300s, whose squares would overflow
+        changes = _changes(ts, block / scales[:, None], split_at, min_samples, row_names)
         for i, change, scale in zip(rows, changes, scales.tolist(), strict=True):
             results[i] = change if scale == 1.0 else _in_units(change, scale)
     return [r for r in results if r is not None]

@@ -9,14 +9,9 @@ import numpy as np
 DAY = 86_400.0
 
 
-def seasonal_phase(timestamps: np.ndarray) -> tuple[np.ndarray, int] | None:
-    """Position of each timestamp in its season and the season length, in hours (None: too short)."""
-    seasons = _seasons(timestamps)
-    return None if seasons is None else (seasons[0], seasons[1])
-
-
 def _seasons(timestamps: np.ndarray) -> tuple[np.ndarray, int, np.ndarray] | None:
-    """`seasonal_phase` and, per timestamp, which season (day or week) it falls in."""
+    """Position of each timestamp in its season and the season length, in hours, and which season (day or
+    week) each falls in (None: too short)."""
     span = float(timestamps[-1] - timestamps[0]) if timestamps.size else 0.0
     if span >= 14 * DAY:
         shifted = timestamps + 3 * DAY  # weeks start on Monday (epoch + 3 days)
