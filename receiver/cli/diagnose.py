@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from analyst.builtin import BuiltinAnalyst
 from analyst.evidence import Evidence, evidence_to_dict
-from analyst.llm import LLMConfigError, build_analyst
 from analyst.llm.redact import redact_secrets
 from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
@@ -27,6 +26,7 @@ from receiver.models import DONE, Incident, new_incident
 from receiver.payload import SUPPORTED_VERSION, WebhookAlert, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.times import parse_time
+from receiver.web.reload import build_analyst_for, close_analyst
 
 T = TypeVar("T")
 
@@ -184,12 +184,9 @@ def run_diagnose(argv: list[str]) -> int:
 
 
 async def _diagnose_and_print(settings: Settings, incident: Incident, now: float, fmt: str) -> int:
-    builtin = BuiltinAnalyst(settings.analyst)
     try:
-        analyst = build_analyst(
-            settings.analyst.backend, settings.llm, builtin, dependency_graph=builtin.dependency_graph
-        )
-    except LLMConfigError as exc:
+        analyst = build_analyst_for(settings, CollectorRegistry())  # its LLM counters are not exported
+    except ConfigError as exc:
         print(f"alert-analyst diagnose: {exc}", file=sys.stderr)
         return 2
     source = FailureRecordingSource(PrometheusSource(settings.prometheus))
@@ -198,9 +195,7 @@ async def _diagnose_and_print(settings: Settings, incident: Incident, now: float
         evidence, diagnosis = await diagnose_now(incident, plugins, now=now)
     finally:
         await source.close()
-        close = getattr(analyst, "aclose", None)
-        if close is not None:
-            await close()
+        await close_analyst(analyst)
     if warning := no_evidence_warning(evidence, source.first_error, settings.prometheus.url):
         print(warning, file=sys.stderr)
     if fmt == "json":

@@ -46,8 +46,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from receiver.cli.serve import check_analyst
     from receiver.config import load_settings
+    from receiver.web.reload import check_analyst
 
     check_analyst(load_settings(args.config_file, overrides=_overrides(args)))
     print(f"{args.config_file or '(defaults)'}: OK")

@@ -7,7 +7,6 @@ with no database opened and no worker started.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import os
 import socket
@@ -17,13 +16,12 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from prometheus_client import CollectorRegistry
 
-from receiver.config import Settings, load_settings
+from receiver.config import load_settings
 from receiver.errors import ReceiverError
 from receiver.logs import configure_logging
 from receiver.web.app import build_app
-from receiver.web.reload import ConfigSource, build_analyst_for, close_analyst
+from receiver.web.reload import ConfigSource
 
 log = structlog.get_logger("receiver.serve")
 
@@ -94,12 +92,6 @@ def check_storage_path(path: str) -> None:
             f"storage.path: {path!r} is not writable (a read-only file system, or owned by another user):"
             " the database and its write-ahead log need write access"
         )
-
-
-def check_analyst(settings: Settings) -> None:
-    """Build the configured analyst once and close it: an LLM backend without its SDK or API key is a
-    ConfigError for `check-config` as it is at start-up and on reload."""
-    asyncio.run(close_analyst(build_analyst_for(settings, CollectorRegistry())))
 
 
 def run_serve(config_file: str | None, overrides: dict[str, Any]) -> int:

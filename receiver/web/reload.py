@@ -104,6 +104,12 @@ async def close_analyst(analyst: Analyst) -> None:
         await close()
 
 
+def check_analyst(settings: Settings) -> None:
+    """Build the configured analyst once and close it: an LLM backend without its SDK or API key is a
+    ConfigError for `check-config` as it is at start-up and on reload."""
+    asyncio.run(close_analyst(build_analyst_for(settings, CollectorRegistry())))
+
+
 CONFIG_SOURCE: web.AppKey[ConfigSource | None] = web.AppKey("config_source")
 RELOAD_LOCK = web.AppKey("reload_lock", asyncio.Lock)
 # Tasks a reload leaves running (SIGHUP reloads, closing retired plug-ins); cancelled at exit.
