@@ -66,7 +66,8 @@ class RetryPolicy:
 
 
 # The outcomes `alert_analyst_deliveries_total` counts, each exported at 0 for every configured destination.
-OUTCOMES = (SENT, "retried", FAILED, SUPPRESSED)
+RETRIED = "retried"
+OUTCOMES = (SENT, RETRIED, FAILED, SUPPRESSED)
 
 
 class DeliveryMetrics:
@@ -213,7 +214,7 @@ class Outbox:
             error=error,
             retry_in_seconds=round(delay, 3),
         )
-        self._metrics.deliveries.labels(delivery.destination, "retried").inc()
+        self._metrics.deliveries.labels(delivery.destination, RETRIED).inc()
         now = time.time()
         await self._store.run(mark_retry, delivery.id, error, now + delay, now, maybe_sent)
 

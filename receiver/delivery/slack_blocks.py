@@ -29,6 +29,7 @@ from receiver.delivery.summary import (
     percent,
 )
 from receiver.models import Incident
+from receiver.storage.feedback import DIAGNOSIS_ID_DIGITS
 
 MAX_BLOCKS = 50
 SECTION_TEXT_LIMIT = 3000
@@ -129,7 +130,7 @@ FEEDBACK_BUTTONS = (
 
 # A button's value: "{incident id}:{diagnosis id}" (Slack allows 2000 characters). Buttons posted before
 # the diagnosis id was added carry the incident id alone, which judges the incident's newest diagnosis.
-DIAGNOSIS_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits within SQLite's INTEGER
+DIAGNOSIS_ID = re.compile(f"[0-9]{{1,{DIAGNOSIS_ID_DIGITS}}}")
 
 
 def feedback_value(incident_id: str, diagnosis_id: int | None) -> str:

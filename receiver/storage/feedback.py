@@ -15,6 +15,8 @@ from receiver.storage.database import fetch_all, fetch_one
 from receiver.storage.memory import index_notes
 
 Verdict = Literal["correct", "wrong", "partly"]
+DIAGNOSIS_ID_DIGITS = 18  # a diagnosis id written in ASCII digits: 18 stay within SQLite's INTEGER
+
 VERDICTS: tuple[Verdict, ...] = ("correct", "wrong", "partly")
 JUDGED_FIELDS = ("verdict", "actual_category", "actual_cause", "note")
 # Confidence bins of the calibration table: [0, 0.2), [0.2, 0.4), ... [0.8, 1].

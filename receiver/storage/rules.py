@@ -23,13 +23,13 @@ def load_api_rules(db: sqlite_utils.Database) -> list[dict[str, object]]:
 
 
 def insert_api_rule(db: sqlite_utils.Database, name: str, body: dict[str, object]) -> None:
-    if db.table("detection_rules").count_where("name = ?", [name]):
+    if api_rule_exists(db, name):
         raise RuleConflict(f"a rule named {name!r} exists already")
     db.table("detection_rules").insert({"name": name, "body": json.dumps(body), "created_at": time.time()})
 
 
 def _existing(db: sqlite_utils.Database, name: str) -> None:
-    if not db.table("detection_rules").count_where("name = ?", [name]):
+    if not api_rule_exists(db, name):
         raise RuleNotFound(f"no rule named {name!r}")
 
 

@@ -18,13 +18,12 @@ from receiver.pipeline.memory import recall_line
 from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.storage import memory as db_memory
-from receiver.storage.feedback import VERDICTS, Feedback, FeedbackOutcome
+from receiver.storage.feedback import DIAGNOSIS_ID_DIGITS, VERDICTS, Feedback, FeedbackOutcome
 from receiver.web.json_errors import bad_request, decode_json, error_response, read_body
 from receiver.web.keys import METRICS, STORE
 
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
 FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note", "diagnosis_id")
-DIAGNOSIS_ID_DIGITS = 18  # ASCII digits; 18 stay within SQLite's INTEGER
 CATEGORIES = tuple(c.value for c in Category)
 
 
