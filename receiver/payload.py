@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from receiver.errors import PayloadError
-from receiver.times import GO_ZERO_TIME_YEAR, in_time_range
+from receiver.times import GO_ZERO_TIME_YEAR, in_time_range, unix_seconds
 
 SUPPORTED_VERSION = "4"
 
@@ -31,14 +31,14 @@ class WebhookAlert(BaseModel):
 
     @property
     def starts_at(self) -> float:
-        return self.starts.timestamp()
+        return unix_seconds(self.starts)
 
     @property
     def ends_at(self) -> float | None:
         """None for a missing end or Go's zero time (what Alertmanager sends while an alert fires)."""
         if self.ends is None or self.ends.year <= GO_ZERO_TIME_YEAR:
             return None
-        return self.ends.timestamp()
+        return unix_seconds(self.ends)
 
     @property
     def alertname(self) -> str:
@@ -156,22 +156,30 @@ def _unsupported_version(version: object) -> PayloadError:
     )
 
 
-def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
+def decode_payload_object(body: bytes, what: str = "the body") -> dict[str, Any]:
+    """The JSON object in `body`, before any field is validated: UTF-8 JSON, an object, and a `version` (if
+    any) of 4. Raises PayloadError (400, or 422 for another version) saying what is wrong with `what`.
+    Shared by the webhook and `alert-analyst diagnose --alert FILE`."""
     try:
         # UTF-8 only (RFC 8259): json.loads(bytes) would also take UTF-16 and UTF-32, which the store's
         # UTF-8 copy of the body cannot give back
         data = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise PayloadError(400, f"the body is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
+        raise PayloadError(400, f"{what} is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
     except json.JSONDecodeError as exc:
         raise PayloadError(400, f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise PayloadError(400, "JSON nested too deeply") from exc
     if not isinstance(data, dict):
-        raise PayloadError(400, "the body must be a JSON object", field="(root)")
+        raise PayloadError(400, f"{what} must be a JSON object", field="(root)")
     version = data.get("version", SUPPORTED_VERSION)
     if str(version) != SUPPORTED_VERSION:
         raise _unsupported_version(version)
+    return data
+
+
+def _parse_with_diagnostics(body: bytes) -> WebhookPayload:
+    data = decode_payload_object(body)
     try:
         # through JSON again: strict times accept RFC 3339 strings only in JSON mode
         payload = WebhookPayload.model_validate_json(json.dumps(_normalised(data)))

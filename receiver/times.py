@@ -36,7 +36,7 @@ def parse_timestamp(value: str) -> float:
         raise ValueError("timestamp needs a UTC offset or Z")
     if parsed.year <= GO_ZERO_TIME_YEAR:
         return 0.0
-    return parsed.timestamp()
+    return unix_seconds(parsed)
 
 
 def parse_duration(text: str) -> float:
@@ -47,20 +47,31 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-# Times outside the years 1..9999 (what datetime and time.gmtime can represent) are rejected.
-EARLIEST_TIME, LATEST_TIME = -62_135_596_800.0, 253_402_300_799.0
+# Times outside the years 1..9999 UTC (what datetime and time.gmtime can represent) are rejected: from
+# 0001-01-01T00:00:00Z up to, not including, 10000-01-01T00:00:00Z.
+EARLIEST_TIME, END_OF_TIME = -62_135_596_800.0, 253_402_300_800.0
+_LAST_MOMENT = datetime.max.replace(tzinfo=UTC)  # 9999-12-31T23:59:59.999999Z
+_LAST_SECONDS = math.nextafter(END_OF_TIME, 0.0)  # the last float in the year 9999, 15 µs before its end
 
 
 def in_time_range(seconds: float) -> bool:
-    """Whether Unix `seconds` fall in the years 1..9999 UTC (9999-12-31T23:59:59-01:00 does not)."""
-    return EARLIEST_TIME <= seconds < LATEST_TIME + 1
+    """Whether Unix `seconds` fall in the years 1..9999 UTC (9999-12-31T23:59:59-01:00 does not); the one
+    range check of webhook times, API parameters and CLI flags."""
+    return EARLIEST_TIME <= seconds < END_OF_TIME
+
+
+def unix_seconds(moment: datetime) -> float:
+    """An aware datetime as Unix seconds. A float rounds the last 15 µs of the year 9999 up to the year
+    10000: those become the last float before it, so a time in range stays in range."""
+    seconds = moment.timestamp()
+    return _LAST_SECONDS if seconds == END_OF_TIME and moment <= _LAST_MOMENT else seconds
 
 
 def parse_time(value: float | str, now: float | None = None) -> float:
     """Unix seconds, RFC 3339 (without an offset: UTC), `now`, or relative to now (`-6h`, `now-6h`); a time
     that is not finite or lies outside the years 1..9999 is a ValueError."""
     seconds = _parse_time(value, now)
-    if not (math.isfinite(seconds) and EARLIEST_TIME <= seconds <= LATEST_TIME):
+    if not in_time_range(seconds):  # also false for nan
         raise ValueError(f"time {value!r} is out of range: use a time between the years 1 and 9999")
     return seconds
 
@@ -82,7 +93,7 @@ def _parse_time(value: float | str, now: float | None) -> float:
         parsed = _rfc3339(text)
     except ValueError:
         raise ValueError(f"invalid time {text!r}: use RFC 3339, Unix seconds, now or -6h") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    return unix_seconds(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
 
 
 def _is_number(text: str) -> bool:

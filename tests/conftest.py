@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 from tests.support.paths import SHARED
 
@@ -23,3 +26,13 @@ def shared_dir() -> Path:
     if not SHARED.exists():
         pytest.skip(f"shared datasets not found at {SHARED} (set ALERT_ANALYST_SHARED)")
     return SHARED
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """configure_logging binds the test's captured stderr: put the previous set-up back afterwards."""
+    saved, root = structlog.get_config(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers, root.level = handlers, level

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
@@ -179,7 +180,7 @@ class LLMAnalyst:
             question = _Question(system, user, self._confirm_schema, "confirmation", ConfirmAnswer)
             answer = await self._ask(question, spend, deadline)
         except LLMError as exc:
-            log.warning("llm_confirmation_failed", backend=self.name, error=self._redact(str(exc)))
+            log.warning("llm_confirmation_failed", backend=self.name, error=self._error_text(exc))
             return None
         if not answer.same_cause:
             return None
@@ -215,7 +216,7 @@ class LLMAnalyst:
                 backend=self.name,
                 attempt=attempt,
                 outcome=error.outcome,
-                error=self._redact(str(error)),
+                error=self._error_text(error),
             )
             if not error.retryable or attempt == attempts:
                 error.attempts = attempt
@@ -247,8 +248,15 @@ class LLMAnalyst:
         except LLMError as exc:
             return exc
         except Exception as exc:  # an SDK surprise must not cost the diagnosis: count it, fall back
-            log.exception("llm_backend_crashed", backend=self.name)
-            return LLMCallError(f"{type(exc).__name__}: {exc}", retryable=False)
+            crash = LLMCallError(f"{type(exc).__name__}: {exc}", retryable=False)
+            trace = "".join(traceback.format_exception(exc))
+            log.error(  # the traceback redacted here: the log's own redaction knows no configured key
+                "llm_backend_crashed",
+                backend=self.name,
+                error=self._error_text(crash),
+                traceback=redact_secrets(trace, self._secrets),
+            )
+            return crash
         self._account(completion.tokens_in, completion.tokens_out, spend)
         refused = refusal_error(completion)
         if refused is not None:
@@ -274,7 +282,7 @@ class LLMAnalyst:
             question = _Question(system, user, self._verify_schema, "verification", VerificationAnswer)
             verdict = await self._ask(question, spend, deadline)
         except LLMError as exc:
-            skipped = display_text(self._redact(f"verification skipped: {exc}"), 300)
+            skipped = display_text(f"verification skipped: {self._error_text(exc)}", 300)
             return replace(result, notes=(*result.notes, skipped))
         verdict = verdict.model_copy(update={"comment": display_text(verdict.comment, 300)})
         return apply_verification(result, verdict)
@@ -305,7 +313,7 @@ class LLMAnalyst:
     def _fall_back(
         self, builtin: DiagnosisResult, error: LLMError, spend: _Spend, started: float
     ) -> DiagnosisResult:
-        reason = display_text(self._redact(fallback_reason(error)), 300)
+        reason = display_text(self._error_text(error, with_attempts=True), 300)
         log.warning("llm_fallback", backend=self.name, model=self._model, reason=reason)
         self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="fallback").inc()
         return replace(
@@ -319,16 +327,14 @@ class LLMAnalyst:
             notes=(*builtin.notes, f"LLM {self.name}/{self._model} not used: {reason}"),
         )
 
-    def _redact(self, text: str) -> str:
-        """`text` without the configured keys (an error body may echo the key it was sent)."""
+    def _error_text(self, error: LLMError, *, with_attempts: bool = False) -> str:
+        """The one way an LLM error becomes text (log fields, notes, the fallback reason), redacted with the
+        configured keys too: an error body may echo the key it was sent. `with_attempts` adds the outcome
+        and how many attempts it took, as a fallback reason says it."""
+        text = str(error)
+        if with_attempts and error.attempts >= 1:
+            text = f"{error.outcome} after {error.attempts} attempt(s): {text}"
         return redact_secrets(text, self._secrets)
-
-
-def fallback_reason(error: LLMError) -> str:
-    """Why the built-in result is used: the error, its outcome and how many attempts it took."""
-    if error.attempts < 1:
-        return str(error)
-    return f"{error.outcome} after {error.attempts} attempt(s): {error}"
 
 
 def create_backend(settings: LLMSettings, backend: Backend) -> LLMBackend:

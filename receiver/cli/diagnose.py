@@ -23,7 +23,7 @@ from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, MetricSourceError, RuleInfo, SeriesData
 from receiver.models import DONE, Incident, new_incident
-from receiver.payload import SUPPORTED_VERSION, WebhookAlert, parse_alert
+from receiver.payload import WebhookAlert, decode_payload_object, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
 from receiver.times import parse_time
 from receiver.web.reload import build_analyst_for, close_analyst
@@ -35,12 +35,9 @@ class AlertFileError(ReceiverError):
     """The --alert file is not an Alertmanager alert or webhook payload; the message says why, in one line."""
 
 
-JSON_TYPES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
-
-
 def read_alert_file(path: str) -> tuple[WebhookAlert, str, int]:
     """The alert in `path` (an Alertmanager alert object, or a whole version-4 webhook payload: its first
-    alert), the payload's group key, and how many alerts the file holds."""
+    alert), the payload's group key, and how many alerts the file holds. Decoded like a webhook body."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
@@ -48,19 +45,12 @@ def read_alert_file(path: str) -> tuple[WebhookAlert, str, int]:
     if not raw.strip():
         raise AlertFileError(f"{path}: empty: an Alertmanager alert or webhook payload (JSON) is expected")
     try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise AlertFileError(f"{path}: not UTF-8 (byte {exc.start}): JSON is expected") from exc
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise AlertFileError(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        kind = JSON_TYPES.get(type(data), "null")
-        raise AlertFileError(f"{path}: {kind}, not an Alertmanager alert or webhook payload (a JSON object)")
+        data = decode_payload_object(raw, "the file")
+    except PayloadError as exc:
+        raise AlertFileError(f"{path}: {exc}") from exc
     group_key, count = data.get("groupKey"), 1
     if "alerts" in data:  # a webhook payload: its first alert
-        alerts, version = data["alerts"], str(data.get("version", SUPPORTED_VERSION))
-        if version != SUPPORTED_VERSION:
-            raise AlertFileError(f"{path}: webhook payload version {version!r}: only version 4 is supported")
+        alerts = data["alerts"]
         if not isinstance(alerts, list) or not alerts:
             raise AlertFileError(f"{path}: the webhook payload's `alerts` holds no alerts")
         data, count = alerts[0], len(alerts)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import Any
 
 import pytest
 import sqlite_utils
-import structlog
 from aiohttp.test_utils import TestClient
 
 from demo.processes import ManagedProcess
@@ -77,13 +75,3 @@ def browser() -> Iterator[Any]:
     """One headless Chromium for a test module's pages, logged in as WORKBENCH_AUTH."""
     with chromium(auth=WORKBENCH_AUTH) as driver:
         yield driver
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """configure_logging binds the test's captured stderr: put the previous set-up back afterwards."""
-    saved, root = structlog.get_config(), logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    structlog.configure(**saved)
-    root.handlers, root.level = handlers, level

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from receiver.cli import main
+from receiver.errors import PayloadError
+from receiver.payload import parse_webhook
 
 ALERT = {"labels": {"alertname": "OrderErrorsHigh"}, "startsAt": "2026-11-25T14:00:00Z"}
 NOWHERE = "http://127.0.0.1:9"  # nothing listens: these inputs are refused before any query
@@ -27,14 +29,17 @@ def one_line(stderr: str, command: str) -> str:
     ("content", "expected"),
     [
         ("", "empty: an Alertmanager alert or webhook payload (JSON) is expected"),
-        ("[]", "an array, not an Alertmanager alert or webhook payload"),
-        ('"alerts"', "a string, not an Alertmanager alert or webhook payload"),
+        ("[]", "the file must be a JSON object"),
+        ('"alerts"', "the file must be a JSON object"),
         ('{"alerts": []}', "the webhook payload's `alerts` holds no alerts"),
         ('{"alerts": 5}', "the webhook payload's `alerts` holds no alerts"),
         ('{"alerts": ["x"]}', "alerts[0] is not an alert"),
-        (json.dumps({"version": "3", "alerts": [ALERT]}), "webhook payload version '3': only version 4"),
+        (
+            json.dumps({"version": "3", "alerts": [ALERT]}),
+            "unsupported payload version '3': only Alertmanager webhook version 4 is accepted",
+        ),
         ('{"status": "firing"}', "not an Alertmanager alert: labels: Field required; startsAt: Field"),
-        ("{not json", "not JSON: "),
+        ("{not json", "malformed JSON: Expecting property name"),
     ],
     ids=["empty", "array", "string", "no-alerts", "not-a-list", "not-an-object", "v3", "fields", "json"],
 )
@@ -46,6 +51,32 @@ def test_diagnose_names_the_file_and_what_is_wrong(
     assert main(["diagnose", "--alert", str(path), "--prometheus.url", NOWHERE]) == 2
     line = one_line(capsys.readouterr().err, "diagnose")
     assert line.startswith(f"{path}: {expected}"), line
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"\xff{}",
+        "{}".encode("utf-16"),
+        b"{not json",
+        b"[]",
+        b"null",
+        b'{"version": 3, "alerts": []}',
+        b"[" * 100_000,
+    ],
+    ids=["latin-1", "utf-16", "json", "array", "null", "v3", "too-deep"],
+)
+def test_diagnose_names_a_file_that_does_not_decode_as_the_webhook_names_such_a_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    """One decoding for both: the file gets the webhook's reason, for a file instead of a body."""
+    with pytest.raises(PayloadError) as webhook:
+        parse_webhook(content)
+    path = tmp_path / "alert.json"
+    path.write_bytes(content)
+    assert main(["diagnose", "--alert", str(path), "--prometheus.url", NOWHERE]) == 2
+    line = one_line(capsys.readouterr().err, "diagnose")
+    assert line == f"{path}: " + str(webhook.value).replace("the body", "the file")
 
 
 def test_diagnose_says_which_alert_of_a_payload_it_diagnoses(tmp_path: Path) -> None:

@@ -387,3 +387,39 @@ async def test_answer_codes_are_counted_on_metrics(make_client: ClientFactory, w
     assert 'alert_analyst_webhook_requests_total{code="200"} 1.0' in text
     assert 'alert_analyst_webhook_requests_total{code="400"} 1.0' in text
     assert 'alert_analyst_alerts_received_total{status="firing"} 2.0' in text
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "answer"),
+    [
+        (
+            b"\xff{}",
+            400,
+            b'{"status": "error", "error": "the body is not UTF-8 (byte 0: invalid start byte)"}',
+        ),
+        (
+            b"{not json",
+            400,
+            b'{"status": "error", "error": "malformed JSON: Expecting property name enclosed in double '
+            b'quotes: line 1 column 2 (char 1)"}',
+        ),
+        (b"[]", 400, b'{"status": "error", "error": "the body must be a JSON object", "field": "(root)"}'),
+        (
+            b'{"version": "3", "alerts": []}',
+            422,
+            b'{"status": "error", "error": "unsupported payload version \'3\': only Alertmanager webhook '
+            b'version 4 is accepted (Grafana contact points: use an Alertmanager-compatible receiver)", '
+            b'"field": "version"}',
+        ),
+        (b"[" * 100_000, 400, b'{"status": "error", "error": "JSON nested too deeply"}'),
+    ],
+    ids=["not-utf8", "not-json", "not-an-object", "v3", "too-deep"],
+)
+async def test_a_body_that_does_not_decode_gets_the_same_answer_byte_for_byte(
+    make_client: ClientFactory, data: bytes, status: int, answer: bytes
+) -> None:
+    """The decoding steps are shared with `alert-analyst diagnose --alert`; the webhook's answers stay."""
+    client = await make_client()
+    resp = await post(client, data)
+    assert (resp.status, await resp.read()) == (status, answer)
+    assert count_stored(client) == 0
