@@ -18,7 +18,7 @@ from detectors.iqr import iqr_points
 from detectors.isolation_forest import isolation_forest_points
 from detectors.level_step import level_step_points
 from detectors.level_step_tail import level_step_tail_points
-from detectors.multivariate import multivariate_scores, top_contributors
+from detectors.multivariate import multivariate_scores, too_few_complete_points, top_contributors
 from detectors.novelty import novelty_points
 from detectors.point_scores import PointScores
 from detectors.records import (
@@ -381,14 +381,10 @@ def _detect_group(
         if rows.size < 2:
             too_few = {n: InsufficientData("multivariate needs at least two series", 0) for n in sub_names}
             return [_empty(rule, names, {**insufficient, **too_few}) for rule in rules]
-        complete = int(np.isfinite(work).all(axis=0).sum())
-        if complete < rows.size + 2:
-            reason = (
-                f"multivariate needs {rows.size + 2} time points at which all {rows.size} series have "
-                f"a value (k + 2); {complete} have"
-            )
-            sparse = {n: InsufficientData(reason, complete) for n in sub_names}
-            return [_empty(rule, names, {**insufficient, **sparse}) for rule in rules]
+        sparse = too_few_complete_points(work)
+        if sparse is not None:
+            all_insufficient = {**insufficient, **dict.fromkeys(sub_names, sparse)}
+            return [_empty(rule, names, all_insufficient) for rule in rules]
         found = [_multivariate(rule, ts, sub_raw, work, sub_names) for rule in rules]
     else:
         found = _univariate_chunked(rules, ts, sub_raw, work, sub_names, threads, scales)

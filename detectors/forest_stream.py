@@ -6,7 +6,8 @@ fit every `FIT_SAMPLES` points, about log2(FIT_SAMPLES) + n / FIT_SAMPLES fits i
 for good reads as new until the next fit, at most `FIT_SAMPLES` points later. Every point is scored by the
 forest fitted before it (no look-ahead); between two fits the points can be scored in one call, which is
 what `StreamingDetector.replay` does. A fit of 4,096 points takes about 20 ms
-(`detectors.isolation_trees`).
+(`detectors.isolation_trees`). A history beyond `HUGE` is scaled down as batch scales a series
+(`overflow_scales`), and the buffers scored until the next fit with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from detectors.isolation_forest import FIT_SAMPLES, fit_forest, forest_scores, window_features
 from detectors.rules import DetectionRule
+from detectors.validation import overflow_scales
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -35,6 +37,7 @@ class StreamingForest:
         self._next_fit = 1  # the count of points seen at which the next fit happens
         self._forest: IsolationTrees | None = None
         self._cut = 0.0
+        self._unit = 1.0  # the fitted history's overflow scale: buffers are scored in its units
 
     @property
     def points_until_fit(self) -> int:
@@ -61,7 +64,8 @@ class StreamingForest:
         0 before the first fit."""
         if self._forest is None:
             return np.zeros(buffers.shape[0])
-        recent = buffers[:, -(self.rule.window_size + 2) :]  # the last point's features need no more
+        # the last point's features need no more than its window and two differences
+        recent = buffers[:, -(self.rule.window_size + 2) :] / self._unit
         feats = np.nan_to_num(window_features(recent, self.rule.window_size)[:, -1, :], nan=0.0)
         return forest_scores(self._forest, self._cut, feats)
 
@@ -70,7 +74,7 @@ class StreamingForest:
         if finite.sum() < self.rule.min_samples:
             self._next_fit = self._seen + 2  # try again with the next point
             return
-        with np.errstate(over="ignore", invalid="ignore"):  # features of 1e300s overflow: inf, as intended
-            feats = np.nan_to_num(window_features(past[None, :], self.rule.window_size)[0], nan=0.0)[finite]
-            self._forest, self._cut = fit_forest(feats, self.rule.contamination)
+        self._unit = float(overflow_scales(past[None, :])[0])
+        feats = window_features(past[None, :] / self._unit, self.rule.window_size)[0]
+        self._forest, self._cut = fit_forest(np.nan_to_num(feats, nan=0.0)[finite], self.rule.contamination)
         self._next_fit = self._seen + 1 + past.size

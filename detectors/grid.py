@@ -9,6 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
+from detectors.validation import InvalidInputError
+
 
 class TimedValues(Protocol):
     """A series as two parallel arrays (seconds, values), e.g. a PromQL range-query result."""
@@ -21,6 +23,14 @@ class TimedValues(Protocol):
 
 
 def grid(start: float, end: float, step: float) -> np.ndarray:
+    """Timestamps every `step` seconds from `start` to the multiple nearest `end` (`start` if end is earlier).
+
+    `InvalidInputError` for a step that is not a positive finite number of seconds, or a bound not finite.
+    """
+    if not (math.isfinite(step) and step > 0):
+        raise InvalidInputError(f"grid step must be a positive finite number of seconds; got {step!r}")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise InvalidInputError(f"grid start and end must be finite seconds; got {start!r} and {end!r}")
     n = round((end - start) / step) + 1
     return start + step * np.arange(max(n, 1), dtype=np.float64)
 

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import special
 
 from detectors.calibration import score_from_z
+from detectors.types import InsufficientData
 
 LIMIT = 1e50  # MADs: no real point is this far out; beyond, the statistic's variance would overflow
 
@@ -26,6 +27,24 @@ class MultivariateScores:
     z: np.ndarray
     score: np.ndarray
     contributions: np.ndarray
+
+
+def complete_points_needed(series: int) -> int:
+    """Time points at which all of `series` series must have a value for the model to be fitted: k + 2."""
+    return series + 2
+
+
+def too_few_complete_points(values: np.ndarray) -> InsufficientData | None:
+    """Why a (k, n) block has fewer complete time points than `complete_points_needed`, or None."""
+    k = values.shape[0]
+    complete = int(np.isfinite(values).all(axis=0).sum())
+    if complete >= complete_points_needed(k):
+        return None
+    reason = (
+        f"multivariate needs {complete_points_needed(k)} time points at which all {k} series have "
+        f"a value (k + 2); {complete} have"
+    )
+    return InsufficientData(reason, complete)
 
 
 def _robust_standardise(x: np.ndarray) -> np.ndarray:
@@ -77,14 +96,14 @@ def multivariate_scores(
     """Score every time point where all k series are finite; None if fewer than k + 2 such points."""
     k = values.shape[0]
     columns = np.flatnonzero(np.isfinite(values).all(axis=0))
-    if k < 2 or columns.size < k + 2:
+    if k < 2 or columns.size < complete_points_needed(k):
         return None
     x = _robust_standardise(values[:, columns].T)
     fit = np.ones(columns.size, dtype=bool)
     stat, contributions = _fit_statistic(x, fit, statistic, variance)
     z = _chi2_z(stat, fit)
     fit = z < threshold
-    if fit.sum() >= k + 2:
+    if fit.sum() >= complete_points_needed(k):
         stat, contributions = _fit_statistic(x, fit, statistic, variance)
         z = _chi2_z(stat, fit)
     return MultivariateScores(

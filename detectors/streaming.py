@@ -12,7 +12,9 @@ residual). `replay` scores a recorded series as a run of `update` calls would; f
 scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time
 (changepoint and ensemble measure every buffer's wander at once from running medians of the series,
 `detectors.changepoint.sliding_wander`), and Isolation Forest scores the points between two refits in one
-call.
+call. Values beyond `HUGE` are scaled down by a power of two as batch scales a series (`overflow_scales`):
+each buffer by its own, the forest's history at each fit by its own, and the series that novelty and the
+level-step scorers follow by the one of its first value (their state cannot be rescaled later).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
 from detectors.rules import DetectionRule
-from detectors.validation import InvalidInputError, as_float_array
+from detectors.validation import InvalidInputError, as_float_array, overflow_scales
 from detectors.zscore import block_hop
 
 REPLAY_BLOCK = 2048  # buffers scored per columnar pass in `replay` (a few MB per block)
@@ -60,10 +62,13 @@ class StreamingDetector:
         self._novelty = TailNoveltyScorer(rule) if rule.method == "novelty" else None
         self._level_step = LevelStepScorer(rule) if rule.method == "level_step" else None
         self._level_step_tail = LevelStepTailScorer(rule) if rule.method == "level_step_tail" else None
+        self._unit: float | None = None  # the stateful scorers' values are divided by it (`_in_units`)
 
     def update(self, timestamp: float, value: float) -> float:
         """Score of this point given only the points before it (0.0 while warming up or for a gap)."""
         v, t = _finite_or_nan(value), _finite_or_nan(timestamp)
+        if self.rule.method not in _BUFFERED:
+            v = self._in_units(v)
         if self._novelty is not None:
             return self._novelty.update(v, t) if math.isfinite(v) else 0.0
         if self._level_step_tail is not None:
@@ -78,6 +83,14 @@ class StreamingDetector:
         if self._forest is not None:
             self._forest.observe(v)
         return float(self._gated_scores(np.array(self._values)[None, :])[0])
+
+    def _in_units(self, value: float) -> float:
+        """`value` divided by the overflow scale of the series' first finite value (1 within `HUGE`)."""
+        if self._unit is None:
+            if not math.isfinite(value):
+                return value
+            self._unit = float(overflow_scales(np.array([[value]]))[0])
+        return value / self._unit
 
     def replay(self, timestamps: np.ndarray, values: np.ndarray, block: int = REPLAY_BLOCK) -> np.ndarray:
         """The scores `update` would give each point of a recorded series, in order, leaving the detector
@@ -131,11 +144,10 @@ class StreamingDetector:
 
     def _buffer_wander(self, values: np.ndarray, size: int) -> Wander | None:
         """For changepoint and ensemble: the wander of every buffer of `values` (`sliding_wander`)."""
-        if self.rule.method not in _SCANNED:
-            return None
+        if self.rule.method not in _SCANNED or overflow_scales(values[None, :])[0] != 1.0:
+            return None  # such buffers are scaled one by one (`newest_scores`), their wander measured there
         block = profile_block(self.rule)
-        with np.errstate(over="ignore", invalid="ignore"):  # squares of 1e300s: inf, scored 0 by `_gated`
-            return sliding_wander(values, size, wander_lag(block), block)
+        return sliding_wander(values, size, wander_lag(block), block)
 
     def _gated_scores(self, buffers: np.ndarray, wander: Wander | None = None) -> np.ndarray:
         """Score of the last point of each buffer (row), as `update` gives it: 0 for a gap, fewer than
@@ -167,7 +179,12 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     block's). changepoint:
     the change points in the last `window_size` columns (a change point scores the `window_size` points
     after it; Pelt still segments the whole buffer, which places them). ensemble: those members' parts.
+    Buffers beyond `HUGE` are scaled first, as batch scales a series (`overflow_scales`); `wander`, if
+    given, is of buffers within it.
     """
+    scales = overflow_scales(buffers)
+    if (scales != 1.0).any():
+        buffers = buffers / scales[:, None]
     n = buffers.shape[1]
     start = _local_start(n, rule)
     local = BlockStats(buffers[:, start:], since=n - 1 - start)  # the newest column's statistics only

@@ -119,9 +119,14 @@ class BatchResult:
     ) -> list[AnomalyDetection]:
         """Each series' latest detection at or after `since` (the first one on ties), series in the order
         of their first such detection: the same as filtering `detections`, but builds only these records.
-        With `min_delta` / `min_change`, only detections that moved that far (`DetectionTable.material`)."""
-        among = self.table.material(min_delta, min_change) if min_delta > 0 or min_change > 0 else None
-        return self.table.records(self.table.latest_per_series(since, among))
+        With `min_delta` / `min_change`, only detections that moved that far (`beyond_floor`)."""
+        moved = self.beyond_floor(min_delta, min_change)
+        return self.table.records(self.table.latest_per_series(since, moved))
+
+    def beyond_floor(self, min_delta: float = 0.0, min_change: float = 0.0) -> np.ndarray | None:
+        """Per detection: whether it moved as far as `min_delta` / `min_change` (`DetectionTable.material`);
+        None without a floor (every detection does)."""
+        return self.table.material(min_delta, min_change) if min_delta > 0 or min_change > 0 else None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ ReceiverError
 └── InvalidRuleField (field; also a ValueError)
 
 Feature packages add their own subclasses (DeliveryError, MetricSourceError, BinaryNotFound, BacktestError,
-and the web layer's Refused: a request answered with a 4xx or 502).
+storage's FeedbackRefused: a judgement with no diagnosis to judge, and the backtest route's Refused: a
+request answered with a 4xx or 502).
 """
 
 

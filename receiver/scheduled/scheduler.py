@@ -188,8 +188,8 @@ def counted(rule: RuleSettings, result: BatchResult, *, floor: bool = True) -> n
     """Which of `result`'s detections may open an incident (None: all): no data gap unless the rule has
     `alert_on_gaps`, and with `floor`, only those that moved as far as its `min_delta` and `min_change`."""
     masks = [] if rule.alert_on_gaps else [~result.table.gaps()]
-    if floor and (rule.min_delta > 0 or rule.min_change > 0):
-        masks.append(result.table.material(rule.min_delta, rule.min_change))
+    if floor and (moved := result.beyond_floor(rule.min_delta, rule.min_change)) is not None:
+        masks.append(moved)
     return np.logical_and.reduce(masks) if masks else None
 
 

@@ -130,25 +130,6 @@ class Store:
     def database_bytes(self) -> int:
         return file_bytes(self.path)
 
-    def write_problem(self, recent: float = 30.0) -> str | None:
-        """Why a write would fail now, or None: a write that failed in the last `recent` seconds (disk full,
-        read-only), a write lock held elsewhere past the busy timeout, or a database that cannot be
-        opened for writing. Call from a thread: the probe may wait up to the busy timeout."""
-        if self.last_write_error is not None and time.monotonic() - self.last_write_error[0] < recent:
-            return self.last_write_error[1]
-        if self.path == ":memory:":
-            return None
-        try:
-            probe = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            try:
-                probe.execute("BEGIN IMMEDIATE")
-                probe.execute("ROLLBACK")
-            finally:
-                probe.close()
-        except sqlite3.Error as exc:
-            return f"cannot take the write lock: {exc}"
-        return None
-
     async def write(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:

@@ -1,6 +1,8 @@
 """Feedback on diagnoses: one judgement per (incident, user), every change kept in feedback_history.
 
 The writers run inside `Store.write`'s transaction (raw SQL only); the readers through `Store.run`.
+`record_feedback` checks, inside that transaction, that there is a diagnosis to judge, and raises
+FeedbackRefused (a ReceiverError) when there is none.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from typing import Any, Literal
 
 import sqlite_utils
 
+from receiver.errors import ReceiverError
 from receiver.storage.database import fetch_all, fetch_one
+from receiver.storage.incidents import latest_diagnosis_row
 from receiver.storage.memory import index_notes
 
 Verdict = Literal["correct", "wrong", "partly"]
 DIAGNOSIS_ID_DIGITS = 18  # a diagnosis id written in ASCII digits: 18 stay within SQLite's INTEGER
 
 VERDICTS: tuple[Verdict, ...] = ("correct", "wrong", "partly")
+JUDGED_DIAGNOSIS_COLUMNS = "id, backend, category, confidence"  # what a judgement keeps of its diagnosis
 JUDGED_FIELDS = ("verdict", "actual_category", "actual_cause", "note")
 # Confidence bins of the calibration table: [0, 0.2), [0.2, 0.4), ... [0.8, 1].
 CALIBRATION_BINS = 5
@@ -46,28 +51,31 @@ class FeedbackOutcome:
     feedback: dict[str, Any]
     changes: dict[str, list[Any]]
     created: bool
-    diagnosis: dict[str, Any] | None
+    diagnosis: dict[str, Any]  # the judged diagnosis: JUDGED_DIAGNOSIS_COLUMNS
+
+
+class FeedbackRefused(ReceiverError):
+    """A judgement that cannot be stored: `status` 404 (no such incident), 400 naming `diagnosis_id` (not
+    one of the incident's diagnoses) or 409 (not diagnosed yet)."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
 
 
 def record_feedback(
     db: sqlite_utils.Database, incident_id: str, feedback: Feedback, now: float
-) -> FeedbackOutcome | None:
+) -> FeedbackOutcome:
     """Insert or update `feedback.who`'s judgement of diagnosis `feedback.diagnosis_id` (None: the
-    incident's newest); None when the incident, or that diagnosis of it, does not exist.
+    incident's newest). Raises FeedbackRefused, writing nothing, when there is no such diagnosis to judge.
 
     Sending the same judgement twice changes nothing and adds no history; sending it again without a
     diagnosis id after the incident was re-diagnosed moves it to the new diagnosis (a change of
     `diagnosis_id`), while one pinned to the older diagnosis stays on it.
     """
-    if not incident_exists(db, incident_id):
-        return None
-    if feedback.diagnosis_id is None:
-        diagnosis = latest_diagnosis(db, incident_id)
-    else:
-        diagnosis = incident_diagnosis(db, incident_id, feedback.diagnosis_id)
-        if diagnosis is None:
-            return None
-    diagnosis_id = diagnosis["id"] if diagnosis else None
+    diagnosis = judged_diagnosis(db, incident_id, feedback.diagnosis_id)
+    diagnosis_id = diagnosis["id"]
     old = fetch_one(db, "SELECT * FROM feedback WHERE incident_id=? AND who=?", (incident_id, feedback.who))
     new = asdict(feedback)
     before = {name: old[name] if old else None for name in JUDGED_FIELDS}
@@ -110,23 +118,41 @@ def record_feedback(
     return FeedbackOutcome(row, changes, old is None, diagnosis)
 
 
+def judged_diagnosis(db: sqlite_utils.Database, incident_id: str, diagnosis_id: int | None) -> dict[str, Any]:
+    """The diagnosis a judgement is about (`diagnosis_id`, or the incident's newest when None); raises
+    FeedbackRefused when the incident is not stored, has no such diagnosis, or none yet."""
+    if not incident_exists(db, incident_id):
+        raise FeedbackRefused(404, f"incident {incident_id} is not stored (unknown, or pruned by retention)")
+    if diagnosis_id is None:
+        diagnosis = latest_diagnosis(db, incident_id)
+        if diagnosis is None:
+            raise FeedbackRefused(
+                409, f"incident {incident_id} has no diagnosis yet: judge it once it is diagnosed"
+            )
+        return diagnosis
+    diagnosis = incident_diagnosis(db, incident_id, diagnosis_id)
+    if diagnosis is None:
+        raise FeedbackRefused(
+            400,
+            f"diagnosis {diagnosis_id} is not stored for incident {incident_id}"
+            " (another incident's, unknown, or pruned by retention)",
+            "diagnosis_id",
+        )
+    return diagnosis
+
+
 def latest_diagnosis(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
-    """The incident's newest diagnosis (id, backend, category, confidence): the one a judgement is about."""
-    return fetch_one(
-        db,
-        "SELECT id, backend, category, confidence FROM diagnoses WHERE incident_id=?"
-        " ORDER BY id DESC LIMIT 1",
-        (incident_id,),
-    )
+    """The incident's newest diagnosis (JUDGED_DIAGNOSIS_COLUMNS): the one a judgement is about."""
+    return latest_diagnosis_row(db, incident_id, JUDGED_DIAGNOSIS_COLUMNS)
 
 
 def incident_diagnosis(
     db: sqlite_utils.Database, incident_id: str, diagnosis_id: int
 ) -> dict[str, Any] | None:
-    """Diagnosis `diagnosis_id` (id, backend, category, confidence) if it is one of the incident's."""
+    """Diagnosis `diagnosis_id` (JUDGED_DIAGNOSIS_COLUMNS) if it is one of the incident's."""
     return fetch_one(
         db,
-        "SELECT id, backend, category, confidence FROM diagnoses WHERE id=? AND incident_id=?",
+        f"SELECT {JUDGED_DIAGNOSIS_COLUMNS} FROM diagnoses WHERE id=? AND incident_id=?",
         (diagnosis_id, incident_id),
     )
 

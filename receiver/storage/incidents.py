@@ -576,9 +576,12 @@ def incident_detail(db: sqlite_utils.Database, incident_id: str) -> dict[str, An
     }
 
 
-def latest_diagnosis_row(db: sqlite_utils.Database, incident_id: str) -> dict[str, Any] | None:
+def latest_diagnosis_row(
+    db: sqlite_utils.Database, incident_id: str, columns: str = "*"
+) -> dict[str, Any] | None:
+    """The incident's newest diagnosis: `columns` of it (a constant SQL column list; all by default)."""
     rows = fetch_all(
-        db, "SELECT * FROM diagnoses WHERE incident_id=? ORDER BY id DESC LIMIT 1", (incident_id,)
+        db, f"SELECT {columns} FROM diagnoses WHERE incident_id=? ORDER BY id DESC LIMIT 1", (incident_id,)
     )
     return rows[0] if rows else None
 

@@ -9,7 +9,7 @@ import sqlite_utils
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
-from receiver.storage.workbench_tables import migrate_workbench
+from receiver.storage.workbench_tables import migrate_ondemand_results, migrate_workbench
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
@@ -193,6 +193,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _retention_indexes,
     _occurrence_starts,
     migrate_catch_up,
+    migrate_ondemand_results,
 )
 
 

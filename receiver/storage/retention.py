@@ -163,7 +163,8 @@ def delete_text_rows(db: sqlite_utils.Database, rowids: Sequence[int]) -> PruneB
 
 
 def prune_small_tables(db: sqlite_utils.Database, cut: float) -> PruneBatch[None]:
-    """Scheduled-detection state last fired before the cut, and Slack replay signatures seen before it."""
+    """Scheduled-detection state last fired before the cut, Slack replay signatures seen before it, and
+    the workbench's on-demand results made before it."""
     return PruneBatch(
         {
             "detection_state": int(
@@ -171,6 +172,9 @@ def prune_small_tables(db: sqlite_utils.Database, cut: float) -> PruneBatch[None
             ),
             "slack_replays": int(
                 db.conn.execute("DELETE FROM slack_replays WHERE seen_at < ?", (cut,)).rowcount
+            ),
+            "ondemand_results": int(
+                db.conn.execute("DELETE FROM ondemand_results WHERE created_at < ?", (cut,)).rowcount
             ),
         }
     )

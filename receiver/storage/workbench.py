@@ -1,4 +1,5 @@
-"""Queries of the web workbench: the filtered incident list, full-text search, the overview's aggregates.
+"""Queries of the web workbench: the filtered incident list, full-text search, the overview's aggregates,
+the on-demand form's results.
 
 The search index (`incident_search`, SQLite FTS5) is kept by triggers (`workbench_tables.py`), so no
 writer has to remember it. Every function runs on the Store's thread.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,8 @@ import sqlite_utils
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import fetch_all, fetch_one
 from receiver.storage.feedback import incident_exists
+
+KEPT_ONDEMAND_RESULTS = 100  # the form's newest results; older ones also go with storage.retention_days
 
 
 def fts_query(text: str) -> str | None:
@@ -181,4 +186,45 @@ def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
             db,
             "SELECT destination, status, count(*) AS n FROM delivery_outbox GROUP BY 1, 2 ORDER BY 1, 2",
         ),
+    }
+
+
+def keep_ondemand_result(
+    db: sqlite_utils.Database,
+    incident: Mapping[str, Any],
+    evidence: Mapping[str, Any],
+    diagnosis: Mapping[str, Any],
+    created_at: float,
+    *,
+    keep: int = KEPT_ONDEMAND_RESULTS,
+) -> str:
+    """Store an ad-hoc diagnosis of the workbench's form (JSON-ready parts), forgetting all but the newest
+    `keep`; its id, unguessable (the result shows what was asked about, as an incident page does)."""
+    result_id = secrets.token_urlsafe(12)
+    db.conn.execute(
+        "INSERT INTO ondemand_results (id, created_at, incident, evidence, diagnosis) VALUES (?, ?, ?, ?, ?)",
+        (result_id, created_at, json.dumps(incident), json.dumps(evidence), json.dumps(diagnosis)),
+    )
+    db.conn.execute(
+        "DELETE FROM ondemand_results WHERE id NOT IN"
+        " (SELECT id FROM ondemand_results ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+        (keep,),
+    )
+    return result_id
+
+
+def ondemand_result(db: sqlite_utils.Database, result_id: str) -> dict[str, Any] | None:
+    """A kept ad-hoc result as `incident_page_data` gives an incident (no stages, deliveries or
+    Alertmanager), or None when it is not kept (any more)."""
+    row = fetch_one(db, "SELECT * FROM ondemand_results WHERE id = ?", [result_id])
+    if row is None:
+        return None
+    incident = {**json.loads(row["incident"]), "evidence": json.loads(row["evidence"])}
+    diagnosis = {**json.loads(row["diagnosis"]), "created_at": row["created_at"]}
+    return {
+        "incident": incident,
+        "diagnoses": [diagnosis],
+        "stages": [],
+        "deliveries": [],
+        "alertmanager_url": None,
     }

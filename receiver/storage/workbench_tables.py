@@ -6,6 +6,9 @@ Everything is kept by triggers, so no writer has to remember it:
   overview never parse diagnosis JSON;
 - `incident_search` holds one document per incident (rowid = the incident's rowid): the alert's name,
   labels and annotations, plus the latest diagnosis' category, summary, title and suspect.
+
+`ondemand_results` keeps the ad-hoc diagnoses the workbench's form ran (an ad-hoc alert has no incident
+row), so the page its redirect opens is there after a restart and on every replica.
 """
 
 from __future__ import annotations
@@ -109,4 +112,13 @@ def _backfill(db: sqlite_utils.Database) -> None:
         + _DIAGNOSIS_TEXT.format(d="d")
         + " FROM diagnoses d WHERE d.id = (SELECT max(id) FROM diagnoses WHERE incident_id = i.id)), '')"
         " FROM incidents i"
+    )
+
+
+def migrate_ondemand_results(db: sqlite_utils.Database) -> None:
+    """The workbench form's ad-hoc results: its incident, evidence and diagnosis as JSON, by an unguessable
+    id (they were kept in memory: a restart, or a second replica, answered the form's redirect with 404)."""
+    db.execute(
+        "CREATE TABLE ondemand_results (id TEXT PRIMARY KEY, created_at REAL NOT NULL,"
+        " incident TEXT NOT NULL, evidence TEXT NOT NULL, diagnosis TEXT NOT NULL)"
     )

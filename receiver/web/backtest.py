@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analyst.builtin.ranking import finite
 from detectors import AnomalyType
-from receiver.errors import InvalidRuleField, ReceiverError, RuleConflict, RuleNotFound
+from receiver.errors import InvalidRuleField, PayloadError, ReceiverError, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.backtest import (
@@ -37,7 +37,7 @@ from receiver.scheduled.backtest import (
 )
 from receiver.scheduled.settings import RuleSettings, rule_error
 from receiver.times import format_time, parse_duration, parse_time
-from receiver.web.json_errors import error_response, read_model
+from receiver.web.json_errors import error_headers, error_response, read_form, read_model
 from receiver.web.keys import SCHEDULER
 from receiver.web.ui import rule_floor, rule_how
 
@@ -293,8 +293,11 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
             if chosen is not None:
                 form.update(form_of(chosen))
             return _page(request, form, rules)
-        posted = await request.post()
-        form.update({k: str(v).strip() for k, v in posted.items() if k in FORM_FIELDS})
+        try:
+            posted = await read_form(request)
+        except PayloadError as exc:
+            return _page(request, form, rules, error=str(exc), status=exc.status)
+        form.update({k: v.strip() for k, v in posted.items() if k in FORM_FIELDS})
         try:
             fields = rule_fields(form)
         except Refused as exc:
@@ -373,4 +376,6 @@ def _page(
         "floor": rule_floor(report.plan.rule) if report is not None else "",
         "charts": chart_rows(report) if report is not None else [],
     }
-    return aiohttp_jinja2.render_template("backtest.html", request, context, status=status)
+    response = aiohttp_jinja2.render_template("backtest.html", request, context, status=status)
+    response.headers.extend(error_headers(status) or {})
+    return response

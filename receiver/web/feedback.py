@@ -13,28 +13,24 @@ from aiohttp import web
 from analyst.diagnosis import Category
 from analyst.evidence import evidence_from_dict
 from analyst.memory import evidence_signature
-from receiver.errors import PayloadError, ReceiverError
+from receiver.errors import PayloadError
 from receiver.pipeline.memory import recall_line
 from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.storage import memory as db_memory
-from receiver.storage.feedback import DIAGNOSIS_ID_DIGITS, VERDICTS, Feedback, FeedbackOutcome
-from receiver.web.json_errors import bad_request, decode_json, error_response, read_body
+from receiver.storage.feedback import (
+    DIAGNOSIS_ID_DIGITS,
+    VERDICTS,
+    Feedback,
+    FeedbackOutcome,
+    FeedbackRefused,
+)
+from receiver.web.json_errors import bad_request, decode_json, error_response, read_body, read_form
 from receiver.web.keys import METRICS, STORE
 
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
 FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note", "diagnosis_id")
 CATEGORIES = tuple(c.value for c in Category)
-
-
-class FeedbackRefused(ReceiverError):
-    """A judgement that cannot be stored: `status` 404 (no such incident), 400 naming `diagnosis_id` (not
-    one of the incident's diagnoses) or 409 (not diagnosed yet)."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
 
 
 def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
@@ -86,33 +82,14 @@ def parse_diagnosis_id(value: object) -> int | None:
 
 async def store_feedback(app: web.Application, incident_id: str, feedback: Feedback) -> FeedbackOutcome:
     """Store a judgement of diagnosis `feedback.diagnosis_id` (None: the incident's newest) and count it
-    on /metrics when it gave a diagnosis a new verdict. Raises FeedbackRefused for an incident that is not
-    stored or not diagnosed yet, or a diagnosis id that is not one of the incident's."""
-    store = app[STORE]
-    not_stored = f"incident {incident_id} is not stored (unknown, or pruned by retention)"
-    if not await store.run(db_feedback.incident_exists, incident_id):
-        raise FeedbackRefused(404, not_stored)
-    if feedback.diagnosis_id is not None:
-        if await store.run(db_feedback.incident_diagnosis, incident_id, feedback.diagnosis_id) is None:
-            raise FeedbackRefused(
-                400,
-                f"diagnosis {feedback.diagnosis_id} is not stored for incident {incident_id}"
-                " (another incident's, unknown, or pruned by retention)",
-                "diagnosis_id",
-            )
-    elif await store.run(db_feedback.latest_diagnosis, incident_id) is None:
-        raise FeedbackRefused(
-            409, f"incident {incident_id} has no diagnosis yet: judge it once it is diagnosed"
-        )
-    outcome = await store.write(db_feedback.record_feedback, incident_id, feedback, time.time())
-    if outcome is None:  # pruned in between
-        raise FeedbackRefused(404, not_stored)
+    on /metrics when it gave a diagnosis a new verdict. The write raises FeedbackRefused for an incident
+    that is not stored or not diagnosed yet, or a diagnosis id that is not one of the incident's."""
+    outcome = await app[STORE].write(db_feedback.record_feedback, incident_id, feedback, time.time())
     if "verdict" in outcome.changes or "diagnosis_id" in outcome.changes:  # a verdict on a new diagnosis
-        diagnosis = outcome.diagnosis or {}
         app[METRICS].feedback.labels(
             verdict=feedback.verdict,
-            category=diagnosis.get("category") or "none",
-            backend=diagnosis.get("backend") or "none",
+            category=outcome.diagnosis["category"] or "none",
+            backend=outcome.diagnosis["backend"] or "none",
         ).inc()
     return outcome
 
@@ -142,14 +119,11 @@ async def get_feedback(request: web.Request) -> web.Response:
 
 async def post_feedback_form(request: web.Request) -> web.StreamResponse:
     """The incident page's form (form-encoded); answers with a redirect back to the page."""
-    form = await request.post()
-    body: dict[str, str] = {}
-    for name, value in form.items():
-        if name not in FIELDS:
-            continue
-        if not isinstance(value, str):  # a file upload (multipart/form-data)
-            return error_response(400, f"{name} must be text, not a file", name)
-        body[name] = value
+    try:  # a file upload (multipart/form-data) is a 400 naming its field
+        form = await read_form(request)
+    except PayloadError as exc:
+        return error_response(exc.status, str(exc), exc.field)
+    body = {name: value for name, value in form.items() if name in FIELDS}
     incident_id = request.match_info["incident_id"]
     try:
         await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))

@@ -4,9 +4,12 @@ the one way request bodies are read and decoded, so malformed input is a 4xx nam
 from __future__ import annotations
 
 import asyncio
+import email.parser
+import email.policy
 import json
 import zlib
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestPayloadError
@@ -22,6 +25,8 @@ Model = TypeVar("Model", bound=BaseModel)
 DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 ACCEPTED_ENCODINGS = ("identity", *DECODERS)
 DECODE_IN_THREAD_BYTES = 64 * 1024
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+MAX_FORM_FIELDS = 1000  # aiohttp's own limit for request.post()
 
 
 def error_body(message: str, field: str | None = None) -> dict[str, object]:
@@ -31,14 +36,19 @@ def error_body(message: str, field: str | None = None) -> dict[str, object]:
     return body
 
 
-def error_response(status: int, message: str, field: str | None = None) -> web.Response:
-    """The error as a response (a 401 also names the Bearer realm, a 415 the accepted Content-Encodings)."""
-    headers = None
+def error_headers(status: int) -> dict[str, str] | None:
+    """What an error answer carries besides its body: a 401 names the Bearer realm, a 415 the accepted
+    Content-Encodings (the workbench's HTML answers carry them too)."""
     if status == 401:
-        headers = {"WWW-Authenticate": 'Bearer realm="alert-analyst"'}
-    elif status == 415:
-        headers = {"Accept-Encoding": ", ".join(DECODERS)}
-    return web.json_response(error_body(message, field), status=status, headers=headers)
+        return {"WWW-Authenticate": 'Bearer realm="alert-analyst"'}
+    if status == 415:
+        return {"Accept-Encoding": ", ".join(DECODERS)}
+    return None
+
+
+def error_response(status: int, message: str, field: str | None = None) -> web.Response:
+    """The error as a JSON response, with its `error_headers`."""
+    return web.json_response(error_body(message, field), status=status, headers=error_headers(status))
 
 
 def bad_request(message: str, field: str | None = None) -> web.HTTPBadRequest:
@@ -114,6 +124,56 @@ async def _read_at_most(request: web.Request, size: int) -> bytes:
         chunks.append(chunk)
         received += len(chunk)
     return b"".join(chunks)
+
+
+async def read_form(request: web.Request, limit: int | None = None) -> dict[str, str]:
+    """A workbench form's fields (a repeated field keeps its last value), its body read as `read_body`
+    reads one (limit, Content-Encodings), then parsed as UTF-8: x-www-form-urlencoded (also without a
+    Content-Type) or multipart/form-data. Raises PayloadError: read_body's 400, 413 and 415; 415 for
+    another Content-Type; 400 for bytes that are not UTF-8 and for a file, naming its field; 413 past
+    MAX_FORM_FIELDS fields."""
+    content_type = request.content_type if hdrs.CONTENT_TYPE in request.headers else FORM_TYPES[0]
+    if content_type not in FORM_TYPES:
+        accepted = " or ".join(FORM_TYPES)
+        raise PayloadError(415, f"Content-Type {content_type!r} is not a form; send {accepted}")
+    body = await read_body(request, limit)
+    if content_type == "multipart/form-data":
+        return _multipart_fields(request.headers[hdrs.CONTENT_TYPE], body)
+    try:
+        pairs = parse_qsl(
+            body.decode("utf-8").rstrip(),  # as aiohttp did: `curl -d @file` ends in a newline
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_FORM_FIELDS,
+        )
+    except UnicodeDecodeError as exc:
+        raise PayloadError(400, f"the form is not UTF-8 ({exc.reason})") from exc
+    except ValueError as exc:
+        raise PayloadError(413, f"the form has more than {MAX_FORM_FIELDS} fields") from exc
+    return dict(pairs)
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
+    """The text fields of a multipart/form-data body (parts without a name are left out)."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("utf-8", "surrogateescape")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart() or message.defects:
+        raise PayloadError(400, "the multipart/form-data body does not parse (its boundary?)")
+    fields: dict[str, str] = {}
+    for number, part in enumerate(message.iter_parts()):
+        if number >= MAX_FORM_FIELDS:
+            raise PayloadError(413, f"the form has more than {MAX_FORM_FIELDS} fields")
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        if part.get_filename() is not None:
+            raise PayloadError(400, f"{name} must be text, not a file", name)
+        raw = part.get_payload(decode=True)
+        try:
+            fields[name] = raw.decode("utf-8") if isinstance(raw, bytes) else ""
+        except UnicodeDecodeError as exc:
+            raise PayloadError(400, f"{name} is not UTF-8 ({exc.reason})", name) from exc
+    return fields
 
 
 def decode_json(body: bytes) -> Any:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import collections
-import secrets
 import time
-from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from aiohttp import web
@@ -24,8 +21,6 @@ from receiver.storage import incidents as db_incidents
 from receiver.times import format_time, parse_time
 from receiver.web.json_errors import error_response, read_model
 from receiver.web.keys import ANALYST, SETTINGS, SOURCE, STORE
-
-KEPT_RESULTS = 20
 
 
 class AdHocAlert(BaseModel):
@@ -113,42 +108,6 @@ async def run_on_demand(
     keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
     evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
     return incident, evidence, diagnosis
-
-
-@dataclass(frozen=True)
-class OnDemandResult:
-    """An ad-hoc alert's diagnosis, as the workbench's form ran it."""
-
-    incident: Incident
-    evidence: Evidence
-    diagnosis: DiagnosisResult
-    created_at: float
-
-
-class RecentResults:
-    """The last `size` ad-hoc diagnoses of the workbench's form, by an unguessable id, in memory only (an
-    ad-hoc alert has no incident row): the form redirects to the result, so a reload shows it again."""
-
-    def __init__(self, size: int = KEPT_RESULTS) -> None:
-        self.size = size
-        self._kept: collections.OrderedDict[str, OnDemandResult] = collections.OrderedDict()
-
-    def keep(self, result: OnDemandResult) -> str:
-        """Keep `result` (forgetting the oldest beyond `size`); its id."""
-        result_id = secrets.token_urlsafe(12)
-        self._kept[result_id] = result
-        while len(self._kept) > self.size:
-            self._kept.popitem(last=False)
-        return result_id
-
-    def get(self, result_id: str) -> OnDemandResult | None:
-        return self._kept.get(result_id)
-
-    def __len__(self) -> int:
-        return len(self._kept)
-
-
-RECENT_RESULTS = web.AppKey("ondemand_results", RecentResults)
 
 
 async def post_diagnosis(request: web.Request) -> web.Response:

@@ -22,23 +22,16 @@ from pydantic import ValidationError
 
 from analyst.evidence import evidence_to_dict
 from analyst.schema import diagnosis_to_dict
-from receiver.errors import RuleConflict, RuleNotFound
+from receiver.errors import PayloadError, RuleConflict, RuleNotFound
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
 from receiver.web.incident_page import build_incident_page
+from receiver.web.json_errors import error_headers, read_form
 from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SCHEDULER, SETTINGS, SOURCE, STORE
-from receiver.web.ondemand import (
-    KEPT_RESULTS,
-    RECENT_RESULTS,
-    AdHocAlert,
-    DiagnosisRequest,
-    OnDemandError,
-    OnDemandResult,
-    run_on_demand,
-)
+from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
 from receiver.web.templating import static_routes
 
 PAGE_SIZE = 50
@@ -187,8 +180,11 @@ async def diagnose_page(request: web.Request) -> web.Response:
     if request.method == "GET":
         form.update({k: v for k, v in request.query.items() if k in form})
         return aiohttp_jinja2.render_template("diagnose.html", request, {"form": form, "error": None})
-    posted = await request.post()
-    form.update({k: str(v).strip() for k, v in posted.items() if k in form})
+    try:
+        posted = await read_form(request)
+    except PayloadError as exc:
+        return _form_error(request, form, str(exc), status=exc.status)
+    form.update({k: v.strip() for k, v in posted.items() if k in form})
     try:
         if form["incident_id"]:
             await run_on_demand(request.app, DiagnosisRequest(incident_id=form["incident_id"]))
@@ -205,24 +201,26 @@ async def diagnose_page(request: web.Request) -> web.Response:
         return _form_error(request, form, exc.message)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
-    result_id = request.app[RECENT_RESULTS].keep(OnDemandResult(incident, evidence, diagnosis, time.time()))
+    row = {**asdict(incident), "labels": dict(incident.labels), "annotations": dict(incident.annotations)}
+    result_id = await request.app[STORE].write(
+        db_workbench.keep_ondemand_result,
+        row,
+        evidence_to_dict(evidence),
+        diagnosis_to_dict(diagnosis),
+        time.time(),
+    )
     raise web.HTTPSeeOther(f"/ui/diagnoses/{result_id}")
 
 
 async def diagnosis_result_page(request: web.Request) -> web.Response:
     """An ad-hoc diagnosis the form ran, shown like an incident; one no longer kept gives the form (404)."""
-    found = request.app[RECENT_RESULTS].get(request.match_info["result_id"])
-    if found is None:
+    data = await request.app[STORE].run(db_workbench.ondemand_result, request.match_info["result_id"])
+    if data is None:
         gone = (
-            f"That on-demand result is no longer kept (the receiver keeps its last {KEPT_RESULTS}, until it"
-            " restarts): diagnose again."
+            "That on-demand result is no longer kept (the receiver keeps its last"
+            f" {db_workbench.KEPT_ONDEMAND_RESULTS}): diagnose again."
         )
         return _form_error(request, _diagnose_form(), gone, status=404)
-    row = asdict(found.incident)
-    row["labels"], row["annotations"] = dict(found.incident.labels), dict(found.incident.annotations)
-    row["evidence"] = evidence_to_dict(found.evidence)
-    diag = {**diagnosis_to_dict(found.diagnosis), "created_at": found.created_at}
-    data = {"incident": row, "diagnoses": [diag], "stages": [], "deliveries": [], "alertmanager_url": None}
     return _render_incident(request, data, [])
 
 
@@ -231,9 +229,11 @@ def _diagnose_form() -> dict[str, str]:
 
 
 def _form_error(request: web.Request, form: dict[str, str], message: str, status: int = 400) -> web.Response:
-    return aiohttp_jinja2.render_template(
+    response = aiohttp_jinja2.render_template(
         "diagnose.html", request, {"form": form, "error": message}, status=status
     )
+    response.headers.extend(error_headers(status) or {})
+    return response
 
 
 def percentile(values: list[float], q: float) -> float | None:

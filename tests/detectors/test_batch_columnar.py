@@ -95,6 +95,17 @@ def test_a_floor_keeps_the_latest_of_the_detections_that_moved_that_far_and_ever
         assert floored == _latest_by_filtering(kept, since)
 
 
+def test_beyond_floor_is_the_tables_material_mask_and_none_without_a_floor(workload):
+    ts, values, names = workload
+    result = detect_batch(DetectionRule("r", method="zscore"), ts, values[:60], names[:60])
+    assert result.beyond_floor() is None
+    for delta, change in ((5.0, 0.0), (0.0, 0.04), (5.0, 0.04)):
+        moved = result.beyond_floor(delta, change)
+        assert moved is not None
+        np.testing.assert_array_equal(moved, result.table.material(delta, change))
+        assert 0 < moved.sum() < moved.size  # the floor is neither everything nor nothing here
+
+
 def test_a_cycle_of_rules_equals_each_rule_alone(workload):
     ts, values, names = workload
     base = [DetectionRule(f"r-{m}", method=m) for m in ("zscore", "iqr", "changepoint", "ensemble")]

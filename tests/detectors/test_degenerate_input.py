@@ -80,6 +80,38 @@ def test_streaming_of_huge_values_neither_warns_nor_scores_nan(method):
     assert np.isfinite(updated).all() and np.isfinite(replayed).all()
 
 
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize("method", UNIVARIATE)
+def test_streaming_scores_huge_values_as_the_same_series_in_smaller_units(method):
+    values = noisy_with_spike()
+    values[150:] += 8.0  # a level shift for changepoint, then the spike
+    rule = DetectionRule("r", method=method)
+
+    def streamed(x: np.ndarray) -> tuple[list[float], np.ndarray]:
+        detector = StreamingDetector(rule)
+        updated = [detector.update(t, v) for t, v in zip(T, x, strict=True)]
+        return updated, StreamingDetector(rule).replay(T, x)
+
+    (small, small_replayed), (huge, huge_replayed) = streamed(values), streamed(HUGE * values)
+    assert max(small) >= 0.5
+    np.testing.assert_array_equal(huge, small)
+    np.testing.assert_array_equal(huge_replayed, small_replayed)
+
+
+SPIKE_METHODS = ["zscore", "robust_zscore", "iqr", "ensemble", "novelty", "level_step", "level_step_tail"]
+
+
+@pytest.mark.parametrize("method", SPIKE_METHODS)
+def test_streaming_scores_a_spike_among_1e300s_as_batch_does(method):
+    rule = DetectionRule("r", method=method)
+    values = 1e300 * noisy_with_spike()[:251]  # noise of about 1e300 too; the spike last
+    batch = detect_batch(rule, T[:251], values[None, :], ["s"], workers=1).scores[0]
+    detector = StreamingDetector(rule)
+    streamed = [detector.update(t, v) for t, v in zip(T[:251], values, strict=True)]
+    assert batch >= 0.5
+    assert streamed[-1] == pytest.approx(batch, abs=1e-6)  # order statistics: the buffer's hop phase
+
+
 def test_multivariate_with_a_spike_of_1e300_scores_instead_of_raising():
     values = np.vstack([noisy_with_spike(), noisy_with_spike()[::-1].copy()])
     values[0, -1] = 1e300

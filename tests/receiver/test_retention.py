@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from analyst.memory import EvidenceSignature
+from analyst.schema import diagnosis_to_dict
 from receiver.metrics import create_metrics
 from receiver.payload import parse_webhook
 from receiver.pipeline import retention as pipeline_retention
@@ -31,6 +32,7 @@ from receiver.storage.reuse import note_analysis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
 from receiver.testing import complete_stages, drain
 from receiver.web.keys import MATERIALIZER, RETENTION, STORE
+from tests.delivery.builders import make_diagnosis
 
 from .conftest import ClientFactory
 
@@ -387,6 +389,15 @@ async def test_a_kept_incident_whose_successor_was_pruned_still_renders(
 ) -> None:
     store = Store(tmp_path / "aa.db")
     (older,) = ingest(store, webhook("DiskFull", OLD - 7200), OLD - 7200).created
+    diagnosis = make_diagnosis(incident_id=older)  # only a diagnosed incident can be judged
+    store.write_sync(
+        db_incidents.save_diagnosis,
+        older,
+        diagnosis_to_dict(diagnosis),
+        backend="builtin",
+        category=diagnosis.primary_hypothesis.category.value,
+        confidence=diagnosis.primary_hypothesis.confidence,
+    )
     store.write_sync(record_feedback, older, Feedback(who="ana", verdict="wrong", note="disk"), OLD)
     successor = finished_incident(store, "DiskFull", OLD)  # a newer start of the same alert supersedes it
     incident = store.run_sync(db_incidents.get_incident, older)

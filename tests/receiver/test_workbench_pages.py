@@ -7,15 +7,18 @@ import json
 import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from aiohttp.test_utils import TestClient
 
 from receiver.evidence.source import RuleInfo, SeriesData
+from receiver.storage import workbench as db_workbench
+from receiver.storage.database import Store
+from receiver.storage.retention import prune_small_tables
 from receiver.testing import wait_idle
-from receiver.web.keys import PIPELINE, SOURCE
-from receiver.web.ondemand import RECENT_RESULTS, RecentResults
+from receiver.web.keys import PIPELINE, SOURCE, STORE
 from receiver.web.resources import pipeline_parts
 
 from .conftest import ClientFactory
@@ -59,6 +62,11 @@ async def _client(make_client: ClientFactory) -> tuple[TestClient[Any, Any], _Co
     return client, source
 
 
+async def _kept(client: TestClient[Any, Any]) -> int:
+    """How many on-demand results the app's database keeps."""
+    return int(await client.app[STORE].run(lambda db: db.table("ondemand_results").count))
+
+
 async def _diagnose(client: TestClient[Any, Any], **fields: str) -> Any:
     form = {"expr": 'errors{service="orders"}', "start": "-1h", "end": "now", **fields}
     return await client.post("/ui/diagnose", data=form, allow_redirects=False)
@@ -81,10 +89,10 @@ async def test_reloading_a_result_runs_no_second_diagnosis(make_client: ClientFa
     client, source = await _client(make_client)
     location = (await _diagnose(client)).headers["Location"]
     ran = source.calls
-    assert ran > 0 and len(client.app[RECENT_RESULTS]) == 1
+    assert ran > 0 and await _kept(client) == 1
     first = await (await client.get(location)).text()
     again = await (await client.get(location)).text()
-    assert source.calls == ran and len(client.app[RECENT_RESULTS]) == 1
+    assert source.calls == ran and await _kept(client) == 1
     assert again == first
 
 
@@ -112,7 +120,7 @@ async def test_a_refused_form_is_shown_again_with_what_was_typed(make_client: Cl
     assert answer.status == 400
     html = await answer.text()
     assert "rate(x[5m])</textarea>" in html and 'value="-1h"' in html
-    assert source.calls == 0 and len(client.app[RECENT_RESULTS]) == 0
+    assert source.calls == 0 and await _kept(client) == 0
 
 
 async def test_a_cross_site_form_post_is_refused_and_runs_nothing(make_client: ClientFactory) -> None:
@@ -122,16 +130,55 @@ async def test_a_cross_site_form_post_is_refused_and_runs_nothing(make_client: C
         "/ui/diagnose", data=form, headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
     )
     assert answer.status == 403
-    assert source.calls == 0 and len(client.app[RECENT_RESULTS]) == 0
+    assert source.calls == 0 and await _kept(client) == 0
 
 
-def test_only_the_latest_results_are_kept() -> None:
-    kept = RecentResults(size=2)
-    result: Any = object()  # what is kept is not looked at
-    ids = [kept.keep(result) for _ in range(3)]
-    assert len(set(ids)) == 3
-    assert kept.get(ids[0]) is None
-    assert all(kept.get(i) is result for i in ids[1:]) and len(kept) == 2
+def test_only_the_latest_results_are_kept(tmp_path: Path) -> None:
+    store = Store(tmp_path / "kept.db")
+    try:
+        parts: dict[str, Any] = {"kind": "what is kept is not looked at"}
+        ids = [
+            store.write_sync(db_workbench.keep_ondemand_result, parts, parts, parts, float(t), keep=2)
+            for t in range(3)
+        ]
+        assert len(set(ids)) == 3
+        assert store.run_sync(db_workbench.ondemand_result, ids[0]) is None
+        kept = [store.run_sync(db_workbench.ondemand_result, i) for i in ids[1:]]
+        assert [k["diagnoses"][0]["created_at"] for k in kept if k] == [1.0, 2.0]
+    finally:
+        store.close()
+
+
+def test_results_made_before_the_retention_cut_are_pruned(tmp_path: Path) -> None:
+    store = Store(tmp_path / "pruned.db")
+    try:
+        parts: dict[str, Any] = {}
+        old, new = (
+            store.write_sync(db_workbench.keep_ondemand_result, parts, parts, parts, t) for t in (1, 3)
+        )
+        batch = store.write_sync(prune_small_tables, 2.0)
+        assert batch.deleted["ondemand_results"] == 1
+        assert store.run_sync(db_workbench.ondemand_result, old) is None
+        assert store.run_sync(db_workbench.ondemand_result, new) is not None
+    finally:
+        store.close()
+
+
+async def test_a_result_is_served_after_a_restart_and_by_another_replica(make_client: ClientFactory) -> None:
+    """Results were kept in the memory of the process that ran them: the redirect's page was a 404 after
+    a restart, or from a second replica over the same database."""
+    client, source = await _client(make_client)
+    location = (await _diagnose(client)).headers["Location"]
+    first = await client.get(location)
+    assert first.status == 200
+    other, other_source = await _client(make_client)  # a second replica over the same database file
+    assert other.app[STORE].path == client.app[STORE].path
+    await client.close()  # and the first one stops
+    again = await other.get(location)
+    assert again.status == 200
+    html = await again.text()
+    assert "On-demand diagnosis" in html and "errors{service=&#34;orders&#34;}" in html
+    assert source.calls > 0 and other_source.calls == 0  # shown, not run again
 
 
 def _alert(alertname: str, starts: float) -> dict[str, Any]:
