@@ -31,6 +31,9 @@ class Category(StrEnum):
     UNKNOWN = "unknown"
 
 
+# Above this confidence a hypothesis is more likely than not: only then is it called "most likely".
+LIKELY_CONFIDENCE = 0.5
+
 ANALYSIS_STEPS = (
     "data_examination",
     "pattern_recognition",

@@ -6,7 +6,7 @@ import textwrap
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from analyst.diagnosis import DiagnosisResult, Hypothesis
+from analyst.diagnosis import LIKELY_CONFIDENCE, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
 
 WIDTH = 100
@@ -26,7 +26,13 @@ def render_text_report(result: DiagnosisResult, evidence: Evidence | None = None
     lines: list[str] = []
     lines += _header(result, evidence)
     lines += _section("Summary", _wrap(result.executive_summary))
-    lines += _section("Most likely cause", _hypothesis_lines(result.primary_hypothesis))
+    primary = result.primary_hypothesis
+    heading = (
+        "Most likely cause"
+        if primary.confidence > LIKELY_CONFIDENCE
+        else "Leading hypothesis (low confidence)"
+    )
+    lines += _section(heading, _hypothesis_lines(primary))
     if result.alternative_hypotheses:
         alternatives: list[str] = []
         for number, hypothesis in enumerate(result.alternative_hypotheses, start=1):

@@ -16,7 +16,6 @@ counter metric costs the evidence one `count_over_time` probe for its rate() win
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import math
 import statistics
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.inputs import BenchArgumentParser, require_binaries
 from detectors import characterize_change
 from receiver.evidence.context import collect_alert_context, context_window
 from receiver.evidence.prometheus import PrometheusSource
@@ -234,11 +234,13 @@ def p(samples: list[float], q: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.context", description=__doc__.splitlines()[0])
+    parser = BenchArgumentParser(prog="python -m bench.context", description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--counters", type=int, default=0, help="related counter metrics (see above)")
     args = parser.parse_args(argv)
+    with parser.input_errors():
+        require_binaries("promtool", "prometheus")
     end = math.floor(time.time() / 60) * 60 - 60
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()

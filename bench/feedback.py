@@ -9,12 +9,11 @@ and on repeats, with memory off, with memory but no feedback, and with feedback;
 incident with a different true cause recalled as similar); and, through the OpenAI backend against
 the fake LLM server counting tokens, LLM tokens per repeat vs per first occurrence.
 
-    python -m bench.feedback [--data ../shared/petshop] [--repeats 3] [--seed 7]
+    python -m bench.feedback [--petshop ../shared/petshop] [--nezha ../shared/nezha] [--repeats 3] [--seed 7]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import json
@@ -34,7 +33,9 @@ from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, evidence_to_di
 from analyst.llm import LLMAnalyst, LLMSettings
 from analyst.protocol import Analyst
 from bench import petshop
+from bench.inputs import SHARED, BenchArgumentParser, existing_dir, require_files
 from bench.nezha_evidence import nezha_faults
+from bench.rca_data import day_folders
 from receiver.evidence.settings import ContextSettings
 from receiver.models import new_incident
 from receiver.pipeline import memory
@@ -46,7 +47,6 @@ from receiver.storage.database import Store
 from receiver.storage.feedback import Feedback
 from tests.fakes.llm import FakeLLMServer, RecordedRequest, Reply, answer, answer_json, prompt_text
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 DAY = 86_400.0
 T0 = 1_793_577_600.0  # 2026-11-02
 # Share of repeats in which one anomalous side series (neither the cause nor the alert) stays calm.
@@ -179,8 +179,11 @@ def trading_kinds() -> list[Kind]:
 
 def nezha_kinds(data: Path) -> list[Kind]:
     """Every fault of the Nezha development days (OnlineBoutique, TrainTicket)."""
-    days = sorted(p for p in data.iterdir() if p.is_dir() and (p / "metric").is_dir())
-    return [Kind(name, evidence, truth) for day in days for name, evidence, truth in nezha_faults(day)]
+    return [
+        Kind(name, evidence, truth)
+        for day in day_folders(data)
+        for name, evidence, truth in nezha_faults(day)
+    ]
 
 
 def petshop_kinds(data: Path) -> list[Kind]:
@@ -190,6 +193,8 @@ def petshop_kinds(data: Path) -> list[Kind]:
         issues = sorted((scenario_dir / "train").glob("issue_*"), key=lambda p: int(p.name.split("_")[1]))
         if not issues:
             continue
+        for issue_dir in issues:
+            require_files(issue_dir, petshop.INCIDENT_FILES, "a PetShop incident")
         graph = petshop.read_call_graph(scenario_dir / "graph.csv")
         normal, _ = petshop.normal_data_for(scenario_dir)
         for issue_dir in issues:
@@ -435,19 +440,29 @@ def report_tokens(outcomes: Sequence[Outcome], reuse: bool) -> None:
             )
 
 
+def optional_dir(text: str) -> Path | None:
+    """argparse type of a dataset folder: None for '' (that dataset left out), else one that exists."""
+    return existing_dir(text) if text else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.feedback", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--petshop", type=Path, default=SHARED / "petshop", help="train split used")
-    parser.add_argument("--nezha", type=Path, default=SHARED / "nezha", help="development days")
+    parser = BenchArgumentParser(prog="python -m bench.feedback", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--petshop", type=optional_dir, default=str(SHARED / "petshop"), help="train split used ('': none)"
+    )
+    parser.add_argument(
+        "--nezha", type=optional_dir, default=str(SHARED / "nezha"), help="development days ('': none)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="recurrences of every kind after the first")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-llm", action="store_true", help="skip the token count through the fake LLM")
     args = parser.parse_args(argv)
-    sources = {
-        "trading": trading_kinds(),
-        "PetShop": petshop_kinds(args.petshop) if args.petshop.exists() else [],
-        "Nezha": nezha_kinds(args.nezha) if args.nezha.exists() else [],
-    }
+    with parser.input_errors():
+        sources = {
+            "trading": trading_kinds(),
+            "PetShop": petshop_kinds(args.petshop) if args.petshop else [],
+            "Nezha": nezha_kinds(args.nezha) if args.nezha else [],
+        }
     kinds = [kind for found in sources.values() for kind in found]
     occurrences = stream(kinds, args.repeats, args.seed)
     counts = ", ".join(f"{len(found)} {name}" for name, found in sources.items())

@@ -1,14 +1,15 @@
 """NAB benchmark: run a detector in streaming mode over NAB-layout data, and score result folders.
 
-    python -m bench.nab run --data /work/shared/nab/data --out /tmp/nab [--detector alert_analyst]
+    python -m bench.nab run --data ../shared/nab/data --out /tmp/nab [--detector alert_analyst]
     python -m bench.nab score --results /tmp/nab/alert_analyst \\
-        --labels /work/shared/nab/labels/combined_windows.json \\
-        --profiles /work/shared/nab/config/profiles.json \\
-        [--thresholds /work/shared/nab/config/thresholds.json]
+        --labels ../shared/nab/labels/combined_windows.json \\
+        --profiles ../shared/nab/config/profiles.json \\
+        [--thresholds ../shared/nab/config/thresholds.json]
 
 `score` picks, per profile, the threshold that maximises the corpus score (NAB's current exhaustive sweep),
 or, with --thresholds, the stored threshold of that detector when the file has one (to reproduce the
-published scoreboard, whose thresholds came from NAB's older hill-climbing optimiser).
+published scoreboard, whose thresholds came from NAB's older hill-climbing optimiser). `--baseline DIR`
+scores another result folder the same way in the same run, e.g. NAB's own `results/numenta`.
 """
 
 from __future__ import annotations
@@ -28,13 +29,35 @@ from pathlib import Path
 import numpy as np
 
 from bench.csv_cells import number
+from bench.inputs import (
+    BenchArgumentParser,
+    BenchInputError,
+    existing_dir,
+    existing_file,
+    output_dir,
+    require_files,
+)
 from bench.nab_detectors import DETECTORS, make_detector
 from bench.nab_scoring import best_threshold, load_file, load_profiles, normalised, raw_score
 from detectors import StreamingDetector
 
+NAB_ROOT_FILES = ("labels/combined_labels.json", "labels/combined_windows.json", "config/profiles.json")
+
 
 def data_files(data: Path) -> list[Path]:
     return sorted(p for p in data.glob("*/*.csv"))
+
+
+def nab_root(text: str) -> Path | None:
+    """argparse type of `--nab`: a NAB root (labels/, config/, data/), or None for ''."""
+    if not text:
+        return None
+    root = existing_dir(text)
+    try:
+        require_files(root, NAB_ROOT_FILES, "a NAB root; --nab '' leaves NAB out")
+    except BenchInputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return root
 
 
 def detector_scores(detector: str, stamps: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -109,9 +132,12 @@ def _run_one(job: tuple[str, str, str]) -> tuple[str, str | None]:
 
 
 def run(data: Path, out: Path, detector: str, processes: int) -> None:
+    sources = data_files(data)
+    if not sources:
+        raise BenchInputError(f"{data}: no <category>/<name>.csv files (NAB's data/ folder is expected)")
     jobs = [
         (detector, str(src), str(out / detector / src.parent.name / f"{detector}_{src.name}"))
-        for src in data_files(data)
+        for src in sources
     ]
     jobs.sort(key=lambda j: -os.path.getsize(j[1]))
     failed = 0
@@ -123,15 +149,21 @@ def run(data: Path, out: Path, detector: str, processes: int) -> None:
         print(f"{failed} of {len(jobs)} files could not be scored (see above)", file=sys.stderr)
 
 
-def score(results: Path, labels: Path, profiles_path: Path, thresholds: Path | None) -> dict[str, float]:
+def score(
+    results: Path, labels: Path, profiles_path: Path, thresholds: Path | None, indent: str = ""
+) -> dict[str, float]:
     detector = results.name
     windows = json.loads(labels.read_text())
     profiles = load_profiles(profiles_path)
     stored = json.loads(thresholds.read_text()).get(detector, {}) if thresholds else {}
-    files = []
-    for key, label_windows in sorted(windows.items()):
-        category, name = key.split("/")
-        files.append(load_file(key, results / category / f"{detector}_{name}", label_windows, profiles))
+    paths = {key: results / key.split("/")[0] / f"{detector}_{key.split('/')[1]}" for key in windows}
+    missing = [path for path in paths.values() if not path.is_file()]
+    if missing:
+        raise BenchInputError(
+            f"{missing[0]}: no such file ({len(missing)} of the {len(paths)} result files the labels name"
+            f" are missing under {results}: is it OUT/<detector> of a complete `bench.nab run`?)"
+        )
+    files = [load_file(key, paths[key], windows[key], profiles) for key in sorted(windows)]
     n_windows = sum(f.n_windows for f in files)
     out = {}
     for profile in profiles:
@@ -141,29 +173,40 @@ def score(results: Path, labels: Path, profiles_path: Path, thresholds: Path | N
         else:
             t, raw = best_threshold(files, profile)
         out[profile.name] = normalised(raw, n_windows, profile)
-        print(f"{profile.name}: {out[profile.name]:.1f}")
-        print(f"  threshold {t:.6g}, raw {raw:.3f}", file=sys.stderr)
+        print(f"{indent}{profile.name}: {out[profile.name]:.1f}")
+        print(f"{indent}  threshold {t:.6g}, raw {raw:.3f}", file=sys.stderr)
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.nab", description=__doc__.split("\n")[0])
+    parser = BenchArgumentParser(prog="python -m bench.nab", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a detector over every CSV under --data")
-    r.add_argument("--data", type=Path, required=True)
-    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--data", type=existing_dir, required=True, help="NAB's data/ folder")
+    r.add_argument("--out", type=output_dir, required=True, help="results go to OUT/<detector>")
     r.add_argument("--detector", default="alert_analyst", choices=sorted(DETECTORS))
     r.add_argument("--processes", type=int, default=2)
     s = sub.add_parser("score", help="print the normalised score per profile of one result folder")
-    s.add_argument("--results", type=Path, required=True, help="OUT/<detector> folder")
-    s.add_argument("--labels", type=Path, required=True)
-    s.add_argument("--profiles", type=Path, required=True)
-    s.add_argument("--thresholds", type=Path, default=None)
+    s.add_argument("--results", type=existing_dir, required=True, help="OUT/<detector> folder")
+    s.add_argument("--labels", type=existing_file, required=True)
+    s.add_argument("--profiles", type=existing_file, required=True)
+    s.add_argument("--thresholds", type=existing_file, default=None)
+    s.add_argument(
+        "--baseline",
+        type=existing_dir,
+        action="append",
+        default=[],
+        help="also score this result folder the same way, e.g. ../shared/nab/results/numenta (repeatable)",
+    )
     args = parser.parse_args(argv)
-    if args.command == "run":
-        run(args.data, args.out, args.detector, args.processes)
-    else:
-        score(args.results, args.labels, args.profiles, args.thresholds)
+    with parser.input_errors():
+        if args.command == "run":
+            run(args.data, args.out, args.detector, args.processes)
+        else:
+            score(args.results, args.labels, args.profiles, args.thresholds)
+            for baseline in args.baseline:
+                print(f"baseline {baseline.name}, same labels, profiles and thresholds:")
+                score(baseline, args.labels, args.profiles, args.thresholds, indent="  ")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Operations benchmark: the default detector against two simple baselines on point-labelled series.
 
-    python -m bench.ops [--series 60] [--seed 0] [--nab /work/shared/nab] [--methods zscore,ensemble]
+    python -m bench.ops [--series 60] [--seed 0] [--nab ../shared/nab] [--methods zscore,ensemble]
 
 Four parts, scored the same way (`bench.ops_scoring`: best F1 with point adjustment and a 7-point delay,
 composite F1, share of series whose highest score is on a labelled anomaly; and at the library's alarm
@@ -27,7 +27,6 @@ detector's order), the protocol of a benchmark run through the NAB runner.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from collections.abc import Callable, Sequence
@@ -36,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.nab import detector_scores
+from bench.inputs import SHARED, BenchArgumentParser, require_files
+from bench.nab import detector_scores, nab_root
 from bench.ops_data import LabelledSeries, make_corpus, make_kpi_corpus, make_smooth_kpi_corpus
 from bench.ops_scoring import SeriesScore, Summary, score_series, summarise
 from detectors.batch import BlockStats, score_points
@@ -88,6 +88,8 @@ def nab_real(root: Path) -> list[tuple[LabelledSeries, np.ndarray]]:
     """The real-world NAB files as labelled series (10-point segments) and their ignore masks (windows)."""
     points = json.loads((root / "labels" / "combined_labels.json").read_text())
     windows = json.loads((root / "labels" / "combined_windows.json").read_text())
+    real = [key for key in points if key.split("/")[0] in NAB_REAL]
+    require_files(root / "data", real, "a NAB data file named in labels/combined_labels.json")
     out = []
     for key in sorted(points):
         if key.split("/")[0] not in NAB_REAL:
@@ -142,12 +144,18 @@ def _line(name: str, summary: Summary) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.ops", description=__doc__.split("\n")[0])
+    parser = BenchArgumentParser(prog="python -m bench.ops", description=__doc__.split("\n")[0])
     parser.add_argument("--series", type=int, default=60, help="synthetic series")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--nab", default="/work/shared/nab", help="NAB root ('' skips the NAB part)")
+    parser.add_argument(
+        "--nab", type=nab_root, default=str(SHARED / "nab"), help="NAB root ('' skips the NAB part)"
+    )
     parser.add_argument("--methods", default="", help="more library methods, comma-separated")
     args = parser.parse_args(argv)
+    real: list[tuple[LabelledSeries, np.ndarray]] = []
+    if args.nab is not None:
+        with parser.input_errors():
+            real = nab_real(args.nab)
     parts: list[tuple[str, list[LabelledSeries], list[np.ndarray | None]]] = []
     synthetic = make_corpus(args.series, args.seed)
     parts.append((f"synthetic ({args.series} series, seed {args.seed})", synthetic, [None] * len(synthetic)))
@@ -156,8 +164,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     smooth = make_smooth_kpi_corpus(args.series, args.seed)
     title = f"synthetic smooth KPI-like ({args.series} series, seed {args.seed})"
     parts.append((title, smooth, [None] * len(smooth)))
-    if args.nab and (Path(args.nab) / "labels").exists():
-        real = nab_real(Path(args.nab))
+    if args.nab is not None:
         parts.append((f"NAB real ({len(real)} files)", [s for s, _ in real], [ig for _, ig in real]))
     extra = [m for m in args.methods.split(",") if m]
     for title, corpus, ignores in parts:

@@ -4,12 +4,11 @@ Each incident becomes an `Evidence` (one series per node for the alert metric, t
 topology, PetSite as the alert series) and goes through the same `diagnose_evidence` the product runs.
 The ranking scored is the suspects of the primary and alternative hypotheses, in order.
 
-    python -m bench.petshop --data /work/shared/petshop --split train [--out rows.jsonl]
+    python -m bench.petshop --data ../shared/petshop --split train [--out rows.jsonl]
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -22,9 +21,17 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import norm
 
-from analyst.builtin import diagnose_evidence, expected_calibration_error, load_playbooks
+from analyst.builtin import PlaybookError, diagnose_evidence, expected_calibration_error, load_playbooks
 from analyst.builtin.playbooks import Playbooks
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence
+from bench.inputs import (
+    BenchArgumentParser,
+    BenchInputError,
+    existing_dir,
+    existing_file,
+    output_file,
+    require_files,
+)
 
 ALERT_NODE = "PetSite"
 STATISTIC = "Average"
@@ -35,6 +42,7 @@ MAX_ALTERNATIVES = 9
 # Latency rises and availability falls when a component fails.
 BAD_DIRECTION = {"latency": 1.0, "availability": -1.0}
 SCALE_FLOOR = {"latency": 0.001, "availability": 0.05}
+INCIDENT_FILES = ("metrics.csv", "target.json")
 
 
 @dataclass(frozen=True)
@@ -275,6 +283,8 @@ def run(data: Path, split: str, playbooks: Playbooks) -> tuple[list[Row], dict[s
         issues = sorted((scenario_dir / split).glob("issue_*"), key=lambda p: int(p.name.split("_")[1]))
         if not issues:
             continue
+        for issue_dir in issues:
+            require_files(issue_dir, INCIDENT_FILES, "a PetShop incident")
         graph = read_call_graph(scenario_dir / "graph.csv")
         normal, normal_used[scenario_dir.name] = normal_data_for(scenario_dir)
         rows += [diagnose_incident(issue_dir, graph, normal, playbooks) for issue_dir in issues]
@@ -355,13 +365,20 @@ def summarize(rows: Sequence[Row], normal_used: Mapping[str, str], split: str) -
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.petshop", description=__doc__.splitlines()[0])
-    parser.add_argument("--data", required=True, type=Path, help="directory with <scenario>/graph.csv ...")
+    parser = BenchArgumentParser(prog="python -m bench.petshop", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", required=True, type=existing_dir, help="directory with <scenario>/graph.csv ..."
+    )
     parser.add_argument("--split", required=True, help="split folder name, e.g. train or test")
-    parser.add_argument("--out", type=Path, help="write one JSON line per incident here")
-    parser.add_argument("--playbooks", help="playbooks YAML (as analyst.playbooks_file)")
+    parser.add_argument("--out", type=output_file, help="write one JSON line per incident here")
+    parser.add_argument("--playbooks", type=existing_file, help="playbooks YAML (as analyst.playbooks_file)")
     args = parser.parse_args(argv)
-    rows, normal_used = run(args.data, args.split, load_playbooks(args.playbooks))
+    with parser.input_errors():
+        try:
+            playbooks = load_playbooks(str(args.playbooks) if args.playbooks else None)
+        except PlaybookError as exc:
+            raise BenchInputError(str(exc)) from exc
+        rows, normal_used = run(args.data, args.split, playbooks)
     if not rows:
         print(f"no incidents found under {args.data}/<scenario>/{args.split}/issue_*", file=sys.stderr)
         return 1

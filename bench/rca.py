@@ -24,7 +24,6 @@ files from both sides of each call) and reads it with `context.call_latency: [{p
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import io
@@ -45,6 +44,7 @@ import numpy as np
 import yaml
 
 from analyst.builtin import expected_calibration_error
+from bench.inputs import BenchArgumentParser, existing_dir, output_dir, output_file, require_binaries
 from bench.rca_data import LAYOUTS, Day, Fault, Table, find_days, service_of_pod, twin, write_openmetrics
 from demo.processes import ManagedProcess, create_blocks, start_prometheus
 from receiver.cli.diagnose import run_diagnose
@@ -389,8 +389,6 @@ def run(
     twins: bool = False,
 ) -> list[Outcome]:
     days = find_days(data)
-    if not days:
-        raise SystemExit(f"no days under {data}")
     prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh, twins)
     outcomes = []
     kept = evidence_out.open("w") if evidence_out is not None else None
@@ -447,14 +445,16 @@ def write_rows(outcomes: Iterable[Outcome], path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rca", description=__doc__.splitlines()[0])
+    parser = BenchArgumentParser(prog="python -m bench.rca", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
+        "--data", type=existing_dir, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
     )
-    parser.add_argument("--out", type=Path, help="write one JSON row per fault here")
-    parser.add_argument("--keep-workdir", type=Path, help="put Prometheus's data here and keep it")
+    parser.add_argument("--out", type=output_file, help="write one JSON row per fault here")
+    parser.add_argument("--keep-workdir", type=output_dir, help="put Prometheus's data here and keep it")
     parser.add_argument(
-        "--evidence-out", type=Path, help="also write each fault's evidence here (for bench.rca_replay)"
+        "--evidence-out",
+        type=output_file,
+        help="also write each fault's evidence here (for bench.rca_replay)",
     )
     parser.add_argument(
         "--graph-from-metrics",
@@ -501,12 +501,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.mesh,
         args.twin,
     )
-    if args.keep_workdir:
-        args.keep_workdir.mkdir(parents=True, exist_ok=True)
-        outcomes = run(args.data, args.keep_workdir, *options)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
-            outcomes = run(args.data, Path(tmp), *options)
+    with parser.input_errors():
+        require_binaries("promtool", "prometheus")
+        if args.keep_workdir:
+            outcomes = run(args.data, args.keep_workdir, *options)
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-rca-") as tmp:
+                outcomes = run(args.data, Path(tmp), *options)
     print(report(outcomes))
     return 0
 

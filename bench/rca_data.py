@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.csv_cells import number
+from bench.inputs import BenchInputError, require_files
 
 # CSV column -> Prometheus gauge (README "The protocol"); node columns are not used.
 POD_COLUMNS = {
@@ -198,8 +199,21 @@ def read_graph(path: Path) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in graph.items()}
 
 
+def day_folders(data: Path) -> list[Path]:
+    """The `<day>/` folders (those with a `metric/` folder) of a Nezha folder, each checked for the files
+    every day needs; BenchInputError when there is none or one lacks a file."""
+    folders = [d for d in sorted(data.iterdir()) if d.is_dir() and (d / "metric").is_dir()]
+    if not folders:
+        raise BenchInputError(f"{data}: no Nezha days (<day>/metric/ folders) under it")
+    for folder in folders:
+        require_files(folder, ("metric/front_service.csv",), "a Nezha day")
+        if not any(folder.glob("*-fault_list.json")):
+            raise BenchInputError(f"{folder}: no <day>-fault_list.json (a Nezha day)")
+    return folders
+
+
 def find_days(data: Path) -> list[Day]:
-    return [read_day(d) for d in sorted(data.iterdir()) if d.is_dir() and (d / "metric").is_dir()]
+    return [read_day(d) for d in day_folders(data)]
 
 
 def openmetrics_lines(day: Day) -> Iterator[tuple[str, str]]:

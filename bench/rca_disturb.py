@@ -12,13 +12,15 @@ Entry-service files and the call graph are copied as they are.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import random
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+
+from bench.inputs import BenchArgumentParser, existing_dir, output_dir
+from bench.rca_data import day_folders
 
 POD_SUFFIX = "_metric.csv"
 CALLS_SUFFIX = "_50.csv"
@@ -77,16 +79,18 @@ def _blank_call_cells(source: Path, target: Path, missing: float, cells: random.
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.rca_disturb", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder of Nezha days")
-    parser.add_argument("--out", type=Path, required=True)
+    parser = BenchArgumentParser(prog="python -m bench.rca_disturb", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=existing_dir, required=True, help="folder of Nezha days")
+    parser.add_argument("--out", type=output_dir, required=True)
     parser.add_argument(
         "--missing", type=float, default=0.05, help="share of each pod's minutes (and per-call cells) deleted"
     )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     rnd, cells = random.Random(args.seed), random.Random(args.seed + 1)
-    for day in sorted(d for d in args.data.iterdir() if (d / "metric").is_dir()):
+    with parser.input_errors():
+        days = day_folders(args.data)
+    for day in days:
         renames = disturb_day(day, args.out, args.missing, rnd, cells)
         print(f"{day.name}: {len(renames)} pods renamed, {args.missing:.0%} of their minutes deleted")
 

@@ -11,7 +11,6 @@ holds the series hypotheses.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from analyst.builtin.entities import rank_entities
 from analyst.evidence import evidence_from_dict
+from bench.inputs import BenchArgumentParser, existing_file
 from bench.rca import Outcome, report, service_of_suspect
 from bench.rca_data import Fault
 
@@ -55,8 +55,10 @@ def read_rows(path: Path) -> Iterator[dict[str, object]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rca_replay", description=__doc__.splitlines()[0])
-    parser.add_argument("evidence", type=Path, help="file written by `python -m bench.rca --evidence-out`")
+    parser = BenchArgumentParser(prog="python -m bench.rca_replay", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "evidence", type=existing_file, help="file written by `python -m bench.rca --evidence-out`"
+    )
     args = parser.parse_args(argv)
     print(report([replay_row(row) for row in read_rows(args.evidence)]))
     return 0

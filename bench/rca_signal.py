@@ -17,14 +17,13 @@ the day against the true (undirected) edges, per column.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from analyst.builtin.entities import CHANGE_Z, baseline_summary
+from bench.inputs import BenchArgumentParser, existing_dir
 from bench.rca_data import POD_COLUMNS, Day, Fault, find_days, service_of_pod
 
 AFTER = 180.0
@@ -123,12 +122,14 @@ def report(days: Sequence[Day]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.rca_signal", description=__doc__.splitlines()[0])
+    parser = BenchArgumentParser(prog="python -m bench.rca_signal", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--data", type=Path, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
+        "--data", type=existing_dir, required=True, help="folder of Nezha days (e.g. ../shared/nezha)"
     )
     args = parser.parse_args(argv)
-    print(report(find_days(args.data)))
+    with parser.input_errors():
+        days = find_days(args.data)
+    print(report(days))
     return 0
 
 

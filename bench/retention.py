@@ -244,7 +244,9 @@ def run(incidents: int, rate: float, seconds: float) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m bench.retention",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--incidents", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=50.0, help="webhooks per second during both phases")

@@ -47,6 +47,7 @@ import aiohttp
 from aiohttp import web
 
 from bench.ingest import BARE_SERVER, CORPUS, rss_mb, start
+from bench.inputs import BenchArgumentParser, require_binaries
 from demo.processes import ManagedProcess, free_port, start_prometheus, wait_http_ok
 from tests.fakes.slack import FakeSlack
 from tests.support.receiver_process import ReceiverProcess, start_receiver
@@ -649,8 +650,8 @@ def print_report(report: SoakReport, minutes: float, rate: float, warmup: float)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = BenchArgumentParser(
+        prog="python -m bench.soak", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--rate", type=float, default=150.0)
@@ -662,6 +663,8 @@ def main() -> int:
         "--distinct-labels", action="store_true", help="label each group's alerts with its number"
     )
     args = parser.parse_args()
+    with parser.input_errors():
+        require_binaries("prometheus")
     report = run_soak(
         args.minutes,
         args.rate,

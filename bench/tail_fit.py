@@ -1,6 +1,6 @@
 """An experiment on the default detector: rank each feature by a fitted tail, not its earlier points alone.
 
-    python -m bench.tail_fit [--nab /work/shared/nab] [--seed 0]
+    python -m bench.tail_fit [--nab ../shared/nab] [--seed 0]
 
 The default (`level_step_tail`) ranks a feature among the same feature's earlier values: p = (earlier
 points as high + 1) / (earlier points + 1). A value far beyond the bulk that has occurred once or twice
@@ -20,7 +20,6 @@ and NAB's standard / low-FP / low-FN scores through the scheduler's alert layer 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import math
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import nab as nab_bench
+from bench.inputs import SHARED, BenchArgumentParser
 from bench.nab_detectors import AlertLayer
 from bench.ops import evaluate, nab_real
 from bench.ops_data import LabelledSeries, make_corpus, make_kpi_corpus, make_smooth_kpi_corpus
@@ -170,18 +170,21 @@ def report(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.tail_fit", description=__doc__.split("\n")[0])
-    parser.add_argument("--nab", type=Path, default=Path("/work/shared/nab"), help="NAB root ('' skips NAB)")
+    parser = BenchArgumentParser(prog="python -m bench.tail_fit", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--nab", type=nab_bench.nab_root, default=str(SHARED / "nab"), help="NAB root ('' skips NAB)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    root = args.nab if str(args.nab) and args.nab.exists() else None
+    root: Path | None = args.nab
     families: Families = {
         f"synthetic seed {args.seed}": (make_corpus(60, args.seed), [None] * 60),
         "KPI-like": (make_kpi_corpus(60, args.seed), [None] * 60),
         "smooth KPI-like": (make_smooth_kpi_corpus(60, args.seed), [None] * 60),
     }
     if root is not None:
-        real = nab_real(root)
+        with parser.input_errors():
+            real = nab_real(root)
         families["NAB real"] = ([s for s, _ in real], [ig for _, ig in real])
     variants: list[tuple[str, float, TailRank]] = [
         ("earlier points (the default), threshold 3", 3.0, tail_surprise),

@@ -10,7 +10,6 @@ the same run: a bare aiohttp handler and the JSON API's list endpoint. Also prin
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import random
@@ -24,6 +23,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bench.inputs import BenchArgumentParser, output_file
 from receiver.config import load_settings
 from receiver.storage.database import open_database
 from receiver.web.app import build_app
@@ -209,10 +209,10 @@ async def run(count: int, repeat: int, keep: Path | None) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = BenchArgumentParser(prog="python -m bench.workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--db", type=Path, help="seed this file once and reuse it on later runs")
+    parser.add_argument("--db", type=output_file, help="seed this file once and reuse it on later runs")
     args = parser.parse_args()
     asyncio.run(run(args.incidents, args.repeat, args.db))
 

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,10 @@ BINARIES = {
 
 class BinaryNotFound(ReceiverError):
     """A required binary is not on PATH."""
+
+
+class StartCancelled(ReceiverError):
+    """A stop was requested while a process was starting."""
 
 
 def find_binary(name: str) -> str:
@@ -74,11 +79,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_http_ok(url: str, timeout: float = 20.0, proc: subprocess.Popen[bytes] | None = None) -> None:
-    """Poll `url` until it answers 200 (or raise, with the process's exit if it died)."""
+def wait_http_ok(
+    url: str,
+    timeout: float = 20.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> None:
+    """Poll `url` until it answers 200 (or raise, with the process's exit if it died, or StartCancelled
+    as soon as `stop()` is true)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
+        if stop is not None and stop():
+            raise StartCancelled(f"stopped while waiting for {url}")
         if proc is not None and proc.poll() is not None:
             raise ReceiverError(f"process for {url} exited with {proc.returncode}")
         try:
@@ -122,21 +135,31 @@ class ManagedProcess:
             return ""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux PR_SET_PDEATHSIG)."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
-def _spawn(name: str, argv: list[str], workdir: Path, port: int, ready_path: str) -> ManagedProcess:
+def _spawn(
+    name: str,
+    argv: list[str],
+    workdir: Path,
+    port: int,
+    ready_path: str,
+    stop: Callable[[], bool] | None = None,
+) -> ManagedProcess:
     log_path = workdir / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, preexec_fn=_die_with_parent
+            argv, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, preexec_fn=die_with_parent
         )
     managed = ManagedProcess(name, port, proc, workdir, log_path)
     try:
-        wait_http_ok(f"{managed.url}{ready_path}", proc=proc)
+        wait_http_ok(f"{managed.url}{ready_path}", proc=proc, stop=stop)
+    except StartCancelled:
+        managed.stop()
+        raise
     except ReceiverError as exc:
         managed.stop()
         raise ReceiverError(f"{name} failed to start: {exc}\n{managed.log_tail()}") from exc
@@ -161,7 +184,11 @@ def create_blocks(openmetrics: Path, data_dir: Path) -> None:
 
 
 def start_prometheus(
-    workdir: Path, config_yaml: str, port: int | None = None, extra_args: tuple[str, ...] = ()
+    workdir: Path,
+    config_yaml: str,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> ManagedProcess:
     """Run Prometheus with `config_yaml` and a data dir under `workdir`; waits for /-/ready."""
     port = port or free_port()
@@ -176,11 +203,15 @@ def start_prometheus(
         "--web.enable-lifecycle",
         *extra_args,
     ]
-    return _spawn("prometheus", argv, workdir, port, "/-/ready")
+    return _spawn("prometheus", argv, workdir, port, "/-/ready", stop)
 
 
 def start_alertmanager(
-    workdir: Path, config_yaml: str, port: int | None = None, extra_args: tuple[str, ...] = ()
+    workdir: Path,
+    config_yaml: str,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    stop: Callable[[], bool] | None = None,
 ) -> ManagedProcess:
     """Run Alertmanager (no clustering) with `config_yaml` and storage under `workdir`."""
     port = port or free_port()
@@ -195,4 +226,4 @@ def start_alertmanager(
         "--cluster.listen-address=",
         *extra_args,
     ]
-    return _spawn("alertmanager", argv, workdir, port, "/-/ready")
+    return _spawn("alertmanager", argv, workdir, port, "/-/ready", stop)

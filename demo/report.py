@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from demo.configs import UI_USERNAME
 from demo.exporter import DemoExporter
-from demo.scenario import DEFAULT_SCHEDULE, Phase, phase_at
+from demo.scenario import DEFAULT_SCHEDULE, Phase, Schedule, phase_at
+from receiver.errors import ReceiverError
 
 if TYPE_CHECKING:
     from demo.stack import DemoPorts, DemoStack
@@ -45,7 +46,55 @@ class Session:
     poll_failures: int = 0
 
 
-def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack, ui_password: str) -> None:
+class OutputClosed(ReceiverError):
+    """The demo's output cannot be written any more (its reader is gone: `| head`, a closed terminal)."""
+
+
+def say(out: TextIO, text: str) -> None:
+    try:
+        print(text, file=out, flush=True)
+    except OSError as exc:
+        raise OutputClosed(f"cannot write the output: {exc.strerror or exc}") from exc
+
+
+# Seconds from a scenario's start to its first alert, measured on the default schedule: PnLDrawdownHigh
+# once the drawdown passes 30% and held 5 s; OrderLatencyHigh once p99 latency passes 250 ms.
+SCENARIO_ALERT_LAG = {"volatility_lead": 55.0, "db_pool_climb": 46.0}
+
+
+def seconds_until(cycle_time: float, offset: float, schedule: Schedule = DEFAULT_SCHEDULE) -> float:
+    """Seconds after the start until the cycle next reaches `cycle_time`, the demo having started
+    `offset` seconds into it (a negative offset is that much calm first)."""
+    if offset <= cycle_time:
+        return cycle_time - offset
+    return (cycle_time - offset) % schedule.period
+
+
+def timeline_lines(offset: float, schedule: Schedule = DEFAULT_SCHEDULE) -> list[str]:
+    """The banner's lines on what happens when, for a demo started `offset` seconds into the cycle."""
+    starts = schedule.starts()
+    spike = seconds_until(starts["volatility_lead"], offset, schedule)
+    drawdown_alert, order_alerts = (
+        seconds_until(starts[phase] + lag, offset, schedule) for phase, lag in SCENARIO_ALERT_LAG.items()
+    )
+    return [
+        f"Scenarios repeat every {schedule.period:.0f} s: 1) a volatility spike drags PnL down, "
+        "2) DB pool exhaustion drives order errors and latency.",
+        f"Scheduled detection flags the volatility spike about {spike:.0f} s after start "
+        "(no alert rule watches it);",
+        f"PnLDrawdownHigh fires about {drawdown_alert:.0f} s after start, OrderLatencyHigh and "
+        f"OrderErrorRateHigh about {order_alerts:.0f} s after start.",
+    ]
+
+
+def print_banner(
+    out: TextIO,
+    workdir: Path,
+    ports: DemoPorts,
+    stack: DemoStack,
+    ui_password: str,
+    scenario_offset: float = 0.0,
+) -> None:
     pids = {managed.name: managed.proc.pid for managed in stack.processes}
     base = f"http://127.0.0.1:{ports.receiver}"
     prometheus = prometheus_links(f"http://127.0.0.1:{ports.prometheus}")
@@ -59,13 +108,10 @@ def print_banner(out: TextIO, workdir: Path, ports: DemoPorts, stack: DemoStack,
         f"  exporter       http://127.0.0.1:{ports.exporter}/metrics",
         f"  workdir        {workdir}   (configs and logs)",
         "  pids           " + ", ".join(f"{name} {pid}" for name, pid in pids.items()),
-        f"Scenarios repeat every {DEFAULT_SCHEDULE.period:.0f} s: 1) a volatility spike drags PnL down, "
-        "2) DB pool exhaustion drives order errors and latency.",
-        "Scheduled detection flags the volatility spike about 10 s after start (no alert rule watches it);",
-        "the first Prometheus alert (PnLDrawdownHigh) fires about 70 s after start.",
+        *timeline_lines(scenario_offset),
     ]
     for line in lines:
-        print(line, file=out, flush=True)
+        say(out, line)
 
 
 @dataclass(frozen=True)
@@ -113,10 +159,6 @@ def watch(session: Session, stack: DemoStack, duration: float, stop: Callable[[]
 def _elapsed(session: Session) -> str:
     seconds = int(time.monotonic() - session.started)
     return f"[+{seconds // 60:02d}:{seconds % 60:02d}]"
-
-
-def say(out: TextIO, text: str) -> None:
-    print(text, file=out, flush=True)
 
 
 def _report_phase(session: Session) -> None:

@@ -47,7 +47,11 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         r"(fill|execution|order_ack|exec|slippage).*(latency|delay|duration|seconds)",
     ),
     (MetricFamily.DATA_FEED, r"feed|(^|_)ticks?(_|$)|quote_age|stale|market_data|last_update|heartbeat_age"),
-    (MetricFamily.LIQUIDITY, r"liquidity|spread|order_?book|book_depth|(^|_)depth(_|$)"),
+    # a depth is the order book's, unless the name says it is a queue's (`job_queue_depth`)
+    (
+        MetricFamily.LIQUIDITY,
+        r"liquidity|spread|order_?book|book_depth|^(?!.*(queue|backlog))(.*_)?depth(_|$)",
+    ),
     (MetricFamily.VOLUME, r"(^|_)volume(_|$)|traded_|notional"),
     (
         MetricFamily.DB_POOL,

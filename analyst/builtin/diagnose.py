@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -12,19 +13,23 @@ from analyst.builtin.calibration import (
     SELF_CAUSE_CEILING,
     confidences_from_scores,
 )
-from analyst.builtin.categories import MetricFamily
-from analyst.builtin.entities import RankedEntity, rank_entities
-from analyst.builtin.entity_causes import EntityCause, entity_cause
+from analyst.builtin.categories import SYMPTOM_FAMILIES, MetricFamily
+from analyst.builtin.entities import RankedEntity, SeriesShift, rank_entities
+from analyst.builtin.entity_causes import EntityCause, deployment_series, entity_cause, redeployed
 from analyst.builtin.playbooks import Playbook, Playbooks
 from analyst.builtin.precedent import weigh_entity_precedents, weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
-from analyst.diagnosis import AnalysisStep, Category, DiagnosisResult, Hypothesis
+from analyst.diagnosis import LIKELY_CONFIDENCE, AnalysisStep, Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence
 
 DEFAULT_MAX_ALTERNATIVES = 4
 # With series of at least this many components, the components are ranked (analyst.builtin.entities);
 # with fewer, there is no "which component" question and the series themselves are ranked.
 MIN_COMPARED_ENTITIES = 2
+RESTORE_METRICS = (
+    "The metrics could not be read: restore access to the metric source (see the evidence notes), then "
+    "diagnose again; until then nothing here rests on metrics."
+)
 
 
 def diagnose_evidence(
@@ -46,7 +51,7 @@ def diagnose_evidence(
 
     leaders = _one_per_hypothesis(ranked)[: max_alternatives + 1]
     confidences = [
-        min(conf, SELF_CAUSE_CEILING) if cause.is_alert_series else conf
+        min(conf, SELF_CAUSE_CEILING) if _only_a_symptom(cause) else conf
         for cause, conf in zip(leaders, confidences_from_scores([c.score for c in leaders]), strict=True)
     ]
     values = _placeholder_values(evidence, leaders[0])
@@ -88,6 +93,15 @@ def _diagnosis(
     )
 
 
+def _only_a_symptom(cause: RankedCause) -> bool:
+    """The cause is the alert's own series, or a symptom (latency, errors, PnL, an unclassified series) of
+    the alerting component: its category is a guess from the symptom itself, whatever its rank, and its
+    confidence is capped as the alert's own series' is (SELF_CAUSE_CEILING)."""
+    return cause.is_alert_series or (
+        cause.family in SYMPTOM_FAMILIES and cause.component is not None and cause.family_score < 0.5
+    )
+
+
 def _one_per_hypothesis(ranked: Sequence[RankedCause]) -> list[RankedCause]:
     """Best-ranked cause for each (category, suspect); the rest only add supporting evidence."""
     seen: set[tuple[Category, str]] = set()
@@ -120,7 +134,7 @@ def _hypothesis(
 ) -> Hypothesis:
     playbook = playbooks.for_cause(cause.category, cause.family, _placeholder_values(evidence, cause))
     return Hypothesis(
-        title=f"{playbook.title}: {cause.suspect}",
+        title=f"{playbook.title}: {narrative.readable_suspect(cause.suspect, cause.series)}",
         category=cause.category,
         suspect=cause.suspect,
         confidence=round(confidence, 3),
@@ -130,15 +144,39 @@ def _hypothesis(
 
 
 def _executive_summary(evidence: Evidence, primary: Hypothesis, alternatives: Sequence[Hypothesis]) -> str:
+    """The leading hypothesis in words that match its confidence, its key evidence and the first thing
+    against it, the alternatives, and what the evidence could not show."""
     where = alert_component(evidence, find_alert_series(evidence))
     head = f"{evidence.alert.alertname} ({evidence.alert.status}{', on ' + where if where else ''})"
-    text = f"{head}: most likely {primary.title} (confidence {primary.confidence:.0%})."
+    if primary.confidence > LIKELY_CONFIDENCE:
+        text = f"{head}: most likely {primary.title} (confidence {primary.confidence:.0%})."
+    else:
+        text = (
+            f"{head}: no cause stands out; the leading candidate is {primary.title} "
+            f"(confidence {primary.confidence:.0%})."
+        )
     if primary.supporting_evidence:
         text += f" Key evidence: {primary.supporting_evidence[0]}."
+    if primary.contradicting_evidence:
+        text += f" Against it: {primary.contradicting_evidence[0]}."
     if alternatives:
         alts = ", ".join(f"{h.title} ({h.confidence:.0%})" for h in alternatives[:2])
         text += f" Alternatives: {alts}."
-    return text
+    if against := narrative.against_the_alert(evidence):
+        text += f" {against}."
+    return text + _unread_note(evidence)
+
+
+def _unread_note(evidence: Evidence) -> str:
+    """' 2 of 40 series could not be read (reason), so the evidence is incomplete.' or ''."""
+    unread = [s for s in evidence.series if not s.available]
+    if not unread:
+        return ""
+    reason = unread[0].unavailable_reason or "no data"
+    return (
+        f" {len(unread)} of {len(evidence.series)} series could not be read ({reason}), "
+        "so the evidence is incomplete."
+    )
 
 
 def _analysis_steps(
@@ -149,21 +187,20 @@ def _analysis_steps(
     playbook: Playbook,
 ) -> tuple[AnalysisStep, ...]:
     primary = hypotheses[0]
-    formation = "; ".join(f"{h.category.value} -> {h.suspect}" for h in hypotheses)
-    determination = f"{primary.title} ranks first with confidence {primary.confidence:.0%}: " + "; ".join(
-        primary.supporting_evidence[:4]
+    formation = "; ".join(
+        f"{h.category.value} -> {narrative.readable_suspect(h.suspect, c.series)}"
+        for h, c in zip(hypotheses, leaders, strict=True)
     )
-    if primary.contradicting_evidence:
-        determination += ". Against it: " + "; ".join(primary.contradicting_evidence)
     evaluated = [(h.title, c, h.confidence) for h, c in zip(hypotheses, leaders, strict=True)]
     return (
         AnalysisStep("data_examination", narrative.data_examination(evidence)),
         AnalysisStep("pattern_recognition", narrative.pattern_recognition(evidence, ranked)),
         AnalysisStep(
-            "hypothesis_formation", f"{len(hypotheses)} hypotheses from the anomalous series: {formation}."
+            "hypothesis_formation",
+            f"{_count(len(hypotheses), 'hypothesis', 'hypotheses')} from the anomalous series: {formation}.",
         ),
         AnalysisStep("evidence_evaluation", narrative.evidence_evaluation(evaluated)),
-        AnalysisStep("root_cause_determination", determination + "."),
+        AnalysisStep("root_cause_determination", _determination(primary)),
         AnalysisStep(
             "recommendations",
             f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
@@ -171,26 +208,50 @@ def _analysis_steps(
     )
 
 
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _determination(primary: Hypothesis) -> str:
+    """The root-cause step: the leading hypothesis, its evidence and what speaks against it."""
+    text = f"{primary.title} ranks first with confidence {primary.confidence:.0%}"
+    if primary.supporting_evidence:
+        text += ": " + "; ".join(primary.supporting_evidence[:4])
+    if primary.contradicting_evidence:
+        text += ". Against it: " + "; ".join(primary.contradicting_evidence)
+    return text + "."
+
+
 def _no_anomaly_result(
     evidence: Evidence, playbooks: Playbooks, timestamp: float, started: float
 ) -> DiagnosisResult:
     checked = narrative.data_examination(evidence)
     playbook = playbooks.for_cause(Category.UNKNOWN, MetricFamily.OTHER, _placeholder_values(evidence, None))
+    unread = _unreadable(evidence)
+    if unread:
+        playbook = dataclasses.replace(
+            playbook, immediate_actions=(RESTORE_METRICS, *playbook.immediate_actions)
+        )
     primary = Hypothesis(
-        title="No anomalous series found",
+        title="Metric evidence unavailable" if unread else "No anomalous series found",
         category=Category.UNKNOWN,
         suspect=alert_component(evidence, find_alert_series(evidence)) or evidence.alert.alertname,
         confidence=NO_EVIDENCE_CONFIDENCE,
         supporting_evidence=(checked,),
         contradicting_evidence=(
-            "the alert fired, so something changed that the collected metrics do not show",
+            "no series could be read, so no cause could be looked for"
+            if unread
+            else "the alert fired, so something changed that the collected metrics do not show",
         ),
+    )
+    patterns = (
+        "No series could be read, so no change could be looked for."
+        if unread
+        else "No series deviated from its baseline; there is no onset order to read."
     )
     steps = (
         AnalysisStep("data_examination", checked),
-        AnalysisStep(
-            "pattern_recognition", "No series deviated from its baseline; there is no onset order to read."
-        ),
+        AnalysisStep("pattern_recognition", patterns),
         AnalysisStep("hypothesis_formation", "No candidate causes: nothing to rank."),
         AnalysisStep("evidence_evaluation", "The evidence neither supports nor rules out any category."),
         AnalysisStep("root_cause_determination", "Undetermined from metrics alone (low confidence)."),
@@ -213,15 +274,23 @@ def _no_anomaly_result(
     )
 
 
+def _unreadable(evidence: Evidence) -> bool:
+    """There were series to read, and none could be read (the metric source was down or refused)."""
+    return bool(evidence.series) and not any(s.available for s in evidence.series)
+
+
 def _no_anomaly_summary(evidence: Evidence) -> str:
     """Say plainly whether nothing changed, or the metrics could not be read at all."""
     head = f"{evidence.alert.alertname} ({evidence.alert.status}): "
     tail = f"so the cause is undetermined (confidence {NO_EVIDENCE_CONFIDENCE:.0%})."
-    if evidence.series and not any(s.available for s in evidence.series):
+    if _unreadable(evidence):
         reason = "; ".join(evidence.notes) or "no series could be fetched"
         return f"{head}the metric evidence is unavailable ({reason}), {tail}"
     checked = sum(s.available for s in evidence.series)
-    return f"{head}none of the {checked} series checked ({_metric_list(evidence)}) is anomalous, {tail}"
+    text = f"{head}none of the {checked} series checked ({_metric_list(evidence)}) is anomalous, {tail}"
+    if against := narrative.against_the_alert(evidence):
+        text += f" {against}."
+    return text + _unread_note(evidence)
 
 
 def _metric_list(evidence: Evidence, limit: int = 6) -> str:
@@ -247,8 +316,11 @@ def _entity_result(
         for cause, conf in zip(causes, confidences, strict=True)
     ]
     primary = hypotheses[0]
-    playbook = playbooks.for_cause(causes[0].category, causes[0].family, _entity_values(evidence, causes[0]))
-    formation = "; ".join(f"{h.category.value} -> {h.suspect}" for h in hypotheses)
+    playbook = _entity_playbook(playbooks, evidence, causes[0])
+    formation = "; ".join(
+        f"{h.category.value} -> {narrative.readable_suspect(h.suspect, c.shift.series)}"
+        for h, c in zip(hypotheses, causes, strict=True)
+    )
     ranking = ", ".join(f"{e.name} ({e.score:.1f})" for e in entities[:10])
     steps = (
         AnalysisStep("data_examination", narrative.data_examination(evidence)),
@@ -258,18 +330,14 @@ def _entity_result(
             f"{ranking}.",
         ),
         AnalysisStep(
-            "hypothesis_formation", f"{len(hypotheses)} hypotheses, one per component: {formation}."
+            "hypothesis_formation",
+            f"{_count(len(hypotheses), 'hypothesis', 'hypotheses')}, one per component: {formation}.",
         ),
         AnalysisStep(
             "evidence_evaluation",
             "; ".join(f"{h.title}: confidence {h.confidence:.0%}" for h in hypotheses) + ".",
         ),
-        AnalysisStep(
-            "root_cause_determination",
-            f"{primary.title} ranks first with confidence {primary.confidence:.0%}: "
-            + "; ".join(primary.supporting_evidence[:4])
-            + ".",
-        ),
+        AnalysisStep("root_cause_determination", _determination(primary)),
         AnalysisStep(
             "recommendations",
             f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
@@ -278,14 +346,31 @@ def _entity_result(
     return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started, notes)
 
 
-def _entity_values(evidence: Evidence, cause: EntityCause) -> dict[str, str]:
-    top = cause.entity.strongest
-    return {
+def _entity_playbook(playbooks: Playbooks, evidence: Evidence, cause: EntityCause) -> Playbook:
+    """The component's playbook, its `{metric}` the series that named its category; a change whose
+    component restarted, or whose pods were replaced, before the alert takes the restart's steps."""
+    family, metric = cause.family, cause.shift.series.metric
+    if cause.category is Category.CHANGE_DEPLOYMENT:
+        if restarts := _restarts_before_the_alert(evidence, cause):
+            family, metric = MetricFamily.DEPLOYMENT, restarts[0].series.metric
+        elif redeployed(cause.shift):  # its pods were replaced
+            family = MetricFamily.DEPLOYMENT
+    values = {
         "suspect": cause.suspect,
         "component": cause.entity.name,
-        "metric": top.series.metric if top else "the alert metric",
+        "metric": metric,
         "alertname": evidence.alert.alertname,
     }
+    return playbooks.for_cause(cause.category, family, values)
+
+
+def _restarts_before_the_alert(evidence: Evidence, cause: EntityCause) -> list[SeriesShift]:
+    return [
+        s
+        for s in deployment_series(cause.entity)
+        if (onset := s.series.onset if s.onset is None else s.onset) is not None
+        and not narrative.after_the_alert(onset - evidence.alert.starts_at)
+    ]
 
 
 def _entity_hypothesis(
@@ -295,12 +380,15 @@ def _entity_hypothesis(
     causes: Sequence[EntityCause],
     playbooks: Playbooks,
 ) -> Hypothesis:
-    playbook = playbooks.for_cause(cause.category, cause.family, _entity_values(evidence, cause))
+    playbook = _entity_playbook(playbooks, evidence, cause)
+    alert_series = find_alert_series(evidence)
     return Hypothesis(
         title=f"{playbook.title}: {cause.entity.name}",
         category=cause.category,
         suspect=cause.suspect,
         confidence=round(confidence, 3),
         supporting_evidence=entity_narrative.supporting_lines(cause, evidence.alert.starts_at),
-        contradicting_evidence=entity_narrative.contradicting_lines(cause, causes),
+        contradicting_evidence=entity_narrative.contradicting_lines(
+            cause, causes, evidence.alert.starts_at, alert_series.series_id if alert_series else None
+        ),
     )

@@ -14,7 +14,6 @@ configuration change) when it is.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,23 +28,29 @@ from analyst.builtin.entities import (
     SeriesKind,
     SeriesShift,
 )
-from analyst.builtin.narrative import format_offset
+from analyst.builtin.limits import AT_LIMIT, utilisation
+from analyst.builtin.narrative import (
+    after_the_alert,
+    below_limit,
+    format_duration,
+    format_offset,
+    readable_id,
+)
+from analyst.builtin.units import format_change, format_value
 from analyst.diagnosis import Category
 
 # Entity score -> [0, 1] for the softmax confidences: z / (z + ENTITY_SCORE_HALF) (z = 10 gives 0.5).
 ENTITY_SCORE_HALF = 10.0
 MAX_LINES = 4
-# A resource at this share of its limit or more is saturated: the level of most saturation alerts in
-# the rule corpus (`used / max * 100 > 90`, `> 0.9 * limit`), not chosen on any benchmark.
-AT_LIMIT = 0.9
-_PERCENT = re.compile(r"percent|pct")
-_SHARE = re.compile(r"ratio|fraction|utili[sz]ation")
-_HEADROOM = re.compile(r"free|avail|idle|remaining|headroom")  # a share left over, not one in use
-# A share of 1 can overshoot a little (CPU above its request); above this it can only be a percentage.
-_SHARE_CEILING = 1.5
 # A call whose callee saw less than this share of the time its caller's view added lost most of it on the
 # way (the majority, not a fitted constant).
 ON_THE_WAY_SHARE = 0.5
+# Categories a resource at its limit names (what "saturation" in their titles claims).
+_RESOURCE_CATEGORIES = (Category.RESOURCE_CPU, Category.RESOURCE_MEMORY, Category.RESOURCE_DISK)
+# Categories inferred from a component's symptoms (and what did not move), not named by one series.
+_INFERRED_CATEGORIES = (Category.DEPENDENCY_SERVICE, Category.DEPENDENCY_DATABASE, Category.CHANGE_DEPLOYMENT)
+# Components whose changes began this much apart changed one before the other (onset estimates are rough).
+_EARLIER_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -77,20 +82,6 @@ def cause_shift(entity: RankedEntity) -> SeriesShift:
     if top.kind is SeriesKind.AVAILABILITY:
         return limited or top
     return limited or (saturated[0] if saturated else top)
-
-
-def utilisation(metric: str, value: float) -> float | None:
-    """`value` of a series as a share of its limit, when its name says it is one: a percent (/ 100), or a
-    ratio, fraction or utilisation (as is; / 100 above 1.5, where it can only be a percentage). None for
-    a share of what is left (free, available, idle)."""
-    name = metric.lower()
-    if _HEADROOM.search(name):
-        return None
-    if _PERCENT.search(name):
-        return value / 100.0
-    if _SHARE.search(name):
-        return value / 100.0 if value > _SHARE_CEILING else value
-    return None
 
 
 def at_limit(shift: SeriesShift) -> bool:
@@ -168,15 +159,18 @@ def went_down(shift: SeriesShift) -> bool:
 
 
 def describe_shift(shift: SeriesShift) -> str:
+    series = shift.series
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    share = utilisation(shift.series.metric, shift.peak)
+    share = utilisation(series.metric, shift.peak)
     limit = f", {share:.0%} of its limit" if share is not None and share >= AT_LIMIT else ""
     history = "against its own history"
     if shift.replaced_at is not None:
         history = "against the history of the pods it replaced"
+    kind = "" if shift.kind is SeriesKind.OTHER else f"; {shift.kind.value.replace('_', ' ')}"
+    before, after = format_change(series.metric, shift.baseline, shift.peak, series.query)
     return (
-        f"{shift.series.series_id} {verb} from {shift.baseline:.4g} to {shift.peak:.4g}{limit} "
-        f"(robust z={shift.z:.1f} {history}; {shift.kind.value.replace('_', ' ')})"
+        f"{readable_id(series)} {verb} from {before} to {after}{limit} "
+        f"(robust z={shift.z:.1f} {history}{kind})"
     )
 
 
@@ -185,18 +179,22 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
     failing service, that its resources stayed quiet."""
     entity = cause.entity
     shifts = [cause.shift, *(s for s in entity.shifts if s is not cause.shift)]
-    lines = [describe_shift(s) for s in shifts[:MAX_LINES] if s.z >= CHANGE_Z]
-    if entity.onset is not None:
+    described = [s for s in shifts[:MAX_LINES] if s.z >= CHANGE_Z]
+    lines = [describe_shift(s) for s in described]
+    lines += _restarts(entity, {s.series.series_id for s in described}, alert_time)
+    if entity.onset is not None and not after_the_alert(entity.onset - alert_time):
         lines.append(f"{entity.name} first changed {format_offset(entity.onset - alert_time)}")
     if cause.category is Category.NETWORK and (inside := _inside_views(entity, cause.shift)):
         own = max(inside, key=lambda s: s.peak - s.baseline)
+        before, after = format_change(own.series.metric, own.baseline, own.peak, own.series.query)
         lines.append(
-            f"{entity.name}'s own view of the same calls went from {own.baseline:.4g} to {own.peak:.4g} "
+            f"{entity.name}'s own view of the same calls went from {before} to {after} "
             "only: the time was lost on the way (network, or its proxy)"
         )
     if went_down(cause.shift):
+        fell_to = format_value(cause.shift.series.metric, cause.shift.peak, cause.shift.series.query)
         lines.append(
-            f"{entity.name} stopped answering ({cause.shift.series.metric} fell to {cause.shift.peak:.4g}): "
+            f"{entity.name} stopped answering ({cause.shift.series.metric} fell to {fell_to}): "
             "what it would have reported since is missing, so its quiet series say nothing of that time"
         )
     if cause.shift.kind is SeriesKind.AVAILABILITY:  # it stopped or restarted: a scrape's quiet says little
@@ -206,14 +204,66 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
                 "show in its memory series"
             )
         return tuple(lines)
-    quiet = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z < CHANGE_Z]
+    resources = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION]
+    quiet = [s for s in resources if s.z < CHANGE_Z]
     if cause.category in (Category.DEPENDENCY_SERVICE, Category.CHANGE_DEPLOYMENT) and quiet:
-        lines.append(f"its resources stayed within their normal range ({quiet[0].series.metric})")
+        if len(quiet) == len(resources):
+            lines.append(f"its resources stayed within their normal range ({quiet[0].series.metric})")
+        else:
+            moved = ", ".join(dict.fromkeys(s.series.metric for s in resources if s.z >= CHANGE_Z))
+            lines.append(
+                f"of its resources only {moved} moved, and not before {cause.shift.series.metric} did"
+            )
     return tuple(lines)
 
 
-def contradicting_lines(cause: EntityCause, others: Sequence[EntityCause]) -> tuple[str, ...]:
+def deployment_series(entity: RankedEntity) -> list[SeriesShift]:
+    """The component's restart or rollout series that changed: by the robust z, or by the detector (a
+    restart steps a `process_start_time_seconds` whose flat history leaves the robust z nothing to
+    measure)."""
+    return [
+        s
+        for s in entity.shifts
+        if metric_family(s.series.metric, s.series.labels) is MetricFamily.DEPLOYMENT
+        and (s.z >= CHANGE_Z or s.series.anomalous)
+    ]
+
+
+def _restarts(entity: RankedEntity, described: set[str], alert_time: float) -> list[str]:
+    """A line for each restart or rollout series the detector saw change that the shifts do not show."""
+    return [
+        f"{readable_id(s.series)} changed {format_offset(s.series.onset - alert_time)}: "
+        f"{entity.name} restarted or was redeployed"
+        for s in deployment_series(entity)
+        if s.series.series_id not in described and s.series.anomalous and s.series.onset is not None
+    ]
+
+
+def contradicting_lines(
+    cause: EntityCause, others: Sequence[EntityCause], alert_time: float, alert_series_id: str | None
+) -> tuple[str, ...]:
+    """What speaks against the component: it only restates the alert, it changed after the alert or after
+    others, its callees explain it, it did not change, others changed more, or what names its category
+    did not show a resource at its limit."""
     lines = []
+    entity, shift = cause.entity, cause.shift
+    if shift.series.series_id == alert_series_id and shift.kind not in SYMPTOM_KINDS:
+        lines.append(
+            f"{shift.series.metric} is the alert's own series: this restates what fired the alert rather "
+            "than explaining it"
+        )
+    if cause.category is Category.CHANGE_DEPLOYMENT and not (deployment_series(entity) or redeployed(shift)):
+        lines.append(
+            f"no restart or rollout of {entity.name} was seen: the change is inferred from its own "
+            f"{shift.series.metric} moving while its resources did not"
+        )
+    if entity.onset is not None and after_the_alert(entity.onset - alert_time):
+        lines.append(
+            f"{entity.name} first changed {format_offset(entity.onset - alert_time)}: after the alert fired, "
+            "so more likely an effect than its cause"
+        )
+    if earlier := _changed_earlier(cause, others):
+        lines.append(_earlier_line(entity.name, earlier))
     if cause.entity.explained_by:
         lines.append(
             f"its callees {', '.join(cause.entity.explained_by)} changed as strongly, so they may explain "
@@ -228,4 +278,36 @@ def contradicting_lines(cause: EntityCause, others: Sequence[EntityCause]) -> tu
         lines.append(f"{', '.join(stronger[:3])} changed more strongly")
     if close:
         lines.append(f"{', '.join(close[:3])} changed almost as strongly")
+    if entity.changed and shift.z < CHANGE_Z and cause.category not in _INFERRED_CATEGORIES:
+        lines.append(
+            f"{readable_id(shift.series)}, which names this category, stayed within its usual noise "
+            f"(robust z={shift.z:.1f})"
+        )
+    limit = below_limit(shift.series.metric, shift.peak, "peaked at")
+    if entity.changed and cause.category in _RESOURCE_CATEGORIES and limit:
+        lines.append(limit)
     return tuple(lines)
+
+
+def _earlier_line(name: str, earlier: Sequence[tuple[str, str]]) -> str:
+    if len(earlier) == 1:
+        other, how_much = earlier[0]
+        return f"{other} changed {how_much} before {name} did"
+    listed = ", ".join(f"{other} ({how_much} earlier)" for other, how_much in earlier[:3])
+    return f"changed before {name} did: {listed}"
+
+
+def _changed_earlier(cause: EntityCause, others: Sequence[EntityCause]) -> list[tuple[str, str]]:
+    """The other ranked components that changed beyond noise clearly before this one (how much earlier)."""
+    onset = cause.entity.onset
+    if onset is None:
+        return []
+    earlier = sorted(
+        (o.entity.onset, o.entity.name)
+        for o in others
+        if o is not cause
+        and o.entity.changed
+        and o.entity.onset is not None
+        and o.entity.onset < onset - _EARLIER_SECONDS
+    )
+    return [(name, format_duration(onset - when)) for when, name in earlier]

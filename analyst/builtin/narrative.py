@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 
-from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause
+from analyst.builtin.categories import MetricFamily
+from analyst.builtin.limits import AT_LIMIT, utilisation
+from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause, find_alert_series
+from analyst.builtin.units import format_change, format_difference
 from analyst.evidence import Evidence, SeriesEvidence
 
 # detectors.change clips z here when the history had no spread (a flat series): no number is honest
 OFF_SCALE_Z = 1e6
+# A change this long after the alert began came after what fired it (onset estimates are this rough).
+AFTER_THE_ALERT_SECONDS = 60.0
+# A label value longer than this is cut in the text (the suspect keeps it whole).
+LONGEST_LABEL_VALUE = 60
+# A series whose last sample is this much older than the window's end (and at least this many steps) has
+# stopped reporting; a scrape or two late is not news.
+STOPPED_SECONDS, STOPPED_STEPS = 300.0, 3
+_RESOURCE_FAMILIES = (MetricFamily.CPU, MetricFamily.MEMORY, MetricFamily.DISK)
+# The outermost comparison of an alerting expression: `... > 0.5`, `... <= bool 10`.
+_CONDITION = re.compile(
+    r"(?<![=!<>])(>=|<=|>|<)\s*(?:bool\s+)?([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
     """'4m 10s' / '4m' / '30s'."""
     minutes, secs = divmod(round(abs(seconds)), 60)
     return f"{minutes}m {secs}s" if minutes and secs else (f"{minutes}m" if minutes else f"{secs}s")
@@ -21,11 +38,24 @@ def format_offset(seconds: float) -> str:
     """'4m 10s before the alert' / '30s after the alert' / 'at the alert'."""
     if abs(seconds) < 1:
         return "at the alert"
-    return f"{_duration(seconds)} {'before' if seconds < 0 else 'after'} the alert"
+    return f"{format_duration(seconds)} {'before' if seconds < 0 else 'after'} the alert"
 
 
-def _number(value: float) -> str:
-    return f"{value:.4g}"
+def readable_id(series: SeriesEvidence) -> str:
+    """The series' id for a sentence: label values longer than LONGEST_LABEL_VALUE are cut short."""
+    text = series.series_id
+    for value in series.labels.values():
+        if len(value) > LONGEST_LABEL_VALUE:
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            cut = value[:LONGEST_LABEL_VALUE].rstrip("\\")
+            short = cut.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+            text = text.replace(escaped, f"{short}... ({len(value)} characters)")
+    return text
+
+
+def readable_suspect(suspect: str, series: SeriesEvidence) -> str:
+    """`suspect` for a title: the series' `readable_id` when the suspect is that series."""
+    return readable_id(series) if suspect == series.series_id else suspect
 
 
 def _z_text(z: float) -> str:
@@ -36,13 +66,14 @@ def _z_text(z: float) -> str:
 
 
 def describe_change(series: SeriesEvidence) -> str:
-    """What the detector saw in a series: direction, baseline -> current, z, p."""
+    """What the detector saw in a series: direction, baseline -> current (in its unit), z, p."""
     verb = {"up": "rose", "down": "fell"}.get(series.direction or "", "changed")
-    parts = [f"{series.series_id} {verb}"]
+    parts = [f"{readable_id(series)} {verb}"]
     if series.baseline is not None and series.current is not None:
-        parts.append(f"from {_number(series.baseline)} to {_number(series.current)}")
+        before, after = format_change(series.metric, series.baseline, series.current, series.query)
+        parts.append(f"from {before} to {after}")
     elif series.magnitude is not None:
-        parts.append(f"by {_number(series.magnitude)}")
+        parts.append(f"by {format_difference(series.metric, series.magnitude, series.query)}")
     stats = []
     if series.z_score is not None:
         stats.append(_z_text(series.z_score))
@@ -54,11 +85,16 @@ def describe_change(series: SeriesEvidence) -> str:
     return f"{text} ({', '.join(stats)})" if stats else text
 
 
+def after_the_alert(offset: float | None) -> bool:
+    """A change `offset` seconds from the alert's start came after what fired the alert."""
+    return offset is not None and offset > AFTER_THE_ALERT_SECONDS
+
+
 def supporting_lines(cause: RankedCause) -> tuple[str, ...]:
     s = cause.series
     lines = [describe_change(s)]
-    if cause.onset_offset is not None:
-        lines.append(f"{s.series_id} changed {format_offset(cause.onset_offset)}")
+    if cause.onset_offset is not None and not after_the_alert(cause.onset_offset):
+        lines.append(f"{readable_id(s)} changed {format_offset(cause.onset_offset)}")
     if cause.lead_seconds is not None and cause.lead_seconds > 0:
         lines.append(f"it leads the alert's series by {cause.lead_seconds:.0f}s (changed first)")
     if s.correlation is not None and abs(s.correlation) >= 0.5 and not cause.is_alert_series:
@@ -70,26 +106,44 @@ def supporting_lines(cause: RankedCause) -> tuple[str, ...]:
     return tuple(lines)
 
 
+def below_limit(metric: str, value: float | None, reached: str = "was at") -> str | None:
+    """'cpu_ratio was at 57% of its limit: busy, but short of saturation' for a utilisation series below
+    AT_LIMIT (None for any other)."""
+    share = None if value is None else utilisation(metric, value)
+    if share is None or share >= AT_LIMIT:
+        return None
+    return f"{metric} {reached} {share:.0%} of its limit: busy, but short of saturation"
+
+
 def contradicting_lines(cause: RankedCause) -> tuple[str, ...]:
     s = cause.series
     lines = []
+    if cause.is_alert_series:
+        lines.append("only the alert's own series is anomalous; nothing upstream of it was seen changing")
+    elif cause.family_score < 0.5:
+        lines.append(f"{s.metric} in the alerting component is more likely an effect than a cause")
+    if after_the_alert(cause.onset_offset):
+        lines.append(
+            f"{readable_id(s)} changed {format_offset(cause.onset_offset or 0.0)}: after the alert fired, so "
+            "more likely an effect than its cause"
+        )
     if cause.lead_seconds is not None and cause.lead_seconds < 0:
-        lines.append(f"{s.series_id} changed {-cause.lead_seconds:.0f}s after the alert's series (lags it)")
+        lines.append(
+            f"{readable_id(s)} changed {-cause.lead_seconds:.0f}s after the alert's series (lags it)"
+        )
     if s.correlation is not None and abs(s.correlation) < WEAK_CORRELATION:
         lines.append(f"weak correlation with the alert's series ({s.correlation:+.2f})")
     if s.z_score is not None and abs(s.z_score) < 3:
         lines.append(f"modest deviation (z={s.z_score:.1f})")
     if cause.topology_score < 0.5:
         lines.append(f"topology: {cause.topology_note}")
+    if cause.family in _RESOURCE_FAMILIES and (limit := below_limit(s.metric, s.current)):
+        lines.append(limit)
     if cause.ended_before is not None:
         lines.append(
-            f"{s.series_id} was back to normal {_duration(cause.ended_before)} before the alert's series "
-            "began to change: an earlier episode, not an ongoing cause"
+            f"{readable_id(s)} was back to normal {format_duration(cause.ended_before)} before the alert's "
+            "series began to change: an earlier episode, not an ongoing cause"
         )
-    if cause.is_alert_series:
-        lines.append("only the alert's own series is anomalous; nothing upstream of it was seen changing")
-    elif cause.family_score < 0.5:
-        lines.append(f"{s.metric} in the alerting component is more likely an effect than a cause")
     return tuple(lines)
 
 
@@ -103,21 +157,91 @@ def data_examination(evidence: Evidence) -> str:
         f"({len(available)} with data, {len(missing)} unavailable); {len(anomalous)} anomalous"
     )
     if anomalous:
-        shown = ", ".join(s.series_id for s in anomalous[:8])
+        shown = ", ".join(readable_id(s) for s in anomalous[:8])
         text += f": {shown}{' ...' if len(anomalous) > 8 else ''}"
     if missing:
-        reasons = "; ".join(f"{s.series_id}: {s.unavailable_reason or 'no data'}" for s in missing[:5])
+        reasons = "; ".join(f"{readable_id(s)}: {s.unavailable_reason or 'no data'}" for s in missing[:5])
         text += f". Unavailable: {reasons}"
+    if stopped := stopped_series(evidence):
+        shown = ", ".join(
+            f"{readable_id(s)} ({format_duration(age)} before the window's end)" for s, age in stopped[:5]
+        )
+        text += (
+            f". No usable samples at the end of the window (stopped reporting, or not finite; last one): "
+            f"{shown}{' ...' if len(stopped) > 5 else ''}"
+        )
     if evidence.topology:
         text += f". A call graph of {len(evidence.topology)} callers was available"
+    if available:
+        text += f". {alert_series_sentence(evidence)}"
+    if against := against_the_alert(evidence):
+        text += f". {against}"
     return text + "."
+
+
+def alert_series_sentence(evidence: Evidence) -> str:
+    """What the alert's own series did, or that it is not in the evidence."""
+    alert_series = find_alert_series(evidence)
+    if alert_series is None:
+        return "The alert's own series is not in the evidence"
+    if not alert_series.available:
+        return f"The alert's own series {readable_id(alert_series)} could not be read"
+    if not alert_series.anomalous:
+        return f"The alert's own series {readable_id(alert_series)} stayed within its usual range"
+    return f"The alert's own series: {describe_change(alert_series)}"
+
+
+def alert_condition(expr: str | None) -> tuple[str, float] | None:
+    """('above' | 'below', threshold) of an alerting expression's outermost comparison with a number."""
+    match = _CONDITION.search(expr or "")
+    if match is None:
+        return None
+    return ("above" if match.group(1).startswith(">") else "below"), float(match.group(2))
+
+
+def against_the_alert(evidence: Evidence) -> str | None:
+    """A sentence when the alert's own series moved away from the alert's condition (fell, for an alert
+    that fires above a threshold): the evidence then does not show what fired the alert."""
+    alert_series = find_alert_series(evidence)
+    condition = alert_condition(evidence.alert.expr)
+    if alert_series is None or condition is None or not alert_series.anomalous:
+        return None
+    side, threshold = condition
+    away = "down" if side == "above" else "up"
+    if alert_series.direction != away:
+        return None
+    return (
+        f"The alert's own series {'fell' if away == 'down' else 'rose'} although "
+        f"{evidence.alert.alertname} fires when it is {side} {threshold:g}: the evidence shows it moving "
+        "away from the alert's condition, not the change that fired it (an earlier episode, or a stale alert)"
+    )
+
+
+def stopped_series(evidence: Evidence) -> list[tuple[SeriesEvidence, float]]:
+    """Series with data whose samples end well before the window does, with how long before."""
+    stopped = []
+    for s in evidence.series:
+        if not s.available or s.values is None or not s.values.values:
+            continue
+        points = s.values.values
+        last = next((i for i in range(len(points) - 1, -1, -1) if _is_sample(points[i])), None)
+        if last is None:
+            continue
+        age = evidence.window_end - (s.values.start + last * s.values.step)
+        if age >= max(STOPPED_SECONDS, STOPPED_STEPS * s.values.step):
+            stopped.append((s, age))
+    return stopped
+
+
+def _is_sample(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def pattern_recognition(evidence: Evidence, ranked: Sequence[RankedCause]) -> str:
     start = evidence.alert.starts_at
     timed = sorted((s for s in evidence.anomalous if s.onset is not None), key=lambda s: s.onset or 0.0)
     if timed:
-        order = ", then ".join(f"{s.series_id} ({_onset_note(s, start)})" for s in timed[:6])
+        order = ", then ".join(f"{readable_id(s)} ({_onset_note(s, start)})" for s in timed[:6])
         text = f"Onset order: {order}."
     else:
         text = "No onset times were available, so the order of changes is unknown."

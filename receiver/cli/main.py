@@ -120,9 +120,12 @@ PASSTHROUGH = ("demo", "backtest", "diagnose")
 
 def _passthrough(command: str, argv: list[str]) -> int:
     if command == "demo":
-        from demo.runner import run_demo
+        try:
+            from demo.runner import run_demo
 
-        return run_demo(argv)
+            return run_demo(argv)
+        except KeyboardInterrupt:  # Ctrl-C before the demo took over SIGINT: nothing is running yet
+            return 130
     if command == "backtest":
         from receiver.cli.backtest import run_backtest
 

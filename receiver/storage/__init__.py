@@ -2,5 +2,5 @@
 
 `database` (Store, transaction, row fetchers), `migrations`, `incidents`, `outbox` (delivery tables),
 `rules` (scheduled-detection tables), `checkpoint` (WAL checkpoints off the writer thread), `retention`
-(the prune's batches).
+(the prune's batches), `lock` (one receiver process per database file).
 """

@@ -16,6 +16,7 @@ import sqlite_utils
 import structlog
 
 from receiver.storage.checkpoint import DEFAULT_MAX_WAL_BYTES, WalCheckpointer, file_bytes
+from receiver.storage.lock import DatabaseLock
 from receiver.storage.migrations import migrate
 
 log = structlog.get_logger("receiver.storage")
@@ -35,13 +36,17 @@ def open_database(
     across power loss.
     """
     conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=busy_timeout)
-    db = sqlite_utils.Database(conn)
-    if str(path) != ":memory:":
-        db.enable_wal()
-    conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
-    migrate(db)
+    try:
+        db = sqlite_utils.Database(conn)
+        if str(path) != ":memory:":
+            db.enable_wal()
+        conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        migrate(db)
+    except BaseException:
+        conn.close()
+        raise
     return db
 
 
@@ -94,6 +99,9 @@ class Store:
     in a transaction of its own, so one failure never undoes the others; if the transaction cannot start
     (the write lock held elsewhere past the busy timeout), the whole batch fails at once.
     Functions given to `write` must not manage transactions themselves (raw SQL, no `with db.conn`).
+
+    A file is open in one process at a time (`DatabaseLock`): a Store in a second process raises
+    StorageLockError before it reads or migrates anything.
     """
 
     def __init__(
@@ -107,8 +115,14 @@ class Store:
         self.path = str(path)
         self.busy_timeout = busy_timeout
         self.max_wal_bytes = max_wal_bytes
+        self._lock_file = None if self.path == ":memory:" else DatabaseLock.acquire(self.path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
-        self.db = self._executor.submit(open_database, self.path, synchronous, busy_timeout).result()
+        try:
+            self.db = self._executor.submit(open_database, self.path, synchronous, busy_timeout).result()
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._release_lock()
+            raise
         self.last_write = time.monotonic()
         self.last_write_error: tuple[float, str] | None = None
         self.checkpointer: WalCheckpointer | None = None
@@ -187,10 +201,7 @@ class Store:
     def _note_outcomes(self, outcomes: list[_Outcome]) -> None:
         """Remember when writes last happened and whether the database refused them (for readiness)."""
         self.last_write = time.monotonic()
-        # A lock held elsewhere is not remembered: the readiness probe sees it while it lasts.
-        refused = [
-            e for _, _, e in outcomes if isinstance(e, sqlite3.OperationalError) and "locked" not in str(e)
-        ]
+        refused = [e for _, _, e in outcomes if e is not None and refuses_writes(e)]
         if refused:
             self.last_write_error = (self.last_write, f"writes fail: {refused[0]}")
         elif len(refused) < len(outcomes):
@@ -250,6 +261,22 @@ class Store:
         self._reader.shutdown(wait=True)
         self._executor.submit(self.db.conn.close).result()
         self._executor.shutdown(wait=True)
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.release()
+
+
+def refuses_writes(error: BaseException) -> bool:
+    """Whether a failed write says the database takes no writes now (full, read-only, an I/O error, a
+    damaged file) rather than that one write was wrong (a constraint). A lock held elsewhere is not
+    counted: the readiness probe sees it while it lasts."""
+    if isinstance(error, sqlite3.OperationalError):
+        return "locked" not in str(error)
+    # A damaged file raises the base class: "database disk image is malformed", "file is not a database".
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF
+    return type(error) is sqlite3.DatabaseError and code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _settle_all(outcomes: list[_Outcome]) -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 
 import sqlite_utils
+import structlog
 
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
 from receiver.storage.workbench_tables import migrate_ondemand_results, migrate_workbench
+
+log = structlog.get_logger("receiver.storage")
 
 
 def _core_tables(db: sqlite_utils.Database) -> None:
@@ -156,15 +161,24 @@ def _occurrences(db: sqlite_utils.Database) -> None:
     )
 
 
+# The index the retention prune names (INDEXED BY): resolved incidents by their end (or last heard of).
+RESOLVED_END_INDEX = (
+    "CREATE INDEX idx_incidents_resolved_end"
+    " ON incidents (max(coalesce(ends_at, last_seen), last_seen), id) WHERE status = 'resolved'"
+)
+
+
 def _retention_indexes(db: sqlite_utils.Database) -> None:
     """Indexes the retention prune needs to find expired rows and the references that keep them, without
     scanning whole tables: resolved incidents by their end (or when last heard of, if later: a resolution
     replayed today of an alert that ended years ago is kept as long as one that ended today), and who
-    points at an incident or notification."""
-    db.execute(
-        "CREATE INDEX idx_incidents_resolved_end"
-        " ON incidents (max(coalesce(ends_at, last_seen), last_seen), id) WHERE status = 'resolved'"
-    )
+    points at an incident or notification.
+
+    A version 9 written by a draft of `_occurrences` (8c30bf9) lacks `notifications.same_as`: added here,
+    or this step stopped every start at "no such column: same_as"."""
+    if "same_as" not in _columns(db, "notifications"):
+        db.execute("ALTER TABLE notifications ADD COLUMN same_as INTEGER")
+    db.execute(RESOLVED_END_INDEX)
     db.execute(
         "CREATE INDEX idx_incidents_evidence_of ON incidents (evidence_of) WHERE evidence_of IS NOT NULL"
     )
@@ -178,6 +192,20 @@ def _occurrence_starts(db: sqlite_utils.Database) -> None:
     newer one whatever its status, and finding it (or a re-fire whose first incident was pruned) is a
     seek, not a scan of the fingerprint's history."""
     db.execute("CREATE INDEX idx_incidents_fingerprint_starts ON incidents (fingerprint, starts_at)")
+
+
+def _retention_index_as_queried(db: sqlite_utils.Database) -> None:
+    """A database that ran a draft of `_retention_indexes` (3487107) indexes resolved incidents by
+    `coalesce(ends_at, last_seen)`, which the prune's `max(...)` cannot seek: every batch of 100 scanned
+    and sorted all resolved incidents. Rebuilt as the prune queries it; others are left as they are."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'idx_incidents_resolved_end'").fetchone()
+    if row is None or " ".join(row[0].split()) != RESOLVED_END_INDEX:
+        db.execute("DROP INDEX IF EXISTS idx_incidents_resolved_end")
+        db.execute(RESOLVED_END_INDEX)
+
+
+def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
+    return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
@@ -194,6 +222,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _occurrence_starts,
     migrate_catch_up,
     migrate_ondemand_results,
+    _retention_index_as_queried,
 )
 
 
@@ -203,24 +232,56 @@ class NewerSchemaError(ConfigError):
     not know (every write would fail, or worse, succeed half)."""
 
 
+class SQLiteTooOldError(ConfigError):
+    """The SQLite library Python was built with lacks what the schema needs (`ALTER TABLE DROP COLUMN`
+    came with 3.35.0): one line naming both versions instead of a syntax error from a migration."""
+
+
+MIN_SQLITE = (3, 35, 0)
+
+
 def migrate(db: sqlite_utils.Database) -> int:
     """Apply every migration above the stored user_version, each in its own transaction.
 
-    Raises NewerSchemaError, changing nothing, when the stored version is above the known migrations.
+    Raises NewerSchemaError, changing nothing, when the stored version is above the known migrations, and
+    SQLiteTooOldError when there is a migration to apply and the SQLite library is older than MIN_SQLITE.
+    A migration interrupted (an error, a crash, a kill) leaves the version it started from: the next
+    start runs it again.
     """
     version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    if version > len(MIGRATIONS):
-        rows = db.execute("PRAGMA database_list").fetchall()
-        where = next((str(r[2]) for r in rows if r[1] == "main" and r[2]), "")
+    known = len(MIGRATIONS)
+    if version > known:
         raise NewerSchemaError(
-            (f"storage.path {where}: " if where else "")
-            + f"the database is at schema version {version}, this alert-analyst knows up to"
-            f" {len(MIGRATIONS)}: it was written by a newer version; use that version or a fresh"
-            " storage.path"
+            f"{_where(db)}database schema version {version} is newer than this alert-analyst knows"
+            f" ({known}): upgrade alert-analyst or use another storage.path"
         )
+    if version < known and sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise SQLiteTooOldError(
+            f"{_where(db)}SQLite {sqlite3.sqlite_version} is too old: the schema needs"
+            f" {'.'.join(map(str, MIN_SQLITE))} or newer (a Python built with a newer SQLite, or the"
+            " container image)"
+        )
+    if version == known:
+        return known
+    # A large database takes a while (seconds per 100,000 incidents): the log says why the start waits.
+    log.info("schema_migration_started", from_version=version, to_version=known)
+    started = time.monotonic()
     for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
         with db.conn:
             db.conn.execute("BEGIN IMMEDIATE")
             step(db)
             db.conn.execute(f"PRAGMA user_version={number}")
-    return len(MIGRATIONS)
+    log.info(
+        "schema_migrated",
+        from_version=version,
+        to_version=known,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    return known
+
+
+def _where(db: sqlite_utils.Database) -> str:
+    """The `storage.path FILE: ` that starts a message about a database in a file (nothing in memory)."""
+    rows = db.execute("PRAGMA database_list").fetchall()
+    path = next((str(r[2]) for r in rows if r[1] == "main" and r[2]), "")
+    return f"storage.path {path}: " if path else ""

@@ -32,8 +32,8 @@ def newer_database(path: Path) -> Path:
 
 def expected_message(path: Path) -> str:
     return (
-        f"storage.path {path}: the database is at schema version {KNOWN + 1}, this alert-analyst knows"
-        f" up to {KNOWN}: it was written by a newer version; use that version or a fresh storage.path"
+        f"storage.path {path}: database schema version {KNOWN + 1} is newer than this alert-analyst knows"
+        f" ({KNOWN}): upgrade alert-analyst or use another storage.path"
     )
 
 
@@ -66,3 +66,22 @@ def test_serve_exits_with_the_message_on_a_newer_database(tmp_path: Path) -> Non
         pytest.fail("serve kept running on a database of a newer schema version")
     assert done.returncode == 1
     assert expected_message(path) in done.stderr
+
+
+def test_a_sqlite_library_too_old_for_the_schema_is_named_before_any_migration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite before 3.35 has no ALTER TABLE DROP COLUMN (migration 5): a start failed with `near "DROP":
+    syntax error`, half-way through the migrations, on a Python built with the system's older SQLite."""
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    path = tmp_path / "db.sqlite"
+    with pytest.raises(ConfigError) as raised:
+        open_database(path)
+    assert str(raised.value) == (
+        f"storage.path {path}: SQLite 3.34.1 is too old: the schema needs 3.35.0 or newer (a Python built"
+        " with a newer SQLite, or the container image)"
+    )
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    conn.close()
