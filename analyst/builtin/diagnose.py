@@ -20,7 +20,7 @@ from analyst.builtin.playbooks import Playbook, Playbooks
 from analyst.builtin.precedent import weigh_entity_precedents, weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import LIKELY_CONFIDENCE, AnalysisStep, Category, DiagnosisResult, Hypothesis
-from analyst.evidence import Evidence
+from analyst.evidence import Evidence, SeriesEvidence
 
 DEFAULT_MAX_ALTERNATIVES = 4
 # With series of at least this many components, the components are ranked (analyst.builtin.entities);
@@ -169,7 +169,7 @@ def _executive_summary(evidence: Evidence, primary: Hypothesis, alternatives: Se
 
 def _unread_note(evidence: Evidence) -> str:
     """' 2 of 40 series could not be read (reason), so the evidence is incomplete.' or ''."""
-    unread = [s for s in evidence.series if not s.available]
+    unread = [s for s in evidence.series if not _fetched(s)]
     if not unread:
         return ""
     reason = unread[0].unavailable_reason or "no data"
@@ -274,9 +274,15 @@ def _no_anomaly_result(
     )
 
 
+def _fetched(series: SeriesEvidence) -> bool:
+    """Whether the series was read: judged, or read but not judgeable (a constant series, too few points).
+    One that could not be read (the query failed, no samples) has no points."""
+    return series.available or series.points > 0
+
+
 def _unreadable(evidence: Evidence) -> bool:
     """There were series to read, and none could be read (the metric source was down or refused)."""
-    return bool(evidence.series) and not any(s.available for s in evidence.series)
+    return bool(evidence.series) and not any(_fetched(s) for s in evidence.series)
 
 
 def _no_anomaly_summary(evidence: Evidence) -> str:

@@ -336,7 +336,8 @@ def _unreachable(evidence: Evidence, reason: str = "unreachable: connection refu
     return dataclasses.replace(
         evidence,
         series=tuple(
-            dataclasses.replace(s, available=False, unavailable_reason=reason) for s in evidence.series
+            dataclasses.replace(s, available=False, unavailable_reason=reason, points=0)
+            for s in evidence.series
         ),
         notes=(f"alert expression unavailable ({reason})",),
     )
@@ -359,6 +360,7 @@ def test_evidence_that_could_only_partly_be_read_is_said_in_the_summary() -> Non
         series("process_cpu_usage_ratio", component="api", anomalous=False),
         available=False,
         unavailable_reason="timeout after 10s",
+        points=0,
     )
     evidence = incident(
         series("http_errors_ratio", component="api", onset_min=0),
@@ -465,3 +467,25 @@ def test_one_hypothesis_is_not_written_as_several() -> None:
     result = diagnose_evidence(evidence, load_playbooks(None), now=0.0)
 
     assert result.detailed_analysis[2].findings.startswith("1 hypothesis from the anomalous series")
+
+
+def test_series_read_but_not_judgeable_are_not_called_unread() -> None:
+    """A constant series (a pool's maximum, `up`) was read: it is not judged, but the metrics are not
+    'unavailable' and the evidence not 'incomplete' for it (the demo's PnL diagnosis said both)."""
+    constant = dataclasses.replace(
+        series("db_pool_connections_max", component="api", anomalous=False),
+        available=False,
+        unavailable_reason="insufficient data: constant series: nothing to compare against",
+    )
+    evidence = incident(
+        series("http_errors_ratio", component="api", onset_min=0),
+        series("db_pool_connections_in_use", component="api", onset_min=-3),
+        constant,
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=0.0)
+    assert "could not be read" not in result.executive_summary
+
+    only_constant = incident(constant)
+    quiet = diagnose_evidence(only_constant, load_playbooks(None), now=0.0)
+    assert quiet.primary_hypothesis.title != "Metric evidence unavailable"
+    assert "unavailable" not in quiet.executive_summary
