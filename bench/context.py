@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.inputs import BenchArgumentParser, require_binaries
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from detectors import characterize_change
 from receiver.evidence.context import collect_alert_context, context_window
 from receiver.evidence.prometheus import PrometheusSource
@@ -37,7 +38,6 @@ from receiver.evidence.source import SeriesData
 from receiver.models import Incident
 from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detect_rule
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 METRICS, INSTANCES = 20, 10  # 200 related series
 MESH_SERVICES, MESH_CALLEES, MESH_CODES = 50, 4, ("200", "500", "503")

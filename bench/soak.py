@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import itertools
 import json
 import math
 import os
@@ -48,9 +49,14 @@ from aiohttp import web
 
 from bench.ingest import BARE_SERVER, CORPUS, rss_mb, start
 from bench.inputs import BenchArgumentParser, require_binaries
-from demo.processes import ManagedProcess, free_port, start_prometheus, wait_http_ok
-from tests.fakes.slack import FakeSlack
-from tests.support.receiver_process import ReceiverProcess, start_receiver
+from demo.processes import (
+    ManagedProcess,
+    ReceiverProcess,
+    free_port,
+    start_prometheus,
+    start_receiver,
+    wait_http_ok,
+)
 
 RESEND, NEW, RESOLVED = "resend", "new", "resolved"
 MIX = ((RESEND, 0.75), (NEW, 0.15), (RESOLVED, 0.10))
@@ -375,45 +381,85 @@ def overall(windows: list[Window], label: str) -> Window:
 # --- processes --------------------------------------------------------------------------------------
 
 
+SLACK_TOKEN = "xoxb-soak-token"
+
+
 @dataclass
-class LeanSlack(FakeSlack):
-    """The fake Slack of the tests, forgetting what it was sent once answered (a soak posts for hours)."""
+class LeanSlack:
+    """Slack's Web API as the Slack sink calls it (chat.postMessage, chat.update, conversations.history and
+    .replies; errors as HTTP 200 `ok: false`), keeping of each message only its channel and ts (a soak
+    posts for hours) and the number of calls per method (`GET /stats`)."""
 
+    token: str = SLACK_TOKEN
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
-    by_ts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    posted: set[tuple[str, str]] = field(default_factory=set)
+    _clock: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    async def _call(self, request: web.Request, method: str) -> tuple[dict[str, Any], web.Response | None]:
-        args, failed = await super()._call(request, method)
-        self.requests.clear()
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/api/chat.postMessage", self._post_message)
+        app.router.add_post("/api/chat.update", self._update)
+        app.router.add_route("*", "/api/conversations.history", self._history)
+        app.router.add_route("*", "/api/conversations.replies", self._replies)
+        app.router.add_get("/stats", self._stats)
+        return app
+
+    async def _arguments(self, request: web.Request, method: str) -> dict[str, Any] | None:
+        """The call's arguments (JSON body, form or query string), counted; None if the token is wrong."""
         self.calls[method] += 1
-        return args, failed
+        if request.method == "POST" and request.content_type == "application/json":
+            args = dict(await request.json())
+        elif request.method == "POST":
+            args = dict(await request.post())
+        else:
+            args = dict(request.query)
+        return args if request.headers.get("Authorization") == f"Bearer {self.token}" else None
 
     async def _post_message(self, request: web.Request) -> web.Response:
-        response = await super()._post_message(request)
-        if self.messages:
-            message = self.messages.pop()
-            self.by_ts[(message["channel"], message["ts"])] = {
-                "channel": message["channel"],
-                "ts": message["ts"],
-            }
-        return response
+        args = await self._arguments(request, "chat.postMessage")
+        if args is None:
+            return slack_error("invalid_auth")
+        blocks = json.loads(args["blocks"]) if isinstance(args.get("blocks"), str) else args.get("blocks")
+        if not args.get("text") and not blocks:
+            return slack_error("no_text")
+        if blocks is not None and len(blocks) > 50:
+            return slack_error("invalid_blocks")
+        if not args.get("channel"):
+            return slack_error("channel_not_found")
+        n = next(self._clock)
+        channel, ts = str(args["channel"]), f"{1_700_000_000 + n}.{n:06d}"
+        self.posted.add((channel, ts))
+        return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": {}})
 
     async def _update(self, request: web.Request) -> web.Response:
-        args, failed = await self._call(request, "chat.update")
-        if failed is not None:
-            return failed
-        target = self.by_ts.get((args.get("channel", ""), args.get("ts", "")))
-        if target is None:
-            return web.json_response({"ok": False, "error": "message_not_found"})
-        return web.json_response({"ok": True, "channel": target["channel"], "ts": target["ts"], "text": ""})
+        args = await self._arguments(request, "chat.update")
+        if args is None:
+            return slack_error("invalid_auth")
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if (channel, ts) not in self.posted:
+            return slack_error("message_not_found")
+        return web.json_response({"ok": True, "channel": channel, "ts": ts, "text": ""})
+
+    async def _history(self, request: web.Request) -> web.Response:
+        if await self._arguments(request, "conversations.history") is None:
+            return slack_error("invalid_auth")
+        return web.json_response({"ok": True, "messages": [], "has_more": False})  # no bodies kept
+
+    async def _replies(self, request: web.Request) -> web.Response:
+        args = await self._arguments(request, "conversations.replies")
+        if args is None:
+            return slack_error("invalid_auth")
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if (channel, ts) not in self.posted:
+            return slack_error("thread_not_found")
+        return web.json_response({"ok": True, "messages": [{"channel": channel, "ts": ts}]})
 
     async def _stats(self, request: web.Request) -> web.Response:
         return web.json_response(dict(self.calls))
 
-    def app(self) -> web.Application:
-        app = super().app()
-        app.router.add_get("/stats", self._stats)
-        return app
+
+def slack_error(error: str) -> web.Response:
+    return web.json_response({"ok": False, "error": error})
 
 
 def serve_fake_slack(port: int) -> None:
@@ -457,7 +503,7 @@ def soak_stack(
             workdir / "receiver",
             {
                 "prometheus": {"url": prometheus.url},
-                "slack": {"token": FakeSlack.token, "channel": "C0ALERTS", "api_url": f"{slack_url}/api/"},
+                "slack": {"token": SLACK_TOKEN, "channel": "C0ALERTS", "api_url": f"{slack_url}/api/"},
                 "log": {"level": "warning"},
                 **({"pipeline": {"workers": workers}} if workers else {}),
             },

@@ -2,9 +2,10 @@
 
 `scenario` is pure (metric values over time), `exporter` serves them, `rules` is the single source of the
 trading alert rules, `configs` writes the stack's configuration files, `processes` starts and stops
-Prometheus and Alertmanager binaries (the tests and benchmarks use it too), `workdir` readies the
-working directory, `stack` starts the demo's processes, `report` prints what happens, and `runner` is
-`alert-analyst demo`.
+Prometheus and Alertmanager binaries and `alert-analyst serve` (the tests and benchmarks use it too),
+`workdir` readies the working directory, `stack` starts the demo's processes, `report` prints what
+happens, and `runner` is `alert-analyst demo`. `tsdb` starts a Prometheus pre-loaded with synthetic
+series, for the tests and benchmarks only.
 """
 
 from demo.configs import alertmanager_config, prometheus_config, receiver_config

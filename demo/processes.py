@@ -1,8 +1,10 @@
-"""Start Prometheus and Alertmanager binaries on loopback (used by the demo and the tests)."""
+"""Start Prometheus and Alertmanager binaries, and `alert-analyst serve`, on loopback (used by the demo,
+the tests and the benchmarks)."""
 
 from __future__ import annotations
 
 import ctypes
+import os
 import random
 import shutil
 import signal
@@ -14,6 +16,9 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from receiver.errors import ReceiverError
 
@@ -227,3 +232,56 @@ def start_alertmanager(
         *extra_args,
     ]
     return _spawn("alertmanager", argv, workdir, port, "/-/ready", stop)
+
+
+@dataclass
+class ReceiverProcess:
+    """`alert-analyst serve` as a child process (for kill -9, reload and end-to-end runs)."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    config_path: Path
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def kill9(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            return self.proc.wait(timeout)
+        return int(self.proc.returncode)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_receiver(workdir: Path, config: dict[str, Any], port: int | None = None) -> ReceiverProcess:
+    """Write `config` (listening on 127.0.0.1:`port`, a free one by default) under `workdir` and run
+    `alert-analyst serve` on it; waits for /-/ready."""
+    port = port or free_port()
+    config = {**config, "web": {**config.get("web", {}), "listen_address": f"127.0.0.1:{port}"}}
+    config.setdefault("storage", {"path": str(workdir / "alert-analyst.db")})
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "alert-analyst.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    log_path = workdir / f"receiver-{port}.log"
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", f"--config.file={config_path}"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+        )
+    handle = ReceiverProcess(proc, port, config_path, log_path)
+    try:
+        wait_http_ok(f"{handle.url}/-/ready", timeout=30, proc=proc)
+    except Exception:
+        handle.terminate()
+        raise
+    return handle

@@ -1,17 +1,23 @@
 """structlog configuration: JSON lines (or console) with context variables such as incident_id.
 
-Every event (and the stdlib records of aiohttp and friends) is redacted before it is rendered.
+Every event (and the stdlib records of aiohttp and friends) is redacted before it is rendered. A line that
+cannot be written (stderr on a full disk, closed, or a pipe whose reader is gone) is dropped and counted,
+never raised into the code that logged it.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from typing import Any, TextIO, cast
 
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_protocol import RequestPayloadError
-from structlog.typing import EventDict, WrappedLogger
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 from analyst.llm.redact import redact_document, redact_secrets
 
@@ -57,14 +63,69 @@ class ClientErrorFilter(logging.Filter):
         return True
 
 
+class DroppingStream:
+    """stderr for log lines that never raises: a line it cannot take is dropped and counted, and the next
+    line that does get through is preceded by one `log_lines_dropped` event. Each `write` is a whole line
+    (as WriteLogger and StreamHandler write them), flushed at once; no retries."""
+
+    def __init__(self, stream: TextIO, notice_processors: Sequence[Processor]) -> None:
+        self.stream = stream
+        self.dropped = 0  # lines lost since configure_logging, a running total
+        self._unreported = 0
+        self._error = ""
+        self._notice_processors = notice_processors
+        self._lock = threading.Lock()  # one line at a time from structlog and the stdlib alike
+
+    def write(self, line: str) -> int:
+        with self._lock:
+            text = self._notice() + line if self._unreported else line
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError) as exc:  # ENOSPC, EPIPE; ValueError: closed
+                self.dropped += 1
+                self._unreported += 1
+                self._error = f"{type(exc).__name__}: {exc}"
+            else:
+                self._unreported = 0
+        return len(line)
+
+    def flush(self) -> None:
+        """Every write is flushed already."""
+
+    def _notice(self) -> str:
+        event: Any = {"event": "log_lines_dropped", "dropped": self._unreported, "error": self._error}
+        for processor in self._notice_processors:
+            event = processor(None, "warning", event)
+        return f"{event}\n"
+
+
+class DroppingStreamHandler(logging.StreamHandler[DroppingStream]):
+    """The stdlib handler on a DroppingStream. Its report of a record it cannot format goes there too,
+    redacted (the stdlib's writes to sys.stderr itself and lets a closed one's ValueError out)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if logging.raiseExceptions:
+            report = f"{traceback.format_exc()}Message: {record.msg!r}\nArguments: {record.args!r}\n"
+            self.stream.write(f"--- Logging error ---\n{redact_secrets(report)}")
+
+
+def dropped_log_lines() -> int:
+    """Log lines lost (stderr full, closed or its reader gone) since the last configure_logging."""
+    handlers = logging.getLogger().handlers
+    return sum(h.stream.dropped for h in handlers if isinstance(h, DroppingStreamHandler))
+
+
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """structlog events and stdlib records (aiohttp, asyncio, urllib3) through one renderer: every line on
-    stderr is a JSON object (or a console line) with timestamp, level and logger, redacted. Safe to call
-    again (a reload): the root handler is replaced, not added."""
-    renderer: structlog.typing.Processor = (
+    stderr is a JSON object (or a console line) with timestamp, level and logger, redacted; a line stderr
+    refuses is dropped (see DroppingStream). Safe to call again (a reload): the root handler is replaced,
+    not added."""
+    renderer: Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    stream = DroppingStream(sys.stderr, [structlog.processors.add_log_level, timestamper, renderer])
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -75,10 +136,11 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # WriteLogger: one write a line (PrintLogger's print makes two), and only write and flush are used.
+        logger_factory=structlog.WriteLoggerFactory(file=cast("TextIO", stream)),
         cache_logger_on_first_use=False,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = DroppingStreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[

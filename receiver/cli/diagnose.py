@@ -7,18 +7,21 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
+from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_to_dict
 from analyst.llm.redact import redact_secrets
 from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
 from receiver.config import Settings, load_settings, validation_summary
+from receiver.delivery.readable import readable_diagnosis, without_alert_labels
 from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, MetricSourceError, RuleInfo, SeriesData
@@ -133,6 +136,13 @@ def no_evidence_warning(evidence: Evidence, error: MetricSourceError | None, url
     )
 
 
+def readable_text_report(diagnosis: DiagnosisResult, evidence: Evidence, labels: Mapping[str, str]) -> str:
+    """The text report with selectors shortened as Slack shows them: the alert's labels, printed once in
+    the header, leave every selector (the JSON format keeps them whole)."""
+    notes = tuple(without_alert_labels(note, labels) for note in evidence.notes)
+    return render_text_report(readable_diagnosis(diagnosis, labels), replace(evidence, notes=notes))
+
+
 def run_diagnose(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="alert-analyst diagnose", description="Diagnose one alert now.")
     parser.add_argument("--alert", required=True, help="JSON file: an Alertmanager alert or webhook payload")
@@ -196,5 +206,5 @@ async def _diagnose_and_print(settings: Settings, incident: Incident, now: float
         }
         print(json.dumps(report, indent=2))
     else:
-        print(render_text_report(diagnosis, evidence))
+        print(readable_text_report(diagnosis, evidence, incident.labels))
     return 0

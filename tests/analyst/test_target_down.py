@@ -15,12 +15,12 @@ from analyst.builtin.categories import categorize_series
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.diagnosis import Category
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
 from receiver.models import Incident
 from tests.evidence.alerts import firing_incident, source_at
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
 PODS = {

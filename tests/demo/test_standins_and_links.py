@@ -14,11 +14,10 @@ import pytest
 import yaml
 
 from demo.configs import receiver_config
-from demo.processes import free_port, start_alertmanager, start_prometheus
+from demo.processes import free_port, start_alertmanager, start_prometheus, start_receiver
 from demo.report import alertmanager_link, prometheus_links
 from demo.standins import StandIns, slack_html
 from tests.support.polling import eventually
-from tests.support.receiver_process import start_receiver
 
 WEBHOOKS = Path(__file__).resolve().parents[1] / "data" / "webhooks"
 

@@ -6,10 +6,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from demo.processes import ManagedProcess
+from demo.tsdb import start_backfilled_prometheus
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from tests.evidence.scenario import Scenario, causal_scenario
-from tests.support.tsdb import start_backfilled_prometheus
 
 RULES = """
 groups:

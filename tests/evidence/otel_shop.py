@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from demo.tsdb import SyntheticSeries, noisy
 from tests.evidence.alerts import grid_end
-from tests.support.tsdb import SyntheticSeries, noisy
 
 STEP = 60.0
 KUBELET = {"job": "kubelet", "service": "kube-prometheus-stack-kubelet"}

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from demo.tsdb import SyntheticSeries, noisy
 from receiver.evidence.promql import generator_url_for
 from receiver.models import Incident
-from tests.support.tsdb import SyntheticSeries, noisy
 
 STEP = 15.0
 HISTORY = 8 * 3600.0

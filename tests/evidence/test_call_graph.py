@@ -16,6 +16,7 @@ from analyst.builtin.topology import merge_graphs
 from analyst.evidence import AlertInfo, Evidence
 from analyst.settings import AnalystSettings
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.call_graph import edges_from, ends_queries
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
@@ -23,7 +24,6 @@ from receiver.evidence.settings import CallGraphQuery, ContextQuery, ContextSett
 from receiver.evidence.source import SeriesData
 from receiver.models import Incident
 from tests.evidence.alerts import firing_incident
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
 ALERT_EXPR = 'service_latency_p90_seconds{namespace="shop",service="frontend"} > 0.5'

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from analyst.builtin import BuiltinAnalyst
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.call_latency import Where, call_series, fetch_call_latency, scoped_queries
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.fetching import FetchScope, Window
@@ -22,7 +23,6 @@ from receiver.evidence.settings import CallLatencyQuery, CallLatencySpec, Contex
 from receiver.evidence.source import MetricSource, SeriesData
 from receiver.models import Incident
 from tests.evidence.alerts import firing_incident
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
 ISTIO = "istio_request_duration_milliseconds"

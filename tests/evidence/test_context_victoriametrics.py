@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from demo.processes import ManagedProcess
+from demo.tsdb import start_victoria_metrics
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from tests.evidence.scenario import Scenario
-from tests.support.tsdb import start_victoria_metrics
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import fetch_alert_context
 from receiver.evidence.fetching import FetchScope, Window, counter_metrics
 from receiver.evidence.promql import family_siblings
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident, source_at
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 60.0
 DB = {"instance": "db:9187", "job": "postgres"}

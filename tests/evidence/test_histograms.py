@@ -15,11 +15,11 @@ import pytest
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident, grid_end
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 15.0
 HISTORY = 4 * 3600.0

@@ -21,12 +21,12 @@ from analyst.builtin.entities import rank_entities
 from analyst.diagnosis import Category
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
 from receiver.models import Incident
 from tests.evidence.alerts import firing_incident, source_at
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 
 SCRAPE = 60.0
 HISTORY = 4 * 3600.0

@@ -16,10 +16,10 @@ import pytest
 
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident, grid_end, source_at
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
 
 STEP = 60.0
 PODS = [f"checkout-reconciliation-worker-7d9f8b6c5d-{i:05d}" for i in range(300)]

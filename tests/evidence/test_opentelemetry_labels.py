@@ -15,12 +15,12 @@ import pytest
 from analyst.builtin.entities import rank_entities
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
+from demo.tsdb import start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident
 from tests.evidence.otel_shop import PODS, shop_end, shop_series
-from tests.support.tsdb import start_backfilled_prometheus
 
 ALERT_EXPR = 'http_server_latency_p90_seconds{k8s_namespace_name="shop",service_name="frontend"} > 1'
 

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident, grid_end
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 STEP = 60.0
 PODS = ("cart-5d9f8b6c5d-x2k4p", "pay-7c8d7f9b4-qw7zt", "ship-6b7c9d8f5-m4n8r")

@@ -17,13 +17,13 @@ import pytest
 from analyst.builtin.entities import rank_entities
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.resources import info_selector, joined, resources_by_target, targets_of
 from receiver.evidence.settings import CallLatencyQuery, ContextSettings
 from tests.evidence.alerts import firing_incident
 from tests.evidence.otel_shop import PODS, shop_end, shop_series, timeline
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 INSTANCES = {service: f"0b7e6a52-1c3d-4e8f-9a0b-00000000000{i}" for i, service in enumerate(PODS)}
 FRONTEND = {"job": "shop/frontend", "instance": INSTANCES["frontend"]}

@@ -12,10 +12,9 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from demo.processes import free_port
+from demo.processes import free_port, start_receiver
 from demo.scenario import METRICS as DEMO_METRICS
 from tests.monitoring.promql_names import metric_names
-from tests.support.receiver_process import start_receiver
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((REPO / "grafana" / "dashboards").glob("*.json"))

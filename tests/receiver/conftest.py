@@ -12,13 +12,13 @@ import sqlite_utils
 from aiohttp.test_utils import TestClient
 
 from demo.processes import ManagedProcess
+from demo.tsdb import start_backfilled_prometheus
 from receiver.config import Settings, load_settings
 from receiver.storage import migrations
 from receiver.web.app import build_app
 from receiver.web.resources import PipelineParts as Components
 from tests.evidence.scenario import Scenario, causal_scenario
 from tests.support.browser import WORKBENCH_AUTH, chromium
-from tests.support.tsdb import start_backfilled_prometheus
 
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 

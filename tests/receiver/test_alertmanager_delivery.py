@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from demo.processes import ManagedProcess, start_alertmanager
-from tests.support.receiver_process import ReceiverProcess, start_receiver
+from demo.processes import ManagedProcess, ReceiverProcess, start_alertmanager, start_receiver
 
 TOKEN = "s3cr3t-token"
 

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.support.receiver_process import start_receiver
+from demo.processes import start_receiver
 
 FIRING = "captured-am025-prom242-firing.json"
 

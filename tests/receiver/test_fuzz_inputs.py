@@ -17,8 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from demo.processes import free_port
-from tests.support.receiver_process import ReceiverProcess, start_receiver
+from demo.processes import ReceiverProcess, free_port, start_receiver
 
 TOKEN = "fuzz-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

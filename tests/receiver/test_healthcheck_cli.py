@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.receiver_process import start_receiver
+from demo.processes import start_receiver
 
 
 def healthcheck(*args: str) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,8 @@ from typing import Any
 
 import yaml
 
-from demo.processes import free_port
+from demo.processes import ReceiverProcess, free_port, start_receiver
 from tests.support.polling import eventually
-from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 
 def call(receiver: ReceiverProcess, path: str, token: str | None, method: str = "GET") -> tuple[int, str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from demo.processes import ReceiverProcess, start_receiver
 from tests.receiver.test_reload import call, metric
 from tests.support.polling import eventually
-from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 
 @pytest.fixture

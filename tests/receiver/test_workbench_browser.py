@@ -23,10 +23,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from demo.processes import ManagedProcess
+from demo.processes import ManagedProcess, ReceiverProcess, start_receiver
 from tests.evidence.scenario import ALERT_EXPR, Scenario
 from tests.support.browser import WORKBENCH_AUTH, browser_available, chromium, console_errors
-from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 pytestmark = [
     pytest.mark.slow,

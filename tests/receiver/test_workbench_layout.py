@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from demo.processes import ManagedProcess
+from demo.processes import ManagedProcess, ReceiverProcess, start_receiver
 from tests.evidence.scenario import Scenario
 from tests.support.browser import browser_available, chromium, console_errors
-from tests.support.receiver_process import ReceiverProcess, start_receiver
 
 from .test_workbench_browser import AUTH, _call, _config, _diagnosed, _fill, _notification, _open, _submit
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess, free_port
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from receiver.scheduled.scheduler import DetectorFinding
 from receiver.storage.database import Store
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_fill_latency_seconds"
 COUNTER = "demo_fills_total"

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.scheduled.backtest import fetch_history, plan_backtest, replay
 from receiver.scheduled.scheduler import DetectionScheduler
 from receiver.scheduled.settings import DetectionSettings, RuleSettings
 from receiver.storage.database import Store
 from tests.scheduled.conftest import Recorder
-from tests.support.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 
 QUERY = "demo_queue_depth"
 

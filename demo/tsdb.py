@@ -1,4 +1,5 @@
-"""Start a real Prometheus (or VictoriaMetrics) on loopback, pre-loaded with synthetic series.
+"""Start a real Prometheus (or VictoriaMetrics) on loopback, pre-loaded with synthetic series (for the
+tests and benchmarks; the demo's own history is `backfill`).
 
 Prometheus is backfilled with `promtool tsdb create-blocks-from openmetrics` before it starts;
 VictoriaMetrics gets the same series through its JSON-lines import API.
