@@ -144,6 +144,31 @@ class Store:
     def database_bytes(self) -> int:
         return file_bytes(self.path)
 
+    def recent_write_error(self, within: float = 30.0) -> str | None:
+        """Why writes failed, if one was refused in the last `within` seconds (disk full, read-only, a
+        damaged file: `refuses_writes`), else None."""
+        error = self.last_write_error
+        if error is not None and time.monotonic() - error[0] < within:
+            return error[1]
+        return None
+
+    def write_lock_free(self, wait: float) -> bool:
+        """Whether a write could take the lock within `wait` seconds (nothing is written; True in memory);
+        sqlite3.Error when it cannot for another reason (read-only, not openable). Call from a thread."""
+        if self.path == ":memory:":
+            return True
+        probe = sqlite3.connect(self.path, timeout=wait, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                return False
+            raise
+        finally:
+            probe.close()
+        return True
+
     async def write(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:

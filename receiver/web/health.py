@@ -16,28 +16,10 @@ from receiver.web.keys import MATERIALIZER, METRICS, PIPELINE, STORE
 
 # How long /-/ready waits for the write lock: within Kubernetes' default probe timeout (1 s).
 LOCK_WAIT_SECONDS = 0.5
-# A write refused this recently (disk full, read-only) keeps the receiver not ready.
-REFUSED_WRITE_SECONDS = 30.0
 
 
 async def healthy(request: web.Request) -> web.Response:
     return web.Response(text="OK\n")
-
-
-def write_lock_free(path: str, wait: float) -> bool:
-    """Whether a write could take the lock of the database at `path` within `wait` seconds (nothing is
-    written); sqlite3.Error when it cannot for another reason (read-only, not openable)."""
-    probe = sqlite3.connect(path, timeout=wait, isolation_level=None)
-    try:
-        probe.execute("BEGIN IMMEDIATE")
-        probe.execute("ROLLBACK")
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode == sqlite3.SQLITE_BUSY:
-            return False
-        raise
-    finally:
-        probe.close()
-    return True
 
 
 @dataclass
@@ -50,14 +32,11 @@ class LockWatch:
         """(why the receiver cannot write, a note for a lock held shorter than the busy timeout): a write
         refused recently, the lock held elsewhere past `storage.busy_timeout_seconds`, or a database
         that cannot take the lock at all. Answers within about LOCK_WAIT_SECONDS."""
-        refused = store.last_write_error
-        if refused is not None and time.monotonic() - refused[0] < REFUSED_WRITE_SECONDS:
-            return refused[1], None
-        if store.path == ":memory:":
-            return None, None
+        if (refused := store.recent_write_error()) is not None:
+            return refused, None
         started = time.monotonic()
         try:
-            free = await asyncio.to_thread(write_lock_free, store.path, LOCK_WAIT_SECONDS)
+            free = await asyncio.to_thread(store.write_lock_free, LOCK_WAIT_SECONDS)
         except sqlite3.Error as exc:
             return f"cannot take the write lock: {exc}", None
         if free:
