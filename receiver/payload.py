@@ -156,20 +156,25 @@ def _unsupported_version(version: object) -> PayloadError:
     )
 
 
-def decode_payload_object(body: bytes, what: str = "the body") -> dict[str, Any]:
-    """The JSON object in `body`, before any field is validated: UTF-8 JSON, an object, and a `version` (if
-    any) of 4. Raises PayloadError (400, or 422 for another version) saying what is wrong with `what`.
-    Shared by the webhook and `alert-analyst diagnose --alert FILE`."""
+def decode_utf8_json(body: bytes, what: str = "the body") -> Any:
+    """The JSON value in `body`, UTF-8 only (RFC 8259: json.loads(bytes) would also take UTF-16 and UTF-32,
+    which a stored UTF-8 copy of the body cannot give back); PayloadError(400) for bytes that are not
+    UTF-8, malformed JSON and nesting past Python's limit. The one JSON decoding of every request body."""
     try:
-        # UTF-8 only (RFC 8259): json.loads(bytes) would also take UTF-16 and UTF-32, which the store's
-        # UTF-8 copy of the body cannot give back
-        data = json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise PayloadError(400, f"{what} is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
     except json.JSONDecodeError as exc:
         raise PayloadError(400, f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise PayloadError(400, "JSON nested too deeply") from exc
+
+
+def decode_payload_object(body: bytes, what: str = "the body") -> dict[str, Any]:
+    """The JSON object in `body`, before any field is validated: UTF-8 JSON, an object, and a `version` (if
+    any) of 4. Raises PayloadError (400, or 422 for another version) saying what is wrong with `what`.
+    Shared by the webhook and `alert-analyst diagnose --alert FILE`."""
+    data = decode_utf8_json(body, what)
     if not isinstance(data, dict):
         raise PayloadError(400, f"{what} must be a JSON object", field="(root)")
     version = data.get("version", SUPPORTED_VERSION)

@@ -16,6 +16,7 @@ from aiohttp.web_protocol import RequestPayloadError
 from pydantic import BaseModel, ValidationError
 
 from receiver.errors import PayloadError
+from receiver.payload import decode_utf8_json
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -179,14 +180,7 @@ def _multipart_fields(content_type: str, body: bytes) -> dict[str, str]:
 def decode_json(body: bytes) -> Any:
     """JSON of a UTF-8 body; malformed JSON, invalid UTF-8, nesting past Python's limit and strings that
     are not valid Unicode (lone surrogates) raise PayloadError(400) naming the problem."""
-    try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise PayloadError(400, f"the body is not UTF-8 (byte {exc.start}: {exc.reason})") from exc
-    except json.JSONDecodeError as exc:
-        raise PayloadError(400, f"malformed JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise PayloadError(400, "JSON nested too deeply") from exc
+    data = decode_utf8_json(body)
     try:
         json.dumps(data, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as exc:
