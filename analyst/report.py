@@ -21,8 +21,8 @@ _STEP_TITLES = {
 
 
 def render_text_report(result: DiagnosisResult, evidence: Evidence | None = None) -> str:
-    """A readable report: alert header, summary, primary cause, alternatives, the six steps, actions, and
-    what the analyst and the evidence collection noted."""
+    """A readable report: alert header, summary, primary cause, alternatives, the six steps, actions
+    (follow-ups once the alert has resolved), and what the analyst and the evidence collection noted."""
     lines: list[str] = []
     lines += _header(result, evidence)
     lines += _section("Summary", _wrap(result.executive_summary))
@@ -43,7 +43,10 @@ def render_text_report(result: DiagnosisResult, evidence: Evidence | None = None
         steps.append(_STEP_TITLES.get(step.step, step.step))
         steps += _wrap(step.findings, indent="   ")
     lines += _section("Analysis", steps)
-    lines += _section("Immediate actions", _bullets(result.immediate_actions))
+    resolved = evidence is not None and evidence.alert.status == "resolved"
+    lines += _section(
+        "Follow-up actions" if resolved else "Immediate actions", _bullets(result.immediate_actions)
+    )
     lines += _section("Preventive measures", _bullets(result.preventive_measures))
     lines += _section("Monitoring", _bullets(result.monitoring_recommendations))
     if result.notes:

@@ -52,7 +52,8 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         MetricFamily.LIQUIDITY,
         r"liquidity|spread|order_?book|book_depth|^(?!.*(queue|backlog))(.*_)?depth(_|$)",
     ),
-    (MetricFamily.VOLUME, r"(^|_)volume(_|$)|traded_|notional"),
+    # a traded volume, not a storage volume's (`kubelet_volume_stats_available_bytes`)
+    (MetricFamily.VOLUME, r"(^|_)volume(_(?!stats)|$)|traded_|notional"),
     (
         MetricFamily.DB_POOL,
         r"(pool|connections?).*(in_?use|active|busy|pending|wait|exhaust|max|saturat)"

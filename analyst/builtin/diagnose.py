@@ -16,7 +16,7 @@ from analyst.builtin.calibration import (
 from analyst.builtin.categories import SYMPTOM_FAMILIES, MetricFamily
 from analyst.builtin.entities import RankedEntity, SeriesShift, rank_entities
 from analyst.builtin.entity_causes import EntityCause, deployment_series, entity_cause, redeployed
-from analyst.builtin.playbooks import Playbook, Playbooks
+from analyst.builtin.playbooks import Playbook, Playbooks, follow_up_actions
 from analyst.builtin.precedent import weigh_entity_precedents, weigh_precedents
 from analyst.builtin.ranking import RankedCause, alert_component, find_alert_series, rank_candidate_causes
 from analyst.diagnosis import LIKELY_CONFIDENCE, AnalysisStep, Category, DiagnosisResult, Hypothesis
@@ -61,7 +61,9 @@ def diagnose_evidence(
         for cause, conf in zip(leaders, confidences, strict=True)
     ]
     steps = _analysis_steps(evidence, ranked, leaders, hypotheses, primary_playbook)
-    return _diagnosis(evidence, hypotheses, steps, primary_playbook, timestamp, started, precedent_notes)
+    return _diagnosis(
+        evidence, hypotheses, steps, primary_playbook, timestamp, started, precedent_notes, leaders[0].series
+    )
 
 
 def _diagnosis(
@@ -72,10 +74,12 @@ def _diagnosis(
     timestamp: float,
     started: float,
     notes: tuple[str, ...] = (),
+    suspect: SeriesEvidence | None = None,
 ) -> DiagnosisResult:
-    """The result for ranked hypotheses (primary first) with the primary's playbook."""
+    """The result for ranked hypotheses (primary first) with the primary's playbook; `suspect` is the
+    primary's series."""
     primary = hypotheses[0]
-    return DiagnosisResult(
+    result = DiagnosisResult(
         incident_id=evidence.incident_id,
         timestamp=timestamp,
         primary_hypothesis=primary,
@@ -90,6 +94,33 @@ def _diagnosis(
         confidence_score=primary.confidence,
         backend="builtin",
         notes=notes,
+    )
+    return _after_resolution(result, evidence, suspect)
+
+
+def _after_resolution(
+    result: DiagnosisResult, evidence: Evidence, suspect: SeriesEvidence | None
+) -> DiagnosisResult:
+    """For a resolved alert: the summary says how it recovered, as far as the evidence shows, and
+    follow-ups replace the immediate actions (preventive measures and monitoring stay)."""
+    if evidence.alert.status != "resolved":
+        return result
+    recovered = narrative.recovery(evidence, suspect)
+    actions = follow_up_actions(result.primary_hypothesis, evidence.alert.alertname, recovered.suspect_back)
+    if _unreadable(evidence):
+        actions = (RESTORE_METRICS, *actions)
+    follow_up = "The alert has resolved, so these are follow-ups rather than mitigations: " + " ".join(
+        actions[:2]
+    )
+    steps = tuple(
+        dataclasses.replace(step, findings=follow_up) if step.step == "recommendations" else step
+        for step in result.detailed_analysis
+    )
+    return dataclasses.replace(
+        result,
+        executive_summary=f"{result.executive_summary} {recovered.text}",
+        immediate_actions=actions,
+        detailed_analysis=steps,
     )
 
 
@@ -257,7 +288,7 @@ def _no_anomaly_result(
         AnalysisStep("root_cause_determination", "Undetermined from metrics alone (low confidence)."),
         AnalysisStep("recommendations", " ".join(playbook.immediate_actions[:2])),
     )
-    return DiagnosisResult(
+    result = DiagnosisResult(
         incident_id=evidence.incident_id,
         timestamp=timestamp,
         primary_hypothesis=primary,
@@ -272,6 +303,7 @@ def _no_anomaly_result(
         confidence_score=NO_EVIDENCE_CONFIDENCE,
         backend="builtin",
     )
+    return _after_resolution(result, evidence, None)
 
 
 def _fetched(series: SeriesEvidence) -> bool:
@@ -349,7 +381,9 @@ def _entity_result(
             f"From the {playbook.title!r} playbook: " + " ".join(playbook.immediate_actions[:2]),
         ),
     )
-    return _diagnosis(evidence, hypotheses, steps, playbook, timestamp, started, notes)
+    return _diagnosis(
+        evidence, hypotheses, steps, playbook, timestamp, started, notes, causes[0].shift.series
+    )
 
 
 def _entity_playbook(playbooks: Playbooks, evidence: Evidence, cause: EntityCause) -> Playbook:

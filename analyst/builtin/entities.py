@@ -5,10 +5,13 @@ before the alert, in units of the spread (IQR) of its values before that, counte
 that hurts for its kind of metric. A small taxonomy weighs the kinds: saturation (CPU, memory...) stays
 in the component where it happens; latency and errors also show in every caller; a component's outbound
 (client) latency mostly reflects its callees; throughput-like series (bytes, packets, operations,
-syscalls) move with load wherever it comes from.
+syscalls) move with load wherever it comes from; what is left of a capacity (a disk's free bytes)
+falling is saturation.
 A component's score is its strongest weighted series. With a call graph, a component whose callees
 show comparable symptoms gets its own latency and errors discounted (they are explained from below);
-its saturation never is. The alerting component competes like any other.
+its saturation never is. The alerting component competes like any other, except that when another
+component changed clearly before it, comparably strongly and not only in symptoms, its series that
+restate the alert do not count: they are what needs explaining (temporal precedence).
 """
 
 from __future__ import annotations
@@ -24,8 +27,13 @@ from enum import StrEnum
 import numpy as np
 
 from analyst.builtin.calls import callers_view_of, side_of
-from analyst.builtin.categories import server_error, timed_part
-from analyst.builtin.ranking import EXPLAINING_STRENGTH_RATIO, alert_component, find_alert_series
+from analyst.builtin.categories import MetricFamily, metric_family, server_error, timed_part
+from analyst.builtin.ranking import (
+    EXPLAINING_STRENGTH_RATIO,
+    SIMULTANEOUS_SECONDS,
+    alert_component,
+    find_alert_series,
+)
 from analyst.builtin.topology import CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 
@@ -75,10 +83,19 @@ KIND_WEIGHT: Mapping[SeriesKind, float] = {
 }
 # Kinds that describe symptoms a failing callee can cause in its callers.
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
+# Kinds whose change can explain another component's symptoms by coming first: not symptoms themselves,
+# nor throughput (which moves with load wherever it comes from); `other` holds market and business signals.
+CAUSE_KINDS = frozenset({SeriesKind.SATURATION, SeriesKind.AVAILABILITY, SeriesKind.OTHER})
 
 # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
 TARGET_UP = re.compile(r"(^|_)up$")
+# What is left of a capacity (`node_filesystem_avail_bytes`, `node_memory_MemAvailable_bytes`,
+# `kubelet_volume_stats_available_bytes`, `node_filesystem_files_free`): saturation, as it falls.
+CAPACITY_LEFT = re.compile(
+    r"(avail|available|free)_(bytes|inodes)|files_free$|(filesystem|disk|volume|memory).*(avail|free)"
+)
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
+    (SeriesKind.SATURATION, CAPACITY_LEFT.pattern),
     # a target that answers; kube-state-metrics' container restarts and why a container was terminated or
     # is waiting
     (
@@ -100,8 +117,8 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     ),
 )
 _COMPILED = tuple((kind, re.compile(pattern)) for kind, pattern in _KIND_PATTERNS)
-# Kinds whose bad direction is down (a success ratio falling); the rest hurt when they rise.
-_DOWN_IS_BAD = re.compile(rf"success|availab|apdex|{TARGET_UP.pattern}")
+# Kinds whose bad direction is down (a success ratio, a disk's free bytes falling); the rest hurt rising.
+_DOWN_IS_BAD = re.compile(rf"success|availab|apdex|{TARGET_UP.pattern}|{CAPACITY_LEFT.pattern}")
 
 
 def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesKind:
@@ -257,12 +274,7 @@ def _shift(
     level = max(abs(centre), float(np.max(np.abs(after))))
     scale = max(spread, RELATIVE_SCALE_FLOOR * level, 1e-12)
     deviation = (after - centre) / scale
-    if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
-        directed = np.abs(deviation)
-    elif _DOWN_IS_BAD.search(series.metric.lower()):
-        directed = -deviation
-    else:
-        directed = deviation
+    directed = _directed(series.metric, kind, deviation)
     if TARGET_UP.search(series.metric.lower()) and directed[-1] < CHANGE_Z:
         directed = np.minimum(directed, 0.0)  # answering again: a missed scrape, not a target that stopped
     best = int(np.argmax(directed))
@@ -279,6 +291,15 @@ def _shift(
         baseline=centre,
         peak=float(after[best]),
     )
+
+
+def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarray:
+    """Deviations counted in the direction that hurts for the series' kind (both ways for counts)."""
+    if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
+        return np.abs(deviation)
+    if _DOWN_IS_BAD.search(metric.lower()):
+        return -deviation
+    return deviation
 
 
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
@@ -313,7 +334,9 @@ def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | No
 
 
 def rank_entities(evidence: Evidence) -> list[RankedEntity]:
-    """Components best-first by their strongest weighted shift (all components with usable series)."""
+    """Components best-first by their strongest weighted shift (all components with usable series). When
+    another component changed clearly before the alerting one (`preceding_changes`), the alerting
+    component's series that restate the alert count nothing and its errors no longer count in full."""
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
@@ -323,8 +346,16 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
-    alerting = alert_component(evidence, find_alert_series(evidence))
-    own_errors = alerting is not None and not _errors_elsewhere(alerting, shifts)
+    alert_series = find_alert_series(evidence)
+    alerting = alert_component(evidence, alert_series)
+    preceded = False
+    if alerting is not None and alerting in shifts and preceding_changes(alerting, shifts, alert_series):
+        preceded = True  # what restates the alert is what needs explaining: it does not count
+        shifts[alerting] = [
+            dataclasses.replace(s, weighted=0.0) if restates_the_alert(s, alert_series) else s
+            for s in shifts[alerting]
+        ]
+    own_errors = alerting is not None and not preceded and not _errors_elsewhere(alerting, shifts)
     ranked = [
         _entity(name, members, shifts, graph, name == alerting, own_errors and name == alerting)
         for name, members in shifts.items()
@@ -402,6 +433,52 @@ def _span(series: SeriesEvidence, cut: float) -> _Span | None:
     return _Span((raw.start, raw.step, values.size), values, float(when[0]), float(when[-1]), history)
 
 
+def restates_the_alert(shift: SeriesShift, alert_series: SeriesEvidence | None) -> bool:
+    """The shift is the alert's own series, or another of the same measure (same metric family, when it
+    has one: the PnL beside the drawdown that fired, the p99 beside the p90)."""
+    if alert_series is None:
+        return False
+    if shift.series.series_id == alert_series.series_id:
+        return True
+    family = metric_family(alert_series.metric, alert_series.labels)
+    return (
+        family is not MetricFamily.OTHER and metric_family(shift.series.metric, shift.series.labels) is family
+    )
+
+
+def preceding_changes(
+    name: str, shifts: Mapping[str, Sequence[SeriesShift]], alert_series: SeriesEvidence | None
+) -> tuple[str, ...]:
+    """Other components with a change beyond noise of a CAUSE_KINDS kind (a resource, a market signal...)
+    that began clearly before `name`'s first change and is strong enough to account for its
+    symptoms and the alert's series (EXPLAINING_STRENGTH_RATIO): what came first, with or without a call
+    graph."""
+    members = shifts[name]
+    onsets = [s.onset for s in members if s.onset is not None]
+    if not onsets:
+        return ()
+    first = min(onsets)
+    own = max(
+        (s.weighted for s in members if s.kind in SYMPTOM_KINDS or restates_the_alert(s, alert_series)),
+        default=0.0,
+    )
+    return tuple(
+        sorted(
+            other
+            for other, theirs in shifts.items()
+            if other != name
+            and any(
+                s.kind in CAUSE_KINDS
+                and s.z >= CHANGE_Z
+                and s.onset is not None
+                and s.onset < first - SIMULTANEOUS_SECONDS
+                and s.weighted >= EXPLAINING_STRENGTH_RATIO * own
+                for s in theirs
+            )
+        )
+    )
+
+
 def _errors_elsewhere(name: str, shifts: Mapping[str, Sequence[SeriesShift]]) -> bool:
     """Another component's errors or availability moved beyond noise: something else could have made the
     alerting component's errors (errors travel as errors; a callee that only slowed down returns none)."""
@@ -421,7 +498,8 @@ def _entity(
     alerting: bool,
     own_errors: bool = False,
 ) -> RankedEntity:
-    """`own_errors`: the alerting component's errors count fully (nothing else's errors moved)."""
+    """`own_errors`: the alerting component's errors count fully (nothing else's errors moved, and
+    nothing else changed clearly before it: `preceding_changes`)."""
     explained_by = _explaining_callees(name, members, shifts, graph)
     discount = SYMPTOM_DISCOUNT if explained_by or alerting else 1.0
     scored = sorted(

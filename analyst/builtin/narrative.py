@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from analyst.builtin.categories import MetricFamily
 from analyst.builtin.limits import AT_LIMIT, utilisation
@@ -278,3 +280,56 @@ def evidence_evaluation(hypotheses: Sequence[tuple[str, RankedCause, float]]) ->
             f"family {cause.family_score:.2f}) -> confidence {confidence:.0%}"
         )
     return "; ".join(parts) + "."
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """How a resolved alert recovered, as far as the evidence shows: a sentence, and whether the suspect
+    series is back within its baseline band (None: the evidence does not say)."""
+
+    text: str
+    suspect_back: bool | None
+
+
+def recovery(evidence: Evidence, suspect: SeriesEvidence | None) -> Recovery:
+    """When the alert resolved, after how long, and whether the suspect series and the alert's own are
+    back within their baseline bands (the detectors' `recovered`); never more than the evidence shows."""
+    alert = evidence.alert
+    if alert.ends_at is None:
+        text = f"{alert.alertname} has resolved"
+    else:
+        ended = datetime.fromtimestamp(alert.ends_at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        text = (
+            f"{alert.alertname} resolved at {ended} after {format_duration(alert.ends_at - alert.starts_at)}"
+        )
+    watched = [suspect] if suspect is not None else []
+    alert_series = find_alert_series(evidence)
+    if (
+        alert_series is not None
+        and alert_series.anomalous
+        and all(s.series_id != alert_series.series_id for s in watched)
+    ):
+        watched.append(alert_series)
+    states = [_series_recovery(s, alert.starts_at) for s in watched]
+    for sentence, _ in states:
+        text += f"; {sentence}"
+    return Recovery(text + ".", states[0][1] if suspect is not None else None)
+
+
+def _series_recovery(series: SeriesEvidence, start: float) -> tuple[str, bool | None]:
+    name = readable_id(series)
+    if not series.available:
+        return f"{name} could not be read, so its recovery is not shown", None
+    if not series.anomalous:
+        return f"the evidence does not show whether {name} is back at its baseline", None
+    if series.recovered is not None:
+        return f"{name} was back within its usual range {format_offset(series.recovered - start)}", True
+    level = ""
+    if series.baseline is not None and series.current is not None:
+        before, after = format_change(series.metric, series.baseline, series.current, series.query)
+        level = f" ({after} against a baseline of {before})"
+    return (
+        f"{name} was still off its baseline{level} at the end of the evidence window: the evidence does not "
+        "show it recovered",
+        False,
+    )

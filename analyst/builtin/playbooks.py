@@ -1,4 +1,5 @@
-"""Playbooks: immediate actions, preventive measures and monitoring per cause category.
+"""Playbooks: immediate actions, preventive measures and monitoring per cause category, and the
+follow-ups that replace the immediate actions once the alert has resolved.
 
 Defaults ship in `analyst/playbooks/default.yaml`. A user YAML with the same shape overrides entries
 field by field, or appends to them with `extend: true`. Keys are a category (`resource.cpu`) or a
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from analyst.builtin.categories import MetricFamily
 from analyst.builtin.errors import PlaybookError
-from analyst.diagnosis import Category
+from analyst.diagnosis import Category, Hypothesis
 
 _LIST_FIELDS = ("immediate_actions", "preventive_measures", "monitoring_recommendations")
 
@@ -138,3 +139,41 @@ def _merge(base: dict[str, Playbook], updates: Mapping[str, _EntryModel]) -> dic
                 lists[name] = (*current, *new) if entry.extend else tuple(new)
         merged[key] = Playbook(title=entry.title or old.title, **lists)
     return merged
+
+
+def follow_up_actions(
+    primary: Hypothesis, alertname: str, suspect_back: bool | None = None
+) -> tuple[str, ...]:
+    """What to do once `alertname` has resolved, instead of mitigating: confirm the recovery holds (or
+    check the suspect first when the evidence shows it still off its baseline), confirm or refute the
+    leading cause with its evidence, and review the incident if it recurs."""
+    suspect = primary.suspect
+    if suspect_back is False:
+        recovery = (
+            f"{suspect} was still off its baseline when the evidence ends: check it before closing the "
+            f"incident, as the cause may still be present and {alertname} fire again."
+        )
+    elif suspect_back:
+        recovery = (
+            f"Confirm the recovery holds: {suspect} is back within its usual range; check that it stays "
+            f"there and that {alertname} does not fire again."
+        )
+    else:
+        recovery = (
+            f"Confirm the recovery holds: check that {suspect} is back at its baseline and stays there, "
+            f"and that {alertname} does not fire again."
+        )
+    if primary.category is Category.UNKNOWN:
+        cause = (
+            "No cause stood out in the metrics: look at logs, traces and recent changes around the alert "
+            "to find one."
+        )
+    else:
+        cause = f"Confirm or refute the leading cause, {primary.title}"
+        if primary.supporting_evidence:
+            cause += f", with its evidence: {primary.supporting_evidence[0]}"
+        if primary.contradicting_evidence:
+            cause += f"; against it: {primary.contradicting_evidence[0]}"
+        cause += "."
+    review = f"If {alertname} recurs, open a post-incident review with this diagnosis and its evidence."
+    return recovery, cause, review

@@ -29,6 +29,13 @@ MAX_ENTITIES = 8
 MAX_PRECEDENTS = 3  # judged similar past incidents in the prompt (most similar first)
 OMITTED_LINE_RESERVE = 24
 SERIES_RESERVE = 200  # shrink the fixed part until at least a few series fit
+RESOLVED_INSTRUCTION = (
+    "The alert has resolved (alert_ended_s_into_window): say when and after how long, and whether the "
+    "suspect series are back near their baseline only where the series show it (one still off its "
+    "baseline has not recovered); immediate_actions are then follow-ups (confirm the recovery holds, "
+    "confirm or refute the leading cause with its named evidence, open a post-incident review if it "
+    "recurs), not mitigations; preventive measures and monitoring stay."
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +68,10 @@ def build_diagnosis_prompt(
     secrets = tuple(extra_secrets)
     ranked = rank_series_for_prompt(evidence)
     anomaly_type = _leading_anomaly_type(ranked)
-    head = f"Focus: {focus_for_anomaly_type(anomaly_type)}\n<evidence>\n"
+    head = f"Focus: {focus_for_anomaly_type(anomaly_type)}\n"
+    if evidence.alert.status == "resolved":
+        head += RESOLVED_INSTRUCTION + "\n"
+    head += "<evidence>\n"
     tail = "</evidence>\nDiagnose this incident in six steps. Reply with the JSON object only."
     for limit, max_labels in ((text_limit, MAX_ALERT_LABELS), (text_limit // 2, 8), (32, 4)):
         fixed_lines = _fixed_lines(evidence, builtin, limit, max_labels, secrets)
@@ -143,6 +153,7 @@ def _fixed_lines(
         "source": alert.source,
         "window_s": round(evidence.window_end - evidence.window_start),
         "alert_started_s_into_window": round(alert.starts_at - evidence.window_start),
+        **_ended(evidence),
         "labels": clean_mapping(dict(alert.labels), limit, max_labels, secrets),
         "annotations": clean_mapping(dict(alert.annotations), limit * 2, MAX_ANNOTATIONS, secrets),
     }
@@ -183,6 +194,14 @@ def _fixed_lines(
     if evidence.precedents:
         lines.append(_line({"precedents": _precedents(evidence, limit, secrets)}))
     return lines
+
+
+def _ended(evidence: Evidence) -> dict[str, int]:
+    """When a resolved alert ended, on the same clock as its start (nothing for a firing one)."""
+    ends_at = evidence.alert.ends_at
+    if evidence.alert.status != "resolved" or ends_at is None or not math.isfinite(ends_at):
+        return {}
+    return {"alert_ended_s_into_window": round(ends_at - evidence.window_start)}
 
 
 def _precedents(evidence: Evidence, limit: int, secrets: tuple[str, ...]) -> list[dict[str, Any]]:

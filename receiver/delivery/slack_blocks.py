@@ -22,8 +22,10 @@ from analyst.diagnosis import DiagnosisResult
 from analyst.llm.redact import redact_label, redact_secrets
 from receiver.delivery.summary import (
     IncidentLinks,
+    actions_title,
     alert_summary,
     cause_line,
+    follow_ups,
     format_duration,
     hypothesis_line,
     percent,
@@ -278,9 +280,8 @@ def diagnosis_messages(
         alternatives = (hypothesis_line(h) for h in diagnosis.alternative_hypotheses)
         blocks += section_blocks("*Alternatives*\n" + _bullets(alternatives))
     if diagnosis.immediate_actions:
-        blocks += section_blocks(
-            "*Immediate actions*\n" + _bullets(diagnosis.immediate_actions, numbered=True)
-        )
+        title = actions_title(incident, diagnosis)
+        blocks += section_blocks(f"*{title}*\n" + _bullets(diagnosis.immediate_actions, numbered=True))
     if diagnosis.recall:
         blocks.append(context_block("🧠 " + escape_mrkdwn(diagnosis.recall)))
     model = f" · model {escape_mrkdwn(diagnosis.llm_model_used)}" if diagnosis.llm_model_used else ""
@@ -304,12 +305,14 @@ def diagnosis_messages(
 def closing_summary(
     incident: Incident, diagnosis: DiagnosisResult | None, duration: float, links: IncidentLinks
 ) -> SlackMessage:
-    """The last reply of a thread: how long it lasted, the cause, the actions."""
+    """The last reply of a thread: how long it lasted, the cause, the follow-ups (not the firing-time
+    mitigations) and the diagnosis' preventive measures."""
     lines = [f"✅ *Resolved* after {format_duration(duration)}."]
     if diagnosis is not None:
         lines.append(f"*Cause:* {escape_mrkdwn(cause_line(diagnosis))}")
-        if diagnosis.immediate_actions:
-            lines.append("*Actions:*\n" + _bullets(diagnosis.immediate_actions[:5], numbered=True))
+        lines.append("*Follow-up:*\n" + _bullets(follow_ups(incident, diagnosis), numbered=True))
+        if diagnosis.preventive_measures:
+            lines.append("*Prevent a recurrence:*\n" + _bullets(diagnosis.preventive_measures[:3]))
     else:
         lines.append("*Cause:* no diagnosis was produced.")
     blocks = [*section_blocks("\n".join(lines)), context_block(link(links.ui, "Open in alert-analyst"))]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from analyst.builtin.playbooks import follow_up_actions
 from analyst.diagnosis import DiagnosisResult, Hypothesis
 from receiver.models import Incident
 
@@ -46,6 +47,20 @@ def hypothesis_line(hypothesis: Hypothesis) -> str:
 def cause_line(diagnosis: DiagnosisResult) -> str:
     primary = diagnosis.primary_hypothesis
     return f"{primary.title} (confidence {percent(diagnosis.confidence_score)})"
+
+
+def actions_title(incident: Incident, diagnosis: DiagnosisResult) -> str:
+    """What a diagnosis' `immediate_actions` are: follow-ups when it was analysed for the resolved alert
+    (the analysts write them so), else mitigations. A reused analysis (`cached`, or recalled from
+    memory) was written for an earlier, possibly firing, alert."""
+    fresh = not diagnosis.cached and diagnosis.backend != "memory"
+    return "Follow-up actions" if incident.status == "resolved" and fresh else "Immediate actions"
+
+
+def follow_ups(incident: Incident, diagnosis: DiagnosisResult) -> tuple[str, ...]:
+    """Follow-ups once the alert has resolved, whatever the diagnosis was written for: the stored one is
+    usually the firing-time one, whose immediate actions mitigate a fault that is over."""
+    return follow_up_actions(diagnosis.primary_hypothesis, incident.alertname)
 
 
 def alert_summary(incident: Incident) -> str:

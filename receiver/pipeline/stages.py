@@ -74,9 +74,10 @@ async def _reuse_recent(plugins: StagePlugins, ctx: StageContext) -> StageOutcom
     recent enough.
 
     Only in the live pipeline (a store, the wall clock): an alert that fires again minutes after its last
-    analysis would fetch and judge nearly the same data.
+    analysis would fetch and judge nearly the same data. Only between firing alerts: an alert first seen
+    resolved is analysed for its recovery, not given a firing alert's mitigations.
     """
-    if plugins.reuse_analysis_seconds <= 0 or ctx.store is None or ctx.now is not None:
+    if not _reusable(plugins, ctx) or ctx.store is None:
         return None
     now, incident = time.time(), ctx.incident
     key = db_reuse.labels_key(incident.labels)
@@ -141,7 +142,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
             evidence = dataclasses.replace(evidence, precedents=recall.precedents)
         ctx.state.evidence = evidence
         reused = None
-        if recall is not None and plugins.reuse_confirmed and ctx.store is not None:
+        if recall is not None and plugins.reuse_confirmed and ctx.store is not None and _firing(ctx):
             reused = await memory.reuse_confirmed(ctx.store, recall, evidence)
         if reused is None:
             async with ctx.heavy_work():
@@ -157,7 +158,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
                 await memory.remember(
                     ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
                 )
-            if reused is None and plugins.reuse_analysis_seconds > 0 and _complete(plugins, evidence, result):
+            if reused is None and _reusable(plugins, ctx) and _complete(plugins, evidence, result):
                 key = db_reuse.labels_key(ctx.incident.labels)
                 await ctx.store.write(db_reuse.note_analysis, key, ctx.incident.id, time.time())
         primary = result.primary_hypothesis
@@ -186,6 +187,17 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
     }
     assert tuple(stages) == STAGES
     return stages
+
+
+def _firing(ctx: StageContext) -> bool:
+    return ctx.incident.status == "firing"
+
+
+def _reusable(plugins: StagePlugins, ctx: StageContext) -> bool:
+    """Whether this incident may take, or leave, an analysis for re-fires of the same alert: live pipeline
+    with reuse on, and a firing alert (a resolved one's diagnosis follows up instead of mitigating)."""
+    live = ctx.store is not None and ctx.now is None
+    return plugins.reuse_analysis_seconds > 0 and live and _firing(ctx)
 
 
 def _complete(plugins: StagePlugins, evidence: Evidence, result: DiagnosisResult) -> bool:

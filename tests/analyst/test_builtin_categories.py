@@ -16,6 +16,9 @@ from analyst.diagnosis import Category
         ("jvm_memory_used_bytes", {}, Category.RESOURCE_MEMORY),
         ("go_gc_duration_seconds", {}, Category.RESOURCE_MEMORY),
         ("node_filesystem_avail_bytes", {}, Category.RESOURCE_DISK),
+        # a storage volume's free bytes, not a traded volume (before: market.liquidity)
+        ("kubelet_volume_stats_available_bytes", {}, Category.RESOURCE_DISK),
+        ("node_memory_MemAvailable_bytes", {}, Category.RESOURCE_MEMORY),
         ("node_network_receive_errs_total", {}, Category.NETWORK),
         ("hikaricp_connections_active", {}, Category.DEPENDENCY_DATABASE),
         ("db_pool_connections_in_use", {}, Category.DEPENDENCY_DATABASE),

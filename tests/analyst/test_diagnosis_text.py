@@ -135,10 +135,12 @@ def test_a_restart_the_detector_saw_is_named_and_takes_the_restart_steps() -> No
     )
 
 
-def _funding_swing() -> Evidence:
+def _funding_swing(at: int = 110) -> Evidence:
+    """A funding-rate swing on `marketdata` from point `at` (three minutes before the PnL drop by default),
+    the strategy's PnL (the alert's own series) dropping two minutes before the alert."""
     return grid_evidence(
         [
-            _grid("demo_funding_rate", "marketdata", 0.0001, 0.00001, 31, after=-0.003, at=110),
+            _grid("demo_funding_rate", "marketdata", 0.0001, 0.00001, 31, after=-0.003, at=at),
             _grid("demo_pnl_usd", "strategy", 1000.0, 40.0, 33, after=-3000.0, role="alert"),
             _grid("demo_order_latency_seconds", "gateway", 0.02, 0.0007, 35),
         ],
@@ -149,8 +151,9 @@ def _funding_swing() -> Evidence:
 
 def test_the_strategy_playbook_does_not_rule_out_a_market_cause_it_was_shown() -> None:
     """Before: 'PnL/performance of demo_pnl_usd{...} degraded without an upstream market or
-    infrastructure cause', with a funding-rate swing that came first among the alternatives."""
-    result = _diagnose(_funding_swing())
+    infrastructure cause', with a funding-rate swing among the alternatives. The swing here changes with
+    the PnL, not before it: one that came first now leads (tests/analyst/test_builtin_precedence.py)."""
+    result = _diagnose(_funding_swing(at=CHANGED_AT))
 
     assert result.primary_hypothesis.category is Category.STRATEGY_DEGRADATION
     assert any(h.category is Category.MARKET_FUNDING for h in result.alternative_hypotheses)
@@ -186,12 +189,22 @@ def test_a_job_queue_is_not_an_order_book() -> None:
 
 
 def test_the_alerts_own_series_as_the_cause_is_said_to_restate_the_alert() -> None:
-    result = _diagnose(_funding_swing())
-    against = result.primary_hypothesis.contradicting_evidence
+    """The funding swing comes with the PnL drop, so the strategy leads; when it came first the strategy
+    is an alternative (the earlier swing leads), and says so too."""
+    together = _diagnose(_funding_swing(at=CHANGED_AT))
+    against = together.primary_hypothesis.contradicting_evidence
 
     assert any("demo_pnl_usd is the alert's own series" in line for line in against)
-    assert any("marketdata changed" in line and "before strategy did" in line for line in against)
-    assert "Against it: demo_pnl_usd is the alert's own series" in result.executive_summary
+    assert "Against it: demo_pnl_usd is the alert's own series" in together.executive_summary
+
+    strategy = next(
+        h for h in _diagnose(_funding_swing()).alternative_hypotheses if h.suspect.startswith("demo_pnl")
+    )
+    assert any("demo_pnl_usd is the alert's own series" in line for line in strategy.contradicting_evidence)
+    assert any(
+        "marketdata changed" in line and "before strategy did" in line
+        for line in strategy.contradicting_evidence
+    )
 
 
 def test_a_component_that_changed_after_the_alert_does_not_count_that_as_support() -> None:

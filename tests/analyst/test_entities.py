@@ -51,6 +51,40 @@ def test_metric_kinds_follow_the_taxonomy() -> None:
     assert series_kind("pod_workload_ops") is SeriesKind.THROUGHPUT
 
 
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "node_filesystem_avail_bytes",
+        "node_filesystem_free_bytes",
+        "node_filesystem_files_free",
+        "kubelet_volume_stats_available_bytes",
+        "node_memory_MemAvailable_bytes",
+        "node_memory_MemFree_bytes",
+    ],
+)
+def test_what_is_left_of_a_capacity_is_saturation(metric: str) -> None:
+    """Before: a filesystem's free bytes were throughput (bytes), its available bytes errors ('availab')."""
+    assert series_kind(metric) is SeriesKind.SATURATION
+
+
+def test_network_bytes_stay_throughput() -> None:
+    assert series_kind("node_network_receive_bytes_total") is SeriesKind.THROUGHPUT
+    assert series_kind("container_network_transmit_bytes_total") is SeriesKind.THROUGHPUT
+
+
+def test_a_disk_filling_up_counts_as_it_falls_and_not_as_it_frees() -> None:
+    """Free bytes falling is the disk filling up (saturation); rising (files deleted) is no harm."""
+    falling = _series("node_filesystem_avail_bytes", "db", 50e9, 0.05e9, 60, after=5e9)
+    rising = _series("node_filesystem_avail_bytes", "db", 5e9, 0.05e9, 60, after=50e9)
+    evidence = grid_evidence([falling, *_quiet("web", 62)])
+    freed = grid_evidence([rising, *_quiet("web", 62)])
+
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "db" and ranked[0].strongest is not None
+    assert ranked[0].strongest.kind is SeriesKind.SATURATION
+    assert next(e for e in rank_entities(freed) if e.name == "db").score < 3.0
+
+
 def test_cpu_jump_outranks_an_equal_relative_jump_in_bytes() -> None:
     evidence = grid_evidence(
         [

@@ -51,3 +51,17 @@ def test_report_ends_with_what_collecting_the_evidence_noted(playbooks: Playbook
 
     assert "\nEVIDENCE NOTES\n" in text
     assert "call graph 'istio' unavailable (unreachable: connection refused)" in text
+
+
+def test_a_resolved_alerts_report_heads_its_actions_as_follow_ups(playbooks: Playbooks) -> None:
+    """Before: a resolved alert's report listed its follow-ups under IMMEDIATE ACTIONS."""
+    firing = pool_incident()
+    evidence = dataclasses.replace(
+        firing,
+        alert=dataclasses.replace(firing.alert, status="resolved", ends_at=firing.alert.starts_at + 600),
+    )
+    text = render_text_report(diagnose_evidence(evidence, playbooks, now=0.0), evidence)
+
+    assert text.startswith("ALERT OrderErrors [resolved, warning]")
+    assert "\nFOLLOW-UP ACTIONS\n" in text and "IMMEDIATE ACTIONS" not in text
+    assert "Confirm or refute the leading cause" in text

@@ -281,3 +281,32 @@ async def test_an_analysis_without_metrics_is_not_reused(tmp_path: Path, webhook
     assert len(analyst.calls) == 4
     outcomes = rows(store, "SELECT DISTINCT outcome FROM stage_results WHERE stage='collect_evidence'")
     assert "reused" not in {r["outcome"] for r in outcomes}
+
+
+def resolved_occurrence(corpus: Path, shift: float) -> bytes:
+    """`occurrence(corpus, shift)` first seen already resolved, a minute after its start."""
+    payload = json.loads(occurrence(corpus, shift))
+    payload["status"] = "resolved"
+    for alert in payload["alerts"]:
+        alert["status"] = "resolved"
+        ends = parse_webhook(json.dumps({**payload, "alerts": [alert]}).encode()).alerts[0].starts_at + 60
+        alert["endsAt"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ends)) + f"{ends % 1:.3f}Z"[1:]
+    return json.dumps(payload).encode()
+
+
+async def test_reuse_is_only_between_firing_alerts(tmp_path: Path, webhook_corpus: Path) -> None:
+    """An alert first seen resolved is analysed for its recovery, and a firing one never gets that
+    analysis. Before: each took the other's (a firing alert told to 'confirm the recovery holds')."""
+    store = Store(tmp_path / "db.sqlite")
+    analyst = CountingAnalyst()
+    ingest(store, resolved_occurrence(webhook_corpus, shift=0))
+    await run_real_stages(store, analyst, reuse_seconds=300)
+    firing = ingest(store, occurrence(webhook_corpus, shift=60))
+    await run_real_stages(store, analyst, reuse_seconds=300)
+    assert set(firing.created) <= set(analyst.calls) and len(analyst.calls) == 4
+
+    later = ingest(store, resolved_occurrence(webhook_corpus, shift=120))
+    await run_real_stages(store, analyst, reuse_seconds=300)
+    assert set(later.created) <= set(analyst.calls) and len(analyst.calls) == 6
+    reused = rows(store, "SELECT incident_id FROM stage_results WHERE outcome='reused'")
+    assert reused == []

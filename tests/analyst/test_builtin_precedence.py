@@ -1,0 +1,190 @@
+"""Which component leads when the alert's own component changed after another one (temporal precedence).
+
+The alert's own series restates what fired the alert: an earlier, comparably strong change in another
+component explains it better than the series itself does. A capacity running out (memory climbing, a
+disk filling up) that began first leads over the symptoms it causes in the alerting component, with or
+without a call graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from analyst.builtin import diagnose_evidence, load_playbooks
+from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
+from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
+
+CHANGED_AT = 113  # two minutes before the alert
+
+
+def _values(metric: str, service: str, values: np.ndarray, role: str = "related") -> SeriesEvidence:
+    return SeriesEvidence(
+        series_id=f'{metric}{{service="{service}"}}',
+        metric=metric,
+        labels={"__name__": metric, "service": service},
+        role=role,  # type: ignore[arg-type]
+        component=service,
+        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
+        points=POINTS,
+    )
+
+
+def _noise(level: float, noise: float, seed: int) -> np.ndarray:
+    return level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
+
+
+def _step(level: float, noise: float, seed: int, after: float, at: int = CHANGED_AT) -> np.ndarray:
+    """`level` + noise, `after` + noise from point `at` on."""
+    values = _noise(level, noise, seed)
+    values[at:] = _noise(after, noise, seed + 1)[at:]
+    return values
+
+
+def _ramp(level: float, noise: float, seed: int, to: float, start: int) -> np.ndarray:
+    """`level` + noise, climbing steadily to `to` from point `start` on (a leak, a disk filling up)."""
+    values = _noise(level, noise, seed)
+    values[start:] += np.linspace(0.0, to - level, POINTS - start)
+    return values
+
+
+def _diagnose(evidence: Evidence) -> DiagnosisResult:
+    return diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+
+
+def _of(result: DiagnosisResult, suspect_part: str) -> Hypothesis:
+    return next(
+        h for h in (result.primary_hypothesis, *result.alternative_hypotheses) if suspect_part in h.suspect
+    )
+
+
+def _pnl_drop(market: SeriesEvidence) -> Evidence:
+    return grid_evidence(
+        [
+            market,
+            _values("demo_pnl_usd", "strategy", _step(1000.0, 40.0, 33, -3000.0), role="alert"),
+            _values("demo_order_latency_seconds", "gateway", _noise(0.02, 0.0007, 35)),
+        ],
+        alert_service="strategy",
+        alertname="PnLDrop",
+    )
+
+
+def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
+    """Before: 'PnL drop: strategy' first (the alert's own series, z=106) and the funding-rate swing that
+    came three minutes earlier (z=103) an alternative at 8 %."""
+    funding = _step(0.0001, 0.00001, 31, -0.003, at=110)
+    result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
+
+    primary = result.primary_hypothesis
+    assert (primary.category, primary.suspect) == (
+        Category.MARKET_FUNDING,
+        'demo_funding_rate{service="marketdata"}',
+    )
+    pnl = _of(result, "demo_pnl_usd")
+    assert any("demo_pnl_usd is the alert's own series" in line for line in pnl.contradicting_evidence)
+    assert any("marketdata changed 3m before strategy did" in line for line in pnl.contradicting_evidence)
+
+
+def test_the_alerts_own_series_still_leads_when_nothing_changed_before_it() -> None:
+    """A funding swing at the same time as the PnL drop does not explain it: the strategy stays first."""
+    funding = _step(0.0001, 0.00001, 31, -0.003)
+    result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
+
+    assert result.primary_hypothesis.category is Category.STRATEGY_DEGRADATION
+
+
+def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:
+    """The demo's PnL-drop scenario (demo/scenario.py) split by component: volatility on the market data
+    rises first, the book's drawdown ratio (the alert's series) and PnL follow."""
+    evidence = grid_evidence(
+        [
+            _values("demo_volatility", "marketdata", _step(0.12, 0.004, 41, 0.65, at=110)),
+            _values("demo_pnl_drawdown_ratio", "strategy", _step(0.02, 0.004, 43, 0.45), role="alert"),
+            _values("demo_pnl_usd", "strategy", _step(1_176_000.0, 4800.0, 45, 660_000.0)),
+            _values("demo_order_latency_seconds", "gateway", _noise(0.015, 0.002, 47)),
+        ],
+        alert_service="strategy",
+        alertname="PnLDrawdownHigh",
+    )
+    primary = _diagnose(evidence).primary_hypothesis
+
+    assert (primary.category, primary.suspect) == (
+        Category.MARKET_VOLATILITY,
+        'demo_volatility{service="marketdata"}',
+    )
+
+
+def _leak(topology: Mapping[str, tuple[str, ...]] | None) -> Evidence:
+    """b's memory climbs from ten minutes before the alert to three times its level; a, which alerts on
+    its latency, slows down and fails two minutes before it."""
+    return grid_evidence(
+        [
+            _values("container_memory_working_set_bytes", "b", _ramp(1.0e9, 0.01e9, 11, 3.0e9, start=105)),
+            _values("pod_cpu_usage_percent", "b", _noise(20.0, 1.0, 13)),
+            _values("http_latency_p90_seconds", "a", _step(0.05, 0.002, 15, 0.6), role="alert"),
+            _values("http_error_ratio", "a", _step(0.001, 0.0003, 17, 0.2)),
+            _values("pod_cpu_usage_percent", "a", _noise(20.0, 1.0, 19)),
+            _values("container_memory_working_set_bytes", "a", _noise(1.0e9, 0.01e9, 21)),
+        ],
+        alert_service="a",
+        topology=topology,
+        alertname="ALatencyHigh",
+    )
+
+
+def test_a_callees_memory_leak_that_began_first_leads_its_callers_symptoms_without_a_call_graph() -> None:
+    """Before: 'Code or configuration change: a' first: a's errors counted in full (no other component's
+    errors moved), b's climb was halved for having begun before the window opened."""
+    primary = _diagnose(_leak(None)).primary_hypothesis
+
+    assert (primary.category, primary.suspect) == (
+        Category.RESOURCE_MEMORY,
+        'container_memory_working_set_bytes{service="b"}',
+    )
+
+
+def test_a_callees_memory_leak_that_began_first_leads_its_callers_symptoms_with_a_call_graph() -> None:
+    primary = _diagnose(_leak({"a": ("b",)})).primary_hypothesis
+
+    assert primary.category is Category.RESOURCE_MEMORY
+    assert primary.suspect.endswith('{service="b"}')
+
+
+def test_a_filling_disk_leads_the_latency_it_causes() -> None:
+    """Before: `node_filesystem_avail_bytes` counted as throughput (bytes), at an eighth of a saturation's
+    weight: 'Code or configuration change: web' first, the disk an alternative."""
+    evidence = grid_evidence(
+        [
+            _values("node_filesystem_avail_bytes", "db", _ramp(50e9, 0.05e9, 1, 0.5e9, start=108)),
+            _values("pod_cpu_usage_percent", "db", _noise(20.0, 1.0, 3)),
+            _values("http_latency_p90_seconds", "web", _step(0.05, 0.002, 5, 0.4), role="alert"),
+            _values("pod_cpu_usage_percent", "web", _noise(20.0, 1.0, 7)),
+            _values("node_network_transmit_bytes", "web", _noise(1e6, 1e4, 9)),
+        ],
+        alert_service="web",
+    )
+    primary = _diagnose(evidence).primary_hypothesis
+
+    assert (primary.category, primary.suspect) == (
+        Category.RESOURCE_DISK,
+        'node_filesystem_avail_bytes{service="db"}',
+    )
+
+
+def test_traffic_that_moved_first_elsewhere_does_not_explain_the_alerting_components_errors() -> None:
+    """Throughput moves with load wherever it comes from: b's bytes tripling two minutes earlier leave a,
+    whose errors fired the alert, first."""
+    evidence = grid_evidence(
+        [
+            _values("pod_network_receive_bytes", "b", _step(1e6, 1e4, 51, 3e6, at=111)),
+            _values("pod_cpu_usage_percent", "b", _noise(20.0, 1.0, 53)),
+            _values("http_error_ratio", "a", _step(0.001, 0.0003, 55, 0.01), role="alert"),
+            _values("pod_cpu_usage_percent", "a", _noise(20.0, 1.0, 57)),
+        ],
+        alert_service="a",
+        alertname="AErrorsHigh",
+    )
+    assert _diagnose(evidence).primary_hypothesis.suspect == "a"
