@@ -68,13 +68,31 @@ class DroppingStream:
     line that does get through is preceded by one `log_lines_dropped` event. Each `write` is a whole line
     (as WriteLogger and StreamHandler write them), flushed at once; no retries."""
 
-    def __init__(self, stream: TextIO, notice_processors: Sequence[Processor]) -> None:
+    def __init__(
+        self,
+        stream: TextIO,
+        notice_processors: Sequence[Processor],
+        previous: DroppingStream | None = None,
+    ) -> None:
         self.stream = stream
-        self.dropped = 0  # lines lost since configure_logging, a running total
+        self.dropped = 0  # lines lost since logging was first configured, a running total
         self._unreported = 0
         self._error = ""
         self._notice_processors = notice_processors
         self._lock = threading.Lock()  # one line at a time from structlog and the stdlib alike
+        if previous is not None:
+            self._carry(previous)
+
+    def _carry(self, previous: DroppingStream) -> None:
+        """Take over the counts of the stream this one replaces (a reload): the running total, and the
+        lines not yet reported, which this stream's first line written reports."""
+        with previous._lock:
+            self.dropped, self._unreported, self._error = (
+                previous.dropped,
+                previous._unreported,
+                previous._error,
+            )
+            previous._unreported = 0  # reported by this stream, not by a late write to the old one
 
     def write(self, line: str) -> int:
         with self._lock:
@@ -111,21 +129,28 @@ class DroppingStreamHandler(logging.StreamHandler[DroppingStream]):
 
 
 def dropped_log_lines() -> int:
-    """Log lines lost (stderr full, closed or its reader gone) since the last configure_logging."""
+    """Log lines lost (stderr full, closed or its reader gone) since logging was first configured: a
+    reload's configure_logging carries the count on."""
+    stream = _current_stream()
+    return stream.dropped if stream is not None else 0
+
+
+def _current_stream() -> DroppingStream | None:
     handlers = logging.getLogger().handlers
-    return sum(h.stream.dropped for h in handlers if isinstance(h, DroppingStreamHandler))
+    return next((h.stream for h in handlers if isinstance(h, DroppingStreamHandler)), None)
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
     """structlog events and stdlib records (aiohttp, asyncio, urllib3) through one renderer: every line on
     stderr is a JSON object (or a console line) with timestamp, level and logger, redacted; a line stderr
     refuses is dropped (see DroppingStream). Safe to call again (a reload): the root handler is replaced,
-    not added."""
+    not added, and the new stream carries on the old one's count of dropped lines."""
     renderer: Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    stream = DroppingStream(sys.stderr, [structlog.processors.add_log_level, timestamper, renderer])
+    notice: list[Processor] = [structlog.processors.add_log_level, timestamper, renderer]
+    stream = DroppingStream(sys.stderr, notice, previous=_current_stream())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

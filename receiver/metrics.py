@@ -19,9 +19,12 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from receiver import __version__
+from receiver.logs import dropped_log_lines
+from receiver.storage.search_index import SEARCH_INDEXES
 
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 # The webhook's rejections (README, "Webhook"): exported at 0 from the start, so that the first one is an
@@ -41,6 +44,18 @@ class ReplaceableCollectors(Collector):
 
     def describe(self) -> Iterable[Metric]:
         return []  # names are not reserved in the parent registry: they change with each reload
+
+
+class DroppedLogLines(Collector):
+    """`alert_analyst_log_lines_dropped_total`: the log lines stderr refused (receiver/logs.py), a count
+    of the process that logging keeps across configuration reloads."""
+
+    def collect(self) -> Iterable[Metric]:
+        yield CounterMetricFamily(
+            "alert_analyst_log_lines_dropped",
+            "Log lines dropped because stderr refused them (disk full, closed, its reader gone).",
+            value=dropped_log_lines(),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,7 @@ class ReceiverMetrics:
     retention_last_prune: Gauge
     retention_prune_duration: Gauge
     retention_failures: Counter
+    search_index_rebuilds: Counter
 
 
 @cache
@@ -96,6 +112,7 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
     build.info({"version": __version__, "revision": build_revision()})
     reloadable = ReplaceableCollectors()
     registry.register(reloadable)
+    registry.register(DroppedLogLines())
     webhook_requests = Counter(
         "alert_analyst_webhook_requests",
         "Webhook requests answered, by HTTP status code.",
@@ -104,6 +121,14 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
     )
     for code in WEBHOOK_REJECTION_CODES:
         webhook_requests.labels(code)
+    search_index_rebuilds = Counter(
+        "alert_analyst_search_index_rebuilds",
+        "Full-text indexes rebuilt from the primary tables because they were found damaged, by index.",
+        ["index"],
+        registry=registry,
+    )
+    for index in SEARCH_INDEXES:  # at 0 from the start: the first rebuild is an increase
+        search_index_rebuilds.labels(index)
     return ReceiverMetrics(
         registry=registry,
         reloadable=reloadable,
@@ -198,4 +223,5 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "Retention prunes that raised (logged; retried at the next interval).",
             registry=registry,
         ),
+        search_index_rebuilds=search_index_rebuilds,
     )

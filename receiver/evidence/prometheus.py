@@ -153,7 +153,7 @@ def unexpected_answer(url: str, what: str) -> MetricSourceError:
 def _classify_http_error(message: str) -> MetricSourceError:
     match = _STATUS_MESSAGE.match(message)
     if not match:
-        return MetricSourceError("other", message[:300])
+        return MetricSourceError("other", " ".join(message[:300].split()))
     status, body_repr = int(match.group(1)), match.group(2)
     error_type, detail = "", elided(body_repr, 300)
     try:
@@ -164,6 +164,7 @@ def _classify_http_error(message: str) -> MetricSourceError:
         error_type, detail = str(envelope.get("errorType", "")), elided(str(envelope.get("error", text)), 500)
     except (ValueError, SyntaxError, AttributeError):
         pass
+    detail = " ".join(detail.split())  # a proxy's HTML error page: one line, as every reason is
     kind = _kind_for_status(status, error_type, detail)
     hint = {
         "bad_query": "fix the PromQL",

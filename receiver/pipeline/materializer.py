@@ -26,6 +26,7 @@ from receiver.storage.database import Store
 log = structlog.get_logger("receiver.materializer")
 
 RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 60.0  # a failure that persists (a damaged or full disk) is retried this often at most
 
 
 class Materializer:
@@ -57,6 +58,10 @@ class Materializer:
             log.info("resuming_notifications", pending=self.backlog)
             self._waiting_since = time.monotonic()
             self._wake.set()
+        # Writes (incidents' triggers among them) rebuild a damaged full-text index: counted here.
+        self.store.on_search_index_rebuilt = lambda rebuilt: self.metrics.search_index_rebuilds.labels(
+            rebuilt.index
+        ).inc()
         self._task = asyncio.create_task(self._run(), name="materializer")
 
     @property
@@ -72,16 +77,22 @@ class Materializer:
         self._wake.set()
 
     async def _run(self) -> None:
+        failures = 0
         while not self._stopping:
             await self._wake.wait()
             if (defer := self._deferral()) > 0 and self.intake is not None:
                 await self.intake.wait_quiet(defer)
             try:
                 await self.step()
-            except Exception:  # the rows stay pending: retried, and resumed after a restart
-                log.exception("materialize_failed")
+            except Exception as exc:  # the rows stay pending: retried, and resumed after a restart
+                failures += 1
+                _log_failure(exc, failures)
                 self._wake.set()
-                await asyncio.sleep(RETRY_SECONDS)
+                await asyncio.sleep(retry_delay(failures))
+            else:
+                if failures:
+                    log.info("materialize_recovered", failures=failures)
+                failures = 0
 
     def _deferral(self) -> float:
         """How long to wait for intake to be quiet before the next batch (0: go now)."""
@@ -124,3 +135,17 @@ class Materializer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds before the next attempt after `failures` in a row: doubling from RETRY_SECONDS, capped."""
+    return min(MAX_RETRY_SECONDS, RETRY_SECONDS * 2 ** min(failures - 1, 16))
+
+
+def _log_failure(error: Exception, failures: int) -> None:
+    """The first failure in a row with its traceback, the next ones as one line each (they are spaced
+    by `retry_delay`)."""
+    if failures == 1:
+        log.error("materialize_failed", exc_info=error)
+    else:
+        log.error("materialize_failed", failures=failures, error=f"{type(error).__name__}: {error}")

@@ -4,10 +4,13 @@ diagnosis when the evidence signature is the same, and remember each diagnosis f
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import structlog
 
 from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence, Precedent
@@ -16,6 +19,9 @@ from analyst.schema import diagnosis_from_dict
 from receiver.models import Incident
 from receiver.storage import memory as db_memory
 from receiver.storage.database import Store
+from receiver.storage.search_index import is_damage
+
+log = structlog.get_logger("receiver.memory")
 
 # Precedents handed to the analyst (most similar first); the LLM prompt trims further to its budget.
 MAX_PRECEDENTS = 5
@@ -82,15 +88,26 @@ def diagnosis_text(result: DiagnosisResult) -> str:
 
 
 async def recall(store: Store, evidence: Evidence) -> Recall:
+    """Similar past incidents. A damaged full-text index is rebuilt and searched again; if it cannot
+    be, recall goes on by evidence signature alone (logged: `memory_text_search_unavailable`)."""
     signature = evidence_signature(evidence)
-    similar = await store.read(
-        db_memory.similar_incidents,
-        signature,
-        alert_text(evidence),
-        exclude=evidence.incident_id,
-        limit=RECALL_LIMIT,
-    )
-    return Recall(signature, similar)
+
+    async def similar(text: str) -> list[dict[str, Any]]:
+        return await store.read(
+            db_memory.similar_incidents, signature, text, exclude=evidence.incident_id, limit=RECALL_LIMIT
+        )
+
+    for attempt in range(2):
+        try:
+            return Recall(signature, await similar(alert_text(evidence)))
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            damage = exc
+        if attempt or not await store.repair_search_indexes(damage):
+            break
+    log.warning("memory_text_search_unavailable", incident_id=evidence.incident_id, error=str(damage))
+    return Recall(signature, await similar(""))  # no words: the full-text index is not read
 
 
 def recall_line(similar: list[dict[str, Any]]) -> str | None:

@@ -18,6 +18,7 @@ import structlog
 from receiver.storage.checkpoint import DEFAULT_MAX_WAL_BYTES, WalCheckpointer, file_bytes
 from receiver.storage.lock import DatabaseLock
 from receiver.storage.migrations import migrate
+from receiver.storage.search_index import Rebuilt, damaged_indexes, is_damage, rebuild_index
 
 log = structlog.get_logger("receiver.storage")
 
@@ -25,6 +26,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 _PendingWrite = tuple[Callable[[sqlite_utils.Database], object], tuple[object, ...], "asyncio.Future[object]"]
 _Outcome = tuple["asyncio.Future[object]", object, BaseException | None]
+# After a check of the search indexes found none damaged (or could not rebuild one), the next check waits
+# this long: damage elsewhere keeps failing writes, and each check reads both whole indexes.
+INDEX_CHECK_INTERVAL = 60.0
 
 
 def open_database(
@@ -102,6 +106,9 @@ class Store:
 
     A file is open in one process at a time (`DatabaseLock`): a Store in a second process raises
     StorageLockError before it reads or migrates anything.
+
+    A write that fails on a damaged page has the full-text indexes checked: a damaged one (derived data,
+    `search_index`) is rebuilt and the failed writes run again, so an index never stops the primary work.
     """
 
     def __init__(
@@ -125,6 +132,9 @@ class Store:
             raise
         self.last_write = time.monotonic()
         self.last_write_error: tuple[float, str] | None = None
+        self.search_index_problem: str | None = None  # a damaged full-text index not rebuilt yet
+        self.on_search_index_rebuilt: Callable[[Rebuilt], None] | None = None
+        self._next_index_check = 0.0
         self.checkpointer: WalCheckpointer | None = None
         if self.path != ":memory:":
             self._executor.submit(self.db.conn.execute, "PRAGMA wal_autocheckpoint=0").result()
@@ -207,10 +217,64 @@ class Store:
             outcomes = self._run_batch(batch)
         except Exception:  # one call failed: the batch was rolled back; give each its own transaction
             outcomes = [self._run_alone(call, future) for call, _, future in batch]
+        if any(e is not None and is_damage(e) for _, _, e in outcomes) and self._repair_search_indexes():
+            outcomes = [
+                self._run_alone(call, future) if error is not None else (future, result, error)
+                for (call, _, _), (future, result, error) in zip(batch, outcomes, strict=True)
+            ]
         self._note_outcomes(outcomes)
         loop.call_soon_threadsafe(_settle_all, outcomes)
         if self.checkpointer is not None and self.wal_bytes() > self.max_wal_bytes:
             self._truncate_wal()
+
+    async def repair_search_indexes(self, damage: BaseException) -> bool:
+        """`_repair_search_indexes` (on the writer's thread) for a reader that met `damage`; while none
+        could be rebuilt, readiness notes it."""
+        loop = asyncio.get_running_loop()
+        if await loop.run_in_executor(self._executor, self._repair_search_indexes):
+            return True
+        self.search_index_problem = self.search_index_problem or (
+            f"full-text index damaged ({damage}): memory recall and search degraded until it is rebuilt"
+        )
+        return False
+
+    def _repair_search_indexes(self) -> bool:
+        """Rebuild the full-text indexes that are damaged; whether one was. At most one check every
+        INDEX_CHECK_INTERVAL unless the last one rebuilt something."""
+        if time.monotonic() < self._next_index_check:
+            return False
+        self._next_index_check = time.monotonic() + INDEX_CHECK_INTERVAL
+        try:
+            damaged = damaged_indexes(self.db)
+        except sqlite3.Error as exc:
+            log.warning("search_index_check_failed", error=str(exc))
+            return False
+        left = []
+        for name in damaged:
+            try:
+                rebuilt = rebuild_index(self.db, name)
+            except sqlite3.Error as exc:
+                log.error("search_index_rebuild_failed", index=name, error=str(exc))
+                left.append(name)
+                continue
+            log.warning(
+                "search_index_rebuilt",
+                index=name,
+                reason="damaged",
+                unlinked=rebuilt.unlinked,
+                hint="its old pages stay unused until a VACUUM" if rebuilt.unlinked else None,
+            )
+            if self.on_search_index_rebuilt is not None:
+                self.on_search_index_rebuilt(rebuilt)
+        self.search_index_problem = (
+            f"full-text index damaged, rebuild failed: {', '.join(left)} (memory recall and search"
+            f" degraded; tried again when a write fails, at most every {INDEX_CHECK_INTERVAL:g} s)"
+            if left
+            else None
+        )
+        if len(left) < len(damaged):
+            self._next_index_check = 0.0
+        return len(left) < len(damaged)
 
     def _truncate_wal(self) -> None:
         """Over the cap: checkpoint and truncate here, on the writer's own thread, between two batches (a

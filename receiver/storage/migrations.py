@@ -12,6 +12,7 @@ import structlog
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
+from receiver.storage.search_index import INCIDENT_TEXT_DDL
 from receiver.storage.workbench_tables import migrate_ondemand_results, migrate_workbench
 
 log = structlog.get_logger("receiver.storage")
@@ -128,9 +129,7 @@ def _feedback_and_memory(db: sqlite_utils.Database) -> None:
     )
     db.execute("CREATE INDEX idx_signatures_evidence ON incident_signatures (evidence_key)")
     db.execute("CREATE INDEX idx_signatures_alert ON incident_signatures (alert_key)")
-    db.execute(
-        "CREATE VIRTUAL TABLE incident_text USING fts5(incident_id UNINDEXED, alert, diagnosis, notes)"
-    )
+    db.execute(INCIDENT_TEXT_DDL)
 
 
 def _signature_alertname(db: sqlite_utils.Database) -> None:

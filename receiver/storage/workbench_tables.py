@@ -40,6 +40,7 @@ LIST_INDEXES = {
     "idx_incidents_category_first_seen": "diagnosis_category, first_seen",
     "idx_incidents_source_alertname": "source, alertname",
 }
+INCIDENT_SEARCH_DDL = "CREATE VIRTUAL TABLE incident_search USING fts5(body)"
 _INCIDENT_TEXT = (
     "coalesce(i.alertname, '') || ' ' || coalesce(i.labels, '') || ' ' || coalesce(i.annotations, '')"
 )
@@ -73,7 +74,7 @@ def migrate_workbench(db: sqlite_utils.Database) -> None:
         "CREATE INDEX idx_diagnoses_accounting ON diagnoses"
         " (created_at, backend, model, tokens_in, tokens_out, cost_usd, fallback, cached)"
     )
-    db.execute("CREATE VIRTUAL TABLE incident_search USING fts5(body)")
+    db.execute(INCIDENT_SEARCH_DDL)
     db.execute(
         "CREATE TRIGGER incident_search_new AFTER INSERT ON incidents BEGIN"
         " INSERT INTO incident_search (rowid, body) SELECT i.rowid, "
@@ -105,6 +106,11 @@ def _backfill(db: sqlite_utils.Database) -> None:
         f" FROM diagnoses d WHERE {latest}),"
         " first_diagnosed_at = (SELECT min(created_at) FROM diagnoses WHERE incident_id = incidents.id)"
     )
+    fill_incident_search(db)
+
+
+def fill_incident_search(db: sqlite_utils.Database) -> None:
+    """One search document per incident, from the incidents and their latest diagnoses (an empty index)."""
     db.execute(
         "INSERT INTO incident_search (rowid, body) SELECT i.rowid, "
         + _INCIDENT_TEXT

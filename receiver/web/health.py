@@ -65,8 +65,9 @@ def health_routes() -> list[web.RouteDef]:
     watch = LockWatch()
 
     async def ready(request: web.Request) -> web.Response:
-        """200 (with a note while the write lock is held elsewhere for a moment), else 503 with the
-        reasons; never waits for the write lock longer than LOCK_WAIT_SECONDS."""
+        """200 (with a note while the write lock is held elsewhere for a moment, or a full-text index
+        is damaged: derived data), else 503 with the reasons; never waits for the write lock longer than
+        LOCK_WAIT_SECONDS."""
         problems = []
         note = None
         store = request.app[STORE]
@@ -84,6 +85,7 @@ def health_routes() -> list[web.RouteDef]:
             problems.append("the notification materialiser is not running")
         if problems:
             return web.json_response({"status": "not ready", "problems": problems}, status=503)
-        return web.Response(text="OK\n" + (f"note: {note}\n" if note else ""))
+        notes = [n for n in (note, store.search_index_problem) if n]
+        return web.Response(text="OK\n" + "".join(f"note: {n}\n" for n in notes))
 
     return [web.get("/-/healthy", healthy), web.get("/-/ready", ready), web.get("/metrics", metrics)]

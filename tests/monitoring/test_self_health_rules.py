@@ -24,7 +24,7 @@ def promtool(*args: str | Path, cwd: Path | None = None) -> subprocess.Completed
 def test_self_health_rules_pass_promtool_check() -> None:
     result = promtool("check", "rules", RULES / "alert-analyst.rules.yml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "12 rules found" in result.stdout
+    assert "14 rules found" in result.stdout
 
 
 def test_self_health_rule_unit_tests_pass() -> None:

@@ -118,6 +118,29 @@ async def test_a_server_error_is_named_in_the_warning(aiohttp_server, tmp_path: 
     )
 
 
+async def test_a_proxys_html_error_page_is_one_line_of_the_warning(aiohttp_server, tmp_path: Path) -> None:
+    """Before: the page came through as it was, so the 'one line on stderr' was eleven."""
+    page = (
+        "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+    )
+    page += "</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(status=502, text=page, content_type="text/html")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    server = await aiohttp_server(app)
+
+    code, out, err = await diagnose(tmp_path, str(server.make_url("")).rstrip("/"))
+
+    assert code == 0 and "ALERT OrderErrorsHigh" in out
+    reason = the_warning(err)["reason"]
+    assert reason.startswith(
+        "unreachable: HTTP 502: <html> <head><title>502 Bad Gateway</title></head> <body>"
+    )
+
+
 async def test_another_services_json_is_named_in_the_warning(aiohttp_server, tmp_path: Path) -> None:
     server = await aiohttp_server(answering(200, "hello"))
     url = str(server.make_url("")).rstrip("/")

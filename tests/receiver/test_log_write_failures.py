@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestClient
 
 from receiver import logs
 from receiver.logs import configure_logging
+from receiver.metrics import create_metrics
 from receiver.web.keys import MATERIALIZER, SETTINGS
 from tests.support.polling import eventually
 from tests.support.redaction_corpus import leak_counts, secret_samples
@@ -109,6 +110,30 @@ def test_the_first_line_written_again_says_how_many_were_dropped(
     assert lines[0]["dropped"] == 3 and "No space left on device" in lines[0]["error"]
     assert "timestamp" in lines[0] and "--- Logging error ---" not in refusing_stderr.getvalue()
     assert logs.dropped_log_lines() == 3  # a running total, for a counter
+
+
+def test_a_reload_carries_the_count_on_and_the_next_line_written_reports_it(
+    log_to_refusing_stderr: LogToRefusingStderr,
+) -> None:
+    refusing_stderr = log_to_refusing_stderr("info")
+    log_every_way()
+    configure_logging("debug", "json")  # what a reload that changes `log` does
+    assert logs.dropped_log_lines() == 3
+    refusing_stderr.error = None
+    structlog.get_logger("receiver.app").info("reloaded")
+    structlog.get_logger("receiver.app").info("again")
+    lines = [json.loads(line) for line in refusing_stderr.getvalue().splitlines()]
+    assert [e["event"] for e in lines] == ["log_lines_dropped", "reloaded", "again"]
+    assert lines[0]["dropped"] == 3 and "No space left on device" in lines[0]["error"]
+    assert logs.dropped_log_lines() == 3
+
+
+def test_the_count_is_on_metrics(log_to_refusing_stderr: LogToRefusingStderr) -> None:
+    metrics = create_metrics()
+    assert metrics.registry.get_sample_value("alert_analyst_log_lines_dropped_total") == 0
+    log_to_refusing_stderr("info")
+    log_every_way()
+    assert metrics.registry.get_sample_value("alert_analyst_log_lines_dropped_total") == 3
 
 
 def test_a_record_that_cannot_be_formatted_does_not_raise_on_a_closed_stderr(

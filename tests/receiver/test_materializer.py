@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from receiver.config import PipelineSettings
 from receiver.metrics import create_metrics
@@ -200,3 +201,34 @@ async def test_a_steady_stream_of_webhooks_does_not_outgrow_materialisation(
     await eventually(lambda: pending(store) == 0, within=3.0)
     await materializer.stop()
     store.close()
+
+
+async def test_a_persistent_failure_is_retried_ever_less_often_and_logged_in_one_line(
+    tmp_path: Path, webhook_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first failure in a row comes with its traceback, the next ones as one line each, spaced by
+    a doubling delay (at most MAX_RETRY_SECONDS); the recovery is logged once."""
+    store = Store(tmp_path / "db.sqlite")
+    accept(store, webhook_corpus, FIRING)
+    real = db_incidents.materialize_pending
+    calls: list[int] = []
+
+    def failing_thrice(db: Any, limit: int) -> Any:  # each attempt runs it twice: in a batch, then alone
+        calls.append(limit)
+        if len(calls) <= 6:
+            raise sqlite3.DatabaseError("database disk image is malformed")
+        return real(db, limit)
+
+    monkeypatch.setattr(db_incidents, "materialize_pending", failing_thrice)
+    monkeypatch.setattr(materializer_module, "RETRY_SECONDS", 0.01)
+    materializer, _ = make(store)
+    with capture_logs() as logs:
+        await materializer.start()
+        await eventually(lambda: pending(store) == 0, within=5.0)
+        await materializer.stop()
+    store.close()
+    failed = [e for e in logs if e["event"] == "materialize_failed"]
+    assert [("exc_info" in e, e.get("failures")) for e in failed] == [(True, None), (False, 2), (False, 3)]
+    assert [e["failures"] for e in logs if e["event"] == "materialize_recovered"] == [3]
+    delays = [materializer_module.retry_delay(n) for n in range(1, 20)]
+    assert delays[:3] == [0.01, 0.02, 0.04] and delays[-1] == materializer_module.MAX_RETRY_SECONDS

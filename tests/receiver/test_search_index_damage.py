@@ -1,0 +1,82 @@
+"""Memory over damaged full-text indexes: incidents are still diagnosed, recall keeps what the primary
+tables hold (evidence signatures, judgements), and the index comes back with the incidents' words."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from receiver.pipeline import memory
+from receiver.storage.database import fetch_one
+from receiver.web.keys import STORE
+from tests.feedback.conftest import diagnose_with_memory
+from tests.feedback.test_memory import DAY, T0, diagnosis, traffic_surge
+
+from .conftest import ClientFactory
+from .test_damaged_database import damage_search_indexes, integrity_of
+
+CAUSE = "container_cpu_usage_seconds_total"
+
+
+async def judged_incident(make_client: ClientFactory) -> str:
+    """An incident diagnosed and judged wrong (with its true cause and a note), in a closed app."""
+    client = await make_client()
+    first = await diagnose_with_memory(client, traffic_surge(), "fp-a", T0)
+    judged = await client.post(
+        f"/api/v1/incidents/{first}/feedback",
+        json={"verdict": "wrong", "actual_cause": CAUSE, "who": "ana", "note": "a noisy neighbour"},
+    )
+    assert judged.status == 201
+    await client.close()
+    return first
+
+
+async def test_a_repeat_is_diagnosed_with_the_given_cause_over_damaged_indexes(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    first = await judged_incident(make_client)
+    damage_search_indexes(tmp_path / "aa.db")
+    client = await make_client()
+    with capture_logs() as logs:
+        repeat = await diagnose_with_memory(client, traffic_surge(), "fp-b", T0 + DAY)
+    assert (await diagnosis(client, repeat))["primary_hypothesis"]["suspect"] == CAUSE
+    assert {e["index"] for e in logs if e["event"] == "search_index_rebuilt"} == {
+        "incident_text",
+        "incident_search",
+    }
+    text = await client.app[STORE].run(fetch_one, "SELECT * FROM incident_text WHERE incident_id=?", [first])
+    assert text is not None  # rebuilt from the incident, its diagnosis and feedback
+    assert "HighLatency" in text["alert"] and "Traffic surge" in text["diagnosis"]
+    assert text["notes"] == f"a noisy neighbour {CAUSE}"
+    for index in ("incident_text", "incident_search"):
+        integrity_of(tmp_path / "aa.db", index)
+
+
+async def test_recall_goes_on_by_signature_when_the_index_cannot_be_rebuilt(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A full database cannot take the new index: recall says so and uses the evidence signature."""
+    first = await judged_incident(make_client)
+    damage_search_indexes(tmp_path / "aa.db")
+    client = await make_client()
+    store = client.app[STORE]
+    await store.run(_fill_up)
+    evidence = dataclasses.replace(traffic_surge(), incident_id="inc-repeat")
+    with capture_logs() as logs:
+        recalled = await memory.recall(store, evidence)
+    assert [row["incident_id"] for row in recalled.similar] == [first]
+    assert recalled.similar[0]["actual_cause"] == CAUSE
+    events = [e["event"] for e in logs]
+    assert "search_index_rebuild_failed" in events and "memory_text_search_unavailable" in events
+    ready = await client.get("/-/ready")
+    assert ready.status == 200
+    assert (await ready.text()).startswith("OK\nnote: full-text index damaged, rebuild failed:")
+
+
+def _fill_up(db: Any) -> None:
+    """No page beyond those the file has (SQLite answers "database or disk is full")."""
+    pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
+    db.conn.execute(f"PRAGMA max_page_count={pages}")
