@@ -64,12 +64,12 @@ def _top_level_tokens(expr: str) -> list[tuple[int, str]]:
         elif ch in ")]}":
             depth -= 1
         elif depth == 0:
-            op = next((c for c in _COMPARISONS if expr.startswith(c, i)), None)
+            op = next((c for c in _COMPARISONS if expr.startswith(c, i)), None) if ch in "=!<>" else None
             if op is not None:
                 found.append((i, op))
                 i += len(op)
                 continue
-            word = re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", expr[i:])
+            word = _METRIC_NAME.match(expr, i)  # from i, not on a copy of the rest: linear in len(expr)
             if word:
                 if word.group(0).lower() in _SET_OPERATORS and (i == 0 or not expr[i - 1].isalnum()):
                     found.append((i, word.group(0).lower()))
@@ -79,15 +79,16 @@ def _top_level_tokens(expr: str) -> list[tuple[int, str]]:
     return found
 
 
+_MODIFIER = re.compile(r"(?:bool\b|(?:on|ignoring|group_left|group_right)\s*(?:\([^)]*\))?)\s*", re.I)
+
+
 def _strip_modifiers(side: str) -> str:
     """Drop a leading `bool` and vector-matching modifiers (`on(...)`, `group_left(...)`...)."""
     side = side.strip()
-    pattern = re.compile(r"^(?:bool\b|(?:on|ignoring|group_left|group_right)\s*(?:\([^)]*\))?)\s*", re.I)
-    while True:
-        match = pattern.match(side)
-        if not match or not match.group(0):
-            return side
-        side = side[match.end() :].strip()
+    at = 0
+    while (match := _MODIFIER.match(side, at)) and match.end() > at:
+        at = match.end()
+    return side[at:].strip()
 
 
 def is_number(text: str) -> bool:
@@ -117,16 +118,23 @@ def strip_comparison(expr: str) -> str:
 
 
 def _unwrap(expr: str) -> str:
-    """Remove parentheses enclosing the whole expression."""
-    while expr.startswith("(") and expr.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(expr):
-            depth += ch == "("
-            depth -= ch == ")"
-            if depth == 0 and i < len(expr) - 1:
-                return expr
-        expr = expr[1:-1].strip()
-    return expr
+    """Remove parentheses enclosing the whole expression (in one pass: an alert's expression comes from a
+    webhook and may be megabytes of nested parentheses)."""
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for i, ch in enumerate(expr):
+        if ch == "(":
+            opened.append(i)
+        elif ch == ")" and opened:
+            closing[opened.pop()] = i
+    lo, hi = 0, len(expr) - 1
+    while lo < hi and expr[lo] == "(" and closing.get(lo) == hi:
+        lo, hi = lo + 1, hi - 1
+        while lo <= hi and expr[lo].isspace():
+            lo += 1
+        while hi >= lo and expr[hi].isspace():
+            hi -= 1
+    return expr[lo : hi + 1]
 
 
 def range_duration(seconds: float) -> str:
@@ -211,15 +219,63 @@ def having_labels(expr: str, labels: Mapping[str, str]) -> str:
 
 def render_template(query: str, labels: Mapping[str, str]) -> str:
     """Replace `{{ $labels.NAME }}` (or `{{ index $labels "NAME" }}`) with the alert's label value, escaped
-    for use inside a PromQL string."""
+    for where it stands: inside a `"..."` or `'...'` string (regex-escaped too when the string is a `=~`
+    or `!~` matcher's), in a raw string when it holds no backtick, outside strings only when it is a
+    number, a name or a duration. A value from a webhook never changes the query's structure: one that
+    would raises TemplateError."""
+    values: list[str] = []
 
-    def substitute(match: re.Match[str]) -> str:
+    def placeholder(match: re.Match[str]) -> str:
         name = match.group(1) or re.sub(r"\\(.)", r"\1", match.group(2))
         if name not in labels:
             raise TemplateError(f"the alert has no label {name!r}")
-        return quote(labels[name])[1:-1]
+        values.append(labels[name])
+        return f"\0{len(values) - 1}\0"
 
-    return _TEMPLATE.sub(substitute, query)
+    marked = _TEMPLATE.sub(placeholder, query)
+    return _PLACEHOLDER.sub(lambda m: _escaped_for(marked, m.start(), values[int(m.group(1))]), marked)
+
+
+_PLACEHOLDER = re.compile("\0([0-9]+)\0")
+_REGEX_OPERAND = re.compile(r"[=!]~\s*$")
+_DURATION = re.compile(r"(?:[0-9]+(?:ms|[smhdwy]))+")
+
+
+def _string_around(text: str, at: int) -> tuple[str, int] | None:
+    """(quote character, position of the opening quote) of the string literal holding `at`, else None."""
+    quote_char, start, i = "", -1, 0
+    while i < at:
+        ch = text[i]
+        if quote_char:
+            if ch == "\\" and quote_char != "`":
+                i += 1
+            elif ch == quote_char:
+                quote_char = ""
+        elif ch in "\"'`":
+            quote_char, start = ch, i
+        elif ch == "#":  # a comment, to the end of its line
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline
+        i += 1
+    return (quote_char, start) if quote_char else None
+
+
+def _escaped_for(text: str, at: int, value: str) -> str:
+    """`value` written where position `at` of `text` stands (see `render_template`)."""
+    around = _string_around(text, at)
+    if around is None:
+        if not (is_number(value) or _METRIC_NAME.fullmatch(value) or _DURATION.fullmatch(value)):
+            raise TemplateError(f"{value!r} is no number, name or duration: quote the template")
+        return value
+    quote_char, start = around
+    if _REGEX_OPERAND.search(text[:start]):
+        value = re.escape(value)
+    if quote_char == "`":
+        if "`" in value:
+            raise TemplateError(f"{value!r} cannot be written in a `raw string`: use double quotes")
+        return value
+    escaped = value.replace("\\", "\\\\").replace(quote_char, "\\" + quote_char)
+    return escaped.replace("\n", "\\n")
 
 
 def is_counter_name(metric: str) -> bool:

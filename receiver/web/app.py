@@ -26,7 +26,7 @@ from receiver.web.keys import (
     SETTINGS,
 )
 from receiver.web.learning import install_learning
-from receiver.web.ondemand import ondemand_routes
+from receiver.web.ondemand import ONDEMAND_RUNS, OnDemandRuns, ondemand_routes
 from receiver.web.reload import CONFIG_SOURCE, RELOAD_LOCK, ConfigSource, reload_routes
 from receiver.web.resends import RecentBodies
 from receiver.web.resources import PARTS_FACTORY, RESOURCES, PartsFactory, pipeline_parts
@@ -55,6 +55,7 @@ def build_app(
     app[RELOAD_LOCK] = asyncio.Lock()
     app[INTAKE] = IntakeActivity()
     app[RECENT_BODIES] = RecentBodies()
+    app[ONDEMAND_RUNS] = OnDemandRuns()
     app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (app, incident_id) -> str
     app[OVERVIEW_EXTRAS] = []  # and for the overview page: (app) -> str
     setup_templates(app)

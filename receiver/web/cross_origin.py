@@ -7,6 +7,10 @@ The check is Go 1.25's `http.CrossOriginProtection`: safe methods (GET, HEAD, OP
 request from a trusted origin passes; else `Sec-Fetch-Site` decides where the browser sends it
 (`same-origin` or `none` pass, anything else is refused); without it, an `Origin` must name this host.
 A request with neither header is not from a browser (Alertmanager, Slack, curl, scripts) and passes.
+
+Reads are held to the same fetch metadata on the API and the workbench (`cross_site_load`): another site's
+page may link to them (a navigation) but not load them as an image, script or fetch, which would run the
+PromQL of `/ui/series.json` with the browser's credentials.
 """
 
 from __future__ import annotations
@@ -89,10 +93,26 @@ def stranger(path: str, host: str, known: Iterable[str]) -> str | None:
     )
 
 
+def cross_site_load(
+    path: str, method: str, headers: Mapping[str, str], trusted: Container[str]
+) -> str | None:
+    """Why a read of the API or the workbench that another site's page started is refused, or None: its own
+    pages, a trusted origin's, a request without fetch metadata and a top-level navigation (a link from
+    Slack or Grafana) pass (Fetch Metadata's resource isolation policy)."""
+    if method not in SAFE_METHODS or not path.startswith(GUARDED):
+        return None
+    site = headers.get("Sec-Fetch-Site")
+    if site in (None, "same-origin", "none") or (headers.get("Origin") or "").lower() in trusted:
+        return None
+    if headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") in (None, "document"):
+        return None
+    return f"a {site} page may not load {path} (open it by following a link instead)"
+
+
 @web.middleware
 async def refuse_cross_origin(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """421 under a stranger's name on a loopback listener; 403 for a browser's write that another site
-    started (see the module's doc)."""
+    """421 under a stranger's name on a loopback listener; 403 for a browser's write, or load of the API or
+    the workbench, that another site started (see the module's doc)."""
     settings = request.app[SETTINGS].web
     trusted = {origin_of(o) for o in settings.trusted_origins}
     if settings.external_url:
@@ -102,7 +122,9 @@ async def refuse_cross_origin(request: web.Request, handler: Handler) -> web.Str
         why = stranger(request.path, request.host, known)
         if why is not None:
             return error_response(421, f"request refused: {why}")
-    why = refusal(request.method, request.headers, request.host, trusted)
+    why = refusal(request.method, request.headers, request.host, trusted) or cross_site_load(
+        request.path, request.method, request.headers, trusted
+    )
     if why is not None:
         return error_response(403, f"cross-origin request refused: {why}")
     return await handler(request)

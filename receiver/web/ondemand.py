@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from aiohttp import web
@@ -71,6 +72,17 @@ def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
     )
 
 
+@dataclass
+class OnDemandRuns:
+    """On-demand diagnoses running now. Each may cost an LLM call, so at most the pipeline's
+    `max_concurrent_analyses` run at once; a request past that is refused (429), not queued."""
+
+    running: int = 0
+
+
+ONDEMAND_RUNS = web.AppKey("ondemand_runs", OnDemandRuns)
+
+
 def context_with_metrics(context: ContextSettings, metrics: list[str]) -> ContextSettings:
     extra = [ContextQuery(name=f"requested_{i}", query=q) for i, q in enumerate(metrics)]
     return context.model_copy(update={"context_queries": [*context.context_queries, *extra]})
@@ -106,7 +118,18 @@ async def run_on_demand(
             raise OnDemandError(400, f"alert: {exc}", "alert") from exc
     plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
     keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
-    evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    runs, limit = app[ONDEMAND_RUNS], settings.pipeline.max_concurrent_analyses
+    if runs.running >= limit:
+        raise OnDemandError(
+            429,
+            f"{limit} on-demand diagnoses are running already (pipeline.max_concurrent_analyses):"
+            " try again when one is done",
+        )
+    runs.running += 1
+    try:
+        evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+    finally:
+        runs.running -= 1
     return incident, evidence, diagnosis
 
 

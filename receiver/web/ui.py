@@ -198,7 +198,7 @@ async def diagnose_page(request: web.Request) -> web.Response:
         )
         incident, evidence, diagnosis = await run_on_demand(request.app, DiagnosisRequest(alert=alert))
     except OnDemandError as exc:
-        return _form_error(request, form, exc.message)
+        return _form_error(request, form, exc.message, status=429 if exc.status == 429 else 400)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
     row = {**asdict(incident), "labels": dict(incident.labels), "annotations": dict(incident.annotations)}

@@ -54,7 +54,7 @@ async def test_a_cross_site_form_post_changes_nothing_and_says_why(make_client: 
 
     assert answer.status == 403
     assert "cross-origin request refused" in (await answer.json())["error"]
-    assert (await (await client.get("/api/v1/rules", headers=attack)).json())["data"] == []
+    assert (await (await client.get("/api/v1/rules", headers=AUTH)).json())["data"] == []
     same = {**AUTH, "Sec-Fetch-Site": "same-origin"}
     assert (await client.post("/api/v1/rules", json=RULE, headers=same)).status == 201
 
@@ -139,3 +139,16 @@ async def test_an_origin_that_is_no_url_is_refused_not_a_server_error(make_clien
 def test_trusted_origins_must_be_origins(origin: str) -> None:
     with pytest.raises(ValidationError, match="is no origin"):
         WebSettings(trusted_origins=[origin])
+
+
+async def test_a_cross_site_load_of_the_api_is_refused_but_a_link_to_the_workbench_opens(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client(webhook={"bearer_token": "tok"})
+    other_site = {**AUTH, "Sec-Fetch-Site": "cross-site"}
+    load = {**other_site, "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
+    link = {**other_site, "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
+
+    assert (await client.get("/api/v1/incidents", headers=load)).status == 403
+    assert (await client.get("/ui/", headers=link)).status == 200
+    assert (await client.get("/-/healthy", headers=load)).status == 200  # not the API's or workbench's
