@@ -53,18 +53,34 @@ def _inert_html(text: str) -> str:
     return html.escape(redact_secrets(text))
 
 
-def build_annotation(
-    incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks, now: float
-) -> dict[str, Any]:
-    """The POST /api/annotations body: a region from startsAt to endsAt (or now), in ms."""
+def annotation_text(
+    incident: Incident, diagnosis: DiagnosisResult, links: IncidentLinks, recovery: str | None = None
+) -> str:
+    """The region's HTML text: the cause, its confidence and the top actions. At resolution `recovery` is
+    how the alert recovered ("" when not checked) and the diagnosis' actions are follow-ups, headed so."""
     primary = diagnosis.primary_hypothesis
     actions = "".join(f"<br>{n}. {_inert_html(a)}" for n, a in enumerate(diagnosis.immediate_actions[:3], 1))
-    text = (
+    heading = "Top actions" if recovery is None else "Follow-up"
+    return (
         f"<b>{_inert_html(incident.alertname)}</b>: {_inert_html(primary.title)}"
         f"<br>Confidence: {percent(diagnosis.confidence_score)} ({html.escape(primary.category.value)})"
-        + (f"<br>Top actions:{actions}" if actions else "")
+        + (f"<br>Recovery: {_inert_html(recovery)}" if recovery else "")
+        + (f"<br>{heading}:{actions}" if actions else "")
         + f'<br><a href="{html.escape(links.ui)}">Open the diagnosis in alert-analyst</a>'
     )
+
+
+def build_annotation(
+    incident: Incident,
+    diagnosis: DiagnosisResult,
+    links: IncidentLinks,
+    now: float,
+    recovery: str | None = None,
+) -> dict[str, Any]:
+    """The POST /api/annotations body: a region from startsAt to endsAt (or now), in ms; `recovery` as in
+    `annotation_text`."""
+    primary = diagnosis.primary_hypothesis
+    text = annotation_text(incident, diagnosis, links, recovery)
     tags = list(
         dict.fromkeys(
             redact_secrets(t)

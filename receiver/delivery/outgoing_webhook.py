@@ -23,6 +23,7 @@ from analyst.llm.redact import redact_document
 from receiver.delivery.errors import RetryableDeliveryError
 from receiver.delivery.http_errors import error_for_status
 from receiver.delivery.protocol import Delivery
+from receiver.delivery.recovery import RecoveryCheck
 from receiver.delivery.settings import OutgoingWebhookSettings
 from receiver.delivery.summary import IncidentLinks
 from receiver.models import Incident
@@ -50,9 +51,15 @@ def verify(secret: str, timestamp: str, body: bytes, signature: str, tolerance: 
 
 
 def build_event(
-    event: str, incident: Incident, diagnosis: DiagnosisResult | None, links: IncidentLinks
+    event: str,
+    incident: Incident,
+    diagnosis: DiagnosisResult | None,
+    links: IncidentLinks,
+    recovery: RecoveryCheck | None = None,
 ) -> dict[str, Any]:
-    """The JSON document posted for `diagnosis` and `resolved` events, secrets redacted."""
+    """The JSON document posted for `diagnosis` and `resolved` events, secrets redacted. A `resolved`
+    event's diagnosis has follow-ups as its immediate actions, and `recovery` is the recovery checked at
+    resolution (null when none was)."""
     document = {
         "event": event,
         "incident": {
@@ -70,6 +77,8 @@ def build_event(
         "diagnosis": asdict(diagnosis) if diagnosis is not None else None,
         "links": {"ui": links.ui, "api": links.api},
     }
+    if event == "resolved":
+        document["recovery"] = asdict(recovery) if recovery is not None else None
     return dict(redact_document(document))
 
 

@@ -18,7 +18,8 @@ import sqlite_utils
 from analyst.diagnosis import DiagnosisResult
 from receiver.delivery import grafana, outgoing_webhook, pagerduty, slack, slack_blocks
 from receiver.delivery.noise import cooldown_reason, repeat_reason, verdict
-from receiver.delivery.readable import readable_diagnosis
+from receiver.delivery.readable import readable_diagnosis, without_alert_labels
+from receiver.delivery.recovery import RecoveryCheck
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -27,7 +28,14 @@ from receiver.delivery.settings import (
     SlackSettings,
 )
 from receiver.delivery.severity import severity_at_least
-from receiver.delivery.summary import IncidentLinks, alert_summary, group_of, incident_links, similarity_key
+from receiver.delivery.summary import (
+    IncidentLinks,
+    alert_summary,
+    closing_diagnosis,
+    group_of,
+    incident_links,
+    similarity_key,
+)
 from receiver.models import Incident
 from receiver.storage import outbox as db_outbox
 from receiver.storage.database import transaction
@@ -232,25 +240,36 @@ class DeliveryPlanner:
         return batch.plan
 
     def resolved(
-        self, snapshot: Snapshot, incident: Incident, diagnosis: DiagnosisResult | None, now: float
+        self,
+        snapshot: Snapshot,
+        incident: Incident,
+        diagnosis: DiagnosisResult | None,
+        now: float,
+        recovery: RecoveryCheck | None = None,
     ) -> Plan:
+        """Close the region, the thread and the PagerDuty alert; the messages carry follow-ups instead of the
+        diagnosis' firing-time mitigations, and say how the alert recovered (`recovery`) when checked."""
         batch = self._batch(snapshot, incident, now)
         if snapshot.member_status == "resolved":
             return batch.plan  # resolving twice (a resent webhook) changes nothing
+        if diagnosis is not None:
+            follow_up = recovery.follow_ups if recovery is not None else None
+            diagnosis = closing_diagnosis(incident, diagnosis, follow_up)
         ended = incident.ends_at if incident.ends_at is not None else now
         batch.join_group()
         batch.plan.resolve = (incident.id, ended)
         members = _members_after_resolve(snapshot, incident, ended)
         still_firing = sum(1 for m in members if m.status != "resolved")
         reason = snapshot.decision if snapshot.decided else None
+        text = recovery.text if recovery is not None else ""
         if self.grafana.enabled:
-            self._close_annotation(batch, diagnosis, ended, reason)
+            self._close_annotation(batch, diagnosis, ended, reason, text)
         if self.slack.enabled:
-            self._close_thread(batch, diagnosis, members, still_firing)
+            self._close_thread(batch, diagnosis, members, still_firing, text)
         if self.pagerduty.enabled and still_firing == 0:
             self._resolve_pagerduty(batch)
         if self.outgoing_webhook.enabled and reason is None:
-            self._post_webhook(batch, "resolved", diagnosis)
+            self._post_webhook(batch, "resolved", diagnosis, recovery=recovery)
         return batch.plan
 
     def similarity_key(self, incident: Incident, diagnosis: DiagnosisResult) -> str:
@@ -283,12 +302,16 @@ class DeliveryPlanner:
             return apply_plan(db, self.diagnosis(snapshot, incident, diagnosis, now, repeat_of), now)
 
     def plan_resolved(
-        self, db: sqlite_utils.Database, incident: Incident, diagnosis: DiagnosisResult | None, now: float
+        self,
+        db: sqlite_utils.Database,
+        incident: Incident,
+        diagnosis: DiagnosisResult | None,
+        now: float,
+        recovery: RecoveryCheck | None = None,
     ) -> Plan:
         with transaction(db):
-            return apply_plan(
-                db, self.resolved(read_snapshot(db, incident, now), incident, diagnosis, now), now
-            )
+            snapshot = read_snapshot(db, incident, now)
+            return apply_plan(db, self.resolved(snapshot, incident, diagnosis, now, recovery), now)
 
     def _diagnosis_targets(self, incident: Incident) -> list[str]:
         pages = self.pagerduty.enabled and severity_at_least(incident.severity, self.pagerduty.min_severity)
@@ -362,6 +385,7 @@ class DeliveryPlanner:
         diagnosis: DiagnosisResult | None,
         members: Sequence[Member],
         still_firing: int,
+        recovery: str = "",
     ) -> None:
         """Say this alert resolved; once the whole group has, mark the parent resolved and summarise."""
         thread = batch.snapshot.thread
@@ -381,14 +405,17 @@ class DeliveryPlanner:
             )
             self._slack_reply(batch, thread, "update", parent, edit_parent=True)
         shown = readable_diagnosis(diagnosis, batch.incident.labels) if diagnosis is not None else None
-        summary = slack_blocks.closing_summary(batch.incident, shown, duration, links)
+        readable = without_alert_labels(recovery, batch.incident.labels)
+        summary = slack_blocks.closing_summary(batch.incident, shown, duration, links, readable)
         self._slack_reply(batch, thread, "summary", summary)
         batch.plan.close_thread = batch.group
 
     # -- Grafana, PagerDuty, webhook --------------------------------------------------------------
 
-    def _annotate(self, batch: Batch, diagnosis: DiagnosisResult, key: str | None) -> None:
-        body = grafana.build_annotation(batch.incident, diagnosis, batch.links, batch.now)
+    def _annotate(
+        self, batch: Batch, diagnosis: DiagnosisResult, key: str | None, recovery: str | None = None
+    ) -> None:
+        body = grafana.build_annotation(batch.incident, diagnosis, batch.links, batch.now, recovery)
         existing = batch.snapshot.annotation_id
         if existing is None:
             batch.add(grafana.DESTINATION, grafana.QUEUE, grafana.CREATE, {"body": body}, key=key)
@@ -397,14 +424,22 @@ class DeliveryPlanner:
             batch.add(grafana.DESTINATION, grafana.QUEUE, grafana.PATCH, {"body": patch}, existing, key)
 
     def _close_annotation(
-        self, batch: Batch, diagnosis: DiagnosisResult | None, ended: float, reason: str | None
+        self,
+        batch: Batch,
+        diagnosis: DiagnosisResult | None,
+        ended: float,
+        reason: str | None,
+        recovery: str,
     ) -> None:
+        """End the incident's region at `ended`, its text now with the follow-ups and `recovery`."""
         existing = batch.snapshot.annotation_id
         if existing is not None:
-            body = {"timeEnd": grafana.to_ms(ended)}
+            body: dict[str, Any] = {"timeEnd": grafana.to_ms(ended)}
+            if diagnosis is not None:
+                body["text"] = grafana.annotation_text(batch.incident, diagnosis, batch.links, recovery)
             batch.add(grafana.DESTINATION, grafana.QUEUE, grafana.PATCH, {"body": body}, existing)
         elif diagnosis is not None and reason is None:
-            self._annotate(batch, diagnosis, None)
+            self._annotate(batch, diagnosis, None, recovery)
 
     def _resolve_pagerduty(self, batch: Batch) -> None:
         """Resolve the group's PagerDuty alert if the last live event for it was a trigger."""
@@ -413,11 +448,15 @@ class DeliveryPlanner:
             batch.add(pagerduty.DESTINATION, pagerduty.QUEUE, pagerduty.RESOLVE, {"event": event})
 
     def _post_webhook(
-        self, batch: Batch, event: str, diagnosis: DiagnosisResult | None, key: str | None = None
+        self,
+        batch: Batch,
+        event: str,
+        diagnosis: DiagnosisResult | None,
+        key: str | None = None,
+        recovery: RecoveryCheck | None = None,
     ) -> None:
-        document = json.loads(
-            json.dumps(outgoing_webhook.build_event(event, batch.incident, diagnosis, batch.links))
-        )
+        built = outgoing_webhook.build_event(event, batch.incident, diagnosis, batch.links, recovery)
+        document = json.loads(json.dumps(built))
         batch.add(
             outgoing_webhook.DESTINATION, outgoing_webhook.QUEUE, event, {"document": document}, key=key
         )

@@ -19,6 +19,7 @@ from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
 from receiver.delivery.pagerduty import PagerDutySink
 from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
+from receiver.delivery.recovery import RecoveryCheck
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -130,10 +131,14 @@ class DeliveryService:
         )
         self._dispatch(plan)
 
-    async def on_incident_resolved(self, incident: Incident, diagnosis: DiagnosisResult | None) -> None:
+    async def on_incident_resolved(
+        self, incident: Incident, diagnosis: DiagnosisResult | None, recovery: RecoveryCheck | None = None
+    ) -> None:
         """Close the Grafana region; once the whole group resolved, mark the Slack parent resolved,
-        post the closing summary and resolve PagerDuty."""
-        self._dispatch(await self._store.run(self._planner.plan_resolved, incident, diagnosis, time.time()))
+        post the closing summary and resolve PagerDuty. Each carries follow-ups, and says how the alert
+        recovered when `recovery` was checked at resolution."""
+        plan = await self._store.run(self._planner.plan_resolved, incident, diagnosis, time.time(), recovery)
+        self._dispatch(plan)
 
     async def list_deliveries(self, incident_id: str) -> list[dict[str, object]]:
         return await self._store.run(deliveries_of, incident_id)

@@ -25,7 +25,6 @@ from receiver.delivery.summary import (
     actions_title,
     alert_summary,
     cause_line,
-    follow_ups,
     format_duration,
     hypothesis_line,
     percent,
@@ -303,14 +302,21 @@ def diagnosis_messages(
 
 
 def closing_summary(
-    incident: Incident, diagnosis: DiagnosisResult | None, duration: float, links: IncidentLinks
+    incident: Incident,
+    diagnosis: DiagnosisResult | None,
+    duration: float,
+    links: IncidentLinks,
+    recovery: str | None = None,
 ) -> SlackMessage:
-    """The last reply of a thread: how long it lasted, the cause, the follow-ups (not the firing-time
-    mitigations) and the diagnosis' preventive measures."""
+    """The last reply of a thread: how long it lasted, the cause, how it recovered (`recovery`, checked at
+    resolution), the follow-ups (`diagnosis` is the closing one: `summary.closing_diagnosis`) and the
+    diagnosis' preventive measures."""
     lines = [f"✅ *Resolved* after {format_duration(duration)}."]
     if diagnosis is not None:
         lines.append(f"*Cause:* {escape_mrkdwn(cause_line(diagnosis))}")
-        lines.append("*Follow-up:*\n" + _bullets(follow_ups(incident, diagnosis), numbered=True))
+        if recovery:
+            lines.append(f"*Recovery:* {escape_mrkdwn(recovery)}")
+        lines.append("*Follow-up:*\n" + _bullets(diagnosis.immediate_actions, numbered=True))
         if diagnosis.preventive_measures:
             lines.append("*Prevent a recurrence:*\n" + _bullets(diagnosis.preventive_measures[:3]))
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from analyst.builtin.playbooks import follow_up_actions
 from analyst.diagnosis import DiagnosisResult, Hypothesis
@@ -61,6 +61,14 @@ def follow_ups(incident: Incident, diagnosis: DiagnosisResult) -> tuple[str, ...
     """Follow-ups once the alert has resolved, whatever the diagnosis was written for: the stored one is
     usually the firing-time one, whose immediate actions mitigate a fault that is over."""
     return follow_up_actions(diagnosis.primary_hypothesis, incident.alertname)
+
+
+def closing_diagnosis(
+    incident: Incident, diagnosis: DiagnosisResult, follow_up: tuple[str, ...] | None = None
+) -> DiagnosisResult:
+    """The diagnosis as a resolution's messages carry it: `follow_up` (those of the recovery checked at
+    resolution), else `follow_ups`, as its actions instead of the firing-time mitigations."""
+    return replace(diagnosis, immediate_actions=follow_up or follow_ups(incident, diagnosis))
 
 
 def alert_summary(incident: Incident) -> str:

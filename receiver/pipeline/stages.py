@@ -1,7 +1,8 @@
 """The pipeline's stages: announce, collect evidence, detect, diagnose, deliver (and resolution).
 
 The order is `receiver.models.STAGES`; on-demand diagnosis runs the middle three (`ON_DEMAND_STAGES`)
-through the same functions, with no store when nothing is to be kept.
+through the same functions, with no store when nothing is to be kept. At resolution,
+`recovery_at_resolution` checks whether the suspect of a diagnosis made while the alert fired is back.
 """
 
 from __future__ import annotations
@@ -10,18 +11,23 @@ import asyncio
 import dataclasses
 import json
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import structlog
 
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
+from receiver.delivery.recovery import RecoveryCheck, check_recovery, not_checked
 from receiver.delivery.summary import format_duration
 from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
-from receiver.models import STAGES, Incident
+from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline import memory
 from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
 from receiver.storage import incidents as db_incidents
@@ -31,7 +37,10 @@ from receiver.storage.database import Store
 if TYPE_CHECKING:
     from receiver.delivery.service import DeliveryService
 
+log = structlog.get_logger("receiver.pipeline")
+
 ON_DEMAND_STAGES = ("collect_evidence", "detect", "diagnose")
+RECOVERY = "recovery"  # the stage result row of the check at resolution (not a stage of STAGES)
 
 
 @dataclass
@@ -234,6 +243,66 @@ async def diagnose_now(
         ctx.state.outcomes[name] = (await stages[name](ctx)).outcome
     assert ctx.state.evidence is not None and ctx.state.diagnosis is not None
     return ctx.state.evidence, ctx.state.diagnosis
+
+
+async def recovery_at_resolution(
+    plugins: StagePlugins,
+    store: Store,
+    incident: Incident,
+    diagnosis: DiagnosisResult | None,
+    heavy_work: Callable[[], AbstractAsyncContextManager[None]],
+    time_limit: float,
+) -> RecoveryCheck | None:
+    """Whether the resolved `incident`'s suspect is back at its baseline, and the follow-ups that says.
+
+    A diagnosis made while the alert fired gets its evidence fetched again (the window now ends at
+    endsAt); the check is kept as the incident's `recovery` stage result, the diagnosis stays as it was.
+    One made for the resolved alert is checked on its own evidence. Either is heavy work, within
+    `time_limit` seconds; a failure becomes a check that says why. None without a diagnosis or its
+    evidence, or when there is no metric source to fetch from.
+    """
+    stored = await store.run(db_incidents.load_evidence, incident.id) if diagnosis is not None else None
+    if diagnosis is None or stored is None:
+        return None
+    diagnosed = evidence_from_dict(stored)
+    fetch = diagnosed.alert.status == "firing"
+    if fetch and plugins.source is None:
+        return None
+    started, clock = time.time(), time.perf_counter()
+    primary, outcome = diagnosis.primary_hypothesis, "error"
+    try:
+        checking = _check_recovery(plugins, incident, diagnosis, diagnosed, fetch, heavy_work)
+        check = await asyncio.wait_for(checking, time_limit)
+        outcome = "ok" if check.checked else "unavailable"
+    except TimeoutError:
+        check = not_checked(primary, incident.alertname, f"timed out after {time_limit:g}s")
+    except Exception as exc:  # the resolution is delivered all the same, saying why
+        log.exception("recovery_check_failed", incident_id=incident.id)
+        check = not_checked(primary, incident.alertname, f"{type(exc).__name__}: {exc}")
+    if fetch:  # record_stage's checkpoint update matches no row for this name: the incident stays done
+        duration = time.perf_counter() - clock
+        row = (RECOVERY, outcome, check.text[:2000], started, duration, DONE)
+        await store.write(db_incidents.record_stage, incident.id, *row)
+    log.info("recovery_checked", outcome=outcome, fetched=fetch, suspect_back=check.suspect_back)
+    return check
+
+
+async def _check_recovery(
+    plugins: StagePlugins,
+    incident: Incident,
+    diagnosis: DiagnosisResult,
+    diagnosed: Evidence,
+    fetch: bool,
+    heavy_work: Callable[[], AbstractAsyncContextManager[None]],
+) -> RecoveryCheck:
+    """`check_recovery` on the evidence fetched again now (`fetch`), else on the evidence diagnosed."""
+    async with heavy_work():
+        resolved = diagnosed
+        if fetch:
+            assert plugins.source is not None
+            fetched = await fetch_alert_context(incident, plugins.source, plugins.context)
+            resolved = await asyncio.to_thread(build_evidence, incident, fetched, plugins.context)
+        return await asyncio.to_thread(check_recovery, diagnosis, diagnosed, resolved)
 
 
 async def load_diagnosis(store: Store, incident_id: str) -> DiagnosisResult | None:

@@ -187,15 +187,7 @@ class Pipeline:
         # stream is never quiet, and deferring every stage capped the pipeline at one stage per period.
         # Only heavy work defers (the stages wrap it in `heavy_work`): a reused analysis does not.
         defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
-
-        @contextlib.asynccontextmanager
-        async def heavy_work() -> AsyncIterator[None]:
-            if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
-                await self.intake.wait_quiet(defer)
-            async with self._analysis_slots:
-                yield
-
-        ctx = StageContext(incident, self.store, heavy_work=heavy_work)
+        ctx = StageContext(incident, self.store, heavy_work=lambda: self._heavy_work(defer_until))
         stage = incident.stage
         while stage != DONE and not self._stopping:
             next_stage = await self._run_stage(ctx, stage)
@@ -206,6 +198,18 @@ class Pipeline:
             log.info("incident_processed", stages=ctx.state.outcomes, checkpoint=stage)
         if stage == DONE:
             await self._deliver_resolution(incident_id)
+
+    def heavy_work(self) -> AbstractAsyncContextManager[None]:
+        """Heavy work outside the stages (the resolution's recovery check), limited like theirs."""
+        return self._heavy_work(time.monotonic() + self.settings.defer_to_intake_seconds)
+
+    @contextlib.asynccontextmanager
+    async def _heavy_work(self, defer_until: float) -> AsyncIterator[None]:
+        """Wait while webhooks are in flight (until `defer_until` at most), then for an analysis slot."""
+        if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
+            await self.intake.wait_quiet(defer)
+        async with self._analysis_slots:
+            yield
 
     async def _run_stage(self, ctx: StageContext, stage: str) -> str | None:
         """Run one stage and record it; returns the next stage (DONE when superseded meanwhile), or None

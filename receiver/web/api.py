@@ -11,6 +11,7 @@ from receiver.storage import feedback as db_feedback
 from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
 from receiver.web.auth import is_authorized
+from receiver.web.incident_page import recovery_checked
 from receiver.web.json_errors import bad_request, error_response, is_unicode
 from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
 
@@ -66,13 +67,15 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 
 async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any] | None:
-    """The incident with alerts, stages, evidence, diagnosis and (when delivery is on) deliveries."""
+    """The incident with alerts, stages, evidence, diagnosis, the recovery checked at resolution (its text,
+    or null) and (when delivery is on) deliveries."""
     if not is_unicode(incident_id):
         return None
     detail = await app[STORE].run(db_incidents.incident_detail, incident_id)
     if detail is None:
         return None
     detail["feedback"] = await app[STORE].run(db_feedback.incident_feedback, incident_id)
+    detail["recovery"] = recovery_checked(detail["stages"])
     delivery = app[DELIVERY]
     detail["deliveries"] = await delivery.list_deliveries(incident_id) if delivery is not None else []
     return detail

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from receiver.pipeline.stages import RECOVERY
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url, slack_thread
 
 ROLE_ORDER = {"alert": 0, "related": 1, "context": 2}
@@ -55,6 +56,7 @@ class IncidentPage:
     stages: list[dict[str, Any]] = field(default_factory=list)
     extras: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what collecting the evidence noted
+    recovery: str | None = None  # the recovery checked at resolution (its stage result), if any
 
 
 def common_labels(label_sets: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -145,7 +147,14 @@ def build_incident_page(
         stages=list(data.get("stages", [])),
         extras=list(extras),
         notes=[str(n) for n in evidence.get("notes", [])],
+        recovery=recovery_checked(data.get("stages", [])),
     )
+
+
+def recovery_checked(stages: Sequence[Mapping[str, Any]]) -> str | None:
+    """What the newest recovery check at resolution found (the `recovery` stage result's detail)."""
+    checks = [s for s in stages if s.get("stage") == RECOVERY and s.get("detail")]
+    return str(checks[-1]["detail"]) if checks else None
 
 
 def _links(

@@ -19,7 +19,7 @@ from receiver.config import Settings
 from receiver.models import Incident
 from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.retention import RetentionPruner
-from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis
+from receiver.pipeline.stages import StagePlugins, build_stages, load_diagnosis, recovery_at_resolution
 from receiver.pipeline.workers import Pipeline, ResolveFn, StageFn
 from receiver.scheduled.scheduler import DetectionScheduler, DetectorFinding, detector_incident
 from receiver.storage import incidents as db_incidents
@@ -65,13 +65,9 @@ PARTS_FACTORY: web.AppKey[PartsFactory] = web.AppKey("pipeline_parts_factory")
 
 
 async def pipeline_parts(app: web.Application, settings: Settings, store: Store) -> PipelineParts:
-    """The real stages over the app's metric source, analyst and delivery."""
+    """The real stages over the app's metric source, analyst and delivery; at resolution, the recovery
+    check (heavy work of the pipeline, within a stage's timeout) and the resolution's delivery."""
     delivery = app[DELIVERY]
-
-    async def on_resolved(incident: Incident) -> None:
-        if delivery is not None:
-            await delivery.on_incident_resolved(incident, await load_diagnosis(store, incident.id))
-
     plugins = StagePlugins(
         app[SOURCE],
         settings.context,
@@ -80,6 +76,16 @@ async def pipeline_parts(app: web.Application, settings: Settings, store: Store)
         reuse_confirmed=settings.analyst.reuse_confirmed,
         reuse_analysis_seconds=settings.pipeline.reuse_analysis_seconds,
     )
+
+    async def on_resolved(incident: Incident) -> None:
+        diagnosis = await load_diagnosis(store, incident.id)
+        timeout = settings.pipeline.stage_timeout_seconds
+        recovery = await recovery_at_resolution(
+            plugins, store, incident, diagnosis, app[PIPELINE].heavy_work, timeout
+        )
+        if delivery is not None:
+            await delivery.on_incident_resolved(incident, diagnosis, recovery)
+
     return PipelineParts(stages=build_stages(plugins), on_resolved=on_resolved)
 
 

@@ -57,7 +57,8 @@ async def test_firing_region_ends_now_and_resolve_patches_time_end(grafana, make
     await drain(service, 5)
     [(_, path, _, body)] = fake.requests_to("PATCH", "/api/annotations/")
     assert path == "/api/annotations/1"
-    assert body == {"timeEnd": 1_764_000_600_250}
+    assert set(body) == {"timeEnd", "text"} and body["timeEnd"] == 1_764_000_600_250
+    assert "<br>Follow-up:" in body["text"]  # the firing diagnosis's mitigations are replaced
     assert fake.annotations[1]["timeEnd"] == 1_764_000_600_250
 
 
