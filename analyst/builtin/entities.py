@@ -2,11 +2,13 @@
 
 Each series is judged against its own history (BARO-style robust scoring): its values since shortly
 before the alert, in units of the spread (IQR) of its values before that, counted only in the direction
-that hurts for its kind of metric. A small taxonomy weighs the kinds: saturation (CPU, memory...) stays
-in the component where it happens; latency and errors also show in every caller; a component's outbound
-(client) latency mostly reflects its callees; throughput-like series (bytes, packets, operations,
-syscalls) move with load wherever it comes from; what is left of a capacity (a disk's free bytes)
-falling is saturation.
+that hurts for its kind of metric. A series whose own change began inside that history and was still
+worsening when the alert fired (a leak, a disk filling up) is judged against the history before its
+change began, from where it first left its noise. A small taxonomy weighs the kinds: saturation (CPU,
+memory...) stays in the component where it happens; latency and errors also show in every caller; a
+component's outbound (client) latency mostly reflects its callees; throughput-like series (bytes,
+packets, operations, syscalls) move with load wherever it comes from; what is left of a capacity (a
+disk's free bytes) falling is saturation.
 A component's score is its strongest weighted series. With a call graph, a component whose callees
 show comparable symptoms gets its own latency and errors discounted (they are explained from below);
 its saturation never is. The alerting component competes like any other, except that when another
@@ -52,7 +54,8 @@ TAIL_Z = 1.645
 CHANGE_Z = 3.0
 MIN_ENTITIES = 5
 # A series already beyond its noise when the window opens changed before any cause of this alert could
-# start (temporal precedence): a leftover of something earlier. Its shift counts this much.
+# start (temporal precedence): a leftover of something earlier. Its shift counts this much (unless it is a
+# climb that was still worsening when the alert fired: `climbing_shift`).
 EARLIER_CHANGE_DISCOUNT = 0.5
 # Latency and errors that something else explains (a callee that changed as strongly, or the alert
 # itself, which is what needs explaining) count this much.
@@ -86,6 +89,9 @@ SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUT
 # Kinds whose change can explain another component's symptoms by coming first: not symptoms themselves,
 # nor throughput (which moves with load wherever it comes from); `other` holds market and business signals.
 CAUSE_KINDS = frozenset({SeriesKind.SATURATION, SeriesKind.AVAILABILITY, SeriesKind.OTHER})
+# Kinds with a direction that hurts, whose change can be a climb that began inside the baseline hour (a leak,
+# a disk filling up, a queue or latency creeping up): not the two-way kinds, which move with load.
+CLIMB_KINDS = frozenset(SeriesKind) - {SeriesKind.THROUGHPUT, SeriesKind.OTHER}
 
 # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
 TARGET_UP = re.compile(r"(^|_)up$")
@@ -218,12 +224,139 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
             if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
                 continue
             centre, spread = baseline_summary(matrix[rows][:, in_baseline])
+            kinds = [series_kind(series[members[row]].metric, series[members[row]].labels) for row in rows]
+            metrics = [series[members[row]].metric for row in rows]
+            until_alert = recent & (times <= alert_time)
+            climbs = climbs_before(matrix[rows], times, in_baseline, until_alert, kinds, metrics)
             for k, row in enumerate(rows):
                 if np.isfinite(centre[k]):
-                    shifts[members[row]] = _shift(
-                        series[members[row]], matrix[row], times, recent, float(centre[k]), float(spread[k])
-                    )
+                    s, values, kind = series[members[row]], matrix[row], kinds[k]
+                    shifts[members[row]] = (
+                        climbing_shift(s, kind, climbs[k], values, times, recent) if k in climbs else None
+                    ) or _shift(s, kind, values, times, recent, float(centre[k]), float(spread[k]))
     return shifts
+
+
+@dataclass(frozen=True)
+class Climb:
+    """A series' final run in its baseline hour (`times`, `values`) from `start` (`own_onsets`), that its
+    window went beyond: `top`, its worst value up to the alert, `now`, its value at the alert. `centre`
+    and `spread` summarise the hour before the run; `sign` is the direction that hurts."""
+
+    times: np.ndarray
+    values: np.ndarray
+    start: int
+    sign: float
+    centre: float
+    spread: float
+    now: float
+    top: float
+
+
+def climbs_before(
+    matrix: np.ndarray,
+    times: np.ndarray,
+    in_baseline: np.ndarray,
+    until_alert: np.ndarray,
+    kinds: Sequence[SeriesKind],
+    metrics: Sequence[str],
+) -> dict[int, Climb]:
+    """The rows of `matrix` (series of `kinds` on the grid `times`) whose final run in the baseline hour
+    above the median of what came before it (`own_onsets`) their window went beyond before the alert
+    (`until_alert`): the candidates for `climbing_shift`, by row."""
+    signs = np.array([_climb_sign(metric, kind) for metric, kind in zip(metrics, kinds, strict=True)])
+    values = matrix[:, in_baseline]
+    directed = signs[:, None] * values
+    onsets = own_onsets(directed)
+    window = signs[:, None] * matrix[:, until_alert]
+    present = np.isfinite(window)
+    latest = window.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
+    now = np.where(present.any(axis=1), window[np.arange(len(window)), latest], np.nan)
+    columns = np.arange(values.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # rows without a run or a window: never candidates
+        top = np.nanmax(window, axis=1)
+        climbed = np.nanmax(np.where(columns >= onsets[:, None], directed, np.nan), axis=1)
+    rows = np.flatnonzero((onsets >= 0) & (top > climbed))
+    if not rows.size:
+        return {}
+    centre, spread = baseline_summary(np.where(columns < onsets[rows, None], values[rows], np.nan))
+    return {
+        int(row): Climb(
+            times[in_baseline],
+            values[row],
+            int(onsets[row]),
+            float(signs[row]),
+            float(centre[k]),
+            float(spread[k]),
+            float(signs[row] * now[row]),
+            float(signs[row] * top[row]),
+        )
+        for k, row in enumerate(rows)
+        if np.isfinite(centre[k])
+    }
+
+
+def _climb_sign(metric: str, kind: SeriesKind) -> float:
+    """+1 or -1: the direction that hurts for a series of a CLIMB_KINDS kind (NaN for other kinds)."""
+    if kind not in CLIMB_KINDS:
+        return math.nan
+    return -1.0 if _DOWN_IS_BAD.search(metric.lower()) else 1.0
+
+
+def climbing_shift(
+    series: SeriesEvidence,
+    kind: SeriesKind,
+    climb: Climb,
+    values: np.ndarray,
+    times: np.ndarray,
+    recent: np.ndarray,
+) -> SeriesShift | None:
+    """The shift of a series whose own change began inside its baseline hour, beyond its noise there, then
+    went CHANGE_Z further in the window and was still beyond its noise when the alert fired (a leak, a disk
+    filling up): judged against the part of the hour before that change, with the onset where it first
+    left its noise, and not a leftover. None for any other series (a change that was over, or had stopped
+    worsening, by the window is judged as usual)."""
+    shift = _shift(series, kind, values, times, recent, climb.centre, climb.spread, earlier_discount=1.0)
+    if shift is None:
+        return None
+    scale = max(climb.spread, RELATIVE_SCALE_FLOOR * max(abs(climb.centre), abs(shift.peak)), 1e-12)
+    run = climb.sign * (climb.values[climb.start :] - climb.centre) / scale
+    climbed = float(np.nanmax(run))
+    now = climb.sign * (climb.now - climb.centre) / scale
+    top = climb.sign * (climb.top - climb.centre) / scale
+    if climbed < CHANGE_Z or top - climbed < CHANGE_Z or now < CHANGE_Z:
+        return None  # within its noise before the window, flat since, or over by the alert
+    onset = climb.times[climb.start :][run >= CHANGE_Z]
+    return dataclasses.replace(shift, onset=float(onset[0]))
+
+
+def own_onsets(before: np.ndarray) -> np.ndarray:
+    """Per row of `before` (bad direction up, NaN = missing or not climbing): where its final run above
+    the median of what came before the run began, -1 without one or with fewer than MIN_BASELINE_POINTS
+    values before it. Run and median are found again until they agree: a climb longer than half the
+    hour lifts the first median into it."""
+    rows, size = before.shape
+    columns = np.arange(size)
+    start = np.full(rows, size)
+    found = np.full(rows, -1)
+    active = np.flatnonzero(np.isfinite(before).any(axis=1))
+    while active.size:
+        prefix = np.sort(np.where(columns < start[active, None], before[active], np.nan), axis=1)  # NaN last
+        count = np.count_nonzero(np.isfinite(prefix), axis=1)
+        enough = count >= MIN_BASELINE_POINTS
+        lower, upper = np.maximum(count - 1, 0) // 2, count // 2
+        picked = np.arange(active.size)
+        middle = (prefix[picked, lower] + prefix[picked, np.minimum(upper, size - 1)]) / 2
+        not_above = ~(before[active] > middle[:, None])
+        begins = np.where(not_above.any(axis=1), size - np.argmax(not_above[:, ::-1], axis=1), 0)
+        settled = begins >= start[active]
+        done = active[settled & enough & (start[active] < size)]
+        found[done] = start[done]
+        moving = ~settled & enough
+        start[active[moving]] = begins[moving]
+        active = active[moving]
+    return found
 
 
 def cold_start_window(sampled: np.ndarray, alert_time: float) -> float:
@@ -259,17 +392,18 @@ def baseline_summary(before: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _shift(
     series: SeriesEvidence,
+    kind: SeriesKind,
     values: np.ndarray,
     times: np.ndarray,
     recent: np.ndarray,
     centre: float,
     spread: float,
+    earlier_discount: float = EARLIER_CHANGE_DISCOUNT,
 ) -> SeriesShift | None:
     recent_mask = recent & np.isfinite(values)
     if not recent_mask.any():
         return None
     after = values[recent_mask]
-    kind = series_kind(series.metric, series.labels)
     # Floored relative to the level: a series that never moved is not infinitely surprised by 1 %.
     level = max(abs(centre), float(np.max(np.abs(after))))
     scale = max(spread, RELATIVE_SCALE_FLOOR * level, 1e-12)
@@ -280,7 +414,7 @@ def _shift(
     best = int(np.argmax(directed))
     z = max(0.0, float(directed[best]))
     changed = np.flatnonzero(directed >= CHANGE_Z)
-    earlier = EARLIER_CHANGE_DISCOUNT if changed.size and changed[0] == 0 else 1.0
+    earlier = earlier_discount if changed.size and changed[0] == 0 else 1.0
     onset = float(times[recent_mask][changed[0]]) if changed.size else None
     return SeriesShift(
         series=series,
