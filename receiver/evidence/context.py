@@ -231,6 +231,13 @@ async def _fetch_alert_and_related(
 ) -> tuple[str | None, int | None, list[Fetched]]:
     labels = dict(incident.labels)
     expr, rule_labels = await _alert_expression(incident, source, notes)
+    if expr is not None and (size := len(expr.encode("utf-8", "surrogatepass"))) > settings.max_query_length:
+        # longer than any query sent (and read on the event loop): not a rule's expression, not asked
+        notes.append(
+            f"alert expression not queried: {size} bytes, longer than context.max_query_length"
+            f" ({settings.max_query_length})"
+        )
+        expr = None
     external = set(settings.external_labels)
     if settings.detect_external_labels:
         external |= set(await source.external_labels())

@@ -50,8 +50,10 @@ async def list_incidents(request: web.Request) -> web.Response:
     if "since" in request.query:
         try:
             since = parse_time(request.query["since"])
-        except ValueError:
-            return error_response(400, "since must be Unix seconds or RFC 3339", "since")
+        except ValueError as exc:
+            return error_response(
+                400, f"since must be Unix seconds, RFC 3339, now or relative to now (-24h): {exc}", "since"
+            )
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = _int_param(request, "offset", 0, 0, 10**9)
     rows = await request.app[STORE].run(

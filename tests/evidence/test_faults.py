@@ -77,6 +77,20 @@ async def test_a_bad_expression_is_a_bad_query_and_the_rest_still_comes(
     assert errors(registry, "bad_query") == 1
 
 
+async def test_an_expression_longer_than_any_query_is_not_asked_and_the_rest_still_comes(
+    scenario: Scenario, source: PrometheusSource
+):
+    """A webhook's generatorURL can hold megabytes of PromQL; before, it was parsed (on the event loop)
+    and sent whatever its length."""
+    long = "demo_order_error_ratio" + " + demo_order_error_ratio" * 2000 + " > 1"
+    incident = scenario.incident(generator_url=generator_url_for("http://x", long))
+    evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
+
+    assert any(note.startswith("alert expression not queried: 50") for note in evidence.notes)
+    assert not any(s.role == "alert" and s.query == long for s in evidence.series)
+    assert any(s.metric == "demo_db_pool_in_use" and s.available for s in evidence.series)
+
+
 async def test_an_expression_that_cannot_be_evaluated_is_an_execution_error(
     scenario: Scenario, source: PrometheusSource, registry: CollectorRegistry
 ):

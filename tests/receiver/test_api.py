@@ -66,6 +66,9 @@ async def test_bad_filters_are_400(make_client: ClientFactory) -> None:
         resp = await client.get(f"/api/v1/incidents?{query}")
         assert resp.status == 400, query
         assert json.loads(await resp.text())["field"] == field
+    answer = await (await client.get("/api/v1/incidents?since=tomorrow")).json()
+    assert "relative to now (-24h)" in answer["error"]  # it said "Unix seconds or RFC 3339" only
+    assert (await client.get("/api/v1/incidents?since=-24h")).status == 200
 
 
 async def test_unknown_incident_is_404(make_client: ClientFactory) -> None:

@@ -9,14 +9,16 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
+from receiver.payload import parse_webhook
 from receiver.pipeline import memory
-from receiver.storage.database import fetch_one
+from receiver.storage import incidents as db_incidents
+from receiver.storage.database import Store, fetch_one
 from receiver.web.keys import STORE
 from tests.feedback.conftest import diagnose_with_memory
 from tests.feedback.test_memory import DAY, T0, diagnosis, traffic_surge
 
 from .conftest import ClientFactory
-from .test_damaged_database import damage_search_indexes, integrity_of
+from .test_damaged_database import FIRING, damage_search_indexes, integrity_of
 
 CAUSE = "container_cpu_usage_seconds_total"
 
@@ -80,3 +82,22 @@ def _fill_up(db: Any) -> None:
     """No page beyond those the file has (SQLite answers "database or disk is full")."""
     pages = db.conn.execute("PRAGMA page_count").fetchone()[0]
     db.conn.execute(f"PRAGMA max_page_count={pages}")
+
+
+async def test_a_workbench_search_over_a_damaged_index_rebuilds_it_and_answers(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    """A search is often the first to meet the damage (nothing written since). Before: a 500 for every
+    search until some write happened to rebuild the index."""
+    store = Store(tmp_path / "aa.db")
+    store.write_sync(db_incidents.ingest_notification, parse_webhook(FIRING), FIRING)
+    store.write_sync(db_incidents.materialize_pending, 10)
+    store.close()
+    damage_search_indexes(tmp_path / "aa.db")
+    client = await make_client()
+
+    page = await client.get("/ui/", params={"q": "PnLDrawdownHigh"})
+    rows = await client.get("/ui/rows", params={"q": "PnLDrawdownHigh"})
+
+    assert page.status == 200 and rows.status == 200
+    assert (await rows.text()).count("/ui/incidents/inc-") >= 2
