@@ -29,6 +29,7 @@ from analyst.llm.answer import (
     to_steps,
 )
 from analyst.llm.backend import LLMBackend
+from analyst.llm.budget import CallBudget
 from analyst.llm.cache import DiagnosisCache, evidence_signature
 from analyst.llm.confirm import (
     ConfirmAnswer,
@@ -88,7 +89,10 @@ class LLMAnalyst:
         llm_backend: LLMBackend | None = None,
         clock: Callable[[], float] = time.monotonic,
         dependency_graph: Mapping[str, tuple[str, ...]] | None = None,
+        budget: CallBudget | None = None,
     ) -> None:
+        """`clock` times the cache and the budget window; `budget` may be shared with the analyst this
+        one replaces (its limit becomes `settings.max_calls_per_hour`), so a reload keeps the window."""
         known = _check_backend(backend)
         self.name: str = known
         self._settings = settings
@@ -98,6 +102,8 @@ class LLMAnalyst:
         self._model = settings.model_for(known)
         self._metrics: LLMMetrics = create_llm_metrics(registry)
         self._cache = DiagnosisCache(settings.cache_ttl_seconds, settings.cache_max_entries, clock)
+        self._budget = budget if budget is not None else CallBudget(settings.max_calls_per_hour, clock)
+        self._budget.limit = settings.max_calls_per_hour
         self._secrets = known_secrets(settings)
         self._answer_schema = llm_answer_json_schema()
         self._verify_schema = verification_json_schema()
@@ -137,6 +143,8 @@ class LLMAnalyst:
                 cost_usd=0.0,
                 cached=True,
             )
+        if not self._admit():
+            return self._over_budget(builtin, started)
         spend = _Spend()
         confirmed = await self._confirm(evidence, builtin, spend, started, deadline)
         if confirmed is not None:
@@ -167,6 +175,38 @@ class LLMAnalyst:
         self._cache.put(signature, result)
         self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="llm").inc()
         return result
+
+    def _admit(self) -> bool:
+        """Whether the budget lets this diagnosis call the LLM; logs when the bound is reached and when
+        calls resume, once each (a storm must not log a warning per incident)."""
+        refused_before = self._budget.refused
+        if self._budget.try_start():
+            if refused_before:
+                log.warning(
+                    "llm_budget_resumed", backend=self.name, model=self._model, refused=refused_before
+                )
+            return True
+        if not refused_before:
+            log.warning(
+                "llm_budget_spent",
+                backend=self.name,
+                model=self._model,
+                reason=self._budget.reason(),
+                hint="the built-in analyst answers until the oldest diagnosis leaves the hour",
+            )
+        return False
+
+    def _over_budget(self, builtin: DiagnosisResult, started: float) -> DiagnosisResult:
+        """The built-in result, counted as a fallback and logged only by `_admit`'s transitions."""
+        reason = self._budget.reason()
+        self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="fallback").inc()
+        return replace(
+            builtin,
+            backend="builtin",
+            fallback_reason=reason,
+            analysis_duration=time.perf_counter() - started,
+            notes=(*builtin.notes, f"LLM {self.name}/{self._model} not used: {reason}"),
+        )
 
     async def _confirm(
         self, evidence: Evidence, builtin: DiagnosisResult, spend: _Spend, started: float, deadline: Deadline
@@ -360,12 +400,16 @@ def build_analyst(
     fallback: Analyst,
     registry: CollectorRegistry | None = None,
     dependency_graph: Mapping[str, tuple[str, ...]] | None = None,
+    budget: CallBudget | None = None,
 ) -> Analyst:
     """`fallback` itself for backend "builtin", otherwise an LLMAnalyst that falls back to it (and adds
-    `dependency_graph`, `analyst.dependency_graph_file`'s edges, to the evidence it prompts with)."""
+    `dependency_graph`, `analyst.dependency_graph_file`'s edges, to the evidence it prompts with; `budget`
+    is the llm.max_calls_per_hour window to share with the analyst it replaces)."""
     if backend == "builtin":
         return fallback
-    return LLMAnalyst(llm_settings, backend, fallback, registry, dependency_graph=dependency_graph)
+    return LLMAnalyst(
+        llm_settings, backend, fallback, registry, dependency_graph=dependency_graph, budget=budget
+    )
 
 
 def _check_backend(backend: str) -> Backend:

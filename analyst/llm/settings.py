@@ -84,6 +84,15 @@ class LLMSettings(BaseModel):
     cache_ttl_seconds: float = Field(900.0, ge=0, description="0 disables the diagnosis cache.")
     cache_max_entries: int = Field(512, ge=1)
     verify: bool = False
+    max_calls_per_hour: int = Field(
+        120,
+        ge=0,
+        description="LLM diagnoses started in the last hour (sliding window), however many calls each makes;"
+        " past it the built-in analyst answers until the oldest leaves the window. 0: no bound. 120 (one"
+        " distinct incident every 30 s for an hour, repeats being cached or reused) is far above ordinary"
+        " use, while a storm of thousands of incidents costs at most 120 diagnoses an hour. In memory:"
+        " a restart starts it again (a reload keeps it, with the new bound).",
+    )
     prices: dict[str, ModelPrice] = Field(default_factory=default_prices)
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from analyst.llm.budget import CallBudget
 from analyst.protocol import Analyst
 from receiver.config import Settings
 from receiver.evidence.source import MetricSource
@@ -36,6 +37,8 @@ STORE = web.AppKey("store", Store)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 SOURCE: web.AppKey[MetricSource] = web.AppKey("metric_source")
 ANALYST: web.AppKey[Analyst] = web.AppKey("analyst")
+# llm.max_calls_per_hour's window, one per app: an analyst rebuilt by a reload keeps counting in it
+LLM_BUDGET = web.AppKey("llm_budget", CallBudget)
 DELIVERY: web.AppKey[DeliveryService | None] = web.AppKey("delivery")
 SCHEDULER: web.AppKey[DetectionScheduler] = web.AppKey("scheduler")
 PIPELINE = web.AppKey("pipeline", Pipeline)

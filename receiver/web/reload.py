@@ -27,6 +27,7 @@ from analyst.builtin import BuiltinAnalyst
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence
 from analyst.llm import LLMConfigError, LLMError, build_analyst
+from analyst.llm.budget import CallBudget
 from analyst.protocol import Analyst
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
@@ -34,7 +35,16 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
 from receiver.logs import configure_logging
 from receiver.web.auth import Credentials, is_authorized, load_credentials
-from receiver.web.keys import ANALYST, CREDENTIALS, DELIVERY, METRICS, SCHEDULER, SETTINGS, SOURCE
+from receiver.web.keys import (
+    ANALYST,
+    CREDENTIALS,
+    DELIVERY,
+    LLM_BUDGET,
+    METRICS,
+    SCHEDULER,
+    SETTINGS,
+    SOURCE,
+)
 
 log = structlog.get_logger("receiver.reload")
 
@@ -120,8 +130,11 @@ def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricS
     return PrometheusSource(settings.prometheus, registry=registry)
 
 
-def build_analyst_for(settings: Settings, registry: CollectorRegistry) -> Analyst:
-    """The configured analyst; llm.* settings that cannot work (no API key...) are a ConfigError."""
+def build_analyst_for(
+    settings: Settings, registry: CollectorRegistry, budget: CallBudget | None = None
+) -> Analyst:
+    """The configured analyst (an LLM one counting its diagnoses in `budget`, when given, so that the
+    window outlives a reload); llm.* settings that cannot work (no API key...) are a ConfigError."""
     builtin = BuiltinAnalyst(settings.analyst)
     try:
         return build_analyst(
@@ -130,6 +143,7 @@ def build_analyst_for(settings: Settings, registry: CollectorRegistry) -> Analys
             builtin,
             registry,
             dependency_graph=builtin.dependency_graph,
+            budget=budget,
         )
     except LLMConfigError as exc:
         raise ConfigError(str(exc)) from exc
@@ -151,7 +165,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             registry = CollectorRegistry()
             new_source = build_source_for(new, registry)
             try:
-                new_analyst = build_analyst_for(new, registry)
+                new_analyst = build_analyst_for(new, registry, app.get(LLM_BUDGET))
             except BaseException:
                 await new_source.close()
                 raise

@@ -15,6 +15,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
+from analyst.llm.budget import CallBudget
 from receiver.config import Settings
 from receiver.models import Incident
 from receiver.pipeline.materializer import Materializer
@@ -29,6 +30,7 @@ from receiver.web.keys import (
     DELIVERY,
     HTTP_SESSION,
     INTAKE,
+    LLM_BUDGET,
     MATERIALIZER,
     METRICS,
     PIPELINE,
@@ -128,7 +130,9 @@ async def metric_source_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def analyst_ctx(app: web.Application) -> AsyncIterator[None]:
     """The analyst, behind a switch that a configuration reload points at a new one."""
-    analyst = SwitchableAnalyst(build_analyst_for(app[SETTINGS], app[METRICS].reloadable.current))
+    settings = app[SETTINGS]
+    app[LLM_BUDGET] = budget = CallBudget(settings.llm.max_calls_per_hour)
+    analyst = SwitchableAnalyst(build_analyst_for(settings, app[METRICS].reloadable.current, budget))
     app[ANALYST] = analyst
     yield
     await _closing("analyst", analyst.aclose)
