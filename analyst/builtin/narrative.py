@@ -310,13 +310,25 @@ def recovery(evidence: Evidence, suspect: SeriesEvidence | None) -> Recovery:
         and all(s.series_id != alert_series.series_id for s in watched)
     ):
         watched.append(alert_series)
-    states = [_series_recovery(s, alert.starts_at) for s in watched]
+    states = [_series_recovery(s, alert.starts_at, alert.ends_at) for s in watched]
     for sentence, _ in states:
         text += f"; {sentence}"
     return Recovery(text + ".", states[0][1] if suspect is not None else None)
 
 
-def _series_recovery(series: SeriesEvidence, start: float) -> tuple[str, bool | None]:
+def _last_value(series: SeriesEvidence, until: float | None) -> float | None:
+    """The series' last point at or before `until` (its last point without one), from its values."""
+    grid = series.values
+    if grid is None:
+        return None
+    for i in range(len(grid.values) - 1, -1, -1):
+        value = grid.values[i]
+        if value is not None and (until is None or grid.start + i * grid.step <= until):
+            return value
+    return None
+
+
+def _series_recovery(series: SeriesEvidence, start: float, end: float | None) -> tuple[str, bool | None]:
     name = readable_id(series)
     if not series.available:
         return f"{name} could not be read, so its recovery is not shown", None
@@ -324,12 +336,15 @@ def _series_recovery(series: SeriesEvidence, start: float) -> tuple[str, bool | 
         return f"the evidence does not show whether {name} is back at its baseline", None
     if series.recovered is not None:
         return f"{name} was back within its usual range {format_offset(series.recovered - start)}", True
-    level = ""
-    if series.baseline is not None and series.current is not None:
-        before, after = format_change(series.metric, series.baseline, series.current, series.query)
+    level, last = "", _last_value(series, end)
+    if series.baseline is not None and last is not None:  # what it read when the alert ended
+        before, after = format_change(series.metric, series.baseline, last, series.query)
         level = f" ({after} against a baseline of {before})"
+    elif series.baseline is not None and series.current is not None:  # no points: the level it changed to
+        before, after = format_change(series.metric, series.baseline, series.current, series.query)
+        level = f" (it had changed to {after} from a baseline of {before})"
     return (
-        f"{name} was still off its baseline{level} at the end of the evidence window: the evidence does not "
+        f"{name} was still off its baseline at the end of the evidence window{level}: the evidence does not "
         "show it recovered",
         False,
     )

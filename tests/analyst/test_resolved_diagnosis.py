@@ -7,7 +7,7 @@ import dataclasses
 
 from analyst.builtin import Playbooks, diagnose_evidence
 from analyst.diagnosis import DiagnosisResult
-from analyst.evidence import Evidence
+from analyst.evidence import Evidence, SeriesValues
 
 from .conftest import ALERT_AT, incident, series
 
@@ -111,3 +111,29 @@ def test_a_firing_alert_keeps_its_playbook_actions(playbooks: Playbooks) -> None
 
     assert "resolved" not in firing.executive_summary
     assert firing.immediate_actions[0].startswith("Pool db_pool_in_use is saturated")
+
+
+def test_a_cause_still_off_is_quoted_at_its_reading_when_the_alert_ended(playbooks: Playbooks) -> None:
+    """Before: the level it had changed to (100, its peak plateau) was quoted as its reading 'at the end of
+    the evidence window', though it was draining (40) when the alert ended; the point after the end is
+    not read."""
+    evidence = resolved(pool_incident(pool_recovered_min=None))
+    start = ALERT_AT - 600.0  # one point a minute; the alert ended at ALERT_AT + 480, point 18
+    points = (*[20.0] * 8, *[100.0] * 9, 70.0, 40.0, 20.0)
+    pool = next(s for s in evidence.series if s.metric == "db_pool_in_use")
+    drained = dataclasses.replace(pool, values=SeriesValues(start, 60.0, points))
+    evidence = dataclasses.replace(
+        evidence, series=tuple(drained if s is pool else s for s in evidence.series)
+    )
+    summary = diagnose_evidence(evidence, playbooks, now=ALERT_AT + 900).executive_summary
+
+    assert (
+        'db_pool_in_use{service="postgres"} was still off its baseline at the end of the evidence window'
+        " (40 against a baseline of 20)" in summary
+    )
+
+
+def test_without_points_the_level_it_changed_to_is_not_called_its_last_reading(playbooks: Playbooks) -> None:
+    _, after = both(pool_incident(pool_recovered_min=None), playbooks)
+
+    assert "(it had changed to 100 from a baseline of 20)" in after.executive_summary
