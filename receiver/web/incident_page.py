@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from receiver.delivery.readable import without_alert_labels
 from receiver.pipeline.stages import RECOVERY
 from receiver.web.links import alertmanager_silence, grafana_explore, prometheus_graph, safe_url, slack_thread
 
@@ -147,14 +148,20 @@ def build_incident_page(
         stages=list(data.get("stages", [])),
         extras=list(extras),
         notes=[str(n) for n in evidence.get("notes", [])],
-        recovery=recovery_checked(data.get("stages", [])),
+        recovery=recovery_checked(data.get("stages", []), inc.get("labels", {})),
     )
 
 
-def recovery_checked(stages: Sequence[Mapping[str, Any]]) -> str | None:
-    """What the newest recovery check at resolution found (the `recovery` stage result's detail)."""
+def recovery_checked(
+    stages: Sequence[Mapping[str, Any]], labels: Mapping[str, str] | None = None
+) -> str | None:
+    """What the newest recovery check at resolution found (the `recovery` stage result's detail); for a
+    page, its selectors without the alert's own `labels` (shown once at the top, as Slack shows them)."""
     checks = [s for s in stages if s.get("stage") == RECOVERY and s.get("detail")]
-    return str(checks[-1]["detail"]) if checks else None
+    if not checks:
+        return None
+    detail = str(checks[-1]["detail"])
+    return without_alert_labels(detail, labels) if labels else detail
 
 
 def _links(

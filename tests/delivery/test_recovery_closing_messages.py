@@ -81,3 +81,16 @@ async def test_a_resolved_event_without_a_check_still_follows_up(serve, make_ser
     assert closing["recovery"] is None
     assert closing["diagnosis"]["immediate_actions"][0].startswith("Confirm the recovery holds")
     assert not set(MITIGATIONS) & set(closing["diagnosis"]["immediate_actions"])
+
+
+def test_the_page_shows_the_recovery_without_the_alerts_own_labels_and_the_api_in_full() -> None:
+    """As Slack's closing summary does: the alert's labels are shown once at the top of the page. Before,
+    the page repeated them in every selector of the recovery sentence."""
+    from receiver.web.incident_page import recovery_checked
+
+    detail = 'demo_db_pool_in_use{book="eurusd",desk="fx-spot",pool="orders"} was still off its baseline'
+    stages = [{"stage": "deliver", "detail": "queued"}, {"stage": "recovery", "detail": detail}]
+
+    shown = recovery_checked(stages, {"alertname": "OrderErrorRateHigh", "book": "eurusd", "desk": "fx-spot"})
+    assert shown == 'demo_db_pool_in_use{pool="orders"} was still off its baseline'
+    assert recovery_checked(stages) == detail
