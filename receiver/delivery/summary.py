@@ -57,18 +57,14 @@ def actions_title(incident: Incident, diagnosis: DiagnosisResult) -> str:
     return "Follow-up actions" if incident.status == "resolved" and fresh else "Immediate actions"
 
 
-def follow_ups(incident: Incident, diagnosis: DiagnosisResult) -> tuple[str, ...]:
-    """Follow-ups once the alert has resolved, whatever the diagnosis was written for: the stored one is
-    usually the firing-time one, whose immediate actions mitigate a fault that is over."""
-    return follow_up_actions(diagnosis.primary_hypothesis, incident.alertname)
-
-
 def closing_diagnosis(
     incident: Incident, diagnosis: DiagnosisResult, follow_up: tuple[str, ...] | None = None
 ) -> DiagnosisResult:
     """The diagnosis as a resolution's messages carry it: `follow_up` (those of the recovery checked at
-    resolution), else `follow_ups`, as its actions instead of the firing-time mitigations."""
-    return replace(diagnosis, immediate_actions=follow_up or follow_ups(incident, diagnosis))
+    resolution), else the playbooks' follow-ups, as its actions instead of the firing-time mitigations
+    (the stored diagnosis is usually the firing-time one, whatever the alert's status now)."""
+    actions = follow_up or follow_up_actions(diagnosis.primary_hypothesis, incident.alertname)
+    return replace(diagnosis, immediate_actions=actions)
 
 
 def alert_summary(incident: Incident) -> str:

@@ -91,23 +91,17 @@ async def recall(store: Store, evidence: Evidence) -> Recall:
     """Similar past incidents. A damaged full-text index is rebuilt and searched again; if it cannot
     be, recall goes on by evidence signature alone (logged: `memory_text_search_unavailable`)."""
     signature = evidence_signature(evidence)
-
-    async def similar(text: str) -> list[dict[str, Any]]:
-        return await store.read(
-            db_memory.similar_incidents, signature, text, exclude=evidence.incident_id, limit=RECALL_LIMIT
-        )
-
-    for attempt in range(2):
-        try:
-            return Recall(signature, await similar(alert_text(evidence)))
-        except sqlite3.DatabaseError as exc:
-            if not is_damage(exc):
-                raise
-            damage = exc
-        if attempt or not await store.repair_search_indexes(damage):
-            break
-    log.warning("memory_text_search_unavailable", incident_id=evidence.incident_id, error=str(damage))
-    return Recall(signature, await similar(""))  # no words: the full-text index is not read
+    similar, exclude = db_memory.similar_incidents, evidence.incident_id
+    try:
+        text = alert_text(evidence)
+        found = await store.read_searching(similar, signature, text, exclude=exclude, limit=RECALL_LIMIT)
+        return Recall(signature, found)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        log.warning("memory_text_search_unavailable", incident_id=exclude, error=str(exc))
+    # no words: the full-text index is not read
+    return Recall(signature, await store.read(similar, signature, "", exclude=exclude, limit=RECALL_LIMIT))
 
 
 def recall_line(similar: list[dict[str, Any]]) -> str | None:

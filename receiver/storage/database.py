@@ -227,7 +227,7 @@ class Store:
         if self.checkpointer is not None and self.wal_bytes() > self.max_wal_bytes:
             self._truncate_wal()
 
-    async def repair_search_indexes(self, damage: BaseException) -> bool:
+    async def _repair_for_reader(self, damage: BaseException) -> bool:
         """`_repair_search_indexes` (on the writer's thread) for a reader that met `damage`; while none
         could be rebuilt, readiness notes it."""
         loop = asyncio.get_running_loop()
@@ -340,6 +340,18 @@ class Store:
             return await self.run(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._reader, lambda: fn(self._reader_db, *args, **kwargs))
+
+    async def read_searching(
+        self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`read` for a query of the full-text indexes: when it meets a damaged one (derived data), the
+        indexes are rebuilt and it is asked again; the damage is raised when none could be rebuilt."""
+        try:
+            return await self.read(fn, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc) or not await self._repair_for_reader(exc):
+                raise
+        return await self.read(fn, *args, **kwargs)
 
     def close(self) -> None:
         """Close the connection after every queued call has run."""

@@ -6,11 +6,9 @@ only reads the request, runs the query on the Store's thread and renders a templ
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import re
-import sqlite3
 import time
 from dataclasses import asdict
 from typing import Any
@@ -29,7 +27,6 @@ from receiver.evidence.prometheus import choose_step
 from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
 from receiver.storage import workbench as db_workbench
-from receiver.storage.search_index import is_damage
 from receiver.times import parse_time
 from receiver.web.incident_page import build_incident_page
 from receiver.web.json_errors import error_headers, read_form
@@ -80,17 +77,10 @@ def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]
 async def _list_context(request: web.Request) -> dict[str, Any]:
     where, page = _list_query(request)
     store = request.app[STORE]
-    offset = (page - 1) * PAGE_SIZE
-    query = functools.partial(
-        db_workbench.filtered_incidents, where=where, limit=PAGE_SIZE + 1, offset=offset
+    # a search may be the first to meet a damaged full-text index: `read_searching` rebuilds it
+    rows = await (store.read_searching if where.text else store.run)(
+        db_workbench.filtered_incidents, where, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
-    try:
-        rows = await store.run(query)
-    except sqlite3.DatabaseError as exc:
-        # A search may be the first to meet a damaged full-text index (derived data): rebuilt, asked again.
-        if not (where.text and is_damage(exc) and await store.repair_search_indexes(exc)):
-            raise
-        rows = await store.run(query)
     kept = {k: request.query[k] for k in FILTERS if request.query.get(k)}
     return {
         "rows": rows[:PAGE_SIZE],
