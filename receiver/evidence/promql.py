@@ -144,9 +144,9 @@ def range_duration(seconds: float) -> str:
     return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
-def quote(value: str) -> str:
-    """A PromQL double-quoted string literal."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+def quote(value: str, mark: str = '"') -> str:
+    """A PromQL string literal between `mark`s (double quotes; or single)."""
+    return mark + value.replace("\\", "\\\\").replace(mark, "\\" + mark).replace("\n", "\\n") + mark
 
 
 def label_name(name: str) -> str:
@@ -274,8 +274,7 @@ def _escaped_for(text: str, at: int, value: str) -> str:
         if "`" in value:
             raise TemplateError(f"{value!r} cannot be written in a `raw string`: use double quotes")
         return value
-    escaped = value.replace("\\", "\\\\").replace(quote_char, "\\" + quote_char)
-    return escaped.replace("\n", "\\n")
+    return quote(value, quote_char)[1:-1]
 
 
 def is_counter_name(metric: str) -> bool:
