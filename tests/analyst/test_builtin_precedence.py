@@ -15,23 +15,15 @@ import pytest
 
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
-from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
+from analyst.evidence import Evidence, SeriesEvidence
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, grid_evidence, grid_series
 
 CHANGED_AT = 113  # two minutes before the alert
 ALERT_AT_POINT = 115
 
 
 def _values(metric: str, service: str, values: np.ndarray, role: str = "related") -> SeriesEvidence:
-    return SeriesEvidence(
-        series_id=f'{metric}{{service="{service}"}}',
-        metric=metric,
-        labels={"__name__": metric, "service": service},
-        role=role,  # type: ignore[arg-type]
-        component=service,
-        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
-        points=POINTS,
-    )
+    return grid_series(metric, service, values, role)
 
 
 def _noise(level: float, noise: float, seed: int) -> np.ndarray:

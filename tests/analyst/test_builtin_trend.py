@@ -11,23 +11,15 @@ import numpy as np
 import pytest
 
 from analyst.builtin.entities import CHANGE_Z, EARLIER_CHANGE_DISCOUNT, SeriesShift, series_shift
-from analyst.evidence import SeriesEvidence, SeriesValues
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP
+from analyst.evidence import SeriesEvidence
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_series
 
 WINDOW_OPENS = ALERT_AT - 300.0  # the usual window: five minutes before the alert
 ALERT_POINT = 115
 
 
 def _series(metric: str, values: np.ndarray) -> SeriesEvidence:
-    return SeriesEvidence(
-        series_id=f'{metric}{{service="b"}}',
-        metric=metric,
-        labels={"__name__": metric, "service": "b"},
-        role="related",
-        component="b",
-        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
-        points=POINTS,
-    )
+    return grid_series(metric, "b", values)
 
 
 def _shift(metric: str, values: np.ndarray) -> SeriesShift:

@@ -18,7 +18,7 @@ from analyst.builtin.units import format_value
 from analyst.diagnosis import Category, DiagnosisResult
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 from analyst.report import render_text_report
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence, grid_series
 
 from .conftest import incident, series
 
@@ -42,17 +42,14 @@ def _grid(
     values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
     if after is not None:
         values[at:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - at)
-    return SeriesEvidence(
-        series_id=f'{metric}{{service="{service}"}}',
-        metric=metric,
-        labels={"__name__": metric, "service": service},
-        role=role,  # type: ignore[arg-type]
-        component=service,
+    return grid_series(
+        metric,
+        service,
+        values,
+        role,
         anomalous=flagged,
         onset=START + at * STEP if flagged else None,
         direction=("up" if (after or level) >= level else "down") if flagged else None,
-        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
-        points=POINTS,
     )
 
 

@@ -12,7 +12,7 @@ from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
 from analyst.builtin.entity_causes import utilisation
 from analyst.diagnosis import Category
 from analyst.evidence import Evidence, Precedent, SeriesEvidence, SeriesValues
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence
+from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence, grid_series
 
 
 def _series(
@@ -22,16 +22,7 @@ def _series(
     values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
     if after is not None:
         values[113:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - 113)
-    labels = {"__name__": metric, "service": service}
-    return SeriesEvidence(
-        series_id=f'{metric}{{service="{service}"}}',
-        metric=metric,
-        labels=labels,
-        role="related",
-        component=service,
-        values=SeriesValues(START, STEP, tuple(float(v) for v in values)),
-        points=POINTS,
-    )
+    return grid_series(metric, service, values)
 
 
 def _quiet(service: str, seed: int) -> list[SeriesEvidence]:
