@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -219,13 +219,17 @@ def test_the_config_file_sets_the_bound_and_refuses_a_negative_one(tmp_path: Pat
         load_settings(config, environ={})
 
 
-async def test_a_reload_applies_a_new_bound(fake: FakeLLMServer, tmp_path: Path) -> None:
+async def diagnose_around_a_reload(
+    fake: FakeLLMServer, tmp_path: Path, limit: int, change: Callable[[dict[str, Any]], None]
+) -> tuple[int, list[DiagnosisResult], DiagnosisResult]:
+    """Through a real app at `max_calls_per_hour: limit`: two diagnoses, a configuration reload after
+    `change` of its document, one more diagnosis. The reload's status and the diagnoses."""
     config = tmp_path / "config.yaml"
     document: dict[str, Any] = {
         "storage": {"path": str(tmp_path / "a.db")},
         "detection": {"enabled": False},
         "analyst": {"backend": "openai"},
-        "llm": {"base_url": fake.openai_base_url, "api_key": API_KEY, "max_calls_per_hour": 1},
+        "llm": {"base_url": fake.openai_base_url, "api_key": API_KEY, "max_calls_per_hour": limit},
     }
     config.write_text(yaml.safe_dump(document))
     source = ConfigSource(str(config))
@@ -233,12 +237,20 @@ async def test_a_reload_applies_a_new_bound(fake: FakeLLMServer, tmp_path: Path)
     async with TestClient(TestServer(app)) as client:
         analyst = app[ANALYST]
         before = [await analyst.diagnose(incident(i)) for i in range(2)]
-        document["llm"]["max_calls_per_hour"] = 3
+        change(document)
         config.write_text(yaml.safe_dump(document))
         response = await client.post("/-/reload")
         after = await analyst.diagnose(incident(2))
+    return response.status, before, after
 
-    assert response.status == 200
+
+async def test_a_reload_applies_a_new_bound(fake: FakeLLMServer, tmp_path: Path) -> None:
+    def raise_bound(document: dict[str, Any]) -> None:
+        document["llm"]["max_calls_per_hour"] = 3
+
+    status, before, after = await diagnose_around_a_reload(fake, tmp_path, 1, raise_bound)
+
+    assert status == 200
     assert [r.backend for r in before] == ["openai", "builtin"]
     assert before[1].fallback_reason == spent_reason(1)
     assert after.backend == "openai"
@@ -247,24 +259,12 @@ async def test_a_reload_applies_a_new_bound(fake: FakeLLMServer, tmp_path: Path)
 async def test_the_window_outlives_a_reload(fake: FakeLLMServer, tmp_path: Path) -> None:
     """A reload rebuilds the analyst (here for a change of `log` only); before, its window started empty,
     so every reload during a storm let another max_calls_per_hour diagnoses through."""
-    config = tmp_path / "config.yaml"
-    document: dict[str, Any] = {
-        "storage": {"path": str(tmp_path / "a.db")},
-        "detection": {"enabled": False},
-        "analyst": {"backend": "openai"},
-        "llm": {"base_url": fake.openai_base_url, "api_key": API_KEY, "max_calls_per_hour": 2},
-    }
-    config.write_text(yaml.safe_dump(document))
-    source = ConfigSource(str(config))
-    app = build_app(load_settings(source.path), config_source=source)
-    async with TestClient(TestServer(app)) as client:
-        analyst = app[ANALYST]
-        before = [await analyst.diagnose(incident(i)) for i in range(2)]
-        document["log"] = {"level": "debug"}
-        config.write_text(yaml.safe_dump(document))
-        response = await client.post("/-/reload")
-        after = await analyst.diagnose(incident(2))
 
-    assert response.status == 200
+    def change_log(document: dict[str, Any]) -> None:
+        document["log"] = {"level": "debug"}
+
+    status, before, after = await diagnose_around_a_reload(fake, tmp_path, 2, change_log)
+
+    assert status == 200
     assert [r.backend for r in before] == ["openai", "openai"]
     assert after.backend == "builtin" and after.fallback_reason == spent_reason(2)
