@@ -4,9 +4,6 @@ its query string against Prometheus. Following a link to the workbench (a naviga
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from demo.processes import ManagedProcess, ReceiverProcess, start_receiver
 from tests.evidence.scenario import Scenario
-from tests.support.browser import WORKBENCH_AUTH, browser_available, chromium
+from tests.support.browser import WORKBENCH_AUTH, browser_available, visit_from_another_site
 
 pytestmark = [
     pytest.mark.slow,
@@ -52,32 +49,6 @@ def _answers(proc: ReceiverProcess, route: str) -> dict[str, float]:
     }
 
 
-def _visit_from_another_site(page: bytes, until: Any) -> None:
-    """Open `page`, served from localhost (another site than the receiver's 127.0.0.1), in a browser that
-    sends the workbench's credentials, and wait until `until()` holds."""
-
-    class Attacker(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with chromium(auth=WORKBENCH_AUTH) as driver:
-            driver.get(f"http://localhost:{server.server_address[1]}/")
-            deadline = time.monotonic() + 10
-            while not until(driver) and time.monotonic() < deadline:
-                time.sleep(0.1)
-    finally:
-        server.shutdown()
-
-
 def test_another_site_cannot_run_a_query_through_the_chart_endpoint(
     receiver: ReceiverProcess, scenario: Scenario
 ) -> None:
@@ -87,7 +58,9 @@ def test_another_site_cannot_run_a_query_through_the_chart_endpoint(
     page = f'<img id="probe" src="{receiver.url}{SERIES}?{query}">'.encode()
     before = _answers(receiver, SERIES)
 
-    _visit_from_another_site(page, lambda _: sum(_answers(receiver, SERIES).values()) > sum(before.values()))
+    visit_from_another_site(
+        page, lambda _: sum(_answers(receiver, SERIES).values()) > sum(before.values()), WORKBENCH_AUTH
+    )
 
     after = _answers(receiver, SERIES)
     assert after.get("200", 0) == before.get("200", 0), after  # the query never ran
@@ -103,6 +76,6 @@ def test_a_link_from_another_site_still_opens_the_workbench(receiver: ReceiverPr
             seen.append(driver.find_element("tag name", "body").text)
         return bool(seen)
 
-    _visit_from_another_site(page, opened)
+    visit_from_another_site(page, opened, WORKBENCH_AUTH)
 
     assert seen and "Incidents" in seen[0], seen

@@ -9,10 +9,8 @@ from __future__ import annotations
 import base64
 import calendar
 import collections
-import http.server
 import json
 import re
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +23,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from demo.processes import ManagedProcess, ReceiverProcess, start_receiver
 from tests.evidence.scenario import ALERT_EXPR, Scenario
-from tests.support.browser import WORKBENCH_AUTH, browser_available, chromium, console_errors
+from tests.support.browser import (
+    WORKBENCH_AUTH,
+    browser_available,
+    chromium,
+    console_errors,
+    visit_from_another_site,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -323,27 +327,7 @@ def test_a_page_on_another_site_cannot_add_a_rule_with_the_browsers_credentials(
       <input name='{{"name": "csrf", "query": "up&gt;' value='0"}}'></form>
       <script>document.forms[0].submit()</script>""".encode()
 
-    class Attacker(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with chromium(auth=AUTH) as driver:  # localhost is another site than 127.0.0.1
-            driver.get(f"http://localhost:{server.server_address[1]}/")
-            deadline = time.monotonic() + 10
-            while "/api/v1/rules" not in driver.current_url and time.monotonic() < deadline:
-                time.sleep(0.1)
-            answer = driver.find_element("tag name", "body").text
-    finally:
-        server.shutdown()
+    answer = visit_from_another_site(page, lambda driver: "/api/v1/rules" in driver.current_url, AUTH)
     assert "cross-origin request refused" in answer, answer
     assert "csrf" not in {r["name"] for r in _call(f"{proc.url}/api/v1/rules")["data"]}
 

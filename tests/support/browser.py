@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -74,3 +77,31 @@ def chromium(
 def console_errors(driver: Any) -> list[str]:
     """Console entries of level SEVERE since the last call (CSP violations and script errors included)."""
     return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def visit_from_another_site(page: bytes, until: Callable[[Any], bool], auth: tuple[str, str]) -> str:
+    """Open `page`, served from localhost (another site than a receiver's 127.0.0.1), in a Chromium that
+    sends `auth` as a cached Basic login would, wait up to 10 s until `until(driver)` holds, and return
+    the text of the page the browser shows then."""
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with chromium(auth=auth) as driver:
+            driver.get(f"http://localhost:{server.server_address[1]}/")
+            deadline = time.monotonic() + 10
+            while not until(driver) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            return str(driver.find_element("tag name", "body").text)
+    finally:
+        server.shutdown()
