@@ -261,16 +261,19 @@ class ReceiverProcess:
         return self.log_path.read_text(errors="replace")
 
 
-def start_receiver(workdir: Path, config: dict[str, Any], port: int | None = None) -> ReceiverProcess:
+def start_receiver(
+    workdir: Path, config: dict[str, Any], port: int | None = None, output: Path | None = None
+) -> ReceiverProcess:
     """Write `config` (listening on 127.0.0.1:`port`, a free one by default) under `workdir` and run
-    `alert-analyst serve` on it; waits for /-/ready."""
+    `alert-analyst serve` on it, its stdout and stderr appended to `output` (`receiver-<port>.log` in
+    `workdir` by default); waits for /-/ready."""
     port = port or free_port()
     config = {**config, "web": {**config.get("web", {}), "listen_address": f"127.0.0.1:{port}"}}
     config.setdefault("storage", {"path": str(workdir / "alert-analyst.db")})
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "alert-analyst.yml"
     config_path.write_text(yaml.safe_dump(config))
-    log_path = workdir / f"receiver-{port}.log"
+    log_path = output or workdir / f"receiver-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "receiver", "serve", f"--config.file={config_path}"],

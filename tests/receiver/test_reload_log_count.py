@@ -4,41 +4,17 @@ reload started a new stream at 0, so the count went back and what was never repo
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from demo.processes import ReceiverProcess, free_port, wait_http_ok
+from demo.processes import start_receiver
 from tests.support.polling import eventually
 
 from .test_reload import call, metric
 
 DROPPED = "alert_analyst_log_lines_dropped_total"
-
-
-def serve_on_a_full_device(workdir: Path, config: dict[str, object]) -> ReceiverProcess:
-    """`alert-analyst serve` as start_receiver runs it, but with stdout and stderr on /dev/full."""
-    port = free_port()
-    config = {**config, "web": {"listen_address": f"127.0.0.1:{port}"}}
-    config_path = workdir / "alert-analyst.yml"
-    config_path.write_text(yaml.safe_dump(config))
-    with open("/dev/full", "wb") as full:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", f"--config.file={config_path}"],
-            stdout=full,
-            stderr=full,
-            cwd=workdir,
-        )
-    receiver = ReceiverProcess(proc, port, config_path, workdir / "no.log")
-    try:
-        wait_http_ok(f"{receiver.url}/-/ready", timeout=30, proc=proc)
-    except Exception:
-        receiver.terminate()
-        raise
-    return receiver
 
 
 async def test_the_dropped_count_on_metrics_survives_a_reload_that_changes_logging(tmp_path: Path) -> None:
@@ -50,7 +26,7 @@ async def test_the_dropped_count_on_metrics_survives_a_reload_that_changes_loggi
         "detection": {"enabled": False},
         "log": {"level": "info"},
     }
-    receiver = serve_on_a_full_device(tmp_path, config)
+    receiver = start_receiver(tmp_path, config, output=Path("/dev/full"))  # stdout and stderr too
     try:
         before = metric(receiver, DROPPED)
         assert before >= 1  # the start-up lines
