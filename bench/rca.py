@@ -9,7 +9,7 @@ services; AS@k and Avg@5 per system and fault type, beside the largest-jump base
 
     python -m bench.rca --data ../shared/nezha [--out rows.jsonl] [--keep-workdir DIR] [--evidence-out FILE]
                         [--graph-from-metrics] [--layout kubernetes] [--max-related 200]
-                        [--mesh [calls|scraped]]
+                        [--mesh [calls|scraped]] [--diagnose-after 180]
 
 `--evidence-out` keeps each fault's evidence, so `python -m bench.rca_replay FILE` can re-rank it in
 seconds without Prometheus. `--graph-from-metrics` puts the call graph (OnlineBoutique's) into Prometheus
@@ -175,15 +175,16 @@ def ranking_of(diagnosis: Mapping[str, object], services: Sequence[str]) -> tupl
     return tuple(ranked)
 
 
-def largest_jump_ranking(day: Day, at: float) -> tuple[str, ...]:
-    """Services by their largest |jump| (max after `at` vs mean/std of the 10 minutes before)."""
+def largest_jump_ranking(day: Day, at: float, horizon: float = DIAGNOSE_DELAY) -> tuple[str, ...]:
+    """Services by their largest |jump| (max in the `horizon` seconds from `at` vs mean/std of the 10
+    minutes before)."""
     scores: dict[str, float] = {}
     for pod, table in day.pods.items():
         service = pod.rsplit("-", 2)[0]
         for column in BASELINE_COLUMNS:
             values, times = table.columns[column], table.times
             before = values[(times >= at - SHIFT_BEFORE) & (times < at) & np.isfinite(values)]
-            after = values[(times >= at) & (times <= at + DIAGNOSE_DELAY) & np.isfinite(values)]
+            after = values[(times >= at) & (times <= at + horizon) & np.isfinite(values)]
             if before.size < 2 or after.size == 0:
                 continue
             scale = max(float(before.std()), 1e-3 * max(abs(float(before.mean())), 1e-9), 1e-9)
@@ -236,7 +237,13 @@ def _start(workdir: Path) -> ManagedProcess:
 
 
 def diagnose_fault(
-    day: Day, fault: Fault, url: str, config: Path, workdir: Path, keep_evidence: bool = False
+    day: Day,
+    fault: Fault,
+    url: str,
+    config: Path,
+    workdir: Path,
+    keep_evidence: bool = False,
+    after: float = DIAGNOSE_DELAY,
 ) -> Outcome:
     alert = alert_for(day, fault)
     alert_file = workdir / "alert.json"
@@ -249,7 +256,7 @@ def diagnose_fault(
         "--prometheus",
         url,
         "--at",
-        iso(fault.at + DIAGNOSE_DELAY),
+        iso(fault.at + after),
         "--format",
         "json",
     ]
@@ -268,7 +275,7 @@ def diagnose_fault(
             fault=fault,
             system=day.system,
             ranking=(),
-            baseline=largest_jump_ranking(day, fault.at),
+            baseline=largest_jump_ranking(day, fault.at, after),
             seconds=seconds,
             analyst_seconds=0.0,
             category="failed",
@@ -280,7 +287,7 @@ def diagnose_fault(
         fault=fault,
         system=day.system,
         ranking=ranking_of(diagnosis, day.services),
-        baseline=largest_jump_ranking(day, fault.at),
+        baseline=largest_jump_ranking(day, fault.at, after),
         seconds=seconds,
         analyst_seconds=float(diagnosis["analysis_duration"]),
         category=str(diagnosis["primary_hypothesis"]["category"]),
@@ -387,6 +394,7 @@ def run(
     max_related: int = PROTOCOL_RELATED,
     mesh: str | None = None,
     twins: bool = False,
+    after: float = DIAGNOSE_DELAY,
 ) -> list[Outcome]:
     days = find_days(data)
     prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh, twins)
@@ -396,7 +404,7 @@ def run(
         for day in days:
             config = config_for(day, workdir, graph_from_metrics, max_related, mesh)
             for fault in day.faults:
-                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None)
+                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None, after)
                 if kept is not None:
                     kept.write(
                         json.dumps(
@@ -491,7 +499,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also backfill each day's system a second time in namespace <namespace>-staging, every series "
         "one fault gap late: same-named workloads in two namespaces, other services moving at each fault",
     )
+    parser.add_argument(
+        "--diagnose-after",
+        type=float,
+        default=DIAGNOSE_DELAY,
+        help=f"diagnose this many seconds after each injection (the protocol's {DIAGNOSE_DELAY:g}; the alert "
+        f"starts {ALERT_DELAY:g} s after it); the baseline looks as far after the injection",
+    )
     args = parser.parse_args(argv)
+    if args.diagnose_after <= ALERT_DELAY:
+        parser.error(f"--diagnose-after must be more than {ALERT_DELAY:g} s (when the alert starts)")
     options = (
         args.out,
         args.evidence_out,
@@ -500,6 +517,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.max_related,
         args.mesh,
         args.twin,
+        args.diagnose_after,
     )
     with parser.input_errors():
         require_binaries("promtool", "prometheus")

@@ -2,7 +2,8 @@
 
 The diagnosis is made while the alert fires; at resolution the evidence is fetched again (its window then
 ends at endsAt) and the suspect's series is found in it by series id. What that evidence shows becomes one
-sentence and the follow-ups that replace the firing-time mitigations in the closing messages.
+sentence and the follow-ups that replace the firing-time mitigations in the closing messages. An incident
+closed because its alert fired again is not checked (`fired_again`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,18 @@ def check_recovery(diagnosis: DiagnosisResult, firing: Evidence, resolved: Evide
     recovered = narrative.recovery(resolved, series)
     follow_ups = follow_up_actions(primary, alertname, recovered.suspect_back)
     return RecoveryCheck(recovered.text, follow_ups, recovered.suspect_back)
+
+
+def fired_again(primary: Hypothesis, alertname: str, newer: str) -> RecoveryCheck:
+    """The incident was closed because its alert fired again, as incident `newer`: it did not recover, so
+    nothing is checked and the follow-ups send the reader to the newer incident."""
+    follow = (
+        f"Follow {alertname} in incident {newer}: it fired again, and that incident's resolution will say"
+        " whether it recovered."
+    )
+    cause = follow_up_actions(primary, alertname)[1]
+    text = f"not checked: {alertname} fired again, as incident {newer}."
+    return RecoveryCheck(text, (follow, cause), None, checked=False)
 
 
 def not_checked(primary: Hypothesis, alertname: str, reason: str) -> RecoveryCheck:

@@ -37,6 +37,13 @@ class PipelineSettings(Section):
             " that evidence and diagnosis instead of querying and diagnosing again; 0 turns this off."
         ),
     )
+    recovery_check: bool = Field(
+        default=True,
+        description=(
+            "At resolution, fetch the evidence again and say whether the diagnosis' suspect is back at its"
+            " baseline (the closing messages' recovery line); false: nothing is fetched and no line is said."
+        ),
+    )
     materialize_batch: int = Field(
         default=16, ge=1, le=10_000, description="Stored notifications turned into incidents per transaction."
     )

@@ -22,7 +22,7 @@ from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
-from receiver.delivery.recovery import RecoveryCheck, check_recovery, not_checked
+from receiver.delivery.recovery import RecoveryCheck, check_recovery, fired_again, not_checked
 from receiver.delivery.summary import format_duration
 from receiver.evidence.context import AlertContext, alert_info, build_evidence, fetch_alert_context
 from receiver.evidence.settings import ContextSettings
@@ -108,16 +108,21 @@ async def _reuse_recent(plugins: StagePlugins, ctx: StageContext) -> StageOutcom
     return StageOutcome("reused", note)
 
 
-def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
-    """One function per name in `STAGES`."""
+def build_stages(plugins: StagePlugins | Callable[[], StagePlugins]) -> dict[str, StageFn]:
+    """One function per name in `STAGES`. Given a function, each stage asks it for the plug-ins when it
+    starts (the live pipeline's follow a configuration reload)."""
+    given = plugins
+    current = given if callable(given) else lambda: given
 
     async def announce(ctx: StageContext) -> StageOutcome:
+        plugins = current()
         if plugins.delivery is None:
             return StageOutcome("skipped", "no destination configured")
         await plugins.delivery.on_incident_firing(ctx.incident)
         return StageOutcome("ok", "queued")
 
     async def collect_evidence(ctx: StageContext) -> StageOutcome:
+        plugins = current()
         if (reused := await _reuse_recent(plugins, ctx)) is not None:
             return reused
         if plugins.source is None:
@@ -130,6 +135,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         return StageOutcome("ok" if fetched.series_count else "unavailable", detail)
 
     async def detect(ctx: StageContext) -> StageOutcome:
+        plugins = current()
         if ctx.state.reused_from is not None:
             return StageOutcome("reused", f"evidence of {ctx.state.reused_from}")
         if plugins.source is None:
@@ -143,6 +149,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         return _evidence_outcome(evidence)
 
     async def diagnose(ctx: StageContext) -> StageOutcome:
+        plugins = current()
         if ctx.state.reused_from is not None and ctx.state.diagnosis is not None:
             return await _save_reused(ctx, ctx.state.reused_from, ctx.state.diagnosis)
         evidence = await _load_evidence(ctx) or empty_evidence(ctx.incident)
@@ -177,6 +184,7 @@ def build_stages(plugins: StagePlugins) -> dict[str, StageFn]:
         return StageOutcome("ok", detail)
 
     async def deliver(ctx: StageContext) -> StageOutcome:
+        plugins = current()
         if plugins.delivery is None:
             return StageOutcome("skipped", "no destination configured")
         diagnosis = ctx.state.diagnosis
@@ -258,11 +266,20 @@ async def recovery_at_resolution(
     A diagnosis made while the alert fired gets its evidence fetched again (the window now ends at
     endsAt); the check is kept as the incident's `recovery` stage result, the diagnosis stays as it was.
     One made for the resolved alert is checked on its own evidence. Either is heavy work, within
-    `time_limit` seconds; a failure becomes a check that says why. None without a diagnosis or its
-    evidence, or when there is no metric source to fetch from.
+    `time_limit` seconds; a failure becomes a check that says why. An incident closed because its alert
+    fired again (superseded) is not checked: it says so, naming the newer incident. None without a
+    diagnosis or its evidence, or when there is no metric source to fetch from.
     """
-    stored = await store.run(db_incidents.load_evidence, incident.id) if diagnosis is not None else None
-    if diagnosis is None or stored is None:
+    if diagnosis is None:
+        return None
+    newer = await store.read(db_incidents.superseded_by, incident.id)
+    if newer is not None:
+        check = fired_again(diagnosis.primary_hypothesis, incident.alertname, newer)
+        await _keep_check(store, incident.id, "skipped", check, time.time(), 0.0)
+        log.info("recovery_not_checked", fired_again_as=newer)
+        return check
+    stored = await store.run(db_incidents.load_evidence, incident.id)
+    if stored is None:
         return None
     diagnosed = evidence_from_dict(stored)
     fetch = diagnosed.alert.status == "firing"
@@ -279,12 +296,19 @@ async def recovery_at_resolution(
     except Exception as exc:  # the resolution is delivered all the same, saying why
         log.exception("recovery_check_failed", incident_id=incident.id)
         check = not_checked(primary, incident.alertname, f"{type(exc).__name__}: {exc}")
-    if fetch:  # record_stage's checkpoint update matches no row for this name: the incident stays done
-        duration = time.perf_counter() - clock
-        row = (RECOVERY, outcome, check.text[:2000], started, duration, DONE)
-        await store.write(db_incidents.record_stage, incident.id, *row)
+    if fetch:
+        await _keep_check(store, incident.id, outcome, check, started, time.perf_counter() - clock)
     log.info("recovery_checked", outcome=outcome, fetched=fetch, suspect_back=check.suspect_back)
     return check
+
+
+async def _keep_check(
+    store: Store, incident_id: str, outcome: str, check: RecoveryCheck, started: float, duration: float
+) -> None:
+    """Keep `check` as the incident's `recovery` stage result (record_stage's checkpoint update matches no
+    row for this name: the incident stays done)."""
+    row = (RECOVERY, outcome, check.text[:2000], started, duration, DONE)
+    await store.write(db_incidents.record_stage, incident_id, *row)
 
 
 async def _check_recovery(

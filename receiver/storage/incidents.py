@@ -686,3 +686,9 @@ def count_open(db: sqlite_utils.Database) -> int:
 
 def ping(db: sqlite_utils.Database) -> bool:
     return db.conn.execute("SELECT 1").fetchone()[0] == 1
+
+
+def superseded_by(db: sqlite_utils.Database, incident_id: str) -> str | None:
+    """The newer occurrence that closed the incident when its alert fired again (`_supersede`), if any."""
+    row = db.conn.execute("SELECT superseded_by FROM incidents WHERE id=?", (incident_id,)).fetchone()
+    return str(row[0]) if row and row[0] else None

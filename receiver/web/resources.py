@@ -68,23 +68,29 @@ PARTS_FACTORY: web.AppKey[PartsFactory] = web.AppKey("pipeline_parts_factory")
 
 async def pipeline_parts(app: web.Application, settings: Settings, store: Store) -> PipelineParts:
     """The real stages over the app's metric source, analyst and delivery; at resolution, the recovery
-    check (heavy work of the pipeline, within a stage's timeout) and the resolution's delivery."""
+    check (heavy work of the pipeline, within a stage's timeout; off with `pipeline.recovery_check`) and
+    the resolution's delivery. Each stage reads `context` and `analyst` settings as they are when it starts:
+    a reload updates `settings` in place."""
     delivery = app[DELIVERY]
-    plugins = StagePlugins(
-        app[SOURCE],
-        settings.context,
-        app[ANALYST],
-        delivery,
-        reuse_confirmed=settings.analyst.reuse_confirmed,
-        reuse_analysis_seconds=settings.pipeline.reuse_analysis_seconds,
-    )
+
+    def plugins() -> StagePlugins:
+        return StagePlugins(
+            app[SOURCE],
+            settings.context,
+            app[ANALYST],
+            delivery,
+            reuse_confirmed=settings.analyst.reuse_confirmed,
+            reuse_analysis_seconds=settings.pipeline.reuse_analysis_seconds,
+        )
 
     async def on_resolved(incident: Incident) -> None:
         diagnosis = await load_diagnosis(store, incident.id)
-        timeout = settings.pipeline.stage_timeout_seconds
-        recovery = await recovery_at_resolution(
-            plugins, store, incident, diagnosis, app[PIPELINE].heavy_work, timeout
-        )
+        recovery = None
+        if settings.pipeline.recovery_check:
+            timeout = settings.pipeline.stage_timeout_seconds
+            recovery = await recovery_at_resolution(
+                plugins(), store, incident, diagnosis, app[PIPELINE].heavy_work, timeout
+            )
         if delivery is not None:
             await delivery.on_incident_resolved(incident, diagnosis, recovery)
 
