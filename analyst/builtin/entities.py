@@ -4,16 +4,18 @@ Each series is judged against its own history (BARO-style robust scoring): its v
 before the alert, in units of the spread (IQR) of its values before that, counted only in the direction
 that hurts for its kind of metric. A series whose own change began inside that history and was still
 worsening when the alert fired (a leak, a disk filling up) is judged against the history before its
-change began, from where it first left its noise. A small taxonomy weighs the kinds: saturation (CPU,
-memory...) stays in the component where it happens; latency and errors also show in every caller; a
-component's outbound (client) latency mostly reflects its callees; throughput-like series (bytes,
-packets, operations, syscalls) move with load wherever it comes from; what is left of a capacity (a
-disk's free bytes) falling is saturation.
+change began, from where it first left its noise; a slow climb through wide noise counts when it rose
+steadily from a flat stretch (rank-based trend tests, `kept_worsening`). A small taxonomy weighs the
+kinds: saturation (CPU, memory...) stays in the component where it happens; latency and errors also
+show in every caller; a component's outbound (client) latency mostly reflects its callees;
+throughput-like series (bytes, packets, operations, syscalls) move with load wherever it comes from;
+what is left of a capacity (a disk's free bytes) falling is saturation.
 A component's score is its strongest weighted series. With a call graph, a component whose callees
 show comparable symptoms gets its own latency and errors discounted (they are explained from below);
 its saturation never is. The alerting component competes like any other, except that when another
 component changed clearly before it, comparably strongly and not only in symptoms, its series that
-restate the alert do not count: they are what needs explaining (temporal precedence).
+restate the alert do not count: they are what needs explaining (temporal precedence); and its other
+symptoms, explained by that change, do not outrank it.
 """
 
 from __future__ import annotations
@@ -240,8 +242,9 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
 @dataclass(frozen=True)
 class Climb:
     """A series' final run in its baseline hour (`times`, `values`) from `start` (`own_onsets`), that its
-    window went beyond: `top`, its worst value up to the alert, `now`, its value at the alert. `centre`
-    and `spread` summarise the hour before the run; `sign` is the direction that hurts."""
+    window went beyond: `top`, its worst value up to the alert, `now`, its value at the alert, `window`,
+    its values from the window's opening up to the alert, `history`, all its values before the run.
+    `centre` and `spread` summarise the hour before the run; `sign` is the direction that hurts."""
 
     times: np.ndarray
     values: np.ndarray
@@ -251,6 +254,8 @@ class Climb:
     spread: float
     now: float
     top: float
+    window: np.ndarray
+    history: np.ndarray
 
 
 def climbs_before(
@@ -291,6 +296,8 @@ def climbs_before(
             float(spread[k]),
             float(signs[row] * now[row]),
             float(signs[row] * top[row]),
+            matrix[row, until_alert],
+            matrix[row, times < times[in_baseline][onsets[row]]],
         )
         for k, row in enumerate(rows)
         if np.isfinite(centre[k])
@@ -313,7 +320,7 @@ def climbing_shift(
     recent: np.ndarray,
 ) -> SeriesShift | None:
     """The shift of a series whose own change began inside its baseline hour, beyond its noise there, then
-    went CHANGE_Z further in the window and was still beyond its noise when the alert fired (a leak, a disk
+    kept worsening (`kept_worsening`) and was still beyond its noise when the alert fired (a leak, a disk
     filling up): judged against the part of the hour before that change, with the onset where it first
     left its noise, and not a leftover. None for any other series (a change that was over, or had stopped
     worsening, by the window is judged as usual)."""
@@ -322,13 +329,71 @@ def climbing_shift(
         return None
     scale = max(climb.spread, RELATIVE_SCALE_FLOOR * max(abs(climb.centre), abs(shift.peak)), 1e-12)
     run = climb.sign * (climb.values[climb.start :] - climb.centre) / scale
-    climbed = float(np.nanmax(run))
     now = climb.sign * (climb.now - climb.centre) / scale
-    top = climb.sign * (climb.top - climb.centre) / scale
-    if climbed < CHANGE_Z or top - climbed < CHANGE_Z or now < CHANGE_Z:
+    left = np.flatnonzero(run >= CHANGE_Z)
+    if not left.size or now < CHANGE_Z or not kept_worsening(climb, left[0], scale):
         return None  # within its noise before the window, flat since, or over by the alert
-    onset = climb.times[climb.start :][run >= CHANGE_Z]
-    return dataclasses.replace(shift, onset=float(onset[0]))
+    return dataclasses.replace(shift, onset=float(climb.times[climb.start + left[0]]))
+
+
+def kept_worsening(climb: Climb, left: int, scale: float) -> bool:
+    """The climb went on after it left its noise (at `left` in its run): its worst value in the window is
+    CHANGE_Z spreads beyond its worst before; or, from a flat stretch (noise around a level, without a
+    trend or wandering: `trend_z`, `wandering_z`), it rose steadily from there (noise around a line, not
+    in steps), and in the last half of that rise still trended up, by CHANGE_Z spreads or more (a slow
+    climb through wide noise, whose peaks say little). A level that moved and stayed is neither."""
+    climbed = float(np.nanmax(climb.sign * (climb.values[climb.start :] - climb.centre) / scale))
+    if climb.sign * (climb.top - climb.centre) / scale - climbed >= CHANGE_Z:
+        return True
+    before = climb.sign * climb.history
+    since = climb.sign * np.concatenate([climb.values[climb.start + left :], climb.window])
+    flat = abs(trend_z(before)) < CHANGE_Z and wandering_z(before) < CHANGE_Z
+    steady = wandering_z(off_trend(since)) < CHANGE_Z  # noise around a line, not steps or a bend
+    later = since[since.size // 2 :]  # still rising, beyond its noise, up to the alert
+    rising = trend_z(later) >= CHANGE_Z and theil_sen_slope(later) * (later.size - 1) >= CHANGE_Z * scale
+    return flat and steady and rising
+
+
+def trend_z(values: np.ndarray) -> float:
+    """Mann-Kendall z of a rising trend in `values` (NaN = missing): how many spreads of its no-trend
+    distribution the count of rising pairs minus falling pairs lies above zero. Rank-based, so it needs no
+    noise estimate: a slow climb through wide noise counts as well as a fast one through narrow noise."""
+    finite = values[np.isfinite(values)]
+    n = finite.size
+    if n < 3:
+        return 0.0
+    s = float(np.triu(np.sign(finite[None, :] - finite[:, None]), 1).sum())
+    variance = n * (n - 1) * (2 * n + 5) / 18.0
+    return (s - math.copysign(1.0, s)) / math.sqrt(variance) if s else 0.0
+
+
+def theil_sen_slope(values: np.ndarray) -> float:
+    """The median slope between pairs of `values` (NaN = missing) per point: robust to outliers."""
+    at = np.flatnonzero(np.isfinite(values))
+    if at.size < 2:
+        return 0.0
+    first, second = np.triu_indices(at.size, 1)
+    return float(np.median((values[at[second]] - values[at[first]]) / (at[second] - at[first])))
+
+
+def off_trend(values: np.ndarray) -> np.ndarray:
+    """`values` (NaN = missing) less their Theil-Sen line (`theil_sen_slope`, median intercept)."""
+    line = theil_sen_slope(values) * np.arange(values.size)
+    finite = np.isfinite(values)
+    return values - line - float(np.median(values[finite] - line[finite])) if finite.any() else values
+
+
+def wandering_z(values: np.ndarray) -> float:
+    """How many spreads of its distribution under independent noise the von Neumann ratio of `values`
+    (NaN = missing; squared steps over squared deviations from the mean, 2 for noise around a level) lies
+    below 2: a series that wanders (a random walk) steps little against how far it strays."""
+    finite = values[np.isfinite(values)]
+    n = finite.size
+    spread = float(np.sum((finite - finite.mean()) ** 2)) if n >= 3 else 0.0
+    if spread == 0.0:
+        return 0.0
+    ratio = float(np.sum(np.diff(finite) ** 2)) / spread
+    return (2.0 - ratio) / math.sqrt(4.0 * (n - 2) / (n * n - 1))
 
 
 def own_onsets(before: np.ndarray) -> np.ndarray:
@@ -470,7 +535,8 @@ def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | No
 def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     """Components best-first by their strongest weighted shift (all components with usable series). When
     another component changed clearly before the alerting one (`preceding_changes`), the alerting
-    component's series that restate the alert count nothing and its errors no longer count in full."""
+    component's series that restate the alert count nothing, its errors no longer count in full, and its
+    symptoms count no more than what changed first (`_below_explanation`)."""
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
@@ -482,9 +548,8 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
     alert_series = find_alert_series(evidence)
     alerting = alert_component(evidence, alert_series)
-    preceded = False
-    if alerting is not None and alerting in shifts and preceding_changes(alerting, shifts, alert_series):
-        preceded = True  # what restates the alert is what needs explaining: it does not count
+    preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
+    if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [
             dataclasses.replace(s, weighted=0.0) if restates_the_alert(s, alert_series) else s
             for s in shifts[alerting]
@@ -494,6 +559,8 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         _entity(name, members, shifts, graph, name == alerting, own_errors and name == alerting)
         for name, members in shifts.items()
     ]
+    if preceded:
+        ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
 
@@ -611,6 +678,23 @@ def preceding_changes(
             )
         )
     )
+
+
+def _below_explanation(
+    entity: RankedEntity, ranked: Sequence[RankedEntity], first: Sequence[str]
+) -> RankedEntity:
+    """`entity` (the alerting component) with its symptoms counting no more than the strongest of the
+    components that changed `first` and explain them: an explained symptom does not outrank its explanation
+    (a tie goes to what changed first)."""
+    explanation = max(e.score for e in ranked if e.name in first)
+    scored = sorted(
+        (
+            dataclasses.replace(s, weighted=min(s.weighted, explanation)) if s.kind in SYMPTOM_KINDS else s
+            for s in entity.shifts
+        ),
+        key=lambda s: (-s.weighted, s.series.series_id),
+    )
+    return dataclasses.replace(entity, score=entity_score(scored), shifts=tuple(scored))
 
 
 def _errors_elsewhere(name: str, shifts: Mapping[str, Sequence[SeriesShift]]) -> bool:
