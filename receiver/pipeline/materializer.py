@@ -114,12 +114,16 @@ class Materializer:
             self.backlog = 0
             self._waiting_since = None
         self.metrics.notifications_pending.set(self.backlog)
+        # A notification's incidents are of its alert group: the pipeline takes the groups in turn.
+        firsts = [ids[0] for r in results if (ids := _touched(r))]
+        groups = await self.store.read(db_incidents.group_keys, firsts)
         for result in results:
             if result.created:
                 self.metrics.incidents_created.labels("alertmanager").inc(len(result.created))
             if result.superseded:
                 self.metrics.incidents_superseded.inc(len(result.superseded))
-            self.pipeline.submit([*result.created, *result.resolved])
+            if ids := _touched(result):
+                self.pipeline.submit(ids, groups.get(ids[0]))
             log.debug(
                 "notification_materialized",
                 notification_id=result.notification_id,
@@ -135,6 +139,11 @@ class Materializer:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def _touched(result: db_incidents.IngestResult) -> list[str]:
+    """The incidents a notification gives the pipeline work for: the new ones and the resolved ones."""
+    return [*result.created, *result.resolved]
 
 
 def retry_delay(failures: int) -> float:

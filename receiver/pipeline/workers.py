@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,6 +15,7 @@ import structlog
 
 from receiver.metrics import ReceiverMetrics
 from receiver.models import DONE, STAGES, Incident
+from receiver.pipeline.fair_queue import FairQueue
 from receiver.pipeline.intake import IntakeActivity
 from receiver.pipeline.settings import PipelineSettings
 from receiver.storage import incidents as db_incidents
@@ -88,6 +89,11 @@ class Pipeline:
     """Runs `stages` in order for each incident with `workers` concurrent tasks and a bounded queue; of
     those, at most `max_concurrent_analyses` do heavy work at once (`StageContext.heavy_work`).
 
+    The queue is fair across alert groups (`FairQueue`, a lane per group): workers take the groups'
+    incidents in turn, oldest first within a group, so a storm in one group does not hold up the
+    diagnosis of another group's alert. What does not fit stays in SQLite; the sweeper refills the
+    queue from there, fairly too (`work_ids`).
+
     The incident's `stage` column is the checkpoint: after a restart, work resumes at the stage that
     had not completed. A stage that raises or times out is recorded as an error and the next stage runs,
     except when SQLite could not do the stage's work (`storage_unavailable`: locked, disk full, I/O
@@ -102,7 +108,9 @@ class Pipeline:
         metrics: ReceiverMetrics,
         on_resolved: ResolveFn | None = None,
         intake: IntakeActivity | None = None,
+        queue: FairQueue[Hashable, str] | None = None,
     ) -> None:
+        """`queue` replaces the default `FairQueue(settings.queue_size)` (a benchmark's FIFO baseline)."""
         self.store = store
         self.stages = dict(stages)
         self.order = list(STAGES)
@@ -110,14 +118,15 @@ class Pipeline:
         self.metrics = metrics
         self.on_resolved = on_resolved
         self.intake = intake
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=settings.queue_size)
-        self._queued: set[str] = set()
+        self.queue = queue if queue is not None else FairQueue[Hashable, str](settings.queue_size)
+        self._queued: set[str] = set()  # in the queue or being processed: never run twice at once
+        self._work_waiting = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._busy: set[asyncio.Task[Any]] = set()
         self._analysis_slots = asyncio.Semaphore(settings.max_concurrent_analyses)
-        metrics.queue_depth.set_function(self.queue.qsize)
+        metrics.queue_depth.set_function(lambda: len(self.queue))
 
     @property
     def queued(self) -> int:
@@ -135,22 +144,37 @@ class Pipeline:
         ]
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="pipeline-sweeper")
 
-    def submit(self, incident_ids: Iterable[str]) -> None:
-        """Queue incidents now if there is room; the sweeper picks up the rest from SQLite later."""
+    def submit(self, incident_ids: Iterable[str], group_key: str | None = None) -> None:
+        """Queue incidents of one alert group (None: no known group, they get a lane of their own) if
+        there is room; the sweeper picks up the rest from SQLite later."""
+        lane: Hashable = object() if group_key is None else group_key
         for incident_id in incident_ids:
-            if incident_id in self._queued or self._stopping:
-                continue
-            try:
-                self.queue.put_nowait(incident_id)
-            except asyncio.QueueFull:
-                return
-            self._queued.add(incident_id)
+            if incident_id not in self._queued and not self._enqueue(lane, incident_id):
+                return  # the lane is as long as any: the rest would not fit either
+
+    def _enqueue(self, lane: Hashable, incident_id: str) -> bool:
+        """Queue one incident unless stopping; False when the queue is full for its lane."""
+        if self._stopping:
+            return True
+        left_out = self.queue.put(lane, incident_id)
+        if left_out == incident_id:
+            return False
+        self._queued.add(incident_id)
+        if left_out is not None:  # dropped to make room: it stays in SQLite for the sweeper
+            self._queued.discard(left_out)
+        self._work_waiting.set()
+        return True
 
     async def sweep(self) -> None:
-        room = self.queue.maxsize - self.queue.qsize()
+        """Fill the queue's room from SQLite, the groups in turn (`work_ids`); count the open incidents."""
+        room = self.queue.maxsize - len(self.queue)
         if room > 0:
-            ids = await self.store.run(db_incidents.work_ids, room + len(self._queued))
-            self.submit(ids)
+            ids = await self.store.read(db_incidents.work_ids, room + len(self._queued))
+            waiting = [i for i in ids if i not in self._queued]
+            groups = await self.store.read(db_incidents.group_keys, waiting)
+            for incident_id in waiting:
+                if incident_id in groups and incident_id not in self._queued:
+                    self._enqueue(groups[incident_id], incident_id)
         self.metrics.open_incidents.set(await self.store.run(db_incidents.count_open))
 
     async def _sweep_forever(self) -> None:
@@ -161,9 +185,16 @@ class Pipeline:
                 log.exception("pipeline_sweep_failed")
             await asyncio.sleep(self.settings.sweep_interval_seconds)
 
+    async def _next_incident(self) -> str:
+        """The next incident in the queue's turn, once there is one."""
+        while not self.queue:
+            self._work_waiting.clear()
+            await self._work_waiting.wait()
+        return self.queue.take()
+
     async def _work(self, number: int) -> None:
         while not self._stopping:
-            incident_id = await self.queue.get()
+            incident_id = await self._next_incident()
             task = asyncio.current_task()
             if task is not None:
                 self._busy.add(task)
@@ -174,7 +205,6 @@ class Pipeline:
                 log.exception("pipeline_incident_failed")
             finally:
                 self._queued.discard(incident_id)
-                self.queue.task_done()
                 if task is not None:
                     self._busy.discard(task)
 

@@ -61,7 +61,7 @@ async def test_notifications_left_pending_by_a_crash_are_materialised_at_start(
     await eventually(lambda: pending(store) == 0, within=5.0)
     await materializer.stop()
     assert all(store.run_sync(db_incidents.get_incident, i) is not None for i in ids)
-    assert pipeline.queue.qsize() == len(ids)  # handed to the pipeline for analysis
+    assert len(pipeline.queue) == len(ids)  # handed to the pipeline for analysis
     value = materializer.metrics.registry.get_sample_value(
         "alert_analyst_incidents_created_total", {"source": "alertmanager"}
     )
