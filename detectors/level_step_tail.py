@@ -30,10 +30,13 @@ deviation learns that it is ordinary, while on a quiet series the same deviation
 excursion (the run of consecutive present points at which a feature stays at or above 2; a missed scrape
 does not end it) a point counts for that feature only where it reaches a higher bin than the excursion
 so far: a level that stays shifted, or a window that still holds a past burst, is news once, not at every
-point (a larger move within it is news again). With s = -log10 of
-the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points; novelty's
-normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far is a
-non-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose
+point (a larger move within it is news again). The recent mean (of the last window_size / 3 values) is
+ranked too, among every earlier one (`detectors.value_tail`), and is news once per run in the same way:
+within a run of points at which it is rare, only where fewer earlier means lie beyond it than at any earlier
+point of the run (a mean that sets a record at every point while a window fills is news once). With
+s = -log10 of the smallest p, the score is min(1, s / (threshold x sqrt(log10(n + 2)))) (n earlier points;
+novelty's normalisation), plus 0.01 x the level-step score so that ties still rank. While every value so far
+is a non-negative integer (a count), the score is that of Anscombe's stabilised counts 2 sqrt(x + 3/8), whose
 Poisson noise is about 1 at every level; from the first other value on, that of the values themselves.
 Streaming, no look-ahead, no quiet period after an alarm (repeats score on their own merit); batch equals
 streaming; O(n x bins) in batch.
@@ -70,7 +73,7 @@ from detectors.rolling import (
 )
 from detectors.rules import DetectionRule
 from detectors.sampling_interval import INTERVALS_NEEDED, MAX_LAG, DailyLag
-from detectors.value_tail import ValueTail, value_tail_surprise
+from detectors.value_tail import TAIL_COUNT, ValueTail, value_tail_counts
 from detectors.zscore import block_hop, scale_floor
 
 TAIL_BASE = 2.0  # a feature below 2 typical sizes is ordinary (p = 1)
@@ -353,6 +356,21 @@ def tail_features(
     return features, parts.z(), parts.level, mean
 
 
+def mean_tail_news(mean: np.ndarray, earlier: np.ndarray) -> np.ndarray:
+    """The recent mean's `value_tail_surprise`, news once per excursion as the features are: within a run of
+    consecutive present points at which the mean is rare (a missed scrape does not end it), a point counts
+    only where fewer earlier values lie beyond it than at every earlier point of the run (a mean that keeps
+    setting records while a level change fills the window is news once)."""
+    c, n = value_tail_counts(mean)
+    rows, cols = np.nonzero(c < TAIL_COUNT)
+    out = np.zeros(mean.shape)
+    rare = c[rows, cols]
+    news = beyond_excursion(rows, earlier[rows, cols], TAIL_COUNT - rare)
+    rows, cols, rare = rows[news], cols[news], rare[news]
+    out[rows, cols] = -np.log10(np.minimum(1.0, 2.0 * (rare + 1.0) / (n[rows, cols] + 1.0)))
+    return out
+
+
 def tail_score(surprise: np.ndarray, earlier: np.ndarray, threshold: float) -> np.ndarray:
     """min(1, s / (threshold x sqrt(log10(n + 2))))."""
     return np.minimum(surprise / (threshold * np.sqrt(np.log10(earlier + 2.0))), 1.0)
@@ -412,7 +430,7 @@ def _tail_points(
     features, z, level, mean = tail_features(values, rule, stats, day_points)
     finite = np.isfinite(values)
     earlier = np.cumsum(finite, axis=1) - finite
-    surprise = value_tail_surprise(mean)
+    surprise = mean_tail_news(mean, earlier)
     for f in features:
         rows, cols, s = rank(f, earlier)
         surprise[rows, cols] = np.maximum(surprise[rows, cols], s)
@@ -491,6 +509,7 @@ class _TailScorer:
         self._excursion = [-1] * FEATURES  # per feature, the highest bin of its excursion (-1: none)
         self._in_excursion = False
         self._earlier = 0
+        self._mean_lowest = TAIL_COUNT  # the fewest earlier means beyond one of the run (TAIL_COUNT: none)
         self._direction, self._threshold = rule.direction, rule.threshold
 
     def update(self, value: float, day: int) -> tuple[float, float]:
@@ -514,11 +533,7 @@ class _TailScorer:
     def _observe(self, value: float, day: int, scored: bool) -> tuple[float, float]:
         """(surprise, signed z of the rule's direction) of `value`, then learn it (surprise 0 unscored)."""
         features, z, mean = self._features(value, day)
-        if scored:
-            surprise = self._mean_tail.observe(mean)
-        else:
-            self._mean_tail.learn(mean)
-            surprise = 0.0
+        surprise = self._mean_news(value, mean, scored)
         deviation, held, burst, record, shift = features
         base = TAIL_BASE  # rare: most points bin nowhere
         if deviation >= base or held >= base or burst >= base or record >= base or shift >= base:
@@ -530,6 +545,20 @@ class _TailScorer:
         if (self._direction == "up" and z < 0) or (self._direction == "down" and z > 0):
             z = 0.0
         return surprise, z
+
+    def _mean_news(self, value: float, mean: float, scored: bool) -> float:
+        """`mean_tail_news` of this point's recent mean (0 unscored), then learn the mean."""
+        tail = self._mean_tail
+        beyond = tail.count_beyond(mean)
+        surprise = 0.0
+        if beyond >= TAIL_COUNT:
+            if isfinite(value):  # a missed scrape does not end the run
+                self._mean_lowest = TAIL_COUNT
+        elif beyond < self._mean_lowest:
+            self._mean_lowest = beyond
+            surprise = tail.surprise_of(beyond) if scored else 0.0
+        tail.learn(mean)
+        return surprise
 
     def _rank(self, features: list[float], surprise: float, scored: bool) -> float:
         """Count each feature that reaches the tail in its histogram; with `scored`, the largest of

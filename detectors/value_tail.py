@@ -63,16 +63,24 @@ def _earlier_beyond(values: np.ndarray, bound: np.ndarray) -> np.ndarray:
 
 def value_tail_surprise(values: np.ndarray) -> np.ndarray:
     """-log10 p of each value of a (k, n) block among the earlier values of its row (0: NaN or ordinary)."""
+    c, n = value_tail_counts(values)
+    rare = c < TAIL_COUNT
+    out = np.zeros(values.shape)
+    out[rare] = -np.log10(np.minimum(1.0, 2.0 * (c[rare] + 1.0) / (n[rare] + 1.0)))
+    return out
+
+
+def value_tail_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per value of a (k, n) block: c, how many of the earlier values lie as far out on its side (TAIL_COUNT
+    where ordinary, NaN, or fewer than MIN_HISTORY earlier values), and n, the earlier values."""
     n, sd = earlier_spread(values)
     slack = TOLERANCE * sd
     with np.errstate(invalid="ignore"):
         below = _earlier_beyond(values, values + slack)
         above = _earlier_beyond(-values, -(values - slack))
     c = np.minimum(below, above)
-    rare = (c < TAIL_COUNT) & (n >= MIN_HISTORY) & np.isfinite(values)
-    out = np.zeros(values.shape)
-    out[rare] = -np.log10(np.minimum(1.0, 2.0 * (c[rare] + 1.0) / (n[rare] + 1.0)))
-    return out
+    c[~((n >= MIN_HISTORY) & np.isfinite(values))] = TAIL_COUNT
+    return c, n
 
 
 class ValueTail:
@@ -106,17 +114,23 @@ class ValueTail:
         _keep_smallest(self._low, value)
         _keep_smallest(self._high, -value)
 
-    def _surprise(self, value: float) -> float:
-        if self._n < MIN_HISTORY:
-            return 0.0
+    def count_beyond(self, value: float) -> int:
+        """`value_tail_counts`' c of `value` among the earlier values (TAIL_COUNT: ordinary, NaN, too few)."""
+        if self._n < MIN_HISTORY or not math.isfinite(value):
+            return TAIL_COUNT
         mean = self._sum / self._n
         slack = TOLERANCE * math.sqrt(max(self._squares / self._n - mean * mean, 0.0))
         below = bisect_right(self._low, value + slack)
         above = bisect_right(self._high, -(value - slack))
-        c = min(below, above)
-        if c >= TAIL_COUNT:
-            return 0.0
-        return -math.log10(min(1.0, 2.0 * (c + 1.0) / (self._n + 1.0)))
+        return min(below, above, TAIL_COUNT)
+
+    def surprise_of(self, beyond: int) -> float:
+        """-log10 p of a value with `beyond` (< TAIL_COUNT) of the earlier values as far out."""
+        return -math.log10(min(1.0, 2.0 * (beyond + 1.0) / (self._n + 1.0)))
+
+    def _surprise(self, value: float) -> float:
+        beyond = self.count_beyond(value)
+        return self.surprise_of(beyond) if beyond < TAIL_COUNT else 0.0
 
 
 def _keep_smallest(side: list[float], x: float) -> None:

@@ -413,3 +413,29 @@ def test_a_scorer_that_only_learned_then_scores_exactly_as_one_that_scored_throu
     learnt, scored = np.array(after).transpose(1, 0, 2)
     assert learnt.tobytes() == scored.tobytes()  # bit for bit, NaN for NaN
     assert np.nanmax(scored[:, 0]) >= 0.5
+
+
+def _plateaus(seed, size=2.0, gaps=False):
+    """Quiet noise with a 20-point plateau of `size` sd at 2000: the recent mean (of the last 20 values)
+    climbs to a new extreme at every point of it."""
+    rng = np.random.default_rng(seed)
+    x = 100 + rng.standard_normal(3000)
+    x[2000:2020] += size
+    if gaps:
+        x[[2005, 2011, 2012]] = np.nan  # missed scrapes inside the climb do not end its run
+    return x
+
+
+def test_a_recent_mean_that_keeps_setting_records_is_news_once_not_at_every_point():
+    # with the recent mean ranked afresh at every point, these plateaus alarmed at 7-17 of their 40 points
+    alarms = [int((_batch(_plateaus(seed), day_points=0)[2000:2040] >= 0.5).sum()) for seed in range(10)]
+    assert all(a >= 1 for a in alarms)
+    assert sum(alarms) <= 30  # 105 before
+
+
+@pytest.mark.parametrize("direction", ["both", "up", "down"])
+def test_batch_equals_streaming_where_the_recent_mean_climbs_across_missed_scrapes(direction):
+    rule = DetectionRule("d", method="level_step_tail", direction=direction)
+    for seed in range(3):
+        x = _plateaus(seed, size=2.0 if direction != "down" else -2.0, gaps=True)
+        assert np.allclose(np.nan_to_num(_batch(x, rule)), _stream(x, rule), rtol=0, atol=1e-12)
