@@ -16,6 +16,7 @@ import structlog
 from receiver.metrics import ReceiverMetrics
 from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline.fair_queue import FairQueue
+from receiver.pipeline.fair_slots import FairSlots
 from receiver.pipeline.intake import IntakeActivity
 from receiver.pipeline.settings import PipelineSettings
 from receiver.storage import incidents as db_incidents
@@ -92,7 +93,8 @@ class Pipeline:
     The queue is fair across alert groups (`FairQueue`, a lane per group): workers take the groups'
     incidents in turn, oldest first within a group, so a storm in one group does not hold up the
     diagnosis of another group's alert. What does not fit stays in SQLite; the sweeper refills the
-    queue from there, fairly too (`work_ids`).
+    queue from there, fairly too (`work_ids`). The analysis slots admit the groups in turn as well
+    (`FairSlots`): a storm's incidents already held by workers do not all go before a later alert.
 
     The incident's `stage` column is the checkpoint: after a restart, work resumes at the stage that
     had not completed. A stage that raises or times out is recorded as an error and the next stage runs,
@@ -125,7 +127,7 @@ class Pipeline:
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = False
         self._busy: set[asyncio.Task[Any]] = set()
-        self._analysis_slots = asyncio.Semaphore(settings.max_concurrent_analyses)
+        self._analysis_slots = FairSlots(settings.max_concurrent_analyses)
         metrics.queue_depth.set_function(lambda: len(self.queue))
 
     @property
@@ -217,7 +219,8 @@ class Pipeline:
         # stream is never quiet, and deferring every stage capped the pipeline at one stage per period.
         # Only heavy work defers (the stages wrap it in `heavy_work`): a reused analysis does not.
         defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
-        ctx = StageContext(incident, self.store, heavy_work=lambda: self._heavy_work(defer_until))
+        lane = incident.group_key
+        ctx = StageContext(incident, self.store, heavy_work=lambda: self._heavy_work(defer_until, lane))
         stage = incident.stage
         while stage != DONE and not self._stopping:
             next_stage = await self._run_stage(ctx, stage)
@@ -229,16 +232,19 @@ class Pipeline:
         if stage == DONE:
             await self._deliver_resolution(incident_id)
 
-    def heavy_work(self) -> AbstractAsyncContextManager[None]:
-        """Heavy work outside the stages (the resolution's recovery check), limited like theirs."""
-        return self._heavy_work(time.monotonic() + self.settings.defer_to_intake_seconds)
+    def heavy_work(self, group_key: str | None = None) -> AbstractAsyncContextManager[None]:
+        """Heavy work outside the stages (the resolution's recovery check) of an incident of alert group
+        `group_key` (None: a lane of its own), limited like theirs."""
+        lane: Hashable = object() if group_key is None else group_key
+        return self._heavy_work(time.monotonic() + self.settings.defer_to_intake_seconds, lane)
 
     @contextlib.asynccontextmanager
-    async def _heavy_work(self, defer_until: float) -> AsyncIterator[None]:
-        """Wait while webhooks are in flight (until `defer_until` at most), then for an analysis slot."""
+    async def _heavy_work(self, defer_until: float, lane: Hashable) -> AsyncIterator[None]:
+        """Wait while webhooks are in flight (until `defer_until` at most), then for an analysis slot,
+        the alert groups waiting for one taking turns (`lane`: the incident's group)."""
         if self.intake is not None and (defer := defer_until - time.monotonic()) > 0:
             await self.intake.wait_quiet(defer)
-        async with self._analysis_slots:
+        async with self._analysis_slots.hold(lane):
             yield
 
     async def _run_stage(self, ctx: StageContext, stage: str) -> str | None:

@@ -7,6 +7,7 @@ reverse, so intake stops first and the store closes last.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -88,9 +89,9 @@ async def pipeline_parts(app: web.Application, settings: Settings, store: Store)
         recovery = None
         if settings.pipeline.recovery_check:
             timeout = settings.pipeline.stage_timeout_seconds
-            recovery = await recovery_at_resolution(
-                plugins(), store, incident, diagnosis, app[PIPELINE].heavy_work, timeout
-            )
+            heavy_work = functools.partial(app[PIPELINE].heavy_work, incident.group_key)
+            checking = recovery_at_resolution(plugins(), store, incident, diagnosis, heavy_work, timeout)
+            recovery = await checking
         if delivery is not None:
             await delivery.on_incident_resolved(incident, diagnosis, recovery)
 

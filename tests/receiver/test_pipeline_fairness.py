@@ -7,6 +7,7 @@ groups waiting, whatever the storm's size, and nothing of the storm is lost.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -19,6 +20,7 @@ from receiver.metrics import create_metrics
 from receiver.models import DONE
 from receiver.payload import parse_webhook
 from receiver.pipeline.fair_queue import FairQueue
+from receiver.pipeline.fair_slots import FairSlots
 from receiver.pipeline.materializer import Materializer
 from receiver.pipeline.workers import Pipeline, StageContext, StageOutcome
 from receiver.storage import incidents as db_incidents
@@ -196,4 +198,79 @@ async def test_an_incident_submitted_without_its_group_gets_a_lane_of_its_own(
     await wait_idle(worker)
     await worker.stop()
     assert order.index(lone) <= 2
+    assert_all_done_once(store, order)
+
+
+# --- the analysis slots ---------------------------------------------------------------------------
+
+
+async def admitted_order(slots: FairSlots, arrivals: list[tuple[str, str]]) -> list[str]:
+    """The order in which waiters (lane, name), arriving while the one slot is held, get it."""
+    order: list[str] = []
+
+    async def wait(lane: str, name: str) -> None:
+        async with slots.hold(lane):
+            order.append(name)
+            await asyncio.sleep(0)
+
+    async with slots.hold("first"):
+        tasks = []
+        for lane, name in arrivals:
+            tasks.append(asyncio.create_task(wait(lane, name)))
+            await asyncio.sleep(0)  # queued in this order
+    await asyncio.gather(*tasks)
+    return order
+
+
+async def test_slots_admit_the_waiting_lanes_in_turn() -> None:
+    arrivals = [("storm", f"s{n}") for n in range(5)] + [("other", "lone")]
+    assert await admitted_order(FairSlots(1), arrivals) == ["s0", "lone", "s1", "s2", "s3", "s4"]
+
+
+async def test_a_cancelled_waiter_neither_holds_nor_loses_a_slot() -> None:
+    slots = FairSlots(1)
+    async with slots.hold("a"):
+        waiter = asyncio.create_task(slots.hold("b").__aenter__())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert slots.waiting == 0
+    async with asyncio.timeout(1), slots.hold("c"):  # the slot is free again, not lost
+        pass
+    with pytest.raises(ValueError):
+        FairSlots(0)
+
+
+async def test_a_later_alert_does_not_wait_for_the_slot_behind_every_busy_worker(
+    tmp_path: Path, webhook_corpus: Path
+) -> None:
+    """All 16 workers hold storm incidents, 15 of them waiting for the one analysis slot, when another
+    group's alert arrives: it gets the slot within a few turns (first come, first served, it went after
+    every one of them)."""
+    store = Store(tmp_path / "db.sqlite")
+    accept(store, group_notification(webhook_corpus, "InstanceDown", STORM), 1000.0)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def collect_evidence(ctx: StageContext) -> StageOutcome:
+        async with ctx.heavy_work():
+            order.append(ctx.incident.id)
+            await gate.wait()  # the first holder keeps the slot until the lone alert is in
+            await asyncio.sleep(0.05)  # an analysis: the freed workers take new incidents meanwhile
+        return StageOutcome("ok")
+
+    settings = PipelineSettings(workers=16, max_concurrent_analyses=1)
+    worker = Pipeline(store, {"collect_evidence": collect_evidence}, settings, create_metrics())
+    await drain(Materializer(store, worker, PipelineSettings(), worker.metrics), within=10)
+    await worker.start()
+    async with asyncio.timeout(10):
+        while worker._analysis_slots.waiting < 15:  # noqa: ASYNC110 (the count has no event to wait on)
+            await asyncio.sleep(0.001)
+    [lone] = ingest(store, group_notification(webhook_corpus, "PaymentsFailing", 1), 1001.0)
+    worker.submit([lone], "PaymentsFailing")
+    gate.set()
+    await wait_idle(worker)
+    await worker.stop()
+    assert order.index(lone) <= 4  # first come, first served: after the 16 storm incidents held
     assert_all_done_once(store, order)
