@@ -13,7 +13,8 @@ cost: `collect_evidence` holds an analysis slot for `--analysis-ms` (the other s
 delivery) against a local Prometheus scraping itself, the alerts labelled with its job and instance.
 
 Two runs in one: the fair queue (alert groups in turn, the sweeper's refill too), and a FIFO baseline
-(one lane, refusing what does not fit, the sweeper oldest first: the pipeline before fair scheduling).
+(one lane, refusing what does not fit, the sweeper oldest first: the pipeline's queue before fair
+scheduling; its analysis slots are today's fair ones, which cannot help an alert no worker has taken).
 Prints for each: the lone alert's time from its notification to its diagnosis (the `diagnose` stage
 done) and how many of the storm were diagnosed meanwhile, and the storm's throughput (diagnoses/s from
 its notification until its last diagnosis).
