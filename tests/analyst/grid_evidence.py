@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesValues
 
 STEP = 60.0
 START = 1_700_000_000.0
 POINTS = 120  # two hours a minute apart
-ALERT_AT = START + 115 * STEP  # changes made at point 113 start 2 minutes before the alert
+ALERT_POINT = 115
+ALERT_AT = START + ALERT_POINT * STEP
+CHANGED_AT = 113  # a change made here starts two minutes before the alert
+
+
+def grid_noise(level: float, spread: float, seed: int) -> np.ndarray:
+    """`level` plus normal noise of sd `spread` at every point of the grid (seeded)."""
+    return level + np.random.default_rng(seed).normal(0.0, spread, POINTS)
 
 
 def grid_series(
@@ -50,4 +59,30 @@ def grid_evidence(
         window_start=START,
         window_end=START + (POINTS - 1) * STEP,
         topology=dict(topology or {}),
+    )
+
+
+def caller_of_a_leak(
+    b_memory: np.ndarray,
+    b_cpu: np.ndarray,
+    a_latency: np.ndarray,
+    a_errors: np.ndarray,
+    a_cpu: np.ndarray,
+    a_memory: np.ndarray,
+    topology: Mapping[str, tuple[str, ...]] | None = None,
+) -> Evidence:
+    """A callee b whose memory is `b_memory` (a leak, in the tests) and its caller a, which alerts on its
+    latency (ALatencyHigh): each component's memory and CPU, a's latency and error ratio."""
+    return grid_evidence(
+        [
+            grid_series("container_memory_working_set_bytes", "b", b_memory),
+            grid_series("pod_cpu_usage_percent", "b", b_cpu),
+            grid_series("http_latency_p90_seconds", "a", a_latency, "alert"),
+            grid_series("http_error_ratio", "a", a_errors),
+            grid_series("pod_cpu_usage_percent", "a", a_cpu),
+            grid_series("container_memory_working_set_bytes", "a", a_memory),
+        ],
+        alert_service="a",
+        topology=topology,
+        alertname="ALatencyHigh",
     )

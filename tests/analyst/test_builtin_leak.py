@@ -13,10 +13,7 @@ import pytest
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SYMPTOM_KINDS, rank_entities
 from analyst.evidence import Evidence
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, grid_evidence, grid_series
-
-ALERT_POINT = 115
-CHANGED_AT = 113  # the caller's symptoms: two minutes before the alert
+from tests.analyst.grid_evidence import ALERT_AT, ALERT_POINT, CHANGED_AT, POINTS, caller_of_a_leak
 
 
 def _leak_at_five_percent_noise(
@@ -37,19 +34,9 @@ def _leak_at_five_percent_noise(
         noise(0.6, 0.002)[CHANGED_AT:],
         noise(0.2, 0.0003)[CHANGED_AT:],
     )
-    return grid_evidence(
-        [
-            grid_series("container_memory_working_set_bytes", "b", memory),
-            grid_series("pod_cpu_usage_percent", "b", noise(20.0, 1.0)),
-            grid_series("http_latency_p90_seconds", "a", latency, "alert"),
-            grid_series("http_error_ratio", "a", errors),
-            grid_series("pod_cpu_usage_percent", "a", noise(20.0, 1.0)),
-            grid_series("container_memory_working_set_bytes", "a", noise(1.0e9, 0.05e9)),
-        ],
-        alert_service="a",
-        topology=topology,
-        alertname="ALatencyHigh",
-    )
+    b_cpu = noise(20.0, 1.0)  # drawn in this order: the seeds' figures are those of this order
+    a_cpu, a_memory = noise(20.0, 1.0), noise(1.0e9, 0.05e9)
+    return caller_of_a_leak(memory, b_cpu, latency, errors, a_cpu, a_memory, topology)
 
 
 @pytest.mark.parametrize("topology", [None, {"a": ("b",)}], ids=["no call graph", "call graph"])

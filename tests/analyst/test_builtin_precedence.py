@@ -16,30 +16,32 @@ import pytest
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
 from analyst.evidence import Evidence, SeriesEvidence
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, grid_evidence, grid_series
-
-CHANGED_AT = 113  # two minutes before the alert
-ALERT_AT_POINT = 115
+from tests.analyst.grid_evidence import (
+    ALERT_AT,
+    ALERT_POINT,
+    CHANGED_AT,
+    POINTS,
+    caller_of_a_leak,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+)
 
 
 def _values(metric: str, service: str, values: np.ndarray, role: str = "related") -> SeriesEvidence:
     return grid_series(metric, service, values, role)
 
 
-def _noise(level: float, noise: float, seed: int) -> np.ndarray:
-    return level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
-
-
 def _step(level: float, noise: float, seed: int, after: float, at: int = CHANGED_AT) -> np.ndarray:
     """`level` + noise, `after` + noise from point `at` on."""
-    values = _noise(level, noise, seed)
-    values[at:] = _noise(after, noise, seed + 1)[at:]
+    values = grid_noise(level, noise, seed)
+    values[at:] = grid_noise(after, noise, seed + 1)[at:]
     return values
 
 
 def _ramp(level: float, noise: float, seed: int, to: float, start: int) -> np.ndarray:
     """`level` + noise, climbing steadily to `to` from point `start` on (a leak, a disk filling up)."""
-    values = _noise(level, noise, seed)
+    values = grid_noise(level, noise, seed)
     values[start:] += np.linspace(0.0, to - level, POINTS - start)
     return values
 
@@ -59,7 +61,7 @@ def _pnl_drop(market: SeriesEvidence) -> Evidence:
         [
             market,
             _values("demo_pnl_usd", "strategy", _step(1000.0, 40.0, 33, -3000.0), role="alert"),
-            _values("demo_order_latency_seconds", "gateway", _noise(0.02, 0.0007, 35)),
+            _values("demo_order_latency_seconds", "gateway", grid_noise(0.02, 0.0007, 35)),
         ],
         alert_service="strategy",
         alertname="PnLDrop",
@@ -98,7 +100,7 @@ def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:
             _values("demo_volatility", "marketdata", _step(0.12, 0.004, 41, 0.65, at=110)),
             _values("demo_pnl_drawdown_ratio", "strategy", _step(0.02, 0.004, 43, 0.45), role="alert"),
             _values("demo_pnl_usd", "strategy", _step(1_176_000.0, 4800.0, 45, 660_000.0)),
-            _values("demo_order_latency_seconds", "gateway", _noise(0.015, 0.002, 47)),
+            _values("demo_order_latency_seconds", "gateway", grid_noise(0.015, 0.002, 47)),
         ],
         alert_service="strategy",
         alertname="PnLDrawdownHigh",
@@ -114,18 +116,14 @@ def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:
 def _leak(topology: Mapping[str, tuple[str, ...]] | None) -> Evidence:
     """b's memory climbs from ten minutes before the alert to three times its level; a, which alerts on
     its latency, slows down and fails two minutes before it."""
-    return grid_evidence(
-        [
-            _values("container_memory_working_set_bytes", "b", _ramp(1.0e9, 0.01e9, 11, 3.0e9, start=105)),
-            _values("pod_cpu_usage_percent", "b", _noise(20.0, 1.0, 13)),
-            _values("http_latency_p90_seconds", "a", _step(0.05, 0.002, 15, 0.6), role="alert"),
-            _values("http_error_ratio", "a", _step(0.001, 0.0003, 17, 0.2)),
-            _values("pod_cpu_usage_percent", "a", _noise(20.0, 1.0, 19)),
-            _values("container_memory_working_set_bytes", "a", _noise(1.0e9, 0.01e9, 21)),
-        ],
-        alert_service="a",
-        topology=topology,
-        alertname="ALatencyHigh",
+    return caller_of_a_leak(
+        _ramp(1.0e9, 0.01e9, 11, 3.0e9, start=105),
+        grid_noise(20.0, 1.0, 13),
+        _step(0.05, 0.002, 15, 0.6),
+        _step(0.001, 0.0003, 17, 0.2),
+        grid_noise(20.0, 1.0, 19),
+        grid_noise(1.0e9, 0.01e9, 21),
+        topology,
     )
 
 
@@ -150,20 +148,16 @@ def test_a_callees_memory_leak_that_began_first_leads_its_callers_symptoms_with_
 def _slow_leak(minutes: int, topology: Mapping[str, tuple[str, ...]] | None) -> Evidence:
     """b's memory (1 GB, 2 % noise) climbs steadily from `minutes` before the alert, reaching 2 GB when it
     fires; a, which alerts on its latency, slows down and fails two minutes before it."""
-    start = ALERT_AT_POINT - minutes
+    start = ALERT_POINT - minutes
     at_end = 1.0e9 + 1.0e9 * (POINTS - 1 - start) / minutes
-    return grid_evidence(
-        [
-            _values("container_memory_working_set_bytes", "b", _ramp(1.0e9, 0.02e9, 61, at_end, start=start)),
-            _values("pod_cpu_usage_percent", "b", _noise(20.0, 1.0, 63)),
-            _values("http_latency_p90_seconds", "a", _step(0.05, 0.002, 65, 0.6), role="alert"),
-            _values("http_error_ratio", "a", _step(0.001, 0.0003, 67, 0.2)),
-            _values("pod_cpu_usage_percent", "a", _noise(20.0, 1.0, 69)),
-            _values("container_memory_working_set_bytes", "a", _noise(1.0e9, 0.02e9, 71)),
-        ],
-        alert_service="a",
-        topology=topology,
-        alertname="ALatencyHigh",
+    return caller_of_a_leak(
+        _ramp(1.0e9, 0.02e9, 61, at_end, start=start),
+        grid_noise(20.0, 1.0, 63),
+        _step(0.05, 0.002, 65, 0.6),
+        _step(0.001, 0.0003, 67, 0.2),
+        grid_noise(20.0, 1.0, 69),
+        grid_noise(1.0e9, 0.02e9, 71),
+        topology,
     )
 
 
@@ -195,10 +189,10 @@ def test_a_filling_disk_leads_the_latency_it_causes() -> None:
     evidence = grid_evidence(
         [
             _values("node_filesystem_avail_bytes", "db", _ramp(50e9, 0.05e9, 1, 0.5e9, start=108)),
-            _values("pod_cpu_usage_percent", "db", _noise(20.0, 1.0, 3)),
+            _values("pod_cpu_usage_percent", "db", grid_noise(20.0, 1.0, 3)),
             _values("http_latency_p90_seconds", "web", _step(0.05, 0.002, 5, 0.4), role="alert"),
-            _values("pod_cpu_usage_percent", "web", _noise(20.0, 1.0, 7)),
-            _values("node_network_transmit_bytes", "web", _noise(1e6, 1e4, 9)),
+            _values("pod_cpu_usage_percent", "web", grid_noise(20.0, 1.0, 7)),
+            _values("node_network_transmit_bytes", "web", grid_noise(1e6, 1e4, 9)),
         ],
         alert_service="web",
     )
@@ -216,9 +210,9 @@ def test_traffic_that_moved_first_elsewhere_does_not_explain_the_alerting_compon
     evidence = grid_evidence(
         [
             _values("pod_network_receive_bytes", "b", _step(1e6, 1e4, 51, 3e6, at=111)),
-            _values("pod_cpu_usage_percent", "b", _noise(20.0, 1.0, 53)),
+            _values("pod_cpu_usage_percent", "b", grid_noise(20.0, 1.0, 53)),
             _values("http_error_ratio", "a", _step(0.001, 0.0003, 55, 0.01), role="alert"),
-            _values("pod_cpu_usage_percent", "a", _noise(20.0, 1.0, 57)),
+            _values("pod_cpu_usage_percent", "a", grid_noise(20.0, 1.0, 57)),
         ],
         alert_service="a",
         alertname="AErrorsHigh",

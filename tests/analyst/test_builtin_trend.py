@@ -12,10 +12,9 @@ import pytest
 
 from analyst.builtin.entities import CHANGE_Z, EARLIER_CHANGE_DISCOUNT, SeriesShift, series_shift
 from analyst.evidence import SeriesEvidence
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_series
+from tests.analyst.grid_evidence import ALERT_AT, ALERT_POINT, POINTS, START, STEP, grid_noise, grid_series
 
 WINDOW_OPENS = ALERT_AT - 300.0  # the usual window: five minutes before the alert
-ALERT_POINT = 115
 
 
 def _series(metric: str, values: np.ndarray) -> SeriesEvidence:
@@ -28,12 +27,8 @@ def _shift(metric: str, values: np.ndarray) -> SeriesShift:
     return shift
 
 
-def _noise(level: float, noise: float, seed: int) -> np.ndarray:
-    return level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
-
-
 def _climb(level: float, noise: float, seed: int, per_minute: float, start: int) -> np.ndarray:
-    values = _noise(level, noise, seed)
+    values = grid_noise(level, noise, seed)
     values[start:] += per_minute * np.arange(POINTS - start)
     return values
 
@@ -78,7 +73,7 @@ def test_a_rise_that_levelled_off_before_the_window_is_not_a_climb() -> None:
     """Memory that rose for a quarter of an hour and then stayed level for twenty minutes had stopped
     worsening: a steady rise since it left its noise, but not up to the alert."""
     for seed in range(20):
-        values = _noise(1.0e9, 0.01e9, seed)
+        values = grid_noise(1.0e9, 0.01e9, seed)
         values[80:95] += np.linspace(0.0, 0.15e9, 15)
         values[95:] += 0.15e9
         shift = _shift("container_memory_working_set_bytes", values)
@@ -163,7 +158,7 @@ def test_memory_growing_in_steps_as_a_young_process_warms_up_is_not_a_slow_climb
 def test_a_climb_that_was_over_when_the_alert_fired_is_still_a_leftover() -> None:
     """Memory that rose from twelve minutes before the alert and was back to normal when it fired counts
     half, as before: something earlier, not a cause still acting."""
-    values = _noise(1.0e9, 0.01e9, 9)
+    values = grid_noise(1.0e9, 0.01e9, 9)
     values[103:112] += np.linspace(0.1e9, 1.0e9, 9)
     shift = _shift("container_memory_working_set_bytes", values)
 
@@ -174,7 +169,7 @@ def test_a_climb_that_was_over_when_the_alert_fired_is_still_a_leftover() -> Non
 def test_a_step_that_ended_before_the_window_stays_part_of_its_own_recent_history() -> None:
     """A level that moved twenty minutes before the alert and stayed is judged against the whole hour,
     as before (its history now includes the new level): not news at the alert."""
-    values = _noise(1.0e9, 0.01e9, 11)
+    values = grid_noise(1.0e9, 0.01e9, 11)
     values[ALERT_POINT - 20 :] += 0.3e9
     shift = _shift("container_memory_working_set_bytes", values)
 

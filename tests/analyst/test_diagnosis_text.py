@@ -18,11 +18,9 @@ from analyst.builtin.units import format_value
 from analyst.diagnosis import Category, DiagnosisResult
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 from analyst.report import render_text_report
-from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence, grid_series
+from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, POINTS, START, STEP, grid_evidence, grid_series
 
 from .conftest import incident, series
-
-CHANGED_AT = 113  # two minutes before the alert
 
 
 def _grid(

@@ -4,16 +4,20 @@ loopback: what the resolution of an incident says in each, for the recovery-at-r
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from demo.processes import ManagedProcess
+from demo.tsdb import start_backfilled_prometheus
 from receiver.web.app import build_app
 from receiver.web.resources import pipeline_parts
 from tests.delivery.conftest import ServerFactory
 from tests.delivery.test_outgoing_webhook import start_receiver
+from tests.delivery.test_resolved_end_to_end import Episode
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.slack import FakeSlack
 from tests.receiver.conftest import make_settings
@@ -39,6 +43,15 @@ class Destinations:
         """The text of the Grafana region of `incident_id`."""
         [region] = [a for a in self.grafana.annotations.values() if a["data"]["incident_id"] == incident_id]
         return str(region["text"])
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    """A real Prometheus backfilled with `Episode`'s series (the pool saturates, errors follow, both
+    recover), one per test module."""
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), Episode().series())
+    yield proc
+    proc.stop()
 
 
 @pytest.fixture

@@ -17,12 +17,13 @@ from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.delivery.recovery import suspect_series_id
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
+from tests.delivery.recovery_app import prometheus
 from tests.delivery.test_resolved_end_to_end import Episode, closing_text, fake_slack, start_app
 from tests.evidence.scenario import HISTORY, STEP
 from tests.fakes.slack import FakeSlack
 from tests.support.polling import eventually
 
-__all__ = ["fake_slack"]  # the fixture, shared with the first-seen-resolved tests
+__all__ = ["fake_slack", "prometheus"]  # the fixtures (fake_slack shared with the first-seen-resolved tests)
 
 POOL = "demo_db_pool_in_use"
 
@@ -39,13 +40,6 @@ class StillSaturated(Episode):
             recovered,
             cpu,
         )
-
-
-@pytest.fixture(scope="module")
-def recovered_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), Episode().series())
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +66,10 @@ async def closing_of(fake: FakeSlack) -> str:
 
 
 async def test_the_closing_summary_says_the_suspect_was_back(
-    aiohttp_client: Any, tmp_path: Path, recovered_prometheus: ManagedProcess, fake_slack: Any
+    aiohttp_client: Any, tmp_path: Path, prometheus: ManagedProcess, fake_slack: Any
 ) -> None:
     fake, url = fake_slack
-    client = await start_app(aiohttp_client, tmp_path, recovered_prometheus, url)
+    client = await start_app(aiohttp_client, tmp_path, prometheus, url)
     incident_id = await fire_then_resolve(client, Episode())
 
     closing = await closing_of(fake)
@@ -94,10 +88,10 @@ async def test_the_closing_summary_says_the_suspect_was_back(
 
 
 async def test_an_alert_first_seen_resolved_is_checked_on_its_own_evidence(
-    aiohttp_client: Any, tmp_path: Path, recovered_prometheus: ManagedProcess, fake_slack: Any
+    aiohttp_client: Any, tmp_path: Path, prometheus: ManagedProcess, fake_slack: Any
 ) -> None:
     fake, url = fake_slack
-    client = await start_app(aiohttp_client, tmp_path, recovered_prometheus, url)
+    client = await start_app(aiohttp_client, tmp_path, prometheus, url)
     answer = await client.post("/webhook/alertmanager", json=Episode().webhook("resolved"))
     [incident_id] = (await answer.json())["incidents"]
     await wait_idle(client.app[PIPELINE])
@@ -110,10 +104,10 @@ async def test_an_alert_first_seen_resolved_is_checked_on_its_own_evidence(
 
 
 async def test_a_component_suspect_stands_for_the_series_that_named_its_cause(
-    aiohttp_client: Any, tmp_path: Path, recovered_prometheus: ManagedProcess, fake_slack: Any
+    aiohttp_client: Any, tmp_path: Path, prometheus: ManagedProcess, fake_slack: Any
 ) -> None:
     _, url = fake_slack
-    client = await start_app(aiohttp_client, tmp_path, recovered_prometheus, url)
+    client = await start_app(aiohttp_client, tmp_path, prometheus, url)
     answer = await client.post("/webhook/alertmanager", json=Episode().webhook("firing"))
     [incident_id] = (await answer.json())["incidents"]
     await wait_idle(client.app[PIPELINE])

@@ -3,29 +3,18 @@ is fetched again and the closing messages carry no recovery line, as without a m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from demo.processes import ManagedProcess
-from demo.tsdb import start_backfilled_prometheus
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
-from tests.delivery.recovery_app import Destinations, destinations, start_app
+from tests.delivery.recovery_app import Destinations, destinations, prometheus, start_app
 from tests.delivery.test_recovery_fired_again import api_requests_served, firing_again
 from tests.delivery.test_resolved_end_to_end import Episode, closing_text
 from tests.support.polling import eventually
 
-__all__ = ["destinations"]  # the fixture
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), Episode().series())
-    yield proc
-    proc.stop()
+__all__ = ["destinations", "prometheus"]  # the fixtures
 
 
 async def fire_then_resolve(client: Any, prometheus: ManagedProcess, episode: Episode) -> tuple[str, float]:

@@ -6,7 +6,7 @@ the requests still hang."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +16,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from demo.processes import ManagedProcess
-from demo.tsdb import start_backfilled_prometheus
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
-from tests.delivery.recovery_app import Destinations, destinations, start_app
+from tests.delivery.recovery_app import Destinations, destinations, prometheus, start_app
 from tests.delivery.test_resolved_end_to_end import Episode, closing_text
 from tests.support.polling import eventually
 
-__all__ = ["destinations"]  # the fixture
+__all__ = ["destinations", "prometheus"]  # the fixtures
 
 LIMIT = 3.0  # pipeline.stage_timeout_seconds: the firing stages take a few hundredths of a second each
 
@@ -60,13 +59,6 @@ class HoldingProxy:
         ):
             body = await answer.read()
             return web.Response(status=answer.status, body=body, content_type=answer.content_type)
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prom"), Episode().series())
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture
