@@ -85,13 +85,14 @@ class FifoQueue(FairQueue[Hashable, str]):
         return super().put(None, item)
 
 
-def fifo_work_ids(db: sqlite_utils.Database, limit: int) -> list[str]:
+def fifo_work_ids(db: sqlite_utils.Database, limit: int) -> dict[str, str]:
     """The sweeper's order before fair scheduling: the oldest incidents first."""
     rows = db.conn.execute(
-        "SELECT id FROM incidents WHERE stage != 'done' OR resolve_pending = 1 ORDER BY first_seen LIMIT ?",
+        "SELECT id, group_key FROM incidents WHERE stage != 'done' OR resolve_pending = 1"
+        " ORDER BY first_seen LIMIT ?",
         (limit,),
     ).fetchall()
-    return [r[0] for r in rows]
+    return {str(incident_id): str(group) for incident_id, group in rows}
 
 
 @contextlib.contextmanager

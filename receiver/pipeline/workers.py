@@ -171,12 +171,10 @@ class Pipeline:
         """Fill the queue's room from SQLite, the groups in turn (`work_ids`); count the open incidents."""
         room = self.queue.maxsize - len(self.queue)
         if room > 0:
-            ids = await self.store.read(db_incidents.work_ids, room + len(self._queued))
-            waiting = [i for i in ids if i not in self._queued]
-            groups = await self.store.read(db_incidents.group_keys, waiting)
-            for incident_id in waiting:
-                if incident_id in groups and incident_id not in self._queued:
-                    self._enqueue(groups[incident_id], incident_id)
+            work = await self.store.read(db_incidents.work_ids, room + len(self._queued))
+            for incident_id, group_key in work.items():
+                if incident_id not in self._queued:
+                    self._enqueue(group_key, incident_id)
         self.metrics.open_incidents.set(await self.store.run(db_incidents.count_open))
 
     async def _sweep_forever(self) -> None:

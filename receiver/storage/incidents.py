@@ -586,31 +586,26 @@ def latest_diagnosis_row(
     return rows[0] if rows else None
 
 
-def work_ids(db: sqlite_utils.Database, limit: int) -> list[str]:
-    """Incidents with a stage left to run or a resolution to deliver, the alert groups in turn: the
-    oldest of each group, then the second oldest of each, and so on (a storm in one group does not
-    push another group's incidents past `limit`)."""
+def work_ids(db: sqlite_utils.Database, limit: int) -> dict[str, str]:
+    """Incidents with a stage left to run or a resolution to deliver, each with its alert group, the
+    groups in turn: the oldest of each group, then the second oldest of each, and so on (a storm in one
+    group does not push another group's incidents past `limit`)."""
     rows = db.conn.execute(
         # The partial index has the same WHERE; INDEXED BY keeps SQLite on it (it would rather walk
         # idx_incidents_group_key over every incident, done ones too, to spare the window its sort).
-        "SELECT id FROM (SELECT id, first_seen,"
+        "SELECT id, group_key FROM (SELECT id, group_key, first_seen,"
         " ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY first_seen, rowid) AS turn"
         " FROM incidents INDEXED BY idx_incidents_work WHERE stage != 'done' OR resolve_pending = 1)"
         " ORDER BY turn, first_seen LIMIT ?",
         (limit,),
     ).fetchall()
-    return [r[0] for r in rows]
+    return {str(incident_id): str(group) for incident_id, group in rows}
 
 
 def group_keys(db: sqlite_utils.Database, incident_ids: Iterable[str]) -> dict[str, str]:
     """The alert group of each stored incident among `incident_ids`."""
-    ids, found = list(incident_ids), dict[str, str]()
-    for start in range(0, len(ids), 500):  # well under SQLite's bound on variables
-        chunk = ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
-        rows = db.conn.execute(f"SELECT id, group_key FROM incidents WHERE id IN ({marks})", chunk)
-        found.update((str(i), str(g)) for i, g in rows)
-    return found
+    rows = _rows_in(db.conn, "SELECT id, group_key FROM incidents WHERE id IN ({marks})", list(incident_ids))
+    return {str(incident_id): str(group) for incident_id, group in rows}
 
 
 def record_stage(
