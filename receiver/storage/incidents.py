@@ -586,20 +586,83 @@ def latest_diagnosis_row(
     return rows[0] if rows else None
 
 
+# An incident with work left: a stage to run or a resolution to deliver. The WHERE of both partial indexes,
+# word for word (SQLite uses a partial index only for a query that states its WHERE); INDEXED BY keeps
+# SQLite on them (it would rather walk idx_incidents_group_key over every incident, done ones too).
+WAITING = "(stage != 'done' OR resolve_pending = 1)"
+_BY_GROUP = "incidents INDEXED BY idx_incidents_work_group"
+WAITING_GROUPS_SQL = (  # the waiting groups, one seek each: a skip scan of the group index
+    "WITH RECURSIVE waiting(key) AS ("
+    f" SELECT (SELECT min(group_key) FROM {_BY_GROUP} WHERE {WAITING})"
+    f" UNION ALL SELECT (SELECT min(group_key) FROM {_BY_GROUP} WHERE {WAITING} AND group_key > waiting.key)"
+    " FROM waiting WHERE waiting.key IS NOT NULL LIMIT ?)"
+    " SELECT key FROM waiting WHERE key IS NOT NULL"
+)
+UNGROUPED_WAITING_SQL = f"SELECT 1 FROM {_BY_GROUP} WHERE {WAITING} AND group_key IS NULL LIMIT 1"
+GROUP_OLDEST_SQL = (
+    f"SELECT rowid, id, first_seen FROM {_BY_GROUP} WHERE {WAITING} AND group_key IS ?"
+    " ORDER BY first_seen, rowid LIMIT ?"
+)
+OLDEST_SQL = (
+    f"SELECT id, group_key FROM incidents INDEXED BY idx_incidents_work WHERE {WAITING}"
+    " ORDER BY first_seen, rowid"
+)
+
+
 def work_ids(db: sqlite_utils.Database, limit: int) -> dict[str, str]:
     """Incidents with a stage left to run or a resolution to deliver, each with its alert group, the
     groups in turn: the oldest of each group, then the second oldest of each, and so on (a storm in one
-    group does not push another group's incidents past `limit`)."""
-    rows = db.conn.execute(
-        # The partial index has the same WHERE; INDEXED BY keeps SQLite on it (it would rather walk
-        # idx_incidents_group_key over every incident, done ones too, to spare the window its sort).
-        "SELECT id, group_key FROM (SELECT id, group_key, first_seen,"
-        " ROW_NUMBER() OVER (PARTITION BY group_key ORDER BY first_seen, rowid) AS turn"
-        " FROM incidents INDEXED BY idx_incidents_work WHERE stage != 'done' OR resolve_pending = 1)"
-        " ORDER BY turn, first_seen LIMIT ?",
-        (limit,),
-    ).fetchall()
-    return {str(incident_id): str(group) for incident_id, group in rows}
+    group does not push another group's incidents past `limit`). A group key that is NULL reads as "".
+
+    Reads about `limit` rows plus one index seek per waiting group (up to `limit` + 1 of them), whatever
+    the backlog: a storm of 100,000 in one group costs what 1,000 do.
+    """
+    if limit <= 0:
+        return {}
+    groups: list[str | None] = [row[0] for row in db.conn.execute(WAITING_GROUPS_SQL, (limit + 1,))]
+    if db.conn.execute(UNGROUPED_WAITING_SQL).fetchone():
+        groups.append(None)
+    if len(groups) > limit:
+        return _heads(db, limit)
+    return _in_turn(db, groups, limit)
+
+
+def _heads(db: sqlite_utils.Database, limit: int) -> dict[str, str]:
+    """More groups wait than `limit` incidents are asked for, so only first turns are taken: the oldest of
+    each of the `limit` groups whose oldest came first, read oldest first until that many groups showed."""
+    heads: dict[str | None, str] = {}
+    rows = db.conn.execute(OLDEST_SQL)
+    try:
+        for incident_id, group in rows:
+            if group not in heads:
+                heads[group] = str(incident_id)
+                if len(heads) == limit:
+                    break
+    finally:
+        rows.close()  # ends the read at once, not when the cursor is collected
+    return {incident_id: group or "" for group, incident_id in heads.items()}
+
+
+def _in_turn(db: sqlite_utils.Database, groups: Sequence[str | None], limit: int) -> dict[str, str]:
+    """Each group's oldest `turns`, with `turns` doubled for the groups that had that many until the rows
+    read fill `limit` (every row left unread then comes at a later turn than all of them), ordered by turn
+    and age."""
+    turns = -(-limit // max(len(groups), 1))
+    taken: dict[str | None, list[tuple[int, str, float]]] = {}
+    todo = list(groups)
+    while todo:
+        for group in todo:
+            taken[group] = db.conn.execute(GROUP_OLDEST_SQL, (group, turns)).fetchall()
+        if sum(len(rows) for rows in taken.values()) >= limit:
+            break
+        todo = [group for group in todo if len(taken[group]) == turns]
+        turns *= 2
+    ordered = sorted(
+        (turn, first_seen, rowid, str(incident_id), group or "")
+        for group, rows in taken.items()
+        for turn, (rowid, incident_id, first_seen) in enumerate(rows)
+    )
+    return {incident_id: group for *_, incident_id, group in ordered[:limit]}
 
 
 def group_keys(db: sqlite_utils.Database, incident_ids: Iterable[str]) -> dict[str, str]:

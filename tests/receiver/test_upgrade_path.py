@@ -215,7 +215,8 @@ def test_the_draft_retention_index_is_rebuilt_so_the_prune_seeks_it(
     """A draft of migration 10 (3487107) indexed `coalesce(ends_at, last_seen)`; the prune asks for
     `max(coalesce(ends_at, last_seen), last_seen)`, so each batch scanned and sorted every resolved
     incident."""
-    conn, db = open_with_first_migrations(tmp_path / "v13.db", LATEST - 1, monkeypatch)
+    before_rebuild = migrations.MIGRATIONS.index(migrations._retention_index_as_queried)
+    conn, db = open_with_first_migrations(tmp_path / "v13.db", before_rebuild, monkeypatch)
     migrations.migrate(db)
     conn.execute("DROP INDEX idx_incidents_resolved_end")
     conn.execute(
