@@ -273,9 +273,10 @@ def step_profile(filled: np.ndarray, sigma: np.ndarray, block: int) -> np.ndarra
     """
     k, n = filled.shape
     m = max(2, block)
-    out = np.full((k, n), np.nan)
     if n < 3 * m:
-        return out
+        return np.full((k, n), np.nan)
+    out = np.empty((k, n))
+    out[:, : 2 * m], out[:, n - m + 1 :] = np.nan, np.nan  # the rest is written below
     scale = sigma * np.sqrt(6.0 / m)
     for rows in _row_blocks(k, n):
         _second_differences(filled[rows], m, out[rows, 2 * m : n - m + 1])
@@ -355,7 +356,8 @@ def fit_sides(
     """Line fits to the finite points of the spans values[rows, start:stop] (u = column - origin), at -0.5.
 
     Elementwise steps run over all spans at once; the order-sensitive reductions (pairwise sums, BLAS
-    dots) run span by span on the same 1-D arrays as a fit of one span would, so results are the same.
+    dots) run on the spans of each length stacked as the rows of one block, which reduces each row as a
+    fit of one span would (the same 1-D loop), so results are the same.
     """
     n = start.size
     size = stop - start
@@ -365,39 +367,58 @@ def fit_sides(
     finite, nan = np.isfinite(window), np.isnan(window)
     y, u, owner = window[finite], (cols - origin[span])[finite].astype(float), span[finite]
     count = np.bincount(owner, minlength=n)
-    c_hi = np.cumsum(count)
-    points, diffs = _slices(c_hi - count, c_hi), _slices(c_hi - count, c_hi - 1)  # of y, of np.diff(y)
+    first = np.cumsum(count) - count
+    points, diffs = _span_groups(first, count), _span_groups(first, count - 1)  # of y, of np.diff(y)
     d = np.diff(y)
     at = -0.5
     with np.errstate(invalid="ignore", divide="ignore"):
-        nanmean = _span_sums(np.where(nan, 0.0, window), _slices(np.cumsum(size) - size, np.cumsum(size)))
+        nanmean = _span_sums(np.where(nan, 0.0, window), _span_groups(np.cumsum(size) - size, size), n)
         nanmean /= size - np.bincount(span[nan], minlength=n)
         um = np.bincount(owner, u, minlength=n) / count  # sums of integers: exact in any order
-        ym = _span_sums(y, points) / count
-        dev = d - (_span_sums(d, diffs) / (count - 1))[owner[:-1]]
+        ym = _span_sums(y, points, n) / count
+        dev = d - (_span_sums(d, diffs, n) / (count - 1))[owner[:-1]]
         dev *= dev  # as np.var
         du = u - um[owner]
-        sxx, sxy = _span_dots(du, du, points), _span_dots(du, y - ym[owner], points)
+        sxx, sxy = _span_dots(du, du, points, n), _span_dots(du, y - ym[owner], points, n)
         slope = np.where(sxx > 0, sxy / sxx, 0.0)
         lever = np.power(at - um, np.full(n, 2.0))  # libm pow, as a scalar `** 2` (not x * x)
         factor = 1.0 / count + np.where(sxx > 0, lever / sxx, 0.0)
-        diff_var = _span_sums(dev, diffs) / (count - 1)
+        diff_var = _span_sums(dev, diffs, n) / (count - 1)
     return SideFits(ym + slope * (at - um), factor, diff_var, count, nanmean)
 
 
-def _slices(start: np.ndarray, stop: np.ndarray) -> list[slice]:
-    """slice(start, stop) of each span (empty where stop < start)."""
-    return [slice(a, b) for a, b in zip(start.tolist(), np.maximum(stop, start).tolist(), strict=True)]
+SpanGroup = tuple[np.ndarray, np.ndarray]  # (which spans, (spans, length) positions of their points)
 
 
-def _span_sums(x: np.ndarray, spans: list[slice]) -> np.ndarray:
-    """x[span].sum() of each span: a 1-D reduction each (numpy's pairwise sum), for the same floats."""
-    return np.array([np.add.reduce(x[s]) for s in spans], dtype=float)
+def _span_groups(start: np.ndarray, length: np.ndarray) -> list[SpanGroup]:
+    """The spans [start, start + length) grouped by length (empty ones left out): per length, which spans
+    and the positions of their points, one span a row."""
+    which = np.flatnonzero(length > 0)
+    which = which[np.argsort(length[which], kind="stable")]
+    sizes, first = np.unique(length[which], return_index=True)
+    bounds = [*first.tolist(), which.size]
+    return [
+        (which[a:b], start[which[a:b], None] + np.arange(size))
+        for size, a, b in zip(sizes.tolist(), bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
-def _span_dots(x: np.ndarray, y: np.ndarray, spans: list[slice]) -> np.ndarray:
-    """x[span] @ y[span] of each span: a BLAS dot each, for the same floats."""
-    return np.array([x[s] @ y[s] for s in spans], dtype=float)
+def _span_sums(x: np.ndarray, groups: list[SpanGroup], n: int) -> np.ndarray:
+    """x[span].sum() of each of the n spans (0 if empty): numpy's pairwise sum of each row of a block of
+    spans of one length, the same floats as a 1-D sum of the span."""
+    out = np.zeros(n)
+    for which, at in groups:
+        out[which] = np.add.reduce(x[at], axis=1)
+    return out
+
+
+def _span_dots(x: np.ndarray, y: np.ndarray, groups: list[SpanGroup], n: int) -> np.ndarray:
+    """x[span] @ y[span] of each of the n spans (0 if empty): a stacked matmul of (1, L) by (L, 1), which
+    takes a BLAS dot per span, the same floats as the 1-D product."""
+    out = np.zeros(n)
+    for which, at in groups:
+        out[which] = (x[at][:, None, :] @ y[at][:, :, None])[:, 0, 0]
+    return out
 
 
 @dataclass(frozen=True)
@@ -439,12 +460,16 @@ def step_tests(values: np.ndarray, tests: np.ndarray, wander: Wander | None = No
     return StepTests(rows, index, t, p, before.mean, after.mean)
 
 
-def region_tests(filled: np.ndarray, sigma: float, rule: DetectionRule) -> list[tuple[int, int, int]]:
-    """(index, lo, hi) of each Pelt change point of one gap-free span (`filled`): its step test takes the
-    `window_size` points either side, bounded by the neighbouring change points."""
-    signal = (filled - median_inplace(filled.copy())) / sigma
+def standardised(filled: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Each row of gap-free spans of one length less its median, in units of its noise level `sigma`."""
+    return (filled - median_inplace(filled.copy())[:, None]) / sigma[:, None]
+
+
+def region_tests(signal: np.ndarray, rule: DetectionRule) -> list[tuple[int, int, int]]:
+    """(index, lo, hi) of each Pelt change point of one `standardised` gap-free span: its step test takes
+    the `window_size` points either side, bounded by the neighbouring change points."""
     cps = find_change_indices(signal, rule.penalty, max(2, min(rule.min_samples, rule.window_size) // 2))
-    bounds = [0, *cps, filled.size]
+    bounds = [0, *cps, signal.size]
     w = rule.window_size
     return [(b, max(bounds[i], b - w), min(bounds[i + 2], b + w)) for i, b in enumerate(cps)]
 
@@ -476,14 +501,14 @@ def candidate_tests(
     (typically the staircase Pelt lays over a smooth trend) are left out.
     """
     profile = profile[rows]
-    found = []  # (i, index, lo, hi, region start, region end) for row rows[i]
     regions = step_regions(profile, rule.threshold, 2 * rule.window_size)
-    for i, (r, spans) in enumerate(zip(rows, regions, strict=True)):
-        for lo, hi in spans:
-            found += [
-                (i, b + lo, s + lo, e + lo, lo, hi)
-                for b, s, e in region_tests(filled[r, lo:hi], float(sigma[r]), rule)
-            ]
+    spans = [(i, r, lo, hi) for i, (r, row) in enumerate(zip(rows, regions, strict=True)) for lo, hi in row]
+    signals = _standardised_spans(filled, sigma, spans)
+    found = [  # (i, index, lo, hi, region start, region end) for row rows[i], in the order of `spans`
+        (i, b + lo, s + lo, e + lo, lo, hi)
+        for (i, _, lo, hi), signal in zip(spans, signals, strict=True)
+        for b, s, e in region_tests(signal, rule)
+    ]
     tests = np.array(found, dtype=np.intp).reshape(-1, 6)
     which, index, region_lo, region_hi = tests[:, 0], tests[:, 1], tests[:, 4], tests[:, 5]
     half = max(1, rule.window_size // 4)
@@ -498,35 +523,92 @@ def candidate_tests(
     return np.column_stack([np.asarray(rows, dtype=np.intp)[which], tests[:, 1:4]])[near]
 
 
+def _standardised_spans(
+    filled: np.ndarray, sigma: np.ndarray, spans: list[tuple[int, int, int, int]]
+) -> list[np.ndarray]:
+    """`standardised` filled[r, lo:hi] of each (i, r, lo, hi) in `spans`, the spans of one length at once."""
+    out: list[np.ndarray] = [np.empty(0)] * len(spans)
+    by_length: dict[int, list[int]] = {}
+    for j, (_, _, lo, hi) in enumerate(spans):
+        by_length.setdefault(hi - lo, []).append(j)
+    for length, which in by_length.items():
+        rows = np.array([spans[j][1] for j in which], dtype=np.intp)
+        cols = np.array([spans[j][2] for j in which], dtype=np.intp)[:, None] + np.arange(length)
+        for j, signal in zip(which, standardised(filled[rows[:, None], cols], sigma[rows]), strict=True):
+            out[j] = signal
+    return out
+
+
 @dataclass(frozen=True)
 class ChangeScan:
     """Change points of a (k, n) block before scoring: what does not depend on the per-point threshold.
 
-    `found`: every significant change point; `reported`: those on the side the rule's direction keeps.
+    `found`: every significant change point, `kept` its t on the side the rule's direction keeps (else 0),
+    `reported`: those with a kept t; `finite`: where the block has a value; `window`: the points a change
+    point scores (from its own on, a later one overwriting an earlier one).
     """
 
-    z: np.ndarray
-    baseline: np.ndarray
-    p_values: np.ndarray
     found: list[ChangePoint]
+    kept: list[float]
     reported: list[ChangePoint]
+    finite: np.ndarray
+    window: int
 
     @property
     def rows(self) -> np.ndarray:
         """Rows with at least one change point (elsewhere z is 0 or NaN)."""
         return np.unique(np.array([cp.row for cp in self.found], dtype=np.intp))
 
+    @functools.cached_property
+    def _whole(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.columns(0, self.finite.shape[1])
+
+    @property
+    def z(self) -> np.ndarray:
+        """Per point: the kept t of the change point scoring it, 0 if none, NaN at a gap."""
+        return self._whole[0]
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """Per point: the mean before the change point scoring it, NaN if none."""
+        return self._whole[1]
+
+    @property
+    def p_values(self) -> np.ndarray:
+        """Per point: the p-value of the change point scoring it, 1 if none."""
+        return self._whole[2]
+
+    def columns(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """z, baseline and p-values of the columns start to stop only (the same values as the whole)."""
+        k, n = self.finite.shape
+        shape = (k, stop - start)
+        z, baseline, p_values = np.zeros(shape), np.full(shape, np.nan), np.ones(shape)
+        for cp, kept in zip(self.found, self.kept, strict=True):
+            first, end = max(cp.index, start) - start, min(n, cp.index + self.window, stop) - start
+            if first < end:
+                z[cp.row, first:end] = kept
+                baseline[cp.row, first:end] = cp.before
+                p_values[cp.row, first:end] = cp.p_value
+        z[~self.finite[:, start:stop]] = np.nan
+        return z, baseline, p_values
+
     def scores(self, threshold: np.ndarray, columns: slice = slice(None)) -> PointScores:
         """Per-point scores against `threshold`: a change point scores the `window_size` points after it.
 
-        `columns` narrows them to those columns (`threshold` then has their shape)."""
-        z = self.z[:, columns]
+        `columns` (a contiguous slice) narrows them to those columns (`threshold` then has their shape)."""
+        if columns == slice(None):
+            z, baseline, p_values = self._whole
+        else:
+            start, stop, step = columns.indices(self.finite.shape[1])
+            if step != 1:
+                raise ValueError(f"ChangeScan.scores takes a contiguous slice of columns, not {columns}")
+            z, baseline, p_values = self.columns(start, max(start, stop))
         return PointScores(
             z=z,
             score=_sparse_scores(z, threshold, self.found),
-            baseline=self.baseline[:, columns],
+            baseline=baseline,
             threshold=threshold,
-            p_value=self.p_values[:, columns],
+            p_value=p_values,
         )
 
 
@@ -557,7 +639,11 @@ def widen_for_wander(
     white = sigma[rows] ** 2 * 6.0 / block
     wide = found.noise * 6.0 / block + wander_profile_variance(found, block)
     with np.errstate(invalid="ignore", divide="ignore"):
-        profile[rows] /= np.sqrt(np.fmax(wide / white, 1.0))[:, None]
+        widen = np.sqrt(np.fmax(wide / white, 1.0))[:, None]
+        if np.array_equal(rows, np.arange(profile.shape[0])):  # every row: no gather and scatter
+            profile /= widen
+        else:
+            profile[rows] /= widen
 
 
 def _screened(profile: np.ndarray, rule: DetectionRule) -> np.ndarray:
@@ -580,9 +666,11 @@ def scan_change_points(
     """
     k, n = values.shape
     finite = np.isfinite(values)
-    filled = forward_fill(values)
-    sigma = noise_sigma(values)
     block = profile_block(rule)
+    if n < 3 * block:  # no step profile fits (`step_profile`): nothing to test
+        return ChangeScan([], [], [], finite, rule.window_size)
+    filled = values if finite.all() else forward_fill(values)  # only read
+    sigma = noise_sigma(values)
     profile = step_profile(filled, sigma, block)
     measured = Wander(np.zeros(k), np.zeros(k), np.zeros(k))
     screened = _screened(profile, rule)
@@ -597,20 +685,9 @@ def scan_change_points(
     if since > 0:
         tests = tests[tests[:, 1] >= since]
     found = significant(step_tests(values, tests, measured), rule) if tests.size else []
-    z = np.zeros((k, n))
-    baseline = np.full((k, n), np.nan)
-    p_values = np.ones((k, n))
-    reported = []
-    for cp in found:  # in order: a later change point overwrites the span of an earlier one
-        end = min(n, cp.index + rule.window_size)
-        kept = float(directional(np.array([cp.t_stat]), rule.direction)[0])
-        z[cp.row, cp.index : end] = kept
-        baseline[cp.row, cp.index : end] = cp.before
-        p_values[cp.row, cp.index : end] = cp.p_value
-        if kept != 0:
-            reported.append(cp)
-    z[~finite] = np.nan
-    return ChangeScan(z, baseline, p_values, found, reported)
+    kept = directional(np.array([cp.t_stat for cp in found]), rule.direction).tolist()
+    reported = [cp for cp, t in zip(found, kept, strict=True) if t != 0]
+    return ChangeScan(found, kept, reported, finite, rule.window_size)
 
 
 def significant(tests: StepTests, rule: DetectionRule) -> list[ChangePoint]:

@@ -15,7 +15,7 @@ import numpy as np
 from detectors.calibration import directional
 from detectors.isolation_trees import IsolationTrees, anomaly_scores, grow_trees
 from detectors.point_scores import PointScores
-from detectors.rolling import trailing_mean_std
+from detectors.rolling import trailing_mean_std, trailing_moments
 from detectors.rules import DetectionRule
 
 FIT_SAMPLES = 4096
@@ -27,6 +27,16 @@ def window_features(values: np.ndarray, window: int) -> np.ndarray:
     d1 = np.diff(values, axis=1, prepend=np.nan)
     d2 = np.diff(d1, axis=1, prepend=np.nan)
     return np.stack([values, d1, d2, values - mean, std], axis=-1)
+
+
+def newest_window_features(values: np.ndarray, window: int) -> np.ndarray:
+    """(k, 5) `window_features` of each row's last point, the same floats, without the other columns'."""
+    mean, std = trailing_moments(values).mean_std(window, min_periods=2, start=values.shape[1] - 1)
+    newest = values[:, -1]
+    padded = np.concatenate([np.full((values.shape[0], 2), np.nan), values[:, -3:]], axis=1)  # as prepend=nan
+    d1 = padded[:, -1] - padded[:, -2]
+    d2 = d1 - (padded[:, -2] - padded[:, -3])
+    return np.stack([newest, d1, d2, newest - mean[:, 0], std[:, 0]], axis=-1)
 
 
 FEATURE_LIMIT = 1e100  # MADs: no real point is this far out; beyond it, high - low of a split overflows

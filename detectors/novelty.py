@@ -82,11 +82,13 @@ class TailNoveltyScorer:
         burst = None
         if len(self._step_surprises) == self._step_surprises.maxlen:
             burst = sum(self._step_surprises) / len(self._step_surprises)
-        new_step = raw_step
-        if step is not None and lag and (discounted := self._daily_step(step, lag)) != step:
-            new_step = self._step_surprise(discounted)
-        s = self._surprise(value, new_step, mean, move, burst)
-        score = min(1.0, s / (self.scale * math.sqrt(math.log10(n + 2))))
+        score = 0.0
+        if self._quiet == 0:  # in the quiet period a point scores 0 whatever its surprise: not measured
+            new_step = raw_step
+            if step is not None and lag and (discounted := self._daily_step(step, lag)) != step:
+                new_step = self._step_surprise(discounted)
+            s = self._surprise(value, new_step, mean, move, burst)
+            score = min(1.0, s / (self.scale * math.sqrt(math.log10(n + 2))))
         self._learn(value, step, mean, move, burst)
         seen, self._seen = self._seen, self._seen + 1
         if self._quiet > 0:
@@ -159,9 +161,8 @@ def novelty_points(values: np.ndarray, rule: DetectionRule, threshold: np.ndarra
     k, n = values.shape
     score = np.zeros((k, n))
     for r in range(k):
-        scorer = TailNoveltyScorer(rule)
-        for i, v in enumerate(values[r].tolist()):
-            score[r, i] = scorer.update(v) if math.isfinite(v) else np.nan
+        update = TailNoveltyScorer(rule).update
+        score[r] = [update(v) if math.isfinite(v) else math.nan for v in values[r].tolist()]
     med = np.nanmedian(values, axis=1, keepdims=True)
     mad = 1.4826 * np.nanmedian(np.abs(values - med), axis=1, keepdims=True)
     scale = np.where(mad > 0, mad, np.nanstd(values, axis=1, keepdims=True))

@@ -30,7 +30,7 @@ from detectors.batch import BlockStats, score_points
 from detectors.changepoint import Wander, profile_block, scan_change_points, sliding_wander, wander_lag
 from detectors.ensemble import combine_members
 from detectors.errors import DetectorError
-from detectors.forest_stream import StreamingForest
+from detectors.forest_stream import StreamingForest, scorable_buffers
 from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
@@ -130,15 +130,23 @@ class StreamingDetector:
 
     def _replay_forest(self, values: np.ndarray, rows: np.ndarray, block: int) -> list[np.ndarray]:
         """Observe `values` (row j of `rows` is the buffer of values[j]) and score them: each run of points
-        between two refits with the forest fitted before its first point, `block` buffers per call."""
-        assert self._forest is not None
+        between two refits with the forest fitted before its first point, `block` buffers per call. Which
+        buffers are scored is read from the series at once (`scorable_buffers`)."""
+        forest = self._forest
+        assert forest is not None
+        scorable = scorable_buffers(values, rows.shape[1], self.rule.min_samples)
+        recent = rows[:, -(self.rule.window_size + 2) :]  # all of a buffer the forest reads (`score`)
         scores: list[np.ndarray] = []
         j = 0
         while j < values.size:
-            self._forest.observe(float(values[j]))  # may refit on the history before it
-            end = min(values.size, j + self._forest.points_until_fit)
-            self._forest.extend(values[j + 1 : end].tolist())
-            scores += [self._gated_scores(rows[a : min(a + block, end)]) for a in range(j, end, block)]
+            forest.observe(float(values[j]))  # may refit on the history before it
+            end = min(values.size, j + forest.points_until_fit)
+            forest.extend(values[j + 1 : end].tolist())
+            for a in range(j, end, block):
+                b = min(a + block, end)
+                scores.append(
+                    _gated(recent[a:b], self.rule, lambda kept, _: forest.score(kept), scorable[a:b])
+                )
             j = end
         return scores
 
@@ -182,9 +190,10 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     Buffers beyond `HUGE` are scaled first, as batch scales a series (`overflow_scales`); `wander`, if
     given, is of buffers within it.
     """
-    scales = overflow_scales(buffers)
-    if (scales != 1.0).any():
-        buffers = buffers / scales[:, None]
+    if wander is None:  # with it, the buffers are within HUGE: nothing to scale
+        scales = overflow_scales(buffers)
+        if (scales != 1.0).any():
+            buffers = buffers / scales[:, None]
     n = buffers.shape[1]
     start = _local_start(n, rule)
     local = BlockStats(buffers[:, start:], since=n - 1 - start)  # the newest column's statistics only
@@ -211,14 +220,20 @@ def _local_start(length: int, rule: DetectionRule) -> int:
 
 
 def _gated(
-    buffers: np.ndarray, rule: DetectionRule, last_scores: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    buffers: np.ndarray,
+    rule: DetectionRule,
+    last_scores: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    scorable: np.ndarray | None = None,
 ) -> np.ndarray:
     """`last_scores(scorable buffers, their mask)` for the buffers that can be scored (a value last,
-    `min_samples` values, not flat); 0 for the others and where it gives NaN."""
-    block = np.ascontiguousarray(buffers)
-    finite = np.isfinite(block)
-    ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
-    ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
+    `min_samples` values, not flat; `scorable`, if known beforehand); 0 for the others and where it gives
+    NaN."""
+    block, ok = buffers, scorable
+    if ok is None:
+        block = np.ascontiguousarray(buffers)
+        finite = np.isfinite(block)
+        ok = finite[:, -1] & (finite.sum(axis=1) >= rule.min_samples)
+        ok &= np.where(finite, block, -np.inf).max(axis=1) != np.where(finite, block, np.inf).min(axis=1)
     scores = np.zeros(block.shape[0])
     if ok.any():
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # 1e300s: inf, scored 0 below

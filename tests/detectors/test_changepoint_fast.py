@@ -252,3 +252,66 @@ def test_sliding_wander_equals_wander_of_every_window(size, lag, reach):
     for part in ("noise", "drift", "cap"):
         assert _same(getattr(got, part), getattr(expected, part)), part
     assert (got.drift > 0).mean() > 0.5  # a random walk: most windows wander
+
+
+def test_span_sums_and_dots_of_stacked_spans_equal_one_span_at_a_time():
+    from detectors.changepoint import _span_dots, _span_groups, _span_sums
+
+    rng = np.random.default_rng(21)
+    x = rng.normal(size=6_000) * 10.0 ** rng.integers(-6, 7, size=6_000)  # magnitudes that round apart
+    y = rng.normal(size=6_000) * 10.0 ** rng.integers(-6, 7, size=6_000)
+    length = np.concatenate([np.arange(300), rng.integers(0, 300, 600), np.zeros(5, dtype=int)])
+    start = rng.integers(0, 5_700, length.size)
+    groups = _span_groups(start, length)
+    sums, dots = _span_sums(x, groups, length.size), _span_dots(x, y, groups, length.size)
+    for i, (a, m) in enumerate(zip(start.tolist(), length.tolist(), strict=True)):
+        assert _same(sums[i], np.add.reduce(x[a : a + m])), m
+        assert _same(dots[i], x[a : a + m] @ y[a : a + m]), m
+
+
+def test_spans_standardised_together_equal_one_span_at_a_time():
+    from detectors.changepoint import _standardised_spans
+
+    rng = np.random.default_rng(22)
+    filled = rng.normal(size=(5, 300)) * rng.uniform(0.1, 30, (5, 1)) + rng.uniform(-1e4, 1e4, (5, 1))
+    sigma = rng.uniform(0.01, 3, 5)
+    starts = [(0, 0, 300), (1, 7, 180), (1, 100, 180), (3, 50, 9), (4, 0, 120), (2, 3, 180)]  # row, lo, size
+    spans = [(i, r, lo, lo + m) for i, (r, lo, m) in enumerate(starts)]
+    got = _standardised_spans(filled, sigma, spans)
+    for (_, r, lo, hi), signal in zip(spans, got, strict=True):
+        assert _same(signal, (filled[r, lo:hi] - np.median(filled[r, lo:hi])) / float(sigma[r]))
+
+
+@pytest.mark.parametrize("direction", ["both", "up"])
+def test_the_scores_of_some_columns_of_a_scan_are_those_columns_of_the_whole_scan(direction):
+    rng = np.random.default_rng(23)
+    values = rng.normal(size=(12, 400)) + 10
+    values[::2, 250:] += 6
+    values[1::4, 300:] -= 6
+    values[::3, 320:330] = np.nan
+    rule = DetectionRule("r", method="changepoint", window_size=40, direction=direction)
+    scan = scan_change_points(values, rule)
+    assert len(scan.found) >= 6
+    threshold = np.full((12, 400), rule.threshold)
+    whole = scan.scores(threshold)
+    for columns in (slice(399, 400), slice(250, 300), slice(0, 10), slice(320, 331), slice(None, 290)):
+        part = scan.scores(threshold[:, columns], columns=columns)
+        for name in ("z", "score", "baseline", "p_value"):
+            assert _same(getattr(part, name), getattr(whole, name)[:, columns]), (columns, name)
+
+
+def test_a_block_too_short_for_the_step_profile_has_no_change_point():
+    rule = DetectionRule("r", method="changepoint")  # step profile: blocks of 30 points
+    values = np.random.default_rng(24).normal(size=(3, 90))
+    values[:, 60:] += 50.0
+    assert [(cp.row, cp.index) for cp in scan_change_points(values, rule).found] == [
+        (0, 60),
+        (1, 60),
+        (2, 60),
+    ]
+    short = values[:, 1:].copy()  # 3 blocks no longer fit before the last point
+    short[1, 10] = np.nan
+    scan = scan_change_points(short, rule)
+    assert scan.found == [] and scan.reported == []
+    assert _same(scan.z, np.where(np.isfinite(short), 0.0, np.nan)) and _same(scan.p_values, np.ones((3, 89)))
+    assert np.isnan(scan.baseline).all()

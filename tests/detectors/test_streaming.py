@@ -154,3 +154,42 @@ def test_changepoint_and_ensemble_score_the_newest_point_from_the_change_points_
     got = newest_scores(buffers, rule)
     np.testing.assert_allclose(got, whole, rtol=0, atol=1e-12, equal_nan=True)
     assert (np.nan_to_num(whole) >= 0.5).sum() >= 60  # steps are found, so the test can tell
+
+
+def _gappy_flat_series(n: int, seed: int) -> np.ndarray:
+    """Noise with missed scrapes, a long gap, a flat stretch longer than a buffer, signed zeros and a
+    stretch with just a few values."""
+    rng = np.random.default_rng(seed)
+    x = 50 + 5 * np.sin(np.arange(n) / 30) + rng.standard_t(3, n)
+    x[rng.random(n) < 0.05] = np.nan
+    x[100:160] = np.nan
+    x[250:330] = 50.0
+    x[400:440] = np.where(np.arange(40) % 2, 0.0, -0.0)  # all equal, though not bit for bit
+    x[500:540] = np.nan
+    x[500:540:4] = 7.0
+    x[541] = 8.0
+    return x
+
+
+def test_scorable_buffers_are_the_buffers_update_scores():
+    from detectors.forest_stream import scorable_buffers
+    from detectors.streaming import _gated
+
+    x = _gappy_flat_series(700, 3)
+    for size, min_samples in ((30, 10), (9, 3), (60, 10)):
+        rule = DetectionRule("r", window_size=size // 3, min_samples=min_samples)
+        rows = np.lib.stride_tricks.sliding_window_view(np.r_[np.full(size - 1, np.nan), x], size)
+        tested = _gated(rows, rule, lambda block, _: np.ones(block.shape[0])) == 1.0
+        np.testing.assert_array_equal(scorable_buffers(x, size, min_samples), tested)
+    assert not scorable_buffers(np.full(50, np.nan), 30, 10).any()
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_forest_replay_scores_as_update_does_bit_for_bit(seed):
+    x = _gappy_flat_series(700, seed)  # refits at 11, 21, 41, ..., 641 points
+    t = 60.0 * np.arange(x.size)
+    rule = DetectionRule("r", method="isolation_forest", window_size=10)
+    one_by_one = StreamingDetector(rule)
+    expected = np.array([one_by_one.update(ts, v) for ts, v in zip(t, x, strict=True)])
+    np.testing.assert_array_equal(StreamingDetector(rule).replay(t, x, block=64), expected)
+    assert (expected > 0).mean() > 0.5
