@@ -43,7 +43,7 @@ from detectors.validation import (
     row_problems,
     timestamp_problem,
 )
-from detectors.zscore import order_stats, robust_zscore_points, zscore_points
+from detectors.zscore import order_stats, order_stats_from, robust_zscore_points, zscore_points
 
 
 def _is_adaptive(rule: DetectionRule) -> bool:
@@ -136,10 +136,17 @@ class BlockStats:
         return cast(WindowOrderStats, self._get(key, lambda: order_stats(self.values, rule, self.since)))
 
     def scored_order_stats(self, rule: DetectionRule) -> WindowOrderStats:
-        """`order_stats` of the columns from `since` on."""
-        found, since = self.order_stats(rule), self.since
+        """`order_stats` of the columns from `since` on (computed for those columns only, unless the
+        whole block's are at hand)."""
+        key, since = ("order_stats", rule.window_size, rule.min_samples), self.since
         if since == 0:
-            return found
+            return self.order_stats(rule)
+        found = self._memo.get(key)
+        if found is None:
+            scored_key = ("scored_order_stats", rule.window_size, rule.min_samples)
+            return cast(
+                WindowOrderStats, self._get(scored_key, lambda: order_stats_from(self.values, rule, since))
+            )
         return WindowOrderStats(*(part[:, since:] for part in (found.q1, found.median, found.q3, found.mad)))
 
     def change_scan(self, rule: DetectionRule) -> ChangeScan:

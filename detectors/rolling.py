@@ -160,23 +160,50 @@ def hopped_order_stats(
     k, n = values.shape
     nblocks = -(-n // hop)
     first = min(since // hop, nblocks)
-    split = max(first, min(nblocks, -(-window // hop)))  # blocks before `split` still see the NaN padding
-    padded = np.concatenate([np.full((k, window), np.nan), values], axis=1)
-    windows = sliding_window_view(padded, window, axis=1)[:, :n:hop]
     blocks = np.full((4, k, nblocks), np.nan)
-    if first < split:
-        blocks[:, :, first:split] = _order_stats_block(windows[:, first:split], min_periods)
-    if split < nblocks:
-        tail = np.array(windows[:, split:], order="C")  # a writable copy: sorted in place
-        dense = np.isfinite(values).all(axis=1)
-        if dense.all():
-            blocks[:, :, split:] = _dense_order_stats(tail, min_periods)
-        else:
-            rows, gappy = np.flatnonzero(dense), np.flatnonzero(~dense)
-            blocks[:, rows, split:] = _dense_order_stats(tail[rows], min_periods)
-            blocks[:, gappy, split:] = _order_stats_block(tail[gappy], min_periods)
+    _fill_hop_blocks(blocks[:, :, first:], values, window, hop, min_periods, first)
     q1, med, q3, mad = np.repeat(blocks, hop, axis=2)[:, :, :n]
     return WindowOrderStats(q1, med, q3, mad)
+
+
+def hopped_order_stats_from(
+    values: np.ndarray, window: int, hop: int, min_periods: int, since: int
+) -> WindowOrderStats:
+    """`hopped_order_stats` of the columns from `since` on only, (k, n - since) each: the same floats, from
+    only the hop blocks those columns fall in (a streaming buffer's newest column: one block)."""
+    k, n = values.shape
+    first = min(since // hop, -(-n // hop))
+    blocks = np.full((4, k, -(-n // hop) - first), np.nan)
+    _fill_hop_blocks(blocks, values, window, hop, min_periods, first)
+    q1, med, q3, mad = blocks[:, :, np.arange(since, n) // hop - first]
+    return WindowOrderStats(q1, med, q3, mad)
+
+
+def _fill_hop_blocks(
+    out: np.ndarray, values: np.ndarray, window: int, hop: int, min_periods: int, first: int
+) -> None:
+    """Write into `out` (4, k, blocks) the order statistics of hop blocks `first` on (the window before
+    block b: values[:, b * hop - window : b * hop], NaN before the series begins)."""
+    k, n = values.shape
+    nblocks = first + out.shape[2]
+    if nblocks == first:
+        return
+    split = max(first, min(nblocks, -(-window // hop)))  # blocks before `split` still see the NaN padding
+    skip = first * hop - window  # where block `first`'s window begins: from there on only
+    pad = np.full((k, max(0, -skip)), np.nan)
+    padded = values[:, skip:] if skip >= 0 else np.concatenate([pad, values], axis=1)
+    windows = sliding_window_view(padded, window, axis=1)[:, : n - first * hop : hop]
+    if first < split:
+        out[:, :, : split - first] = _order_stats_block(windows[:, : split - first], min_periods)
+    if split < nblocks:
+        tail = np.array(windows[:, split - first :], order="C")  # a writable copy: sorted in place
+        dense = np.isfinite(values).all(axis=1)
+        if dense.all():
+            out[:, :, split - first :] = _dense_order_stats(tail, min_periods)
+        else:
+            rows, gappy = np.flatnonzero(dense), np.flatnonzero(~dense)
+            out[:, rows, split - first :] = _dense_order_stats(tail[rows], min_periods)
+            out[:, gappy, split - first :] = _order_stats_block(tail[gappy], min_periods)
 
 
 def _order_stats_block(windows: np.ndarray, min_periods: int) -> np.ndarray:

@@ -11,10 +11,12 @@ it also gets the timestamps (for its day-over-day comparison), as does `level_st
 residual). `replay` scores a recorded series as a run of `update` calls would; for the buffer methods it
 scores every full buffer in one columnar pass (the buffers as the rows of a block) instead of one at a time
 (changepoint and ensemble measure every buffer's wander at once from running medians of the series,
-`detectors.changepoint.sliding_wander`), and Isolation Forest scores the points between two refits in one
-call. Values beyond `HUGE` are scaled down by a power of two as batch scales a series (`overflow_scales`):
-each buffer by its own, the forest's history at each fit by its own, and the series that novelty and the
-level-step scorers follow by the one of its first value (their state cannot be rescaled later).
+`detectors.changepoint.sliding_wander`), the points before the first full buffer a hop at a time
+(`head_scores`), which buffers are scored from running counts (`scorable_buffers`), and Isolation Forest
+scores the points between two refits in one call. Values beyond `HUGE` are scaled down by a power of two
+as batch scales a series (`overflow_scales`): each buffer by its own, the forest's history at each fit by
+its own, and the series that novelty and the level-step scorers follow by the one of its first value
+(their state cannot be rescaled later).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from detectors.forest_stream import StreamingForest, scorable_buffers
 from detectors.level_step import LevelStepScorer
 from detectors.level_step_tail import LevelStepTailScorer
 from detectors.novelty import TailNoveltyScorer
+from detectors.point_scores import PointScores
 from detectors.rules import DetectionRule
 from detectors.validation import InvalidInputError, as_float_array, overflow_scales
 from detectors.zscore import block_hop
@@ -95,8 +98,9 @@ class StreamingDetector:
     def replay(self, timestamps: np.ndarray, values: np.ndarray, block: int = REPLAY_BLOCK) -> np.ndarray:
         """The scores `update` would give each point of a recorded series, in order, leaving the detector
         as those calls would. zscore, robust_zscore, iqr, changepoint and ensemble score each full buffer
-        as one row of a columnar block (`block` rows at a time), Isolation Forest the points between two
-        refits in one call; the others call `update` per point."""
+        as one row of a columnar block (`block` rows at a time) and the points before it a hop at a time
+        (`head_scores`), Isolation Forest the points between two refits in one call; the others call
+        `update` per point."""
         v = as_float_array(values).ravel()
         v[~np.isfinite(v)] = np.nan
         timestamps = as_float_array(timestamps).ravel()
@@ -112,12 +116,23 @@ class StreamingDetector:
             padded = np.concatenate([np.full(size - 1, np.nan), v])
             scores = np.concatenate([[], *self._replay_forest(v, sliding_window_view(padded, size), block)])
         elif self._seen == 0 and self.rule.method in _BUFFERED and v.size >= size:
-            head = size - 1  # the buffer is not full yet: one update at a time
-            out = [self.update(float(t), float(x)) for t, x in zip(timestamps[:head], v[:head], strict=True)]
+            head = size - 1  # the buffer is not full yet: buffers of every length up to it
+            scorable = scorable_buffers(v, size, self.rule.min_samples)
+            if overflow_scales(v[None, :head])[0] == 1.0:
+                out = head_scores(v[:head], self.rule, scorable[:head])
+            else:  # buffers scaled one by one (`newest_scores`): one update at a time
+                pairs = zip(timestamps[:head].tolist(), v[:head].tolist(), strict=True)
+                out = np.array([self.update(t, x) for t, x in pairs])
             rows = sliding_window_view(v, size)  # row j: the buffer when point j + size - 1 arrives
             wander = self._buffer_wander(v, size)
+            within = bool(overflow_scales(v[None, :])[0] == 1.0)  # and so is every buffer
             tail = [
-                self._gated_scores(rows[a : a + block], None if wander is None else wander.rows(a, a + block))
+                self._gated_scores(
+                    rows[a : a + block],
+                    None if wander is None else wander.rows(a, a + block),
+                    scorable[head + a : head + a + block],
+                    within,
+                )
                 for a in range(0, len(rows), block)
             ]
             scores = np.concatenate([out, *tail])
@@ -157,16 +172,27 @@ class StreamingDetector:
         block = profile_block(self.rule)
         return sliding_wander(values, size, wander_lag(block), block)
 
-    def _gated_scores(self, buffers: np.ndarray, wander: Wander | None = None) -> np.ndarray:
+    def _gated_scores(
+        self,
+        buffers: np.ndarray,
+        wander: Wander | None = None,
+        scorable: np.ndarray | None = None,
+        within_huge: bool = False,
+    ) -> np.ndarray:
         """Score of the last point of each buffer (row), as `update` gives it: 0 for a gap, fewer than
-        `min_samples` values or a flat buffer. The forest scores with its current fit. `wander`: the
-        buffers' wander for changepoint and ensemble, if measured beforehand."""
+        `min_samples` values or a flat buffer (`scorable`, if known beforehand: `scorable_buffers`). The
+        forest scores with its current fit. `wander`: the buffers' wander for changepoint and ensemble, if
+        measured beforehand; `within_huge`: the buffers are known to be within `HUGE`."""
         forest, rule = self._forest, self.rule
         if forest is not None:
-            return _gated(buffers, rule, lambda block, _: forest.score(block))
+            return _gated(buffers, rule, lambda block, _: forest.score(block), scorable)
         if wander is None:
-            return _gated(buffers, rule, lambda block, _: newest_scores(block, rule))
-        return _gated(buffers, rule, lambda block, ok: newest_scores(block, rule, wander.select(ok)))
+            return _gated(
+                buffers, rule, lambda block, _: newest_scores(block, rule, None, within_huge), scorable
+            )
+        return _gated(
+            buffers, rule, lambda block, ok: newest_scores(block, rule, wander.select(ok)), scorable
+        )
 
 
 def _finite_or_nan(x: object) -> float:
@@ -178,7 +204,9 @@ def _finite_or_nan(x: object) -> float:
     return f if math.isfinite(f) else math.nan
 
 
-def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None) -> np.ndarray:
+def newest_scores(
+    buffers: np.ndarray, rule: DetectionRule, wander: Wander | None = None, within_huge: bool = False
+) -> np.ndarray:
     """The batch score of each buffer's (row's) newest point, from only what that score depends on.
 
     zscore, robust_zscore and iqr: the running sums of the buffer's last window and one hop
@@ -188,9 +216,9 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     the change points in the last `window_size` columns (a change point scores the `window_size` points
     after it; Pelt still segments the whole buffer, which places them). ensemble: those members' parts.
     Buffers beyond `HUGE` are scaled first, as batch scales a series (`overflow_scales`); `wander`, if
-    given, is of buffers within it.
+    given, is of buffers within it, as are all with `within_huge`.
     """
-    if wander is None:  # with it, the buffers are within HUGE: nothing to scale
+    if wander is None and not within_huge:  # else nothing to scale
         scales = overflow_scales(buffers)
         if (scales != 1.0).any():
             buffers = buffers / scales[:, None]
@@ -209,6 +237,63 @@ def newest_scores(buffers: np.ndarray, rule: DetectionRule, wander: Wander | Non
     zscore, robust, iqr = (local.points(m, rule, key, threshold) for m in _LOCAL)
     change = scan.scores(threshold, columns=newest)
     return combine_members(zscore, robust, iqr, change, change_rows=scan.rows).score[:, 0]
+
+
+def head_scores(values: np.ndarray, rule: DetectionRule, scorable: np.ndarray) -> np.ndarray:
+    """`newest_scores` of every prefix of `values` (within `HUGE`; `scorable`: which `_gated` scores), as
+    a fresh detector's `update` gives its first points while its buffer fills. zscore, robust_zscore,
+    iqr and ensemble: the prefixes with the same `_local_start` end in one stretch of the series, and their
+    newest columns' statistics are columns of the stretch's (`BlockStats(since=)`), one pass per hop;
+    changepoint and ensemble still scan each prefix for change points."""
+    starts = np.array([_local_start(length, rule) for length in range(1, values.size + 1)])
+    firsts = np.flatnonzero(np.diff(starts, prepend=-1)).tolist()
+    scores = np.zeros(values.size)
+    for first, end in zip(firsts, [*firsts[1:], values.size], strict=True):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            last = _newest_of_prefixes(values[:end], int(starts[first]), first, rule, scorable[first:end])
+        scores[first:end] = np.where(scorable[first:end] & np.isfinite(last), last, 0.0)
+    return scores
+
+
+def _newest_of_prefixes(
+    values: np.ndarray, start: int, first: int, rule: DetectionRule, scorable: np.ndarray
+) -> np.ndarray:
+    """`newest_scores` of the prefixes of `values` from `first + 1` points on, all with their `_local_start`
+    at `start` (garbage where not `scorable`)."""
+    local = BlockStats(values[None, start:], since=first - start)  # prefix j's newest column: j - first
+    if rule.method in _LOCAL:
+        return score_points(local.values, rule, stats=local)[0].score[0]
+    scans = [
+        (j, scan_change_points(values[None, : j + 1], rule, since=j + 1 - rule.window_size))
+        for j in (np.flatnonzero(scorable) + first).tolist()
+    ]
+    if rule.method == "changepoint":
+        flat = np.full((1, 1), rule.threshold)
+        out = np.zeros(values.size - first)
+        for j, scan in scans:
+            out[j - first] = scan.scores(flat, columns=slice(j, j + 1)).score[0, 0]
+        return out
+    # ensemble: one row per prefix, as `newest_scores` combines the members of each buffer's newest point
+    key, threshold = local.threshold(rule)
+    zscore, robust, iqr = (_columns_as_rows(local.points(m, rule, key, threshold)) for m in _LOCAL)
+    count = values.size - first
+    change = PointScores(
+        np.zeros((count, 1)), np.zeros((count, 1)), np.full((count, 1), np.nan), zscore.threshold
+    )
+    changed = []
+    for j, scan in scans:
+        if scan.found:
+            c = j - first
+            found = scan.scores(threshold[:, c : c + 1], columns=slice(j, j + 1))
+            change.z[c], change.score[c], change.baseline[c] = found.z[0], found.score[0], found.baseline[0]
+            changed.append(c)
+    rows = np.array(changed, dtype=np.intp)
+    return combine_members(zscore, robust, iqr, change, change_rows=rows).score[:, 0]
+
+
+def _columns_as_rows(points: PointScores) -> PointScores:
+    """A one-row `PointScores` as one row per column."""
+    return PointScores(points.z.T, points.score.T, points.baseline.T, points.threshold.T)
 
 
 def _local_start(length: int, rule: DetectionRule) -> int:

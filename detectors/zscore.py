@@ -12,6 +12,7 @@ from detectors.rolling import (
     TrailingMoments,
     WindowOrderStats,
     hopped_order_stats,
+    hopped_order_stats_from,
     trailing_moments,
 )
 from detectors.rules import DetectionRule
@@ -37,6 +38,12 @@ def order_stats(values: np.ndarray, rule: DetectionRule, since: int = 0) -> Wind
     the hop blocks that end before column `since`)."""
     window = rule.window_size
     return hopped_order_stats(values, window, block_hop(window), min(rule.min_samples, window), since)
+
+
+def order_stats_from(values: np.ndarray, rule: DetectionRule, since: int) -> WindowOrderStats:
+    """`order_stats` of the columns from `since` on only (the same floats; `hopped_order_stats_from`)."""
+    window = rule.window_size
+    return hopped_order_stats_from(values, window, block_hop(window), min(rule.min_samples, window), since)
 
 
 def trailing_stats(
