@@ -68,6 +68,10 @@ ThresholdKey = tuple[object, ...]
 _SHARED_METHODS = ("zscore", "robust_zscore", "iqr")
 
 
+def _order_stats_key(rule: DetectionRule) -> tuple[object, ...]:
+    return ("order_stats", rule.window_size, rule.min_samples)
+
+
 def _change_key(rule: DetectionRule) -> tuple[object, ...]:
     return ("changes", rule.threshold, rule.window_size, rule.min_samples, rule.penalty, rule.direction)
 
@@ -132,16 +136,16 @@ class BlockStats:
 
     def order_stats(self, rule: DetectionRule) -> WindowOrderStats:
         """The rule's trailing order statistics (of the block's every column)."""
-        key = ("order_stats", rule.window_size, rule.min_samples)
+        key = _order_stats_key(rule)
         return cast(WindowOrderStats, self._get(key, lambda: order_stats(self.values, rule, self.since)))
 
     def scored_order_stats(self, rule: DetectionRule) -> WindowOrderStats:
         """`order_stats` of the columns from `since` on (computed for those columns only, unless the
         whole block's are at hand)."""
-        key, since = ("order_stats", rule.window_size, rule.min_samples), self.since
+        since = self.since
         if since == 0:
             return self.order_stats(rule)
-        found = self._memo.get(key)
+        found = self._memo.get(_order_stats_key(rule))
         if found is None:
             scored_key = ("scored_order_stats", rule.window_size, rule.min_samples)
             return cast(

@@ -159,9 +159,7 @@ class StreamingDetector:
             forest.extend(values[j + 1 : end].tolist())
             for a in range(j, end, block):
                 b = min(a + block, end)
-                scores.append(
-                    _gated(recent[a:b], self.rule, lambda kept, _: forest.score(kept), scorable[a:b])
-                )
+                scores.append(self._gated_scores(recent[a:b], scorable=scorable[a:b]))
             j = end
         return scores
 
