@@ -39,6 +39,7 @@ import sqlite_utils
 
 from analyst.builtin.analyst import BuiltinAnalyst
 from bench.inputs import BenchArgumentParser, require_binaries
+from bench.sweep import FIFO_SQL
 from demo.processes import ManagedProcess, free_port, start_prometheus
 from receiver.config import PipelineSettings
 from receiver.evidence.prometheus import PrometheusSource
@@ -86,12 +87,8 @@ class FifoQueue(FairQueue[Hashable, str]):
 
 
 def fifo_work_ids(db: sqlite_utils.Database, limit: int) -> dict[str, str]:
-    """The sweeper's order before fair scheduling: the oldest incidents first."""
-    rows = db.conn.execute(
-        "SELECT id, group_key FROM incidents WHERE stage != 'done' OR resolve_pending = 1"
-        " ORDER BY first_seen LIMIT ?",
-        (limit,),
-    ).fetchall()
+    """The sweeper's order before fair scheduling: the oldest incidents first (`bench.sweep.FIFO_SQL`)."""
+    rows = db.conn.execute(FIFO_SQL, (limit,)).fetchall()
     return {str(incident_id): str(group) for incident_id, group in rows}
 
 
