@@ -1,4 +1,9 @@
-"""Settings of the incident pipeline and the materializer (pipeline.*)."""
+"""Settings of the incident pipeline and the materializer (pipeline.*).
+
+The pipeline and the materializer hold the running `PipelineSettings` and read most fields each time they
+use them, so a configuration reload updates that object in place (`apply_live`). The fields in
+`RESTART_ONLY` size or start something once and keep their value until a restart.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +62,21 @@ class PipelineSettings(Section):
         ge=0,
         description="While more notifications than this wait, materialise them without deferring to intake.",
     )
+
+
+# Sized or started once: the worker tasks, the analysis slots, the queue, the server's and the workers'
+# shutdown wait (`serve` hands it to aiohttp at start).
+RESTART_ONLY = frozenset({"workers", "max_concurrent_analyses", "queue_size", "shutdown_timeout_seconds"})
+
+
+def changed_fields(old: PipelineSettings, new: PipelineSettings) -> list[str]:
+    """The fields whose values differ, in the settings' order."""
+    return [name for name in PipelineSettings.model_fields if getattr(old, name) != getattr(new, name)]
+
+
+def apply_live(running: PipelineSettings, new: PipelineSettings) -> None:
+    """Give `running` (the object the pipeline and the materializer read) `new`'s values, except for the
+    fields in RESTART_ONLY, which keep theirs."""
+    for name in PipelineSettings.model_fields:
+        if name not in RESTART_ONLY:
+            setattr(running, name, getattr(new, name))

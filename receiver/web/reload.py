@@ -4,9 +4,10 @@ The file (and the environment and flags given at start) is read and validated ag
 does not load is rejected: the error is logged, `alert_analyst_config_last_reload_successful` drops to 0 and
 the running configuration stays. A good one is applied live: webhook/API credentials, the metric source
 (`prometheus`, `context`), the analyst (`analyst`, `llm`), scheduled detection (`detection`), the delivery
-destinations and `noise`, and `log`. What cannot change while running (`web`, `storage`, `pipeline`,
-adding the first or removing the last delivery destination) keeps its old value and is named in the answer
-and the log as needing a restart.
+destinations and `noise`, `log`, and the `pipeline` fields read at each use (`recovery_check`,
+`reuse_analysis_seconds`, `stage_timeout_seconds`...). What cannot change while running (`web`, `storage`,
+the pipeline's `RESTART_ONLY` fields such as `pipeline.workers`, adding the first or removing the last
+delivery destination) keeps its old value and is named in the answer and the log as needing a restart.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from receiver.errors import ConfigError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
 from receiver.logs import configure_logging
+from receiver.pipeline import settings as pipeline_settings
 from receiver.web.auth import Credentials, is_authorized, load_credentials
 from receiver.web.keys import (
     ANALYST,
@@ -48,7 +50,7 @@ from receiver.web.keys import (
 
 log = structlog.get_logger("receiver.reload")
 
-RESTART_ONLY = ("web", "storage", "pipeline")
+RESTART_ONLY = ("web", "storage")  # and pipeline_settings.RESTART_ONLY, field by field
 DESTINATIONS = ("grafana", "slack", "pagerduty", "outgoing_webhook")
 
 
@@ -153,6 +155,21 @@ def changed_sections(old: Settings, new: Settings) -> list[str]:
     return [name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)]
 
 
+def split_changes(old: Settings, new: Settings) -> tuple[list[str], list[str]]:
+    """What changed, as (applied live, needs a restart): sections by name, `pipeline` field by field
+    (`pipeline.recovery_check`)."""
+    applied: list[str] = []
+    needs_restart: list[str] = []
+    for name in changed_sections(old, new):
+        if name == "pipeline":
+            for field_name in pipeline_settings.changed_fields(old.pipeline, new.pipeline):
+                restart = field_name in pipeline_settings.RESTART_ONLY
+                (needs_restart if restart else applied).append(f"pipeline.{field_name}")
+        else:
+            (needs_restart if name in RESTART_ONLY else applied).append(name)
+    return applied, needs_restart
+
+
 async def reload_config(app: web.Application) -> ReloadOutcome:
     """Load the configuration again and apply it; raise ConfigError (nothing changed) if it does not load."""
     metrics = app[METRICS]
@@ -174,7 +191,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             log.error("config_reload_failed", error=str(exc))
             raise ConfigError(str(exc)) from exc
         changed = changed_sections(old, new)
-        needs_restart = [name for name in RESTART_ONLY if name in changed]
+        applied, needs_restart = split_changes(old, new)
         delivery = app[DELIVERY]
         if (delivery is None) != (not any(getattr(new, d).enabled for d in DESTINATIONS)):
             needs_restart.append("delivery destinations added or removed")
@@ -183,6 +200,9 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             kept.update({name: getattr(old, name) for name in DESTINATIONS})
         for name, value in kept.items():
             setattr(new, name, value)
+        # In place: the pipeline and the materializer hold the running object and read it at each use.
+        pipeline_settings.apply_live(old.pipeline, new.pipeline)
+        new.pipeline = old.pipeline
 
         switchable_source, switchable_analyst = app[SOURCE], app[ANALYST]
         assert isinstance(switchable_source, SwitchableSource)
@@ -192,7 +212,8 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         switchable_analyst.switch_to(new_analyst)
         metrics.reloadable.current = registry
         _update(app, new, credentials)
-        if delivery is not None and any(name in changed for name in (*DESTINATIONS, "noise", "web")):
+        # `web` (and with it the public URL in the messages' links) is kept until a restart: not a trigger.
+        if delivery is not None and any(name in changed for name in (*DESTINATIONS, "noise")):
             await delivery.reconfigure(
                 grafana=new.grafana,
                 slack=new.slack,
@@ -210,9 +231,8 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         _keep(app, asyncio.create_task(_retire(old_source, old_analyst, grace)))
         metrics.config_reload_successful.set(1)
         metrics.config_reload_success_time.set(time.time())
-        applied = tuple(name for name in changed if name not in RESTART_ONLY)
         log.info("config_reloaded", applied=applied, needs_restart=needs_restart)
-        return ReloadOutcome(applied, tuple(needs_restart))
+        return ReloadOutcome(tuple(applied), tuple(needs_restart))
 
 
 def _credentials_for(settings: Settings) -> Credentials:

@@ -98,9 +98,9 @@ def test_post_reload_answers_what_was_applied_and_what_needs_a_restart(tmp_path:
         status, body = call(receiver, "/-/reload", "one", "POST")
         assert status == 200, body
         answer = json.loads(body)
-        assert "detection" in answer["applied"] and answer["needs_restart"] == ["pipeline"]
+        assert "detection" in answer["applied"] and answer["needs_restart"] == ["pipeline.workers"]
         assert rule_names(receiver, "one") == {"r3"}
-        assert '"needs_restart": ["pipeline"]' in receiver.log()
+        assert '"needs_restart": ["pipeline.workers"]' in receiver.log()
 
         rewrite(receiver, {**config("one", ["r3"]), "analyst": {"backend": "gpt"}})
         status, body = call(receiver, "/-/reload", "one", "POST")
