@@ -67,7 +67,10 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         MetricFamily.NETWORK,
         r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans",
     ),
-    (MetricFamily.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
+    (
+        MetricFamily.LATENCY,
+        r"latency|duration|response_time|(^|_)rtt?(_|$)|round_?trip|delay|_seconds_(bucket|sum|avg)",
+    ),
     (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$"),
     (
         MetricFamily.REQUESTS,
@@ -155,15 +158,42 @@ def server_error(labels: Mapping[str, str] | None) -> bool:
     )
 
 
+# A PromQL label matcher that keeps a value or a pattern: `code="503"`, `code=~"5.."`, `status=~"5xx|429"`.
+_MATCHER = re.compile(r'([A-Za-z_][A-Za-z0-9_]*)\s*(=~|=)\s*"((?:[^"\\]|\\.)*)"')
+
+
+def selects_server_errors(expression: str) -> bool:
+    """Whether a PromQL expression selects failed requests by their outcome label: `code=~"5.."`,
+    `status_code="503"`, `grpc_code=~"Unavailable|Internal"` (the errors of an error ratio)."""
+    for key, op, value in _MATCHER.findall(expression):
+        for keys, pattern in _SERVER_ERRORS:
+            if key not in keys:
+                continue
+            if op == "=" and pattern.fullmatch(value):
+                return True
+            options = value.strip("^$()").split("|") if op == "=~" else ()
+            if keys is _HTTP_STATUS and any(option.startswith("5") for option in options):
+                return True
+            if any(pattern.fullmatch(option) for option in options):
+                return True
+    return False
+
+
+def failed_requests(metric_name: str, labels: Mapping[str, str] | None) -> bool:
+    """A count of failed requests: by its outcome label (`server_error`), or, for an expression, by the
+    outcome its selectors keep (`selects_server_errors`)."""
+    return server_error(labels) or ("{" in metric_name and selects_server_errors(metric_name))
+
+
 def metric_family(metric_name: str, labels: Mapping[str, str] | None = None) -> MetricFamily:
     """Family of a metric, from its name (case-insensitive) and, failing that, its `__name__` label; a
-    count of requests that failed by their outcome label (`server_error`) is an error series."""
+    count of requests that failed by their outcome label (`failed_requests`) is an error series."""
     names = [metric_name.lower()]
     if labels and labels.get("__name__"):
         names.append(labels["__name__"].lower())
     if labels and _OOM_REASON.search(labels.get("reason", "")):  # kube-state-metrics' termination reason
         return MetricFamily.MEMORY
-    failed = server_error(labels)
+    failed = failed_requests(metric_name, labels)
     for name in names:
         if (timed := timed_part(name)) is not None:  # a timing histogram's request count or busy time
             if timed == "_sum":

@@ -31,7 +31,7 @@ from enum import StrEnum
 import numpy as np
 
 from analyst.builtin.calls import callers_view_of, side_of
-from analyst.builtin.categories import MetricFamily, metric_family, server_error, timed_part
+from analyst.builtin.categories import MetricFamily, failed_requests, metric_family, timed_part
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -71,12 +71,15 @@ class SeriesKind(StrEnum):
     ERRORS = "errors"
     OUTBOUND_LATENCY = "outbound_latency"
     THROUGHPUT = "throughput"
+    MARKET = "market"
     OTHER = "other"
 
 
 # Each step down halves: saturation stays where it happens, and so does availability (a target's `up`, a
 # container's restarts: a caller's stay as they were when its callee dies); latency and errors also travel
 # to every caller; outbound latency is mostly the callees'; throughput moves with load wherever it comes from.
+# A market driver (volatility, funding, liquidity, traded volume, a data feed) comes from outside the system:
+# nothing in it moves the market, so where one changes it is a cause, like a resource where it saturates.
 KIND_WEIGHT: Mapping[SeriesKind, float] = {
     SeriesKind.SATURATION: 1.0,
     SeriesKind.AVAILABILITY: 1.0,
@@ -84,16 +87,36 @@ KIND_WEIGHT: Mapping[SeriesKind, float] = {
     SeriesKind.ERRORS: 0.5,
     SeriesKind.OUTBOUND_LATENCY: 0.25,
     SeriesKind.THROUGHPUT: 0.125,
+    SeriesKind.MARKET: 1.0,
     SeriesKind.OTHER: 0.125,
 }
 # Kinds that describe symptoms a failing callee can cause in its callers.
 SYMPTOM_KINDS = frozenset({SeriesKind.LATENCY, SeriesKind.ERRORS, SeriesKind.OUTBOUND_LATENCY})
 # Kinds whose change can explain another component's symptoms by coming first: not symptoms themselves,
-# nor throughput (which moves with load wherever it comes from); `other` holds market and business signals.
-CAUSE_KINDS = frozenset({SeriesKind.SATURATION, SeriesKind.AVAILABILITY, SeriesKind.OTHER})
+# nor throughput (which moves with load wherever it comes from); `other` holds business signals.
+CAUSE_KINDS = frozenset({SeriesKind.SATURATION, SeriesKind.AVAILABILITY, SeriesKind.MARKET, SeriesKind.OTHER})
 # Kinds with a direction that hurts, whose change can be a climb that began inside the baseline hour (a leak,
-# a disk filling up, a queue or latency creeping up): not the two-way kinds, which move with load.
-CLIMB_KINDS = frozenset(SeriesKind) - {SeriesKind.THROUGHPUT, SeriesKind.OTHER}
+# a disk filling up, a queue or latency creeping up): not the two-way kinds, which move with load or markets.
+TWO_WAY_KINDS = frozenset({SeriesKind.THROUGHPUT, SeriesKind.MARKET, SeriesKind.OTHER})
+CLIMB_KINDS = frozenset(SeriesKind) - TWO_WAY_KINDS
+# The metric families (`analyst.builtin.categories`) of market drivers, and a database connection pool's
+# use: a name the kind patterns leave to throughput or other (`md_realized_volatility`,
+# `hikaricp_connections_active`, `go_sql_in_use_connections`) takes the kind its family says. A pool is
+# named as a pool or a database's: a web server's active connections (`nginx_connections_active`) move
+# with load.
+POOL_USE = re.compile(
+    r"(pool|connections?).*(in_?use|active|busy|pending|wait)|(in_?use|active|busy|pending|wait).*connections?"
+)
+POOL_OWNER = re.compile(r"pool|hikaricp|pgbouncer|(^|_)(db|database|sql|pg|postgres|mysql|mongo|redis)(_|$)")
+MARKET_FAMILIES = frozenset(
+    {
+        MetricFamily.VOLATILITY,
+        MetricFamily.FUNDING,
+        MetricFamily.LIQUIDITY,
+        MetricFamily.VOLUME,
+        MetricFamily.DATA_FEED,
+    }
+)
 
 # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
 TARGET_UP = re.compile(r"(^|_)up$")
@@ -112,7 +135,10 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     ),
     (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
-    (SeriesKind.LATENCY, r"latency|duration|response_time|(^|_)rt(_|$)|delay|_seconds_(bucket|sum|avg)"),
+    (
+        SeriesKind.LATENCY,
+        r"latency|duration|response_time|(^|_)rtt?(_|$)|round_?trip|delay|_seconds_(bucket|sum|avg)",
+    ),
     (
         SeriesKind.SATURATION,
         r"cpu|throttl|(^|_)load|mem|heap|(^|_)gc(_|$)|oom|rss|swap|disk_(usage|used)"
@@ -145,8 +171,14 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
         name = name.removesuffix(":mean")
         kind = next((k for k, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
     counted = kind in (SeriesKind.THROUGHPUT, SeriesKind.OTHER)
-    if counted and server_error(labels):
+    if counted and failed_requests(metric, labels):
         return SeriesKind.ERRORS
+    if counted and timed is None:
+        family = metric_family(name, labels)
+        if family in MARKET_FAMILIES:
+            return SeriesKind.MARKET
+        if POOL_USE.search(name) and POOL_OWNER.search(name):
+            return SeriesKind.SATURATION
     if kind is SeriesKind.LATENCY and labels and side_of(labels) == "caller" and not callers_view_of(labels):
         return SeriesKind.OUTBOUND_LATENCY  # the reporting pod's wait on its callees
     return kind
@@ -494,7 +526,7 @@ def _shift(
 
 def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarray:
     """Deviations counted in the direction that hurts for the series' kind (both ways for counts)."""
-    if kind is SeriesKind.THROUGHPUT or kind is SeriesKind.OTHER:
+    if kind in TWO_WAY_KINDS:
         return np.abs(deviation)
     if _DOWN_IS_BAD.search(metric.lower()):
         return -deviation
@@ -548,6 +580,9 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
     alert_series = find_alert_series(evidence)
     alerting = alert_component(evidence, alert_series)
+    shifts = _markets_that_came_later(
+        shifts, _first_change(shifts.get(alerting or ""), evidence.alert.starts_at)
+    )
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
     if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [
@@ -563,6 +598,30 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
+
+
+def _first_change(members: Sequence[SeriesShift] | None, alert_time: float) -> float:
+    """When the alerting component (`members`) first changed; the alert's start without a change."""
+    onsets = [s.onset for s in members or () if s.onset is not None]
+    return min(onsets, default=alert_time)
+
+
+def _markets_that_came_later(
+    shifts: Mapping[str, Sequence[SeriesShift]], first: float
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with a market driver's change that began after the alerting component's `first` change
+    (beyond SIMULTANEOUS_SECONDS) weighed as any other signal (OTHER): it comes from outside, but too late
+    to explain what fired."""
+    ratio = KIND_WEIGHT[SeriesKind.OTHER] / KIND_WEIGHT[SeriesKind.MARKET]
+    return {
+        name: [
+            dataclasses.replace(s, weighted=s.weighted * ratio)
+            if s.kind is SeriesKind.MARKET and s.onset is not None and s.onset > first + SIMULTANEOUS_SECONDS
+            else s
+            for s in members
+        ]
+        for name, members in shifts.items()
+    }
 
 
 def with_predecessors(

@@ -12,7 +12,7 @@ import re
 # chosen on any benchmark.
 AT_LIMIT = 0.9
 _PERCENT = re.compile(r"percent|pct")
-_SHARE = re.compile(r"ratio|fraction|utili[sz]ation")
+_SHARE = re.compile(r"(^|_)ratio|fraction|utili[sz]ation")  # not a du_ratio_n
 _HEADROOM = re.compile(r"free|avail|idle|remaining|headroom")  # a share left over, not one in use
 # A share of 1 can overshoot a little (CPU above its request); above this it can only be a percentage.
 _SHARE_CEILING = 1.5

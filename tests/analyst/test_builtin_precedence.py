@@ -85,11 +85,29 @@ def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
 
 
 def test_the_alerts_own_series_still_leads_when_nothing_changed_before_it() -> None:
-    """A funding swing at the same time as the PnL drop does not explain it: the strategy stays first."""
-    funding = _step(0.0001, 0.00001, 31, -0.003)
+    """A funding swing that began after the PnL drop (three minutes later) does not explain it: the
+    strategy stays first, the swing an alternative."""
+    funding = _step(0.0001, 0.00001, 31, -0.003, at=CHANGED_AT + 3)
     result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
 
     assert result.primary_hypothesis.category is Category.STRATEGY_DEGRADATION
+    assert any(h.category is Category.MARKET_FUNDING for h in result.alternative_hypotheses)
+
+
+def test_a_market_swing_with_the_pnl_drop_explains_it() -> None:
+    """A market comes from outside: nothing the book does moves the funding rate, so a swing in the same
+    minute as the PnL drop explains it. Before: the strategy first (its own series, z=106) and the swing
+    (z=103) weighed as an eighth, like any unknown signal."""
+    funding = _step(0.0001, 0.00001, 31, -0.003)
+    result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
+
+    primary = result.primary_hypothesis
+    assert (primary.category, primary.suspect) == (
+        Category.MARKET_FUNDING,
+        'demo_funding_rate{service="marketdata"}',
+    )
+    pnl = _of(result, "demo_pnl_usd")
+    assert any("demo_pnl_usd is the alert's own series" in line for line in pnl.contradicting_evidence)
 
 
 def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:

@@ -146,9 +146,9 @@ def _funding_swing(at: int = 110) -> Evidence:
 
 def test_the_strategy_playbook_does_not_rule_out_a_market_cause_it_was_shown() -> None:
     """Before: 'PnL/performance of demo_pnl_usd{...} degraded without an upstream market or
-    infrastructure cause', with a funding-rate swing among the alternatives. The swing here changes with
-    the PnL, not before it: one that came first now leads (tests/analyst/test_builtin_precedence.py)."""
-    result = _diagnose(_funding_swing(at=CHANGED_AT))
+    infrastructure cause', with a funding-rate swing among the alternatives. The swing here changes after
+    the PnL: one that came first, or with it, leads (tests/analyst/test_builtin_precedence.py)."""
+    result = _diagnose(_funding_swing(at=CHANGED_AT + 3))
 
     assert result.primary_hypothesis.category is Category.STRATEGY_DEGRADATION
     assert any(h.category is Category.MARKET_FUNDING for h in result.alternative_hypotheses)
@@ -184,9 +184,9 @@ def test_a_job_queue_is_not_an_order_book() -> None:
 
 
 def test_the_alerts_own_series_as_the_cause_is_said_to_restate_the_alert() -> None:
-    """The funding swing comes with the PnL drop, so the strategy leads; when it came first the strategy
+    """The funding swing comes after the PnL drop, so the strategy leads; when it came first the strategy
     is an alternative (the earlier swing leads), and says so too."""
-    together = _diagnose(_funding_swing(at=CHANGED_AT))
+    together = _diagnose(_funding_swing(at=CHANGED_AT + 3))
     against = together.primary_hypothesis.contradicting_evidence
 
     assert any("demo_pnl_usd is the alert's own series" in line for line in against)

@@ -358,6 +358,9 @@ def test_utilisation_reads_percentages_and_shares() -> None:
     assert utilisation("container_memory_working_set_bytes", 9e8) is None
     assert utilisation("node_memory_available_percent", 95.0) is None  # what is left, not what is used
     assert utilisation("node_cpu_idle_ratio", 0.97) is None
+    # a duration is not a ratio (before: `go_gc_duration_seconds_count` at 0.92/s was "92% of its limit")
+    assert utilisation("go_gc_duration_seconds_count", 0.92) is None
+    assert utilisation("http_request_duration_seconds", 0.95) is None
 
 
 def test_latency_with_quiet_resources_is_a_failing_dependency() -> None:
@@ -510,3 +513,71 @@ def test_a_young_series_among_older_ones_is_not_judged_on_its_first_minutes() ->
     old = _series("pod_cpu_usage_percent", "old", 20.0, 1.0, 108, after=30.0)
     ranked = rank_entities(grid_evidence([young, old, *_quiet("calm", 110)]))
     assert [e.name for e in ranked] == ["old", "calm"]
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "md_realized_volatility",
+        "demo_volatility",
+        "perp_funding_rate",
+        "marketdata_traded_notional_usd_total",
+        "venue_traded_volume_usd_total",
+        "quote_age_seconds",
+        "bid_ask_spread_bps",
+    ],
+)
+def test_market_drivers_are_a_kind_of_their_own(metric: str) -> None:
+    """Before: other (an eighth of a resource's weight), though `categories` named their market family."""
+    assert series_kind(metric) is SeriesKind.MARKET
+
+
+@pytest.mark.parametrize(
+    ("metric", "kind"),
+    [
+        ("hikaricp_connections_active", SeriesKind.SATURATION),
+        ("hikaricp_connections_pending", SeriesKind.SATURATION),
+        ("go_sql_in_use_connections", SeriesKind.SATURATION),
+        ("pgbouncer_pools_client_waiting_connections", SeriesKind.SATURATION),
+        ("nginx_connections_active", SeriesKind.OTHER),
+        ("go_sql_wait_count_total", SeriesKind.OTHER),
+    ],
+)
+def test_a_database_pool_in_use_is_saturation_a_web_servers_connections_are_not(
+    metric: str, kind: SeriesKind
+) -> None:
+    """Before: HikariCP's and Go database/sql's pools were other (their names lack `pool`)."""
+    assert series_kind(metric) is kind
+
+
+def test_a_round_trip_time_is_latency() -> None:
+    assert series_kind("venue_order_rtt_seconds") is SeriesKind.LATENCY
+    assert series_kind("fix_session_roundtrip_latency_seconds") is SeriesKind.LATENCY
+
+
+def test_an_error_ratio_expression_counts_errors_by_its_selectors() -> None:
+    """Before: throughput (its first metric name says `requests`), so the alert's own error ratio was
+    named a traffic surge."""
+    errors = 'sum(rate(http_server_requests_total{service="gw",code=~"5.."}[5m]))'
+    ratio = f'{errors} / sum(rate(http_server_requests_total{{service="gw"}}[5m]))'
+    assert series_kind(ratio) is SeriesKind.ERRORS
+    assert series_kind(errors.replace("5..", "2..")) is SeriesKind.THROUGHPUT
+
+
+def _stepped(level: float, noise: float, seed: int, after: float, at: int) -> np.ndarray:
+    values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
+    values[at:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - at)
+    return values
+
+
+def test_a_market_swing_after_the_alerting_component_changed_weighs_as_any_signal() -> None:
+    """A market comes from outside, but one that moved after what fired cannot explain it (the alert at
+    point 115; its latency from 113, the swing from 111 or from 118)."""
+    alert = grid_series("http_latency_p90_seconds", "web", _stepped(0.1, 0.003, 70, 0.6, 113), "alert")
+    for at, weight in ((111, 1.0), (118, 1 / 8)):
+        swing = grid_series("md_realized_volatility", "marketdata", _stepped(0.2, 0.005, 71, 0.6, at))
+        ranked = rank_entities(grid_evidence([alert, swing, *_quiet("db", 72)], alert_service="web"))
+        assert ranked[0].name == ("marketdata" if at == 111 else "web")
+        market = next(e.strongest for e in ranked if e.name == "marketdata")
+        assert market is not None and market.kind is SeriesKind.MARKET and market.z > 50
+        assert market.weighted == pytest.approx(weight * market.z)
