@@ -32,6 +32,7 @@ import numpy as np
 
 from analyst.builtin.calls import callers_view_of, side_of
 from analyst.builtin.categories import MetricFamily, failed_requests, metric_family, timed_part
+from analyst.builtin.limits import AT_LIMIT, is_limit_of, utilisation
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -196,6 +197,21 @@ class SeriesShift:
     baseline: float
     peak: float
     replaced_at: float | None = None  # judged as the continuation of replaced pods' series, from then
+    limit: float | None = None  # the resource's size, from a series beside it (`with_limits`)
+
+    @property
+    def share(self) -> float | None:
+        """The peak as a share of the resource's limit: by a size series beside it, else by its name (a
+        percent, a ratio: `limits.utilisation`)."""
+        if self.limit is not None:
+            return self.peak / self.limit
+        return utilisation(self.series.metric, self.peak)
+
+    @property
+    def at_limit(self) -> bool:
+        """The peak is a utilisation of AT_LIMIT or more."""
+        share = self.share
+        return share is not None and share >= AT_LIMIT
 
 
 @dataclass(frozen=True)
@@ -574,6 +590,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     entities = [_entity_name(series, names) for series in evidence.series]
     judged = series_shifts(evidence.series, evidence.alert.starts_at)
     judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
+    judged = with_limits(evidence.series, judged)
     for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
@@ -598,6 +615,39 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
+
+
+def with_limits(
+    series: Sequence[SeriesEvidence], shifts: Sequence[SeriesShift | None]
+) -> list[SeriesShift | None]:
+    """`shifts`, each saturation shift with the size of its resource where a series beside it (the same
+    labels, a name `limits.is_limit_of` pairs) gives one: its latest value, when positive."""
+    out = list(shifts)
+    used = [i for i, s in enumerate(shifts) if s is not None and s.kind is SeriesKind.SATURATION]
+    if not used:
+        return out
+    sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
+    for s in series:
+        if s.values is None or not _LIMIT_NAME.search(s.metric.lower()):
+            continue  # a size is often constant: judged unavailable as evidence, still a size
+        finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
+        if finite and finite[-1] > 0:
+            sizes.setdefault(_same_place(s), []).append((s.metric, finite[-1]))
+    for i in used:
+        shift = out[i]
+        assert shift is not None
+        beside = sizes.get(_same_place(series[i]), ())
+        size = next((v for m, v in beside if is_limit_of(m, series[i].metric)), None)
+        if size is not None:
+            out[i] = dataclasses.replace(shift, limit=size)
+    return out
+
+
+_LIMIT_NAME = re.compile(r"max|limit|size|capacity")
+
+
+def _same_place(series: SeriesEvidence) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in series.labels.items() if k != "__name__"))
 
 
 def _first_change(members: Sequence[SeriesShift] | None, alert_time: float) -> float:
@@ -711,8 +761,10 @@ def preceding_changes(
 ) -> tuple[str, ...]:
     """Other components with a change beyond noise of a CAUSE_KINDS kind (a resource, a market signal...)
     that began clearly before `name`'s first change and is strong enough to account for its
-    symptoms and the alert's series (EXPLAINING_STRENGTH_RATIO): what came first, with or without a call
-    graph."""
+    symptoms and the alert's series (EXPLAINING_STRENGTH_RATIO); or a resource that reached its limit
+    and changed no later than `name` (within SIMULTANEOUS_SECONDS): a pool with every connection in use
+    explains its users' errors whatever their z, and their errors do not fill another component's pool.
+    What came first, with or without a call graph."""
     members = shifts[name]
     onsets = [s.onset for s in members if s.onset is not None]
     if not onsets:
@@ -731,8 +783,10 @@ def preceding_changes(
                 s.kind in CAUSE_KINDS
                 and s.z >= CHANGE_Z
                 and s.onset is not None
-                and s.onset < first - SIMULTANEOUS_SECONDS
-                and s.weighted >= EXPLAINING_STRENGTH_RATIO * own
+                and (
+                    (s.onset < first - SIMULTANEOUS_SECONDS and s.weighted >= EXPLAINING_STRENGTH_RATIO * own)
+                    or (s.at_limit and s.onset <= first + SIMULTANEOUS_SECONDS)
+                )
                 for s in theirs
             )
         )

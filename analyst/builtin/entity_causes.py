@@ -28,7 +28,7 @@ from analyst.builtin.entities import (
     SeriesKind,
     SeriesShift,
 )
-from analyst.builtin.limits import AT_LIMIT, utilisation
+from analyst.builtin.limits import AT_LIMIT
 from analyst.builtin.narrative import (
     after_the_alert,
     below_limit,
@@ -85,9 +85,8 @@ def cause_shift(entity: RankedEntity) -> SeriesShift:
 
 
 def at_limit(shift: SeriesShift) -> bool:
-    """The shift's peak is a utilisation of AT_LIMIT or more."""
-    share = utilisation(shift.series.metric, shift.peak)
-    return share is not None and share >= AT_LIMIT
+    """The shift's peak is a utilisation of AT_LIMIT or more (`SeriesShift.at_limit`)."""
+    return shift.at_limit
 
 
 def _no_later(shift: SeriesShift, other: SeriesShift) -> bool:
@@ -161,7 +160,7 @@ def went_down(shift: SeriesShift) -> bool:
 def describe_shift(shift: SeriesShift) -> str:
     series = shift.series
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    share = utilisation(series.metric, shift.peak)
+    share = shift.share
     limit = f", {share:.0%} of its limit" if share is not None and share >= AT_LIMIT else ""
     history = "against its own history"
     if shift.replaced_at is not None:

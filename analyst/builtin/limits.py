@@ -30,3 +30,25 @@ def utilisation(metric: str, value: float) -> float | None:
     if _SHARE.search(name):
         return value / 100.0 if value > _SHARE_CEILING else value
     return None
+
+
+# A resource's use and the series of its size, named alike (`process_open_fds` / `process_max_fds`,
+# `hikaricp_connections_active` / `hikaricp_connections_max`, `go_sql_in_use_connections` /
+# `go_sql_max_open_connections`, `jvm_memory_used_bytes` / `jvm_memory_max_bytes`, cAdvisor's
+# `container_memory_usage_bytes` / `container_spec_memory_limit_bytes`): the same words once the
+# use words and the limit words are left out.
+_USE_WORDS = frozenset({"in", "use", "inuse", "used", "active", "busy", "open", "current", "usage"})
+_LIMIT_WORDS = frozenset({"max", "maximum", "limit", "limits", "size", "capacity", "spec"})
+
+
+def is_limit_of(limit_metric: str, metric: str) -> bool:
+    """Whether `limit_metric` names the size of what `metric` names the use of (`_USE_WORDS`,
+    `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`."""
+    used, limit = metric.lower().split("_"), limit_metric.lower().split("_")
+    if not _USE_WORDS.intersection(used) or not _LIMIT_WORDS.intersection(limit):
+        return False
+    if _LIMIT_WORDS.intersection(used) or _HEADROOM.search(metric.lower()):
+        return False
+    return [w for w in used if w not in _USE_WORDS] == [
+        w for w in limit if w not in _USE_WORDS and w not in _LIMIT_WORDS
+    ]

@@ -9,7 +9,7 @@ import pytest
 
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
-from analyst.builtin.entity_causes import utilisation
+from analyst.builtin.limits import is_limit_of, utilisation
 from analyst.diagnosis import Category
 from analyst.evidence import Evidence, Precedent, SeriesEvidence, SeriesValues
 from tests.analyst.grid_evidence import ALERT_AT, POINTS, START, STEP, grid_evidence, grid_series
@@ -581,3 +581,54 @@ def test_a_market_swing_after_the_alerting_component_changed_weighs_as_any_signa
         market = next(e.strongest for e in ranked if e.name == "marketdata")
         assert market is not None and market.kind is SeriesKind.MARKET and market.z > 50
         assert market.weighted == pytest.approx(weight * market.z)
+
+
+@pytest.mark.parametrize(
+    ("limit", "used", "pairs"),
+    [
+        ("demo_db_pool_max", "demo_db_pool_in_use", True),
+        ("hikaricp_connections_max", "hikaricp_connections_active", True),
+        ("go_sql_max_open_connections", "go_sql_in_use_connections", True),
+        ("process_max_fds", "process_open_fds", True),
+        ("jvm_memory_max_bytes", "jvm_memory_used_bytes", True),
+        ("container_spec_memory_limit_bytes", "container_memory_usage_bytes", True),
+        ("hikaricp_connections_max", "hikaricp_connections_pending", False),  # waiting, not in use
+        ("node_filesystem_size_bytes", "node_filesystem_avail_bytes", False),  # what is left
+        ("demo_db_pool_in_use", "demo_db_pool_max", False),
+        ("process_max_fds", "go_sql_in_use_connections", False),
+    ],
+)
+def test_a_size_series_pairs_with_the_use_it_bounds(limit: str, used: str, pairs: bool) -> None:
+    assert is_limit_of(limit, used) is pairs
+
+
+def _pool_exhaustion(with_size: bool) -> Evidence:
+    """The order store's pool climbs to its 50 connections in the same minute as the gateway's error ratio
+    (the alert) jumps from 0.2 % to 4 % on a very steady history (z about 100, the pool's about 15)."""
+    pool = _stepped(20.0, 2.0, 80, 50.0, 113)
+    pool[113:] = 50.0
+    errors = _stepped(0.002, 0.0002, 81, 0.04, 113)
+    series = [
+        grid_series("order_error_ratio", "order-gateway", errors, "alert"),
+        grid_series("demo_db_pool_in_use", "order-store", pool),
+        *_quiet("order-gateway", 82),
+        *_quiet("order-store", 84),
+    ]
+    if with_size:
+        series.append(grid_series("demo_db_pool_max", "order-store", np.full(POINTS, 50.0)))
+    return grid_evidence(series, alert_service="order-gateway")
+
+
+def test_a_pool_at_its_size_explains_errors_that_moved_with_it() -> None:
+    """Before: the gateway's own errors (z about 100, halved: 50) outranked the pool (z about 15), which
+    could not explain them by coming clearly first; at its size (`demo_db_pool_max` beside it) it now does."""
+    ranked = rank_entities(_pool_exhaustion(with_size=True))
+    assert ranked[0].name == "order-store"
+    pool = ranked[0].strongest
+    assert pool is not None and pool.limit == 50.0 and pool.at_limit
+    result = diagnose_evidence(_pool_exhaustion(with_size=True), load_playbooks(None), now=ALERT_AT)
+    assert result.primary_hypothesis.category is Category.DEPENDENCY_DATABASE
+    assert any("100% of its limit" in line for line in result.primary_hypothesis.supporting_evidence)
+
+    without = rank_entities(_pool_exhaustion(with_size=False))
+    assert without[0].name == "order-gateway"  # nothing says the pool was full
