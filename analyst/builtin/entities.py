@@ -32,7 +32,7 @@ import numpy as np
 
 from analyst.builtin.calls import callers_view_of, side_of
 from analyst.builtin.categories import MetricFamily, failed_requests, metric_family, timed_part
-from analyst.builtin.limits import AT_LIMIT, is_limit_of, utilisation
+from analyst.builtin.limits import AT_LIMIT, is_limit_of, names_a_size, utilisation
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -628,7 +628,7 @@ def with_limits(
         return out
     sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
     for s in series:
-        if s.values is None or not _LIMIT_NAME.search(s.metric.lower()):
+        if s.values is None or not names_a_size(s.metric):
             continue  # a size is often constant: judged unavailable as evidence, still a size
         finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
         if finite and finite[-1] > 0:
@@ -641,9 +641,6 @@ def with_limits(
         if size is not None:
             out[i] = dataclasses.replace(shift, limit=size)
     return out
-
-
-_LIMIT_NAME = re.compile(r"max|limit|size|capacity")
 
 
 def _same_place(series: SeriesEvidence) -> tuple[tuple[str, str], ...]:

@@ -41,6 +41,11 @@ _USE_WORDS = frozenset({"in", "use", "inuse", "used", "active", "busy", "open", 
 _LIMIT_WORDS = frozenset({"max", "maximum", "limit", "limits", "size", "capacity", "spec"})
 
 
+def names_a_size(metric: str) -> bool:
+    """Whether a metric's name has a size word (`_LIMIT_WORDS`): `process_max_fds`, `*_limit_bytes`."""
+    return not _LIMIT_WORDS.isdisjoint(metric.lower().split("_"))
+
+
 def is_limit_of(limit_metric: str, metric: str) -> bool:
     """Whether `limit_metric` names the size of what `metric` names the use of (`_USE_WORDS`,
     `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`."""
