@@ -511,9 +511,9 @@ def _breadth_first(tier: Sequence[dict[str, str]], settings: ContextSettings) ->
 
 
 def _telling_first(items: Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    """One subject's series, a kind at a time: the first of each kind (saturation, latency, errors,
-    outbound latency, traffic, other, in that order), then the second of each, and so on (by name within
-    a kind)."""
+    """One subject's series, a kind at a time: the first of each kind (saturation, availability and market
+    drivers, latency, errors, outbound latency, traffic, other, in that order of weight), then the second of
+    each, and so on (by name within a kind)."""
     kinds: dict[SeriesKind, list[dict[str, str]]] = {}
     for item in sorted(items, key=lambda i: i.get("__name__", "")):
         kinds.setdefault(series_kind(item.get("__name__", ""), item), []).append(item)
