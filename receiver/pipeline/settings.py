@@ -69,11 +69,6 @@ class PipelineSettings(Section):
 RESTART_ONLY = frozenset({"workers", "max_concurrent_analyses", "queue_size", "shutdown_timeout_seconds"})
 
 
-def changed_fields(old: PipelineSettings, new: PipelineSettings) -> list[str]:
-    """The fields whose values differ, in the settings' order."""
-    return [name for name in PipelineSettings.model_fields if getattr(old, name) != getattr(new, name)]
-
-
 def apply_live(running: PipelineSettings, new: PipelineSettings) -> None:
     """Give `running` (the object the pipeline and the materializer read) `new`'s values, except for the
     fields in RESTART_ONLY, which keep theirs."""

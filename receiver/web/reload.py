@@ -36,6 +36,7 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
 from receiver.logs import configure_logging
 from receiver.pipeline import settings as pipeline_settings
+from receiver.settings_base import changed_fields
 from receiver.web.auth import Credentials, is_authorized, load_credentials
 from receiver.web.keys import (
     ANALYST,
@@ -151,18 +152,14 @@ def build_analyst_for(
         raise ConfigError(str(exc)) from exc
 
 
-def changed_sections(old: Settings, new: Settings) -> list[str]:
-    return [name for name in Settings.model_fields if getattr(old, name) != getattr(new, name)]
-
-
-def split_changes(old: Settings, new: Settings) -> tuple[list[str], list[str]]:
-    """What changed, as (applied live, needs a restart): sections by name, `pipeline` field by field
+def split_changes(old: Settings, new: Settings, changed: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The `changed` sections as (applied live, needs a restart): by name, `pipeline` field by field
     (`pipeline.recovery_check`)."""
     applied: list[str] = []
     needs_restart: list[str] = []
-    for name in changed_sections(old, new):
+    for name in changed:
         if name == "pipeline":
-            for field_name in pipeline_settings.changed_fields(old.pipeline, new.pipeline):
+            for field_name in changed_fields(old.pipeline, new.pipeline):
                 restart = field_name in pipeline_settings.RESTART_ONLY
                 (needs_restart if restart else applied).append(f"pipeline.{field_name}")
         else:
@@ -190,8 +187,8 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             metrics.config_reload_successful.set(0)
             log.error("config_reload_failed", error=str(exc))
             raise ConfigError(str(exc)) from exc
-        changed = changed_sections(old, new)
-        applied, needs_restart = split_changes(old, new)
+        changed = changed_fields(old, new)
+        applied, needs_restart = split_changes(old, new, changed)
         delivery = app[DELIVERY]
         if (delivery is None) != (not any(getattr(new, d).enabled for d in DESTINATIONS)):
             needs_restart.append("delivery destinations added or removed")
