@@ -219,20 +219,27 @@ def start_backfilled(
                 f"{workdir} holds data backfilled as {kept or 'unknown'}, not as {backfill}: "
                 "use another --keep-workdir"
             )
-        return _start(workdir)
+        return serve_blocks(workdir)
     source = workdir / "nezha.om"
     backfilled = [*days, *(twin(d) for d in days)] if twins else days
     samples = write_openmetrics(backfilled, source, graph_metrics, layout, mesh is not None)
+    blocks_from(source, samples, workdir)
+    marker.write_text(json.dumps(backfill))
+    return serve_blocks(workdir)
+
+
+def blocks_from(source: Path, samples: int, workdir: Path) -> None:
+    """TSDB blocks in `workdir/data` from the OpenMetrics file `source` (`samples` samples) with promtool;
+    the file is removed after."""
     print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
     create_blocks(source, workdir / "data")
     source.unlink()
-    marker.write_text(json.dumps(backfill))
-    return _start(workdir)
 
 
-def _start(workdir: Path) -> ManagedProcess:
+def serve_blocks(workdir: Path) -> ManagedProcess:
+    """Prometheus over the blocks in `workdir/data`, scraping nothing."""
     config = "global:\n  evaluation_interval: 1h\nscrape_configs: []\n"
-    # The days are months apart: time-based retention would drop the older blocks.
+    # The samples lie in the past, months apart: time-based retention would drop the older blocks.
     return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
 
 

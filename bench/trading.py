@@ -34,9 +34,9 @@ import numpy as np
 import yaml
 
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
-from bench.rca import iso
+from bench.rca import blocks_from, iso, serve_blocks
 from bench.trading_data import KINDS, Incident, Series, generate
-from demo.processes import ManagedProcess, create_blocks, start_prometheus
+from demo.processes import ManagedProcess
 from receiver.cli.diagnose import run_diagnose
 
 DIAGNOSE_AFTER = 60.0  # the diagnosis runs this long after the alert's startsAt
@@ -120,13 +120,8 @@ def write_openmetrics(incidents: Sequence[Incident], path: Path) -> int:
 def start_backfilled(incidents: Sequence[Incident], workdir: Path) -> ManagedProcess:
     """Prometheus over the incidents' samples, backfilled with promtool into `workdir`."""
     source = workdir / "trading.om"
-    samples = write_openmetrics(incidents, source)
-    print(f"backfilling {samples} samples with promtool ...", file=sys.stderr)
-    create_blocks(source, workdir / "data")
-    source.unlink()
-    config = "global:\n  evaluation_interval: 1h\nscrape_configs: []\n"
-    # the incidents lie in the past: time-based retention would drop their blocks
-    return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
+    blocks_from(source, write_openmetrics(incidents, source), workdir)
+    return serve_blocks(workdir)
 
 
 def alert_for(incident: Incident) -> dict[str, object]:
