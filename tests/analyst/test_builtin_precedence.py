@@ -68,10 +68,10 @@ def _pnl_drop(market: SeriesEvidence) -> Evidence:
     )
 
 
-def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
-    """Before: 'PnL drop: strategy' first (the alert's own series, z=106) and the funding-rate swing that
-    came three minutes earlier (z=103) an alternative at 8 %."""
-    funding = _step(0.0001, 0.00001, 31, -0.003, at=110)
+def _funding_swing_leads(at: int) -> Hypothesis:
+    """A funding swing from point `at` and the PnL drop: the swing is the primary hypothesis and the
+    strategy's own series is said to restate the alert. The strategy's hypothesis, for more checks."""
+    funding = _step(0.0001, 0.00001, 31, -0.003, at=at)
     result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
 
     primary = result.primary_hypothesis
@@ -81,6 +81,13 @@ def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
     )
     pnl = _of(result, "demo_pnl_usd")
     assert any("demo_pnl_usd is the alert's own series" in line for line in pnl.contradicting_evidence)
+    return pnl
+
+
+def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
+    """Before: 'PnL drop: strategy' first (the alert's own series, z=106) and the funding-rate swing that
+    came three minutes earlier (z=103) an alternative at 8 %."""
+    pnl = _funding_swing_leads(at=110)
     assert any("marketdata changed 3m before strategy did" in line for line in pnl.contradicting_evidence)
 
 
@@ -98,16 +105,7 @@ def test_a_market_swing_with_the_pnl_drop_explains_it() -> None:
     """A market comes from outside: nothing the book does moves the funding rate, so a swing in the same
     minute as the PnL drop explains it. Before: the strategy first (its own series, z=106) and the swing
     (z=103) weighed as an eighth, like any unknown signal."""
-    funding = _step(0.0001, 0.00001, 31, -0.003)
-    result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
-
-    primary = result.primary_hypothesis
-    assert (primary.category, primary.suspect) == (
-        Category.MARKET_FUNDING,
-        'demo_funding_rate{service="marketdata"}',
-    )
-    pnl = _of(result, "demo_pnl_usd")
-    assert any("demo_pnl_usd is the alert's own series" in line for line in pnl.contradicting_evidence)
+    _funding_swing_leads(at=CHANGED_AT)
 
 
 def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:

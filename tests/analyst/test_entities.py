@@ -19,10 +19,15 @@ def _series(
     metric: str, service: str, level: float, noise: float, seed: int, after: float | None = None
 ) -> SeriesEvidence:
     """`level` + noise for two hours; from 2 minutes before the alert on, `after` (if given)."""
+    return grid_series(metric, service, _stepped(level, noise, seed, after, 113))
+
+
+def _stepped(level: float, noise: float, seed: int, after: float | None, at: int) -> np.ndarray:
+    """`level` + noise, and `after` + noise from point `at` on (if given)."""
     values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
     if after is not None:
-        values[113:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - 113)
-    return grid_series(metric, service, values)
+        values[at:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - at)
+    return values
 
 
 def _quiet(service: str, seed: int) -> list[SeriesEvidence]:
@@ -562,12 +567,6 @@ def test_an_error_ratio_expression_counts_errors_by_its_selectors() -> None:
     ratio = f'{errors} / sum(rate(http_server_requests_total{{service="gw"}}[5m]))'
     assert series_kind(ratio) is SeriesKind.ERRORS
     assert series_kind(errors.replace("5..", "2..")) is SeriesKind.THROUGHPUT
-
-
-def _stepped(level: float, noise: float, seed: int, after: float, at: int) -> np.ndarray:
-    values = level + np.random.default_rng(seed).normal(0.0, noise, POINTS)
-    values[at:] = after + np.random.default_rng(seed + 1).normal(0.0, noise, POINTS - at)
-    return values
 
 
 def test_a_market_swing_after_the_alerting_component_changed_weighs_as_any_signal() -> None:
