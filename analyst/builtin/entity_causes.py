@@ -28,7 +28,6 @@ from analyst.builtin.entities import (
     SeriesKind,
     SeriesShift,
 )
-from analyst.builtin.limits import AT_LIMIT
 from analyst.builtin.narrative import (
     after_the_alert,
     below_limit,
@@ -70,23 +69,18 @@ class EntityCause:
 def cause_shift(entity: RankedEntity) -> SeriesShift:
     """The shift that names the category: the strongest saturation shift beyond noise that changed no
     later than the strongest shift (a saturated component explains its own latency and errors),
-    preferring one whose resource reached its limit (`at_limit`); else the strongest shift itself. A
-    component that stopped answering or restarted (availability) is explained only by a resource at its
-    limit."""
+    preferring one whose resource reached its limit (`SeriesShift.at_limit`); else the strongest shift
+    itself. A component that stopped answering or restarted (availability) is explained only by a resource
+    at its limit."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
     saturated = [
         s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
     ]
-    limited = next((s for s in saturated if at_limit(s)), None)
+    limited = next((s for s in saturated if s.at_limit), None)
     if top.kind is SeriesKind.AVAILABILITY:
         return limited or top
     return limited or (saturated[0] if saturated else top)
-
-
-def at_limit(shift: SeriesShift) -> bool:
-    """The shift's peak is a utilisation of AT_LIMIT or more (`SeriesShift.at_limit`)."""
-    return shift.at_limit
 
 
 def _no_later(shift: SeriesShift, other: SeriesShift) -> bool:
@@ -160,8 +154,7 @@ def went_down(shift: SeriesShift) -> bool:
 def describe_shift(shift: SeriesShift) -> str:
     series = shift.series
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    share = shift.share
-    limit = f", {share:.0%} of its limit" if share is not None and share >= AT_LIMIT else ""
+    limit = f", {shift.share:.0%} of its limit" if shift.at_limit else ""
     history = "against its own history"
     if shift.replaced_at is not None:
         history = "against the history of the pods it replaced"
