@@ -15,7 +15,10 @@ show comparable symptoms gets its own latency and errors discounted (they are ex
 its saturation never is. The alerting component competes like any other, except that when another
 component changed clearly before it, comparably strongly and not only in symptoms, its series that
 restate the alert do not count: they are what needs explaining (temporal precedence); and its other
-symptoms, explained by that change, do not outrank it.
+symptoms, explained by that change, do not outrank it. A market driver comes from outside: one that moved
+with the alerting component, strongly enough, explains it too. Without a call graph the alert's own
+labels tie components to it: a series of another component that carries the alert's `book` or `desk`
+(any label beyond components and scope) counts double.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from analyst.builtin.ranking import (
     alert_component,
     find_alert_series,
 )
-from analyst.builtin.topology import CallGraph, component_of
+from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 
 # A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals).
@@ -56,6 +59,10 @@ TAIL_Z = 1.645
 # A robust z below this is ordinary noise; at or above it the series counts as changed (onset).
 CHANGE_Z = 3.0
 MIN_ENTITIES = 5
+# A series of another component that carries one of the alert's own label values beyond components and
+# scope (`alert_label_values`: the alert's `book`, `desk`, `device`) counts this much more: one step of
+# KIND_WEIGHT's halving, as the labels tie it to what fired.
+SHARED_LABEL_FACTOR = 2.0
 # A series already beyond its noise when the window opens changed before any cause of this alert could
 # start (temporal precedence): a leftover of something earlier. Its shift counts this much (unless it is a
 # climb that was still worsening when the alert fired: `climbing_shift`).
@@ -198,6 +205,7 @@ class SeriesShift:
     peak: float
     replaced_at: float | None = None  # judged as the continuation of replaced pods' series, from then
     limit: float | None = None  # the resource's size, from a series beside it (`with_limits`)
+    tied_by: tuple[tuple[str, str], ...] = ()  # the alert's label values it carries (`on_the_alerts_labels`)
 
     @property
     def share(self) -> float | None:
@@ -552,6 +560,24 @@ def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarra
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
 # series, say) joins the component that other series with the same value name.
 INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance")  # k8s_*: OpenTelemetry's
+# Labels that name where a series lives or what the rule is, not what an alert is about
+# (`alert_label_values`): components, instances, nodes, the scope, a histogram's bucket or a summary's
+# quantile, the rule's name and severity.
+_NOT_WHAT_IT_IS_ABOUT = frozenset(
+    {
+        *INSTANCE_LABELS,
+        *COMPONENT_LABELS,
+        "node",
+        "k8s_node_name",
+        "namespace",
+        "k8s_namespace_name",
+        "k8s.namespace.name",
+        "le",
+        "quantile",
+        "alertname",
+        "severity",
+    }
+)
 
 
 def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
@@ -601,6 +627,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         shifts, _first_change(shifts.get(alerting or ""), evidence.alert.starts_at)
     )
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
+    shifts = on_the_alerts_labels(shifts, evidence, alerting)
     if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [
             dataclasses.replace(s, weighted=0.0) if restates_the_alert(s, alert_series) else s
@@ -760,8 +787,10 @@ def preceding_changes(
     that began clearly before `name`'s first change and is strong enough to account for its
     symptoms and the alert's series (EXPLAINING_STRENGTH_RATIO); or a resource that reached its limit
     and changed no later than `name` (within SIMULTANEOUS_SECONDS): a pool with every connection in use
-    explains its users' errors whatever their z, and their errors do not fill another component's pool.
-    What came first, with or without a call graph."""
+    explains its users' errors whatever their z, and their errors do not fill another component's pool;
+    or a market driver, strong enough, that changed no later than `name`: a volume surge in the minute the
+    gateway slowed down came from outside, the gateway did not make it (`_explains`). What came first,
+    with or without a call graph."""
     members = shifts[name]
     onsets = [s.onset for s in members if s.onset is not None]
     if not onsets:
@@ -772,22 +801,61 @@ def preceding_changes(
         default=0.0,
     )
     return tuple(
-        sorted(
-            other
-            for other, theirs in shifts.items()
-            if other != name
-            and any(
-                s.kind in CAUSE_KINDS
-                and s.z >= CHANGE_Z
-                and s.onset is not None
-                and (
-                    (s.onset < first - SIMULTANEOUS_SECONDS and s.weighted >= EXPLAINING_STRENGTH_RATIO * own)
-                    or (s.at_limit and s.onset <= first + SIMULTANEOUS_SECONDS)
-                )
-                for s in theirs
-            )
-        )
+        sorted(other for other, theirs in shifts.items() if other != name and _explains(theirs, first, own))
     )
+
+
+def alert_label_values(evidence: Evidence) -> frozenset[tuple[str, str]]:
+    """The alert's labels that say what it is about beyond components and scope (a `book`, a `desk`, a
+    `device`, a `route`): not a component's, instance's or scope's label, nor a histogram's or the rule's
+    own; only values some of the evidence's series carry and some do not (a value every series carries
+    tells none apart)."""
+    candidates = {(k, v) for k, v in evidence.alert.labels.items() if v and k not in _NOT_WHAT_IT_IS_ABOUT}
+    carried = [
+        sum(1 for s in evidence.series if s.labels.get(key) == value) for key, value in sorted(candidates)
+    ]
+    return frozenset(
+        kv for kv, count in zip(sorted(candidates), carried, strict=True) if 0 < count < len(evidence.series)
+    )
+
+
+def on_the_alerts_labels(
+    shifts: Mapping[str, Sequence[SeriesShift]], evidence: Evidence, alerting: str | None
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each series of another component than the alerting one that carries one of the
+    alert's `alert_label_values` counting SHARED_LABEL_FACTOR times: exporters that share only such a label
+    (the book's market data, the book's PnL) are tied by it to what fired, as a call graph ties a callee;
+    a CPU burst in a batch job that carries none of them is not."""
+    values = alert_label_values(evidence)
+    if not values:
+        return {name: list(members) for name, members in shifts.items()}
+    return {
+        name: [
+            dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=tied)
+            if name != alerting
+            and (tied := tuple(kv for kv in sorted(values) if s.series.labels.get(kv[0]) == kv[1]))
+            else s
+            for s in members
+        ]
+        for name, members in shifts.items()
+    }
+
+
+def _explains(shifts: Iterable[SeriesShift], first: float, own: float) -> bool:
+    """One of `shifts` (of a CAUSE_KINDS kind, beyond noise) can explain a component that first changed at
+    `first` with symptoms of strength `own`: it began clearly before and is strong enough; or it began
+    no later (within SIMULTANEOUS_SECONDS) and is a resource at its limit, or a market driver strong
+    enough (nothing in the system moves the market: one that moved with the component moved it)."""
+    for s in shifts:
+        if s.kind not in CAUSE_KINDS or s.z < CHANGE_Z or s.onset is None:
+            continue
+        strong = s.weighted >= EXPLAINING_STRENGTH_RATIO * own
+        if s.onset < first - SIMULTANEOUS_SECONDS and strong:
+            return True
+        simultaneous = s.onset <= first + SIMULTANEOUS_SECONDS
+        if simultaneous and (s.at_limit or (s.kind is SeriesKind.MARKET and strong)):
+            return True
+    return False
 
 
 def _below_explanation(

@@ -176,6 +176,9 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
     lines += _restarts(entity, {s.series.series_id for s in described}, alert_time)
     if entity.onset is not None and not after_the_alert(entity.onset - alert_time):
         lines.append(f"{entity.name} first changed {format_offset(entity.onset - alert_time)}")
+    if cause.shift.tied_by:
+        carried = ", ".join(f'{k}="{v}"' for k, v in cause.shift.tied_by)
+        lines.append(f"{cause.shift.series.metric} carries the alert's {carried}: tied to what fired")
     if cause.category is Category.NETWORK and (inside := _inside_views(entity, cause.shift)):
         own = max(inside, key=lambda s: s.peak - s.baseline)
         before, after = format_change(own.series.metric, own.baseline, own.peak, own.series.query)

@@ -17,7 +17,7 @@ import yaml
 from analyst.builtin.errors import DependencyGraphError
 from analyst.evidence import Evidence, SeriesEvidence
 
-_COMPONENT_LABELS = (
+COMPONENT_LABELS = (
     "component",
     "service",
     "service_name",
@@ -36,7 +36,7 @@ def component_of(series: SeriesEvidence) -> str | None:
     """Where a series lives: its explicit component, else the first identifying label."""
     if series.component:
         return series.component
-    for key in _COMPONENT_LABELS:
+    for key in COMPONENT_LABELS:
         value = series.labels.get(key)
         if value:
             return value

@@ -269,6 +269,10 @@ def _entity_ranking(evidence: Evidence, limit: int, secrets: tuple[str, ...]) ->
         if top is not None:
             row["strongest"] = clean_untrusted(top.series.series_id, limit, secrets)
             row["kind"] = top.kind.value
+            if top.tied_by:  # it carries the alert's own label values (the book, the desk): counted double
+                row["carries_alert_labels"] = clean_mapping(
+                    dict(top.tied_by), limit // 3, MAX_SERIES_LABELS, secrets
+                )
         if entity.onset is not None:
             row["onset_s"] = round(entity.onset - evidence.alert.starts_at)
         if entity.explained_by:

@@ -152,3 +152,15 @@ async def test_prompt_carries_the_component_ranking() -> None:
     ranking = line["components_by_change"]
     assert [row["component"] for row in ranking] == ["payment", "cart"]
     assert ranking[0]["kind"] == "saturation" and "pod_cpu_usage_percent" in ranking[0]["strongest"]
+
+
+async def test_prompt_says_which_alert_labels_tied_a_component() -> None:
+    """The built-in ranking counted the book's volatility double for carrying the alert's book and desk:
+    the LLM is told so."""
+    from tests.analyst.test_alert_labels import BOOK, _drawdown
+
+    prompt = await prompt_for(_drawdown(BOOK), budget=4000)
+    line = next(json.loads(x) for x in prompt.user.splitlines() if '"components_by_change"' in x)
+    first = line["components_by_change"][0]
+    assert first["component"] == "market-data"
+    assert first["carries_alert_labels"] == BOOK
