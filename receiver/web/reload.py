@@ -5,9 +5,11 @@ does not load is rejected: the error is logged, `alert_analyst_config_last_reloa
 the running configuration stays. A good one is applied live: webhook/API credentials, the metric source
 (`prometheus`, `context`), the analyst (`analyst`, `llm`), scheduled detection (`detection`), the delivery
 destinations and `noise`, `log`, and the `pipeline` fields read at each use (`recovery_check`,
-`reuse_analysis_seconds`, `stage_timeout_seconds`...). What cannot change while running (`web`, `storage`,
-the pipeline's `RESTART_ONLY` fields such as `pipeline.workers`, adding the first or removing the last
-delivery destination) keeps its old value and is named in the answer and the log as needing a restart.
+`reuse_analysis_seconds`, `stage_timeout_seconds`...), and `web.external_url` (the links in new messages)
+and `web.trusted_origins` (read at each request). What cannot change while running (`web.listen_address`,
+`storage`, the pipeline's `RESTART_ONLY` fields such as `pipeline.workers`, adding the first or removing
+the last delivery destination) keeps its old value and is named in the answer and the log as needing a
+restart.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ from receiver.web.keys import (
 
 log = structlog.get_logger("receiver.reload")
 
-RESTART_ONLY = ("web", "storage")  # and pipeline_settings.RESTART_ONLY, field by field
+RESTART_ONLY = ("storage",)  # and pipeline_settings.RESTART_ONLY and WEB_RESTART_ONLY, field by field
+WEB_RESTART_ONLY = frozenset({"listen_address"})  # the socket is bound once
+# Sections whose fields are applied or kept one by one, with the fields that need a restart.
+BY_FIELD = {"pipeline": pipeline_settings.RESTART_ONLY, "web": WEB_RESTART_ONLY}
 DESTINATIONS = ("grafana", "slack", "pagerduty", "outgoing_webhook")
 
 
@@ -153,15 +158,15 @@ def build_analyst_for(
 
 
 def split_changes(old: Settings, new: Settings, changed: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The `changed` sections as (applied live, needs a restart): by name, `pipeline` field by field
-    (`pipeline.recovery_check`)."""
+    """The `changed` sections as (applied live, needs a restart): by name, `pipeline` and `web` field by
+    field (`pipeline.recovery_check`, `web.listen_address`)."""
     applied: list[str] = []
     needs_restart: list[str] = []
     for name in changed:
-        if name == "pipeline":
-            for field_name in changed_fields(old.pipeline, new.pipeline):
-                restart = field_name in pipeline_settings.RESTART_ONLY
-                (needs_restart if restart else applied).append(f"pipeline.{field_name}")
+        if name in BY_FIELD:
+            for field_name in changed_fields(getattr(old, name), getattr(new, name)):
+                restart = field_name in BY_FIELD[name]
+                (needs_restart if restart else applied).append(f"{name}.{field_name}")
         else:
             (needs_restart if name in RESTART_ONLY else applied).append(name)
     return applied, needs_restart
@@ -197,6 +202,9 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             kept.update({name: getattr(old, name) for name in DESTINATIONS})
         for name, value in kept.items():
             setattr(new, name, value)
+        for field_name in WEB_RESTART_ONLY:
+            setattr(new.web, field_name, getattr(old.web, field_name))
+        relinked = new.web.public_url != old.web.public_url  # in the messages' links (`web.external_url`)
         # In place: the pipeline and the materializer hold the running object and read it at each use.
         pipeline_settings.apply_live(old.pipeline, new.pipeline)
         new.pipeline = old.pipeline
@@ -209,8 +217,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         switchable_analyst.switch_to(new_analyst)
         metrics.reloadable.current = registry
         _update(app, new, credentials)
-        # `web` (and with it the public URL in the messages' links) is kept until a restart: not a trigger.
-        if delivery is not None and any(name in changed for name in (*DESTINATIONS, "noise")):
+        if delivery is not None and (relinked or any(name in changed for name in (*DESTINATIONS, "noise"))):
             await delivery.reconfigure(
                 grafana=new.grafana,
                 slack=new.slack,

@@ -72,11 +72,17 @@ def recovery_stages(detail: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in detail["stages"] if s["stage"] == "recovery"]
 
 
-async def reload(client: TestClient[Any, Any], config: Path, document: dict[str, Any]) -> dict[str, Any]:
-    """Write `document` and reload; the answer, with the `config_reloaded` log line's fields."""
+async def reload(
+    client: TestClient[Any, Any],
+    config: Path,
+    document: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Write `document` and reload (with `headers`: the API's credentials); the answer, with the
+    `config_reloaded` log line's fields."""
     config.write_text(yaml.safe_dump(document))
     with capture_logs() as logs:
-        answer = await client.post("/-/reload")
+        answer = await client.post("/-/reload", headers=headers)
     assert answer.status == 200, await answer.text()
     [line] = [entry for entry in logs if entry["event"] == "config_reloaded"]
     body: dict[str, Any] = await answer.json()
