@@ -136,6 +136,8 @@ _HTTP_STATUS = (
     "http_response_status_code",
 )
 _GRPC_STATUS = ("grpc_code", "grpc_status", "rpc_grpc_status_code")
+# Every label that carries a request's outcome (HTTP, gRPC, Spring's `outcome`).
+OUTCOME_LABELS = frozenset({*_HTTP_STATUS, *_GRPC_STATUS, "outcome"})
 _SERVER_ERRORS = (
     (_HTTP_STATUS, re.compile(r"5\d\d|5xx", re.IGNORECASE)),
     (

@@ -34,7 +34,13 @@ from enum import StrEnum
 import numpy as np
 
 from analyst.builtin.calls import callers_view_of, side_of
-from analyst.builtin.categories import MetricFamily, failed_requests, metric_family, timed_part
+from analyst.builtin.categories import (
+    OUTCOME_LABELS,
+    MetricFamily,
+    failed_requests,
+    metric_family,
+    timed_part,
+)
 from analyst.builtin.limits import AT_LIMIT, is_limit_of, names_a_size, utilisation
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
@@ -60,7 +66,7 @@ TAIL_Z = 1.645
 CHANGE_Z = 3.0
 MIN_ENTITIES = 5
 # A series of another component that carries one of the alert's own label values beyond components and
-# scope (`alert_label_values`: the alert's `book`, `desk`, `device`) counts this much more: one step of
+# scope (`alert_label_values`: the alert's `book`, `desk`, `topic`) counts this much more: one step of
 # KIND_WEIGHT's halving, as the labels tie it to what fired.
 SHARED_LABEL_FACTOR = 2.0
 # A series already beyond its noise when the window opens changed before any cause of this alert could
@@ -560,20 +566,44 @@ def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarra
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
 # series, say) joins the component that other series with the same value name.
 INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance")  # k8s_*: OpenTelemetry's
-# Labels that name where a series lives or what the rule is, not what an alert is about
-# (`alert_label_values`): components, instances, nodes, the scope, a histogram's bucket or a summary's
-# quantile, the rule's name and severity.
+# Labels that say where a series lives, what kind of sample it is, or what the rule is, not what an alert
+# is about (`alert_label_values`): components, instances and the workloads that own them (kube-state-metrics'
+# `statefulset`, `owner_name`...), nodes and the scope; the classifiers many unrelated series share by
+# chance (`cpu="0"`, `mode="idle"`, `code="500"`, `method`, a histogram's `le`, a summary's `quantile`, a
+# filesystem's `device`, `mountpoint` and `fstype`, the Operator's scrape `endpoint`); the rule's name and
+# severity.
 _NOT_WHAT_IT_IS_ABOUT = frozenset(
     {
         *INSTANCE_LABELS,
         *COMPONENT_LABELS,
+        *OUTCOME_LABELS,
+        "statefulset",
+        "daemonset",
+        "replicaset",
+        "job_name",
+        "cronjob",
+        "owner_name",
+        "owner_kind",
+        "workload",
+        "controller",
         "node",
         "k8s_node_name",
         "namespace",
         "k8s_namespace_name",
         "k8s.namespace.name",
+        "cpu",
+        "mode",
+        "method",
+        "verb",
+        "reason",
+        "type",
+        "scope",
         "le",
         "quantile",
+        "device",
+        "mountpoint",
+        "fstype",
+        "endpoint",
         "alertname",
         "severity",
     }
@@ -807,15 +837,21 @@ def preceding_changes(
 
 def alert_label_values(evidence: Evidence) -> frozenset[tuple[str, str]]:
     """The alert's labels that say what it is about beyond components and scope (a `book`, a `desk`, a
-    `device`, a `route`): not a component's, instance's or scope's label, nor a histogram's or the rule's
-    own; only values some of the evidence's series carry and some do not (a value every series carries
-    tells none apart)."""
-    candidates = {(k, v) for k, v in evidence.alert.labels.items() if v and k not in _NOT_WHAT_IT_IS_ABOUT}
-    carried = [
-        sum(1 for s in evidence.series if s.labels.get(key) == value) for key, value in sorted(candidates)
-    ]
+    Kafka `topic`, a database's `datname`, a `route`): none of `_NOT_WHAT_IT_IS_ABOUT`, and only a value
+    that picks some of the evidence's series out of others carrying another value of the same label
+    (`book="ust-10y"` among books). A label only some exporters add, always with the same value
+    (`env="prod"` on the application's series, not on cAdvisor's), tells no series apart."""
+    values: dict[str, set[str]] = {}
+    for s in evidence.series:
+        for key, value in s.labels.items():
+            values.setdefault(key, set()).add(value)
     return frozenset(
-        kv for kv, count in zip(sorted(candidates), carried, strict=True) if 0 < count < len(evidence.series)
+        (key, value)
+        for key, value in evidence.alert.labels.items()
+        if value
+        and key not in _NOT_WHAT_IT_IS_ABOUT
+        and value in values.get(key, ())
+        and len(values[key]) >= 2
     )
 
 

@@ -30,10 +30,10 @@ from analyst.builtin.entities import (
 )
 from analyst.builtin.narrative import (
     after_the_alert,
-    below_limit,
     format_duration,
     format_offset,
     readable_id,
+    short_of_limit,
 )
 from analyst.builtin.units import format_change, format_value
 from analyst.diagnosis import Category
@@ -278,7 +278,7 @@ def contradicting_lines(
             f"{readable_id(shift.series)}, which names this category, stayed within its usual noise "
             f"(robust z={shift.z:.1f})"
         )
-    limit = below_limit(shift.series.metric, shift.peak, "peaked at")
+    limit = short_of_limit(shift.series.metric, shift.share, "peaked at")
     if entity.changed and cause.category in _RESOURCE_CATEGORIES and limit:
         lines.append(limit)
     return tuple(lines)

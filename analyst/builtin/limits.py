@@ -35,9 +35,12 @@ def utilisation(metric: str, value: float) -> float | None:
 # A resource's use and the series of its size, named alike (`process_open_fds` / `process_max_fds`,
 # `hikaricp_connections_active` / `hikaricp_connections_max`, `go_sql_in_use_connections` /
 # `go_sql_max_open_connections`, `jvm_memory_used_bytes` / `jvm_memory_max_bytes`, cAdvisor's
-# `container_memory_usage_bytes` / `container_spec_memory_limit_bytes`): the same words once the
+# `container_memory_usage_bytes` and `container_memory_working_set_bytes` /
+# `container_spec_memory_limit_bytes`): the same words once the
 # use words and the limit words are left out.
-_USE_WORDS = frozenset({"in", "use", "inuse", "used", "active", "busy", "open", "current", "usage"})
+_USE_WORDS = frozenset(
+    {"in", "use", "inuse", "used", "active", "busy", "open", "current", "usage", "working", "set"}
+)  # `working_set`: the memory a container is using, what the kubelet evicts and the kernel OOM-kills on
 _LIMIT_WORDS = frozenset({"max", "maximum", "limit", "limits", "size", "capacity", "spec"})
 
 

@@ -111,7 +111,12 @@ def supporting_lines(cause: RankedCause) -> tuple[str, ...]:
 def below_limit(metric: str, value: float | None, reached: str = "was at") -> str | None:
     """'cpu_ratio was at 57% of its limit: busy, but short of saturation' for a utilisation series below
     AT_LIMIT (None for any other)."""
-    share = None if value is None else utilisation(metric, value)
+    return short_of_limit(metric, None if value is None else utilisation(metric, value), reached)
+
+
+def short_of_limit(metric: str, share: float | None, reached: str = "was at") -> str | None:
+    """The same line for a value that is `share` of its limit (by its name or a size series beside it);
+    None when the share is unknown or AT_LIMIT or more."""
     if share is None or share >= AT_LIMIT:
         return None
     return f"{metric} {reached} {share:.0%} of its limit: busy, but short of saturation"

@@ -54,7 +54,10 @@ def _drawdown(alert_labels: dict[str, str], everywhere: dict[str, str] | None = 
             grid_series("demo_volatility", "market-data", _step(0.12, 0.004, 5, 0.152)), **BOOK, **extra
         ),
         _labelled(
-            grid_series("demo_volatility", "market-data-eu", grid_noise(0.2, 0.004, 7)), book="bund", **extra
+            grid_series("demo_volatility", "market-data-eu", grid_noise(0.2, 0.004, 7)),
+            book="bund",
+            desk="rates-eu",
+            **extra,
         ),
         _labelled(
             grid_series("container_cpu_usage_percent", "reporting", _step(30.0, 1.0, 9, 42.0)),
@@ -89,6 +92,35 @@ def test_a_label_every_series_carries_ties_nothing() -> None:
 
     assert alert_label_values(evidence) == frozenset()
     assert _diagnose(evidence)[0] == "reporting"
+
+
+def test_a_label_only_some_exporters_add_with_one_value_ties_nothing() -> None:
+    """`env="prod"` on the application's series (the PnL, the market data) and not on the container's:
+    it marks which exporter wrote a series, not what the alert is about; the burst leads."""
+    evidence = _drawdown({"env": "prod"})
+    evidence = dataclasses.replace(
+        evidence,
+        series=tuple(s if "cpu" in s.metric else _labelled(s, env="prod") for s in evidence.series),
+    )
+
+    assert alert_label_values(evidence) == frozenset()
+    assert _diagnose(evidence)[0] == "reporting"
+
+
+def test_classifiers_unrelated_series_share_by_chance_tie_nothing() -> None:
+    """`cpu="0"`, `code="500"`, `device="sda"`: many series carry them, of every component; a value of
+    them on the alert is no tie, though other series carry other values of the same labels."""
+    chance = {"cpu": "0", "code": "500", "device": "sda", "statefulset": "pnl-engine"}
+    evidence = _drawdown(chance)
+    others = {"cpu": "1", "code": "200", "device": "sdb", "statefulset": "reporting"}
+    evidence = dataclasses.replace(
+        evidence,
+        series=tuple(
+            _labelled(s, **(others if s.component == "market-data-eu" else chance)) for s in evidence.series
+        ),
+    )
+
+    assert alert_label_values(evidence) == frozenset()
 
 
 def test_component_scope_and_rule_labels_say_nothing_of_what_the_alert_is_about() -> None:

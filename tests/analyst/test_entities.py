@@ -591,6 +591,7 @@ def test_a_market_swing_after_the_alerting_component_changed_weighs_as_any_signa
         ("process_max_fds", "process_open_fds", True),
         ("jvm_memory_max_bytes", "jvm_memory_used_bytes", True),
         ("container_spec_memory_limit_bytes", "container_memory_usage_bytes", True),
+        ("container_spec_memory_limit_bytes", "container_memory_working_set_bytes", True),
         ("hikaricp_connections_max", "hikaricp_connections_pending", False),  # waiting, not in use
         ("node_filesystem_size_bytes", "node_filesystem_avail_bytes", False),  # what is left
         ("demo_db_pool_in_use", "demo_db_pool_max", False),
@@ -631,3 +632,30 @@ def test_a_pool_at_its_size_explains_errors_that_moved_with_it() -> None:
 
     without = rank_entities(_pool_exhaustion(with_size=False))
     assert without[0].name == "order-gateway"  # nothing says the pool was full
+
+
+def test_memory_short_of_its_size_series_says_so() -> None:
+    """A container's memory rising from 300 to 550 MB with its limit of 1 GB beside it (cAdvisor's
+    `container_spec_memory_limit_bytes`, same labels): the memory hypothesis says it peaked at 55 % of
+    its limit, short of saturation. Before, only a percent or ratio name gave that line."""
+    memory = _stepped(3e8, 5e6, 90, 5.5e8, 113)
+    evidence = grid_evidence(
+        [
+            grid_series("container_memory_working_set_bytes", "cart", memory),
+            grid_series("container_spec_memory_limit_bytes", "cart", np.full(POINTS, 1e9)),
+            grid_series(
+                "pod_server_latency_p90_seconds", "frontend", _stepped(0.05, 0.002, 92, 0.06, 113), "alert"
+            ),
+        ]
+    )
+    result = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT)
+
+    memory_hypothesis = next(
+        h
+        for h in (result.primary_hypothesis, *result.alternative_hypotheses)
+        if h.category is Category.RESOURCE_MEMORY
+    )
+    assert (
+        "container_memory_working_set_bytes peaked at 55% of its limit: busy, but short of saturation"
+        in memory_hypothesis.contradicting_evidence
+    )
