@@ -640,7 +640,9 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     """Components best-first by their strongest weighted shift (all components with usable series). When
     another component changed clearly before the alerting one (`preceding_changes`), the alerting
     component's series that restate the alert count nothing, its errors no longer count in full, and its
-    symptoms count no more than what changed first (`_below_explanation`)."""
+    symptoms count no more than what changed first (`_below_explanation`). Other components' series that
+    carry the alert's own label values count double (`on_the_alerts_labels`), once what came first is
+    judged on the series' own strengths."""
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
