@@ -569,9 +569,9 @@ INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance
 # Labels that say where a series lives, what kind of sample it is, or what the rule is, not what an alert
 # is about (`alert_label_values`): components, instances and the workloads that own them (kube-state-metrics'
 # `statefulset`, `owner_name`...), nodes and the scope; the classifiers many unrelated series share by
-# chance (`cpu="0"`, `mode="idle"`, `code="500"`, `method`, a histogram's `le`, a summary's `quantile`, a
-# filesystem's `device`, `mountpoint` and `fstype`, the Operator's scrape `endpoint`); the rule's name and
-# severity.
+# chance (`cpu="0"`, `mode="idle"`, `code="500"`, `method`, a Kafka `partition="0"`, a network `interface`,
+# a histogram's `le`, a summary's `quantile`, a filesystem's `device`, `mountpoint` and `fstype`, the
+# Operator's scrape `endpoint`); the rule's name and severity.
 _NOT_WHAT_IT_IS_ABOUT = frozenset(
     {
         *INSTANCE_LABELS,
@@ -588,11 +588,16 @@ _NOT_WHAT_IT_IS_ABOUT = frozenset(
         "controller",
         "node",
         "k8s_node_name",
+        "host",
+        "hostname",
         "namespace",
         "k8s_namespace_name",
         "k8s.namespace.name",
         "cpu",
         "mode",
+        "state",
+        "partition",
+        "interface",
         "method",
         "verb",
         "reason",

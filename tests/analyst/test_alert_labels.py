@@ -108,11 +108,11 @@ def test_a_label_only_some_exporters_add_with_one_value_ties_nothing() -> None:
 
 
 def test_classifiers_unrelated_series_share_by_chance_tie_nothing() -> None:
-    """`cpu="0"`, `code="500"`, `device="sda"`: many series carry them, of every component; a value of
-    them on the alert is no tie, though other series carry other values of the same labels."""
-    chance = {"cpu": "0", "code": "500", "device": "sda", "statefulset": "pnl-engine"}
+    """`cpu="0"`, `code="500"`, `device="sda"`, `partition="0"`: many series of every component carry
+    them; a value of them on the alert is no tie, though other series carry other values of the labels."""
+    chance = {"cpu": "0", "code": "500", "device": "sda", "partition": "0", "statefulset": "pnl-engine"}
     evidence = _drawdown(chance)
-    others = {"cpu": "1", "code": "200", "device": "sdb", "statefulset": "reporting"}
+    others = {"cpu": "1", "code": "200", "device": "sdb", "partition": "1", "statefulset": "reporting"}
     evidence = dataclasses.replace(
         evidence,
         series=tuple(
