@@ -15,6 +15,8 @@ delivery) against a local Prometheus scraping itself, the alerts labelled with i
 Two runs in one: the fair queue (alert groups in turn, the sweeper's refill too), and a FIFO baseline
 (one lane, refusing what does not fit, the sweeper oldest first: the pipeline's queue before fair
 scheduling; its analysis slots are today's fair ones, which cannot help an alert no worker has taken).
+With `--prometheus` a third between them: the fair queue with every alert asking Prometheus for itself
+(`prometheus.share_seconds` 0; the default shares identical queries made at once or within 15 s).
 Prints for each: the lone alert's time from its notification to its diagnosis (the `diagnose` stage
 done) and how many of the storm were diagnosed meanwhile, and the storm's throughput (diagnoses/s from
 its notification until its last diagnosis).
@@ -27,11 +29,12 @@ import asyncio
 import contextlib
 import copy
 import json
+import statistics
 import tempfile
 import time
 import urllib.request
 from collections.abc import Hashable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from unittest import mock
 
@@ -44,6 +47,7 @@ from demo.processes import ManagedProcess, free_port, start_prometheus
 from receiver.config import PipelineSettings
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.evidence.shared import SharedSource
 from receiver.evidence.source import MetricSource
 from receiver.logs import configure_logging
 from receiver.metrics import create_metrics
@@ -56,7 +60,9 @@ from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from receiver.testing import wait_idle
 
-PROMETHEUS_HISTORY_SECONDS = 10.0  # of scrapes, for the evidence to find
+# Of scrapes, for the evidence to find: more than two query steps (15 s each), so that a window that ends
+# at the last whole step always holds some (10 s did not, in about half the runs: their evidence was empty).
+PROMETHEUS_HISTORY_SECONDS = 35.0
 TEMPLATE = (
     Path(__file__).resolve().parents[1] / "tests" / "data" / "webhooks" / "captured-am025-prom242-firing.json"
 )
@@ -104,9 +110,11 @@ def scheduling(fair: bool, queue_size: int) -> Iterator[FairQueue[Hashable, str]
 
 @dataclass
 class Diagnoses:
-    """When each incident's `diagnose` stage finished (perf_counter seconds)."""
+    """When each incident's `diagnose` stage finished (perf_counter seconds), and how many series its
+    evidence held."""
 
     at: dict[str, float]
+    series: list[int] = field(default_factory=list)
 
     def timed(self, stages: dict[str, StageFn]) -> dict[str, StageFn]:
         """`stages`, with the end of `diagnose` (or of its stand-in) noted."""
@@ -115,6 +123,8 @@ class Diagnoses:
         async def diagnose(ctx: StageContext) -> StageOutcome:
             outcome = await diagnosis(ctx) if diagnosis is not None else StageOutcome("ok")
             self.at[ctx.incident.id] = time.perf_counter()
+            if ctx.state.evidence is not None:
+                self.series.append(len(ctx.state.evidence.series))
             return outcome
 
         return {**stages, "diagnose": diagnose}
@@ -181,9 +191,11 @@ class Result:
     storm_meanwhile: int
     storm_per_second: float
     storm_seconds: float
+    series: float | None = None  # the evidence's series per incident, median (real stages only)
 
 
-async def run_once(name: str, fair: bool, storm: Storm) -> Result:
+async def run_once(name: str, fair: bool, storm: Storm, share: bool = True) -> Result:
+    """One run; `share`: identical queries share one answer (`prometheus.share_seconds`, the default)."""
     storm_body = group_notification("InstanceDown", storm.alerts, storm.labels())
     lone_body = group_notification("PaymentsFailing", 1, storm.labels())
     [lone] = db_incidents.incident_ids(parse_webhook(lone_body))
@@ -191,7 +203,8 @@ async def run_once(name: str, fair: bool, storm: Storm) -> Result:
     settings = PipelineSettings(queue_size=storm.queue_size)
     source = None
     if storm.prometheus is not None:
-        source = PrometheusSource(PrometheusSettings(url=storm.prometheus.url))
+        backend = PrometheusSettings(url=storm.prometheus.url, share_seconds=15.0 if share else 0.0)
+        source = SharedSource(PrometheusSource(backend), backend)
         stages = real_stages(source)
     else:
         stages = fixed_cost_stages(storm.analysis_seconds)
@@ -219,6 +232,7 @@ async def run_once(name: str, fair: bool, storm: Storm) -> Result:
         storm_meanwhile=sum(lone_sent <= at < lone_done for at in storm_done),
         storm_per_second=len(storm_done) / (last - storm_sent),
         storm_seconds=last - storm_sent,
+        series=statistics.median(diagnoses.series) if diagnoses.series else None,
     )
 
 
@@ -240,12 +254,16 @@ def report(storm: Storm) -> None:
         f"storm of {storm.alerts} alerts in one group, a lone alert of another group {storm.lone_after:g} s"
         f" later; {analysis}, 4 analysis slots; queue {storm.queue_size}"
     )
-    for name, fair in (("fair", True), ("FIFO", False)):
-        result = asyncio.run(run_once(name, fair, storm))
+    runs = [("fair", True, True), ("FIFO", False, True)]
+    if storm.prometheus is not None:  # and the queries of the storm's alerts asked one by one
+        runs.insert(1, ("fair, queries not shared", True, False))
+    for name, fair, share in runs:
+        result = asyncio.run(run_once(name, fair, storm, share))
         print(
-            f"  {result.name:<5} lone alert diagnosed after {result.lone_seconds:7.2f} s"
+            f"  {result.name:<25} lone alert diagnosed after {result.lone_seconds:7.2f} s"
             f" ({result.storm_meanwhile:5d} of the storm meanwhile);"
-            f" storm {result.storm_per_second:6.1f} diagnoses/s, all in {result.storm_seconds:6.1f} s",
+            f" storm {result.storm_per_second:6.1f} diagnoses/s, all in {result.storm_seconds:6.1f} s"
+            + (f"; evidence {result.series:g} series each" if result.series is not None else ""),
             flush=True,
         )
 

@@ -8,10 +8,9 @@ at most `FIT_SAMPLES` pooled feature vectors and scores every point. Cost is lin
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from detectors import nan_stats
 from detectors.calibration import directional
 from detectors.isolation_trees import IsolationTrees, anomaly_scores, grow_trees
 from detectors.point_scores import PointScores
@@ -45,11 +44,10 @@ FEATURE_LIMIT = 1e100  # MADs: no real point is this far out; beyond it, high - 
 def standardised_features(values: np.ndarray, window: int) -> np.ndarray:
     """`window_features` with each row's features centred on their median and divided by their MAD."""
     feats = window_features(values, window)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN feature columns of empty rows
-        med = np.nanmedian(feats, axis=1, keepdims=True)
-        mad = np.nanmedian(np.abs(feats - med), axis=1, keepdims=True)
-        std = np.nanstd(feats, axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # all-NaN rows, huge values
+        med = nan_stats.nanmedian(feats, axis=1, keepdims=True)
+        mad = nan_stats.nanmedian(np.abs(feats - med), axis=1, keepdims=True)
+        std = nan_stats.nanstd(feats, axis=1, keepdims=True)
         scale = np.where(mad > 0, mad, np.where(std > 0, std, 1.0))
         standard = np.nan_to_num((feats - med) / scale, nan=0.0, posinf=0.0, neginf=0.0)
     return np.clip(standard, -FEATURE_LIMIT, FEATURE_LIMIT)  # a tree's split range must stay finite

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from detectors import nan_stats
 
 DAY = 86_400.0
 
@@ -53,9 +53,7 @@ def seasonal_baseline(timestamps: np.ndarray, values: np.ndarray) -> np.ndarray 
     seen = np.zeros((values.shape[0], n_bins))
     np.add.at(seen.T, first % n_bins, counts.T)
     row_mean = np.nanmean(np.where(finite, values, np.nan), axis=1, keepdims=True)
-    with warnings.catch_warnings():  # hours no day saw: their NaN falls back to the row mean below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        daily = np.nanmedian(per_day, axis=1)
+    daily = nan_stats.nanmedian(per_day, axis=1)  # hours no day saw: NaN, the row mean below
     profile = np.where(seen >= 2, daily, row_mean)
     pos = phase - 0.5
     left = np.floor(pos).astype(np.intp)

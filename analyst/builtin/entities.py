@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,6 +49,7 @@ from analyst.builtin.ranking import (
 )
 from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
+from detectors import nan_stats
 
 # A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals).
 ONSET_MARGIN_SECONDS = 300.0
@@ -340,10 +340,8 @@ def climbs_before(
     latest = window.shape[1] - 1 - np.argmax(present[:, ::-1], axis=1)
     now = np.where(present.any(axis=1), window[np.arange(len(window)), latest], np.nan)
     columns = np.arange(values.shape[1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # rows without a run or a window: never candidates
-        top = np.nanmax(window, axis=1)
-        climbed = np.nanmax(np.where(columns >= onsets[:, None], directed, np.nan), axis=1)
+    top = nan_stats.nanmax(window, axis=1)  # NaN for rows without a run or a window: never candidates
+    climbed = nan_stats.nanmax(np.where(columns >= onsets[:, None], directed, np.nan), axis=1)
     rows = np.flatnonzero((onsets >= 0) & (top > climbed))
     if not rows.size:
         return {}
@@ -768,9 +766,7 @@ def with_predecessors(
         key = (entities[i], series[i].metric, span.grid)
         donors = [d.values for d in elders.get(key, ()) if d.last <= span.first + ONSET_MARGIN_SECONDS]
         if donors:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # columns where no predecessor has a value
-                before = np.nanmedian(np.vstack(donors), axis=0)
+            before = nan_stats.nanmedian(np.vstack(donors), axis=0)  # NaN where no predecessor has a value
             joined = np.where(np.isfinite(span.values), span.values, before)
             values = SeriesValues(span.grid[0], span.grid[1], tuple(float(v) for v in joined))
             shift = series_shift(dataclasses.replace(series[i], values=values), alert_time)

@@ -172,6 +172,15 @@ class PrometheusSettings(Section):
     circuit_open_seconds: float = Field(
         default=30.0, gt=0, description="How long the circuit stays open before one call may try again."
     )
+    share_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        description="Identical range queries and series lookups within this many seconds of an answer (and "
+        "those made at once) share it: an alert storm's evidence asks the backend once; 0 turns it off.",
+    )
+    share_max_bytes: int = Field(
+        default=32 * 2**20, ge=0, description="Memory the shared answers may hold (the oldest go first)."
+    )
 
     @field_validator("url")
     @classmethod

@@ -35,6 +35,7 @@ from analyst.protocol import Analyst
 from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError
 from receiver.evidence.prometheus import PrometheusSource
+from receiver.evidence.shared import SharedSource
 from receiver.evidence.source import MetricSource, RuleInfo, SeriesData
 from receiver.logs import configure_logging
 from receiver.pipeline import settings as pipeline_settings
@@ -135,7 +136,9 @@ RELOAD_TASKS: web.AppKey[set[asyncio.Task[None]]] = web.AppKey("reload_tasks")
 
 
 def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricSource:
-    return PrometheusSource(settings.prometheus, registry=registry)
+    """The configured metric source, whose identical calls share one answer (`SharedSource`)."""
+    backend = PrometheusSource(settings.prometheus, registry=registry)
+    return SharedSource(backend, settings.prometheus, registry=registry)
 
 
 def build_analyst_for(
