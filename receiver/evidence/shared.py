@@ -112,6 +112,8 @@ class SharedSource:
         return await self.source.external_labels()
 
     async def close(self) -> None:
+        for pending in list(self._pending.values()):
+            pending.cancel()
         self._answers.clear()
         self._bytes = 0
         await self.source.close()

@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 from prometheus_client import CollectorRegistry
 
 from receiver.evidence.settings import PrometheusSettings
@@ -192,11 +193,14 @@ async def test_share_seconds_zero_asks_the_backend_every_time() -> None:
     assert len(backend.calls) == 3 and answers[0][0].values.flags.writeable
 
 
-async def test_close_closes_the_backend() -> None:
-    backend = CountingSource()
+async def test_close_closes_the_backend_and_stops_the_calls_in_flight() -> None:
+    backend = CountingSource(delay=10.0)
     source = shared(backend)
-    await source.query_range("up", 0.0, 60.0, 15.0)
+    waiting = asyncio.ensure_future(source.query_range("up", 0.0, 60.0, 15.0))
+    await asyncio.sleep(0.01)
 
     await source.close()
 
     assert backend.closed
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
