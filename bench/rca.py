@@ -406,20 +406,14 @@ def run(
     days = find_days(data)
     prometheus = start_backfilled(days, workdir, graph_from_metrics, layout, mesh, twins)
     outcomes = []
-    kept = evidence_out.open("w") if evidence_out is not None else None
+    kept = EvidenceLog(evidence_out)
     try:
         for day in days:
             config = config_for(day, workdir, graph_from_metrics, max_related, mesh)
             for fault in day.faults:
-                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept is not None, after)
-                if kept is not None:
-                    kept.write(
-                        json.dumps(
-                            {**outcome_row(outcome), "services": day.services, "evidence": outcome.evidence}
-                        )
-                        + "\n"
-                    )
-                    outcome = dataclasses.replace(outcome, evidence=None)
+                outcome = diagnose_fault(day, fault, prometheus.url, config, workdir, kept.wanted, after)
+                kept.write({**outcome_row(outcome), "services": day.services}, outcome.evidence)
+                outcome = dataclasses.replace(outcome, evidence=None)
                 outcomes.append(outcome)
                 hit = outcome.ranking.index(fault.service) + 1 if fault.service in outcome.ranking else "-"
                 print(
@@ -429,11 +423,31 @@ def run(
                 )
     finally:
         prometheus.stop()
-        if kept is not None:
-            kept.close()
+        kept.close()
     if out is not None:
         write_rows(outcomes, out)
     return outcomes
+
+
+class EvidenceLog:
+    """Each diagnosis' evidence as one JSON line in `path` (after what identifies it), when a path is
+    given (`--evidence-out`); the runs keep their outcomes without it (a run's evidence is hundreds of MB)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._file = path.open("w") if path is not None else None
+
+    @property
+    def wanted(self) -> bool:
+        return self._file is not None
+
+    def write(self, record: Mapping[str, object], evidence: object) -> None:
+        """`evidence` after `record`, as one line (nothing when no path was given)."""
+        if self._file is not None:
+            self._file.write(json.dumps({**record, "evidence": evidence}) + "\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def outcome_row(o: Outcome) -> dict[str, object]:

@@ -34,7 +34,7 @@ import numpy as np
 import yaml
 
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
-from bench.rca import blocks_from, iso, serve_blocks
+from bench.rca import EvidenceLog, blocks_from, iso, serve_blocks
 from bench.trading_data import KINDS, Incident, Series, generate
 from demo.processes import ManagedProcess
 from receiver.cli.diagnose import run_diagnose
@@ -357,13 +357,12 @@ def run(
     config.write_text(yaml.safe_dump(USER_CONFIG))
     prometheus = start_backfilled(incidents, workdir)
     outcomes = []
-    kept = evidence_out.open("w") if evidence_out is not None else None
+    kept = EvidenceLog(evidence_out)
     try:
         for incident in incidents:
-            outcome = diagnose(incident, prometheus.url, config, workdir, kept is not None)
-            if kept is not None:
-                kept.write(json.dumps({"namespace": incident.namespace, "evidence": outcome.evidence}) + "\n")
-                outcome = dataclasses.replace(outcome, evidence=None)
+            outcome = diagnose(incident, prometheus.url, config, workdir, kept.wanted)
+            kept.write({"namespace": incident.namespace}, outcome.evidence)
+            outcome = dataclasses.replace(outcome, evidence=None)
             outcomes.append(outcome)
             truth = incident.truth.component
             rank = outcome.ranking.index(truth) + 1 if truth in outcome.ranking else "-"
@@ -375,8 +374,7 @@ def run(
             )
     finally:
         prometheus.stop()
-        if kept is not None:
-            kept.close()
+        kept.close()
     if out is not None:
         write_rows(outcomes, out)
     return outcomes
