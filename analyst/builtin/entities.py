@@ -865,14 +865,13 @@ def on_the_alerts_labels(
     alert's `alert_label_values` counting SHARED_LABEL_FACTOR times: exporters that share only such a label
     (the book's market data, the book's PnL) are tied by it to what fired, as a call graph ties a callee;
     a CPU burst in a batch job that carries none of them is not."""
-    values = alert_label_values(evidence)
+    values = sorted(alert_label_values(evidence))
     if not values:
         return {name: list(members) for name, members in shifts.items()}
     return {
         name: [
             dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=tied)
-            if name != alerting
-            and (tied := tuple(kv for kv in sorted(values) if s.series.labels.get(kv[0]) == kv[1]))
+            if name != alerting and (tied := tuple((k, v) for k, v in values if s.series.labels.get(k) == v))
             else s
             for s in members
         ]
