@@ -17,7 +17,8 @@ from receiver.testing import drain, wait_idle
 from receiver.web.app import build_app
 from receiver.web.keys import DELIVERY, PIPELINE, SETTINGS
 from receiver.web.reload import ConfigSource
-from tests.receiver.test_reload_pipeline import reload
+from tests.delivery.test_resolved_end_to_end import Episode
+from tests.receiver.test_reload_pipeline import reload, webhook
 
 AUTH = {"Authorization": "Bearer tok"}
 PORTAL = "https://portal.example"
@@ -74,33 +75,9 @@ async def test_a_new_listen_address_needs_a_restart_and_keeps_the_old_one(tmp_pa
         assert (running.listen_address, running.external_url) == ("127.0.0.1:9099", "https://alerts.example")
 
 
-def alert(name: str) -> dict[str, Any]:
-    labels = {"alertname": name, "service": "orders"}
-    return {
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "status": "firing",
-        "receiver": "alert-analyst",
-        "groupLabels": {"alertname": name},
-        "commonLabels": labels,
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": labels,
-                "annotations": {},
-                "startsAt": "2026-12-06T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": name,
-            }
-        ],
-    }
-
-
 async def test_links_in_messages_sent_after_a_reload_use_the_new_external_url(tmp_path: Path) -> None:
     received: list[dict[str, Any]] = []
+    episode = Episode()  # its alert, on two instances: two incidents
 
     async def receive(request: web.Request) -> web.Response:
         received.append(json.loads(await request.read()))
@@ -112,18 +89,20 @@ async def test_links_in_messages_sent_after_a_reload_use_the_new_external_url(tm
         hook = str(hook_server.make_url("/hook"))
         config, client = start(tmp_path, document(tmp_path, hook, external_url="https://old.example"))
         async with client:
-            for name, url in (("OrdersSlow", None), ("OrdersFailing", "https://alerts.example/aa")):
+            for instance, url in (("orders-1:8080", None), ("orders-2:8080", "https://alerts.example/aa")):
                 if url:
                     answer = await reload(client, config, document(tmp_path, hook, external_url=url), AUTH)
                     assert answer["applied"] == ["web.external_url"]
                 assert (
-                    await client.post("/webhook/alertmanager", json=alert(name), headers=AUTH)
+                    await client.post(
+                        "/webhook/alertmanager", json=webhook(episode, "firing", instance), headers=AUTH
+                    )
                 ).status == 200
                 await wait_idle(client.app[PIPELINE])
                 await drain(client.app[DELIVERY], 10)
 
     links = {
-        d["incident"]["labels"]["alertname"]: d["links"]["ui"] for d in received if d["event"] == "diagnosis"
+        d["incident"]["labels"]["instance"]: d["links"]["ui"] for d in received if d["event"] == "diagnosis"
     }
-    assert links["OrdersSlow"].startswith("https://old.example/ui/incidents/")
-    assert links["OrdersFailing"].startswith("https://alerts.example/aa/ui/incidents/")
+    assert links["orders-1:8080"].startswith("https://old.example/ui/incidents/")
+    assert links["orders-2:8080"].startswith("https://alerts.example/aa/ui/incidents/")
