@@ -243,6 +243,27 @@ def serve_blocks(workdir: Path) -> ManagedProcess:
     return start_prometheus(workdir, config, extra_args=("--storage.tsdb.retention.time=100y",))
 
 
+def diagnose_cli(
+    alert: Mapping[str, object], config: Path, url: str, at: float, workdir: Path
+) -> tuple[int, io.StringIO, io.StringIO, float]:
+    """`diagnose --format json` of `alert` at `at`, run in this process as a user runs the command: its exit
+    code (-1 for a crash, its traceback on the captured stderr: counted as a miss), stdout, stderr and
+    seconds."""
+    alert_file = workdir / "alert.json"
+    alert_file.write_text(json.dumps(alert))
+    argv = ["--alert", str(alert_file), "--config.file", str(config), "--prometheus", url]
+    argv += ["--at", iso(at), "--format", "json"]
+    out, err = io.StringIO(), io.StringIO()
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = run_diagnose(argv)
+        except Exception:  # reported by the caller with its traceback, and counted as a miss
+            traceback.print_exc()
+            code = -1
+    return code, out, err, time.perf_counter() - started
+
+
 def diagnose_fault(
     day: Day,
     fault: Fault,
@@ -253,29 +274,7 @@ def diagnose_fault(
     after: float = DIAGNOSE_DELAY,
 ) -> Outcome:
     alert = alert_for(day, fault)
-    alert_file = workdir / "alert.json"
-    alert_file.write_text(json.dumps(alert))
-    argv = [
-        "--alert",
-        str(alert_file),
-        "--config.file",
-        str(config),
-        "--prometheus",
-        url,
-        "--at",
-        iso(fault.at + after),
-        "--format",
-        "json",
-    ]
-    out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = run_diagnose(argv)
-        except Exception:  # reported below with its traceback, and counted as a miss
-            traceback.print_exc()
-            code = -1
-    seconds = time.perf_counter() - started
+    code, out, err, seconds = diagnose_cli(alert, config, url, fault.at + after, workdir)
     if code != 0:  # counted as a miss, so one bad case neither stops the run nor goes unreported
         print(f"diagnose failed for {fault}: exit {code}: {err.getvalue().strip()[-500:]}", file=sys.stderr)
         return Outcome(

@@ -14,16 +14,13 @@ largest-jump baseline.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 import math
 import re
 import sys
 import tempfile
 import time
-import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +31,9 @@ import numpy as np
 import yaml
 
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
-from bench.rca import EvidenceLog, blocks_from, iso, serve_blocks
+from bench.rca import EvidenceLog, blocks_from, diagnose_cli, iso, serve_blocks
 from bench.trading_data import KINDS, Incident, Series, generate
 from demo.processes import ManagedProcess
-from receiver.cli.diagnose import run_diagnose
 
 DIAGNOSE_AFTER = 60.0  # the diagnosis runs this long after the alert's startsAt
 DEFAULT_INCIDENTS = 80  # ten of each kind
@@ -310,19 +306,8 @@ def largest_jump(incident: Incident) -> tuple[tuple[str, ...], str | None]:
 def diagnose(
     incident: Incident, url: str, config: Path, workdir: Path, keep_evidence: bool = False
 ) -> Outcome:
-    alert_file = workdir / "alert.json"
-    alert_file.write_text(json.dumps(alert_for(incident)))
-    argv = ["--alert", str(alert_file), "--config.file", str(config), "--prometheus", url]
-    argv += ["--at", iso(incident.starts_at + DIAGNOSE_AFTER), "--format", "json"]
-    out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = run_diagnose(argv)
-        except Exception:  # reported below with its traceback, and counted as a miss
-            traceback.print_exc()
-            code = -1
-    seconds = time.perf_counter() - started
+    alert = alert_for(incident)
+    code, out, err, seconds = diagnose_cli(alert, config, url, incident.starts_at + DIAGNOSE_AFTER, workdir)
     baseline, baseline_metric = largest_jump(incident)
     if code != 0:
         print(
