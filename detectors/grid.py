@@ -38,11 +38,14 @@ def grid(start: float, end: float, step: float) -> np.ndarray:
 def align(series: Sequence[TimedValues], timestamps: np.ndarray, step: float) -> np.ndarray:
     """(k, n) matrix of values on `timestamps`; NaN where a series had no point."""
     out = np.full((len(series), timestamps.size), np.nan)
+    if not series:
+        return out
     start = timestamps[0] if timestamps.size else 0.0
-    for row, data in enumerate(series):
-        pos = np.rint((data.timestamps - start) / step)
-        keep = (pos >= 0) & (pos < timestamps.size)  # False for a NaN timestamp; no cast of one to int
-        out[row, pos[keep].astype(np.int64)] = data.values[keep]
+    sizes = [data.timestamps.size for data in series]
+    rows = np.repeat(np.arange(len(series)), sizes)  # every series' points at once: one scatter, not k
+    pos = np.rint((np.concatenate([data.timestamps for data in series]) - start) / step)
+    keep = (pos >= 0) & (pos < timestamps.size)  # False for a NaN timestamp; no cast of one to int
+    out[rows[keep], pos[keep].astype(np.int64)] = np.concatenate([data.values for data in series])[keep]
     out[~np.isfinite(out)] = np.nan
     return out
 

@@ -24,6 +24,7 @@ labels tie components to it: a series of another component that carries the aler
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -177,13 +178,10 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
     the calling side timed (`reporter="source"`, `direction="outbound"`, a client span) is outbound, unless
     it names the callee: then it is the callee's latency as its callers see it (`analyst.builtin.calls`)."""
     name = metric.lower()
-    if (timed := timed_part(name)) == "_sum":
+    timed, kind = _kind_by_name(name)
+    if timed == "_sum":
         return SeriesKind.OTHER
-    if timed == "_count":
-        kind = SeriesKind.THROUGHPUT
-    else:
-        name = name.removesuffix(":mean")
-        kind = next((k for k, pattern in _COMPILED if pattern.search(name)), SeriesKind.OTHER)
+    name = name.removesuffix(":mean")
     counted = kind in (SeriesKind.THROUGHPUT, SeriesKind.OTHER)
     if counted and failed_requests(metric, labels):
         return SeriesKind.ERRORS
@@ -196,6 +194,16 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
     if kind is SeriesKind.LATENCY and labels and side_of(labels) == "caller" and not callers_view_of(labels):
         return SeriesKind.OUTBOUND_LATENCY  # the reporting pod's wait on its callees
     return kind
+
+
+@functools.lru_cache(maxsize=8192)
+def _kind_by_name(name: str) -> tuple[str | None, SeriesKind]:
+    """(`timed_part`, kind) of a lower-case name alone; the same few hundred names recur in every
+    incident's evidence, so each is matched against the patterns once."""
+    if (timed := timed_part(name)) is not None:
+        return timed, SeriesKind.OTHER if timed == "_sum" else SeriesKind.THROUGHPUT
+    base = name.removesuffix(":mean")
+    return None, next((k for k, pattern in _COMPILED if pattern.search(base)), SeriesKind.OTHER)
 
 
 @dataclass(frozen=True)

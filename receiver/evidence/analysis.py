@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors import InsufficientData, SeriesChange, characterize_changes, fresh_change
+from detectors.rolling import row_nanmedian
 
 MIN_LAG_CORRELATION = 0.3
 
@@ -22,22 +23,25 @@ class SeriesFinding:
     lag_seconds: float | None
 
 
-def coarsened(row: np.ndarray, step: float, max_points: int) -> tuple[float, tuple[float | None, ...]]:
-    """(new step, values) with at most `max_points` points: medians of consecutive blocks of the grid.
+def coarsened(rows: np.ndarray, step: float, max_points: int) -> tuple[float, list[tuple[float | None, ...]]]:
+    """(new step, each row's values) with at most `max_points` points a row: medians of consecutive blocks
+    of the grid, all rows at once.
 
     The median keeps a block's typical sample (a 1-minute series queried every 15 s stays itself) and
     ignores a lone outlier less than a mean would; None where a block has no sample.
     """
-    factor = max(1, -(-row.size // max(max_points, 1)))
-    if factor == 1:
-        return step, tuple(float(v) if np.isfinite(v) else None for v in row)
-    padded = np.full(-(-row.size // factor) * factor, np.nan)
-    padded[: row.size] = row
+    n_rows, n = rows.shape
+    factor = max(1, -(-n // max(max_points, 1)))
+    if factor == 1 or n_rows == 0:
+        return step * factor, [tuple(float(v) if np.isfinite(v) else None for v in row) for row in rows]
+    padded = np.full((n_rows, -(-n // factor) * factor), np.nan)
+    padded[:, :n] = rows
     blocks = padded.reshape(-1, factor)
     filled = np.isfinite(blocks).any(axis=1)
     medians = np.full(blocks.shape[0], np.nan)
-    medians[filled] = np.nanmedian(blocks[filled], axis=1)
-    return step * factor, tuple(float(v) if ok else None for v, ok in zip(medians, filled, strict=True))
+    medians[filled] = row_nanmedian(blocks[filled])  # np.nanmedian of short rows goes through masked arrays
+    values = np.where(filled, medians, np.nan).reshape(n_rows, -1).tolist()
+    return step * factor, [tuple(None if v != v else v for v in row) for row in values]
 
 
 def pearson(a: np.ndarray, b: np.ndarray) -> float | None:

@@ -200,8 +200,10 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     )
     series = with_subject_components(
         [
-            _series_evidence(f, finding, settings, _values(timestamps, row, window.step, settings))
-            for f, finding, row in zip(context.fetched, findings, values, strict=True)
+            _series_evidence(f, finding, settings, points)
+            for f, finding, points in zip(
+                context.fetched, findings, _values(timestamps, values, window.step, settings), strict=True
+            )
         ]
     )
     alert_index = context.alert_index
@@ -605,12 +607,13 @@ async def _context_query(
 
 
 def _values(
-    timestamps: np.ndarray, row: np.ndarray, step: float, settings: ContextSettings
-) -> SeriesValues | None:
+    timestamps: np.ndarray, rows: np.ndarray, step: float, settings: ContextSettings
+) -> list[SeriesValues | None]:
+    """Each row's points for the analyst (block medians beyond `max_values_per_series`)."""
     if settings.max_values_per_series == 0 or not timestamps.size:
-        return None
-    coarse_step, values = coarsened(row, step, settings.max_values_per_series)
-    return SeriesValues(float(timestamps[0]), coarse_step, values)
+        return [None] * len(rows)
+    coarse_step, values = coarsened(rows, step, settings.max_values_per_series)
+    return [SeriesValues(float(timestamps[0]), coarse_step, row) for row in values]
 
 
 def _series_evidence(

@@ -1,11 +1,11 @@
-"""Lead/lag and correlation on aligned arrays (pure numpy)."""
+"""Lead/lag, correlation and coarsening on aligned arrays (pure numpy)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from detectors.grid import align, grid
-from receiver.evidence.analysis import characterize, xcorr_lead
+from receiver.evidence.analysis import characterize, coarsened, xcorr_lead
 from receiver.evidence.source import SeriesData
 
 
@@ -70,3 +70,41 @@ def test_the_alert_series_counts_a_change_at_its_newest_point_other_series_do_no
 
     assert first.change is not None and first.change.anomalous and first.change.onset == ts[-1]
     assert second.change is not None and not second.change.anomalous
+
+
+def test_coarsening_gives_each_row_the_medians_of_its_blocks_skipping_gaps():
+    rows = np.array(
+        [
+            [1.0, 9.0, 2.0, np.nan, np.nan, np.nan, 5.0, 4.0, np.nan],
+            [np.nan, np.nan, np.nan, 7.0, 1.0, 3.0, np.nan, 8.0, 6.0],
+        ]
+    )
+
+    step, values = coarsened(rows, 15.0, 3)
+
+    assert step == 45.0
+    assert values == [(2.0, None, 4.5), (None, 3.0, 7.0)]
+
+
+def test_coarsening_the_rows_at_once_matches_each_row_alone_and_numpy():
+    rng = np.random.default_rng(3)
+    rows = rng.normal(size=(40, 1001))
+    rows[rng.random(rows.shape) < 0.7] = np.nan
+
+    step, values = coarsened(rows, 15.0, 240)
+
+    assert step == 75.0 and all(len(v) == 201 for v in values)
+    for row, got in zip(rows, values, strict=True):
+        assert coarsened(row[None, :], 15.0, 240)[1] == [got]
+        padded = np.concatenate([row, np.full(4, np.nan)]).reshape(-1, 5)
+        filled = np.isfinite(padded).any(axis=1)
+        expected = np.nanmedian(padded[filled], axis=1)
+        assert np.allclose([v for v in got if v is not None], expected)
+        assert [v is None for v in got] == list(~filled)
+
+
+def test_a_window_within_the_budget_is_kept_point_for_point():
+    rows = np.array([[1.0, np.nan, 3.0]])
+
+    assert coarsened(rows, 15.0, 240) == (15.0, [(1.0, None, 3.0)])
+    assert coarsened(np.empty((0, 500)), 15.0, 240) == (45.0, [])
