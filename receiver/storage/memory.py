@@ -25,6 +25,13 @@ TEXT_WINDOW = 20_000
 CANDIDATES = 2000
 # Share of the final score that comes from the full-text match (the rest is signature similarity).
 TEXT_WEIGHT = 0.1
+# A word in more than half of the incidents searched picks out fewer of them than it leaves, and gets no
+# weight in bm25's ranking (FTS5 clamps its inverse document frequency, log((N - n + 0.5) / (n + 0.5)), to
+# 1e-6 where that is not positive), yet makes nearly every incident a match to be scored: the search leaves
+# such words out, and without another word it reads nothing (the signature's candidates stand alone). Their
+# share is read from the newest COMMON_SAMPLE indexed incidents (a binomial standard error of 1.6 points at
+# 1,000), not counted over the whole window: that count would cost about what it saves.
+COMMON_SAMPLE = 1000
 # Words of three or more characters in any script (FTS5's unicode61 tokenizer indexes them all).
 _WORD = re.compile(r"[^\W\d_]\w{2,}")
 
@@ -56,14 +63,34 @@ def save_signature(
     )
 
 
-def index_text(db: sqlite_utils.Database, incident_id: str, alert: str, diagnosis: str) -> None:
-    """(Re)index an incident's alert text and diagnosis; feedback notes are kept."""
-    notes = db.conn.execute("SELECT notes FROM incident_text WHERE incident_id=?", (incident_id,)).fetchone()
-    db.conn.execute("DELETE FROM incident_text WHERE incident_id=?", (incident_id,))
-    db.conn.execute(
+def _text_rowid(db: sqlite_utils.Database, incident_id: str) -> int | None:
+    """The rowid of an incident's full-text row, from `incident_text_rows`: FTS5 cannot index its
+    `incident_id` column, and a search of it reads every row of the history."""
+    row = db.conn.execute(
+        "SELECT text_rowid FROM incident_text_rows WHERE incident_id=?", (incident_id,)
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _insert_text(db: sqlite_utils.Database, incident_id: str, alert: str, diagnosis: str, notes: str) -> None:
+    cursor = db.conn.execute(
         "INSERT INTO incident_text (incident_id, alert, diagnosis, notes) VALUES (?,?,?,?)",
-        (incident_id, alert, diagnosis, notes[0] if notes else ""),
+        (incident_id, alert, diagnosis, notes),
     )
+    db.conn.execute(
+        "INSERT OR REPLACE INTO incident_text_rows (incident_id, text_rowid) VALUES (?,?)",
+        (incident_id, cursor.lastrowid),
+    )
+
+
+def index_text(db: sqlite_utils.Database, incident_id: str, alert: str, diagnosis: str) -> None:
+    """(Re)index an incident's alert text and diagnosis as the newest row; feedback notes are kept."""
+    notes = ""
+    if (rowid := _text_rowid(db, incident_id)) is not None:
+        row = db.conn.execute("SELECT notes FROM incident_text WHERE rowid=?", (rowid,)).fetchone()
+        notes = str(row[0]) if row else ""
+        db.conn.execute("DELETE FROM incident_text WHERE rowid=?", (rowid,))
+    _insert_text(db, incident_id, alert, diagnosis, notes)
 
 
 def index_notes(db: sqlite_utils.Database, incident_id: str) -> None:
@@ -74,30 +101,51 @@ def index_notes(db: sqlite_utils.Database, incident_id: str) -> None:
         (incident_id,),
     ).fetchall()
     text = " ".join(" ".join(row) for row in rows).strip()
-    if db.conn.execute("SELECT 1 FROM incident_text WHERE incident_id=?", (incident_id,)).fetchone():
-        db.conn.execute("UPDATE incident_text SET notes=? WHERE incident_id=?", (text, incident_id))
+    if (rowid := _text_rowid(db, incident_id)) is not None:
+        db.conn.execute("UPDATE incident_text SET notes=? WHERE rowid=?", (text, rowid))
     else:
-        db.conn.execute(
-            "INSERT INTO incident_text (incident_id, alert, diagnosis, notes) VALUES (?, '', '', ?)",
-            (incident_id, text),
-        )
+        _insert_text(db, incident_id, "", "", text)
 
 
-def fts_query(text: str, limit: int = 24) -> str:
-    """An FTS5 OR-query of the words of `text` (quoted: no operator in user text reaches FTS5)."""
-    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:limit]
+def fts_words(text: str, limit: int = 24) -> list[str]:
+    """The first `limit` distinct words of `text`, lower case, as FTS5's tokenizer indexes them."""
+    return list(dict.fromkeys(w.lower() for w in _WORD.findall(text)))[:limit]
+
+
+def fts_query(words: Iterable[str]) -> str:
+    """An FTS5 OR-query of `words` (quoted: no operator in user text reaches FTS5)."""
     return " OR ".join(f'"{w}"' for w in words)
 
 
+def telling_words(db: sqlite_utils.Database, words: list[str], newest: int) -> list[str]:
+    """Those of `words` found in at most half of the newest COMMON_SAMPLE incidents."""
+    floor = newest - COMMON_SAMPLE
+    sampled = db.conn.execute("SELECT count(*) FROM incident_text WHERE rowid > ?", (floor,)).fetchone()[0]
+    half = sampled // 2
+    return [
+        word
+        for word in words
+        if db.conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM incident_text WHERE incident_text MATCH ? AND rowid > ?"
+            " LIMIT ?)",
+            (fts_query([word]), floor, half + 1),  # counted no further than "more than half"
+        ).fetchone()[0]
+        <= half
+    ]
+
+
 def _text_scores(db: sqlite_utils.Database, text: str, exclude: str) -> dict[str, float]:
-    query = fts_query(text)
-    if not query:
+    words = fts_words(text)
+    if not words:
         return {}
     newest = db.conn.execute("SELECT max(rowid) FROM incident_text").fetchone()[0] or 0
+    telling = telling_words(db, words, newest)
+    if not telling:
+        return {}
     rows = db.conn.execute(
         "SELECT incident_id, bm25(incident_text) FROM incident_text WHERE incident_text MATCH ?"
         " AND rowid > ? AND incident_id != ? ORDER BY bm25(incident_text) LIMIT ?",
-        (query, newest - TEXT_WINDOW, exclude, TEXT_CANDIDATES),
+        (fts_query(telling), newest - TEXT_WINDOW, exclude, TEXT_CANDIDATES),
     ).fetchall()
     if not rows:
         return {}
@@ -201,8 +249,9 @@ def signature_of(db: sqlite_utils.Database, incident_id: str) -> EvidenceSignatu
 
 
 def incident_text(db: sqlite_utils.Database, incident_id: str) -> str:
+    rowid = _text_rowid(db, incident_id)
     row = db.conn.execute(
-        "SELECT alert || ' ' || diagnosis FROM incident_text WHERE incident_id=?", (incident_id,)
+        "SELECT alert || ' ' || diagnosis FROM incident_text WHERE rowid=?", (rowid,)
     ).fetchone()
     return str(row[0]) if row else ""
 

@@ -12,7 +12,12 @@ import structlog
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
-from receiver.storage.search_index import INCIDENT_TEXT_DDL
+from receiver.storage.search_index import (
+    INCIDENT_TEXT_DDL,
+    INCIDENT_TEXT_ROWS_DDL,
+    fill_incident_text_rows,
+    is_damage,
+)
 from receiver.storage.workbench_tables import migrate_ondemand_results, migrate_workbench
 
 log = structlog.get_logger("receiver.storage")
@@ -213,6 +218,19 @@ def _waiting_by_group(db: sqlite_utils.Database) -> None:
     )
 
 
+def _text_rows(db: sqlite_utils.Database) -> None:
+    """Each incident's full-text row by its id, so that re-indexing an incident, adding its notes or
+    reading its text no longer reads the whole full-text table. A damaged full-text table leaves it empty:
+    the rebuild that damage brings refills both."""
+    db.execute(INCIDENT_TEXT_ROWS_DDL)
+    try:
+        fill_incident_text_rows(db)
+    except sqlite3.DatabaseError as exc:
+        if not is_damage(exc):
+            raise
+        log.warning("search_index_damaged_at_migration", index="incident_text", error=str(exc))
+
+
 def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
     return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
 
@@ -233,6 +251,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     migrate_ondemand_results,
     _retention_index_as_queried,
     _waiting_by_group,
+    _text_rows,
 )
 
 

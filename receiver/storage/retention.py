@@ -59,6 +59,7 @@ INCIDENT_ROWS = (
     "delivery_decisions",
     "grafana_annotations",
     "recent_analyses",
+    "incident_text_rows",
 )
 
 

@@ -20,6 +20,11 @@ from receiver.storage.workbench_tables import INCIDENT_SEARCH_DDL, fill_incident
 INCIDENT_TEXT_DDL = (
     "CREATE VIRTUAL TABLE incident_text USING fts5(incident_id UNINDEXED, alert, diagnosis, notes)"
 )
+# Each incident's row of `incident_text` (FTS5 does not index `incident_id`: finding a row by it reads them
+# all). Written with the row (`memory.py`), refilled with the index.
+INCIDENT_TEXT_ROWS_DDL = (
+    "CREATE TABLE incident_text_rows (incident_id TEXT PRIMARY KEY, text_rowid INTEGER NOT NULL)"
+)
 # What FTS5 keeps for table t: t_data, t_idx, t_content, t_docsize, t_config.
 _SHADOWS = ("data", "idx", "content", "docsize", "config")
 _VALUES = "(SELECT ' ' || group_concat(value, ' ') FROM json_each(CASE WHEN json_valid({0}) THEN {0} END))"
@@ -46,6 +51,16 @@ def fill_incident_text(db: sqlite_utils.Database) -> None:
         " FROM incidents i LEFT JOIN incident_signatures s ON s.incident_id = i.id"
         " WHERE s.incident_id IS NOT NULL OR i.id IN (SELECT incident_id FROM feedback)"
         " ORDER BY coalesce(s.created_at, i.first_seen), i.id"
+    )
+    fill_incident_text_rows(db)
+
+
+def fill_incident_text_rows(db: sqlite_utils.Database) -> None:
+    """`incident_text_rows` anew from `incident_text` (the newest row of an incident, were there two)."""
+    db.conn.execute("DELETE FROM incident_text_rows")
+    db.conn.execute(
+        "INSERT INTO incident_text_rows (incident_id, text_rowid)"
+        " SELECT incident_id, max(rowid) FROM incident_text GROUP BY incident_id"
     )
 
 
