@@ -163,36 +163,54 @@ def similar_incidents(
     min_similarity: float = SIMILAR,
     before: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Past incidents most like `signature` (+ full text), best first, each with its newest judgement."""
+    """Past incidents most like `signature` (+ full text), best first, each with its newest judgement.
+
+    The candidates are scored from their signature alone (each distinct signature once: a recurring
+    problem's incidents share theirs); only the `limit` best are read whole."""
     text_scores = _text_scores(db, text, exclude)
     # The newest CANDIDATES of the same alertname (an index range, whatever the history) and the text matches.
-    columns = (
-        "SELECT s.incident_id, s.diagnosis_id, s.evidence_key, s.alert_key, s.category, s.suspect, s.moved,"
-        " s.created_at, i.alertname, i.first_seen, i.ends_at, i.status FROM incident_signatures s"
+    signatures = (
+        "SELECT s.incident_id, s.alert_key, s.moved, s.created_at, i.alertname FROM incident_signatures s"
+        " JOIN incidents i ON i.id = s.incident_id WHERE s.incident_id != ?"
     )
-    joined = " JOIN incidents i ON i.id = s.incident_id WHERE s.incident_id != ?"
-    candidates = fetch_all(
-        db,
-        f"SELECT * FROM ({columns}{joined} AND s.alertname = ?"
-        " ORDER BY s.created_at DESC LIMIT ?)"
-        f" UNION SELECT * FROM ({columns}{joined} AND s.incident_id IN ({_marks(text_scores)}))",
+    candidates = db.conn.execute(
+        f"SELECT * FROM ({signatures} AND s.alertname = ? ORDER BY s.created_at DESC LIMIT ?)"
+        f" UNION SELECT * FROM ({signatures} AND s.incident_id IN ({_marks(text_scores)}))",
         (exclude, signature.alertname, CANDIDATES, exclude, *text_scores),
-    )
+    ).fetchall()
+    alike: dict[tuple[str, str, str], float] = {}
     scored = []
-    for row in candidates:
-        if before is not None and row["created_at"] >= before:
+    for incident_id, alert_key, moved, created_at, alertname in candidates:
+        if before is not None and created_at >= before:
             continue
-        past = EvidenceSignature(row["alertname"] or "", row["alert_key"], tuple(json.loads(row["moved"])))
-        score = (1 - TEXT_WEIGHT) * similarity(signature, past) + TEXT_WEIGHT * text_scores.get(
-            row["incident_id"], 0.0
-        )
+        key = (alertname or "", alert_key, moved)
+        if key not in alike:
+            alike[key] = similarity(signature, EvidenceSignature(key[0], alert_key, tuple(json.loads(moved))))
+        score = (1 - TEXT_WEIGHT) * alike[key] + TEXT_WEIGHT * text_scores.get(incident_id, 0.0)
         if score >= min_similarity:
-            row["similarity"] = round(score, 4)
-            row["same_signature"] = past.key == signature.key
-            row["moved"] = list(past.moved)
-            scored.append(row)
-    scored.sort(key=lambda r: (-r["similarity"], -r["created_at"]))
-    return _with_judgements(db, scored[:limit])
+            scored.append((round(score, 4), created_at, incident_id))
+    scored.sort(key=lambda r: (-r[0], -r[1]))
+    best = scored[:limit]
+    rows = {
+        row["incident_id"]: row
+        for row in fetch_all(
+            db,
+            "SELECT s.incident_id, s.diagnosis_id, s.evidence_key, s.alert_key, s.category, s.suspect,"
+            " s.moved, s.created_at, i.alertname, i.first_seen, i.ends_at, i.status"
+            " FROM incident_signatures s JOIN incidents i ON i.id = s.incident_id"
+            f" WHERE s.incident_id IN ({_marks(best)})",
+            [incident_id for _, _, incident_id in best],
+        )
+    }
+    found = []
+    for score, _, incident_id in best:
+        row = rows[incident_id]
+        past = EvidenceSignature(row["alertname"] or "", row["alert_key"], tuple(json.loads(row["moved"])))
+        row["similarity"] = score
+        row["same_signature"] = past.key == signature.key
+        row["moved"] = list(past.moved)
+        found.append(row)
+    return _with_judgements(db, found)
 
 
 def _marks(values: Iterable[object]) -> str:
