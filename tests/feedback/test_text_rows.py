@@ -4,7 +4,6 @@ search of it read every row)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import sqlite_utils
 from receiver.storage import memory, migrations
 from receiver.storage.search_index import rebuild_index
 from tests.receiver.conftest import open_with_first_migrations
+from tests.support.sqlite_steps import vm_steps
 
 
 def _history(count: int) -> sqlite_utils.Database:
@@ -21,23 +21,6 @@ def _history(count: int) -> sqlite_utils.Database:
     for n in range(count):
         memory.index_text(db, f"inc-{n}", f"DiskFull instance=db-{n}", "capacity on db")
     return db
-
-
-def _steps(db: sqlite_utils.Database, work: Callable[[], None]) -> int:
-    """SQLite virtual machine steps that `work()` takes."""
-    steps = 0
-
-    def count() -> int:
-        nonlocal steps
-        steps += 1
-        return 0
-
-    db.conn.set_progress_handler(count, 1)
-    try:
-        work()
-    finally:
-        db.conn.set_progress_handler(None, 0)
-    return steps
 
 
 def _mapped(db: sqlite_utils.Database) -> dict[str, int]:
@@ -54,7 +37,7 @@ def test_indexing_an_incident_again_costs_the_same_whatever_the_history() -> Non
             memory.incident_text(db, "inc-50")
 
         again()  # the first write may merge FTS5's segments, whatever the lookup
-        return _steps(db, again)
+        return vm_steps(db, again)
 
     assert work(large) <= 2 * work(small)  # reading every row: thousands of steps more
 

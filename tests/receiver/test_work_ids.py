@@ -11,6 +11,7 @@ import sqlite_utils
 
 from receiver.storage import incidents as db_incidents
 from receiver.storage.database import open_database
+from tests.support.sqlite_steps import vm_steps
 
 # What the sweeper read before: every waiting row numbered within its group (ties broken by rowid here).
 REFERENCE_SQL = (
@@ -70,21 +71,9 @@ def test_a_lone_alert_behind_a_storm_is_in_the_first_two(db: sqlite_utils.Databa
     assert list(db_incidents.work_ids(db, 2)) == ["i000000", "i003000"]
 
 
-def vm_steps(db: sqlite_utils.Database, limit: int) -> int:
+def pick_steps(db: sqlite_utils.Database, limit: int) -> int:
     """SQLite virtual-machine instructions the pick runs (counted in hundreds), not seconds."""
-    steps = 0
-
-    def count() -> int:
-        nonlocal steps
-        steps += 1
-        return 0
-
-    db.conn.set_progress_handler(count, 100)
-    try:
-        db_incidents.work_ids(db, limit)
-    finally:
-        db.conn.set_progress_handler(None, 100)
-    return steps
+    return vm_steps(db, lambda: db_incidents.work_ids(db, limit), every=100)
 
 
 @pytest.mark.parametrize("groups", [1, 5, 2000])
@@ -102,9 +91,9 @@ def test_the_pick_reads_about_limit_rows_whatever_the_backlog(db: sqlite_utils.D
         )
 
     storm(4_000)
-    small = vm_steps(db, 100)
+    small = pick_steps(db, 100)
     storm(36_000)
-    large = vm_steps(db, 100)
+    large = pick_steps(db, 100)
     assert large < 1.5 * small + 20, (small, large)
     old = db.conn.execute("SELECT count(*) FROM (" + REFERENCE_SQL + ")", (100,)).fetchone()[0]
     assert old == 100  # the same pick size, for the record
