@@ -178,17 +178,19 @@ def similar_incidents(
         f" UNION SELECT * FROM ({signatures} AND s.incident_id IN ({_marks(text_scores)}))",
         (exclude, signature.alertname, CANDIDATES, exclude, *text_scores),
     ).fetchall()
-    alike: dict[tuple[str, str, str], float] = {}
+    # each distinct signature parsed and compared once: (alertname, alert key, moved) -> (it, similarity)
+    pasts: dict[tuple[str, str, str], tuple[EvidenceSignature, float]] = {}
     scored = []
     for incident_id, alert_key, moved, created_at, alertname in candidates:
         if before is not None and created_at >= before:
             continue
         key = (alertname or "", alert_key, moved)
-        if key not in alike:
-            alike[key] = similarity(signature, EvidenceSignature(key[0], alert_key, tuple(json.loads(moved))))
-        score = (1 - TEXT_WEIGHT) * alike[key] + TEXT_WEIGHT * text_scores.get(incident_id, 0.0)
+        if key not in pasts:
+            past = EvidenceSignature(key[0], alert_key, tuple(json.loads(moved)))
+            pasts[key] = past, similarity(signature, past)
+        score = (1 - TEXT_WEIGHT) * pasts[key][1] + TEXT_WEIGHT * text_scores.get(incident_id, 0.0)
         if score >= min_similarity:
-            scored.append((round(score, 4), created_at, incident_id))
+            scored.append((round(score, 4), created_at, incident_id, key))
     scored.sort(key=lambda r: (-r[0], -r[1]))
     best = scored[:limit]
     rows = {
@@ -199,13 +201,13 @@ def similar_incidents(
             " s.moved, s.created_at, i.alertname, i.first_seen, i.ends_at, i.status"
             " FROM incident_signatures s JOIN incidents i ON i.id = s.incident_id"
             f" WHERE s.incident_id IN ({_marks(best)})",
-            [incident_id for _, _, incident_id in best],
+            [incident_id for _, _, incident_id, _ in best],
         )
     }
     found = []
-    for score, _, incident_id in best:
+    for score, _, incident_id, key in best:
         row = rows[incident_id]
-        past = EvidenceSignature(row["alertname"] or "", row["alert_key"], tuple(json.loads(row["moved"])))
+        past = pasts[key][0]
         row["similarity"] = score
         row["same_signature"] = past.key == signature.key
         row["moved"] = list(past.moved)
@@ -267,7 +269,8 @@ def signature_of(db: sqlite_utils.Database, incident_id: str) -> EvidenceSignatu
 
 
 def incident_text(db: sqlite_utils.Database, incident_id: str) -> str:
-    rowid = _text_rowid(db, incident_id)
+    if (rowid := _text_rowid(db, incident_id)) is None:
+        return ""
     row = db.conn.execute(
         "SELECT alert || ' ' || diagnosis FROM incident_text WHERE rowid=?", (rowid,)
     ).fetchone()
