@@ -57,6 +57,7 @@ MISSING_RUNS = (0, 2)  # runs of consecutive missed scrapes per target (inclusiv
 MISSING_RUN_LENGTH = (2, 4)  # scrapes per run (inclusive)
 LATENCY_SIGMA = 0.5  # log-sd of request latency; p99 = median * exp(P99_Z * sigma)
 P99_Z = 2.326
+FILL_P99 = 0.02 * math.exp(P99_Z * LATENCY_SIGMA)  # the order gateway's fill latency p99, quiet (s)
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, math.inf)  # histogram `le` bounds
 CPU_LIMIT_CORES = 2.0  # the order gateway's limit: CPU saturates just under it
 POOL_SIZE = 50.0  # connections; the pool climbs from POOL_IDLE to it
@@ -407,12 +408,19 @@ def _pnl_engine(d: Draw, plan: Plan) -> None:
     _container(d, pnl, 0.6, 1.4e9)
 
 
+def _slowdown(plan: Plan, noise: float) -> float:
+    """How much slower (a share of its quiet level) the gateway's latency gets at the symptom's height."""
+    return 4 * plan.symptom_z * noise
+
+
 def _fix_gateway(d: Draw, plan: Plan) -> None:
     """The venue session's round trip (a gauge) and its message counter."""
     fix = d.workload("fix-gateway")
     t = fix.app.times
     session = {"session": "LMAX-1"}
-    rtt = 0.004 * (d.up(t, plan.cause_z, plan.onset, plan.ramp) if plan.kind == "execution_delay" else 1.0)
+    rtt: np.ndarray | float = 0.004
+    if plan.kind == "execution_delay":  # fills wait for the venue: it adds what the fill p99 gains, first
+        rtt = 0.004 + FILL_P99 * _slowdown(plan, d.noise) * ramp(t, plan.onset, plan.ramp)
     d.add(fix.app, plan.variant["roundtrip"], rtt, plan.role("execution_delay"), extra=session)
     d.add(fix.app, "fix_messages_sent_total", 300.0, counter=True, extra=session)
     _container(d, fix, 0.3, 4e8)
@@ -447,10 +455,10 @@ def _order_gateway(d: Draw, plan: Plan) -> None:
     surge = d.up(t, plan.effect_z, plan.onset, plan.ramp) if kind == "volume_spike" else np.ones(t.size)
     share = ERROR_SHARE * (1 + 3 * plan.symptom_z * symptom) if kind in ("db_pool", "deploy") else ERROR_SHARE
     _requests(d, gw.app, REQUESTS_PER_SECOND * surge, np.broadcast_to(share, t.shape), plan)
-    slow = 1 + 4 * plan.symptom_z * d.noise * symptom
+    slow = 1 + _slowdown(plan, d.noise) * symptom
     ack = 0.012 * (slow if kind in ("volume_spike", "cpu", "memory_leak") else 1.0)
     _latency(d, gw.app, ack, plan, plan.role("volume_spike", "cpu", "memory_leak", role="symptom"))
-    fill = 0.02 * (slow if kind == "execution_delay" else 1.0) * math.exp(P99_Z * LATENCY_SIGMA)
+    fill = FILL_P99 * (slow if kind == "execution_delay" else 1.0)
     fill_role = plan.role("execution_delay", role="symptom")
     d.add(gw.app, "order_fill_latency_seconds", fill, fill_role, extra={"quantile": "0.99"})
     leak: np.ndarray | float = 1.0

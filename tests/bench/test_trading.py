@@ -73,6 +73,29 @@ def test_the_cause_moves_before_the_alert_and_stays_moved() -> None:
         assert any(_rose(s, incident.onset, incident.starts_at) for s in causes), incident.kind
 
 
+def _rise_in_units(series: Series, before: float, after: float) -> float:
+    """How far the series' median over 2 minutes from `after` sits above its median before `before`."""
+    early = series.values[series.times < before]
+    late = series.values[(series.times >= after) & (series.times < after + 120)]
+    return float(np.nanmedian(late) - np.nanmedian(early))
+
+
+def test_a_slow_venue_adds_to_its_round_trip_what_the_fills_gain() -> None:
+    """Fills wait for the venue: the round trip rises first, by about the seconds the fill p99 gains (it
+    rose by 1-3 ms against 15-230 ms before, which no analyst could take for the cause)."""
+    delays = [i for i in generate(seed=3, incidents=8 * len(KINDS)) if i.kind == "execution_delay"]
+    assert len(delays) == 8
+    for incident in delays:
+        venue = next(s for s in incident.series if s.role == "cause")
+        fill = next(s for s in incident.series if s.name == "order_fill_latency_seconds")
+
+        venue_rise = _rise_in_units(venue, incident.onset, incident.starts_at)
+        fill_rise = _rise_in_units(fill, incident.onset, incident.starts_at)
+        assert fill_rise > 0.015  # enough to fire the alert (p99 above 80 ms from 64 ms)
+        assert 0.7 * fill_rise < venue_rise < 1.3 * fill_rise, incident.namespace
+        assert _rose(venue, incident.onset, incident.onset + (incident.starts_at - incident.onset) / 2)
+
+
 def test_only_the_cause_its_effects_the_symptom_and_the_movers_move() -> None:
     for incident in DRAWN:
         calm = [s for s in incident.series if s.role == "background"]
