@@ -251,9 +251,10 @@ async def _fetch_alert_and_related(
     if expr is not None:
         base = strip_comparison(expr)
         try:
-            query, results = await _expression_series(
-                base, labels, drop, FetchScope(source, settings, window, notes)
+            expr, rule_labels, query, results = await _expression_or_rule(
+                incident, expr, rule_labels, labels, drop, FetchScope(source, settings, window, notes)
             )
+            base, drop = strip_comparison(expr), drop | set(rule_labels)
             alert_index, fetched = _alert_series(results, labels, query)
             if alert_index is not None:
                 fetched = _in_scope(fetched, scope_matchers(labels, set(), settings), notes)
@@ -291,19 +292,53 @@ async def _alert_expression(
     expr = parse_generator_url(incident.generator_url)
     if expr is not None:
         return expr, {}
+    return await _rule_expression(incident, source, notes, "no PromQL in generatorURL")
+
+
+async def _rule_expression(
+    incident: Incident, source: MetricSource, notes: list[str], why: str
+) -> tuple[str | None, Mapping[str, str]]:
+    """The expression and labels of the alerting rule named like the alert (its labels agreeing, when one
+    does), from the source's rules; `why` it was looked up opens the note said of it."""
     try:
         rules = await source.rules()
     except MetricSourceError as exc:
-        notes.append(f"no PromQL in generatorURL and /api/v1/rules unavailable ({exc})")
+        notes.append(f"{why} and /api/v1/rules unavailable ({exc})")
         return None, {}
     candidates = [r for r in rules if r.type == "alerting" and r.name == incident.alertname]
     fitting = [r for r in candidates if all(incident.labels.get(k) == v for k, v in r.labels.items())]
     chosen = next(iter(fitting or candidates), None)
     if chosen is None:
-        notes.append(f"no PromQL in generatorURL and no alerting rule named {incident.alertname!r}")
+        notes.append(f"{why} and no alerting rule named {incident.alertname!r}")
         return None, {}
-    notes.append(f"expression taken from rule {chosen.name!r} in group {chosen.group!r}")
+    notes.append(f"{why}: expression taken from rule {chosen.name!r} in group {chosen.group!r}")
     return chosen.query, chosen.labels
+
+
+async def _expression_or_rule(
+    incident: Incident,
+    expr: str,
+    rule_labels: Mapping[str, str],
+    labels: Mapping[str, str],
+    drop: set[str],
+    scope: FetchScope,
+) -> tuple[str, Mapping[str, str], str, list[SeriesData]]:
+    """(expression, its rule's labels, the query sent, its result series) of the alert. An expression from
+    the generatorURL that the source refuses to parse (a template's placeholder, a URL cut short on its way)
+    gives way to the alerting rule of the alert's name, when the source has one."""
+    try:
+        query, results = await _expression_series(strip_comparison(expr), labels, drop, scope)
+        return expr, rule_labels, query, results
+    except MetricSourceError as exc:
+        if exc.kind != "bad_query" or parse_generator_url(incident.generator_url) != expr:
+            raise
+        refused = f"the generatorURL's PromQL was refused ({exc})"
+        rule_expr, rule_labels = await _rule_expression(incident, scope.source, scope.notes, refused)
+        if rule_expr is None:
+            raise
+    rule_drop = drop | set(rule_labels)
+    query, results = await _expression_series(strip_comparison(rule_expr), labels, rule_drop, scope)
+    return rule_expr, rule_labels, query, results
 
 
 async def _expression_series(

@@ -73,6 +73,38 @@ async def test_the_rule_is_looked_up_when_generator_url_has_no_expression(
     assert any("taken from rule" in note for note in evidence.notes)
 
 
+async def test_the_rule_is_looked_up_when_prometheus_cannot_parse_the_generator_urls_expression(
+    scenario: Scenario, source: PrometheusSource
+):
+    for mangled in ("...", 'demo_order_error_ratio{service="ord'):  # a placeholder; a URL cut short
+        incident = scenario.incident(generator_url=generator_url_for("https://prom.example", mangled))
+        evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
+
+        assert evidence.alert.expr == 'demo_order_error_ratio{service="orders"} > 0.1'
+        assert by_metric(evidence, "demo_order_error_ratio").role == "alert"
+        assert by_metric(evidence, "demo_db_pool_in_use").anomalous
+        assert any(
+            note.startswith("the generatorURL's PromQL was refused (bad_query") and "taken from rule" in note
+            for note in evidence.notes
+        )
+
+
+async def test_a_refused_expression_without_a_rule_of_its_name_is_said_so(
+    scenario: Scenario, source: PrometheusSource
+):
+    incident = scenario.incident(generator_url=generator_url_for("https://prom.example", "..."))
+    incident = replace(
+        incident, alertname="NoSuchRule", labels={**incident.labels, "alertname": "NoSuchRule"}
+    )
+    evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
+
+    assert any(
+        "was refused" in note and "no alerting rule named 'NoSuchRule'" in note for note in evidence.notes
+    )
+    assert any(note.startswith("alert expression unavailable (bad_query") for note in evidence.notes)
+    assert not [s for s in evidence.series if s.role == "alert" and s.available]
+
+
 async def test_context_queries_are_filled_with_the_alert_labels(scenario: Scenario, source: PrometheusSource):
     settings = ContextSettings(
         max_related_series=0,

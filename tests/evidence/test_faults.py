@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import pytest
 from aiohttp import web
@@ -65,9 +66,11 @@ async def test_a_slow_backend_times_out_without_holding_a_worker(aiohttp_server,
 async def test_a_bad_expression_is_a_bad_query_and_the_rest_still_comes(
     scenario: Scenario, source: PrometheusSource, registry: CollectorRegistry
 ):
+    """With no rule of the alert's name to fall back on (`test_context_prometheus` has one that does)."""
     incident = scenario.incident(
         generator_url=generator_url_for("http://x", "rate(demo_order_error_ratio[5m] > 1")
     )
+    incident = replace(incident, alertname="Unruled", labels={**incident.labels, "alertname": "Unruled"})
     evidence = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
 
     alert = next(s for s in evidence.series if s.role == "alert")
