@@ -82,7 +82,7 @@ def _rise_in_units(series: Series, before: float, after: float) -> float:
 
 def test_a_slow_venue_adds_to_its_round_trip_what_the_fills_gain() -> None:
     """Fills wait for the venue: the round trip rises first, by about the seconds the fill p99 gains (it
-    rose by 1-3 ms against 15-230 ms before, which no analyst could take for the cause)."""
+    rose by 0.2-3.6 ms against 15-230 ms before, which no analyst could take for the cause)."""
     delays = [i for i in generate(seed=3, incidents=8 * len(KINDS)) if i.kind == "execution_delay"]
     assert len(delays) == 8
     for incident in delays:
