@@ -190,9 +190,10 @@ def similar_incidents(
         f"{columns} WHERE incident_id != ? AND alertname = ? ORDER BY created_at DESC LIMIT ?",
         (exclude, signature.alertname, CANDIDATES),
     ).fetchall()
-    matched = db.conn.execute(
-        f"{columns} WHERE incident_id IN ({_marks(text_scores)})", tuple(text_scores)
-    ).fetchall()
+    matched = []
+    if text_scores:  # none found: no query
+        in_text = f"{columns} WHERE incident_id IN ({_marks(text_scores)})"
+        matched = db.conn.execute(in_text, tuple(text_scores)).fetchall()
     candidates = sorted({row[0]: row for row in (*recent, *matched)}.values())
     # each distinct signature parsed and compared once: (alertname, alert key, moved) -> (it, similarity)
     pasts: dict[tuple[str, str, str], tuple[EvidenceSignature, float]] = {}
