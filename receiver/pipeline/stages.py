@@ -29,7 +29,7 @@ from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline import memory
-from receiver.pipeline.workers import StageContext, StageFn, StageOutcome
+from receiver.pipeline.workers import StageContext, StageFn, StageOutcome, storage_unavailable
 from receiver.storage import incidents as db_incidents
 from receiver.storage import reuse as db_reuse
 from receiver.storage.database import Store
@@ -69,6 +69,19 @@ async def _load_evidence(ctx: StageContext) -> Evidence | None:
         return ctx.state.evidence
     stored = await ctx.store.run(db_incidents.load_evidence, ctx.incident.id)
     return evidence_from_dict(stored) if stored else None
+
+
+async def _recall(store: Store, evidence: Evidence) -> memory.Recall | None:
+    """Similar past incidents (`memory.recall`); None when recalling them failed for another reason than
+    the storage being unavailable (which the worker retries), logged as `memory_recall_failed`: precedents
+    add to a diagnosis, and a fault in reading them must not cost the diagnosis itself."""
+    try:
+        return await memory.recall(store, evidence)
+    except Exception as exc:
+        if storage_unavailable(exc):
+            raise
+        log.exception("memory_recall_failed", incident_id=evidence.incident_id)
+        return None
 
 
 async def _fetch(plugins: StagePlugins, ctx: StageContext) -> AlertContext:
@@ -153,7 +166,7 @@ def build_stages(plugins: StagePlugins | Callable[[], StagePlugins]) -> dict[str
         if ctx.state.reused_from is not None and ctx.state.diagnosis is not None:
             return await _save_reused(ctx, ctx.state.reused_from, ctx.state.diagnosis)
         evidence = await _load_evidence(ctx) or empty_evidence(ctx.incident)
-        recall = await memory.recall(ctx.store, evidence) if ctx.store and plugins.remember else None
+        recall = await _recall(ctx.store, evidence) if ctx.store and plugins.remember else None
         if recall is not None:
             evidence = dataclasses.replace(evidence, precedents=recall.precedents)
         ctx.state.evidence = evidence

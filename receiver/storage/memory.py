@@ -123,9 +123,12 @@ def fts_query(words: Iterable[str]) -> str:
 def telling_words(db: sqlite_utils.Database, words: list[str], newest: int) -> list[str]:
     """Those of `words` that single out past incidents, in their order: each found in at most half of the
     newest COMMON_SAMPLE incidents and, taken rarest first, together expected in at most CANDIDATES of the
-    TEXT_WINDOW searched (their share of the sample times the window's rows, at most `newest`)."""
+    TEXT_WINDOW searched (their share of the sample times the window's rows, at most `newest`). Rows
+    written after the caller read `newest` are not counted: the sample and the window stay one history."""
     floor = newest - COMMON_SAMPLE
-    sampled = db.conn.execute("SELECT count(*) FROM incident_text WHERE rowid > ?", (floor,)).fetchone()[0]
+    sampled = db.conn.execute(
+        "SELECT count(*) FROM incident_text WHERE rowid > ? AND rowid <= ?", (floor, newest)
+    ).fetchone()[0]
     if not sampled:
         return list(words)
     window = min(newest, TEXT_WINDOW)
@@ -134,8 +137,8 @@ def telling_words(db: sqlite_utils.Database, words: list[str], newest: int) -> l
     counts = {
         word: db.conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM incident_text WHERE incident_text MATCH ? AND rowid > ?"
-            " LIMIT ?)",
-            (fts_query([word]), floor, most + 1),
+            " AND rowid <= ? LIMIT ?)",
+            (fts_query([word]), floor, newest, most + 1),
         ).fetchone()[0]
         for word in words
     }

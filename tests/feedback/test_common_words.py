@@ -126,3 +126,13 @@ def test_a_recurring_alerts_recall_reads_no_more_as_its_history_grows(
     assert all(int(incident.removeprefix("inc-")) % 5 < 2 for incident in found)
     assert memory._text_scores(large, text, exclude="new") == {}
     assert steps(large) <= steps(small)  # every match scored: ten times the steps
+
+
+def test_rows_written_after_the_newest_was_read_do_not_count() -> None:
+    """A diagnosis read the newest row id while the history was empty and the writer then indexed
+    incidents (another statement, another snapshot): before, the sample counted them against an empty
+    window and the recall failed with a division by zero (found in a storm's test run)."""
+    db = _db(6, {0, 1, 2, 3})
+
+    assert memory.telling_words(db, ["checkout"], 0) == ["checkout"]  # nothing sampled yet: all words
+    assert memory.telling_words(db, ["checkout"], 2) == []  # the first two incidents: in both of them

@@ -4,14 +4,17 @@ tables hold (evidence signatures, judgements), and the index comes back with the
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from receiver.payload import parse_webhook
 from receiver.pipeline import memory
 from receiver.storage import incidents as db_incidents
+from receiver.storage import memory as db_memory
 from receiver.storage.database import Store, fetch_one
 from receiver.web.keys import STORE
 from tests.feedback.conftest import diagnose_with_memory
@@ -101,3 +104,39 @@ async def test_a_workbench_search_over_a_damaged_index_rebuilds_it_and_answers(
 
     assert page.status == 200 and rows.status == 200
     assert (await rows.text()).count("/ui/incidents/inc-") >= 2
+
+
+async def test_a_recall_that_fails_costs_the_precedents_not_the_diagnosis(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault in reading past incidents (here the division by zero an empty history once met when the
+    writer indexed incidents between two of recall's reads) is logged and the incident is diagnosed
+    without precedents. Before: the diagnose stage failed and the incident had no diagnosis."""
+    await judged_incident(make_client)
+    client = await make_client()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("integer division or modulo by zero")
+
+    monkeypatch.setattr(db_memory, "similar_incidents", broken)
+    with capture_logs() as logs:
+        repeat = await diagnose_with_memory(client, traffic_surge(), "fp-b", T0 + DAY)
+
+    found = await diagnosis(client, repeat)
+    assert found["primary_hypothesis"]["category"] == "traffic.surge"
+    assert found["recall"] is None  # no "seen before" line: the precedents were not read
+    assert [e["incident_id"] for e in logs if e["event"] == "memory_recall_failed"] == [repeat]
+
+
+async def test_a_recall_the_storage_cannot_serve_now_is_left_for_the_retry(
+    make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A locked or full database is the worker's to retry (the stage is not recorded): not swallowed."""
+    client = await make_client()
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(db_memory, "similar_incidents", locked)
+    with pytest.raises(sqlite3.OperationalError):
+        await diagnose_with_memory(client, traffic_surge(), "fp-c", T0)
