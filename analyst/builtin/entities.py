@@ -5,7 +5,10 @@ before the alert, in units of the spread (IQR) of its values before that, counte
 that hurts for its kind of metric. A series whose own change began inside that history and was still
 worsening when the alert fired (a leak, a disk filling up) is judged against the history before its
 change began, from where it first left its noise; a slow climb through wide noise counts when it rose
-steadily from a flat stretch (rank-based trend tests, `kept_worsening`). A small taxonomy weighs the
+steadily from a flat stretch (rank-based trend tests, `kept_worsening`). A series already beyond its
+noise when the window opened counts half as a leftover of something earlier, unless its change began
+after a cause of the alert could have started: five minutes before the alert's own series left its noise
+(an alert fires after its rule's `for:`). A small taxonomy weighs the
 kinds: saturation (CPU, memory...) stays in the component where it happens; latency and errors also
 show in every caller; a component's outbound (client) latency mostly reflects its callees;
 throughput-like series (bytes, packets, operations, syscalls) move with load wherever it comes from;
@@ -52,7 +55,8 @@ from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 from detectors import nan_stats
 
-# A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals).
+# A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals), and
+# before the alert's own series left its noise (`causes_could_start`).
 ONSET_MARGIN_SECONDS = 300.0
 # History before that used as each series' normal behaviour.
 BASELINE_SECONDS = 3600.0
@@ -70,9 +74,10 @@ MIN_ENTITIES = 5
 # scope (`alert_label_values`: the alert's `book`, `desk`, `topic`) counts this much more: one step of
 # KIND_WEIGHT's halving, as the labels tie it to what fired.
 SHARED_LABEL_FACTOR = 2.0
-# A series already beyond its noise when the window opens changed before any cause of this alert could
-# start (temporal precedence): a leftover of something earlier. Its shift counts this much (unless it is a
-# climb that was still worsening when the alert fired: `climbing_shift`).
+# A series already beyond its noise when the window opens, whose change may have begun before any cause of
+# this alert could start (`causes_could_start`: temporal precedence), is a leftover of something earlier.
+# Its shift counts this much (unless it is a climb that was still worsening when the alert fired:
+# `climbing_shift`).
 EARLIER_CHANGE_DISCOUNT = 0.5
 # Latency and errors that something else explains (a callee that changed as strongly, or the alert
 # itself, which is what needs explaining) count this much.
@@ -256,12 +261,18 @@ class RankedEntity:
         return any(s.z >= CHANGE_Z for s in self.shifts)
 
 
-def series_shift(series: SeriesEvidence, alert_time: float) -> SeriesShift | None:
-    """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history."""
-    return series_shifts([series], alert_time)[0]
+def series_shift(
+    series: SeriesEvidence, alert_time: float, causes_since: float | None = None
+) -> SeriesShift | None:
+    """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history.
+    A change under way when that window opened is a leftover if it began before `causes_since` (by
+    default, the window's opening): `_shift`."""
+    return series_shifts([series], alert_time, causes_since)[0]
 
 
-def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[SeriesShift | None]:
+def series_shifts(
+    series: Sequence[SeriesEvidence], alert_time: float, causes_since: float | None = None
+) -> list[SeriesShift | None]:
     """`series_shift` of each series; the baselines of series on one time grid are summarised at once.
 
     When no series has MIN_BASELINE_POINTS points before the usual window (a cold start: the recording,
@@ -293,6 +304,7 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
         for cut, rows in by_cut.items():
             in_baseline = (times < cut) & (times >= cut - BASELINE_SECONDS)
             recent = times >= cut
+            since = cut if causes_since is None else min(cut, causes_since)
             if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
                 continue
             centre, spread = baseline_summary(matrix[rows][:, in_baseline])
@@ -305,7 +317,7 @@ def series_shifts(series: Sequence[SeriesEvidence], alert_time: float) -> list[S
                     s, values, kind = series[members[row]], matrix[row], kinds[k]
                     shifts[members[row]] = (
                         climbing_shift(s, kind, climbs[k], values, times, recent) if k in climbs else None
-                    ) or _shift(s, kind, values, times, recent, float(centre[k]), float(spread[k]))
+                    ) or _shift(s, kind, values, times, recent, float(centre[k]), float(spread[k]), since)
     return shifts
 
 
@@ -392,7 +404,7 @@ def climbing_shift(
     filling up): judged against the part of the hour before that change, with the onset where it first
     left its noise, and not a leftover. None for any other series (a change that was over, or had stopped
     worsening, by the window is judged as usual)."""
-    shift = _shift(series, kind, values, times, recent, climb.centre, climb.spread, earlier_discount=1.0)
+    shift = _shift(series, kind, values, times, recent, climb.centre, climb.spread, since=-math.inf)
     if shift is None:
         return None
     scale = max(climb.spread, RELATIVE_SCALE_FLOOR * max(abs(climb.centre), abs(shift.peak)), 1e-12)
@@ -531,8 +543,12 @@ def _shift(
     recent: np.ndarray,
     centre: float,
     spread: float,
-    earlier_discount: float = EARLIER_CHANGE_DISCOUNT,
+    since: float,
 ) -> SeriesShift | None:
+    """The shift of `series` in its window (`recent`) against `centre` and `spread`. One already beyond
+    its noise when the window opened whose run beyond it began before `since` (the earliest a cause of the
+    alert could start) is a leftover of something earlier: it counts EARLIER_CHANGE_DISCOUNT. One whose
+    run began later has its onset where the run began."""
     recent_mask = recent & np.isfinite(values)
     if not recent_mask.any():
         return None
@@ -547,8 +563,16 @@ def _shift(
     best = int(np.argmax(directed))
     z = max(0.0, float(directed[best]))
     changed = np.flatnonzero(directed >= CHANGE_Z)
-    earlier = earlier_discount if changed.size and changed[0] == 0 else 1.0
     onset = float(times[recent_mask][changed[0]]) if changed.size else None
+    earlier = 1.0
+    if onset is not None and changed[0] == 0:  # beyond its noise from the window's first point: since when?
+        before = ~recent & np.isfinite(values)
+        earlier_deviation = _directed(series.metric, kind, (values[before] - centre) / scale)
+        quiet, began = run_start(earlier_deviation, times[before])
+        if quiet < since:  # it may have begun before any cause of the alert could: a leftover
+            earlier = EARLIER_CHANGE_DISCOUNT  # and `onset` stays where the window saw it first
+        elif began is not None:
+            onset = began
     return SeriesShift(
         series=series,
         kind=kind,
@@ -558,6 +582,17 @@ def _shift(
         baseline=centre,
         peak=float(after[best]),
     )
+
+
+def run_start(directed: np.ndarray, times: np.ndarray) -> tuple[float, float | None]:
+    """Where the final run of `directed` deviations (in spreads, the bad direction up, at `times`) at or
+    beyond CHANGE_Z began: the time of the last point within its noise before it (-inf without one: it may
+    have begun any time before), and of the run's first point (None when the last point is within its
+    noise: the run begins after `times`)."""
+    within = np.flatnonzero(directed < CHANGE_Z)
+    quiet = float(times[within[-1]]) if within.size else -math.inf
+    start = int(within[-1]) + 1 if within.size else 0
+    return quiet, float(times[start]) if start < directed.size else None
 
 
 def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarray:
@@ -657,14 +692,15 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     shifts: dict[str, list[SeriesShift]] = {}
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
-    judged = series_shifts(evidence.series, evidence.alert.starts_at)
+    alert_series = find_alert_series(evidence)
+    since = causes_could_start(alert_series, evidence.alert.starts_at)
+    judged = series_shifts(evidence.series, evidence.alert.starts_at, since)
     judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
     judged = with_limits(evidence.series, judged)
     for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
-    alert_series = find_alert_series(evidence)
     alerting = alert_component(evidence, alert_series)
     shifts = _markets_that_came_later(
         shifts, _first_change(shifts.get(alerting or ""), evidence.alert.starts_at)
@@ -685,6 +721,15 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
         ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
+
+
+def causes_could_start(alert_series: SeriesEvidence | None, alert_time: float) -> float:
+    """The earliest a cause of the alert could start: ONSET_MARGIN_SECONDS before its condition began to
+    hold, where its own series left its noise (Prometheus sends an alert when its condition has held for
+    the rule's `for:`, five minutes in most rules), else before the alert fired."""
+    shift = series_shift(alert_series, alert_time, -math.inf) if alert_series is not None else None
+    began = shift.onset if shift is not None and shift.onset is not None else alert_time
+    return min(began, alert_time) - ONSET_MARGIN_SECONDS
 
 
 def with_limits(

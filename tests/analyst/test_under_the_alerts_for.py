@@ -1,0 +1,97 @@
+"""A cause under way before the analysis window opened, but after its alert's condition began to hold (an
+alert with `for: 5m` fires five minutes after that): judged in full, from where it began, not as a
+leftover of something earlier. A change that began long before stays a leftover.
+
+Prometheus sends an alert's `startsAt` when it fires, after the rule's `for:`; the window opens five
+minutes before that, so under the most common rule a cause began before the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analyst.builtin.entities import (
+    EARLIER_CHANGE_DISCOUNT,
+    ONSET_MARGIN_SECONDS,
+    causes_could_start,
+    rank_entities,
+    series_shifts,
+)
+from analyst.evidence import Evidence
+from tests.analyst.grid_evidence import (
+    ALERT_AT,
+    ALERT_POINT,
+    START,
+    STEP,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+)
+
+SYMPTOM_AT = ALERT_POINT - 4  # the gateway slowed down four minutes before the alert (the window's 2nd point)
+VOLUME_AT = ALERT_POINT - 6  # the traded volume rose two minutes before that: before the window opened
+
+
+def _stepped(level: float, noise: float, seed: int, at: int, by: float) -> np.ndarray:
+    values = grid_noise(level, noise, seed)
+    values[at:] += by
+    return values
+
+
+def _surge(volume_at: int = VOLUME_AT) -> Evidence:
+    """The order gateway alerts on its ack latency (z about 40 from SYMPTOM_AT); the market's traded
+    volume rose about 11 spreads from `volume_at`; the reporting job's CPU is noise."""
+    return grid_evidence(
+        [
+            grid_series(
+                "order_ack_latency_seconds",
+                "order-gateway",
+                _stepped(0.04, 0.001, 3, SYMPTOM_AT, 0.04),
+                "alert",
+            ),
+            grid_series("demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, volume_at, 0.3e6)),
+            grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
+            grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
+        ],
+        alert_service="order-gateway",
+        alertname="OrderAckLatencyHigh",
+    )
+
+
+def test_causes_could_start_five_minutes_before_the_alerts_own_series_left_its_noise() -> None:
+    evidence = _surge()
+    alert_series = evidence.series[0]
+
+    assert causes_could_start(alert_series, ALERT_AT) == START + SYMPTOM_AT * STEP - ONSET_MARGIN_SECONDS
+    assert causes_could_start(None, ALERT_AT) == ALERT_AT - ONSET_MARGIN_SECONDS
+
+
+def test_a_volume_surge_under_way_when_the_window_opened_counts_in_full_from_where_it_began() -> None:
+    """Before: beyond its noise at the window's first point, so counted half as a leftover, with its onset
+    at the window's opening: the gateway's own latency ranked first."""
+    evidence = _surge()
+    since = causes_could_start(evidence.series[0], ALERT_AT)
+    volume = series_shifts(evidence.series, ALERT_AT, since)[1]
+    assert volume is not None
+
+    assert volume.weighted == pytest.approx(volume.z)  # a market driver, in full
+    assert volume.onset == START + VOLUME_AT * STEP
+    default = series_shifts(evidence.series, ALERT_AT)[1]  # the window's opening as the earliest cause
+    assert default is not None and default.weighted == pytest.approx(EARLIER_CHANGE_DISCOUNT * default.z)
+
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "market-data"
+    assert ranked[0].onset == START + VOLUME_AT * STEP
+
+
+def test_a_change_that_began_long_before_the_alerts_condition_stays_a_leftover() -> None:
+    """The same volume, risen ten minutes before the alert (six before its condition began, one more than
+    the margin), and still up: before any cause of it could start."""
+    evidence = _surge(volume_at=ALERT_POINT - 10)
+    since = causes_could_start(evidence.series[0], ALERT_AT)
+    volume = series_shifts(evidence.series, ALERT_AT, since)[1]
+    assert volume is not None and volume.z > 3
+
+    assert volume.weighted == pytest.approx(EARLIER_CHANGE_DISCOUNT * volume.z)
+    assert rank_entities(evidence)[0].name == "order-gateway"
