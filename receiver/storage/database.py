@@ -77,6 +77,17 @@ def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     db.conn.execute("COMMIT")
 
 
+def in_one_snapshot(db: sqlite_utils.Database, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    """`fn(db, ...)` inside one read transaction: each of its statements sees the database as the first
+    one did, whatever the writer commits meanwhile (a count and the rows it counts agree)."""
+    db.conn.execute("BEGIN")
+    try:
+        return fn(db, *args, **kwargs)
+    finally:
+        if db.conn.in_transaction:
+            db.conn.execute("COMMIT")  # read only: nothing to keep or undo
+
+
 def run_in_transaction(db: sqlite_utils.Database, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
     """`fn(db, ...)` inside one `transaction`."""
     with transaction(db):
@@ -335,11 +346,13 @@ class Store:
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
         """Run a read-only `fn(db, *args, **kwargs)` on a second connection and thread: a long read (WAL
-        lets it run beside the writer) never holds up the thread every webhook's commit waits for."""
+        lets it run beside the writer) never holds up the thread every webhook's commit waits for. Its
+        statements see one state of the database (`in_one_snapshot`)."""
         if self._reader_db is self.db:  # ":memory:": one connection, so its thread
             return await self.run(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._reader, lambda: fn(self._reader_db, *args, **kwargs))
+        reader = self._reader_db
+        return await loop.run_in_executor(self._reader, lambda: in_one_snapshot(reader, fn, *args, **kwargs))
 
     async def read_searching(
         self, fn: Callable[Concatenate[sqlite_utils.Database, P], T], *args: P.args, **kwargs: P.kwargs
