@@ -657,17 +657,31 @@ _NOT_WHAT_IT_IS_ABOUT = frozenset(
 
 
 def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
-    """Instance label value -> component, where every series carrying that value agrees on the component."""
+    """Instance label value -> component, where every series carrying that value agrees on the component.
+    A scrape target known only by its address (its component is its `instance`) whose one `job` is a
+    component other series name by another label (the market-data exporter's `job="market-data"` beside
+    cAdvisor's `container="market-data"`) belongs to that component: the job names a workload there. A
+    job no series names otherwise (`kubernetes-pods`, `node`) may span many components and names none."""
     seen: dict[str, set[str]] = {}
+    named: set[str] = set()
+    addressed: dict[str, set[str]] = {}
     for s in series:
-        component = component_of(s)
-        if component == s.labels.get("job"):
+        component, job, address = component_of(s), s.labels.get("job"), s.labels.get("instance")
+        if component and address == component and job:
+            addressed.setdefault(address, set()).add(job)
+        if component == job:
             continue  # a scrape job may span many components: too weak to name an instance's owner
+        if component and component != address:
+            named.add(component)
         for key in INSTANCE_LABELS:
             value = s.labels.get(key)
             if component and value and value != component:
                 seen.setdefault(value, set()).add(component)
-    return {value: next(iter(found)) for value, found in seen.items() if len(found) == 1}
+    aliases = {value: next(iter(found)) for value, found in seen.items() if len(found) == 1}
+    for address, jobs in addressed.items():
+        if len(jobs) == 1 and (workload := next(iter(jobs))) in named:
+            aliases.setdefault(address, workload)
+    return aliases
 
 
 def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | None:

@@ -71,9 +71,12 @@ def cause_shift(entity: RankedEntity) -> SeriesShift:
     later than the strongest shift (a saturated component explains its own latency and errors),
     preferring one whose resource reached its limit (`SeriesShift.at_limit`); else the strongest shift
     itself. A component that stopped answering or restarted (availability) is explained only by a resource
-    at its limit."""
+    at its limit; a market driver (volatility, volume, funding) by nothing: nothing in the system moves the
+    market, so the market-data workload's own busy CPU does not explain the volume it reports."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
+    if top.kind is SeriesKind.MARKET:
+        return top
     saturated = [
         s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
     ]
