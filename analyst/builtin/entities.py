@@ -5,10 +5,10 @@ before the alert, in units of the spread (IQR) of its values before that, counte
 that hurts for its kind of metric. A series whose own change began inside that history and was still
 worsening when the alert fired (a leak, a disk filling up) is judged against the history before its
 change began, from where it first left its noise; a slow climb through wide noise counts when it rose
-steadily from a flat stretch (rank-based trend tests, `kept_worsening`). A series already beyond its
-noise when the window opened counts half as a leftover of something earlier, unless its change began
-after a cause of the alert could have started: five minutes before the alert's own series left its noise
-(an alert fires after its rule's `for:`). A small taxonomy weighs the
+steadily from a flat stretch (rank-based trend tests, `kept_worsening`). The window opens where a cause
+of the alert could start: five minutes before the alert's own series left its noise (an alert fires
+after its rule's `for:`), or before the alert; a series already beyond its noise there counts half, a
+leftover of something earlier. A small taxonomy weighs the
 kinds: saturation (CPU, memory...) stays in the component where it happens; latency and errors also
 show in every caller; a component's outbound (client) latency mostly reflects its callees;
 throughput-like series (bytes, packets, operations, syscalls) move with load wherever it comes from;
@@ -55,8 +55,8 @@ from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 from detectors import nan_stats
 
-# A cause may start this long before the alert fires (`for:` durations, scrape and rule intervals), and
-# before the alert's own series left its noise (`causes_could_start`).
+# A cause may start this long before the alert's own series left its noise, or before the alert fires
+# (`causes_could_start`: `for:` durations, scrape and rule intervals).
 ONSET_MARGIN_SECONDS = 300.0
 # History before that used as each series' normal behaviour.
 BASELINE_SECONDS = 3600.0
@@ -74,10 +74,10 @@ MIN_ENTITIES = 5
 # scope (`alert_label_values`: the alert's `book`, `desk`, `topic`) counts this much more: one step of
 # KIND_WEIGHT's halving, as the labels tie it to what fired.
 SHARED_LABEL_FACTOR = 2.0
-# A series already beyond its noise when the window opens, whose change may have begun before any cause of
-# this alert could start (`causes_could_start`: temporal precedence), is a leftover of something earlier.
-# Its shift counts this much (unless it is a climb that was still worsening when the alert fired:
-# `climbing_shift`).
+# A series already beyond its noise when the window opens (where a cause of this alert could start at the
+# earliest: `causes_could_start`) changed before any cause could: a leftover of something earlier (temporal
+# precedence). Its shift counts this much (unless it is a climb that was still worsening when the alert
+# fired: `climbing_shift`).
 EARLIER_CHANGE_DISCOUNT = 0.5
 # Latency and errors that something else explains (a callee that changed as strongly, or the alert
 # itself, which is what needs explaining) count this much.
@@ -264,9 +264,10 @@ class RankedEntity:
 def series_shift(
     series: SeriesEvidence, alert_time: float, causes_since: float | None = None
 ) -> SeriesShift | None:
-    """Robust shift of a series after `alert_time - ONSET_MARGIN_SECONDS`; None without enough history.
-    A change under way when that window opened is a leftover if it began before `causes_since` (by
-    default, the window's opening): `_shift`."""
+    """Robust shift of a series in its window, from `causes_since` (the earliest a cause of the alert could
+    start: `causes_could_start`), at the latest and by default ONSET_MARGIN_SECONDS before `alert_time`,
+    against the hour before it; None without enough history. A change under way when the window opened
+    is a leftover (`_shift`); with `causes_since` -inf none is, and its onset is where its run began."""
     return series_shifts([series], alert_time, causes_since)[0]
 
 
@@ -286,6 +287,8 @@ def series_shifts(
         if s.values is not None and s.available and s.values.values:
             grids.setdefault((s.values.start, s.values.step, len(s.values.values)), []).append(i)
     usual = alert_time - ONSET_MARGIN_SECONDS
+    if causes_since is not None and math.isfinite(causes_since):
+        usual = min(usual, causes_since)
     sampled: dict[tuple[float, float, int], tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
     for (start, step, size), members in grids.items():
         matrix = np.array([series[i].values.values for i in members], dtype=np.float64)  # type: ignore[union-attr]
@@ -546,9 +549,9 @@ def _shift(
     since: float,
 ) -> SeriesShift | None:
     """The shift of `series` in its window (`recent`) against `centre` and `spread`. One already beyond
-    its noise when the window opened whose run beyond it began before `since` (the earliest a cause of the
-    alert could start) is a leftover of something earlier: it counts EARLIER_CHANGE_DISCOUNT. One whose
-    run began later has its onset where the run began."""
+    its noise when the window opened whose run beyond it may have begun before `since` (the window's
+    opening, or -inf) is a leftover of something earlier: it counts EARLIER_CHANGE_DISCOUNT. One whose run
+    began later has its onset where the run began."""
     recent_mask = recent & np.isfinite(values)
     if not recent_mask.any():
         return None
@@ -738,9 +741,10 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
 
 
 def causes_could_start(alert_series: SeriesEvidence | None, alert_time: float) -> float:
-    """The earliest a cause of the alert could start: ONSET_MARGIN_SECONDS before its condition began to
-    hold, where its own series left its noise (Prometheus sends an alert when its condition has held for
-    the rule's `for:`, five minutes in most rules), else before the alert fired."""
+    """The earliest a cause of the alert could start, where the analysis window opens: ONSET_MARGIN_SECONDS
+    before its condition began to hold, where its own series left its noise (the start of its run beyond
+    it: Prometheus sends an alert when its condition has held for the rule's `for:`, five minutes or more
+    in most rules), else before the alert fired."""
     shift = series_shift(alert_series, alert_time, -math.inf) if alert_series is not None else None
     began = shift.onset if shift is not None and shift.onset is not None else alert_time
     return min(began, alert_time) - ONSET_MARGIN_SECONDS

@@ -39,17 +39,17 @@ def _stepped(level: float, noise: float, seed: int, at: int, by: float) -> np.nd
     return values
 
 
+def _slower(at: int) -> np.ndarray:
+    """The gateway's ack latency: 40 ms, doubled from `at`."""
+    return _stepped(0.04, 0.001, 3, at, 0.04)
+
+
 def _surge(volume_at: int = VOLUME_AT) -> Evidence:
     """The order gateway alerts on its ack latency (z about 40 from SYMPTOM_AT); the market's traded
     volume rose about 11 spreads from `volume_at`; the reporting job's CPU is noise."""
     return grid_evidence(
         [
-            grid_series(
-                "order_ack_latency_seconds",
-                "order-gateway",
-                _stepped(0.04, 0.001, 3, SYMPTOM_AT, 0.04),
-                "alert",
-            ),
+            grid_series("order_ack_latency_seconds", "order-gateway", _slower(SYMPTOM_AT), "alert"),
             grid_series("demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, volume_at, 0.3e6)),
             grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
             grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
@@ -95,3 +95,32 @@ def test_a_change_that_began_long_before_the_alerts_condition_stays_a_leftover()
 
     assert volume.weighted == pytest.approx(EARLIER_CHANGE_DISCOUNT * volume.z)
     assert rank_entities(evidence)[0].name == "order-gateway"
+
+
+def test_under_a_ten_minute_for_the_window_opens_before_the_cause_and_judges_it_against_the_hour_before() -> (
+    None
+):
+    """The gateway slowed down ten minutes before the alert (a `for: 10m` rule), the volume rose two
+    minutes before that. Before: the window opened five minutes before the alert, so the surge's first
+    seven minutes were part of the volume's own baseline hour, widened its spread, and the surge read as
+    noise (z under 3); the gateway's latency was blamed."""
+    evidence = grid_evidence(
+        [
+            grid_series("order_ack_latency_seconds", "order-gateway", _slower(ALERT_POINT - 10), "alert"),
+            grid_series(
+                "demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, ALERT_POINT - 12, 0.3e6)
+            ),
+            grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
+            grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
+        ],
+        alert_service="order-gateway",
+        alertname="OrderAckLatencyHigh",
+    )
+    since = causes_could_start(evidence.series[0], ALERT_AT)
+    assert since == START + (ALERT_POINT - 10) * STEP - ONSET_MARGIN_SECONDS
+
+    volume = series_shifts(evidence.series, ALERT_AT, since)[1]
+    assert volume is not None and volume.z > 10
+    assert volume.onset == START + (ALERT_POINT - 12) * STEP
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "market-data"
