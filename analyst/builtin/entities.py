@@ -747,7 +747,37 @@ def causes_could_start(alert_series: SeriesEvidence | None, alert_time: float) -
     in most rules), else before the alert fired."""
     shift = series_shift(alert_series, alert_time, -math.inf) if alert_series is not None else None
     began = shift.onset if shift is not None and shift.onset is not None else alert_time
-    return min(began, alert_time) - ONSET_MARGIN_SECONDS
+    stepped = stepped_since(alert_series, alert_time) if alert_series is not None else None
+    return min(began, alert_time, stepped if stepped is not None else math.inf) - ONSET_MARGIN_SECONDS
+
+
+def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:
+    """Where the series first left the noise of the time before it, in its final run away from the middle
+    of that time inside its baseline hour (`own_onsets`, in the direction its window moved), when that run
+    and the window both lie CHANGE_Z spreads away: a step older than the window, which its own baseline
+    hour would otherwise hold (an alert's condition that held for a `for: 15m`). None otherwise."""
+    if series.values is None or not series.values.values:
+        return None
+    values = np.array(series.values.values, dtype=np.float64)
+    times = series.values.start + series.values.step * np.arange(values.size)
+    cut = alert_time - ONSET_MARGIN_SECONDS
+    hour = (times < cut) & (times >= cut - BASELINE_SECONDS) & np.isfinite(values)
+    window = (times >= cut) & (times <= alert_time) & np.isfinite(values)
+    if hour.sum() <= MIN_BASELINE_POINTS or not window.any():
+        return None
+    before, now = values[hour], values[window]
+    sign = 1.0 if np.median(now) >= np.median(before) else -1.0
+    start = int(own_onsets(sign * before[None, :])[0])
+    if start < 0:
+        return None
+    centre, spread = baseline_summary(before[None, :start])
+    scale = max(
+        float(spread[0]), RELATIVE_SCALE_FLOOR * max(abs(float(centre[0])), float(np.max(np.abs(now)))), 1e-12
+    )
+    run = sign * (before[start:] - float(centre[0])) / scale
+    away = min(float(np.median(run)), sign * (float(np.median(now)) - float(centre[0])) / scale)
+    left = np.flatnonzero(run >= CHANGE_Z)  # where the run first left the noise of the time before it
+    return float(times[hour][start + left[0]]) if away >= CHANGE_Z and left.size else None
 
 
 def with_limits(

@@ -17,6 +17,7 @@ from analyst.builtin.entities import (
     causes_could_start,
     rank_entities,
     series_shifts,
+    stepped_since,
 )
 from analyst.evidence import Evidence
 from tests.analyst.grid_evidence import (
@@ -124,3 +125,39 @@ def test_under_a_ten_minute_for_the_window_opens_before_the_cause_and_judges_it_
     assert volume.onset == START + (ALERT_POINT - 12) * STEP
     ranked = rank_entities(evidence)
     assert ranked[0].name == "market-data"
+
+
+def _surge_before(symptom_at: int, volume_at: int) -> Evidence:
+    return grid_evidence(
+        [
+            grid_series("order_ack_latency_seconds", "order-gateway", _slower(symptom_at), "alert"),
+            grid_series("demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, volume_at, 0.3e6)),
+            grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
+            grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
+        ],
+        alert_service="order-gateway",
+        alertname="OrderAckLatencyHigh",
+    )
+
+
+def test_under_a_fifteen_minute_for_the_alerts_step_is_found_where_its_own_hour_hides_it() -> None:
+    """The gateway slowed down twenty minutes before the alert: fifteen of its baseline hour's sixty
+    points are the step, so against that hour it no longer stands out (the window's walk back finds
+    nothing). Judged against the time before its final run, it began there; the volume two minutes
+    before it is the cause. Before: the window opened five minutes before the alert and the gateway was
+    blamed."""
+    evidence = _surge_before(ALERT_POINT - 20, ALERT_POINT - 22)
+
+    assert stepped_since(evidence.series[0], ALERT_AT) == START + (ALERT_POINT - 20) * STEP
+    assert causes_could_start(evidence.series[0], ALERT_AT) == START + (ALERT_POINT - 25) * STEP
+    assert rank_entities(evidence)[0].name == "market-data"
+
+
+def test_noise_and_a_change_inside_the_window_give_no_older_step() -> None:
+    quiet = grid_series("order_ack_latency_seconds", "order-gateway", grid_noise(0.04, 0.001, 3), "alert")
+    recent = grid_series("order_ack_latency_seconds", "order-gateway", _slower(ALERT_POINT - 3), "alert")
+
+    assert stepped_since(quiet, ALERT_AT) is None
+    assert stepped_since(recent, ALERT_AT) is None
+    assert causes_could_start(quiet, ALERT_AT) == ALERT_AT - ONSET_MARGIN_SECONDS
+    assert causes_could_start(recent, ALERT_AT) == START + (ALERT_POINT - 3) * STEP - ONSET_MARGIN_SECONDS
