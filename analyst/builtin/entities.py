@@ -743,8 +743,9 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
 def causes_could_start(alert_series: SeriesEvidence | None, alert_time: float) -> float:
     """The earliest a cause of the alert could start, where the analysis window opens: ONSET_MARGIN_SECONDS
     before its condition began to hold, where its own series left its noise (the start of its run beyond
-    it: Prometheus sends an alert when its condition has held for the rule's `for:`, five minutes or more
-    in most rules), else before the alert fired."""
+    it, or of a step so old that its baseline hour holds it: `stepped_since`; Prometheus sends an alert
+    when its condition has held for the rule's `for:`, five minutes or more in most rules), else before
+    the alert fired."""
     shift = series_shift(alert_series, alert_time, -math.inf) if alert_series is not None else None
     began = shift.onset if shift is not None and shift.onset is not None else alert_time
     stepped = stepped_since(alert_series, alert_time) if alert_series is not None else None
