@@ -410,7 +410,7 @@ def climbing_shift(
     shift = _shift(series, kind, values, times, recent, climb.centre, climb.spread, since=-math.inf)
     if shift is None:
         return None
-    scale = max(climb.spread, RELATIVE_SCALE_FLOOR * max(abs(climb.centre), abs(shift.peak)), 1e-12)
+    scale = floored_spread(climb.spread, climb.centre, shift.peak)
     run = climb.sign * (climb.values[climb.start :] - climb.centre) / scale
     now = climb.sign * (climb.now - climb.centre) / scale
     left = np.flatnonzero(run >= CHANGE_Z)
@@ -556,9 +556,7 @@ def _shift(
     if not recent_mask.any():
         return None
     after = values[recent_mask]
-    # Floored relative to the level: a series that never moved is not infinitely surprised by 1 %.
-    level = max(abs(centre), float(np.max(np.abs(after))))
-    scale = max(spread, RELATIVE_SCALE_FLOOR * level, 1e-12)
+    scale = floored_spread(spread, centre, float(np.max(np.abs(after))))
     deviation = (after - centre) / scale
     directed = _directed(series.metric, kind, deviation)
     if TARGET_UP.search(series.metric.lower()) and directed[-1] < CHANGE_Z:
@@ -585,6 +583,12 @@ def _shift(
         baseline=centre,
         peak=float(after[best]),
     )
+
+
+def floored_spread(spread: float, *levels: float) -> float:
+    """`spread`, floored at RELATIVE_SCALE_FLOOR of the largest of `levels` in size (and above 0): a series
+    that never moved is not infinitely surprised by 1 %."""
+    return max(spread, RELATIVE_SCALE_FLOOR * max(abs(level) for level in levels), 1e-12)
 
 
 def run_start(directed: np.ndarray, times: np.ndarray) -> tuple[float, float | None]:
@@ -771,12 +775,11 @@ def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:
     start = int(own_onsets(sign * before[None, :])[0])
     if start < 0:
         return None
-    centre, spread = baseline_summary(before[None, :start])
-    scale = max(
-        float(spread[0]), RELATIVE_SCALE_FLOOR * max(abs(float(centre[0])), float(np.max(np.abs(now)))), 1e-12
-    )
-    run = sign * (before[start:] - float(centre[0])) / scale
-    away = min(float(np.median(run)), sign * (float(np.median(now)) - float(centre[0])) / scale)
+    centres, spreads = baseline_summary(before[None, :start])
+    centre = float(centres[0])
+    scale = floored_spread(float(spreads[0]), centre, float(np.max(np.abs(now))))
+    run = sign * (before[start:] - centre) / scale
+    away = min(float(np.median(run)), sign * (float(np.median(now)) - centre) / scale)
     left = np.flatnonzero(run >= CHANGE_Z)  # where the run first left the noise of the time before it
     return float(times[hour][start + left[0]]) if away >= CHANGE_Z and left.size else None
 
