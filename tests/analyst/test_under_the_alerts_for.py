@@ -45,12 +45,12 @@ def _slower(at: int) -> np.ndarray:
     return _stepped(0.04, 0.001, 3, at, 0.04)
 
 
-def _surge(volume_at: int = VOLUME_AT) -> Evidence:
-    """The order gateway alerts on its ack latency (z about 40 from SYMPTOM_AT); the market's traded
+def _surge(symptom_at: int = SYMPTOM_AT, volume_at: int = VOLUME_AT) -> Evidence:
+    """The order gateway alerts on its ack latency (z about 40 from `symptom_at`); the market's traded
     volume rose about 11 spreads from `volume_at`; the reporting job's CPU is noise."""
     return grid_evidence(
         [
-            grid_series("order_ack_latency_seconds", "order-gateway", _slower(SYMPTOM_AT), "alert"),
+            grid_series("order_ack_latency_seconds", "order-gateway", _slower(symptom_at), "alert"),
             grid_series("demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, volume_at, 0.3e6)),
             grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
             grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
@@ -105,18 +105,7 @@ def test_under_a_ten_minute_for_the_window_opens_before_the_cause_and_judges_it_
     minutes before that. Before: the window opened five minutes before the alert, so the surge's first
     seven minutes were part of the volume's own baseline hour, widened its spread, and the surge read as
     noise (z under 3); the gateway's latency was blamed."""
-    evidence = grid_evidence(
-        [
-            grid_series("order_ack_latency_seconds", "order-gateway", _slower(ALERT_POINT - 10), "alert"),
-            grid_series(
-                "demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, ALERT_POINT - 12, 0.3e6)
-            ),
-            grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
-            grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
-        ],
-        alert_service="order-gateway",
-        alertname="OrderAckLatencyHigh",
-    )
+    evidence = _surge(ALERT_POINT - 10, ALERT_POINT - 12)
     since = causes_could_start(evidence.series[0], ALERT_AT)
     assert since == START + (ALERT_POINT - 10) * STEP - ONSET_MARGIN_SECONDS
 
@@ -127,26 +116,13 @@ def test_under_a_ten_minute_for_the_window_opens_before_the_cause_and_judges_it_
     assert ranked[0].name == "market-data"
 
 
-def _surge_before(symptom_at: int, volume_at: int) -> Evidence:
-    return grid_evidence(
-        [
-            grid_series("order_ack_latency_seconds", "order-gateway", _slower(symptom_at), "alert"),
-            grid_series("demo_volume_usd_total", "market-data", _stepped(2.5e6, 0.02e6, 5, volume_at, 0.3e6)),
-            grid_series("container_cpu_usage_percent", "reporting", grid_noise(30.0, 1.0, 7)),
-            grid_series("container_cpu_usage_percent", "order-gateway", grid_noise(40.0, 1.0, 9)),
-        ],
-        alert_service="order-gateway",
-        alertname="OrderAckLatencyHigh",
-    )
-
-
 def test_under_a_fifteen_minute_for_the_alerts_step_is_found_where_its_own_hour_hides_it() -> None:
     """The gateway slowed down twenty minutes before the alert: fifteen of its baseline hour's sixty
     points are the step, so against that hour it no longer stands out (the window's walk back finds
     nothing). Judged against the time before its final run, it began there; the volume two minutes
     before it is the cause. Before: the window opened five minutes before the alert and the gateway was
     blamed."""
-    evidence = _surge_before(ALERT_POINT - 20, ALERT_POINT - 22)
+    evidence = _surge(ALERT_POINT - 20, ALERT_POINT - 22)
 
     assert stepped_since(evidence.series[0], ALERT_AT) == START + (ALERT_POINT - 20) * STEP
     assert causes_could_start(evidence.series[0], ALERT_AT) == START + (ALERT_POINT - 25) * STEP
