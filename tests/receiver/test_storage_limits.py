@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -29,24 +30,41 @@ def _scratch(db: sqlite_utils.Database, blob: bytes) -> None:
     db.conn.execute("DELETE FROM scratch WHERE rowid < (SELECT max(rowid) - 8 FROM scratch)")
 
 
-async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_idle(tmp_path: Path) -> None:
-    store = await asyncio.to_thread(Store, tmp_path / "wal.db", max_wal_bytes=2 * MIB)
+def _checkpoint_until(path: str, stop: threading.Event) -> None:
+    """Another connection checkpointing all the time (a backup tool, the sqlite3 shell, or a slow fsync
+    of the service's own background checkpoint): it holds the checkpoint lock most of the time."""
+    conn = sqlite3.connect(path, check_same_thread=False)
     try:
-        written, largest, blob = 0, 0, bytes(256 * 1024)
+        while not stop.is_set():
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        conn.close()
+
+
+async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_idle(tmp_path: Path) -> None:
+    cap, blob = 2 * MIB, bytes(256 * 1024)
+    store = await asyncio.to_thread(Store, tmp_path / "wal.db", max_wal_bytes=cap)
+    stop = threading.Event()
+    other = threading.Thread(target=_checkpoint_until, args=(store.path, stop))
+    other.start()
+    try:
+        written, largest = 0, 0
         deadline = time.monotonic() + 6
         while time.monotonic() < deadline:  # never idle for a second: only the cap can truncate
             await store.write(_scratch, blob)
             written += len(blob)
             largest = max(largest, store.wal_bytes())
-        assert written > 60 * MIB, written
+        stop.set()
+        assert written > 10 * cap, written
         assert store.checkpointer is not None and store.checkpointer.truncations >= 1
-        # The 2-MiB cap plus the batches written while the writer's TRUNCATE answers busy (the background
-        # checkpoint holds the checkpoint lock; the next batch retries): 4.1 MiB seen in CI with about
-        # 100 MiB written, 10.3 MiB on a faster disk with 590 MiB written in the 6 s. Without the cap the
-        # WAL holds most of what was written (457 MiB of 768).
-        assert largest < max(8 * MIB, written // 32), (largest, written)
+        # The cap plus what one batch adds before the writer truncates (about 0.3 MiB per 256-KiB blob),
+        # however fast the disk. Writing on while the other checkpoint held the lock, the WAL reached 98 MiB
+        # in CI (1.2 GiB written in 6 s) and 100-190 MiB here with the checkpointing thread above.
+        assert largest < cap + 4 * len(blob), (largest, written)
         await eventually(lambda: store.wal_bytes() == 0, within=5)
     finally:
+        stop.set()
+        await asyncio.to_thread(other.join)
         await asyncio.to_thread(store.close)
 
 
