@@ -19,7 +19,8 @@ _JSON = ConfigDict(ser_json_inf_nan="constants")
 @with_config(_JSON)
 @dataclass(frozen=True)
 class AlertInfo:
-    """The alert that opened the incident (times are Unix seconds)."""
+    """The alert that opened the incident (times are Unix seconds). `active_since`: when its condition
+    began to hold (Prometheus' `ALERTS_FOR_STATE`), before `starts_at` by the rule's `for:`; None unknown."""
 
     alertname: str
     status: Literal["firing", "resolved"]
@@ -30,6 +31,7 @@ class AlertInfo:
     severity: str = "warning"
     expr: str | None = None
     source: Literal["alertmanager", "detector", "on_demand"] = "alertmanager"
+    active_since: float | None = None
 
 
 def _pack_points(points: tuple[float | None, ...]) -> str:

@@ -714,7 +714,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
-    since = causes_could_start(alert_series, evidence.alert.starts_at)
+    since = causes_could_start(alert_series, evidence.alert.starts_at, evidence.alert.active_since)
     judged = series_shifts(evidence.series, evidence.alert.starts_at, since)
     judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
     judged = with_limits(evidence.series, judged)
@@ -744,16 +744,19 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     return ranked
 
 
-def causes_could_start(alert_series: SeriesEvidence | None, alert_time: float) -> float:
+def causes_could_start(
+    alert_series: SeriesEvidence | None, alert_time: float, active_since: float | None = None
+) -> float:
     """The earliest a cause of the alert could start, where the analysis window opens: ONSET_MARGIN_SECONDS
-    before its condition began to hold, where its own series left its noise (the start of its run beyond
-    it, or of a step so old that its baseline hour holds it: `stepped_since`; Prometheus sends an alert
-    when its condition has held for the rule's `for:`, five minutes or more in most rules), else before
-    the alert fired."""
+    before its condition began to hold, which Prometheus records (`active_since`: it sends an alert when
+    its condition has held for the rule's `for:`, five minutes or more in most rules), or where its own
+    series left its noise (the start of its run beyond it, or of a step so old that its baseline hour
+    holds it: `stepped_since`), whichever is earlier; else before the alert fired."""
     shift = series_shift(alert_series, alert_time, -math.inf) if alert_series is not None else None
     began = shift.onset if shift is not None and shift.onset is not None else alert_time
     stepped = stepped_since(alert_series, alert_time) if alert_series is not None else None
-    return min(began, alert_time, stepped if stepped is not None else math.inf) - ONSET_MARGIN_SECONDS
+    candidates = (began, alert_time, stepped, active_since)
+    return min(t for t in candidates if t is not None and math.isfinite(t)) - ONSET_MARGIN_SECONDS
 
 
 def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:

@@ -181,6 +181,9 @@ def data_examination(evidence: Evidence) -> str:
         text += f". A call graph of {len(evidence.topology)} callers was available"
     if available:
         text += f". {alert_series_sentence(evidence)}"
+    if (active := evidence.alert.active_since) is not None and active < evidence.alert.starts_at:
+        held = format_duration(evidence.alert.starts_at - active)
+        text += f". Its condition held for {held} before it fired (the rule's `for:`; ALERTS_FOR_STATE)"
     if against := against_the_alert(evidence):
         text += f". {against}"
     return text + "."

@@ -159,6 +159,8 @@ def _fixed_lines(
     }
     if alert.expr:
         alert_info["expr"] = clean_untrusted(alert.expr, limit * 2, secrets)
+    if alert.active_since is not None:  # when its condition began: the rule's `for:` before it fired
+        alert_info["condition_held_s_before_firing"] = round(alert.starts_at - alert.active_since)
     builtin_info: dict[str, Any] = {
         "builtin": [_hypothesis_summary(h, limit, secrets) for h in _hypotheses(builtin)],
         "builtin_confidence": round(builtin.confidence_score, 2),

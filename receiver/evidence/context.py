@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -26,6 +27,7 @@ from analyst.builtin.exporters import pod_in, with_subject_components, workload_
 from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
+from receiver.evidence.active_since import alert_active_since
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.call_latency import calls_of, calls_touching, fetch_call_latency
@@ -65,11 +67,14 @@ from receiver.models import Incident
 FATAL_KINDS = ("unreachable", "timeout")
 
 
-def context_window(incident: Incident, settings: ContextSettings, now: float) -> Window:
-    """From startsAt - lookback to endsAt (resolved) or now, on a step grid."""
+def context_window(
+    incident: Incident, settings: ContextSettings, now: float, active_since: float | None = None
+) -> Window:
+    """From lookback before startsAt (or before the alert became active, `active_since`, when known) to
+    endsAt (resolved) or now, on a step grid."""
     end = incident.ends_at if incident.status == "resolved" and incident.ends_at else now
     end = min(end, now)
-    start = min(incident.starts_at, end) - settings.lookback_seconds
+    start = min(incident.starts_at, active_since or math.inf, end) - settings.lookback_seconds
     step = settings.step_seconds or choose_step(
         start, end, min_step=settings.min_step_seconds, target_points=settings.target_points
     )
@@ -88,6 +93,7 @@ class AlertContext:
     unavailable: tuple[SeriesEvidence, ...]
     notes: tuple[str, ...]
     topology: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    active_since: float | None = None
 
     @property
     def series_count(self) -> int:
@@ -115,8 +121,9 @@ async def fetch_alert_context(
 async def _fetch_alert_context(
     incident: Incident, source: MetricSource, settings: ContextSettings, now: float
 ) -> AlertContext:
-    window = context_window(incident, settings, now)
     notes: list[str] = []
+    active = await alert_active_since(incident, source, notes, settings.lookback_seconds)
+    window = context_window(incident, settings, now, active)
     placeholders: list[SeriesEvidence] = []
     labels = dict(incident.labels)
     span = (window.start, window.end, window.step)
@@ -144,7 +151,7 @@ async def _fetch_alert_context(
         for task in (context_task, graph_task):
             task.cancel()  # no-op when done; stops them if fetching failed
     return AlertContext(
-        window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
+        window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology, active
     )
 
 
@@ -212,7 +219,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     unmatched = unmatched_graph_note(context.topology, filter(None, map(component_of, series)))
     return Evidence(
         incident_id=incident.id,
-        alert=alert_info(incident, context.expr),
+        alert=alert_info(incident, context.expr, context.active_since),
         series=tuple(_order(series, alert_index)) + context.unavailable,
         window_start=context.window.start,
         window_end=context.window.end,
@@ -743,7 +750,7 @@ def _unavailable(
     )
 
 
-def alert_info(incident: Incident, expr: str | None = None) -> AlertInfo:
+def alert_info(incident: Incident, expr: str | None = None, active_since: float | None = None) -> AlertInfo:
     """The analyst's view of the alert that opened `incident`."""
     return AlertInfo(
         alertname=incident.alertname,
@@ -755,6 +762,7 @@ def alert_info(incident: Incident, expr: str | None = None) -> AlertInfo:
         severity=incident.severity,
         expr=expr,
         source=incident.source,
+        active_since=active_since,
     )
 
 

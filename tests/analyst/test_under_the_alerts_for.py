@@ -8,6 +8,8 @@ minutes before that, so under the most common rule a cause began before the wind
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from analyst.builtin.entities import (
     series_shifts,
     stepped_since,
 )
+from analyst.builtin.narrative import data_examination
 from analyst.evidence import Evidence
 from tests.analyst.grid_evidence import (
     ALERT_AT,
@@ -137,3 +140,43 @@ def test_noise_and_a_change_inside_the_window_give_no_older_step() -> None:
     assert stepped_since(recent, ALERT_AT) is None
     assert causes_could_start(quiet, ALERT_AT) == ALERT_AT - ONSET_MARGIN_SECONDS
     assert causes_could_start(recent, ALERT_AT) == START + (ALERT_POINT - 3) * STEP - ONSET_MARGIN_SECONDS
+
+
+def _activated(evidence: Evidence, at_point: int) -> Evidence:
+    """`evidence` with the time its alert became active, as Prometheus' ALERTS_FOR_STATE holds it."""
+    return dataclasses.replace(
+        evidence, alert=dataclasses.replace(evidence.alert, active_since=START + at_point * STEP)
+    )
+
+
+def test_under_a_long_for_the_alerts_activation_opens_the_window_where_its_series_cannot() -> None:
+    """The gateway slowed down 45 minutes before the alert (a `for: 45m` rule): most of its baseline hour is
+    the step, so its series no longer tells where it began, and the gateway is blamed. Prometheus' record
+    of when the alert became active opens the window there; the volume two minutes before is the cause."""
+    evidence = _surge(ALERT_POINT - 45, ALERT_POINT - 47)
+    assert causes_could_start(evidence.series[0], ALERT_AT) == ALERT_AT - ONSET_MARGIN_SECONDS
+    assert rank_entities(evidence)[0].name == "order-gateway"
+
+    active = _activated(evidence, ALERT_POINT - 45)
+    since = causes_could_start(active.series[0], ALERT_AT, active.alert.active_since)
+    assert since == START + (ALERT_POINT - 45) * STEP - ONSET_MARGIN_SECONDS
+    assert rank_entities(active)[0].name == "market-data"
+    assert "Its condition held for 45m before it fired" in data_examination(active)
+
+
+def test_without_the_alerts_own_series_its_activation_still_opens_the_window() -> None:
+    """The alert's expression could not be read (its series is not in the evidence): the window opened
+    five minutes before the alert, after the surge began, and the alerting gateway came first."""
+    evidence = dataclasses.replace(_surge(ALERT_POINT - 30, ALERT_POINT - 32), alert_series_id=None)
+    evidence = dataclasses.replace(evidence, series=evidence.series[1:])
+    assert rank_entities(evidence)[0].name == "order-gateway"
+    assert rank_entities(_activated(evidence, ALERT_POINT - 30))[0].name == "market-data"
+
+
+def test_an_activation_after_the_series_left_its_noise_does_not_close_the_window() -> None:
+    """The alert's series began to move ten minutes before the alert, its threshold was crossed five
+    minutes later: the earlier of the two opens the window."""
+    evidence = _activated(_surge(ALERT_POINT - 10, ALERT_POINT - 12), ALERT_POINT - 5)
+    since = causes_could_start(evidence.series[0], ALERT_AT, evidence.alert.active_since)
+    assert since == START + (ALERT_POINT - 10) * STEP - ONSET_MARGIN_SECONDS
+    assert rank_entities(evidence)[0].name == "market-data"
