@@ -714,7 +714,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     names = instance_aliases(evidence.series)
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
-    since = causes_could_start(alert_series, evidence.alert.starts_at, evidence.alert.active_since)
+    since = causes_could_start(alert_series, evidence.alert.starts_at, usable_activation(evidence))
     judged = series_shifts(evidence.series, evidence.alert.starts_at, since)
     judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
     judged = with_limits(evidence.series, judged)
@@ -757,6 +757,15 @@ def causes_could_start(
     stepped = stepped_since(alert_series, alert_time) if alert_series is not None else None
     candidates = (began, alert_time, stepped, active_since)
     return min(t for t in candidates if t is not None and math.isfinite(t)) - ONSET_MARGIN_SECONDS
+
+
+def usable_activation(evidence: Evidence) -> float | None:
+    """When the alert became active (`AlertInfo.active_since`), if the evidence holds the baseline hour
+    before the window it opens; else None (the window opens as without it)."""
+    active = evidence.alert.active_since
+    if active is None or active > evidence.alert.starts_at:
+        return None
+    return active if active - ONSET_MARGIN_SECONDS - BASELINE_SECONDS >= evidence.window_start else None
 
 
 def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from analyst.builtin.categories import MetricFamily
+from analyst.builtin.entities import usable_activation
 from analyst.builtin.limits import AT_LIMIT, utilisation
 from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause, find_alert_series
 from analyst.builtin.units import format_change, format_difference
@@ -184,6 +185,8 @@ def data_examination(evidence: Evidence) -> str:
     if (active := evidence.alert.active_since) is not None and active < evidence.alert.starts_at:
         held = format_duration(evidence.alert.starts_at - active)
         text += f". Its condition held for {held} before it fired (the rule's `for:`; ALERTS_FOR_STATE)"
+        if usable_activation(evidence) is None:
+            text += ", longer than the evidence's history allows to judge from there (an hour before it)"
     if against := against_the_alert(evidence):
         text += f". {against}"
     return text + "."

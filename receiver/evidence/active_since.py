@@ -21,11 +21,11 @@ STEP_SECONDS = 60.0  # one point at startsAt (Prometheus' lookback finds the eva
 async def alert_active_since(
     incident: Incident, source: MetricSource, notes: list[str], max_hold: float = math.inf
 ) -> float | None:
-    """When the alert of `incident` became active, or None: not an Alertmanager alert, no rule writes the
+    """When the alert of `incident` became active, or None: a scheduled detector's finding (no rule of
+    Prometheus' behind it; an alert from a file or described by hand may have one), no rule writes the
     series (a rule without `for:` still does; VictoriaMetrics' vmalert too), the source failed (noted), or
-    it was more than `max_hold` seconds before it fired (noted: the evidence window, which reaches back
-    from the activation, stays within the history configured before `startsAt`)."""
-    if incident.source != "alertmanager":
+    it was more than `max_hold` seconds before it fired (noted: before the history fetched)."""
+    if incident.source == "detector":
         return None
     query = selector({"alertname": incident.alertname}, FOR_STATE_METRIC)
     try:
@@ -36,8 +36,8 @@ async def alert_active_since(
     active = active_since(found, incident.labels, incident.starts_at)
     if active is not None and incident.starts_at - active > max_hold:
         notes.append(
-            f"the alert became active {(incident.starts_at - active) / 3600:.1f} h before it fired, further"
-            f" back than context.lookback_seconds ({max_hold:g}): the window opens before it fired"
+            f"the alert became active {(incident.starts_at - active) / 60:.0f} min before it fired, further"
+            f" back than the history fetched (context.lookback_seconds, {max_hold:g})"
         )
         return None
     return active

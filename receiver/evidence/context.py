@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -67,14 +66,11 @@ from receiver.models import Incident
 FATAL_KINDS = ("unreachable", "timeout")
 
 
-def context_window(
-    incident: Incident, settings: ContextSettings, now: float, active_since: float | None = None
-) -> Window:
-    """From lookback before startsAt (or before the alert became active, `active_since`, when known) to
-    endsAt (resolved) or now, on a step grid."""
+def context_window(incident: Incident, settings: ContextSettings, now: float) -> Window:
+    """From startsAt - lookback to endsAt (resolved) or now, on a step grid."""
     end = incident.ends_at if incident.status == "resolved" and incident.ends_at else now
     end = min(end, now)
-    start = min(incident.starts_at, active_since or math.inf, end) - settings.lookback_seconds
+    start = min(incident.starts_at, end) - settings.lookback_seconds
     step = settings.step_seconds or choose_step(
         start, end, min_step=settings.min_step_seconds, target_points=settings.target_points
     )
@@ -121,9 +117,10 @@ async def fetch_alert_context(
 async def _fetch_alert_context(
     incident: Incident, source: MetricSource, settings: ContextSettings, now: float
 ) -> AlertContext:
+    window = context_window(incident, settings, now)
     notes: list[str] = []
-    active = await alert_active_since(incident, source, notes, settings.lookback_seconds)
-    window = context_window(incident, settings, now, active)
+    activated = alert_active_since(incident, source, notes, settings.lookback_seconds)
+    active_task = asyncio.ensure_future(activated)
     placeholders: list[SeriesEvidence] = []
     labels = dict(incident.labels)
     span = (window.start, window.end, window.step)
@@ -147,8 +144,9 @@ async def _fetch_alert_context(
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
         topology = merge_graphs([await graph_task, calls_of(calls)])
+        active = await active_task
     finally:
-        for task in (context_task, graph_task):
+        for task in (context_task, graph_task, active_task):
             task.cancel()  # no-op when done; stops them if fetching failed
     return AlertContext(
         window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology, active

@@ -20,6 +20,7 @@ from analyst.builtin.entities import (
     rank_entities,
     series_shifts,
     stepped_since,
+    usable_activation,
 )
 from analyst.builtin.narrative import data_examination
 from analyst.evidence import Evidence
@@ -180,3 +181,15 @@ def test_an_activation_after_the_series_left_its_noise_does_not_close_the_window
     since = causes_could_start(evidence.series[0], ALERT_AT, evidence.alert.active_since)
     assert since == START + (ALERT_POINT - 10) * STEP - ONSET_MARGIN_SECONDS
     assert rank_entities(evidence)[0].name == "market-data"
+
+
+def test_an_activation_without_an_hour_of_evidence_before_it_leaves_the_window_as_it_was() -> None:
+    """Active 55 minutes before it fired, on two hours of evidence: the hour before the window it would
+    open is not all there, so the window opens as without it, and the narrative says why."""
+    evidence = _surge(ALERT_POINT - 55, ALERT_POINT - 57)
+    active = _activated(evidence, ALERT_POINT - 55)
+    assert usable_activation(active) is None
+    assert [e.name for e in rank_entities(active)] == [e.name for e in rank_entities(evidence)]
+    assert "Its condition held for 55m before it fired" in data_examination(active)
+    assert "longer than the evidence's history allows" in data_examination(active)
+    assert "longer than" not in data_examination(_activated(evidence, ALERT_POINT - 45))

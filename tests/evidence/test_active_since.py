@@ -1,5 +1,5 @@
 """When the alert became active, from Prometheus' ALERTS_FOR_STATE: read as a rule evaluated by a real
-Prometheus writes it, and carried into the evidence, whose window reaches back from there."""
+Prometheus writes it, and carried into the evidence."""
 
 from __future__ import annotations
 
@@ -88,10 +88,12 @@ async def test_the_activation_is_read_as_prometheus_evaluating_the_rule_writes_i
         other = {**labels, "queue": "payments"}  # another alert of the same rule: not this one's state
         assert await alert_active_since(_incident(other, fired), source, notes) is None
         assert await alert_active_since(_incident(labels, fired, "detector"), source, notes) is None
+        on_demand = await alert_active_since(_incident(labels, fired, "on_demand"), source, notes)
+        assert on_demand == found  # `diagnose --alert FILE`, or the workbench's form: the same rule's
         assert await alert_active_since(_incident(labels, active_at - 60), source, notes) is None
         assert not notes
         assert await alert_active_since(_incident(labels, fired), source, notes, max_hold=2.0) is None
-        assert notes and "further back than context.lookback_seconds (2)" in notes[0]
+        assert notes and "further back than the history fetched (context.lookback_seconds, 2)" in notes[0]
     finally:
         await source.close()
 
@@ -149,5 +151,5 @@ async def test_the_evidence_carries_the_activation_and_its_window_reaches_back_f
         await source.close()
 
     assert evidence.alert.active_since == active_at
-    assert evidence.window_start <= active_at - settings.lookback_seconds
+    assert evidence.window_start > incident.starts_at - settings.lookback_seconds - STEP  # as configured
     assert all(s.metric != "ALERTS_FOR_STATE" for s in evidence.series)
