@@ -9,7 +9,7 @@ cause's component at rank 1 and within 3, the cause's metric named first, the ca
 largest-jump baseline.
 
     python -m bench.trading [--seed S] [--incidents N] [--out rows.jsonl] [--evidence-out FILE]
-                            [--keep-workdir DIR]
+                            [--keep-workdir DIR] [--fires-after MINUTES] [--for-state]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from demo.processes import ManagedProcess
 
 DIAGNOSE_AFTER = 60.0  # the diagnosis runs this long after the alert's startsAt
 DEFAULT_INCIDENTS = 80  # ten of each kind
+FOR_STATE = "ALERTS_FOR_STATE"  # when an alert became active, as Prometheus records it
 BASELINE_RECENT = 300.0  # the baseline's "last minutes": up to the diagnosis time
 COMPONENT_KEYS = ("service", "pod", "container", "job", "instance")  # labels that can name a component
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -92,8 +93,9 @@ class Outcome:
 # --- Prometheus ----------------------------------------------------------------------------------------
 
 
-def write_openmetrics(incidents: Sequence[Incident], path: Path) -> int:
-    """Every scraped sample as one OpenMetrics file, a family block per metric name; the sample count."""
+def write_openmetrics(incidents: Sequence[Incident], path: Path, for_state: bool = False) -> int:
+    """Every scraped sample as one OpenMetrics file, a family block per metric name; the sample count.
+    With `for_state`, also the `ALERTS_FOR_STATE` series each alert's rule would write (`for_state_lines`)."""
     families: dict[str, list[str]] = {}
     for incident in incidents:
         for series in incident.series:
@@ -102,6 +104,8 @@ def write_openmetrics(incidents: Sequence[Incident], path: Path) -> int:
             for t, v in zip(series.times, series.values, strict=True):
                 if math.isfinite(v):
                     lines.append(f"{series.name}{{{labels}}} {float(v)!r} {float(t):.3f}")
+        if for_state:
+            families.setdefault(FOR_STATE, []).extend(for_state_lines(incident))
     with path.open("w") as out:
         for name, lines in families.items():
             if name.endswith("_total"):
@@ -113,10 +117,20 @@ def write_openmetrics(incidents: Sequence[Incident], path: Path) -> int:
     return sum(len(lines) for lines in families.values())
 
 
-def start_backfilled(incidents: Sequence[Incident], workdir: Path) -> ManagedProcess:
+def for_state_lines(incident: Incident) -> list[str]:
+    """What Prometheus writes for the incident's alert at every evaluation (one a scrape interval) while it
+    is active, from when its condition began to the end of the data: `ALERTS_FOR_STATE` with the alert's
+    labels, its value that time."""
+    labels = ",".join(f'{k}="{v}"' for k, v in sorted(incident.alert.labels.items()))
+    end = max(float(series.times[-1]) for series in incident.series)
+    times = np.arange(incident.active_since, end + incident.step / 2, incident.step)
+    return [f"{FOR_STATE}{{{labels}}} {incident.active_since!r} {t:.3f}" for t in times]
+
+
+def start_backfilled(incidents: Sequence[Incident], workdir: Path, for_state: bool = False) -> ManagedProcess:
     """Prometheus over the incidents' samples, backfilled with promtool into `workdir`."""
     source = workdir / "trading.om"
-    blocks_from(source, write_openmetrics(incidents, source), workdir)
+    blocks_from(source, write_openmetrics(incidents, source, for_state), workdir)
     return serve_blocks(workdir)
 
 
@@ -335,12 +349,19 @@ def diagnose(
 
 
 def run(
-    seed: int, count: int, workdir: Path, out: Path | None, evidence_out: Path | None = None
+    seed: int,
+    count: int,
+    workdir: Path,
+    out: Path | None,
+    evidence_out: Path | None = None,
+    *,
+    fires_after: float = 0.0,
+    for_state: bool = False,
 ) -> list[Outcome]:
-    incidents = generate(seed, count)
+    incidents = generate(seed, count, fires_after)
     config = workdir / "alert-analyst.yml"
     config.write_text(yaml.safe_dump(USER_CONFIG))
-    prometheus = start_backfilled(incidents, workdir)
+    prometheus = start_backfilled(incidents, workdir, for_state)
     outcomes = []
     kept = EvidenceLog(evidence_out)
     try:
@@ -457,17 +478,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also write each incident's evidence here (one JSON line each)",
     )
     parser.add_argument("--keep-workdir", type=output_dir, help="put Prometheus's data here and keep it")
+    parser.add_argument(
+        "--fires-after",
+        type=float,
+        default=0.0,
+        metavar="MINUTES",
+        help="every alert fires this long after its condition began, as under a rule's `for:` (default 0)",
+    )
+    parser.add_argument(
+        "--for-state",
+        action="store_true",
+        help="also backfill the ALERTS_FOR_STATE series each alert's rule writes (when it became active)",
+    )
     args = parser.parse_args(argv)
     if args.incidents < 1:
         parser.error("--incidents must be at least 1")
+    if args.fires_after < 0:
+        parser.error("--fires-after must be 0 or more minutes")
+    conditions = {"fires_after": args.fires_after * 60.0, "for_state": args.for_state}
     started = time.perf_counter()
     with parser.input_errors():
         require_binaries("promtool", "prometheus")
         if args.keep_workdir:
-            outcomes = run(args.seed, args.incidents, args.keep_workdir, args.out, args.evidence_out)
+            outcomes = run(
+                args.seed, args.incidents, args.keep_workdir, args.out, args.evidence_out, **conditions
+            )
         else:
             with tempfile.TemporaryDirectory(prefix="bench-trading-") as tmp:
-                outcomes = run(args.seed, args.incidents, Path(tmp), args.out, args.evidence_out)
+                outcomes = run(
+                    args.seed, args.incidents, Path(tmp), args.out, args.evidence_out, **conditions
+                )
     print(report(outcomes))
     print(f"total run time {time.perf_counter() - started:.0f} s")
     return 0

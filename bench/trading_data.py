@@ -155,6 +155,7 @@ class Incident:
     step: float
     onset: float  # the cause's onset
     starts_at: float  # the alert's startsAt
+    active_since: float  # when its condition began (its rule's `for:` before startsAt)
     series: tuple[Series, ...]
     truth: Truth
     alert: AlertSpec
@@ -298,12 +299,13 @@ class Plan:
         return role if self.kind in kinds else "background"
 
 
-def generate(seed: int, incidents: int) -> list[Incident]:
-    """`incidents` incidents, the kinds in turn (KINDS' order), each drawn from `seed` and its index."""
-    return [incident(seed, i, KINDS[i % len(KINDS)]) for i in range(incidents)]
+def generate(seed: int, incidents: int, fires_after: float = 0.0) -> list[Incident]:
+    """`incidents` incidents, the kinds in turn (KINDS' order), each drawn from `seed` and its index; each
+    alert fires `fires_after` seconds after its condition began (a rule's `for:`), the draws unchanged."""
+    return [incident(seed, i, KINDS[i % len(KINDS)], fires_after) for i in range(incidents)]
 
 
-def incident(seed: int, index: int, kind: str) -> Incident:
+def incident(seed: int, index: int, kind: str, fires_after: float = 0.0) -> Incident:
     rng = np.random.default_rng([seed, index])
     step = float(rng.choice(SCRAPE_INTERVALS))
     start = EPOCH + index * SLOT_SECONDS
@@ -325,7 +327,7 @@ def incident(seed: int, index: int, kind: str) -> Incident:
     plan = Plan(
         kind=kind,
         onset=onset,
-        starts_at=onset + lead,
+        starts_at=onset + lead + fires_after,
         symptom_onset=onset + lead * float(rng.uniform(*SYMPTOM_LAG)),
         ramp=float(rng.uniform(*RAMP_MINUTES)),
         cause_z=float(rng.uniform(*CAUSE_STRENGTH)),
@@ -351,6 +353,7 @@ def incident(seed: int, index: int, kind: str) -> Incident:
         step=step,
         onset=onset,
         starts_at=plan.starts_at,
+        active_since=onset + lead,
         series=series,
         truth=Truth(
             CAUSE_COMPONENT[kind],

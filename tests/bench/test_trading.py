@@ -73,6 +73,23 @@ def test_the_cause_moves_before_the_alert_and_stays_moved() -> None:
         assert any(_rose(s, incident.onset, incident.starts_at) for s in causes), incident.kind
 
 
+def test_an_alert_that_fires_later_keeps_its_draws_and_its_rule_records_when_it_began() -> None:
+    """`--fires-after 20`: each alert fires twenty minutes after its condition began, over the same draws;
+    `--for-state` backfills what its rule writes meanwhile, `ALERTS_FOR_STATE` valued at that beginning."""
+    later = generate(seed=11, incidents=len(KINDS), fires_after=1200.0)
+    for drawn, late in zip(DRAWN, later, strict=False):
+        assert late.starts_at == drawn.starts_at + 1200.0 and late.active_since == drawn.starts_at
+        assert late.onset == drawn.onset and late.step == drawn.step
+        first, again = drawn.series[0], late.series[0]
+        n = first.times.size
+        np.testing.assert_array_equal(again.times[:n], first.times)
+        lines = trading.for_state_lines(late)
+        labels = ",".join(f'{k}="{v}"' for k, v in sorted(late.alert.labels.items()))
+        assert lines[0] == f"ALERTS_FOR_STATE{{{labels}}} {late.active_since!r} {late.active_since:.3f}"
+        assert all(line.split(" ")[1] == repr(late.active_since) for line in lines)
+        assert float(lines[-1].split(" ")[2]) >= late.starts_at  # still active when it fired
+
+
 def _rise_in_units(series: Series, before: float, after: float) -> float:
     """How far the series' median over 2 minutes from `after` sits above its median before `before`."""
     early = series.values[series.times < before]
