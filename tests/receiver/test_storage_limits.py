@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from structlog.testing import capture_logs
 
 from receiver.storage.database import Store
 from receiver.web.keys import STORE
@@ -65,6 +66,35 @@ async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_i
     finally:
         stop.set()
         await asyncio.to_thread(other.join)
+        await asyncio.to_thread(store.close)
+
+
+async def test_a_reader_pinning_the_wal_costs_each_write_over_the_cap_the_busy_timeout_not_a_hang(
+    tmp_path: Path,
+) -> None:
+    """Another connection in a read transaction keeps TRUNCATE from finishing: the writer waits for it up to
+    its busy timeout, says so, and writes on; once the reader is gone the next write truncates."""
+    cap, blob = 1 * MIB, bytes(256 * 1024)
+    store = await asyncio.to_thread(Store, tmp_path / "pinned.db", busy_timeout=0.3, max_wal_bytes=cap)
+    reader = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        await store.write(_scratch, blob)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM scratch").fetchone()  # holds its snapshot of the WAL
+        with capture_logs() as logs:
+            started = time.monotonic()
+            for _ in range(8):
+                await store.write(_scratch, blob)
+            waited = time.monotonic() - started
+        busy = [e for e in logs if e["event"] == "wal_truncate_busy"]
+        assert busy and all(e["waited_seconds"] == 0.3 for e in busy)
+        assert waited < 8 * 2 * 0.3 + 2  # each write over the cap waits about the busy timeout, no more
+        assert store.wal_bytes() > cap
+        reader.execute("COMMIT")
+        await store.write(_scratch, blob)
+        await eventually(lambda: store.wal_bytes() < cap, within=5)
+    finally:
+        reader.close()
         await asyncio.to_thread(store.close)
 
 
