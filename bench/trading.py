@@ -32,7 +32,7 @@ import yaml
 
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
 from bench.rca import EvidenceLog, blocks_from, diagnose_cli, iso, serve_blocks
-from bench.trading_data import KINDS, Incident, Series, generate
+from bench.trading_data import KINDS, Incident, Series, generate, series_key
 from demo.processes import ManagedProcess
 
 DIAGNOSE_AFTER = 60.0  # the diagnosis runs this long after the alert's startsAt
@@ -121,10 +121,10 @@ def for_state_lines(incident: Incident) -> list[str]:
     """What Prometheus writes for the incident's alert at every evaluation (one a scrape interval) while it
     is active, from when its condition began to the end of the data: `ALERTS_FOR_STATE` with the alert's
     labels, its value that time."""
-    labels = ",".join(f'{k}="{v}"' for k, v in sorted(incident.alert.labels.items()))
+    selector = series_key(FOR_STATE, incident.alert.labels)
     end = max(float(series.times[-1]) for series in incident.series)
     times = np.arange(incident.active_since, end + incident.step / 2, incident.step)
-    return [f"{FOR_STATE}{{{labels}}} {incident.active_since!r} {t:.3f}" for t in times]
+    return [f"{selector} {incident.active_since!r} {t:.3f}" for t in times]
 
 
 def start_backfilled(incidents: Sequence[Incident], workdir: Path, for_state: bool = False) -> ManagedProcess:
