@@ -49,7 +49,7 @@ def evaluating(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProc
     proc.stop()
 
 
-async def _source(url: str) -> PrometheusSource:
+def _source(url: str) -> PrometheusSource:
     return PrometheusSource(PrometheusSettings(url=url, retries=0, timeout_seconds=5))
 
 
@@ -78,7 +78,7 @@ async def test_the_activation_is_read_as_prometheus_evaluating_the_rule_writes_i
     fired = time.time()  # Alertmanager's startsAt is the evaluation that fired it, at or before now
     # Alertmanager's labels carry the external ones (cluster), which Prometheus' own series do not
     labels = {"alertname": "QueueStuck", "severity": "warning", "queue": "orders", "cluster": "eu-1"}
-    source = await _source(evaluating.url)
+    source = _source(evaluating.url)
     try:
         notes: list[str] = []
         found = await alert_active_since(_incident(labels, fired), source, notes)
@@ -99,7 +99,7 @@ async def test_the_activation_is_read_as_prometheus_evaluating_the_rule_writes_i
 
 
 async def test_an_unreachable_source_leaves_a_note_and_no_activation() -> None:
-    source = await _source("http://127.0.0.1:9")
+    source = _source("http://127.0.0.1:9")
     try:
         notes: list[str] = []
         labels = {"alertname": "QueueStuck", "queue": "orders"}
@@ -144,7 +144,7 @@ async def test_the_evidence_carries_the_activation_and_its_window_reaches_back_f
     incident = scenario.incident()
     incident = replace(incident, labels={**incident.labels, "namespace": "prod"})
     settings = ContextSettings()
-    source = await _source(proc.url)
+    source = _source(proc.url)
     try:
         evidence = await collect_alert_context(incident, source, settings, now=scenario.end)
     finally:
