@@ -14,7 +14,8 @@ TEMPERATURE = 0.08
 NONE_SCORE = 0.45
 FLOOR, CEILING = 0.02, 0.97
 NO_EVIDENCE_CONFIDENCE = 0.05
-# When only the alert's own series moved, its category is a guess from the symptom itself.
+# When only the alert's own series moved, its category is a guess from the symptom itself; so is a
+# component's when its strongest change is its wait on what it calls (outbound latency).
 SELF_CAUSE_CEILING = 0.5
 
 

@@ -348,7 +348,10 @@ def _entity_result(
     where = alert_component(evidence, find_alert_series(evidence))
     causes, notes = weigh_entity_precedents([entity_cause(e, where) for e in entities], evidence.precedents)
     causes = causes[: max_alternatives + 1]
-    confidences = confidences_from_scores([c.score for c in causes])
+    confidences = [
+        min(conf, SELF_CAUSE_CEILING) if cause.downstream else conf
+        for cause, conf in zip(causes, confidences_from_scores([c.score for c in causes]), strict=True)
+    ]
     hypotheses = [
         _entity_hypothesis(evidence, cause, conf, causes, playbooks)
         for cause, conf in zip(causes, confidences, strict=True)
@@ -423,7 +426,7 @@ def _entity_hypothesis(
     playbook = _entity_playbook(playbooks, evidence, cause)
     alert_series = find_alert_series(evidence)
     return Hypothesis(
-        title=f"{playbook.title}: {cause.entity.name}",
+        title=f"{playbook.title}: {'downstream of ' if cause.downstream else ''}{cause.entity.name}",
         category=cause.category,
         suspect=cause.suspect,
         confidence=round(confidence, 3),

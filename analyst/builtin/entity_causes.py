@@ -9,7 +9,9 @@ A component whose callers' view of their calls to it rose while its own view of 
 less than half as much lost the time on the way: `network`. Otherwise one whose strongest shift is
 latency or errors, with its resources quiet, is a failing service: `dependency.service` (or
 `dependency.database`) when it is not the alerting component, `change.deployment` (a code or
-configuration change) when it is.
+configuration change) when it is. One whose strongest shift is its outbound latency (its wait on what it
+calls) only shows where the wait was seen: the slow dependency is downstream of it (`waits_downstream`),
+`dependency.service` whichever component it is, and its confidence is capped as a symptom's is.
 """
 
 from __future__ import annotations
@@ -65,6 +67,17 @@ class EntityCause:
     score: float
     is_alert_component: bool
 
+    @property
+    def downstream(self) -> bool:
+        """The component is named by its wait on what it calls (`waits_downstream`)."""
+        return waits_downstream(self.shift)
+
+
+def waits_downstream(shift: SeriesShift) -> bool:
+    """The shift is a component's outbound latency, the time it waited on its callees (not a caller's view
+    of calls to it): where a slow dependency was seen, which names no cause of the component's own."""
+    return shift.kind is SeriesKind.OUTBOUND_LATENCY and shift.replaced_at is None
+
 
 def cause_shift(entity: RankedEntity) -> SeriesShift:
     """The shift that names the category: the strongest saturation shift beyond noise that changed no
@@ -97,6 +110,8 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     if top.kind in SYMPTOM_KINDS:
         if delayed_on_the_way(entity, top):
             category = Category.NETWORK
+        elif waits_downstream(top):  # its wait on its callees: a dependency of it, whichever it is
+            category = Category.DEPENDENCY_SERVICE
         elif own or redeployed(top):
             category = Category.CHANGE_DEPLOYMENT
         elif looks_like_database(entity.name, top.series.labels):
@@ -202,6 +217,17 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
                 "show in its memory series"
             )
         return tuple(lines)
+    if cause.downstream:
+        lines.append(
+            f"{entity.name}'s strongest change is its wait on what it calls (outbound latency): the time "
+            "was lost downstream of it, in a dependency or on the way to one"
+        )
+        served = [s for s in entity.shifts if s.kind is SeriesKind.LATENCY]
+        if served and all(s.z < CHANGE_Z for s in served):
+            lines.append(
+                f"its own latency as its callers see it ({served[0].series.metric}) stayed within its "
+                "usual noise"
+            )
     resources = [s for s in entity.shifts if s.kind is SeriesKind.SATURATION]
     quiet = [s for s in resources if s.z < CHANGE_Z]
     if cause.category in (Category.DEPENDENCY_SERVICE, Category.CHANGE_DEPLOYMENT) and quiet:
@@ -254,6 +280,11 @@ def contradicting_lines(
         lines.append(
             f"no restart or rollout of {entity.name} was seen: the change is inferred from its own "
             f"{shift.series.metric} moving while its resources did not"
+        )
+    if cause.downstream:
+        lines.append(
+            f"an outbound latency shows where a slow dependency was seen, not what it is: nothing of "
+            f"{entity.name}'s own names a cause"
         )
     if entity.onset is not None and after_the_alert(entity.onset - alert_time):
         lines.append(
