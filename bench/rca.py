@@ -376,14 +376,18 @@ def category_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
 def calibration_line(system: str, outcomes: Sequence[Outcome]) -> str | None:
     """How well the primary hypothesis's confidence matches how often it names the faulty service."""
     rated = [o for o in outcomes if math.isfinite(o.confidence)]
-    if not rated:
+    return calibration_summary(system, [o.confidence for o in rated], [named_first(o) for o in rated])
+
+
+def calibration_summary(label: str, confidences: Sequence[float], hits: Sequence[bool]) -> str | None:
+    """The primary's mean confidence against how often it was right, its median when right and when
+    wrong, and the expected calibration error (None without a rated answer)."""
+    if not confidences:
         return None
-    hits = [named_first(o) for o in rated]
-    confidences = [o.confidence for o in rated]
     right = [c for c, h in zip(confidences, hits, strict=True) if h]
     wrong = [c for c, h in zip(confidences, hits, strict=True) if not h]
     return (
-        f"{system}: primary confidence mean {np.mean(confidences):.2f} against a first-place hit rate of "
+        f"{label}: primary confidence mean {np.mean(confidences):.2f} against a first-place hit rate of "
         f"{np.mean(hits):.2f} (median {np.median(right) if right else math.nan:.2f} when right, "
         f"{np.median(wrong) if wrong else math.nan:.2f} when wrong); expected calibration error "
         f"{expected_calibration_error(confidences, hits):.3f} (10 bins)"

@@ -31,7 +31,7 @@ import numpy as np
 import yaml
 
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
-from bench.rca import EvidenceLog, blocks_from, diagnose_cli, iso, serve_blocks
+from bench.rca import EvidenceLog, blocks_from, calibration_summary, diagnose_cli, iso, serve_blocks
 from bench.trading_data import KINDS, Incident, Series, generate, series_key
 from demo.processes import ManagedProcess
 
@@ -459,7 +459,21 @@ def report(outcomes: Sequence[Outcome]) -> str:
         f"diagnosis time (CLI: fetch + evidence + analyst + JSON): median {np.median(seconds):.2f} s, "
         f"max {seconds.max():.2f} s over {len(outcomes)} incidents"
     )
+    if line := calibration_line(outcomes):
+        lines.append(line)
     return "\n".join(lines)
+
+
+def calibration_line(outcomes: Sequence[Outcome]) -> str | None:
+    """The primary's confidence against how often it names the right component."""
+    rated = [(o, _primary_confidence(o)) for o in outcomes]
+    kept = [(c, o.component_first) for o, c in rated if c is not None]
+    return calibration_summary("right component first", [c for c, _ in kept], [h for _, h in kept])
+
+
+def _primary_confidence(outcome: Outcome) -> float | None:
+    confidence = outcome.hypotheses[0].get("confidence") if outcome.hypotheses else None
+    return float(confidence) if isinstance(confidence, int | float) and math.isfinite(confidence) else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

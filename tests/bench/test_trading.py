@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analyst.builtin import expected_calibration_error
 from bench import trading
 from bench.trading_data import KINDS, MISSING_SHARE, MOVER_OFFSET_MINUTES, Incident, Series, generate
 
@@ -199,6 +200,18 @@ def test_the_table_adds_up_to_the_rows(small_run: tuple[str, list[dict[str, obje
         assert int(cells[column]) == sum(bool(r[flag]) for r in rows), flag
     baseline_first = sum(r["baseline"][:1] == [r["truth"]["component"]] for r in rows)  # type: ignore[index]
     assert int(cells[6]) == baseline_first
+
+
+@pytest.mark.slow
+def test_the_calibration_line_compares_the_primarys_confidence_with_the_rows_hits(
+    small_run: tuple[str, list[dict[str, object]]],
+) -> None:
+    table, rows = small_run
+    line = next(line for line in table.splitlines() if line.startswith("right component first: "))
+    confidences = [float(r["hypotheses"][0]["confidence"]) for r in rows]  # type: ignore[index]
+    hits = [bool(r["component_first"]) for r in rows]
+    assert f"mean {np.mean(confidences):.2f} against a first-place hit rate of {np.mean(hits):.2f}" in line
+    assert f"expected calibration error {expected_calibration_error(confidences, hits):.3f}" in line
 
 
 @pytest.mark.slow
