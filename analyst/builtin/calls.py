@@ -36,6 +36,28 @@ _SIDES: tuple[tuple[str, Mapping[str, Side]], ...] = (
 _CALL_ENDS = (("source_workload", "destination_workload"), ("deployment", "dst_deployment"))
 
 
+# Labels by which a client's own latency series name what it called, without being a mesh's call series:
+# OpenTelemetry's semantic conventions (`server_address`, the older `net_peer_name`, span metrics'
+# `peer_service`, `rpc_service`, `db_system`), go-grpc-prometheus' `grpc_service`, Spring Boot's
+# `client_name`, Envoy's `envoy_cluster_name`.
+PEER_LABELS = (
+    "server_address",
+    "net_peer_name",
+    "peer_service",
+    "rpc_service",
+    "grpc_service",
+    "client_name",
+    "envoy_cluster_name",
+    "db_system",
+)
+
+
+def called_peer(labels: Mapping[str, str] | None) -> str | None:
+    """What a client-side latency series says was called (a host, a service, a database system), if any
+    of PEER_LABELS names it."""
+    return next((value for key in PEER_LABELS if labels and (value := labels.get(key))), None)
+
+
 def side_of(labels: Mapping[str, str] | None) -> Side | None:
     """Which side of its calls timed a series: `measured_by`, else a mesh's `reporter` (source: the
     caller), `direction` (outbound) or `span_kind` (client); None for anything else."""

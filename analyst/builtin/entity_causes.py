@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from analyst.builtin.calls import call_ends, callee_view, measured_by_caller
+from analyst.builtin.calls import call_ends, called_peer, callee_view, measured_by_caller
 from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
 from analyst.builtin.entities import (
     CHANGE_Z,
@@ -218,9 +218,11 @@ def supporting_lines(cause: EntityCause, alert_time: float) -> tuple[str, ...]:
             )
         return tuple(lines)
     if cause.downstream:
+        peer = called_peer(cause.shift.series.labels)
         lines.append(
-            f"{entity.name}'s strongest change is its wait on what it calls (outbound latency): the time "
-            "was lost downstream of it, in a dependency or on the way to one"
+            f"{entity.name}'s strongest change is its wait on what it calls (outbound latency"
+            + (f", its calls to {peer}" if peer else "")
+            + "): the time was lost downstream of it, in a dependency or on the way to one"
         )
         served = [s for s in entity.shifts if s.kind is SeriesKind.LATENCY]
         if served and all(s.z < CHANGE_Z for s in served):

@@ -3,6 +3,8 @@ and not claimed with more confidence than a symptom gets."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.calibration import SELF_CAUSE_CEILING
 from analyst.builtin.entities import SeriesKind, rank_entities
@@ -70,3 +72,23 @@ def test_a_component_whose_resource_is_at_its_limit_keeps_its_confidence() -> No
     waiting = next(h for h in result.alternative_hypotheses if h.suspect == "email")
     assert waiting.title.endswith("downstream of email")
     assert waiting.confidence <= SELF_CAUSE_CEILING
+
+
+def test_a_client_series_that_names_what_it_called_says_so() -> None:
+    """OpenTelemetry's HTTP client duration carries `server_address`: the line names the host it called."""
+    series = []
+    for seed, service in enumerate(SERVICES):
+        client = grid_noise(0.005, 0.0005, seed)
+        if service == "checkout":
+            client[CHANGED_AT:] = 0.08
+        timed = grid_series("http_client_request_duration_seconds:mean", service, client)
+        labels = {**timed.labels, "server_address": "fraud-check.partner.example"}
+        series += [
+            dataclasses.replace(timed, labels=labels),
+            grid_series("pod_cpu_usage_percent", service, grid_noise(30.0, 2.0, 100 + seed)),
+        ]
+    primary = diagnose_evidence(grid_evidence(series), load_playbooks(None)).primary_hypothesis
+    assert primary.title == "Failing or slow dependency: downstream of checkout"
+    assert any("its calls to fraud-check.partner.example" in line for line in primary.supporting_evidence), (
+        primary.supporting_evidence
+    )
