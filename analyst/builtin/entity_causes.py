@@ -75,8 +75,10 @@ class EntityCause:
 
 def waits_downstream(shift: SeriesShift) -> bool:
     """The shift is a component's outbound latency, the time it waited on its callees (not a caller's view
-    of calls to it): where a slow dependency was seen, which names no cause of the component's own."""
-    return shift.kind is SeriesKind.OUTBOUND_LATENCY and shift.replaced_at is None
+    of calls to it): where a slow dependency was seen, which names no cause of the component's own. Unless
+    it began as the component's pods were replaced (`redeployed`): a new version that waits longer on the
+    same callees is a change of its own."""
+    return shift.kind is SeriesKind.OUTBOUND_LATENCY and not redeployed(shift)
 
 
 def cause_shift(entity: RankedEntity) -> SeriesShift:

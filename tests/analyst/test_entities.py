@@ -659,3 +659,23 @@ def test_memory_short_of_its_size_series_says_so() -> None:
         "container_memory_working_set_bytes peaked at 55% of its limit: busy, but short of saturation"
         in memory_hypothesis.contradicting_evidence
     )
+
+
+def test_new_pods_that_wait_longer_on_their_callees_are_a_change_not_a_dependency_downstream() -> None:
+    """Redeployed 7 minutes before the alert, the new pods' client latency rose: the new version waits
+    longer on the same callees, a change of its own (the title says nothing of "downstream")."""
+    old, new = "checkout-5d9f8b6c5d-x2k4p", "checkout-7c8d7f9b4-qw7zt"
+    evidence = grid_evidence(
+        [
+            _pod("pod_client_latency_p90_seconds", "checkout", old, _replica(0.02, 0.001, 1, OLD)),
+            _pod("pod_client_latency_p90_seconds", "checkout", new, _replica(0.02, 0.001, 1, NEW, after=0.3)),
+            _series("pod_cpu_usage_percent", "checkout", 20.0, 1.0, 2),
+            _series("http_latency_seconds", "frontend", 0.1, 0.005, 5, after=0.2),
+            _series("pod_cpu_usage_percent", "search", 20.0, 1.0, 6, after=22.0),
+        ]
+    )
+    primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
+
+    assert rank_entities(evidence)[0].name == "checkout"
+    assert (primary.category, primary.suspect) == (Category.CHANGE_DEPLOYMENT, "checkout")
+    assert "downstream" not in primary.title
