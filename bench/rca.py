@@ -71,6 +71,7 @@ class Outcome:
     alertname: str
     confidence: float = math.nan  # the primary hypothesis's (NaN where no diagnosis gave one)
     evidence: Mapping[str, object] | None = None  # the collected evidence, when asked to keep it
+    title: str = ""  # the primary hypothesis's
 
 
 def iso(seconds: float) -> str:
@@ -300,6 +301,7 @@ def diagnose_fault(
         alertname=str(alert["labels"]["alertname"]),  # type: ignore[index]
         confidence=float(diagnosis["primary_hypothesis"]["confidence"]),
         evidence=report["evidence"] if keep_evidence else None,
+        title=str(diagnosis["primary_hypothesis"]["title"]),
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from analyst.builtin.calibration import SELF_CAUSE_CEILING
 from analyst.evidence import evidence_from_dict
 from bench import rca
 from bench.rca_data import Day, Fault, read_day, sliced
@@ -91,6 +92,23 @@ def test_ranks_the_injected_service_first(
     assert len(outcome.ranking) >= 5
     if kind.startswith("cpu"):  # named by the CPU at its limit, not by memory that moved further
         assert outcome.category == "resource.cpu", outcome
+
+
+def test_a_component_named_by_its_wait_on_its_callees_is_not_called_the_likely_cause(
+    days: dict[str, Day], prometheus: ManagedProcess, tmp_path: Path
+) -> None:
+    """04:10, CPU consumed in `frontend`, which leaves no trace in its own CPU: a miss. What leads is
+    emailservice's client latency (its wait on what it calls, which spikes a few times an hour). That
+    names no cause of its own: the slow dependency is downstream of it, at a symptom's confidence."""
+    day = days["2022-08-22"]
+    fault = _fault(day, "04:10:")
+    assert (fault.service, fault.kind) == ("frontend", "cpu_consumed")
+    outcome = rca.diagnose_fault(day, fault, prometheus.url, rca.config_for(day, tmp_path), tmp_path)
+
+    assert outcome.ranking[0] != "frontend"
+    assert outcome.title == f"Failing or slow dependency: downstream of {outcome.ranking[0]}", outcome.title
+    assert outcome.category == "dependency.service"
+    assert outcome.confidence <= SELF_CAUSE_CEILING  # 0.92 before: "most likely" a failing emailservice
 
 
 @pytest.mark.parametrize(("clock", "service"), [("05:01:", "checkoutservice"), ("05:27:", "currencyservice")])
