@@ -466,9 +466,8 @@ def report(outcomes: Sequence[Outcome]) -> str:
 
 def calibration_line(outcomes: Sequence[Outcome]) -> str | None:
     """The primary's confidence against how often it names the right component."""
-    rated = [(o, _primary_confidence(o)) for o in outcomes]
-    kept = [(c, o.component_first) for o, c in rated if c is not None]
-    return calibration_summary("right component first", [c for c, _ in kept], [h for _, h in kept])
+    rated = [(c, o.component_first) for o in outcomes if (c := _primary_confidence(o)) is not None]
+    return calibration_summary("right component first", [c for c, _ in rated], [h for _, h in rated])
 
 
 def _primary_confidence(outcome: Outcome) -> float | None:

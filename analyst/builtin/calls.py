@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from analyst.builtin.topology import CALLEE_LABELS
+
 CALL_LATENCY_METRIC = "call_latency"
 CALLEE = "callee"
 CALLER = "caller"
@@ -37,13 +39,14 @@ _CALL_ENDS = (("source_workload", "destination_workload"), ("deployment", "dst_d
 
 
 # Labels by which a client's own latency series name what it called, without being a mesh's call series:
-# OpenTelemetry's semantic conventions (`server_address`, the older `net_peer_name`, span metrics'
-# `peer_service`, `rpc_service`, `db_system`), go-grpc-prometheus' `grpc_service`, Spring Boot's
-# `client_name`, Envoy's `envoy_cluster_name`.
+# those that name a callee component (`topology.CALLEE_LABELS`: span metrics' `peer_service` and the
+# like), then those that name a host or system the graph need not hold: OpenTelemetry's semantic
+# conventions (`server_address`, the older `net_peer_name`, `rpc_service`, `db_system`),
+# go-grpc-prometheus' `grpc_service`, Spring Boot's `client_name`, Envoy's `envoy_cluster_name`.
 PEER_LABELS = (
+    *CALLEE_LABELS,
     "server_address",
     "net_peer_name",
-    "peer_service",
     "rpc_service",
     "grpc_service",
     "client_name",
@@ -53,9 +56,11 @@ PEER_LABELS = (
 
 
 def called_peer(labels: Mapping[str, str] | None) -> str | None:
-    """What a client-side latency series says was called (a host, a service, a database system), if any
+    """What a client-side latency series says was called (a service, a host, a database system), if any
     of PEER_LABELS names it."""
-    return next((value for key in PEER_LABELS if labels and (value := labels.get(key))), None)
+    if not labels:
+        return None
+    return next((labels[key] for key in PEER_LABELS if labels.get(key)), None)
 
 
 def side_of(labels: Mapping[str, str] | None) -> Side | None:

@@ -29,7 +29,8 @@ COMPONENT_LABELS = (
     "deployment",
     "pod",
 )
-_CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
+# Labels by which a series names a component its own component calls (an edge of the graph).
+CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
 
 
 def component_of(series: SeriesEvidence) -> str | None:
@@ -60,7 +61,7 @@ class CallGraph:
         edges: dict[str, list[str]] = {k: list(v) for k, v in topology.items()}
         for s in series:
             caller = component_of(s)
-            for key in _CALLEE_LABELS:
+            for key in CALLEE_LABELS:
                 callee = s.labels.get(key)
                 if caller and callee and callee != caller:
                     edges.setdefault(caller, []).append(callee)
