@@ -136,7 +136,7 @@ def held_for_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ma
     proc.stop()
 
 
-async def test_the_evidence_carries_the_activation_and_its_window_reaches_back_from_it(
+async def test_the_evidence_carries_the_activation_and_its_window_stays_as_configured(
     held_for_long: tuple[ManagedProcess, float],
 ) -> None:
     proc, active_at = held_for_long
