@@ -24,7 +24,7 @@ async def alert_active_since(
     """When the alert of `incident` became active, or None: a scheduled detector's finding (no rule of
     Prometheus' behind it; an alert from a file or described by hand may have one), no rule writes the
     series (a rule without `for:` still does; VictoriaMetrics' vmalert too), the source failed (noted), or
-    it was more than `max_hold` seconds before it fired (noted: before the history fetched)."""
+    it was more than `max_hold` seconds before it fired (noted: beyond the history the window may reach)."""
     if incident.source == "detector":
         return None
     query = selector({"alertname": incident.alertname}, FOR_STATE_METRIC)
@@ -37,7 +37,8 @@ async def alert_active_since(
     if active is not None and incident.starts_at - active > max_hold:
         notes.append(
             f"the alert became active {(incident.starts_at - active) / 60:.0f} min before it fired, further"
-            f" back than the history fetched (context.lookback_seconds, {max_hold:g})"
+            f" back than the history can reach for it ({max_hold:g} s: context.max_lookback_seconds less the"
+            " history a cause there needs)"
         )
         return None
     return active

@@ -21,7 +21,14 @@ from functools import partial
 
 import numpy as np
 
-from analyst.builtin.entities import INSTANCE_LABELS, KIND_WEIGHT, SeriesKind, series_kind
+from analyst.builtin.entities import (
+    BASELINE_SECONDS,
+    INSTANCE_LABELS,
+    KIND_WEIGHT,
+    ONSET_MARGIN_SECONDS,
+    SeriesKind,
+    series_kind,
+)
 from analyst.builtin.exporters import pod_in, with_subject_components, workload_of_pod
 from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
@@ -64,18 +71,33 @@ from receiver.evidence.source import (
 from receiver.models import Incident
 
 FATAL_KINDS = ("unreachable", "timeout")
+# The history before an alert's activation that the analyst uses for a cause starting there
+# (`analyst.builtin.entities.usable_activation`).
+ACTIVATION_HISTORY_SECONDS = ONSET_MARGIN_SECONDS + BASELINE_SECONDS
 
 
-def context_window(incident: Incident, settings: ContextSettings, now: float) -> Window:
-    """From startsAt - lookback to endsAt (resolved) or now, on a step grid."""
+def context_window(
+    incident: Incident, settings: ContextSettings, now: float, active_since: float | None = None
+) -> Window:
+    """From startsAt - lookback to endsAt (resolved) or now, on a step grid. An alert active long before it
+    fired (`active_since`, a rule's long `for:`) has the window reach back to the history a cause starting
+    there needs (`activation_reach`)."""
     end = incident.ends_at if incident.status == "resolved" and incident.ends_at else now
     end = min(end, now)
     start = min(incident.starts_at, end) - settings.lookback_seconds
+    if active_since is not None:
+        start = min(start, active_since - ACTIVATION_HISTORY_SECONDS)
     step = settings.step_seconds or choose_step(
         start, end, min_step=settings.min_step_seconds, target_points=settings.target_points
     )
     start, end = align_range(start, end, step, now)
     return Window(start, end, step)
+
+
+def activation_reach(settings: ContextSettings) -> float:
+    """How long before startsAt an alert's activation may lie and still have the history before it fetched
+    (`context.max_lookback_seconds` less the margin and baseline hour a cause there needs)."""
+    return max(settings.lookback_seconds, settings.max_lookback_seconds) - ACTIVATION_HISTORY_SECONDS
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,10 +139,30 @@ async def fetch_alert_context(
 async def _fetch_alert_context(
     incident: Incident, source: MetricSource, settings: ContextSettings, now: float
 ) -> AlertContext:
-    window = context_window(incident, settings, now)
+    """The queries in the configured window, with the alert's activation asked beside them. An activation
+    before the history that window holds for a cause starting there (a rule's long `for:`) has the queries
+    asked again in a window reaching back to it."""
     notes: list[str] = []
-    activated = alert_active_since(incident, source, notes, settings.lookback_seconds)
-    active_task = asyncio.ensure_future(activated)
+    active_task = asyncio.ensure_future(
+        alert_active_since(incident, source, notes, activation_reach(settings))
+    )
+    try:
+        window = context_window(incident, settings, now)
+        context = await _fetch_in_window(incident, source, settings, window)
+        active = await active_task
+    finally:
+        active_task.cancel()  # no-op when done; stops it if fetching failed
+    if active is not None and active - ACTIVATION_HISTORY_SECONDS < window.start:
+        context = await _fetch_in_window(
+            incident, source, settings, context_window(incident, settings, now, active)
+        )
+    return replace(context, notes=(*context.notes, *notes), active_since=active)
+
+
+async def _fetch_in_window(
+    incident: Incident, source: MetricSource, settings: ContextSettings, window: Window
+) -> AlertContext:
+    notes: list[str] = []
     placeholders: list[SeriesEvidence] = []
     labels = dict(incident.labels)
     span = (window.start, window.end, window.step)
@@ -144,12 +186,11 @@ async def _fetch_alert_context(
         calls = calls_touching(calls, components, notes)
         fetched = _first_of_each(fetched + calls)
         topology = merge_graphs([await graph_task, calls_of(calls)])
-        active = await active_task
     finally:
-        for task in (context_task, graph_task, active_task):
+        for task in (context_task, graph_task):
             task.cancel()  # no-op when done; stops them if fetching failed
     return AlertContext(
-        window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology, active
+        window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
     )
 
 

@@ -456,6 +456,12 @@ class CallLatencyQuery(ForMatchingAlerts):
 
 class ContextSettings(Section):
     lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
+    max_lookback_seconds: float = Field(
+        default=86400.0,
+        gt=0,
+        description="How far before startsAt the history may reach for an alert that was active long before "
+        "it fired (a rule's long `for:`): its activation and the hour before it.",
+    )
     step_seconds: float | None = Field(
         default=None, gt=0, description="Query step; None picks max(min_step, window / target_points)."
     )

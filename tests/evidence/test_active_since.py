@@ -13,6 +13,8 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from analyst.builtin.entities import usable_activation
+from analyst.builtin.narrative import data_examination
 from demo.processes import ManagedProcess, start_prometheus
 from demo.tsdb import SyntheticSeries, start_backfilled_prometheus
 from receiver.evidence.active_since import alert_active_since
@@ -93,7 +95,7 @@ async def test_the_activation_is_read_as_prometheus_evaluating_the_rule_writes_i
         assert await alert_active_since(_incident(labels, active_at - 60), source, notes) is None
         assert not notes
         assert await alert_active_since(_incident(labels, fired), source, notes, max_hold=2.0) is None
-        assert notes and "further back than the history fetched (context.lookback_seconds, 2)" in notes[0]
+        assert notes and "than the history can reach for it (2 s: context.max_lookback" in notes[0]
     finally:
         await source.close()
 
@@ -110,11 +112,15 @@ async def test_an_unreachable_source_leaves_a_note_and_no_activation() -> None:
 
 
 @pytest.fixture(scope="module")
-def held_for_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ManagedProcess, float]]:
+def held_for_long(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[ManagedProcess, float, float]]:
     """The causal scenario backfilled with the ALERTS_FOR_STATE its OrderErrorsHigh alert would leave had
-    its rule held for 40 minutes, and that of another instance's alert, active earlier."""
+    its rule held for 40 minutes, that of another instance's alert, active earlier, and that of a third
+    instance's, held for 100 minutes."""
     scenario = causal_scenario()
     active_at = scenario.effect_at + 60 - 40 * 60
+    long_ago = scenario.effect_at + 60 - 100 * 60
     labels = {"alertname": "OrderErrorsHigh", "job": "shop", "namespace": "prod", "service": "orders"}
     labels |= {"severity": "critical", "team": "checkout"}
     ts = np.arange(active_at, scenario.end + STEP, STEP)
@@ -125,6 +131,12 @@ def held_for_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ma
         SyntheticSeries(
             "ALERTS_FOR_STATE", {**labels, "instance": "orders-2:8080"}, ts, np.full(ts.size, active_at - 600)
         ),
+        SyntheticSeries(
+            "ALERTS_FOR_STATE",
+            {**labels, "instance": "orders-3:8080"},
+            held := np.arange(long_ago, scenario.end + STEP, STEP),
+            np.full(held.size, long_ago),
+        ),
     )
     proc = start_backfilled_prometheus(
         tmp_path_factory.mktemp("held"),
@@ -132,14 +144,14 @@ def held_for_long(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Ma
         external_labels={"cluster": "eu-1"},
         rules_yaml=RULES,
     )
-    yield proc, active_at
+    yield proc, active_at, long_ago
     proc.stop()
 
 
 async def test_the_evidence_carries_the_activation_and_its_window_stays_as_configured(
-    held_for_long: tuple[ManagedProcess, float],
+    held_for_long: tuple[ManagedProcess, float, float],
 ) -> None:
-    proc, active_at = held_for_long
+    proc, active_at, _ = held_for_long
     scenario = causal_scenario()
     incident = scenario.incident()
     incident = replace(incident, labels={**incident.labels, "namespace": "prod"})
@@ -153,3 +165,33 @@ async def test_the_evidence_carries_the_activation_and_its_window_stays_as_confi
     assert evidence.alert.active_since == active_at
     assert evidence.window_start > incident.starts_at - settings.lookback_seconds - STEP  # as configured
     assert all(s.metric != "ALERTS_FOR_STATE" for s in evidence.series)
+
+
+async def test_an_activation_older_than_the_window_has_the_hour_before_it_fetched(
+    held_for_long: tuple[ManagedProcess, float, float],
+) -> None:
+    """A rule that held 100 minutes: the configured 2 hours do not hold the hour before its activation, so
+    the window reaches back to it; with `context.max_lookback_seconds` at 2 hours it cannot, and says so."""
+    proc, _, long_ago = held_for_long
+    incident = causal_scenario().incident()
+    incident = replace(incident, labels={**incident.labels, "namespace": "prod", "instance": "orders-3:8080"})
+    source = _source(proc.url)
+    try:
+        reaching = await collect_alert_context(incident, source, ContextSettings(), now=causal_scenario().end)
+        capped = ContextSettings(max_lookback_seconds=7200)
+        held_back = await collect_alert_context(incident, source, capped, now=causal_scenario().end)
+    finally:
+        await source.close()
+
+    assert incident.starts_at - long_ago == 100 * 60
+    assert reaching.alert.active_since == long_ago
+    assert reaching.window_start <= long_ago - 65 * 60 < incident.starts_at - 7200
+    assert usable_activation(reaching) == long_ago
+    examined = data_examination(reaching)
+    assert "Its condition held for" in examined and "longer than the evidence's history" not in examined
+    assert any(s.metric == "demo_db_pool_in_use" and s.available for s in reaching.series)
+
+    assert held_back.alert.active_since is None
+    assert held_back.window_start > incident.starts_at - 7200 - STEP  # as configured
+    assert any("context.max_lookback_seconds" in note for note in held_back.notes)
+    assert "longer than the evidence's history" in data_examination(replace(held_back, alert=reaching.alert))
