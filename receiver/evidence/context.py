@@ -152,11 +152,22 @@ async def _fetch_alert_context(
         active = await active_task
     finally:
         active_task.cancel()  # no-op when done; stops it if fetching failed
-    if active is not None and active - ACTIVATION_HISTORY_SECONDS < window.start:
+    if reaches_back(settings, window, active):
         context = await _fetch_in_window(
             incident, source, settings, context_window(incident, settings, now, active)
         )
     return replace(context, notes=(*context.notes, *notes), active_since=active)
+
+
+def reaches_back(settings: ContextSettings, window: Window, active_since: float | None) -> bool:
+    """Whether the window should reach back further for an activation: it lies earlier than `window` holds
+    the history before it, and the configured history is at least that long (a shorter
+    `context.lookback_seconds` is a choice of less history for every alert: its activation stays unused)."""
+    return (
+        active_since is not None
+        and settings.lookback_seconds >= ACTIVATION_HISTORY_SECONDS
+        and active_since - ACTIVATION_HISTORY_SECONDS < window.start
+    )
 
 
 async def _fetch_in_window(

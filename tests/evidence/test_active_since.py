@@ -18,7 +18,7 @@ from analyst.builtin.narrative import data_examination
 from demo.processes import ManagedProcess, start_prometheus
 from demo.tsdb import SyntheticSeries, start_backfilled_prometheus
 from receiver.evidence.active_since import alert_active_since
-from receiver.evidence.context import collect_alert_context
+from receiver.evidence.context import collect_alert_context, context_window, reaches_back
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.models import Incident
@@ -195,3 +195,19 @@ async def test_an_activation_older_than_the_window_has_the_hour_before_it_fetche
     assert held_back.window_start > incident.starts_at - 7200 - STEP  # as configured
     assert any("context.max_lookback_seconds" in note for note in held_back.notes)
     assert "longer than the evidence's history" in data_examination(replace(held_back, alert=reaching.alert))
+
+
+def test_the_window_reaches_back_only_for_an_activation_the_configured_history_cannot_use() -> None:
+    """Held 100 minutes: reach back; 40 minutes: the configured two hours hold the hour before it; none: no
+    reason to; a configured history under 65 minutes (the demo's 15) is a choice of less history."""
+    incident = causal_scenario().incident()
+    now = incident.starts_at + 60
+    settings = ContextSettings()
+    window = context_window(incident, settings, now)
+    assert reaches_back(settings, window, incident.starts_at - 100 * 60)
+    assert not reaches_back(settings, window, incident.starts_at - 40 * 60)
+    assert not reaches_back(settings, window, None)
+    short = ContextSettings(lookback_seconds=900)
+    assert not reaches_back(short, context_window(incident, short, now), incident.starts_at - 5)
+    wider = context_window(incident, settings, now, incident.starts_at - 100 * 60)
+    assert wider.start <= incident.starts_at - 165 * 60 < window.start and wider.end == window.end
