@@ -49,14 +49,29 @@ def _robust_sigma(x: np.ndarray, mask: np.ndarray, med: np.ndarray, var: np.ndar
     return np.maximum(sigma, EPS * np.maximum(1.0, np.abs(np.nan_to_num(med))))
 
 
-def _best_split(filled: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Per row, the split index in [lo, hi] maximising the standardised CUSUM statistic."""
-    n = filled.shape[1]
+def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int) -> np.ndarray:
+    """Per row, the split index in [lo, hi] maximising the standardised CUSUM statistic, among the splits
+    with `min_samples` present points before them and MIN_AFTER after: a series that starts inside the
+    window (a new pod, a new label value) is judged on its own points, not split at its first one. Gaps
+    take the last value; a series' time before its first point takes its mean (adds nothing to the sum)."""
+    n = x.shape[1]
+    present = np.isfinite(x)
+    seen = np.cumsum(present, axis=1)
+    filled = np.where(seen == 0, _row_means(x)[:, None], forward_fill(x))
     centred = filled - filled.mean(axis=1, keepdims=True)
     cs = np.cumsum(centred, axis=1)[:, :-1]
     t = np.arange(1, n, dtype=float)
     stat = np.abs(cs) / np.sqrt(t * (n - t) / n)
+    before = seen[:, :-1]  # present points before the split at index j + 1
+    allowed = (before >= min_samples) & (seen[:, -1:] - before >= MIN_AFTER)
+    stat = np.where(allowed, stat, -np.inf)
     return lo + np.argmax(stat[:, lo - 1 : hi], axis=1)
+
+
+def _row_means(x: np.ndarray) -> np.ndarray:
+    """Each row's mean over its finite points (rows here always have some)."""
+    present = np.isfinite(x)
+    return np.where(present, x, 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 def _search_range(ts: np.ndarray, split_at: float | None, min_samples: int) -> tuple[int, int]:
@@ -84,7 +99,7 @@ def _changes(
     k, n = x.shape
     cols = np.arange(n)[None, :]
     lo, hi = _search_range(ts, split_at, min_samples)
-    cp = _best_split(forward_fill(x), lo, hi)
+    cp = _best_split(x, lo, hi, min_samples)
     before, after = cols < cp[:, None], cols >= cp[:, None]
     n1, m1, v1, med1 = _masked_stats(x, before)
     n2, m2, v2, med2 = _masked_stats(x, after)

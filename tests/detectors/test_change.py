@@ -114,3 +114,18 @@ def test_fresh_changes_in_pure_noise_are_rare(grid):
         for seed in range(1000)
     )
     assert found <= 10  # 1 %: about 2/1000 for the last point being the most extreme, both sides
+
+
+def test_a_series_that_starts_inside_the_window_is_not_a_change_at_its_first_point(grid, noise):
+    """A new pod's or a new label value's series: its first points are no step (they were, at z 1e6
+    against a baseline of one point), a step within its own points still is, and the rows without a gap
+    are judged as before."""
+    late, stepped = noise.copy(), noise[::-1].copy()
+    late[:300] = np.nan
+    stepped[:300] = np.nan
+    stepped[800:] += 20.0
+    out = characterize_changes(grid, np.stack([late, stepped, noise]))
+    assert isinstance(out[0], SeriesChange) and not out[0].anomalous
+    assert isinstance(out[1], SeriesChange) and out[1].anomalous and out[1].direction == "up"
+    assert out[1].onset == pytest.approx(grid[800], abs=60) and abs(out[1].z_score or 0) < 100
+    assert out[2] == characterize_change(grid, noise)
