@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from analyst.builtin.categories import MetricFamily
-from analyst.builtin.entities import usable_activation
+from analyst.builtin.entities import BASELINE_SECONDS, ONSET_MARGIN_SECONDS, usable_activation
 from analyst.builtin.limits import AT_LIMIT, utilisation
 from analyst.builtin.ranking import WEAK_CORRELATION, RankedCause, find_alert_series
 from analyst.builtin.units import format_change, format_difference
@@ -178,6 +178,13 @@ def data_examination(evidence: Evidence) -> str:
             f". No usable samples at the end of the window (stopped reporting, or not finite; last one): "
             f"{shown}{' ...' if len(stopped) > 5 else ''}"
         )
+    if short := late_starts(evidence):
+        text += (
+            f". {len(short)} of {len(available)} series with data begin less than"
+            f" {format_duration(ONSET_MARGIN_SECONDS + BASELINE_SECONDS)} before the alert (the shortest"
+            f" {format_duration(min(short))}): each is judged against what little came before, not an hour"
+            " of its normal behaviour"
+        )
     if evidence.topology:
         text += f". A call graph of {len(evidence.topology)} callers was available"
     if available:
@@ -244,6 +251,24 @@ def stopped_series(evidence: Evidence) -> list[tuple[SeriesEvidence, float]]:
         if age >= max(STOPPED_SECONDS, STOPPED_STEPS * s.values.step):
             stopped.append((s, age))
     return stopped
+
+
+def late_starts(evidence: Evidence) -> list[float]:
+    """For each series with data that begins later than the hour before a cause could start (the alert
+    less ONSET_MARGIN_SECONDS and BASELINE_SECONDS: a new pod, history the source no longer holds), how
+    long before the alert it begins."""
+    need = ONSET_MARGIN_SECONDS + BASELINE_SECONDS
+    starts = []
+    for s in evidence.series:
+        if not s.available or s.values is None or not s.values.values:
+            continue
+        first = next((i for i, v in enumerate(s.values.values) if _is_sample(v)), None)
+        if first is None:
+            continue
+        history = evidence.alert.starts_at - (s.values.start + first * s.values.step)
+        if history < need - s.values.step:  # a grid point's rounding is not a missing hour
+            starts.append(max(history, 0.0))
+    return starts
 
 
 def _is_sample(value: float | None) -> bool:

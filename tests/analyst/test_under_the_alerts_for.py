@@ -193,3 +193,22 @@ def test_an_activation_without_an_hour_of_evidence_before_it_leaves_the_window_a
     assert "Its condition held for 55m before it fired" in data_examination(active)
     assert "longer than the evidence's history allows" in data_examination(active)
     assert "longer than" not in data_examination(_activated(evidence, ALERT_POINT - 45))
+
+
+def test_the_examination_says_which_series_begin_without_the_hour_they_are_judged_against() -> None:
+    """A new pod's series, or a recording that starts just before the fault (Nezha's first faults of each
+    hour): said, with the shortest history; a series with the full hour is not counted."""
+    late = grid_noise(30.0, 1.0, 11)
+    late[: ALERT_POINT - 20] = np.nan  # begins 20 minutes before the alert
+    evidence = grid_evidence(
+        [
+            grid_series("order_ack_latency_seconds", "order-gateway", _slower(SYMPTOM_AT), "alert"),
+            grid_series("container_cpu_usage_percent", "order-gateway-new", late),
+        ],
+        alert_service="order-gateway",
+        alertname="OrderAckLatencyHigh",
+    )
+    assert "1 of 2 series with data begin less than 65m before the alert (the shortest 20m)" in (
+        data_examination(evidence)
+    )
+    assert "begin less than" not in data_examination(_surge())
