@@ -57,7 +57,7 @@ def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int) -> np.ndarray
     n = x.shape[1]
     present = np.isfinite(x)
     seen = np.cumsum(present, axis=1)
-    filled = np.where(seen == 0, _row_means(x)[:, None], forward_fill(x))
+    filled = np.where(seen == 0, np.nanmean(x, axis=1, keepdims=True), forward_fill(x))
     centred = filled - filled.mean(axis=1, keepdims=True)
     cs = np.cumsum(centred, axis=1)[:, :-1]
     t = np.arange(1, n, dtype=float)
@@ -66,12 +66,6 @@ def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int) -> np.ndarray
     allowed = (before >= min_samples) & (seen[:, -1:] - before >= MIN_AFTER)
     stat = np.where(allowed, stat, -np.inf)
     return lo + np.argmax(stat[:, lo - 1 : hi], axis=1)
-
-
-def _row_means(x: np.ndarray) -> np.ndarray:
-    """Each row's mean over its finite points (rows here always have some)."""
-    present = np.isfinite(x)
-    return np.where(present, x, 0.0).sum(axis=1) / np.maximum(present.sum(axis=1), 1)
 
 
 def _search_range(ts: np.ndarray, split_at: float | None, min_samples: int) -> tuple[int, int]:
