@@ -241,14 +241,11 @@ def stopped_series(evidence: Evidence) -> list[tuple[SeriesEvidence, float]]:
     """Series with data whose samples end well before the window does, with how long before."""
     stopped = []
     for s in evidence.series:
-        if not s.available or s.values is None or not s.values.values:
+        if (span := _sample_span(s)) is None:
             continue
-        points = s.values.values
-        last = next((i for i in range(len(points) - 1, -1, -1) if _is_sample(points[i])), None)
-        if last is None:
-            continue
-        age = evidence.window_end - (s.values.start + last * s.values.step)
-        if age >= max(STOPPED_SECONDS, STOPPED_STEPS * s.values.step):
+        _, last, step = span
+        age = evidence.window_end - last
+        if age >= max(STOPPED_SECONDS, STOPPED_STEPS * step):
             stopped.append((s, age))
     return stopped
 
@@ -260,15 +257,25 @@ def late_starts(evidence: Evidence) -> list[float]:
     need = ONSET_MARGIN_SECONDS + BASELINE_SECONDS
     starts = []
     for s in evidence.series:
-        if not s.available or s.values is None or not s.values.values:
+        if (span := _sample_span(s)) is None:
             continue
-        first = next((i for i, v in enumerate(s.values.values) if _is_sample(v)), None)
-        if first is None:
-            continue
-        history = evidence.alert.starts_at - (s.values.start + first * s.values.step)
-        if history < need - s.values.step:  # a grid point's rounding is not a missing hour
+        first, _, step = span
+        history = evidence.alert.starts_at - first
+        if history < need - step:  # a grid point's rounding is not a missing hour
             starts.append(max(history, 0.0))
     return starts
+
+
+def _sample_span(series: SeriesEvidence) -> tuple[float, float, float] | None:
+    """When an available series' first and last finite samples are, and its grid step; None without any."""
+    if not series.available or series.values is None:
+        return None
+    points, start, step = series.values.values, series.values.start, series.values.step
+    first = next((i for i, v in enumerate(points) if _is_sample(v)), None)
+    if first is None:
+        return None
+    last = next(i for i in range(len(points) - 1, first - 1, -1) if _is_sample(points[i]))
+    return start + first * step, start + last * step, step
 
 
 def _is_sample(value: float | None) -> bool:
