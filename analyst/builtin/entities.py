@@ -765,7 +765,13 @@ def usable_activation(evidence: Evidence) -> float | None:
     active = evidence.alert.active_since
     if active is None or active > evidence.alert.starts_at:
         return None
-    return active if active - ONSET_MARGIN_SECONDS - BASELINE_SECONDS >= evidence.window_start else None
+    return active if holds_history_before(evidence.window_start, active) else None
+
+
+def holds_history_before(window_start: float, active: float) -> bool:
+    """Whether a window opening at `window_start` holds the history a cause starting at `active` is judged
+    with: the ONSET_MARGIN_SECONDS it may lead by and the BASELINE_SECONDS before that."""
+    return active - ONSET_MARGIN_SECONDS - BASELINE_SECONDS >= window_start
 
 
 def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:

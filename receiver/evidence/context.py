@@ -27,6 +27,7 @@ from analyst.builtin.entities import (
     KIND_WEIGHT,
     ONSET_MARGIN_SECONDS,
     SeriesKind,
+    holds_history_before,
     series_kind,
 )
 from analyst.builtin.exporters import pod_in, with_subject_components, workload_of_pod
@@ -166,7 +167,7 @@ def reaches_back(settings: ContextSettings, window: Window, active_since: float 
     return (
         active_since is not None
         and settings.lookback_seconds >= ACTIVATION_HISTORY_SECONDS
-        and active_since - ACTIVATION_HISTORY_SECONDS < window.start
+        and not holds_history_before(window.start, active_since)
     )
 
 
