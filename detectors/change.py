@@ -4,12 +4,16 @@ Per series: the single best mean-shift split (CUSUM argmax, i.e. binary segmenta
 L2 cost) is searched after the baseline region; the onset is then back-tracked from that split to the
 first point of the run that left the baseline band (median +- 2.5 robust sigma) in the change direction,
 which pins ramps and noisy steps to where they start. Significance is a Welch t-test baseline vs after.
-Everything is vectorised over rows (~1 ms per 1,000 points per series). `fresh_change` looks at what the
-split cannot confirm yet: a run of a few points at the very end, for a series known to matter now.
+Everything is vectorised over rows (~1 ms per 1,000 points per series). Counts are of samples, not grid
+points: a series sampled more slowly than the grid fills several points with each sample
+(`detectors.grid_repeats`), and the baseline's `min_samples`, the points after a split and Welch's sizes are
+divided by that. `fresh_change` looks at what the split cannot confirm yet: a run of a few points at the
+very end, for a series known to matter now.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -18,6 +22,7 @@ from scipy import special  # not scipy.stats: the same function, ~45 MB less RSS
 
 from detectors.anomaly_types import Shape, infer_anomaly_type
 from detectors.calibration import score_from_z
+from detectors.grid_repeats import sample_repeats
 from detectors.records import EPS
 from detectors.rolling import forward_fill, nan_quantiles
 from detectors.rules import DEFAULT_RULE
@@ -49,11 +54,12 @@ def _robust_sigma(x: np.ndarray, mask: np.ndarray, med: np.ndarray, var: np.ndar
     return np.maximum(sigma, EPS * np.maximum(1.0, np.abs(np.nan_to_num(med))))
 
 
-def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int) -> np.ndarray:
+def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int, repeats: np.ndarray) -> np.ndarray:
     """Per row, the split index in [lo, hi] maximising the standardised CUSUM statistic, among the splits
-    with `min_samples` present points before them and MIN_AFTER after: a series that starts inside the
-    window (a new pod, a new label value) is judged on its own points, not split at its first one. Gaps
-    take the last value; a series' time before its first point takes its mean (adds nothing to the sum)."""
+    with `min_samples` samples before them and MIN_AFTER after (present points / the row's `repeats`): a
+    series that starts inside the window (a new pod, a new label value) is judged on its own points, not
+    split at its first one. Gaps take the last value; a series' time before its first point takes its mean
+    (adds nothing to the sum)."""
     n = x.shape[1]
     present = np.isfinite(x)
     seen = np.cumsum(present, axis=1)
@@ -62,8 +68,8 @@ def _best_split(x: np.ndarray, lo: int, hi: int, min_samples: int) -> np.ndarray
     cs = np.cumsum(centred, axis=1)[:, :-1]
     t = np.arange(1, n, dtype=float)
     stat = np.abs(cs) / np.sqrt(t * (n - t) / n)
-    before = seen[:, :-1]  # present points before the split at index j + 1
-    allowed = (before >= min_samples) & (seen[:, -1:] - before >= MIN_AFTER)
+    before = seen[:, :-1] / repeats[:, None]  # samples before the split at index j + 1
+    allowed = (before >= min_samples) & (seen[:, -1:] / repeats[:, None] - before >= MIN_AFTER)
     stat = np.where(allowed, stat, -np.inf)
     return lo + np.argmax(stat[:, lo - 1 : hi], axis=1)
 
@@ -88,15 +94,21 @@ def _welch_p(n1: np.ndarray, m1: np.ndarray, v1: np.ndarray, n2: np.ndarray, m2:
 
 
 def _changes(
-    ts: np.ndarray, x: np.ndarray, split_at: float | None, min_samples: int, names: Sequence[str]
+    ts: np.ndarray,
+    x: np.ndarray,
+    split_at: float | None,
+    min_samples: int,
+    names: Sequence[str],
+    repeats: np.ndarray,
 ) -> list[SeriesChange]:
     k, n = x.shape
     cols = np.arange(n)[None, :]
     lo, hi = _search_range(ts, split_at, min_samples)
-    cp = _best_split(x, lo, hi, min_samples)
+    cp = _best_split(x, lo, hi, min_samples, repeats)
     before, after = cols < cp[:, None], cols >= cp[:, None]
     n1, m1, v1, med1 = _masked_stats(x, before)
     n2, m2, v2, med2 = _masked_stats(x, after)
+    n1, n2 = n1 / repeats, n2 / repeats
     sigma = _robust_sigma(x, before, med1, v1)
     up = med2 >= med1
     dev = (x - med1[:, None]) * np.where(up, 1.0, -1.0)[:, None]
@@ -158,13 +170,22 @@ def characterize_changes(
         return [problem] * x.shape[0]
     min_samples = max(3, min_samples)
     problems: list[InsufficientData | None] = list(row_problems(x, min_samples + MIN_AFTER))
+    repeats = sample_repeats(x)
+    counts = np.isfinite(x).sum(axis=1).tolist()
+    for i, (problem, d, points) in enumerate(zip(problems, repeats.tolist(), counts, strict=True)):
+        if problem is None and points / d < min_samples + MIN_AFTER:
+            problems[i] = InsufficientData(
+                f"{points / d:.0f} samples ({points} grid points of {d:.0f} each), fewer than "
+                f"{min_samples + MIN_AFTER}",
+                points,
+            )
     rows = [i for i, p in enumerate(problems) if p is None]
     results: list[SeriesChange | InsufficientData | None] = list(problems)
     if rows:
         row_names = [names[i] if names is not None else "" for i in rows]
         block = x[rows]
         scales = overflow_scales(block)  # 1 but for rows of 1e300s, whose squares would overflow
-        changes = _changes(ts, block / scales[:, None], split_at, min_samples, row_names)
+        changes = _changes(ts, block / scales[:, None], split_at, min_samples, row_names, repeats[rows])
         for i, change, scale in zip(rows, changes, scales.tolist(), strict=True):
             results[i] = change if scale == 1.0 else _in_units(change, scale)
     return [r for r in results if r is not None]
@@ -200,9 +221,10 @@ def fresh_change(timestamps: np.ndarray, values: np.ndarray, *, name: str = "") 
     points, or a ramp of a few whose spread defeats the t-test): the trailing run of points beyond the band
     of what came before (median +- BAND robust sigma), all on one side. It is anomalous when the run's median
     lies Z_THRESHOLD sigmas out and a rank test puts the run beyond that history:
-    p = 2 ((m + 1) / (n + 1))^k, with m of the n earlier points at least as far out (same side) as the
-    run's nearest point, k the run's length (x 2 for either side). None when the end holds no such run
-    (or too little history).
+    p = 2 ((m + 1) / (n + 1))^k, with m of the n earlier samples at least as far out (same side) as the
+    run's nearest point, k the fewest samples the run can hold (points are divided by the points one
+    sample fills, `detectors.grid_repeats`; the run's rounded up) (x 2 for either side). None when the end
+    holds no such run (or too little history).
 
     For a series already known to matter now (an alert's own series, the finding that opened a detector
     incident at the newest point), where waiting for more points would say "nothing changed".
@@ -233,7 +255,9 @@ def _fresh_change(ts: np.ndarray, x: np.ndarray, name: str) -> SeriesChange | No
     z = (current - centre) / sigma
     nearest = float(np.min(side * (run - centre)))
     m = int(np.count_nonzero(side * (history - centre) >= nearest))
-    p = min(1.0, 2.0 * ((m + 1) / (history.size + 1)) ** k)  # x 2: the side was read off the run
+    repeats = float(sample_repeats(x[None, :])[0])
+    samples = math.ceil(k / repeats)
+    p = min(1.0, 2.0 * ((m / repeats + 1) / (history.size / repeats + 1)) ** samples)  # x 2: either side
     if abs(z) < Z_THRESHOLD or p >= ALPHA:
         return None
     direction: Direction = "up" if side > 0 else "down"

@@ -1,0 +1,55 @@
+"""How many grid points one sample fills, and what the change tests make of it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors import fresh_change
+from detectors.grid_repeats import sample_repeats
+
+N = 480
+
+
+def _held(samples: np.ndarray, every: int, offset: int = 0) -> np.ndarray:
+    """`samples` as a range query shows them on its grid: each one until the next arrives."""
+    row = np.r_[np.full(offset, np.nan), np.repeat(samples, every)]
+    return row[:N]
+
+
+def test_the_sample_interval_is_read_off_where_the_value_changes() -> None:
+    rng = np.random.default_rng(3)
+    rows = np.array(
+        [
+            _held(rng.normal(50, 2, N), 1),
+            _held(rng.normal(50, 2, N), 2),
+            _held(rng.normal(50, 2, N), 4, offset=3),
+            _held(rng.normal(50, 2, N), 8),
+        ]
+    )
+    assert sample_repeats(rows).tolist() == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_gauge_that_holds_its_value_at_every_step_is_not_mistaken_for_a_slow_one() -> None:
+    rng = np.random.default_rng(4)
+    pool = np.round(rng.normal(10, 0.5, (200, N)))  # 10, 10, 11, 10, 9, 10...: changes at any point
+    sticky = (np.cumsum(rng.random((200, N)) < 0.05, axis=1) % 3).astype(float)  # holds a level a while
+    assert (sample_repeats(pool) == 1).all()
+    assert (sample_repeats(sticky) > 1).mean() <= 0.02
+
+
+def test_a_series_that_barely_changes_keeps_its_points() -> None:
+    flat_then_step = np.r_[np.full(400, 3.0), np.full(80, 9.0)]
+    assert sample_repeats(flat_then_step[None, :]).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_a_fresh_change_weighs_samples_however_many_points_show_them(every: int) -> None:
+    rng = np.random.default_rng(5)
+    samples = rng.normal(100, 1, 120)  # two hours of one-minute samples, on a one-minute or 15-s grid
+    samples[-1] = 104.0  # the newest sample a record: one chance in 60 (either side), not news at 1 %
+    ts = np.arange(120 * every) * 60.0 / every
+    assert fresh_change(ts, _held(samples, every)[: ts.size]) is None
+    samples[-3:] = 104.0  # three records in a row are
+    change = fresh_change(ts, _held(samples, every)[: ts.size])
+    assert change is not None and change.anomalous and change.onset == ts[-3 * every]
