@@ -6,11 +6,14 @@ reply never overtakes its thread's parent and a failing destination only holds u
 A row is marked `in_flight` (committed) before its request and `sent` with the result right after,
 so a restart knows exactly which requests may have happened and asks the sink to reconcile them; an
 attempt that may have reached the destination without an answer (a timeout) is reconciled the same way.
+A worker runs in a context of its own (not that of the pipeline stage that woke it): each attempt's log
+lines carry the row's incident_id and kind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
 import random
 import time
@@ -148,8 +151,10 @@ class Outbox:
         event = self._wakeups.setdefault(queue, asyncio.Event())
         event.set()
         task = self._workers.get(queue)
-        if task is None or task.done():
-            self._workers[queue] = asyncio.create_task(self._run_queue(queue), name=f"outbox:{queue}")
+        if task is None or task.done():  # a fresh context: the caller's bound incident_id is not the rows'
+            self._workers[queue] = asyncio.create_task(
+                self._run_queue(queue), name=f"outbox:{queue}", context=contextvars.Context()
+            )
 
     async def _run_queue(self, queue: str) -> None:
         event = self._wakeups[queue]
@@ -158,7 +163,9 @@ class Outbox:
             try:
                 claim = await self._store.run(claim_next, queue, time.time())
                 if claim.delivery is not None:
-                    await self._attempt(claim.delivery)
+                    row = claim.delivery
+                    with structlog.contextvars.bound_contextvars(incident_id=row.incident_id, kind=row.kind):
+                        await self._attempt(row)
                     continue
             except Exception:
                 log.exception("delivery.worker_error", queue=queue)
@@ -193,7 +200,13 @@ class Outbox:
         await self._refresh_pending()
 
     async def _give_up(self, delivery: Delivery, error: str) -> None:
-        log.error("delivery.failed", delivery_id=delivery.id, destination=delivery.destination, error=error)
+        log.error(
+            "delivery.failed",
+            delivery_id=delivery.id,
+            destination=delivery.destination,
+            kind=delivery.kind,
+            error=error,
+        )
         self._metrics.deliveries.labels(delivery.destination, FAILED).inc()
         await self._store.run(mark_failed, delivery.id, error, time.time())
 
@@ -211,6 +224,7 @@ class Outbox:
             "delivery.retry",
             delivery_id=delivery.id,
             destination=delivery.destination,
+            kind=delivery.kind,
             error=error,
             retry_in_seconds=round(delay, 3),
         )
@@ -226,7 +240,7 @@ class Outbox:
             return
         wait = self._recounted_at + PENDING_REFRESH_SECONDS - time.monotonic()
         if wait > 0:
-            self._recount = asyncio.create_task(self._recount_after(wait))
+            self._recount = asyncio.create_task(self._recount_after(wait), context=contextvars.Context())
             return
         await self._count_pending()
 

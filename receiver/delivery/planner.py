@@ -69,10 +69,25 @@ class Thread:
 
 @dataclass(frozen=True)
 class Member:
+    """An incident of an alert group. `status` is "resolved" once its resolution was planned here; `severity`
+    and `alert_resolved` are the stored incident's (None and False when it is not stored), so a member whose
+    alert resolved in the same notification is no longer firing while its resolution waits its turn."""
+
     incident_id: str
     status: str
     starts_at: float
     ends_at: float | None
+    severity: str | None = None
+    alert_resolved: bool = False
+
+    @property
+    def open(self) -> bool:
+        """Its resolution is still to come: the thread and the PagerDuty alert wait for it."""
+        return self.status != "resolved"
+
+    @property
+    def firing(self) -> bool:
+        return self.open and not self.alert_resolved
 
 
 @dataclass(frozen=True)
@@ -259,14 +274,13 @@ class DeliveryPlanner:
         batch.join_group()
         batch.plan.resolve = (incident.id, ended)
         members = _members_after_resolve(snapshot, incident, ended)
-        still_firing = sum(1 for m in members if m.status != "resolved")
         reason = snapshot.decision if snapshot.decided else None
         text = recovery.text if recovery is not None else ""
         if self.grafana.enabled:
             self._close_annotation(batch, diagnosis, ended, reason, text)
         if self.slack.enabled:
-            self._close_thread(batch, diagnosis, members, still_firing, text)
-        if self.pagerduty.enabled and still_firing == 0:
+            self._close_thread(batch, diagnosis, members, text)
+        if self.pagerduty.enabled and not any(m.open and self._pages(m) for m in members):
             self._resolve_pagerduty(batch)
         if self.outgoing_webhook.enabled and reason is None:
             self._post_webhook(batch, "resolved", diagnosis, recovery=recovery)
@@ -312,6 +326,10 @@ class DeliveryPlanner:
         with transaction(db):
             snapshot = read_snapshot(db, incident, now)
             return apply_plan(db, self.resolved(snapshot, incident, diagnosis, now, recovery), now)
+
+    def _pages(self, member: Member) -> bool:
+        """Whether the member's alert is one PagerDuty pages for (a member not stored counts as one)."""
+        return member.severity is None or severity_at_least(member.severity, self.pagerduty.min_severity)
 
     def _diagnosis_targets(self, incident: Incident) -> list[str]:
         pages = self.pagerduty.enabled and severity_at_least(incident.severity, self.pagerduty.min_severity)
@@ -384,16 +402,18 @@ class DeliveryPlanner:
         batch: Batch,
         diagnosis: DiagnosisResult | None,
         members: Sequence[Member],
-        still_firing: int,
         recovery: str = "",
     ) -> None:
-        """Say this alert resolved; once the whole group has, mark the parent resolved and summarise."""
+        """Say this alert resolved while others of the group still fire; once every member's resolution
+        is in, mark the parent resolved and summarise. Members resolved in the same notification get no
+        "still firing" reply: the summary follows once their resolutions are planned."""
         thread = batch.snapshot.thread
         if thread is None:
             return
-        if still_firing:
-            if batch.snapshot.announced:
-                message = slack_blocks.member_resolved_reply(batch.incident, still_firing)
+        if any(m.open for m in members):
+            still_firing = sum(1 for m in members if m.firing)
+            if still_firing and batch.snapshot.announced:
+                message = slack_blocks.member_resolved_reply(batch.incident, still_firing, batch.links)
                 self._slack_reply(batch, thread, "resolved", message)
             return
         episode = [m for m in members if m.starts_at >= thread.opened_at] or list(members)
@@ -489,7 +509,7 @@ def _members_after_resolve(snapshot: Snapshot, incident: Incident, ended: float)
     others = [m for m in snapshot.members if m.incident_id != incident.id]
     own = next((m for m in snapshot.members if m.incident_id == incident.id), None)
     starts = own.starts_at if own is not None else incident.starts_at
-    return [*others, Member(incident.id, "resolved", starts, ended)]
+    return [*others, Member(incident.id, "resolved", starts, ended, incident.severity, alert_resolved=True)]
 
 
 def read_snapshot(
@@ -515,13 +535,18 @@ def read_snapshot(
             else db_outbox.notified_since(db, incident.alertname, now - 3600, budget)
         ),
         member_status=db_outbox.member_status(db, incident.id),
-        members=tuple(Member(**m) for m in db_outbox.group_members(db, group)),
+        members=_group_members(db, group),
         thread=Thread(**thread) if thread else None,
         announced=db_outbox.has_live(db, incident.id, slack.DESTINATION, ("parent", "alert")),
         annotation_id=db_outbox.last_live_id(db, incident.id, grafana.DESTINATION, grafana.CREATE),
         last_pagerduty_kind=db_outbox.last_live_group_kind(db, group, pagerduty.DESTINATION),
         similar=db_outbox.last_similar(db, key, now - cooldown) if key and cooldown else None,
     )
+
+
+def _group_members(db: sqlite_utils.Database, group: str) -> tuple[Member, ...]:
+    rows = db_outbox.group_members(db, group)
+    return tuple(Member(**{**row, "alert_resolved": bool(row["alert_resolved"])}) for row in rows)
 
 
 def _newest_diagnosis_id(db: sqlite_utils.Database, incident_id: str) -> int | None:

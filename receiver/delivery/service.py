@@ -134,9 +134,10 @@ class DeliveryService:
     async def on_incident_resolved(
         self, incident: Incident, diagnosis: DiagnosisResult | None, recovery: RecoveryCheck | None = None
     ) -> None:
-        """Close the Grafana region; once the whole group resolved, mark the Slack parent resolved,
-        post the closing summary and resolve PagerDuty. Each carries follow-ups, and says how the alert
-        recovered when `recovery` was checked at resolution."""
+        """Close the Grafana region; once the whole group resolved, mark the Slack parent resolved and
+        post the closing summary; resolve PagerDuty once no alert of the group at or above its
+        min_severity fires. Each carries follow-ups, and says how the alert recovered when `recovery` was
+        checked at resolution."""
         plan = await self._store.run(self._planner.plan_resolved, incident, diagnosis, time.time(), recovery)
         self._dispatch(plan)
 

@@ -141,7 +141,8 @@ class SlackSettings(_Section):
 
 
 class PagerDutySettings(_Section):
-    """Events API v2: trigger for diagnoses at or above `min_severity`, resolve when the group resolves."""
+    """Events API v2: trigger for diagnoses at or above `min_severity`, resolve once none of the group's
+    alerts at or above it still fires."""
 
     routing_key: SecretStr | None = None
     routing_key_file: Path | None = None

@@ -6,11 +6,13 @@ between two letters or digits stays (it cannot start or end italics), so snake_c
 
 Limits: 50 blocks per message, 3000 characters per section, 150 per header, and an undocumented
 total (`msg_blocks_too_long`, seen near 13k characters), so long diagnoses become several thread
-replies (`paginate`).
+replies (`paginate`). Every other message is one message whose parts are capped (`clip`, `CUT_MARKER`):
+a 200,000-character alert description still gives a parent that Slack accepts.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +39,18 @@ SECTION_TEXT_LIMIT = 3000
 HEADER_TEXT_LIMIT = 150
 MESSAGE_BLOCK_BUDGET = 10_000
 FALLBACK_TEXT_LIMIT = 3000
+
+# Caps of the parts of a one-message reply, in characters as `paginate` weighs them (JSON-escaped): their
+# sum, with a header and a link, stays well under MESSAGE_BLOCK_BUDGET.
+ALERT_TEXT_LIMIT = 3000  # an alert's summary or description
+LABELS_TEXT_LIMIT = 1500  # the labels line
+LABEL_VALUE_LIMIT = 200  # one label's name or value, before escaping
+NAME_LIMIT = 200  # an alertname or severity in running text
+CAUSE_LIMIT = 600
+RECOVERY_LIMIT = 1500
+ITEM_TEXT_LIMIT = 400  # one follow-up or preventive measure
+LIST_ITEMS_LIMIT = 8
+CUT_MARKER = "… (full text in alert-analyst)"
 
 Block = dict[str, Any]
 
@@ -85,6 +99,27 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: _safe_cut(text, limit - 1)] + "…"
+
+
+def weight(text: str) -> int:
+    """`text`'s characters as `paginate` counts them: JSON-escaped (a non-ASCII character counts 6 or 12)."""
+    return len(json.dumps(text)) - 2
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten already-escaped text to a `weight` of at most `limit`, ending in CUT_MARKER: the full text
+    is in alert-analyst, which the message links."""
+    if len(text) <= limit and weight(text) <= limit:
+        return text
+    room = max(0, limit - weight(CUT_MARKER))
+    totals = itertools.accumulate(weight(c) for c in text[:room])  # a character weighs at least 1
+    cut = sum(1 for _ in itertools.takewhile(lambda total: total <= room, totals))
+    return text[: _safe_cut(text, cut)].rstrip() + CUT_MARKER
+
+
+def _shorten_plain(text: str, limit: int) -> str:
+    """Raw text (not yet escaped) cut to `limit` characters, ending in an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def split_text(text: str, limit: int = SECTION_TEXT_LIMIT) -> list[str]:
@@ -190,32 +225,53 @@ def _slack_date(ts: float) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} {{time_secs}}|{iso}>"
 
 
+def _label(name: str, value: str) -> str:
+    shown_name = _shorten_plain(redact_secrets(name), LABEL_VALUE_LIMIT)
+    shown_value = _shorten_plain(redact_label(name, value), LABEL_VALUE_LIMIT)
+    return f"`{inline_code(shown_name)}={inline_code(shown_value)}`"
+
+
 def _labels_line(labels: Mapping[str, str], skip: Iterable[str] = ("alertname", "severity")) -> str:
-    shown = [
-        f"`{inline_code(redact_secrets(k))}={inline_code(redact_label(k, v))}`"
-        for k, v in sorted(labels.items())
-        if k not in skip
-    ]
-    return " ".join(shown) or "_none_"
+    """The labels as code spans, whole ones only, within LABELS_TEXT_LIMIT: those left out are counted."""
+    shown = [_label(k, v) for k, v in sorted(labels.items()) if k not in skip]
+    line = ""
+    for count, label in enumerate(shown):
+        left = len(shown) - count
+        more = f" … ({left} more label{'s' if left > 1 else ''} in alert-analyst)"
+        if weight(f"{line} {label}") + weight(more) > LABELS_TEXT_LIMIT:
+            return line + more
+        line = f"{line} {label}" if line else label
+    return line or "_none_"
 
 
-def _bullets(items: Iterable[str], numbered: bool = False) -> str:
+def _bullets(
+    items: Iterable[str], numbered: bool = False, item_limit: int | None = None, at_most: int | None = None
+) -> str:
+    """One line per item; with `item_limit` each is clipped, with `at_most` the rest are counted."""
+    items = list(items)
     lines = []
-    for number, item in enumerate(items, start=1):
+    for number, item in enumerate(items[:at_most], start=1):
         marker = f"{number}." if numbered else "•"
-        lines.append(f"{marker} {escape_mrkdwn(item)}")
+        text = escape_mrkdwn(item)
+        lines.append(f"{marker} {clip(text, item_limit) if item_limit else text}")
+    if at_most is not None and len(items) > at_most:
+        lines.append(f"… and {len(items) - at_most} more in alert-analyst")
     return "\n".join(lines)
+
+
+def _name(text: str) -> str:
+    """An alertname or severity in running text: escaped and capped."""
+    return clip(escape_mrkdwn(text), NAME_LIMIT)
 
 
 def firing_parent(incident: Incident, links: IncidentLinks) -> SlackMessage:
     """The thread's parent: posted when the alert group first fires."""
     summary = alert_summary(incident)
+    shown = clip(escape_mrkdwn(summary), ALERT_TEXT_LIMIT)
+    started = _slack_date(incident.starts_at)
     blocks = [
         header_block(f"🔥 FIRING: {incident.alertname} ({incident.severity})"),
-        *section_blocks(
-            f"{escape_mrkdwn(summary)}\n*Started:* {_slack_date(incident.starts_at)}\n"
-            f"*Labels:* {_labels_line(incident.labels)}"
-        ),
+        *section_blocks(f"{shown}\n*Started:* {started}\n*Labels:* {_labels_line(incident.labels)}"),
         context_block(f"{link(links.ui, 'Open in alert-analyst')} · diagnosis follows in this thread"),
     ]
     return SlackMessage(_fallback(f"[FIRING] {incident.alertname} ({incident.severity}): {summary}"), blocks)
@@ -228,7 +284,7 @@ def resolved_parent(
     blocks = [
         header_block(f"✅ RESOLVED: {alertname} ({severity})"),
         *section_blocks(
-            f"~{escape_mrkdwn(summary)}~\n*Started:* {_slack_date(started_at)} · "
+            f"~{clip(escape_mrkdwn(summary), ALERT_TEXT_LIMIT)}~\n*Started:* {_slack_date(started_at)} · "
             f"*Resolved after* {format_duration(duration)}"
         ),
         context_block(link(links.ui, "Open in alert-analyst")),
@@ -240,21 +296,22 @@ def group_alert_reply(incident: Incident, links: IncidentLinks) -> SlackMessage:
     """A later alert of the same group, as a thread reply."""
     summary = alert_summary(incident)
     text = (
-        f"🔥 *Another alert in this group:* {escape_mrkdwn(incident.alertname)}"
-        f" ({escape_mrkdwn(incident.severity)})\n{escape_mrkdwn(summary)}"
-        f"\n*Labels:* {_labels_line(incident.labels)}"
+        f"🔥 *Another alert in this group:* {_name(incident.alertname)} ({_name(incident.severity)})"
+        f"\n{clip(escape_mrkdwn(summary), ALERT_TEXT_LIMIT)}\n*Labels:* {_labels_line(incident.labels)}"
     )
     blocks = [*section_blocks(text), context_block(link(links.ui, "Open in alert-analyst"))]
     return SlackMessage(_fallback(f"[FIRING] {incident.alertname}: {summary}"), blocks)
 
 
-def member_resolved_reply(incident: Incident, still_firing: int) -> SlackMessage:
+def member_resolved_reply(incident: Incident, still_firing: int, links: IncidentLinks) -> SlackMessage:
+    """An alert of the group resolved while `still_firing` others still fire, as a thread reply."""
     duration = (incident.ends_at or incident.last_seen) - incident.starts_at
     text = (
-        f"✅ {escape_mrkdwn(incident.alertname)} {_labels_line(incident.labels)} resolved after "
+        f"✅ {_name(incident.alertname)} {_labels_line(incident.labels)} resolved after "
         f"{format_duration(duration)}; {still_firing} alert(s) of this group still firing."
     )
-    return SlackMessage(_fallback(f"[RESOLVED] {incident.alertname}"), section_blocks(text))
+    blocks = [*section_blocks(text), context_block(link(links.ui, "Open in alert-analyst"))]
+    return SlackMessage(_fallback(f"[RESOLVED] {incident.alertname}"), blocks)
 
 
 def diagnosis_messages(
@@ -313,12 +370,14 @@ def closing_summary(
     diagnosis' preventive measures."""
     lines = [f"✅ *Resolved* after {format_duration(duration)}."]
     if diagnosis is not None:
-        lines.append(f"*Cause:* {escape_mrkdwn(cause_line(diagnosis))}")
+        lines.append(f"*Cause:* {clip(escape_mrkdwn(cause_line(diagnosis)), CAUSE_LIMIT)}")
         if recovery:
-            lines.append(f"*Recovery:* {escape_mrkdwn(recovery)}")
-        lines.append("*Follow-up:*\n" + _bullets(diagnosis.immediate_actions, numbered=True))
+            lines.append(f"*Recovery:* {clip(escape_mrkdwn(recovery), RECOVERY_LIMIT)}")
+        follow_ups = _bullets(diagnosis.immediate_actions, True, ITEM_TEXT_LIMIT, LIST_ITEMS_LIMIT)
+        lines.append("*Follow-up:*\n" + follow_ups)
         if diagnosis.preventive_measures:
-            lines.append("*Prevent a recurrence:*\n" + _bullets(diagnosis.preventive_measures[:3]))
+            prevent = _bullets(diagnosis.preventive_measures[:3], item_limit=ITEM_TEXT_LIMIT)
+            lines.append("*Prevent a recurrence:*\n" + prevent)
     else:
         lines.append("*Cause:* no diagnosis was produced.")
     blocks = [*section_blocks("\n".join(lines)), context_block(link(links.ui, "Open in alert-analyst"))]

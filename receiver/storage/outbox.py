@@ -259,9 +259,13 @@ def resolve_member(db: sqlite_utils.Database, incident_id: str, ended: float) ->
 
 
 def group_members(db: sqlite_utils.Database, group_key: str) -> list[dict[str, Any]]:
+    """The group's members, each with its stored incident's severity and whether its alert resolved
+    (`alert_resolved` NULL when the incident is not stored)."""
     return fetch_all(
         db,
-        "SELECT incident_id, status, starts_at, ends_at FROM delivery_group_members WHERE group_key=?",
+        "SELECT m.incident_id, m.status, m.starts_at, m.ends_at, i.severity, i.status = 'resolved'"
+        " AS alert_resolved FROM delivery_group_members m LEFT JOIN incidents i ON i.id = m.incident_id"
+        " WHERE m.group_key = ?",
         [group_key],
     )
 

@@ -2,7 +2,8 @@
 .replies) and an incoming webhook, recording every request. It also plays Slack's side of interactivity:
 `signed_click` builds a `block_actions` request signed with the app's signing secret, and `response_url`
 posts (`/actions/...`) replace the original message as Slack does. Errors are HTTP 200 `ok:false`, except
-rate limiting (HTTP 429 + Retry-After), as Slack does."""
+rate limiting (HTTP 429 + Retry-After), as Slack does. Messages over Block Kit's limits are refused as Slack
+refuses them (`block_kit_error`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,31 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 WEBHOOK_PATH = "/services/T000/B000/secret"
+
+# Block Kit's limits (INTERFACES 4.5): blocks per message, characters per section and header, the top-level
+# text, and the undocumented total of a message's blocks (JSON) that Slack refuses as msg_blocks_too_long.
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_TEXT = 40_000
+MAX_BLOCKS_JSON = 13_000
+
+
+def block_kit_error(text: str | None, blocks: list[dict[str, Any]] | None) -> str | None:
+    """The error Slack answers for a message over Block Kit's limits, or None if it is within them."""
+    if text is not None and len(text) > MAX_TEXT:
+        return "msg_too_long"
+    if not blocks:
+        return None
+    if len(blocks) > MAX_BLOCKS:
+        return "invalid_blocks"
+    for block in blocks:
+        limit = {"section": MAX_SECTION_TEXT, "header": MAX_HEADER_TEXT}.get(block.get("type", ""))
+        if limit is not None and len((block.get("text") or {}).get("text", "")) > limit:
+            return "invalid_blocks"
+    if len(json.dumps(blocks)) > MAX_BLOCKS_JSON:
+        return "msg_blocks_too_long"
+    return None
 
 
 @dataclass
@@ -167,6 +193,8 @@ class FakeSlack:
             blocks = json.loads(blocks)
         if blocks is not None and len(blocks) > 50:
             return web.json_response({"ok": False, "error": "invalid_blocks"})
+        if (refused := block_kit_error(args.get("text"), blocks)) is not None:
+            return web.json_response({"ok": False, "error": refused})
         n = next(self._clock)
         message = {
             "channel": self.channel_id(args["channel"]),
@@ -194,6 +222,8 @@ class FakeSlack:
         )
         if target is None:
             return web.json_response({"ok": False, "error": "message_not_found"})
+        if (refused := block_kit_error(args.get("text"), args.get("blocks"))) is not None:
+            return web.json_response({"ok": False, "error": refused})
         target.update(text=args.get("text"), blocks=args.get("blocks"))
         self.updates.append(args)
         return web.json_response(
@@ -245,5 +275,7 @@ class FakeSlack:
             return web.Response(status=failure.status, text=failure.error or "rollup_error", headers=headers)
         if not body.get("text") and not body.get("blocks"):
             return web.Response(status=400, text="invalid_payload")
+        if (refused := block_kit_error(body.get("text"), body.get("blocks"))) is not None:
+            return web.Response(status=400, text=refused)
         self.webhook_posts.append(body)
         return web.Response(text="ok")
