@@ -2,7 +2,9 @@
 
 `diagnosis_to_dict` / `diagnosis_from_dict` serve storage and the API through a TypeAdapter over the
 dataclasses of `analyst.diagnosis` (lenient: any step names, any confidence). `LLMAnswer` is the one
-separate model: what an LLM must produce (strict: the six steps, confidences in 0..1).
+separate model: what an LLM must produce (strict: the six steps, confidences in 0..1). Its JSON schema, sent
+to the model, allows nothing else; reading an answer forgives what has one meaning only: extra keys are
+ignored, a confidence of 85 or "85%" is 0.85, a category in other case or unknown is its own or `unknown`.
 Run `python -m analyst.schema > docs/diagnosis.schema.json` to regenerate the documented schema.
 """
 
@@ -10,9 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, field_validator
 
 from analyst.diagnosis import ANALYSIS_STEPS, Category, DiagnosisResult
 
@@ -22,21 +24,53 @@ DIAGNOSIS: TypeAdapter[DiagnosisResult] = TypeAdapter(DiagnosisResult)
 """Reads and writes the `DiagnosisResult` dataclasses as JSON (storage, API, reports)."""
 
 
+def percent_as_fraction(value: Any) -> Any:
+    """A confidence as a fraction: 85 (a number in (1, 100]) or "85%" is 0.85; anything else is left for
+    validation to accept (0.85, "0.85") or refuse (150, "high")."""
+    number = value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text.removesuffix("%"))
+        except ValueError:
+            return value
+        if text.endswith("%"):
+            return number / 100
+    if isinstance(number, int | float) and not isinstance(number, bool) and 1 < number <= 100:
+        return number / 100
+    return number
+
+
+Confidence = Annotated[float, Field(ge=0.0, le=1.0), BeforeValidator(percent_as_fraction)]
+"""A confidence in 0..1 as a model answers it (a percentage read as the fraction it means)."""
+
+_CATEGORIES = frozenset(category.value for category in Category)
+
+
 class LLMHypothesis(BaseModel):
     """A hypothesis as an LLM must write it: confidence within 0..1."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     title: str
     category: Category
     suspect: str
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Confidence
     supporting_evidence: list[str]
     contradicting_evidence: list[str]
 
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category_or_unknown(cls, value: Any) -> Any:
+        """A category in any case is that category; a name the schema does not know is its catch-all."""
+        if not isinstance(value, str):
+            return value
+        folded = value.strip().lower()
+        return folded if folded in _CATEGORIES else Category.UNKNOWN.value
+
 
 class LLMAnalysisStep(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     step: str = Field(json_schema_extra={"enum": list(ANALYSIS_STEPS)})
     findings: str
@@ -52,7 +86,7 @@ class LLMAnalysisStep(BaseModel):
 class LLMAnswer(BaseModel):
     """The part of a diagnosis an LLM writes; the analyst adds ids, timings and accounting."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     primary_hypothesis: LLMHypothesis
     alternative_hypotheses: list[LLMHypothesis]
@@ -61,7 +95,7 @@ class LLMAnswer(BaseModel):
     immediate_actions: list[str]
     preventive_measures: list[str]
     monitoring_recommendations: list[str]
-    confidence_score: float = Field(ge=0.0, le=1.0)
+    confidence_score: Confidence
 
     @field_validator("detailed_analysis")
     @classmethod

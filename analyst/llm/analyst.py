@@ -39,7 +39,7 @@ from analyst.llm.confirm import (
     confirmed_result,
 )
 from analyst.llm.deadline import Deadline
-from analyst.llm.errors import LLMCallError, LLMConfigError, LLMError
+from analyst.llm.errors import LLMCallError, LLMConfigError, LLMError, LLMOutputError, retry_after_too_long
 from analyst.llm.prompt import Prompt, build_diagnosis_prompt, build_verification_prompt
 from analyst.llm.redact import redact_secrets
 from analyst.llm.retry import backoff_delay
@@ -110,6 +110,8 @@ class LLMAnalyst:
         self._confirm_schema = confirm_json_schema()
         if settings.temperature is not None and self.name == "anthropic":
             log.warning("llm_temperature_ignored", backend=self.name, reason="the Anthropic API rejects it")
+        if (unreachable := settings.timeout_beyond_total()) is not None:
+            log.warning("llm_timeout_beyond_total", problem=unreachable)
         if self._model not in settings.prices:
             log.warning(
                 "llm_price_unknown", model=self._model, hint="add it to llm.prices for cost accounting"
@@ -226,7 +228,7 @@ class LLMAnalyst:
             return None
         self._metrics.diagnoses.labels(backend=self.name, model=self._model, source="confirmed").inc()
         return replace(
-            confirmed_result(builtin, answer, precedent),
+            confirmed_result(builtin, answer, precedent, self._secrets),
             backend=self.name,
             llm_model_used=self._model,
             tokens_in=spend.tokens_in,
@@ -267,8 +269,9 @@ class LLMAnalyst:
                     attempt, self._settings.backoff_seconds, self._settings.backoff_max_seconds
                 )
             elif delay > self._settings.max_retry_after_seconds:
-                error.attempts = attempt
-                raise error
+                stopped = retry_after_too_long(error, delay, self._settings.max_retry_after_seconds)
+                stopped.attempts = attempt
+                raise stopped
             if delay >= deadline.remaining():  # waiting would pass the deadline: fall back now
                 raise deadline.expired_error(attempt, error)
             await asyncio.sleep(delay)
@@ -302,6 +305,8 @@ class LLMAnalyst:
         if refused is not None:
             return refused
         try:
+            if not completion.text.strip() and completion.empty_because:
+                raise LLMOutputError(f"the model returned no text: {completion.empty_because}")
             return parse_answer(completion.text, question.model)
         except LLMError as exc:  # a complete answer is used whatever the stop reason; a cut one is not
             return truncation_error(completion.stop_reason, self._settings.max_tokens) or exc
@@ -324,25 +329,27 @@ class LLMAnalyst:
         except LLMError as exc:
             skipped = display_text(f"verification skipped: {self._error_text(exc)}", 300)
             return replace(result, notes=(*result.notes, skipped))
-        verdict = verdict.model_copy(update={"comment": display_text(verdict.comment, 300)})
+        verdict = verdict.model_copy(update={"comment": display_text(verdict.comment, 300, self._secrets)})
         return apply_verification(result, verdict)
 
     def _to_result(self, evidence: Evidence, answer: LLMAnswer, prompt: Prompt) -> DiagnosisResult:
+        """The answer as a diagnosis, its text redacted like everything else leaving the process."""
+        secrets = self._secrets
         notes: tuple[str, ...] = ()
         if prompt.series_omitted:
             notes = (f"{prompt.series_omitted} lowest-ranked series left out of the prompt (token budget)",)
         return DiagnosisResult(
             incident_id=evidence.incident_id,
             timestamp=time.time(),
-            primary_hypothesis=to_hypothesis(answer.primary_hypothesis),
+            primary_hypothesis=to_hypothesis(answer.primary_hypothesis, secrets),
             alternative_hypotheses=tuple(
-                to_hypothesis(h) for h in answer.alternative_hypotheses[:MAX_ALTERNATIVES]
+                to_hypothesis(h, secrets) for h in answer.alternative_hypotheses[:MAX_ALTERNATIVES]
             ),
-            executive_summary=display_text(answer.executive_summary, MAX_TEXT_CHARS),
-            detailed_analysis=to_steps(answer),
-            immediate_actions=display_items(answer.immediate_actions),
-            preventive_measures=display_items(answer.preventive_measures),
-            monitoring_recommendations=display_items(answer.monitoring_recommendations),
+            executive_summary=display_text(answer.executive_summary, MAX_TEXT_CHARS, secrets),
+            detailed_analysis=to_steps(answer, secrets),
+            immediate_actions=display_items(answer.immediate_actions, secrets),
+            preventive_measures=display_items(answer.preventive_measures, secrets),
+            monitoring_recommendations=display_items(answer.monitoring_recommendations, secrets),
             analysis_duration=0.0,
             llm_model_used=self._model,
             confidence_score=answer.confidence_score,

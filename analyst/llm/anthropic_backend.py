@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anthropic
 from anthropic.types import Message, Usage
 
 from analyst.llm.backend import Completion
-from analyst.llm.errors import LLMCallError, LLMConfigError, not_json_error, status_error
+from analyst.llm.errors import (
+    LLMCallError,
+    LLMConfigError,
+    connection_error,
+    not_json_error,
+    status_error,
+    undecodable_error,
+)
 from analyst.llm.settings import LLMSettings
 
 
 class AnthropicBackend:
-    """JSON outputs via `output_config`; thinking blocks are skipped, text blocks joined."""
+    """JSON outputs via `output_config`; thinking blocks are skipped, text blocks joined (a tool_use
+    block's input is the answer when there is no text, as a gateway may turn it into one)."""
 
     name = "anthropic"
 
@@ -46,15 +55,19 @@ class AnthropicBackend:
             )
         except anthropic.APIError as exc:
             raise _call_error(exc) from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # the SDK decoding a broken 200 body
+            raise undecodable_error(self.name, exc) from exc
         if not isinstance(message, Message):  # a stream or plain text the SDK hands back as str
             raise not_json_error("anthropic", str(message))
         tokens_in, tokens_out = usage_tokens(message.usage)
+        text = answer_text(message)
         return Completion(
-            text="".join(block.text for block in message.content or () if block.type == "text"),
+            text=text,
             model=message.model or self.model,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             stop_reason=message.stop_reason,
+            empty_because="" if text.strip() else _where_the_text_went(message),
         )
 
     async def aclose(self) -> None:
@@ -78,9 +91,31 @@ def usage_tokens(usage: Usage | None) -> tuple[int, int]:
     return tokens_in, usage.output_tokens or 0
 
 
+def answer_text(message: Message) -> str:
+    """The text blocks joined; without any, the input of a tool_use block as JSON."""
+    blocks = message.content or ()
+    text = "".join(block.text for block in blocks if block.type == "text")
+    if text.strip():
+        return text
+    tool_inputs = [block.input for block in blocks if block.type == "tool_use"]
+    return json.dumps(tool_inputs[0]) if tool_inputs else text
+
+
+def _where_the_text_went(message: Message) -> str:
+    kinds = sorted({block.type for block in message.content or ()})
+    if not kinds:
+        return f"the message has no content blocks (stop_reason {message.stop_reason})"
+    return f"the message has no text block, only {', '.join(kinds)} (stop_reason {message.stop_reason})"
+
+
 def _call_error(exc: anthropic.APIError) -> LLMCallError:
     if isinstance(exc, anthropic.APITimeoutError):
         return LLMCallError(f"anthropic: timed out: {exc}", outcome="timeout")
+    if isinstance(exc, anthropic.APIConnectionError):
+        return connection_error("anthropic", exc.request.url, exc)
     if isinstance(exc, anthropic.APIStatusError):
-        return status_error("anthropic", exc.status_code, exc.response.headers, str(exc))
+        detail = str(exc)
+        if exc.status_code == 404 and "/v1/v1/" in exc.request.url.path:
+            detail += "; llm.base_url for anthropic must not end in /v1 (the SDK adds /v1/messages)"
+        return status_error("anthropic", exc.status_code, exc.response.headers, detail)
     return LLMCallError(f"anthropic: {exc}")

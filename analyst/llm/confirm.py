@@ -8,14 +8,14 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, Precedent
 from analyst.llm.prompt import rank_series_for_prompt
 from analyst.llm.redact import clean_untrusted
 from analyst.memory import SIMILAR
-from analyst.schema import strict_json_schema
+from analyst.schema import Confidence, strict_json_schema
 
 # The short prompt is for a similar incident (analyst.memory.SIMILAR) whose cause leads the ranking again.
 CONFIRM_SIMILARITY = SIMILAR
@@ -30,10 +30,10 @@ CONFIRM_SYSTEM_PROMPT = (
 
 
 class ConfirmAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     same_cause: bool
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Confidence
     comment: str
 
 
@@ -81,7 +81,7 @@ def build_confirmation_prompt(
 
 
 def confirmed_result(
-    builtin: DiagnosisResult, answer: ConfirmAnswer, precedent: Precedent
+    builtin: DiagnosisResult, answer: ConfirmAnswer, precedent: Precedent, secrets: Iterable[str] = ()
 ) -> DiagnosisResult:
     """The built-in diagnosis (which already ranks the confirmed cause first) at the model's confidence."""
     primary = replace(builtin.primary_hypothesis, confidence=round(answer.confidence, 3))
@@ -92,7 +92,7 @@ def confirmed_result(
         confidence_score=primary.confidence,
         notes=(
             *builtin.notes,
-            note + (f": {clean_untrusted(answer.comment, 200)}" if answer.comment else ""),
+            note + (f": {clean_untrusted(answer.comment, 200, secrets)}" if answer.comment else ""),
         ),
     )
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 from analyst.errors import AnalystError
 from analyst.retry_after import retry_after_seconds
@@ -77,3 +80,50 @@ def status_error(backend: str, status: int, headers: Mapping[str, str], detail: 
         retry_after=retry_after_seconds(headers),
         status=status,
     )
+
+
+def retry_after_too_long(error: LLMError, delay: float, limit: float) -> LLMCallError:
+    """`error` as the last attempt's: its Retry-After asks for a longer wait than the analyst may take."""
+    return LLMCallError(
+        f"{error}; not retried: Retry-After {delay:g} s > llm.max_retry_after_seconds ({limit:g} s)",
+        outcome=error.outcome,
+        retryable=False,
+        retry_after=delay,
+        status=getattr(error, "status", None),
+    )
+
+
+def undecodable_error(backend: str, exc: UnicodeDecodeError | json.JSONDecodeError) -> LLMCallError:
+    """A 200 whose body the SDK cannot decode: bytes that are not UTF-8, or broken JSON under a JSON
+    content type. Like `not_json_error`, not retried."""
+    if isinstance(exc, UnicodeDecodeError):
+        detail = (
+            f"bytes that are not UTF-8 ({exc.reason} at byte {exc.start}): the server's encoding is broken"
+        )
+    else:
+        detail = f"broken JSON ({exc.msg} at char {exc.pos})"
+    return LLMCallError(f"{backend}: the server answered with {detail}", retryable=False)
+
+
+def connection_error(backend: str, url: object, exc: BaseException) -> LLMCallError:
+    """The server at `url` could not be reached; the SDK's own text ("Connection error.") names neither
+    the address nor the cause."""
+    cause = f"{str(exc).rstrip('.')}: {exc.__cause__}" if exc.__cause__ else str(exc)
+    return LLMCallError(
+        f"{backend}: cannot connect to {host_port(str(url))} ({cause.strip()}): "
+        "check llm.base_url and that the server is running"
+    )
+
+
+def host_port(url: str) -> str:
+    """host:port of `url`, the scheme's default port spelled out."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def body_excerpt(body: object, limit: int = 200) -> str:
+    """The start of an error body that is text (an HTML or plain-text page), on one line."""
+    return re.sub(r"\s+", " ", body).strip()[:limit] if isinstance(body, str) else ""

@@ -11,6 +11,8 @@ from analyst.llm.errors import LLMConfigError
 
 Backend = Literal["anthropic", "openai", "openai_compatible"]
 LLM_BACKENDS: tuple[Backend, ...] = ("anthropic", "openai", "openai_compatible")
+ResponseFormatMode = Literal["json_schema", "json_object", "none"]
+RESPONSE_FORMATS: tuple[ResponseFormatMode, ...] = ("json_schema", "json_object", "none")  # strongest first
 
 DEFAULT_MODELS: dict[Backend, str] = {
     "anthropic": "claude-sonnet-5-5",
@@ -63,8 +65,10 @@ class LLMSettings(BaseModel):
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] | None = Field(
         None, description="OpenAI-style name of the limit; default max_completion_tokens for openai."
     )
-    response_format: Literal["json_schema", "json_object"] = Field(
-        "json_schema", description="OpenAI-style structured output mode (json_object for older servers)."
+    response_format: ResponseFormatMode = Field(
+        "json_schema",
+        description="OpenAI-style structured output mode: json_object for older servers, none (no"
+        " response_format sent) for servers that reject it.",
     )
     timeout_seconds: float = Field(60.0, gt=0, description="Limit of each attempt.")
     total_timeout_seconds: float = Field(
@@ -100,6 +104,18 @@ class LLMSettings(BaseModel):
         if self.api_key is not None and self.api_key_file is not None:
             raise ValueError("set llm.api_key or llm.api_key_file, not both")
         return self
+
+    def timeout_beyond_total(self) -> str | None:
+        """Why `timeout_seconds` cannot take effect, when it cannot: all of one diagnosis's LLM work ends at
+        `total_timeout_seconds`, so no attempt waits longer (warned at start-up and by check-config)."""
+        if self.timeout_seconds <= self.total_timeout_seconds:
+            return None
+        return (
+            f"llm.timeout_seconds ({self.timeout_seconds:g}) is above llm.total_timeout_seconds"
+            f" ({self.total_timeout_seconds:g}): an attempt is cut at {self.total_timeout_seconds:g} s, with"
+            " no time left to retry; raise llm.total_timeout_seconds (and pipeline.stage_timeout_seconds"
+            " above it) or lower llm.timeout_seconds"
+        )
 
     def model_for(self, backend: Backend) -> str:
         return self.model or DEFAULT_MODELS[backend]

@@ -5,25 +5,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from analyst.diagnosis import DiagnosisResult
-from analyst.schema import strict_json_schema
+from analyst.schema import Confidence, strict_json_schema
 
 
 class RankedHypothesis(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     index: int
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: Confidence
     reason: str
 
 
 class VerificationAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
     ranking: list[RankedHypothesis]
-    confidence_score: float = Field(ge=0.0, le=1.0)
+    confidence_score: Confidence
     comment: str
 
 

@@ -25,6 +25,7 @@ from receiver.delivery.readable import readable_diagnosis, without_alert_labels
 from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.source import MetricSource, MetricSourceError, RuleInfo, SeriesData
+from receiver.logs import configure_logging
 from receiver.models import DONE, Incident, new_incident
 from receiver.payload import WebhookAlert, decode_payload_object, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
@@ -163,6 +164,7 @@ def run_diagnose(argv: list[str]) -> int:
     overrides = {"prometheus": {"url": args.prometheus_url}} if args.prometheus_url else {}
     try:
         settings = load_settings(args.config_file, overrides=overrides)
+        configure_logging(settings.log.level, settings.log.format)  # on stderr: stdout is the result's
         alert, group_key, count = read_alert_file(args.alert)
         current = time.time()
         incident = incident_from_alert(alert, group_key, current)

@@ -47,9 +47,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _check_config(args: argparse.Namespace) -> int:
     from receiver.config import load_settings
+    from receiver.logs import configure_logging
     from receiver.web.reload import check_analyst
 
-    check_analyst(load_settings(args.config_file, overrides=_overrides(args)))
+    settings = load_settings(args.config_file, overrides=_overrides(args))
+    configure_logging(settings.log.level, settings.log.format)  # warnings on stderr, the verdict on stdout
+    check_analyst(settings)
     print(f"{args.config_file or '(defaults)'}: OK")
     return 0
 
