@@ -190,3 +190,6 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # urllib3 (under prometheus-api-client) logs every retry; failures are counted and noted in evidence.
     logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
+    # httpx (under the openai and anthropic SDKs) logs every request at info; the LLM analyst counts its
+    # calls (`alert_analyst_llm_requests_total`) and logs its failures and fallbacks itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
