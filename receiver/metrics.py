@@ -29,7 +29,7 @@ from receiver.storage.search_index import SEARCH_INDEXES
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 # The webhook's rejections (README, "Webhook"): exported at 0 from the start, so that the first one is an
 # increase that AlertAnalystWebhookRejected sees, not a series born at 1.
-WEBHOOK_REJECTION_CODES = ("400", "401", "413", "415", "422")
+WEBHOOK_REJECTION_CODES = ("400", "401", "405", "413", "415", "422")
 
 
 class ReplaceableCollectors(Collector):
@@ -67,6 +67,7 @@ class ReceiverMetrics:
     webhook_requests: Counter
     http_responses: Counter
     alerts_received: Counter
+    alerts_truncated: Counter
     open_incidents: Gauge
     queue_depth: Gauge
     stage_duration: Histogram
@@ -153,6 +154,12 @@ def create_metrics(registry: CollectorRegistry | None = None) -> ReceiverMetrics
             "alert_analyst_alerts_received",
             "Alerts received in accepted webhooks, by alert status.",
             ["status"],
+            registry=registry,
+        ),
+        alerts_truncated=Counter(
+            "alert_analyst_alerts_truncated",
+            "Alerts Alertmanager left out of accepted webhooks (truncatedAlerts: the webhook's max_alerts);"
+            " they are never tracked.",
             registry=registry,
         ),
         open_incidents=Gauge(

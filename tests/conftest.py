@@ -28,9 +28,10 @@ def shared_dir() -> Path:
     return SHARED
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """configure_logging binds the test's captured stderr: put the previous set-up back afterwards."""
+    """configure_logging binds the test's captured stderr: put the previous set-up back afterwards. For
+    every test: the CLI's commands configure logging as they start, and a test may run one in-process."""
     saved, root = structlog.get_config(), logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield

@@ -2,20 +2,23 @@
 event loop.
 
 Serves Prometheus, VictoriaMetrics, Thanos and Mimir alike (path prefix in `prometheus.url`).
-The client is synchronous (requests), so every call runs on a bounded thread pool, with at most
-`max_concurrency` requests in flight and a hard deadline per call, so a hung backend never pins a worker.
+The client is synchronous (requests), so every call runs on a daemon thread of its own (a hung request
+never holds up the process's exit), with at most `max_concurrency` requests in flight and a hard deadline
+per call, so a hung backend never pins a worker.
 """
 
 from __future__ import annotations
 
 import ast
 import asyncio
+import contextlib
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
@@ -299,13 +302,37 @@ def _duration(seconds: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """`fn(*args)` on a daemon thread of its own: a request hung on its backend must not hold up the exit
+    past pipeline.shutdown_timeout_seconds, as an executor's threads did (Python joins them at exit)."""
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+
+    def run() -> None:
+        try:
+            outcome: tuple[Any, BaseException | None] = (fn(*args), None)
+        except BaseException as exc:  # handed to the caller, as run_in_executor does
+            outcome = (None, exc)
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the process is exiting
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=run, name="promql", daemon=True).start()
+    return future
+
+
 class PrometheusSource:
     """MetricSource over the Prometheus HTTP API; failures raise MetricSourceError and are counted."""
 
     def __init__(self, settings: PrometheusSettings, *, registry: CollectorRegistry | None = None) -> None:
         self.settings = settings
         self._client, self._session = build_client(settings)
-        self._executor = ThreadPoolExecutor(settings.max_concurrency, thread_name_prefix="promql")
         self._slots: asyncio.Semaphore | None = None
         self._deadline = (
             settings.timeout_seconds * (settings.retries + 1)
@@ -363,7 +390,6 @@ class PrometheusSource:
         return self._external
 
     async def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
         self._session.close()
 
     def _circuit_check(self) -> None:
@@ -405,9 +431,8 @@ class PrometheusSource:
             self._slots = asyncio.Semaphore(self.settings.max_concurrency)
         slots = self._slots
         await slots.acquire()
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, fn, *args)
-        future.add_done_callback(lambda _: slots.release())  # a slot frees only when the thread is done
+        future = _in_daemon_thread(asyncio.get_running_loop(), fn, *args)
+        future.add_done_callback(partial(_thread_done, slots))
         try:
             return await asyncio.wait_for(asyncio.shield(future), self._deadline)
         except TimeoutError:
@@ -515,6 +540,15 @@ class PrometheusSource:
         if not isinstance(data, expect):
             raise unexpected_answer(url, NOT_THE_API)
         return data, warnings_of(envelope)
+
+
+def _thread_done(slots: asyncio.Semaphore, future: asyncio.Future[Any]) -> None:
+    """A call's thread finished: its slot frees (only now: the thread ran until here), and its failure is
+    taken, so a call whose caller stopped waiting (cancelled: a sibling failed, or a deadline passed) is
+    not logged as an exception never retrieved."""
+    slots.release()
+    if not future.cancelled():
+        future.exception()
 
 
 def choose_step(start: float, end: float, *, min_step: float, target_points: int) -> float:

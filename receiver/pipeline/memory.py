@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlite_utils
 import structlog
 
 from analyst.diagnosis import Category, DiagnosisResult, Hypothesis
@@ -194,17 +195,18 @@ def replace_confidence(hypothesis: Hypothesis, confidence: float) -> Hypothesis:
     return dataclasses.replace(hypothesis, confidence=round(confidence, 3))
 
 
-async def remember(
-    store: Store,
+def remember(
+    db: sqlite_utils.Database,
     incident: Incident,
     evidence: Evidence,
     result: DiagnosisResult,
     signature: EvidenceSignature,
     diagnosis_id: int,
 ) -> None:
+    """Keep the diagnosis' signature and text for recall (inside the write that saves the diagnosis)."""
     primary = result.primary_hypothesis
-    await store.write(
-        db_memory.save_signature,
+    db_memory.save_signature(
+        db,
         incident.id,
         signature,
         diagnosis_id=diagnosis_id,
@@ -212,4 +214,4 @@ async def remember(
         suspect=primary.suspect,
         now=time.time(),
     )
-    await store.write(db_memory.index_text, incident.id, alert_text(evidence), diagnosis_text(result))
+    db_memory.index_text(db, incident.id, alert_text(evidence), diagnosis_text(result))

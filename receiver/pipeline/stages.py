@@ -16,10 +16,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import sqlite_utils
 import structlog
 
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_from_dict, evidence_to_dict
+from analyst.memory import EvidenceSignature
 from analyst.protocol import Analyst
 from analyst.schema import diagnosis_from_dict, diagnosis_to_dict
 from receiver.delivery.recovery import RecoveryCheck, check_recovery, fired_again, not_checked
@@ -29,7 +31,7 @@ from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource
 from receiver.models import DONE, STAGES, Incident
 from receiver.pipeline import memory
-from receiver.pipeline.workers import StageContext, StageFn, StageOutcome, storage_unavailable
+from receiver.pipeline.workers import KeepFn, StageContext, StageFn, StageOutcome, storage_unavailable
 from receiver.storage import incidents as db_incidents
 from receiver.storage import reuse as db_reuse
 from receiver.storage.database import Store
@@ -181,20 +183,16 @@ def build_stages(plugins: StagePlugins | Callable[[], StagePlugins]) -> dict[str
         if recall is not None:
             result = dataclasses.replace(result, recall=memory.recall_line(recall.similar))
         ctx.state.diagnosis = result
-        if ctx.store is not None:
-            diagnosis_id = await _save_diagnosis(ctx.store, ctx.incident.id, result)
-            if recall is not None:
-                await memory.remember(
-                    ctx.store, ctx.incident, evidence, result, recall.signature, diagnosis_id
-                )
-            if reused is None and _reusable(plugins, ctx) and _complete(plugins, evidence, result):
-                key = db_reuse.labels_key(ctx.incident.labels)
-                await ctx.store.write(db_reuse.note_analysis, key, ctx.incident.id, time.time())
         primary = result.primary_hypothesis
         detail = f"{primary.category} ({primary.confidence:.0%}) suspect {primary.suspect}"
         if result.fallback_reason:
             detail += f"; fell back to built-in: {result.fallback_reason}"
-        return StageOutcome("ok", detail)
+        if ctx.store is None:
+            return StageOutcome("ok", detail)
+        reusable = reused is None and _reusable(plugins, ctx) and _complete(plugins, evidence, result)
+        remembered = (evidence, recall.signature) if recall is not None else None
+        keep = _keep_diagnosis(ctx.incident, result, remembered=remembered, note_analysis=reusable)
+        return await _kept(ctx, StageOutcome("ok", detail, keep))
 
     async def deliver(ctx: StageContext) -> StageOutcome:
         plugins = current()
@@ -238,20 +236,42 @@ def _complete(plugins: StagePlugins, evidence: Evidence, result: DiagnosisResult
 
 
 async def _save_reused(ctx: StageContext, source: str, diagnosis: DiagnosisResult) -> StageOutcome:
-    if ctx.store is not None:
-        await _save_diagnosis(ctx.store, ctx.incident.id, diagnosis)
-    return StageOutcome("reused", f"diagnosis of {source}")
+    keep = _keep_diagnosis(ctx.incident, diagnosis) if ctx.store is not None else None
+    return await _kept(ctx, StageOutcome("reused", f"diagnosis of {source}", keep))
 
 
-async def _save_diagnosis(store: Store, incident_id: str, result: DiagnosisResult) -> int:
-    return await store.write(
-        db_incidents.save_diagnosis,
-        incident_id,
-        diagnosis_to_dict(result),
-        backend=result.backend,
-        category=str(result.primary_hypothesis.category),
-        confidence=result.confidence_score,
-    )
+async def _kept(ctx: StageContext, outcome: StageOutcome) -> StageOutcome:
+    """`outcome` as the pipeline commits it, its `keep` with the stage's checkpoint; without a checkpoint
+    (on-demand diagnosis, a stage called on its own) `keep` is committed here."""
+    if outcome.keep is None or ctx.checkpointed or ctx.store is None:
+        return outcome
+    await ctx.store.write(outcome.keep)
+    return dataclasses.replace(outcome, keep=None)
+
+
+def _keep_diagnosis(
+    incident: Incident,
+    result: DiagnosisResult,
+    *,
+    remembered: tuple[Evidence, EvidenceSignature] | None = None,
+    note_analysis: bool = False,
+) -> KeepFn:
+    """The writes of a diagnosis: its row, memory's signature and text (`remembered`), and the analysis
+    re-fires may reuse (`note_analysis`); committed with the stage's checkpoint (`StageOutcome.keep`)."""
+
+    def keep(db: sqlite_utils.Database) -> None:
+        body = diagnosis_to_dict(result)
+        category, confidence = str(result.primary_hypothesis.category), result.confidence_score
+        saved = db_incidents.save_diagnosis(
+            db, incident.id, body, backend=result.backend, category=category, confidence=confidence
+        )
+        if remembered is not None:
+            evidence, signature = remembered
+            memory.remember(db, incident, evidence, result, signature, saved)
+        if note_analysis:
+            db_reuse.note_analysis(db, db_reuse.labels_key(incident.labels), incident.id, time.time())
+
+    return keep
 
 
 async def diagnose_now(

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+import sqlite_utils
 import structlog
 
 from receiver.metrics import ReceiverMetrics
@@ -32,10 +33,17 @@ log = structlog.get_logger("receiver.pipeline")
 Outcome = Literal["ok", "skipped", "unavailable", "error", "reused"]
 
 
+KeepFn = Callable[[sqlite_utils.Database], object]
+
+
 @dataclass
 class StageOutcome:
+    """A stage's result; `keep` writes its work (a diagnosis) in the transaction that records the stage and
+    moves the checkpoint on, so a restart never does again what was kept (an LLM call costs money)."""
+
     outcome: Outcome
     detail: str = ""
+    keep: KeepFn | None = None
 
 
 @dataclass
@@ -61,7 +69,8 @@ class StageContext:
     `now` fixes the evaluation time (on-demand `--at`); None means the wall clock. A stage does heavy
     work (PromQL, detection, the analyst) inside `async with ctx.heavy_work():`, which first waits while
     webhooks are in flight (within the incident's deferral budget: Alertmanager is waiting for their acks)
-    and then for one of the pipeline's analysis slots.
+    and then for one of the pipeline's analysis slots. `checkpointed`: the caller commits each outcome's
+    `keep` with the stage's checkpoint (the pipeline); otherwise a stage commits it itself.
     """
 
     incident: Incident
@@ -69,6 +78,7 @@ class StageContext:
     state: StageState = field(default_factory=StageState)
     now: float | None = None
     heavy_work: Callable[[], AbstractAsyncContextManager[None]] = field(default=lambda: _unlimited())
+    checkpointed: bool = False
 
 
 StageFn = Callable[[StageContext], Awaitable[StageOutcome]]
@@ -84,6 +94,13 @@ def storage_unavailable(exc: BaseException) -> bool:
 
 async def skip_stage(ctx: StageContext) -> StageOutcome:
     return StageOutcome("skipped", "not configured")
+
+
+def _keep_and_record(db: sqlite_utils.Database, keep: KeepFn | None, incident_id: str, *row: Any) -> bool:
+    """A stage's `keep` and its `record_stage` in one transaction (call through Store.write)."""
+    if keep is not None:
+        keep(db)
+    return db_incidents.record_stage(db, incident_id, *row)
 
 
 class Pipeline:
@@ -218,7 +235,9 @@ class Pipeline:
         # Only heavy work defers (the stages wrap it in `heavy_work`): a reused analysis does not.
         defer_until = time.monotonic() + self.settings.defer_to_intake_seconds
         lane = incident.group_key
-        ctx = StageContext(incident, self.store, heavy_work=lambda: self._heavy_work(defer_until, lane))
+        ctx = StageContext(
+            incident, self.store, heavy_work=lambda: self._heavy_work(defer_until, lane), checkpointed=True
+        )
         stage = incident.stage
         while stage != DONE and not self._stopping:
             next_stage = await self._run_stage(ctx, stage)
@@ -274,7 +293,8 @@ class Pipeline:
         duration = time.perf_counter() - clock
         self.metrics.stage_duration.labels(stage, result.outcome).observe(duration)
         advanced = await self.store.write(
-            db_incidents.record_stage,
+            _keep_and_record,
+            result.keep,
             ctx.incident.id,
             stage,
             result.outcome,

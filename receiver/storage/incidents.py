@@ -111,8 +111,33 @@ def body_digest(body: bytes) -> str:
 
 
 def incident_ids(payload: WebhookPayload) -> list[str]:
-    """The ids of the incidents a notification touches, in alert order (pure: no lookup)."""
+    """The ids of the alert occurrences a notification carries, in alert order (pure: no lookup); an
+    occurrence that fired again after its resolution is another incident (`current_incident_ids`)."""
     return [incident_id_for(a.effective_fingerprint(), a.starts_at) for a in payload.alerts]
+
+
+def alert_occurrences(payload: WebhookPayload) -> list[tuple[str, str]]:
+    """(occurrence id, alert status) of each alert, in alert order: what `current_incident_ids` needs."""
+    return [(i, payload.alert_status(a)) for i, a in zip(incident_ids(payload), payload.alerts, strict=True)]
+
+
+def current_incident_ids(
+    db: sqlite_utils.Database, occurrences: Sequence[tuple[str, str]], now: float
+) -> list[str]:
+    """The incidents a notification received `now` touches, as the stored incidents stand: each alert
+    occurrence's newest re-fire, or the re-fire its firing alert opens after its resolution (as
+    `_occurrences` decides when the notification is materialised)."""
+    heads = _newest_refires(db.conn, list({i for i, _ in occurrences}))
+    named = []
+    for incident_id, status in occurrences:
+        head = heads.get(incident_id)
+        if head is None:
+            named.append(incident_id)
+        elif status == "firing" and head.refires(now):
+            named.append(_refire_id(head.id))
+        else:
+            named.append(head.id)
+    return named
 
 
 def alerts_by_status(payload: WebhookPayload) -> dict[str, int]:
@@ -196,6 +221,11 @@ def _upsert_incidents(conn: Any, payload: WebhookPayload, notification_id: int, 
     conn.executemany(
         SUPERSEDE_SQL, [(starts, now, successor, 0, i) for i, (starts, successor) in late.items()]
     )
+    if payload.truncated_alerts:  # the group's incidents say that alerts of the group went untracked
+        conn.executemany(
+            "UPDATE incidents SET truncated_alerts = max(coalesce(truncated_alerts, 0), ?) WHERE id = ?",
+            [(payload.truncated_alerts, i) for i in occurrences],
+        )
     firing_new = {i: occurrences[i][0] for i in new if occurrences[i][1] == "firing" and i not in late}
     superseded, announced = _supersede(conn, firing_new, now)
     return IngestResult(notification_id, new, [*closing, *announced], [*late, *superseded])
@@ -506,8 +536,11 @@ def list_incidents(
     since: float | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: tuple[float, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; `since` filters on first_seen (Unix seconds)."""
+    """Newest first (first_seen, then id); `since` filters on first_seen (Unix seconds). `after` is the
+    (first_seen, id) of the previous page's last row: a seek that neither repeats nor skips rows when
+    incidents arrive or go between pages, as `offset` does."""
     where: list[str] = []
     params: list[Any] = []
     if status:
@@ -519,6 +552,9 @@ def list_incidents(
     if since is not None:
         where.append("first_seen >= ?")
         params.append(since)
+    if after is not None:
+        where.append("first_seen <= ? AND (first_seen < ? OR id > ?)")
+        params += [after[0], after[0], after[1]]
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = fetch_all(
         db,

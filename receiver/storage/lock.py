@@ -5,8 +5,10 @@ each sweep the other's incidents and run their stages again: diagnoses made twic
 deliveries sent twice, and a start-up marks the other's in-flight deliveries as interrupted. SQLite keeps
 the file consistent, not the work.
 
-A POSIX record lock (`lockf`): the kernel drops it when the process ends, however it ends, so a crash
-leaves nothing stale, and no child process inherits it. It is the process's: Stores within one process
+The lock file sits beside the file the path resolves to, so a symlink to the database is refused like
+the path itself (a hard link, a second name of the same file, is not detected). A POSIX record lock
+(`lockf`): the kernel drops it when the process ends, however it ends, so a crash leaves nothing stale,
+and no child process inherits it. It is the process's: Stores within one process
 (tests, tools) share it, and closing any of them releases it. The file itself stays (removing it would
 race a process taking it).
 """
@@ -36,7 +38,9 @@ class DatabaseLock:
 
     @classmethod
     def acquire(cls, database: str | Path) -> DatabaseLock:
-        path = Path(f"{database}.lock")
+        """Lock `<database>.lock`, the database named by its real path: a symlink to a file another
+        receiver has open (or the path of a symlinked directory) takes the same lock."""
+        path = Path(f"{os.path.realpath(database)}.lock")
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:

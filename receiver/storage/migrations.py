@@ -231,6 +231,18 @@ def _text_rows(db: sqlite_utils.Database) -> None:
         log.warning("search_index_damaged_at_migration", index="incident_text", error=str(exc))
 
 
+def _newest_first_keyset(db: sqlite_utils.Database) -> None:
+    """The API's list pages by keyset, newest first (`incidents.list_incidents`): each page is a seek
+    past the last row's (first_seen, id), whatever arrives or goes meanwhile."""
+    db.execute("CREATE INDEX idx_incidents_newest ON incidents (first_seen DESC, id)")
+
+
+def _truncated_alerts(db: sqlite_utils.Database) -> None:
+    """How many alerts of its group Alertmanager left out (`truncatedAlerts`, its `max_alerts`) of a
+    notification that carried the incident: those alerts are never tracked, and the incident says so."""
+    db.execute("ALTER TABLE incidents ADD COLUMN truncated_alerts INTEGER")
+
+
 def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
     return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
 
@@ -252,6 +264,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _retention_index_as_queried,
     _waiting_by_group,
     _text_rows,
+    _newest_first_keyset,
+    _truncated_alerts,
 )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +15,7 @@ from receiver.storage import incidents as db_incidents
 from receiver.times import parse_time
 from receiver.web.auth import is_authorized
 from receiver.web.incident_page import recovery_checked
-from receiver.web.json_errors import bad_request, error_response, is_unicode
+from receiver.web.json_errors import bad_request, error_response, is_unicode, unauthorized
 from receiver.web.keys import CREDENTIALS, DELIVERY, MATERIALIZER, STORE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -26,10 +29,7 @@ async def require_api_auth(request: web.Request, handler: Handler) -> web.Stream
     if (path.startswith("/api/") or path.startswith("/ui")) and not is_authorized(
         request.headers.get("Authorization"), request.app[CREDENTIALS]
     ):
-        response = error_response(401, "missing or wrong credentials")
-        if request.app[CREDENTIALS].username is not None:
-            response.headers["WWW-Authenticate"] = 'Basic realm="alert-analyst"'
-        return response
+        return unauthorized(request.app[CREDENTIALS])
     return await handler(request)
 
 
@@ -40,6 +40,26 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
         raise bad_request(f"{name} must be an integer in [{low}, {high}]", name)
     return int(raw)
+
+
+def page_cursor(row: dict[str, Any]) -> str:
+    """The opaque `next_cursor` after `row`: its place in the newest-first order, (first_seen, id)."""
+    place = json.dumps([row["first_seen"], row["id"]], separators=(",", ":"))
+    return base64.urlsafe_b64encode(place.encode()).decode().rstrip("=")
+
+
+def _after(request: web.Request) -> tuple[float, str] | None:
+    """The `cursor` parameter as the (first_seen, id) it stands for; 400 naming it when it is not one."""
+    raw = request.query.get("cursor")
+    if raw is None:
+        return None
+    try:
+        first_seen, incident_id = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        if isinstance(first_seen, int | float) and math.isfinite(first_seen) and isinstance(incident_id, str):
+            return float(first_seen), incident_id
+    except (ValueError, TypeError, ArithmeticError, RecursionError):  # not what page_cursor wrote
+        pass
+    raise bad_request("cursor must be a next_cursor of an earlier answer, unchanged", "cursor")
 
 
 async def list_incidents(request: web.Request) -> web.Response:
@@ -56,16 +76,26 @@ async def list_incidents(request: web.Request) -> web.Response:
             )
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = _int_param(request, "offset", 0, 0, 10**9)
+    after = _after(request)
+    if after is not None and "offset" in request.query:
+        return error_response(400, "give cursor or offset, not both", "offset")
     rows = await request.app[STORE].run(
         db_incidents.list_incidents,
         status=status,
         alertname=request.query.get("alertname"),
         since=since,
-        limit=limit,
+        limit=limit + 1,  # one more: whether there is a next page
         offset=offset,
+        after=after,
     )
-    next_offset = offset + limit if len(rows) == limit else None
-    return web.json_response({"incidents": rows, "next_offset": next_offset})
+    more, rows = len(rows) > limit, rows[:limit]
+    return web.json_response(
+        {
+            "incidents": rows,
+            "next_cursor": page_cursor(rows[-1]) if more else None,
+            "next_offset": offset + limit if more and after is None else None,
+        }
+    )
 
 
 async def incident_view(app: web.Application, incident_id: str) -> dict[str, Any] | None:

@@ -63,7 +63,7 @@ def build_app(
     app.cleanup_ctx.extend(RESOURCES)
     app.add_routes(
         [
-            web.post("/webhook/alertmanager", receive_alertmanager),
+            web.route("*", "/webhook/alertmanager", receive_alertmanager),
             *health_routes(),
             *reload_routes(),
             *api_routes(),

@@ -25,6 +25,12 @@ class Credentials:
     def required(self) -> bool:
         return self.bearer_token is not None or self.username is not None
 
+    def challenges(self) -> list[str]:
+        """The `WWW-Authenticate` challenges of a 401: one per kind of credential configured, basic auth
+        first (a browser asks for a login; it knows no Bearer)."""
+        schemes = ["Basic"] * (self.username is not None) + ["Bearer"] * (self.bearer_token is not None)
+        return [f'{scheme} realm="alert-analyst"' for scheme in schemes]
+
     def __repr__(self) -> str:  # never print secrets
         return f"Credentials(bearer={'set' if self.bearer_token else 'unset'}, basic_user={self.username!r})"
 

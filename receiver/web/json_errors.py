@@ -8,6 +8,7 @@ import email.parser
 import email.policy
 import json
 import zlib
+from collections.abc import Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from receiver.errors import PayloadError
 from receiver.payload import decode_utf8_json
+from receiver.web.auth import Credentials
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -50,6 +52,22 @@ def error_headers(status: int) -> dict[str, str] | None:
 def error_response(status: int, message: str, field: str | None = None) -> web.Response:
     """The error as a JSON response, with its `error_headers`."""
     return web.json_response(error_body(message, field), status=status, headers=error_headers(status))
+
+
+def method_not_allowed(method: str, allowed: Iterable[str]) -> web.Response:
+    """The 405 of a path that takes other methods, naming them (also in `Allow`)."""
+    methods = ", ".join(sorted(allowed))
+    response = error_response(405, f"method {method} not allowed here: use {methods}")
+    response.headers[hdrs.ALLOW] = methods
+    return response
+
+
+def unauthorized(credentials: Credentials) -> web.Response:
+    """The 401 of a request without the configured credentials, challenging for those configured."""
+    response = web.json_response(error_body("missing or wrong credentials"), status=401)
+    for challenge in credentials.challenges():
+        response.headers.add(hdrs.WWW_AUTHENTICATE, challenge)
+    return response
 
 
 def bad_request(message: str, field: str | None = None) -> web.HTTPBadRequest:

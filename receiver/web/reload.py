@@ -197,6 +197,8 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             raise ConfigError(str(exc)) from exc
         changed = changed_fields(old, new)
         applied, needs_restart = split_changes(old, new, changed)
+        if credentials != app[CREDENTIALS] and "webhook" not in applied:  # a secret file's contents changed
+            applied.append("webhook")
         delivery = app[DELIVERY]
         if (delivery is None) != (not any(getattr(new, d).enabled for d in DESTINATIONS)):
             needs_restart.append("delivery destinations added or removed")

@@ -6,11 +6,11 @@ answered from what was kept then, and stored as a reference to the first copy in
 from __future__ import annotations
 
 import collections
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from receiver.payload import WebhookPayload
-from receiver.storage.incidents import NotificationHead, alerts_by_status, incident_ids
+from receiver.storage.incidents import NotificationHead, alert_occurrences, alerts_by_status
 
 DEFAULT_SIZE = 4096
 
@@ -21,13 +21,18 @@ class Accepted:
 
     notification_id: int
     head: NotificationHead
-    incident_ids: tuple[str, ...]
+    occurrences: tuple[tuple[str, str], ...]  # (occurrence id, alert status) per alert
     statuses: Mapping[str, int]
+    truncated_alerts: int = 0  # alerts Alertmanager left out (max_alerts)
 
 
-def accepted(notification_id: int, payload: WebhookPayload) -> Accepted:
+def accepted(
+    notification_id: int, payload: WebhookPayload, occurrences: Sequence[tuple[str, str]] | None = None
+) -> Accepted:
+    """What to keep of a stored `payload`; `occurrences`: its `alert_occurrences`, when computed already."""
     head = NotificationHead.of(payload)
-    return Accepted(notification_id, head, tuple(incident_ids(payload)), alerts_by_status(payload))
+    alerts = tuple(alert_occurrences(payload) if occurrences is None else occurrences)
+    return Accepted(notification_id, head, alerts, alerts_by_status(payload), payload.truncated_alerts)
 
 
 class RecentBodies:

@@ -125,6 +125,12 @@ def setup_templates(app: web.Application) -> None:
     env.globals["static_url"] = static_url
 
 
+def error_page(request: web.Request, status: int, title: str, message: str) -> web.Response:
+    """A workbench page saying what went wrong (no such incident, no such page), with its navigation."""
+    context = {"title": title, "message": message}
+    return aiohttp_jinja2.render_template("error.html", request, context, status=status)
+
+
 def _static_cache_control(request: web.Request, status: int) -> str:
     """Long caching only for a found file asked for under its current version; revalidate the rest."""
     if status not in (200, 206, 304):  # a 404 (or any error) is never kept

@@ -29,10 +29,18 @@ from receiver.scheduled.settings import RuleSettings
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
 from receiver.web.incident_page import build_incident_page
-from receiver.web.json_errors import error_headers, read_form
-from receiver.web.keys import INCIDENT_EXTRAS, OVERVIEW_EXTRAS, SCHEDULER, SETTINGS, SOURCE, STORE
+from receiver.web.json_errors import error_headers, is_unicode, read_form
+from receiver.web.keys import (
+    INCIDENT_EXTRAS,
+    MATERIALIZER,
+    OVERVIEW_EXTRAS,
+    SCHEDULER,
+    SETTINGS,
+    SOURCE,
+    STORE,
+)
 from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
-from receiver.web.templating import static_routes
+from receiver.web.templating import error_page, static_routes
 
 PAGE_SIZE = 50
 FILTERS = ("status", "severity", "category", "alertname", "q", "since", "until")
@@ -119,7 +127,12 @@ async def incident_page(request: web.Request) -> web.Response:
     incident_id = request.match_info["incident_id"]
     data = await request.app[STORE].run(db_workbench.incident_page_data, incident_id)
     if data is None:
-        raise web.HTTPNotFound(text="no such incident")
+        named = incident_id if is_unicode(incident_id) else "by that id"
+        message = f"There is no incident {named}: never stored, or deleted by retention."
+        if backlog := request.app[MATERIALIZER].backlog:
+            message = f"There is no incident {named} yet: {backlog} acknowledged notifications are still"
+            message += " being turned into incidents."
+        return error_page(request, 404, "No such incident", message)
     extras = [Markup(await extra(request.app, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
     return _render_incident(request, data, extras)
 

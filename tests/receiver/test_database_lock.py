@@ -61,6 +61,24 @@ def test_a_store_on_a_file_another_process_has_open_is_refused_naming_it(tmp_pat
     Store(path).close()  # killed with -9: nothing stale is left
 
 
+def test_a_store_through_a_symlink_to_a_file_another_process_has_open_is_refused(tmp_path: Path) -> None:
+    """The lock was named after the path as configured: through a symlink, both receivers started."""
+    path = tmp_path / "db.sqlite"
+    (tmp_path / "other").mkdir()
+    linked_file = tmp_path / "other" / "link.db"
+    linked_file.symlink_to(path)
+    linked_directory = tmp_path / "linked-dir"
+    linked_directory.symlink_to(tmp_path, target_is_directory=True)
+    with held_elsewhere(path) as other:
+        for link in (linked_file, linked_directory / "db.sqlite"):
+            with pytest.raises(
+                StorageLockError, match=f"in use by another alert-analyst \\(pid {other.pid} "
+            ):
+                Store(link)
+    with held_elsewhere(linked_file), pytest.raises(StorageLockError, match="in use by another"):
+        Store(path)
+
+
 def test_a_store_that_fails_to_open_lets_another_process_open_the_file(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     Store(path).close()

@@ -231,3 +231,23 @@ def test_a_re_send_of_a_superseded_occurrence_opens_nothing(
         again = ingest(store, notification(webhook_corpus, now - 600), at)
         assert again.created == again.superseded == again.resolved == []
     assert len(store.run_sync(fetch_all, "SELECT id FROM incidents")) == 4
+
+
+async def test_the_answer_names_the_new_incident_of_an_alert_firing_again_after_its_resolution(
+    counting_client: CountingClient, webhook_corpus: Path
+) -> None:
+    """It named the resolved one, the occurrence's id: a client following it read the closed incident."""
+    client, _, _ = counting_client
+    starts = round(time.time() - 600, 3)
+    firing = notification(webhook_corpus, starts)
+    first = await opened(client, firing)
+    await post(client, notification(webhook_corpus, starts, ends=time.time() - 5))
+    await wait_idle(client.app[PIPELINE])
+
+    again = await opened(client, firing)  # the same bytes: answered from the re-send memory before
+    await wait_idle(client.app[PIPELINE])
+    rows = await incidents(client)
+    assert set(again).isdisjoint(first)
+    assert all(rows[i]["status"] == "firing" for i in again)
+    assert await opened(client, firing) == again  # its re-sends name it too
+    assert await opened(client, notification(webhook_corpus, starts, ends=time.time())) == again

@@ -84,3 +84,17 @@ async def test_sighup_with_a_spoiled_token_file_is_logged_and_counted(
     assert metric(receiver, "alert_analyst_config_last_reload_successful") == 1
     assert call(receiver, "/api/v1/incidents", "second")[0] == 200
     assert call(receiver, "/api/v1/incidents", "first")[0] == 401
+
+
+def test_a_reload_after_the_token_files_contents_changed_names_the_webhook_as_applied(
+    receiver: ReceiverProcess, tmp_path: Path
+) -> None:
+    """The new token was in force, but the answer's `applied` did not say so (the same file, new contents)."""
+    (tmp_path / "token").write_text("second\n")
+
+    status, body = call(receiver, "/-/reload", "first", "POST")
+
+    assert status == 200, body
+    assert "webhook" in json.loads(body)["applied"]
+    assert call(receiver, "/api/v1/incidents", "second")[0] == 200
+    assert call(receiver, "/api/v1/incidents", "first")[0] == 401

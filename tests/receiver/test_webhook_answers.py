@@ -135,6 +135,7 @@ async def test_non_json_content_type_is_415(make_client: ClientFactory, webhook_
     client = await make_client()
     resp = await post(client, body(webhook_corpus), **{"Content-Type": "text/plain"})
     assert resp.status == 415
+    assert "Accept-Encoding" not in resp.headers  # it names the encodings for a refused Content-Encoding only
     assert count_stored(client) == 0
 
 
@@ -367,6 +368,28 @@ async def test_basic_auth_from_password_file(
     bad = "Basic " + base64.b64encode(b"am:hunter3").decode()
     assert (await post(client, body(webhook_corpus), Authorization=bad)).status == 401
     assert (await post(client, body(webhook_corpus), Authorization=good)).status == 200
+
+
+@pytest.mark.parametrize(
+    ("webhook", "challenges"),
+    [
+        ({"bearer_token": "s3cr3t-token"}, ['Bearer realm="alert-analyst"']),
+        ({"basic_auth": {"username": "am", "password": "hunter2"}}, ['Basic realm="alert-analyst"']),
+        (
+            {"bearer_token": "s3cr3t-token", "basic_auth": {"username": "am", "password": "hunter2"}},
+            ['Basic realm="alert-analyst"', 'Bearer realm="alert-analyst"'],
+        ),
+    ],
+    ids=["bearer", "basic", "both"],
+)
+async def test_a_401_challenges_for_the_credentials_configured(
+    make_client: ClientFactory, webhook_corpus: Path, webhook: dict[str, Any], challenges: list[str]
+) -> None:
+    """It always said Bearer, also when only basic auth was configured (the API said Basic)."""
+    client = await make_client(webhook=webhook)
+    for answer in (await post(client, body(webhook_corpus)), await client.get("/api/v1/incidents")):
+        assert answer.status == 401
+        assert answer.headers.getall("WWW-Authenticate") == challenges
 
 
 async def test_unknown_fields_are_ignored(make_client: ClientFactory, webhook_corpus: Path) -> None:
