@@ -520,3 +520,17 @@ def test_axis_ticks_keep_the_decimals_that_tell_them_apart(
         step,
     )
     assert shown == labels
+
+
+def test_an_unknown_incident_is_a_page_of_the_workbench_with_its_way_back(
+    browser: Any, receiver: Any, tmp_path: Any
+) -> None:
+    proc, _ = receiver
+    _open(browser, f"{proc.url}/ui/incidents/inc-0000000000000000")
+    heading = browser.find_element("css selector", "main h1").text
+    assert heading == "No such incident", heading
+    back = browser.find_element("link text", "All incidents")
+    assert [e for e in console_errors(browser) if "404" not in e] == []
+    browser.save_screenshot(str(tmp_path / "unknown-incident.png"))
+    back.click()
+    assert len(_rows(browser)) == 2
