@@ -46,7 +46,7 @@ def diagnose_evidence(
     if len(entities) >= MIN_COMPARED_ENTITIES and any(e.changed for e in entities):
         return _entity_result(evidence, entities, playbooks, timestamp, started, max_alternatives)
     ranked, precedent_notes = weigh_precedents(rank_candidate_causes(evidence), evidence.precedents)
-    if not ranked:
+    if not ranked or (_related_unread(evidence) and all(c.is_alert_series for c in ranked)):
         return _no_anomaly_result(evidence, playbooks, timestamp, started)
 
     leaders = _one_per_hypothesis(ranked)[: max_alternatives + 1]
@@ -151,7 +151,7 @@ def _placeholder_values(evidence: Evidence, cause: RankedCause | None) -> dict[s
         (cause.component if cause else None) or alert_component(evidence, alert_series) or "the service"
     )
     return {
-        "suspect": cause.suspect if cause else component,
+        "suspect": narrative.readable_suspect(cause.suspect, cause.series) if cause else component,
         "component": component,
         "metric": cause.series.metric
         if cause
@@ -258,27 +258,34 @@ def _no_anomaly_result(
 ) -> DiagnosisResult:
     checked = narrative.data_examination(evidence)
     playbook = playbooks.for_cause(Category.UNKNOWN, MetricFamily.OTHER, _placeholder_values(evidence, None))
-    unread = _unreadable(evidence)
-    if unread:
+    unread, related_unread = _unreadable(evidence), _related_unread(evidence)
+    if unread or related_unread:
         playbook = dataclasses.replace(
             playbook, immediate_actions=(RESTORE_METRICS, *playbook.immediate_actions)
         )
+    if unread:
+        title, against = (
+            "Metric evidence unavailable",
+            "no series could be read, so no cause could be looked for",
+        )
+        patterns = "No series could be read, so no change could be looked for."
+    elif related_unread:
+        title = "Cause not determined: related series unavailable"
+        against = (
+            "the series that could show a cause could not be read (the alert's own is no cause of itself)"
+        )
+        patterns = "Only the alert's own series could be read, so no change could be set before it."
+    else:
+        title = "No anomalous series found"
+        against = "the alert fired, so something changed that the collected metrics do not show"
+        patterns = "No series deviated from its baseline; there is no onset order to read."
     primary = Hypothesis(
-        title="Metric evidence unavailable" if unread else "No anomalous series found",
+        title=title,
         category=Category.UNKNOWN,
         suspect=alert_component(evidence, find_alert_series(evidence)) or evidence.alert.alertname,
         confidence=NO_EVIDENCE_CONFIDENCE,
         supporting_evidence=(checked,),
-        contradicting_evidence=(
-            "no series could be read, so no cause could be looked for"
-            if unread
-            else "the alert fired, so something changed that the collected metrics do not show",
-        ),
-    )
-    patterns = (
-        "No series could be read, so no change could be looked for."
-        if unread
-        else "No series deviated from its baseline; there is no onset order to read."
+        contradicting_evidence=(against,),
     )
     steps = (
         AnalysisStep("data_examination", checked),
@@ -317,13 +324,28 @@ def _unreadable(evidence: Evidence) -> bool:
     return bool(evidence.series) and not any(_fetched(s) for s in evidence.series)
 
 
+def _related_unread(evidence: Evidence) -> bool:
+    """Series related to the alert were looked for, and none could be read (their lookup or every query
+    for them failed): nothing could show what changed before the alert's own series."""
+    related = [s for s in evidence.series if s.role == "related"]
+    return bool(related) and not any(_fetched(s) for s in related)
+
+
 def _no_anomaly_summary(evidence: Evidence) -> str:
-    """Say plainly whether nothing changed, or the metrics could not be read at all."""
+    """Say plainly whether nothing changed, the metrics could not be read at all, or only the alert's own
+    series could."""
     head = f"{evidence.alert.alertname} ({evidence.alert.status}): "
     tail = f"so the cause is undetermined (confidence {NO_EVIDENCE_CONFIDENCE:.0%})."
     if _unreadable(evidence):
         reason = "; ".join(evidence.notes) or "no series could be fetched"
         return f"{head}the metric evidence is unavailable ({reason}), {tail}"
+    if _related_unread(evidence):
+        unread = next(s for s in evidence.series if s.role == "related")
+        reason = unread.unavailable_reason or "no data"
+        return (
+            f"{head}the series related to the alert could not be read ({reason}), and its own series alone "
+            f"cannot say what changed before it, {tail}"
+        )
     checked = sum(s.available for s in evidence.series)
     text = f"{head}none of the {checked} series checked ({_metric_list(evidence)}) is anomalous, {tail}"
     if against := narrative.against_the_alert(evidence):
@@ -399,7 +421,7 @@ def _entity_playbook(playbooks: Playbooks, evidence: Evidence, cause: EntityCaus
         elif redeployed(cause.shift):  # its pods were replaced
             family = MetricFamily.DEPLOYMENT
     values = {
-        "suspect": cause.suspect,
+        "suspect": narrative.readable_suspect(cause.suspect, cause.shift.series),
         "component": cause.entity.name,
         "metric": metric,
         "alertname": evidence.alert.alertname,

@@ -6,6 +6,7 @@ memory rose to 70 % is not short of memory, however far each moved.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # The level of most saturation alerts in the rule corpus (`used / max * 100 > 90`, `> 0.9 * limit`), not
@@ -52,11 +53,29 @@ def names_a_size(metric: str) -> bool:
 def is_limit_of(limit_metric: str, metric: str) -> bool:
     """Whether `limit_metric` names the size of what `metric` names the use of (`_USE_WORDS`,
     `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`."""
-    used, limit = metric.lower().split("_"), limit_metric.lower().split("_")
-    if not _USE_WORDS.intersection(used) or not _LIMIT_WORDS.intersection(limit):
-        return False
-    if _LIMIT_WORDS.intersection(used) or _HEADROOM.search(metric.lower()):
-        return False
-    return [w for w in used if w not in _USE_WORDS] == [
-        w for w in limit if w not in _USE_WORDS and w not in _LIMIT_WORDS
-    ]
+    used = use_of(metric)
+    return used is not None and used == size_of(limit_metric)
+
+
+@functools.lru_cache(maxsize=8192)
+def use_of(metric: str) -> tuple[str, ...] | None:
+    """What a metric names the use of, as its words less the use words (`demo_db_pool_in_use`: demo, db,
+    pool); None for a name with no use word, a size word, or a headroom word."""
+    words = metric.lower().split("_")
+    if (
+        not _USE_WORDS.intersection(words)
+        or _LIMIT_WORDS.intersection(words)
+        or _HEADROOM.search(metric.lower())
+    ):
+        return None
+    return tuple(w for w in words if w not in _USE_WORDS)
+
+
+@functools.lru_cache(maxsize=8192)
+def size_of(metric: str) -> tuple[str, ...] | None:
+    """What a metric names the size of, as its words less the use and size words (`demo_db_pool_max`: demo,
+    db, pool); None for a name with no size word."""
+    words = metric.lower().split("_")
+    if not _LIMIT_WORDS.intersection(words):
+        return None
+    return tuple(w for w in words if w not in _USE_WORDS and w not in _LIMIT_WORDS)

@@ -19,8 +19,10 @@ from analyst.evidence import Evidence, SeriesEvidence
 OFF_SCALE_Z = 1e6
 # A change this long after the alert began came after what fired it (onset estimates are this rough).
 AFTER_THE_ALERT_SECONDS = 60.0
-# A label value longer than this is cut in the text (the suspect keeps it whole).
+# A label value longer than this is cut in the text, titles and playbook steps included (the suspect, which
+# finds its series again at the alert's resolution, keeps it whole).
 LONGEST_LABEL_VALUE = 60
+_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 # A series whose last sample is this much older than the window's end (and at least this many steps) has
 # stopped reporting; a scrape or two late is not news.
 STOPPED_SECONDS, STOPPED_STEPS = 300.0, 3
@@ -56,8 +58,23 @@ def readable_id(series: SeriesEvidence) -> str:
     return text
 
 
+def readable_selector(text: str) -> str:
+    """A selector (a suspect, a series id) with its quoted values longer than LONGEST_LABEL_VALUE cut short,
+    as `readable_id` cuts a series' label values."""
+
+    def cut(match: re.Match[str]) -> str:
+        value = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), match.group(1))
+        if len(value) <= LONGEST_LABEL_VALUE:
+            return match.group(0)
+        short = value[:LONGEST_LABEL_VALUE].rstrip("\\")
+        escaped = short.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}... ({len(value)} characters)"'
+
+    return _QUOTED.sub(cut, text)
+
+
 def readable_suspect(suspect: str, series: SeriesEvidence) -> str:
-    """`suspect` for a title: the series' `readable_id` when the suspect is that series."""
+    """`suspect` for a title or a playbook step: the series' `readable_id` when the suspect is that series."""
     return readable_id(series) if suspect == series.series_id else suspect
 
 
@@ -158,11 +175,13 @@ def contradicting_lines(cause: RankedCause) -> tuple[str, ...]:
 def data_examination(evidence: Evidence) -> str:
     available = [s for s in evidence.series if s.available]
     missing = [s for s in evidence.series if not s.available]
+    flat = sum(map(is_flat, available))
     anomalous = evidence.anomalous
     span = evidence.window_end - evidence.window_start
     text = (
         f"Examined {len(evidence.series)} series over a {span / 60:.0f}-minute window around the alert "
-        f"({len(available)} with data, {len(missing)} unavailable); {len(anomalous)} anomalous"
+        f"({len(available)} with data{f', {flat} of them flat' if flat else ''}, {len(missing)} unavailable);"
+        f" {len(anomalous)} anomalous"
     )
     if anomalous:
         shown = ", ".join(readable_id(s) for s in anomalous[:8])
@@ -197,6 +216,15 @@ def data_examination(evidence: Evidence) -> str:
     if against := against_the_alert(evidence):
         text += f". {against}"
     return text + "."
+
+
+def is_flat(series: SeriesEvidence) -> bool:
+    """A series read whose every point has one value (a limit, a size, a rate of nothing): it did not
+    change, and has no noise of its own to judge a change by."""
+    if not series.available or series.values is None:
+        return False
+    points = [v for v in series.values.values if v is not None and math.isfinite(v)]
+    return len(points) >= 2 and all(v == points[0] for v in points)
 
 
 def alert_series_sentence(evidence: Evidence) -> str:

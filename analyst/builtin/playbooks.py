@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from analyst.builtin.categories import MetricFamily
 from analyst.builtin.errors import PlaybookError
+from analyst.builtin.narrative import readable_selector
 from analyst.diagnosis import Category, Hypothesis
 
 _LIST_FIELDS = ("immediate_actions", "preventive_measures", "monitoring_recommendations")
@@ -147,7 +148,7 @@ def follow_up_actions(
     """What to do once `alertname` has resolved, instead of mitigating: confirm the recovery holds (or
     check the suspect first when the evidence shows it still off its baseline), confirm or refute the
     leading cause with its evidence, and review the incident if it recurs."""
-    suspect = primary.suspect
+    suspect = readable_selector(primary.suspect)
     if suspect_back is False:
         recovery = (
             f"{suspect} was still off its baseline when the evidence ends: check it before closing the "

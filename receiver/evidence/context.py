@@ -12,8 +12,6 @@ unavailable with the reason; the incident always gets an Evidence.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,11 +22,8 @@ import numpy as np
 from analyst.builtin.entities import (
     BASELINE_SECONDS,
     INSTANCE_LABELS,
-    KIND_WEIGHT,
     ONSET_MARGIN_SECONDS,
-    SeriesKind,
     holds_history_before,
-    series_kind,
 )
 from analyst.builtin.exporters import pod_in, with_subject_components, workload_of_pod
 from analyst.builtin.topology import component_of, merge_graphs
@@ -59,6 +54,7 @@ from receiver.evidence.promql import (
     series_id,
     strip_comparison,
 )
+from receiver.evidence.related import Candidates, rank_related, related_candidates
 from receiver.evidence.resources import ResourceInfo, joined
 from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
 from receiver.evidence.source import (
@@ -66,7 +62,6 @@ from receiver.evidence.source import (
     MetricSourceError,
     SeriesData,
     collecting_warnings,
-    gather_then_raise,
     warning_notes,
 )
 from receiver.models import Incident
@@ -258,9 +253,13 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     )
     series = with_subject_components(
         [
-            _series_evidence(f, finding, settings, points)
-            for f, finding, points in zip(
-                context.fetched, findings, _values(timestamps, values, window.step, settings), strict=True
+            _series_evidence(f, finding, settings, points, _flat_level(row))
+            for f, finding, points, row in zip(
+                context.fetched,
+                findings,
+                _values(timestamps, values, window.step, settings),
+                values,
+                strict=True,
             )
         ]
     )
@@ -289,50 +288,21 @@ async def _fetch_alert_and_related(
     placeholders: list[SeriesEvidence],
     resources: ResourceInfo,
 ) -> tuple[str | None, int | None, list[Fetched]]:
-    labels = dict(incident.labels)
-    expr, rule_labels = await _alert_expression(incident, source, notes)
-    if expr is not None and (size := len(expr.encode("utf-8", "surrogatepass"))) > settings.max_query_length:
-        # longer than any query sent (and read on the event loop): not a rule's expression, not asked
-        notes.append(
-            f"alert expression not queried: {size} bytes, longer than context.max_query_length"
-            f" ({settings.max_query_length})"
+    """The alert's series and its peers, then the related series. The backend's external labels (left out
+    of the related lookups) are asked beside the alert's expression, not before it: a backend that hangs
+    costs one timeout, not two."""
+    external = asyncio.ensure_future(_detected_external_labels(source, settings))
+    try:
+        expr, alert_index, fetched, drop, fatal = await _alert_and_peers(
+            incident, source, settings, window, notes, placeholders
         )
-        expr = None
-    external = set(settings.external_labels)
-    if settings.detect_external_labels:
-        external |= set(await source.external_labels())
-
-    drop = {"alertname"} | external | set(rule_labels)
-    fetched: list[Fetched] = []
-    fatal: MetricSourceError | None = None
-    alert_index: int | None = None
-    if expr is not None:
-        base = strip_comparison(expr)
-        try:
-            expr, rule_labels, query, results = await _expression_or_rule(
-                incident, expr, rule_labels, labels, drop, FetchScope(source, settings, window, notes)
-            )
-            base, drop = strip_comparison(expr), drop | set(rule_labels)
-            alert_index, fetched = _alert_series(results, labels, query)
-            if alert_index is not None:
-                fetched = _in_scope(fetched, scope_matchers(labels, set(), settings), notes)
-            if len(fetched) > settings.max_peer_series + 1:
-                notes.append(
-                    f"kept {settings.max_peer_series} of {len(fetched) - 1} other series of the expression"
-                )
-                fetched = fetched[: settings.max_peer_series + 1]
-            if not results:
-                notes.append(f"the alert expression returned no data in the window: {base}")
-            elif alert_index is None:
-                notes.append("could not tell which result series of the alert expression fired")
-        except MetricSourceError as exc:
-            notes.append(f"alert expression unavailable ({exc})")
-            placeholders.append(_unavailable(f"expr:{base}", base, "alert", base, exc))
-            fatal = exc if exc.kind in FATAL_KINDS else None
-
-    if fatal is not None:
-        notes.append(f"related series skipped: the metric source is {fatal.kind}")
-        return expr, alert_index, fetched
+        if fatal is not None:
+            notes.append(f"related series skipped: the metric source is {fatal.kind}")
+            return expr, alert_index, fetched
+        drop |= await external
+    finally:
+        external.cancel()  # no-op when done; stops it when the source failed
+    labels = dict(incident.labels)
     if alert_index is not None:
         drop |= set(labels) - set(fetched[alert_index].data.labels)
     # the alert's resource attributes find what its own labels cannot (its pod's cAdvisor series)
@@ -342,6 +312,63 @@ async def _fetch_alert_and_related(
         labels, drop, expr, fetched, source, settings, window, notes, placeholders
     )
     return expr, alert_index, fetched
+
+
+async def _detected_external_labels(source: MetricSource, settings: ContextSettings) -> set[str]:
+    """The backend's external labels (`context.detect_external_labels`); none when it cannot say."""
+    if not settings.detect_external_labels:
+        return set()
+    try:
+        return set(await source.external_labels())
+    except MetricSourceError:
+        return set()
+
+
+async def _alert_and_peers(
+    incident: Incident,
+    source: MetricSource,
+    settings: ContextSettings,
+    window: Window,
+    notes: list[str],
+    placeholders: list[SeriesEvidence],
+) -> tuple[str | None, int | None, list[Fetched], set[str], MetricSourceError | None]:
+    """(expression, index of the alert's series, it and its peers, the labels the related lookups leave
+    out, the failure that leaves the source unusable) of the alert."""
+    labels = dict(incident.labels)
+    expr, rule_labels = await _alert_expression(incident, source, notes)
+    if expr is not None and (size := len(expr.encode("utf-8", "surrogatepass"))) > settings.max_query_length:
+        # longer than any query sent (and read on the event loop): not a rule's expression, not asked
+        notes.append(
+            f"alert expression not queried: {size} bytes, longer than context.max_query_length"
+            f" ({settings.max_query_length})"
+        )
+        expr = None
+    drop = {"alertname"} | set(settings.external_labels) | set(rule_labels)
+    fetched: list[Fetched] = []
+    alert_index: int | None = None
+    if expr is None:
+        return expr, alert_index, fetched, drop, None
+    base = strip_comparison(expr)
+    try:
+        expr, rule_labels, query, results = await _expression_or_rule(
+            incident, expr, rule_labels, labels, drop, FetchScope(source, settings, window, notes)
+        )
+    except MetricSourceError as exc:
+        notes.append(f"alert expression unavailable ({exc})")
+        placeholders.append(_unavailable(f"expr:{base}", base, "alert", base, exc))
+        return expr, alert_index, fetched, drop, exc if exc.kind in FATAL_KINDS else None
+    base, drop = strip_comparison(expr), drop | set(rule_labels)
+    alert_index, fetched = _alert_series(results, labels, query)
+    if alert_index is not None:
+        fetched = _in_scope(fetched, scope_matchers(labels, set(), settings), notes)
+    if len(fetched) > settings.max_peer_series + 1:
+        notes.append(f"kept {settings.max_peer_series} of {len(fetched) - 1} other series of the expression")
+        fetched = fetched[: settings.max_peer_series + 1]
+    if not results:
+        notes.append(f"the alert expression returned no data in the window: {base}")
+    elif alert_index is None:
+        notes.append("could not tell which result series of the alert expression fired")
+    return expr, alert_index, fetched, drop, None
 
 
 async def _alert_expression(
@@ -467,27 +494,26 @@ async def _related_series(
         return []
     identifying = identifying_matchers(labels, drop, settings)
     if not identifying:
-        notes.append(
-            "the alert has no identifying labels (see context.identifying_labels): no related series"
-        )
+        notes.append(_no_identifying_labels(labels, already, settings))
         return []
+    scope = FetchScope(source, settings, window, notes)
     agreed = scope_matchers(labels, drop, settings)
     try:
-        found = await _series_by_matcher(
-            [scoped_selector({k: v}, agreed) for k, v in identifying], source, window, settings
-        )
+        found = await related_candidates(identifying, agreed, scope)
     except MetricSourceError as exc:
         notes.append(f"related series unavailable ({exc})")
+        selectors = " or ".join(scoped_selector({k: v}, agreed) for k, v in identifying)
+        placeholders.append(_unavailable(f"related:{selectors}", "related series", "related", selectors, exc))
         return []
-    candidates = _rank_related(found, identifying, expr, already, settings)
+    candidates = rank_related(found.found, identifying, expr, already, settings)
     if len(candidates) > settings.max_related_series:
-        notes.append(f"related series limited to {settings.max_related_series} of {len(candidates)}")
+        matched = _matched(found, candidates, already)
+        notes.append(f"related series limited to {settings.max_related_series} of {matched}")
         candidates = candidates[: settings.max_related_series]
     groups: dict[str, list[dict[str, str]]] = {}
     for item in candidates:
         groups.setdefault(item["__name__"], []).append(item)
-    scope = FetchScope(source, settings, window, notes)
-    counters = await counter_metrics(groups, {item.get("__name__", "") for item in found}, scope)
+    counters = await counter_metrics(groups, found.names, scope)
     results = await asyncio.gather(
         *(
             _fetch_group(name, members, name in counters, scope, placeholders)
@@ -502,17 +528,30 @@ async def _related_series(
     return [f for group in results for f in group]
 
 
-async def _series_by_matcher(
-    matchers: Sequence[str], source: MetricSource, window: Window, settings: ContextSettings
-) -> list[dict[str, str]]:
-    """The series of each matcher, asked one matcher at a time, each up to its own limit: in one call for
-    all, the backend's list (sorted by name and labels) was cut at the limit before ranking, so a busy
-    namespace's series could push out the alerting pod's own."""
-    limit = settings.max_related_series * 10
-    answers = await gather_then_raise(
-        source.series([m], window.start, window.end, limit=limit) for m in matchers
-    )
-    return [item for answer in answers for item in answer]
+def _matched(found: Candidates, candidates: Sequence[Mapping[str, str]], already: Sequence[Fetched]) -> str:
+    """How many related series matched: the candidates, or when a lookup was cut, at least as many as its
+    metrics counted (less the alert's own series, counted there too when it is a raw one)."""
+    if found.complete:
+        return str(len(candidates))
+    counted_twice = sum(f.data.metric in found.names for f in already)
+    return f"at least {max(len(candidates), found.matched - counted_twice)}"
+
+
+def _no_identifying_labels(
+    labels: Mapping[str, str], already: Sequence[Fetched], settings: ContextSettings
+) -> str:
+    """Why no related series were looked up: the alert has no identifying label, or its series carries
+    none of those it has (`absent(...)`, an aggregation without `by`), so all were taken for labels its
+    rule added."""
+    own = [k for k in settings.identifying_labels if labels.get(k)]
+    alert = next((f for f in already if f.role == "alert"), None)
+    if own and alert is not None and not set(own) & set(alert.data.labels):
+        return (
+            f"the alert's identifying labels ({', '.join(own)}) are not on its series (as of absent() or an "
+            "aggregation without by): they were taken for labels its rule added, so no related series were "
+            "looked up"
+        )
+    return "the alert has no identifying labels (see context.identifying_labels): no related series"
 
 
 def identifying_matchers(
@@ -557,67 +596,6 @@ def _in_scope(fetched: list[Fetched], scope: Mapping[str, str], notes: list[str]
     if len(kept) < len(fetched):
         notes.append(f"left out {len(fetched) - len(kept)} series of the expression in another namespace")
     return kept
-
-
-def _rank_related(
-    found: Sequence[Mapping[str, str]],
-    identifying: Sequence[tuple[str, str]],
-    expr: str | None,
-    already: Sequence[Fetched],
-    settings: ContextSettings,
-) -> list[dict[str, str]]:
-    """Related candidates, most specific first: more shared identifying labels, then earlier label; among
-    equally specific ones, breadth first (`_breadth_first`)."""
-    excluded = [re.compile(p) for p in settings.exclude_metrics]
-    seen = {label_key(f.data.labels) for f in already}
-    seen_unnamed = {label_key(f.data.labels, drop_name=True) for f in already}
-    ranked = []
-    for item in found:
-        name = item.get("__name__", "")
-        if not name or any(p.fullmatch(name) for p in excluded) or label_key(item) in seen:
-            continue
-        if expr and name in expr and label_key(item, drop_name=True) in seen_unnamed:
-            continue  # the raw series behind the alert's own expression
-        shared = [i for i, (k, v) in enumerate(identifying) if item.get(k) == v]
-        ranked.append(((-len(shared), min(shared, default=99), name, sorted(item.items())), dict(item)))
-    ranked.sort(key=lambda pair: pair[0])
-    tiers: dict[tuple[int, int], dict[frozenset[tuple[str, str]], dict[str, str]]] = {}
-    for (fewer, first, *_), item in ranked:
-        tiers.setdefault((fewer, first), {}).setdefault(label_key(item), item)
-    seen_keys: set[frozenset[tuple[str, str]]] = set()
-    out = []
-    for tier in tiers.values():
-        fresh = [item for key, item in tier.items() if key not in seen_keys]
-        seen_keys.update(tier)
-        out += _breadth_first(fresh, settings)
-    return out
-
-
-def _breadth_first(tier: Sequence[dict[str, str]], settings: ContextSettings) -> list[dict[str, str]]:
-    """Equally specific candidates interleaved by subject (the pod, else the first component label):
-    every subject's most telling series (by kind: saturation, then latency and errors, then traffic), then
-    every subject's second, and so on. Under `max_related_series` every component of a large namespace
-    keeps its CPU, memory and latency, instead of the alphabetically first metrics of every pod."""
-    subjects: dict[str, list[dict[str, str]]] = {}
-    for item in tier:
-        subject = pod_in(item) or next((item[k] for k in settings.component_labels if item.get(k)), "")
-        subjects.setdefault(subject, []).append(item)
-    return _interleaved([_telling_first(items) for items in subjects.values()])
-
-
-def _telling_first(items: Sequence[dict[str, str]]) -> list[dict[str, str]]:
-    """One subject's series, a kind at a time: the first of each kind (saturation, availability and market
-    drivers, latency, errors, outbound latency, traffic, other, in that order of weight), then the second of
-    each, and so on (by name within a kind)."""
-    kinds: dict[SeriesKind, list[dict[str, str]]] = {}
-    for item in sorted(items, key=lambda i: i.get("__name__", "")):
-        kinds.setdefault(series_kind(item.get("__name__", ""), item), []).append(item)
-    return _interleaved([queue for _, queue in sorted(kinds.items(), key=lambda p: -KIND_WEIGHT[p[0]])])
-
-
-def _interleaved(queues: Sequence[Sequence[dict[str, str]]]) -> list[dict[str, str]]:
-    """The first of each queue, then the second of each, and so on."""
-    return [item for turn in itertools.zip_longest(*queues) for item in turn if item is not None]
 
 
 async def _fetch_group(
@@ -709,9 +687,23 @@ def _values(
     return [SeriesValues(float(timestamps[0]), coarse_step, row) for row in values]
 
 
+def _flat_level(row: np.ndarray) -> float | None:
+    """The one value of a series whose every sample (two or more) has it: a limit, a size, a counter's
+    zero rate. None for any other."""
+    finite = row[np.isfinite(row)]
+    return float(finite[0]) if finite.size >= 2 and (finite == finite[0]).all() else None
+
+
 def _series_evidence(
-    fetched: Fetched, finding: SeriesFinding, settings: ContextSettings, values: SeriesValues | None
+    fetched: Fetched,
+    finding: SeriesFinding,
+    settings: ContextSettings,
+    values: SeriesValues | None,
+    flat: float | None = None,
 ) -> SeriesEvidence:
+    """What the evidence says of one series. A flat one (`flat`: its one value) has nothing the change
+    characterisation can compare, and did not change: available and not anomalous, at that level (a
+    pool's maximum, beside its use, is what the analyst judges the use against)."""
     labels = fetched.evidence_labels
     base = SeriesEvidence(
         series_id=_fetched_id(fetched),
@@ -727,6 +719,8 @@ def _series_evidence(
         values=values,
     )
     change = finding.change
+    if change is None and flat is not None:
+        return replace(base, baseline=flat, current=flat, magnitude=0.0, z_score=0.0)
     if change is None:
         return replace(base, available=False, unavailable_reason=f"insufficient data: {finding.insufficient}")
     return replace(

@@ -49,6 +49,9 @@ _STATUS_MESSAGE = re.compile(r"HTTP Status Code (\d+) \((.*)\)\s*$", re.DOTALL)
 # 8 KB, with its headers); Prometheus, Thanos, Mimir and VictoriaMetrics read either.
 MAX_QUERY_STRING = 4096
 NOT_THE_API = "not a Prometheus API answer"
+# A connection the server (or a proxy) closed without an answer: urllib3's and http.client's words for it.
+_RESET = re.compile(r"Connection reset|RemoteDisconnected|Remote end closed connection")
+_URL = re.compile(r" with url: \S+")
 
 
 class BearerTokenFileAuth(requests.auth.AuthBase):
@@ -133,6 +136,12 @@ def classify_error(exc: BaseException) -> MetricSourceError:
             f"no answer in time ({exc.__class__.__name__}); raise "
             "prometheus.timeout_seconds or simplify the query",
         )
+    if isinstance(exc, requests.ConnectionError) and _RESET.search(str(exc)):
+        return MetricSourceError(
+            "unreachable",
+            "connection reset by the server (it, or a proxy in front of it, closed the connection without "
+            "an answer); check its logs and prometheus.url",
+        )
     if isinstance(exc, requests.ConnectionError):
         return MetricSourceError("unreachable", f"cannot connect: {_root_cause(exc)}; check prometheus.url")
     if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
@@ -141,9 +150,14 @@ def classify_error(exc: BaseException) -> MetricSourceError:
 
 
 def _root_cause(exc: BaseException) -> str:
+    """Why a connection failed, in the words of the OS where it gives some; never the request's URL (a
+    query's whole text)."""
     text = str(exc)
     match = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Connection refused|Name or service not known", text)
-    return match.group(0) if match else text[:200]
+    if match:
+        return match.group(0)
+    caused = text.partition("(Caused by ")[2].removesuffix(")")
+    return (caused or _URL.sub("", text))[:200]
 
 
 def unexpected_answer(url: str, what: str) -> MetricSourceError:

@@ -20,7 +20,7 @@ _TEMPLATE = re.compile(
 )
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _METRIC_NAME = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-_COUNTER_SUFFIXES = ("_total", "_count", "_sum")
+_COUNTER_SUFFIXES = ("_total", "_count", "_sum", "_bucket")
 
 
 class TemplateError(ValueError):
@@ -99,10 +99,10 @@ def strip_comparison(expr: str) -> str:
     """The measured quantity of an alert expression: `rate(x[5m]) > 0.3` → `rate(x[5m])`.
 
     With a top-level `and`/`unless`/`or` the left operand is kept (`a > 1 and b` → `a`). For a
-    comparison the non-literal side is kept (`0.3 < x` → `x`); `a > b` keeps `a`. Outer
-    parentheses are removed first. Anything else is returned unchanged.
+    comparison the non-literal side is kept (`0.3 < x` → `x`); `a > b` keeps `a`. Comments (`# ...`) and
+    outer parentheses are removed first. Anything else is returned unchanged.
     """
-    expr = _unwrap(expr.strip())
+    expr = _unwrap(without_comments(expr).strip())
     tokens = _top_level_tokens(expr)
     set_ops = [pos for pos, op in tokens if op in _SET_OPERATORS]
     if set_ops:
@@ -115,6 +115,28 @@ def strip_comparison(expr: str) -> str:
     if is_number(left) and right:
         return _unwrap(right)
     return _unwrap(left) if left else expr
+
+
+def without_comments(expr: str) -> str:
+    """`expr` without its comments (`#` to the end of the line, outside strings): a rule's annotated
+    expression names the same quantity, and the series it gives is named by it."""
+    if "#" not in expr:
+        return expr
+    pieces, start, i, n = [], 0, 0, len(expr)
+    while i < n:
+        ch = expr[i]
+        if ch in "\"'`":
+            i += 1
+            while i < n and expr[i] != ch:
+                i += 2 if expr[i] == "\\" and ch != "`" else 1
+            i += 1
+        elif ch == "#":
+            pieces.append(expr[start:i])
+            newline = expr.find("\n", i)
+            i = start = n if newline < 0 else newline
+        else:
+            i += 1
+    return "".join([*pieces, expr[start:]])
 
 
 def _unwrap(expr: str) -> str:
@@ -186,10 +208,11 @@ def or_absent(label: str, value: str) -> str:
     return matcher(label, re.escape(value) + "|", "=~")
 
 
-def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str]) -> str:
+def scoped_selector(exact: Mapping[str, str], scope: Mapping[str, str], names: Iterable[str] = ()) -> str:
     """`{a="x",ns=~"v|"}`: the exact matchers, and each scope label at its value or absent (a label the exact
-    matchers already fix is left to them)."""
-    parts = [matcher(k, v) for k, v in sorted(exact.items())]
+    matchers already fix is left to them); with `names`, of those metrics only (`__name__=~"m1|m2"`)."""
+    parts = [matcher("__name__", "|".join(re.escape(n) for n in names), "=~")] if names else []
+    parts += [matcher(k, v) for k, v in sorted(exact.items())]
     parts += [or_absent(k, v) for k, v in sorted(scope.items()) if k not in exact]
     return "{" + ",".join(parts) + "}"
 
@@ -278,8 +301,8 @@ def _escaped_for(text: str, at: int, value: str) -> str:
 
 
 def is_counter_name(metric: str) -> bool:
-    """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum`; a gauge may end in
-    `_count` too: see `family_siblings`)."""
+    """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum` and histogram
+    `_bucket`; a gauge may end in `_count` too: see `family_siblings`)."""
     return metric.endswith(_COUNTER_SUFFIXES)
 
 
