@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 PagerDutySeverity = Literal["info", "warning", "error", "critical"]
@@ -30,12 +31,36 @@ _ALIASES: dict[str, PagerDutySeverity] = {
     "low": "info",
     "none": "info",
     "p4": "info",
+    "p5": "info",
+    # incident-management levels (`sev1`, `SEV-1`, `s1`): 0 and 1 page
+    "sev0": "critical",
+    "sev1": "critical",
+    "s0": "critical",
+    "s1": "critical",
+    "sev2": "error",
+    "s2": "error",
+    "sev3": "warning",
+    "s3": "warning",
+    "sev4": "info",
+    "s4": "info",
+    "sev5": "info",
+    # Zabbix's levels, and syslog's
+    "disaster": "critical",
+    "average": "warning",
+    "information": "info",
+    "notclassified": "info",
+    "alert": "critical",
+    "emerg": "critical",
+    "notice": "info",
+    "debug": "info",
 }
+_SEPARATORS = re.compile(r"[\s_-]+")
 
 
 def normalise_severity(severity: str) -> PagerDutySeverity:
-    """The PagerDuty level of an alert's `severity` label; unknown values count as warning."""
-    return _ALIASES.get(severity.strip().lower(), "warning")
+    """The PagerDuty level of an alert's `severity` label, case, spaces, `-` and `_` aside (`SEV-1` is
+    `sev1`); unknown values count as warning."""
+    return _ALIASES.get(_SEPARATORS.sub("", severity.lower()), "warning")
 
 
 def severity_at_least(severity: str, threshold: PagerDutySeverity) -> bool:
