@@ -6,7 +6,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from demo.processes import ManagedProcess
-from demo.tsdb import start_backfilled_prometheus
+from demo.tsdb import SyntheticSeries, start_backfilled_prometheus, start_victoria_metrics
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import PrometheusSettings
 from tests.evidence.scenario import Scenario, causal_scenario
@@ -37,6 +37,32 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, scenario: Scenario) -> 
     )
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope="module")
+def backfilled_prometheus(
+    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
+) -> Iterator[ManagedProcess]:
+    """A Prometheus holding the requesting module's `series` fixture."""
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), series)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def backfilled_victoria(
+    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
+) -> Iterator[ManagedProcess]:
+    """A VictoriaMetrics holding the requesting module's `series` fixture."""
+    proc = start_victoria_metrics(tmp_path_factory.mktemp("vm"), series)
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(params=["backfilled_prometheus", "backfilled_victoria"])
+def backfilled_backend(request: pytest.FixtureRequest) -> ManagedProcess:
+    """Each backend holding the module's `series`, in turn."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ merged are what the one query gives where the backend takes it (Prometheus).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
-from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
+from demo.tsdb import SyntheticSeries, noisy
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.settings import ContextSettings
 from tests.evidence.alerts import firing_incident, grid_end, source_at
@@ -61,29 +60,6 @@ def series(end: float) -> list[SyntheticSeries]:
     return out
 
 
-@pytest.fixture(scope="module")
-def prometheus(
-    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
-) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("prometheus"), series)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def victoria(
-    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
-) -> Iterator[ManagedProcess]:
-    proc = start_victoria_metrics(tmp_path_factory.mktemp("vm"), series)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(params=["prometheus", "victoria"])
-def backend(request: pytest.FixtureRequest) -> ManagedProcess:
-    return request.getfixturevalue(request.param)
-
-
 async def _evidence(backend: ManagedProcess, end: float, settings: ContextSettings) -> Evidence:
     labels = {"alertname": "CheckoutSlow", **SHOP, "severity": "critical"}
     incident = firing_incident(end - 600, labels, ALERT_EXPR, "inc-long")
@@ -91,8 +67,10 @@ async def _evidence(backend: ManagedProcess, end: float, settings: ContextSettin
         return await collect_alert_context(incident, source, settings, now=end)
 
 
-async def test_every_related_series_of_hundreds_of_pods_is_evidence(backend: ManagedProcess, end: float):
-    evidence = await _evidence(backend, end, SETTINGS)
+async def test_every_related_series_of_hundreds_of_pods_is_evidence(
+    backfilled_backend: ManagedProcess, end: float
+):
+    evidence = await _evidence(backfilled_backend, end, SETTINGS)
 
     assert all(s.available for s in evidence.series)  # the limits are flat, not unavailable
     assert not [n for n in evidence.notes if "unavailable" in n]
@@ -106,10 +84,11 @@ async def test_every_related_series_of_hundreds_of_pods_is_evidence(backend: Man
 
 
 async def test_the_queries_cut_to_fit_give_the_evidence_prometheus_gives_for_one_query(
-    prometheus: ManagedProcess, end: float
+    backfilled_prometheus: ManagedProcess, end: float
 ):
-    cut = await _evidence(prometheus, end, SETTINGS)
-    whole = await _evidence(prometheus, end, SETTINGS.model_copy(update={"max_query_length": 1_000_000}))
+    cut = await _evidence(backfilled_prometheus, end, SETTINGS)
+    unbounded = SETTINGS.model_copy(update={"max_query_length": 1_000_000})
+    whole = await _evidence(backfilled_prometheus, end, unbounded)
 
     assert max(len(s.query) for s in whole.series) > 2 * SETTINGS.max_query_length
     assert [replace(s, query="") for s in cut.series] == [replace(s, query="") for s in whole.series]
@@ -117,9 +96,10 @@ async def test_the_queries_cut_to_fit_give_the_evidence_prometheus_gives_for_one
 
 
 async def test_a_limit_above_victoriametrics_gives_its_reason_and_what_to_set(
-    victoria: ManagedProcess, end: float
+    backfilled_victoria: ManagedProcess, end: float
 ):
-    evidence = await _evidence(victoria, end, SETTINGS.model_copy(update={"max_query_length": 1_000_000}))
+    unbounded = SETTINGS.model_copy(update={"max_query_length": 1_000_000})
+    evidence = await _evidence(backfilled_victoria, end, unbounded)
 
     refused = {s.unavailable_reason for s in evidence.series if s.metric == "app_queue_depth"}
     [reason] = refused

@@ -10,7 +10,7 @@ backend's order, `last` lost its pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import aiohttp
 import numpy as np
@@ -21,7 +21,7 @@ from analyst.builtin import BuiltinAnalyst
 from analyst.builtin.narrative import data_examination
 from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
-from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus, start_victoria_metrics
+from demo.tsdb import SyntheticSeries, noisy
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.promql import is_counter_name
@@ -99,27 +99,10 @@ def series(end: float) -> list[SyntheticSeries]:
     return out + _histogram_namespace(ts)
 
 
-@pytest.fixture(scope="module")
-def prometheus(
-    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
-) -> Iterator[ManagedProcess]:
-    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("related-lookup"), series)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def victoria(
-    tmp_path_factory: pytest.TempPathFactory, series: list[SyntheticSeries]
-) -> Iterator[ManagedProcess]:
-    proc = start_victoria_metrics(tmp_path_factory.mktemp("vm"), series)
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(params=["prometheus", "victoria"])
-def backend(request: pytest.FixtureRequest) -> ManagedProcess:
-    return request.getfixturevalue(request.param)
+@pytest.fixture
+def prometheus(backfilled_prometheus: ManagedProcess) -> ManagedProcess:
+    """The package's `source` asks the Prometheus holding this module's series."""
+    return backfilled_prometheus
 
 
 def _api_incident(namespace: str, end: float, expr: str | None = None):
@@ -135,9 +118,9 @@ async def _api_evidence(url: str, namespace: str, end: float, expr: str | None =
 
 @pytest.mark.parametrize("namespace", POOLS)
 async def test_the_pool_is_found_whatever_its_name_sorts_like(
-    backend: ManagedProcess, end: float, namespace: str
+    backfilled_backend: ManagedProcess, end: float, namespace: str
 ) -> None:
-    evidence = await _api_evidence(backend.url, namespace, end)
+    evidence = await _api_evidence(backfilled_backend.url, namespace, end)
 
     pool = POOLS[namespace]
     kept = {(s.metric, s.labels.get("pod")) for s in evidence.series}
@@ -154,10 +137,10 @@ async def test_the_pool_is_found_whatever_its_name_sorts_like(
 
 
 async def test_a_constant_size_is_a_flat_series_beside_its_use(
-    prometheus: ManagedProcess, end: float
+    backfilled_prometheus: ManagedProcess, end: float
 ) -> None:
     """Before: `available: false, "insufficient data: constant series"`, counted as unavailable."""
-    evidence = await _api_evidence(prometheus.url, "last", end)
+    evidence = await _api_evidence(backfilled_prometheus.url, "last", end)
 
     sizes = [s for s in evidence.series if s.metric == "zz_pool_connections_max"]
     assert len(sizes) == len(PODS)
@@ -191,10 +174,10 @@ def test_a_bucket_is_a_counter_by_its_name() -> None:
 
 
 async def test_comments_in_the_alert_expression_are_not_in_its_series_id(
-    prometheus: ManagedProcess, end: float
+    backfilled_prometheus: ManagedProcess, end: float
 ) -> None:
     expr = '# errors\nmax by (namespace, service) (api_error_ratio{namespace="first"}) # of any pod\n > 0.1'
-    evidence = await _api_evidence(prometheus.url, "first", end, expr)
+    evidence = await _api_evidence(backfilled_prometheus.url, "first", end, expr)
 
     alert = next(s for s in evidence.series if s.role == "alert")
     assert alert.series_id == (
@@ -222,7 +205,7 @@ async def test_an_alert_whose_series_has_no_labels_says_why_nothing_is_related(
 
 
 @pytest.fixture
-async def series_refused(prometheus: ManagedProcess, aiohttp_server) -> AsyncIterator[str]:
+async def series_refused(backfilled_prometheus: ManagedProcess, aiohttp_server) -> AsyncIterator[str]:
     """The Prometheus behind a proxy that answers 503 to /api/v1/series (an overloaded querier)."""
 
     async def forward(request: web.Request) -> web.Response:
@@ -232,7 +215,7 @@ async def series_refused(prometheus: ManagedProcess, aiohttp_server) -> AsyncIte
             aiohttp.ClientSession() as session,
             session.request(
                 request.method,
-                f"{prometheus.url}{request.path_qs}",
+                f"{backfilled_prometheus.url}{request.path_qs}",
                 data=await request.read(),
                 headers={"Content-Type": request.headers.get("Content-Type", "")},
             ) as answer,
