@@ -57,31 +57,39 @@ def pipeline_over(store: Store, analyst: CountingAnalyst) -> Pipeline:
     return Pipeline(store, build_stages(plugins), PipelineSettings(), create_metrics())
 
 
-async def test_a_crash_before_the_diagnose_checkpoint_leaves_no_diagnosis_and_the_restart_stores_one(
-    tmp_path: Path, webhook_corpus: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "aa.db"
+async def crashed_at(
+    stage: str, path: Path, webhook_corpus: Path, analyst: CountingAnalyst, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Store, str]:
+    """A store at `path` holding the corpus' firing incident, and that incident's id, after its pipeline
+    died as it recorded `stage` (the process dying before that write commits)."""
     store = Store(path)
     data = (webhook_corpus / FIRING).read_bytes()
     incident_id = store.write_sync(db_incidents.ingest_notification, parse_webhook(data), data).created[0]
     record_stage = db_incidents.record_stage
 
-    def crashing(db: sqlite_utils.Database, incident: str, stage: str, *row: Any) -> bool:
-        if stage == "diagnose":
+    def crashing(db: sqlite_utils.Database, incident: str, at: str, *row: Any) -> bool:
+        if at == stage:
             raise Crash
-        return record_stage(db, incident, stage, *row)
+        return record_stage(db, incident, at, *row)
 
-    analyst = CountingAnalyst()
-    monkeypatch.setattr(db_incidents, "record_stage", crashing)
-    with pytest.raises(Crash):
-        await pipeline_over(store, analyst).process(incident_id)
+    with monkeypatch.context() as patch:
+        patch.setattr(db_incidents, "record_stage", crashing)
+        with pytest.raises(Crash):
+            await pipeline_over(store, analyst).process(incident_id)
+    return store, incident_id
+
+
+async def test_a_crash_before_the_diagnose_checkpoint_leaves_no_diagnosis_and_the_restart_stores_one(
+    tmp_path: Path, webhook_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, analyst = tmp_path / "aa.db", CountingAnalyst()
+    store, incident_id = await crashed_at("diagnose", path, webhook_corpus, analyst, monkeypatch)
     assert analyst.calls == 1
     # Nothing half-kept: a diagnosis stored here would be made again after the restart.
     assert stage_of(store, incident_id) == "diagnose"
     assert diagnoses(store, incident_id) == []
     store.close()
 
-    monkeypatch.setattr(db_incidents, "record_stage", record_stage)
     store = Store(path)
     await pipeline_over(store, analyst).process(incident_id)
     assert stage_of(store, incident_id) == "done"
@@ -92,24 +100,10 @@ async def test_a_crash_before_the_diagnose_checkpoint_leaves_no_diagnosis_and_th
 async def test_a_restart_after_the_diagnose_checkpoint_does_not_call_the_analyst_again(
     tmp_path: Path, webhook_corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "aa.db"
-    store = Store(path)
-    data = (webhook_corpus / FIRING).read_bytes()
-    incident_id = store.write_sync(db_incidents.ingest_notification, parse_webhook(data), data).created[0]
-    record_stage = db_incidents.record_stage
-
-    def crashing(db: sqlite_utils.Database, incident: str, stage: str, *row: Any) -> bool:
-        if stage == "deliver":
-            raise Crash
-        return record_stage(db, incident, stage, *row)
-
-    analyst = CountingAnalyst()
-    monkeypatch.setattr(db_incidents, "record_stage", crashing)
-    with pytest.raises(Crash):
-        await pipeline_over(store, analyst).process(incident_id)
+    path, analyst = tmp_path / "aa.db", CountingAnalyst()
+    store, incident_id = await crashed_at("deliver", path, webhook_corpus, analyst, monkeypatch)
     store.close()
 
-    monkeypatch.setattr(db_incidents, "record_stage", record_stage)
     store = Store(path)
     await pipeline_over(store, analyst).process(incident_id)
     assert analyst.calls == 1
