@@ -46,15 +46,23 @@ def format_offset(seconds: float) -> str:
     return f"{format_duration(seconds)} {'before' if seconds < 0 else 'after'} the alert"
 
 
+def _quoted(value: str) -> str:
+    """A label value as a selector quotes it, without the quotes."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _cut_short(value: str) -> str:
+    """A label value longer than LONGEST_LABEL_VALUE, quoted as in a selector, cut, with its length."""
+    short = value[:LONGEST_LABEL_VALUE].rstrip("\\")
+    return f"{_quoted(short)}... ({len(value)} characters)"
+
+
 def readable_id(series: SeriesEvidence) -> str:
     """The series' id for a sentence: label values longer than LONGEST_LABEL_VALUE are cut short."""
     text = series.series_id
     for value in series.labels.values():
         if len(value) > LONGEST_LABEL_VALUE:
-            escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            cut = value[:LONGEST_LABEL_VALUE].rstrip("\\")
-            short = cut.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-            text = text.replace(escaped, f"{short}... ({len(value)} characters)")
+            text = text.replace(_quoted(value), _cut_short(value))
     return text
 
 
@@ -64,11 +72,7 @@ def readable_selector(text: str) -> str:
 
     def cut(match: re.Match[str]) -> str:
         value = re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), match.group(1))
-        if len(value) <= LONGEST_LABEL_VALUE:
-            return match.group(0)
-        short = value[:LONGEST_LABEL_VALUE].rstrip("\\")
-        escaped = short.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}... ({len(value)} characters)"'
+        return match.group(0) if len(value) <= LONGEST_LABEL_VALUE else f'"{_cut_short(value)}"'
 
     return _QUOTED.sub(cut, text)
 
