@@ -207,12 +207,12 @@ def paginate(
     pages: list[list[Block]] = [[]]
     size = 0
     for block in blocks:
-        weight = len(json.dumps(block))
-        if pages[-1] and (len(pages[-1]) >= max_blocks or size + weight > budget):
+        block_size = len(json.dumps(block))
+        if pages[-1] and (len(pages[-1]) >= max_blocks or size + block_size > budget):
             pages.append([])
             size = 0
         pages[-1].append(block)
-        size += weight
+        size += block_size
     return pages
 
 
