@@ -169,16 +169,8 @@ def characterize_changes(
     if problem is not None:
         return [problem] * x.shape[0]
     min_samples = max(3, min_samples)
-    problems: list[InsufficientData | None] = list(row_problems(x, min_samples + MIN_AFTER))
     repeats = sample_repeats(x)
-    counts = np.isfinite(x).sum(axis=1).tolist()
-    for i, (problem, d, points) in enumerate(zip(problems, repeats.tolist(), counts, strict=True)):
-        if problem is None and points / d < min_samples + MIN_AFTER:
-            problems[i] = InsufficientData(
-                f"{points / d:.0f} samples ({points} grid points of {d:.0f} each), fewer than "
-                f"{min_samples + MIN_AFTER}",
-                points,
-            )
+    problems: list[InsufficientData | None] = list(row_problems(x, min_samples + MIN_AFTER, repeats))
     rows = [i for i, p in enumerate(problems) if p is None]
     results: list[SeriesChange | InsufficientData | None] = list(problems)
     if rows:

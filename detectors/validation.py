@@ -66,20 +66,31 @@ def timestamp_problem(timestamps: np.ndarray) -> InsufficientData | None:
     return None
 
 
-def row_problems(values: np.ndarray, min_samples: int) -> list[InsufficientData | None]:
-    """Per row of a (k, n) block with inf already replaced by NaN: why it cannot be judged, or None."""
+def row_problems(
+    values: np.ndarray, min_samples: int, repeats: np.ndarray | None = None
+) -> list[InsufficientData | None]:
+    """Per row of a (k, n) block with inf already replaced by NaN: why it cannot be judged, or None.
+    `repeats`: the grid points one sample of each row fills (`detectors.grid_repeats`); `min_samples`
+    then counts samples."""
     finite = np.isfinite(values)
     counts = finite.sum(axis=1)
+    per_sample = np.ones(counts.size) if repeats is None else repeats
     with np.errstate(invalid="ignore", over="ignore"):  # 1e308 - -1e308 is inf: a spread all the same
         spread = np.nanmax(np.where(finite, values, -np.inf), axis=1) - np.nanmin(
             np.where(finite, values, np.inf), axis=1
         )
     out: list[InsufficientData | None] = []
-    for c, s in zip(counts.tolist(), spread.tolist(), strict=True):
+    for c, s, d in zip(counts.tolist(), spread.tolist(), per_sample.tolist(), strict=True):
         if c == 0:
             out.append(InsufficientData("no finite values (empty, all NaN or inf)", 0))
         elif c < min_samples:
             out.append(InsufficientData(f"{c} finite points, fewer than min_samples={min_samples}", c))
+        elif c / d < min_samples:
+            out.append(
+                InsufficientData(
+                    f"{c / d:.0f} samples ({c} grid points of {d:.0f} each), fewer than {min_samples}", c
+                )
+            )
         elif s == 0:
             out.append(InsufficientData("constant series: nothing to compare against", c))
         else:
