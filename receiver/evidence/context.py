@@ -33,6 +33,7 @@ from receiver.evidence.active_since import alert_active_since
 from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.call_latency import calls_of, calls_touching, fetch_call_latency
+from receiver.evidence.deadline import DeadlineSource
 from receiver.evidence.derived import fetch_limit_ratio, fetch_mean, histogram_families, limited_usage
 from receiver.evidence.fetching import (
     Fetched,
@@ -66,7 +67,12 @@ from receiver.evidence.source import (
 )
 from receiver.models import Incident
 
-FATAL_KINDS = ("unreachable", "timeout")
+FATAL_KINDS = ("unreachable", "timeout", "deadline")
+_FATAL_WORDS = {
+    "unreachable": "unreachable",
+    "timeout": "timing out",
+    "deadline": "past context.deadline_seconds",
+}
 # The history before an alert's activation that the analyst uses for a cause starting there
 # (`analyst.builtin.entities.usable_activation`).
 ACTIVATION_HISTORY_SECONDS = ONSET_MARGIN_SECONDS + BASELINE_SECONDS
@@ -127,13 +133,16 @@ async def fetch_alert_context(
 ) -> AlertContext:
     """Fetch the alert's, related and context series; failures become unavailable entries and notes, and so
     do the backend's warnings (a partial response's)."""
+    bounded = DeadlineSource(source, settings.deadline_seconds)
     with collecting_warnings() as warnings:
-        context = await _fetch_alert_context(incident, source, settings, time.time() if now is None else now)
-    return replace(context, notes=(*context.notes, *warning_notes(warnings)))
+        context = await _fetch_alert_context(incident, bounded, settings, time.time() if now is None else now)
+    cut = bounded.note()
+    notes = [*context.notes, *([cut] if cut else []), *warning_notes(warnings)]
+    return replace(context, notes=tuple(notes))
 
 
 async def _fetch_alert_context(
-    incident: Incident, source: MetricSource, settings: ContextSettings, now: float
+    incident: Incident, source: DeadlineSource, settings: ContextSettings, now: float
 ) -> AlertContext:
     """The queries in the configured window, with the alert's activation asked beside them. An activation
     before the history that window holds for a cause starting there (a rule's long `for:`) has the queries
@@ -149,10 +158,36 @@ async def _fetch_alert_context(
     finally:
         active_task.cancel()  # no-op when done; stops it if fetching failed
     if reaches_back(settings, window, active):
-        context = await _fetch_in_window(
-            incident, source, settings, context_window(incident, settings, now, active)
-        )
+        reach = context_window(incident, settings, now, active)
+        context = await _reaching_back(incident, source, settings, reach, context, notes)
     return replace(context, notes=(*context.notes, *notes), active_since=active)
+
+
+async def _reaching_back(
+    incident: Incident,
+    source: DeadlineSource,
+    settings: ContextSettings,
+    window: Window,
+    first: AlertContext,
+    notes: list[str],
+) -> AlertContext:
+    """The queries asked again in `window`, reaching back to the alert's activation; `first` (the configured
+    window's) when the fetch's deadline leaves no time for them or cuts them short: a complete recent
+    window tells more than a cut longer one."""
+    cut = source.cut
+    if source.passed:
+        notes.append(
+            "the history before the alert's activation was not fetched: past context.deadline_seconds"
+        )
+        return first
+    again = await _fetch_in_window(incident, source, settings, window)
+    if source.cut > cut:
+        notes.append(
+            "the history before the alert's activation was cut short by context.deadline_seconds: the"
+            " configured window is diagnosed"
+        )
+        return first
+    return again
 
 
 def reaches_back(settings: ContextSettings, window: Window, active_since: float | None) -> bool:
@@ -297,7 +332,7 @@ async def _fetch_alert_and_related(
             incident, source, settings, window, notes, placeholders
         )
         if fatal is not None:
-            notes.append(f"related series skipped: the metric source is {fatal.kind}")
+            notes.append(f"related series skipped: the metric source is {_FATAL_WORDS[fatal.kind]}")
             return expr, alert_index, fetched
         drop |= await external
     finally:

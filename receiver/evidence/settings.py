@@ -456,6 +456,12 @@ class CallLatencyQuery(ForMatchingAlerts):
 
 class ContextSettings(Section):
     lookback_seconds: float = Field(default=7200.0, gt=0, description="History before startsAt.")
+    deadline_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="Time limit of one alert's evidence fetch: past it no query is asked or waited for, and "
+        "what came by then is diagnosed, with a note. Keep it below pipeline.stage_timeout_seconds.",
+    )
     max_lookback_seconds: float = Field(
         default=86400.0,
         gt=0,

@@ -15,9 +15,13 @@ from receiver.errors import ReceiverError
 
 T = TypeVar("T")
 
-ErrorKind = Literal["unreachable", "timeout", "circuit_open", "bad_query", "execution", "too_large", "other"]
+ErrorKind = Literal[
+    "unreachable", "timeout", "circuit_open", "bad_query", "execution", "too_large", "other", "deadline"
+]
 WARNING_NOTES = 5  # distinct backend warnings an incident's notes show
 _WARNINGS: ContextVar[list[str] | None] = ContextVar("metric_source_warnings", default=None)
+# The kinds a backend's answer can have, each a label of the error counter; `deadline` is the fetch's own
+# time limit (`deadline.DeadlineSource`), not the backend's.
 ERROR_KINDS: tuple[ErrorKind, ...] = (
     "unreachable",
     "timeout",
