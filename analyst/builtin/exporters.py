@@ -4,10 +4,11 @@ Under kube-prometheus-stack every cAdvisor series carries the kubelet's scrape l
 `service="kube-prometheus-stack-kubelet"`) beside the labels of the pod it measures (`namespace`, `pod`,
 `container`), and kube-state-metrics' series likewise. Taken as the component, that `service` puts every
 pod's CPU and memory in one component named after the kubelet. A component value is an exporter's when
-its series describe at least two pods and none of those pods is named after it (a Service's pods are named
-after their workload, which is usually named like the Service; an exporter's are everybody's); those series
-then belong to the workload of their pod instead, so a pod's CPU joins its own service's latency. A
-series named only by its pod joins the component the other series of that pod agree on.
+its series describe at least two pods not named after it (a Service's pods are named after their workload,
+which is usually named like the Service; an exporter's are everybody's); those series then belong to the
+workload of their pod instead, so a pod's CPU joins its own service's latency. kube-state-metrics' object
+series (a Deployment's generation, a StatefulSet's replicas) belong to the object they name. A series named
+only by its pod joins the component the other series of that pod agree on.
 """
 
 from __future__ import annotations
@@ -42,26 +43,58 @@ def workload_of_pod(pod: str) -> str:
 
 
 def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
-    """Component values carried by series of two pods or more, none of them named after the value."""
+    """Component values carried by series of two pods or more not named after the value. An exporter's
+    own series (its process, or kube-state-metrics' deployment series under its scrape labels) may name
+    its own pod beside them: that does not make the others its own."""
     pods: dict[str, set[str]] = {}
     for s in series:
         pod = pod_of(s)
-        if s.component and pod:
+        if s.component and pod and not pod.startswith(s.component):
             pods.setdefault(s.component, set()).add(pod)
-    return {c for c, named in pods.items() if len(named) >= 2 and not any(p.startswith(c) for p in named)}
+    return {c for c, foreign in pods.items() if len(foreign) >= 2}
+
+
+# kube-state-metrics names each series after the kind of object it describes and labels it with the
+# object's name (`kube_deployment_metadata_generation{deployment="position-ui"}`); a `pod` beside it is
+# kube-state-metrics' own, from its scrape labels. A ReplicaSet is named after its Deployment plus a hash.
+_OBJECT_SERIES = re.compile(r"kube_(deployment|statefulset|daemonset|replicaset|cronjob|job)_")
+_REPLICASET = re.compile(rf"(.+)-{_HASH}")
+
+
+def described_object(series: SeriesEvidence) -> str | None:
+    """The workload a kube-state-metrics object series describes, by the label its name's kind gives:
+    `kube_deployment_*{deployment="x"}` -> x, `kube_replicaset_*{replicaset="x-5d9f8b6c5d"}` -> x,
+    `kube_job_*{job_name="x"}` -> x; None for any other series."""
+    match = _OBJECT_SERIES.match(series.metric)
+    if match is None:
+        return None
+    kind = "job_name" if match.group(1) == "job" else match.group(1)
+    name = series.labels.get(kind)
+    if not name:
+        return None
+    if kind == "replicaset" and (owner := _REPLICASET.fullmatch(name)):
+        return owner.group(1)
+    return name
 
 
 def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvidence]:
-    """`series` with each exporter-labelled one (`exporter_components`) moved to the workload of its pod,
+    """`series` with each kube-state-metrics object series moved to its object (`described_object`), each
+    exporter-labelled one (`exporter_components`) to the workload of its pod,
     and each one named only by its pod (a derived per-container series, say) moved to the component the
     other series of that pod agree on, else to its workload where a mesh's callers name that workload
     (`analyst.builtin.calls.callers_view_of`), so a callee's own series and its callers' view meet."""
-    exporters = exporter_components(series)
+    objects = [
+        dataclasses.replace(s, component=name)
+        if (name := described_object(s)) is not None and name != s.component
+        else s
+        for s in series
+    ]
+    exporters = exporter_components(objects)
     moved = [
         dataclasses.replace(s, component=workload_of_pod(pod))
         if s.component in exporters and (pod := pod_of(s))
         else s
-        for s in series
+        for s in objects
     ]
     owners = instance_aliases(moved)
     called = {callee for s in series if (callee := callers_view_of(s.labels))}

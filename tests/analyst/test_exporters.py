@@ -57,3 +57,34 @@ def test_components_named_like_their_pods_are_left_alone():
 def test_a_single_pod_under_another_name_is_not_enough_to_call_it_an_exporter():
     series = [_series("latency_seconds", "api", pod="backend-5d9f8b6c5d-x2k4p", service="api")]
     assert exporter_components(series) == set()
+
+
+KSM = "kube-prometheus-stack-kube-state-metrics"
+KSM_POD = f"{KSM}-6d5c8b9f7-x2k4p"
+
+
+def test_kube_state_metrics_object_series_belong_to_the_object_they_name_not_to_its_own_pod():
+    """kube-prometheus-stack scrapes kube-state-metrics with honorLabels: a pod's series carry the pod
+    they describe, a Deployment's carry kube-state-metrics' own pod from its scrape labels. Before, that
+    own pod kept the exporter rule from applying, and every workload's restarts were kube-state-metrics'."""
+    series = [
+        _series("kube_pod_container_status_restarts_total", KSM, pod="gateway-7d9f8b6c4-x2lqp", service=KSM),
+        _series("kube_pod_container_status_restarts_total", KSM, pod="pricing-7f6d5c4b3-p4d7s", service=KSM),
+        _series(
+            "kube_deployment_metadata_generation", KSM, deployment="position-ui", pod=KSM_POD, service=KSM
+        ),
+        _series("kube_replicaset_owner", KSM, replicaset="pricing-7f6d5c4b3", pod=KSM_POD, service=KSM),
+        _series("kube_statefulset_replicas", KSM, statefulset="orders-db", pod=KSM_POD, service=KSM),
+        _series("kube_job_status_failed", KSM, job_name="eod-reporting-28911840", pod=KSM_POD, service=KSM),
+        _series("process_cpu_seconds_total", KSM, pod=KSM_POD, service=KSM),  # its own process
+    ]
+    moved = with_subject_components(series)
+    assert [s.component for s in moved] == [
+        "gateway",
+        "pricing",
+        "position-ui",
+        "pricing",
+        "orders-db",
+        "eod-reporting-28911840",
+        KSM,
+    ]
