@@ -556,20 +556,22 @@ def _shift(
     if not recent_mask.any():
         return None
     after = values[recent_mask]
+    before = ~recent & np.isfinite(values)
     scale = floored_spread(spread, centre, float(np.max(np.abs(after))))
+    if kind is not SeriesKind.AVAILABILITY:  # a target's `up`, a restart: each unit is an event, not noise
+        scale = max(scale, rounding_spread(values[before]))
     deviation = (after - centre) / scale
     directed = _directed(series.metric, kind, deviation)
     if TARGET_UP.search(series.metric.lower()) and directed[-1] < CHANGE_Z:
         directed = np.minimum(directed, 0.0)  # answering again: a missed scrape, not a target that stopped
-    best = int(np.argmax(directed))
+    earlier_directed = _directed(series.metric, kind, (values[before] - centre) / scale)
+    best = _news(directed, earlier_directed)
     z = max(0.0, float(directed[best]))
-    changed = np.flatnonzero(directed >= CHANGE_Z)
+    changed = np.flatnonzero(directed >= CHANGE_Z) if z >= CHANGE_Z else np.array([], dtype=np.intp)
     onset = float(times[recent_mask][changed[0]]) if changed.size else None
     earlier = 1.0
     if onset is not None and changed[0] == 0:  # beyond its noise from the window's first point: since when?
-        before = ~recent & np.isfinite(values)
-        earlier_deviation = _directed(series.metric, kind, (values[before] - centre) / scale)
-        quiet, began = run_start(earlier_deviation, times[before])
+        quiet, began = run_start(earlier_directed, times[before])
         if quiet < since:  # it may have begun before any cause of the alert could: a leftover
             earlier = EARLIER_CHANGE_DISCOUNT  # and `onset` stays where the window saw it first
         elif began is not None:
@@ -583,6 +585,33 @@ def _shift(
         baseline=centre,
         peak=float(after[best]),
     )
+
+
+def rounding_spread(values: np.ndarray) -> float:
+    """The spread of rounding `values` to their resolution q (their smallest step between distinct values),
+    q / sqrt(12): the least noise a measurement in whole units has. A gauge of whole connections that is 0
+    at nine points of ten has no spread by quantiles, yet a 1 is no news: floored only at 1 % of its level,
+    it lay 100 spreads away. 0 for a constant series."""
+    steps = np.diff(np.unique(values))
+    return float(steps.min()) / math.sqrt(12.0) if steps.size else 0.0
+
+
+def _news(directed: np.ndarray, earlier: np.ndarray) -> int:
+    """The index of the window's largest deviation (`directed`, bad direction up) that the window reaches
+    more often than the time before it (`earlier`) did: a level the series showed as often before is no
+    news, however far from the median (a gauge of whole connections at 1 at one point in twelve before
+    the alert and one in thirty after it; a series that always wobbles by 30 %). The largest deviation
+    when there is nothing before it."""
+    order = np.argsort(-directed, kind="stable")
+    if earlier.size == 0:
+        return int(order[0])
+    reached = np.sort(earlier)
+    levels = directed[order]
+    # the share of the window at or beyond each of its levels, and of the time before it
+    now = np.searchsorted(-levels, -levels, side="right") / levels.size
+    then = (reached.size - np.searchsorted(reached, levels, side="left")) / reached.size
+    fresh = np.flatnonzero(now > then)
+    return int(order[fresh[0]]) if fresh.size else int(order[-1])
 
 
 def floored_spread(spread: float, *levels: float) -> float:
