@@ -44,7 +44,7 @@ from analyst.builtin.categories import (
     metric_family,
     timed_part,
 )
-from analyst.builtin.limits import AT_LIMIT, is_limit_of, names_a_size, utilisation
+from analyst.builtin.limits import AT_LIMIT, is_limit_of, may_have_limit, names_a_size, utilisation
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -835,9 +835,15 @@ def with_limits(
     series: Sequence[SeriesEvidence], shifts: Sequence[SeriesShift | None]
 ) -> list[SeriesShift | None]:
     """`shifts`, each saturation shift with the size of its resource where a series beside it (the same
-    labels, a name `limits.is_limit_of` pairs) gives one: its latest value, when positive."""
+    labels, a name `limits.is_limit_of` pairs) gives one: its latest value, when positive. A use whose
+    size is beside it is a saturation shift whatever its name's kind (`process_open_fds`,
+    `node_nf_conntrack_entries`, `redis_connected_clients`): what it uses runs out."""
     out = list(shifts)
-    used = [i for i, s in enumerate(shifts) if s is not None and s.kind is SeriesKind.SATURATION]
+    used = [
+        i
+        for i, s in enumerate(shifts)
+        if s is not None and (s.kind is SeriesKind.SATURATION or may_have_limit(s.series.metric))
+    ]
     if not used:
         return out
     sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
@@ -853,8 +859,21 @@ def with_limits(
         beside = sizes.get(_same_place(series[i]), ())
         size = next((v for m, v in beside if is_limit_of(m, series[i].metric)), None)
         if size is not None:
-            out[i] = dataclasses.replace(shift, limit=size)
+            out[i] = as_saturation(dataclasses.replace(shift, limit=size))
     return out
+
+
+def as_saturation(shift: SeriesShift) -> SeriesShift:
+    """`shift` (with its limit) as a saturation shift weighed by the share of its limit it reached, when
+    that weighs more than its own kind: 251 of a million file descriptors is no saturation, 3,944 of 4,096
+    is. A fall frees what it uses: not one either."""
+    if shift.kind is SeriesKind.SATURATION or shift.peak <= shift.baseline or shift.share is None:
+        return shift
+    weight = KIND_WEIGHT[SeriesKind.SATURATION] * min(shift.share, 1.0)
+    if weight <= KIND_WEIGHT[shift.kind]:
+        return shift
+    ratio = weight / KIND_WEIGHT[shift.kind]
+    return dataclasses.replace(shift, kind=SeriesKind.SATURATION, weighted=shift.weighted * ratio)
 
 
 def _same_place(series: SeriesEvidence) -> tuple[tuple[str, str], ...]:

@@ -40,21 +40,50 @@ def utilisation(metric: str, value: float) -> float | None:
 # `container_spec_memory_limit_bytes`): the same words once the
 # use words and the limit words are left out.
 _USE_WORDS = frozenset(
-    {"in", "use", "inuse", "used", "active", "busy", "open", "current", "usage", "working", "set"}
+    {
+        "in",
+        "use",
+        "inuse",
+        "used",
+        "active",
+        "busy",
+        "open",
+        "current",
+        "usage",
+        "working",
+        "set",
+        "allocated",  # node_exporter's `node_filefd_allocated` / `node_filefd_maximum`
+        "entries",  # node_exporter's `node_nf_conntrack_entries` / `node_nf_conntrack_entries_limit`
+    }
 )  # `working_set`: the memory a container is using, what the kubelet evicts and the kernel OOM-kills on
 _LIMIT_WORDS = frozenset({"max", "maximum", "limit", "limits", "size", "capacity", "spec"})
+# Exporters whose use and size are named apart (the same labels on both): the connections a server holds
+# and the most it accepts.
+_NAMED_APART = {
+    "mysql_global_status_threads_connected": "mysql_global_variables_max_connections",  # mysqld_exporter
+    "redis_connected_clients": "redis_config_maxclients",  # redis_exporter
+}
 
 
 def names_a_size(metric: str) -> bool:
-    """Whether a metric's name has a size word (`_LIMIT_WORDS`): `process_max_fds`, `*_limit_bytes`."""
-    return not _LIMIT_WORDS.isdisjoint(metric.lower().split("_"))
+    """Whether a metric's name has a size word (`_LIMIT_WORDS`): `process_max_fds`, `*_limit_bytes`; or
+    is a size an exporter names apart from its use (`_NAMED_APART`)."""
+    return not _LIMIT_WORDS.isdisjoint(metric.lower().split("_")) or metric in _NAMED_APART.values()
 
 
 def is_limit_of(limit_metric: str, metric: str) -> bool:
     """Whether `limit_metric` names the size of what `metric` names the use of (`_USE_WORDS`,
-    `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`."""
+    `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`; or an exporter names the two apart
+    (`_NAMED_APART`: `redis_config_maxclients` of `redis_connected_clients`)."""
+    if _NAMED_APART.get(metric) == limit_metric:
+        return True
     used = use_of(metric)
     return used is not None and used == size_of(limit_metric)
+
+
+def may_have_limit(metric: str) -> bool:
+    """Whether a metric names the use of something a size series may bound (`is_limit_of`)."""
+    return metric in _NAMED_APART or use_of(metric) is not None
 
 
 @functools.lru_cache(maxsize=8192)
