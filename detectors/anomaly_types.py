@@ -42,6 +42,21 @@ def is_generic(anomaly_type: AnomalyType) -> bool:
     return anomaly_type in _GENERIC
 
 
+_NAME_LABEL = re.compile(r'__name__="((?:[^"\\]|\\.)*)"')
+# A request's outcome: `code="503"` says the server failed whatever the metric's name.
+_OUTCOME = re.compile(r'[{,]\s*(?:code|status|status_code|http_status|response_code)="([^"]*)"')
+
+
+def what_it_measures(series_name: str) -> str:
+    """The part of a series' name that says what it measures: its metric name (or, for an expression's
+    series, `{__name__="sum(rate(...))"}`, the expression) and its outcome labels' values; not its other
+    labels, where a pod `p90` or a port `9500` says nothing of the kind of anomaly."""
+    head, _, labels = series_name.partition("{")
+    if not head and (named := _NAME_LABEL.search(series_name)):
+        head = named.group(1)
+    return " ".join([head, *_OUTCOME.findall("{" + labels)])
+
+
 @lru_cache(maxsize=65536)
 def infer_anomaly_type(
     series_name: str, direction: Literal["up", "down"] | None, shape: Shape
@@ -49,7 +64,7 @@ def infer_anomaly_type(
     """Domain type when the name says what the series measures, otherwise the generic shape type."""
     if shape == "gap":
         return AnomalyType.DATA_GAP
-    name = series_name.lower()
+    name = what_it_measures(series_name).lower()
     for pattern, wanted, anomaly_type in _RULES:
         if re.search(pattern, name) and (wanted == "any" or wanted == direction):
             return anomaly_type

@@ -54,6 +54,18 @@ def test_ranking_orders_by_severity_times_confidence():
         ("temperature", "down", "spike", AnomalyType.DIP),
         ("temperature", "up", "level_shift", AnomalyType.LEVEL_SHIFT),
         ("temperature", "up", "trend", AnomalyType.TREND),
+        # the labels but an outcome's say nothing of the kind: a pod `p90`, a port 9500, a service `orders`
+        ('aud_hicard{pod="p90"}', "up", "spike", AnomalyType.SPIKE),
+        ('node_load1{instance="10.0.0.7:9500"}', "up", "spike", AnomalyType.SPIKE),
+        ('queue_depth{service="orders"}', "up", "spike", AnomalyType.SPIKE),
+        ('temperature_celsius{room="server-pool-2"}', "up", "spike", AnomalyType.SPIKE),
+        ('http_requests_total{code="503",job="api"}', "up", "spike", AnomalyType.ERROR_RATE_SPIKE),
+        (
+            '{__name__="sum(rate(http_errors_total[5m]))",job="api"}',
+            "up",
+            "spike",
+            AnomalyType.ERROR_RATE_SPIKE,
+        ),
     ],
 )
 def test_anomaly_type_inference(name, direction, shape, expected):
