@@ -256,6 +256,7 @@ class DetectionScheduler:
         self._exported: dict[str, set[str]] = {}
         self._status: dict[str, RuleStatus] = {}
         self._unseen: dict[str, float] = {}  # rules whose cycles failed: where the first one's window began
+        self._down: dict[str, float] = {}  # up to when a previous run evaluated each rule (until this does)
         self._unseen_loaded = False  # the first cycle reads what a previous run left in SQLite
         self._scores = (
             Gauge(
@@ -356,6 +357,7 @@ class DetectionScheduler:
         self._config_rules = {r.name: r for r in settings.rules}
         for name in changed:  # a new definition has missed nothing yet
             self._unseen.pop(name, None)
+            self._down.pop(name, None)
         if changed:
             await self.store.write(db_rules.clear_catch_up, sorted(changed))
         self._executor = _detection_executor(settings)
@@ -406,6 +408,7 @@ class DetectionScheduler:
         self._drop_scores(rule.name, keep=set())  # a new query may read other series; the counts go on
         self._status.pop(rule.name, None)
         self._unseen.pop(rule.name, None)  # nor has it missed anything (replace_api_rule cleared SQLite's)
+        self._down.pop(rule.name, None)
 
     async def delete_rule(self, name: str) -> None:
         """Delete an API rule; the incidents it has firing resolve (their resolution is delivered)."""
@@ -532,24 +535,29 @@ class DetectionScheduler:
 
     def _since(self, rule: str, fresh: float, start: float) -> float:
         """Where the rule's new anomalies begin: `fresh`, or, after cycles that could not evaluate it, where
-        the first of those would have begun (not before the grid's `start`): what happened since is new."""
-        if rule not in self._unseen:
-            return fresh
-        return max(start, min(fresh, self._unseen[rule]))
+        the first of those would have begun, or, at the first cycle after a restart, where the previous
+        run's last evaluation of it looked up to (not before the grid's `start`): what happened since is
+        new."""
+        unseen = min(self._unseen.get(rule, fresh), self._down.get(rule, fresh))
+        return max(start, min(fresh, unseen))
 
     async def _load_unseen(self, rules: Sequence[RuleSettings]) -> None:
-        """Once per scheduler: the windows a previous run's failing cycles left unseen, of the rules still
-        defined as they were then (SQLite forgets those of rules changed since)."""
+        """Once per scheduler: the windows a previous run's failing cycles left unseen, and up to when it
+        evaluated each rule, of the rules still defined as they were then (SQLite forgets those of rules
+        changed since)."""
         if self._unseen_loaded:
             return
         definitions = {rule.name: rule_definition(rule) for rule in rules}
         self._unseen = await self.store.write(db_rules.resume_catch_up, definitions)
+        self._down = await self.store.write(db_rules.resume_seen, definitions)
         self._unseen_loaded = True
 
     async def _note_evaluated(self, rules: Sequence[RuleSettings], report: CycleReport, fresh: float) -> None:
         """Remember, per rule this cycle could not evaluate (or act on), the window it left unseen; forget
         it once a cycle evaluates the rule. Kept in SQLite too (only the changes are written), so a restart
-        during an outage loses nothing; a removed rule's row goes with its firing state."""
+        during an outage loses nothing; a removed rule's row goes with its firing state. And, per rule it
+        evaluated, that it looked up to this cycle's time: a restart after the service was down (a
+        redeploy, an OOM kill) looks back over the time it was down."""
         failed = {
             rule.name: rule_definition(rule)
             for rule in rules
@@ -565,6 +573,11 @@ class DetectionScheduler:
         self._unseen.update(dict.fromkeys(failed, fresh))
         for name in caught_up:
             del self._unseen[name]
+        evaluated = {rule.name: rule_definition(rule) for rule in rules if rule.name not in report.errors}
+        if evaluated:
+            await self.store.write(db_rules.save_seen, evaluated, report.started_at)
+        for name in evaluated:
+            self._down.pop(name, None)
 
     async def _defined(self, rule: str) -> bool:
         """Whether a rule of this name is still configured or stored (a cycle may outlive a DELETE)."""
@@ -660,6 +673,7 @@ class DetectionScheduler:
         self._drop_scores(rule, keep=set())
         self._status.pop(rule, None)
         self._unseen.pop(rule, None)
+        self._down.pop(rule, None)
         for family in (self._rule_failures, self._rule_evaluated, self._rule_series):
             if family is not None:
                 with contextlib.suppress(KeyError):

@@ -11,7 +11,7 @@ import structlog
 
 from receiver.errors import ConfigError
 from receiver.storage.delivery_tables import migrate_delivery
-from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection
+from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection, migrate_seen
 from receiver.storage.search_index import (
     INCIDENT_TEXT_DDL,
     INCIDENT_TEXT_ROWS_DDL,
@@ -266,6 +266,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _text_rows,
     _newest_first_keyset,
     _truncated_alerts,
+    migrate_seen,
 )
 
 

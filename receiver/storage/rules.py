@@ -68,6 +68,7 @@ def resolve_removed_rules(db: sqlite_utils.Database, *, configured: Iterable[str
     ).fetchall()
     stateful = db.execute(
         "SELECT DISTINCT rule FROM detection_state UNION SELECT rule FROM detection_catch_up"
+        " UNION SELECT rule FROM detection_seen"
     ).fetchall()
     gone = sorted({name for (name,) in [*firing, *stateful]} - kept)
     return _resolve_rules(db, gone, now) if gone else []
@@ -81,6 +82,7 @@ def _resolve_rules(db: sqlite_utils.Database, names: list[str], now: float) -> l
     )
     for name in names:
         db.table("detection_state").delete_where("rule = ?", [name])
+        db.table("detection_seen").delete_where("rule = ?", [name])
     clear_catch_up(db, names)
     return resolved
 
@@ -137,3 +139,20 @@ def save_catch_up(db: sqlite_utils.Database, definitions: Mapping[str, str], sin
 def clear_catch_up(db: sqlite_utils.Database, rules: Iterable[str]) -> None:
     """The rules were evaluated again (or changed, or removed): nothing left to catch up on."""
     db.conn.executemany("DELETE FROM detection_catch_up WHERE rule = ?", [(rule,) for rule in rules])
+
+
+def save_seen(db: sqlite_utils.Database, definitions: Mapping[str, str], until: float) -> None:
+    """The rules `definitions` (name: definition) were evaluated by a cycle that looked up to `until`."""
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO detection_seen (rule, until, definition) VALUES (?, ?, ?)",
+        [(rule, until, definition) for rule, definition in definitions.items()],
+    )
+
+
+def resume_seen(db: sqlite_utils.Database, definitions: Mapping[str, str]) -> dict[str, float]:
+    """Per rule still defined as it was (`definitions`: name to definition), up to when a previous run's
+    cycles evaluated it; the rows of rules defined otherwise now are dropped. Call through Store.write."""
+    rows = db.execute("SELECT rule, until, definition FROM detection_seen").fetchall()
+    changed = [(rule,) for rule, _, definition in rows if definitions.get(rule, definition) != definition]
+    db.conn.executemany("DELETE FROM detection_seen WHERE rule = ?", changed)
+    return {rule: until for rule, until, definition in rows if definitions.get(rule) == definition}

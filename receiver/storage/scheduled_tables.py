@@ -31,3 +31,9 @@ def migrate_catch_up(db: sqlite_utils.Database) -> None:
     failed cycle's window began and which definition of the rule failed, so a restart during the outage
     still has the next cycle that answers look back over all of it."""
     db.table("detection_catch_up").create({"rule": str, "since": float, "definition": str}, pk="rule")
+
+
+def migrate_seen(db: sqlite_utils.Database) -> None:
+    """Create `detection_seen`: per rule, up to when its last evaluated cycle looked and which definition
+    it evaluated, so the first cycle after a restart looks back over the time the service was down."""
+    db.table("detection_seen").create({"rule": str, "until": float, "definition": str}, pk="rule")

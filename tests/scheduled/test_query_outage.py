@@ -134,3 +134,30 @@ async def test_a_rule_changed_by_a_reload_during_an_outage_leaves_no_catch_up(
     assert caught_up_rules(store) == []
     await scheduler.stop()
     store.close()
+
+
+async def test_a_jump_while_the_service_was_down_opens_its_incident_at_the_first_cycle_after_it(
+    injected: Injected, source: PrometheusSource, store: Store, tmp_path
+):
+    """No cycle ran while the service was down (a redeploy, an OOM kill): the first after the restart looks
+    back to where the last one before it looked up to. A first run ever does not: it has seen nothing."""
+    recorder = Recorder()
+    before = DetectionScheduler(store, source, detecting(RULE), on_anomaly=recorder)
+    last = await before.run_cycle(now=injected.end - 1800)  # then down from 26 minutes before venue a jumps
+    store = await restart(before)
+
+    after = DetectionScheduler(store, source, detecting(RULE), on_anomaly=recorder)
+    back = await after.run_cycle(now=injected.end + 900)  # up again 15 minutes after it (freshness: 10)
+    later = await after.run_cycle(now=injected.end + 1200)
+    fresh_store = Store(tmp_path / "new.db")
+    first_ever = DetectionScheduler(fresh_store, source, detecting(RULE), on_anomaly=Recorder())
+    never_ran = await first_ever.run_cycle(now=injected.end + 900)
+
+    assert last.incidents == [] and back.incidents == ["inc-1"] and later.incidents == []
+    assert len(recorder.findings) == 1 and recorder.findings[0].series_labels["venue"] == "a"
+    assert abs(recorder.findings[0].starts_at - injected.anomaly_at) <= 60
+    assert never_ran.incidents == []
+    await after.stop()
+    await first_ever.stop()
+    fresh_store.close()
+    store.close()
