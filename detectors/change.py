@@ -120,9 +120,12 @@ def _changes(
     z = np.clip((med2 - med1) / sigma, -1e6, 1e6)
     p = _welch_p(n1, m1, np.nan_to_num(v1), n2, m2, np.nan_to_num(v2))
     score = np.minimum(score_from_z(z, Z_THRESHOLD), 1.0 - p)
-    back_to_base = ~outside[:, -MIN_AFTER:].any(axis=1)
+    # back within its band for good: its last points are in it; a series that stopped reporting is not
+    back_to_base = ~outside[:, -MIN_AFTER:].any(axis=1) & np.isfinite(x[:, -MIN_AFTER:]).any(axis=1)
     last_out = np.where(outside & (cols >= onset[:, None]), cols, -1).max(axis=1)
     ended = back_to_base & (last_out >= 0)
+    # where it came back: its first point in the band after the last one outside (not a gap's first)
+    back_at = np.where(np.isfinite(x) & ~outside & (cols > last_out[:, None]), cols, n).min(axis=1)
     out = []
     for r in range(k):
         direction: Direction = "up" if up[r] else "down"
@@ -140,7 +143,7 @@ def _changes(
                 p_value=float(p[r]),
                 score=float(score[r]) if anomalous else float(min(score[r], 0.49)),
                 anomaly_type=infer_anomaly_type(names[r], direction, shape) if anomalous else None,
-                recovered=float(ts[last_out[r] + 1]) if anomalous and ended[r] else None,
+                recovered=float(ts[back_at[r]]) if anomalous and ended[r] else None,
             )
         )
     return out

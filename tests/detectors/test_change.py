@@ -77,6 +77,20 @@ def test_a_spike_that_came_back_says_when_it_ended(grid, noise):
     assert c.recovered == grid[960]
 
 
+def test_a_series_that_stopped_reporting_at_its_peak_has_not_come_back(grid, noise):
+    """On a shared grid its last points are gaps, not points within its band (a target that went down)."""
+    stopped = noise.copy()
+    stopped[850:] += 30.0
+    stopped[950:] = np.nan
+    returned = noise.copy()
+    returned[850:930] += 30.0
+    returned[930:950] = np.nan  # missed scrapes, then back within its band
+    [gone, back] = characterize_changes(grid, np.stack([stopped, returned]))
+    assert isinstance(gone, SeriesChange) and gone.anomalous and gone.recovered is None
+    assert isinstance(back, SeriesChange) and back.anomalous and back.recovered is not None
+    assert back.recovered >= grid[950]  # where it was back in its band, not the first missed scrape
+
+
 def test_a_change_that_holds_has_not_ended(grid, noise):
     noise[700:] += 30.0
     c = _change(grid, noise)
