@@ -44,6 +44,9 @@ COPY deploy/docker/defaults.yml /usr/local/share/alert-analyst/defaults.yml
 
 USER alert-analyst
 EXPOSE 9099
+# SIGTERM drains in-flight stages for pipeline.shutdown_timeout_seconds (20 s): Docker's default stop timeout
+# is 10 s, so run with --stop-timeout 30 (docker stop -t 30, Compose stop_grace_period: 30s).
+STOPSIGNAL SIGTERM
 VOLUME ["/var/lib/alert-analyst"]
 # Probes /-/healthy on the address the running server was configured with (flags, environment or file).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 CMD ["alert-analyst", "healthcheck"]

@@ -6,10 +6,14 @@ out; its own defaults rank below a mounted configuration file. No Docker here: t
 from __future__ import annotations
 
 import fnmatch
+import re
 import tomllib
 from pathlib import Path
 
+import yaml
+
 from receiver.config import DEFAULTS_FILE_VARIABLE, env_overrides, load_settings
+from receiver.pipeline.settings import PipelineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,3 +77,14 @@ def test_a_mounted_config_file_overrides_the_images_listen_address_and_database(
     mounted.write_text("web:\n  listen_address: 0.0.0.0:8080\nstorage:\n  path: /data/aa.db\n")
     settings = load_settings(mounted, environ=defaults)
     assert (settings.web.listen_address, settings.storage.path) == ("0.0.0.0:8080", "/data/aa.db")
+
+
+def test_the_documented_stop_timeouts_leave_time_for_the_shutdown_drain() -> None:
+    """`docker stop` kills after 10 s unless told otherwise; the drain on SIGTERM takes up to 20 s."""
+    drain = PipelineSettings().shutdown_timeout_seconds
+    assert ["STOPSIGNAL", "SIGTERM"] in instructions()
+    container = (ROOT / "README.md").read_text().split("### Container")[1].split("\n### ")[0]
+    documented = re.findall(r"(?:--stop-timeout|stop -t|stop_grace_period:) (\d+)", container)
+    assert len(documented) == 4 and all(int(seconds) > drain for seconds in documented), documented
+    deployment = yaml.safe_load((ROOT / "deploy/kubernetes/deployment.yaml").read_text())
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > drain
