@@ -90,7 +90,8 @@ class StorageSettings(Section):
     wal_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024 * 1024,
-        description="A WAL larger than this is checkpointed and truncated at once (writers wait).",
+        description="A WAL larger than this (or than half the free disk space) is checkpointed and truncated"
+        " at once (writers wait).",
     )
     retention_days: float = Field(
         default=90.0,
