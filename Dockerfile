@@ -18,8 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     ALERT_ANALYST_REVISION=${REVISION} \
-    ALERT_ANALYST_WEB__LISTEN_ADDRESS=0.0.0.0:9099 \
-    ALERT_ANALYST_STORAGE__PATH=/var/lib/alert-analyst/alert-analyst.db
+    ALERT_ANALYST_DEFAULTS_FILE=/usr/local/share/alert-analyst/defaults.yml
 
 WORKDIR /app
 # Dependency layer: rebuilt only when pyproject.toml (or EXTRAS) changes, not on every code change.
@@ -39,9 +38,15 @@ COPY detectors ./detectors
 COPY analyst ./analyst
 COPY demo ./demo
 RUN pip install --no-deps .
+# Listen on 0.0.0.0:9099 and store in the volume, as defaults a mounted --config.file overrides
+# (ALERT_ANALYST_<SECTION>__<KEY> variables here would override the file's keys instead).
+COPY deploy/docker/defaults.yml /usr/local/share/alert-analyst/defaults.yml
 
 USER alert-analyst
 EXPOSE 9099
+# SIGTERM drains in-flight stages for pipeline.shutdown_timeout_seconds (20 s): Docker's default stop timeout
+# is 10 s, so run with --stop-timeout 30 (docker stop -t 30, Compose stop_grace_period: 30s).
+STOPSIGNAL SIGTERM
 VOLUME ["/var/lib/alert-analyst"]
 # Probes /-/healthy on the address the running server was configured with (flags, environment or file).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 CMD ["alert-analyst", "healthcheck"]

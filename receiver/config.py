@@ -1,4 +1,5 @@
-"""One validated settings model: YAML file, then ALERT_ANALYST_<SECTION>__<KEY> env vars, then CLI flags."""
+"""One validated settings model: the defaults file (ALERT_ANALYST_DEFAULTS_FILE, the container image's),
+the YAML file, then ALERT_ANALYST_<SECTION>__<KEY> env vars, then CLI flags; each overrides the one before."""
 
 from __future__ import annotations
 
@@ -89,7 +90,8 @@ class StorageSettings(Section):
     wal_max_bytes: int = Field(
         default=64 * 1024 * 1024,
         ge=1024 * 1024,
-        description="A WAL larger than this is checkpointed and truncated at once (writers wait).",
+        description="A WAL larger than this (or than half the free disk space) is checkpointed and truncated"
+        " at once (writers wait).",
     )
     retention_days: float = Field(
         default=90.0,
@@ -174,8 +176,12 @@ def _env_value(name: str, raw: str) -> Any:
     return raw
 
 
+# A YAML file of defaults below the configuration file: the image's listen address and database path, which
+# a mounted file overrides (as environment variables they would override the file).
+DEFAULTS_FILE_VARIABLE = "ALERT_ANALYST_DEFAULTS_FILE"
+
 # Variables with the prefix that are not configuration keys.
-NOT_CONFIG_VARIABLES = frozenset({"ALERT_ANALYST_REVISION", "ALERT_ANALYST_SHARED"})
+NOT_CONFIG_VARIABLES = frozenset({"ALERT_ANALYST_REVISION", "ALERT_ANALYST_SHARED", DEFAULTS_FILE_VARIABLE})
 
 
 def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -290,16 +296,17 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None,
 ) -> Settings:
     """Read, merge and validate the configuration; raise ConfigError naming the key path and the reason."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        data = read_config_file(path)
     environ = os.environ if environ is None else environ
+    defaults = environ.get(DEFAULTS_FILE_VARIABLE)
+    data = read_config_file(defaults) if defaults else {}
+    if path is not None:
+        data = _merge(data, read_config_file(path))
     data = _merge(data, env_overrides(environ))
     data = _merge(data, overrides or {})
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, _env_sources(environ), path)) from exc
+        raise ConfigError(format_validation_error(exc, _env_sources(environ), path or defaults)) from exc
     check_secret_files(settings)
     return settings
 

@@ -2,6 +2,7 @@
 
 ReceiverError
 ├── ConfigError
+├── StorageUnusable (storage: the lock held by another process, a newer schema, an SQLite too old)
 ├── PayloadError (status, field)
 ├── RuleConflict
 ├── RuleNotFound
@@ -19,6 +20,11 @@ class ReceiverError(Exception):
 
 class ConfigError(ReceiverError):
     """The configuration is invalid; the message names the key path and the reason."""
+
+
+class StorageUnusable(ReceiverError):
+    """The database at storage.path cannot be used by this process; the message names the path, the reason
+    and what to do. `serve` logs it as `startup_failed` and exits 1."""
 
 
 class PayloadError(ReceiverError):

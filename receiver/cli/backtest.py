@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from receiver.cli.time_flags import join_relative_times
 from receiver.config import load_settings, validation_summary
 from receiver.errors import ConfigError
 from receiver.evidence.prometheus import PrometheusSource
@@ -25,6 +26,8 @@ from receiver.scheduled.backtest import (
 from receiver.scheduled.scheduler import DetectorFinding
 from receiver.scheduled.settings import RuleSettings
 from receiver.times import format_time, parse_duration, parse_time
+
+TIME_FLAGS = ("--from", "--to")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,7 +105,7 @@ def format_findings(findings: Sequence[DetectorFinding]) -> str:
 def run_backtest(argv: list[str]) -> int:
     """Entry point of `alert-analyst backtest ...`: 0 on success, 1 on a backend error, 2 on bad usage."""
     try:
-        args = _parser().parse_args(argv)
+        args = _parser().parse_args(join_relative_times(argv, TIME_FLAGS))
     except SystemExit as exc:
         return int(exc.code or 0)
     try:

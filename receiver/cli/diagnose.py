@@ -20,6 +20,7 @@ from analyst.evidence import Evidence, evidence_to_dict
 from analyst.llm.redact import redact_secrets
 from analyst.report import render_text_report
 from analyst.schema import diagnosis_to_dict
+from receiver.cli.time_flags import join_relative_times
 from receiver.config import Settings, load_settings, validation_summary
 from receiver.delivery.readable import readable_diagnosis, without_alert_labels
 from receiver.errors import ConfigError, PayloadError, ReceiverError
@@ -160,7 +161,7 @@ def run_diagnose(argv: list[str]) -> int:
         "(its endsAt when resolved, else now but at most context.lookback_seconds after startsAt)",
     )
     parser.add_argument("--format", choices=["json", "text"], default="text")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_relative_times(argv, ("--at",)))
     overrides = {"prometheus": {"url": args.prometheus_url}} if args.prometheus_url else {}
     try:
         settings = load_settings(args.config_file, overrides=overrides)

@@ -4,6 +4,8 @@ flags)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,6 +68,13 @@ def serving_flags(pid: int) -> list[str]:
     return words[words.index("serve") + 1 :] if "serve" in words else []
 
 
+def enter_serving_directory(pid: int) -> None:
+    """Work in the working directory of process `pid`, so that the relative paths of its flags and
+    configuration (`--config.file=aa.yml`, a token file) resolve as they did for it; else stay."""
+    with contextlib.suppress(OSError):  # gone, or another user's: a relative path then names the error
+        os.chdir(f"/proc/{pid}/cwd")
+
+
 def _healthcheck(args: argparse.Namespace) -> int:
     import urllib.error
     import urllib.request
@@ -75,6 +84,7 @@ def _healthcheck(args: argparse.Namespace) -> int:
     if args.config_file is None and not _overrides(args):
         flags = [word for word in serving_flags(args.pid) if word]
         args = build_parser().parse_args(["healthcheck", *flags, f"--pid={args.pid}"])
+        enter_serving_directory(args.pid)
     settings = load_settings(args.config_file, overrides=_overrides(args))
     host = settings.web.host if settings.web.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
     url = f"http://{host}:{settings.web.port}/-/healthy"

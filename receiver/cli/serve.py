@@ -2,7 +2,8 @@
 
 As Prometheus does, the listening sockets are bound before anything starts: a port in use, an address that
 does not resolve or a storage directory that is missing or read-only is one logged line and exit code 1,
-with no database opened and no worker started.
+with no database opened and no worker started. A database that cannot be used (not a database, in use by
+another receiver, a newer schema) is the same one line, `startup_failed`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import structlog
 from aiohttp import web
 
 from receiver.config import load_settings
-from receiver.errors import ReceiverError
+from receiver.errors import ReceiverError, StorageUnusable
 from receiver.logs import configure_logging
 from receiver.web.app import build_app
 from receiver.web.reload import ConfigSource
@@ -117,6 +118,9 @@ def run_serve(config_file: str | None, overrides: dict[str, Any]) -> int:
         )
     except sqlite3.Error as exc:
         log.error("startup_failed", error=f"storage.path: {settings.storage.path}: {exc}")
+        return 1
+    except StorageUnusable as exc:  # in use by another receiver, a newer schema: the message names the path
+        log.error("startup_failed", error=str(exc))
         return 1
     finally:
         for sock in sockets:

@@ -140,6 +140,11 @@ class PrometheusSettings(Section):
     `http://vmselect:8481/select/0/prometheus`)."""
 
     url: str = "http://127.0.0.1:9090"
+    external_url: str | None = Field(
+        default=None,
+        description="Prometheus as browsers reach it (its --web.external-url), for the workbench's graph"
+        " links; null: url, without credentials.",
+    )
     timeout_seconds: float = Field(default=10.0, gt=0, description="Per-request timeout (connect and read).")
     retries: int = Field(default=1, ge=0, le=10, description="Retries on connection errors and 429/502/504.")
     retry_backoff_seconds: float = Field(default=0.2, ge=0)
@@ -188,6 +193,13 @@ class PrometheusSettings(Section):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"prometheus.url must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("external_url")
+    @classmethod
+    def _check_external_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _one_credential(self) -> PrometheusSettings:

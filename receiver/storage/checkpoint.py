@@ -14,6 +14,7 @@ import structlog
 log = structlog.get_logger("receiver.storage")
 
 DEFAULT_MAX_WAL_BYTES = 64 * 1024 * 1024
+MIN_WAL_CAP = 1024 * 1024
 IDLE_SECONDS = 1.0
 
 
@@ -24,10 +25,28 @@ def file_bytes(path: str) -> int:
         return 0
 
 
+def free_bytes(path: str) -> int | None:
+    """Bytes still free for this process on the file system of `path` (None when it cannot be asked)."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def wal_cap(path: str, max_wal_bytes: int) -> int:
+    """The WAL size past which it is checkpointed and truncated at once: `max_wal_bytes`, or half the space
+    left beside the database when that is less (at least MIN_WAL_CAP). A checkpoint grows the database by
+    up to the WAL's size: a WAL that took the last free bytes could never be checkpointed, so freeing space
+    after a full disk brought nothing back (the backlog's WAL refilled it within seconds)."""
+    free = free_bytes(path)
+    return max_wal_bytes if free is None else min(max_wal_bytes, max(free // 2, MIN_WAL_CAP))
+
+
 class WalCheckpointer:
     """Every `interval` seconds: `wal_checkpoint(PASSIVE)`, which never blocks the writer; and
     `wal_checkpoint(TRUNCATE)`, which resets the WAL file to zero bytes, once the writer has been idle
-    for a second or whenever the WAL is over `max_wal_bytes` (then writers wait for it, up to the busy
+    for a second or whenever the WAL is over its cap (`wal_cap`; then writers wait for it, up to the busy
     timeout). PASSIVE alone cannot keep up with continuous writes: the WAL grew to gigabytes.
 
     The writer connection turns automatic checkpoints off (`wal_autocheckpoint=0`); a failed checkpoint is
@@ -58,7 +77,8 @@ class WalCheckpointer:
     def mode(self, wal_bytes: int, now: float) -> str:
         """TRUNCATE over the cap, or when idle with anything in the WAL; else PASSIVE."""
         idle = now - self._last_write() >= IDLE_SECONDS
-        return "TRUNCATE" if wal_bytes > self._max_wal_bytes or (idle and wal_bytes > 0) else "PASSIVE"
+        over = wal_bytes > wal_cap(self._path, self._max_wal_bytes)
+        return "TRUNCATE" if over or (idle and wal_bytes > 0) else "PASSIVE"
 
     def _run(self) -> None:
         conn = sqlite3.connect(self._path, check_same_thread=False, timeout=self._busy_timeout)

@@ -15,7 +15,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlite_utils
 import structlog
 
-from receiver.storage.checkpoint import DEFAULT_MAX_WAL_BYTES, WalCheckpointer, file_bytes
+from receiver.storage.checkpoint import DEFAULT_MAX_WAL_BYTES, WalCheckpointer, file_bytes, wal_cap
 from receiver.storage.lock import DatabaseLock
 from receiver.storage.migrations import migrate
 from receiver.storage.search_index import Rebuilt, damaged_indexes, is_damage, rebuild_index
@@ -224,6 +224,8 @@ class Store:
             self._flush_scheduled = False
         if not batch:
             return
+        if self.checkpointer is not None and self.wal_bytes() > wal_cap(self.path, self.max_wal_bytes):
+            self._truncate_wal()
         try:
             outcomes = self._run_batch(batch)
         except Exception:  # one call failed: the batch was rolled back; give each its own transaction
@@ -235,8 +237,6 @@ class Store:
             ]
         self._note_outcomes(outcomes)
         loop.call_soon_threadsafe(_settle_all, outcomes)
-        if self.checkpointer is not None and self.wal_bytes() > self.max_wal_bytes:
-            self._truncate_wal()
 
     async def _repair_for_reader(self, damage: BaseException) -> bool:
         """`_repair_search_indexes` (on the writer's thread) for a reader that met `damage`; while none
@@ -288,8 +288,10 @@ class Store:
         return len(left) < len(damaged)
 
     def _truncate_wal(self) -> None:
-        """Over the cap: checkpoint and truncate here, on the writer's own thread, before the next batch (a
-        checkpoint from another connection rarely wins the lock from a writer that never pauses).
+        """Over the cap (`wal_cap`): checkpoint and truncate here, on the writer's own thread, before the
+        next batch (a checkpoint from another connection rarely wins the lock from a writer that never
+        pauses). Before, not after: after a full disk the first batch once space is freed finds the WAL
+        checkpointed, instead of growing it into the space its checkpoint needs.
 
         While another connection's checkpoint holds the checkpoint lock, SQLite answers busy at once, without
         the busy handler; the writer retries until the busy timeout rather than write on. Writing on, it grew

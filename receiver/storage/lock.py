@@ -21,12 +21,12 @@ import os
 import socket
 from pathlib import Path
 
-from receiver.errors import ConfigError
+from receiver.errors import StorageUnusable
 
 
-class StorageLockError(ConfigError):
-    """The database's lock file is held by another process, or cannot be opened. A ConfigError, so
-    `serve` exits with the message (naming the holder) instead of sharing the file."""
+class StorageLockError(StorageUnusable):
+    """The database's lock file is held by another process, or cannot be opened: `serve` exits with the
+    message (naming the holder) instead of sharing the file."""
 
 
 class DatabaseLock:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import sqlite_utils
 import structlog
 
-from receiver.errors import ConfigError
+from receiver.errors import StorageUnusable
 from receiver.storage.delivery_tables import migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection, migrate_seen
 from receiver.storage.search_index import (
@@ -270,13 +270,13 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 )
 
 
-class NewerSchemaError(ConfigError):
+class NewerSchemaError(StorageUnusable):
     """The database was written by a newer alert-analyst: its schema version is above the migrations
-    known here. A ConfigError, so `serve` exits with the message instead of writing to a schema it does
-    not know (every write would fail, or worse, succeed half)."""
+    known here. `serve` exits with the message instead of writing to a schema it does not know (every
+    write would fail, or worse, succeed half)."""
 
 
-class SQLiteTooOldError(ConfigError):
+class SQLiteTooOldError(StorageUnusable):
     """The SQLite library Python was built with lacks what the schema needs (`ALTER TABLE DROP COLUMN`
     came with 3.35.0): one line naming both versions instead of a syntax error from a migration."""
 

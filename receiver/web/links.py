@@ -1,7 +1,8 @@
 """Links out of the workbench: Prometheus graph, Grafana Explore, Alertmanager silence, Slack thread.
 
 Pure functions of a base URL and the incident's data; only http(s) URLs are ever returned, so a label or
-annotation holding `javascript:` cannot become a link.
+annotation holding `javascript:` cannot become a link, and a base's credentials (`http://user:pass@prom`)
+are never part of one.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from receiver.evidence.promql import label_name
 
@@ -20,6 +21,14 @@ def safe_url(url: str | None) -> str | None:
         return None
     parts = urlsplit(url.strip())
     return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def link_base(base: str) -> str:
+    """A base URL for links: without the `user:password@` of its authority (shown to every viewer) and
+    without a trailing slash."""
+    parts = urlsplit(base.strip())
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)).rstrip("/")
 
 
 def prometheus_graph(base: str, expr: str, start: float, end: float) -> str | None:
@@ -33,7 +42,7 @@ def prometheus_graph(base: str, expr: str, start: float, end: float) -> str | No
             "g0.end_input": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(end)),
         }
     )
-    return safe_url(f"{base.rstrip('/')}/graph?{query}")
+    return safe_url(f"{link_base(base)}/graph?{query}")
 
 
 def grafana_explore(base: str | None, expr: str, start: float, end: float) -> str | None:
@@ -47,7 +56,7 @@ def grafana_explore(base: str | None, expr: str, start: float, end: float) -> st
         }
     }
     query = urlencode({"schemaVersion": "1", "panes": json.dumps(pane, separators=(",", ":"))})
-    return safe_url(f"{base.rstrip('/')}/explore?{query}")
+    return safe_url(f"{link_base(base)}/explore?{query}")
 
 
 def alertmanager_silence(base: str | None, labels: Mapping[str, str]) -> str | None:
@@ -56,7 +65,7 @@ def alertmanager_silence(base: str | None, labels: Mapping[str, str]) -> str | N
     if not base:
         return None
     matchers = ",".join(f"{label_name(k)}={json.dumps(v)}" for k, v in sorted(labels.items()))
-    return safe_url(f"{base.rstrip('/')}/#/silences/new?filter={quote('{' + matchers + '}', safe='')}")
+    return safe_url(f"{link_base(base)}/#/silences/new?filter={quote('{' + matchers + '}', safe='')}")
 
 
 def slack_thread(result: Mapping[str, object] | None) -> str | None:

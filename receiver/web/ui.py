@@ -140,8 +140,9 @@ async def incident_page(request: web.Request) -> web.Response:
 def _render_incident(request: web.Request, data: dict[str, Any], extras: list[Markup]) -> web.Response:
     settings = request.app[SETTINGS]
     now = time.time()
+    prometheus_url = settings.prometheus.external_url or settings.prometheus.url
     page = build_incident_page(
-        data, prometheus_url=settings.prometheus.url, grafana_url=settings.grafana.url, now=now, extras=extras
+        data, prometheus_url=prometheus_url, grafana_url=settings.grafana.url, now=now, extras=extras
     )
     return aiohttp_jinja2.render_template("incident.html", request, {"page": page, "now": now})
 

@@ -101,3 +101,16 @@ def test_variables_in_all_tags_annotation_filters_take_one_value(path: Path) -> 
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}
     for name in tag_variables(dashboard):
         assert not variables[name].get("multi") and not variables[name].get("includeAll"), name
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.name)
+def test_an_alert_that_fired_outside_the_lists_reach_can_still_be_picked(path: Path) -> None:
+    """The variable lists the alerts of `ALERTS` in the dashboard's time range (refreshed when it changes),
+    and no alert-analyst series carries an alertname label to list every alert it has seen: an alertname
+    typed by hand (another Prometheus' alert, one outside the range) is taken as it is."""
+    dashboard = json.loads(path.read_text())
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    for name in tag_variables(dashboard):
+        if variables[name]["type"] == "query":
+            assert variables[name]["refresh"] == 2, name  # on time range change
+            assert variables[name]["allowCustomValue"] is True, name

@@ -143,3 +143,16 @@ def test_a_variable_with_one_underscore_is_an_error_not_ignored() -> None:
 def test_variables_that_are_not_configuration_keys_are_left_alone() -> None:
     settings = load_settings(None, environ={"ALERT_ANALYST_REVISION": "abc", "ALERT_ANALYST_SHARED": "/x"})
     assert settings.web.listen_address == "127.0.0.1:9099"
+
+
+def test_the_defaults_file_ranks_below_the_config_file_and_the_environment(tmp_path: Path) -> None:
+    defaults = tmp_path / "defaults.yml"
+    defaults.write_text("web:\n  listen_address: 0.0.0.0:9099\nstorage:\n  path: /data/image.db\n")
+    config = tmp_path / "c.yml"
+    config.write_text("storage:\n  path: /data/wanted.db\n")
+    environ = {"ALERT_ANALYST_DEFAULTS_FILE": str(defaults)}
+    assert load_settings(None, environ=environ).storage.path == "/data/image.db"
+    settings = load_settings(config, environ=environ)
+    assert (settings.web.listen_address, settings.storage.path) == ("0.0.0.0:9099", "/data/wanted.db")
+    overridden = load_settings(config, environ={**environ, "ALERT_ANALYST_STORAGE__PATH": "/data/env.db"})
+    assert overridden.storage.path == "/data/env.db"

@@ -4,6 +4,7 @@ deliveries were made twice."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import sqlite3
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.errors import ConfigError
+from receiver.errors import StorageUnusable
 from receiver.storage.database import Store
 from receiver.storage.lock import StorageLockError
 from receiver.storage.migrations import MIGRATIONS
@@ -52,7 +53,7 @@ def test_a_store_on_a_file_another_process_has_open_is_refused_naming_it(tmp_pat
     path = tmp_path / "db.sqlite"
     with held_elsewhere(path) as other, pytest.raises(StorageLockError) as raised:
         Store(path)
-    assert isinstance(raised.value, ConfigError)  # serve prints it and exits 1
+    assert isinstance(raised.value, StorageUnusable)  # serve logs it as startup_failed and exits 1
     assert str(raised.value) == (
         f"storage.path {path}: the database is in use by another alert-analyst"
         f" (pid {other.pid} on {socket.gethostname()}): run one receiver per storage.path (stop the other,"
@@ -85,7 +86,7 @@ def test_a_store_that_fails_to_open_lets_another_process_open_the_file(tmp_path:
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     conn.close()
-    with pytest.raises(ConfigError, match="is newer than this alert-analyst knows"):
+    with pytest.raises(StorageUnusable, match="is newer than this alert-analyst knows"):
         Store(path)
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version={len(MIGRATIONS)}")
@@ -136,8 +137,11 @@ def test_a_second_serve_on_the_same_storage_path_exits_with_the_message(tmp_path
         )
         assert second.returncode == 1
         holder = f"pid {first.pid} on {socket.gethostname()}"
-        assert f"storage.path {path}: the database is in use by another alert-analyst ({holder})" in (
-            second.stderr
+        [line] = second.stderr.strip().splitlines()  # one JSON line, as every other start-up refusal
+        event = json.loads(line)
+        assert (event["event"], event["level"]) == ("startup_failed", "error")
+        assert event["error"].startswith(
+            f"storage.path {path}: the database is in use by another alert-analyst ({holder})"
         )
         assert first.poll() is None  # the first keeps serving
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.errors import ConfigError
+from receiver.errors import StorageUnusable
 from receiver.storage import migrations
 from receiver.storage.database import Store, open_database
 from receiver.storage.migrations import NewerSchemaError
@@ -42,7 +43,7 @@ def test_opening_a_database_of_a_newer_schema_version_is_refused(tmp_path: Path)
     with pytest.raises(NewerSchemaError) as raised:
         open_database(path)
     assert str(raised.value) == expected_message(path)
-    assert isinstance(raised.value, ConfigError)
+    assert isinstance(raised.value, StorageUnusable)
     with pytest.raises(NewerSchemaError):
         Store(path)
     conn = sqlite3.connect(path)  # left as it was
@@ -65,7 +66,13 @@ def test_serve_exits_with_the_message_on_a_newer_database(tmp_path: Path) -> Non
     except subprocess.TimeoutExpired:
         pytest.fail("serve kept running on a database of a newer schema version")
     assert done.returncode == 1
-    assert expected_message(path) in done.stderr
+    [line] = done.stderr.strip().splitlines()  # one JSON line, as every other start-up refusal
+    event = json.loads(line)
+    assert (event["event"], event["level"], event["error"]) == (
+        "startup_failed",
+        "error",
+        expected_message(path),
+    )
 
 
 def test_a_sqlite_library_too_old_for_the_schema_is_named_before_any_migration(
@@ -76,7 +83,7 @@ def test_a_sqlite_library_too_old_for_the_schema_is_named_before_any_migration(
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
     monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
     path = tmp_path / "db.sqlite"
-    with pytest.raises(ConfigError) as raised:
+    with pytest.raises(StorageUnusable) as raised:
         open_database(path)
     assert str(raised.value) == (
         f"storage.path {path}: SQLite 3.34.1 is too old: the schema needs 3.35.0 or newer (a Python built"

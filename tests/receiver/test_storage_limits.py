@@ -14,6 +14,7 @@ import pytest
 import sqlite_utils
 from structlog.testing import capture_logs
 
+from receiver.storage import checkpoint
 from receiver.storage.database import Store
 from receiver.web.keys import STORE
 from tests.support.polling import eventually
@@ -67,6 +68,37 @@ async def test_wal_stays_bounded_under_continuous_writes_and_is_truncated_when_i
         stop.set()
         await asyncio.to_thread(other.join)
         await asyncio.to_thread(store.close)
+
+
+async def test_with_little_space_left_the_wal_keeps_half_of_it_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint grows the database by up to the WAL's size: a WAL that took the space freed after a
+    full disk (the backlog of acknowledged work, written without a pause) could never be checkpointed,
+    and the disk stayed full. Under `storage.wal_max_bytes`, the cap is half the space left."""
+    monkeypatch.setattr(checkpoint, "free_bytes", lambda path: 4 * MIB)
+    blob = bytes(256 * 1024)
+    store = await asyncio.to_thread(Store, tmp_path / "small.db")  # wal_max_bytes: 64 MiB
+    try:
+        written, largest = 0, 0
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:  # never idle for a second: only the cap can truncate
+            await store.write(_scratch, blob)
+            written += len(blob)
+            largest = max(largest, store.wal_bytes())
+        assert written > 10 * 2 * MIB, written
+        assert largest < 2 * MIB + 4 * len(blob), (largest, written)
+    finally:
+        await asyncio.to_thread(store.close)
+
+
+def test_the_wal_cap_is_the_setting_on_a_roomy_disk_and_never_below_a_mebibyte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "a.db")
+    for free, cap in ((10_000 * MIB, 64 * MIB), (40 * MIB, 20 * MIB), (0, MIB), (None, 64 * MIB)):
+        monkeypatch.setattr(checkpoint, "free_bytes", lambda path, free=free: free)
+        assert checkpoint.wal_cap(path, 64 * MIB) == cap, free
 
 
 async def test_a_reader_pinning_the_wal_costs_each_write_over_the_cap_the_busy_timeout_not_a_hang(
