@@ -40,10 +40,12 @@ def parse_timestamp(value: str) -> float:
 
 
 def parse_duration(text: str) -> float:
-    """`90s`, `5m`, `1h30m`, `2d` → seconds."""
+    """`90s`, `5m`, `1h30m`, `2d`, or plain seconds (`60`, `0.5`) → seconds."""
+    if re.fullmatch(r"\d+(?:\.\d+)?", text):
+        return float(text)
     parts = _DURATION.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"invalid duration {text!r}: use e.g. 30s, 5m, 6h, 2d")
+        raise ValueError(f"invalid duration {text!r}: use e.g. 60 (seconds), 30s, 5m, 6h, 2d")
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 

@@ -356,6 +356,7 @@ class PrometheusSource:
         self._external: dict[str, str] | None = None
         self._failures_in_a_row = 0
         self._open_until = 0.0
+        self._last_failure = ""  # what the last failure in a row was, for the open circuit's message
         self.errors: Counter | None = None
         if registry is not None:
             self.errors = Counter(
@@ -413,8 +414,9 @@ class PrometheusSource:
         if wait > 0:
             raise MetricSourceError(
                 "circuit_open",
-                f"{self.settings.url} failed {self._failures_in_a_row} times in a row; not asked again for "
-                f"{wait:.0f}s (prometheus.circuit_open_seconds)",
+                f"{self.settings.url} failed {self._failures_in_a_row} times in a row (the last: "
+                f"{self._last_failure}); not asked again for {math.ceil(wait)}s"
+                " (prometheus.circuit_open_seconds)",
             )
 
     def _circuit_record(self, error: MetricSourceError | None) -> None:
@@ -422,6 +424,7 @@ class PrometheusSource:
             self._failures_in_a_row = 0
             return
         self._failures_in_a_row += 1
+        self._last_failure = str(error)
         if self._failures_in_a_row >= self.settings.circuit_failures:
             self._open_until = time.monotonic() + self.settings.circuit_open_seconds
 

@@ -178,6 +178,8 @@ async def test_a_hung_backend_opens_the_circuit_and_a_recovered_one_closes_it(ai
             await source.query_range("up", 1000.0, 1060.0, 15.0)
         # not asked: a query that went out would have waited out the timeout
         assert fast.value.kind == "circuit_open" and time.monotonic() - started < settings.timeout_seconds
+        # what failed is said, and the wait is never "0s" while the circuit is open
+        assert "(the last: timeout:" in str(fast.value) and "again for 1s" in str(fast.value)
         assert errors(registry, "circuit_open") == 1 and errors(registry, "timeout") == 3
 
         answering.set()

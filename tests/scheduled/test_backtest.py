@@ -92,6 +92,13 @@ def test_durations_combine_units():
     assert parse_duration("1h30m") == 5400 and parse_duration("2d") == 172800
 
 
+def test_a_duration_in_plain_seconds_is_seconds_as_the_readme_says():
+    assert parse_duration("60") == 60 and parse_duration("0.5") == 0.5
+    assert parse_time("now-60", now=1000.0) == 940 and parse_time("-60", now=1000.0) == -60  # Unix seconds
+    with pytest.raises(ValueError, match="60 \\(seconds\\), 30s"):
+        parse_duration("60x")
+
+
 def test_replay_of_all_series_at_once_equals_replay_series_by_series():
     series = make_series(4, days=0.25, seed=2)
     rule = RuleSettings(name="bench", query="bench")
