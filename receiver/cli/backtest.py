@@ -18,11 +18,14 @@ from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.source import MetricSourceError, SeriesData
 from receiver.scheduled.backtest import (
     BacktestPlan,
+    BacktestReport,
     evaluation_count,
     fetch_history,
     plan_backtest,
-    replay,
+    replay_counting,
+    report_notes,
 )
+from receiver.scheduled.probe import Sampling
 from receiver.scheduled.scheduler import DetectorFinding
 from receiver.scheduled.settings import RuleSettings
 from receiver.times import format_time, parse_duration, parse_time
@@ -123,11 +126,15 @@ def run_backtest(argv: list[str]) -> int:
         return 1
     total = evaluation_count(plan)
     print(f"backtest {plan.rule.name}: replaying {total} evaluations", file=sys.stderr)
-    findings = replay(plan, series, fetched_start)
+    clock = time.monotonic()
+    findings, sampling = replay_counting(plan, series, fetched_start) if series else ([], Sampling())
+    report = BacktestReport(plan, series, findings, time.monotonic() - clock, sampling)
     print(format_findings(findings))
     span = f"{format_time(plan.start)} .. {format_time(plan.end)}"
     print(
         f"\n{len(findings)} anomalies would have fired for rule {plan.rule.name!r} over {span} "
         f"({len(series)} series, lookback {plan.lookback:g}s, step {plan.step:g}s, every {plan.interval:g}s)"
     )
+    for note in report_notes(report):
+        print(f"note: {note}")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,7 +20,7 @@ from detectors.grid import align, align_range, grid
 from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
-from receiver.scheduled.probe import counter_rows, rule_notes
+from receiver.scheduled.probe import Sampling, rule_notes, sampling_notes, sampling_of
 from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
 from receiver.scheduled.settings import (
     DetectionSettings,
@@ -113,12 +113,12 @@ def replay(plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: floa
 
 def replay_counting(
     plan: BacktestPlan, series: Sequence[SeriesData], fetched_start: float
-) -> tuple[list[DetectorFinding], int]:
-    """`replay`, and how many of the series look like counters on the grid it aligns them to (pure; the
+) -> tuple[list[DetectorFinding], Sampling]:
+    """`replay`, and how the series sit on the grid it aligns them to (counters, slow samples: pure; the
     API runs it on the detection pool)."""
     timestamps = grid(fetched_start, plan.end, plan.step)
     values = align(series, timestamps, plan.step)
-    return _replay(plan, series, timestamps, values), int(counter_rows(values).sum())
+    return _replay(plan, series, timestamps, values), sampling_of(values)
 
 
 def _replay(
@@ -151,7 +151,7 @@ class BacktestReport:
     series: list[SeriesData]
     findings: list[DetectorFinding]
     seconds: float = 0.0
-    counters: int = 0  # series that look like counters
+    sampling: Sampling = field(default_factory=Sampling)  # counters, series holding samples for several steps
 
     @property
     def per_series(self) -> Counter[str]:
@@ -173,8 +173,10 @@ class BacktestReport:
 
 
 def report_notes(report: BacktestReport) -> list[str]:
-    """What the user should know about a backtest beside its findings (no series, counters)."""
-    return rule_notes(report.plan.rule.query, len(report.series), report.counters, "the range")
+    """What the user should know about a backtest beside its findings (no series, counters, slow samples)."""
+    series = len(report.series)
+    notes = rule_notes(report.plan.rule.query, series, report.sampling.counters, "the range")
+    return notes + sampling_notes(report.sampling, series, report.plan.step)
 
 
 async def fetch_history(plan: BacktestPlan, source: MetricSource) -> tuple[list[SeriesData], float]:

@@ -1,11 +1,14 @@
-"""What a rule's query returns, as a user writing the rule should hear it: no series, or counters."""
+"""What a rule's query returns, as a user writing the rule should hear it: no series, counters, or series
+sampled more slowly than the detection step."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.grid_repeats import sample_repeats
 from detectors.rolling import forward_fill
 from receiver.evidence.source import SeriesData
 from receiver.scheduled.settings import RuleSettings, unreachable_min_samples
@@ -19,6 +22,42 @@ def counter_rows(values: np.ndarray, least: int = 20) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         rises, falls = (steps > 0).sum(axis=1), (steps < 0).sum(axis=1)
     return (rises >= least) & (falls <= np.maximum(1.0, 0.02 * (rises + falls)))
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a query's series sit on the detection grid: how many look like counters, and how many hold each
+    sample for more than one step (`slow`, typically for `repeats` steps: scraped less often than that)."""
+
+    counters: int = 0
+    slow: int = 0
+    repeats: float = 1.0
+
+
+def sampling_of(values: np.ndarray) -> Sampling:
+    """`Sampling` of a (k, n) block on the detection grid (NaN = no value)."""
+    repeats = sample_repeats(values)
+    held = repeats[repeats > 1]
+    return Sampling(
+        counters=int(counter_rows(values).sum()),
+        slow=int(held.size),
+        repeats=float(np.median(held)) if held.size else 1.0,
+    )
+
+
+def sampling_notes(sampling: Sampling, series: int, step: float) -> list[str]:
+    """A note on the series that hold each sample for several steps: most of their steps are repeats, so
+    the detector's step and burst features run low, and their real steps look large (on a quiet day about
+    twice the false incidents of the same series detected at their own interval)."""
+    if not sampling.slow:
+        return []
+    share = "every series" if sampling.slow == series else f"{sampling.slow} of {series} series"
+    every = sampling.repeats * step
+    return [
+        f"{share} hold each sample for about {sampling.repeats:g} steps (sampled about every {every:g}s on"
+        f" a {step:g}s step): detected at their own interval, with detection.step_seconds: {every:g}, they"
+        " raise about half the false incidents"
+    ]
 
 
 def rises_only(values: np.ndarray, least: int = 20) -> bool:

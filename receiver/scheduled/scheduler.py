@@ -38,7 +38,15 @@ from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
-from receiver.scheduled.probe import counter_rows, gap_notes, query_notes, rule_notes, shape_notes
+from receiver.scheduled.probe import (
+    Sampling,
+    gap_notes,
+    query_notes,
+    rule_notes,
+    sampling_notes,
+    sampling_of,
+    shape_notes,
+)
 from receiver.scheduled.settings import (
     DetectionSettings,
     RuleSettings,
@@ -140,7 +148,7 @@ class CycleReport:
     deduplicated: int = 0
     below_floor: int = 0  # series with a fresh anomaly that moved less than its rule's min_delta / min_change
     errors: dict[str, str] = field(default_factory=dict)
-    counters: dict[str, int] = field(default_factory=dict)  # per rule, its series that look like counters
+    sampling: dict[str, Sampling] = field(default_factory=dict)  # per rule: its counters, its slow series
 
 
 @dataclass(frozen=True)
@@ -166,14 +174,15 @@ def rule_definition(rule: RuleSettings) -> str:
 
 def detect_query(
     rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
-) -> tuple[list[str], list[BatchResult], int]:
+) -> tuple[list[str], list[BatchResult], Sampling]:
     """Align one query's series on one grid and run all its rules in one `detect_rules` pass, which shares
-    what the rules compute in common; also how many series look like counters (pure; runs on a worker)."""
+    what the rules compute in common; also how the series sit on the grid (counters, slow samples: pure;
+    runs on a worker)."""
     timestamps = grid(start, end, step)
     values = align(series, timestamps, step)
     names = [series_id(s.labels) for s in series]
     results = detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
-    return names, results, int(counter_rows(values).sum())
+    return names, results, sampling_of(values)
 
 
 def detect_rule(
@@ -517,10 +526,10 @@ class DetectionScheduler:
             if not series:
                 return []
             try:
-                names, results, counters = await loop.run_in_executor(
+                names, results, sampling = await loop.run_in_executor(
                     self._executor, detect_query, group, series, start, end, step
                 )
-                report.counters.update({rule.name: counters for rule in group})
+                report.sampling.update({rule.name: sampling for rule in group})
             except Exception as exc:  # a detector bug must not stop the other rules
                 log.exception("detection_failed", rules=[rule.name for rule in group])
                 report.errors.update({rule.name: f"detection failed: {exc}" for rule in group})
@@ -612,7 +621,9 @@ class DetectionScheduler:
                     self._rule_evaluated.labels(rule.name).set(0)
                 continue
             count, result = fetched.get(rule.name, (0, None))
-            notes = rule_notes(rule.query, count, report.counters.get(rule.name, 0), span)
+            sampling = report.sampling.get(rule.name, Sampling())
+            notes = rule_notes(rule.query, count, sampling.counters, span)
+            notes += sampling_notes(sampling, count, self.settings.effective_step)
             notes += shape_notes(rule, points)
             if result is not None and not rule.alert_on_gaps:
                 notes += gap_notes(*result.table.gap_summary(), count, span)

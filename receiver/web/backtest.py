@@ -35,6 +35,7 @@ from receiver.scheduled.backtest import (
     report_notes,
     work,
 )
+from receiver.scheduled.probe import Sampling
 from receiver.scheduled.settings import RuleSettings, rule_error
 from receiver.times import format_time, parse_duration, parse_time
 from receiver.web.json_errors import error_headers, error_response, read_form, read_model
@@ -152,10 +153,12 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
             status = 400 if exc.kind == "bad_query" else 502
             raise Refused(status, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
         _within_budget(plan, len(series))
-        findings, counters = (
-            await scheduler.run_in_pool(replay_counting, plan, series, fetched_start) if series else ([], 0)
+        findings, sampling = (
+            await scheduler.run_in_pool(replay_counting, plan, series, fetched_start)
+            if series
+            else ([], Sampling())
         )
-        return BacktestReport(plan, series, findings, time.monotonic() - clock, counters)
+        return BacktestReport(plan, series, findings, time.monotonic() - clock, sampling)
 
 
 def finding_to_dict(finding: DetectorFinding) -> dict[str, Any]:

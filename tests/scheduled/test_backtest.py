@@ -41,6 +41,24 @@ def test_backtest_prints_the_injected_anomaly(prometheus: ManagedProcess, inject
     assert 'venue="b"' not in out.out and 'venue="c"' not in out.out
     assert "1 anomalies would have fired" in out.out
     assert "backtest" in out.err  # the tqdm progress bar
+    assert "note:" not in out.out
+
+
+def test_backtest_prints_the_notes_the_api_gives(prometheus: ManagedProcess, injected: Injected, capsys):
+    """A query that returns nothing (a typo) is said to, as `POST /api/v1/backtest` says it."""
+    argv = [
+        "--query",
+        "demo_fill_latncy_seconds",
+        "--from",
+        str(injected.end - 3600),
+        "--to",
+        str(injected.end),
+    ]
+    code = run_backtest([*argv, "--prometheus.url", prometheus.url, "--interval", "5m"])
+
+    out = capsys.readouterr().out
+    assert code == 0 and "0 anomalies would have fired" in out
+    assert "note: 'demo_fill_latncy_seconds' returned no series over the range" in out
 
 
 @pytest.mark.parametrize(
