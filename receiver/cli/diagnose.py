@@ -117,6 +117,9 @@ class FailureRecordingSource:
     async def external_labels(self) -> dict[str, str]:
         return await self._recorded(self.inner.external_labels())
 
+    async def metric_types(self) -> dict[str, str]:
+        return await self._recorded(self.inner.metric_types())
+
     async def close(self) -> None:
         await self.inner.close()
 

@@ -55,6 +55,9 @@ class DeadlineSource:
     async def external_labels(self) -> dict[str, str]:
         return await self._bounded(self.inner.external_labels)
 
+    async def metric_types(self) -> dict[str, str]:
+        return await self._bounded(self.inner.metric_types)
+
     async def close(self) -> None:
         """The inner source belongs to the caller: it stays open."""
 

@@ -211,11 +211,23 @@ async def counter_metrics(
 ) -> set[str]:
     """The metrics of `groups` (name -> members) to put under rate(): those named as counters
     (`is_counter_name`), but a `_count` or `_sum` only when its histogram's or summary's sibling is among
-    the `known` metric names or, asked for, has series of the same members."""
+    the `known` metric names or, asked for, has series of the same members; and those their exporters
+    declare counters (`# TYPE x counter`: a legacy counter without `_total`, as Prometheus' metadata says)."""
     unsure = [m for m in groups if (sibs := family_siblings(m)) and not any(s in known for s in sibs)]
-    confirmed = await asyncio.gather(*(_has_siblings(m, groups[m], scope) for m in unsure))
+    confirmed, declared = await asyncio.gather(
+        asyncio.gather(*(_has_siblings(m, groups[m], scope) for m in unsure)), _declared_types(scope)
+    )
     gauges = {m for m, yes in zip(unsure, confirmed, strict=True) if not yes}
-    return {m for m in groups if is_counter_name(m)} - gauges
+    legacy = {m for m in groups if declared.get(m) == "counter"}  # `# TYPE x counter`, no `_total`
+    return ({m for m in groups if is_counter_name(m)} - gauges) | legacy
+
+
+async def _declared_types(scope: FetchScope) -> dict[str, str]:
+    """The metrics' declared types (`MetricSource.metric_types`); none when the source cannot say."""
+    try:
+        return await scope.source.metric_types()
+    except MetricSourceError:
+        return {}
 
 
 async def _has_siblings(metric: str, members: Sequence[Mapping[str, str]], scope: FetchScope) -> bool:

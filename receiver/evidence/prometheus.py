@@ -225,6 +225,23 @@ def _kind_for_status(status: int, error_type: str, detail: str) -> ErrorKind:
     return "other"
 
 
+# Metadata changes when exporters are deployed: asked again this often (the scrape cycle's order).
+METADATA_SECONDS = 300.0
+
+
+def types_of(data: Mapping[str, Any]) -> dict[str, str]:
+    """Metric name -> declared type of a `/api/v1/metadata` answer (`{name: [{type, help, unit}, ...]}`):
+    the first type each name lists. A name listed with several (one exporter's counter, another's gauge)
+    keeps its first."""
+    types = {}
+    for name, entries in data.items():
+        if isinstance(entries, list) and entries and isinstance(entries[0], Mapping):
+            kind = entries[0].get("type")
+            if isinstance(kind, str):
+                types[str(name)] = kind
+    return types
+
+
 def warnings_of(envelope: Mapping[str, Any]) -> list[str]:
     """The `warnings` of an API answer (a partial response's, from Thanos or Prometheus), as strings."""
     warnings = envelope.get("warnings")
@@ -354,6 +371,8 @@ class PrometheusSource:
             + 1.0
         )
         self._external: dict[str, str] | None = None
+        self._types: dict[str, str] | None = None
+        self._types_at = 0.0
         self._failures_in_a_row = 0
         self._open_until = 0.0
         self._last_failure = ""  # what the last failure in a row was, for the open circuit's message
@@ -403,6 +422,19 @@ class PrometheusSource:
                     return {}  # ask again next time
                 self._external = {}  # VictoriaMetrics, Thanos, Mimir: no status/config; don't ask again
         return self._external
+
+    async def metric_types(self) -> dict[str, str]:
+        """`/api/v1/metadata`, asked again once METADATA_SECONDS old; {} when the backend cannot say (asked
+        again next time when it was down)."""
+        if self._types is None or time.monotonic() - self._types_at > METADATA_SECONDS:
+            try:
+                self._types = await self._call(self._types_blocking, count=False)
+            except MetricSourceError as exc:
+                if exc.kind in ("unreachable", "timeout", "circuit_open"):
+                    return self._types or {}
+                self._types = {}  # a backend without the metadata API: asked again once the time is up
+            self._types_at = time.monotonic()
+        return self._types
 
     async def close(self) -> None:
         self._session.close()
@@ -512,6 +544,10 @@ class PrometheusSource:
             return parse_rules(data), warnings
         except (AttributeError, TypeError, ValueError):
             raise unexpected_answer(f"{self.settings.url}/api/v1/rules", NOT_THE_API) from None
+
+    def _types_blocking(self) -> dict[str, str]:
+        data, _ = self._api("/api/v1/metadata", {}, expect=dict)
+        return types_of(data)
 
     def _external_blocking(self) -> dict[str, str]:
         data, _ = self._api("/api/v1/status/config", {}, expect=dict)

@@ -111,6 +111,9 @@ class SharedSource:
     async def external_labels(self) -> dict[str, str]:
         return await self.source.external_labels()
 
+    async def metric_types(self) -> dict[str, str]:
+        return await self.source.metric_types()
+
     async def close(self) -> None:
         for pending in list(self._pending.values()):
             pending.cancel()

@@ -89,6 +89,11 @@ class MetricSource(Protocol):
         """The backend's external labels when it exposes them (Prometheus /api/v1/status/config), else {}."""
         ...
 
+    async def metric_types(self) -> dict[str, str]:
+        """Each metric's declared type (`counter`, `gauge`, `histogram`, ...) as its exporters' `# TYPE`
+        lines said (Prometheus /api/v1/metadata: of the targets it scrapes now), else {}."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -96,6 +96,9 @@ class SwitchableSource:
     async def external_labels(self) -> dict[str, str]:
         return await self.current.external_labels()
 
+    async def metric_types(self) -> dict[str, str]:
+        return await self.current.metric_types()
+
     async def close(self) -> None:
         await self.current.close()
 

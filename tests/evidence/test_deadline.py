@@ -129,6 +129,9 @@ class Recording:
     async def external_labels(self) -> dict[str, str]:
         return {}
 
+    async def metric_types(self) -> dict[str, str]:
+        return {}
+
     async def close(self) -> None:
         pass
 

@@ -125,6 +125,9 @@ class RecordingSource:
     async def external_labels(self) -> dict[str, str]:
         return {}
 
+    async def metric_types(self) -> dict[str, str]:
+        return {}
+
     async def close(self) -> None:
         return None
 

@@ -54,6 +54,9 @@ class CountingSource:
     async def external_labels(self) -> dict[str, str]:
         return {}
 
+    async def metric_types(self) -> dict[str, str]:
+        return {}
+
     async def close(self) -> None:
         self.closed = True
 

@@ -51,6 +51,9 @@ class _CountingSource:
     async def external_labels(self) -> dict[str, str]:
         return {}
 
+    async def metric_types(self) -> dict[str, str]:
+        return {}
+
     async def close(self) -> None:
         pass
 
