@@ -214,6 +214,9 @@ async def diagnose_page(request: web.Request) -> web.Response:
         )
         incident, evidence, diagnosis = await run_on_demand(request.app, DiagnosisRequest(alert=alert))
     except OnDemandError as exc:
+        if exc.status == 503:  # the incident kept its diagnosis: the way back to it
+            back = f"/ui/incidents/{form['incident_id']}"
+            return _form_error(request, form, exc.message, status=503, back=back)
         return _form_error(request, form, exc.message, status=429 if exc.status == 429 else 400)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
@@ -244,9 +247,11 @@ def _diagnose_form() -> dict[str, str]:
     return {"start": "-1h", "end": "now", "expr": "", "incident_id": ""}
 
 
-def _form_error(request: web.Request, form: dict[str, str], message: str, status: int = 400) -> web.Response:
+def _form_error(
+    request: web.Request, form: dict[str, str], message: str, status: int = 400, back: str | None = None
+) -> web.Response:
     response = aiohttp_jinja2.render_template(
-        "diagnose.html", request, {"form": form, "error": message}, status=status
+        "diagnose.html", request, {"form": form, "error": message, "back": back}, status=status
     )
     response.headers.extend(error_headers(status) or {})
     return response
