@@ -68,8 +68,9 @@ __all__ = [
     "STORE",
 ]
 
-IncidentExtra = Callable[[web.Application, str], Awaitable[str]]
-"""An HTML fragment (already escaped) shown on an incident's page, e.g. feedback and similar incidents."""
+IncidentExtra = Callable[[web.Request, str], Awaitable[str]]
+"""An HTML fragment (already escaped) shown on an incident's page, e.g. feedback and similar incidents; it
+may read the page's query (the feedback form's `?judge=`)."""
 INCIDENT_EXTRAS: web.AppKey[list[IncidentExtra]] = web.AppKey("incident_extras")
 # HTML fragments (already escaped) other features add to the overview page: async (app) -> str.
 OverviewExtra = Callable[[web.Application], Awaitable[str]]

@@ -133,7 +133,7 @@ async def incident_page(request: web.Request) -> web.Response:
             message = f"There is no incident {named} yet: {backlog} acknowledged notifications are still"
             message += " being turned into incidents."
         return error_page(request, 404, "No such incident", message)
-    extras = [Markup(await extra(request.app, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
+    extras = [Markup(await extra(request, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
     return _render_incident(request, data, extras)
 
 
