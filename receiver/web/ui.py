@@ -7,7 +7,6 @@ only reads the request, runs the query on the Store's thread and renders a templ
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import asdict
@@ -28,6 +27,7 @@ from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
+from receiver.web.chart_points import chart_points
 from receiver.web.incident_page import build_incident_page
 from receiver.web.json_errors import error_headers, is_unicode, read_form
 from receiver.web.keys import (
@@ -147,7 +147,8 @@ def _render_incident(request: web.Request, data: dict[str, Any], extras: list[Ma
 
 
 async def series_json(request: web.Request) -> web.Response:
-    """Points of one chart: the evidence query over the window, the series matching `match` labels, asked
+    """Points of one chart (`chart_points`: gaps as nulls, NaN and ±Inf said in `notes`): the evidence
+    query over the window, the series matching `match` labels, asked
     through the charts' own source (CHART_SOURCE) so a slow backend's timeouts here never open the
     pipeline's circuit."""
     q = request.query
@@ -175,18 +176,7 @@ async def series_json(request: web.Request) -> web.Response:
             f"none of the query's {len(found)} series has the labels {json.dumps(wanted, sort_keys=True)}"
         )
         return web.json_response({"error": missing, "series": []})
-    return web.json_response(
-        {
-            "series": [
-                {
-                    "labels": dict(s.labels),
-                    "t": s.timestamps.tolist(),
-                    "v": [None if not math.isfinite(v) else v for v in np.asarray(s.values).tolist()],
-                }
-                for s in chosen[:4]
-            ]
-        }
-    )
+    return web.json_response({"series": [chart_points(s, step).to_json() for s in chosen[:4]]})
 
 
 async def diagnose_page(request: web.Request) -> web.Response:
