@@ -7,7 +7,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -25,11 +25,12 @@ from receiver.config import Settings, load_settings, validation_summary
 from receiver.delivery.readable import readable_diagnosis, without_alert_labels
 from receiver.errors import ConfigError, PayloadError, ReceiverError
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.source import MetricSource, MetricSourceError, RuleInfo, SeriesData
+from receiver.evidence.source import MetricSourceError
 from receiver.logs import configure_logging
 from receiver.models import DONE, Incident, new_incident
 from receiver.payload import WebhookAlert, decode_payload_object, parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now
+from receiver.pipeline.unread import FailureRecordingSource, unread_because
 from receiver.times import parse_time
 from receiver.web.reload import build_analyst_for, close_analyst
 
@@ -95,45 +96,9 @@ def alert_window_end(incident: Incident, settings: Settings, now: float) -> floa
     return min(now, incident.starts_at + settings.context.lookback_seconds)
 
 
-class FailureRecordingSource:
-    """A MetricSource that passes every call on to `inner` and keeps the first MetricSourceError raised,
-    so the command can say why the evidence is missing."""
-
-    def __init__(self, inner: MetricSource) -> None:
-        self.inner = inner
-        self.first_error: MetricSourceError | None = None
-
-    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
-        return await self._recorded(self.inner.query_range(query, start, end, step))
-
-    async def series(
-        self, matchers: Sequence[str], start: float, end: float, limit: int | None = None
-    ) -> list[dict[str, str]]:
-        return await self._recorded(self.inner.series(matchers, start, end, limit))
-
-    async def rules(self) -> list[RuleInfo]:
-        return await self._recorded(self.inner.rules())
-
-    async def external_labels(self) -> dict[str, str]:
-        return await self._recorded(self.inner.external_labels())
-
-    async def metric_types(self) -> dict[str, str]:
-        return await self._recorded(self.inner.metric_types())
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-    async def _recorded(self, call: Awaitable[T]) -> T:
-        try:
-            return await call
-        except MetricSourceError as exc:
-            self.first_error = self.first_error or exc
-            raise
-
-
 def no_evidence_warning(evidence: Evidence, error: MetricSourceError | None, url: str) -> str | None:
     """The stderr line for a diagnosis made without any series because the metric source failed."""
-    if error is None or any(series.available for series in evidence.series):
+    if (error := unread_because(evidence, error)) is None:
         return None
     return redact_secrets(
         f"alert-analyst diagnose: warning: no evidence from {url} ({error}); "

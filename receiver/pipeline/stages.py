@@ -274,13 +274,34 @@ def _keep_diagnosis(
     return keep
 
 
+async def evidence_now(incident: Incident, plugins: StagePlugins, *, now: float | None = None) -> Evidence:
+    """The evidence for one incident through `ON_DEMAND_STAGES` up to `diagnose`, nothing kept: the caller
+    may look at it before a diagnosis is made and stored (`diagnose_now(..., evidence=)`)."""
+    ctx = StageContext(incident, None, now=now)
+    stages = build_stages(plugins)
+    for name in ON_DEMAND_STAGES[:-1]:
+        ctx.state.outcomes[name] = (await stages[name](ctx)).outcome
+    return ctx.state.evidence or empty_evidence(incident)
+
+
 async def diagnose_now(
-    incident: Incident, plugins: StagePlugins, *, store: Store | None = None, now: float | None = None
+    incident: Incident,
+    plugins: StagePlugins,
+    *,
+    store: Store | None = None,
+    now: float | None = None,
+    evidence: Evidence | None = None,
 ) -> tuple[Evidence, DiagnosisResult]:
-    """Evidence and diagnosis for one incident through `ON_DEMAND_STAGES`; kept in `store` when given."""
+    """Evidence and diagnosis for one incident through `ON_DEMAND_STAGES` (only `diagnose`, given the
+    `evidence` that `evidence_now` collected); both kept in `store` when given."""
     ctx = StageContext(incident, store, now=now)
     stages = build_stages(plugins)
-    for name in ON_DEMAND_STAGES:
+    names: tuple[str, ...] = ON_DEMAND_STAGES
+    if evidence is not None:
+        ctx.state.evidence, names = evidence, ON_DEMAND_STAGES[-1:]
+        if store is not None:
+            await store.write(db_incidents.save_evidence, incident.id, evidence_to_dict(evidence))
+    for name in names:
         ctx.state.outcomes[name] = (await stages[name](ctx)).outcome
     assert ctx.state.evidence is not None and ctx.state.diagnosis is not None
     return ctx.state.evidence, ctx.state.diagnosis

@@ -56,7 +56,7 @@ def build_app(
     app[INTAKE] = IntakeActivity()
     app[RECENT_BODIES] = RecentBodies()
     app[ONDEMAND_RUNS] = OnDemandRuns()
-    app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (app, incident_id) -> str
+    app[INCIDENT_EXTRAS] = []  # HTML fragments for the incident page: (request, incident_id) -> str
     app[OVERVIEW_EXTRAS] = []  # and for the overview page: (app) -> str
     setup_templates(app)
     app[PARTS_FACTORY] = parts

@@ -6,6 +6,7 @@ import html
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -28,9 +29,14 @@ from receiver.storage.feedback import (
 from receiver.web.json_errors import bad_request, decode_json, error_response, read_body, read_form
 from receiver.web.keys import METRICS, STORE
 
+WHO_REQUIRED = (
+    "who is required on the form: one judgement is kept per name, and judgements without one would share"
+    " the 'anonymous' judgement, the newest replacing the others"
+)
 FIELD_LIMITS = {"who": 200, "actual_cause": 500, "note": 4000}
 FIELDS = ("verdict", "who", "actual_category", "actual_cause", "note", "diagnosis_id")
 CATEGORIES = tuple(c.value for c in Category)
+JUDGEMENT_FIELDS = (("actual_category", "category"), ("actual_cause", "cause"), ("note", "note"))
 
 
 def parse_feedback(body: Mapping[str, Any], source: str) -> Feedback:
@@ -124,12 +130,18 @@ async def post_feedback_form(request: web.Request) -> web.StreamResponse:
     except PayloadError as exc:
         return error_response(exc.status, str(exc), exc.field)
     body = {name: value for name, value in form.items() if name in FIELDS}
+    if not str(body.get("who") or "").strip():
+        return error_response(400, WHO_REQUIRED, "who")
     incident_id = request.match_info["incident_id"]
+    feedback = parse_feedback(body, "ui")
     try:
-        await store_feedback(request.app, incident_id, parse_feedback(body, "ui"))
+        await store_feedback(request.app, incident_id, feedback)
     except FeedbackRefused as exc:
         return error_response(exc.status, str(exc), exc.field)
-    raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
+    # back to the page, the form showing what was just stored
+    raise web.HTTPSeeOther(
+        f"/ui/incidents/{quote(incident_id)}?{urlencode({'judge': feedback.who})}#feedback"
+    )
 
 
 async def similar_view(app: web.Application, incident_id: str, limit: int = 10) -> dict[str, Any] | None:
@@ -152,16 +164,21 @@ async def similar_view(app: web.Application, incident_id: str, limit: int = 10) 
     }
 
 
-async def incident_learning_html(app: web.Application, incident_id: str) -> str:
+async def incident_learning_html(request: web.Request, incident_id: str) -> str:
     """The incident page's feedback section: the form (once there is a diagnosis to judge; it judges the
-    newest, which the page shows first), the judgements so far, similar past incidents."""
+    newest, which the page shows first), filled with the judgement of `?judge=` when there is one, the
+    current judgements, their history, similar past incidents."""
+    app = request.app
     view = await similar_view(app, incident_id, limit=5)
     if view is None:
         return ""
     feedback = await app[STORE].run(db_feedback.incident_feedback, incident_id)
     diagnosis = await app[STORE].run(db_feedback.latest_diagnosis, incident_id)
     diagnosis_id = int(diagnosis["id"]) if diagnosis else None
-    return incident_extras_html(incident_id, feedback, view["similar"], diagnosis_id=diagnosis_id)
+    judge = request.query.get("judge", "").strip()
+    return incident_extras_html(
+        incident_id, feedback, view["similar"], diagnosis_id=diagnosis_id, judge=judge or None
+    )
 
 
 async def overview_accuracy_html(app: web.Application) -> str:
@@ -203,34 +220,28 @@ def incident_extras_html(
     similar: list[Mapping[str, Any]] | None = None,
     *,
     diagnosis_id: int | None = None,
+    judge: str | None = None,
 ) -> str:
-    """An escaped HTML fragment for the incident page: the feedback form, its history, similar incidents.
+    """An escaped HTML fragment for the incident page: the feedback form, the current judgements and their
+    history, similar incidents.
 
     `feedback` is `GET /api/v1/incidents/{id}/feedback`, `similar` the `similar` list of
     `GET /api/v1/incidents/{id}/similar`. The form judges diagnosis `diagnosis_id` (a hidden field, so a
     re-diagnosis made while the page was open does not take the judgement); without one there is nothing
-    to judge yet, and no form.
+    to judge yet, and no form. With `judge`, the form holds that judge's current judgement, so changing one
+    field sends the others as they were.
     """
-    verdicts = "".join(
-        f'<label><input type="radio" name="verdict" value="{v}" required> {v}</label> ' for v in VERDICTS
-    )
-    categories = '<option value="">(same as diagnosed)</option>' + "".join(
-        f'<option value="{_e(c)}">{_e(c)}</option>' for c in CATEGORIES
-    )
-    parts = ['<section class="feedback"><h2>Was this diagnosis right?</h2>']
+    current = list((feedback or {}).get("current") or [])
+    mine = next((entry for entry in current if entry["who"] == judge), {"who": judge} if judge else {})
+    parts = ['<section class="feedback" id="feedback"><h2>Was this diagnosis right?</h2>']
+    if current:
+        parts.append("<h3>Current judgements</h3><ul>")
+        parts += [_judgement_item(incident_id, entry, diagnosis_id) for entry in current]
+        parts.append("</ul>")
     if diagnosis_id is None:
         parts.append('<p class="small muted">Not diagnosed yet: judge it once the diagnosis is here.</p>')
     else:
-        parts += [
-            f'<form method="post" action="/ui/incidents/{_e(incident_id)}/feedback">',
-            f'<input type="hidden" name="diagnosis_id" value="{int(diagnosis_id)}">',
-            verdicts,
-            f'<label>Actual category <select name="actual_category">{categories}</select></label> ',
-            '<label>Actual cause (series or entity) <input name="actual_cause" maxlength="500"></label> ',
-            '<label>Note <input name="note" maxlength="4000"></label> ',
-            '<label>Who <input name="who" maxlength="200"></label> ',
-            '<button type="submit">Send</button></form>',
-        ]
+        parts.append(_feedback_form(incident_id, diagnosis_id, mine))
     history = (feedback or {}).get("history") or []
     if history:
         parts.append("<h3>Feedback history</h3><ul>")
@@ -253,6 +264,52 @@ def incident_extras_html(
         parts.append("</ul>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _judgement_item(incident_id: str, entry: Mapping[str, Any], diagnosis_id: int | None) -> str:
+    """One current judgement: who said what, when, and a link that opens the form holding it."""
+    said = [f"<b>{_e(entry['verdict'])}</b>"]
+    said += [f"{label} {_e(entry[name])}" for name, label in JUDGEMENT_FIELDS if entry.get(name)]
+    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(entry["updated_at"])))
+    older = " (of an earlier diagnosis)" if diagnosis_id and entry.get("diagnosis_id") != diagnosis_id else ""
+    change = f"/ui/incidents/{_e(quote(incident_id))}?{_e(urlencode({'judge': entry['who']}))}#feedback"
+    return (
+        f'<li>{_e(entry["who"])}: {", ".join(said)}{older}, {_e(when)} UTC <a href="{change}">change</a></li>'
+    )
+
+
+def _feedback_form(incident_id: str, diagnosis_id: int, mine: Mapping[str, Any]) -> str:
+    """The form, holding the judgement `mine` (empty for a new judge)."""
+    verdicts = "".join(
+        f'<label><input type="radio" name="verdict" value="{v}" required{_checked(mine.get("verdict") == v)}>'
+        f" {v}</label> "
+        for v in VERDICTS
+    )
+    chosen = mine.get("actual_category")
+    categories = '<option value="">(same as diagnosed)</option>' + "".join(
+        f'<option value="{_e(c)}"{" selected" if c == chosen else ""}>{_e(c)}</option>' for c in CATEGORIES
+    )
+    heading = (
+        f'<p class="small">Changing the judgement of {_e(mine["who"])}.</p>' if "verdict" in mine else ""
+    )
+    return "".join(
+        [
+            heading,
+            f'<form method="post" action="/ui/incidents/{_e(incident_id)}/feedback">',
+            f'<input type="hidden" name="diagnosis_id" value="{int(diagnosis_id)}">',
+            verdicts,
+            f'<label>Actual category <select name="actual_category">{categories}</select></label> ',
+            '<label>Actual cause (series or entity) <input name="actual_cause" maxlength="500"'
+            f' value="{_e(mine.get("actual_cause"))}"></label> ',
+            f'<label>Note <input name="note" maxlength="4000" value="{_e(mine.get("note"))}"></label> ',
+            f'<label>Who <input name="who" maxlength="200" required value="{_e(mine.get("who"))}"></label> ',
+            '<button type="submit">Send</button></form>',
+        ]
+    )
+
+
+def _checked(yes: bool) -> str:
+    return " checked" if yes else ""
 
 
 def accuracy_extras_html(accuracy: Mapping[str, Any]) -> str:

@@ -36,6 +36,9 @@ INTAKE = web.AppKey("intake", IntakeActivity)
 STORE = web.AppKey("store", Store)
 HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 SOURCE: web.AppKey[MetricSource] = web.AppKey("metric_source")
+# the workbench's charts ask the same backend through a source of their own: a page opened while the
+# backend is slow trips this circuit, never the pipeline's (SOURCE)
+CHART_SOURCE: web.AppKey[MetricSource] = web.AppKey("chart_source")
 ANALYST: web.AppKey[Analyst] = web.AppKey("analyst")
 # llm.max_calls_per_hour's window, one per app: an analyst rebuilt by a reload keeps counting in it
 LLM_BUDGET = web.AppKey("llm_budget", CallBudget)
@@ -48,6 +51,7 @@ RETENTION = web.AppKey("retention", RetentionPruner)
 
 __all__ = [
     "ANALYST",
+    "CHART_SOURCE",
     "CREDENTIALS",
     "DELIVERY",
     "HTTP_SESSION",
@@ -64,8 +68,9 @@ __all__ = [
     "STORE",
 ]
 
-IncidentExtra = Callable[[web.Application, str], Awaitable[str]]
-"""An HTML fragment (already escaped) shown on an incident's page, e.g. feedback and similar incidents."""
+IncidentExtra = Callable[[web.Request, str], Awaitable[str]]
+"""An HTML fragment (already escaped) shown on an incident's page, e.g. feedback and similar incidents; it
+may read the page's query (the feedback form's `?judge=`)."""
 INCIDENT_EXTRAS: web.AppKey[list[IncidentExtra]] = web.AppKey("incident_extras")
 # HTML fragments (already escaped) other features add to the overview page: async (app) -> str.
 OverviewExtra = Callable[[web.Application], Awaitable[str]]

@@ -11,13 +11,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from analyst.diagnosis import DiagnosisResult
 from analyst.evidence import Evidence, evidence_to_dict
+from analyst.llm.redact import redact_secrets
 from analyst.schema import diagnosis_to_dict
 from receiver.config import Settings
 from receiver.errors import PayloadError
 from receiver.evidence.settings import ContextQuery, ContextSettings
+from receiver.evidence.source import MetricSourceError
 from receiver.models import DONE, Incident, new_incident
 from receiver.payload import parse_alert
-from receiver.pipeline.stages import StagePlugins, diagnose_now
+from receiver.pipeline.stages import StagePlugins, diagnose_now, evidence_now
+from receiver.pipeline.unread import FailureRecordingSource, unread_because
 from receiver.storage import incidents as db_incidents
 from receiver.times import format_time, parse_time
 from receiver.web.json_errors import error_response, read_model
@@ -116,8 +119,8 @@ async def run_on_demand(
             context = context_with_metrics(context, body.alert.metrics)
         except (ValueError, PayloadError, ValidationError) as exc:
             raise OnDemandError(400, f"alert: {exc}", "alert") from exc
-    plugins = StagePlugins(app[SOURCE], context, app[ANALYST], delivery=None)
-    keep = app[STORE] if body.incident_id is not None else None  # an ad-hoc alert has no incident row
+    source = FailureRecordingSource(app[SOURCE])
+    plugins = StagePlugins(source, context, app[ANALYST], delivery=None)
     runs, limit = app[ONDEMAND_RUNS], settings.pipeline.max_concurrent_analyses
     if runs.running >= limit:
         raise OnDemandError(
@@ -127,10 +130,27 @@ async def run_on_demand(
         )
     runs.running += 1
     try:
-        evidence, diagnosis = await diagnose_now(incident, plugins, store=keep, now=now)
+        if body.incident_id is None:  # an ad-hoc alert has no incident row: nothing is kept
+            evidence, diagnosis = await diagnose_now(incident, plugins, now=now)
+            return incident, evidence, diagnosis
+        evidence = await evidence_now(incident, plugins, now=now)
+        if (error := unread_because(evidence, source.first_error)) is not None:
+            raise OnDemandError(503, not_kept(error))
+        evidence, diagnosis = await diagnose_now(
+            incident, plugins, store=app[STORE], now=now, evidence=evidence
+        )
     finally:
         runs.running -= 1
     return incident, evidence, diagnosis
+
+
+def not_kept(error: MetricSourceError) -> str:
+    """Why a re-diagnosis was refused: its metric source failed and no series could be read, so its
+    diagnosis would only say the evidence is unavailable; the stored one is worth more."""
+    return redact_secrets(
+        f"no metric could be read ({error}), so nothing was diagnosed or stored: the incident keeps its"
+        " diagnosis and evidence. Diagnose again once the metric source answers."
+    )
 
 
 async def post_diagnosis(request: web.Request) -> web.Response:

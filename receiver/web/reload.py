@@ -43,6 +43,7 @@ from receiver.settings_base import changed_fields
 from receiver.web.auth import Credentials, is_authorized, load_credentials
 from receiver.web.keys import (
     ANALYST,
+    CHART_SOURCE,
     CREDENTIALS,
     DELIVERY,
     LLM_BUDGET,
@@ -144,6 +145,13 @@ def build_source_for(settings: Settings, registry: CollectorRegistry) -> MetricS
     return SharedSource(backend, settings.prometheus, registry=registry)
 
 
+def build_chart_source_for(settings: Settings) -> MetricSource:
+    """The workbench charts' own source: its circuit and threads are not the pipeline's, so browsing while
+    the backend is slow cannot open the circuit that new alerts' evidence goes through. Its failures are
+    answered to the page (shown on the chart), not counted in the pipeline's error counter."""
+    return PrometheusSource(settings.prometheus)
+
+
 def build_analyst_for(
     settings: Settings, registry: CollectorRegistry, budget: CallBudget | None = None
 ) -> Analyst:
@@ -189,10 +197,12 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             credentials = await asyncio.to_thread(_credentials_for, new)
             registry = CollectorRegistry()
             new_source = build_source_for(new, registry)
+            new_chart_source = build_chart_source_for(new)
             try:
                 new_analyst = build_analyst_for(new, registry, app.get(LLM_BUDGET))
             except BaseException:
                 await new_source.close()
+                await new_chart_source.close()
                 raise
         except (ConfigError, LLMError, ValueError, OSError) as exc:
             metrics.config_reload_successful.set(0)
@@ -218,10 +228,14 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         new.pipeline = old.pipeline
 
         switchable_source, switchable_analyst = app[SOURCE], app[ANALYST]
+        switchable_charts = app[CHART_SOURCE]
         assert isinstance(switchable_source, SwitchableSource)
+        assert isinstance(switchable_charts, SwitchableSource)
         assert isinstance(switchable_analyst, SwitchableAnalyst)
         old_source, old_analyst = switchable_source.current, switchable_analyst.current
+        old_charts = switchable_charts.current
         switchable_source.current = new_source
+        switchable_charts.current = new_chart_source
         switchable_analyst.switch_to(new_analyst)
         metrics.reloadable.current = registry
         _update(app, new, credentials)
@@ -240,7 +254,7 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             configure_logging(new.log.level, new.log.format)
         # Stages already running keep the old source and analyst: close them once those may have finished.
         grace = min(new.pipeline.stage_timeout_seconds, 60.0)
-        _keep(app, asyncio.create_task(_retire(old_source, old_analyst, grace)))
+        _keep(app, asyncio.create_task(_retire((old_source, old_charts), old_analyst, grace)))
         metrics.config_reload_successful.set(1)
         metrics.config_reload_success_time.set(time.time())
         log.info("config_reloaded", applied=applied, needs_restart=needs_restart)
@@ -264,11 +278,12 @@ def _update(app: web.Application, new: Settings, credentials: Credentials) -> No
     app[CREDENTIALS].replace_with(credentials)
 
 
-async def _retire(source: MetricSource, analyst: Analyst, grace: float) -> None:
+async def _retire(sources: Sequence[MetricSource], analyst: Analyst, grace: float) -> None:
     try:
         await asyncio.sleep(grace)
     finally:
-        await source.close()
+        for source in sources:
+            await source.close()
         await close_analyst(analyst)
 
 

@@ -28,6 +28,7 @@ from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from receiver.web.keys import (
     ANALYST,
+    CHART_SOURCE,
     DELIVERY,
     HTTP_SESSION,
     INTAKE,
@@ -46,6 +47,7 @@ from receiver.web.reload import (
     SwitchableAnalyst,
     SwitchableSource,
     build_analyst_for,
+    build_chart_source_for,
     build_source_for,
     reload_context,
 )
@@ -128,10 +130,13 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def metric_source_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The metric source, behind a switch that a configuration reload points at a new one."""
+    """The metric source, and the workbench charts' own one, each behind a switch that a configuration
+    reload points at a new one."""
     source = SwitchableSource(build_source_for(app[SETTINGS], app[METRICS].reloadable.current))
-    app[SOURCE] = source
+    charts = SwitchableSource(build_chart_source_for(app[SETTINGS]))
+    app[SOURCE], app[CHART_SOURCE] = source, charts
     yield
+    await _closing("chart_source", charts.close)
     await _closing("metric_source", source.close)
 
 

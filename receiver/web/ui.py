@@ -7,7 +7,6 @@ only reads the request, runs the query on the Store's thread and renders a templ
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from dataclasses import asdict
@@ -28,15 +27,16 @@ from receiver.evidence.source import MetricSourceError
 from receiver.scheduled.settings import RuleSettings
 from receiver.storage import workbench as db_workbench
 from receiver.times import parse_time
+from receiver.web.chart_points import chart_points
 from receiver.web.incident_page import build_incident_page
 from receiver.web.json_errors import error_headers, is_unicode, read_form
 from receiver.web.keys import (
+    CHART_SOURCE,
     INCIDENT_EXTRAS,
     MATERIALIZER,
     OVERVIEW_EXTRAS,
     SCHEDULER,
     SETTINGS,
-    SOURCE,
     STORE,
 )
 from receiver.web.ondemand import AdHocAlert, DiagnosisRequest, OnDemandError, run_on_demand
@@ -133,7 +133,7 @@ async def incident_page(request: web.Request) -> web.Response:
             message = f"There is no incident {named} yet: {backlog} acknowledged notifications are still"
             message += " being turned into incidents."
         return error_page(request, 404, "No such incident", message)
-    extras = [Markup(await extra(request.app, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
+    extras = [Markup(await extra(request, incident_id)) for extra in request.app[INCIDENT_EXTRAS]]
     return _render_incident(request, data, extras)
 
 
@@ -148,7 +148,10 @@ def _render_incident(request: web.Request, data: dict[str, Any], extras: list[Ma
 
 
 async def series_json(request: web.Request) -> web.Response:
-    """Points of one chart: the evidence query over the window, the series matching `match` labels."""
+    """Points of one chart (`chart_points`: gaps as nulls, NaN and ±Inf said in `notes`): the evidence
+    query over the window, the series matching `match` labels, asked
+    through the charts' own source (CHART_SOURCE) so a slow backend's timeouts here never open the
+    pipeline's circuit."""
     q = request.query
     try:
         start, end = parse_time(q["start"]), parse_time(q["end"])  # finite, within the years 1..9999
@@ -164,7 +167,7 @@ async def series_json(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="end is before start")
     step = choose_step(start, end, min_step=1, target_points=CHART_POINTS)
     try:
-        found = await request.app[SOURCE].query_range(q.get("query", ""), start, end, step)
+        found = await request.app[CHART_SOURCE].query_range(q.get("query", ""), start, end, step)
     except MetricSourceError as exc:
         return web.json_response({"error": str(exc), "series": []}, status=502)
     # Only the series the chart's caption names: another one drawn under that caption would mislead.
@@ -174,18 +177,7 @@ async def series_json(request: web.Request) -> web.Response:
             f"none of the query's {len(found)} series has the labels {json.dumps(wanted, sort_keys=True)}"
         )
         return web.json_response({"error": missing, "series": []})
-    return web.json_response(
-        {
-            "series": [
-                {
-                    "labels": dict(s.labels),
-                    "t": s.timestamps.tolist(),
-                    "v": [None if not math.isfinite(v) else v for v in np.asarray(s.values).tolist()],
-                }
-                for s in chosen[:4]
-            ]
-        }
-    )
+    return web.json_response({"series": [chart_points(s, step).to_json() for s in chosen[:4]]})
 
 
 async def diagnose_page(request: web.Request) -> web.Response:
@@ -213,6 +205,9 @@ async def diagnose_page(request: web.Request) -> web.Response:
         )
         incident, evidence, diagnosis = await run_on_demand(request.app, DiagnosisRequest(alert=alert))
     except OnDemandError as exc:
+        if exc.status == 503:  # the incident kept its diagnosis: the way back to it
+            back = f"/ui/incidents/{form['incident_id']}"
+            return _form_error(request, form, exc.message, status=503, back=back)
         return _form_error(request, form, exc.message, status=429 if exc.status == 429 else 400)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
@@ -243,9 +238,11 @@ def _diagnose_form() -> dict[str, str]:
     return {"start": "-1h", "end": "now", "expr": "", "incident_id": ""}
 
 
-def _form_error(request: web.Request, form: dict[str, str], message: str, status: int = 400) -> web.Response:
+def _form_error(
+    request: web.Request, form: dict[str, str], message: str, status: int = 400, back: str | None = None
+) -> web.Response:
     response = aiohttp_jinja2.render_template(
-        "diagnose.html", request, {"form": form, "error": message}, status=status
+        "diagnose.html", request, {"form": form, "error": message, "back": back}, status=status
     )
     response.headers.extend(error_headers(status) or {})
     return response

@@ -10,16 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from demo.processes import ManagedProcess
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE
 from tests.delivery.recovery_app import Destinations, destinations, prometheus, start_app
 from tests.delivery.test_resolved_end_to_end import Episode, closing_text
+from tests.support.holding_proxy import HoldingProxy, holding_proxy
 from tests.support.polling import eventually
 
 __all__ = ["destinations", "prometheus"]  # the fixtures
@@ -27,48 +25,10 @@ __all__ = ["destinations", "prometheus"]  # the fixtures
 LIMIT = 3.0  # pipeline.stage_timeout_seconds: the firing stages take a few hundredths of a second each
 
 
-class HoldingProxy:
-    """Forwards to Prometheus until `hold` is set; from then on accepts each request and never answers
-    (until `release`, at the end of the test)."""
-
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
-        self.hold = False
-        self.holding = 0
-        self.released = asyncio.Event()
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("*", "/{path:.*}", self._handle)
-        return app
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self.hold:
-            self.holding += 1
-            try:
-                await self.released.wait()
-            finally:
-                self.holding -= 1
-            return web.Response(status=503)
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("content-type", "accept")}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method, self.upstream + request.path_qs, data=await request.read(), headers=headers
-            ) as answer,
-        ):
-            body = await answer.read()
-            return web.Response(status=answer.status, body=body, content_type=answer.content_type)
-
-
 @pytest.fixture
 async def proxy(prometheus: ManagedProcess) -> AsyncIterator[tuple[HoldingProxy, str]]:
-    holding = HoldingProxy(prometheus.url)
-    server = TestServer(holding.app(), host="127.0.0.1")
-    await server.start_server()
-    yield holding, str(server.make_url("")).rstrip("/")
-    holding.released.set()  # the held requests' threads end now, not at their own timeout
-    await server.close()
+    async with holding_proxy(prometheus.url) as held:
+        yield held
 
 
 async def resolve_while_prometheus_hangs(client: Any, holding: HoldingProxy, episode: Episode) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import aiohttp
 
 from receiver.storage import incidents as db_incidents
@@ -106,7 +109,7 @@ async def test_ui_form_stores_feedback_and_redirects_back(make_client: ClientFac
         allow_redirects=False,
     )
     assert answer.status == 303
-    assert answer.headers["Location"] == f"/ui/incidents/{incident_id}"
+    assert answer.headers["Location"] == f"/ui/incidents/{incident_id}?judge=ana#feedback"
     listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json()
     assert listed["current"][0]["note"] == "<b>yes</b>"
 
@@ -187,7 +190,9 @@ async def test_an_incident_not_yet_diagnosed_cannot_be_judged(make_client: Clien
     assert answer.status == 409
     assert "no diagnosis yet" in (await answer.json())["error"]
     form = await client.post(
-        f"/ui/incidents/{incident.id}/feedback", data={"verdict": "correct"}, allow_redirects=False
+        f"/ui/incidents/{incident.id}/feedback",
+        data={"verdict": "correct", "who": "ana"},
+        allow_redirects=False,
     )
     assert form.status == 409
     assert (await (await client.get(url)).json())["current"] == []
@@ -238,7 +243,8 @@ async def test_the_form_refuses_another_site_and_missing_credentials(make_client
     listed = await (await client.get(f"/api/v1/incidents/{incident_id}/feedback", headers=auth)).json()
     assert listed["current"] == []
     same_site = {**auth, "Sec-Fetch-Site": "same-origin"}
-    answer = await client.post(url, data={"verdict": "correct"}, headers=same_site, allow_redirects=False)
+    judged = {"verdict": "correct", "who": "ana"}
+    answer = await client.post(url, data=judged, headers=same_site, allow_redirects=False)
     assert answer.status == 303
 
 
@@ -248,3 +254,68 @@ async def test_a_limit_in_other_digits_is_400_not_a_crash(make_client: ClientFac
     answer = await client.get(f"/api/v1/incidents/{incident_id}/similar", params={"limit": "\u00b2"})
     assert answer.status == 400
     assert (await answer.json())["field"] == "limit"
+
+
+def _form_fields(page: str) -> dict[str, str]:
+    """What the page's feedback form holds: the checked verdict, the selected category, the text fields."""
+    [form] = re.findall(r'<form method="post" action="/ui/incidents/[^"]*/feedback">.*?</form>', page)
+    held = dict(re.findall(r'<input (?:type="hidden" )?name="(\w+)"[^>]* value="([^"]*)"', form))
+    held.update(re.findall(r'name="(verdict)" value="(\w+)" required checked', form))
+    held.update(actual_category=(re.findall(r'<option value="([^"]*)" selected>', form) or [""])[0])
+    return {name: html.unescape(value) for name, value in held.items()}
+
+
+async def test_the_form_holds_the_judgement_so_changing_one_field_keeps_the_others(
+    make_client: ClientFactory,
+) -> None:
+    """ana changes only her verdict: her category, cause and note stay (the form was empty, and sending
+    it cleared them)."""
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    url = f"/ui/incidents/{incident_id}/feedback"
+    first = {"verdict": "wrong", "actual_category": "network", "actual_cause": "orders-db", "who": "ana"}
+    sent = await client.post(url, data={**first, "note": 'the "primary" was locked'}, allow_redirects=False)
+    back = sent.headers["Location"]
+    assert back == f"/ui/incidents/{incident_id}?judge=ana#feedback"
+
+    held = _form_fields(await (await client.get(back)).text())
+    assert held == {**first, "note": 'the "primary" was locked', "diagnosis_id": held["diagnosis_id"]}
+    assert (await client.post(url, data={**held, "verdict": "partly"}, allow_redirects=False)).status == 303
+    [current] = (await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json())["current"]
+    assert (current["verdict"], current["actual_category"], current["actual_cause"], current["note"]) == (
+        "partly",
+        "network",
+        "orders-db",
+        'the "primary" was locked',
+    )
+
+
+async def test_the_page_lists_each_current_judgement_with_a_link_that_opens_it_in_the_form(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    for who, verdict in (("ana", "wrong"), ("bo", "correct")):
+        judged = {"verdict": verdict, "who": who, "note": f"{who} <says>"}
+        await client.post(f"/ui/incidents/{incident_id}/feedback", data=judged, allow_redirects=False)
+    page = await (await client.get(f"/ui/incidents/{incident_id}")).text()
+    listed = re.findall(r"<li>(\w+): <b>(\w+)</b>, note (\w+ &lt;says&gt;)", page)
+    assert listed == [("bo", "correct", "bo &lt;says&gt;"), ("ana", "wrong", "ana &lt;says&gt;")]
+    assert f'href="/ui/incidents/{incident_id}?judge=ana#feedback">change</a>' in page
+    assert _form_fields(page)["who"] == ""  # a new judge's empty form, until one is chosen
+
+
+async def test_the_form_needs_a_name_so_two_judges_do_not_share_the_anonymous_one(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    incident_id = await stored_incident(client)
+    answer = await client.post(
+        f"/ui/incidents/{incident_id}/feedback",
+        data={"verdict": "correct", "who": " "},
+        allow_redirects=False,
+    )
+    assert answer.status == 400
+    refused = await answer.json()
+    assert refused["field"] == "who" and "anonymous" in refused["error"]
+    assert (await (await client.get(f"/api/v1/incidents/{incident_id}/feedback")).json())["current"] == []

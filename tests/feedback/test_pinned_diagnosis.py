@@ -122,7 +122,7 @@ async def test_a_diagnosis_id_of_another_incident_is_400_naming_it_and_stores_no
     assert error["field"] == "diagnosis_id" and f"diagnosis {others_diagnosis}" in error["error"]
     form = await client.post(
         f"/ui/incidents/{incident_id}/feedback",
-        data={"verdict": "wrong", "diagnosis_id": str(others_diagnosis)},
+        data={"verdict": "wrong", "who": "ana", "diagnosis_id": str(others_diagnosis)},
         allow_redirects=False,
     )
     assert form.status == 400 and (await form.json())["field"] == "diagnosis_id"

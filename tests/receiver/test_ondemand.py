@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from demo.processes import ManagedProcess
+from receiver.storage import incidents as db_incidents
 from receiver.testing import wait_idle
-from receiver.web.keys import PIPELINE
+from receiver.web.keys import PIPELINE, STORE
 from receiver.web.resources import pipeline_parts as build_components
 from tests.evidence.scenario import ALERT_EXPR, Scenario
+from tests.support.holding_proxy import holding_proxy
 
 from .conftest import ClientFactory
 
@@ -161,3 +163,30 @@ def test_cli_diagnose_times_now_unix_and_the_alerts_own_window(
     assert at_now["window_end"] > starts + lookback + 60
     relative = _diagnose_json(path, prometheus, f"--config.file={config}", "--at=-5m")["evidence"]
     assert abs(relative["window_end"] - (at_now["window_end"] - 300)) < 120
+
+
+async def test_a_rediagnosis_that_reads_no_metric_keeps_the_stored_diagnosis(
+    make_client: ClientFactory, prometheus: ManagedProcess, scenario: Scenario
+) -> None:
+    """Prometheus stops answering after the incident was diagnosed: diagnosing again is a 503 saying why,
+    and the incident keeps its diagnosis and evidence (before, "Metric evidence unavailable" replaced
+    them, and the page lost its charts)."""
+    async with holding_proxy(prometheus.url) as (holding, url):
+        client = await make_client(
+            build_components,
+            prometheus={"url": url, "retries": 0, "timeout_seconds": 0.5, "share_seconds": 0},
+        )
+        incident = scenario.incident()
+        await client.app[STORE].write(db_incidents.create_incident, incident)
+        client.app[PIPELINE].submit([incident.id])
+        await wait_idle(client.app[PIPELINE])  # diagnosed while Prometheus answers
+        kept = await (await client.get(f"/api/v1/incidents/{incident.id}")).json()
+        assert kept["diagnosis"]["primary_hypothesis"]["category"] == "dependency.database"
+
+        holding.hold = True
+        refused = await client.post("/api/v1/diagnoses", json={"incident_id": incident.id})
+        assert refused.status == 503
+        error = (await refused.json())["error"]
+        assert error.startswith("no metric could be read (timeout: ") and "keeps its diagnosis" in error
+        after = await (await client.get(f"/api/v1/incidents/{incident.id}")).json()
+        assert (after["diagnosis"], after["evidence"]) == (kept["diagnosis"], kept["evidence"])

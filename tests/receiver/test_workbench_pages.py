@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 from aiohttp.test_utils import TestClient
 
-from receiver.evidence.source import RuleInfo, SeriesData
+from receiver.evidence.source import MetricSourceError, RuleInfo, SeriesData
+from receiver.models import new_incident
+from receiver.storage import incidents as db_incidents
 from receiver.storage import workbench as db_workbench
 from receiver.storage.database import Store
 from receiver.storage.retention import prune_small_tables
@@ -237,3 +239,48 @@ async def test_the_problems_page_has_the_workbench_layout_and_lists_each_group(
         assert f">{problem['count']}</td>" in row
         for incident_id in problem["incidents"][:5]:
             assert f'href="/ui/incidents/{incident_id}"' in row
+
+
+class _DownSource(_CountingSource):
+    """A metric source whose every call fails as a Prometheus that does not answer does."""
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        raise MetricSourceError("unreachable", "cannot connect to http://127.0.0.1:9")
+
+    async def series(
+        self, matchers: Sequence[str], start: float, end: float, limit: int | None = None
+    ) -> list[dict[str, str]]:
+        raise MetricSourceError("unreachable", "cannot connect to http://127.0.0.1:9")
+
+
+async def test_diagnosing_again_without_metrics_says_so_on_the_form_and_keeps_the_diagnosis(
+    make_client: ClientFactory,
+) -> None:
+    client, _ = await _client(make_client)
+    incident = new_incident(
+        fingerprint="f00d",
+        starts_at=time.time() - 600,
+        ends_at=None,
+        labels={"alertname": "OrdersFailing", "service": "orders"},
+        annotations={},
+        generator_url="",
+        group_key="{}:{}",
+        source="alertmanager",
+        now=time.time(),
+    )
+    await client.app[STORE].write(db_incidents.create_incident, incident)
+    client.app[PIPELINE].submit([incident.id])
+    await wait_idle(client.app[PIPELINE])
+    api = f"/api/v1/incidents/{incident.id}"
+    kept = await (await client.get(api)).json()
+    assert kept["diagnosis"] is not None and kept["evidence"]["series"]
+
+    client.app[SOURCE].current = _DownSource()
+    answer = await client.post("/ui/diagnose", data={"incident_id": incident.id}, allow_redirects=False)
+    assert answer.status == 503
+    html = await answer.text()
+    [said] = re.findall(r'<p class="error"[^>]*>([^<]*)</p>', html)
+    assert said.startswith("no metric could be read (unreachable: ") and "keeps its diagnosis" in said
+    assert f'href="/ui/incidents/{incident.id}"' in html and f'value="{incident.id}"' in html
+    after = await (await client.get(api)).json()
+    assert (after["diagnosis"], after["evidence"]) == (kept["diagnosis"], kept["evidence"])

@@ -15,7 +15,7 @@ import pytest
 
 from receiver.evidence.source import SeriesData
 from receiver.web import templating
-from receiver.web.keys import SOURCE
+from receiver.web.keys import CHART_SOURCE
 from receiver.web.resources import pipeline_parts
 
 from .conftest import ClientFactory
@@ -36,7 +36,7 @@ class _TwoSeries:
 
 async def test_series_json_answers_only_the_series_its_caption_names(make_client: ClientFactory) -> None:
     client = await make_client()
-    client.app[SOURCE].current = _TwoSeries()
+    client.app[CHART_SOURCE].current = _TwoSeries()
 
     async def series(match: dict[str, str]) -> dict[str, Any]:
         answer = await client.get("/ui/series.json", params={"query": "up", "start": "1000", "end": "2000",
@@ -55,7 +55,7 @@ async def test_series_json_answers_only_the_series_its_caption_names(make_client
 )
 async def test_series_json_refuses_times_that_are_not_a_range(make_client: ClientFactory, times: str) -> None:
     client = await make_client()
-    client.app[SOURCE].current = _TwoSeries()
+    client.app[CHART_SOURCE].current = _TwoSeries()
     answer = await client.get(f"/ui/series.json?query=up&match=%7B%7D&{times}")
     assert answer.status == 400, await answer.text()
 

@@ -167,6 +167,12 @@
         };
         var chart = new uPlot(opts, [s.t, s.v], plot);
         plot.setAttribute("data-points", String(s.t.length));
+        if (s.notes && s.notes.length) { /* values a chart cannot draw (NaN, +Inf): said, not dropped */
+          var note = document.createElement("p");
+          note.className = "small muted not-drawn";
+          note.textContent = s.notes.join("; ");
+          fig.appendChild(note);
+        }
         fig.uplot = chart;
       })
       .catch(function (e) {
