@@ -32,6 +32,7 @@ class Sampling:
     counters: int = 0
     slow: int = 0
     repeats: float = 1.0
+    infinite: int = 0  # series with a ±Inf value (x/0): scored as missing data
 
 
 def sampling_of(values: np.ndarray) -> Sampling:
@@ -42,22 +43,35 @@ def sampling_of(values: np.ndarray) -> Sampling:
         counters=int(counter_rows(values).sum()),
         slow=int(held.size),
         repeats=float(np.median(held)) if held.size else 1.0,
+        infinite=int(np.isinf(values).any(axis=1).sum()),
     )
 
 
 def sampling_notes(sampling: Sampling, series: int, step: float) -> list[str]:
-    """A note on the series that hold each sample for several steps: most of their steps are repeats, so
-    the detector's step and burst features run low, and their real steps look large (on a quiet day about
-    twice the false incidents of the same series detected at their own interval)."""
-    if not sampling.slow:
-        return []
-    share = "every series" if sampling.slow == series else f"{sampling.slow} of {series} series"
-    every = sampling.repeats * step
-    return [
-        f"{share} hold each sample for about {sampling.repeats:g} steps (sampled about every {every:g}s on"
-        f" a {step:g}s step): detected at their own interval, with detection.step_seconds: {every:g}, they"
-        " raise about half the false incidents"
-    ]
+    """Notes on the series that hold each sample for several steps (most of their steps are repeats, so
+    the detector's step and burst features run low and their real steps look large: on a quiet day about
+    twice the false incidents of the same series detected at their own interval), and on those with
+    infinite values (a division by zero), which are scored as missing data."""
+    notes = []
+    if sampling.slow:
+        every = sampling.repeats * step
+        notes.append(
+            f"{_share(sampling.slow, series, 'holds', 'hold')} each sample for about {sampling.repeats:g}"
+            f" steps (sampled about every {every:g}s on a {step:g}s step): detected at their own interval,"
+            f" with detection.step_seconds: {every:g}, they raise about half the false incidents"
+        )
+    if sampling.infinite:
+        notes.append(
+            f"{_share(sampling.infinite, series, 'had', 'had')} infinite values (a division by zero: x/0 is"
+            " +Inf): they are scored as missing data, so they open no incident unless the rule sets"
+            " alert_on_gaps; guard the denominator in the query (`/ (x > 0)`) to leave them out"
+        )
+    return notes
+
+
+def _share(some: int, series: int, one: str, many: str) -> str:
+    """`some` of `series` series and the verb that agrees: "every series holds", "3 of 5 series hold"."""
+    return f"every series {one}" if some == series else f"{some} of {series} series {many}"
 
 
 def rises_only(values: np.ndarray, least: int = 20) -> bool:
@@ -106,8 +120,7 @@ def gap_notes(gappy: int, longest: float, series: int, span: str) -> list[str]:
     """A note on the `gappy` of `series` series that miss data over `span` (the longest hole `longest` s)."""
     if not gappy:
         return []
-    share = "every series" if gappy == series else f"{gappy} of {series} series"
     return [
-        f"{share} miss data over {span} (the longest gap {longest / 60:.0f} min): missing data opens no"
-        " incident unless the rule sets alert_on_gaps"
+        f"{_share(gappy, series, 'misses', 'miss')} data over {span} (the longest gap"
+        f" {longest / 60:.0f} min): missing data opens no incident unless the rule sets alert_on_gaps"
     ]

@@ -27,5 +27,15 @@ def test_series_held_for_four_steps_are_counted_and_the_note_names_their_interva
 
 def test_series_sampled_at_the_step_need_no_note():
     noise = np.random.default_rng(1).normal(100.0, 5.0, size=(3, 1440))
-    assert sampling_of(noise) == Sampling(counters=0, slow=0, repeats=1.0)
+    assert sampling_of(noise) == Sampling(counters=0, slow=0, repeats=1.0, infinite=0)
     assert sampling_notes(sampling_of(noise), 3, 15.0) == []
+
+
+def test_infinite_values_are_said_to_be_scored_as_missing_data():
+    """A ratio whose denominator fell to 0 is +Inf: the rule's status said "missing data" of it."""
+    ratio = np.random.default_rng(2).normal(0.01, 0.001, size=(2, 1440))
+    ratio[0, -5:] = np.inf
+    sampling = sampling_of(ratio)
+    assert sampling.infinite == 1
+    [note] = sampling_notes(sampling, 2, 60.0)
+    assert note.startswith("1 of 2 series had infinite values (a division by zero")
