@@ -99,10 +99,7 @@ def rule_to_try(known: Mapping[str, RuleSettings], fields: Mapping[str, Any]) ->
 
 def plan_of(request: BacktestRequest, rule: RuleSettings, scheduler: DetectionScheduler) -> BacktestPlan:
     now = time.time()
-    try:
-        start, end = parse_time(request.start, now), parse_time(request.end, now)
-    except ValueError as exc:
-        raise Refused(400, f"from/to: {exc}", "from") from None
+    start, end = _time(request.start, now, "from"), _time(request.end, now, "to")
     try:
         plan = plan_backtest(
             rule,
@@ -115,11 +112,21 @@ def plan_of(request: BacktestRequest, rule: RuleSettings, scheduler: DetectionSc
         )
     except BacktestError as exc:
         raise Refused(400, str(exc), exc.field) from None
-    _within_budget(plan, 1)
+    _within_budget(plan, None)
     return plan
 
 
-def _within_budget(plan: BacktestPlan, series: int) -> None:
+def _time(value: float | str, now: float, field: str) -> float:
+    """`parse_time` of the request's `field` (`from` or `to`), refused naming it."""
+    try:
+        return parse_time(value, now)
+    except ValueError as exc:
+        raise Refused(400, f"{field}: {exc}", field) from None
+
+
+def _within_budget(plan: BacktestPlan, series: int | None) -> None:
+    """Refused when the plan fetches or computes more than a request may; `series` None before the fetch
+    (one series is assumed: the least it can cost)."""
     points = fetched_points(plan)
     if points > MAX_FETCHED_POINTS:
         raise Refused(
@@ -128,11 +135,12 @@ def _within_budget(plan: BacktestPlan, series: int) -> None:
             f" than the {MAX_FETCHED_POINTS:,} a request may fetch: shorten the range or raise the step",
             "from",
         )
-    asked = work(plan, series)
+    asked = work(plan, series or 1)
     if asked > MAX_POINT_SCORES:
+        counted = f"{series} series" if series is not None else "for each series the query returns"
         raise Refused(
             400,
-            f"this backtest would compute {asked / 1e6:,.0f} M point-scores ({series} series), more than the"
+            f"this backtest would compute {asked / 1e6:,.0f} M point-scores ({counted}), more than the"
             f" {MAX_POINT_SCORES / 1e6:,.0f} M a request may: shorten the range, widen the interval or"
             " narrow the query (the alert-analyst backtest command has no limit)",
             "from",

@@ -128,6 +128,7 @@ async def test_an_api_rule_can_be_tried_by_name(client, injected: Injected):
         ({"rule": {"query": QUERY, "method": "astrology"}}, 400, "rule.method"),
         ({"rule": {"query": QUERY}, "from": "-1h", "to": "-2h"}, 400, "to"),
         ({"rule": {"query": QUERY}, "from": "yesterday"}, 400, "from"),
+        ({"rule": {"query": QUERY}, "from": "now", "to": "+1d"}, 400, "to"),  # the bad one is named
         ({"rule": {"query": QUERY}, "interval": "soon"}, 400, "interval"),
         ({"rule": {"query": QUERY}, "step": "1h", "lookback": "2h"}, 400, "step"),
         ({"rule": {"query": QUERY}, "from": "-365d", "step": "15s", "interval": "1m"}, 400, "from"),
@@ -175,6 +176,7 @@ async def test_too_many_point_scores_are_refused_before_anything_is_fetched(aioh
 
     message = (await answer.json())["error"]
     assert answer.status == 400 and "point-scores" in message and "alert-analyst backtest" in message
+    assert "(for each series the query returns)" in message  # not "(1 series)": none was fetched yet
     assert not source.asked.is_set()
 
 
