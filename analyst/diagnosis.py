@@ -19,6 +19,7 @@ class Category(StrEnum):
     RESOURCE_CPU = "resource.cpu"
     RESOURCE_MEMORY = "resource.memory"
     RESOURCE_DISK = "resource.disk"
+    RESOURCE_LIMITS = "resource.limits"  # a process's or host's own limits: file descriptors, processes
     NETWORK = "network"
     DEPENDENCY_DATABASE = "dependency.database"
     DEPENDENCY_SERVICE = "dependency.service"

@@ -26,6 +26,7 @@ class MetricFamily(StrEnum):
     CPU = "cpu"
     MEMORY = "memory"
     DISK = "disk"
+    LIMITS = "limits"
     NETWORK = "network"
     LATENCY = "latency"
     ERRORS = "errors"
@@ -64,9 +65,12 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     (MetricFamily.CPU, r"cpu|node_load|load_?average|throttl"),
     (MetricFamily.MEMORY, r"mem|heap|(^|_)gc(_|$)|garbage|oom|(^|_)rss(_|$)|swap"),
     (MetricFamily.DISK, r"disk|filesystem|(^|_)fs_|inode|(^|_)io_|iops|volume_stats"),
+    # a process's or host's own limits: file descriptors (`process_open_fds`, `node_filefd_allocated`),
+    # processes and threads (`container_threads`, `node_processes_pids`)
+    (MetricFamily.LIMITS, r"(^|_)(open_)?fds?(_|$)|filefd|file_?descriptors?|(^|_)pids(_|$)|threads_max"),
     (
         MetricFamily.NETWORK,
-        r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans",
+        r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans|conntrack|sockstat",
     ),
     (
         MetricFamily.LATENCY,
@@ -100,6 +104,7 @@ FAMILY_CATEGORY: Mapping[MetricFamily, Category] = {
     MetricFamily.CPU: Category.RESOURCE_CPU,
     MetricFamily.MEMORY: Category.RESOURCE_MEMORY,
     MetricFamily.DISK: Category.RESOURCE_DISK,
+    MetricFamily.LIMITS: Category.RESOURCE_LIMITS,
     MetricFamily.NETWORK: Category.NETWORK,
     MetricFamily.LATENCY: Category.DEPENDENCY_SERVICE,
     MetricFamily.ERRORS: Category.DEPENDENCY_SERVICE,

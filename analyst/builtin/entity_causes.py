@@ -47,7 +47,12 @@ MAX_LINES = 4
 # way (the majority, not a fitted constant).
 ON_THE_WAY_SHARE = 0.5
 # Categories a resource at its limit names (what "saturation" in their titles claims).
-_RESOURCE_CATEGORIES = (Category.RESOURCE_CPU, Category.RESOURCE_MEMORY, Category.RESOURCE_DISK)
+_RESOURCE_CATEGORIES = (
+    Category.RESOURCE_CPU,
+    Category.RESOURCE_MEMORY,
+    Category.RESOURCE_DISK,
+    Category.RESOURCE_LIMITS,
+)
 # Categories inferred from a component's symptoms (and what did not move), not named by one series.
 _INFERRED_CATEGORIES = (Category.DEPENDENCY_SERVICE, Category.DEPENDENCY_DATABASE, Category.CHANGE_DEPLOYMENT)
 # Components whose changes began this much apart changed one before the other (onset estimates are rough).

@@ -16,6 +16,9 @@ from analyst.diagnosis import Category
         ("jvm_memory_used_bytes", {}, Category.RESOURCE_MEMORY),
         ("go_gc_duration_seconds", {}, Category.RESOURCE_MEMORY),
         ("node_filesystem_avail_bytes", {}, Category.RESOURCE_DISK),
+        ("process_open_fds", {}, Category.RESOURCE_LIMITS),
+        ("node_filefd_allocated", {}, Category.RESOURCE_LIMITS),
+        ("node_nf_conntrack_entries", {}, Category.NETWORK),
         # a storage volume's free bytes, not a traded volume (before: market.liquidity)
         ("kubelet_volume_stats_available_bytes", {}, Category.RESOURCE_DISK),
         ("node_memory_MemAvailable_bytes", {}, Category.RESOURCE_MEMORY),
