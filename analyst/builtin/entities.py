@@ -30,7 +30,7 @@ import dataclasses
 import functools
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -74,6 +74,11 @@ MIN_ENTITIES = 5
 # scope (`alert_label_values`: the alert's `book`, `desk`, `topic`) counts this much more: one step of
 # KIND_WEIGHT's halving, as the labels tie it to what fired.
 SHARED_LABEL_FACTOR = 2.0
+# When the alerting component's own resource reached its limit before the alert fired (`own_limit`), a
+# component with no tie to it (no call either way, none of the alert's label values) counts at most this
+# share of that: the same step of KIND_WEIGHT's halving. A restart of an unrelated UI during a rollout no
+# longer outranks the connector's file descriptors at their limit, which explain its errors.
+UNTIED_SHARE = 0.5
 # A series already beyond its noise when the window opens (where a cause of this alert could start at the
 # earliest: `causes_could_start`) changed before any cause could: a leftover of something earlier (temporal
 # precedence). Its shift counts this much (unless it is a climb that was still worsening when the alert
@@ -272,9 +277,14 @@ def series_shift(
 
 
 def series_shifts(
-    series: Sequence[SeriesEvidence], alert_time: float, causes_since: float | None = None
+    series: Sequence[SeriesEvidence],
+    alert_time: float,
+    causes_since: float | None = None,
+    saturating: Collection[int] = (),
 ) -> list[SeriesShift | None]:
     """`series_shift` of each series; the baselines of series on one time grid are summarised at once.
+    The series of `saturating` (by index) are judged as saturation whatever their name's kind
+    (`saturating_uses`).
 
     When no series has MIN_BASELINE_POINTS points before the usual window (a cold start: the recording,
     or the whole system, began just before the alert), each series' window opens after its own first
@@ -311,7 +321,12 @@ def series_shifts(
             if not recent.any() or in_baseline.sum() < MIN_BASELINE_POINTS:
                 continue
             centre, spread = baseline_summary(matrix[rows][:, in_baseline])
-            kinds = [series_kind(series[members[row]].metric, series[members[row]].labels) for row in rows]
+            kinds = [
+                SeriesKind.SATURATION
+                if members[row] in saturating
+                else series_kind(series[members[row]].metric, series[members[row]].labels)
+                for row in rows
+            ]
             metrics = [series[members[row]].metric for row in rows]
             until_alert = recent & (times <= alert_time)
             climbs = climbs_before(matrix[rows], times, in_baseline, until_alert, kinds, metrics)
@@ -744,9 +759,11 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
     since = causes_could_start(alert_series, evidence.alert.starts_at, usable_activation(evidence))
-    judged = series_shifts(evidence.series, evidence.alert.starts_at, since)
+    sizes = sized_uses(evidence.series)
+    saturating = saturating_uses(evidence.series, sizes)
+    judged = series_shifts(evidence.series, evidence.alert.starts_at, since, saturating)
     judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
-    judged = with_limits(evidence.series, judged)
+    judged = with_limits(judged, sizes, saturating)
     for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
@@ -769,8 +786,49 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     ]
     if preceded:
         ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
+    own = next((e for e in ranked if e.name == alerting), None)
+    if own is not None and (limit := own_limit(own, evidence.alert.starts_at)) is not None:
+        tied = _tied_to(alerting, graph, ranked)
+        ranked = [e if e.name in tied else _capped(e, UNTIED_SHARE * limit) for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
+
+
+def own_limit(entity: RankedEntity, alert_time: float) -> float | None:
+    """The weight of the alerting component's own resource that reached its limit before the alert fired
+    (a pool, its file descriptors, a disk, its CPU limit): what fully explains the alert from inside it;
+    None without one."""
+    found = [
+        s.weighted
+        for s in entity.shifts
+        if s.kind is SeriesKind.SATURATION
+        and s.at_limit
+        and s.z >= CHANGE_Z
+        and s.onset is not None
+        and s.onset <= alert_time
+    ]
+    return max(found, default=None)
+
+
+def _tied_to(alerting: str | None, graph: CallGraph, ranked: Sequence[RankedEntity]) -> set[str]:
+    """The components tied to the alerting one: itself, what it calls or is called by along the call graph
+    (at any depth), and those with a series carrying the alert's own label values."""
+    if alerting is None:
+        return set()
+    tied = {alerting, *graph.distances_from(alerting)}
+    tied |= {node for node in (e.name for e in ranked) if alerting in graph.distances_from(node)}
+    return tied | {e.name for e in ranked if any(s.tied_by for s in e.shifts)}
+
+
+def _capped(entity: RankedEntity, cap: float) -> RankedEntity:
+    """`entity` with every shift counting at most `cap`."""
+    if entity.score <= cap:
+        return entity
+    scored = sorted(
+        (dataclasses.replace(s, weighted=min(s.weighted, cap)) for s in entity.shifts),
+        key=lambda s: (-s.weighted, s.series.series_id),
+    )
+    return dataclasses.replace(entity, score=entity_score(scored), shifts=tuple(scored))
 
 
 def causes_could_start(
@@ -831,21 +889,9 @@ def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:
     return float(times[hour][start + left[0]]) if away >= CHANGE_Z and left.size else None
 
 
-def with_limits(
-    series: Sequence[SeriesEvidence], shifts: Sequence[SeriesShift | None]
-) -> list[SeriesShift | None]:
-    """`shifts`, each saturation shift with the size of its resource where a series beside it (the same
-    labels, a name `limits.is_limit_of` pairs) gives one: its latest value, when positive. A use whose
-    size is beside it is a saturation shift whatever its name's kind (`process_open_fds`,
-    `node_nf_conntrack_entries`, `redis_connected_clients`): what it uses runs out."""
-    out = list(shifts)
-    used = [
-        i
-        for i, s in enumerate(shifts)
-        if s is not None and (s.kind is SeriesKind.SATURATION or may_have_limit(s.series.metric))
-    ]
-    if not used:
-        return out
+def sized_uses(series: Sequence[SeriesEvidence]) -> dict[int, float]:
+    """Index -> size of each series whose resource's size a series beside it gives (the same labels, a name
+    `limits.is_limit_of` pairs): its latest value, when positive."""
     sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
     for s in series:
         if s.values is None or not names_a_size(s.metric):
@@ -853,27 +899,51 @@ def with_limits(
         finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
         if finite and finite[-1] > 0:
             sizes.setdefault(_same_place(s), []).append((s.metric, finite[-1]))
-    for i in used:
-        shift = out[i]
-        assert shift is not None
-        beside = sizes.get(_same_place(series[i]), ())
-        size = next((v for m, v in beside if is_limit_of(m, series[i].metric)), None)
+    found = {}
+    for i, s in enumerate(series):
+        if not sizes or not (
+            may_have_limit(s.metric) or series_kind(s.metric, s.labels) is SeriesKind.SATURATION
+        ):
+            continue
+        beside = sizes.get(_same_place(s), ())
+        size = next((v for m, v in beside if is_limit_of(m, s.metric)), None)
         if size is not None:
-            out[i] = as_saturation(dataclasses.replace(shift, limit=size))
+            found[i] = size
+    return found
+
+
+def saturating_uses(series: Sequence[SeriesEvidence], sizes: Mapping[int, float]) -> set[int]:
+    """The series of `sizes` to judge as saturation whatever their name's kind (`process_open_fds`,
+    `node_nf_conntrack_entries`, `redis_connected_clients`: what they use runs out): those whose highest
+    value is a share of their size that weighs more, as saturation, than their name's kind (`with_limits`
+    weighs them by it). 251 of a million file descriptors is no saturation, 3,944 of 4,096 is."""
+    out = set()
+    for i, size in sizes.items():
+        s = series[i]
+        kind = series_kind(s.metric, s.labels)
+        if kind is SeriesKind.SATURATION or s.values is None:
+            continue
+        finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
+        if finite and KIND_WEIGHT[SeriesKind.SATURATION] * min(max(finite) / size, 1.0) > KIND_WEIGHT[kind]:
+            out.add(i)
     return out
 
 
-def as_saturation(shift: SeriesShift) -> SeriesShift:
-    """`shift` (with its limit) as a saturation shift weighed by the share of its limit it reached, when
-    that weighs more than its own kind: 251 of a million file descriptors is no saturation, 3,944 of 4,096
-    is. A fall frees what it uses: not one either."""
-    if shift.kind is SeriesKind.SATURATION or shift.peak <= shift.baseline or shift.share is None:
-        return shift
-    weight = KIND_WEIGHT[SeriesKind.SATURATION] * min(shift.share, 1.0)
-    if weight <= KIND_WEIGHT[shift.kind]:
-        return shift
-    ratio = weight / KIND_WEIGHT[shift.kind]
-    return dataclasses.replace(shift, kind=SeriesKind.SATURATION, weighted=shift.weighted * ratio)
+def with_limits(
+    shifts: Sequence[SeriesShift | None], sizes: Mapping[int, float], saturating: Collection[int]
+) -> list[SeriesShift | None]:
+    """`shifts`, each with the size of its resource (`sized_uses`); those judged as saturation for their
+    size (`saturating_uses`) weighed by the share of it they reached."""
+    out = list(shifts)
+    for i, size in sizes.items():
+        shift = out[i]
+        if shift is None:
+            continue
+        shift = dataclasses.replace(shift, limit=size)
+        if i in saturating and shift.share is not None:
+            shift = dataclasses.replace(shift, weighted=shift.weighted * min(max(shift.share, 0.0), 1.0))
+        out[i] = shift
+    return out
 
 
 def _same_place(series: SeriesEvidence) -> tuple[tuple[str, str], ...]:

@@ -6,9 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analyst.builtin.entities import SeriesKind, rank_entities, series_kind
+from analyst.builtin import BuiltinAnalyst
+from analyst.builtin.entities import UNTIED_SHARE, SeriesKind, rank_entities, series_kind
 from analyst.builtin.limits import is_limit_of
-from tests.analyst.grid_evidence import CHANGED_AT, POINTS, grid_evidence, grid_noise, grid_series
+from analyst.evidence import Evidence
+from tests.analyst.grid_evidence import (
+    ALERT_POINT,
+    CHANGED_AT,
+    POINTS,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +60,40 @@ def test_descriptors_near_their_limit_are_saturation_and_a_far_climb_is_not():
     assert near.kind is SeriesKind.SATURATION and near.limit == 4096 and near.at_limit
     assert far.kind is SeriesKind.OTHER and far.limit == 1_048_576  # 0.04 % of its limit: no saturation
     assert rank_entities(evidence)[0].name == "connector"
+
+
+def _leak_and_rollout(with_size: bool) -> Evidence:
+    """A connector whose file descriptors leak from 30 minutes before its errors alert up to their limit,
+    and an unrelated UI that restarted in a rollout 7 minutes before the alert."""
+    fds = grid_noise(920, 9, 4)
+    fds[ALERT_POINT - 30 : ALERT_POINT - 10] = np.linspace(920, 4096, 20)
+    fds[ALERT_POINT - 10 :] = 4096
+    errors = grid_noise(0.01, 0.002, 5)
+    errors[ALERT_POINT - 8 :] = 1.6
+    restarts = np.zeros(POINTS)
+    restarts[ALERT_POINT - 7 : ALERT_POINT - 2] = 1 / 45
+    series = [
+        grid_series("exchange_api_errors_ratio", "connector", errors, "alert"),
+        grid_series("process_open_fds", "connector", fds),
+        grid_series("kube_pod_container_status_restarts_total", "position-ui", restarts),
+        grid_series("process_cpu_seconds_total", "position-ui", grid_noise(0.05, 0.005, 6)),
+    ]
+    if with_size:
+        series.append(grid_series("process_max_fds", "connector", np.full(POINTS, 4096.0)))
+    return grid_evidence(series, alert_service="connector")
+
+
+async def test_an_alert_its_own_resource_at_the_limit_explains_is_not_blamed_on_an_unrelated_rollout():
+    without = rank_entities(_leak_and_rollout(with_size=False))
+    evidence = _leak_and_rollout(with_size=True)
+    ranked = rank_entities(evidence)
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+
+    assert without[0].name == "position-ui"  # the leak's climb widened its own spread: no change
+    assert ranked[0].name == "connector"
+    fds = next(s for s in ranked[0].shifts if s.series.metric == "process_open_fds")
+    assert fds.kind is SeriesKind.SATURATION and fds.at_limit and fds.z > 10
+    rollout = next(e for e in ranked if e.name == "position-ui")
+    assert rollout.score <= UNTIED_SHARE * fds.weighted
+    assert primary.category == "resource.limits" and primary.suspect.startswith("process_open_fds{")
+    assert primary.title.startswith("Resource limit reached")
