@@ -63,6 +63,8 @@ BOOKS = [("rates", "ust-10y"), ("crypto", "btc-perp"), ("crypto", "eth-perp"), (
 VENUES = ["cme", "binance", "deribit", "lmax"]
 SYMBOLS = {"btc-perp": ("BTC-PERP", "binance"), "eth-perp": ("ETH-PERP", "binance")}
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+PG_MAX_CONNECTIONS = 100.0
+PG_RESERVED = 3.0  # superuser_reserved_connections
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 Delta = float | np.ndarray | Callable[["Recording"], np.ndarray]  # what a scenario adds to one input
@@ -367,6 +369,7 @@ def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
             "jvm_gc_pause_seconds_sum",
             {"action": "end of minor GC", "cause": "G1 Evacuation Pause"},
             (0.2 + 0.3 * market) * 0.008 + added(f"og.gcsum.{suf}"),
+            whole=False,  # seconds, not events (the audit's whole seconds read as a 0-ms mean pause)
         )
         rec.gauge(
             pod,
@@ -409,28 +412,28 @@ def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
         "fastpath function call": 0 * market,
         "disabled": 0 * market,
     }
+    counts, durations = {}, {}
     for st, base in states.items():
-        v = np.clip(np.round(base + rec.noise(1.0 if base.mean() > 2 else 0.3) + added(f"pg.{st}")), 0, None)
-        rec.gauge(
-            pod,
-            "pg_stat_activity_count",
-            {"datname": "orders", "state": st, "usename": "app", "application_name": ""},
-            v,
-        )
-        rec.gauge(
-            pod,
-            "pg_stat_activity_max_tx_duration",
-            {"datname": "orders", "state": st, "usename": "app", "application_name": ""},
-            np.abs(rec.noise(0.3)) + (added("pg.max_tx") if st == "idle in transaction" else 0),
-        )
+        noise = rec.noise(1.0 if base.mean() > 2 else 0.3)
+        counts[st] = np.clip(np.round(base + noise + added(f"pg.{st}")), 0, None)
+        longest = added("pg.max_tx") if st == "idle in transaction" else 0
+        durations[st] = np.abs(rec.noise(0.3)) + longest
+    # The app's sessions stay within max_connections less the superuser reserve (the audit's states were
+    # clipped one by one and summed to 108-115 of 100): the pool's idle sessions give way.
+    excess = np.clip(sum(counts.values()) - (PG_MAX_CONNECTIONS - PG_RESERVED), 0, None)
+    counts["idle"] = np.clip(counts["idle"] - excess, 0, None)
+    for st in states:
+        labels = {"datname": "orders", "state": st, "usename": "app", "application_name": ""}
+        rec.gauge(pod, "pg_stat_activity_count", labels, counts[st])
+        rec.gauge(pod, "pg_stat_activity_max_tx_duration", labels, durations[st])
     rec.gauge(
         pod,
         "pg_stat_activity_count",
         {"datname": "postgres", "state": "idle", "usename": "postgres", "application_name": ""},
         np.full(rec.n, 1.0),
     )
-    rec.gauge(pod, "pg_settings_max_connections", {}, np.full(rec.n, 100.0))
-    rec.gauge(pod, "pg_settings_superuser_reserved_connections", {}, np.full(rec.n, 3.0))
+    rec.gauge(pod, "pg_settings_max_connections", {}, np.full(rec.n, PG_MAX_CONNECTIONS))
+    rec.gauge(pod, "pg_settings_superuser_reserved_connections", {}, np.full(rec.n, PG_RESERVED))
     rec.gauge(pod, "pg_up", {}, np.ones(rec.n))
     rec.counter(
         pod,
