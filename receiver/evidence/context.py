@@ -12,6 +12,7 @@ unavailable with the reason; the incident always gets an Evidence.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -528,6 +529,12 @@ async def _related_series(
     if settings.max_related_series == 0:
         return []
     identifying = identifying_matchers(labels, drop, settings)
+    if not identifying and (identifying := named_components(labels, drop, settings)):
+        named = ", ".join(sorted({f"{v}" for _, v in identifying}))
+        notes.append(
+            f"the alert has no identifying labels: its label values ({named}) were looked up as the names"
+            " of components (a consumer group, a queue or a job named after the service that owns it)"
+        )
     if not identifying:
         notes.append(_no_identifying_labels(labels, already, settings))
         return []
@@ -597,6 +604,30 @@ def identifying_matchers(
     followed by its equivalent among the identifying labels (`EQUIVALENT_LABELS`: OpenTelemetry's
     `k8s_namespace_name` finds cAdvisor's `namespace`) where the alert has no such label of its own."""
     return _with_equivalents(labels, drop, settings.identifying_labels)
+
+
+# Labels whose values name no component: what the alert is, how bad, who gets it.
+_NOT_NAMES = frozenset({"alertname", "severity", "priority", "team", "owner", "receiver", "alertstate"})
+_NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,62}")
+
+
+def named_components(
+    labels: Mapping[str, str], drop: set[str], settings: ContextSettings
+) -> list[tuple[str, str]]:
+    """For an alert without identifying labels (`sum by (consumergroup) (kafka_consumergroup_lag)`): its
+    other label values that look like names, as values of the identifying labels that name components
+    (`service`, `job`, `container`, `deployment`...), in their configured order. A consumer group, a queue
+    or a job is often named after the service that owns it."""
+    keys = [k for k in settings.identifying_labels if k in settings.component_labels]
+    values = [
+        v
+        for k, v in labels.items()
+        if k not in drop
+        and k not in _NOT_NAMES
+        and k not in settings.scope_labels
+        and _NAME_LIKE.fullmatch(v)
+    ]
+    return [(key, value) for value in dict.fromkeys(values) for key in keys]
 
 
 def scope_matchers(labels: Mapping[str, str], drop: set[str], settings: ContextSettings) -> dict[str, str]:
