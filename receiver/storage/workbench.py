@@ -35,7 +35,8 @@ def fts_query(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class IncidentFilter:
-    """What the list page filters on; empty fields do not filter. Times are Unix seconds (first_seen)."""
+    """What the list page filters on; empty fields do not filter. `since`/`until` are Unix seconds of the
+    alert's start (its `startsAt`), not of when the webhook arrived: a rule's `for:` delays that."""
 
     status: str | None = None
     severity: str | None = None
@@ -49,7 +50,8 @@ class IncidentFilter:
 def filtered_incidents(
     db: sqlite_utils.Database, where: IncidentFilter, *, limit: int = 50, offset: int = 0
 ) -> list[dict[str, Any]]:
-    """One page of incidents, newest first, with the latest diagnosis' headline (one query, no JSON)."""
+    """One page of incidents, the latest-started first, with the latest diagnosis' headline (one query, no
+    JSON; indexed by `migrations._list_by_start`)."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -62,10 +64,10 @@ def filtered_incidents(
             clauses.append(f"{column} = ?")
             params.append(value)
     if where.since is not None:
-        clauses.append("first_seen >= ?")
+        clauses.append("starts_at >= ?")
         params.append(where.since)
     if where.until is not None:
-        clauses.append("first_seen < ?")
+        clauses.append("starts_at < ?")
         params.append(where.until)
     match = fts_query(where.text or "")
     if match is not None:
@@ -77,7 +79,7 @@ def filtered_incidents(
         " json_extract(annotations, '$.summary') AS summary, diagnosis_category AS category,"
         " diagnosis_confidence AS confidence, diagnosis_title AS title, diagnosis_suspect AS suspect"
         f" FROM incidents {'WHERE ' + ' AND '.join(clauses) if clauses else ''}"
-        " ORDER BY first_seen DESC, id LIMIT ? OFFSET ?",
+        " ORDER BY starts_at DESC, id LIMIT ? OFFSET ?",
         [*params, limit, offset],
     )
 
