@@ -192,6 +192,9 @@ async def diagnose_page(request: web.Request) -> web.Response:
     except PayloadError as exc:
         return _form_error(request, form, str(exc), status=exc.status)
     form.update({k: v.strip() for k, v in posted.items() if k in form})
+    if not form["expr"] and not form["incident_id"]:
+        nothing = "Nothing to diagnose: give a PromQL expression, or the id of an incident to diagnose again."
+        return _form_error(request, form, nothing)
     try:
         if form["incident_id"]:
             await run_on_demand(request.app, DiagnosisRequest(incident_id=form["incident_id"]))
@@ -208,7 +211,8 @@ async def diagnose_page(request: web.Request) -> web.Response:
         if exc.status == 503:  # the incident kept its diagnosis: the way back to it
             back = f"/ui/incidents/{form['incident_id']}"
             return _form_error(request, form, exc.message, status=503, back=back)
-        return _form_error(request, form, exc.message, status=429 if exc.status == 429 else 400)
+        said = exc.message.removeprefix("alert: ")  # the form's fields are the alert's
+        return _form_error(request, form, said, status=429 if exc.status == 429 else 400)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
     row = {**asdict(incident), "labels": dict(incident.labels), "annotations": dict(incident.annotations)}
