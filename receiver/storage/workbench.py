@@ -158,10 +158,10 @@ def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
             " WHERE i.first_seen >= ? AND i.diagnosis_category IS NOT NULL GROUP BY 1, 2 ORDER BY 1",
             [since],
         ),
-        "delays": [
-            r[0]
+        "delays": [  # (from the alert's start, from the webhook's arrival) to the first diagnosis
+            (r[0], r[1])
             for r in db.conn.execute(
-                "SELECT first_diagnosed_at - starts_at FROM incidents"
+                "SELECT first_diagnosed_at - starts_at, first_diagnosed_at - first_seen FROM incidents"
                 " WHERE first_seen >= ? AND first_diagnosed_at IS NOT NULL",
                 [since],
             )

@@ -147,10 +147,10 @@ async def run_on_demand(
     plugins = StagePlugins(source, context, app[ANALYST], delivery=None)
     runs, limit = app[ONDEMAND_RUNS], settings.pipeline.max_concurrent_analyses
     if runs.running >= limit:
+        running = "1 on-demand diagnosis is" if limit == 1 else f"{limit} on-demand diagnoses are"
         raise OnDemandError(
             429,
-            f"{limit} on-demand diagnoses are running already (pipeline.max_concurrent_analyses):"
-            " try again when one is done",
+            f"{running} running already (pipeline.max_concurrent_analyses): try again when one is done",
         )
     runs.running += 1
     try:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from receiver.evidence.source import MetricSourceError, SeriesData
 from receiver.web.keys import SOURCE
+from receiver.web.ondemand import ONDEMAND_RUNS
 from receiver.web.resources import pipeline_parts
 
 from .conftest import ClientFactory
@@ -88,3 +89,12 @@ async def test_the_api_refuses_rejected_promql_and_a_future_start_too(make_clien
     ):
         answer = await client.post("/api/v1/diagnoses", json={"alert": alert})
         assert answer.status == 400 and named in await answer.text(), await answer.text()
+
+
+async def test_the_busy_message_counts_one_diagnosis_in_the_singular(make_client: ClientFactory) -> None:
+    client = await make_client(pipeline_parts, pipeline={"max_concurrent_analyses": 1})
+    client.app[SOURCE].current = _ParsingSource()
+    client.app[ONDEMAND_RUNS].running = 1
+    answer = await client.post("/ui/diagnose", data={"expr": "errors", "start": "-1h"}, allow_redirects=False)
+    assert answer.status == 429
+    assert "1 on-demand diagnosis is running already" in await answer.text()

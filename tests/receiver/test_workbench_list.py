@@ -14,6 +14,7 @@ import sqlite_utils
 from aiohttp.test_utils import TestClient
 
 from receiver.storage.database import open_database
+from receiver.storage.incidents import save_diagnosis
 from receiver.storage.workbench import IncidentFilter, filtered_incidents
 from receiver.testing import drain
 from receiver.web.keys import MATERIALIZER, STORE
@@ -132,3 +133,42 @@ async def test_pages_json_and_assets_are_sent_compressed(make_client: ClientFact
         await answer.read()  # and it decodes
     plain = await client.get("/ui/", headers={"Accept-Encoding": "identity"})
     assert "Content-Encoding" not in plain.headers
+
+
+async def test_a_list_parameter_that_cannot_be_is_a_400_naming_it(make_client: ClientFactory) -> None:
+    """Each showed page 1, or 'No incidents match', without a word."""
+    client = await make_client()
+    for query, named in (
+        ("?page=abc", "page: "),
+        ("?page=0", "page: "),
+        ("?page=-1", "page: "),
+        ("?page=99999999999999999999", "page: "),
+        ("?since=-1d&until=-30d", "until: is not after since"),
+    ):
+        for path in ("/ui/", "/ui/rows"):
+            answer = await client.get(path + query)
+            assert answer.status == 400 and named in await answer.text(), (path, query)
+
+
+async def test_an_empty_database_says_no_incidents_yet_not_that_none_match(
+    make_client: ClientFactory,
+) -> None:
+    client = await make_client()
+    assert "No incidents yet" in await (await client.get("/ui/")).text()
+    assert "No incidents match" in await (await client.get("/ui/?status=firing")).text()
+
+
+def _diagnosed_late(db: sqlite_utils.Database, now: float) -> None:
+    """An alert that started an hour before its webhook arrived, diagnosed 2.5 s after that."""
+    _stored(db, "held", starts_at=now - HOUR - 10, first_seen=now - 10)
+    save_diagnosis(db, "held", {}, backend="builtin", category="unknown", confidence=0.1)
+    db.conn.execute("UPDATE incidents SET first_diagnosed_at = ? WHERE id = 'held'", [now - 7.5])
+
+
+async def test_the_overview_shows_the_receivers_own_time_to_diagnosis(make_client: ClientFactory) -> None:
+    """From the alert's start it was 'p50 1h 0m': a rule's for: read as this service's slowness."""
+    client = await make_client()
+    await client.app[STORE].write(_diagnosed_late, time.time())
+    html = await (await client.get("/ui/overview")).text()
+    assert "receiver: p50 <b>2.5s</b>" in html
+    assert "alert: p50 <b>1h 0m</b>" in html

@@ -35,6 +35,8 @@
     }
   }
 
+  function utcClock(date) { return date.toISOString().slice(11, 19) + " UTC"; } /* as every workbench time */
+
   /* The rows again every 10 s, with the same filters. Rows that read the same are left as they are (a
      keyboard or screen-reader user inside the list keeps their place); rows that changed are swapped and
      the focus goes back to the same place in the same incident's row. */
@@ -55,7 +57,7 @@
             body.innerHTML = fresh.innerHTML;
             refocus(body, place);
           }
-          if (status) status.textContent = "live: updated " + new Date().toLocaleTimeString();
+          if (status) status.textContent = "live: updated " + utcClock(new Date());
         })
         .catch(function (e) { if (status) status.textContent = "live: " + e.message; });
     }
