@@ -245,8 +245,9 @@ def _truncated_alerts(db: sqlite_utils.Database) -> None:
 
 def _list_by_start(db: sqlite_utils.Database) -> None:
     """The workbench's list goes by the alert's start (`startsAt`), not by when its webhook arrived (a
-    rule's `for:` is between them): the latest-started first, under each of its filters, with a seek."""
-    db.execute("CREATE INDEX idx_incidents_started ON incidents (starts_at DESC, id)")
+    rule's `for:` is between them): the latest-started first, under each of its filters, with a seek. The
+    first also holds the alert name, for the name field's suggestions (`workbench.filter_choices`)."""
+    db.execute("CREATE INDEX idx_incidents_started ON incidents (starts_at DESC, id, alertname)")
     for column in ("status", "severity", "alertname", "diagnosis_category"):
         db.execute(f"CREATE INDEX idx_incidents_{column}_started ON incidents ({column}, starts_at DESC, id)")
 

@@ -85,16 +85,19 @@ def filtered_incidents(
 
 
 ALERTNAME_CHOICES = 50  # the alert-name field's suggestions: 20,000 names made the list page 1.3 MB
+ALERTNAME_SAMPLE = 5000  # counted among the latest-started incidents: all 100,000 took 9 ms a page
 
 
 def filter_choices(db: sqlite_utils.Database) -> dict[str, list[str]]:
-    """The severities and categories for the filter menus, and the most frequent alert names (at most
-    ALERTNAME_CHOICES) for the alert-name field's suggestions (index-only scans)."""
+    """The severities and categories for the filter menus, and the alert names most frequent among the
+    latest-started ALERTNAME_SAMPLE incidents (at most ALERTNAME_CHOICES) for the alert-name field's
+    suggestions (index-only scans)."""
     return {
         "alertname": _distinct(
             db,
-            "SELECT alertname FROM incidents WHERE alertname IS NOT NULL GROUP BY alertname"
-            f" ORDER BY count(*) DESC, alertname LIMIT {ALERTNAME_CHOICES}",
+            "SELECT alertname FROM (SELECT alertname FROM incidents INDEXED BY idx_incidents_started"
+            f" ORDER BY starts_at DESC, id LIMIT {ALERTNAME_SAMPLE}) WHERE alertname IS NOT NULL"
+            f" GROUP BY alertname ORDER BY count(*) DESC, alertname LIMIT {ALERTNAME_CHOICES}",
         ),
         "severity": _distinct(db, "SELECT DISTINCT severity FROM incidents"),
         "category": _distinct(db, "SELECT DISTINCT diagnosis_category FROM incidents"),
