@@ -243,6 +243,15 @@ def _truncated_alerts(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE incidents ADD COLUMN truncated_alerts INTEGER")
 
 
+def _list_by_start(db: sqlite_utils.Database) -> None:
+    """The workbench's list goes by the alert's start (`startsAt`), not by when its webhook arrived (a
+    rule's `for:` is between them): the latest-started first, under each of its filters, with a seek. The
+    first also holds the alert name, for the name field's suggestions (`workbench.filter_choices`)."""
+    db.execute("CREATE INDEX idx_incidents_started ON incidents (starts_at DESC, id, alertname)")
+    for column in ("status", "severity", "alertname", "diagnosis_category"):
+        db.execute(f"CREATE INDEX idx_incidents_{column}_started ON incidents ({column}, starts_at DESC, id)")
+
+
 def _columns(db: sqlite_utils.Database, table: str) -> set[str]:
     return {str(row[1]) for row in db.execute(f"PRAGMA table_info({table})")}
 
@@ -267,6 +276,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _newest_first_keyset,
     _truncated_alerts,
     migrate_seen,
+    _list_by_start,
 )
 
 

@@ -14,6 +14,7 @@ from receiver.web.answers import count_answers
 from receiver.web.api import api_routes, require_api_auth
 from receiver.web.auth import load_credentials
 from receiver.web.backtest import backtest_routes
+from receiver.web.compression import compress_answers
 from receiver.web.cross_origin import refuse_cross_origin
 from receiver.web.health import health_routes
 from receiver.web.keys import (
@@ -44,7 +45,13 @@ def build_app(
     app = web.Application(
         client_max_size=settings.webhook.max_body_bytes,
         handler_args={"auto_decompress": False},  # json_errors.read_body decodes, answering any coding
-        middlewares=[security_headers, count_answers, refuse_cross_origin, require_api_auth],
+        middlewares=[
+            compress_answers,
+            security_headers,
+            count_answers,
+            refuse_cross_origin,
+            require_api_auth,
+        ],
     )
     app[SETTINGS] = settings
     app[CREDENTIALS] = load_credentials(settings.webhook)

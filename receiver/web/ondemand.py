@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from urllib.parse import quote_plus
@@ -16,7 +17,7 @@ from analyst.schema import diagnosis_to_dict
 from receiver.config import Settings
 from receiver.errors import PayloadError
 from receiver.evidence.settings import ContextQuery, ContextSettings
-from receiver.evidence.source import MetricSourceError
+from receiver.evidence.source import MetricSource, MetricSourceError
 from receiver.models import DONE, Incident, new_incident
 from receiver.payload import parse_alert
 from receiver.pipeline.stages import StagePlugins, diagnose_now, evidence_now
@@ -52,6 +53,11 @@ class DiagnosisRequest(BaseModel):
 def incident_from_adhoc(alert: AdHocAlert, now: float) -> Incident:
     starts = parse_time(alert.start, now)
     ends = parse_time(alert.end, now) if alert.end is not None else None
+    if starts > now:
+        raise ValueError(
+            f"start {format_time(starts)} is after now ({format_time(now)}): there is nothing to diagnose"
+            " yet (e.g. start -1h)"
+        )
     if ends is not None and ends < starts:
         raise ValueError(
             f"end {format_time(ends)} is before start {format_time(starts)}: give the range oldest first"
@@ -99,6 +105,22 @@ class OnDemandError(Exception):
         self.status, self.message, self.field = status, message, field
 
 
+PROBE_SECONDS = 5.0  # how long the expression's check may take before the diagnosis goes ahead unchecked
+
+
+async def check_expression(source: MetricSource, expr: str, at: float) -> None:
+    """OnDemandError (400, on `alert.expr`) when the backend rejects `expr` as PromQL: asked over one minute
+    at `at`, so a typo is said on the form instead of becoming a diagnosis of nothing. A backend that fails
+    otherwise, or is slow, leaves it to the diagnosis, which says so in its notes."""
+    try:
+        await asyncio.wait_for(source.query_range(expr, at - 60, at, 60), PROBE_SECONDS)
+    except MetricSourceError as exc:
+        if exc.kind == "bad_query":
+            raise OnDemandError(400, f"expression: the backend rejects it ({exc})", "alert.expr") from None
+    except TimeoutError:
+        pass
+
+
 async def run_on_demand(
     app: web.Application, body: DiagnosisRequest
 ) -> tuple[Incident, Evidence, DiagnosisResult]:
@@ -119,14 +141,16 @@ async def run_on_demand(
             context = context_with_metrics(context, body.alert.metrics)
         except (ValueError, PayloadError, ValidationError) as exc:
             raise OnDemandError(400, f"alert: {exc}", "alert") from exc
+        if body.alert.expr:
+            await check_expression(app[SOURCE], body.alert.expr, incident.ends_at or now)
     source = FailureRecordingSource(app[SOURCE])
     plugins = StagePlugins(source, context, app[ANALYST], delivery=None)
     runs, limit = app[ONDEMAND_RUNS], settings.pipeline.max_concurrent_analyses
     if runs.running >= limit:
+        running = "1 on-demand diagnosis is" if limit == 1 else f"{limit} on-demand diagnoses are"
         raise OnDemandError(
             429,
-            f"{limit} on-demand diagnoses are running already (pipeline.max_concurrent_analyses):"
-            " try again when one is done",
+            f"{running} running already (pipeline.max_concurrent_analyses): try again when one is done",
         )
     runs.running += 1
     try:

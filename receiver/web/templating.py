@@ -7,10 +7,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup, escape
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_PREFIX = "/ui/static/"
@@ -40,9 +42,11 @@ def relative_time(ts: float | None, now: float | None = None) -> str:
 
 
 def duration(seconds: float | None) -> str:
-    """`45s`, `12m`, `3h 5m`, `2d 4h`."""
+    """`0.8s`, `45s`, `12m`, `3h 5m`, `2d 4h` (tenths under 10 s: a receiver's time to diagnosis)."""
     if seconds is None:
         return "-"
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f}s"
     s = int(seconds)
     if s < 60:
         return f"{s}s"
@@ -114,13 +118,33 @@ def static_url(name: str) -> str:
     return f"{STATIC_PREFIX}{name}" + (f"?v={version}" if version else "")
 
 
+# Explicit embeddings, overrides and isolates: U+202E turned a label value `\u202eevil` into "live" on screen,
+# and an alert name's leaked into the diagnosis sentence that quotes it, which then read backwards.
+BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_bidi(value: Any) -> Any:
+    """Every template value's text with its bidirectional controls shown (`[U+202E]`) instead of obeyed
+    (the templates' `finalize`); Markup, what a template marks `verbatim`, is left as it is."""
+    if isinstance(value, str) and not isinstance(value, Markup) and BIDI_CONTROLS.search(value):
+        return BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", value)
+    return value
+
+
+def verbatim(value: Any) -> Markup:
+    """A value the page's script reads back (a chart's query and labels, a form's field): escaped, never
+    rewritten by `visible_bidi`, so it still names the series it names."""
+    return escape(value)
+
+
 def setup_templates(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("receiver.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
+        finalize=visible_bidi,
     )
-    filters = (relative_time, duration, utc, hms, brief, number, percent)
+    filters = (relative_time, duration, utc, hms, brief, number, percent, verbatim)
     env.filters.update({f.__name__: f for f in filters}, reltime=relative_time)
     env.globals["static_url"] = static_url
 

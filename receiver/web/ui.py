@@ -69,7 +69,9 @@ def _time_param(request: web.Request, name: str) -> float | None:
 def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]:
     q = request.query
     # ASCII digits only ("²".isdigit() is true), and few enough that the offset fits SQLite's integers
-    page = int(q["page"]) if re.fullmatch(r"[0-9]{1,9}", q.get("page", "")) else 1
+    raw_page = q.get("page", "1").strip() or "1"
+    if not re.fullmatch(r"0*[1-9][0-9]{0,8}", raw_page):
+        raise FilterError("page", f"{raw_page!r} is not a page number: a whole number from 1 to 999999999")
     where = db_workbench.IncidentFilter(
         status=q.get("status") or None,
         severity=q.get("severity") or None,
@@ -79,7 +81,11 @@ def _list_query(request: web.Request) -> tuple[db_workbench.IncidentFilter, int]
         until=_time_param(request, "until"),
         text=q.get("q") or None,
     )
-    return where, max(page, 1)
+    if where.since is not None and where.until is not None and where.until <= where.since:
+        raise FilterError(
+            "until", "is not after since: give the range oldest first (e.g. since -2h, until -1h)"
+        )
+    return where, int(raw_page)
 
 
 async def _list_context(request: web.Request) -> dict[str, Any]:
@@ -192,6 +198,9 @@ async def diagnose_page(request: web.Request) -> web.Response:
     except PayloadError as exc:
         return _form_error(request, form, str(exc), status=exc.status)
     form.update({k: v.strip() for k, v in posted.items() if k in form})
+    if not form["expr"] and not form["incident_id"]:
+        nothing = "Nothing to diagnose: give a PromQL expression, or the id of an incident to diagnose again."
+        return _form_error(request, form, nothing)
     try:
         if form["incident_id"]:
             await run_on_demand(request.app, DiagnosisRequest(incident_id=form["incident_id"]))
@@ -208,7 +217,8 @@ async def diagnose_page(request: web.Request) -> web.Response:
         if exc.status == 503:  # the incident kept its diagnosis: the way back to it
             back = f"/ui/incidents/{form['incident_id']}"
             return _form_error(request, form, exc.message, status=503, back=back)
-        return _form_error(request, form, exc.message, status=429 if exc.status == 429 else 400)
+        said = exc.message.removeprefix("alert: ")  # the form's fields are the alert's
+        return _form_error(request, form, said, status=429 if exc.status == 429 else 400)
     except ValidationError as exc:
         return _form_error(request, form, "; ".join(str(e["msg"]) for e in exc.errors()))
     row = {**asdict(incident), "labels": dict(incident.labels), "annotations": dict(incident.annotations)}
@@ -252,6 +262,12 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
+def delay_stats(delays: list[float | None]) -> dict[str, Any]:
+    """Count, p50 and p95 of the known, non-negative delays (seconds)."""
+    known = [d for d in delays if d is not None and d >= 0]
+    return {"n": len(known), "p50": percentile(known, 50), "p95": percentile(known, 95)}
+
+
 async def overview_page(request: web.Request) -> web.Response:
     now = time.time()
     store = request.app[STORE]
@@ -263,12 +279,12 @@ async def overview_page(request: web.Request) -> web.Response:
         {**rule_row(rule, origin, hits.get(rule.name), OVERVIEW_DAYS), "status": statuses.get(rule.name)}
         for rule, origin in await scheduler.rules()
     ]
-    delays = [d for d in data["delays"] if d is not None and d >= 0]
     context = {
         "days": OVERVIEW_DAYS,
         "by_severity": _pivot(data["by_severity"]),
         "by_category": _pivot(data["by_category"]),
-        "delay": {"n": len(delays), "p50": percentile(delays, 50), "p95": percentile(delays, 95)},
+        "delay": delay_stats([d[0] for d in data["delays"]]),  # a rule's for: and Alertmanager's waits too
+        "own_delay": delay_stats([d[1] for d in data["delays"]]),  # the receiver's own time
         "llm": data["llm"],
         "diagnose_outcomes": data["diagnose_outcomes"],
         "rules": rules,

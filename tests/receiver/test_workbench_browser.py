@@ -410,7 +410,7 @@ def test_overview_shows_usage_per_backend(browser: Any, receiver: Any) -> None:
     proc, _ = receiver
     _open(browser, f"{proc.url}/ui/overview")
     text = browser.find_element("tag name", "main").text
-    assert "builtin" in text and "Alert to diagnosis" in text
+    assert "builtin" in text and "Time to diagnosis" in text
     assert console_errors(browser) == []
 
 

@@ -156,6 +156,21 @@ def test_pages_fit_a_phone_screen(served: Any) -> None:
         assert console_errors(driver) == []
 
 
+@pytest.mark.parametrize("width", [1280, 1024, PHONE])
+def test_evidence_links_never_break_inside_a_word(served: Any, width: int) -> None:
+    """The evidence table's last column is the one squeezed: its "graph" link read "grap / h"."""
+    proc, ids = served
+    with chromium(auth=AUTH, width=width) as driver:
+        if width == PHONE:
+            _phone(driver)
+        _open(driver, f"{proc.url}/ui/incidents/{ids['charted']}")
+        links = [
+            a for a in driver.find_elements("css selector", "main td a") if a.text in ("graph", "explore")
+        ]
+        lines = [driver.execute_script("return arguments[0].getClientRects().length", a) for a in links]
+        assert links and lines == [1] * len(links), lines
+
+
 def test_charts_follow_the_window_when_it_narrows(browser: Any, served: Any) -> None:
     proc, ids = served
     _open(browser, f"{proc.url}/ui/incidents/{ids['charted']}")

@@ -13,21 +13,56 @@
     return new URL(path, window.location.origin).toString();
   }
 
+  /* The element holding the focus inside the rows, as a way to find it again: its row's incident id and
+     its place among the row's focusable elements. */
+  var FOCUSABLE = "a[href], button, input, select, textarea, [tabindex]";
+
+  function focusPlace(body) {
+    var el = document.activeElement;
+    var row = el && body.contains(el) ? el.closest("tr[data-id]") : null;
+    if (!row) return null;
+    return { id: row.getAttribute("data-id"), index: Array.prototype.indexOf.call(row.querySelectorAll(FOCUSABLE), el) };
+  }
+
+  function refocus(body, place) {
+    if (!place) return;
+    var rows = body.querySelectorAll("tr[data-id]");
+    for (var i = 0; i < rows.length; i++) {
+      if (rows[i].getAttribute("data-id") !== place.id) continue;
+      var target = rows[i].querySelectorAll(FOCUSABLE)[Math.max(0, place.index)];
+      if (target) target.focus({ preventScroll: true });
+      return;
+    }
+  }
+
+  function utcClock(date) { return date.toISOString().slice(11, 19) + " UTC"; } /* as every workbench time */
+
+  /* The rows again every 10 s, with the same filters. Rows that read the same are left as they are (a
+     keyboard or screen-reader user inside the list keeps their place); rows that changed are swapped and
+     the focus goes back to the same place in the same incident's row. */
   function liveRows() {
     var body = document.getElementById("rows");
     if (!body) return;
     var url = body.getAttribute("data-rows-url");
     var status = document.getElementById("live");
-    setInterval(function () {
-      if (document.hidden) return;
-      fetch(own(url), { credentials: "same-origin", headers: { Accept: "text/html" } })
+    function refresh() {
+      return fetch(own(url), { credentials: "same-origin", headers: { Accept: "text/html" } })
         .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.text(); })
         .then(function (html) {
-          body.innerHTML = html; /* server-rendered, autoescaped rows of our own origin */
-          if (status) status.textContent = "live: updated " + new Date().toLocaleTimeString();
+          var parsed = document.createElement("template"); /* inert: nothing in it loads or runs */
+          parsed.innerHTML = "<table><tbody>" + html + "</tbody></table>"; /* server-rendered, autoescaped */
+          var fresh = parsed.content.querySelector("tbody");
+          if (fresh.innerHTML.trim() !== body.innerHTML.trim()) {
+            var place = focusPlace(body);
+            body.innerHTML = fresh.innerHTML;
+            refocus(body, place);
+          }
+          if (status) status.textContent = "live: updated " + utcClock(new Date());
         })
         .catch(function (e) { if (status) status.textContent = "live: " + e.message; });
-    }, REFRESH_MS);
+    }
+    window.alertAnalyst.refreshRows = refresh; /* for the browser tests */
+    setInterval(function () { if (!document.hidden) refresh(); }, REFRESH_MS);
   }
 
   var MARK_COLORS = { onset: "#a15c00", "back to normal": "#5b6b7a", "alert start": "#b3261e", resolved: "#2e7d32", fired: "#b3261e" };
