@@ -30,6 +30,7 @@ import dataclasses
 import functools
 import math
 import re
+from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -789,7 +790,8 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     own = next((e for e in ranked if e.name == alerting), None)
     if own is not None and (limit := own_limit(own, evidence.alert.starts_at)) is not None:
         tied = _tied_to(alerting, graph, ranked)
-        ranked = [e if e.name in tied else _capped(e, UNTIED_SHARE * limit) for e in ranked]
+        cap = UNTIED_SHARE * limit
+        ranked = [e if e.name in tied or e.score <= cap else _capped(e, cap) for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
 
@@ -815,17 +817,25 @@ def _tied_to(alerting: str | None, graph: CallGraph, ranked: Sequence[RankedEnti
     (at any depth), and those with a series carrying the alert's own label values."""
     if alerting is None:
         return set()
-    tied = {alerting, *graph.distances_from(alerting)}
-    tied |= {node for node in (e.name for e in ranked) if alerting in graph.distances_from(node)}
+    callers, queue = {alerting}, deque([alerting])
+    while queue:  # what calls it, at any depth
+        for caller in graph.callers(queue.popleft()):
+            if caller not in callers:
+                callers.add(caller)
+                queue.append(caller)
+    tied = callers | set(graph.distances_from(alerting))
     return tied | {e.name for e in ranked if any(s.tied_by for s in e.shifts)}
 
 
-def _capped(entity: RankedEntity, cap: float) -> RankedEntity:
-    """`entity` with every shift counting at most `cap`."""
-    if entity.score <= cap:
-        return entity
+def _capped(
+    entity: RankedEntity, cap: float, kinds: Collection[SeriesKind] = frozenset(SeriesKind)
+) -> RankedEntity:
+    """`entity` with each shift of `kinds` counting at most `cap`."""
     scored = sorted(
-        (dataclasses.replace(s, weighted=min(s.weighted, cap)) for s in entity.shifts),
+        (
+            dataclasses.replace(s, weighted=min(s.weighted, cap)) if s.kind in kinds else s
+            for s in entity.shifts
+        ),
         key=lambda s: (-s.weighted, s.series.series_id),
     )
     return dataclasses.replace(entity, score=entity_score(scored), shifts=tuple(scored))
@@ -899,11 +909,11 @@ def sized_uses(series: Sequence[SeriesEvidence]) -> dict[int, float]:
         finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
         if finite and finite[-1] > 0:
             sizes.setdefault(_same_place(s), []).append((s.metric, finite[-1]))
-    found = {}
+    found: dict[int, float] = {}
+    if not sizes:
+        return found
     for i, s in enumerate(series):
-        if not sizes or not (
-            may_have_limit(s.metric) or series_kind(s.metric, s.labels) is SeriesKind.SATURATION
-        ):
+        if not may_have_limit(s.metric) and series_kind(s.metric, s.labels) is not SeriesKind.SATURATION:
             continue
         beside = sizes.get(_same_place(s), ())
         size = next((v for m, v in beside if is_limit_of(m, s.metric)), None)
@@ -1143,15 +1153,7 @@ def _below_explanation(
     """`entity` (the alerting component) with its symptoms counting no more than the strongest of the
     components that changed `first` and explain them: an explained symptom does not outrank its explanation
     (a tie goes to what changed first)."""
-    explanation = max(e.score for e in ranked if e.name in first)
-    scored = sorted(
-        (
-            dataclasses.replace(s, weighted=min(s.weighted, explanation)) if s.kind in SYMPTOM_KINDS else s
-            for s in entity.shifts
-        ),
-        key=lambda s: (-s.weighted, s.series.series_id),
-    )
-    return dataclasses.replace(entity, score=entity_score(scored), shifts=tuple(scored))
+    return _capped(entity, max(e.score for e in ranked if e.name in first), SYMPTOM_KINDS)
 
 
 def _errors_elsewhere(name: str, shifts: Mapping[str, Sequence[SeriesShift]]) -> bool:
