@@ -10,7 +10,7 @@ import json
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import sqlite_utils
 
@@ -121,19 +121,13 @@ def resume_catch_up(db: sqlite_utils.Database, definitions: Mapping[str, str]) -
     defined as they were (`definitions`: name to definition). The rows of rules defined otherwise now are
     dropped (a changed rule has missed nothing); those of removed rules go with `resolve_removed_rules`.
     Call through Store.write."""
-    rows = db.execute("SELECT rule, since, definition FROM detection_catch_up").fetchall()
-    changed = [rule for rule, _, definition in rows if definitions.get(rule, definition) != definition]
-    clear_catch_up(db, changed)
-    return {rule: since for rule, since, definition in rows if definitions.get(rule) == definition}
+    return _resume(db, "detection_catch_up", "since", definitions)
 
 
 def save_catch_up(db: sqlite_utils.Database, definitions: Mapping[str, str], since: float) -> None:
     """The rules `definitions` (name: definition) failed a cycle whose window began at `since`, and had
     not failed since their last evaluated one (any older row is of another definition: replaced)."""
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO detection_catch_up (rule, since, definition) VALUES (?, ?, ?)",
-        [(rule, since, definition) for rule, definition in definitions.items()],
-    )
+    _save(db, "detection_catch_up", "since", definitions, since)
 
 
 def clear_catch_up(db: sqlite_utils.Database, rules: Iterable[str]) -> None:
@@ -143,16 +137,36 @@ def clear_catch_up(db: sqlite_utils.Database, rules: Iterable[str]) -> None:
 
 def save_seen(db: sqlite_utils.Database, definitions: Mapping[str, str], until: float) -> None:
     """The rules `definitions` (name: definition) were evaluated by a cycle that looked up to `until`."""
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO detection_seen (rule, until, definition) VALUES (?, ?, ?)",
-        [(rule, until, definition) for rule, definition in definitions.items()],
-    )
+    _save(db, "detection_seen", "until", definitions, until)
 
 
 def resume_seen(db: sqlite_utils.Database, definitions: Mapping[str, str]) -> dict[str, float]:
     """Per rule still defined as it was (`definitions`: name to definition), up to when a previous run's
     cycles evaluated it; the rows of rules defined otherwise now are dropped. Call through Store.write."""
-    rows = db.execute("SELECT rule, until, definition FROM detection_seen").fetchall()
+    return _resume(db, "detection_seen", "until", definitions)
+
+
+# The per-rule tables a restart resumes from, each keyed by rule with the rule's definition beside a time.
+_RuleTable = Literal["detection_catch_up", "detection_seen"]
+
+
+def _save(
+    db: sqlite_utils.Database, table: _RuleTable, column: str, definitions: Mapping[str, str], at: float
+) -> None:
+    """`at` in `column` of `table` for each rule of `definitions` (name: definition), any older row
+    replaced."""
+    db.conn.executemany(
+        f"INSERT OR REPLACE INTO {table} (rule, {column}, definition) VALUES (?, ?, ?)",
+        [(rule, at, definition) for rule, definition in definitions.items()],
+    )
+
+
+def _resume(
+    db: sqlite_utils.Database, table: _RuleTable, column: str, definitions: Mapping[str, str]
+) -> dict[str, float]:
+    """`column` of `table` per rule still defined as it was (`definitions`); the rows of rules defined
+    otherwise now are dropped (those of removed rules go with `resolve_removed_rules`)."""
+    rows = db.execute(f"SELECT rule, {column}, definition FROM {table}").fetchall()
     changed = [(rule,) for rule, _, definition in rows if definitions.get(rule, definition) != definition]
-    db.conn.executemany("DELETE FROM detection_seen WHERE rule = ?", changed)
-    return {rule: until for rule, until, definition in rows if definitions.get(rule) == definition}
+    db.conn.executemany(f"DELETE FROM {table} WHERE rule = ?", changed)
+    return {rule: at for rule, at, definition in rows if definitions.get(rule) == definition}
