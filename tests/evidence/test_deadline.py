@@ -22,6 +22,7 @@ from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.evidence.source import MetricSourceError
 from tests.evidence.scenario import Scenario
+from tests.support.quiet_source import QuietSource
 
 DELAY = 0.4  # each answer's lateness
 
@@ -108,7 +109,7 @@ async def test_what_came_by_the_deadline_is_diagnosed(
     assert "pool" in diagnosis.primary_hypothesis.title.lower()
 
 
-class Recording:
+class Recording(QuietSource):
     """A MetricSource that records the calls it is asked and answers after `delay` seconds."""
 
     def __init__(self, delay: float = 0.0) -> None:
@@ -122,18 +123,6 @@ class Recording:
     async def series(self, matchers, start, end, limit=None) -> list:  # type: ignore[no-untyped-def]
         self.calls += 1
         return []
-
-    async def rules(self) -> list:
-        return []
-
-    async def external_labels(self) -> dict[str, str]:
-        return {}
-
-    async def metric_types(self) -> dict[str, str]:
-        return {}
-
-    async def close(self) -> None:
-        pass
 
 
 async def test_a_call_past_the_deadline_is_not_made_and_one_in_flight_is_cut() -> None:

@@ -28,10 +28,11 @@ from receiver.evidence.promql import (
     selector,
 )
 from receiver.evidence.settings import ContextSettings
-from receiver.evidence.source import RuleInfo, SeriesData
+from receiver.evidence.source import SeriesData
 from receiver.web.links import alertmanager_silence
 from tests.evidence.alerts import firing_incident
 from tests.support.promql3 import grammar_available, syntax_errors
+from tests.support.quiet_source import QuietSource
 
 needs_grammar = pytest.mark.skipif(
     not grammar_available(), reason="Prometheus 3's PromQL grammar: cd tests/support/promql_grammar && npm ci"
@@ -93,7 +94,7 @@ def test_every_selector_form_parses_under_prometheus_3():
     assert syntax_errors(queries) == [[] for _ in queries]
 
 
-class RecordingSource:
+class RecordingSource(QuietSource):
     """A metric source over a fixed set of series that records every query and matcher it is sent.
 
     `series()` answers every label set (the test's series are all related); `query_range()` answers the
@@ -118,18 +119,6 @@ class RecordingSource:
     ) -> list[dict[str, str]]:
         self.sent.extend(matchers)
         return [dict(d.labels) for d in self.stored][:limit]
-
-    async def rules(self) -> list[RuleInfo]:
-        return []
-
-    async def external_labels(self) -> dict[str, str]:
-        return {}
-
-    async def metric_types(self) -> dict[str, str]:
-        return {}
-
-    async def close(self) -> None:
-        return None
 
 
 def _series(metric: str, labels: Mapping[str, str], end: float, jump: float) -> SeriesData:

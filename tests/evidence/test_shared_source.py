@@ -15,14 +15,14 @@ from receiver.evidence.settings import PrometheusSettings
 from receiver.evidence.shared import SharedSource, range_bytes
 from receiver.evidence.source import (
     MetricSourceError,
-    RuleInfo,
     SeriesData,
     collecting_warnings,
     report_warnings,
 )
+from tests.support.quiet_source import QuietSource
 
 
-class CountingSource:
+class CountingSource(QuietSource):
     """A backend that answers after `delay` seconds with one series per query (its value the call's
     number), warns once per call, and fails the queries named in `failing`."""
 
@@ -47,15 +47,6 @@ class CountingSource:
         self.calls.append(("series", tuple(matchers), start, end, limit))
         await asyncio.sleep(self.delay)
         return [{"__name__": m} for m in matchers]
-
-    async def rules(self) -> list[RuleInfo]:
-        return []
-
-    async def external_labels(self) -> dict[str, str]:
-        return {}
-
-    async def metric_types(self) -> dict[str, str]:
-        return {}
 
     async def close(self) -> None:
         self.closed = True

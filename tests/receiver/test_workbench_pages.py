@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from aiohttp.test_utils import TestClient
 
-from receiver.evidence.source import MetricSourceError, RuleInfo, SeriesData
+from receiver.evidence.source import MetricSourceError, SeriesData
 from receiver.models import new_incident
 from receiver.storage import incidents as db_incidents
 from receiver.storage import workbench as db_workbench
@@ -22,13 +22,14 @@ from receiver.storage.retention import prune_small_tables
 from receiver.testing import wait_idle
 from receiver.web.keys import PIPELINE, SOURCE, STORE
 from receiver.web.resources import pipeline_parts
+from tests.support.quiet_source import QuietSource
 
 from .conftest import ClientFactory
 
 RESULT_URL = re.compile(r"/ui/diagnoses/[A-Za-z0-9_-]+")
 
 
-class _CountingSource:
+class _CountingSource(QuietSource):
     """A metric source that counts the calls made to it: every query answers one series that steps up,
     every series lookup that series' labels."""
 
@@ -46,18 +47,6 @@ class _CountingSource:
     ) -> list[dict[str, str]]:
         self.calls += 1
         return [dict(self.labels)]
-
-    async def rules(self) -> list[RuleInfo]:
-        return []
-
-    async def external_labels(self) -> dict[str, str]:
-        return {}
-
-    async def metric_types(self) -> dict[str, str]:
-        return {}
-
-    async def close(self) -> None:
-        pass
 
 
 async def _client(make_client: ClientFactory) -> tuple[TestClient[Any, Any], _CountingSource]:
