@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import jumps
 from bench.exporters_data import FOR_STATE, NODES, PODS, Recording, Row
 from bench.exporters_scenarios import SCENARIOS, Scenario, Truth, family_of, recording, webhook
 from bench.inputs import BenchArgumentParser, output_file, require_binaries
@@ -167,25 +168,10 @@ def judged_hypotheses(diagnosis: Mapping[str, object], truth: Truth, index: Inde
 # --- The baseline ----------------------------------------------------------------------------------------
 
 
-def per_second(row: Row) -> tuple[np.ndarray, np.ndarray]:
-    """A counter's rate between consecutive scrapes (resets dropped); a gauge's values, where scraped."""
-    times, values = row.times[row.keep], row.values[row.keep]
-    if not row.counter:
-        return times, values
-    rate = np.diff(values) / np.diff(times)
-    return times[1:][rate >= 0], rate[rate >= 0]
-
-
 def robust_jump(row: Row, at: float) -> float:
-    """|median of the RECENT seconds up to `at` - median of the BEFORE seconds ahead of them| in MADs."""
-    times, values = per_second(row)
-    recent = values[(times > at - RECENT) & (times <= at)]
-    before = values[(times > at - RECENT - BEFORE) & (times <= at - RECENT)]
-    if recent.size == 0 or before.size < 10:
-        return 0.0
-    centre = float(np.median(before))
-    scale = max(1.4826 * float(np.median(np.abs(before - centre))), 1e-3 * abs(centre), 1e-12)
-    return abs(float(np.median(recent)) - centre) / scale
+    """`jumps.robust_jump` of the RECENT seconds up to `at` against the BEFORE seconds ahead of them."""
+    times, values = jumps.per_second(row.times[row.keep], row.values[row.keep], row.counter)
+    return jumps.robust_jump(times, values, at, RECENT, BEFORE)
 
 
 def largest_jump(rec: Recording, scenario: Scenario, index: Index) -> tuple[Ranked, ...]:

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import numpy as np
 import yaml
 
+from bench import jumps
 from bench.inputs import BenchArgumentParser, output_dir, output_file, require_binaries
 from bench.rca import EvidenceLog, blocks_from, calibration_summary, diagnose_cli, iso, serve_blocks
 from bench.trading_data import KINDS, Incident, Series, generate, series_key
@@ -272,25 +273,14 @@ def explained(
 
 
 def per_second(series: Series) -> tuple[np.ndarray, np.ndarray]:
-    """A counter's rate between consecutive scrapes (resets dropped); a gauge's values, where scraped."""
+    """`jumps.per_second` of the series' scrapes."""
     kept = np.isfinite(series.values)
-    times, values = series.times[kept], series.values[kept]
-    if not series.counter:
-        return times, values
-    rate = np.diff(values) / np.diff(times)
-    return times[1:][rate >= 0], rate[rate >= 0]
+    return jumps.per_second(series.times[kept], series.values[kept], series.counter)
 
 
 def robust_jump(series: Series, at: float) -> float:
-    """|median of the last BASELINE_RECENT seconds before `at` - earlier median| in earlier MADs."""
-    times, values = per_second(series)
-    recent = values[(times > at - BASELINE_RECENT) & (times <= at)]
-    before = values[times <= at - BASELINE_RECENT]
-    if recent.size == 0 or before.size < 10:
-        return 0.0
-    centre = float(np.median(before))
-    scale = max(1.4826 * float(np.median(np.abs(before - centre))), 1e-3 * abs(centre), 1e-12)
-    return abs(float(np.median(recent)) - centre) / scale
+    """`jumps.robust_jump` of the last BASELINE_RECENT seconds before `at` against all earlier."""
+    return jumps.robust_jump(*per_second(series), at, BASELINE_RECENT)
 
 
 def alert_metrics(incident: Incident) -> set[str]:
