@@ -659,6 +659,9 @@ def _directed(metric: str, kind: SeriesKind, deviation: np.ndarray) -> np.ndarra
 # Labels naming one running instance of a component; a series that has only these (a pod's cAdvisor
 # series, say) joins the component that other series with the same value name.
 INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance")  # k8s_*: OpenTelemetry's
+# Labels naming the node a pod runs on: the kubelet's (cAdvisor's series) and kube-state-metrics' `node`,
+# OpenTelemetry's `k8s_node_name`.
+HOST_LABELS = ("node", "k8s_node_name", "k8s.node.name")
 # Labels that say where a series lives, what kind of sample it is, or what the rule is, not what an alert
 # is about (`alert_label_values`): components, instances and the workloads that own them (kube-state-metrics'
 # `statefulset`, `owner_name`...), nodes and the scope; the classifiers many unrelated series share by
@@ -775,6 +778,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     )
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
     shifts = on_the_alerts_labels(shifts, evidence, alerting)
+    shifts = on_the_alerts_nodes(shifts, hosts_of(alerting, evidence.series, entities))
     if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [
             dataclasses.replace(s, weighted=0.0) if restates_the_alert(s, alert_series) else s
@@ -1123,6 +1127,39 @@ def on_the_alerts_labels(
         name: [
             dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=tied)
             if name != alerting and (tied := tuple((k, v) for k, v in values if s.series.labels.get(k) == v))
+            else s
+            for s in members
+        ]
+        for name, members in shifts.items()
+    }
+
+
+def hosts_of(
+    alerting: str | None, series: Sequence[SeriesEvidence], entities: Sequence[str | None]
+) -> set[str]:
+    """The nodes the alerting component's pods run on, as its own series name them (the kubelet's
+    `node` on cAdvisor's series of its pods)."""
+    if alerting is None:
+        return set()
+    return {
+        node
+        for s, entity in zip(series, entities, strict=True)
+        if entity == alerting
+        for key in HOST_LABELS
+        if (node := s.labels.get(key)) and node != alerting
+    }
+
+
+def on_the_alerts_nodes(
+    shifts: Mapping[str, Sequence[SeriesShift]], hosts: Collection[str]
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each series of a node the alerting component runs on (`hosts_of`) counting
+    SHARED_LABEL_FACTOR times, as one carrying the alert's label values does: the node's conntrack table,
+    file descriptors and disk are its pods' too."""
+    return {
+        name: [
+            dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=(("node", name),))
+            if name in hosts and not s.tied_by
             else s
             for s in members
         ]

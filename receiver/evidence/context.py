@@ -45,6 +45,7 @@ from receiver.evidence.fetching import (
     named,
     rated_selector,
 )
+from receiver.evidence.nodes import alert_pods, node_candidates, nodes_of
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -224,6 +225,7 @@ async def _fetch_in_window(
         )
         fetched = _first_of_each(fetched + await context_task)
         fetched = await _with_resources(fetched, resources)
+        fetched = _first_of_each(fetched + await _node_series(labels, fetched, scope, placeholders))
         components = _components(fetched, settings)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
@@ -235,6 +237,27 @@ async def _fetch_in_window(
     return AlertContext(
         window, expr, tuple(fetched), alert_index, tuple(placeholders), tuple(notes), topology
     )
+
+
+async def _node_series(
+    labels: Mapping[str, str], fetched: list[Fetched], scope: FetchScope, placeholders: list[SeriesEvidence]
+) -> list[Fetched]:
+    """node_exporter's series of the nodes the alert's pods run on (`receiver.evidence.nodes`), each
+    belonging to its node."""
+    keys = [k for k in scope.settings.component_labels if k not in ("node", "k8s_node_name")]
+    nodes = nodes_of(labels, alert_pods(labels, keys, fetched), fetched)
+    if not nodes or scope.settings.max_node_series == 0:
+        return []
+    try:
+        found = await node_candidates(nodes, fetched, scope)
+    except MetricSourceError as exc:
+        scope.notes.append(f"the series of node {', '.join(sorted(nodes))} unavailable ({exc})")
+        return []
+    node_of = {label_key(item): node for node, item in found}
+    items = [item for _, item in found]
+    names = frozenset(item["__name__"] for item in items)
+    series = await fetch_candidates(items, names, scope, placeholders)
+    return [replace(f, component=node_of.get(label_key(f.data.labels), f.component)) for f in series]
 
 
 async def _with_resources(fetched: list[Fetched], resources: ResourceInfo) -> list[Fetched]:
@@ -552,10 +575,22 @@ async def _related_series(
         matched = _matched(found, candidates, already)
         notes.append(f"related series limited to {settings.max_related_series} of {matched}")
         candidates = candidates[: settings.max_related_series]
-    groups: dict[str, list[dict[str, str]]] = {}
+    return await fetch_candidates(candidates, found.names, scope, placeholders)
+
+
+async def fetch_candidates(
+    candidates: Sequence[Mapping[str, str]],
+    known: frozenset[str],
+    scope: FetchScope,
+    placeholders: list[SeriesEvidence],
+) -> list[Fetched]:
+    """The series of `candidates` (label sets) over the window, a query per metric name: counters under
+    rate(), a histogram's mean and a use's share of its limit derived beside them (`known`: every metric
+    name the lookups met, for telling counters from gauges)."""
+    groups: dict[str, list[Mapping[str, str]]] = {}
     for item in candidates:
         groups.setdefault(item["__name__"], []).append(item)
-    counters = await counter_metrics(groups, found.names, scope)
+    counters = await counter_metrics(groups, known, scope)
     results = await asyncio.gather(
         *(
             _fetch_group(name, members, name in counters, scope, placeholders)

@@ -182,7 +182,7 @@ def _breadth_first(tier: Sequence[Labels], settings: ContextSettings) -> list[La
     for item in tier:
         subject = pod_in(item) or next((item[k] for k in settings.component_labels if item.get(k)), "")
         subjects.setdefault(subject, []).append(item)
-    return _interleaved([telling_first(items) for items in subjects.values()])
+    return interleaved([telling_first(items) for items in subjects.values()])
 
 
 def telling_first(items: Sequence[Labels]) -> list[Labels]:
@@ -209,10 +209,10 @@ def telling_first(items: Sequence[Labels]) -> list[Labels]:
         placed.update(map(id, [item, *fresh]))
         kinds.setdefault(series_kind(name, item), []).append([item, *fresh])
     queues = [queue for _, queue in sorted(kinds.items(), key=lambda p: -KIND_WEIGHT[p[0]])]
-    return [item for group in _interleaved(queues) for item in group]
+    return [item for group in interleaved(queues) for item in group]
 
 
-def _interleaved(queues: Sequence[Sequence[T]]) -> list[T]:
+def interleaved(queues: Sequence[Sequence[T]]) -> list[T]:
     """The first of each queue, then the second of each, and so on."""
     return [item for turn in itertools.zip_longest(*queues) for item in turn if item is not None]
 

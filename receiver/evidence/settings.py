@@ -501,6 +501,12 @@ class ContextSettings(Section):
         description="Related series whose metric name fully matches one of these regexes are skipped.",
     )
     max_related_series: int = Field(default=200, ge=0)
+    max_node_series: int = Field(
+        default=50,
+        ge=0,
+        description="node_exporter series (`node_*`) of the nodes the alerting component's pods run on, "
+        "most telling first, beside the related series; 0 turns the lookup off.",
+    )
     max_series_per_context_query: int = Field(default=20, ge=1)
     max_query_length: int = Field(
         default=16_384,

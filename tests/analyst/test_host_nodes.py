@@ -1,0 +1,84 @@
+"""The node a component's pods run on is tied to it as a callee is: its conntrack table, file descriptors
+and disk are its pods' too. A feed lags; in the same minutes its node's conntrack table fills to its limit
+and a batch job with no tie to the feed bursts its CPU by more spreads. The node explains the lag."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from analyst.builtin import diagnose_evidence, load_playbooks
+from analyst.builtin.entities import (
+    SHARED_LABEL_FACTOR,
+    hosts_of,
+    on_the_alerts_nodes,
+    rank_entities,
+    series_shifts,
+)
+from analyst.evidence import Evidence, SeriesEvidence
+from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, grid_evidence, grid_noise, grid_series
+
+NODE = "ip-10-0-1-13"
+LIMIT = 262144.0
+
+
+def _step(level: float, noise: float, seed: int, after: float) -> np.ndarray:
+    values = grid_noise(level, noise, seed)
+    values[CHANGED_AT:] = grid_noise(after, noise, seed + 1)[CHANGED_AT:]
+    return values
+
+
+def _with(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
+    merged = {**series.labels, **labels}
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(merged.items()) if k != "__name__")
+    return dataclasses.replace(series, labels=merged, series_id=f"{series.metric}{{{inner}}}")
+
+
+def _feed_on_a_full_node(pods_node: str = NODE) -> Evidence:
+    full = np.minimum(_step(40000.0, 800.0, 3, 150000.0), LIMIT)
+    full[CHANGED_AT + 1 :] = LIMIT
+    series = [
+        grid_series("marketdata_feed_lag_seconds", "md-feed", _step(0.05, 0.01, 1, 0.3), "alert"),
+        _with(
+            grid_series("container_memory_working_set_bytes", "md-feed", grid_noise(4e8, 5e6, 2)),
+            node=pods_node,
+        ),
+        _with(grid_series("node_nf_conntrack_entries", NODE, full), instance="10.0.1.13:9100"),
+        _with(
+            grid_series("node_nf_conntrack_entries_limit", NODE, np.full(full.size, LIMIT)),
+            instance="10.0.1.13:9100",
+        ),
+        grid_series("process_cpu_seconds_total", "eod-reporting", _step(0.3, 0.01, 9, 3.0)),
+    ]
+    return grid_evidence(series, alert_service="md-feed", alertname="MarketDataFeedLagging")
+
+
+def test_the_node_the_alerting_pods_run_on_is_tied_to_them() -> None:
+    evidence = _feed_on_a_full_node()
+    entities = [s.component for s in evidence.series]
+    assert hosts_of("md-feed", evidence.series, entities) == {NODE}
+    shifts = series_shifts(evidence.series, ALERT_AT, -np.inf)
+    members = {
+        s.component: [shift]
+        for s, shift in zip(evidence.series, shifts, strict=True)
+        if shift and s.component
+    }
+    tied = on_the_alerts_nodes(members, {NODE})
+    assert tied[NODE][0].weighted == SHARED_LABEL_FACTOR * members[NODE][0].weighted
+    assert tied[NODE][0].tied_by == (("node", NODE),)
+    assert tied["eod-reporting"] == members["eod-reporting"]
+
+
+def test_a_full_conntrack_table_on_the_feeds_node_leads_a_batch_jobs_cpu_burst() -> None:
+    """Before: the batch job's CPU (z about 90) led the node's conntrack at its limit (z about 85)."""
+    evidence = _feed_on_a_full_node()
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == NODE, [(e.name, round(e.score, 1)) for e in ranked]
+    primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
+    assert primary.suspect.startswith("node_nf_conntrack_entries{"), primary
+
+
+def test_a_node_the_pods_do_not_run_on_is_not_tied() -> None:
+    evidence = _feed_on_a_full_node(pods_node="ip-10-0-1-12")
+    assert rank_entities(evidence)[0].name == "eod-reporting"
