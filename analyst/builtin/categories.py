@@ -70,7 +70,8 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     (MetricFamily.LIMITS, r"(^|_)(open_)?fds?(_|$)|filefd|file_?descriptors?|(^|_)pids(_|$)|threads_max"),
     (
         MetricFamily.NETWORK,
-        r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans|conntrack|sockstat",
+        r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans|conntrack|sockstat"
+        r"|(^|_)rtt(_|$)|round_?trip",  # a round trip is the network path's time (and the peer's echo)
     ),
     (
         MetricFamily.LATENCY,

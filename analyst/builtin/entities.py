@@ -779,6 +779,10 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
     shifts = on_the_alerts_labels(shifts, evidence, alerting)
     shifts = on_the_alerts_nodes(shifts, hosts_of(alerting, evidence.series, entities))
+    limit = own_limit(shifts.get(alerting or "", ()), evidence.alert.starts_at)
+    tied = _tied_to(alerting, graph, shifts)
+    if limit is not None:  # what counts at most half of the resource that ran out does not explain it
+        preceded = tuple(name for name in preceded if name in tied)
     if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [
             dataclasses.replace(s, weighted=0.0) if restates_the_alert(s, alert_series) else s
@@ -791,22 +795,20 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     ]
     if preceded:
         ranked = [_below_explanation(e, ranked, preceded) if e.name == alerting else e for e in ranked]
-    own = next((e for e in ranked if e.name == alerting), None)
-    if own is not None and (limit := own_limit(own, evidence.alert.starts_at)) is not None:
-        tied = _tied_to(alerting, graph, ranked)
+    if limit is not None:
         cap = UNTIED_SHARE * limit
         ranked = [e if e.name in tied or e.score <= cap else _capped(e, cap) for e in ranked]
     ranked.sort(key=lambda e: (-e.score, e.onset if e.onset is not None else math.inf, e.name))
     return ranked
 
 
-def own_limit(entity: RankedEntity, alert_time: float) -> float | None:
-    """The weight of the alerting component's own resource that reached its limit before the alert fired
-    (a pool, its file descriptors, a disk, its CPU limit): what fully explains the alert from inside it;
-    None without one."""
+def own_limit(shifts: Iterable[SeriesShift], alert_time: float) -> float | None:
+    """The weight of the alerting component's own resource (of its `shifts`) that reached its limit before
+    the alert fired (a pool, its file descriptors, a disk, its CPU limit): what fully explains the alert
+    from inside it; None without one."""
     found = [
         s.weighted
-        for s in entity.shifts
+        for s in shifts
         if s.kind is SeriesKind.SATURATION
         and s.at_limit
         and s.z >= CHANGE_Z
@@ -816,9 +818,10 @@ def own_limit(entity: RankedEntity, alert_time: float) -> float | None:
     return max(found, default=None)
 
 
-def _tied_to(alerting: str | None, graph: CallGraph, ranked: Sequence[RankedEntity]) -> set[str]:
+def _tied_to(alerting: str | None, graph: CallGraph, shifts: Mapping[str, Sequence[SeriesShift]]) -> set[str]:
     """The components tied to the alerting one: itself, what it calls or is called by along the call graph
-    (at any depth), and those with a series carrying the alert's own label values."""
+    (at any depth), and those with a series tied to what fired (carrying the alert's own label values, or
+    on the node it runs on)."""
     if alerting is None:
         return set()
     callers, queue = {alerting}, deque([alerting])
@@ -828,7 +831,7 @@ def _tied_to(alerting: str | None, graph: CallGraph, ranked: Sequence[RankedEnti
                 callers.add(caller)
                 queue.append(caller)
     tied = callers | set(graph.distances_from(alerting))
-    return tied | {e.name for e in ranked if any(s.tied_by for s in e.shifts)}
+    return tied | {name for name, members in shifts.items() if any(s.tied_by for s in members)}
 
 
 def _capped(
@@ -1099,13 +1102,20 @@ def alert_label_values(evidence: Evidence) -> frozenset[tuple[str, str]]:
     that picks some of the evidence's series out of others carrying another value of the same label
     (`book="ust-10y"` among books). A label only some exporters add, always with the same value
     (`env="prod"` on the application's series, not on cAdvisor's), tells no series apart."""
+    return telling_label_values(evidence.alert.labels, (s.labels for s in evidence.series))
+
+
+def telling_label_values(
+    alert_labels: Mapping[str, str], label_sets: Iterable[Mapping[str, str]]
+) -> frozenset[tuple[str, str]]:
+    """`alert_label_values` among the series of `label_sets`."""
     values: dict[str, set[str]] = {}
-    for s in evidence.series:
-        for key, value in s.labels.items():
+    for labels in label_sets:
+        for key, value in labels.items():
             values.setdefault(key, set()).add(value)
     return frozenset(
         (key, value)
-        for key, value in evidence.alert.labels.items()
+        for key, value in alert_labels.items()
         if value
         and key not in _NOT_WHAT_IT_IS_ABOUT
         and value in values.get(key, ())
@@ -1153,13 +1163,15 @@ def hosts_of(
 def on_the_alerts_nodes(
     shifts: Mapping[str, Sequence[SeriesShift]], hosts: Collection[str]
 ) -> dict[str, list[SeriesShift]]:
-    """`shifts`, with each series of a node the alerting component runs on (`hosts_of`) counting
-    SHARED_LABEL_FACTOR times, as one carrying the alert's label values does: the node's conntrack table,
-    file descriptors and disk are its pods' too."""
+    """`shifts`, with each resource at its limit of a node the alerting component runs on (`hosts_of`)
+    counting SHARED_LABEL_FACTOR times, as a series carrying the alert's label values does: a node's full
+    conntrack table, its file descriptors or its disk are its pods' too. Below its limit a node's use (its
+    CPU, its connections) adds up its pods' own load, the alerting one's with it: an effect as much as a
+    cause, not tied."""
     return {
         name: [
             dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=(("node", name),))
-            if name in hosts and not s.tied_by
+            if name in hosts and s.at_limit and not s.tied_by
             else s
             for s in members
         ]

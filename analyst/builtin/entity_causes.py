@@ -114,7 +114,10 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     top = cause_shift(entity)
     family = metric_family(top.series.metric, top.series.labels)
     own = entity.name == alert_component
-    if top.kind in SYMPTOM_KINDS:
+    if top.kind in SYMPTOM_KINDS and family is MetricFamily.NETWORK:  # the path's own time: a round trip
+        category = Category.NETWORK
+        suspect = top.series.series_id
+    elif top.kind in SYMPTOM_KINDS:
         if delayed_on_the_way(entity, top):
             category = Category.NETWORK
         elif waits_downstream(top):  # its wait on its callees: a dependency of it, whichever it is

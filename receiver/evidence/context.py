@@ -570,7 +570,8 @@ async def _related_series(
         selectors = " or ".join(scoped_selector({k: v}, agreed) for k, v in identifying)
         placeholders.append(_unavailable(f"related:{selectors}", "related series", "related", selectors, exc))
         return []
-    candidates = rank_related(found.found, identifying, expr, already, settings)
+    own = {k: v for k, v in labels.items() if k not in drop}  # not the labels its rule added
+    candidates = rank_related(found.found, identifying, expr, already, settings, own)
     if len(candidates) > settings.max_related_series:
         matched = _matched(found, candidates, already)
         notes.append(f"related series limited to {settings.max_related_series} of {matched}")

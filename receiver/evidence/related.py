@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind
+from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind, telling_label_values
 from analyst.builtin.exporters import pod_in
-from analyst.builtin.limits import size_of, use_of
+from analyst.builtin.limits import may_have_limit, names_a_size, size_of, use_of
 from receiver.evidence.fetching import Fetched, FetchScope, chunk_alternatives, label_key, query_fits
 from receiver.evidence.promql import scoped_selector
 from receiver.evidence.settings import ContextSettings
@@ -146,9 +146,12 @@ def rank_related(
     expr: str | None,
     already: Sequence[Fetched],
     settings: ContextSettings,
+    alert_labels: Mapping[str, str] | None = None,
 ) -> list[Labels]:
     """Related candidates, most specific first: more shared identifying labels, then earlier label; among
-    equally specific ones, breadth first (`_breadth_first`)."""
+    equally specific ones, those carrying one of the alert's label values that tell series apart
+    (`telling_label_values`: the `venue="lmax"` of an alert on the gateway's latency to it) first, the
+    analyst ties them to what fired; and breadth first (`_breadth_first`)."""
     seen = {label_key(f.data.labels) for f in already}
     seen_unnamed = {label_key(f.data.labels, drop_name=True) for f in already}
     ranked = []
@@ -156,7 +159,7 @@ def rank_related(
         name = _name(item)
         if skipped(name, settings) or label_key(item) in seen:
             continue
-        if expr and name in expr and label_key(item, drop_name=True) in seen_unnamed:
+        if expr and name in expr and label_key(item, drop_name=True) in seen_unnamed and not _sized(name):
             continue  # the raw series behind the alert's own expression
         shared = [i for i, (k, v) in enumerate(identifying) if item.get(k) == v]
         ranked.append(((-len(shared), min(shared, default=99), name, sorted(item.items())), dict(item)))
@@ -164,12 +167,17 @@ def rank_related(
     tiers: dict[tuple[int, int], dict[frozenset[tuple[str, str]], Labels]] = {}
     for (fewer, first, *_), item in ranked:
         tiers.setdefault((fewer, first), {}).setdefault(label_key(item), item)
+    telling = telling_label_values(alert_labels or {}, (item for _, item in ranked))
     seen_keys: set[frozenset[tuple[str, str]]] = set()
     out = []
     for tier in tiers.values():
         fresh = [item for key, item in tier.items() if key not in seen_keys]
         seen_keys.update(tier)
-        out += _breadth_first(fresh, settings)
+        tied = [item for item in fresh if any(item.get(k) == v for k, v in telling)]
+        out += _breadth_first(tied, settings)
+        out += _breadth_first(
+            [item for item in fresh if not any(item.get(k) == v for k, v in telling)], settings
+        )
     return out
 
 
@@ -183,6 +191,12 @@ def _breadth_first(tier: Sequence[Labels], settings: ContextSettings) -> list[La
         subject = pod_in(item) or next((item[k] for k in settings.component_labels if item.get(k)), "")
         subjects.setdefault(subject, []).append(item)
     return interleaved([telling_first(items) for items in subjects.values()])
+
+
+def _sized(name: str) -> bool:
+    """A use whose size a series may give, or a size (`limits`): behind an alert's `use / size * 100 > 90`
+    they say which resource ran out and how large it is, which the ratio alone does not."""
+    return may_have_limit(name) or names_a_size(name)
 
 
 def telling_first(items: Sequence[Labels]) -> list[Labels]:

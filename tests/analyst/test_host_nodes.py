@@ -54,20 +54,20 @@ def _feed_on_a_full_node(pods_node: str = NODE) -> Evidence:
     return grid_evidence(series, alert_service="md-feed", alertname="MarketDataFeedLagging")
 
 
-def test_the_node_the_alerting_pods_run_on_is_tied_to_them() -> None:
+def test_the_node_the_alerting_pods_run_on_is_tied_to_them_by_its_resources_at_their_limit() -> None:
     evidence = _feed_on_a_full_node()
     entities = [s.component for s in evidence.series]
     assert hosts_of("md-feed", evidence.series, entities) == {NODE}
     shifts = series_shifts(evidence.series, ALERT_AT, -np.inf)
-    members = {
-        s.component: [shift]
-        for s, shift in zip(evidence.series, shifts, strict=True)
-        if shift and s.component
-    }
-    tied = on_the_alerts_nodes(members, {NODE})
-    assert tied[NODE][0].weighted == SHARED_LABEL_FACTOR * members[NODE][0].weighted
+    entries = next(shift for shift in shifts if shift and shift.series.metric == "node_nf_conntrack_entries")
+    full = dataclasses.replace(entries, limit=LIMIT)  # its size series beside it (`with_limits`)
+    half = dataclasses.replace(entries, limit=2 * LIMIT)  # at half its size: the node's pods' load
+    cpu = next(shift for shift in shifts if shift and shift.series.component == "eod-reporting")
+    tied = on_the_alerts_nodes({NODE: [full, half], "eod-reporting": [cpu]}, {NODE})
+    assert tied[NODE][0].weighted == SHARED_LABEL_FACTOR * full.weighted
     assert tied[NODE][0].tied_by == (("node", NODE),)
-    assert tied["eod-reporting"] == members["eod-reporting"]
+    assert tied[NODE][1] == half
+    assert tied["eod-reporting"] == [cpu]
 
 
 def test_a_full_conntrack_table_on_the_feeds_node_leads_a_batch_jobs_cpu_burst() -> None:
