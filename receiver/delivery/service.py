@@ -13,9 +13,12 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from analyst.diagnosis import DiagnosisResult
+from receiver.delivery.grafana import DESTINATION as GRAFANA
 from receiver.delivery.grafana import GrafanaSink
 from receiver.delivery.outbox import DeliveryMetrics, Outbox, RetryPolicy
+from receiver.delivery.outgoing_webhook import DESTINATION as OUTGOING_WEBHOOK
 from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
+from receiver.delivery.pagerduty import DESTINATION as PAGERDUTY
 from receiver.delivery.pagerduty import PagerDutySink
 from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
@@ -27,12 +30,16 @@ from receiver.delivery.settings import (
     PagerDutySettings,
     SlackSettings,
 )
+from receiver.delivery.slack import DESTINATION as SLACK
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
-from receiver.storage.outbox import SUPPRESSED, deliveries_of
+from receiver.storage.outbox import SUPPRESSED, deliveries_of, requeue_rejected_credentials
 
 log = structlog.get_logger(__name__)
+
+# The destinations in the order of the settings tuple (grafana, slack, pagerduty, outgoing_webhook).
+DESTINATIONS = (GRAFANA, SLACK, PAGERDUTY, OUTGOING_WEBHOOK)
 
 
 class DeliveryService:
@@ -72,10 +79,17 @@ class DeliveryService:
         public_url: str,
     ) -> None:
         """New destinations' settings (a configuration reload): the outbox workers stop, the planner and
-        sinks are rebuilt, and the workers resume every pending row with the new sinks."""
+        sinks are rebuilt, and the workers resume every pending row with the new sinks. A destination whose
+        settings changed gets its rows that failed on refused credentials again, while their incident is
+        open (a fixed Grafana token draws the firing alert's region, a Slack token its thread)."""
         await self.stop()
-        self._settings = (grafana, slack, pagerduty, outgoing_webhook)
+        new = (grafana, slack, pagerduty, outgoing_webhook)
+        changed = [name for name, s, old in zip(DESTINATIONS, new, self._settings, strict=True) if s != old]
+        self._settings = new
         self._planner = DeliveryPlanner(slack, grafana, pagerduty, outgoing_webhook, noise, public_url)
+        requeued = await self._store.run(requeue_rejected_credentials, changed, time.time())
+        if requeued:
+            log.info("delivery.requeued_after_reload", count=requeued, destinations=changed)
         await self.start()
 
     def _build_sinks(self, session: aiohttp.ClientSession) -> dict[str, Sink]:

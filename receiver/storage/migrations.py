@@ -10,7 +10,7 @@ import sqlite_utils
 import structlog
 
 from receiver.errors import StorageUnusable
-from receiver.storage.delivery_tables import migrate_delivery
+from receiver.storage.delivery_tables import migrate_credentials_rejected, migrate_delivery
 from receiver.storage.scheduled_tables import migrate_catch_up, migrate_detection, migrate_seen
 from receiver.storage.search_index import (
     INCIDENT_TEXT_DDL,
@@ -277,6 +277,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     _truncated_alerts,
     migrate_seen,
     _list_by_start,
+    migrate_credentials_rejected,
 )
 
 
