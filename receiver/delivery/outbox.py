@@ -79,7 +79,8 @@ OUTCOMES = (SENT, RETRIED, FAILED, SUPPRESSED)
 
 
 class DeliveryMetrics:
-    """`alert_analyst_deliveries_total{destination,outcome}` and `alert_analyst_deliveries_pending`."""
+    """`alert_analyst_deliveries_total{destination,outcome}`, `alert_analyst_deliveries_pending` and
+    `alert_analyst_unknown_severity_alerts_total`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -92,6 +93,12 @@ class DeliveryMetrics:
             "alert_analyst_deliveries_pending",
             "Outbox rows not yet sent or given up (pending or in flight), by destination.",
             ["destination"],
+            registry=registry,
+        )
+        self.unknown_severities = Counter(
+            "alert_analyst_unknown_severity_alerts",
+            "Incidents whose severity label is none of the known values: they count as warning (no page at"
+            " the default pagerduty.min_severity).",
             registry=registry,
         )
 

@@ -30,6 +30,7 @@ from receiver.delivery.settings import (
     PagerDutySettings,
     SlackSettings,
 )
+from receiver.delivery.severity import UNKNOWN_AS, is_known_severity, severity_at_least, severity_key
 from receiver.delivery.slack import DESTINATION as SLACK
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
@@ -40,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 # The destinations in the order of the settings tuple (grafana, slack, pagerduty, outgoing_webhook).
 DESTINATIONS = (GRAFANA, SLACK, PAGERDUTY, OUTGOING_WEBHOOK)
+MAX_UNKNOWN_SEVERITIES_LOGGED = 100  # distinct values: a sender of random labels cannot grow the set
 
 
 class DeliveryService:
@@ -67,6 +69,7 @@ class DeliveryService:
         self._session = session
         self._owns_session = session is None
         self._outbox: Outbox | None = None
+        self._unknown_severities: set[str] = set()  # the values warned about, kept across reloads
 
     async def reconfigure(
         self,
@@ -130,8 +133,29 @@ class DeliveryService:
         for queue in plan.queues:
             self._outbox.wake(queue)
 
+    def _check_severity(self, severity: str) -> None:
+        """Count an alert whose severity is unknown, and warn once per value (up to a bound): it counts as
+        warning, so at the default `pagerduty.min_severity` it never pages."""
+        if is_known_severity(severity):
+            return
+        self._metrics.unknown_severities.inc()
+        key = severity_key(severity)
+        if key in self._unknown_severities or len(self._unknown_severities) >= MAX_UNKNOWN_SEVERITIES_LOGGED:
+            return
+        self._unknown_severities.add(key)
+        _, _, pagerduty, _ = self._settings
+        log.warning(
+            "delivery.unknown_severity",
+            severity=severity,
+            counted_as=UNKNOWN_AS,
+            pages=pagerduty.enabled and severity_at_least(severity, pagerduty.min_severity),
+            pagerduty_min_severity=pagerduty.min_severity,
+            hint="use critical, error, warning or info (or an alias listed in the README)",
+        )
+
     async def on_incident_firing(self, incident: Incident) -> None:
         """Parent message for a new alert group, or a reply in the group's thread."""
+        self._check_severity(incident.severity)
         self._dispatch(await self._store.run(self._planner.plan_firing, incident, time.time()))
 
     async def on_diagnosis(
