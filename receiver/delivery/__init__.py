@@ -4,7 +4,12 @@ The package root holds only the light parts (settings, errors, the `Sink` protoc
 import `DeliveryService` from `receiver.delivery.service`, which loads the sinks and the Slack SDK.
 """
 
-from receiver.delivery.errors import DeliveryError, PermanentDeliveryError, RetryableDeliveryError
+from receiver.delivery.errors import (
+    CredentialsRejectedError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from receiver.delivery.outbox import RetryPolicy
 from receiver.delivery.protocol import Delivery, Sink
 from receiver.delivery.settings import (
@@ -17,6 +22,7 @@ from receiver.delivery.settings import (
 )
 
 __all__ = [
+    "CredentialsRejectedError",
     "Delivery",
     "DeliveryError",
     "GrafanaSettings",

@@ -1,4 +1,11 @@
-"""Exceptions of the delivery package: sinks raise them, the outbox decides what happens next."""
+"""Exceptions of the delivery package: sinks raise them, the outbox decides what happens next.
+
+DeliveryError
+├── RetryableDeliveryError
+├── PermanentDeliveryError
+│   └── CredentialsRejectedError
+└── OutcomeUnknownError
+"""
 
 from __future__ import annotations
 
@@ -25,6 +32,11 @@ class RetryableDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     """Retrying cannot help (bad credentials, unknown channel, invalid payload): fix the config."""
+
+
+class CredentialsRejectedError(PermanentDeliveryError):
+    """The destination refused the credentials (HTTP 401/403, Slack `invalid_auth`): the row fails, and is
+    queued again when a configuration reload changes that destination's settings."""
 
 
 class OutcomeUnknownError(DeliveryError):

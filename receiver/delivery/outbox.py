@@ -24,7 +24,12 @@ from dataclasses import dataclass
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from receiver.delivery.errors import OutcomeUnknownError, PermanentDeliveryError, RetryableDeliveryError
+from receiver.delivery.errors import (
+    CredentialsRejectedError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+    RetryableDeliveryError,
+)
 from receiver.delivery.protocol import Delivery, Sink
 from receiver.storage.database import Store
 from receiver.storage.outbox import (
@@ -74,7 +79,8 @@ OUTCOMES = (SENT, RETRIED, FAILED, SUPPRESSED)
 
 
 class DeliveryMetrics:
-    """`alert_analyst_deliveries_total{destination,outcome}` and `alert_analyst_deliveries_pending`."""
+    """`alert_analyst_deliveries_total{destination,outcome}`, `alert_analyst_deliveries_pending` and
+    `alert_analyst_unknown_severity_alerts_total`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -87,6 +93,12 @@ class DeliveryMetrics:
             "alert_analyst_deliveries_pending",
             "Outbox rows not yet sent or given up (pending or in flight), by destination.",
             ["destination"],
+            registry=registry,
+        )
+        self.unknown_severities = Counter(
+            "alert_analyst_unknown_severity_alerts",
+            "Incidents whose severity label is none of the known values: they count as warning (no page at"
+            " the default pagerduty.min_severity).",
             registry=registry,
         )
 
@@ -187,7 +199,7 @@ class Outbox:
             checking = False
             result = await sink.send(delivery)
         except PermanentDeliveryError as exc:
-            await self._give_up(delivery, str(exc))
+            await self._give_up(delivery, str(exc), isinstance(exc, CredentialsRejectedError))
         except RetryableDeliveryError as exc:
             await self._retry_later(delivery, str(exc), exc.retry_after, checking or exc.maybe_sent)
         except Exception as exc:
@@ -199,7 +211,7 @@ class Outbox:
             log.info("delivery.sent", delivery_id=delivery.id, destination=destination, kind=delivery.kind)
         await self._refresh_pending()
 
-    async def _give_up(self, delivery: Delivery, error: str) -> None:
+    async def _give_up(self, delivery: Delivery, error: str, credentials_rejected: bool = False) -> None:
         log.error(
             "delivery.failed",
             delivery_id=delivery.id,
@@ -208,7 +220,7 @@ class Outbox:
             error=error,
         )
         self._metrics.deliveries.labels(delivery.destination, FAILED).inc()
-        await self._store.run(mark_failed, delivery.id, error, time.time())
+        await self._store.run(mark_failed, delivery.id, error, time.time(), credentials_rejected)
 
     async def _retry_later(
         self, delivery: Delivery, error: str, retry_after: float | None, maybe_sent: bool = False

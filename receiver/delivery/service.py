@@ -13,9 +13,12 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from analyst.diagnosis import DiagnosisResult
+from receiver.delivery.grafana import DESTINATION as GRAFANA
 from receiver.delivery.grafana import GrafanaSink
 from receiver.delivery.outbox import DeliveryMetrics, Outbox, RetryPolicy
+from receiver.delivery.outgoing_webhook import DESTINATION as OUTGOING_WEBHOOK
 from receiver.delivery.outgoing_webhook import OutgoingWebhookSink
+from receiver.delivery.pagerduty import DESTINATION as PAGERDUTY
 from receiver.delivery.pagerduty import PagerDutySink
 from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
@@ -27,12 +30,18 @@ from receiver.delivery.settings import (
     PagerDutySettings,
     SlackSettings,
 )
+from receiver.delivery.severity import UNKNOWN_AS, is_known_severity, severity_at_least, severity_key
+from receiver.delivery.slack import DESTINATION as SLACK
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
-from receiver.storage.outbox import SUPPRESSED, deliveries_of
+from receiver.storage.outbox import SUPPRESSED, deliveries_of, requeue_rejected_credentials
 
 log = structlog.get_logger(__name__)
+
+# The destinations in the order of the settings tuple (grafana, slack, pagerduty, outgoing_webhook).
+DESTINATIONS = (GRAFANA, SLACK, PAGERDUTY, OUTGOING_WEBHOOK)
+MAX_UNKNOWN_SEVERITIES_LOGGED = 100  # distinct values: a sender of random labels cannot grow the set
 
 
 class DeliveryService:
@@ -60,6 +69,7 @@ class DeliveryService:
         self._session = session
         self._owns_session = session is None
         self._outbox: Outbox | None = None
+        self._unknown_severities: set[str] = set()  # the values warned about, kept across reloads
 
     async def reconfigure(
         self,
@@ -72,10 +82,17 @@ class DeliveryService:
         public_url: str,
     ) -> None:
         """New destinations' settings (a configuration reload): the outbox workers stop, the planner and
-        sinks are rebuilt, and the workers resume every pending row with the new sinks."""
+        sinks are rebuilt, and the workers resume every pending row with the new sinks. A destination whose
+        settings changed gets its rows that failed on refused credentials again, while their incident is
+        open (a fixed Grafana token draws the firing alert's region, a Slack token its thread)."""
         await self.stop()
-        self._settings = (grafana, slack, pagerduty, outgoing_webhook)
+        new = (grafana, slack, pagerduty, outgoing_webhook)
+        changed = [name for name, s, old in zip(DESTINATIONS, new, self._settings, strict=True) if s != old]
+        self._settings = new
         self._planner = DeliveryPlanner(slack, grafana, pagerduty, outgoing_webhook, noise, public_url)
+        requeued = await self._store.run(requeue_rejected_credentials, changed, time.time())
+        if requeued:
+            log.info("delivery.requeued_after_reload", count=requeued, destinations=changed)
         await self.start()
 
     def _build_sinks(self, session: aiohttp.ClientSession) -> dict[str, Sink]:
@@ -116,8 +133,29 @@ class DeliveryService:
         for queue in plan.queues:
             self._outbox.wake(queue)
 
+    def _check_severity(self, severity: str) -> None:
+        """Count an alert whose severity is unknown, and warn once per value (up to a bound): it counts as
+        warning, so at the default `pagerduty.min_severity` it never pages."""
+        if is_known_severity(severity):
+            return
+        self._metrics.unknown_severities.inc()
+        key = severity_key(severity)
+        if key in self._unknown_severities or len(self._unknown_severities) >= MAX_UNKNOWN_SEVERITIES_LOGGED:
+            return
+        self._unknown_severities.add(key)
+        _, _, pagerduty, _ = self._settings
+        log.warning(
+            "delivery.unknown_severity",
+            severity=severity,
+            counted_as=UNKNOWN_AS,
+            pages=pagerduty.enabled and severity_at_least(severity, pagerduty.min_severity),
+            pagerduty_min_severity=pagerduty.min_severity,
+            hint="use critical, error, warning or info (or an alias listed in the README)",
+        )
+
     async def on_incident_firing(self, incident: Incident) -> None:
         """Parent message for a new alert group, or a reply in the group's thread."""
+        self._check_severity(incident.severity)
         self._dispatch(await self._store.run(self._planner.plan_firing, incident, time.time()))
 
     async def on_diagnosis(

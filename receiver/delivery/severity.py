@@ -57,10 +57,23 @@ _ALIASES: dict[str, PagerDutySeverity] = {
 _SEPARATORS = re.compile(r"[\s_-]+")
 
 
+UNKNOWN_AS: PagerDutySeverity = "warning"
+
+
+def severity_key(severity: str) -> str:
+    """The label as it is looked up: lower case, without spaces, `-` and `_` (`SEV-1` is `sev1`)."""
+    return _SEPARATORS.sub("", severity.lower())
+
+
+def is_known_severity(severity: str) -> bool:
+    """Whether the label is one of the aliases below (any other counts as `UNKNOWN_AS`)."""
+    return severity_key(severity) in _ALIASES
+
+
 def normalise_severity(severity: str) -> PagerDutySeverity:
     """The PagerDuty level of an alert's `severity` label, case, spaces, `-` and `_` aside (`SEV-1` is
     `sev1`); unknown values count as warning."""
-    return _ALIASES.get(_SEPARATORS.sub("", severity.lower()), "warning")
+    return _ALIASES.get(severity_key(severity), UNKNOWN_AS)
 
 
 def severity_at_least(severity: str, threshold: PagerDutySeverity) -> bool:

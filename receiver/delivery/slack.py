@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from analyst.retry_after import retry_after_seconds
 from receiver.delivery.errors import (
+    CredentialsRejectedError,
     DeliveryError,
     OutcomeUnknownError,
     PermanentDeliveryError,
@@ -38,6 +39,10 @@ RETRYABLE_ERRORS = frozenset(
 # Slack: "the server could not complete your operation(s) without encountering an error, likely due to a
 # transient issue on our end", and the post may have half-succeeded: look for it before posting again.
 HALF_DONE_ERRORS = frozenset({"internal_error", "fatal_error"})
+# The token was refused: fixing `slack.token` (a reload) sends the rows that failed so again.
+CREDENTIAL_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
 HINTS = {
     "invalid_auth": "check slack.token",
     "not_authed": "check slack.token",
@@ -69,7 +74,10 @@ def _api_error(method: str, exc: SlackApiError) -> DeliveryError:
             f"slack {method}: {error}", retry_after=retry_after, maybe_sent=error in HALF_DONE_ERRORS
         )
     hint = HINTS.get(error, "fix the message or the Slack configuration")
-    return PermanentDeliveryError(f"slack {method}: {error} ({hint})")
+    rejected = error in CREDENTIAL_ERRORS or status in (401, 403)
+    return (CredentialsRejectedError if rejected else PermanentDeliveryError)(
+        f"slack {method}: {error} ({hint})"
+    )
 
 
 class SlackSink:

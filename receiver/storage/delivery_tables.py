@@ -79,3 +79,9 @@ def migrate_delivery(db: sqlite_utils.Database) -> None:
     for statement in DDL.split(";"):
         if statement.strip():
             db.conn.execute(statement)
+
+
+def migrate_credentials_rejected(db: sqlite_utils.Database) -> None:
+    """A failed row says whether the destination refused the credentials: a reload that changes that
+    destination's settings queues it again (`outbox.requeue_rejected_credentials`)."""
+    db.execute("ALTER TABLE delivery_outbox ADD COLUMN credentials_rejected INTEGER NOT NULL DEFAULT 0")

@@ -169,8 +169,49 @@ def mark_retry(
     )
 
 
-def mark_failed(db: sqlite_utils.Database, delivery_id: int, error: str, now: float) -> None:
-    _set_status(db, delivery_id, FAILED, error, now)
+def mark_failed(
+    db: sqlite_utils.Database, delivery_id: int, error: str, now: float, credentials_rejected: bool = False
+) -> None:
+    """Given up; `credentials_rejected`: the destination refused the credentials, so a reload that
+    changes them queues the row again (`requeue_rejected_credentials`)."""
+    db.conn.execute(
+        "UPDATE delivery_outbox SET status=?, last_error=?, updated_at=?, credentials_rejected=? WHERE id=?",
+        [FAILED, error, now, int(credentials_rejected), delivery_id],
+    )
+
+
+def requeue_rejected_credentials(db: sqlite_utils.Database, destinations: Sequence[str], now: float) -> int:
+    """Pending again, from attempt 0: the rows of `destinations` that failed on refused credentials while
+    their incident is open (its resolution not planned yet; for a Slack parent, while it is its group's
+    thread and any of the group fires), then the rows that failed because they depended on one of them.
+    Returns how many rows were queued again."""
+    if not destinations:
+        return 0
+    marks = ",".join("?" * len(destinations))
+    requeue = (
+        "UPDATE delivery_outbox SET status=?, attempts=0, next_attempt_at=?, updated_at=?,"
+        " credentials_rejected=0, reconcile=0 WHERE status=? AND "
+    )
+    with transaction(db):
+        count = db.conn.execute(
+            requeue + f"credentials_rejected=1 AND destination IN ({marks}) AND CASE WHEN kind = 'parent'"
+            " THEN EXISTS (SELECT 1 FROM slack_threads t WHERE t.parent_delivery_id = delivery_outbox.id"
+            "  AND t.resolved_at IS NULL)"
+            " AND EXISTS (SELECT 1 FROM delivery_group_members m"
+            "  WHERE m.group_key = delivery_outbox.group_key AND m.status = 'firing')"
+            " ELSE EXISTS (SELECT 1 FROM delivery_group_members m"
+            "  WHERE m.incident_id = delivery_outbox.incident_id AND m.status = 'firing') END",
+            [PENDING, now, now, FAILED, *destinations],
+        ).rowcount
+        dependents = count
+        while dependents:  # a row failed "depends on delivery N" whose N is pending again: N was just queued
+            dependents = db.conn.execute(
+                requeue + "last_error LIKE 'depends on delivery %'"
+                " AND depends_on IN (SELECT id FROM delivery_outbox WHERE status=?)",
+                [PENDING, now, now, FAILED, PENDING],
+            ).rowcount
+            count += dependents
+    return count
 
 
 def flag_interrupted_for_reconcile(db: sqlite_utils.Database, now: float) -> int:

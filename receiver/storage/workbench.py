@@ -146,19 +146,21 @@ def incident_page_data(db: sqlite_utils.Database, incident_id: str) -> dict[str,
 
 
 def overview(db: sqlite_utils.Database, since: float) -> dict[str, Any]:
-    """Aggregates since `since`: incidents per day, alert-to-diagnosis delays, LLM use, rules, deliveries."""
-    day = "date(i.first_seen, 'unixepoch')"
+    """Aggregates since `since`: incidents per day, alert-to-diagnosis delays, LLM use, rules, deliveries.
+    The incidents per day go by the alert's start (`starts_at`), as the list does: an alert that started
+    before midnight and was notified after it (a rule's `for:`) belongs to the day it started."""
+    day = "date(i.starts_at, 'unixepoch')"
     return {
         "by_severity": fetch_all(
             db,
             f"SELECT {day} AS day, i.severity AS key, count(*) AS n FROM incidents i"
-            " WHERE i.first_seen >= ? GROUP BY 1, 2 ORDER BY 1",
+            " WHERE i.starts_at >= ? GROUP BY 1, 2 ORDER BY 1",
             [since],
         ),
         "by_category": fetch_all(
             db,
             f"SELECT {day} AS day, i.diagnosis_category AS key, count(*) AS n FROM incidents i"
-            " WHERE i.first_seen >= ? AND i.diagnosis_category IS NOT NULL GROUP BY 1, 2 ORDER BY 1",
+            " WHERE i.starts_at >= ? AND i.diagnosis_category IS NOT NULL GROUP BY 1, 2 ORDER BY 1",
             [since],
         ),
         "delays": [  # (from the alert's start, from the webhook's arrival) to the first diagnosis

@@ -1,8 +1,9 @@
 """Try a detection rule on history before it pages anyone: POST /api/v1/backtest and the /ui/backtest page.
 
-Both replay the rule as the scheduler would (`receiver.scheduled.backtest`) over the scheduler's own
-metric source and pool, one backtest at a time, within a budget of point-scores per request (the
-`alert-analyst backtest` CLI has none).
+Both replay the rule as the scheduler would (`receiver.scheduled.backtest`) in the scheduler's pool, one
+backtest at a time, within a budget of point-scores per request (the `alert-analyst backtest` CLI has
+none). The history comes through the backtests' own metric source (`BACKTEST_SOURCE`), whose circuit is
+not the pipeline's: backtests whose fetches time out cannot leave new alerts without evidence.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from analyst.builtin.ranking import finite
 from detectors import AnomalyType
 from receiver.errors import InvalidRuleField, PayloadError, ReceiverError, RuleConflict, RuleNotFound
 from receiver.evidence.promql import series_id
-from receiver.evidence.source import MetricSourceError
+from receiver.evidence.source import MetricSource, MetricSourceError
 from receiver.scheduled.backtest import (
     DAY,
     BacktestError,
@@ -39,7 +40,7 @@ from receiver.scheduled.probe import Sampling
 from receiver.scheduled.settings import RuleSettings, rule_error
 from receiver.times import format_time, parse_duration, parse_time
 from receiver.web.json_errors import error_headers, error_response, read_form, read_model
-from receiver.web.keys import SCHEDULER
+from receiver.web.keys import BACKTEST_SOURCE, SCHEDULER
 from receiver.web.ui import rule_floor, rule_how
 
 if TYPE_CHECKING:
@@ -147,8 +148,10 @@ def _within_budget(plan: BacktestPlan, series: int | None) -> None:
         )
 
 
-async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestRequest) -> BacktestReport:
-    """Resolve, plan, fetch and replay; Refused with the answer when it cannot."""
+async def run(
+    scheduler: DetectionScheduler, source: MetricSource, busy: asyncio.Lock, body: BacktestRequest
+) -> BacktestReport:
+    """Resolve, plan, fetch from `source` and replay; Refused with the answer when it cannot."""
     rule = rule_to_try({r.name: r for r, _ in await scheduler.rules()}, body.rule)
     plan = plan_of(body, rule, scheduler)
     if busy.locked():
@@ -156,7 +159,7 @@ async def run(scheduler: DetectionScheduler, busy: asyncio.Lock, body: BacktestR
     async with busy:
         clock = time.monotonic()
         try:
-            series, fetched_start = await fetch_history(plan, scheduler.source)
+            series, fetched_start = await fetch_history(plan, source)
         except MetricSourceError as exc:  # invalid PromQL is the request's fault, the rest the backend's
             status = 400 if exc.kind == "bad_query" else 502
             raise Refused(status, f"cannot fetch {rule.query!r}: {exc}", "rule.query") from None
@@ -279,18 +282,22 @@ def rule_fields(form: Mapping[str, str]) -> dict[str, Any]:
 
 
 def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.RouteDef]:
-    """POST /api/v1/backtest and GET/POST /ui/backtest (add auth in front)."""
+    """POST /api/v1/backtest and GET/POST /ui/backtest (add auth in front). Without `scheduler`, the app's
+    scheduler and backtest source (`BACKTEST_SOURCE`); with one, its source (an app of these routes only)."""
     busy = asyncio.Lock()
 
     def scheduler_of(request: web.Request) -> DetectionScheduler:
         return scheduler if scheduler is not None else request.app[SCHEDULER]
+
+    def source_of(request: web.Request) -> MetricSource:
+        return scheduler.source if scheduler is not None else request.app[BACKTEST_SOURCE]
 
     async def post_backtest(request: web.Request) -> web.Response:
         body = await read_model(request, BacktestRequest)
         if isinstance(body, web.Response):
             return body
         try:
-            report = await run(scheduler_of(request), busy, body)
+            report = await run(scheduler_of(request), source_of(request), busy, body)
         except Refused as exc:
             return error_response(exc.status, exc.message, exc.field)
         return web.json_response({"status": "success", "data": report_to_dict(report)})
@@ -325,7 +332,7 @@ def backtest_routes(scheduler: DetectionScheduler | None = None) -> list[web.Rou
             | ({"interval": form["interval"]} if form.get("interval") else {})
         )
         try:
-            report = await run(scheduler_of(request), busy, body)
+            report = await run(scheduler_of(request), source_of(request), busy, body)
         except Refused as exc:
             return _page(request, form, rules, error=exc.message, status=exc.status)
         return _page(request, form, rules, report=report)

@@ -28,6 +28,7 @@ from receiver.storage.feedback import (
 )
 from receiver.web.json_errors import bad_request, decode_json, error_response, read_body, read_form
 from receiver.web.keys import METRICS, STORE
+from receiver.web.templating import visible_bidi
 
 WHO_REQUIRED = (
     "who is required on the form: one judgement is kept per name, and judgements without one would share"
@@ -211,7 +212,14 @@ async def get_accuracy(request: web.Request) -> web.Response:
 
 
 def _e(value: object) -> str:
+    """Escaped as it is: for attributes and form fields, which must send back what they were given."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def _shown(value: object) -> str:
+    """Escaped text to read, as the templates show theirs: its bidirectional controls shown (`[U+202E]`)
+    instead of obeyed, in a `<bdi>` so that its direction stays inside it."""
+    return f"<bdi>{_e(visible_bidi('' if value is None else str(value)))}</bdi>"
 
 
 def incident_extras_html(
@@ -247,10 +255,12 @@ def incident_extras_html(
         parts.append("<h3>Feedback history</h3><ul>")
         for entry in history:
             changes = "; ".join(
-                f"{_e(name)}: {_e(old)} &rarr; {_e(new)}" for name, (old, new) in entry["changes"].items()
+                f"{_e(name)}: {_shown(old)} &rarr; {_shown(new)}"
+                for name, (old, new) in entry["changes"].items()
             )
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(entry["at"])))
-            parts.append(f"<li>{_e(when)} UTC, {_e(entry['who'])} ({_e(entry['source'])}): {changes}</li>")
+            who = f"{_shown(entry['who'])} ({_e(entry['source'])})"
+            parts.append(f"<li>{_e(when)} UTC, {who}: {changes}</li>")
         parts.append("</ul>")
     if similar:
         parts.append("<h3>Similar past incidents</h3><ul>")
@@ -258,8 +268,8 @@ def incident_extras_html(
             link = f'<a href="/ui/incidents/{_e(item["incident_id"])}">{_e(item["incident_id"])}</a>'
             cause = item.get("confirmed_cause") or item.get("suspect")
             parts.append(
-                f"<li>{link} {_e(item.get('alertname'))}, similarity {float(item['similarity']):.2f},"
-                f" verdict {_e(item.get('verdict') or 'not judged')}, cause {_e(cause)}</li>"
+                f"<li>{link} {_shown(item.get('alertname'))}, similarity {float(item['similarity']):.2f},"
+                f" verdict {_e(item.get('verdict') or 'not judged')}, cause {_shown(cause)}</li>"
             )
         parts.append("</ul>")
     parts.append("</section>")
@@ -269,13 +279,12 @@ def incident_extras_html(
 def _judgement_item(incident_id: str, entry: Mapping[str, Any], diagnosis_id: int | None) -> str:
     """One current judgement: who said what, when, and a link that opens the form holding it."""
     said = [f"<b>{_e(entry['verdict'])}</b>"]
-    said += [f"{label} {_e(entry[name])}" for name, label in JUDGEMENT_FIELDS if entry.get(name)]
+    said += [f"{label} {_shown(entry[name])}" for name, label in JUDGEMENT_FIELDS if entry.get(name)]
     when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(float(entry["updated_at"])))
     older = " (of an earlier diagnosis)" if diagnosis_id and entry.get("diagnosis_id") != diagnosis_id else ""
     change = f"/ui/incidents/{_e(quote(incident_id))}?{_e(urlencode({'judge': entry['who']}))}#feedback"
-    return (
-        f'<li>{_e(entry["who"])}: {", ".join(said)}{older}, {_e(when)} UTC <a href="{change}">change</a></li>'
-    )
+    link = f'<a href="{change}">change</a>'
+    return f"<li>{_shown(entry['who'])}: {', '.join(said)}{older}, {_e(when)} UTC {link}</li>"
 
 
 def _feedback_form(incident_id: str, diagnosis_id: int, mine: Mapping[str, Any]) -> str:
@@ -290,7 +299,7 @@ def _feedback_form(incident_id: str, diagnosis_id: int, mine: Mapping[str, Any])
         f'<option value="{_e(c)}"{" selected" if c == chosen else ""}>{_e(c)}</option>' for c in CATEGORIES
     )
     heading = (
-        f'<p class="small">Changing the judgement of {_e(mine["who"])}.</p>' if "verdict" in mine else ""
+        f'<p class="small">Changing the judgement of {_shown(mine["who"])}.</p>' if "verdict" in mine else ""
     )
     return "".join(
         [
@@ -333,7 +342,7 @@ def accuracy_extras_html(accuracy: Mapping[str, Any]) -> str:
         return "".join(parts)
     for key, title in (("by_category", "Category"), ("by_backend", "Backend")):
         rows = "".join(
-            f"<tr><td>{_e(r[key.removeprefix('by_')])}</td><td>{r['judged']}</td><td>{r['correct']}</td>"
+            f"<tr><td>{_shown(r[key.removeprefix('by_')])}</td><td>{r['judged']}</td><td>{r['correct']}</td>"
             f"<td>{r['partly']}</td><td>{r['wrong']}</td><td>{percent(r['precision'])}</td></tr>"
             for r in accuracy[key]
         )

@@ -39,6 +39,8 @@ SOURCE: web.AppKey[MetricSource] = web.AppKey("metric_source")
 # the workbench's charts ask the same backend through a source of their own: a page opened while the
 # backend is slow trips this circuit, never the pipeline's (SOURCE)
 CHART_SOURCE: web.AppKey[MetricSource] = web.AppKey("chart_source")
+# and backtests through theirs: a backtest's long range fetches that time out trip this circuit only
+BACKTEST_SOURCE: web.AppKey[MetricSource] = web.AppKey("backtest_source")
 ANALYST: web.AppKey[Analyst] = web.AppKey("analyst")
 # llm.max_calls_per_hour's window, one per app: an analyst rebuilt by a reload keeps counting in it
 LLM_BUDGET = web.AppKey("llm_budget", CallBudget)
@@ -51,6 +53,7 @@ RETENTION = web.AppKey("retention", RetentionPruner)
 
 __all__ = [
     "ANALYST",
+    "BACKTEST_SOURCE",
     "CHART_SOURCE",
     "CREDENTIALS",
     "DELIVERY",

@@ -43,6 +43,7 @@ from receiver.settings_base import changed_fields
 from receiver.web.auth import Credentials, is_authorized, load_credentials
 from receiver.web.keys import (
     ANALYST,
+    BACKTEST_SOURCE,
     CHART_SOURCE,
     CREDENTIALS,
     DELIVERY,
@@ -152,6 +153,16 @@ def build_chart_source_for(settings: Settings) -> MetricSource:
     return PrometheusSource(settings.prometheus)
 
 
+def build_backtest_source_for(settings: Settings) -> MetricSource:
+    """Backtests' own source, for the same reason as the charts': a backtest's range fetches, long and
+    possibly timing out, cannot open the pipeline's circuit. Its failures are answered to the request."""
+    return PrometheusSource(settings.prometheus)
+
+
+# The sources of their own that the workbench asks the same backend through, rebuilt at each reload.
+SIDE_SOURCES = ((CHART_SOURCE, build_chart_source_for), (BACKTEST_SOURCE, build_backtest_source_for))
+
+
 def build_analyst_for(
     settings: Settings, registry: CollectorRegistry, budget: CallBudget | None = None
 ) -> Analyst:
@@ -197,12 +208,12 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             credentials = await asyncio.to_thread(_credentials_for, new)
             registry = CollectorRegistry()
             new_source = build_source_for(new, registry)
-            new_chart_source = build_chart_source_for(new)
+            new_sides = [build(new) for _, build in SIDE_SOURCES]
             try:
                 new_analyst = build_analyst_for(new, registry, app.get(LLM_BUDGET))
             except BaseException:
-                await new_source.close()
-                await new_chart_source.close()
+                for built in (new_source, *new_sides):
+                    await built.close()
                 raise
         except (ConfigError, LLMError, ValueError, OSError) as exc:
             metrics.config_reload_successful.set(0)
@@ -227,15 +238,12 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
         pipeline_settings.apply_live(old.pipeline, new.pipeline)
         new.pipeline = old.pipeline
 
-        switchable_source, switchable_analyst = app[SOURCE], app[ANALYST]
-        switchable_charts = app[CHART_SOURCE]
-        assert isinstance(switchable_source, SwitchableSource)
-        assert isinstance(switchable_charts, SwitchableSource)
+        switchable_analyst = app[ANALYST]
         assert isinstance(switchable_analyst, SwitchableAnalyst)
-        old_source, old_analyst = switchable_source.current, switchable_analyst.current
-        old_charts = switchable_charts.current
-        switchable_source.current = new_source
-        switchable_charts.current = new_chart_source
+        old_analyst = switchable_analyst.current
+        keys = (SOURCE, *(key for key, _ in SIDE_SOURCES))
+        replacements = (new_source, *new_sides)
+        old_sources = [_switch(app[key], one) for key, one in zip(keys, replacements, strict=True)]
         switchable_analyst.switch_to(new_analyst)
         metrics.reloadable.current = registry
         _update(app, new, credentials)
@@ -254,11 +262,18 @@ async def reload_config(app: web.Application) -> ReloadOutcome:
             configure_logging(new.log.level, new.log.format)
         # Stages already running keep the old source and analyst: close them once those may have finished.
         grace = min(new.pipeline.stage_timeout_seconds, 60.0)
-        _keep(app, asyncio.create_task(_retire((old_source, old_charts), old_analyst, grace)))
+        _keep(app, asyncio.create_task(_retire(old_sources, old_analyst, grace)))
         metrics.config_reload_successful.set(1)
         metrics.config_reload_success_time.set(time.time())
         log.info("config_reloaded", applied=applied, needs_restart=needs_restart)
         return ReloadOutcome(tuple(applied), tuple(needs_restart))
+
+
+def _switch(switchable: MetricSource, new: MetricSource) -> MetricSource:
+    """Point an app's source at `new`; the one it replaces, to close once the stages using it finished."""
+    assert isinstance(switchable, SwitchableSource)
+    old, switchable.current = switchable.current, new
+    return old
 
 
 def _credentials_for(settings: Settings) -> Credentials:

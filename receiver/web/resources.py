@@ -28,7 +28,6 @@ from receiver.storage import incidents as db_incidents
 from receiver.storage.database import Store
 from receiver.web.keys import (
     ANALYST,
-    CHART_SOURCE,
     DELIVERY,
     HTTP_SESSION,
     INTAKE,
@@ -44,10 +43,10 @@ from receiver.web.keys import (
     STORE,
 )
 from receiver.web.reload import (
+    SIDE_SOURCES,
     SwitchableAnalyst,
     SwitchableSource,
     build_analyst_for,
-    build_chart_source_for,
     build_source_for,
     reload_context,
 )
@@ -130,13 +129,16 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def metric_source_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The metric source, and the workbench charts' own one, each behind a switch that a configuration
-    reload points at a new one."""
+    """The metric source, and the workbench charts' and backtests' own ones (`SIDE_SOURCES`), each behind a
+    switch that a configuration reload points at a new one."""
     source = SwitchableSource(build_source_for(app[SETTINGS], app[METRICS].reloadable.current))
-    charts = SwitchableSource(build_chart_source_for(app[SETTINGS]))
-    app[SOURCE], app[CHART_SOURCE] = source, charts
+    app[SOURCE] = source
+    sides = [(key, SwitchableSource(build(app[SETTINGS]))) for key, build in SIDE_SOURCES]
+    for key, side in sides:
+        app[key] = side
     yield
-    await _closing("chart_source", charts.close)
+    for name, (_, side) in zip(("chart_source", "backtest_source"), sides, strict=True):
+        await _closing(name, side.close)
     await _closing("metric_source", source.close)
 
 

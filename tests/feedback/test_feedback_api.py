@@ -299,7 +299,7 @@ async def test_the_page_lists_each_current_judgement_with_a_link_that_opens_it_i
         judged = {"verdict": verdict, "who": who, "note": f"{who} <says>"}
         await client.post(f"/ui/incidents/{incident_id}/feedback", data=judged, allow_redirects=False)
     page = await (await client.get(f"/ui/incidents/{incident_id}")).text()
-    listed = re.findall(r"<li>(\w+): <b>(\w+)</b>, note (\w+ &lt;says&gt;)", page)
+    listed = re.findall(r"<li><bdi>(\w+)</bdi>: <b>(\w+)</b>, note <bdi>(\w+ &lt;says&gt;)</bdi>", page)
     assert listed == [("bo", "correct", "bo &lt;says&gt;"), ("ana", "wrong", "ana &lt;says&gt;")]
     assert f'href="/ui/incidents/{incident_id}?judge=ana#feedback">change</a>' in page
     assert _form_fields(page)["who"] == ""  # a new judge's empty form, until one is chosen

@@ -143,6 +143,30 @@ def test_overview_counts_a_rules_incidents_in_its_window_and_its_last(db: sqlite
     assert "OrderErrorsHigh" not in hits  # an Alertmanager alert is no rule's
 
 
+async def test_the_overview_counts_an_alert_on_the_day_it_started_as_the_list_does(
+    make_client: ClientFactory,
+) -> None:
+    """Started at 23:50 UTC, notified at 00:05 (a rule's `for:`): counted on the day it started, the day
+    the list's `since`/`until` put it in, not on the day its webhook arrived."""
+    client = await make_client()
+    midnight = (time.time() // 86400 - 2) * 86400
+    started, arrived = (time.strftime("%Y-%m-%d", time.gmtime(t)) for t in (midnight - 600, midnight + 300))
+
+    def seed(db: sqlite_utils.Database) -> None:
+        db.conn.execute(
+            "INSERT INTO incidents (id, fingerprint, starts_at, status, alertname, severity, labels,"
+            " annotations, source, first_seen, last_seen, stage) VALUES (?,?,?,?,?,?,?,?,?,?,?, 'done')",
+            ["inc-late", "late", midnight - 600, "firing", "PnLDrawdownHigh", "critical", "{}", "{}",
+             "alertmanager", midnight + 300, midnight + 300],
+        )  # fmt: skip
+
+    await client.app[STORE].write(seed)
+    page = await (await client.get("/ui/overview")).text()
+    by_severity = page.split("Incidents per day by severity")[1].split("</table>")[0]
+    assert f"<td>{started}</td><td>1</td>" in by_severity
+    assert arrived not in by_severity
+
+
 async def test_the_overview_shows_each_rule_with_its_floor_and_daily_rate(
     make_client: ClientFactory,
 ) -> None:

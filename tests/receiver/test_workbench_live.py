@@ -159,3 +159,30 @@ def test_phone_cards_say_which_time_is_which(listed: Any) -> None:
             for cell in row.find_elements("css selector", "td[data-label]")
         ]
         assert said == ['"started" " "', '"lasted" " "'] or said == ['"started "', '"lasted "'], said
+
+
+def test_an_override_in_a_judgement_is_shown_and_the_form_sends_it_back_as_it_was(
+    browser: Any, listed: Any
+) -> None:
+    """The feedback section is built in Python, outside the templates: a judge named with an override read
+    backwards and reversed the rest of the judgement's line. The form's fields keep the value as given,
+    so sending the form again does not store the shown `[U+202E]` in its place."""
+    proc, ids = listed
+    judgement = {"verdict": "wrong", "who": f"{RLO}ana", "actual_cause": f"{RLO}db-1", "note": f"{RLO}slow"}
+    _call(f"{proc.url}/api/v1/incidents/{ids[0]}/feedback", json.dumps(judgement).encode())
+    _open(browser, f"{proc.url}/ui/incidents/{ids[0]}?judge=%E2%80%AEana#feedback")
+
+    [line] = browser.find_elements("css selector", "section.feedback ul li")[:1]
+    assert line.text.startswith("[U+202E]ana: wrong, cause [U+202E]db-1, note [U+202E]slow,"), line.text
+    values = line.find_elements("css selector", "bdi")
+    isolation = {
+        browser.execute_script("return getComputedStyle(arguments[0]).unicodeBidi", v) for v in values
+    }
+    assert len(values) == 3 and isolation == {"isolate"}
+    fields = {
+        name: browser.find_element("css selector", f"section.feedback input[name={name}]").get_attribute(
+            "value"
+        )
+        for name in ("who", "actual_cause", "note")
+    }
+    assert fields == {"who": f"{RLO}ana", "actual_cause": f"{RLO}db-1", "note": f"{RLO}slow"}
