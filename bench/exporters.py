@@ -14,7 +14,13 @@ series (metric family and the labels that single it out; never a label the alert
 it, in the same run, a largest-jump baseline: per component, the largest robust jump of any series (the
 alert's own metrics left out) over the 5 minutes up to the diagnosis against the 10 minutes before.
 
-    python -m bench.exporters [--scenarios a,b] [--variants scraped,no-ksm] [--workers 2] [--out rows.jsonl]
+`--set infra` runs the second set instead (`bench.exporters_infra`: ten generic infrastructure incidents in
+a web shop: a node's disk filling under a database, an OOM-killed leak, CPU throttling, a noisy neighbour,
+NIC errors, CoreDNS SERVFAILs, a bad deploy, an expired certificate, a slow dependency, a stuck consumer);
+`--set all` both.
+
+    python -m bench.exporters [--set trading|infra|all] [--scenarios a,b] [--variants scraped,no-ksm]
+                              [--workers 2] [--out rows.jsonl]
 """
 
 from __future__ import annotations
@@ -33,10 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from bench import jumps
-from bench.exporters_data import FOR_STATE, NODES, PODS, Recording, Row
+from bench.exporters_data import FOR_STATE, PodSpec, Recording, Row
+from bench.exporters_infra import INFRA_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, Scenario, Truth, family_of, recording, webhook
 from bench.inputs import BenchArgumentParser, output_file, require_binaries
 from bench.rca import blocks_from, diagnose_cli, serve_blocks
+from receiver.evidence.derived import LIMITED
 
 DIAGNOSE_AFTER = 60.0  # the diagnosis runs this long after the alert's startsAt (as the audit ran it)
 VARIANTS = {"scraped": True, "no-ksm": False}  # name: kube-state-metrics' series kept
@@ -44,8 +52,11 @@ RECENT = 300.0  # the baseline's recent window, up to the diagnosis time
 BEFORE = 600.0  # the baseline's reference window, before the recent one
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-ALIAS_LABELS = ("service", "job", "pod", "container", "instance")
+ALIAS_LABELS = ("service", "job", "pod", "container", "instance", "target")  # target: a blackbox probe's name
 DOWNSTREAM = "downstream of "
+USAGE_OF = {ratio: usage for usage, (_, ratio) in LIMITED.items()}  # container_cpu_limit_ratio: its usage
+SETS: dict[str, dict[str, Scenario]] = {"trading": SCENARIOS, "infra": INFRA_SCENARIOS}
+ALL_SCENARIOS: dict[str, Scenario] = {name: s for scenarios in SETS.values() for name, s in scenarios.items()}
 
 
 @dataclass(frozen=True)
@@ -106,14 +117,14 @@ class Index:
             self.rows.setdefault(row.name, []).append(row)
         names: dict[str, set[str]] = {}
         for target in rec.targets.values():
-            identity = target_identity(target.key)
+            identity = target_identity(target.key, rec.pods)
             for key in ALIAS_LABELS:
                 if value := target.labels.get(key):
                     names.setdefault(value, set()).add(identity)
-        for pod, (workload, *_) in PODS.items():
+        for pod, (workload, *_) in rec.pods.items():
             names.setdefault(pod, set()).add(workload)
             names.setdefault(workload, set()).add(workload)
-        for node in NODES:
+        for node in rec.nodes:
             names.setdefault(node, set()).add(node)
         self.aliases = {name: next(iter(owners)) for name, owners in names.items() if len(owners) == 1}
 
@@ -124,6 +135,7 @@ class Index:
         name = pairs.pop("__name__", head)
         if not NAME.fullmatch(name):
             return None
+        name = USAGE_OF.get(name, name)  # a usage-to-limit ratio the evidence derives names its usage
         family = name.split(":", 1)[0]
         candidates = self.rows.get(name) or [
             row for rows in self.rows.values() for row in rows if family_of(row.name, (family,))
@@ -136,31 +148,41 @@ class Index:
         return self.aliases.get(name.removeprefix(DOWNSTREAM).strip()) if sep else None
 
 
-def target_identity(key: str) -> str:
-    """What a scrape target is: a workload, kube-state-metrics, a node's kubelet or node-exporter."""
-    if key in PODS:
-        return PODS[key][0]
-    if key.startswith("node-"):
-        return key.removeprefix("node-")
+def target_identity(key: str, pods: Mapping[str, PodSpec]) -> str:
+    """What a scrape target is: a workload, kube-state-metrics, a node's kubelet or node-exporter, the
+    endpoint a blackbox probe probes."""
+    if key in pods:
+        return pods[key][0]
+    for prefix in ("node-", "probe-"):
+        if key.startswith(prefix):
+            return key.removeprefix(prefix)
     return {"ksm": "kube-state-metrics"}.get(key, key.split("-", 1)[0])  # kubelet, kafka
 
 
-def judge(title: str, suspect: str, confidence: float | None, truth: Truth, index: Index) -> Ranked:
+def judge(
+    title: str,
+    suspect: str,
+    confidence: float | None,
+    truth: Truth,
+    index: Index,
+    category: str | None = None,
+) -> Ranked:
     """A hypothesis' component (its title's entity, else its suspect series' owner, else a name the
-    suspect is) and whether it is the cause: a true component whose suspect is one of the cause's series."""
+    suspect is) and whether it is the cause: a true component whose suspect is one of the cause's series,
+    or whose category is one that states the cause by itself (`Truth.categories`)."""
     row = index.series(suspect)
     component = index.named(title) or (row.owner if row else index.aliases.get(suspect.strip()))
     right = component in truth.components
-    return Ranked(
-        title, suspect, confidence, component, right, right and row is not None and truth.is_cause(row)
-    )
+    stated = category in truth.categories
+    cause = right and ((row is not None and truth.is_cause(row)) or stated)
+    return Ranked(title, suspect, confidence, component, right, cause)
 
 
 def judged_hypotheses(diagnosis: Mapping[str, object], truth: Truth, index: Index) -> tuple[Ranked, ...]:
     primary, alternatives = diagnosis["primary_hypothesis"], diagnosis["alternative_hypotheses"]
     assert isinstance(primary, dict) and isinstance(alternatives, list)
     return tuple(
-        judge(str(h["title"]), str(h["suspect"]), float(h["confidence"]), truth, index)
+        judge(str(h["title"]), str(h["suspect"]), float(h["confidence"]), truth, index, h.get("category"))
         for h in [primary, *alternatives]
     )
 
@@ -203,7 +225,7 @@ def selector(row: Row) -> str:
 
 def run_scenario(name: str, variant: str, workdir: Path) -> Outcome:
     """Generate, backfill into a Prometheus of its own, diagnose, judge; the baseline beside it."""
-    scenario = SCENARIOS[name]
+    scenario = ALL_SCENARIOS[name]
     rec = recording(scenario, VARIANTS[variant])
     index = Index(rec)
     baseline = largest_jump(rec, scenario, index)
@@ -238,7 +260,7 @@ def run(names: Sequence[str], variants: Sequence[str], workers: int, workdir: Pa
             try:
                 outcome = future.result()
             except Exception as exc:  # counted as a miss, with what went wrong
-                truth = SCENARIOS[name].truth.summary
+                truth = ALL_SCENARIOS[name].truth.summary
                 outcome = Outcome(name, variant, truth, (), (), 0.0, 0.0, f"{type(exc).__name__}: {exc}")
             print(progress_line(outcome), file=sys.stderr)
             outcomes.append(outcome)
@@ -337,7 +359,13 @@ def _listed(text: str, known: Iterable[str], what: str) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = BenchArgumentParser(prog="python -m bench.exporters", description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated (default: all 12)")
+    parser.add_argument(
+        "--set",
+        default="trading",
+        choices=[*SETS, "all"],
+        help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure) or all",
+    )
+    parser.add_argument("--scenarios", help="comma-separated, of the set (default: all of it)")
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
@@ -347,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=output_file, help="write one JSON row per scenario and variant here")
     args = parser.parse_args(argv)
     try:
-        names = _listed(args.scenarios, SCENARIOS, "scenario")
+        chosen = ALL_SCENARIOS if args.set == "all" else SETS[args.set]
+        names = _listed(args.scenarios or ",".join(chosen), chosen, "scenario")
         variants = _listed(args.variants, VARIANTS, "variant")
     except ValueError as exc:
         parser.error(str(exc))

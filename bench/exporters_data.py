@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +37,9 @@ KSM_JOB = "kube-state-metrics"
 FOR_STATE = "ALERTS_FOR_STATE"
 
 NODES = {"ip-10-0-1-11": "10.0.1.11", "ip-10-0-1-12": "10.0.1.12", "ip-10-0-1-13": "10.0.1.13"}
+PodSpec = tuple[str, str, str, str, int]  # workload/service, container, node, ip, port
 # pod: (workload/service, container, node, ip, port)
-PODS = {
+PODS: dict[str, PodSpec] = {
     "order-gateway-7d9f8b6c4-x2lqp": ("order-gateway", "order-gateway", "ip-10-0-1-11", "10.42.1.17", 8080),
     "order-gateway-7d9f8b6c4-m8z4t": ("order-gateway", "order-gateway", "ip-10-0-1-12", "10.42.2.23", 8080),
     "orders-db-0": ("orders-db", "postgres", "ip-10-0-1-13", "10.42.3.5", 9187),
@@ -92,30 +93,39 @@ class Row:
     keep: np.ndarray
     fmt: str = "%.6g"
     counter: bool = False
+    pods: Mapping[str, PodSpec] = field(default_factory=lambda: PODS, repr=False, compare=False)
 
     @property
     def owner(self) -> str:
         """What the series describes: the workload of the pod that exposed it; for cAdvisor's and
-        kube-state-metrics' the deployment or pod they name; for node-exporter's, the node."""
+        kube-state-metrics' the deployment or pod they name; for node-exporter's, the node; for a
+        blackbox probe's, the endpoint it probes."""
         if self.target.startswith("node-"):
             return self.target.removeprefix("node-")
+        if self.target.startswith("probe-"):
+            return self.target.removeprefix("probe-")
         if self.target.startswith("kubelet-") or self.target == "ksm":
             if deployment := self.labels.get("deployment"):
                 return deployment
             pod = self.labels.get("pod", "")
-            return PODS[pod][0] if pod in PODS else self.target.split("-", 1)[0]
-        return PODS[self.target][0] if self.target in PODS else self.target
+            return self.pods[pod][0] if pod in self.pods else self.target.split("-", 1)[0]
+        return self.pods[self.target][0] if self.target in self.pods else self.target
 
 
 class Recording:
     """Every series of one namespace over the grid, drawn from one seeded generator."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(
+        self, seed: int, pods: Mapping[str, PodSpec] = PODS, nodes: Mapping[str, str] = NODES
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.grid = np.arange(START, END, STEP)
         self.n = len(self.grid)
         self.families: dict[str, list[Row]] = {}
         self.targets: dict[str, Target] = {}
+        self.pods = pods  # the pods a series' `pod` label or target key may name
+        self.nodes = nodes
+        self.alive: dict[str, np.ndarray] = {}  # targets that exist only part of the time (a pod replaced)
 
     # --- shapes over the grid
     def step(self, at: float, size: float, ramp: float = 60.0) -> np.ndarray:
@@ -142,23 +152,45 @@ class Recording:
         return np.where(g >= MARKET_OPEN, post, pre)
 
     # --- targets and series
-    def target(self, key: str, labels: Mapping[str, str], miss: float = 0.01, gaps: int = 1) -> Target:
-        """A scrape endpoint: offset in the interval, `miss` of its scrapes lost, `gaps` runs of 3-11."""
+    def target(
+        self,
+        key: str,
+        labels: Mapping[str, str],
+        miss: float = 0.01,
+        gaps: int = 1,
+        alive: np.ndarray | None = None,
+    ) -> Target:
+        """A scrape endpoint: offset in the interval, `miss` of its scrapes lost, `gaps` runs of 3-11;
+        `alive`: the grid points it exists at (service discovery lists it), else all."""
         offset = float(self.rng.uniform(0, STEP))
         keep = self.rng.random(self.n) > miss
         for _ in range(gaps):
             s = int(self.rng.integers(0, self.n - 20))
             keep[s : s + int(self.rng.integers(3, 12))] = False
+        if alive is not None:
+            keep &= alive
+            self.alive[key] = alive
         target = Target(key, dict(labels), keep, self.grid + offset)
         self.targets[key] = target
         return target
 
     def add(
-        self, target: str, name: str, labels: Mapping[str, str], values: np.ndarray, counter: bool = False
+        self,
+        target: str,
+        name: str,
+        labels: Mapping[str, str],
+        values: np.ndarray,
+        counter: bool = False,
+        alive: np.ndarray | None = None,
     ) -> None:
+        """One series of `target`; `alive`: the grid points it is exposed at (a container that exists
+        only part of the time), else every scrape of the target."""
         t = self.targets[target]
         values = np.asarray(values, float)
-        row = Row(name, {**t.labels, **labels}, target, t.times, values, t.keep, counter=counter)
+        keep = t.keep if alive is None else t.keep & alive
+        row = Row(
+            name, {**t.labels, **labels}, target, t.times, values, keep, counter=counter, pods=self.pods
+        )
         self.families.setdefault(name, []).append(row)
 
     def skip_counter(self) -> None:
@@ -166,11 +198,24 @@ class Recording:
         self.rng.poisson(np.zeros(self.n))
         self.rng.integers(1000, 10**6)
 
-    def gauge(self, target: str, name: str, labels: Mapping[str, str], values: np.ndarray) -> None:
-        self.add(target, name, labels, values)
+    def gauge(
+        self,
+        target: str,
+        name: str,
+        labels: Mapping[str, str],
+        values: np.ndarray,
+        alive: np.ndarray | None = None,
+    ) -> None:
+        self.add(target, name, labels, values, alive=alive)
 
     def counter(
-        self, target: str, name: str, labels: Mapping[str, str], rate: Delta, whole: bool = True
+        self,
+        target: str,
+        name: str,
+        labels: Mapping[str, str],
+        rate: Delta,
+        whole: bool = True,
+        alive: np.ndarray | None = None,
     ) -> None:
         """A counter from its per-second rate; `whole`: events, Poisson-drawn increments (a counter of
         seconds is not, but its draw is still taken: the draws after it stay the audit's)."""
@@ -178,7 +223,7 @@ class Recording:
         events = self.rng.poisson(increments) if increments.max() < 1e6 else increments
         counted = events if whole else increments
         start = float(self.rng.integers(1000, 10**6))
-        self.add(target, name, labels, np.cumsum(counted) + start, counter=True)
+        self.add(target, name, labels, np.cumsum(counted) + start, counter=True, alive=alive)
 
     def histogram(
         self,
@@ -189,6 +234,7 @@ class Recording:
         median: np.ndarray | float,
         sigma: float = 0.5,
         buckets: Sequence[float] = DEFAULT_BUCKETS,
+        alive: np.ndarray | None = None,
     ) -> None:
         """A Prometheus histogram of log-normal observations at `rate` per second around `median`."""
         cnt = self.rng.poisson(np.clip(np.asarray(rate, float), 0, None) * STEP).astype(float)
@@ -200,16 +246,27 @@ class Recording:
             le = repr(float(b)) if b < 1 else str(float(b))
             first = base * norm.cdf((np.log(b) - np.log(med[0])) / sigma)
             cumulative = np.cumsum(np.round(cnt * below)) + first
-            self.add(target, f"{name}_bucket", {**labels, "le": le}, cumulative, counter=True)
-        self.add(target, f"{name}_bucket", {**labels, "le": "+Inf"}, total + base, counter=True)
-        self.add(target, f"{name}_count", labels, total + base, counter=True)
+            self.add(target, f"{name}_bucket", {**labels, "le": le}, cumulative, counter=True, alive=alive)
+        self.add(target, f"{name}_bucket", {**labels, "le": "+Inf"}, total + base, counter=True, alive=alive)
+        self.add(target, f"{name}_count", labels, total + base, counter=True, alive=alive)
         mean = med * math.exp(sigma * sigma / 2)
-        self.add(target, f"{name}_sum", labels, np.cumsum(cnt * mean) + base * med[0], counter=True)
+        sums = np.cumsum(cnt * mean) + base * med[0]
+        self.add(target, f"{name}_sum", labels, sums, counter=True, alive=alive)
 
     def up(self) -> None:
-        """`up` of every target, 1 at every scrape time."""
+        """`up` of every target, 1 at every scrape time while it exists."""
+        every = np.ones(self.n, bool)
         rows = [
-            Row("up", dict(t.labels), t.key, t.times, np.ones(self.n), np.ones(self.n, bool), "%g")
+            Row(
+                "up",
+                dict(t.labels),
+                t.key,
+                t.times,
+                np.ones(self.n),
+                self.alive.get(t.key, every),
+                "%g",
+                pods=self.pods,
+            )
             for t in self.targets.values()
         ]
         self.families["up"] = rows
@@ -217,9 +274,8 @@ class Recording:
     def alerts_for_state(self, labels: Mapping[str, str], active: float) -> None:
         """What the alert's rule writes at every evaluation from `active` on: ALERTS_FOR_STATE = `active`."""
         keep = self.grid >= active
-        row = Row(
-            FOR_STATE, dict(labels), "prometheus", self.grid, np.full(self.n, float(active)), keep, "%.0f"
-        )
+        values = np.full(self.n, float(active))
+        row = Row(FOR_STATE, dict(labels), "prometheus", self.grid, values, keep, "%.0f", pods=self.pods)
         self.families.setdefault(FOR_STATE, []).append(row)
 
     def drop_kube_state_metrics(self) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,12 +75,16 @@ class Alert:
 @dataclass(frozen=True)
 class Truth:
     """The cause: series of one of `components` (`Row.owner`), of one of `metrics` (a family, its histogram
-    parts with it; `name{label="value"}` for some of its series), carrying `labels` where it has them."""
+    parts with it; `name{label="value"}` for some of its series), carrying `labels` where it has them.
+    `categories`: the analyst's categories that state this cause by themselves (a redeploy of the
+    component, a slow dependency), whatever series a hypothesis of one names; none (the trading set): a
+    series must."""
 
     components: tuple[str, ...]
     metrics: tuple[str, ...]
     summary: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    categories: tuple[str, ...] = ()
 
     def is_cause(self, row: Row) -> bool:
         return (
@@ -122,6 +126,7 @@ class Scenario:
     alert: Alert
     truth: Truth
     kafka: Kafka | None = None
+    build: Callable[[int, Mapping[str, Delta]], Recording] = build_namespace  # the namespace it happens in
 
     @property
     def seed(self) -> int:
@@ -131,7 +136,7 @@ class Scenario:
 def recording(scenario: Scenario, kube_state_metrics: bool = True) -> Recording:
     """Every series of the scenario, its alert's ALERTS_FOR_STATE among them; `kube_state_metrics=False`
     leaves kube-state-metrics' series out (the audit's NOKSM variant)."""
-    rec = build_namespace(scenario.seed, scenario.inject)
+    rec = scenario.build(scenario.seed, scenario.inject)
     if scenario.kafka is not None:
         add_kafka(rec, scenario.kafka)
     if not kube_state_metrics:
