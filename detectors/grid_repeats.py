@@ -12,7 +12,7 @@ twice per sample interval (a sample enters, an older one leaves the window), whi
 interval: still far fewer samples than points.
 
 The points a sample first shows at fall on one residue, its phase: taking every d-th point from there shows
-each sample once (`sample_grid`), what a query at the series' own interval returns. A series whose interval
+each sample once, what a query at the series' own interval returns (`newest_phase`). A series whose interval
 changed within the grid (60 s, then 15 s) has no single factor; `coarsest_sampling` also reads the factor
 of each span of the grid and keeps the largest, so that the series is judged on one grid throughout.
 """
@@ -30,22 +30,14 @@ MAX_REPEATS = 20  # Prometheus' 5-minute lookback on a 15-s grid: a sample fills
 TOLERATED = 0.1  # share of changes off the residue (a scrape whose timestamp jitters across a step)
 
 
-def sample_repeats(values: np.ndarray) -> np.ndarray:
-    """Per row of a (k, n) grid (NaN for gaps), the number of grid points one sample fills (>= 1)."""
-    return sample_grid(values)[0]
-
-
-def sample_grid(values: np.ndarray, min_changes: int = MIN_CHANGES) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of a (k, n) grid (NaN for gaps): the grid points one sample fills (d >= 1), and the column
-    modulo d at which each new sample first shows (0 for d = 1). A row needs `min_changes` changes of value
-    to be read at all."""
+def sample_repeats(values: np.ndarray, min_changes: int = MIN_CHANGES) -> np.ndarray:
+    """Per row of a (k, n) grid (NaN for gaps), the number of grid points one sample fills (>= 1); a row
+    needs `min_changes` changes of value to be read at all."""
     k, n = values.shape
-    out, phase = np.ones(k), np.zeros(k, dtype=np.int64)
+    out = np.ones(k)
     if n < 2 or k == 0:
-        return out, phase
-    finite = np.isfinite(values)
-    before = forward_fill(values)[:, :-1]
-    changed = finite[:, 1:] & np.isfinite(before) & (values[:, 1:] != before)
+        return out
+    changed = _changed(values)
     changes = changed.sum(axis=1)
     allowed = np.floor(TOLERATED * changes)
     # of two changes at neighbouring points at most one lies on a residue, so a row with more such pairs
@@ -59,42 +51,60 @@ def sample_grid(values: np.ndarray, min_changes: int = MIN_CHANGES) -> tuple[np.
         width = -(-changed.shape[1] // d) * d
         padded = np.zeros((rows.size, width), dtype=np.int32)
         padded[:, : changed.shape[1]] = changed[rows]
-        per_residue = padded.reshape(rows.size, -1, d).sum(axis=1)
-        fits = changes[rows] - per_residue.max(axis=1) <= allowed[rows]
+        on_one_residue = padded.reshape(rows.size, -1, d).sum(axis=1).max(axis=1)
+        fits = changes[rows] - on_one_residue <= allowed[rows]
         out[rows[fits]] = d
-        phase[rows[fits]] = (per_residue[fits].argmax(axis=1) + 1) % d  # changed[:, j] is column j + 1
         undecided[rows[fits]] = False
-    return out, phase
+    return out
+
+
+def _changed(values: np.ndarray) -> np.ndarray:
+    """(k, n - 1): whether column j + 1 shows a value other than the last one before it."""
+    finite = np.isfinite(values)
+    before = forward_fill(values)[:, :-1]
+    return finite[:, 1:] & np.isfinite(before) & (values[:, 1:] != before)
 
 
 def coarsest_sampling(values: np.ndarray, first_column: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row of a (k, n) grid (NaN for gaps) whose first column is column `first_column` of a grid laid
-    from 0: the largest factor read off the whole row or any span of it, its phase (modulo it, counted
-    from column 0; from the newest span that shows it: where samples arrive now), and whether the
-    sampling changed (a span read coarser than the whole row). Each of m spans is one more chance to read
-    a factor into chance changes, so a span needs log2(m) more changes than MIN_CHANGES (together they
-    keep a row's chance, 2^-7) and is long enough to show them at MAX_REPEATS. Spans are laid from
-    column 0, so that successive windows cut them alike."""
+    from 0: the largest factor read off the whole row or any span of it, its phase (`newest_phase`), and
+    whether the sampling changed (a span read coarser than the whole row). Each of m spans is one more
+    chance to read a factor into chance changes, so a span needs log2(m) more changes than MIN_CHANGES
+    (together they keep a row's chance, 2^-7) and is long enough to show them at MAX_REPEATS. Spans are
+    laid from column 0, so that successive windows cut them alike."""
     k, n = values.shape
-    repeats, phase = sample_grid(values)
-    phase = (phase + first_column) % repeats.astype(np.int64)
+    repeats = sample_repeats(values)
     tests = -(-n // (MAX_REPEATS * MIN_CHANGES))
     need = MIN_CHANGES + math.ceil(math.log2(max(tests, 1)))
     span = MAX_REPEATS * need
     lead = first_column % span
     spans = -(-(lead + n) // span)
-    if k == 0 or spans < 2:
-        return repeats, phase, np.zeros(k, dtype=bool)
-    padded = np.full((k, spans * span), np.nan)
-    padded[:, lead : lead + n] = values
-    span_repeats, span_phase = (
-        part.reshape(k, spans) for part in sample_grid(padded.reshape(k * spans, span), need)
-    )
-    coarsest = np.maximum(span_repeats.max(axis=1), repeats)
-    shows = span_repeats == coarsest[:, None]
-    rows = np.flatnonzero(shows.any(axis=1) & (coarsest > 1))
-    newest = spans - 1 - np.argmax(shows[rows, ::-1], axis=1)
-    first = first_column - lead + newest * span  # the first column of that newest span
-    phase[rows] = (first + span_phase[rows, newest]) % coarsest[rows].astype(np.int64)
-    changed = coarsest > repeats
-    return coarsest, phase, changed
+    coarsest = repeats
+    if k and spans > 1:
+        padded = np.full((k, spans * span), np.nan)
+        padded[:, lead : lead + n] = values
+        by_span = sample_repeats(padded.reshape(k * spans, span), need).reshape(k, spans)
+        coarsest = np.maximum(by_span.max(axis=1), repeats)
+    return coarsest, newest_phase(values, coarsest, first_column), coarsest > repeats
+
+
+def newest_phase(values: np.ndarray, repeats: np.ndarray, first_column: int = 0) -> np.ndarray:
+    """Per row of a (k, n) grid whose first column is column `first_column` of a grid laid from 0, and
+    whose samples fill `repeats` points each: the column, modulo that, at which most of its newest
+    MIN_CHANGES changes after a value held that long fall, where each new sample first shows now (0 for
+    rows of one point a sample). Changes a step apart (a part sampled faster) do not vote."""
+    phase = np.zeros(repeats.size, dtype=np.int64)
+    rows = np.flatnonzero(repeats > 1)
+    if rows.size == 0 or values.shape[1] < 2:
+        return phase
+    changed = _changed(values[rows])
+    every = repeats[rows].astype(np.int64)
+    at = np.where(changed, np.arange(changed.shape[1]), -1)
+    previous = np.maximum.accumulate(np.c_[np.full(rows.size, -1), at[:, :-1]], axis=1)
+    held = changed & (previous >= 0) & (at - previous >= every[:, None])
+    newest = held & (np.cumsum(held[:, ::-1], axis=1)[:, ::-1] <= MIN_CHANGES)
+    row, column = np.nonzero(newest)
+    votes = np.zeros((rows.size, MAX_REPEATS), dtype=np.int64)
+    np.add.at(votes, (row, (first_column + column + 1) % every[row]), 1)  # changed[:, j] is column j + 1
+    phase[rows] = votes.argmax(axis=1)
+    return phase
