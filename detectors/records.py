@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, cast
 
 import numpy as np
@@ -20,7 +20,7 @@ from detectors.calibration import p_value_from_z, score_from_z
 from detectors.changepoint import ChangePoint
 from detectors.point_scores import PointScores
 from detectors.rules import DetectionRule
-from detectors.types import AnomalyDetection, AnomalyType, Direction, Severity
+from detectors.types import AnomalyDetection, AnomalyType, DetectionColumns, Direction, Severity
 
 EPS = 1e-9
 SEVERITIES = tuple(Severity)
@@ -215,6 +215,21 @@ def concat_tables(
     columns = {name: np.concatenate([getattr(p, name) for p in parts]) for name in DetectionTable.COLUMNS}
     prebuilt = tuple(d for p in parts for d in p.prebuilt)
     return DetectionTable(context, names, **columns, prebuilt=prebuilt)
+
+
+def merge_row_tables(
+    names: Sequence[str], parts: Sequence[tuple[np.ndarray, DetectionColumns]]
+) -> DetectionTable:
+    """One table over `names` from tables over subsets of them (`rows`: which of `names` each part's
+    series are), in the order one batch over all of them reports: series by series, then the data gaps."""
+    tables = []
+    for rows, table in parts:
+        if not isinstance(table, DetectionTable):
+            raise TypeError(f"merge_row_tables takes DetectionTable parts; got {type(table).__name__}")
+        tables.append(replace(table, names=names, series=rows[table.series]))
+    merged = concat_tables(tables[0].context, names, tables)
+    order = np.lexsort((merged.series, merged.gaps()))
+    return replace(merged, **{column: getattr(merged, column)[order] for column in DetectionTable.COLUMNS})
 
 
 def flagged_runs(score: np.ndarray, hole: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from detectors import detect_batch
 from detectors.grid import align, align_range, grid
 from receiver.errors import ReceiverError
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, SeriesData
+from receiver.scheduled.native_sampling import detect_native, native_grid
 from receiver.scheduled.probe import Sampling, rule_notes, sampling_notes, sampling_of
 from receiver.scheduled.scheduler import DetectorFinding, fresh_findings
 from receiver.scheduled.settings import (
@@ -118,7 +118,7 @@ def replay_counting(
     API runs it on the detection pool)."""
     timestamps = grid(fetched_start, plan.end, plan.step)
     values = align(series, timestamps, plan.step)
-    return _replay(plan, series, timestamps, values), sampling_of(values)
+    return _replay(plan, series, timestamps, values), sampling_of(values, native_grid(timestamps, values))
 
 
 def _replay(
@@ -133,7 +133,7 @@ def _replay(
         window = (timestamps > at - plan.lookback) & (timestamps <= at)
         if window.sum() < 3:
             continue
-        result = detect_batch(rule, timestamps[window], values[:, window], names)
+        [result] = detect_native([rule], timestamps[window], values[:, window], names)
         for finding in fresh_findings(plan.rule, names, labels, result, at - plan.interval):
             previous = last_fired.get(finding.fingerprint)
             if previous is not None and at - previous < plan.detection.cooldown_seconds:
@@ -176,7 +176,7 @@ def report_notes(report: BacktestReport) -> list[str]:
     """What the user should know about a backtest beside its findings (no series, counters, slow samples)."""
     series = len(report.series)
     notes = rule_notes(report.plan.rule.query, series, report.sampling.counters, "the range")
-    return notes + sampling_notes(report.sampling, series, report.plan.step)
+    return notes + sampling_notes(report.sampling, series, report.plan.step, "the range")
 
 
 async def fetch_history(plan: BacktestPlan, source: MetricSource) -> tuple[list[SeriesData], float]:

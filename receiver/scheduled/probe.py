@@ -1,5 +1,5 @@
 """What a rule's query returns, as a user writing the rule should hear it: no series, counters, or series
-sampled more slowly than the detection step."""
+sampled more slowly than the detection step or whose sampling changed."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.grid_repeats import sample_repeats
 from detectors.rolling import forward_fill
 from receiver.evidence.source import SeriesData
+from receiver.scheduled.native_sampling import NativeGrid, native_grid
 from receiver.scheduled.settings import RuleSettings, unreachable_min_samples
 
 
@@ -26,39 +26,52 @@ def counter_rows(values: np.ndarray, least: int = 20) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Sampling:
-    """How a query's series sit on the detection grid: how many look like counters, and how many hold each
-    sample for more than one step (`slow`, typically for `repeats` steps: scraped less often than that)."""
+    """How a query's series sit on the detection grid: how many look like counters, how many hold each
+    sample for more than one step (`slow`, typically for `repeats` steps: scraped less often than that, and
+    detected at that interval), how many changed their sampling within it (`changed`, judged throughout at
+    the coarser interval, typically `coarser` steps)."""
 
     counters: int = 0
     slow: int = 0
     repeats: float = 1.0
+    changed: int = 0
+    coarser: float = 1.0
     infinite: int = 0  # series with a ±Inf value (x/0): scored as missing data
 
 
-def sampling_of(values: np.ndarray) -> Sampling:
-    """`Sampling` of a (k, n) block on the detection grid (NaN = no value)."""
-    repeats = sample_repeats(values)
-    held = repeats[repeats > 1]
+def sampling_of(values: np.ndarray, native: NativeGrid | None = None) -> Sampling:
+    """`Sampling` of a (k, n) block on the detection grid (NaN = no value), whose `NativeGrid` is `native`
+    (read from `values` if not given)."""
+    native = native if native is not None else native_grid(np.arange(values.shape[1]), values)
+    held = native.repeats[(native.repeats > 1) & ~native.changed]
+    changed = native.repeats[native.changed]
     return Sampling(
         counters=int(counter_rows(values).sum()),
         slow=int(held.size),
         repeats=float(np.median(held)) if held.size else 1.0,
+        changed=int(changed.size),
+        coarser=float(np.median(changed)) if changed.size else 1.0,
         infinite=int(np.isinf(values).any(axis=1).sum()),
     )
 
 
-def sampling_notes(sampling: Sampling, series: int, step: float) -> list[str]:
-    """Notes on the series that hold each sample for several steps (most of their steps are repeats, so
-    the detector's step and burst features run low and their real steps look large: on a quiet day about
-    twice the false incidents of the same series detected at their own interval), and on those with
-    infinite values (a division by zero), which are scored as missing data."""
+def sampling_notes(sampling: Sampling, series: int, step: float, span: str = "the lookback") -> list[str]:
+    """Notes on the series that hold each sample for several steps (they are detected at their own
+    interval, so their window counts samples, not steps), on those whose sampling changed within `span`,
+    and on those with infinite values (a division by zero), which are scored as missing data."""
     notes = []
     if sampling.slow:
         every = sampling.repeats * step
         notes.append(
             f"{_share(sampling.slow, series, 'holds', 'hold')} each sample for about {sampling.repeats:g}"
             f" steps (sampled about every {every:g}s on a {step:g}s step): detected at their own interval,"
-            f" with detection.step_seconds: {every:g}, they raise about half the false incidents"
+            " their window_size and min_samples count samples, not steps"
+        )
+    if sampling.changed:
+        notes.append(
+            f"{_share(sampling.changed, series, 'changed', 'changed')} sampling interval within {span}:"
+            f" judged at the coarser one (about every {sampling.coarser * step:g}s) over all of it, so that"
+            " the change itself opens nothing"
         )
     if sampling.infinite:
         notes.append(

@@ -2,9 +2,10 @@
 
 All rule queries of a cycle are fetched concurrently (bounded by `detection.max_concurrency`) and
 detected on a thread pool (`detection.workers`); rules with the same query are fetched once and detected
-in one `detect_rules` pass. Only anomalies newer than `freshness` open incidents, through `on_anomaly`
-(after cycles in which a rule's query failed, anomalies since its last evaluated cycle, also across a
-restart: SQLite keeps where its failed cycles began); data gaps only for rules with `alert_on_gaps`.
+together, each series at its own sampling interval (`native_sampling`). Only anomalies newer than
+`freshness` open incidents, through `on_anomaly` (after cycles in which a rule's query failed, anomalies
+since its last evaluated cycle, also across a restart: SQLite keeps where its failed cycles began); data
+gaps only for rules with `alert_on_gaps`.
 The same rule and series within `cooldown_seconds` of its last incident is the same incident (state in
 SQLite). Once that cooldown has passed and a cycle that evaluated the rule finds no fresh anomaly on the
 series (or a newer incident of the series was opened), the incident resolves (`on_resolved` hands the
@@ -32,12 +33,13 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 from pydantic import ValidationError
 
-from detectors import AnomalyDetection, BatchResult, detect_rules
+from detectors import AnomalyDetection, BatchResult
 from detectors.grid import align, align_range, grid
 from receiver.errors import InvalidRuleField, RuleConflict
 from receiver.evidence.promql import series_id
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData
 from receiver.models import Incident, new_incident
+from receiver.scheduled.native_sampling import detect_native, native_grid
 from receiver.scheduled.probe import (
     Sampling,
     gap_notes,
@@ -175,14 +177,15 @@ def rule_definition(rule: RuleSettings) -> str:
 def detect_query(
     rules: Sequence[RuleSettings], series: Sequence[SeriesData], start: float, end: float, step: float
 ) -> tuple[list[str], list[BatchResult], Sampling]:
-    """Align one query's series on one grid and run all its rules in one `detect_rules` pass, which shares
-    what the rules compute in common; also how the series sit on the grid (counters, slow samples: pure;
-    runs on a worker)."""
+    """Align one query's series on one grid and run all its rules in one `detect_rules` pass per set of
+    series sampled alike, at their own interval (`detect_native`), which shares what the rules compute in
+    common; also how the series sit on the grid (counters, slow samples: pure; runs on a worker)."""
     timestamps = grid(start, end, step)
     values = align(series, timestamps, step)
     names = [series_id(s.labels) for s in series]
-    results = detect_rules([to_detection_rule(r) for r in rules], timestamps, values, names)
-    return names, results, sampling_of(values)
+    native = native_grid(timestamps, values)
+    results = detect_native([to_detection_rule(r) for r in rules], timestamps, values, names, native)
+    return names, results, sampling_of(values, native)
 
 
 def detect_rule(

@@ -1,6 +1,6 @@
-"""A series scraped every 60 s and detected on a 15-s step holds each sample for four steps: most of its steps
-are repeats, and on a quiet day it raised about twice the false incidents of the same series detected at
-its own interval. The rule's status and a backtest say so, and what step to set."""
+"""A series scraped every 60 s and queried on a 15-s step holds each sample for four steps: it is detected at
+its own interval (`receiver.scheduled.native_sampling`), and the rule's status and a backtest say so, and
+that its window counts samples; so for a series whose sampling changed within the lookback."""
 
 from __future__ import annotations
 
@@ -22,12 +22,22 @@ def test_series_held_for_four_steps_are_counted_and_the_note_names_their_interva
     assert (sampling.slow, sampling.repeats, sampling.counters) == (3, 4.0, 0)
     [note] = sampling_notes(sampling, 5, 15.0)
     assert note.startswith("3 of 5 series hold each sample for about 4 steps (sampled about every 60s")
-    assert "detection.step_seconds: 60" in note
+    assert "detected at their own interval, their window_size and min_samples count samples" in note
+
+
+def test_series_whose_sampling_changed_are_said_to_be_judged_at_the_coarser_interval():
+    noise = np.random.default_rng(3).normal(100.0, 5.0, size=(2, 1440))
+    slow_then_fast = np.r_[_held(noise[0], 4)[:1200], noise[0, 1200:]]  # 60 s, then 15 s
+    sampling = sampling_of(np.vstack([slow_then_fast, noise[1]]))
+    assert (sampling.changed, sampling.coarser, sampling.slow) == (1, 4.0, 0)
+    [note] = sampling_notes(sampling, 2, 15.0, "the range")
+    assert note.startswith("1 of 2 series changed sampling interval within the range: judged at the coarser")
+    assert "(about every 60s)" in note
 
 
 def test_series_sampled_at_the_step_need_no_note():
     noise = np.random.default_rng(1).normal(100.0, 5.0, size=(3, 1440))
-    assert sampling_of(noise) == Sampling(counters=0, slow=0, repeats=1.0, infinite=0)
+    assert sampling_of(noise) == Sampling()
     assert sampling_notes(sampling_of(noise), 3, 15.0) == []
 
 
