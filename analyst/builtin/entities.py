@@ -159,7 +159,12 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
         SeriesKind.AVAILABILITY,
         rf"{TARGET_UP.pattern}|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill",
     ),
-    (SeriesKind.ERRORS, r"success|availab|apdex|error|fail|5xx|exception|reject|timeout"),
+    # errors; a NIC's `errs` and drops (node_exporter's `node_network_receive_errs_total`), TCP retransmits
+    (
+        SeriesKind.ERRORS,
+        r"success|availab|apdex|error|fail|5xx|exception|reject|timeout|(^|_)errs(_|$)|(^|_)drop(s|ped)?(_|$)"
+        r"|retrans",
+    ),
     (SeriesKind.OUTBOUND_LATENCY, r"client.*(latency|duration|seconds)|(outbound|upstream|downstream)"),
     (
         SeriesKind.LATENCY,
@@ -779,6 +784,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
     shifts = on_the_alerts_labels(shifts, evidence, alerting)
     shifts = on_the_alerts_nodes(shifts, hosts_of(alerting, evidence.series, entities))
+    shifts = _nodes_use_as_load(shifts, nodes_named(evidence.series) - {alerting or ""})
     limit = own_limit(shifts.get(alerting or "", ()), evidence.alert.starts_at)
     tied = _tied_to(alerting, graph, shifts)
     if limit is not None:  # what counts at most half of the resource that ran out does not explain it
@@ -1157,6 +1163,30 @@ def hosts_of(
         if entity == alerting
         for key in HOST_LABELS
         if (node := s.labels.get(key)) and node != alerting
+    }
+
+
+def nodes_named(series: Iterable[SeriesEvidence]) -> set[str]:
+    """The nodes the evidence's series place pods on (`HOST_LABELS`)."""
+    return {node for s in series for key in HOST_LABELS if (node := s.labels.get(key))}
+
+
+def _nodes_use_as_load(
+    shifts: Mapping[str, Sequence[SeriesShift]], nodes: Collection[str]
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each of `nodes`' saturation short of its limit weighed as any other signal (OTHER):
+    a node's CPU, memory or connections below their limit add up its pods' own load, an effect of theirs as
+    much as a cause (a busier node's softirq time rose with a deploy's traffic). At its limit (a full
+    conntrack table, its file descriptors) it is what every pod on it runs short of."""
+    ratio = KIND_WEIGHT[SeriesKind.OTHER] / KIND_WEIGHT[SeriesKind.SATURATION]
+    return {
+        name: [
+            dataclasses.replace(s, weighted=s.weighted * ratio)
+            if name in nodes and s.kind is SeriesKind.SATURATION and not s.at_limit
+            else s
+            for s in members
+        ]
+        for name, members in shifts.items()
     }
 
 

@@ -43,15 +43,22 @@ def workload_of_pod(pod: str) -> str:
 
 
 def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
-    """Component values carried by series of two pods or more not named after the value. An exporter's
-    own series (its process, or kube-state-metrics' deployment series under its scrape labels) may name
-    its own pod beside them: that does not make the others its own."""
+    """Component values carried by series of two pods or more not named after the value, or of one pod
+    whose own series name it after another component (the kubelet's cAdvisor series of the one pod the
+    evidence holds, beside that pod's own `service="risk-engine"`). An exporter's own series (its
+    process, or kube-state-metrics' deployment series under its scrape labels) may name its own pod beside
+    them: that does not make the others its own."""
     pods: dict[str, set[str]] = {}
+    owned: set[str] = set()
     for s in series:
         pod = pod_of(s)
-        if s.component and pod and not pod.startswith(s.component):
+        if not (s.component and pod) or described_object(s) is not None:
+            continue  # an object's series carries kube-state-metrics' own pod: it describes no pod
+        if pod.startswith(s.component):
+            owned.add(pod)
+        else:
             pods.setdefault(s.component, set()).add(pod)
-    return {c for c, foreign in pods.items() if len(foreign) >= 2}
+    return {c for c, foreign in pods.items() if len(foreign) >= 2 or not foreign.isdisjoint(owned)}
 
 
 # kube-state-metrics names each series after the kind of object it describes and labels it with the

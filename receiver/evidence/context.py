@@ -556,8 +556,10 @@ async def _related_series(
         named = ", ".join(sorted({f"{v}" for _, v in identifying}))
         notes.append(
             f"the alert has no identifying labels: its label values ({named}) were looked up as the names"
-            " of components (a consumer group, a queue or a job named after the service that owns it)"
+            " of components (a consumer group, a queue or a job named after the service that owns it), and"
+            " as themselves (the series of its `queue`)"
         )
+        identifying = own_label_pairs(labels, drop, settings) + identifying
     if not identifying:
         notes.append(_no_identifying_labels(labels, already, settings))
         return []
@@ -664,6 +666,16 @@ def named_components(
         and _NAME_LIKE.fullmatch(v)
     ]
     return [(key, value) for value in dict.fromkeys(values) for key in keys]
+
+
+def own_label_pairs(
+    labels: Mapping[str, str], drop: set[str], settings: ContextSettings
+) -> list[tuple[str, str]]:
+    """For an alert without identifying labels, its own label pairs that `named_components` looks up as
+    names (`queue="orders"`): the series that carry them are about the same thing (the queue's consumers'
+    own series, its other measures)."""
+    names = {v for _, v in named_components(labels, drop, settings)}
+    return [(k, v) for k, v in labels.items() if v in names and k not in drop]
 
 
 def scope_matchers(labels: Mapping[str, str], drop: set[str], settings: ContextSettings) -> dict[str, str]:

@@ -88,3 +88,30 @@ def test_kube_state_metrics_object_series_belong_to_the_object_they_name_not_to_
         "eod-reporting-28911840",
         KSM,
     ]
+
+
+def test_the_kubelets_series_of_the_one_pod_the_evidence_holds_belong_to_that_pods_own_component():
+    """A consumer group's lag, its consumer's series found by its name: one pod, its own
+    `service="risk-engine"` series and the kubelet's cAdvisor series of it. Before, the kubelet described
+    only one pod, was no exporter, and the consumer's pool at its limit was named
+    "kube-prometheus-stack-kubelet"'s (its `container` value taken for the kubelet's)."""
+    pod = "risk-engine-5b6f7c9d8-h7rtn"
+    series = [
+        _series(
+            "container_cpu_usage_seconds_total", KUBELET, pod=pod, container="risk-engine", service=KUBELET
+        ),
+        _series(
+            "go_sql_in_use_connections",
+            "risk-engine",
+            pod=pod,
+            container="risk-engine",
+            service="risk-engine",
+        ),
+    ]
+    assert exporter_components(series) == {KUBELET}
+    assert [s.component for s in with_subject_components(series)] == ["risk-engine", "risk-engine"]
+
+
+def test_a_service_named_apart_from_its_pods_is_no_exporter():
+    series = [_series("latency_seconds", "orders-api", pod="orders-5d9f8b6c5d-x2k4p", service="orders-api")]
+    assert exporter_components(series) == set()

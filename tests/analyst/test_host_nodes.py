@@ -11,9 +11,11 @@ import numpy as np
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import (
     SHARED_LABEL_FACTOR,
+    SeriesKind,
     hosts_of,
     on_the_alerts_nodes,
     rank_entities,
+    series_kind,
     series_shifts,
 )
 from analyst.evidence import Evidence, SeriesEvidence
@@ -82,3 +84,30 @@ def test_a_full_conntrack_table_on_the_feeds_node_leads_a_batch_jobs_cpu_burst()
 def test_a_node_the_pods_do_not_run_on_is_not_tied() -> None:
     evidence = _feed_on_a_full_node(pods_node="ip-10-0-1-12")
     assert rank_entities(evidence)[0].name == "eod-reporting"
+
+
+def test_a_nodes_use_short_of_its_limit_is_its_pods_load_not_a_cause() -> None:
+    """A deploy's new pods error; their node's softirq time doubled with the traffic. Before, the node's
+    CPU (z about 50, a saturation) outranked the deploy's own errors."""
+    series = [
+        grid_series("http_errors_ratio", "checkout", _step(0.002, 0.0005, 1, 0.12), "alert"),
+        _with(
+            grid_series("container_memory_working_set_bytes", "checkout", grid_noise(4e8, 5e6, 2)), node=NODE
+        ),
+        grid_series("node_cpu_softirq_seconds_rate", NODE, _step(0.02, 0.001, 3, 0.07)),
+    ]
+    evidence = grid_evidence(series, alert_service="checkout", alertname="CheckoutErrorRatioHigh")
+    ranked = rank_entities(evidence)
+    assert ranked[0].name == "checkout", [(e.name, round(e.score, 1)) for e in ranked]
+    node = next(e for e in ranked if e.name == NODE)
+    assert node.shifts[0].weighted == node.shifts[0].z / 8  # weighed as OTHER: an eighth
+
+
+def test_a_nics_errors_drops_and_retransmits_are_errors() -> None:
+    for metric in (
+        "node_network_receive_errs_total",
+        "node_network_receive_drop_total",
+        "node_netstat_Tcp_RetransSegs",
+    ):
+        assert series_kind(metric) is SeriesKind.ERRORS, metric
+    assert series_kind("node_network_receive_bytes_total") is SeriesKind.THROUGHPUT

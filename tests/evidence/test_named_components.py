@@ -37,6 +37,30 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProc
         SyntheticSeries("go_sql_in_use_connections", risk, ts, pool),
         SyntheticSeries("go_sql_max_open_connections", risk, ts, np.full(ts.size, 25.0)),
         SyntheticSeries("process_resident_memory_bytes", risk, ts, noisy(ts, 2e8, 1e6, 2)),
+        SyntheticSeries(
+            "rabbitmq_queue_messages_ready",
+            {"service": "rabbitmq", "queue": "orders"},
+            ts,
+            noisy(ts, 3, 1, 3, steps=[(END - 720, 5000)]),
+        ),
+        SyntheticSeries(
+            "rabbitmq_queue_messages_ready",
+            {"service": "rabbitmq", "queue": "payments"},
+            ts,
+            noisy(ts, 3, 1, 4),
+        ),
+        SyntheticSeries(
+            "worker_messages_inflight",
+            {"service": "order-worker", "queue": "orders"},
+            ts,
+            noisy(ts, 5, 1, 5, steps=[(END - 720, 50)]),
+        ),
+        SyntheticSeries(
+            "worker_messages_inflight",
+            {"service": "payment-worker", "queue": "payments"},
+            ts,
+            noisy(ts, 5, 1, 6),
+        ),
     ]
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("named-components"), series)
     yield proc
@@ -62,3 +86,16 @@ async def test_a_consumer_groups_lag_is_explained_by_the_consumer_it_is_named_af
     assert any("looked up as the names of components" in note for note in evidence.notes)
     assert any(s.metric == "go_sql_in_use_connections" and s.available for s in evidence.series)
     assert primary.suspect.startswith("go_sql_in_use_connections{"), primary
+
+
+async def test_a_queues_backlog_finds_the_series_of_its_queue(prometheus: ManagedProcess) -> None:
+    """`sum(rabbitmq_queue_messages_ready) by (queue) > 1000` on `queue="orders"`: its consumer's own series
+    carry `queue="orders"` and are named after no queue. Before, only the alert's own series were fetched."""
+    labels = {"alertname": "RabbitmqTooManyReadyMessages", "severity": "warning", "queue": "orders"}
+    incident = firing_incident(END - 600, labels, "sum(rabbitmq_queue_messages_ready) by (queue) > 1000")
+    async with source_at(prometheus.url) as source:
+        evidence = await collect_alert_context(incident, source, ContextSettings(), now=END)
+
+    related = {(s.metric, s.labels.get("queue")) for s in evidence.series if s.role == "related"}
+    assert ("worker_messages_inflight", "orders") in related, related
+    assert ("worker_messages_inflight", "payments") not in related
