@@ -45,7 +45,7 @@ from analyst.builtin.categories import (
     metric_family,
     timed_part,
 )
-from analyst.builtin.limits import AT_LIMIT, is_limit_of, may_have_limit, names_a_size, utilisation
+from analyst.builtin.limits import AT_LIMIT, is_limit_of, left_of, may_have_limit, names_a_size, utilisation
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -241,8 +241,9 @@ class SeriesShift:
     def share(self) -> float | None:
         """The peak as a share of the resource's limit: by a size series beside it, else by its name (a
         percent, a ratio: `limits.utilisation`)."""
-        if self.limit is not None:
-            return self.peak / self.limit
+        if self.limit is not None:  # what is left of it (a disk's available bytes): the rest is in use
+            used = self.limit - self.peak if left_of(self.series.metric) is not None else self.peak
+            return used / self.limit
         return utilisation(self.series.metric, self.peak)
 
     @property
@@ -1121,12 +1122,14 @@ def telling_label_values(
             values.setdefault(key, set()).add(value)
     return frozenset(
         (key, value)
-        for key, value in alert_labels.items()
-        if value
-        and key not in _NOT_WHAT_IT_IS_ABOUT
-        and value in values.get(key, ())
-        and len(values[key]) >= 2
+        for key, value in about_labels(alert_labels)
+        if value in values.get(key, ()) and len(values[key]) >= 2
     )
+
+
+def about_labels(alert_labels: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The alert's label pairs that may say what it is about: none of `_NOT_WHAT_IT_IS_ABOUT`."""
+    return [(k, v) for k, v in alert_labels.items() if v and k not in _NOT_WHAT_IT_IS_ABOUT]
 
 
 def on_the_alerts_labels(

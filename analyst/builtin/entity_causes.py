@@ -30,6 +30,7 @@ from analyst.builtin.entities import (
     SeriesKind,
     SeriesShift,
 )
+from analyst.builtin.limits import left_of
 from analyst.builtin.narrative import (
     after_the_alert,
     format_duration,
@@ -182,7 +183,10 @@ def went_down(shift: SeriesShift) -> bool:
 def describe_shift(shift: SeriesShift) -> str:
     series = shift.series
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    limit = f", {shift.share:.0%} of its limit" if shift.at_limit else ""
+    in_use = (
+        " in use" if left_of(shift.series.metric) is not None else ""
+    )  # what is left fell: the rest is used
+    limit = f", {shift.share:.0%} of its limit{in_use}" if shift.at_limit else ""
     history = "against its own history"
     if shift.replaced_at is not None:
         history = "against the history of the pods it replaced"

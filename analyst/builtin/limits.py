@@ -77,13 +77,31 @@ def is_limit_of(limit_metric: str, metric: str) -> bool:
     (`_NAMED_APART`: `redis_config_maxclients` of `redis_connected_clients`)."""
     if _NAMED_APART.get(metric) == limit_metric:
         return True
-    used = use_of(metric)
+    used = use_of(metric) or left_of(metric)
     return used is not None and used == size_of(limit_metric)
 
 
 def may_have_limit(metric: str) -> bool:
-    """Whether a metric names the use of something a size series may bound (`is_limit_of`)."""
-    return metric in _NAMED_APART or use_of(metric) is not None
+    """Whether a metric names the use of something a size series may bound, or what is left of it
+    (`is_limit_of`)."""
+    return metric in _NAMED_APART or use_of(metric) is not None or left_of(metric) is not None
+
+
+# Words that name what is left of a resource (`node_filesystem_avail_bytes`, `*_free_bytes`,
+# `kubelet_volume_stats_available_bytes`), whose size a series beside it may give
+# (`node_filesystem_size_bytes`, `kubelet_volume_stats_capacity_bytes`).
+_LEFT_WORDS = frozenset({"avail", "available", "free", "remaining", "headroom"})
+
+
+@functools.lru_cache(maxsize=8192)
+def left_of(metric: str) -> tuple[str, ...] | None:
+    """What a metric names the part left of, as its words less the headroom words
+    (`node_filesystem_avail_bytes`: node, filesystem, bytes); None for a name without one, or with a size
+    word."""
+    words = metric.lower().split("_")
+    if _LEFT_WORDS.isdisjoint(words) or not _LIMIT_WORDS.isdisjoint(words):
+        return None
+    return tuple(w for w in words if w not in _LEFT_WORDS)
 
 
 @functools.lru_cache(maxsize=8192)

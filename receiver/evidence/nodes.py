@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
+from analyst.builtin.entities import about_labels
 from analyst.builtin.exporters import pod_in
 from receiver.evidence.fetching import Fetched, FetchScope, label_key
 from receiver.evidence.promql import matcher
@@ -35,8 +36,10 @@ def host_of(instance: str) -> str:
 
 def alert_pods(labels: Mapping[str, str], keys: Iterable[str], fetched: Sequence[Fetched]) -> set[str]:
     """The pods of what fired: the alert's own, and those of the fetched series that carry one of its
-    `keys` (labels that name a component: `service`, `job`, `instance`...) at the alert's value."""
-    pairs = {(k, labels[k]) for k in keys if labels.get(k)}
+    `keys` (labels that name a component: `service`, `job`, `instance`...) at the alert's value; of an
+    alert that names no component (`sum by (namespace, datname)`), those that carry the label values it is
+    about (`about_labels`: its `datname="catalog"`, the database's exporter's series)."""
+    pairs = {(k, labels[k]) for k in keys if labels.get(k)} or set(about_labels(labels))
     pods = {pod} if (pod := pod_in(labels)) else set()
     for f in fetched:
         own = f.evidence_labels

@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind, telling_label_values
 from analyst.builtin.exporters import pod_in
-from analyst.builtin.limits import may_have_limit, names_a_size, size_of, use_of
+from analyst.builtin.limits import left_of, may_have_limit, names_a_size, size_of, use_of
 from receiver.evidence.fetching import Fetched, FetchScope, chunk_alternatives, label_key, query_fits
 from receiver.evidence.promql import scoped_selector
 from receiver.evidence.settings import ContextSettings
@@ -212,7 +212,7 @@ def telling_first(items: Sequence[Labels]) -> list[Labels]:
     groups: list[tuple[bool, str, list[Labels]]] = []
     placed: set[int] = set()
     for item in items:
-        used = use_of(_name(item))
+        used = use_of(_name(item)) or left_of(_name(item))
         beside = sizes.get((used, label_key(item, drop_name=True)), []) if used is not None else []
         groups.append((not beside, _name(item), [item, *beside]))
     kinds: dict[SeriesKind, list[list[Labels]]] = {}

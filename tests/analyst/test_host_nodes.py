@@ -18,6 +18,7 @@ from analyst.builtin.entities import (
     series_kind,
     series_shifts,
 )
+from analyst.builtin.limits import is_limit_of, left_of
 from analyst.evidence import Evidence, SeriesEvidence
 from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, grid_evidence, grid_noise, grid_series
 
@@ -111,3 +112,15 @@ def test_a_nics_errors_drops_and_retransmits_are_errors() -> None:
     ):
         assert series_kind(metric) is SeriesKind.ERRORS, metric
     assert series_kind("node_network_receive_bytes_total") is SeriesKind.THROUGHPUT
+
+
+def test_what_is_left_of_a_resource_is_judged_against_the_size_beside_it() -> None:
+    assert left_of("node_filesystem_avail_bytes") == ("node", "filesystem", "bytes")
+    assert is_limit_of("node_filesystem_size_bytes", "node_filesystem_avail_bytes")
+    assert is_limit_of("kubelet_volume_stats_capacity_bytes", "kubelet_volume_stats_available_bytes")
+    assert not is_limit_of("node_filesystem_size_bytes", "node_filesystem_files_free")
+    values = np.concatenate([np.full(100, 4e10), np.linspace(4e10, 1e8, 20)])
+    avail = _with(grid_series("node_filesystem_avail_bytes", NODE, values), mountpoint="/data")
+    shift = next(s for s in series_shifts([avail], ALERT_AT, -np.inf) if s is not None)
+    sized = dataclasses.replace(shift, limit=2e11)
+    assert sized.share is not None and sized.share > 0.99 and sized.at_limit

@@ -31,6 +31,9 @@ PRICING_POD = "pricing-7f6d5c4b3-p4d7s"
 KSM = {"job": "kube-state-metrics", "namespace": "trading", "instance": "10.42.1.3:8080"}
 NODE_EXPORTER = {"job": "node-exporter", "namespace": "monitoring", "service": "node-exporter"}
 LIMIT = 262144.0
+DB_POD = "catalog-db-0"
+DB = {"namespace": "trading", "service": "catalog-db", "pod": DB_POD, "container": "postgres-exporter"}
+VOLUME = {"instance": "10.0.1.11:9100", "mountpoint": "/mnt/disks/ssd0", "device": "/dev/nvme1n1"}
 
 
 def kubelet(pod: str, node: str, address: str) -> dict[str, str]:
@@ -47,6 +50,9 @@ def kubelet(pod: str, node: str, address: str) -> dict[str, str]:
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
     ts = np.arange(END - 3 * 3600, END + STEP, STEP)
     full = np.clip(noisy(ts, 40000, 800, 0) + np.clip((ts - (END - 900)) / 300, 0, 1) * 240000, 0, LIMIT)
+    filling = np.clip(
+        4e10 - np.clip((ts - (END - 2400)) / 2100, 0, 1) * 4.02e10 + noisy(ts, 0, 1e7, 8), 0, None
+    )
     feed = {
         "namespace": "trading",
         "service": "md-feed",
@@ -94,6 +100,18 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProc
         ),
         SyntheticSeries(
             "node_load1", {**NODE_EXPORTER, "instance": "10.42.1.3:9100"}, ts, noisy(ts, 1, 0.1, 5)
+        ),
+        # a database whose data volume on its node fills up: its exporter is a sidecar in its pod
+        SyntheticSeries("pg_database_size_bytes", {**DB, "datname": "catalog"}, ts, noisy(ts, 5e9, 1e6, 6)),
+        SyntheticSeries(
+            "container_memory_working_set_bytes",
+            kubelet(DB_POD, "ip-10-0-1-11", "10.0.1.11"),
+            ts,
+            noisy(ts, 4e8, 5e6, 7),
+        ),
+        SyntheticSeries("node_filesystem_avail_bytes", {**NODE_EXPORTER, **VOLUME}, ts, filling),
+        SyntheticSeries(
+            "node_filesystem_size_bytes", {**NODE_EXPORTER, **VOLUME}, ts, np.full(ts.size, 2e11)
         ),
     ]
     proc = start_backfilled_prometheus(tmp_path_factory.mktemp("node-series"), series)
@@ -163,3 +181,27 @@ def test_node_selectors_match_a_node_label_or_its_name_or_address_with_any_port(
     )
     assert host_of("10.0.1.13:9100") == "10.0.1.13" and host_of("[::1]:9100") == "[::1]"
     assert host_of("ip-10-0-1-13") == "ip-10-0-1-13"
+
+
+async def test_an_alert_on_a_database_by_name_reaches_the_volume_of_the_node_its_pod_runs_on(
+    prometheus: ManagedProcess,
+) -> None:
+    """awesome-prometheus-alerts' rollback-rate rule sums `by (namespace, datname)`: no component label.
+    The database's own series carry its `datname` and its pod; that pod's node's volume filled. Before, no
+    node was looked up, and a volume's available bytes had no size to be judged against."""
+    labels = {
+        "alertname": "PostgresqlHighRollbackRate",
+        "severity": "warning",
+        "namespace": "trading",
+        "datname": "catalog",
+    }
+    expr = "sum by (namespace, datname) (rate(pg_stat_database_xact_rollback[3m])) > 0.02"
+    async with source_at(prometheus.url) as source:
+        evidence = await collect_alert_context(
+            firing_incident(END - 300, labels, expr), source, ContextSettings(), now=END
+        )
+    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+
+    assert primary.suspect.startswith("node_filesystem_avail_bytes{"), primary
+    assert primary.category.value == "resource.disk", primary
+    assert any("100% of its limit in use" in line for line in primary.supporting_evidence), primary
