@@ -73,7 +73,8 @@ def names_a_size(metric: str) -> bool:
 
 def is_limit_of(limit_metric: str, metric: str) -> bool:
     """Whether `limit_metric` names the size of what `metric` names the use of (`_USE_WORDS`,
-    `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`; or an exporter names the two apart
+    `_LIMIT_WORDS`): `demo_db_pool_max` of `demo_db_pool_in_use`, or of what is left of it (`left_of`:
+    `node_filesystem_size_bytes` of `node_filesystem_avail_bytes`); or an exporter names the two apart
     (`_NAMED_APART`: `redis_config_maxclients` of `redis_connected_clients`)."""
     if _NAMED_APART.get(metric) == limit_metric:
         return True

@@ -593,7 +593,7 @@ def test_a_market_swing_after_the_alerting_component_changed_weighs_as_any_signa
         ("container_spec_memory_limit_bytes", "container_memory_usage_bytes", True),
         ("container_spec_memory_limit_bytes", "container_memory_working_set_bytes", True),
         ("hikaricp_connections_max", "hikaricp_connections_pending", False),  # waiting, not in use
-        ("node_filesystem_size_bytes", "node_filesystem_avail_bytes", False),  # what is left
+        ("node_filesystem_size_bytes", "node_filesystem_avail_bytes", True),  # what is left: the rest in use
         ("demo_db_pool_in_use", "demo_db_pool_max", False),
         ("process_max_fds", "go_sql_in_use_connections", False),
     ],
