@@ -582,6 +582,10 @@ def _shift(
     scale = floored_spread(spread, centre, float(np.max(np.abs(after))))
     if kind is not SeriesKind.AVAILABILITY:  # a target's `up`, a restart: each unit is an event, not noise
         scale = max(scale, rounding_spread(values[before]))
+    elif series.query.startswith("rate(") and rounding_spread(values[before]) == 0:
+        # a count of events that never moved before (restarts from a clean history): one event is one unit
+        # of its resolution, seen over the whole series, not 100 spreads by the 1 % floor
+        scale = max(scale, rounding_spread(values[np.isfinite(values)]))
     deviation = (after - centre) / scale
     directed = _directed(series.metric, kind, deviation)
     if TARGET_UP.search(series.metric.lower()) and directed[-1] < CHANGE_Z:
