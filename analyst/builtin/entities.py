@@ -791,8 +791,9 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     shifts = on_the_alerts_nodes(shifts, hosts_of(alerting, evidence.series, entities))
     shifts = _nodes_use_as_load(shifts, nodes_named(evidence.series) - {alerting or ""})
     limit = own_limit(shifts.get(alerting or "", ()), evidence.alert.starts_at)
-    tied = _tied_to(alerting, graph, shifts)
+    tied: set[str] = set()
     if limit is not None:  # what counts at most half of the resource that ran out does not explain it
+        tied = _tied_to(alerting, graph, shifts)
         preceded = tuple(name for name in preceded if name in tied)
     if alerting is not None and preceded:  # what restates the alert is what needs explaining: not counted
         shifts[alerting] = [

@@ -183,9 +183,7 @@ def went_down(shift: SeriesShift) -> bool:
 def describe_shift(shift: SeriesShift) -> str:
     series = shift.series
     verb = "fell" if shift.peak < shift.baseline else "rose"
-    in_use = (
-        " in use" if left_of(shift.series.metric) is not None else ""
-    )  # what is left fell: the rest is used
+    in_use = " in use" if left_of(series.metric) is not None else ""  # what is left fell: the rest is used
     limit = f", {shift.share:.0%} of its limit{in_use}" if shift.at_limit else ""
     history = "against its own history"
     if shift.replaced_at is not None:

@@ -45,7 +45,7 @@ from receiver.evidence.fetching import (
     named,
     rated_selector,
 )
-from receiver.evidence.nodes import alert_pods, node_candidates, nodes_of
+from receiver.evidence.nodes import NODE_LABELS, alert_pods, node_candidates, nodes_of
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -244,7 +244,7 @@ async def _node_series(
 ) -> list[Fetched]:
     """node_exporter's series of the nodes the alert's pods run on (`receiver.evidence.nodes`), each
     belonging to its node."""
-    keys = [k for k in scope.settings.component_labels if k not in ("node", "k8s_node_name")]
+    keys = [k for k in scope.settings.component_labels if k not in NODE_LABELS]
     nodes = nodes_of(labels, alert_pods(labels, keys, fetched), fetched)
     if not nodes or scope.settings.max_node_series == 0:
         return []
@@ -559,7 +559,7 @@ async def _related_series(
             " of components (a consumer group, a queue or a job named after the service that owns it), and"
             " as themselves (the series of its `queue`)"
         )
-        identifying = own_label_pairs(labels, drop, settings) + identifying
+        identifying = own_label_pairs(labels, drop, identifying) + identifying
     if not identifying:
         notes.append(_no_identifying_labels(labels, already, settings))
         return []
@@ -669,12 +669,12 @@ def named_components(
 
 
 def own_label_pairs(
-    labels: Mapping[str, str], drop: set[str], settings: ContextSettings
+    labels: Mapping[str, str], drop: set[str], named: Sequence[tuple[str, str]]
 ) -> list[tuple[str, str]]:
-    """For an alert without identifying labels, its own label pairs that `named_components` looks up as
-    names (`queue="orders"`): the series that carry them are about the same thing (the queue's consumers'
-    own series, its other measures)."""
-    names = {v for _, v in named_components(labels, drop, settings)}
+    """For an alert without identifying labels, its own label pairs whose values `named_components` looks
+    up as names (`named`; `queue="orders"`): the series that carry them are about the same thing (the
+    queue's consumers' own series, its other measures)."""
+    names = {v for _, v in named}
     return [(k, v) for k, v in labels.items() if v in names and k not in drop]
 
 

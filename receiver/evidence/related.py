@@ -173,11 +173,9 @@ def rank_related(
     for tier in tiers.values():
         fresh = [item for key, item in tier.items() if key not in seen_keys]
         seen_keys.update(tier)
-        tied = [item for item in fresh if any(item.get(k) == v for k, v in telling)]
-        out += _breadth_first(tied, settings)
-        out += _breadth_first(
-            [item for item in fresh if not any(item.get(k) == v for k, v in telling)], settings
-        )
+        tied = [any(item.get(k) == v for k, v in telling) for item in fresh]
+        out += _breadth_first([item for item, yes in zip(fresh, tied, strict=True) if yes], settings)
+        out += _breadth_first([item for item, yes in zip(fresh, tied, strict=True) if not yes], settings)
     return out
 
 
