@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,20 @@ CHANGED_AT = 113  # a change made here starts two minutes before the alert
 def grid_noise(level: float, spread: float, seed: int) -> np.ndarray:
     """`level` plus normal noise of sd `spread` at every point of the grid (seeded)."""
     return level + np.random.default_rng(seed).normal(0.0, spread, POINTS)
+
+
+def grid_step(level: float, spread: float, seed: int, after: float, at: int = CHANGED_AT) -> np.ndarray:
+    """`level` + noise, and `after` + noise from point `at` on (seeded)."""
+    values = grid_noise(level, spread, seed)
+    values[at:] = grid_noise(after, spread, seed + 1)[at:]
+    return values
+
+
+def labelled(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
+    """`series` with `labels` added (to its labels and its id)."""
+    merged = {**series.labels, **labels}
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(merged.items()) if k != "__name__")
+    return dataclasses.replace(series, labels=merged, series_id=f"{series.metric}{{{inner}}}")
 
 
 def grid_series(

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
-
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.entities import (
     SHARED_LABEL_FACTOR,
@@ -20,23 +18,17 @@ from analyst.builtin.entities import (
     series_shifts,
 )
 from analyst.diagnosis import Category
-from analyst.evidence import Evidence, SeriesEvidence
-from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, grid_evidence, grid_noise, grid_series
+from analyst.evidence import Evidence
+from tests.analyst.grid_evidence import (
+    ALERT_AT,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+    grid_step,
+    labelled,
+)
 
 BOOK = {"book": "ust-10y", "desk": "rates"}
-
-
-def _step(level: float, noise: float, seed: int, after: float) -> np.ndarray:
-    values = grid_noise(level, noise, seed)
-    values[CHANGED_AT:] = grid_noise(after, noise, seed + 1)[CHANGED_AT:]
-    return values
-
-
-def _labelled(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
-    """`series` with `labels` added (to its labels and its id)."""
-    merged = {**series.labels, **labels}
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(merged.items()) if k != "__name__")
-    return dataclasses.replace(series, labels=merged, series_id=f"{series.metric}{{{inner}}}")
 
 
 def _drawdown(alert_labels: dict[str, str], everywhere: dict[str, str] | None = None) -> Evidence:
@@ -45,22 +37,22 @@ def _drawdown(alert_labels: dict[str, str], everywhere: dict[str, str] | None = 
     `everywhere`: labels every series carries."""
     extra = everywhere or {}
     series = [
-        _labelled(
-            grid_series("book_pnl_drawdown_ratio", "pnl-engine", _step(0.02, 0.004, 3, 0.3), "alert"),
+        labelled(
+            grid_series("book_pnl_drawdown_ratio", "pnl-engine", grid_step(0.02, 0.004, 3, 0.3), "alert"),
             **BOOK,
             **extra,
         ),
-        _labelled(
-            grid_series("demo_volatility", "market-data", _step(0.12, 0.004, 5, 0.152)), **BOOK, **extra
+        labelled(
+            grid_series("demo_volatility", "market-data", grid_step(0.12, 0.004, 5, 0.152)), **BOOK, **extra
         ),
-        _labelled(
+        labelled(
             grid_series("demo_volatility", "market-data-eu", grid_noise(0.2, 0.004, 7)),
             book="bund",
             desk="rates-eu",
             **extra,
         ),
-        _labelled(
-            grid_series("container_cpu_usage_percent", "reporting", _step(30.0, 1.0, 9, 42.0)),
+        labelled(
+            grid_series("container_cpu_usage_percent", "reporting", grid_step(30.0, 1.0, 9, 42.0)),
             **extra,
         ),
     ]
@@ -100,7 +92,7 @@ def test_a_label_only_some_exporters_add_with_one_value_ties_nothing() -> None:
     evidence = _drawdown({"env": "prod"})
     evidence = dataclasses.replace(
         evidence,
-        series=tuple(s if "cpu" in s.metric else _labelled(s, env="prod") for s in evidence.series),
+        series=tuple(s if "cpu" in s.metric else labelled(s, env="prod") for s in evidence.series),
     )
 
     assert alert_label_values(evidence) == frozenset()
@@ -116,7 +108,7 @@ def test_classifiers_unrelated_series_share_by_chance_tie_nothing() -> None:
     evidence = dataclasses.replace(
         evidence,
         series=tuple(
-            _labelled(s, **(others if s.component == "market-data-eu" else chance)) for s in evidence.series
+            labelled(s, **(others if s.component == "market-data-eu" else chance)) for s in evidence.series
         ),
     )
 

@@ -25,18 +25,12 @@ from tests.analyst.grid_evidence import (
     grid_evidence,
     grid_noise,
     grid_series,
+    grid_step,
 )
 
 
 def _values(metric: str, service: str, values: np.ndarray, role: str = "related") -> SeriesEvidence:
     return grid_series(metric, service, values, role)
-
-
-def _step(level: float, noise: float, seed: int, after: float, at: int = CHANGED_AT) -> np.ndarray:
-    """`level` + noise, `after` + noise from point `at` on."""
-    values = grid_noise(level, noise, seed)
-    values[at:] = grid_noise(after, noise, seed + 1)[at:]
-    return values
 
 
 def _ramp(level: float, noise: float, seed: int, to: float, start: int) -> np.ndarray:
@@ -60,7 +54,7 @@ def _pnl_drop(market: SeriesEvidence) -> Evidence:
     return grid_evidence(
         [
             market,
-            _values("demo_pnl_usd", "strategy", _step(1000.0, 40.0, 33, -3000.0), role="alert"),
+            _values("demo_pnl_usd", "strategy", grid_step(1000.0, 40.0, 33, -3000.0), role="alert"),
             _values("demo_order_latency_seconds", "gateway", grid_noise(0.02, 0.0007, 35)),
         ],
         alert_service="strategy",
@@ -71,7 +65,7 @@ def _pnl_drop(market: SeriesEvidence) -> Evidence:
 def _funding_swing_leads(at: int) -> Hypothesis:
     """A funding swing from point `at` and the PnL drop: the swing is the primary hypothesis and the
     strategy's own series is said to restate the alert. The strategy's hypothesis, for more checks."""
-    funding = _step(0.0001, 0.00001, 31, -0.003, at=at)
+    funding = grid_step(0.0001, 0.00001, 31, -0.003, at=at)
     result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
 
     primary = result.primary_hypothesis
@@ -94,7 +88,7 @@ def test_a_funding_swing_three_minutes_before_a_pnl_drop_leads_it() -> None:
 def test_the_alerts_own_series_still_leads_when_nothing_changed_before_it() -> None:
     """A funding swing that began after the PnL drop (three minutes later) does not explain it: the
     strategy stays first, the swing an alternative."""
-    funding = _step(0.0001, 0.00001, 31, -0.003, at=CHANGED_AT + 3)
+    funding = grid_step(0.0001, 0.00001, 31, -0.003, at=CHANGED_AT + 3)
     result = _diagnose(_pnl_drop(_values("demo_funding_rate", "marketdata", funding)))
 
     assert result.primary_hypothesis.category is Category.STRATEGY_DEGRADATION
@@ -113,9 +107,9 @@ def test_the_demos_volatility_spike_leads_the_drawdown_it_causes() -> None:
     rises first, the book's drawdown ratio (the alert's series) and PnL follow."""
     evidence = grid_evidence(
         [
-            _values("demo_volatility", "marketdata", _step(0.12, 0.004, 41, 0.65, at=110)),
-            _values("demo_pnl_drawdown_ratio", "strategy", _step(0.02, 0.004, 43, 0.45), role="alert"),
-            _values("demo_pnl_usd", "strategy", _step(1_176_000.0, 4800.0, 45, 660_000.0)),
+            _values("demo_volatility", "marketdata", grid_step(0.12, 0.004, 41, 0.65, at=110)),
+            _values("demo_pnl_drawdown_ratio", "strategy", grid_step(0.02, 0.004, 43, 0.45), role="alert"),
+            _values("demo_pnl_usd", "strategy", grid_step(1_176_000.0, 4800.0, 45, 660_000.0)),
             _values("demo_order_latency_seconds", "gateway", grid_noise(0.015, 0.002, 47)),
         ],
         alert_service="strategy",
@@ -135,8 +129,8 @@ def _leak(topology: Mapping[str, tuple[str, ...]] | None) -> Evidence:
     return caller_of_a_leak(
         _ramp(1.0e9, 0.01e9, 11, 3.0e9, start=105),
         grid_noise(20.0, 1.0, 13),
-        _step(0.05, 0.002, 15, 0.6),
-        _step(0.001, 0.0003, 17, 0.2),
+        grid_step(0.05, 0.002, 15, 0.6),
+        grid_step(0.001, 0.0003, 17, 0.2),
         grid_noise(20.0, 1.0, 19),
         grid_noise(1.0e9, 0.01e9, 21),
         topology,
@@ -169,8 +163,8 @@ def _slow_leak(minutes: int, topology: Mapping[str, tuple[str, ...]] | None) -> 
     return caller_of_a_leak(
         _ramp(1.0e9, 0.02e9, 61, at_end, start=start),
         grid_noise(20.0, 1.0, 63),
-        _step(0.05, 0.002, 65, 0.6),
-        _step(0.001, 0.0003, 67, 0.2),
+        grid_step(0.05, 0.002, 65, 0.6),
+        grid_step(0.001, 0.0003, 67, 0.2),
         grid_noise(20.0, 1.0, 69),
         grid_noise(1.0e9, 0.02e9, 71),
         topology,
@@ -206,7 +200,7 @@ def test_a_filling_disk_leads_the_latency_it_causes() -> None:
         [
             _values("node_filesystem_avail_bytes", "db", _ramp(50e9, 0.05e9, 1, 0.5e9, start=108)),
             _values("pod_cpu_usage_percent", "db", grid_noise(20.0, 1.0, 3)),
-            _values("http_latency_p90_seconds", "web", _step(0.05, 0.002, 5, 0.4), role="alert"),
+            _values("http_latency_p90_seconds", "web", grid_step(0.05, 0.002, 5, 0.4), role="alert"),
             _values("pod_cpu_usage_percent", "web", grid_noise(20.0, 1.0, 7)),
             _values("node_network_transmit_bytes", "web", grid_noise(1e6, 1e4, 9)),
         ],
@@ -225,9 +219,9 @@ def test_traffic_that_moved_first_elsewhere_does_not_explain_the_alerting_compon
     whose errors fired the alert, first."""
     evidence = grid_evidence(
         [
-            _values("pod_network_receive_bytes", "b", _step(1e6, 1e4, 51, 3e6, at=111)),
+            _values("pod_network_receive_bytes", "b", grid_step(1e6, 1e4, 51, 3e6, at=111)),
             _values("pod_cpu_usage_percent", "b", grid_noise(20.0, 1.0, 53)),
-            _values("http_error_ratio", "a", _step(0.001, 0.0003, 55, 0.01), role="alert"),
+            _values("http_error_ratio", "a", grid_step(0.001, 0.0003, 55, 0.01), role="alert"),
             _values("pod_cpu_usage_percent", "a", grid_noise(20.0, 1.0, 57)),
         ],
         alert_service="a",
@@ -241,8 +235,8 @@ def _volume_surge(after: float) -> DiagnosisResult:
     volume on the market data rising from 1,000 (sd 40) to `after`."""
     evidence = grid_evidence(
         [
-            _values("order_ack_latency_seconds", "gateway", _step(0.02, 0.0007, 51, 0.06), role="alert"),
-            _values("md_traded_volume", "marketdata", _step(1000.0, 40.0, 53, after)),
+            _values("order_ack_latency_seconds", "gateway", grid_step(0.02, 0.0007, 51, 0.06), role="alert"),
+            _values("md_traded_volume", "marketdata", grid_step(1000.0, 40.0, 53, after)),
             _values("container_cpu_usage_percent", "gateway", grid_noise(40.0, 1.0, 55)),
         ],
         alert_service="gateway",

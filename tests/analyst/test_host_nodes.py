@@ -19,40 +19,36 @@ from analyst.builtin.entities import (
     series_shifts,
 )
 from analyst.builtin.limits import is_limit_of, left_of
-from analyst.evidence import Evidence, SeriesEvidence
-from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, grid_evidence, grid_noise, grid_series
+from analyst.evidence import Evidence
+from tests.analyst.grid_evidence import (
+    ALERT_AT,
+    CHANGED_AT,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+    grid_step,
+    labelled,
+)
 
 NODE = "ip-10-0-1-13"
 LIMIT = 262144.0
 
 
-def _step(level: float, noise: float, seed: int, after: float) -> np.ndarray:
-    values = grid_noise(level, noise, seed)
-    values[CHANGED_AT:] = grid_noise(after, noise, seed + 1)[CHANGED_AT:]
-    return values
-
-
-def _with(series: SeriesEvidence, **labels: str) -> SeriesEvidence:
-    merged = {**series.labels, **labels}
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(merged.items()) if k != "__name__")
-    return dataclasses.replace(series, labels=merged, series_id=f"{series.metric}{{{inner}}}")
-
-
 def _feed_on_a_full_node(pods_node: str = NODE) -> Evidence:
-    full = np.minimum(_step(40000.0, 800.0, 3, 150000.0), LIMIT)
+    full = np.minimum(grid_step(40000.0, 800.0, 3, 150000.0), LIMIT)
     full[CHANGED_AT + 1 :] = LIMIT
     series = [
-        grid_series("marketdata_feed_lag_seconds", "md-feed", _step(0.05, 0.01, 1, 0.3), "alert"),
-        _with(
+        grid_series("marketdata_feed_lag_seconds", "md-feed", grid_step(0.05, 0.01, 1, 0.3), "alert"),
+        labelled(
             grid_series("container_memory_working_set_bytes", "md-feed", grid_noise(4e8, 5e6, 2)),
             node=pods_node,
         ),
-        _with(grid_series("node_nf_conntrack_entries", NODE, full), instance="10.0.1.13:9100"),
-        _with(
+        labelled(grid_series("node_nf_conntrack_entries", NODE, full), instance="10.0.1.13:9100"),
+        labelled(
             grid_series("node_nf_conntrack_entries_limit", NODE, np.full(full.size, LIMIT)),
             instance="10.0.1.13:9100",
         ),
-        grid_series("process_cpu_seconds_total", "eod-reporting", _step(0.3, 0.01, 9, 3.0)),
+        grid_series("process_cpu_seconds_total", "eod-reporting", grid_step(0.3, 0.01, 9, 3.0)),
     ]
     return grid_evidence(series, alert_service="md-feed", alertname="MarketDataFeedLagging")
 
@@ -91,11 +87,11 @@ def test_a_nodes_use_short_of_its_limit_is_its_pods_load_not_a_cause() -> None:
     """A deploy's new pods error; their node's softirq time doubled with the traffic. Before, the node's
     CPU (z about 50, a saturation) outranked the deploy's own errors."""
     series = [
-        grid_series("http_errors_ratio", "checkout", _step(0.002, 0.0005, 1, 0.12), "alert"),
-        _with(
+        grid_series("http_errors_ratio", "checkout", grid_step(0.002, 0.0005, 1, 0.12), "alert"),
+        labelled(
             grid_series("container_memory_working_set_bytes", "checkout", grid_noise(4e8, 5e6, 2)), node=NODE
         ),
-        grid_series("node_cpu_softirq_seconds_rate", NODE, _step(0.02, 0.001, 3, 0.07)),
+        grid_series("node_cpu_softirq_seconds_rate", NODE, grid_step(0.02, 0.001, 3, 0.07)),
     ]
     evidence = grid_evidence(series, alert_service="checkout", alertname="CheckoutErrorRatioHigh")
     ranked = rank_entities(evidence)
@@ -120,7 +116,7 @@ def test_what_is_left_of_a_resource_is_judged_against_the_size_beside_it() -> No
     assert is_limit_of("kubelet_volume_stats_capacity_bytes", "kubelet_volume_stats_available_bytes")
     assert not is_limit_of("node_filesystem_size_bytes", "node_filesystem_files_free")
     values = np.concatenate([np.full(100, 4e10), np.linspace(4e10, 1e8, 20)])
-    avail = _with(grid_series("node_filesystem_avail_bytes", NODE, values), mountpoint="/data")
+    avail = labelled(grid_series("node_filesystem_avail_bytes", NODE, values), mountpoint="/data")
     shift = next(s for s in series_shifts([avail], ALERT_AT, -np.inf) if s is not None)
     sized = dataclasses.replace(shift, limit=2e11)
     assert sized.share is not None and sized.share > 0.99 and sized.at_limit

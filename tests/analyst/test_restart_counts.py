@@ -8,15 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from analyst.builtin.entities import rank_entities
-from tests.analyst.grid_evidence import CHANGED_AT, POINTS, grid_evidence, grid_noise, grid_series
+from tests.analyst.grid_evidence import (
+    CHANGED_AT,
+    POINTS,
+    grid_evidence,
+    grid_series,
+    grid_step,
+)
 
 RESTARTS = 'rate(kube_pod_container_status_restarts_total{pod="position-ui-5d4c6b7a8-r2n8m"}[90s])'
-
-
-def _step(level: float, noise: float, seed: int, after: float) -> np.ndarray:
-    values = grid_noise(level, noise, seed)
-    values[CHANGED_AT:] = grid_noise(after, noise, seed + 1)[CHANGED_AT:]
-    return values
 
 
 def _one_restart() -> np.ndarray:
@@ -27,8 +27,8 @@ def _one_restart() -> np.ndarray:
 
 def _pnl_drop(elsewhere: str, values: np.ndarray, query: str = "") -> list:  # type: ignore[type-arg]
     return [
-        grid_series("pnl_usd_delta", "pnl-engine", _step(0.0, 1000.0, 1, -150000.0), "alert"),
-        grid_series("funding_rate", "pricing", _step(0.0001, 0.00002, 3, 0.0016)),
+        grid_series("pnl_usd_delta", "pnl-engine", grid_step(0.0, 1000.0, 1, -150000.0), "alert"),
+        grid_series("funding_rate", "pricing", grid_step(0.0001, 0.00002, 3, 0.0016)),
         grid_series(elsewhere, "position-ui", values, query=query),
     ]
 

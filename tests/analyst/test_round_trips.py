@@ -4,18 +4,16 @@ Before, it was "Failing or slow dependency: exchange-connector" with the compone
 
 from __future__ import annotations
 
-import numpy as np
-
 from analyst.builtin import diagnose_evidence, load_playbooks
 from analyst.builtin.categories import MetricFamily, metric_family
 from analyst.diagnosis import Category
-from tests.analyst.grid_evidence import ALERT_AT, CHANGED_AT, grid_evidence, grid_noise, grid_series
-
-
-def _step(level: float, noise: float, seed: int, after: float) -> np.ndarray:
-    values = grid_noise(level, noise, seed)
-    values[CHANGED_AT:] = grid_noise(after, noise, seed + 1)[CHANGED_AT:]
-    return values
+from tests.analyst.grid_evidence import (
+    ALERT_AT,
+    grid_evidence,
+    grid_noise,
+    grid_series,
+    grid_step,
+)
 
 
 def test_a_round_trip_is_a_network_measure() -> None:
@@ -26,8 +24,10 @@ def test_a_round_trip_is_a_network_measure() -> None:
 
 def test_a_venues_round_trip_behind_the_gateways_latency_is_network_degradation() -> None:
     series = [
-        grid_series("order_execution_latency_seconds", "order-gateway", _step(0.02, 0.001, 1, 0.2), "alert"),
-        grid_series("exchange_ws_rtt_seconds", "exchange-connector", _step(0.002, 0.0001, 3, 0.047)),
+        grid_series(
+            "order_execution_latency_seconds", "order-gateway", grid_step(0.02, 0.001, 1, 0.2), "alert"
+        ),
+        grid_series("exchange_ws_rtt_seconds", "exchange-connector", grid_step(0.002, 0.0001, 3, 0.047)),
         grid_series("process_resident_memory_bytes", "exchange-connector", grid_noise(2e8, 1e6, 5)),
     ]
     evidence = grid_evidence(series, alert_service="order-gateway", alertname="OrderExecutionLatencyHigh")
