@@ -28,23 +28,28 @@ from bench.exporters_scenarios import OG_B, SCENARIOS, recording
 def _samples(name: str, ksm: bool = True) -> list[tuple[str, tuple[tuple[str, str], ...], np.ndarray]]:
     return [
         (row.name, tuple(sorted(row.labels.items())), row.values[row.keep])
-        for row in recording(SCENARIOS[name], ksm).rows()
+        for row in recording(exporters.ALL_SCENARIOS[name], ksm).rows()
     ]
 
 
-def test_a_scenario_draws_the_same_samples_every_time_and_another_scenario_others() -> None:
-    first, again = _samples("gc_pause"), _samples("gc_pause")
+@pytest.mark.parametrize(
+    ("name", "another"), [("gc_pause", "hikari_exhaust"), ("nic_errors", "dns_servfail")]
+)
+def test_a_scenario_draws_the_same_samples_every_time_and_another_scenario_others(
+    name: str, another: str
+) -> None:
+    first, again = _samples(name), _samples(name)
     assert [(n, labels) for n, labels, _ in first] == [(n, labels) for n, labels, _ in again]
     for (_, _, a), (_, _, b) in zip(first, again, strict=True):
         np.testing.assert_array_equal(a, b)
-    other = dict(((n, labels), v) for n, labels, v in _samples("hikari_exhaust"))
+    other = dict(((n, labels), v) for n, labels, v in _samples(another))
     differs = [not np.array_equal(v, other[(n, labels)]) for n, labels, v in first if (n, labels) in other]
     assert sum(differs) > len(differs) / 2
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
+@pytest.mark.parametrize("name", list(exporters.ALL_SCENARIOS))  # both sets
 def test_every_truth_selects_series_of_its_components_in_both_variants(name: str) -> None:
-    scenario = SCENARIOS[name]
+    scenario = exporters.ALL_SCENARIOS[name]
     for ksm in (True, False):
         rows = recording(scenario, ksm).rows()
         causes = [row for row in rows if scenario.truth.is_cause(row)]
@@ -53,8 +58,9 @@ def test_every_truth_selects_series_of_its_components_in_both_variants(name: str
         assert scenario.alert.starts - 3600 > rows[0].times[0]  # an hour of history before the alert
 
 
-def test_the_no_ksm_variant_drops_kube_state_metrics_and_nothing_else() -> None:
-    full, without = _samples("xc_fds"), _samples("xc_fds", ksm=False)
+@pytest.mark.parametrize("name", ["xc_fds", "bad_deploy"])
+def test_the_no_ksm_variant_drops_kube_state_metrics_and_nothing_else(name: str) -> None:
+    full, without = _samples(name), _samples(name, ksm=False)
     dropped = {(n, labels) for n, labels, _ in full} - {(n, labels) for n, labels, _ in without}
     assert dropped
     assert all(n.startswith("kube_") or dict(labels)["job"] == KSM_JOB for n, labels in dropped)

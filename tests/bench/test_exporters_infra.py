@@ -1,7 +1,8 @@
 """The exporters benchmark's infrastructure set (`bench.exporters_infra`): a deterministic generator whose
 truths select series that exist and move, laid out as the exporters and kube-prometheus-stack write them
 (a replaced pod's series end, a restarted container gets a new `id` and its process' counters restart),
-and a `--set` that keeps the trading set the default.
+and a `--set` that keeps the trading set the default. Determinism, truths in both variants and the no-ksm
+variant are tested for both sets in `test_exporters.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from bench import exporters, jumps
-from bench.exporters_data import KSM_JOB, Row
+from bench.exporters_data import Row
 from bench.exporters_infra import (
     CART,
     CHECKOUT_A,
@@ -30,13 +31,6 @@ from bench.exporters_scenarios import SCENARIOS, recording
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
-def _samples(name: str, ksm: bool = True) -> list[tuple[str, tuple[tuple[str, str], ...], np.ndarray]]:
-    return [
-        (row.name, tuple(sorted(row.labels.items())), row.values[row.keep])
-        for row in recording(INFRA_SCENARIOS[name], ksm).rows()
-    ]
-
-
 @pytest.fixture(scope="module")
 def recordings() -> dict[str, list[Row]]:
     return {name: recording(s).rows() for name, s in INFRA_SCENARIOS.items()}
@@ -46,27 +40,6 @@ def test_the_sets_are_ten_infrastructure_scenarios_beside_the_twelve_trading_one
     assert len(INFRA_SCENARIOS) == 10
     assert not set(INFRA_SCENARIOS) & set(SCENARIOS)
     assert exporters.SETS == {"trading": SCENARIOS, "infra": INFRA_SCENARIOS}
-
-
-def test_a_scenario_draws_the_same_samples_every_time_and_another_scenario_others() -> None:
-    first, again = _samples("nic_errors"), _samples("nic_errors")
-    assert [(n, labels) for n, labels, _ in first] == [(n, labels) for n, labels, _ in again]
-    for (_, _, a), (_, _, b) in zip(first, again, strict=True):
-        np.testing.assert_array_equal(a, b)
-    other = dict(((n, labels), v) for n, labels, v in _samples("dns_servfail"))
-    differs = [not np.array_equal(v, other[(n, labels)]) for n, labels, v in first if (n, labels) in other]
-    assert sum(differs) > len(differs) / 2
-
-
-@pytest.mark.parametrize("name", list(INFRA_SCENARIOS))
-def test_every_truth_selects_series_of_its_components_in_both_variants(name: str) -> None:
-    scenario = INFRA_SCENARIOS[name]
-    for ksm in (True, False):
-        rows = recording(scenario, ksm).rows()
-        causes = [row for row in rows if scenario.truth.is_cause(row)]
-        assert causes, (name, ksm)
-        assert {row.owner for row in causes} <= set(scenario.truth.components)
-        assert scenario.alert.starts - 3600 > rows[0].times[0]  # an hour of history before the alert
 
 
 @pytest.mark.parametrize("name", list(INFRA_SCENARIOS))
@@ -92,14 +65,6 @@ def test_the_alerts_rule_reads_series_the_recording_has(name: str, recordings: d
     written = {row.name for row in recordings[name]}
     metrics = {m for m in NAME.findall(expr) if m.startswith(("kube_", "pg_", "http_", "rabbitmq_"))}
     assert metrics and metrics <= written, metrics - written
-
-
-def test_the_no_ksm_variant_drops_kube_state_metrics_and_nothing_else() -> None:
-    full, without = _samples("bad_deploy"), _samples("bad_deploy", ksm=False)
-    dropped = {(n, labels) for n, labels, _ in full} - {(n, labels) for n, labels, _ in without}
-    assert dropped
-    assert all(n.startswith("kube_") or dict(labels)["job"] == KSM_JOB for n, labels in dropped)
-    assert len(full) - len(without) == len(dropped)
 
 
 def test_cadvisor_series_carry_the_kubelets_labels_and_no_spec_series(
