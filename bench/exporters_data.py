@@ -328,6 +328,23 @@ def service_labels(pod: str, port_name: str = "http-metrics") -> dict[str, str]:
     }
 
 
+def kubelet_target(rec: Recording, node: str, ip: str) -> Target:
+    """A node's kubelet as kube-prometheus-stack scrapes its cAdvisor endpoint (`kubelet-<node>`): its
+    `node` and its address beside the scrape labels every cAdvisor series carries."""
+    return rec.target(
+        "kubelet-" + node,
+        {
+            "job": "kubelet",
+            "service": "kube-prometheus-stack-kubelet",
+            "namespace": "kube-system",
+            "endpoint": "https-metrics",
+            "metrics_path": "/metrics/cadvisor",
+            "node": node,
+            "instance": f"{ip}:10250",
+        },
+    )
+
+
 def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
     """Every exporter's series in the namespace, with each of `inject`'s deltas added where it is read."""
     rec = Recording(seed)
@@ -764,19 +781,7 @@ def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
 
     # ---------------- cAdvisor (kubelet) and kube-state-metrics for every pod
     for node, ip in NODES.items():
-        rec.target(
-            "kubelet-" + node,
-            {
-                "job": "kubelet",
-                "service": "kube-prometheus-stack-kubelet",
-                "namespace": "kube-system",
-                "endpoint": "https-metrics",
-                "metrics_path": "/metrics/cadvisor",
-                "node": node,
-                "instance": f"{ip}:10250",
-            },
-            miss=0.01,
-        )
+        kubelet_target(rec, node, ip)
     rec.target(
         "ksm",
         {

@@ -42,6 +42,7 @@ from bench.exporters_data import (
     Delta,
     PodSpec,
     Recording,
+    kubelet_target,
 )
 from bench.exporters_scenarios import Alert, Scenario, Truth, burst, climb, hms, ramp
 
@@ -707,18 +708,7 @@ def build_shop(seed: int, inject: Mapping[str, Delta]) -> Recording:
 
     # ---------------- cAdvisor (kubelet) and kube-state-metrics for every pod
     for node, ip in NODES.items():
-        rec.target(
-            "kubelet-" + node,
-            {
-                "job": "kubelet",
-                "service": "kube-prometheus-stack-kubelet",
-                "namespace": "kube-system",
-                "endpoint": "https-metrics",
-                "metrics_path": "/metrics/cadvisor",
-                "node": node,
-                "instance": f"{ip}:10250",
-            },
-        )
+        kubelet_target(rec, node, ip)
     rec.target(
         "ksm",
         {
