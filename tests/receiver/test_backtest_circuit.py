@@ -3,15 +3,13 @@ backend hangs trip that source's circuit, never the one new alerts' evidence goe
 
 from __future__ import annotations
 
-import json
-
 from demo.processes import ManagedProcess
 from receiver.web.resources import pipeline_parts
 from tests.evidence.scenario import ALERT_EXPR, Scenario
 from tests.support.holding_proxy import holding_proxy
 
 from .conftest import ClientFactory
-from .test_ondemand import adhoc_alert
+from .test_ondemand import assert_diagnosed_with_evidence
 
 CIRCUIT_FAILURES = 3
 
@@ -31,8 +29,4 @@ async def test_backtests_that_time_out_leave_the_pipelines_circuit_closed(
             assert answer.status == 502, await answer.text()  # a timeout, then the backtests' circuit open
         holding.hold = False
 
-        answer = await client.post("/api/v1/diagnoses", json={"alert": adhoc_alert(scenario)})
-        evidence = (await answer.json())["evidence"]
-        assert not [note for note in evidence["notes"] if "circuit_open" in note], evidence["notes"]
-        alert = next(s for s in evidence["series"] if s["role"] == "alert")
-        assert alert["available"], json.dumps(alert)
+        await assert_diagnosed_with_evidence(client, scenario)

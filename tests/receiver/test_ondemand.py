@@ -32,6 +32,16 @@ def adhoc_alert(scenario: Scenario) -> dict[str, object]:
     }
 
 
+async def assert_diagnosed_with_evidence(client: Any, scenario: Scenario) -> None:
+    """An ad-hoc diagnosis of the scenario's alert fetches its evidence: no `circuit_open` note, its alert
+    series available (the pipeline's circuit is closed)."""
+    answer = await client.post("/api/v1/diagnoses", json={"alert": adhoc_alert(scenario)})
+    evidence = (await answer.json())["evidence"]
+    assert not [note for note in evidence["notes"] if "circuit_open" in note], evidence["notes"]
+    alert = next(s for s in evidence["series"] if s["role"] == "alert")
+    assert alert["available"], json.dumps(alert)
+
+
 async def test_adhoc_alert_is_diagnosed_with_the_db_pool_first(
     make_client: ClientFactory, prometheus: ManagedProcess, scenario: Scenario
 ) -> None:

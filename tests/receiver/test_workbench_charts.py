@@ -5,7 +5,6 @@ are answered (the aiohttp test client; drawing is in the browser tests)."""
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from tests.evidence.scenario import ALERT_EXPR, Scenario
 from tests.support.holding_proxy import holding_proxy
 
 from .conftest import ClientFactory
-from .test_ondemand import adhoc_alert
+from .test_ondemand import assert_diagnosed_with_evidence
 
 CIRCUIT_FAILURES = 3
 END = math.floor(time.time() / 60) * 60
@@ -64,11 +63,7 @@ async def test_charts_that_time_out_leave_the_pipelines_circuit_closed(
             assert answer.status == 502  # a timeout, then the charts' own circuit open
         holding.hold = False
 
-        answer = await client.post("/api/v1/diagnoses", json={"alert": adhoc_alert(scenario)})
-        evidence = (await answer.json())["evidence"]
-        assert not [note for note in evidence["notes"] if "circuit_open" in note], evidence["notes"]
-        alert = next(s for s in evidence["series"] if s["role"] == "alert")
-        assert alert["available"], json.dumps(alert)
+        await assert_diagnosed_with_evidence(client, scenario)
 
 
 async def test_missing_samples_are_a_null_so_the_line_breaks_there(
