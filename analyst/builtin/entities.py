@@ -31,7 +31,7 @@ import functools
 import math
 import re
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -991,11 +991,37 @@ def _markets_that_came_later(
     """`shifts`, with a market driver's change that began after the alerting component's `first` change
     (beyond SIMULTANEOUS_SECONDS) weighed as any other signal (OTHER): it comes from outside, but too late
     to explain what fired."""
-    ratio = KIND_WEIGHT[SeriesKind.OTHER] / KIND_WEIGHT[SeriesKind.MARKET]
+    return _weighed_as_other(
+        shifts,
+        SeriesKind.MARKET,
+        lambda _, s: s.onset is not None and s.onset > first + SIMULTANEOUS_SECONDS,
+    )
+
+
+def _weighed_as_other(
+    shifts: Mapping[str, Sequence[SeriesShift]], kind: SeriesKind, when: Callable[[str, SeriesShift], bool]
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each of `kind` that `when` (component, shift) picks weighed as OTHER."""
+    ratio = KIND_WEIGHT[SeriesKind.OTHER] / KIND_WEIGHT[kind]
     return {
         name: [
-            dataclasses.replace(s, weighted=s.weighted * ratio)
-            if s.kind is SeriesKind.MARKET and s.onset is not None and s.onset > first + SIMULTANEOUS_SECONDS
+            dataclasses.replace(s, weighted=s.weighted * ratio) if s.kind is kind and when(name, s) else s
+            for s in members
+        ]
+        for name, members in shifts.items()
+    }
+
+
+def _tied(
+    shifts: Mapping[str, Sequence[SeriesShift]],
+    ties: Callable[[str, SeriesShift], tuple[tuple[str, str], ...]],
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each that `ties` (component, shift) names a tie for counting SHARED_LABEL_FACTOR times,
+    the tie said (`tied_by`)."""
+    return {
+        name: [
+            dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=tie)
+            if (tie := ties(name, s))
             else s
             for s in members
         ]
@@ -1147,15 +1173,12 @@ def on_the_alerts_labels(
     values = sorted(alert_label_values(evidence))
     if not values:
         return {name: list(members) for name, members in shifts.items()}
-    return {
-        name: [
-            dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=tied)
-            if name != alerting and (tied := tuple((k, v) for k, v in values if s.series.labels.get(k) == v))
-            else s
-            for s in members
-        ]
-        for name, members in shifts.items()
-    }
+    return _tied(
+        shifts,
+        lambda name, s: (
+            tuple((k, v) for k, v in values if s.series.labels.get(k) == v) if name != alerting else ()
+        ),
+    )
 
 
 def hosts_of(
@@ -1186,16 +1209,7 @@ def _nodes_use_as_load(
     a node's CPU, memory or connections below their limit add up its pods' own load, an effect of theirs as
     much as a cause (a busier node's softirq time rose with a deploy's traffic). At its limit (a full
     conntrack table, its file descriptors) it is what every pod on it runs short of."""
-    ratio = KIND_WEIGHT[SeriesKind.OTHER] / KIND_WEIGHT[SeriesKind.SATURATION]
-    return {
-        name: [
-            dataclasses.replace(s, weighted=s.weighted * ratio)
-            if name in nodes and s.kind is SeriesKind.SATURATION and not s.at_limit
-            else s
-            for s in members
-        ]
-        for name, members in shifts.items()
-    }
+    return _weighed_as_other(shifts, SeriesKind.SATURATION, lambda name, s: name in nodes and not s.at_limit)
 
 
 def on_the_alerts_nodes(
@@ -1206,15 +1220,9 @@ def on_the_alerts_nodes(
     conntrack table, its file descriptors or its disk are its pods' too. Below its limit a node's use (its
     CPU, its connections) adds up its pods' own load, the alerting one's with it: an effect as much as a
     cause, not tied."""
-    return {
-        name: [
-            dataclasses.replace(s, weighted=s.weighted * SHARED_LABEL_FACTOR, tied_by=(("node", name),))
-            if name in hosts and s.at_limit and not s.tied_by
-            else s
-            for s in members
-        ]
-        for name, members in shifts.items()
-    }
+    return _tied(
+        shifts, lambda name, s: (("node", name),) if name in hosts and s.at_limit and not s.tied_by else ()
+    )
 
 
 def _explains(shifts: Iterable[SeriesShift], first: float, own: float) -> bool:
