@@ -77,7 +77,10 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         MetricFamily.LATENCY,
         r"latency|duration|response_time|(^|_)rtt?(_|$)|round_?trip|delay|_seconds_(bucket|sum|avg)",
     ),
-    (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$"),
+    (
+        MetricFamily.ERRORS,
+        r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$|^probe_success$",
+    ),
     (
         MetricFamily.REQUESTS,
         r"request|(^|_)(rps|qps|tps)(_|$)|throughput|traffic|(^|_)hits|orders?_(total|rate)",
@@ -143,8 +146,11 @@ _HTTP_STATUS = (
     "http_response_status_code",
 )
 _GRPC_STATUS = ("grpc_code", "grpc_status", "rpc_grpc_status_code")
-# Every label that carries a request's outcome (HTTP, gRPC, Spring's `outcome`).
-OUTCOME_LABELS = frozenset({*_HTTP_STATUS, *_GRPC_STATUS, "outcome"})
+# A DNS answer's code (CoreDNS' `rcode`): SERVFAIL and REFUSED are the server's failures to answer (NXDOMAIN
+# is an answer: the name does not exist).
+_DNS_RCODE = ("rcode",)
+# Every label that carries a request's outcome (HTTP, gRPC, Spring's `outcome`, DNS).
+OUTCOME_LABELS = frozenset({*_HTTP_STATUS, *_GRPC_STATUS, "outcome", *_DNS_RCODE})
 _SERVER_ERRORS = (
     (_HTTP_STATUS, re.compile(r"5\d\d|5xx", re.IGNORECASE)),
     (
@@ -154,12 +160,13 @@ _SERVER_ERRORS = (
         ),
     ),
     (("outcome",), re.compile(r"server_error", re.IGNORECASE)),
+    (_DNS_RCODE, re.compile(r"servfail|refused", re.IGNORECASE)),
 )
 
 
 def server_error(labels: Mapping[str, str] | None) -> bool:
     """Whether a series counts failed requests by its outcome label (`code="503"`,
-    `grpc_code="Unavailable"`, `outcome="SERVER_ERROR"`)."""
+    `grpc_code="Unavailable"`, `outcome="SERVER_ERROR"`, a DNS answer's `rcode="SERVFAIL"`)."""
     if not labels:
         return False
     return any(

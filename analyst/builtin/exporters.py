@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence, Set
 
 from analyst.builtin.calls import callers_view_of
@@ -52,8 +53,8 @@ def exporter_components(series: Iterable[SeriesEvidence]) -> set[str]:
     owned: set[str] = set()
     for s in series:
         pod = pod_of(s)
-        if not (s.component and pod) or described_object(s) is not None:
-            continue  # an object's series carries kube-state-metrics' own pod: it describes no pod
+        if not (s.component and pod) or subject_of(s) is not None:
+            continue  # an object's or a probe's series carries its exporter's own pod: it describes no pod
         if pod.startswith(s.component):
             owned.add(pod)
         else:
@@ -84,15 +85,41 @@ def described_object(series: SeriesEvidence) -> str | None:
     return name
 
 
+# blackbox_exporter's series describe the endpoint a probe checks, not the exporter that ran it.
+_PROBE_SERIES = re.compile(r"probe_")
+_PORT = re.compile(r":\d+$")
+
+
+def probed_endpoint(series: SeriesEvidence) -> str | None:
+    """The endpoint a blackbox probe's series describes: the probe's name where its scrape config gives one
+    (`target`, as the prometheus-blackbox-exporter chart's ServiceMonitor does), else the host its `instance`
+    names (`https://api.psp.example/v1/health` -> `api.psp.example`, `db:5432` -> `db`); None for any
+    other series."""
+    if not _PROBE_SERIES.match(series.metric):
+        return None
+    if target := series.labels.get("target"):
+        return target
+    instance = series.labels.get("instance", "")
+    host = urllib.parse.urlsplit(instance).hostname if "://" in instance else _PORT.sub("", instance)
+    return host or None
+
+
+def subject_of(series: SeriesEvidence) -> str | None:
+    """What a series describes when that is not its scrape target: a kube-state-metrics object
+    (`described_object`) or a probed endpoint (`probed_endpoint`)."""
+    return described_object(series) or probed_endpoint(series)
+
+
 def with_subject_components(series: Sequence[SeriesEvidence]) -> list[SeriesEvidence]:
-    """`series` with each kube-state-metrics object series moved to its object (`described_object`), each
+    """`series` with each kube-state-metrics object series moved to its object and each probe's to its
+    endpoint (`subject_of`), each
     exporter-labelled one (`exporter_components`) to the workload of its pod,
     and each one named only by its pod (a derived per-container series, say) moved to the component the
     other series of that pod agree on, else to its workload where a mesh's callers name that workload
     (`analyst.builtin.calls.callers_view_of`), so a callee's own series and its callers' view meet."""
     objects = [
         dataclasses.replace(s, component=name)
-        if (name := described_object(s)) is not None and name != s.component
+        if (name := subject_of(s)) is not None and name != s.component
         else s
         for s in series
     ]

@@ -46,6 +46,7 @@ from receiver.evidence.fetching import (
     rated_selector,
 )
 from receiver.evidence.nodes import NODE_LABELS, alert_pods, node_candidates, nodes_of
+from receiver.evidence.platform import platform_candidates
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
@@ -225,7 +226,11 @@ async def _fetch_in_window(
         )
         fetched = _first_of_each(fetched + await context_task)
         fetched = await _with_resources(fetched, resources)
-        fetched = _first_of_each(fetched + await _node_series(labels, fetched, scope, placeholders))
+        nodes, platform = await asyncio.gather(
+            _node_series(labels, fetched, scope, placeholders),
+            _platform_series(labels, fetched, scope, placeholders),
+        )
+        fetched = _first_of_each(fetched + nodes + platform)
         components = _components(fetched, settings)
         calls = await fetch_call_latency(labels, scope, settings.call_latency, components, namespace)
         calls = calls_touching(calls, components, notes)
@@ -258,6 +263,19 @@ async def _node_series(
     names = frozenset(item["__name__"] for item in items)
     series = await fetch_candidates(items, names, scope, placeholders)
     return [replace(f, component=node_of.get(label_key(f.data.labels), f.component)) for f in series]
+
+
+async def _platform_series(
+    labels: Mapping[str, str], fetched: list[Fetched], scope: FetchScope, placeholders: list[SeriesEvidence]
+) -> list[Fetched]:
+    """The failed probes' and the cluster DNS' series (`receiver.evidence.platform`)."""
+    try:
+        items = await platform_candidates(labels, fetched, scope)
+    except MetricSourceError as exc:
+        scope.notes.append(f"the DNS and probe series unavailable ({exc})")
+        return []
+    names = frozenset(item["__name__"] for item in items)
+    return await fetch_candidates(items, names, scope, placeholders)
 
 
 async def _with_resources(fetched: list[Fetched], resources: ResourceInfo) -> list[Fetched]:

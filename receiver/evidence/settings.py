@@ -507,6 +507,13 @@ class ContextSettings(Section):
         description="node_exporter series (`node_*`) of the nodes the alerting component's pods run on, "
         "most telling first, beside the related series; 0 turns the lookup off.",
     )
+    max_platform_series: int = Field(
+        default=25,
+        ge=0,
+        description="Series of what every workload relies on that no label ties to the alert: each blackbox "
+        "probe that failed within the window, then the cluster DNS' (CoreDNS) answers and durations, most "
+        "telling first; 0 turns the lookup off.",
+    )
     max_series_per_context_query: int = Field(default=20, ge=1)
     max_query_length: int = Field(
         default=16_384,

@@ -26,6 +26,9 @@ from tests.evidence.conftest import RULES
 from tests.evidence.scenario import STEP, causal_scenario
 from tests.support.polling import eventually
 
+# One moment for every scenario of the module: built twice across a minute's turn, two differed by a step.
+NOW = time.time()
+
 HELD = """
 groups:
   - name: held
@@ -62,7 +65,7 @@ def _firing(url: str) -> list[dict[str, object]]:
 
 
 def _incident(labels: dict[str, str], starts_at: float, source: str = "alertmanager") -> Incident:
-    return causal_scenario().incident(
+    return causal_scenario(NOW).incident(
         labels=labels,
         alertname=labels["alertname"],
         starts_at=starts_at,
@@ -118,7 +121,7 @@ def held_for_long(
     """The causal scenario backfilled with the ALERTS_FOR_STATE its OrderErrorsHigh alert would leave had
     its rule held for 40 minutes, that of another instance's alert, active earlier, and that of a third
     instance's, held for 100 minutes."""
-    scenario = causal_scenario()
+    scenario = causal_scenario(NOW)
     active_at = scenario.effect_at + 60 - 40 * 60
     long_ago = scenario.effect_at + 60 - 100 * 60
     labels = {"alertname": "OrderErrorsHigh", "job": "shop", "namespace": "prod", "service": "orders"}
@@ -152,7 +155,7 @@ async def test_the_evidence_carries_the_activation_and_its_window_stays_as_confi
     held_for_long: tuple[ManagedProcess, float, float],
 ) -> None:
     proc, active_at, _ = held_for_long
-    scenario = causal_scenario()
+    scenario = causal_scenario(NOW)
     incident = scenario.incident()
     incident = replace(incident, labels={**incident.labels, "namespace": "prod"})
     settings = ContextSettings()
@@ -173,13 +176,14 @@ async def test_an_activation_older_than_the_window_has_the_hour_before_it_fetche
     """A rule that held 100 minutes: the configured 2 hours do not hold the hour before its activation, so
     the window reaches back to it; with `context.max_lookback_seconds` at 2 hours it cannot, and says so."""
     proc, _, long_ago = held_for_long
-    incident = causal_scenario().incident()
+    scenario = causal_scenario(NOW)
+    incident = scenario.incident()
     incident = replace(incident, labels={**incident.labels, "namespace": "prod", "instance": "orders-3:8080"})
     source = _source(proc.url)
     try:
-        reaching = await collect_alert_context(incident, source, ContextSettings(), now=causal_scenario().end)
+        reaching = await collect_alert_context(incident, source, ContextSettings(), now=scenario.end)
         capped = ContextSettings(max_lookback_seconds=7200)
-        held_back = await collect_alert_context(incident, source, capped, now=causal_scenario().end)
+        held_back = await collect_alert_context(incident, source, capped, now=scenario.end)
     finally:
         await source.close()
 
@@ -200,7 +204,7 @@ async def test_an_activation_older_than_the_window_has_the_hour_before_it_fetche
 def test_the_window_reaches_back_only_for_an_activation_the_configured_history_cannot_use() -> None:
     """Held 100 minutes: reach back; 40 minutes: the configured two hours hold the hour before it; none: no
     reason to; a configured history under 65 minutes (the demo's 15) is a choice of less history."""
-    incident = causal_scenario().incident()
+    incident = causal_scenario(NOW).incident()
     now = incident.starts_at + 60
     settings = ContextSettings()
     window = context_window(incident, settings, now)
