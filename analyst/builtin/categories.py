@@ -28,6 +28,8 @@ class MetricFamily(StrEnum):
     DISK = "disk"
     LIMITS = "limits"
     NETWORK = "network"
+    DNS = "dns"  # name resolution: the cluster DNS (CoreDNS) and other resolvers
+    PROBE = "probe"  # a blackbox probe of an endpoint (blackbox_exporter's `probe_*`)
     LATENCY = "latency"
     ERRORS = "errors"
     REQUESTS = "requests"
@@ -36,6 +38,7 @@ class MetricFamily(StrEnum):
 
 # Checked in order: the first family whose pattern matches the metric name wins.
 _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
+    (MetricFamily.PROBE, r"^probe_"),
     (
         MetricFamily.DEPLOYMENT,
         r"process_start_time|deployment_(status_observed_|metadata_)?generation|restarts?(_total)?$"
@@ -68,6 +71,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     # a process's or host's own limits: file descriptors (`process_open_fds`, `node_filefd_allocated`),
     # processes and threads (`container_threads`, `node_processes_pids`)
     (MetricFamily.LIMITS, r"(^|_)(open_)?fds?(_|$)|filefd|file_?descriptors?|(^|_)pids(_|$)|threads_max"),
+    (MetricFamily.DNS, r"coredns|kubedns|skydns|dnsmasq|(^|_)dns(_|$)"),
     (
         MetricFamily.NETWORK,
         r"network|(^|_)net_|tcp|udp|packet|bandwidth|dns|(^|_)(receive|transmit)_|retrans|conntrack|sockstat"
@@ -79,7 +83,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     ),
     (
         MetricFamily.ERRORS,
-        r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$|^probe_success$",
+        r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$",
     ),
     (
         MetricFamily.REQUESTS,
@@ -110,11 +114,16 @@ FAMILY_CATEGORY: Mapping[MetricFamily, Category] = {
     MetricFamily.DISK: Category.RESOURCE_DISK,
     MetricFamily.LIMITS: Category.RESOURCE_LIMITS,
     MetricFamily.NETWORK: Category.NETWORK,
+    MetricFamily.DNS: Category.NETWORK,
+    MetricFamily.PROBE: Category.DEPENDENCY_SERVICE,
     MetricFamily.LATENCY: Category.DEPENDENCY_SERVICE,
     MetricFamily.ERRORS: Category.DEPENDENCY_SERVICE,
     MetricFamily.REQUESTS: Category.TRAFFIC_SURGE,
     MetricFamily.OTHER: Category.UNKNOWN,
 }
+
+# Families whose series time or carry traffic on the network path: a symptom there is the path's own.
+NETWORK_FAMILIES = frozenset({MetricFamily.NETWORK, MetricFamily.DNS})
 
 # Families that usually show an effect (the alert's own kind of signal) rather than a cause.
 SYMPTOM_FAMILIES = frozenset(

@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from analyst.builtin.calls import call_ends, called_peer, callee_view, measured_by_caller
-from analyst.builtin.categories import MetricFamily, categorize_series, looks_like_database, metric_family
+from analyst.builtin.categories import (
+    NETWORK_FAMILIES,
+    MetricFamily,
+    categorize_series,
+    looks_like_database,
+    metric_family,
+)
 from analyst.builtin.entities import (
     CHANGE_Z,
     ONSET_MARGIN_SECONDS,
@@ -115,7 +121,7 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     top = cause_shift(entity)
     family = metric_family(top.series.metric, top.series.labels)
     own = entity.name == alert_component
-    if top.kind in SYMPTOM_KINDS and family is MetricFamily.NETWORK:  # the path's own time: a round trip
+    if top.kind in SYMPTOM_KINDS and family in NETWORK_FAMILIES:  # the path's own: a round trip, a lookup
         category = Category.NETWORK
         suspect = top.series.series_id
     elif top.kind in SYMPTOM_KINDS:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from analyst.builtin import BuiltinAnalyst
-from analyst.builtin.categories import server_error
+from analyst.builtin.categories import MetricFamily, metric_family, server_error
 from analyst.builtin.entities import SeriesKind, series_kind
 from analyst.builtin.exporters import probed_endpoint
 from analyst.evidence import SeriesEvidence
@@ -139,7 +139,8 @@ async def test_a_services_errors_while_the_cluster_dns_fails_are_put_down_to_the
         evidence = await collect_alert_context(
             error_ratio_alert("checkout", now - 120), source, ContextSettings(), now=now
         )
-    primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
+    diagnosis = await BuiltinAnalyst().diagnose(evidence)
+    primary = diagnosis.primary_hypothesis
 
     dns = [s for s in evidence.series if s.metric.startswith("coredns_")]
     assert {s.labels.get("pod") for s in dns} == {"coredns-5d78c9869d-4xq8j", "coredns-5d78c9869d-wv2ln"}
@@ -152,6 +153,8 @@ async def test_a_services_errors_while_the_cluster_dns_fails_are_put_down_to_the
         primary.suspect.startswith("coredns_dns_responses_total{") and 'rcode="SERVFAIL"' in primary.suspect
     )
     assert primary.category.value == "network", primary
+    assert primary.title == "Name resolution failures: coredns", primary  # the DNS' own playbook
+    assert any("forward" in step for step in diagnosis.immediate_actions)
 
 
 async def test_a_services_errors_while_a_probe_of_its_partner_fails_are_put_down_to_the_partner(
@@ -169,6 +172,8 @@ async def test_a_services_errors_while_a_probe_of_its_partner_fails_are_put_down
     assert any(s.metric.startswith("coredns_") for s in evidence.series)  # the DNS, calm: not blamed
     assert "psp-api" in primary.title, primary
     assert any(line.startswith("probe_success{") for line in primary.supporting_evidence), primary
+    assert primary.title == "Endpoint failing its probe: psp-api", primary
+    assert any("probe_ssl_earliest_cert_expiry" in step for step in diagnosis.immediate_actions)
     # down all along, the legacy probe's endpoint changed nothing
     assert not any("legacy" in h.title for h in diagnosis.alternative_hypotheses[:2]), diagnosis
 
@@ -197,6 +202,8 @@ def test_a_probes_series_describe_its_endpoint_not_the_exporter() -> None:
 
 
 def test_a_dns_servers_failures_to_answer_are_errors_and_a_probes_success_is_availability() -> None:
+    assert metric_family("coredns_dns_responses_total") is MetricFamily.DNS
+    assert metric_family("probe_success") is MetricFamily.PROBE
     assert server_error({"rcode": "SERVFAIL"}) and server_error({"rcode": "REFUSED"})
     assert not server_error({"rcode": "NXDOMAIN"}) and not server_error({"rcode": "NOERROR"})
     assert series_kind("coredns_dns_responses_total", {"rcode": "SERVFAIL"}) is SeriesKind.ERRORS
