@@ -83,8 +83,9 @@ class DeliveryService:
     ) -> None:
         """New destinations' settings (a configuration reload): the outbox workers stop, the planner and
         sinks are rebuilt, and the workers resume every pending row with the new sinks. A destination whose
-        settings changed gets its rows that failed on refused credentials again, while their incident is
-        open (a fixed Grafana token draws the firing alert's region, a Slack token its thread)."""
+        settings changed (loaded settings compare their secret files' contents too) gets its rows that failed
+        on refused credentials again, while their incident is open (a fixed Grafana token draws the firing
+        alert's region, a Slack token its thread)."""
         await self.stop()
         new = (grafana, slack, pagerduty, outgoing_webhook)
         changed = [name for name, s, old in zip(DESTINATIONS, new, self._settings, strict=True) if s != old]
