@@ -23,6 +23,7 @@ from receiver.delivery.pagerduty import PagerDutySink
 from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
 from receiver.delivery.recovery import RecoveryCheck
+from receiver.delivery.requeue import requeue_rejected_credentials
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -35,7 +36,7 @@ from receiver.delivery.slack import DESTINATION as SLACK
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
-from receiver.storage.outbox import SUPPRESSED, deliveries_of, requeue_rejected_credentials
+from receiver.storage.outbox import SUPPRESSED, deliveries_of
 
 log = structlog.get_logger(__name__)
 
