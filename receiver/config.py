@@ -308,6 +308,8 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, _env_sources(environ), path or defaults)) from exc
     check_secret_files(settings)
+    for destination in (settings.grafana, settings.slack, settings.pagerduty, settings.outgoing_webhook):
+        destination.note_secret_files()  # a reload compares them: a token rotated in its file is a change
     return settings
 
 

@@ -23,6 +23,7 @@ from receiver.delivery.pagerduty import PagerDutySink
 from receiver.delivery.planner import DeliveryPlanner, Plan
 from receiver.delivery.protocol import Sink
 from receiver.delivery.recovery import RecoveryCheck
+from receiver.delivery.requeue import requeue_rejected_credentials
 from receiver.delivery.settings import (
     GrafanaSettings,
     NoiseSettings,
@@ -35,7 +36,7 @@ from receiver.delivery.slack import DESTINATION as SLACK
 from receiver.delivery.slack import SlackSink
 from receiver.models import Incident
 from receiver.storage.database import Store
-from receiver.storage.outbox import SUPPRESSED, deliveries_of, requeue_rejected_credentials
+from receiver.storage.outbox import SUPPRESSED, deliveries_of
 
 log = structlog.get_logger(__name__)
 
@@ -83,8 +84,9 @@ class DeliveryService:
     ) -> None:
         """New destinations' settings (a configuration reload): the outbox workers stop, the planner and
         sinks are rebuilt, and the workers resume every pending row with the new sinks. A destination whose
-        settings changed gets its rows that failed on refused credentials again, while their incident is
-        open (a fixed Grafana token draws the firing alert's region, a Slack token its thread)."""
+        settings changed (loaded settings compare their secret files' contents too) gets its rows that failed
+        on refused credentials again, while their incident is open (a fixed Grafana token draws the firing
+        alert's region, a Slack token its thread)."""
         await self.stop()
         new = (grafana, slack, pagerduty, outgoing_webhook)
         changed = [name for name, s, old in zip(DESTINATIONS, new, self._settings, strict=True) if s != old]

@@ -3,23 +3,40 @@
 A destination whose required key (`grafana.url`, `slack.token`/`slack.webhook_url`,
 `pagerduty.routing_key`, `outgoing_webhook.url`) is absent is disabled. Every secret can be given
 inline (SecretStr) or as `<key>_file` (read and stripped when used).
+
+Sections loaded by `load_settings` also compare the contents of their secret files (`note_secret_files`), so a
+reload after a token was rotated inside its `token_file` sees that destination as changed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from receiver.delivery.severity import PagerDutySeverity
 from receiver.settings_base import Section, read_secret_file
 
 
 class _Section(Section):
+    """Equal when their keys are and, once `note_secret_files` ran on both, their secret files' contents."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    _secret_files_digest: str | None = PrivateAttr(default=None)  # compared by pydantic's __eq__
+
+    def note_secret_files(self) -> None:
+        """Keep a SHA-256 of the contents of the section's secret files (`token_file`...), never the secrets:
+        the same file with a new token then makes unequal settings, as a new inline token does."""
+        fields = type(self).model_fields
+        keys = [f"{name}_file" for name in fields if f"{name}_file" in fields]
+        contents = [(key, read_secret_file(path)) for key in keys if (path := getattr(self, key)) is not None]
+        if contents:
+            self._secret_files_digest = hashlib.sha256(json.dumps(contents).encode()).hexdigest()
 
 
 def _read_secret(value: SecretStr | None, path: Path | None) -> str | None:

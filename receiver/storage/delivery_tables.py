@@ -83,5 +83,5 @@ def migrate_delivery(db: sqlite_utils.Database) -> None:
 
 def migrate_credentials_rejected(db: sqlite_utils.Database) -> None:
     """A failed row says whether the destination refused the credentials: a reload that changes that
-    destination's settings queues it again (`outbox.requeue_rejected_credentials`)."""
+    destination's settings queues it again (`receiver.delivery.requeue`)."""
     db.execute("ALTER TABLE delivery_outbox ADD COLUMN credentials_rejected INTEGER NOT NULL DEFAULT 0")

@@ -173,45 +173,56 @@ def mark_failed(
     db: sqlite_utils.Database, delivery_id: int, error: str, now: float, credentials_rejected: bool = False
 ) -> None:
     """Given up; `credentials_rejected`: the destination refused the credentials, so a reload that
-    changes them queues the row again (`requeue_rejected_credentials`)."""
+    changes them queues the row again (`receiver.delivery.requeue`)."""
     db.conn.execute(
         "UPDATE delivery_outbox SET status=?, last_error=?, updated_at=?, credentials_rejected=? WHERE id=?",
         [FAILED, error, now, int(credentials_rejected), delivery_id],
     )
 
 
-def requeue_rejected_credentials(db: sqlite_utils.Database, destinations: Sequence[str], now: float) -> int:
-    """Pending again, from attempt 0: the rows of `destinations` that failed on refused credentials while
-    their incident is open (its resolution not planned yet; for a Slack parent, while it is its group's
-    thread and any of the group fires), then the rows that failed because they depended on one of them.
-    Returns how many rows were queued again."""
-    if not destinations:
-        return 0
+@dataclass(frozen=True)
+class GroupRow:
+    """A row of a destination in an alert group that still fires, as a reload weighs queueing it again
+    (`receiver.delivery.requeue`)."""
+
+    id: int
+    incident_id: str
+    destination: str
+    kind: str
+    status: str
+    depends_on: int | None
+    rejected: bool  # failed on refused credentials
+    waited: bool  # failed because the row it depends on had failed
+    firing: bool  # its incident fires (its resolution is not planned yet)
+    open_thread: bool  # the parent message of its group's current, unresolved Slack thread
+
+
+def rows_of_firing_groups(db: sqlite_utils.Database, destinations: Sequence[str]) -> list[GroupRow]:
+    """The rows of `destinations` in the alert groups where an incident fires, oldest first."""
     marks = ",".join("?" * len(destinations))
-    requeue = (
-        "UPDATE delivery_outbox SET status=?, attempts=0, next_attempt_at=?, updated_at=?,"
-        " credentials_rejected=0, reconcile=0 WHERE status=? AND "
+    incidents = "SELECT incident_id FROM delivery_group_members WHERE status = 'firing'"
+    groups = "SELECT group_key FROM delivery_group_members WHERE status = 'firing'"
+    rows = fetch_all(
+        db,
+        "SELECT o.id, o.incident_id, o.destination, o.kind, o.status, o.depends_on,"
+        " o.credentials_rejected AS rejected, o.last_error LIKE 'depends on delivery %' AS waited,"
+        f" o.incident_id IN ({incidents}) AS firing,"
+        " EXISTS (SELECT 1 FROM slack_threads t WHERE t.parent_delivery_id = o.id AND t.resolved_at IS NULL)"
+        f" AS open_thread FROM delivery_outbox o WHERE o.destination IN ({marks})"
+        f" AND (o.group_key IN ({groups}) OR o.incident_id IN ({incidents})) ORDER BY o.id",
+        destinations,
     )
-    with transaction(db):
-        count = db.conn.execute(
-            requeue + f"credentials_rejected=1 AND destination IN ({marks}) AND CASE WHEN kind = 'parent'"
-            " THEN EXISTS (SELECT 1 FROM slack_threads t WHERE t.parent_delivery_id = delivery_outbox.id"
-            "  AND t.resolved_at IS NULL)"
-            " AND EXISTS (SELECT 1 FROM delivery_group_members m"
-            "  WHERE m.group_key = delivery_outbox.group_key AND m.status = 'firing')"
-            " ELSE EXISTS (SELECT 1 FROM delivery_group_members m"
-            "  WHERE m.incident_id = delivery_outbox.incident_id AND m.status = 'firing') END",
-            [PENDING, now, now, FAILED, *destinations],
-        ).rowcount
-        dependents = count
-        while dependents:  # a row failed "depends on delivery N" whose N is pending again: N was just queued
-            dependents = db.conn.execute(
-                requeue + "last_error LIKE 'depends on delivery %'"
-                " AND depends_on IN (SELECT id FROM delivery_outbox WHERE status=?)",
-                [PENDING, now, now, FAILED, PENDING],
-            ).rowcount
-            count += dependents
-    return count
+    flags = ("rejected", "waited", "firing", "open_thread")
+    return [GroupRow(**{**row, **{flag: bool(row[flag]) for flag in flags}}) for row in rows]
+
+
+def requeue(db: sqlite_utils.Database, delivery_ids: Sequence[int], now: float) -> None:
+    """Pending again from attempt 0, due now (call inside a transaction)."""
+    db.conn.executemany(
+        "UPDATE delivery_outbox SET status=?, attempts=0, next_attempt_at=?, updated_at=?,"
+        " credentials_rejected=0, reconcile=0 WHERE id=?",
+        [(PENDING, now, now, delivery_id) for delivery_id in delivery_ids],
+    )
 
 
 def flag_interrupted_for_reconcile(db: sqlite_utils.Database, now: float) -> int:

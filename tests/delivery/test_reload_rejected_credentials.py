@@ -82,3 +82,59 @@ async def test_a_resolved_alerts_refused_region_is_not_sent_again(
         rows = await client.app[DELIVERY].list_deliveries(incident_id)
     assert [row["status"] for row in rows if row["destination"] == "grafana"] == ["failed", "failed"]
     assert fake_grafana.annotations == {}
+
+
+def from_files(tmp_path: Path, grafana_url: str, slack_url: str) -> dict[str, Any]:
+    """As `destinations`, each token read from its own file."""
+    return {
+        **document(tmp_path),
+        "grafana": {"url": grafana_url, "token_file": str(tmp_path / "grafana.token")},
+        "slack": {"token_file": str(tmp_path / "slack.token"), "channel": "#alerts", "api_url": slack_url},
+    }
+
+
+def write_tokens(tmp_path: Path, token: str) -> None:
+    for name in ("grafana.token", "slack.token"):
+        (tmp_path / name).write_text(f"{token}\n")
+
+
+async def test_a_token_rotated_inside_its_file_sends_the_refused_rows_again(
+    tmp_path: Path, grafana: tuple[FakeGrafana, str], slack: tuple[FakeSlack, str]
+) -> None:
+    """The same `token_file`, new contents: the destination changed as a new inline token changes it."""
+    (fake_grafana, grafana_url), (fake_slack, slack_url) = grafana, slack
+    fake_slack.token = fake_grafana.token = "right"
+    write_tokens(tmp_path, "wrong")
+    config, client = start(tmp_path, from_files(tmp_path, grafana_url, slack_url))
+    async with client:
+        incident_id = await notify(client, Episode().webhook("firing"))
+        assert set((await statuses(client, incident_id)).values()) == {"failed"}
+
+        write_tokens(tmp_path, "right")
+        answer = await reload(client, config, from_files(tmp_path, grafana_url, slack_url), AUTH)
+        await drain(client.app[DELIVERY], 10)
+
+        assert {"grafana", "slack"} <= set(answer["applied"])
+        assert set((await statuses(client, incident_id)).values()) == {"sent"}
+    [parent] = fake_slack.parents()
+    assert len(fake_slack.replies(parent["ts"])) == 1
+    [region] = fake_grafana.annotations.values()
+    assert region["data"]["incident_id"] == incident_id
+
+
+async def test_a_reload_with_the_token_files_unchanged_changes_no_destination(
+    tmp_path: Path, grafana: tuple[FakeGrafana, str], slack: tuple[FakeSlack, str]
+) -> None:
+    (fake_grafana, grafana_url), (fake_slack, slack_url) = grafana, slack
+    fake_slack.token = fake_grafana.token = "right"
+    write_tokens(tmp_path, "wrong")
+    config, client = start(tmp_path, from_files(tmp_path, grafana_url, slack_url))
+    async with client:
+        incident_id = await notify(client, Episode().webhook("firing"))
+
+        answer = await reload(client, config, from_files(tmp_path, grafana_url, slack_url), AUTH)
+        await drain(client.app[DELIVERY], 10)
+
+        assert answer["applied"] == []
+        assert set((await statuses(client, incident_id)).values()) == {"failed"}
+    assert fake_slack.parents() == [] and fake_grafana.annotations == {}

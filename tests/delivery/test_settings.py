@@ -62,3 +62,20 @@ def test_invalid_route_regex_is_rejected() -> None:
 def test_noise_threshold_is_one_of_the_four_levels() -> None:
     with pytest.raises(ValidationError):
         NoiseSettings(severity_threshold="loud")
+
+
+def test_loaded_sections_differ_when_a_secret_files_contents_do(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("xoxb-first\n")
+    loaded = SlackSettings(token_file=token, channel="C1")
+    loaded.note_secret_files()
+    again = SlackSettings(token_file=token, channel="C1")
+    again.note_secret_files()
+    assert again == loaded
+
+    token.write_text("xoxb-second\n")
+    rotated = SlackSettings(token_file=token, channel="C1")
+    rotated.note_secret_files()
+
+    assert rotated != loaded
+    assert "xoxb" not in repr(rotated.__pydantic_private__)

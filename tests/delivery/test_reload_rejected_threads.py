@@ -1,0 +1,127 @@
+"""A reload that fixes a refused Slack token recreates every thread whose parent was refused while one of its
+alerts fires, not only its group's newest one: each parent before its replies, each alert announced once,
+and nothing that was already sent is sent again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from receiver.delivery import (
+    GrafanaSettings,
+    NoiseSettings,
+    OutgoingWebhookSettings,
+    PagerDutySettings,
+    SlackSettings,
+)
+from receiver.testing import drain
+from receiver.web.keys import DELIVERY
+from tests.delivery.builders import make_diagnosis, make_incident
+from tests.delivery.conftest import PUBLIC_URL, ServiceFactory
+from tests.delivery.test_reload_rejected_credentials import notify
+from tests.delivery.test_resolved_end_to_end import Episode
+from tests.fakes.slack import FakeSlack
+from tests.receiver.test_reload_pipeline import reload
+from tests.receiver.test_reload_web import AUTH, document, start
+
+ORDERS = '{}:{alertname="OrderErrorsHigh"}'
+PAYMENTS = '{}:{alertname="PaymentErrorsHigh"}'
+
+
+def slack_only(tmp_path: Path, slack_url: str, token: str) -> dict[str, Any]:
+    return {**document(tmp_path), "slack": {"token": token, "channel": "#alerts", "api_url": slack_url}}
+
+
+def firing(episode: Episode, group: str, instance: str) -> dict[str, Any]:
+    """The episode's alert on `instance`, in the alert group `group`."""
+    body = episode.webhook("firing")
+    body["groupKey"] = group
+    [alert] = body["alerts"]
+    alert["labels"] = {**alert["labels"], "instance": instance}
+    alert["fingerprint"] = instance
+    return body
+
+
+def thread_of(fake: FakeSlack, incident_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The one parent message naming the incident, and its replies."""
+    [parent] = [m for m in fake.parents() if incident_id in json.dumps(m["blocks"])]
+    return parent, fake.replies(parent["ts"])
+
+
+async def test_every_refused_thread_is_recreated_before_its_replies(
+    tmp_path: Path, slack: tuple[FakeSlack, str]
+) -> None:
+    fake, url = slack
+    fake.token = "right"
+    config, client = start(tmp_path, slack_only(tmp_path, url, "wrong"))
+    episode = Episode()
+    async with client:
+        first = await notify(client, firing(episode, ORDERS, "orders-1:8080"))
+        second = await notify(client, firing(episode, ORDERS, "orders-2:8080"))  # the group's thread failed
+        other = await notify(client, firing(episode, PAYMENTS, "payments-1:8080"))
+
+        await reload(client, config, slack_only(tmp_path, url, "right"), AUTH)
+        await drain(client.app[DELIVERY], 10)
+
+        for incident_id in (first, second, other):
+            rows = await client.app[DELIVERY].list_deliveries(incident_id)
+            assert [row["status"] for row in rows if row["kind"] == "diagnosis"] == ["sent"]
+    assert len(fake.parents()) == 3  # one thread per alert, as none of them reached a thread before
+    for incident_id in (first, second, other):
+        parent, [reply] = thread_of(fake, incident_id)
+        assert incident_id in json.dumps(reply["blocks"])
+        assert fake.messages.index(parent) < fake.messages.index(reply)
+
+
+async def test_a_thread_that_was_sent_is_not_sent_again_with_its_refused_replies(
+    tmp_path: Path, slack: tuple[FakeSlack, str]
+) -> None:
+    fake, url = slack
+    fake.token = "first"
+    config, client = start(tmp_path, slack_only(tmp_path, url, "first"))
+    episode = Episode()
+    async with client:
+        first = await notify(client, firing(episode, ORDERS, "orders-1:8080"))
+        fake.token = "second"  # revoked: the group's next alert is refused in the thread
+        second = await notify(client, firing(episode, ORDERS, "orders-2:8080"))
+
+        await reload(client, config, slack_only(tmp_path, url, "second"), AUTH)
+        await drain(client.app[DELIVERY], 10)
+
+        rows = await client.app[DELIVERY].list_deliveries(second)
+        assert [row["status"] for row in rows if row["kind"] == "diagnosis"] == ["sent"]
+    parent, replies = thread_of(fake, first)
+    assert fake.parents() == [parent]
+    assert [second in json.dumps(reply["blocks"]) for reply in replies] == [False, True, True]
+
+
+async def test_an_alert_announced_by_two_refused_parents_gets_one_thread(
+    slack: tuple[FakeSlack, str], make_service: ServiceFactory
+) -> None:
+    """Its parent was refused before its diagnosis was planned, which opened a second thread for it."""
+    fake, url = slack
+    fake.token = "right"
+    service = await make_service(
+        slack=SlackSettings(token=SecretStr("wrong"), channel="#alerts", api_url=url)
+    )
+    incident = make_incident()
+    await service.on_incident_firing(incident)
+    await drain(service, 5)
+    await service.on_diagnosis(incident, make_diagnosis())
+    await drain(service, 5)
+
+    await service.reconfigure(
+        grafana=GrafanaSettings(),
+        slack=SlackSettings(token=SecretStr("right"), channel="#alerts", api_url=url),
+        pagerduty=PagerDutySettings(),
+        outgoing_webhook=OutgoingWebhookSettings(),
+        noise=NoiseSettings(),
+        public_url=PUBLIC_URL,
+    )
+    await drain(service, 5)
+
+    [parent] = fake.parents()
+    assert [reply["text"].split(" ")[0] for reply in fake.replies(parent["ts"])] == ["Diagnosis"]
