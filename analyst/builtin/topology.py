@@ -8,8 +8,10 @@ everything above it.
 from __future__ import annotations
 
 import dataclasses
+import re
+import urllib.parse
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 
 import yaml
@@ -31,6 +33,11 @@ COMPONENT_LABELS = (
 )
 # Labels by which a series names a component its own component calls (an edge of the graph).
 CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote_service", "dependency")
+# Labels by which a client's series name the host it called: OpenTelemetry's `server_address` (the older
+# `net_peer_name`), Spring Boot's `client_name`, Envoy's `envoy_cluster_name` (`outbound|8080||host`).
+HOST_LABELS_OF_PEERS = ("server_address", "net_peer_name", "client_name", "envoy_cluster_name")
+# A Kubernetes Service's DNS name, `<service>.<namespace>[.svc[.<cluster domain>]]`.
+_SERVICE_HOST = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\..+)?)?")
 
 
 def component_of(series: SeriesEvidence) -> str | None:
@@ -42,6 +49,22 @@ def component_of(series: SeriesEvidence) -> str | None:
         if value:
             return value
     return None
+
+
+def peer_component(value: str, known: Set[str], namespaces: Set[str]) -> str | None:
+    """The component a client's peer label names (`HOST_LABELS_OF_PEERS`): a Kubernetes Service's name
+    (`payments.shop.svc.cluster.local`, `payments.shop.svc:8080`, `http://payments.shop:8080`, Envoy's
+    `outbound|8080||payments.shop.svc.cluster.local`), its service when that is a component of the evidence
+    and its namespace one the evidence holds or `.svc` follows it; else the value itself when a component
+    is called so. An outside host (`api.psp.example`) names none."""
+    host = value.rsplit("|", 1)[-1]
+    host = (urllib.parse.urlsplit(host).hostname or "") if "://" in host else host.rsplit(":", 1)[0]
+    if host in known:
+        return host
+    if (match := _SERVICE_HOST.fullmatch(host.lower())) is None:
+        return None
+    service, namespace, svc = match.group(1), match.group(3), match.group(5)
+    return service if service in known and (svc or namespace in namespaces) else None
 
 
 class CallGraph:
@@ -59,10 +82,14 @@ class CallGraph:
     ) -> CallGraph:
         """Configured topology plus edges that series labels reveal (e.g. `peer_service`)."""
         edges: dict[str, list[str]] = {k: list(v) for k, v in topology.items()}
+        series = list(series)
+        known = {c for s in series if (c := component_of(s))}
+        namespaces = {ns for s in series if (ns := s.labels.get("namespace"))}
         for s in series:
             caller = component_of(s)
-            for key in CALLEE_LABELS:
-                callee = s.labels.get(key)
+            named = [s.labels.get(key) for key in CALLEE_LABELS]
+            hosts = (peer_component(s.labels.get(key, ""), known, namespaces) for key in HOST_LABELS_OF_PEERS)
+            for callee in (*named, *hosts):
                 if caller and callee and callee != caller:
                     edges.setdefault(caller, []).append(callee)
         return cls(edges)
