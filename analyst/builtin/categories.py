@@ -81,10 +81,7 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         MetricFamily.LATENCY,
         r"latency|duration|response_time|(^|_)rtt?(_|$)|round_?trip|delay|_seconds_(bucket|sum|avg)",
     ),
-    (
-        MetricFamily.ERRORS,
-        r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$",
-    ),
+    (MetricFamily.ERRORS, r"error|fail|5xx|exception|reject|availability|success_ratio|timeout|(^|_)up$"),
     (
         MetricFamily.REQUESTS,
         r"request|(^|_)(rps|qps|tps)(_|$)|throughput|traffic|(^|_)hits|orders?_(total|rate)",

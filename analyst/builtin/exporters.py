@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence, Set
 
 from analyst.builtin.calls import callers_view_of
 from analyst.builtin.entities import instance_aliases
+from analyst.builtin.topology import address_host
 from analyst.evidence import SeriesEvidence
 
 # Kubernetes-generated pod names: Deployment (ReplicaSet hash, then a 5-character suffix), StatefulSet
@@ -87,7 +87,6 @@ def described_object(series: SeriesEvidence) -> str | None:
 
 # blackbox_exporter's series describe the endpoint a probe checks, not the exporter that ran it.
 _PROBE_SERIES = re.compile(r"probe_")
-_PORT = re.compile(r":\d+$")
 
 
 def probed_endpoint(series: SeriesEvidence) -> str | None:
@@ -99,9 +98,7 @@ def probed_endpoint(series: SeriesEvidence) -> str | None:
         return None
     if target := series.labels.get("target"):
         return target
-    instance = series.labels.get("instance", "")
-    host = urllib.parse.urlsplit(instance).hostname if "://" in instance else _PORT.sub("", instance)
-    return host or None
+    return address_host(series.labels.get("instance", "")) or None
 
 
 def subject_of(series: SeriesEvidence) -> str | None:

@@ -11,7 +11,7 @@ import dataclasses
 import re
 import urllib.parse
 from collections import deque
-from collections.abc import Iterable, Mapping, Set
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 
 import yaml
@@ -36,6 +36,7 @@ CALLEE_LABELS = ("peer_service", "upstream", "callee", "target_service", "remote
 # Labels by which a client's series name the host it called: OpenTelemetry's `server_address` (the older
 # `net_peer_name`), Spring Boot's `client_name`, Envoy's `envoy_cluster_name` (`outbound|8080||host`).
 HOST_LABELS_OF_PEERS = ("server_address", "net_peer_name", "client_name", "envoy_cluster_name")
+_PORT = re.compile(r":\d+$")
 # A Kubernetes Service's DNS name, `<service>.<namespace>[.svc[.<cluster domain>]]`.
 _SERVICE_HOST = re.compile(r"([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\..+)?)?")
 
@@ -51,20 +52,39 @@ def component_of(series: SeriesEvidence) -> str | None:
     return None
 
 
-def peer_component(value: str, known: Set[str], namespaces: Set[str]) -> str | None:
-    """The component a client's peer label names (`HOST_LABELS_OF_PEERS`): a Kubernetes Service's name
-    (`payments.shop.svc.cluster.local`, `payments.shop.svc:8080`, `http://payments.shop:8080`, Envoy's
-    `outbound|8080||payments.shop.svc.cluster.local`), its service when that is a component of the evidence
-    and its namespace one the evidence holds or `.svc` follows it; else the value itself when a component
-    is called so. An outside host (`api.psp.example`) names none."""
-    host = value.rsplit("|", 1)[-1]
-    host = (urllib.parse.urlsplit(host).hostname or "") if "://" in host else host.rsplit(":", 1)[0]
+def address_host(address: str) -> str:
+    """The host an address names: a URL's (`https://api.psp.example:8443/v1` -> `api.psp.example`), else the
+    address without its port (`10.0.1.13:9100` -> `10.0.1.13`, `[::1]:9100` -> `[::1]`)."""
+    if "://" in address:
+        return urllib.parse.urlsplit(address).hostname or ""
+    return _PORT.sub("", address)
+
+
+def peer_component(value: str, known: Mapping[str, str], namespaces: Set[str]) -> str | None:
+    """The component a client's peer label names (`HOST_LABELS_OF_PEERS`), by `known` (a name or host ->
+    its component): the host itself (a component, or an endpoint a blackbox probe checks), else a
+    Kubernetes Service's name (`payments.shop.svc.cluster.local`, `payments.shop.svc:8080`,
+    `http://payments.shop:8080`, Envoy's `outbound|8080||payments.shop.svc.cluster.local`) of a component,
+    its namespace one the evidence holds or `.svc` following it. An outside host no probe checks names
+    none."""
+    host = address_host(value.rsplit("|", 1)[-1])
     if host in known:
-        return host
+        return known[host]
     if (match := _SERVICE_HOST.fullmatch(host.lower())) is None:
         return None
     service, namespace, svc = match.group(1), match.group(3), match.group(5)
-    return service if service in known and (svc or namespace in namespaces) else None
+    return known.get(service) if svc or namespace in namespaces else None
+
+
+def known_hosts(series: Sequence[SeriesEvidence]) -> dict[str, str]:
+    """Name or host -> component: each component by its own name, and the host of each URL a blackbox
+    probe checks (`instance="https://api.psp.example/v1/health"`) by the probe's component."""
+    known = {c: c for s in series if (c := component_of(s))}
+    for s in series:
+        instance = s.labels.get("instance", "")
+        if s.metric.startswith("probe_") and "://" in instance and (c := component_of(s)):
+            known.setdefault(address_host(instance) or c, c)
+    return known
 
 
 class CallGraph:
@@ -83,7 +103,7 @@ class CallGraph:
         """Configured topology plus edges that series labels reveal (e.g. `peer_service`)."""
         edges: dict[str, list[str]] = {k: list(v) for k, v in topology.items()}
         series = list(series)
-        known = {c for s in series if (c := component_of(s))}
+        known = known_hosts(series)
         namespaces = {ns for s in series if (ns := s.labels.get("namespace"))}
         for s in series:
             caller = component_of(s)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from analyst.builtin.entities import about_labels
 from analyst.builtin.exporters import pod_in
+from analyst.builtin.topology import address_host
 from receiver.evidence.fetching import Fetched, FetchScope, label_key
 from receiver.evidence.promql import matcher
 from receiver.evidence.related import LOOKUP_FACTOR, Labels, interleaved, skipped, telling_first
@@ -26,12 +27,6 @@ from receiver.evidence.source import gather_then_raise
 NODE_LABELS = ("node", "k8s_node_name", "kubernetes_node", "nodename")
 # node_exporter's metric namespace: every metric it exports is `node_*`.
 NODE_METRICS = "node_.+"
-_PORT = re.compile(r":\d+$")
-
-
-def host_of(instance: str) -> str:
-    """`10.0.1.13:9100` -> `10.0.1.13` (`[::1]:9100` -> `[::1]`); an instance without a port as it is."""
-    return _PORT.sub("", instance)
 
 
 def alert_pods(labels: Mapping[str, str], keys: Iterable[str], fetched: Sequence[Fetched]) -> set[str]:
@@ -65,7 +60,7 @@ def nodes_of(
         if pod_in(own) in wanted:
             nodes.setdefault(node, set())
         if instance := own.get("instance"):
-            named.setdefault(host_of(instance), set()).add(node)
+            named.setdefault(address_host(instance), set()).add(node)
     for host, on in named.items():
         only = next(iter(on)) if len(on) == 1 else None
         if only is not None and only in nodes:

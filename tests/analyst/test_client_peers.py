@@ -50,7 +50,7 @@ def test_an_outside_host_named_by_a_client_is_no_edge() -> None:
 
 
 def test_a_peer_host_resolves_to_a_component_by_its_kubernetes_service_name() -> None:
-    known, namespaces = {"payments", "catalog"}, {"shop"}
+    known, namespaces = {"payments": "payments", "catalog": "catalog", "api.psp.example": "psp-api"}, {"shop"}
     for value in (
         "payments.shop.svc",
         "payments.shop.svc.cluster.local:443",
@@ -59,6 +59,24 @@ def test_a_peer_host_resolves_to_a_component_by_its_kubernetes_service_name() ->
         "payments:8080",
     ):
         assert peer_component(value, known, namespaces) == "payments", value
-    for value in ("payments.staging", "api.psp.example", "search.shop.svc", ""):
+    assert peer_component("https://api.psp.example/v1/charges", known, namespaces) == "psp-api"  # probed
+    for value in ("payments.staging", "api.addressy.example", "search.shop.svc", ""):
         assert peer_component(value, known, namespaces) is None, value
     assert peer_component("payments.staging.svc", known, namespaces) == "payments"  # `.svc`: a Service
+
+
+def test_a_client_calling_a_probed_host_is_a_caller_of_the_probes_endpoint() -> None:
+    """payments calls its card processor at api.psp.example (OpenTelemetry's `server_address`); a blackbox
+    probe of that host, named psp-api, fails: payments' errors are the endpoint's."""
+    down = grid_step(1.0, 0.0, 11, 0.0)
+    series = [
+        labelled(grid_series("payments_error_ratio", "payments", grid_step(0.001, 0.0005, 1, 0.05), "alert")),
+        labelled(
+            grid_series("http_client_request_duration_seconds_count", "payments", grid_noise(30.0, 1.0, 7)),
+            server_address="api.psp.example",
+        ),
+        labelled(grid_series("probe_success", "psp-api", down), instance="https://api.psp.example/health"),
+    ]
+    evidence = grid_evidence(series, alert_service="payments", alertname="PaymentsErrorRatioHigh")
+    graph = CallGraph.from_evidence(evidence.topology, evidence.series)
+    assert graph.callees("payments") == ("psp-api",)

@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 
 from analyst.builtin import BuiltinAnalyst
+from analyst.builtin.topology import address_host
 from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.fetching import Fetched
-from receiver.evidence.nodes import alert_pods, host_of, node_selectors, nodes_of
+from receiver.evidence.nodes import alert_pods, node_selectors, nodes_of
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import SeriesData
 from tests.evidence.alerts import firing_incident, source_at
@@ -179,8 +180,9 @@ def test_node_selectors_match_a_node_label_or_its_name_or_address_with_any_port(
         selectors[-1]
         == '{__name__=~"node_.+",instance=~"(10\\\\.0\\\\.1\\\\.13|ip\\\\-10\\\\-0\\\\-1\\\\-13)(:[0-9]+)?"}'
     )
-    assert host_of("10.0.1.13:9100") == "10.0.1.13" and host_of("[::1]:9100") == "[::1]"
-    assert host_of("ip-10-0-1-13") == "ip-10-0-1-13"
+    assert address_host("10.0.1.13:9100") == "10.0.1.13" and address_host("[::1]:9100") == "[::1]"
+    assert address_host("ip-10-0-1-13") == "ip-10-0-1-13"
+    assert address_host("https://api.psp.example:8443/v1/health") == "api.psp.example"
 
 
 async def test_an_alert_on_a_database_by_name_reaches_the_volume_of_the_node_its_pod_runs_on(
