@@ -17,10 +17,14 @@ alert's own metrics left out) over the 5 minutes up to the diagnosis against the
 `--set infra` runs the second set instead (`bench.exporters_infra`: ten generic infrastructure incidents in
 a web shop: a node's disk filling under a database, an OOM-killed leak, CPU throttling, a noisy neighbour,
 NIC errors, CoreDNS SERVFAILs, a bad deploy, an expired certificate, a slow dependency, a stuck consumer);
-`--set all` both.
+`--set streaming` the third (`bench.exporters_streaming`: ten incidents on a data/streaming platform: a
+Kafka broker's volume filled by a CDC snapshot, a broker's slow disk shrinking the ISR, a ClickHouse
+mutation starving merges, Elasticsearch heap pressure behind Flink's checkpoints, a backfill filling a Redis
+cache, an OOM-killed Kafka Streams pod, ZooKeeper's full volumes, a loader's bad deploy, an unthrottled
+partition reassignment, a migration's lock on a sink's database); `--set all` every set.
 
-    python -m bench.exporters [--set trading|infra|all] [--scenarios a,b] [--variants scraped,no-ksm]
-                              [--workers 2] [--out rows.jsonl]
+    python -m bench.exporters [--set trading|infra|streaming|all] [--scenarios a,b]
+                              [--variants scraped,no-ksm] [--workers 2] [--out rows.jsonl]
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from bench import jumps
 from bench.exporters_data import FOR_STATE, PodSpec, Recording, Row
 from bench.exporters_infra import INFRA_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, Scenario, Truth, family_of, recording, webhook
+from bench.exporters_streaming import STREAMING_SCENARIOS
 from bench.inputs import BenchArgumentParser, output_file, require_binaries
 from bench.rca import blocks_from, diagnose_cli, serve_blocks
 from receiver.evidence.derived import LIMITED
@@ -55,7 +60,11 @@ PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 ALIAS_LABELS = ("service", "job", "pod", "container", "instance", "target")  # target: a blackbox probe's name
 DOWNSTREAM = "downstream of "
 USAGE_OF = {ratio: usage for usage, (_, ratio) in LIMITED.items()}  # container_cpu_limit_ratio: its usage
-SETS: dict[str, dict[str, Scenario]] = {"trading": SCENARIOS, "infra": INFRA_SCENARIOS}
+SETS: dict[str, dict[str, Scenario]] = {
+    "trading": SCENARIOS,
+    "infra": INFRA_SCENARIOS,
+    "streaming": STREAMING_SCENARIOS,
+}
 ALL_SCENARIOS: dict[str, Scenario] = {name: s for scenarios in SETS.values() for name, s in scenarios.items()}
 
 
@@ -363,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--set",
         default="trading",
         choices=[*SETS, "all"],
-        help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure) or all",
+        help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure), "
+        "streaming (10 on a data/streaming platform) or all",
     )
     parser.add_argument("--scenarios", help="comma-separated, of the set (default: all of it)")
     parser.add_argument(

@@ -79,6 +79,7 @@ class Target:
     labels: Mapping[str, str]
     keep: np.ndarray  # bool over the grid
     times: np.ndarray
+    subject: str = ""  # the label naming the pod each series describes (an exporter that reports on others)
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,16 @@ class Row:
     fmt: str = "%.6g"
     counter: bool = False
     pods: Mapping[str, PodSpec] = field(default_factory=lambda: PODS, repr=False, compare=False)
+    subject: str = field(default="", repr=False, compare=False)  # the target's `subject` label
 
     @property
     def owner(self) -> str:
-        """What the series describes: the workload of the pod that exposed it; for cAdvisor's and
-        kube-state-metrics' the deployment or pod they name; for node-exporter's, the node; for a
+        """What the series describes: the workload of the pod that exposed it, or of the pod its target's
+        subject label names; for cAdvisor's and kube-state-metrics' the deployment or pod they name, for
+        the kubelet's volume stats the pod the claim belongs to; for node-exporter's, the node; for a
         blackbox probe's, the endpoint it probes."""
+        if self.subject and (about := self.labels.get(self.subject, "")) in self.pods:
+            return self.pods[about][0]
         if self.target.startswith("node-"):
             return self.target.removeprefix("node-")
         if self.target.startswith("probe-"):
@@ -107,9 +112,17 @@ class Row:
         if self.target.startswith("kubelet-") or self.target == "ksm":
             if deployment := self.labels.get("deployment"):
                 return deployment
-            pod = self.labels.get("pod", "")
+            pod = self.labels.get("pod", "") or claimed_by(
+                self.labels.get("persistentvolumeclaim", ""), self.pods
+            )
             return self.pods[pod][0] if pod in self.pods else self.target.split("-", 1)[0]
         return self.pods[self.target][0] if self.target in self.pods else self.target
+
+
+def claimed_by(claim: str, pods: Mapping[str, PodSpec]) -> str:
+    """The pod a StatefulSet's volume claim belongs to (`<template>-<pod>`), else ""."""
+    owners = [pod for pod in pods if claim.endswith("-" + pod)]
+    return max(owners, key=len, default="")
 
 
 class Recording:
@@ -159,9 +172,11 @@ class Recording:
         miss: float = 0.01,
         gaps: int = 1,
         alive: np.ndarray | None = None,
+        subject: str = "",
     ) -> Target:
         """A scrape endpoint: offset in the interval, `miss` of its scrapes lost, `gaps` runs of 3-11;
-        `alive`: the grid points it exists at (service discovery lists it), else all."""
+        `alive`: the grid points it exists at (service discovery lists it), else all; `subject`: the label
+        naming the pod each of its series describes (an exporter that reports on other pods)."""
         offset = float(self.rng.uniform(0, STEP))
         keep = self.rng.random(self.n) > miss
         for _ in range(gaps):
@@ -170,7 +185,7 @@ class Recording:
         if alive is not None:
             keep &= alive
             self.alive[key] = alive
-        target = Target(key, dict(labels), keep, self.grid + offset)
+        target = Target(key, dict(labels), keep, self.grid + offset, subject)
         self.targets[key] = target
         return target
 
@@ -189,7 +204,15 @@ class Recording:
         values = np.asarray(values, float)
         keep = t.keep if alive is None else t.keep & alive
         row = Row(
-            name, {**t.labels, **labels}, target, t.times, values, keep, counter=counter, pods=self.pods
+            name,
+            {**t.labels, **labels},
+            target,
+            t.times,
+            values,
+            keep,
+            counter=counter,
+            pods=self.pods,
+            subject=t.subject,
         )
         self.families.setdefault(name, []).append(row)
 

@@ -33,7 +33,8 @@ def _samples(name: str, ksm: bool = True) -> list[tuple[str, tuple[tuple[str, st
 
 
 @pytest.mark.parametrize(
-    ("name", "another"), [("gc_pause", "hikari_exhaust"), ("nic_errors", "dns_servfail")]
+    ("name", "another"),
+    [("gc_pause", "hikari_exhaust"), ("nic_errors", "dns_servfail"), ("enricher_oom", "zk_disk_full")],
 )
 def test_a_scenario_draws_the_same_samples_every_time_and_another_scenario_others(
     name: str, another: str
@@ -47,7 +48,7 @@ def test_a_scenario_draws_the_same_samples_every_time_and_another_scenario_other
     assert sum(differs) > len(differs) / 2
 
 
-@pytest.mark.parametrize("name", list(exporters.ALL_SCENARIOS))  # both sets
+@pytest.mark.parametrize("name", list(exporters.ALL_SCENARIOS))  # every set
 def test_every_truth_selects_series_of_its_components_in_both_variants(name: str) -> None:
     scenario = exporters.ALL_SCENARIOS[name]
     for ksm in (True, False):
@@ -58,7 +59,7 @@ def test_every_truth_selects_series_of_its_components_in_both_variants(name: str
         assert scenario.alert.starts - 3600 > rows[0].times[0]  # an hour of history before the alert
 
 
-@pytest.mark.parametrize("name", ["xc_fds", "bad_deploy"])
+@pytest.mark.parametrize("name", ["xc_fds", "bad_deploy", "loader_bad_deploy"])
 def test_the_no_ksm_variant_drops_kube_state_metrics_and_nothing_else(name: str) -> None:
     full, without = _samples(name), _samples(name, ksm=False)
     dropped = {(n, labels) for n, labels, _ in full} - {(n, labels) for n, labels, _ in without}

@@ -27,6 +27,7 @@ from bench.exporters_infra import (
     PROBES,
 )
 from bench.exporters_scenarios import SCENARIOS, recording
+from bench.exporters_streaming import STREAMING_SCENARIOS
 
 NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
@@ -39,7 +40,11 @@ def recordings() -> dict[str, list[Row]]:
 def test_the_sets_are_ten_infrastructure_scenarios_beside_the_twelve_trading_ones() -> None:
     assert len(INFRA_SCENARIOS) == 10
     assert not set(INFRA_SCENARIOS) & set(SCENARIOS)
-    assert exporters.SETS == {"trading": SCENARIOS, "infra": INFRA_SCENARIOS}
+    assert exporters.SETS == {
+        "trading": SCENARIOS,
+        "infra": INFRA_SCENARIOS,
+        "streaming": STREAMING_SCENARIOS,
+    }
 
 
 @pytest.mark.parametrize("name", list(INFRA_SCENARIOS))
