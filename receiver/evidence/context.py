@@ -51,10 +51,12 @@ from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
     TemplateError,
     having_labels,
+    matcher,
     parse_generator_url,
     range_duration,
     render_template,
     scoped_selector,
+    selected_metrics,
     series_id,
     strip_comparison,
 )
@@ -578,10 +580,12 @@ async def _related_series(
             " as themselves (the series of its `queue`)"
         )
         identifying = own_label_pairs(labels, drop, identifying) + identifying
+    scope = FetchScope(source, settings, window, notes)
+    if not identifying and expr is not None and not labels_beyond(labels, drop):
+        identifying = await _pairs_behind(expr, drop, scope)
     if not identifying:
         notes.append(_no_identifying_labels(labels, already, settings))
         return []
-    scope = FetchScope(source, settings, window, notes)
     agreed = scope_matchers(labels, drop, settings)
     try:
         found = await related_candidates(identifying, agreed, scope)
@@ -633,6 +637,48 @@ def _matched(found: Candidates, candidates: Sequence[Mapping[str, str]], already
         return str(len(candidates))
     counted_twice = sum(f.data.metric in found.names for f in already)
     return f"at least {max(len(candidates), found.matched - counted_twice)}"
+
+
+def labels_beyond(labels: Mapping[str, str], drop: set[str]) -> bool:
+    """Whether the alert has labels of its own beyond those of its rule and its name (`drop`): an alert
+    aggregated to no label (`avg(x) != 1`) has none but `severity` and the like."""
+    return any(k not in drop and k not in _NOT_NAMES for k in labels)
+
+
+async def _pairs_behind(expr: str, drop: set[str], scope: FetchScope) -> list[tuple[str, str]]:
+    """For an alert aggregated to no label (awesome-prometheus-alerts'
+    `avg(ClickHouseMetrics_ZooKeeperSession) != 1`): the identifying (label, value) pairs of the series its
+    expression selects by name, when they are a few (at most `context.max_peer_series`: an aggregation over
+    a fleet is about the fleet, not about ten of its members), most specific label first. Those series are
+    what fired."""
+    names = selected_metrics(strip_comparison(expr))
+    if not names:
+        return []
+    settings, window = scope.settings, scope.window
+    limit = settings.max_peer_series
+    selectors = [f"{{{matcher('__name__', name)}}}" for name in names]
+    try:
+        found = await scope.source.series(selectors, window.start, window.end, limit=limit + 1)
+    except MetricSourceError as exc:
+        scope.notes.append(f"the series behind the alert expression unavailable ({exc})")
+        return []
+    if len(found) > limit:
+        scope.notes.append(
+            f"the alert has no identifying labels and its expression selects more than {limit} series "
+            "(context.max_peer_series): no related series"
+        )
+        return []
+    keys = [k for k in settings.identifying_labels if k not in drop]
+    pairs = sorted(
+        {(k, item[k]) for item in found for k in keys if item.get(k)}, key=lambda p: (keys.index(p[0]), p[1])
+    )
+    if pairs:
+        named = ", ".join(sorted({item.get("__name__", "") for item in found}))
+        scope.notes.append(
+            f"the alert has no identifying labels: those of the {len(found)} series its expression selects "
+            f"({named}) were looked up"
+        )
+    return pairs
 
 
 def _no_identifying_labels(

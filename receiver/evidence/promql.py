@@ -300,6 +300,28 @@ def _escaped_for(text: str, at: int, value: str) -> str:
     return quote(value, quote_char)[1:-1]
 
 
+# What `selected_metrics` strips before reading names: strings, label matchers, ranges and subqueries, and
+# the label lists of grouping and matching modifiers.
+_NOT_SELECTORS = re.compile(
+    r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`|\{[^}]*\}|\[[^\]]*\]"""
+    r"|\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)"
+)
+_NAME_TOKEN = re.compile(r"(?<![A-Za-z0-9_:.])([A-Za-z_:][A-Za-z0-9_:]*)(?![A-Za-z0-9_:])(?!\s*\()")
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "atan2", "bool", "offset", "inf", "nan", "by", "without", "on", "ignoring"}
+    | {"group_left", "group_right"}
+)
+
+
+def selected_metrics(expr: str) -> list[str]:
+    """The metric names an expression selects by name (`avg(x) != 1` -> [x]; `sum by (a) (rate(y[5m])) /
+    z` -> [y, z]), in order, once each. Functions, aggregations, keywords, durations, label names and
+    values are not names; a selector by `{__name__=...}` alone is not read."""
+    text = _NOT_SELECTORS.sub(" ", expr)
+    names = (m.group(1) for m in _NAME_TOKEN.finditer(text))
+    return list(dict.fromkeys(n for n in names if n.lower() not in _KEYWORDS and not _NUMBER.match(n)))
+
+
 def is_counter_name(metric: str) -> bool:
     """Counters by naming convention (`_total`, and histogram/summary `_count`/`_sum` and histogram
     `_bucket`; a gauge may end in `_count` too: see `family_siblings`)."""
