@@ -42,26 +42,29 @@ def scope_of(labels: Mapping[str, str], external_labels: Sequence[str]) -> dict[
     return {key: labels[key] for key in external_labels if labels.get(key)}
 
 
-def _scoped(parts: Sequence[str], scope: Mapping[str, str]) -> str:
-    return "{" + ",".join([*parts, *(or_absent(k, v) for k, v in sorted(scope.items()))]) + "}"
+def _selector(
+    name: str, exact: Mapping[str, str] | None = None, scope: Mapping[str, str] | None = None
+) -> str:
+    """`{__name__=~"name",<exact labels>,<scope labels at their value or absent>}` (`name` a regex)."""
+    parts = [matcher("__name__", name, "=~")]
+    parts += [matcher(k, v) for k, v in sorted((exact or {}).items()) if k != "__name__"]
+    parts += [or_absent(k, v) for k, v in sorted((scope or {}).items())]
+    return "{" + ",".join(parts) + "}"
 
 
 def dns_selector(scope: Mapping[str, str]) -> str:
     """The DNS servers' series that say whether names resolve (`DNS_METRICS`)."""
-    return _scoped([matcher("__name__", DNS_METRICS, "=~")], scope)
+    return _selector(DNS_METRICS, scope=scope)
 
 
 def failed_probes_query(scope: Mapping[str, str]) -> str:
     """`probe_success` where it is below 1: over the window, the probes that failed at some step."""
-    return f"{_scoped([matcher('__name__', PROBE_SUCCESS)], scope)} < 1"
+    return f"{_selector(PROBE_SUCCESS, scope=scope)} < 1"
 
 
 def probe_selector(probe: Mapping[str, str]) -> str:
     """Every `probe_*` series of one probe: its labels but the name."""
-    parts = [matcher("__name__", PROBE_METRICS, "=~")]
-    return (
-        "{" + ",".join([*parts, *(matcher(k, v) for k, v in sorted(probe.items()) if k != "__name__")]) + "}"
-    )
+    return _selector(PROBE_METRICS, exact=probe)
 
 
 async def platform_candidates(

@@ -213,7 +213,7 @@ def test_a_dns_servers_failures_to_answer_are_errors_and_a_probes_success_is_ava
 def test_the_platform_queries_keep_to_the_alerts_cluster_and_one_probes_series() -> None:
     where = scope_of({"cluster": "prod", "service": "payments"}, ["cluster", "replica"])
     assert where == {"cluster": "prod"}
-    assert failed_probes_query(where) == '{__name__="probe_success",cluster=~"prod|"} < 1'
+    assert failed_probes_query(where) == '{__name__=~"probe_success",cluster=~"prod|"} < 1'
     assert probe_selector({"__name__": "probe_success", "job": "bb", "instance": "https://a/"}) == (
         '{__name__=~"probe_.+",instance="https://a/",job="bb"}'
     )
