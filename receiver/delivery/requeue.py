@@ -11,13 +11,15 @@ from collections.abc import Mapping, Sequence
 
 import sqlite_utils
 
+from receiver.delivery import grafana
 from receiver.storage import outbox as db_outbox
 from receiver.storage.database import transaction
 from receiver.storage.outbox import FAILED, SUPPRESSED, GroupRow
 
-# The rows that announce an alert in Slack: the parent opening its thread, or the reply adding it to one.
-# The planner announces an alert again when its announcement failed, so one may have several.
-ANNOUNCEMENTS = ("parent", "alert")
+# The rows that announce an alert: in Slack the parent opening its thread, or the reply adding it to one;
+# in Grafana the region annotation it is drawn with. The planner announces an alert again when its
+# announcement failed (a Slack reply, a re-diagnosis' region), so one may have several.
+ANNOUNCEMENTS = ("parent", "alert", grafana.CREATE)
 
 
 def requeue_rejected_credentials(db: sqlite_utils.Database, destinations: Sequence[str], now: float) -> int:

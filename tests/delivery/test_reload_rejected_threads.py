@@ -23,6 +23,7 @@ from tests.delivery.builders import make_diagnosis, make_incident
 from tests.delivery.conftest import PUBLIC_URL, ServiceFactory
 from tests.delivery.test_reload_rejected_credentials import notify
 from tests.delivery.test_resolved_end_to_end import Episode
+from tests.fakes.grafana import FakeGrafana
 from tests.fakes.slack import FakeSlack
 from tests.receiver.test_reload_pipeline import reload
 from tests.receiver.test_reload_web import AUTH, document, start
@@ -125,3 +126,30 @@ async def test_an_alert_announced_by_two_refused_parents_gets_one_thread(
 
     [parent] = fake.parents()
     assert [reply["text"].split(" ")[0] for reply in fake.replies(parent["ts"])] == ["Diagnosis"]
+
+
+async def test_an_incident_annotated_by_two_refused_regions_gets_one(
+    grafana: tuple[FakeGrafana, str], make_service: ServiceFactory
+) -> None:
+    """Diagnosed again while Grafana refused the token: its first region was refused, so the second
+    diagnosis planned a new one. The reload draws the newest only."""
+    fake, url = grafana
+    fake.token = "right"
+    service = await make_service(grafana=GrafanaSettings(url=url, token=SecretStr("wrong")))
+    incident = make_incident()
+    for summary in ("the first diagnosis", "the second diagnosis"):
+        await service.on_diagnosis(incident, make_diagnosis(immediate_actions=(summary,)))
+        await drain(service, 5)
+
+    await service.reconfigure(
+        grafana=GrafanaSettings(url=url, token=SecretStr("right")),
+        slack=SlackSettings(),
+        pagerduty=PagerDutySettings(),
+        outgoing_webhook=OutgoingWebhookSettings(),
+        noise=NoiseSettings(),
+        public_url=PUBLIC_URL,
+    )
+    await drain(service, 5)
+
+    [region] = fake.annotations.values()
+    assert "the second diagnosis" in region["text"]
