@@ -337,18 +337,33 @@ def iso(t: float) -> str:
     return text[:-4] + "Z"
 
 
-def service_labels(pod: str, port_name: str = "http-metrics") -> dict[str, str]:
-    """The labels the ServiceMonitor of the pod's Service gives its scrapes."""
-    svc, cont, _, ip, port = PODS[pod]
+def service_monitor_labels(
+    namespace: str,
+    pod: str,
+    spec: PodSpec,
+    service: str,
+    endpoint: str,
+    container: str | None = None,
+    job: str | None = None,
+) -> dict[str, str]:
+    """The labels a ServiceMonitor of the pod's Service (`service`; the `job` too unless relabelled) gives
+    the scrapes of its `endpoint` port: the pod's address and, unless another is named, container from
+    `spec`."""
+    _, own, _, ip, port = spec
     return {
-        "namespace": NAMESPACE,
-        "service": svc,
-        "job": svc,
+        "namespace": namespace,
+        "service": service,
+        "job": job or service,
         "pod": pod,
-        "container": cont,
-        "endpoint": port_name,
+        "container": container or own,
+        "endpoint": endpoint,
         "instance": f"{ip}:{port}",
     }
+
+
+def service_labels(pod: str, port_name: str = "http-metrics") -> dict[str, str]:
+    """The labels the ServiceMonitor of the pod's Service gives its scrapes."""
+    return service_monitor_labels(NAMESPACE, pod, PODS[pod], PODS[pod][0], port_name)
 
 
 def kubelet_target(rec: Recording, node: str, ip: str) -> Target:
@@ -366,6 +381,44 @@ def kubelet_target(rec: Recording, node: str, ip: str) -> Target:
             "instance": f"{ip}:10250",
         },
     )
+
+
+def node_exporter_target(rec: Recording, node: str, ip: str, pod_suffix: str) -> Target:
+    """A node's node-exporter as kube-prometheus-stack scrapes it (`node-<node>`): namespace `monitoring`,
+    the DaemonSet's pod on that node (`pod_suffix` its generated part), the node's address."""
+    return rec.target(
+        "node-" + node,
+        {
+            "job": "node-exporter",
+            "service": "kube-prometheus-stack-prometheus-node-exporter",
+            "namespace": "monitoring",
+            "endpoint": "http-metrics",
+            "pod": f"kube-prometheus-stack-prometheus-node-exporter-{pod_suffix}",
+            "container": "node-exporter",
+            "instance": f"{ip}:9100",
+        },
+    )
+
+
+class Injected:
+    """A recording being built, and the deltas a scenario injects into it, read by key."""
+
+    def __init__(self, rec: Recording, inject: Mapping[str, Delta]) -> None:
+        self.rec = rec
+        self.inject = inject
+        self.zero = np.zeros(rec.n)
+
+    def added(self, key: str) -> np.ndarray:
+        """What is injected under `key` over the grid (zero where nothing is)."""
+        v = self.inject.get(key)
+        if v is None:
+            return self.zero
+        return v(self.rec) if callable(v) else np.asarray(v, float) * np.ones(self.rec.n)
+
+    def at(self, key: str) -> float | None:
+        """The moment injected under `key` (a number), else None."""
+        v = self.inject.get(key)
+        return float(v) if isinstance(v, (int, float)) else None
 
 
 def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
@@ -883,20 +936,7 @@ def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
 
     # ---------------- node-exporter (namespace monitoring, as kube-prometheus-stack labels it)
     for j, (node, ip) in enumerate(NODES.items()):
-        key = "node-" + node
-        rec.target(
-            key,
-            {
-                "job": "node-exporter",
-                "service": "kube-prometheus-stack-prometheus-node-exporter",
-                "namespace": "monitoring",
-                "endpoint": "http-metrics",
-                "pod": f"kube-prometheus-stack-prometheus-node-exporter-{'abc'[j]}x9k2",
-                "container": "node-exporter",
-                "instance": f"{ip}:9100",
-            },
-            miss=0.01,
-        )
+        key = node_exporter_target(rec, node, ip, f"{'abc'[j]}x9k2").key
         for cpu in range(4):
             for mode, r in (
                 ("user", 0.2 + 0.2 * market),

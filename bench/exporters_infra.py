@@ -40,11 +40,14 @@ from bench.exporters_data import (
     KSM_JOB,
     START,
     Delta,
+    Injected,
     PodSpec,
     Recording,
     kubelet_target,
+    node_exporter_target,
+    service_monitor_labels,
 )
-from bench.exporters_scenarios import Alert, Scenario, Truth, burst, climb, hms, ramp
+from bench.exporters_scenarios import Alert, Scenario, Truth, active_from, burst, climb, hms, ramp
 
 NAMESPACE = "shop"
 NEWSLETTER = hms(14)
@@ -125,39 +128,22 @@ def traffic_curve(rec: Recording) -> np.ndarray:
 
 def pod_labels(pod: str, endpoint: str = "http-metrics", container: str | None = None) -> dict[str, str]:
     """The labels the ServiceMonitor of the pod's Service gives its scrapes."""
-    svc, cont, _, ip, port = PODS[pod]
+    svc = PODS[pod][0]
     namespace = "kube-system" if pod in KUBE_SYSTEM else NAMESPACE
-    service = "kube-prometheus-stack-coredns" if svc == "coredns" else svc
-    return {
-        "namespace": namespace,
-        "service": service,
-        "job": service if svc != "coredns" else "coredns",
-        "pod": pod,
-        "container": container or cont,
-        "endpoint": endpoint,
-        "instance": f"{ip}:{port}",
-    }
+    if svc == "coredns":  # kube-prometheus-stack's coreDns ServiceMonitor relabels the job
+        return service_monitor_labels(
+            namespace, pod, PODS[pod], "kube-prometheus-stack-coredns", endpoint, container, job="coredns"
+        )
+    return service_monitor_labels(namespace, pod, PODS[pod], svc, endpoint, container)
 
 
-class Shop:
+class Shop(Injected):
     """The shop's series, built in dependency order: what each pod's node and calls do to it first."""
 
     def __init__(self, seed: int, inject: Mapping[str, Delta]) -> None:
-        self.rec = Recording(seed, PODS, NODES)
-        self.inject = inject
-        self.zero = np.zeros(self.rec.n)
+        super().__init__(Recording(seed, PODS, NODES), inject)
         self.traffic = traffic_curve(self.rec)
         self.alive = {pod: self._lifetime(pod) for pod in PODS}
-
-    def added(self, key: str) -> np.ndarray:
-        v = self.inject.get(key)
-        if v is None:
-            return self.zero
-        return v(self.rec) if callable(v) else np.asarray(v, float) * np.ones(self.rec.n)
-
-    def at(self, key: str) -> float | None:
-        v = self.inject.get(key)
-        return float(v) if isinstance(v, (int, float)) else None
 
     def _lifetime(self, pod: str) -> np.ndarray | None:
         """The grid points the pod exists at (None: the whole window; all False: never)."""
@@ -830,19 +816,7 @@ def build_shop(seed: int, inject: Mapping[str, Delta]) -> Recording:
 
     # ---------------- node-exporter (namespace monitoring, as kube-prometheus-stack labels it)
     for j, (node, ip) in enumerate(NODES.items()):
-        key = "node-" + node
-        rec.target(
-            key,
-            {
-                "job": "node-exporter",
-                "service": "kube-prometheus-stack-prometheus-node-exporter",
-                "namespace": "monitoring",
-                "endpoint": "http-metrics",
-                "pod": f"kube-prometheus-stack-prometheus-node-exporter-{'fgh'[j]}m4q7",
-                "container": "node-exporter",
-                "instance": f"{ip}:9100",
-            },
-        )
+        key = node_exporter_target(rec, node, ip, f"{'fgh'[j]}m4q7").key
         nic = added(f"nic.{node}")
         busy = np.clip(node_demand[node] / CORES, 0, 0.985)
         for cpu in range(int(CORES)):
@@ -1277,15 +1251,7 @@ def _first_oom(scenario: Scenario) -> Scenario:
     shop = Shop(scenario.seed, scenario.inject)
     lives, _ = oom_lives(shop, CART, 1.8e8, float(MEMORY_LIMIT["cart"]))
     killed = float(shop.rec.grid[lives[1][0]])
-    alert = Alert(
-        scenario.alert.name,
-        scenario.alert.expr,
-        scenario.alert.labels,
-        starts=killed + 60,
-        active=killed,
-        extra=scenario.alert.extra,
-    )
-    return Scenario(scenario.name, scenario.inject, alert, scenario.truth, build=scenario.build)
+    return active_from(scenario, killed, starts=killed + 60)
 
 
 INFRA_SCENARIOS: dict[str, Scenario] = {

@@ -10,6 +10,7 @@ generation bump, a CPU burst) and a CPU burst of the `eod-reporting` batch job.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import urllib.parse
@@ -131,6 +132,14 @@ class Scenario:
     @property
     def seed(self) -> int:
         return sum(map(ord, self.name))
+
+
+def active_from(scenario: Scenario, active: float, starts: float) -> Scenario:
+    """`scenario` with its alert active from `active` and firing at `starts` (times the generator decides,
+    such as a kill a leak reaches)."""
+    return dataclasses.replace(
+        scenario, alert=dataclasses.replace(scenario.alert, starts=starts, active=active)
+    )
 
 
 def recording(scenario: Scenario, kube_state_metrics: bool = True) -> Recording:

@@ -45,9 +45,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.exporters_data import DAY0, END, KSM_JOB, START, STEP, Delta, PodSpec, Recording, kubelet_target
-from bench.exporters_infra import mask, stable, uid_of
-from bench.exporters_scenarios import Alert, Scenario, Truth, hms, ramp
+from bench.exporters_data import (
+    DAY0,
+    END,
+    KSM_JOB,
+    START,
+    STEP,
+    Delta,
+    Injected,
+    PodSpec,
+    Recording,
+    kubelet_target,
+    node_exporter_target,
+    service_monitor_labels,
+)
+from bench.exporters_infra import mask, reset_counters, stable, uid_of
+from bench.exporters_scenarios import Alert, Scenario, Truth, active_from, hms, ramp
 
 NAMESPACE = "data"
 NODES = {"ip-10-0-3-31": "10.0.3.31", "ip-10-0-3-32": "10.0.3.32", "ip-10-0-3-33": "10.0.3.33"}
@@ -207,30 +220,18 @@ def traffic_curve(rec: Recording) -> np.ndarray:
 # --- Pods: what exists when, and each container's lives --------------------------------------------------
 
 
-class Platform:
+class Platform(Injected):
     """The namespace's pods and what the scenario injects; each container's lives (a restart ends one)."""
 
     def __init__(self, seed: int, inject: Mapping[str, Delta]) -> None:
-        self.rec = Recording(seed, PODS, NODES)
-        self.inject = inject
+        super().__init__(Recording(seed, PODS, NODES), inject)
         self.n = self.rec.n
         self.grid = self.rec.grid
-        self.zero = np.zeros(self.n)
         self.traffic = traffic_curve(self.rec)
         self.exists = {pod: self._existence(pod) for pod in PODS}
         self.lives: dict[str, list[tuple[int, int]]] = {pod: self._first_life(pod) for pod in PODS}
         self.recreated: set[str] = set()  # deleted and created again under the same name (a new uid)
         self.down: dict[str, np.ndarray] = {}  # scrape targets whose container is not running
-
-    def added(self, key: str) -> np.ndarray:
-        v = self.inject.get(key)
-        if v is None:
-            return self.zero
-        return v(self.rec) if callable(v) else np.asarray(v, float) * np.ones(self.n)
-
-    def at(self, key: str) -> float | None:
-        v = self.inject.get(key)
-        return float(v) if isinstance(v, (int, float)) else None
 
     def index(self, t: float) -> int:
         return int(np.clip(np.searchsorted(self.grid, t), 0, self.n))
@@ -299,15 +300,6 @@ def drain(inflow: np.ndarray, capacity: np.ndarray, waiting: float = 0.0) -> tup
         waiting += rate * STEP - take
         backlog[i], taken[i] = waiting, take / STEP
     return backlog, taken
-
-
-def reset_restarted(p: Platform, pod: str) -> None:
-    """A restarted process' counters start again from zero at each of its lives after the first."""
-    for rows in p.rec.families.values():
-        for row in rows:
-            if row.target == pod and row.counter:
-                for begin, _ in p.lives[pod][1:]:
-                    row.values[begin:] -= row.values[begin]
 
 
 # --- The flows: what each stage takes, holds back and writes ---------------------------------------------
@@ -588,16 +580,7 @@ def checkpoints(p: Platform, f: Flows) -> Checkpoints:
 
 def service_monitor(pod: str, service: str, endpoint: str, container: str | None = None) -> dict[str, str]:
     """The labels a ServiceMonitor of the pod's Service gives its scrapes."""
-    _, cont, _, ip, port = PODS[pod]
-    return {
-        "namespace": NAMESPACE,
-        "service": service,
-        "job": service,
-        "pod": pod,
-        "container": container or cont,
-        "endpoint": endpoint,
-        "instance": f"{ip}:{port}",
-    }
+    return service_monitor_labels(NAMESPACE, pod, PODS[pod], service, endpoint, container)
 
 
 def pod_monitor(
@@ -755,7 +738,7 @@ def write_brokers(p: Platform, f: Flows) -> None:
         rec.counter(broker, "jvm_gc_collection_seconds_sum", young, 0.005 * p.traffic, whole=False)
         rec.counter(broker, "process_cpu_seconds_total", {}, broker_cpu(p, f, b), whole=False)
         rec.gauge(broker, "process_open_fds", {}, np.round(1900 + 40 * p.traffic + rec.noise(8)))
-        reset_restarted(p, broker)
+        reset_counters(p.rec, broker, p.lives[broker])
 
 
 def broker_cpu(p: Platform, f: Flows, b: int) -> np.ndarray:
@@ -991,7 +974,7 @@ def write_enricher(p: Platform, f: Flows) -> None:
         for life, (begin, end) in enumerate(p.lives[pod]):
             starts[begin:end] = p.started(pod, life)
         rec.gauge(pod, "process_start_time_seconds", {}, starts)
-        reset_restarted(p, pod)
+        reset_counters(p.rec, pod, p.lives[pod])
 
 
 def write_loader(p: Platform, f: Flows) -> None:
@@ -1422,7 +1405,7 @@ def write_zookeeper(p: Platform, f: Flows) -> None:
         if pod == leader:
             rec.gauge(pod, "learners", {}, np.full(n, 2.0), alive=serving > 0)
             rec.gauge(pod, "synced_followers", {}, np.full(n, 2.0), alive=serving > 0)
-        reset_restarted(p, pod)
+        reset_counters(p.rec, pod, p.lives[pod])
 
 
 def write_postgres(p: Platform, f: Flows) -> None:
@@ -1780,19 +1763,7 @@ def write_node_exporter(p: Platform, f: Flows, demand: dict[str, np.ndarray]) ->
     of the filesystem collector): CPU by mode, load, memory, the root filesystem, each disk, eth0."""
     rec, n = p.rec, p.n
     for j, (node, ip) in enumerate(NODES.items()):
-        key = "node-" + node
-        rec.target(
-            key,
-            {
-                "job": "node-exporter",
-                "service": "kube-prometheus-stack-prometheus-node-exporter",
-                "namespace": "monitoring",
-                "endpoint": "http-metrics",
-                "pod": f"kube-prometheus-stack-prometheus-node-exporter-{'kmt'[j]}p8v2",
-                "container": "node-exporter",
-                "instance": f"{ip}:9100",
-            },
-        )
+        key = node_exporter_target(rec, node, ip, f"{'kmt'[j]}p8v2").key
         used = 0.5 + sum(d for pod, d in demand.items() if PODS[pod][2] == node)
         busy = np.clip(used / CORES, 0, 0.97)
         disks = disk_load(p, f, node)
@@ -2278,9 +2249,7 @@ def _first_kill(scenario: Scenario) -> Scenario:
     p = Platform(scenario.seed, scenario.inject)
     simulate(p)
     killed = float(p.grid[p.lives[ENRICHER_B][0][1]])
-    a = scenario.alert
-    alert = Alert(a.name, a.expr, a.labels, starts=killed + 195 + 300, active=killed + 195, extra=a.extra)
-    return Scenario(scenario.name, scenario.inject, alert, scenario.truth, build=scenario.build)
+    return active_from(scenario, killed + 195, starts=killed + 195 + 300)
 
 
 STREAMING_SCENARIOS: dict[str, Scenario] = {
