@@ -35,6 +35,15 @@ async def notify(client: TestClient[Any, Any], body: dict[str, Any]) -> str:
     return str(incident_id)
 
 
+async def reload_and_send(
+    client: TestClient[Any, Any], config: Path, document: dict[str, Any]
+) -> dict[str, Any]:
+    """Reload with `document` (`/-/reload`), then send what the outbox queued; the reload's answer."""
+    answer = await reload(client, config, document, AUTH)
+    await drain(client.app[DELIVERY], 10)
+    return answer
+
+
 async def statuses(client: TestClient[Any, Any], incident_id: str) -> dict[tuple[str, str], str]:
     rows = await client.app[DELIVERY].list_deliveries(incident_id)
     return {(row["destination"], row["kind"]): row["status"] for row in rows}
@@ -54,8 +63,9 @@ async def test_a_reload_that_fixes_the_tokens_draws_the_firing_alerts_region_and
             ("grafana", "annotation"): "failed",
         }
 
-        answer = await reload(client, config, destinations(tmp_path, grafana_url, slack_url, "right"), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        answer = await reload_and_send(
+            client, config, destinations(tmp_path, grafana_url, slack_url, "right")
+        )
 
         assert {"grafana", "slack"} <= set(answer["applied"])
         assert set((await statuses(client, incident_id)).values()) == {"sent"}
@@ -76,8 +86,7 @@ async def test_a_resolved_alerts_refused_region_is_not_sent_again(
         incident_id = await notify(client, episode.webhook("firing"))
         await notify(client, episode.webhook("resolved"))  # its region was planned again at resolution
 
-        await reload(client, config, destinations(tmp_path, grafana_url, slack_url, "right"), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        await reload_and_send(client, config, destinations(tmp_path, grafana_url, slack_url, "right"))
 
         rows = await client.app[DELIVERY].list_deliveries(incident_id)
     assert [row["status"] for row in rows if row["destination"] == "grafana"] == ["failed", "failed"]
@@ -111,8 +120,7 @@ async def test_a_token_rotated_inside_its_file_sends_the_refused_rows_again(
         assert set((await statuses(client, incident_id)).values()) == {"failed"}
 
         write_tokens(tmp_path, "right")
-        answer = await reload(client, config, from_files(tmp_path, grafana_url, slack_url), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        answer = await reload_and_send(client, config, from_files(tmp_path, grafana_url, slack_url))
 
         assert {"grafana", "slack"} <= set(answer["applied"])
         assert set((await statuses(client, incident_id)).values()) == {"sent"}
@@ -132,8 +140,7 @@ async def test_a_reload_with_the_token_files_unchanged_changes_no_destination(
     async with client:
         incident_id = await notify(client, Episode().webhook("firing"))
 
-        answer = await reload(client, config, from_files(tmp_path, grafana_url, slack_url), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        answer = await reload_and_send(client, config, from_files(tmp_path, grafana_url, slack_url))
 
         assert answer["applied"] == []
         assert set((await statuses(client, incident_id)).values()) == {"failed"}

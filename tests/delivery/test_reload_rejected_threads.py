@@ -17,16 +17,16 @@ from receiver.delivery import (
     PagerDutySettings,
     SlackSettings,
 )
+from receiver.delivery.service import DeliveryService
 from receiver.testing import drain
 from receiver.web.keys import DELIVERY
 from tests.delivery.builders import make_diagnosis, make_incident
 from tests.delivery.conftest import PUBLIC_URL, ServiceFactory
-from tests.delivery.test_reload_rejected_credentials import notify
+from tests.delivery.test_reload_rejected_credentials import notify, reload_and_send
 from tests.delivery.test_resolved_end_to_end import Episode
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.slack import FakeSlack
-from tests.receiver.test_reload_pipeline import reload
-from tests.receiver.test_reload_web import AUTH, document, start
+from tests.receiver.test_reload_web import document, start
 
 ORDERS = '{}:{alertname="OrderErrorsHigh"}'
 PAYMENTS = '{}:{alertname="PaymentErrorsHigh"}'
@@ -52,6 +52,22 @@ def thread_of(fake: FakeSlack, incident_id: str) -> tuple[dict[str, Any], list[d
     return parent, fake.replies(parent["ts"])
 
 
+async def reconfigure(
+    service: DeliveryService, grafana: GrafanaSettings | None = None, slack: SlackSettings | None = None
+) -> None:
+    """A reload that gives the service `grafana` and `slack` (the other destinations off), then sends
+    what it queued."""
+    await service.reconfigure(
+        grafana=grafana or GrafanaSettings(),
+        slack=slack or SlackSettings(),
+        pagerduty=PagerDutySettings(),
+        outgoing_webhook=OutgoingWebhookSettings(),
+        noise=NoiseSettings(),
+        public_url=PUBLIC_URL,
+    )
+    await drain(service, 5)
+
+
 async def test_every_refused_thread_is_recreated_before_its_replies(
     tmp_path: Path, slack: tuple[FakeSlack, str]
 ) -> None:
@@ -64,8 +80,7 @@ async def test_every_refused_thread_is_recreated_before_its_replies(
         second = await notify(client, firing(episode, ORDERS, "orders-2:8080"))  # the group's thread failed
         other = await notify(client, firing(episode, PAYMENTS, "payments-1:8080"))
 
-        await reload(client, config, slack_only(tmp_path, url, "right"), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        await reload_and_send(client, config, slack_only(tmp_path, url, "right"))
 
         for incident_id in (first, second, other):
             rows = await client.app[DELIVERY].list_deliveries(incident_id)
@@ -89,8 +104,7 @@ async def test_a_thread_that_was_sent_is_not_sent_again_with_its_refused_replies
         fake.token = "second"  # revoked: the group's next alert is refused in the thread
         second = await notify(client, firing(episode, ORDERS, "orders-2:8080"))
 
-        await reload(client, config, slack_only(tmp_path, url, "second"), AUTH)
-        await drain(client.app[DELIVERY], 10)
+        await reload_and_send(client, config, slack_only(tmp_path, url, "second"))
 
         rows = await client.app[DELIVERY].list_deliveries(second)
         assert [row["status"] for row in rows if row["kind"] == "diagnosis"] == ["sent"]
@@ -114,15 +128,7 @@ async def test_an_alert_announced_by_two_refused_parents_gets_one_thread(
     await service.on_diagnosis(incident, make_diagnosis())
     await drain(service, 5)
 
-    await service.reconfigure(
-        grafana=GrafanaSettings(),
-        slack=SlackSettings(token=SecretStr("right"), channel="#alerts", api_url=url),
-        pagerduty=PagerDutySettings(),
-        outgoing_webhook=OutgoingWebhookSettings(),
-        noise=NoiseSettings(),
-        public_url=PUBLIC_URL,
-    )
-    await drain(service, 5)
+    await reconfigure(service, slack=SlackSettings(token=SecretStr("right"), channel="#alerts", api_url=url))
 
     [parent] = fake.parents()
     assert [reply["text"].split(" ")[0] for reply in fake.replies(parent["ts"])] == ["Diagnosis"]
@@ -141,15 +147,7 @@ async def test_an_incident_annotated_by_two_refused_regions_gets_one(
         await service.on_diagnosis(incident, make_diagnosis(immediate_actions=(summary,)))
         await drain(service, 5)
 
-    await service.reconfigure(
-        grafana=GrafanaSettings(url=url, token=SecretStr("right")),
-        slack=SlackSettings(),
-        pagerduty=PagerDutySettings(),
-        outgoing_webhook=OutgoingWebhookSettings(),
-        noise=NoiseSettings(),
-        public_url=PUBLIC_URL,
-    )
-    await drain(service, 5)
+    await reconfigure(service, grafana=GrafanaSettings(url=url, token=SecretStr("right")))
 
     [region] = fake.annotations.values()
     assert "the second diagnosis" in region["text"]

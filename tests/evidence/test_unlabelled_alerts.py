@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from analyst.builtin import BuiltinAnalyst
+from analyst.evidence import Evidence
 from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
@@ -51,16 +52,19 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProc
     proc.stop()
 
 
-def unlabelled(alertname: str, expr: str):  # type: ignore[no-untyped-def]
-    return firing_incident(LOST + 180, {"alertname": alertname, "severity": "warning"}, expr)
+async def unlabelled_evidence(prometheus: ManagedProcess, alertname: str, expr: str) -> Evidence:
+    """The evidence of an `alertname` alert with no label but its severity, on `expr`."""
+    incident = firing_incident(LOST + 180, {"alertname": alertname, "severity": "warning"}, expr)
+    async with source_at(prometheus.url) as source:
+        return await collect_alert_context(incident, source, ContextSettings(), now=END)
 
 
 async def test_an_alert_aggregated_to_no_label_is_about_the_few_series_its_expression_selects(
     prometheus: ManagedProcess,
 ) -> None:
-    incident = unlabelled("ClickhouseZookeeperConnectionIssues", "avg(zookeeper_session) != 1")
-    async with source_at(prometheus.url) as source:
-        evidence = await collect_alert_context(incident, source, ContextSettings(), now=END)
+    evidence = await unlabelled_evidence(
+        prometheus, "ClickhouseZookeeperConnectionIssues", "avg(zookeeper_session) != 1"
+    )
     primary = (await BuiltinAnalyst().diagnose(evidence)).primary_hypothesis
 
     assert any(
@@ -77,9 +81,7 @@ async def test_an_alert_aggregated_to_no_label_is_about_the_few_series_its_expre
 async def test_an_alert_aggregated_over_a_fleet_is_not_read_as_about_ten_of_its_members(
     prometheus: ManagedProcess,
 ) -> None:
-    incident = unlabelled("NodesDown", "count(node_up == 0) > 3")
-    async with source_at(prometheus.url) as source:
-        evidence = await collect_alert_context(incident, source, ContextSettings(), now=END)
+    evidence = await unlabelled_evidence(prometheus, "NodesDown", "count(node_up == 0) > 3")
     assert any("selects more than 10 series" in n for n in evidence.notes), evidence.notes
     assert all(s.role == "alert" for s in evidence.series if s.available)
 
