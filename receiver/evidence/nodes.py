@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from analyst.builtin.entities import about_labels
 from analyst.builtin.exporters import pod_in
 from analyst.builtin.topology import address_host
-from receiver.evidence.fetching import Fetched, FetchScope, label_key
+from receiver.evidence.fetching import Fetched, FetchScope
 from receiver.evidence.promql import matcher
-from receiver.evidence.related import LOOKUP_FACTOR, Labels, interleaved, skipped, telling_first
+from receiver.evidence.related import LOOKUP_FACTOR, Labels, interleaved, new_subjects_series
 from receiver.evidence.source import gather_then_raise
 
 # Labels that name the node a series lives on: the kubelet's and kube-state-metrics' `node`,
@@ -91,14 +91,8 @@ async def node_candidates(
         scope.source.series(node_selectors(node, addresses), window.start, window.end, limit=limit)
         for node, addresses in nodes.items()
     )
-    seen = {label_key(f.data.labels) for f in already}
-    per_node = []
-    for node, found in zip(nodes, answers, strict=True):
-        fresh = {
-            label_key(item): item
-            for item in found
-            if not skipped(item.get("__name__", ""), scope.settings) and label_key(item) not in seen
-        }
-        seen.update(fresh)
-        per_node.append([(node, item) for item in telling_first(list(fresh.values()))])
+    per_node = [
+        [(node, item) for item in found]
+        for node, found in zip(nodes, new_subjects_series(answers, already, scope.settings), strict=True)
+    ]
     return interleaved(per_node)[:budget]

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 
 from receiver.evidence.fetching import Fetched, FetchScope, label_key
 from receiver.evidence.promql import matcher, or_absent
-from receiver.evidence.related import LOOKUP_FACTOR, Labels, skipped, telling_first
+from receiver.evidence.related import LOOKUP_FACTOR, Labels, new_subjects_series
 from receiver.evidence.source import gather_then_raise
 
 # CoreDNS' series that say whether names resolve and how fast (its cache and plugin series are its own
@@ -85,17 +85,8 @@ async def platform_candidates(
             scope.source.series([dns_selector(where)], window.start, window.end, limit=limit),
         ]
     )
-    seen = {label_key(f.data.labels) for f in already}
-    out: list[Labels] = []
-    for group in (probes, dns):
-        fresh = {
-            key: item
-            for item in group
-            if not skipped(item.get("__name__", ""), settings) and (key := label_key(item)) not in seen
-        }
-        seen.update(fresh)
-        out.extend(telling_first(list(fresh.values())))
-    return out[:budget]
+    groups = new_subjects_series([probes, dns], already, settings)
+    return [item for group in groups for item in group][:budget]
 
 
 async def _failed_probe_series(where: Mapping[str, str], scope: FetchScope, limit: int) -> list[Labels]:

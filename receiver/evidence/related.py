@@ -224,6 +224,24 @@ def telling_first(items: Sequence[Labels]) -> list[Labels]:
     return [item for group in interleaved(queues) for item in group]
 
 
+def new_subjects_series(
+    groups: Sequence[Sequence[Labels]], already: Sequence[Fetched], settings: ContextSettings
+) -> list[list[Labels]]:
+    """Each group of looked-up series (a node's, the failed probes'...) most telling first
+    (`telling_first`), without those `skipped`, already fetched, or in an earlier group."""
+    seen = {label_key(f.data.labels) for f in already}
+    out = []
+    for group in groups:
+        fresh = {
+            key: item
+            for item in group
+            if not skipped(item.get("__name__", ""), settings) and (key := label_key(item)) not in seen
+        }
+        seen.update(fresh)
+        out.append(telling_first(list(fresh.values())))
+    return out
+
+
 def interleaved(queues: Sequence[Sequence[T]]) -> list[T]:
     """The first of each queue, then the second of each, and so on."""
     return [item for turn in itertools.zip_longest(*queues) for item in turn if item is not None]
