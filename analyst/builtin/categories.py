@@ -30,6 +30,7 @@ class MetricFamily(StrEnum):
     NETWORK = "network"
     DNS = "dns"  # name resolution: the cluster DNS (CoreDNS) and other resolvers
     PROBE = "probe"  # a blackbox probe of an endpoint (blackbox_exporter's `probe_*`)
+    WORKER_POOL = "worker_pool"  # the share of its time a server's pool of request handlers sat idle
     LATENCY = "latency"
     ERRORS = "errors"
     REQUESTS = "requests"
@@ -44,6 +45,9 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
         r"process_start_time|deployment_(status_observed_|metadata_)?generation|restarts?(_total)?$"
         r"|container_status_restarts|(terminated|waiting)_reason|build_info|deploy|rollout|release",
     ),
+    # Kafka's `kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent`: its request handlers
+    # busy all the time, whatever keeps them busy (a slow disk, replication, a flood of requests)
+    (MetricFamily.WORKER_POOL, r"(pool|handler|worker|processor|thread).*idle_?(percent|pct|ratio)$"),
     (MetricFamily.FUNDING, r"funding"),
     (MetricFamily.VOLATILITY, r"volatil|(^|_)(realized|implied)_vol|(^|_)vix|(^|_)atr(_|$)|(^|_)iv(_|$)"),
     (MetricFamily.PNL, r"pnl|profit|drawdown|(^|_)p_?and_?l(_|$)|strategy_return"),
@@ -113,6 +117,7 @@ FAMILY_CATEGORY: Mapping[MetricFamily, Category] = {
     MetricFamily.NETWORK: Category.NETWORK,
     MetricFamily.DNS: Category.NETWORK,
     MetricFamily.PROBE: Category.DEPENDENCY_SERVICE,
+    MetricFamily.WORKER_POOL: Category.RESOURCE_LIMITS,
     MetricFamily.LATENCY: Category.DEPENDENCY_SERVICE,
     MetricFamily.ERRORS: Category.DEPENDENCY_SERVICE,
     MetricFamily.REQUESTS: Category.TRAFFIC_SURGE,

@@ -46,6 +46,7 @@ from analyst.builtin.categories import (
     timed_part,
 )
 from analyst.builtin.limits import AT_LIMIT, is_limit_of, left_of, may_have_limit, names_a_size, utilisation
+from analyst.builtin.protocols import waits_on_servers
 from analyst.builtin.ranking import (
     EXPLAINING_STRENGTH_RATIO,
     SIMULTANEOUS_SECONDS,
@@ -144,12 +145,21 @@ MARKET_FAMILIES = frozenset(
     }
 )
 
+# A message broker's queue backlog (RabbitMQ's ready and unacknowledged messages, a Kafka consumer group's
+# lag, SQS' visible messages): work waiting for its consumers, which grows when they slow down or when
+# producers send more, not a resource of the broker's running out.
+MESSAGE_BACKLOG = re.compile(
+    r"rabbitmq_(detailed_)?queue_messages|kafka_consumergroup_lag|aws_sqs_approximate_number_of_messages"
+)
 # `up`, `mysql_up`, `redis_up`: whether a scrape target (or the service an exporter watches) answers
 TARGET_UP = re.compile(r"(^|_)up$")
 # What is left of a capacity (`node_filesystem_avail_bytes`, `node_memory_MemAvailable_bytes`,
-# `kubelet_volume_stats_available_bytes`, `node_filesystem_files_free`): saturation, as it falls.
+# `kubelet_volume_stats_available_bytes`, `node_filesystem_files_free`), or the share of its time a pool
+# of workers sat idle (Kafka's `kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent` and
+# `kafka_network_socketserver_networkprocessoravgidle_percent`): saturation, as it falls.
 CAPACITY_LEFT = re.compile(
     r"(avail|available|free)_(bytes|inodes)|files_free$|(filesystem|disk|volume|memory).*(avail|free)"
+    r"|idle_?(percent|pct|ratio|fraction)$"
 )
 _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     (SeriesKind.SATURATION, CAPACITY_LEFT.pattern),
@@ -209,6 +219,10 @@ def series_kind(metric: str, labels: Mapping[str, str] | None = None) -> SeriesK
             return SeriesKind.SATURATION
     if kind is SeriesKind.LATENCY and labels and side_of(labels) == "caller" and not callers_view_of(labels):
         return SeriesKind.OUTBOUND_LATENCY  # the reporting pod's wait on its callees
+    if MESSAGE_BACKLOG.match(name):
+        return SeriesKind.THROUGHPUT  # a queue's messages waiting: its consumers' pace against its producers'
+    if kind in (SeriesKind.LATENCY, SeriesKind.SATURATION) and waits_on_servers(name):
+        return SeriesKind.OUTBOUND_LATENCY  # a Kafka producer's record queue time: its wait on the brokers
     return kind
 
 
@@ -788,6 +802,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     )
     preceded = preceding_changes(alerting, shifts, alert_series) if alerting in shifts else ()
     shifts = on_the_alerts_labels(shifts, evidence, alerting)
+    shifts = _what_fired_elsewhere(shifts, evidence, alerting)
     shifts = on_the_alerts_nodes(shifts, hosts_of(alerting, evidence.series, entities))
     shifts = _nodes_use_as_load(shifts, nodes_named(evidence.series) - {alerting or ""})
     limit = own_limit(shifts.get(alerting or "", ()), evidence.alert.starts_at)
@@ -1169,16 +1184,52 @@ def on_the_alerts_labels(
     """`shifts`, with each series of another component than the alerting one that carries one of the
     alert's `alert_label_values` counting SHARED_LABEL_FACTOR times: exporters that share only such a label
     (the book's market data, the book's PnL) are tied by it to what fired, as a call graph ties a callee;
-    a CPU burst in a batch job that carries none of them is not."""
+    a CPU burst in a batch job that carries none of them is not, nor a series of the metric the alert's
+    expression reads (`in_expression`): that is what fired."""
     values = sorted(alert_label_values(evidence))
     if not values:
         return {name: list(members) for name, members in shifts.items()}
+    expr = evidence.alert.expr or ""
     return _tied(
         shifts,
         lambda name, s: (
-            tuple((k, v) for k, v in values if s.series.labels.get(k) == v) if name != alerting else ()
+            tuple((k, v) for k, v in values if s.series.labels.get(k) == v)
+            if name != alerting and not in_expression(s.series.metric, expr)
+            else ()
         ),
     )
+
+
+def _what_fired_elsewhere(
+    shifts: Mapping[str, Sequence[SeriesShift]], evidence: Evidence, alerting: str | None
+) -> dict[str, list[SeriesShift]]:
+    """`shifts`, with each of another component than the alerting one that is what fired counting nothing:
+    a series of a metric the alert's expression reads (`in_expression`) that carries the alert's label
+    values, of a kind that is no resource of its own (a queue's backlog under `sum by (queue)`, a rate, a
+    latency): what needs explaining is not its component's cause."""
+    values = alert_label_values(evidence)
+    expr = evidence.alert.expr or ""
+
+    def fired(name: str, s: SeriesShift) -> bool:
+        labels = s.series.labels
+        return (
+            name != alerting
+            and s.kind not in CAUSE_KINDS
+            and in_expression(s.series.metric, expr)
+            and any(labels.get(k) == v for k, v in values)
+            and all(labels.get(k, v) == v for k, v in values)
+        )
+
+    return {
+        name: [dataclasses.replace(s, weighted=0.0) if fired(name, s) else s for s in members]
+        for name, members in shifts.items()
+    }
+
+
+def in_expression(metric: str, expr: str) -> bool:
+    """Whether the alert's expression `expr` names `metric`: a series of it that carries the alert's label
+    values is what fired (`sum by (queue) (rabbitmq_queue_messages_ready)`), not something tied to it."""
+    return bool(metric) and re.search(rf"(?<![\w:]){re.escape(metric)}(?![\w:])", expr) is not None
 
 
 def hosts_of(

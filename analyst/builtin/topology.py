@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from analyst.builtin.errors import DependencyGraphError
+from analyst.builtin.protocols import protocol_edges
 from analyst.evidence import Evidence, SeriesEvidence
 
 COMPONENT_LABELS = (
@@ -100,11 +101,14 @@ class CallGraph:
     def from_evidence(
         cls, topology: Mapping[str, Iterable[str]], series: Iterable[SeriesEvidence]
     ) -> CallGraph:
-        """Configured topology plus edges that series labels reveal (e.g. `peer_service`)."""
+        """Configured topology plus edges that series labels reveal (e.g. `peer_service`), and those from
+        a protocol's clients to its servers (`protocols.protocol_edges`)."""
         edges: dict[str, list[str]] = {k: list(v) for k, v in topology.items()}
         series = list(series)
         known = known_hosts(series)
         namespaces = {ns for s in series if (ns := s.labels.get("namespace"))}
+        for client, servers in protocol_edges((component_of(s), s) for s in series).items():
+            edges.setdefault(client, []).extend(servers)
         for s in series:
             caller = component_of(s)
             named = [s.labels.get(key) for key in CALLEE_LABELS]
