@@ -62,6 +62,13 @@ from receiver.evidence.promql import (
 )
 from receiver.evidence.related import Candidates, rank_related, related_candidates
 from receiver.evidence.resources import ResourceInfo, joined
+from receiver.evidence.screening import (
+    DEFAULT_SCREEN_POINTS,
+    Screened,
+    ScreenQuery,
+    moved_first,
+    screening_window,
+)
 from receiver.evidence.settings import EQUIVALENT_LABELS, ContextQuery, ContextSettings
 from receiver.evidence.source import (
     MetricSource,
@@ -595,12 +602,45 @@ async def _related_series(
         placeholders.append(_unavailable(f"related:{selectors}", "related series", "related", selectors, exc))
         return []
     own = {k: v for k, v in labels.items() if k not in drop}  # not the labels its rule added
-    candidates = rank_related(found.found, identifying, expr, already, settings, own)
+    candidates: Sequence[Mapping[str, str]] = rank_related(
+        found.found, identifying, expr, already, settings, own
+    )
     if len(candidates) > settings.max_related_series:
         matched = _matched(found, candidates, already)
-        notes.append(f"related series limited to {settings.max_related_series} of {matched}")
-        candidates = candidates[: settings.max_related_series]
+        screen = await _screened(candidates, identifying, agreed, found.names, scope)
+        candidates = screen.kept
+        changed = f", those that changed first ({screen.moved} of {screen.screened} screened)"
+        notes.append(
+            f"related series limited to {settings.max_related_series} of {matched}"
+            + (changed if screen.moved is not None else "")
+        )
     return await fetch_candidates(candidates, found.names, scope, placeholders)
+
+
+async def _screened(
+    candidates: Sequence[Mapping[str, str]],
+    identifying: Sequence[tuple[str, str]],
+    agreed: Mapping[str, str],
+    known: frozenset[str],
+    scope: FetchScope,
+) -> Screened:
+    """`screening.moved_first` over the ranked candidates, read at the analyst's resolution at most
+    (`context.max_values_per_series`); a screen the source fails leaves their ranked order."""
+    settings = scope.settings
+    points = settings.max_values_per_series or DEFAULT_SCREEN_POINTS
+    coarse = FetchScope(scope.source, settings, screening_window(scope.window, points), scope.notes)
+    pool = candidates[: settings.max_screened_series]
+    try:
+        groups: dict[str, list[Mapping[str, str]]] = {}
+        for item in pool:
+            groups.setdefault(item["__name__"], []).append(item)
+        query = ScreenQuery(identifying, agreed, await counter_metrics(groups, known, coarse))
+        return await moved_first(
+            candidates, settings.max_related_series, settings.max_screened_series, query, coarse
+        )
+    except MetricSourceError as exc:
+        scope.notes.append(f"related series not screened for change ({exc})")
+        return Screened(list(candidates[: settings.max_related_series]))
 
 
 async def fetch_candidates(

@@ -501,6 +501,13 @@ class ContextSettings(Section):
         description="Related series whose metric name fully matches one of these regexes are skipped.",
     )
     max_related_series: int = Field(default=200, ge=0)
+    max_screened_series: int = Field(
+        default=2000,
+        ge=0,
+        description="When more related series match than max_related_series, at most this many of them (in "
+        "ranked order) are fetched once to see which changed within the window; those are kept first. At or "
+        "below max_related_series the ranked order is cut as it is.",
+    )
     max_node_series: int = Field(
         default=50,
         ge=0,

@@ -1,0 +1,131 @@
+"""Which related series to keep when more match than `context.max_related_series`: those that moved first.
+
+Ranked by labels alone (`related.rank_related`), a namespace of 1,300 series cut to 200 keeps each pod's
+first few series by kind and name, and the one that moved (a broker's request handlers, busy since the
+incident began) is as likely as not among those left out. So the candidates (at most
+`context.max_screened_series` of them, in ranked order) are read once, at the analyst's resolution at most,
+and each is judged against its own history as the evidence judges every series
+(`detectors.characterize_changes`); a counter by its increase per step. The ones that changed are kept
+first, in their ranked order (most specific and breadth first by subject still), then the rest in theirs
+up to the budget.
+
+The read is a few queries, not one per metric: the series of each identifying label that found
+candidates, of the candidates' metric names (`{namespace="data",__name__=~"m1|m2|..."}`, cut to fit
+`context.max_query_length`), unrated, so one query carries counters and gauges alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors import SeriesChange, characterize_changes
+from detectors.grid import align, grid
+from receiver.evidence.fetching import FetchScope, Window, chunk_alternatives, label_key, query_fits
+from receiver.evidence.promql import scoped_selector
+from receiver.evidence.source import SeriesData, gather_then_raise
+
+Labels = Mapping[str, str]
+# The points a screened series is read at when the analyst is handed none (`max_values_per_series` 0):
+# that setting's default.
+DEFAULT_SCREEN_POINTS = 240
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The candidates kept, and of the `screened` first ones how many `moved` (None: none screened)."""
+
+    kept: list[Labels]
+    moved: int | None = None
+    screened: int = 0
+
+
+@dataclass(frozen=True)
+class ScreenQuery:
+    """What the candidates were found by: the identifying (label, value) pairs in their order, the scope
+    labels every lookup agreed with, and the metrics read as counters."""
+
+    identifying: Sequence[tuple[str, str]]
+    scope_labels: Mapping[str, str]
+    counters: Collection[str]
+
+
+def screening_window(window: Window, points: int) -> Window:
+    """`window` at a step (a multiple of its own) that gives at most `points` points: the screen need not
+    read finer than the analyst does (`context.max_values_per_series`)."""
+    span = window.end - window.start
+    factor = max(1, math.ceil(span / window.step / max(points, 1)))
+    return Window(window.start, window.end, window.step * factor)
+
+
+async def moved_first(
+    candidates: Sequence[Labels], budget: int, screened: int, query: ScreenQuery, scope: FetchScope
+) -> Screened:
+    """At most `budget` of `candidates` (ranked): of the `screened` first, those that changed within the
+    scope's window, then the rest, each in ranked order. Without a screen (`screened` at most `budget`),
+    the first `budget`. A failed read raises MetricSourceError."""
+    if len(candidates) <= budget or screened <= budget:
+        return Screened(list(candidates[:budget]))
+    pool = candidates[:screened]
+    found = await _read(pool, query, scope)
+    rows = [found.get(label_key(item)) for item in pool]
+    counted = [item.get("__name__", "") in query.counters for item in pool]
+    moved = await asyncio.to_thread(_changed, rows, counted, scope.window)
+    kept = [item for item, yes in zip(pool, moved, strict=True) if yes][:budget]
+    rest = [item for item, yes in zip(pool, moved, strict=True) if not yes]
+    chosen = {id(item) for item in kept + rest[: budget - len(kept)]}
+    return Screened([item for item in pool if id(item) in chosen], sum(moved), len(pool))
+
+
+async def _read(
+    pool: Sequence[Labels], query: ScreenQuery, scope: FetchScope
+) -> dict[frozenset[tuple[str, str]], SeriesData]:
+    """The series of `pool` over the scope's window, by label set: per identifying pair, the metrics of the
+    candidates it is the first to name, in runs that fit `context.max_query_length`."""
+    names: dict[tuple[str, str], set[str]] = {}
+    for item in pool:
+        pair = next(((k, v) for k, v in query.identifying if item.get(k) == v), None)
+        if pair is not None:
+            names.setdefault(pair, set()).add(item.get("__name__", ""))
+    selectors = []
+    for (key, value), metrics in names.items():
+        exact = {key: value}
+
+        def fits(run: Sequence[str], exact: Mapping[str, str] = exact) -> bool:
+            selector = scoped_selector(exact, query.scope_labels, run)
+            return query_fits(selector, scope.settings.max_query_length)
+
+        runs = chunk_alternatives(sorted(metrics), fits)
+        selectors += [scoped_selector(exact, query.scope_labels, run) for run in runs]
+    answers = await gather_then_raise(scope.query_range(selector) for selector in selectors)
+    return {label_key(data.labels): data for answer in answers for data in answer}
+
+
+def _changed(rows: Sequence[SeriesData | None], counted: Sequence[bool], window: Window) -> list[bool]:
+    """Whether each series (None: not read) changed within the window against its own history; a counter
+    (`counted`) by its increase per step."""
+    present = [i for i, row in enumerate(rows) if row is not None]
+    moved = [False] * len(rows)
+    if not present:
+        return moved
+    timestamps = grid(window.start, window.end, window.step)
+    values = align([rows[i] for i in present], timestamps, window.step)  # type: ignore[misc]
+    is_counter = np.array([counted[i] for i in present])
+    if is_counter.any():
+        values[is_counter] = _increases(values[is_counter])
+    for i, change in zip(present, characterize_changes(timestamps, values), strict=True):
+        moved[i] = isinstance(change, SeriesChange) and change.anomalous
+    return moved
+
+
+def _increases(counters: np.ndarray) -> np.ndarray:
+    """Each counter's increase from the step before (NaN first; after a reset, the value itself, as
+    Prometheus' rate() reads a reset)."""
+    out = np.full(counters.shape, np.nan)
+    step = np.diff(counters, axis=1)
+    out[:, 1:] = np.where(step < 0, counters[:, 1:], step)
+    return out

@@ -1,0 +1,87 @@
+"""More related series match than `context.max_related_series`: ranked by labels alone, each pod keeps
+its first few series by kind and name, and the one that moved (a broker's stuck partitions, named last)
+is left out. Screened for change first, it is kept. Through a real Prometheus."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from demo.processes import ManagedProcess
+from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
+from receiver.evidence.context import collect_alert_context
+from receiver.evidence.fetching import Window
+from receiver.evidence.screening import screening_window
+from receiver.evidence.settings import ContextSettings
+from tests.evidence.alerts import firing_incident, source_at
+
+STEP = 60.0
+END = math.floor(time.time() / STEP) * STEP - 120
+STUCK = END - 12 * 60
+PODS = [f"worker-{i}" for i in range(7)] + ["events-kafka-1"]
+CAUSE = "zz_stuck_partitions"
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProcess]:
+    ts = np.arange(END - 3 * 3600, END + STEP, STEP)
+    stuck = ts >= STUCK
+    series = [
+        SyntheticSeries(
+            "ingest_latency_seconds",
+            {"namespace": "data", "service": "ingest-api", "pod": "ingest-api-0"},
+            ts,
+            noisy(ts, 0.03, 0.002, 1) + np.where(stuck, 0.8, 0.0),
+        )
+    ]
+    for i, pod in enumerate(PODS):
+        own = {"namespace": "data", "pod": pod, "service": pod.rsplit("-", 1)[0]}
+        series += [
+            SyntheticSeries(f"app_gauge_{j:02d}", own, ts, noisy(ts, 100, 2, 100 * i + j)) for j in range(12)
+        ]
+        if pod == "events-kafka-1":
+            series.append(SyntheticSeries(CAUSE, own, ts, np.where(stuck, 40.0, 0.0)))
+    proc = start_backfilled_prometheus(tmp_path_factory.mktemp("screened-related"), series)
+    yield proc
+    proc.stop()
+
+
+def latency_alert():  # type: ignore[no-untyped-def]
+    labels = {
+        "alertname": "IngestLatencyHigh",
+        "severity": "critical",
+        "namespace": "data",
+        "service": "ingest-api",
+    }
+    expr = 'ingest_latency_seconds{namespace="data", service="ingest-api"} > 0.5'
+    return firing_incident(STUCK + 120, labels, expr)
+
+
+@pytest.mark.parametrize("screened", [0, 2000])
+async def test_the_series_that_moved_is_kept_under_the_budget(
+    prometheus: ManagedProcess, screened: int
+) -> None:
+    settings = ContextSettings(max_related_series=40, max_screened_series=screened)
+    async with source_at(prometheus.url) as source:
+        evidence = await collect_alert_context(latency_alert(), source, settings, now=END)
+    related = [s for s in evidence.series if s.role == "related"]
+    assert len(related) == 40
+    kept = any(s.metric == CAUSE for s in related)
+    limited = next(note for note in evidence.notes if note.startswith("related series limited to 40"))
+    if not screened:
+        assert not kept  # each of the 9 pods' first series by name fill the budget
+        assert "changed first" not in limited
+        return
+    assert kept, limited
+    assert "those that changed first" in limited and "of 97 screened" in limited, limited
+    cause = next(s for s in related if s.metric == CAUSE)
+    assert cause.anomalous and cause.component == "events-kafka", cause
+
+
+def test_the_screen_reads_no_finer_than_the_analyst() -> None:
+    assert screening_window(Window(0.0, 7200.0, 15.0), 240) == Window(0.0, 7200.0, 30.0)
+    assert screening_window(Window(0.0, 3600.0, 15.0), 240) == Window(0.0, 3600.0, 15.0)
