@@ -627,6 +627,8 @@ async def _screened(
     """`screening.moved_first` over the ranked candidates, read at the analyst's resolution at most
     (`context.max_values_per_series`); a screen the source fails leaves their ranked order."""
     settings = scope.settings
+    if settings.max_screened_series <= settings.max_related_series:
+        return Screened(list(candidates[: settings.max_related_series]))
     points = settings.max_values_per_series or DEFAULT_SCREEN_POINTS
     coarse = FetchScope(scope.source, settings, screening_window(scope.window, points), scope.notes)
     pool = candidates[: settings.max_screened_series]

@@ -1,6 +1,7 @@
 """More related series match than `context.max_related_series`: ranked by labels alone, each pod keeps
 its first few series by kind and name, and the one that moved (a broker's stuck partitions, named last)
-is left out. Screened for change first, it is kept. Through a real Prometheus."""
+is left out. Screened for change first, it is kept; a screen the source refuses leaves the ranked order,
+with a note. Through a real Prometheus."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
 from receiver.evidence.fetching import Window
+from receiver.evidence.prometheus import PrometheusSource
 from receiver.evidence.screening import screening_window
-from receiver.evidence.settings import ContextSettings
+from receiver.evidence.settings import ContextSettings, PrometheusSettings
+from receiver.evidence.source import MetricSourceError, SeriesData
+from receiver.models import Incident
 from tests.evidence.alerts import firing_incident, source_at
 
 STEP = 60.0
@@ -50,7 +54,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagedProc
     proc.stop()
 
 
-def latency_alert():  # type: ignore[no-untyped-def]
+def latency_alert() -> Incident:
     labels = {
         "alertname": "IngestLatencyHigh",
         "severity": "critical",
@@ -85,3 +89,26 @@ async def test_the_series_that_moved_is_kept_under_the_budget(
 def test_the_screen_reads_no_finer_than_the_analyst() -> None:
     assert screening_window(Window(0.0, 7200.0, 15.0), 240) == Window(0.0, 7200.0, 30.0)
     assert screening_window(Window(0.0, 3600.0, 15.0), 240) == Window(0.0, 3600.0, 15.0)
+
+
+class _ScreenRefused(PrometheusSource):
+    """Prometheus, but the screen's read (a query over many metric names at once) is refused."""
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        if "__name__=~" in query and "app_gauge_00" in query and not query.startswith("count"):
+            raise MetricSourceError("too_large", "the query would load too many samples")
+        return await super().query_range(query, start, end, step)
+
+
+async def test_a_screen_the_source_refuses_leaves_the_ranked_order(prometheus: ManagedProcess) -> None:
+    settings = ContextSettings(max_related_series=40)
+    source = _ScreenRefused(PrometheusSettings(url=prometheus.url, retries=0, timeout_seconds=5))
+    try:
+        evidence = await collect_alert_context(latency_alert(), source, settings, now=END)
+    finally:
+        await source.close()
+    related = [s for s in evidence.series if s.role == "related"]
+    assert len(related) == 40 and all(s.available for s in related)
+    assert not any(s.metric == CAUSE for s in related)  # the ranked order's first 40, as without a screen
+    assert any(note.startswith("related series not screened for change (") for note in evidence.notes)
+    assert any(note == "related series limited to 40 of 97" for note in evidence.notes), evidence.notes
