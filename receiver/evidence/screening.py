@@ -108,16 +108,16 @@ async def _read(
 def _changed(rows: Sequence[SeriesData | None], counted: Sequence[bool], window: Window) -> list[bool]:
     """Whether each series (None: not read) changed within the window against its own history; a counter
     (`counted`) by its increase per step."""
-    present = [i for i, row in enumerate(rows) if row is not None]
+    present = [(i, row) for i, row in enumerate(rows) if row is not None]
     moved = [False] * len(rows)
     if not present:
         return moved
     timestamps = grid(window.start, window.end, window.step)
-    values = align([rows[i] for i in present], timestamps, window.step)  # type: ignore[misc]
-    is_counter = np.array([counted[i] for i in present])
+    values = align([row for _, row in present], timestamps, window.step)
+    is_counter = np.array([counted[i] for i, _ in present])
     if is_counter.any():
         values[is_counter] = _increases(values[is_counter])
-    for i, change in zip(present, characterize_changes(timestamps, values), strict=True):
+    for (i, _), change in zip(present, characterize_changes(timestamps, values), strict=True):
         moved[i] = isinstance(change, SeriesChange) and change.anomalous
     return moved
 

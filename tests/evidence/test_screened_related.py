@@ -5,6 +5,7 @@ with a note. Through a real Prometheus."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Iterator
@@ -15,9 +16,9 @@ import pytest
 from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
 from receiver.evidence.context import collect_alert_context
-from receiver.evidence.fetching import Window
+from receiver.evidence.fetching import FetchScope, Window
 from receiver.evidence.prometheus import PrometheusSource
-from receiver.evidence.screening import screening_window
+from receiver.evidence.screening import ScreenQuery, moved_first, screening_window
 from receiver.evidence.settings import ContextSettings, PrometheusSettings
 from receiver.evidence.source import MetricSourceError, SeriesData
 from receiver.models import Incident
@@ -112,3 +113,36 @@ async def test_a_screen_the_source_refuses_leaves_the_ranked_order(prometheus: M
     assert not any(s.metric == CAUSE for s in related)  # the ranked order's first 40, as without a screen
     assert any(note.startswith("related series not screened for change (") for note in evidence.notes)
     assert any(note == "related series limited to 40 of 97" for note in evidence.notes), evidence.notes
+
+
+class _Recorded:
+    """A MetricSource whose range queries return fixed series (whatever the selector), counting the calls."""
+
+    def __init__(self, series: list[SeriesData]) -> None:
+        self.data, self.queries = series, 0
+
+    async def query_range(self, query: str, start: float, end: float, step: float) -> list[SeriesData]:
+        self.queries += 1
+        return self.data
+
+
+def test_the_budget_takes_what_changed_first_then_the_rest_in_ranked_order_and_a_counter_by_its_rate() -> (
+    None
+):
+    ts = np.arange(0.0, 7200.0, 60.0)
+    calm = noisy(ts, 100, 2, 1)
+    jump = np.where(ts >= 6600, 160.0, 100.0) + noisy(ts, 0, 2, 2)
+    steady_counter = np.cumsum(np.full(ts.size, 30.0))
+    steady_counter[60:] -= steady_counter[59]  # a restart: the counter starts again, its rate the same
+    labels = [{"__name__": f"m{i}", "namespace": "data", "pod": f"p{i}"} for i in range(6)]
+    labels[5]["__name__"] = "m5_total"
+    values = [calm, calm, calm, calm, jump, steady_counter]
+    source = _Recorded([SeriesData(lab, ts, v) for lab, v in zip(labels, values, strict=True)])
+    window = Window(0.0, float(ts[-1]), 60.0)
+    scope = FetchScope(source, ContextSettings(), window, [])  # type: ignore[arg-type]
+    query = ScreenQuery([("namespace", "data")], {}, {"m5_total"})
+    screen = asyncio.run(moved_first(labels, 3, 2000, query, scope))
+    assert [item["__name__"] for item in screen.kept] == ["m0", "m1", "m4"]  # m4 moved; then m0, m1
+    assert (screen.moved, screen.screened, source.queries) == (1, 6, 1)
+    off = asyncio.run(moved_first(labels, 3, 3, query, scope))  # a cap at the budget: no screen
+    assert [item["__name__"] for item in off.kept] == ["m0", "m1", "m2"] and off.moved is None
