@@ -187,6 +187,7 @@ class GroupRow:
 
     id: int
     incident_id: str
+    group_key: str  # the incident's alert group (`incident:ID` when it has none, as the planner names it)
     destination: str
     kind: str
     status: str
@@ -204,7 +205,8 @@ def rows_of_firing_groups(db: sqlite_utils.Database, destinations: Sequence[str]
     groups = "SELECT group_key FROM delivery_group_members WHERE status = 'firing'"
     rows = fetch_all(
         db,
-        "SELECT o.id, o.incident_id, o.destination, o.kind, o.status, o.depends_on,"
+        "SELECT o.id, o.incident_id, COALESCE(o.group_key, 'incident:' || o.incident_id) AS group_key,"
+        " o.destination, o.kind, o.status, o.depends_on,"
         " o.credentials_rejected AS rejected, o.last_error LIKE 'depends on delivery %' AS waited,"
         f" o.incident_id IN ({incidents}) AS firing,"
         " EXISTS (SELECT 1 FROM slack_threads t WHERE t.parent_delivery_id = o.id AND t.resolved_at IS NULL)"
@@ -214,6 +216,24 @@ def rows_of_firing_groups(db: sqlite_utils.Database, destinations: Sequence[str]
     )
     flags = ("rejected", "waited", "firing", "open_thread")
     return [GroupRow(**{**row, **{flag: bool(row[flag]) for flag in flags}}) for row in rows]
+
+
+def move_to_thread(db: sqlite_utils.Database, moves: Mapping[int, int], now: float) -> dict[int, int]:
+    """Point each Slack reply (id -> the parent row of its group's current thread) at its new parent and
+    into that parent's queue, renumbered after every row: a queue sends in id order and its head waits
+    for a pending parent, so a reply queued before the parent it waits on would hold the queue for good.
+    The new ids by old id (call inside a transaction)."""
+    moved: dict[int, int] = {}
+    for reply_id, parent_id in sorted(moves.items()):
+        new_id = int(db.conn.execute("SELECT MAX(id) + 1 FROM delivery_outbox").fetchone()[0])
+        db.conn.execute(
+            "UPDATE delivery_outbox SET id=?, depends_on=?, updated_at=?,"
+            " queue=(SELECT queue FROM delivery_outbox WHERE id=?) WHERE id=?",
+            [new_id, parent_id, now, parent_id, reply_id],
+        )
+        db.conn.execute("UPDATE delivery_outbox SET depends_on=? WHERE depends_on=?", [new_id, reply_id])
+        moved[reply_id] = new_id
+    return moved
 
 
 def requeue(db: sqlite_utils.Database, delivery_ids: Sequence[int], now: float) -> None:

@@ -1,6 +1,7 @@
 """A reload that fixes a refused Slack token recreates every thread whose parent was refused while one of its
 alerts fires, not only its group's newest one: each parent before its replies, each alert announced once,
-and nothing that was already sent is sent again."""
+and nothing that was already sent is sent again. A reply that waited on a thread the group has replaced
+goes into the current one instead of reopening it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from receiver.delivery import (
 from receiver.delivery.service import DeliveryService
 from receiver.testing import drain
 from receiver.web.keys import DELIVERY
-from tests.delivery.builders import make_diagnosis, make_incident
+from tests.delivery.builders import make_diagnosis, make_incident, resolved
 from tests.delivery.conftest import PUBLIC_URL, ServiceFactory
 from tests.delivery.test_reload_rejected_credentials import notify, reload_and_send
 from tests.delivery.test_resolved_end_to_end import Episode
@@ -151,3 +152,36 @@ async def test_an_incident_annotated_by_two_refused_regions_gets_one(
 
     [region] = fake.annotations.values()
     assert "the second diagnosis" in region["text"]
+
+
+async def test_a_reply_that_waited_on_a_superseded_thread_goes_to_the_current_one(
+    slack: tuple[FakeSlack, str], make_service: ServiceFactory
+) -> None:
+    """Two alerts of a group in one notification: the second's reply and diagnosis wait on the first's
+    parent, which is refused. The first alert resolves and a third opens the group's current thread. The
+    reload posts that thread with the second alert's messages in it, and not the first's thread."""
+    fake, url = slack
+    fake.token = "right"
+    service = await make_service(
+        slack=SlackSettings(token=SecretStr("wrong"), channel="#alerts", api_url=url)
+    )
+    first, second, third = (make_incident(id=f"inc-{n}", fingerprint=f"fp-{n}") for n in (1, 2, 3))
+    await service.stop()  # the second alert is planned while the first's parent is still to be sent
+    await service.on_incident_firing(first)
+    await service.on_incident_firing(second)
+    await service.on_diagnosis(second, make_diagnosis(incident_id=second.id))
+    await service.start()
+    await drain(service, 5)
+    await service.on_incident_resolved(resolved(first), None)
+    await service.on_incident_firing(third)  # the group's current thread, refused too
+    await drain(service, 5)
+
+    await reconfigure(service, slack=SlackSettings(token=SecretStr("right"), channel="#alerts", api_url=url))
+
+    [parent] = fake.parents()  # the first alert's thread is not posted again
+    assert third.id in json.dumps(parent["blocks"])
+    replies = fake.replies(parent["ts"])
+    assert fake.messages == [parent, *replies]
+    assert [second.id in json.dumps(reply["blocks"]) for reply in replies] == [True, True]
+    rows = await service.list_deliveries(second.id)
+    assert [(row["kind"], row["status"]) for row in rows] == [("alert", "sent"), ("diagnosis", "sent")]
