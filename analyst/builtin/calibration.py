@@ -15,7 +15,8 @@ NONE_SCORE = 0.45
 FLOOR, CEILING = 0.02, 0.97
 NO_EVIDENCE_CONFIDENCE = 0.05
 # When only the alert's own series moved, its category is a guess from the symptom itself; so is a
-# component's when its strongest change is its wait on what it calls (outbound latency).
+# component's when its strongest change is its wait on what it calls (outbound latency), and there is
+# none when that change is of no kind a category names ("Undetermined cause: X"): where, not what.
 SELF_CAUSE_CEILING = 0.5
 
 

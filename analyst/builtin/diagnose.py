@@ -371,7 +371,7 @@ def _entity_result(
     causes, notes = weigh_entity_precedents([entity_cause(e, where) for e in entities], evidence.precedents)
     causes = causes[: max_alternatives + 1]
     confidences = [
-        min(conf, SELF_CAUSE_CEILING) if cause.downstream else conf
+        min(conf, SELF_CAUSE_CEILING) if cause.downstream or cause.category is Category.UNKNOWN else conf
         for cause, conf in zip(causes, confidences_from_scores([c.score for c in causes]), strict=True)
     ]
     hypotheses = [
