@@ -633,10 +633,7 @@ async def _screened(
     coarse = FetchScope(scope.source, settings, screening_window(scope.window, points), scope.notes)
     pool = candidates[: settings.max_screened_series]
     try:
-        groups: dict[str, list[Mapping[str, str]]] = {}
-        for item in pool:
-            groups.setdefault(item["__name__"], []).append(item)
-        query = ScreenQuery(identifying, agreed, await counter_metrics(groups, known, coarse))
+        query = ScreenQuery(identifying, agreed, await counter_metrics(by_metric(pool), known, coarse))
         return await moved_first(
             candidates, settings.max_related_series, settings.max_screened_series, query, coarse
         )
@@ -654,9 +651,7 @@ async def fetch_candidates(
     """The series of `candidates` (label sets) over the window, a query per metric name: counters under
     rate(), a histogram's mean and a use's share of its limit derived beside them (`known`: every metric
     name the lookups met, for telling counters from gauges)."""
-    groups: dict[str, list[Mapping[str, str]]] = {}
-    for item in candidates:
-        groups.setdefault(item["__name__"], []).append(item)
+    groups = by_metric(candidates)
     counters = await counter_metrics(groups, known, scope)
     results = await asyncio.gather(
         *(
@@ -670,6 +665,14 @@ async def fetch_candidates(
         ),
     )
     return [f for group in results for f in group]
+
+
+def by_metric(candidates: Sequence[Mapping[str, str]]) -> dict[str, list[Mapping[str, str]]]:
+    """Candidates (label sets) by metric name, in order."""
+    groups: dict[str, list[Mapping[str, str]]] = {}
+    for item in candidates:
+        groups.setdefault(item["__name__"], []).append(item)
+    return groups
 
 
 def _matched(found: Candidates, candidates: Sequence[Mapping[str, str]], already: Sequence[Fetched]) -> str:

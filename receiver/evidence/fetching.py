@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 
 from analyst.evidence import SeriesRole
-from receiver.evidence.promql import family_siblings, is_counter_name, regex_selector
+from receiver.evidence.promql import family_siblings, is_counter_name, regex_selector, scoped_selector
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSource, MetricSourceError, SeriesData, gather_then_raise
 
@@ -115,6 +115,15 @@ def members_selector(metric: str, members: Sequence[Mapping[str, str]]) -> str:
     common = {k: members[0][k] for k in keys if all(m.get(k) == members[0].get(k) for m in members)}
     varying = {k: [m.get(k, "") for m in members] for k in keys - set(common)}
     return regex_selector(metric, common, varying)
+
+
+def names_selectors(
+    exact: Mapping[str, str], scope: Mapping[str, str], names: Sequence[str], max_length: int
+) -> list[str]:
+    """`scoped_selector(exact, scope, run)` for consecutive runs of `names`, each as long as fits
+    `max_length` bytes (`chunk_alternatives`)."""
+    runs = chunk_alternatives(names, lambda run: query_fits(scoped_selector(exact, scope, run), max_length))
+    return [scoped_selector(exact, scope, run) for run in runs]
 
 
 def query_fits(query: str, max_length: int) -> bool:

@@ -20,7 +20,7 @@ from typing import TypeVar
 from analyst.builtin.entities import KIND_WEIGHT, SeriesKind, series_kind, telling_label_values
 from analyst.builtin.exporters import pod_in
 from analyst.builtin.limits import left_of, may_have_limit, names_a_size, size_of, use_of
-from receiver.evidence.fetching import Fetched, FetchScope, chunk_alternatives, label_key, query_fits
+from receiver.evidence.fetching import Fetched, FetchScope, label_key, names_selectors
 from receiver.evidence.promql import scoped_selector
 from receiver.evidence.settings import ContextSettings
 from receiver.evidence.source import MetricSourceError, gather_then_raise
@@ -80,13 +80,8 @@ async def _lookup(exact: Mapping[str, str], scope_labels: Mapping[str, str], sco
     chosen = spread_over_kinds(wanted, limit)
     if not chosen:
         return Candidates([], 0, True, frozenset(counts))
-    runs = chunk_alternatives(
-        chosen,
-        lambda run: query_fits(scoped_selector(exact, scope_labels, run), scope.settings.max_query_length),
-    )
-    answers = await gather_then_raise(
-        _series(scoped_selector(exact, scope_labels, run), scope, limit) for run in runs
-    )
+    selectors = names_selectors(exact, scope_labels, chosen, scope.settings.max_query_length)
+    answers = await gather_then_raise(_series(selector, scope, limit) for selector in selectors)
     complete = len(chosen) == len(wanted) and all(len(answer) < limit for answer in answers)
     return Candidates(
         [item for answer in answers for item in answer],

@@ -25,8 +25,7 @@ import numpy as np
 
 from detectors import SeriesChange, characterize_changes
 from detectors.grid import align, grid
-from receiver.evidence.fetching import FetchScope, Window, chunk_alternatives, label_key, query_fits
-from receiver.evidence.promql import scoped_selector
+from receiver.evidence.fetching import FetchScope, Window, label_key, names_selectors
 from receiver.evidence.source import SeriesData, gather_then_raise
 
 Labels = Mapping[str, str]
@@ -91,16 +90,12 @@ async def _read(
         pair = next(((k, v) for k, v in query.identifying if item.get(k) == v), None)
         if pair is not None:
             names.setdefault(pair, set()).add(item.get("__name__", ""))
-    selectors = []
-    for (key, value), metrics in names.items():
-        exact = {key: value}
-
-        def fits(run: Sequence[str], exact: Mapping[str, str] = exact) -> bool:
-            selector = scoped_selector(exact, query.scope_labels, run)
-            return query_fits(selector, scope.settings.max_query_length)
-
-        runs = chunk_alternatives(sorted(metrics), fits)
-        selectors += [scoped_selector(exact, query.scope_labels, run) for run in runs]
+    length = scope.settings.max_query_length
+    selectors = [
+        selector
+        for (key, value), metrics in names.items()
+        for selector in names_selectors({key: value}, query.scope_labels, sorted(metrics), length)
+    ]
     answers = await gather_then_raise(scope.query_range(selector) for selector in selectors)
     return {label_key(data.labels): data for answer in answers for data in answer}
 
