@@ -110,6 +110,10 @@ def _changes(
     n2, m2, v2, med2 = _masked_stats(x, after)
     n1, n2 = n1 / repeats, n2 / repeats
     sigma = _robust_sigma(x, before, med1, v1)
+    # a baseline that held one value throughout (a counter of rare events under rate(): restarts, OOM
+    # kills, a first 5xx) is left by events too sparse to move the median after the split: the mean there
+    # says how often they now happen (Welch's test still asks for more than one)
+    med2 = np.where((v1 == 0) & (n1 > 0), m2, med2)
     up = med2 >= med1
     dev = (x - med1[:, None]) * np.where(up, 1.0, -1.0)[:, None]
     outside = np.isfinite(x) & (dev > BAND * sigma[:, None])

@@ -6,8 +6,8 @@ incident began) is as likely as not among those left out. So the candidates (at 
 `context.max_screened_series` of them, in ranked order) are read once, at the analyst's resolution at most,
 and each is judged against its own history as the evidence judges every series
 (`detectors.characterize_changes`); a counter by its increase per step. The ones that changed are kept
-first, in their ranked order (most specific and breadth first by subject still), then the rest in theirs
-up to the budget.
+first, in their ranked order (most specific and breadth first by subject still), with the size of each
+use among them (`sizes_of_moved`), then the rest in theirs up to the budget.
 
 The read is a few queries, not one per metric: the series of each identifying label that found
 candidates, of the candidates' metric names (`{namespace="data",__name__=~"m1|m2|..."}`, cut to fit
@@ -23,8 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyst.builtin.limits import is_limit_of, names_a_size
 from detectors import SeriesChange, characterize_changes
 from detectors.grid import align, grid
+from receiver.evidence.derived import LIMIT_KEYS, LIMITED, LIMITS
 from receiver.evidence.fetching import FetchScope, Window, label_key, names_selectors
 from receiver.evidence.source import SeriesData, gather_then_raise
 
@@ -74,10 +76,39 @@ async def moved_first(
     rows = [found.get(label_key(item)) for item in pool]
     counted = [item.get("__name__", "") in query.counters for item in pool]
     moved = await asyncio.to_thread(_changed, rows, counted, scope.window)
-    kept = [item for item, yes in zip(pool, moved, strict=True) if yes][:budget]
-    rest = [item for item, yes in zip(pool, moved, strict=True) if not yes]
+    first = [yes or sized for yes, sized in zip(moved, sizes_of_moved(pool, moved), strict=True)]
+    kept = [item for item, yes in zip(pool, first, strict=True) if yes][:budget]
+    rest = [item for item, yes in zip(pool, first, strict=True) if not yes]
     chosen = {id(item) for item in kept + rest[: budget - len(kept)]}
     return Screened([item for item in pool if id(item) in chosen], sum(moved), len(pool))
+
+
+def sizes_of_moved(pool: Sequence[Labels], moved: Sequence[bool]) -> list[bool]:
+    """Which of `pool` is the size of a use that moved: a limit seldom moves, yet without it the analyst
+    cannot tell a pool at 100 % of its connections, or a container at its memory limit, from one that grew
+    from 10 %. Sizes named beside their use (the same labels, names `limits.is_limit_of` pairs:
+    `hikaricp_connections_max` of `hikaricp_connections_active`) and kube-state-metrics' container limits
+    of cAdvisor's usage (`derived.LIMITED`)."""
+    uses: dict[frozenset[tuple[str, str]], set[str]] = {}
+    limited: set[tuple[str, tuple[str | None, ...]]] = set()
+    for item, yes in zip(pool, moved, strict=True):
+        name = item.get("__name__", "")
+        if not yes:
+            continue
+        uses.setdefault(label_key(item, drop_name=True), set()).add(name)
+        if name in LIMITED:
+            limited.add((LIMITED[name][0], tuple(item.get(k) for k in LIMIT_KEYS)))
+    out = []
+    for item in pool:
+        name = item.get("__name__", "")
+        if name == LIMITS:
+            out.append((item.get("resource", ""), tuple(item.get(k) for k in LIMIT_KEYS)) in limited)
+        elif names_a_size(name):
+            used = uses.get(label_key(item, drop_name=True), set())
+            out.append(any(is_limit_of(name, use) for use in used))
+        else:
+            out.append(False)
+    return out
 
 
 async def _read(

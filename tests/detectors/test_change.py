@@ -143,3 +143,25 @@ def test_a_series_that_starts_inside_the_window_is_not_a_change_at_its_first_poi
     assert isinstance(out[1], SeriesChange) and out[1].anomalous and out[1].direction == "up"
     assert out[1].onset == pytest.approx(grid[800], abs=60) and abs(out[1].z_score or 0) < 100
     assert out[2] == characterize_change(grid, noise)
+
+
+@pytest.mark.parametrize("events", [[440, 452, 464], [400, 430, 460], [455, 470]])
+def test_events_after_a_history_without_any_are_a_change(events):
+    """A counter of rare events (restarts, OOM kills, a first 5xx) under rate(): zero for its whole history,
+    then a few events. Most points after the first event are still zero, so the median after it is the
+    median before; the mean says how often it now happens."""
+    ts = np.arange(480) * 15.0
+    x = np.zeros(480)
+    for e in events:
+        x[e : e + 4] += 1 / 60  # rate(restarts[60s]) over one restart
+    c = _change(ts, x)
+    assert c.anomalous and c.direction == "up"
+    assert c.onset == ts[events[0]]
+    assert c.current is not None and c.current > 0
+
+
+def test_one_blip_after_a_flat_history_is_not_a_change():
+    ts = np.arange(480) * 15.0
+    x = np.zeros(480)
+    x[300] = 5.0
+    assert not _change(ts, x).anomalous

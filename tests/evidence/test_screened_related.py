@@ -146,3 +146,35 @@ def test_the_budget_takes_what_changed_first_then_the_rest_in_ranked_order_and_a
     assert (screen.moved, screen.screened, source.queries) == (1, 6, 1)
     off = asyncio.run(moved_first(labels, 3, 3, query, scope))  # a cap at the budget: no screen
     assert [item["__name__"] for item in off.kept] == ["m0", "m1", "m2"] and off.moved is None
+
+
+def test_the_size_of_a_use_that_moved_is_kept_beside_it() -> None:
+    """A limit seldom moves, yet without it the analyst cannot tell a container at its memory limit (or a
+    pool at its maximum) from one that grew from 10 %: kept with the use that moved, not the other sizes."""
+    ts = np.arange(0.0, 7200.0, 60.0)
+    calm = noisy(ts, 100, 2, 1)
+    climb = np.where(ts >= 6000, 100.0 + (ts - 6000) * 0.5, 100.0) + noisy(ts, 0, 2, 3)
+    pod = {"namespace": "data", "container": "app"}
+    labels = [
+        {"__name__": "aaa_other", "namespace": "data", "pod": "a"},
+        {"__name__": "container_memory_working_set_bytes", **pod, "pod": "a"},
+        {"__name__": "container_memory_working_set_bytes", **pod, "pod": "b"},
+        {"__name__": "kube_pod_container_resource_limits", **pod, "pod": "a", "resource": "memory"},
+        {"__name__": "kube_pod_container_resource_limits", **pod, "pod": "a", "resource": "cpu"},
+        {"__name__": "kube_pod_container_resource_limits", **pod, "pod": "b", "resource": "memory"},
+        {"__name__": "db_pool_connections_active", "namespace": "data", "pod": "a"},
+        {"__name__": "db_pool_connections_max", "namespace": "data", "pod": "a"},
+        {"__name__": "db_pool_connections_max", "namespace": "data", "pod": "b"},
+    ]
+    values = [calm, climb, calm, calm, calm, calm, climb, calm, calm]
+    source = _Recorded([SeriesData(lab, ts, v) for lab, v in zip(labels, values, strict=True)])
+    scope = FetchScope(source, ContextSettings(), Window(0.0, float(ts[-1]), 60.0), [])  # type: ignore[arg-type]
+    screen = asyncio.run(moved_first(labels, 4, 2000, ScreenQuery([("namespace", "data")], {}, ()), scope))
+    kept = [(item["__name__"], item["pod"], item.get("resource")) for item in screen.kept]
+    assert kept == [
+        ("container_memory_working_set_bytes", "a", None),
+        ("kube_pod_container_resource_limits", "a", "memory"),
+        ("db_pool_connections_active", "a", None),
+        ("db_pool_connections_max", "a", None),
+    ]
+    assert screen.moved == 2  # the sizes are kept for the uses, not counted as moved
