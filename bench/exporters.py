@@ -21,9 +21,15 @@ NIC errors, CoreDNS SERVFAILs, a bad deploy, an expired certificate, a slow depe
 Kafka broker's volume filled by a CDC snapshot, a broker's slow disk shrinking the ISR, a ClickHouse
 mutation starving merges, Elasticsearch heap pressure behind Flink's checkpoints, a backfill filling a Redis
 cache, an OOM-killed Kafka Streams pod, ZooKeeper's full volumes, a loader's bad deploy, an unthrottled
-partition reassignment, a migration's lock on a sink's database); `--set all` every set.
+partition reassignment, a migration's lock on a sink's database); `--set platform` the fourth
+(`bench.exporters_platform`, held out until session 54 measured it: ten incidents on a web/API platform behind
+ingress-nginx: a Tomcat pool deadlocked in one api pod, a memcached redeployed with a tenth of its memory, a
+MongoDB primary's WiredTiger cache pressure, a Cassandra node's compaction backlog, a control-plane disk
+slowing etcd and the apiserver, a Go service's goroutine leak, an HAProxy server failing its checks after a
+reload, a MinIO drive flapping offline, Celery workers scaled down, a node's conntrack limit lowered); `--set
+all` every set.
 
-    python -m bench.exporters [--set trading|infra|streaming|all] [--scenarios a,b]
+    python -m bench.exporters [--set trading|infra|streaming|platform|all] [--scenarios a,b]
                               [--variants scraped,no-ksm] [--workers 2] [--out rows.jsonl]
 """
 
@@ -45,6 +51,7 @@ import numpy as np
 from bench import jumps
 from bench.exporters_data import FOR_STATE, PodSpec, Recording, Row
 from bench.exporters_infra import INFRA_SCENARIOS
+from bench.exporters_platform import PLATFORM_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, Scenario, Truth, family_of, recording, webhook
 from bench.exporters_streaming import STREAMING_SCENARIOS
 from bench.inputs import BenchArgumentParser, output_file, require_binaries
@@ -64,6 +71,7 @@ SETS: dict[str, dict[str, Scenario]] = {
     "trading": SCENARIOS,
     "infra": INFRA_SCENARIOS,
     "streaming": STREAMING_SCENARIOS,
+    "platform": PLATFORM_SCENARIOS,
 }
 ALL_SCENARIOS: dict[str, Scenario] = {name: s for scenarios in SETS.values() for name, s in scenarios.items()}
 
@@ -373,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="trading",
         choices=[*SETS, "all"],
         help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure), "
-        "streaming (10 on a data/streaming platform) or all",
+        "streaming (10 on a data/streaming platform), platform (10 on a web/API platform) or all",
     )
     parser.add_argument("--scenarios", help="comma-separated, of the set (default: all of it)")
     parser.add_argument(

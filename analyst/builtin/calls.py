@@ -55,6 +55,21 @@ PEER_LABELS = (
 )
 
 
+# A reverse proxy's series per upstream, by the labels its exporter always writes: ingress-nginx's
+# controller (`controller_class`, `ingress`) names the upstream Service in `service`, which a scrape of the
+# controller's own Service renames `exported_service`. It times the upstream's answers from the calling
+# side: its callers' view of that service.
+_PROXY_MARKS = (("controller_class", "ingress"),)
+_PROXY_UPSTREAM = ("exported_service", "service")
+
+
+def _proxied(labels: Mapping[str, str]) -> str | None:
+    """The upstream service a reverse proxy's series times, if it is one (`_PROXY_MARKS`)."""
+    if not any(all(labels.get(k) for k in marks) for marks in _PROXY_MARKS):
+        return None
+    return next((labels[k] for k in _PROXY_UPSTREAM if labels.get(k)), None)
+
+
 def called_peer(labels: Mapping[str, str] | None) -> str | None:
     """What a client-side latency series says was called (a service, a host, a database system), if any
     of PEER_LABELS names it."""
@@ -65,9 +80,12 @@ def called_peer(labels: Mapping[str, str] | None) -> str | None:
 
 def side_of(labels: Mapping[str, str] | None) -> Side | None:
     """Which side of its calls timed a series: `measured_by`, else a mesh's `reporter` (source: the
-    caller), `direction` (outbound) or `span_kind` (client); None for anything else."""
+    caller), `direction` (outbound) or `span_kind` (client), else a reverse proxy's per-upstream series
+    (`_proxied`): the caller; None for anything else."""
     if not labels:
         return None
+    if _proxied(labels) is not None:
+        return "caller"
     measured = labels.get(MEASURED_BY)
     if measured == "caller":
         return "caller"
@@ -83,6 +101,8 @@ def call_ends(labels: Mapping[str, str]) -> tuple[str | None, str | None]:
     """(caller, callee) of the calls a series times, as far as its labels name them."""
     if MEASURED_BY in labels:
         return labels.get(CALLER), labels.get(CALLEE)
+    if (upstream := _proxied(labels)) is not None:
+        return None, upstream
     for caller, callee in _CALL_ENDS:
         if labels.get(callee):
             return labels.get(caller) or None, labels[callee]

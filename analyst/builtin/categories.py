@@ -48,6 +48,10 @@ _FAMILY_PATTERNS: tuple[tuple[MetricFamily, str], ...] = (
     # Kafka's `kafka_server_kafkarequesthandlerpool_requesthandleravgidle_percent`: its request handlers
     # busy all the time, whatever keeps them busy (a slow disk, replication, a flood of requests)
     (MetricFamily.WORKER_POOL, r"(pool|handler|worker|processor|thread).*idle_?(percent|pct|ratio)$"),
+    # or its busy threads (Micrometer's `tomcat_threads_busy_threads`, `executor_active_threads`) or busy
+    # workers, which a pool's configured maximum bounds (not the workers alive: celery's
+    # `celery_active_worker_count` counts processes, which a scale-down lowers)
+    (MetricFamily.WORKER_POOL, r"threads?_(busy|active)|(busy|active)_threads?|workers?_busy|busy_workers?"),
     (MetricFamily.FUNDING, r"funding"),
     (MetricFamily.VOLATILITY, r"volatil|(^|_)(realized|implied)_vol|(^|_)vix|(^|_)atr(_|$)|(^|_)iv(_|$)"),
     (MetricFamily.PNL, r"pnl|profit|drawdown|(^|_)p_?and_?l(_|$)|strategy_return"),

@@ -16,6 +16,7 @@ calls) only shows where the wait was seen: the slow dependency is downstream of 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,7 +108,11 @@ def cause_shift(entity: RankedEntity) -> SeriesShift:
     saturated = [
         s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
     ]
-    limited = next((s for s in saturated if s.at_limit), None)
+    limited = min(
+        (s for s in saturated if s.at_limit),
+        key=lambda s: s.onset if s.onset is not None else math.inf,
+        default=None,
+    )  # the first to run out: a pool of threads all blocked fills the connections queued for them
     if top.kind is SeriesKind.AVAILABILITY:
         return limited or top
     return limited or (saturated[0] if saturated else top)

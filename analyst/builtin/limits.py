@@ -57,6 +57,9 @@ _USE_WORDS = frozenset(
     }
 )  # `working_set`: the memory a container is using, what the kubelet evicts and the kernel OOM-kills on
 _LIMIT_WORDS = frozenset({"max", "maximum", "limit", "limits", "size", "capacity", "spec"})
+# Words that say a size is configured (Micrometer's `tomcat_threads_config_max_threads` of
+# `tomcat_threads_busy_threads`), left out of a size's name beside a size word.
+_SET_WORDS = frozenset({"config", "configured"})
 # Exporters whose use and size are named apart (the same labels on both): the connections a server holds
 # and the most it accepts.
 _NAMED_APART = {
@@ -126,4 +129,4 @@ def size_of(metric: str) -> tuple[str, ...] | None:
     words = metric.lower().split("_")
     if not _LIMIT_WORDS.intersection(words):
         return None
-    return tuple(w for w in words if w not in _USE_WORDS and w not in _LIMIT_WORDS)
+    return tuple(w for w in words if w not in _USE_WORDS and w not in _LIMIT_WORDS and w not in _SET_WORDS)

@@ -11,6 +11,9 @@ from detectors.rolling import row_nanmedian
 
 MIN_LAG_CORRELATION = 0.3
 
+# Points a series needs before a split for its change to be judged (`characterize`).
+MIN_SAMPLES = 10
+
 
 @dataclass(frozen=True)
 class SeriesFinding:
@@ -124,7 +127,7 @@ def characterize(
     step: float,
     *,
     max_lag_seconds: float,
-    min_samples: int = 10,
+    min_samples: int = MIN_SAMPLES,
 ) -> list[SeriesFinding]:
     """Change, correlation and lead/lag of every row.
 

@@ -31,7 +31,8 @@ from analyst.builtin.topology import component_of, merge_graphs
 from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, SeriesValues
 from detectors.grid import align, align_range, grid
 from receiver.evidence.active_since import alert_active_since
-from receiver.evidence.analysis import SeriesFinding, characterize, coarsened
+from receiver.evidence.analysis import MIN_SAMPLES, SeriesFinding, characterize, coarsened
+from receiver.evidence.appeared import status_appeared, subject_of
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.call_latency import calls_of, calls_touching, fetch_call_latency
 from receiver.evidence.deadline import DeadlineSource
@@ -43,6 +44,7 @@ from receiver.evidence.fetching import (
     counter_metrics,
     label_key,
     named,
+    rate_floor,
     rated_selector,
 )
 from receiver.evidence.nodes import NODE_LABELS, alert_pods, node_candidates, nodes_of
@@ -334,6 +336,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     window = context.window
     timestamps = grid(window.start, window.end, window.step)
     values = align([f.data for f in context.fetched], timestamps, window.step)
+    values = status_appeared(values, [subject_of(f.data.labels) for f in context.fetched], MIN_SAMPLES)
     findings = characterize(
         timestamps, values, context.alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
     )
@@ -633,7 +636,9 @@ async def _screened(
     coarse = FetchScope(scope.source, settings, screening_window(scope.window, points), scope.notes)
     pool = candidates[: settings.max_screened_series]
     try:
-        query = ScreenQuery(identifying, agreed, await counter_metrics(by_metric(pool), known, coarse))
+        counters = await counter_metrics(by_metric(pool), known, coarse)
+        rate = settings.rate_window_seconds or rate_floor(scope.window)
+        query = ScreenQuery(identifying, agreed, counters, rate)
         return await moved_first(
             candidates, settings.max_related_series, settings.max_screened_series, query, coarse
         )

@@ -26,6 +26,8 @@ import numpy as np
 from analyst.builtin.limits import is_limit_of, names_a_size
 from detectors import SeriesChange, characterize_changes
 from detectors.grid import align, grid
+from detectors.rules import DEFAULT_RULE
+from receiver.evidence.appeared import status_appeared, subject_of
 from receiver.evidence.derived import LIMIT_KEYS, LIMITED, LIMITS
 from receiver.evidence.fetching import FetchScope, Window, label_key, names_selectors
 from receiver.evidence.source import SeriesData, gather_then_raise
@@ -53,6 +55,7 @@ class ScreenQuery:
     identifying: Sequence[tuple[str, str]]
     scope_labels: Mapping[str, str]
     counters: Collection[str]
+    rate_seconds: float = 0.0  # the evidence's rate() window: a counter is judged by its increase over it
 
 
 def screening_window(window: Window, points: int) -> Window:
@@ -75,39 +78,48 @@ async def moved_first(
     found = await _read(pool, query, scope)
     rows = [found.get(label_key(item)) for item in pool]
     counted = [item.get("__name__", "") in query.counters for item in pool]
-    moved = await asyncio.to_thread(_changed, rows, counted, scope.window)
-    first = [yes or sized for yes, sized in zip(moved, sizes_of_moved(pool, moved), strict=True)]
-    kept = [item for item, yes in zip(pool, first, strict=True) if yes][:budget]
-    rest = [item for item, yes in zip(pool, first, strict=True) if not yes]
-    chosen = {id(item) for item in kept + rest[: budget - len(kept)]}
-    return Screened([item for item in pool if id(item) in chosen], sum(moved), len(pool))
+    span = max(1, math.ceil(query.rate_seconds / scope.window.step))
+    moved = await asyncio.to_thread(_changed, rows, counted, scope.window, span)
+    sizes = sizes_of_moved(pool, moved)
+    order: list[int] = []  # what moved, in ranked order, each with its sizes right after it
+    for i in (i for i, yes in enumerate(moved) if yes):
+        order += [j for j in (i, *sizes.get(i, ())) if j not in order]
+    taken, ordered = set(order[:budget]), set(order)
+    rest = [i for i in range(len(pool)) if i not in ordered]
+    taken.update(rest[: budget - len(taken)])
+    return Screened([item for i, item in enumerate(pool) if i in taken], sum(moved), len(pool))
 
 
-def sizes_of_moved(pool: Sequence[Labels], moved: Sequence[bool]) -> list[bool]:
-    """Which of `pool` is the size of a use that moved: a limit seldom moves, yet without it the analyst
-    cannot tell a pool at 100 % of its connections, or a container at its memory limit, from one that grew
-    from 10 %. Sizes named beside their use (the same labels, names `limits.is_limit_of` pairs:
+def sizes_of_moved(pool: Sequence[Labels], moved: Sequence[bool]) -> dict[int, list[int]]:
+    """The sizes in `pool` of each use that moved (by index): a limit seldom moves, yet without it the
+    analyst cannot tell a pool at 100 % of its connections, or a container at its memory limit, from one
+    that grew from 10 %. Sizes named beside their use (the same labels, names `limits.is_limit_of` pairs:
     `hikaricp_connections_max` of `hikaricp_connections_active`) and kube-state-metrics' container limits
     of cAdvisor's usage (`derived.LIMITED`)."""
-    uses: dict[frozenset[tuple[str, str]], set[str]] = {}
-    limited: set[tuple[str, tuple[str | None, ...]]] = set()
-    for item, yes in zip(pool, moved, strict=True):
-        name = item.get("__name__", "")
-        if not yes:
-            continue
-        uses.setdefault(label_key(item, drop_name=True), set()).add(name)
-        if name in LIMITED:
-            limited.add((LIMITED[name][0], tuple(item.get(k) for k in LIMIT_KEYS)))
-    out = []
-    for item in pool:
+    named: dict[frozenset[tuple[str, str]], list[int]] = {}
+    limits: dict[tuple[str, tuple[str | None, ...]], list[int]] = {}
+    for j, item in enumerate(pool):
         name = item.get("__name__", "")
         if name == LIMITS:
-            out.append((item.get("resource", ""), tuple(item.get(k) for k in LIMIT_KEYS)) in limited)
+            limits.setdefault((item.get("resource", ""), tuple(item.get(k) for k in LIMIT_KEYS)), []).append(
+                j
+            )
         elif names_a_size(name):
-            used = uses.get(label_key(item, drop_name=True), set())
-            out.append(any(is_limit_of(name, use) for use in used))
-        else:
-            out.append(False)
+            named.setdefault(label_key(item, drop_name=True), []).append(j)
+    out: dict[int, list[int]] = {}
+    for i, item in enumerate(pool):
+        if not moved[i]:
+            continue
+        name = item.get("__name__", "")
+        beside = [
+            j
+            for j in named.get(label_key(item, drop_name=True), ())
+            if is_limit_of(pool[j]["__name__"], name)
+        ]
+        if name in LIMITED:
+            beside += limits.get((LIMITED[name][0], tuple(item.get(k) for k in LIMIT_KEYS)), [])
+        if beside:
+            out[i] = beside
     return out
 
 
@@ -131,9 +143,13 @@ async def _read(
     return {label_key(data.labels): data for answer in answers for data in answer}
 
 
-def _changed(rows: Sequence[SeriesData | None], counted: Sequence[bool], window: Window) -> list[bool]:
+def _changed(
+    rows: Sequence[SeriesData | None], counted: Sequence[bool], window: Window, span: int = 1
+) -> list[bool]:
     """Whether each series (None: not read) changed within the window against its own history; a counter
-    (`counted`) by its increase per step."""
+    (`counted`) by its increase over `span` steps (the evidence's rate() window: the increase per step
+    of a counter of rare events, a restart here and there, is a few ones among zeros, which the evidence's
+    rate() spreads over the points its window covers)."""
     present = [(i, row) for i, row in enumerate(rows) if row is not None]
     moved = [False] * len(rows)
     if not present:
@@ -141,17 +157,26 @@ def _changed(rows: Sequence[SeriesData | None], counted: Sequence[bool], window:
     timestamps = grid(window.start, window.end, window.step)
     values = align([row for _, row in present], timestamps, window.step)
     is_counter = np.array([counted[i] for i, _ in present])
+    subjects = [None if counted[i] else subject_of(row.labels) for i, row in present]
+    values = status_appeared(values, subjects, DEFAULT_RULE.min_samples)
     if is_counter.any():
-        values[is_counter] = _increases(values[is_counter])
+        values[is_counter] = _increases(values[is_counter], span)
     for (i, _), change in zip(present, characterize_changes(timestamps, values), strict=True):
         moved[i] = isinstance(change, SeriesChange) and change.anomalous
     return moved
 
 
-def _increases(counters: np.ndarray) -> np.ndarray:
-    """Each counter's increase from the step before (NaN first; after a reset, the value itself, as
-    Prometheus' rate() reads a reset)."""
+def _increases(counters: np.ndarray, span: int = 1) -> np.ndarray:
+    """Each counter's increase over the last `span` steps (NaN first; after a reset, the value itself, as
+    Prometheus' rate() reads a reset; NaN where no step of the span was read)."""
     out = np.full(counters.shape, np.nan)
     step = np.diff(counters, axis=1)
     out[:, 1:] = np.where(step < 0, counters[:, 1:], step)
+    if span > 1:
+        present = np.isfinite(out)
+        sums = np.cumsum(np.where(present, out, 0.0), axis=1)
+        counts = np.cumsum(present, axis=1)
+        sums[:, span:] -= sums[:, :-span].copy()
+        counts[:, span:] -= counts[:, :-span].copy()
+        out = np.where(counts > 0, sums, np.nan)
     return out

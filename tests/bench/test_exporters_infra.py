@@ -26,6 +26,7 @@ from bench.exporters_infra import (
     MEMORY_LIMIT,
     PROBES,
 )
+from bench.exporters_platform import PLATFORM_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, recording
 from bench.exporters_streaming import STREAMING_SCENARIOS
 
@@ -44,6 +45,7 @@ def test_the_sets_are_ten_infrastructure_scenarios_beside_the_twelve_trading_one
         "trading": SCENARIOS,
         "infra": INFRA_SCENARIOS,
         "streaming": STREAMING_SCENARIOS,
+        "platform": PLATFORM_SCENARIOS,
     }
 
 

@@ -178,3 +178,39 @@ def test_the_size_of_a_use_that_moved_is_kept_beside_it() -> None:
         ("db_pool_connections_max", "a", None),
     ]
     assert screen.moved == 2  # the sizes are kept for the uses, not counted as moved
+    # ranked past the budget behind other series that moved, a size still comes with its use
+    movers = [{"__name__": f"moved_{i}", "namespace": "data", "pod": "c"} for i in range(4)]
+    ranked = [labels[1], *movers, labels[3]]
+    source.data = [SeriesData(lab, ts, climb if lab is not labels[3] else calm) for lab in ranked]
+    screen = asyncio.run(moved_first(ranked, 4, 2000, ScreenQuery([("namespace", "data")], {}, ()), scope))
+    pairs = [(item["__name__"], item["pod"]) for item in screen.kept]
+    assert pairs == [
+        ("container_memory_working_set_bytes", "a"),
+        ("moved_0", "c"),
+        ("moved_1", "c"),
+        ("kube_pod_container_resource_limits", "a"),
+    ]
+
+
+def test_a_counter_of_rare_events_is_judged_over_the_evidences_rate_window() -> None:
+    """Five restarts in the last nine minutes of two hours, read every 30 s: as increases per step they are
+    five ones among zeros, which the change test cannot tell from noise (p 0.02); over the evidence's
+    rate() window (60 s, two steps), as the evidence will read them, they are a change."""
+    ts = np.arange(0.0, 7230.0, 30.0)
+    restarts = np.zeros(ts.size)
+    for at in (223, 225, 228, 233, 240):
+        restarts[at:] += 1
+    labels = [{"__name__": f"m{i}", "namespace": "data", "pod": f"p{i}"} for i in range(3)]
+    labels.append({"__name__": "kube_pod_container_status_restarts_total", "namespace": "data", "pod": "p3"})
+    values = [noisy(ts, 100, 2, i) for i in range(3)] + [restarts]
+    source = _Recorded([SeriesData(lab, ts, v) for lab, v in zip(labels, values, strict=True)])
+    scope = FetchScope(source, ContextSettings(), Window(0.0, float(ts[-1]), 30.0), [])  # type: ignore[arg-type]
+    counters = {"kube_pod_container_status_restarts_total"}
+    per_step = asyncio.run(
+        moved_first(labels, 2, 2000, ScreenQuery([("namespace", "data")], {}, counters), scope)
+    )
+    assert per_step.moved == 0
+    query = ScreenQuery([("namespace", "data")], {}, counters, rate_seconds=60.0)
+    screen = asyncio.run(moved_first(labels, 2, 2000, query, scope))
+    assert screen.moved == 1
+    assert [item["pod"] for item in screen.kept] == ["p0", "p3"]
