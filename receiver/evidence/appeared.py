@@ -1,12 +1,14 @@
 """A status that became true inside the window.
 
-kube-state-metrics, like other exporters, exports some reasons and conditions only once they hold:
+kube-state-metrics exports a container's reasons only once they hold, one series per reason:
 `kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}` appears at a container's first OOM
 kill, at 1, and stays. A series that begins at 1 holds one value, so the change test finds nothing in it,
-though its first sample is the change. Where a series of 0/1 values begins well after its subject's other
-series (the pod's, else the scrape target's: they were reporting, so its absence was real), it is read as
-0 from the subject's first sample to its own. A new subject's series (a new pod) begin together and stay as
-they are: their start is a rollout, which the evidence judges by other series.
+though its first sample is the change. Where a series of 0/1 values labelled with the `reason` it states
+begins well after its subject's other series (the pod's, else the scrape target's: they were reporting, so
+its absence was real), it is read as 0 from the subject's first sample to its own. Other 0/1 series are
+left as they are: a target's `up` begins with its first scrape, which says nothing of it being down
+before; and a new subject's series (a new pod) begin together: their start is a rollout, which the
+evidence judges by other series.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from analyst.builtin.exporters import pod_in
 
 STATUS_VALUES = (0.0, 1.0)
+REASON = "reason"
 
 
 def subject_of(labels: Mapping[str, str]) -> str | None:
@@ -30,10 +33,17 @@ def subject_of(labels: Mapping[str, str]) -> str | None:
     return f"instance:{instance}" if instance else None
 
 
-def status_appeared(values: np.ndarray, subjects: Sequence[str | None], min_before: int) -> np.ndarray:
-    """`values` (series x grid points, NaN where absent) with each status series that began at least
-    `min_before` points after its subject's first sample read as 0 from that sample on; the array itself
-    when there is none."""
+def states_a_reason(labels: Mapping[str, str]) -> bool:
+    """The series is one of those an exporter writes for the reason that holds (`reason` label)."""
+    return bool(labels.get(REASON))
+
+
+def status_appeared(
+    values: np.ndarray, subjects: Sequence[str | None], reasons: Sequence[bool], min_before: int
+) -> np.ndarray:
+    """`values` (series x grid points, NaN where absent) with each series stating a reason (`reasons`) of
+    0/1 values that began at least `min_before` points after its subject's first sample read as 0 from
+    that sample on; the array itself when there is none."""
     present = np.isfinite(values)
     n = values.shape[1] if values.ndim == 2 else 0
     first = np.where(present.any(axis=1), present.argmax(axis=1), n).tolist() if n else []
@@ -43,7 +53,12 @@ def status_appeared(values: np.ndarray, subjects: Sequence[str | None], min_befo
             earliest[subject] = min(earliest.get(subject, n), start)
     out = values
     for row, (subject, start) in enumerate(zip(subjects, first, strict=True)):
-        if subject is None or start >= n or start - (since := earliest[subject]) < min_before:
+        if (
+            not reasons[row]
+            or subject is None
+            or start >= n
+            or start - (since := earliest[subject]) < min_before
+        ):
             continue
         seen = values[row, present[row]]
         if not (np.isin(seen, STATUS_VALUES).all() and seen.any()):

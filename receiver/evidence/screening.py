@@ -27,7 +27,7 @@ from analyst.builtin.limits import is_limit_of, names_a_size
 from detectors import SeriesChange, characterize_changes
 from detectors.grid import align, grid
 from detectors.rules import DEFAULT_RULE
-from receiver.evidence.appeared import status_appeared, subject_of
+from receiver.evidence.appeared import states_a_reason, status_appeared, subject_of
 from receiver.evidence.derived import LIMIT_KEYS, LIMITED, LIMITS
 from receiver.evidence.fetching import FetchScope, Window, label_key, names_selectors
 from receiver.evidence.source import SeriesData, gather_then_raise
@@ -157,8 +157,9 @@ def _changed(
     timestamps = grid(window.start, window.end, window.step)
     values = align([row for _, row in present], timestamps, window.step)
     is_counter = np.array([counted[i] for i, _ in present])
-    subjects = [None if counted[i] else subject_of(row.labels) for i, row in present]
-    values = status_appeared(values, subjects, DEFAULT_RULE.min_samples)
+    subjects = [subject_of(row.labels) for _, row in present]
+    reasons = [not counted[i] and states_a_reason(row.labels) for i, row in present]
+    values = status_appeared(values, subjects, reasons, DEFAULT_RULE.min_samples)
     if is_counter.any():
         values[is_counter] = _increases(values[is_counter], span)
     for (i, _), change in zip(present, characterize_changes(timestamps, values), strict=True):
