@@ -34,6 +34,7 @@ STEP = 15.0
 MARKET_OPEN = DAY0 + 14 * 3600 + 1800  # 14:30Z (09:30 ET)
 NAMESPACE = "trading"
 KSM_JOB = "kube-state-metrics"
+KSM_SERVICE = "kube-prometheus-stack-kube-state-metrics"
 FOR_STATE = "ALERTS_FOR_STATE"
 
 NODES = {"ip-10-0-1-11": "10.0.1.11", "ip-10-0-1-12": "10.0.1.12", "ip-10-0-1-13": "10.0.1.13"}
@@ -380,6 +381,25 @@ def kubelet_target(rec: Recording, node: str, ip: str) -> Target:
             "node": node,
             "instance": f"{ip}:10250",
         },
+    )
+
+
+def ksm_target(rec: Recording, instance: str, pod_suffix: str) -> Target:
+    """kube-state-metrics as kube-prometheus-stack scrapes it (`ksm`): namespace `monitoring`, its
+    Deployment's pod (`pod_suffix` its generated part) at `instance`; its series carry their subjects'
+    labels (honorLabels)."""
+    return rec.target(
+        "ksm",
+        {
+            "job": KSM_JOB,
+            "service": KSM_SERVICE,
+            "namespace": "monitoring",
+            "endpoint": "http",
+            "instance": instance,
+            "pod": f"kube-prometheus-stack-kube-state-metrics-{pod_suffix}",
+            "container": "kube-state-metrics",
+        },
+        miss=0.005,
     )
 
 
@@ -858,19 +878,7 @@ def build_namespace(seed: int, inject: Mapping[str, Delta]) -> Recording:
     # ---------------- cAdvisor (kubelet) and kube-state-metrics for every pod
     for node, ip in NODES.items():
         kubelet_target(rec, node, ip)
-    rec.target(
-        "ksm",
-        {
-            "job": "kube-state-metrics",
-            "service": "kube-prometheus-stack-kube-state-metrics",
-            "namespace": "monitoring",
-            "endpoint": "http",
-            "instance": "10.42.1.3:8080",
-            "pod": "kube-prometheus-stack-kube-state-metrics-6d5c8b9f7-abcde",
-            "container": "kube-state-metrics",
-        },
-        miss=0.005,
-    )
+    ksm_target(rec, "10.42.1.3:8080", "6d5c8b9f7-abcde")
     for pod, (svc, cont, node, _, _) in PODS.items():
         key = "kubelet-" + node
         lab = {

@@ -38,11 +38,13 @@ import numpy as np
 from bench.exporters_data import (
     END,
     KSM_JOB,
+    KSM_SERVICE,
     START,
     Delta,
     Injected,
     PodSpec,
     Recording,
+    ksm_target,
     kubelet_target,
     node_exporter_target,
     service_monitor_labels,
@@ -113,7 +115,6 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 DB_MOUNT = "/mnt/disks/ssd0"  # catalog-db's local PersistentVolume on ip-10-0-2-23
 PROBES = {"psp-api": "https://api.psp-payments.example/v1/health", "shop-web": "https://shop.example.com/"}
 PREFETCH = 50.0  # the worker's basic.qos
-KSM_SERVICE = "kube-prometheus-stack-kube-state-metrics"
 KSM_INSTANCE = "10.44.1.4:8080"
 
 
@@ -695,19 +696,7 @@ def build_shop(seed: int, inject: Mapping[str, Delta]) -> Recording:
     # ---------------- cAdvisor (kubelet) and kube-state-metrics for every pod
     for node, ip in NODES.items():
         kubelet_target(rec, node, ip)
-    rec.target(
-        "ksm",
-        {
-            "job": KSM_JOB,
-            "service": KSM_SERVICE,
-            "namespace": "monitoring",
-            "endpoint": "http",
-            "instance": KSM_INSTANCE,
-            "pod": "kube-prometheus-stack-kube-state-metrics-6d5c8b9f7-p2x7c",
-            "container": "kube-state-metrics",
-        },
-        miss=0.005,
-    )
+    ksm_target(rec, KSM_INSTANCE, "6d5c8b9f7-p2x7c")
     for pod, (svc, cont, node, _, _) in PODS.items():
         if not shop.exists(pod):
             continue

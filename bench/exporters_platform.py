@@ -48,13 +48,13 @@ from scipy.signal import lfilter
 from bench.exporters_data import (
     DAY0,
     END,
-    KSM_JOB,
     START,
     STEP,
     Delta,
     Injected,
     PodSpec,
     Recording,
+    ksm_target,
     kubelet_target,
     node_exporter_target,
     service_monitor_labels,
@@ -196,7 +196,6 @@ MEMORY_LIMIT = {  # bytes; 512 MiB for the others
     "kube-apiserver": 6 * GiB,
     "sitemap-builder": 2 * GiB,
 }
-KSM_SERVICE = "kube-prometheus-stack-kube-state-metrics"
 KSM_INSTANCE = "10.48.2.4:8080"
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 NGINX_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -1279,19 +1278,7 @@ def write_kube_state_metrics(w: Web) -> None:
     """kube-state-metrics with honorLabels: each pod's containers, limits, images, start; Deployments'
     generations and replicas; the storefront's HPA."""
     rec, n = w.rec, w.n
-    rec.target(
-        "ksm",
-        {
-            "job": KSM_JOB,
-            "service": KSM_SERVICE,
-            "namespace": "monitoring",
-            "endpoint": "http",
-            "instance": KSM_INSTANCE,
-            "pod": "kube-prometheus-stack-kube-state-metrics-6d5c8b9f7-j7t4x",
-            "container": "kube-state-metrics",
-        },
-        miss=0.005,
-    )
+    ksm_target(rec, KSM_INSTANCE, "6d5c8b9f7-j7t4x")
     for pod, (workload, cont, node, ip, _) in PODS.items():
         live = w.exists[pod]
         if not live.any():

@@ -48,13 +48,13 @@ import numpy as np
 from bench.exporters_data import (
     DAY0,
     END,
-    KSM_JOB,
     START,
     STEP,
     Delta,
     Injected,
     PodSpec,
     Recording,
+    ksm_target,
     kubelet_target,
     node_exporter_target,
     service_monitor_labels,
@@ -184,7 +184,6 @@ MEMORY_LIMIT = {  # bytes; 1 GiB for the others
     "superset": 2 * GiB,
     "dbt-run": 4 * GiB,
 }
-KSM_SERVICE = "kube-prometheus-stack-kube-state-metrics"
 KSM_INSTANCE = "10.46.2.4:8080"
 EVENTS = 1500.0  # events/s into events.raw at traffic 1
 TOPICS = {  # topic: (partitions, bytes per message on disk, steady log size per partition)
@@ -1653,19 +1652,7 @@ def write_kube_state_metrics(p: Platform) -> None:
     """kube-state-metrics with honorLabels: each pod's containers, restarts and why, limits, images, start;
     each Deployment's generations and replicas."""
     rec, n = p.rec, p.n
-    rec.target(
-        "ksm",
-        {
-            "job": KSM_JOB,
-            "service": KSM_SERVICE,
-            "namespace": "monitoring",
-            "endpoint": "http",
-            "instance": KSM_INSTANCE,
-            "pod": "kube-prometheus-stack-kube-state-metrics-6d5c8b9f7-w8r3m",
-            "container": "kube-state-metrics",
-        },
-        miss=0.005,
-    )
+    ksm_target(rec, KSM_INSTANCE, "6d5c8b9f7-w8r3m")
     for pod, (workload, cont, node, _, _) in PODS.items():
         if not p.exists[pod].any():
             continue

@@ -39,11 +39,17 @@ def states_a_reason(labels: Mapping[str, str]) -> bool:
 
 
 def status_appeared(
-    values: np.ndarray, subjects: Sequence[str | None], reasons: Sequence[bool], min_before: int
+    values: np.ndarray,
+    labels: Sequence[Mapping[str, str]],
+    min_before: int,
+    counters: Sequence[bool] | None = None,
 ) -> np.ndarray:
-    """`values` (series x grid points, NaN where absent) with each series stating a reason (`reasons`) of
-    0/1 values that began at least `min_before` points after its subject's first sample read as 0 from
-    that sample on; the array itself when there is none."""
+    """`values` (series x grid points, NaN where absent; `labels` each row's) with each series stating a
+    reason (`states_a_reason`; not one of the `counters`, read raw) of 0/1 values that began at least
+    `min_before` points after its subject's (`subject_of`) first sample read as 0 from that sample on; the
+    array itself when there is none."""
+    subjects = [subject_of(one) for one in labels]
+    reasons = [states_a_reason(one) and not (counters and counters[i]) for i, one in enumerate(labels)]
     present = np.isfinite(values)
     n = values.shape[1] if values.ndim == 2 else 0
     first = np.where(present.any(axis=1), present.argmax(axis=1), n).tolist() if n else []

@@ -32,7 +32,7 @@ from analyst.evidence import AlertInfo, Evidence, SeriesEvidence, SeriesRole, Se
 from detectors.grid import align, align_range, grid
 from receiver.evidence.active_since import alert_active_since
 from receiver.evidence.analysis import MIN_SAMPLES, SeriesFinding, characterize, coarsened
-from receiver.evidence.appeared import states_a_reason, status_appeared, subject_of
+from receiver.evidence.appeared import status_appeared
 from receiver.evidence.call_graph import discover_call_graph, unmatched_graph_note
 from receiver.evidence.call_latency import calls_of, calls_touching, fetch_call_latency
 from receiver.evidence.deadline import DeadlineSource
@@ -336,9 +336,7 @@ def build_evidence(incident: Incident, context: AlertContext, settings: ContextS
     window = context.window
     timestamps = grid(window.start, window.end, window.step)
     values = align([f.data for f in context.fetched], timestamps, window.step)
-    labels = [f.data.labels for f in context.fetched]
-    reasons = [states_a_reason(one) for one in labels]
-    values = status_appeared(values, [subject_of(one) for one in labels], reasons, MIN_SAMPLES)
+    values = status_appeared(values, [f.data.labels for f in context.fetched], MIN_SAMPLES)
     findings = characterize(
         timestamps, values, context.alert_index, window.step, max_lag_seconds=settings.max_lag_seconds
     )

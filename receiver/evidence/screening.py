@@ -26,8 +26,9 @@ import numpy as np
 from analyst.builtin.limits import is_limit_of, names_a_size
 from detectors import SeriesChange, characterize_changes
 from detectors.grid import align, grid
+from detectors.rolling import window_sum
 from detectors.rules import DEFAULT_RULE
-from receiver.evidence.appeared import states_a_reason, status_appeared, subject_of
+from receiver.evidence.appeared import status_appeared
 from receiver.evidence.derived import LIMIT_KEYS, LIMITED, LIMITS
 from receiver.evidence.fetching import FetchScope, Window, label_key, names_selectors
 from receiver.evidence.source import SeriesData, gather_then_raise
@@ -157,9 +158,8 @@ def _changed(
     timestamps = grid(window.start, window.end, window.step)
     values = align([row for _, row in present], timestamps, window.step)
     is_counter = np.array([counted[i] for i, _ in present])
-    subjects = [subject_of(row.labels) for _, row in present]
-    reasons = [not counted[i] and states_a_reason(row.labels) for i, row in present]
-    values = status_appeared(values, subjects, reasons, DEFAULT_RULE.min_samples)
+    labels = [row.labels for _, row in present]
+    values = status_appeared(values, labels, DEFAULT_RULE.min_samples, counters=is_counter.tolist())
     if is_counter.any():
         values[is_counter] = _increases(values[is_counter], span)
     for (i, _), change in zip(present, characterize_changes(timestamps, values), strict=True):
@@ -175,9 +175,7 @@ def _increases(counters: np.ndarray, span: int = 1) -> np.ndarray:
     out[:, 1:] = np.where(step < 0, counters[:, 1:], step)
     if span > 1:
         present = np.isfinite(out)
-        sums = np.cumsum(np.where(present, out, 0.0), axis=1)
-        counts = np.cumsum(present, axis=1)
-        sums[:, span:] -= sums[:, :-span].copy()
-        counts[:, span:] -= counts[:, :-span].copy()
+        sums = window_sum(np.cumsum(np.where(present, out, 0.0), axis=1), span)
+        counts = window_sum(np.cumsum(present, axis=1), span)
         out = np.where(counts > 0, sums, np.nan)
     return out

@@ -43,9 +43,7 @@ def test_a_status_that_appears_after_its_pods_other_series_is_a_change_from_zero
     rows, labels = _rows()
     ts = np.arange(N) * 30.0
     before = characterize_changes(ts, rows)
-    filled = status_appeared(
-        rows, [subject_of(one) for one in labels], [states_a_reason(one) for one in labels], 10
-    )
+    filled = status_appeared(rows, labels, 10)
     after = characterize_changes(ts, filled)
     assert not (isinstance(before[1], SeriesChange) and before[1].anomalous)  # flat: nothing to judge
     change = after[1]
@@ -59,11 +57,12 @@ def test_a_status_that_appears_after_its_pods_other_series_is_a_change_from_zero
 
 def test_nothing_to_read_leaves_the_array_as_it_is() -> None:
     rows, labels = _rows()
-    subjects = [subject_of(one) for one in labels]
     same = rows[[0, 2, 3, 4, 5]]
-    kept = [subjects[i] for i in (0, 2, 3, 4, 5)]
-    assert status_appeared(same, kept, [states_a_reason(labels[i]) for i in (0, 2, 3, 4, 5)], 10) is same
+    assert status_appeared(same, [labels[i] for i in (0, 2, 3, 4, 5)], 10) is same
     late = rows[[0, 1]]  # began too soon after its pod's first sample to judge
-    assert status_appeared(late, [subjects[0], subjects[1]], [False, True], KILL + 1) is late
+    assert status_appeared(late, labels[:2], KILL + 1) is late
+    counted = rows[[0, 1]]  # a counter is read raw, whatever its labels
+    assert status_appeared(counted, labels[:2], 10, counters=[False, True]) is counted
+    assert states_a_reason(labels[1]) and not states_a_reason(labels[5])
     assert subject_of({"instance": "10.0.0.1:9100"}) == "instance:10.0.0.1:9100"
     assert subject_of({"job": "x"}) is None
