@@ -27,9 +27,16 @@ ingress-nginx: a Tomcat pool deadlocked in one api pod, a memcached redeployed w
 MongoDB primary's WiredTiger cache pressure, a Cassandra node's compaction backlog, a control-plane disk
 slowing etcd and the apiserver, a Go service's goroutine leak, an HAProxy server failing its checks after a
 reload, a MinIO drive flapping offline, Celery workers scaled down, a node's conntrack limit lowered); `--set
-all` every set.
+hosts` the fifth (`bench.exporters_hosts`, held out: ten incidents on a trading firm's bare-metal estate
+without Kubernetes, its components known only by `job`, `instance` and the host: a gateway's chrony
+following a falseticker, a feed handler's UDP receive buffer overflowing at the open, the risk engine's data
+volume filled by DEBUG logs, its G1 old generation full after a refdata reload, an EOD batch holding
+pgbouncer's server connections, an ad-hoc query stalling the replica's replay, the primary's WAL SSD
+remapping sectors, a switch port's CRC errors, a drop-copy unit crash-looping, a tick writer's leak
+thrashing swap; it runs the `scraped` variant unless told otherwise, having no kube-state-metrics to leave
+out); `--set all` every set.
 
-    python -m bench.exporters [--set trading|infra|streaming|platform|all] [--scenarios a,b]
+    python -m bench.exporters [--set trading|infra|streaming|platform|hosts|all] [--scenarios a,b]
                               [--variants scraped,no-ksm] [--workers 2] [--out rows.jsonl]
 """
 
@@ -50,6 +57,7 @@ import numpy as np
 
 from bench import jumps
 from bench.exporters_data import FOR_STATE, PodSpec, Recording, Row
+from bench.exporters_hosts import HOSTS_SCENARIOS
 from bench.exporters_infra import INFRA_SCENARIOS
 from bench.exporters_platform import PLATFORM_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, Scenario, Truth, family_of, recording, webhook
@@ -72,7 +80,9 @@ SETS: dict[str, dict[str, Scenario]] = {
     "infra": INFRA_SCENARIOS,
     "streaming": STREAMING_SCENARIOS,
     "platform": PLATFORM_SCENARIOS,
+    "hosts": HOSTS_SCENARIOS,
 }
+SET_VARIANTS = {"hosts": ("scraped",)}  # a set without kube-state-metrics: its no-ksm variant is the same
 ALL_SCENARIOS: dict[str, Scenario] = {name: s for scenarios in SETS.values() for name, s in scenarios.items()}
 
 
@@ -381,13 +391,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="trading",
         choices=[*SETS, "all"],
         help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure), "
-        "streaming (10 on a data/streaming platform), platform (10 on a web/API platform) or all",
+        "streaming (10 on a data/streaming platform), platform (10 on a web/API platform), hosts (10 on a "
+        "bare-metal trading estate) or all",
     )
     parser.add_argument("--scenarios", help="comma-separated, of the set (default: all of it)")
     parser.add_argument(
         "--variants",
-        default=",".join(VARIANTS),
-        help=f"comma-separated of {', '.join(VARIANTS)} (default both)",
+        help=f"comma-separated of {', '.join(VARIANTS)} (default both; hosts: scraped)",
     )
     parser.add_argument("--workers", type=int, default=2, help="scenarios run at once (default 2)")
     parser.add_argument("--out", type=output_file, help="write one JSON row per scenario and variant here")
@@ -395,7 +405,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         chosen = ALL_SCENARIOS if args.set == "all" else SETS[args.set]
         names = _listed(args.scenarios or ",".join(chosen), chosen, "scenario")
-        variants = _listed(args.variants, VARIANTS, "variant")
+        variants = _listed(
+            args.variants or ",".join(SET_VARIANTS.get(args.set, VARIANTS)), VARIANTS, "variant"
+        )
     except ValueError as exc:
         parser.error(str(exc))
     if args.workers < 1:

@@ -250,6 +250,7 @@ class SeriesShift:
     replaced_at: float | None = None  # judged as the continuation of replaced pods' series, from then
     limit: float | None = None  # the resource's size, from a series beside it (`with_limits`)
     tied_by: tuple[tuple[str, str], ...] = ()  # the alert's label values it carries (`on_the_alerts_labels`)
+    resized: tuple[float, float] | None = None  # its size first and last, when it changed: values are shares
 
     @property
     def share(self) -> float | None:
@@ -787,16 +788,16 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
     since = causes_could_start(alert_series, evidence.alert.starts_at, usable_activation(evidence))
-    sizes = sized_uses(evidence.series)
-    saturating = saturating_uses(evidence.series, sizes)
-    judged = series_shifts(evidence.series, evidence.alert.starts_at, since, saturating)
-    judged = with_predecessors(evidence.series, judged, entities, evidence.alert.starts_at)
-    judged = with_limits(judged, sizes, saturating)
+    series, sizes, resized = as_shares_when_resized(evidence.series, sized_uses(evidence.series))
+    saturating = saturating_uses(series, sizes)
+    judged = series_shifts(series, evidence.alert.starts_at, since, saturating)
+    judged = with_predecessors(series, judged, entities, evidence.alert.starts_at)
+    judged = with_limits(judged, sizes, saturating, resized)
     for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
     graph = CallGraph.from_evidence(evidence.topology, evidence.series)
-    alerting = alert_component(evidence, alert_series)
+    alerting = alert_component(evidence, alert_series) or owner_of_what_fired(evidence, entities)
     shifts = _markets_that_came_later(
         shifts, _first_change(shifts.get(alerting or ""), evidence.alert.starts_at)
     )
@@ -936,24 +937,67 @@ def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:
 def sized_uses(series: Sequence[SeriesEvidence]) -> dict[int, float]:
     """Index -> size of each series whose resource's size a series beside it gives (the same labels, a name
     `limits.is_limit_of` pairs): its latest value, when positive."""
-    sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, float]]] = {}
-    for s in series:
-        if s.values is None or not names_a_size(s.metric):
-            continue  # a size is often constant: judged unavailable as evidence, still a size
-        finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
-        if finite and finite[-1] > 0:
-            sizes.setdefault(_same_place(s), []).append((s.metric, finite[-1]))
     found: dict[int, float] = {}
+    for i, j in size_series(series).items():
+        finite = _finite(series[j])
+        if finite and finite[-1] > 0:
+            found[i] = finite[-1]
+    return found
+
+
+def size_series(series: Sequence[SeriesEvidence]) -> dict[int, int]:
+    """Index of each series whose resource's size a series beside it gives -> that size series' index."""
+    sizes: dict[tuple[tuple[str, str], ...], list[tuple[str, int]]] = {}
+    for j, s in enumerate(series):
+        if s.values is not None and names_a_size(s.metric):  # a size is often constant: judged unavailable
+            sizes.setdefault(_same_place(s), []).append((s.metric, j))  # as evidence, still a size
+    found: dict[int, int] = {}
     if not sizes:
         return found
     for i, s in enumerate(series):
         if not may_have_limit(s.metric) and series_kind(s.metric, s.labels) is not SeriesKind.SATURATION:
             continue
         beside = sizes.get(_same_place(s), ())
-        size = next((v for m, v in beside if is_limit_of(m, s.metric)), None)
+        size = next((j for m, j in beside if is_limit_of(m, s.metric)), None)
         if size is not None:
             found[i] = size
     return found
+
+
+def _finite(s: SeriesEvidence) -> list[float]:
+    return [v for v in s.values.values if v is not None and math.isfinite(v)] if s.values is not None else []
+
+
+def as_shares_when_resized(
+    series: Sequence[SeriesEvidence], sizes: Mapping[int, float]
+) -> tuple[list[SeriesEvidence], dict[int, float], dict[int, tuple[float, float]]]:
+    """`series` with each use whose size changed inside the window (a conntrack table's limit lowered, a
+    cache redeployed with less memory) as its share of that size, point by point, and that size 1: a
+    limit lowered under a steady use brings the use to its limit as surely as a use rising to it, and only
+    the share shows it. Also the sizes, and each resized use's size (first, last). What is left of a
+    resource (`left_of`: a disk's available bytes) keeps its own values; its size has no such change."""
+    out, new_sizes, resized = list(series), dict(sizes), {}
+    for i, j in size_series(series).items():
+        use, size = series[i], series[j]
+        if i not in sizes or left_of(use.metric) is not None or use.values is None or size.values is None:
+            continue
+        if (use.values.start, use.values.step, len(use.values.values)) != (
+            size.values.start,
+            size.values.step,
+            len(size.values.values),
+        ):
+            continue
+        bounds = _finite(size)
+        if not bounds or min(bounds) == max(bounds) or min(bounds) <= 0:
+            continue
+        used = np.array([math.nan if v is None else v for v in use.values.values], dtype=np.float64)
+        of = np.array([math.nan if v is None else v for v in size.values.values], dtype=np.float64)
+        share = used / of
+        points = tuple(float(v) if math.isfinite(v) else None for v in share)
+        out[i] = dataclasses.replace(use, values=dataclasses.replace(use.values, values=points))
+        new_sizes[i] = 1.0
+        resized[i] = (bounds[0], bounds[-1])
+    return out, new_sizes, resized
 
 
 def saturating_uses(series: Sequence[SeriesEvidence], sizes: Mapping[int, float]) -> set[int]:
@@ -974,16 +1018,20 @@ def saturating_uses(series: Sequence[SeriesEvidence], sizes: Mapping[int, float]
 
 
 def with_limits(
-    shifts: Sequence[SeriesShift | None], sizes: Mapping[int, float], saturating: Collection[int]
+    shifts: Sequence[SeriesShift | None],
+    sizes: Mapping[int, float],
+    saturating: Collection[int],
+    resized: Mapping[int, tuple[float, float]] | None = None,
 ) -> list[SeriesShift | None]:
-    """`shifts`, each with the size of its resource (`sized_uses`); those judged as saturation for their
-    size (`saturating_uses`) weighed by the share of it they reached."""
+    """`shifts`, each with the size of its resource (`sized_uses`; a share's 1, with the size it had first
+    and last when it changed: `as_shares_when_resized`); those judged as saturation for their size
+    (`saturating_uses`) weighed by the share of it they reached."""
     out = list(shifts)
     for i, size in sizes.items():
         shift = out[i]
         if shift is None:
             continue
-        shift = dataclasses.replace(shift, limit=size)
+        shift = dataclasses.replace(shift, limit=size, resized=(resized or {}).get(i))
         if i in saturating and shift.share is not None:
             shift = dataclasses.replace(shift, weighted=shift.weighted * min(max(shift.share, 0.0), 1.0))
         out[i] = shift
@@ -1147,6 +1195,26 @@ def preceding_changes(
     return tuple(
         sorted(other for other, theirs in shifts.items() if other != name and _explains(theirs, first, own))
     )
+
+
+def owner_of_what_fired(evidence: Evidence, entities: Sequence[str | None]) -> str | None:
+    """The component of an alert whose labels name none (`sum by (exported_namespace, ingress)`): the one
+    component every series carrying all the label values it is about (`about_labels`, of those some
+    series carry) belongs to, as an ingress controller's series of the Ingress `api` are its callers'
+    view of `api`; None when they belong to several, or there are none."""
+    values = [
+        (k, v)
+        for k, v in about_labels(evidence.alert.labels)
+        if any(s.labels.get(k) == v for s in evidence.series)
+    ]
+    if not values:
+        return None
+    owners = {
+        entity
+        for s, entity in zip(evidence.series, entities, strict=True)
+        if entity and all(s.labels.get(k) == v for k, v in values)
+    }
+    return next(iter(owners)) if len(owners) == 1 else None
 
 
 def alert_label_values(evidence: Evidence) -> frozenset[tuple[str, str]]:

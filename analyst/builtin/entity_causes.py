@@ -200,6 +200,12 @@ def describe_shift(shift: SeriesShift) -> str:
     if shift.replaced_at is not None:
         history = "against the history of the pods it replaced"
     kind = "" if shift.kind is SeriesKind.OTHER else f"; {shift.kind.value.replace('_', ' ')}"
+    if shift.resized is not None:  # its values are shares of a size that changed
+        first, last = (format_value(series.metric, v) for v in shift.resized)
+        return (
+            f"{readable_id(series)} {verb} from {shift.baseline:.0%} to {shift.peak:.0%} of its limit, "
+            f"which changed from {first} to {last} (robust z={shift.z:.1f} {history}{kind})"
+        )
     before, after = format_change(series.metric, shift.baseline, shift.peak, series.query)
     return (
         f"{readable_id(series)} {verb} from {before} to {after}{limit} "

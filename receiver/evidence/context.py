@@ -47,7 +47,14 @@ from receiver.evidence.fetching import (
     rate_floor,
     rated_selector,
 )
-from receiver.evidence.nodes import NODE_LABELS, alert_pods, node_candidates, nodes_of
+from receiver.evidence.nodes import (
+    NODE_LABELS,
+    alert_pods,
+    node_candidates,
+    nodes_of,
+    placements,
+    unplaced,
+)
 from receiver.evidence.platform import platform_candidates
 from receiver.evidence.prometheus import choose_step
 from receiver.evidence.promql import (
@@ -260,11 +267,17 @@ async def _node_series(
 ) -> list[Fetched]:
     """node_exporter's series of the nodes the alert's pods run on (`receiver.evidence.nodes`), each
     belonging to its node."""
-    keys = [k for k in scope.settings.component_labels if k not in NODE_LABELS]
-    nodes = nodes_of(labels, alert_pods(labels, keys, fetched), fetched)
-    if not nodes or scope.settings.max_node_series == 0:
+    if scope.settings.max_node_series == 0:
         return []
+    keys = [k for k in scope.settings.component_labels if k not in NODE_LABELS]
+    seen = [f.evidence_labels for f in fetched]
+    pods = alert_pods(labels, keys, seen)
     try:
+        if missing := unplaced(pods, seen):
+            seen += await placements(missing, scope)
+        nodes = nodes_of(labels, pods, seen)
+        if not nodes:
+            return []
         found = await node_candidates(nodes, fetched, scope)
     except MetricSourceError as exc:
         scope.notes.append(f"the series of node {', '.join(sorted(nodes))} unavailable ({exc})")
@@ -273,7 +286,18 @@ async def _node_series(
     items = [item for _, item in found]
     names = frozenset(item["__name__"] for item in items)
     series = await fetch_candidates(items, names, scope, placeholders)
-    return [replace(f, component=node_of.get(label_key(f.data.labels), f.component)) for f in series]
+    return [on_node(f, node_of.get(label_key(f.data.labels))) for f in series]
+
+
+def on_node(fetched: Fetched, node: str | None) -> Fetched:
+    """A node's series as its node's, the node named beside its own labels (`joined`) when none of them
+    does: node_exporter's series carry its scrape target's address, and the analyst weighs a node's use
+    short of its limit as its pods' load only when it knows the series is a node's."""
+    if node is None:
+        return fetched
+    named = any(fetched.evidence_labels.get(key) for key in NODE_LABELS)
+    joined = fetched.joined if named else {**fetched.joined, NODE_LABELS[0]: node}
+    return replace(fetched, component=node, joined=joined)
 
 
 async def _platform_series(

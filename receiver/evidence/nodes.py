@@ -27,24 +27,28 @@ from receiver.evidence.source import gather_then_raise
 NODE_LABELS = ("node", "k8s_node_name", "kubernetes_node", "nodename")
 # node_exporter's metric namespace: every metric it exports is `node_*`.
 NODE_METRICS = "node_.+"
+# Label sets read to place the alert's pods on their nodes: each pod's kubelet and kube-state-metrics series
+# name its node; a few hundred cover the replicas of any workload an alert names.
+PLACEMENT_LIMIT = 500
 
 
-def alert_pods(labels: Mapping[str, str], keys: Iterable[str], fetched: Sequence[Fetched]) -> set[str]:
+def alert_pods(
+    labels: Mapping[str, str], keys: Iterable[str], fetched: Iterable[Mapping[str, str]]
+) -> set[str]:
     """The pods of what fired: the alert's own, and those of the fetched series that carry one of its
     `keys` (labels that name a component: `service`, `job`, `instance`...) at the alert's value; of an
     alert that names no component (`sum by (namespace, datname)`), those that carry the label values it is
     about (`about_labels`: its `datname="catalog"`, the database's exporter's series)."""
     pairs = {(k, labels[k]) for k in keys if labels.get(k)} or set(about_labels(labels))
     pods = {pod} if (pod := pod_in(labels)) else set()
-    for f in fetched:
-        own = f.evidence_labels
+    for own in fetched:
         if (pod := pod_in(own)) and any(own.get(k) == v for k, v in pairs):
             pods.add(pod)
     return pods
 
 
 def nodes_of(
-    labels: Mapping[str, str], pods: Iterable[str], fetched: Sequence[Fetched]
+    labels: Mapping[str, str], pods: Iterable[str], fetched: Iterable[Mapping[str, str]]
 ) -> dict[str, set[str]]:
     """Node -> its addresses: the alert's own node, and the nodes the fetched series place `pods` on; each
     with the host of every `instance` that names that node alone among the fetched series (the kubelet's
@@ -52,8 +56,7 @@ def nodes_of(
     wanted = set(pods)
     nodes: dict[str, set[str]] = {node: set() for key in NODE_LABELS if (node := labels.get(key))}
     named: dict[str, set[str]] = {}
-    for f in fetched:
-        own = f.evidence_labels
+    for own in fetched:
         node = next((own[k] for k in NODE_LABELS if own.get(k)), None)
         if node is None:
             continue
@@ -66,6 +69,24 @@ def nodes_of(
         if only is not None and only in nodes:
             nodes[only].add(host)
     return nodes
+
+
+def unplaced(pods: Iterable[str], fetched: Iterable[Mapping[str, str]]) -> set[str]:
+    """The `pods` no fetched series places on a node (an ingress controller's series carry its pod, not
+    its node; the kubelet's that do were not fetched)."""
+    placed = {pod_in(own) for own in fetched if any(own.get(k) for k in NODE_LABELS)}
+    return set(pods) - placed
+
+
+async def placements(pods: Iterable[str], scope: FetchScope) -> list[Labels]:
+    """A few label sets of series that name both one of `pods` and its node (the kubelet's, kube-state-
+    metrics' `kube_pod_info`): where the alert's pods run when nothing fetched says so."""
+    wanted = "|".join(re.escape(p) for p in sorted(pods))
+    if not wanted:
+        return []
+    selectors = [f"{{{matcher('pod', wanted, '=~')},{matcher(key, '.+', '=~')}}}" for key in NODE_LABELS]
+    window = scope.window
+    return await scope.source.series(selectors, window.start, window.end, limit=PLACEMENT_LIMIT)
 
 
 def node_selectors(node: str, addresses: Iterable[str]) -> list[str]:

@@ -159,11 +159,11 @@ def fetched(labels: dict[str, str]) -> Fetched:
 
 def test_the_nodes_of_an_alert_are_those_its_pods_run_on_with_the_addresses_that_name_them_alone() -> None:
     found = [
-        fetched({"__name__": "lag", "service": "md-feed", "pod": FEED_POD}),
-        fetched({"__name__": "mem", **kubelet(FEED_POD, "ip-10-0-1-13", "10.0.1.13")}),
-        fetched({"__name__": "mem", **kubelet(PRICING_POD, "ip-10-0-1-12", "10.0.1.12")}),
-        fetched({"__name__": "kube_pod_info", **KSM, "pod": FEED_POD, "node": "ip-10-0-1-13"}),
-        fetched({"__name__": "kube_pod_info", **KSM, "pod": PRICING_POD, "node": "ip-10-0-1-12"}),
+        {"__name__": "lag", "service": "md-feed", "pod": FEED_POD},
+        {"__name__": "mem", **kubelet(FEED_POD, "ip-10-0-1-13", "10.0.1.13")},
+        {"__name__": "mem", **kubelet(PRICING_POD, "ip-10-0-1-12", "10.0.1.12")},
+        {"__name__": "kube_pod_info", **KSM, "pod": FEED_POD, "node": "ip-10-0-1-13"},
+        {"__name__": "kube_pod_info", **KSM, "pod": PRICING_POD, "node": "ip-10-0-1-12"},
     ]
     labels = {"service": "md-feed", "namespace": "trading"}
     pods = alert_pods(labels, ["service", "pod", "instance"], found)
