@@ -30,6 +30,7 @@ DEFAULT_IDENTIFYING_LABELS = (
     "job",
     "namespace",
     "k8s_namespace_name",
+    "host",
 )
 DEFAULT_EXTERNAL_LABELS = ("cluster", "replica", "prometheus", "prometheus_replica", "region", "tenant_id")
 # A series whose value of one of these differs from the alert's belongs to another deployment of the same
@@ -45,6 +46,7 @@ DEFAULT_COMPONENT_LABELS = (
     "deployment",
     "node",
     "job",
+    "host",
 )
 # The labels Prometheus' Kubernetes discovery and exporters give a thing, and OpenTelemetry's resource
 # attribute for it as its Prometheus exporters name it and as Prometheus 3 keeps it unescaped (UTF-8): a
