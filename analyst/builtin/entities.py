@@ -736,14 +736,15 @@ _NOT_WHAT_IT_IS_ABOUT = frozenset(
 )
 
 
-def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
+def instance_aliases(series: Iterable[SeriesEvidence], jobs: Collection[str] = ()) -> dict[str, str]:
     """Instance label value -> component, where every series carrying that value agrees on the component.
     A scrape target known only by its address (its component is its `instance`) whose one `job` is a
     component other series name by another label (the market-data exporter's `job="market-data"` beside
     cAdvisor's `container="market-data"`) belongs to that component: the job names a workload there. A
-    job no series names otherwise (`kubernetes-pods`, `node`) may span many components and names none."""
+    job no series names otherwise (`kubernetes-pods`, `node`) may span many components and names none,
+    unless it is one of `jobs`, those an alert names as what fired (`alerts_job`)."""
     seen: dict[str, set[str]] = {}
-    named: set[str] = set()
+    named: set[str] = set(jobs)
     addressed: dict[str, set[str]] = {}
     for s in series:
         component, job, address = component_of(s), s.labels.get("job"), s.labels.get("instance")
@@ -762,6 +763,14 @@ def instance_aliases(series: Iterable[SeriesEvidence]) -> dict[str, str]:
         if len(jobs) == 1 and (workload := next(iter(jobs))) in named:
             aliases.setdefault(address, workload)
     return aliases
+
+
+def alerts_job(labels: Mapping[str, str]) -> list[str]:
+    """The scrape job an alert names as what fired (`by (job, host)`), if it names no one target of it
+    (`instance`): its targets are that component's (`instance_aliases`), however many jobs it spans
+    elsewhere."""
+    job = labels.get("job")
+    return [job] if job and not labels.get("instance") else []
 
 
 def _entity_name(series: SeriesEvidence, aliases: Mapping[str, str]) -> str | None:
@@ -784,7 +793,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     carry the alert's own label values count double (`on_the_alerts_labels`), once what came first is
     judged on the series' own strengths."""
     shifts: dict[str, list[SeriesShift]] = {}
-    names = instance_aliases(evidence.series)
+    names = instance_aliases(evidence.series, alerts_job(evidence.alert.labels))
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
     since = causes_could_start(alert_series, evidence.alert.starts_at, usable_activation(evidence))
