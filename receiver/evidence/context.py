@@ -53,6 +53,7 @@ from receiver.evidence.nodes import (
     node_candidates,
     nodes_of,
     placements,
+    target_hosts,
     unplaced,
 )
 from receiver.evidence.platform import platform_candidates
@@ -275,7 +276,7 @@ async def _node_series(
     try:
         if missing := unplaced(pods, seen):
             seen += await placements(missing, scope)
-        nodes = nodes_of(labels, pods, seen)
+        nodes = nodes_of(labels, pods, seen) or ({} if pods else target_hosts(labels, keys, seen))
         if not nodes:
             return []
         found = await node_candidates(nodes, fetched, scope)

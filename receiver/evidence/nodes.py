@@ -71,6 +71,24 @@ def nodes_of(
     return nodes
 
 
+def target_hosts(
+    labels: Mapping[str, str], keys: Iterable[str], fetched: Iterable[Mapping[str, str]]
+) -> dict[str, set[str]]:
+    """Off Kubernetes (no pod in what fired): host -> {} of each scrape target of what fired, the host of
+    its `instance` address (`ny4-risk-01:9404` -> `ny4-risk-01`), where the series that carry the alert's
+    component label values (`keys`), and none other, are scraped: node_exporter runs on the same host, at
+    another port."""
+    pairs = {(k, labels[k]) for k in keys if labels.get(k)}
+    hosts: dict[str, set[str]] = {}
+    for own in fetched:
+        carried = [own[k] == v for k, v in pairs if own.get(k)]
+        if pod_in(own) or not carried or not all(carried):
+            continue
+        if (instance := own.get("instance")) and (host := address_host(instance)):
+            hosts.setdefault(host, set())
+    return hosts
+
+
 def unplaced(pods: Iterable[str], fetched: Iterable[Mapping[str, str]]) -> set[str]:
     """The `pods` no fetched series places on a node (an ingress controller's series carry its pod, not
     its node; the kubelet's that do were not fetched)."""

@@ -89,8 +89,28 @@ async def test_an_alert_by_host_reaches_every_exporter_on_that_host_and_no_other
 async def test_without_host_among_the_identifying_labels_only_the_gateways_series_are_related(
     prometheus: ManagedProcess,
 ) -> None:
-    settings = ContextSettings(identifying_labels=[k for k in DEFAULT_IDENTIFYING_LABELS if k != "host"])
+    settings = ContextSettings(
+        identifying_labels=[k for k in DEFAULT_IDENTIFYING_LABELS if k != "host"], max_node_series=0
+    )
     async with source_at(prometheus.url) as source:
         evidence = await collect_alert_context(rejects_alert(), source, settings, now=END)
 
     assert {s.labels.get("job") for s in evidence.series if s.labels.get("job")} == {"fix-gateway"}
+
+
+async def test_an_alert_on_a_job_reaches_the_node_exporter_of_each_host_its_targets_run_on(
+    prometheus: ManagedProcess,
+) -> None:
+    """An alert `by (job)` names no host: the hosts of its targets' addresses (`gw-02:9404` -> `gw-02`) are
+    where node_exporter runs too, at another port; they are looked up as Kubernetes nodes are."""
+    labels = {"alertname": "FixRejectsHigh", "severity": "critical", "job": "fix-gateway"}
+    expr = 'sum by (job) (rate(fix_session_rejects_total{job="fix-gateway"}[2m])) > 1'
+    settings = ContextSettings(identifying_labels=["job"])  # only the job: the host label finds nothing
+    async with source_at(prometheus.url) as source:
+        evidence = await collect_alert_context(
+            firing_incident(END - 180, labels, expr), source, settings, now=END
+        )
+
+    nodes = {s.labels["instance"]: s for s in evidence.series if s.metric.startswith("node_")}
+    assert set(nodes) == {"gw-01:9100", "gw-02:9100"}, nodes
+    assert all(s.component == s.labels["node"] == s.labels["host"] for s in nodes.values())
