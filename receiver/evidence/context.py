@@ -273,12 +273,15 @@ async def _node_series(
     keys = [k for k in scope.settings.component_labels if k not in NODE_LABELS]
     seen = [f.evidence_labels for f in fetched]
     pods = alert_pods(labels, keys, seen)
-    try:
-        if missing := unplaced(pods, seen):
+    if missing := unplaced(pods, seen):
+        try:
             seen += await placements(missing, scope)
-        nodes = nodes_of(labels, pods, seen) or ({} if pods else target_hosts(labels, keys, seen))
-        if not nodes:
-            return []
+        except MetricSourceError as exc:
+            scope.notes.append(f"where pods {', '.join(sorted(missing))} run unavailable ({exc})")
+    nodes = nodes_of(labels, pods, seen) or ({} if pods else target_hosts(labels, keys, seen))
+    if not nodes:
+        return []
+    try:
         found = await node_candidates(nodes, fetched, scope)
     except MetricSourceError as exc:
         scope.notes.append(f"the series of node {', '.join(sorted(nodes))} unavailable ({exc})")

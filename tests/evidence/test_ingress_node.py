@@ -20,10 +20,11 @@ from analyst.builtin.entities import as_shares_when_resized, owner_of_what_fired
 from analyst.evidence import SeriesEvidence
 from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
-from receiver.evidence.context import collect_alert_context
-from receiver.evidence.fetching import FetchScope, Window
+from receiver.evidence.context import _node_series, collect_alert_context
+from receiver.evidence.fetching import Fetched, FetchScope, Window
 from receiver.evidence.nodes import nodes_of, placements, unplaced
 from receiver.evidence.settings import ContextSettings
+from receiver.evidence.source import MetricSourceError, SeriesData
 from tests.analyst.grid_evidence import grid_evidence, grid_series, labelled
 from tests.evidence.alerts import firing_incident, source_at
 
@@ -188,3 +189,37 @@ def test_an_alert_that_names_no_component_belongs_to_the_one_its_label_values_pi
 
     assert owner_of_what_fired(evidence, ["api", "cms", "api", "cms"]) == "api"
     assert owner_of_what_fired(evidence, ["api", "cms", "cms", "cms"]) is None  # two own its series
+
+
+class _SeriesDown:
+    """A metric source whose series lookups fail as a Prometheus that is down does."""
+
+    async def series(
+        self, matchers: object, start: float, end: float, limit: int | None = None
+    ) -> list[object]:
+        raise MetricSourceError("unreachable", "connection refused")
+
+
+async def test_when_the_lookup_of_where_the_pods_run_fails_it_says_so_and_fetches_no_node() -> None:
+    fetched = [
+        Fetched(
+            SeriesData(
+                labels={"__name__": "nginx_ingress_controller_requests", **controller(pod)},
+                timestamps=np.array([END]),
+                values=np.array([1.0]),
+            ),
+            "related",
+            "q",
+            "nginx_ingress_controller_requests",
+        )
+        for pod in CONTROLLERS
+    ]
+    notes: list[str] = []
+    scope = FetchScope(_SeriesDown(), ContextSettings(), Window(END - 3600, END, STEP), notes)  # type: ignore[arg-type]
+
+    assert await _node_series({"ingress": "api", "exported_namespace": "web"}, fetched, scope, []) == []
+    assert (
+        notes
+        and notes[0].startswith("where pods ingress-nginx-controller-6f7d8-2kxqp, ")
+        and "unavailable" in notes[0]
+    )
