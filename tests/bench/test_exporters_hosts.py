@@ -10,12 +10,7 @@ Determinism and truths in both variants are tested for every set in `test_export
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import re
-import shutil
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +34,8 @@ from bench.exporters_hosts import (
     WEB,
 )
 from bench.exporters_scenarios import recording
-from bench.rca import blocks_from, serve_blocks
+from tests.bench.rule_check import NAME, as_the_rule_reads, rule_results
 
-NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 PROMQL_WORDS = {
     "sum",
     "by",
@@ -240,32 +234,8 @@ def test_the_alerts_rule_holds_from_its_activation_to_its_start_in_prometheus(
     """Every scenario's rule evaluated by Prometheus over the backfilled recording (the families it reads): it
     holds from the activation to startsAt and not in the hour before (a comparison keeps the metric's name,
     which an alert drops)."""
-    if not (shutil.which("promtool") and shutil.which("prometheus")):
-        pytest.skip("promtool and prometheus are not installed")
     a = HOSTS_SCENARIOS[name].alert
-    rec = copy.copy(recorded[name])
-    read = set(NAME.findall(a.expr))
-    rec.families = {
-        family: [
-            dataclasses.replace(
-                row, keep=row.keep & (row.times > a.active - 3600 - 600) & (row.times <= a.starts)
-            )
-            for row in rows
-        ]
-        for family, rows in rec.families.items()
-        if family in read
-    }
-    source = tmp_path / "scenario.om"
-    blocks_from(source, rec.write_openmetrics(source), tmp_path)
-    prometheus = serve_blocks(tmp_path)
-    try:
-        query = {"query": a.expr, "start": a.active - 3600, "end": a.starts, "step": 15}
-        with urllib.request.urlopen(
-            f"{prometheus.url}/api/v1/query_range?{urllib.parse.urlencode(query)}"
-        ) as r:
-            result = json.load(r)["data"]["result"]
-    finally:
-        prometheus.stop()
+    result = rule_results(as_the_rule_reads(recorded[name], a), a, tmp_path)
     assert [{k: v for k, v in s["metric"].items() if k != "__name__"} for s in result] == [a.labels]
     held = [float(t) for t, _ in result[0]["values"]]
     assert held[0] == pytest.approx(a.active, abs=1) and held[-1] == pytest.approx(a.starts, abs=1)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 
 import numpy as np
 import pytest
 
 from bench import exporters, jumps
+from bench.exporters import NAME
 from bench.exporters_data import Row
 from bench.exporters_hosts import HOSTS_SCENARIOS
 from bench.exporters_infra import (
@@ -30,8 +30,6 @@ from bench.exporters_infra import (
 from bench.exporters_platform import PLATFORM_SCENARIOS
 from bench.exporters_scenarios import SCENARIOS, recording
 from bench.exporters_streaming import STREAMING_SCENARIOS
-
-NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
-import shutil
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +27,8 @@ from bench.exporters_streaming import (
     STREAMING_SCENARIOS,
     ZOOKEEPER,
 )
-from bench.rca import blocks_from, serve_blocks
+from tests.bench.rule_check import NAME, rule_results
 
-NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 PROMQL_WORDS = {"sum", "by", "avg", "max", "rate", "histogram_quantile", "le", "and", "namespace", "service"}
 
 
@@ -188,21 +183,8 @@ def test_the_set_option_runs_only_its_own_scenarios() -> None:
 def test_the_alerts_rule_holds_from_its_activation_to_its_start_in_prometheus(tmp_path: Path) -> None:
     """enricher_oom, whose activation is read off the generator (195 s after the first OOM kill): its rule,
     evaluated by Prometheus over the backfilled recording, holds from then to startsAt and not before."""
-    if not (shutil.which("promtool") and shutil.which("prometheus")):
-        pytest.skip("promtool and prometheus are not installed")
-    scenario = STREAMING_SCENARIOS["enricher_oom"]
-    source = tmp_path / "scenario.om"
-    blocks_from(source, recording(scenario).write_openmetrics(source), tmp_path)
-    prometheus = serve_blocks(tmp_path)
-    try:
-        a = scenario.alert
-        query = {"query": a.expr, "start": a.active - 3600, "end": a.starts, "step": 15}
-        with urllib.request.urlopen(
-            f"{prometheus.url}/api/v1/query_range?{urllib.parse.urlencode(query)}"
-        ) as r:
-            result = json.load(r)["data"]["result"]
-    finally:
-        prometheus.stop()
+    a = STREAMING_SCENARIOS["enricher_oom"].alert
+    result = rule_results(recording(STREAMING_SCENARIOS["enricher_oom"]), a, tmp_path)
     assert [series["metric"] for series in result] == [a.labels]
     held = [float(t) for t, _ in result[0]["values"]]
     assert held[0] == pytest.approx(a.active, abs=1) and held[-1] == pytest.approx(a.starts, abs=1)
