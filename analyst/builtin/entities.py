@@ -797,7 +797,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     entities = [_entity_name(series, names) for series in evidence.series]
     alert_series = find_alert_series(evidence)
     since = causes_could_start(alert_series, evidence.alert.starts_at, usable_activation(evidence))
-    series, sizes, resized = as_shares_when_resized(evidence.series, sized_uses(evidence.series))
+    series, sizes, resized = as_shares_when_resized(evidence.series)
     saturating = saturating_uses(series, sizes)
     judged = series_shifts(series, evidence.alert.starts_at, since, saturating)
     judged = with_predecessors(series, judged, entities, evidence.alert.starts_at)
@@ -943,11 +943,11 @@ def stepped_since(series: SeriesEvidence, alert_time: float) -> float | None:
     return float(times[hour][start + left[0]]) if away >= CHANGE_Z and left.size else None
 
 
-def sized_uses(series: Sequence[SeriesEvidence]) -> dict[int, float]:
-    """Index -> size of each series whose resource's size a series beside it gives (the same labels, a name
-    `limits.is_limit_of` pairs): its latest value, when positive."""
+def sized_uses(series: Sequence[SeriesEvidence], beside: Mapping[int, int]) -> dict[int, float]:
+    """Index -> size of each series whose resource's size a series beside it gives (`beside`: the same
+    labels, a name `limits.is_limit_of` pairs, `size_series`): its latest value, when positive."""
     found: dict[int, float] = {}
-    for i, j in size_series(series).items():
+    for i, j in beside.items():
         finite = _finite(series[j])
         if finite and finite[-1] > 0:
             found[i] = finite[-1]
@@ -978,15 +978,18 @@ def _finite(s: SeriesEvidence) -> list[float]:
 
 
 def as_shares_when_resized(
-    series: Sequence[SeriesEvidence], sizes: Mapping[int, float]
+    series: Sequence[SeriesEvidence],
 ) -> tuple[list[SeriesEvidence], dict[int, float], dict[int, tuple[float, float]]]:
     """`series` with each use whose size changed inside the window (a conntrack table's limit lowered, a
     cache redeployed with less memory) as its share of that size, point by point, and that size 1: a
     limit lowered under a steady use brings the use to its limit as surely as a use rising to it, and only
-    the share shows it. Also the sizes, and each resized use's size (first, last). What is left of a
-    resource (`left_of`: a disk's available bytes) keeps its own values; its size has no such change."""
+    the share shows it. Also each use's size (`sized_uses`; 1 for a share), and each resized use's size
+    (first, last). What is left of a resource (`left_of`: a disk's available bytes) keeps its own values;
+    its size has no such change."""
+    beside = size_series(series)
+    sizes = sized_uses(series, beside)
     out, new_sizes, resized = list(series), dict(sizes), {}
-    for i, j in size_series(series).items():
+    for i, j in beside.items():
         use, size = series[i], series[j]
         if i not in sizes or left_of(use.metric) is not None or use.values is None or size.values is None:
             continue
@@ -999,9 +1002,7 @@ def as_shares_when_resized(
         bounds = _finite(size)
         if not bounds or min(bounds) == max(bounds) or min(bounds) <= 0:
             continue
-        used = np.array([math.nan if v is None else v for v in use.values.values], dtype=np.float64)
-        of = np.array([math.nan if v is None else v for v in size.values.values], dtype=np.float64)
-        share = used / of
+        share = np.array(use.values.values, dtype=np.float64) / np.array(size.values.values, dtype=np.float64)
         points = tuple(float(v) if math.isfinite(v) else None for v in share)
         out[i] = dataclasses.replace(use, values=dataclasses.replace(use.values, values=points))
         new_sizes[i] = 1.0
@@ -1018,9 +1019,9 @@ def saturating_uses(series: Sequence[SeriesEvidence], sizes: Mapping[int, float]
     for i, size in sizes.items():
         s = series[i]
         kind = series_kind(s.metric, s.labels)
-        if kind is SeriesKind.SATURATION or s.values is None:
+        if kind is SeriesKind.SATURATION:
             continue
-        finite = [v for v in s.values.values if v is not None and math.isfinite(v)]
+        finite = _finite(s)
         if finite and KIND_WEIGHT[SeriesKind.SATURATION] * min(max(finite) / size, 1.0) > KIND_WEIGHT[kind]:
             out.add(i)
     return out

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from analyst.builtin import BuiltinAnalyst
-from analyst.builtin.entities import as_shares_when_resized, owner_of_what_fired, sized_uses
+from analyst.builtin.entities import as_shares_when_resized, owner_of_what_fired
 from analyst.evidence import SeriesEvidence
 from demo.processes import ManagedProcess
 from demo.tsdb import SyntheticSeries, noisy, start_backfilled_prometheus
@@ -166,7 +166,7 @@ def test_a_use_whose_limit_changed_is_judged_as_its_share_of_it() -> None:
         node("node_nf_conntrack_entries_limit", "10.0.1.12:9100", [262144.0] * 120),
     ]
 
-    shares, sizes, resized = as_shares_when_resized(series, sized_uses(series))
+    shares, sizes, resized = as_shares_when_resized(series)
 
     assert sizes == {0: 1.0, 2: 262144.0} and resized == {0: (262144.0, 65536.0)}
     assert shares[0].values is not None
