@@ -426,6 +426,8 @@ class Injected:
     def __init__(self, rec: Recording, inject: Mapping[str, Delta]) -> None:
         self.rec = rec
         self.inject = inject
+        self.n = rec.n
+        self.grid = rec.grid
         self.zero = np.zeros(rec.n)
 
     def added(self, key: str) -> np.ndarray:

@@ -125,8 +125,6 @@ class Estate(Injected):
 
     def __init__(self, seed: int, inject: Mapping[str, Delta]) -> None:
         super().__init__(Recording(seed, PODS, NODES), inject)
-        self.n = self.rec.n
-        self.grid = self.rec.grid
         self.market = self.rec.market_curve()
         self.down: dict[str, np.ndarray] = {}
         self.lives: dict[str, list[tuple[int, int]]] = {}

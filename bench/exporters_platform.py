@@ -258,8 +258,6 @@ class Web(Injected):
 
     def __init__(self, seed: int, inject: Mapping[str, Delta]) -> None:
         super().__init__(Recording(seed, PODS, NODES), inject)
-        self.n = self.rec.n
-        self.grid = self.rec.grid
         self.traffic = traffic_curve(self.rec)
         self.exists = {pod: self._existence(pod) for pod in PODS}
         self.down: dict[str, np.ndarray] = {}
