@@ -164,8 +164,10 @@ _GRPC_STATUS = ("grpc_code", "grpc_status", "rpc_grpc_status_code")
 # A DNS answer's code (CoreDNS' `rcode`): SERVFAIL and REFUSED are the server's failures to answer (NXDOMAIN
 # is an answer: the name does not exist).
 _DNS_RCODE = ("rcode",)
-# Every label that carries a request's outcome (HTTP, gRPC, Spring's `outcome`, DNS).
-OUTCOME_LABELS = frozenset({*_HTTP_STATUS, *_GRPC_STATUS, "outcome", *_DNS_RCODE})
+# A generic outcome label (`result="error"` on a check's count, `outcome="failure"`, `status="failed"`).
+_RESULT = ("result", "outcome", "status")
+# Every label that carries a request's outcome (HTTP, gRPC, Spring's `outcome`, DNS, a generic result).
+OUTCOME_LABELS = frozenset({*_HTTP_STATUS, *_GRPC_STATUS, *_RESULT, *_DNS_RCODE})
 _SERVER_ERRORS = (
     (_HTTP_STATUS, re.compile(r"5\d\d|5xx", re.IGNORECASE)),
     (
@@ -176,6 +178,7 @@ _SERVER_ERRORS = (
     ),
     (("outcome",), re.compile(r"server_error", re.IGNORECASE)),
     (_DNS_RCODE, re.compile(r"servfail|refused", re.IGNORECASE)),
+    (_RESULT, re.compile(r"errors?|fail(ed|ure|s)?|exception", re.IGNORECASE)),
 )
 
 

@@ -53,7 +53,7 @@ from analyst.builtin.ranking import (
     alert_component,
     find_alert_series,
 )
-from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, component_of
+from analyst.builtin.topology import COMPONENT_LABELS, CallGraph, address_host, component_of
 from analyst.evidence import Evidence, SeriesEvidence, SeriesValues
 from detectors import nan_stats
 
@@ -126,6 +126,9 @@ CAUSE_KINDS = frozenset({SeriesKind.SATURATION, SeriesKind.AVAILABILITY, SeriesK
 # a disk filling up, a queue or latency creeping up): not the two-way kinds, which move with load or markets.
 TWO_WAY_KINDS = frozenset({SeriesKind.THROUGHPUT, SeriesKind.MARKET, SeriesKind.OTHER})
 CLIMB_KINDS = frozenset(SeriesKind) - TWO_WAY_KINDS
+# Kinds that move with the load a component is given (its requests, bytes, business counts): their change
+# says the traffic changed, not that the component did (`preceding_changes`).
+LOAD_KINDS = frozenset({SeriesKind.THROUGHPUT, SeriesKind.OTHER})
 # The metric families (`analyst.builtin.categories`) of market drivers, and a database connection pool's
 # use: a name the kind patterns leave to throughput or other (`md_realized_volatility`,
 # `hikaricp_connections_active`, `go_sql_in_use_connections`) takes the kind its family says. A pool is
@@ -167,7 +170,7 @@ _KIND_PATTERNS: tuple[tuple[SeriesKind, str], ...] = (
     # is waiting
     (
         SeriesKind.AVAILABILITY,
-        rf"{TARGET_UP.pattern}|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill",
+        rf"{TARGET_UP.pattern}|restarts?(_total)?$|(terminated|waiting)_reason|oom_?kill|systemd_unit_state",
     ),
     # errors; a NIC's `errs` and drops (node_exporter's `node_network_receive_errs_total`), TCP retransmits
     (
@@ -687,6 +690,8 @@ INSTANCE_LABELS = ("pod", "k8s_pod_name", "k8s.pod.name", "container", "instance
 # Labels naming the node a pod runs on: the kubelet's (cAdvisor's series) and kube-state-metrics' `node`,
 # OpenTelemetry's `k8s_node_name`.
 HOST_LABELS = ("node", "k8s_node_name", "k8s.node.name")
+# ... and the machine a target runs on off Kubernetes (`hosts_of`)
+MACHINE_LABELS = (*HOST_LABELS, "host")
 # Labels that say where a series lives, what kind of sample it is, or what the rule is, not what an alert
 # is about (`alert_label_values`): components, instances and the workloads that own them (kube-state-metrics'
 # `statefulset`, `owner_name`...), nodes and the scope; the classifiers many unrelated series share by
@@ -802,6 +807,7 @@ def rank_entities(evidence: Evidence) -> list[RankedEntity]:
     judged = series_shifts(series, evidence.alert.starts_at, since, saturating)
     judged = with_predecessors(series, judged, entities, evidence.alert.starts_at)
     judged = with_limits(judged, sizes, saturating, resized)
+    judged = [ran_out(s, since, evidence.alert.starts_at) if s is not None else None for s in judged]
     for entity, shift in zip(entities, judged, strict=True):
         if entity and shift is not None:
             shifts.setdefault(entity, []).append(shift)
@@ -1048,6 +1054,47 @@ def with_limits(
     return out
 
 
+# A use this close to its size has nothing left (a volume's available bytes at 0, a pool's every
+# connection taken): it ran out (`ran_out`).
+FULL_SHARE = 0.999
+
+
+def ran_out(shift: SeriesShift, opens: float, alert_time: float) -> SeriesShift:
+    """`shift`, when its resource ran out (FULL_SHARE) inside the window (from `opens`, or
+    ONSET_MARGIN_SECONDS before `alert_time` if later, up to the alert) having had some left all through
+    its baseline hour, with that moment as its onset and at least CHANGE_Z as its strength: a volume that
+    filled steadily all afternoon is no change against its own trend, but the minute it is full is one,
+    whatever its z. Not a resource that never ran out, that already had, or that has some left again."""
+    if not shift.at_limit or (shift.onset is not None and shift.z >= CHANGE_Z) or shift.series.values is None:
+        return shift
+    cut = alert_time - ONSET_MARGIN_SECONDS
+    cut = min(opens, cut) if math.isfinite(opens) else cut
+    data = shift.series.values
+    values = np.array(data.values, dtype=np.float64)  # a missed scrape (None) is NaN
+    times = data.start + data.step * np.arange(values.size)
+    shares = np.array(
+        [_share(dataclasses.replace(shift, peak=float(v))) if math.isfinite(v) else math.nan for v in values],
+        dtype=np.float64,
+    )
+    baseline = shares[(times < cut) & (times >= cut - BASELINE_SECONDS) & np.isfinite(shares)]
+    window = (times >= cut) & (times <= alert_time) & np.isfinite(shares)
+    if baseline.size < MIN_BASELINE_POINTS or (baseline >= FULL_SHARE).any() or not window.any():
+        return shift
+    full = shares[window] >= FULL_SHARE
+    if not full[-1]:
+        return shift
+    since = int(np.flatnonzero(~full)[-1]) + 1 if (~full).any() else 0
+    strength = max(shift.z, CHANGE_Z)
+    scale = strength / shift.z if shift.z > 0 else math.nan
+    weighted = shift.weighted * scale if math.isfinite(scale) else KIND_WEIGHT[shift.kind] * strength
+    return dataclasses.replace(shift, onset=float(times[window][since]), z=strength, weighted=weighted)
+
+
+def _share(shift: SeriesShift) -> float:
+    share = shift.share
+    return math.nan if share is None else share
+
+
 def _same_place(series: SeriesEvidence) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in series.labels.items() if k != "__name__"))
 
@@ -1194,7 +1241,7 @@ def preceding_changes(
     gateway slowed down came from outside, the gateway did not make it (`_explains`). What came first,
     with or without a call graph."""
     members = shifts[name]
-    onsets = [s.onset for s in members if s.onset is not None]
+    onsets = [s.onset for s in members if s.onset is not None and s.kind not in LOAD_KINDS]
     if not onsets:
         return ()
     first = min(onsets)
@@ -1263,19 +1310,31 @@ def on_the_alerts_labels(
     alert's `alert_label_values` counting SHARED_LABEL_FACTOR times: exporters that share only such a label
     (the book's market data, the book's PnL) are tied by it to what fired, as a call graph ties a callee;
     a CPU burst in a batch job that carries none of them is not, nor a series of the metric the alert's
-    expression reads (`in_expression`): that is what fired."""
+    expression reads (`in_expression`): that is what fired. A component an alert's label names (`source=
+    "ny4-fixgw-02"` on the risk engine's stale drop copy: that host's, or its targets' `ny4-fixgw-02:9100`)
+    is tied by it in all its series."""
     values = sorted(alert_label_values(evidence))
-    if not values:
+    naming = named_by_the_alert(evidence.alert.labels)
+    if not values and not naming:
         return {name: list(members) for name, members in shifts.items()}
     expr = evidence.alert.expr or ""
     return _tied(
         shifts,
         lambda name, s: (
-            tuple((k, v) for k, v in values if s.series.labels.get(k) == v)
+            (
+                tuple((k, v) for k, v in values if s.series.labels.get(k) == v)
+                or naming.get(address_host(name), ())
+            )
             if name != alerting and not in_expression(s.series.metric, expr)
             else ()
         ),
     )
+
+
+def named_by_the_alert(alert_labels: Mapping[str, str]) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The components an alert's labels name beside what fired (`about_labels`): by each value, the label
+    that names it."""
+    return {v: ((k, v),) for k, v in about_labels(alert_labels)}
 
 
 def _what_fired_elsewhere(
@@ -1314,14 +1373,15 @@ def hosts_of(
     alerting: str | None, series: Sequence[SeriesEvidence], entities: Sequence[str | None]
 ) -> set[str]:
     """The nodes the alerting component's pods run on, as its own series name them (the kubelet's
-    `node` on cAdvisor's series of its pods)."""
+    `node` on cAdvisor's series of its pods), or off Kubernetes the hosts its targets run on (a
+    relabelling's or Telegraf's `host`)."""
     if alerting is None:
         return set()
     return {
         node
         for s, entity in zip(series, entities, strict=True)
         if entity == alerting
-        for key in HOST_LABELS
+        for key in MACHINE_LABELS
         if (node := s.labels.get(key)) and node != alerting
     }
 

@@ -30,6 +30,7 @@ from analyst.builtin.categories import (
 )
 from analyst.builtin.entities import (
     CHANGE_Z,
+    HOST_LABELS,
     ONSET_MARGIN_SECONDS,
     SYMPTOM_KINDS,
     TARGET_UP,
@@ -94,19 +95,33 @@ def waits_downstream(shift: SeriesShift) -> bool:
     return shift.kind is SeriesKind.OUTBOUND_LATENCY and not redeployed(shift)
 
 
+def is_node(entity: RankedEntity) -> bool:
+    """Whether the component is a node (a machine): its series name it as their node (node_exporter's,
+    `receiver.evidence.context.on_node`)."""
+    return any(s.series.labels.get(key) == entity.name for s in entity.shifts for key in HOST_LABELS)
+
+
 def cause_shift(entity: RankedEntity) -> SeriesShift:
     """The shift that names the category: the strongest saturation shift beyond noise that changed no
     later than the strongest shift (a saturated component explains its own latency and errors),
     preferring one whose resource reached its limit (`SeriesShift.at_limit`); else the strongest shift
     itself. A component that stopped answering or restarted (availability) is explained only by a resource
     at its limit; a market driver (volatility, volume, funding) by nothing: nothing in the system moves the
-    market, so the market-data workload's own busy CPU does not explain the volume it reports."""
+    market, so the market-data workload's own busy CPU does not explain the volume it reports. A node's use
+    short of its limit is its pods' load (`entities._nodes_use_as_load`), which explains nothing: a
+    NIC's errors are not the softirq time they cost."""
     top = entity.strongest
     assert top is not None, "ranked entities always have a shift"
     if top.kind is SeriesKind.MARKET:
         return top
+    node = is_node(entity)
     saturated = [
-        s for s in entity.shifts if s.kind is SeriesKind.SATURATION and s.z >= CHANGE_Z and _no_later(s, top)
+        s
+        for s in entity.shifts
+        if s.kind is SeriesKind.SATURATION
+        and s.z >= CHANGE_Z
+        and _no_later(s, top)
+        and (s.at_limit or not node)
     ]
     limited = min(
         (s for s in saturated if s.at_limit),
@@ -128,6 +143,10 @@ def entity_cause(entity: RankedEntity, alert_component: str | None) -> EntityCau
     own = entity.name == alert_component
     if top.kind in SYMPTOM_KINDS and family in NETWORK_FAMILIES:  # the path's own: a round trip, a lookup
         category = Category.NETWORK
+        suspect = top.series.series_id
+    elif top.kind in SYMPTOM_KINDS and is_node(entity):  # a machine's own: its clock's error, its disk's
+        category = categorize_series(top.series.metric, top.series.labels)
+        category = Category.UNKNOWN if category in _INFERRED_CATEGORIES else category  # it serves no calls
         suspect = top.series.series_id
     elif top.kind in SYMPTOM_KINDS:
         if delayed_on_the_way(entity, top):

@@ -618,6 +618,8 @@ async def _related_series(
             " as themselves (the series of its `queue`)"
         )
         identifying = own_label_pairs(labels, drop, identifying) + identifying
+    elif identifying:
+        identifying += named_components(labels, drop | set(settings.identifying_labels), settings)
     scope = FetchScope(source, settings, window, notes)
     if not identifying and expr is not None and not labels_beyond(labels, drop):
         identifying = await _pairs_behind(expr, drop, scope)
@@ -794,10 +796,12 @@ _NAME_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{1,62}")
 def named_components(
     labels: Mapping[str, str], drop: set[str], settings: ContextSettings
 ) -> list[tuple[str, str]]:
-    """For an alert without identifying labels (`sum by (consumergroup) (kafka_consumergroup_lag)`): its
-    other label values that look like names, as values of the identifying labels that name components
-    (`service`, `job`, `container`, `deployment`...), in their configured order. A consumer group, a queue
-    or a job is often named after the service that owns it."""
+    """An alert's other label values that look like names, as values of the identifying labels that name
+    components (`service`, `job`, `host`, `deployment`...), in their configured order. Without identifying
+    labels (`sum by (consumergroup) (kafka_consumergroup_lag)`) they are all it has: a consumer group, a
+    queue or a job is often named after the service that owns it. Beside them (`drop` holding the
+    identifying labels), a label that names another component (`source="ny4-fixgw-02"` on the risk
+    engine's stale drop copy, an `upstream`, a `peer`) finds that component's series too."""
     keys = [k for k in settings.identifying_labels if k in settings.component_labels]
     values = [
         v
