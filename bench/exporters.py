@@ -34,9 +34,15 @@ volume filled by DEBUG logs, its G1 old generation full after a refdata reload, 
 pgbouncer's server connections, an ad-hoc query stalling the replica's replay, the primary's WAL SSD
 remapping sectors, a switch port's CRC errors, a drop-copy unit crash-looping, a tick writer's leak
 thrashing swap; it runs the `scraped` variant unless told otherwise, having no kube-state-metrics to leave
-out); `--set all` every set.
+out); `--set compose` the sixth (`bench.exporters_compose`, held out: eight incidents at a small crypto
+exchange on plain Docker hosts with Docker Compose, known by cAdvisor's container names, docker_sd's targets
+and the hosts: a wallet service OOM-killed in a loop, a backtest container starving the matching engine's
+host, the price oracle's json-file logs filling /var/lib/docker under the settlement app, a session idle in
+transaction bloating Postgres, a candles backfill driving Redis into eviction, a websocket gateway
+recreated with a bad image, a price source's expired certificate, a ledger consumer stuck on one message;
+`scraped` only as well); `--set all` every set.
 
-    python -m bench.exporters [--set trading|infra|streaming|platform|hosts|all] [--scenarios a,b]
+    python -m bench.exporters [--set trading|infra|streaming|platform|hosts|compose|all] [--scenarios a,b]
                               [--variants scraped,no-ksm] [--workers 2] [--out rows.jsonl]
 """
 
@@ -56,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import jumps
+from bench.exporters_compose import COMPOSE_SCENARIOS
 from bench.exporters_data import FOR_STATE, PodSpec, Recording, Row
 from bench.exporters_hosts import HOSTS_SCENARIOS
 from bench.exporters_infra import INFRA_SCENARIOS
@@ -81,8 +88,12 @@ SETS: dict[str, dict[str, Scenario]] = {
     "streaming": STREAMING_SCENARIOS,
     "platform": PLATFORM_SCENARIOS,
     "hosts": HOSTS_SCENARIOS,
+    "compose": COMPOSE_SCENARIOS,
 }
-SET_VARIANTS = {"hosts": ("scraped",)}  # a set without kube-state-metrics: its no-ksm variant is the same
+SET_VARIANTS = {
+    "hosts": ("scraped",),
+    "compose": ("scraped",),
+}  # a set without kube-state-metrics: its no-ksm variant is the same
 ALL_SCENARIOS: dict[str, Scenario] = {name: s for scenarios in SETS.values() for name, s in scenarios.items()}
 
 
@@ -392,12 +403,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=[*SETS, "all"],
         help="the scenario set: trading (the audit's 12, default), infra (10 generic infrastructure), "
         "streaming (10 on a data/streaming platform), platform (10 on a web/API platform), hosts (10 on a "
-        "bare-metal trading estate) or all",
+        "bare-metal trading estate), compose (8 at a crypto exchange on Docker Compose hosts) or all",
     )
     parser.add_argument("--scenarios", help="comma-separated, of the set (default: all of it)")
     parser.add_argument(
         "--variants",
-        help=f"comma-separated of {', '.join(VARIANTS)} (default both; hosts: scraped)",
+        help=f"comma-separated of {', '.join(VARIANTS)} (default both; hosts, compose: scraped)",
     )
     parser.add_argument("--workers", type=int, default=2, help="scenarios run at once (default 2)")
     parser.add_argument("--out", type=output_file, help="write one JSON row per scenario and variant here")

@@ -70,7 +70,7 @@ def test_the_set_is_ten_host_scenarios_beside_the_others_and_runs_one_variant() 
     others = {name for key, scenarios in exporters.SETS.items() if key != "hosts" for name in scenarios}
     assert not set(HOSTS_SCENARIOS) & others
     assert exporters.SETS["hosts"] is HOSTS_SCENARIOS
-    assert exporters.SET_VARIANTS == {"hosts": ("scraped",)}
+    assert exporters.SET_VARIANTS["hosts"] == ("scraped",)
 
 
 @pytest.mark.parametrize("name", list(HOSTS_SCENARIOS))
