@@ -764,10 +764,16 @@ def instance_aliases(series: Iterable[SeriesEvidence], jobs: Collection[str] = (
             if component and value and value != component:
                 seen.setdefault(value, set()).add(component)
     aliases = {value: next(iter(found)) for value, found in seen.items() if len(found) == 1}
-    for address, jobs in addressed.items():
-        if len(jobs) == 1 and (workload := next(iter(jobs))) in named:
-            aliases.setdefault(address, workload)
-    return aliases
+    owned = {
+        address: workload
+        for address, jobs in addressed.items()
+        if len(jobs) == 1 and (workload := next(iter(jobs))) in named
+    }
+    for address, workload in owned.items():
+        aliases.setdefault(address, workload)
+    # a value whose series belong to a target known by its address (a Docker container's name on its
+    # target's series) belongs to the workload that owns that address
+    return {value: owned.get(owner, owner) for value, owner in aliases.items()}
 
 
 def alerts_job(labels: Mapping[str, str]) -> list[str]:

@@ -93,3 +93,18 @@ def test_the_host_whose_clock_drifted_first_is_the_cause_of_the_gateways_rejects
     primary = diagnose_evidence(evidence, load_playbooks(None), now=ALERT_AT).primary_hypothesis
 
     assert primary.title.endswith("ny4-fixgw-02:9100"), primary
+
+
+def test_a_container_name_on_a_jobs_target_belongs_to_that_job() -> None:
+    """docker_sd's targets carry the container's name beside the address (`container="exchange-wallet-
+    service-1"`, `instance="10.30.1.12:8081"`): the name belonged to the address and the address to the
+    job, so the wallet service's own series were `10.30.1.12:8081`'s, not the alerting job's."""
+    address = "10.30.1.12:8081"
+    target = {"job": "wallet-service", "instance": address, "container": "exchange-wallet-service-1"}
+    series = [
+        labelled(grid_series(metric, "10.30.1.12:8081", grid_noise(1.0, 0.1, seed)), **target)
+        for seed, metric in enumerate(("up", "jvm_memory_used_bytes", "process_cpu_usage"))
+    ]
+    aliases = instance_aliases(series, ["wallet-service"])
+    assert aliases["10.30.1.12:8081"] == "wallet-service"
+    assert aliases["exchange-wallet-service-1"] == "wallet-service"
