@@ -15,6 +15,7 @@ import pytest
 
 from bench import exporters, jumps
 from bench.exporters import NAME
+from bench.exporters_compose import COMPOSE_SCENARIOS
 from bench.exporters_data import Row
 from bench.exporters_hosts import HOSTS_SCENARIOS
 from bench.exporters_infra import (
@@ -46,6 +47,7 @@ def test_the_sets_are_ten_infrastructure_scenarios_beside_the_twelve_trading_one
         "streaming": STREAMING_SCENARIOS,
         "platform": PLATFORM_SCENARIOS,
         "hosts": HOSTS_SCENARIOS,
+        "compose": COMPOSE_SCENARIOS,
     }
 
 
