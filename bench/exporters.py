@@ -230,7 +230,7 @@ def judged_hypotheses(diagnosis: Mapping[str, object], truth: Truth, index: Inde
 
 def robust_jump(row: Row, at: float) -> float:
     """`jumps.robust_jump` of the RECENT seconds up to `at` against the BEFORE seconds ahead of them."""
-    times, values = jumps.per_second(row.times[row.keep], row.values[row.keep], row.counter)
+    times, values = jumps.per_second(*row.kept, row.counter)
     return jumps.robust_jump(times, values, at, RECENT, BEFORE)
 
 

@@ -99,6 +99,11 @@ class Row:
     subject: str = field(default="", repr=False, compare=False)  # the target's `subject` label
 
     @property
+    def kept(self) -> tuple[np.ndarray, np.ndarray]:
+        """(times, values) of the samples written."""
+        return self.times[self.keep], self.values[self.keep]
+
+    @property
     def owner(self) -> str:
         """What the series describes: the workload of the pod that exposed it, or of the pod its target's
         subject label names; for cAdvisor's and kube-state-metrics' the deployment or pod they name, for
@@ -310,6 +315,12 @@ class Recording:
 
     def rows(self) -> list[Row]:
         return [row for rows in self.families.values() for row in rows]
+
+    def matching(self, metric: str, **labels: str) -> list[Row]:
+        """The series of `metric` that carry `labels`."""
+        return [
+            r for r in self.families.get(metric, []) if all(r.labels.get(k) == v for k, v in labels.items())
+        ]
 
     def write_openmetrics(self, path: Path) -> int:
         """Every kept sample as OpenMetrics, each family typed `unknown` as the audit wrote it; the count."""

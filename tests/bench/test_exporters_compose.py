@@ -30,7 +30,7 @@ from bench.exporters_compose import (
     TRADE1,
     TRADE2,
 )
-from bench.exporters_data import Recording, Row
+from bench.exporters_data import Recording
 from bench.exporters_scenarios import recording
 from tests.bench.rule_check import NAME, as_the_rule_reads, rule_results
 
@@ -44,14 +44,6 @@ COMPOSE_LABELS = (
 @pytest.fixture(scope="module")
 def recorded() -> dict[str, Recording]:
     return {name: recording(s) for name, s in COMPOSE_SCENARIOS.items()}
-
-
-def _rows(rec: Recording, metric: str, **labels: str) -> list[Row]:
-    return [r for r in rec.families.get(metric, []) if all(r.labels.get(k) == v for k, v in labels.items())]
-
-
-def _kept(row: Row) -> tuple[np.ndarray, np.ndarray]:
-    return row.times[row.keep], row.values[row.keep]
 
 
 def test_the_set_is_eight_compose_scenarios_beside_the_others_and_runs_one_variant() -> None:
@@ -73,7 +65,7 @@ def test_the_cause_moves_before_the_diagnosis_and_its_components_are_names_the_j
     moved = []
     for row in recorded[name].rows():
         if scenario.truth.is_cause(row):
-            times, values = jumps.per_second(*_kept(row), row.counter)
+            times, values = jumps.per_second(*row.kept, row.counter)
             moved += [
                 jumps.robust_jump(times, values, at, recent) for recent in (120.0, exporters.RECENT, 900.0)
             ]
@@ -108,42 +100,42 @@ def test_components_are_known_by_container_service_instance_and_host(recorded: d
     namespace anywhere; cAdvisor's and node_exporter's host-level series belong to the host."""
     rec = recorded["wallet_oom_loop"]
     assert not [r for r in rec.rows() if {"pod", "namespace"} & set(r.labels)]
-    app = _rows(rec, "process_start_time_seconds", container="exchange-wallet-service-1")
+    app = rec.matching("process_start_time_seconds", container="exchange-wallet-service-1")
     assert app and set(app[0].labels) == {"job", "instance", "container", "compose_service", "host"}
     assert app[0].labels["instance"] == f"{HOSTS[TRADE2][0]}:8081" and app[0].owner == "wallet-service"
-    cadvisor = _rows(rec, "container_memory_working_set_bytes", name="exchange-wallet-service-1")[0]
+    cadvisor = rec.matching("container_memory_working_set_bytes", name="exchange-wallet-service-1")[0]
     assert {"job", "instance", "name", "image", "id", *COMPOSE_LABELS} <= set(cadvisor.labels)
     assert not {"container", "compose_service", "host"} & set(cadvisor.labels)
     assert re.fullmatch(r"/system\.slice/docker-[0-9a-f]{64}\.scope", cadvisor.labels["id"])
     assert cadvisor.labels["instance"] == f"{TRADE2}:8080" and cadvisor.owner == "wallet-service"
-    root = _rows(rec, "container_cpu_usage_seconds_total", instance=f"{TRADE2}:8080", id="/")[0]
-    assert root.owner == TRADE2 and _rows(rec, "node_load1", instance=f"{TRADE2}:9100")[0].owner == TRADE2
+    root = rec.matching("container_cpu_usage_seconds_total", instance=f"{TRADE2}:8080", id="/")[0]
+    assert root.owner == TRADE2 and rec.matching("node_load1", instance=f"{TRADE2}:9100")[0].owner == TRADE2
     index = exporters.Index(rec)
     assert index.aliases["exchange-wallet-service-1"] == "wallet-service"
     assert index.aliases[f"{HOSTS[TRADE2][0]}:8081"] == "wallet-service"
     assert index.aliases[f"{TRADE2}:8080"] == TRADE2 and index.aliases[f"{TRADE2}:9100"] == TRADE2
     assert index.aliases[f"{DATA}:9187"] == "postgres" and index.aliases["fxrates"] == "fxrates"
     assert "node" not in index.aliases and "cadvisor" not in index.aliases  # jobs every host has
-    gateways = {r.labels["container"] for r in _rows(rec, "up", job="ws-gateway")}
+    gateways = {r.labels["container"] for r in rec.matching("up", job="ws-gateway")}
     assert gateways == {"edge-ws-gateway-1", "edge-ws-gateway-2"}
 
 
 def test_exporters_write_their_own_names_and_labels(recorded: dict[str, Recording]) -> None:
     rec = recorded["ledger_poison_message"]
     for name in ("pg_stat_database_xact_commit", "node_vmstat_oom_kill", "redis_evicted_keys_total"):
-        found = _rows(rec, name)
+        found = rec.matching(name)
         assert found and all(r.counter for r in found), name  # counters, some without `_total`, as written
-    lag = _rows(rec, "kafka_consumergroup_lag", consumergroup="ledger-writer")
+    lag = rec.matching("kafka_consumergroup_lag", consumergroup="ledger-writer")
     assert {r.labels["partition"] for r in lag} == {"0", "1", "2"} and lag[0].labels["topic"] == "trades"
     assert lag[0].labels["instance"] == f"{DATA}:9308" and lag[0].owner == "kafka"
-    traefik = _rows(rec, "traefik_service_requests_total", service="ws-gateway@docker")
+    traefik = rec.matching("traefik_service_requests_total", service="ws-gateway@docker")
     assert {r.labels["code"] for r in traefik} == {"200", "404", "500", "502"}
-    probe = _rows(rec, "probe_success", target="fxrates")[0]
+    probe = rec.matching("probe_success", target="fxrates")[0]
     assert probe.labels["module"] == "http_2xx" and probe.labels["instance"].startswith("https://")
     assert probe.owner == "fxrates"
-    tables = {r.labels["relname"] for r in _rows(rec, "pg_stat_user_tables_n_dead_tup")}
+    tables = {r.labels["relname"] for r in rec.matching("pg_stat_user_tables_n_dead_tup")}
     assert tables == {"balances", "orders", "trades", "withdrawals"}
-    images = {r.labels["image"] for r in _rows(rec, "container_start_time_seconds")}
+    images = {r.labels["image"] for r in rec.matching("container_start_time_seconds")}
     assert images == {spec[3] for spec in CONTAINERS.values() if spec[0] != "backtest"}
 
 
@@ -152,26 +144,22 @@ def test_an_oom_killed_container_restarts_counts_from_zero_and_answers_up_0(
 ) -> None:
     rec = recorded["wallet_oom_loop"]
     wallet = "exchange-wallet-service-1"
-    started = _rows(rec, "container_start_time_seconds", name=wallet)[0]
-    _, values = _kept(started)
+    started = rec.matching("container_start_time_seconds", name=wallet)[0]
+    _, values = started.kept
     assert len(np.unique(values)) >= 8  # killed every ~3.5 minutes from 14:04
-    cpu = _rows(rec, "container_cpu_usage_seconds_total", name=wallet)[0]
-    assert (np.diff(_kept(cpu)[1]) < 0).sum() >= 8
-    ooms = _rows(rec, "container_oom_events_total", name=wallet)[0]
-    assert _kept(ooms)[1].max() - _kept(ooms)[1].min() >= 8
-    working = _rows(rec, "container_memory_working_set_bytes", name=wallet)[0]
-    limit = _rows(rec, "container_spec_memory_limit_bytes", name=wallet)[0]
+    cpu = rec.matching("container_cpu_usage_seconds_total", name=wallet)[0]
+    assert (np.diff(cpu.kept[1]) < 0).sum() >= 8
+    ooms = rec.matching("container_oom_events_total", name=wallet)[0]
+    assert ooms.kept[1].max() - ooms.kept[1].min() >= 8
+    working = rec.matching("container_memory_working_set_bytes", name=wallet)[0]
+    limit = rec.matching("container_spec_memory_limit_bytes", name=wallet)[0]
     assert working.values.max() > 0.98 * limit.values[0]
-    up = _rows(rec, "up", container=wallet)[0]
+    up = rec.matching("up", container=wallet)[0]
     assert (up.values == 0).sum() >= 16
-    kills = _rows(rec, "node_vmstat_oom_kill", instance=f"{TRADE2}:9100")[0]
-    assert _kept(kills)[1][-1] - _kept(kills)[1][0] >= 8
-    assert not (
-        np.diff(
-            _kept(_rows(recorded["ledger_poison_message"], "container_start_time_seconds", name=wallet)[0])[1]
-        )
-        != 0
-    ).any()
+    kills = rec.matching("node_vmstat_oom_kill", instance=f"{TRADE2}:9100")[0]
+    assert kills.kept[1][-1] - kills.kept[1][0] >= 8
+    elsewhere = recorded["ledger_poison_message"].matching("container_start_time_seconds", name=wallet)[0]
+    assert not (np.diff(elsewhere.kept[1]) != 0).any()
 
 
 def test_a_recreated_container_has_a_new_id_and_image(recorded: dict[str, Recording]) -> None:
@@ -179,29 +167,29 @@ def test_a_recreated_container_has_a_new_id_and_image(recorded: dict[str, Record
     rec = recorded["ws_gateway_bad_image"]
     deploy = COMPOSE_SCENARIOS["ws_gateway_bad_image"].inject["wsgw.deploy"]
     assert isinstance(deploy, float)
-    rows = _rows(rec, "container_start_time_seconds", name="edge-ws-gateway-2")
+    rows = rec.matching("container_start_time_seconds", name="edge-ws-gateway-2")
     assert len(rows) == 2 and len({r.labels["id"] for r in rows}) == 2
     old, new = sorted(rows, key=lambda r: r.labels["image"] == NEW_WS_IMAGE)
     assert new.labels["image"] == NEW_WS_IMAGE
-    assert _kept(old)[0].max() < deploy + 15 <= _kept(new)[0].min() + 15
-    assert _kept(new)[1].min() >= deploy - 15
+    assert old.kept[0].max() < deploy + 15 <= new.kept[0].min() + 15
+    assert new.kept[1].min() >= deploy - 15
 
 
 def test_the_cron_container_exists_only_while_it_runs(recorded: dict[str, Recording]) -> None:
     rec = recorded["pg_idle_tx_bloat"]
-    cpu = _rows(rec, "container_cpu_usage_seconds_total", name="ops-pg-backup-1")[0]
-    times, values = _kept(cpu)
+    cpu = rec.matching("container_cpu_usage_seconds_total", name="ops-pg-backup-1")[0]
+    times, values = cpu.kept
     inside = np.zeros(len(times), bool)
     for begin, end in BACKUPS:
         inside |= (times >= begin - 15) & (times < end + 15)
     assert inside.all() and len(times) > 4 * 20
     assert values.min() < 10  # each run a new start: the counter from zero
-    assert not _rows(rec, "container_cpu_usage_seconds_total", name="research-backtest-1")
-    backtest = _rows(
-        recorded["backtest_noisy_neighbour"], "container_cpu_usage_seconds_total", name="research-backtest-1"
+    assert not rec.matching("container_cpu_usage_seconds_total", name="research-backtest-1")
+    backtest = recorded["backtest_noisy_neighbour"].matching(
+        "container_cpu_usage_seconds_total", name="research-backtest-1"
     )[0]
     start = COMPOSE_SCENARIOS["backtest_noisy_neighbour"].inject["backtest.start"]
-    assert isinstance(start, float) and _kept(backtest)[0][0] >= start
+    assert isinstance(start, float) and backtest.kept[0][0] >= start
 
 
 def test_a_timestamp_keeps_its_seconds_in_the_written_samples(
@@ -229,19 +217,19 @@ def test_unrelated_movers_beside_each_incident(name: str, recorded: dict[str, Re
     assert 0 < scenario.alert.starts - restarts[0] < 15 * 60
     restarted = next(k for k in scenario.inject if k.startswith("restart.")).removeprefix("restart.")
     assert CONTAINERS[restarted][0] not in scenario.truth.components
-    started = _rows(rec, "container_start_time_seconds", name=restarted)[0]
-    assert len(np.unique(_kept(started)[1])) == 2
+    started = rec.matching("container_start_time_seconds", name=restarted)[0]
+    assert len(np.unique(started.kept[1])) == 2
     assert [k for k in scenario.inject if k.startswith("down.")]
     assert [r for r in rec.families["up"] if (r.values[r.keep] == 0).any()]
-    assert _rows(rec, "container_cpu_usage_seconds_total", name="ops-pg-backup-1")
-    memory = _rows(rec, "redis_memory_used_bytes")[0]
+    assert rec.matching("container_cpu_usage_seconds_total", name="ops-pg-backup-1")
+    memory = rec.matching("redis_memory_used_bytes")[0]
     assert memory.values[-1] > memory.values[0] + 1e9
-    ws = _rows(rec, "process_resident_memory_bytes", container="edge-ws-gateway-1")[0]
+    ws = rec.matching("process_resident_memory_bytes", container="edge-ws-gateway-1")[0]
     assert ws.values[-1] > ws.values[0] * 1.4
     cascade = scenario.inject["vol.burst"]
     assert isinstance(cascade, float)
-    orders = _rows(rec, "matching_orders_total", symbol="BTC-USDT", result="accepted")[0]
-    times, values = jumps.per_second(*_kept(orders), True)
+    orders = rec.matching("matching_orders_total", symbol="BTC-USDT", result="accepted")[0]
+    times, values = jumps.per_second(*orders.kept, True)
     assert (
         values[(times > cascade + 15) & (times < cascade + 150)].mean()
         > 1.5 * values[(times > cascade - 150) & (times < cascade - 15)].mean()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bench import exporters, jumps
-from bench.exporters_data import MARKET_OPEN, Recording, Row
+from bench.exporters_data import MARKET_OPEN, Recording
 from bench.exporters_hosts import (
     BATCH,
     CACHE,
@@ -57,14 +57,6 @@ def recorded() -> dict[str, Recording]:
     return {name: recording(s) for name, s in HOSTS_SCENARIOS.items()}
 
 
-def _rows(rec: Recording, metric: str, **labels: str) -> list[Row]:
-    return [r for r in rec.families.get(metric, []) if all(r.labels.get(k) == v for k, v in labels.items())]
-
-
-def _kept(row: Row) -> tuple[np.ndarray, np.ndarray]:
-    return row.times[row.keep], row.values[row.keep]
-
-
 def test_the_set_is_ten_host_scenarios_beside_the_others_and_runs_one_variant() -> None:
     assert len(HOSTS_SCENARIOS) == 10
     others = {name for key, scenarios in exporters.SETS.items() if key != "hosts" for name in scenarios}
@@ -84,7 +76,7 @@ def test_the_cause_moves_before_the_diagnosis_and_its_components_are_names_the_j
     moved = []
     for row in recorded[name].rows():
         if scenario.truth.is_cause(row):
-            times, values = jumps.per_second(*_kept(row), row.counter)
+            times, values = jumps.per_second(*row.kept, row.counter)
             moved += [
                 jumps.robust_jump(times, values, at, recent) for recent in (120.0, exporters.RECENT, 900.0)
             ]
@@ -119,29 +111,29 @@ def test_components_are_known_by_host_job_and_instance_without_pods(recorded: di
     assert index.aliases[f"{GW2}:9404"] == "fix-gateway" and index.aliases["fix-gateway"] == "fix-gateway"
     assert index.aliases[f"{GW2}:9123"] == GW2 and index.aliases[f"{DB1}:9633"] == DB1
     assert index.aliases[SWITCH] == SWITCH and "node" not in index.aliases  # a job every host has
-    chrony = _rows(rec, "chrony_tracking_system_time_seconds", host=GW2)[0]
-    group = _rows(rec, "namedprocess_namegroup_num_procs", host=GW2, groupname="fix-gateway")[0]
+    chrony = rec.matching("chrony_tracking_system_time_seconds", host=GW2)[0]
+    group = rec.matching("namedprocess_namegroup_num_procs", host=GW2, groupname="fix-gateway")[0]
     assert chrony.owner == GW2 and group.owner == GW2 and group.labels["job"] == "process"
-    assert _rows(rec, "fix_messages_sent_total", host=GW2)[0].owner == "fix-gateway"
-    gateways = {r.labels["desk"] for r in _rows(rec, "up", job="fix-gateway")}
+    assert rec.matching("fix_messages_sent_total", host=GW2)[0].owner == "fix-gateway"
+    gateways = {r.labels["desk"] for r in rec.matching("up", job="fix-gateway")}
     assert gateways == {"equities", "crypto"}
 
 
 def test_exporters_write_their_own_names_and_labels(recorded: dict[str, Recording]) -> None:
     rec = recorded["switch_port_crc"]
-    port = _rows(rec, "ifInErrors", ifName=PORTS[GW1])[0]
+    port = rec.matching("ifInErrors", ifName=PORTS[GW1])[0]
     assert port.labels["instance"] == SWITCH and port.labels["job"] == "snmp" and port.counter
     assert port.labels["ifAlias"] == GW1 and port.owner == SWITCH
-    status = _rows(rec, "ifOperStatus", ifName=PORTS[GW1])[0]
+    status = rec.matching("ifOperStatus", ifName=PORTS[GW1])[0]
     assert set(status.values) == {1.0, 2.0}  # down(2) at the flaps
-    assert len(_rows(rec, "node_systemd_unit_state", host=GW1, name="fix-gateway.service")) == 5
+    assert len(rec.matching("node_systemd_unit_state", host=GW1, name="fix-gateway.service")) == 5
     for name in ("node_netstat_Udp_RcvbufErrors", "node_vmstat_pswpin", "pg_stat_database_xact_commit"):
-        found = _rows(rec, name)
+        found = rec.matching(name)
         assert found and all(r.counter for r in found), name  # counters without `_total`, as written
-    smart = _rows(rec, "smartctl_device_attribute", host=DB1, device="sdb", attribute_id="5")
+    smart = rec.matching("smartctl_device_attribute", host=DB1, device="sdb", attribute_id="5")
     assert {r.labels["attribute_value_type"] for r in smart} == {"raw", "value"}
     assert {r.labels["attribute_name"] for r in smart} == {"Reallocated_Sector_Ct"}
-    timex = _rows(rec, "node_timex_sync_status", host=GW1)
+    timex = rec.matching("node_timex_sync_status", host=GW1)
     assert timex and timex[0].labels["instance"] == f"{GW1}:9100"
 
 
@@ -150,11 +142,11 @@ def test_a_pool_appears_when_the_batch_connects(recorded: dict[str, Recording]) 
     start = HOSTS_SCENARIOS["pgbouncer_eod_batch"].inject["eod.start"]
     assert isinstance(start, float)
     rec = recorded["pgbouncer_eod_batch"]
-    pool = _rows(rec, "pgbouncer_pools_server_active_connections", user="eod_batch")[0]
-    times, values = _kept(pool)
+    pool = rec.matching("pgbouncer_pools_server_active_connections", user="eod_batch")[0]
+    times, values = pool.kept
     assert times[0] >= start and values.max() == 30
-    assert not _rows(
-        recorded["clock_falseticker"], "pgbouncer_pools_server_active_connections", user="eod_batch"
+    assert not recorded["clock_falseticker"].matching(
+        "pgbouncer_pools_server_active_connections", user="eod_batch"
     )
 
 
@@ -162,17 +154,17 @@ def test_a_restart_or_a_reboot_counts_from_zero_and_answers_up_0(recorded: dict[
     rec = recorded["replica_long_query"]
     boot = HOSTS_SCENARIOS["replica_long_query"].inject[f"reboot.{BATCH}"]
     assert isinstance(boot, float)
-    up = _rows(rec, "up", host=BATCH, job="node")[0]
+    up = rec.matching("up", host=BATCH, job="node")[0]
     down = (up.times >= boot) & (up.times < boot + 180)
     assert (up.values[down] == 0).all() and up.values[up.keep & ~down].min() == 1
-    cpu = _rows(rec, "node_cpu_seconds_total", host=BATCH, cpu="0", mode="idle")[0]
-    times, values = _kept(cpu)
+    cpu = rec.matching("node_cpu_seconds_total", host=BATCH, cpu="0", mode="idle")[0]
+    times, values = cpu.kept
     assert (np.diff(values) < 0).sum() == 1 and values[times > boot][0] < 200
-    booted = _rows(rec, "node_boot_time_seconds", host=BATCH)[0]
+    booted = rec.matching("node_boot_time_seconds", host=BATCH)[0]
     assert booted.values[-1] > boot > booted.values[0]
     nginx = HOSTS_SCENARIOS["replica_long_query"].inject[f"restart.{WEB}:9113"]
-    requests = _rows(rec, "nginx_http_requests_total")[0]
-    times, values = _kept(requests)
+    requests = rec.matching("nginx_http_requests_total")[0]
+    times, values = requests.kept
     assert (np.diff(values) < 0).sum() == 1 and times[np.argmin(np.diff(values)) + 1] >= nginx
 
 
@@ -198,14 +190,14 @@ def test_unrelated_movers_beside_each_incident(name: str, recorded: dict[str, Re
     restarts = [scenario.inject.get(f"restart.{key}") for key in RESTARTED]
     when = [t for t in restarts if isinstance(t, float)]
     assert len(when) == 1 and 0 < scenario.alert.starts - when[0] < 15 * 60
-    logship = _rows(rec, "namedprocess_namegroup_num_procs", host=BATCH, groupname="logship")[0]
+    logship = rec.matching("namedprocess_namegroup_num_procs", host=BATCH, groupname="logship")[0]
     assert logship.values.max() == 1 and len(LOGSHIP) == 5
-    memory = _rows(rec, "redis_memory_used_bytes")[0]
+    memory = rec.matching("redis_memory_used_bytes")[0]
     assert memory.values[-1] > memory.values[0] + 1e9
     assert [k for k in scenario.inject if k.startswith(("down.", "reboot."))]
     assert [r for r in rec.families["up"] if (r.values[r.keep] == 0).any()]
-    orders = _rows(rec, "fix_messages_sent_total", host=GW1, session="NYSE", msg_type="D")[0]
-    times, values = jumps.per_second(*_kept(orders), True)
+    orders = rec.matching("fix_messages_sent_total", host=GW1, session="NYSE", msg_type="D")[0]
+    times, values = jumps.per_second(*orders.kept, True)
     assert values[times > MARKET_OPEN + 300][:10].mean() > 5 * values[times < MARKET_OPEN - 300][-10:].mean()
 
 
@@ -222,7 +214,7 @@ def test_the_truths_single_out_one_host(recorded: dict[str, Recording]) -> None:
         assert causes and not [r for r in causes if r.labels.get("host") == other], name
     hosts = {r.labels["host"] for r in recorded["udp_rcvbuf_drops"].rows() if r.labels.get("host")}
     assert hosts == set(HOSTS) and {MD1, RISK} <= hosts
-    pgbouncer = _rows(recorded["udp_rcvbuf_drops"], "pgbouncer_databases_current_connections")[0]
+    pgbouncer = recorded["udp_rcvbuf_drops"].matching("pgbouncer_databases_current_connections")[0]
     assert pgbouncer.labels["host"] == DB1 and pgbouncer.labels["exported_host"] == "127.0.0.1"
 
 
